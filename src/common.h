@@ -1,0 +1,27 @@
+/* common.h - small helpers shared by every part of the library (internal). */
+#ifndef RN_COMMON_H
+#define RN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "resnet.h"
+
+#if defined(__GNUC__)
+#define RN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define RN_PRINTF(a, b)
+#endif
+
+/* Fills *err (if not NULL) with status and a printf-style one-line message, and
+ * returns status, so a failing path reads: return rn_fail(err, RESNET_E_IO, "%s: ...", path); */
+resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, ...) RN_PRINTF(3, 4);
+
+/* a*b (and a*b*c) without overflow: 0 and *out untouched on overflow. */
+int rn_mul_size(size_t a, size_t b, size_t *out);
+int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
+
+/* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
+void *rn_aligned_alloc(size_t size);
+void rn_aligned_free(void *p);
+
+#endif

@@ -1,0 +1,61 @@
+/* safetensors.h - read (mmap) and write safetensors files (internal).
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON
+ *   {"__metadata__": {"k": "v", ...}, "name": {"dtype": "F32", "shape": [..],
+ *    "data_offsets": [begin, end]}, ...}
+ * then the data block; offsets are relative to the data block. */
+#ifndef RN_SAFETENSORS_H
+#define RN_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "resnet.h"
+
+typedef enum rn_dtype {
+    RN_DT_F32, RN_DT_F16, RN_DT_BF16, RN_DT_F64,
+    RN_DT_I64, RN_DT_I32, RN_DT_I16, RN_DT_I8, RN_DT_U8, RN_DT_BOOL
+} rn_dtype;
+
+#define RN_ST_MAX_DIMS 8
+
+typedef struct rn_tensor {
+    const char *name;
+    rn_dtype dtype;
+    int ndim;
+    int64_t shape[RN_ST_MAX_DIMS];
+    const void *data; /* points into the mapping; NOT necessarily aligned */
+    size_t nbytes;    /* == element count * dtype size (checked at open) */
+} rn_tensor;
+
+typedef struct rn_safetensors rn_safetensors;
+
+/* Maps and validates a whole file: header length within the file, JSON well formed,
+ * every dtype known, shape x dtype size == data_offsets span, offsets inside the data
+ * block, no overlaps, no duplicate names. Errors name the file and the problem. */
+resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err);
+void rn_st_close(rn_safetensors *st);
+size_t rn_st_count(const rn_safetensors *st);
+const rn_tensor *rn_st_tensor(const rn_safetensors *st, size_t i);
+const rn_tensor *rn_st_find(const rn_safetensors *st, const char *name); /* NULL if absent */
+const char *rn_st_metadata(const rn_safetensors *st, const char *key);  /* NULL if absent */
+const char *rn_st_path(const rn_safetensors *st);
+size_t rn_dtype_size(rn_dtype t);
+const char *rn_dtype_name(rn_dtype t); /* "F32", ... */
+
+/* Copies a tensor's values into dst as float32 (F32, F16, BF16, F64 accepted). */
+resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float *dst, resnet_error *err);
+
+typedef struct rn_st_entry {
+    const char *name;
+    int ndim;
+    int64_t shape[RN_ST_MAX_DIMS];
+    const float *data; /* float32 values, written as F32 */
+} rn_st_entry;
+
+/* Writes a safetensors file of F32 tensors with string metadata (keys[i] = values[i]).
+ * Atomic: writes PATH.tmp.<pid> beside it, fsyncs, then renames over PATH. */
+resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
+                          const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                          resnet_error *err);
+
+#endif
