@@ -20,7 +20,7 @@ ifneq (,$(findstring x86_64,$(ARCH)))
 X86 = 1
 endif
 
-LIB_SRC  = $(wildcard src/*.c src/io/*.c src/image/*.c src/model/*.c src/runtime/*.c src/kernels/*.c)
+LIB_SRC  = $(wildcard src/*.c src/io/*.c src/image/*.c src/model/*.c src/ops/*.c src/runtime/*.c src/kernels/*.c)
 ifdef X86
 LIB_SRC += $(wildcard src/kernels/x86/*.c)
 BASE_CFLAGS += -DRN_HAVE_X86=1

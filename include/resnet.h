@@ -105,7 +105,7 @@ RESNET_API void resnet_model_free(resnet_model *m);
 RESNET_API resnet_variant resnet_model_variant(const resnet_model *m);
 RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
-RESNET_API double resnet_model_flops(void); /* multiply-adds x 2 of one forward pass */
+RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 2, one image */
 
 /* A session owns the activations and scratch for batches of up to max_batch images,
  * and a pool of `threads` workers (0 = one per core). Created once, reused; the
@@ -114,6 +114,7 @@ RESNET_API resnet_status resnet_session_create(const resnet_model *m, int thread
                                                resnet_session **out, resnet_error *err);
 RESNET_API void resnet_session_free(resnet_session *s);
 RESNET_API int resnet_session_threads(const resnet_session *s);
+RESNET_API const resnet_model *resnet_session_model(const resnet_session *s);
 
 /* Runs the network on n normalised images (n x 3x224x224, CHW). Writes n x 1000
  * logits, and n x 2048 pooled features when `features` is not NULL. */

@@ -1,0 +1,83 @@
+/* bench.c - `resnet bench`: times the forward pass on random input (weights and data
+ * do not change the time: every layer is dense). Warm-up runs first, then the median. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cmd_bench(int argc, char **argv) {
+    cli_common common = {NULL, 0, RESNET_KERNELS_AUTO};
+    int batch = 1, iters = 10, warmup = 2;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_flag(&common, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--batch") == 0) {
+            if (cli_parse_int("--batch", v, 1, 256, &batch)) return 2;
+        } else if (strcmp(argv[i], "--iters") == 0) {
+            if (cli_parse_int("--iters", v, 1, 100000, &iters)) return 2;
+        } else if (strcmp(argv[i], "--warmup") == 0) {
+            if (cli_parse_int("--warmup", v, 0, 1000, &warmup)) return 2;
+        } else {
+            return cli_usage_error("bench: unknown option '%s'", argv[i]);
+        }
+        i++;
+    }
+    resnet_model *model = cli_load_model(&common);
+    if (!model) return 1;
+    resnet_session *s = NULL;
+    resnet_error err;
+    if (resnet_session_create(model, common.threads, batch, &s, &err) != RESNET_OK) {
+        resnet_model_free(model);
+        return cli_error("%s", err.message);
+    }
+    const size_t in_floats = (size_t)batch * 3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
+    float *input = malloc(in_floats * sizeof(float));
+    float *logits = malloc((size_t)batch * RESNET_NUM_CLASSES * sizeof(float));
+    double *times = malloc((size_t)iters * sizeof(double));
+    int rc = 0;
+    if (!input || !logits || !times) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    unsigned seed = 12345;
+    for (size_t i = 0; i < in_floats; i++) {
+        seed = seed * 1103515245u + 12345u;
+        input[i] = (float)((seed >> 9) % 2000) / 10.0f - 100.0f;
+    }
+    for (int i = 0; i < warmup + iters; i++) {
+        double t0 = now_seconds();
+        if (resnet_forward(s, input, batch, logits, NULL, &err) != RESNET_OK) {
+            rc = cli_error("%s", err.message);
+            goto done;
+        }
+        if (i >= warmup) times[i - warmup] = now_seconds() - t0;
+    }
+    qsort(times, (size_t)iters, sizeof *times, cmp_double);
+    double med = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
+    double flops = resnet_model_flops(model) * batch;
+    printf("kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
+           resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
+    printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f GFLOP/s (min %.2f ms per batch)\n",
+           med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, times[0] * 1e3);
+done:
+    free(input);
+    free(logits);
+    free(times);
+    resnet_session_free(s);
+    resnet_model_free(model);
+    return rc;
+}

@@ -1,0 +1,81 @@
+/* classify.c - `resnet classify PHOTO...`: the top-k classes of each photo. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void print_text(const char *file, const resnet_prediction *top, int k) {
+    printf("%s\n", file);
+    for (int i = 0; i < k; i++)
+        printf("  %6.2f%%  %3d  %s\n", 100.0 * top[i].prob, top[i].index, resnet_class_name(top[i].index));
+}
+
+static void print_json(const char *file, const resnet_prediction *top, int k) {
+    fputs("{\"file\": ", stdout);
+    cli_json_string(stdout, file);
+    fputs(", \"top\": [", stdout);
+    for (int i = 0; i < k; i++) {
+        printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
+        cli_json_string(stdout, resnet_class_name(top[i].index));
+        printf(", \"prob\": %.6g}", top[i].prob);
+    }
+    fputs("]}\n", stdout);
+}
+
+int cmd_classify(int argc, char **argv) {
+    cli_common common = {NULL, 0, RESNET_KERNELS_AUTO};
+    int k = 5, json = 0, nfiles = 0;
+    char **files = calloc((size_t)argc, sizeof *files);
+    if (!files) return cli_error("out of memory");
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_flag(&common, argc, argv, &i);
+        if (r < 0) { free(files); return 2; }
+        if (r > 0) continue;
+        if (strcmp(argv[i], "-k") == 0 || strcmp(argv[i], "--top") == 0) {
+            if (cli_parse_int(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, RESNET_NUM_CLASSES, &k)) {
+                free(files);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--") == 0) {
+            while (++i < argc) files[nfiles++] = argv[i];
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            free(files);
+            return cli_usage_error("classify: unknown option '%s'", argv[i]);
+        } else {
+            files[nfiles++] = argv[i];
+        }
+    }
+    if (nfiles == 0) {
+        free(files);
+        return cli_usage_error("classify: no photo given");
+    }
+    resnet_model *model = cli_load_model(&common);
+    if (!model) { free(files); return 1; }
+    resnet_session *session = NULL;
+    resnet_error err;
+    if (resnet_session_create(model, common.threads, 1, &session, &err) != RESNET_OK) {
+        resnet_model_free(model);
+        free(files);
+        return cli_error("%s", err.message);
+    }
+    int failed = 0;
+    resnet_prediction top[RESNET_NUM_CLASSES];
+    for (int i = 0; i < nfiles; i++) {
+        /* One bad photo is reported and skipped; the others are still classified. */
+        if (resnet_classify_file(session, files[i], k, top, &err) != RESNET_OK) {
+            cli_error("%s", err.message);
+            failed++;
+            continue;
+        }
+        if (json) print_json(files[i], top, k);
+        else print_text(files[i], top, k);
+        fflush(stdout);
+    }
+    resnet_session_free(session);
+    resnet_model_free(model);
+    free(files);
+    return failed ? 1 : 0;
+}

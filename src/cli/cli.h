@@ -1,0 +1,36 @@
+/* cli.h - pieces shared by the `resnet` subcommands. */
+#ifndef RN_CLI_H
+#define RN_CLI_H
+
+#include <stdio.h>
+#include "resnet.h"
+
+/* Flags every subcommand that runs the network accepts. */
+typedef struct cli_common {
+    const char *weights; /* --weights, else $RESNET_WEIGHTS, else the cache default */
+    int threads;         /* --threads, 0 = one per core */
+    resnet_kernels kernels;
+} cli_common;
+
+/* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
+int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
+
+/* Tries to consume one common flag at argv[*i]; returns 1 if it did, 0 if argv[*i] is
+ * not a common flag, -1 on a bad value (already reported). */
+int cli_common_flag(cli_common *c, int argc, char **argv, int *i);
+
+/* Loads the model named by c (resolving the default path); reports errors itself. */
+resnet_model *cli_load_model(const cli_common *c);
+
+/* Writes s as a JSON string literal. */
+void cli_json_string(FILE *f, const char *s);
+
+int cmd_classify(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+#endif

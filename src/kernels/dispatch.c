@@ -1,0 +1,78 @@
+/* dispatch.c - picks the micro-kernel family once, from what the CPU and OS support.
+ * The only place that knows which kernels exist. */
+#include <string.h>
+#include "kernels/kernels.h"
+
+#if defined(RN_HAVE_X86)
+#include <cpuid.h>
+
+/* XGETBV: which register states the OS saves on context switch. A CPU flag alone is
+ * not enough: the OS must have enabled YMM (and ZMM/opmask) state too. */
+static unsigned long long xgetbv0(void) {
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+static int cpu_has_avx2_fma(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    if ((xgetbv0() & 0x6) != 0x6) return 0; /* XMM and YMM state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 5) & 1; /* AVX2 */
+}
+
+static int cpu_has_avx512f(void) {
+    unsigned int a, b, c, d;
+    if (!cpu_has_avx2_fma()) return 0;
+    if ((xgetbv0() & 0xe6) != 0xe6) return 0; /* + opmask, ZMM0-15 upper, ZMM16-31 */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return ((b >> 16) & 1) && ((b >> 31) & 1); /* AVX512F, AVX512VL */
+}
+#endif
+
+static const rn_kernel_config config_c = {RESNET_KERNELS_C, 4, 16, rn_f32_gemm_4x16__c};
+#if defined(RN_HAVE_X86)
+static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2};
+static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512};
+#endif
+
+const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
+    switch (which) {
+    case RESNET_KERNELS_C: return &config_c;
+#if defined(RN_HAVE_X86)
+    case RESNET_KERNELS_AVX2: return cpu_has_avx2_fma() ? &config_avx2 : NULL;
+    case RESNET_KERNELS_AVX512: return cpu_has_avx512f() ? &config_avx512 : NULL;
+    case RESNET_KERNELS_AUTO:
+        if (cpu_has_avx512f()) return &config_avx512;
+        if (cpu_has_avx2_fma()) return &config_avx2;
+        return &config_c;
+#else
+    case RESNET_KERNELS_AUTO: return &config_c;
+    default: return NULL;
+#endif
+    }
+    return NULL;
+}
+
+const char *resnet_kernels_name(resnet_kernels k) {
+    switch (k) {
+    case RESNET_KERNELS_AUTO: return "auto";
+    case RESNET_KERNELS_C: return "c";
+    case RESNET_KERNELS_AVX2: return "avx2";
+    case RESNET_KERNELS_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+int resnet_kernels_parse(const char *name) {
+    static const resnet_kernels all[] = {RESNET_KERNELS_AUTO, RESNET_KERNELS_C, RESNET_KERNELS_AVX2,
+                                         RESNET_KERNELS_AVX512};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, resnet_kernels_name(all[i])) == 0) return (int)all[i];
+    return -1;
+}
+
+int resnet_kernels_available(resnet_kernels k) { return rn_kernels_select(k) != NULL; }

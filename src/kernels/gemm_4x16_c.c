@@ -1,0 +1,36 @@
+/* gemm_4x16_c.c - the portable micro-kernel: plain C, any CPU. Also the oracle the
+ * vector kernels are tested against. Loops are fixed-size so the compiler can
+ * keep the 4x16 accumulator tile in vector registers where it has them. */
+#include "kernels/kernels.h"
+
+#define MR 4
+#define NR 16
+
+void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+                         size_t ldc, const float *bias, const float *res, size_t ldr, int flags) {
+    float acc[MR][NR];
+    for (int i = 0; i < MR; i++) {
+        const float *init = (flags & RN_UK_INIT_BIAS) ? bias : c + (size_t)(i < mr ? i : 0) * ldc;
+        for (int j = 0; j < NR; j++) acc[i][j] = init[j];
+    }
+    /* Rows past mr alias row 0 so the inner loop has no branches; they are not stored. */
+    const float *ar[MR];
+    for (int i = 0; i < MR; i++) ar[i] = a + (size_t)(i < mr ? i : 0) * lda;
+    for (int k = 0; k < kc; k++) {
+        const float *bk = b + (size_t)k * NR;
+        for (int i = 0; i < MR; i++) {
+            float av = ar[i][k];
+            for (int j = 0; j < NR; j++) acc[i][j] += av * bk[j];
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * ldc;
+        if (flags & RN_UK_FINAL) {
+            if (res)
+                for (int j = 0; j < NR; j++) acc[i][j] += res[(size_t)i * ldr + j];
+            if (flags & RN_UK_RELU)
+                for (int j = 0; j < NR; j++) acc[i][j] = acc[i][j] > 0.0f ? acc[i][j] : 0.0f;
+        }
+        for (int j = 0; j < NR; j++) ci[j] = acc[i][j];
+    }
+}

@@ -1,0 +1,75 @@
+/* gemm_6x16_avx2.c - AVX2+FMA micro-kernel: a 6x16 tile in 12 ymm accumulators,
+ * 2 ymm of B and one broadcast of A per step (15 of the 16 registers). */
+#include <immintrin.h>
+#include "kernels/kernels.h"
+
+#define MR 6
+
+void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+                            size_t ldc, const float *bias, const float *res, size_t ldr, int flags) {
+    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+    float *c0 = c, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc, *c4 = c3 + ldc, *c5 = c4 + ldc;
+    /* Missing rows alias the row above: computed, never stored. */
+    if (mr < 2) { a1 = a0; c1 = c0; }
+    if (mr < 3) { a2 = a1; c2 = c1; }
+    if (mr < 4) { a3 = a2; c3 = c2; }
+    if (mr < 5) { a4 = a3; c4 = c3; }
+    if (mr < 6) { a5 = a4; c5 = c4; }
+
+    __m256 x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
+    if (flags & RN_UK_INIT_BIAS) {
+        x00 = _mm256_loadu_ps(bias); x01 = _mm256_loadu_ps(bias + 8);
+        x10 = x00; x11 = x01; x20 = x00; x21 = x01; x30 = x00; x31 = x01;
+        x40 = x00; x41 = x01; x50 = x00; x51 = x01;
+    } else {
+        x00 = _mm256_loadu_ps(c0); x01 = _mm256_loadu_ps(c0 + 8);
+        x10 = _mm256_loadu_ps(c1); x11 = _mm256_loadu_ps(c1 + 8);
+        x20 = _mm256_loadu_ps(c2); x21 = _mm256_loadu_ps(c2 + 8);
+        x30 = _mm256_loadu_ps(c3); x31 = _mm256_loadu_ps(c3 + 8);
+        x40 = _mm256_loadu_ps(c4); x41 = _mm256_loadu_ps(c4 + 8);
+        x50 = _mm256_loadu_ps(c5); x51 = _mm256_loadu_ps(c5 + 8);
+    }
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 av;
+        b += 16;
+        av = _mm256_broadcast_ss(a0 + k); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01);
+        av = _mm256_broadcast_ss(a1 + k); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11);
+        av = _mm256_broadcast_ss(a2 + k); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21);
+        av = _mm256_broadcast_ss(a3 + k); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31);
+        av = _mm256_broadcast_ss(a4 + k); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41);
+        av = _mm256_broadcast_ss(a5 + k); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51);
+    }
+    if (flags & RN_UK_FINAL) {
+        if (res) {
+            const float *r0 = res, *r1 = r0 + ldr, *r2 = r1 + ldr, *r3 = r2 + ldr, *r4 = r3 + ldr, *r5 = r4 + ldr;
+            if (mr < 2) r1 = r0;
+            if (mr < 3) r2 = r1;
+            if (mr < 4) r3 = r2;
+            if (mr < 5) r4 = r3;
+            if (mr < 6) r5 = r4;
+            x00 = _mm256_add_ps(x00, _mm256_loadu_ps(r0)); x01 = _mm256_add_ps(x01, _mm256_loadu_ps(r0 + 8));
+            x10 = _mm256_add_ps(x10, _mm256_loadu_ps(r1)); x11 = _mm256_add_ps(x11, _mm256_loadu_ps(r1 + 8));
+            x20 = _mm256_add_ps(x20, _mm256_loadu_ps(r2)); x21 = _mm256_add_ps(x21, _mm256_loadu_ps(r2 + 8));
+            x30 = _mm256_add_ps(x30, _mm256_loadu_ps(r3)); x31 = _mm256_add_ps(x31, _mm256_loadu_ps(r3 + 8));
+            x40 = _mm256_add_ps(x40, _mm256_loadu_ps(r4)); x41 = _mm256_add_ps(x41, _mm256_loadu_ps(r4 + 8));
+            x50 = _mm256_add_ps(x50, _mm256_loadu_ps(r5)); x51 = _mm256_add_ps(x51, _mm256_loadu_ps(r5 + 8));
+        }
+        if (flags & RN_UK_RELU) {
+            const __m256 z = _mm256_setzero_ps();
+            x00 = _mm256_max_ps(x00, z); x01 = _mm256_max_ps(x01, z);
+            x10 = _mm256_max_ps(x10, z); x11 = _mm256_max_ps(x11, z);
+            x20 = _mm256_max_ps(x20, z); x21 = _mm256_max_ps(x21, z);
+            x30 = _mm256_max_ps(x30, z); x31 = _mm256_max_ps(x31, z);
+            x40 = _mm256_max_ps(x40, z); x41 = _mm256_max_ps(x41, z);
+            x50 = _mm256_max_ps(x50, z); x51 = _mm256_max_ps(x51, z);
+        }
+    }
+    /* Store from the last row down, so an aliased row is overwritten by its real one. */
+    _mm256_storeu_ps(c5, x50); _mm256_storeu_ps(c5 + 8, x51);
+    _mm256_storeu_ps(c4, x40); _mm256_storeu_ps(c4 + 8, x41);
+    _mm256_storeu_ps(c3, x30); _mm256_storeu_ps(c3 + 8, x31);
+    _mm256_storeu_ps(c2, x20); _mm256_storeu_ps(c2 + 8, x21);
+    _mm256_storeu_ps(c1, x10); _mm256_storeu_ps(c1 + 8, x11);
+    _mm256_storeu_ps(c0, x00); _mm256_storeu_ps(c0 + 8, x01);
+}

@@ -1,0 +1,212 @@
+/* resnet50.c - loading the model, sessions, and the forward pass, top to bottom. */
+#include "model/resnet50.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "io/safetensors.h"
+#include "ops/pool.h"
+
+resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, resnet_error *err);
+
+static void model_free_convs(resnet_model *m) {
+    rn_conv_free(&m->conv1);
+    for (int i = 0; i < RN_BLOCKS; i++) {
+        rn_conv_free(&m->blocks[i].conv1);
+        rn_conv_free(&m->blocks[i].conv2);
+        rn_conv_free(&m->blocks[i].conv3);
+        rn_conv_free(&m->blocks[i].down);
+    }
+    rn_conv_free(&m->fc);
+}
+
+resnet_status resnet_model_load(const char *path, const resnet_load_options *opts, resnet_model **out,
+                                resnet_error *err) {
+    if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_load: NULL argument");
+    *out = NULL;
+    resnet_kernels want = opts ? opts->kernels : RESNET_KERNELS_AUTO;
+    const rn_kernel_config *kc = rn_kernels_select(want);
+    if (!kc)
+        return rn_fail(err, RESNET_E_UNSUPPORTED, "kernel path '%s' is not supported by this CPU",
+                       resnet_kernels_name(want));
+    rn_safetensors *st;
+    resnet_status s = rn_st_open(path, &st, err);
+    if (s != RESNET_OK) return s;
+    resnet_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        rn_st_close(st);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    }
+    m->kc = kc;
+    s = rn_model_bind(m, st, path, err);
+    rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
+    if (s != RESNET_OK) {
+        resnet_model_free(m);
+        return s;
+    }
+    *out = m;
+    return RESNET_OK;
+}
+
+void resnet_model_free(resnet_model *m) {
+    if (!m) return;
+    model_free_convs(m);
+    free(m);
+}
+
+resnet_variant resnet_model_variant(const resnet_model *m) { return m->variant; }
+resnet_norm resnet_model_norm(const resnet_model *m) { return m->norm; }
+resnet_kernels resnet_model_kernels(const resnet_model *m) { return m->kc->id; }
+
+/* Multiply-adds x 2 of one image's forward pass, walked from the loaded shapes. */
+double resnet_model_flops(const resnet_model *m) {
+    int h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
+    double f = 0;
+#define CONV(c)                                                    \
+    do {                                                           \
+        int oh_, ow_;                                              \
+        rn_conv_out_size(c, h, w, &oh_, &ow_);                     \
+        f += 2.0 * oh_ * ow_ * (double)(c)->cout * (c)->k;         \
+        h = oh_;                                                   \
+        w = ow_;                                                   \
+    } while (0)
+    CONV(&m->conv1);
+    rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
+    for (int i = 0; i < RN_BLOCKS; i++) {
+        const rn_block *b = &m->blocks[i];
+        int in_h = h, in_w = w;
+        if (b->has_down) {
+            CONV(&b->down);
+            h = in_h;
+            w = in_w;
+        }
+        CONV(&b->conv1);
+        CONV(&b->conv2);
+        CONV(&b->conv3);
+    }
+#undef CONV
+    return f + 2.0 * RESNET_FEATURE_DIM * RESNET_NUM_CLASSES;
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+struct resnet_session {
+    const resnet_model *m;
+    int max_batch;
+    rn_pool *pool;
+    float **scratch;   /* one im2col block per thread */
+    rn_exec ex;
+    float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
+    float *logits;     /* max_batch x fc.n_padded */
+};
+
+void resnet_session_free(resnet_session *s) {
+    if (!s) return;
+    if (s->scratch)
+        for (int i = 0; s->pool && i < rn_pool_size(s->pool); i++) rn_aligned_free(s->scratch[i]);
+    free(s->scratch);
+    rn_pool_free(s->pool);
+    for (int i = 0; i < 4; i++) rn_aligned_free(s->buf[i]);
+    rn_aligned_free(s->logits);
+    free(s);
+}
+
+int rn_default_threads(void);
+
+resnet_status resnet_session_create(const resnet_model *m, int threads, int max_batch,
+                                    resnet_session **out, resnet_error *err) {
+    if (!m || !out) return rn_fail(err, RESNET_E_ARG, "resnet_session_create: NULL argument");
+    *out = NULL;
+    if (threads < 0 || threads > 1024)
+        return rn_fail(err, RESNET_E_ARG, "threads must be between 0 and 1024, got %d", threads);
+    if (max_batch < 1 || max_batch > 4096)
+        return rn_fail(err, RESNET_E_ARG, "batch must be between 1 and 4096, got %d", max_batch);
+    if (threads == 0) threads = rn_default_threads();
+    resnet_session *s = calloc(1, sizeof *s);
+    if (!s) return rn_fail(err, RESNET_E_NOMEM, "out of memory creating a session");
+    s->m = m;
+    s->max_batch = max_batch;
+    s->pool = rn_pool_create(threads);
+    s->scratch = calloc((size_t)threads, sizeof *s->scratch);
+    int ok = s->pool && s->scratch;
+    for (int i = 0; ok && i < threads; i++)
+        ok = (s->scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(m->kc) * sizeof(float))) != NULL;
+    for (int i = 0; ok && i < 4; i++)
+        ok = (s->buf[i] = rn_aligned_alloc((size_t)max_batch * RN_MAX_ACTIVATION * sizeof(float))) != NULL;
+    ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * m->fc.n_padded * sizeof(float))) != NULL;
+    if (!ok) {
+        resnet_session_free(s);
+        return rn_fail(err, RESNET_E_NOMEM, "out of memory creating a session for batch %d", max_batch);
+    }
+    s->ex.kc = m->kc;
+    s->ex.pool = s->pool;
+    s->ex.scratch = s->scratch;
+    *out = s;
+    return RESNET_OK;
+}
+
+int resnet_session_threads(const resnet_session *s) { return rn_pool_size(s->pool); }
+const resnet_model *resnet_session_model(const resnet_session *s) { return s->m; }
+
+/* ---- the forward pass ------------------------------------------------------------- */
+
+/* CHW planes -> one NHWC image. */
+static void chw_to_hwc(const float *in, int c, int hw, float *out) {
+    for (int p = 0; p < hw; p++)
+        for (int ch = 0; ch < c; ch++) out[(size_t)p * c + ch] = in[(size_t)ch * hw + p];
+}
+
+/* One bottleneck: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
+ * x is in buf[*cur]; the result replaces it as buf[*cur]. h, w are updated. */
+static void bottleneck(resnet_session *s, const rn_block *b, int n, int *cur, int *h, int *w) {
+    const rn_exec *ex = &s->ex;
+    int t1 = (*cur + 1) % 4, t2 = (*cur + 2) % 4, sc = (*cur + 3) % 4;
+    int h1, w1, h2, w2;
+    float *x = s->buf[*cur];
+    rn_conv_forward(ex, &b->conv1, x, n, *h, *w, s->buf[t1], NULL, 1);
+    rn_conv_out_size(&b->conv1, *h, *w, &h1, &w1);
+    rn_conv_forward(ex, &b->conv2, s->buf[t1], n, h1, w1, s->buf[t2], NULL, 1);
+    rn_conv_out_size(&b->conv2, h1, w1, &h2, &w2);
+    const float *shortcut = x;
+    if (b->has_down) {
+        rn_conv_forward(ex, &b->down, x, n, *h, *w, s->buf[sc], NULL, 0);
+        shortcut = s->buf[sc];
+    }
+    /* conv1's output is no longer needed: the block's result goes there. */
+    rn_conv_forward(ex, &b->conv3, s->buf[t2], n, h2, w2, s->buf[t1], shortcut, 1);
+    *cur = t1;
+    *h = h2;
+    *w = w2;
+}
+
+resnet_status resnet_forward(resnet_session *s, const float *input, int n, float *logits, float *features,
+                             resnet_error *err) {
+    if (!s || !input || !logits) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
+    if (n < 1 || n > s->max_batch)
+        return rn_fail(err, RESNET_E_ARG, "resnet_forward: batch of %d, session allows 1..%d", n, s->max_batch);
+    const resnet_model *m = s->m;
+    const int in_hw = RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
+    int cur = 0, h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
+
+    for (int i = 0; i < n; i++) chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
+    rn_conv_forward(&s->ex, &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1); /* 112x112x64 */
+    rn_conv_out_size(&m->conv1, h, w, &h, &w);
+    rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);   /* 56x56x64 */
+    rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
+
+    for (int b = 0; b < RN_BLOCKS; b++) bottleneck(s, &m->blocks[b], n, &cur, &h, &w); /* 7x7x2048 */
+
+    float *pooled = s->buf[(cur + 1) % 4];
+    rn_avgpool_forward(s->buf[cur], n, h, w, RESNET_FEATURE_DIM, pooled);          /* 2048 */
+    rn_conv_forward(&s->ex, &m->fc, pooled, n, 1, 1, s->logits, NULL, 0);          /* 1000 */
+
+    for (int i = 0; i < n; i++) {
+        memcpy(logits + (size_t)i * RESNET_NUM_CLASSES, s->logits + (size_t)i * m->fc.n_padded,
+               RESNET_NUM_CLASSES * sizeof(float));
+        if (features)
+            memcpy(features + (size_t)i * RESNET_FEATURE_DIM, pooled + (size_t)i * RESNET_FEATURE_DIM,
+                   RESNET_FEATURE_DIM * sizeof(float));
+    }
+    return RESNET_OK;
+}

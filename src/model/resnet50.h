@@ -1,0 +1,42 @@
+/* resnet50.h - the network's structure: the paper's Table 1, 50-layer column (internal).
+ *
+ *   layer     output    blocks  bottleneck (1x1, 3x3, 1x1)
+ *   conv1     112x112   7x7, 64, stride 2  (+BN+ReLU)
+ *   pool      56x56     3x3 max pool, stride 2
+ *   conv2_x   56x56     3 x [64, 64, 256]
+ *   conv3_x   28x28     4 x [128, 128, 512]    first block strides by 2
+ *   conv4_x   14x14     6 x [256, 256, 1024]   first block strides by 2
+ *   conv5_x   7x7       3 x [512, 512, 2048]   first block strides by 2
+ *             1x1       global average pool, 1000-way fc, softmax
+ * Batch norm is folded into each convolution's weights and bias at load. */
+#ifndef RN_RESNET50_H
+#define RN_RESNET50_H
+
+#include "ops/conv.h"
+
+enum { RN_STAGES = 4, RN_BLOCKS = 16 };
+extern const int rn_stage_blocks[RN_STAGES]; /* 3, 4, 6, 3 */
+extern const int rn_stage_width[RN_STAGES];  /* 64, 128, 256, 512 (bottleneck width; out is 4x) */
+
+typedef struct rn_block {
+    rn_conv conv1;    /* 1x1, width      (+ReLU); v1: stride here */
+    rn_conv conv2;    /* 3x3, width      (+ReLU); v1.5: stride here */
+    rn_conv conv3;    /* 1x1, 4 x width  (+shortcut, +ReLU) */
+    rn_conv down;     /* 1x1 projection shortcut, first block of a stage only */
+    int has_down;
+} rn_block;
+
+struct resnet_model {
+    resnet_variant variant;
+    resnet_norm norm;
+    double bn_eps;
+    const rn_kernel_config *kc;
+    rn_conv conv1;            /* 7x7/2, 3 -> 64 (+ReLU) */
+    rn_block blocks[RN_BLOCKS];
+    rn_conv fc;               /* 2048 -> 1000, as a 1x1 convolution */
+};
+
+/* Floats of the largest activation of one image (conv1's output, 112x112x64). */
+#define RN_MAX_ACTIVATION ((size_t)112 * 112 * 64)
+
+#endif

@@ -1,0 +1,207 @@
+/* weights.c - binds a safetensors file (torchvision tensor names) to the model:
+ * checks every tensor's presence, dtype and shape, folds batch norm into the
+ * convolution before it, and packs the result for the chosen micro-kernel. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "io/safetensors.h"
+#include "model/resnet50.h"
+
+const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
+const int rn_stage_width[RN_STAGES] = {64, 128, 256, 512};
+
+typedef struct loader {
+    const rn_safetensors *st;
+    const char *path;
+    resnet_error *err;
+    double eps;
+    const rn_kernel_config *kc;
+} loader;
+
+static int is_float_dtype(rn_dtype t) {
+    return t == RN_DT_F32 || t == RN_DT_F16 || t == RN_DT_BF16 || t == RN_DT_F64;
+}
+
+static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (used < n) snprintf(buf + used, n - used, "]");
+}
+
+/* Reads tensor `name` of the given shape as float32 into a new buffer; NULL + error if it
+ * is absent (unless optional), not a float type, or shaped otherwise. */
+static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t *shape, int optional,
+                          resnet_status *st) {
+    *st = RESNET_OK;
+    const rn_tensor *t = rn_st_find(ld->st, name);
+    if (!t) {
+        if (!optional) *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is missing", ld->path, name);
+        return NULL;
+    }
+    if (!is_float_dtype(t->dtype)) {
+        *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has dtype %s, expected a float type",
+                      ld->path, name, rn_dtype_name(t->dtype));
+        return NULL;
+    }
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char got[128], want[128];
+        shape_str(t->shape, t->ndim, got, sizeof got);
+        shape_str(shape, ndim, want, sizeof want);
+        *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has shape %s, expected %s", ld->path, name,
+                      got, want);
+        return NULL;
+    }
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
+    float *buf = malloc(count * sizeof(float));
+    if (!buf) {
+        *st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", ld->path, name);
+        return NULL;
+    }
+    *st = rn_st_read_f32(ld->st, t, buf, ld->err);
+    if (*st != RESNET_OK) { free(buf); return NULL; }
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(buf[i])) {
+            free(buf);
+            *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has a non-finite value at index %zu",
+                          ld->path, name, i);
+            return NULL;
+        }
+    return buf;
+}
+
+/* conv `cname` (+ optional conv bias) followed by batch norm `bname`, folded:
+ *   w' = w * gamma / sqrt(var + eps),   b' = (bias - mean) * gamma / sqrt(var + eps) + beta */
+static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, const char *bname,
+                                  int cin, int cout, int ksize, int stride, int pad) {
+    char name[128];
+    resnet_status st = RESNET_OK;
+    const int64_t wshape[4] = {cout, cin, ksize, ksize}, vshape[1] = {cout};
+    float *w = NULL, *cb = NULL, *bn[4] = {NULL, NULL, NULL, NULL}, *bias = NULL;
+    static const char *const bn_parts[4] = {"weight", "bias", "running_mean", "running_var"};
+
+    snprintf(name, sizeof name, "%s.weight", cname);
+    if (!(w = read_tensor(ld, name, 4, wshape, 0, &st))) goto done;
+    snprintf(name, sizeof name, "%s.bias", cname);
+    cb = read_tensor(ld, name, 1, vshape, 1, &st);
+    if (st != RESNET_OK) goto done;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", bname, bn_parts[i]);
+        if (!(bn[i] = read_tensor(ld, name, 1, vshape, 0, &st))) goto done;
+    }
+    if (!(bias = malloc((size_t)cout * sizeof(float)))) {
+        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory", ld->path);
+        goto done;
+    }
+    const size_t per_out = (size_t)cin * ksize * ksize;
+    for (int o = 0; o < cout; o++) {
+        double var = (double)bn[3][o] + ld->eps;
+        if (!(var > 0.0)) {
+            st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s.running_var' is negative at %d", ld->path,
+                         bname, o);
+            goto done;
+        }
+        double scale = bn[0][o] / sqrt(var);
+        for (size_t i = 0; i < per_out; i++) w[o * per_out + i] = (float)(w[o * per_out + i] * scale);
+        bias[o] = (float)(((cb ? cb[o] : 0.0) - bn[2][o]) * scale + bn[1][o]);
+    }
+    if (rn_conv_init(conv, ld->kc, cin, cout, ksize, ksize, stride, pad, w, bias) != 0)
+        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
+done:
+    free(w);
+    free(cb);
+    free(bias);
+    for (int i = 0; i < 4; i++) free(bn[i]);
+    return st;
+}
+
+static resnet_status load_fc(loader *ld, rn_conv *fc) {
+    resnet_status st;
+    const int64_t wshape[2] = {RESNET_NUM_CLASSES, RESNET_FEATURE_DIM}, bshape[1] = {RESNET_NUM_CLASSES};
+    float *w = read_tensor(ld, "fc.weight", 2, wshape, 0, &st);
+    if (!w) return st;
+    float *b = read_tensor(ld, "fc.bias", 1, bshape, 0, &st);
+    if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b) != 0)
+        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
+    free(w);
+    free(b);
+    return st;
+}
+
+/* Reads variant, normalisation and BN eps from the metadata. A file without our
+ * "variant" key is taken as torchvision's: v1.5, torch normalisation, eps 1e-5. */
+static resnet_status read_metadata(const rn_safetensors *st, const char *path, resnet_model *m,
+                                   resnet_error *err) {
+    const char *variant = rn_st_metadata(st, "variant");
+    const char *norm = rn_st_metadata(st, "normalization");
+    const char *eps = rn_st_metadata(st, "bn_eps");
+    const char *arch = rn_st_metadata(st, "arch");
+    m->variant = RESNET_V1_5;
+    m->norm = RESNET_NORM_TORCH;
+    m->bn_eps = 1e-5;
+    if (arch && strcmp(arch, "resnet50") != 0)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata arch is '%s', expected 'resnet50'", path, arch);
+    if (variant) {
+        if (strcmp(variant, "v1") == 0) m->variant = RESNET_V1;
+        else if (strcmp(variant, "v1.5") != 0)
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata variant is '%s', expected 'v1' or 'v1.5'",
+                           path, variant);
+    }
+    if (norm) {
+        if (strcmp(norm, "caffe") == 0) m->norm = RESNET_NORM_CAFFE;
+        else if (strcmp(norm, "torch") != 0)
+            return rn_fail(err, RESNET_E_WEIGHTS,
+                           "%s: metadata normalization is '%s', expected 'caffe' or 'torch'", path, norm);
+    }
+    if (eps) {
+        char *end;
+        double v = strtod(eps, &end);
+        if (end == eps || *end != '\0' || !(v > 0.0 && v < 1.0))
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata bn_eps is '%s', expected a number in (0, 1)",
+                           path, eps);
+        m->bn_eps = v;
+    }
+    return RESNET_OK;
+}
+
+resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, resnet_error *err) {
+    resnet_status s = read_metadata(st, path, m, err);
+    if (s != RESNET_OK) return s;
+    loader ld = {st, path, err, m->bn_eps, m->kc};
+    char cname[64], bname[64];
+
+    if ((s = load_conv_bn(&ld, &m->conv1, "conv1", "bn1", 3, 64, 7, 2, 3)) != RESNET_OK) return s;
+    int cin = 64, bi = 0;
+    for (int stage = 0; stage < RN_STAGES; stage++) {
+        const int width = rn_stage_width[stage], cout = 4 * width;
+        for (int i = 0; i < rn_stage_blocks[stage]; i++, bi++) {
+            rn_block *b = &m->blocks[bi];
+            const int stride = (stage > 0 && i == 0) ? 2 : 1;
+            const int s1 = m->variant == RESNET_V1 ? stride : 1, s2 = m->variant == RESNET_V1 ? 1 : stride;
+            const char *pre = "layer";
+#define NAMES(c, n) snprintf(cname, sizeof cname, "%s%d.%d.%s", pre, stage + 1, i, c), \
+                    snprintf(bname, sizeof bname, "%s%d.%d.%s", pre, stage + 1, i, n)
+            NAMES("conv1", "bn1");
+            if ((s = load_conv_bn(&ld, &b->conv1, cname, bname, cin, width, 1, s1, 0)) != RESNET_OK) return s;
+            NAMES("conv2", "bn2");
+            if ((s = load_conv_bn(&ld, &b->conv2, cname, bname, width, width, 3, s2, 1)) != RESNET_OK) return s;
+            NAMES("conv3", "bn3");
+            if ((s = load_conv_bn(&ld, &b->conv3, cname, bname, width, cout, 1, 1, 0)) != RESNET_OK) return s;
+            if (i == 0) {
+                NAMES("downsample.0", "downsample.1");
+                if ((s = load_conv_bn(&ld, &b->down, cname, bname, cin, cout, 1, stride, 0)) != RESNET_OK)
+                    return s;
+                b->has_down = 1;
+            }
+#undef NAMES
+            cin = cout;
+        }
+    }
+    return load_fc(&ld, &m->fc);
+}

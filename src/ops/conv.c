@@ -1,0 +1,145 @@
+/* conv.c - convolution as a blocked GEMM driven through one micro-kernel.
+ *
+ * Work split: the M rows (output pixels) are cut into blocks of MB rows and the N
+ * columns (output channels) into ranges of whole NR panels; each (row block, column
+ * range) is one task for the pool. Inside a task the depth K is walked in chunks of
+ * KC so the A block (MB x KC) stays in L2 and a B slice (KC x NR) in L1 while the
+ * micro-kernel sweeps the rows. A 1x1 stride-1 convolution reads its input in place;
+ * any other shape first gathers its patches (im2col, one A block at a time) into the
+ * worker's scratch, so no full im2col matrix is ever built. */
+#include "ops/conv.h"
+
+#include <string.h>
+#include "common.h"
+
+enum { MB = 96, KC = 256 }; /* MB is a multiple of every MR (4, 6, 12) */
+
+int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
+                 int stride, int pad, const float *w_oihw, const float *bias) {
+    const int nr = kc->nr;
+    memset(c, 0, sizeof *c);
+    c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
+    c->k = kh * kw * cin;
+    c->n_padded = (cout + nr - 1) / nr * nr;
+    c->w = rn_aligned_alloc((size_t)c->k * c->n_padded * sizeof(float));
+    c->bias = rn_aligned_alloc((size_t)c->n_padded * sizeof(float));
+    if (!c->w || !c->bias) { rn_conv_free(c); return -1; }
+    for (int o = 0; o < c->n_padded; o++) c->bias[o] = (o < cout && bias) ? bias[o] : 0.0f;
+    /* panel p, depth k = (ky*kw + kx)*cin + ci, column j  <-  w[p*nr + j][ci][ky][kx] */
+    for (int p = 0; p < c->n_padded / nr; p++)
+        for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++)
+                for (int ci = 0; ci < cin; ci++) {
+                    int k = (ky * kw + kx) * cin + ci;
+                    float *dst = c->w + ((size_t)p * c->k + k) * nr;
+                    for (int j = 0; j < nr; j++) {
+                        int o = p * nr + j;
+                        dst[j] = o < cout ? w_oihw[(((size_t)o * cin + ci) * kh + ky) * kw + kx] : 0.0f;
+                    }
+                }
+    return 0;
+}
+
+void rn_conv_free(rn_conv *c) {
+    rn_aligned_free(c->w);
+    rn_aligned_free(c->bias);
+    c->w = c->bias = NULL;
+}
+
+void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
+    *oh = (h + 2 * c->pad - c->kh) / c->stride + 1;
+    *ow = (w + 2 * c->pad - c->kw) / c->stride + 1;
+}
+
+size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
+    (void)kc;
+    return (size_t)MB * KC;
+}
+
+typedef struct conv_job {
+    const rn_exec *ex;
+    const rn_conv *c;
+    const float *in;
+    int h, w, oh, ow;
+    int m;             /* rows: n * oh * ow */
+    int n_split;       /* column ranges per row block */
+    int panels;        /* n_padded / NR */
+    float *out;
+    const float *res;
+    int relu;
+} conv_job;
+
+/* Copies the patch values k0..k0+kc of output rows m0..m0+mb into dst (row stride kc),
+ * zeros where the window hangs over the padding. */
+static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, float *dst) {
+    const rn_conv *c = j->c;
+    const int per_image = j->oh * j->ow;
+    for (int r = 0; r < mb; r++) {
+        int m = m0 + r, b = m / per_image, rem = m % per_image;
+        int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
+        const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
+        float *d = dst + (size_t)r * kc;
+        for (int k = k0; k < k0 + kc;) {
+            int tap = k / c->cin, ci = k % c->cin;
+            int len = c->cin - ci;
+            if (len > k0 + kc - k) len = k0 + kc - k;
+            int iy = iy0 + tap / c->kw, ix = ix0 + tap % c->kw;
+            if (iy >= 0 && iy < j->h && ix >= 0 && ix < j->w)
+                memcpy(d, img + ((size_t)iy * j->w + ix) * c->cin + ci, (size_t)len * sizeof(float));
+            else
+                memset(d, 0, (size_t)len * sizeof(float));
+            d += len;
+            k += len;
+        }
+    }
+}
+
+static void conv_task(void *ctx, int task, int thread) {
+    const conv_job *j = ctx;
+    const rn_conv *c = j->c;
+    const rn_kernel_config *kc = j->ex->kc;
+    const int mr = kc->mr, nr = kc->nr, ldc = c->n_padded;
+    const int mt = task / j->n_split, nt = task % j->n_split;
+    const int m0 = mt * MB, mb = j->m - m0 < MB ? j->m - m0 : MB;
+    const int p0 = (int)((long)j->panels * nt / j->n_split);
+    const int p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
+    const int direct = c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
+
+    for (int k0 = 0; k0 < c->k; k0 += KC) {
+        const int kcur = c->k - k0 < KC ? c->k - k0 : KC;
+        const float *a;
+        size_t lda;
+        if (direct) {
+            a = j->in + (size_t)m0 * c->cin + k0;
+            lda = (size_t)c->cin;
+        } else {
+            gather_patches(j, m0, mb, k0, kcur, j->ex->scratch[thread]);
+            a = j->ex->scratch[thread];
+            lda = (size_t)kcur;
+        }
+        int flags = k0 == 0 ? RN_UK_INIT_BIAS : 0;
+        if (k0 + kcur == c->k) flags |= RN_UK_FINAL | (j->relu ? RN_UK_RELU : 0);
+        for (int p = p0; p < p1; p++) {
+            const float *b = c->w + ((size_t)p * c->k + k0) * nr;
+            for (int i = 0; i < mb; i += mr) {
+                size_t row = (size_t)(m0 + i) * ldc + (size_t)p * nr;
+                kc->gemm(mb - i < mr ? mb - i : mr, kcur, a + (size_t)i * lda, lda, b, j->out + row,
+                         (size_t)ldc, c->bias + (size_t)p * nr, j->res ? j->res + row : NULL,
+                         (size_t)ldc, flags);
+            }
+        }
+    }
+}
+
+void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w,
+                     float *out, const float *residual, int relu) {
+    conv_job j = {ex, c, in, h, w, 0, 0, 0, 1, c->n_padded / ex->kc->nr, out, residual, relu};
+    rn_conv_out_size(c, h, w, &j.oh, &j.ow);
+    j.m = n * j.oh * j.ow;
+    const int m_blocks = (j.m + MB - 1) / MB;
+    /* Split the columns too when there are too few row blocks to keep every thread
+     * busy to the end (the 7x7 layers at batch 1 have one or two row blocks). */
+    const int want = 4 * rn_pool_size(ex->pool);
+    while (m_blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
+    rn_pool_run(ex->pool, m_blocks * j.n_split, conv_task, &j);
+}

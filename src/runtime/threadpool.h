@@ -1,0 +1,17 @@
+/* threadpool.h - a persistent pool of worker threads (internal).
+ * rn_pool_run() hands out tasks 0..ntasks-1 through an atomic counter to the
+ * workers and the calling thread, and returns when all are done. */
+#ifndef RN_THREADPOOL_H
+#define RN_THREADPOOL_H
+
+typedef struct rn_pool rn_pool;
+typedef void (*rn_task_fn)(void *ctx, int task, int thread);
+
+/* nthreads counts the caller: 1 means no extra threads. NULL on failure. */
+rn_pool *rn_pool_create(int nthreads);
+void rn_pool_free(rn_pool *p);
+int rn_pool_size(const rn_pool *p);
+/* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size). */
+void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,234 @@
+/* test_golden.c - the network against PyTorch's outputs in ../shared/reference/golden/.
+ *
+ * Weight files come from the environment (tests/run.sh makes them):
+ *   RESNET_TEST_V1_CAFFE, RESNET_TEST_V15_CAFFE, RESNET_TEST_V15_TORCH
+ * RESNET_TEST_VAL=0 skips the 1300-image run (slow on the portable path). */
+#include <math.h>
+
+#include "testutil.h"
+
+#define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+
+static const char *dumped[] = {"282_tiger_cat_1.jpg", "258_samoyed_1.jpg"};
+
+static float *read_f32(const char *dir, const char *name, const char *suffix, size_t expect) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
+    size_t size = 0;
+    float *p = (float *)tu_read_file(path, &size);
+    if (!p || size != expect * sizeof(float)) {
+        fprintf(stderr, "  cannot read %s (%zu bytes)\n", path, size);
+        free(p);
+        return NULL;
+    }
+    return p; /* little-endian float32 on the machines we run on */
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static resnet_session *open_session(const char *env, resnet_kernels k, int batch, resnet_model **model) {
+    const char *path = getenv(env);
+    resnet_error err;
+    *model = NULL;
+    if (!path) {
+        CHECK(0, "%s is not set (run the tests through tests/run.sh)", env);
+        return NULL;
+    }
+    resnet_load_options opts = {k};
+    if (resnet_model_load(path, &opts, model, &err) != RESNET_OK) {
+        CHECK(0, "load %s: %s", path, err.message);
+        return NULL;
+    }
+    resnet_session *s = NULL;
+    if (resnet_session_create(*model, 2, batch, &s, &err) != RESNET_OK) CHECK(0, "session: %s", err.message);
+    return s;
+}
+
+static void close_session(resnet_session *s, resnet_model *m) {
+    resnet_session_free(s);
+    resnet_model_free(m);
+}
+
+static char golden_dir[512], samples_dir[512];
+
+/* Reference input -> logits and pooled features, for one configuration and kernel path. */
+static void check_config(const char *env, const char *tag, resnet_kernels k) {
+    resnet_model *m;
+    resnet_session *s = open_session(env, k, 1, &m);
+    if (!s) return;
+    float logits[RESNET_NUM_CLASSES], feat[RESNET_FEATURE_DIM];
+    float *input = malloc(IN_FLOATS * sizeof(float));
+    resnet_error err;
+    for (int i = 0; i < 2; i++) {
+        char suffix[64];
+        float *ref_in = NULL;
+        if (resnet_model_norm(m) == RESNET_NORM_CAFFE) {
+            ref_in = read_f32(golden_dir, dumped[i], ".caffe.input.f32", IN_FLOATS);
+            CHECK(ref_in != NULL, "reference input of %s", dumped[i]);
+            if (!ref_in) continue;
+            memcpy(input, ref_in, IN_FLOATS * sizeof(float));
+        } else { /* no torch-normalised input was dumped: use our own (exact) pipeline */
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", samples_dir, dumped[i]);
+            CHECK(resnet_preprocess_file(path, RESNET_NORM_TORCH, input, &err) == RESNET_OK, "%s", err.message);
+        }
+        CHECK(resnet_forward(s, input, 1, logits, feat, &err) == RESNET_OK, "forward: %s", err.message);
+        snprintf(suffix, sizeof suffix, ".%s.logits.f32", tag);
+        float *ref = read_f32(golden_dir, dumped[i], suffix, RESNET_NUM_CLASSES);
+        CHECK(ref != NULL, "golden logits %s%s", dumped[i], suffix);
+        if (ref) {
+            double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
+            printf("     %-7s %-10s %-20s logits max |diff| %.2e\n", resnet_kernels_name(resnet_model_kernels(m)),
+                   tag, dumped[i], d);
+            CHECK(d <= 1e-3, "%s %s logits differ by %.3g", tag, dumped[i], d);
+        }
+        snprintf(suffix, sizeof suffix, ".%s.pooled.f32", tag);
+        float *ref_pooled = strcmp(tag, "v1-caffe") == 0 ? read_f32(golden_dir, dumped[i], suffix, RESNET_FEATURE_DIM) : NULL;
+        if (ref_pooled) {
+            double d = max_abs_diff(feat, ref_pooled, RESNET_FEATURE_DIM);
+            CHECK(d <= 1e-3, "%s %s pooled features differ by %.3g", tag, dumped[i], d);
+        }
+        free(ref);
+        free(ref_pooled);
+        free(ref_in);
+    }
+    free(input);
+    close_session(s, m);
+}
+
+static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
+
+static void test_reference_input_every_path(void) {
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (!resnet_kernels_available(paths[p])) {
+            printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[p]));
+            continue;
+        }
+        check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p]);
+        check_config("RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p]);
+        check_config("RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p]);
+    }
+}
+
+/* Every sample photo end to end: the golden top-5 in order, logits within 0.01. */
+static void test_samples_end_to_end(void) {
+    resnet_model *m;
+    resnet_session *s = open_session("RESNET_TEST_V1_CAFFE", RESNET_KERNELS_AUTO, 1, &m);
+    if (!s) return;
+    char path[1024], line[4096];
+    snprintf(path, sizeof path, "%s/samples.tsv", golden_dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) { close_session(s, m); return; }
+    float *input = malloc(IN_FLOATS * sizeof(float)), logits[RESNET_NUM_CLASSES], probs[RESNET_NUM_CLASSES];
+    int n = 0;
+    resnet_error err;
+    while (fgets(line, sizeof line, f)) {
+        char file[256], top5[256];
+        int label, top1;
+        if (strncmp(line, "file\t", 5) == 0) continue;
+        if (sscanf(line, "%255[^\t]\t%d\t%d\t%*[^\t]\t%*f\t%255s", file, &label, &top1, top5) != 4) {
+            /* the name column may hold spaces; sscanf's %[^\t] handles it, so this is a bad line */
+            CHECK(0, "bad line in samples.tsv: %s", line);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", samples_dir, file);
+        if (resnet_preprocess_file(path, RESNET_NORM_CAFFE, input, &err) != RESNET_OK ||
+            resnet_forward(s, input, 1, logits, NULL, &err) != RESNET_OK) {
+            CHECK(0, "%s", err.message);
+            continue;
+        }
+        float *ref = read_f32(golden_dir, file, ".logits.f32", RESNET_NUM_CLASSES);
+        CHECK(ref != NULL, "golden logits of %s", file);
+        if (!ref) continue;
+        double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
+        resnet_prediction top[5];
+        resnet_softmax(logits, RESNET_NUM_CLASSES, probs);
+        resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
+        char got[256];
+        snprintf(got, sizeof got, "%d,%d,%d,%d,%d", top[0].index, top[1].index, top[2].index, top[3].index,
+                 top[4].index);
+        CHECK(strcmp(got, top5) == 0, "%s: top-5 %s, golden %s", file, got, top5);
+        CHECK(d <= 0.01, "%s: logits differ by %.3g", file, d);
+        free(ref);
+        n++;
+    }
+    fclose(f);
+    printf("     %d sample photos match the golden top-5\n", n);
+    CHECK(n >= 15, "only %d samples checked", n);
+    free(input);
+    close_session(s, m);
+}
+
+/* 1300 ImageNet validation photos: our top-1 against the reference's, and accuracy. */
+static void test_val1300(void) {
+    const char *skip = getenv("RESNET_TEST_VAL");
+    if (skip && strcmp(skip, "0") == 0) {
+        printf("     (RESNET_TEST_VAL=0: skipped)\n");
+        return;
+    }
+    enum { BATCH = 8 };
+    resnet_model *m;
+    resnet_session *s = open_session("RESNET_TEST_V1_CAFFE", RESNET_KERNELS_AUTO, BATCH, &m);
+    if (!s) return;
+    char path[1024], line[4096], dir[512];
+    snprintf(dir, sizeof dir, "%s/images/val1300", tu_shared());
+    snprintf(path, sizeof path, "%s/val1300.predictions.tsv", golden_dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) { close_session(s, m); return; }
+    float *input = malloc((size_t)BATCH * IN_FLOATS * sizeof(float));
+    float *logits = malloc((size_t)BATCH * RESNET_NUM_CLASSES * sizeof(float));
+    int labels[BATCH], ref_top1[BATCH], fill = 0, total = 0, agree = 0, top1 = 0, top5 = 0, eof = 0;
+    resnet_error err;
+    while (!eof) {
+        eof = !fgets(line, sizeof line, f);
+        if (!eof) {
+            char file[256];
+            if (strncmp(line, "file\t", 5) == 0) continue;
+            if (sscanf(line, "%255[^\t]\t%d\t%d", file, &labels[fill], &ref_top1[fill]) != 3) continue;
+            snprintf(path, sizeof path, "%s/%s", dir, file);
+            if (resnet_preprocess_file(path, RESNET_NORM_CAFFE, input + (size_t)fill * IN_FLOATS, &err) != RESNET_OK) {
+                CHECK(0, "%s", err.message);
+                continue;
+            }
+            fill++;
+        }
+        if (fill == BATCH || (eof && fill > 0)) {
+            CHECK(resnet_forward(s, input, fill, logits, NULL, &err) == RESNET_OK, "%s", err.message);
+            for (int i = 0; i < fill; i++) {
+                resnet_prediction top[5];
+                float *l = logits + (size_t)i * RESNET_NUM_CLASSES;
+                resnet_softmax(l, RESNET_NUM_CLASSES, l);
+                resnet_top_k(l, RESNET_NUM_CLASSES, 5, top);
+                agree += top[0].index == ref_top1[i];
+                top1 += top[0].index == labels[i];
+                for (int j = 0; j < 5; j++) top5 += top[j].index == labels[i];
+                total++;
+            }
+            fill = 0;
+        }
+    }
+    fclose(f);
+    printf("     val1300: %d images, top-1 agrees with the reference on %d; accuracy top-1 %.4f top-5 %.4f "
+           "(reference 0.8054 / 0.9562)\n", total, agree, (double)top1 / total, (double)top5 / total);
+    CHECK(total == 1300, "%d of 1300 images classified", total);
+    CHECK(agree >= 1295, "top-1 agrees on only %d of 1300", agree);
+    CHECK(fabs((double)top1 / total - 0.8054) <= 0.002, "top-1 accuracy %.4f", (double)top1 / total);
+    free(input);
+    free(logits);
+    close_session(s, m);
+}
+
+int main(void) {
+    snprintf(golden_dir, sizeof golden_dir, "%s/reference/golden", tu_shared());
+    snprintf(samples_dir, sizeof samples_dir, "%s/images/samples", tu_shared());
+    RUN(test_reference_input_every_path);
+    RUN(test_samples_end_to_end);
+    RUN(test_val1300);
+    return TEST_DONE();
+}

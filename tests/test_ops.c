@@ -1,0 +1,224 @@
+/* test_ops.c - every operator against a naive loop version, on random shapes (odd
+ * sizes, padding edges, M/N/K tails), for every kernel path this CPU can run. */
+#include <math.h>
+
+#include "testutil.h"
+#include "common.h"
+#include "ops/conv.h"
+#include "ops/pool.h"
+
+static unsigned rng_state = 1;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)((rng_state >> 8) & 0xffffff) / 8388608.0f - 1.0f;
+}
+static int irand(int lo, int hi) { rng_state = rng_state * 1664525u + 1013904223u; return lo + (int)((rng_state >> 8) % (unsigned)(hi - lo + 1)); }
+
+static float *rand_buf(size_t n) {
+    float *p = rn_aligned_alloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+/* The definition of a convolution, in double: NHWC input, OIHW weights. */
+static void naive_conv(const float *in, int n, int h, int w, int cin, const float *wt, const float *bias,
+                       int cout, int ks, int stride, int pad, const float *res, int relu, double *out,
+                       int oh, int ow) {
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int o = 0; o < cout; o++) {
+                    double acc = bias ? bias[o] : 0.0;
+                    for (int ky = 0; ky < ks; ky++)
+                        for (int kx = 0; kx < ks; kx++) {
+                            int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (int ci = 0; ci < cin; ci++)
+                                acc += (double)in[(((size_t)b * h + iy) * w + ix) * cin + ci] *
+                                       wt[(((size_t)o * cin + ci) * ks + ky) * ks + kx];
+                        }
+                    size_t idx = (((size_t)b * oh + oy) * ow + ox) * cout + o;
+                    if (res) acc += res[idx];
+                    if (relu && acc < 0) acc = 0;
+                    out[idx] = acc;
+                }
+}
+
+typedef struct { int n, h, w, cin, cout, ks, stride, pad, residual, relu; } conv_case;
+
+static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t) {
+    rn_conv conv;
+    size_t wn = (size_t)t->cout * t->cin * t->ks * t->ks;
+    float *wt = rand_buf(wn), *bias = rand_buf((size_t)t->cout);
+    CHECK(rn_conv_init(&conv, kc, t->cin, t->cout, t->ks, t->ks, t->stride, t->pad, wt, bias) == 0, "init");
+    int oh, ow;
+    rn_conv_out_size(&conv, t->h, t->w, &oh, &ow);
+    size_t in_n = (size_t)t->n * t->h * t->w * t->cin, out_px = (size_t)t->n * oh * ow;
+    float *in = rand_buf(in_n);
+    /* The kernel writes n_padded columns per row; the reference has cout. */
+    float *out = rn_aligned_alloc(out_px * conv.n_padded * sizeof(float));
+    float *res = t->residual ? rand_buf(out_px * conv.n_padded) : NULL;
+    float *res_dense = NULL;
+    if (res) {
+        res_dense = malloc(out_px * t->cout * sizeof(float));
+        for (size_t p = 0; p < out_px; p++)
+            for (int o = 0; o < t->cout; o++) res_dense[p * t->cout + o] = res[p * conv.n_padded + o];
+    }
+    double *ref = malloc(out_px * t->cout * sizeof(double));
+    naive_conv(in, t->n, t->h, t->w, t->cin, wt, bias, t->cout, t->ks, t->stride, t->pad, res_dense, t->relu,
+               ref, oh, ow);
+    float *scratch[64];
+    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * 4);
+    rn_exec ex = {kc, pool, scratch};
+    rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
+    double worst = 0;
+    for (size_t p = 0; p < out_px; p++)
+        for (int o = 0; o < t->cout; o++) {
+            double ref_v = ref[p * t->cout + o];
+            double e = fabs(out[p * conv.n_padded + o] - ref_v) / (1.0 + fabs(ref_v));
+            if (e > worst) worst = e;
+        }
+    double tol = 1e-6 * (t->cin * t->ks * t->ks + 16);
+    CHECK(worst <= tol, "%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d: rel err %.3g > %.3g",
+          resnet_kernels_name(kc->id), t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad,
+          t->residual, t->relu, worst, tol);
+    for (int i = 0; i < rn_pool_size(pool); i++) rn_aligned_free(scratch[i]);
+    rn_conv_free(&conv);
+    rn_aligned_free(wt); rn_aligned_free(bias); rn_aligned_free(in); rn_aligned_free(out); rn_aligned_free(res);
+    free(res_dense); free(ref);
+}
+
+static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
+
+static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const rn_kernel_config *kc = rn_kernels_select(paths[i]);
+        if (!kc) {
+            printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[i]));
+            continue;
+        }
+        for (int threads = 1; threads <= 3; threads += 2) {
+            rn_pool *pool = rn_pool_create(threads);
+            fn(kc, pool);
+            rn_pool_free(pool);
+        }
+    }
+}
+
+static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
+    /* the layer shapes of ResNet-50, shrunk, plus the edges */
+    static const conv_case fixed[] = {
+        {1, 23, 17, 3, 16, 7, 2, 3, 0, 1},   /* the stem: cin 3, 7x7/2, pad 3 */
+        {2, 9, 9, 64, 64, 3, 1, 1, 0, 1},    /* 3x3 with padding, batch 2 */
+        {1, 7, 7, 32, 64, 3, 2, 1, 0, 1},    /* v1.5 strided 3x3 */
+        {1, 8, 8, 64, 128, 1, 2, 0, 0, 0},   /* strided 1x1 (v1, downsample) */
+        {1, 7, 7, 48, 64, 1, 1, 0, 1, 1},    /* 1x1 + residual + relu */
+        {3, 1, 1, 300, 37, 1, 1, 0, 0, 0},   /* the fc: odd N (tail panel), K past one chunk */
+        {1, 1, 1, 5, 3, 3, 1, 1, 0, 0},      /* 1x1 image with 3x3 window: all padding but the centre */
+        {1, 13, 11, 520, 32, 1, 1, 0, 1, 0}, /* K spans three chunks, M tail */
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_conv(kc, pool, &fixed[i]);
+    for (int r = 0; r < 12; r++) {
+        conv_case t;
+        t.n = irand(1, 3); t.h = irand(1, 15); t.w = irand(1, 15); t.cin = irand(1, 70); t.cout = irand(1, 70);
+        t.ks = irand(0, 2) * 2 + 1; t.stride = irand(1, 2); t.pad = irand(0, t.ks / 2);
+        t.residual = irand(0, 1); t.relu = irand(0, 1);
+        if (t.h + 2 * t.pad < t.ks || t.w + 2 * t.pad < t.ks) t.pad = t.ks / 2;
+        check_conv(kc, pool, &t);
+    }
+}
+
+static void test_conv(void) { for_each_path(conv_shapes); }
+
+/* The micro-kernel alone: every mr from 1 to MR, accumulate-into-C and bias paths. */
+static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
+    (void)pool;
+    const int nr = kc->nr, kcn = 37, lda = 41, ldc = nr + 5;
+    float *a = rand_buf((size_t)kc->mr * lda), *b = rand_buf((size_t)kcn * nr), *bias = rand_buf((size_t)nr);
+    float *c = rand_buf((size_t)kc->mr * ldc + 8), *c0 = malloc(((size_t)kc->mr * ldc + 8) * sizeof(float));
+    for (int mr = 1; mr <= kc->mr; mr++)
+        for (int init = 0; init < 2; init++) {
+            memcpy(c0, c, ((size_t)kc->mr * ldc + 8) * sizeof(float));
+            kc->gemm(mr, kcn, a, (size_t)lda, b, c, (size_t)ldc, bias, NULL, 0,
+                     (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU);
+            int bad = 0;
+            for (int i = 0; i < kc->mr; i++)
+                for (int j = 0; j < ldc; j++) {
+                    float got = c[i * ldc + j];
+                    if (i >= mr || j >= nr) { bad += got != c0[i * ldc + j]; continue; } /* untouched */
+                    double acc = init ? bias[j] : c0[i * ldc + j];
+                    for (int k = 0; k < kcn; k++) acc += (double)a[i * lda + k] * b[k * nr + j];
+                    if (acc < 0) acc = 0;
+                    bad += fabs(got - acc) > 1e-4;
+                }
+            CHECK(bad == 0, "%s mr=%d init=%d: %d wrong values", resnet_kernels_name(kc->id), mr, init, bad);
+        }
+    rn_aligned_free(a); rn_aligned_free(b); rn_aligned_free(bias); rn_aligned_free(c); free(c0);
+}
+
+static void test_ukernel(void) { for_each_path(ukernel_tails); }
+
+static void test_maxpool(void) {
+    rn_pool *pool = rn_pool_create(2);
+    rn_exec ex = {rn_kernels_select(RESNET_KERNELS_C), pool, NULL};
+    for (int r = 0; r < 10; r++) {
+        int n = irand(1, 2), h = irand(1, 12), w = irand(1, 12), c = irand(1, 9);
+        int oh, ow;
+        rn_maxpool_out_size(h, w, 3, 2, 1, &oh, &ow);
+        float *in = rand_buf((size_t)n * h * w * c), *out = rand_buf((size_t)n * oh * ow * c);
+        int bad = 0;
+        rn_maxpool_forward(&ex, in, n, h, w, c, 3, 2, 1, out);
+        for (int b = 0; b < n; b++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int ch = 0; ch < c; ch++) {
+                        float m = -INFINITY;
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                                if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                                    m = fmaxf(m, in[(((size_t)b * h + iy) * w + ix) * c + ch]);
+                            }
+                        bad += out[(((size_t)b * oh + oy) * ow + ox) * c + ch] != m;
+                    }
+        CHECK(bad == 0, "maxpool %dx%dx%d: %d wrong", h, w, c, bad);
+        rn_aligned_free(in); rn_aligned_free(out);
+    }
+    rn_pool_free(pool);
+}
+
+static void test_avgpool(void) {
+    int n = 2, h = 7, w = 5, c = 11;
+    float *in = rand_buf((size_t)n * h * w * c), out[22];
+    rn_avgpool_forward(in, n, h, w, c, out);
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            double s = 0;
+            for (int p = 0; p < h * w; p++) s += in[((size_t)b * h * w + p) * c + ch];
+            CHECK(fabs(out[b * c + ch] - s / (h * w)) < 1e-6, "avgpool b=%d c=%d", b, ch);
+        }
+    rn_aligned_free(in);
+}
+
+static void test_softmax_topk(void) {
+    float logits[6] = {1.0f, 3.0f, -2.0f, 3.0f, 1000.0f, 0.5f}, p[6];
+    resnet_softmax(logits, 6, p);
+    double sum = 0;
+    for (int i = 0; i < 6; i++) sum += p[i];
+    CHECK(fabs(sum - 1.0) < 1e-6 && p[4] > 0.999f, "softmax sums to %g, no overflow", sum);
+    float probs[6] = {0.1f, 0.3f, 0.05f, 0.3f, 0.2f, 0.05f};
+    resnet_prediction top[4];
+    resnet_top_k(probs, 6, 4, top);
+    CHECK(top[0].index == 1 && top[1].index == 3 && top[2].index == 4 && top[3].index == 0,
+          "top-k order %d %d %d %d (ties to the lower index)", top[0].index, top[1].index, top[2].index,
+          top[3].index);
+}
+
+int main(void) {
+    RUN(test_ukernel);
+    RUN(test_conv);
+    RUN(test_maxpool);
+    RUN(test_avgpool);
+    RUN(test_softmax_topk);
+    return TEST_DONE();
+}
