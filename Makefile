@@ -60,8 +60,10 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libresnet.a
 weights: $(BUILD)/resnet
 	tools/fetch-weights.sh
 
+# The project's own CC0 photos, and the origin project's cat and dog where ../shared is beside us.
+DEMO_PHOTOS = $(wildcard demo/*.png) $(wildcard ../shared/images/seed/cat.jpg ../shared/images/seed/dog.jpg)
 demo: all weights
-	$(BUILD)/resnet classify demo/*.png ../shared/images/seed/cat.jpg ../shared/images/seed/dog.jpg
+	$(BUILD)/resnet classify $(DEMO_PHOTOS)
 
 test: all $(TEST_BIN) weights
 	tests/run.sh

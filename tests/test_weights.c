@@ -1,0 +1,258 @@
+/* test_weights.c - weight files that are wrong in every way a user could meet: each must
+ * fail to load with a message naming the file and the problem, never crash. And the
+ * torchvision layout users download from hubs (no metadata, no conv biases, BN eps 1e-5,
+ * int64 num_batches_tracked) must load and give the reference's v1.5-torch logits.
+ * Source weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it). */
+#include <math.h>
+#include <unistd.h>
+
+#include "resnet.h"
+#include "testutil.h"
+#include "io/safetensors.h"
+
+static char tmpdir[256];
+static rn_safetensors *src;
+
+typedef struct out_tensor {
+    char name[128];
+    const char *dtype;
+    int ndim;
+    long long shape[4];
+    const void *data;
+    size_t nbytes;
+} out_tensor;
+
+/* A plain safetensors writer, independent of the library's, so a bug there cannot hide here. */
+static int write_st(const char *path, const out_tensor *t, int n, const char *metadata_json) {
+    size_t cap = 1 << 20, len = 0, off = 0;
+    char *h = malloc(cap);
+    len += (size_t)snprintf(h + len, cap - len, "{");
+    if (metadata_json) len += (size_t)snprintf(h + len, cap - len, "\"__metadata__\":%s", metadata_json);
+    for (int i = 0; i < n; i++) {
+        len += (size_t)snprintf(h + len, cap - len, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", (i || metadata_json) ? "," : "",
+                                t[i].name, t[i].dtype);
+        for (int d = 0; d < t[i].ndim; d++) len += (size_t)snprintf(h + len, cap - len, d ? ",%lld" : "%lld", t[i].shape[d]);
+        len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", off, off + t[i].nbytes);
+        off += t[i].nbytes;
+    }
+    len += (size_t)snprintf(h + len, cap - len, "}");
+    while (len % 8) h[len++] = ' ';
+    FILE *f = fopen(path, "wb");
+    if (!f) { free(h); return -1; }
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)((unsigned long long)len >> (8 * i));
+    fwrite(le, 1, 8, f);
+    fwrite(h, 1, len, f);
+    for (int i = 0; i < n; i++) fwrite(t[i].data, 1, t[i].nbytes, f);
+    free(h);
+    return fclose(f);
+}
+
+/* All tensors of the source file, as F32 copies we can edit. */
+static out_tensor *copy_all(int *n) {
+    *n = (int)rn_st_count(src);
+    out_tensor *t = calloc((size_t)*n, sizeof *t);
+    for (int i = 0; i < *n; i++) {
+        const rn_tensor *s = rn_st_tensor(src, (size_t)i);
+        snprintf(t[i].name, sizeof t[i].name, "%s", s->name);
+        t[i].dtype = "F32";
+        t[i].ndim = s->ndim;
+        for (int d = 0; d < s->ndim; d++) t[i].shape[d] = s->shape[d];
+        t[i].data = s->data;
+        t[i].nbytes = s->nbytes;
+    }
+    return t;
+}
+
+static int find(out_tensor *t, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0) return i;
+    return -1;
+}
+
+static const char *meta = "{\"arch\":\"resnet50\",\"variant\":\"v1\",\"normalization\":\"caffe\",\"bn_eps\":\"0.001\"}";
+
+/* Loads path; expects failure whose message contains every one of the words. */
+static void expect_fail(const char *what, const char *path, const char *w1, const char *w2) {
+    resnet_model *m = NULL;
+    resnet_error err = {0, ""};
+    resnet_status st = resnet_model_load(path, NULL, &m, &err);
+    CHECK(st != RESNET_OK, "%s: loaded", what);
+    CHECK(strstr(err.message, path) != NULL, "%s: message '%s' does not name the file", what, err.message);
+    CHECK(!w1 || strstr(err.message, w1), "%s: message '%s' lacks '%s'", what, err.message, w1);
+    CHECK(!w2 || strstr(err.message, w2), "%s: message '%s' lacks '%s'", what, err.message, w2);
+    CHECK(strchr(err.message, '\n') == NULL, "%s: message is one line", what);
+    printf("     %-22s -> %s\n", what, err.message);
+    resnet_model_free(m);
+    unlink(path);
+}
+
+static void test_broken_files(void) {
+    char path[512];
+    int n;
+    out_tensor *t = copy_all(&n);
+
+    snprintf(path, sizeof path, "%s/missing.safetensors", tmpdir);
+    int i = find(t, n, "layer3.2.bn2.running_var");
+    out_tensor saved = t[i];
+    t[i] = t[n - 1];
+    write_st(path, t, n - 1, meta);
+    t[i] = saved;
+    expect_fail("missing tensor", path, "layer3.2.bn2.running_var", "missing");
+
+    snprintf(path, sizeof path, "%s/shape.safetensors", tmpdir);
+    i = find(t, n, "layer1.0.conv2.weight"); /* 64x64x3x3 -> claim 64x576x1x1: same bytes, wrong shape */
+    t[i].shape[1] = 576; t[i].shape[2] = 1; t[i].shape[3] = 1;
+    write_st(path, t, n, meta);
+    t[i].shape[1] = 64; t[i].shape[2] = 3; t[i].shape[3] = 3;
+    expect_fail("wrong shape", path, "layer1.0.conv2.weight", "shape");
+
+    snprintf(path, sizeof path, "%s/dtype.safetensors", tmpdir);
+    i = find(t, n, "fc.bias");
+    t[i].dtype = "I32";
+    write_st(path, t, n, meta);
+    t[i].dtype = "F32";
+    expect_fail("wrong dtype", path, "fc.bias", "I32");
+
+    snprintf(path, sizeof path, "%s/nan.safetensors", tmpdir);
+    i = find(t, n, "fc.bias");
+    float *nan_bias = malloc(t[i].nbytes);
+    memcpy(nan_bias, t[i].data, t[i].nbytes);
+    nan_bias[7] = NAN;
+    const void *keep = t[i].data;
+    t[i].data = nan_bias;
+    write_st(path, t, n, meta);
+    t[i].data = keep;
+    free(nan_bias);
+    expect_fail("non-finite value", path, "fc.bias", "finite");
+
+    snprintf(path, sizeof path, "%s/variant.safetensors", tmpdir);
+    write_st(path, t, n, "{\"variant\":\"v2\"}");
+    expect_fail("unknown variant", path, "variant", "v2");
+
+    /* a whole file cut short: the data block ends early */
+    snprintf(path, sizeof path, "%s/truncated.safetensors", tmpdir);
+    write_st(path, t, n, meta);
+    CHECK(truncate(path, 50000000) == 0, "truncate");
+    expect_fail("truncated file", path, NULL, NULL);
+
+    snprintf(path, sizeof path, "%s/header.safetensors", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fwrite("\x10\0\0\0\0\0\0\0{\"fc.bias\": nope}", 1, 24, f);
+    fclose(f);
+    expect_fail("malformed header", path, NULL, NULL);
+
+    snprintf(path, sizeof path, "%s/empty.safetensors", tmpdir);
+    fclose(fopen(path, "wb"));
+    expect_fail("empty file", path, NULL, NULL);
+
+    snprintf(path, sizeof path, "%s/none.safetensors", tmpdir);
+    expect_fail("missing file", path, NULL, NULL);
+    free(t);
+}
+
+/* The conv that a batch norm follows: bn1 -> conv1, layerX.Y.bnK -> layerX.Y.convK,
+ * layerX.0.downsample.1 -> layerX.0.downsample.0. */
+static void conv_of_bn(const char *bn, char *conv, size_t n) {
+    size_t len = strlen(bn);
+    if (strcmp(bn, "bn1") == 0) snprintf(conv, n, "conv1");
+    else if (len > 2 && strcmp(bn + len - 2, ".1") == 0) snprintf(conv, n, "%.*s.0", (int)(len - 2), bn);
+    else snprintf(conv, n, "%.*sconv%s", (int)(len - 3), bn, bn + len - 1);
+}
+
+static int is_conv_bias(const char *name) {
+    size_t len = strlen(name);
+    return len > 5 && strcmp(name + len - 5, ".bias") == 0 && strncmp(name, "fc.", 3) != 0 &&
+           (strstr(name, "conv") || strstr(name, "downsample.0"));
+}
+
+/* torchvision's layout: conv bias folded into the BN mean (mean - bias), BN eps 1e-3 folded
+ * into the variance (var + 1e-3 - 1e-5), no metadata, num_batches_tracked as I64 scalars. */
+static void test_torchvision_layout(void) {
+    char path[512];
+    int n;
+    out_tensor *t = copy_all(&n);
+    out_tensor *o = calloc((size_t)n * 2, sizeof *o);
+    float *owned[400];
+    int no = 0, nowned = 0;
+    static const long long tracked = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = t[i].name;
+        if (is_conv_bias(name)) continue;
+        o[no] = t[i];
+        const char *suffix = strrchr(name, '.');
+        int is_mean = strcmp(suffix, ".running_mean") == 0, is_var = strcmp(suffix, ".running_var") == 0;
+        if (is_mean || is_var) {
+            char bn[128], conv[128], bias_name[160];
+            snprintf(bn, sizeof bn, "%.*s", (int)(suffix - name), name);
+            conv_of_bn(bn, conv, sizeof conv);
+            snprintf(bias_name, sizeof bias_name, "%s.bias", conv);
+            int bi = find(t, n, bias_name);
+            CHECK(bi >= 0, "no conv bias %s for %s", bias_name, name);
+            if (bi < 0) break;
+            float *v = malloc(t[i].nbytes);
+            const float *x = t[i].data, *b = t[bi].data;
+            for (size_t k = 0; k < t[i].nbytes / 4; k++)
+                v[k] = is_mean ? x[k] - b[k] : (float)((double)x[k] + 1e-3 - 1e-5);
+            o[no].data = v;
+            owned[nowned++] = v;
+            if (is_var) {
+                no++;
+                snprintf(o[no].name, sizeof o[no].name, "%s.num_batches_tracked", bn);
+                o[no].dtype = "I64";
+                o[no].data = &tracked;
+                o[no].nbytes = 8;
+            }
+        }
+        no++;
+    }
+    snprintf(path, sizeof path, "%s/torchvision.safetensors", tmpdir);
+    write_st(path, o, no, "{\"format\":\"pt\"}");
+    resnet_model *m = NULL;
+    resnet_error err;
+    CHECK(resnet_model_load(path, NULL, &m, &err) == RESNET_OK, "torchvision layout: %s", err.message);
+    if (m) {
+        CHECK(resnet_model_variant(m) == RESNET_V1_5 && resnet_model_norm(m) == RESNET_NORM_TORCH,
+              "torchvision layout read as v1.5 + torch");
+        resnet_session *s;
+        float input[3 * 224 * 224], logits[1000];
+        char img[512], ref_path[512];
+        snprintf(img, sizeof img, "%s/images/samples/282_tiger_cat_1.jpg", tu_shared());
+        snprintf(ref_path, sizeof ref_path, "%s/reference/golden/282_tiger_cat_1.jpg.v1.5-torch.logits.f32", tu_shared());
+        size_t size;
+        float *ref = (float *)tu_read_file(ref_path, &size);
+        CHECK(ref && size == 4000, "read %s", ref_path);
+        if (ref && resnet_session_create(m, 2, 1, &s, &err) == RESNET_OK) {
+            CHECK(resnet_preprocess_file(img, RESNET_NORM_TORCH, input, &err) == RESNET_OK, "%s", err.message);
+            CHECK(resnet_forward(s, input, 1, logits, NULL, &err) == RESNET_OK, "%s", err.message);
+            double d = 0;
+            for (int i = 0; i < 1000; i++) d = fmax(d, fabs(logits[i] - ref[i]));
+            printf("     torchvision layout, v1.5-torch logits max |diff| %.2e\n", d);
+            CHECK(d <= 1e-3, "torchvision layout logits differ by %.3g", d);
+            resnet_session_free(s);
+        }
+        free(ref);
+        resnet_model_free(m);
+    }
+    unlink(path);
+    for (int i = 0; i < nowned; i++) free(owned[i]);
+    free(o);
+    free(t);
+}
+
+int main(void) {
+    const char *path = getenv("RESNET_TEST_V1_CAFFE");
+    resnet_error err;
+    if (!path || rn_st_open(path, &src, &err) != RESNET_OK) {
+        printf("cannot open RESNET_TEST_V1_CAFFE (%s): run through tests/run.sh\n0 passed, 1 failed\n",
+               path ? err.message : "unset");
+        return 1;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s/resnet-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    RUN(test_broken_files);
+    RUN(test_torchvision_layout);
+    rmdir(tmpdir);
+    rn_st_close(src);
+    return TEST_DONE();
+}
