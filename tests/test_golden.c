@@ -5,6 +5,7 @@
  * RESNET_TEST_VAL=0 skips the 1300-image run (slow on the portable path). */
 #include <math.h>
 
+#include "resnet.h"
 #include "testutil.h"
 
 #define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)

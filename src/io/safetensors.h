@@ -35,7 +35,7 @@ typedef struct rn_safetensors rn_safetensors;
 resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err);
 void rn_st_close(rn_safetensors *st);
 size_t rn_st_count(const rn_safetensors *st);
-const rn_tensor *rn_st_tensor(const rn_safetensors *st, size_t i);
+const rn_tensor *rn_st_tensor(const rn_safetensors *st, size_t i); /* in file data order */
 const rn_tensor *rn_st_find(const rn_safetensors *st, const char *name); /* NULL if absent */
 const char *rn_st_metadata(const rn_safetensors *st, const char *key);  /* NULL if absent */
 const char *rn_st_path(const rn_safetensors *st);

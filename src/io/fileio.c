@@ -1,0 +1,156 @@
+/* fileio.c - POSIX file helpers for src/io (see fileio.h). */
+#include "io/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+const char *rn_errno_str(int errnum, char *buf, size_t n) {
+    if (!buf || n == 0) return "";
+    buf[0] = '\0';
+    if (strerror_r(errnum, buf, n) != 0 || !buf[0]) snprintf(buf, n, "error %d", errnum);
+    return buf;
+}
+
+int rn_open_regular(const char *path, size_t *size, resnet_error *err) {
+    char eb[128];
+    if (!path) {
+        rn_fail(err, RESNET_E_ARG, "no file name given");
+        return -1;
+    }
+    /* O_NONBLOCK: opening a FIFO must not hang; it is rejected below as not a regular file */
+    int fd;
+    do fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", path, rn_errno_str(errno, eb, sizeof eb));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        rn_fail(err, RESNET_E_IO, "%s: cannot stat: %s", path, rn_errno_str(e, eb, sizeof eb));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        rn_fail(err, RESNET_E_IO, "%s: is a directory, not a file", path);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        rn_fail(err, RESNET_E_IO, "%s: not a regular file", path);
+        return -1;
+    }
+    if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)SIZE_MAX) {
+        close(fd);
+        rn_fail(err, RESNET_E_IO, "%s: file too large for this platform", path);
+        return -1;
+    }
+    /* back to blocking reads (a no-op for regular files, but keeps semantics plain) */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (size) *size = (size_t)st.st_size;
+    return fd;
+}
+
+resnet_status rn_read_exact(int fd, void *buf, size_t n, const char *what, resnet_error *err) {
+    char eb[128];
+    unsigned char *p = buf;
+    size_t done = 0;
+    while (done < n) {
+        size_t chunk = n - done;
+        if (chunk > ((size_t)1 << 30)) chunk = (size_t)1 << 30;
+        ssize_t r = read(fd, p + done, chunk);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return rn_fail(err, RESNET_E_IO, "%s: read failed: %s", what, rn_errno_str(errno, eb, sizeof eb));
+        }
+        if (r == 0)
+            return rn_fail(err, RESNET_E_IO, "%s: file shrank while being read (%zu of %zu bytes)", what, done, n);
+        done += (size_t)r;
+    }
+    return RESNET_OK;
+}
+
+resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_t *size, resnet_error *err) {
+    *data = NULL;
+    *size = 0;
+    size_t n;
+    int fd = rn_open_regular(path, &n, err);
+    if (fd < 0) return err ? err->status : RESNET_E_IO;
+    if (n > max_size) {
+        close(fd);
+        return rn_fail(err, RESNET_E_IO, "%s: file is %zu bytes, more than the %zu allowed", path, n, max_size);
+    }
+    char *buf = malloc(n + 1); /* n <= max_size < SIZE_MAX */
+    if (!buf) {
+        close(fd);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    resnet_status s = rn_read_exact(fd, buf, n, path, err);
+    close(fd);
+    if (s != RESNET_OK) {
+        free(buf);
+        return s;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return RESNET_OK;
+}
+
+int rn_write_all(int fd, const void *buf, size_t n) {
+    const unsigned char *p = buf;
+    while (n > 0) {
+        size_t chunk = n > ((size_t)1 << 30) ? (size_t)1 << 30 : n;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int rn_host_is_le(void) {
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+const char *rn_printable(const char *s, char *buf, size_t n) {
+    if (!buf || n == 0) return "";
+    if (!s) s = "(null)";
+    size_t len = strlen(s), i;
+    int cut = n < 8 ? 0 : len > n - 1;
+    size_t keep = cut ? n - 4 : (len < n - 1 ? len : n - 1);
+    for (i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+    }
+    if (cut) {
+        /* don't split a UTF-8 sequence */
+        while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80) i--;
+        if (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0xC0) i--;
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}

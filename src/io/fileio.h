@@ -1,0 +1,34 @@
+/* fileio.h - small POSIX file helpers shared by the readers and writers in src/io (internal).
+ * Every failing call fills *err with a one-line message that names the file. */
+#ifndef RN_FILEIO_H
+#define RN_FILEIO_H
+
+#include <stddef.h>
+#include "resnet.h"
+
+/* strerror(errnum) into buf, thread-safe; returns buf. */
+const char *rn_errno_str(int errnum, char *buf, size_t n);
+
+/* Opens path read-only (never blocking on a FIFO) and checks that it is a regular file;
+ * returns the descriptor (>= 0) and its size, or -1 with *err set (RESNET_E_IO). */
+int rn_open_regular(const char *path, size_t *size, resnet_error *err);
+
+/* Reads exactly n bytes from fd at its current position; the file being shorter is an
+ * error (it changed under us). what names the file in messages. */
+resnet_status rn_read_exact(int fd, void *buf, size_t n, const char *what, resnet_error *err);
+
+/* Reads a whole regular file of at most max_size bytes into a malloc'd buffer with one
+ * extra NUL byte after the data (not counted in *size). */
+resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_t *size, resnet_error *err);
+
+/* write() until all n bytes are out (retrying on EINTR); 0 or -1 with errno set. */
+int rn_write_all(int fd, const void *buf, size_t n);
+
+/* 1 on a little-endian host. */
+int rn_host_is_le(void);
+
+/* Copies a string for an error message: control characters become '?', and anything past
+ * n - 4 bytes is cut to "...", so a hostile name cannot break the one-line rule. */
+const char *rn_printable(const char *s, char *buf, size_t n);
+
+#endif

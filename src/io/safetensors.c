@@ -1,0 +1,691 @@
+/* safetensors.c - map, validate and write safetensors files (see safetensors.h).
+ *
+ * Reading maps the whole file read-only, parses the JSON header and checks every entry
+ * before anything is handed out: after rn_st_open succeeds, every rn_tensor's data lies
+ * inside the file, no two tensors share a byte and names are unique. Tensors are listed
+ * (rn_st_tensor) in the order of their data in the file; rn_st_find is a binary search.
+ */
+#include "io/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "io/fileio.h"
+#include "io/json.h"
+
+#define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000) /* no sane header comes near this */
+#define ST_JSON_DEPTH 8                              /* root > tensor > shape is depth 3 */
+
+struct rn_safetensors {
+    char *path;
+    void *map; /* the whole file, read-only */
+    size_t map_size;
+    const unsigned char *data; /* the data block, after the header */
+    size_t data_size;
+    rn_json_doc *doc; /* tensor names and metadata strings point into it */
+    rn_tensor *tensors; /* in data-offset order */
+    size_t n;
+    const rn_tensor **by_name; /* sorted by name, for rn_st_find */
+    const rn_json *meta;       /* the __metadata__ object, or NULL */
+};
+
+// ---------------------------------------------------------------------------------------
+// dtypes
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    [RN_DT_F32] = {"F32", 4}, [RN_DT_F16] = {"F16", 2}, [RN_DT_BF16] = {"BF16", 2},
+    [RN_DT_F64] = {"F64", 8}, [RN_DT_I64] = {"I64", 8}, [RN_DT_I32] = {"I32", 4},
+    [RN_DT_I16] = {"I16", 2}, [RN_DT_I8] = {"I8", 1},   [RN_DT_U8] = {"U8", 1},
+    [RN_DT_BOOL] = {"BOOL", 1},
+};
+#define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
+
+size_t rn_dtype_size(rn_dtype t) { return (size_t)t < N_DTYPES ? dtypes[t].size : 0; }
+
+const char *rn_dtype_name(rn_dtype t) { return (size_t)t < N_DTYPES ? dtypes[t].name : "?"; }
+
+static int dtype_parse(const char *s, rn_dtype *out) {
+    for (size_t i = 0; i < N_DTYPES; i++) {
+        if (strcmp(s, dtypes[i].name) == 0) {
+            *out = (rn_dtype)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    const rn_tensor *x = *(const rn_tensor *const *)a, *y = *(const rn_tensor *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+static int cmp_tensor_offset(const void *a, const void *b) {
+    const rn_tensor *x = a, *y = b;
+    const unsigned char *px = x->data, *py = y->data;
+    if (px != py) return px < py ? -1 : 1;
+    if (x->nbytes != y->nbytes) return x->nbytes < y->nbytes ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Formats a shape as "[2,3,4]" into buf. */
+static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
+    size_t k = 0;
+    buf[0] = '\0';
+    k += (size_t)snprintf(buf + k, n - k, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, i ? "," : "", shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+/* Validates one tensor entry (everything but overlaps and duplicates). */
+static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn_tensor *t, resnet_error *err) {
+    const char *path = st->path;
+    char nb[96], sb[160];
+    const char *name = rn_printable(m->key, nb, sizeof nb);
+    const rn_json *v = &m->value;
+    if (v->type != RN_JSON_OBJECT)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': entry is a JSON %s, not an object", path, name,
+                       rn_json_type_name(v->type));
+    t->name = m->key;
+
+    const rn_json *jd = rn_json_get(v, "dtype");
+    const char *ds = rn_json_string(jd, NULL);
+    if (!jd) return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': no dtype", path, name);
+    if (!ds) return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': dtype is not a string", path, name);
+    if (!dtype_parse(ds, &t->dtype)) {
+        char db[40];
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': unknown dtype '%s'", path, name,
+                       rn_printable(ds, db, sizeof db));
+    }
+
+    const rn_json *js = rn_json_get(v, "shape");
+    if (!js) return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': no shape", path, name);
+    if (js->type != RN_JSON_ARRAY)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': shape is a JSON %s, not an array", path, name,
+                       rn_json_type_name(js->type));
+    size_t nd = rn_json_count(js);
+    if (nd > RN_ST_MAX_DIMS)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': shape has %zu dimensions (at most %d supported)",
+                       path, name, nd, RN_ST_MAX_DIMS);
+    t->ndim = (int)nd;
+    size_t numel = 1;
+    int overflow = 0;
+    for (size_t i = 0; i < nd; i++) {
+        int64_t d;
+        if (!rn_json_int64(rn_json_at(js, i), &d) || d < 0)
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': shape[%zu] is not a non-negative integer", path,
+                           name, i);
+        t->shape[i] = d;
+        if ((uint64_t)d > SIZE_MAX || !rn_mul_size(numel, (size_t)d, &numel)) overflow = 1;
+    }
+    for (size_t i = nd; i < RN_ST_MAX_DIMS; i++) t->shape[i] = 0;
+    size_t need;
+    /* a zero dimension makes the product 0 whatever the others say */
+    for (size_t i = 0; i < nd; i++)
+        if (t->shape[i] == 0) overflow = 0, numel = 0;
+    if (overflow || !rn_mul_size(numel, dtypes[t->dtype].size, &need))
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': shape %s is too large", path, name,
+                       shape_str(t->shape, t->ndim, sb, sizeof sb));
+
+    const rn_json *jo = rn_json_get(v, "data_offsets");
+    int64_t b, e;
+    if (!jo) return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': no data_offsets", path, name);
+    if (rn_json_count(jo) != 2 || jo->type != RN_JSON_ARRAY || !rn_json_int64(rn_json_at(jo, 0), &b) ||
+        !rn_json_int64(rn_json_at(jo, 1), &e) || b < 0 || e < 0)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': data_offsets is not [begin, end] (two non-negative integers)",
+                       path, name);
+    if (b > e)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': data_offsets [%" PRId64 ",%" PRId64 "] end before begin",
+                       path, name, b, e);
+    if ((uint64_t)e > st->data_size)
+        return rn_fail(err, RESNET_E_WEIGHTS,
+                       "%s: tensor '%s': data_offsets [%" PRId64 ",%" PRId64 "] out of range (data is %zu bytes)", path,
+                       name, b, e, st->data_size);
+    if ((uint64_t)(e - b) != (uint64_t)need)
+        return rn_fail(err, RESNET_E_WEIGHTS,
+                       "%s: tensor '%s': data_offsets [%" PRId64 ",%" PRId64 "] hold %" PRId64
+                       " bytes, but %s %s needs %zu",
+                       path, name, b, e, e - b, dtypes[t->dtype].name, shape_str(t->shape, t->ndim, sb, sizeof sb),
+                       need);
+    t->data = st->data + b;
+    t->nbytes = need;
+    return RESNET_OK;
+}
+
+static resnet_status parse_metadata(rn_safetensors *st, const rn_json *meta, resnet_error *err) {
+    char kb[96];
+    if (meta->type != RN_JSON_OBJECT)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: __metadata__ is a JSON %s, not an object", st->path,
+                       rn_json_type_name(meta->type));
+    size_t n = rn_json_count(meta);
+    for (size_t i = 0; i < n; i++) {
+        const rn_json_member *m = rn_json_member_at(meta, i);
+        if (m->value.type != RN_JSON_STRING)
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: __metadata__ value of '%s' is a JSON %s, not a string",
+                           st->path, rn_printable(m->key, kb, sizeof kb), rn_json_type_name(m->value.type));
+    }
+    /* duplicate keys: quadratic, but a metadata block with many keys is not ours anyway */
+    if (n > 4096) return rn_fail(err, RESNET_E_WEIGHTS, "%s: __metadata__ has %zu entries (too many)", st->path, n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (strcmp(rn_json_member_at(meta, i)->key, rn_json_member_at(meta, j)->key) == 0)
+                return rn_fail(err, RESNET_E_WEIGHTS, "%s: __metadata__ has the key '%s' twice", st->path,
+                               rn_printable(rn_json_member_at(meta, i)->key, kb, sizeof kb));
+    st->meta = meta;
+    return RESNET_OK;
+}
+
+static resnet_status parse_header(rn_safetensors *st, const char *hdr, size_t hlen, resnet_error *err) {
+    const char *path = st->path;
+    char msg[256], nb[96], nb2[96];
+    rn_json_options jo = {ST_JSON_DEPTH, 0};
+    int rc = rn_json_parse(hdr, hlen, &jo, &st->doc, msg, sizeof msg);
+    if (rc == -2) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory parsing the header", path);
+    if (rc != 0) return rn_fail(err, RESNET_E_WEIGHTS, "%s: header is not valid JSON: %s", path, msg);
+    const rn_json *root = rn_json_root(st->doc);
+    if (root->type != RN_JSON_OBJECT)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: header is a JSON %s, not an object", path,
+                       rn_json_type_name(root->type));
+
+    size_t members = rn_json_count(root), n = 0;
+    const rn_json *meta = NULL;
+    for (size_t i = 0; i < members; i++) {
+        const rn_json_member *m = rn_json_member_at(root, i);
+        if (strcmp(m->key, "__metadata__") == 0) {
+            if (meta) return rn_fail(err, RESNET_E_WEIGHTS, "%s: header has __metadata__ twice", path);
+            meta = &m->value;
+        } else {
+            n++;
+        }
+    }
+    if (meta) {
+        resnet_status s = parse_metadata(st, meta, err);
+        if (s != RESNET_OK) return s;
+    }
+
+    st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
+    st->by_name = calloc(n ? n : 1, sizeof *st->by_name);
+    if (!st->tensors || !st->by_name) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory (%zu tensors)", path, n);
+    size_t k = 0;
+    for (size_t i = 0; i < members; i++) {
+        const rn_json_member *m = rn_json_member_at(root, i);
+        if (&m->value == meta) continue;
+        resnet_status s = parse_entry(st, m, &st->tensors[k], err);
+        if (s != RESNET_OK) return s;
+        k++;
+    }
+    st->n = n;
+
+    /* duplicate names */
+    for (size_t i = 0; i < n; i++) st->by_name[i] = &st->tensors[i];
+    qsort(st->by_name, n, sizeof *st->by_name, cmp_tensor_name);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor name '%s' appears twice", path,
+                           rn_printable(st->by_name[i]->name, nb, sizeof nb));
+
+    /* overlaps: in offset order, each non-empty tensor must start at or after the furthest
+     * end seen so far (empty tensors occupy no bytes and overlap nothing) */
+    qsort(st->tensors, n, sizeof *st->tensors, cmp_tensor_offset);
+    const rn_tensor *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const rn_tensor *t = &st->tensors[i];
+        if (t->nbytes == 0) continue;
+        const unsigned char *b = t->data;
+        if (last && b < (const unsigned char *)last->data + last->nbytes) {
+            size_t lb = (size_t)((const unsigned char *)last->data - st->data), tb = (size_t)(b - st->data);
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensors '%s' [%zu,%zu] and '%s' [%zu,%zu] overlap", path,
+                           rn_printable(last->name, nb, sizeof nb), lb, lb + last->nbytes,
+                           rn_printable(t->name, nb2, sizeof nb2), tb, tb + t->nbytes);
+        }
+        if (!last || b + t->nbytes > (const unsigned char *)last->data + last->nbytes) last = t;
+    }
+    /* the sort moved the tensors: rebuild the name index */
+    for (size_t i = 0; i < n; i++) st->by_name[i] = &st->tensors[i];
+    qsort(st->by_name, n, sizeof *st->by_name, cmp_tensor_name);
+    return RESNET_OK;
+}
+
+resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err) {
+    if (!out) return rn_fail(err, RESNET_E_ARG, "rn_st_open: no output pointer");
+    *out = NULL;
+    if (!path) return rn_fail(err, RESNET_E_ARG, "rn_st_open: no file name");
+    char eb[128];
+    size_t size;
+    int fd = rn_open_regular(path, &size, err);
+    if (fd < 0) return err ? err->status : RESNET_E_IO;
+    if (size == 0) {
+        close(fd);
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: file is empty, not a safetensors file", path);
+    }
+    if (size < 8) {
+        close(fd);
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: file is only %zu bytes, too small for a safetensors header", path,
+                       size);
+    }
+    rn_safetensors *st = calloc(1, sizeof *st);
+    if (st) st->path = strdup(path);
+    if (!st || !st->path) {
+        close(fd);
+        free(st);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (map == MAP_FAILED) {
+        rn_st_close(st);
+        return rn_fail(err, RESNET_E_IO, "%s: cannot map %zu bytes: %s", path, size, rn_errno_str(e, eb, sizeof eb));
+    }
+    st->map = map;
+    st->map_size = size;
+
+    const unsigned char *p = map;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    resnet_status s = RESNET_OK;
+    if (hlen > (uint64_t)(size - 8))
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is larger than the rest of the file (%zu bytes)",
+                    path, hlen, size - 8);
+    else if (hlen > ST_MAX_HEADER)
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is implausibly large (limit %" PRIu64 ")",
+                    path, hlen, ST_MAX_HEADER);
+    if (s == RESNET_OK) {
+        st->data = p + 8 + hlen;
+        st->data_size = size - 8 - (size_t)hlen;
+        s = parse_header(st, (const char *)p + 8, (size_t)hlen, err);
+    }
+    if (s != RESNET_OK) {
+        rn_st_close(st);
+        return s;
+    }
+    *out = st;
+    return RESNET_OK;
+}
+
+void rn_st_close(rn_safetensors *st) {
+    if (!st) return;
+    if (st->map) munmap(st->map, st->map_size);
+    rn_json_free(st->doc);
+    free(st->tensors);
+    free(st->by_name);
+    free(st->path);
+    free(st);
+}
+
+size_t rn_st_count(const rn_safetensors *st) { return st ? st->n : 0; }
+
+const rn_tensor *rn_st_tensor(const rn_safetensors *st, size_t i) {
+    return st && i < st->n ? &st->tensors[i] : NULL;
+}
+
+const rn_tensor *rn_st_find(const rn_safetensors *st, const char *name) {
+    if (!st || !name) return NULL;
+    size_t lo = 0, hi = st->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(st->by_name[mid]->name, name);
+        if (c == 0) return st->by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+const char *rn_st_metadata(const rn_safetensors *st, const char *key) {
+    return st ? rn_json_string(rn_json_get(st->meta, key), NULL) : NULL;
+}
+
+const char *rn_st_path(const rn_safetensors *st) { return st ? st->path : NULL; }
+
+// ---------------------------------------------------------------------------------------
+// Conversion to float32 (unaligned, little-endian sources)
+
+static uint16_t ld16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static uint64_t ld64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static float bits_to_float(uint32_t b) {
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
+    if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in float */
+        float f = (float)mant * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    }
+    if (exp == 31) return bits_to_float(sign | 0x7F800000u | (mant << 13)); /* inf, nan */
+    return bits_to_float(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float *dst, resnet_error *err) {
+    const char *path = st ? st->path : "(safetensors)";
+    char nb[96];
+    if (!t || (!dst && t->nbytes)) return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_f32: NULL argument", path);
+    size_t es = rn_dtype_size(t->dtype);
+    if (!es) return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_f32: bad tensor", path);
+    const unsigned char *src = t->data;
+    size_t n = t->nbytes / es;
+    switch (t->dtype) {
+    case RN_DT_F32:
+        if (rn_host_is_le()) {
+            if (n) memcpy(dst, src, n * sizeof(float));
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                const unsigned char *q = src + 4 * i;
+                dst[i] = bits_to_float((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                                       (uint32_t)q[3] << 24);
+            }
+        }
+        return RESNET_OK;
+    case RN_DT_F16:
+        for (size_t i = 0; i < n; i++) dst[i] = half_to_float(ld16(src + 2 * i));
+        return RESNET_OK;
+    case RN_DT_BF16:
+        for (size_t i = 0; i < n; i++) dst[i] = bits_to_float((uint32_t)ld16(src + 2 * i) << 16);
+        return RESNET_OK;
+    case RN_DT_F64:
+        for (size_t i = 0; i < n; i++) {
+            uint64_t b = ld64(src + 8 * i);
+            double d;
+            memcpy(&d, &b, sizeof d);
+            if (isnan(d)) dst[i] = NAN;
+            else if (isinf(d)) dst[i] = d > 0 ? INFINITY : -INFINITY;
+            else if (fabs(d) > FLT_MAX)
+                return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': F64 value %g (element %zu) is out of float range",
+                               path, rn_printable(t->name, nb, sizeof nb), d, i);
+            else dst[i] = (float)d;
+        }
+        return RESNET_OK;
+    default:
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' has dtype %s, not a floating-point type", path,
+                       rn_printable(t->name, nb, sizeof nb), rn_dtype_name(t->dtype));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} strbuf;
+
+static void sb_append(strbuf *b, const char *s, size_t n) {
+    if (b->failed) return;
+    if (n > SIZE_MAX - b->len - 1) {
+        b->failed = 1;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                cap = b->len + n + 1;
+                break;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_puts(strbuf *b, const char *s) { sb_append(b, s, strlen(s)); }
+
+static void sb_json_string(strbuf *b, const char *s) {
+    sb_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        switch (*p) {
+        case '"': sb_append(b, "\\\"", 2); break;
+        case '\\': sb_append(b, "\\\\", 2); break;
+        case '\n': sb_append(b, "\\n", 2); break;
+        case '\r': sb_append(b, "\\r", 2); break;
+        case '\t': sb_append(b, "\\t", 2); break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                sb_append(b, esc, 6);
+            } else {
+                sb_append(b, (const char *)p, 1);
+            }
+        }
+    }
+    sb_append(b, "\"", 1);
+}
+
+static int cmp_entry_name(const void *a, const void *b) {
+    const rn_st_entry *x = *(const rn_st_entry *const *)a, *y = *(const rn_st_entry *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+/* Checks the entries and builds the header (padded to a multiple of 8). */
+static resnet_status build_header(const char *path, const rn_st_entry *entries, size_t n,
+                                  const char *const *keys, const char *const *values, size_t n_meta,
+                                  strbuf *b, resnet_error *err) {
+    char nb[96], num[64];
+    size_t off = 0;
+    sb_puts(b, "{");
+    if (n_meta) {
+        sb_puts(b, "\"__metadata__\":{");
+        for (size_t i = 0; i < n_meta; i++) {
+            if (!keys[i] || !values[i])
+                return rn_fail(err, RESNET_E_ARG, "%s: metadata entry %zu is NULL", path, i);
+            if (!rn_utf8_valid(keys[i], strlen(keys[i])) || !rn_utf8_valid(values[i], strlen(values[i])))
+                return rn_fail(err, RESNET_E_ARG, "%s: metadata '%s' is not valid UTF-8", path,
+                               rn_printable(keys[i], nb, sizeof nb));
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(keys[i], keys[j]) == 0)
+                    return rn_fail(err, RESNET_E_ARG, "%s: metadata key '%s' given twice", path,
+                                   rn_printable(keys[i], nb, sizeof nb));
+            if (i) sb_puts(b, ",");
+            sb_json_string(b, keys[i]);
+            sb_puts(b, ":");
+            sb_json_string(b, values[i]);
+        }
+        sb_puts(b, "}");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rn_st_entry *e = &entries[i];
+        if (!e->name) return rn_fail(err, RESNET_E_ARG, "%s: tensor %zu has no name", path, i);
+        const char *name = rn_printable(e->name, nb, sizeof nb);
+        if (strcmp(e->name, "__metadata__") == 0 || !rn_utf8_valid(e->name, strlen(e->name)))
+            return rn_fail(err, RESNET_E_ARG, "%s: invalid tensor name '%s'", path, name);
+        if (e->ndim < 0 || e->ndim > RN_ST_MAX_DIMS)
+            return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': %d dimensions", path, name, e->ndim);
+        size_t numel = 1, bytes;
+        for (int d = 0; d < e->ndim; d++) {
+            if (e->shape[d] < 0 || (uint64_t)e->shape[d] > SIZE_MAX)
+                return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': bad shape", path, name);
+            if (!rn_mul_size(numel, (size_t)e->shape[d], &numel))
+                return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
+        }
+        if (!rn_mul_size(numel, sizeof(float), &bytes) || bytes > SIZE_MAX - off)
+            return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
+        if (bytes && !e->data) return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': no data", path, name);
+        if (i || n_meta) sb_puts(b, ",");
+        sb_json_string(b, e->name);
+        sb_puts(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        for (int d = 0; d < e->ndim; d++) {
+            snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", e->shape[d]);
+            sb_puts(b, num);
+        }
+        snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
+        sb_puts(b, num);
+        off += bytes;
+    }
+    sb_puts(b, "}");
+    while (!b->failed && b->len % 8) sb_puts(b, " ");
+    /* duplicate names */
+    if (n > 1) {
+        const rn_st_entry **idx = malloc(n * sizeof *idx);
+        if (!idx) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+        for (size_t i = 0; i < n; i++) idx[i] = &entries[i];
+        qsort(idx, n, sizeof *idx, cmp_entry_name);
+        for (size_t i = 1; i < n; i++) {
+            if (strcmp(idx[i - 1]->name, idx[i]->name) == 0) {
+                resnet_status s = rn_fail(err, RESNET_E_ARG, "%s: tensor name '%s' given twice", path,
+                                          rn_printable(idx[i]->name, nb, sizeof nb));
+                free(idx);
+                return s;
+            }
+        }
+        free(idx);
+    }
+    if (b->failed) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory building the header", path);
+    return RESNET_OK;
+}
+
+static resnet_status write_data(int fd, const rn_st_entry *entries, size_t n, const char *tmp, resnet_error *err) {
+    char eb[128];
+    int le = rn_host_is_le();
+    unsigned char *conv = NULL;
+    const size_t chunk = 1 << 16; /* floats per conversion chunk on big-endian hosts */
+    if (!le && !(conv = malloc(chunk * 4))) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", tmp);
+    for (size_t i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < entries[i].ndim; d++) numel *= (size_t)entries[i].shape[d]; /* checked */
+        const float *src = entries[i].data;
+        int rc = 0;
+        if (le) {
+            rc = numel ? rn_write_all(fd, src, numel * sizeof(float)) : 0;
+        } else {
+            for (size_t k = 0; k < numel && rc == 0; k += chunk) {
+                size_t m = numel - k < chunk ? numel - k : chunk;
+                for (size_t j = 0; j < m; j++) {
+                    uint32_t v;
+                    memcpy(&v, &src[k + j], 4);
+                    conv[4 * j] = (unsigned char)v;
+                    conv[4 * j + 1] = (unsigned char)(v >> 8);
+                    conv[4 * j + 2] = (unsigned char)(v >> 16);
+                    conv[4 * j + 3] = (unsigned char)(v >> 24);
+                }
+                rc = rn_write_all(fd, conv, m * 4);
+            }
+        }
+        if (rc) {
+            int e = errno;
+            free(conv);
+            return rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(e, eb, sizeof eb));
+        }
+    }
+    free(conv);
+    return RESNET_OK;
+}
+
+/* Syncs the folder holding path, so the rename survives a crash (best effort). */
+static void sync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) dir = strdup(".");
+    else if (slash == path) dir = strdup("/");
+    else {
+        dir = malloc((size_t)(slash - path) + 1);
+        if (dir) {
+            memcpy(dir, path, (size_t)(slash - path));
+            dir[slash - path] = '\0';
+        }
+    }
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
+                          const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                          resnet_error *err) {
+    char eb[128];
+    if (!path || !*path) return rn_fail(err, RESNET_E_ARG, "rn_st_write: no file name");
+    if ((n && !entries) || (n_meta && (!meta_keys || !meta_values)))
+        return rn_fail(err, RESNET_E_ARG, "%s: rn_st_write: NULL arrays", path);
+
+    strbuf hdr = {0};
+    resnet_status s = build_header(path, entries, n, meta_keys, meta_values, n_meta, &hdr, err);
+    if (s != RESNET_OK) {
+        free(hdr.s);
+        return s;
+    }
+
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    if (!tmp) {
+        free(hdr.s);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+
+    int fd, tries = 0;
+    for (;;) {
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) break;
+        if (errno == EINTR) continue;
+        if (errno == EEXIST && tries++ == 0) { /* stale, left by a dead process with our pid */
+            (void)unlink(tmp);
+            continue;
+        }
+        break;
+    }
+    if (fd < 0) {
+        s = rn_fail(err, RESNET_E_IO, "%s: cannot create: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+        free(hdr.s);
+        free(tmp);
+        return s;
+    }
+
+    unsigned char len8[8];
+    uint64_t hl = hdr.len;
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
+    if (rn_write_all(fd, len8, 8) || rn_write_all(fd, hdr.s, hdr.len))
+        s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+    if (s == RESNET_OK) s = write_data(fd, entries, n, tmp, err);
+    if (s == RESNET_OK && fsync(fd) != 0)
+        s = rn_fail(err, RESNET_E_IO, "%s: fsync failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+    if (close(fd) != 0 && s == RESNET_OK)
+        s = rn_fail(err, RESNET_E_IO, "%s: close failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+    if (s == RESNET_OK && rename(tmp, path) != 0)
+        s = rn_fail(err, RESNET_E_IO, "%s: cannot rename %s into place: %s", path, tmp,
+                    rn_errno_str(errno, eb, sizeof eb));
+    if (s != RESNET_OK) (void)unlink(tmp);
+    else sync_parent_dir(path);
+    free(hdr.s);
+    free(tmp);
+    return s;
+}
