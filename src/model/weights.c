@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "model/resnet50.h"
 
@@ -160,9 +161,13 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
                            "%s: metadata normalization is '%s', expected 'caffe' or 'torch'", path, norm);
     }
     if (eps) {
-        char *end;
-        double v = strtod(eps, &end);
-        if (end == eps || *end != '\0' || !(v > 0.0 && v < 1.0))
+        /* parsed as a JSON number: strtod would follow the host program's locale */
+        double v = 0.0;
+        rn_json_doc *doc = NULL;
+        int ok = rn_json_parse(eps, strlen(eps), NULL, &doc, NULL, 0) == 0 &&
+                 rn_json_number(rn_json_root(doc), &v);
+        rn_json_free(doc);
+        if (!ok || !(v > 0.0 && v < 1.0))
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata bn_eps is '%s', expected a number in (0, 1)",
                            path, eps);
         m->bn_eps = v;
