@@ -121,6 +121,19 @@ RESNET_API const resnet_model *resnet_session_model(const resnet_session *s);
 RESNET_API resnet_status resnet_forward(resnet_session *s, const float *input, int n,
                                         float *logits, float *features, resnet_error *err);
 
+/* Per-layer timing, for finding where the time goes. While profiling is on, every forward
+ * pass times each layer; resnet_session_profile() gives each layer's best time (ms per
+ * batch) over the passes since profiling was turned on, in network order, and returns the
+ * number of layers (at most max are written). */
+typedef struct resnet_layer_profile {
+    char name[48];  /* "conv1", "layer2.0.conv2", "maxpool", "fc", ... */
+    char shape[48]; /* "3x3/1 64->64 56x56": kernel/stride, channels, output size */
+    double ms;      /* best time over the profiled passes */
+    double gflop;   /* work of the layer for the whole batch */
+} resnet_layer_profile;
+RESNET_API void resnet_session_set_profiling(resnet_session *s, int on);
+RESNET_API int resnet_session_profile(const resnet_session *s, resnet_layer_profile *out, int max);
+
 /* Decodes a JPEG or PNG, resizes the shorter side to 256 (antialiased bilinear, as
  * PIL does), crops the centre 224x224 and normalises: out is 3x224x224 floats. */
 RESNET_API resnet_status resnet_preprocess_file(const char *path, resnet_norm norm, float *out,

@@ -133,13 +133,16 @@ static void test_conv(void) { for_each_path(conv_shapes); }
 /* The micro-kernel alone: every mr from 1 to MR, accumulate-into-C and bias paths. */
 static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
     (void)pool;
-    const int nr = kc->nr, kcn = 37, lda = 41, ldc = nr + 5;
-    float *a = rand_buf((size_t)kc->mr * lda), *b = rand_buf((size_t)kcn * nr), *bias = rand_buf((size_t)nr);
+    const int nr = kc->nr, mrx = kc->mr, kcn = 37, ldc = nr + 5;
+    float *a = rand_buf((size_t)mrx * kcn), *b = rand_buf((size_t)kcn * nr), *bias = rand_buf((size_t)nr);
     float *c = rand_buf((size_t)kc->mr * ldc + 8), *c0 = malloc(((size_t)kc->mr * ldc + 8) * sizeof(float));
     for (int mr = 1; mr <= kc->mr; mr++)
         for (int init = 0; init < 2; init++) {
             memcpy(c0, c, ((size_t)kc->mr * ldc + 8) * sizeof(float));
-            kc->gemm(mr, kcn, a, (size_t)lda, b, c, (size_t)ldc, bias, NULL, 0,
+            /* packed A: rows past mr are zeros, as the driver packs them */
+            for (int k = 0; k < kcn; k++)
+                for (int i = mr; i < mrx; i++) a[k * mrx + i] = 0.0f;
+            kc->gemm(mr, kcn, a, b, c, (size_t)ldc, bias, NULL, 0,
                      (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU);
             int bad = 0;
             for (int i = 0; i < kc->mr; i++)
@@ -147,7 +150,7 @@ static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
                     float got = c[i * ldc + j];
                     if (i >= mr || j >= nr) { bad += got != c0[i * ldc + j]; continue; } /* untouched */
                     double acc = init ? bias[j] : c0[i * ldc + j];
-                    for (int k = 0; k < kcn; k++) acc += (double)a[i * lda + k] * b[k * nr + j];
+                    for (int k = 0; k < kcn; k++) acc += (double)a[k * mrx + i] * b[k * nr + j];
                     if (acc < 0) acc = 0;
                     bad += fabs(got - acc) > 1e-4;
                 }

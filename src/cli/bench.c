@@ -17,14 +17,35 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Runs `iters` more passes with per-layer timing and prints where the time goes. */
+static void print_profile(resnet_session *s, const float *input, int batch, int iters, float *logits) {
+    resnet_layer_profile layers[128];
+    resnet_session_set_profiling(s, 1);
+    for (int i = 0; i < iters; i++) resnet_forward(s, input, batch, logits, NULL, NULL);
+    int n = resnet_session_profile(s, layers, 128);
+    resnet_session_set_profiling(s, 0);
+    double total = 0;
+    for (int i = 0; i < n; i++) total += layers[i].ms;
+    printf("\nper layer, best of %d runs (ms per batch of %d):\n", iters, batch);
+    printf("  %-22s %-24s %9s %8s %7s\n", "layer", "shape", "ms", "GFLOP/s", "share");
+    for (int i = 0; i < n; i++)
+        printf("  %-22s %-24s %9.3f %8.1f %6.1f%%\n", layers[i].name, layers[i].shape, layers[i].ms,
+               layers[i].gflop > 0 ? layers[i].gflop / layers[i].ms * 1e3 : 0.0, 100.0 * layers[i].ms / total);
+    printf("  %-22s %-24s %9.3f\n", "sum of layers", "", total);
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_common common = {NULL, 0, RESNET_KERNELS_AUTO};
-    int batch = 1, iters = 10, warmup = 2;
+    int batch = 1, iters = 10, warmup = 2, profile = 0;
     for (int i = 1; i < argc; i++) {
         int r = cli_common_flag(&common, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1;
+            continue;
+        }
         if (strcmp(argv[i], "--batch") == 0) {
             if (cli_parse_int("--batch", v, 1, 256, &batch)) return 2;
         } else if (strcmp(argv[i], "--iters") == 0) {
@@ -73,6 +94,7 @@ int cmd_bench(int argc, char **argv) {
            resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
     printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f GFLOP/s (min %.2f ms per batch)\n",
            med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, times[0] * 1e3);
+    if (profile) print_profile(s, input, batch, iters, logits);
 done:
     free(input);
     free(logits);

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
         "      --batch N         images per forward pass (default 1)\n"
         "      --iters N         timed runs, after the warm-up (default 10)\n"
         "      --warmup N        untimed runs first (default 2)\n"
+        "      --profile         then time every layer and print where the time goes\n"
         "  import MODEL_JSON -o OUT   convert Keras' TensorFlow.js ResNet-50 to safetensors\n"
         "      --variant v1|v1.5 architecture recorded in the file (default v1)\n"
         "      --norm caffe|torch input normalisation recorded in the file (default caffe)\n"

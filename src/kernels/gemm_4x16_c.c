@@ -6,20 +6,18 @@
 #define MR 4
 #define NR 16
 
-void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
-                         size_t ldc, const float *bias, const float *res, size_t ldr, int flags) {
+void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+                         const float *bias, const float *res, size_t ldr, int flags) {
     float acc[MR][NR];
     for (int i = 0; i < MR; i++) {
         const float *init = (flags & RN_UK_INIT_BIAS) ? bias : c + (size_t)(i < mr ? i : 0) * ldc;
         for (int j = 0; j < NR; j++) acc[i][j] = init[j];
     }
-    /* Rows past mr alias row 0 so the inner loop has no branches; they are not stored. */
-    const float *ar[MR];
-    for (int i = 0; i < MR; i++) ar[i] = a + (size_t)(i < mr ? i : 0) * lda;
+    /* Rows past mr are zeros in the packed A: computed, never stored. */
     for (int k = 0; k < kc; k++) {
-        const float *bk = b + (size_t)k * NR;
+        const float *bk = b + (size_t)k * NR, *ak = a + (size_t)k * MR;
         for (int i = 0; i < MR; i++) {
-            float av = ar[i][k];
+            float av = ak[i];
             for (int j = 0; j < NR; j++) acc[i][j] += av * bk[j];
         }
     }

@@ -1,7 +1,8 @@
 /* kernels.h - the micro-kernels and how one is chosen (internal).
  *
  * A GEMM micro-kernel computes one MR x NR tile of C = A * B + epilogue:
- *   A: mr rows (mr <= MR) of kc floats, row stride lda (plain row-major).
+ *   A: packed, kc x MR floats: for each k the MR row values side by side; rows past mr
+ *      are zeros (the driver packs them so).
  *   B: kc x NR floats, packed: row k of the panel is NR consecutive floats.
  *   C: mr rows of NR floats, row stride ldc. All NR columns are written: the
  *      caller guarantees the columns past the real N exist (padding).
@@ -16,7 +17,7 @@
 
 enum { RN_UK_INIT_BIAS = 1, RN_UK_FINAL = 2, RN_UK_RELU = 4 };
 
-typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *a, size_t lda, const float *b,
+typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *a, const float *b,
                                 float *c, size_t ldc, const float *bias, const float *res,
                                 size_t ldr, int flags);
 
@@ -30,11 +31,11 @@ typedef struct rn_kernel_config {
 const rn_kernel_config *rn_kernels_select(resnet_kernels which);
 
 /* Per-ISA micro-kernels (defined only where built). */
-void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
-void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, const float *b, float *c,
                             size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
-void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, const float *b, float *c,
                                size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 
 #endif

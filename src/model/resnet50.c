@@ -2,7 +2,9 @@
 #include "model/resnet50.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 #include "io/safetensors.h"
@@ -99,6 +101,10 @@ struct resnet_session {
     rn_exec ex;
     float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
     float *logits;     /* max_batch x fc.n_padded */
+    /* per-layer timing, only when profiling is on (bench --profile) */
+    int profiling, prof_n, prof_slot;
+    double prof_t0;
+    resnet_layer_profile prof[RN_MAX_LAYERS];
 };
 
 void resnet_session_free(resnet_session *s) {
@@ -149,6 +155,58 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
 int resnet_session_threads(const resnet_session *s) { return rn_pool_size(s->pool); }
 const resnet_model *resnet_session_model(const resnet_session *s) { return s->m; }
 
+/* ---- profiling ------------------------------------------------------------------- */
+
+void resnet_session_set_profiling(resnet_session *s, int on) {
+    s->profiling = on;
+    s->prof_n = 0;
+}
+
+int resnet_session_profile(const resnet_session *s, resnet_layer_profile *out, int max) {
+    int n = s->prof_n < max ? s->prof_n : max;
+    for (int i = 0; i < n; i++) out[i] = s->prof[i];
+    return s->prof_n;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void prof_begin(resnet_session *s) {
+    if (s->profiling) s->prof_t0 = now_ms();
+}
+
+/* Keeps each layer's best time over the runs: the least disturbed by the rest of the machine. */
+static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int n, int oh, int ow) {
+    if (!s->profiling || s->prof_slot >= RN_MAX_LAYERS) return;
+    double ms = now_ms() - s->prof_t0;
+    resnet_layer_profile *p = &s->prof[s->prof_slot++];
+    if (s->prof_slot > s->prof_n) {
+        s->prof_n = s->prof_slot;
+        snprintf(p->name, sizeof p->name, "%s", name);
+        if (c)
+            snprintf(p->shape, sizeof p->shape, "%dx%d/%d %d->%d %dx%d", c->kh, c->kw, c->stride, c->cin, c->cout,
+                     oh, ow);
+        else
+            snprintf(p->shape, sizeof p->shape, "%dx%d", oh, ow);
+        p->gflop = c ? 2e-9 * n * oh * ow * c->cout * (double)c->k : 0.0;
+        p->ms = ms;
+    } else if (ms < p->ms) {
+        p->ms = ms;
+    }
+}
+
+/* One convolution, timed when profiling. */
+static void conv(resnet_session *s, const char *name, const rn_conv *c, const float *in, int n, int h, int w,
+                 float *out, const float *res, int relu, int *oh, int *ow) {
+    prof_begin(s);
+    rn_conv_forward(&s->ex, c, in, n, h, w, out, res, relu);
+    rn_conv_out_size(c, h, w, oh, ow);
+    prof_end(s, name, c, n, *oh, *ow);
+}
+
 /* ---- the forward pass ------------------------------------------------------------- */
 
 /* CHW planes -> one NHWC image. */
@@ -159,22 +217,22 @@ static void chw_to_hwc(const float *in, int c, int hw, float *out) {
 
 /* One bottleneck: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
  * x is in buf[*cur]; the result replaces it as buf[*cur]. h, w are updated. */
-static void bottleneck(resnet_session *s, const rn_block *b, int n, int *cur, int *h, int *w) {
-    const rn_exec *ex = &s->ex;
+static void bottleneck(resnet_session *s, const rn_block *b, const char *name, int n, int *cur, int *h, int *w) {
     int t1 = (*cur + 1) % 4, t2 = (*cur + 2) % 4, sc = (*cur + 3) % 4;
-    int h1, w1, h2, w2;
+    int h1, w1, h2, w2, h3, w3;
+    char lname[48];
     float *x = s->buf[*cur];
-    rn_conv_forward(ex, &b->conv1, x, n, *h, *w, s->buf[t1], NULL, 1);
-    rn_conv_out_size(&b->conv1, *h, *w, &h1, &w1);
-    rn_conv_forward(ex, &b->conv2, s->buf[t1], n, h1, w1, s->buf[t2], NULL, 1);
-    rn_conv_out_size(&b->conv2, h1, w1, &h2, &w2);
+#define NAME(part) (s->profiling ? (snprintf(lname, sizeof lname, "%s.%s", name, part), lname) : name)
+    conv(s, NAME("conv1"), &b->conv1, x, n, *h, *w, s->buf[t1], NULL, 1, &h1, &w1);
+    conv(s, NAME("conv2"), &b->conv2, s->buf[t1], n, h1, w1, s->buf[t2], NULL, 1, &h2, &w2);
     const float *shortcut = x;
     if (b->has_down) {
-        rn_conv_forward(ex, &b->down, x, n, *h, *w, s->buf[sc], NULL, 0);
+        conv(s, NAME("downsample"), &b->down, x, n, *h, *w, s->buf[sc], NULL, 0, &h3, &w3);
         shortcut = s->buf[sc];
     }
     /* conv1's output is no longer needed: the block's result goes there. */
-    rn_conv_forward(ex, &b->conv3, s->buf[t2], n, h2, w2, s->buf[t1], shortcut, 1);
+    conv(s, NAME("conv3"), &b->conv3, s->buf[t2], n, h2, w2, s->buf[t1], shortcut, 1, &h3, &w3);
+#undef NAME
     *cur = t1;
     *h = h2;
     *w = w2;
@@ -189,17 +247,26 @@ resnet_status resnet_forward(resnet_session *s, const float *input, int n, float
     const int in_hw = RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
     int cur = 0, h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
 
+    s->prof_slot = 0;
     for (int i = 0; i < n; i++) chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
-    rn_conv_forward(&s->ex, &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1); /* 112x112x64 */
-    rn_conv_out_size(&m->conv1, h, w, &h, &w);
-    rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);   /* 56x56x64 */
+    conv(s, "conv1", &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1, &h, &w);  /* 112x112x64 */
+    prof_begin(s);
+    rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);       /* 56x56x64 */
     rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
+    prof_end(s, "maxpool", NULL, n, h, w);
 
-    for (int b = 0; b < RN_BLOCKS; b++) bottleneck(s, &m->blocks[b], n, &cur, &h, &w); /* 7x7x2048 */
+    for (int stage = 0, b = 0; stage < RN_STAGES; stage++)                        /* 7x7x2048 */
+        for (int i = 0; i < rn_stage_blocks[stage]; i++, b++) {
+            char name[32];
+            snprintf(name, sizeof name, "layer%d.%d", stage + 1, i);
+            bottleneck(s, &m->blocks[b], name, n, &cur, &h, &w);
+        }
 
     float *pooled = s->buf[(cur + 1) % 4];
+    prof_begin(s);
     rn_avgpool_forward(s->buf[cur], n, h, w, RESNET_FEATURE_DIM, pooled);          /* 2048 */
-    rn_conv_forward(&s->ex, &m->fc, pooled, n, 1, 1, s->logits, NULL, 0);          /* 1000 */
+    prof_end(s, "avgpool", NULL, n, 1, 1);
+    conv(s, "fc", &m->fc, pooled, n, 1, 1, s->logits, NULL, 0, &h, &w);            /* 1000 */
 
     for (int i = 0; i < n; i++) {
         memcpy(logits + (size_t)i * RESNET_NUM_CLASSES, s->logits + (size_t)i * m->fc.n_padded,

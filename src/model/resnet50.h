@@ -36,6 +36,9 @@ struct resnet_model {
     rn_conv fc;               /* 2048 -> 1000, as a 1x1 convolution */
 };
 
+/* Layers the profiler can tell apart: conv1, maxpool, 16 blocks x (3 convs + downsample), avgpool, fc. */
+#define RN_MAX_LAYERS 72
+
 /* Floats of the largest activation of one image (conv1's output, 112x112x64). */
 #define RN_MAX_ACTIVATION ((size_t)112 * 112 * 64)
 

@@ -4,9 +4,10 @@
  * columns (output channels) into ranges of whole NR panels; each (row block, column
  * range) is one task for the pool. Inside a task the depth K is walked in chunks of
  * KC so the A block (MB x KC) stays in L2 and a B slice (KC x NR) in L1 while the
- * micro-kernel sweeps the rows. A 1x1 stride-1 convolution reads its input in place;
- * any other shape first gathers its patches (im2col, one A block at a time) into the
- * worker's scratch, so no full im2col matrix is ever built. */
+ * micro-kernel sweeps the rows. The A block is packed into the worker's scratch in the
+ * micro-kernel's order: straight from the input for a 1x1 stride-1 convolution, by
+ * gathering patches (im2col, one block at a time) for any other shape, so no full
+ * im2col matrix is ever built. */
 #include "ops/conv.h"
 
 #include <string.h>
@@ -69,28 +70,57 @@ typedef struct conv_job {
     int relu;
 } conv_job;
 
-/* Copies the patch values k0..k0+kc of output rows m0..m0+mb into dst (row stride kc),
- * zeros where the window hangs over the padding. */
-static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, float *dst) {
+/* A is packed the way the micro-kernel reads it: the block's rows in tiles of MR, and
+ * within a tile, for each k, the MR row values side by side (k-major). The kernel then
+ * streams A sequentially. Rows past the end of the block are zeros. */
+
+/* Packs rows m0..m0+mb, depth k0..k0+kc of a row-major matrix (row stride lds). */
+static void pack_rows(const float *src, size_t lds, int mb, int kc, int mr, float *dst) {
+    for (int i = 0; i < mb; i += mr) {
+        for (int r = 0; r < mr; r++) {
+            float *d = dst + r;
+            if (i + r < mb) {
+                const float *row = src + (size_t)(i + r) * lds;
+                for (int k = 0; k < kc; k++) d[(size_t)k * mr] = row[k];
+            } else {
+                for (int k = 0; k < kc; k++) d[(size_t)k * mr] = 0.0f;
+            }
+        }
+        dst += (size_t)kc * mr;
+    }
+}
+
+/* Packs the patch values k0..k0+kc of output rows m0..m0+mb (im2col, one block at a
+ * time), zeros where the window hangs over the padding. */
+static void pack_patches(const conv_job *j, int m0, int mb, int k0, int kc, int mr, float *dst) {
     const rn_conv *c = j->c;
     const int per_image = j->oh * j->ow;
-    for (int r = 0; r < mb; r++) {
-        int m = m0 + r, b = m / per_image, rem = m % per_image;
-        int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
-        const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
-        float *d = dst + (size_t)r * kc;
-        for (int k = k0; k < k0 + kc;) {
-            int tap = k / c->cin, ci = k % c->cin;
-            int len = c->cin - ci;
-            if (len > k0 + kc - k) len = k0 + kc - k;
-            int iy = iy0 + tap / c->kw, ix = ix0 + tap % c->kw;
-            if (iy >= 0 && iy < j->h && ix >= 0 && ix < j->w)
-                memcpy(d, img + ((size_t)iy * j->w + ix) * c->cin + ci, (size_t)len * sizeof(float));
-            else
-                memset(d, 0, (size_t)len * sizeof(float));
-            d += len;
-            k += len;
+    for (int r0 = 0; r0 < mb; r0 += mr) {
+        for (int r = 0; r < mr; r++) {
+            float *d = dst + r;
+            if (r0 + r >= mb) {
+                for (int k = 0; k < kc; k++) d[(size_t)k * mr] = 0.0f;
+                continue;
+            }
+            int m = m0 + r0 + r, b = m / per_image, rem = m % per_image;
+            int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
+            const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
+            for (int k = k0; k < k0 + kc;) {
+                int tap = k / c->cin, ci = k % c->cin;
+                int len = c->cin - ci;
+                if (len > k0 + kc - k) len = k0 + kc - k;
+                int iy = iy0 + tap / c->kw, ix = ix0 + tap % c->kw;
+                if (iy >= 0 && iy < j->h && ix >= 0 && ix < j->w) {
+                    const float *s = img + ((size_t)iy * j->w + ix) * c->cin + ci;
+                    for (int t = 0; t < len; t++) d[(size_t)t * mr] = s[t];
+                } else {
+                    for (int t = 0; t < len; t++) d[(size_t)t * mr] = 0.0f;
+                }
+                d += (size_t)len * mr;
+                k += len;
+            }
         }
+        dst += (size_t)kc * mr;
     }
 }
 
@@ -104,28 +134,20 @@ static void conv_task(void *ctx, int task, int thread) {
     const int p0 = (int)((long)j->panels * nt / j->n_split);
     const int p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     const int direct = c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
+    float *a = j->ex->scratch[thread];
 
     for (int k0 = 0; k0 < c->k; k0 += KC) {
         const int kcur = c->k - k0 < KC ? c->k - k0 : KC;
-        const float *a;
-        size_t lda;
-        if (direct) {
-            a = j->in + (size_t)m0 * c->cin + k0;
-            lda = (size_t)c->cin;
-        } else {
-            gather_patches(j, m0, mb, k0, kcur, j->ex->scratch[thread]);
-            a = j->ex->scratch[thread];
-            lda = (size_t)kcur;
-        }
+        if (direct) pack_rows(j->in + (size_t)m0 * c->cin + k0, (size_t)c->cin, mb, kcur, mr, a);
+        else pack_patches(j, m0, mb, k0, kcur, mr, a);
         int flags = k0 == 0 ? RN_UK_INIT_BIAS : 0;
         if (k0 + kcur == c->k) flags |= RN_UK_FINAL | (j->relu ? RN_UK_RELU : 0);
         for (int p = p0; p < p1; p++) {
             const float *b = c->w + ((size_t)p * c->k + k0) * nr;
             for (int i = 0; i < mb; i += mr) {
                 size_t row = (size_t)(m0 + i) * ldc + (size_t)p * nr;
-                kc->gemm(mb - i < mr ? mb - i : mr, kcur, a + (size_t)i * lda, lda, b, j->out + row,
-                         (size_t)ldc, c->bias + (size_t)p * nr, j->res ? j->res + row : NULL,
-                         (size_t)ldc, flags);
+                kc->gemm(mb - i < mr ? mb - i : mr, kcur, a + (size_t)i * kcur, b, j->out + row, (size_t)ldc,
+                         c->bias + (size_t)p * nr, j->res ? j->res + row : NULL, (size_t)ldc, flags);
             }
         }
     }

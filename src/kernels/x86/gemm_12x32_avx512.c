@@ -10,14 +10,14 @@
  * by gcc -O2 only sometimes, and a spill here costs half the speed. */
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
-void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
-                               size_t ldc, const float *bias, const float *res, size_t ldr, int flags) {
-    const float *ap[MR];
+void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+                               const float *bias, const float *res, size_t ldr, int flags) {
     float *cp[MR];
     const float *rp[MR];
     for (int i = 0; i < MR; i++) {
-        int r = i < mr ? i : mr - 1; /* missing rows alias the last real one */
-        ap[i] = a + (size_t)r * lda;
+        /* rows past mr read C and the residual of the last real row (nothing outside the
+         * matrix is touched); their packed A is zeros and they are never stored */
+        int r = i < mr ? i : mr - 1;
         cp[i] = c + (size_t)r * ldc;
         rp[i] = res ? res + (size_t)r * ldr : NULL;
     }
@@ -34,16 +34,14 @@ void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, size_t lda, const
         ROWS(LOADC)
 #undef LOADC
     }
-#define AROW(i) const float *a##i = ap[i];
-    ROWS(AROW)
-#undef AROW
     for (int k = 0; k < kc; k++) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         b += 32;
-#define STEP(i) { const __m512 av = _mm512_set1_ps(a##i[k]); \
+#define STEP(i) { const __m512 av = _mm512_set1_ps(a[i]); \
                   x##i##0 = _mm512_fmadd_ps(av, b0, x##i##0); x##i##1 = _mm512_fmadd_ps(av, b1, x##i##1); }
         ROWS(STEP)
 #undef STEP
+        a += MR;
     }
     if (flags & RN_UK_FINAL) {
         if (res) {
@@ -59,8 +57,7 @@ void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, size_t lda, const
 #undef RELU
         }
     }
-    /* Aliased rows hold the same values as the row they alias, so storing them is harmless. */
-#define STORE(i) _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1);
+#define STORE(i) if (i < mr) { _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1); }
     ROWS(STORE)
 #undef STORE
 }

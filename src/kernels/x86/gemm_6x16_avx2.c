@@ -5,16 +5,16 @@
 
 #define MR 6
 
-void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
-                            size_t ldc, const float *bias, const float *res, size_t ldr, int flags) {
-    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+                            const float *bias, const float *res, size_t ldr, int flags) {
     float *c0 = c, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc, *c4 = c3 + ldc, *c5 = c4 + ldc;
-    /* Missing rows alias the row above: computed, never stored. */
-    if (mr < 2) { a1 = a0; c1 = c0; }
-    if (mr < 3) { a2 = a1; c2 = c1; }
-    if (mr < 4) { a3 = a2; c3 = c2; }
-    if (mr < 5) { a4 = a3; c4 = c3; }
-    if (mr < 6) { a5 = a4; c5 = c4; }
+    /* Rows past mr read (C, residual) from the row above so nothing outside the matrix is
+     * touched; their packed A is zeros and they are never stored. */
+    if (mr < 2) c1 = c0;
+    if (mr < 3) c2 = c1;
+    if (mr < 4) c3 = c2;
+    if (mr < 5) c4 = c3;
+    if (mr < 6) c5 = c4;
 
     __m256 x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
     if (flags & RN_UK_INIT_BIAS) {
@@ -29,16 +29,18 @@ void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, size_t lda, const fl
         x40 = _mm256_loadu_ps(c4); x41 = _mm256_loadu_ps(c4 + 8);
         x50 = _mm256_loadu_ps(c5); x51 = _mm256_loadu_ps(c5 + 8);
     }
+#pragma GCC unroll 16
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 av;
         b += 16;
-        av = _mm256_broadcast_ss(a0 + k); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01);
-        av = _mm256_broadcast_ss(a1 + k); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11);
-        av = _mm256_broadcast_ss(a2 + k); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21);
-        av = _mm256_broadcast_ss(a3 + k); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31);
-        av = _mm256_broadcast_ss(a4 + k); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41);
-        av = _mm256_broadcast_ss(a5 + k); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51);
+        av = _mm256_broadcast_ss(a); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01);
+        av = _mm256_broadcast_ss(a + 1); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11);
+        av = _mm256_broadcast_ss(a + 2); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21);
+        av = _mm256_broadcast_ss(a + 3); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31);
+        av = _mm256_broadcast_ss(a + 4); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41);
+        av = _mm256_broadcast_ss(a + 5); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51);
+        a += MR;
     }
     if (flags & RN_UK_FINAL) {
         if (res) {
@@ -65,11 +67,10 @@ void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, size_t lda, const fl
             x50 = _mm256_max_ps(x50, z); x51 = _mm256_max_ps(x51, z);
         }
     }
-    /* Store from the last row down, so an aliased row is overwritten by its real one. */
-    _mm256_storeu_ps(c5, x50); _mm256_storeu_ps(c5 + 8, x51);
-    _mm256_storeu_ps(c4, x40); _mm256_storeu_ps(c4 + 8, x41);
-    _mm256_storeu_ps(c3, x30); _mm256_storeu_ps(c3 + 8, x31);
-    _mm256_storeu_ps(c2, x20); _mm256_storeu_ps(c2 + 8, x21);
-    _mm256_storeu_ps(c1, x10); _mm256_storeu_ps(c1 + 8, x11);
     _mm256_storeu_ps(c0, x00); _mm256_storeu_ps(c0 + 8, x01);
+    if (mr > 1) { _mm256_storeu_ps(c1, x10); _mm256_storeu_ps(c1 + 8, x11); }
+    if (mr > 2) { _mm256_storeu_ps(c2, x20); _mm256_storeu_ps(c2 + 8, x21); }
+    if (mr > 3) { _mm256_storeu_ps(c3, x30); _mm256_storeu_ps(c3 + 8, x31); }
+    if (mr > 4) { _mm256_storeu_ps(c4, x40); _mm256_storeu_ps(c4 + 8, x41); }
+    if (mr > 5) { _mm256_storeu_ps(c5, x50); _mm256_storeu_ps(c5 + 8, x51); }
 }
