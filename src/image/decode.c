@@ -1,0 +1,146 @@
+/* decode.c - read a photo file into memory, sniff its format and hand it to a decoder. */
+#include "image/image_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* Larger files are refused rather than read: even an uncompressed PNG of
+ * RN_IMAGE_MAX_PIXELS 16-bit RGBA pixels is about 1 GiB. */
+#define RN_IMAGE_MAX_FILE_BYTES ((size_t)1 << 31)
+
+resnet_status rn_image_alloc(rn_image *out, long w, long h, const char *name, resnet_error *err) {
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    if (w <= 0 || h <= 0)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: image has zero size (%ldx%ld)", name, w, h);
+    /* Both are below 2^31 here, so the product fits in 64 bits. */
+    if ((unsigned long long)w * (unsigned long long)h > RN_IMAGE_MAX_PIXELS)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: image is %ldx%ld pixels, more than the limit of %u",
+                       name, w, h, (unsigned)RN_IMAGE_MAX_PIXELS);
+    size_t bytes;
+    if (!rn_mul3_size((size_t)w, (size_t)h, 3, &bytes))
+        return rn_fail(err, RESNET_E_NOMEM, "%s: image too large for this machine", name);
+    out->rgb = malloc(bytes);
+    if (!out->rgb)
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory for a %ldx%ld image", name, w, h);
+    out->width = (int)w;
+    out->height = (int)h;
+    return RESNET_OK;
+}
+
+void rn_image_free(rn_image *img) {
+    if (!img) return;
+    free(img->rgb);
+    img->rgb = NULL;
+    img->width = img->height = 0;
+}
+
+static int is_png(const uint8_t *d, size_t n) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    return n >= sizeof sig && memcmp(d, sig, sizeof sig) == 0;
+}
+
+/* SOI followed by the start of the next marker; every JPEG variant begins so. */
+static int is_jpeg(const uint8_t *d, size_t n) {
+    return n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff;
+}
+
+resnet_status rn_image_decode(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                              resnet_error *err) {
+    if (!name) name = "<memory>";
+    if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output image given", name);
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    if (!data && size > 0) return rn_fail(err, RESNET_E_ARG, "%s: no data given", name);
+    if (size == 0) return rn_fail(err, RESNET_E_IMAGE, "%s: no data (0 bytes), not an image", name);
+    if (is_png(data, size)) return rn_decode_png(data, size, name, out, err);
+    if (is_jpeg(data, size)) return rn_decode_jpeg(data, size, name, out, err);
+    return rn_fail(err, RESNET_E_IMAGE, "%s: not a JPEG or PNG image", name);
+}
+
+/* errno as text. The Makefile's _POSIX_C_SOURCE selects the XSI strerror_r, which is
+ * thread-safe (plain strerror need not be). */
+static const char *errno_text(int e, char *buf, size_t len) {
+    if (strerror_r(e, buf, len) != 0) snprintf(buf, len, "error %d", e);
+    return buf;
+}
+
+/* Checks that fd is a regular file of a size we are willing to read; *size gets it. */
+static resnet_status check_file(int fd, const char *path, size_t *size, resnet_error *err) {
+    struct stat st;
+    char why[128];
+    if (fstat(fd, &st) != 0)
+        return rn_fail(err, RESNET_E_IO, "%s: cannot stat: %s", path, errno_text(errno, why, sizeof why));
+    if (S_ISDIR(st.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: is a directory, not an image", path);
+    if (!S_ISREG(st.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a regular file", path);
+    if (st.st_size == 0) return rn_fail(err, RESNET_E_IMAGE, "%s: empty file, not an image", path);
+    if (st.st_size < 0 || (unsigned long long)st.st_size > RN_IMAGE_MAX_FILE_BYTES)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: file too large (%lld bytes) for an image", path,
+                       (long long)st.st_size);
+    *size = (size_t)st.st_size;
+    return RESNET_OK;
+}
+
+/* Reads exactly size bytes; a file that shrinks or grows meanwhile is an error, not a
+ * silently short image. */
+static resnet_status read_all(int fd, const char *path, uint8_t *buf, size_t size, resnet_error *err) {
+    size_t got = 0;
+    char why[128];
+    while (got < size) {
+        size_t want = size - got > ((size_t)1 << 30) ? ((size_t)1 << 30) : size - got;
+        ssize_t n = read(fd, buf + got, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            return rn_fail(err, RESNET_E_IO, "%s: read failed: %s", path, errno_text(errno, why, sizeof why));
+        if (n == 0) return rn_fail(err, RESNET_E_IO, "%s: file shrank while being read", path);
+        got += (size_t)n;
+    }
+    uint8_t extra;
+    ssize_t n;
+    while ((n = read(fd, &extra, 1)) < 0 && errno == EINTR) {}
+    if (n > 0) return rn_fail(err, RESNET_E_IO, "%s: file grew while being read", path);
+    return RESNET_OK;
+}
+
+/* Reads the whole file into *data (malloc'd; the caller frees it). */
+static resnet_status read_file(const char *path, uint8_t **data, size_t *size, resnet_error *err) {
+    char why[128];
+    *data = NULL;
+    /* O_NONBLOCK so that opening a FIFO by mistake fails the regular-file check below
+     * instead of waiting for a writer; it changes nothing for regular files. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
+    resnet_status st = check_file(fd, path, size, err);
+    if (st == RESNET_OK) {
+        *data = malloc(*size);
+        if (!*data) st = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory reading %zu bytes", path, *size);
+    }
+    if (st == RESNET_OK) st = read_all(fd, path, *data, *size, err);
+    close(fd);
+    if (st != RESNET_OK) {
+        free(*data);
+        *data = NULL;
+    }
+    return st;
+}
+
+resnet_status rn_image_load(const char *path, rn_image *out, resnet_error *err) {
+    if (!path) return rn_fail(err, RESNET_E_ARG, "rn_image_load: no path given");
+    if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output image given", path);
+    out->width = out->height = 0;
+    out->rgb = NULL;
+    uint8_t *data;
+    size_t size = 0;
+    resnet_status st = read_file(path, &data, &size, err);
+    if (st != RESNET_OK) return st;
+    st = rn_image_decode(data, size, path, out, err);
+    free(data);
+    return st;
+}

@@ -1,0 +1,31 @@
+/* image_internal.h - what the files of src/image/ share with each other (private to them). */
+#ifndef RN_IMAGE_INTERNAL_H
+#define RN_IMAGE_INTERNAL_H
+
+#include "common.h"
+#include "image/image.h"
+
+/* Allocates out->rgb for a w x h image after refusing zero or over-limit sizes, so a
+ * hostile header can never make us allocate much. `name` goes into the message. */
+resnet_status rn_image_alloc(rn_image *out, long w, long h, const char *name, resnet_error *err);
+
+/* The two decoders; data has already been sniffed as their format. On failure *out is
+ * left empty (nothing to free). */
+resnet_status rn_decode_jpeg(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                             resnet_error *err);
+resnet_status rn_decode_png(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                            resnet_error *err);
+
+/* The resize of rn_image_resize(src, out_w, out_h), but only the window of the result with
+ * top-left corner (x0, y0) and size w x h is computed and stored in *dst (w x h). Every
+ * pixel is identical to the one the full resize gives: the crop of the reference pipeline
+ * then costs only the rows and columns it keeps. */
+resnet_status rn_image_resize_window(const rn_image *src, int out_w, int out_h, int x0, int y0,
+                                     int w, int h, rn_image *dst, resnet_error *err);
+
+/* A 224x224 RGB crop (HWC bytes) -> the network's input (3x224x224 CHW floats), normalised as
+ * `norm` says, bit-identical with the reference (preprocess.c). Shared so that the test-time
+ * augmentation views (views.c) are normalised by the very same code as the plain pass. */
+void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, float *out);
+
+#endif

@@ -1,0 +1,105 @@
+/* preprocess.c - the reference pipeline of ../shared/reference/make_reference.py:
+ * decode to RGB, shorter side to 256 (PIL bilinear), centre crop 224, normalise to CHW.
+ */
+#include "image/image_internal.h"
+
+#include <stdlib.h>
+
+#define RN_SHORT_SIDE 256 /* torchvision.transforms.Resize(256) */
+#define RN_CROP RESNET_INPUT_SIZE
+
+/* The size the shorter side goes to 256 at: (256, int(256 * long / short)), long side
+ * truncated. 256 * long is exact in a double and IEEE division rounds correctly, exactly
+ * as Python's int / int does, so the truncation matches too. Refuses sizes whose result
+ * would exceed the pixel limit (only very elongated images). */
+static resnet_status target_size(int w, int h, int *ow, int *oh, resnet_error *err) {
+    const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
+    const double scaled = (double)RN_SHORT_SIDE * (double)longer / (double)shorter;
+    if (scaled > (double)(RN_IMAGE_MAX_PIXELS / RN_SHORT_SIDE))
+        return rn_fail(err, RESNET_E_IMAGE,
+                       "image %dx%d is too elongated: resized it would exceed %u pixels", w, h,
+                       (unsigned)RN_IMAGE_MAX_PIXELS);
+    const int other = (int)scaled;
+    *ow = w <= h ? RN_SHORT_SIDE : other;
+    *oh = w <= h ? other : RN_SHORT_SIDE;
+    return RESNET_OK;
+}
+
+/* int(round(d / 2.0)) in Python 3: halves round to the even neighbour (d >= 0 here). */
+static int half_round_even(int d) {
+    int q = d / 2;
+    if (d % 2 != 0 && q % 2 != 0) q++; /* q + 0.5 goes up only when q is odd */
+    return q;
+}
+
+/* HWC bytes -> CHW floats. Both formulas are written as torch evaluates them in float32
+ * (each operation rounded to float; x / 255 is a true division in torch's CPU kernel),
+ * so the results are bit-identical with make_reference.py. */
+void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, float *out) {
+    const size_t plane = (size_t)RN_CROP * RN_CROP;
+    float *p0 = out, *p1 = out + plane, *p2 = out + 2 * plane;
+    if (norm == RESNET_NORM_CAFFE) {
+        /* BGR planes minus the B, G, R means */
+        for (size_t i = 0; i < plane; i++, rgb += 3) {
+            p0[i] = (float)rgb[2] - 103.939f;
+            p1[i] = (float)rgb[1] - 116.779f;
+            p2[i] = (float)rgb[0] - 123.68f;
+        }
+    } else {
+        static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+        float *planes[3] = {p0, p1, p2};
+        for (size_t i = 0; i < plane; i++, rgb += 3)
+            for (int c = 0; c < 3; c++) planes[c][i] = ((float)rgb[c] / 255.0f - mean[c]) / std[c];
+    }
+}
+
+resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *out, resnet_error *err) {
+    if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !out)
+        return rn_fail(err, RESNET_E_ARG, "preprocess: no image or no output buffer");
+    if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
+        return rn_fail(err, RESNET_E_ARG, "preprocess: unknown normalisation %d", (int)norm);
+    int ow = 0, oh = 0;
+    resnet_status st = target_size(img->width, img->height, &ow, &oh, err);
+    if (st != RESNET_OK) return st;
+    /* The shorter side is 256 and the other at least that, so the crop always fits. */
+    const int top = half_round_even(oh - RN_CROP), left = half_round_even(ow - RN_CROP);
+    rn_image crop;
+    st = rn_image_resize_window(img, ow, oh, left, top, RN_CROP, RN_CROP, &crop, err);
+    if (st != RESNET_OK) return st;
+    rn_image_normalise(crop.rgb, norm, out);
+    rn_image_free(&crop);
+    return RESNET_OK;
+}
+
+/* Puts the file name in front of a message that lacks it (target_size and resize do not
+ * know the name). */
+static resnet_status with_name(resnet_status st, const char *name, resnet_error *err) {
+    if (st != RESNET_OK && err) {
+        resnet_error copy = *err;
+        rn_fail(err, st, "%s: %s", name, copy.message);
+    }
+    return st;
+}
+
+resnet_status resnet_preprocess_memory(const void *data, size_t size, const char *name, resnet_norm norm,
+                                       float *out, resnet_error *err) {
+    if (!name) name = "<memory>";
+    if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output buffer", name);
+    rn_image img;
+    resnet_status st = rn_image_decode(data, size, name, &img, err);
+    if (st != RESNET_OK) return st;
+    st = with_name(rn_image_to_input(&img, norm, out, err), name, err);
+    rn_image_free(&img);
+    return st;
+}
+
+resnet_status resnet_preprocess_file(const char *path, resnet_norm norm, float *out, resnet_error *err) {
+    if (!path) return rn_fail(err, RESNET_E_ARG, "preprocess: no path given");
+    if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output buffer", path);
+    rn_image img;
+    resnet_status st = rn_image_load(path, &img, err);
+    if (st != RESNET_OK) return st;
+    st = with_name(rn_image_to_input(&img, norm, out, err), path, err);
+    rn_image_free(&img);
+    return st;
+}
