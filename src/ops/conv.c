@@ -105,11 +105,12 @@ static void pack_patches(const conv_job *j, int m0, int mb, int k0, int kc, int 
             int m = m0 + r0 + r, b = m / per_image, rem = m % per_image;
             int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
             const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
+            /* walk the window's taps (ky, kx) from the one holding k0, each a run of cin values */
+            int tap = k0 / c->cin, ci = k0 % c->cin, ky = tap / c->kw, kx = tap % c->kw;
             for (int k = k0; k < k0 + kc;) {
-                int tap = k / c->cin, ci = k % c->cin;
                 int len = c->cin - ci;
                 if (len > k0 + kc - k) len = k0 + kc - k;
-                int iy = iy0 + tap / c->kw, ix = ix0 + tap % c->kw;
+                int iy = iy0 + ky, ix = ix0 + kx;
                 if (iy >= 0 && iy < j->h && ix >= 0 && ix < j->w) {
                     const float *s = img + ((size_t)iy * j->w + ix) * c->cin + ci;
                     for (int t = 0; t < len; t++) d[(size_t)t * mr] = s[t];
@@ -118,6 +119,8 @@ static void pack_patches(const conv_job *j, int m0, int mb, int k0, int kc, int 
                 }
                 d += (size_t)len * mr;
                 k += len;
+                ci = 0;
+                if (++kx == c->kw) { kx = 0; ky++; }
             }
         }
         dst += (size_t)kc * mr;
