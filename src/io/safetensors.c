@@ -5,6 +5,7 @@
  * inside the file, no two tensors share a byte and names are unique. Tensors are listed
  * (rn_st_tensor) in the order of their data in the file; rn_st_find is a binary search.
  */
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): glibc's posix_madvise ignores DONTNEED */
 #include "io/safetensors.h"
 
 #include <errno.h>
@@ -688,4 +689,14 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
     free(hdr.s);
     free(tmp);
     return s;
+}
+
+void rn_st_release(const rn_safetensors *st, const rn_tensor *t) {
+    /* The mapping is read-only and file-backed: dropped pages are simply read again if
+     * touched later, so this only lowers the resident size while a model is converted. */
+    long page = sysconf(_SC_PAGESIZE);
+    if (!st || !t || t->nbytes == 0 || page <= 0) return;
+    uintptr_t begin = (uintptr_t)t->data & ~((uintptr_t)page - 1);
+    uintptr_t end = (uintptr_t)t->data + t->nbytes;
+    madvise((void *)begin, end - begin, MADV_DONTNEED);
 }

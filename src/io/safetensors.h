@@ -42,6 +42,10 @@ const char *rn_st_path(const rn_safetensors *st);
 size_t rn_dtype_size(rn_dtype t);
 const char *rn_dtype_name(rn_dtype t); /* "F32", ... */
 
+/* Drops the tensor's pages from memory (they are read again if touched): a loader that has
+ * copied a tensor calls this so the whole file is never resident at once. */
+void rn_st_release(const rn_safetensors *st, const rn_tensor *t);
+
 /* Copies a tensor's values into dst as float32 (F32, F16, BF16, F64 accepted). */
 resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float *dst, resnet_error *err);
 

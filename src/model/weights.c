@@ -66,6 +66,7 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
         return NULL;
     }
     *st = rn_st_read_f32(ld->st, t, buf, ld->err);
+    rn_st_release(ld->st, t);
     if (*st != RESNET_OK) { free(buf); return NULL; }
     for (size_t i = 0; i < count; i++)
         if (!isfinite(buf[i])) {
