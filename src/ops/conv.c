@@ -105,22 +105,31 @@ static void pack_patches(const conv_job *j, int m0, int mb, int k0, int kc, int 
             int m = m0 + r0 + r, b = m / per_image, rem = m % per_image;
             int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
             const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
-            /* walk the window's taps (ky, kx) from the one holding k0, each a run of cin values */
-            int tap = k0 / c->cin, ci = k0 % c->cin, ky = tap / c->kw, kx = tap % c->kw;
+            /* Walk the window from the tap holding k0. In NHWC a window row (kw taps of cin
+             * values) lying wholly inside the image is one contiguous run: copied at once
+             * (21 floats for the 7x7 stem instead of seven runs of 3). */
+            const int row_len = c->kw * c->cin;
+            const int row_inside = ix0 >= 0 && ix0 + c->kw <= j->w;
             for (int k = k0; k < k0 + kc;) {
-                int len = c->cin - ci;
+                int ky = k / row_len, in_row = k % row_len, iy = iy0 + ky;
+                int len, inside;
+                if (row_inside) {
+                    len = row_len - in_row;
+                    inside = iy >= 0 && iy < j->h;
+                } else {
+                    int ix = ix0 + in_row / c->cin;
+                    len = c->cin - in_row % c->cin;
+                    inside = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w;
+                }
                 if (len > k0 + kc - k) len = k0 + kc - k;
-                int iy = iy0 + ky, ix = ix0 + kx;
-                if (iy >= 0 && iy < j->h && ix >= 0 && ix < j->w) {
-                    const float *s = img + ((size_t)iy * j->w + ix) * c->cin + ci;
+                if (inside) {
+                    const float *s = img + ((size_t)iy * j->w + ix0) * c->cin + in_row;
                     for (int t = 0; t < len; t++) d[(size_t)t * mr] = s[t];
                 } else {
                     for (int t = 0; t < len; t++) d[(size_t)t * mr] = 0.0f;
                 }
                 d += (size_t)len * mr;
                 k += len;
-                ci = 0;
-                if (++kx == c->kw) { kx = 0; ky++; }
             }
         }
         dst += (size_t)kc * mr;
