@@ -91,6 +91,8 @@ RESNET_API int resnet_kernels_available(resnet_kernels k);
 
 typedef struct resnet_load_options {
     resnet_kernels kernels; /* default AUTO */
+    int direct;             /* non-zero: every convolution direct, none by Winograd F(4x4,3x3)
+                             * (a little slower; the closest to the reference's arithmetic) */
 } resnet_load_options;
 
 typedef struct resnet_model resnet_model;

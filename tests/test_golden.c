@@ -31,7 +31,8 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
-static resnet_session *open_session(const char *env, resnet_kernels k, int batch, resnet_model **model) {
+static resnet_session *open_session_opts(const char *env, resnet_kernels k, int direct, int batch,
+                                         resnet_model **model) {
     const char *path = getenv(env);
     resnet_error err;
     *model = NULL;
@@ -39,7 +40,7 @@ static resnet_session *open_session(const char *env, resnet_kernels k, int batch
         CHECK(0, "%s is not set (run the tests through tests/run.sh)", env);
         return NULL;
     }
-    resnet_load_options opts = {k};
+    resnet_load_options opts = {k, direct};
     if (resnet_model_load(path, &opts, model, &err) != RESNET_OK) {
         CHECK(0, "load %s: %s", path, err.message);
         return NULL;
@@ -47,6 +48,10 @@ static resnet_session *open_session(const char *env, resnet_kernels k, int batch
     resnet_session *s = NULL;
     if (resnet_session_create(*model, 2, batch, &s, &err) != RESNET_OK) CHECK(0, "session: %s", err.message);
     return s;
+}
+
+static resnet_session *open_session(const char *env, resnet_kernels k, int batch, resnet_model **model) {
+    return open_session_opts(env, k, 0, batch, model);
 }
 
 static void close_session(resnet_session *s, resnet_model *m) {
@@ -57,9 +62,9 @@ static void close_session(resnet_session *s, resnet_model *m) {
 static char golden_dir[512], samples_dir[512];
 
 /* Reference input -> logits and pooled features, for one configuration and kernel path. */
-static void check_config(const char *env, const char *tag, resnet_kernels k) {
+static void check_config(const char *env, const char *tag, resnet_kernels k, int direct) {
     resnet_model *m;
-    resnet_session *s = open_session(env, k, 1, &m);
+    resnet_session *s = open_session_opts(env, k, direct, 1, &m);
     if (!s) return;
     float logits[RESNET_NUM_CLASSES], feat[RESNET_FEATURE_DIM];
     float *input = malloc(IN_FLOATS * sizeof(float));
@@ -83,8 +88,8 @@ static void check_config(const char *env, const char *tag, resnet_kernels k) {
         CHECK(ref != NULL, "golden logits %s%s", dumped[i], suffix);
         if (ref) {
             double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
-            printf("     %-7s %-10s %-20s logits max |diff| %.2e\n", resnet_kernels_name(resnet_model_kernels(m)),
-                   tag, dumped[i], d);
+            printf("     %-7s %-9s %-10s %-20s logits max |diff| %.2e\n", resnet_kernels_name(resnet_model_kernels(m)),
+                   direct ? "direct" : "winograd", tag, dumped[i], d);
             CHECK(d <= 1e-3, "%s %s logits differ by %.3g", tag, dumped[i], d);
         }
         snprintf(suffix, sizeof suffix, ".%s.pooled.f32", tag);
@@ -109,9 +114,11 @@ static void test_reference_input_every_path(void) {
             printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[p]));
             continue;
         }
-        check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p]);
-        check_config("RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p]);
-        check_config("RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p]);
+        for (int direct = 0; direct < 2; direct++) {
+            check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct);
+            check_config("RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], direct);
+            check_config("RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], direct);
+        }
     }
 }
 

@@ -46,11 +46,11 @@ static void naive_conv(const float *in, int n, int h, int w, int cin, const floa
 
 typedef struct { int n, h, w, cin, cout, ks, stride, pad, residual, relu; } conv_case;
 
-static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t) {
+static void check_conv_flags(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t, unsigned flags) {
     rn_conv conv;
     size_t wn = (size_t)t->cout * t->cin * t->ks * t->ks;
     float *wt = rand_buf(wn), *bias = rand_buf((size_t)t->cout);
-    CHECK(rn_conv_init(&conv, kc, t->cin, t->cout, t->ks, t->ks, t->stride, t->pad, wt, bias) == 0, "init");
+    CHECK(rn_conv_init(&conv, kc, t->cin, t->cout, t->ks, t->ks, t->stride, t->pad, wt, bias, flags) == 0, "init");
     int oh, ow;
     rn_conv_out_size(&conv, t->h, t->w, &oh, &ow);
     size_t in_n = (size_t)t->n * t->h * t->w * t->cin, out_px = (size_t)t->n * oh * ow;
@@ -78,14 +78,21 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
             double e = fabs(out[p * conv.n_padded + o] - ref_v) / (1.0 + fabs(ref_v));
             if (e > worst) worst = e;
         }
-    double tol = 1e-6 * (t->cin * t->ks * t->ks + 16);
-    CHECK(worst <= tol, "%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d: rel err %.3g > %.3g",
-          resnet_kernels_name(kc->id), t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad,
+    /* Winograd's transforms add and subtract values up to ~8x larger: a looser bound */
+    double tol = (conv.winograd ? 1e-5 : 1e-6) * (t->cin * t->ks * t->ks + 16);
+    CHECK(worst <= tol, "%s%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d: rel err %.3g > %.3g",
+          resnet_kernels_name(kc->id), conv.winograd ? " winograd" : "", t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad,
           t->residual, t->relu, worst, tol);
     for (int i = 0; i < rn_pool_size(pool); i++) rn_aligned_free(scratch[i]);
     rn_conv_free(&conv);
     rn_aligned_free(wt); rn_aligned_free(bias); rn_aligned_free(in); rn_aligned_free(out); rn_aligned_free(res);
     free(res_dense); free(ref);
+}
+
+/* Every case both ways: direct, and by the algorithm conv.c picks (Winograd where it may). */
+static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t) {
+    check_conv_flags(kc, pool, t, RN_CONV_DIRECT);
+    check_conv_flags(kc, pool, t, 0);
 }
 
 static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
@@ -116,12 +123,18 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {3, 1, 1, 300, 37, 1, 1, 0, 0, 0},   /* the fc: odd N (tail panel), K past one chunk */
         {1, 1, 1, 5, 3, 3, 1, 1, 0, 0},      /* 1x1 image with 3x3 window: all padding but the centre */
         {1, 13, 11, 520, 32, 1, 1, 0, 1, 0}, /* K spans three chunks, M tail */
+        /* Winograd F(4x4,3x3): partial tiles at the right and bottom, many tile blocks, residual */
+        {2, 13, 7, 16, 40, 3, 1, 1, 1, 1},
+        {1, 1, 1, 8, 8, 3, 1, 1, 0, 1},
+        {1, 30, 29, 128, 128, 3, 1, 1, 0, 1},
+        {3, 8, 8, 24, 72, 3, 1, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_conv(kc, pool, &fixed[i]);
     for (int r = 0; r < 12; r++) {
         conv_case t;
         t.n = irand(1, 3); t.h = irand(1, 15); t.w = irand(1, 15); t.cin = irand(1, 70); t.cout = irand(1, 70);
         t.ks = irand(0, 2) * 2 + 1; t.stride = irand(1, 2); t.pad = irand(0, t.ks / 2);
+        if (r % 3 == 0) { t.ks = 3; t.stride = 1; t.pad = 1; t.cin = 8 * irand(1, 8); } /* Winograd-eligible */
         t.residual = irand(0, 1); t.relu = irand(0, 1);
         if (t.h + 2 * t.pad < t.ks || t.w + 2 * t.pad < t.ks) t.pad = t.ks / 2;
         check_conv(kc, pool, &t);

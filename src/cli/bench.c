@@ -35,7 +35,7 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
 }
 
 int cmd_bench(int argc, char **argv) {
-    cli_common common = {NULL, 0, RESNET_KERNELS_AUTO};
+    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
     int batch = 1, iters = 10, warmup = 2, profile = 0;
     for (int i = 1; i < argc; i++) {
         int r = cli_common_flag(&common, argc, argv, &i);

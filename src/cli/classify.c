@@ -23,7 +23,7 @@ static void print_json(const char *file, const resnet_prediction *top, int k) {
 }
 
 int cmd_classify(int argc, char **argv) {
-    cli_common common = {NULL, 0, RESNET_KERNELS_AUTO};
+    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
     int k = 5, json = 0, nfiles = 0;
     char **files = calloc((size_t)argc, sizeof *files);
     if (!files) return cli_error("out of memory");

@@ -10,6 +10,7 @@ typedef struct cli_common {
     const char *weights; /* --weights, else $RESNET_WEIGHTS, else the cache default */
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
+    int direct;          /* --direct: no Winograd */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */

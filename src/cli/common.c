@@ -52,6 +52,9 @@ int cli_common_flag(cli_common *c, int argc, char **argv, int *i) {
         int k = resnet_kernels_parse(v);
         if (k < 0) return cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", v ? v : ""), -1;
         c->kernels = (resnet_kernels)k;
+    } else if (strcmp(a, "--direct") == 0) {
+        c->direct = 1;
+        return 1;
     } else {
         return 0;
     }
@@ -81,7 +84,7 @@ resnet_model *cli_load_model(const cli_common *c) {
             return NULL;
         }
     }
-    resnet_load_options opts = {c->kernels};
+    resnet_load_options opts = {c->kernels, c->direct};
     resnet_model *m = NULL;
     resnet_error err;
     if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {

@@ -25,6 +25,8 @@ static void usage(FILE *f) {
         "                        ~/.cache/resnet/resnet50-v1-caffe.safetensors, made by 'make weights')\n"
         "  --threads N           worker threads, 0 = one per core (default 0)\n"
         "  --kernels K           auto, c, avx2 or avx512 (default auto: the best this CPU has)\n"
+        "  --direct              no Winograd for the early 3x3 convolutions (slower, closest to\n"
+        "                        the reference's arithmetic)\n"
         "\n"
         "  resnet --help | --version\n");
 }

@@ -10,7 +10,8 @@
 #include "io/safetensors.h"
 #include "ops/pool.h"
 
-resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, resnet_error *err);
+resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
+                            resnet_error *err);
 
 static void model_free_convs(resnet_model *m) {
     rn_conv_free(&m->conv1);
@@ -41,7 +42,7 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     }
     m->kc = kc;
-    s = rn_model_bind(m, st, path, err);
+    s = rn_model_bind(m, st, path, opts ? opts->direct : 0, err);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
     if (s != RESNET_OK) {
         resnet_model_free(m);

@@ -20,6 +20,7 @@ typedef struct loader {
     resnet_error *err;
     double eps;
     const rn_kernel_config *kc;
+    unsigned conv_flags; /* RN_CONV_DIRECT when Winograd is turned off */
 } loader;
 
 static int is_float_dtype(rn_dtype t) {
@@ -113,7 +114,7 @@ static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, 
         for (size_t i = 0; i < per_out; i++) w[o * per_out + i] = (float)(w[o * per_out + i] * scale);
         bias[o] = (float)(((cb ? cb[o] : 0.0) - bn[2][o]) * scale + bn[1][o]);
     }
-    if (rn_conv_init(conv, ld->kc, cin, cout, ksize, ksize, stride, pad, w, bias) != 0)
+    if (rn_conv_init(conv, ld->kc, cin, cout, ksize, ksize, stride, pad, w, bias, ld->conv_flags) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
 done:
     free(w);
@@ -129,7 +130,7 @@ static resnet_status load_fc(loader *ld, rn_conv *fc) {
     float *w = read_tensor(ld, "fc.weight", 2, wshape, 0, &st);
     if (!w) return st;
     float *b = read_tensor(ld, "fc.bias", 1, bshape, 0, &st);
-    if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b) != 0)
+    if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b, 0) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
     free(w);
     free(b);
@@ -176,10 +177,11 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     return RESNET_OK;
 }
 
-resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, resnet_error *err) {
+resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
+                            resnet_error *err) {
     resnet_status s = read_metadata(st, path, m, err);
     if (s != RESNET_OK) return s;
-    loader ld = {st, path, err, m->bn_eps, m->kc};
+    loader ld = {st, path, err, m->bn_eps, m->kc, direct ? RN_CONV_DIRECT : 0};
     char cname[64], bname[64];
 
     if ((s = load_conv_bn(&ld, &m->conv1, "conv1", "bn1", 3, 64, 7, 2, 3)) != RESNET_OK) return s;

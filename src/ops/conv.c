@@ -16,16 +16,23 @@
 enum { MB = 96, KC = 256 }; /* MB is a multiple of every MR (4, 6, 12) */
 
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
-                 int stride, int pad, const float *w_oihw, const float *bias) {
+                 int stride, int pad, const float *w_oihw, const float *bias, unsigned flags) {
     const int nr = kc->nr;
     memset(c, 0, sizeof *c);
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
     c->k = kh * kw * cin;
     c->n_padded = (cout + nr - 1) / nr * nr;
-    c->w = rn_aligned_alloc((size_t)c->k * c->n_padded * sizeof(float));
     c->bias = rn_aligned_alloc((size_t)c->n_padded * sizeof(float));
-    if (!c->w || !c->bias) { rn_conv_free(c); return -1; }
+    if (!c->bias) return -1;
     for (int o = 0; o < c->n_padded; o++) c->bias[o] = (o < cout && bias) ? bias[o] : 0.0f;
+    c->winograd = !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0 &&
+                  cin <= RN_WINOGRAD_MAX_CHANNELS && cout <= RN_WINOGRAD_MAX_CHANNELS;
+    if (c->winograd) {
+        if (rn_winograd_pack(c, kc, w_oihw) != 0) { rn_conv_free(c); return -1; }
+        return 0;
+    }
+    c->w = rn_aligned_alloc((size_t)c->k * c->n_padded * sizeof(float));
+    if (!c->w) { rn_conv_free(c); return -1; }
     /* panel p, depth k = (ky*kw + kx)*cin + ci, column j  <-  w[p*nr + j][ci][ky][kx] */
     for (int p = 0; p < c->n_padded / nr; p++)
         for (int ky = 0; ky < kh; ky++)
@@ -53,8 +60,8 @@ void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
 }
 
 size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
-    (void)kc;
-    return (size_t)MB * KC;
+    size_t direct = (size_t)MB * KC, wino = rn_winograd_scratch_floats(kc, RN_WINOGRAD_MAX_CHANNELS);
+    return direct > wino ? direct : wino;
 }
 
 typedef struct conv_job {
@@ -167,6 +174,10 @@ static void conv_task(void *ctx, int task, int thread) {
 
 void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w,
                      float *out, const float *residual, int relu) {
+    if (c->winograd) {
+        rn_winograd_forward(ex, c, in, n, h, w, out, residual, relu);
+        return;
+    }
     conv_job j = {ex, c, in, h, w, 0, 0, 0, 1, c->n_padded / ex->kc->nr, out, residual, relu};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
     j.m = n * j.oh * j.ow;
