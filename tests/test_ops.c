@@ -97,9 +97,22 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
 
 static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
 
+#if defined(RN_HAVE_X86)
+/* The AVX-512 kernel built on plain-C intrinsics (tests/avx512_emulation.h, see Makefile). */
+void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+                                        const float *bias, const float *res, size_t ldr, int flags);
+static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated};
+#endif
+
 static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         const rn_kernel_config *kc = rn_kernels_select(paths[i]);
+#if defined(RN_HAVE_X86)
+        if (!kc && paths[i] == RESNET_KERNELS_AVX512) {
+            printf("     (no AVX-512 on this CPU: its kernel runs on emulated intrinsics)\n");
+            kc = &avx512_emulated;
+        }
+#endif
         if (!kc) {
             printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[i]));
             continue;
