@@ -88,6 +88,9 @@ RESNET_API const char *resnet_kernels_name(resnet_kernels k);
 RESNET_API int resnet_kernels_parse(const char *name);
 /* 1 if this CPU (and OS) can run the path; AUTO and C always can. */
 RESNET_API int resnet_kernels_available(resnet_kernels k);
+/* One core's fused multiply-add peak on the path's instruction set, measured over about
+ * `seconds` (register-only FMA chains), in GFLOP/s; 0 where unknown (the C path). */
+RESNET_API double resnet_kernels_peak_gflops(resnet_kernels k, double seconds);
 
 typedef struct resnet_load_options {
     resnet_kernels kernels; /* default AUTO */

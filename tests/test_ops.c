@@ -101,7 +101,8 @@ static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RE
 /* The AVX-512 kernel built on plain-C intrinsics (tests/avx512_emulation.h, see Makefile). */
 void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
                                         const float *bias, const float *res, size_t ldr, int flags);
-static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated};
+static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
+                                                 NULL};
 #endif
 
 static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {

@@ -94,6 +94,11 @@ int cmd_bench(int argc, char **argv) {
            resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
     printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f GFLOP/s (min %.2f ms per batch)\n",
            med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, times[0] * 1e3);
+    /* GFLOP/s counts a direct convolution's work (Winograd does less), so can pass 100%. */
+    double peak = resnet_kernels_peak_gflops(resnet_model_kernels(model), 0.2) * resnet_session_threads(s);
+    if (peak > 0)
+        printf("%.0f%% of this machine's peak: %d x %.1f GFLOP/s, measured FMA peak per core\n",
+               100.0 * flops / med * 1e-9 / peak, resnet_session_threads(s), peak / resnet_session_threads(s));
     if (profile) print_profile(s, input, batch, iters, logits);
 done:
     free(input);

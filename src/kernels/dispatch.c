@@ -33,10 +33,12 @@ static int cpu_has_avx512f(void) {
 }
 #endif
 
-static const rn_kernel_config config_c = {RESNET_KERNELS_C, 4, 16, rn_f32_gemm_4x16__c};
+static const rn_kernel_config config_c = {RESNET_KERNELS_C, 4, 16, rn_f32_gemm_4x16__c, NULL};
 #if defined(RN_HAVE_X86)
-static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2};
-static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512};
+static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2,
+                                             rn_peak_gflops__avx2};
+static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
+                                               rn_peak_gflops__avx512};
 #endif
 
 const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
@@ -76,3 +78,8 @@ int resnet_kernels_parse(const char *name) {
 }
 
 int resnet_kernels_available(resnet_kernels k) { return rn_kernels_select(k) != NULL; }
+
+double resnet_kernels_peak_gflops(resnet_kernels k, double seconds) {
+    const rn_kernel_config *kc = rn_kernels_select(k);
+    return kc && kc->peak_gflops ? kc->peak_gflops(seconds) : 0.0;
+}

@@ -25,12 +25,15 @@ typedef struct rn_kernel_config {
     resnet_kernels id;
     int mr, nr;            /* tile shape of the micro-kernel */
     rn_gemm_ukernel gemm;
+    double (*peak_gflops)(double seconds); /* one core's measured FMA peak; NULL if unknown */
 } rn_kernel_config;
 
 /* The config for a path (AUTO = best available), or NULL if this CPU lacks it. */
 const rn_kernel_config *rn_kernels_select(resnet_kernels which);
 
-/* Per-ISA micro-kernels (defined only where built). */
+/* Per-ISA micro-kernels and FMA peak probes (defined only where built). */
+double rn_peak_gflops__avx2(double seconds);
+double rn_peak_gflops__avx512(double seconds);
 void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, const float *b, float *c,
