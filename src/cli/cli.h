@@ -20,6 +20,9 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 
+/* Parses the value of --tta (none, flip, 10crop, multiscale); 0 on success, else reported. */
+int cli_parse_tta(const char *s, resnet_tta *out);
+
 /* Tries to consume one common flag at argv[*i]; returns 1 if it did, 0 if argv[*i] is
  * not a common flag, -1 on a bad value (already reported). */
 int cli_common_flag(cli_common *c, int argc, char **argv, int *i);
@@ -33,5 +36,14 @@ void cli_json_string(FILE *f, const char *s);
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_cam(int argc, char **argv);        /* cam.c */
+int cmd_embed(int argc, char **argv);      /* embed.c */
+int cmd_similar(int argc, char **argv);    /* embed.c */
+int cmd_train_head(int argc, char **argv); /* train_head.c */
+/* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
+int cli_is_dir(const char *path); /* 1 if path is a folder (featcache.c) */
+int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,
+                      resnet_tta tta);
 
 #endif

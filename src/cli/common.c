@@ -40,6 +40,16 @@ int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
+int cli_parse_tta(const char *s, resnet_tta *out) {
+    int t = resnet_tta_parse(s);
+    if (t < 0) {
+        cli_usage_error("--tta must be none, flip, 10crop or multiscale, got '%s'", s ? s : "");
+        return -1;
+    }
+    *out = (resnet_tta)t;
+    return 0;
+}
+
 int cli_common_flag(cli_common *c, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;

@@ -157,6 +157,11 @@ static resnet_status decode_protected(png_ctx *ctx, const char *name, resnet_err
     /* libpng refuses more than 1e6 pixels a side by default; raise that so the limit
      * that applies is RN_IMAGE_MAX_PIXELS, with our message. */
     png_set_user_limits(ctx->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    /* Skip every ancillary chunk but tRNS (their CRCs are still checked): none changes what we
+     * compute (no gamma, ICC, background or sBIT handling; PIL applies none on open), and some
+     * of libpng's handlers trust the declared length: an eXIf chunk claiming 2 GB in a 150-byte
+     * file made libpng 1.6.39 allocate 2 GB before reading it (found by fuzz/fuzz_image.c). */
+    png_set_keep_unknown_chunks(ctx->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
     int interlaced = 0;
     resnet_status st = read_header(ctx, &interlaced, name, err);
     if (st != RESNET_OK) {

@@ -426,7 +426,8 @@ static int check_duplicates(parser *p, const rn_json_member *m, size_t count) {
 static int pop_children(parser *p, size_t base, int is_object, rn_json *v) {
     size_t count = p->sp - base;
     if (is_object) {
-        if (p->reject_dups && check_duplicates(p, p->stack + base, count)) return -1;
+        /* count first: with nothing pushed yet the stack is NULL, and NULL + 0 is undefined */
+        if (p->reject_dups && count > 1 && check_duplicates(p, p->stack + base, count)) return -1;
         rn_json_member *m = NULL;
         if (count) {
             if (count > SIZE_MAX / sizeof *m) return oom(p);

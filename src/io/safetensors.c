@@ -264,6 +264,8 @@ static resnet_status parse_header(rn_safetensors *st, const char *hdr, size_t hl
     return RESNET_OK;
 }
 
+static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, resnet_error *err);
+
 resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err) {
     if (!out) return rn_fail(err, RESNET_E_ARG, "rn_st_open: no output pointer");
     *out = NULL;
@@ -297,8 +299,18 @@ resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *e
     }
     st->map = map;
     st->map_size = size;
+    resnet_status s = parse_file(st, map, size, err);
+    if (s != RESNET_OK) {
+        rn_st_close(st);
+        return s;
+    }
+    *out = st;
+    return RESNET_OK;
+}
 
-    const unsigned char *p = map;
+/* The checks of rn_st_open on the whole file's bytes (size >= 8), mapped or in memory. */
+static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, resnet_error *err) {
+    const char *path = st->path;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
     resnet_status s = RESNET_OK;
@@ -313,6 +325,24 @@ resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *e
         st->data_size = size - 8 - (size_t)hlen;
         s = parse_header(st, (const char *)p + 8, (size_t)hlen, err);
     }
+    return s;
+}
+
+resnet_status rn_st_open_memory(const void *data, size_t size, const char *name, rn_safetensors **out,
+                                resnet_error *err) {
+    if (!out) return rn_fail(err, RESNET_E_ARG, "rn_st_open_memory: no output pointer");
+    *out = NULL;
+    if (!name) name = "<memory>";
+    if (!data && size) return rn_fail(err, RESNET_E_ARG, "%s: no data given", name);
+    if (size < 8)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: only %zu bytes, too small for a safetensors header", name, size);
+    rn_safetensors *st = calloc(1, sizeof *st);
+    if (st) st->path = strdup(name);
+    if (!st || !st->path) {
+        free(st);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", name);
+    }
+    resnet_status s = parse_file(st, data, size, err); /* st->map stays NULL: not ours to unmap */
     if (s != RESNET_OK) {
         rn_st_close(st);
         return s;
@@ -529,12 +559,16 @@ static resnet_status build_header(const char *path, const rn_st_entry *entries, 
         if (e->ndim < 0 || e->ndim > RN_ST_MAX_DIMS)
             return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': %d dimensions", path, name, e->ndim);
         size_t numel = 1, bytes;
+        int empty = 0; /* a zero dimension: no elements whatever the others say, as the reader has it */
         for (int d = 0; d < e->ndim; d++) {
             if (e->shape[d] < 0 || (uint64_t)e->shape[d] > SIZE_MAX)
                 return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': bad shape", path, name);
+            if (e->shape[d] == 0) empty = 1;
+        }
+        for (int d = 0; d < e->ndim && !empty; d++)
             if (!rn_mul_size(numel, (size_t)e->shape[d], &numel))
                 return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
-        }
+        if (empty) numel = 0;
         if (!rn_mul_size(numel, sizeof(float), &bytes) || bytes > SIZE_MAX - off)
             return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
         if (bytes && !e->data) return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': no data", path, name);
@@ -580,6 +614,8 @@ static resnet_status write_data(int fd, const rn_st_entry *entries, size_t n, co
     for (size_t i = 0; i < n; i++) {
         size_t numel = 1;
         for (int d = 0; d < entries[i].ndim; d++) numel *= (size_t)entries[i].shape[d]; /* checked */
+        for (int d = 0; d < entries[i].ndim; d++)
+            if (entries[i].shape[d] == 0) numel = 0; /* the product above may have wrapped first */
         const float *src = entries[i].data;
         int rc = 0;
         if (le) {
@@ -695,7 +731,8 @@ void rn_st_release(const rn_safetensors *st, const rn_tensor *t) {
     /* The mapping is read-only and file-backed: dropped pages are simply read again if
      * touched later, so this only lowers the resident size while a model is converted. */
     long page = sysconf(_SC_PAGESIZE);
-    if (!st || !t || t->nbytes == 0 || page <= 0) return;
+    /* only our own mapping: a buffer from rn_st_open_memory belongs to the caller */
+    if (!st || !st->map || !t || t->nbytes == 0 || page <= 0) return;
     uintptr_t begin = (uintptr_t)t->data & ~((uintptr_t)page - 1);
     uintptr_t end = (uintptr_t)t->data + t->nbytes;
     madvise((void *)begin, end - begin, MADV_DONTNEED);

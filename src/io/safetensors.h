@@ -33,6 +33,11 @@ typedef struct rn_safetensors rn_safetensors;
  * every dtype known, shape x dtype size == data_offsets span, offsets inside the data
  * block, no overlaps, no duplicate names. Errors name the file and the problem. */
 resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err);
+/* The same checks on a file already in memory (size bytes at data, not copied: keep them
+ * until rn_st_close). `name` stands for the path in messages. Used by the fuzz harness, where
+ * the sanitizer then sees any read past the exact end of the input. */
+resnet_status rn_st_open_memory(const void *data, size_t size, const char *name, rn_safetensors **out,
+                                resnet_error *err);
 void rn_st_close(rn_safetensors *st);
 size_t rn_st_count(const rn_safetensors *st);
 const rn_tensor *rn_st_tensor(const rn_safetensors *st, size_t i); /* in file data order */

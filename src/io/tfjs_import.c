@@ -394,9 +394,10 @@ static resnet_status conv_bn(importer *im, const char *tconv, const char *tbn, c
         return rn_fail(im->err, RESNET_E_WEIGHTS, "%s: weight '%s/kernel' too large", im->path, kconv);
     float *t = malloc(bytes ? bytes : 1);
     if (!t) return rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", im->path);
-    /* HWIO -> OIHW */
+    /* HWIO -> OIHW. Only when there are elements: [0, 1, 2^40, 2^40] holds none, but the
+     * outer loops alone would turn 2^80 times (found writing the fuzz harness: a hang). */
     const float *src = k->data;
-    for (int64_t o = 0; o < co; o++)
+    for (int64_t o = 0; k->numel && o < co; o++)
         for (int64_t i = 0; i < ci; i++)
             for (int64_t y = 0; y < kh; y++)
                 for (int64_t x = 0; x < kw; x++)
@@ -450,7 +451,7 @@ static resnet_status map_weights(importer *im) {
     int64_t in = k->shape[0], out = k->shape[1];
     float *t = malloc(k->numel ? k->numel * sizeof(float) : 1); /* numel*4 checked in read_manifest */
     if (!t) return rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", im->path);
-    for (int64_t o = 0; o < out; o++)
+    for (int64_t o = 0; k->numel && o < out; o++) /* [0, 2^61] holds nothing: no loop */
         for (int64_t i = 0; i < in; i++) t[o * in + i] = k->data[i * out + o];
     int64_t shape[2] = {out, in};
     if ((s = emit(im, "fc.weight", 2, shape, t, t)) != RESNET_OK) return s;

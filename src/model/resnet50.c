@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "io/safetensors.h"
+#include "model/features.h"
 #include "ops/pool.h"
 
 resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
@@ -154,6 +155,7 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
 }
 
 int resnet_session_threads(const resnet_session *s) { return rn_pool_size(s->pool); }
+int resnet_session_max_batch(const resnet_session *s) { return s->max_batch; }
 const resnet_model *resnet_session_model(const resnet_session *s) { return s->m; }
 
 /* ---- profiling ------------------------------------------------------------------- */
@@ -239,9 +241,10 @@ static void bottleneck(resnet_session *s, const rn_block *b, const char *name, i
     *w = w2;
 }
 
-resnet_status resnet_forward(resnet_session *s, const float *input, int n, float *logits, float *features,
-                             resnet_error *err) {
-    if (!s || !input || !logits) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
+resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, const resnet_outputs *out,
+                                resnet_error *err) {
+    if (!s || !input || !out) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
+    float *logits = out->logits, *features = out->features;
     if (n < 1 || n > s->max_batch)
         return rn_fail(err, RESNET_E_ARG, "resnet_forward: batch of %d, session allows 1..%d", n, s->max_batch);
     const resnet_model *m = s->m;
@@ -262,19 +265,31 @@ resnet_status resnet_forward(resnet_session *s, const float *input, int n, float
             snprintf(name, sizeof name, "layer%d.%d", stage + 1, i);
             bottleneck(s, &m->blocks[b], name, n, &cur, &h, &w);
         }
+    if (out->feature_map) /* NHWC with 2048 channels: already the public layout */
+        memcpy(out->feature_map, s->buf[cur], (size_t)n * h * w * RESNET_FEATURE_DIM * sizeof(float));
+    if (out->class_maps) /* scratch: the one buffer neither the features nor pooling use */
+        rn_class_maps(&s->ex, &m->fc, s->buf[cur], n, h * w, s->buf[(cur + 2) % 4], out->class_maps);
 
     float *pooled = s->buf[(cur + 1) % 4];
     prof_begin(s);
     rn_avgpool_forward(s->buf[cur], n, h, w, RESNET_FEATURE_DIM, pooled);          /* 2048 */
     prof_end(s, "avgpool", NULL, n, 1, 1);
-    conv(s, "fc", &m->fc, pooled, n, 1, 1, s->logits, NULL, 0, &h, &w);            /* 1000 */
+    if (logits) conv(s, "fc", &m->fc, pooled, n, 1, 1, s->logits, NULL, 0, &h, &w); /* 1000 */
 
     for (int i = 0; i < n; i++) {
-        memcpy(logits + (size_t)i * RESNET_NUM_CLASSES, s->logits + (size_t)i * m->fc.n_padded,
-               RESNET_NUM_CLASSES * sizeof(float));
+        if (logits)
+            memcpy(logits + (size_t)i * RESNET_NUM_CLASSES, s->logits + (size_t)i * m->fc.n_padded,
+                   RESNET_NUM_CLASSES * sizeof(float));
         if (features)
             memcpy(features + (size_t)i * RESNET_FEATURE_DIM, pooled + (size_t)i * RESNET_FEATURE_DIM,
                    RESNET_FEATURE_DIM * sizeof(float));
     }
     return RESNET_OK;
+}
+
+resnet_status resnet_forward(resnet_session *s, const float *input, int n, float *logits, float *features,
+                             resnet_error *err) {
+    if (!logits) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
+    resnet_outputs out = {logits, features, NULL, NULL};
+    return resnet_forward_ex(s, input, n, &out, err);
 }

@@ -1,0 +1,194 @@
+/* classify_many.c - `resnet classify DIR...` and `resnet classify --head HEAD PHOTO...`:
+ * folders walked recursively, photos decoded on a second thread while the network runs
+ * batches (resnet_run_files), a progress bar on a terminal, and a summary at the end.
+ * The output lines are those of a plain `classify` (text or --json); with --head the classes
+ * and names are the head's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/features.h"
+
+#define BATCH 4 /* photos per forward pass: a little faster per photo than 1, little memory */
+
+typedef struct run_ctx {
+    int k, json;
+    const resnet_head *head;
+    float *probs; /* the head's classes, or 1000 */
+    resnet_prediction *top;
+    int done, failed, folder_mode;
+    int *top1_count; /* photos whose top-1 is each class */
+    cli_progress bar;
+} run_ctx;
+
+static const char *class_name(const run_ctx *x, int i) {
+    return x->head ? resnet_head_class_name(x->head, i) : resnet_class_name(i);
+}
+
+static void print_result(const run_ctx *x, const char *file, int k) {
+    if (x->json) {
+        fputs("{\"file\": ", stdout);
+        cli_json_string(stdout, file);
+        fputs(", \"top\": [", stdout);
+        for (int i = 0; i < k; i++) {
+            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", x->top[i].index);
+            cli_json_string(stdout, class_name(x, x->top[i].index));
+            printf(", \"prob\": %.6g}", x->top[i].prob);
+        }
+        fputs("]}\n", stdout);
+    } else {
+        printf("%s\n", file);
+        for (int i = 0; i < k; i++)
+            printf("  %6.2f%%  %3d  %s\n", 100.0 * x->top[i].prob, x->top[i].index, class_name(x, x->top[i].index));
+    }
+    fflush(stdout);
+}
+
+/* Reports one photo (its error, or its classes from logits or features). */
+static int on_result(void *vctx, const resnet_file_result *r) {
+    run_ctx *x = vctx;
+    cli_progress_clear(&x->bar);
+    x->done++;
+    if (r->status != RESNET_OK) {
+        cli_error("%s", r->message);
+        x->failed++;
+        cli_progress_update(&x->bar, x->done);
+        return 0;
+    }
+    int nc = RESNET_NUM_CLASSES;
+    if (x->head) {
+        resnet_error err;
+        nc = resnet_head_classes(x->head);
+        if (resnet_head_predict(x->head, r->features, 1, x->probs, &err) != RESNET_OK) {
+            cli_error("%s: %s", r->path, err.message);
+            x->failed++;
+            return 0;
+        }
+    } else {
+        resnet_softmax(r->logits, RESNET_NUM_CLASSES, x->probs);
+    }
+    const int k = x->k < nc ? x->k : nc;
+    resnet_top_k(x->probs, nc, k, x->top);
+    x->top1_count[x->top[0].index]++;
+    print_result(x, r->path, k);
+    cli_progress_update(&x->bar, x->done);
+    return 0;
+}
+
+/* The end of a folder run: counts, speed, and the most frequent top-1 classes, on stderr so
+ * that stdout stays one record per photo. */
+static void summary(const run_ctx *x, int n, int nc, double seconds) {
+    fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n, n == 1 ? "" : "s",
+            seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed);
+    int shown = 0;
+    char line[400];
+    size_t len = 0;
+    line[0] = '\0';
+    while (shown < 5) {
+        int best = -1;
+        for (int c = 0; c < nc; c++)
+            if (x->top1_count[c] > 0 && (best < 0 || x->top1_count[c] > x->top1_count[best])) best = c;
+        if (best < 0) break;
+        int w = snprintf(line + len, sizeof line - len, "%s%d %s", shown ? ", " : "", x->top1_count[best],
+                         class_name(x, best));
+        if (w < 0 || (size_t)w >= sizeof line - len) break;
+        len += (size_t)w;
+        x->top1_count[best] = -x->top1_count[best]; /* taken (restored below) */
+        shown++;
+    }
+    for (int c = 0; c < nc; c++)
+        if (x->top1_count[c] < 0) x->top1_count[c] = -x->top1_count[c];
+    if (shown) fprintf(stderr, "resnet: most frequent top-1: %s\n", line);
+}
+
+int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,
+                      resnet_tta tta) {
+    if (head_path && tta != RESNET_TTA_NONE) return cli_usage_error("classify: --head and --tta cannot be combined");
+    resnet_error err;
+    resnet_head *head = NULL;
+    /* The head and the list first: both fail fast, before a model load. */
+    if (head_path && resnet_head_load(head_path, &head, &err) != RESNET_OK) return cli_error("%s", err.message);
+    if (head && resnet_head_dim(head) != RESNET_FEATURE_DIM) {
+        int dim = resnet_head_dim(head);
+        resnet_head_free(head);
+        return cli_error("%s: the head takes %d features, the network gives %d", head_path, dim, RESNET_FEATURE_DIM);
+    }
+    cli_photos photos = {0};
+    if (cli_photos_add(&photos, args, nargs) != 0) {
+        cli_photos_free(&photos);
+        resnet_head_free(head);
+        return 1;
+    }
+    if (photos.count == 0) {
+        cli_photos_free(&photos);
+        resnet_head_free(head);
+        return cli_error("no photos (JPEG or PNG) found in %s", nargs == 1 ? args[0] : "the folders given");
+    }
+    const int nc = head ? resnet_head_classes(head) : RESNET_NUM_CLASSES;
+    run_ctx x = {0};
+    x.k = k;
+    x.json = json;
+    x.head = head;
+    x.folder_mode = photos.folders > 0;
+    x.probs = malloc((size_t)nc * sizeof(float));
+    x.top = malloc((size_t)nc * sizeof *x.top);
+    x.top1_count = calloc((size_t)nc, sizeof *x.top1_count);
+    resnet_model *model = NULL;
+    resnet_session *s = NULL;
+    int rc = 1;
+    if (!x.probs || !x.top || !x.top1_count) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (!(model = cli_load_model(c))) goto done;
+    if (head && strcmp(resnet_head_backbone(head), "") != 0) {
+        char fp[32];
+        snprintf(fp, sizeof fp, "%016llx", resnet_model_fingerprint(model));
+        if (!strstr(resnet_head_backbone(head), fp))
+            cli_error("warning: %s was trained on features of other weights (%s); its answers may be wrong",
+                      head_path, resnet_head_backbone(head));
+    }
+    int batch = tta == RESNET_TTA_NONE ? BATCH : resnet_tta_views(tta, NULL);
+    if (photos.count < batch && tta == RESNET_TTA_NONE) batch = photos.count;
+    if (resnet_session_create(model, c->threads, batch, &s, &err) != RESNET_OK) {
+        cli_error("%s", err.message);
+        goto done;
+    }
+    double t0 = cli_now();
+    cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
+    if (tta == RESNET_TTA_NONE) {
+        if (resnet_run_files(s, (const char *const *)photos.paths, photos.count,
+                             head ? RESNET_WANT_FEATURES : RESNET_WANT_LOGITS, on_result, &x, &err) != RESNET_OK) {
+            cli_progress_clear(&x.bar);
+            cli_error("%s", err.message);
+            goto done;
+        }
+    } else {
+        /* the views of one photo are the batch: one photo at a time */
+        for (int i = 0; i < photos.count; i++) {
+            resnet_prediction *top = x.top;
+            int kk = k < RESNET_NUM_CLASSES ? k : RESNET_NUM_CLASSES;
+            cli_progress_clear(&x.bar);
+            x.done++;
+            if (resnet_classify_file_tta(s, photos.paths[i], tta, kk, top, &err) != RESNET_OK) {
+                cli_error("%s", err.message);
+                x.failed++;
+            } else {
+                x.top1_count[top[0].index]++;
+                print_result(&x, photos.paths[i], kk);
+            }
+            cli_progress_update(&x.bar, x.done);
+        }
+    }
+    cli_progress_clear(&x.bar);
+    if (x.folder_mode) summary(&x, photos.count, nc, cli_now() - t0);
+    rc = x.failed || photos.problems ? 1 : 0;
+done:
+    resnet_session_free(s);
+    resnet_model_free(model);
+    resnet_head_free(head);
+    cli_photos_free(&photos);
+    free(x.probs);
+    free(x.top);
+    free(x.top1_count);
+    return rc;
+}

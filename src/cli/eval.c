@@ -1,0 +1,403 @@
+/* eval.c - `resnet eval DIR`: classify every labelled photo of a folder and report accuracy.
+ *
+ * The pipeline has two stages. A producer thread decodes and preprocesses the photos of the
+ * next batch (every view of each) while the network runs the current one, so the network
+ * never waits for JPEG decoding or resizing: two batch buffers pass between the threads. The
+ * main thread runs the network, counts the results, and does all printing, in the order of
+ * the set, so messages, predictions and the progress bar never interleave.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/eval.h"
+
+#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+#define NSLOTS 2 /* one batch being filled while one runs */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- the progress bar (stderr, only on a terminal) ---------------------------------- */
+
+typedef struct progress {
+    int on, shown;
+    int total;
+    double start;
+} progress;
+
+static void progress_clear(progress *p) {
+    if (p->shown) fputs("\r\033[K", stderr);
+    p->shown = 0;
+}
+
+static void progress_draw(progress *p, int done) {
+    if (!p->on || p->total <= 0) return;
+    const int width = 30, fill = (int)((long)width * done / p->total);
+    const double elapsed = now_seconds() - p->start, rate = elapsed > 0 ? done / elapsed : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] %d/%d  %.2f photos/s", bar, done, p->total, rate);
+    if (rate > 0 && done < p->total) {
+        long left = (long)((p->total - done) / rate + 0.5);
+        if (left >= 3600) fprintf(stderr, "  %ldh%02ldm left", left / 3600, left / 60 % 60);
+        else fprintf(stderr, "  %ldm%02lds left", left / 60, left % 60);
+    }
+    fputs("\033[K", stderr);
+    fflush(stderr);
+    p->shown = 1;
+}
+
+/* ---- one batch buffer --------------------------------------------------------------- */
+
+typedef struct failure {
+    int item;
+    char message[sizeof(((resnet_error *)0)->message)];
+} failure;
+
+typedef struct slot {
+    float *input;    /* photos x views x 3x224x224 */
+    int *item;       /* the set's index of each photo in the batch */
+    int n;           /* photos preprocessed into it */
+    failure *failed; /* photos of this stretch of the set that could not be read */
+    int nfailed, capfailed;
+    int covered;     /* photos of the set this batch accounts for: n + nfailed */
+    int ready;       /* filled, waiting for the network */
+} slot;
+
+typedef struct pipeline {
+    const eval_set *set;
+    const resnet_view *views;
+    int nviews, photos_per_batch;
+    resnet_norm norm;
+    slot slots[NSLOTS];
+    int done;     /* the producer has handed over every photo */
+    int stop;     /* the consumer gave up: the producer must end */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} pipeline;
+
+static void add_failure(slot *s, int item, const char *message) {
+    if (s->nfailed == s->capfailed) {
+        int cap = s->capfailed ? s->capfailed * 2 : 8;
+        failure *p = realloc(s->failed, (size_t)cap * sizeof *p);
+        if (!p) return; /* out of memory: the photo is still counted in `covered` */
+        s->failed = p;
+        s->capfailed = cap;
+    }
+    failure *f = &s->failed[s->nfailed++];
+    f->item = item;
+    snprintf(f->message, sizeof f->message, "%s", message);
+}
+
+/* The producer: fills the slots in turn with the next photos of the set. */
+static void *producer(void *arg) {
+    pipeline *pl = arg;
+    int next = 0;
+    for (int k = 0; next < pl->set->n; k = (k + 1) % NSLOTS) {
+        slot *s = &pl->slots[k];
+        pthread_mutex_lock(&pl->mu);
+        while (s->ready && !pl->stop) pthread_cond_wait(&pl->cv, &pl->mu);
+        int stop = pl->stop;
+        pthread_mutex_unlock(&pl->mu);
+        if (stop) return NULL;
+        s->n = s->nfailed = s->covered = 0;
+        /* A batch closes when it holds photos_per_batch photos; unreadable photos ride along
+         * as failures, so a folder of broken files still moves on (and is reported in order). */
+        while (s->n < pl->photos_per_batch && next < pl->set->n) {
+            const eval_item *it = &pl->set->items[next];
+            resnet_error err;
+            float *dst = s->input + (size_t)s->n * pl->nviews * IN_FLOATS;
+            if (resnet_preprocess_views_file(it->path, pl->norm, pl->views, pl->nviews, dst, &err) == RESNET_OK)
+                s->item[s->n++] = next;
+            else
+                add_failure(s, next, err.message);
+            s->covered++;
+            next++;
+        }
+        pthread_mutex_lock(&pl->mu);
+        s->ready = 1;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    pthread_mutex_lock(&pl->mu);
+    pl->done = 1;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+typedef struct eval_opts {
+    cli_common common;
+    const char *dir, *predictions;
+    resnet_tta tta;
+    int batch, json;
+} eval_opts;
+
+/* Context of the warnings: printed at once (clearing the bar) and kept for the JSON report. */
+typedef struct reporter {
+    progress *bar;
+    eval_tally *tally;
+} reporter;
+
+static void report_problem(void *ctx, const char *file, const char *message) {
+    reporter *r = ctx;
+    if (r->bar) progress_clear(r->bar);
+    /* decoder messages already start with the file name */
+    size_t len = strlen(file);
+    if (strncmp(message, file, len) == 0 && message[len] == ':') cli_error("%s", message);
+    else cli_error("%s: %s", file, message);
+    if (r->tally) eval_tally_error(r->tally, file, message);
+}
+
+static int parse_args(int argc, char **argv, eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->common.kernels = RESNET_KERNELS_AUTO;
+    o->tta = RESNET_TTA_NONE;
+    o->batch = 8;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_flag(&o->common, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--tta") == 0) {
+            if (cli_parse_tta(v, &o->tta)) return 2;
+            i++;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (cli_parse_int("--batch", v, 1, 256, &o->batch)) return 2;
+            i++;
+        } else if (strcmp(a, "--predictions") == 0) {
+            if (!v || !*v) return cli_usage_error("--predictions needs a file name");
+            o->predictions = v;
+            i++;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("eval: unknown option '%s'", a);
+        } else if (o->dir) {
+            return cli_usage_error("eval: one folder at a time ('%s' and '%s')", o->dir, a);
+        } else {
+            o->dir = a;
+        }
+    }
+    if (!o->dir) return cli_usage_error("eval: no folder given");
+    return 0;
+}
+
+/* --predictions goes to a temporary name beside FILE and is renamed over it when complete,
+ * so an interrupted run never leaves half a file under the name the user gave. */
+typedef struct out_file {
+    FILE *f;
+    char *tmp;
+    const char *path;
+} out_file;
+
+/* Ctrl-C or kill during a run: remove the temporary too, then die of the signal as usual. */
+static char *volatile pending_tmp;
+
+static void on_signal(int sig) {
+    char *tmp = pending_tmp;
+    if (tmp) unlink(tmp); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int out_open(out_file *o, const char *path) {
+    o->path = path;
+    o->f = NULL;
+    size_t n = strlen(path) + 32;
+    if (!(o->tmp = malloc(n))) return cli_error("out of memory");
+    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    if (!(o->f = fopen(o->tmp, "w"))) {
+        cli_error("%s: cannot write: %s", path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return 1;
+    }
+    pending_tmp = o->tmp;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    return 0;
+}
+
+/* keep: rename into place (0 on success); otherwise remove the temporary. */
+static int out_close(out_file *o, int keep) {
+    if (!o->f) return 0;
+    int bad = ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    int rc = 0;
+    if (keep && !bad && rename(o->tmp, o->path) == 0) {
+        rc = 0;
+    } else {
+        if (keep) rc = cli_error("%s: could not write the predictions", o->path);
+        remove(o->tmp);
+    }
+    pending_tmp = NULL;
+    free(o->tmp);
+    o->f = NULL;
+    return rc;
+}
+
+static void slots_free(pipeline *pl) {
+    for (int k = 0; k < NSLOTS; k++) {
+        free(pl->slots[k].input);
+        free(pl->slots[k].item);
+        free(pl->slots[k].failed);
+    }
+}
+
+static int slots_alloc(pipeline *pl) {
+    const size_t floats = (size_t)pl->photos_per_batch * pl->nviews * IN_FLOATS;
+    for (int k = 0; k < NSLOTS; k++) {
+        pl->slots[k].input = malloc(floats * sizeof(float));
+        pl->slots[k].item = malloc((size_t)pl->photos_per_batch * sizeof(int));
+        if (!pl->slots[k].input || !pl->slots[k].item) return -1;
+    }
+    return 0;
+}
+
+/* Runs the network on every batch the producer hands over; 0, or 1 if the network failed. */
+static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter *rep, FILE *pred, double *net) {
+    const int nv = pl->nviews;
+    float *logits = malloc((size_t)pl->photos_per_batch * nv * RESNET_NUM_CLASSES * sizeof(float));
+    if (!logits) return cli_error("out of memory");
+    int covered = 0, rc = 0;
+    for (int k = 0;; k = (k + 1) % NSLOTS) {
+        slot *sl = &pl->slots[k];
+        pthread_mutex_lock(&pl->mu);
+        while (!sl->ready && !pl->done) pthread_cond_wait(&pl->cv, &pl->mu);
+        int have = sl->ready;
+        pthread_mutex_unlock(&pl->mu);
+        if (!have) break; /* done, and nothing left in this slot: slots are filled in turn */
+        for (int i = 0; i < sl->nfailed; i++) report_problem(rep, pl->set->items[sl->failed[i].item].path, sl->failed[i].message);
+        if (sl->n > 0) {
+            resnet_error err;
+            double t0 = now_seconds();
+            /* All views of the batch's photos go through the network together. */
+            if (resnet_forward(s, sl->input, sl->n * nv, logits, NULL, &err) != RESNET_OK) {
+                progress_clear(rep->bar);
+                rc = cli_error("%s", err.message);
+                break;
+            }
+            *net += now_seconds() - t0;
+            for (int i = 0; i < sl->n; i++) {
+                const eval_item *it = &pl->set->items[sl->item[i]];
+                float *probs = logits + (size_t)i * nv * RESNET_NUM_CLASSES;
+                resnet_tta_average(probs, nv, probs);
+                resnet_prediction top[5];
+                resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
+                eval_tally_add(tally, it->label, top);
+                if (pred) eval_predictions_line(pred, it->name, it->label, top);
+            }
+        }
+        tally->failed += sl->covered - sl->n;
+        covered += sl->covered;
+        progress_draw(rep->bar, covered);
+        pthread_mutex_lock(&pl->mu);
+        sl->ready = 0;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    free(logits);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    eval_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc;
+
+    eval_tally tally;
+    if (eval_tally_init(&tally) != 0) return cli_error("out of memory");
+    progress bar = {0};
+    reporter rep = {&bar, &tally};
+    eval_set set;
+    if (eval_set_load(o.dir, &set, report_problem, &rep) != 0) {
+        eval_set_free(&set);
+        eval_tally_free(&tally);
+        return 1;
+    }
+
+    resnet_view views[RESNET_TTA_MAX_VIEWS];
+    pipeline pl = {.set = &set, .views = views, .nviews = resnet_tta_views(o.tta, views)};
+    /* --batch counts network images; a photo's views never split across batches. */
+    pl.photos_per_batch = o.batch / pl.nviews > 0 ? o.batch / pl.nviews : 1;
+    resnet_model *model = cli_load_model(&o.common);
+    resnet_session *session = NULL;
+    out_file pred = {0};
+    int completed = 0; /* every photo went through: the report and predictions are whole */
+    if (!model) {
+        rc = 1;
+        goto done;
+    }
+    pl.norm = resnet_model_norm(model);
+    resnet_error err;
+    if (resnet_session_create(model, o.common.threads, pl.photos_per_batch * pl.nviews, &session, &err) != RESNET_OK) {
+        rc = cli_error("%s", err.message);
+        goto done;
+    }
+    if (slots_alloc(&pl) != 0) {
+        rc = cli_error("out of memory for batches of %d photos x %d views", pl.photos_per_batch, pl.nviews);
+        goto done;
+    }
+    if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
+    if (pred.f) eval_predictions_header(pred.f);
+
+    bar.on = isatty(STDERR_FILENO);
+    bar.total = set.n;
+    bar.start = now_seconds();
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.cv, NULL);
+    pthread_t thread;
+    double t0 = now_seconds(), net = 0;
+    if (pthread_create(&thread, NULL, producer, &pl) != 0) {
+        rc = cli_error("cannot start the decoding thread");
+    } else {
+        rc = consume(&pl, session, &tally, &rep, pred.f, &net);
+        pthread_mutex_lock(&pl.mu);
+        pl.stop = 1; /* if the network failed, the producer may be waiting for a free slot */
+        pthread_cond_broadcast(&pl.cv);
+        pthread_mutex_unlock(&pl.mu);
+        pthread_join(thread, NULL);
+    }
+    double seconds = now_seconds() - t0;
+    pthread_cond_destroy(&pl.cv);
+    pthread_mutex_destroy(&pl.mu);
+    progress_clear(&bar);
+    completed = rc == 0;
+    if (completed) {
+        eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = pl.nviews,
+                        .batch = pl.photos_per_batch * pl.nviews, .threads = resnet_session_threads(session),
+                        .kernels = resnet_kernels_name(resnet_model_kernels(model)),
+                        .skipped = set.skipped + tally.failed, .unlabelled = set.unlabelled,
+                        .ignored = set.ignored, .seconds = seconds, .network_seconds = net};
+        if (o.json) eval_report_json(stdout, &run, &tally);
+        else eval_report_text(stdout, &run, &tally);
+        fflush(stdout);
+        /* Exit 1 when anything listed could not be scored; unlabelled rows are not errors. */
+        if (run.skipped > 0 || tally.images == 0) rc = 1;
+    }
+done:
+    /* written out even when some photos were skipped, but not after a network failure */
+    if (pred.f && out_close(&pred, completed) != 0) rc = 1;
+    slots_free(&pl);
+    resnet_session_free(session);
+    resnet_model_free(model);
+    eval_set_free(&set);
+    eval_tally_free(&tally);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* eval.h - the pieces of `resnet eval`: the labelled set (eval_set.c), the tally and report
+ * (eval_report.c), and the command with its decode/network pipeline (eval.c). */
+#ifndef RN_CLI_EVAL_H
+#define RN_CLI_EVAL_H
+
+#include <stdio.h>
+#include "resnet.h"
+
+/* One photo to classify. */
+typedef struct eval_item {
+    char *path;  /* as opened: DIR/file */
+    char *name;  /* as the set lists it (relative to DIR): what reports print */
+    int label;   /* 0..999 */
+} eval_item;
+
+/* The photos of a folder with their labels, from DIR/labels.tsv or a folder per class. */
+typedef struct eval_set {
+    eval_item *items;
+    int n, cap;
+    const char *source;  /* "labels.tsv" or "folders" */
+    int skipped;         /* entries refused while reading (bad line, label out of range, ...) */
+    int unlabelled;      /* labels.tsv rows with class -1: skipped on purpose, not an error */
+    int ignored;         /* files in class folders that are not .jpg/.jpeg/.png */
+} eval_set;
+
+/* Reads DIR's labels. Each refused entry is reported on stderr (through `warn`) with the file
+ * name and counted in set->skipped. Returns 0, or -1 when there is nothing to evaluate (no
+ * labels.tsv and no class folders, or an unreadable folder): then it has said why. */
+typedef void (*eval_warn_fn)(void *ctx, const char *file, const char *message);
+int eval_set_load(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx);
+void eval_set_free(eval_set *set);
+
+/* ---- the tally ---------------------------------------------------------------------- */
+
+typedef struct eval_error {
+    char *file;
+    char *message;
+} eval_error;
+
+typedef struct eval_tally {
+    int images;       /* classified */
+    int top1, top5;   /* correct */
+    int failed;       /* listed but could not be classified (unreadable, not an image, ...) */
+    int *confusion;   /* 1000 x 1000 counts of (label, top-1) for the wrong top-1s */
+    eval_error *errors; /* every refused entry and failed photo, in order */
+    int nerrors, caperrors;
+} eval_tally;
+
+int eval_tally_init(eval_tally *t);
+void eval_tally_free(eval_tally *t);
+/* Counts one classified photo from its averaged probabilities (1000). */
+void eval_tally_add(eval_tally *t, int label, const resnet_prediction *top5);
+/* Remembers a refused entry or failed photo for the JSON report. */
+void eval_tally_error(eval_tally *t, const char *file, const char *message);
+
+/* What the report says besides the tally. */
+typedef struct eval_run {
+    const char *dir, *source;
+    resnet_tta tta;
+    int views, batch, threads;
+    const char *kernels;
+    int skipped;          /* refused while reading the set + photos that failed */
+    int unlabelled, ignored;
+    double seconds;       /* the whole pipeline, first photo read to last result */
+    double network_seconds; /* inside resnet_forward */
+} eval_run;
+
+void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t);
+void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t);
+
+/* --predictions: one line per photo, the format of the reference's val1300.predictions.tsv. */
+void eval_predictions_header(FILE *f);
+void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5);
+
+#endif

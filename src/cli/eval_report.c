@@ -1,0 +1,138 @@
+/* eval_report.c - what `resnet eval` counts and prints: top-1/top-5 accuracy, the speed of the
+ * whole pipeline against the network's share of it, the worst-confused class pairs, every
+ * skipped entry; as text, as JSON, and the per-photo predictions file. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/eval.h"
+
+#define NC RESNET_NUM_CLASSES
+#define WORST_PAIRS 10 /* confused pairs the report lists */
+
+int eval_tally_init(eval_tally *t) {
+    memset(t, 0, sizeof *t);
+    t->confusion = calloc((size_t)NC * NC, sizeof *t->confusion); /* 4 MB: simpler than a map */
+    return t->confusion ? 0 : -1;
+}
+
+void eval_tally_free(eval_tally *t) {
+    for (int i = 0; i < t->nerrors; i++) {
+        free(t->errors[i].file);
+        free(t->errors[i].message);
+    }
+    free(t->errors);
+    free(t->confusion);
+    memset(t, 0, sizeof *t);
+}
+
+void eval_tally_add(eval_tally *t, int label, const resnet_prediction *top5) {
+    t->images++;
+    t->top1 += top5[0].index == label;
+    for (int k = 0; k < 5; k++) t->top5 += top5[k].index == label;
+    if (top5[0].index != label) t->confusion[(size_t)label * NC + top5[0].index]++;
+}
+
+void eval_tally_error(eval_tally *t, const char *file, const char *message) {
+    if (t->nerrors == t->caperrors) {
+        int cap = t->caperrors ? t->caperrors * 2 : 16;
+        eval_error *p = realloc(t->errors, (size_t)cap * sizeof *p);
+        if (!p) return; /* the error was printed already; only the JSON list loses it */
+        t->errors = p;
+        t->caperrors = cap;
+    }
+    eval_error *e = &t->errors[t->nerrors];
+    e->file = strdup(file);
+    e->message = strdup(message);
+    if (e->file && e->message) t->nerrors++;
+    else free(e->file), free(e->message);
+}
+
+typedef struct pair {
+    int label, predicted, count;
+} pair;
+
+/* The most frequent wrong (label, top-1) pairs, most first, ties by label then prediction. */
+static int worst_pairs(const eval_tally *t, pair *out, int max) {
+    int n = 0;
+    for (int l = 0; l < NC; l++)
+        for (int p = 0; p < NC; p++) {
+            int c = t->confusion[(size_t)l * NC + p];
+            if (c == 0) continue;
+            int pos = n < max ? n : max; /* insertion into the sorted list */
+            while (pos > 0 && out[pos - 1].count < c) pos--;
+            if (pos >= max) continue;
+            for (int j = (n < max ? n : max - 1); j > pos; j--) out[j] = out[j - 1];
+            out[pos] = (pair){l, p, c};
+            if (n < max) n++;
+        }
+    return n;
+}
+
+static double ratio(int a, int b) { return b > 0 ? (double)a / b : 0.0; }
+
+void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
+    fprintf(f, "%s: %d photo%s (%s), test-time augmentation %s (%d view%s)\n", r->dir, t->images,
+            t->images == 1 ? "" : "s", r->source, resnet_tta_name(r->tta), r->views, r->views == 1 ? "" : "s");
+    if (r->skipped || r->unlabelled || r->ignored) {
+        fprintf(f, "  not scored:");
+        if (r->skipped) fprintf(f, " %d skipped (errors above)", r->skipped);
+        if (r->unlabelled) fprintf(f, "%s %d unlabelled (class -1)", r->skipped ? "," : "", r->unlabelled);
+        if (r->ignored)
+            fprintf(f, "%s %d files that are not .jpg/.jpeg/.png", r->skipped || r->unlabelled ? "," : "", r->ignored);
+        fputc('\n', f);
+    }
+    fprintf(f, "  top-1 %.4f (%d/%d)\n  top-5 %.4f (%d/%d)\n", ratio(t->top1, t->images), t->top1, t->images,
+            ratio(t->top5, t->images), t->top5, t->images);
+    const double net = r->network_seconds;
+    fprintf(f, "  %.2f photos/s for the whole pipeline (%.1f s); the network alone %.2f photos/s (%.1f s, %.0f%%)\n",
+            r->seconds > 0 ? t->images / r->seconds : 0.0, r->seconds, net > 0 ? t->images / net : 0.0, net,
+            r->seconds > 0 ? 100.0 * net / r->seconds : 0.0);
+    fprintf(f, "  kernels %s, %d threads, batch %d\n", r->kernels, r->threads, r->batch);
+    pair worst[WORST_PAIRS];
+    int n = worst_pairs(t, worst, WORST_PAIRS);
+    if (n > 0) fprintf(f, "  most confused (label -> top-1):\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "  %5d  %s (%d) -> %s (%d)\n", worst[i].count, resnet_class_name(worst[i].label), worst[i].label,
+                resnet_class_name(worst[i].predicted), worst[i].predicted);
+}
+
+void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t) {
+    fputs("{\"dir\": ", f);
+    cli_json_string(f, r->dir);
+    fprintf(f, ", \"source\": \"%s\", \"tta\": \"%s\", \"views\": %d", r->source, resnet_tta_name(r->tta), r->views);
+    fprintf(f, ", \"images\": %d, \"skipped\": %d, \"unlabelled\": %d, \"ignored\": %d", t->images, r->skipped,
+            r->unlabelled, r->ignored);
+    fprintf(f, ", \"top1\": %.6f, \"top5\": %.6f, \"top1_correct\": %d, \"top5_correct\": %d",
+            ratio(t->top1, t->images), ratio(t->top5, t->images), t->top1, t->top5);
+    fprintf(f, ", \"seconds\": %.3f, \"images_per_s\": %.4f, \"network_seconds\": %.3f, \"network_images_per_s\": %.4f",
+            r->seconds, r->seconds > 0 ? t->images / r->seconds : 0.0, r->network_seconds,
+            r->network_seconds > 0 ? t->images / r->network_seconds : 0.0);
+    fprintf(f, ", \"kernels\": \"%s\", \"threads\": %d, \"batch\": %d, \"confused\": [", r->kernels, r->threads,
+            r->batch);
+    pair worst[WORST_PAIRS];
+    int n = worst_pairs(t, worst, WORST_PAIRS);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"label\": %d, \"label_name\": ", i ? ", " : "", worst[i].label);
+        cli_json_string(f, resnet_class_name(worst[i].label));
+        fprintf(f, ", \"top1\": %d, \"top1_name\": ", worst[i].predicted);
+        cli_json_string(f, resnet_class_name(worst[i].predicted));
+        fprintf(f, ", \"count\": %d}", worst[i].count);
+    }
+    fputs("], \"errors\": [", f);
+    for (int i = 0; i < t->nerrors; i++) {
+        fputs(i ? ", {\"file\": " : "{\"file\": ", f);
+        cli_json_string(f, t->errors[i].file);
+        fputs(", \"message\": ", f);
+        cli_json_string(f, t->errors[i].message);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+}
+
+void eval_predictions_header(FILE *f) { fputs("file\tlabel\ttop1\ttop1_prob\ttop5\n", f); }
+
+void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5) {
+    fprintf(f, "%s\t%d\t%d\t%.6f\t%d,%d,%d,%d,%d\n", name, label, top5[0].index, top5[0].prob, top5[0].index,
+            top5[1].index, top5[2].index, top5[3].index, top5[4].index);
+}

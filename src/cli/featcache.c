@@ -1,0 +1,376 @@
+/* featcache.c - a progress bar, photo lists, and the per-folder cache of pooled features
+ * that makes a second `train-head` or `similar` on the same folder take seconds.
+ *
+ * Why a cache file per folder (and per weight file) rather than one big one: it is read and
+ * rewritten whole, so its size stays that of the folder's features (8 KB a photo), entries
+ * of photos that left the folder disappear at the next write, and two folders never contend
+ * for one file. It lives under the user's cache folder, not next to the photos, because
+ * photo folders are often read-only or shared. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "cli/features.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- progress ---------------------------------------------------------------------------- */
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, int total, const char *what) {
+    memset(p, 0, sizeof *p);
+    p->enabled = isatty(STDERR_FILENO) && total > 1;
+    p->total = total;
+    p->what = what;
+    p->start = cli_now();
+}
+
+void cli_progress_update(cli_progress *p, int done) {
+    if (!p->enabled) return;
+    double t = cli_now();
+    if (p->shown && done < p->total && t - p->last_draw < 0.1) return; /* ~10 redraws a second */
+    p->last_draw = t;
+    enum { W = 30 };
+    char bar[W + 1];
+    int fill = p->total ? (int)((long long)done * W / p->total) : W;
+    for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
+    bar[W] = '\0';
+    double el = t - p->start, rate = el > 0 ? done / el : 0;
+    fprintf(stderr, "\r\033[K[%s] %d/%d %s", bar, done, p->total, p->what);
+    if (rate > 0) fprintf(stderr, ", %.1f/s, %.0f s left", rate, (p->total - done) / rate);
+    fflush(stderr);
+    p->shown = 1;
+}
+
+void cli_progress_clear(cli_progress *p) {
+    if (!p->enabled || !p->shown) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    p->shown = 0;
+}
+
+/* ---- photo lists ----------------------------------------------------------------------- */
+
+int cli_is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int photos_push(cli_photos *p, const char *path) {
+    if (p->count == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        char **v = realloc(p->paths, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        p->paths = v;
+        p->cap = cap;
+    }
+    size_t n = strlen(path) + 1;
+    if (!(p->paths[p->count] = malloc(n))) return -1;
+    memcpy(p->paths[p->count++], path, n);
+    return 0;
+}
+
+int cli_photos_add(cli_photos *out, char **args, int nargs) {
+    for (int i = 0; i < nargs; i++) {
+        if (!cli_is_dir(args[i])) {
+            /* a file, or something missing: kept, so that it is reported in its place */
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            continue;
+        }
+        resnet_file_list list;
+        resnet_error err;
+        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) return cli_error("%s", err.message), -1;
+        out->folders++;
+        for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
+        out->problems += list.n_problems;
+        int bad = 0;
+        for (int j = 0; j < list.count && !bad; j++) bad = photos_push(out, list.paths[j]) != 0;
+        resnet_file_list_free(&list);
+        if (bad) return cli_error("out of memory"), -1;
+    }
+    return 0;
+}
+
+void cli_photos_free(cli_photos *p) {
+    for (int i = 0; i < p->count; i++) free(p->paths[i]);
+    free(p->paths);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- the cache ------------------------------------------------------------------------------- */
+
+#define MAGIC "RNFEAT01"
+#define ENDIAN_MARK 0x01020304u /* the file is in this machine's byte order; another reads as damaged */
+#define DIM RESNET_FEATURE_DIM
+
+typedef struct entry {
+    char *key;                 /* the photo's real path */
+    int64_t size, sec, nsec;   /* its size and modification time when computed */
+    float *feat;               /* DIM floats */
+    int used;                  /* looked up (and still valid) in this run */
+} entry;
+
+struct featcache {
+    char *file;                /* the cache file */
+    unsigned long long fp;
+    entry *old;                /* from the file, sorted by key */
+    int n_old;
+    entry *add;                /* computed in this run */
+    int n_add, cap_add;
+};
+
+static uint64_t fnv64(const char *s) {
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int mkdir_p(char *path) { /* path is modified and restored */
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int r = mkdir(path, 0755);
+        *p = '/';
+        if (r != 0 && errno != EEXIST) return -1;
+    }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int cmp_entry(const void *a, const void *b) { return strcmp(((const entry *)a)->key, ((const entry *)b)->key); }
+
+static void free_entries(entry *e, int n) {
+    for (int i = 0; i < n; i++) {
+        free(e[i].key);
+        free(e[i].feat);
+    }
+    free(e);
+}
+
+/* Reads the whole cache file; 0 if it is absent, 1 if read, -1 if damaged. */
+static int load(featcache *c) {
+    FILE *f = fopen(c->file, "rb");
+    if (!f) return errno == ENOENT ? 0 : -1;
+    char magic[8];
+    uint32_t mark, dim, count;
+    unsigned long long fp;
+    int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, MAGIC, 8) == 0 && fread(&mark, 4, 1, f) == 1 &&
+             mark == ENDIAN_MARK && fread(&fp, 8, 1, f) == 1 && fp == c->fp && fread(&dim, 4, 1, f) == 1 &&
+             dim == DIM && fread(&count, 4, 1, f) == 1 && count <= 10000000;
+    if (ok && count) ok = (c->old = calloc(count, sizeof *c->old)) != NULL;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        entry *e = &c->old[i];
+        uint32_t klen;
+        ok = fread(&klen, 4, 1, f) == 1 && klen > 0 && klen < PATH_MAX && (e->key = malloc(klen + 1)) != NULL &&
+             fread(e->key, 1, klen, f) == klen && fread(&e->size, 8, 1, f) == 1 && fread(&e->sec, 8, 1, f) == 1 &&
+             fread(&e->nsec, 8, 1, f) == 1 && (e->feat = malloc(DIM * sizeof(float))) != NULL &&
+             fread(e->feat, sizeof(float), DIM, f) == DIM;
+        if (e->key) e->key[ok ? klen : 0] = '\0';
+        c->n_old = (int)i + 1;
+    }
+    ok = ok && fgetc(f) == EOF; /* and nothing after the last entry */
+    fclose(f);
+    if (!ok) {
+        free_entries(c->old, c->n_old);
+        c->old = NULL;
+        c->n_old = 0;
+        return -1;
+    }
+    qsort(c->old, (size_t)c->n_old, sizeof *c->old, cmp_entry);
+    return 1;
+}
+
+featcache *featcache_open(const char *dir, unsigned long long fingerprint) {
+    char real[PATH_MAX], folder[PATH_MAX];
+    if (!realpath(dir, real)) return NULL; /* the walk will report the folder itself */
+    const char *env = getenv("RESNET_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (env && *env) n = snprintf(folder, sizeof folder, "%s/features", env);
+    else if (xdg && *xdg) n = snprintf(folder, sizeof folder, "%s/resnet/features", xdg);
+    else if (home && *home) n = snprintf(folder, sizeof folder, "%s/.cache/resnet/features", home);
+    else return NULL;
+    if (n < 0 || (size_t)n >= sizeof folder - 64) return NULL;
+    featcache *c = calloc(1, sizeof *c);
+    size_t flen = strlen(folder) + 64;
+    if (!c || !(c->file = malloc(flen))) {
+        free(c);
+        return NULL;
+    }
+    c->fp = fingerprint;
+    snprintf(c->file, flen, "%s/%016llx-%016llx.bin", folder, fingerprint, (unsigned long long)fnv64(real));
+    if (mkdir_p(folder) != 0) {
+        cli_error("warning: cannot create the feature cache folder %s: %s (features will not be cached)", folder,
+                  strerror(errno));
+        free(c->file);
+        free(c);
+        return NULL;
+    }
+    if (load(c) < 0) cli_error("warning: feature cache %s is damaged; it will be rebuilt", c->file);
+    return c;
+}
+
+/* The key of a photo: its real path and what stat says now. */
+static int photo_key(const char *path, char *real, int64_t *size, int64_t *sec, int64_t *nsec) {
+    struct stat sb;
+    if (!realpath(path, real) || stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    *size = (int64_t)sb.st_size;
+    *sec = (int64_t)sb.st_mtim.tv_sec;
+    *nsec = (int64_t)sb.st_mtim.tv_nsec;
+    return 0;
+}
+
+static int featcache_get(featcache *c, const char *path, float *out) {
+    char real[PATH_MAX];
+    int64_t size, sec, nsec;
+    if (!c || !c->n_old || photo_key(path, real, &size, &sec, &nsec) != 0) return 0;
+    entry probe = {real, 0, 0, 0, NULL, 0};
+    entry *e = bsearch(&probe, c->old, (size_t)c->n_old, sizeof *c->old, cmp_entry);
+    if (!e || e->size != size || e->sec != sec || e->nsec != nsec) return 0;
+    e->used = 1;
+    memcpy(out, e->feat, DIM * sizeof(float));
+    return 1;
+}
+
+static void featcache_put(featcache *c, const char *path, const float *feat) {
+    char real[PATH_MAX];
+    int64_t size, sec, nsec;
+    if (!c || photo_key(path, real, &size, &sec, &nsec) != 0) return;
+    if (c->n_add == c->cap_add) {
+        int cap = c->cap_add ? 2 * c->cap_add : 64;
+        entry *v = realloc(c->add, (size_t)cap * sizeof *v);
+        if (!v) return; /* not cached: only slower next time */
+        c->add = v;
+        c->cap_add = cap;
+    }
+    entry *e = &c->add[c->n_add];
+    size_t kl = strlen(real) + 1;
+    e->key = malloc(kl);
+    e->feat = malloc(DIM * sizeof(float));
+    if (!e->key || !e->feat) {
+        free(e->key);
+        free(e->feat);
+        return;
+    }
+    memcpy(e->key, real, kl);
+    memcpy(e->feat, feat, DIM * sizeof(float));
+    e->size = size;
+    e->sec = sec;
+    e->nsec = nsec;
+    e->used = 1;
+    c->n_add++;
+}
+
+static int write_entry(FILE *f, const entry *e) {
+    uint32_t kl = (uint32_t)strlen(e->key);
+    return fwrite(&kl, 4, 1, f) == 1 && fwrite(e->key, 1, kl, f) == kl && fwrite(&e->size, 8, 1, f) == 1 &&
+           fwrite(&e->sec, 8, 1, f) == 1 && fwrite(&e->nsec, 8, 1, f) == 1 &&
+           fwrite(e->feat, sizeof(float), DIM, f) == DIM;
+}
+
+void featcache_close(featcache *c) {
+    if (!c) return;
+    int unused = 0;
+    for (int i = 0; i < c->n_old; i++) unused += !c->old[i].used;
+    if (c->n_add > 0 || unused > 0) {
+        /* Rewrite whole: the entries still valid plus the new ones, to a temporary name,
+         * renamed into place, so a reader never sees half a file. */
+        size_t tl = strlen(c->file) + 32;
+        char *tmp = malloc(tl);
+        FILE *f = NULL;
+        if (tmp) {
+            snprintf(tmp, tl, "%s.tmp.%ld", c->file, (long)getpid());
+            f = fopen(tmp, "wb");
+        }
+        uint32_t mark = ENDIAN_MARK, dim = DIM, count = (uint32_t)(c->n_old - unused + c->n_add);
+        int ok = f && fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&mark, 4, 1, f) == 1 && fwrite(&c->fp, 8, 1, f) == 1 &&
+                 fwrite(&dim, 4, 1, f) == 1 && fwrite(&count, 4, 1, f) == 1;
+        for (int i = 0; ok && i < c->n_old; i++)
+            if (c->old[i].used) ok = write_entry(f, &c->old[i]);
+        for (int i = 0; ok && i < c->n_add; i++) ok = write_entry(f, &c->add[i]);
+        if (f && fclose(f) != 0) ok = 0;
+        if (ok && rename(tmp, c->file) != 0) ok = 0;
+        if (!ok) {
+            if (tmp) unlink(tmp);
+            cli_error("warning: could not write the feature cache %s: %s", c->file, strerror(errno));
+        }
+        free(tmp);
+    }
+    free_entries(c->old, c->n_old);
+    free_entries(c->add, c->n_add);
+    free(c->file);
+    free(c);
+}
+
+/* ---- features of many photos ------------------------------------------------------------- */
+
+typedef struct feat_ctx {
+    featcache *cache;
+    const int *index; /* position in the caller's arrays of each photo run */
+    float *feats;
+    char *ok;
+    int done, good, base_done;
+    cli_progress bar;
+} feat_ctx;
+
+static int on_features(void *vctx, const resnet_file_result *r) {
+    feat_ctx *x = vctx;
+    const int i = x->index[r->index];
+    if (r->status == RESNET_OK) {
+        memcpy(x->feats + (size_t)i * DIM, r->features, DIM * sizeof(float));
+        x->ok[i] = 1;
+        x->good++;
+        featcache_put(x->cache, r->path, r->features);
+    } else {
+        cli_progress_clear(&x->bar);
+        cli_error("%s", r->message);
+    }
+    cli_progress_update(&x->bar, x->base_done + ++x->done);
+    return 0;
+}
+
+int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok, int *from_cache) {
+    memset(ok, 0, (size_t)n);
+    int hits = 0;
+    int *miss = malloc((size_t)(n ? n : 1) * sizeof *miss);
+    const char **mpaths = malloc((size_t)(n ? n : 1) * sizeof *mpaths);
+    if (!miss || !mpaths) {
+        free(miss);
+        free(mpaths);
+        cli_error("out of memory");
+        return -1;
+    }
+    int nm = 0;
+    for (int i = 0; i < n; i++) {
+        if (featcache_get(c, paths[i], feats + (size_t)i * DIM)) {
+            ok[i] = 1;
+            hits++;
+        } else {
+            miss[nm] = i;
+            mpaths[nm++] = paths[i];
+        }
+    }
+    feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}};
+    cli_progress_start(&x.bar, n, "photos");
+    resnet_error err;
+    resnet_status st = resnet_run_files(s, mpaths, nm, RESNET_WANT_FEATURES, on_features, &x, &err);
+    cli_progress_clear(&x.bar);
+    free(miss);
+    free(mpaths);
+    if (st != RESNET_OK) {
+        cli_error("%s", err.message);
+        return -1;
+    }
+    if (from_cache) *from_cache = hits;
+    return hits + x.good;
+}

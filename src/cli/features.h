@@ -1,0 +1,53 @@
+/* features.h - what the feature commands (cam, embed, similar, train-head, classify DIR)
+ * share: a progress bar, the per-folder feature cache, and photo lists (internal to the CLI). */
+#ifndef RN_CLI_FEATURES_H
+#define RN_CLI_FEATURES_H
+
+#include <stdio.h>
+#include "cli/cli.h"
+
+/* ---- a progress bar on stderr, drawn only when stderr is a terminal ---- */
+typedef struct cli_progress {
+    int enabled, total, shown;
+    double start, last_draw;
+    const char *what; /* "photos" */
+} cli_progress;
+
+double cli_now(void);
+void cli_progress_start(cli_progress *p, int total, const char *what);
+void cli_progress_update(cli_progress *p, int done);
+/* Wipes the bar so that a line can be printed (the next update draws it again). */
+void cli_progress_clear(cli_progress *p);
+
+/* ---- photo lists: files as given, folders expanded (recursively, sorted) ---- */
+typedef struct cli_photos {
+    int count, cap;
+    char **paths;   /* owned copies */
+    int folders;    /* how many of the arguments were folders */
+    int problems;   /* unreadable subfolders, already reported */
+} cli_photos;
+
+/* Appends args (files or folders) to *out; reports and returns -1 when a folder itself
+ * cannot be read. */
+int cli_photos_add(cli_photos *out, char **args, int nargs);
+void cli_photos_free(cli_photos *p);
+
+/* ---- features of many photos, cached per folder ---- */
+typedef struct featcache featcache;
+
+/* The cache of the photos under folder `dir` for the weights with this fingerprint: a file
+ * in $RESNET_CACHE (or $XDG_CACHE_HOME/resnet, ~/.cache/resnet) /features/, named by the
+ * fingerprint and the folder's real path. Entries are keyed by each photo's real path, size
+ * and modification time, so an edited or replaced photo is recomputed. Never fails: an
+ * unreadable or damaged cache is ignored (one warning) and rewritten. */
+featcache *featcache_open(const char *dir, unsigned long long fingerprint);
+/* Saves if anything changed (atomically; a failure is a warning) and frees. */
+void featcache_close(featcache *c);
+
+/* Features (n x 2048) of paths with the cache c (may be NULL: compute all). ok[i] says which
+ * photos worked; the others are reported on stderr. Shows progress on a terminal. Returns
+ * the number that worked, or -1 on a fatal error (reported). *from_cache: how many hits. */
+int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
+                 int *from_cache);
+
+#endif

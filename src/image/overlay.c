@@ -1,0 +1,277 @@
+/* overlay.c - photos in the public API, PNG writing, and class activation maps laid over a
+ * photo: where the 7x7 map sits on the photo, its bilinear upsampling, a colour scale and
+ * the blend. */
+#include "image/image_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/fileio.h"
+
+#define SHORT_SIDE 256 /* the reference pipeline: shorter side to 256, centre crop 224 */
+#define CROP RESNET_INPUT_SIZE
+#define CELL (CROP / RESNET_MAP_SIZE) /* 32 crop pixels per map cell */
+
+/* ---- photos ---------------------------------------------------------------------------- */
+
+resnet_status resnet_image_load(const char *path, resnet_image *out, resnet_error *err) {
+    if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_image_load: NULL argument");
+    memset(out, 0, sizeof *out);
+    rn_image img;
+    resnet_status st = rn_image_load(path, &img, err);
+    if (st != RESNET_OK) return st;
+    out->width = img.width;
+    out->height = img.height;
+    out->rgb = img.rgb; /* both are malloc'd width*height*3 bytes: ownership moves */
+    return RESNET_OK;
+}
+
+void resnet_image_free(resnet_image *img) {
+    if (!img) return;
+    free(img->rgb);
+    memset(img, 0, sizeof *img);
+}
+
+static resnet_status check_image(const resnet_image *img, const char *what, resnet_error *err) {
+    if (!img || !img->rgb || img->width <= 0 || img->height <= 0 ||
+        (size_t)img->width * (size_t)img->height > RN_IMAGE_MAX_PIXELS)
+        return rn_fail(err, RESNET_E_ARG, "%s: no image, or an image of impossible size", what);
+    return RESNET_OK;
+}
+
+resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out, resnet_error *err) {
+    resnet_status st = check_image(img, "preprocess", err);
+    if (st != RESNET_OK) return st;
+    rn_image view = {img->width, img->height, img->rgb};
+    return rn_image_to_input(&view, norm, out, err);
+}
+
+/* ---- PNG ------------------------------------------------------------------------------- */
+
+typedef struct png_failure {
+    jmp_buf jmp;
+    char message[200];
+} png_failure;
+
+static void png_on_error(png_structp png, png_const_charp msg) {
+    png_failure *f = png_get_error_ptr(png);
+    snprintf(f->message, sizeof f->message, "%s", msg);
+    longjmp(f->jmp, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg; /* warnings while writing are about ancillary chunks we do not write */
+}
+
+/* Encodes img into the open FILE; 0 on success, -1 with f->message set. Everything that
+ * must survive the longjmp is set up by the caller, so no local needs to be volatile. */
+static int png_encode(FILE *fp, const resnet_image *img, png_bytep *rows, png_failure *f) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, f, png_on_error, png_on_warning);
+    if (!png) {
+        snprintf(f->message, sizeof f->message, "out of memory");
+        return -1;
+    }
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        snprintf(f->message, sizeof f->message, "out of memory");
+        return -1;
+    }
+    if (setjmp(f->jmp)) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+resnet_status resnet_image_write_png(const resnet_image *img, const char *path, resnet_error *err) {
+    if (!path) return rn_fail(err, RESNET_E_ARG, "resnet_image_write_png: NULL path");
+    resnet_status st = check_image(img, path, err);
+    if (st != RESNET_OK) return st;
+    char eb[128];
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    png_bytep *rows = malloc((size_t)img->height * sizeof *rows);
+    if (!tmp || !rows) {
+        free(tmp);
+        free(rows);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    }
+    for (int y = 0; y < img->height; y++) rows[y] = img->rgb + (size_t)y * img->width * 3;
+    /* A new file beside the target (same filesystem, so rename is atomic); O_EXCL: never
+     * truncate something that happens to have that name. */
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = rn_fail(err, RESNET_E_IO, "%s: cannot create %s: %s", path, tmp, rn_errno_str(errno, eb, sizeof eb));
+        free(tmp);
+        free(rows);
+        return st;
+    }
+    FILE *fp = fdopen(fd, "wb");
+    png_failure f;
+    f.message[0] = '\0';
+    if (!fp) {
+        st = rn_fail(err, RESNET_E_IO, "%s: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+        close(fd);
+    } else {
+        if (png_encode(fp, img, rows, &f) != 0)
+            st = rn_fail(err, RESNET_E_IO, "%s: PNG encoding failed: %s", path, f.message);
+        if (st == RESNET_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
+            st = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+        if (fclose(fp) != 0 && st == RESNET_OK)
+            st = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
+    }
+    if (st == RESNET_OK && rename(tmp, path) != 0)
+        st = rn_fail(err, RESNET_E_IO, "%s: cannot rename %s into place: %s", path, tmp,
+                     rn_errno_str(errno, eb, sizeof eb));
+    if (st != RESNET_OK) (void)unlink(tmp);
+    free(tmp);
+    free(rows);
+    return st;
+}
+
+/* ---- where the network looks ------------------------------------------------------------ */
+
+/* The geometry of rn_image_to_input (preprocess.c), repeated here because the CAM needs it
+ * in continuous coordinates: the photo resized to ow x oh (shorter side 256, the other
+ * truncated), then the 224 window at (left, top), both offsets rounded half to even as
+ * torchvision's CenterCrop does. tests/test_features.c checks the two agree. */
+typedef struct crop_geom {
+    int ow, oh, left, top;
+} crop_geom;
+
+static int half_round_even(int d) {
+    int q = d / 2;
+    if (d % 2 != 0 && q % 2 != 0) q++;
+    return q;
+}
+
+static crop_geom geometry(int w, int h) {
+    crop_geom g;
+    const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
+    const int other = (int)((double)SHORT_SIDE * (double)longer / (double)shorter);
+    g.ow = w <= h ? SHORT_SIDE : other;
+    g.oh = w <= h ? other : SHORT_SIDE;
+    g.left = half_round_even(g.ow - CROP);
+    g.top = half_round_even(g.oh - CROP);
+    return g;
+}
+
+void resnet_crop_box(int width, int height, double box[4]) {
+    if (!box) return;
+    if (width <= 0 || height <= 0) {
+        box[0] = box[1] = box[2] = box[3] = 0;
+        return;
+    }
+    crop_geom g = geometry(width, height);
+    /* PIL maps output pixel edge x' to input x' * (in / out) */
+    const double sx = (double)width / g.ow, sy = (double)height / g.oh;
+    box[0] = g.left * sx;
+    box[1] = g.top * sy;
+    box[2] = (g.left + CROP) * sx;
+    box[3] = (g.top + CROP) * sy;
+}
+
+resnet_status resnet_cam_heatmap(const float *map, int width, int height, float *heat, resnet_error *err) {
+    if (!map || !heat) return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: NULL argument");
+    if (width <= 0 || height <= 0 || (size_t)width * (size_t)height > RN_IMAGE_MAX_PIXELS)
+        return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: bad size %dx%d", width, height);
+    float lo = map[0], hi = map[0];
+    for (int i = 0; i < RESNET_MAP_CELLS; i++) {
+        if (!isfinite(map[i])) return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: map value %d is not finite", i);
+        lo = map[i] < lo ? map[i] : lo;
+        hi = map[i] > hi ? map[i] : hi;
+    }
+    const float scale = hi > lo ? 1.0f / (hi - lo) : 0.0f;
+    crop_geom g = geometry(width, height);
+    const double fx = (double)g.ow / width, fy = (double)g.oh / height;
+    const int last = RESNET_MAP_SIZE - 1;
+    for (int py = 0; py < height; py++) {
+        /* the pixel centre in crop pixels, then in cells (cell centres at integers) */
+        const double v = (py + 0.5) * fy - g.top;
+        const double gy = v / CELL - 0.5;
+        const double cy = gy < 0 ? 0 : gy > last ? last : gy;
+        const int y0 = (int)cy, y1 = y0 < last ? y0 + 1 : y0;
+        const double ty = cy - y0;
+        float *row = heat + (size_t)py * width;
+        for (int px = 0; px < width; px++) {
+            const double u = (px + 0.5) * fx - g.left;
+            if (v < 0 || v >= CROP || u < 0 || u >= CROP) {
+                row[px] = -1.0f;
+                continue;
+            }
+            const double gx = u / CELL - 0.5;
+            const double cx = gx < 0 ? 0 : gx > last ? last : gx;
+            const int x0 = (int)cx, x1 = x0 < last ? x0 + 1 : x0;
+            const double tx = cx - x0;
+            const float *m0 = map + y0 * RESNET_MAP_SIZE, *m1 = map + y1 * RESNET_MAP_SIZE;
+            const double top = m0[x0] + (m0[x1] - m0[x0]) * tx, bot = m1[x0] + (m1[x1] - m1[x0]) * tx;
+            const double val = top + (bot - top) * ty;
+            float t = (float)((val - lo) * scale);
+            row[px] = t < 0 ? 0 : t > 1 ? 1 : t;
+        }
+    }
+    return RESNET_OK;
+}
+
+/* The colour scale: "jet", piecewise linear through dark blue, blue, cyan, yellow, red,
+ * dark red. Chosen because it is what CAM figures usually show, so the picture reads at a
+ * glance (hot = red). */
+static void colour(float t, unsigned char rgb[3]) {
+    static const float stops[6] = {0.0f, 0.125f, 0.375f, 0.625f, 0.875f, 1.0f};
+    static const unsigned char cols[6][3] = {{0, 0, 143}, {0, 0, 255}, {0, 255, 255},
+                                             {255, 255, 0}, {255, 0, 0}, {128, 0, 0}};
+    int i = 0;
+    while (i < 4 && t > stops[i + 1]) i++;
+    float f = (t - stops[i]) / (stops[i + 1] - stops[i]);
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    for (int c = 0; c < 3; c++) rgb[c] = (unsigned char)lrintf(cols[i][c] + (cols[i + 1][c] - cols[i][c]) * f);
+}
+
+resnet_status resnet_cam_overlay(const resnet_image *photo, const float *heat, float opacity, resnet_image *out,
+                                 resnet_error *err) {
+    if (!out) return rn_fail(err, RESNET_E_ARG, "resnet_cam_overlay: NULL argument");
+    memset(out, 0, sizeof *out);
+    resnet_status st = check_image(photo, "resnet_cam_overlay", err);
+    if (st != RESNET_OK) return st;
+    if (!heat) return rn_fail(err, RESNET_E_ARG, "resnet_cam_overlay: NULL heat map");
+    if (!(opacity >= 0.0f && opacity <= 1.0f))
+        return rn_fail(err, RESNET_E_ARG, "resnet_cam_overlay: opacity must be between 0 and 1");
+    const size_t npix = (size_t)photo->width * photo->height;
+    unsigned char *dst = malloc(npix * 3);
+    if (!dst) return rn_fail(err, RESNET_E_NOMEM, "resnet_cam_overlay: out of memory (%dx%d)", photo->width, photo->height);
+    for (size_t i = 0; i < npix; i++) {
+        const unsigned char *p = photo->rgb + 3 * i;
+        unsigned char *q = dst + 3 * i;
+        if (heat[i] < 0) {
+            /* not seen by the network: grey and dimmed, so the eye goes to the crop */
+            const float lum = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+            q[0] = q[1] = q[2] = (unsigned char)lrintf(lum * 0.5f + 32.0f);
+            continue;
+        }
+        unsigned char c[3];
+        colour(heat[i], c);
+        for (int k = 0; k < 3; k++) q[k] = (unsigned char)lrintf(p[k] * (1.0f - opacity) + c[k] * opacity);
+    }
+    out->width = photo->width;
+    out->height = photo->height;
+    out->rgb = dst;
+    return RESNET_OK;
+}

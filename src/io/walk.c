@@ -1,0 +1,168 @@
+/* walk.c - the photos under a folder, recursively (resnet_list_images). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "io/fileio.h"
+
+#define MAX_DEPTH 64 /* deeper trees are almost surely link loops we failed to see */
+
+typedef struct strvec {
+    char **v;
+    int n, cap;
+} strvec;
+
+static int strvec_push(strvec *s, char *str) {
+    if (!str) return -1;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        char **v = realloc(s->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            free(str);
+            return -1;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = str;
+    return 0;
+}
+
+static char *join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a > 0 && dir[a - 1] != '/';
+    char *p = malloc(a + slash + b + 1);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    if (slash) p[a] = '/';
+    memcpy(p + a + slash, name, b + 1);
+    return p;
+}
+
+static char *format_msg(const char *fmt, const char *path, int e) {
+    char eb[128], pb[400];
+    char *m = malloc(600);
+    if (m) snprintf(m, 600, fmt, rn_printable(path, pb, sizeof pb), rn_errno_str(e, eb, sizeof eb));
+    return m;
+}
+
+static int has_image_extension(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
+}
+
+/* The first bytes of a JPEG (FF D8 FF) or PNG (89 'P' 'N' 'G' CR LF 1A LF). */
+static int has_image_signature(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    unsigned char b[8];
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return 1;
+    return n == 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+/* The folders being walked, root to here, to refuse to walk into one of them again. */
+typedef struct ancestor {
+    dev_t dev;
+    ino_t ino;
+    const struct ancestor *up;
+} ancestor;
+
+typedef struct walker {
+    strvec files, problems;
+    int oom;
+} walker;
+
+static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (strvec_push(&w->problems, format_msg("%s: cannot read folder: %s", dir, errno)) != 0) w->oom = 1;
+        return;
+    }
+    struct dirent *e;
+    while (!w->oom && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue; /* ".", "..", hidden files, macOS "._x.jpg" */
+        char *path = join(dir, e->d_name);
+        if (!path) {
+            w->oom = 1;
+            break;
+        }
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            /* a dangling link or a file gone since readdir: report only if it looked like a photo */
+            if (has_image_extension(e->d_name) &&
+                strvec_push(&w->problems, format_msg("%s: cannot read: %s", path, errno)) != 0)
+                w->oom = 1;
+            free(path);
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            int loop = depth >= MAX_DEPTH;
+            for (const ancestor *a = up; a && !loop; a = a->up) loop = a->dev == sb.st_dev && a->ino == sb.st_ino;
+            if (!loop) {
+                ancestor here = {sb.st_dev, sb.st_ino, up};
+                walk(w, path, &here, depth + 1);
+            }
+            free(path);
+        } else if (S_ISREG(sb.st_mode) && (has_image_extension(e->d_name) || has_image_signature(path))) {
+            if (strvec_push(&w->files, path) != 0) w->oom = 1;
+        } else {
+            free(path);
+        }
+    }
+    closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void free_vec(strvec *s) {
+    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+}
+
+resnet_status resnet_list_images(const char *dir, resnet_file_list *out, resnet_error *err) {
+    if (!dir || !out) return rn_fail(err, RESNET_E_ARG, "resnet_list_images: NULL argument");
+    memset(out, 0, sizeof *out);
+    char eb[128], pb[400];
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", rn_printable(dir, pb, sizeof pb),
+                       rn_errno_str(errno, eb, sizeof eb));
+    if (!S_ISDIR(sb.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a folder", rn_printable(dir, pb, sizeof pb));
+    DIR *probe = opendir(dir); /* the root itself unreadable is an error, not a problem entry */
+    if (!probe)
+        return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
+                       rn_errno_str(errno, eb, sizeof eb));
+    closedir(probe);
+    walker w = {{NULL, 0, 0}, {NULL, 0, 0}, 0};
+    ancestor root = {sb.st_dev, sb.st_ino, NULL};
+    walk(&w, dir, &root, 0);
+    if (w.oom) {
+        free_vec(&w.files);
+        free_vec(&w.problems);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory listing the folder", rn_printable(dir, pb, sizeof pb));
+    }
+    if (w.files.n > 1) qsort(w.files.v, (size_t)w.files.n, sizeof *w.files.v, cmp_str);
+    out->count = w.files.n;
+    out->paths = w.files.v;
+    out->n_problems = w.problems.n;
+    out->problems = w.problems.v;
+    return RESNET_OK;
+}
+
+void resnet_file_list_free(resnet_file_list *list) {
+    if (!list) return;
+    for (int i = 0; i < list->count; i++) free(list->paths[i]);
+    for (int i = 0; i < list->n_problems; i++) free(list->problems[i]);
+    free(list->paths);
+    free(list->problems);
+    memset(list, 0, sizeof *list);
+}

@@ -1,0 +1,53 @@
+/* cam.c - class activation maps and the model's fingerprint.
+ *
+ * ResNet-50 ends in a global average pool and the fc layer, both linear, so
+ *   logit[c] = b[c] + sum_k W[c][k] * mean_p F[p][k] = b[c] + mean_p cam_c[p],
+ *   cam_c[p] = sum_k W[c][k] * F[p][k],
+ * the class's evidence at each of the 7x7 cells (Zhou et al., "Learning Deep Features for
+ * Discriminative Localization", 2016).
+ *
+ * Why no unpacked copy of fc.weight: the fc layer already is a 1x1 convolution, so we run it
+ * through the same driver over all 49 cells at once and subtract the bias. That reads the
+ * packed weights whatever layout the micro-kernels use (and however that changes), costs no
+ * 8 MB copy per model, and gives every class's map for 49x the fc's work (~2% of a pass). */
+#include "model/features.h"
+
+#include "model/resnet50.h"
+
+void rn_class_maps(const rn_exec *ex, const rn_conv *fc, const float *fmap, int n, int hw, float *scratch,
+                   float *out) {
+    /* as an image of 1 x hw pixels: a 1x1 convolution does not care about the shape */
+    rn_conv_forward(ex, fc, fmap, n, 1, hw, scratch, NULL, 0);
+    const int cout = fc->cout;
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < hw; p++) {
+            const float *row = scratch + ((size_t)i * hw + p) * fc->n_padded;
+            float *dst = out + (size_t)i * cout * hw + p;
+            for (int c = 0; c < cout; c++) dst[(size_t)c * hw] = row[c] - fc->bias[c];
+        }
+}
+
+/* FNV-1a, 64-bit: tiny, and good enough to tell weight files apart (not a security hash). */
+static unsigned long long fnv(unsigned long long h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+unsigned long long resnet_model_fingerprint(const resnet_model *m) {
+    if (!m) return 0;
+    unsigned long long h = 14695981039346656037ull;
+    int tag[2] = {(int)m->variant, (int)m->norm};
+    h = fnv(h, tag, sizeof tag);
+    /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
+     * path, which must not change the fingerprint), and after BN folding they depend on every
+     * BN parameter of their layer. */
+    h = fnv(h, m->conv1.bias, (size_t)m->conv1.cout * sizeof(float));
+    const rn_conv *last = &m->blocks[RN_BLOCKS - 1].conv3;
+    h = fnv(h, last->bias, (size_t)last->cout * sizeof(float));
+    h = fnv(h, m->fc.bias, (size_t)m->fc.cout * sizeof(float));
+    return h;
+}

@@ -1,0 +1,174 @@
+/* test_concurrency.c - one loaded model shared by several threads at once.
+ *
+ * The header promises that a loaded model is read-only and may be shared by any number of
+ * threads, each with its own session. Here 4 threads classify different photos at the same
+ * time (each its own session; started together behind a barrier so the passes overlap), and
+ * every result must equal, bit for bit, what one thread alone computes for the same photo:
+ * the 1000 logits, and the top-5 of resnet_classify_file. A second round gives each
+ * session 2 worker threads of its own (8 threads in all): the split of a layer between
+ * workers must not change a bit either.
+ * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: ../shared/images/seed.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resnet.h"
+#include "testutil.h"
+
+#define N_PHOTOS 8
+#define N_THREADS 4
+#define TOP 5
+#define INPUT_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+
+static resnet_model *model;
+static char *photos[N_PHOTOS];
+static int n_photos;
+static float ref_logits[N_PHOTOS][RESNET_NUM_CLASSES];
+static resnet_prediction ref_top[N_PHOTOS][TOP];
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The first N_PHOTOS .jpg files of the seed folder, in name order. */
+static int find_photos(void) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/images/seed", tu_shared());
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *all[256];
+    int n = 0;
+    while (d && (e = readdir(d)) && n < 256) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".jpg") != 0) continue;
+        all[n] = malloc(strlen(dir) + len + 2);
+        sprintf(all[n], "%s/%s", dir, e->d_name);
+        n++;
+    }
+    if (d) closedir(d);
+    qsort(all, (size_t)n, sizeof all[0], cmp_str);
+    for (int i = 0; i < n; i++) {
+        if (i < N_PHOTOS) photos[n_photos++] = all[i];
+        else free(all[i]);
+    }
+    return n_photos;
+}
+
+/* One photo through preprocess + forward; 0 on success. */
+static int logits_of(resnet_session *s, const char *path, float *input, float *logits, resnet_error *err) {
+    if (resnet_preprocess_file(path, resnet_model_norm(model), input, err) != RESNET_OK) return -1;
+    return resnet_forward(s, input, 1, logits, NULL, err) == RESNET_OK ? 0 : -1;
+}
+
+typedef struct worker {
+    int id, session_threads;
+    pthread_barrier_t *start;
+    int mismatched_logits, mismatched_top, errors;
+    char first_error[600];
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    resnet_session *s = NULL;
+    resnet_error err;
+    float *input = malloc(INPUT_FLOATS * sizeof(float)), logits[RESNET_NUM_CLASSES];
+    if (resnet_session_create(model, w->session_threads, 1, &s, &err) != RESNET_OK || !input) {
+        snprintf(w->first_error, sizeof w->first_error, "session: %s", err.message);
+        w->errors++;
+    }
+    pthread_barrier_wait(w->start); /* everyone runs at once */
+    /* thread t takes photos t, t + N_THREADS, ...; then one resnet_classify_file of its own */
+    for (int i = w->id; s && i < n_photos; i += N_THREADS) {
+        if (logits_of(s, photos[i], input, logits, &err) != 0) {
+            if (!w->errors++) snprintf(w->first_error, sizeof w->first_error, "%s", err.message);
+            continue;
+        }
+        w->mismatched_logits += memcmp(logits, ref_logits[i], sizeof logits) != 0;
+    }
+    for (int i = w->id; s && i < n_photos; i += N_THREADS) {
+        resnet_prediction top[TOP];
+        if (resnet_classify_file(s, photos[i], TOP, top, &err) != RESNET_OK) {
+            if (!w->errors++) snprintf(w->first_error, sizeof w->first_error, "%s", err.message);
+            continue;
+        }
+        w->mismatched_top += memcmp(top, ref_top[i], sizeof top) != 0;
+        break; /* one each: the logits above already cover every photo */
+    }
+    resnet_session_free(s);
+    free(input);
+    return NULL;
+}
+
+static void concurrent_round(int session_threads) {
+    pthread_t tid[N_THREADS];
+    worker w[N_THREADS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N_THREADS);
+    for (int t = 0; t < N_THREADS; t++) {
+        memset(&w[t], 0, sizeof w[t]);
+        w[t].id = t;
+        w[t].session_threads = session_threads;
+        w[t].start = &start;
+        CHECK(pthread_create(&tid[t], NULL, work, &w[t]) == 0, "pthread_create");
+    }
+    int logits_bad = 0, top_bad = 0;
+    for (int t = 0; t < N_THREADS; t++) {
+        pthread_join(tid[t], NULL);
+        CHECK(w[t].errors == 0, "thread %d: %d errors, first: %s", t, w[t].errors, w[t].first_error);
+        logits_bad += w[t].mismatched_logits;
+        top_bad += w[t].mismatched_top;
+    }
+    pthread_barrier_destroy(&start);
+    CHECK(logits_bad == 0, "%d of %d photos: logits differ from the single-threaded run", logits_bad, n_photos);
+    CHECK(top_bad == 0, "%d threads: top-%d differs from the single-threaded run", top_bad, TOP);
+    printf("     %d threads x %d worker(s) each, %d photos: logits and top-%d identical\n", N_THREADS,
+           session_threads, n_photos, TOP);
+}
+
+static void test_single_threaded_reference(void) {
+    resnet_session *s = NULL;
+    resnet_error err;
+    float *input = malloc(INPUT_FLOATS * sizeof(float));
+    CHECK(resnet_session_create(model, 1, 1, &s, &err) == RESNET_OK, "%s", err.message);
+    for (int i = 0; s && i < n_photos; i++) {
+        CHECK(logits_of(s, photos[i], input, ref_logits[i], &err) == 0, "%s", err.message);
+        float probs[RESNET_NUM_CLASSES];
+        resnet_softmax(ref_logits[i], RESNET_NUM_CLASSES, probs);
+        resnet_top_k(probs, RESNET_NUM_CLASSES, TOP, ref_top[i]);
+        /* resnet_classify_file is exactly this */
+        if (i == 0) {
+            resnet_prediction top[TOP];
+            CHECK(resnet_classify_file(s, photos[i], TOP, top, &err) == RESNET_OK, "%s", err.message);
+            CHECK(memcmp(top, ref_top[i], sizeof top) == 0, "classify_file differs from forward + top-k");
+        }
+    }
+    resnet_session_free(s);
+    free(input);
+}
+
+static void test_threads_one_worker_each(void) { concurrent_round(1); }
+static void test_threads_two_workers_each(void) { concurrent_round(2); }
+
+int main(void) {
+    const char *w = getenv("RESNET_TEST_V1_CAFFE");
+    resnet_error err;
+    if (!w) {
+        fprintf(stderr, "test_concurrency: RESNET_TEST_V1_CAFFE not set (run through tests/run.sh)\n");
+        return 1;
+    }
+    if (resnet_model_load(w, NULL, &model, &err) != RESNET_OK) {
+        fprintf(stderr, "test_concurrency: %s\n", err.message);
+        return 1;
+    }
+    if (find_photos() < N_THREADS) {
+        fprintf(stderr, "test_concurrency: fewer than %d photos in %s/images/seed\n", N_THREADS, tu_shared());
+        return 1;
+    }
+    RUN(test_single_threaded_reference);
+    RUN(test_threads_one_worker_each);
+    RUN(test_threads_two_workers_each);
+    resnet_model_free(model);
+    for (int i = 0; i < n_photos; i++) free(photos[i]);
+    return TEST_DONE();
+}

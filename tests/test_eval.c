@@ -1,0 +1,456 @@
+/* test_eval.c - test-time augmentation (library) and `resnet eval` (command line).
+ *
+ * The views: the plain view is bit-identical with the reference preprocessing, mirrors are
+ * mirrors, and every mode gives normalised probabilities and the plain pass's top-1 on the
+ * easy samples. The command: accuracy on val1300 within 0.002 of the reference (it fails if
+ * the network or the preprocessing regressed), predictions that agree with the reference's,
+ * and bad input inside a set (missing labels, labels out of range, unreadable photos,
+ * stray folders) reported with the file name and counted, with exit status 1.
+ *
+ * Needs RESNET_TEST_V1_CAFFE and RESNET_BIN (tests/run.sh sets them). RESNET_TEST_VAL=0 skips
+ * the 1300-photo pass (about 3 minutes on 2 cores). */
+#include <math.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "resnet.h"
+#include "testutil.h"
+
+#define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+
+static char samples[512], samples_abs[4096], tmpdir[256];
+static const char *bin, *weights;
+
+static resnet_model *model;
+static resnet_session *session; /* batch RESNET_TTA_MAX_VIEWS, so every mode fits */
+
+static void sample(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", samples, name); }
+
+/* A symlink at `link` to a sample photo (an absolute target: links resolve from their folder). */
+static int link_sample(const char *name, const char *link) {
+    char target[8192];
+    snprintf(target, sizeof target, "%s/%s", samples_abs, name);
+    return symlink(target, link);
+}
+
+/* ---- views ------------------------------------------------------------------------------- */
+
+/* {256, centre, no flip} is the reference pipeline, for both normalisations and for JPEG,
+ * PNG with alpha and a photo that is not square. */
+static void test_plain_view_is_the_reference(void) {
+    const char *names[] = {"258_samoyed_1.jpg", "281_tabby_3.png", "282_tiger_cat_3.png", "chelsea.png"};
+    const resnet_view plain = {256, RESNET_CROP_CENTER, 0};
+    float *a = malloc(IN_FLOATS * sizeof(float)), *b = malloc(IN_FLOATS * sizeof(float));
+    resnet_error err;
+    for (int norm = 0; norm < 2; norm++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            char path[1024];
+            sample(path, sizeof path, names[i]);
+            CHECK(resnet_preprocess_file(path, (resnet_norm)norm, a, &err) == RESNET_OK, "%s", err.message);
+            CHECK(resnet_preprocess_views_file(path, (resnet_norm)norm, &plain, 1, b, &err) == RESNET_OK, "%s",
+                  err.message);
+            CHECK(memcmp(a, b, IN_FLOATS * sizeof(float)) == 0, "%s norm %d: plain view differs from the reference",
+                  names[i], norm);
+        }
+    free(a);
+    free(b);
+}
+
+/* Mirrors are exact mirrors; a 224x224 photo at resize 224 is the photo itself, so all five
+ * crops of it are equal; corners of a larger resize differ from the centre. */
+static void test_views_geometry(void) {
+    const resnet_view v[] = {{256, RESNET_CROP_CENTER, 0}, {256, RESNET_CROP_CENTER, 1},
+                             {224, RESNET_CROP_CENTER, 0}, {224, RESNET_CROP_TOP_LEFT, 0},
+                             {224, RESNET_CROP_BOTTOM_RIGHT, 1}, {288, RESNET_CROP_TOP_LEFT, 0}};
+    enum { N = sizeof v / sizeof v[0] };
+    float *out = malloc((size_t)N * IN_FLOATS * sizeof(float));
+    char path[1024];
+    sample(path, sizeof path, "281_tabby_3.png"); /* 224x224 */
+    resnet_error err;
+    CHECK(resnet_preprocess_views_file(path, RESNET_NORM_CAFFE, v, N, out, &err) == RESNET_OK, "%s", err.message);
+    const float *plain = out, *flip = out + IN_FLOATS, *full = out + 2 * IN_FLOATS, *tl = out + 3 * IN_FLOATS,
+                *br_flip = out + 4 * IN_FLOATS, *tl288 = out + 5 * IN_FLOATS;
+    int mirrored = 1, same = 1;
+    for (int r = 0; r < 3 * RESNET_INPUT_SIZE; r++)
+        for (int x = 0; x < RESNET_INPUT_SIZE; x++) {
+            const size_t i = (size_t)r * RESNET_INPUT_SIZE + x, j = (size_t)r * RESNET_INPUT_SIZE + RESNET_INPUT_SIZE - 1 - x;
+            mirrored &= plain[i] == flip[j] && full[i] == br_flip[j];
+            same &= full[i] == tl[i];
+        }
+    CHECK(mirrored, "flipped views are not mirror images");
+    CHECK(same, "crops of a photo already 224x224 differ");
+    CHECK(memcmp(tl288, full, IN_FLOATS * sizeof(float)) != 0, "a corner at 288 equals the whole photo");
+    free(out);
+}
+
+static void test_views_bad_arguments(void) {
+    char path[1024];
+    sample(path, sizeof path, "258_samoyed_1.jpg");
+    float *out = malloc(IN_FLOATS * sizeof(float));
+    resnet_error err;
+    const resnet_view small = {200, RESNET_CROP_CENTER, 0}, huge = {5000, RESNET_CROP_CENTER, 0},
+                      odd = {256, (resnet_crop)9, 0};
+    CHECK(resnet_preprocess_views_file(path, RESNET_NORM_CAFFE, &small, 1, out, &err) == RESNET_E_ARG, "resize 200");
+    CHECK(resnet_preprocess_views_file(path, RESNET_NORM_CAFFE, &huge, 1, out, &err) == RESNET_E_ARG, "resize 5000");
+    CHECK(resnet_preprocess_views_file(path, RESNET_NORM_CAFFE, &odd, 1, out, &err) == RESNET_E_ARG, "crop 9");
+    CHECK(resnet_preprocess_views_file(path, RESNET_NORM_CAFFE, NULL, 1, out, &err) == RESNET_E_ARG, "no views");
+    CHECK(resnet_preprocess_views_file("/nonexistent.jpg", RESNET_NORM_CAFFE, &small, 1, out, &err) != RESNET_OK,
+          "missing file");
+    free(out);
+}
+
+static void test_modes_table(void) {
+    resnet_view v[RESNET_TTA_MAX_VIEWS];
+    const char *names[] = {"none", "flip", "10crop", "multiscale"};
+    const int counts[] = {1, 2, 10, 6};
+    for (int t = 0; t < 4; t++) {
+        CHECK(resnet_tta_parse(names[t]) == t, "parse %s", names[t]);
+        CHECK(resnet_tta_name((resnet_tta)t) && strcmp(resnet_tta_name((resnet_tta)t), names[t]) == 0, "name %d", t);
+        int n = resnet_tta_views((resnet_tta)t, v);
+        CHECK(n == counts[t] && n <= RESNET_TTA_MAX_VIEWS, "%s has %d views", names[t], n);
+        CHECK(v[0].resize == 256 && v[0].crop == RESNET_CROP_CENTER && !v[0].flip, "%s: first view is not plain",
+              names[t]);
+    }
+    CHECK(resnet_tta_parse("bogus") == -1 && resnet_tta_parse(NULL) == -1, "bad names");
+    CHECK(resnet_tta_views((resnet_tta)17, v) == 0 && resnet_tta_name((resnet_tta)-1) == NULL, "bad modes");
+}
+
+/* Every mode: probabilities summing to 1, and the plain pass's top-1 on the easy samples. */
+static void test_modes_on_easy_samples(void) {
+    CHECK(session != NULL, "no model (RESNET_TEST_V1_CAFFE)");
+    if (!session) return;
+    const char *names[] = {"258_samoyed_1.jpg", "340_zebra_1.png"};
+    const int want[] = {258, 340};
+    resnet_prediction *top = malloc(RESNET_NUM_CLASSES * sizeof *top), plain[1];
+    resnet_error err;
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        sample(path, sizeof path, names[i]);
+        CHECK(resnet_classify_file(session, path, 1, plain, &err) == RESNET_OK, "%s", err.message);
+        CHECK(plain[0].index == want[i], "%s: plain top-1 %d", names[i], plain[0].index);
+        for (int t = 0; t < 4; t++) {
+            if (resnet_classify_file_tta(session, path, (resnet_tta)t, RESNET_NUM_CLASSES, top, &err) != RESNET_OK) {
+                CHECK(0, "%s %s: %s", names[i], resnet_tta_name((resnet_tta)t), err.message);
+                continue;
+            }
+            double sum = 0;
+            for (int c = 0; c < RESNET_NUM_CLASSES; c++) sum += top[c].prob;
+            printf("     %-18s %-10s top-1 %3d %.4f, sum of probabilities %.6f\n", names[i],
+                   resnet_tta_name((resnet_tta)t), top[0].index, top[0].prob, sum);
+            CHECK(fabs(sum - 1.0) <= 1e-4, "%s %s: probabilities sum to %.6f", names[i], resnet_tta_name((resnet_tta)t), sum);
+            CHECK(top[0].index == plain[0].index, "%s %s: top-1 %d, plain %d", names[i], resnet_tta_name((resnet_tta)t),
+                  top[0].index, plain[0].index);
+            if (t == RESNET_TTA_NONE)
+                CHECK(top[0].prob == plain[0].prob, "%s: mode none differs from resnet_classify_file", names[i]);
+        }
+    }
+    free(top);
+}
+
+/* A session too small for a mode's batch is an error, not a crash. */
+static void test_session_too_small(void) {
+    CHECK(model != NULL, "no model (RESNET_TEST_V1_CAFFE)");
+    if (!model) return;
+    resnet_session *s1 = NULL;
+    resnet_error err;
+    resnet_prediction top[1];
+    char path[1024];
+    sample(path, sizeof path, "340_zebra_1.png");
+    CHECK(resnet_session_create(model, 1, 1, &s1, &err) == RESNET_OK, "%s", err.message);
+    if (!s1) return;
+    CHECK(resnet_classify_file_tta(s1, path, RESNET_TTA_FLIP, 1, top, &err) == RESNET_E_ARG, "batch 1 for flip");
+    CHECK(resnet_classify_file_tta(s1, path, (resnet_tta)42, 1, top, &err) == RESNET_E_ARG, "unknown mode");
+    resnet_session_free(s1);
+}
+
+/* The compiled-in wnids are those of ../shared/imagenet/classes.tsv. */
+static void test_wnids(void) {
+    char path[1024], line[4096];
+    snprintf(path, sizeof path, "%s/imagenet/classes.tsv", tu_shared());
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) return;
+    int n = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        int index;
+        char wnid[64];
+        if (sscanf(line, "%d\t%63s", &index, wnid) != 2) continue;
+        const char *w = resnet_class_wnid(index);
+        bad += !w || strcmp(w, wnid) != 0;
+        n++;
+    }
+    fclose(f);
+    CHECK(n == 1000 && bad == 0, "%d classes read, %d wnids differ", n, bad);
+    CHECK(resnet_class_wnid(-1) == NULL && resnet_class_wnid(1000) == NULL, "out of range");
+}
+
+/* ---- the command line -------------------------------------------------------------------- */
+
+typedef struct result {
+    int rc;
+    char *out, *err;
+} result;
+
+static char *slurp(const char *path) {
+    size_t n = 0;
+    char *p = (char *)tu_read_file(path, &n);
+    if (!p) return strdup("");
+    char *s = realloc(p, n + 1);
+    if (!s) { free(p); return strdup(""); }
+    s[n] = '\0';
+    return s;
+}
+
+/* Runs a shell command with stdout and stderr to files (so stderr is not a terminal). */
+static result run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static result run(const char *fmt, ...) {
+    char cmd[8192], full[9000], o[300], e[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/stdout", tmpdir);
+    snprintf(e, sizeof e, "%s/stderr", tmpdir);
+    snprintf(full, sizeof full, "%s >'%s' 2>'%s'", cmd, o, e);
+    int st = system(full);
+    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, slurp(o), slurp(e)};
+    return r;
+}
+
+static void result_free(result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+/* The number after "key": in a JSON report; -1 when absent. */
+static double json_num(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(json, pat);
+    return p ? atof(p + strlen(pat)) : -1;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* The sample photos: 13 labelled, 2 unlabelled (class -1): skipped, said so, not an error. */
+static void test_eval_samples(void) {
+    result r = run("'%s' eval '%s' --json --threads 2", bin, samples);
+    printf("     %s", r.out);
+    CHECK(r.rc == 0, "exit %d: %s", r.rc, r.err);
+    CHECK(count_lines(r.out) == 1 && r.out[0] == '{', "not one JSON line: %s", r.out);
+    CHECK(json_num(r.out, "images") == 13 && json_num(r.out, "unlabelled") == 2 && json_num(r.out, "skipped") == 0,
+          "counts: %s", r.out);
+    CHECK(json_num(r.out, "top1_correct") == 10 && json_num(r.out, "top5_correct") == 13, "accuracy: %s", r.out);
+    CHECK(strchr(r.err, '\r') == NULL, "a progress bar in a pipe: %s", r.err);
+    result_free(&r);
+
+    r = run("'%s' eval '%s' --threads 2", bin, samples);
+    CHECK(r.rc == 0 && strstr(r.out, "top-1 0.7692 (10/13)") && strstr(r.out, "2 unlabelled") &&
+              strstr(r.out, "photos/s") && strstr(r.out, "most confused"),
+          "text report: %s", r.out);
+    result_free(&r);
+
+    /* On a terminal (script(1) gives it one), a bar with the rate on stderr. */
+    if (system("command -v script >/dev/null 2>&1") == 0) {
+        r = run("script -qec \"'%s' eval '%s' --threads 2 >/dev/null\" /dev/null", bin, samples);
+        CHECK(r.rc == 0 && strstr(r.out, "\r[") && strstr(r.out, "photos/s"), "no progress bar on a terminal: %s",
+              r.out);
+        result_free(&r);
+    }
+}
+
+/* Bad entries in labels.tsv and unreadable photos: each named on stderr, counted, exit 1. */
+static void test_eval_bad_input(void) {
+    char dir[512], path[1024], text[2048];
+    snprintf(dir, sizeof dir, "%s/set", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/zebra.png", dir);
+    CHECK(link_sample("340_zebra_1.png", path) == 0, "symlink %s", path);
+    snprintf(path, sizeof path, "%s/notes.jpg", dir);
+    write_file(path, "not a photo\n");
+    snprintf(text, sizeof text,
+             "file\tclass_index\n"
+             "zebra.png\t340\n"        /* good */
+             "missing.jpg\t3\n"        /* no such file */
+             "notes.jpg\t5\n"          /* not an image */
+             "zebra.png\t1000\n"       /* class out of range */
+             "zebra.png\t-7\n"         /* class out of range */
+             "zebra.png\tzebra\n"      /* not a number */
+             "zebra.png\t-1\n");       /* unlabelled: not an error */
+    snprintf(path, sizeof path, "%s/labels.tsv", dir);
+    write_file(path, text);
+    result r = run("'%s' eval '%s' --json --threads 2 --predictions '%s/pred.tsv'", bin, dir, tmpdir);
+    printf("%s", r.err);
+    CHECK(r.rc == 1, "exit %d, want 1", r.rc);
+    CHECK(json_num(r.out, "images") == 1 && json_num(r.out, "skipped") == 5 && json_num(r.out, "unlabelled") == 1,
+          "counts: %s", r.out);
+    CHECK(count_lines(r.err) == 5, "want 5 error lines: %s", r.err);
+    CHECK(strstr(r.err, "missing.jpg") && strstr(r.err, "notes.jpg") && strstr(r.err, "1000") &&
+              strstr(r.err, "-7") && strstr(r.err, "line 7"),
+          "errors do not name the files: %s", r.err);
+    result_free(&r);
+    snprintf(path, sizeof path, "%s/pred.tsv", tmpdir);
+    char *pred = slurp(path);
+    CHECK(count_lines(pred) == 2 && strstr(pred, "zebra.png\t340\t340\t"), "predictions: %s", pred);
+    free(pred);
+
+    /* No labels.tsv and no class folders: nothing to do, the missing file named, exit 1. */
+    snprintf(dir, sizeof dir, "%s/empty", tmpdir);
+    mkdir(dir, 0755);
+    r = run("'%s' eval '%s'", bin, dir);
+    CHECK(r.rc == 1 && count_lines(r.err) == 1 && strstr(r.err, "labels.tsv") && r.out[0] == '\0', "exit %d: %s",
+          r.rc, r.err);
+    result_free(&r);
+    r = run("'%s' eval '%s/nowhere'", bin, tmpdir);
+    CHECK(r.rc == 1 && count_lines(r.err) == 1 && strstr(r.err, "nowhere"), "exit %d: %s", r.rc, r.err);
+    result_free(&r);
+
+    /* usage errors: exit 2 */
+    r = run("'%s' eval '%s' --tta sideways", bin, samples);
+    CHECK(r.rc == 2 && strstr(r.err, "sideways"), "exit %d: %s", r.rc, r.err);
+    result_free(&r);
+    r = run("'%s' eval", bin);
+    CHECK(r.rc == 2, "no folder: exit %d", r.rc);
+    result_free(&r);
+    r = run("'%s' eval '%s' --batch 0", bin, samples);
+    CHECK(r.rc == 2, "--batch 0: exit %d", r.rc);
+    result_free(&r);
+}
+
+/* A folder per class, named by wnid or index; a folder that is neither, and non-photos. */
+static void test_eval_folders(void) {
+    char dir[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/tree", tmpdir);
+    const char *subs[] = {"", "/n02391049", "/258", "/junk"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s%s", dir, subs[i]);
+        mkdir(path, 0755);
+    }
+    snprintf(path, sizeof path, "%s/n02391049/z.png", dir);
+    CHECK(link_sample("340_zebra_1.png", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/258/s.JPG", dir);
+    CHECK(link_sample("258_samoyed_1.jpg", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/junk/s.jpg", dir);
+    CHECK(link_sample("258_samoyed_1.jpg", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/258/README.txt", dir);
+    write_file(path, "notes\n");
+    result r = run("'%s' eval '%s' --json --tta flip --threads 2", bin, dir);
+    printf("     %s", r.out);
+    CHECK(r.rc == 1 && strstr(r.err, "junk"), "exit %d: %s", r.rc, r.err);
+    CHECK(json_num(r.out, "images") == 2 && json_num(r.out, "top1_correct") == 2 && json_num(r.out, "skipped") == 1 &&
+              json_num(r.out, "ignored") == 1 && json_num(r.out, "views") == 2 && strstr(r.out, "\"folders\""),
+          "counts: %s", r.out);
+    result_free(&r);
+}
+
+static void test_classify_tta_cli(void) {
+    char path[1024];
+    sample(path, sizeof path, "340_zebra_1.png");
+    result r = run("'%s' classify --tta 10crop -k 1 '%s'", bin, path);
+    CHECK(r.rc == 0 && strstr(r.out, "zebra"), "exit %d: %s %s", r.rc, r.out, r.err);
+    result_free(&r);
+    r = run("'%s' classify --tta 3crop '%s'", bin, path);
+    CHECK(r.rc == 2 && strstr(r.err, "3crop"), "exit %d: %s", r.rc, r.err);
+    result_free(&r);
+}
+
+/* The plain pass on val1300 through `resnet eval`: the reference's accuracy within 0.002, and
+ * its top-1 on at least 1295 of 1300 photos. */
+static void test_eval_val1300(void) {
+    const char *skip = getenv("RESNET_TEST_VAL");
+    if (skip && strcmp(skip, "0") == 0) {
+        printf("     (RESNET_TEST_VAL=0: skipped)\n");
+        return;
+    }
+    char pred[512], ref[1024];
+    snprintf(pred, sizeof pred, "%s/val1300.tsv", tmpdir);
+    result r = run("'%s' eval '%s/images/val1300' --json --threads 2 --predictions '%s'", bin, tu_shared(), pred);
+    printf("     %s", r.out);
+    const double top1 = json_num(r.out, "top1"), top5 = json_num(r.out, "top5");
+    CHECK(r.rc == 0, "exit %d: %s", r.rc, r.err);
+    CHECK(json_num(r.out, "images") == 1300 && json_num(r.out, "skipped") == 0, "counts: %s", r.out);
+    CHECK(fabs(top1 - 0.8054) <= 0.002, "top-1 %.4f, reference 0.8054", top1);
+    CHECK(fabs(top5 - 0.9562) <= 0.002, "top-5 %.4f, reference 0.9562", top5);
+    printf("     pipeline %.2f photos/s, network alone %.2f photos/s\n", json_num(r.out, "images_per_s"),
+           json_num(r.out, "network_images_per_s"));
+    result_free(&r);
+
+    /* the predictions file against the reference's, line by line (same order, same format) */
+    snprintf(ref, sizeof ref, "%s/reference/golden/val1300.predictions.tsv", tu_shared());
+    FILE *a = fopen(pred, "r"), *b = fopen(ref, "r");
+    CHECK(a && b, "open %s and %s", pred, ref);
+    int lines = 0, agree = 0;
+    char la[4096], lb[4096];
+    while (a && b && fgets(la, sizeof la, a) && fgets(lb, sizeof lb, b)) {
+        char fa[256], fb[256];
+        int labela, labelb, t1a, t1b;
+        lines++;
+        if (lines == 1) continue;
+        if (sscanf(la, "%255[^\t]\t%d\t%d", fa, &labela, &t1a) != 3 || sscanf(lb, "%255[^\t]\t%d\t%d", fb, &labelb, &t1b) != 3 ||
+            strcmp(fa, fb) != 0 || labela != labelb) {
+            CHECK(0, "line %d: %s vs %s", lines, la, lb);
+            break;
+        }
+        agree += t1a == t1b;
+    }
+    if (a) fclose(a);
+    if (b) fclose(b);
+    printf("     top-1 agrees with the reference on %d of %d\n", agree, lines - 1);
+    CHECK(lines == 1301 && agree >= 1295, "%d lines, top-1 agrees on %d", lines, agree);
+    snprintf(ref, sizeof ref, "ls '%s' | grep -q '\\.tmp\\.'", tmpdir);
+    CHECK(system(ref) != 0, "a temporary predictions file was left behind");
+}
+
+int main(void) {
+    bin = getenv("RESNET_BIN");
+    weights = getenv("RESNET_TEST_V1_CAFFE");
+    snprintf(samples, sizeof samples, "%s/images/samples", tu_shared());
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_eval.XXXXXX");
+    char cwd[2048];
+    if (samples[0] == '/') snprintf(samples_abs, sizeof samples_abs, "%s", samples);
+    else if (getcwd(cwd, sizeof cwd)) snprintf(samples_abs, sizeof samples_abs, "%s/%s", cwd, samples);
+    if (!bin || !weights || !samples_abs[0] || !mkdtemp(tmpdir)) {
+        fprintf(stderr, "test_eval: RESNET_BIN and RESNET_TEST_V1_CAFFE must be set (run through tests/run.sh)\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    setenv("RESNET_WEIGHTS", weights, 1);
+    resnet_error err;
+    if (resnet_model_load(weights, NULL, &model, &err) != RESNET_OK ||
+        resnet_session_create(model, 2, RESNET_TTA_MAX_VIEWS, &session, &err) != RESNET_OK)
+        fprintf(stderr, "  %s\n", err.message);
+
+    RUN(test_plain_view_is_the_reference);
+    RUN(test_views_geometry);
+    RUN(test_views_bad_arguments);
+    RUN(test_modes_table);
+    RUN(test_modes_on_easy_samples);
+    RUN(test_session_too_small);
+    RUN(test_wnids);
+    RUN(test_eval_samples);
+    RUN(test_eval_bad_input);
+    RUN(test_eval_folders);
+    RUN(test_classify_tta_cli);
+    RUN(test_eval_val1300);
+
+    resnet_session_free(session);
+    resnet_model_free(model);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "  could not remove %s\n", tmpdir);
+    return TEST_DONE();
+}
