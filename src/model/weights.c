@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "io/fileio.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "model/resnet50.h"
@@ -145,22 +146,25 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     const char *norm = rn_st_metadata(st, "normalization");
     const char *eps = rn_st_metadata(st, "bn_eps");
     const char *arch = rn_st_metadata(st, "arch");
+    char shown[64]; /* metadata values are the file's: printed without control characters */
     m->variant = RESNET_V1_5;
     m->norm = RESNET_NORM_TORCH;
     m->bn_eps = 1e-5;
     if (arch && strcmp(arch, "resnet50") != 0)
-        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata arch is '%s', expected 'resnet50'", path, arch);
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata arch is '%s', expected 'resnet50'", path,
+                       rn_printable(arch, shown, sizeof shown));
     if (variant) {
         if (strcmp(variant, "v1") == 0) m->variant = RESNET_V1;
         else if (strcmp(variant, "v1.5") != 0)
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata variant is '%s', expected 'v1' or 'v1.5'",
-                           path, variant);
+                           path, rn_printable(variant, shown, sizeof shown));
     }
     if (norm) {
         if (strcmp(norm, "caffe") == 0) m->norm = RESNET_NORM_CAFFE;
         else if (strcmp(norm, "torch") != 0)
             return rn_fail(err, RESNET_E_WEIGHTS,
-                           "%s: metadata normalization is '%s', expected 'caffe' or 'torch'", path, norm);
+                           "%s: metadata normalization is '%s', expected 'caffe' or 'torch'", path,
+                           rn_printable(norm, shown, sizeof shown));
     }
     if (eps) {
         /* parsed as a JSON number: strtod would follow the host program's locale */
@@ -171,7 +175,7 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
         rn_json_free(doc);
         if (!ok || !(v > 0.0 && v < 1.0))
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata bn_eps is '%s', expected a number in (0, 1)",
-                           path, eps);
+                           path, rn_printable(eps, shown, sizeof shown));
         m->bn_eps = v;
     }
     return RESNET_OK;
