@@ -99,9 +99,10 @@ static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RE
 
 #if defined(RN_HAVE_X86)
 /* The AVX-512 kernel built on plain-C intrinsics (tests/avx512_emulation.h, see Makefile). */
-void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                                         const float *bias, const float *res, size_t ldr, int flags);
 static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
+                                                 rn_wino_f4_input__c, rn_wino_f4_output__c,
                                                  NULL};
 #endif
 
@@ -157,19 +158,20 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
 
 static void test_conv(void) { for_each_path(conv_shapes); }
 
-/* The micro-kernel alone: every mr from 1 to MR, accumulate-into-C and bias paths. */
+/* The micro-kernel alone: every mr from 1 to MR, accumulate-into-C and bias paths, A rows
+ * scattered in memory (read by pointer) with the pointers past mr repeating the last row. */
 static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
     (void)pool;
-    const int nr = kc->nr, mrx = kc->mr, kcn = 37, ldc = nr + 5;
-    float *a = rand_buf((size_t)mrx * kcn), *b = rand_buf((size_t)kcn * nr), *bias = rand_buf((size_t)nr);
+    const int nr = kc->nr, mrx = kc->mr, kcn = 37, ldc = nr + 5, lda = kcn + 11;
+    float *a = rand_buf((size_t)mrx * lda), *b = rand_buf((size_t)kcn * nr), *bias = rand_buf((size_t)nr);
     float *c = rand_buf((size_t)kc->mr * ldc + 8), *c0 = malloc(((size_t)kc->mr * ldc + 8) * sizeof(float));
+    const float *rows[32];
     for (int mr = 1; mr <= kc->mr; mr++)
         for (int init = 0; init < 2; init++) {
             memcpy(c0, c, ((size_t)kc->mr * ldc + 8) * sizeof(float));
-            /* packed A: rows past mr are zeros, as the driver packs them */
-            for (int k = 0; k < kcn; k++)
-                for (int i = mr; i < mrx; i++) a[k * mrx + i] = 0.0f;
-            kc->gemm(mr, kcn, a, b, c, (size_t)ldc, bias, NULL, 0,
+            /* rows in reverse order, so a kernel that assumed a stride would fail */
+            for (int i = 0; i < mrx; i++) rows[i] = a + (size_t)(mrx - 1 - (i < mr ? i : mr - 1)) * lda;
+            kc->gemm(mr, kcn, rows, b, c, (size_t)ldc, bias, NULL, 0,
                      (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU);
             int bad = 0;
             for (int i = 0; i < kc->mr; i++)
@@ -177,7 +179,7 @@ static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
                     float got = c[i * ldc + j];
                     if (i >= mr || j >= nr) { bad += got != c0[i * ldc + j]; continue; } /* untouched */
                     double acc = init ? bias[j] : c0[i * ldc + j];
-                    for (int k = 0; k < kcn; k++) acc += (double)a[k * mrx + i] * b[k * nr + j];
+                    for (int k = 0; k < kcn; k++) acc += (double)rows[i][k] * b[k * nr + j];
                     if (acc < 0) acc = 0;
                     bad += fabs(got - acc) > 1e-4;
                 }

@@ -1,8 +1,10 @@
 /* kernels.h - the micro-kernels and how one is chosen (internal).
  *
  * A GEMM micro-kernel computes one MR x NR tile of C = A * B + epilogue:
- *   A: packed, kc x MR floats: for each k the MR row values side by side; rows past mr
- *      are zeros (the driver packs them so).
+ *   A: MR row pointers, each to kc consecutive floats (a row of an NHWC activation, a
+ *      padding row of zeros, a row of an im2col block, a Winograd-domain tile: the
+ *      driver decides, so nothing is ever packed for A). Pointers past mr must still be
+ *      readable (the driver repeats the last real row): computed, never stored.
  *   B: kc x NR floats, packed: row k of the panel is NR consecutive floats.
  *   C: mr rows of NR floats, row stride ldc. All NR columns are written: the
  *      caller guarantees the columns past the real N exist (padding).
@@ -17,14 +19,25 @@
 
 enum { RN_UK_INIT_BIAS = 1, RN_UK_FINAL = 2, RN_UK_RELU = 4 };
 
-typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *a, const float *b,
+typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *const *a, const float *b,
                                 float *c, size_t ldc, const float *bias, const float *res,
                                 size_t ldr, int flags);
+
+/* Winograd F(4x4, 3x3) transforms of n channels (a multiple of 8), one tile at a time.
+ * input:  d = the 6x6 window's pixels, row-major (a row of zeros for padding);
+ *         writes V[e] = (B^T d B)[e] to v + e * v_stride for the 36 positions e.
+ * output: M[e] at m + e * m_stride; writes act(A^T M A + bias + res) to the 4x4 output
+ *         pixels out[16] (NULL: past the image's edge, skipped), res[i] NULL for none. */
+typedef void (*rn_wino_input_fn)(const float *const d[36], int n, float *v, size_t v_stride);
+typedef void (*rn_wino_output_fn)(const float *m, size_t m_stride, int n, const float *bias,
+                                  float *const out[16], const float *const res[16], int relu);
 
 typedef struct rn_kernel_config {
     resnet_kernels id;
     int mr, nr;            /* tile shape of the micro-kernel */
     rn_gemm_ukernel gemm;
+    rn_wino_input_fn wino_input;
+    rn_wino_output_fn wino_output;
     double (*peak_gflops)(double seconds); /* one core's measured FMA peak; NULL if unknown */
 } rn_kernel_config;
 
@@ -34,11 +47,17 @@ const rn_kernel_config *rn_kernels_select(resnet_kernels which);
 /* Per-ISA micro-kernels and FMA peak probes (defined only where built). */
 double rn_peak_gflops__avx2(double seconds);
 double rn_peak_gflops__avx512(double seconds);
-void rn_f32_gemm_4x16__c(int mr, int kc, const float *a, const float *b, float *c,
+void rn_wino_f4_input__c(const float *const d[36], int n, float *v, size_t v_stride);
+void rn_wino_f4_output__c(const float *m, size_t m_stride, int n, const float *bias, float *const out[16],
+                          const float *const res[16], int relu);
+void rn_wino_f4_input__avx2(const float *const d[36], int n, float *v, size_t v_stride);
+void rn_wino_f4_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const out[16],
+                             const float *const res[16], int relu);
+void rn_f32_gemm_4x16__c(int mr, int kc, const float *const *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
-void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, const float *b, float *c,
+void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c,
                             size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
-void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, const float *b, float *c,
+void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *const *a, const float *b, float *c,
                                size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 
 #endif

@@ -2,12 +2,9 @@
  *
  * Work split: the M rows (output pixels) are cut into blocks of MB rows and the N
  * columns (output channels) into ranges of whole NR panels; each (row block, column
- * range) is one task for the pool. Inside a task the depth K is walked in chunks of
- * KC so the A block (MB x KC) stays in L2 and a B slice (KC x NR) in L1 while the
- * micro-kernel sweeps the rows. The A block is packed into the worker's scratch in the
- * micro-kernel's order: straight from the input for a 1x1 stride-1 convolution, by
- * gathering patches (im2col, one block at a time) for any other shape, so no full
- * im2col matrix is ever built. */
+ * range) is one task for the pool. Inside a task the depth K is walked in chunks of at
+ * most KC (within one tap of the window) so the A rows of the block (MB x KC) stay in L2
+ * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows. */
 #include "ops/conv.h"
 
 #include <string.h>
@@ -25,6 +22,7 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
     c->bias = rn_aligned_alloc((size_t)c->n_padded * sizeof(float));
     if (!c->bias) return -1;
     for (int o = 0; o < c->n_padded; o++) c->bias[o] = (o < cout && bias) ? bias[o] : 0.0f;
+    c->im2col = kh * kw > 1 && cin < RN_CONV_IM2COL_BELOW;
     c->winograd = !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0 &&
                   cin <= RN_WINOGRAD_MAX_CHANNELS && cout <= RN_WINOGRAD_MAX_CHANNELS;
     if (c->winograd) {
@@ -77,97 +75,110 @@ typedef struct conv_job {
     int relu;
 } conv_job;
 
-/* A is packed the way the micro-kernel reads it: the block's rows in tiles of MR, and
- * within a tile, for each k, the MR row values side by side (k-major). The kernel then
- * streams A sequentially. Rows past the end of the block are zeros. */
+/* The micro-kernel reads A through one pointer per row, so A is never packed: for a
+ * 1x1 convolution the rows are the input's pixels themselves; for a wider window the
+ * depth is walked one tap (ky, kx) at a time and a row is the input pixel under that tap,
+ * or a row of zeros where the window hangs over the padding ("indirect" convolution).
+ * Only a convolution with very few input channels (the stem's 3) gathers its patches into
+ * a row-major block (im2col, one block at a time), where a tap alone would be too short a
+ * run for the kernel. */
 
-/* Packs rows m0..m0+mb, depth k0..k0+kc of a row-major matrix (row stride lds). */
-static void pack_rows(const float *src, size_t lds, int mb, int kc, int mr, float *dst) {
-    for (int i = 0; i < mb; i += mr) {
-        for (int r = 0; r < mr; r++) {
-            float *d = dst + r;
-            if (i + r < mb) {
-                const float *row = src + (size_t)(i + r) * lds;
-                for (int k = 0; k < kc; k++) d[(size_t)k * mr] = row[k];
-            } else {
-                for (int k = 0; k < kc; k++) d[(size_t)k * mr] = 0.0f;
-            }
+/* Padding rows: a tap's run is at most KC values. */
+static const float zero_row[KC];
+
+/* The micro-kernel over panels p0..p1 and the block's rows, depth k0..k0+kcur. rows has
+ * the block's mb pointers rounded up to MR (the extra ones repeat the last row). */
+static void run_panels(const conv_job *j, const float *const *rows, int m0, int mb, int k0, int kcur, int p0,
+                       int p1, int flags) {
+    const rn_conv *c = j->c;
+    const rn_kernel_config *kc = j->ex->kc;
+    const int mr = kc->mr, nr = kc->nr;
+    const size_t ldc = (size_t)c->n_padded;
+    for (int p = p0; p < p1; p++) {
+        const float *b = c->w + ((size_t)p * c->k + k0) * nr;
+        for (int i = 0; i < mb; i += mr) {
+            size_t at = (size_t)(m0 + i) * ldc + (size_t)p * nr;
+            kc->gemm(mb - i < mr ? mb - i : mr, kcur, rows + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
+                     j->res ? j->res + at : NULL, ldc, flags);
         }
-        dst += (size_t)kc * mr;
     }
 }
 
-/* Packs the patch values k0..k0+kc of output rows m0..m0+mb (im2col, one block at a
- * time), zeros where the window hangs over the padding. */
-static void pack_patches(const conv_job *j, int m0, int mb, int k0, int kc, int mr, float *dst) {
+static int chunk_flags(const conv_job *j, int first, int last) {
+    int flags = first ? RN_UK_INIT_BIAS : 0;
+    if (last) flags |= RN_UK_FINAL | (j->relu ? RN_UK_RELU : 0);
+    return flags;
+}
+
+/* Gathers the patch values k0..k0+kc of output rows m0..m0+mb into a row-major block
+ * (row stride kc), zeros where the window hangs over the padding. */
+static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, float *dst) {
     const rn_conv *c = j->c;
     const int per_image = j->oh * j->ow;
-    for (int r0 = 0; r0 < mb; r0 += mr) {
-        for (int r = 0; r < mr; r++) {
-            float *d = dst + r;
-            if (r0 + r >= mb) {
-                for (int k = 0; k < kc; k++) d[(size_t)k * mr] = 0.0f;
-                continue;
+    for (int r = 0; r < mb; r++, dst += kc) {
+        int m = m0 + r, b = m / per_image, rem = m % per_image;
+        int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
+        const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
+        /* In NHWC a window row (kw taps of cin values) lying wholly inside the image is one
+         * contiguous run: copied at once (21 floats for the 7x7 stem, not seven runs of 3). */
+        const int row_len = c->kw * c->cin;
+        const int row_inside = ix0 >= 0 && ix0 + c->kw <= j->w;
+        float *d = dst;
+        for (int k = k0; k < k0 + kc;) {
+            int ky = k / row_len, in_row = k % row_len, iy = iy0 + ky;
+            int len, inside;
+            if (row_inside) {
+                len = row_len - in_row;
+                inside = iy >= 0 && iy < j->h;
+            } else {
+                int ix = ix0 + in_row / c->cin;
+                len = c->cin - in_row % c->cin;
+                inside = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w;
             }
-            int m = m0 + r0 + r, b = m / per_image, rem = m % per_image;
-            int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
-            const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
-            /* Walk the window from the tap holding k0. In NHWC a window row (kw taps of cin
-             * values) lying wholly inside the image is one contiguous run: copied at once
-             * (21 floats for the 7x7 stem instead of seven runs of 3). */
-            const int row_len = c->kw * c->cin;
-            const int row_inside = ix0 >= 0 && ix0 + c->kw <= j->w;
-            for (int k = k0; k < k0 + kc;) {
-                int ky = k / row_len, in_row = k % row_len, iy = iy0 + ky;
-                int len, inside;
-                if (row_inside) {
-                    len = row_len - in_row;
-                    inside = iy >= 0 && iy < j->h;
-                } else {
-                    int ix = ix0 + in_row / c->cin;
-                    len = c->cin - in_row % c->cin;
-                    inside = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w;
-                }
-                if (len > k0 + kc - k) len = k0 + kc - k;
-                if (inside) {
-                    const float *s = img + ((size_t)iy * j->w + ix0) * c->cin + in_row;
-                    for (int t = 0; t < len; t++) d[(size_t)t * mr] = s[t];
-                } else {
-                    for (int t = 0; t < len; t++) d[(size_t)t * mr] = 0.0f;
-                }
-                d += (size_t)len * mr;
-                k += len;
-            }
+            if (len > k0 + kc - k) len = k0 + kc - k;
+            if (inside) memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, (size_t)len * sizeof(float));
+            else memset(d, 0, (size_t)len * sizeof(float));
+            d += len;
+            k += len;
         }
-        dst += (size_t)kc * mr;
     }
 }
 
 static void conv_task(void *ctx, int task, int thread) {
     const conv_job *j = ctx;
     const rn_conv *c = j->c;
-    const rn_kernel_config *kc = j->ex->kc;
-    const int mr = kc->mr, nr = kc->nr, ldc = c->n_padded;
+    const int mr = j->ex->kc->mr;
     const int mt = task / j->n_split, nt = task % j->n_split;
-    const int m0 = mt * MB, mb = j->m - m0 < MB ? j->m - m0 : MB;
+    const int m0 = mt * MB, mb = j->m - m0 < MB ? j->m - m0 : MB, mb_up = (mb + mr - 1) / mr * mr;
     const int p0 = (int)((long)j->panels * nt / j->n_split);
     const int p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
-    const int direct = c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
-    float *a = j->ex->scratch[thread];
+    const float *rows[MB];
 
-    for (int k0 = 0; k0 < c->k; k0 += KC) {
-        const int kcur = c->k - k0 < KC ? c->k - k0 : KC;
-        if (direct) pack_rows(j->in + (size_t)m0 * c->cin + k0, (size_t)c->cin, mb, kcur, mr, a);
-        else pack_patches(j, m0, mb, k0, kcur, mr, a);
-        int flags = k0 == 0 ? RN_UK_INIT_BIAS : 0;
-        if (k0 + kcur == c->k) flags |= RN_UK_FINAL | (j->relu ? RN_UK_RELU : 0);
-        for (int p = p0; p < p1; p++) {
-            const float *b = c->w + ((size_t)p * c->k + k0) * nr;
-            for (int i = 0; i < mb; i += mr) {
-                size_t row = (size_t)(m0 + i) * ldc + (size_t)p * nr;
-                kc->gemm(mb - i < mr ? mb - i : mr, kcur, a + (size_t)i * kcur, b, j->out + row, (size_t)ldc,
-                         c->bias + (size_t)p * nr, j->res ? j->res + row : NULL, (size_t)ldc, flags);
+    if (c->im2col) {
+        float *a = j->ex->scratch[thread];
+        for (int k0 = 0; k0 < c->k; k0 += KC) {
+            const int kcur = c->k - k0 < KC ? c->k - k0 : KC;
+            gather_patches(j, m0, mb, k0, kcur, a);
+            for (int r = 0; r < mb_up; r++) rows[r] = a + (size_t)(r < mb ? r : mb - 1) * kcur;
+            run_panels(j, rows, m0, mb, k0, kcur, p0, p1, chunk_flags(j, k0 == 0, k0 + kcur == c->k));
+        }
+        return;
+    }
+    const int per_image = j->oh * j->ow, taps = c->kh * c->kw;
+    for (int tap = 0; tap < taps; tap++) {
+        const int ky = tap / c->kw, kx = tap % c->kw;
+        for (int c0 = 0; c0 < c->cin; c0 += KC) {
+            const int kcur = c->cin - c0 < KC ? c->cin - c0 : KC;
+            for (int r = 0; r < mb; r++) {
+                int m = m0 + r, b = m / per_image, rem = m % per_image;
+                int iy = (rem / j->ow) * c->stride - c->pad + ky, ix = (rem % j->ow) * c->stride - c->pad + kx;
+                rows[r] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w
+                              ? j->in + (((size_t)b * j->h + iy) * j->w + ix) * c->cin + c0
+                              : zero_row;
             }
+            for (int r = mb; r < mb_up; r++) rows[r] = rows[mb - 1];
+            run_panels(j, rows, m0, mb, tap * c->cin + c0, kcur, p0, p1,
+                       chunk_flags(j, tap == 0 && c0 == 0, tap == taps - 1 && c0 + kcur == c->cin));
         }
     }
 }

@@ -12,6 +12,7 @@ typedef struct rn_conv {
     int k;        /* GEMM depth: kh*kw*cin, ordered (ky, kx, ci) like an NHWC patch */
     int n_padded; /* cout rounded up to the kernel's NR: the row stride of the output */
     int winograd; /* 3x3 stride 1 by F(4x4, 3x3): w holds 36 transformed sets of panels */
+    int im2col;   /* so few input channels that patches are gathered into a block first */
     float *w;     /* n_padded/NR panels, each k x NR floats */
     float *bias;  /* n_padded floats (zeros past cout) */
 } rn_conv;
@@ -21,7 +22,7 @@ typedef struct rn_conv {
  * in and out runs as Winograd F(4x4, 3x3) unless flags has RN_CONV_DIRECT. (Its weights
  * take 4x the memory, and the wide layers at batch 1 are bound by reading weights, so
  * there it would be slower and larger.) Returns 0 on success, -1 when out of memory. */
-enum { RN_CONV_DIRECT = 1 };
+enum { RN_CONV_DIRECT = 1, RN_CONV_IM2COL_BELOW = 16 };
 #define RN_WINOGRAD_MAX_CHANNELS 128
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);

@@ -13,20 +13,19 @@
  * so fp32 rounding grows a little: tests/test_golden.c measures the logits on every path.
  *
  * Layout: U is packed like conv.c's B, one set of NR-wide panels per e. A block of TB tiles
- * is input-transformed into V[e] in the micro-kernel's packed-A order, multiplied one NR
- * panel at a time into M (36 x TB x NR), and output-transformed with bias and ReLU. */
+ * is input-transformed into V[e][tile][cin] (row-major: the micro-kernel reads a tile's row
+ * by pointer), multiplied one NR panel at a time into M[e][tile][NR], and output-transformed
+ * with bias, residual and ReLU. The transforms themselves are per instruction set
+ * (kernels/winograd_f4.inc): the network's code says what, the kernels how. */
 #include "ops/conv.h"
 
 #include <string.h>
 #include "common.h"
 
-enum { T6 = 6, T4 = 4, E = 36, CB = 8 /* channels transformed together */ };
-
-int rn_winograd_tile_block(const rn_kernel_config *kc) { return 4 * kc->mr; }
+enum { T6 = 6, T4 = 4, E = 36, TB = 24 /* tiles per task: a multiple of every MR (4, 6, 12) */ };
 
 size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int max_cin) {
-    size_t tb = (size_t)rn_winograd_tile_block(kc);
-    return (size_t)E * tb * max_cin + (size_t)E * tb * kc->nr;
+    return (size_t)E * TB * max_cin + (size_t)E * TB * kc->nr;
 }
 
 /* U = G g G^T for one 3x3 filter, in double; G's rows are (1/4, 0, 0), (-1/6, -1/6, -1/6),
@@ -58,17 +57,6 @@ int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw
     return 0;
 }
 
-/* B^T applied to six values (a column or row of the window). */
-#define BT(d0, d1, d2, d3, d4, d5, r)                                   \
-    do {                                                                \
-        r[0] = 4.0f * d0 - 5.0f * d2 + d4;                              \
-        r[1] = -4.0f * d1 - 4.0f * d2 + d3 + d4;                        \
-        r[2] = 4.0f * d1 - 4.0f * d2 - d3 + d4;                         \
-        r[3] = -2.0f * d1 - d2 + 2.0f * d3 + d4;                        \
-        r[4] = 2.0f * d1 - d2 - 2.0f * d3 + d4;                         \
-        r[5] = 4.0f * d1 - 5.0f * d3 + d5;                              \
-    } while (0)
-
 typedef struct wino_job {
     const rn_exec *ex;
     const rn_conv *c;
@@ -78,88 +66,52 @@ typedef struct wino_job {
     int n, h, w, th, tw, tiles, tb, n_split, panels, relu;
 } wino_job;
 
-/* V[e][group][c][r] for tiles t0..t0+count of the block (rows past count are zeros). */
-static void input_transform(const wino_job *j, int t0, int count, int groups, float *v) {
-    const rn_conv *c = j->c;
-    const int mr = j->ex->kc->mr, cin = c->cin, per_image = j->th * j->tw;
-    const size_t e_stride = (size_t)groups * cin * mr;
-    for (int t = 0; t < groups * mr; t++) {
-        const int g = t / mr, r = t % mr;
-        if (t >= count) {
-            for (int e = 0; e < E; e++)
-                for (int ch = 0; ch < cin; ch++) v[e * e_stride + ((size_t)g * cin + ch) * mr + r] = 0.0f;
-            continue;
-        }
-        const int tile = t0 + t, b = tile / per_image, rem = tile % per_image;
-        const int iy0 = (rem / j->tw) * T4 - 1, ix0 = (rem % j->tw) * T4 - 1;
+/* Padding pixels of the input windows. */
+static const float zero_px[RN_WINOGRAD_MAX_CHANNELS];
+
+/* Where tile t starts: its image and top-left output pixel. */
+static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
+    const int per_image = j->th * j->tw, rem = tile % per_image;
+    *b = tile / per_image;
+    *y0 = (rem / j->tw) * T4;
+    *x0 = (rem % j->tw) * T4;
+}
+
+/* V[e][t][cin] for the block's tiles: row t of GEMM e is one tile's transformed window. */
+static void input_transform(const wino_job *j, int t0, int count, float *v) {
+    const int cin = j->c->cin;
+    for (int t = 0; t < count; t++) {
+        int b, y0, x0;
+        tile_origin(j, t0 + t, &b, &y0, &x0);
         const float *img = j->in + (size_t)b * j->h * j->w * cin;
-        for (int c0 = 0; c0 < cin; c0 += CB) {
-            float d[T6][T6][CB], tmp[T6][T6][CB];
-            for (int y = 0; y < T6; y++)
-                for (int x = 0; x < T6; x++) {
-                    int iy = iy0 + y, ix = ix0 + x;
-                    if (iy >= 0 && iy < j->h && ix >= 0 && ix < j->w)
-                        memcpy(d[y][x], img + ((size_t)iy * j->w + ix) * cin + c0, sizeof d[y][x]);
-                    else
-                        memset(d[y][x], 0, sizeof d[y][x]);
-                }
-            for (int x = 0; x < T6; x++) /* columns: tmp = B^T d */
-                for (int k = 0; k < CB; k++) {
-                    float r6[6];
-                    BT(d[0][x][k], d[1][x][k], d[2][x][k], d[3][x][k], d[4][x][k], d[5][x][k], r6);
-                    for (int i = 0; i < T6; i++) tmp[i][x][k] = r6[i];
-                }
-            for (int i = 0; i < T6; i++) /* rows: V = tmp B */
-                for (int k = 0; k < CB; k++) {
-                    float r6[6];
-                    BT(tmp[i][0][k], tmp[i][1][k], tmp[i][2][k], tmp[i][3][k], tmp[i][4][k], tmp[i][5][k], r6);
-                    for (int jj = 0; jj < T6; jj++)
-                        v[(i * T6 + jj) * e_stride + ((size_t)g * cin + c0 + k) * mr + r] = r6[jj];
-                }
-        }
+        const float *d[E];
+        for (int y = 0; y < T6; y++)
+            for (int x = 0; x < T6; x++) {
+                int iy = y0 - 1 + y, ix = x0 - 1 + x;
+                d[y * T6 + x] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w ? img + ((size_t)iy * j->w + ix) * cin
+                                                                              : zero_px;
+            }
+        j->ex->kc->wino_input(d, cin, v + (size_t)t * cin, (size_t)j->tb * cin);
     }
 }
 
-/* Y = A^T M A (+ bias, ReLU) for the block's tiles, channels of panel p; A^T's rows are
- * (1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1). */
-static void output_transform(const wino_job *j, int t0, int count, int tb_pad, int p, const float *m) {
-    const rn_conv *c = j->c;
-    const int nr = j->ex->kc->nr, per_image = j->th * j->tw, oh = j->h, ow = j->w, ldc = c->n_padded;
-    const float *bias = c->bias + (size_t)p * nr;
+/* Y = A^T M A (+ bias, residual, ReLU) for the block's tiles, the NR channels of panel p. */
+static void output_transform(const wino_job *j, int t0, int count, int p, const float *m) {
+    const int nr = j->ex->kc->nr, ldc = j->c->n_padded;
     for (int t = 0; t < count; t++) {
-        const int tile = t0 + t, b = tile / per_image, rem = tile % per_image;
-        const int oy0 = (rem / j->tw) * T4, ox0 = (rem % j->tw) * T4;
-        for (int k0 = 0; k0 < nr; k0 += CB) {
-            float tmp[T4][T6][CB], y[T4][T4][CB];
-            for (int x = 0; x < T6; x++) /* columns: tmp = A^T M */
-                for (int k = 0; k < CB; k++) {
-#define M(row) m[((size_t)((row) * T6 + x) * tb_pad + t) * nr + k0 + k]
-                    float m0 = M(0), m1 = M(1), m2 = M(2), m3 = M(3), m4 = M(4), m5 = M(5);
-#undef M
-                    tmp[0][x][k] = m0 + m1 + m2 + m3 + m4;
-                    tmp[1][x][k] = m1 - m2 + 2.0f * (m3 - m4);
-                    tmp[2][x][k] = m1 + m2 + 4.0f * (m3 + m4);
-                    tmp[3][x][k] = m1 - m2 + 8.0f * (m3 - m4) + m5;
-                }
-            for (int i = 0; i < T4; i++) /* rows: Y = tmp A */
-                for (int k = 0; k < CB; k++) {
-                    float m0 = tmp[i][0][k], m1 = tmp[i][1][k], m2 = tmp[i][2][k], m3 = tmp[i][3][k],
-                          m4 = tmp[i][4][k], m5 = tmp[i][5][k], bk = bias[k0 + k];
-                    y[i][0][k] = m0 + m1 + m2 + m3 + m4 + bk;
-                    y[i][1][k] = m1 - m2 + 2.0f * (m3 - m4) + bk;
-                    y[i][2][k] = m1 + m2 + 4.0f * (m3 + m4) + bk;
-                    y[i][3][k] = m1 - m2 + 8.0f * (m3 - m4) + m5 + bk;
-                }
-            for (int i = 0; i < T4 && oy0 + i < oh; i++)
-                for (int jj = 0; jj < T4 && ox0 + jj < ow; jj++) {
-                    float *o = j->out + (((size_t)b * oh + oy0 + i) * ow + ox0 + jj) * ldc + (size_t)p * nr + k0;
-                    const float *rs = j->res ? j->res + (o - j->out) : NULL;
-                    for (int k = 0; k < CB; k++) {
-                        float val = y[i][jj][k] + (rs ? rs[k] : 0.0f);
-                        o[k] = j->relu && val < 0.0f ? 0.0f : val;
-                    }
-                }
-        }
+        int b, y0, x0;
+        tile_origin(j, t0 + t, &b, &y0, &x0);
+        float *out[16];
+        const float *res[16];
+        for (int i = 0; i < T4; i++)
+            for (int jj = 0; jj < T4; jj++) {
+                int y = y0 + i, x = x0 + jj, inside = y < j->h && x < j->w;
+                size_t at = (((size_t)b * j->h + y) * j->w + x) * ldc + (size_t)p * nr;
+                out[i * T4 + jj] = inside ? j->out + at : NULL;
+                res[i * T4 + jj] = inside && j->res ? j->res + at : NULL;
+            }
+        j->ex->kc->wino_output(m + (size_t)t * nr, (size_t)j->tb * nr, nr, j->c->bias + (size_t)p * nr, out, res,
+                               j->relu);
     }
 }
 
@@ -167,33 +119,31 @@ static void wino_task(void *ctx, int task, int thread) {
     const wino_job *j = ctx;
     const rn_conv *c = j->c;
     const rn_kernel_config *kc = j->ex->kc;
-    const int mr = kc->mr, nr = kc->nr, cin = c->cin;
+    const int mr = kc->mr, nr = kc->nr, cin = c->cin, tb = TB;
     const int bt = task / j->n_split, nt = task % j->n_split;
-    const int t0 = bt * j->tb, count = j->tiles - t0 < j->tb ? j->tiles - t0 : j->tb;
-    const int groups = (count + mr - 1) / mr, tb_pad = groups * mr;
+    const int t0 = bt * tb, count = j->tiles - t0 < tb ? j->tiles - t0 : tb;
     const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     float *v = j->ex->scratch[thread];
-    float *m = v + (size_t)E * tb_pad * cin;
+    float *m = v + (size_t)E * tb * cin;
     static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
+    const float *rows[TB];
 
-    input_transform(j, t0, count, groups, v);
+    input_transform(j, t0, count, v);
     for (int p = p0; p < p1; p++) {
         for (int e = 0; e < E; e++) {
             const float *u = c->w + ((size_t)e * j->panels + p) * cin * nr;
-            for (int g = 0; g < groups; g++) {
-                int rows = count - g * mr < mr ? count - g * mr : mr;
-                kc->gemm(rows, cin, v + ((size_t)e * groups + g) * cin * mr, u,
-                         m + ((size_t)e * tb_pad + (size_t)g * mr) * nr, (size_t)nr, zeros, NULL, 0,
-                         RN_UK_INIT_BIAS | RN_UK_FINAL);
-            }
+            for (int t = 0; t < tb; t++) rows[t] = v + ((size_t)e * tb + (t < count ? t : count - 1)) * cin;
+            for (int i = 0; i < count; i += mr)
+                kc->gemm(count - i < mr ? count - i : mr, cin, rows + i, u, m + ((size_t)e * tb + i) * nr,
+                         (size_t)nr, zeros, NULL, 0, RN_UK_INIT_BIAS | RN_UK_FINAL);
         }
-        output_transform(j, t0, count, tb_pad, p, m);
+        output_transform(j, t0, count, p, m);
     }
 }
 
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
                          const float *residual, int relu) {
-    wino_job j = {ex, c, in, out, residual, n, h, w, (h + 3) / 4, (w + 3) / 4, 0, rn_winograd_tile_block(ex->kc), 1,
+    wino_job j = {ex, c, in, out, residual, n, h, w, (h + 3) / 4, (w + 3) / 4, 0, TB, 1,
                   c->n_padded / ex->kc->nr, relu};
     j.tiles = n * j.th * j.tw;
     const int blocks = (j.tiles + j.tb - 1) / j.tb;

@@ -10,13 +10,13 @@
  * by gcc -O2 only sometimes, and a spill here costs half the speed. */
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
-void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                                const float *bias, const float *res, size_t ldr, int flags) {
     float *cp[MR];
     const float *rp[MR];
     for (int i = 0; i < MR; i++) {
         /* rows past mr read C and the residual of the last real row (nothing outside the
-         * matrix is touched); their packed A is zeros and they are never stored */
+         * matrix is touched); their A pointer repeats a real row, they are never stored */
         int r = i < mr ? i : mr - 1;
         cp[i] = c + (size_t)r * ldc;
         rp[i] = res ? res + (size_t)r * ldr : NULL;
@@ -34,14 +34,16 @@ void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *a, const float *b, f
         ROWS(LOADC)
 #undef LOADC
     }
+#define APTR(i) const float *a##i = a[i];
+    ROWS(APTR)
+#undef APTR
     for (int k = 0; k < kc; k++) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         b += 32;
-#define STEP(i) { const __m512 av = _mm512_set1_ps(a[i]); \
+#define STEP(i) { const __m512 av = _mm512_set1_ps(a##i[k]); \
                   x##i##0 = _mm512_fmadd_ps(av, b0, x##i##0); x##i##1 = _mm512_fmadd_ps(av, b1, x##i##1); }
         ROWS(STEP)
 #undef STEP
-        a += MR;
     }
     if (flags & RN_UK_FINAL) {
         if (res) {

@@ -5,11 +5,11 @@
 
 #define MR 6
 
-void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                             const float *bias, const float *res, size_t ldr, int flags) {
     float *c0 = c, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc, *c4 = c3 + ldc, *c5 = c4 + ldc;
     /* Rows past mr read (C, residual) from the row above so nothing outside the matrix is
-     * touched; their packed A is zeros and they are never stored. */
+     * touched; their A pointer repeats a real row and they are never stored. */
     if (mr < 2) c1 = c0;
     if (mr < 3) c2 = c1;
     if (mr < 4) c3 = c2;
@@ -29,18 +29,20 @@ void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *a, const float *b, floa
         x40 = _mm256_loadu_ps(c4); x41 = _mm256_loadu_ps(c4 + 8);
         x50 = _mm256_loadu_ps(c5); x51 = _mm256_loadu_ps(c5 + 8);
     }
+    /* A is broadcast straight from its six rows (one stream each): k indexes all six, so
+     * the unrolled loop addresses them as base + k + constant. */
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
 #pragma GCC unroll 16
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 av;
         b += 16;
-        av = _mm256_broadcast_ss(a); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01);
-        av = _mm256_broadcast_ss(a + 1); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11);
-        av = _mm256_broadcast_ss(a + 2); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21);
-        av = _mm256_broadcast_ss(a + 3); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31);
-        av = _mm256_broadcast_ss(a + 4); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41);
-        av = _mm256_broadcast_ss(a + 5); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51);
-        a += MR;
+        av = _mm256_broadcast_ss(a0 + k); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01);
+        av = _mm256_broadcast_ss(a1 + k); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11);
+        av = _mm256_broadcast_ss(a2 + k); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21);
+        av = _mm256_broadcast_ss(a3 + k); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31);
+        av = _mm256_broadcast_ss(a4 + k); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41);
+        av = _mm256_broadcast_ss(a5 + k); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51);
     }
     if (flags & RN_UK_FINAL) {
         if (res) {
