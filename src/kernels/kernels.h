@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include "resnet.h"
 
-enum { RN_UK_INIT_BIAS = 1, RN_UK_FINAL = 2, RN_UK_RELU = 4 };
+/* RN_UK_PREFETCH_NEXT_B: B is followed in memory by the next B the driver will use (the
+ * next panel): fetch it toward the cache while this one runs. A hint only. */
+enum { RN_UK_INIT_BIAS = 1, RN_UK_FINAL = 2, RN_UK_RELU = 4, RN_UK_PREFETCH_NEXT_B = 8 };
 
 typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *const *a, const float *b,
                                 float *c, size_t ldc, const float *bias, const float *res,

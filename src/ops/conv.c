@@ -12,6 +12,18 @@
 
 enum { MB = 96, KC = 256 }; /* MB is a multiple of every MR (4, 6, 12) */
 
+/* The depth is walked in chunks of at most KC: within one tap of the window (an indirect
+ * row holds one tap's cin values), or across taps for an im2col block. */
+static int chunk_len(const rn_conv *c, int k0) {
+    int left = c->im2col ? c->k - k0 : c->cin - k0 % c->cin;
+    return left < KC ? left : KC;
+}
+
+/* Where the weights of panel p for the chunk at depth k0 start (see rn_conv_init). */
+static size_t chunk_panel(const rn_conv *c, int k0, int kcur, int p, int nr) {
+    return (size_t)k0 * c->n_padded + (size_t)p * kcur * nr;
+}
+
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags) {
     const int nr = kc->nr;
@@ -31,18 +43,21 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
     }
     c->w = rn_aligned_alloc((size_t)c->k * c->n_padded * sizeof(float));
     if (!c->w) { rn_conv_free(c); return -1; }
-    /* panel p, depth k = (ky*kw + kx)*cin + ci, column j  <-  w[p*nr + j][ci][ky][kx] */
-    for (int p = 0; p < c->n_padded / nr; p++)
-        for (int ky = 0; ky < kh; ky++)
-            for (int kx = 0; kx < kw; kx++)
-                for (int ci = 0; ci < cin; ci++) {
-                    int k = (ky * kw + kx) * cin + ci;
-                    float *dst = c->w + ((size_t)p * c->k + k) * nr;
-                    for (int j = 0; j < nr; j++) {
-                        int o = p * nr + j;
-                        dst[j] = o < cout ? w_oihw[(((size_t)o * cin + ci) * kh + ky) * kw + kx] : 0.0f;
-                    }
+    /* Depth k = (ky*kw + kx)*cin + ci, the order of an NHWC patch. B is stored chunk by
+     * chunk of depth, as the driver walks it, and within a chunk panel by panel: all a
+     * chunk's weights are one contiguous run, read front to back. */
+    for (int k0 = 0, kcur; k0 < c->k; k0 += kcur) {
+        kcur = chunk_len(c, k0);
+        for (int p = 0; p < c->n_padded / nr; p++)
+            for (int k = k0; k < k0 + kcur; k++) {
+                int tap = k / cin, ci = k % cin, ky = tap / kw, kx = tap % kw;
+                float *dst = c->w + chunk_panel(c, k0, kcur, p, nr) + (size_t)(k - k0) * nr;
+                for (int j = 0; j < nr; j++) {
+                    int o = p * nr + j;
+                    dst[j] = o < cout ? w_oihw[(((size_t)o * cin + ci) * kh + ky) * kw + kx] : 0.0f;
                 }
+            }
+    }
     return 0;
 }
 
@@ -95,11 +110,12 @@ static void run_panels(const conv_job *j, const float *const *rows, int m0, int 
     const int mr = kc->mr, nr = kc->nr;
     const size_t ldc = (size_t)c->n_padded;
     for (int p = p0; p < p1; p++) {
-        const float *b = c->w + ((size_t)p * c->k + k0) * nr;
+        const float *b = c->w + chunk_panel(c, k0, kcur, p, nr);
         for (int i = 0; i < mb; i += mr) {
             size_t at = (size_t)(m0 + i) * ldc + (size_t)p * nr;
+            /* the first row tile of a panel also fetches the next panel's weights */
             kc->gemm(mb - i < mr ? mb - i : mr, kcur, rows + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
-                     j->res ? j->res + at : NULL, ldc, flags);
+                     j->res ? j->res + at : NULL, ldc, flags | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0));
         }
     }
 }
@@ -156,8 +172,8 @@ static void conv_task(void *ctx, int task, int thread) {
 
     if (c->im2col) {
         float *a = j->ex->scratch[thread];
-        for (int k0 = 0; k0 < c->k; k0 += KC) {
-            const int kcur = c->k - k0 < KC ? c->k - k0 : KC;
+        for (int k0 = 0, kcur; k0 < c->k; k0 += kcur) {
+            kcur = chunk_len(c, k0);
             gather_patches(j, m0, mb, k0, kcur, a);
             for (int r = 0; r < mb_up; r++) rows[r] = a + (size_t)(r < mb ? r : mb - 1) * kcur;
             run_panels(j, rows, m0, mb, k0, kcur, p0, p1, chunk_flags(j, k0 == 0, k0 + kcur == c->k));
@@ -167,8 +183,8 @@ static void conv_task(void *ctx, int task, int thread) {
     const int per_image = j->oh * j->ow, taps = c->kh * c->kw;
     for (int tap = 0; tap < taps; tap++) {
         const int ky = tap / c->kw, kx = tap % c->kw;
-        for (int c0 = 0; c0 < c->cin; c0 += KC) {
-            const int kcur = c->cin - c0 < KC ? c->cin - c0 : KC;
+        for (int c0 = 0, kcur; c0 < c->cin; c0 += kcur) {
+            kcur = chunk_len(c, tap * c->cin + c0);
             for (int r = 0; r < mb; r++) {
                 int m = m0 + r, b = m / per_image, rem = m % per_image;
                 int iy = (rem / j->ow) * c->stride - c->pad + ky, ix = (rem % j->ow) * c->stride - c->pad + kx;

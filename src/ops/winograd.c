@@ -12,7 +12,7 @@
  * the narrow early layers (conv.c decides). The transformed values are sums of differences,
  * so fp32 rounding grows a little: tests/test_golden.c measures the logits on every path.
  *
- * Layout: U is packed like conv.c's B, one set of NR-wide panels per e. A block of TB tiles
+ * Layout: U is packed like conv.c's B, NR-wide panels, for each panel the 36 sets of e. A block of TB tiles
  * is input-transformed into V[e][tile][cin] (row-major: the micro-kernel reads a tile's row
  * by pointer), multiplied one NR panel at a time into M[e][tile][NR], and output-transformed
  * with bias, residual and ReLU. The transforms themselves are per instruction set
@@ -43,7 +43,7 @@ static void filter_transform(const float g[9], double u[36]) {
 }
 
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw) {
-    const int nr = kc->nr, panels = c->n_padded / nr;
+    const int nr = kc->nr;
     c->w = rn_aligned_alloc((size_t)E * c->cin * c->n_padded * sizeof(float));
     if (!c->w) return -1;
     memset(c->w, 0, (size_t)E * c->cin * c->n_padded * sizeof(float));
@@ -52,7 +52,7 @@ int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw
             double u[36];
             filter_transform(w_oihw + ((size_t)o * c->cin + ci) * 9, u);
             for (int e = 0; e < E; e++)
-                c->w[(((size_t)e * panels + o / nr) * c->cin + ci) * nr + o % nr] = (float)u[e];
+                c->w[(((size_t)(o / nr) * E + e) * c->cin + ci) * nr + o % nr] = (float)u[e];
         }
     return 0;
 }
@@ -131,11 +131,11 @@ static void wino_task(void *ctx, int task, int thread) {
     input_transform(j, t0, count, v);
     for (int p = p0; p < p1; p++) {
         for (int e = 0; e < E; e++) {
-            const float *u = c->w + ((size_t)e * j->panels + p) * cin * nr;
+            const float *u = c->w + ((size_t)p * E + e) * cin * nr; /* U[p][e]: one run per task */
             for (int t = 0; t < tb; t++) rows[t] = v + ((size_t)e * tb + (t < count ? t : count - 1)) * cin;
             for (int i = 0; i < count; i += mr)
                 kc->gemm(count - i < mr ? count - i : mr, cin, rows + i, u, m + ((size_t)e * tb + i) * nr,
-                         (size_t)nr, zeros, NULL, 0, RN_UK_INIT_BIAS | RN_UK_FINAL);
+                         (size_t)nr, zeros, NULL, 0, RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0));
         }
         output_transform(j, t0, count, p, m);
     }

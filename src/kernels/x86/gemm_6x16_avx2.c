@@ -16,6 +16,18 @@ void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *
     if (mr < 5) c4 = c3;
     if (mr < 6) c5 = c4;
 
+    /* The tile's C and residual rows are touched only after the k loop: ask for them now,
+     * so they arrive while it runs instead of stalling the epilogue (they are 6 rows far
+     * apart, often out in L3, one 64-byte line each). */
+    if (flags & RN_UK_FINAL && res) {
+        const float *r = res;
+        for (int i = 0; i < mr; i++, r += ldr) _mm_prefetch((const char *)r, _MM_HINT_T0);
+    }
+    {
+        float *cr = c;
+        for (int i = 0; i < mr; i++, cr += ldc) _mm_prefetch((const char *)cr, _MM_HINT_T0);
+    }
+
     __m256 x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
     if (flags & RN_UK_INIT_BIAS) {
         x00 = _mm256_loadu_ps(bias); x01 = _mm256_loadu_ps(bias + 8);
@@ -32,18 +44,30 @@ void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *
     /* A is broadcast straight from its six rows (one stream each): k indexes all six, so
      * the unrolled loop addresses them as base + k + constant. */
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-#pragma GCC unroll 16
-    for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 av;
-        b += 16;
-        av = _mm256_broadcast_ss(a0 + k); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01);
-        av = _mm256_broadcast_ss(a1 + k); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11);
-        av = _mm256_broadcast_ss(a2 + k); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21);
-        av = _mm256_broadcast_ss(a3 + k); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31);
-        av = _mm256_broadcast_ss(a4 + k); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41);
-        av = _mm256_broadcast_ss(a5 + k); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51);
+#define STEP(k)                                                                                            \
+    {                                                                                                      \
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), av;                                   \
+        b += 16;                                                                                           \
+        av = _mm256_broadcast_ss(a0 + k); x00 = _mm256_fmadd_ps(av, b0, x00); x01 = _mm256_fmadd_ps(av, b1, x01); \
+        av = _mm256_broadcast_ss(a1 + k); x10 = _mm256_fmadd_ps(av, b0, x10); x11 = _mm256_fmadd_ps(av, b1, x11); \
+        av = _mm256_broadcast_ss(a2 + k); x20 = _mm256_fmadd_ps(av, b0, x20); x21 = _mm256_fmadd_ps(av, b1, x21); \
+        av = _mm256_broadcast_ss(a3 + k); x30 = _mm256_fmadd_ps(av, b0, x30); x31 = _mm256_fmadd_ps(av, b1, x31); \
+        av = _mm256_broadcast_ss(a4 + k); x40 = _mm256_fmadd_ps(av, b0, x40); x41 = _mm256_fmadd_ps(av, b1, x41); \
+        av = _mm256_broadcast_ss(a5 + k); x50 = _mm256_fmadd_ps(av, b0, x50); x51 = _mm256_fmadd_ps(av, b1, x51); \
     }
+    if (flags & RN_UK_PREFETCH_NEXT_B) {
+        /* one 64-byte row of B per step: fetch the same row of the next panel */
+        const char *next = (const char *)(b + (size_t)kc * 16);
+#pragma GCC unroll 8
+        for (int k = 0; k < kc; k++) {
+            _mm_prefetch(next + (size_t)k * 64, _MM_HINT_T0);
+            STEP(k)
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int k = 0; k < kc; k++) STEP(k)
+    }
+#undef STEP
     if (flags & RN_UK_FINAL) {
         if (res) {
             const float *r0 = res, *r1 = r0 + ldr, *r2 = r1 + ldr, *r3 = r2 + ldr, *r4 = r3 + ldr, *r5 = r4 + ldr;
