@@ -23,5 +23,7 @@ int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);
 void rn_aligned_free(void *p);
+/* Bytes of large blocks currently mapped by rn_aligned_alloc (outside malloc's counts). */
+size_t rn_aligned_mapped_bytes(void);
 
 #endif

@@ -62,17 +62,17 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
     }
     size_t count = 1;
     for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
-    float *buf = malloc(count * sizeof(float));
+    float *buf = rn_aligned_alloc(count * sizeof(float)); /* large: given back on free */
     if (!buf) {
         *st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", ld->path, name);
         return NULL;
     }
     *st = rn_st_read_f32(ld->st, t, buf, ld->err);
     rn_st_release(ld->st, t);
-    if (*st != RESNET_OK) { free(buf); return NULL; }
+    if (*st != RESNET_OK) { rn_aligned_free(buf); return NULL; }
     for (size_t i = 0; i < count; i++)
         if (!isfinite(buf[i])) {
-            free(buf);
+            rn_aligned_free(buf);
             *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has a non-finite value at index %zu",
                           ld->path, name, i);
             return NULL;
@@ -118,10 +118,10 @@ static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, 
     if (rn_conv_init(conv, ld->kc, cin, cout, ksize, ksize, stride, pad, w, bias, ld->conv_flags) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
 done:
-    free(w);
-    free(cb);
+    rn_aligned_free(w);
+    rn_aligned_free(cb);
     free(bias);
-    for (int i = 0; i < 4; i++) free(bn[i]);
+    for (int i = 0; i < 4; i++) rn_aligned_free(bn[i]);
     return st;
 }
 
@@ -133,8 +133,8 @@ static resnet_status load_fc(loader *ld, rn_conv *fc) {
     float *b = read_tensor(ld, "fc.bias", 1, bshape, 0, &st);
     if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b, 0) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
-    free(w);
-    free(b);
+    rn_aligned_free(w);
+    rn_aligned_free(b);
     return st;
 }
 
