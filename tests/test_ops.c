@@ -80,8 +80,8 @@ static void check_conv_flags(const rn_kernel_config *kc, rn_pool *pool, const co
         }
     /* Winograd's transforms add and subtract values up to ~8x larger: a looser bound */
     double tol = (conv.winograd ? 1e-5 : 1e-6) * (t->cin * t->ks * t->ks + 16);
-    CHECK(worst <= tol, "%s%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d: rel err %.3g > %.3g",
-          resnet_kernels_name(kc->id), conv.winograd ? " winograd" : "", t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad,
+    CHECK(worst <= tol, "%s%s%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d: rel err %.3g > %.3g",
+          resnet_kernels_name(kc->id), conv.winograd ? " winograd F" : "", conv.winograd == 4 ? "4" : conv.winograd ? "2" : "", t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad,
           t->residual, t->relu, worst, tol);
     for (int i = 0; i < rn_pool_size(pool); i++) rn_aligned_free(scratch[i]);
     rn_conv_free(&conv);
@@ -89,9 +89,11 @@ static void check_conv_flags(const rn_kernel_config *kc, rn_pool *pool, const co
     free(res_dense); free(ref);
 }
 
-/* Every case both ways: direct, and by the algorithm conv.c picks (Winograd where it may). */
+/* Every case three ways: direct, by the algorithm conv.c picks (Winograd F(4x4) or F(2x2)
+ * where it may), and with F(2x2) wherever Winograd applies. */
 static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t) {
     check_conv_flags(kc, pool, t, RN_CONV_DIRECT);
+    check_conv_flags(kc, pool, t, RN_CONV_F2);
     check_conv_flags(kc, pool, t, 0);
 }
 
@@ -102,7 +104,8 @@ static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RE
 void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                                         const float *bias, const float *res, size_t ldr, int flags);
 static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
-                                                 rn_wino_f4_input__c, rn_wino_f4_output__c,
+                                                 {rn_wino_f4_input__c, rn_wino_f4_output__c},
+                                                 {rn_wino_f2_input__c, rn_wino_f2_output__c},
                                                  NULL};
 #endif
 
@@ -143,6 +146,9 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {1, 1, 1, 8, 8, 3, 1, 1, 0, 1},
         {1, 30, 29, 128, 128, 3, 1, 1, 0, 1},
         {3, 8, 8, 24, 72, 3, 1, 1, 0, 0},
+        /* picked as F(2x2): 129..256 channels (layer3's 14x14, odd sizes, batch 3) */
+        {1, 14, 14, 256, 256, 3, 1, 1, 1, 1},
+        {3, 5, 9, 136, 200, 3, 1, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_conv(kc, pool, &fixed[i]);
     for (int r = 0; r < 12; r++) {

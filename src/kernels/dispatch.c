@@ -33,14 +33,16 @@ static int cpu_has_avx512f(void) {
 }
 #endif
 
-static const rn_kernel_config config_c = {RESNET_KERNELS_C, 4, 16, rn_f32_gemm_4x16__c, rn_wino_f4_input__c,
-                                          rn_wino_f4_output__c, NULL};
+static const rn_kernel_config config_c = {RESNET_KERNELS_C, 4, 16, rn_f32_gemm_4x16__c, {rn_wino_f4_input__c, rn_wino_f4_output__c},
+                                          {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL};
 #if defined(RN_HAVE_X86)
 static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2,
-                                             rn_wino_f4_input__avx2, rn_wino_f4_output__avx2,
+                                             {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
+                                             {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
                                              rn_peak_gflops__avx2};
 static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
-                                               rn_wino_f4_input__avx2, rn_wino_f4_output__avx2,
+                                               {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
+                                             {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
                                                rn_peak_gflops__avx512};
 #endif
 

@@ -25,21 +25,25 @@ typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *const *a, const flo
                                 float *c, size_t ldc, const float *bias, const float *res,
                                 size_t ldr, int flags);
 
-/* Winograd F(4x4, 3x3) transforms of n channels (a multiple of 8), one tile at a time.
- * input:  d = the 6x6 window's pixels, row-major (a row of zeros for padding);
- *         writes V[e] = (B^T d B)[e] to v + e * v_stride for the 36 positions e.
- * output: M[e] at m + e * m_stride; writes act(A^T M A + bias + res) to the 4x4 output
- *         pixels out[16] (NULL: past the image's edge, skipped), res[i] NULL for none. */
-typedef void (*rn_wino_input_fn)(const float *const d[36], int n, float *v, size_t v_stride);
+/* Winograd transforms of n channels (a multiple of 8), one tile at a time, for F(T x T, 3x3)
+ * with T = 4 (a 6x6 window, 36 positions e) or T = 2 (4x4 window, 16 positions).
+ * input:  d = the window's pixels, row-major (a row of zeros for padding);
+ *         writes V[e] = (B^T d B)[e] to v + e * v_stride for every position e.
+ * output: M[e] at m + e * m_stride; writes act(A^T M A + bias + res) to the T x T output
+ *         pixels out[] (NULL: past the image's edge, skipped), res[i] NULL for none. */
+typedef void (*rn_wino_input_fn)(const float *const *d, int n, float *v, size_t v_stride);
 typedef void (*rn_wino_output_fn)(const float *m, size_t m_stride, int n, const float *bias,
-                                  float *const out[16], const float *const res[16], int relu);
+                                  float *const *out, const float *const *res, int relu);
+typedef struct rn_wino_transforms {
+    rn_wino_input_fn input;
+    rn_wino_output_fn output;
+} rn_wino_transforms;
 
 typedef struct rn_kernel_config {
     resnet_kernels id;
     int mr, nr;            /* tile shape of the micro-kernel */
     rn_gemm_ukernel gemm;
-    rn_wino_input_fn wino_input;
-    rn_wino_output_fn wino_output;
+    rn_wino_transforms wino_f4, wino_f2;
     double (*peak_gflops)(double seconds); /* one core's measured FMA peak; NULL if unknown */
 } rn_kernel_config;
 
@@ -49,12 +53,18 @@ const rn_kernel_config *rn_kernels_select(resnet_kernels which);
 /* Per-ISA micro-kernels and FMA peak probes (defined only where built). */
 double rn_peak_gflops__avx2(double seconds);
 double rn_peak_gflops__avx512(double seconds);
-void rn_wino_f4_input__c(const float *const d[36], int n, float *v, size_t v_stride);
-void rn_wino_f4_output__c(const float *m, size_t m_stride, int n, const float *bias, float *const out[16],
-                          const float *const res[16], int relu);
-void rn_wino_f4_input__avx2(const float *const d[36], int n, float *v, size_t v_stride);
-void rn_wino_f4_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const out[16],
-                             const float *const res[16], int relu);
+void rn_wino_f4_input__c(const float *const *d, int n, float *v, size_t v_stride);
+void rn_wino_f4_output__c(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
+                          const float *const *res, int relu);
+void rn_wino_f2_input__c(const float *const *d, int n, float *v, size_t v_stride);
+void rn_wino_f2_output__c(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
+                          const float *const *res, int relu);
+void rn_wino_f4_input__avx2(const float *const *d, int n, float *v, size_t v_stride);
+void rn_wino_f4_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
+                          const float *const *res, int relu);
+void rn_wino_f2_input__avx2(const float *const *d, int n, float *v, size_t v_stride);
+void rn_wino_f2_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
+                          const float *const *res, int relu);
 void rn_f32_gemm_4x16__c(int mr, int kc, const float *const *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c,

@@ -35,8 +35,11 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
     if (!c->bias) return -1;
     for (int o = 0; o < c->n_padded; o++) c->bias[o] = (o < cout && bias) ? bias[o] : 0.0f;
     c->im2col = kh * kw > 1 && cin < RN_CONV_IM2COL_BELOW;
-    c->winograd = !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0 &&
-                  cin <= RN_WINOGRAD_MAX_CHANNELS && cout <= RN_WINOGRAD_MAX_CHANNELS;
+    if (!(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0) {
+        int widest = cin > cout ? cin : cout;
+        if (widest <= RN_WINOGRAD_F4_MAX_CHANNELS && !(flags & RN_CONV_F2)) c->winograd = 4;
+        else if (widest <= RN_WINOGRAD_MAX_CHANNELS) c->winograd = 2;
+    }
     if (c->winograd) {
         if (rn_winograd_pack(c, kc, w_oihw) != 0) { rn_conv_free(c); return -1; }
         return 0;
@@ -73,8 +76,11 @@ void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
 }
 
 size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
-    size_t direct = (size_t)MB * KC, wino = rn_winograd_scratch_floats(kc, RN_WINOGRAD_MAX_CHANNELS);
-    return direct > wino ? direct : wino;
+    size_t most = (size_t)MB * KC;
+    size_t f4 = rn_winograd_scratch_floats(kc, 4, RN_WINOGRAD_F4_MAX_CHANNELS);
+    size_t f2 = rn_winograd_scratch_floats(kc, 2, RN_WINOGRAD_MAX_CHANNELS);
+    if (f4 > most) most = f4;
+    return f2 > most ? f2 : most;
 }
 
 typedef struct conv_job {

@@ -11,25 +11,31 @@ typedef struct rn_conv {
     int cin, cout, kh, kw, stride, pad;
     int k;        /* GEMM depth: kh*kw*cin, ordered (ky, kx, ci) like an NHWC patch */
     int n_padded; /* cout rounded up to the kernel's NR: the row stride of the output */
-    int winograd; /* 3x3 stride 1 by F(4x4, 3x3): w holds 36 transformed sets of panels */
+    int winograd; /* 0, or T: 3x3 stride 1 by F(T x T, 3x3), T = 4 or 2; w holds U (winograd.c) */
     int im2col;   /* so few input channels that patches are gathered into a block first */
     float *w;     /* n_padded/NR panels, each k x NR floats */
     float *bias;  /* n_padded floats (zeros past cout) */
 } rn_conv;
 
 /* Packs weights w_oihw[cout][cin][kh][kw] and bias[cout] (NULL = zeros) for kc, choosing
- * the algorithm: a 3x3 stride-1 convolution of at most RN_WINOGRAD_MAX_CHANNELS channels
- * in and out runs as Winograd F(4x4, 3x3) unless flags has RN_CONV_DIRECT. (Its weights
- * take 4x the memory, and the wide layers at batch 1 are bound by reading weights, so
- * there it would be slower and larger.) Returns 0 on success, -1 when out of memory. */
-enum { RN_CONV_DIRECT = 1, RN_CONV_IM2COL_BELOW = 16 };
-#define RN_WINOGRAD_MAX_CHANNELS 128
+ * the algorithm for a 3x3 stride-1 convolution with cin a multiple of 8:
+ *  - at most RN_WINOGRAD_F4_MAX_CHANNELS channels in and out (layer1, layer2): Winograd
+ *    F(4x4, 3x3), 4x fewer multiplies, weights 4x larger;
+ *  - at most RN_WINOGRAD_MAX_CHANNELS (layer3): F(2x2, 3x3), 2.25x fewer, weights 1.8x;
+ *  - wider (layer4): direct. F(4x4) on layer3 would cost 42 MB more weights, F(2x2) on
+ *    layer4 20 MB: past the memory bound (max RSS of one classification at most 1.5x the
+ *    weight file), and layer4 at batch 1 is bound by reading its weights anyway.
+ * flags: RN_CONV_DIRECT turns Winograd off; RN_CONV_F2 takes F(2x2) wherever Winograd
+ * applies (tests). Returns 0 on success, -1 when out of memory. */
+enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_IM2COL_BELOW = 16 };
+#define RN_WINOGRAD_F4_MAX_CHANNELS 128
+#define RN_WINOGRAD_MAX_CHANNELS 256
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);
 
 /* Winograd internals (winograd.c), used by conv.c. */
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw);
-size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int max_cin);
+size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t, int max_cin);
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
                          const float *residual, int relu);
 void rn_conv_free(rn_conv *c);

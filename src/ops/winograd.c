@@ -1,58 +1,67 @@
-/* winograd.c - 3x3 stride-1 convolutions by Winograd's minimal filtering, F(4x4, 3x3)
- * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+/* winograd.c - 3x3 stride-1 convolutions by Winograd's minimal filtering, F(T x T, 3x3) with
+ * T = 4 or 2 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
  *
- * Each 4x4 block of output pixels ("tile") comes from a 6x6 window of input. With
+ * Each T x T block of output pixels ("tile") comes from an S x S window of input, S = T + 2.
+ * With
  *   V = B^T d B  (input window, per channel),  U = G g G^T  (3x3 filter, per channel pair),
  *   Y = A^T [ sum_c U .* V ] A,
- * the 36 positions e of the 6x6 transformed domain are 36 independent GEMMs
+ * the E = S^2 positions e of the transformed domain are E independent GEMMs
  *   M[e] (tiles x cout) = V[e] (tiles x cin) * U[e] (cin x cout),
- * which run on the same micro-kernel as every other convolution. A tile costs 36 multiply-
- * adds per channel pair instead of 16 x 9 = 144: 4x fewer, paid for with the transforms and
- * with U being 36/9 = 4x larger than the filter, which is why the model uses this only for
- * the narrow early layers (conv.c decides). The transformed values are sums of differences,
- * so fp32 rounding grows a little: tests/test_golden.c measures the logits on every path.
+ * which run on the same micro-kernel as every other convolution. Per channel pair a tile
+ * costs E multiply-adds instead of 9 T^2: F(4x4) 36 for 144 (4x fewer), F(2x2) 16 for 36
+ * (2.25x), paid for with the transforms and with U being E/9 times the filter's size (4x,
+ * 1.8x). conv.c picks which (memory decides: see rn_conv_init). The transformed values are
+ * sums of differences, so fp32 rounding grows a little: tests/test_golden.c measures the
+ * logits on every path.
  *
- * Layout: U is packed like conv.c's B, NR-wide panels, for each panel the 36 sets of e. A block of TB tiles
- * is input-transformed into V[e][tile][cin] (row-major: the micro-kernel reads a tile's row
- * by pointer), multiplied one NR panel at a time into M[e][tile][NR], and output-transformed
- * with bias, residual and ReLU. The transforms themselves are per instruction set
- * (kernels/winograd_f4.inc): the network's code says what, the kernels how. */
+ * Layout: U is packed like conv.c's B, NR-wide panels, for each panel the E sets of e, so
+ * a task reads its panels' U front to back. A block of tiles is input-transformed into
+ * V[e][tile][cin] (row-major: the micro-kernel reads a tile's row by pointer), multiplied
+ * one NR panel at a time into M[e][tile][NR], and output-transformed with bias, residual and
+ * ReLU. The transforms themselves are per instruction set (kernels/winograd_transforms.inc):
+ * the network's code says what, the kernels how. */
 #include "ops/conv.h"
 
 #include <string.h>
 #include "common.h"
 
-enum { T6 = 6, T4 = 4, E = 36, TB = 24 /* tiles per task: a multiple of every MR (4, 6, 12) */ };
+enum { MAX_E = 36, TB_MAX = 48 /* tiles per task at most: a multiple of every MR (4, 6, 12) */ };
 
-size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int max_cin) {
-    return (size_t)E * TB * max_cin + (size_t)E * TB * kc->nr;
+static int window(const rn_conv *c) { return c->winograd + 2; }
+
+size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t, int max_cin) {
+    size_t e = (size_t)(t + 2) * (t + 2);
+    return e * TB_MAX * max_cin + e * TB_MAX * kc->nr;
 }
 
-/* U = G g G^T for one 3x3 filter, in double; G's rows are (1/4, 0, 0), (-1/6, -1/6, -1/6),
- * (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1). */
-static void filter_transform(const float g[9], double u[36]) {
-    static const double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+/* G for F(4x4, 3x3) and F(2x2, 3x3): U = G g G^T, S x 3. */
+static const double G4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+
+/* U = G g G^T for one 3x3 filter, in double. */
+static void filter_transform(const double (*G)[3], int s, const float g[9], double *u) {
     double t[6][3];
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < s; i++)
         for (int x = 0; x < 3; x++)
             t[i][x] = G[i][0] * g[0 * 3 + x] + G[i][1] * g[1 * 3 + x] + G[i][2] * g[2 * 3 + x];
-    for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++) u[i * 6 + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+    for (int i = 0; i < s; i++)
+        for (int j = 0; j < s; j++) u[i * s + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw) {
-    const int nr = kc->nr;
-    c->w = rn_aligned_alloc((size_t)E * c->cin * c->n_padded * sizeof(float));
+    const int nr = kc->nr, s = window(c), e_count = s * s;
+    const size_t floats = (size_t)e_count * c->cin * c->n_padded;
+    c->w = rn_aligned_alloc(floats * sizeof(float));
     if (!c->w) return -1;
-    memset(c->w, 0, (size_t)E * c->cin * c->n_padded * sizeof(float));
+    memset(c->w, 0, floats * sizeof(float));
     for (int o = 0; o < c->cout; o++)
         for (int ci = 0; ci < c->cin; ci++) {
-            double u[36];
-            filter_transform(w_oihw + ((size_t)o * c->cin + ci) * 9, u);
-            for (int e = 0; e < E; e++)
-                c->w[(((size_t)(o / nr) * E + e) * c->cin + ci) * nr + o % nr] = (float)u[e];
+            double u[MAX_E];
+            filter_transform(c->winograd == 4 ? G4 : G2, s, w_oihw + ((size_t)o * c->cin + ci) * 9, u);
+            for (int e = 0; e < e_count; e++)
+                c->w[(((size_t)(o / nr) * e_count + e) * c->cin + ci) * nr + o % nr] = (float)u[e];
         }
     return 0;
 }
@@ -60,58 +69,58 @@ int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw
 typedef struct wino_job {
     const rn_exec *ex;
     const rn_conv *c;
+    const rn_wino_transforms *tf;
     const float *in;
     float *out;
     const float *res;
-    int n, h, w, th, tw, tiles, tb, n_split, panels, relu;
+    int n, h, w, t, s, e_count, th, tw, tiles, tb, n_split, panels, relu;
 } wino_job;
 
 /* Padding pixels of the input windows. */
 static const float zero_px[RN_WINOGRAD_MAX_CHANNELS];
 
-/* Where tile t starts: its image and top-left output pixel. */
+/* Where tile `tile` starts: its image and top-left output pixel. */
 static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
     const int per_image = j->th * j->tw, rem = tile % per_image;
     *b = tile / per_image;
-    *y0 = (rem / j->tw) * T4;
-    *x0 = (rem % j->tw) * T4;
+    *y0 = (rem / j->tw) * j->t;
+    *x0 = (rem % j->tw) * j->t;
 }
 
 /* V[e][t][cin] for the block's tiles: row t of GEMM e is one tile's transformed window. */
 static void input_transform(const wino_job *j, int t0, int count, float *v) {
-    const int cin = j->c->cin;
+    const int cin = j->c->cin, s = j->s;
     for (int t = 0; t < count; t++) {
         int b, y0, x0;
         tile_origin(j, t0 + t, &b, &y0, &x0);
         const float *img = j->in + (size_t)b * j->h * j->w * cin;
-        const float *d[E];
-        for (int y = 0; y < T6; y++)
-            for (int x = 0; x < T6; x++) {
+        const float *d[MAX_E];
+        for (int y = 0; y < s; y++)
+            for (int x = 0; x < s; x++) {
                 int iy = y0 - 1 + y, ix = x0 - 1 + x;
-                d[y * T6 + x] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w ? img + ((size_t)iy * j->w + ix) * cin
-                                                                              : zero_px;
+                d[y * s + x] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w ? img + ((size_t)iy * j->w + ix) * cin
+                                                                            : zero_px;
             }
-        j->ex->kc->wino_input(d, cin, v + (size_t)t * cin, (size_t)j->tb * cin);
+        j->tf->input(d, cin, v + (size_t)t * cin, (size_t)j->tb * cin);
     }
 }
 
 /* Y = A^T M A (+ bias, residual, ReLU) for the block's tiles, the NR channels of panel p. */
 static void output_transform(const wino_job *j, int t0, int count, int p, const float *m) {
-    const int nr = j->ex->kc->nr, ldc = j->c->n_padded;
+    const int nr = j->ex->kc->nr, ldc = j->c->n_padded, tt = j->t;
     for (int t = 0; t < count; t++) {
         int b, y0, x0;
         tile_origin(j, t0 + t, &b, &y0, &x0);
         float *out[16];
         const float *res[16];
-        for (int i = 0; i < T4; i++)
-            for (int jj = 0; jj < T4; jj++) {
+        for (int i = 0; i < tt; i++)
+            for (int jj = 0; jj < tt; jj++) {
                 int y = y0 + i, x = x0 + jj, inside = y < j->h && x < j->w;
                 size_t at = (((size_t)b * j->h + y) * j->w + x) * ldc + (size_t)p * nr;
-                out[i * T4 + jj] = inside ? j->out + at : NULL;
-                res[i * T4 + jj] = inside && j->res ? j->res + at : NULL;
+                out[i * tt + jj] = inside ? j->out + at : NULL;
+                res[i * tt + jj] = inside && j->res ? j->res + at : NULL;
             }
-        j->ex->kc->wino_output(m + (size_t)t * nr, (size_t)j->tb * nr, nr, j->c->bias + (size_t)p * nr, out, res,
-                               j->relu);
+        j->tf->output(m + (size_t)t * nr, (size_t)j->tb * nr, nr, j->c->bias + (size_t)p * nr, out, res, j->relu);
     }
 }
 
@@ -119,19 +128,19 @@ static void wino_task(void *ctx, int task, int thread) {
     const wino_job *j = ctx;
     const rn_conv *c = j->c;
     const rn_kernel_config *kc = j->ex->kc;
-    const int mr = kc->mr, nr = kc->nr, cin = c->cin, tb = TB;
+    const int mr = kc->mr, nr = kc->nr, cin = c->cin, tb = j->tb, e_count = j->e_count;
     const int bt = task / j->n_split, nt = task % j->n_split;
     const int t0 = bt * tb, count = j->tiles - t0 < tb ? j->tiles - t0 : tb;
     const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     float *v = j->ex->scratch[thread];
-    float *m = v + (size_t)E * tb * cin;
+    float *m = v + (size_t)e_count * tb * cin;
     static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
-    const float *rows[TB];
+    const float *rows[TB_MAX];
 
     input_transform(j, t0, count, v);
     for (int p = p0; p < p1; p++) {
-        for (int e = 0; e < E; e++) {
-            const float *u = c->w + ((size_t)p * E + e) * cin * nr; /* U[p][e]: one run per task */
+        for (int e = 0; e < e_count; e++) {
+            const float *u = c->w + ((size_t)p * e_count + e) * cin * nr;
             for (int t = 0; t < tb; t++) rows[t] = v + ((size_t)e * tb + (t < count ? t : count - 1)) * cin;
             for (int i = 0; i < count; i += mr)
                 kc->gemm(count - i < mr ? count - i : mr, cin, rows + i, u, m + ((size_t)e * tb + i) * nr,
@@ -143,9 +152,15 @@ static void wino_task(void *ctx, int task, int thread) {
 
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
                          const float *residual, int relu) {
-    wino_job j = {ex, c, in, out, residual, n, h, w, (h + 3) / 4, (w + 3) / 4, 0, TB, 1,
-                  c->n_padded / ex->kc->nr, relu};
+    const int t = c->winograd, s = t + 2, mr = ex->kc->mr;
+    wino_job j = {ex, c, t == 4 ? &ex->kc->wino_f4 : &ex->kc->wino_f2, in, out, residual, n, h, w, t, s, s * s,
+                  (h + t - 1) / t, (w + t - 1) / t, 0, 0, 1, c->n_padded / ex->kc->nr, relu};
     j.tiles = n * j.th * j.tw;
+    /* Blocks of at most TB_MAX tiles, as even as whole micro-kernel tiles allow (49 tiles:
+     * 30 + 19 rather than 48 + 1). */
+    const int want_blocks = (j.tiles + TB_MAX - 1) / TB_MAX;
+    j.tb = ((j.tiles + want_blocks - 1) / want_blocks + mr - 1) / mr * mr;
+    if (j.tb > TB_MAX) j.tb = TB_MAX;
     const int blocks = (j.tiles + j.tb - 1) / j.tb;
     const int want = 4 * rn_pool_size(ex->pool);
     while (blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
