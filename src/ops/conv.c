@@ -10,7 +10,7 @@
 #include <string.h>
 #include "common.h"
 
-enum { MB = 96, KC = 256 }; /* MB is a multiple of every MR (4, 6, 12) */
+enum { MB = 120, KC = 256 }; /* MB: the largest row block, a multiple of every MR (4, 6, 12) */
 
 /* The depth is walked in chunks of at most KC: within one tap of the window (an indirect
  * row holds one tap's cin values), or across taps for an im2col block. */
@@ -89,6 +89,7 @@ typedef struct conv_job {
     const float *in;
     int h, w, oh, ow;
     int m;             /* rows: n * oh * ow */
+    int mb;            /* rows per block */
     int n_split;       /* column ranges per row block */
     int panels;        /* n_padded / NR */
     float *out;
@@ -171,7 +172,7 @@ static void conv_task(void *ctx, int task, int thread) {
     const rn_conv *c = j->c;
     const int mr = j->ex->kc->mr;
     const int mt = task / j->n_split, nt = task % j->n_split;
-    const int m0 = mt * MB, mb = j->m - m0 < MB ? j->m - m0 : MB, mb_up = (mb + mr - 1) / mr * mr;
+    const int m0 = mt * j->mb, mb = j->m - m0 < j->mb ? j->m - m0 : j->mb, mb_up = (mb + mr - 1) / mr * mr;
     const int p0 = (int)((long)j->panels * nt / j->n_split);
     const int p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     const float *rows[MB];
@@ -211,10 +212,16 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
         rn_winograd_forward(ex, c, in, n, h, w, out, residual, relu);
         return;
     }
-    conv_job j = {ex, c, in, h, w, 0, 0, 0, 1, c->n_padded / ex->kc->nr, out, residual, relu};
+    conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .n_split = 1, .panels = c->n_padded / ex->kc->nr,
+                  .out = out, .res = residual, .relu = relu};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
     j.m = n * j.oh * j.ow;
-    const int m_blocks = (j.m + MB - 1) / MB;
+    /* Blocks as even as whole micro-kernel tiles allow: every block streams all of B, so
+     * 196 rows go as 102 + 94, not 120 + 76 (or 96 + 96 + 4 with one pass for 4 rows). */
+    const int mr = ex->kc->mr, want_blocks = (j.m + MB - 1) / MB;
+    j.mb = ((j.m + want_blocks - 1) / want_blocks + mr - 1) / mr * mr;
+    if (j.mb > MB) j.mb = MB;
+    const int m_blocks = (j.m + j.mb - 1) / j.mb;
     /* Split the columns too when there are too few row blocks to keep every thread
      * busy to the end (the 7x7 layers at batch 1 have one or two row blocks). */
     const int want = 4 * rn_pool_size(ex->pool);

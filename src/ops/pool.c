@@ -14,23 +14,34 @@ typedef struct {
     int h, w, c, size, stride, pad, oh, ow;
 } maxpool_job;
 
+enum { CH = 16 }; /* channels kept in registers at once */
+
 static void maxpool_row(void *ctx, int task, int thread) {
     (void)thread;
     const maxpool_job *j = ctx;
     const int b = task / j->oh, oy = task % j->oh;
     const float *img = j->in + (size_t)b * j->h * j->w * j->c;
+    const int y0 = oy * j->stride - j->pad, ky0 = y0 < 0 ? -y0 : 0;
+    const int ky1 = y0 + j->size > j->h ? j->h - y0 : j->size;
     for (int ox = 0; ox < j->ow; ox++) {
         float *o = j->out + (((size_t)b * j->oh + oy) * j->ow + ox) * j->c;
-        for (int ch = 0; ch < j->c; ch++) o[ch] = -FLT_MAX;
-        for (int ky = 0; ky < j->size; ky++) {
-            int iy = oy * j->stride - j->pad + ky;
-            if (iy < 0 || iy >= j->h) continue;
-            for (int kx = 0; kx < j->size; kx++) {
-                int ix = ox * j->stride - j->pad + kx;
-                if (ix < 0 || ix >= j->w) continue;
-                const float *p = img + ((size_t)iy * j->w + ix) * j->c;
-                for (int ch = 0; ch < j->c; ch++) o[ch] = p[ch] > o[ch] ? p[ch] : o[ch];
-            }
+        const int x0 = ox * j->stride - j->pad, kx0 = x0 < 0 ? -x0 : 0;
+        const int kx1 = x0 + j->size > j->w ? j->w - x0 : j->size;
+        /* CH channels at a time in a local array: the compiler keeps it in vector registers
+         * (with o and the input possibly aliasing, it would otherwise store every step) */
+        for (int c0 = 0; c0 < j->c; c0 += CH) {
+            const int n = j->c - c0 < CH ? j->c - c0 : CH;
+            float m[CH];
+            for (int k = 0; k < CH; k++) m[k] = -FLT_MAX;
+            for (int ky = ky0; ky < ky1; ky++)
+                for (int kx = kx0; kx < kx1; kx++) {
+                    const float *p = img + ((size_t)(y0 + ky) * j->w + x0 + kx) * j->c + c0;
+                    if (n == CH)
+                        for (int k = 0; k < CH; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
+                    else
+                        for (int k = 0; k < n; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
+                }
+            for (int k = 0; k < n; k++) o[c0 + k] = m[k];
         }
     }
 }
