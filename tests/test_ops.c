@@ -69,8 +69,11 @@ static void check_conv_flags(const rn_kernel_config *kc, rn_pool *pool, const co
                ref, oh, ow);
     float *scratch[64];
     for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * 4);
-    rn_exec ex = {kc, pool, scratch};
+    size_t work_n = rn_conv_work_floats(&conv, t->n, t->h, t->w);
+    float *work = work_n ? rn_aligned_alloc(work_n * sizeof(float)) : NULL;
+    rn_exec ex = {kc, pool, scratch, work};
     rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
+    rn_aligned_free(work);
     double worst = 0;
     for (size_t p = 0; p < out_px; p++)
         for (int o = 0; o < t->cout; o++) {
@@ -198,7 +201,7 @@ static void test_ukernel(void) { for_each_path(ukernel_tails); }
 
 static void test_maxpool(void) {
     rn_pool *pool = rn_pool_create(2);
-    rn_exec ex = {rn_kernels_select(RESNET_KERNELS_C), pool, NULL};
+    rn_exec ex = {rn_kernels_select(RESNET_KERNELS_C), pool, NULL, NULL};
     for (int r = 0; r < 10; r++) {
         int n = irand(1, 2), h = irand(1, 12), w = irand(1, 12), c = irand(1, 9);
         int oh, ow;

@@ -63,34 +63,51 @@ resnet_variant resnet_model_variant(const resnet_model *m) { return m->variant; 
 resnet_norm resnet_model_norm(const resnet_model *m) { return m->norm; }
 resnet_kernels resnet_model_kernels(const resnet_model *m) { return m->kc->id; }
 
-/* Multiply-adds x 2 of one image's forward pass, walked from the loaded shapes. */
-double resnet_model_flops(const resnet_model *m) {
-    int h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
-    double f = 0;
-#define CONV(c)                                                    \
-    do {                                                           \
-        int oh_, ow_;                                              \
-        rn_conv_out_size(c, h, w, &oh_, &ow_);                     \
-        f += 2.0 * oh_ * ow_ * (double)(c)->cout * (c)->k;         \
-        h = oh_;                                                   \
-        w = ow_;                                                   \
-    } while (0)
-    CONV(&m->conv1);
+/* Calls fn for every convolution of the forward pass with its input's height and width
+ * (one image of 224x224), in order, the fc last. */
+static void walk_convs(const resnet_model *m, void (*fn)(void *ctx, const rn_conv *c, int h, int w), void *ctx) {
+    int h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE, oh, ow;
+    fn(ctx, &m->conv1, h, w);
+    rn_conv_out_size(&m->conv1, h, w, &h, &w);
     rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
     for (int i = 0; i < RN_BLOCKS; i++) {
         const rn_block *b = &m->blocks[i];
-        int in_h = h, in_w = w;
-        if (b->has_down) {
-            CONV(&b->down);
-            h = in_h;
-            w = in_w;
-        }
-        CONV(&b->conv1);
-        CONV(&b->conv2);
-        CONV(&b->conv3);
+        if (b->has_down) fn(ctx, &b->down, h, w);
+        fn(ctx, &b->conv1, h, w);
+        rn_conv_out_size(&b->conv1, h, w, &oh, &ow);
+        fn(ctx, &b->conv2, oh, ow);
+        rn_conv_out_size(&b->conv2, oh, ow, &h, &w);
+        fn(ctx, &b->conv3, h, w);
     }
-#undef CONV
-    return f + 2.0 * RESNET_FEATURE_DIM * RESNET_NUM_CLASSES;
+    fn(ctx, &m->fc, 1, 1);
+}
+
+static void add_flops(void *ctx, const rn_conv *c, int h, int w) {
+    int oh, ow;
+    rn_conv_out_size(c, h, w, &oh, &ow);
+    *(double *)ctx += 2.0 * oh * ow * (double)c->cout * c->k;
+}
+
+/* Multiply-adds x 2 of one image's forward pass, walked from the loaded shapes. */
+double resnet_model_flops(const resnet_model *m) {
+    double f = 0;
+    walk_convs(m, add_flops, &f);
+    return f;
+}
+
+typedef struct { int n; size_t most; } work_need;
+
+static void max_work(void *ctx, const rn_conv *c, int h, int w) {
+    work_need *need = ctx;
+    size_t f = rn_conv_work_floats(c, need->n, h, w);
+    if (f > need->most) need->most = f;
+}
+
+/* The shared work buffer a batch of n needs: the largest any convolution asks for. */
+static size_t model_work_floats(const resnet_model *m, int n) {
+    work_need need = {n, 0};
+    walk_convs(m, max_work, &need);
+    return need.most;
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
@@ -100,6 +117,7 @@ struct resnet_session {
     int max_batch;
     rn_pool *pool;
     float **scratch;   /* one im2col block per thread */
+    float *work;       /* shared by the threads within one layer (Winograd's V) */
     rn_exec ex;
     float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
     float *logits;     /* max_batch x fc.n_padded */
@@ -114,6 +132,7 @@ void resnet_session_free(resnet_session *s) {
     if (s->scratch)
         for (int i = 0; s->pool && i < rn_pool_size(s->pool); i++) rn_aligned_free(s->scratch[i]);
     free(s->scratch);
+    rn_aligned_free(s->work);
     rn_pool_free(s->pool);
     for (int i = 0; i < 4; i++) rn_aligned_free(s->buf[i]);
     rn_aligned_free(s->logits);
@@ -143,6 +162,7 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     for (int i = 0; ok && i < 4; i++)
         ok = (s->buf[i] = rn_aligned_alloc((size_t)max_batch * RN_MAX_ACTIVATION * sizeof(float))) != NULL;
     ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * m->fc.n_padded * sizeof(float))) != NULL;
+    ok = ok && (s->work = rn_aligned_alloc(model_work_floats(m, max_batch) * sizeof(float))) != NULL;
     if (!ok) {
         resnet_session_free(s);
         return rn_fail(err, RESNET_E_NOMEM, "out of memory creating a session for batch %d", max_batch);
@@ -150,6 +170,7 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     s->ex.kc = m->kc;
     s->ex.pool = s->pool;
     s->ex.scratch = s->scratch;
+    s->ex.work = s->work;
     *out = s;
     return RESNET_OK;
 }

@@ -77,10 +77,13 @@ void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
 
 size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
     size_t most = (size_t)MB * KC;
-    size_t f4 = rn_winograd_scratch_floats(kc, 4, RN_WINOGRAD_F4_MAX_CHANNELS);
-    size_t f2 = rn_winograd_scratch_floats(kc, 2, RN_WINOGRAD_MAX_CHANNELS);
+    size_t f4 = rn_winograd_scratch_floats(kc, 4), f2 = rn_winograd_scratch_floats(kc, 2);
     if (f4 > most) most = f4;
     return f2 > most ? f2 : most;
+}
+
+size_t rn_conv_work_floats(const rn_conv *c, int n, int h, int w) {
+    return c->winograd ? rn_winograd_work_floats(c, n, h, w) : 0;
 }
 
 typedef struct conv_job {

@@ -1,5 +1,5 @@
 /* exec.h - what every operator needs to run: the kernel family, the worker pool,
- * and one scratch buffer per worker (internal). */
+ * one scratch buffer per worker and one work buffer they share (internal). */
 #ifndef RN_EXEC_H
 #define RN_EXEC_H
 
@@ -10,6 +10,7 @@ typedef struct rn_exec {
     const rn_kernel_config *kc;
     rn_pool *pool;
     float **scratch; /* one per pool thread, rn_conv_scratch_floats() each */
+    float *work;     /* shared by the threads of one call: rn_conv_work_floats() for its shape */
 } rn_exec;
 
 #endif

@@ -15,10 +15,12 @@
  * logits on every path.
  *
  * Layout: U is packed like conv.c's B, NR-wide panels, for each panel the E sets of e, so
- * a task reads its panels' U front to back. A block of tiles is input-transformed into
- * V[e][tile][cin] (row-major: the micro-kernel reads a tile's row by pointer), multiplied
- * one NR panel at a time into M[e][tile][NR], and output-transformed with bias, residual and
- * ReLU. The transforms themselves are per instruction set (kernels/winograd_transforms.inc):
+ * a task reads its panels' U front to back. Two phases, each split across the pool: every
+ * tile is input-transformed into V[e][tile][cin] in the shared work buffer (row-major: the
+ * micro-kernel reads a tile's row by pointer); then each task takes a block of tiles and a
+ * range of panels, multiplies one NR panel at a time into M[e][tile][NR] (its own scratch)
+ * and output-transforms it with bias, residual and ReLU. (Transforming inside the second
+ * phase would repeat a block's input transform for every panel range.) The transforms themselves are per instruction set (kernels/winograd_transforms.inc):
  * the network's code says what, the kernels how. */
 #include "ops/conv.h"
 
@@ -29,9 +31,15 @@ enum { MAX_E = 36, TB_MAX = 48 /* tiles per task at most: a multiple of every MR
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
 
-size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t, int max_cin) {
-    size_t e = (size_t)(t + 2) * (t + 2);
-    return e * TB_MAX * max_cin + e * TB_MAX * kc->nr;
+/* Per worker: M for one block of tiles and one panel. */
+size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t) {
+    return (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr;
+}
+
+/* Shared: V for every tile of the batch. */
+size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w) {
+    const int t = c->winograd, s = t + 2;
+    return (size_t)s * s * n * ((h + t - 1) / t) * ((w + t - 1) / t) * c->cin;
 }
 
 /* G for F(4x4, 3x3) and F(2x2, 3x3): U = G g G^T, S x 3. */
@@ -87,12 +95,17 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
     *x0 = (rem % j->tw) * j->t;
 }
 
-/* V[e][t][cin] for the block's tiles: row t of GEMM e is one tile's transformed window. */
-static void input_transform(const wino_job *j, int t0, int count, float *v) {
-    const int cin = j->c->cin, s = j->s;
-    for (int t = 0; t < count; t++) {
+/* V[e][tile][cin] for tiles t0..t0+count: row `tile` of GEMM e is one tile's transformed
+ * window. One task of the first phase. */
+static void input_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const wino_job *j = ctx;
+    const int cin = j->c->cin, s = j->s, t0 = task * j->tb;
+    const int count = j->tiles - t0 < j->tb ? j->tiles - t0 : j->tb;
+    float *v = j->ex->work;
+    for (int t = t0; t < t0 + count; t++) {
         int b, y0, x0;
-        tile_origin(j, t0 + t, &b, &y0, &x0);
+        tile_origin(j, t, &b, &y0, &x0);
         const float *img = j->in + (size_t)b * j->h * j->w * cin;
         const float *d[MAX_E];
         for (int y = 0; y < s; y++)
@@ -101,7 +114,7 @@ static void input_transform(const wino_job *j, int t0, int count, float *v) {
                 d[y * s + x] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w ? img + ((size_t)iy * j->w + ix) * cin
                                                                             : zero_px;
             }
-        j->tf->input(d, cin, v + (size_t)t * cin, (size_t)j->tb * cin);
+        j->tf->input(d, cin, v + (size_t)t * cin, (size_t)j->tiles * cin);
     }
 }
 
@@ -124,7 +137,9 @@ static void output_transform(const wino_job *j, int t0, int count, int p, const 
     }
 }
 
-static void wino_task(void *ctx, int task, int thread) {
+/* The second phase: the E GEMMs and the output transform for one block of tiles and a
+ * range of panels. */
+static void gemm_task(void *ctx, int task, int thread) {
     const wino_job *j = ctx;
     const rn_conv *c = j->c;
     const rn_kernel_config *kc = j->ex->kc;
@@ -132,16 +147,16 @@ static void wino_task(void *ctx, int task, int thread) {
     const int bt = task / j->n_split, nt = task % j->n_split;
     const int t0 = bt * tb, count = j->tiles - t0 < tb ? j->tiles - t0 : tb;
     const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
-    float *v = j->ex->scratch[thread];
-    float *m = v + (size_t)e_count * tb * cin;
+    const float *v = j->ex->work;
+    float *m = j->ex->scratch[thread];
     static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
     const float *rows[TB_MAX];
 
-    input_transform(j, t0, count, v);
     for (int p = p0; p < p1; p++) {
         for (int e = 0; e < e_count; e++) {
             const float *u = c->w + ((size_t)p * e_count + e) * cin * nr;
-            for (int t = 0; t < tb; t++) rows[t] = v + ((size_t)e * tb + (t < count ? t : count - 1)) * cin;
+            for (int t = 0; t < tb; t++)
+                rows[t] = v + ((size_t)e * j->tiles + t0 + (t < count ? t : count - 1)) * cin;
             for (int i = 0; i < count; i += mr)
                 kc->gemm(count - i < mr ? count - i : mr, cin, rows + i, u, m + ((size_t)e * tb + i) * nr,
                          (size_t)nr, zeros, NULL, 0, RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0));
@@ -164,5 +179,6 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
     const int blocks = (j.tiles + j.tb - 1) / j.tb;
     const int want = 4 * rn_pool_size(ex->pool);
     while (blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
-    rn_pool_run(ex->pool, blocks * j.n_split, wino_task, &j);
+    rn_pool_run(ex->pool, blocks, input_task, &j);
+    rn_pool_run(ex->pool, blocks * j.n_split, gemm_task, &j);
 }
