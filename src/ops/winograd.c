@@ -27,7 +27,11 @@
 #include <string.h>
 #include "common.h"
 
-enum { MAX_E = 36, TB_MAX = 48 /* tiles per task at most: a multiple of every MR (4, 6, 12) */ };
+enum {
+    MAX_E = 36,
+    TB_MAX = 48,              /* tiles per GEMM task at most: a multiple of every MR (4, 6, 12) */
+    TILES_PER_INPUT_TASK = 8, /* small tasks: the threads finish the input transforms together */
+};
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
 
@@ -100,8 +104,8 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
 static void input_task(void *ctx, int task, int thread) {
     (void)thread;
     const wino_job *j = ctx;
-    const int cin = j->c->cin, s = j->s, t0 = task * j->tb;
-    const int count = j->tiles - t0 < j->tb ? j->tiles - t0 : j->tb;
+    const int cin = j->c->cin, s = j->s, t0 = task * TILES_PER_INPUT_TASK;
+    const int count = j->tiles - t0 < TILES_PER_INPUT_TASK ? j->tiles - t0 : TILES_PER_INPUT_TASK;
     float *v = j->ex->work;
     for (int t = t0; t < t0 + count; t++) {
         int b, y0, x0;
@@ -179,6 +183,6 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
     const int blocks = (j.tiles + j.tb - 1) / j.tb;
     const int want = 4 * rn_pool_size(ex->pool);
     while (blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
-    rn_pool_run(ex->pool, blocks, input_task, &j);
+    rn_pool_run(ex->pool, (j.tiles + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK, input_task, &j);
     rn_pool_run(ex->pool, blocks * j.n_split, gemm_task, &j);
 }
