@@ -77,8 +77,15 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libresnet.a
 $(BUILD)/tests/avx512_emulated.o: src/kernels/x86/gemm_12x32_avx512.c tests/avx512_emulation.h src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512_emulation.h -c $< -o $@
+# The portable kernel's plain-loop version (what compilers other than GCC and Clang build),
+# under its own name, so the operator tests cover it here too.
+$(BUILD)/tests/c_plain_loops.o: src/kernels/gemm_6x8_c.c src/kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -DRN_PLAIN_LOOPS -Drn_f32_gemm_6x8__c=rn_f32_gemm_6x8__c_plain -c $< -o $@
+TEST_EXTRA_test_ops = $(BUILD)/tests/c_plain_loops.o
+$(BUILD)/tests/test_ops: $(BUILD)/tests/c_plain_loops.o
 ifdef X86
-TEST_EXTRA_test_ops = $(BUILD)/tests/avx512_emulated.o
+TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
 endif
 

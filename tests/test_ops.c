@@ -112,7 +112,25 @@ static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, 
                                                  NULL};
 #endif
 
+/* The portable kernel's plain-loop version (-DRN_PLAIN_LOOPS, see Makefile). */
+void rn_f32_gemm_6x8__c_plain(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
+                              const float *bias, const float *res, size_t ldr, int flags);
+static const rn_kernel_config c_plain = {RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c_plain,
+                                         {rn_wino_f4_input__c, rn_wino_f4_output__c},
+                                         {rn_wino_f2_input__c, rn_wino_f2_output__c},
+                                         NULL};
+
+static void run_threads(void (*fn)(const rn_kernel_config *, rn_pool *), const rn_kernel_config *kc) {
+    for (int threads = 1; threads <= 3; threads += 2) {
+        rn_pool *pool = rn_pool_create(threads);
+        fn(kc, pool);
+        rn_pool_free(pool);
+    }
+}
+
 static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
+    printf("     (and the portable kernel's plain-loop version)\n");
+    run_threads(fn, &c_plain);
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         const rn_kernel_config *kc = rn_kernels_select(paths[i]);
 #if defined(RN_HAVE_X86)
@@ -125,11 +143,7 @@ static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
             printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[i]));
             continue;
         }
-        for (int threads = 1; threads <= 3; threads += 2) {
-            rn_pool *pool = rn_pool_create(threads);
-            fn(kc, pool);
-            rn_pool_free(pool);
-        }
+        run_threads(fn, kc);
     }
 }
 

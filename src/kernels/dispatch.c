@@ -33,7 +33,7 @@ static int cpu_has_avx512f(void) {
 }
 #endif
 
-static const rn_kernel_config config_c = {RESNET_KERNELS_C, 4, 16, rn_f32_gemm_4x16__c, {rn_wino_f4_input__c, rn_wino_f4_output__c},
+static const rn_kernel_config config_c = {RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c, {rn_wino_f4_input__c, rn_wino_f4_output__c},
                                           {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL};
 #if defined(RN_HAVE_X86)
 static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2,

@@ -65,7 +65,7 @@ void rn_wino_f4_output__avx2(const float *m, size_t m_stride, int n, const float
 void rn_wino_f2_input__avx2(const float *const *d, int n, float *v, size_t v_stride);
 void rn_wino_f2_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
                           const float *const *res, int relu);
-void rn_f32_gemm_4x16__c(int mr, int kc, const float *const *a, const float *b, float *c,
+void rn_f32_gemm_6x8__c(int mr, int kc, const float *const *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c,
                             size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
