@@ -133,6 +133,7 @@ RESNET_API resnet_status resnet_forward(resnet_session *s, const float *input, i
 typedef struct resnet_layer_profile {
     char name[48];  /* "conv1", "layer2.0.conv2", "maxpool", "fc", ... */
     char shape[48]; /* "3x3/1 64->64 56x56": kernel/stride, channels, output size */
+    char method[32]; /* how it ran: "1x1 direct", "3x3 Winograd F(4x4,3x3)", "7x7 im2col", "maxpool" */
     double ms;      /* best time over the profiled passes */
     double gflop;   /* work of the layer for the whole batch */
 } resnet_layer_profile;

@@ -32,6 +32,28 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
         printf("  %-22s %-24s %9.3f %8.1f %6.1f%%\n", layers[i].name, layers[i].shape, layers[i].ms,
                layers[i].gflop > 0 ? layers[i].gflop / layers[i].ms * 1e3 : 0.0, 100.0 * layers[i].ms / total);
     printf("  %-22s %-24s %9.3f\n", "sum of layers", "", total);
+
+    /* The same time by how the layers ran (the fc apart from the 1x1 convolutions). */
+    char keys[16][32];
+    double ms[16] = {0}, gflop[16] = {0};
+    int count[16] = {0}, groups = 0;
+    for (int i = 0; i < n; i++) {
+        const char *key = strcmp(layers[i].name, "fc") == 0 ? "fc" : layers[i].method;
+        int g = 0;
+        while (g < groups && strcmp(keys[g], key) != 0) g++;
+        if (g == groups) {
+            if (groups == 16) continue;
+            snprintf(keys[groups++], sizeof keys[0], "%s", key);
+        }
+        ms[g] += layers[i].ms;
+        gflop[g] += layers[i].gflop;
+        count[g]++;
+    }
+    printf("\nby method (GFLOP/s counts a direct convolution's work: Winograd can pass the peak):\n");
+    printf("  %-28s %6s %9s %8s %7s\n", "method", "layers", "ms", "GFLOP/s", "share");
+    for (int g = 0; g < groups; g++)
+        printf("  %-28s %6d %9.3f %8.1f %6.1f%%\n", keys[g], count[g], ms[g],
+               gflop[g] > 0 ? gflop[g] / ms[g] * 1e3 : 0.0, 100.0 * ms[g] / total);
 }
 
 int cmd_bench(int argc, char **argv) {

@@ -215,6 +215,14 @@ static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int 
                      oh, ow);
         else
             snprintf(p->shape, sizeof p->shape, "%dx%d", oh, ow);
+        if (c)
+            snprintf(p->method, sizeof p->method, "%dx%d %s", c->kh, c->kw,
+                     c->winograd == 4   ? "Winograd F(4x4,3x3)"
+                     : c->winograd == 2 ? "Winograd F(2x2,3x3)"
+                     : c->im2col        ? "im2col"
+                                        : "direct");
+        else
+            snprintf(p->method, sizeof p->method, "%s", name);
         p->gflop = c ? 2e-9 * n * oh * ow * c->cout * (double)c->k : 0.0;
         p->ms = ms;
     } else if (ms < p->ms) {
