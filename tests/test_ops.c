@@ -6,6 +6,7 @@
 #include "common.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
+#include "emulated_kernels.h"
 
 static unsigned rng_state = 1;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -101,16 +102,6 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
 }
 
 static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
-
-#if defined(RN_HAVE_X86)
-/* The AVX-512 kernel built on plain-C intrinsics (tests/avx512_emulation.h, see Makefile). */
-void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
-                                        const float *bias, const float *res, size_t ldr, int flags);
-static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
-                                                 {rn_wino_f4_input__c, rn_wino_f4_output__c},
-                                                 {rn_wino_f2_input__c, rn_wino_f2_output__c},
-                                                 NULL};
-#endif
 
 /* The portable kernel's plain-loop version (-DRN_PLAIN_LOOPS, see Makefile). */
 void rn_f32_gemm_6x8__c_plain(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,

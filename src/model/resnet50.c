@@ -34,6 +34,12 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
     if (!kc)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "kernel path '%s' is not supported by this CPU",
                        resnet_kernels_name(want));
+    return rn_model_load_kc(path, kc, opts ? opts->direct : 0, out, err);
+}
+
+resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
+                               resnet_error *err) {
+    *out = NULL;
     rn_safetensors *st;
     resnet_status s = rn_st_open(path, &st, err);
     if (s != RESNET_OK) return s;
@@ -43,7 +49,7 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     }
     m->kc = kc;
-    s = rn_model_bind(m, st, path, opts ? opts->direct : 0, err);
+    s = rn_model_bind(m, st, path, direct, err);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
     if (s != RESNET_OK) {
         resnet_model_free(m);

@@ -36,6 +36,10 @@ struct resnet_model {
     rn_conv fc;               /* 2048 -> 1000, as a 1x1 convolution */
 };
 
+/* resnet_model_load with a given kernel family (the tests pass emulated ones). */
+resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
+                               resnet_error *err);
+
 /* Layers the profiler can tell apart: conv1, maxpool, 16 blocks x (3 convs + downsample), avgpool, fc. */
 #define RN_MAX_LAYERS 72
 
