@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -37,20 +38,41 @@ int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out) {
  * header saying how it was made, so blocks stay 64-byte aligned. */
 enum { HEADER = 64 };
 #define RN_MAP_FROM ((size_t)1 << 20)
+#define RN_HUGE ((size_t)2 << 20)
 
 static _Atomic size_t mapped_bytes; /* what malloc's own counts cannot see (test_leaks) */
 
 size_t rn_aligned_mapped_bytes(void) { return mapped_bytes; }
 
+/* A mapping of len bytes (a whole number of pages). From 2 MB up it starts on a 2 MB
+ * boundary and asks for transparent huge pages: a forward pass at batch 1 streams ~125 MB of
+ * weights once, and with 4 KB pages that is 30,000 TLB misses on the way (where THP is
+ * "madvise", as on Debian; elsewhere the hint is ignored or absent). */
+static void *map_pages(size_t len) {
+    if (len < RN_HUGE) {
+        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return m == MAP_FAILED ? NULL : m;
+    }
+    if (len > SIZE_MAX - RN_HUGE) return NULL;
+    unsigned char *raw = mmap(NULL, len + RN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    unsigned char *p = (unsigned char *)(((uintptr_t)raw + RN_HUGE - 1) & ~(uintptr_t)(RN_HUGE - 1));
+    if (p > raw) munmap(raw, (size_t)(p - raw));
+    if (raw + RN_HUGE > p) munmap(p + len, (size_t)(raw + RN_HUGE - p));
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 void *rn_aligned_alloc(size_t size) {
     if (size == 0) size = 64;
-    if (size > SIZE_MAX - 2 * HEADER) return NULL;
+    if (size > SIZE_MAX - 2 * HEADER - 4096) return NULL;
     size_t total = ((size + 63) & ~(size_t)63) + HEADER;
     unsigned char *p = NULL;
     if (total >= RN_MAP_FROM) {
-        void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) return NULL;
-        p = m;
+        total = (total + 4095) & ~(size_t)4095; /* whole pages, for munmap */
+        if (!(p = map_pages(total))) return NULL;
         mapped_bytes += total;
     } else if (posix_memalign((void **)&p, 64, total) != 0) {
         return NULL;
@@ -67,6 +89,7 @@ void rn_aligned_free(void *ptr) {
     if (total >= RN_MAP_FROM) {
         mapped_bytes -= total;
         munmap(p, total);
+    } else {
+        free(p);
     }
-    else free(p);
 }
