@@ -5,13 +5,16 @@
 # ONNXRUNTIME_NODE_INSTALL=skip: the package ships the CPU library; after that everything runs
 # offline), exports torchvision's ResNet-50 to ONNX with Debian's python3-torch (weights do not
 # change the speed), then times both engines alternately (A B A B ...) in three settings and
-# prints each one's median and the ratio. The machine is noisy: compare the ratios of one run.
+# prints each one's median and the ratio. The machine is noisy, and its speed drifts for
+# seconds at a time (by 30% and more): each round times our engine and then theirs, a few
+# seconds apart, and the ratio shown is the median of the rounds' ratios, so that a slow
+# stretch weighs on both sides of a pair rather than on one engine's column.
 #
-#   bench/vs-onnxruntime.sh [ROUNDS]      (default 5 rounds of 10 timed runs each)
+#   bench/vs-onnxruntime.sh [ROUNDS]      (default 9 rounds of ITERS=6 timed runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${1:-5}
-ITERS=${ITERS:-10}
+ROUNDS=${1:-9}
+ITERS=${ITERS:-6}
 ORT_VERSION=1.30.0
 export ORT_DIR=$PWD/bench/.ort
 BIN=build/resnet
@@ -42,24 +45,37 @@ median_of() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[N
 field() { sed -n "s/.*median \([0-9.]*\) ms per batch.*/\1/p"; }
 
 printf '%-22s %14s %14s %8s\n' "setting" "resnet (ms)" "onnxrt (ms)" "ratio"
+echo "(ms: medians over the rounds of each round's median; ratio: median of the rounds' ratios)"
 for setting in "1 1" "1 2" "8 2"; do
   set -- $setting
   batch=$1 threads=$2
-  ours=() theirs=()
+  ours=() theirs=() ratios=()
   for ((r = 0; r < ROUNDS; r++)); do
-    ours+=("$("$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field)")
-    theirs+=("$(node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field)")
+    # A B, then B A: whichever runs first in a round does not always get the same conditions
+    if ((r % 2 == 0)); then
+      x=$("$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field)
+      y=$(node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field)
+    else
+      y=$(node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field)
+      x=$("$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field)
+    fi
+    ours+=("$x") theirs+=("$y")
+    # latency ratio at batch 1 (<1: we are faster), throughput ratio at batch 8 (>1: we are)
+    if [ "$batch" -gt 1 ]; then ratios+=("$(awk -v a="$x" -v b="$y" 'BEGIN {print b / a}')")
+    else ratios+=("$(awk -v a="$x" -v b="$y" 'BEGIN {print a / b}')"); fi
   done
   a=$(printf '%s\n' "${ours[@]}" | median_of)
   b=$(printf '%s\n' "${theirs[@]}" | median_of)
+  q=$(printf '%s\n' "${ratios[@]}" | median_of)
+  spread=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.2f-%.2f", a[1], a[NR]}')
   label="batch $batch, $threads thread(s)"
   if [ "$batch" -gt 1 ]; then
-    printf '%-22s %14s %14s %8s   (images/s: %.2f vs %.2f; >1 means we are faster)\n' "$label" "$a" "$b" \
-      "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}')" \
-      "$(awk -v a="$a" -v n="$batch" 'BEGIN {print 1000 * n / a}')" "$(awk -v b="$b" -v n="$batch" 'BEGIN {print 1000 * n / b}')"
+    printf '%-22s %14s %14s %8.3f   (images/s: %.2f vs %.2f; >1 means we are faster; rounds %s)\n' "$label" "$a" "$b" \
+      "$q" "$(awk -v a="$a" -v n="$batch" 'BEGIN {print 1000 * n / a}')" \
+      "$(awk -v b="$b" -v n="$batch" 'BEGIN {print 1000 * n / b}')" "$spread"
   else
-    printf '%-22s %14s %14s %8s   (latency ratio resnet/onnxrt; <1 means we are faster)\n' "$label" "$a" "$b" \
-      "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", a / b}')"
+    printf '%-22s %14s %14s %8.3f   (latency ratio resnet/onnxrt; <1 means we are faster; rounds %s)\n' "$label" \
+      "$a" "$b" "$q" "$spread"
   fi
 done
 echo "($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench --iters 1 --warmup 0 | head -1 | cut -d, -f1))"
