@@ -122,7 +122,7 @@ struct resnet_session {
     const resnet_model *m;
     int max_batch;
     rn_pool *pool;
-    float **scratch;   /* one im2col block per thread */
+    float **scratch;   /* per thread: an im2col block, or Winograd's M */
     float *work;       /* shared by the threads within one layer (Winograd's V) */
     rn_exec ex;
     float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */

@@ -1,6 +1,7 @@
 /* conv.h - 2-D convolution (and the fc layer, as a 1x1 convolution) on NHWC tensors,
  * as a GEMM: C[M = n*oh*ow, N = cout] = A[M, K = kh*kw*cin] * B[K, N] + bias.
- * The only place that does packing, cache blocking and the thread split (internal). */
+ * The only place that packs weights, blocks for the caches and splits work across threads
+ * (internal). */
 #ifndef RN_CONV_H
 #define RN_CONV_H
 
@@ -13,7 +14,7 @@ typedef struct rn_conv {
     int n_padded; /* cout rounded up to the kernel's NR: the row stride of the output */
     int winograd; /* 0, or T: 3x3 stride 1 by F(T x T, 3x3), T = 4 or 2; w holds U (winograd.c) */
     int im2col;   /* so few input channels that patches are gathered into a block first */
-    float *w;     /* n_padded/NR panels, each k x NR floats */
+    float *w;     /* B: by chunk of depth, then NR-column panels (conv.c); for Winograd, U */
     float *bias;  /* n_padded floats (zeros past cout) */
 } rn_conv;
 
@@ -24,7 +25,7 @@ typedef struct rn_conv {
  *  - at most RN_WINOGRAD_MAX_CHANNELS (layer3): F(2x2, 3x3), 2.25x fewer, weights 1.8x;
  *  - wider (layer4): direct. F(4x4) on layer3 would cost 42 MB more weights, F(2x2) on
  *    layer4 20 MB: past the memory bound (max RSS of one classification at most 1.5x the
- *    weight file), and layer4 at batch 1 is bound by reading its weights anyway.
+ *    weight file), and at batch 1 layer4's 49 rows would stream 16.8 MB of U per layer.
  * flags: RN_CONV_DIRECT turns Winograd off; RN_CONV_F2 takes F(2x2) wherever Winograd
  * applies (tests). Returns 0 on success, -1 when out of memory. */
 enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_IM2COL_BELOW = 16 };
