@@ -29,7 +29,7 @@
 
 enum {
     MAX_E = 36,
-    TB_MAX = 48,              /* tiles per GEMM task at most: a multiple of every MR (4, 6, 12) */
+    TB_MAX = 60,              /* tiles per GEMM task at most: a multiple of every MR (4, 6, 12) */
     TILES_PER_INPUT_TASK = 8, /* small tasks: the threads finish the input transforms together */
 };
 
