@@ -48,7 +48,7 @@ $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -
 .PHONY: all demo test install uninstall clean weights examples
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h src/*/*.inc)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h src/*/*.inc src/*/*/*.inc)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(KERNEL_FLAGS) -c $< -o $@
 

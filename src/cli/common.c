@@ -8,12 +8,17 @@
 
 #include "cli/cli.h"
 
+/* One line on stderr: "resnet: <message><tail>\n". */
+static void print_error(const char *tail, const char *fmt, va_list ap) {
+    fputs("resnet: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tail, stderr);
+}
+
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("resnet: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_error("\n", fmt, ap);
     va_end(ap);
     return 1;
 }
@@ -21,9 +26,7 @@ int cli_error(const char *fmt, ...) {
 int cli_usage_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("resnet: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see resnet --help)\n", stderr);
+    print_error(" (see resnet --help)\n", fmt, ap);
     va_end(ap);
     return 2;
 }

@@ -1,40 +1,11 @@
-/* peak_avx512.c - measures one core's FMA peak with AVX-512: twelve independent chains of
- * fused multiply-adds on registers (enough to cover the FMA latency on any x86 core),
- * no memory traffic. What `resnet bench` reports its GFLOP/s as a share of. */
+/* peak_avx512.c - one core's FMA peak with AVX-512 (16 lanes): see peak.inc. */
 #include <immintrin.h>
-#include <time.h>
-#include "kernels/kernels.h"
 
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-double rn_peak_gflops__avx512(double duration) {
-    __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-4f);
-    /* different starting values, or the compiler merges identical chains into one */
-#define X(i) __m512 x##i = _mm512_set1_ps(1.0f + 0.01f * i);
-    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#undef X
-    const long chunk = 100000;
-    long rounds = 0;
-    double t0 = seconds_now(), t;
-    do {
-        for (long i = 0; i < chunk; i++) {
-            x0 = _mm512_fmadd_ps(x0, a, b); x1 = _mm512_fmadd_ps(x1, a, b); x2 = _mm512_fmadd_ps(x2, a, b);
-            x3 = _mm512_fmadd_ps(x3, a, b); x4 = _mm512_fmadd_ps(x4, a, b); x5 = _mm512_fmadd_ps(x5, a, b);
-            x6 = _mm512_fmadd_ps(x6, a, b); x7 = _mm512_fmadd_ps(x7, a, b); x8 = _mm512_fmadd_ps(x8, a, b);
-            x9 = _mm512_fmadd_ps(x9, a, b); x10 = _mm512_fmadd_ps(x10, a, b); x11 = _mm512_fmadd_ps(x11, a, b);
-        }
-        rounds++;
-        t = seconds_now() - t0;
-    } while (t < duration);
-    /* keep the chains alive so the compiler cannot drop them */
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(x0, x1), _mm512_add_ps(x2, x3)),
-                             _mm512_add_ps(_mm512_add_ps(x4, x5), _mm512_add_ps(x6, x7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(x8, x9), _mm512_add_ps(x10, x11)));
-    volatile float sink = _mm512_cvtss_f32(s);
-    (void)sink;
-    return rounds * chunk * 12.0 * 32.0 / t * 1e-9; /* 12 FMAs x 16 lanes x 2 FLOPs */
-}
+#define PEAK_FN rn_peak_gflops__avx512
+#define PEAK_VEC __m512
+#define PEAK_LANES 16
+#define PEAK_SET1 _mm512_set1_ps
+#define PEAK_FMADD _mm512_fmadd_ps
+#define PEAK_ADD _mm512_add_ps
+#define PEAK_FIRST _mm512_cvtss_f32
+#include "kernels/x86/peak.inc"
