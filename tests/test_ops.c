@@ -148,6 +148,8 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {1, 7, 7, 48, 64, 1, 1, 0, 1, 1},    /* 1x1 + residual + relu */
         {3, 1, 1, 300, 37, 1, 1, 0, 0, 0},   /* the fc: odd N (tail panel), K past one chunk */
         {1, 1, 1, 5, 3, 3, 1, 1, 0, 0},      /* 1x1 image with 3x3 window: all padding but the centre */
+        {1, 1, 2, 32, 16, 3, 1, 1, 1, 1},    /* the same on the tap path: tiles skip the padding taps */
+        {2, 7, 7, 48, 40, 3, 1, 1, 1, 1},    /* layer4's 7x7: row tiles wholly under the top/bottom padding */
         {1, 13, 11, 520, 32, 1, 1, 0, 1, 0}, /* K spans three chunks, M tail */
         /* Winograd F(4x4,3x3): partial tiles at the right and bottom, many tile blocks, residual */
         {2, 13, 7, 16, 40, 3, 1, 1, 1, 1},
