@@ -43,6 +43,8 @@ fi
 
 median_of() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 field() { sed -n "s/.*median \([0-9.]*\) ms per batch.*/\1/p"; }
+ours_ms() { "$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field; }
+theirs_ms() { node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field; }
 
 printf '%-22s %14s %14s %8s\n' "setting" "resnet (ms)" "onnxrt (ms)" "ratio"
 echo "(ms: medians over the rounds of each round's median; ratio: median of the rounds' ratios)"
@@ -52,13 +54,8 @@ for setting in "1 1" "1 2" "8 2"; do
   ours=() theirs=() ratios=()
   for ((r = 0; r < ROUNDS; r++)); do
     # A B, then B A: whichever runs first in a round does not always get the same conditions
-    if ((r % 2 == 0)); then
-      x=$("$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field)
-      y=$(node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field)
-    else
-      y=$(node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field)
-      x=$("$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field)
-    fi
+    if ((r % 2 == 0)); then x=$(ours_ms); y=$(theirs_ms)
+    else y=$(theirs_ms); x=$(ours_ms); fi
     ours+=("$x") theirs+=("$y")
     # latency ratio at batch 1 (<1: we are faster), throughput ratio at batch 8 (>1: we are)
     if [ "$batch" -gt 1 ]; then ratios+=("$(awk -v a="$x" -v b="$y" 'BEGIN {print b / a}')")

@@ -1,19 +1,22 @@
-/* emulated_kernels.h - kernel families the tests can run where the CPU lacks them: the
- * AVX-512 micro-kernel built on plain-C stand-ins for its intrinsics (tests/avx512_emulation.h,
- * linked in as build/tests/avx512_emulated.o, see the Makefile). Its Winograd transforms are
- * the portable ones, as the real family's are compiled C too. */
+/* emulated_kernels.h - kernel families only the tests build (see the Makefile):
+ * - the AVX-512 micro-kernel on plain-C stand-ins for its intrinsics (tests/avx512_emulation.h,
+ *   build/tests/avx512_emulated.o), run where the CPU lacks AVX-512;
+ * - the portable kernel's plain-loop version (-DRN_PLAIN_LOOPS, build/tests/c_plain_loops.o),
+ *   what compilers other than GCC and Clang build (declared where used: test_ops.c).
+ * Their Winograd transforms are the portable ones. */
 #ifndef RN_TEST_EMULATED_KERNELS_H
 #define RN_TEST_EMULATED_KERNELS_H
 
 #include "kernels/kernels.h"
 
+#define RN_TEST_FAMILY(name, id, mr, nr, gemm)                                                    \
+    static const rn_kernel_config name = {id, mr, nr, gemm, {rn_wino_f4_input__c, rn_wino_f4_output__c}, \
+                                          {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL}
+
 #if defined(RN_HAVE_X86)
 void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                                         const float *bias, const float *res, size_t ldr, int flags);
-static const rn_kernel_config avx512_emulated = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
-                                                 {rn_wino_f4_input__c, rn_wino_f4_output__c},
-                                                 {rn_wino_f2_input__c, rn_wino_f2_output__c},
-                                                 NULL};
+RN_TEST_FAMILY(avx512_emulated, RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated);
 #endif
 
 #endif

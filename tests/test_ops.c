@@ -106,10 +106,7 @@ static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RE
 /* The portable kernel's plain-loop version (-DRN_PLAIN_LOOPS, see Makefile). */
 void rn_f32_gemm_6x8__c_plain(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                               const float *bias, const float *res, size_t ldr, int flags);
-static const rn_kernel_config c_plain = {RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c_plain,
-                                         {rn_wino_f4_input__c, rn_wino_f4_output__c},
-                                         {rn_wino_f2_input__c, rn_wino_f2_output__c},
-                                         NULL};
+RN_TEST_FAMILY(c_plain, RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c_plain);
 
 static void run_threads(void (*fn)(const rn_kernel_config *, rn_pool *), const rn_kernel_config *kc) {
     for (int threads = 1; threads <= 3; threads += 2) {
