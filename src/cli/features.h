@@ -49,5 +49,9 @@ void featcache_close(featcache *c);
  * the number that worked, or -1 on a fatal error (reported). *from_cache: how many hits. */
 int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
                  int *from_cache);
+/* cli_features, and errors[i] (n entries, NULL on entry) gets a copy of the message of each
+ * photo that failed, for one record per photo (embed --json); free them. */
+int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
+                        int *from_cache, char **errors);
 
 #endif
