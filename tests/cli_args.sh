@@ -156,6 +156,31 @@ check "classify --json FILES and DIR: one valid record per input, in order, name
 [ "$rc" -eq 1 ]; check "classify --json with bad inputs exits 1" $? "rc=$rc"
 grep -q '\\udce9 \\udcff' "$tmp/json" && grep -q '\\u001b\[31mred\\u0007\\udc9b\\u0001' "$tmp/json"
 check "--json: bytes not UTF-8 as \\udcXX, control characters as \\u00XX" $? "$(cat "$tmp/json")"
+# a folder given that cannot be listed is a record in its place, not the end of the run (as root,
+# run as nobody where setpriv exists, on a world-readable copy of the tree)
+locked=$tmp/locked-tree
+mkdir -p "$locked/ok" "$locked/shut" && cp "$D/coffee.png" "$locked/ok/" && cp "$D/coffee.png" "$locked/shut/"
+as=()
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  cp "$BIN" "$locked/resnet" && { ln "$W" "$locked/w.safetensors" 2>/dev/null || cp "$W" "$locked/w.safetensors"; }
+  chmod 755 "$tmp" "$locked" && chmod -R a+rX "$locked/ok" "$locked/resnet" && chmod a+r "$locked/w.safetensors"
+  lbin=$locked/resnet lw=$locked/w.safetensors
+else
+  lbin=$BIN lw=$W
+fi
+chmod 000 "$locked/shut"
+if [ "$(id -u)" -ne 0 ] || [ ${#as[@]} -gt 0 ]; then
+  run "${as[@]}" "$lbin" classify --json -k 1 --weights "$lw" "$locked/ok" "$locked/shut" "$locked/ok/coffee.png"
+  [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 3 ] &&
+    printf '%s\n' "$out" | sed -n 2p | grep -q '"file": "'"$locked"'/shut", "error": ".*Permission denied"' &&
+    printf '%s\n' "$out" | sed -n 3p | grep -q espresso
+  check "classify --json: a folder that cannot be listed gets an error record in its place" $? "rc=$rc $out $err"
+else
+  echo "skip a folder that cannot be listed: running as root without setpriv"
+fi
+chmod 755 "$locked/shut"
+
 # text output: no control character from a name reaches the terminal, not even in errors
 run "$BIN" classify -k 1 "$A/mix/$ctrl" "$A/mix/$ctrl.missing"
 printf '%s%s' "$out" "$err" | LC_ALL=C grep -q $'[\001-\011\013-\037\177\233]'

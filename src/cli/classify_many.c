@@ -124,6 +124,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
         return cli_error("%s: the head takes %d features, the network gives %d", head_path, dim, RESNET_FEATURE_DIM);
     }
     cli_photos photos = {0};
+    photos.keep_going = 1; /* an unreadable folder argument is a record in its place */
     if (cli_photos_add(&photos, args, nargs) != 0) {
         cli_photos_free(&photos);
         resnet_head_free(head);
@@ -167,7 +168,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
     if (tta == RESNET_TTA_NONE) {
-        if (cli_run_files(s, photos.paths, photos.count,
+        if (cli_run_files(s, photos.paths, photos.errors, photos.count,
                              head ? RESNET_WANT_FEATURES : RESNET_WANT_LOGITS, on_result, &x, &err) != RESNET_OK) {
             cli_progress_clear(&x.bar);
             cli_error("%s", err.message);
@@ -180,7 +181,9 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
             int kk = k < RESNET_NUM_CLASSES ? k : RESNET_NUM_CLASSES;
             cli_progress_clear(&x.bar);
             x.done++;
-            if (cli_classify_photo(s, photos.paths[i], tta, kk, top, &err) != RESNET_OK) {
+            if (photos.errors && photos.errors[i]) snprintf(err.message, sizeof err.message, "%s", photos.errors[i]);
+            if ((photos.errors && photos.errors[i]) ||
+                cli_classify_photo(s, photos.paths[i], tta, kk, top, &err) != RESNET_OK) {
                 cli_error("%s", err.message);
                 if (x.json) cli_json_error_record(stdout, photos.paths[i], err.message), fflush(stdout);
                 x.failed++;

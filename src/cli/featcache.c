@@ -71,6 +71,12 @@ static int photos_push(cli_photos *p, const char *path) {
         char **v = realloc(p->paths, (size_t)cap * sizeof *v);
         if (!v) return -1;
         p->paths = v;
+        if (p->errors) { /* kept as long as paths */
+            char **e = realloc(p->errors, (size_t)cap * sizeof *e);
+            if (!e) return -1;
+            memset(e + p->cap, 0, (size_t)(cap - p->cap) * sizeof *e);
+            p->errors = e;
+        }
         p->cap = cap;
     }
     size_t n = strlen(path) + 1;
@@ -88,7 +94,15 @@ int cli_photos_add(cli_photos *out, char **args, int nargs) {
         }
         resnet_file_list list;
         resnet_error err;
-        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) return cli_error("%s", err.message), -1;
+        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) {
+            if (!out->keep_going) return cli_error("%s", err.message), -1;
+            /* reported when its turn comes, as any photo that cannot be read */
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            if (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors)))
+                return cli_error("out of memory"), -1;
+            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory"), -1;
+            continue;
+        }
         out->folders++;
         for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
         out->problems += list.n_problems;
@@ -102,6 +116,8 @@ int cli_photos_add(cli_photos *out, char **args, int nargs) {
 
 void cli_photos_free(cli_photos *p) {
     for (int i = 0; i < p->count; i++) free(p->paths[i]);
+    for (int i = 0; p->errors && i < p->count; i++) free(p->errors[i]);
+    free(p->errors);
     free(p->paths);
     memset(p, 0, sizeof *p);
 }
@@ -371,7 +387,7 @@ int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int
     feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}, errors};
     cli_progress_start(&x.bar, n, "photos");
     resnet_error err;
-    resnet_status st = cli_run_files(s, (char *const *)mpaths, nm, RESNET_WANT_FEATURES, on_features, &x, &err);
+    resnet_status st = cli_run_files(s, (char *const *)mpaths, NULL, nm, RESNET_WANT_FEATURES, on_features, &x, &err);
     cli_progress_clear(&x.bar);
     free(miss);
     free(mpaths);

@@ -25,6 +25,9 @@ typedef struct cli_photos {
     char **paths;   /* owned copies */
     int folders;    /* how many of the arguments were folders */
     int problems;   /* unreadable subfolders, already reported */
+    int keep_going; /* set by the caller: a folder argument that cannot be listed stays in the
+                       list in its place, with its error (one record per input), not fatal */
+    char **errors;  /* with keep_going: NULL, or per path its listing error (owned) */
 } cli_photos;
 
 /* Appends args (files or folders) to *out; reports and returns -1 when a folder itself

@@ -1,7 +1,7 @@
 /* stdin.c - "-" as a photo: `cat x.jpg | resnet classify -`. The library reads photos from
  * files or from memory (resnet_preprocess_views_memory); "-" reads standard input once into
  * memory and takes the memory path, in the place of the list where "-" stands, so results
- * stay in the order of the arguments. */
+ * stay in the order of the arguments. (Also here: entries that carry an error already.) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,17 +74,23 @@ static int on_shifted(void *vctx, const resnet_file_result *r) {
     return x->stopped = x->fn(x->ctx, &copy);
 }
 
-resnet_status cli_run_files(resnet_session *s, char *const *paths, int n, int want, resnet_file_fn fn, void *ctx,
-                            resnet_error *err) {
+resnet_status cli_run_files(resnet_session *s, char *const *paths, char *const *errors, int n, int want,
+                            resnet_file_fn fn, void *ctx, resnet_error *err) {
     int i = 0;
     while (i < n) {
+        if (errors && errors[i]) {
+            resnet_file_result r = {i, paths[i], RESNET_E_IO, errors[i], NULL, NULL};
+            if (fn(ctx, &r)) return RESNET_OK;
+            i++;
+            continue;
+        }
         if (cli_is_stdin(paths[i])) {
             if (run_stdin(s, i, want, fn, ctx)) return RESNET_OK;
             i++;
             continue;
         }
         int j = i;
-        while (j < n && !cli_is_stdin(paths[j])) j++;
+        while (j < n && !cli_is_stdin(paths[j]) && !(errors && errors[j])) j++;
         shifted x = {fn, ctx, i, 0};
         resnet_status st = resnet_run_files(s, (const char *const *)paths + i, j - i, want, on_shifted, &x, err);
         if (st != RESNET_OK || x.stopped) return st;
