@@ -109,6 +109,9 @@ run_in "$D/chelsea.png" "$BIN" classify -k1 - "$A/one"
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | head -n 1)" = "-" ] && echo "$out" | sed -n 2p | grep -q "Egyptian cat" &&
   echo "$out" | grep -q espresso
 check "classify - DIR (the pipelined path)" $? "rc=$rc $out $err"
+run_in "$D/chelsea.png" "$BIN" cam -o "$A/cam-stdin.png" -
+run "$BIN" cam -o "$A/cam-file.png" "$D/chelsea.png"
+[ "$rc" -eq 0 ] && cmp -s "$A/cam-stdin.png" "$A/cam-file.png"; check "cam - gives the picture cam FILE gives" $? "rc=$rc $err"
 run_in /dev/null "$BIN" classify -
 expect_error "classify - with empty stdin: one error naming -" "-:" 1
 run_in "$D/coffee.png" "$BIN" embed --json -o "$A/s.npy" - "$D/chelsea.png"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/features.h"
+#include "image/image.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
  * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
@@ -48,7 +49,8 @@ const cli_command cli_cam = {
     .name = "cam", .run = cmd_cam, .synopsis = "-o OUT.png PHOTO",
     .brief = "where in a photo the network saw a class (class activation map)",
     .about = "Writes the photo with the class activation map of a class laid over it (the centre crop\n"
-             "the network sees; outside it, grey), and prints the class and the hottest point.",
+             "the network sees; outside it, grey), and prints the class and the hottest point.\n"
+             "PHOTO - reads it from standard input.",
     .help = "  -o, --output OUT.png  where to write the picture (required; never the photo itself)\n"
             "  -c, --class CLASS     index or name, e.g. 282 or 'tiger cat' (default: the top-1)\n"
             "      --opacity A       of the colour scale, 0..1 (default 0.5)\n",
@@ -78,12 +80,21 @@ int cmd_cam(int argc, char **argv) {
     int cls = -1;
     if (class_arg && (cls = parse_class(class_arg)) < 0)
         return cli_usage_error("cam: unknown class '%s' (an index 0-999 or a name such as 'tiger cat')", class_arg);
-    if (same_file(photo, out)) return cli_error("cam: %s is the photo itself; choose another output name", out);
+    if (!cli_is_stdin(photo) && same_file(photo, out)) return cli_error("cam: %s is the photo itself; choose another output name", out);
 
     /* The photo first: a bad photo should not cost a model load. */
     resnet_error err;
     resnet_image img = {0}, shown = {0};
-    if (resnet_image_load(photo, &img, &err) != RESNET_OK) return cli_error("%s", err.message);
+    if (cli_is_stdin(photo)) { /* "-": decoded from memory, as resnet_image_load decodes a file */
+        size_t size;
+        const unsigned char *data = cli_stdin_bytes(&size, &err);
+        rn_image ri;
+        if (!data || rn_image_decode(data, size, CLI_STDIN_NAME, &ri, &err) != RESNET_OK)
+            return cli_error("%s", err.message);
+        img = (resnet_image){ri.width, ri.height, ri.rgb}; /* both malloc'd w*h*3 bytes: ownership moves */
+    } else if (resnet_image_load(photo, &img, &err) != RESNET_OK) {
+        return cli_error("%s", err.message);
+    }
     int rc = 1;
     resnet_model *model = NULL;
     resnet_session *s = NULL;
