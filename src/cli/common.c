@@ -140,6 +140,19 @@ static const char *long_name(const char *text, char *buf, size_t n) {
     return buf;
 }
 
+/* "-k/--top, --json, ..." for a message: a command's options when none is close to a typo. */
+static const char *option_list(const cli_command *cmd, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (const struct option *o = cmd->options; o->name && len < n; o++) {
+        int w = o->val < 128 && o->val > ' ' ? snprintf(buf + len, n - len, "%s-%c/--%s", len ? ", " : "", o->val, o->name)
+                                             : snprintf(buf + len, n - len, "%s--%s", len ? ", " : "", o->name);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
 /* The unknown or ambiguous option of a '?' from getopt_long, reported. */
 static int bad_option(const cli_command *cmd, int argc, char **argv) {
     const struct option *o = cmd->options;
@@ -154,7 +167,7 @@ static int bad_option(const cli_command *cmd, int argc, char **argv) {
         for (int i = 0; i < n; i++)
             if (strcmp(o[i].name, name) == 0 && o[i].has_arg == no_argument)
                 return cli_usage_error("%s: option '--%s' takes no value", cmd->name, name);
-        char list[400] = "";
+        char list[600] = "";
         int matches = 0;
         size_t len = strlen(name);
         for (int i = 0; i < n; i++)
@@ -165,7 +178,7 @@ static int bad_option(const cli_command *cmd, int argc, char **argv) {
         if (matches > 1) return cli_usage_error("%s: option '--%s' is ambiguous: %s", cmd->name, name, list);
         const char *near = cli_closest(name, len, names, n);
         if (near) return cli_usage_error("%s: unknown option '--%s'; did you mean '--%s'?", cmd->name, name, near);
-        return cli_usage_error("%s: unknown option '--%s'", cmd->name, name);
+        return cli_usage_error("%s: unknown option '--%s'; its options are %s", cmd->name, name, option_list(cmd, list, sizeof list));
     }
     /* An unknown letter. When it came from a word such as "-json" (a long option typed with
      * one dash), that word names the option meant. */
@@ -179,7 +192,10 @@ static int bad_option(const cli_command *cmd, int argc, char **argv) {
                                    near);
         break;
     }
-    if (optopt > ' ' && optopt < 127) return cli_usage_error("%s: unknown option '-%c'", cmd->name, optopt);
+    char list[600];
+    if (optopt > ' ' && optopt < 127)
+        return cli_usage_error("%s: unknown option '-%c'; its options are %s", cmd->name, optopt,
+                               option_list(cmd, list, sizeof list));
     return cli_usage_error("%s: unknown option '%s'", cmd->name, text);
 }
 

@@ -50,6 +50,21 @@ static int list_options(const char *name) {
     return 0;
 }
 
+/* The closest command to a typo, or the list of them when none is close. */
+static int unknown_command(const char *cmd) {
+    const char *names[32];
+    char list[400] = "";
+    int n = 0;
+    for (int i = 0; cli_commands[i] && n < 32; i++) {
+        names[n++] = cli_commands[i]->name;
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", cli_commands[i]->name);
+    }
+    const char *near = cli_closest(cmd, strlen(cmd), names, n);
+    if (near) return cli_usage_error("unknown command '%s'; did you mean '%s'?", cmd, near);
+    return cli_usage_error("unknown command '%s'; the commands are %s", cmd, list);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -58,8 +73,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         /* `resnet help COMMAND` is `resnet COMMAND --help` */
-        const cli_command *c = argc > 2 ? find_command(argv[2]) : NULL;
-        if (c) cli_command_usage(c, stdout);
+        if (argc > 2 && !find_command(argv[2])) return unknown_command(argv[2]);
+        if (argc > 2) cli_command_usage(find_command(argv[2]), stdout);
         else usage(stdout);
         return 0;
     }
@@ -80,12 +95,7 @@ int main(int argc, char **argv) {
         cli_current_command = c->name;
         return c->run(argc - 1, argv + 1);
     }
-    const char *names[32];
-    int n = 0;
-    for (int i = 0; cli_commands[i] && n < 32; i++) names[n++] = cli_commands[i]->name;
     if (cmd[0] == '-') /* "resnet --json classify x.jpg": options go after the command */
         return cli_usage_error("'%s' is not a command; the options of a command follow it: resnet COMMAND [options]", cmd);
-    const char *near = cli_closest(cmd, strlen(cmd), names, n);
-    if (near) return cli_usage_error("unknown command '%s'; did you mean '%s'?", cmd, near);
-    return cli_usage_error("unknown command '%s'", cmd);
+    return unknown_command(cmd);
 }
