@@ -47,7 +47,7 @@ $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -
 $(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
 
-.PHONY: all demo test install uninstall clean weights examples
+.PHONY: all demo test install uninstall clean weights examples qgemm-bench
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h src/*/*.inc src/*/*/*.inc)
@@ -69,6 +69,12 @@ $(BUILD)/examples/%: examples/%.c include/resnet.h $(BUILD)/libresnet.a
 	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -pthread -Iinclude -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
 
 examples: $(EXAMPLE_BIN)
+
+# The int8 micro-kernels against their peak and the fp32 convolution (bench/qgemm-bench.c).
+$(BUILD)/bench/qgemm-bench: bench/qgemm-bench.c $(BUILD)/libresnet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -std=gnu11 -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
+qgemm-bench: $(BUILD)/bench/qgemm-bench
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/emulated_kernels.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
