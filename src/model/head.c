@@ -33,15 +33,27 @@ struct resnet_head {
     resnet_train_report report; /* as trained (zero for a loaded head except what the file says) */
 };
 
-void resnet_train_options_init(resnet_train_options *o) {
-    if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->l2 = 1e-3f;
-    o->val_fraction = 0.2f;
-    o->max_iters = 500;
-    o->patience = 20;
-    o->l2_normalize = 1;
-    o->seed = 1;
+/* The defaults, and the first published layouts of the size-versioned structs (resnet.h):
+ * a caller's size is at least these. */
+static const resnet_train_options train_defaults = {
+    .size = sizeof(resnet_train_options),
+    .l2 = 1e-3f,
+    .val_fraction = 0.2f,
+    .max_iters = 500,
+    .patience = 20,
+    .l2_normalize = 1,
+    .seed = 1,
+};
+#define TRAIN_OPTIONS_V1_SIZE (offsetof(resnet_train_options, progress_ctx) + sizeof(void *))
+#define TRAIN_REPORT_V1_SIZE (offsetof(resnet_train_report, val_acc) + sizeof(float))
+
+void resnet_train_options_init_size(resnet_train_options *o, size_t size) {
+    rn_sized_init(o, size, &train_defaults, sizeof train_defaults);
+}
+
+void resnet_train_report_init_size(resnet_train_report *r, size_t size) {
+    static const resnet_train_report none = {.size = sizeof(resnet_train_report)};
+    rn_sized_init(r, size, &none, sizeof none);
 }
 
 void resnet_head_free(resnet_head *h) {
@@ -194,9 +206,15 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
                                 resnet_train_report *report, resnet_error *err) {
     if (!features || !labels || !names || !out) return rn_fail(err, RESNET_E_ARG, "resnet_head_train: NULL argument");
     *out = NULL;
-    resnet_train_options o;
-    if (opts) o = *opts;
-    else resnet_train_options_init(&o);
+    resnet_train_options o = train_defaults;
+    resnet_train_report rep;
+    resnet_train_report_init(&rep);
+    resnet_status st0 = RESNET_OK;
+    if (opts) st0 = rn_sized_read(&o, sizeof o, TRAIN_OPTIONS_V1_SIZE, opts, "resnet_train_options", err);
+    /* checked (and cleared) before the work, so that a bad report cannot waste a training run */
+    if (report && st0 == RESNET_OK)
+        st0 = rn_sized_write(report, &rep, sizeof rep, TRAIN_REPORT_V1_SIZE, "resnet_train_report", err);
+    if (st0 != RESNET_OK) return st0;
     if (n_classes < 2 || n_classes > MAX_CLASSES)
         return rn_fail(err, RESNET_E_ARG, "a head needs 2 to %d classes, got %d", MAX_CLASSES, n_classes);
     if (dim < 1 || dim > MAX_DIM) return rn_fail(err, RESNET_E_ARG, "feature size %d is out of range", dim);
@@ -296,8 +314,6 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
     /* L-BFGS from zero weights (every class equally likely). */
     const double l2 = o.l2;
     double ce, acc, f = objective(theta, ztr, ytr, ntr, k, d, l2, g, logit, &ce, &acc);
-    resnet_train_report rep;
-    memset(&rep, 0, sizeof rep);
     rep.n_train = ntr;
     rep.n_val = nva;
     double vacc = 0, vloss = nva ? cross_entropy(theta, zva, yva, nva, k, d, NULL, logit, &vacc) : 0;
@@ -411,7 +427,7 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
         rn_fail(err, st, "out of memory");
         goto done;
     }
-    if (report) *report = rep;
+    if (report) rn_sized_write(report, &rep, sizeof rep, TRAIN_REPORT_V1_SIZE, "resnet_train_report", err);
     *out = h;
     h = NULL;
     st = RESNET_OK;
