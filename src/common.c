@@ -13,45 +13,43 @@
  * struct was not initialised), and reading that far could fault. */
 #define RN_SIZED_MAX 4096
 
-void rn_sized_init(void *dst, size_t size, const void *def, size_t def_size) {
-    if (!dst || size < sizeof(size_t)) return;
-    memset(dst, 0, size);
-    memcpy(dst, def, size < def_size ? size : def_size);
-    memcpy(dst, &size, sizeof size);
+void rn_sized_init(const rn_sized *t, void *user, size_t size) {
+    if (!user || size < sizeof(size_t)) return;
+    memset(user, 0, size);
+    memcpy(user, t->defaults, size < t->known ? size : t->known);
+    memcpy(user, &size, sizeof size);
 }
 
-static resnet_status sized_check(const void *user, size_t min_size, const char *what, size_t *size,
-                                 resnet_error *err) {
+static resnet_status sized_check(const rn_sized *t, const void *user, size_t *size, resnet_error *err) {
     memcpy(size, user, sizeof *size);
-    if (*size < min_size || *size > RN_SIZED_MAX)
+    if (*size < t->min || *size > RN_SIZED_MAX)
         return rn_fail(err, RESNET_E_ARG, "%s: size is %zu, not set by %s_init() (call it before setting fields)",
-                       what, *size, what);
+                       t->name, *size, t->name);
     return RESNET_OK;
 }
 
-resnet_status rn_sized_read(void *dst, size_t dst_size, size_t min_size, const void *src, const char *what,
-                            resnet_error *err) {
+resnet_status rn_sized_read(const rn_sized *t, const void *user, void *mine, resnet_error *err) {
     size_t size;
-    resnet_status st = sized_check(src, min_size, what, &size, err);
+    resnet_status st = sized_check(t, user, &size, err);
     if (st != RESNET_OK) return st;
-    for (size_t i = dst_size; i < size; i++)
-        if (((const unsigned char *)src)[i])
+    for (size_t i = t->known; i < size; i++)
+        if (((const unsigned char *)user)[i])
             return rn_fail(err, RESNET_E_UNSUPPORTED,
                            "%s: sets a field that this library (resnet %s) does not have; the program was "
-                           "built against a newer resnet.h", what, RESNET_VERSION);
-    memcpy(dst, src, size < dst_size ? size : dst_size);
-    memcpy(dst, &dst_size, sizeof dst_size);
+                           "built against a newer resnet.h", t->name, RESNET_VERSION);
+    memcpy(mine, t->defaults, t->size);
+    memcpy(mine, user, size < t->known ? size : t->known);
+    memcpy(mine, &t->size, sizeof t->size);
     return RESNET_OK;
 }
 
-resnet_status rn_sized_write(void *dst, const void *src, size_t src_size, size_t min_size, const char *what,
-                             resnet_error *err) {
+resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, resnet_error *err) {
     size_t size;
-    resnet_status st = sized_check(dst, min_size, what, &size, err);
-    if (st != RESNET_OK) return st;
+    resnet_status st = sized_check(t, user, &size, err);
+    if (st != RESNET_OK || !mine) return st;
     /* past the size field only: the caller's size stays its own */
-    if (size > src_size) size = src_size;
-    memcpy((unsigned char *)dst + sizeof size, (const unsigned char *)src + sizeof size, size - sizeof size);
+    if (size > t->known) size = t->known;
+    memcpy((unsigned char *)user + sizeof size, (const unsigned char *)mine + sizeof size, size - sizeof size);
     return RESNET_OK;
 }
 

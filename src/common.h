@@ -21,20 +21,28 @@ int rn_mul_size(size_t a, size_t b, size_t *out);
 int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 
 /* Size-versioned structs (resnet.h, "Versions and the ABI"): structs whose first field is
- * `size_t size`, the caller's sizeof. */
-/* The init functions: zeroes the caller's `size` bytes, copies the defaults `def` (the
- * library's struct, def_size bytes) into the part they cover, and sets the size field. */
-void rn_sized_init(void *dst, size_t size, const void *def, size_t def_size);
-/* Reads a caller's struct `src` into `dst` (the library's own, dst_size bytes, holding the
- * defaults): only the bytes its size covers; those beyond the library's struct (a newer
- * header's fields) must be zero. min_size is the struct's first published size: a smaller
- * one means the caller did not initialise it. `what` names the struct in the message. */
-resnet_status rn_sized_read(void *dst, size_t dst_size, size_t min_size, const void *src, const char *what,
-                            resnet_error *err);
-/* Writes the library's struct `src` (src_size bytes) into a caller's `dst`, only the bytes
- * dst's size covers (its size field kept). */
-resnet_status rn_sized_write(void *dst, const void *src, size_t src_size, size_t min_size, const char *what,
-                             resnet_error *err);
+ * `size_t size`, the caller's sizeof. One descriptor per struct: */
+typedef struct rn_sized {
+    const char *name;     /* "resnet_load_options": for messages, which also name name_init() */
+    size_t size;          /* sizeof the library's struct */
+    size_t known;         /* where its last field ends: bytes a caller's size covers beyond this
+                           * are fields this library lacks (a later field may sit in today's
+                           * tail padding, so not sizeof) */
+    size_t min;           /* where the last field of the first published layout ends: a smaller
+                           * size means the caller never initialised the struct */
+    const void *defaults; /* the library's struct holding every default */
+} rn_sized;
+#define RN_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* The init functions: zeroes the caller's `size` bytes, copies the defaults into the part they
+ * cover, and sets the size field. */
+void rn_sized_init(const rn_sized *t, void *user, size_t size);
+/* Reads a caller's struct into `mine` (the library's own): the defaults, overwritten by the
+ * fields the caller's size covers. Set fields this library lacks are refused. */
+resnet_status rn_sized_read(const rn_sized *t, const void *user, void *mine, resnet_error *err);
+/* Writes the library's struct `mine` into a caller's, only the fields its size covers (its
+ * size field kept). Only checks the caller's size when mine is NULL. */
+resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, resnet_error *err);
 
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);

@@ -33,8 +33,8 @@ struct resnet_head {
     resnet_train_report report; /* as trained (zero for a loaded head except what the file says) */
 };
 
-/* The defaults, and the first published layouts of the size-versioned structs (resnet.h):
- * a caller's size is at least these. */
+/* The size-versioned structs read and written here (resnet.h): their defaults, the end of
+ * their last field in this library, and in the first published layout (1.0.0, never changes). */
 static const resnet_train_options train_defaults = {
     .size = sizeof(resnet_train_options),
     .l2 = 1e-3f,
@@ -44,17 +44,16 @@ static const resnet_train_options train_defaults = {
     .l2_normalize = 1,
     .seed = 1,
 };
-#define TRAIN_OPTIONS_V1_SIZE (offsetof(resnet_train_options, progress_ctx) + sizeof(void *))
-#define TRAIN_REPORT_V1_SIZE (offsetof(resnet_train_report, val_acc) + sizeof(float))
+static const rn_sized train_options_type = {"resnet_train_options", sizeof(resnet_train_options),
+                                            RN_FIELD_END(resnet_train_options, progress_ctx),
+                                            RN_FIELD_END(resnet_train_options, progress_ctx), &train_defaults};
+static const resnet_train_report empty_report = {.size = sizeof(resnet_train_report)};
+static const rn_sized train_report_type = {"resnet_train_report", sizeof(resnet_train_report),
+                                           RN_FIELD_END(resnet_train_report, val_acc),
+                                           RN_FIELD_END(resnet_train_report, val_acc), &empty_report};
 
-void resnet_train_options_init_size(resnet_train_options *o, size_t size) {
-    rn_sized_init(o, size, &train_defaults, sizeof train_defaults);
-}
-
-void resnet_train_report_init_size(resnet_train_report *r, size_t size) {
-    static const resnet_train_report none = {.size = sizeof(resnet_train_report)};
-    rn_sized_init(r, size, &none, sizeof none);
-}
+void resnet_train_options_init_size(resnet_train_options *o, size_t size) { rn_sized_init(&train_options_type, o, size); }
+void resnet_train_report_init_size(resnet_train_report *r, size_t size) { rn_sized_init(&train_report_type, r, size); }
 
 void resnet_head_free(resnet_head *h) {
     if (!h) return;
@@ -207,13 +206,11 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
     if (!features || !labels || !names || !out) return rn_fail(err, RESNET_E_ARG, "resnet_head_train: NULL argument");
     *out = NULL;
     resnet_train_options o = train_defaults;
-    resnet_train_report rep;
-    resnet_train_report_init(&rep);
+    resnet_train_report rep = empty_report;
     resnet_status st0 = RESNET_OK;
-    if (opts) st0 = rn_sized_read(&o, sizeof o, TRAIN_OPTIONS_V1_SIZE, opts, "resnet_train_options", err);
-    /* checked (and cleared) before the work, so that a bad report cannot waste a training run */
-    if (report && st0 == RESNET_OK)
-        st0 = rn_sized_write(report, &rep, sizeof rep, TRAIN_REPORT_V1_SIZE, "resnet_train_report", err);
+    if (opts) st0 = rn_sized_read(&train_options_type, opts, &o, err);
+    /* checked before the work, so that a bad report cannot waste a training run */
+    if (report && st0 == RESNET_OK) st0 = rn_sized_write(&train_report_type, NULL, report, err);
     if (st0 != RESNET_OK) return st0;
     if (n_classes < 2 || n_classes > MAX_CLASSES)
         return rn_fail(err, RESNET_E_ARG, "a head needs 2 to %d classes, got %d", MAX_CLASSES, n_classes);
@@ -427,7 +424,7 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
         rn_fail(err, st, "out of memory");
         goto done;
     }
-    if (report) rn_sized_write(report, &rep, sizeof rep, TRAIN_REPORT_V1_SIZE, "resnet_train_report", err);
+    if (report) rn_sized_write(&train_report_type, &rep, report, err);
     *out = h;
     h = NULL;
     st = RESNET_OK;

@@ -25,20 +25,20 @@ static void model_free_convs(resnet_model *m) {
     rn_conv_free(&m->fc);
 }
 
-/* The defaults, and the first published layouts of the size-versioned structs (resnet.h):
- * a caller's size is at least these. */
+/* The size-versioned structs read here (resnet.h): their defaults, the end of their last field
+ * in this library, and the end of their last field in the first published layout (1.0.0),
+ * which never changes. */
 static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0};
-#define LOAD_OPTIONS_V1_SIZE (offsetof(resnet_load_options, direct) + sizeof(int))
-#define OUTPUTS_V1_SIZE (offsetof(resnet_outputs, class_maps) + sizeof(float *))
+static const rn_sized load_options_type = {"resnet_load_options", sizeof(resnet_load_options),
+                                           RN_FIELD_END(resnet_load_options, direct),
+                                           RN_FIELD_END(resnet_load_options, direct), &load_defaults};
+static const resnet_outputs no_outputs = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL};
+static const rn_sized outputs_type = {"resnet_outputs", sizeof(resnet_outputs),
+                                      RN_FIELD_END(resnet_outputs, class_maps),
+                                      RN_FIELD_END(resnet_outputs, class_maps), &no_outputs};
 
-void resnet_load_options_init_size(resnet_load_options *o, size_t size) {
-    rn_sized_init(o, size, &load_defaults, sizeof load_defaults);
-}
-
-void resnet_outputs_init_size(resnet_outputs *o, size_t size) {
-    static const resnet_outputs none = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL};
-    rn_sized_init(o, size, &none, sizeof none);
-}
+void resnet_load_options_init_size(resnet_load_options *o, size_t size) { rn_sized_init(&load_options_type, o, size); }
+void resnet_outputs_init_size(resnet_outputs *o, size_t size) { rn_sized_init(&outputs_type, o, size); }
 
 resnet_status resnet_model_load(const char *path, const resnet_load_options *opts, resnet_model **out,
                                 resnet_error *err) {
@@ -46,7 +46,7 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
     *out = NULL;
     resnet_load_options o = load_defaults;
     if (opts) {
-        resnet_status st = rn_sized_read(&o, sizeof o, LOAD_OPTIONS_V1_SIZE, opts, "resnet_load_options", err);
+        resnet_status st = rn_sized_read(&load_options_type, opts, &o, err);
         if (st != RESNET_OK) return st;
     }
     const rn_kernel_config *kc = rn_kernels_select(o.kernels);
@@ -365,8 +365,7 @@ resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, co
                                 resnet_error *err) {
     if (!out) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
     resnet_outputs o;
-    resnet_outputs_init(&o);
-    resnet_status st = rn_sized_read(&o, sizeof o, OUTPUTS_V1_SIZE, out, "resnet_outputs", err);
+    resnet_status st = rn_sized_read(&outputs_type, out, &o, err);
     return st != RESNET_OK ? st : forward(s, input, n, &o, err);
 }
 
