@@ -119,7 +119,8 @@ RESNET_API const char *resnet_status_str(resnet_status s);
 /* The version of the library running this call, as RESNET_VERSION_NUMBER was when it was
  * built; `str` (may be NULL) gets its RESNET_VERSION string. Compare with the header's:
  *     if (resnet_version(NULL) / 10000 != RESNET_VERSION_MAJOR ||
- *         resnet_version(NULL) < RESNET_VERSION_NUMBER) ... built against a newer library */
+ *         resnet_version(NULL) < RESNET_VERSION_NUMBER)
+ *         ... this program was built against a newer (or another MAJOR's) header */
 RESNET_API int resnet_version(const char **str);
 
 /* Architecture variant: where the stride 2 of the first block of stages 2-4 sits. */
