@@ -21,6 +21,9 @@ check() { # name, condition-result (0 = ok), detail
   else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
 }
 
+command -v pkg-config >/dev/null
+check "pkg-config is installed" $? "not found: apt-get install pkg-config"
+
 # The tree's own example gives the answer to compare with.
 mkdir -p "$tmp/photos"
 cp demo/chelsea.png "$tmp/photos/"
