@@ -1,0 +1,362 @@
+"""resnet - Python binding of libresnet (ResNet-50 in C), on ctypes and numpy.
+
+    import resnet
+    m = resnet.Model()                      # the default weight file, as the resnet tool finds it
+    m.classify("cat.jpg", k=3)              # [{"index": 282, "name": "tiger cat", "prob": 0.61}, ...]
+    m.classify(open("cat.jpg", "rb").read(), tta="flip")
+    m.embed("cat.jpg")                      # numpy float32 (2048,): the pooled features
+
+A photo is a path (str, bytes path or os.PathLike), its file's bytes (bytes, bytearray,
+memoryview), or a numpy array: uint8 RGB of shape (H, W, 3) (a decoded photo: resized and
+cropped as a file is), or float32 (3, 224, 224), already preprocessed as resnet_model_norm says.
+Errors of the library are raised as resnet.Error, carrying its one-line message.
+
+The library is found as $RESNET_LIBRARY, else the build tree's build/libresnet.so beside this
+package (python/resnet/ -> ../../build/), else the system's libresnet.so.1 (make install).
+"""
+import ctypes
+import ctypes.util
+import os
+import threading
+
+import numpy as np
+
+__all__ = ["Model", "Error", "default_weights", "class_name", "library_version", "load_image", "TTA_MODES"]
+
+NUM_CLASSES = 1000
+FEATURE_DIM = 2048
+INPUT_SIZE = 224
+TTA_MAX_VIEWS = 16
+TTA_MODES = ("none", "flip", "10crop", "multiscale")
+
+_STATUS = {0: "ok", 1: "bad argument", 2: "i/o error", 3: "bad weights", 4: "bad image",
+           5: "out of memory", 6: "unsupported"}
+
+
+# ---- the C structs, field for field as include/resnet.h declares them --------------------
+# tests/test_python.sh compares every size and offset here with a C program's sizeof/offsetof.
+class _Error(ctypes.Structure):
+    _fields_ = [("status", ctypes.c_int), ("message", ctypes.c_char * 512)]
+
+
+class _LoadOptions(ctypes.Structure):  # size-versioned: resnet_load_options_init_size sets size
+    _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int)]
+
+
+class _Outputs(ctypes.Structure):  # size-versioned: resnet_outputs_init_size
+    _fields_ = [("size", ctypes.c_size_t),
+                ("logits", ctypes.POINTER(ctypes.c_float)),
+                ("features", ctypes.POINTER(ctypes.c_float)),
+                ("feature_map", ctypes.POINTER(ctypes.c_float)),
+                ("class_maps", ctypes.POINTER(ctypes.c_float))]
+
+
+class _Prediction(ctypes.Structure):
+    _fields_ = [("index", ctypes.c_int), ("prob", ctypes.c_float)]
+
+
+class _View(ctypes.Structure):
+    _fields_ = [("resize", ctypes.c_int), ("crop", ctypes.c_int), ("flip", ctypes.c_int)]
+
+
+class _Image(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int),
+                ("rgb", ctypes.POINTER(ctypes.c_ubyte))]
+
+
+STRUCTS = {"resnet_error": _Error, "resnet_load_options": _LoadOptions, "resnet_outputs": _Outputs,
+           "resnet_prediction": _Prediction, "resnet_view": _View, "resnet_image": _Image}
+
+
+class Error(Exception):
+    """An error of the library: str(e) is its one-line message; e.status its resnet_status
+    number, e.status_name what that means ("bad image", "i/o error", ...)."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.status_name = _STATUS.get(status, "error")
+
+
+def _find_library():
+    env = os.environ.get("RESNET_LIBRARY")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    built = os.path.join(here, os.pardir, os.pardir, "build", "libresnet.so")
+    if os.path.exists(built):
+        return os.path.normpath(built)
+    return ctypes.util.find_library("resnet") or "libresnet.so.1"
+
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _library():
+    global _lib
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        path = _find_library()
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            raise Error("cannot load the resnet library %s (%s): build it (make) or set RESNET_LIBRARY"
+                        % (path, e), 2) from None
+        P, c_int, c_size_t, c_float = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_float
+        fp = ctypes.POINTER(c_float)
+        err = ctypes.POINTER(_Error)
+        sig = {
+            "resnet_version": (c_int, [ctypes.POINTER(ctypes.c_char_p)]),
+            "resnet_load_options_init_size": (None, [ctypes.POINTER(_LoadOptions), c_size_t]),
+            "resnet_outputs_init_size": (None, [ctypes.POINTER(_Outputs), c_size_t]),
+            "resnet_model_load": (c_int, [ctypes.c_char_p, ctypes.POINTER(_LoadOptions), ctypes.POINTER(P), err]),
+            "resnet_model_free": (None, [P]),
+            "resnet_model_norm": (c_int, [P]),
+            "resnet_session_create": (c_int, [P, c_int, c_int, ctypes.POINTER(P), err]),
+            "resnet_session_free": (None, [P]),
+            "resnet_forward_ex": (c_int, [P, fp, c_int, ctypes.POINTER(_Outputs), err]),
+            "resnet_preprocess_views_file": (c_int, [ctypes.c_char_p, c_int, ctypes.POINTER(_View), c_int, fp, err]),
+            "resnet_preprocess_views_memory": (c_int, [ctypes.c_char_p, c_size_t, ctypes.c_char_p, c_int,
+                                                       ctypes.POINTER(_View), c_int, fp, err]),
+            "resnet_preprocess_image": (c_int, [ctypes.POINTER(_Image), c_int, fp, err]),
+            "resnet_tta_views": (c_int, [c_int, ctypes.POINTER(_View)]),
+            "resnet_tta_parse": (c_int, [ctypes.c_char_p]),
+            "resnet_tta_average": (None, [fp, c_int, fp]),
+            "resnet_top_k": (None, [fp, c_int, c_int, ctypes.POINTER(_Prediction)]),
+            "resnet_class_name": (ctypes.c_char_p, [c_int]),
+            "resnet_image_load": (c_int, [ctypes.c_char_p, ctypes.POINTER(_Image), err]),
+            "resnet_image_free": (None, [ctypes.POINTER(_Image)]),
+        }
+        for name, (res, args) in sig.items():
+            f = getattr(lib, name)
+            f.restype = res
+            f.argtypes = args
+        major = lib.resnet_version(None) // 10000
+        if major != 1:
+            raise Error("%s is version %d.x of the library; this binding is for 1.x" % (path, major), 6)
+        _lib = lib
+        return lib
+
+
+def library_version():
+    """The loaded library's version string ("1.0.0")."""
+    s = ctypes.c_char_p()
+    _library().resnet_version(ctypes.byref(s))
+    return s.value.decode()
+
+
+def class_name(index):
+    """ImageNet class name of index 0..999."""
+    name = _library().resnet_class_name(int(index))
+    if name is None:
+        raise IndexError("class index %d is not in 0..999" % index)
+    return name.decode()
+
+
+def load_image(path):
+    """Decodes a photo as the library does (JPEG or PNG, to RGB at its own size): a uint8
+    array (H, W, 3), which Model.classify and Model.embed accept."""
+    lib = _library()
+    img = _Image()
+    err = _Error()
+    _check(lib.resnet_image_load(os.fsencode(path), ctypes.byref(img), ctypes.byref(err)), err)
+    try:
+        return np.ctypeslib.as_array(img.rgb, shape=(img.height, img.width, 3)).copy()
+    finally:
+        lib.resnet_image_free(ctypes.byref(img))
+
+
+def default_weights():
+    """The weight file the resnet tool uses without --weights: $RESNET_WEIGHTS, else
+    resnet50-v1-caffe.safetensors in $RESNET_CACHE, else in $XDG_CACHE_HOME/resnet, else in
+    ~/.cache/resnet (what `resnet fetch` or `make weights` makes)."""
+    env = os.environ.get("RESNET_WEIGHTS")
+    if env:
+        return env
+    name = "resnet50-v1-caffe.safetensors"
+    cache = os.environ.get("RESNET_CACHE")
+    if cache:
+        return os.path.join(cache, name)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return os.path.join(xdg, "resnet", name)
+    return os.path.join(os.environ.get("HOME") or ".", ".cache", "resnet", name)
+
+
+def _check(status, err):
+    if status != 0:
+        raise Error(err.message.decode("utf-8", "surrogateescape"), status)
+
+
+def _fptr(a):
+    return a.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+
+
+_KERNELS = {None: 0, "auto": 0, "c": 1, "avx2": 2, "avx512": 3}
+
+
+class Model:
+    """A loaded ResNet-50. path=None: default_weights(). kernels: None/"auto", "c", "avx2",
+    "avx512"; direct: no Winograd convolutions; threads: 0 = the model's pool, one thread per
+    core. Safe to share between threads (calls on one Model are serialised; for parallel
+    work use one Model per process, as the Dask example does)."""
+
+    def __init__(self, path=None, kernels=None, direct=False, threads=0):
+        lib = _library()
+        self._lib = lib
+        self._model = None
+        self._session = None
+        self._batch = 0
+        self._threads = int(threads)
+        self._lock = threading.Lock()
+        self.path = os.fspath(path) if path is not None else default_weights()
+        if path is None and not os.environ.get("RESNET_WEIGHTS") and not os.path.exists(self.path):
+            raise Error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
+                        "or pass Model(path)" % self.path, 2)
+        if kernels not in _KERNELS:
+            raise ValueError("kernels must be one of auto, c, avx2, avx512, not %r" % (kernels,))
+        opts = _LoadOptions()
+        lib.resnet_load_options_init_size(ctypes.byref(opts), ctypes.sizeof(opts))
+        opts.kernels = _KERNELS[kernels]
+        opts.direct = 1 if direct else 0
+        model = ctypes.c_void_p()
+        err = _Error()
+        _check(lib.resnet_model_load(os.fsencode(self.path), ctypes.byref(opts), ctypes.byref(model),
+                                     ctypes.byref(err)), err)
+        self._model = model
+        self._norm = lib.resnet_model_norm(model)
+
+    def close(self):
+        """Frees the model (also done when it is garbage-collected)."""
+        lib = getattr(self, "_lib", None)
+        if lib is None:
+            return
+        if self._session:
+            lib.resnet_session_free(self._session)
+            self._session = None
+        if self._model:
+            lib.resnet_model_free(self._model)
+            self._model = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _session_for(self, n):
+        if not self._model:
+            raise Error("the model is closed", 1)
+        if self._session and self._batch >= n:
+            return self._session
+        if self._session:
+            self._lib.resnet_session_free(self._session)
+            self._session = None
+        s = ctypes.c_void_p()
+        err = _Error()
+        _check(self._lib.resnet_session_create(self._model, self._threads, n, ctypes.byref(s), ctypes.byref(err)),
+               err)
+        self._session, self._batch = s, n
+        return s
+
+    def _views(self, tta):
+        mode = self._lib.resnet_tta_parse((tta or "none").encode()) if isinstance(tta, (str, type(None))) else -1
+        if mode < 0:
+            raise ValueError("tta must be one of %s, not %r" % (", ".join(TTA_MODES), tta))
+        views = (_View * TTA_MAX_VIEWS)()
+        n = self._lib.resnet_tta_views(mode, views)
+        return views, n, mode
+
+    def preprocess(self, photo, tta=None):
+        """What the network sees of photo: float32 (n, 3, 224, 224), one row per view of tta
+        (1 without), normalised for this model's weights."""
+        return self._input(photo, tta)
+
+    def _input(self, photo, tta):
+        views, n, mode = self._views(tta)
+        err = _Error()
+        if isinstance(photo, np.ndarray):
+            if mode != 0:
+                raise ValueError("tta needs the photo's file or bytes, not an array")
+            if photo.dtype == np.float32 and photo.shape == (3, INPUT_SIZE, INPUT_SIZE):
+                return np.ascontiguousarray(photo).reshape(1, 3, INPUT_SIZE, INPUT_SIZE)
+            if photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3 and photo.shape[0] > 0 \
+                    and photo.shape[1] > 0:
+                rgb = np.ascontiguousarray(photo)
+                img = _Image(rgb.shape[1], rgb.shape[0], rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)))
+                out = np.empty((1, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+                _check(self._lib.resnet_preprocess_image(ctypes.byref(img), self._norm, _fptr(out),
+                                                         ctypes.byref(err)), err)
+                return out
+            raise ValueError("an array photo is uint8 (H, W, 3) RGB or float32 (3, 224, 224), not %s %s"
+                             % (photo.dtype, photo.shape))
+        out = np.empty((n, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+        if isinstance(photo, (bytes, bytearray, memoryview)):
+            data = bytes(photo)
+            st = self._lib.resnet_preprocess_views_memory(data, len(data), b"<bytes>", self._norm, views, n,
+                                                          _fptr(out), ctypes.byref(err))
+        elif isinstance(photo, (str, os.PathLike)):
+            st = self._lib.resnet_preprocess_views_file(os.fsencode(photo), self._norm, views, n, _fptr(out),
+                                                        ctypes.byref(err))
+        else:
+            raise TypeError("a photo is a path, its bytes or a numpy array, not %s" % type(photo).__name__)
+        _check(st, err)
+        return out
+
+    def _forward(self, x, logits=True, features=False):
+        n = x.shape[0]
+        outs = _Outputs()
+        self._lib.resnet_outputs_init_size(ctypes.byref(outs), ctypes.sizeof(outs))
+        lg = np.empty((n, NUM_CLASSES), np.float32) if logits else None
+        ft = np.empty((n, FEATURE_DIM), np.float32) if features else None
+        if lg is not None:
+            outs.logits = _fptr(lg)
+        if ft is not None:
+            outs.features = _fptr(ft)
+        err = _Error()
+        with self._lock:
+            s = self._session_for(n)
+            _check(self._lib.resnet_forward_ex(s, _fptr(x), n, ctypes.byref(outs), ctypes.byref(err)), err)
+        return lg, ft
+
+    def probabilities(self, photo, tta=None):
+        """The 1000 softmax probabilities (float32), averaged over the views of tta."""
+        x = self._input(photo, tta)
+        lg, _ = self._forward(x)
+        probs = np.empty(NUM_CLASSES, np.float32)
+        self._lib.resnet_tta_average(_fptr(lg), x.shape[0], _fptr(probs))
+        return probs
+
+    def classify(self, photo, k=5, tta=None):
+        """The k most likely classes, best first: [{"index", "name", "prob"}...], as
+        `resnet classify --json` gives them (tta: none, flip, 10crop, multiscale)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= NUM_CLASSES:
+            raise ValueError("k must be a whole number from 1 to 1000, not %r" % (k,))
+        probs = self.probabilities(photo, tta)
+        top = (_Prediction * int(k))()
+        self._lib.resnet_top_k(_fptr(probs), NUM_CLASSES, int(k), top)
+        return [{"index": p.index, "name": class_name(p.index), "prob": float(p.prob)} for p in top]
+
+    def embed(self, photo, l2=False):
+        """The 2048 pooled features (float32) of the plain view, as `resnet embed` writes them;
+        l2=True scales them to unit length."""
+        x = self._input(photo, None)
+        _, ft = self._forward(x, logits=False, features=True)
+        v = ft[0]
+        if l2:
+            norm = float(np.linalg.norm(v))
+            if norm > 0:
+                v = (v / norm).astype(np.float32)
+        return v
+
+
+def _layout():
+    """{struct: (sizeof, {field: offset})} of the ctypes mirrors, for the layout test."""
+    return {name: (ctypes.sizeof(cls), {f[0]: getattr(cls, f[0]).offset for f in cls._fields_})
+            for name, cls in STRUCTS.items()}

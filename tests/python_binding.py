@@ -1,0 +1,160 @@
+"""python_binding.py - checks of python/resnet/ (run by tests/test_python.sh, which sets
+RESNET_LIBRARY, RESNET_BIN, LAYOUT_JSON and PYTHONPATH): the demo photos give the same classes
+and probabilities as `resnet classify --json`, whatever form the photo is passed in; features
+equal `resnet embed`'s; errors are resnet.Error with the library's message."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+import resnet
+
+BIN = os.environ["RESNET_BIN"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO = [os.path.join(HERE, os.pardir, "demo", n) for n in ("chelsea.png", "coffee.png")]
+DEMO = [os.path.normpath(p) for p in DEMO]
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok   " + name)
+    else:
+        failed += 1
+        print("FAIL %s: %s" % (name, detail))
+
+
+def raises(fn, kind):
+    try:
+        fn()
+    except kind as e:
+        return e
+    except Exception as e:  # the wrong kind: report it
+        return "wrong exception %s: %s" % (type(e).__name__, e)
+    return None
+
+
+def cli_json(*args):
+    out = subprocess.run([BIN, "classify", "--json"] + list(args), stdout=subprocess.PIPE, check=True).stdout
+    return [json.loads(l) for l in out.decode().splitlines()]
+
+
+def same_top(py, cli):
+    """py's predictions printed as the CLI prints them (%.6g) equal the CLI's."""
+    return [(p["index"], p["name"], float("%.6g" % p["prob"])) for p in py] == \
+           [(p["index"], p["name"], p["prob"]) for p in cli]
+
+
+# ---- the ctypes structs are the C structs ---------------------------------------------------
+want = json.load(open(os.environ["LAYOUT_JSON"]))
+have = {k: [size, offs] for k, (size, offs) in resnet._layout().items()}
+for name in sorted(want):
+    check("ctypes %s: sizeof and offsets as in resnet.h" % name, have.get(name) == want[name],
+          "C %s, ctypes %s" % (want[name], have.get(name)))
+check("every mirrored struct checked", sorted(have) == sorted(want), "%s vs %s" % (sorted(have), sorted(want)))
+
+check("library_version is the header's", resnet.library_version().startswith("1."), resnet.library_version())
+
+# ---- the default weight file, as the CLI finds it ------------------------------------------
+env = dict(os.environ)
+saved = {k: os.environ.pop(k, None) for k in ("RESNET_WEIGHTS", "RESNET_CACHE", "XDG_CACHE_HOME")}
+os.environ["RESNET_CACHE"] = "/nonexistent-cache"
+check("default_weights: $RESNET_CACHE", resnet.default_weights() == "/nonexistent-cache/resnet50-v1-caffe.safetensors",
+      resnet.default_weights())
+e = raises(lambda: resnet.Model(), resnet.Error)
+check("Model() without a weight file: resnet.Error naming the path", isinstance(e, resnet.Error) and
+      "/nonexistent-cache/resnet50-v1-caffe.safetensors" in str(e) and "resnet fetch" in str(e), e)
+del os.environ["RESNET_CACHE"]
+os.environ["XDG_CACHE_HOME"] = "/x"
+check("default_weights: $XDG_CACHE_HOME/resnet", resnet.default_weights() == "/x/resnet/resnet50-v1-caffe.safetensors",
+      resnet.default_weights())
+os.environ["RESNET_WEIGHTS"] = "/w.safetensors"
+check("default_weights: $RESNET_WEIGHTS first", resnet.default_weights() == "/w.safetensors", resnet.default_weights())
+del os.environ["RESNET_WEIGHTS"], os.environ["XDG_CACHE_HOME"]
+for k, v in saved.items():
+    if v is not None:
+        os.environ[k] = v
+
+e = raises(lambda: resnet.Model("/nonexistent/w.safetensors"), resnet.Error)
+check("Model(missing file): the library's message, status i/o", isinstance(e, resnet.Error) and e.status == 2 and
+      str(e).startswith("/nonexistent/w.safetensors:"), e)
+with open(os.path.join(tempfile.gettempdir(), "junk.safetensors"), "wb") as f:
+    f.write(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+e = raises(lambda: resnet.Model(f.name), resnet.Error)
+check("Model(not a ResNet-50 file): resnet.Error, status bad weights", isinstance(e, resnet.Error) and e.status == 3,
+      e)
+
+# ---- classify: every form of a photo against the CLI ---------------------------------------
+m = resnet.Model()  # the same weight file as the CLI: both read $RESNET_WEIGHTS or the cache
+for tta, k in ((None, 5), ("flip", 3), ("10crop", 1)):
+    args = ["-k", str(k)] + (["--tta", tta] if tta else []) + DEMO
+    cli = cli_json(*args)
+    for path, rec in zip(DEMO, cli):
+        name = os.path.basename(path)
+        got = m.classify(path, k=k, tta=tta)
+        check("classify(%s, k=%d, tta=%s) = classify --json" % (name, k, tta), same_top(got, rec["top"]),
+              "%s vs %s" % (got, rec["top"]))
+        with open(path, "rb") as f:
+            data = f.read()
+        got = m.classify(data, k=k, tta=tta)
+        check("classify(bytes of %s, tta=%s) = classify --json" % (name, tta), same_top(got, rec["top"]),
+              "%s vs %s" % (got, rec["top"]))
+        if tta is None:
+            got = m.classify(resnet.load_image(path), k=k)
+            check("classify(load_image(%s)) = classify --json" % name, same_top(got, rec["top"]),
+                  "%s vs %s" % (got, rec["top"]))
+            got = m.classify(m.preprocess(path)[0], k=k)
+            check("classify(preprocess(%s)[0]) = classify --json" % name, same_top(got, rec["top"]),
+                  "%s vs %s" % (got, rec["top"]))
+check("chelsea is an Egyptian cat", m.classify(DEMO[0], k=1)[0]["index"] == 285, m.classify(DEMO[0], k=1))
+probs = m.probabilities(DEMO[1])
+check("probabilities: 1000 float32 summing to 1", probs.shape == (1000,) and probs.dtype == np.float32 and
+      abs(float(probs.sum()) - 1) < 1e-4, (probs.shape, probs.dtype, probs.sum()))
+
+# ---- embed against `resnet embed -o x.npy` -------------------------------------------------
+npy = os.path.join(tempfile.gettempdir(), "feats.npy")
+subprocess.run([BIN, "embed", "-o", npy] + DEMO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+want = np.load(npy)
+got = np.stack([m.embed(p) for p in DEMO])
+check("embed = resnet embed's rows, bit for bit", got.shape == (2, 2048) and got.dtype == np.float32 and
+      np.array_equal(got, want), "max diff %g" % float(np.abs(got - want).max()))
+v = m.embed(open(DEMO[0], "rb").read(), l2=True)
+check("embed(bytes, l2=True): unit length, the direction of the file's", abs(float(np.linalg.norm(v)) - 1) < 1e-5 and
+      np.allclose(v, want[0] / np.linalg.norm(want[0]), atol=1e-6), np.linalg.norm(v))
+
+# ---- bad input: Python exceptions with the library's message -------------------------------
+e = raises(lambda: m.classify("/nonexistent/photo.jpg"), resnet.Error)
+check("missing photo: resnet.Error, the library's one line", isinstance(e, resnet.Error) and e.status == 2 and
+      str(e).startswith("/nonexistent/photo.jpg:") and "\n" not in str(e), e)
+e = raises(lambda: m.classify(b"not an image at all"), resnet.Error)
+check("bytes that are not an image: resnet.Error, status bad image", isinstance(e, resnet.Error) and e.status == 4 and
+      e.status_name == "bad image", e)
+png = open(DEMO[0], "rb").read()
+e = raises(lambda: m.classify(png[:len(png) // 3]), resnet.Error)
+check("a truncated PNG: resnet.Error", isinstance(e, resnet.Error) and e.status == 4, e)
+for bad_k in (0, 1001, "5", 2.0, True):
+    e = raises(lambda: m.classify(DEMO[0], k=bad_k), ValueError)
+    check("k=%r refused (ValueError)" % (bad_k,), isinstance(e, ValueError), e)
+e = raises(lambda: m.classify(DEMO[0], tta="sideways"), ValueError)
+check("tta='sideways' refused, naming the modes", isinstance(e, ValueError) and "10crop" in str(e), e)
+e = raises(lambda: m.classify(np.zeros((5, 5), np.uint8)), ValueError)
+check("a 2-D array refused", isinstance(e, ValueError), e)
+e = raises(lambda: m.classify(resnet.load_image(DEMO[0]), tta="flip"), ValueError)
+check("tta on an array refused (the views need the file)", isinstance(e, ValueError), e)
+e = raises(lambda: m.classify(12), TypeError)
+check("an int is not a photo (TypeError)", isinstance(e, TypeError), e)
+e = raises(lambda: resnet.load_image("/nonexistent.png"), resnet.Error)
+check("load_image(missing): resnet.Error", isinstance(e, resnet.Error) and e.status == 2, e)
+m.close()
+e = raises(lambda: m.classify(DEMO[0]), resnet.Error)
+check("a closed model: resnet.Error", isinstance(e, resnet.Error), e)
+with resnet.Model() as m2:
+    check("with Model() as m: works", m2.classify(DEMO[0], k=1)[0]["index"] == 285)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
