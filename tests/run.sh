@@ -66,6 +66,7 @@ run_suite test_cli.sh tests/test_cli.sh
 run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
 run_suite test_install.sh tests/test_install.sh
 run_suite test_python.sh tests/test_python.sh
+run_suite test_serve.sh tests/test_serve.sh
 
 echo
 echo "$passed passed, $failed failed"

@@ -1,0 +1,313 @@
+/* serve.c - `resnet serve`: a JSON-lines worker for engines that drive a command through its
+ * standard input (Spark's RDD.pipe, Hadoop Streaming, a Kubernetes Job's shell).
+ *
+ * The model loads once. A reading thread takes lines off standard input, parses them
+ * (serve_request.c) and decodes and preprocesses their photos ahead, into a queue bounded in
+ * rows of network input; the main thread takes whatever requests are queued (up to a batch of
+ * SERVE_BATCH rows) and runs them through the network as one forward pass, then writes one
+ * line per request, in the order they came, and flushes. So decoding hides behind the forward
+ * pass as in resnet_run_files (src/runtime/pipeline.c), and a busy input gets full batches
+ * while a lone request is answered at once, without waiting for others.
+ *
+ * resnet_run_files itself takes only file paths; requests also carry photos as bytes and
+ * test-time views, so this uses the calls it is built on (resnet_preprocess_views_*,
+ * resnet_forward_ex), all in serve_decode() and serve_run() below. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/serve_request.h"
+
+#define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
+#define SERVE_QUEUE_ROWS (4 * SERVE_BATCH) /* decoded ahead at most (~2.4 MB per 4 rows) */
+#define SERVE_LINE_MAX ((size_t)256 << 20) /* a request line (base64 photos) of 256 MiB at most */
+#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+
+static const struct option options[] = {CLI_NETWORK_OPTIONS, CLI_HELP_OPTION, {0}};
+
+const cli_command cli_serve = {
+    .name = "serve", .run = cmd_serve, .synopsis = "",
+    .brief = "a JSON-lines worker: requests on stdin, one answer line per request on stdout",
+    .about = "Reads one JSON request per line on standard input, {\"id\": ANY, \"file\": PATH} or\n"
+             "{\"id\": ANY, \"image\": BASE64 of a photo file}, with optional \"k\" (1..1000, default 5),\n"
+             "\"tta\" (none, flip, 10crop, multiscale) and \"features\": true. Writes one line per\n"
+             "request, in order, flushed: {\"id\", \"file\" (for files), \"top\": [{\"index\", \"name\",\n"
+             "\"prob\"}...], \"features\" (when asked)} or {\"id\", \"error\"}. A malformed line gets an\n"
+             "error record (id null when it cannot be read) and the worker goes on; blank lines are\n"
+             "skipped. The model loads once; requests waiting are run together and photos decoded ahead.",
+    .help = "",
+    .notes = "exit status: 0 at the end of the input (whatever the requests' errors), 1 when the\n"
+             "model cannot be loaded or the input cannot be read, 2 usage error\n",
+    .shortopts = "h", .options = options,
+};
+
+typedef struct job {
+    serve_request req;
+    int rows;         /* views in input (0 when refused) */
+    float *input;     /* rows x 3x224x224 */
+    char error[sizeof(((resnet_error *)0)->message)]; /* "" unless refused */
+    struct job *next;
+} job;
+
+typedef struct serve_state {
+    resnet_norm norm;
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    job *head, *tail;
+    int queued_rows, eof, read_failed, nomem;
+} serve_state;
+
+/* Decodes and preprocesses the request's photo into j->input (or sets j->error). */
+static void serve_decode(serve_state *st, job *j) {
+    serve_request *r = &j->req;
+    resnet_view views[RESNET_TTA_MAX_VIEWS];
+    const int n = resnet_tta_views(r->tta, views);
+    j->input = malloc((size_t)n * IN_FLOATS * sizeof(float));
+    if (!j->input) {
+        snprintf(j->error, sizeof j->error, "out of memory");
+        return;
+    }
+    resnet_error e;
+    resnet_status s = r->file ? resnet_preprocess_views_file(r->file, st->norm, views, n, j->input, &e)
+                              : resnet_preprocess_views_memory(r->image, r->image_size, "image", st->norm, views,
+                                                               n, j->input, &e);
+    free(r->image); /* decoded: the bytes are no longer needed */
+    r->image = NULL;
+    if (s != RESNET_OK) {
+        /* the library's message starts with the name, which the answer has in "file" */
+        snprintf(j->error, sizeof j->error, "%s", cli_strip_file(e.message, r->file ? r->file : "image"));
+        free(j->input);
+        j->input = NULL;
+        return;
+    }
+    j->rows = n;
+}
+
+static int blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+    return 1;
+}
+
+/* The reading thread: lines -> parsed, decoded jobs on the queue, in order. */
+static void *reader(void *arg) {
+    serve_state *st = arg;
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    int done = 0;
+    while (!done) {
+        size_t len = 0;
+        int c, too_long = 0;
+        /* one line, kept only up to SERVE_LINE_MAX bytes: a runaway line is refused, not
+         * held in memory whole */
+        while ((c = getc_unlocked(stdin)) != EOF && c != '\n') {
+            if (len == SERVE_LINE_MAX) {
+                too_long = 1;
+                continue;
+            }
+            if (len + 1 >= cap) {
+                size_t ncap = cap ? cap * 2 : 4096;
+                char *p = realloc(line, ncap);
+                if (!p) {
+                    too_long = 2;
+                    continue;
+                }
+                line = p;
+                cap = ncap;
+            }
+            line[len++] = (char)c;
+        }
+        if (c == EOF) {
+            done = 1;
+            if (ferror(stdin)) st->read_failed = 1;
+            if (len == 0 && !too_long) break;
+        }
+        lineno++;
+        if (!too_long && blank(line, len)) continue;
+        job *j = calloc(1, sizeof *j);
+        if (!j) {
+            st->nomem = 1;
+            break;
+        }
+        if (too_long) {
+            j->req.id = strdup("null");
+            snprintf(j->error, sizeof j->error, "line %ld is %s", lineno,
+                     too_long == 1 ? "longer than 256 MiB" : "too long for the memory left");
+        } else {
+            const int pr = serve_request_parse(line, len, &j->req);
+            if (pr == -2) snprintf(j->error, sizeof j->error, "out of memory");
+            else if (pr != 0) snprintf(j->error, sizeof j->error, "line %ld: %s", lineno, j->req.error);
+            else serve_decode(st, j);
+        }
+        pthread_mutex_lock(&st->mu);
+        /* bounded: wait while the queue holds enough rows (a request always gets in alone) */
+        while (st->head && st->queued_rows + j->rows > SERVE_QUEUE_ROWS) pthread_cond_wait(&st->changed, &st->mu);
+        if (st->tail) st->tail->next = j;
+        else st->head = j;
+        st->tail = j;
+        st->queued_rows += j->rows;
+        pthread_cond_broadcast(&st->changed);
+        pthread_mutex_unlock(&st->mu);
+    }
+    free(line);
+    pthread_mutex_lock(&st->mu);
+    st->eof = 1;
+    pthread_cond_broadcast(&st->changed);
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+static void write_floats(const char *key, const float *v, int n) {
+    printf(", \"%s\": [", key);
+    for (int i = 0; i < n; i++) printf(i ? ", %.9g" : "%.9g", v[i]); /* %.9g: a float32 exactly */
+    putchar(']');
+}
+
+/* One answer line. */
+static void answer(const job *j, const float *probs, const float *features) {
+    printf("{\"id\": %s", j->req.id ? j->req.id : "null");
+    if (j->req.file) {
+        fputs(", \"file\": ", stdout);
+        cli_json_string(stdout, j->req.file);
+    }
+    if (!probs) {
+        fputs(", \"error\": ", stdout);
+        cli_json_string(stdout, j->error);
+        fputs("}\n", stdout);
+        return;
+    }
+    resnet_prediction top[RESNET_NUM_CLASSES];
+    resnet_top_k(probs, RESNET_NUM_CLASSES, j->req.k, top);
+    fputs(", \"top\": [", stdout);
+    for (int i = 0; i < j->req.k; i++) {
+        printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
+        cli_json_string(stdout, resnet_class_name(top[i].index));
+        printf(", \"prob\": %.6g}", top[i].prob);
+    }
+    putchar(']');
+    if (features) write_floats("features", features, RESNET_FEATURE_DIM);
+    fputs("}\n", stdout);
+}
+
+/* Runs the n jobs (their rows fit one batch) through the network as one forward pass and
+ * answers each, in order. */
+static void serve_run(resnet_session *s, job *const *jobs, int n, float *input, float *logits, float *features) {
+    int rows = 0, want_features = 0;
+    for (int i = 0; i < n; i++) {
+        if (jobs[i]->rows)
+            memcpy(input + (size_t)rows * IN_FLOATS, jobs[i]->input, (size_t)jobs[i]->rows * IN_FLOATS * sizeof(float));
+        rows += jobs[i]->rows;
+        want_features |= jobs[i]->rows && jobs[i]->req.features;
+    }
+    resnet_error e;
+    resnet_status st = RESNET_OK;
+    if (rows > 0) {
+        resnet_outputs outs;
+        resnet_outputs_init(&outs);
+        outs.logits = logits;
+        outs.features = want_features ? features : NULL;
+        st = resnet_forward_ex(s, input, rows, &outs, &e);
+    }
+    int row = 0;
+    for (int i = 0; i < n; i++) {
+        job *j = jobs[i];
+        if (!j->rows) {
+            answer(j, NULL, NULL);
+            continue;
+        }
+        if (st != RESNET_OK) {
+            snprintf(j->error, sizeof j->error, "%s", e.message);
+            answer(j, NULL, NULL);
+            continue;
+        }
+        float probs[RESNET_NUM_CLASSES], feats[RESNET_FEATURE_DIM];
+        resnet_tta_average(logits + (size_t)row * RESNET_NUM_CLASSES, j->rows, probs);
+        if (j->req.features) { /* with views: their mean, as the probabilities are */
+            for (int d = 0; d < RESNET_FEATURE_DIM; d++) {
+                float sum = 0;
+                for (int v = 0; v < j->rows; v++) sum += features[(size_t)(row + v) * RESNET_FEATURE_DIM + d];
+                feats[d] = sum / (float)j->rows;
+            }
+        }
+        answer(j, probs, j->req.features ? feats : NULL);
+        row += j->rows;
+    }
+    fflush(stdout);
+}
+
+static void job_free(job *j) {
+    serve_request_free(&j->req);
+    free(j->input);
+    free(j);
+}
+
+int cmd_serve(int argc, char **argv) {
+    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) return CLI_EXIT_STATUS(c);
+    if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
+    resnet_model *model = cli_load_model(&common);
+    if (!model) return 1;
+    resnet_session *s = NULL;
+    resnet_error err;
+    if (resnet_session_create(model, common.threads, SERVE_BATCH, &s, &err) != RESNET_OK) {
+        resnet_model_free(model);
+        return cli_error("%s", err.message);
+    }
+    serve_state st;
+    memset(&st, 0, sizeof st);
+    st.norm = resnet_model_norm(model);
+    float *input = malloc(SERVE_BATCH * IN_FLOATS * sizeof(float));
+    float *logits = malloc(SERVE_BATCH * RESNET_NUM_CLASSES * sizeof(float));
+    float *features = malloc(SERVE_BATCH * RESNET_FEATURE_DIM * sizeof(float));
+    int rc = 1;
+    pthread_t th;
+    int mu = 0, cond = 0;
+    if (!input || !logits || !features) {
+        cli_error("serve: out of memory");
+        goto done;
+    }
+    mu = pthread_mutex_init(&st.mu, NULL) == 0;
+    cond = mu && pthread_cond_init(&st.changed, NULL) == 0;
+    if (!cond || pthread_create(&th, NULL, reader, &st) != 0) {
+        cli_error("serve: cannot start the reading thread");
+        goto done;
+    }
+    for (;;) {
+        job *batch[SERVE_BATCH];
+        int n = 0, rows = 0;
+        pthread_mutex_lock(&st.mu);
+        while (!st.head && !st.eof) pthread_cond_wait(&st.changed, &st.mu);
+        /* what is queued now, up to a batch: never wait for more */
+        while (st.head && n < SERVE_BATCH && rows + st.head->rows <= SERVE_BATCH) {
+            job *j = st.head;
+            st.head = j->next;
+            if (!st.head) st.tail = NULL;
+            st.queued_rows -= j->rows;
+            rows += j->rows;
+            batch[n++] = j;
+        }
+        pthread_cond_broadcast(&st.changed);
+        pthread_mutex_unlock(&st.mu);
+        if (n == 0) break; /* end of input, all answered */
+        serve_run(s, batch, n, input, logits, features);
+        for (int i = 0; i < n; i++) job_free(batch[i]);
+    }
+    pthread_join(th, NULL);
+    rc = 0;
+    if (st.read_failed) rc = cli_error("serve: cannot read standard input");
+    if (st.nomem) rc = cli_error("serve: out of memory");
+    if (ferror(stdout)) rc = cli_error("serve: cannot write standard output");
+done:
+    if (cond) pthread_cond_destroy(&st.changed);
+    if (mu) pthread_mutex_destroy(&st.mu);
+    free(input);
+    free(logits);
+    free(features);
+    resnet_session_free(s);
+    resnet_model_free(model);
+    return rc;
+}
