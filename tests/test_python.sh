@@ -22,6 +22,14 @@ if [ -z "$py" ]; then
   exit 1
 fi
 
+# A library built with SANITIZE=1 (make SANITIZE=1 BUILD=build-asan test) needs the sanitizer
+# runtimes loaded first in python3 (not linked with them); leaks are python's own at exit, so
+# LeakSanitizer is off here (the C tests check the library's).
+if readelf -d "$BUILD/libresnet.so" 2>/dev/null | grep -q 'libasan'; then
+  export LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+fi
+
 cat >"$tmp/layout.c" <<'C'
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +47,8 @@ int main(void) {
     S(resnet_prediction) F(resnet_prediction, index) F(resnet_prediction, prob) E
     S(resnet_view) F(resnet_view, resize) F(resnet_view, crop) F(resnet_view, flip) E
     S(resnet_image) F(resnet_image, width) F(resnet_image, height) F(resnet_image, rgb) E
+    S(resnet_file_list) F(resnet_file_list, count) F(resnet_file_list, paths) F(resnet_file_list, n_problems)
+        F(resnet_file_list, problems) E
     printf("}\n");
     return 0;
 }

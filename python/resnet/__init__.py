@@ -21,7 +21,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["Model", "Error", "default_weights", "class_name", "library_version", "load_image", "TTA_MODES"]
+__all__ = ["Model", "Error", "default_weights", "class_name", "library_version", "load_image", "list_images",
+           "TTA_MODES"]
 
 NUM_CLASSES = 1000
 FEATURE_DIM = 2048
@@ -64,7 +65,12 @@ class _Image(ctypes.Structure):
                 ("rgb", ctypes.POINTER(ctypes.c_ubyte))]
 
 
-STRUCTS = {"resnet_error": _Error, "resnet_load_options": _LoadOptions, "resnet_outputs": _Outputs,
+class _FileList(ctypes.Structure):
+    _fields_ = [("count", ctypes.c_int), ("paths", ctypes.POINTER(ctypes.c_char_p)),
+                ("n_problems", ctypes.c_int), ("problems", ctypes.POINTER(ctypes.c_char_p))]
+
+
+STRUCTS = {"resnet_file_list": _FileList, "resnet_error": _Error, "resnet_load_options": _LoadOptions, "resnet_outputs": _Outputs,
            "resnet_prediction": _Prediction, "resnet_view": _View, "resnet_image": _Image}
 
 
@@ -129,6 +135,8 @@ def _library():
             "resnet_class_name": (ctypes.c_char_p, [c_int]),
             "resnet_image_load": (c_int, [ctypes.c_char_p, ctypes.POINTER(_Image), err]),
             "resnet_image_free": (None, [ctypes.POINTER(_Image)]),
+            "resnet_list_images": (c_int, [ctypes.c_char_p, ctypes.POINTER(_FileList), err]),
+            "resnet_file_list_free": (None, [ctypes.POINTER(_FileList)]),
         }
         for name, (res, args) in sig.items():
             f = getattr(lib, name)
@@ -167,6 +175,22 @@ def load_image(path):
         return np.ctypeslib.as_array(img.rgb, shape=(img.height, img.width, 3)).copy()
     finally:
         lib.resnet_image_free(ctypes.byref(img))
+
+
+def list_images(folder):
+    """The photos under folder, as `resnet classify DIR` finds them (resnet_list_images):
+    (paths, problems), paths sorted byte-wise, problems one message per subfolder that could
+    not be read. Paths are str (os.fsdecode: names that are not UTF-8 round-trip)."""
+    lib = _library()
+    lst = _FileList()
+    err = _Error()
+    _check(lib.resnet_list_images(os.fsencode(folder), ctypes.byref(lst), ctypes.byref(err)), err)
+    try:
+        paths = [os.fsdecode(lst.paths[i]) for i in range(lst.count)]
+        problems = [lst.problems[i].decode("utf-8", "surrogateescape") for i in range(lst.n_problems)]
+    finally:
+        lib.resnet_file_list_free(ctypes.byref(lst))
+    return paths, problems
 
 
 def default_weights():
