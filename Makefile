@@ -77,8 +77,10 @@ $(BUILD)/libresnet.a: $(LIB_OBJ)
 $(BUILD)/libresnet.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-soname,$(SONAME)
 
+# The tool alone links libmicrohttpd (resnet serve --http); the library does not need it.
+TOOL_LDLIBS = -lmicrohttpd
 $(BUILD)/resnet: $(TOOL_OBJ) $(BUILD)/libresnet.a
-	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libresnet.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libresnet.a $(TOOL_LDLIBS) $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c include/resnet.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)

@@ -67,6 +67,7 @@ run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
 run_suite test_install.sh tests/test_install.sh
 run_suite test_python.sh tests/test_python.sh
 run_suite test_serve.sh tests/test_serve.sh
+run_suite test_http.sh tests/test_http.sh
 run_suite test_dask.sh tests/test_dask.sh
 
 echo

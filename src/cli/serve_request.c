@@ -94,17 +94,18 @@ static void put_value(sbuf *b, const rn_json *v, const char *line, size_t len) {
     }
 }
 
-static const signed char *b64_table(void) {
-    static signed char t[256];
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    /* filled on every call: cheap, and no initialisation race between threads */
-    for (int i = 0; i < 256; i++) t[i] = -1;
-    for (int i = 0; i < 64; i++) t[(unsigned char)alphabet[i]] = (signed char)i;
-    return t;
+/* The value of a base64 character, or -1. (No table built at run time: the HTTP server decodes
+ * from many threads at once.) */
+static int b64_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
 }
 
 long serve_base64_decode(const char *s, size_t len, unsigned char *out, size_t *bad) {
-    const signed char *t = b64_table();
     size_t data = len;
     while (data > 0 && len - data < 2 && s[data - 1] == '=') data--; /* up to two '=' at the end */
     if (data < len && len % 4 != 0) { /* padding, but not to a whole quantum */
@@ -119,7 +120,7 @@ long serve_base64_decode(const char *s, size_t len, unsigned char *out, size_t *
     unsigned acc = 0;
     int bits = 0;
     for (size_t i = 0; i < data; i++) {
-        const int v = t[(unsigned char)s[i]];
+        const int v = b64_value((unsigned char)s[i]);
         if (v < 0) {
             *bad = i;
             return -1;

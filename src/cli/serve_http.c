@@ -1,0 +1,703 @@
+/* serve_http.c - `resnet serve --http HOST:PORT`: the Open Inference Protocol v2 (KServe's v2
+ * REST API) and a plain /v1/classify, on libmicrohttpd (HTTP parsing, keep-alive, timeouts and
+ * connection limits are its job, not ours).
+ *
+ * Each connection has a thread (libmicrohttpd's thread-per-connection mode): it reads the body,
+ * decodes and preprocesses the photos itself (so decoding runs in parallel and ahead of the
+ * network), queues one job and waits. One batching thread runs the network: it takes the
+ * first job waiting, waits at most --max-delay-ms for more to arrive (up to --max-batch images),
+ * runs them as one forward pass and wakes their threads. A full queue (--max-queue jobs
+ * waiting) answers 503 at once rather than letting latency grow without bound.
+ *
+ * SIGTERM/SIGINT: stop accepting (the listening socket is closed), answer every request already
+ * received, then exit 0. */
+#include "cli/serve_http.h"
+
+#include <errno.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/serve_request.h"
+#include "io/json.h"
+
+#define MODEL_NAME "resnet50"
+#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+#define MAX_IMAGES 256 /* images in one infer request at most */
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- metrics (Prometheus text format) ----------------------------------------------------- */
+static const double latency_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define N_LAT (sizeof latency_le / sizeof *latency_le)
+static const int batch_le[] = {1, 2, 4, 8, 16, 32, 64, 128};
+#define N_BATCH (sizeof batch_le / sizeof *batch_le)
+static const int codes[] = {200, 400, 404, 405, 413, 500, 503};
+#define N_CODES (sizeof codes / sizeof *codes)
+
+typedef struct metrics {
+    unsigned long long by_code[N_CODES];
+    unsigned long long lat_bucket[N_LAT], lat_count;
+    double lat_sum;
+    unsigned long long batch_bucket[N_BATCH], batch_count, batch_sum;
+} metrics;
+
+/* ---- jobs and the batching thread --------------------------------------------------------- */
+typedef struct job {
+    int rows;         /* images (views) in input */
+    float *input;     /* rows x 3x224x224 */
+    float *logits;    /* rows x 1000, written by the batcher */
+    resnet_status status;
+    char message[sizeof(((resnet_error *)0)->message)];
+    int done;
+    struct job *next;
+} job;
+
+typedef struct server {
+    const serve_http_options *o;
+    resnet_session *session;
+    int session_batch;
+    resnet_norm norm;
+    pthread_mutex_t mu;
+    pthread_cond_t queued, finished;
+    job *head, *tail;
+    int queue_len, queue_rows, stop, draining;
+    int in_flight; /* requests received and not yet completed */
+    metrics m;
+    float *batch_in, *batch_out;
+} server;
+
+static void run_rows(server *sv, job *const *jobs, int n) {
+    /* the jobs' rows go through the network session_batch at a time, in order */
+    int j = 0, r = 0;
+    while (j < n) {
+        int filled = 0, j0 = j, r0 = r;
+        while (j < n && filled < sv->session_batch) {
+            memcpy(sv->batch_in + (size_t)filled * IN_FLOATS, jobs[j]->input + (size_t)r * IN_FLOATS,
+                   IN_FLOATS * sizeof(float));
+            filled++;
+            if (++r == jobs[j]->rows) {
+                r = 0;
+                j++;
+            }
+        }
+        resnet_error e;
+        resnet_status st = resnet_forward(sv->session, sv->batch_in, filled, sv->batch_out, NULL, &e);
+        int jj = j0, rr = r0;
+        for (int i = 0; i < filled; i++) {
+            job *x = jobs[jj];
+            if (st == RESNET_OK)
+                memcpy(x->logits + (size_t)rr * RESNET_NUM_CLASSES, sv->batch_out + (size_t)i * RESNET_NUM_CLASSES,
+                       RESNET_NUM_CLASSES * sizeof(float));
+            else if (x->status == RESNET_OK) {
+                x->status = st;
+                snprintf(x->message, sizeof x->message, "%s", e.message);
+            }
+            if (++rr == x->rows) {
+                rr = 0;
+                jj++;
+            }
+        }
+    }
+}
+
+static void *batcher(void *arg) {
+    server *sv = arg;
+    job *taken[1024];
+    pthread_mutex_lock(&sv->mu);
+    for (;;) {
+        while (!sv->head && !sv->stop) pthread_cond_wait(&sv->queued, &sv->mu);
+        if (!sv->head) break; /* stopping, and nothing left */
+        /* dynamic batching: the first job waits at most max_delay_ms for others */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ns = until.tv_nsec + (long)sv->o->max_delay_ms * 1000000L;
+        until.tv_sec += ns / 1000000000L;
+        until.tv_nsec = ns % 1000000000L;
+        while (sv->queue_rows < sv->o->max_batch && !sv->stop &&
+               pthread_cond_timedwait(&sv->queued, &sv->mu, &until) != ETIMEDOUT) {
+        }
+        int n = 0, rows = 0;
+        while (sv->head && n < (int)(sizeof taken / sizeof *taken) &&
+               (n == 0 || rows + sv->head->rows <= sv->o->max_batch)) {
+            job *x = sv->head;
+            sv->head = x->next;
+            if (!sv->head) sv->tail = NULL;
+            sv->queue_len--;
+            sv->queue_rows -= x->rows;
+            rows += x->rows;
+            taken[n++] = x;
+        }
+        pthread_mutex_unlock(&sv->mu);
+        run_rows(sv, taken, n);
+        pthread_mutex_lock(&sv->mu);
+        for (int i = 0; i < n; i++) taken[i]->done = 1;
+        for (size_t b = 0; b < N_BATCH; b++)
+            if (rows <= batch_le[b]) sv->m.batch_bucket[b]++;
+        sv->m.batch_count++;
+        sv->m.batch_sum += (unsigned long long)rows;
+        pthread_cond_broadcast(&sv->finished);
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return NULL;
+}
+
+/* Queues the job and waits for its logits; 0, or -1 when the queue is full (503). */
+static int run_job(server *sv, job *x) {
+    pthread_mutex_lock(&sv->mu);
+    if (sv->queue_len >= sv->o->max_queue) {
+        pthread_mutex_unlock(&sv->mu);
+        return -1;
+    }
+    if (sv->tail) sv->tail->next = x;
+    else sv->head = x;
+    sv->tail = x;
+    sv->queue_len++;
+    sv->queue_rows += x->rows;
+    pthread_cond_broadcast(&sv->queued);
+    while (!x->done) pthread_cond_wait(&sv->finished, &sv->mu);
+    pthread_mutex_unlock(&sv->mu);
+    return 0;
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+typedef struct request {
+    char *body;
+    size_t len, cap;
+    int too_big;
+    double t0;
+} request;
+
+static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
+                             const char *body, size_t len) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    pthread_mutex_lock(&sv->mu);
+    const int draining = sv->draining;
+    pthread_mutex_unlock(&sv->mu);
+    /* shutting down: no further request on this connection, so the drain ends */
+    if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, resp);
+    MHD_destroy_response(resp);
+    const double dt = now_s() - r->t0;
+    pthread_mutex_lock(&sv->mu);
+    for (size_t i = 0; i < N_CODES; i++)
+        if (codes[i] == code) sv->m.by_code[i]++;
+    for (size_t b = 0; b < N_LAT; b++)
+        if (dt <= latency_le[b]) sv->m.lat_bucket[b]++;
+    sv->m.lat_count++;
+    sv->m.lat_sum += dt;
+    pthread_mutex_unlock(&sv->mu);
+    return ret;
+}
+
+/* A JSON body built with stdio (open_memstream) and sent. */
+typedef struct out {
+    char *buf;
+    size_t len;
+    FILE *f;
+} out;
+
+static int out_open(out *o) {
+    o->buf = NULL;
+    o->len = 0;
+    o->f = open_memstream(&o->buf, &o->len);
+    return o->f ? 0 : -1;
+}
+
+static enum MHD_Result out_send(server *sv, struct MHD_Connection *c, request *r, int code, out *o,
+                                const char *type) {
+    enum MHD_Result ret;
+    if (fclose(o->f) != 0 || !o->buf) ret = reply(sv, c, r, 500, "application/json", "{\"error\": \"out of memory\"}", 26);
+    else ret = reply(sv, c, r, code, type, o->buf, o->len);
+    free(o->buf);
+    return ret;
+}
+
+static enum MHD_Result error_reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *msg) {
+    out o;
+    if (out_open(&o) != 0) return reply(sv, c, r, 500, "application/json", "{\"error\": \"out of memory\"}", 26);
+    fputs("{\"error\": ", o.f);
+    cli_json_string(o.f, msg);
+    fputs("}", o.f);
+    return out_send(sv, c, r, code, &o, "application/json");
+}
+
+static job *job_new(int rows) {
+    job *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    x->rows = rows;
+    x->input = malloc((size_t)rows * IN_FLOATS * sizeof(float));
+    x->logits = malloc((size_t)rows * RESNET_NUM_CLASSES * sizeof(float));
+    if (!x->input || !x->logits) {
+        free(x->input);
+        free(x->logits);
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void job_free(job *x) {
+    if (!x) return;
+    free(x->input);
+    free(x->logits);
+    free(x);
+}
+
+static void write_top(FILE *f, const float *probs, int k) {
+    resnet_prediction top[RESNET_NUM_CLASSES];
+    resnet_top_k(probs, RESNET_NUM_CLASSES, k, top);
+    fputs("[", f);
+    for (int i = 0; i < k; i++) {
+        fprintf(f, "%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
+        cli_json_string(f, resnet_class_name(top[i].index));
+        fprintf(f, ", \"prob\": %.6g}", top[i].prob);
+    }
+    fputs("]", f);
+}
+
+/* POST /v1/classify: the body is a photo; ?k=, ?tta=. */
+static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request *r) {
+    int k = 5;
+    resnet_tta tta = RESNET_TTA_NONE;
+    const char *ks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "k");
+    const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tta");
+    if (ks) {
+        char *end;
+        errno = 0;
+        long v = strtol(ks, &end, 10);
+        if (end == ks || *end || errno || v < 1 || v > RESNET_NUM_CLASSES || *ks == ' ' || *ks == '+')
+            return error_reply(sv, c, r, 400, "k must be a whole number from 1 to 1000");
+        k = (int)v;
+    }
+    if (ts) {
+        int m = resnet_tta_parse(ts);
+        if (m < 0) return error_reply(sv, c, r, 400, "tta must be one of none, flip, 10crop, multiscale");
+        tta = (resnet_tta)m;
+    }
+    if (r->len == 0) return error_reply(sv, c, r, 400, "the body is empty: send the photo's bytes");
+    resnet_view views[RESNET_TTA_MAX_VIEWS];
+    const int n = resnet_tta_views(tta, views);
+    job *x = job_new(n);
+    if (!x) return error_reply(sv, c, r, 500, "out of memory");
+    resnet_error e;
+    if (resnet_preprocess_views_memory(r->body, r->len, "body", sv->norm, views, n, x->input, &e) != RESNET_OK) {
+        job_free(x);
+        return error_reply(sv, c, r, 400, cli_strip_file(e.message, "body"));
+    }
+    if (run_job(sv, x) != 0) {
+        job_free(x);
+        return error_reply(sv, c, r, 503, "the queue is full: try again later");
+    }
+    if (x->status != RESNET_OK) {
+        enum MHD_Result ret = error_reply(sv, c, r, 500, x->message);
+        job_free(x);
+        return ret;
+    }
+    float probs[RESNET_NUM_CLASSES];
+    resnet_tta_average(x->logits, n, probs);
+    job_free(x);
+    out o;
+    if (out_open(&o) != 0) return error_reply(sv, c, r, 500, "out of memory");
+    fputs("{\"top\": ", o.f);
+    write_top(o.f, probs, k);
+    fputs("}\n", o.f);
+    return out_send(sv, c, r, 200, &o, "application/json");
+}
+
+/* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files. */
+static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
+    char msg[300];
+    rn_json_doc *doc = NULL;
+    rn_json_options jo = {.max_depth = 16, .reject_duplicate_keys = 1};
+    int pr = rn_json_parse(r->body ? r->body : "", r->len, &jo, &doc, msg, sizeof msg);
+    if (pr == -2) return error_reply(sv, c, r, 500, "out of memory");
+    if (pr != 0) {
+        char m2[400];
+        snprintf(m2, sizeof m2, "the request is not JSON: %s", msg);
+        return error_reply(sv, c, r, 400, m2);
+    }
+    const rn_json *root = rn_json_root(doc), *inputs = rn_json_get(root, "inputs");
+    const rn_json *outputs = rn_json_get(root, "outputs"), *id = rn_json_get(root, "id");
+    const char *bad = NULL;
+    int k = 0; /* 0: probabilities as FP32; K: the classification extension's top K */
+    const rn_json *in = rn_json_at(inputs, 0), *data = rn_json_get(in, "data");
+    const char *dt = rn_json_string(rn_json_get(in, "datatype"), NULL);
+    size_t n = rn_json_count(data);
+    if (!rn_json_is(root, RN_JSON_OBJECT)) bad = "the request must be a JSON object";
+    else if (id && !rn_json_is(id, RN_JSON_STRING)) bad = "\"id\" must be a string";
+    else if (!rn_json_is(inputs, RN_JSON_ARRAY) || rn_json_count(inputs) != 1)
+        bad = "\"inputs\" must be an array of one input (BYTES: base64 photo files)";
+    else if (!dt || strcmp(dt, "BYTES") != 0) bad = "the input's \"datatype\" must be \"BYTES\" (base64 photo files)";
+    else if (!rn_json_is(data, RN_JSON_ARRAY) || n == 0) bad = "the input's \"data\" must be a non-empty array of base64 strings";
+    else if (n > MAX_IMAGES) bad = "at most 256 images per request";
+    if (!bad) {
+        const rn_json *shape = rn_json_get(in, "shape");
+        int64_t prod = 1, d;
+        for (size_t i = 0; i < rn_json_count(shape) && prod >= 0; i++)
+            prod = rn_json_int64(rn_json_at(shape, i), &d) && d >= 0 && d <= MAX_IMAGES ? prod * d : -1;
+        if (!rn_json_is(shape, RN_JSON_ARRAY) || prod != (int64_t)n)
+            bad = "the input's \"shape\" must say how many images \"data\" holds ([N] or [N, 1])";
+    }
+    if (!bad && outputs) {
+        if (!rn_json_is(outputs, RN_JSON_ARRAY) || rn_json_count(outputs) > 1) bad = "\"outputs\": at most one, \"probabilities\"";
+        const rn_json *o0 = rn_json_at(outputs, 0);
+        const char *name = rn_json_string(rn_json_get(o0, "name"), NULL);
+        if (!bad && o0 && (!name || strcmp(name, "probabilities") != 0)) bad = "the only output is \"probabilities\"";
+        const rn_json *cls = rn_json_get(rn_json_get(o0, "parameters"), "classification");
+        int64_t kk;
+        if (!bad && cls) {
+            if (!rn_json_int64(cls, &kk) || kk < 1 || kk > RESNET_NUM_CLASSES)
+                bad = "\"classification\" must be a whole number from 1 to 1000";
+            else k = (int)kk;
+        }
+    }
+    if (bad) {
+        rn_json_free(doc);
+        return error_reply(sv, c, r, 400, bad);
+    }
+    job *x = job_new((int)n);
+    if (!x) {
+        rn_json_free(doc);
+        return error_reply(sv, c, r, 500, "out of memory");
+    }
+    resnet_view plain = {256, RESNET_CROP_CENTER, 0};
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *s = rn_json_string(rn_json_at(data, i), &len);
+        unsigned char *bytes = s ? malloc(len / 4 * 3 + 3) : NULL;
+        size_t where = 0;
+        long got = bytes ? serve_base64_decode(s, len, bytes, &where) : -1;
+        resnet_error e;
+        if (!s || got <= 0) {
+            snprintf(msg, sizeof msg, "image %zu: %s", i, !s ? "not a string" : "not base64 (or empty)");
+            bad = msg;
+        } else if (resnet_preprocess_views_memory(bytes, (size_t)got, "image", sv->norm, &plain, 1,
+                                                  x->input + i * IN_FLOATS, &e) != RESNET_OK) {
+            snprintf(msg, sizeof msg, "image %zu: %s", i, cli_strip_file(e.message, "image"));
+            bad = msg;
+        }
+        free(bytes);
+        if (bad) break;
+    }
+    if (bad) {
+        job_free(x);
+        rn_json_free(doc);
+        return error_reply(sv, c, r, 400, bad);
+    }
+    if (run_job(sv, x) != 0) {
+        job_free(x);
+        rn_json_free(doc);
+        return error_reply(sv, c, r, 503, "the queue is full: try again later");
+    }
+    if (x->status != RESNET_OK) {
+        enum MHD_Result ret = error_reply(sv, c, r, 500, x->message);
+        job_free(x);
+        rn_json_free(doc);
+        return ret;
+    }
+    out o;
+    if (out_open(&o) != 0) {
+        job_free(x);
+        rn_json_free(doc);
+        return error_reply(sv, c, r, 500, "out of memory");
+    }
+    fputs("{\"model_name\": \"" MODEL_NAME "\", \"model_version\": \"1\"", o.f);
+    if (id) {
+        fputs(", \"id\": ", o.f);
+        cli_json_string(o.f, id->u.str.s);
+    }
+    fputs(", \"outputs\": [{\"name\": \"probabilities\", ", o.f);
+    if (k) fprintf(o.f, "\"datatype\": \"BYTES\", \"shape\": [%zu, %d], \"data\": [", n, k);
+    else fprintf(o.f, "\"datatype\": \"FP32\", \"shape\": [%zu, %d], \"data\": [", n, RESNET_NUM_CLASSES);
+    for (size_t i = 0; i < n; i++) {
+        float *p = x->logits + i * RESNET_NUM_CLASSES;
+        resnet_softmax(p, RESNET_NUM_CLASSES, p);
+        if (k) { /* Triton's classification extension: "prob:index:label" */
+            resnet_prediction top[RESNET_NUM_CLASSES];
+            resnet_top_k(p, RESNET_NUM_CLASSES, k, top);
+            for (int t = 0; t < k; t++) {
+                char entry[128];
+                snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index, resnet_class_name(top[t].index));
+                fputs(i || t ? ", " : "", o.f);
+                cli_json_string(o.f, entry);
+            }
+        } else {
+            for (int j = 0; j < RESNET_NUM_CLASSES; j++) fprintf(o.f, (i || j) ? ", %.9g" : "%.9g", p[j]);
+        }
+    }
+    fputs("]}]}\n", o.f);
+    job_free(x);
+    rn_json_free(doc);
+    return out_send(sv, c, r, 200, &o, "application/json");
+}
+
+static enum MHD_Result metrics_reply(server *sv, struct MHD_Connection *c, request *r) {
+    out o;
+    if (out_open(&o) != 0) return error_reply(sv, c, r, 500, "out of memory");
+    pthread_mutex_lock(&sv->mu);
+    metrics m = sv->m;
+    const int depth = sv->queue_len;
+    pthread_mutex_unlock(&sv->mu);
+    fputs("# HELP resnet_http_requests_total HTTP requests answered, by status code.\n"
+          "# TYPE resnet_http_requests_total counter\n", o.f);
+    for (size_t i = 0; i < N_CODES; i++)
+        fprintf(o.f, "resnet_http_requests_total{code=\"%d\"} %llu\n", codes[i], m.by_code[i]);
+    fputs("# HELP resnet_http_request_duration_seconds Time from a request's arrival to its answer.\n"
+          "# TYPE resnet_http_request_duration_seconds histogram\n", o.f);
+    for (size_t b = 0; b < N_LAT; b++)
+        fprintf(o.f, "resnet_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", latency_le[b], m.lat_bucket[b]);
+    fprintf(o.f, "resnet_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m.lat_count);
+    fprintf(o.f, "resnet_http_request_duration_seconds_sum %.6f\n", m.lat_sum);
+    fprintf(o.f, "resnet_http_request_duration_seconds_count %llu\n", m.lat_count);
+    fputs("# HELP resnet_batch_size Images per forward pass.\n# TYPE resnet_batch_size histogram\n", o.f);
+    for (size_t b = 0; b < N_BATCH; b++)
+        fprintf(o.f, "resnet_batch_size_bucket{le=\"%d\"} %llu\n", batch_le[b], m.batch_bucket[b]);
+    fprintf(o.f, "resnet_batch_size_bucket{le=\"+Inf\"} %llu\n", m.batch_count);
+    fprintf(o.f, "resnet_batch_size_sum %llu\nresnet_batch_size_count %llu\n", m.batch_sum, m.batch_count);
+    fprintf(o.f, "# HELP resnet_queue_depth Requests waiting for the network.\n# TYPE resnet_queue_depth gauge\n"
+                 "resnet_queue_depth %d\n", depth);
+    return out_send(sv, c, r, 200, &o, "text/plain; version=0.0.4");
+}
+
+static const char model_metadata[] =
+    "{\"name\": \"" MODEL_NAME "\", \"versions\": [\"1\"], \"platform\": \"resnet-c\", "
+    "\"inputs\": [{\"name\": \"image\", \"datatype\": \"BYTES\", \"shape\": [-1]}], "
+    "\"outputs\": [{\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, 1000]}]}\n";
+
+static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, const char *url, const char *method) {
+    const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
+    const char *models = "/v2/models/";
+    if (strcmp(url, "/v2/health/live") == 0)
+        return get ? reply(sv, c, r, 200, "application/json", "{\"live\": true}\n", 15)
+                   : error_reply(sv, c, r, 405, "use GET");
+    if (strcmp(url, "/v2/health/ready") == 0) {
+        if (!get) return error_reply(sv, c, r, 405, "use GET");
+        pthread_mutex_lock(&sv->mu);
+        const int draining = sv->draining;
+        pthread_mutex_unlock(&sv->mu);
+        return draining ? reply(sv, c, r, 503, "application/json", "{\"ready\": false}\n", 17)
+                        : reply(sv, c, r, 200, "application/json", "{\"ready\": true}\n", 16);
+    }
+    if (strcmp(url, "/v2") == 0)
+        return get ? reply(sv, c, r, 200, "application/json",
+                           "{\"name\": \"resnet\", \"version\": \"" RESNET_VERSION "\", \"extensions\": [\"classification\"]}\n",
+                           strlen("{\"name\": \"resnet\", \"version\": \"" RESNET_VERSION
+                                  "\", \"extensions\": [\"classification\"]}\n"))
+                   : error_reply(sv, c, r, 405, "use GET");
+    if (strcmp(url, "/metrics") == 0) return get ? metrics_reply(sv, c, r) : error_reply(sv, c, r, 405, "use GET");
+    if (strcmp(url, "/v1/classify") == 0) return post ? classify_v1(sv, c, r) : error_reply(sv, c, r, 405, "use POST");
+    if (strncmp(url, models, strlen(models)) == 0) {
+        const char *name = url + strlen(models);
+        size_t nl = strcspn(name, "/");
+        const char *rest = name + nl;
+        /* /v2/models/NAME[/versions/V][/ready|/infer] */
+        if (strncmp(rest, "/versions/1", 11) == 0) rest += 11;
+        if (nl != strlen(MODEL_NAME) || strncmp(name, MODEL_NAME, nl) != 0) {
+            char m[160];
+            snprintf(m, sizeof m, "unknown model '%.*s' (this server has %s)", (int)(nl > 64 ? 64 : nl), name, MODEL_NAME);
+            return error_reply(sv, c, r, 404, m);
+        }
+        if (*rest == '\0')
+            return get ? reply(sv, c, r, 200, "application/json", model_metadata, sizeof model_metadata - 1)
+                       : error_reply(sv, c, r, 405, "use GET");
+        if (strcmp(rest, "/ready") == 0)
+            return get ? reply(sv, c, r, 200, "application/json", "{\"ready\": true}\n", 16)
+                       : error_reply(sv, c, r, 405, "use GET");
+        if (strcmp(rest, "/infer") == 0) return post ? infer_v2(sv, c, r) : error_reply(sv, c, r, 405, "use POST");
+    }
+    return error_reply(sv, c, r, 404, "no such endpoint");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+    (void)version;
+    server *sv = cls;
+    request *r = *con_cls;
+    if (!r) { /* the headers are in: the request's first call */
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->t0 = now_s();
+        *con_cls = r;
+        pthread_mutex_lock(&sv->mu);
+        sv->in_flight++;
+        pthread_mutex_unlock(&sv->mu);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > sv->o->max_body) {
+            r->too_big = 1;
+            return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_big && r->len + *upload_size > sv->o->max_body) r->too_big = 1;
+        if (!r->too_big) {
+            if (r->len + *upload_size + 1 > r->cap) {
+                size_t cap = r->cap ? r->cap : 65536;
+                while (cap < r->len + *upload_size + 1) cap *= 2;
+                char *p = realloc(r->body, cap);
+                if (!p) return MHD_NO;
+                r->body = p;
+                r->cap = cap;
+            }
+            memcpy(r->body + r->len, upload, *upload_size);
+            r->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big) return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+    return route(sv, c, r, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why) {
+    (void)c;
+    (void)why;
+    server *sv = cls;
+    request *r = *con_cls;
+    if (!r) return;
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    pthread_mutex_lock(&sv->mu);
+    sv->in_flight--;
+    pthread_cond_broadcast(&sv->finished);
+    pthread_mutex_unlock(&sv->mu);
+}
+
+/* HOST:PORT or [V6]:PORT -> an address to bind. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen) {
+    char host[256];
+    const char *port;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host) return -1;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof host || colon == s) return -1;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        port = colon + 1;
+    }
+    int p;
+    if (cli_parse_int("--http port", port, 0, 65535, &p)) return -2; /* reported */
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res) return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int serve_http(const resnet_model *model, int threads, const serve_http_options *o) {
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    int pl = parse_listen(o->listen, &ss, &sslen);
+    if (pl == -2) return 2;
+    if (pl != 0) return cli_usage_error("--http needs HOST:PORT (or [IPV6]:PORT), got '%s'", o->listen);
+    server sv;
+    memset(&sv, 0, sizeof sv);
+    sv.o = o;
+    sv.norm = resnet_model_norm(model);
+    sv.session_batch = o->max_batch > RESNET_TTA_MAX_VIEWS ? o->max_batch : RESNET_TTA_MAX_VIEWS;
+    resnet_error err;
+    if (resnet_session_create(model, threads, sv.session_batch, &sv.session, &err) != RESNET_OK)
+        return cli_error("%s", err.message);
+    sv.batch_in = malloc((size_t)sv.session_batch * IN_FLOATS * sizeof(float));
+    sv.batch_out = malloc((size_t)sv.session_batch * RESNET_NUM_CLASSES * sizeof(float));
+    int rc = 1;
+    pthread_t bt;
+    int started = 0;
+    struct MHD_Daemon *d = NULL;
+    if (!sv.batch_in || !sv.batch_out || pthread_mutex_init(&sv.mu, NULL) != 0) {
+        cli_error("serve: out of memory");
+        goto done;
+    }
+    pthread_cond_init(&sv.queued, NULL);
+    pthread_cond_init(&sv.finished, NULL);
+    /* SIGTERM and SIGINT are taken by sigwait() below: block them in every thread made from here */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error on its socket, not our end */
+    if (pthread_create(&bt, NULL, batcher, &sv) != 0) {
+        cli_error("serve: cannot start the batching thread");
+        goto unblock;
+    }
+    started = 1;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* connections beyond the queue and the batch in progress could only get 503: a few more
+     * than that are let in, the rest wait in the kernel's backlog */
+    const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                         conn_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072, MHD_OPTION_END);
+    if (!d) {
+        cli_error("serve: cannot listen on %s: %s", o->listen, strerror(errno ? errno : EADDRINUSE));
+        goto unblock;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char host[300];
+    snprintf(host, sizeof host, "%s", o->listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = '\0';
+    fprintf(stderr, "resnet: serving http://%s:%u (Open Inference Protocol v2 at /v2/models/" MODEL_NAME
+                    ", /v1/classify, /metrics)\n", host, info ? (unsigned)info->port : 0u);
+    fflush(stderr);
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0) {
+    }
+    /* stop accepting; answer what was received */
+    pthread_mutex_lock(&sv.mu);
+    sv.draining = 1;
+    pthread_mutex_unlock(&sv.mu);
+    MHD_socket lfd = MHD_quiesce_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    fprintf(stderr, "resnet: %s: answering the requests received, then exiting\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    pthread_mutex_lock(&sv.mu);
+    while (sv.in_flight > 0) pthread_cond_wait(&sv.finished, &sv.mu);
+    pthread_mutex_unlock(&sv.mu);
+    rc = 0;
+unblock:
+    if (d) MHD_stop_daemon(d);
+    if (started) {
+        pthread_mutex_lock(&sv.mu);
+        sv.stop = 1;
+        pthread_cond_broadcast(&sv.queued);
+        pthread_mutex_unlock(&sv.mu);
+        pthread_join(bt, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_cond_destroy(&sv.queued);
+    pthread_cond_destroy(&sv.finished);
+    pthread_mutex_destroy(&sv.mu);
+done:
+    free(sv.batch_in);
+    free(sv.batch_out);
+    resnet_session_free(sv.session);
+    return rc;
+}
