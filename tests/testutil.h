@@ -65,14 +65,18 @@ static inline const char *tu_shared(void) {
     return s ? s : "../shared";
 }
 
-/* Whether ../shared/<what> exists; if not, marks the running test skipped (tier 2), saying
- * what it needed. A person who clones the project has no ../shared. */
-static inline int tu_need_shared(const char *what) {
+/* Whether ../shared/<what> exists. A person who clones the project has no ../shared. */
+static inline int tu_have_shared(const char *what) {
     char path[1024];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", tu_shared(), what);
-    if (stat(path, &st) == 0) return 1;
-    TU_SKIP("needs %s, not found (../shared, or set RESNET_SHARED)", path);
+    return stat(path, &st) == 0;
+}
+
+/* tu_have_shared, and if not, marks the running test skipped (tier 2), saying what it needed. */
+static inline int tu_need_shared(const char *what) {
+    if (tu_have_shared(what)) return 1;
+    TU_SKIP("needs %s/%s, not found (../shared, or set RESNET_SHARED)", tu_shared(), what);
     return 0;
 }
 
