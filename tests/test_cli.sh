@@ -22,7 +22,7 @@ check() { # name, condition-result (0 = ok), detail
 # have_shared WHAT NAME: whether ../shared/WHAT exists; if not, check NAME is skipped, saying why
 have_shared() {
   [ -e "$SHARED/$1" ] && return 0
-  skipped=$((skipped + 1)); echo "skip $2: needs $SHARED/$1, not found (../shared, or set RESNET_SHARED)"
+  skipped=$((skipped + 1)); echo "skip $2: needs $SHARED/$1, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
   return 1
 }
 

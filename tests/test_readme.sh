@@ -57,7 +57,7 @@ run_block() {
   : >"$tmp/expected"
   if cut -f2- <(grep "^$n"$'\t' "$tmp/blocks") | grep -q '\.\./shared' && [ ! -d "$SHARED" ]; then
     skipped=$((skipped + 1))
-    echo "skip README block $n ($(grep -m1 "^$n"$'\t\\$ ' "$tmp/blocks" | cut -f2-)): needs $SHARED, not found"
+    echo "skip README block $n ($(grep -m1 "^$n"$'\t\\$ ' "$tmp/blocks" | cut -f2-)): needs $SHARED, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
     return
   fi
   while IFS= read -r line; do

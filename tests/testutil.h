@@ -76,7 +76,7 @@ static inline int tu_have_shared(const char *what) {
 /* tu_have_shared, and if not, marks the running test skipped (tier 2), saying what it needed. */
 static inline int tu_need_shared(const char *what) {
     if (tu_have_shared(what)) return 1;
-    TU_SKIP("needs %s/%s, not found (../shared, or set RESNET_SHARED)", tu_shared(), what);
+    TU_SKIP("needs %s/%s, which is not there (set RESNET_SHARED if shared/ is elsewhere)", tu_shared(), what);
     return 0;
 }
 
