@@ -19,9 +19,11 @@ check() { # name, condition-result (0 = ok), detail
   else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
 }
 
-# have_shared WHAT NAME: whether ../shared/WHAT exists; if not, check NAME is skipped, saying why
+# have_shared WHAT NAME: whether ../shared/WHAT exists; if not, check NAME is skipped, saying
+# why (failed under RESNET_REQUIRE_SHARED=1)
 have_shared() {
   [ -e "$SHARED/$1" ] && return 0
+  if [ "${RESNET_REQUIRE_SHARED:-0}" = 1 ]; then check "$2" 1 "RESNET_REQUIRE_SHARED=1 but $SHARED/$1 is not there"; return 1; fi
   skipped=$((skipped + 1)); echo "skip $2: needs $SHARED/$1, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
   return 1
 }

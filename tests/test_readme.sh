@@ -56,6 +56,10 @@ run_block() {
   local n=$1 cmd="" line
   : >"$tmp/expected"
   if cut -f2- <(grep "^$n"$'\t' "$tmp/blocks") | grep -q '\.\./shared' && [ ! -d "$SHARED" ]; then
+    if [ "${RESNET_REQUIRE_SHARED:-0}" = 1 ]; then
+      check "README block $n" 1 "RESNET_REQUIRE_SHARED=1 but $SHARED is not there"
+      return
+    fi
     skipped=$((skipped + 1))
     echo "skip README block $n ($(grep -m1 "^$n"$'\t\\$ ' "$tmp/blocks" | cut -f2-)): needs $SHARED, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
     return

@@ -73,9 +73,12 @@ static inline int tu_have_shared(const char *what) {
     return stat(path, &st) == 0;
 }
 
-/* tu_have_shared, and if not, marks the running test skipped (tier 2), saying what it needed. */
+/* tu_have_shared, and if not, marks the running test skipped (tier 2), saying what it needed;
+ * a failure instead under RESNET_REQUIRE_SHARED=1 (CI, where ../shared must be whole). */
 static inline int tu_need_shared(const char *what) {
     if (tu_have_shared(what)) return 1;
+    const char *require = getenv("RESNET_REQUIRE_SHARED");
+    CHECK(!require || strcmp(require, "1") != 0, "RESNET_REQUIRE_SHARED=1 but %s/%s is not there", tu_shared(), what);
     TU_SKIP("needs %s/%s, which is not there (set RESNET_SHARED if shared/ is elsewhere)", tu_shared(), what);
     return 0;
 }
