@@ -75,6 +75,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 run_suite test_cli.sh tests/test_cli.sh
 run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
+run_suite test_install.sh tests/test_install.sh
 run_suite test_readme.sh tests/test_readme.sh
 
 echo
