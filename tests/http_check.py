@@ -250,7 +250,21 @@ check("SIGTERM: exit 0, nothing reported (no leak, no sanitizer error)", rc == 0
       "runtime error" not in err, (rc, err[-800:]))
 
 # ---- a full queue answers 503, and every request is answered exactly once ----------------------
-s = Server("--max-queue", "1", "--max-batch", "1", "--max-delay-ms", "0")
+s = Server("--max-queue", "1", "--max-batch", "1", "--max-delay-ms", "0", "--timeout", "1")
+# a slow client (half a request line, then nothing) is cut off after --timeout
+sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+sock.sendall(b"GET /v2/hea")
+t = time.time()
+try:
+    gone = sock.recv(100) == b""
+except ConnectionResetError:
+    gone = True
+except socket.timeout:
+    gone = False
+waited = time.time() - t
+sock.close()
+check("--timeout 1: a client that stops sending is disconnected (after %.1f s)" % waited, gone and waited < 10,
+      waited)
 results = []
 threads = [threading.Thread(target=client, args=(2,)) for _ in range(8)]
 for t in threads:
