@@ -27,6 +27,9 @@ int cli_parse_tta(const char *s, resnet_tta *out);
  * not a common flag, -1 on a bad value (already reported). */
 int cli_common_flag(cli_common *c, int argc, char **argv, int *i);
 
+/* The weight file c names (--weights, $RESNET_WEIGHTS, else the cache default; buf holds it). */
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
+
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
 
@@ -41,6 +44,7 @@ int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */
 int cmd_similar(int argc, char **argv);    /* embed.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
+int cmd_quantize(int argc, char **argv);   /* quantize.c */
 /* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
 int cli_is_dir(const char *path); /* 1 if path is a folder (featcache.c) */
 int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,

@@ -47,6 +47,10 @@ static void usage(FILE *f) {
         "      --patience N      stop after N without a better validation loss (default 20)\n"
         "      --seed N          of the split (default 1)   --no-l2norm  raw features\n"
         "      --no-cache        (similar, train-head) neither read nor write the feature cache\n"
+        "  quantize PHOTO|DIR... -o OUT.safetensors  an int8 weight file calibrated on the photos\n"
+        "                        (every command takes it with --weights); --weights: the fp32 file\n"
+        "      --limit N         the first N photos in sorted order\n"
+        "      --method M        activation ranges: mse, minmax or percentile (default mse)\n"
         "\n"
         "options of every command that runs the network:\n"
         "  --weights FILE        safetensors weights (default: $RESNET_WEIGHTS, else\n"
@@ -81,5 +85,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "embed") == 0) return cmd_embed(argc - 1, argv + 1);
     if (strcmp(cmd, "similar") == 0) return cmd_similar(argc - 1, argv + 1);
     if (strcmp(cmd, "train-head") == 0) return cmd_train_head(argc - 1, argv + 1);
+    if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", cmd);
 }
