@@ -63,6 +63,7 @@ for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] && run_suite "$(basename "$t")" "$t"
 done
 run_suite test_cli.sh tests/test_cli.sh
+run_suite test_quantize.sh tests/test_quantize.sh
 run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
 
 echo
