@@ -333,15 +333,12 @@ resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, co
     for (int i = 0; i < n; i++) chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
     conv(s, "conv1", &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1, &h, &w);  /* 112x112x64 */
     prof_begin(s);
-    rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);       /* 56x56x64 */
+    if (m->int8) /* the boundary: the blocks read u8, quantized as the pool writes */
+        rn_maxpool_forward_u8(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, m->q_in_scale, (uint8_t *)s->buf[0]);
+    else
+        rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);  /* 56x56x64 */
     rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
-    prof_end(s, "maxpool", NULL, n, h, w);
-    if (m->int8) { /* the boundary: the blocks read u8 */
-        prof_begin(s);
-        rn_quantize_u8(&s->ex, s->buf[0], (size_t)n * h * w * 64, m->q_in_scale, (uint8_t *)s->buf[1]);
-        prof_end(s, "quantize", NULL, n, h, w);
-        cur = 1;
-    }
+    prof_end(s, m->int8 ? "maxpool+quantize" : "maxpool", NULL, n, h, w);
 
     for (int stage = 0, b = 0; stage < RN_STAGES; stage++)                        /* 7x7x2048 */
         for (int i = 0; i < rn_stage_blocks[stage]; i++, b++) {

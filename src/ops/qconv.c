@@ -97,27 +97,3 @@ void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
     while (m_blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
     rn_pool_run(ex->pool, m_blocks * j.n_split, qconv_task, &j);
 }
-
-typedef struct quant_job {
-    const float *in;
-    uint8_t *out;
-    size_t count;
-    float scale;
-} quant_job;
-
-enum { QUANT_CHUNK = 1 << 16 };
-
-static void quant_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const quant_job *j = ctx;
-    size_t b = (size_t)task * QUANT_CHUNK, e = b + QUANT_CHUNK < j->count ? b + QUANT_CHUNK : j->count;
-    for (size_t i = b; i < e; i++) {
-        float v = nearbyintf(j->in[i] / j->scale);
-        j->out[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
-    }
-}
-
-void rn_quantize_u8(const rn_exec *ex, const float *in, size_t count, float scale, uint8_t *out) {
-    quant_job j = {in, out, count, scale};
-    rn_pool_run(ex->pool, (int)((count + QUANT_CHUNK - 1) / QUANT_CHUNK), quant_task, &j);
-}

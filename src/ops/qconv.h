@@ -29,7 +29,4 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
 void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
                       const uint8_t *res);
 
-/* out[i] = u8(rint(in[i] / scale)) clamped to 0..255: fp32 -> u8 at a precision boundary. */
-void rn_quantize_u8(const rn_exec *ex, const float *in, size_t count, float scale, uint8_t *out);
-
 #endif
