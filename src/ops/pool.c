@@ -2,7 +2,6 @@
 #include "ops/pool.h"
 
 #include <float.h>
-#include <math.h>
 
 void rn_maxpool_out_size(int h, int w, int size, int stride, int pad, int *oh, int *ow) {
     *oh = (h + 2 * pad - size) / stride + 1;
@@ -44,10 +43,12 @@ static void maxpool_row(void *ctx, int task, int thread) {
                     else
                         for (int k = 0; k < n; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
                 }
-            if (j->qout)
+            if (j->qout) /* clamped first, then rounded half to even by adding and taking away
+                          * 1.5 * 2^23 (nearbyintf is a libm call per value without SSE4.1) */
                 for (int k = 0; k < n; k++) {
-                    float v = nearbyintf(m[k] / j->qscale);
-                    j->qout[at + c0 + k] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+                    float v = m[k] / j->qscale;
+                    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+                    j->qout[at + c0 + k] = (uint8_t)((v + 12582912.0f) - 12582912.0f);
                 }
             else
                 for (int k = 0; k < n; k++) j->out[at + c0 + k] = m[k];
