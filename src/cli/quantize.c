@@ -38,43 +38,59 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+enum { OPT_LIMIT = CLI_OPT_FIRST_OWN, OPT_METHOD };
+
+static const struct option options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"method", required_argument, NULL, OPT_METHOD},
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_quantize = {
+    .name = "quantize", .run = cmd_quantize, .synopsis = "-o OUT.safetensors PHOTO|DIR...",
+    .brief = "an int8 weight file, calibrated on photos (every command takes it)",
+    .about = "Post-training static quantization: runs the fp32 network (--weights) over the\n"
+             "calibration photos (folders walked recursively, sorted), chooses every activation's\n"
+             "range, and writes an int8 safetensors file that every command takes with --weights.\n"
+             "The same photos give a byte-identical file.",
+    .help = "  -o, --output OUT      the int8 file to write (required; never the fp32 file)\n"
+            "      --limit N         the first N photos in sorted order\n"
+            "      --method M        activation ranges: mse (least squared error, the default),\n"
+            "                        minmax or percentile (99.99%)\n",
+    .notes = "exit status: 0 written from every photo, 1 some photos unreadable (named on stderr;\n"
+             "the file is written from the others) or nothing written, 2 usage error\n",
+    .shortopts = "ho:", .options = options,
+};
+
 int cmd_quantize(int argc, char **argv) {
     cli_common common = {.kernels = RESNET_KERNELS_AUTO};
     const char *out = NULL;
-    int limit = 0, method = RN_CALIB_MSE, nargs = 0;
-    char **args = calloc((size_t)argc, sizeof *args);
-    if (!args) return cli_error("out of memory");
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) { free(args); return 2; }
-        if (r > 0) continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
-            if (!v) { free(args); return cli_usage_error("quantize: %s needs a file", argv[i]); }
-            out = v;
-        } else if (strcmp(argv[i], "--limit") == 0) {
-            if (cli_parse_int("--limit", v, 1, INT_MAX, &limit)) { free(args); return 2; }
-        } else if (strcmp(argv[i], "--method") == 0) {
-            if ((method = rn_calib_method_parse(v)) < 0) {
-                free(args);
-                return cli_usage_error("--method must be mse, minmax or percentile, got '%s'", v ? v : "");
-            }
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            free(args);
-            return cli_usage_error("quantize: unknown option '%s'", argv[i]);
-        } else {
-            args[nargs++] = argv[i];
-            continue;
+    int limit = 0, method = RN_CALIB_MSE, c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_quantize, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_LIMIT:
+            if (cli_parse_int("--limit", optarg, 1, INT_MAX, &limit)) return 2;
+            break;
+        case OPT_METHOD:
+            if ((method = rn_calib_method_parse(optarg)) < 0)
+                return cli_usage_error("quantize: --method must be mse, minmax or percentile, got '%s'", optarg);
+            break;
+        default: return CLI_EXIT_STATUS(c);
         }
-        i++;
     }
-    if (!out) { free(args); return cli_usage_error("quantize: no output file (-o OUT.safetensors)"); }
-    if (nargs == 0) { free(args); return cli_usage_error("quantize: no calibration photos or folders given"); }
+    char **args = argv + optind;
+    const int nargs = argc - optind;
+    if (!out || !*out) return cli_usage_error("quantize: no output file given (-o OUT.safetensors)");
+    if (nargs == 0) return cli_usage_error("quantize: no calibration photos or folders given");
 
     char wbuf[PATH_MAX];
     const char *weights = cli_weights_path(&common, wbuf, sizeof wbuf);
     if (same_file(out, weights)) {
-        free(args);
         return cli_error("%s: is the fp32 weight file being quantized; choose another output", out);
     }
     cli_photos photos = {0};
@@ -132,6 +148,5 @@ done:
     resnet_session_free(s);
     resnet_model_free(model);
     cli_photos_free(&photos);
-    free(args);
     return rc;
 }
