@@ -160,25 +160,25 @@ static int quantile_edge(const uint64_t *bins, uint64_t total, double q) {
     return i;
 }
 
-/* The chosen range: scale and zero point (lo <= 0 <= hi). */
-static void choose_range(const hist *h, rn_calib_method method, float *scale, float *zero_point) {
+/* The chosen range: scale and zero point (lo <= 0 <= hi). sums: room for two sides (MSE). */
+static void choose_range(const hist *h, rn_calib_method method, side_sums *sums, float *scale, float *zero_point) {
     double width = h->range > 0 ? h->range / BINS : 1.0;
     double lo = fmin(0.0, h->lo), hi = fmax(0.0, h->hi);
     if (method == RN_CALIB_PERCENTILE && h->count) {
         lo = -fmin(-lo, quantile_edge(h->neg, h->count, PERCENTILE) * width);
         hi = fmin(hi, quantile_edge(h->pos, h->count, PERCENTILE) * width);
     } else if (method == RN_CALIB_MSE && h->count) {
-        static side_sums sp, sn; /* large; the quantizer runs on one thread */
-        sums_of(h->pos, width, &sp);
-        sums_of(h->neg, width, &sn);
+        side_sums *sp = &sums[0], *sn = &sums[1];
+        sums_of(h->pos, width, sp);
+        sums_of(h->neg, width, sn);
         const int pmax = last_bin(h->pos), nmax = last_bin(h->neg);
         double best = INFINITY;
         int best_a = nmax, best_b = pmax;
         for (int a = nmax > 0 ? 1 : 0; a <= nmax; a++)
             for (int b = pmax > 0 ? 1 : 0; b <= pmax; b++) {
                 double tn = a * width, tp = b * width, step = (tn + tp) / 255;
-                double inside = (double)h->count - sn.n[a] - sp.n[b];
-                double e = inside * step * step / 12 + clip_error(&sp, b, tp) + clip_error(&sn, a, tn);
+                double inside = (double)h->count - sn->n[a] - sp->n[b];
+                double e = inside * step * step / 12 + clip_error(sp, b, tp) + clip_error(sn, a, tn);
                 if (e < best) best = e, best_a = a, best_b = b;
             }
         lo = -fmin(-lo, best_a * width);
@@ -304,6 +304,8 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
     rn_safetensors *st;
     if ((s = rn_st_open(fp32_path, &st, err)) != RESNET_OK) return s;
     writer w = {0};
+    side_sums *sums = own(&w, malloc(2 * sizeof *sums));
+    if (!sums) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
     static const char *const stem[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
                                        "bn1.running_var"};
     for (size_t i = 0; s == RESNET_OK && i < sizeof stem / sizeof *stem; i++)
@@ -322,13 +324,13 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
             for (int j = 0; s == RESNET_OK && j < 3; j++) {
                 if ((s = add_qconv(&w, st, fp32_path, m->bn_eps, pre, convs[j], bns[j], ci[j], co[j], ks[j], err)))
                     break;
-                choose_range(&c->h[bi][kinds[j]], method, &sc, &zp);
+                choose_range(&c->h[bi][kinds[j]], method, sums, &sc, &zp);
                 snprintf(conv, sizeof conv, "%s.%s", pre, convs[j]);
                 add_scalar(&w, own(&w, strdup(conv)), "input_scale", sc);
             }
             if (s == RESNET_OK && i == 0) {
                 s = add_qconv(&w, st, fp32_path, m->bn_eps, pre, "downsample.0", "downsample.1", cin, cout, 1, err);
-                choose_range(&c->h[bi][T_DOWN], method, &sc, &zp);
+                choose_range(&c->h[bi][T_DOWN], method, sums, &sc, &zp);
                 snprintf(conv, sizeof conv, "%s.downsample.0", pre);
                 char *cn = own(&w, strdup(conv));
                 add_scalar(&w, cn, "output_scale", sc);
