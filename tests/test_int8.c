@@ -8,6 +8,7 @@
 #include "io/sha256.h"
 #include "model/quantize.h"
 #include "model/resnet50.h"
+#include "ops/qconv.h"
 #include "testutil.h"
 
 static const char *photos[] = {"demo/chelsea.png", "demo/coffee.png"};
@@ -169,6 +170,79 @@ static void test_int8_paths_identical(void) {
     }
 }
 
+/* ---- the int8 convolution driver against a naive integer convolution ----------------------
+ * Odd sizes, stride 2, padding at every edge, a residual, u8 and f32 outputs, batch 2, on every
+ * int8 path: the integer sums must be exact and the store the one-value requantization. */
+static unsigned rnd_state = 12345;
+static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u, rnd_state >> 8; }
+
+static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h, int w, int cin, int cout, int k,
+                        int stride, int pad, int with_res, int out_f32) {
+    const int taps = k * k;
+    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    size_t nin = (size_t)n * h * w * cin, nout = (size_t)n * oh * ow * cout;
+    uint8_t *in = malloc(nin), *res = malloc(nout);
+    int8_t *wq = malloc((size_t)cout * taps * cin);
+    float *scale = malloc(cout * sizeof(float)), *bias = malloc(cout * sizeof(float));
+    unsigned char *got = malloc(nout * sizeof(float)), *want = malloc(nout * sizeof(float));
+    for (size_t i = 0; i < nin; i++) in[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < nout; i++) res[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < (size_t)cout * taps * cin; i++) wq[i] = (int8_t)((int)(rnd() % 127) - 63);
+    for (int o = 0; o < cout; o++) {
+        scale[o] = (float)(rnd() % 1000 + 1) * 1e-6f;
+        bias[o] = (float)((int)(rnd() % 200) - 100) * 0.37f;
+    }
+    rn_qgemm_params p = {with_res ? 0.43f : 0.0f, out_f32 ? 0.0f : 3.0f, out_f32 ? INFINITY : 255.0f};
+    rn_conv c;
+    rn_exec ex = {.pool = pool};
+    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, wq, scale, bias, bias, &p, out_f32) == 0;
+    CHECK(ok, "%s: rn_qconv_init", qk->name);
+    if (ok) {
+        rn_qconv_forward(&ex, &c, in, n, h, w, got, with_res ? res : NULL);
+        for (int b = 0; b < n; b++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int o = 0; o < cout; o++) {
+                        int32_t acc = 0;
+                        for (int t = 0; t < taps; t++) {
+                            int iy = oy * stride - pad + t / k, ix = ox * stride - pad + t % k;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue; /* zero point 0 */
+                            const uint8_t *px = in + (((size_t)b * h + iy) * w + ix) * cin;
+                            const int8_t *wt = wq + ((size_t)o * taps + t) * cin;
+                            for (int ci = 0; ci < cin; ci++) acc += px[ci] * wt[ci];
+                        }
+                        size_t at = (((size_t)b * oh + oy) * ow + ox) * cout + o;
+                        const uint8_t *r = with_res ? res + at : NULL;
+                        if (out_f32) {
+                            float v = rn_qrequant_f32(acc, scale[o], bias[o], r, &p);
+                            memcpy(want + at * 4, &v, 4);
+                        } else {
+                            want[at] = rn_qrequant_u8(acc, scale[o], bias[o], r, &p);
+                        }
+                    }
+        CHECK(memcmp(got, want, nout * (out_f32 ? 4 : 1)) == 0,
+              "%s: %dx%d/%d pad %d, %dx%dx%d -> %d, batch %d%s%s differs from the naive loop", qk->name, k, k,
+              stride, pad, h, w, cin, cout, n, with_res ? ", residual" : "", out_f32 ? ", f32 out" : "");
+        rn_conv_free(&c);
+    }
+    free(in); free(res); free(wq); free(scale); free(bias); free(got); free(want);
+}
+
+static void test_qconv_driver(void) {
+    rn_pool *pool = rn_pool_create(3);
+    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
+        if (!qk) continue;
+        check_qconv(qk, pool, 2, 7, 9, 8, 32, 3, 2, 1, 0, 0);   /* v1.5's strided 3x3, odd map */
+        check_qconv(qk, pool, 1, 5, 5, 12, 64, 3, 1, 1, 1, 0);  /* padding on every side, residual */
+        check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1);  /* strided 1x1 (downsample), f32 out */
+        check_qconv(qk, pool, 3, 14, 13, 64, 96, 1, 1, 0, 1, 1); /* many row blocks, residual, f32 */
+        check_qconv(qk, pool, 1, 3, 3, 4, 32, 3, 1, 1, 0, 0);    /* every row sees padding */
+    }
+    rn_pool_free(pool);
+}
+
 /* ---- damaged int8 files: a copy of the good one with one change --------------------- */
 
 typedef struct edit {
@@ -293,6 +367,7 @@ int main(void) {
         }
     resnet_model_free(m);
     RUN(test_sha256);
+    RUN(test_qconv_driver);
     RUN(test_quantize_deterministic);
     RUN(test_int8_agrees_with_fp32);
     RUN(test_int8_paths_identical);
