@@ -13,7 +13,7 @@ CFLAGS  ?= $(OPT) -g
 # chosen at run time, so the binary runs on any x86-64 (and builds elsewhere).
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -fPIC -fvisibility=hidden \
               -pthread -Iinclude -Isrc
-LDLIBS  = -lpng -ljpeg -lm -pthread
+LDLIBS  = -lpng -ljpeg -lwebpdemux -lwebp -ltiff -lgif -lm -pthread
 # make SANITIZE=1 BUILD=build-asan test: library, tool, tests and examples under ASan + UBSan
 ifdef SANITIZE
 SAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -20,6 +20,9 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
 int rn_mul_size(size_t a, size_t b, size_t *out);
 int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 
+/* The RESNET_IMAGE_* flags set on a session (resnet_session_set_image_flags); 0 for NULL. */
+unsigned rn_session_image_flags(const resnet_session *s);
+
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);
 void rn_aligned_free(void *p);

@@ -134,10 +134,15 @@ resnet_status resnet_preprocess_views_memory(const void *data, size_t size, cons
 
 resnet_status resnet_preprocess_views_file(const char *path, resnet_norm norm, const resnet_view *views, int n,
                                            float *out, resnet_error *err) {
+    return rn_preprocess_views_file_ex(path, norm, 0, views, n, out, err);
+}
+
+resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, const resnet_view *views,
+                                          int n, float *out, resnet_error *err) {
     if (!path) return rn_fail(err, RESNET_E_ARG, "views: no path given");
     if (!views || !out || n < 1) return rn_fail(err, RESNET_E_ARG, "%s: no views or no output buffer", path);
     rn_image img;
-    resnet_status st = rn_image_load(path, &img, err);
+    resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
     st = named(image_views(&img, norm, views, n, out, err), path, err);
     rn_image_free(&img);
