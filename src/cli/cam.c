@@ -73,7 +73,7 @@ int cmd_cam(int argc, char **argv) {
     /* The photo first: a bad photo should not cost a model load. */
     resnet_error err;
     resnet_image img = {0}, shown = {0};
-    if (resnet_image_load(photo, &img, &err) != RESNET_OK) return cli_error("%s", err.message);
+    if (resnet_image_load_ex(photo, common.image_flags, &img, &err) != RESNET_OK) return cli_error("%s", err.message);
     int rc = 1;
     resnet_model *model = NULL;
     resnet_session *s = NULL;

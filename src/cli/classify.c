@@ -83,6 +83,7 @@ int cmd_classify(int argc, char **argv) {
         free(files);
         return cli_error("%s", err.message);
     }
+    resnet_session_set_image_flags(session, common.image_flags);
     int failed = 0;
     resnet_prediction top[RESNET_NUM_CLASSES];
     for (int i = 0; i < nfiles; i++) {

@@ -11,6 +11,7 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
@@ -26,6 +27,10 @@ int cli_parse_tta(const char *s, resnet_tta *out);
 /* Tries to consume one common flag at argv[*i]; returns 1 if it did, 0 if argv[*i] is
  * not a common flag, -1 on a bad value (already reported). */
 int cli_common_flag(cli_common *c, int argc, char **argv, int *i);
+
+/* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
+ * changed when the flags change what the network sees (features of turned photos differ). */
+unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);

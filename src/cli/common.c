@@ -68,11 +68,20 @@ int cli_common_flag(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--direct") == 0) {
         c->direct = 1;
         return 1;
+    } else if (strcmp(a, "--exif-orientation") == 0) {
+        c->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION;
+        return 1;
     } else {
         return 0;
     }
     (*i)++;
     return 1;
+}
+
+unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c) {
+    unsigned long long fp = resnet_model_fingerprint(m);
+    /* Flags 0 keep the plain fingerprint, so existing caches stay valid. */
+    return c->image_flags ? fp ^ (0x9e3779b97f4a7c15ull * c->image_flags) : fp;
 }
 
 /* The converted default: $RESNET_CACHE or $XDG_CACHE_HOME/resnet or ~/.cache/resnet. */

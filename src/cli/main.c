@@ -8,7 +8,7 @@ static void usage(FILE *f) {
         "usage: resnet COMMAND [options]\n"
         "\n"
         "commands:\n"
-        "  classify PHOTO...     top classes of each photo (JPEG or PNG)\n"
+        "  classify PHOTO...     top classes of each photo\n"
         "      -k N              how many classes to print (default 5)\n"
         "      --json            one JSON object per line and photo\n"
         "      --tta MODE        average over views: none, flip, 10crop, multiscale (default none)\n"
@@ -55,6 +55,8 @@ static void usage(FILE *f) {
         "  --kernels K           auto, c, avx2 or avx512 (default auto: the best this CPU has)\n"
         "  --direct              no Winograd for the early 3x3 convolutions (slower, closest to\n"
         "                        the reference's arithmetic)\n"
+        "  --exif-orientation    turn photos upright as their EXIF orientation tag says (default:\n"
+        "                        ignored, as in PIL and torchvision, the reference pipeline)\n"
         "\n"
         "  resnet --help | --version\n");
 }
