@@ -99,7 +99,7 @@ resnet_status rn_image_decode_ex(const uint8_t *data, size_t size, const char *n
                        "%s: not an image we can read (JPEG, PNG, WebP, TIFF, GIF, BMP or PNM)", name);
     }
     if (st == RESNET_OK && (flags & RESNET_IMAGE_EXIF_ORIENTATION)) {
-        st = rn_image_orient(out, rn_exif_orientation(data, size, fmt), err);
+        st = rn_image_orient(out, rn_exif_orientation(data, size, fmt), name, err);
         if (st != RESNET_OK) rn_image_free(out);
     }
     return st;

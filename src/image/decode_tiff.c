@@ -281,9 +281,10 @@ resnet_status rn_decode_tiff(const uint8_t *data, size_t size, const char *name,
     if (!opts) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory (libtiff)", name);
     TIFFOpenOptionsSetErrorHandlerExtR(opts, on_error, &c);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, on_warning, &c);
-    /* No single allocation of libtiff's above 1 GiB: the largest strip of an image within
-     * the pixel limit (16-bit RGBA) is just that. */
-    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)1 << 30);
+    /* No single allocation of libtiff's larger than the largest strip of an image within the
+     * pixel limit (16-bit RGBA: 8 bytes a pixel; 1 GiB in the library), so a directory that
+     * claims huge tag arrays or strips fails in libtiff instead of allocating. */
+    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)RN_IMAGE_MAX_PIXELS * 8 + ((tmsize_t)1 << 20));
     /* "m": no memory mapping (we hand it memory through on_read anyway). */
     TIFF *tif = TIFFClientOpenExt(name, "rm", &c, on_read, on_write, on_seek, on_close, on_size, on_map, on_unmap, opts);
     TIFFOpenOptionsFree(opts);

@@ -117,13 +117,13 @@ int rn_exif_orientation(const uint8_t *d, size_t n, rn_format fmt) {
     }
 }
 
-resnet_status rn_image_orient(rn_image *img, int orientation, resnet_error *err) {
+resnet_status rn_image_orient(rn_image *img, int orientation, const char *name, resnet_error *err) {
     if (orientation < 2 || orientation > 8) return RESNET_OK;
     const long w = img->width, h = img->height;
     const int swap = orientation >= 5; /* transpose, rotations by 90: width and height swap */
     const long ow = swap ? h : w, oh = swap ? w : h;
     uint8_t *dst = malloc((size_t)w * (size_t)h * 3);
-    if (!dst) return rn_fail(err, RESNET_E_NOMEM, "out of memory turning a %ldx%ld image", w, h);
+    if (!dst) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory turning a %ldx%ld image", name, w, h);
     /* For each output pixel (x, y), the source pixel (sx, sy): PIL's exif_transpose methods. */
     for (long y = 0; y < oh; y++) {
         uint8_t *o = dst + (size_t)y * (size_t)ow * 3;

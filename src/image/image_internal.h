@@ -31,7 +31,7 @@ resnet_status rn_decode_pnm(const uint8_t *data, size_t size, const char *name, 
 int rn_exif_orientation(const uint8_t *data, size_t size, rn_format fmt);
 /* Turns img as EXIF orientation 2..8 asks (PIL's ImageOps.exif_transpose); other values
  * leave it as it is. */
-resnet_status rn_image_orient(rn_image *img, int orientation, resnet_error *err);
+resnet_status rn_image_orient(rn_image *img, int orientation, const char *name, resnet_error *err);
 
 /* The resize of rn_image_resize(src, out_w, out_h), but only the window of the result with
  * top-left corner (x0, y0) and size w x h is computed and stored in *dst (w x h). Every
