@@ -219,6 +219,22 @@ def files():
     save('transparent.gif', pal, 'GIF', transparency=3)
     save('anim.gif', pal, 'GIF', save_all=True, append_images=[pal.transpose(Image.FLIP_TOP_BOTTOM)], duration=100)
     save('gray.gif', gray, 'GIF')
+    # GIF frames smaller than the screen, or reaching past it: PIL's first frame is the screen
+    # (grown to hold the frame), filled with the transparent index (else 0), the frame pasted
+    small = pal.crop((5, 5, 25, 20))
+    for name, screen, pos, transparent in (('frame-in-screen.gif', (61, 45), (10, 5), None),
+                                           ('frame-transparent.gif', (61, 45), (30, 20), 7),
+                                           ('frame-past-screen.gif', (12, 9), (5, 4), None)):
+        b = io.BytesIO()
+        small.save(b, 'GIF', interlace=False)
+        gb = bytearray(b.getvalue())
+        struct.pack_into("<HH", gb, 6, *screen)
+        at = gb.index(b',\x00\x00\x00\x00\x14\x00\x0f\x00')  # the image descriptor at (0, 0), 20 x 15
+        struct.pack_into("<HH", gb, at + 1, *pos)
+        if transparent is not None:  # a graphic control extension naming a transparent index
+            gb[0:6] = b'GIF89a'
+            gb[at:at] = b'\x21\xf9\x04\x01\x00\x00' + bytes([transparent]) + b'\x00'
+        out[name] = bytes(gb)
     # PNM: PIL's raw encoders and by hand (plain, other maxvals)
     save('rgb.ppm', rgb, 'PPM')
     save('gray.pgm', gray, 'PPM')
