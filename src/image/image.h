@@ -57,6 +57,9 @@ resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned
                                     resnet_error *err);
 resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags,
                                           const resnet_view *views, int n, float *out, resnet_error *err);
+resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,
+                                            unsigned flags, const resnet_view *views, int n, float *out,
+                                            resnet_error *err);
 
 /* Antialiased bilinear resize, bit-exact with PIL's Image.resize(size, BILINEAR). */
 resnet_status rn_image_resize(const rn_image *src, int out_w, int out_h, rn_image *dst, resnet_error *err);
