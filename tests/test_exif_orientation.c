@@ -1,6 +1,6 @@
 /* test_exif_orientation.c - EXIF orientation through the network: the session flag
  * (resnet_session_set_image_flags) for resnet_classify_file, resnet_classify_file_tta and
- * resnet_run_files, and --exif-orientation of classify, eval, cam and embed.
+ * resnet_run_files, and --exif-orientation of classify (files and "-"), eval, cam and embed.
  *
  * tests/data/formats/exif-N.jpg hold one picture tagged with orientation N; exif-N-jpg.rgb.png
  * is PIL's exif_transpose of it (make_formats.py). With the flag, a tagged JPEG must give
@@ -150,6 +150,13 @@ static void test_cli(void) {
     CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
     tails(out, "\"top\"", t);
     CHECK(t[0][0] && strcmp(t[0], t[1]) != 0, "classify without the flag turned the photo: '%s'", t[0]);
+
+    /* "-": the photo from standard input gets the flag too */
+    snprintf(cmd, sizeof cmd, "%s classify --json -k 3 --threads 2 %s --exif-orientation - '%s' < '%s'", bin(), wopt,
+             turned, tagged);
+    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    tails(out, "\"top\"", t);
+    CHECK(t[0][0] && strcmp(t[0], t[1]) == 0, "classify --exif-orientation -: '%s' vs '%s'", t[0], t[1]);
 
     /* eval: the predictions of both photos agree (labels.tsv: both class 0) */
     char labels[400], preds[400];
