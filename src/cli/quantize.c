@@ -109,7 +109,7 @@ int cmd_quantize(int argc, char **argv) {
     qsort(photos.paths, (size_t)photos.count, sizeof *photos.paths, cmp_path);
     int n = limit && limit < photos.count ? limit : photos.count;
     if (n == 0) {
-        cli_error("quantize: no photos (JPEG or PNG) found in %s; nothing written",
+        cli_error("quantize: no photos found in %s; nothing written",
                   nargs == 1 ? args[0] : "the arguments");
         goto done;
     }
@@ -123,6 +123,7 @@ int cmd_quantize(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
+    resnet_session_set_image_flags(s, common.image_flags); /* --exif-orientation: as classify sees them */
     rn_calib_attach(calib, s);
     calib_run x = {0};
     cli_progress_start(&x.bar, n, "photos");
