@@ -12,6 +12,7 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
@@ -34,14 +35,16 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
  * single source of what a command accepts: parsing, --help, `resnet --list-options` (the
  * bash completion) and the man-page test all read them. */
 enum { /* ids of the long options without a short letter (above any char) */
-    CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_FIRST_OWN = 300
+    CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
+    CLI_OPT_FIRST_OWN = 300
 };
 /* The options of every command that runs the network, and --help: end a command's table. */
 #define CLI_NETWORK_OPTIONS                                          \
     {"weights", required_argument, NULL, CLI_OPT_WEIGHTS},           \
     {"threads", required_argument, NULL, CLI_OPT_THREADS},           \
     {"kernels", required_argument, NULL, CLI_OPT_KERNELS},           \
-    {"direct", no_argument, NULL, CLI_OPT_DIRECT}
+    {"direct", no_argument, NULL, CLI_OPT_DIRECT},                   \
+    {"exif-orientation", no_argument, NULL, CLI_OPT_EXIF_ORIENTATION}
 #define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
 
 typedef struct cli_command {
@@ -58,7 +61,7 @@ typedef struct cli_command {
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
 extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
-    cli_train_head, cli_fetch, cli_serve;
+    cli_train_head, cli_quantize, cli_fetch, cli_serve;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
@@ -76,6 +79,13 @@ void cli_command_usage(const cli_command *cmd, FILE *f);
 /* The closest of the n names to s (edit distance), or NULL if none is close enough to be a
  * plausible typo. */
 const char *cli_closest(const char *s, size_t len, const char *const *names, int n);
+
+/* The weight file c names (--weights, $RESNET_WEIGHTS, else the cache default; buf holds it). */
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
+
+/* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
+ * changed when the flags change what the network sees (features of turned photos differ). */
+unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
@@ -122,6 +132,7 @@ int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */
 int cmd_similar(int argc, char **argv);    /* embed.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
+int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
 /* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
 int cli_is_dir(const char *path); /* 1 if path is a folder (featcache.c) */

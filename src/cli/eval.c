@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "image/image.h"
 #include "cli/eval.h"
 
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
@@ -81,6 +82,7 @@ typedef struct pipeline {
     const resnet_view *views;
     int nviews, photos_per_batch;
     resnet_norm norm;
+    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
     slot slots[NSLOTS];
     int done;     /* the producer has handed over every photo */
     int stop;     /* the consumer gave up: the producer must end */
@@ -119,7 +121,8 @@ static void *producer(void *arg) {
             const eval_item *it = &pl->set->items[next];
             resnet_error err;
             float *dst = s->input + (size_t)s->n * pl->nviews * IN_FLOATS;
-            if (resnet_preprocess_views_file(it->path, pl->norm, pl->views, pl->nviews, dst, &err) == RESNET_OK)
+            if (rn_preprocess_views_file_ex(it->path, pl->norm, pl->image_flags, pl->views, pl->nviews, dst, &err) ==
+                RESNET_OK)
                 s->item[s->n++] = next;
             else
                 add_failure(s, next, err.message);
@@ -378,6 +381,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     pl.norm = resnet_model_norm(model);
+    pl.image_flags = o.common.image_flags;
     resnet_error err;
     if (resnet_session_create(model, o.common.threads, pl.photos_per_batch * pl.nviews, &session, &err) != RESNET_OK) {
         rc = cli_error("%s", err.message);
@@ -413,9 +417,15 @@ int cmd_eval(int argc, char **argv) {
     progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
+        char kernels[64]; /* an int8 model: both families, the int8 one first */
+        if (resnet_model_precision(model) == RESNET_PRECISION_INT8)
+            snprintf(kernels, sizeof kernels, "int8 %s + fp32 %s", resnet_model_int8_kernels(model),
+                     resnet_kernels_name(resnet_model_kernels(model)));
+        else
+            snprintf(kernels, sizeof kernels, "%s", resnet_kernels_name(resnet_model_kernels(model)));
         eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = pl.nviews,
                         .batch = pl.photos_per_batch * pl.nviews, .threads = resnet_session_threads(session),
-                        .kernels = resnet_kernels_name(resnet_model_kernels(model)),
+                        .kernels = kernels,
                         .skipped = set.skipped + tally.failed, .unlabelled = set.unlabelled,
                         .ignored = set.ignored, .seconds = seconds, .network_seconds = net};
         if (o.json) eval_report_json(stdout, &run, &tally, &set);
