@@ -93,7 +93,7 @@ bad = [
     ("image bad padding", '{"id": 10, "image": "QQ="}', 10, "not base64"),
     ("empty image", '{"id": 11, "image": ""}', 11, "empty"),
     ("image not a photo", json.dumps({"id": 12, "image": base64.b64encode(b"hello world").decode()}), 12,
-     "not a JPEG or PNG"),
+     "not a"),
     ("truncated photo", json.dumps({"id": 13, "image": base64.b64encode(open(DEMO[0], "rb").read()[:2000]).decode()}),
      13, ""),
     ("missing file", '{"id": 14, "file": "/nonexistent/x.png"}', 14, "cannot open"),
@@ -139,6 +139,18 @@ check("an operand is a usage error (exit 2)", rc == 2 and "no operands" in err, 
 p = subprocess.run([BIN, "serve", "--weights", "/nonexistent.safetensors"], input=b"", stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE)
 check("no weights: exit 1, one line", p.returncode == 1 and p.stderr.count(b"\n") == 1, p.stderr)
+
+# ---- --exif-orientation: photos turned upright as classify --exif-orientation turns them ------
+EXIF = os.path.normpath(os.path.join(HERE, "data", "formats", "exif-6.jpg"))
+exif_b64 = base64.b64encode(open(EXIF, "rb").read()).decode()
+reqs = [json.dumps({"id": 1, "file": EXIF, "k": 3}), json.dumps({"id": 2, "image": exif_b64, "k": 3})]
+want_up = cli("-k", "3", "--exif-orientation", EXIF)[0]["top"]
+want_raw = cli("-k", "3", EXIF)[0]["top"]
+rc, ans, _ = serve(reqs, args=["--exif-orientation"])
+check("--exif-orientation: files and images as classify --exif-orientation (which differs from without)",
+      rc == 0 and [a.get("top") for a in ans] == [want_up, want_up] and want_up != want_raw, (ans, want_up, want_raw))
+rc, ans, _ = serve(reqs)
+check("without it: as classify without it", rc == 0 and [a.get("top") for a in ans] == [want_raw, want_raw], ans)
 
 # ---- order, over a long mix of files, images, views and errors -----------------------------
 mix, want = [], []

@@ -165,7 +165,7 @@ def class_name(index):
 
 
 def load_image(path):
-    """Decodes a photo as the library does (JPEG or PNG, to RGB at its own size): a uint8
+    """Decodes a photo as the library does (any format it reads, to RGB at its own size): a uint8
     array (H, W, 3), which Model.classify and Model.embed accept."""
     lib = _library()
     img = _Image()

@@ -10,8 +10,8 @@
  * while a lone request is answered at once, without waiting for others.
  *
  * resnet_run_files itself takes only file paths; requests also carry photos as bytes and
- * test-time views, so this uses the calls it is built on (resnet_preprocess_views_*,
- * resnet_forward_ex), all in serve_decode() and serve_run() below. */
+ * test-time views, so this uses the calls it is built on (the preprocessing of views with the
+ * image flags, resnet_forward_ex), all in serve_decode() and serve_run() below. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/serve_http.h"
 #include "cli/serve_request.h"
+#include "image/image.h"
 
 #define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
 #define SERVE_QUEUE_ROWS (4 * SERVE_BATCH) /* decoded ahead at most (~2.4 MB per 4 rows) */
@@ -76,6 +77,7 @@ typedef struct job {
 
 typedef struct serve_state {
     resnet_norm norm;
+    unsigned image_flags; /* --exif-orientation */
     pthread_mutex_t mu;
     pthread_cond_t changed;
     job *head, *tail;
@@ -93,9 +95,9 @@ static void serve_decode(serve_state *st, job *j) {
         return;
     }
     resnet_error e;
-    resnet_status s = r->file ? resnet_preprocess_views_file(r->file, st->norm, views, n, j->input, &e)
-                              : resnet_preprocess_views_memory(r->image, r->image_size, "image", st->norm, views,
-                                                               n, j->input, &e);
+    resnet_status s = r->file ? rn_preprocess_views_file_ex(r->file, st->norm, st->image_flags, views, n, j->input, &e)
+                              : rn_preprocess_views_memory_ex(r->image, r->image_size, "image", st->norm,
+                                                              st->image_flags, views, n, j->input, &e);
     free(r->image); /* decoded: the bytes are no longer needed */
     r->image = NULL;
     if (s != RESNET_OK) {
@@ -305,6 +307,7 @@ int cmd_serve(int argc, char **argv) {
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
     if (ho.listen) {
+        ho.image_flags = common.image_flags;
         const int hrc = serve_http(model, common.threads, &ho);
         resnet_model_free(model);
         return hrc;
@@ -318,6 +321,7 @@ int cmd_serve(int argc, char **argv) {
     serve_state st;
     memset(&st, 0, sizeof st);
     st.norm = resnet_model_norm(model);
+    st.image_flags = common.image_flags;
     float *input = malloc(SERVE_BATCH * IN_FLOATS * sizeof(float));
     float *logits = malloc(SERVE_BATCH * RESNET_NUM_CLASSES * sizeof(float));
     float *features = malloc(SERVE_BATCH * RESNET_FEATURE_DIM * sizeof(float));

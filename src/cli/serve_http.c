@@ -27,6 +27,7 @@
 
 #include "cli/cli.h"
 #include "cli/serve_request.h"
+#include "image/image.h"
 #include "io/json.h"
 
 #define MODEL_NAME "resnet50"
@@ -295,7 +296,8 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
     job *x = job_new(n);
     if (!x) return error_reply(sv, c, r, 500, "out of memory");
     resnet_error e;
-    if (resnet_preprocess_views_memory(r->body, r->len, "body", sv->norm, views, n, x->input, &e) != RESNET_OK) {
+    if (rn_preprocess_views_memory_ex(r->body, r->len, "body", sv->norm, sv->o->image_flags, views, n, x->input, &e) !=
+        RESNET_OK) {
         job_free(x);
         return error_reply(sv, c, r, 400, cli_strip_file(e.message, "body"));
     }
@@ -386,8 +388,8 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
         if (!s || got <= 0) {
             snprintf(msg, sizeof msg, "image %zu: %s", i, !s ? "not a string" : "not base64 (or empty)");
             bad = msg;
-        } else if (resnet_preprocess_views_memory(bytes, (size_t)got, "image", sv->norm, &plain, 1,
-                                                  x->input + i * IN_FLOATS, &e) != RESNET_OK) {
+        } else if (rn_preprocess_views_memory_ex(bytes, (size_t)got, "image", sv->norm, sv->o->image_flags, &plain, 1,
+                                                 x->input + i * IN_FLOATS, &e) != RESNET_OK) {
             snprintf(msg, sizeof msg, "image %zu: %s", i, cli_strip_file(e.message, "image"));
             bad = msg;
         }

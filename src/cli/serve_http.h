@@ -13,6 +13,7 @@ typedef struct serve_http_options {
     int max_queue;       /* requests waiting for the network at most; beyond: 503 */
     size_t max_body;     /* request body bytes at most; beyond: 413 */
     int timeout_s;       /* a connection idle (or a client this slow) for this long is closed */
+    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } serve_http_options;
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, answers every request already
