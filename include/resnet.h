@@ -372,7 +372,8 @@ RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet
                                                  resnet_error *err);
 /* The part of a width x height photo the network sees: the centre 224x224 of the photo
  * resized so that its shorter side is 256. box = {left, top, right, bottom} in photo pixel
- * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}). */
+ * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}); all zeros for a size
+ * that is not positive or too elongated to preprocess. */
 RESNET_API void resnet_crop_box(int width, int height, double box[4]);
 
 /* Lays one 7x7 class map (class_maps + class * 49) over a width x height photo: upsampled

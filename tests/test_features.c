@@ -92,6 +92,9 @@ static void test_crop_box_matches_preprocess(void) {
     resnet_crop_box(256, 256, b);
     CHECK(fabs(b[0] - 16) < 1e-9 && fabs(b[1] - 16) < 1e-9 && fabs(b[2] - 240) < 1e-9 && fabs(b[3] - 240) < 1e-9,
           "256x256 box %g %g %g %g", b[0], b[1], b[2], b[3]);
+    /* a photo the preprocessing refuses as too elongated has no crop */
+    resnet_crop_box(1, 1 << 20, b);
+    CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0, "1x2^20 box %g %g %g %g", b[0], b[1], b[2], b[3]);
     /* A photo whose red channel is its x coordinate and green its y (linear ramps survive a
      * bilinear resize), so each crop pixel says where on the photo it came from: that must
      * be where resnet_crop_box puts it. Sizes: landscape, portrait, odd offsets. */
