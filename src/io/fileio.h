@@ -21,6 +21,19 @@ resnet_status rn_read_exact(int fd, void *buf, size_t n, const char *what, resne
  * extra NUL byte after the data (not counted in *size). */
 resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_t *size, resnet_error *err);
 
+/* What a whole-file reader expects, for its messages (rn_read_file_as): a directory "is a
+ * directory, not <noun>"; an empty file ("empty file, not <noun>") and one over max_size
+ * ("file too large (N bytes) for <noun>") fail with `status`. */
+typedef struct rn_file_kind {
+    const char *noun;     /* "an image" */
+    resnet_status status; /* RESNET_E_IMAGE */
+} rn_file_kind;
+
+/* rn_read_file for a kind of file: kind NULL is rn_read_file (an empty file is read; too
+ * large is RESNET_E_IO). Both refuse a file that shrinks or grows while being read. */
+resnet_status rn_read_file_as(const char *path, size_t max_size, const rn_file_kind *kind, char **data, size_t *size,
+                              resnet_error *err);
+
 /* write() until all n bytes are out (retrying on EINTR); 0 or -1 with errno set. */
 int rn_write_all(int fd, const void *buf, size_t n);
 
