@@ -85,3 +85,11 @@ done:
     free(logits);
     return st;
 }
+
+/* The plain pass is mode `none` (one view: resize 256, centre crop), whose average over one
+ * view is that view's softmax, bit for bit. */
+resnet_status resnet_classify_file(resnet_session *s, const char *path, int k, resnet_prediction *top,
+                                   resnet_error *err) {
+    if (!s || !path || !top) return rn_fail(err, RESNET_E_ARG, "resnet_classify_file: NULL argument");
+    return resnet_classify_file_tta(s, path, RESNET_TTA_NONE, k, top, err);
+}
