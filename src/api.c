@@ -2,7 +2,6 @@
  * top-k. The one-call classify is in tta.c: a plain pass is its mode `none`. */
 #include <math.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "common.h"
 
@@ -22,11 +21,6 @@ const char *resnet_status_str(resnet_status s) {
 int resnet_version(const char **str) {
     if (str) *str = RESNET_VERSION;
     return RESNET_VERSION_NUMBER;
-}
-
-int rn_default_threads(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
 void resnet_softmax(const float *logits, int n, float *probs) {

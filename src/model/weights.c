@@ -12,9 +12,6 @@
 #include "io/safetensors.h"
 #include "model/resnet50.h"
 
-const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
-const int rn_stage_width[RN_STAGES] = {64, 128, 256, 512};
-
 typedef struct loader {
     const rn_safetensors *st;
     const char *path;
