@@ -53,6 +53,14 @@ resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, re
     return RESNET_OK;
 }
 
+const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? sep : "", (long long)shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
 resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, ...) {
     if (err) {
         va_list ap;

@@ -20,6 +20,10 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
 int rn_mul_size(size_t a, size_t b, size_t *out);
 int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 
+/* A tensor shape for a message, "[64,3,7,7]" (sep ",") or "[64, 3, 7, 7]" (sep ", "), into
+ * buf (cut short, never overflowed); returns buf. */
+const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *buf, size_t n);
+
 /* Size-versioned structs (resnet.h, "Versions and the ABI"): structs whose first field is
  * `size_t size`, the caller's sizeof. One descriptor per struct: */
 typedef struct rn_sized {

@@ -84,17 +84,6 @@ static int cmp_tensor_offset(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-/* Formats a shape as "[2,3,4]" into buf. */
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
-    size_t k = 0;
-    buf[0] = '\0';
-    k += (size_t)snprintf(buf + k, n - k, "[");
-    for (int i = 0; i < ndim && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, i ? "," : "", shape[i]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
 /* Validates one tensor entry (everything but overlaps and duplicates). */
 static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn_tensor *t, resnet_error *err) {
     const char *path = st->path;
@@ -143,7 +132,7 @@ static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn
         if (t->shape[i] == 0) overflow = 0, numel = 0;
     if (overflow || !rn_mul_size(numel, dtypes[t->dtype].size, &need))
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': shape %s is too large", path, name,
-                       shape_str(t->shape, t->ndim, sb, sizeof sb));
+                       rn_shape_str(t->shape, t->ndim, ",", sb, sizeof sb));
 
     const rn_json *jo = rn_json_get(v, "data_offsets");
     int64_t b, e;
@@ -163,7 +152,7 @@ static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn
         return rn_fail(err, RESNET_E_WEIGHTS,
                        "%s: tensor '%s': data_offsets [%" PRId64 ",%" PRId64 "] hold %" PRId64
                        " bytes, but %s %s needs %zu",
-                       path, name, b, e, e - b, dtypes[t->dtype].name, shape_str(t->shape, t->ndim, sb, sizeof sb),
+                       path, name, b, e, e - b, dtypes[t->dtype].name, rn_shape_str(t->shape, t->ndim, ",", sb, sizeof sb),
                        need);
     t->data = st->data + b;
     t->nbytes = need;

@@ -59,13 +59,6 @@ typedef struct importer {
     resnet_error *err;
 } importer;
 
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, i ? "," : "", shape[i]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
 // ---------------------------------------------------------------------------------------
 // model.json: BN epsilon
 
@@ -331,7 +324,7 @@ static kweight *take(importer *im, const char *prefix, const char *suffix, int n
     kweight *w = *hit;
     if (w->ndim != ndim) {
         rn_fail(im->err, RESNET_E_WEIGHTS, "%s: weight '%s' has shape %s; expected %d dimensions", im->path, name,
-                shape_str(w->shape, w->ndim, sb, sizeof sb), ndim);
+                rn_shape_str(w->shape, w->ndim, ",", sb, sizeof sb), ndim);
         return NULL;
     }
     w->used = 1;
@@ -379,7 +372,7 @@ static resnet_status emit_vector(importer *im, const char *tname, const char *kp
     if (!w) return RESNET_E_WEIGHTS;
     if (w->shape[0] != n)
         return rn_fail(im->err, RESNET_E_WEIGHTS, "%s: weight '%s/%s' has shape %s; expected [%" PRId64 "] to match '%s'",
-                       im->path, kprefix, ksuffix, shape_str(w->shape, 1, sb, sizeof sb), n, owner);
+                       im->path, kprefix, ksuffix, rn_shape_str(w->shape, 1, ",", sb, sizeof sb), n, owner);
     return emit(im, tname, 1, w->shape, w->data, NULL);
 }
 

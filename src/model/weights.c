@@ -25,13 +25,6 @@ static int is_float_dtype(rn_dtype t) {
     return t == RN_DT_F32 || t == RN_DT_F16 || t == RN_DT_BF16 || t == RN_DT_F64;
 }
 
-static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
-    size_t used = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (used < n) snprintf(buf + used, n - used, "]");
-}
-
 /* Reads tensor `name` of the given shape as float32 into a new buffer; NULL + error if it
  * is absent (unless optional), not a float type, or shaped otherwise. */
 static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t *shape, int optional,
@@ -51,8 +44,8 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
         char got[128], want[128];
-        shape_str(t->shape, t->ndim, got, sizeof got);
-        shape_str(shape, ndim, want, sizeof want);
+        rn_shape_str(t->shape, t->ndim, ", ", got, sizeof got);
+        rn_shape_str(shape, ndim, ", ", want, sizeof want);
         *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has shape %s, expected %s", ld->path, name,
                       got, want);
         return NULL;
