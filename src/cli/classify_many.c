@@ -24,29 +24,6 @@ static const char *class_name(const run_ctx *x, int i) {
     return x->head ? resnet_head_class_name(x->head, i) : resnet_class_name(i);
 }
 
-static void print_result(const run_ctx *x, const char *file, int k) {
-    if (x->json) {
-        fputs("{\"file\": ", stdout);
-        cli_json_string(stdout, file);
-        fputs(", \"top\": [", stdout);
-        for (int i = 0; i < k; i++) {
-            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", x->top[i].index);
-            cli_json_string(stdout, class_name(x, x->top[i].index));
-            printf(", \"prob\": %.6g}", x->top[i].prob);
-        }
-        fputs("]}\n", stdout);
-    } else {
-        cli_text(stdout, file);
-        putchar('\n');
-        for (int i = 0; i < k; i++) {
-            printf("  %6.2f%%  %3d  ", 100.0 * x->top[i].prob, x->top[i].index);
-            cli_text(stdout, class_name(x, x->top[i].index)); /* a head's names are folder names */
-            putchar('\n');
-        }
-    }
-    fflush(stdout);
-}
-
 /* Reports one photo (its error, or its classes from logits or features). */
 static int on_result(void *vctx, const resnet_file_result *r) {
     run_ctx *x = vctx;
@@ -76,7 +53,7 @@ static int on_result(void *vctx, const resnet_file_result *r) {
     const int k = x->k < nc ? x->k : nc;
     resnet_top_k(x->probs, nc, k, x->top);
     x->top1_count[x->top[0].index]++;
-    print_result(x, r->path, k);
+    cli_print_top(r->path, x->top, k, x->json, x->head);
     cli_progress_update(&x->bar, x->done);
     return 0;
 }
@@ -161,11 +138,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
     }
     int batch = tta == RESNET_TTA_NONE ? BATCH : resnet_tta_views(tta, NULL);
     if (photos.count < batch && tta == RESNET_TTA_NONE) batch = photos.count;
-    if (resnet_session_create(model, c->threads, batch, &s, &err) != RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, c->image_flags);
+    if (!(s = cli_session(model, c, batch))) goto done;
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
     if (tta == RESNET_TTA_NONE) {
@@ -190,7 +163,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
                 x.failed++;
             } else {
                 x.top1_count[top[0].index]++;
-                print_result(&x, photos.paths[i], kk);
+                cli_print_top(photos.paths[i], x.top, kk, x.json, x.head);
             }
             cli_progress_update(&x.bar, x.done);
         }

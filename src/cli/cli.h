@@ -19,6 +19,9 @@ typedef struct cli_common {
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Seconds on the monotonic clock, for rates and timings. */
+double cli_now(void);
+
 /* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 
@@ -86,6 +89,9 @@ unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
+/* A session of m for batches of up to max_batch images, with c's threads and image flags;
+ * NULL after reporting the error. */
+resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch);
 
 /* Writes s as a JSON string literal. Bytes that are not UTF-8 are written as the lone
  * surrogates U+DC80..U+DCFF (byte 0x80 + n as \udc80 + n), Python's "surrogateescape": any
@@ -119,6 +125,10 @@ const char *cli_strip_file(const char *message, const char *file);
 /* ---- one record per input, with --json ----
  * {"file": F, "top": [...]} for a result, {"file": F, "error": E} for a failure. */
 void cli_json_error_record(FILE *f, const char *file, const char *message);
+/* One photo's top k on stdout, with the head's class names (NULL: ImageNet's): the file then a
+ * line per class ("  12.34%  281  tabby"), or with json one record {"file", "top": [{"index",
+ * "name", "prob"}...]}; flushed, so records of a long run appear as they come. */
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head);
 
 int cmd_fetch(int argc, char **argv);      /* fetch.c */
 int cmd_classify(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -307,6 +308,50 @@ resnet_model *cli_load_model(const cli_common *c) {
         return NULL;
     }
     return m;
+}
+
+static const char *top_name(const resnet_head *head, int i) {
+    return head ? resnet_head_class_name(head, i) : resnet_class_name(i);
+}
+
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head) {
+    if (json) {
+        fputs("{\"file\": ", stdout);
+        cli_json_string(stdout, file);
+        fputs(", \"top\": [", stdout);
+        for (int i = 0; i < k; i++) {
+            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
+            cli_json_string(stdout, top_name(head, top[i].index));
+            printf(", \"prob\": %.6g}", top[i].prob);
+        }
+        fputs("]}\n", stdout);
+    } else {
+        cli_text(stdout, file);
+        putchar('\n');
+        for (int i = 0; i < k; i++) {
+            printf("  %6.2f%%  %3d  ", 100.0 * top[i].prob, top[i].index);
+            cli_text(stdout, top_name(head, top[i].index)); /* a head's names are folder names */
+            putchar('\n');
+        }
+    }
+    fflush(stdout);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch) {
+    resnet_session *s = NULL;
+    resnet_error err;
+    if (resnet_session_create(m, c->threads, max_batch, &s, &err) != RESNET_OK) {
+        cli_error("%s", err.message);
+        return NULL;
+    }
+    resnet_session_set_image_flags(s, c->image_flags);
+    return s;
 }
 
 /* The length of the valid UTF-8 sequence at p (1..4), or 0 if p does not start one

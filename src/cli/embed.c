@@ -178,13 +178,7 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    resnet_error err;
-    if (resnet_session_create(model, common.threads, photos.count < BATCH ? photos.count : BATCH, &s, &err) !=
-        RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, common.image_flags);
+    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
     int good = cli_features_report(s, NULL, photos.paths, photos.count, feats, ok, NULL, errors);
     if (good < 0) goto done;
     if (good == 0) {
@@ -293,11 +287,7 @@ int cmd_similar(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    if (resnet_session_create(model, common.threads, n < BATCH ? n : BATCH, &s, &err) != RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, common.image_flags);
+    if (!(s = cli_session(model, &common, n < BATCH ? n : BATCH))) goto done;
     char *qp = (char *)query;
     if (cli_features(s, NULL, &qp, 1, q, &qok, NULL) != 1) goto done; /* already reported */
     if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common));

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -22,12 +21,6 @@
 
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 #define NSLOTS 2 /* one batch being filled while one runs */
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- the progress bar (stderr, only on a terminal) ---------------------------------- */
 
@@ -45,7 +38,7 @@ static void progress_clear(progress *p) {
 static void progress_draw(progress *p, int done) {
     if (!p->on || p->total <= 0) return;
     const int width = 30, fill = (int)((long)width * done / p->total);
-    const double elapsed = now_seconds() - p->start, rate = elapsed > 0 ? done / elapsed : 0;
+    const double elapsed = cli_now() - p->start, rate = elapsed > 0 ? done / elapsed : 0;
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
@@ -316,14 +309,14 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
         }
         if (sl->n > 0) {
             resnet_error err;
-            double t0 = now_seconds();
+            double t0 = cli_now();
             /* All views of the batch's photos go through the network together. */
             if (resnet_forward(s, sl->input, sl->n * nv, logits, NULL, &err) != RESNET_OK) {
                 progress_clear(rep->bar);
                 rc = cli_error("%s", err.message);
                 break;
             }
-            *net += now_seconds() - t0;
+            *net += cli_now() - t0;
             for (int i = 0; i < sl->n; i++) {
                 const eval_item *it = &pl->set->items[sl->item[i]];
                 float *probs = logits + (size_t)i * nv * RESNET_NUM_CLASSES;
@@ -396,11 +389,11 @@ int cmd_eval(int argc, char **argv) {
 
     bar.on = isatty(STDERR_FILENO);
     bar.total = set.n;
-    bar.start = now_seconds();
+    bar.start = cli_now();
     pthread_mutex_init(&pl.mu, NULL);
     pthread_cond_init(&pl.cv, NULL);
     pthread_t thread;
-    double t0 = now_seconds(), net = 0;
+    double t0 = cli_now(), net = 0;
     if (pthread_create(&thread, NULL, producer, &pl) != 0) {
         rc = cli_error("cannot start the decoding thread");
     } else {
@@ -411,7 +404,7 @@ int cmd_eval(int argc, char **argv) {
         pthread_mutex_unlock(&pl.mu);
         pthread_join(thread, NULL);
     }
-    double seconds = now_seconds() - t0;
+    double seconds = cli_now() - t0;
     pthread_cond_destroy(&pl.cv);
     pthread_mutex_destroy(&pl.mu);
     progress_clear(&bar);

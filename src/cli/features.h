@@ -13,7 +13,6 @@ typedef struct cli_progress {
     const char *what; /* "photos" */
 } cli_progress;
 
-double cli_now(void);
 void cli_progress_start(cli_progress *p, int total, const char *what);
 void cli_progress_update(cli_progress *p, int done);
 /* Wipes the bar so that a line can be printed (the next update draws it again). */

@@ -189,13 +189,8 @@ int cmd_train_head(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
+    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
     resnet_error err;
-    if (resnet_session_create(model, common.threads, photos.count < BATCH ? photos.count : BATCH, &s, &err) !=
-        RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, common.image_flags);
     const unsigned long long fp = cli_cache_key(model, &common);
     if (use_cache) cache = featcache_open(dir, fp);
     double t0 = cli_now();
