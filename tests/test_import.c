@@ -171,15 +171,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || (n && fwrite(data, 1, n, f) != n)) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
 static const char *shard_names[3] = {"group1-shard1of3.bin", "group1-shard2of3.bin", "group1-shard3of3.bin"};
 
 /* Writes model.json and three shards into the temporary folder; returns the model.json path. */
@@ -230,7 +221,7 @@ static const char *write_model(const breakage *br) {
     for (int s = 0; s < 3; s++) {
         size_t len = cut[s + 1] - cut[s];
         if (s == short_at) len = (size_t)((long long)len - br->short_bytes); /* negative: longer, zero-padded */
-        write_bytes(tu_path(shard_names[s]), all + cut[s], len);
+        tu_write_file(tu_path(shard_names[s]), all + cut[s], len);
     }
     free(all);
     if (br->drop_shard) unlink(tu_path(shard_names[br->drop_shard - 1]));
@@ -261,7 +252,7 @@ static const char *write_model(const breakage *br) {
     }
     sb_printf(&j, "]}]}\n%s", br->json_tail ? br->json_tail : "");
     const char *path = tu_path("model.json");
-    write_bytes(path, j.s, j.len);
+    tu_write_file(path, j.s, j.len);
     free(j.s);
     return path;
 }
@@ -404,19 +395,19 @@ static void test_import_errors(void) {
                   RESNET_E_IO &&
               strstr(err.message, "nothere/model.json: cannot open"),
           "missing model.json: %s", err.message);
-    write_bytes(tu_path("model.json"), "[]", 2);
+    tu_write_file(tu_path("model.json"), "[]", 2);
     CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "not a JSON object"),
           "array model.json: %s", err.message);
     const char *noformat = "{\"format\": \"graph-model\"}";
-    write_bytes(tu_path("model.json"), noformat, strlen(noformat));
+    tu_write_file(tu_path("model.json"), noformat, strlen(noformat));
     CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "'graph-model'"),
           "graph model: %s", err.message);
     const char *dupkey = "{\"format\": \"layers-model\", \"format\": \"layers-model\"}";
-    write_bytes(tu_path("model.json"), dupkey, strlen(dupkey));
+    tu_write_file(tu_path("model.json"), dupkey, strlen(dupkey));
     CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "duplicate key"),

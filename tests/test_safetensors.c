@@ -14,15 +14,6 @@
 #include "io/safetensors.h"
 #include "testutil.h"
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || (n && fwrite(data, 1, n, f) != n)) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
 /* A safetensors file from a header string (written with its true length) and raw data. */
 static void write_st(const char *path, const char *header, const void *data, size_t n) {
     size_t hl = strlen(header);
@@ -30,7 +21,7 @@ static void write_st(const char *path, const char *header, const void *data, siz
     for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
     memcpy(buf + 8, header, hl);
     if (n) memcpy(buf + 8 + hl, data, n);
-    write_bytes(path, buf, 8 + hl + n);
+    tu_write_file(path, buf, 8 + hl + n);
     free(buf);
 }
 
@@ -167,7 +158,7 @@ static void test_write_errors(void) {
     mkdir(dir, 0755);
     char inner[1100];
     snprintf(inner, sizeof inner, "%s/f", dir);
-    write_bytes(inner, "x", 1);
+    tu_write_file(inner, "x", 1);
     CHECK(rn_st_write(dir, &good, 1, NULL, NULL, 0, &err) == RESNET_E_IO && strstr(err.message, "adir"),
           "rename over a folder: %s", err.message);
     CHECK(tu_count_files_like(".tmp.") == 0, "temp file removed after a failed rename");
@@ -176,7 +167,7 @@ static void test_write_errors(void) {
     /* a stale temp file with our pid is replaced */
     char stale[1100];
     snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)getpid());
-    write_bytes(stale, "junk", 4);
+    tu_write_file(stale, "junk", 4);
     CHECK(rn_st_write(path, &good, 1, NULL, NULL, 0, &err) == RESNET_OK, "over a stale temp: %s", err.message);
     CHECK(tu_count_files_like(".tmp.") == 0, "stale temp gone");
     unlink(path);
@@ -329,22 +320,22 @@ static void test_hostile(void) {
     }
 
     /* things the JSON cases cannot express */
-    write_bytes(p, "", 0);
+    tu_write_file(p, "", 0);
     expect_fail(p, RESNET_E_WEIGHTS, "file is empty", "empty file");
-    write_bytes(p, "\x10\0\0", 3);
+    tu_write_file(p, "\x10\0\0", 3);
     expect_fail(p, RESNET_E_WEIGHTS, "only 3 bytes", "truncated length");
     unsigned char hl[16] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, '{', '}'};
-    write_bytes(p, hl, 10);
+    tu_write_file(p, hl, 10);
     expect_fail(p, RESNET_E_WEIGHTS, "header length 18446744073709551615 is larger than the rest of the file (2 bytes)",
                 "header length > file");
     unsigned char hl2[16] = {100, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
-    write_bytes(p, hl2, 10);
+    tu_write_file(p, hl2, 10);
     expect_fail(p, RESNET_E_WEIGHTS, "larger than the rest", "header length 100 > 2");
     /* a good file cut short inside its data */
     write_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", d, 16);
     size_t size;
     unsigned char *raw = tu_read_file(p, &size);
-    write_bytes(p, raw, size - 5);
+    tu_write_file(p, raw, size - 5);
     free(raw);
     expect_fail(p, RESNET_E_WEIGHTS, "out of range (data is 11 bytes)", "truncated data");
     /* a header length over the sanity limit, in a (sparse) file big enough to hold it */
@@ -419,7 +410,7 @@ static void test_fuzz(void) {
             state = state * 1103515245u + 12345u;
             buf[at] = (unsigned char)(state >> 16);
         }
-        write_bytes(p, buf, n);
+        tu_write_file(p, buf, n);
         rn_safetensors *st = NULL;
         if (rn_st_open(p, &st, &err) == RESNET_OK) {
             opened++;

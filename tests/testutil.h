@@ -99,6 +99,15 @@ static inline unsigned char *tu_read_file(const char *path, size_t *size) {
     return buf;
 }
 
+/* Writes n bytes to path (replacing it); exits 2 if it cannot. */
+static inline void tu_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
 /* ---- a temporary folder for the test program's files -------------------------------------- */
 
 /* Its path ("" until tu_make_tmpdir). */
