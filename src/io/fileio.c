@@ -130,6 +130,17 @@ resnet_status rn_read_file_as(const char *path, size_t max_size, const rn_file_k
     return RESNET_OK;
 }
 
+char *rn_path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a > 0 && dir[a - 1] != '/';
+    char *p = malloc(a + slash + b + 1);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    if (slash) p[a] = '/';
+    memcpy(p + a + slash, name, b + 1);
+    return p;
+}
+
 int rn_write_all(int fd, const void *buf, size_t n) {
     const unsigned char *p = buf;
     while (n > 0) {

@@ -34,6 +34,10 @@ typedef struct rn_file_kind {
 resnet_status rn_read_file_as(const char *path, size_t max_size, const rn_file_kind *kind, char **data, size_t *size,
                               resnet_error *err);
 
+/* dir + "/" + name, malloc'd (NULL out of memory); no slash is added after an empty dir or
+ * one that ends in '/'. */
+char *rn_path_join(const char *dir, const char *name);
+
 /* write() until all n bytes are out (retrying on EINTR); 0 or -1 with errno set. */
 int rn_write_all(int fd, const void *buf, size_t n);
 

@@ -117,15 +117,6 @@ static int shard_path_ok(const char *p) {
     return 1;
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t a = strlen(dir), b = strlen(name);
-    char *s = malloc(a + b + 1);
-    if (!s) return NULL;
-    memcpy(s, dir, a);
-    memcpy(s + a, name, b + 1);
-    return s;
-}
-
 /* Opens one shard; on failure *err names the shard and model.json. */
 static int open_shard(importer *im, const char *full, size_t *size) {
     resnet_error e;
@@ -154,7 +145,7 @@ static resnet_status read_group(importer *im, size_t gi, const rn_json *paths, s
                         path, gi, i, p ? "'" : "", p ? rn_printable(p, nb, sizeof nb) : "(not a string)", p ? "'" : "");
             break;
         }
-        char *full = join_path(im->dir, p);
+        char *full = rn_path_join(im->dir, p);
         if (!full) {
             s = rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", path);
             break;
@@ -193,7 +184,7 @@ static resnet_status read_group(importer *im, size_t gi, const rn_json *paths, s
     }
     size_t off = 0;
     for (size_t i = 0; i < np && s == RESNET_OK; i++) {
-        char *full = join_path(im->dir, rn_json_string(rn_json_at(paths, i), NULL));
+        char *full = rn_path_join(im->dir, rn_json_string(rn_json_at(paths, i), NULL));
         if (!full) {
             s = rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", path);
             break;
