@@ -64,7 +64,7 @@ typedef struct cli_command {
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
 extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
-    cli_train_head, cli_fetch;
+    cli_train_head, cli_quantize, cli_fetch;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
@@ -82,6 +82,9 @@ void cli_command_usage(const cli_command *cmd, FILE *f);
 /* The closest of the n names to s (edit distance), or NULL if none is close enough to be a
  * plausible typo. */
 const char *cli_closest(const char *s, size_t len, const char *const *names, int n);
+
+/* The weight file c names (--weights, $RESNET_WEIGHTS, else the cache default; buf holds it). */
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
 
 /* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
  * changed when the flags change what the network sees (features of turned photos differ). */
@@ -139,6 +142,7 @@ int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */
 int cmd_similar(int argc, char **argv);    /* embed.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
+int cmd_quantize(int argc, char **argv);   /* quantize.c */
 /* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
 int cli_is_dir(const char *path); /* 1 if path is a folder (featcache.c) */
 int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,

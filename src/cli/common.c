@@ -284,6 +284,12 @@ static const char *default_weights(char *buf, size_t n) {
     return buf;
 }
 
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n) {
+    const char *path = c->weights;
+    if (!path) path = getenv("RESNET_WEIGHTS");
+    return path && *path ? path : default_weights(buf, n);
+}
+
 resnet_model *cli_load_model(const cli_common *c) {
     char buf[PATH_MAX];
     const char *path = c->weights;
