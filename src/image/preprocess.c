@@ -63,8 +63,13 @@ resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *ou
         return rn_fail(err, RESNET_E_ARG, "preprocess: no image or no output buffer");
     if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
         return rn_fail(err, RESNET_E_ARG, "preprocess: unknown normalisation %d", (int)norm);
+    return rn_image_view(img, RN_SHORT_SIDE, RESNET_CROP_CENTER, norm, out, err);
+}
+
+resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, float *out,
+                            resnet_error *err) {
     rn_crop_geom g;
-    resnet_status st = rn_crop_geometry(img->width, img->height, RN_SHORT_SIDE, RESNET_CROP_CENTER, &g, err);
+    resnet_status st = rn_crop_geometry(img->width, img->height, side, where, &g, err);
     if (st != RESNET_OK) return st;
     rn_image crop;
     st = rn_image_resize_window(img, g.ow, g.oh, g.x0, g.y0, RN_CROP, RN_CROP, &crop, err);
@@ -74,9 +79,7 @@ resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *ou
     return RESNET_OK;
 }
 
-/* Puts the file name in front of a message that lacks it (the geometry and resize do not
- * know the name). */
-static resnet_status with_name(resnet_status st, const char *name, resnet_error *err) {
+resnet_status rn_with_name(resnet_status st, const char *name, resnet_error *err) {
     if (st != RESNET_OK && err) {
         resnet_error copy = *err;
         rn_fail(err, st, "%s: %s", name, copy.message);
@@ -91,7 +94,7 @@ resnet_status resnet_preprocess_memory(const void *data, size_t size, const char
     rn_image img;
     resnet_status st = rn_image_decode(data, size, name, &img, err);
     if (st != RESNET_OK) return st;
-    st = with_name(rn_image_to_input(&img, norm, out, err), name, err);
+    st = rn_with_name(rn_image_to_input(&img, norm, out, err), name, err);
     rn_image_free(&img);
     return st;
 }
@@ -107,7 +110,7 @@ resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned
     rn_image img;
     resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = with_name(rn_image_to_input(&img, norm, out, err), path, err);
+    st = rn_with_name(rn_image_to_input(&img, norm, out, err), path, err);
     rn_image_free(&img);
     return st;
 }

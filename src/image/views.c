@@ -35,16 +35,9 @@ static resnet_status check_view(const resnet_view *v, int i, resnet_error *err) 
 /* One view of a decoded photo -> out (3x224x224). */
 static resnet_status make_view(const rn_image *img, const resnet_view *v, resnet_norm norm, float *out,
                                resnet_error *err) {
-    rn_crop_geom g;
-    resnet_status st = rn_crop_geometry(img->width, img->height, v->resize, v->crop, &g, err);
-    if (st != RESNET_OK) return st;
-    rn_image crop;
-    st = rn_image_resize_window(img, g.ow, g.oh, g.x0, g.y0, CROP, CROP, &crop, err);
-    if (st != RESNET_OK) return st;
-    rn_image_normalise(crop.rgb, norm, out);
-    rn_image_free(&crop);
-    if (v->flip) mirror(out, out);
-    return RESNET_OK;
+    resnet_status st = rn_image_view(img, v->resize, v->crop, norm, out, err);
+    if (st == RESNET_OK && v->flip) mirror(out, out);
+    return st;
 }
 
 static resnet_status image_views(const rn_image *img, resnet_norm norm, const resnet_view *views, int n, float *out,
@@ -76,15 +69,6 @@ static resnet_status image_views(const rn_image *img, resnet_norm norm, const re
     return RESNET_OK;
 }
 
-/* Puts the photo's name in front of a message from code that does not know it. */
-static resnet_status named(resnet_status st, const char *name, resnet_error *err) {
-    if (st != RESNET_OK && err) {
-        resnet_error copy = *err;
-        rn_fail(err, st, "%s: %s", name, copy.message);
-    }
-    return st;
-}
-
 resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name, resnet_norm norm,
                                              const resnet_view *views, int n, float *out, resnet_error *err) {
     return rn_preprocess_views_memory_ex(data, size, name, norm, 0, views, n, out, err);
@@ -99,7 +83,7 @@ resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const
     rn_image img;
     resnet_status st = rn_image_decode_ex(data, size, name, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = named(image_views(&img, norm, views, n, out, err), name, err);
+    st = rn_with_name(image_views(&img, norm, views, n, out, err), name, err);
     rn_image_free(&img);
     return st;
 }
@@ -116,7 +100,7 @@ resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, un
     rn_image img;
     resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = named(image_views(&img, norm, views, n, out, err), path, err);
+    st = rn_with_name(image_views(&img, norm, views, n, out, err), path, err);
     rn_image_free(&img);
     return st;
 }

@@ -119,19 +119,28 @@ static void free_vec(strvec *s) {
     free(s->v);
 }
 
+/* Opens the folder a walk starts from (*sb gets its stat): missing, not a folder or unreadable
+ * is an error, not a problem entry. */
+static resnet_status open_root(const char *dir, struct stat *sb, DIR **d, resnet_error *err) {
+    char eb[128], pb[400];
+    if (stat(dir, sb) != 0)
+        return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", rn_printable(dir, pb, sizeof pb),
+                       rn_errno_str(errno, eb, sizeof eb));
+    if (!S_ISDIR(sb->st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a folder", rn_printable(dir, pb, sizeof pb));
+    if (!(*d = opendir(dir)))
+        return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
+                       rn_errno_str(errno, eb, sizeof eb));
+    return RESNET_OK;
+}
+
 /* resnet_list_images, and *ignored (if not NULL) the files below dir that are not photos. */
 static resnet_status list_images(const char *dir, resnet_file_list *out, int *ignored, resnet_error *err) {
     memset(out, 0, sizeof *out);
-    char eb[128], pb[400];
+    char pb[400];
     struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", rn_printable(dir, pb, sizeof pb),
-                       rn_errno_str(errno, eb, sizeof eb));
-    if (!S_ISDIR(sb.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a folder", rn_printable(dir, pb, sizeof pb));
-    DIR *probe = opendir(dir); /* the root itself unreadable is an error, not a problem entry */
-    if (!probe)
-        return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
-                       rn_errno_str(errno, eb, sizeof eb));
+    DIR *probe;
+    resnet_status st = open_root(dir, &sb, &probe, err);
+    if (st != RESNET_OK) return st;
     closedir(probe);
     walker w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, 0};
     ancestor root = {sb.st_dev, sb.st_ino, NULL};
@@ -189,16 +198,11 @@ void rn_class_tree_free(rn_class_tree *t) {
 resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tree *out, resnet_error *err) {
     if (!dir || !out) return rn_fail(err, RESNET_E_ARG, "rn_list_classes: NULL argument");
     memset(out, 0, sizeof *out);
-    char eb[128], pb[400];
+    char pb[400];
     struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", rn_printable(dir, pb, sizeof pb),
-                       rn_errno_str(errno, eb, sizeof eb));
-    if (!S_ISDIR(sb.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a folder", rn_printable(dir, pb, sizeof pb));
-    DIR *d = opendir(dir);
-    if (!d)
-        return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
-                       rn_errno_str(errno, eb, sizeof eb));
+    DIR *d;
+    resnet_status st0 = open_root(dir, &sb, &d, err);
+    if (st0 != RESNET_OK) return st0;
     int cap = 0, oom = 0;
     struct dirent *e;
     while (!oom && (e = readdir(d)) != NULL) {
