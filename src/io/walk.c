@@ -198,11 +198,10 @@ void rn_class_tree_free(rn_class_tree *t) {
 resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tree *out, resnet_error *err) {
     if (!dir || !out) return rn_fail(err, RESNET_E_ARG, "rn_list_classes: NULL argument");
     memset(out, 0, sizeof *out);
-    char pb[400];
     struct stat sb;
     DIR *d;
-    resnet_status st0 = open_root(dir, &sb, &d, err);
-    if (st0 != RESNET_OK) return st0;
+    resnet_status st = open_root(dir, &sb, &d, err);
+    if (st != RESNET_OK) return st;
     int cap = 0, oom = 0;
     struct dirent *e;
     while (!oom && (e = readdir(d)) != NULL) {
@@ -243,7 +242,7 @@ resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tr
         rn_class_folder *f = &out->folders[i];
         f->label = names == RN_CLASSES_IMAGENET ? rn_imagenet_folder_class(f->name) : i;
         resnet_error e2;
-        resnet_status st = list_images(f->path, &f->photos, &f->ignored, &e2);
+        st = list_images(f->path, &f->photos, &f->ignored, &e2);
         if (st == RESNET_E_NOMEM) {
             oom = 1;
         } else if (st != RESNET_OK) { /* unreadable (or gone): a problem of this class, not the end */
@@ -260,6 +259,7 @@ resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tr
         }
     }
     if (oom) {
+        char pb[400];
         rn_class_tree_free(out);
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory listing the folder", rn_printable(dir, pb, sizeof pb));
     }
