@@ -22,6 +22,19 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Seconds on the monotonic clock, for rates and timings. */
 double cli_now(void);
 
+/* A progress bar on stderr, drawn only when stderr is a terminal and there is more than one
+ * thing to do: "[#####.....] 120/1300 photos, 9.8 photos/s, 2m00s left". */
+typedef struct cli_progress {
+    int enabled, total, shown;
+    double start, last_draw;
+    const char *what; /* "photos" */
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, int total, const char *what);
+void cli_progress_update(cli_progress *p, int done);
+/* Wipes the bar so that a line can be printed (the next update draws it again). */
+void cli_progress_clear(cli_progress *p);
+
 /* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 

@@ -349,6 +349,45 @@ double cli_now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+void cli_progress_start(cli_progress *p, int total, const char *what) {
+    memset(p, 0, sizeof *p);
+    p->enabled = isatty(STDERR_FILENO) && total > 1;
+    p->total = total;
+    p->what = what;
+    p->start = cli_now();
+}
+
+void cli_progress_update(cli_progress *p, int done) {
+    if (!p->enabled) return;
+    double t = cli_now();
+    if (p->shown && done < p->total && t - p->last_draw < 0.1) return; /* ~10 redraws a second */
+    p->last_draw = t;
+    enum { W = 30 };
+    char bar[W + 1];
+    int fill = p->total ? (int)((long long)done * W / p->total) : W;
+    for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
+    bar[W] = '\0';
+    double el = t - p->start, rate = el > 0 ? done / el : 0;
+    /* over the old bar, then clear what is left of it */
+    fprintf(stderr, "\r[%s] %d/%d %s", bar, done, p->total, p->what);
+    if (rate > 0) fprintf(stderr, ", %.1f %s/s", rate, p->what);
+    if (rate > 0 && done < p->total) { /* runs of a large set take hours: h and m, else m and s */
+        long left = (long)((p->total - done) / rate + 0.5);
+        if (left >= 3600) fprintf(stderr, ", %ldh%02ldm left", left / 3600, left / 60 % 60);
+        else fprintf(stderr, ", %ldm%02lds left", left / 60, left % 60);
+    }
+    fputs("\033[K", stderr);
+    fflush(stderr);
+    p->shown = 1;
+}
+
+void cli_progress_clear(cli_progress *p) {
+    if (!p->enabled || !p->shown) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    p->shown = 0;
+}
+
 resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch) {
     resnet_session *s = NULL;
     resnet_error err;

@@ -22,37 +22,6 @@
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 #define NSLOTS 2 /* one batch being filled while one runs */
 
-/* ---- the progress bar (stderr, only on a terminal) ---------------------------------- */
-
-typedef struct progress {
-    int on, shown;
-    int total;
-    double start;
-} progress;
-
-static void progress_clear(progress *p) {
-    if (p->shown) fputs("\r\033[K", stderr);
-    p->shown = 0;
-}
-
-static void progress_draw(progress *p, int done) {
-    if (!p->on || p->total <= 0) return;
-    const int width = 30, fill = (int)((long)width * done / p->total);
-    const double elapsed = cli_now() - p->start, rate = elapsed > 0 ? done / elapsed : 0;
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-    bar[width] = '\0';
-    fprintf(stderr, "\r[%s] %d/%d  %.2f photos/s", bar, done, p->total, rate);
-    if (rate > 0 && done < p->total) {
-        long left = (long)((p->total - done) / rate + 0.5);
-        if (left >= 3600) fprintf(stderr, "  %ldh%02ldm left", left / 3600, left / 60 % 60);
-        else fprintf(stderr, "  %ldm%02lds left", left / 60, left % 60);
-    }
-    fputs("\033[K", stderr);
-    fflush(stderr);
-    p->shown = 1;
-}
-
 /* ---- one batch buffer --------------------------------------------------------------- */
 
 typedef struct failure {
@@ -145,13 +114,13 @@ typedef struct eval_opts {
 
 /* Context of the warnings: printed at once (clearing the bar) and kept for the JSON report. */
 typedef struct reporter {
-    progress *bar;
+    cli_progress *bar;
     eval_tally *tally;
 } reporter;
 
 static void report_problem(void *ctx, const char *file, const char *message) {
     reporter *r = ctx;
-    if (r->bar) progress_clear(r->bar);
+    if (r->bar) cli_progress_clear(r->bar);
     /* decoder messages already start with the file name */
     size_t len = strlen(file);
     if (strncmp(message, file, len) == 0 && message[len] == ':') cli_error("%s", message);
@@ -312,7 +281,7 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
             double t0 = cli_now();
             /* All views of the batch's photos go through the network together. */
             if (resnet_forward(s, sl->input, sl->n * nv, logits, NULL, &err) != RESNET_OK) {
-                progress_clear(rep->bar);
+                cli_progress_clear(rep->bar);
                 rc = cli_error("%s", err.message);
                 break;
             }
@@ -330,7 +299,7 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
         }
         tally->failed += sl->covered - sl->n;
         covered += sl->covered;
-        progress_draw(rep->bar, covered);
+        cli_progress_update(rep->bar, covered);
         pthread_mutex_lock(&pl->mu);
         sl->ready = 0;
         pthread_cond_broadcast(&pl->cv);
@@ -347,7 +316,7 @@ int cmd_eval(int argc, char **argv) {
 
     eval_tally tally;
     if (eval_tally_init(&tally) != 0) return cli_error("out of memory");
-    progress bar = {0};
+    cli_progress bar = {0};
     reporter rep = {&bar, &tally};
     eval_set set;
     if (eval_set_load(o.dir, &set, report_problem, &rep) != 0) {
@@ -387,9 +356,7 @@ int cmd_eval(int argc, char **argv) {
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
     if (pred.f) eval_predictions_header(pred.f);
 
-    bar.on = isatty(STDERR_FILENO);
-    bar.total = set.n;
-    bar.start = cli_now();
+    cli_progress_start(&bar, set.n, "photos");
     pthread_mutex_init(&pl.mu, NULL);
     pthread_cond_init(&pl.cv, NULL);
     pthread_t thread;
@@ -407,7 +374,7 @@ int cmd_eval(int argc, char **argv) {
     double seconds = cli_now() - t0;
     pthread_cond_destroy(&pl.cv);
     pthread_mutex_destroy(&pl.mu);
-    progress_clear(&bar);
+    cli_progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
         char kernels[64]; /* an int8 model: both families, the int8 one first */

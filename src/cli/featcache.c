@@ -17,40 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- progress ---------------------------------------------------------------------------- */
-
-void cli_progress_start(cli_progress *p, int total, const char *what) {
-    memset(p, 0, sizeof *p);
-    p->enabled = isatty(STDERR_FILENO) && total > 1;
-    p->total = total;
-    p->what = what;
-    p->start = cli_now();
-}
-
-void cli_progress_update(cli_progress *p, int done) {
-    if (!p->enabled) return;
-    double t = cli_now();
-    if (p->shown && done < p->total && t - p->last_draw < 0.1) return; /* ~10 redraws a second */
-    p->last_draw = t;
-    enum { W = 30 };
-    char bar[W + 1];
-    int fill = p->total ? (int)((long long)done * W / p->total) : W;
-    for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
-    bar[W] = '\0';
-    double el = t - p->start, rate = el > 0 ? done / el : 0;
-    fprintf(stderr, "\r\033[K[%s] %d/%d %s", bar, done, p->total, p->what);
-    if (rate > 0) fprintf(stderr, ", %.1f/s, %.0f s left", rate, (p->total - done) / rate);
-    fflush(stderr);
-    p->shown = 1;
-}
-
-void cli_progress_clear(cli_progress *p) {
-    if (!p->enabled || !p->shown) return;
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
-    p->shown = 0;
-}
-
 /* ---- photo lists ----------------------------------------------------------------------- */
 
 int cli_is_dir(const char *path) {
