@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "cli/features.h"
 
@@ -25,11 +24,6 @@ static int parse_class(const char *s) {
         if ((name && strcasecmp(name, want) == 0) || (wnid && strcasecmp(wnid, s) == 0)) return c;
     }
     return -1;
-}
-
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int cmd_cam(int argc, char **argv) {
@@ -68,7 +62,8 @@ int cmd_cam(int argc, char **argv) {
     int cls = -1;
     if (class_arg && (cls = parse_class(class_arg)) < 0)
         return cli_usage_error("cam: unknown class '%s' (an index 0-999 or a name such as 'tiger cat')", class_arg);
-    if (same_file(photo, out)) return cli_error("cam: %s is the photo itself; choose another output name", out);
+    char *photos[1] = {(char *)photo};
+    if (cli_check_output(out, RN_KIND_PNG, &common, photos, 1, NULL, 0) != 0) return 1;
 
     /* The photo first: a bad photo should not cost a model load. */
     resnet_error err;

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include "resnet.h"
+#include "io/atomic.h"
 
 /* Flags every subcommand that runs the network accepts. */
 typedef struct cli_common {
@@ -11,6 +12,7 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    int force;           /* --force: replace an existing output of another kind */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
@@ -26,6 +28,19 @@ int cli_parse_tta(const char *s, resnet_tta *out);
 /* Tries to consume one common flag at argv[*i]; returns 1 if it did, 0 if argv[*i] is
  * not a common flag, -1 on a bad value (already reported). */
 int cli_common_flag(cli_common *c, int argc, char **argv, int *i);
+
+/* The weight file c names (--weights, $RESNET_WEIGHTS or the cache default, in buf). */
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
+
+/* The one check every writing command makes before computing anything: out must not be
+ * any file the run reads (the photos, the weight file c names, the n_extra other files),
+ * by whatever path, and an existing out must be of the kind written (or c->force).
+ * 0, or 1 after printing why. c may be NULL (no weight file read). */
+int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
+                     const char *const *extra, int n_extra);
+
+/* Installs the cleanup of temporaries on SIGINT/SIGTERM/SIGHUP (main calls it once). */
+void cli_catch_signals(void);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);

@@ -68,6 +68,9 @@ int cli_common_flag(cli_common *c, int argc, char **argv, int *i) {
     } else if (strcmp(a, "--direct") == 0) {
         c->direct = 1;
         return 1;
+    } else if (strcmp(a, "--force") == 0) {
+        c->force = 1;
+        return 1;
     } else {
         return 0;
     }
@@ -83,6 +86,29 @@ static const char *default_weights(char *buf, size_t n) {
     else snprintf(buf, n, "%s/.cache/resnet/resnet50-v1-caffe.safetensors", home && *home ? home : ".");
     return buf;
 }
+
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n) {
+    const char *path = c->weights;
+    if (!path) path = getenv("RESNET_WEIGHTS");
+    return path && *path ? path : default_weights(buf, n);
+}
+
+int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
+                     const char *const *extra, int n_extra) {
+    char buf[PATH_MAX];
+    rn_file_id *ids = malloc(((size_t)n + (size_t)n_extra + 1) * sizeof *ids);
+    if (!ids) return cli_error("out of memory");
+    size_t k = 0;
+    for (int i = 0; i < n; i++) k += (size_t)rn_file_id_of(photos[i], &ids[k]);
+    for (int i = 0; i < n_extra; i++) k += (size_t)rn_file_id_of(extra[i], &ids[k]);
+    if (c) k += (size_t)rn_file_id_of(cli_weights_path(c, buf, sizeof buf), &ids[k]);
+    resnet_error err;
+    resnet_status s = rn_output_check(out, kind, c && c->force, ids, k, &err);
+    free(ids);
+    return s == RESNET_OK ? 0 : cli_error("%s", err.message);
+}
+
+void cli_catch_signals(void) { rn_atomic_catch_signals(); }
 
 resnet_model *cli_load_model(const cli_common *c) {
     char buf[PATH_MAX];

@@ -34,16 +34,10 @@ static int write_all(int fd, const void *buf, size_t n) {
  * it: shape (n, 2048), '<f4', C order). Written to PATH.tmp.<pid> and renamed, so an
  * interrupted run never leaves a truncated file under the name asked for. */
 static int write_matrix(const char *path, const float *rows, int n, int npy) {
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!tmp) return cli_error("out of memory");
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int rc = cli_error("%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
+    rn_atomic_file af;
+    resnet_error err;
+    if (rn_atomic_open(&af, path, &err) != RESNET_OK) return cli_error("%s", err.message);
+    const int fd = af.fd;
     int ok = 1;
     if (npy) {
         char dict[128];
@@ -75,18 +69,13 @@ static int write_matrix(const char *path, const float *rows, int n, int npy) {
             }
         ok = write_all(fd, row, sizeof row) == 0;
     }
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
+    if (!ok) {
+        int e = errno;
+        rn_atomic_abort(&af);
+        return cli_error("%s: cannot write: %s", path, strerror(e));
     }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) unlink(tmp);
-    free(tmp);
-    return ok ? 0 : cli_error("%s: cannot write: %s", path, strerror(e));
+    if (rn_atomic_commit(&af, &err) != RESNET_OK) return cli_error("%s", err.message);
+    return 0;
 }
 
 static int same_file(const char *a, const char *b) {
@@ -121,11 +110,6 @@ int cmd_embed(int argc, char **argv) {
     }
     if (nargs == 0) { free(args); return cli_usage_error("embed: no photo given"); }
     if (!out) { free(args); return cli_usage_error("embed: -o FILE is required (.npy for NumPy, else raw float32)"); }
-    for (int i = 0; i < nargs; i++)
-        if (same_file(args[i], out)) {
-            free(args);
-            return cli_error("embed: %s is one of the photos; choose another output name", out);
-        }
     cli_photos photos = {0};
     int rc = 1;
     resnet_model *model = NULL;
@@ -137,6 +121,10 @@ int cmd_embed(int argc, char **argv) {
         cli_error("no photos (JPEG or PNG) found in %s", nargs == 1 ? args[0] : "the folders given");
         goto done;
     }
+    /* every photo found, and the arguments themselves (a file that is not a photo, too) */
+    if (cli_check_output(out, ends_with(out, ".npy") ? RN_KIND_NPY : RN_KIND_F32, &common, photos.paths, photos.count,
+                         (const char *const *)args, nargs) != 0)
+        goto done;
     feats = calloc((size_t)photos.count * DIM, sizeof(float)); /* zeros: the rows of failed photos */
     ok = malloc((size_t)photos.count);
     if (!feats || !ok) {

@@ -197,59 +197,29 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     return 0;
 }
 
-/* --predictions goes to a temporary name beside FILE and is renamed over it when complete,
- * so an interrupted run never leaves half a file under the name the user gave. */
-typedef struct out_file {
-    FILE *f;
-    char *tmp;
-    const char *path;
-} out_file;
-
-/* Ctrl-C or kill during a run: remove the temporary too, then die of the signal as usual. */
-static char *volatile pending_tmp;
-
-static void on_signal(int sig) {
-    char *tmp = pending_tmp;
-    if (tmp) unlink(tmp); /* async-signal-safe */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static int out_open(out_file *o, const char *path) {
-    o->path = path;
-    o->f = NULL;
-    size_t n = strlen(path) + 32;
-    if (!(o->tmp = malloc(n))) return cli_error("out of memory");
-    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    if (!(o->f = fopen(o->tmp, "w"))) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        return 1;
+/* --predictions goes through the atomic writer (io/atomic.h): a temporary beside FILE,
+ * renamed over it when complete, removed on errors and on Ctrl-C or kill, so an interrupted
+ * run never leaves half a file under the name the user gave. */
+static int out_open(rn_atomic_file *o, const char *path) {
+    resnet_error err;
+    if (rn_atomic_open(o, path, &err) != RESNET_OK) return cli_error("--predictions %s", err.message);
+    if (!rn_atomic_stdio(o, &err)) {
+        rn_atomic_abort(o);
+        return cli_error("--predictions %s", err.message);
     }
-    pending_tmp = o->tmp;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
     return 0;
 }
 
 /* keep: rename into place (0 on success); otherwise remove the temporary. */
-static int out_close(out_file *o, int keep) {
-    if (!o->f) return 0;
-    int bad = ferror(o->f);
-    bad |= fclose(o->f) != 0;
-    int rc = 0;
-    if (keep && !bad && rename(o->tmp, o->path) == 0) {
-        rc = 0;
-    } else {
-        if (keep) rc = cli_error("%s: could not write the predictions", o->path);
-        remove(o->tmp);
+static int out_close(rn_atomic_file *o, int keep) {
+    if (!o->tmp) return 0;
+    resnet_error err;
+    if (!keep) {
+        rn_atomic_abort(o);
+        return 0;
     }
-    pending_tmp = NULL;
-    free(o->tmp);
-    o->f = NULL;
-    return rc;
+    if (rn_atomic_commit(o, &err) != RESNET_OK) return cli_error("--predictions %s", err.message);
+    return 0;
 }
 
 static void slots_free(pipeline *pl) {
@@ -332,13 +302,33 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
 
+    if (o.predictions) { /* never one of the photos, labels.tsv or the weights */
+        char **paths = malloc(((size_t)set.n + 1) * sizeof *paths);
+        char *tsv = malloc(strlen(o.dir) + sizeof "/labels.tsv");
+        int bad = !paths || !tsv;
+        if (!bad) {
+            for (int i = 0; i < set.n; i++) paths[i] = set.items[i].path;
+            sprintf(tsv, "%s/labels.tsv", o.dir);
+            const char *extra[1] = {tsv};
+            bad = cli_check_output(o.predictions, RN_KIND_PREDICTIONS, &o.common, paths, set.n, extra, 1) != 0;
+        } else {
+            cli_error("out of memory");
+        }
+        free(paths);
+        free(tsv);
+        if (bad) {
+            eval_set_free(&set);
+            eval_tally_free(&tally);
+            return 1;
+        }
+    }
     resnet_view views[RESNET_TTA_MAX_VIEWS];
     pipeline pl = {.set = &set, .views = views, .nviews = resnet_tta_views(o.tta, views)};
     /* --batch counts network images; a photo's views never split across batches. */
     pl.photos_per_batch = o.batch / pl.nviews > 0 ? o.batch / pl.nviews : 1;
     resnet_model *model = cli_load_model(&o.common);
     resnet_session *session = NULL;
-    out_file pred = {0};
+    rn_atomic_file pred = {.fd = -1, .slot = -1};
     int completed = 0; /* every photo went through: the report and predictions are whole */
     if (!model) {
         rc = 1;
@@ -355,7 +345,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
-    if (pred.f) eval_predictions_header(pred.f);
+    if (pred.fp) eval_predictions_header(pred.fp);
 
     bar.on = isatty(STDERR_FILENO);
     bar.total = set.n;
@@ -367,7 +357,7 @@ int cmd_eval(int argc, char **argv) {
     if (pthread_create(&thread, NULL, producer, &pl) != 0) {
         rc = cli_error("cannot start the decoding thread");
     } else {
-        rc = consume(&pl, session, &tally, &rep, pred.f, &net);
+        rc = consume(&pl, session, &tally, &rep, pred.fp, &net);
         pthread_mutex_lock(&pl.mu);
         pl.stop = 1; /* if the network failed, the producer may be waiting for a free slot */
         pthread_cond_broadcast(&pl.cv);
@@ -393,7 +383,7 @@ int cmd_eval(int argc, char **argv) {
     }
 done:
     /* written out even when some photos were skipped, but not after a network failure */
-    if (pred.f && out_close(&pred, completed) != 0) rc = 1;
+    if (out_close(&pred, completed) != 0) rc = 1;
     slots_free(&pl);
     resnet_session_free(session);
     resnet_model_free(model);

@@ -6,6 +6,7 @@
 
 int cmd_import(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
+    int force = 0;
     resnet_variant variant = RESNET_V1;
     resnet_norm norm = RESNET_NORM_CAFFE;
     for (int i = 1; i < argc; i++) {
@@ -24,6 +25,8 @@ int cmd_import(int argc, char **argv) {
             else if (v && strcmp(v, "torch") == 0) norm = RESNET_NORM_TORCH;
             else return cli_usage_error("import: --norm must be caffe or torch, got '%s'", v ? v : "");
             i++;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return cli_usage_error("import: unknown option '%s'", a);
         } else if (!in) {
@@ -34,6 +37,10 @@ int cmd_import(int argc, char **argv) {
     }
     if (!in) return cli_usage_error("import: no model.json given");
     if (!out) return cli_usage_error("import: no output file given (-o FILE)");
+    /* model.json itself and an existing file of another kind; the shards are checked by the
+     * importer as it finds them */
+    cli_common c = {.force = force, .weights = in};
+    if (cli_check_output(out, RN_KIND_SAFETENSORS, &c, NULL, 0, NULL, 0) != 0) return 1;
     resnet_error err;
     if (rn_import_tfjs(in, out, variant, norm, &err) != RESNET_OK) return cli_error("%s", err.message);
     fprintf(stderr, "resnet: wrote %s\n", out);

@@ -55,6 +55,8 @@ static void usage(FILE *f) {
         "  --kernels K           auto, c, avx2 or avx512 (default auto: the best this CPU has)\n"
         "  --direct              no Winograd for the early 3x3 convolutions (slower, closest to\n"
         "                        the reference's arithmetic)\n"
+        "  --force               (import, cam, embed, eval, train-head) replace an existing output\n"
+        "                        that is not of the kind written; never one of the run's inputs\n"
         "\n"
         "  resnet --help | --version\n");
 }
@@ -65,6 +67,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    /* Outputs are written under temporary names: Ctrl-C or kill removes them. */
+    cli_catch_signals();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

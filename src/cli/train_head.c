@@ -167,6 +167,7 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("%s: needs at least 2 class folders with photos, found %d", dir, ncls);
         goto done;
     }
+    if (cli_check_output(out, RN_KIND_HEAD, &common, photos.paths, photos.count, NULL, 0) != 0) goto done;
     feats = malloc((size_t)photos.count * DIM * sizeof(float));
     ok = malloc((size_t)photos.count);
     labels = malloc((size_t)photos.count * sizeof *labels);

@@ -7,6 +7,7 @@
  */
 #define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): glibc's posix_madvise ignores DONTNEED */
 #include "io/safetensors.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -644,28 +645,6 @@ static resnet_status write_data(int fd, const rn_st_entry *entries, size_t n, co
     return RESNET_OK;
 }
 
-/* Syncs the folder holding path, so the rename survives a crash (best effort). */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) dir = strdup(".");
-    else if (slash == path) dir = strdup("/");
-    else {
-        dir = malloc((size_t)(slash - path) + 1);
-        if (dir) {
-            memcpy(dir, path, (size_t)(slash - path));
-            dir[slash - path] = '\0';
-        }
-    }
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                           resnet_error *err) {
@@ -681,49 +660,21 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
         return s;
     }
 
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp) {
+    rn_atomic_file af;
+    s = rn_atomic_open(&af, path, err);
+    if (s != RESNET_OK) {
         free(hdr.s);
-        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    int fd, tries = 0;
-    for (;;) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd >= 0) break;
-        if (errno == EINTR) continue;
-        if (errno == EEXIST && tries++ == 0) { /* stale, left by a dead process with our pid */
-            (void)unlink(tmp);
-            continue;
-        }
-        break;
-    }
-    if (fd < 0) {
-        s = rn_fail(err, RESNET_E_IO, "%s: cannot create: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-        free(hdr.s);
-        free(tmp);
         return s;
     }
-
     unsigned char len8[8];
     uint64_t hl = hdr.len;
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
-    if (rn_write_all(fd, len8, 8) || rn_write_all(fd, hdr.s, hdr.len))
-        s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    if (s == RESNET_OK) s = write_data(fd, entries, n, tmp, err);
-    if (s == RESNET_OK && fsync(fd) != 0)
-        s = rn_fail(err, RESNET_E_IO, "%s: fsync failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    if (close(fd) != 0 && s == RESNET_OK)
-        s = rn_fail(err, RESNET_E_IO, "%s: close failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    if (s == RESNET_OK && rename(tmp, path) != 0)
-        s = rn_fail(err, RESNET_E_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                    rn_errno_str(errno, eb, sizeof eb));
-    if (s != RESNET_OK) (void)unlink(tmp);
-    else sync_parent_dir(path);
+    if (rn_write_all(af.fd, len8, 8) || rn_write_all(af.fd, hdr.s, hdr.len))
+        s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", path, rn_errno_str(errno, eb, sizeof eb));
+    if (s == RESNET_OK) s = write_data(af.fd, entries, n, path, err);
+    if (s == RESNET_OK) s = rn_atomic_commit(&af, err);
+    else rn_atomic_abort(&af);
     free(hdr.s);
-    free(tmp);
     return s;
 }
 
