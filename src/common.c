@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "common.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,12 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
         va_end(ap);
     }
     return status;
+}
+
+int rn_all_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
 }
 
 int rn_mul_size(size_t a, size_t b, size_t *out) {

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cli/features.h"
+#include "common.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
  * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
@@ -89,6 +90,10 @@ int cmd_cam(int argc, char **argv) {
     resnet_outputs o = {logits, NULL, NULL, maps};
     if (resnet_forward_ex(s, input, 1, &o, &err) != RESNET_OK) {
         cli_error("%s", err.message);
+        goto done;
+    }
+    if (!rn_all_finite(logits, RESNET_NUM_CLASSES) || !rn_all_finite(maps, (size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS)) {
+        cli_error("%s: " RN_NONFINITE_MSG, photo);
         goto done;
     }
     resnet_softmax(logits, RESNET_NUM_CLASSES, logits);

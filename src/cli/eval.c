@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common.h"
 #include "cli/eval.h"
 
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
@@ -267,6 +268,11 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
             for (int i = 0; i < sl->n; i++) {
                 const eval_item *it = &pl->set->items[sl->item[i]];
                 float *probs = logits + (size_t)i * nv * RESNET_NUM_CLASSES;
+                if (!rn_all_finite(probs, (size_t)nv * RESNET_NUM_CLASSES)) { /* an error, not a wrong answer */
+                    report_problem(rep, it->path, RN_NONFINITE_MSG);
+                    tally->failed++;
+                    continue;
+                }
                 resnet_tta_average(probs, nv, probs);
                 resnet_prediction top[5];
                 resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);

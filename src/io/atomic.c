@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -226,6 +227,13 @@ resnet_status rn_atomic_commit(rn_atomic_file *f, resnet_error *err) {
     char eb[128];
     if (!f->tmp) return rn_fail(err, RESNET_E_ARG, "rn_atomic_commit: file not open");
     resnet_status s = RESNET_OK;
+    /* Test seam (tests/test_reliability.sh): hold the complete temporary for a while, so a
+     * signal can be sent at the moment a real run spends microseconds in. */
+    const char *hold = getenv("RESNET_TEST_HOLD_TEMP");
+    if (hold && *hold) {
+        if (f->fp) fflush(f->fp);
+        for (int i = 0; i < 100 * atoi(hold); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
     if (close_tmp(f, 1) != 0)
         s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", f->path, rn_errno_str(errno, eb, sizeof eb));
     else if (rename(f->tmp, f->path) != 0)

@@ -122,6 +122,13 @@ resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int 
             r.message = taken[j].message;
             r.logits = row[j] >= 0 && logits ? logits + (size_t)row[j] * RESNET_NUM_CLASSES : NULL;
             r.features = row[j] >= 0 && features ? features + (size_t)row[j] * RESNET_FEATURE_DIM : NULL;
+            /* an infinity or NaN is that photo's error, never handed out as a result */
+            if ((r.logits && !rn_all_finite(r.logits, RESNET_NUM_CLASSES)) ||
+                (r.features && !rn_all_finite(r.features, RESNET_FEATURE_DIM))) {
+                snprintf(taken[j].message, sizeof taken[j].message, "%s: " RN_NONFINITE_MSG, paths[base + j]);
+                r.status = RESNET_E_WEIGHTS;
+                r.logits = r.features = NULL;
+            }
             stopped = fn(ctx, &r) != 0;
         }
     }
