@@ -64,6 +64,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 run_suite test_cli.sh tests/test_cli.sh
 run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
+run_suite test_reliability.sh tests/test_reliability.sh
 
 echo
 echo "$passed passed, $failed failed"
