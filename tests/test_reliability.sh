@@ -75,6 +75,10 @@ refused "cam -o the weight file" "$BIN" cam --force "$in/photos/a.png" -o "$in/w
 refused "eval --predictions labels.tsv" "$BIN" eval "$in/set" --predictions "$in/set/labels.tsv"
 refused "eval --predictions a hard link to labels.tsv" "$BIN" eval "$in/set" --predictions "$in/labels-hardlink.tsv"
 refused "eval --predictions a photo of the set" "$BIN" eval "$in/set" --predictions "$in/set/b.png" --force
+printf 'c.png\t-1\n' >>"$in/set/labels.tsv"
+cp demo/coffee.png "$in/set/c.png"
+snapshot >"$tmp/before"
+refused "eval --force --predictions an unlabelled photo of the set" "$BIN" eval "$in/set" --predictions "$in/set/c.png" --force
 refused "eval --predictions the weight file" "$BIN" eval "$in/set" --predictions "$in/w.safetensors" --force
 refused "train-head -o a photo of a class" "$BIN" train-head "$in/pets" -o "$in/pets/dog/2.png"
 refused "train-head -o a hard link to a photo" "$BIN" train-head "$in/pets" -o "$in/pet-hardlink.png" --force
@@ -190,7 +194,26 @@ for sig in INT TERM; do
 done
 set +m
 
-# ---- 4. temporaries of a run killed outright: removed by the next run ---------------------
+# ---- 4. other ways a run ends early ------------------------------------------------------
+# the reader of stdout gone (SIGPIPE) while the predictions are still a temporary
+"$BIN" eval "$in/set" --predictions "$out/pipe.tsv" 2>/dev/null | true
+rc=${PIPESTATUS[0]}
+[ -z "$(temporaries)" ] && [ ! -e "$out/pipe.tsv" ] && [ "$rc" -eq 141 ]
+check "SIGPIPE (eval ... | true): no temporary, no partial file" $? "rc=$rc left: $(temporaries)"
+# a file size limit (ulimit -f): an error naming the cause, not a death leaving the temporary
+for i in $(seq 12); do set -- "$@" "$in/photos/a.png"; done
+(ulimit -f 50; exec "$BIN" embed "$@" -o "$out/big.npy") >/dev/null 2>"$tmp/err"
+rc=$?
+set --
+[ "$rc" -eq 1 ] && [ -z "$(temporaries)" ] && [ ! -e "$out/big.npy" ] && grep -q 'File too large' "$tmp/err"
+check "past ulimit -f: one clear error, no temporary" $? "rc=$rc left: $(temporaries) $(cat "$tmp/err")"
+# a private file stays private when it is rewritten
+install -m 600 /dev/null "$out/private.npy"
+run "$BIN" embed "$in/photos" -o "$out/private.npy"
+[ "$rc" -eq 0 ] && [ "$(stat -c %a "$out/private.npy")" = 600 ]
+check "a replaced output keeps its permissions (0600)" $? "rc=$rc mode $(stat -c %a "$out/private.npy") $err"
+
+# ---- 5. temporaries of a run killed outright: removed by the next run ---------------------
 sh -c 'exit 0' &
 dead=$!
 wait "$dead"

@@ -308,18 +308,25 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
 
-    if (o.predictions) { /* never one of the photos, labels.tsv or the weights */
-        char **paths = malloc(((size_t)set.n + 1) * sizeof *paths);
+    if (o.predictions) {
+        /* never one of the photos, labels.tsv or the weights; the photos the set does not
+         * score (unlabelled rows, files in no class folder) are the user's too */
+        resnet_file_list all = {0};
+        resnet_error lerr;
+        if (resnet_list_images(o.dir, &all, &lerr) != RESNET_OK) memset(&all, 0, sizeof all);
+        char **paths = malloc(((size_t)set.n + (size_t)all.count + 1) * sizeof *paths);
         char *tsv = malloc(strlen(o.dir) + sizeof "/labels.tsv");
         int bad = !paths || !tsv;
         if (!bad) {
             for (int i = 0; i < set.n; i++) paths[i] = set.items[i].path;
+            for (int i = 0; i < all.count; i++) paths[set.n + i] = all.paths[i];
             sprintf(tsv, "%s/labels.tsv", o.dir);
             const char *extra[1] = {tsv};
-            bad = cli_check_output(o.predictions, RN_KIND_PREDICTIONS, &o.common, paths, set.n, extra, 1) != 0;
+            bad = cli_check_output(o.predictions, RN_KIND_PREDICTIONS, &o.common, paths, set.n + all.count, extra, 1) != 0;
         } else {
             cli_error("out of memory");
         }
+        resnet_file_list_free(&all);
         free(paths);
         free(tsv);
         if (bad) {

@@ -58,7 +58,17 @@ static void on_fatal_signal(int sig) {
 }
 
 void rn_atomic_catch_signals(void) {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    /* Every signal whose default action ends the process and that a user or the system
+     * sends while a file is written: Ctrl-C, kill, a closed terminal, Ctrl-\, a reader of
+     * stdout gone (`| head`), a CPU time limit. */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU, SIGALRM};
+    /* Past a file size limit (ulimit -f) write() then fails with EFBIG, which the writers
+     * report and clean up after, instead of the process dying with the temporary. */
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGXFSZ, &ign, NULL);
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction old, sa;
         if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue;
@@ -170,6 +180,10 @@ resnet_status rn_atomic_open(rn_atomic_file *f, const char *path, resnet_error *
         f->tmp = f->path = NULL;
         return s;
     }
+    /* A file replaced keeps its permissions: a private (0600) file must not come back
+     * readable by all because it was rewritten. */
+    struct stat old;
+    if (stat(path, &old) == 0 && S_ISREG(old.st_mode)) (void)fchmod(f->fd, old.st_mode & 07777);
     return RESNET_OK;
 }
 

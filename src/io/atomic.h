@@ -4,8 +4,8 @@
  * cache) is written to a temporary name in the same folder (PATH.tmp.<pid>), fsynced, renamed
  * over PATH and the folder fsynced, so a reader sees the old file or the whole new one, never
  * half of one. The temporary is removed on every error path; while it exists its name sits in
- * a fixed table that the handler of rn_atomic_catch_signals() unlinks on SIGINT, SIGTERM and
- * SIGHUP before dying of the signal as usual. Temporaries of processes killed outright
+ * a fixed table that the handler of rn_atomic_catch_signals() unlinks on SIGINT, SIGTERM,
+ * SIGHUP (and the other fatal signals a user meets) before dying of the signal as usual. Temporaries of processes killed outright
  * (kill -9, power loss) are removed by the next writer of the same PATH. */
 #ifndef RN_ATOMIC_H
 #define RN_ATOMIC_H
@@ -32,9 +32,11 @@ resnet_status rn_atomic_commit(rn_atomic_file *f, resnet_error *err);
 /* Closes and removes the temporary; PATH is untouched. Safe on a zeroed or closed f. */
 void rn_atomic_abort(rn_atomic_file *f);
 
-/* Installs the handler that removes live temporaries on SIGINT, SIGTERM and SIGHUP, then
- * re-raises the signal with its default action. A signal the process ignores (nohup) stays
- * ignored. For programs (the resnet tool); a library must not take its host's signals. */
+/* Installs the handler that removes live temporaries on SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+ * SIGPIPE, SIGXCPU and SIGALRM, then re-raises the signal with its default action; ignores
+ * SIGXFSZ (a write past ulimit -f then fails with EFBIG, reported and cleaned up). A signal
+ * the process ignores (nohup) stays ignored. For programs (the resnet tool); a library must
+ * not take its host's signals. */
 void rn_atomic_catch_signals(void);
 
 /* ---- outputs never replace inputs ------------------------------------------------------------ */
