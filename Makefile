@@ -44,8 +44,10 @@ EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 # Per-file instruction sets for the micro-kernels (only ever called after a cpuid check).
 $(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
 
-.PHONY: all demo test install uninstall clean weights examples
+.PHONY: all demo test install uninstall clean weights examples qgemm-bench
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h src/*/*.inc src/*/*/*.inc)
@@ -68,6 +70,12 @@ $(BUILD)/examples/%: examples/%.c include/resnet.h $(BUILD)/libresnet.a
 
 examples: $(EXAMPLE_BIN)
 
+# The int8 micro-kernels against their peak and the fp32 convolution (bench/qgemm-bench.c).
+$(BUILD)/bench/qgemm-bench: bench/qgemm-bench.c $(BUILD)/libresnet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -std=gnu11 -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
+qgemm-bench: $(BUILD)/bench/qgemm-bench
+
 $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/emulated_kernels.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(TEST_EXTRA_$*) $(BUILD)/libresnet.a $(LDLIBS)
@@ -89,6 +97,16 @@ TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
 TEST_EXTRA_test_golden = $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_golden: $(BUILD)/tests/avx512_emulated.o
+# The int8 kernels the CPU may lack, on stand-ins: AVX-512 VNNI in plain C, AVX-VNNI's one
+# instruction in AVX2 (tests/avx512vnni_emulation.h, tests/avxvnni_emulation.h).
+$(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512vnni_emulation.h -c $< -o $@
+$(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kernels/x86/qgemm_ymm.inc tests/avxvnni_emulation.h src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mavx2 -mfma -include tests/avxvnni_emulation.h -c $< -o $@
+TEST_EXTRA_test_qgemm = $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
+$(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
 endif
 
 # The weight file the tool uses by default (fetched from npm and converted once).

@@ -2,6 +2,7 @@
  * The only place that knows which kernels exist. */
 #include <string.h>
 #include "kernels/kernels.h"
+#include "kernels/qkernels.h"
 
 #if defined(RN_HAVE_X86)
 #include <cpuid.h>
@@ -30,6 +31,22 @@ static int cpu_has_avx512f(void) {
     if ((xgetbv0() & 0xe6) != 0xe6) return 0; /* + opmask, ZMM0-15 upper, ZMM16-31 */
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return ((b >> 16) & 1) && ((b >> 31) & 1); /* AVX512F, AVX512VL */
+}
+
+static int cpu_has_avx512vnni(void) {
+    unsigned int a, b, c, d;
+    if (!cpu_has_avx512f()) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return ((b >> 30) & 1) && ((c >> 11) & 1); /* AVX512BW, AVX512_VNNI */
+}
+
+/* The VEX form: its own flag, and only YMM state needed (so it serves where the OS hides
+ * AVX-512 too). */
+static int cpu_has_avxvnni(void) {
+    unsigned int a, b, c, d;
+    if (!cpu_has_avx2_fma()) return 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 4) & 1; /* AVX-VNNI */
 }
 #endif
 
@@ -62,6 +79,48 @@ const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
 #endif
     }
     return NULL;
+}
+
+/* The int8 families (qkernels.h). The AVX2 one computes 7-bit weights exactly, no more. */
+static const rn_qkernel_config qconfig_c = {RN_QPATH_C, "c", 4, 8, -128, 127, rn_qs8_gemm_4x8__c, NULL};
+#if defined(RN_HAVE_X86)
+static const rn_qkernel_config qconfig_avx2 = {RN_QPATH_AVX2, "avx2", 4, 16, -64, 63, rn_qs8_gemm_4x16__avx2,
+                                               rn_qpeak_gops__avx2};
+static const rn_qkernel_config qconfig_avxvnni = {RN_QPATH_AVXVNNI, "avxvnni", 6, 16, -128, 127,
+                                                  rn_qs8_gemm_6x16__avxvnni, rn_qpeak_gops__avxvnni};
+static const rn_qkernel_config qconfig_avx512vnni = {RN_QPATH_AVX512VNNI, "avx512vnni", 12, 32, -128, 127,
+                                                     rn_qs8_gemm_12x32__avx512vnni, rn_qpeak_gops__avx512vnni};
+#endif
+
+const rn_qkernel_config *rn_qkernels_select(rn_qpath which) {
+    switch (which) {
+    case RN_QPATH_C: return &qconfig_c;
+#if defined(RN_HAVE_X86)
+    case RN_QPATH_AVX2: return cpu_has_avx2_fma() ? &qconfig_avx2 : NULL;
+    case RN_QPATH_AVXVNNI: return cpu_has_avxvnni() ? &qconfig_avxvnni : NULL;
+    case RN_QPATH_AVX512VNNI: return cpu_has_avx512vnni() ? &qconfig_avx512vnni : NULL;
+    case RN_QPATH_AUTO:
+        if (cpu_has_avx512vnni()) return &qconfig_avx512vnni;
+        if (cpu_has_avxvnni()) return &qconfig_avxvnni;
+        if (cpu_has_avx2_fma()) return &qconfig_avx2;
+        return &qconfig_c;
+#else
+    case RN_QPATH_AUTO: return &qconfig_c;
+    default: return NULL;
+#endif
+    }
+    return NULL;
+}
+
+const char *rn_qpath_name(rn_qpath p) {
+    switch (p) {
+    case RN_QPATH_AUTO: return "auto";
+    case RN_QPATH_C: return "c";
+    case RN_QPATH_AVX2: return "avx2";
+    case RN_QPATH_AVXVNNI: return "avxvnni";
+    case RN_QPATH_AVX512VNNI: return "avx512vnni";
+    }
+    return "unknown";
 }
 
 const char *resnet_kernels_name(resnet_kernels k) {

@@ -1,0 +1,102 @@
+/* qkernels.h - the int8 micro-kernels (u8 activations x s8 weights -> s32) and how one is
+ * chosen (internal). docs/int8.md has the layout drawn out and the plan for the model.
+ *
+ * A QGEMM micro-kernel computes one MR x NR tile over ks taps of kc depth each:
+ *   acc[i][j] = csum[j] + sum_t sum_k A_t[i][k] * W_t[k][j]          (int32, exact)
+ *   A: ks * MR row pointers, tap-major: a[t * MR + i] is row i's kc bytes (u8) for tap t:
+ *      a pixel of an NHWC activation, or a padding row holding the activation zero point
+ *      (one tap of a KxK window, as the fp32 kernels read rows: nothing packed for A).
+ *      Pointers past mr repeat a real row: computed, never stored. kc % 4 == 0 (the
+ *      driver pads the channels to a multiple of 4, with zero weights).
+ *   W: one packed panel (rn_qpack): NR int32 csum, NR float scale, NR float bias, then
+ *      ks * kc/4 groups of NR x 4 s8 weights (column j's 4 consecutive k of a group are
+ *      4 consecutive bytes: what one 32-bit lane of vpdpbusd multiplies and sums).
+ *      csum = -(activation zero point) * (sum of column j's weights), precomputed at packing,
+ *      so a u8 activation with a zero point costs nothing in the loop.
+ *   No overflow: |acc| <= ks*kc*255*128 + |csum| < 2^31 needs ks*kc <= 32768 (ResNet-50's
+ *      largest is 9*512 = 4608).
+ *
+ * The store (flags select the output type; ldc and ldr count elements of their type):
+ *   RN_QUK_OUT_S32: C[i][j] = acc (int32), nothing else (tests; a split of K).
+ *   otherwise, in float, each step rounded to nearest even as the instructions do:
+ *     v = fmaf((float)acc, scale[j], bias[j])        (int->float rounds when |acc| > 2^24)
+ *     v = fmaf((float)res[i][j], p->res_scale, v)    (only if res != NULL; res is u8)
+ *     v = min(max(v, p->lo), p->hi)                  (ReLU: lo = the output zero point)
+ *   RN_QUK_OUT_F32: C[i][j] = v (float).
+ *   default (u8):   C[i][j] = (uint8_t)rint(v), rint = round half to even (the default
+ *                   MXCSR mode of cvtps2dq; lrintf/nearbyintf in C). Needs 0 <= lo, hi <= 255.
+ *   So scale and bias carry the whole requantization: scale[j] = s_a * s_w[j] / s_out,
+ *   bias[j] = b[j] / s_out + z_out (and - res_scale * z_res when the residual has a zero
+ *   point), res_scale = s_res / s_out. Every path computes these same float operations, so
+ *   every path gives bit-identical outputs, not merely close ones.
+ * All NR columns of the mr rows are written (the caller pads N to NR). */
+#ifndef RN_QKERNELS_H
+#define RN_QKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { RN_QUK_OUT_F32 = 1, RN_QUK_OUT_S32 = 2 };
+
+typedef struct rn_qgemm_params {
+    float res_scale; /* multiplier of the residual's u8 values */
+    float lo, hi;    /* clamp of v, in output units */
+} rn_qgemm_params;
+
+typedef void (*rn_qgemm_ukernel)(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                 size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
+                                 int flags);
+
+typedef enum rn_qpath {
+    RN_QPATH_AUTO = 0,
+    RN_QPATH_C,
+    RN_QPATH_AVX2,       /* vpmaddubsw + vpmaddwd: weights must be 7-bit (see docs/int8.md) */
+    RN_QPATH_AVXVNNI,    /* VEX vpdpbusd on ymm */
+    RN_QPATH_AVX512VNNI, /* EVEX vpdpbusd on zmm */
+} rn_qpath;
+
+typedef struct rn_qkernel_config {
+    rn_qpath id;
+    const char *name;
+    int mr, nr;                /* tile shape */
+    int wmin, wmax;            /* the weights this path computes exactly */
+    rn_qgemm_ukernel gemm;
+    double (*peak_gops)(double seconds); /* one core's measured int8 peak; NULL if unknown */
+} rn_qkernel_config;
+
+/* The config for a path (AUTO = the best this CPU has), or NULL if this CPU lacks it.
+ * Chosen from cpuid + XGETBV like the fp32 family (dispatch.c). */
+const rn_qkernel_config *rn_qkernels_select(rn_qpath which);
+const char *rn_qpath_name(rn_qpath p);
+
+/* Bytes of one packed panel, and of all n columns' panels (n rounded up to NR). */
+size_t rn_qpack_panel_bytes(const rn_qkernel_config *kc, int ks, int kcl);
+size_t rn_qpack_bytes(const rn_qkernel_config *kc, int n, int ks, int kcl);
+/* Packs w[n][ks][kcl] (output channel, tap, depth; kcl % 4 == 0) with per-channel scale[n]
+ * and bias[n] (NULL = zeros) for activations with zero point a_zero, into dst
+ * (rn_qpack_bytes; panel p at p * rn_qpack_panel_bytes). Columns past n get zero weights,
+ * scale and bias. Returns 0, or -1 when a weight is outside [kc->wmin, kc->wmax] (the
+ * AVX2 path would saturate: nothing silently wrong) or kcl is not a multiple of 4. */
+int rn_qpack(const rn_qkernel_config *kc, void *dst, const int8_t *w, int n, int ks, int kcl, const float *scale,
+             const float *bias, int a_zero);
+
+/* The kernels and peak probes (defined only where built). */
+void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                        const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+void rn_qs8_gemm_4x16__avx2(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                            const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+void rn_qs8_gemm_6x16__avxvnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                               size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                   size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
+                                   int flags);
+double rn_qpeak_gops__avx2(double seconds);
+double rn_qpeak_gops__avxvnni(double seconds);
+double rn_qpeak_gops__avx512vnni(double seconds);
+
+/* The requantization of one value, as every kernel computes it (the definition above;
+ * the portable kernel's store and the tests' oracle). */
+float rn_qrequant_f32(int32_t acc, float scale, float bias, const uint8_t *res, const rn_qgemm_params *p);
+uint8_t rn_qrequant_u8(int32_t acc, float scale, float bias, const uint8_t *res, const rn_qgemm_params *p);
+
+#endif

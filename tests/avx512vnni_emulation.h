@@ -1,0 +1,75 @@
+/* avx512vnni_emulation.h - the AVX-512 intrinsics the int8 12x32 micro-kernel uses, in plain
+ * C, so its logic (tile walk, taps, row aliasing, the store's requantization) is tested on
+ * CPUs without AVX-512 VNNI (a Zen 3, or a machine whose OS hides the AVX-512 state).
+ * Force-included (-include) when compiling src/kernels/x86/qgemm_12x32_avx512vnni.c for the
+ * tests only, after the float stand-ins of avx512_emulation.h. Each stand-in computes what
+ * the instruction does: dpbusd wraps in int32, cvtps_epi32 rounds in the current mode
+ * (nearest even), cvtepi32_epi8 keeps the low byte. The 128-bit loads and stores are SSE2's. */
+#ifndef RN_AVX512VNNI_EMULATION_H
+#define RN_AVX512VNNI_EMULATION_H
+
+#include "avx512_emulation.h"
+#include <stdint.h>
+
+typedef struct { int32_t v[16]; } rn_emu_m512i;
+
+static inline rn_emu_m512i rn_emu_loadu_si512(const void *p) { rn_emu_m512i r; memcpy(r.v, p, sizeof r.v); return r; }
+static inline void rn_emu_storeu_si512(void *p, rn_emu_m512i a) { memcpy(p, a.v, sizeof a.v); }
+static inline rn_emu_m512i rn_emu_set1_epi32(int32_t x) { rn_emu_m512i r; for (int i = 0; i < 16; i++) r.v[i] = x; return r; }
+static inline rn_emu_m512i rn_emu_add_epi32(rn_emu_m512i a, rn_emu_m512i b) {
+    for (int i = 0; i < 16; i++) a.v[i] = (int32_t)((uint32_t)a.v[i] + (uint32_t)b.v[i]);
+    return a;
+}
+static inline rn_emu_m512i rn_emu_dpbusd(rn_emu_m512i acc, rn_emu_m512i a, rn_emu_m512i b) {
+    for (int i = 0; i < 16; i++) {
+        uint32_t s = (uint32_t)acc.v[i];
+        for (int q = 0; q < 4; q++) {
+            uint8_t x = (uint8_t)((uint32_t)a.v[i] >> (8 * q));
+            int8_t y = (int8_t)(uint8_t)((uint32_t)b.v[i] >> (8 * q));
+            s += (uint32_t)(x * y);
+        }
+        acc.v[i] = (int32_t)s;
+    }
+    return acc;
+}
+static inline rn_emu_m512 rn_emu_cvtepi32_ps(rn_emu_m512i a) {
+    rn_emu_m512 r;
+    for (int i = 0; i < 16; i++) r.v[i] = (float)a.v[i];
+    return r;
+}
+static inline rn_emu_m512i rn_emu_cvtps_epi32(rn_emu_m512 a) {
+    rn_emu_m512i r;
+    for (int i = 0; i < 16; i++) r.v[i] = (int32_t)nearbyintf(a.v[i]);
+    return r;
+}
+static inline rn_emu_m512 rn_emu_min(rn_emu_m512 a, rn_emu_m512 b) {
+    for (int i = 0; i < 16; i++) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+static inline __m128i rn_emu_cvtepi32_epi8(rn_emu_m512i a) {
+    uint8_t b[16];
+    for (int i = 0; i < 16; i++) b[i] = (uint8_t)a.v[i];
+    return _mm_loadu_si128((const __m128i *)(const void *)b);
+}
+static inline rn_emu_m512i rn_emu_cvtepu8_epi32(__m128i a) {
+    uint8_t b[16];
+    rn_emu_m512i r;
+    _mm_storeu_si128((__m128i *)(void *)b, a);
+    for (int i = 0; i < 16; i++) r.v[i] = b[i];
+    return r;
+}
+
+#define __m512i rn_emu_m512i
+#define _mm512_loadu_si512 rn_emu_loadu_si512
+#define _mm512_storeu_si512 rn_emu_storeu_si512
+#define _mm512_set1_epi32 rn_emu_set1_epi32
+#define _mm512_add_epi32 rn_emu_add_epi32
+#define _mm512_dpbusd_epi32 rn_emu_dpbusd
+#define _mm512_cvtepi32_ps rn_emu_cvtepi32_ps
+#define _mm512_cvtps_epi32 rn_emu_cvtps_epi32
+#define _mm512_min_ps rn_emu_min
+#define _mm512_cvtepi32_epi8 rn_emu_cvtepi32_epi8
+#define _mm512_cvtepu8_epi32 rn_emu_cvtepu8_epi32
+#define rn_qs8_gemm_12x32__avx512vnni rn_qs8_gemm_12x32__avx512vnni_emulated
+
+#endif

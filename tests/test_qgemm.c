@@ -1,0 +1,270 @@
+/* test_qgemm.c - the int8 micro-kernels (src/kernels/qkernels.h) against a naive integer
+ * loop: every path this CPU has, and the ones it lacks on emulated intrinsics; random
+ * shapes, every mr, several taps with padding rows, activation zero points, u8 / f32 / s32
+ * stores with and without residual and ReLU. The int32 sums must be bit-identical, and so
+ * must the requantized outputs (every path computes the same float steps); the
+ * requantization itself is checked against the same arithmetic in double. */
+#include <math.h>
+#include <stdint.h>
+
+#include "testutil.h"
+#include "kernels/qkernels.h"
+
+static unsigned rng_state = 7;
+static unsigned rnd(void) { rng_state = rng_state * 1664525u + 1013904223u; return rng_state >> 8; }
+static int irand(int lo, int hi) { return lo + (int)(rnd() % (unsigned)(hi - lo + 1)); }
+static double drand(void) { return (rnd() & 0xffffff) / 16777216.0; } /* [0, 1) */
+
+#if defined(RN_HAVE_X86)
+/* Built only for the tests (Makefile): the paths a CPU may lack, on stand-ins. */
+void rn_qs8_gemm_12x32__avx512vnni_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                            size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
+                                            int flags);
+void rn_qs8_gemm_6x16__avxvnni_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                        size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+static const rn_qkernel_config avx512vnni_emulated = {RN_QPATH_AVX512VNNI, "avx512vnni (emulated)", 12, 32, -128, 127,
+                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL};
+static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (emulated on avx2)", 6, 16, -128, 127,
+                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL};
+#endif
+
+/* Every family to test: the real ones this CPU has, and the emulated ones where they can run. */
+static int families(const rn_qkernel_config **out) {
+    int n = 0;
+    static const rn_qpath real[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
+        const rn_qkernel_config *kc = rn_qkernels_select(real[i]);
+        if (kc) out[n++] = kc;
+        else printf("     (int8 path %s not on this CPU: its real kernel skipped)\n", rn_qpath_name(real[i]));
+    }
+#if defined(RN_HAVE_X86)
+    out[n++] = &avx512vnni_emulated;
+    if (rn_qkernels_select(RN_QPATH_AVX2)) out[n++] = &avxvnni_emulated; /* its stand-in is AVX2 */
+#endif
+    return n;
+}
+
+/* The requantization in double: what the float steps approximate. */
+static double requant_double(int32_t acc, float scale, float bias, const uint8_t *r, const rn_qgemm_params *p) {
+    double v = (double)acc * scale + bias;
+    if (r) v += (double)*r * p->res_scale;
+    return v < p->lo ? p->lo : v > p->hi ? p->hi : v;
+}
+/* A bound on |float steps - double|: each of (float)acc and the two fmaf rounds once, by at
+ * most 2^-24 of a magnitude no larger than the sum of the terms' magnitudes. */
+static double requant_tol(int32_t acc, float scale, float bias, const uint8_t *r, const rn_qgemm_params *p) {
+    double s = fabs((double)acc * scale) + fabs(bias) + (r ? fabs((double)*r * p->res_scale) : 0.0);
+    return 4.0 * s * ldexp(1.0, -24) + 1e-30;
+}
+
+/* A u8 output against the double reference: equal to it rounded half to even, except where
+ * the double value is within the float steps' error of a tie (then one off is allowed). */
+static int u8_matches_double(uint8_t got, double v, double tol) {
+    double want = nearbyint(v);
+    if (got == want) return 1;
+    double frac = v - floor(v);
+    return fabs(frac - 0.5) <= tol && fabs(got - v) <= 0.5 + tol;
+}
+
+typedef struct qcase {
+    int mr, ks, kcl, n, a_zero, out, residual, relu, pad_taps, extreme, ties;
+} qcase;
+
+/* One case on one family: pack, run every panel, compare with the naive loop. */
+static void check_case(const rn_qkernel_config *kc, const qcase *t) {
+    const int MR = kc->mr, nr = kc->nr, panels = (t->n + nr - 1) / nr, ks = t->ks, kcl = t->kcl;
+    const size_t depth = (size_t)ks * kcl, ldc = (size_t)panels * nr + 5, ldr = ldc + 3;
+    const size_t esize = t->out == 0 ? 1 : 4;
+    int8_t *w = malloc(t->n * depth);
+    float *scale = malloc(t->n * sizeof(float)), *bias = malloc(t->n * sizeof(float));
+    /* A: MR rows per tap, each with room past kcl (the kernel must not read it: the
+     * sanitizer build checks); a padding row of zero points */
+    uint8_t *abuf = malloc((size_t)ks * MR * (kcl + 3)), *pad = malloc((size_t)kcl);
+    const uint8_t **rows = malloc((size_t)ks * MR * sizeof *rows);
+    uint8_t *res = malloc((size_t)MR * ldr);
+    unsigned char *c = malloc((size_t)(MR + 1) * ldc * esize), *c0 = malloc((size_t)(MR + 1) * ldc * esize);
+    void *packed = malloc(rn_qpack_bytes(kc, t->n, ks, kcl));
+    const int wlo = kc->wmin, whi = kc->wmax;
+    for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)(t->extreme ? ((i & 1) ? whi : wlo) : irand(wlo, whi));
+    if (t->extreme == 2) /* every product as large as it gets, one sign: the s16 pair sums' worst */
+        for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)wlo;
+    for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)(t->extreme ? 255 : irand(0, 255));
+    memset(pad, t->a_zero, (size_t)kcl);
+    for (size_t i = 0; i < (size_t)MR * ldr; i++) res[i] = (uint8_t)irand(0, 255);
+    /* scales that put the outputs across [0, 255] and past both ends */
+    double wstd = (whi - wlo) / 3.5, astd = 74.0;
+    for (int o = 0; o < t->n; o++) {
+        scale[o] = (float)((0.3 + drand()) * 120.0 / (sqrt((double)depth) * wstd * astd));
+        bias[o] = (float)(drand() * 300.0 - 60.0);
+        if (t->ties) { scale[o] = 0.5f; bias[o] = (float)irand(0, 100); } /* x.5 exactly, often */
+    }
+    for (int tap = 0; tap < ks; tap++)
+        for (int i = 0; i < MR; i++) {
+            int r = i < t->mr ? i : t->mr - 1; /* rows past mr repeat the last real one */
+            /* rows in reverse order, so a kernel that assumed a stride would fail */
+            const uint8_t *row = abuf + ((size_t)tap * MR + (MR - 1 - r)) * (kcl + 3);
+            int padded = t->pad_taps && (tap + r) % 3 == 0; /* some taps of some rows over the padding */
+            rows[tap * MR + i] = padded ? pad : row;
+        }
+    rn_qgemm_params p = {(float)(0.2 + drand()), 0.0f, 255.0f};
+    if (t->out == 0) p.lo = t->relu ? (float)irand(0, 100) : 0.0f; /* ReLU: the output zero point */
+    if (t->out == 1) { p.lo = t->relu ? 0.0f : -INFINITY; p.hi = INFINITY; }
+    int rc = rn_qpack(kc, packed, w, t->n, ks, kcl, scale, bias, t->a_zero);
+    CHECK(rc == 0, "%s: pack failed", kc->name);
+    if (rc) goto done;
+
+    for (size_t i = 0; i < (size_t)(MR + 1) * ldc * esize; i++) c[i] = (unsigned char)(rnd() & 0xff);
+    memcpy(c0, c, (size_t)(MR + 1) * ldc * esize);
+    const int flags = t->out == 1 ? RN_QUK_OUT_F32 : t->out == 2 ? RN_QUK_OUT_S32 : 0;
+    const size_t pbytes = rn_qpack_panel_bytes(kc, ks, kcl);
+    for (int pn = 0; pn < panels; pn++)
+        kc->gemm(t->mr, ks, kcl, rows, (const char *)packed + pn * pbytes, c + (size_t)pn * nr * esize, ldc,
+                 t->residual ? res + (size_t)pn * nr : NULL, ldr, &p, flags);
+
+    int bad = 0, bad_double = 0, untouched = 0;
+    for (int i = 0; i < MR + 1; i++)
+        for (size_t j = 0; j < ldc; j++) {
+            size_t at = ((size_t)i * ldc + j) * esize;
+            if (i >= t->mr || j >= (size_t)panels * nr) { untouched += memcmp(c + at, c0 + at, esize) != 0; continue; }
+            int64_t acc = 0; /* the naive loop, in 64 bits */
+            if ((int)j < t->n)
+                for (int tap = 0; tap < ks; tap++)
+                    for (int k = 0; k < kcl; k++)
+                        acc += (int64_t)(rows[tap * MR + i][k] - t->a_zero) * w[j * depth + (size_t)tap * kcl + k];
+            if (acc != (int32_t)acc) { bad++; continue; }
+            float sc = (int)j < t->n ? scale[j] : 0.0f, bi = (int)j < t->n ? bias[j] : 0.0f;
+            const uint8_t *r = t->residual ? res + (size_t)i * ldr + j : NULL;
+            if (t->out == 2) {
+                int32_t got;
+                memcpy(&got, c + at, 4);
+                bad += got != (int32_t)acc;
+            } else if (t->out == 1) {
+                float got, want = rn_qrequant_f32((int32_t)acc, sc, bi, r, &p);
+                memcpy(&got, c + at, 4);
+                bad += memcmp(&got, &want, 4) != 0;
+                double v = requant_double((int32_t)acc, sc, bi, r, &p);
+                bad_double += !(fabs(got - v) <= requant_tol((int32_t)acc, sc, bi, r, &p) || got == v);
+            } else {
+                uint8_t got = c[at];
+                bad += got != rn_qrequant_u8((int32_t)acc, sc, bi, r, &p);
+                double v = requant_double((int32_t)acc, sc, bi, r, &p);
+                bad_double += !u8_matches_double(got, v, requant_tol((int32_t)acc, sc, bi, r, &p));
+            }
+        }
+    CHECK(bad == 0 && bad_double == 0 && untouched == 0,
+          "%s mr=%d ks=%d kc=%d n=%d zero=%d out=%s res=%d relu=%d pad=%d extreme=%d ties=%d: %d wrong, "
+          "%d off the double reference, %d written outside the tile",
+          kc->name, t->mr, ks, kcl, t->n, t->a_zero, t->out == 0 ? "u8" : t->out == 1 ? "f32" : "s32", t->residual,
+          t->relu, t->pad_taps, t->extreme, t->ties, bad, bad_double, untouched);
+done:
+    free(w); free(scale); free(bias); free(abuf); free(pad); free(rows); free(res); free(c); free(c0); free(packed);
+}
+
+static void test_kernels(void) {
+    const rn_qkernel_config *fam[8];
+    int nf = families(fam);
+    for (int f = 0; f < nf; f++) {
+        const rn_qkernel_config *kc = fam[f];
+        int cases = 0;
+        /* every mr, each store, one tap and a 3x3 window with padding rows */
+        for (int mr = 1; mr <= kc->mr; mr++)
+            for (int out = 0; out < 3; out++) {
+                qcase t = {mr, out == 1 ? 9 : 1, 4 * irand(1, 40), irand(1, 2 * kc->nr + 3), irand(0, 1) ? 0 : irand(1, 255),
+                           out, irand(0, 1), irand(0, 1), out == 1, 0, 0};
+                check_case(kc, &t);
+                cases++;
+            }
+        /* random shapes: odd N, depth up to the largest ResNet-50 tap run (512) */
+        for (int r = 0; r < 40; r++) {
+            qcase t = {irand(1, kc->mr), irand(1, 3) == 3 ? 9 : irand(1, 3), 4 * irand(1, 130), irand(1, 3 * kc->nr),
+                       irand(0, 2) ? 0 : irand(0, 255), irand(0, 2), irand(0, 1), irand(0, 1), irand(0, 1), 0, 0};
+            check_case(kc, &t);
+            cases++;
+        }
+        /* the extremes: a = 255 against the widest weights of the path (alternating signs,
+         * then one sign: where vpmaddubsw's s16 pair sums would saturate with 8-bit weights),
+         * deep enough that int32 must hold the sum; and exact ties x.5 (round half to even) */
+        qcase ex1 = {kc->mr, 9, 512, kc->nr, 0, 2, 0, 0, 0, 1, 0}, ex2 = ex1, ties = {kc->mr, 1, 8, kc->nr, 0, 0, 0, 0, 0, 0, 1};
+        ex2.extreme = 2;
+        check_case(kc, &ex1);
+        check_case(kc, &ex2);
+        ex2.out = 0;
+        check_case(kc, &ex2);
+        check_case(kc, &ties);
+        ties.residual = 1;
+        check_case(kc, &ties);
+        printf("     %s: %d cases\n", kc->name, cases + 5);
+    }
+}
+
+/* The requantization of one value against double, on sums past 2^24 (where (float)acc
+ * rounds), and round half to even on exact ties. */
+static void test_requant(void) {
+    rn_qgemm_params p = {0.75f, 0.0f, 255.0f};
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        int32_t acc = (int32_t)(rnd() << 8) >> irand(0, 16); /* magnitudes up to 2^31 */
+        float scale = (float)(ldexp(drand() + 0.5, -irand(4, 24)));
+        float bias = (float)(drand() * 400 - 100);
+        uint8_t r = (uint8_t)irand(0, 255);
+        const uint8_t *rp = irand(0, 1) ? &r : NULL;
+        uint8_t got = rn_qrequant_u8(acc, scale, bias, rp, &p);
+        double v = requant_double(acc, scale, bias, rp, &p);
+        bad += !u8_matches_double(got, v, requant_tol(acc, scale, bias, rp, &p));
+    }
+    CHECK(bad == 0, "%d requantized values off the double reference", bad);
+    /* ties go to the even neighbour: 2.5 -> 2, 3.5 -> 4, 0.5 -> 0, 254.5 -> 254 */
+    rn_qgemm_params q = {1.0f, 0.0f, 255.0f};
+    CHECK(rn_qrequant_u8(5, 0.5f, 0.0f, NULL, &q) == 2, "2.5");
+    CHECK(rn_qrequant_u8(7, 0.5f, 0.0f, NULL, &q) == 4, "3.5");
+    CHECK(rn_qrequant_u8(1, 0.5f, 0.0f, NULL, &q) == 0, "0.5");
+    CHECK(rn_qrequant_u8(509, 0.5f, 0.0f, NULL, &q) == 254, "254.5");
+    CHECK(rn_qrequant_u8(-3, 1.0f, 0.0f, NULL, &q) == 0 && rn_qrequant_u8(300, 1.0f, 0.0f, NULL, &q) == 255, "clamp");
+    uint8_t r = 3;
+    CHECK(rn_qrequant_u8(2, 0.25f, 1.0f, &r, &q) == 4, "residual"); /* 0.5 + 1 + 3 = 4.5 -> 4 */
+}
+
+/* Packing: the compensation of the activation zero point, and refusals. */
+static void test_pack(void) {
+    const rn_qkernel_config *c = rn_qkernels_select(RN_QPATH_C);
+    int8_t w[2 * 8];
+    for (int i = 0; i < 16; i++) w[i] = (int8_t)(i - 8);
+    float s[2] = {1, 2};
+    unsigned char buf[1024];
+    CHECK(rn_qpack(c, buf, w, 2, 1, 8, s, NULL, 10) == 0, "pack");
+    int32_t cs[8];
+    memcpy(cs, buf, sizeof cs);
+    CHECK(cs[0] == -10 * (-8 - 7 - 6 - 5 - 4 - 3 - 2 - 1) && cs[1] == -10 * (0 + 1 + 2 + 3 + 4 + 5 + 6 + 7) && cs[2] == 0,
+          "column sums %d %d %d", cs[0], cs[1], cs[2]);
+    CHECK(rn_qpack(c, buf, w, 2, 1, 6, s, NULL, 0) == -1, "depth not a multiple of 4 refused");
+    const rn_qkernel_config *avx2 = rn_qkernels_select(RN_QPATH_AVX2);
+    if (avx2) {
+        int8_t w8[16] = {63, -64, 0, 1, 2, 3, 4, 5, -65, 0, 0, 0, 0, 0, 0, 0};
+        unsigned char big[4096];
+        CHECK(rn_qpack(avx2, big, w8, 1, 1, 16, s, NULL, 0) == -1, "AVX2 path refuses a weight past 7 bits");
+        w8[8] = -64;
+        CHECK(rn_qpack(avx2, big, w8, 1, 1, 16, s, NULL, 0) == 0, "AVX2 path takes 7-bit weights");
+    }
+}
+
+static void test_dispatch(void) {
+    const rn_qkernel_config *a = rn_qkernels_select(RN_QPATH_AUTO);
+    CHECK(a != NULL, "auto");
+    if (!a) return;
+    printf("     auto: %s (%dx%d)\n", a->name, a->mr, a->nr);
+    /* auto is the best path present, in the order avx512vnni > avxvnni > avx2 > c */
+    static const rn_qpath order[] = {RN_QPATH_AVX512VNNI, RN_QPATH_AVXVNNI, RN_QPATH_AVX2, RN_QPATH_C};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (rn_qkernels_select(order[i])) {
+            CHECK(a->id == order[i], "auto is %s, %s is present", a->name, rn_qpath_name(order[i]));
+            break;
+        }
+}
+
+int main(void) {
+    RUN(test_requant);
+    RUN(test_pack);
+    RUN(test_dispatch);
+    RUN(test_kernels);
+    return TEST_DONE();
+}
