@@ -2,7 +2,8 @@
 #   make          build the library (static + shared) and the `resnet` tool into build/
 #   make demo     build, fetch and convert the weights if needed, classify the demo photos
 #   make test     build and run the whole test suite
-#   make install  install library, header and pkg-config file under $(PREFIX)
+#   make install  install the tool (with its man page, bash completion and fetch script), the
+#                 library, header and pkg-config file under $(PREFIX)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -121,21 +122,32 @@ demo: all weights
 test: all $(TEST_BIN) $(EXAMPLE_BIN) weights
 	tests/run.sh
 
+# The tool finds its fetch script relative to itself (bin/../libexec/resnet), so `resnet fetch`
+# works from the installed tree wherever PREFIX (or DESTDIR) puts it.
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
-	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/libexec/resnet \
+	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 644 $(BUILD)/libresnet.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libresnet.so $(DESTDIR)$(PREFIX)/lib/libresnet.so.0
 	ln -sf libresnet.so.0 $(DESTDIR)$(PREFIX)/lib/libresnet.so
 	install -m 644 include/resnet.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/resnet $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 tools/fetch-weights.sh $(DESTDIR)$(PREFIX)/libexec/resnet/
+	install -m 644 doc/resnet.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 doc/resnet.bash $(DESTDIR)$(BASHCOMPDIR)/resnet
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*RESNET_VERSION "\(.*\)".*/\1/p' include/resnet.h)|' \
 	    resnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libresnet.a $(DESTDIR)$(PREFIX)/lib/libresnet.so \
 	      $(DESTDIR)$(PREFIX)/lib/libresnet.so.0 $(DESTDIR)$(PREFIX)/include/resnet.h \
-	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
+	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc \
+	      $(DESTDIR)$(PREFIX)/libexec/resnet/fetch-weights.sh $(DESTDIR)$(MANDIR)/man1/resnet.1 \
+	      $(DESTDIR)$(BASHCOMPDIR)/resnet
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/resnet 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

@@ -148,10 +148,10 @@ ln -s "$(cd "$S" && pwd)/340_zebra_1.png" "$tmp/folder/sub/b.png"
 printf 'not a photo' >"$tmp/folder/sub/c.jpg"
 printf 'notes' >"$tmp/folder/readme.txt"
 run "$BIN" classify --json -k 1 "$tmp/folder"
-[ "$rc" -eq 1 ] && [ "$(echo "$out" | wc -l)" -eq 2 ] && echo "$out" | sed -n 1p | grep -q '"Samoyed"' &&
-  echo "$out" | sed -n 2p | grep -q '"zebra"' && echo "$err" | grep -q "sub/c.jpg" &&
-  echo "$err" | grep -q "3 photos in .*2 classified, 1 unreadable"
-check "classify DIR: recursive, one JSON line per photo, the bad one reported, a summary" $? "rc=$rc $out $err"
+[ "$rc" -eq 1 ] && [ "$(echo "$out" | wc -l)" -eq 3 ] && echo "$out" | sed -n 1p | grep -q '"Samoyed"' &&
+  echo "$out" | sed -n 2p | grep -q '"zebra"' && echo "$out" | sed -n 3p | grep -q '"error"' &&
+  echo "$err" | grep -q "sub/c.jpg" && echo "$err" | grep -q "3 photos in .*2 classified, 1 unreadable"
+check "classify DIR: recursive, one JSON line per photo (the bad one an error record), a summary" $? "rc=$rc $out $err"
 run "$BIN" classify "$tmp/emptydir";                     expect_error "classify: empty folder" "no photos" 1
 
 # ---- the example program (public header only) ----------------------------------------------

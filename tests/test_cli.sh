@@ -27,6 +27,10 @@ expect_error() {
   check "$name" $? "rc=$rc (want $code), stderr: $err"
 }
 
+# the command line itself (options, --help, stdin, JSON records, odd names, man page, install):
+# demo photos and files made here only
+. "$(dirname "$0")/cli_args.sh"
+
 run "$BIN" classify "$SHARED/images/seed/cat.jpg" "$SHARED/images/seed/dog.jpg"
 echo "$out" | sed 's/^/     /'
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | sed -n 2p | sed 's/.*  [0-9]*  //')" = "tiger cat" ] &&

@@ -56,29 +56,50 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
                gflop[g] > 0 ? gflop[g] / ms[g] * 1e3 : 0.0, 100.0 * ms[g] / total);
 }
 
+enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_ITERS, OPT_WARMUP, OPT_PROFILE };
+
+static const struct option options[] = {
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"iters", required_argument, NULL, OPT_ITERS},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"profile", no_argument, NULL, OPT_PROFILE},
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_bench = {
+    .name = "bench", .run = cmd_bench, .synopsis = "",
+    .brief = "time the forward pass",
+    .about = "Times the forward pass on random input (weights and data do not change the time of a dense\n"
+             "network): warm-up runs, then the median of the timed runs.",
+    .help = "      --batch N         images per forward pass (default 1)\n"
+            "      --iters N         timed runs, after the warm-up (default 10)\n"
+            "      --warmup N        untimed runs first (default 2)\n"
+            "      --profile         then time every layer and print where the time goes\n",
+    .shortopts = "h", .options = options,
+};
+
 int cmd_bench(int argc, char **argv) {
     cli_common common = {.kernels = RESNET_KERNELS_AUTO};
-    int batch = 1, iters = 10, warmup = 2, profile = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--profile") == 0) {
-            profile = 1;
-            continue;
+    int batch = 1, iters = 10, warmup = 2, profile = 0, c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_bench, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case OPT_BATCH:
+            if (cli_parse_int("--batch", optarg, 1, 256, &batch)) return 2;
+            break;
+        case OPT_ITERS:
+            if (cli_parse_int("--iters", optarg, 1, 100000, &iters)) return 2;
+            break;
+        case OPT_WARMUP:
+            if (cli_parse_int("--warmup", optarg, 0, 1000, &warmup)) return 2;
+            break;
+        case OPT_PROFILE: profile = 1; break;
+        default: return CLI_EXIT_STATUS(c);
         }
-        if (strcmp(argv[i], "--batch") == 0) {
-            if (cli_parse_int("--batch", v, 1, 256, &batch)) return 2;
-        } else if (strcmp(argv[i], "--iters") == 0) {
-            if (cli_parse_int("--iters", v, 1, 100000, &iters)) return 2;
-        } else if (strcmp(argv[i], "--warmup") == 0) {
-            if (cli_parse_int("--warmup", v, 0, 1000, &warmup)) return 2;
-        } else {
-            return cli_usage_error("bench: unknown option '%s'", argv[i]);
-        }
-        i++;
     }
+    if (optind < argc) return cli_usage_error("bench: takes no operands ('%s')", argv[optind]);
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
     resnet_session *s = NULL;

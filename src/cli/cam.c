@@ -6,16 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cli/features.h"
 #include "common.h"
+#include "image/image.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
  * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
 static int parse_class(const char *s) {
     char *end;
     long v = strtol(s, &end, 10);
-    if (end != s && *end == '\0') return v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
+    /* only digits: " 5" or "5 " is neither an index nor a name */
+    if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
     char want[128];
     size_t n = strlen(s);
     if (n == 0 || n >= sizeof want) return -1;
@@ -27,49 +30,70 @@ static int parse_class(const char *s) {
     return -1;
 }
 
+enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
+
+static const struct option options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"class", required_argument, NULL, 'c'},
+    {"opacity", required_argument, NULL, OPT_OPACITY},
+    CLI_FORCE_OPTION,
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_cam = {
+    .name = "cam", .run = cmd_cam, .synopsis = "-o OUT.png PHOTO",
+    .brief = "where in a photo the network saw a class (class activation map)",
+    .about = "Writes the photo with the class activation map of a class laid over it (the centre crop\n"
+             "the network sees; outside it, grey), and prints the class and the hottest point.\n"
+             "PHOTO - reads it from standard input.",
+    .help = "  -o, --output OUT.png  where to write the picture (required; never the photo itself)\n"
+            "  -c, --class CLASS     index or name, e.g. 282 or 'tiger cat' (default: the top-1)\n"
+            "      --opacity A       of the colour scale, 0..1 (default 0.5)\n" CLI_FORCE_HELP,
+    .shortopts = "ho:c:", .options = options,
+};
+
 int cmd_cam(int argc, char **argv) {
     cli_common common = {0};
     const char *photo = NULL, *out = NULL, *class_arg = NULL;
     double opacity = 0.5;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (!v) return cli_usage_error("cam: %s needs a file name", a);
-            out = v;
-            i++;
-        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--class") == 0) {
-            if (!v) return cli_usage_error("cam: %s needs a class (index or name)", a);
-            class_arg = v;
-            i++;
-        } else if (strcmp(a, "--opacity") == 0) {
-            char *end;
-            opacity = v ? strtod(v, &end) : -1;
-            if (!v || *end != '\0' || end == v || !(opacity >= 0 && opacity <= 1))
-                return cli_usage_error("cam: --opacity needs a number from 0 to 1, got '%s'", v ? v : "");
-            i++;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("cam: unknown option '%s'", a);
-        } else if (!photo) {
-            photo = a;
-        } else {
-            return cli_usage_error("cam: one photo at a time ('%s' is a second)", a);
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_cam, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'c': class_arg = optarg; break;
+        case OPT_OPACITY:
+            if (cli_parse_double("cam: --opacity", optarg, 0, 1, &opacity)) return 2;
+            break;
+        case CLI_OPT_FORCE: common.force = 1; break;
+        default: return CLI_EXIT_STATUS(c);
         }
     }
+    if (argc - optind > 1) return cli_usage_error("cam: one photo at a time ('%s' is a second)", argv[optind + 1]);
+    if (optind < argc) photo = argv[optind];
     if (!photo) return cli_usage_error("cam: no photo given");
     if (!out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
     int cls = -1;
     if (class_arg && (cls = parse_class(class_arg)) < 0)
         return cli_usage_error("cam: unknown class '%s' (an index 0-999 or a name such as 'tiger cat')", class_arg);
     char *photos[1] = {(char *)photo};
-    if (cli_check_output(out, RN_KIND_PNG, &common, photos, 1, NULL, 0) != 0) return 1;
+    if (cli_check_output(out, RN_KIND_PNG, &common, photos, cli_is_stdin(photo) ? 0 : 1, NULL, 0) != 0) return 1;
 
     /* The photo first: a bad photo should not cost a model load. */
     resnet_error err;
     resnet_image img = {0}, shown = {0};
-    if (resnet_image_load(photo, &img, &err) != RESNET_OK) return cli_error("%s", err.message);
+    if (cli_is_stdin(photo)) { /* "-": decoded from memory, as resnet_image_load decodes a file */
+        size_t size;
+        const unsigned char *data = cli_stdin_bytes(&size, &err);
+        rn_image ri;
+        if (!data || rn_image_decode(data, size, CLI_STDIN_NAME, &ri, &err) != RESNET_OK)
+            return cli_error("%s", err.message);
+        img = (resnet_image){ri.width, ri.height, ri.rgb}; /* both malloc'd w*h*3 bytes: ownership moves */
+    } else if (resnet_image_load(photo, &img, &err) != RESNET_OK) {
+        return cli_error("%s", err.message);
+    }
     int rc = 1;
     resnet_model *model = NULL;
     resnet_session *s = NULL;
@@ -111,7 +135,8 @@ int cmd_cam(int argc, char **argv) {
     size_t hot = 0;
     for (size_t i = 1; i < (size_t)img.width * img.height; i++)
         if (heat[i] > heat[hot]) hot = i;
-    printf("%s: class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", out, cls, resnet_class_name(cls),
+    cli_text(stdout, out);
+    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls, resnet_class_name(cls),
            100.0 * logits[cls], (int)(hot % (size_t)img.width), (int)(hot / (size_t)img.width), img.width,
            img.height);
     rc = 0;

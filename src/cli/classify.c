@@ -4,8 +4,37 @@
 
 #include "cli/cli.h"
 
+enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_TTA, OPT_HEAD };
+
+static const struct option options[] = {
+    {"top", required_argument, NULL, 'k'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"tta", required_argument, NULL, OPT_TTA},
+    {"head", required_argument, NULL, OPT_HEAD},
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_classify = {
+    .name = "classify", .run = cmd_classify, .synopsis = "PHOTO|DIR...",
+    .brief = "the top classes of each photo, or of every photo under folders",
+    .about = "Prints the top classes of each photo (JPEG or PNG; - reads one from standard input).\n"
+             "Folders are walked recursively (sorted), several photos in flight, with a progress bar\n"
+             "on a terminal and a summary on stderr.",
+    .help = "  -k, --top N           how many classes to print (default 5)\n"
+            "      --json            one JSON object per line and photo, in order: {\"file\", \"top\"} or\n"
+            "                        {\"file\", \"error\"}\n"
+            "      --tta MODE        average over views: none, flip, 10crop, multiscale (default none)\n"
+            "      --head FILE       a head made by train-head: its classes instead of ImageNet's\n",
+    .notes = "exit status: 0 every photo classified, 1 some could not be read (each named on stderr),\n"
+             "2 usage error\n",
+    .shortopts = "hk:", .options = options,
+};
+
 static void print_text(const char *file, const resnet_prediction *top, int k) {
-    printf("%s\n", file);
+    cli_text(stdout, file);
+    putchar('\n');
     for (int i = 0; i < k; i++)
         printf("  %6.2f%%  %3d  %s\n", 100.0 * top[i].prob, top[i].index, resnet_class_name(top[i].index));
 }
@@ -24,80 +53,56 @@ static void print_json(const char *file, const resnet_prediction *top, int k) {
 
 int cmd_classify(int argc, char **argv) {
     cli_common common = {.kernels = RESNET_KERNELS_AUTO};
-    int k = 5, json = 0, nfiles = 0;
+    int k = 5, json = 0;
     resnet_tta tta = RESNET_TTA_NONE;
     const char *head = NULL; /* --head FILE: a trained head's classes instead of ImageNet's */
-    char **files = calloc((size_t)argc, sizeof *files);
-    if (!files) return cli_error("out of memory");
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) { free(files); return 2; }
-        if (r > 0) continue;
-        if (strcmp(argv[i], "-k") == 0 || strcmp(argv[i], "--top") == 0) {
-            if (cli_parse_int(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, RESNET_NUM_CLASSES, &k)) {
-                free(files);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (strcmp(argv[i], "--tta") == 0) {
-            if (cli_parse_tta(i + 1 < argc ? argv[i + 1] : NULL, &tta)) {
-                free(files);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(argv[i], "--head") == 0) {
-            if (i + 1 >= argc) {
-                free(files);
-                return cli_usage_error("classify: --head needs a file (made by resnet train-head)");
-            }
-            head = argv[++i];
-        } else if (strcmp(argv[i], "--") == 0) {
-            while (++i < argc) files[nfiles++] = argv[i];
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            free(files);
-            return cli_usage_error("classify: unknown option '%s'", argv[i]);
-        } else {
-            files[nfiles++] = argv[i];
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_classify, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case 'k':
+            if (cli_parse_int("-k", optarg, 1, RESNET_NUM_CLASSES, &k)) return 2;
+            break;
+        case OPT_JSON: json = 1; break;
+        case OPT_TTA:
+            if (cli_parse_tta(optarg, &tta)) return 2;
+            break;
+        case OPT_HEAD: head = optarg; break;
+        default: return CLI_EXIT_STATUS(c);
         }
     }
-    if (nfiles == 0) {
-        free(files);
-        return cli_usage_error("classify: no photo given");
-    }
+    char **files = argv + optind;
+    const int nfiles = argc - optind;
+    if (nfiles == 0) return cli_usage_error("classify: no photo given");
     int folders = 0;
     for (int i = 0; i < nfiles && !head; i++) folders += cli_is_dir(files[i]);
-    if (head || folders) { /* folders and heads: classify_many.c (pipelined, with a summary) */
-        int rc = cli_classify_many(&common, files, nfiles, k, json, head, tta);
-        free(files);
-        return rc;
-    }
+    if (head || folders) /* folders and heads: classify_many.c (pipelined, with a summary) */
+        return cli_classify_many(&common, files, nfiles, k, json, head, tta);
     resnet_model *model = cli_load_model(&common);
-    if (!model) { free(files); return 1; }
+    if (!model) return 1;
     resnet_session *session = NULL;
     resnet_error err;
     /* the views of a photo run as one batch */
     if (resnet_session_create(model, common.threads, resnet_tta_views(tta, NULL), &session, &err) != RESNET_OK) {
         resnet_model_free(model);
-        free(files);
         return cli_error("%s", err.message);
     }
     int failed = 0;
     resnet_prediction top[RESNET_NUM_CLASSES];
     for (int i = 0; i < nfiles; i++) {
         /* One bad photo is reported and skipped; the others are still classified. */
-        if (resnet_classify_file_tta(session, files[i], tta, k, top, &err) != RESNET_OK) {
+        if (cli_classify_photo(session, files[i], tta, k, top, &err) != RESNET_OK) {
             cli_error("%s", err.message);
+            if (json) cli_json_error_record(stdout, files[i], err.message);
             failed++;
-            continue;
+        } else if (json) {
+            print_json(files[i], top, k);
+        } else {
+            print_text(files[i], top, k);
         }
-        if (json) print_json(files[i], top, k);
-        else print_text(files[i], top, k);
         fflush(stdout);
     }
     resnet_session_free(session);
     resnet_model_free(model);
-    free(files);
     return failed ? 1 : 0;
 }

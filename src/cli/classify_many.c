@@ -36,9 +36,13 @@ static void print_result(const run_ctx *x, const char *file, int k) {
         }
         fputs("]}\n", stdout);
     } else {
-        printf("%s\n", file);
-        for (int i = 0; i < k; i++)
-            printf("  %6.2f%%  %3d  %s\n", 100.0 * x->top[i].prob, x->top[i].index, class_name(x, x->top[i].index));
+        cli_text(stdout, file);
+        putchar('\n');
+        for (int i = 0; i < k; i++) {
+            printf("  %6.2f%%  %3d  ", 100.0 * x->top[i].prob, x->top[i].index);
+            cli_text(stdout, class_name(x, x->top[i].index)); /* a head's names are folder names */
+            putchar('\n');
+        }
     }
     fflush(stdout);
 }
@@ -50,6 +54,7 @@ static int on_result(void *vctx, const resnet_file_result *r) {
     x->done++;
     if (r->status != RESNET_OK) {
         cli_error("%s", r->message);
+        if (x->json) cli_json_error_record(stdout, r->path, r->message), fflush(stdout);
         x->failed++;
         cli_progress_update(&x->bar, x->done);
         return 0;
@@ -60,7 +65,9 @@ static int on_result(void *vctx, const resnet_file_result *r) {
         nc = resnet_head_classes(x->head);
         if (resnet_head_predict(x->head, r->features, 1, x->probs, &err) != RESNET_OK) {
             cli_error("%s: %s", r->path, err.message);
+            if (x->json) cli_json_error_record(stdout, r->path, err.message), fflush(stdout);
             x->failed++;
+            cli_progress_update(&x->bar, x->done);
             return 0;
         }
     } else {
@@ -98,7 +105,11 @@ static void summary(const run_ctx *x, int n, int problems, int nc, double second
     }
     for (int c = 0; c < nc; c++)
         if (x->top1_count[c] < 0) x->top1_count[c] = -x->top1_count[c];
-    if (shown) fprintf(stderr, "resnet: most frequent top-1: %s\n", line);
+    if (shown) { /* a head's class names are folder names: shown safely */
+        fputs("resnet: most frequent top-1: ", stderr);
+        cli_text(stderr, line);
+        fputc('\n', stderr);
+    }
 }
 
 int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,
@@ -114,6 +125,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
         return cli_error("%s: the head takes %d features, the network gives %d", head_path, dim, RESNET_FEATURE_DIM);
     }
     cli_photos photos = {0};
+    photos.keep_going = 1; /* an unreadable folder argument is a record in its place */
     if (cli_photos_add(&photos, args, nargs) != 0) {
         cli_photos_free(&photos);
         resnet_head_free(head);
@@ -157,7 +169,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
     if (tta == RESNET_TTA_NONE) {
-        if (resnet_run_files(s, (const char *const *)photos.paths, photos.count,
+        if (cli_run_files(s, photos.paths, photos.errors, photos.count,
                              head ? RESNET_WANT_FEATURES : RESNET_WANT_LOGITS, on_result, &x, &err) != RESNET_OK) {
             cli_progress_clear(&x.bar);
             cli_error("%s", err.message);
@@ -170,8 +182,11 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
             int kk = k < RESNET_NUM_CLASSES ? k : RESNET_NUM_CLASSES;
             cli_progress_clear(&x.bar);
             x.done++;
-            if (resnet_classify_file_tta(s, photos.paths[i], tta, kk, top, &err) != RESNET_OK) {
+            if (photos.errors && photos.errors[i]) snprintf(err.message, sizeof err.message, "%s", photos.errors[i]);
+            if ((photos.errors && photos.errors[i]) ||
+                cli_classify_photo(s, photos.paths[i], tta, kk, top, &err) != RESNET_OK) {
                 cli_error("%s", err.message);
+                if (x.json) cli_json_error_record(stdout, photos.paths[i], err.message), fflush(stdout);
                 x.failed++;
             } else {
                 x.top1_count[top[0].index]++;

@@ -2,6 +2,7 @@
 #ifndef RN_CLI_H
 #define RN_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 #include "resnet.h"
 #include "io/atomic.h"
@@ -25,9 +26,65 @@ int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 /* Parses the value of --tta (none, flip, 10crop, multiscale); 0 on success, else reported. */
 int cli_parse_tta(const char *s, resnet_tta *out);
 
-/* Tries to consume one common flag at argv[*i]; returns 1 if it did, 0 if argv[*i] is
- * not a common flag, -1 on a bad value (already reported). */
-int cli_common_flag(cli_common *c, int argc, char **argv, int *i);
+/* Parses a number in [lo, hi] for flag `flag`; 0 on success. Like cli_parse_int, no
+ * blanks or other junk before or after it (strtod alone would take " 5" and "5 "). */
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
+
+/* ---- one command: its options (getopt_long tables) and usage ----------------------------
+ * Every command parses the GNU way: --opt=value, --opt value, -k5, -k 5, unique prefixes of
+ * long options, options before or after operands, "--" ends the options. The tables are the
+ * single source of what a command accepts: parsing, --help, `resnet --list-options` (the
+ * bash completion) and the man-page test all read them. */
+enum { /* ids of the long options without a short letter (above any char) */
+    CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT,
+    CLI_OPT_FORCE, /* returned to the command, which sets its cli_common's force */
+    CLI_OPT_FIRST_OWN = 300
+};
+/* The options of every command that runs the network, and --help: end a command's table. */
+#define CLI_NETWORK_OPTIONS                                          \
+    {"weights", required_argument, NULL, CLI_OPT_WEIGHTS},           \
+    {"threads", required_argument, NULL, CLI_OPT_THREADS},           \
+    {"kernels", required_argument, NULL, CLI_OPT_KERNELS},           \
+    {"direct", no_argument, NULL, CLI_OPT_DIRECT}
+#define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
+/* --force, in the table and the help of every command that writes a file */
+#define CLI_FORCE_OPTION {"force", no_argument, NULL, CLI_OPT_FORCE}
+#define CLI_FORCE_HELP                                                                        \
+    "      --force           replace an existing output file that is not of the kind written\n" \
+    "                        (never one of the run's inputs)\n"
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;   /* operands, after "resnet NAME [options] " */
+    const char *brief;      /* one line for `resnet --help` */
+    const char *about;      /* what it does, for `resnet NAME --help` */
+    const char *help;       /* its option lines */
+    const char *notes;      /* after the options (exit statuses...), or NULL */
+    const char *shortopts;  /* getopt's: "hk:" */
+    const struct option *options; /* ends with {0}; network commands include CLI_NETWORK_OPTIONS */
+} cli_command;
+
+extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
+extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
+    cli_train_head, cli_fetch;
+extern const char *cli_current_command; /* the command running, for usage messages */
+
+enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
+/* The next option of argv for `cmd`, as getopt_long returns it (its val; the value is in
+ * optarg). The network options go into *common (which may be NULL for commands without
+ * them) and are not returned. Returns CLI_END when the options are over (operands are then
+ * argv[optind..argc-1]), CLI_EXIT_HELP after printing the usage for -h/--help (exit 0), and
+ * CLI_EXIT_USAGE after reporting an unknown option (with the closest known one), a missing
+ * value or a bad value of a network option (exit 2). Call with optind = 0 first. */
+int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common);
+/* The exit status of one of cli_getopt's CLI_EXIT_ values. */
+#define CLI_EXIT_STATUS(r) ((r) == CLI_EXIT_HELP ? 0 : 2)
+/* `resnet NAME --help` text on f. */
+void cli_command_usage(const cli_command *cmd, FILE *f);
+/* The closest of the n names to s (edit distance), or NULL if none is close enough to be a
+ * plausible typo. */
+const char *cli_closest(const char *s, size_t len, const char *const *names, int n);
 
 /* The weight file c names (--weights, $RESNET_WEIGHTS or the cache default, in buf). */
 const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
@@ -39,15 +96,46 @@ const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
 int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
                      const char *const *extra, int n_extra);
 
-/* Installs the cleanup of temporaries on SIGINT/SIGTERM/SIGHUP (main calls it once). */
+/* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
 void cli_catch_signals(void);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
 
-/* Writes s as a JSON string literal. */
+/* Writes s as a JSON string literal. Bytes that are not UTF-8 are written as the lone
+ * surrogates U+DC80..U+DCFF (byte 0x80 + n as \udc80 + n), Python's "surrogateescape": any
+ * byte string round-trips (os.fsencode(json.loads(line)["file"]) gives the bytes back), and
+ * no valid UTF-8 text can produce those code points. */
 void cli_json_string(FILE *f, const char *s);
+/* Writes s (a file name, a class name from a user's folder) for a person to read: control
+ * characters (C0, DEL, C1) and bytes that are not UTF-8 become \xHH, so a name can never
+ * move the cursor, change colours or split a line. --json gives the exact bytes. */
+void cli_text(FILE *f, const char *s);
 
+/* `resnet classify -`, `embed -`...: the photo read from standard input. */
+#define CLI_STDIN_NAME "-"
+/* Reads all of standard input once (later calls return the same bytes); NULL with *err set
+ * when it cannot. The bytes live until the process ends. */
+const unsigned char *cli_stdin_bytes(size_t *size, resnet_error *err);
+/* 1 if path is "-" (standard input). A file named "-" is reached as "./-". */
+int cli_is_stdin(const char *path);
+/* resnet_classify_file_tta, and "-" from standard input (stdin.c). */
+resnet_status cli_classify_photo(resnet_session *s, const char *path, resnet_tta mode, int k, resnet_prediction *top,
+                                 resnet_error *err);
+/* resnet_run_files, and "-" from standard input in its place (indices are those of paths).
+ * errors may be NULL, or give per path a message: that entry is not read, fn gets it as its
+ * error (a folder argument that could not be listed). */
+resnet_status cli_run_files(resnet_session *s, char *const *paths, char *const *errors, int n, int want,
+                            resnet_file_fn fn, void *ctx, resnet_error *err);
+/* Returns message without its leading "file: " (library messages start with the file
+ * name, which a JSON record already has in "file"). */
+const char *cli_strip_file(const char *message, const char *file);
+
+/* ---- one record per input, with --json ----
+ * {"file": F, "top": [...]} for a result, {"file": F, "error": E} for a failure. */
+void cli_json_error_record(FILE *f, const char *file, const char *message);
+
+int cmd_fetch(int argc, char **argv);      /* fetch.c */
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);

@@ -1,18 +1,32 @@
 /* common.c - flag parsing, weight-path resolution and error printing for the CLI. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
-/* One line on stderr: "resnet: <message><tail>\n". */
+const char *cli_current_command; /* main.c sets it: usage errors point at its --help */
+
+/* One line on stderr: "resnet: <message><tail>\n". The message is formatted whole first so
+ * that what it quotes (file names) goes through cli_text: no control character reaches the
+ * terminal. */
 static void print_error(const char *tail, const char *fmt, va_list ap) {
+    char small[1024], *msg = small;
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL) vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+    else if (!msg) msg = small; /* out of memory: the message cut short, still one line */
+    va_end(ap2);
     fputs("resnet: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    cli_text(stderr, n < 0 ? fmt : msg);
     fputs(tail, stderr);
+    if (msg != small) free(msg);
 }
 
 int cli_error(const char *fmt, ...) {
@@ -24,22 +38,45 @@ int cli_error(const char *fmt, ...) {
 }
 
 int cli_usage_error(const char *fmt, ...) {
+    char tail[64];
+    if (cli_current_command) snprintf(tail, sizeof tail, " (see resnet %s --help)\n", cli_current_command);
+    else snprintf(tail, sizeof tail, " (see resnet --help)\n");
     va_list ap;
     va_start(ap, fmt);
-    print_error(" (see resnet --help)\n", fmt, ap);
+    print_error(tail, fmt, ap);
     va_end(ap);
     return 2;
 }
 
+/* A number as a person types it: an optional sign, then a digit (or '.'); strtol and strtod
+ * would skip leading blanks, so " 5" would pass for 5. */
+static int starts_like_number(const char *s) {
+    if (*s == '-' || *s == '+') s++;
+    return isdigit((unsigned char)*s) || (*s == '.' && isdigit((unsigned char)s[1]));
+}
+
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
-    char *end;
+    char *end = NULL;
     errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+    long v = s && starts_like_number(s) ? strtol(s, &end, 10) : 0;
+    if (!s || !end || end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
         cli_usage_error("%s needs a whole number from %d to %d, got '%s'", flag, lo, hi, s ? s : "");
         return -1;
     }
     *out = (int)v;
+    return 0;
+}
+
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = s && starts_like_number(s) ? strtod(s, &end) : 0;
+    /* !(v >= lo) also refuses NaN */
+    if (!s || !end || end == s || *end != '\0' || errno == ERANGE || !(v >= lo && v <= hi)) {
+        cli_usage_error("%s needs a number from %g to %g, got '%s'", flag, lo, hi, s ? s : "");
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 
@@ -53,29 +90,178 @@ int cli_parse_tta(const char *s, resnet_tta *out) {
     return 0;
 }
 
-int cli_common_flag(cli_common *c, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (strcmp(a, "--weights") == 0) {
-        if (!v) return cli_usage_error("--weights needs a file"), -1;
-        c->weights = v;
-    } else if (strcmp(a, "--threads") == 0) {
-        if (cli_parse_int("--threads", v, 0, 256, &c->threads) != 0) return -1;
-    } else if (strcmp(a, "--kernels") == 0) {
-        int k = resnet_kernels_parse(v);
-        if (k < 0) return cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", v ? v : ""), -1;
-        c->kernels = (resnet_kernels)k;
-    } else if (strcmp(a, "--direct") == 0) {
-        c->direct = 1;
-        return 1;
-    } else if (strcmp(a, "--force") == 0) {
-        c->force = 1;
-        return 1;
-    } else {
-        return 0;
+/* ---- options ---------------------------------------------------------------------------- */
+
+/* Edit distance (insertions, deletions, substitutions, adjacent swaps) of a[0..n) and b. */
+static int distance(const char *a, size_t n, const char *b) {
+    size_t m = strlen(b);
+    if (n > 64 || m > 64) return 1000;
+    int d[65][65];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+const char *cli_closest(const char *s, size_t len, const char *const *names, int n) {
+    const char *best = NULL;
+    int bestd = 1000;
+    for (int i = 0; i < n; i++) {
+        /* a beginning ("train" for "train-head") is as good as one typo */
+        int d = len > 0 && strncmp(names[i], s, len) == 0 ? 1 : distance(s, len, names[i]);
+        if (d < bestd) bestd = d, best = names[i];
     }
-    (*i)++;
-    return 1;
+    /* a third of the word may be wrong (at least one letter): "clasify", "--jsn", "thread" */
+    int allowed = (int)(len + 2) / 3;
+    return best && bestd <= (allowed > 1 ? allowed : 1) && bestd < (int)len ? best : NULL;
+}
+
+static int count_options(const struct option *o) {
+    int n = 0;
+    while (o[n].name) n++;
+    return n;
+}
+
+/* The name of the long option in argv text "--name[=value]", into buf. */
+static const char *long_name(const char *text, char *buf, size_t n) {
+    if (text[0] == '-' && text[1] == '-') text += 2;
+    size_t len = strcspn(text, "=");
+    if (len >= n) len = n - 1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* "-k/--top, --json, ..." for a message: a command's options when none is close to a typo. */
+static const char *option_list(const cli_command *cmd, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (const struct option *o = cmd->options; o->name && len < n; o++) {
+        int w = o->val < 128 && o->val > ' ' ? snprintf(buf + len, n - len, "%s-%c/--%s", len ? ", " : "", o->val, o->name)
+                                             : snprintf(buf + len, n - len, "%s--%s", len ? ", " : "", o->name);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
+/* The unknown or ambiguous option of a '?' from getopt_long, reported. */
+static int bad_option(const cli_command *cmd, int argc, char **argv) {
+    const struct option *o = cmd->options;
+    int n = count_options(o);
+    if (n > 128) n = 128;
+    const char *names[128];
+    for (int i = 0; i < n; i++) names[i] = o[i].name;
+    const char *text = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    if (optopt == 0 || (text[0] == '-' && text[1] == '-' && strchr(text, '='))) { /* a long option */
+        char name[80];
+        long_name(text, name, sizeof name);
+        for (int i = 0; i < n; i++)
+            if (strcmp(o[i].name, name) == 0 && o[i].has_arg == no_argument)
+                return cli_usage_error("%s: option '--%s' takes no value", cmd->name, name);
+        char list[600] = "";
+        int matches = 0;
+        size_t len = strlen(name);
+        for (int i = 0; i < n; i++)
+            if (strncmp(o[i].name, name, len) == 0) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s--%s", matches++ ? ", " : "", o[i].name);
+            }
+        if (matches > 1) return cli_usage_error("%s: option '--%s' is ambiguous: %s", cmd->name, name, list);
+        const char *near = cli_closest(name, len, names, n);
+        if (near) return cli_usage_error("%s: unknown option '--%s'; did you mean '--%s'?", cmd->name, name, near);
+        return cli_usage_error("%s: unknown option '--%s'; its options are %s", cmd->name, name, option_list(cmd, list, sizeof list));
+    }
+    /* An unknown letter. When it came from a word such as "-json" (a long option typed with
+     * one dash), that word names the option meant. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) break;
+        if (a[0] != '-' || a[1] == '-' || a[1] != optopt || strlen(a) < 3) continue;
+        const char *near = cli_closest(a + 1, strcspn(a + 1, "="), names, n);
+        if (near)
+            return cli_usage_error("%s: unknown option '-%c' (in '%s'); did you mean '--%s'?", cmd->name, optopt, a,
+                                   near);
+        break;
+    }
+    char list[600];
+    if (optopt > ' ' && optopt < 127)
+        return cli_usage_error("%s: unknown option '-%c'; its options are %s", cmd->name, optopt,
+                               option_list(cmd, list, sizeof list));
+    return cli_usage_error("%s: unknown option '%s'", cmd->name, text);
+}
+
+int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common) {
+    char shortopts[64];
+    /* ':' first: a missing value returns ':' (not '?'), so it gets its own message */
+    snprintf(shortopts, sizeof shortopts, ":%s", cmd->shortopts);
+    opterr = 0; /* our messages, not getopt's */
+    for (;;) {
+        optopt = 0;
+        int c = getopt_long(argc, argv, shortopts, cmd->options, NULL);
+        if (c == -1) return CLI_END;
+        if (c == 'h') {
+            cli_command_usage(cmd, stdout);
+            return CLI_EXIT_HELP;
+        }
+        if (c == ':') {
+            const char *text = argv[optind - 1];
+            char name[80];
+            if (text[0] == '-' && text[1] == '-')
+                cli_usage_error("%s: option '--%s' needs a value", cmd->name, long_name(text, name, sizeof name));
+            else
+                cli_usage_error("%s: option '-%c' needs a value", cmd->name, optopt);
+            return CLI_EXIT_USAGE;
+        }
+        if (c == '?') {
+            bad_option(cmd, argc, argv);
+            return CLI_EXIT_USAGE;
+        }
+        if (!common || c < CLI_OPT_WEIGHTS || c > CLI_OPT_DIRECT) return c;
+        if (c == CLI_OPT_WEIGHTS) {
+            if (!*optarg) return cli_usage_error("--weights needs a file"), CLI_EXIT_USAGE;
+            common->weights = optarg;
+        } else if (c == CLI_OPT_THREADS) {
+            if (cli_parse_int("--threads", optarg, 0, 256, &common->threads) != 0) return CLI_EXIT_USAGE;
+        } else if (c == CLI_OPT_KERNELS) {
+            int k = resnet_kernels_parse(optarg);
+            if (k < 0) {
+                cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            common->kernels = (resnet_kernels)k;
+        } else {
+            common->direct = 1;
+        }
+    }
+}
+
+static const char network_help[] =
+    "\n"
+    "options of every command that runs the network:\n"
+    "      --weights FILE    safetensors weights (default: $RESNET_WEIGHTS, else\n"
+    "                        ~/.cache/resnet/resnet50-v1-caffe.safetensors, made by 'resnet fetch')\n"
+    "      --threads N       worker threads, 0 = one per core (default 0)\n"
+    "      --kernels K       auto, c, avx2 or avx512 (default auto: the best this CPU has)\n"
+    "      --direct          no Winograd for the early 3x3 convolutions (slower, closest to\n"
+    "                        the reference's arithmetic)\n";
+
+void cli_command_usage(const cli_command *cmd, FILE *f) {
+    fprintf(f, "usage: resnet %s [options] %s\n%s\n\noptions:\n%s", cmd->name, cmd->synopsis, cmd->about,
+            cmd->help);
+    fputs("  -h, --help            this help\n", f);
+    int network = 0;
+    for (const struct option *o = cmd->options; o->name; o++) network |= o->val == CLI_OPT_WEIGHTS;
+    if (network) fputs(network_help, f);
+    if (cmd->notes) fprintf(f, "\n%s", cmd->notes);
 }
 
 /* The converted default: $RESNET_CACHE or $XDG_CACHE_HOME/resnet or ~/.cache/resnet. */
@@ -118,8 +304,8 @@ resnet_model *cli_load_model(const cli_common *c) {
         path = default_weights(buf, sizeof buf);
         struct stat sb;
         if (stat(path, &sb) != 0) {
-            cli_error("no weight file at %s: run 'make weights' (tools/fetch-weights.sh) or pass --weights FILE",
-                      path);
+            cli_error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
+                      "or pass --weights FILE", path);
             return NULL;
         }
     }
@@ -133,14 +319,121 @@ resnet_model *cli_load_model(const cli_common *c) {
     return m;
 }
 
+/* The length of the valid UTF-8 sequence at p (1..4), or 0 if p does not start one
+ * (overlong forms, surrogates and code points above U+10FFFF are not valid). Reads no
+ * further than a NUL. */
+static int utf8_length(const unsigned char *p) {
+    const unsigned c = p[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        const unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        const unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* C0, DEL, and C1 (U+0080..U+009F, two bytes in UTF-8). */
+static int is_control(const unsigned char *p, int len) {
+    return (len == 1 && (p[0] < 0x20 || p[0] == 0x7f)) || (len == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+}
+
 void cli_json_string(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int len = utf8_length(p);
+        if (len == 0) { /* not UTF-8: the byte as a lone low surrogate (surrogateescape) */
+            fprintf(f, "\\udc%02x", *p++);
+            continue;
+        }
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
         else if (*p == '\n') fputs("\\n", f);
         else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        else if (is_control(p, len)) fprintf(f, "\\u%04x", len == 1 ? *p : p[1]); /* C1: U+0080.. is p[1] */
+        else fwrite(p, 1, (size_t)len, f);
+        p += len;
     }
     fputc('"', f);
+}
+
+void cli_text(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int len = utf8_length(p);
+        if (len == 0 || is_control(p, len)) {
+            for (int i = 0; i < (len ? len : 1); i++) fprintf(f, "\\x%02x", p[i]);
+            p += len ? len : 1;
+        } else {
+            fwrite(p, 1, (size_t)len, f);
+            p += len;
+        }
+    }
+}
+
+const char *cli_strip_file(const char *message, const char *file) {
+    size_t n = strlen(file);
+    return strncmp(message, file, n) == 0 && message[n] == ':' && message[n + 1] == ' ' ? message + n + 2 : message;
+}
+
+void cli_json_error_record(FILE *f, const char *file, const char *message) {
+    fputs("{\"file\": ", f);
+    cli_json_string(f, file);
+    fputs(", \"error\": ", f);
+    cli_json_string(f, cli_strip_file(message, file));
+    fputs("}\n", f);
+}
+
+/* Photos are at most 2 GiB, as the library reads files (src/image/decode.c). */
+#define STDIN_MAX ((size_t)2 << 30)
+
+const unsigned char *cli_stdin_bytes(size_t *size, resnet_error *err) {
+    static unsigned char *data;
+    static size_t len;
+    static int done, failed;
+    if (!done) {
+        done = 1;
+        size_t cap = 0;
+        if (isatty(STDIN_FILENO)) {
+            failed = 1;
+            snprintf(err->message, sizeof err->message, "-: standard input is a terminal; pipe a photo into it");
+            return NULL;
+        }
+        for (;;) {
+            if (len == cap) {
+                size_t ncap = cap ? cap * 2 : (size_t)1 << 16;
+                unsigned char *p = ncap <= 2 * STDIN_MAX ? realloc(data, ncap) : NULL;
+                if (!p) {
+                    failed = 1;
+                    snprintf(err->message, sizeof err->message, "-: %s",
+                             ncap > 2 * STDIN_MAX ? "standard input is over 2 GiB" : "out of memory");
+                    return NULL;
+                }
+                data = p;
+                cap = ncap;
+            }
+            ssize_t r = read(STDIN_FILENO, data + len, cap - len);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) {
+                failed = 1;
+                snprintf(err->message, sizeof err->message, "-: cannot read standard input: %s", strerror(errno));
+                return NULL;
+            }
+            if (r == 0) break;
+            len += (size_t)r;
+            if (len > STDIN_MAX) {
+                failed = 1;
+                snprintf(err->message, sizeof err->message, "-: standard input is over 2 GiB");
+                return NULL;
+            }
+        }
+    }
+    if (failed) {
+        snprintf(err->message, sizeof err->message, "-: standard input could not be read");
+        return NULL;
+    }
+    *size = len;
+    return data ? data : (const unsigned char *)"";
 }

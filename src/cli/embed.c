@@ -31,7 +31,7 @@ static int write_all(int fd, const void *buf, size_t n) {
 }
 
 /* The rows as little-endian float32, after an NPY v1.0 header when npy (numpy.load reads
- * it: shape (n, 2048), '<f4', C order). Written to PATH.tmp.<pid> and renamed, so an
+ * it: shape (n, 2048), '<f4', C order). Through the atomic writer (io/atomic.h), so an
  * interrupted run never leaves a truncated file under the name asked for. */
 static int write_matrix(const char *path, const float *rows, int n, int npy) {
     rn_atomic_file af;
@@ -83,39 +83,76 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_JSON, OPT_NO_CACHE };
+
+static const struct option embed_options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"l2", no_argument, NULL, OPT_L2},
+    {"json", no_argument, NULL, OPT_JSON},
+    CLI_FORCE_OPTION,
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_embed = {
+    .name = "embed", .run = cmd_embed, .synopsis = "-o FILE PHOTO|DIR...",
+    .brief = "the 2048-d pooled features of photos, as a matrix",
+    .about = "Writes the 2048-d pooled features, one row per photo, in order (folders walked\n"
+             "recursively; - reads a photo from standard input); unreadable photos get rows of zeros.\n"
+             "Prints ROW<TAB>FILE for each photo.",
+    .help = "  -o, --output FILE     where to write them (required): FILE.npy is NumPy (n, 2048) <f4,\n"
+            "                        any other name raw little-endian float32\n"
+            "      --l2              L2-normalise each row\n"
+            "      --json            the report as one JSON object per line and photo, in order:\n"
+            "                        {\"file\", \"row\"} or {\"file\", \"row\", \"error\"}\n" CLI_FORCE_HELP,
+    .notes = "exit status: 0 every photo read, 1 some could not be (their rows are zeros), 2 usage error\n",
+    .shortopts = "ho:", .options = embed_options,
+};
+
+static const struct option similar_options[] = {
+    {"top", required_argument, NULL, 'k'},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_similar = {
+    .name = "similar", .run = cmd_similar, .synopsis = "QUERY DIR",
+    .brief = "the photos under a folder ranked by similarity to one photo",
+    .about = "Ranks the photos under DIR by the cosine similarity of their features to QUERY's\n"
+             "(- reads the query from standard input), best first. Features are cached per folder.",
+    .help = "  -k, --top N           how many to print (default 10)\n"
+            "      --no-cache        neither read nor write the feature cache\n",
+    .shortopts = "hk:", .options = similar_options,
+};
+
 int cmd_embed(int argc, char **argv) {
     cli_common common = {0};
     const char *out = NULL;
-    int l2 = 0, nargs = 0;
-    char **args = calloc((size_t)argc, sizeof *args);
-    if (!args) return cli_error("out of memory");
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) { free(args); return 2; }
-        if (r > 0) continue;
-        const char *a = argv[i];
-        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (i + 1 >= argc) { free(args); return cli_usage_error("embed: %s needs a file name", a); }
-            out = argv[++i];
-        } else if (strcmp(a, "--l2") == 0) {
-            l2 = 1;
-        } else if (strcmp(a, "--") == 0) {
-            while (++i < argc) args[nargs++] = argv[i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            free(args);
-            return cli_usage_error("embed: unknown option '%s'", a);
-        } else {
-            args[nargs++] = argv[i];
+    int l2 = 0, json = 0, c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_embed, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_L2: l2 = 1; break;
+        case OPT_JSON: json = 1; break;
+        case CLI_OPT_FORCE: common.force = 1; break;
+        default: return CLI_EXIT_STATUS(c);
         }
     }
-    if (nargs == 0) { free(args); return cli_usage_error("embed: no photo given"); }
-    if (!out) { free(args); return cli_usage_error("embed: -o FILE is required (.npy for NumPy, else raw float32)"); }
+    char **args = argv + optind;
+    const int nargs = argc - optind;
+    if (nargs == 0) return cli_usage_error("embed: no photo given");
+    if (!out) return cli_usage_error("embed: -o FILE is required (.npy for NumPy, else raw float32)");
+    if (!*out) return cli_usage_error("embed: -o needs a file name");
     cli_photos photos = {0};
     int rc = 1;
     resnet_model *model = NULL;
     resnet_session *s = NULL;
     float *feats = NULL;
-    char *ok = NULL;
+    char *ok = NULL, **errors = NULL;
     if (cli_photos_add(&photos, args, nargs) != 0) goto done;
     if (photos.count == 0) {
         cli_error("no photos (JPEG or PNG) found in %s", nargs == 1 ? args[0] : "the folders given");
@@ -127,7 +164,8 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     feats = calloc((size_t)photos.count * DIM, sizeof(float)); /* zeros: the rows of failed photos */
     ok = malloc((size_t)photos.count);
-    if (!feats || !ok) {
+    errors = calloc((size_t)photos.count, sizeof *errors);
+    if (!feats || !ok || !errors) {
         cli_error("out of memory");
         goto done;
     }
@@ -138,7 +176,7 @@ int cmd_embed(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    int good = cli_features(s, NULL, photos.paths, photos.count, feats, ok, NULL);
+    int good = cli_features_report(s, NULL, photos.paths, photos.count, feats, ok, NULL, errors);
     if (good < 0) goto done;
     if (good == 0) {
         cli_error("no photo could be read; %s not written", out);
@@ -148,8 +186,24 @@ int cmd_embed(int argc, char **argv) {
         for (int i = 0; i < photos.count; i++) resnet_l2_normalize(feats + (size_t)i * DIM, DIM);
     if (write_matrix(out, feats, photos.count, ends_with(out, ".npy")) != 0) goto done;
     /* the row of each photo, so that folders expanded in place can be mapped back */
-    for (int i = 0; i < photos.count; i++) printf("%d\t%s\n", i, photos.paths[i]);
-    fprintf(stderr, "resnet: wrote %d x %d features%s to %s", photos.count, DIM, l2 ? " (L2-normalised)" : "", out);
+    for (int i = 0; i < photos.count; i++) {
+        if (json) {
+            fputs("{\"file\": ", stdout);
+            cli_json_string(stdout, photos.paths[i]);
+            printf(", \"row\": %d", i);
+            if (!ok[i]) {
+                fputs(", \"error\": ", stdout);
+                cli_json_string(stdout, errors[i] ? cli_strip_file(errors[i], photos.paths[i]) : "could not be read");
+            }
+            fputs("}\n", stdout);
+        } else {
+            printf("%d\t", i);
+            cli_text(stdout, photos.paths[i]);
+            putchar('\n');
+        }
+    }
+    fprintf(stderr, "resnet: wrote %d x %d features%s to ", photos.count, DIM, l2 ? " (L2-normalised)" : "");
+    cli_text(stderr, out);
     if (good < photos.count) {
         fputs("; rows of unreadable photos are zeros:", stderr);
         for (int i = 0; i < photos.count; i++)
@@ -160,10 +214,11 @@ int cmd_embed(int argc, char **argv) {
 done:
     resnet_session_free(s);
     resnet_model_free(model);
+    for (int i = 0; errors && i < photos.count; i++) free(errors[i]);
+    free(errors);
     cli_photos_free(&photos);
     free(feats);
     free(ok);
-    free(args);
     return rc;
 }
 
@@ -181,27 +236,20 @@ static int by_score(const void *a, const void *b) {
 int cmd_similar(int argc, char **argv) {
     cli_common common = {0};
     const char *query = NULL, *dir = NULL;
-    int k = 10, use_cache = 1;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        const char *a = argv[i];
-        if (strcmp(a, "-k") == 0 || strcmp(a, "--top") == 0) {
-            if (cli_parse_int(a, i + 1 < argc ? argv[i + 1] : NULL, 1, 1000000, &k)) return 2;
-            i++;
-        } else if (strcmp(a, "--no-cache") == 0) {
-            use_cache = 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("similar: unknown option '%s'", a);
-        } else if (!query) {
-            query = a;
-        } else if (!dir) {
-            dir = a;
-        } else {
-            return cli_usage_error("similar: QUERY DIR expected, '%s' is one too many", a);
+    int k = 10, use_cache = 1, c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_similar, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case 'k':
+            if (cli_parse_int("-k", optarg, 1, 1000000, &k)) return 2;
+            break;
+        case OPT_NO_CACHE: use_cache = 0; break;
+        default: return CLI_EXIT_STATUS(c);
         }
     }
+    if (argc - optind > 2) return cli_usage_error("similar: QUERY DIR expected, '%s' is one too many", argv[optind + 2]);
+    if (optind < argc) query = argv[optind];
+    if (optind + 1 < argc) dir = argv[optind + 1];
     if (!query || !dir) return cli_usage_error("similar: QUERY photo and DIR folder expected");
     resnet_file_list list = {0};
     resnet_error err;
@@ -210,7 +258,7 @@ int cmd_similar(int argc, char **argv) {
     /* the query itself is not an answer */
     int n = 0;
     for (int i = 0; i < list.count; i++) {
-        if (same_file(list.paths[i], query)) {
+        if (!cli_is_stdin(query) && same_file(list.paths[i], query)) {
             free(list.paths[i]);
             continue;
         }
@@ -251,7 +299,11 @@ int cmd_similar(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         if (ok[i]) rank[m++] = (scored){resnet_cosine(q, feats + (size_t)i * DIM, DIM), i};
     qsort(rank, (size_t)m, sizeof *rank, by_score);
-    for (int i = 0; i < m && i < k; i++) printf("%8.4f  %s\n", rank[i].score, list.paths[rank[i].index]);
+    for (int i = 0; i < m && i < k; i++) {
+        printf("%8.4f  ", rank[i].score);
+        cli_text(stdout, list.paths[rank[i].index]);
+        putchar('\n');
+    }
     rc = good < n || list.n_problems ? 1 : 0;
 done:
     featcache_close(cache);

@@ -164,37 +164,63 @@ static void report_problem(void *ctx, const char *file, const char *message) {
     if (r->tally) eval_tally_error(r->tally, file, message);
 }
 
+enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_TTA, OPT_BATCH, OPT_PREDICTIONS };
+
+static const struct option options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"tta", required_argument, NULL, OPT_TTA},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"predictions", required_argument, NULL, OPT_PREDICTIONS},
+    CLI_FORCE_OPTION,
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_eval = {
+    .name = "eval", .run = cmd_eval, .synopsis = "DIR",
+    .brief = "top-1/top-5 accuracy on a folder of labelled photos",
+    .about = "Classifies every labelled photo of DIR and reports top-1 and top-5 accuracy. Labels come\n"
+             "from DIR/labels.tsv (file, class index; -1 = unlabelled) or from one folder per class\n"
+             "(WordNet id or index).",
+    .help = "      --tta MODE        average over views: none, flip, 10crop, multiscale (default none)\n"
+            "      --batch N         network images per forward pass, views included (default 8)\n"
+            "      --json            the report as one JSON object, with one record per listed photo\n"
+            "                        in order (\"records\": {\"file\", \"label\", \"top\"} or\n"
+            "                        {\"file\", \"label\", \"error\"})\n"
+            "      --predictions FILE  one line per photo: file, label, top1, top1_prob, top5\n" CLI_FORCE_HELP,
+    .notes = "exit status: 0 all scored, 1 some skipped (each named on stderr) or nothing to score,\n"
+             "2 usage error\n",
+    .shortopts = "h", .options = options,
+};
+
 static int parse_args(int argc, char **argv, eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->common.kernels = RESNET_KERNELS_AUTO;
     o->tta = RESNET_TTA_NONE;
     o->batch = 8;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&o->common, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-        } else if (strcmp(a, "--tta") == 0) {
-            if (cli_parse_tta(v, &o->tta)) return 2;
-            i++;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (cli_parse_int("--batch", v, 1, 256, &o->batch)) return 2;
-            i++;
-        } else if (strcmp(a, "--predictions") == 0) {
-            if (!v || !*v) return cli_usage_error("--predictions needs a file name");
-            o->predictions = v;
-            i++;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("eval: unknown option '%s'", a);
-        } else if (o->dir) {
-            return cli_usage_error("eval: one folder at a time ('%s' and '%s')", o->dir, a);
-        } else {
-            o->dir = a;
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_eval, argc, argv, &o->common)) != CLI_END) {
+        switch (c) {
+        case OPT_JSON: o->json = 1; break;
+        case OPT_TTA:
+            if (cli_parse_tta(optarg, &o->tta)) return 2;
+            break;
+        case OPT_BATCH:
+            if (cli_parse_int("--batch", optarg, 1, 256, &o->batch)) return 2;
+            break;
+        case OPT_PREDICTIONS:
+            if (!*optarg) return cli_usage_error("--predictions needs a file name");
+            o->predictions = optarg;
+            break;
+        case CLI_OPT_FORCE: o->common.force = 1; break;
+        default: return c == CLI_EXIT_HELP ? -1 : 2;
         }
     }
-    if (!o->dir) return cli_usage_error("eval: no folder given");
+    if (argc - optind > 1) return cli_usage_error("eval: one folder at a time ('%s' and '%s')", argv[optind], argv[optind + 1]);
+    if (optind == argc) return cli_usage_error("eval: no folder given");
+    o->dir = argv[optind];
     return 0;
 }
 
@@ -254,7 +280,10 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
         int have = sl->ready;
         pthread_mutex_unlock(&pl->mu);
         if (!have) break; /* done, and nothing left in this slot: slots are filled in turn */
-        for (int i = 0; i < sl->nfailed; i++) report_problem(rep, pl->set->items[sl->failed[i].item].path, sl->failed[i].message);
+        for (int i = 0; i < sl->nfailed; i++) {
+            report_problem(rep, pl->set->items[sl->failed[i].item].path, sl->failed[i].message);
+            eval_tally_record_error(tally, sl->failed[i].item, sl->failed[i].message);
+        }
         if (sl->n > 0) {
             resnet_error err;
             double t0 = now_seconds();
@@ -277,6 +306,7 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
                 resnet_prediction top[5];
                 resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
                 eval_tally_add(tally, it->label, top);
+                eval_tally_record(tally, sl->item[i], top);
                 if (pred) eval_predictions_line(pred, it->name, it->label, top);
             }
         }
@@ -295,7 +325,7 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
 int cmd_eval(int argc, char **argv) {
     eval_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? 0 : rc; /* -1: --help */
 
     eval_tally tally;
     if (eval_tally_init(&tally) != 0) return cli_error("out of memory");
@@ -306,6 +336,11 @@ int cmd_eval(int argc, char **argv) {
         eval_set_free(&set);
         eval_tally_free(&tally);
         return 1;
+    }
+    if (o.json && eval_tally_records(&tally, set.n) != 0) {
+        eval_set_free(&set);
+        eval_tally_free(&tally);
+        return cli_error("out of memory");
     }
 
     if (o.predictions) {
@@ -388,7 +423,7 @@ int cmd_eval(int argc, char **argv) {
                         .kernels = resnet_kernels_name(resnet_model_kernels(model)),
                         .skipped = set.skipped + tally.failed, .unlabelled = set.unlabelled,
                         .ignored = set.ignored, .seconds = seconds, .network_seconds = net};
-        if (o.json) eval_report_json(stdout, &run, &tally);
+        if (o.json) eval_report_json(stdout, &run, &tally, &set);
         else eval_report_text(stdout, &run, &tally);
         fflush(stdout);
         /* Exit 1 when anything listed could not be scored; unlabelled rows are not errors. */

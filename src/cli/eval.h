@@ -44,7 +44,16 @@ typedef struct eval_tally {
     int *confusion;   /* 1000 x 1000 counts of (label, top-1) for the wrong top-1s */
     eval_error *errors; /* every refused entry and failed photo, in order */
     int nerrors, caperrors;
+    struct eval_record *records; /* with --json: one per photo of the set, by its index */
+    int nrecords;
 } eval_tally;
+
+/* What became of one photo of the set, for eval --json's "records". */
+typedef struct eval_record {
+    int done;               /* 0 not reached (the run stopped), 1 classified, 2 failed */
+    resnet_prediction top5[5];
+    char *error;
+} eval_record;
 
 int eval_tally_init(eval_tally *t);
 void eval_tally_free(eval_tally *t);
@@ -52,6 +61,11 @@ void eval_tally_free(eval_tally *t);
 void eval_tally_add(eval_tally *t, int label, const resnet_prediction *top5);
 /* Remembers a refused entry or failed photo for the JSON report. */
 void eval_tally_error(eval_tally *t, const char *file, const char *message);
+/* One record per photo of the set (n), kept for the JSON report; 0, or -1 out of memory.
+ * Without it the two calls below do nothing. */
+int eval_tally_records(eval_tally *t, int n);
+void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5);
+void eval_tally_record_error(eval_tally *t, int item, const char *message);
 
 /* What the report says besides the tally. */
 typedef struct eval_run {
@@ -66,7 +80,7 @@ typedef struct eval_run {
 } eval_run;
 
 void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t);
-void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t);
+void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set);
 
 /* --predictions: one line per photo, the format of the reference's val1300.predictions.tsv. */
 void eval_predictions_header(FILE *f);

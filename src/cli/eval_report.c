@@ -16,7 +16,27 @@ int eval_tally_init(eval_tally *t) {
     return t->confusion ? 0 : -1;
 }
 
+int eval_tally_records(eval_tally *t, int n) {
+    t->records = calloc((size_t)(n > 0 ? n : 1), sizeof *t->records);
+    t->nrecords = t->records ? n : 0;
+    return t->records ? 0 : -1;
+}
+
+void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5) {
+    if (item < 0 || item >= t->nrecords) return;
+    t->records[item].done = 1;
+    memcpy(t->records[item].top5, top5, sizeof t->records[item].top5);
+}
+
+void eval_tally_record_error(eval_tally *t, int item, const char *message) {
+    if (item < 0 || item >= t->nrecords) return;
+    t->records[item].done = 2;
+    t->records[item].error = strdup(message); /* NULL (out of memory): a generic message */
+}
+
 void eval_tally_free(eval_tally *t) {
+    for (int i = 0; i < t->nrecords; i++) free(t->records[i].error);
+    free(t->records);
     for (int i = 0; i < t->nerrors; i++) {
         free(t->errors[i].file);
         free(t->errors[i].message);
@@ -72,7 +92,8 @@ static int worst_pairs(const eval_tally *t, pair *out, int max) {
 static double ratio(int a, int b) { return b > 0 ? (double)a / b : 0.0; }
 
 void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
-    fprintf(f, "%s: %d photo%s (%s), test-time augmentation %s (%d view%s)\n", r->dir, t->images,
+    cli_text(f, r->dir);
+    fprintf(f, ": %d photo%s (%s), test-time augmentation %s (%d view%s)\n", t->images,
             t->images == 1 ? "" : "s", r->source, resnet_tta_name(r->tta), r->views, r->views == 1 ? "" : "s");
     if (r->skipped || r->unlabelled || r->ignored) {
         fprintf(f, "  not scored:");
@@ -97,7 +118,7 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
                 resnet_class_name(worst[i].predicted), worst[i].predicted);
 }
 
-void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t) {
+void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set) {
     fputs("{\"dir\": ", f);
     cli_json_string(f, r->dir);
     fprintf(f, ", \"source\": \"%s\", \"tta\": \"%s\", \"views\": %d", r->source, resnet_tta_name(r->tta), r->views);
@@ -126,6 +147,28 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t) {
         fputs(", \"message\": ", f);
         cli_json_string(f, t->errors[i].message);
         fputc('}', f);
+    }
+    /* one record per listed photo, in the set's order, so a pipeline can match them up */
+    fputs("], \"records\": [", f);
+    for (int i = 0; i < t->nrecords && i < set->n; i++) {
+        const eval_record *rec = &t->records[i];
+        fputs(i ? ", {\"file\": " : "{\"file\": ", f);
+        cli_json_string(f, set->items[i].name);
+        fprintf(f, ", \"label\": %d", set->items[i].label);
+        if (rec->done == 1) {
+            fputs(", \"top\": [", f);
+            for (int k = 0; k < 5; k++) {
+                fprintf(f, "%s{\"index\": %d, \"name\": ", k ? ", " : "", rec->top5[k].index);
+                cli_json_string(f, resnet_class_name(rec->top5[k].index));
+                fprintf(f, ", \"prob\": %.6g}", rec->top5[k].prob);
+            }
+            fputs("]}", f);
+        } else {
+            fputs(", \"error\": ", f);
+            cli_json_string(f, rec->error ? cli_strip_file(rec->error, set->items[i].path)
+                                          : rec->done ? "could not be read" : "not classified");
+            fputc('}', f);
+        }
     }
     fputs("]}\n", f);
 }

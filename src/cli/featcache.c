@@ -62,7 +62,7 @@ void cli_progress_clear(cli_progress *p) {
 
 int cli_is_dir(const char *path) {
     struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    return !cli_is_stdin(path) && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static int photos_push(cli_photos *p, const char *path) {
@@ -71,6 +71,12 @@ static int photos_push(cli_photos *p, const char *path) {
         char **v = realloc(p->paths, (size_t)cap * sizeof *v);
         if (!v) return -1;
         p->paths = v;
+        if (p->errors) { /* kept as long as paths */
+            char **e = realloc(p->errors, (size_t)cap * sizeof *e);
+            if (!e) return -1;
+            memset(e + p->cap, 0, (size_t)(cap - p->cap) * sizeof *e);
+            p->errors = e;
+        }
         p->cap = cap;
     }
     size_t n = strlen(path) + 1;
@@ -88,7 +94,15 @@ int cli_photos_add(cli_photos *out, char **args, int nargs) {
         }
         resnet_file_list list;
         resnet_error err;
-        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) return cli_error("%s", err.message), -1;
+        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) {
+            if (!out->keep_going) return cli_error("%s", err.message), -1;
+            /* reported when its turn comes, as any photo that cannot be read */
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            if (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors)))
+                return cli_error("out of memory"), -1;
+            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory"), -1;
+            continue;
+        }
         out->folders++;
         for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
         out->problems += list.n_problems;
@@ -102,6 +116,8 @@ int cli_photos_add(cli_photos *out, char **args, int nargs) {
 
 void cli_photos_free(cli_photos *p) {
     for (int i = 0; i < p->count; i++) free(p->paths[i]);
+    for (int i = 0; p->errors && i < p->count; i++) free(p->errors[i]);
+    free(p->errors);
     free(p->paths);
     memset(p, 0, sizeof *p);
 }
@@ -250,6 +266,7 @@ featcache *featcache_open(const char *dir, unsigned long long fingerprint) {
 /* The key of a photo: its real path and what stat says now. */
 static int photo_key(const char *path, char *real, int64_t *size, int64_t *sec, int64_t *nsec) {
     struct stat sb;
+    if (cli_is_stdin(path)) return -1; /* standard input has no key: never cached */
     if (!realpath(path, real) || stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
     *size = (int64_t)sb.st_size;
     *sec = (int64_t)sb.st_mtim.tv_sec;
@@ -345,6 +362,7 @@ typedef struct feat_ctx {
     char *ok;
     int done, good, base_done;
     cli_progress bar;
+    char **errors; /* NULL, or each failed photo's message (the caller frees them) */
 } feat_ctx;
 
 static int on_features(void *vctx, const resnet_file_result *r) {
@@ -358,12 +376,18 @@ static int on_features(void *vctx, const resnet_file_result *r) {
     } else {
         cli_progress_clear(&x->bar);
         cli_error("%s", r->message);
+        if (x->errors) x->errors[i] = strdup(r->message);
     }
     cli_progress_update(&x->bar, x->base_done + ++x->done);
     return 0;
 }
 
 int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok, int *from_cache) {
+    return cli_features_report(s, c, paths, n, feats, ok, from_cache, NULL);
+}
+
+int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
+                        int *from_cache, char **errors) {
     memset(ok, 0, (size_t)n);
     int hits = 0;
     int *miss = malloc((size_t)(n ? n : 1) * sizeof *miss);
@@ -384,10 +408,10 @@ int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, flo
             mpaths[nm++] = paths[i];
         }
     }
-    feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}};
+    feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}, errors};
     cli_progress_start(&x.bar, n, "photos");
     resnet_error err;
-    resnet_status st = resnet_run_files(s, mpaths, nm, RESNET_WANT_FEATURES, on_features, &x, &err);
+    resnet_status st = cli_run_files(s, (char *const *)mpaths, NULL, nm, RESNET_WANT_FEATURES, on_features, &x, &err);
     cli_progress_clear(&x.bar);
     free(miss);
     free(mpaths);

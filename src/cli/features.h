@@ -25,6 +25,9 @@ typedef struct cli_photos {
     char **paths;   /* owned copies */
     int folders;    /* how many of the arguments were folders */
     int problems;   /* unreadable subfolders, already reported */
+    int keep_going; /* set by the caller: a folder argument that cannot be listed stays in the
+                       list in its place, with its error (one record per input), not fatal */
+    char **errors;  /* with keep_going: NULL, or per path its listing error (owned) */
 } cli_photos;
 
 /* Appends args (files or folders) to *out; reports and returns -1 when a folder itself
@@ -49,5 +52,9 @@ void featcache_close(featcache *c);
  * the number that worked, or -1 on a fatal error (reported). *from_cache: how many hits. */
 int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
                  int *from_cache);
+/* cli_features, and errors[i] (n entries, NULL on entry) gets a copy of the message of each
+ * photo that failed, for one record per photo (embed --json); free them. */
+int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
+                        int *from_cache, char **errors);
 
 #endif

@@ -4,45 +4,65 @@
 #include "cli/cli.h"
 #include "io/tfjs_import.h"
 
+enum { OPT_VARIANT = CLI_OPT_FIRST_OWN, OPT_NORM };
+
+static const struct option options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"variant", required_argument, NULL, OPT_VARIANT},
+    {"norm", required_argument, NULL, OPT_NORM},
+    CLI_FORCE_OPTION,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_import = {
+    .name = "import", .run = cmd_import, .synopsis = "-o OUT MODEL_JSON",
+    .brief = "convert Keras' TensorFlow.js ResNet-50 to safetensors",
+    .about = "Converts Keras' TensorFlow.js ResNet-50 (model.json and the shards beside it) to a\n"
+             "safetensors weight file.",
+    .help = "  -o, --output OUT      the safetensors file to write (required)\n"
+            "      --variant V       v1 or v1.5: architecture recorded in the file (default v1)\n"
+            "      --norm N          caffe or torch: input normalisation recorded in the file\n"
+            "                        (default caffe)\n" CLI_FORCE_HELP,
+    .shortopts = "ho:", .options = options,
+};
+
 int cmd_import(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    int force = 0;
     resnet_variant variant = RESNET_V1;
     resnet_norm norm = RESNET_NORM_CAFFE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (!v) return cli_usage_error("import: %s needs a file", a);
-            out = v;
-            i++;
-        } else if (strcmp(a, "--variant") == 0) {
-            if (v && strcmp(v, "v1") == 0) variant = RESNET_V1;
-            else if (v && strcmp(v, "v1.5") == 0) variant = RESNET_V1_5;
-            else return cli_usage_error("import: --variant must be v1 or v1.5, got '%s'", v ? v : "");
-            i++;
-        } else if (strcmp(a, "--norm") == 0) {
-            if (v && strcmp(v, "caffe") == 0) norm = RESNET_NORM_CAFFE;
-            else if (v && strcmp(v, "torch") == 0) norm = RESNET_NORM_TORCH;
-            else return cli_usage_error("import: --norm must be caffe or torch, got '%s'", v ? v : "");
-            i++;
-        } else if (strcmp(a, "--force") == 0) {
-            force = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("import: unknown option '%s'", a);
-        } else if (!in) {
-            in = a;
-        } else {
-            return cli_usage_error("import: more than one model.json given");
+    int c, force = 0;
+    optind = 0;
+    while ((c = cli_getopt(&cli_import, argc, argv, NULL)) != CLI_END) {
+        const char *v = optarg;
+        switch (c) {
+        case 'o': out = v; break;
+        case OPT_VARIANT:
+            if (strcmp(v, "v1") == 0) variant = RESNET_V1;
+            else if (strcmp(v, "v1.5") == 0) variant = RESNET_V1_5;
+            else return cli_usage_error("import: --variant must be v1 or v1.5, got '%s'", v);
+            break;
+        case OPT_NORM:
+            if (strcmp(v, "caffe") == 0) norm = RESNET_NORM_CAFFE;
+            else if (strcmp(v, "torch") == 0) norm = RESNET_NORM_TORCH;
+            else return cli_usage_error("import: --norm must be caffe or torch, got '%s'", v);
+            break;
+        case CLI_OPT_FORCE: force = 1; break;
+        default: return CLI_EXIT_STATUS(c);
         }
     }
+    if (argc - optind > 1) return cli_usage_error("import: more than one model.json given");
+    if (optind < argc) in = argv[optind];
     if (!in) return cli_usage_error("import: no model.json given");
-    if (!out) return cli_usage_error("import: no output file given (-o FILE)");
+    if (!out || !*out) return cli_usage_error("import: no output file given (-o FILE)");
     /* model.json itself and an existing file of another kind; the shards are checked by the
      * importer as it finds them */
-    cli_common c = {.force = force, .weights = in};
-    if (cli_check_output(out, RN_KIND_SAFETENSORS, &c, NULL, 0, NULL, 0) != 0) return 1;
+    cli_common inputs = {.force = force, .weights = in};
+    if (cli_check_output(out, RN_KIND_SAFETENSORS, &inputs, NULL, 0, NULL, 0) != 0) return 1;
     resnet_error err;
     if (rn_import_tfjs(in, out, variant, norm, &err) != RESNET_OK) return cli_error("%s", err.message);
-    fprintf(stderr, "resnet: wrote %s\n", out);
+    fputs("resnet: wrote ", stderr);
+    cli_text(stderr, out);
+    fputc('\n', stderr);
     return 0;
 }

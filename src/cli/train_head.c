@@ -69,60 +69,75 @@ static void on_progress(void *ctx, int iter, float tl, float ta, float vl, float
 }
 
 static int parse_float(const char *flag, const char *v, double lo, double hi, float *out) {
-    char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || end == v || *end != '\0' || !(d >= lo && d <= hi))
-        return cli_usage_error("%s needs a number from %g to %g, got '%s'", flag, lo, hi, v ? v : ""), -1;
+    double d;
+    if (cli_parse_double(flag, v, lo, hi, &d) != 0) return -1;
     *out = (float)d;
     return 0;
 }
 
+enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_VAL, OPT_MAX_ITERS, OPT_PATIENCE, OPT_SEED, OPT_NO_L2NORM, OPT_NO_CACHE };
+
+static const struct option options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"l2", required_argument, NULL, OPT_L2},
+    {"val", required_argument, NULL, OPT_VAL},
+    {"max-iters", required_argument, NULL, OPT_MAX_ITERS},
+    {"patience", required_argument, NULL, OPT_PATIENCE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"no-l2norm", no_argument, NULL, OPT_NO_L2NORM},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    CLI_FORCE_OPTION,
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_train_head = {
+    .name = "train-head", .run = cmd_train_head, .synopsis = "-o HEAD.safetensors DIR",
+    .brief = "a new final layer for your own classes (DIR/<class>/<photos>)",
+    .about = "Trains a new final layer for the classes of DIR/<class name>/<photos>: logistic\n"
+             "regression on the (cached) features, early-stopped on a held-out share.",
+    .help = "  -o, --output FILE     the head to write, safetensors (required)\n"
+            "      --l2 X            L2 penalty (default 0.001)\n"
+            "      --val F           share of each class held out for validation (default 0.2)\n"
+            "      --max-iters N     L-BFGS iterations at most (default 500)\n"
+            "      --patience N      stop after N without a better validation loss (default 20)\n"
+            "      --seed N          of the split (default 1)\n"
+            "      --no-l2norm       raw features (default: L2-normalised)\n"
+            "      --no-cache        neither read nor write the feature cache\n" CLI_FORCE_HELP,
+    .shortopts = "ho:", .options = options,
+};
+
 int cmd_train_head(int argc, char **argv) {
     cli_common common = {0};
     const char *dir = NULL, *out = NULL;
-    int use_cache = 1;
+    int use_cache = 1, c;
     resnet_train_options opts;
     resnet_train_options_init(&opts);
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_flag(&common, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0, takes = 1;
-        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (!v) return cli_usage_error("train-head: %s needs a file name", a);
-            out = v;
-        } else if (strcmp(a, "--l2") == 0) {
-            bad = parse_float(a, v, 0, 1e3, &opts.l2);
-        } else if (strcmp(a, "--val") == 0) {
-            bad = parse_float(a, v, 0, 0.9, &opts.val_fraction);
-        } else if (strcmp(a, "--max-iters") == 0) {
-            bad = cli_parse_int(a, v, 1, 100000, &opts.max_iters);
-        } else if (strcmp(a, "--patience") == 0) {
-            bad = cli_parse_int(a, v, 1, 100000, &opts.patience);
-        } else if (strcmp(a, "--seed") == 0) {
-            int seed;
-            bad = cli_parse_int(a, v, 0, 2147483647, &seed);
+    optind = 0;
+    while ((c = cli_getopt(&cli_train_head, argc, argv, &common)) != CLI_END) {
+        int bad = 0, seed;
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_L2: bad = parse_float("--l2", optarg, 0, 1e3, &opts.l2); break;
+        case OPT_VAL: bad = parse_float("--val", optarg, 0, 0.9, &opts.val_fraction); break;
+        case OPT_MAX_ITERS: bad = cli_parse_int("--max-iters", optarg, 1, 100000, &opts.max_iters); break;
+        case OPT_PATIENCE: bad = cli_parse_int("--patience", optarg, 1, 100000, &opts.patience); break;
+        case OPT_SEED:
+            bad = cli_parse_int("--seed", optarg, 0, 2147483647, &seed);
             opts.seed = (unsigned)seed;
-        } else if (strcmp(a, "--no-l2norm") == 0) {
-            opts.l2_normalize = 0;
-            takes = 0;
-        } else if (strcmp(a, "--no-cache") == 0) {
-            use_cache = 0;
-            takes = 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("train-head: unknown option '%s'", a);
-        } else if (!dir) {
-            dir = a;
-            takes = 0;
-        } else {
-            return cli_usage_error("train-head: one folder expected, '%s' is a second", a);
+            break;
+        case OPT_NO_L2NORM: opts.l2_normalize = 0; break;
+        case OPT_NO_CACHE: use_cache = 0; break;
+        case CLI_OPT_FORCE: common.force = 1; break;
+        default: return CLI_EXIT_STATUS(c);
         }
         if (bad) return 2;
-        i += takes;
     }
+    if (argc - optind > 1) return cli_usage_error("train-head: one folder expected, '%s' is a second", argv[optind + 1]);
+    if (optind < argc) dir = argv[optind];
     if (!dir) return cli_usage_error("train-head: no folder given (one subfolder of photos per class)");
-    if (!out) return cli_usage_error("train-head: -o HEAD.safetensors is required");
+    if (!out || !*out) return cli_usage_error("train-head: -o HEAD.safetensors is required");
     if (!cli_is_dir(dir)) return cli_error("%s: not a folder", dir);
 
     klass *cls = NULL;
@@ -231,8 +246,13 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    printf("wrote %s: %d classes:", out, ncls);
-    for (int c = 0; c < ncls; c++) printf("%s %s", c ? "," : "", names[c]);
+    fputs("wrote ", stdout);
+    cli_text(stdout, out);
+    printf(": %d classes:", ncls);
+    for (int c = 0; c < ncls; c++) { /* folder names: shown safely */
+        printf("%s ", c ? "," : "");
+        cli_text(stdout, names[c]);
+    }
     printf("\n");
     rc = good < photos.count || photos.problems ? 1 : 0;
 done:
