@@ -14,7 +14,22 @@ CFLAGS  ?= $(OPT) -g
 # chosen at run time, so the binary runs on any x86-64 (and builds elsewhere).
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -fPIC -fvisibility=hidden \
               -pthread -Iinclude -Isrc
-LDLIBS  = -lpng -ljpeg -lm -pthread
+# The libraries we link against, one entry each as pkg-config-name:link-flag ("-" for the
+# name of one without a pkg-config file). The link line and resnet.pc's Requires.private and
+# Libs.private (what `pkg-config --static` adds: libpng's zlib, ...) are all made from this
+# list, so a new dependency is added here only.
+DEPS    = libpng:-lpng libjpeg:-ljpeg
+dep_pc   = $(firstword $(subst :, ,$(1)))
+dep_flag = $(lastword $(subst :, ,$(1)))
+PC_REQUIRES_PRIVATE = $(strip $(foreach d,$(DEPS),$(filter-out -,$(call dep_pc,$(d)))))
+PC_LIBS_PRIVATE = $(strip $(foreach d,$(DEPS),$(if $(filter -,$(call dep_pc,$(d))),$(call dep_flag,$(d)))) -lm -pthread)
+LDLIBS  = $(foreach d,$(DEPS),$(call dep_flag,$(d))) -lm -pthread
+# The version, from include/resnet.h's RESNET_VERSION_MAJOR/MINOR/PATCH (the one place it is
+# written): the shared library's soname is libresnet.so.MAJOR (the policy is in the header).
+version_part = $(shell sed -n 's/^\#define RESNET_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/resnet.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME  := libresnet.so.$(VERSION_MAJOR)
 # make SANITIZE=1 BUILD=build-asan test: library, tool, tests and examples under ASan + UBSan
 ifdef SANITIZE
 SAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -60,7 +75,7 @@ $(BUILD)/libresnet.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libresnet.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-soname,libresnet.so.0
+	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-soname,$(SONAME)
 
 $(BUILD)/resnet: $(TOOL_OBJ) $(BUILD)/libresnet.a
 	$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libresnet.a $(LDLIBS)
@@ -131,19 +146,22 @@ install: all
 	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/libexec/resnet \
 	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 644 $(BUILD)/libresnet.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libresnet.so $(DESTDIR)$(PREFIX)/lib/libresnet.so.0
-	ln -sf libresnet.so.0 $(DESTDIR)$(PREFIX)/lib/libresnet.so
+	install -m 755 $(BUILD)/libresnet.so $(DESTDIR)$(PREFIX)/lib/libresnet.so.$(VERSION)
+	ln -sf libresnet.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libresnet.so
 	install -m 644 include/resnet.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/resnet $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 tools/fetch-weights.sh $(DESTDIR)$(PREFIX)/libexec/resnet/
 	install -m 644 doc/resnet.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 doc/resnet.bash $(DESTDIR)$(BASHCOMPDIR)/resnet
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*RESNET_VERSION "\(.*\)".*/\1/p' include/resnet.h)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
 	    resnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libresnet.a $(DESTDIR)$(PREFIX)/lib/libresnet.so \
-	      $(DESTDIR)$(PREFIX)/lib/libresnet.so.0 $(DESTDIR)$(PREFIX)/include/resnet.h \
+	      $(DESTDIR)$(PREFIX)/lib/$(SONAME) $(DESTDIR)$(PREFIX)/lib/libresnet.so.$(VERSION) \
+	      $(DESTDIR)$(PREFIX)/include/resnet.h \
 	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc \
 	      $(DESTDIR)$(PREFIX)/libexec/resnet/fetch-weights.sh $(DESTDIR)$(MANDIR)/man1/resnet.1 \
 	      $(DESTDIR)$(BASHCOMPDIR)/resnet

@@ -20,11 +20,54 @@
  * Conventions
  * - Every fallible call returns a resnet_status and, when given a non-NULL
  *   resnet_error, fills it with a one-line message naming the file and problem.
- * - There is no global mutable state. A loaded model is read-only and may be
- *   shared by any number of threads; a session (activations, scratch, worker
- *   threads) belongs to one thread at a time.
- * - Tensors passed in and out are float32. An input image tensor is 3x224x224,
- *   channel-major (CHW), already normalised as resnet_model_norm() says.
+ * - There is no global state. Tensors passed in and out are float32. An input image
+ *   tensor is 3x224x224, channel-major (CHW), already normalised as resnet_model_norm() says.
+ *
+ * Lifetimes
+ * - A model must outlive every session created from it (free the sessions first), and a
+ *   session every call that uses it. Results handed to a callback (resnet_file_result)
+ *   are valid only during the callback. A head (resnet_head) is independent of any model.
+ *
+ * Threads
+ * - A loaded model is read-only: any number of threads may use it at once, each through
+ *   its own session (resnet_session_create, resnet_model_* getters). The recommended
+ *   pattern for throughput is one session per thread.
+ * - A session (activations, scratch) is used by one thread at a time: calls on the same
+ *   session from two threads at once must be serialised by the caller. Sessions of one
+ *   model are independent of each other.
+ * - How many threads a forward pass uses: a session created with threads = 0 (the
+ *   default) runs on its model's pool, one thread per core (the calling thread included),
+ *   made by the first such session and shared by all of them. A pass uses the pool's
+ *   threads less the other passes running on it at the same time, so N sessions on N
+ *   threads never keep more threads busy than there are cores (or N, if that is more),
+ *   and one session alone gets every core. threads = T > 0 gives the session a pool of T
+ *   threads of its own (T - 1 workers and the caller), used whatever else runs. Results
+ *   are bit-identical whatever the threads.
+ * - resnet_run_files adds one decoding thread for the duration of the call.
+ * - Functions without a model, session or head (preprocessing, softmax, class names,
+ *   resnet_kernels_*) are safe from any thread.
+ *
+ * Versions and the ABI
+ * - RESNET_VERSION_MAJOR/MINOR/PATCH describe this header; resnet_version() the library
+ *   actually loaded, so a program can check that it runs with what it was built against
+ *   (same MAJOR, and a MINOR at least its own).
+ * - The shared library's soname is libresnet.so.MAJOR. MAJOR changes (and the soname
+ *   with it) when a program built against the previous header could break: a function
+ *   removed or its parameters changed, an enum value renumbered, or a struct's layout
+ *   changed other than as the next point allows. MINOR adds functions, enum values and
+ *   fields at the end of the size-versioned structs; a program built against an older
+ *   MINOR of the same MAJOR runs unchanged. PATCH changes no declaration (fixes only).
+ * - Size-versioned structs (resnet_load_options, resnet_outputs, resnet_train_options,
+ *   resnet_train_report) start with `size_t size`, set by their init function from the
+ *   caller's own sizeof. Always init before setting fields. The library reads (or writes)
+ *   only the bytes that size covers: fields a program does not know keep their defaults,
+ *   and a field added later means "as before" when zero. A program built against a newer
+ *   header that sets a field this library lacks gets RESNET_E_UNSUPPORTED, not a silently
+ *   ignored request.
+ * - The other structs are fixed: resnet_error, resnet_prediction, resnet_view,
+ *   resnet_layer_profile, resnet_image and resnet_file_list change only with MAJOR.
+ *   resnet_file_result is made by the library and only read by the caller: it may gain
+ *   fields at its end in a MINOR.
  */
 #ifndef RESNET_H
 #define RESNET_H
@@ -41,7 +84,17 @@ extern "C" {
 #define RESNET_API
 #endif
 
-#define RESNET_VERSION "0.1.0"
+/* The version of this header (see "Versions and the ABI" above). The Makefile reads these
+ * three lines for the soname and the pkg-config version. */
+#define RESNET_VERSION_MAJOR 1
+#define RESNET_VERSION_MINOR 0
+#define RESNET_VERSION_PATCH 0
+#define RESNET_STR_(x) #x
+#define RESNET_STR(x) RESNET_STR_(x)
+#define RESNET_VERSION \
+    RESNET_STR(RESNET_VERSION_MAJOR) "." RESNET_STR(RESNET_VERSION_MINOR) "." RESNET_STR(RESNET_VERSION_PATCH)
+/* One number, ordered as the versions are: 10000 * MAJOR + 100 * MINOR + PATCH. */
+#define RESNET_VERSION_NUMBER (RESNET_VERSION_MAJOR * 10000 + RESNET_VERSION_MINOR * 100 + RESNET_VERSION_PATCH)
 #define RESNET_INPUT_SIZE 224      /* the network sees 224x224 pixels */
 #define RESNET_NUM_CLASSES 1000    /* ImageNet-1k */
 #define RESNET_FEATURE_DIM 2048    /* pooled features before the fc layer */
@@ -63,6 +116,13 @@ typedef struct resnet_error {
 } resnet_error;
 
 RESNET_API const char *resnet_status_str(resnet_status s);
+
+/* The version of the library running this call, as RESNET_VERSION_NUMBER was when it was
+ * built; `str` (may be NULL) gets its RESNET_VERSION string. Compare with the header's:
+ *     if (resnet_version(NULL) / 10000 != RESNET_VERSION_MAJOR ||
+ *         resnet_version(NULL) < RESNET_VERSION_NUMBER)
+ *         ... this program was built against a newer (or another MAJOR's) header */
+RESNET_API int resnet_version(const char **str);
 
 /* Architecture variant: where the stride 2 of the first block of stages 2-4 sits. */
 typedef enum resnet_variant {
@@ -93,18 +153,31 @@ RESNET_API int resnet_kernels_available(resnet_kernels k);
  * `seconds` (register-only FMA chains), in GFLOP/s; 0 where unknown (the C path). */
 RESNET_API double resnet_kernels_peak_gflops(resnet_kernels k, double seconds);
 
+/* Size-versioned (see "Versions and the ABI"):
+ *     resnet_load_options o;
+ *     resnet_load_options_init(&o);
+ *     o.kernels = RESNET_KERNELS_C; */
 typedef struct resnet_load_options {
+    size_t size;            /* sizeof(resnet_load_options), set by resnet_load_options_init */
     resnet_kernels kernels; /* default AUTO */
     int direct;             /* non-zero: every convolution direct, none by Winograd F(4x4,3x3)
                              * (a little slower; the closest to the reference's arithmetic) */
 } resnet_load_options;
+
+/* Zeroes the first `size` bytes of opts and sets the defaults of the fields they hold. Call it
+ * through resnet_load_options_init, which passes the caller's sizeof. */
+RESNET_API void resnet_load_options_init_size(resnet_load_options *opts, size_t size);
+static inline void resnet_load_options_init(resnet_load_options *opts) {
+    resnet_load_options_init_size(opts, sizeof *opts);
+}
 
 typedef struct resnet_model resnet_model;
 typedef struct resnet_session resnet_session;
 
 /* Loads a safetensors weight file (torchvision tensor names). The file's metadata
  * says the variant, normalisation and BN eps; a file without our metadata is read
- * as torchvision's own (v1.5, torch normalisation, eps 1e-5). opts may be NULL. */
+ * as torchvision's own (v1.5, torch normalisation, eps 1e-5). opts may be NULL (the
+ * defaults); otherwise it must have been through resnet_load_options_init. */
 RESNET_API resnet_status resnet_model_load(const char *path, const resnet_load_options *opts,
                                            resnet_model **out, resnet_error *err);
 RESNET_API void resnet_model_free(resnet_model *m);
@@ -113,12 +186,15 @@ RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
 RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 2, one image */
 
-/* A session owns the activations and scratch for batches of up to max_batch images,
- * and a pool of `threads` workers (0 = one per core). Created once, reused; the
- * forward pass allocates nothing. */
+/* A session owns the activations and scratch for batches of up to max_batch images.
+ * threads = 0 (the default): the model's shared pool, one thread per core, shared with the
+ * model's other sessions so that one session per thread does not oversubscribe the cores;
+ * threads > 0: a pool of that many threads of its own (see "Threads" above). Created once,
+ * reused; the forward pass allocates nothing. The model must outlive the session. */
 RESNET_API resnet_status resnet_session_create(const resnet_model *m, int threads, int max_batch,
                                                resnet_session **out, resnet_error *err);
 RESNET_API void resnet_session_free(resnet_session *s);
+/* The threads a forward pass of this session may use (its pool's size, the caller included). */
 RESNET_API int resnet_session_threads(const resnet_session *s);
 RESNET_API const resnet_model *resnet_session_model(const resnet_session *s);
 
@@ -235,8 +311,10 @@ RESNET_API resnet_status resnet_classify_file_tta(resnet_session *s, const char 
 #define RESNET_MAP_CELLS (RESNET_MAP_SIZE * RESNET_MAP_SIZE)
 
 /* What resnet_forward_ex writes: each pointer may be NULL (that output is skipped), and
- * holds n images one after the other. */
+ * holds n images one after the other. Size-versioned: resnet_outputs_init, then set the
+ * pointers wanted. */
 typedef struct resnet_outputs {
+    size_t size;        /* sizeof(resnet_outputs), set by resnet_outputs_init */
     float *logits;      /* n x 1000 */
     float *features;    /* n x 2048: the average of feature_map over its 49 cells */
     float *feature_map; /* n x 7 x 7 x 2048: the last stage's output (after its ReLU), rows
@@ -247,10 +325,14 @@ typedef struct resnet_outputs {
                            the mean of a class's 49 values plus fc.bias[c] is its logit */
 } resnet_outputs;
 
+/* Zeroes the first `size` bytes of out (every output skipped); use resnet_outputs_init. */
+RESNET_API void resnet_outputs_init_size(resnet_outputs *out, size_t size);
+static inline void resnet_outputs_init(resnet_outputs *out) { resnet_outputs_init_size(out, sizeof *out); }
+
 /* resnet_forward with more outputs. resnet_forward(s, in, n, l, f, e) is this with
- * {l, f, NULL, NULL}. Class maps cost ~2% of a forward pass. Outputs are as computed: with
- * weights too large for float on some input they can be inf or NaN (weights for which that
- * is certain are refused at load); resnet_classify_file(_tta), resnet_run_files and
+ * logits = l and features = f. Class maps cost ~2% of a forward pass. Outputs are as computed:
+ * with weights too large for float on some input they can be inf or NaN (weights for which
+ * that is certain are refused at load); resnet_classify_file(_tta), resnet_run_files and
  * resnet_head_predict turn that into the photo's error (RESNET_E_WEIGHTS), never a result. */
 RESNET_API resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n,
                                            const resnet_outputs *out, resnet_error *err);
@@ -361,7 +443,10 @@ RESNET_API resnet_status resnet_run_files(resnet_session *s, const char *const *
  * A head is read-only once made: share it between threads freely. */
 typedef struct resnet_head resnet_head;
 
+/* How to train (resnet_train_options) and what training found (resnet_train_report).
+ * Both structs are size-versioned: resnet_train_options_init / resnet_train_report_init. */
 typedef struct resnet_train_options {
+    size_t size;           /* sizeof(resnet_train_options), set by resnet_train_options_init */
     float l2;              /* L2 penalty on the weights, for features standardised and scaled
                               to a length of about 1; default 1e-3 */
     float val_fraction;    /* share of each class held out for validation, 0..0.9; default 0.2
@@ -380,17 +465,27 @@ typedef struct resnet_train_options {
 } resnet_train_options;
 
 typedef struct resnet_train_report {
+    size_t size;                     /* sizeof(resnet_train_report), set by resnet_train_report_init */
     int n_train, n_val;
     int iters, best_iter;            /* iterations run; the one whose weights were kept */
     float train_loss, train_acc;     /* at best_iter, on the training share */
     float val_loss, val_acc;         /* at best_iter, on the validation share (0 if none) */
 } resnet_train_report;
 
-RESNET_API void resnet_train_options_init(resnet_train_options *opts);
+/* Zero the first `size` bytes and set the defaults of the fields they hold; use the
+ * functions below, which pass the caller's sizeof. */
+RESNET_API void resnet_train_options_init_size(resnet_train_options *opts, size_t size);
+RESNET_API void resnet_train_report_init_size(resnet_train_report *report, size_t size);
+static inline void resnet_train_options_init(resnet_train_options *opts) {
+    resnet_train_options_init_size(opts, sizeof *opts);
+}
+static inline void resnet_train_report_init(resnet_train_report *report) {
+    resnet_train_report_init_size(report, sizeof *report);
+}
 
 /* Trains a head on n examples: features n x dim, labels[i] in 0..n_classes-1, names[c] the
  * name of class c (UTF-8, saved in the file). Every class needs an example. opts and report
- * may be NULL. */
+ * may be NULL; otherwise they must have been through their init functions. */
 RESNET_API resnet_status resnet_head_train(const float *features, const int *labels, int n, int dim,
                                            int n_classes, const char *const *names,
                                            const resnet_train_options *opts, resnet_head **out,

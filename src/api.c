@@ -19,6 +19,11 @@ const char *resnet_status_str(resnet_status s) {
     return "unknown status";
 }
 
+int resnet_version(const char **str) {
+    if (str) *str = RESNET_VERSION;
+    return RESNET_VERSION_NUMBER;
+}
+
 int rn_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;

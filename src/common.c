@@ -35,6 +35,50 @@ static void fit_message(char *s, size_t len, size_t cap) {
     if (len >= cap) s[cap - 1] = '\0';
 }
 
+/* A size no version of any of our structs will reach: beyond it, the field is garbage (the
+ * struct was not initialised), and reading that far could fault. */
+#define RN_SIZED_MAX 4096
+
+void rn_sized_init(const rn_sized *t, void *user, size_t size) {
+    if (!user || size < sizeof(size_t)) return;
+    memset(user, 0, size);
+    memcpy(user, t->defaults, size < t->known ? size : t->known);
+    memcpy(user, &size, sizeof size);
+}
+
+static resnet_status sized_check(const rn_sized *t, const void *user, size_t *size, resnet_error *err) {
+    memcpy(size, user, sizeof *size);
+    if (*size < t->min || *size > RN_SIZED_MAX)
+        return rn_fail(err, RESNET_E_ARG, "%s: size is %zu, not set by %s_init() (call it before setting fields)",
+                       t->name, *size, t->name);
+    return RESNET_OK;
+}
+
+resnet_status rn_sized_read(const rn_sized *t, const void *user, void *mine, resnet_error *err) {
+    size_t size;
+    resnet_status st = sized_check(t, user, &size, err);
+    if (st != RESNET_OK) return st;
+    for (size_t i = t->known; i < size; i++)
+        if (((const unsigned char *)user)[i])
+            return rn_fail(err, RESNET_E_UNSUPPORTED,
+                           "%s: sets a field that this library (resnet %s) does not have; the program was "
+                           "built against a newer resnet.h", t->name, RESNET_VERSION);
+    memcpy(mine, t->defaults, t->size);
+    memcpy(mine, user, size < t->known ? size : t->known);
+    memcpy(mine, &t->size, sizeof t->size);
+    return RESNET_OK;
+}
+
+resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, resnet_error *err) {
+    size_t size;
+    resnet_status st = sized_check(t, user, &size, err);
+    if (st != RESNET_OK || !mine) return st;
+    /* past the size field only: the caller's size stays its own */
+    if (size > t->known) size = t->known;
+    memcpy((unsigned char *)user + sizeof size, (const unsigned char *)mine + sizeof size, size - sizeof size);
+    return RESNET_OK;
+}
+
 resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, ...) {
     if (err) {
         va_list ap;

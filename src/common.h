@@ -26,6 +26,30 @@ int rn_all_finite(const float *v, size_t n);
 /* The one message for it, so every path says the same. */
 #define RN_NONFINITE_MSG "the network's output is not finite (inf or NaN): the weights overflow float on this photo"
 
+/* Size-versioned structs (resnet.h, "Versions and the ABI"): structs whose first field is
+ * `size_t size`, the caller's sizeof. One descriptor per struct: */
+typedef struct rn_sized {
+    const char *name;     /* "resnet_load_options": for messages, which also name name_init() */
+    size_t size;          /* sizeof the library's struct */
+    size_t known;         /* where its last field ends: bytes a caller's size covers beyond this
+                           * are fields this library lacks (a later field may sit in today's
+                           * tail padding, so not sizeof) */
+    size_t min;           /* where the last field of the first published layout ends: a smaller
+                           * size means the caller never initialised the struct */
+    const void *defaults; /* the library's struct holding every default */
+} rn_sized;
+#define RN_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* The init functions: zeroes the caller's `size` bytes, copies the defaults into the part they
+ * cover, and sets the size field. */
+void rn_sized_init(const rn_sized *t, void *user, size_t size);
+/* Reads a caller's struct into `mine` (the library's own): the defaults, overwritten by the
+ * fields the caller's size covers. Set fields this library lacks are refused. */
+resnet_status rn_sized_read(const rn_sized *t, const void *user, void *mine, resnet_error *err);
+/* Writes the library's struct `mine` into a caller's, only the fields its size covers (its
+ * size field kept). Only checks the caller's size when mine is NULL. */
+resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, resnet_error *err);
+
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);
 void rn_aligned_free(void *p);

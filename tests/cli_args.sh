@@ -32,7 +32,7 @@ for c in $commands; do
 done
 run "$BIN" help eval
 [ "$rc" -eq 0 ] && echo "$out" | head -n 1 | grep -q "usage: resnet eval"; check "resnet help eval" $? "$out"
-version=$(sed -n 's/.*RESNET_VERSION "\(.*\)".*/\1/p' include/resnet.h | head -n 1)
+version=$(for f in MAJOR MINOR PATCH; do sed -n "s/^#define RESNET_VERSION_$f \\([0-9]*\\).*/\\1/p" include/resnet.h; done | paste -sd.)
 run "$BIN" --version
 [ "$rc" -eq 0 ] && [ "$out" = "resnet $version" ]; check "--version prints 'resnet $version'" $? "$out"
 run "$BIN" --help

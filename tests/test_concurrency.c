@@ -6,7 +6,11 @@
  * every result must equal, bit for bit, what one thread alone computes for the same photo:
  * the 1000 logits, and the top-5 of resnet_classify_file. A second round gives each
  * session 2 worker threads of its own (8 threads in all): the split of a layer between
- * workers must not change a bit either.
+ * workers must not change a bit either. A third gives each the default (threads = 0): the
+ * four sessions share their model's pool, so the process must have no more threads than
+ * the four callers plus one pool (one thread per core, less the caller), where a pool per
+ * session used to start cores - 1 workers for each (4 x (cores - 1)); the results must be
+ * identical there too, whichever of the passes the pool's workers happen to help.
  * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: ../shared/images/seed.
  */
 #include <dirent.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "resnet.h"
 #include "testutil.h"
@@ -55,6 +60,17 @@ static int find_photos(void) {
     return n_photos;
 }
 
+/* The threads of this process now (Linux: one entry per thread in /proc/self/task). */
+static int process_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    if (d) closedir(d);
+    return n;
+}
+
 /* One photo through preprocess + forward; 0 on success. */
 static int logits_of(resnet_session *s, const char *path, float *input, float *logits, resnet_error *err) {
     if (resnet_preprocess_file(path, resnet_model_norm(model), input, err) != RESNET_OK) return -1;
@@ -77,6 +93,7 @@ static void *work(void *arg) {
         snprintf(w->first_error, sizeof w->first_error, "session: %s", err.message);
         w->errors++;
     }
+    pthread_barrier_wait(w->start); /* every session exists: the main thread counts threads */
     pthread_barrier_wait(w->start); /* everyone runs at once */
     /* thread t takes photos t, t + N_THREADS, ...; then one resnet_classify_file of its own */
     for (int i = w->id; s && i < n_photos; i += N_THREADS) {
@@ -100,11 +117,12 @@ static void *work(void *arg) {
     return NULL;
 }
 
-static void concurrent_round(int session_threads) {
+/* Runs the round; returns the threads the process had once every session existed. */
+static int concurrent_round(int session_threads) {
     pthread_t tid[N_THREADS];
     worker w[N_THREADS];
     pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, N_THREADS);
+    pthread_barrier_init(&start, NULL, N_THREADS + 1);
     for (int t = 0; t < N_THREADS; t++) {
         memset(&w[t], 0, sizeof w[t]);
         w[t].id = t;
@@ -112,6 +130,9 @@ static void concurrent_round(int session_threads) {
         w[t].start = &start;
         CHECK(pthread_create(&tid[t], NULL, work, &w[t]) == 0, "pthread_create");
     }
+    pthread_barrier_wait(&start);
+    int threads = process_threads();
+    pthread_barrier_wait(&start);
     int logits_bad = 0, top_bad = 0;
     for (int t = 0; t < N_THREADS; t++) {
         pthread_join(tid[t], NULL);
@@ -122,8 +143,9 @@ static void concurrent_round(int session_threads) {
     pthread_barrier_destroy(&start);
     CHECK(logits_bad == 0, "%d of %d photos: logits differ from the single-threaded run", logits_bad, n_photos);
     CHECK(top_bad == 0, "%d threads: top-%d differs from the single-threaded run", top_bad, TOP);
-    printf("     %d threads x %d worker(s) each, %d photos: logits and top-%d identical\n", N_THREADS,
-           session_threads, n_photos, TOP);
+    printf("     %d threads x threads=%d sessions (%d threads in the process), %d photos: logits and top-%d "
+           "identical\n", N_THREADS, session_threads, threads, n_photos, TOP);
+    return threads;
 }
 
 static void test_single_threaded_reference(void) {
@@ -150,6 +172,25 @@ static void test_single_threaded_reference(void) {
 static void test_threads_one_worker_each(void) { concurrent_round(1); }
 static void test_threads_two_workers_each(void) { concurrent_round(2); }
 
+/* The default: one pool for the four sessions, not one each. */
+static void test_default_sessions_share_one_pool(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    if (cores > 64) cores = 64; /* the library's cap on the default */
+    int base = process_threads(); /* this thread, and any the process had before */
+    int threads = concurrent_round(0);
+    /* the 4 callers, plus one pool of `cores` threads of which the caller is one */
+    int most = base + N_THREADS + (int)cores - 1;
+    CHECK(threads <= most, "4 sessions with threads=0 on %ld cores: %d threads in the process, expected at most %d "
+          "(a pool per session oversubscribes the cores)", cores, threads, most);
+    /* one session alone still gets every core */
+    resnet_session *s = NULL;
+    resnet_error err;
+    CHECK(resnet_session_create(model, 0, 1, &s, &err) == RESNET_OK, "%s", err.message);
+    if (s) CHECK(resnet_session_threads(s) == cores, "a default session has %d threads, not %ld", resnet_session_threads(s), cores);
+    resnet_session_free(s);
+}
+
 int main(void) {
     const char *w = getenv("RESNET_TEST_V1_CAFFE");
     resnet_error err;
@@ -168,6 +209,7 @@ int main(void) {
     RUN(test_single_threaded_reference);
     RUN(test_threads_one_worker_each);
     RUN(test_threads_two_workers_each);
+    RUN(test_default_sessions_share_one_pool);
     resnet_model_free(model);
     for (int i = 0; i < n_photos; i++) free(photos[i]);
     return TEST_DONE();

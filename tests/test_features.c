@@ -38,7 +38,12 @@ static void test_forward_ex_outputs_agree(void) {
     resnet_error err;
     CHECK(resnet_preprocess_file(p1, resnet_model_norm(model), in, &err) == RESNET_OK, "%s", err.message);
     CHECK(resnet_preprocess_file(p2, resnet_model_norm(model), in + IN_FLOATS, &err) == RESNET_OK, "%s", err.message);
-    resnet_outputs o = {lg, ft, fm, cm};
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    o.logits = lg;
+    o.features = ft;
+    o.feature_map = fm;
+    o.class_maps = cm;
     CHECK(resnet_forward_ex(sess, in, 2, &o, &err) == RESNET_OK, "%s", err.message);
     /* the plain pass gives the same logits, image by image */
     double dl = 0, dfeat = 0, dcam = 0;
@@ -62,7 +67,9 @@ static void test_forward_ex_outputs_agree(void) {
     CHECK(dfeat < 1e-4, "features differ from the mean of the feature map by %g", dfeat);
     CHECK(dcam < 1e-3, "mean class map + bias differs from the logit by %g", dcam);
     /* only the feature map, no logits: allowed */
-    resnet_outputs only = {NULL, NULL, fm, NULL};
+    resnet_outputs only;
+    resnet_outputs_init(&only);
+    only.feature_map = fm;
     CHECK(resnet_forward_ex(sess, in, 1, &only, &err) == RESNET_OK, "%s", err.message);
     CHECK(resnet_forward_ex(sess, in, 1, NULL, &err) == RESNET_E_ARG, "NULL outputs accepted");
     CHECK(resnet_forward_ex(sess, in, 3, &o, &err) == RESNET_E_ARG, "batch 3 > max 2 accepted");
@@ -150,7 +157,10 @@ static void check_cam(const cam_case *cc) {
     float *cm = malloc((size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS * sizeof(float));
     float *heat = malloc((size_t)img.width * img.height * sizeof(float));
     CHECK(resnet_preprocess_image(&img, resnet_model_norm(model), in, &err) == RESNET_OK, "%s", err.message);
-    resnet_outputs o = {lg, NULL, NULL, cm};
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    o.logits = lg;
+    o.class_maps = cm;
     CHECK(resnet_forward_ex(sess, in, 1, &o, &err) == RESNET_OK, "%s", err.message);
     resnet_prediction top;
     resnet_softmax(lg, RESNET_NUM_CLASSES, lg);
@@ -415,6 +425,7 @@ static void test_head_trains_saves_loads(void) {
     o.backbone = "synthetic";
     resnet_head *h = NULL, *h2 = NULL;
     resnet_train_report rep;
+    resnet_train_report_init(&rep);
     resnet_error err;
     CHECK(resnet_head_train(x, y, NTR, D, K, names, &o, &h, &rep, &err) == RESNET_OK, "%s", err.message);
     if (!h) return;

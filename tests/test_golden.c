@@ -43,7 +43,10 @@ static resnet_session *open_session_opts(const char *env, resnet_kernels k, int 
         CHECK(0, "%s is not set (run the tests through tests/run.sh)", env);
         return NULL;
     }
-    resnet_load_options opts = {k, direct};
+    resnet_load_options opts;
+    resnet_load_options_init(&opts);
+    opts.kernels = k;
+    opts.direct = direct;
     if ((emulated ? rn_model_load_kc(path, emulated, direct, model, &err) : resnet_model_load(path, &opts, model, &err)) !=
         RESNET_OK) {
         CHECK(0, "load %s: %s", path, err.message);

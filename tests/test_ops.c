@@ -1,6 +1,8 @@
 /* test_ops.c - every operator against a naive loop version, on random shapes (odd
  * sizes, padding edges, M/N/K tails), for every kernel path this CPU can run. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "testutil.h"
 #include "common.h"
@@ -232,6 +234,75 @@ static void test_maxpool(void) {
     rn_pool_free(pool);
 }
 
+/* ---- the worker pool shared by several callers (threadpool.c) ---- */
+
+enum { PROBE_TASKS = 64 };
+typedef struct pool_probe {
+    atomic_int runs[PROBE_TASKS]; /* how often each task ran */
+    atomic_int top_thread;        /* the highest thread index that ran one */
+} pool_probe;
+
+static void probe_task(void *ctx, int task, int thread) {
+    pool_probe *p = ctx;
+    atomic_fetch_add(&p->runs[task], 1);
+    int top = atomic_load(&p->top_thread);
+    while (thread > top && !atomic_compare_exchange_weak(&p->top_thread, &top, thread)) {}
+    for (volatile int i = 0; i < 2000; i++) {} /* long enough for the workers to join in */
+}
+
+/* Runs one job; 0 if every task ran exactly once. */
+static int probe_job(rn_pool *pool, pool_probe *p) {
+    for (int t = 0; t < PROBE_TASKS; t++) atomic_init(&p->runs[t], 0);
+    atomic_init(&p->top_thread, 0);
+    rn_pool_run(pool, PROBE_TASKS, probe_task, p);
+    int bad = 0;
+    for (int t = 0; t < PROBE_TASKS; t++) bad += atomic_load(&p->runs[t]) != 1;
+    return bad;
+}
+
+/* Callers inside rn_pool_enter/leave take threads from the pool: callers plus helpers never
+ * exceed its size, so a pass never runs on more threads than the pool has. */
+static void test_pool_callers_share_its_threads(void) {
+    rn_pool *pool = rn_pool_create(3);
+    pool_probe p;
+    for (int callers = 1; callers <= 4; callers++) {
+        for (int i = 0; i < callers; i++) rn_pool_enter(pool);
+        int most = 3 - callers, top = 0, bad = 0; /* the highest helper index allowed */
+        for (int r = 0; r < 20; r++) {
+            bad += probe_job(pool, &p);
+            top = atomic_load(&p.top_thread) > top ? atomic_load(&p.top_thread) : top;
+        }
+        CHECK(bad == 0, "%d callers: %d tasks not run exactly once", callers, bad);
+        CHECK(top <= (most > 0 ? most : 0), "%d callers on a pool of 3: thread %d ran a task (at most %d)", callers,
+              top, most > 0 ? most : 0);
+        for (int i = 0; i < callers; i++) rn_pool_leave(pool);
+    }
+    rn_pool_free(pool);
+}
+
+typedef struct { rn_pool *pool; int bad; } pool_caller;
+
+static void *pool_caller_main(void *arg) {
+    pool_caller *c = arg;
+    pool_probe p;
+    rn_pool_enter(c->pool);
+    for (int r = 0; r < 300; r++) c->bad += probe_job(c->pool, &p);
+    rn_pool_leave(c->pool);
+    return NULL;
+}
+
+/* Two threads running jobs on one pool at once (as sessions sharing their model's pool):
+ * one holds the pool while the other runs alone, and every task of both runs exactly once. */
+static void test_pool_two_callers_at_once(void) {
+    rn_pool *pool = rn_pool_create(4); /* 2 helpers left for whichever caller holds it */
+    pool_caller c[2] = {{pool, 0}, {pool, 0}};
+    pthread_t tid[2];
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&tid[i], NULL, pool_caller_main, &c[i]) == 0, "pthread_create");
+    for (int i = 0; i < 2; i++) pthread_join(tid[i], NULL);
+    CHECK(c[0].bad == 0 && c[1].bad == 0, "tasks lost or run twice: %d and %d", c[0].bad, c[1].bad);
+    rn_pool_free(pool);
+}
+
 static void test_avgpool(void) {
     int n = 2, h = 7, w = 5, c = 11;
     float *in = rand_buf((size_t)n * h * w * c), out[22];
@@ -263,6 +334,8 @@ int main(void) {
     RUN(test_ukernel);
     RUN(test_conv);
     RUN(test_maxpool);
+    RUN(test_pool_callers_share_its_threads);
+    RUN(test_pool_two_callers_at_once);
     RUN(test_avgpool);
     RUN(test_softmax_topk);
     return TEST_DONE();

@@ -111,7 +111,10 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s: %s", photo, err.message);
         goto done;
     }
-    resnet_outputs o = {logits, NULL, NULL, maps};
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    o.logits = logits;
+    o.class_maps = maps;
     if (resnet_forward_ex(s, input, 1, &o, &err) != RESNET_OK) {
         cli_error("%s", err.message);
         goto done;

@@ -309,7 +309,10 @@ resnet_model *cli_load_model(const cli_common *c) {
             return NULL;
         }
     }
-    resnet_load_options opts = {c->kernels, c->direct};
+    resnet_load_options opts;
+    resnet_load_options_init(&opts);
+    opts.kernels = c->kernels;
+    opts.direct = c->direct;
     resnet_model *m = NULL;
     resnet_error err;
     if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {

@@ -231,6 +231,7 @@ int cmd_train_head(int argc, char **argv) {
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
     resnet_train_report rep;
+    resnet_train_report_init(&rep);
     t0 = cli_now();
     resnet_status st = resnet_head_train(feats, labels, n, DIM, ncls, names, &opts, &head, &rep, &err);
     cli_progress_clear(&bar);

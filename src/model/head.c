@@ -33,16 +33,27 @@ struct resnet_head {
     resnet_train_report report; /* as trained (zero for a loaded head except what the file says) */
 };
 
-void resnet_train_options_init(resnet_train_options *o) {
-    if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->l2 = 1e-3f;
-    o->val_fraction = 0.2f;
-    o->max_iters = 500;
-    o->patience = 20;
-    o->l2_normalize = 1;
-    o->seed = 1;
-}
+/* The size-versioned structs read and written here (resnet.h): their defaults, the end of
+ * their last field in this library, and in the first published layout (1.0.0, never changes). */
+static const resnet_train_options train_defaults = {
+    .size = sizeof(resnet_train_options),
+    .l2 = 1e-3f,
+    .val_fraction = 0.2f,
+    .max_iters = 500,
+    .patience = 20,
+    .l2_normalize = 1,
+    .seed = 1,
+};
+static const rn_sized train_options_type = {"resnet_train_options", sizeof(resnet_train_options),
+                                            RN_FIELD_END(resnet_train_options, progress_ctx),
+                                            RN_FIELD_END(resnet_train_options, progress_ctx), &train_defaults};
+static const resnet_train_report empty_report = {.size = sizeof(resnet_train_report)};
+static const rn_sized train_report_type = {"resnet_train_report", sizeof(resnet_train_report),
+                                           RN_FIELD_END(resnet_train_report, val_acc),
+                                           RN_FIELD_END(resnet_train_report, val_acc), &empty_report};
+
+void resnet_train_options_init_size(resnet_train_options *o, size_t size) { rn_sized_init(&train_options_type, o, size); }
+void resnet_train_report_init_size(resnet_train_report *r, size_t size) { rn_sized_init(&train_report_type, r, size); }
 
 void resnet_head_free(resnet_head *h) {
     if (!h) return;
@@ -194,9 +205,13 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
                                 resnet_train_report *report, resnet_error *err) {
     if (!features || !labels || !names || !out) return rn_fail(err, RESNET_E_ARG, "resnet_head_train: NULL argument");
     *out = NULL;
-    resnet_train_options o;
-    if (opts) o = *opts;
-    else resnet_train_options_init(&o);
+    resnet_train_options o = train_defaults;
+    resnet_train_report rep = empty_report;
+    resnet_status st0 = RESNET_OK;
+    if (opts) st0 = rn_sized_read(&train_options_type, opts, &o, err);
+    /* checked before the work, so that a bad report cannot waste a training run */
+    if (report && st0 == RESNET_OK) st0 = rn_sized_write(&train_report_type, NULL, report, err);
+    if (st0 != RESNET_OK) return st0;
     if (n_classes < 2 || n_classes > MAX_CLASSES)
         return rn_fail(err, RESNET_E_ARG, "a head needs 2 to %d classes, got %d", MAX_CLASSES, n_classes);
     if (dim < 1 || dim > MAX_DIM) return rn_fail(err, RESNET_E_ARG, "feature size %d is out of range", dim);
@@ -296,8 +311,6 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
     /* L-BFGS from zero weights (every class equally likely). */
     const double l2 = o.l2;
     double ce, acc, f = objective(theta, ztr, ytr, ntr, k, d, l2, g, logit, &ce, &acc);
-    resnet_train_report rep;
-    memset(&rep, 0, sizeof rep);
     rep.n_train = ntr;
     rep.n_val = nva;
     double vacc = 0, vloss = nva ? cross_entropy(theta, zva, yva, nva, k, d, NULL, logit, &vacc) : 0;
@@ -411,7 +424,7 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
         rn_fail(err, st, "out of memory");
         goto done;
     }
-    if (report) *report = rep;
+    if (report) rn_sized_write(&train_report_type, &rep, report, err);
     *out = h;
     h = NULL;
     st = RESNET_OK;

@@ -25,16 +25,35 @@ static void model_free_convs(resnet_model *m) {
     rn_conv_free(&m->fc);
 }
 
+/* The size-versioned structs read here (resnet.h): their defaults, the end of their last field
+ * in this library, and the end of their last field in the first published layout (1.0.0),
+ * which never changes. */
+static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0};
+static const rn_sized load_options_type = {"resnet_load_options", sizeof(resnet_load_options),
+                                           RN_FIELD_END(resnet_load_options, direct),
+                                           RN_FIELD_END(resnet_load_options, direct), &load_defaults};
+static const resnet_outputs no_outputs = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL};
+static const rn_sized outputs_type = {"resnet_outputs", sizeof(resnet_outputs),
+                                      RN_FIELD_END(resnet_outputs, class_maps),
+                                      RN_FIELD_END(resnet_outputs, class_maps), &no_outputs};
+
+void resnet_load_options_init_size(resnet_load_options *o, size_t size) { rn_sized_init(&load_options_type, o, size); }
+void resnet_outputs_init_size(resnet_outputs *o, size_t size) { rn_sized_init(&outputs_type, o, size); }
+
 resnet_status resnet_model_load(const char *path, const resnet_load_options *opts, resnet_model **out,
                                 resnet_error *err) {
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_load: NULL argument");
     *out = NULL;
-    resnet_kernels want = opts ? opts->kernels : RESNET_KERNELS_AUTO;
-    const rn_kernel_config *kc = rn_kernels_select(want);
+    resnet_load_options o = load_defaults;
+    if (opts) {
+        resnet_status st = rn_sized_read(&load_options_type, opts, &o, err);
+        if (st != RESNET_OK) return st;
+    }
+    const rn_kernel_config *kc = rn_kernels_select(o.kernels);
     if (!kc)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "kernel path '%s' is not supported by this CPU",
-                       resnet_kernels_name(want));
-    return rn_model_load_kc(path, kc, opts ? opts->direct : 0, out, err);
+                       resnet_kernels_name(o.kernels));
+    return rn_model_load_kc(path, kc, o.direct, out, err);
 }
 
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
@@ -48,6 +67,7 @@ resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int
         rn_st_close(st);
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     }
+    pthread_mutex_init(&m->pool_mu, NULL);
     m->kc = kc;
     s = rn_model_bind(m, st, path, direct, err);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
@@ -62,6 +82,8 @@ resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int
 void resnet_model_free(resnet_model *m) {
     if (!m) return;
     model_free_convs(m);
+    if (m->pool) rn_pool_free(m->pool);
+    pthread_mutex_destroy(&m->pool_mu);
     free(m);
 }
 
@@ -121,8 +143,9 @@ static size_t model_work_floats(const resnet_model *m, int n) {
 struct resnet_session {
     const resnet_model *m;
     int max_batch;
-    rn_pool *pool;
-    float **scratch;   /* per thread: an im2col block, or Winograd's M */
+    rn_pool *pool;     /* its own, or the model's (shared_pool) */
+    int shared_pool;
+    float **scratch;   /* per pool thread: an im2col block, or Winograd's M */
     float *work;       /* shared by the threads within one layer (Winograd's V) */
     rn_exec ex;
     float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
@@ -139,13 +162,23 @@ void resnet_session_free(resnet_session *s) {
         for (int i = 0; s->pool && i < rn_pool_size(s->pool); i++) rn_aligned_free(s->scratch[i]);
     free(s->scratch);
     rn_aligned_free(s->work);
-    rn_pool_free(s->pool);
+    if (!s->shared_pool) rn_pool_free(s->pool);
     for (int i = 0; i < 4; i++) rn_aligned_free(s->buf[i]);
     rn_aligned_free(s->logits);
     free(s);
 }
 
 int rn_default_threads(void);
+
+/* The model's shared pool, made on first use. */
+static rn_pool *model_pool(const resnet_model *cm) {
+    resnet_model *m = (resnet_model *)cm; /* the pool is the model's one mutable part (resnet50.h) */
+    pthread_mutex_lock(&m->pool_mu);
+    if (!m->pool) m->pool = rn_pool_create(rn_default_threads());
+    rn_pool *p = m->pool;
+    pthread_mutex_unlock(&m->pool_mu);
+    return p;
+}
 
 resnet_status resnet_session_create(const resnet_model *m, int threads, int max_batch,
                                     resnet_session **out, resnet_error *err) {
@@ -155,13 +188,16 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
         return rn_fail(err, RESNET_E_ARG, "threads must be between 0 and 1024, got %d", threads);
     if (max_batch < 1 || max_batch > 4096)
         return rn_fail(err, RESNET_E_ARG, "batch must be between 1 and 4096, got %d", max_batch);
-    if (threads == 0) threads = rn_default_threads();
     resnet_session *s = calloc(1, sizeof *s);
     if (!s) return rn_fail(err, RESNET_E_NOMEM, "out of memory creating a session");
     s->m = m;
     s->max_batch = max_batch;
-    s->pool = rn_pool_create(threads);
-    s->scratch = calloc((size_t)threads, sizeof *s->scratch);
+    /* threads = 0: the model's pool, shared with its other such sessions, so that one session
+     * per thread does not start a pool per core per session (resnet.h, "Threads"). */
+    s->shared_pool = threads == 0;
+    s->pool = s->shared_pool ? model_pool(m) : rn_pool_create(threads);
+    if (s->pool) threads = rn_pool_size(s->pool);
+    s->scratch = s->pool ? calloc((size_t)threads, sizeof *s->scratch) : NULL;
     int ok = s->pool && s->scratch;
     for (int i = 0; ok && i < threads; i++)
         ok = (s->scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(m->kc) * sizeof(float))) != NULL;
@@ -276,9 +312,10 @@ static void bottleneck(resnet_session *s, const rn_block *b, const char *name, i
     *w = w2;
 }
 
-resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, const resnet_outputs *out,
-                                resnet_error *err) {
-    if (!s || !input || !out) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
+/* resnet_forward_ex on the library's own resnet_outputs. */
+static resnet_status forward(resnet_session *s, const float *input, int n, const resnet_outputs *out,
+                             resnet_error *err) {
+    if (!s || !input) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
     float *logits = out->logits, *features = out->features;
     if (n < 1 || n > s->max_batch)
         return rn_fail(err, RESNET_E_ARG, "resnet_forward: batch of %d, session allows 1..%d", n, s->max_batch);
@@ -287,6 +324,7 @@ resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, co
     int cur = 0, h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
 
     s->prof_slot = 0;
+    rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
     for (int i = 0; i < n; i++) chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
     conv(s, "conv1", &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1, &h, &w);  /* 112x112x64 */
     prof_begin(s);
@@ -319,12 +357,24 @@ resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, co
             memcpy(features + (size_t)i * RESNET_FEATURE_DIM, pooled + (size_t)i * RESNET_FEATURE_DIM,
                    RESNET_FEATURE_DIM * sizeof(float));
     }
+    rn_pool_leave(s->pool);
     return RESNET_OK;
+}
+
+resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n, const resnet_outputs *out,
+                                resnet_error *err) {
+    if (!out) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
+    resnet_outputs o;
+    resnet_status st = rn_sized_read(&outputs_type, out, &o, err);
+    return st != RESNET_OK ? st : forward(s, input, n, &o, err);
 }
 
 resnet_status resnet_forward(resnet_session *s, const float *input, int n, float *logits, float *features,
                              resnet_error *err) {
     if (!logits) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
-    resnet_outputs out = {logits, features, NULL, NULL};
-    return resnet_forward_ex(s, input, n, &out, err);
+    resnet_outputs out;
+    resnet_outputs_init(&out);
+    out.logits = logits;
+    out.features = features;
+    return forward(s, input, n, &out, err);
 }

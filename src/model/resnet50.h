@@ -12,6 +12,8 @@
 #ifndef RN_RESNET50_H
 #define RN_RESNET50_H
 
+#include <pthread.h>
+
 #include "ops/conv.h"
 
 enum { RN_STAGES = 4, RN_BLOCKS = 16 };
@@ -34,6 +36,11 @@ struct resnet_model {
     rn_conv conv1;            /* 7x7/2, 3 -> 64 (+ReLU) */
     rn_block blocks[RN_BLOCKS];
     rn_conv fc;               /* 2048 -> 1000, as a 1x1 convolution */
+    /* The worker pool of the sessions created with threads = 0, one per core, made by the
+     * first of them and freed with the model (which outlives its sessions). The only part of
+     * a loaded model that changes, hence its own lock. */
+    pthread_mutex_t pool_mu;
+    rn_pool *pool;
 };
 
 /* resnet_model_load with a given kernel family (the tests pass emulated ones). */

@@ -87,7 +87,10 @@ resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int 
         goto done;
     }
 
-    resnet_outputs outs = {logits, features, NULL, NULL};
+    resnet_outputs outs;
+    resnet_outputs_init(&outs);
+    outs.logits = logits;
+    outs.features = features;
     /* When only failures are wanted (want == 0) no forward pass runs at all. */
     const int run_net = (want & (RESNET_WANT_LOGITS | RESNET_WANT_FEATURES)) != 0;
     int stopped = 0;

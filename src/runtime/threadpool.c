@@ -5,7 +5,15 @@
  * cost a visible share. Workers therefore spin for a short while after a job, watching the
  * job counter, and only then sleep on the condition variable; the caller spins (yielding)
  * for the stragglers. Tasks are claimed with an atomic counter so a thread that finishes
- * early takes the next one and all threads end together. */
+ * early takes the next one and all threads end together.
+ *
+ * A pool may be shared by sessions running on different threads (the model's pool). Each
+ * caller is already a thread doing the work, so a job gets only as many workers as the pool
+ * has beyond the callers inside a forward pass (rn_pool_enter): with as many sessions
+ * running as cores, every caller runs its tasks alone and the workers sleep, instead of N
+ * pools' worth of threads spinning against each other on the same cores (README,
+ * "Threads"). One job runs on the pool at a time; a caller that finds it taken runs its
+ * tasks alone rather than wait. Which thread runs a task never changes its result. */
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
@@ -21,15 +29,21 @@
 #endif
 
 enum { SPIN_ROUNDS = 20000 }; /* ~100 us of pause instructions before a worker sleeps */
+enum { HELPER_BITS = 16 };     /* a pool has at most 65535 workers */
 
 struct rn_pool {
     int nthreads;
     pthread_t *workers;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_ulong generation; /* bumped per job; a worker runs each job once */
+    /* (job number << HELPER_BITS) | helpers: bumped per job; a worker runs each job once,
+     * and only if its index is at most that job's helpers. One word, so that a worker reads
+     * both from the same job. */
+    atomic_ullong generation;
     atomic_int quit;
-    atomic_int busy;         /* workers still inside the current job */
+    atomic_int busy;         /* helpers still inside the current job */
+    atomic_int taken;        /* a caller owns the pool for its job (the others run alone) */
+    atomic_int callers;      /* threads between rn_pool_enter and rn_pool_leave */
     int sleeping;            /* workers waiting on `wake` (under mu) */
     /* the current job: written before generation is bumped (release), read after (acquire) */
     rn_task_fn fn;
@@ -48,16 +62,17 @@ static void run_tasks(rn_pool *p, int thread) {
 
 typedef struct { rn_pool *pool; int index; } worker_arg;
 
-/* Waits until the generation moves past `seen` (or quit); returns the new generation. */
-static unsigned long wait_for_job(rn_pool *p, unsigned long seen) {
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        unsigned long g = atomic_load_explicit(&p->generation, memory_order_acquire);
+/* Waits until the generation moves past `seen` (or quit); returns the new generation. A
+ * worker left out of the last job sleeps at once: spinning would take a core from a caller. */
+static unsigned long long wait_for_job(rn_pool *p, unsigned long long seen, int spin) {
+    for (int i = 0; spin && i < SPIN_ROUNDS; i++) {
+        unsigned long long g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->quit)) return g;
         cpu_relax();
     }
     pthread_mutex_lock(&p->mu);
     p->sleeping++;
-    unsigned long g;
+    unsigned long long g;
     while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && !atomic_load(&p->quit))
         pthread_cond_wait(&p->wake, &p->mu);
     p->sleeping--;
@@ -69,10 +84,13 @@ static void *worker_main(void *arg) {
     worker_arg wa = *(worker_arg *)arg;
     free(arg);
     rn_pool *p = wa.pool;
-    unsigned long seen = 0;
+    unsigned long long seen = 0;
+    int helped = 1;
     for (;;) {
-        seen = wait_for_job(p, seen);
+        seen = wait_for_job(p, seen, helped);
         if (atomic_load(&p->quit)) break;
+        helped = wa.index <= (int)(seen & ((1ull << HELPER_BITS) - 1));
+        if (!helped) continue;
         run_tasks(p, wa.index);
         atomic_fetch_sub_explicit(&p->busy, 1, memory_order_release);
     }
@@ -81,6 +99,7 @@ static void *worker_main(void *arg) {
 
 rn_pool *rn_pool_create(int nthreads) {
     if (nthreads < 1) nthreads = 1;
+    if (nthreads >= 1 << HELPER_BITS) nthreads = (1 << HELPER_BITS) - 1;
     rn_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->nthreads = nthreads;
@@ -89,6 +108,8 @@ rn_pool *rn_pool_create(int nthreads) {
     atomic_init(&p->generation, 0);
     atomic_init(&p->quit, 0);
     atomic_init(&p->busy, 0);
+    atomic_init(&p->taken, 0);
+    atomic_init(&p->callers, 0);
     atomic_init(&p->next, 0);
     if (nthreads > 1) {
         p->workers = calloc((size_t)nthreads - 1, sizeof *p->workers);
@@ -122,9 +143,16 @@ void rn_pool_free(rn_pool *p) {
 
 int rn_pool_size(const rn_pool *p) { return p->nthreads; }
 
+void rn_pool_enter(rn_pool *p) { atomic_fetch_add_explicit(&p->callers, 1, memory_order_relaxed); }
+void rn_pool_leave(rn_pool *p) { atomic_fetch_sub_explicit(&p->callers, 1, memory_order_relaxed); }
+
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    if (p->nthreads == 1 || ntasks == 1) {
+    int callers = atomic_load_explicit(&p->callers, memory_order_relaxed);
+    int helpers = p->nthreads - (callers > 1 ? callers : 1);
+    if (helpers > ntasks - 1) helpers = ntasks - 1;
+    /* acquire: the previous owner's job (fn, ctx, next, busy) is finished before we rewrite it */
+    if (helpers <= 0 || atomic_exchange_explicit(&p->taken, 1, memory_order_acquire)) {
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
         return;
     }
@@ -132,10 +160,11 @@ void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx) {
     p->ctx = ctx;
     p->ntasks = ntasks;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy, p->nthreads - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->busy, helpers, memory_order_relaxed);
     /* Publish the job; the mutex orders this against a worker about to sleep. */
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    unsigned long long job = (atomic_load_explicit(&p->generation, memory_order_relaxed) >> HELPER_BITS) + 1;
+    atomic_store_explicit(&p->generation, job << HELPER_BITS | (unsigned long long)helpers, memory_order_release);
     if (p->sleeping) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
 
@@ -145,4 +174,5 @@ void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx) {
         if (i < SPIN_ROUNDS) cpu_relax();
         else sched_yield(); /* a worker was descheduled: let it run */
     }
+    atomic_store_explicit(&p->taken, 0, memory_order_release);
 }

@@ -1,6 +1,8 @@
 /* threadpool.h - a persistent pool of worker threads (internal).
  * rn_pool_run() hands out tasks 0..ntasks-1 through an atomic counter to the
- * workers and the calling thread, and returns when all are done. */
+ * workers and the calling thread, and returns when all are done. Several threads may
+ * call rn_pool_run() on one pool at once (sessions sharing their model's pool): one job
+ * runs on the pool at a time, and a caller that finds it busy runs its tasks alone. */
 #ifndef RN_THREADPOOL_H
 #define RN_THREADPOOL_H
 
@@ -11,7 +13,13 @@ typedef void (*rn_task_fn)(void *ctx, int task, int thread);
 rn_pool *rn_pool_create(int nthreads);
 void rn_pool_free(rn_pool *p);
 int rn_pool_size(const rn_pool *p);
-/* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size). */
+/* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size) (always 0 when the
+ * pool was busy with another caller's job). */
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx);
+/* Brackets a caller's series of jobs (a forward pass). A job gets the pool's threads less
+ * the callers inside such brackets, so callers plus helpers never exceed the pool's size.
+ * Calls outside a bracket count as one caller. */
+void rn_pool_enter(rn_pool *p);
+void rn_pool_leave(rn_pool *p);
 
 #endif

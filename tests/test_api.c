@@ -1,0 +1,182 @@
+/* test_api.c - the library as a dependency: its version at run time, and the size-versioned
+ * option structs (include/resnet.h, "Versions and the ABI").
+ *
+ * A program built against an older or a newer resnet.h is simulated with structs of its own
+ * layout: the library must read only the bytes the caller's size covers, write no more than
+ * that, keep the defaults for the fields a caller does not know, and refuse (not ignore) a
+ * field it does not know itself when it is set. Needs no weights and no photos.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "resnet.h"
+#include "testutil.h"
+
+static void test_version(void) {
+    const char *str = NULL;
+    int v = resnet_version(&str);
+    CHECK(v == RESNET_VERSION_NUMBER, "resnet_version() = %d, the header says %d", v, RESNET_VERSION_NUMBER);
+    CHECK(str && strcmp(str, RESNET_VERSION) == 0, "resnet_version string '%s', header '%s'", str ? str : "(null)",
+          RESNET_VERSION);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", RESNET_VERSION_MAJOR, RESNET_VERSION_MINOR, RESNET_VERSION_PATCH);
+    CHECK(strcmp(RESNET_VERSION, want) == 0, "RESNET_VERSION '%s' is not MAJOR.MINOR.PATCH '%s'", RESNET_VERSION, want);
+    CHECK(resnet_version(NULL) == v, "resnet_version(NULL)");
+    CHECK(RESNET_VERSION_NUMBER == RESNET_VERSION_MAJOR * 10000 + RESNET_VERSION_MINOR * 100 + RESNET_VERSION_PATCH,
+          "RESNET_VERSION_NUMBER");
+}
+
+/* The init functions write the caller's size, the defaults, and not one byte more. */
+static void test_init_writes_only_the_callers_size(void) {
+    unsigned char buf[sizeof(resnet_train_options) + 32];
+    memset(buf, 0xAA, sizeof buf);
+    resnet_train_options *o = (resnet_train_options *)(void *)buf;
+    resnet_train_options_init(o);
+    CHECK(o->size == sizeof(resnet_train_options), "size %zu", o->size);
+    CHECK(o->l2 == 1e-3f && o->val_fraction == 0.2f && o->max_iters == 500 && o->patience == 20 &&
+              o->l2_normalize == 1 && o->seed == 1 && !o->backbone && !o->progress,
+          "train defaults");
+    for (size_t i = sizeof *o; i < sizeof buf; i++) CHECK(buf[i] == 0xAA, "byte %zu past the struct written", i);
+
+    /* a program whose resnet_train_options ended after l2 (an older, shorter layout) */
+    size_t old_size = offsetof(resnet_train_options, l2) + sizeof(float);
+    memset(buf, 0xAA, sizeof buf);
+    resnet_train_options_init_size(o, old_size);
+    CHECK(o->size == old_size && o->l2 == 1e-3f, "short init: size %zu, l2 %g", o->size, o->l2);
+    for (size_t i = old_size; i < sizeof buf; i++) CHECK(buf[i] == 0xAA, "short init wrote byte %zu", i);
+
+    memset(buf, 0xAA, sizeof buf);
+    resnet_load_options *lo = (resnet_load_options *)(void *)buf;
+    resnet_load_options_init(lo);
+    CHECK(lo->size == sizeof *lo && lo->kernels == RESNET_KERNELS_AUTO && lo->direct == 0, "load defaults");
+    for (size_t i = sizeof *lo; i < sizeof buf; i++) CHECK(buf[i] == 0xAA, "byte %zu past the struct written", i);
+
+    memset(buf, 0xAA, sizeof buf);
+    resnet_outputs *out = (resnet_outputs *)(void *)buf;
+    resnet_outputs_init(out);
+    CHECK(out->size == sizeof *out && !out->logits && !out->features && !out->feature_map && !out->class_maps,
+          "outputs defaults");
+    for (size_t i = sizeof *out; i < sizeof buf; i++) CHECK(buf[i] == 0xAA, "byte %zu past the struct written", i);
+}
+
+/* resnet_load_options as a newer header might have it: one more field. */
+typedef struct newer_load_options {
+    resnet_load_options v1;
+    int future;
+} newer_load_options;
+
+static void test_load_options(void) {
+    resnet_error err;
+    resnet_model *m = (resnet_model *)(void *)&err; /* must be reset to NULL on failure */
+    const char *missing = "/nonexistent/resnet-test-api.safetensors";
+
+    /* options are read before the file is opened: good ones get as far as the missing file */
+    resnet_load_options o;
+    resnet_load_options_init(&o);
+    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_IO, "initialised options: %s", err.message);
+    CHECK(m == NULL, "*out not reset");
+    CHECK(resnet_model_load(missing, NULL, &m, &err) == RESNET_E_IO, "NULL options: %s", err.message);
+
+    /* not initialised: size 0 (or garbage) is refused, naming the init function */
+    memset(&o, 0, sizeof o);
+    o.kernels = RESNET_KERNELS_C;
+    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_ARG, "size 0 accepted");
+    CHECK(strstr(err.message, "resnet_load_options_init"), "message: %s", err.message);
+    o.size = (size_t)1 << 40;
+    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_ARG, "size 2^40 accepted");
+
+    /* a newer program: its extra field at zero (the default) is fine, set is refused */
+    newer_load_options n;
+    resnet_load_options_init_size(&n.v1, sizeof n);
+    CHECK(n.v1.size == sizeof n && n.future == 0, "init of a newer layout: size %zu", n.v1.size);
+    CHECK(resnet_model_load(missing, &n.v1, &m, &err) == RESNET_E_IO, "newer layout, extra field 0: %s", err.message);
+    n.future = 1;
+    CHECK(resnet_model_load(missing, &n.v1, &m, &err) == RESNET_E_UNSUPPORTED, "an unknown field set was ignored");
+    CHECK(strstr(err.message, "newer resnet.h"), "message: %s", err.message);
+
+    /* the fields it does know are still read: an unknown kernel path is refused */
+    resnet_load_options_init(&o);
+    o.kernels = (resnet_kernels)99;
+    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_UNSUPPORTED, "kernels field not read");
+}
+
+typedef struct newer_outputs {
+    resnet_outputs v1;
+    float *future;
+} newer_outputs;
+
+static void test_outputs(void) {
+    resnet_error err;
+    float x[4] = {0};
+    /* no session: a valid struct gets as far as the NULL session check */
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    o.logits = x;
+    CHECK(resnet_forward_ex(NULL, x, 1, &o, &err) == RESNET_E_ARG && strstr(err.message, "NULL argument"),
+          "valid outputs: %s", err.message);
+    o.size = 0;
+    CHECK(resnet_forward_ex(NULL, x, 1, &o, &err) == RESNET_E_ARG && strstr(err.message, "resnet_outputs_init"),
+          "size 0: %s", err.message);
+    newer_outputs n;
+    resnet_outputs_init_size(&n.v1, sizeof n);
+    n.future = x;
+    CHECK(resnet_forward_ex(NULL, x, 1, &n.v1, &err) == RESNET_E_UNSUPPORTED, "an unknown output was ignored: %s",
+          err.message);
+}
+
+typedef struct newer_report {
+    resnet_train_report v1;
+    int future;
+} newer_report;
+
+/* Training on a tiny separable set: the report is written within the caller's size only. */
+static void test_train_structs(void) {
+    enum { N = 20, D = 2 };
+    float x[N * D];
+    int y[N];
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 2;
+        x[i * D] = y[i] ? 1.0f + 0.01f * (float)i : -1.0f - 0.01f * (float)i;
+        x[i * D + 1] = 0.05f * (float)(i % 5);
+    }
+    const char *names[2] = {"neg", "pos"};
+    resnet_error err;
+    resnet_head *h = NULL;
+
+    resnet_train_options o;
+    resnet_train_options_init(&o);
+    newer_report r;
+    memset(&r, 0x55, sizeof r);
+    resnet_train_report_init_size(&r.v1, sizeof r);
+    r.future = 12345; /* a newer program's own field: the library does not know it and leaves it */
+    CHECK(resnet_head_train(x, y, N, D, 2, names, &o, &h, &r.v1, &err) == RESNET_OK, "%s", err.message);
+    CHECK(r.v1.size == sizeof r, "the report's size was changed to %zu", r.v1.size);
+    CHECK(r.v1.n_train + r.v1.n_val == N && r.v1.iters >= 1, "report not written: %d + %d, %d iterations",
+          r.v1.n_train, r.v1.n_val, r.v1.iters);
+    CHECK(r.future == 12345, "a field beyond the library's report was written");
+    resnet_head_free(h);
+    h = NULL;
+
+    resnet_train_report bad;
+    memset(&bad, 0, sizeof bad);
+    CHECK(resnet_head_train(x, y, N, D, 2, names, &o, &h, &bad, &err) == RESNET_E_ARG && !h,
+          "an uninitialised report accepted");
+    CHECK(strstr(err.message, "resnet_train_report_init"), "message: %s", err.message);
+    memset(&o, 0, sizeof o);
+    CHECK(resnet_head_train(x, y, N, D, 2, names, &o, &h, NULL, &err) == RESNET_E_ARG && !h,
+          "uninitialised options accepted");
+    CHECK(strstr(err.message, "resnet_train_options_init"), "message: %s", err.message);
+    /* NULL: the defaults */
+    CHECK(resnet_head_train(x, y, N, D, 2, names, NULL, &h, NULL, &err) == RESNET_OK, "%s", err.message);
+    resnet_head_free(h);
+}
+
+int main(void) {
+    RUN(test_version);
+    RUN(test_init_writes_only_the_callers_size);
+    RUN(test_load_options);
+    RUN(test_outputs);
+    RUN(test_train_structs);
+    return TEST_DONE();
+}
