@@ -333,7 +333,8 @@ static inline void resnet_outputs_init(resnet_outputs *out) { resnet_outputs_ini
  * logits = l and features = f. Class maps cost ~2% of a forward pass. Outputs are as computed:
  * with weights too large for float on some input they can be inf or NaN (weights for which
  * that is certain are refused at load); resnet_classify_file(_tta), resnet_run_files and
- * resnet_head_predict turn that into the photo's error (RESNET_E_WEIGHTS), never a result. */
+ * resnet_head_predict turn that into the photo's error (RESNET_E_WEIGHTS), never a result; as
+ * they do with 1000 logits all equal (rounding swallowed every difference between classes). */
 RESNET_API resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n,
                                            const resnet_outputs *out, resnet_error *err);
 /* The batch size the session was created for. */

@@ -72,8 +72,8 @@ resnet_status resnet_classify_file(resnet_session *s, const char *path, int k, r
     }
     st = resnet_preprocess_file(path, resnet_model_norm(resnet_session_model(s)), input, err);
     if (st == RESNET_OK) st = resnet_forward(s, input, 1, probs, NULL, err);
-    if (st == RESNET_OK && !rn_all_finite(probs, RESNET_NUM_CLASSES))
-        st = rn_fail(err, RESNET_E_WEIGHTS, "%s: " RN_NONFINITE_MSG, path);
+    const char *bad = st == RESNET_OK ? rn_logits_problem(probs, 1) : NULL;
+    if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);
     if (st == RESNET_OK) {
         resnet_softmax(probs, RESNET_NUM_CLASSES, probs);
         resnet_top_k(probs, RESNET_NUM_CLASSES, k, top);

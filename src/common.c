@@ -104,6 +104,17 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
     return status;
 }
 
+const char *rn_logits_problem(const float *logits, int views) {
+    for (int v = 0; v < views; v++) {
+        const float *l = logits + (size_t)v * RESNET_NUM_CLASSES;
+        if (!rn_all_finite(l, RESNET_NUM_CLASSES)) return RN_NONFINITE_MSG;
+        int flat = 1;
+        for (int i = 1; i < RESNET_NUM_CLASSES && flat; i++) flat = l[i] == l[0];
+        if (flat) return RN_FLAT_MSG;
+    }
+    return NULL;
+}
+
 int rn_all_finite(const float *v, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i])) return 0;

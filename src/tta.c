@@ -74,8 +74,8 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
     st = resnet_preprocess_views_file(path, resnet_model_norm(resnet_session_model(s)), views, n, input, err);
     /* One batch: the views share every weight load (resnet_forward checks max_batch). */
     if (st == RESNET_OK) st = resnet_forward(s, input, n, logits, NULL, err);
-    if (st == RESNET_OK && !rn_all_finite(logits, (size_t)n * RESNET_NUM_CLASSES))
-        st = rn_fail(err, RESNET_E_WEIGHTS, "%s: " RN_NONFINITE_MSG, path);
+    const char *bad = st == RESNET_OK ? rn_logits_problem(logits, n) : NULL;
+    if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);
     if (st == RESNET_OK) {
         resnet_tta_average(logits, n, logits);
         resnet_top_k(logits, RESNET_NUM_CLASSES, k, top);

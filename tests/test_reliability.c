@@ -330,9 +330,11 @@ static void test_nonfinite(void) {
     float *in = malloc(3 * 224 * 224 * sizeof(float)), logits[1000], feat[2048];
     CHECK(resnet_preprocess_file("demo/chelsea.png", resnet_model_norm(m), in, &err) == RESNET_OK, "%s", err.message);
     CHECK(resnet_forward(s, in, 1, logits, feat, &err) == RESNET_OK, "%s", err.message);
-    int col = 0;
+    int col = 0, small = -1;
     for (int k = 1; k < 2048; k++)
         if (feat[k] > feat[col]) col = k;
+    for (int k = 0; k < 2048; k++)
+        if (feat[k] > 0.05f && feat[k] < 1.0f && (small < 0 || feat[k] > feat[small])) small = k;
     CHECK(feat[col] > 4.0f, "largest pooled feature %g: the test needs one above 3.4", feat[col]);
     resnet_session_free(s);
     resnet_model_free(m);
@@ -353,6 +355,27 @@ static void test_nonfinite(void) {
         resnet_session_free(s);
         resnet_model_free(m);
     }
+    /* One column of 1e38 where the feature is below 1: every logit is finite, about
+     * 1e38 x that feature, and float rounding swallows all the rest: 1000 equal logits, which
+     * top-k would list as classes 0, 1, 2... An error too, not an answer. */
+    char flat[600];
+    snprintf(flat, sizeof flat, "%s", tpath("flat.safetensors"));
+    CHECK(small >= 0, "no pooled feature between 0.05 and 1");
+    if (small >= 0 && make_weights(flat, small, 1e38f) == 0) {
+        m = NULL;
+        CHECK(resnet_model_load(flat, NULL, &m, &err) == RESNET_OK, "%s", err.message);
+        if (m) {
+            resnet_session_create(m, 1, 1, &s, &err);
+            resnet_prediction top[5];
+            CHECK(resnet_classify_file(s, "demo/chelsea.png", 5, top, &err) != RESNET_OK,
+                  "answered from 1000 equal logits (top-1 %d, %g)", top[0].index, top[0].prob);
+            CHECK(strstr(err.message, "all equal") != NULL, "message: %s", err.message);
+            resnet_session_free(s);
+            resnet_model_free(m);
+        }
+        unlink(flat);
+    }
+
     snprintf(cmd, sizeof cmd, "%s classify --json --weights %s demo/chelsea.png 2>&1", bin, big);
     rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && !strstr(out, "nan") && !strstr(out, "\"top\""), "classify: exit %d, %s", rc, out);

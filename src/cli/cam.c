@@ -119,8 +119,10 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    if (!rn_all_finite(logits, RESNET_NUM_CLASSES) || !rn_all_finite(maps, (size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS)) {
-        cli_error("%s: " RN_NONFINITE_MSG, photo);
+    const char *bad = rn_logits_problem(logits, 1);
+    if (!bad && !rn_all_finite(maps, (size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS)) bad = RN_NONFINITE_MSG;
+    if (bad) {
+        cli_error("%s: %s", photo, bad);
         goto done;
     }
     resnet_softmax(logits, RESNET_NUM_CLASSES, logits);

@@ -297,8 +297,9 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
             for (int i = 0; i < sl->n; i++) {
                 const eval_item *it = &pl->set->items[sl->item[i]];
                 float *probs = logits + (size_t)i * nv * RESNET_NUM_CLASSES;
-                if (!rn_all_finite(probs, (size_t)nv * RESNET_NUM_CLASSES)) { /* an error, not a wrong answer */
-                    report_problem(rep, it->path, RN_NONFINITE_MSG);
+                const char *bad = rn_logits_problem(probs, nv);
+                if (bad) { /* an error, not a wrong answer */
+                    report_problem(rep, it->path, bad);
                     tally->failed++;
                     continue;
                 }
