@@ -11,7 +11,9 @@
  * the four callers plus one pool (one thread per core, less the caller), where a pool per
  * session used to start cores - 1 workers for each (4 x (cores - 1)); the results must be
  * identical there too, whichever of the passes the pool's workers happen to help.
- * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: ../shared/images/seed.
+ * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: the repository's own (demo/,
+ * and the JPEG in tests/data/golden/), then ../shared/images/seed's when it is there, the list
+ * repeated up to N_PHOTOS (two threads on one photo at once must agree too).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -36,8 +38,16 @@ static resnet_prediction ref_top[N_PHOTOS][TOP];
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The first N_PHOTOS .jpg files of the seed folder, in name order. */
+static char *dup_str(const char *s) {
+    char *p = malloc(strlen(s) + 1);
+    return p ? strcpy(p, s) : NULL;
+}
+
+/* The repository's photos, then the .jpg files of the seed folder in name order, to
+ * N_PHOTOS; the list repeated if shorter. */
 static int find_photos(void) {
+    static const char *const own[] = {"demo/chelsea.png", "demo/coffee.png", "tests/data/golden/chelsea.jpg"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) photos[n_photos++] = dup_str(own[i]);
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/images/seed", tu_shared());
     DIR *d = opendir(dir);
@@ -51,12 +61,15 @@ static int find_photos(void) {
         sprintf(all[n], "%s/%s", dir, e->d_name);
         n++;
     }
+    int have_seed = d != NULL;
     if (d) closedir(d);
     qsort(all, (size_t)n, sizeof all[0], cmp_str);
     for (int i = 0; i < n; i++) {
-        if (i < N_PHOTOS) photos[n_photos++] = all[i];
+        if (n_photos < N_PHOTOS) photos[n_photos++] = all[i];
         else free(all[i]);
     }
+    printf("     photos: 3 of the repository's, %d from %s%s\n", n_photos - 3, dir, have_seed ? "" : " (not found)");
+    for (int i = 0; n_photos < N_PHOTOS; i++) photos[n_photos++] = dup_str(photos[i]);
     return n_photos;
 }
 
@@ -203,7 +216,7 @@ int main(void) {
         return 1;
     }
     if (find_photos() < N_THREADS) {
-        fprintf(stderr, "test_concurrency: fewer than %d photos in %s/images/seed\n", N_THREADS, tu_shared());
+        fprintf(stderr, "test_concurrency: fewer than %d photos\n", N_THREADS);
         return 1;
     }
     RUN(test_single_threaded_reference);

@@ -2,13 +2,15 @@
  *
  * The views: the plain view is bit-identical with the reference preprocessing, mirrors are
  * mirrors, and every mode gives normalised probabilities and the plain pass's top-1 on the
- * easy samples. The command: accuracy on val1300 within 0.002 of the reference (it fails if
+ * easy photos. The command: accuracy on val1300 within 0.002 of the reference (it fails if
  * the network or the preprocessing regressed), predictions that agree with the reference's,
  * and bad input inside a set (missing labels, labels out of range, unreadable photos,
  * stray folders) reported with the file name and counted, with exit status 1.
  *
- * Needs RESNET_TEST_V1_CAFFE and RESNET_BIN (tests/run.sh sets them). RESNET_TEST_VAL=0 skips
- * the 1300-photo pass (about 3 minutes on 2 cores). */
+ * Needs RESNET_TEST_V1_CAFFE and RESNET_BIN (tests/run.sh sets them). The repository's own
+ * photos are always used; the ImageNet ones of ../shared (RESNET_SHARED) when it is there, and
+ * the tests that need only those are skipped without it. RESNET_TEST_VAL=0 skips the
+ * 1300-photo pass (about 3 minutes on 2 cores). */
 #include <math.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -20,32 +22,39 @@
 
 #define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 
-static char samples[512], samples_abs[4096], tmpdir[256];
+static char samples[512], samples_abs[4096], repo_abs[4096], tmpdir[256];
 static const char *bin, *weights;
 
 static resnet_model *model;
 static resnet_session *session; /* batch RESNET_TTA_MAX_VIEWS, so every mode fits */
 
-static void sample(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", samples, name); }
+/* A photo of ../shared/images/samples, or, for a name with a '/', the repository's own. */
+static void sample(char *buf, size_t n, const char *name) {
+    if (strchr(name, '/')) snprintf(buf, n, "%s", name);
+    else snprintf(buf, n, "%s/%s", samples, name);
+}
 
-/* A symlink at `link` to a sample photo (an absolute target: links resolve from their folder). */
+/* A symlink at `link` to a photo as sample() names it (an absolute target: links resolve
+ * from their folder). */
 static int link_sample(const char *name, const char *link) {
     char target[8192];
-    snprintf(target, sizeof target, "%s/%s", samples_abs, name);
+    snprintf(target, sizeof target, "%s/%s", strchr(name, '/') ? repo_abs : samples_abs, name);
     return symlink(target, link);
 }
 
 /* ---- views ------------------------------------------------------------------------------- */
 
 /* {256, centre, no flip} is the reference pipeline, for both normalisations and for JPEG,
- * PNG with alpha and a photo that is not square. */
+ * PNG and photos that are not square; with ../shared also PNG with alpha. */
 static void test_plain_view_is_the_reference(void) {
-    const char *names[] = {"258_samoyed_1.jpg", "281_tabby_3.png", "282_tiger_cat_3.png", "chelsea.png"};
+    const char *names[] = {"demo/chelsea.png", "demo/coffee.png", "tests/data/golden/chelsea.jpg",
+                           "258_samoyed_1.jpg", "281_tabby_3.png", "282_tiger_cat_3.png"};
+    const size_t n = tu_have_shared("images/samples") ? 6 : 3;
     const resnet_view plain = {256, RESNET_CROP_CENTER, 0};
     float *a = malloc(IN_FLOATS * sizeof(float)), *b = malloc(IN_FLOATS * sizeof(float));
     resnet_error err;
     for (int norm = 0; norm < 2; norm++)
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        for (size_t i = 0; i < n; i++) {
             char path[1024];
             sample(path, sizeof path, names[i]);
             CHECK(resnet_preprocess_file(path, (resnet_norm)norm, a, &err) == RESNET_OK, "%s", err.message);
@@ -66,9 +75,17 @@ static void test_views_geometry(void) {
                              {224, RESNET_CROP_BOTTOM_RIGHT, 1}, {288, RESNET_CROP_TOP_LEFT, 0}};
     enum { N = sizeof v / sizeof v[0] };
     float *out = malloc((size_t)N * IN_FLOATS * sizeof(float));
+    /* a 224x224 photo: the centre of the cat's */
     char path[1024];
-    sample(path, sizeof path, "281_tabby_3.png"); /* 224x224 */
     resnet_error err;
+    resnet_image cat = {0}, square = {224, 224, malloc(224 * 224 * 3)};
+    CHECK(resnet_image_load("demo/chelsea.png", &cat, &err) == RESNET_OK, "%s", err.message);
+    for (int y = 0; cat.rgb && y < 224; y++)
+        memcpy(square.rgb + (size_t)y * 224 * 3, cat.rgb + ((size_t)(y + 38) * cat.width + 113) * 3, 224 * 3);
+    snprintf(path, sizeof path, "%s/square.png", tmpdir);
+    CHECK(cat.rgb && resnet_image_write_png(&square, path, &err) == RESNET_OK, "%s", err.message);
+    resnet_image_free(&cat);
+    resnet_image_free(&square);
     CHECK(resnet_preprocess_views_file(path, RESNET_NORM_CAFFE, v, N, out, &err) == RESNET_OK, "%s", err.message);
     const float *plain = out, *flip = out + IN_FLOATS, *full = out + 2 * IN_FLOATS, *tl = out + 3 * IN_FLOATS,
                 *br_flip = out + 4 * IN_FLOATS, *tl288 = out + 5 * IN_FLOATS;
@@ -87,7 +104,7 @@ static void test_views_geometry(void) {
 
 static void test_views_bad_arguments(void) {
     char path[1024];
-    sample(path, sizeof path, "258_samoyed_1.jpg");
+    sample(path, sizeof path, "tests/data/golden/chelsea.jpg");
     float *out = malloc(IN_FLOATS * sizeof(float));
     resnet_error err;
     const resnet_view small = {200, RESNET_CROP_CENTER, 0}, huge = {5000, RESNET_CROP_CENTER, 0},
@@ -117,15 +134,17 @@ static void test_modes_table(void) {
     CHECK(resnet_tta_views((resnet_tta)17, v) == 0 && resnet_tta_name((resnet_tta)-1) == NULL, "bad modes");
 }
 
-/* Every mode: probabilities summing to 1, and the plain pass's top-1 on the easy samples. */
+/* Every mode: probabilities summing to 1, and the plain pass's top-1 on the easy photos (the
+ * coffee, 0.99 espresso; with ../shared also a Samoyed and a zebra). */
 static void test_modes_on_easy_samples(void) {
     CHECK(session != NULL, "no model (RESNET_TEST_V1_CAFFE)");
     if (!session) return;
-    const char *names[] = {"258_samoyed_1.jpg", "340_zebra_1.png"};
-    const int want[] = {258, 340};
+    const char *names[] = {"demo/coffee.png", "258_samoyed_1.jpg", "340_zebra_1.png"};
+    const int want[] = {967, 258, 340};
+    const int n = tu_have_shared("images/samples") ? 3 : 1;
     resnet_prediction *top = malloc(RESNET_NUM_CLASSES * sizeof *top), plain[1];
     resnet_error err;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         char path[1024];
         sample(path, sizeof path, names[i]);
         CHECK(resnet_classify_file(session, path, 1, plain, &err) == RESNET_OK, "%s", err.message);
@@ -156,8 +175,7 @@ static void test_session_too_small(void) {
     resnet_session *s1 = NULL;
     resnet_error err;
     resnet_prediction top[1];
-    char path[1024];
-    sample(path, sizeof path, "340_zebra_1.png");
+    const char *path = "demo/coffee.png";
     CHECK(resnet_session_create(model, 1, 1, &s1, &err) == RESNET_OK, "%s", err.message);
     if (!s1) return;
     CHECK(resnet_classify_file_tta(s1, path, RESNET_TTA_FLIP, 1, top, &err) == RESNET_E_ARG, "batch 1 for flip");
@@ -167,6 +185,7 @@ static void test_session_too_small(void) {
 
 /* The compiled-in wnids are those of ../shared/imagenet/classes.tsv. */
 static void test_wnids(void) {
+    if (!tu_need_shared("imagenet/classes.tsv")) return;
     char path[1024], line[4096];
     snprintf(path, sizeof path, "%s/imagenet/classes.tsv", tu_shared());
     FILE *f = fopen(path, "r");
@@ -248,6 +267,7 @@ static void write_file(const char *path, const char *text) {
 
 /* The sample photos: 13 labelled, 2 unlabelled (class -1): skipped, said so, not an error. */
 static void test_eval_samples(void) {
+    if (!tu_need_shared("images/samples")) return;
     result r = run("'%s' eval '%s' --json --threads 2", bin, samples);
     printf("     %s", r.out);
     CHECK(r.rc == 0, "exit %d: %s", r.rc, r.err);
@@ -278,19 +298,19 @@ static void test_eval_bad_input(void) {
     char dir[512], path[1024], text[2048];
     snprintf(dir, sizeof dir, "%s/set", tmpdir);
     mkdir(dir, 0755);
-    snprintf(path, sizeof path, "%s/zebra.png", dir);
-    CHECK(link_sample("340_zebra_1.png", path) == 0, "symlink %s", path);
+    snprintf(path, sizeof path, "%s/coffee.png", dir);
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink %s", path);
     snprintf(path, sizeof path, "%s/notes.jpg", dir);
     write_file(path, "not a photo\n");
     snprintf(text, sizeof text,
              "file\tclass_index\n"
-             "zebra.png\t340\n"        /* good */
+             "coffee.png\t967\n"       /* good */
              "missing.jpg\t3\n"        /* no such file */
              "notes.jpg\t5\n"          /* not an image */
-             "zebra.png\t1000\n"       /* class out of range */
-             "zebra.png\t-7\n"         /* class out of range */
-             "zebra.png\tzebra\n"      /* not a number */
-             "zebra.png\t-1\n");       /* unlabelled: not an error */
+             "coffee.png\t1000\n"      /* class out of range */
+             "coffee.png\t-7\n"        /* class out of range */
+             "coffee.png\tcoffee\n"    /* not a number */
+             "coffee.png\t-1\n");      /* unlabelled: not an error */
     snprintf(path, sizeof path, "%s/labels.tsv", dir);
     write_file(path, text);
     result r = run("'%s' eval '%s' --json --threads 2 --predictions '%s/pred.tsv'", bin, dir, tmpdir);
@@ -305,7 +325,7 @@ static void test_eval_bad_input(void) {
     result_free(&r);
     snprintf(path, sizeof path, "%s/pred.tsv", tmpdir);
     char *pred = slurp(path);
-    CHECK(count_lines(pred) == 2 && strstr(pred, "zebra.png\t340\t340\t"), "predictions: %s", pred);
+    CHECK(count_lines(pred) == 2 && strstr(pred, "coffee.png\t967\t967\t"), "predictions: %s", pred);
     free(pred);
 
     /* No labels.tsv and no class folders: nothing to do, the missing file named, exit 1. */
@@ -320,33 +340,34 @@ static void test_eval_bad_input(void) {
     result_free(&r);
 
     /* usage errors: exit 2 */
-    r = run("'%s' eval '%s' --tta sideways", bin, samples);
+    r = run("'%s' eval demo --tta sideways", bin);
     CHECK(r.rc == 2 && strstr(r.err, "sideways"), "exit %d: %s", r.rc, r.err);
     result_free(&r);
     r = run("'%s' eval", bin);
     CHECK(r.rc == 2, "no folder: exit %d", r.rc);
     result_free(&r);
-    r = run("'%s' eval '%s' --batch 0", bin, samples);
+    r = run("'%s' eval demo --batch 0", bin);
     CHECK(r.rc == 2, "--batch 0: exit %d", r.rc);
     result_free(&r);
 }
 
-/* A folder per class, named by wnid or index; a folder that is neither, and non-photos. */
+/* A folder per class, named by wnid (espresso) or index (967, espresso too); a folder that is
+ * neither, and non-photos. */
 static void test_eval_folders(void) {
     char dir[512], path[1024];
     snprintf(dir, sizeof dir, "%s/tree", tmpdir);
-    const char *subs[] = {"", "/n02391049", "/258", "/junk"};
+    const char *subs[] = {"", "/n07920052", "/967", "/junk"};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s%s", dir, subs[i]);
         mkdir(path, 0755);
     }
-    snprintf(path, sizeof path, "%s/n02391049/z.png", dir);
-    CHECK(link_sample("340_zebra_1.png", path) == 0, "symlink");
-    snprintf(path, sizeof path, "%s/258/s.JPG", dir);
-    CHECK(link_sample("258_samoyed_1.jpg", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/n07920052/c.png", dir);
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/967/c.PNG", dir);
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/junk/s.jpg", dir);
-    CHECK(link_sample("258_samoyed_1.jpg", path) == 0, "symlink");
-    snprintf(path, sizeof path, "%s/258/README.txt", dir);
+    CHECK(link_sample("tests/data/golden/chelsea.jpg", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/967/README.txt", dir);
     write_file(path, "notes\n");
     result r = run("'%s' eval '%s' --json --tta flip --threads 2", bin, dir);
     printf("     %s", r.out);
@@ -358,10 +379,9 @@ static void test_eval_folders(void) {
 }
 
 static void test_classify_tta_cli(void) {
-    char path[1024];
-    sample(path, sizeof path, "340_zebra_1.png");
+    const char *path = "demo/coffee.png";
     result r = run("'%s' classify --tta 10crop -k 1 '%s'", bin, path);
-    CHECK(r.rc == 0 && strstr(r.out, "zebra"), "exit %d: %s %s", r.rc, r.out, r.err);
+    CHECK(r.rc == 0 && strstr(r.out, "espresso"), "exit %d: %s %s", r.rc, r.out, r.err);
     result_free(&r);
     r = run("'%s' classify --tta 3crop '%s'", bin, path);
     CHECK(r.rc == 2 && strstr(r.err, "3crop"), "exit %d: %s", r.rc, r.err);
@@ -373,9 +393,10 @@ static void test_classify_tta_cli(void) {
 static void test_eval_val1300(void) {
     const char *skip = getenv("RESNET_TEST_VAL");
     if (skip && strcmp(skip, "0") == 0) {
-        printf("     (RESNET_TEST_VAL=0: skipped)\n");
+        TU_SKIP("RESNET_TEST_VAL=0");
         return;
     }
+    if (!tu_need_shared("images/val1300") || !tu_need_shared("reference/golden/val1300.predictions.tsv")) return;
     char pred[512], ref[1024];
     snprintf(pred, sizeof pred, "%s/val1300.tsv", tmpdir);
     result r = run("'%s' eval '%s/images/val1300' --json --threads 2 --predictions '%s'", bin, tu_shared(), pred);
@@ -421,8 +442,10 @@ int main(void) {
     snprintf(samples, sizeof samples, "%s/images/samples", tu_shared());
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_eval.XXXXXX");
     char cwd[2048];
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+    snprintf(repo_abs, sizeof repo_abs, "%s", cwd);
     if (samples[0] == '/') snprintf(samples_abs, sizeof samples_abs, "%s", samples);
-    else if (getcwd(cwd, sizeof cwd)) snprintf(samples_abs, sizeof samples_abs, "%s/%s", cwd, samples);
+    else if (cwd[0]) snprintf(samples_abs, sizeof samples_abs, "%s/%s", cwd, samples);
     if (!bin || !weights || !samples_abs[0] || !mkdtemp(tmpdir)) {
         fprintf(stderr, "test_eval: RESNET_BIN and RESNET_TEST_V1_CAFFE must be set (run through tests/run.sh)\n");
         printf("0 passed, 1 failed\n");

@@ -2,7 +2,8 @@
  * maps lie on the photo, PNG writing, folder listing, the pipelined runner, similarity of
  * embeddings, and the linear head (training, saving, loading, bad files).
  *
- * Needs RESNET_TEST_V1_CAFFE (tests/run.sh sets it) and ../shared (RESNET_SHARED). */
+ * Needs RESNET_TEST_V1_CAFFE (tests/run.sh sets it). The tests on the ImageNet sample photos
+ * need ../shared (RESNET_SHARED) and are skipped without it; the others use the repository's. */
 #define _XOPEN_SOURCE 700 /* mkdtemp, symlink */
 #include <math.h>
 #include <stdint.h>
@@ -21,16 +22,18 @@ static resnet_model *model;
 static resnet_session *sess; /* batch 2 */
 static char tmpdir[64];
 
+/* A photo of ../shared/images/samples, or, for a name with a '/', the repository's own. */
 static void sample_path(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/images/samples/%s", tu_shared(), name);
+    if (strchr(name, '/')) snprintf(buf, n, "%s", name);
+    else snprintf(buf, n, "%s/images/samples/%s", tu_shared(), name);
 }
 
 /* ---- the forward pass's new outputs ---------------------------------------------------- */
 
 static void test_forward_ex_outputs_agree(void) {
     char p1[512], p2[512];
-    sample_path(p1, sizeof p1, "282_tiger_cat_1.jpg");
-    sample_path(p2, sizeof p2, "258_samoyed_1.jpg");
+    sample_path(p1, sizeof p1, "tests/data/golden/chelsea.jpg");
+    sample_path(p2, sizeof p2, "demo/coffee.png");
     float *in = malloc(2 * IN_FLOATS * sizeof(float));
     float *lg = malloc(2 * RESNET_NUM_CLASSES * sizeof(float)), *lg1 = malloc(RESNET_NUM_CLASSES * sizeof(float));
     float *ft = malloc(2 * DIM * sizeof(float)), *fm = malloc((size_t)2 * RESNET_MAP_CELLS * DIM * sizeof(float));
@@ -135,6 +138,8 @@ static void test_crop_box_matches_preprocess(void) {
  *     reaches the top edge); its head: x 330..630, y 55..350.
  *   258_samoyed_1.jpg (1546x1213): the dog, tail included: x 169..1431, y 38..1136; its head
  *     and chest: x 169..800, y 38..800.
+ *   demo/chelsea.png (451x300): the cat fills the photo; its face, eyes to chin: x 130..370,
+ *     y 60..300; eyes and nose: x 130..350, y 80..270.
  * The CAM's hottest pixel must fall in the smaller box, and the map must be hotter on the
  * animal than on the rest of the crop. */
 typedef struct cam_case {
@@ -200,7 +205,7 @@ static void check_cam(const cam_case *cc) {
 
     /* the overlay as a PNG the size of the photo, read back */
     CHECK(resnet_cam_overlay(&img, heat, 0.5f, &shown, &err) == RESNET_OK, "%s", err.message);
-    snprintf(out, sizeof out, "%s/%s.cam.png", tmpdir, cc->file);
+    snprintf(out, sizeof out, "%s/%s.cam.png", tmpdir, strrchr(cc->file, '/') ? strrchr(cc->file, '/') + 1 : cc->file);
     CHECK(resnet_image_write_png(&shown, out, &err) == RESNET_OK, "%s", err.message);
     size_t size = 0;
     unsigned char *bytes = tu_read_file(out, &size);
@@ -224,12 +229,20 @@ static void check_cam(const cam_case *cc) {
 }
 
 static void test_cam_tiger_cat(void) {
+    if (!tu_need_shared("images/samples")) return;
     const cam_case c = {"282_tiger_cat_1.jpg", 282, 889, 500, {280, 0, 705, 500}, {330, 55, 630, 350}};
     check_cam(&c);
 }
 
 static void test_cam_samoyed(void) {
+    if (!tu_need_shared("images/samples")) return;
     const cam_case c = {"258_samoyed_1.jpg", 258, 1546, 1213, {169, 38, 1431, 1136}, {169, 38, 800, 800}};
+    check_cam(&c);
+}
+
+/* The project's own photo: an Egyptian cat (285), the map hottest on its eyes and nose. */
+static void test_cam_chelsea(void) {
+    const cam_case c = {"demo/chelsea.png", 285, 451, 300, {130, 60, 370, 300}, {130, 80, 350, 270}};
     check_cam(&c);
 }
 
@@ -266,7 +279,7 @@ static void test_list_images(void) {
     snprintf(sub, sizeof sub, "%s/sub", root);
     mkdir(root, 0755);
     mkdir(sub, 0755);
-    sample_path(p, sizeof p, "282_tiger_cat_1.jpg");
+    sample_path(p, sizeof p, "tests/data/golden/chelsea.jpg");
     CHECK(realpath(p, cat) != NULL, "realpath %s", p); /* the link must not depend on our cwd */
     snprintf(p, sizeof p, "%s/b.JPG", root);
     CHECK(symlink(cat, p) == 0, "symlink");
@@ -320,6 +333,7 @@ static int collect(void *ctx, const resnet_file_result *r) {
 /* Samoyeds rank each other above the cats; run through resnet_run_files with broken files
  * among them, which are reported in their place and do not stop the run. */
 static void test_similar_samoyeds_and_runner(void) {
+    if (!tu_need_shared("images/samples")) return;
     const char *names[] = {"258_samoyed_1.jpg", "258_samoyed_3.jpg", "MISSING.jpg", "258_samoyed_4.jpg",
                            "258_samoyed_5.jpg", "281_tabby_2.jpg", "281_tabby_3.png", "282_tiger_cat_1.jpg",
                            "282_tiger_cat_2.png", "282_tiger_cat_3.png", "282_tiger_cat_5.jpg", "NOTIMAGE"};
@@ -363,6 +377,32 @@ static void test_similar_samoyeds_and_runner(void) {
     free(c);
 }
 
+/* The same on the repository's photos: the cat's PNG and its JPEG are nearer each other than
+ * either is to the coffee; broken files in between are reported in their place. */
+static void test_similar_own_photos_and_runner(void) {
+    char notimage[512];
+    put_file(tmpdir, "notimage2.jpg", "plain text", 10);
+    snprintf(notimage, sizeof notimage, "%s/notimage2.jpg", tmpdir);
+    const char *paths[] = {"demo/chelsea.png", "demo/MISSING.jpg", "demo/coffee.png", notimage,
+                           "tests/data/golden/chelsea.jpg"};
+    enum { N = 5 };
+    collected *c = calloc(1, sizeof *c);
+    c->order_ok = 1;
+    resnet_error err;
+    CHECK(resnet_run_files(sess, paths, N, RESNET_WANT_FEATURES, collect, c, &err) == RESNET_OK, "%s", err.message);
+    CHECK(c->n == N && c->order_ok, "%d results, in order and well formed: %d", c->n, c->order_ok);
+    CHECK(c->status[0] == RESNET_OK && c->status[2] == RESNET_OK && c->status[4] == RESNET_OK, "photos: %d %d %d",
+          c->status[0], c->status[2], c->status[4]);
+    CHECK(c->status[1] == RESNET_E_IO, "missing file: status %d", c->status[1]);
+    CHECK(c->status[3] == RESNET_E_IMAGE, "text file: status %d", c->status[3]);
+    const float cats = resnet_cosine(c->feat[0], c->feat[4], DIM), png_cup = resnet_cosine(c->feat[0], c->feat[2], DIM),
+                jpg_cup = resnet_cosine(c->feat[4], c->feat[2], DIM);
+    printf("     cosine: chelsea.png/chelsea.jpg %.3f, chelsea.png/coffee.png %.3f, chelsea.jpg/coffee.png %.3f\n", cats,
+           png_cup, jpg_cup);
+    CHECK(cats > 0.9f && cats > png_cup + 0.3f && cats > jpg_cup + 0.3f, "the two cats are not the nearest pair");
+    free(c);
+}
+
 static int stop_at_once(void *ctx, const resnet_file_result *r) {
     (void)r;
     ++*(int *)ctx;
@@ -371,7 +411,7 @@ static int stop_at_once(void *ctx, const resnet_file_result *r) {
 
 static void test_runner_stops_and_rejects(void) {
     char p[512];
-    sample_path(p, sizeof p, "chelsea.png");
+    sample_path(p, sizeof p, "demo/chelsea.png");
     const char *paths[] = {p, p, p, p, p};
     int calls = 0;
     resnet_error err;
@@ -560,9 +600,11 @@ int main(void) {
     RUN(test_crop_box_matches_preprocess);
     RUN(test_cam_tiger_cat);
     RUN(test_cam_samoyed);
+    RUN(test_cam_chelsea);
     RUN(test_cam_bad_arguments);
     RUN(test_list_images);
     RUN(test_similar_samoyeds_and_runner);
+    RUN(test_similar_own_photos_and_runner);
     RUN(test_runner_stops_and_rejects);
     RUN(test_vectors);
     RUN(test_head_trains_saves_loads);

@@ -1,4 +1,8 @@
-/* test_golden.c - the network against PyTorch's outputs in ../shared/reference/golden/.
+/* test_golden.c - the network against PyTorch's outputs, in two tiers:
+ *   tier 1, on any clone: tests/data/golden/, made by tools/make-golden.py for the project's
+ *     own photos (demo/chelsea.png, demo/coffee.png and a JPEG of the first);
+ *   tier 2, when ../shared is beside the project: ../shared/reference/golden/ for the ImageNet
+ *     sample photos and the 1,300 validation photos (skipped, saying so, without it).
  *
  * Weight files come from the environment (tests/run.sh makes them):
  *   RESNET_TEST_V1_CAFFE, RESNET_TEST_V15_CAFFE, RESNET_TEST_V15_TORCH
@@ -11,8 +15,38 @@
 #include "model/resnet50.h"
 
 #define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+#define REPO_GOLDEN "tests/data/golden"
 
-static const char *dumped[] = {"282_tiger_cat_1.jpg", "258_samoyed_1.jpg"};
+/* A set of golden files: dir holds <name>.caffe.input.f32, <name>.<tag>.logits.f32 and
+ * <name>.v1-caffe.pooled.f32 for each photo; photo[i] is the photo file itself. */
+typedef struct golden_set {
+    char dir[512];
+    int n;
+    const char *name[4];
+    char photo[4][1024];
+} golden_set;
+
+static golden_set repo_set, shared_set;
+
+static void init_sets(void) {
+    static const char *const repo[][2] = {{"chelsea.png", "demo/chelsea.png"},
+                                          {"coffee.png", "demo/coffee.png"},
+                                          {"chelsea.jpg", REPO_GOLDEN "/chelsea.jpg"}};
+    snprintf(repo_set.dir, sizeof repo_set.dir, "%s", REPO_GOLDEN);
+    repo_set.n = 3;
+    for (int i = 0; i < 3; i++) {
+        repo_set.name[i] = repo[i][0];
+        snprintf(repo_set.photo[i], sizeof repo_set.photo[i], "%s", repo[i][1]);
+    }
+    /* the two photos the reference dumped in every configuration */
+    static const char *const dumped[] = {"282_tiger_cat_1.jpg", "258_samoyed_1.jpg"};
+    snprintf(shared_set.dir, sizeof shared_set.dir, "%s/reference/golden", tu_shared());
+    shared_set.n = 2;
+    for (int i = 0; i < 2; i++) {
+        shared_set.name[i] = dumped[i];
+        snprintf(shared_set.photo[i], sizeof shared_set.photo[i], "%s/images/samples/%s", tu_shared(), dumped[i]);
+    }
+}
 
 static float *read_f32(const char *dir, const char *name, const char *suffix, size_t expect) {
     char path[1024];
@@ -68,43 +102,49 @@ static void close_session(resnet_session *s, resnet_model *m) {
 
 static char golden_dir[512], samples_dir[512];
 
-/* Reference input -> logits and pooled features, for one configuration and kernel path. */
-static void check_config(const char *env, const char *tag, resnet_kernels k, int direct,
-                         const rn_kernel_config *emulated) {
+/* Reference input -> logits and pooled features, for one configuration and kernel path, on
+ * the first n photos of a set. */
+static void check_config(const golden_set *set, int n, const char *env, const char *tag, resnet_kernels k,
+                         int direct, const rn_kernel_config *emulated) {
     resnet_model *m;
     resnet_session *s = open_session_opts(env, k, direct, 1, emulated, &m);
     if (!s) return;
     float logits[RESNET_NUM_CLASSES], feat[RESNET_FEATURE_DIM];
     float *input = malloc(IN_FLOATS * sizeof(float));
     resnet_error err;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n && i < set->n; i++) {
         char suffix[64];
+        const char *name = set->name[i];
         float *ref_in = NULL;
         if (resnet_model_norm(m) == RESNET_NORM_CAFFE) {
-            ref_in = read_f32(golden_dir, dumped[i], ".caffe.input.f32", IN_FLOATS);
-            CHECK(ref_in != NULL, "reference input of %s", dumped[i]);
+            ref_in = read_f32(set->dir, name, ".caffe.input.f32", IN_FLOATS);
+            CHECK(ref_in != NULL, "reference input of %s", name);
             if (!ref_in) continue;
             memcpy(input, ref_in, IN_FLOATS * sizeof(float));
         } else { /* no torch-normalised input was dumped: use our own (exact) pipeline */
-            char path[1024];
-            snprintf(path, sizeof path, "%s/%s", samples_dir, dumped[i]);
-            CHECK(resnet_preprocess_file(path, RESNET_NORM_TORCH, input, &err) == RESNET_OK, "%s", err.message);
+            CHECK(resnet_preprocess_file(set->photo[i], RESNET_NORM_TORCH, input, &err) == RESNET_OK, "%s",
+                  err.message);
         }
         CHECK(resnet_forward(s, input, 1, logits, feat, &err) == RESNET_OK, "forward: %s", err.message);
         snprintf(suffix, sizeof suffix, ".%s.logits.f32", tag);
-        float *ref = read_f32(golden_dir, dumped[i], suffix, RESNET_NUM_CLASSES);
-        CHECK(ref != NULL, "golden logits %s%s", dumped[i], suffix);
+        float *ref = read_f32(set->dir, name, suffix, RESNET_NUM_CLASSES);
+        CHECK(ref != NULL, "golden logits %s%s", name, suffix);
         if (ref) {
             double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
             printf("     %-7s %-9s %-10s %-20s logits max |diff| %.2e%s\n", resnet_kernels_name(resnet_model_kernels(m)),
-                   direct ? "direct" : "winograd", tag, dumped[i], d, emulated ? " (emulated)" : "");
-            CHECK(d <= 1e-3, "%s %s logits differ by %.3g", tag, dumped[i], d);
+                   direct ? "direct" : "winograd", tag, name, d, emulated ? " (emulated)" : "");
+            CHECK(d <= 1e-3, "%s %s logits differ by %.3g", tag, name, d);
         }
-        snprintf(suffix, sizeof suffix, ".%s.pooled.f32", tag);
-        float *ref_pooled = strcmp(tag, "v1-caffe") == 0 ? read_f32(golden_dir, dumped[i], suffix, RESNET_FEATURE_DIM) : NULL;
+        /* the pooled features of the default configuration: every set has them */
+        float *ref_pooled = NULL;
+        if (strcmp(tag, "v1-caffe") == 0) {
+            snprintf(suffix, sizeof suffix, ".%s.pooled.f32", tag);
+            ref_pooled = read_f32(set->dir, name, suffix, RESNET_FEATURE_DIM);
+            CHECK(ref_pooled != NULL, "golden pooled features %s%s", name, suffix);
+        }
         if (ref_pooled) {
             double d = max_abs_diff(feat, ref_pooled, RESNET_FEATURE_DIM);
-            CHECK(d <= 1e-3, "%s %s pooled features differ by %.3g", tag, dumped[i], d);
+            CHECK(d <= 1e-3, "%s %s pooled features differ by %.3g", tag, name, d);
         }
         free(ref);
         free(ref_pooled);
@@ -116,16 +156,18 @@ static void check_config(const char *env, const char *tag, resnet_kernels k, int
 
 static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
 
-static void test_reference_input_every_path(void) {
+/* Every configuration on every kernel path, Winograd and direct, on the set's photos. */
+static void check_every_path(const golden_set *set) {
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
         if (!resnet_kernels_available(paths[p])) {
 #if defined(RN_HAVE_X86)
             if (paths[p] == RESNET_KERNELS_AVX512) {
                 /* The whole network on the AVX-512 micro-kernel's logic, its intrinsics
-                 * emulated in C (~10 s a pass): one configuration, both algorithms. */
+                 * emulated in C (~10 s a pass): one configuration and one photo, both
+                 * algorithms. */
                 printf("     (no AVX-512 on this CPU: its kernel runs on emulated intrinsics)\n");
                 for (int direct = 0; direct < 2; direct++)
-                    check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, &avx512_emulated);
+                    check_config(set, 1, "RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, &avx512_emulated);
                 continue;
             }
 #endif
@@ -133,15 +175,74 @@ static void test_reference_input_every_path(void) {
             continue;
         }
         for (int direct = 0; direct < 2; direct++) {
-            check_config("RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, NULL);
-            check_config("RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], direct, NULL);
-            check_config("RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], direct, NULL);
+            check_config(set, set->n, "RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, NULL);
+            check_config(set, set->n, "RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], direct, NULL);
+            check_config(set, set->n, "RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], direct, NULL);
         }
     }
 }
 
+/* Tier 1: the committed golden files of the project's own photos. */
+static void test_demo_photos_every_path(void) { check_every_path(&repo_set); }
+
+/* Tier 2: the reference's dumps of two ImageNet photos. */
+static void test_reference_input_every_path(void) {
+    if (!tu_need_shared("reference/golden")) return;
+    check_every_path(&shared_set);
+}
+
+/* The project's own photos end to end, from the file (our decoding and preprocessing, then
+ * the default kernels): the golden top-5 in order (MANIFEST.tsv), logits within 0.01. */
+static void test_demo_photos_end_to_end(void) {
+    resnet_model *m;
+    resnet_session *s = open_session("RESNET_TEST_V1_CAFFE", RESNET_KERNELS_AUTO, 1, &m);
+    if (!s) return;
+    char path[1024], line[4096];
+    snprintf(path, sizeof path, "%s/MANIFEST.tsv", REPO_GOLDEN);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "open %s", path);
+    if (!f) { close_session(s, m); return; }
+    float *input = malloc(IN_FLOATS * sizeof(float)), logits[RESNET_NUM_CLASSES], probs[RESNET_NUM_CLASSES];
+    int n = 0;
+    resnet_error err;
+    while (fgets(line, sizeof line, f)) {
+        char photo[512], top5[256];
+        if (line[0] == '#' || strncmp(line, "photo\t", 6) == 0) continue;
+        if (sscanf(line, "%511[^\t]\t%*[^\t]\t%*d\t%*[^\t]\t%*f\t%255s", photo, top5) != 2) {
+            CHECK(0, "bad line in MANIFEST.tsv: %s", line);
+            continue;
+        }
+        const char *name = strrchr(photo, '/') ? strrchr(photo, '/') + 1 : photo;
+        if (resnet_preprocess_file(photo, RESNET_NORM_CAFFE, input, &err) != RESNET_OK ||
+            resnet_forward(s, input, 1, logits, NULL, &err) != RESNET_OK) {
+            CHECK(0, "%s", err.message);
+            continue;
+        }
+        float *ref = read_f32(REPO_GOLDEN, name, ".v1-caffe.logits.f32", RESNET_NUM_CLASSES);
+        CHECK(ref != NULL, "golden logits of %s", name);
+        if (!ref) continue;
+        double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
+        resnet_prediction top[5];
+        resnet_softmax(logits, RESNET_NUM_CLASSES, probs);
+        resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
+        char got[256];
+        snprintf(got, sizeof got, "%d,%d,%d,%d,%d", top[0].index, top[1].index, top[2].index, top[3].index,
+                 top[4].index);
+        printf("     %-30s top-5 %s, logits max |diff| %.2e\n", photo, got, d);
+        CHECK(strcmp(got, top5) == 0, "%s: top-5 %s, golden %s", photo, got, top5);
+        CHECK(d <= 0.01, "%s: logits differ by %.3g", photo, d);
+        free(ref);
+        n++;
+    }
+    fclose(f);
+    CHECK(n == 3, "%d photos in MANIFEST.tsv, want 3", n);
+    free(input);
+    close_session(s, m);
+}
+
 /* Every sample photo end to end: the golden top-5 in order, logits within 0.01. */
 static void test_samples_end_to_end(void) {
+    if (!tu_need_shared("reference/golden/samples.tsv") || !tu_need_shared("images/samples")) return;
     resnet_model *m;
     resnet_session *s = open_session("RESNET_TEST_V1_CAFFE", RESNET_KERNELS_AUTO, 1, &m);
     if (!s) return;
@@ -194,9 +295,10 @@ static void test_samples_end_to_end(void) {
 static void test_val1300(void) {
     const char *skip = getenv("RESNET_TEST_VAL");
     if (skip && strcmp(skip, "0") == 0) {
-        printf("     (RESNET_TEST_VAL=0: skipped)\n");
+        TU_SKIP("RESNET_TEST_VAL=0");
         return;
     }
+    if (!tu_need_shared("images/val1300") || !tu_need_shared("reference/golden/val1300.predictions.tsv")) return;
     enum { BATCH = 8 };
     resnet_model *m;
     resnet_session *s = open_session("RESNET_TEST_V1_CAFFE", RESNET_KERNELS_AUTO, BATCH, &m);
@@ -251,8 +353,11 @@ static void test_val1300(void) {
 }
 
 int main(void) {
+    init_sets();
     snprintf(golden_dir, sizeof golden_dir, "%s/reference/golden", tu_shared());
     snprintf(samples_dir, sizeof samples_dir, "%s/images/samples", tu_shared());
+    RUN(test_demo_photos_every_path);
+    RUN(test_demo_photos_end_to_end);
     RUN(test_reference_input_every_path);
     RUN(test_samples_end_to_end);
     RUN(test_val1300);

@@ -3,8 +3,9 @@
  *
  * Test images are made here at run time (PNG with libpng, JPEG with libjpeg) so that no
  * fixture or Python is needed; the expected pixels are what Pillow 9.4 gives for the same
- * files (checked when this test was written). Run from the repository root; the shared
- * photos are found at tu_shared().
+ * files (checked when this test was written). Run from the repository root. The golden
+ * inputs are PyTorch's: tests/data/golden/ for the project's own photos (always), and
+ * ../shared/reference/golden/ for two ImageNet photos when ../shared is there (tu_shared()).
  */
 #include <dirent.h>
 #include <math.h>
@@ -162,10 +163,10 @@ static float read_f32le(const unsigned char *p) {
     return f;
 }
 
-static void check_golden(const char *file) {
-    char path[1024], gold[1024];
-    snprintf(path, sizeof path, "%s/images/samples/%s", tu_shared(), file);
-    snprintf(gold, sizeof gold, "%s/reference/golden/%s.caffe.input.f32", tu_shared(), file);
+/* Our preprocessing of `path` against the reference's input tensor dir/<file>.caffe.input.f32. */
+static void check_golden(const char *dir, const char *file, const char *path) {
+    char gold[1024];
+    snprintf(gold, sizeof gold, "%s/%s.caffe.input.f32", dir, file);
     resnet_error err = {0};
     size_t n = 0;
     unsigned char *ref = tu_read_file(gold, &n);
@@ -190,15 +191,28 @@ static void check_golden(const char *file) {
     free(ref);
 }
 
+/* The project's own photos: two PNGs and a JPEG (tools/make-golden.py). */
 static void test_golden_inputs(void) {
-    check_golden("282_tiger_cat_1.jpg");
-    check_golden("258_samoyed_1.jpg");
+    check_golden("tests/data/golden", "chelsea.png", "demo/chelsea.png");
+    check_golden("tests/data/golden", "coffee.png", "demo/coffee.png");
+    check_golden("tests/data/golden", "chelsea.jpg", "tests/data/golden/chelsea.jpg");
+}
+
+/* Two ImageNet photos (JPEG), from ../shared. */
+static void test_golden_inputs_shared(void) {
+    if (!tu_need_shared("reference/golden") || !tu_need_shared("images/samples")) return;
+    static const char *const files[] = {"282_tiger_cat_1.jpg", "258_samoyed_1.jpg"};
+    char dir[1024], path[1024];
+    snprintf(dir, sizeof dir, "%s/reference/golden", tu_shared());
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/images/samples/%s", tu_shared(), files[i]);
+        check_golden(dir, files[i], path);
+    }
 }
 
 /* The torch normalisation is the caffe one's pixels in RGB order, (x/255 - mean) / std. */
 static void test_torch_norm_matches_caffe(void) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/images/samples/282_tiger_cat_1.jpg", tu_shared());
+    const char *path = "tests/data/golden/chelsea.jpg";
     resnet_error err = {0};
     CHECK(resnet_preprocess_file(path, RESNET_NORM_CAFFE, g_input, &err) == RESNET_OK, "%s", err.message);
     CHECK(resnet_preprocess_file(path, RESNET_NORM_TORCH, g_input2, &err) == RESNET_OK, "%s", err.message);
@@ -249,6 +263,7 @@ static int decode_folder(const char *folder) {
 }
 
 static void test_all_photos_decode(void) {
+    if (!tu_need_shared("images/samples") || !tu_need_shared("images/seed")) return;
     int samples = decode_folder("samples"), seed = decode_folder("seed");
     printf("  decoded %d sample and %d seed photos\n", samples, seed);
     CHECK(samples >= 15 && seed >= 13, "expected at least 15 + 13 photos, found %d + %d", samples, seed);
@@ -569,14 +584,14 @@ typedef struct bad_file {
     size_t size;
 } bad_file;
 
-/* Writes the bad files into dir and checks each is refused; 0 if the photos are missing. */
+/* Writes the bad files (made from the repository's own photos) into dir and checks each is
+ * refused; 0 if the photos are missing. */
 static int check_bad_files(const char *dir) {
-    char src[1024], path[1100];
+    char path[1100];
     size_t js = 0, ps = 0;
-    snprintf(src, sizeof src, "%s/images/samples/282_tiger_cat_1.jpg", tu_shared());
-    unsigned char *jpg = tu_read_file(src, &js), *big_jpg = tu_read_file(src, NULL);
-    snprintf(src, sizeof src, "%s/images/samples/chelsea.png", tu_shared());
-    unsigned char *png = tu_read_file(src, &ps), *bad_crc = tu_read_file(src, NULL);
+    const char *jpg_src = "tests/data/golden/chelsea.jpg", *png_src = "demo/chelsea.png";
+    unsigned char *jpg = tu_read_file(jpg_src, &js), *big_jpg = tu_read_file(jpg_src, NULL);
+    unsigned char *png = tu_read_file(png_src, &ps), *bad_crc = tu_read_file(png_src, NULL);
     int ok = jpg && big_jpg && png && bad_crc && js > 100 && ps > 100;
     if (ok) ok = jpeg_set_size(big_jpg, js, 65000, 65000);
     if (ok) {
@@ -622,7 +637,7 @@ static void test_bad_input(void) {
     CHECK(mkdir(subdir, 0700) == 0, "mkdir");
     expect_error(missing, "missing file", "No such file");
     expect_error(subdir, "directory", "directory");
-    CHECK(check_bad_files(dir), "shared photos missing");
+    CHECK(check_bad_files(dir), "the repository's photos are missing (run from its root)");
     check_unreadable(dir);
     rmdir(subdir);
     rmdir(dir);
@@ -637,6 +652,7 @@ static void test_bad_input(void) {
 
 int main(void) {
     RUN(test_golden_inputs);
+    RUN(test_golden_inputs_shared);
     RUN(test_torch_norm_matches_caffe);
     RUN(test_all_photos_decode);
     RUN(test_png_gray);

@@ -12,7 +12,7 @@
  *   (rn_aligned_mapped_bytes: packed weights, temporaries of the load) must be
  *   the same after the third cycle as after the second, to the byte; the first cycle warms
  *   up what is allocated once (stdio buffers).
- * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: ../shared/images.
+ * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: the repository's own.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +58,8 @@ static void write_file(const char *name, const void *data, size_t n) {
 
 /* The bad files, made once from a real photo. */
 static void make_bad_files(void) {
-    char src[1024];
     size_t n = 0;
-    snprintf(src, sizeof src, "%s/images/seed/cat.jpg", tu_shared());
-    unsigned char *jpg = tu_read_file(src, &n);
+    unsigned char *jpg = tu_read_file("tests/data/golden/chelsea.jpg", &n);
     if (jpg) write_file("half.jpg", jpg, n / 2);
     if (jpg) {
         for (size_t i = 2; i + 9 < n; i++) /* 65000 x 65000 in the frame header */
@@ -72,8 +70,7 @@ static void make_bad_files(void) {
         write_file("bomb.jpg", jpg, n);
     }
     free(jpg);
-    snprintf(src, sizeof src, "%s/images/samples/chelsea.png", tu_shared());
-    unsigned char *png = tu_read_file(src, &n);
+    unsigned char *png = tu_read_file("demo/chelsea.png", &n);
     if (png) write_file("half.png", png, n / 2);
     free(png);
     write_file("notes.jpg", "hello", 5);
@@ -96,8 +93,7 @@ static int cycle(void) {
         return 1;
     }
     resnet_prediction top[5];
-    snprintf(path, sizeof path, "%s/images/seed/cat.jpg", tu_shared());
-    bad += resnet_classify_file(s, path, 5, top, &err) != RESNET_OK;
+    bad += resnet_classify_file(s, "tests/data/golden/chelsea.jpg", 5, top, &err) != RESNET_OK;
     static const char *const fails[] = {"missing.jpg", "folder.jpg", "notes.jpg", "half.jpg", "half.png", "bomb.jpg"};
     for (size_t i = 0; i < sizeof fails / sizeof fails[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, fails[i]);

@@ -1,8 +1,14 @@
 /* testutil.h - a minimal test harness: CHECK() records failures and goes on,
- * TEST_MAIN() prints "N passed, N failed" and exits non-zero on any failure.
+ * TEST_DONE() prints "N passed, N failed" (", N skipped" when some were) and exits non-zero
+ * on any failure.
  *
  *   static void test_foo(void) { CHECK(1 + 1 == 2, "arithmetic"); }
  *   int main(void) { RUN(test_foo); return TEST_DONE(); }
+ *
+ * Two tiers: everything a clone of the repository holds is always tested (tier 1); tests
+ * that need ../shared (the ImageNet photos, the reference's outputs) start with
+ *   if (!tu_need_shared("images/samples")) return;
+ * and are skipped, with one line saying why, on a machine without it (tier 2).
  */
 #ifndef RN_TESTUTIL_H
 #define RN_TESTUTIL_H
@@ -10,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static int tu_checks_failed, tu_tests_passed, tu_tests_failed;
+static int tu_checks_failed, tu_tests_passed, tu_tests_failed, tu_tests_skipped;
+static char tu_skip_reason[1200]; /* set by TU_SKIP inside a test: RUN counts it as skipped */
 
 #define CHECK(cond, ...)                                                        \
     do {                                                                        \
@@ -23,11 +31,19 @@ static int tu_checks_failed, tu_tests_passed, tu_tests_failed;
         }                                                                       \
     } while (0)
 
+/* Ends nothing by itself: the test returns after it. A test that also failed a check
+ * before skipping counts as failed. */
+#define TU_SKIP(...) snprintf(tu_skip_reason, sizeof tu_skip_reason, __VA_ARGS__)
+
 #define RUN(fn)                                                                 \
     do {                                                                        \
         int before_ = tu_checks_failed;                                         \
+        tu_skip_reason[0] = 0;                                                  \
         fn();                                                                   \
-        if (tu_checks_failed == before_) {                                      \
+        if (tu_checks_failed == before_ && tu_skip_reason[0]) {                 \
+            tu_tests_skipped++;                                                 \
+            printf("skip %s: %s\n", #fn, tu_skip_reason);                       \
+        } else if (tu_checks_failed == before_) {                               \
             tu_tests_passed++;                                                  \
             printf("ok   %s\n", #fn);                                           \
         } else {                                                                \
@@ -38,13 +54,33 @@ static int tu_checks_failed, tu_tests_passed, tu_tests_failed;
     } while (0)
 
 #define TEST_DONE()                                                             \
-    (printf("%d passed, %d failed\n", tu_tests_passed, tu_tests_failed),        \
+    (tu_tests_skipped ? printf("%d passed, %d failed, %d skipped\n", tu_tests_passed,  \
+                               tu_tests_failed, tu_tests_skipped)                \
+                      : printf("%d passed, %d failed\n", tu_tests_passed, tu_tests_failed), \
      tu_tests_failed ? 1 : 0)
 
 /* Where ../shared sits (tests run from the repository root); override with RESNET_SHARED. */
 static inline const char *tu_shared(void) {
     const char *s = getenv("RESNET_SHARED");
     return s ? s : "../shared";
+}
+
+/* Whether ../shared/<what> exists. A person who clones the project has no ../shared. */
+static inline int tu_have_shared(const char *what) {
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", tu_shared(), what);
+    return stat(path, &st) == 0;
+}
+
+/* tu_have_shared, and if not, marks the running test skipped (tier 2), saying what it needed;
+ * a failure instead under RESNET_REQUIRE_SHARED=1 (CI, where ../shared must be whole). */
+static inline int tu_need_shared(const char *what) {
+    if (tu_have_shared(what)) return 1;
+    const char *require = getenv("RESNET_REQUIRE_SHARED");
+    CHECK(!require || strcmp(require, "1") != 0, "RESNET_REQUIRE_SHARED=1 but %s/%s is not there", tu_shared(), what);
+    TU_SKIP("needs %s/%s, which is not there (set RESNET_SHARED if shared/ is elsewhere)", tu_shared(), what);
+    return 0;
 }
 
 /* Reads a whole file; returns malloc'd bytes (caller frees) or NULL. */
