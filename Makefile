@@ -18,12 +18,18 @@ BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -fPIC -fvisibilit
 # name of one without a pkg-config file). The link line and resnet.pc's Requires.private and
 # Libs.private (what `pkg-config --static` adds: libpng's zlib, ...) are all made from this
 # list, so a new dependency is added here only.
-DEPS    = libpng:-lpng libjpeg:-ljpeg
+DEPS    = libpng:-lpng libjpeg:-ljpeg libwebpdemux:-lwebpdemux libwebp:-lwebp libtiff-4:-ltiff libgif:-lgif
 dep_pc   = $(firstword $(subst :, ,$(1)))
 dep_flag = $(lastword $(subst :, ,$(1)))
 PC_REQUIRES_PRIVATE = $(strip $(foreach d,$(DEPS),$(filter-out -,$(call dep_pc,$(d)))))
 PC_LIBS_PRIVATE = $(strip $(foreach d,$(DEPS),$(if $(filter -,$(call dep_pc,$(d))),$(call dep_flag,$(d)))) -lm -pthread)
 LDLIBS  = $(foreach d,$(DEPS),$(call dep_flag,$(d))) -lm -pthread
+# Debian's libtiff is built with the Lerc codec, a C++ library, and neither Lerc.pc nor
+# libtiff-4.pc names the C++ runtime: a static link needs -lstdc++ after -lLerc. pkg-config
+# writes a package's own Libs.private before its dependencies' libraries, so the one place
+# after libtiff's is a package required after it: resnet-static-cxx.pc, installed beside
+# resnet.pc, whose only line is -lstdc++ (libstdc++.a comes with g++).
+PC_REQUIRES_PRIVATE += resnet-static-cxx
 # The version, from include/resnet.h's RESNET_VERSION_MAJOR/MINOR/PATCH (the one place it is
 # written): the shared library's soname is libresnet.so.MAJOR (the policy is in the header).
 version_part = $(shell sed -n 's/^\#define RESNET_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/resnet.h)
@@ -157,12 +163,15 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
 	    resnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc
+	printf 'Name: resnet-static-cxx\nDescription: the C++ runtime for static links of resnet (libtiff uses Lerc)\nVersion: $(VERSION)\nLibs: -lstdc++\n' \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet-static-cxx.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libresnet.a $(DESTDIR)$(PREFIX)/lib/libresnet.so \
 	      $(DESTDIR)$(PREFIX)/lib/$(SONAME) $(DESTDIR)$(PREFIX)/lib/libresnet.so.$(VERSION) \
 	      $(DESTDIR)$(PREFIX)/include/resnet.h \
 	      $(DESTDIR)$(PREFIX)/bin/resnet $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet.pc \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/resnet-static-cxx.pc \
 	      $(DESTDIR)$(PREFIX)/libexec/resnet/fetch-weights.sh $(DESTDIR)$(MANDIR)/man1/resnet.1 \
 	      $(DESTDIR)$(BASHCOMPDIR)/resnet
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/resnet 2>/dev/null

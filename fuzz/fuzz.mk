@@ -15,8 +15,9 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_CFLAGS   = -O1 -g $(FUZZ_SAN) -DRN_IMAGE_MAX_PIXELS='(1u << 22)' -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pthread -Iinclude -Isrc
 # Only what the harnesses reach: the image loader and src/io's parsers.
 FUZZ_LIB_SRC  = src/common.c src/io/json.c src/io/fileio.c src/io/safetensors.c src/io/tfjs_import.c \
-                src/image/decode.c src/image/decode_jpeg.c src/image/decode_png.c src/image/resize.c \
-                src/image/preprocess.c
+                src/image/decode.c src/image/decode_jpeg.c src/image/decode_png.c src/image/decode_webp.c \
+                src/image/decode_tiff.c src/image/decode_gif.c src/image/decode_bmp.c src/image/decode_pnm.c \
+                src/image/exif.c src/image/resize.c src/image/preprocess.c
 FUZZ_LIB_OBJ  = $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BIN      = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 
@@ -30,13 +31,13 @@ $(FUZZ_BUILD)/src/%.o: src/%.c $(wildcard include/*.h src/*.h src/*/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) -lpng -ljpeg -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) -lpng -ljpeg -lwebpdemux -lwebp -ltiff -lgif -lm
 
 $(FUZZ_BUILD)/make_corpus: fuzz/make_corpus.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -o $@ $< -lpng -ljpeg
 
-$(FUZZ_BUILD)/corpus/.made: $(FUZZ_BUILD)/make_corpus
+$(FUZZ_BUILD)/corpus/.made: $(FUZZ_BUILD)/make_corpus tests/data/formats/manifest.tsv
 	rm -rf $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/make_corpus $(FUZZ_BUILD)/corpus
 	@touch $@

@@ -1,5 +1,6 @@
-/* fuzz_image.c - libFuzzer harness for the image loader: rn_image_decode (JPEG via
- * libjpeg-turbo, PNG via libpng: everything resnet_preprocess_* accepts) and the reference
+/* fuzz_image.c - libFuzzer harness for the image loader: rn_image_decode_ex (JPEG via
+ * libjpeg-turbo, PNG via libpng, WebP via libwebp, TIFF via libtiff, GIF via giflib, our BMP
+ * and PNM parsers, the EXIF orientation: everything resnet_preprocess_* accepts) and the reference
  * preprocessing of the decoded image to the network's 3x224x224 input.
  *
  * Checks: a failure leaves no image and says why in one line; a success is a non-empty
@@ -45,7 +46,9 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
     rn_image img;
     resnet_error err;
     memset(&err, 0, sizeof err);
-    resnet_status st = rn_image_decode(data, size, "fuzz.img", &img, &err);
+    /* Bit 1 of the last byte: apply the EXIF orientation (exif.c's parser and turns). */
+    const unsigned flags = size && (data[size - 1] & 2) ? RESNET_IMAGE_EXIF_ORIENTATION : 0;
+    resnet_status st = rn_image_decode_ex(data, size, "fuzz.img", flags, &img, &err);
     if (st != RESNET_OK) {
         FUZZ_CHECK(img.rgb == NULL && img.width == 0 && img.height == 0);
         FUZZ_CHECK(err.status == st && fuzz_message_ok(err.message, sizeof err.message));

@@ -79,6 +79,115 @@ static void emit_variants(const char *sub, const char *name, const unsigned char
 }
 
 // ---------------------------------------------------------------------------------------
+// WebP, TIFF, GIF, BMP, PNM: the small files of tests/data/formats/ (every variant the
+// decoders claim, made with PIL by make_formats.py there), each with its broken copies, and
+// headers that lie about their size or layout, written here.
+
+static void le16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8); }
+static void le32(unsigned char *p, uint32_t v) { le16(p, v & 0xffff), le16(p + 2, v >> 16); }
+
+static void format_files(void) {
+    const char *dir = "tests/data/formats";
+    char path[1024], line[512];
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+    FILE *m = fopen(path, "r");
+    if (!m) {
+        perror(path); /* run from the repository root (the Makefile does) */
+        exit(1);
+    }
+    int n = 0;
+    while (fgets(line, sizeof line, m)) {
+        char name[256];
+        if (n++ == 0 || sscanf(line, "%255[^\t]", name) != 1) continue; /* the header */
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            perror(path);
+            exit(1);
+        }
+        buf b = {0};
+        unsigned char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, got);
+        fclose(f);
+        emit_variants("image", name, b.p, b.n);
+        free(b.p);
+    }
+    fclose(m);
+}
+
+/* A 40-byte-header BMP of w x h at `bits`, with `data_n` bytes of pixels after it. */
+static void bmp_header(const char *name, int32_t w, int32_t h, int bits, uint32_t compression, uint32_t colors,
+                       size_t data_n) {
+    unsigned char d[54 + 64] = {0};
+    d[0] = 'B', d[1] = 'M';
+    le32(d + 10, 54);
+    le32(d + 14, 40);
+    le32(d + 18, (uint32_t)w);
+    le32(d + 22, (uint32_t)h);
+    le16(d + 26, 1);
+    le16(d + 28, (unsigned)bits);
+    le32(d + 30, compression);
+    le32(d + 46, colors);
+    for (size_t i = 54; i < sizeof d; i++) d[i] = (unsigned char)(i * 37);
+    emit("image", name, d, 54 + (data_n < 64 ? data_n : 64));
+}
+
+static void lying_headers(void) {
+    bmp_header("bmp-huge.bmp", 100000, 100000, 24, 0, 0, 64);
+    bmp_header("bmp-negative-width.bmp", -5, 4, 24, 0, 0, 64);
+    bmp_header("bmp-topdown.bmp", 4, -4, 24, 0, 0, 64);
+    bmp_header("bmp-rle8.bmp", 4, 4, 8, 1, 0, 64);
+    bmp_header("bmp-palette-65537.bmp", 4, 4, 8, 0, 65537, 64);
+    bmp_header("bmp-4bit-short.bmp", 9, 3, 4, 0, 3, 20);
+    bmp_header("bmp-bitfields-odd.bmp", 4, 4, 16, 3, 0, 64);
+    static const char *const pnm[] = {"P6\n100000 100000\n255\n\x01\x02\x03", "P5 3 2 65535\n\xff\xff\x00\x01",
+                                      "P1\n3 2\n1 0 1\n0 2 1\n", "P2 2 2 7 1 2 3 8\n",
+                                      "P4\n# comment\n9 2\n\xff\x80\x01\x00", "P3 1 1 99999999999 1 1 1",
+                                      "P6\n2 2\n3\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b"};
+    for (size_t i = 0; i < sizeof pnm / sizeof pnm[0]; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "pnm-%zu.pnm", i);
+        emit("image", nm, pnm[i], strlen(pnm[i]));
+    }
+    /* GIF: a 65535 x 65535 screen; a frame reaching past a small screen; no image at all */
+    static const unsigned char gif_huge[] = "GIF89a\xff\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    emit("image", "gif-huge-screen.gif", gif_huge, sizeof gif_huge - 1);
+    static const unsigned char gif_past[] = "GIF89a\x02\x00\x02\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
+                                            "!\xf9\x04\x01\x00\x00\x01\x00,\x01\x00\x01\x00\x03\x00\x03\x00\x40\x02\x04\x84\x8f\xa9\x0b\x00;";
+    emit("image", "gif-frame-past-screen.gif", gif_past, sizeof gif_past - 1);
+    emit("image", "gif-no-image.gif", "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
+    /* TIFF: 1000000 x 1000000, one strip; a tile of 65536 x 65536 on a 16 x 16 image */
+    unsigned char t[8 + 2 + 9 * 12 + 4] = {'I', 'I', 42, 0, 8, 0, 0, 0};
+    static const uint16_t tags[9] = {256, 257, 258, 259, 262, 273, 277, 278, 279};
+    static const uint32_t vals[9] = {1000000, 1000000, 8, 1, 1, 8, 1, 1000000, 16};
+    le16(t + 8, 9);
+    for (int i = 0; i < 9; i++) {
+        unsigned char *e = t + 10 + 12 * i;
+        le16(e, tags[i]);
+        le16(e + 2, 4); /* LONG */
+        le32(e + 4, 1);
+        le32(e + 8, vals[i]);
+    }
+    emit("image", "tiff-huge.tif", t, sizeof t);
+    static const uint16_t ttags[9] = {256, 257, 258, 259, 262, 277, 322, 323, 324};
+    static const uint32_t tvals[9] = {16, 16, 8, 1, 1, 1, 65536, 65536, 8};
+    for (int i = 0; i < 9; i++) {
+        unsigned char *e = t + 10 + 12 * i;
+        le16(e, ttags[i]);
+        le32(e + 8, tvals[i]);
+    }
+    emit("image", "tiff-huge-tile.tif", t, sizeof t);
+    /* WebP: a VP8X header claiming a 16777216 x 16777216 canvas and no image */
+    unsigned char w[30] = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
+                           0,   0,   0,   0,   0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    emit("image", "webp-huge-canvas.webp", w, sizeof w);
+    /* EXIF: a JPEG whose Exif segment points its directory and entries out of bounds */
+    static const unsigned char ex[] = "\xff\xd8\xff\xe1\x00\x16" "Exif\x00\x00MM\x00*\xff\xff\xff\x00\x00\x01\x01\x12\xff\xd9";
+    emit("image", "exif-bad-offset.jpg", ex, sizeof ex - 1);
+}
+
+// ---------------------------------------------------------------------------------------
 // PNG
 
 static void png_write_cb(png_structp png, png_bytep p, size_t n) { put(png_get_io_ptr(png), p, n); }
@@ -523,6 +632,8 @@ int main(int argc, char **argv) {
     }
     pngs();
     jpegs();
+    format_files();
+    lying_headers();
     safetensors();
     tfjs_corpus();
     printf("make_corpus: %d files under %s\n", n_written, outdir);

@@ -217,8 +217,11 @@ typedef struct resnet_layer_profile {
 RESNET_API void resnet_session_set_profiling(resnet_session *s, int on);
 RESNET_API int resnet_session_profile(const resnet_session *s, resnet_layer_profile *out, int max);
 
-/* Decodes a JPEG or PNG, resizes the shorter side to 256 (antialiased bilinear, as
- * PIL does), crops the centre 224x224 and normalises: out is 3x224x224 floats. */
+/* Decodes a photo (JPEG, PNG, WebP, TIFF, GIF's first frame, BMP or PNM, told by its first
+ * bytes, each to RGB as PIL's Image.open(f).convert("RGB") does), resizes the shorter side
+ * to 256 (antialiased bilinear, as PIL does), crops the centre 224x224 and normalises: out is
+ * 3x224x224 floats. The EXIF orientation is not applied, as in PIL and torchvision (see
+ * RESNET_IMAGE_EXIF_ORIENTATION). */
 RESNET_API resnet_status resnet_preprocess_file(const char *path, resnet_norm norm, float *out,
                                                 resnet_error *err);
 RESNET_API resnet_status resnet_preprocess_memory(const void *data, size_t size, const char *name,
@@ -350,8 +353,20 @@ typedef struct resnet_image {
     unsigned char *rgb; /* width x height x 3 bytes */
 } resnet_image;
 
-/* Decodes a JPEG or PNG as resnet_preprocess_file does (to RGB, at its own size). */
+/* Decodes a photo as resnet_preprocess_file does (to RGB, at its own size). */
 RESNET_API resnet_status resnet_image_load(const char *path, resnet_image *out, resnet_error *err);
+
+/* How photos are read. RESNET_IMAGE_EXIF_ORIENTATION: turn the photo upright as its EXIF
+ * orientation tag (1..8) says, as PIL's ImageOps.exif_transpose does (the tag of a JPEG's
+ * Exif segment, a PNG's eXIf chunk, a WebP's EXIF chunk, a TIFF's first directory). Off by
+ * default: PIL's open() and torchvision ignore the tag, and so the reference pipeline does. */
+enum { RESNET_IMAGE_EXIF_ORIENTATION = 1 };
+/* resnet_image_load with RESNET_IMAGE_* flags (0: the same as resnet_image_load). */
+RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out,
+                                              resnet_error *err);
+/* The RESNET_IMAGE_* flags for every photo the session reads from a file:
+ * resnet_classify_file, resnet_classify_file_tta and resnet_run_files. 0 when created. */
+RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);
 RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
 /* Writes an 8-bit RGB PNG (with a "Software" text chunk naming this library). Atomic: the
  * data goes to a temporary file beside path (path.tmp.<pid>), fsynced and renamed over path
@@ -387,8 +402,8 @@ RESNET_API void resnet_l2_normalize(float *v, int n);
 RESNET_API float resnet_cosine(const float *a, const float *b, int n);
 
 /* The photos under a folder, recursively: regular files (symbolic links followed) whose
- * name ends in .jpg, .jpeg or .png (any case) or whose first bytes are a JPEG or PNG
- * signature. Names starting with '.' are skipped (hidden files, macOS "._" files), as are
+ * name ends in .jpg, .jpeg, .png, .webp, .tif, .tiff, .gif, .bmp, .pbm, .pgm, .ppm or .pnm
+ * (any case) or whose first bytes are the signature of one of those formats. Names starting with '.' are skipped (hidden files, macOS "._" files), as are
  * folders already being walked (link loops). Paths are dir + "/" + relative path, sorted
  * byte-wise. A subfolder that cannot be read does not stop the walk: it is listed in
  * `problems` (one message each), as is any entry that cannot be looked at (a link loop, no

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "image/image.h"
 
 const char *resnet_status_str(resnet_status s) {
     switch (s) {
@@ -70,7 +71,7 @@ resnet_status resnet_classify_file(resnet_session *s, const char *path, int k, r
         rn_fail(err, st, "%s: out of memory", path);
         goto done;
     }
-    st = resnet_preprocess_file(path, resnet_model_norm(resnet_session_model(s)), input, err);
+    st = rn_preprocess_file_ex(path, resnet_model_norm(resnet_session_model(s)), rn_session_image_flags(s), input, err);
     if (st == RESNET_OK) st = resnet_forward(s, input, 1, probs, NULL, err);
     const char *bad = st == RESNET_OK ? rn_logits_problem(probs, 1) : NULL;
     if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);

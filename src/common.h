@@ -56,6 +56,9 @@ resnet_status rn_sized_read(const rn_sized *t, const void *user, void *mine, res
  * size field kept). Only checks the caller's size when mine is NULL. */
 resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, resnet_error *err);
 
+/* The RESNET_IMAGE_* flags set on a session (resnet_session_set_image_flags); 0 for NULL. */
+unsigned rn_session_image_flags(const resnet_session *s);
+
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);
 void rn_aligned_free(void *p);

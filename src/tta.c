@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "image/image.h"
 
 #define C RESNET_CROP_CENTER
 
@@ -71,7 +72,8 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
         rn_fail(err, st, "%s: out of memory", path);
         goto done;
     }
-    st = resnet_preprocess_views_file(path, resnet_model_norm(resnet_session_model(s)), views, n, input, err);
+    st = rn_preprocess_views_file_ex(path, resnet_model_norm(resnet_session_model(s)), rn_session_image_flags(s), views,
+                                     n, input, err);
     /* One batch: the views share every weight load (resnet_forward checks max_batch). */
     if (st == RESNET_OK) st = resnet_forward(s, input, n, logits, NULL, err);
     const char *bad = st == RESNET_OK ? rn_logits_problem(logits, n) : NULL;

@@ -11,6 +11,10 @@
  *   coefficients, so they must decode to the very pixels of the baseline file
  * - a progressive JPEG repeating its scans (a CPU bomb: each scan is a pass over the whole
  *   image) is refused past 100 scans
+ * - WebP, TIFF, GIF, BMP and PNM: headers over the pixel limit refused before allocation
+ *   (at the limit, only the missing data is reported), the elongation limit through PNM,
+ *   and every file of tests/data/formats/ cut short or with bytes flipped: a one-line error
+ *   naming the file, or (flips) a decoded image, never a crash
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -342,6 +346,125 @@ static void test_jpeg_scan_limit(void) {
     free(jpg);
 }
 
+/* ------------------------------------------------------------------ the other formats */
+
+static void expect_mem_error(const void *d, size_t n, const char *name, const char *why) {
+    resnet_error err;
+    memset(&err, 0, sizeof err);
+    resnet_status st = resnet_preprocess_memory(d, n, name, RESNET_NORM_CAFFE, g_input, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, name) && strstr(err.message, why) && !strchr(err.message, '\n'),
+          "%s: status %d, \"%s\" should say \"%s\"", name, st, err.message, why);
+}
+
+static void put_le(unsigned char *p, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Each format's header at the pixel limit (only the data is missing) and one row past it
+ * (refused by the size check, before any allocation: the message says "limit"). */
+static void test_formats_pixel_limit(void) {
+    const uint32_t w = 8192, h = RN_IMAGE_MAX_PIXELS / 8192;
+    for (int over = 0; over <= 1; over++) {
+        const char *why = over ? "limit" : "truncated";
+        char pnm[64];
+        int n = snprintf(pnm, sizeof pnm, "P6\n%u %u\n255\n", (unsigned)w, (unsigned)(h + over));
+        expect_mem_error(pnm, (size_t)n, over ? "over.ppm" : "edge.ppm", why);
+        unsigned char bmp[54] = {'B', 'M'};
+        put_le(bmp + 10, 54, 4);
+        put_le(bmp + 14, 40, 4);
+        put_le(bmp + 18, w, 4);
+        put_le(bmp + 22, h + over, 4);
+        put_le(bmp + 26, 1, 2);
+        put_le(bmp + 28, 24, 2);
+        expect_mem_error(bmp, sizeof bmp, over ? "over.bmp" : "edge.bmp", why);
+    }
+    /* the largest headers each format can state */
+    static const unsigned char gif[] = "GIF89a\xff\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    expect_mem_error(gif, sizeof gif - 1, "huge.gif", "limit");
+    /* a 2 x 2 GIF screen whose 1 x 1 frame sits at (65535, 65535): the canvas grows to hold it */
+    unsigned char gif2[sizeof gif];
+    memcpy(gif2, gif, sizeof gif);
+    gif2[6] = gif2[8] = 2, gif2[7] = gif2[9] = 0;
+    gif2[14] = gif2[15] = gif2[16] = gif2[17] = 0xff;
+    expect_mem_error(gif2, sizeof gif2 - 1, "far-frame.gif", "limit");
+    unsigned char tif[8 + 2 + 7 * 12 + 4] = {'I', 'I', 42, 0, 8, 0, 0, 0, 7, 0};
+    static const uint16_t tags[7] = {256, 257, 258, 262, 273, 277, 279};
+    static const uint32_t vals[7] = {1000000, 1000000, 8, 1, 8, 1, 16};
+    for (int i = 0; i < 7; i++) {
+        unsigned char *e = tif + 10 + 12 * i;
+        put_le(e, tags[i], 2);
+        put_le(e + 2, 4, 2); /* LONG */
+        put_le(e + 4, 1, 4);
+        put_le(e + 8, vals[i], 4);
+    }
+    expect_mem_error(tif, sizeof tif, "huge.tif", "limit");
+    /* a VP8X canvas of 20000 x 20000 (libwebp itself refuses 2^32 pixels and more) */
+    unsigned char webp[30] = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
+                              0,   0,   0,   0,   0x1f, 0x4e, 0, 0x1f, 0x4e, 0};
+    expect_mem_error(webp, sizeof webp, "huge.webp", "limit");
+}
+
+/* The elongation limit holds for every format: a 1 x N PGM at the boundary and past it. */
+static void test_formats_elongation(void) {
+    const int longest = (int)(RN_IMAGE_MAX_PIXELS / 256 / 256);
+    for (int extra = 0; extra <= 1; extra++) {
+        char head[64];
+        int hn = snprintf(head, sizeof head, "P5 1 %d 255\n", longest + extra);
+        size_t n = (size_t)hn + (size_t)(longest + extra);
+        unsigned char *d = malloc(n);
+        memcpy(d, head, (size_t)hn);
+        memset(d + hn, 77, n - (size_t)hn);
+        resnet_error err;
+        resnet_status st = resnet_preprocess_memory(d, n, "tall.pgm", RESNET_NORM_CAFFE, g_input, &err);
+        if (!extra) CHECK(st == RESNET_OK && g_input[0] == 77.0f - 103.939f, "1x%d: %s", longest, err.message);
+        else CHECK(st == RESNET_E_IMAGE && strstr(err.message, "elongated"), "1x%d: %s", longest + 1, err.message);
+        free(d);
+    }
+}
+
+/* Every committed sample cut short (a quarter, half, three quarters: the pixel data is
+ * missing) fails with one line naming it; with bytes flipped it fails so or decodes. */
+static void test_formats_broken_files(void) {
+    FILE *m = fopen("tests/data/formats/manifest.tsv", "r");
+    CHECK(m != NULL, "tests/data/formats/manifest.tsv missing");
+    if (!m) return;
+    char line[512], name[256], path[400];
+    int files = 0;
+    while (fgets(line, sizeof line, m)) {
+        if (sscanf(line, "%255[^\t]", name) != 1 || strcmp(name, "file") == 0) continue;
+        snprintf(path, sizeof path, "tests/data/formats/%s", name);
+        size_t n = 0;
+        unsigned char *d = tu_read_file(path, &n);
+        CHECK(d != NULL && n > 64, "%s unreadable", path);
+        if (!d) continue;
+        files++;
+        /* an animation's first frame may be whole in the first half (PIL decodes that too) */
+        for (int q = 1; q <= 3; q++) {
+            resnet_error err;
+            memset(&err, 0, sizeof err);
+            resnet_status st = resnet_preprocess_memory(d, n * (size_t)q / 4, name, RESNET_NORM_CAFFE, g_input, &err);
+            CHECK((st == RESNET_OK && q > 1 && strncmp(name, "anim", 4) == 0) ||
+                      (st == RESNET_E_IMAGE && strstr(err.message, name) && !strchr(err.message, '\n')),
+                  "%s cut to %d/4: status %d, %s", name, q, st, err.message);
+        }
+        for (int k = 0; k < 16; k++) {
+            unsigned char *c = malloc(n);
+            memcpy(c, d, n);
+            size_t at = 8 + (size_t)k * (n - 8) / 16;
+            c[at] ^= (unsigned char)(0x41 + 13 * k);
+            resnet_error err;
+            memset(&err, 0, sizeof err);
+            resnet_status st = resnet_preprocess_memory(c, n, name, RESNET_NORM_CAFFE, g_input, &err);
+            CHECK(st == RESNET_OK || (st == RESNET_E_IMAGE && strstr(err.message, name) && !strchr(err.message, '\n')),
+                  "%s, byte %zu flipped: status %d, %s", name, at, st, err.message);
+            free(c);
+        }
+        free(d);
+    }
+    fclose(m);
+    CHECK(files >= 40, "only %d sample files", files);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -353,6 +476,9 @@ int main(void) {
     RUN(test_degenerate_sizes);
     RUN(test_jpeg_codings_agree);
     RUN(test_jpeg_scan_limit);
+    RUN(test_formats_pixel_limit);
+    RUN(test_formats_elongation);
+    RUN(test_formats_broken_files);
     rmdir(tmpdir);
     return TEST_DONE();
 }

@@ -88,10 +88,10 @@ int cmd_cam(int argc, char **argv) {
         size_t size;
         const unsigned char *data = cli_stdin_bytes(&size, &err);
         rn_image ri;
-        if (!data || rn_image_decode(data, size, CLI_STDIN_NAME, &ri, &err) != RESNET_OK)
+        if (!data || rn_image_decode_ex(data, size, CLI_STDIN_NAME, common.image_flags, &ri, &err) != RESNET_OK)
             return cli_error("%s", err.message);
         img = (resnet_image){ri.width, ri.height, ri.rgb}; /* both malloc'd w*h*3 bytes: ownership moves */
-    } else if (resnet_image_load(photo, &img, &err) != RESNET_OK) {
+    } else if (resnet_image_load_ex(photo, common.image_flags, &img, &err) != RESNET_OK) {
         return cli_error("%s", err.message);
     }
     int rc = 1;

@@ -19,7 +19,8 @@ static const struct option options[] = {
 const cli_command cli_classify = {
     .name = "classify", .run = cmd_classify, .synopsis = "PHOTO|DIR...",
     .brief = "the top classes of each photo, or of every photo under folders",
-    .about = "Prints the top classes of each photo (JPEG or PNG; - reads one from standard input).\n"
+    .about = "Prints the top classes of each photo (JPEG, PNG, WebP, TIFF, GIF, BMP or PNM; - reads one\n"
+             "from standard input).\n"
              "Folders are walked recursively (sorted), several photos in flight, with a progress bar\n"
              "on a terminal and a summary on stderr.",
     .help = "  -k, --top N           how many classes to print (default 5)\n"
@@ -87,6 +88,7 @@ int cmd_classify(int argc, char **argv) {
         resnet_model_free(model);
         return cli_error("%s", err.message);
     }
+    resnet_session_set_image_flags(session, common.image_flags);
     int failed = 0;
     resnet_prediction top[RESNET_NUM_CLASSES];
     for (int i = 0; i < nfiles; i++) {

@@ -134,7 +134,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
     if (photos.count == 0) {
         cli_photos_free(&photos);
         resnet_head_free(head);
-        return cli_error("no photos (JPEG or PNG) found in %s", nargs == 1 ? args[0] : "the folders given");
+        return cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
     }
     const int nc = head ? resnet_head_classes(head) : RESNET_NUM_CLASSES;
     run_ctx x = {0};
@@ -166,6 +166,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
         cli_error("%s", err.message);
         goto done;
     }
+    resnet_session_set_image_flags(s, c->image_flags);
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
     if (tta == RESNET_TTA_NONE) {

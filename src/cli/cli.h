@@ -14,6 +14,7 @@ typedef struct cli_common {
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
     int force;           /* --force: replace an existing output of another kind */
+    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
@@ -36,7 +37,7 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
  * single source of what a command accepts: parsing, --help, `resnet --list-options` (the
  * bash completion) and the man-page test all read them. */
 enum { /* ids of the long options without a short letter (above any char) */
-    CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT,
+    CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
     CLI_OPT_FORCE, /* returned to the command, which sets its cli_common's force */
     CLI_OPT_FIRST_OWN = 300
 };
@@ -45,7 +46,8 @@ enum { /* ids of the long options without a short letter (above any char) */
     {"weights", required_argument, NULL, CLI_OPT_WEIGHTS},           \
     {"threads", required_argument, NULL, CLI_OPT_THREADS},           \
     {"kernels", required_argument, NULL, CLI_OPT_KERNELS},           \
-    {"direct", no_argument, NULL, CLI_OPT_DIRECT}
+    {"direct", no_argument, NULL, CLI_OPT_DIRECT},                   \
+    {"exif-orientation", no_argument, NULL, CLI_OPT_EXIF_ORIENTATION}
 #define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
 /* --force, in the table and the help of every command that writes a file */
 #define CLI_FORCE_OPTION {"force", no_argument, NULL, CLI_OPT_FORCE}
@@ -98,6 +100,9 @@ int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, ch
 
 /* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
 void cli_catch_signals(void);
+/* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
+ * changed when the flags change what the network sees (features of turned photos differ). */
+unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);

@@ -225,7 +225,7 @@ int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common
             bad_option(cmd, argc, argv);
             return CLI_EXIT_USAGE;
         }
-        if (!common || c < CLI_OPT_WEIGHTS || c > CLI_OPT_DIRECT) return c;
+        if (!common || c < CLI_OPT_WEIGHTS || c > CLI_OPT_EXIF_ORIENTATION) return c;
         if (c == CLI_OPT_WEIGHTS) {
             if (!*optarg) return cli_usage_error("--weights needs a file"), CLI_EXIT_USAGE;
             common->weights = optarg;
@@ -238,6 +238,8 @@ int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common
                 return CLI_EXIT_USAGE;
             }
             common->kernels = (resnet_kernels)k;
+        } else if (c == CLI_OPT_EXIF_ORIENTATION) {
+            common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION;
         } else {
             common->direct = 1;
         }
@@ -252,7 +254,9 @@ static const char network_help[] =
     "      --threads N       worker threads, 0 = one per core (default 0)\n"
     "      --kernels K       auto, c, avx2 or avx512 (default auto: the best this CPU has)\n"
     "      --direct          no Winograd for the early 3x3 convolutions (slower, closest to\n"
-    "                        the reference's arithmetic)\n";
+    "                        the reference's arithmetic)\n"
+    "      --exif-orientation  turn photos upright as their EXIF orientation tag says\n"
+    "                        (default: ignored, as PIL and torchvision, the reference, do)\n";
 
 void cli_command_usage(const cli_command *cmd, FILE *f) {
     fprintf(f, "usage: resnet %s [options] %s\n%s\n\noptions:\n%s", cmd->name, cmd->synopsis, cmd->about,
@@ -262,6 +266,12 @@ void cli_command_usage(const cli_command *cmd, FILE *f) {
     for (const struct option *o = cmd->options; o->name; o++) network |= o->val == CLI_OPT_WEIGHTS;
     if (network) fputs(network_help, f);
     if (cmd->notes) fprintf(f, "\n%s", cmd->notes);
+}
+
+unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c) {
+    unsigned long long fp = resnet_model_fingerprint(m);
+    /* Flags 0 keep the plain fingerprint, so existing caches stay valid. */
+    return c->image_flags ? fp ^ (0x9e3779b97f4a7c15ull * c->image_flags) : fp;
 }
 
 /* The converted default: $RESNET_CACHE or $XDG_CACHE_HOME/resnet or ~/.cache/resnet. */

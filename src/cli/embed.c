@@ -155,7 +155,7 @@ int cmd_embed(int argc, char **argv) {
     char *ok = NULL, **errors = NULL;
     if (cli_photos_add(&photos, args, nargs) != 0) goto done;
     if (photos.count == 0) {
-        cli_error("no photos (JPEG or PNG) found in %s", nargs == 1 ? args[0] : "the folders given");
+        cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
         goto done;
     }
     /* every photo found, and the arguments themselves (a file that is not a photo, too) */
@@ -176,6 +176,7 @@ int cmd_embed(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
+    resnet_session_set_image_flags(s, common.image_flags);
     int good = cli_features_report(s, NULL, photos.paths, photos.count, feats, ok, NULL, errors);
     if (good < 0) goto done;
     if (good == 0) {
@@ -273,7 +274,7 @@ int cmd_similar(int argc, char **argv) {
     char *ok = NULL, qok = 0;
     scored *rank = NULL;
     if (n == 0) {
-        cli_error("no photos (JPEG or PNG) found in %s besides the query", dir);
+        cli_error("no photos found in %s besides the query", dir);
         goto done;
     }
     feats = malloc((size_t)n * DIM * sizeof(float));
@@ -288,9 +289,10 @@ int cmd_similar(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
+    resnet_session_set_image_flags(s, common.image_flags);
     char *qp = (char *)query;
     if (cli_features(s, NULL, &qp, 1, q, &qok, NULL) != 1) goto done; /* already reported */
-    if (use_cache) cache = featcache_open(dir, resnet_model_fingerprint(model));
+    if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common));
     int hits = 0, good = cli_features(s, cache, list.paths, n, feats, ok, &hits);
     featcache_close(cache);
     cache = NULL;

@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "common.h"
+#include "image/image.h"
 #include "cli/eval.h"
 
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
@@ -82,6 +83,7 @@ typedef struct pipeline {
     const resnet_view *views;
     int nviews, photos_per_batch;
     resnet_norm norm;
+    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
     slot slots[NSLOTS];
     int done;     /* the producer has handed over every photo */
     int stop;     /* the consumer gave up: the producer must end */
@@ -120,7 +122,8 @@ static void *producer(void *arg) {
             const eval_item *it = &pl->set->items[next];
             resnet_error err;
             float *dst = s->input + (size_t)s->n * pl->nviews * IN_FLOATS;
-            if (resnet_preprocess_views_file(it->path, pl->norm, pl->views, pl->nviews, dst, &err) == RESNET_OK)
+            if (rn_preprocess_views_file_ex(it->path, pl->norm, pl->image_flags, pl->views, pl->nviews, dst, &err) ==
+                RESNET_OK)
                 s->item[s->n++] = next;
             else
                 add_failure(s, next, err.message);
@@ -384,6 +387,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     pl.norm = resnet_model_norm(model);
+    pl.image_flags = o.common.image_flags;
     resnet_error err;
     if (resnet_session_create(model, o.common.threads, pl.photos_per_batch * pl.nviews, &session, &err) != RESNET_OK) {
         rc = cli_error("%s", err.message);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/eval.h"
+#include "image/image.h"
 
 static void warnf(eval_warn_fn warn, void *ctx, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -122,10 +123,8 @@ static int folder_class(const char *name) {
     return parse_label(name, &v) == 0 && v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
 }
 
-static int is_photo(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
-}
+/* The extensions the folder walk lists too (src/image/decode.c). */
+static int is_photo(const char *name) { return rn_image_has_photo_extension(name); }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

@@ -6,17 +6,22 @@
 #include <string.h>
 
 #include "cli/features.h"
+#include "common.h"
+#include "image/image.h"
 
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 
 int cli_is_stdin(const char *path) { return strcmp(path, CLI_STDIN_NAME) == 0; }
 
 /* Preprocesses the views of standard input's photo into input (n x 3x224x224). */
-static resnet_status stdin_views(resnet_norm norm, const resnet_view *views, int n, float *input, resnet_error *err) {
+static resnet_status stdin_views(const resnet_session *s, const resnet_view *views, int n, float *input,
+                                 resnet_error *err) {
     size_t size;
     const unsigned char *data = cli_stdin_bytes(&size, err);
     if (!data) return RESNET_E_IO;
-    return resnet_preprocess_views_memory(data, size, CLI_STDIN_NAME, norm, views, n, input, err);
+    /* with the session's image flags (--exif-orientation), as the files get them */
+    return rn_preprocess_views_memory_ex(data, size, CLI_STDIN_NAME, resnet_model_norm(resnet_session_model(s)),
+                                         rn_session_image_flags(s), views, n, input, err);
 }
 
 resnet_status cli_classify_photo(resnet_session *s, const char *path, resnet_tta mode, int k, resnet_prediction *top,
@@ -28,7 +33,7 @@ resnet_status cli_classify_photo(resnet_session *s, const char *path, resnet_tta
     float *logits = malloc((size_t)n * RESNET_NUM_CLASSES * sizeof(float));
     resnet_status st = RESNET_E_NOMEM;
     snprintf(err->message, sizeof err->message, "-: out of memory");
-    if (input && logits) st = stdin_views(resnet_model_norm(resnet_session_model(s)), views, n, input, err);
+    if (input && logits) st = stdin_views(s, views, n, input, err);
     if (st == RESNET_OK) st = resnet_forward(s, input, n, logits, NULL, err);
     if (st == RESNET_OK) {
         resnet_tta_average(logits, n, logits);
@@ -48,7 +53,7 @@ static int run_stdin(resnet_session *s, int index, int want, resnet_file_fn fn, 
     resnet_error err;
     resnet_status st = RESNET_E_NOMEM;
     snprintf(err.message, sizeof err.message, "-: out of memory");
-    if (input && logits && feats) st = stdin_views(resnet_model_norm(resnet_session_model(s)), &plain, 1, input, &err);
+    if (input && logits && feats) st = stdin_views(s, &plain, 1, input, &err);
     if (st == RESNET_OK) st = resnet_forward(s, input, 1, logits, feats, &err);
     resnet_file_result r = {index, CLI_STDIN_NAME, st, st == RESNET_OK ? "" : err.message,
                             st == RESNET_OK && (want & RESNET_WANT_LOGITS) ? logits : NULL,

@@ -198,7 +198,8 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    const unsigned long long fp = resnet_model_fingerprint(model);
+    resnet_session_set_image_flags(s, common.image_flags);
+    const unsigned long long fp = cli_cache_key(model, &common);
     if (use_cache) cache = featcache_open(dir, fp);
     double t0 = cli_now();
     int hits = 0, good = cli_features(s, cache, photos.paths, photos.count, feats, ok, &hits);

@@ -18,13 +18,48 @@ typedef struct rn_image {
     uint8_t *rgb; /* width*height*3 bytes, RGB interleaved, row-major */
 } rn_image;
 
-/* Decodes JPEG (libjpeg-turbo; gray, YCbCr, CMYK/YCCK) or PNG (libpng; gray, palette,
- * 16-bit, alpha dropped, interlaced) to 8-bit RGB exactly as PIL's Image.open().convert("RGB").
- * `name` is only used in error messages. */
+/* The formats we decode, told by their first bytes (never by the file's name). */
+typedef enum rn_format {
+    RN_FORMAT_UNKNOWN = 0,
+    RN_FORMAT_JPEG,
+    RN_FORMAT_PNG,
+    RN_FORMAT_WEBP,
+    RN_FORMAT_TIFF,
+    RN_FORMAT_GIF,
+    RN_FORMAT_BMP,
+    RN_FORMAT_PNM
+} rn_format;
+
+/* The format of a file starting with these n bytes (18 are enough for every format). */
+rn_format rn_image_sniff(const uint8_t *data, size_t n);
+/* 1 if the name ends in an extension of a format we decode (any case): .jpg .jpeg .png
+ * .webp .tif .tiff .gif .bmp .pbm .pgm .ppm .pnm. Folder walks use it; decoding does not. */
+int rn_image_has_photo_extension(const char *name);
+
+/* Decodes JPEG (libjpeg-turbo; gray, YCbCr, CMYK/YCCK), PNG (libpng; gray, palette, 16-bit,
+ * alpha dropped, interlaced), WebP (libwebp), TIFF (libtiff), GIF (giflib, first frame), BMP
+ * and PNM (our own parsers) to 8-bit RGB exactly as PIL's Image.open().convert("RGB"); the
+ * decode_<format>.c files say how, and where we differ. `name` is only used in error
+ * messages. flags: RESNET_IMAGE_EXIF_ORIENTATION turns the image as its EXIF orientation
+ * says (PIL's ImageOps.exif_transpose); 0 decodes as PIL's open() does. */
+resnet_status rn_image_decode_ex(const uint8_t *data, size_t size, const char *name, unsigned flags,
+                                 rn_image *out, resnet_error *err);
+resnet_status rn_image_load_ex(const char *path, unsigned flags, rn_image *out, resnet_error *err);
+/* The same with flags 0. */
 resnet_status rn_image_decode(const uint8_t *data, size_t size, const char *name, rn_image *out,
                               resnet_error *err);
 resnet_status rn_image_load(const char *path, rn_image *out, resnet_error *err);
 void rn_image_free(rn_image *img);
+
+/* resnet_preprocess_file and resnet_preprocess_views_file with RESNET_IMAGE_* flags (the
+ * sessions' flags reach them through these; the CLI's eval calls the second). */
+resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned flags, float *out,
+                                    resnet_error *err);
+resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags,
+                                          const resnet_view *views, int n, float *out, resnet_error *err);
+resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,
+                                            unsigned flags, const resnet_view *views, int n, float *out,
+                                            resnet_error *err);
 
 /* Antialiased bilinear resize, bit-exact with PIL's Image.resize(size, BILINEAR). */
 resnet_status rn_image_resize(const rn_image *src, int out_w, int out_h, rn_image *dst, resnet_error *err);

@@ -9,12 +9,29 @@
  * hostile header can never make us allocate much. `name` goes into the message. */
 resnet_status rn_image_alloc(rn_image *out, long w, long h, const char *name, resnet_error *err);
 
-/* The two decoders; data has already been sniffed as their format. On failure *out is
- * left empty (nothing to free). */
+/* The decoders (decode_<format>.c); data has already been sniffed as their format. On
+ * failure *out is left empty (nothing to free). */
 resnet_status rn_decode_jpeg(const uint8_t *data, size_t size, const char *name, rn_image *out,
                              resnet_error *err);
 resnet_status rn_decode_png(const uint8_t *data, size_t size, const char *name, rn_image *out,
                             resnet_error *err);
+resnet_status rn_decode_webp(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                             resnet_error *err);
+resnet_status rn_decode_tiff(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                             resnet_error *err);
+resnet_status rn_decode_gif(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                            resnet_error *err);
+resnet_status rn_decode_bmp(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                            resnet_error *err);
+resnet_status rn_decode_pnm(const uint8_t *data, size_t size, const char *name, rn_image *out,
+                            resnet_error *err);
+
+/* The EXIF orientation (1..8) the file of format fmt carries, 0 if none or unreadable
+ * (exif.c: where PIL's getexif() looks for each format). */
+int rn_exif_orientation(const uint8_t *data, size_t size, rn_format fmt);
+/* Turns img as EXIF orientation 2..8 asks (PIL's ImageOps.exif_transpose); other values
+ * leave it as it is. */
+resnet_status rn_image_orient(rn_image *img, int orientation, const char *name, resnet_error *err);
 
 /* The resize of rn_image_resize(src, out_w, out_h), but only the window of the result with
  * top-left corner (x0, y0) and size w x h is computed and stored in *dst (w x h). Every

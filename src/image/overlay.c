@@ -23,16 +23,20 @@
 
 /* ---- photos ---------------------------------------------------------------------------- */
 
-resnet_status resnet_image_load(const char *path, resnet_image *out, resnet_error *err) {
+resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out, resnet_error *err) {
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_image_load: NULL argument");
     memset(out, 0, sizeof *out);
     rn_image img;
-    resnet_status st = rn_image_load(path, &img, err);
+    resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
     out->width = img.width;
     out->height = img.height;
     out->rgb = img.rgb; /* both are malloc'd width*height*3 bytes: ownership moves */
     return RESNET_OK;
+}
+
+resnet_status resnet_image_load(const char *path, resnet_image *out, resnet_error *err) {
+    return resnet_image_load_ex(path, 0, out, err);
 }
 
 void resnet_image_free(resnet_image *img) {

@@ -94,10 +94,15 @@ resnet_status resnet_preprocess_memory(const void *data, size_t size, const char
 }
 
 resnet_status resnet_preprocess_file(const char *path, resnet_norm norm, float *out, resnet_error *err) {
+    return rn_preprocess_file_ex(path, norm, 0, out, err);
+}
+
+resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned flags, float *out,
+                                    resnet_error *err) {
     if (!path) return rn_fail(err, RESNET_E_ARG, "preprocess: no path given");
     if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output buffer", path);
     rn_image img;
-    resnet_status st = rn_image_load(path, &img, err);
+    resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
     st = with_name(rn_image_to_input(&img, norm, out, err), path, err);
     rn_image_free(&img);

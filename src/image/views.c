@@ -121,11 +121,17 @@ static resnet_status named(resnet_status st, const char *name, resnet_error *err
 
 resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name, resnet_norm norm,
                                              const resnet_view *views, int n, float *out, resnet_error *err) {
+    return rn_preprocess_views_memory_ex(data, size, name, norm, 0, views, n, out, err);
+}
+
+resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,
+                                            unsigned flags, const resnet_view *views, int n, float *out,
+                                            resnet_error *err) {
     if (!name) name = "<memory>";
     if (!data || !views || !out || n < 1)
         return rn_fail(err, RESNET_E_ARG, "%s: no data, no views or no output buffer", name);
     rn_image img;
-    resnet_status st = rn_image_decode(data, size, name, &img, err);
+    resnet_status st = rn_image_decode_ex(data, size, name, flags, &img, err);
     if (st != RESNET_OK) return st;
     st = named(image_views(&img, norm, views, n, out, err), name, err);
     rn_image_free(&img);
@@ -134,10 +140,15 @@ resnet_status resnet_preprocess_views_memory(const void *data, size_t size, cons
 
 resnet_status resnet_preprocess_views_file(const char *path, resnet_norm norm, const resnet_view *views, int n,
                                            float *out, resnet_error *err) {
+    return rn_preprocess_views_file_ex(path, norm, 0, views, n, out, err);
+}
+
+resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, const resnet_view *views,
+                                          int n, float *out, resnet_error *err) {
     if (!path) return rn_fail(err, RESNET_E_ARG, "views: no path given");
     if (!views || !out || n < 1) return rn_fail(err, RESNET_E_ARG, "%s: no views or no output buffer", path);
     rn_image img;
-    resnet_status st = rn_image_load(path, &img, err);
+    resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
     st = named(image_views(&img, norm, views, n, out, err), path, err);
     rn_image_free(&img);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "image/image.h"
 #include "io/fileio.h"
 
 #define MAX_DEPTH 64 /* deeper trees are almost surely link loops we failed to see */
@@ -55,20 +56,16 @@ static char *format_msg(const char *what, const char *path, int e) {
     return strdup(err.message);
 }
 
-static int has_image_extension(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
-}
+static int has_image_extension(const char *name) { return rn_image_has_photo_extension(name); }
 
-/* The first bytes of a JPEG (FF D8 FF) or PNG (89 'P' 'N' 'G' CR LF 1A LF). */
+/* The first bytes of a format we decode (the decoder's own sniffing). */
 static int has_image_signature(int dirfd, const char *name) {
     int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
-    unsigned char b[8];
+    unsigned char b[18];
     ssize_t n = read(fd, b, sizeof b);
     close(fd);
-    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return 1;
-    return n == 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0;
+    return n > 0 && rn_image_sniff(b, (size_t)n) != RN_FORMAT_UNKNOWN;
 }
 
 /* The folders being walked, root to here, to refuse to walk into one of them again. */

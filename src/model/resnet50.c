@@ -154,6 +154,7 @@ struct resnet_session {
     int profiling, prof_n, prof_slot;
     double prof_t0;
     resnet_layer_profile prof[RN_MAX_LAYERS];
+    unsigned image_flags; /* RESNET_IMAGE_* for the photos this session reads */
 };
 
 void resnet_session_free(resnet_session *s) {
@@ -222,6 +223,12 @@ int resnet_session_max_batch(const resnet_session *s) { return s->max_batch; }
 const resnet_model *resnet_session_model(const resnet_session *s) { return s->m; }
 
 /* ---- profiling ------------------------------------------------------------------- */
+
+void resnet_session_set_image_flags(resnet_session *s, unsigned flags) {
+    if (s) s->image_flags = flags;
+}
+
+unsigned rn_session_image_flags(const resnet_session *s) { return s ? s->image_flags : 0; }
 
 void resnet_session_set_profiling(resnet_session *s, int on) {
     s->profiling = on;

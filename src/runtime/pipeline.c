@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "image/image.h"
 
 typedef struct slot {
     resnet_status status;
@@ -23,6 +24,7 @@ typedef struct pipe_state {
     const char *const *paths;
     int n, ring;
     resnet_norm norm;
+    unsigned image_flags; /* the session's RESNET_IMAGE_* flags */
     slot *slots;
     pthread_mutex_t mu;
     pthread_cond_t changed;
@@ -42,7 +44,7 @@ static void *decoder(void *arg) {
         if (stop) break;
         slot *s = &p->slots[i % p->ring]; /* free: the consumer is done with it */
         resnet_error e;
-        s->status = resnet_preprocess_file(p->paths[i], p->norm, s->input, &e);
+        s->status = rn_preprocess_file_ex(p->paths[i], p->norm, p->image_flags, s->input, &e);
         if (s->status != RESNET_OK) snprintf(s->message, sizeof s->message, "%s", e.message);
         else s->message[0] = '\0';
         pthread_mutex_lock(&p->mu);
@@ -66,6 +68,7 @@ resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int 
     p.n = n;
     p.ring = 2 * batch;
     p.norm = resnet_model_norm(resnet_session_model(s));
+    p.image_flags = rn_session_image_flags(s);
     p.slots = calloc((size_t)p.ring, sizeof *p.slots);
     float *input = malloc((size_t)batch * IN_FLOATS * sizeof(float));
     float *logits = (want & RESNET_WANT_LOGITS) ? malloc((size_t)batch * RESNET_NUM_CLASSES * sizeof(float)) : NULL;

@@ -1,0 +1,163 @@
+/* decode_bmp.c - Windows BMP to 8-bit RGB, as PIL's BmpImagePlugin + convert("RGB").
+ *
+ * Our own parser rather than a library: Debian has no BMP library whose behaviour follows
+ * PIL's (which is itself a small Python parser), the format is a header and raw rows, and a
+ * parser of our own lets every size be checked before anything is allocated. What PIL reads,
+ * we read, the same way:
+ *   headers       OS/2 core (12 bytes) and Windows 40, 64, 108 and 124-byte headers; a
+ *                 height with its top byte 0xFF means top-down rows (PIL's test)
+ *   1, 4, 8 bits  palette (BGR0 entries, BGR for the 12-byte header) looked up; indices past
+ *                 the palette give (i, i, i), PIL's palette default
+ *   16 bits       5-5-5 (BI_RGB), or the 5-6-5 and 5-5-5 bit fields; v * 255 / max per channel
+ *   24 bits       BGR
+ *   32 bits       BGRX (BI_RGB) or the bit-field layouts PIL accepts; alpha dropped
+ * Pixel data starts at the file header's offset; when that offset points right after the
+ * header of a palette image, the palette (4 bytes an entry) is skipped, as PIL does.
+ * RLE-compressed files (BI_RLE8, BI_RLE4) are refused: rare for photos, and a decoder of
+ * their own would be one more parser to harden. A file shorter than its rows is truncated
+ * (PIL refuses those too).
+ */
+#include "image/image_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static unsigned le16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
+
+/* One channel of a bit-field pixel: its bits shifted down and scaled to 0..255 (integer
+ * division, as PIL's BGR;15 and BGR;16 unpackers). */
+typedef struct field {
+    uint32_t mask;
+    int shift;
+    uint32_t max;
+} field;
+
+static field make_field(uint32_t mask) {
+    field f = {mask, 0, 0};
+    if (mask) {
+        while (!((mask >> f.shift) & 1)) f.shift++;
+        f.max = mask >> f.shift;
+    }
+    return f;
+}
+
+static uint8_t field_value(const field *f, uint32_t px) {
+    if (!f->max) return 0;
+    uint32_t v = (px & f->mask) >> f->shift;
+    return (uint8_t)(f->max == 255 ? v : (uint32_t)((uint64_t)v * 255 / f->max));
+}
+
+/* The bit-field layouts PIL accepts (BmpImagePlugin's SUPPORTED), r g b a. */
+static int supported_fields(int bits, const uint32_t m[4]) {
+    static const uint32_t l32[][4] = {{0xFF0000, 0xFF00, 0xFF, 0x0},       {0xFF000000, 0xFF0000, 0xFF00, 0x0},
+                                      {0xFF000000, 0xFF0000, 0xFF00, 0xFF}, {0xFF, 0xFF00, 0xFF0000, 0xFF000000},
+                                      {0xFF0000, 0xFF00, 0xFF, 0xFF000000}, {0x0, 0x0, 0x0, 0x0}};
+    if (bits == 32) {
+        for (size_t i = 0; i < sizeof l32 / sizeof l32[0]; i++)
+            if (memcmp(l32[i], m, sizeof l32[i]) == 0) return 1;
+        return 0;
+    }
+    if (bits == 24) return m[0] == 0xFF0000 && m[1] == 0xFF00 && m[2] == 0xFF;
+    if (bits == 16) return (m[0] == 0xF800 && m[1] == 0x7E0 && m[2] == 0x1F) || (m[0] == 0x7C00 && m[1] == 0x3E0 && m[2] == 0x1F);
+    return 0;
+}
+
+enum { BI_RGB = 0, BI_RLE8 = 1, BI_RLE4 = 2, BI_BITFIELDS = 3 };
+
+resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_image *out, resnet_error *err) {
+    if (n < 18) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP header", name);
+    uint32_t offset = le32(d + 10), hsize = le32(d + 14);
+    if (hsize != 12 && hsize != 40 && hsize != 64 && hsize != 108 && hsize != 124)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP header type (%u bytes)", name, (unsigned)hsize);
+    if (n < 14 + (size_t)hsize) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP header", name);
+    const uint8_t *h = d + 18; /* the header after its size field */
+    long width, height;
+    int bits, topdown = 0;
+    uint32_t compression = BI_RGB, colors = 0, masks[4] = {0, 0, 0, 0};
+    size_t pos = 14 + (size_t)hsize; /* the palette, or the masks of a 40-byte header */
+    if (hsize == 12) {
+        width = (long)le16(h);
+        height = (long)le16(h + 2);
+        bits = (int)le16(h + 6);
+    } else {
+        width = (long)le32(h); /* unsigned, as PIL reads it: a negative width is too wide */
+        topdown = h[7] == 0xFF;
+        height = topdown ? (long)(0x100000000ull - le32(h + 4)) : (long)le32(h + 4);
+        bits = (int)le16(h + 10);
+        compression = le32(h + 12);
+        colors = le32(h + 28);
+        if (compression == BI_BITFIELDS) {
+            if (hsize >= 56) {
+                for (int i = 0; i < 4; i++) masks[i] = le32(h + 36 + 4 * i);
+            } else {
+                if (n < pos + 12) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP bit fields", name);
+                for (int i = 0; i < 3; i++) masks[i] = le32(d + pos + 4 * i);
+            }
+        }
+    }
+    if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP pixel depth (%d)", name, bits);
+    if (compression == BI_RLE8 || compression == BI_RLE4)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: RLE-compressed BMP is not supported", name);
+    if (compression != BI_RGB && compression != BI_BITFIELDS)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP compression (%u)", name, (unsigned)compression);
+    if (compression == BI_BITFIELDS && !supported_fields(bits, masks))
+        return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP bit-field layout", name);
+    if (compression == BI_RGB) {
+        if (bits == 16) masks[0] = 0x7C00, masks[1] = 0x3E0, masks[2] = 0x1F;
+        if (bits == 32) masks[0] = 0xFF0000, masks[1] = 0xFF00, masks[2] = 0xFF;
+    }
+    if (bits == 32 && !masks[0] && !masks[1] && !masks[2]) /* PIL reads all-zero masks as BGRA */
+        masks[0] = 0xFF0000, masks[1] = 0xFF00, masks[2] = 0xFF;
+
+    uint8_t palette[256 * 3];
+    if (bits <= 8) {
+        if (colors == 0) colors = 1u << bits;
+        if (colors > 65536) return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP palette size (%u)", name, (unsigned)colors);
+        size_t entry = hsize == 12 ? 3 : 4;
+        if (n - pos < entry * colors) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP palette", name);
+        for (unsigned i = 0; i < 256; i++) {
+            uint8_t *p = palette + 3 * i;
+            if (i < colors) {
+                const uint8_t *e = d + pos + entry * i;
+                p[0] = e[2], p[1] = e[1], p[2] = e[0];
+            } else {
+                p[0] = p[1] = p[2] = (uint8_t)i;
+            }
+        }
+        if (offset == 14 + hsize) offset += 4 * colors; /* PIL's rule, 4 bytes an entry even for OS/2 */
+    }
+    if (offset == 0) offset = (uint32_t)pos; /* PIL: "offset or fp.tell()" */
+
+    /* Sizes first, rows after: nothing is allocated for a header that lies. */
+    resnet_status st = rn_image_alloc(out, width, height, name, err);
+    if (st != RESNET_OK) return st;
+    size_t stride = (((size_t)width * (size_t)bits + 31) >> 3) & ~(size_t)3, need;
+    if (offset > n || !rn_mul_size(stride, (size_t)height, &need) || n - offset < need) {
+        rn_image_free(out);
+        return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP data (%dx%d, %d bits)", name, (int)width, (int)height, bits);
+    }
+    field f[3] = {make_field(masks[0]), make_field(masks[1]), make_field(masks[2])};
+    for (long y = 0; y < height; y++) {
+        const uint8_t *src = d + offset + stride * (size_t)(topdown ? y : height - 1 - y);
+        uint8_t *dst = out->rgb + (size_t)y * (size_t)width * 3;
+        for (long x = 0; x < width; x++, dst += 3) {
+            if (bits <= 8) {
+                unsigned idx = bits == 8 ? src[x]
+                             : bits == 4 ? (src[x >> 1] >> (x & 1 ? 0 : 4)) & 15u
+                                         : (src[x >> 3] >> (7 - (x & 7))) & 1u;
+                memcpy(dst, palette + 3 * idx, 3);
+            } else if (bits == 24) {
+                const uint8_t *p = src + 3 * x;
+                dst[0] = p[2], dst[1] = p[1], dst[2] = p[0];
+            } else {
+                uint32_t px = bits == 16 ? le16(src + 2 * x) : le32(src + 4 * x);
+                for (int c = 0; c < 3; c++) dst[c] = field_value(&f[c], px);
+            }
+        }
+    }
+    return RESNET_OK;
+}

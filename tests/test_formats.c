@@ -1,0 +1,250 @@
+/* test_formats.c - every photo format we decode, against PIL, on the small files of
+ * tests/data/formats/ (made by make_formats.py there, which also wrote PIL's answers):
+ *   - the decoded RGB equals PIL's Image.open(f).convert("RGB"), byte for byte;
+ *   - the preprocessed input tensor equals the reference pipeline's (PIL's resize and crop
+ *     of PIL's decoding, caffe normalisation), value for value;
+ *   - EXIF orientation: off by default (the photo as stored), and with
+ *     RESNET_IMAGE_EXIF_ORIENTATION equal to PIL's ImageOps.exif_transpose, for 1..8;
+ *   - the format is told by the bytes, not the name; the folder walk lists the new
+ *     extensions.
+ * Needs only the repository (tier 1). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/image.h"
+#include "resnet.h"
+#include "testutil.h"
+
+#define DIR "tests/data/formats"
+#define PLANE (RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
+
+typedef struct row {
+    char file[128], ref[128];
+    int orientation, crop;
+} row;
+
+static row g_rows[128];
+static int g_n;
+static float g_in[3 * PLANE];
+
+static int read_manifest(void) {
+    FILE *f = fopen(DIR "/manifest.tsv", "r");
+    if (!f) return 0;
+    char line[512];
+    if (!fgets(line, sizeof line, f)) line[0] = '\0'; /* the header */
+    while (g_n < 128 && fgets(line, sizeof line, f)) {
+        row *r = &g_rows[g_n];
+        if (sscanf(line, "%127[^\t]\t%127[^\t]\t%d\t%d", r->file, r->ref, &r->orientation, &r->crop) == 4) g_n++;
+    }
+    fclose(f);
+    return g_n;
+}
+
+static int same_image(const rn_image *a, const rn_image *b, const char *what) {
+    if (a->width != b->width || a->height != b->height) {
+        CHECK(0, "%s: %dx%d, PIL %dx%d", what, a->width, a->height, b->width, b->height);
+        return 0;
+    }
+    size_t n = (size_t)a->width * a->height * 3, diff = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+        if (a->rgb[i] != b->rgb[i]) {
+            diff++;
+            if (first == n) first = i;
+        }
+    CHECK(diff == 0, "%s: %zu of %zu bytes differ from PIL's, first at pixel %zu channel %zu (%u, PIL %u)", what, diff,
+          n, first / 3, first % 3, first < n ? a->rgb[first] : 0, first < n ? b->rgb[first] : 0);
+    return diff == 0;
+}
+
+/* Our decoding of DIR/file (with flags) against PIL's, DIR/ref.rgb.png. */
+static void check_decode(const char *file, const char *ref, unsigned flags) {
+    char path[512], refpath[512], what[600];
+    snprintf(path, sizeof path, DIR "/%s", file);
+    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
+    snprintf(what, sizeof what, "%s%s", file, flags ? " (EXIF orientation applied)" : "");
+    rn_image ours, pil;
+    resnet_error err = {0};
+    resnet_status st = rn_image_load_ex(path, flags, &ours, &err);
+    CHECK(st == RESNET_OK, "%s: %s", what, err.message);
+    resnet_status st2 = rn_image_load(refpath, &pil, &err);
+    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, what);
+    if (st == RESNET_OK) rn_image_free(&ours);
+    if (st2 == RESNET_OK) rn_image_free(&pil);
+}
+
+/* Our input tensor of DIR/file against the reference pipeline's: PIL's crop DIR/ref.crop.png,
+ * BGR, minus the caffe means, in float (as make_reference.py's torch code computes it). */
+static void check_tensor(const char *file, const char *ref, unsigned flags) {
+    char path[512], refpath[512];
+    snprintf(path, sizeof path, DIR "/%s", file);
+    snprintf(refpath, sizeof refpath, DIR "/%s.crop.png", ref);
+    rn_image crop;
+    resnet_error err = {0};
+    resnet_status st = rn_preprocess_file_ex(path, RESNET_NORM_CAFFE, flags, g_in, &err);
+    CHECK(st == RESNET_OK, "%s: %s", file, err.message);
+    resnet_status st2 = rn_image_load(refpath, &crop, &err);
+    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) {
+        CHECK(crop.width == RESNET_INPUT_SIZE && crop.height == RESNET_INPUT_SIZE, "%s: crop %dx%d", refpath,
+              crop.width, crop.height);
+        static const float mean_bgr[3] = {103.939f, 116.779f, 123.68f};
+        size_t diff = 0;
+        double max_diff = 0;
+        for (int c = 0; c < 3; c++)
+            for (size_t i = 0; i < PLANE; i++) {
+                float want = (float)crop.rgb[3 * i + (2 - c)] - mean_bgr[c];
+                double d = fabs((double)g_in[(size_t)c * PLANE + i] - want);
+                diff += d != 0;
+                if (d > max_diff) max_diff = d;
+            }
+        CHECK(diff == 0, "%s: %zu of %d input values differ from the reference pipeline's (max %g)", file, diff,
+              3 * PLANE, max_diff);
+    }
+    if (st2 == RESNET_OK) rn_image_free(&crop);
+}
+
+static void test_manifest(void) {
+    CHECK(read_manifest() >= 40, "%s/manifest.tsv: %d rows (run make_formats.py)", DIR, g_n);
+    int exts[8] = {0}; /* the formats covered: webp tif bmp gif ppm pgm pbm jpg */
+    static const char *const names[8] = {".webp", ".tif", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".jpg"};
+    for (int i = 0; i < g_n; i++)
+        for (int k = 0; k < 8; k++) exts[k] += strstr(g_rows[i].file, names[k]) != NULL;
+    for (int k = 0; k < 8; k++) CHECK(exts[k] > 0, "no %s file in the manifest", names[k]);
+}
+
+/* Every file decodes as PIL decodes it, and its input tensor is the reference's. */
+static void run_format(const char *ext) {
+    int seen = 0;
+    for (int i = 0; i < g_n; i++) {
+        const row *r = &g_rows[i];
+        const char *dot = strrchr(r->file, '.');
+        if (!dot || strcmp(dot, ext) != 0 || r->orientation) continue;
+        seen++;
+        check_decode(r->file, r->ref, 0);
+        if (r->crop) check_tensor(r->file, r->ref, 0);
+    }
+    CHECK(seen > 0, "no %s files", ext);
+}
+static void test_webp(void) { run_format(".webp"); }
+static void test_tiff(void) { run_format(".tif"); }
+static void test_bmp(void) { run_format(".bmp"); }
+static void test_gif(void) { run_format(".gif"); }
+static void test_pnm(void) {
+    run_format(".ppm");
+    run_format(".pgm");
+    run_format(".pbm");
+}
+
+/* EXIF orientation: ignored by default (every exif-N.jpg is the stored picture, exif-1's),
+ * applied on request as PIL's exif_transpose, through the internal and the public calls. */
+static void test_exif_orientation(void) {
+    const char *plain_ref = NULL;
+    int seen = 0;
+    for (int i = 0; i < g_n; i++)
+        if (g_rows[i].orientation == 1) plain_ref = g_rows[i].ref;
+    CHECK(plain_ref != NULL, "no exif-1.jpg in the manifest");
+    if (!plain_ref) return;
+    for (int i = 0; i < g_n; i++) {
+        const row *r = &g_rows[i];
+        if (!r->orientation) continue;
+        seen++;
+        check_decode(r->file, plain_ref, 0);
+        check_decode(r->file, r->ref, RESNET_IMAGE_EXIF_ORIENTATION);
+        if (r->crop) check_tensor(r->file, r->ref, RESNET_IMAGE_EXIF_ORIENTATION);
+        /* the public call, with and without the flag */
+        char path[512];
+        snprintf(path, sizeof path, DIR "/%.127s", r->file);
+        resnet_image img;
+        resnet_error err = {0};
+        int w1 = 0, h1 = 0;
+        if (resnet_image_load(path, &img, &err) == RESNET_OK) {
+            w1 = img.width, h1 = img.height;
+            resnet_image_free(&img);
+        }
+        CHECK(resnet_image_load_ex(path, RESNET_IMAGE_EXIF_ORIENTATION, &img, &err) == RESNET_OK, "%s", err.message);
+        int turned = r->orientation >= 5;
+        CHECK(w1 == 61 && h1 == 45 && img.width == (turned ? h1 : w1) && img.height == (turned ? w1 : h1),
+              "%s: %dx%d, then %dx%d", r->file, w1, h1, img.width, img.height);
+        resnet_image_free(&img);
+    }
+    CHECK(seen == 8, "%d EXIF files, want 8", seen);
+}
+
+/* The format comes from the bytes: a WebP named .png and a TIFF named .jpg decode as
+ * themselves; a text file named .bmp is refused with one line. */
+static void test_sniffed_not_named(void) {
+    size_t n = 0;
+    unsigned char *webp = tu_read_file(DIR "/lossy.webp", &n);
+    CHECK(webp != NULL, "lossy.webp missing");
+    if (!webp) return;
+    rn_image a, b;
+    resnet_error err = {0};
+    CHECK(rn_image_decode(webp, n, "photo.png", &a, &err) == RESNET_OK, "%s", err.message);
+    CHECK(rn_image_load(DIR "/lossy-webp.rgb.png", &b, &err) == RESNET_OK, "%s", err.message);
+    same_image(&a, &b, "WebP named photo.png");
+    rn_image_free(&a);
+    rn_image_free(&b);
+    free(webp);
+    static const char text[] = "BM is how this note starts, but it is text\n";
+    resnet_status st = rn_image_decode((const uint8_t *)text, sizeof text - 1, "note.bmp", &a, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "note.bmp") && !strchr(err.message, '\n'), "text as BMP: %s",
+          err.message);
+    CHECK(rn_image_sniff((const uint8_t *)"P6\n1 1\n255\n", 11) == RN_FORMAT_PNM, "P6 not sniffed");
+    CHECK(rn_image_sniff((const uint8_t *)"II*\0", 4) == RN_FORMAT_TIFF, "TIFF not sniffed");
+    CHECK(rn_image_sniff((const uint8_t *)"MM\0*", 4) == RN_FORMAT_TIFF, "big-endian TIFF not sniffed");
+    CHECK(rn_image_sniff((const uint8_t *)"GIF89a", 6) == RN_FORMAT_GIF, "GIF not sniffed");
+    CHECK(rn_image_sniff((const uint8_t *)"Photo", 5) == RN_FORMAT_UNKNOWN, "text sniffed as an image");
+}
+
+/* resnet_list_images lists every extension we decode (any case), and files without one by
+ * their bytes; other files are left out. */
+static void test_walk_extensions(void) {
+    char dir[] = "/tmp/rn_test_formats.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    static const char *const names[] = {"a.webp", "b.TIF", "c.tiff", "d.gif", "e.bmp", "f.pbm", "g.pgm",
+                                        "h.ppm",  "i.pnm", "j.jpg", "k.png", "noext", "notes.txt"};
+    const int n = (int)(sizeof names / sizeof names[0]);
+    for (int i = 0; i < n; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "wb");
+        if (!f) continue;
+        /* "noext" holds a GIF signature; the others' contents do not matter to the walk */
+        fputs(strcmp(names[i], "noext") == 0 ? "GIF89a......" : "text", f);
+        fclose(f);
+    }
+    resnet_file_list list;
+    resnet_error err = {0};
+    CHECK(resnet_list_images(dir, &list, &err) == RESNET_OK, "%s", err.message);
+    CHECK(list.count == n - 1, "listed %d files, want %d", list.count, n - 1);
+    for (int i = 0; i < list.count; i++) CHECK(!strstr(list.paths[i], "notes.txt"), "listed %s", list.paths[i]);
+    resnet_file_list_free(&list);
+    for (int i = 0; i < n; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+    CHECK(rn_image_has_photo_extension("x.WebP") && rn_image_has_photo_extension("x.pnm") &&
+              !rn_image_has_photo_extension("x.txt") && !rn_image_has_photo_extension("webp"),
+          "extension list");
+}
+
+int main(void) {
+    RUN(test_manifest);
+    RUN(test_webp);
+    RUN(test_tiff);
+    RUN(test_bmp);
+    RUN(test_gif);
+    RUN(test_pnm);
+    RUN(test_exif_orientation);
+    RUN(test_sniffed_not_named);
+    RUN(test_walk_extensions);
+    return TEST_DONE();
+}
