@@ -26,6 +26,7 @@ _resnet() {
         --kernels) COMPREPLY=($(compgen -W "auto c avx2 avx512" -- "$cur")); return ;;
         --variant) COMPREPLY=($(compgen -W "v1 v1.5" -- "$cur")); return ;;
         --norm) COMPREPLY=($(compgen -W "caffe torch" -- "$cur")); return ;;
+        --method) COMPREPLY=($(compgen -W "mse minmax percentile" -- "$cur")); return ;;
         --weights | --head | -o | --output | --predictions)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac

@@ -186,6 +186,20 @@ RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
 RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 2, one image */
 
+/* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
+ * weights in the bottleneck convolutions, the stem and the fc in fp32). The file says which. */
+typedef enum resnet_precision {
+    RESNET_PRECISION_FP32 = 0,
+    RESNET_PRECISION_INT8 = 1
+} resnet_precision;
+RESNET_API resnet_precision resnet_model_precision(const resnet_model *m);
+RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8" */
+/* An int8 model's micro-kernel path ("avx512vnni", "avxvnni", "avx2", "c"); NULL for fp32. */
+RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
+/* One core's int8 peak on that path (GOP/s, a multiply-add = 2 ops), measured over about
+ * `seconds` as resnet_kernels_peak_gflops does; 0 for fp32 models and the C path. */
+RESNET_API double resnet_model_int8_peak_gops(const resnet_model *m, double seconds);
+
 /* A session owns the activations and scratch for batches of up to max_batch images.
  * threads = 0 (the default): the model's shared pool, one thread per core, shared with the
  * model's other sessions so that one session per thread does not oversubscribe the cores;

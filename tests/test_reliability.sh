@@ -83,6 +83,8 @@ refused "eval --predictions the weight file" "$BIN" eval "$in/set" --predictions
 refused "train-head -o a photo of a class" "$BIN" train-head "$in/pets" -o "$in/pets/dog/2.png"
 refused "train-head -o a hard link to a photo" "$BIN" train-head "$in/pets" -o "$in/pet-hardlink.png" --force
 refused "train-head -o the weight file" "$BIN" train-head "$in/pets" -o "$in/w.safetensors" --force
+refused "quantize -o a calibration photo" "$BIN" quantize "$in/photos" -o "$in/photos/sub/b.png" --force
+refused "quantize -o the weight file" "$BIN" quantize "$in/photos" -o "$in/w.safetensors"
 if [ "$have_tfjs" = 1 ]; then
   refused "import -o model.json" "$BIN" import "$in/package/ResNet50/model.json" -o "$in/package/ResNet50/model.json"
   refused "import -o a link to model.json" "$BIN" import "$in/package/ResNet50/model.json" -o "$in/model-symlink.json" --force
@@ -123,6 +125,8 @@ run "$BIN" eval "$in/set" --predictions "$out/p.tsv" && run "$BIN" eval "$in/set
 [ "$rc" -eq 0 ] && cp "$out/p.tsv" "$tmp/ref.tsv"; check "eval --predictions p.tsv twice" $? "rc=$rc: $err"
 run "$BIN" train-head "$in/pets" -o "$out/h.safetensors" && run "$BIN" train-head "$in/pets" -o "$out/h.safetensors"
 check "train-head -o h.safetensors twice" "$rc" "rc=$rc: $err"
+run "$BIN" quantize "$in/photos" -o "$out/q.safetensors" && run "$BIN" quantize "$in/photos" -o "$out/q.safetensors"
+[ "$rc" -eq 0 ] && cp "$out/q.safetensors" "$tmp/ref.q"; check "quantize -o q.safetensors twice" $? "rc=$rc: $err"
 snapshot >"$tmp/after"
 diff -q "$tmp/before" "$tmp/after" >/dev/null && [ -z "$(temporaries)" ]
 check "all these runs left the inputs byte-identical and no temporary" $? "$(diff "$tmp/before" "$tmp/after"); $(temporaries)"
@@ -137,6 +141,7 @@ complete_or_absent() { # kind, file: absent, or whole (byte-identical with the r
     tsv) [ ! -e "$2" ] || cmp -s "$2" "$tmp/ref.tsv" ;;
     head) [ ! -e "$2" ] || "$BIN" classify --head "$2" demo/chelsea.png >/dev/null 2>&1 ;;
     st) [ ! -e "$2" ] || [ "$(stat -c %s "$2")" -eq "$(stat -c %s "$W")" ] ;;
+    q) [ ! -e "$2" ] || cmp -s "$2" "$tmp/ref.q" ;;
   esac
 }
 interrupt() { # kind, output, point (early|held), signal, command...
@@ -173,6 +178,7 @@ for sig in INT TERM; do
     interrupt png "$out/s.png" "$point" "$sig" "$BIN" cam "$in/photos/a.png" -o "$out/s.png"
     interrupt tsv "$out/s.tsv" "$point" "$sig" "$BIN" eval "$in/set" --predictions "$out/s.tsv"
     interrupt head "$out/s.safetensors" "$point" "$sig" "$BIN" train-head --no-cache "$in/pets" -o "$out/s.safetensors"
+    interrupt q "$out/q2.safetensors" "$point" "$sig" "$BIN" quantize "$in/photos" -o "$out/q2.safetensors"
     [ "$have_tfjs" = 1 ] &&
       interrupt st "$out/i.safetensors" "$point" "$sig" "$BIN" import "$in/package/ResNet50/model.json" -o "$out/i.safetensors"
   done

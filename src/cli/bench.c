@@ -133,13 +133,27 @@ int cmd_bench(int argc, char **argv) {
     qsort(times, (size_t)iters, sizeof *times, cmp_double);
     double med = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
     double flops = resnet_model_flops(model) * batch;
-    printf("kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
-           resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
-    printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f GFLOP/s (min %.2f ms per batch)\n",
-           med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, times[0] * 1e3);
+    const int int8 = resnet_model_precision(model) == RESNET_PRECISION_INT8;
+    if (int8)
+        printf("precision int8, kernels %s (stem and fc in fp32: %s), threads %d, batch %d, %d runs after %d "
+               "warm-up\n",
+               resnet_model_int8_kernels(model), resnet_kernels_name(resnet_model_kernels(model)),
+               resnet_session_threads(s), batch, iters, warmup);
+    else
+        printf("precision fp32, kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
+               resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
+    printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f %s (min %.2f ms per batch)\n",
+           med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, int8 ? "GOP/s" : "GFLOP/s", times[0] * 1e3);
     /* GFLOP/s counts a direct convolution's work (Winograd does less), so can pass 100%. */
-    double peak = resnet_kernels_peak_gflops(resnet_model_kernels(model), 0.2) * resnet_session_threads(s);
-    if (peak > 0)
+    /* an int8 model's operations (all layers', the fp32 stem and fc included) against the int8 peak */
+    double peak = (int8 ? resnet_model_int8_peak_gops(model, 0.2)
+                        : resnet_kernels_peak_gflops(resnet_model_kernels(model), 0.2)) *
+                  resnet_session_threads(s);
+    if (peak > 0 && int8)
+        printf("%.0f%% of this machine's int8 peak: %d x %.1f GOP/s, measured %s peak per core\n",
+               100.0 * flops / med * 1e-9 / peak, resnet_session_threads(s), peak / resnet_session_threads(s),
+               resnet_model_int8_kernels(model));
+    else if (peak > 0)
         printf("%.0f%% of this machine's peak: %d x %.1f GFLOP/s, measured FMA peak per core\n",
                100.0 * flops / med * 1e-9 / peak, resnet_session_threads(s), peak / resnet_session_threads(s));
     if (profile) print_profile(s, input, batch, iters, logits);

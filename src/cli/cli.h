@@ -69,7 +69,7 @@ typedef struct cli_command {
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
 extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
-    cli_train_head, cli_fetch;
+    cli_train_head, cli_quantize, cli_fetch;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
@@ -149,6 +149,7 @@ int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */
 int cmd_similar(int argc, char **argv);    /* embed.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
+int cmd_quantize(int argc, char **argv);   /* quantize.c */
 /* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
 int cli_is_dir(const char *path); /* 1 if path is a folder (featcache.c) */
 int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,

@@ -423,9 +423,15 @@ int cmd_eval(int argc, char **argv) {
     progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
+        char kernels[64]; /* an int8 model: both families, the int8 one first */
+        if (resnet_model_precision(model) == RESNET_PRECISION_INT8)
+            snprintf(kernels, sizeof kernels, "int8 %s + fp32 %s", resnet_model_int8_kernels(model),
+                     resnet_kernels_name(resnet_model_kernels(model)));
+        else
+            snprintf(kernels, sizeof kernels, "%s", resnet_kernels_name(resnet_model_kernels(model)));
         eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = pl.nviews,
                         .batch = pl.photos_per_batch * pl.nviews, .threads = resnet_session_threads(session),
-                        .kernels = resnet_kernels_name(resnet_model_kernels(model)),
+                        .kernels = kernels,
                         .skipped = set.skipped + tally.failed, .unlabelled = set.unlabelled,
                         .ignored = set.ignored, .seconds = seconds, .network_seconds = net};
         if (o.json) eval_report_json(stdout, &run, &tally, &set);

@@ -431,6 +431,16 @@ const char *rn_st_metadata(const rn_safetensors *st, const char *key) {
 
 const char *rn_st_path(const rn_safetensors *st) { return st ? st->path : NULL; }
 
+int rn_st_metadata_at(const rn_safetensors *st, size_t i, const char **key, const char **value) {
+    if (!st || !st->meta || i >= rn_json_count(st->meta)) return 0;
+    const rn_json_member *mb = rn_json_member_at(st->meta, i);
+    const char *v = mb ? rn_json_string(&mb->value, NULL) : NULL;
+    if (!v) return 0;
+    *key = mb->key;
+    *value = v;
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------
 // Conversion to float32 (unaligned, little-endian sources)
 
@@ -596,7 +606,7 @@ static int cmp_entry_name(const void *a, const void *b) {
 }
 
 /* Checks the entries and builds the header (padded to a multiple of 8). */
-static resnet_status build_header(const char *path, const rn_st_entry *entries, size_t n,
+static resnet_status build_header(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
                                   const char *const *keys, const char *const *values, size_t n_meta,
                                   strbuf *b, resnet_error *err) {
     char nb[96], num[64];
@@ -640,12 +650,12 @@ static resnet_status build_header(const char *path, const rn_st_entry *entries, 
             if (!rn_mul_size(numel, (size_t)e->shape[d], &numel))
                 return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
         if (empty) numel = 0;
-        if (!rn_mul_size(numel, sizeof(float), &bytes) || bytes > SIZE_MAX - off)
+        if (!rn_mul_size(numel, i8 && i8[i] ? 1 : sizeof(float), &bytes) || bytes > SIZE_MAX - off)
             return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
-        if (bytes && !e->data) return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': no data", path, name);
+        if (bytes && !e->data && !(i8 && i8[i])) return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': no data", path, name);
         if (i || n_meta) sb_puts(b, ",");
         sb_json_string(b, e->name);
-        sb_puts(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        sb_puts(b, i8 && i8[i] ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < e->ndim; d++) {
             snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", e->shape[d]);
             sb_puts(b, num);
@@ -676,7 +686,8 @@ static resnet_status build_header(const char *path, const rn_st_entry *entries, 
     return RESNET_OK;
 }
 
-static resnet_status write_data(int fd, const rn_st_entry *entries, size_t n, const char *tmp, resnet_error *err) {
+static resnet_status write_data(int fd, const rn_st_entry *entries, const int8_t *const *i8, size_t n, const char *tmp,
+                                resnet_error *err) {
     char eb[128];
     int le = rn_host_is_le();
     unsigned char *conv = NULL;
@@ -689,7 +700,9 @@ static resnet_status write_data(int fd, const rn_st_entry *entries, size_t n, co
             if (entries[i].shape[d] == 0) numel = 0; /* the product above may have wrapped first */
         const float *src = entries[i].data;
         int rc = 0;
-        if (le) {
+        if (i8 && i8[i]) {
+            rc = numel ? rn_write_all(fd, i8[i], numel) : 0;
+        } else if (le) {
             rc = numel ? rn_write_all(fd, src, numel * sizeof(float)) : 0;
         } else {
             for (size_t k = 0; k < numel && rc == 0; k += chunk) {
@@ -718,13 +731,19 @@ static resnet_status write_data(int fd, const rn_st_entry *entries, size_t n, co
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                           resnet_error *err) {
+    return rn_st_write_i8(path, entries, NULL, n, meta_keys, meta_values, n_meta, err);
+}
+
+resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
+                             const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                             resnet_error *err) {
     char eb[128];
     if (!path || !*path) return rn_fail(err, RESNET_E_ARG, "rn_st_write: no file name");
     if ((n && !entries) || (n_meta && (!meta_keys || !meta_values)))
         return rn_fail(err, RESNET_E_ARG, "%s: rn_st_write: NULL arrays", path);
 
     strbuf hdr = {0};
-    resnet_status s = build_header(path, entries, n, meta_keys, meta_values, n_meta, &hdr, err);
+    resnet_status s = build_header(path, entries, i8, n, meta_keys, meta_values, n_meta, &hdr, err);
     if (s != RESNET_OK) {
         free(hdr.s);
         return s;
@@ -741,7 +760,7 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
     if (rn_write_all(af.fd, len8, 8) || rn_write_all(af.fd, hdr.s, hdr.len))
         s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", path, rn_errno_str(errno, eb, sizeof eb));
-    if (s == RESNET_OK) s = write_data(af.fd, entries, n, path, err);
+    if (s == RESNET_OK) s = write_data(af.fd, entries, i8, n, path, err);
     if (s == RESNET_OK) s = rn_atomic_commit(&af, err);
     else rn_atomic_abort(&af);
     free(hdr.s);

@@ -44,6 +44,9 @@ const rn_tensor *rn_st_tensor(const rn_safetensors *st, size_t i); /* in file da
 const rn_tensor *rn_st_find(const rn_safetensors *st, const char *name); /* NULL if absent */
 const char *rn_st_metadata(const rn_safetensors *st, const char *key);  /* NULL if absent */
 const char *rn_st_path(const rn_safetensors *st);
+/* The metadata's i-th key and string value in file order (0 when i is past the end or the
+ * value is not a string): what a derived file copies. */
+int rn_st_metadata_at(const rn_safetensors *st, size_t i, const char **key, const char **value);
 size_t rn_dtype_size(rn_dtype t);
 const char *rn_dtype_name(rn_dtype t); /* "F32", ... */
 
@@ -66,5 +69,10 @@ typedef struct rn_st_entry {
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                           resnet_error *err);
+/* The same, where i8[i] != NULL writes tensor i as I8 from those bytes (its data unused):
+ * the int8 weight file. i8 may be NULL (all F32). */
+resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
+                             const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                             resnet_error *err);
 
 #endif

@@ -42,6 +42,8 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     unsigned long long h = 14695981039346656037ull;
     int tag[2] = {(int)m->variant, (int)m->norm};
     h = fnv(h, tag, sizeof tag);
+    /* an int8 file keeps its source's biases: its features differ, so must its fingerprint */
+    if (m->int8) h = fnv(h, "int8", 4);
     /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
      * path, which must not change the fingerprint), and after BN folding they depend on every
      * BN parameter of their layer. */

@@ -10,6 +10,7 @@
 #include "io/safetensors.h"
 #include "model/features.h"
 #include "ops/pool.h"
+#include "ops/qconv.h"
 
 resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
                             resnet_error *err);
@@ -58,6 +59,26 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
 
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
                                resnet_error *err) {
+    return rn_model_load_kcq(path, kc, NULL, direct, out, err);
+}
+
+/* The int8 family that goes with an fp32 one: AVX-512 -> AVX-512 VNNI, AVX2 -> AVX-VNNI (the
+ * VEX form) or plain AVX2, C -> C; the best the CPU has where that one is missing. */
+static const rn_qkernel_config *qkernels_for(const rn_kernel_config *kc) {
+    const rn_qkernel_config *q = NULL;
+    switch (kc->id) {
+    case RESNET_KERNELS_C: q = rn_qkernels_select(RN_QPATH_C); break;
+    case RESNET_KERNELS_AVX2:
+        if (!(q = rn_qkernels_select(RN_QPATH_AVXVNNI))) q = rn_qkernels_select(RN_QPATH_AVX2);
+        break;
+    case RESNET_KERNELS_AVX512: q = rn_qkernels_select(RN_QPATH_AVX512VNNI); break;
+    default: break;
+    }
+    return q ? q : rn_qkernels_select(RN_QPATH_AUTO);
+}
+
+resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
+                                int direct, resnet_model **out, resnet_error *err) {
     *out = NULL;
     rn_safetensors *st;
     resnet_status s = rn_st_open(path, &st, err);
@@ -69,6 +90,7 @@ resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int
     }
     pthread_mutex_init(&m->pool_mu, NULL);
     m->kc = kc;
+    m->qk = qk ? qk : qkernels_for(kc);
     s = rn_model_bind(m, st, path, direct, err);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
     if (s != RESNET_OK) {
@@ -90,6 +112,16 @@ void resnet_model_free(resnet_model *m) {
 resnet_variant resnet_model_variant(const resnet_model *m) { return m->variant; }
 resnet_norm resnet_model_norm(const resnet_model *m) { return m->norm; }
 resnet_kernels resnet_model_kernels(const resnet_model *m) { return m->kc->id; }
+resnet_precision resnet_model_precision(const resnet_model *m) {
+    return m->int8 ? RESNET_PRECISION_INT8 : RESNET_PRECISION_FP32;
+}
+const char *resnet_precision_name(resnet_precision p) {
+    return p == RESNET_PRECISION_INT8 ? "int8" : p == RESNET_PRECISION_FP32 ? "fp32" : "unknown";
+}
+const char *resnet_model_int8_kernels(const resnet_model *m) { return m->int8 ? m->qk->name : NULL; }
+double resnet_model_int8_peak_gops(const resnet_model *m, double seconds) {
+    return m->int8 && m->qk->peak_gops ? m->qk->peak_gops(seconds) : 0.0;
+}
 
 /* Calls fn for every convolution of the forward pass with its input's height and width
  * (one image of 224x224), in order, the fc last. */
@@ -148,6 +180,8 @@ struct resnet_session {
     float **scratch;   /* per pool thread: an im2col block, or Winograd's M */
     float *work;       /* shared by the threads within one layer (Winograd's V) */
     rn_exec ex;
+    rn_observer observer; /* calibration (model/quantize.c): sees every fp32 convolution */
+    void *observer_ctx;
     float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
     float *logits;     /* max_batch x fc.n_padded */
     /* per-layer timing, only when profiling is on (bench --profile) */
@@ -222,6 +256,11 @@ int resnet_session_threads(const resnet_session *s) { return rn_pool_size(s->poo
 int resnet_session_max_batch(const resnet_session *s) { return s->max_batch; }
 const resnet_model *resnet_session_model(const resnet_session *s) { return s->m; }
 
+void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx) {
+    s->observer = fn;
+    s->observer_ctx = ctx;
+}
+
 /* ---- profiling ------------------------------------------------------------------- */
 
 void resnet_session_set_image_flags(resnet_session *s, unsigned flags) {
@@ -265,7 +304,7 @@ static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int 
         else
             snprintf(p->shape, sizeof p->shape, "%dx%d", oh, ow);
         if (c)
-            snprintf(p->method, sizeof p->method, "%dx%d %s", c->kh, c->kw,
+            snprintf(p->method, sizeof p->method, "%s %dx%d %s", c->q ? "int8" : "fp32", c->kh, c->kw,
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"
                      : c->im2col        ? "im2col"
@@ -279,13 +318,17 @@ static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int 
     }
 }
 
-/* One convolution, timed when profiling. */
-static void conv(resnet_session *s, const char *name, const rn_conv *c, const float *in, int n, int h, int w,
-                 float *out, const float *res, int relu, int *oh, int *ow) {
+/* One convolution, timed when profiling: the only place that knows a layer's precision.
+ * An int8 layer reads u8 activations (and a u8 residual) and writes u8, or floats where
+ * fp32 layers follow; its ReLU and requantization were set at load (weights.c). */
+static void conv(resnet_session *s, const char *name, const rn_conv *c, const void *in, int n, int h, int w,
+                 void *out, const void *res, int relu, int *oh, int *ow) {
     prof_begin(s);
-    rn_conv_forward(&s->ex, c, in, n, h, w, out, res, relu);
+    if (c->q) rn_qconv_forward(&s->ex, c, in, n, h, w, out, res);
+    else rn_conv_forward(&s->ex, c, in, n, h, w, out, res, relu);
     rn_conv_out_size(c, h, w, oh, ow);
     prof_end(s, name, c, n, *oh, *ow);
+    if (s->observer && !c->q) s->observer(s->observer_ctx, c, in, n, h, w, out, *oh, *ow);
 }
 
 /* ---- the forward pass ------------------------------------------------------------- */
@@ -302,11 +345,11 @@ static void bottleneck(resnet_session *s, const rn_block *b, const char *name, i
     int t1 = (*cur + 1) % 4, t2 = (*cur + 2) % 4, sc = (*cur + 3) % 4;
     int h1, w1, h2, w2, h3, w3;
     char lname[48];
-    float *x = s->buf[*cur];
+    const void *x = s->buf[*cur];
 #define NAME(part) (s->profiling ? (snprintf(lname, sizeof lname, "%s.%s", name, part), lname) : name)
     conv(s, NAME("conv1"), &b->conv1, x, n, *h, *w, s->buf[t1], NULL, 1, &h1, &w1);
     conv(s, NAME("conv2"), &b->conv2, s->buf[t1], n, h1, w1, s->buf[t2], NULL, 1, &h2, &w2);
-    const float *shortcut = x;
+    const void *shortcut = x;
     if (b->has_down) {
         conv(s, NAME("downsample"), &b->down, x, n, *h, *w, s->buf[sc], NULL, 0, &h3, &w3);
         shortcut = s->buf[sc];
@@ -335,9 +378,12 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     for (int i = 0; i < n; i++) chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
     conv(s, "conv1", &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1, &h, &w);  /* 112x112x64 */
     prof_begin(s);
-    rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);       /* 56x56x64 */
+    if (m->int8) /* the boundary: the blocks read u8, quantized as the pool writes */
+        rn_maxpool_forward_u8(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, m->q_in_scale, (uint8_t *)s->buf[0]);
+    else
+        rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);  /* 56x56x64 */
     rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
-    prof_end(s, "maxpool", NULL, n, h, w);
+    prof_end(s, m->int8 ? "maxpool+quantize" : "maxpool", NULL, n, h, w);
 
     for (int stage = 0, b = 0; stage < RN_STAGES; stage++)                        /* 7x7x2048 */
         for (int i = 0; i < rn_stage_blocks[stage]; i++, b++) {

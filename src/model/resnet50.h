@@ -14,6 +14,8 @@
 
 #include <pthread.h>
 
+#include "io/safetensors.h"
+#include "kernels/qkernels.h"
 #include "ops/conv.h"
 
 enum { RN_STAGES = 4, RN_BLOCKS = 16 };
@@ -33,6 +35,9 @@ struct resnet_model {
     resnet_norm norm;
     double bn_eps;
     const rn_kernel_config *kc;
+    int int8;                      /* an int8 file: the bottleneck convolutions run in int8 */
+    const rn_qkernel_config *qk;   /* their micro-kernels */
+    float q_in_scale;              /* u8 scale of the first block's input (the stem's fp32 output) */
     rn_conv conv1;            /* 7x7/2, 3 -> 64 (+ReLU) */
     rn_block blocks[RN_BLOCKS];
     rn_conv fc;               /* 2048 -> 1000, as a 1x1 convolution */
@@ -46,6 +51,22 @@ struct resnet_model {
 /* resnet_model_load with a given kernel family (the tests pass emulated ones). */
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
                                resnet_error *err);
+
+/* As above with the int8 micro-kernels given too (NULL: the best matching kc). */
+resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
+                                int direct, resnet_model **out, resnet_error *err);
+
+/* The convolution cname + batch norm bname of an fp32 file, folded (weights.c): *w OIHW
+ * (free with rn_aligned_free), *bias cout floats (free). For the quantizer. */
+resnet_status rn_weights_fold(const rn_safetensors *st, const char *path, double eps, const char *cname,
+                              const char *bname, int cin, int cout, int ksize, float **w, float **bias,
+                              resnet_error *err);
+
+/* Calibration's hook in the forward pass: called after every fp32 convolution with its
+ * input (n x h x w x cin) and output (n x oh x ow x n_padded), both floats. */
+typedef void (*rn_observer)(void *ctx, const rn_conv *c, const float *in, int n, int h, int w, const float *out,
+                            int oh, int ow);
+void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx);
 
 /* Layers the profiler can tell apart: conv1, maxpool, 16 blocks x (3 convs + downsample), avgpool, fc. */
 #define RN_MAX_LAYERS 72

@@ -12,6 +12,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "model/resnet50.h"
+#include "ops/qconv.h"
 
 const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
 const int rn_stage_width[RN_STAGES] = {64, 128, 256, 512};
@@ -23,6 +24,7 @@ typedef struct loader {
     double eps;
     const rn_kernel_config *kc;
     unsigned conv_flags; /* RN_CONV_DIRECT when Winograd is turned off */
+    const rn_qkernel_config *qk; /* an int8 file's convolutions */
 } loader;
 
 static int is_float_dtype(rn_dtype t) {
@@ -107,9 +109,10 @@ static resnet_status check_rows(loader *ld, const char *what, const float *w, co
 }
 
 /* conv `cname` (+ optional conv bias) followed by batch norm `bname`, folded:
- *   w' = w * gamma / sqrt(var + eps),   b' = (bias - mean) * gamma / sqrt(var + eps) + beta */
-static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, const char *bname,
-                                  int cin, int cout, int ksize, int stride, int pad) {
+ *   w' = w * gamma / sqrt(var + eps),   b' = (bias - mean) * gamma / sqrt(var + eps) + beta
+ * into *w_out (OIHW, rn_aligned_alloc) and *b_out (malloc). */
+static resnet_status fold_conv_bn(loader *ld, const char *cname, const char *bname, int cin, int cout, int ksize,
+                                  float **w_out, float **b_out) {
     char name[128];
     resnet_status st = RESNET_OK;
     const int64_t wshape[4] = {cout, cin, ksize, ksize}, vshape[1] = {cout};
@@ -141,15 +144,38 @@ static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, 
         for (size_t i = 0; i < per_out; i++) w[o * per_out + i] = (float)(w[o * per_out + i] * scale);
         bias[o] = (float)(((cb ? cb[o] : 0.0) - bn[2][o]) * scale + bn[1][o]);
     }
-    if ((st = check_rows(ld, cname, w, bias, cout, per_out)) != RESNET_OK) goto done;
+    st = check_rows(ld, cname, w, bias, cout, per_out);
+done:
+    rn_aligned_free(cb);
+    for (int i = 0; i < 4; i++) rn_aligned_free(bn[i]);
+    if (st != RESNET_OK) {
+        rn_aligned_free(w);
+        free(bias);
+        w = NULL;
+        bias = NULL;
+    }
+    *w_out = w;
+    *b_out = bias;
+    return st;
+}
+
+static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, const char *bname,
+                                  int cin, int cout, int ksize, int stride, int pad) {
+    float *w, *bias;
+    resnet_status st = fold_conv_bn(ld, cname, bname, cin, cout, ksize, &w, &bias);
+    if (st != RESNET_OK) return st;
     if (rn_conv_init(conv, ld->kc, cin, cout, ksize, ksize, stride, pad, w, bias, ld->conv_flags) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
-done:
     rn_aligned_free(w);
-    rn_aligned_free(cb);
     free(bias);
-    for (int i = 0; i < 4; i++) rn_aligned_free(bn[i]);
     return st;
+}
+
+resnet_status rn_weights_fold(const rn_safetensors *st, const char *path, double eps, const char *cname,
+                              const char *bname, int cin, int cout, int ksize, float **w, float **bias,
+                              resnet_error *err) {
+    loader ld = {.st = st, .path = path, .err = err, .eps = eps};
+    return fold_conv_bn(&ld, cname, bname, cin, cout, ksize, w, bias);
 }
 
 static resnet_status load_fc(loader *ld, rn_conv *fc) {
@@ -178,6 +204,7 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     const char *norm = rn_st_metadata(st, "normalization");
     const char *eps = rn_st_metadata(st, "bn_eps");
     const char *arch = rn_st_metadata(st, "arch");
+    const char *precision = rn_st_metadata(st, "precision");
     char shown[64]; /* metadata values are the file's: printed without control characters */
     m->variant = RESNET_V1_5;
     m->norm = RESNET_NORM_TORCH;
@@ -185,6 +212,12 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     if (arch && strcmp(arch, "resnet50") != 0)
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata arch is '%s', expected 'resnet50'", path,
                        rn_printable(arch, shown, sizeof shown));
+    if (precision) {
+        if (strcmp(precision, "int8") == 0) m->int8 = 1;
+        else if (strcmp(precision, "fp32") != 0)
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32' or 'int8'",
+                           path, rn_printable(precision, shown, sizeof shown));
+    }
     if (variant) {
         if (strcmp(variant, "v1") == 0) m->variant = RESNET_V1;
         else if (strcmp(variant, "v1.5") != 0)
@@ -213,12 +246,177 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     return RESNET_OK;
 }
 
+/* ---- int8 files (precision: int8; written by `resnet quantize`, model/quantize.c) ----
+ * Every bottleneck convolution X (conv1-3, downsample.0) is stored as
+ *   X.weight        I8  [cout, cin, k, k]   BN folded, symmetric, one scale per output channel
+ *   X.weight_scale  F32 [cout]              real weight = scale * int8
+ *   X.bias          F32 [cout]              the folded bias, in real units
+ * and the u8 activations (zero point 0: all are ReLU outputs) by the convolution reading them:
+ *   X.input_scale   F32 [1]                 for conv1, conv2, conv3 (a block's downsample reads
+ *                                           its conv1's input: the same tensor, the same scale)
+ *   layerS.0.downsample.0.output_scale, .output_zero_point  F32 [1]: the shortcut, signed, u8
+ *                                           with a zero point (an integer in 0..255)
+ * The stem (conv1, bn1) and the fc stay fp32 tensors as in an fp32 file; the last block's conv3
+ * writes floats (the average pool reads them), so it needs no output scale. */
+
+static resnet_status read_scalar(loader *ld, const char *name, int zero_point, float *out) {
+    resnet_status st;
+    const int64_t one[1] = {1};
+    float *v = read_tensor(ld, name, 1, one, 0, &st);
+    if (!v) return st;
+    float x = v[0];
+    rn_aligned_free(v);
+    if (zero_point && (x != floorf(x) || x < 0.0f || x > 255.0f))
+        return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is %g, expected a whole number in 0..255",
+                       ld->path, name, x);
+    if (!zero_point && !(x > 0.0f))
+        return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is %g, expected a positive scale", ld->path,
+                       name, x);
+    *out = x;
+    return RESNET_OK;
+}
+
+/* One int8 convolution: reads X.weight, X.weight_scale, X.bias and packs them with the
+ * requantization from input scale s_in to output scale s_out and zero point z_out (s_out 0:
+ * a float output), the residual (s_res 0: none) with its zero point, and the ReLU. */
+static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int cin, int cout, int k, int stride,
+                                int pad, float s_in, float s_out, float z_out, int relu, float s_res, float z_res) {
+    char name[128];
+    resnet_status st = RESNET_OK;
+    const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
+    const size_t taps = (size_t)k * k, count = (size_t)cout * cin * taps;
+    float *ws = NULL, *b = NULL, *scale = NULL, *qbias = NULL;
+    int8_t *wq = NULL;
+
+    snprintf(name, sizeof name, "%s.weight", cname);
+    const rn_tensor *t = rn_st_find(ld->st, name);
+    if (!t) return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is missing", ld->path, name);
+    if (t->dtype != RN_DT_I8)
+        return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has dtype %s, expected I8 (an int8 file)",
+                       ld->path, name, rn_dtype_name(t->dtype));
+    int same = t->ndim == 4;
+    for (int i = 0; same && i < 4; i++) same = t->shape[i] == wshape[i];
+    if (!same) {
+        char got[128], want[128];
+        shape_str(t->shape, t->ndim, got, sizeof got);
+        shape_str(wshape, 4, want, sizeof want);
+        return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has shape %s, expected %s", ld->path, name, got,
+                       want);
+    }
+    snprintf(name, sizeof name, "%s.weight_scale", cname);
+    if (!(ws = read_tensor(ld, name, 1, vshape, 0, &st))) goto done;
+    for (int o = 0; o < cout; o++)
+        if (!(ws[o] > 0.0f)) {
+            st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is %g at %d, expected a positive scale",
+                         ld->path, name, ws[o], o);
+            goto done;
+        }
+    snprintf(name, sizeof name, "%s.bias", cname);
+    if (!(b = read_tensor(ld, name, 1, vshape, 0, &st))) goto done;
+    wq = malloc(count);
+    scale = malloc((size_t)cout * sizeof(float));
+    qbias = malloc((size_t)cout * sizeof(float));
+    if (!wq || !scale || !qbias) {
+        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", ld->path, cname);
+        goto done;
+    }
+    /* OIHW -> [cout][tap][cin]: the kernel walks a tap's channels, then the next tap */
+    const int8_t *src = t->data;
+    for (int o = 0; o < cout; o++)
+        for (int ci = 0; ci < cin; ci++)
+            for (size_t tap = 0; tap < taps; tap++)
+                wq[((size_t)o * taps + tap) * cin + ci] = src[((size_t)o * cin + ci) * taps + tap];
+    rn_st_release(ld->st, t);
+    /* the store computes v = acc * scale + bias (+ res * res_scale) in output units */
+    rn_qgemm_params p;
+    const double out_unit = s_out > 0 ? s_out : 1.0;
+    p.res_scale = (float)(s_res / out_unit);
+    for (int o = 0; o < cout; o++) {
+        scale[o] = (float)((double)s_in * ws[o] / out_unit);
+        qbias[o] = (float)(b[o] / out_unit + (s_out > 0 ? z_out : 0.0) - (double)p.res_scale * z_res);
+    }
+    if (s_out > 0) {
+        p.lo = relu ? z_out : 0.0f;
+        p.hi = 255.0f;
+    } else {
+        p.lo = relu ? 0.0f : -INFINITY;
+        p.hi = INFINITY;
+    }
+    int r = rn_qconv_init(c, ld->qk, cin, cout, k, k, stride, pad, wq, scale, qbias, b, &p, s_out <= 0);
+    if (r == -2) /* a weight outside the path's range (8-bit weights on the AVX2 path): exact in C */
+        r = rn_qconv_init(c, rn_qkernels_select(RN_QPATH_C), cin, cout, k, k, stride, pad, wq, scale, qbias, b,
+                          &p, s_out <= 0);
+    if (r != 0) st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
+done:
+    rn_aligned_free(ws);
+    rn_aligned_free(b);
+    free(wq);
+    free(scale);
+    free(qbias);
+    return st;
+}
+
+static resnet_status bind_int8(resnet_model *m, loader *ld) {
+    char name[128], cname[64];
+    resnet_status s;
+    if ((s = load_conv_bn(ld, &m->conv1, "conv1", "bn1", 3, 64, 7, 2, 3)) != RESNET_OK) return s;
+    /* the activation scales first: a convolution's output scale is the next one's input scale */
+    float in_scale[RN_BLOCKS], mid1[RN_BLOCKS], mid2[RN_BLOCKS], down_s[RN_BLOCKS], down_z[RN_BLOCKS];
+    for (int stage = 0, bi = 0; stage < RN_STAGES; stage++)
+        for (int i = 0; i < rn_stage_blocks[stage]; i++, bi++) {
+#define SCALAR(part, zp, out)                                                              \
+    snprintf(name, sizeof name, "layer%d.%d.%s", stage + 1, i, part);                      \
+    if ((s = read_scalar(ld, name, zp, out)) != RESNET_OK) return s
+            SCALAR("conv1.input_scale", 0, &in_scale[bi]);
+            SCALAR("conv2.input_scale", 0, &mid1[bi]);
+            SCALAR("conv3.input_scale", 0, &mid2[bi]);
+            if (i == 0) {
+                SCALAR("downsample.0.output_scale", 0, &down_s[bi]);
+                SCALAR("downsample.0.output_zero_point", 1, &down_z[bi]);
+            }
+#undef SCALAR
+        }
+    m->q_in_scale = in_scale[0];
+    int cin = 64;
+    for (int stage = 0, bi = 0; stage < RN_STAGES; stage++) {
+        const int width = rn_stage_width[stage], cout = 4 * width;
+        for (int i = 0; i < rn_stage_blocks[stage]; i++, bi++) {
+            rn_block *b = &m->blocks[bi];
+            const int stride = (stage > 0 && i == 0) ? 2 : 1;
+            const int s1 = m->variant == RESNET_V1 ? stride : 1, s2 = m->variant == RESNET_V1 ? 1 : stride;
+            const float s_out = bi + 1 < RN_BLOCKS ? in_scale[bi + 1] : 0.0f; /* the last block: floats */
+            b->has_down = i == 0;
+#define CONV(part) snprintf(cname, sizeof cname, "layer%d.%d.%s", stage + 1, i, part)
+            CONV("conv1");
+            if ((s = load_qconv(ld, &b->conv1, cname, cin, width, 1, s1, 0, in_scale[bi], mid1[bi], 0, 1, 0, 0)))
+                return s;
+            CONV("conv2");
+            if ((s = load_qconv(ld, &b->conv2, cname, width, width, 3, s2, 1, mid1[bi], mid2[bi], 0, 1, 0, 0)))
+                return s;
+            if (b->has_down) {
+                CONV("downsample.0");
+                if ((s = load_qconv(ld, &b->down, cname, cin, cout, 1, stride, 0, in_scale[bi], down_s[bi],
+                                    down_z[bi], 0, 0, 0)))
+                    return s;
+            }
+            CONV("conv3");
+            if ((s = load_qconv(ld, &b->conv3, cname, width, cout, 1, 1, 0, mid2[bi], s_out, 0, 1,
+                                b->has_down ? down_s[bi] : in_scale[bi], b->has_down ? down_z[bi] : 0)))
+                return s;
+#undef CONV
+            cin = cout;
+        }
+    }
+    return load_fc(ld, &m->fc);
+}
+
 resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
                             resnet_error *err) {
     resnet_status s = read_metadata(st, path, m, err);
     if (s != RESNET_OK) return s;
-    loader ld = {st, path, err, m->bn_eps, m->kc, direct ? RN_CONV_DIRECT : 0};
+    loader ld = {st, path, err, m->bn_eps, m->kc, direct ? RN_CONV_DIRECT : 0, m->qk};
     char cname[64], bname[64];
+    if (m->int8) return bind_int8(m, &ld);
 
     if ((s = load_conv_bn(&ld, &m->conv1, "conv1", "bn1", 3, 64, 7, 2, 3)) != RESNET_OK) return s;
     int cin = 64, bi = 0;

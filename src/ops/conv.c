@@ -7,8 +7,10 @@
  * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows. */
 #include "ops/conv.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "common.h"
+#include "ops/qconv.h"
 
 enum { MB = 120, KC = 256 }; /* MB: the largest row block, a multiple of every MR (4, 6, 12) */
 
@@ -65,6 +67,11 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
 }
 
 void rn_conv_free(rn_conv *c) {
+    if (c->q) {
+        rn_aligned_free(c->q->w);
+        free(c->q);
+        c->q = NULL;
+    }
     rn_aligned_free(c->w);
     rn_aligned_free(c->bias);
     c->w = c->bias = NULL;

@@ -16,6 +16,7 @@ typedef struct rn_conv {
     int im2col;   /* so few input channels that patches are gathered into a block first */
     float *w;     /* B: by chunk of depth, then NR-column panels (conv.c); for Winograd, U */
     float *bias;  /* n_padded floats (zeros past cout) */
+    struct rn_qconv *q; /* not NULL: an int8 convolution (qconv.h); w is unused */
 } rn_conv;
 
 /* Packs weights w_oihw[cout][cin][kh][kw] and bias[cout] (NULL = zeros) for kc, choosing

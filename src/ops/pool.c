@@ -12,6 +12,8 @@ typedef struct {
     const float *in;
     float *out;
     int h, w, c, size, stride, pad, oh, ow;
+    uint8_t *qout; /* not NULL: the output quantized to u8 with scale qscale instead */
+    float qscale;
 } maxpool_job;
 
 enum { CH = 16 }; /* channels kept in registers at once */
@@ -24,7 +26,7 @@ static void maxpool_row(void *ctx, int task, int thread) {
     const int y0 = oy * j->stride - j->pad, ky0 = y0 < 0 ? -y0 : 0;
     const int ky1 = y0 + j->size > j->h ? j->h - y0 : j->size;
     for (int ox = 0; ox < j->ow; ox++) {
-        float *o = j->out + (((size_t)b * j->oh + oy) * j->ow + ox) * j->c;
+        const size_t at = (((size_t)b * j->oh + oy) * j->ow + ox) * j->c;
         const int x0 = ox * j->stride - j->pad, kx0 = x0 < 0 ? -x0 : 0;
         const int kx1 = x0 + j->size > j->w ? j->w - x0 : j->size;
         /* CH channels at a time in a local array: the compiler keeps it in vector registers
@@ -41,14 +43,29 @@ static void maxpool_row(void *ctx, int task, int thread) {
                     else
                         for (int k = 0; k < n; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
                 }
-            for (int k = 0; k < n; k++) o[c0 + k] = m[k];
+            if (j->qout) /* clamped first, then rounded half to even by adding and taking away
+                          * 1.5 * 2^23 (nearbyintf is a libm call per value without SSE4.1) */
+                for (int k = 0; k < n; k++) {
+                    float v = m[k] / j->qscale;
+                    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+                    j->qout[at + c0 + k] = (uint8_t)((v + 12582912.0f) - 12582912.0f);
+                }
+            else
+                for (int k = 0; k < n; k++) j->out[at + c0 + k] = m[k];
         }
     }
 }
 
 void rn_maxpool_forward(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size,
                         int stride, int pad, float *out) {
-    maxpool_job j = {in, out, h, w, c, size, stride, pad, 0, 0};
+    maxpool_job j = {in, out, h, w, c, size, stride, pad, 0, 0, NULL, 0};
+    rn_maxpool_out_size(h, w, size, stride, pad, &j.oh, &j.ow);
+    rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
+}
+
+void rn_maxpool_forward_u8(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size, int stride,
+                           int pad, float scale, uint8_t *out) {
+    maxpool_job j = {in, NULL, h, w, c, size, stride, pad, 0, 0, out, scale};
     rn_maxpool_out_size(h, w, size, stride, pad, &j.oh, &j.ow);
     rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
 }

@@ -2,11 +2,16 @@
 #ifndef RN_POOL_H
 #define RN_POOL_H
 
+#include <stdint.h>
 #include "ops/exec.h"
 
 /* size x size window, stride, padding (padded cells never win): out[n][oh][ow][c]. */
 void rn_maxpool_forward(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size,
                         int stride, int pad, float *out);
+/* The same, the result quantized to u8 on the way out: rint(max / scale) clamped to 0..255
+ * (the same as quantizing first: both are monotonic). The fp32 stem -> int8 blocks boundary. */
+void rn_maxpool_forward_u8(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size, int stride,
+                           int pad, float scale, uint8_t *out);
 void rn_maxpool_out_size(int h, int w, int size, int stride, int pad, int *oh, int *ow);
 
 /* out[n][c] = mean over h*w of in[n][h][w][c]. */

@@ -1,0 +1,153 @@
+/* quantize.c - `resnet quantize PHOTO|DIR... -o OUT`: post-training static quantization.
+ * Runs the fp32 network over the calibration photos (walked as `classify DIR` does, decoded
+ * beside the network by resnet_run_files) with the calibration's observer on the session,
+ * then writes the int8 file (model/quantize.c; its layout is in model/weights.c). */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/features.h"
+#include "model/quantize.h"
+
+#define BATCH 4
+
+typedef struct calib_run {
+    int done, ok;
+    cli_progress bar;
+} calib_run;
+
+static int on_photo(void *vctx, const resnet_file_result *r) {
+    calib_run *x = vctx;
+    x->done++;
+    if (r->status != RESNET_OK) {
+        cli_progress_clear(&x->bar);
+        cli_error("%s", r->message);
+    } else {
+        x->ok++;
+    }
+    cli_progress_update(&x->bar, x->done);
+    return 0;
+}
+
+static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* 1 if a and b name the same existing file. */
+enum { OPT_LIMIT = CLI_OPT_FIRST_OWN, OPT_METHOD };
+
+static const struct option options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"method", required_argument, NULL, OPT_METHOD},
+    CLI_FORCE_OPTION,
+    CLI_NETWORK_OPTIONS,
+    CLI_HELP_OPTION,
+    {0},
+};
+
+const cli_command cli_quantize = {
+    .name = "quantize", .run = cmd_quantize, .synopsis = "-o OUT.safetensors PHOTO|DIR...",
+    .brief = "an int8 weight file, calibrated on photos (every command takes it)",
+    .about = "Post-training static quantization: runs the fp32 network (--weights) over the\n"
+             "calibration photos (folders walked recursively, sorted), chooses every activation's\n"
+             "range, and writes an int8 safetensors file that every command takes with --weights.\n"
+             "The same photos give a byte-identical file.",
+    .help = "  -o, --output OUT      the int8 file to write (required; never the fp32 file)\n"
+            "      --limit N         the first N photos in sorted order\n"
+            "      --method M        activation ranges: mse (least squared error, the default),\n"
+            "                        minmax or percentile (99.99%)\n" CLI_FORCE_HELP,
+    .notes = "exit status: 0 written from every photo, 1 some photos unreadable (named on stderr;\n"
+             "the file is written from the others) or nothing written, 2 usage error\n",
+    .shortopts = "ho:", .options = options,
+};
+
+int cmd_quantize(int argc, char **argv) {
+    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
+    const char *out = NULL;
+    int limit = 0, method = RN_CALIB_MSE, c;
+    optind = 0;
+    while ((c = cli_getopt(&cli_quantize, argc, argv, &common)) != CLI_END) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_LIMIT:
+            if (cli_parse_int("--limit", optarg, 1, INT_MAX, &limit)) return 2;
+            break;
+        case OPT_METHOD:
+            if ((method = rn_calib_method_parse(optarg)) < 0)
+                return cli_usage_error("quantize: --method must be mse, minmax or percentile, got '%s'", optarg);
+            break;
+        case CLI_OPT_FORCE: common.force = 1; break;
+        default: return CLI_EXIT_STATUS(c);
+        }
+    }
+    char **args = argv + optind;
+    const int nargs = argc - optind;
+    if (!out || !*out) return cli_usage_error("quantize: no output file given (-o OUT.safetensors)");
+    if (nargs == 0) return cli_usage_error("quantize: no calibration photos or folders given");
+
+    char wbuf[PATH_MAX];
+    const char *weights = cli_weights_path(&common, wbuf, sizeof wbuf);
+    /* the weight file, said as such before the photos are walked (cli_check_output below
+     * checks it again, with every photo) */
+    rn_file_id wid, oid;
+    if (rn_file_id_of(weights, &wid) && rn_file_id_of(out, &oid) && wid.dev == oid.dev && wid.ino == oid.ino)
+        return cli_error("%s: is the fp32 weight file being quantized; refusing to overwrite it (choose another output)",
+                         out);
+    cli_photos photos = {0};
+    resnet_model *model = NULL;
+    resnet_session *s = NULL;
+    rn_calib *calib = NULL;
+    resnet_error err;
+    int rc = 1;
+    if (cli_photos_add(&photos, args, nargs) != 0) goto done;
+    /* never a calibration photo (found or named) or the weights; an existing file only if it
+     * is a weight file already (io/atomic.h), or with --force */
+    if (cli_check_output(out, RN_KIND_SAFETENSORS, &common, photos.paths, photos.count, (const char *const *)args,
+                         nargs) != 0)
+        goto done;
+    /* sorted, so --limit takes the same photos however they were named */
+    qsort(photos.paths, (size_t)photos.count, sizeof *photos.paths, cmp_path);
+    int n = limit && limit < photos.count ? limit : photos.count;
+    if (n == 0) {
+        cli_error("quantize: no photos found in %s; nothing written",
+                  nargs == 1 ? args[0] : "the arguments");
+        goto done;
+    }
+    if (!(model = cli_load_model(&common))) goto done;
+    if (resnet_model_precision(model) != RESNET_PRECISION_FP32) {
+        cli_error("%s: is already an int8 file; quantize takes fp32 weights", weights);
+        goto done;
+    }
+    if (rn_calib_create(model, &calib, &err) != RESNET_OK ||
+        resnet_session_create(model, common.threads, n < BATCH ? n : BATCH, &s, &err) != RESNET_OK) {
+        cli_error("%s", err.message);
+        goto done;
+    }
+    resnet_session_set_image_flags(s, common.image_flags); /* --exif-orientation: as classify sees them */
+    rn_calib_attach(calib, s);
+    calib_run x = {0};
+    cli_progress_start(&x.bar, n, "photos");
+    resnet_status st = resnet_run_files(s, (const char *const *)photos.paths, n, RESNET_WANT_LOGITS, on_photo, &x, &err);
+    cli_progress_clear(&x.bar);
+    if (st != RESNET_OK) {
+        cli_error("%s", err.message);
+        goto done;
+    }
+    if (x.ok == 0) {
+        cli_error("quantize: none of the %d photo%s could be read; nothing written", n, n == 1 ? "" : "s");
+        goto done;
+    }
+    if (rn_quantize_write(calib, weights, out, (rn_calib_method)method, x.ok, &err) != RESNET_OK) {
+        cli_error("%s", err.message);
+        goto done;
+    }
+    fprintf(stderr, "resnet: %s: int8, calibrated on %d photo%s (%s)%s\n", out, x.ok, x.ok == 1 ? "" : "s",
+            rn_calib_method_name((rn_calib_method)method), x.ok < n ? "; some photos could not be read" : "");
+    rc = x.ok < n ? 1 : 0;
+done:
+    rn_calib_free(calib);
+    resnet_session_free(s);
+    resnet_model_free(model);
+    cli_photos_free(&photos);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* qconv.h - int8 convolution on NHWC u8 activations (zero point 0: every input is a ReLU
+ * output), s8 weights, one micro-kernel call per tile over the whole window (internal).
+ * The requantization, bias, residual and ReLU happen in the kernel's store (qkernels.h). */
+#ifndef RN_QCONV_H
+#define RN_QCONV_H
+
+#include <stdint.h>
+#include "kernels/qkernels.h"
+#include "ops/conv.h"
+
+typedef struct rn_qconv {
+    const rn_qkernel_config *qk;
+    void *w;            /* rn_qpack panels: scale and bias already in output units */
+    size_t panel_bytes;
+    int out_f32;        /* the store writes floats (what the fp32 layers after it read) */
+    rn_qgemm_params p;  /* residual multiplier, clamp */
+} rn_qconv;
+
+/* Makes c an int8 convolution: w_q[cout][kh*kw][cin] (tap-major, taps (ky, kx) in rows),
+ * kernel scale[cout] and bias[cout] (in output units), params p. c->bias keeps bias_f32
+ * (the folded fp32 bias: the model's fingerprint reads it). Returns 0, -1 out of memory,
+ * -2 when a weight is outside the kernel path's range (the caller picks another path). */
+int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
+                  const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
+                  const rn_qgemm_params *p, int out_f32);
+
+/* out[n][oh][ow][cout] (u8, or float when out_f32) = the store of conv(in[n][h][w][cin]),
+ * with the u8 residual res (NULL = none) of the output's shape. */
+void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
+                      const uint8_t *res);
+
+#endif

@@ -1,0 +1,379 @@
+/* test_int8.c - the int8 model end to end, on the project's own demo photos (no ../shared):
+ * quantization is deterministic, the int8 network agrees with fp32, every int8 kernel path
+ * gives the same logits bit for bit, and a damaged int8 file is refused with one line that
+ * names the file and the tensor. Weights: $RESNET_TEST_V1_CAFFE (tests/run.sh). */
+#include <math.h>
+
+#include "io/safetensors.h"
+#include "io/sha256.h"
+#include "model/quantize.h"
+#include "model/resnet50.h"
+#include "ops/qconv.h"
+#include "testutil.h"
+
+static const char *photos[] = {"demo/chelsea.png", "demo/coffee.png"};
+enum { N_PHOTOS = 2 };
+/* The bound on |int8 logit - fp32 logit| on the demo photos: 0.33 (chelsea) and 0.53 (coffee)
+ * measured, MSE calibration on the two photos themselves; the logits span about 40. */
+#define LOGIT_BOUND 1.0f
+
+static char dir[] = "/tmp/rn_int8_XXXXXX";
+static float input[N_PHOTOS][3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE];
+
+static const char *fp32_path(void) {
+    const char *w = getenv("RESNET_TEST_V1_CAFFE");
+    return w ? w : "";
+}
+
+static char *tmp_path(const char *name) {
+    static char buf[8][256];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, 256, "%s/%s", dir, name);
+    return p;
+}
+
+/* Calibrates on the demo photos with `threads` workers and writes out. */
+static int make_int8(const char *out, int threads, rn_calib_method method) {
+    resnet_model *m = NULL;
+    resnet_session *s = NULL;
+    rn_calib *c = NULL;
+    resnet_error err;
+    float logits[RESNET_NUM_CLASSES];
+    int ok = resnet_model_load(fp32_path(), NULL, &m, &err) == RESNET_OK &&
+             rn_calib_create(m, &c, &err) == RESNET_OK &&
+             resnet_session_create(m, threads, 1, &s, &err) == RESNET_OK;
+    if (ok) rn_calib_attach(c, s);
+    for (int i = 0; ok && i < N_PHOTOS; i++) ok = resnet_forward(s, input[i], 1, logits, NULL, &err) == RESNET_OK;
+    ok = ok && rn_quantize_write(c, fp32_path(), out, method, N_PHOTOS, &err) == RESNET_OK;
+    if (!ok) fprintf(stderr, "  make_int8: %s\n", err.message);
+    rn_calib_free(c);
+    resnet_session_free(s);
+    resnet_model_free(m);
+    return ok;
+}
+
+static int same_bytes(const char *a, const char *b) {
+    size_t na, nb;
+    unsigned char *x = tu_read_file(a, &na), *y = tu_read_file(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void test_sha256(void) {
+    static const struct { const char *msg, *hex; } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        const char *p = tmp_path("sha.txt");
+        FILE *f = fopen(p, "wb");
+        fputs(v[i].msg, f);
+        fclose(f);
+        char hex[65];
+        resnet_error err;
+        CHECK(rn_sha256_file(p, hex, &err) == RESNET_OK && strcmp(hex, v[i].hex) == 0, "sha256('%s') = %s",
+              v[i].msg, hex);
+    }
+}
+
+static void test_quantize_deterministic(void) {
+    const char *a = tmp_path("a.safetensors"), *b = tmp_path("b.safetensors");
+    CHECK(make_int8(a, 1, RN_CALIB_MSE), "first quantization");
+    CHECK(make_int8(b, 2, RN_CALIB_MSE), "second quantization (2 threads)");
+    CHECK(same_bytes(a, b), "two quantizations of the same photos differ");
+    rn_safetensors *st;
+    resnet_error err;
+    char sha[65];
+    CHECK(rn_sha256_file(fp32_path(), sha, &err) == RESNET_OK, "%s", err.message);
+    if (rn_st_open(a, &st, &err) != RESNET_OK) {
+        CHECK(0, "%s", err.message);
+        return;
+    }
+    const char *v;
+    CHECK((v = rn_st_metadata(st, "precision")) && strcmp(v, "int8") == 0, "precision");
+    CHECK((v = rn_st_metadata(st, "calibration")) && strcmp(v, "mse") == 0, "calibration");
+    CHECK((v = rn_st_metadata(st, "calibration_photos")) && strcmp(v, "2") == 0, "calibration_photos");
+    CHECK((v = rn_st_metadata(st, "source_sha256")) && strcmp(v, sha) == 0, "source_sha256");
+    CHECK((v = rn_st_metadata(st, "variant")) && strcmp(v, "v1") == 0, "the source's variant kept");
+    CHECK((v = rn_st_metadata(st, "normalization")) && strcmp(v, "caffe") == 0, "the source's normalization");
+    const rn_tensor *t = rn_st_find(st, "layer3.2.conv2.weight");
+    CHECK(t && t->dtype == RN_DT_I8 && t->ndim == 4 && t->shape[0] == 256 && t->shape[1] == 256, "I8 weights");
+    t = rn_st_find(st, "fc.weight");
+    CHECK(t && t->dtype == RN_DT_F32, "fc kept in F32");
+    rn_st_close(st);
+}
+
+static int run_model(const char *path, const rn_qkernel_config *qk, float logits[N_PHOTOS][RESNET_NUM_CLASSES],
+                     resnet_precision *prec) {
+    resnet_model *m = NULL;
+    resnet_session *s = NULL;
+    resnet_error err;
+    int ok = rn_model_load_kcq(path, rn_kernels_select(RESNET_KERNELS_AUTO), qk, 0, &m, &err) == RESNET_OK &&
+             resnet_session_create(m, 2, 1, &s, &err) == RESNET_OK;
+    for (int i = 0; ok && i < N_PHOTOS; i++) ok = resnet_forward(s, input[i], 1, logits[i], NULL, &err) == RESNET_OK;
+    if (!ok) fprintf(stderr, "  %s: %s\n", path, err.message);
+    if (ok && prec) *prec = resnet_model_precision(m);
+    resnet_session_free(s);
+    resnet_model_free(m);
+    return ok;
+}
+
+static int argmax(const float *v) {
+    int best = 0;
+    for (int i = 1; i < RESNET_NUM_CLASSES; i++) best = v[i] > v[best] ? i : best;
+    return best;
+}
+
+static void test_int8_agrees_with_fp32(void) {
+    static float f[N_PHOTOS][RESNET_NUM_CLASSES], q[N_PHOTOS][RESNET_NUM_CLASSES];
+    resnet_precision pf = -1, pq = -1;
+    const char *a = tmp_path("a.safetensors");
+    if (!run_model(fp32_path(), NULL, f, &pf) || !run_model(a, NULL, q, &pq)) {
+        CHECK(0, "could not run the models");
+        return;
+    }
+    CHECK(pf == RESNET_PRECISION_FP32 && pq == RESNET_PRECISION_INT8, "resnet_model_precision: %d %d", pf, pq);
+    for (int i = 0; i < N_PHOTOS; i++) {
+        float most = 0;
+        for (int c = 0; c < RESNET_NUM_CLASSES; c++) most = fmaxf(most, fabsf(f[i][c] - q[i][c]));
+        printf("     %s: top-1 fp32 %d int8 %d, max |logit difference| %.3f\n", photos[i], argmax(f[i]),
+               argmax(q[i]), most);
+        CHECK(argmax(f[i]) == argmax(q[i]), "%s: top-1 %d (fp32) vs %d (int8)", photos[i], argmax(f[i]),
+              argmax(q[i]));
+        CHECK(most <= LOGIT_BOUND, "%s: logits differ by %g", photos[i], most);
+    }
+}
+
+/* Every int8 path this CPU has computes the same float operations in its store: the same
+ * logits to the bit (the C path is the reference). */
+static void test_int8_paths_identical(void) {
+    static float ref[N_PHOTOS][RESNET_NUM_CLASSES], got[N_PHOTOS][RESNET_NUM_CLASSES];
+    const char *a = tmp_path("a.safetensors");
+    if (!run_model(a, rn_qkernels_select(RN_QPATH_C), ref, NULL)) {
+        CHECK(0, "C path");
+        return;
+    }
+    const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
+        if (!qk) {
+            printf("     %s: not on this CPU (its kernel is tested emulated in test_qgemm)\n", rn_qpath_name(paths[i]));
+            continue;
+        }
+        CHECK(run_model(a, qk, got, NULL) && memcmp(ref, got, sizeof ref) == 0, "%s logits differ from C's",
+              qk->name);
+    }
+}
+
+/* ---- the int8 convolution driver against a naive integer convolution ----------------------
+ * Odd sizes, stride 2, padding at every edge, a residual, u8 and f32 outputs, batch 2, on every
+ * int8 path: the integer sums must be exact and the store the one-value requantization. */
+static unsigned rnd_state = 12345;
+static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u, rnd_state >> 8; }
+
+static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h, int w, int cin, int cout, int k,
+                        int stride, int pad, int with_res, int out_f32) {
+    const int taps = k * k;
+    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    size_t nin = (size_t)n * h * w * cin, nout = (size_t)n * oh * ow * cout;
+    uint8_t *in = malloc(nin), *res = malloc(nout);
+    int8_t *wq = malloc((size_t)cout * taps * cin);
+    float *scale = malloc(cout * sizeof(float)), *bias = malloc(cout * sizeof(float));
+    unsigned char *got = malloc(nout * sizeof(float)), *want = malloc(nout * sizeof(float));
+    for (size_t i = 0; i < nin; i++) in[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < nout; i++) res[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < (size_t)cout * taps * cin; i++) wq[i] = (int8_t)((int)(rnd() % 127) - 63);
+    for (int o = 0; o < cout; o++) {
+        scale[o] = (float)(rnd() % 1000 + 1) * 1e-6f;
+        bias[o] = (float)((int)(rnd() % 200) - 100) * 0.37f;
+    }
+    rn_qgemm_params p = {with_res ? 0.43f : 0.0f, out_f32 ? 0.0f : 3.0f, out_f32 ? INFINITY : 255.0f};
+    rn_conv c;
+    rn_exec ex = {.pool = pool};
+    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, wq, scale, bias, bias, &p, out_f32) == 0;
+    CHECK(ok, "%s: rn_qconv_init", qk->name);
+    if (ok) {
+        rn_qconv_forward(&ex, &c, in, n, h, w, got, with_res ? res : NULL);
+        for (int b = 0; b < n; b++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int o = 0; o < cout; o++) {
+                        int32_t acc = 0;
+                        for (int t = 0; t < taps; t++) {
+                            int iy = oy * stride - pad + t / k, ix = ox * stride - pad + t % k;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue; /* zero point 0 */
+                            const uint8_t *px = in + (((size_t)b * h + iy) * w + ix) * cin;
+                            const int8_t *wt = wq + ((size_t)o * taps + t) * cin;
+                            for (int ci = 0; ci < cin; ci++) acc += px[ci] * wt[ci];
+                        }
+                        size_t at = (((size_t)b * oh + oy) * ow + ox) * cout + o;
+                        const uint8_t *r = with_res ? res + at : NULL;
+                        if (out_f32) {
+                            float v = rn_qrequant_f32(acc, scale[o], bias[o], r, &p);
+                            memcpy(want + at * 4, &v, 4);
+                        } else {
+                            want[at] = rn_qrequant_u8(acc, scale[o], bias[o], r, &p);
+                        }
+                    }
+        CHECK(memcmp(got, want, nout * (out_f32 ? 4 : 1)) == 0,
+              "%s: %dx%d/%d pad %d, %dx%dx%d -> %d, batch %d%s%s differs from the naive loop", qk->name, k, k,
+              stride, pad, h, w, cin, cout, n, with_res ? ", residual" : "", out_f32 ? ", f32 out" : "");
+        rn_conv_free(&c);
+    }
+    free(in); free(res); free(wq); free(scale); free(bias); free(got); free(want);
+}
+
+static void test_qconv_driver(void) {
+    rn_pool *pool = rn_pool_create(3);
+    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
+        if (!qk) continue;
+        check_qconv(qk, pool, 2, 7, 9, 8, 32, 3, 2, 1, 0, 0);   /* v1.5's strided 3x3, odd map */
+        check_qconv(qk, pool, 1, 5, 5, 12, 64, 3, 1, 1, 1, 0);  /* padding on every side, residual */
+        check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1);  /* strided 1x1 (downsample), f32 out */
+        check_qconv(qk, pool, 3, 14, 13, 64, 96, 1, 1, 0, 1, 1); /* many row blocks, residual, f32 */
+        check_qconv(qk, pool, 1, 3, 3, 4, 32, 3, 1, 1, 0, 0);    /* every row sees padding */
+    }
+    rn_pool_free(pool);
+}
+
+/* ---- damaged int8 files: a copy of the good one with one change --------------------- */
+
+typedef struct edit {
+    const char *tensor;
+    enum { DROP, SET, RESHAPE, AS_F32 } op;
+    int index;
+    float value;
+    int ndim;
+    int64_t shape[4];
+    const char *want; /* in the message besides the file name */
+} edit;
+
+static int write_edited(const char *src, const char *dst, const edit *e) {
+    rn_safetensors *st;
+    resnet_error err;
+    if (rn_st_open(src, &st, &err) != RESNET_OK) return 0;
+    size_t n = rn_st_count(st), k = 0;
+    rn_st_entry *en = calloc(n, sizeof *en);
+    const int8_t **i8 = calloc(n, sizeof *i8);
+    float **bufs = calloc(n, sizeof *bufs);
+    int ok = en && i8 && bufs;
+    for (size_t i = 0; ok && i < n; i++) {
+        const rn_tensor *t = rn_st_tensor(st, i);
+        int hit = strcmp(t->name, e->tensor) == 0;
+        if (hit && e->op == DROP) continue;
+        rn_st_entry *x = &en[k];
+        x->name = t->name;
+        x->ndim = t->ndim;
+        memcpy(x->shape, t->shape, sizeof x->shape);
+        size_t count = t->dtype == RN_DT_I8 ? t->nbytes : t->nbytes / 4;
+        if (t->dtype == RN_DT_I8 && !(hit && e->op == AS_F32)) {
+            i8[k] = t->data;
+        } else {
+            ok = (bufs[k] = malloc((count + 1) * sizeof(float))) != NULL;
+            if (ok && t->dtype == RN_DT_I8)
+                for (size_t j = 0; j < count; j++) bufs[k][j] = ((const int8_t *)t->data)[j];
+            else if (ok) ok = rn_st_read_f32(st, t, bufs[k], &err) == RESNET_OK;
+            x->data = bufs[k];
+        }
+        if (ok && hit && e->op == SET) bufs[k][e->index] = e->value;
+        if (hit && e->op == RESHAPE) {
+            x->ndim = e->ndim;
+            memcpy(x->shape, e->shape, sizeof e->shape);
+        }
+        k++;
+    }
+    const char *keys[64], *vals[64];
+    size_t nm = 0;
+    while (nm < 64 && rn_st_metadata_at(st, nm, &keys[nm], &vals[nm])) nm++;
+    ok = ok && rn_st_write_i8(dst, en, i8, k, keys, vals, nm, &err) == RESNET_OK;
+    for (size_t i = 0; bufs && i < n; i++) free(bufs[i]);
+    free(bufs);
+    free(en);
+    free(i8);
+    rn_st_close(st);
+    return ok;
+}
+
+static void test_bad_int8_files(void) {
+    const edit edits[] = {
+        {"layer2.1.conv2.weight_scale", DROP, 0, 0, 0, {0}, "is missing"},
+        {"layer2.1.conv2.weight_scale", SET, 5, 0.0f, 0, {0}, "positive scale"},
+        {"layer2.1.conv2.weight_scale", SET, 7, -0.01f, 0, {0}, "positive scale"},
+        {"layer2.1.conv2.weight_scale", SET, 0, NAN, 0, {0}, "non-finite"},
+        {"layer2.1.conv2.weight_scale", SET, 127, INFINITY, 0, {0}, "non-finite"},
+        {"layer2.1.conv2.weight_scale", RESHAPE, 0, 0, 1, {127}, "has shape [127], expected [128]"},
+        {"layer1.0.conv1.weight", RESHAPE, 0, 0, 4, {64, 32, 2, 1}, "has shape [64, 32, 2, 1], expected [64, 64, 1, 1]"},
+        {"layer1.0.conv1.weight", AS_F32, 0, 0, 0, {0}, "expected I8"},
+        {"layer4.2.conv3.weight", DROP, 0, 0, 0, {0}, "is missing"},
+        {"layer3.0.conv2.input_scale", DROP, 0, 0, 0, {0}, "is missing"},
+        {"layer3.0.conv2.input_scale", SET, 0, 0.0f, 0, {0}, "positive scale"},
+        {"(no such tensor)", SET, 0, 0, 0, {0}, ""}, /* the control: the unchanged copy loads */
+        {"layer1.1.conv1.input_scale", SET, 0, -2.0f, 0, {0}, "positive scale"},
+        {"layer1.1.conv1.input_scale", SET, 0, INFINITY, 0, {0}, "non-finite"},
+        {"layer1.1.conv1.input_scale", RESHAPE, 0, 0, 1, {0}, "has shape [0], expected [1]"},
+        {"layer2.0.downsample.0.output_scale", SET, 0, NAN, 0, {0}, "non-finite"},
+        {"layer2.0.downsample.0.output_zero_point", SET, 0, 3.5f, 0, {0}, "whole number in 0..255"},
+        {"layer2.0.downsample.0.output_zero_point", SET, 0, 256.0f, 0, {0}, "whole number in 0..255"},
+        {"layer2.0.downsample.0.output_zero_point", DROP, 0, 0, 0, {0}, "is missing"},
+        {"layer1.2.conv3.bias", SET, 3, NAN, 0, {0}, "non-finite"},
+    };
+    const char *good = tmp_path("a.safetensors"), *bad = tmp_path("bad.safetensors");
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        const edit *e = &edits[i];
+        if (!write_edited(good, bad, e)) {
+            CHECK(0, "could not write the damaged copy for %s", e->tensor);
+            continue;
+        }
+        resnet_model *m = NULL;
+        resnet_error err = {0};
+        resnet_status s = resnet_model_load(bad, NULL, &m, &err);
+        if (!*e->want) {
+            CHECK(s == RESNET_OK, "%s: an unused tensor stops the load: %s", e->tensor, err.message);
+            resnet_model_free(m);
+            continue;
+        }
+        /* the tensor named: the scales of weights named by their own name */
+        CHECK(s == RESNET_E_WEIGHTS && !m && strstr(err.message, bad) && strstr(err.message, e->tensor) &&
+                  strstr(err.message, e->want) && !strchr(err.message, '\n'),
+              "%s (%d): status %d, message '%s'", e->tensor, e->op, s, err.message);
+        resnet_model_free(m);
+    }
+}
+
+int main(void) {
+    if (!*fp32_path()) {
+        fprintf(stderr, "test_int8: RESNET_TEST_V1_CAFFE is not set (run through tests/run.sh)\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    if (!mkdtemp(dir)) return 1;
+    resnet_model *m = NULL;
+    resnet_error err;
+    if (resnet_model_load(fp32_path(), NULL, &m, &err) != RESNET_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    for (int i = 0; i < N_PHOTOS; i++)
+        if (resnet_preprocess_file(photos[i], resnet_model_norm(m), input[i], &err) != RESNET_OK) {
+            fprintf(stderr, "%s\n", err.message);
+            return 1;
+        }
+    resnet_model_free(m);
+    RUN(test_sha256);
+    RUN(test_qconv_driver);
+    RUN(test_quantize_deterministic);
+    RUN(test_int8_agrees_with_fp32);
+    RUN(test_int8_paths_identical);
+    RUN(test_bad_int8_files);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return TEST_DONE();
+}

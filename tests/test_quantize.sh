@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# test_quantize.sh - `resnet quantize` and int8 files as a user meets them. Tier 1 (the
+# project's demo photos only): two runs give byte-identical files, the int8 file classifies
+# the demo photos as fp32 does, bad calibration input writes nothing. Tier 2, where
+# ../shared is beside us: on ../shared/images/samples the int8 top-1 equals fp32's wherever
+# fp32's top-1 probability is above 0.5. Run by tests/run.sh (RESNET_BIN, RESNET_TEST_V1_CAFFE).
+set -u
+BIN=${RESNET_BIN:-build/resnet}
+SHARED=${RESNET_SHARED:-../shared}
+W=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh}
+export RESNET_WEIGHTS=$W
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0 skipped=0
+
+check() { # name, condition-result (0 = ok), detail
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
+  else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
+}
+# have_shared WHAT NAME: as in test_cli.sh (skipped, or failed under RESNET_REQUIRE_SHARED=1)
+have_shared() {
+  [ -e "$SHARED/$1" ] && return 0
+  if [ "${RESNET_REQUIRE_SHARED:-0}" = 1 ]; then check "$2" 1 "RESNET_REQUIRE_SHARED=1 but $SHARED/$1 is not there"; return 1; fi
+  skipped=$((skipped + 1)); echo "skip $2: needs $SHARED/$1, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
+  return 1
+}
+run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
+top1() { # classify output -> "file index" per photo
+  awk '/^[^ ]/ {f=$0; next} f != "" {print f, $2; f=""}'
+}
+
+run "$BIN" quantize demo -o "$tmp/q1.safetensors"
+[ "$rc" -eq 0 ] && [ -s "$tmp/q1.safetensors" ]
+check "quantize demo -o q1 writes a file" $? "rc=$rc $err"
+run "$BIN" quantize demo/coffee.png demo/chelsea.png -o "$tmp/q2.safetensors" --threads 1
+cmp -s "$tmp/q1.safetensors" "$tmp/q2.safetensors"
+check "a second run (files named, other order, 1 thread) is byte-identical" $? "$err"
+
+run "$BIN" classify demo/chelsea.png demo/coffee.png
+fp32=$(echo "$out" | top1)
+run "$BIN" classify --weights "$tmp/q1.safetensors" demo/chelsea.png demo/coffee.png
+int8=$(echo "$out" | top1)
+[ "$rc" -eq 0 ] && [ -n "$fp32" ] && [ "$fp32" = "$int8" ]
+check "int8 top-1 equals fp32's on the demo photos" $? "fp32: $fp32 / int8: $int8 $err"
+
+run "$BIN" bench --weights "$tmp/q1.safetensors" --iters 1 --warmup 0 --profile
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "^precision int8, kernels" && echo "$out" | grep -q "int8 1x1 direct" &&
+  echo "$out" | grep -q "fp32 7x7 im2col"
+check "bench names the precision, kernels and each layer's precision" $? "$out $err"
+
+run "$BIN" quantize demo -o "$tmp/q3.safetensors" --limit 1
+[ "$rc" -eq 0 ] && printf '%s' "$err" | grep -q "calibrated on 1 photo "
+check "--limit 1 calibrates on one photo" $? "$err"
+
+# bad input: one line, non-zero exit, no file
+mkdir "$tmp/empty" "$tmp/junk"
+printf 'not a photo\n' >"$tmp/junk/a.jpg"
+run "$BIN" quantize "$tmp/empty" -o "$tmp/none.safetensors"
+[ "$rc" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && [ ! -e "$tmp/none.safetensors" ]
+check "a folder with no photo: one error line, no file" $? "rc=$rc $err"
+run "$BIN" quantize "$tmp/junk" -o "$tmp/none.safetensors"
+[ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "could be read; nothing written" && [ ! -e "$tmp/none.safetensors" ] &&
+  [ -z "$(ls "$tmp" | grep tmp)" ]
+check "no readable photo: a clear error, no file (nor a temporary)" $? "rc=$rc $err"
+run "$BIN" quantize demo -o "$W"
+[ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "being quantized"
+check "the fp32 file as the output is refused" $? "rc=$rc $err"
+run "$BIN" quantize demo -o "$tmp/q4.safetensors" --weights "$tmp/q1.safetensors"
+[ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "already an int8 file" && [ ! -e "$tmp/q4.safetensors" ]
+check "an int8 file as the source is refused" $? "rc=$rc $err"
+run "$BIN" quantize demo -o "$tmp/q4.safetensors" --method kl
+[ "$rc" -eq 2 ] && [ ! -e "$tmp/q4.safetensors" ]
+check "an unknown --method is a usage error" $? "rc=$rc $err"
+
+# tier 2: the shared samples, int8 calibrated on the demo photos and the samples themselves
+S=$SHARED/images/samples
+if have_shared images/samples "samples: int8 top-1 = fp32 top-1 wherever fp32 prob > 0.5"; then
+  run "$BIN" quantize demo "$S" -o "$tmp/qs.safetensors"
+  [ "$rc" -eq 0 ]
+  check "quantize on the samples" $? "$err"
+  "$BIN" classify --json -k 1 "$S" >"$tmp/fp32.json" 2>/dev/null
+  "$BIN" classify --json -k 1 --weights "$tmp/qs.safetensors" "$S" >"$tmp/int8.json" 2>/dev/null
+  node -e '
+    const fs = require("fs");
+    const rd = f => Object.fromEntries(fs.readFileSync(f, "utf8").trim().split("\n").map(JSON.parse).filter(o => o.top).map(o => [o.file, o.top[0]]));
+    const a = rd(process.argv[1]), b = rd(process.argv[2]);
+    let n = 0, bad = [];
+    for (const f in a) if (a[f].prob > 0.5) { n++; if (!b[f] || b[f].index !== a[f].index) bad.push(f); }
+    console.log(`     ${n} samples with fp32 top-1 prob > 0.5; int8 differs on ${bad.length}`);
+    if (n === 0 || bad.length) { console.error(bad.join(" ")); process.exit(1); }
+  ' "$tmp/fp32.json" "$tmp/int8.json"
+  check "samples: int8 top-1 = fp32 top-1 wherever fp32 prob > 0.5" $? ""
+fi
+
+if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
+else echo "$passed passed, $failed failed"; fi
+[ "$failed" -eq 0 ]
