@@ -111,7 +111,7 @@ resnet_status rn_image_load_ex(const char *path, unsigned flags, rn_image *out, 
     if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output image given", path);
     out->width = out->height = 0;
     out->rgb = NULL;
-    static const rn_file_kind photo = {"an image", RESNET_E_IMAGE};
+    static const rn_read_kind photo = {"an image", RESNET_E_IMAGE};
     char *data;
     size_t size = 0;
     resnet_status st = rn_read_file_as(path, RN_IMAGE_MAX_FILE_BYTES, &photo, &data, &size, err);

@@ -39,18 +39,20 @@ static int strvec_push(strvec *s, char *str) {
     return 0;
 }
 
-static char *format_msg(const char *fmt, const char *path, int e) {
-    char eb[128], pb[400];
-    char *m = malloc(600);
-    if (m) snprintf(m, 600, fmt, rn_printable(path, pb, sizeof pb), rn_errno_str(e, eb, sizeof eb));
-    return m;
+/* "<path>: <what>: <cause>", the path shortened in its middle if need be (rn_fail), so the
+ * cause is never cut off. */
+static char *format_msg(const char *what, const char *path, int e) {
+    char eb[128];
+    resnet_error err;
+    rn_fail(&err, RESNET_E_IO, "%s: %s: %s", path, what, rn_errno_str(e, eb, sizeof eb));
+    return strdup(err.message);
 }
 
 static int has_image_extension(const char *name) { return rn_image_has_photo_extension(name); }
 
 /* The first bytes of a format we decode (the decoder's own sniffing). */
-static int has_image_signature(const char *path) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+static int has_image_signature(int dirfd, const char *name) {
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
     unsigned char b[18];
     ssize_t n = read(fd, b, sizeof b);
@@ -71,10 +73,15 @@ typedef struct walker {
     int ignored; /* regular files that are not photos */
 } walker;
 
-static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
-    DIR *d = opendir(dir);
+/* Walks the folder open at fd (taken over and closed), named dir in the list and messages.
+ * Everything goes through fd (fstatat, openat), so a tree deeper than PATH_MAX is still
+ * walked: its photos are listed by their full names, and opening them later fails with
+ * "File name too long", which names and counts them instead of skipping them unseen. */
+static void walk(walker *w, int fd, const char *dir, const ancestor *up, int depth) {
+    DIR *d = fdopendir(fd);
     if (!d) {
-        if (strvec_push(&w->problems, format_msg("%s: cannot read folder: %s", dir, errno)) != 0) w->oom = 1;
+        if (strvec_push(&w->problems, format_msg("cannot read folder", dir, errno)) != 0) w->oom = 1;
+        close(fd);
         return;
     }
     struct dirent *e;
@@ -86,10 +93,13 @@ static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
             break;
         }
         struct stat sb;
-        if (stat(path, &sb) != 0) {
-            /* a dangling link or a file gone since readdir: report only if it looked like a photo */
-            if (has_image_extension(e->d_name) &&
-                strvec_push(&w->problems, format_msg("%s: cannot read: %s", path, errno)) != 0)
+        if (fstatat(dirfd(d), e->d_name, &sb, 0) != 0) {
+            /* A dangling link or a file gone since readdir: reported if it looked like a photo.
+             * Anything else (a link loop, no permission, ...) is something we cannot see
+             * into, photo or not: always reported, never skipped silently. */
+            int er = errno;
+            if ((er != ENOENT || has_image_extension(e->d_name)) &&
+                strvec_push(&w->problems, format_msg("cannot read", path, er)) != 0)
                 w->oom = 1;
             free(path);
             continue;
@@ -99,10 +109,15 @@ static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
             for (const ancestor *a = up; a && !loop; a = a->up) loop = a->dev == sb.st_dev && a->ino == sb.st_ino;
             if (!loop) {
                 ancestor here = {sb.st_dev, sb.st_ino, up};
-                walk(w, path, &here, depth + 1);
+                int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (sub < 0) {
+                    if (strvec_push(&w->problems, format_msg("cannot read folder", path, errno)) != 0) w->oom = 1;
+                } else {
+                    walk(w, sub, path, &here, depth + 1);
+                }
             }
             free(path);
-        } else if (S_ISREG(sb.st_mode) && (has_image_extension(e->d_name) || has_image_signature(path))) {
+        } else if (S_ISREG(sb.st_mode) && (has_image_extension(e->d_name) || has_image_signature(dirfd(d), e->d_name))) {
             if (strvec_push(&w->files, path) != 0) w->oom = 1;
         } else {
             w->ignored += S_ISREG(sb.st_mode);
@@ -121,13 +136,13 @@ static void free_vec(strvec *s) {
 
 /* Opens the folder a walk starts from (*sb gets its stat): missing, not a folder or unreadable
  * is an error, not a problem entry. */
-static resnet_status open_root(const char *dir, struct stat *sb, DIR **d, resnet_error *err) {
+static resnet_status open_root(const char *dir, struct stat *sb, int *fd, resnet_error *err) {
     char eb[128], pb[400];
     if (stat(dir, sb) != 0)
         return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", rn_printable(dir, pb, sizeof pb),
                        rn_errno_str(errno, eb, sizeof eb));
     if (!S_ISDIR(sb->st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a folder", rn_printable(dir, pb, sizeof pb));
-    if (!(*d = opendir(dir)))
+    if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
                        rn_errno_str(errno, eb, sizeof eb));
     return RESNET_OK;
@@ -138,13 +153,12 @@ static resnet_status list_images(const char *dir, resnet_file_list *out, int *ig
     memset(out, 0, sizeof *out);
     char pb[400];
     struct stat sb;
-    DIR *probe;
-    resnet_status st = open_root(dir, &sb, &probe, err);
+    int fd;
+    resnet_status st = open_root(dir, &sb, &fd, err);
     if (st != RESNET_OK) return st;
-    closedir(probe);
     walker w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, 0};
     ancestor root = {sb.st_dev, sb.st_ino, NULL};
-    walk(&w, dir, &root, 0);
+    walk(&w, fd, dir, &root, 0);
     if (w.oom) {
         free_vec(&w.files);
         free_vec(&w.problems);
@@ -162,6 +176,15 @@ static resnet_status list_images(const char *dir, resnet_file_list *out, int *ig
 resnet_status resnet_list_images(const char *dir, resnet_file_list *out, resnet_error *err) {
     if (!dir || !out) return rn_fail(err, RESNET_E_ARG, "resnet_list_images: NULL argument");
     return list_images(dir, out, NULL, err);
+}
+
+void resnet_file_list_free(resnet_file_list *list) {
+    if (!list) return;
+    for (int i = 0; i < list->count; i++) free(list->paths[i]);
+    for (int i = 0; i < list->n_problems; i++) free(list->problems[i]);
+    free(list->paths);
+    free(list->problems);
+    memset(list, 0, sizeof *list);
 }
 
 /* ---- a folder per class ------------------------------------------------------------------ */
@@ -199,9 +222,17 @@ resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tr
     if (!dir || !out) return rn_fail(err, RESNET_E_ARG, "rn_list_classes: NULL argument");
     memset(out, 0, sizeof *out);
     struct stat sb;
-    DIR *d;
-    resnet_status st = open_root(dir, &sb, &d, err);
+    int fd;
+    resnet_status st = open_root(dir, &sb, &fd, err);
     if (st != RESNET_OK) return st;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        char eb[128], pb[400];
+        const int e0 = errno;
+        close(fd);
+        return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
+                       rn_errno_str(e0, eb, sizeof eb));
+    }
     int cap = 0, oom = 0;
     struct dirent *e;
     while (!oom && (e = readdir(d)) != NULL) {
@@ -211,7 +242,7 @@ resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tr
             oom = 1;
             break;
         }
-        if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) { /* a file at the top: no class */
+        if (fstatat(dirfd(d), e->d_name, &sb, 0) != 0 || !S_ISDIR(sb.st_mode)) { /* a file at the top: no class */
             out->loose++;
             free(path);
             continue;
@@ -264,13 +295,4 @@ resnet_status rn_list_classes(const char *dir, rn_class_names names, rn_class_tr
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory listing the folder", rn_printable(dir, pb, sizeof pb));
     }
     return RESNET_OK;
-}
-
-void resnet_file_list_free(resnet_file_list *list) {
-    if (!list) return;
-    for (int i = 0; i < list->count; i++) free(list->paths[i]);
-    for (int i = 0; i < list->n_problems; i++) free(list->problems[i]);
-    free(list->paths);
-    free(list->problems);
-    memset(list, 0, sizeof *list);
 }
