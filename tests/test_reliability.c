@@ -28,17 +28,8 @@
 #include "io/safetensors.h"
 #include "testutil.h"
 
-static char tmpdir[256];
 static const char *weights;
 static const char *bin;
-
-static const char *tpath(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static int write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -65,7 +56,7 @@ static pid_t dead_pid(void) {
 static void test_atomic_writer(void) {
     resnet_error err;
     rn_atomic_file f;
-    const char *out = tpath("out.bin");
+    const char *out = tu_path("out.bin");
     /* a temporary left by a writer killed outright, and one of a live process */
     char stale[600], live[600];
     snprintf(stale, sizeof stale, "%s.tmp.%ld", out, (long)dead_pid());
@@ -99,7 +90,7 @@ static void test_atomic_writer(void) {
     free(b);
 
     /* a commit that cannot rename (the name is a folder): error with the cause, no temporary */
-    const char *dir = tpath("adir");
+    const char *dir = tu_path("adir");
     mkdir(dir, 0755);
     CHECK(rn_atomic_open(&f, dir, &err) == RESNET_OK, "open: %s", err.message);
     snprintf(tmp, sizeof tmp, "%s", f.tmp ? f.tmp : "");
@@ -112,7 +103,7 @@ static void test_atomic_writer(void) {
     char longname[300];
     memset(longname, 'n', 250);
     longname[250] = '\0';
-    const char *lp = tpath(longname);
+    const char *lp = tu_path(longname);
     CHECK(rn_atomic_open(&f, lp, &err) == RESNET_OK, "open of a 250-byte name: %s", err.message);
     if (f.tmp) CHECK(rn_atomic_commit(&f, &err) == RESNET_OK && exists(lp), "commit of a 250-byte name: %s", err.message);
     unlink(lp);
@@ -123,7 +114,7 @@ static void test_atomic_writer(void) {
 
 static void test_output_check(void) {
     resnet_error err;
-    const char *photo = tpath("photo.png"), *hard = tpath("hard.png"), *soft = tpath("soft.png");
+    const char *photo = tu_path("photo.png"), *hard = tu_path("hard.png"), *soft = tu_path("soft.png");
     size_t n;
     unsigned char *png = tu_read_file("demo/coffee.png", &n);
     CHECK(png != NULL, "demo/coffee.png");
@@ -145,26 +136,26 @@ static void test_output_check(void) {
     CHECK(rn_output_check(photo, RN_KIND_F32, 0, NULL, 0, &err) != RESNET_OK, "a photo taken for a feature matrix");
     CHECK(rn_output_check(photo, RN_KIND_SAFETENSORS, 0, NULL, 0, &err) != RESNET_OK, "a photo taken for weights");
     /* new names, empty files: fine; folders: never */
-    CHECK(rn_output_check(tpath("new.npy"), RN_KIND_NPY, 0, &in, 1, &err) == RESNET_OK, "a new name refused");
-    write_file(tpath("empty"), "", 0);
-    CHECK(rn_output_check(tpath("empty"), RN_KIND_NPY, 0, NULL, 0, &err) == RESNET_OK, "an empty file refused");
-    CHECK(rn_output_check(tmpdir, RN_KIND_NPY, 1, NULL, 0, &err) != RESNET_OK, "a folder accepted");
+    CHECK(rn_output_check(tu_path("new.npy"), RN_KIND_NPY, 0, &in, 1, &err) == RESNET_OK, "a new name refused");
+    write_file(tu_path("empty"), "", 0);
+    CHECK(rn_output_check(tu_path("empty"), RN_KIND_NPY, 0, NULL, 0, &err) == RESNET_OK, "an empty file refused");
+    CHECK(rn_output_check(tu_tmpdir(), RN_KIND_NPY, 1, NULL, 0, &err) != RESNET_OK, "a folder accepted");
     /* the weights are safetensors but not a head, and the other way round */
     CHECK(rn_output_check(weights, RN_KIND_SAFETENSORS, 0, NULL, 0, &err) == RESNET_OK, "weights not recognised: %s",
           err.message);
     CHECK(rn_output_check(weights, RN_KIND_HEAD, 0, NULL, 0, &err) != RESNET_OK, "weights taken for a head");
-    write_file(tpath("p.tsv"), RN_PREDICTIONS_HEADER "\na\t1\n", strlen(RN_PREDICTIONS_HEADER) + 5);
-    CHECK(rn_output_check(tpath("p.tsv"), RN_KIND_PREDICTIONS, 0, NULL, 0, &err) == RESNET_OK, "predictions: %s",
+    write_file(tu_path("p.tsv"), RN_PREDICTIONS_HEADER "\na\t1\n", strlen(RN_PREDICTIONS_HEADER) + 5);
+    CHECK(rn_output_check(tu_path("p.tsv"), RN_KIND_PREDICTIONS, 0, NULL, 0, &err) == RESNET_OK, "predictions: %s",
           err.message);
-    write_file(tpath("labels.tsv"), "file\tlabel\na.png\t1\n", 19);
-    CHECK(rn_output_check(tpath("labels.tsv"), RN_KIND_PREDICTIONS, 0, NULL, 0, &err) != RESNET_OK,
+    write_file(tu_path("labels.tsv"), "file\tlabel\na.png\t1\n", 19);
+    CHECK(rn_output_check(tu_path("labels.tsv"), RN_KIND_PREDICTIONS, 0, NULL, 0, &err) != RESNET_OK,
           "labels.tsv taken for predictions");
     unlink(photo);
     unlink(hard);
     unlink(soft);
-    unlink(tpath("empty"));
-    unlink(tpath("p.tsv"));
-    unlink(tpath("labels.tsv"));
+    unlink(tu_path("empty"));
+    unlink(tu_path("p.tsv"));
+    unlink(tu_path("labels.tsv"));
 }
 
 /* ---- long messages ----------------------------------------------------------------------- */
@@ -200,12 +191,12 @@ static void test_long_messages(void) {
 
 static void test_walk(void) {
     char root[600];
-    snprintf(root, sizeof root, "%s", tpath("walk"));
+    snprintf(root, sizeof root, "%s", tu_path("walk"));
     mkdir(root, 0755);
     size_t n;
     unsigned char *png = tu_read_file("demo/coffee.png", &n);
     if (!png) return;
-    write_file(tpath("walk/a.png"), png, n);
+    write_file(tu_path("walk/a.png"), png, n);
     /* a tree deeper than PATH_MAX, built through descriptors, with a photo at the bottom */
     char name[201];
     memset(name, 'd', 200);
@@ -226,9 +217,9 @@ static void test_walk(void) {
     }
     free(png);
     /* a link loop between two folders, and a link to itself */
-    symlink("l2", tpath("walk/l1"));
-    symlink("l1", tpath("walk/l2"));
-    symlink("self.jpg", tpath("walk/self.jpg"));
+    symlink("l2", tu_path("walk/l1"));
+    symlink("l1", tu_path("walk/l2"));
+    symlink("self.jpg", tu_path("walk/self.jpg"));
     resnet_file_list list;
     resnet_error err;
     CHECK(resnet_list_images(root, &list, &err) == RESNET_OK, "%s", err.message);
@@ -310,7 +301,7 @@ static void test_nonfinite(void) {
 
     /* fc weights of 3e38: every logit overflows, whatever the photo: refused at load */
     char huge[600];
-    snprintf(huge, sizeof huge, "%s", tpath("huge.safetensors"));
+    snprintf(huge, sizeof huge, "%s", tu_path("huge.safetensors"));
     CHECK(make_weights(huge, -1, 3e38f) == 0, "make %s", huge);
     CHECK(resnet_model_load(huge, NULL, &m, &err) != RESNET_OK, "weights of 3e38 loaded");
     CHECK(strstr(err.message, "float range") != NULL, "message: %s", err.message);
@@ -340,7 +331,7 @@ static void test_nonfinite(void) {
     resnet_model_free(m);
     free(in);
     char big[600];
-    snprintf(big, sizeof big, "%s", tpath("big.safetensors"));
+    snprintf(big, sizeof big, "%s", tu_path("big.safetensors"));
     CHECK(make_weights(big, col, 1e38f) == 0, "make %s", big);
     m = NULL;
     CHECK(resnet_model_load(big, NULL, &m, &err) == RESNET_OK, "one column of 1e38 refused: %s", err.message);
@@ -359,7 +350,7 @@ static void test_nonfinite(void) {
      * 1e38 x that feature, and float rounding swallows all the rest: 1000 equal logits, which
      * top-k would list as classes 0, 1, 2... An error too, not an answer. */
     char flat[600];
-    snprintf(flat, sizeof flat, "%s", tpath("flat.safetensors"));
+    snprintf(flat, sizeof flat, "%s", tu_path("flat.safetensors"));
     CHECK(small >= 0, "no pooled feature between 0.05 and 1");
     if (small >= 0 && make_weights(flat, small, 1e38f) == 0) {
         m = NULL;
@@ -383,27 +374,27 @@ static void test_nonfinite(void) {
     rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && !strstr(out, "nan") && strstr(out, "not finite"), "classify DIR: exit %d, %s", rc, out);
     /* eval: an error, not a wrong answer */
-    mkdir(tpath("set"), 0755);
+    mkdir(tu_path("set"), 0755);
     size_t n;
     unsigned char *png = tu_read_file("demo/chelsea.png", &n);
-    if (png) write_file(tpath("set/c.png"), png, n);
+    if (png) write_file(tu_path("set/c.png"), png, n);
     free(png);
-    write_file(tpath("set/labels.tsv"), "file\tlabel\nc.png\t285\n", 21);
-    snprintf(cmd, sizeof cmd, "%s eval --json --weights %s %s 2>&1", bin, big, tpath("set"));
+    write_file(tu_path("set/labels.tsv"), "file\tlabel\nc.png\t285\n", 21);
+    snprintf(cmd, sizeof cmd, "%s eval --json --weights %s %s 2>&1", bin, big, tu_path("set"));
     rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "not finite") && !strstr(out, "nan"), "eval: exit %d, %s", rc, out);
     CHECK(strstr(out, "\"images\": 0") || strstr(out, "\"classified\": 0") || strstr(out, "\"skipped\": 1"),
           "eval counted the photo as classified: %s", out);
-    unlink(tpath("set/c.png"));
-    unlink(tpath("set/labels.tsv"));
-    rmdir(tpath("set"));
+    unlink(tu_path("set/c.png"));
+    unlink(tu_path("set/labels.tsv"));
+    rmdir(tu_path("set"));
     unlink(big);
 }
 
 /* A weight file cut short by another program while it is open: an error, never SIGBUS. */
 static void test_truncated_while_open(void) {
     char w[600];
-    snprintf(w, sizeof w, "%s", tpath("cut.safetensors"));
+    snprintf(w, sizeof w, "%s", tu_path("cut.safetensors"));
     size_t n;
     unsigned char *b = tu_read_file(weights, &n);
     CHECK(b && write_file(w, b, n) == 0, "copy");
@@ -451,21 +442,21 @@ static void test_truncated_while_open(void) {
 /* The feature cache's folder is a file: the warning says so (not "damaged"). */
 static void test_featcache_warning(void) {
     char cmd[2048], out[8192];
-    mkdir(tpath("cache"), 0755);
-    write_file(tpath("cache/features"), "not a folder", 12);
-    snprintf(cmd, sizeof cmd, "RESNET_CACHE=%s %s similar --weights %s demo/chelsea.png demo 2>&1", tpath("cache"), bin,
+    mkdir(tu_path("cache"), 0755);
+    write_file(tu_path("cache/features"), "not a folder", 12);
+    snprintf(cmd, sizeof cmd, "RESNET_CACHE=%s %s similar --weights %s demo/chelsea.png demo 2>&1", tu_path("cache"), bin,
              weights);
     run(cmd, out, sizeof out);
     CHECK(!strstr(out, "damaged") && strstr(out, "Not a directory"), "%s", out);
-    unlink(tpath("cache/features"));
+    unlink(tu_path("cache/features"));
     /* the cache file itself a folder */
-    mkdir(tpath("cache/features"), 0755);
+    mkdir(tu_path("cache/features"), 0755);
     run(cmd, out, sizeof out); /* makes the file */
-    DIR *d = opendir(tpath("cache/features"));
+    DIR *d = opendir(tu_path("cache/features"));
     struct dirent *e;
     char file[700] = "";
     while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') snprintf(file, sizeof file, "%s/%s", tpath("cache/features"), e->d_name);
+        if (e->d_name[0] != '.') snprintf(file, sizeof file, "%s/%s", tu_path("cache/features"), e->d_name);
     if (d) closedir(d);
     CHECK(file[0], "no cache file written");
     unlink(file);
@@ -473,32 +464,32 @@ static void test_featcache_warning(void) {
     run(cmd, out, sizeof out);
     CHECK(!strstr(out, "damaged") && strstr(out, "directory"), "%s", out);
     rmdir(file);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tpath("cache"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_path("cache"));
     CHECK(system(cmd) == 0, "cleanup");
 }
 
 /* eval --predictions that cannot be written says why (before the run, not after it). */
 static void test_predictions_unwritable(void) {
     char cmd[2048], out[8192];
-    mkdir(tpath("set2"), 0755);
+    mkdir(tu_path("set2"), 0755);
     size_t n;
     unsigned char *png = tu_read_file("demo/coffee.png", &n);
-    if (png) write_file(tpath("set2/c.png"), png, n);
+    if (png) write_file(tu_path("set2/c.png"), png, n);
     free(png);
-    write_file(tpath("set2/labels.tsv"), "file\tlabel\nc.png\t967\n", 21);
-    mkdir(tpath("adir"), 0755);
-    snprintf(cmd, sizeof cmd, "%s eval --weights %s %s --predictions %s 2>&1", bin, weights, tpath("set2"),
-             tpath("adir"));
+    write_file(tu_path("set2/labels.tsv"), "file\tlabel\nc.png\t967\n", 21);
+    mkdir(tu_path("adir"), 0755);
+    snprintf(cmd, sizeof cmd, "%s eval --weights %s %s --predictions %s 2>&1", bin, weights, tu_path("set2"),
+             tu_path("adir"));
     int rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "not a regular file"), "a folder: exit %d, %s", rc, out);
-    snprintf(cmd, sizeof cmd, "%s eval --weights %s %s --predictions %s 2>&1", bin, weights, tpath("set2"),
-             tpath("nowhere/p.tsv"));
+    snprintf(cmd, sizeof cmd, "%s eval --weights %s %s --predictions %s 2>&1", bin, weights, tu_path("set2"),
+             tu_path("nowhere/p.tsv"));
     rc = run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "No such file or directory"), "a missing folder: exit %d, %s", rc, out);
-    rmdir(tpath("adir"));
-    unlink(tpath("set2/c.png"));
-    unlink(tpath("set2/labels.tsv"));
-    rmdir(tpath("set2"));
+    rmdir(tu_path("adir"));
+    unlink(tu_path("set2/c.png"));
+    unlink(tu_path("set2/labels.tsv"));
+    rmdir(tu_path("set2"));
 }
 
 static const char *default_weights(void) {
@@ -513,12 +504,7 @@ static const char *default_weights(void) {
 }
 
 int main(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rn_test_reliability.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tu_make_tmpdir("rn_test_reliability.");
     weights = default_weights();
     bin = getenv("RESNET_BIN");
     if (!bin || !*bin) bin = "build/resnet";
@@ -530,8 +516,8 @@ int main(void) {
     RUN(test_nonfinite);
     RUN(test_featcache_warning);
     RUN(test_predictions_unwritable);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir());
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tu_tmpdir());
     return TEST_DONE();
 }
