@@ -73,6 +73,8 @@ resnet_status resnet_classify_file(resnet_session *s, const char *path, int k, r
     }
     st = rn_preprocess_file_ex(path, resnet_model_norm(resnet_session_model(s)), rn_session_image_flags(s), input, err);
     if (st == RESNET_OK) st = resnet_forward(s, input, 1, probs, NULL, err);
+    const char *bad = st == RESNET_OK ? rn_logits_problem(probs, 1) : NULL;
+    if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);
     if (st == RESNET_OK) {
         resnet_softmax(probs, RESNET_NUM_CLASSES, probs);
         resnet_top_k(probs, RESNET_NUM_CLASSES, k, top);

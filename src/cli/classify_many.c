@@ -83,9 +83,10 @@ static int on_result(void *vctx, const resnet_file_result *r) {
 
 /* The end of a folder run: counts, speed, and the most frequent top-1 classes, on stderr so
  * that stdout stays one record per photo. */
-static void summary(const run_ctx *x, int n, int nc, double seconds) {
-    fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n, n == 1 ? "" : "s",
-            seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed);
+static void summary(const run_ctx *x, int n, int problems, int nc, double seconds) {
+    /* what the walk could not read counts as unreadable too: the counts match the errors */
+    fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n + problems,
+            n + problems == 1 ? "" : "s", seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed + problems);
     int shown = 0;
     char line[400];
     size_t len = 0;
@@ -196,7 +197,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
         }
     }
     cli_progress_clear(&x.bar);
-    if (x.folder_mode) summary(&x, photos.count, nc, cli_now() - t0);
+    if (x.folder_mode) summary(&x, photos.count, photos.problems, nc, cli_now() - t0);
     rc = x.failed || photos.problems ? 1 : 0;
 done:
     resnet_session_free(s);

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include "resnet.h"
+#include "io/atomic.h"
 
 /* Flags every subcommand that runs the network accepts. */
 typedef struct cli_common {
@@ -12,6 +13,7 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    int force;           /* --force: replace an existing output of another kind */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } cli_common;
 
@@ -36,6 +38,7 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
  * bash completion) and the man-page test all read them. */
 enum { /* ids of the long options without a short letter (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
+    CLI_OPT_FORCE, /* returned to the command, which sets its cli_common's force */
     CLI_OPT_FIRST_OWN = 300
 };
 /* The options of every command that runs the network, and --help: end a command's table. */
@@ -46,6 +49,11 @@ enum { /* ids of the long options without a short letter (above any char) */
     {"direct", no_argument, NULL, CLI_OPT_DIRECT},                   \
     {"exif-orientation", no_argument, NULL, CLI_OPT_EXIF_ORIENTATION}
 #define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
+/* --force, in the table and the help of every command that writes a file */
+#define CLI_FORCE_OPTION {"force", no_argument, NULL, CLI_OPT_FORCE}
+#define CLI_FORCE_HELP                                                                        \
+    "      --force           replace an existing output file that is not of the kind written\n" \
+    "                        (never one of the run's inputs)\n"
 
 typedef struct cli_command {
     const char *name;
@@ -80,9 +88,18 @@ void cli_command_usage(const cli_command *cmd, FILE *f);
  * plausible typo. */
 const char *cli_closest(const char *s, size_t len, const char *const *names, int n);
 
-/* The weight file c names (--weights, $RESNET_WEIGHTS, else the cache default; buf holds it). */
+/* The weight file c names (--weights, $RESNET_WEIGHTS or the cache default, in buf). */
 const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
 
+/* The one check every writing command makes before computing anything: out must not be
+ * any file the run reads (the photos, the weight file c names, the n_extra other files),
+ * by whatever path, and an existing out must be of the kind written (or c->force).
+ * 0, or 1 after printing why. c may be NULL (no weight file read). */
+int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
+                     const char *const *extra, int n_extra);
+
+/* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
+void cli_catch_signals(void);
 /* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
  * changed when the flags change what the network sees (features of turned photos differ). */
 unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);

@@ -173,7 +173,7 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
     fputs("]}\n", f);
 }
 
-void eval_predictions_header(FILE *f) { fputs("file\tlabel\ttop1\ttop1_prob\ttop5\n", f); }
+void eval_predictions_header(FILE *f) { fputs(RN_PREDICTIONS_HEADER "\n", f); }
 
 void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5) {
     fprintf(f, "%s\t%d\t%d\t%.6f\t%d,%d,%d,%d,%d\n", name, label, top5[0].index, top5[0].prob, top5[0].index,

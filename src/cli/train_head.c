@@ -86,6 +86,7 @@ static const struct option options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"no-l2norm", no_argument, NULL, OPT_NO_L2NORM},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    CLI_FORCE_OPTION,
     CLI_NETWORK_OPTIONS,
     CLI_HELP_OPTION,
     {0},
@@ -103,7 +104,7 @@ const cli_command cli_train_head = {
             "      --patience N      stop after N without a better validation loss (default 20)\n"
             "      --seed N          of the split (default 1)\n"
             "      --no-l2norm       raw features (default: L2-normalised)\n"
-            "      --no-cache        neither read nor write the feature cache\n",
+            "      --no-cache        neither read nor write the feature cache\n" CLI_FORCE_HELP,
     .shortopts = "ho:", .options = options,
 };
 
@@ -128,6 +129,7 @@ int cmd_train_head(int argc, char **argv) {
             break;
         case OPT_NO_L2NORM: opts.l2_normalize = 0; break;
         case OPT_NO_CACHE: use_cache = 0; break;
+        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
         if (bad) return 2;
@@ -180,6 +182,7 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("%s: needs at least 2 class folders with photos, found %d", dir, ncls);
         goto done;
     }
+    if (cli_check_output(out, RN_KIND_HEAD, &common, photos.paths, photos.count, NULL, 0) != 0) goto done;
     feats = malloc((size_t)photos.count * DIM * sizeof(float));
     ok = malloc((size_t)photos.count);
     labels = malloc((size_t)photos.count * sizeof *labels);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomic.h"
 #include "io/fileio.h"
 
 #define SHORT_SIDE 256 /* the reference pipeline: shorter side to 256, centre crop 224 */
@@ -97,6 +98,14 @@ static int png_encode(FILE *fp, const resnet_image *img, png_bytep *rows, png_fa
     png_init_io(png, fp);
     png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* Marks the file as ours, before the pixels: a later `cam -o` may replace a picture it
+     * made, never a photo that merely is a PNG too (io/atomic.h, RN_KIND_PNG). */
+    png_text text;
+    memset(&text, 0, sizeof text);
+    text.compression = PNG_TEXT_COMPRESSION_NONE;
+    text.key = (png_charp)"Software";
+    text.text = (png_charp)RN_PNG_SOFTWARE;
+    png_set_text(png, info, &text, 1);
     png_write_info(png, info);
     png_write_image(png, rows);
     png_write_end(png, NULL);
@@ -108,45 +117,22 @@ resnet_status resnet_image_write_png(const resnet_image *img, const char *path, 
     if (!path) return rn_fail(err, RESNET_E_ARG, "resnet_image_write_png: NULL path");
     resnet_status st = check_image(img, path, err);
     if (st != RESNET_OK) return st;
-    char eb[128];
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
     png_bytep *rows = malloc((size_t)img->height * sizeof *rows);
-    if (!tmp || !rows) {
-        free(tmp);
-        free(rows);
-        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
-    }
+    if (!rows) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     for (int y = 0; y < img->height; y++) rows[y] = img->rgb + (size_t)y * img->width * 3;
-    /* A new file beside the target (same filesystem, so rename is atomic); O_EXCL: never
-     * truncate something that happens to have that name. */
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = rn_fail(err, RESNET_E_IO, "%s: cannot create %s: %s", path, tmp, rn_errno_str(errno, eb, sizeof eb));
-        free(tmp);
+    rn_atomic_file af;
+    if ((st = rn_atomic_open(&af, path, err)) != RESNET_OK) {
         free(rows);
         return st;
     }
-    FILE *fp = fdopen(fd, "wb");
+    FILE *fp = rn_atomic_stdio(&af, err);
     png_failure f;
     f.message[0] = '\0';
-    if (!fp) {
-        st = rn_fail(err, RESNET_E_IO, "%s: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-        close(fd);
-    } else {
-        if (png_encode(fp, img, rows, &f) != 0)
-            st = rn_fail(err, RESNET_E_IO, "%s: PNG encoding failed: %s", path, f.message);
-        if (st == RESNET_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-            st = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-        if (fclose(fp) != 0 && st == RESNET_OK)
-            st = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    }
-    if (st == RESNET_OK && rename(tmp, path) != 0)
-        st = rn_fail(err, RESNET_E_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                     rn_errno_str(errno, eb, sizeof eb));
-    if (st != RESNET_OK) (void)unlink(tmp);
-    free(tmp);
+    if (!fp) st = RESNET_E_IO;
+    else if (png_encode(fp, img, rows, &f) != 0)
+        st = rn_fail(err, RESNET_E_IO, "%s: PNG encoding failed: %s", path, f.message);
+    if (st == RESNET_OK) st = rn_atomic_commit(&af, err);
+    else rn_atomic_abort(&af);
     free(rows);
     return st;
 }

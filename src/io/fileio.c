@@ -139,17 +139,24 @@ const char *rn_printable(const char *s, char *buf, size_t n) {
     if (!s) s = "(null)";
     size_t len = strlen(s), i;
     int cut = n < 8 ? 0 : len > n - 1;
-    size_t keep = cut ? n - 4 : (len < n - 1 ? len : n - 1);
+    /* cut in the middle: a path's start and its file name both stay readable */
+    size_t keep = cut ? (n - 4) / 2 : (len < n - 1 ? len : n - 1);
     for (i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s[i];
         buf[i] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
     }
     if (cut) {
-        /* don't split a UTF-8 sequence */
+        /* don't split a UTF-8 sequence, on either side of the "..." */
         while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80) i--;
         if (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0xC0) i--;
         memcpy(buf + i, "...", 3);
         i += 3;
+        size_t from = len - (n - 4 - (n - 4) / 2);
+        while (from < len && ((unsigned char)s[from] & 0xC0) == 0x80) from++;
+        for (; from < len; from++) {
+            unsigned char c = (unsigned char)s[from];
+            buf[i++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+        }
     }
     buf[i] = '\0';
     return buf;

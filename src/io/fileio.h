@@ -27,8 +27,9 @@ int rn_write_all(int fd, const void *buf, size_t n);
 /* 1 on a little-endian host. */
 int rn_host_is_le(void);
 
-/* Copies a string for an error message: control characters become '?', and anything past
- * n - 4 bytes is cut to "...", so a hostile name cannot break the one-line rule. */
+/* Copies a string for an error message: control characters become '?', and a string longer
+ * than n - 1 bytes loses its middle to "..." (start and end kept: a path's file name stays),
+ * so a hostile name cannot break the one-line rule. */
 const char *rn_printable(const char *s, char *buf, size_t n);
 
 #endif

@@ -15,6 +15,7 @@
  * bias and BN vectors agree on channels), not against ResNet-50's: the model loader does that.
  */
 #include "io/tfjs_import.h"
+#include "io/atomic.h"
 
 #include <inttypes.h>
 #include <locale.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -57,6 +59,9 @@ typedef struct importer {
     char **names;   /* out[i].name, owned */
     float **owned;  /* transposed copies, owned; NULL where out[i].data points into bufs */
     resnet_error *err;
+    rn_file_id out_id; /* the output's identity when it already exists: never one of the inputs */
+    int out_exists;
+    const char *out_path;
 } importer;
 
 static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
@@ -138,6 +143,13 @@ static int open_shard(importer *im, const char *full, size_t *size) {
     resnet_error e;
     int fd = rn_open_regular(full, size, &e);
     if (fd < 0) rn_fail(im->err, e.status, "%s (a weight shard listed in %s)", e.message, im->path);
+    struct stat sb;
+    if (fd >= 0 && im->out_exists && fstat(fd, &sb) == 0 && sb.st_dev == im->out_id.dev && sb.st_ino == im->out_id.ino) {
+        rn_fail(im->err, RESNET_E_ARG, "%s is a weight shard of %s; refusing to overwrite it (choose another output name)",
+                im->out_path, im->path);
+        close(fd);
+        fd = -1;
+    }
     return fd;
 }
 
@@ -515,6 +527,17 @@ resnet_status rn_import_tfjs(const char *model_json, const char *out_path, resne
     memset(&im, 0, sizeof im);
     im.path = model_json;
     im.err = err ? err : &local;
+    im.out_path = out_path;
+    /* The output is checked against each input as it is opened, before anything is written;
+     * model.json first (kind checks, --force, are the caller's: force here). */
+    im.out_exists = rn_file_id_of(out_path, &im.out_id);
+    if (im.out_exists) {
+        resnet_status cs = rn_output_check(out_path, RN_KIND_SAFETENSORS, 1, NULL, 0, im.err);
+        rn_file_id mj;
+        if (cs == RESNET_OK && rn_file_id_of(model_json, &mj) && mj.dev == im.out_id.dev && mj.ino == im.out_id.ino)
+            cs = rn_fail(im.err, RESNET_E_ARG, "%s is the model.json being imported; refusing to overwrite it (choose another output name)", out_path);
+        if (cs != RESNET_OK) return cs;
+    }
 
     const char *slash = strrchr(model_json, '/');
     size_t dl = slash ? (size_t)(slash - model_json) + 1 : 0;

@@ -47,18 +47,20 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-static char *format_msg(const char *fmt, const char *path, int e) {
-    char eb[128], pb[400];
-    char *m = malloc(600);
-    if (m) snprintf(m, 600, fmt, rn_printable(path, pb, sizeof pb), rn_errno_str(e, eb, sizeof eb));
-    return m;
+/* "<path>: <what>: <cause>", the path shortened in its middle if need be (rn_fail), so the
+ * cause is never cut off. */
+static char *format_msg(const char *what, const char *path, int e) {
+    char eb[128];
+    resnet_error err;
+    rn_fail(&err, RESNET_E_IO, "%s: %s: %s", path, what, rn_errno_str(e, eb, sizeof eb));
+    return strdup(err.message);
 }
 
 static int has_image_extension(const char *name) { return rn_image_has_photo_extension(name); }
 
 /* The first bytes of a format we decode (the decoder's own sniffing). */
-static int has_image_signature(const char *path) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+static int has_image_signature(int dirfd, const char *name) {
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
     unsigned char b[18];
     ssize_t n = read(fd, b, sizeof b);
@@ -78,10 +80,15 @@ typedef struct walker {
     int oom;
 } walker;
 
-static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
-    DIR *d = opendir(dir);
+/* Walks the folder open at fd (taken over and closed), named dir in the list and messages.
+ * Everything goes through fd (fstatat, openat), so a tree deeper than PATH_MAX is still
+ * walked: its photos are listed by their full names, and opening them later fails with
+ * "File name too long", which names and counts them instead of skipping them unseen. */
+static void walk(walker *w, int fd, const char *dir, const ancestor *up, int depth) {
+    DIR *d = fdopendir(fd);
     if (!d) {
-        if (strvec_push(&w->problems, format_msg("%s: cannot read folder: %s", dir, errno)) != 0) w->oom = 1;
+        if (strvec_push(&w->problems, format_msg("cannot read folder", dir, errno)) != 0) w->oom = 1;
+        close(fd);
         return;
     }
     struct dirent *e;
@@ -93,10 +100,13 @@ static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
             break;
         }
         struct stat sb;
-        if (stat(path, &sb) != 0) {
-            /* a dangling link or a file gone since readdir: report only if it looked like a photo */
-            if (has_image_extension(e->d_name) &&
-                strvec_push(&w->problems, format_msg("%s: cannot read: %s", path, errno)) != 0)
+        if (fstatat(dirfd(d), e->d_name, &sb, 0) != 0) {
+            /* A dangling link or a file gone since readdir: reported if it looked like a photo.
+             * Anything else (a link loop, no permission, ...) is something we cannot see
+             * into, photo or not: always reported, never skipped silently. */
+            int er = errno;
+            if ((er != ENOENT || has_image_extension(e->d_name)) &&
+                strvec_push(&w->problems, format_msg("cannot read", path, er)) != 0)
                 w->oom = 1;
             free(path);
             continue;
@@ -106,10 +116,15 @@ static void walk(walker *w, const char *dir, const ancestor *up, int depth) {
             for (const ancestor *a = up; a && !loop; a = a->up) loop = a->dev == sb.st_dev && a->ino == sb.st_ino;
             if (!loop) {
                 ancestor here = {sb.st_dev, sb.st_ino, up};
-                walk(w, path, &here, depth + 1);
+                int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (sub < 0) {
+                    if (strvec_push(&w->problems, format_msg("cannot read folder", path, errno)) != 0) w->oom = 1;
+                } else {
+                    walk(w, sub, path, &here, depth + 1);
+                }
             }
             free(path);
-        } else if (S_ISREG(sb.st_mode) && (has_image_extension(e->d_name) || has_image_signature(path))) {
+        } else if (S_ISREG(sb.st_mode) && (has_image_extension(e->d_name) || has_image_signature(dirfd(d), e->d_name))) {
             if (strvec_push(&w->files, path) != 0) w->oom = 1;
         } else {
             free(path);
@@ -134,14 +149,13 @@ resnet_status resnet_list_images(const char *dir, resnet_file_list *out, resnet_
         return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", rn_printable(dir, pb, sizeof pb),
                        rn_errno_str(errno, eb, sizeof eb));
     if (!S_ISDIR(sb.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a folder", rn_printable(dir, pb, sizeof pb));
-    DIR *probe = opendir(dir); /* the root itself unreadable is an error, not a problem entry */
-    if (!probe)
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* the root unreadable is an error */
+    if (fd < 0)
         return rn_fail(err, RESNET_E_IO, "%s: cannot read folder: %s", rn_printable(dir, pb, sizeof pb),
                        rn_errno_str(errno, eb, sizeof eb));
-    closedir(probe);
     walker w = {{NULL, 0, 0}, {NULL, 0, 0}, 0};
     ancestor root = {sb.st_dev, sb.st_ino, NULL};
-    walk(&w, dir, &root, 0);
+    walk(&w, fd, dir, &root, 0);
     if (w.oom) {
         free_vec(&w.files);
         free_vec(&w.problems);

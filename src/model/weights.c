@@ -1,6 +1,7 @@
 /* weights.c - binds a safetensors file (torchvision tensor names) to the model:
  * checks every tensor's presence, dtype and shape, folds batch norm into the
  * convolution before it, and packs the result for the chosen micro-kernel. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,31 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
     return buf;
 }
 
+/* Refuses weights that cannot give a finite answer: rows (one output channel's weights,
+ * after folding) whose magnitudes sum beyond float range, or a fold that overflowed. Each
+ * such output is already beyond FLT_MAX for an input of all ones; real weights sum to a few
+ * hundred at most. Whatever passes is still checked per photo (rn_all_finite). */
+static resnet_status check_rows(loader *ld, const char *what, const float *w, const float *b, int rows,
+                                size_t per_row) {
+    for (int o = 0; o < rows; o++) {
+        double sum = b ? fabs((double)b[o]) : 0.0;
+        int finite = !b || isfinite(b[o]);
+        for (size_t i = 0; i < per_row; i++) {
+            finite &= isfinite(w[(size_t)o * per_row + i]) != 0;
+            sum += fabs((double)w[(size_t)o * per_row + i]);
+        }
+        if (!finite)
+            return rn_fail(ld->err, RESNET_E_WEIGHTS,
+                           "%s: '%s' overflows float once batch norm is folded in (output channel %d)", ld->path,
+                           what, o);
+        if (sum > FLT_MAX)
+            return rn_fail(ld->err, RESNET_E_WEIGHTS,
+                           "%s: '%s' output %d has weights summing to %.3g in magnitude, beyond float range: every "
+                           "answer would overflow", ld->path, what, o, sum);
+    }
+    return RESNET_OK;
+}
+
 /* conv `cname` (+ optional conv bias) followed by batch norm `bname`, folded:
  *   w' = w * gamma / sqrt(var + eps),   b' = (bias - mean) * gamma / sqrt(var + eps) + beta
  * into *w_out (OIHW, rn_aligned_alloc) and *b_out (malloc). */
@@ -118,6 +144,7 @@ static resnet_status fold_conv_bn(loader *ld, const char *cname, const char *bna
         for (size_t i = 0; i < per_out; i++) w[o * per_out + i] = (float)(w[o * per_out + i] * scale);
         bias[o] = (float)(((cb ? cb[o] : 0.0) - bn[2][o]) * scale + bn[1][o]);
     }
+    st = check_rows(ld, cname, w, bias, cout, per_out);
 done:
     rn_aligned_free(cb);
     for (int i = 0; i < 4; i++) rn_aligned_free(bn[i]);
@@ -157,6 +184,11 @@ static resnet_status load_fc(loader *ld, rn_conv *fc) {
     float *w = read_tensor(ld, "fc.weight", 2, wshape, 0, &st);
     if (!w) return st;
     float *b = read_tensor(ld, "fc.bias", 1, bshape, 0, &st);
+    if (b && (st = check_rows(ld, "fc", w, b, RESNET_NUM_CLASSES, RESNET_FEATURE_DIM)) != RESNET_OK) {
+        rn_aligned_free(w);
+        rn_aligned_free(b);
+        return st;
+    }
     if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b, 0) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
     rn_aligned_free(w);
