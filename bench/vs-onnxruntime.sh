@@ -100,6 +100,7 @@ PY
     Q=$ORT_DIR/resnet50-int8.safetensors
     [ -f "$Q" ] || "$BIN" quantize demo -o "$Q" >&2
   fi
+  "$BIN" bench --weights "$Q" --iters 1 --warmup 0 >/dev/null || exit 1 # a bad INT8FILE: its own message
   OURS=(--weights "$Q")
 fi
 
