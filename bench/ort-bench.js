@@ -1,10 +1,18 @@
 // ort-bench.js - times ONNX Runtime (npm onnxruntime-node) on a ResNet-50 ONNX model, printing
 // the same line as `resnet bench`: "median X ms per batch, Y ms per image, Z images/s".
 //   node bench/ort-bench.js MODEL.onnx THREADS BATCH ITERS
+//   node bench/ort-bench.js --optimized MODEL.onnx OUT.onnx   (writes the graph ONNX Runtime runs, after
+//                                                           its fusions, and times nothing)
 const path = require('path');
 const ort = require(path.join(process.env.ORT_DIR, 'node_modules', 'onnxruntime-node'));
 
 async function main() {
+  if (process.argv[2] === '--optimized') {
+    await ort.InferenceSession.create(process.argv[3], {
+      intraOpNumThreads: 1, graphOptimizationLevel: 'all', optimizedModelFilePath: process.argv[4],
+    });
+    return;
+  }
   const [model, threads, batch, iters] = process.argv.slice(2);
   const n = Number(batch), runs = Number(iters);
   const session = await ort.InferenceSession.create(model, {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# vs-onnxruntime.sh - our forward pass against ONNX Runtime's on this CPU, fp32, 224x224.
+# vs-onnxruntime.sh - our forward pass against ONNX Runtime's on this CPU, 224x224, in fp32 or
+# in int8.
 #
 # Installs onnxruntime-node from npm into bench/.ort (its install step is skipped with
 # ONNXRUNTIME_NODE_INSTALL=skip: the package ships the CPU library; after that everything runs
@@ -10,9 +11,21 @@
 # seconds apart, and the ratio shown is the median of the rounds' ratios, so that a slow
 # stretch weighs on both sides of a pair rather than on one engine's column.
 #
-#   bench/vs-onnxruntime.sh [ROUNDS]      (default 9 rounds of ITERS=6 timed runs each)
+# --int8: both engines in int8. Theirs: torchvision's ResNet-50 through PyTorch's FX
+# post-training static quantization (prepare_fx/convert_fx, the x86 qconfig: per-channel s8
+# weights, u8 activations; calibrated on random inputs, which changes the scales, not the
+# speed) exported to ONNX as QuantizeLinear/DequantizeLinear around fp32 Conv/Add/Gemm (QDQ);
+# ONNX Runtime fuses those into QLinearConv/QLinearAdd/QGemm when it loads the model, and the
+# script checks that it did (ort-bench.js --optimized writes the optimized graph; it must hold
+# QLinearConv and no fp32 Conv). Ours: `resnet quantize` on the demo photos (two: calibration
+# does not change the speed either), or INT8FILE when given.
+#
+#   bench/vs-onnxruntime.sh [ROUNDS]                  (default 9 rounds of ITERS=6 timed runs each)
+#   bench/vs-onnxruntime.sh --int8 [ROUNDS [INT8FILE]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+INT8=0
+if [ "${1:-}" = --int8 ]; then INT8=1; shift; fi
 ROUNDS=${1:-9}
 ITERS=${ITERS:-6}
 ORT_VERSION=1.30.0
@@ -40,11 +53,61 @@ torch.onnx.export(m, torch.randn(1, 3, 224, 224), sys.argv[1] + '.tmp', input_na
 PY
   mv "$ORT_DIR/resnet50.onnx.tmp" "$ORT_DIR/resnet50.onnx"
 fi
+MODEL=$ORT_DIR/resnet50.onnx
+OURS=()
+
+if ((INT8)); then
+  MODEL=$ORT_DIR/resnet50-qdq.onnx
+  if [ ! -f "$MODEL" ]; then
+    echo "quantizing torchvision's ResNet-50 with PyTorch FX, exporting it to $MODEL" >&2
+    /usr/bin/python3 -W ignore - "$MODEL" <<'PY' >&2
+import sys, torch, torchvision
+from torch.ao.quantization import get_default_qconfig_mapping
+from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+torch.set_grad_enabled(False)
+torch.manual_seed(0)
+# Debian's torch is built without fbgemm: the x86 qconfig's observers do not need it, but
+# running the converted model (the export traces it) needs a quantized engine
+engines = torch.backends.quantized.supported_engines
+torch.backends.quantized.engine = 'onednn' if 'onednn' in engines else 'qnnpack'
+m = torchvision.models.resnet50().eval()
+x = torch.randn(1, 3, 224, 224)
+p = prepare_fx(m, get_default_qconfig_mapping('x86'), example_inputs=(x,))
+for _ in range(4):
+    p(torch.randn(2, 3, 224, 224))
+q = convert_fx(p)
+torch.onnx.export(q, x, sys.argv[1] + '.tmp', input_names=['input'], output_names=['logits'],
+                  dynamic_axes={'input': {0: 'n'}, 'logits': {0: 'n'}}, opset_version=13)
+PY
+    mv "$MODEL.tmp" "$MODEL"
+  fi
+  # what ONNX Runtime runs: count the op types in the graph it optimized (op_type is field 4
+  # of a NodeProto: tag 0x22, the length, the name)
+  node bench/ort-bench.js --optimized "$MODEL" "$ORT_DIR/resnet50-qdq.opt.onnx" 2>/dev/null
+  ops=$(/usr/bin/python3 - "$ORT_DIR/resnet50-qdq.opt.onnx" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+print(' '.join('%s=%d' % (op, b.count(bytes([0x22, len(op)]) + op.encode())) for op in
+               ('QLinearConv', 'Conv', 'ConvInteger', 'QLinearAdd', 'Add', 'QGemm', 'Gemm')))
+PY
+)
+  echo "onnxruntime's optimized int8 graph: $ops"
+  case " $ops " in
+    *" QLinearConv=0 "* | *" Conv="[1-9]*) echo "onnxruntime did not fuse the convolutions into QLinearConv" >&2; exit 1 ;;
+  esac
+  Q=${2:-}
+  if [ -z "$Q" ]; then
+    Q=$ORT_DIR/resnet50-int8.safetensors
+    [ -f "$Q" ] || "$BIN" quantize demo -o "$Q" >&2
+  fi
+  "$BIN" bench --weights "$Q" --iters 1 --warmup 0 >/dev/null || exit 1 # a bad INT8FILE: its own message
+  OURS=(--weights "$Q")
+fi
 
 median_of() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 field() { sed -n "s/.*median \([0-9.]*\) ms per batch.*/\1/p"; }
-ours_ms() { "$BIN" bench --batch "$batch" --threads "$threads" --iters "$ITERS" | field; }
-theirs_ms() { node bench/ort-bench.js "$ORT_DIR/resnet50.onnx" "$threads" "$batch" "$ITERS" | field; }
+ours_ms() { "$BIN" bench "${OURS[@]}" --batch "$batch" --threads "$threads" --iters "$ITERS" | field; }
+theirs_ms() { node bench/ort-bench.js "$MODEL" "$threads" "$batch" "$ITERS" | field; }
 
 printf '%-22s %14s %14s %8s\n' "setting" "resnet (ms)" "onnxrt (ms)" "ratio"
 echo "(ms: medians over the rounds of each round's median; ratio: median of the rounds' ratios)"
@@ -75,4 +138,4 @@ for setting in "1 1" "1 2" "8 2"; do
       "$a" "$b" "$q" "$spread"
   fi
 done
-echo "($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench --iters 1 --warmup 0 | head -1 | cut -d, -f1))"
+echo "($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench "${OURS[@]}" --iters 1 --warmup 0 | head -1 | sed 's/, threads .*//'))"

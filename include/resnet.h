@@ -111,7 +111,8 @@ typedef enum resnet_status {
 
 typedef struct resnet_error {
     resnet_status status;
-    char message[512];
+    char message[512]; /* longer messages lose the middle of their longest path to "...",
+                          so the cause at the end is kept */
 } resnet_error;
 
 RESNET_API const char *resnet_status_str(resnet_status s);
@@ -346,7 +347,11 @@ RESNET_API void resnet_outputs_init_size(resnet_outputs *out, size_t size);
 static inline void resnet_outputs_init(resnet_outputs *out) { resnet_outputs_init_size(out, sizeof *out); }
 
 /* resnet_forward with more outputs. resnet_forward(s, in, n, l, f, e) is this with
- * logits = l and features = f. Class maps cost ~2% of a forward pass. */
+ * logits = l and features = f. Class maps cost ~2% of a forward pass. Outputs are as computed:
+ * with weights too large for float on some input they can be inf or NaN (weights for which
+ * that is certain are refused at load); resnet_classify_file(_tta), resnet_run_files and
+ * resnet_head_predict turn that into the photo's error (RESNET_E_WEIGHTS), never a result; as
+ * they do with 1000 logits all equal (rounding swallowed every difference between classes). */
 RESNET_API resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n,
                                            const resnet_outputs *out, resnet_error *err);
 /* The batch size the session was created for. */
@@ -377,8 +382,10 @@ RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, 
  * resnet_classify_file, resnet_classify_file_tta and resnet_run_files. 0 when created. */
 RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);
 RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
-/* Writes an 8-bit RGB PNG. Atomic: the data goes to a new temporary file beside path and is
- * renamed over path only when complete, so on failure path is untouched. */
+/* Writes an 8-bit RGB PNG (with a "Software" text chunk naming this library). Atomic: the
+ * data goes to a temporary file beside path (path.tmp.<pid>), fsynced and renamed over path
+ * only when complete, so on failure path is untouched and the temporary removed; one left
+ * by a process killed outright is removed by the next write of path. */
 RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const char *path,
                                                 resnet_error *err);
 /* resnet_preprocess_file on an image already decoded. */
@@ -386,7 +393,8 @@ RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet
                                                  resnet_error *err);
 /* The part of a width x height photo the network sees: the centre 224x224 of the photo
  * resized so that its shorter side is 256. box = {left, top, right, bottom} in photo pixel
- * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}). */
+ * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}); all zeros for a size
+ * that is not positive or too elongated to preprocess. */
 RESNET_API void resnet_crop_box(int width, int height, double box[4]);
 
 /* Lays one 7x7 class map (class_maps + class * 49) over a width x height photo: upsampled
@@ -413,7 +421,9 @@ RESNET_API float resnet_cosine(const float *a, const float *b, int n);
  * (any case) or whose first bytes are the signature of one of those formats. Names starting with '.' are skipped (hidden files, macOS "._" files), as are
  * folders already being walked (link loops). Paths are dir + "/" + relative path, sorted
  * byte-wise. A subfolder that cannot be read does not stop the walk: it is listed in
- * `problems` (one message each). */
+ * `problems` (one message each), as is any entry that cannot be looked at (a link loop, no
+ * permission) and a dangling link named like a photo. Trees deeper than PATH_MAX are walked
+ * too: their photos are listed, and reading them then fails with "File name too long". */
 typedef struct resnet_file_list {
     int count;
     char **paths;
@@ -428,7 +438,8 @@ RESNET_API void resnet_file_list_free(resnet_file_list *list); /* and zeroes *li
 typedef struct resnet_file_result {
     int index;              /* its position in paths */
     const char *path;
-    resnet_status status;   /* RESNET_OK, or why the photo could not be read */
+    resnet_status status;   /* RESNET_OK, or why the photo could not be read or gave no
+                               finite answer (RESNET_E_WEIGHTS) */
     const char *message;    /* the one-line error when status != RESNET_OK, else "" */
     const float *logits;    /* 1000 values if asked for and status is OK, else NULL */
     const float *features;  /* 2048 pooled features if asked for and status is OK, else NULL */

@@ -2,12 +2,38 @@
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "common.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+
+/* Shortens the message s (len bytes) in place until it fits in cap bytes with its NUL: the
+ * middle of its longest word (a path, nearly always) becomes "...", again for the next
+ * longest if need be, so the end of the message, where the cause is, survives. Cut at the
+ * end only if no word is long enough to take the cut. */
+static void fit_message(char *s, size_t len, size_t cap) {
+    while (len >= cap) {
+        size_t best = 0, best_len = 0;
+        for (size_t i = 0; i < len;) {
+            size_t j = i;
+            while (j < len && s[j] != ' ') j++;
+            if (j - i > best_len) best = i, best_len = j - i;
+            i = j + 1;
+        }
+        if (best_len < 16) break;
+        size_t rest = len - best_len; /* what stays outside the word */
+        size_t keep = cap - 1 > rest + 12 ? cap - 1 - rest : 12; /* the new word, "..." included */
+        if (keep >= best_len) break;
+        size_t head = (keep - 3) / 2, tail = keep - 3 - head;
+        memcpy(s + best + head, "...", 3);
+        memmove(s + best + head + 3, s + best + best_len - tail, len - (best + best_len - tail) + 1);
+        len -= best_len - keep;
+    }
+    if (len >= cap) s[cap - 1] = '\0';
+}
 
 /* A size no version of any of our structs will reach: beyond it, the field is garbage (the
  * struct was not initialised), and reading that far could fault. */
@@ -53,15 +79,54 @@ resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, re
     return RESNET_OK;
 }
 
+const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? sep : "", (long long)shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
 resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
         err->status = status;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        char small[sizeof err->message];
+        va_list ap2;
+        va_copy(ap2, ap);
+        int n = vsnprintf(small, sizeof small, fmt, ap);
+        char *full = n >= (int)sizeof small ? malloc((size_t)n + 1) : NULL;
+        if (full) {
+            vsnprintf(full, (size_t)n + 1, fmt, ap2);
+            fit_message(full, (size_t)n, sizeof err->message);
+            memcpy(err->message, full, strlen(full) + 1);
+            free(full);
+        } else {
+            memcpy(err->message, small, sizeof small); /* fits, or no memory to do better */
+            err->message[sizeof err->message - 1] = '\0';
+        }
+        va_end(ap2);
         va_end(ap);
     }
     return status;
+}
+
+const char *rn_logits_problem(const float *logits, int views) {
+    for (int v = 0; v < views; v++) {
+        const float *l = logits + (size_t)v * RESNET_NUM_CLASSES;
+        if (!rn_all_finite(l, RESNET_NUM_CLASSES)) return RN_NONFINITE_MSG;
+        int flat = 1;
+        for (int i = 1; i < RESNET_NUM_CLASSES && flat; i++) flat = l[i] == l[0];
+        if (flat) return RN_FLAT_MSG;
+    }
+    return NULL;
+}
+
+int rn_all_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
 }
 
 int rn_mul_size(size_t a, size_t b, size_t *out) {

@@ -20,6 +20,22 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
 int rn_mul_size(size_t a, size_t b, size_t *out);
 int rn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 
+/* A tensor shape for a message, "[64,3,7,7]" (sep ",") or "[64, 3, 7, 7]" (sep ", "), into
+ * buf (cut short, never overflowed); returns buf. */
+const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *buf, size_t n);
+
+/* 1 if the n floats are all finite. A result with an infinity or a NaN is not an answer
+ * (weights too large for float on that input): the callers turn it into that photo's error. */
+int rn_all_finite(const float *v, size_t n);
+/* The one message for it, so every path says the same. */
+#define RN_NONFINITE_MSG "the network's output is not finite (inf or NaN): the weights overflow float on this photo"
+/* Why the 1000 ImageNet logits of each of `views` images (one after the other) are no answer,
+ * or NULL: not finite (RN_NONFINITE_MSG), or all equal (RN_FLAT_MSG: weights so large that
+ * float rounding swallowed every difference between the classes; top-k would then list
+ * classes 0, 1, 2... by index). */
+const char *rn_logits_problem(const float *logits, int views);
+#define RN_FLAT_MSG "the network's 1000 outputs are all equal: no answer (weights too large for float precision on this photo?)"
+
 /* Size-versioned structs (resnet.h, "Versions and the ABI"): structs whose first field is
  * `size_t size`, the caller's sizeof. One descriptor per struct: */
 typedef struct rn_sized {

@@ -76,6 +76,8 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
                                      n, input, err);
     /* One batch: the views share every weight load (resnet_forward checks max_batch). */
     if (st == RESNET_OK) st = resnet_forward(s, input, n, logits, NULL, err);
+    const char *bad = st == RESNET_OK ? rn_logits_problem(logits, n) : NULL;
+    if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);
     if (st == RESNET_OK) {
         resnet_tta_average(logits, n, logits);
         resnet_top_k(logits, RESNET_NUM_CLASSES, k, top);
@@ -84,4 +86,12 @@ done:
     free(input);
     free(logits);
     return st;
+}
+
+/* The plain pass is mode `none` (one view: resize 256, centre crop), whose average over one
+ * view is that view's softmax, bit for bit. */
+resnet_status resnet_classify_file(resnet_session *s, const char *path, int k, resnet_prediction *top,
+                                   resnet_error *err) {
+    if (!s || !path || !top) return rn_fail(err, RESNET_E_ARG, "resnet_classify_file: NULL argument");
+    return resnet_classify_file_tta(s, path, RESNET_TTA_NONE, k, top, err);
 }

@@ -161,8 +161,19 @@ static void test_modes_on_easy_samples(void) {
             CHECK(fabs(sum - 1.0) <= 1e-4, "%s %s: probabilities sum to %.6f", names[i], resnet_tta_name((resnet_tta)t), sum);
             CHECK(top[0].index == plain[0].index, "%s %s: top-1 %d, plain %d", names[i], resnet_tta_name((resnet_tta)t),
                   top[0].index, plain[0].index);
-            if (t == RESNET_TTA_NONE)
-                CHECK(top[0].prob == plain[0].prob, "%s: mode none differs from resnet_classify_file", names[i]);
+            if (t == RESNET_TTA_NONE) {
+                /* resnet_classify_file is mode none; both must be the reference pipeline's pass
+                 * (preprocess, forward, softmax), bit for bit */
+                float *in = malloc(IN_FLOATS * sizeof(float)), probs[RESNET_NUM_CLASSES];
+                CHECK(resnet_preprocess_file(path, resnet_model_norm(model), in, &err) == RESNET_OK &&
+                          resnet_forward(session, in, 1, probs, NULL, &err) == RESNET_OK,
+                      "%s", err.message);
+                resnet_softmax(probs, RESNET_NUM_CLASSES, probs);
+                int same = 1;
+                for (int c = 0; c < RESNET_NUM_CLASSES; c++) same &= top[c].prob == probs[top[c].index];
+                CHECK(same && top[0].prob == plain[0].prob, "%s: mode none differs from the plain pass", names[i]);
+                free(in);
+            }
         }
     }
     free(top);
@@ -352,18 +363,21 @@ static void test_eval_bad_input(void) {
 }
 
 /* A folder per class, named by wnid (espresso) or index (967, espresso too); a folder that is
- * neither, and non-photos. */
+ * neither, and non-photos. A photo in a folder inside a class folder is of that class, as for
+ * train-head (io/walk.h). */
 static void test_eval_folders(void) {
     char dir[512], path[1024];
     snprintf(dir, sizeof dir, "%s/tree", tmpdir);
-    const char *subs[] = {"", "/n07920052", "/967", "/junk"};
-    for (int i = 0; i < 4; i++) {
+    const char *subs[] = {"", "/n07920052", "/967", "/junk", "/n07920052/more"};
+    for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s%s", dir, subs[i]);
         mkdir(path, 0755);
     }
     snprintf(path, sizeof path, "%s/n07920052/c.png", dir);
     CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/967/c.PNG", dir);
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/n07920052/more/c2.png", dir);
     CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/junk/s.jpg", dir);
     CHECK(link_sample("tests/data/golden/chelsea.jpg", path) == 0, "symlink");
@@ -372,7 +386,7 @@ static void test_eval_folders(void) {
     result r = run("'%s' eval '%s' --json --tta flip --threads 2", bin, dir);
     printf("     %s", r.out);
     CHECK(r.rc == 1 && strstr(r.err, "junk"), "exit %d: %s", r.rc, r.err);
-    CHECK(json_num(r.out, "images") == 2 && json_num(r.out, "top1_correct") == 2 && json_num(r.out, "skipped") == 1 &&
+    CHECK(json_num(r.out, "images") == 3 && json_num(r.out, "top1_correct") == 3 && json_num(r.out, "skipped") == 1 &&
               json_num(r.out, "ignored") == 1 && json_num(r.out, "views") == 2 && strstr(r.out, "\"folders\""),
           "counts: %s", r.out);
     result_free(&r);

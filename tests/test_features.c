@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/safetensors.h"
+#include "io/walk.h"
 #include "model/resnet50.h"
 #include "resnet.h"
 #include "testutil.h"
@@ -92,6 +93,9 @@ static void test_crop_box_matches_preprocess(void) {
     resnet_crop_box(256, 256, b);
     CHECK(fabs(b[0] - 16) < 1e-9 && fabs(b[1] - 16) < 1e-9 && fabs(b[2] - 240) < 1e-9 && fabs(b[3] - 240) < 1e-9,
           "256x256 box %g %g %g %g", b[0], b[1], b[2], b[3]);
+    /* a photo the preprocessing refuses as too elongated has no crop */
+    resnet_crop_box(1, 1 << 20, b);
+    CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0, "1x2^20 box %g %g %g %g", b[0], b[1], b[2], b[3]);
     /* A photo whose red channel is its x coordinate and green its y (linear ramps survive a
      * bilinear resize), so each crop pixel says where on the photo it came from: that must
      * be where resnet_crop_box puts it. Sizes: landscape, portrait, odd offsets. */
@@ -316,6 +320,66 @@ typedef struct collected {
     resnet_status status[16];
     float feat[16][DIM];
 } collected;
+
+/* "One folder per class" (io/walk.h), the rule eval and train-head share: every visible folder
+ * in DIR is a class folder, its photos are all the folder walk finds below it (nested folders,
+ * photos known by content), non-photos are counted, files at the top have no class; the
+ * ImageNet mode labels wnid and index folders and no others. */
+static void test_class_folders(void) {
+    char root[256], d[400], p[600];
+    snprintf(root, sizeof root, "%s/classes", tmpdir);
+    mkdir(root, 0755);
+    const char *dirs[] = {"n07920052", "n07920052/more", "967", "cats", "empty", ".hidden"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(d, sizeof d, "%s/%s", root, dirs[i]);
+        mkdir(d, 0755);
+    }
+    snprintf(d, sizeof d, "%s/n07920052", root);
+    put_file(d, "a.png", "x", 1);
+    put_file(d, "notes.txt", "hello", 5);
+    put_file(d, "noextension", "\xff\xd8\xff\xe0", 4);
+    snprintf(d, sizeof d, "%s/n07920052/more", root);
+    put_file(d, "b.jpg", "x", 1);
+    snprintf(d, sizeof d, "%s/967", root);
+    put_file(d, "c.PNG", "x", 1);
+    snprintf(d, sizeof d, "%s/cats", root);
+    put_file(d, "d.png", "x", 1);
+    snprintf(d, sizeof d, "%s/.hidden", root);
+    put_file(d, "e.png", "x", 1);
+    put_file(root, "loose.png", "x", 1);
+    rn_class_tree t;
+    resnet_error err;
+    for (int mode = 0; mode < 2; mode++) {
+        const rn_class_names names = mode ? RN_CLASSES_IMAGENET : RN_CLASSES_ANY;
+        CHECK(rn_list_classes(root, names, &t, &err) == RESNET_OK, "%s", err.message);
+        const char *want[] = {"967", "cats", "empty", "n07920052"};
+        const int count[] = {1, 1, 0, 3}, ignored[] = {0, 0, 0, 1};
+        const int label[2][4] = {{0, 1, 2, 3}, {967, -1, -1, 967}};
+        CHECK(t.n == 4 && t.loose == 1, "mode %d: %d class folders (want 4), %d loose (want 1)", mode, t.n, t.loose);
+        for (int i = 0; i < t.n && i < 4; i++) {
+            const rn_class_folder *f = &t.folders[i];
+            snprintf(p, sizeof p, "%s/%s", root, want[i]);
+            CHECK(strcmp(f->name, want[i]) == 0 && strcmp(f->path, p) == 0, "folder %d is %s (%s)", i, f->name, f->path);
+            CHECK(f->photos.count == count[i] && f->ignored == ignored[i] && f->label == label[mode][i],
+                  "mode %d, %s: %d photos, %d ignored, label %d", mode, want[i], f->photos.count, f->ignored, f->label);
+        }
+        if (t.n == 4 && t.folders[3].photos.count == 3) {
+            snprintf(p, sizeof p, "%s/n07920052/more/b.jpg", root);
+            CHECK(strcmp(t.folders[3].photos.paths[1], p) == 0, "nested photo: %s", t.folders[3].photos.paths[1]);
+        }
+        rn_class_tree_free(&t);
+    }
+    CHECK(rn_list_classes(tmpdir, RN_CLASSES_ANY, &t, &err) == RESNET_OK, "%s", err.message);
+    rn_class_tree_free(&t);
+    snprintf(p, sizeof p, "%s/classes/loose.png", tmpdir);
+    CHECK(rn_list_classes(p, RN_CLASSES_ANY, &t, &err) == RESNET_E_IO && strstr(err.message, "not a folder"), "%s",
+          err.message);
+    const char *names[] = {"0", "999", "00967", "n01440764", "1000", "9a", "n0", "", "-1", "+5", " 5"};
+    const int want_class[] = {0, 999, 967, 0, -1, -1, -1, -1, -1, -1, -1};
+    for (int i = 0; i < 11; i++)
+        CHECK(rn_imagenet_folder_class(names[i]) == want_class[i], "folder '%s' is class %d, want %d", names[i],
+              rn_imagenet_folder_class(names[i]), want_class[i]);
+}
 
 static int collect(void *ctx, const resnet_file_result *r) {
     collected *c = ctx;
@@ -603,6 +667,7 @@ int main(void) {
     RUN(test_cam_chelsea);
     RUN(test_cam_bad_arguments);
     RUN(test_list_images);
+    RUN(test_class_folders);
     RUN(test_similar_samoyeds_and_runner);
     RUN(test_similar_own_photos_and_runner);
     RUN(test_runner_stops_and_rejects);

@@ -22,36 +22,6 @@
 #include "io/tfjs_import.h"
 #include "testutil.h"
 
-static char tmpdir[512];
-
-static const char *tpath(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static void remove_tmpdir(void) {
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(tpath(e->d_name));
-    }
-    if (d) closedir(d);
-    rmdir(tmpdir);
-}
-
-static int count_files_like(const char *part) {
-    DIR *d = opendir(tmpdir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strstr(e->d_name, part)) n++;
-    if (d) closedir(d);
-    return n;
-}
-
 static int file_exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
@@ -201,18 +171,9 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || (n && fwrite(data, 1, n, f) != n)) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
 static const char *shard_names[3] = {"group1-shard1of3.bin", "group1-shard2of3.bin", "group1-shard3of3.bin"};
 
-/* Writes model.json and three shards into tmpdir; returns the model.json path. */
+/* Writes model.json and three shards into the temporary folder; returns the model.json path. */
 static const char *write_model(const breakage *br) {
     static const breakage none;
     if (!br) br = &none;
@@ -260,10 +221,10 @@ static const char *write_model(const breakage *br) {
     for (int s = 0; s < 3; s++) {
         size_t len = cut[s + 1] - cut[s];
         if (s == short_at) len = (size_t)((long long)len - br->short_bytes); /* negative: longer, zero-padded */
-        write_bytes(tpath(shard_names[s]), all + cut[s], len);
+        tu_write_file(tu_path(shard_names[s]), all + cut[s], len);
     }
     free(all);
-    if (br->drop_shard) unlink(tpath(shard_names[br->drop_shard - 1]));
+    if (br->drop_shard) unlink(tu_path(shard_names[br->drop_shard - 1]));
 
     /* model.json */
     sbuf j = {0};
@@ -290,8 +251,8 @@ static const char *write_model(const breakage *br) {
         sb_printf(&j, "], \"dtype\": \"%s\"}", br->dtype_of && !strcmp(br->dtype_of, w->name) ? "int32" : "float32");
     }
     sb_printf(&j, "]}]}\n%s", br->json_tail ? br->json_tail : "");
-    const char *path = tpath("model.json");
-    write_bytes(path, j.s, j.len);
+    const char *path = tu_path("model.json");
+    tu_write_file(path, j.s, j.len);
     free(j.s);
     return path;
 }
@@ -300,10 +261,10 @@ static const char *write_model(const breakage *br) {
 
 static void test_import_ok(void) {
     const char *model = write_model(NULL);
-    const char *out = tpath("out.safetensors");
+    const char *out = tu_path("out.safetensors");
     resnet_error err;
     CHECK(rn_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK, "import: %s", err.message);
-    CHECK(count_files_like(".tmp.") == 0, "no temp file left");
+    CHECK(tu_count_files_like(".tmp.") == 0, "no temp file left");
     rn_safetensors *st = NULL;
     CHECK(rn_st_open(out, &st, &err) == RESNET_OK, "open: %s", err.message);
     if (!st) return;
@@ -375,7 +336,7 @@ static void test_import_ok(void) {
 
     /* model.json given without a folder: shards are looked up beside it, in the cwd */
     char cwd[1024];
-    if (getcwd(cwd, sizeof cwd) && chdir(tmpdir) == 0) {
+    if (getcwd(cwd, sizeof cwd) && chdir(tu_tmpdir()) == 0) {
         CHECK(rn_import_tfjs("model.json", "rel.safetensors", RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK,
               "relative model.json: %s", err.message);
         unlink("rel.safetensors");
@@ -387,7 +348,7 @@ static void test_import_ok(void) {
  * and leave no output and no temp file behind. */
 static void expect_fail(const breakage *br, const char *part, const char *label) {
     const char *model = write_model(br);
-    const char *out = tpath("bad_out.safetensors");
+    const char *out = tu_path("bad_out.safetensors");
     resnet_error err;
     memset(&err, 0, sizeof err);
     resnet_status s = rn_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err);
@@ -395,7 +356,7 @@ static void expect_fail(const breakage *br, const char *part, const char *label)
     CHECK(strstr(err.message, "model.json") != NULL, "%s: names model.json: %s", label, err.message);
     CHECK(strstr(err.message, part) != NULL, "%s: '%s' should say '%s'", label, err.message, part);
     CHECK(strchr(err.message, '\n') == NULL, "%s: one line", label);
-    CHECK(!file_exists(out) && count_files_like(".tmp.") == 0, "%s: no output written", label);
+    CHECK(!file_exists(out) && tu_count_files_like(".tmp.") == 0, "%s: no output written", label);
     if (getenv("TEST_VERBOSE")) printf("    %s\n", err.message);
 }
 
@@ -430,24 +391,24 @@ static void test_import_errors(void) {
 #undef CASE
 
     resnet_error err;
-    CHECK(rn_import_tfjs(tpath("nothere/model.json"), tpath("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    CHECK(rn_import_tfjs(tu_path("nothere/model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_IO &&
               strstr(err.message, "nothere/model.json: cannot open"),
           "missing model.json: %s", err.message);
-    write_bytes(tpath("model.json"), "[]", 2);
-    CHECK(rn_import_tfjs(tpath("model.json"), tpath("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    tu_write_file(tu_path("model.json"), "[]", 2);
+    CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "not a JSON object"),
           "array model.json: %s", err.message);
     const char *noformat = "{\"format\": \"graph-model\"}";
-    write_bytes(tpath("model.json"), noformat, strlen(noformat));
-    CHECK(rn_import_tfjs(tpath("model.json"), tpath("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    tu_write_file(tu_path("model.json"), noformat, strlen(noformat));
+    CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "'graph-model'"),
           "graph model: %s", err.message);
     const char *dupkey = "{\"format\": \"layers-model\", \"format\": \"layers-model\"}";
-    write_bytes(tpath("model.json"), dupkey, strlen(dupkey));
-    CHECK(rn_import_tfjs(tpath("model.json"), tpath("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    tu_write_file(tu_path("model.json"), dupkey, strlen(dupkey));
+    CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "duplicate key"),
           "duplicate keys: %s", err.message);
@@ -455,7 +416,7 @@ static void test_import_errors(void) {
     CHECK(rn_import_tfjs("m", "x", (resnet_variant)7, RESNET_NORM_CAFFE, &err) == RESNET_E_ARG, "bad variant");
     /* an output folder that does not exist: the error names the output */
     const char *model = write_model(NULL);
-    CHECK(rn_import_tfjs(model, tpath("no/dir/out.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_E_IO &&
+    CHECK(rn_import_tfjs(model, tu_path("no/dir/out.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_E_IO &&
               strstr(err.message, "no/dir/out.safetensors"),
           "unwritable output: %s", err.message);
 }
@@ -469,7 +430,7 @@ static void test_real_model(void) {
     }
     char model[1024];
     snprintf(model, sizeof model, "%s/model.json", dir);
-    const char *out = tpath("real.safetensors");
+    const char *out = tu_path("real.safetensors");
     resnet_error err;
     CHECK(rn_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK, "import: %s", err.message);
     rn_safetensors *st = NULL;
@@ -543,17 +504,12 @@ static void test_real_model(void) {
 }
 
 int main(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rn_import_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tu_make_tmpdir("rn_import_");
     build_keras();
     RUN(test_import_ok);
     RUN(test_import_errors);
     RUN(test_real_model);
-    remove_tmpdir();
+    tu_remove_tmpdir();
     for (size_t i = 0; i < nK; i++) free(K[i].data);
     return TEST_DONE();
 }

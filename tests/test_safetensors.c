@@ -14,49 +14,6 @@
 #include "io/safetensors.h"
 #include "testutil.h"
 
-static char tmpdir[512];
-
-static void make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rn_st_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-/* Removes the files in tmpdir (and the one subfolder a test makes), then tmpdir itself. */
-static void remove_tmpdir(void) {
-    DIR *d = opendir(tmpdir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        if (unlink(p) != 0) rmdir(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tpath(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || (n && fwrite(data, 1, n, f) != n)) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
 /* A safetensors file from a header string (written with its true length) and raw data. */
 static void write_st(const char *path, const char *header, const void *data, size_t n) {
     size_t hl = strlen(header);
@@ -64,19 +21,8 @@ static void write_st(const char *path, const char *header, const void *data, siz
     for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
     memcpy(buf + 8, header, hl);
     if (n) memcpy(buf + 8 + hl, data, n);
-    write_bytes(path, buf, 8 + hl + n);
+    tu_write_file(path, buf, 8 + hl + n);
     free(buf);
-}
-
-/* Files in tmpdir whose name contains `part`. */
-static int count_files_like(const char *part) {
-    DIR *d = opendir(tmpdir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strstr(e->d_name, part)) n++;
-    if (d) closedir(d);
-    return n;
 }
 
 static void test_round_trip(void) {
@@ -93,10 +39,10 @@ static void test_round_trip(void) {
         {"big \"quoted\"\n\xC3\xA9", 1, {1000}, big},
     };
     const char *keys[] = {"arch", "note"}, *vals[] = {"resnet50", "tab\there \"q\" \\ \xE2\x82\xAC"};
-    const char *path = tpath("rt.safetensors");
+    const char *path = tu_path("rt.safetensors");
     resnet_error err;
     CHECK(rn_st_write(path, e, 4, keys, vals, 2, &err) == RESNET_OK, "write: %s", err.message);
-    CHECK(count_files_like(".tmp.") == 0, "no temp file left");
+    CHECK(tu_count_files_like(".tmp.") == 0, "no temp file left");
 
     size_t size;
     unsigned char *raw = tu_read_file(path, &size);
@@ -171,7 +117,7 @@ static void test_round_trip(void) {
 static void test_write_errors(void) {
     float v[2] = {1, 2};
     resnet_error err;
-    const char *path = tpath("keep.safetensors");
+    const char *path = tu_path("keep.safetensors");
     rn_st_entry good = {"x", 1, {2}, v};
     CHECK(rn_st_write(path, &good, 1, NULL, NULL, 0, &err) == RESNET_OK, "write: %s", err.message);
     size_t size0;
@@ -204,26 +150,26 @@ static void test_write_errors(void) {
     free(after);
 
     /* the folder does not exist */
-    const char *nodir = tpath("no/such/dir/w.safetensors");
+    const char *nodir = tu_path("no/such/dir/w.safetensors");
     CHECK(rn_st_write(nodir, &good, 1, NULL, NULL, 0, &err) == RESNET_E_IO && strstr(err.message, "w.safetensors"),
           "missing folder: %s", err.message);
     /* PATH is a non-empty directory: the rename fails, the temp file goes */
-    const char *dir = tpath("adir");
+    const char *dir = tu_path("adir");
     mkdir(dir, 0755);
     char inner[1100];
     snprintf(inner, sizeof inner, "%s/f", dir);
-    write_bytes(inner, "x", 1);
+    tu_write_file(inner, "x", 1);
     CHECK(rn_st_write(dir, &good, 1, NULL, NULL, 0, &err) == RESNET_E_IO && strstr(err.message, "adir"),
           "rename over a folder: %s", err.message);
-    CHECK(count_files_like(".tmp.") == 0, "temp file removed after a failed rename");
+    CHECK(tu_count_files_like(".tmp.") == 0, "temp file removed after a failed rename");
     unlink(inner);
     rmdir(dir);
     /* a stale temp file with our pid is replaced */
     char stale[1100];
     snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)getpid());
-    write_bytes(stale, "junk", 4);
+    tu_write_file(stale, "junk", 4);
     CHECK(rn_st_write(path, &good, 1, NULL, NULL, 0, &err) == RESNET_OK, "over a stale temp: %s", err.message);
-    CHECK(count_files_like(".tmp.") == 0, "stale temp gone");
+    CHECK(tu_count_files_like(".tmp.") == 0, "stale temp gone");
     unlink(path);
 }
 
@@ -256,7 +202,7 @@ static void test_dtypes(void) {
                       "\"i8\":{\"dtype\":\"I8\",\"shape\":[],\"data_offsets\":[73,74]},"
                       "\"i16\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[74,76]}}";
     o += 3; /* i8, i16 */
-    const char *path = tpath("dtypes.safetensors");
+    const char *path = tu_path("dtypes.safetensors");
     write_st(path, hdr, data, o);
     resnet_error err;
     rn_safetensors *st = NULL;
@@ -314,7 +260,7 @@ static void expect_fail(const char *path, resnet_status want, const char *part, 
 }
 
 static void test_hostile(void) {
-    const char *p = tpath("bad.safetensors");
+    const char *p = tu_path("bad.safetensors");
     unsigned char d[64] = {0};
     static const struct {
         const char *header;
@@ -374,22 +320,22 @@ static void test_hostile(void) {
     }
 
     /* things the JSON cases cannot express */
-    write_bytes(p, "", 0);
+    tu_write_file(p, "", 0);
     expect_fail(p, RESNET_E_WEIGHTS, "file is empty", "empty file");
-    write_bytes(p, "\x10\0\0", 3);
+    tu_write_file(p, "\x10\0\0", 3);
     expect_fail(p, RESNET_E_WEIGHTS, "only 3 bytes", "truncated length");
     unsigned char hl[16] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, '{', '}'};
-    write_bytes(p, hl, 10);
+    tu_write_file(p, hl, 10);
     expect_fail(p, RESNET_E_WEIGHTS, "header length 18446744073709551615 is larger than the rest of the file (2 bytes)",
                 "header length > file");
     unsigned char hl2[16] = {100, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
-    write_bytes(p, hl2, 10);
+    tu_write_file(p, hl2, 10);
     expect_fail(p, RESNET_E_WEIGHTS, "larger than the rest", "header length 100 > 2");
     /* a good file cut short inside its data */
     write_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", d, 16);
     size_t size;
     unsigned char *raw = tu_read_file(p, &size);
-    write_bytes(p, raw, size - 5);
+    tu_write_file(p, raw, size - 5);
     free(raw);
     expect_fail(p, RESNET_E_WEIGHTS, "out of range (data is 11 bytes)", "truncated data");
     /* a header length over the sanity limit, in a (sparse) file big enough to hold it */
@@ -404,12 +350,12 @@ static void test_hostile(void) {
     }
 
     /* not a file at all */
-    const char *dir = tpath("a_dir.safetensors");
+    const char *dir = tu_path("a_dir.safetensors");
     mkdir(dir, 0755);
     expect_fail(dir, RESNET_E_IO, "is a directory", "directory");
     rmdir(dir);
-    expect_fail(tpath("missing.safetensors"), RESNET_E_IO, "No such file", "missing file");
-    const char *fifo = tpath("fifo.safetensors");
+    expect_fail(tu_path("missing.safetensors"), RESNET_E_IO, "No such file", "missing file");
+    const char *fifo = tu_path("fifo.safetensors");
     if (mkfifo(fifo, 0600) == 0) {
         expect_fail(fifo, RESNET_E_IO, "not a regular file", "FIFO (must not block)");
         unlink(fifo);
@@ -446,7 +392,7 @@ static void test_fuzz(void) {
     float v[6] = {1, 2, 3, 4, 5, 6};
     rn_st_entry e[3] = {{"a", 2, {2, 2}, v}, {"b", 1, {2}, v + 4}, {"c", 0, {0}, v}};
     const char *keys[] = {"k"}, *vals[] = {"v"};
-    const char *p = tpath("fuzz.safetensors");
+    const char *p = tu_path("fuzz.safetensors");
     resnet_error err;
     if (rn_st_write(p, e, 3, keys, vals, 1, &err) != RESNET_OK) {
         CHECK(0, "write: %s", err.message);
@@ -464,7 +410,7 @@ static void test_fuzz(void) {
             state = state * 1103515245u + 12345u;
             buf[at] = (unsigned char)(state >> 16);
         }
-        write_bytes(p, buf, n);
+        tu_write_file(p, buf, n);
         rn_safetensors *st = NULL;
         if (rn_st_open(p, &st, &err) == RESNET_OK) {
             opened++;
@@ -491,7 +437,7 @@ static void test_open_memory(void) {
     float v[6] = {1, 2, 3, 4, 5, 6};
     rn_st_entry e[2] = {{"w", 2, {2, 2}, v}, {"b", 1, {2}, v + 4}};
     const char *keys[] = {"variant"}, *vals[] = {"v1"};
-    const char *p = tpath("mem.safetensors");
+    const char *p = tu_path("mem.safetensors");
     resnet_error err;
     CHECK(rn_st_write(p, e, 2, keys, vals, 1, &err) == RESNET_OK, "write: %s", err.message);
     size_t n = 0;
@@ -531,7 +477,7 @@ static void test_open_memory(void) {
  * always accepted [0, 2^32, 2^32]; the writer must write it back (found by fuzz_safetensors). */
 static void test_zero_dim_with_huge_others(void) {
     rn_st_entry e = {"empty", 3, {4294967296LL, 4294967296LL, 0}, NULL};
-    const char *p = tpath("zero.safetensors");
+    const char *p = tu_path("zero.safetensors");
     resnet_error err;
     CHECK(rn_st_write(p, &e, 1, NULL, NULL, 0, &err) == RESNET_OK, "write: %s", err.message);
     rn_safetensors *st = NULL;
@@ -543,7 +489,7 @@ static void test_zero_dim_with_huge_others(void) {
 }
 
 int main(void) {
-    make_tmpdir();
+    tu_make_tmpdir("rn_st_");
     RUN(test_round_trip);
     RUN(test_write_errors);
     RUN(test_dtypes);
@@ -551,6 +497,6 @@ int main(void) {
     RUN(test_fuzz);
     RUN(test_open_memory);
     RUN(test_zero_dim_with_huge_others);
-    remove_tmpdir();
+    tu_remove_tmpdir();
     return TEST_DONE();
 }

@@ -13,10 +13,12 @@
 #ifndef RN_TESTUTIL_H
 #define RN_TESTUTIL_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int tu_checks_failed, tu_tests_passed, tu_tests_failed, tu_tests_skipped;
 static char tu_skip_reason[1200]; /* set by TU_SKIP inside a test: RUN counts it as skipped */
@@ -95,6 +97,66 @@ static inline unsigned char *tu_read_file(const char *path, size_t *size) {
     fclose(f);
     if (buf && size) *size = (size_t)n;
     return buf;
+}
+
+/* Writes n bytes to path (replacing it); exits 2 if it cannot. */
+static inline void tu_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
+/* ---- a temporary folder for the test program's files -------------------------------------- */
+
+/* Its path ("" until tu_make_tmpdir). */
+static inline char *tu_tmpdir(void) {
+    static char dir[512];
+    return dir;
+}
+
+/* Makes a fresh folder $TMPDIR/<prefix>XXXXXX (or under /tmp); exits 2 if it cannot. */
+static inline void tu_make_tmpdir(const char *prefix) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tu_tmpdir(), 512, "%s/%sXXXXXX", base && *base ? base : "/tmp", prefix);
+    if (!mkdtemp(tu_tmpdir())) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+/* tmpdir/name; four results may be in use at once. */
+static inline const char *tu_path(const char *name) {
+    static char buf[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tu_tmpdir(), name);
+    return buf[k];
+}
+
+/* Removes the files and empty subfolders in the folder, then the folder. */
+static inline void tu_remove_tmpdir(void) {
+    DIR *d = opendir(tu_tmpdir());
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        const char *p = tu_path(e->d_name);
+        if (unlink(p) != 0) rmdir(p);
+    }
+    if (d) closedir(d);
+    rmdir(tu_tmpdir());
+}
+
+/* How many files in the folder have `part` in their name (leftover temporary files). */
+static inline int tu_count_files_like(const char *part) {
+    DIR *d = opendir(tu_tmpdir());
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, part)) n++;
+    if (d) closedir(d);
+    return n;
 }
 
 #endif

@@ -2,15 +2,8 @@
  * do not change the time: every layer is dense). Warm-up runs first, then the median. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -102,12 +95,12 @@ int cmd_bench(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("bench: takes no operands ('%s')", argv[optind]);
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
-    resnet_session *s = NULL;
-    resnet_error err;
-    if (resnet_session_create(model, common.threads, batch, &s, &err) != RESNET_OK) {
+    resnet_session *s = cli_session(model, &common, batch);
+    if (!s) {
         resnet_model_free(model);
-        return cli_error("%s", err.message);
+        return 1;
     }
+    resnet_error err;
     const size_t in_floats = (size_t)batch * 3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
     float *input = malloc(in_floats * sizeof(float));
     float *logits = malloc((size_t)batch * RESNET_NUM_CLASSES * sizeof(float));
@@ -123,12 +116,12 @@ int cmd_bench(int argc, char **argv) {
         input[i] = (float)((seed >> 9) % 2000) / 10.0f - 100.0f;
     }
     for (int i = 0; i < warmup + iters; i++) {
-        double t0 = now_seconds();
+        double t0 = cli_now();
         if (resnet_forward(s, input, batch, logits, NULL, &err) != RESNET_OK) {
             rc = cli_error("%s", err.message);
             goto done;
         }
-        if (i >= warmup) times[i - warmup] = now_seconds() - t0;
+        if (i >= warmup) times[i - warmup] = cli_now() - t0;
     }
     qsort(times, (size_t)iters, sizeof *times, cmp_double);
     double med = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);

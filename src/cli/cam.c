@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/features.h"
+#include "common.h"
 #include "image/image.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
@@ -29,17 +30,13 @@ static int parse_class(const char *s) {
     return -1;
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
 static const struct option options[] = {
     {"output", required_argument, NULL, 'o'},
     {"class", required_argument, NULL, 'c'},
     {"opacity", required_argument, NULL, OPT_OPACITY},
+    CLI_FORCE_OPTION,
     CLI_NETWORK_OPTIONS,
     CLI_HELP_OPTION,
     {0},
@@ -53,7 +50,7 @@ const cli_command cli_cam = {
              "PHOTO - reads it from standard input.",
     .help = "  -o, --output OUT.png  where to write the picture (required; never the photo itself)\n"
             "  -c, --class CLASS     index or name, e.g. 282 or 'tiger cat' (default: the top-1)\n"
-            "      --opacity A       of the colour scale, 0..1 (default 0.5)\n",
+            "      --opacity A       of the colour scale, 0..1 (default 0.5)\n" CLI_FORCE_HELP,
     .shortopts = "ho:c:", .options = options,
 };
 
@@ -70,6 +67,7 @@ int cmd_cam(int argc, char **argv) {
         case OPT_OPACITY:
             if (cli_parse_double("cam: --opacity", optarg, 0, 1, &opacity)) return 2;
             break;
+        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
@@ -80,7 +78,8 @@ int cmd_cam(int argc, char **argv) {
     int cls = -1;
     if (class_arg && (cls = parse_class(class_arg)) < 0)
         return cli_usage_error("cam: unknown class '%s' (an index 0-999 or a name such as 'tiger cat')", class_arg);
-    if (!cli_is_stdin(photo) && same_file(photo, out)) return cli_error("cam: %s is the photo itself; choose another output name", out);
+    char *photos[1] = {(char *)photo};
+    if (cli_check_output(out, RN_KIND_PNG, &common, photos, cli_is_stdin(photo) ? 0 : 1, NULL, 0) != 0) return 1;
 
     /* The photo first: a bad photo should not cost a model load. */
     resnet_error err;
@@ -118,6 +117,12 @@ int cmd_cam(int argc, char **argv) {
     o.class_maps = maps;
     if (resnet_forward_ex(s, input, 1, &o, &err) != RESNET_OK) {
         cli_error("%s", err.message);
+        goto done;
+    }
+    const char *bad = rn_logits_problem(logits, 1);
+    if (!bad && !rn_all_finite(maps, (size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS)) bad = RN_NONFINITE_MSG;
+    if (bad) {
+        cli_error("%s: %s", photo, bad);
         goto done;
     }
     resnet_softmax(logits, RESNET_NUM_CLASSES, logits);

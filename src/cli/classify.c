@@ -33,25 +33,6 @@ const cli_command cli_classify = {
     .shortopts = "hk:", .options = options,
 };
 
-static void print_text(const char *file, const resnet_prediction *top, int k) {
-    cli_text(stdout, file);
-    putchar('\n');
-    for (int i = 0; i < k; i++)
-        printf("  %6.2f%%  %3d  %s\n", 100.0 * top[i].prob, top[i].index, resnet_class_name(top[i].index));
-}
-
-static void print_json(const char *file, const resnet_prediction *top, int k) {
-    fputs("{\"file\": ", stdout);
-    cli_json_string(stdout, file);
-    fputs(", \"top\": [", stdout);
-    for (int i = 0; i < k; i++) {
-        printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
-        cli_json_string(stdout, resnet_class_name(top[i].index));
-        printf(", \"prob\": %.6g}", top[i].prob);
-    }
-    fputs("]}\n", stdout);
-}
-
 int cmd_classify(int argc, char **argv) {
     cli_common common = {.kernels = RESNET_KERNELS_AUTO};
     int k = 5, json = 0;
@@ -81,14 +62,13 @@ int cmd_classify(int argc, char **argv) {
         return cli_classify_many(&common, files, nfiles, k, json, head, tta);
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
-    resnet_session *session = NULL;
-    resnet_error err;
     /* the views of a photo run as one batch */
-    if (resnet_session_create(model, common.threads, resnet_tta_views(tta, NULL), &session, &err) != RESNET_OK) {
+    resnet_session *session = cli_session(model, &common, resnet_tta_views(tta, NULL));
+    if (!session) {
         resnet_model_free(model);
-        return cli_error("%s", err.message);
+        return 1;
     }
-    resnet_session_set_image_flags(session, common.image_flags);
+    resnet_error err;
     int failed = 0;
     resnet_prediction top[RESNET_NUM_CLASSES];
     for (int i = 0; i < nfiles; i++) {
@@ -97,12 +77,10 @@ int cmd_classify(int argc, char **argv) {
             cli_error("%s", err.message);
             if (json) cli_json_error_record(stdout, files[i], err.message);
             failed++;
-        } else if (json) {
-            print_json(files[i], top, k);
+            fflush(stdout);
         } else {
-            print_text(files[i], top, k);
+            cli_print_top(files[i], top, k, json, NULL);
         }
-        fflush(stdout);
     }
     resnet_session_free(session);
     resnet_model_free(model);

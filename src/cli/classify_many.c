@@ -24,29 +24,6 @@ static const char *class_name(const run_ctx *x, int i) {
     return x->head ? resnet_head_class_name(x->head, i) : resnet_class_name(i);
 }
 
-static void print_result(const run_ctx *x, const char *file, int k) {
-    if (x->json) {
-        fputs("{\"file\": ", stdout);
-        cli_json_string(stdout, file);
-        fputs(", \"top\": [", stdout);
-        for (int i = 0; i < k; i++) {
-            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", x->top[i].index);
-            cli_json_string(stdout, class_name(x, x->top[i].index));
-            printf(", \"prob\": %.6g}", x->top[i].prob);
-        }
-        fputs("]}\n", stdout);
-    } else {
-        cli_text(stdout, file);
-        putchar('\n');
-        for (int i = 0; i < k; i++) {
-            printf("  %6.2f%%  %3d  ", 100.0 * x->top[i].prob, x->top[i].index);
-            cli_text(stdout, class_name(x, x->top[i].index)); /* a head's names are folder names */
-            putchar('\n');
-        }
-    }
-    fflush(stdout);
-}
-
 /* Reports one photo (its error, or its classes from logits or features). */
 static int on_result(void *vctx, const resnet_file_result *r) {
     run_ctx *x = vctx;
@@ -76,16 +53,17 @@ static int on_result(void *vctx, const resnet_file_result *r) {
     const int k = x->k < nc ? x->k : nc;
     resnet_top_k(x->probs, nc, k, x->top);
     x->top1_count[x->top[0].index]++;
-    print_result(x, r->path, k);
+    cli_print_top(r->path, x->top, k, x->json, x->head);
     cli_progress_update(&x->bar, x->done);
     return 0;
 }
 
 /* The end of a folder run: counts, speed, and the most frequent top-1 classes, on stderr so
  * that stdout stays one record per photo. */
-static void summary(const run_ctx *x, int n, int nc, double seconds) {
-    fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n, n == 1 ? "" : "s",
-            seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed);
+static void summary(const run_ctx *x, int n, int problems, int nc, double seconds) {
+    /* what the walk could not read counts as unreadable too: the counts match the errors */
+    fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n + problems,
+            n + problems == 1 ? "" : "s", seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed + problems);
     int shown = 0;
     char line[400];
     size_t len = 0;
@@ -161,11 +139,7 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
     }
     int batch = tta == RESNET_TTA_NONE ? BATCH : resnet_tta_views(tta, NULL);
     if (photos.count < batch && tta == RESNET_TTA_NONE) batch = photos.count;
-    if (resnet_session_create(model, c->threads, batch, &s, &err) != RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, c->image_flags);
+    if (!(s = cli_session(model, c, batch))) goto done;
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
     if (tta == RESNET_TTA_NONE) {
@@ -190,13 +164,13 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
                 x.failed++;
             } else {
                 x.top1_count[top[0].index]++;
-                print_result(&x, photos.paths[i], kk);
+                cli_print_top(photos.paths[i], x.top, kk, x.json, x.head);
             }
             cli_progress_update(&x.bar, x.done);
         }
     }
     cli_progress_clear(&x.bar);
-    if (x.folder_mode) summary(&x, photos.count, nc, cli_now() - t0);
+    if (x.folder_mode) summary(&x, photos.count, photos.problems, nc, cli_now() - t0);
     rc = x.failed || photos.problems ? 1 : 0;
 done:
     resnet_session_free(s);

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include "resnet.h"
+#include "io/atomic.h"
 
 /* Flags every subcommand that runs the network accepts. */
 typedef struct cli_common {
@@ -12,12 +13,29 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    int force;           /* --force: replace an existing output of another kind */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Seconds on the monotonic clock, for rates and timings. */
+double cli_now(void);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal and there is more than one
+ * thing to do: "[#####.....] 120/1300 photos, 9.8 photos/s, 2m00s left". */
+typedef struct cli_progress {
+    int enabled, total, shown;
+    double start, last_draw;
+    const char *what; /* "photos" */
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, int total, const char *what);
+void cli_progress_update(cli_progress *p, int done);
+/* Wipes the bar so that a line can be printed (the next update draws it again). */
+void cli_progress_clear(cli_progress *p);
 
 /* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
@@ -36,6 +54,7 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
  * bash completion) and the man-page test all read them. */
 enum { /* ids of the long options without a short letter (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
+    CLI_OPT_FORCE, /* returned to the command, which sets its cli_common's force */
     CLI_OPT_FIRST_OWN = 300
 };
 /* The options of every command that runs the network, and --help: end a command's table. */
@@ -46,6 +65,11 @@ enum { /* ids of the long options without a short letter (above any char) */
     {"direct", no_argument, NULL, CLI_OPT_DIRECT},                   \
     {"exif-orientation", no_argument, NULL, CLI_OPT_EXIF_ORIENTATION}
 #define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
+/* --force, in the table and the help of every command that writes a file */
+#define CLI_FORCE_OPTION {"force", no_argument, NULL, CLI_OPT_FORCE}
+#define CLI_FORCE_HELP                                                                        \
+    "      --force           replace an existing output file that is not of the kind written\n" \
+    "                        (never one of the run's inputs)\n"
 
 typedef struct cli_command {
     const char *name;
@@ -80,15 +104,27 @@ void cli_command_usage(const cli_command *cmd, FILE *f);
  * plausible typo. */
 const char *cli_closest(const char *s, size_t len, const char *const *names, int n);
 
-/* The weight file c names (--weights, $RESNET_WEIGHTS, else the cache default; buf holds it). */
+/* The weight file c names (--weights, $RESNET_WEIGHTS or the cache default, in buf). */
 const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
 
+/* The one check every writing command makes before computing anything: out must not be
+ * any file the run reads (the photos, the weight file c names, the n_extra other files),
+ * by whatever path, and an existing out must be of the kind written (or c->force).
+ * 0, or 1 after printing why. c may be NULL (no weight file read). */
+int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
+                     const char *const *extra, int n_extra);
+
+/* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
+void cli_catch_signals(void);
 /* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
  * changed when the flags change what the network sees (features of turned photos differ). */
 unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
 
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
+/* A session of m for batches of up to max_batch images, with c's threads and image flags;
+ * NULL after reporting the error. */
+resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch);
 
 /* Writes s as a JSON string literal. Bytes that are not UTF-8 are written as the lone
  * surrogates U+DC80..U+DCFF (byte 0x80 + n as \udc80 + n), Python's "surrogateescape": any
@@ -122,6 +158,10 @@ const char *cli_strip_file(const char *message, const char *file);
 /* ---- one record per input, with --json ----
  * {"file": F, "top": [...]} for a result, {"file": F, "error": E} for a failure. */
 void cli_json_error_record(FILE *f, const char *file, const char *message);
+/* One photo's top k on stdout, with the head's class names (NULL: ImageNet's): the file then a
+ * line per class ("  12.34%  281  tabby"), or with json one record {"file", "top": [{"index",
+ * "name", "prob"}...]}; flushed, so records of a long run appear as they come. */
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head);
 
 int cmd_fetch(int argc, char **argv);      /* fetch.c */
 int cmd_classify(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -289,6 +290,23 @@ const char *cli_weights_path(const cli_common *c, char *buf, size_t n) {
     return path && *path ? path : default_weights(buf, n);
 }
 
+int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
+                     const char *const *extra, int n_extra) {
+    char buf[PATH_MAX];
+    rn_file_id *ids = malloc(((size_t)n + (size_t)n_extra + 1) * sizeof *ids);
+    if (!ids) return cli_error("out of memory");
+    size_t k = 0;
+    for (int i = 0; i < n; i++) k += (size_t)rn_file_id_of(photos[i], &ids[k]);
+    for (int i = 0; i < n_extra; i++) k += (size_t)rn_file_id_of(extra[i], &ids[k]);
+    if (c) k += (size_t)rn_file_id_of(cli_weights_path(c, buf, sizeof buf), &ids[k]);
+    resnet_error err;
+    resnet_status s = rn_output_check(out, kind, c && c->force, ids, k, &err);
+    free(ids);
+    return s == RESNET_OK ? 0 : cli_error("%s", err.message);
+}
+
+void cli_catch_signals(void) { rn_atomic_catch_signals(); }
+
 resnet_model *cli_load_model(const cli_common *c) {
     char buf[PATH_MAX];
     const char *path = c->weights;
@@ -313,6 +331,89 @@ resnet_model *cli_load_model(const cli_common *c) {
         return NULL;
     }
     return m;
+}
+
+static const char *top_name(const resnet_head *head, int i) {
+    return head ? resnet_head_class_name(head, i) : resnet_class_name(i);
+}
+
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head) {
+    if (json) {
+        fputs("{\"file\": ", stdout);
+        cli_json_string(stdout, file);
+        fputs(", \"top\": [", stdout);
+        for (int i = 0; i < k; i++) {
+            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
+            cli_json_string(stdout, top_name(head, top[i].index));
+            printf(", \"prob\": %.6g}", top[i].prob);
+        }
+        fputs("]}\n", stdout);
+    } else {
+        cli_text(stdout, file);
+        putchar('\n');
+        for (int i = 0; i < k; i++) {
+            printf("  %6.2f%%  %3d  ", 100.0 * top[i].prob, top[i].index);
+            cli_text(stdout, top_name(head, top[i].index)); /* a head's names are folder names */
+            putchar('\n');
+        }
+    }
+    fflush(stdout);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, int total, const char *what) {
+    memset(p, 0, sizeof *p);
+    p->enabled = isatty(STDERR_FILENO) && total > 1;
+    p->total = total;
+    p->what = what;
+    p->start = cli_now();
+}
+
+void cli_progress_update(cli_progress *p, int done) {
+    if (!p->enabled) return;
+    double t = cli_now();
+    if (p->shown && done < p->total && t - p->last_draw < 0.1) return; /* ~10 redraws a second */
+    p->last_draw = t;
+    enum { W = 30 };
+    char bar[W + 1];
+    int fill = p->total ? (int)((long long)done * W / p->total) : W;
+    for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
+    bar[W] = '\0';
+    double el = t - p->start, rate = el > 0 ? done / el : 0;
+    /* over the old bar, then clear what is left of it */
+    fprintf(stderr, "\r[%s] %d/%d %s", bar, done, p->total, p->what);
+    if (rate > 0) fprintf(stderr, ", %.1f %s/s", rate, p->what);
+    if (rate > 0 && done < p->total) { /* runs of a large set take hours: h and m, else m and s */
+        long left = (long)((p->total - done) / rate + 0.5);
+        if (left >= 3600) fprintf(stderr, ", %ldh%02ldm left", left / 3600, left / 60 % 60);
+        else fprintf(stderr, ", %ldm%02lds left", left / 60, left % 60);
+    }
+    fputs("\033[K", stderr);
+    fflush(stderr);
+    p->shown = 1;
+}
+
+void cli_progress_clear(cli_progress *p) {
+    if (!p->enabled || !p->shown) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    p->shown = 0;
+}
+
+resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch) {
+    resnet_session *s = NULL;
+    resnet_error err;
+    if (resnet_session_create(m, c->threads, max_batch, &s, &err) != RESNET_OK) {
+        cli_error("%s", err.message);
+        return NULL;
+    }
+    resnet_session_set_image_flags(s, c->image_flags);
+    return s;
 }
 
 /* The length of the valid UTF-8 sequence at p (1..4), or 0 if p does not start one

@@ -31,19 +31,13 @@ static int write_all(int fd, const void *buf, size_t n) {
 }
 
 /* The rows as little-endian float32, after an NPY v1.0 header when npy (numpy.load reads
- * it: shape (n, 2048), '<f4', C order). Written to PATH.tmp.<pid> and renamed, so an
+ * it: shape (n, 2048), '<f4', C order). Through the atomic writer (io/atomic.h), so an
  * interrupted run never leaves a truncated file under the name asked for. */
 static int write_matrix(const char *path, const float *rows, int n, int npy) {
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!tmp) return cli_error("out of memory");
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int rc = cli_error("%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
+    rn_atomic_file af;
+    resnet_error err;
+    if (rn_atomic_open(&af, path, &err) != RESNET_OK) return cli_error("%s", err.message);
+    const int fd = af.fd;
     int ok = 1;
     if (npy) {
         char dict[128];
@@ -75,18 +69,13 @@ static int write_matrix(const char *path, const float *rows, int n, int npy) {
             }
         ok = write_all(fd, row, sizeof row) == 0;
     }
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
+    if (!ok) {
+        int e = errno;
+        rn_atomic_abort(&af);
+        return cli_error("%s: cannot write: %s", path, strerror(e));
     }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) unlink(tmp);
-    free(tmp);
-    return ok ? 0 : cli_error("%s: cannot write: %s", path, strerror(e));
+    if (rn_atomic_commit(&af, &err) != RESNET_OK) return cli_error("%s", err.message);
+    return 0;
 }
 
 static int same_file(const char *a, const char *b) {
@@ -100,6 +89,7 @@ static const struct option embed_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"l2", no_argument, NULL, OPT_L2},
     {"json", no_argument, NULL, OPT_JSON},
+    CLI_FORCE_OPTION,
     CLI_NETWORK_OPTIONS,
     CLI_HELP_OPTION,
     {0},
@@ -115,7 +105,7 @@ const cli_command cli_embed = {
             "                        any other name raw little-endian float32\n"
             "      --l2              L2-normalise each row\n"
             "      --json            the report as one JSON object per line and photo, in order:\n"
-            "                        {\"file\", \"row\"} or {\"file\", \"row\", \"error\"}\n",
+            "                        {\"file\", \"row\"} or {\"file\", \"row\", \"error\"}\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 every photo read, 1 some could not be (their rows are zeros), 2 usage error\n",
     .shortopts = "ho:", .options = embed_options,
 };
@@ -148,6 +138,7 @@ int cmd_embed(int argc, char **argv) {
         case 'o': out = optarg; break;
         case OPT_L2: l2 = 1; break;
         case OPT_JSON: json = 1; break;
+        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
@@ -156,9 +147,6 @@ int cmd_embed(int argc, char **argv) {
     if (nargs == 0) return cli_usage_error("embed: no photo given");
     if (!out) return cli_usage_error("embed: -o FILE is required (.npy for NumPy, else raw float32)");
     if (!*out) return cli_usage_error("embed: -o needs a file name");
-    for (int i = 0; i < nargs; i++)
-        if (same_file(args[i], out))
-            return cli_error("embed: %s is one of the photos; choose another output name", out);
     cli_photos photos = {0};
     int rc = 1;
     resnet_model *model = NULL;
@@ -170,6 +158,10 @@ int cmd_embed(int argc, char **argv) {
         cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
         goto done;
     }
+    /* every photo found, and the arguments themselves (a file that is not a photo, too) */
+    if (cli_check_output(out, ends_with(out, ".npy") ? RN_KIND_NPY : RN_KIND_F32, &common, photos.paths, photos.count,
+                         (const char *const *)args, nargs) != 0)
+        goto done;
     feats = calloc((size_t)photos.count * DIM, sizeof(float)); /* zeros: the rows of failed photos */
     ok = malloc((size_t)photos.count);
     errors = calloc((size_t)photos.count, sizeof *errors);
@@ -178,13 +170,7 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    resnet_error err;
-    if (resnet_session_create(model, common.threads, photos.count < BATCH ? photos.count : BATCH, &s, &err) !=
-        RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, common.image_flags);
+    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
     int good = cli_features_report(s, NULL, photos.paths, photos.count, feats, ok, NULL, errors);
     if (good < 0) goto done;
     if (good == 0) {
@@ -293,11 +279,7 @@ int cmd_similar(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    if (resnet_session_create(model, common.threads, n < BATCH ? n : BATCH, &s, &err) != RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, common.image_flags);
+    if (!(s = cli_session(model, &common, n < BATCH ? n : BATCH))) goto done;
     char *qp = (char *)query;
     if (cli_features(s, NULL, &qp, 1, q, &qok, NULL) != 1) goto done; /* already reported */
     if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common));

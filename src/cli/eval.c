@@ -13,52 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common.h"
 #include "image/image.h"
 #include "cli/eval.h"
 
 #define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 #define NSLOTS 2 /* one batch being filled while one runs */
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* ---- the progress bar (stderr, only on a terminal) ---------------------------------- */
-
-typedef struct progress {
-    int on, shown;
-    int total;
-    double start;
-} progress;
-
-static void progress_clear(progress *p) {
-    if (p->shown) fputs("\r\033[K", stderr);
-    p->shown = 0;
-}
-
-static void progress_draw(progress *p, int done) {
-    if (!p->on || p->total <= 0) return;
-    const int width = 30, fill = (int)((long)width * done / p->total);
-    const double elapsed = now_seconds() - p->start, rate = elapsed > 0 ? done / elapsed : 0;
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-    bar[width] = '\0';
-    fprintf(stderr, "\r[%s] %d/%d  %.2f photos/s", bar, done, p->total, rate);
-    if (rate > 0 && done < p->total) {
-        long left = (long)((p->total - done) / rate + 0.5);
-        if (left >= 3600) fprintf(stderr, "  %ldh%02ldm left", left / 3600, left / 60 % 60);
-        else fprintf(stderr, "  %ldm%02lds left", left / 60, left % 60);
-    }
-    fputs("\033[K", stderr);
-    fflush(stderr);
-    p->shown = 1;
-}
 
 /* ---- one batch buffer --------------------------------------------------------------- */
 
@@ -152,13 +115,13 @@ typedef struct eval_opts {
 
 /* Context of the warnings: printed at once (clearing the bar) and kept for the JSON report. */
 typedef struct reporter {
-    progress *bar;
+    cli_progress *bar;
     eval_tally *tally;
 } reporter;
 
 static void report_problem(void *ctx, const char *file, const char *message) {
     reporter *r = ctx;
-    if (r->bar) progress_clear(r->bar);
+    if (r->bar) cli_progress_clear(r->bar);
     /* decoder messages already start with the file name */
     size_t len = strlen(file);
     if (strncmp(message, file, len) == 0 && message[len] == ':') cli_error("%s", message);
@@ -173,6 +136,7 @@ static const struct option options[] = {
     {"tta", required_argument, NULL, OPT_TTA},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"predictions", required_argument, NULL, OPT_PREDICTIONS},
+    CLI_FORCE_OPTION,
     CLI_NETWORK_OPTIONS,
     CLI_HELP_OPTION,
     {0},
@@ -189,7 +153,7 @@ const cli_command cli_eval = {
             "      --json            the report as one JSON object, with one record per listed photo\n"
             "                        in order (\"records\": {\"file\", \"label\", \"top\"} or\n"
             "                        {\"file\", \"label\", \"error\"})\n"
-            "      --predictions FILE  one line per photo: file, label, top1, top1_prob, top5\n",
+            "      --predictions FILE  one line per photo: file, label, top1, top1_prob, top5\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 all scored, 1 some skipped (each named on stderr) or nothing to score,\n"
              "2 usage error\n",
     .shortopts = "h", .options = options,
@@ -215,6 +179,7 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
             if (!*optarg) return cli_usage_error("--predictions needs a file name");
             o->predictions = optarg;
             break;
+        case CLI_OPT_FORCE: o->common.force = 1; break;
         default: return c == CLI_EXIT_HELP ? -1 : 2;
         }
     }
@@ -224,59 +189,29 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     return 0;
 }
 
-/* --predictions goes to a temporary name beside FILE and is renamed over it when complete,
- * so an interrupted run never leaves half a file under the name the user gave. */
-typedef struct out_file {
-    FILE *f;
-    char *tmp;
-    const char *path;
-} out_file;
-
-/* Ctrl-C or kill during a run: remove the temporary too, then die of the signal as usual. */
-static char *volatile pending_tmp;
-
-static void on_signal(int sig) {
-    char *tmp = pending_tmp;
-    if (tmp) unlink(tmp); /* async-signal-safe */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static int out_open(out_file *o, const char *path) {
-    o->path = path;
-    o->f = NULL;
-    size_t n = strlen(path) + 32;
-    if (!(o->tmp = malloc(n))) return cli_error("out of memory");
-    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    if (!(o->f = fopen(o->tmp, "w"))) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        return 1;
+/* --predictions goes through the atomic writer (io/atomic.h): a temporary beside FILE,
+ * renamed over it when complete, removed on errors and on Ctrl-C or kill, so an interrupted
+ * run never leaves half a file under the name the user gave. */
+static int out_open(rn_atomic_file *o, const char *path) {
+    resnet_error err;
+    if (rn_atomic_open(o, path, &err) != RESNET_OK) return cli_error("--predictions %s", err.message);
+    if (!rn_atomic_stdio(o, &err)) {
+        rn_atomic_abort(o);
+        return cli_error("--predictions %s", err.message);
     }
-    pending_tmp = o->tmp;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
     return 0;
 }
 
 /* keep: rename into place (0 on success); otherwise remove the temporary. */
-static int out_close(out_file *o, int keep) {
-    if (!o->f) return 0;
-    int bad = ferror(o->f);
-    bad |= fclose(o->f) != 0;
-    int rc = 0;
-    if (keep && !bad && rename(o->tmp, o->path) == 0) {
-        rc = 0;
-    } else {
-        if (keep) rc = cli_error("%s: could not write the predictions", o->path);
-        remove(o->tmp);
+static int out_close(rn_atomic_file *o, int keep) {
+    if (!o->tmp) return 0;
+    resnet_error err;
+    if (!keep) {
+        rn_atomic_abort(o);
+        return 0;
     }
-    pending_tmp = NULL;
-    free(o->tmp);
-    o->f = NULL;
-    return rc;
+    if (rn_atomic_commit(o, &err) != RESNET_OK) return cli_error("--predictions %s", err.message);
+    return 0;
 }
 
 static void slots_free(pipeline *pl) {
@@ -316,17 +251,23 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
         }
         if (sl->n > 0) {
             resnet_error err;
-            double t0 = now_seconds();
+            double t0 = cli_now();
             /* All views of the batch's photos go through the network together. */
             if (resnet_forward(s, sl->input, sl->n * nv, logits, NULL, &err) != RESNET_OK) {
-                progress_clear(rep->bar);
+                cli_progress_clear(rep->bar);
                 rc = cli_error("%s", err.message);
                 break;
             }
-            *net += now_seconds() - t0;
+            *net += cli_now() - t0;
             for (int i = 0; i < sl->n; i++) {
                 const eval_item *it = &pl->set->items[sl->item[i]];
                 float *probs = logits + (size_t)i * nv * RESNET_NUM_CLASSES;
+                const char *bad = rn_logits_problem(probs, nv);
+                if (bad) { /* an error, not a wrong answer */
+                    report_problem(rep, it->path, bad);
+                    tally->failed++;
+                    continue;
+                }
                 resnet_tta_average(probs, nv, probs);
                 resnet_prediction top[5];
                 resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
@@ -337,7 +278,7 @@ static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter 
         }
         tally->failed += sl->covered - sl->n;
         covered += sl->covered;
-        progress_draw(rep->bar, covered);
+        cli_progress_update(rep->bar, covered);
         pthread_mutex_lock(&pl->mu);
         sl->ready = 0;
         pthread_cond_broadcast(&pl->cv);
@@ -354,7 +295,7 @@ int cmd_eval(int argc, char **argv) {
 
     eval_tally tally;
     if (eval_tally_init(&tally) != 0) return cli_error("out of memory");
-    progress bar = {0};
+    cli_progress bar = {0};
     reporter rep = {&bar, &tally};
     eval_set set;
     if (eval_set_load(o.dir, &set, report_problem, &rep) != 0) {
@@ -368,13 +309,40 @@ int cmd_eval(int argc, char **argv) {
         return cli_error("out of memory");
     }
 
+    if (o.predictions) {
+        /* never one of the photos, labels.tsv or the weights; the photos the set does not
+         * score (unlabelled rows, files in no class folder) are the user's too */
+        resnet_file_list all = {0};
+        resnet_error lerr;
+        if (resnet_list_images(o.dir, &all, &lerr) != RESNET_OK) memset(&all, 0, sizeof all);
+        char **paths = malloc(((size_t)set.n + (size_t)all.count + 1) * sizeof *paths);
+        char *tsv = malloc(strlen(o.dir) + sizeof "/labels.tsv");
+        int bad = !paths || !tsv;
+        if (!bad) {
+            for (int i = 0; i < set.n; i++) paths[i] = set.items[i].path;
+            for (int i = 0; i < all.count; i++) paths[set.n + i] = all.paths[i];
+            sprintf(tsv, "%s/labels.tsv", o.dir);
+            const char *extra[1] = {tsv};
+            bad = cli_check_output(o.predictions, RN_KIND_PREDICTIONS, &o.common, paths, set.n + all.count, extra, 1) != 0;
+        } else {
+            cli_error("out of memory");
+        }
+        resnet_file_list_free(&all);
+        free(paths);
+        free(tsv);
+        if (bad) {
+            eval_set_free(&set);
+            eval_tally_free(&tally);
+            return 1;
+        }
+    }
     resnet_view views[RESNET_TTA_MAX_VIEWS];
     pipeline pl = {.set = &set, .views = views, .nviews = resnet_tta_views(o.tta, views)};
     /* --batch counts network images; a photo's views never split across batches. */
     pl.photos_per_batch = o.batch / pl.nviews > 0 ? o.batch / pl.nviews : 1;
     resnet_model *model = cli_load_model(&o.common);
     resnet_session *session = NULL;
-    out_file pred = {0};
+    rn_atomic_file pred = {.fd = -1, .slot = -1};
     int completed = 0; /* every photo went through: the report and predictions are whole */
     if (!model) {
         rc = 1;
@@ -392,29 +360,27 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
-    if (pred.f) eval_predictions_header(pred.f);
+    if (pred.fp) eval_predictions_header(pred.fp);
 
-    bar.on = isatty(STDERR_FILENO);
-    bar.total = set.n;
-    bar.start = now_seconds();
+    cli_progress_start(&bar, set.n, "photos");
     pthread_mutex_init(&pl.mu, NULL);
     pthread_cond_init(&pl.cv, NULL);
     pthread_t thread;
-    double t0 = now_seconds(), net = 0;
+    double t0 = cli_now(), net = 0;
     if (pthread_create(&thread, NULL, producer, &pl) != 0) {
         rc = cli_error("cannot start the decoding thread");
     } else {
-        rc = consume(&pl, session, &tally, &rep, pred.f, &net);
+        rc = consume(&pl, session, &tally, &rep, pred.fp, &net);
         pthread_mutex_lock(&pl.mu);
         pl.stop = 1; /* if the network failed, the producer may be waiting for a free slot */
         pthread_cond_broadcast(&pl.cv);
         pthread_mutex_unlock(&pl.mu);
         pthread_join(thread, NULL);
     }
-    double seconds = now_seconds() - t0;
+    double seconds = cli_now() - t0;
     pthread_cond_destroy(&pl.cv);
     pthread_mutex_destroy(&pl.mu);
-    progress_clear(&bar);
+    cli_progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
         char kernels[64]; /* an int8 model: both families, the int8 one first */
@@ -436,7 +402,7 @@ int cmd_eval(int argc, char **argv) {
     }
 done:
     /* written out even when some photos were skipped, but not after a network failure */
-    if (pred.f && out_close(&pred, completed) != 0) rc = 1;
+    if (out_close(&pred, completed) != 0) rc = 1;
     slots_free(&pl);
     resnet_session_free(session);
     resnet_model_free(model);

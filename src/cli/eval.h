@@ -20,7 +20,7 @@ typedef struct eval_set {
     const char *source;  /* "labels.tsv" or "folders" */
     int skipped;         /* entries refused while reading (bad line, label out of range, ...) */
     int unlabelled;      /* labels.tsv rows with class -1: skipped on purpose, not an error */
-    int ignored;         /* files in class folders without a photo extension */
+    int ignored;         /* files below class folders that are not photos (io/walk.h) */
 } eval_set;
 
 /* Reads DIR's labels. Each refused entry is reported on stderr (through `warn`) with the file

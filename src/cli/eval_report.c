@@ -100,7 +100,7 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
         if (r->skipped) fprintf(f, " %d skipped (errors above)", r->skipped);
         if (r->unlabelled) fprintf(f, "%s %d unlabelled (class -1)", r->skipped ? "," : "", r->unlabelled);
         if (r->ignored)
-            fprintf(f, "%s %d files that are not photos by their extension", r->skipped || r->unlabelled ? "," : "", r->ignored);
+            fprintf(f, "%s %d files that are not photos", r->skipped || r->unlabelled ? "," : "", r->ignored);
         fputc('\n', f);
     }
     fprintf(f, "  top-1 %.4f (%d/%d)\n  top-5 %.4f (%d/%d)\n", ratio(t->top1, t->images), t->top1, t->images,
@@ -173,7 +173,7 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
     fputs("]}\n", f);
 }
 
-void eval_predictions_header(FILE *f) { fputs("file\tlabel\ttop1\ttop1_prob\ttop5\n", f); }
+void eval_predictions_header(FILE *f) { fputs(RN_PREDICTIONS_HEADER "\n", f); }
 
 void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5) {
     fprintf(f, "%s\t%d\t%d\t%.6f\t%d,%d,%d,%d,%d\n", name, label, top5[0].index, top5[0].prob, top5[0].index,

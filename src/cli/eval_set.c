@@ -1,8 +1,7 @@
 /* eval_set.c - the labelled photos of `resnet eval DIR`: DIR/labels.tsv (a header line, then
  * file TAB class index [TAB anything]), or else one folder per class named by its WordNet id
- * (n01440764, as ImageNet's own tree) or its index (0..999). */
-#include <ctype.h>
-#include <dirent.h>
+ * (n01440764, as ImageNet's own tree) or its index (0..999): io/walk.h's rule, which
+ * train-head follows too. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -11,7 +10,8 @@
 #include <sys/stat.h>
 
 #include "cli/eval.h"
-#include "image/image.h"
+#include "io/fileio.h"
+#include "io/walk.h"
 
 static void warnf(eval_warn_fn warn, void *ctx, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -22,16 +22,6 @@ static void warnf(eval_warn_fn warn, void *ctx, const char *file, const char *fm
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     warn(ctx, file, msg);
-}
-
-static char *join(const char *dir, const char *name) {
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
 }
 
 /* Adds DIR/name; 0 on success, -1 out of memory. */
@@ -45,7 +35,7 @@ static int add_item(eval_set *set, const char *dir, const char *name, int label)
     }
     eval_item *it = &set->items[set->n];
     /* an absolute path in labels.tsv is taken as it is */
-    it->path = name[0] == '/' ? strdup(name) : join(dir, name);
+    it->path = name[0] == '/' ? strdup(name) : rn_path_join(dir, name);
     it->name = strdup(name);
     it->label = label;
     if (!it->path || !it->name) {
@@ -96,7 +86,7 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, eval_set *set, ev
         } else if (label == -1) {
             set->unlabelled++; /* listed, but nobody knows its class: nothing to score */
         } else if (label < 0 || label >= RESNET_NUM_CLASSES) {
-            char *path = line[0] == '/' ? strdup(line) : join(dir, line);
+            char *path = line[0] == '/' ? strdup(line) : rn_path_join(dir, line);
             warnf(warn, ctx, path ? path : line, "class %ld is outside 0..%d (%s line %d)", label,
                   RESNET_NUM_CLASSES - 1, tsv, lineno);
             free(path);
@@ -110,104 +100,33 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, eval_set *set, ev
     return rc;
 }
 
-/* The class a folder name stands for: a wnid or a whole index; -1 if neither. */
-static int folder_class(const char *name) {
-    if (name[0] == 'n') {
-        for (int i = 0; i < RESNET_NUM_CLASSES; i++)
-            if (strcmp(name, resnet_class_wnid(i)) == 0) return i;
-        return -1;
-    }
-    long v;
-    for (const char *p = name; *p; p++)
-        if (!isdigit((unsigned char)*p)) return -1;
-    return parse_label(name, &v) == 0 && v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
-}
-
-/* The extensions the folder walk lists too (src/image/decode.c). */
-static int is_photo(const char *name) { return rn_image_has_photo_extension(name); }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The names in a folder (no hidden ones), sorted so a run is repeatable; NULL on error. */
-static char **list_dir(const char *path, int *n) {
-    DIR *d = opendir(path);
-    if (!d) return NULL;
-    char **names = NULL;
-    int cap = 0;
-    *n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **p = realloc(names, (size_t)cap * sizeof *p);
-            if (!p) break;
-            names = p;
-        }
-        if (!(names[*n] = strdup(e->d_name))) break;
-        (*n)++;
-    }
-    closedir(d);
-    if (!names) names = malloc(sizeof *names); /* an empty folder is a list of none */
-    if (names) qsort(names, (size_t)*n, sizeof *names, cmp_str);
-    return names;
-}
-
-static void free_list(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
-static int is_dir(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* One class folder: its photos join the set (label >= 0) or are counted as skipped (-1). */
-static int load_class_folder(const char *dir, const char *sub, int label, eval_set *set) {
-    char *path = join(dir, sub);
-    int n = 0, rc = 0;
-    char **names = path ? list_dir(path, &n) : NULL;
-    for (int i = 0; names && rc == 0 && i < n; i++) {
-        char *rel = join(sub, names[i]);
-        char *full = rel ? join(dir, rel) : NULL;
-        if (!full) rc = -1;
-        else if (!is_photo(names[i]) || is_dir(full)) set->ignored++;
-        else if (label < 0) set->skipped++;
-        else rc = add_item(set, dir, rel, label);
-        free(rel);
-        free(full);
-    }
-    if (names) free_list(names, n);
-    free(path);
-    return rc;
-}
-
 static int load_folders(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx) {
-    int n = 0, classes = 0, rc = 0;
-    char **names = list_dir(dir, &n);
-    if (!names) {
-        warnf(warn, ctx, dir, "cannot read the folder: %s", strerror(errno));
+    rn_class_tree tree;
+    resnet_error err;
+    if (rn_list_classes(dir, RN_CLASSES_IMAGENET, &tree, &err) != RESNET_OK) {
+        warnf(warn, ctx, dir, "%s", err.message);
         return -1;
     }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        char *sub = join(dir, names[i]);
-        int folder = sub && is_dir(sub);
-        free(sub);
-        if (!folder) continue; /* loose files at the top have no class */
-        int label = folder_class(names[i]);
-        int before = set->skipped;
-        rc = load_class_folder(dir, names[i], label, set);
-        if (label < 0 && set->skipped > before) {
-            char *path = join(dir, names[i]);
-            warnf(warn, ctx, path ? path : names[i],
-                  "not a class folder (a wnid such as n01440764, or 0..999): %d photo%s skipped",
-                  set->skipped - before, set->skipped - before == 1 ? "" : "s");
-            free(path);
+    int classes = 0, rc = 0;
+    for (int i = 0; rc == 0 && i < tree.n; i++) {
+        const rn_class_folder *f = &tree.folders[i];
+        for (int j = 0; j < f->photos.n_problems; j++) warnf(warn, ctx, f->path, "%s", f->photos.problems[j]);
+        set->skipped += f->photos.n_problems; /* an unreadable (sub)folder: named and counted */
+        set->ignored += f->ignored;
+        if (f->label < 0) {
+            if (f->photos.count > 0)
+                warnf(warn, ctx, f->path, "not a class folder (a wnid such as n01440764, or 0..999): %d photo%s skipped",
+                      f->photos.count, f->photos.count == 1 ? "" : "s");
+            set->skipped += f->photos.count;
+            continue;
         }
-        classes += label >= 0;
+        classes++;
+        /* the photo's name in the set: relative to DIR, from the class folder's name on */
+        const size_t skip = strlen(f->path) - strlen(f->name);
+        for (int j = 0; rc == 0 && j < f->photos.count; j++)
+            rc = add_item(set, dir, f->photos.paths[j] + skip, f->label);
     }
-    free_list(names, n);
+    rn_class_tree_free(&tree);
     if (rc != 0) {
         warnf(warn, ctx, dir, "out of memory");
         return -1;
@@ -232,7 +151,7 @@ int eval_set_load(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx) 
         warnf(warn, ctx, dir, "not a folder (eval reads a folder of labelled photos)");
         return -1;
     }
-    char *tsv = join(dir, "labels.tsv");
+    char *tsv = rn_path_join(dir, "labels.tsv");
     if (!tsv) return -1;
     FILE *f = fopen(tsv, "r");
     int rc;

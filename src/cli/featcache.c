@@ -15,48 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-/* ---- progress ---------------------------------------------------------------------------- */
-
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-void cli_progress_start(cli_progress *p, int total, const char *what) {
-    memset(p, 0, sizeof *p);
-    p->enabled = isatty(STDERR_FILENO) && total > 1;
-    p->total = total;
-    p->what = what;
-    p->start = cli_now();
-}
-
-void cli_progress_update(cli_progress *p, int done) {
-    if (!p->enabled) return;
-    double t = cli_now();
-    if (p->shown && done < p->total && t - p->last_draw < 0.1) return; /* ~10 redraws a second */
-    p->last_draw = t;
-    enum { W = 30 };
-    char bar[W + 1];
-    int fill = p->total ? (int)((long long)done * W / p->total) : W;
-    for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
-    bar[W] = '\0';
-    double el = t - p->start, rate = el > 0 ? done / el : 0;
-    fprintf(stderr, "\r\033[K[%s] %d/%d %s", bar, done, p->total, p->what);
-    if (rate > 0) fprintf(stderr, ", %.1f/s, %.0f s left", rate, (p->total - done) / rate);
-    fflush(stderr);
-    p->shown = 1;
-}
-
-void cli_progress_clear(cli_progress *p) {
-    if (!p->enabled || !p->shown) return;
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
-    p->shown = 0;
-}
 
 /* ---- photo lists ----------------------------------------------------------------------- */
 
@@ -158,10 +117,23 @@ static int mkdir_p(char *path) { /* path is modified and restored */
         if (*p != '/') continue;
         *p = '\0';
         int r = mkdir(path, 0755);
+        int e = errno;
+        struct stat sb;
+        /* EEXIST for a file too: then that file is in the way (said as ENOTDIR) */
+        if (r != 0 && e == EEXIST && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) r = -1, e = ENOTDIR;
+        else if (r != 0 && e == EEXIST) r = 0;
         *p = '/';
-        if (r != 0 && errno != EEXIST) return -1;
+        if (r != 0) {
+            errno = e;
+            return -1;
+        }
     }
-    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    struct stat sb;
+    if (mkdir(path, 0755) == 0) return 0;
+    if (errno != EEXIST) return -1;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 0;
+    errno = ENOTDIR;
+    return -1;
 }
 
 static int cmp_entry(const void *a, const void *b) { return strcmp(((const entry *)a)->key, ((const entry *)b)->key); }
@@ -174,10 +146,16 @@ static void free_entries(entry *e, int n) {
     free(e);
 }
 
-/* Reads the whole cache file; 0 if it is absent, 1 if read, -1 if damaged. */
+/* Reads the whole cache file; 0 if it is absent, 1 if read, -1 if damaged, -2 if it cannot
+ * be read (errno says why). */
 static int load(featcache *c) {
+    struct stat sb;
+    if (stat(c->file, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        errno = EISDIR;
+        return -2;
+    }
     FILE *f = fopen(c->file, "rb");
-    if (!f) return errno == ENOENT ? 0 : -1;
+    if (!f) return errno == ENOENT ? 0 : -2;
     char magic[8];
     uint32_t mark, dim, count;
     unsigned long long fp;
@@ -232,7 +210,15 @@ featcache *featcache_open(const char *dir, unsigned long long fingerprint) {
         free(c);
         return NULL;
     }
-    if (load(c) < 0) cli_error("warning: feature cache %s is damaged; it will be rebuilt", c->file);
+    int r = load(c);
+    if (r == -2) {
+        cli_error("warning: cannot read the feature cache %s: %s (features will not be cached)", c->file,
+                  strerror(errno));
+        free(c->file);
+        free(c);
+        return NULL;
+    }
+    if (r < 0) cli_error("warning: feature cache %s is damaged; it will be rebuilt", c->file);
     return c;
 }
 
@@ -300,28 +286,25 @@ void featcache_close(featcache *c) {
     int unused = 0;
     for (int i = 0; i < c->n_old; i++) unused += !c->old[i].used;
     if (c->n_add > 0 || unused > 0) {
-        /* Rewrite whole: the entries still valid plus the new ones, to a temporary name,
-         * renamed into place, so a reader never sees half a file. */
-        size_t tl = strlen(c->file) + 32;
-        char *tmp = malloc(tl);
+        /* Rewrite whole: the entries still valid plus the new ones, through the atomic
+         * writer, so a reader never sees half a file. */
+        rn_atomic_file af;
+        resnet_error err;
         FILE *f = NULL;
-        if (tmp) {
-            snprintf(tmp, tl, "%s.tmp.%ld", c->file, (long)getpid());
-            f = fopen(tmp, "wb");
-        }
+        if (rn_atomic_open(&af, c->file, &err) == RESNET_OK) f = rn_atomic_stdio(&af, &err);
         uint32_t mark = ENDIAN_MARK, dim = DIM, count = (uint32_t)(c->n_old - unused + c->n_add);
         int ok = f && fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&mark, 4, 1, f) == 1 && fwrite(&c->fp, 8, 1, f) == 1 &&
                  fwrite(&dim, 4, 1, f) == 1 && fwrite(&count, 4, 1, f) == 1;
         for (int i = 0; ok && i < c->n_old; i++)
             if (c->old[i].used) ok = write_entry(f, &c->old[i]);
         for (int i = 0; ok && i < c->n_add; i++) ok = write_entry(f, &c->add[i]);
-        if (f && fclose(f) != 0) ok = 0;
-        if (ok && rename(tmp, c->file) != 0) ok = 0;
-        if (!ok) {
-            if (tmp) unlink(tmp);
-            cli_error("warning: could not write the feature cache %s: %s", c->file, strerror(errno));
+        if (f && !ok) {
+            snprintf(err.message, sizeof err.message, "%s", strerror(errno));
+            rn_atomic_abort(&af);
+        } else if (f) {
+            ok = rn_atomic_commit(&af, &err) == RESNET_OK;
         }
-        free(tmp);
+        if (!ok) cli_error("warning: could not write the feature cache: %s", err.message);
     }
     free_entries(c->old, c->n_old);
     free_entries(c->add, c->n_add);

@@ -1,23 +1,10 @@
 /* features.h - what the feature commands (cam, embed, similar, train-head, classify DIR)
- * share: a progress bar, the per-folder feature cache, and photo lists (internal to the CLI). */
+ * share: the per-folder feature cache and photo lists (internal to the CLI). */
 #ifndef RN_CLI_FEATURES_H
 #define RN_CLI_FEATURES_H
 
 #include <stdio.h>
 #include "cli/cli.h"
-
-/* ---- a progress bar on stderr, drawn only when stderr is a terminal ---- */
-typedef struct cli_progress {
-    int enabled, total, shown;
-    double start, last_draw;
-    const char *what; /* "photos" */
-} cli_progress;
-
-double cli_now(void);
-void cli_progress_start(cli_progress *p, int total, const char *what);
-void cli_progress_update(cli_progress *p, int done);
-/* Wipes the bar so that a line can be printed (the next update draws it again). */
-void cli_progress_clear(cli_progress *p);
 
 /* ---- photo lists: files as given, folders expanded (recursively, sorted) ---- */
 typedef struct cli_photos {

@@ -10,6 +10,7 @@ static const struct option options[] = {
     {"output", required_argument, NULL, 'o'},
     {"variant", required_argument, NULL, OPT_VARIANT},
     {"norm", required_argument, NULL, OPT_NORM},
+    CLI_FORCE_OPTION,
     CLI_HELP_OPTION,
     {0},
 };
@@ -22,7 +23,7 @@ const cli_command cli_import = {
     .help = "  -o, --output OUT      the safetensors file to write (required)\n"
             "      --variant V       v1 or v1.5: architecture recorded in the file (default v1)\n"
             "      --norm N          caffe or torch: input normalisation recorded in the file\n"
-            "                        (default caffe)\n",
+            "                        (default caffe)\n" CLI_FORCE_HELP,
     .shortopts = "ho:", .options = options,
 };
 
@@ -30,7 +31,7 @@ int cmd_import(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     resnet_variant variant = RESNET_V1;
     resnet_norm norm = RESNET_NORM_CAFFE;
-    int c;
+    int c, force = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_import, argc, argv, NULL)) != CLI_END) {
         const char *v = optarg;
@@ -46,6 +47,7 @@ int cmd_import(int argc, char **argv) {
             else if (strcmp(v, "torch") == 0) norm = RESNET_NORM_TORCH;
             else return cli_usage_error("import: --norm must be caffe or torch, got '%s'", v);
             break;
+        case CLI_OPT_FORCE: force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
@@ -53,6 +55,10 @@ int cmd_import(int argc, char **argv) {
     if (optind < argc) in = argv[optind];
     if (!in) return cli_usage_error("import: no model.json given");
     if (!out || !*out) return cli_usage_error("import: no output file given (-o FILE)");
+    /* model.json itself and an existing file of another kind; the shards are checked by the
+     * importer as it finds them */
+    cli_common inputs = {.force = force, .weights = in};
+    if (cli_check_output(out, RN_KIND_SAFETENSORS, &inputs, NULL, 0, NULL, 0) != 0) return 1;
     resnet_error err;
     if (rn_import_tfjs(in, out, variant, norm, &err) != RESNET_OK) return cli_error("%s", err.message);
     fputs("resnet: wrote ", stderr);

@@ -71,6 +71,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    /* Outputs are written under temporary names: Ctrl-C, kill and the like remove them. */
+    cli_catch_signals();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         /* `resnet help COMMAND` is `resnet COMMAND --help` */
         if (argc > 2 && !find_command(argv[2])) return unknown_command(argv[2]);

@@ -33,17 +33,13 @@ static int on_photo(void *vctx, const resnet_file_result *r) {
 static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* 1 if a and b name the same existing file. */
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 enum { OPT_LIMIT = CLI_OPT_FIRST_OWN, OPT_METHOD };
 
 static const struct option options[] = {
     {"output", required_argument, NULL, 'o'},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"method", required_argument, NULL, OPT_METHOD},
+    CLI_FORCE_OPTION,
     CLI_NETWORK_OPTIONS,
     CLI_HELP_OPTION,
     {0},
@@ -59,7 +55,7 @@ const cli_command cli_quantize = {
     .help = "  -o, --output OUT      the int8 file to write (required; never the fp32 file)\n"
             "      --limit N         the first N photos in sorted order\n"
             "      --method M        activation ranges: mse (least squared error, the default),\n"
-            "                        minmax or percentile (99.99%)\n",
+            "                        minmax or percentile (99.99%)\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 written from every photo, 1 some photos unreadable (named on stderr;\n"
              "the file is written from the others) or nothing written, 2 usage error\n",
     .shortopts = "ho:", .options = options,
@@ -80,6 +76,7 @@ int cmd_quantize(int argc, char **argv) {
             if ((method = rn_calib_method_parse(optarg)) < 0)
                 return cli_usage_error("quantize: --method must be mse, minmax or percentile, got '%s'", optarg);
             break;
+        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
@@ -90,9 +87,12 @@ int cmd_quantize(int argc, char **argv) {
 
     char wbuf[PATH_MAX];
     const char *weights = cli_weights_path(&common, wbuf, sizeof wbuf);
-    if (same_file(out, weights)) {
-        return cli_error("%s: is the fp32 weight file being quantized; choose another output", out);
-    }
+    /* the weight file, said as such before the photos are walked (cli_check_output below
+     * checks it again, with every photo) */
+    rn_file_id wid, oid;
+    if (rn_file_id_of(weights, &wid) && rn_file_id_of(out, &oid) && wid.dev == oid.dev && wid.ino == oid.ino)
+        return cli_error("%s: is the fp32 weight file being quantized; refusing to overwrite it (choose another output)",
+                         out);
     cli_photos photos = {0};
     resnet_model *model = NULL;
     resnet_session *s = NULL;
@@ -100,11 +100,11 @@ int cmd_quantize(int argc, char **argv) {
     resnet_error err;
     int rc = 1;
     if (cli_photos_add(&photos, args, nargs) != 0) goto done;
-    for (int i = 0; i < photos.count; i++)
-        if (same_file(out, photos.paths[i])) {
-            cli_error("%s: is one of the calibration photos; choose another output", out);
-            goto done;
-        }
+    /* never a calibration photo (found or named) or the weights; an existing file only if it
+     * is a weight file already (io/atomic.h), or with --force */
+    if (cli_check_output(out, RN_KIND_SAFETENSORS, &common, photos.paths, photos.count, (const char *const *)args,
+                         nargs) != 0)
+        goto done;
     /* sorted, so --limit takes the same photos however they were named */
     qsort(photos.paths, (size_t)photos.count, sizeof *photos.paths, cmp_path);
     int n = limit && limit < photos.count ? limit : photos.count;

@@ -1,14 +1,13 @@
 /* train_head.c - `resnet train-head DIR -o HEAD`: a new final layer for the classes of a
- * folder-per-class tree (DIR/<class name>/...photos..., any depth below the class folder).
+ * folder-per-class tree (DIR/<class name>/...photos..., any depth below the class folder: the
+ * rule of io/walk.h, which eval follows too).
  * The features of every photo are computed once and cached (see featcache.c), so training
  * again with other settings takes seconds. */
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/features.h"
+#include "io/walk.h"
 
 #define BATCH 4
 #define DIM RESNET_FEATURE_DIM
@@ -17,47 +16,6 @@ typedef struct klass {
     char *name;
     int first, count; /* its photos in the combined list */
 } klass;
-
-static int cmp_klass(const void *a, const void *b) { return strcmp(((const klass *)a)->name, ((const klass *)b)->name); }
-
-/* The class folders of dir (not hidden), sorted by name; -1 if dir cannot be read. */
-static int class_folders(const char *dir, klass **out, int *n) {
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) return cli_error("%s: cannot read folder: %s", dir, strerror(errno)), -1;
-    int cap = 0, loose = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        char *path = malloc(len);
-        if (!path) break;
-        snprintf(path, len, "%s/%s", dir, e->d_name);
-        int is_dir = cli_is_dir(path);
-        free(path);
-        if (!is_dir) {
-            loose++;
-            continue;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            klass *v = realloc(*out, (size_t)cap * sizeof *v);
-            if (!v) break;
-            *out = v;
-        }
-        size_t nl = strlen(e->d_name) + 1;
-        if (!((*out)[*n].name = malloc(nl))) break;
-        memcpy((*out)[*n].name, e->d_name, nl);
-        (*out)[*n].first = (*out)[*n].count = 0;
-        (*n)++;
-    }
-    closedir(d);
-    if (loose) cli_error("warning: %d file%s directly in %s ignored (photos go in one folder per class)", loose,
-                         loose == 1 ? "" : "s", dir);
-    if (*n > 1) qsort(*out, (size_t)*n, sizeof **out, cmp_klass);
-    return 0;
-}
 
 static void on_progress(void *ctx, int iter, float tl, float ta, float vl, float va) {
     cli_progress *p = ctx;
@@ -86,6 +44,7 @@ static const struct option options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"no-l2norm", no_argument, NULL, OPT_NO_L2NORM},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    CLI_FORCE_OPTION,
     CLI_NETWORK_OPTIONS,
     CLI_HELP_OPTION,
     {0},
@@ -103,7 +62,7 @@ const cli_command cli_train_head = {
             "      --patience N      stop after N without a better validation loss (default 20)\n"
             "      --seed N          of the split (default 1)\n"
             "      --no-l2norm       raw features (default: L2-normalised)\n"
-            "      --no-cache        neither read nor write the feature cache\n",
+            "      --no-cache        neither read nor write the feature cache\n" CLI_FORCE_HELP,
     .shortopts = "ho:", .options = options,
 };
 
@@ -128,6 +87,7 @@ int cmd_train_head(int argc, char **argv) {
             break;
         case OPT_NO_L2NORM: opts.l2_normalize = 0; break;
         case OPT_NO_CACHE: use_cache = 0; break;
+        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
         if (bad) return 2;
@@ -149,37 +109,45 @@ int cmd_train_head(int argc, char **argv) {
     int *labels = NULL;
     const char **names = NULL;
     resnet_head *head = NULL;
-    if (class_folders(dir, &cls, &ncls) != 0) goto done;
-    int kept = 0;
-    for (int c = 0; c < ncls; c++) {
-        size_t len = strlen(dir) + strlen(cls[c].name) + 2;
-        char *sub = malloc(len);
-        if (!sub) {
-            cli_error("out of memory");
-            goto done;
-        }
-        snprintf(sub, len, "%s/%s", dir, cls[c].name);
-        int before = photos.count;
-        int r = cli_photos_add(&photos, &sub, 1);
-        free(sub);
-        if (r != 0) goto done;
-        if (photos.count == before) {
-            cli_error("warning: class folder '%s' has no photos; skipped", cls[c].name);
-            free(cls[c].name);
-            cls[c].name = NULL;
+    rn_class_tree tree = {0};
+    resnet_error werr;
+    if (rn_list_classes(dir, RN_CLASSES_ANY, &tree, &werr) != RESNET_OK) {
+        cli_error("%s", werr.message);
+        goto done;
+    }
+    if (tree.loose)
+        cli_error("warning: %d file%s directly in %s ignored (photos go in one folder per class)", tree.loose,
+                  tree.loose == 1 ? "" : "s", dir);
+    cls = calloc(tree.n ? (size_t)tree.n : 1, sizeof *cls);
+    int kept = 0, oom = !cls;
+    for (int c = 0; !oom && c < tree.n; c++) {
+        const rn_class_folder *f = &tree.folders[c];
+        for (int j = 0; j < f->photos.n_problems; j++) cli_error("%s", f->photos.problems[j]);
+        photos.problems += f->photos.n_problems;
+        if (f->photos.count == 0) {
+            cli_error("warning: class folder '%s' has no photos; skipped", f->name);
             continue;
         }
-        cls[kept] = cls[c];
-        if (kept != c) cls[c].name = NULL; /* one owner per name */
+        const int before = photos.count;
+        if (cli_photos_add(&photos, f->photos.paths, f->photos.count) != 0 || !(cls[kept].name = strdup(f->name))) {
+            oom = 1;
+            break;
+        }
         cls[kept].first = before;
         cls[kept].count = photos.count - before;
         kept++;
     }
+    rn_class_tree_free(&tree);
     ncls = kept;
+    if (oom) {
+        cli_error("out of memory");
+        goto done;
+    }
     if (ncls < 2) {
         cli_error("%s: needs at least 2 class folders with photos, found %d", dir, ncls);
         goto done;
     }
+    if (cli_check_output(out, RN_KIND_HEAD, &common, photos.paths, photos.count, NULL, 0) != 0) goto done;
     feats = malloc((size_t)photos.count * DIM * sizeof(float));
     ok = malloc((size_t)photos.count);
     labels = malloc((size_t)photos.count * sizeof *labels);
@@ -189,13 +157,8 @@ int cmd_train_head(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
+    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
     resnet_error err;
-    if (resnet_session_create(model, common.threads, photos.count < BATCH ? photos.count : BATCH, &s, &err) !=
-        RESNET_OK) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    resnet_session_set_image_flags(s, common.image_flags);
     const unsigned long long fp = cli_cache_key(model, &common);
     if (use_cache) cache = featcache_open(dir, fp);
     double t0 = cli_now();

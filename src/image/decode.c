@@ -1,16 +1,12 @@
-/* decode.c - read a photo file into memory, sniff its format by its first bytes and hand it to
+/* decode.c - read a photo file into memory (io/fileio.c's reader), sniff its format by its first bytes and hand it to
  * a decoder; then, if asked, turn it as its EXIF orientation says. */
 #include "image/image_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
+
+#include "io/fileio.h"
 
 /* Larger files are refused rather than read: even an uncompressed PNG of
  * RN_IMAGE_MAX_PIXELS 16-bit RGBA pixels is about 1 GiB. */
@@ -110,83 +106,17 @@ resnet_status rn_image_decode(const uint8_t *data, size_t size, const char *name
     return rn_image_decode_ex(data, size, name, 0, out, err);
 }
 
-/* errno as text. The Makefile's _POSIX_C_SOURCE selects the XSI strerror_r, which is
- * thread-safe (plain strerror need not be). */
-static const char *errno_text(int e, char *buf, size_t len) {
-    if (strerror_r(e, buf, len) != 0) snprintf(buf, len, "error %d", e);
-    return buf;
-}
-
-/* Checks that fd is a regular file of a size we are willing to read; *size gets it. */
-static resnet_status check_file(int fd, const char *path, size_t *size, resnet_error *err) {
-    struct stat st;
-    char why[128];
-    if (fstat(fd, &st) != 0)
-        return rn_fail(err, RESNET_E_IO, "%s: cannot stat: %s", path, errno_text(errno, why, sizeof why));
-    if (S_ISDIR(st.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: is a directory, not an image", path);
-    if (!S_ISREG(st.st_mode)) return rn_fail(err, RESNET_E_IO, "%s: not a regular file", path);
-    if (st.st_size == 0) return rn_fail(err, RESNET_E_IMAGE, "%s: empty file, not an image", path);
-    if (st.st_size < 0 || (unsigned long long)st.st_size > RN_IMAGE_MAX_FILE_BYTES)
-        return rn_fail(err, RESNET_E_IMAGE, "%s: file too large (%lld bytes) for an image", path,
-                       (long long)st.st_size);
-    *size = (size_t)st.st_size;
-    return RESNET_OK;
-}
-
-/* Reads exactly size bytes; a file that shrinks or grows meanwhile is an error, not a
- * silently short image. */
-static resnet_status read_all(int fd, const char *path, uint8_t *buf, size_t size, resnet_error *err) {
-    size_t got = 0;
-    char why[128];
-    while (got < size) {
-        size_t want = size - got > ((size_t)1 << 30) ? ((size_t)1 << 30) : size - got;
-        ssize_t n = read(fd, buf + got, want);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            return rn_fail(err, RESNET_E_IO, "%s: read failed: %s", path, errno_text(errno, why, sizeof why));
-        if (n == 0) return rn_fail(err, RESNET_E_IO, "%s: file shrank while being read", path);
-        got += (size_t)n;
-    }
-    uint8_t extra;
-    ssize_t n;
-    while ((n = read(fd, &extra, 1)) < 0 && errno == EINTR) {}
-    if (n > 0) return rn_fail(err, RESNET_E_IO, "%s: file grew while being read", path);
-    return RESNET_OK;
-}
-
-/* Reads the whole file into *data (malloc'd; the caller frees it). */
-static resnet_status read_file(const char *path, uint8_t **data, size_t *size, resnet_error *err) {
-    char why[128];
-    *data = NULL;
-    /* O_NONBLOCK so that opening a FIFO by mistake fails the regular-file check below
-     * instead of waiting for a writer; it changes nothing for regular files. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return rn_fail(err, RESNET_E_IO, "%s: cannot open: %s", path, errno_text(errno, why, sizeof why));
-    resnet_status st = check_file(fd, path, size, err);
-    if (st == RESNET_OK) {
-        *data = malloc(*size);
-        if (!*data) st = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory reading %zu bytes", path, *size);
-    }
-    if (st == RESNET_OK) st = read_all(fd, path, *data, *size, err);
-    close(fd);
-    if (st != RESNET_OK) {
-        free(*data);
-        *data = NULL;
-    }
-    return st;
-}
-
 resnet_status rn_image_load_ex(const char *path, unsigned flags, rn_image *out, resnet_error *err) {
     if (!path) return rn_fail(err, RESNET_E_ARG, "rn_image_load: no path given");
     if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output image given", path);
     out->width = out->height = 0;
     out->rgb = NULL;
-    uint8_t *data;
+    static const rn_read_kind photo = {"an image", RESNET_E_IMAGE};
+    char *data;
     size_t size = 0;
-    resnet_status st = read_file(path, &data, &size, err);
+    resnet_status st = rn_read_file_as(path, RN_IMAGE_MAX_FILE_BYTES, &photo, &data, &size, err);
     if (st != RESNET_OK) return st;
-    st = rn_image_decode_ex(data, size, path, flags, out, err);
+    st = rn_image_decode_ex((const uint8_t *)data, size, path, flags, out, err);
     free(data);
     return st;
 }

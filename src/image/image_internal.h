@@ -40,6 +40,29 @@ resnet_status rn_image_orient(rn_image *img, int orientation, const char *name, 
 resnet_status rn_image_resize_window(const rn_image *src, int out_w, int out_h, int x0, int y0,
                                      int w, int h, rn_image *dst, resnet_error *err);
 
+/* The reference pipeline's shorter side (torchvision.transforms.Resize(256)). */
+#define RN_SHORT_SIDE 256
+
+/* Where a 224x224 window lies on a photo: torchvision's Resize(side) of a w x h photo (the
+ * shorter side becomes `side`, the longer int(side * long / short), truncated) into ow x oh,
+ * and the window's top-left corner (x0, y0) there: CenterCrop's offsets, rounded half to even,
+ * or one of FiveCrop's corners. The one crop geometry of preprocessing (side 256, centre),
+ * the test-time views and the CAM overlay. Refuses sizes whose resize would exceed
+ * RN_IMAGE_MAX_PIXELS (only very elongated photos); side must be at least 224. */
+typedef struct rn_crop_geom {
+    int ow, oh, x0, y0;
+} rn_crop_geom;
+resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, rn_crop_geom *g, resnet_error *err);
+
+/* The window `where` of img resized by Resize(side) (rn_crop_geometry), normalised into out
+ * (3x224x224): the reference pipeline's one view is side 256, the centre. */
+resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, float *out,
+                            resnet_error *err);
+
+/* Puts the photo's name in front of a failing st's message, from code that does not know the
+ * name (the geometry, the resize); returns st. */
+resnet_status rn_with_name(resnet_status st, const char *name, resnet_error *err);
+
 /* A 224x224 RGB crop (HWC bytes) -> the network's input (3x224x224 CHW floats), normalised as
  * `norm` says, bit-identical with the reference (preprocess.c). Shared so that the test-time
  * augmentation views (views.c) are normalised by the very same code as the plain pass. */

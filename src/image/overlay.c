@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomic.h"
 #include "io/fileio.h"
 
-#define SHORT_SIDE 256 /* the reference pipeline: shorter side to 256, centre crop 224 */
 #define CROP RESNET_INPUT_SIZE
 #define CELL (CROP / RESNET_MAP_SIZE) /* 32 crop pixels per map cell */
 
@@ -97,6 +97,14 @@ static int png_encode(FILE *fp, const resnet_image *img, png_bytep *rows, png_fa
     png_init_io(png, fp);
     png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* Marks the file as ours, before the pixels: a later `cam -o` may replace a picture it
+     * made, never a photo that merely is a PNG too (io/atomic.h, RN_KIND_PNG). */
+    png_text text;
+    memset(&text, 0, sizeof text);
+    text.compression = PNG_TEXT_COMPRESSION_NONE;
+    text.key = (png_charp)"Software";
+    text.text = (png_charp)RN_PNG_SOFTWARE;
+    png_set_text(png, info, &text, 1);
     png_write_info(png, info);
     png_write_image(png, rows);
     png_write_end(png, NULL);
@@ -108,89 +116,47 @@ resnet_status resnet_image_write_png(const resnet_image *img, const char *path, 
     if (!path) return rn_fail(err, RESNET_E_ARG, "resnet_image_write_png: NULL path");
     resnet_status st = check_image(img, path, err);
     if (st != RESNET_OK) return st;
-    char eb[128];
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
     png_bytep *rows = malloc((size_t)img->height * sizeof *rows);
-    if (!tmp || !rows) {
-        free(tmp);
-        free(rows);
-        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
-    }
+    if (!rows) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     for (int y = 0; y < img->height; y++) rows[y] = img->rgb + (size_t)y * img->width * 3;
-    /* A new file beside the target (same filesystem, so rename is atomic); O_EXCL: never
-     * truncate something that happens to have that name. */
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = rn_fail(err, RESNET_E_IO, "%s: cannot create %s: %s", path, tmp, rn_errno_str(errno, eb, sizeof eb));
-        free(tmp);
+    rn_atomic_file af;
+    if ((st = rn_atomic_open(&af, path, err)) != RESNET_OK) {
         free(rows);
         return st;
     }
-    FILE *fp = fdopen(fd, "wb");
+    FILE *fp = rn_atomic_stdio(&af, err);
     png_failure f;
     f.message[0] = '\0';
-    if (!fp) {
-        st = rn_fail(err, RESNET_E_IO, "%s: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-        close(fd);
-    } else {
-        if (png_encode(fp, img, rows, &f) != 0)
-            st = rn_fail(err, RESNET_E_IO, "%s: PNG encoding failed: %s", path, f.message);
-        if (st == RESNET_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-            st = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-        if (fclose(fp) != 0 && st == RESNET_OK)
-            st = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    }
-    if (st == RESNET_OK && rename(tmp, path) != 0)
-        st = rn_fail(err, RESNET_E_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                     rn_errno_str(errno, eb, sizeof eb));
-    if (st != RESNET_OK) (void)unlink(tmp);
-    free(tmp);
+    if (!fp) st = RESNET_E_IO;
+    else if (png_encode(fp, img, rows, &f) != 0)
+        st = rn_fail(err, RESNET_E_IO, "%s: PNG encoding failed: %s", path, f.message);
+    if (st == RESNET_OK) st = rn_atomic_commit(&af, err);
+    else rn_atomic_abort(&af);
     free(rows);
     return st;
 }
 
 /* ---- where the network looks ------------------------------------------------------------ */
 
-/* The geometry of rn_image_to_input (preprocess.c), repeated here because the CAM needs it
- * in continuous coordinates: the photo resized to ow x oh (shorter side 256, the other
- * truncated), then the 224 window at (left, top), both offsets rounded half to even as
- * torchvision's CenterCrop does. tests/test_features.c checks the two agree. */
-typedef struct crop_geom {
-    int ow, oh, left, top;
-} crop_geom;
-
-static int half_round_even(int d) {
-    int q = d / 2;
-    if (d % 2 != 0 && q % 2 != 0) q++;
-    return q;
-}
-
-static crop_geom geometry(int w, int h) {
-    crop_geom g;
-    const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
-    const int other = (int)((double)SHORT_SIDE * (double)longer / (double)shorter);
-    g.ow = w <= h ? SHORT_SIDE : other;
-    g.oh = w <= h ? other : SHORT_SIDE;
-    g.left = half_round_even(g.ow - CROP);
-    g.top = half_round_even(g.oh - CROP);
-    return g;
-}
-
+/* The CAM needs the crop geometry of rn_image_to_input (rn_crop_geometry) in continuous
+ * coordinates: PIL maps an output pixel edge x' to input x' * (in / out). */
 void resnet_crop_box(int width, int height, double box[4]) {
     if (!box) return;
     if (width <= 0 || height <= 0) {
         box[0] = box[1] = box[2] = box[3] = 0;
         return;
     }
-    crop_geom g = geometry(width, height);
-    /* PIL maps output pixel edge x' to input x' * (in / out) */
+    rn_crop_geom g;
+    /* a photo too elongated to preprocess has no crop: the empty box, as for a bad size */
+    if (rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, &g, NULL) != RESNET_OK) {
+        box[0] = box[1] = box[2] = box[3] = 0;
+        return;
+    }
     const double sx = (double)width / g.ow, sy = (double)height / g.oh;
-    box[0] = g.left * sx;
-    box[1] = g.top * sy;
-    box[2] = (g.left + CROP) * sx;
-    box[3] = (g.top + CROP) * sy;
+    box[0] = g.x0 * sx;
+    box[1] = g.y0 * sy;
+    box[2] = (g.x0 + CROP) * sx;
+    box[3] = (g.y0 + CROP) * sy;
 }
 
 resnet_status resnet_cam_heatmap(const float *map, int width, int height, float *heat, resnet_error *err) {
@@ -204,19 +170,21 @@ resnet_status resnet_cam_heatmap(const float *map, int width, int height, float 
         hi = map[i] > hi ? map[i] : hi;
     }
     const float scale = hi > lo ? 1.0f / (hi - lo) : 0.0f;
-    crop_geom g = geometry(width, height);
+    rn_crop_geom g;
+    resnet_status st = rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, &g, err);
+    if (st != RESNET_OK) return st;
     const double fx = (double)g.ow / width, fy = (double)g.oh / height;
     const int last = RESNET_MAP_SIZE - 1;
     for (int py = 0; py < height; py++) {
         /* the pixel centre in crop pixels, then in cells (cell centres at integers) */
-        const double v = (py + 0.5) * fy - g.top;
+        const double v = (py + 0.5) * fy - g.y0;
         const double gy = v / CELL - 0.5;
         const double cy = gy < 0 ? 0 : gy > last ? last : gy;
         const int y0 = (int)cy, y1 = y0 < last ? y0 + 1 : y0;
         const double ty = cy - y0;
         float *row = heat + (size_t)py * width;
         for (int px = 0; px < width; px++) {
-            const double u = (px + 0.5) * fx - g.left;
+            const double u = (px + 0.5) * fx - g.x0;
             if (v < 0 || v >= CROP || u < 0 || u >= CROP) {
                 row[px] = -1.0f;
                 continue;

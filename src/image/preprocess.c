@@ -5,31 +5,36 @@
 
 #include <stdlib.h>
 
-#define RN_SHORT_SIDE 256 /* torchvision.transforms.Resize(256) */
 #define RN_CROP RESNET_INPUT_SIZE
-
-/* The size the shorter side goes to 256 at: (256, int(256 * long / short)), long side
- * truncated. 256 * long is exact in a double and IEEE division rounds correctly, exactly
- * as Python's int / int does, so the truncation matches too. Refuses sizes whose result
- * would exceed the pixel limit (only very elongated images). */
-static resnet_status target_size(int w, int h, int *ow, int *oh, resnet_error *err) {
-    const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
-    const double scaled = (double)RN_SHORT_SIDE * (double)longer / (double)shorter;
-    if (scaled > (double)(RN_IMAGE_MAX_PIXELS / RN_SHORT_SIDE))
-        return rn_fail(err, RESNET_E_IMAGE,
-                       "image %dx%d is too elongated: resized it would exceed %u pixels", w, h,
-                       (unsigned)RN_IMAGE_MAX_PIXELS);
-    const int other = (int)scaled;
-    *ow = w <= h ? RN_SHORT_SIDE : other;
-    *oh = w <= h ? other : RN_SHORT_SIDE;
-    return RESNET_OK;
-}
 
 /* int(round(d / 2.0)) in Python 3: halves round to the even neighbour (d >= 0 here). */
 static int half_round_even(int d) {
     int q = d / 2;
     if (d % 2 != 0 && q % 2 != 0) q++; /* q + 0.5 goes up only when q is odd */
     return q;
+}
+
+/* The resized size: (side, int(side * long / short)), long side truncated. side * long is
+ * exact in a double and IEEE division rounds correctly, exactly as Python's int / int does,
+ * so the truncation matches too. */
+resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, rn_crop_geom *g, resnet_error *err) {
+    const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
+    const double scaled = (double)side * (double)longer / (double)shorter;
+    if (scaled * side > (double)RN_IMAGE_MAX_PIXELS)
+        return rn_fail(err, RESNET_E_IMAGE, "image %dx%d is too elongated: resized to %d it would exceed %u pixels",
+                       w, h, side, (unsigned)RN_IMAGE_MAX_PIXELS);
+    const int other = (int)scaled;
+    g->ow = w <= h ? side : other;
+    g->oh = w <= h ? other : side;
+    /* The shorter side is at least 224 and the other at least that, so the window fits. */
+    switch (crop) {
+    case RESNET_CROP_TOP_LEFT: g->x0 = 0; g->y0 = 0; break;
+    case RESNET_CROP_TOP_RIGHT: g->x0 = g->ow - RN_CROP; g->y0 = 0; break;
+    case RESNET_CROP_BOTTOM_LEFT: g->x0 = 0; g->y0 = g->oh - RN_CROP; break;
+    case RESNET_CROP_BOTTOM_RIGHT: g->x0 = g->ow - RN_CROP; g->y0 = g->oh - RN_CROP; break;
+    default: g->x0 = half_round_even(g->ow - RN_CROP); g->y0 = half_round_even(g->oh - RN_CROP); break;
+    }
+    return RESNET_OK;
 }
 
 /* HWC bytes -> CHW floats. Both formulas are written as torch evaluates them in float32
@@ -58,22 +63,23 @@ resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *ou
         return rn_fail(err, RESNET_E_ARG, "preprocess: no image or no output buffer");
     if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
         return rn_fail(err, RESNET_E_ARG, "preprocess: unknown normalisation %d", (int)norm);
-    int ow = 0, oh = 0;
-    resnet_status st = target_size(img->width, img->height, &ow, &oh, err);
+    return rn_image_view(img, RN_SHORT_SIDE, RESNET_CROP_CENTER, norm, out, err);
+}
+
+resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, float *out,
+                            resnet_error *err) {
+    rn_crop_geom g;
+    resnet_status st = rn_crop_geometry(img->width, img->height, side, where, &g, err);
     if (st != RESNET_OK) return st;
-    /* The shorter side is 256 and the other at least that, so the crop always fits. */
-    const int top = half_round_even(oh - RN_CROP), left = half_round_even(ow - RN_CROP);
     rn_image crop;
-    st = rn_image_resize_window(img, ow, oh, left, top, RN_CROP, RN_CROP, &crop, err);
+    st = rn_image_resize_window(img, g.ow, g.oh, g.x0, g.y0, RN_CROP, RN_CROP, &crop, err);
     if (st != RESNET_OK) return st;
     rn_image_normalise(crop.rgb, norm, out);
     rn_image_free(&crop);
     return RESNET_OK;
 }
 
-/* Puts the file name in front of a message that lacks it (target_size and resize do not
- * know the name). */
-static resnet_status with_name(resnet_status st, const char *name, resnet_error *err) {
+resnet_status rn_with_name(resnet_status st, const char *name, resnet_error *err) {
     if (st != RESNET_OK && err) {
         resnet_error copy = *err;
         rn_fail(err, st, "%s: %s", name, copy.message);
@@ -88,7 +94,7 @@ resnet_status resnet_preprocess_memory(const void *data, size_t size, const char
     rn_image img;
     resnet_status st = rn_image_decode(data, size, name, &img, err);
     if (st != RESNET_OK) return st;
-    st = with_name(rn_image_to_input(&img, norm, out, err), name, err);
+    st = rn_with_name(rn_image_to_input(&img, norm, out, err), name, err);
     rn_image_free(&img);
     return st;
 }
@@ -104,7 +110,7 @@ resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned
     rn_image img;
     resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = with_name(rn_image_to_input(&img, norm, out, err), path, err);
+    st = rn_with_name(rn_image_to_input(&img, norm, out, err), path, err);
     rn_image_free(&img);
     return st;
 }

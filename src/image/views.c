@@ -9,39 +9,6 @@
 
 #define CROP RESNET_INPUT_SIZE
 
-/* torchvision's Resize(side) of a w x h photo: the shorter side becomes `side`, the longer
- * int(side * long / short), truncated (as preprocess.c does for 256; see there why the double
- * arithmetic matches Python's). */
-static resnet_status resized_size(int w, int h, int side, int *ow, int *oh, resnet_error *err) {
-    const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
-    const double scaled = (double)side * (double)longer / (double)shorter;
-    if (scaled * side > (double)RN_IMAGE_MAX_PIXELS)
-        return rn_fail(err, RESNET_E_IMAGE, "image %dx%d is too elongated: resized to %d it would exceed %u pixels",
-                       w, h, side, (unsigned)RN_IMAGE_MAX_PIXELS);
-    const int other = (int)scaled;
-    *ow = w <= h ? side : other;
-    *oh = w <= h ? other : side;
-    return RESNET_OK;
-}
-
-/* torchvision's CenterCrop offset, int(round(d / 2.0)): halves go to the even neighbour. */
-static int centre_offset(int d) {
-    int q = d / 2;
-    if (d % 2 != 0 && q % 2 != 0) q++;
-    return q;
-}
-
-/* The window's top-left corner in a resized photo of ow x oh (FiveCrop's corners). */
-static void window_origin(resnet_crop crop, int ow, int oh, int *x0, int *y0) {
-    switch (crop) {
-    case RESNET_CROP_TOP_LEFT: *x0 = 0; *y0 = 0; break;
-    case RESNET_CROP_TOP_RIGHT: *x0 = ow - CROP; *y0 = 0; break;
-    case RESNET_CROP_BOTTOM_LEFT: *x0 = 0; *y0 = oh - CROP; break;
-    case RESNET_CROP_BOTTOM_RIGHT: *x0 = ow - CROP; *y0 = oh - CROP; break;
-    default: *x0 = centre_offset(ow - CROP); *y0 = centre_offset(oh - CROP); break;
-    }
-}
-
 /* Mirrors each row of each of the 3 planes of in into out (may be the same buffer). Flipping
  * after normalising equals normalising the flipped crop: normalisation is per pixel. */
 static void mirror(const float *in, float *out) {
@@ -68,17 +35,9 @@ static resnet_status check_view(const resnet_view *v, int i, resnet_error *err) 
 /* One view of a decoded photo -> out (3x224x224). */
 static resnet_status make_view(const rn_image *img, const resnet_view *v, resnet_norm norm, float *out,
                                resnet_error *err) {
-    int ow = 0, oh = 0, x0, y0;
-    resnet_status st = resized_size(img->width, img->height, v->resize, &ow, &oh, err);
-    if (st != RESNET_OK) return st;
-    window_origin(v->crop, ow, oh, &x0, &y0);
-    rn_image crop;
-    st = rn_image_resize_window(img, ow, oh, x0, y0, CROP, CROP, &crop, err);
-    if (st != RESNET_OK) return st;
-    rn_image_normalise(crop.rgb, norm, out);
-    rn_image_free(&crop);
-    if (v->flip) mirror(out, out);
-    return RESNET_OK;
+    resnet_status st = rn_image_view(img, v->resize, v->crop, norm, out, err);
+    if (st == RESNET_OK && v->flip) mirror(out, out);
+    return st;
 }
 
 static resnet_status image_views(const rn_image *img, resnet_norm norm, const resnet_view *views, int n, float *out,
@@ -110,15 +69,6 @@ static resnet_status image_views(const rn_image *img, resnet_norm norm, const re
     return RESNET_OK;
 }
 
-/* Puts the photo's name in front of a message from code that does not know it. */
-static resnet_status named(resnet_status st, const char *name, resnet_error *err) {
-    if (st != RESNET_OK && err) {
-        resnet_error copy = *err;
-        rn_fail(err, st, "%s: %s", name, copy.message);
-    }
-    return st;
-}
-
 resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name, resnet_norm norm,
                                              const resnet_view *views, int n, float *out, resnet_error *err) {
     return rn_preprocess_views_memory_ex(data, size, name, norm, 0, views, n, out, err);
@@ -133,7 +83,7 @@ resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const
     rn_image img;
     resnet_status st = rn_image_decode_ex(data, size, name, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = named(image_views(&img, norm, views, n, out, err), name, err);
+    st = rn_with_name(image_views(&img, norm, views, n, out, err), name, err);
     rn_image_free(&img);
     return st;
 }
@@ -150,7 +100,7 @@ resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, un
     rn_image img;
     resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = named(image_views(&img, norm, views, n, out, err), path, err);
+    st = rn_with_name(image_views(&img, norm, views, n, out, err), path, err);
     rn_image_free(&img);
     return st;
 }

@@ -19,7 +19,8 @@ const char *rn_errno_str(int errnum, char *buf, size_t n) {
     return buf;
 }
 
-int rn_open_regular(const char *path, size_t *size, resnet_error *err) {
+/* rn_open_regular, with the directory message naming what was expected ("a file"). */
+static int open_regular(const char *path, const char *noun, size_t *size, resnet_error *err) {
     char eb[128];
     if (!path) {
         rn_fail(err, RESNET_E_ARG, "no file name given");
@@ -42,7 +43,7 @@ int rn_open_regular(const char *path, size_t *size, resnet_error *err) {
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        rn_fail(err, RESNET_E_IO, "%s: is a directory, not a file", path);
+        rn_fail(err, RESNET_E_IO, "%s: is a directory, not %s", path, noun);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -60,6 +61,10 @@ int rn_open_regular(const char *path, size_t *size, resnet_error *err) {
     if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     if (size) *size = (size_t)st.st_size;
     return fd;
+}
+
+int rn_open_regular(const char *path, size_t *size, resnet_error *err) {
+    return open_regular(path, "a file", size, err);
 }
 
 resnet_status rn_read_exact(int fd, void *buf, size_t n, const char *what, resnet_error *err) {
@@ -82,13 +87,23 @@ resnet_status rn_read_exact(int fd, void *buf, size_t n, const char *what, resne
 }
 
 resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_t *size, resnet_error *err) {
+    return rn_read_file_as(path, max_size, NULL, data, size, err);
+}
+
+resnet_status rn_read_file_as(const char *path, size_t max_size, const rn_read_kind *kind, char **data, size_t *size,
+                              resnet_error *err) {
     *data = NULL;
     *size = 0;
     size_t n;
-    int fd = rn_open_regular(path, &n, err);
+    int fd = open_regular(path, kind ? kind->noun : "a file", &n, err);
     if (fd < 0) return err ? err->status : RESNET_E_IO;
+    if (kind && n == 0) {
+        close(fd);
+        return rn_fail(err, kind->status, "%s: empty file, not %s", path, kind->noun);
+    }
     if (n > max_size) {
         close(fd);
+        if (kind) return rn_fail(err, kind->status, "%s: file too large (%zu bytes) for %s", path, n, kind->noun);
         return rn_fail(err, RESNET_E_IO, "%s: file is %zu bytes, more than the %zu allowed", path, n, max_size);
     }
     char *buf = malloc(n + 1); /* n <= max_size < SIZE_MAX */
@@ -97,6 +112,13 @@ resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
     resnet_status s = rn_read_exact(fd, buf, n, path, err);
+    if (s == RESNET_OK) {
+        /* a file that grows meanwhile is an error too, not a silently cut one */
+        unsigned char extra;
+        ssize_t r;
+        while ((r = read(fd, &extra, 1)) < 0 && errno == EINTR) {}
+        if (r > 0) s = rn_fail(err, RESNET_E_IO, "%s: file grew while being read", path);
+    }
     close(fd);
     if (s != RESNET_OK) {
         free(buf);
@@ -106,6 +128,17 @@ resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_
     *data = buf;
     *size = n;
     return RESNET_OK;
+}
+
+char *rn_path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a > 0 && dir[a - 1] != '/';
+    char *p = malloc(a + slash + b + 1);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    if (slash) p[a] = '/';
+    memcpy(p + a + slash, name, b + 1);
+    return p;
 }
 
 int rn_write_all(int fd, const void *buf, size_t n) {
@@ -139,17 +172,24 @@ const char *rn_printable(const char *s, char *buf, size_t n) {
     if (!s) s = "(null)";
     size_t len = strlen(s), i;
     int cut = n < 8 ? 0 : len > n - 1;
-    size_t keep = cut ? n - 4 : (len < n - 1 ? len : n - 1);
+    /* cut in the middle: a path's start and its file name both stay readable */
+    size_t keep = cut ? (n - 4) / 2 : (len < n - 1 ? len : n - 1);
     for (i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s[i];
         buf[i] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
     }
     if (cut) {
-        /* don't split a UTF-8 sequence */
+        /* don't split a UTF-8 sequence, on either side of the "..." */
         while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80) i--;
         if (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0xC0) i--;
         memcpy(buf + i, "...", 3);
         i += 3;
+        size_t from = len - (n - 4 - (n - 4) / 2);
+        while (from < len && ((unsigned char)s[from] & 0xC0) == 0x80) from++;
+        for (; from < len; from++) {
+            unsigned char c = (unsigned char)s[from];
+            buf[i++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+        }
     }
     buf[i] = '\0';
     return buf;

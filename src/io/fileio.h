@@ -21,14 +21,32 @@ resnet_status rn_read_exact(int fd, void *buf, size_t n, const char *what, resne
  * extra NUL byte after the data (not counted in *size). */
 resnet_status rn_read_file(const char *path, size_t max_size, char **data, size_t *size, resnet_error *err);
 
+/* What a whole-file reader expects, for its messages (rn_read_file_as): a directory "is a
+ * directory, not <noun>"; an empty file ("empty file, not <noun>") and one over max_size
+ * ("file too large (N bytes) for <noun>") fail with `status`. */
+typedef struct rn_read_kind {
+    const char *noun;     /* "an image" */
+    resnet_status status; /* RESNET_E_IMAGE */
+} rn_read_kind;
+
+/* rn_read_file for a kind of file: kind NULL is rn_read_file (an empty file is read; too
+ * large is RESNET_E_IO). Both refuse a file that shrinks or grows while being read. */
+resnet_status rn_read_file_as(const char *path, size_t max_size, const rn_read_kind *kind, char **data, size_t *size,
+                              resnet_error *err);
+
+/* dir + "/" + name, malloc'd (NULL out of memory); no slash is added after an empty dir or
+ * one that ends in '/'. */
+char *rn_path_join(const char *dir, const char *name);
+
 /* write() until all n bytes are out (retrying on EINTR); 0 or -1 with errno set. */
 int rn_write_all(int fd, const void *buf, size_t n);
 
 /* 1 on a little-endian host. */
 int rn_host_is_le(void);
 
-/* Copies a string for an error message: control characters become '?', and anything past
- * n - 4 bytes is cut to "...", so a hostile name cannot break the one-line rule. */
+/* Copies a string for an error message: control characters become '?', and a string longer
+ * than n - 1 bytes loses its middle to "..." (start and end kept: a path's file name stays),
+ * so a hostile name cannot break the one-line rule. */
 const char *rn_printable(const char *s, char *buf, size_t n);
 
 #endif

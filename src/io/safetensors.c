@@ -7,6 +7,7 @@
  */
 #define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): glibc's posix_madvise ignores DONTNEED */
 #include "io/safetensors.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,15 @@
 
 struct rn_safetensors {
     char *path;
-    void *map; /* the whole file, read-only */
+    void *map; /* the whole file, read-only: only for callers that read t->data themselves */
     size_t map_size;
+    /* The file itself, which the library reads with pread() instead of through the mapping:
+     * a file truncated by another process while it is mapped turns a read of the lost pages
+     * into SIGBUS, whereas pread() just comes back short, which is a clear error. Replaced
+     * by rename, the open descriptor still reads the old, whole file. -1 for memory. */
+    int fd;
+    size_t data_off;     /* file offset of the data block */
+    unsigned char *head; /* the first 8 + header-length bytes, read with pread */
     const unsigned char *data; /* the data block, after the header */
     size_t data_size;
     rn_json_doc *doc; /* tensor names and metadata strings point into it */
@@ -84,17 +92,6 @@ static int cmp_tensor_offset(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-/* Formats a shape as "[2,3,4]" into buf. */
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
-    size_t k = 0;
-    buf[0] = '\0';
-    k += (size_t)snprintf(buf + k, n - k, "[");
-    for (int i = 0; i < ndim && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, i ? "," : "", shape[i]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
 /* Validates one tensor entry (everything but overlaps and duplicates). */
 static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn_tensor *t, resnet_error *err) {
     const char *path = st->path;
@@ -143,7 +140,7 @@ static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn
         if (t->shape[i] == 0) overflow = 0, numel = 0;
     if (overflow || !rn_mul_size(numel, dtypes[t->dtype].size, &need))
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': shape %s is too large", path, name,
-                       shape_str(t->shape, t->ndim, sb, sizeof sb));
+                       rn_shape_str(t->shape, t->ndim, ",", sb, sizeof sb));
 
     const rn_json *jo = rn_json_get(v, "data_offsets");
     int64_t b, e;
@@ -163,7 +160,7 @@ static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn
         return rn_fail(err, RESNET_E_WEIGHTS,
                        "%s: tensor '%s': data_offsets [%" PRId64 ",%" PRId64 "] hold %" PRId64
                        " bytes, but %s %s needs %zu",
-                       path, name, b, e, e - b, dtypes[t->dtype].name, shape_str(t->shape, t->ndim, sb, sizeof sb),
+                       path, name, b, e, e - b, dtypes[t->dtype].name, rn_shape_str(t->shape, t->ndim, ",", sb, sizeof sb),
                        need);
     t->data = st->data + b;
     t->nbytes = need;
@@ -264,7 +261,25 @@ static resnet_status parse_header(rn_safetensors *st, const char *hdr, size_t hl
     return RESNET_OK;
 }
 
-static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, resnet_error *err);
+static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, const unsigned char *base,
+                                resnet_error *err);
+
+/* pread() all n bytes at off; the file being shorter than that is an error (it was cut while
+ * we read it). */
+static resnet_status pread_all(int fd, void *buf, size_t n, uint64_t off, const char *path, resnet_error *err) {
+    char eb[128];
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (unsigned char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return rn_fail(err, RESNET_E_IO, "%s: read failed: %s", path, rn_errno_str(errno, eb, sizeof eb));
+        if (r == 0)
+            return rn_fail(err, RESNET_E_IO, "%s: the file became shorter while being read (changed by another program?)",
+                           path);
+        got += (size_t)r;
+    }
+    return RESNET_OK;
+}
 
 resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err) {
     if (!out) return rn_fail(err, RESNET_E_ARG, "rn_st_open: no output pointer");
@@ -290,16 +305,28 @@ resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *e
         free(st);
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     }
+    st->fd = fd;
+    unsigned char len8[8];
+    resnet_status s = pread_all(fd, len8, 8, 0, path, err);
+    uint64_t hlen = 0;
+    for (int i = 7; s == RESNET_OK && i >= 0; i--) hlen = (hlen << 8) | len8[i];
+    /* parse_file says what is wrong with a length out of bounds; read only a sane one */
+    size_t keep = s == RESNET_OK && hlen <= (uint64_t)(size - 8) && hlen <= ST_MAX_HEADER ? 8 + (size_t)hlen : 8;
+    if (s == RESNET_OK && !(st->head = malloc(keep))) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    if (s == RESNET_OK) s = pread_all(fd, st->head, keep, 0, path, err);
+    if (s != RESNET_OK) {
+        rn_st_close(st);
+        return s;
+    }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
-    close(fd);
     if (map == MAP_FAILED) {
         rn_st_close(st);
         return rn_fail(err, RESNET_E_IO, "%s: cannot map %zu bytes: %s", path, size, rn_errno_str(e, eb, sizeof eb));
     }
     st->map = map;
     st->map_size = size;
-    resnet_status s = parse_file(st, map, size, err);
+    s = parse_file(st, st->head, size, map, err);
     if (s != RESNET_OK) {
         rn_st_close(st);
         return s;
@@ -308,8 +335,11 @@ resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *e
     return RESNET_OK;
 }
 
-/* The checks of rn_st_open on the whole file's bytes (size >= 8), mapped or in memory. */
-static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, resnet_error *err) {
+/* The checks of rn_st_open on a file of size bytes (>= 8): p holds its first 8 bytes and,
+ * if the length they give is in bounds, the header after them; base is the whole file
+ * (mapped or in memory), where the tensors' data pointers go. */
+static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, const unsigned char *base,
+                                resnet_error *err) {
     const char *path = st->path;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
@@ -321,7 +351,8 @@ static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size
         s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is implausibly large (limit %" PRIu64 ")",
                     path, hlen, ST_MAX_HEADER);
     if (s == RESNET_OK) {
-        st->data = p + 8 + hlen;
+        st->data = base + 8 + hlen;
+        st->data_off = 8 + (size_t)hlen;
         st->data_size = size - 8 - (size_t)hlen;
         s = parse_header(st, (const char *)p + 8, (size_t)hlen, err);
     }
@@ -342,7 +373,8 @@ resnet_status rn_st_open_memory(const void *data, size_t size, const char *name,
         free(st);
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", name);
     }
-    resnet_status s = parse_file(st, data, size, err); /* st->map stays NULL: not ours to unmap */
+    st->fd = -1;
+    resnet_status s = parse_file(st, data, size, data, err); /* st->map stays NULL: not ours to unmap */
     if (s != RESNET_OK) {
         rn_st_close(st);
         return s;
@@ -354,6 +386,8 @@ resnet_status rn_st_open_memory(const void *data, size_t size, const char *name,
 void rn_st_close(rn_safetensors *st) {
     if (!st) return;
     if (st->map) munmap(st->map, st->map_size);
+    if (st->fd >= 0) close(st->fd);
+    free(st->head);
     rn_json_free(st->doc);
     free(st->tensors);
     free(st->by_name);
@@ -423,6 +457,9 @@ static float half_to_float(uint16_t h) {
     return bits_to_float(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
+static resnet_status convert_f32(const rn_safetensors *st, const rn_tensor *t, const unsigned char *src, size_t n,
+                                 float *dst, resnet_error *err);
+
 resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float *dst, resnet_error *err) {
     const char *path = st ? st->path : "(safetensors)";
     char nb[96];
@@ -431,6 +468,29 @@ resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float
     if (!es) return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_f32: bad tensor", path);
     const unsigned char *src = t->data;
     size_t n = t->nbytes / es;
+    unsigned char *owned = NULL; /* the bytes read from the file, when they are not dst itself */
+    if (st && st->fd >= 0 && t->nbytes) {
+        const uint64_t off = st->data_off + (uint64_t)((const unsigned char *)t->data - st->data);
+        const int direct = t->dtype == RN_DT_F32 && rn_host_is_le();
+        if (!direct && !(owned = malloc(t->nbytes)))
+            return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", path, rn_printable(t->name, nb, sizeof nb));
+        resnet_status s = pread_all(st->fd, direct ? (void *)dst : owned, t->nbytes, off, path, err);
+        if (s != RESNET_OK || direct) {
+            free(owned);
+            return s;
+        }
+        src = owned;
+    }
+    resnet_status s = convert_f32(st, t, src, n, dst, err);
+    free(owned);
+    return s;
+}
+
+/* rn_st_read_f32's conversion of n elements at src. */
+static resnet_status convert_f32(const rn_safetensors *st, const rn_tensor *t, const unsigned char *src, size_t n,
+                                 float *dst, resnet_error *err) {
+    const char *path = st ? st->path : "(safetensors)";
+    char nb[96];
     switch (t->dtype) {
     case RN_DT_F32:
         if (rn_host_is_le()) {
@@ -657,28 +717,6 @@ static resnet_status write_data(int fd, const rn_st_entry *entries, const int8_t
     return RESNET_OK;
 }
 
-/* Syncs the folder holding path, so the rename survives a crash (best effort). */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) dir = strdup(".");
-    else if (slash == path) dir = strdup("/");
-    else {
-        dir = malloc((size_t)(slash - path) + 1);
-        if (dir) {
-            memcpy(dir, path, (size_t)(slash - path));
-            dir[slash - path] = '\0';
-        }
-    }
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                           resnet_error *err) {
@@ -700,49 +738,21 @@ resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const
         return s;
     }
 
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp) {
+    rn_atomic_file af;
+    s = rn_atomic_open(&af, path, err);
+    if (s != RESNET_OK) {
         free(hdr.s);
-        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    int fd, tries = 0;
-    for (;;) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd >= 0) break;
-        if (errno == EINTR) continue;
-        if (errno == EEXIST && tries++ == 0) { /* stale, left by a dead process with our pid */
-            (void)unlink(tmp);
-            continue;
-        }
-        break;
-    }
-    if (fd < 0) {
-        s = rn_fail(err, RESNET_E_IO, "%s: cannot create: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-        free(hdr.s);
-        free(tmp);
         return s;
     }
-
     unsigned char len8[8];
     uint64_t hl = hdr.len;
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
-    if (rn_write_all(fd, len8, 8) || rn_write_all(fd, hdr.s, hdr.len))
-        s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    if (s == RESNET_OK) s = write_data(fd, entries, i8, n, tmp, err);
-    if (s == RESNET_OK && fsync(fd) != 0)
-        s = rn_fail(err, RESNET_E_IO, "%s: fsync failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    if (close(fd) != 0 && s == RESNET_OK)
-        s = rn_fail(err, RESNET_E_IO, "%s: close failed: %s", tmp, rn_errno_str(errno, eb, sizeof eb));
-    if (s == RESNET_OK && rename(tmp, path) != 0)
-        s = rn_fail(err, RESNET_E_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                    rn_errno_str(errno, eb, sizeof eb));
-    if (s != RESNET_OK) (void)unlink(tmp);
-    else sync_parent_dir(path);
+    if (rn_write_all(af.fd, len8, 8) || rn_write_all(af.fd, hdr.s, hdr.len))
+        s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", path, rn_errno_str(errno, eb, sizeof eb));
+    if (s == RESNET_OK) s = write_data(af.fd, entries, i8, n, path, err);
+    if (s == RESNET_OK) s = rn_atomic_commit(&af, err);
+    else rn_atomic_abort(&af);
     free(hdr.s);
-    free(tmp);
     return s;
 }
 

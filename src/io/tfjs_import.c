@@ -15,6 +15,7 @@
  * bias and BN vectors agree on channels), not against ResNet-50's: the model loader does that.
  */
 #include "io/tfjs_import.h"
+#include "io/atomic.h"
 
 #include <inttypes.h>
 #include <locale.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -57,14 +59,10 @@ typedef struct importer {
     char **names;   /* out[i].name, owned */
     float **owned;  /* transposed copies, owned; NULL where out[i].data points into bufs */
     resnet_error *err;
+    rn_file_id out_id; /* the output's identity when it already exists: never one of the inputs */
+    int out_exists;
+    const char *out_path;
 } importer;
-
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, i ? "," : "", shape[i]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
 
 // ---------------------------------------------------------------------------------------
 // model.json: BN epsilon
@@ -124,20 +122,18 @@ static int shard_path_ok(const char *p) {
     return 1;
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t a = strlen(dir), b = strlen(name);
-    char *s = malloc(a + b + 1);
-    if (!s) return NULL;
-    memcpy(s, dir, a);
-    memcpy(s + a, name, b + 1);
-    return s;
-}
-
 /* Opens one shard; on failure *err names the shard and model.json. */
 static int open_shard(importer *im, const char *full, size_t *size) {
     resnet_error e;
     int fd = rn_open_regular(full, size, &e);
     if (fd < 0) rn_fail(im->err, e.status, "%s (a weight shard listed in %s)", e.message, im->path);
+    struct stat sb;
+    if (fd >= 0 && im->out_exists && fstat(fd, &sb) == 0 && sb.st_dev == im->out_id.dev && sb.st_ino == im->out_id.ino) {
+        rn_fail(im->err, RESNET_E_ARG, "%s is a weight shard of %s; refusing to overwrite it (choose another output name)",
+                im->out_path, im->path);
+        close(fd);
+        fd = -1;
+    }
     return fd;
 }
 
@@ -161,7 +157,7 @@ static resnet_status read_group(importer *im, size_t gi, const rn_json *paths, s
                         path, gi, i, p ? "'" : "", p ? rn_printable(p, nb, sizeof nb) : "(not a string)", p ? "'" : "");
             break;
         }
-        char *full = join_path(im->dir, p);
+        char *full = rn_path_join(im->dir, p);
         if (!full) {
             s = rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", path);
             break;
@@ -200,7 +196,7 @@ static resnet_status read_group(importer *im, size_t gi, const rn_json *paths, s
     }
     size_t off = 0;
     for (size_t i = 0; i < np && s == RESNET_OK; i++) {
-        char *full = join_path(im->dir, rn_json_string(rn_json_at(paths, i), NULL));
+        char *full = rn_path_join(im->dir, rn_json_string(rn_json_at(paths, i), NULL));
         if (!full) {
             s = rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", path);
             break;
@@ -331,7 +327,7 @@ static kweight *take(importer *im, const char *prefix, const char *suffix, int n
     kweight *w = *hit;
     if (w->ndim != ndim) {
         rn_fail(im->err, RESNET_E_WEIGHTS, "%s: weight '%s' has shape %s; expected %d dimensions", im->path, name,
-                shape_str(w->shape, w->ndim, sb, sizeof sb), ndim);
+                rn_shape_str(w->shape, w->ndim, ",", sb, sizeof sb), ndim);
         return NULL;
     }
     w->used = 1;
@@ -379,7 +375,7 @@ static resnet_status emit_vector(importer *im, const char *tname, const char *kp
     if (!w) return RESNET_E_WEIGHTS;
     if (w->shape[0] != n)
         return rn_fail(im->err, RESNET_E_WEIGHTS, "%s: weight '%s/%s' has shape %s; expected [%" PRId64 "] to match '%s'",
-                       im->path, kprefix, ksuffix, shape_str(w->shape, 1, sb, sizeof sb), n, owner);
+                       im->path, kprefix, ksuffix, rn_shape_str(w->shape, 1, ",", sb, sizeof sb), n, owner);
     return emit(im, tname, 1, w->shape, w->data, NULL);
 }
 
@@ -515,6 +511,17 @@ resnet_status rn_import_tfjs(const char *model_json, const char *out_path, resne
     memset(&im, 0, sizeof im);
     im.path = model_json;
     im.err = err ? err : &local;
+    im.out_path = out_path;
+    /* The output is checked against each input as it is opened, before anything is written;
+     * model.json first (kind checks, --force, are the caller's: force here). */
+    im.out_exists = rn_file_id_of(out_path, &im.out_id);
+    if (im.out_exists) {
+        resnet_status cs = rn_output_check(out_path, RN_KIND_SAFETENSORS, 1, NULL, 0, im.err);
+        rn_file_id mj;
+        if (cs == RESNET_OK && rn_file_id_of(model_json, &mj) && mj.dev == im.out_id.dev && mj.ino == im.out_id.ino)
+            cs = rn_fail(im.err, RESNET_E_ARG, "%s is the model.json being imported; refusing to overwrite it (choose another output name)", out_path);
+        if (cs != RESNET_OK) return cs;
+    }
 
     const char *slash = strrchr(model_json, '/');
     size_t dl = slash ? (size_t)(slash - model_json) + 1 : 0;

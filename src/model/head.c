@@ -468,6 +468,10 @@ resnet_status resnet_head_predict(const resnet_head *h, const float *features, i
             for (int j = 0; j < h->dim; j++) s += (double)w[j] * x[j];
             pi[c] = (float)s;
         }
+        if (!rn_all_finite(pi, (size_t)h->n_classes)) {
+            free(x);
+            return rn_fail(err, RESNET_E_WEIGHTS, "the head's output is not finite (inf or NaN): its weights overflow float on this photo");
+        }
         resnet_softmax(pi, h->n_classes, pi);
     }
     free(x);

@@ -12,8 +12,9 @@
 #include "ops/pool.h"
 #include "ops/qconv.h"
 
-resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
-                            resnet_error *err);
+/* The paper's Table 1 (resnet50.h), read by the loader (weights.c) and the forward pass below. */
+const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
+const int rn_stage_width[RN_STAGES] = {64, 128, 256, 512};
 
 static void model_free_convs(resnet_model *m) {
     rn_conv_free(&m->conv1);
@@ -202,8 +203,6 @@ void resnet_session_free(resnet_session *s) {
     rn_aligned_free(s->logits);
     free(s);
 }
-
-int rn_default_threads(void);
 
 /* The model's shared pool, made on first use. */
 static rn_pool *model_pool(const resnet_model *cm) {

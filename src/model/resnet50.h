@@ -22,6 +22,12 @@ enum { RN_STAGES = 4, RN_BLOCKS = 16 };
 extern const int rn_stage_blocks[RN_STAGES]; /* 3, 4, 6, 3 */
 extern const int rn_stage_width[RN_STAGES];  /* 64, 128, 256, 512 (bottleneck width; out is 4x) */
 
+struct rn_safetensors;
+/* Binds an open weight file to m (weights.c): checks every tensor's presence, dtype and shape,
+ * folds batch norm and packs for m->kc (direct: no Winograd). path names the file in messages. */
+resnet_status rn_model_bind(resnet_model *m, const struct rn_safetensors *st, const char *path, int direct,
+                            resnet_error *err);
+
 typedef struct rn_block {
     rn_conv conv1;    /* 1x1, width      (+ReLU); v1: stride here */
     rn_conv conv2;    /* 3x3, width      (+ReLU); v1.5: stride here */

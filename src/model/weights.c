@@ -1,6 +1,7 @@
 /* weights.c - binds a safetensors file (torchvision tensor names) to the model:
  * checks every tensor's presence, dtype and shape, folds batch norm into the
  * convolution before it, and packs the result for the chosen micro-kernel. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,6 @@
 #include "io/safetensors.h"
 #include "model/resnet50.h"
 #include "ops/qconv.h"
-
-const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
-const int rn_stage_width[RN_STAGES] = {64, 128, 256, 512};
 
 typedef struct loader {
     const rn_safetensors *st;
@@ -28,13 +26,6 @@ typedef struct loader {
 
 static int is_float_dtype(rn_dtype t) {
     return t == RN_DT_F32 || t == RN_DT_F16 || t == RN_DT_BF16 || t == RN_DT_F64;
-}
-
-static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
-    size_t used = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (used < n) snprintf(buf + used, n - used, "]");
 }
 
 /* Reads tensor `name` of the given shape as float32 into a new buffer; NULL + error if it
@@ -56,8 +47,8 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
         char got[128], want[128];
-        shape_str(t->shape, t->ndim, got, sizeof got);
-        shape_str(shape, ndim, want, sizeof want);
+        rn_shape_str(t->shape, t->ndim, ", ", got, sizeof got);
+        rn_shape_str(shape, ndim, ", ", want, sizeof want);
         *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has shape %s, expected %s", ld->path, name,
                       got, want);
         return NULL;
@@ -80,6 +71,31 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
             return NULL;
         }
     return buf;
+}
+
+/* Refuses weights that cannot give a finite answer: rows (one output channel's weights,
+ * after folding) whose magnitudes sum beyond float range, or a fold that overflowed. Each
+ * such output is already beyond FLT_MAX for an input of all ones; real weights sum to a few
+ * hundred at most. Whatever passes is still checked per photo (rn_all_finite). */
+static resnet_status check_rows(loader *ld, const char *what, const float *w, const float *b, int rows,
+                                size_t per_row) {
+    for (int o = 0; o < rows; o++) {
+        double sum = b ? fabs((double)b[o]) : 0.0;
+        int finite = !b || isfinite(b[o]);
+        for (size_t i = 0; i < per_row; i++) {
+            finite &= isfinite(w[(size_t)o * per_row + i]) != 0;
+            sum += fabs((double)w[(size_t)o * per_row + i]);
+        }
+        if (!finite)
+            return rn_fail(ld->err, RESNET_E_WEIGHTS,
+                           "%s: '%s' overflows float once batch norm is folded in (output channel %d)", ld->path,
+                           what, o);
+        if (sum > FLT_MAX)
+            return rn_fail(ld->err, RESNET_E_WEIGHTS,
+                           "%s: '%s' output %d has weights summing to %.3g in magnitude, beyond float range: every "
+                           "answer would overflow", ld->path, what, o, sum);
+    }
+    return RESNET_OK;
 }
 
 /* conv `cname` (+ optional conv bias) followed by batch norm `bname`, folded:
@@ -118,6 +134,7 @@ static resnet_status fold_conv_bn(loader *ld, const char *cname, const char *bna
         for (size_t i = 0; i < per_out; i++) w[o * per_out + i] = (float)(w[o * per_out + i] * scale);
         bias[o] = (float)(((cb ? cb[o] : 0.0) - bn[2][o]) * scale + bn[1][o]);
     }
+    st = check_rows(ld, cname, w, bias, cout, per_out);
 done:
     rn_aligned_free(cb);
     for (int i = 0; i < 4; i++) rn_aligned_free(bn[i]);
@@ -157,6 +174,11 @@ static resnet_status load_fc(loader *ld, rn_conv *fc) {
     float *w = read_tensor(ld, "fc.weight", 2, wshape, 0, &st);
     if (!w) return st;
     float *b = read_tensor(ld, "fc.bias", 1, bshape, 0, &st);
+    if (b && (st = check_rows(ld, "fc", w, b, RESNET_NUM_CLASSES, RESNET_FEATURE_DIM)) != RESNET_OK) {
+        rn_aligned_free(w);
+        rn_aligned_free(b);
+        return st;
+    }
     if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b, 0) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
     rn_aligned_free(w);
@@ -266,8 +288,8 @@ static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int c
     for (int i = 0; same && i < 4; i++) same = t->shape[i] == wshape[i];
     if (!same) {
         char got[128], want[128];
-        shape_str(t->shape, t->ndim, got, sizeof got);
-        shape_str(wshape, 4, want, sizeof want);
+        rn_shape_str(t->shape, t->ndim, ", ", got, sizeof got);
+        rn_shape_str(wshape, 4, ", ", want, sizeof want);
         return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has shape %s, expected %s", ld->path, name, got,
                        want);
     }

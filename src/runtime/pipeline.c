@@ -128,6 +128,14 @@ resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int 
             r.message = taken[j].message;
             r.logits = row[j] >= 0 && logits ? logits + (size_t)row[j] * RESNET_NUM_CLASSES : NULL;
             r.features = row[j] >= 0 && features ? features + (size_t)row[j] * RESNET_FEATURE_DIM : NULL;
+            /* an infinity or NaN is that photo's error, never handed out as a result */
+            const char *bad = r.logits ? rn_logits_problem(r.logits, 1) : NULL;
+            if (!bad && r.features && !rn_all_finite(r.features, RESNET_FEATURE_DIM)) bad = RN_NONFINITE_MSG;
+            if (bad) {
+                snprintf(taken[j].message, sizeof taken[j].message, "%s: %s", paths[base + j], bad);
+                r.status = RESNET_E_WEIGHTS;
+                r.logits = r.features = NULL;
+            }
             stopped = fn(ctx, &r) != 0;
         }
     }

@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -95,6 +96,11 @@ static void *worker_main(void *arg) {
         atomic_fetch_sub_explicit(&p->busy, 1, memory_order_release);
     }
     return NULL;
+}
+
+int rn_default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
 rn_pool *rn_pool_create(int nthreads) {

@@ -12,6 +12,8 @@ typedef void (*rn_task_fn)(void *ctx, int task, int thread);
 /* nthreads counts the caller: 1 means no extra threads. NULL on failure. */
 rn_pool *rn_pool_create(int nthreads);
 void rn_pool_free(rn_pool *p);
+/* The pool size when the caller gives none: the online cores, 1 to 64. */
+int rn_default_threads(void);
 int rn_pool_size(const rn_pool *p);
 /* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size) (always 0 when the
  * pool was busy with another caller's job). */
