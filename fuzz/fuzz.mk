@@ -14,7 +14,7 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # no second-long decodes of lying headers (src/image/image.h).
 FUZZ_CFLAGS   = -O1 -g $(FUZZ_SAN) -DRN_IMAGE_MAX_PIXELS='(1u << 22)' -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pthread -Iinclude -Isrc
 # Only what the harnesses reach: the image loader and src/io's parsers.
-FUZZ_LIB_SRC  = src/common.c src/io/json.c src/io/fileio.c src/io/safetensors.c src/io/tfjs_import.c \
+FUZZ_LIB_SRC  = src/common.c src/io/json.c src/io/fileio.c src/io/atomic.c src/io/safetensors.c src/io/tfjs_import.c \
                 src/image/decode.c src/image/decode_jpeg.c src/image/decode_png.c src/image/decode_webp.c \
                 src/image/decode_tiff.c src/image/decode_gif.c src/image/decode_bmp.c src/image/decode_pnm.c \
                 src/image/exif.c src/image/resize.c src/image/preprocess.c \
