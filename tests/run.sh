@@ -81,6 +81,7 @@ run_suite test_install.sh tests/test_install.sh
 run_suite test_python.sh tests/test_python.sh
 run_suite test_serve.sh tests/test_serve.sh
 run_suite test_http.sh tests/test_http.sh
+run_suite test_overflow_serve.sh tests/test_overflow_serve.sh
 run_suite test_dask.sh tests/test_dask.sh
 run_suite test_readme.sh tests/test_readme.sh
 

@@ -347,6 +347,13 @@ class Model:
         with self._lock:
             s = self._session_for(n)
             _check(self._lib.resnet_forward_ex(s, _fptr(x), n, ctypes.byref(outs), ctypes.byref(err)), err)
+        # inf/NaN, or 1000 equal numbers, is no answer: the same refusal as the library's own
+        # classify calls make (status 3, RESNET_E_WEIGHTS)
+        out = lg if lg is not None else ft
+        if not np.isfinite(out).all():
+            raise Error("the network's output is not finite (inf or NaN): the weights overflow float on this photo", 3)
+        if lg is not None and (lg == lg[:, :1]).all(axis=1).any():
+            raise Error("the network's 1000 outputs are all equal: no answer (weights too large for float precision on this photo?)", 3)
         return lg, ft
 
     def probabilities(self, photo, tta=None):

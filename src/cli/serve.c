@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/serve_http.h"
 #include "cli/serve_request.h"
+#include "common.h"
 #include "image/image.h"
 
 #define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
@@ -246,6 +247,13 @@ static void serve_run(resnet_session *s, job *const *jobs, int n, float *input, 
         if (st != RESNET_OK) {
             snprintf(j->error, sizeof j->error, "%s", e.message);
             answer(j, NULL, NULL);
+            continue;
+        }
+        const char *bad = rn_logits_problem(logits + (size_t)row * RESNET_NUM_CLASSES, j->rows);
+        if (bad) { /* inf/NaN or 1000 equal numbers: an error for this request, as classify says */
+            snprintf(j->error, sizeof j->error, "%s", bad);
+            answer(j, NULL, NULL);
+            row += j->rows;
             continue;
         }
         float probs[RESNET_NUM_CLASSES], feats[RESNET_FEATURE_DIM];

@@ -27,6 +27,7 @@
 
 #include "cli/cli.h"
 #include "cli/serve_request.h"
+#include "common.h"
 #include "image/image.h"
 #include "io/json.h"
 
@@ -110,6 +111,14 @@ static void run_rows(server *sv, job *const *jobs, int n) {
                 rr = 0;
                 jj++;
             }
+        }
+    }
+    /* an answer made of inf/NaN or of 1000 equal numbers is no answer (as classify says) */
+    for (int i = 0; i < n; i++) {
+        const char *bad = jobs[i]->status == RESNET_OK ? rn_logits_problem(jobs[i]->logits, jobs[i]->rows) : NULL;
+        if (bad) {
+            jobs[i]->status = RESNET_E_WEIGHTS;
+            snprintf(jobs[i]->message, sizeof jobs[i]->message, "%s", bad);
         }
     }
 }
