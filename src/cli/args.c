@@ -85,10 +85,52 @@ const char *cli_closest(const char *s, size_t len, const char *const *names, int
     return best && bestd <= (allowed > 1 ? allowed : 1) && bestd < (int)len ? best : NULL;
 }
 
-static int count_options(const struct option *o) {
-    int n = 0;
-    while (o[n].name) n++;
-    return n;
+/* ---- a command's table: its own options, the network group, -h ------------------------- */
+
+/* The options of every command that runs the network (cli_command.network): parsed into
+ * cli_common by cli_getopt, listed in --help under a heading of their own. */
+static const cli_option network_options[] = {
+    {"weights", 0, "FILE", CLI_OPT_WEIGHTS,
+     "safetensors weights (default: $RESNET_WEIGHTS, else\n"
+     "~/.cache/resnet/resnet50-v1-caffe.safetensors, made by 'resnet fetch')"},
+    {"threads", 0, "N", CLI_OPT_THREADS, "worker threads, 0 = one per core (default 0)"},
+    {"kernels", 0, "K", CLI_OPT_KERNELS, "auto, c, avx2 or avx512 (default auto: the best this CPU has)"},
+    {"direct", 0, NULL, CLI_OPT_DIRECT,
+     "no Winograd for the early 3x3 convolutions (slower, closest to\nthe reference's arithmetic)"},
+    {"exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
+     "turn photos upright as their EXIF orientation tag says\n"
+     "(default: ignored, as PIL and torchvision, the reference, do)"},
+    {0},
+};
+static const cli_option help_option = {"help", 'h', NULL, 'h', "this help"};
+
+enum { MAX_OPTIONS = 64 };
+typedef struct table {
+    const cli_option *o[MAX_OPTIONS]; /* own, then the network group, then -h */
+    struct option lo[MAX_OPTIONS + 1]; /* getopt_long's, ending in {0} */
+    char shortopts[2 * MAX_OPTIONS + 2];
+    int n;
+} table;
+
+static void add(table *t, const cli_option *o) {
+    if (t->n == MAX_OPTIONS) return; /* no command comes near */
+    t->o[t->n] = o;
+    t->lo[t->n] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->letter ? o->letter : o->id};
+    t->n++;
+}
+
+/* ':' first: a missing value returns ':' (not '?'), so it gets its own message; -h first,
+ * then the command's letters in its order. */
+static void build(const cli_command *cmd, table *t) {
+    memset(t, 0, sizeof *t);
+    for (const cli_option *o = cmd->options; o && o->name; o++) add(t, o);
+    if (cmd->network)
+        for (const cli_option *o = network_options; o->name; o++) add(t, o);
+    add(t, &help_option);
+    size_t len = (size_t)snprintf(t->shortopts, sizeof t->shortopts, ":h");
+    for (int i = 0; i < t->n - 1; i++)
+        if (t->o[i]->letter) len += (size_t)snprintf(t->shortopts + len, sizeof t->shortopts - len, "%c%s",
+                                                    t->o[i]->letter, t->o[i]->arg ? ":" : "");
 }
 
 /* The name of the long option in argv text "--name[=value]", into buf. */
@@ -102,12 +144,13 @@ static const char *long_name(const char *text, char *buf, size_t n) {
 }
 
 /* "-k/--top, --json, ..." for a message: a command's options when none is close to a typo. */
-static const char *option_list(const cli_command *cmd, char *buf, size_t n) {
+static const char *option_list(const table *t, char *buf, size_t n) {
     size_t len = 0;
     buf[0] = '\0';
-    for (const struct option *o = cmd->options; o->name && len < n; o++) {
-        int w = o->val < 128 && o->val > ' ' ? snprintf(buf + len, n - len, "%s-%c/--%s", len ? ", " : "", o->val, o->name)
-                                             : snprintf(buf + len, n - len, "%s--%s", len ? ", " : "", o->name);
+    for (int i = 0; i < t->n && len < n; i++) {
+        const cli_option *o = t->o[i];
+        int w = o->letter ? snprintf(buf + len, n - len, "%s-%c/--%s", len ? ", " : "", o->letter, o->name)
+                          : snprintf(buf + len, n - len, "%s--%s", len ? ", " : "", o->name);
         if (w < 0) break;
         len += (size_t)w;
     }
@@ -115,31 +158,29 @@ static const char *option_list(const cli_command *cmd, char *buf, size_t n) {
 }
 
 /* The unknown or ambiguous option of a '?' from getopt_long, reported. */
-static int bad_option(const cli_command *cmd, int argc, char **argv) {
-    const struct option *o = cmd->options;
-    int n = count_options(o);
-    if (n > 128) n = 128;
-    const char *names[128];
-    for (int i = 0; i < n; i++) names[i] = o[i].name;
+static int bad_option(const cli_command *cmd, const table *t, int argc, char **argv) {
+    const int n = t->n;
+    const char *names[MAX_OPTIONS];
+    for (int i = 0; i < n; i++) names[i] = t->o[i]->name;
     const char *text = optind > 0 && optind <= argc ? argv[optind - 1] : "";
     if (optopt == 0 || (text[0] == '-' && text[1] == '-' && strchr(text, '='))) { /* a long option */
         char name[80];
         long_name(text, name, sizeof name);
         for (int i = 0; i < n; i++)
-            if (strcmp(o[i].name, name) == 0 && o[i].has_arg == no_argument)
+            if (strcmp(names[i], name) == 0 && !t->o[i]->arg)
                 return cli_usage_error("%s: option '--%s' takes no value", cmd->name, name);
         char list[600] = "";
         int matches = 0;
         size_t len = strlen(name);
         for (int i = 0; i < n; i++)
-            if (strncmp(o[i].name, name, len) == 0) {
+            if (strncmp(names[i], name, len) == 0) {
                 size_t l = strlen(list);
-                snprintf(list + l, sizeof list - l, "%s--%s", matches++ ? ", " : "", o[i].name);
+                snprintf(list + l, sizeof list - l, "%s--%s", matches++ ? ", " : "", names[i]);
             }
         if (matches > 1) return cli_usage_error("%s: option '--%s' is ambiguous: %s", cmd->name, name, list);
         const char *near = cli_closest(name, len, names, n);
         if (near) return cli_usage_error("%s: unknown option '--%s'; did you mean '--%s'?", cmd->name, name, near);
-        return cli_usage_error("%s: unknown option '--%s'; its options are %s", cmd->name, name, option_list(cmd, list, sizeof list));
+        return cli_usage_error("%s: unknown option '--%s'; its options are %s", cmd->name, name, option_list(t, list, sizeof list));
     }
     /* An unknown letter. When it came from a word such as "-json" (a long option typed with
      * one dash), that word names the option meant. */
@@ -156,18 +197,48 @@ static int bad_option(const cli_command *cmd, int argc, char **argv) {
     char list[600];
     if (optopt > ' ' && optopt < 127)
         return cli_usage_error("%s: unknown option '-%c'; its options are %s", cmd->name, optopt,
-                               option_list(cmd, list, sizeof list));
+                               option_list(t, list, sizeof list));
     return cli_usage_error("%s: unknown option '%s'", cmd->name, text);
 }
 
+/* A shared option (an id below CLI_OPT_FIRST_OWN) into *common: 0, or CLI_EXIT_USAGE after
+ * reporting a bad value. */
+static int shared_option(int id, cli_common *common) {
+    switch (id) {
+    case CLI_OPT_WEIGHTS:
+        if (!*optarg) return cli_usage_error("--weights needs a file"), CLI_EXIT_USAGE;
+        common->weights = optarg;
+        return 0;
+    case CLI_OPT_THREADS:
+        return cli_parse_int("--threads", optarg, 0, 256, &common->threads) != 0 ? CLI_EXIT_USAGE : 0;
+    case CLI_OPT_KERNELS: {
+        int k = resnet_kernels_parse(optarg);
+        if (k < 0) return cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", optarg), CLI_EXIT_USAGE;
+        common->kernels = (resnet_kernels)k;
+        return 0;
+    }
+    case CLI_OPT_DIRECT: common->direct = 1; return 0;
+    case CLI_OPT_EXIF_ORIENTATION: common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION; return 0;
+    case CLI_OPT_OUTPUT: common->output = optarg; return 0;
+    case CLI_OPT_FORCE: common->force = 1; return 0;
+    case CLI_OPT_JSON: common->json = 1; return 0;
+    case CLI_OPT_NO_CACHE: common->no_cache = 1; return 0;
+    case CLI_OPT_TOP:
+        return cli_parse_int("-k", optarg, 1, common->top_max ? common->top_max : RESNET_NUM_CLASSES, &common->top) != 0
+                   ? CLI_EXIT_USAGE
+                   : 0;
+    default: /* CLI_OPT_TTA */
+        return cli_parse_tta(optarg, &common->tta) != 0 ? CLI_EXIT_USAGE : 0;
+    }
+}
+
 int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common) {
-    char shortopts[64];
-    /* ':' first: a missing value returns ':' (not '?'), so it gets its own message */
-    snprintf(shortopts, sizeof shortopts, ":%s", cmd->shortopts);
+    table t;
+    build(cmd, &t);
     opterr = 0; /* our messages, not getopt's */
     for (;;) {
         optopt = 0;
-        int c = getopt_long(argc, argv, shortopts, cmd->options, NULL);
+        int c = getopt_long(argc, argv, t.shortopts, t.lo, NULL);
         if (c == -1) return CLI_END;
         if (c == 'h') {
             cli_command_usage(cmd, stdout);
@@ -183,48 +254,47 @@ int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common
             return CLI_EXIT_USAGE;
         }
         if (c == '?') {
-            bad_option(cmd, argc, argv);
+            bad_option(cmd, &t, argc, argv);
             return CLI_EXIT_USAGE;
         }
-        if (!common || c < CLI_OPT_WEIGHTS || c > CLI_OPT_EXIF_ORIENTATION) return c;
-        if (c == CLI_OPT_WEIGHTS) {
-            if (!*optarg) return cli_usage_error("--weights needs a file"), CLI_EXIT_USAGE;
-            common->weights = optarg;
-        } else if (c == CLI_OPT_THREADS) {
-            if (cli_parse_int("--threads", optarg, 0, 256, &common->threads) != 0) return CLI_EXIT_USAGE;
-        } else if (c == CLI_OPT_KERNELS) {
-            int k = resnet_kernels_parse(optarg);
-            if (k < 0) {
-                cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            common->kernels = (resnet_kernels)k;
-        } else if (c == CLI_OPT_EXIF_ORIENTATION) {
-            common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION;
-        } else {
-            common->direct = 1;
-        }
+        int id = c;
+        for (int i = 0; i < t.n; i++)
+            if (t.lo[i].val == c) id = t.o[i]->id;
+        if (id >= CLI_OPT_FIRST_OWN || id < CLI_OPT_WEIGHTS) return id;
+        int r = shared_option(id, common);
+        if (r) return r;
     }
 }
 
-static const char network_help[] =
-    "\n"
-    "options of every command that runs the network:\n"
-    "      --weights FILE    safetensors weights (default: $RESNET_WEIGHTS, else\n"
-    "                        ~/.cache/resnet/resnet50-v1-caffe.safetensors, made by 'resnet fetch')\n"
-    "      --threads N       worker threads, 0 = one per core (default 0)\n"
-    "      --kernels K       auto, c, avx2 or avx512 (default auto: the best this CPU has)\n"
-    "      --direct          no Winograd for the early 3x3 convolutions (slower, closest to\n"
-    "                        the reference's arithmetic)\n"
-    "      --exif-orientation  turn photos upright as their EXIF orientation tag says\n"
-    "                        (default: ignored, as PIL and torchvision, the reference, do)\n";
+/* "  -k, --top N           how many..." : the names to column 24 (two spaces after longer
+ * ones), each further line of the help under the first. */
+static void print_option(const cli_option *o, FILE *f) {
+    char names[80];
+    if (o->letter) snprintf(names, sizeof names, "  -%c, --%s%s%s", o->letter, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    else snprintf(names, sizeof names, "      --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    fprintf(f, strlen(names) < 24 ? "%-24s" : "%s  ", names);
+    for (const char *h = o->help; *h; h++) {
+        fputc(*h, f);
+        if (*h == '\n') fprintf(f, "%24s", "");
+    }
+    fputc('\n', f);
+}
 
 void cli_command_usage(const cli_command *cmd, FILE *f) {
-    fprintf(f, "usage: resnet %s [options] %s\n%s\n\noptions:\n%s", cmd->name, cmd->synopsis, cmd->about,
-            cmd->help);
-    fputs("  -h, --help            this help\n", f);
-    int network = 0;
-    for (const struct option *o = cmd->options; o->name; o++) network |= o->val == CLI_OPT_WEIGHTS;
-    if (network) fputs(network_help, f);
+    fprintf(f, "usage: resnet %s [options] %s\n%s\n\noptions:\n", cmd->name, cmd->synopsis, cmd->about);
+    for (const cli_option *o = cmd->options; o && o->name; o++) print_option(o, f);
+    print_option(&help_option, f);
+    if (cmd->network) {
+        fputs("\noptions of every command that runs the network:\n", f);
+        for (const cli_option *o = network_options; o->name; o++) print_option(o, f);
+    }
     if (cmd->notes) fprintf(f, "\n%s", cmd->notes);
+}
+
+void cli_list_options(const cli_command *cmd, FILE *f) {
+    table t;
+    build(cmd, &t);
+    for (const char *s = t.shortopts + 1; *s; s++)
+        if (*s != ':') fprintf(f, "-%c%s\n", *s, s[1] == ':' ? " VALUE" : "");
+    for (int i = 0; i < t.n; i++) fprintf(f, "--%s%s\n", t.o[i]->name, t.o[i]->arg ? " VALUE" : "");
 }

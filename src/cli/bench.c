@@ -51,13 +51,11 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
 
 enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_ITERS, OPT_WARMUP, OPT_PROFILE };
 
-static const struct option options[] = {
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"iters", required_argument, NULL, OPT_ITERS},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"profile", no_argument, NULL, OPT_PROFILE},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    {"batch", 0, "N", OPT_BATCH, "images per forward pass (default 1)"},
+    {"iters", 0, "N", OPT_ITERS, "timed runs, after the warm-up (default 10)"},
+    {"warmup", 0, "N", OPT_WARMUP, "untimed runs first (default 2)"},
+    {"profile", 0, NULL, OPT_PROFILE, "then time every layer and print where the time goes"},
     {0},
 };
 
@@ -66,15 +64,11 @@ const cli_command cli_bench = {
     .brief = "time the forward pass",
     .about = "Times the forward pass on random input (weights and data do not change the time of a dense\n"
              "network): warm-up runs, then the median of the timed runs.",
-    .help = "      --batch N         images per forward pass (default 1)\n"
-            "      --iters N         timed runs, after the warm-up (default 10)\n"
-            "      --warmup N        untimed runs first (default 2)\n"
-            "      --profile         then time every layer and print where the time goes\n",
-    .shortopts = "h", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_bench(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
+    cli_common common = {0};
     int batch = 1, iters = 10, warmup = 2, profile = 0, c;
     optind = 0;
     while ((c = cli_getopt(&cli_bench, argc, argv, &common)) != CLI_END) {

@@ -32,13 +32,11 @@ static int parse_class(const char *s) {
 
 enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
-static const struct option options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"class", required_argument, NULL, 'c'},
-    {"opacity", required_argument, NULL, OPT_OPACITY},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_OUTPUT("OUT.png", "where to write the picture (required; never the photo itself)"),
+    {"class", 'c', "CLASS", 'c', "index or name, e.g. 282 or 'tiger cat' (default: the top-1)"},
+    {"opacity", 0, "A", OPT_OPACITY, "of the colour scale, 0..1 (default 0.5)"},
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -48,29 +46,25 @@ const cli_command cli_cam = {
     .about = "Writes the photo with the class activation map of a class laid over it (the centre crop\n"
              "the network sees; outside it, grey), and prints the class and the hottest point.\n"
              "PHOTO - reads it from standard input.",
-    .help = "  -o, --output OUT.png  where to write the picture (required; never the photo itself)\n"
-            "  -c, --class CLASS     index or name, e.g. 282 or 'tiger cat' (default: the top-1)\n"
-            "      --opacity A       of the colour scale, 0..1 (default 0.5)\n" CLI_FORCE_HELP,
-    .shortopts = "ho:c:", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_cam(int argc, char **argv) {
     cli_common common = {0};
-    const char *photo = NULL, *out = NULL, *class_arg = NULL;
+    const char *photo = NULL, *class_arg = NULL;
     double opacity = 0.5;
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_cam, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case 'o': out = optarg; break;
         case 'c': class_arg = optarg; break;
         case OPT_OPACITY:
             if (cli_parse_double("cam: --opacity", optarg, 0, 1, &opacity)) return 2;
             break;
-        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
+    const char *out = common.output;
     if (argc - optind > 1) return cli_usage_error("cam: one photo at a time ('%s' is a second)", argv[optind + 1]);
     if (optind < argc) photo = argv[optind];
     if (!photo) return cli_usage_error("cam: no photo given");

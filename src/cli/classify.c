@@ -4,15 +4,13 @@
 
 #include "cli/cli.h"
 
-enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_TTA, OPT_HEAD };
+enum { OPT_HEAD = CLI_OPT_FIRST_OWN };
 
-static const struct option options[] = {
-    {"top", required_argument, NULL, 'k'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"tta", required_argument, NULL, OPT_TTA},
-    {"head", required_argument, NULL, OPT_HEAD},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_TOP("how many classes to print (default 5)"),
+    CLI_OPTION_JSON("one JSON object per line and photo, in order: {\"file\", \"top\"} or\n{\"file\", \"error\"}"),
+    CLI_OPTION_TTA,
+    {"head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"},
     {0},
 };
 
@@ -23,36 +21,22 @@ const cli_command cli_classify = {
              "from standard input).\n"
              "Folders are walked recursively (sorted), several photos in flight, with a progress bar\n"
              "on a terminal and a summary on stderr.",
-    .help = "  -k, --top N           how many classes to print (default 5)\n"
-            "      --json            one JSON object per line and photo, in order: {\"file\", \"top\"} or\n"
-            "                        {\"file\", \"error\"}\n"
-            "      --tta MODE        average over views: none, flip, 10crop, multiscale (default none)\n"
-            "      --head FILE       a head made by train-head: its classes instead of ImageNet's\n",
     .notes = "exit status: 0 every photo classified, 1 some could not be read (each named on stderr),\n"
              "2 usage error\n",
-    .shortopts = "hk:", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_classify(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
-    int k = 5, json = 0;
-    resnet_tta tta = RESNET_TTA_NONE;
+    cli_common common = {.top = 5};
     const char *head = NULL; /* --head FILE: a trained head's classes instead of ImageNet's */
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_classify, argc, argv, &common)) != CLI_END) {
-        switch (c) {
-        case 'k':
-            if (cli_parse_int("-k", optarg, 1, RESNET_NUM_CLASSES, &k)) return 2;
-            break;
-        case OPT_JSON: json = 1; break;
-        case OPT_TTA:
-            if (cli_parse_tta(optarg, &tta)) return 2;
-            break;
-        case OPT_HEAD: head = optarg; break;
-        default: return CLI_EXIT_STATUS(c);
-        }
+        if (c != OPT_HEAD) return CLI_EXIT_STATUS(c);
+        head = optarg;
     }
+    const int k = common.top, json = common.json;
+    const resnet_tta tta = common.tta;
     char **files = argv + optind;
     const int nfiles = argc - optind;
     if (nfiles == 0) return cli_usage_error("classify: no photo given");

@@ -7,14 +7,22 @@
 #include "resnet.h"
 #include "io/atomic.h"
 
-/* Flags every subcommand that runs the network accepts. */
+/* The options commands share, as cli_getopt parses them. A command sets the defaults it
+ * differs in (top, top_max) before parsing and reads what it takes. */
 typedef struct cli_common {
+    /* the network group (cli_command.network) */
     const char *weights; /* --weights, else $RESNET_WEIGHTS, else the cache default */
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
-    int force;           /* --force: replace an existing output of another kind */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
+    /* the options a command lists with CLI_OPTION_* */
+    const char *output;  /* -o/--output */
+    int force;           /* --force: replace an existing output of another kind */
+    int json;            /* --json */
+    int top, top_max;    /* -k/--top N, N in 1..top_max (0: RESNET_NUM_CLASSES) */
+    resnet_tta tta;      /* --tta */
+    int no_cache;        /* --no-cache */
 } cli_common;
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
@@ -47,29 +55,37 @@ int cli_parse_tta(const char *s, resnet_tta *out);
  * blanks or other junk before or after it (strtod alone would take " 5" and "5 "). */
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 
-/* ---- one command: its options (getopt_long tables) and usage ----------------------------
+/* ---- one command: its options and usage (args.c) -----------------------------------------
  * Every command parses the GNU way: --opt=value, --opt value, -k5, -k 5, unique prefixes of
- * long options, options before or after operands, "--" ends the options. The tables are the
- * single source of what a command accepts: parsing, --help, `resnet --list-options` (the
- * bash completion) and the man-page test all read them. */
-enum { /* ids of the long options without a short letter (above any char) */
+ * long options, options before or after operands, "--" ends the options. A command's table
+ * (its own options, with the shared ones it takes from CLI_OPTION_*; the network group and
+ * -h/--help are added) is the single source of what it accepts: parsing, --help,
+ * `resnet --list-options` (the bash completion) and the man-page test all read it. */
+typedef struct cli_option {
+    const char *name; /* the long name, without "--" */
+    int letter;       /* the one-letter form ('k' for -k), or 0 */
+    const char *arg;  /* the value's name in --help ("N", "FILE"), or NULL: takes no value */
+    int id;           /* what cli_getopt returns: the letter, or an id >= CLI_OPT_FIRST_OWN */
+    const char *help; /* its --help text; each '\n' starts a line under the first */
+} cli_option;
+
+enum { /* ids of the shared options, which cli_getopt parses into cli_common (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
-    CLI_OPT_FORCE, /* returned to the command, which sets its cli_common's force */
-    CLI_OPT_FIRST_OWN = 300
+    CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_JSON, CLI_OPT_TOP, CLI_OPT_TTA, CLI_OPT_NO_CACHE,
+    CLI_OPT_FIRST_OWN = 300 /* a command's own ids start here */
 };
-/* The options of every command that runs the network, and --help: end a command's table. */
-#define CLI_NETWORK_OPTIONS                                          \
-    {"weights", required_argument, NULL, CLI_OPT_WEIGHTS},           \
-    {"threads", required_argument, NULL, CLI_OPT_THREADS},           \
-    {"kernels", required_argument, NULL, CLI_OPT_KERNELS},           \
-    {"direct", no_argument, NULL, CLI_OPT_DIRECT},                   \
-    {"exif-orientation", no_argument, NULL, CLI_OPT_EXIF_ORIENTATION}
-#define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
-/* --force, in the table and the help of every command that writes a file */
-#define CLI_FORCE_OPTION {"force", no_argument, NULL, CLI_OPT_FORCE}
-#define CLI_FORCE_HELP                                                                        \
-    "      --force           replace an existing output file that is not of the kind written\n" \
-    "                        (never one of the run's inputs)\n"
+/* The shared options a command lists among its own: parsed once (into cli_common), the help
+ * text the command's where its meaning is the command's. */
+#define CLI_OPTION_OUTPUT(ARG, HELP) {"output", 'o', ARG, CLI_OPT_OUTPUT, HELP}
+#define CLI_OPTION_JSON(HELP) {"json", 0, NULL, CLI_OPT_JSON, HELP}
+#define CLI_OPTION_TOP(HELP) {"top", 'k', "N", CLI_OPT_TOP, HELP}
+#define CLI_OPTION_TTA \
+    {"tta", 0, "MODE", CLI_OPT_TTA, "average over views: none, flip, 10crop, multiscale (default none)"}
+#define CLI_OPTION_NO_CACHE {"no-cache", 0, NULL, CLI_OPT_NO_CACHE, "neither read nor write the feature cache"}
+/* in the table of every command that writes a file */
+#define CLI_OPTION_FORCE                                                                          \
+    {"force", 0, NULL, CLI_OPT_FORCE,                                                             \
+     "replace an existing output file that is not of the kind written\n(never one of the run's inputs)"}
 
 typedef struct cli_command {
     const char *name;
@@ -77,10 +93,9 @@ typedef struct cli_command {
     const char *synopsis;   /* operands, after "resnet NAME [options] " */
     const char *brief;      /* one line for `resnet --help` */
     const char *about;      /* what it does, for `resnet NAME --help` */
-    const char *help;       /* its option lines */
     const char *notes;      /* after the options (exit statuses...), or NULL */
-    const char *shortopts;  /* getopt's: "hk:" */
-    const struct option *options; /* ends with {0}; network commands include CLI_NETWORK_OPTIONS */
+    const cli_option *options; /* its own, in --help order, ending with {0}; NULL: none */
+    int network;            /* 1: it runs the network and takes the network group */
 } cli_command;
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
@@ -89,17 +104,19 @@ extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam,
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
-/* The next option of argv for `cmd`, as getopt_long returns it (its val; the value is in
- * optarg). The network options go into *common (which may be NULL for commands without
- * them) and are not returned. Returns CLI_END when the options are over (operands are then
+/* The id of the next of cmd's own options in argv (the value is in optarg). The shared
+ * options (the network group, CLI_OPTION_*) go into *common and are not returned. Returns CLI_END when the options are over (operands are then
  * argv[optind..argc-1]), CLI_EXIT_HELP after printing the usage for -h/--help (exit 0), and
  * CLI_EXIT_USAGE after reporting an unknown option (with the closest known one), a missing
- * value or a bad value of a network option (exit 2). Call with optind = 0 first. */
+ * value or a bad value of a shared option (exit 2). Call with optind = 0 first. */
 int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common);
 /* The exit status of one of cli_getopt's CLI_EXIT_ values. */
 #define CLI_EXIT_STATUS(r) ((r) == CLI_EXIT_HELP ? 0 : 2)
 /* `resnet NAME --help` text on f. */
 void cli_command_usage(const cli_command *cmd, FILE *f);
+/* Every option cmd accepts, one a line ("-k VALUE", "--top VALUE", "--json"), on f: for
+ * completion scripts and the man-page test. */
+void cli_list_options(const cli_command *cmd, FILE *f);
 /* The closest of the n names to s (edit distance), or NULL if none is close enough to be a
  * plausible typo. */
 const char *cli_closest(const char *s, size_t len, const char *const *names, int n);

@@ -83,15 +83,15 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_JSON, OPT_NO_CACHE };
+enum { OPT_L2 = CLI_OPT_FIRST_OWN };
 
-static const struct option embed_options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"l2", no_argument, NULL, OPT_L2},
-    {"json", no_argument, NULL, OPT_JSON},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option embed_options[] = {
+    CLI_OPTION_OUTPUT("FILE", "where to write them (required): FILE.npy is NumPy (n, 2048) <f4,\n"
+                              "any other name raw little-endian float32"),
+    {"l2", 0, NULL, OPT_L2, "L2-normalise each row"},
+    CLI_OPTION_JSON("the report as one JSON object per line and photo, in order:\n"
+                    "{\"file\", \"row\"} or {\"file\", \"row\", \"error\"}"),
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -101,20 +101,13 @@ const cli_command cli_embed = {
     .about = "Writes the 2048-d pooled features, one row per photo, in order (folders walked\n"
              "recursively; - reads a photo from standard input); unreadable photos get rows of zeros.\n"
              "Prints ROW<TAB>FILE for each photo.",
-    .help = "  -o, --output FILE     where to write them (required): FILE.npy is NumPy (n, 2048) <f4,\n"
-            "                        any other name raw little-endian float32\n"
-            "      --l2              L2-normalise each row\n"
-            "      --json            the report as one JSON object per line and photo, in order:\n"
-            "                        {\"file\", \"row\"} or {\"file\", \"row\", \"error\"}\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 every photo read, 1 some could not be (their rows are zeros), 2 usage error\n",
-    .shortopts = "ho:", .options = embed_options,
+    .options = embed_options, .network = 1,
 };
 
-static const struct option similar_options[] = {
-    {"top", required_argument, NULL, 'k'},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option similar_options[] = {
+    CLI_OPTION_TOP("how many to print (default 10)"),
+    CLI_OPTION_NO_CACHE,
     {0},
 };
 
@@ -123,25 +116,19 @@ const cli_command cli_similar = {
     .brief = "the photos under a folder ranked by similarity to one photo",
     .about = "Ranks the photos under DIR by the cosine similarity of their features to QUERY's\n"
              "(- reads the query from standard input), best first. Features are cached per folder.",
-    .help = "  -k, --top N           how many to print (default 10)\n"
-            "      --no-cache        neither read nor write the feature cache\n",
-    .shortopts = "hk:", .options = similar_options,
+    .options = similar_options, .network = 1,
 };
 
 int cmd_embed(int argc, char **argv) {
     cli_common common = {0};
-    const char *out = NULL;
-    int l2 = 0, json = 0, c;
+    int l2 = 0, c;
     optind = 0;
     while ((c = cli_getopt(&cli_embed, argc, argv, &common)) != CLI_END) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case OPT_L2: l2 = 1; break;
-        case OPT_JSON: json = 1; break;
-        case CLI_OPT_FORCE: common.force = 1; break;
-        default: return CLI_EXIT_STATUS(c);
-        }
+        if (c != OPT_L2) return CLI_EXIT_STATUS(c);
+        l2 = 1;
     }
+    const char *out = common.output;
+    const int json = common.json;
     char **args = argv + optind;
     const int nargs = argc - optind;
     if (nargs == 0) return cli_usage_error("embed: no photo given");
@@ -229,19 +216,12 @@ static int by_score(const void *a, const void *b) {
 }
 
 int cmd_similar(int argc, char **argv) {
-    cli_common common = {0};
+    cli_common common = {.top = 10, .top_max = 1000000};
     const char *query = NULL, *dir = NULL;
-    int k = 10, use_cache = 1, c;
+    int c;
     optind = 0;
-    while ((c = cli_getopt(&cli_similar, argc, argv, &common)) != CLI_END) {
-        switch (c) {
-        case 'k':
-            if (cli_parse_int("-k", optarg, 1, 1000000, &k)) return 2;
-            break;
-        case OPT_NO_CACHE: use_cache = 0; break;
-        default: return CLI_EXIT_STATUS(c);
-        }
-    }
+    while ((c = cli_getopt(&cli_similar, argc, argv, &common)) != CLI_END) return CLI_EXIT_STATUS(c);
+    const int k = common.top, use_cache = !common.no_cache;
     if (argc - optind > 2) return cli_usage_error("similar: QUERY DIR expected, '%s' is one too many", argv[optind + 2]);
     if (optind < argc) query = argv[optind];
     if (optind + 1 < argc) dir = argv[optind + 1];

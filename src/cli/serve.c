@@ -29,15 +29,13 @@
 
 enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT };
 
-static const struct option options[] = {
-    {"http", required_argument, NULL, OPT_HTTP},
-    {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
-    {"max-delay-ms", required_argument, NULL, OPT_MAX_DELAY},
-    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
-    {"max-body", required_argument, NULL, OPT_MAX_BODY},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    {"http", 0, "HOST:PORT", OPT_HTTP, "serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\nfree one, printed on stderr)"},
+    {"max-batch", 0, "N", OPT_MAX_BATCH, "images per forward pass at most (default 16)"},
+    {"max-delay-ms", 0, "MS", OPT_MAX_DELAY, "how long a request waits for others to batch with (default 5)"},
+    {"max-queue", 0, "N", OPT_MAX_QUEUE, "requests waiting for the network at most, beyond: 503 (default 64)"},
+    {"max-body", 0, "BYTES", OPT_MAX_BODY, "request body size at most, beyond: 413 (default 64 MiB)"},
+    {"timeout", 0, "S", OPT_TIMEOUT, "a connection idle or this slow for S seconds is closed (default 30)"},
     {0},
 };
 
@@ -56,16 +54,9 @@ const cli_command cli_serve = {
              "/v2/models/resnet50/infer with a BYTES input of base64 photo files), POST /v1/classify\n"
              "(the body is a photo; ?k=, ?tta=) and GET /metrics (Prometheus). SIGTERM or SIGINT: stop\n"
              "accepting, answer the requests received, exit 0.",
-    .help = "      --http HOST:PORT  serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\n"
-            "                        free one, printed on stderr)\n"
-            "      --max-batch N     images per forward pass at most (default 16)\n"
-            "      --max-delay-ms MS how long a request waits for others to batch with (default 5)\n"
-            "      --max-queue N     requests waiting for the network at most, beyond: 503 (default 64)\n"
-            "      --max-body BYTES  request body size at most, beyond: 413 (default 64 MiB)\n"
-            "      --timeout S       a connection idle or this slow for S seconds is closed (default 30)\n",
     .notes = "exit status: 0 at the end of the input (whatever the requests' errors), 1 when the\n"
              "model cannot be loaded or the input cannot be read, 2 usage error\n",
-    .shortopts = "h", .options = options,
+    .options = options, .network = 1,
 };
 
 typedef struct job {
@@ -278,7 +269,7 @@ static void job_free(job *j) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
+    cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
                              .max_body = (size_t)64 << 20, .timeout_s = 30};
     int c, http_only = 0, body = 0;

@@ -33,20 +33,18 @@ static int parse_float(const char *flag, const char *v, double lo, double hi, fl
     return 0;
 }
 
-enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_VAL, OPT_MAX_ITERS, OPT_PATIENCE, OPT_SEED, OPT_NO_L2NORM, OPT_NO_CACHE };
+enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_VAL, OPT_MAX_ITERS, OPT_PATIENCE, OPT_SEED, OPT_NO_L2NORM };
 
-static const struct option options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"l2", required_argument, NULL, OPT_L2},
-    {"val", required_argument, NULL, OPT_VAL},
-    {"max-iters", required_argument, NULL, OPT_MAX_ITERS},
-    {"patience", required_argument, NULL, OPT_PATIENCE},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"no-l2norm", no_argument, NULL, OPT_NO_L2NORM},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_OUTPUT("FILE", "the head to write, safetensors (required)"),
+    {"l2", 0, "X", OPT_L2, "L2 penalty (default 0.001)"},
+    {"val", 0, "F", OPT_VAL, "share of each class held out for validation (default 0.2)"},
+    {"max-iters", 0, "N", OPT_MAX_ITERS, "L-BFGS iterations at most (default 500)"},
+    {"patience", 0, "N", OPT_PATIENCE, "stop after N without a better validation loss (default 20)"},
+    {"seed", 0, "N", OPT_SEED, "of the split (default 1)"},
+    {"no-l2norm", 0, NULL, OPT_NO_L2NORM, "raw features (default: L2-normalised)"},
+    CLI_OPTION_NO_CACHE,
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -55,28 +53,19 @@ const cli_command cli_train_head = {
     .brief = "a new final layer for your own classes (DIR/<class>/<photos>)",
     .about = "Trains a new final layer for the classes of DIR/<class name>/<photos>: logistic\n"
              "regression on the (cached) features, early-stopped on a held-out share.",
-    .help = "  -o, --output FILE     the head to write, safetensors (required)\n"
-            "      --l2 X            L2 penalty (default 0.001)\n"
-            "      --val F           share of each class held out for validation (default 0.2)\n"
-            "      --max-iters N     L-BFGS iterations at most (default 500)\n"
-            "      --patience N      stop after N without a better validation loss (default 20)\n"
-            "      --seed N          of the split (default 1)\n"
-            "      --no-l2norm       raw features (default: L2-normalised)\n"
-            "      --no-cache        neither read nor write the feature cache\n" CLI_FORCE_HELP,
-    .shortopts = "ho:", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_train_head(int argc, char **argv) {
     cli_common common = {0};
-    const char *dir = NULL, *out = NULL;
-    int use_cache = 1, c;
+    const char *dir = NULL;
+    int c;
     resnet_train_options opts;
     resnet_train_options_init(&opts);
     optind = 0;
     while ((c = cli_getopt(&cli_train_head, argc, argv, &common)) != CLI_END) {
         int bad = 0, seed;
         switch (c) {
-        case 'o': out = optarg; break;
         case OPT_L2: bad = parse_float("--l2", optarg, 0, 1e3, &opts.l2); break;
         case OPT_VAL: bad = parse_float("--val", optarg, 0, 0.9, &opts.val_fraction); break;
         case OPT_MAX_ITERS: bad = cli_parse_int("--max-iters", optarg, 1, 100000, &opts.max_iters); break;
@@ -86,12 +75,12 @@ int cmd_train_head(int argc, char **argv) {
             opts.seed = (unsigned)seed;
             break;
         case OPT_NO_L2NORM: opts.l2_normalize = 0; break;
-        case OPT_NO_CACHE: use_cache = 0; break;
-        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
         if (bad) return 2;
     }
+    const char *out = common.output;
+    const int use_cache = !common.no_cache;
     if (argc - optind > 1) return cli_usage_error("train-head: one folder expected, '%s' is a second", argv[optind + 1]);
     if (optind < argc) dir = argv[optind];
     if (!dir) return cli_usage_error("train-head: no folder given (one subfolder of photos per class)");
