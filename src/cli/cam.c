@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 
 #include "cli/features.h"
-#include "common.h"
-#include "image/image.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
  * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
@@ -81,10 +79,8 @@ int cmd_cam(int argc, char **argv) {
     if (cli_is_stdin(photo)) { /* "-": decoded from memory, as resnet_image_load decodes a file */
         size_t size;
         const unsigned char *data = cli_stdin_bytes(&size, &err);
-        rn_image ri;
-        if (!data || rn_image_decode_ex(data, size, CLI_STDIN_NAME, common.image_flags, &ri, &err) != RESNET_OK)
+        if (!data || resnet_image_load_memory(data, size, CLI_STDIN_NAME, common.image_flags, &img, &err) != RESNET_OK)
             return cli_error("%s", err.message);
-        img = (resnet_image){ri.width, ri.height, ri.rgb}; /* both malloc'd w*h*3 bytes: ownership moves */
     } else if (resnet_image_load_ex(photo, common.image_flags, &img, &err) != RESNET_OK) {
         return cli_error("%s", err.message);
     }
@@ -113,10 +109,8 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    const char *bad = rn_logits_problem(logits, 1);
-    if (!bad && !rn_all_finite(maps, (size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS)) bad = RN_NONFINITE_MSG;
-    if (bad) {
-        cli_error("%s: %s", photo, bad);
+    if (resnet_outputs_check(&o, 1, &err) != RESNET_OK) { /* inf, NaN, all equal: no answer */
+        cli_error("%s: %s", photo, err.message);
         goto done;
     }
     resnet_softmax(logits, RESNET_NUM_CLASSES, logits);

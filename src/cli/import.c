@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "io/tfjs_import.h"
 
 enum { OPT_VARIANT = CLI_OPT_FIRST_OWN, OPT_NORM };
 
@@ -55,7 +54,7 @@ int cmd_import(int argc, char **argv) {
     cli_common inputs = {.force = common.force, .weights = in};
     if (cli_check_output(out, RN_KIND_SAFETENSORS, &inputs, NULL, 0, NULL, 0) != 0) return 1;
     resnet_error err;
-    if (rn_import_tfjs(in, out, variant, norm, &err) != RESNET_OK) return cli_error("%s", err.message);
+    if (resnet_import_tfjs(in, out, variant, norm, &err) != RESNET_OK) return cli_error("%s", err.message);
     fputs("resnet: wrote ", stderr);
     cli_text(stderr, out);
     fputc('\n', stderr);
