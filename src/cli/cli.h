@@ -1,11 +1,15 @@
-/* cli.h - pieces shared by the `resnet` subcommands. */
+/* cli.h - what the `resnet` commands share, by concern: the command line (args.c), what the
+ * user sees (term.c), the model and session the options name (session.c), output files
+ * (output.c), photos (photos.c, stdin.c). A command is main.c's table entry and one file. */
 #ifndef RN_CLI_H
 #define RN_CLI_H
 
 #include <getopt.h>
 #include <stdio.h>
 #include "resnet.h"
-#include "io/atomic.h"
+#include "io/atomic.h" /* the one writer and the output check: internal, see docs/ARCHITECTURE.md */
+
+/* ---- the command line (args.c) ------------------------------------------------------------ */
 
 /* The options commands share, as cli_getopt parses them. A command sets the defaults it
  * differs in (top, top_max) before parsing and reads what it takes. */
@@ -25,38 +29,7 @@ typedef struct cli_common {
     int no_cache;        /* --no-cache */
 } cli_common;
 
-/* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
-int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Seconds on the monotonic clock, for rates and timings. */
-double cli_now(void);
-
-/* A progress bar on stderr, drawn only when stderr is a terminal and there is more than one
- * thing to do: "[#####.....] 120/1300 photos, 9.8 photos/s, 2m00s left". */
-typedef struct cli_progress {
-    int enabled, total, shown;
-    double start, last_draw;
-    const char *what; /* "photos" */
-} cli_progress;
-
-void cli_progress_start(cli_progress *p, int total, const char *what);
-void cli_progress_update(cli_progress *p, int done);
-/* Wipes the bar so that a line can be printed (the next update draws it again). */
-void cli_progress_clear(cli_progress *p);
-
-/* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
-int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
-
-/* Parses the value of --tta (none, flip, 10crop, multiscale); 0 on success, else reported. */
-int cli_parse_tta(const char *s, resnet_tta *out);
-
-/* Parses a number in [lo, hi] for flag `flag`; 0 on success. Like cli_parse_int, no
- * blanks or other junk before or after it (strtod alone would take " 5" and "5 "). */
-int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
-
-/* ---- one command: its options and usage (args.c) -----------------------------------------
- * Every command parses the GNU way: --opt=value, --opt value, -k5, -k 5, unique prefixes of
+/* Every command parses the GNU way: --opt=value, --opt value, -k5, -k 5, unique prefixes of
  * long options, options before or after operands, "--" ends the options. A command's table
  * (its own options, with the shared ones it takes from CLI_OPTION_*; the network group and
  * -h/--help are added) is the single source of what it accepts: parsing, --help,
@@ -105,8 +78,8 @@ extern const char *cli_current_command; /* the command running, for usage messag
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
 /* The id of the next of cmd's own options in argv (the value is in optarg). The shared
- * options (the network group, CLI_OPTION_*) go into *common and are not returned. Returns CLI_END when the options are over (operands are then
- * argv[optind..argc-1]), CLI_EXIT_HELP after printing the usage for -h/--help (exit 0), and
+ * options (the network group, CLI_OPTION_*) go into *common and are not
+ * returned. Returns CLI_END when the options are over (operands are then argv[optind..argc-1]), CLI_EXIT_HELP after printing the usage for -h/--help (exit 0), and
  * CLI_EXIT_USAGE after reporting an unknown option (with the closest known one), a missing
  * value or a bad value of a shared option (exit 2). Call with optind = 0 first. */
 int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common);
@@ -121,27 +94,21 @@ void cli_list_options(const cli_command *cmd, FILE *f);
  * plausible typo. */
 const char *cli_closest(const char *s, size_t len, const char *const *names, int n);
 
-/* The weight file c names (--weights, $RESNET_WEIGHTS or the cache default, in buf). */
-const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
+/* Parses a whole decimal integer in [lo, hi] for flag `flag`; 0 on success. */
+int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 
-/* The one check every writing command makes before computing anything: out must not be
- * any file the run reads (the photos, the weight file c names, the n_extra other files),
- * by whatever path, and an existing out must be of the kind written (or c->force).
- * 0, or 1 after printing why. c may be NULL (no weight file read). */
-int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
-                     const char *const *extra, int n_extra);
+/* Parses the value of --tta (none, flip, 10crop, multiscale); 0 on success, else reported. */
+int cli_parse_tta(const char *s, resnet_tta *out);
 
-/* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
-void cli_catch_signals(void);
-/* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
- * changed when the flags change what the network sees (features of turned photos differ). */
-unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
+/* Parses a number in [lo, hi] for flag `flag`; 0 on success. Like cli_parse_int, no
+ * blanks or other junk before or after it (strtod alone would take " 5" and "5 "). */
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 
-/* Loads the model named by c (resolving the default path); reports errors itself. */
-resnet_model *cli_load_model(const cli_common *c);
-/* A session of m for batches of up to max_batch images, with c's threads and image flags;
- * NULL after reporting the error. */
-resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch);
+/* ---- what the user sees (term.c) ---------------------------------------------------------- */
+
+/* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Writes s as a JSON string literal. Bytes that are not UTF-8 are written as the lone
  * surrogates U+DC80..U+DCFF (byte 0x80 + n as \udc80 + n), Python's "surrogateescape": any
@@ -152,6 +119,61 @@ void cli_json_string(FILE *f, const char *s);
  * characters (C0, DEL, C1) and bytes that are not UTF-8 become \xHH, so a name can never
  * move the cursor, change colours or split a line. --json gives the exact bytes. */
 void cli_text(FILE *f, const char *s);
+
+/* Returns message without its leading "file: " (library messages start with the file
+ * name, which a JSON record already has in "file"). */
+const char *cli_strip_file(const char *message, const char *file);
+
+/* One record per input, with --json:
+ * {"file": F, "top": [...]} for a result, {"file": F, "error": E} for a failure. */
+void cli_json_error_record(FILE *f, const char *file, const char *message);
+/* One photo's top k on stdout, with the head's class names (NULL: ImageNet's): the file then a
+ * line per class ("  12.34%  281  tabby"), or with json one record {"file", "top": [{"index",
+ * "name", "prob"}...]}; flushed, so records of a long run appear as they come. */
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head);
+
+/* Seconds on the monotonic clock, for rates and timings. */
+double cli_now(void);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal and there is more than one
+ * thing to do: "[#####.....] 120/1300 photos, 9.8 photos/s, 2m00s left". */
+typedef struct cli_progress {
+    int enabled, total, shown;
+    double start, last_draw;
+    const char *what; /* "photos" */
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, int total, const char *what);
+void cli_progress_update(cli_progress *p, int done);
+/* Wipes the bar so that a line can be printed (the next update draws it again). */
+void cli_progress_clear(cli_progress *p);
+
+/* ---- the model and session the network options name (session.c) --------------------------- */
+
+/* The weight file c names (--weights, $RESNET_WEIGHTS or the cache default, in buf). */
+const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
+/* Loads the model named by c (resolving the default path); reports errors itself. */
+resnet_model *cli_load_model(const cli_common *c);
+/* A session of m for batches of up to max_batch images, with c's threads and image flags;
+ * NULL after reporting the error. */
+resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch);
+/* The key of the feature cache for photos read with c's image flags: the model's fingerprint,
+ * changed when the flags change what the network sees (features of turned photos differ). */
+unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c);
+
+/* ---- output files (output.c) -------------------------------------------------------------- */
+
+/* The one check every writing command makes before computing anything: out must not be
+ * any file the run reads (the photos, the weight file c names, the n_extra other files),
+ * by whatever path, and an existing out must be of the kind written (or c->force).
+ * 0, or 1 after printing why. c may be NULL (no weight file read). */
+int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, char *const *photos, int n,
+                     const char *const *extra, int n_extra);
+
+/* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
+void cli_catch_signals(void);
+
+/* ---- photos (photos.c, stdin.c) ----------------------------------------------------------- */
 
 /* `resnet classify -`, `embed -`...: the photo read from standard input. */
 #define CLI_STDIN_NAME "-"
@@ -168,17 +190,8 @@ resnet_status cli_classify_photo(resnet_session *s, const char *path, resnet_tta
  * error (a folder argument that could not be listed). */
 resnet_status cli_run_files(resnet_session *s, char *const *paths, char *const *errors, int n, int want,
                             resnet_file_fn fn, void *ctx, resnet_error *err);
-/* Returns message without its leading "file: " (library messages start with the file
- * name, which a JSON record already has in "file"). */
-const char *cli_strip_file(const char *message, const char *file);
 
-/* ---- one record per input, with --json ----
- * {"file": F, "top": [...]} for a result, {"file": F, "error": E} for a failure. */
-void cli_json_error_record(FILE *f, const char *file, const char *message);
-/* One photo's top k on stdout, with the head's class names (NULL: ImageNet's): the file then a
- * line per class ("  12.34%  281  tabby"), or with json one record {"file", "top": [{"index",
- * "name", "prob"}...]}; flushed, so records of a long run appear as they come. */
-void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head);
+/* ---- the commands (main.c lists them) ----------------------------------------------------- */
 
 int cmd_fetch(int argc, char **argv);      /* fetch.c */
 int cmd_classify(int argc, char **argv);
