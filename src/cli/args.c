@@ -90,19 +90,19 @@ const char *cli_closest(const char *s, size_t len, const char *const *names, int
 /* The options of every command that runs the network (cli_command.network): parsed into
  * cli_common by cli_getopt, listed in --help under a heading of their own. */
 static const cli_option network_options[] = {
-    {"weights", 0, "FILE", CLI_OPT_WEIGHTS,
+    CLI_OPTION("weights", 0, "FILE", CLI_OPT_WEIGHTS,
      "safetensors weights (default: $RESNET_WEIGHTS, else\n"
-     "~/.cache/resnet/resnet50-v1-caffe.safetensors, made by 'resnet fetch')"},
-    {"threads", 0, "N", CLI_OPT_THREADS, "worker threads, 0 = one per core (default 0)"},
-    {"kernels", 0, "K", CLI_OPT_KERNELS, "auto, c, avx2 or avx512 (default auto: the best this CPU has)"},
-    {"direct", 0, NULL, CLI_OPT_DIRECT,
-     "no Winograd for the early 3x3 convolutions (slower, closest to\nthe reference's arithmetic)"},
-    {"exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
+     "~/.cache/resnet/resnet50-v1-caffe.safetensors, made by 'resnet fetch')"),
+    CLI_OPTION("threads", 0, "N", CLI_OPT_THREADS, "worker threads, 0 = one per core (default 0)"),
+    CLI_OPTION("kernels", 0, "K", CLI_OPT_KERNELS, "auto, c, avx2 or avx512 (default auto: the best this CPU has)"),
+    CLI_OPTION("direct", 0, NULL, CLI_OPT_DIRECT,
+     "no Winograd for the early 3x3 convolutions (slower, closest to\nthe reference's arithmetic)"),
+    CLI_OPTION("exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
      "turn photos upright as their EXIF orientation tag says\n"
-     "(default: ignored, as PIL and torchvision, the reference, do)"},
+     "(default: ignored, as PIL and torchvision, the reference, do)"),
     {0},
 };
-static const cli_option help_option = {"help", 'h', NULL, 'h', "this help"};
+static const cli_option help_option = CLI_OPTION("help", 'h', NULL, 'h', "this help");
 
 enum { MAX_OPTIONS = 64 };
 typedef struct table {
@@ -115,7 +115,8 @@ typedef struct table {
 static void add(table *t, const cli_option *o) {
     if (t->n == MAX_OPTIONS) return; /* no command comes near */
     t->o[t->n] = o;
-    t->lo[t->n] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->letter ? o->letter : o->id};
+    t->lo[t->n] =
+        (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->letter ? o->letter : o->id};
     t->n++;
 }
 
@@ -180,7 +181,8 @@ static int bad_option(const cli_command *cmd, const table *t, int argc, char **a
         if (matches > 1) return cli_usage_error("%s: option '--%s' is ambiguous: %s", cmd->name, name, list);
         const char *near = cli_closest(name, len, names, n);
         if (near) return cli_usage_error("%s: unknown option '--%s'; did you mean '--%s'?", cmd->name, name, near);
-        return cli_usage_error("%s: unknown option '--%s'; its options are %s", cmd->name, name, option_list(t, list, sizeof list));
+        return cli_usage_error("%s: unknown option '--%s'; its options are %s", cmd->name, name,
+                               option_list(t, list, sizeof list));
     }
     /* An unknown letter. When it came from a word such as "-json" (a long option typed with
      * one dash), that word names the option meant. */
@@ -213,7 +215,8 @@ static int shared_option(int id, cli_common *common) {
         return cli_parse_int("--threads", optarg, 0, 256, &common->threads) != 0 ? CLI_EXIT_USAGE : 0;
     case CLI_OPT_KERNELS: {
         int k = resnet_kernels_parse(optarg);
-        if (k < 0) return cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", optarg), CLI_EXIT_USAGE;
+        if (k < 0)
+            return cli_usage_error("--kernels must be auto, c, avx2 or avx512, got '%s'", optarg), CLI_EXIT_USAGE;
         common->kernels = (resnet_kernels)k;
         return 0;
     }
@@ -231,6 +234,8 @@ static int shared_option(int id, cli_common *common) {
         return cli_parse_tta(optarg, &common->tta) != 0 ? CLI_EXIT_USAGE : 0;
     }
 }
+
+int cli_optint;
 
 int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common) {
     table t;
@@ -257,9 +262,15 @@ int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common
             bad_option(cmd, &t, argc, argv);
             return CLI_EXIT_USAGE;
         }
-        int id = c;
+        const cli_option *o = NULL;
         for (int i = 0; i < t.n; i++)
-            if (t.lo[i].val == c) id = t.o[i]->id;
+            if (t.lo[i].val == c) o = t.o[i];
+        const int id = o ? o->id : c;
+        if (o && (o->lo || o->hi)) {
+            char flag[80];
+            snprintf(flag, sizeof flag, "--%s", o->name);
+            if (cli_parse_int(flag, optarg, o->lo, o->hi, &cli_optint) != 0) return CLI_EXIT_USAGE;
+        }
         if (id >= CLI_OPT_FIRST_OWN || id < CLI_OPT_WEIGHTS) return id;
         int r = shared_option(id, common);
         if (r) return r;
@@ -269,9 +280,9 @@ int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common
 /* "  -k, --top N           how many..." : the names to column 24 (two spaces after longer
  * ones), each further line of the help under the first. */
 static void print_option(const cli_option *o, FILE *f) {
-    char names[80];
-    if (o->letter) snprintf(names, sizeof names, "  -%c, --%s%s%s", o->letter, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-    else snprintf(names, sizeof names, "      --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    char names[80], letter[8] = "    ";
+    if (o->letter) snprintf(letter, sizeof letter, "-%c, ", o->letter);
+    snprintf(names, sizeof names, "  %s--%s%s%s", letter, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
     fprintf(f, strlen(names) < 24 ? "%-24s" : "%s  ", names);
     for (const char *h = o->help; *h; h++) {
         fputc(*h, f);

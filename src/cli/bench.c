@@ -52,10 +52,10 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
 enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_ITERS, OPT_WARMUP, OPT_PROFILE };
 
 static const cli_option options[] = {
-    {"batch", 0, "N", OPT_BATCH, "images per forward pass (default 1)"},
-    {"iters", 0, "N", OPT_ITERS, "timed runs, after the warm-up (default 10)"},
-    {"warmup", 0, "N", OPT_WARMUP, "untimed runs first (default 2)"},
-    {"profile", 0, NULL, OPT_PROFILE, "then time every layer and print where the time goes"},
+    CLI_OPTION_INT("batch", "N", OPT_BATCH, 1, 256, "images per forward pass (default 1)"),
+    CLI_OPTION_INT("iters", "N", OPT_ITERS, 1, 100000, "timed runs, after the warm-up (default 10)"),
+    CLI_OPTION_INT("warmup", "N", OPT_WARMUP, 0, 1000, "untimed runs first (default 2)"),
+    CLI_OPTION("profile", 0, NULL, OPT_PROFILE, "then time every layer and print where the time goes"),
     {0},
 };
 
@@ -73,15 +73,9 @@ int cmd_bench(int argc, char **argv) {
     optind = 0;
     while ((c = cli_getopt(&cli_bench, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case OPT_BATCH:
-            if (cli_parse_int("--batch", optarg, 1, 256, &batch)) return 2;
-            break;
-        case OPT_ITERS:
-            if (cli_parse_int("--iters", optarg, 1, 100000, &iters)) return 2;
-            break;
-        case OPT_WARMUP:
-            if (cli_parse_int("--warmup", optarg, 0, 1000, &warmup)) return 2;
-            break;
+        case OPT_BATCH: batch = cli_optint; break;
+        case OPT_ITERS: iters = cli_optint; break;
+        case OPT_WARMUP: warmup = cli_optint; break;
         case OPT_PROFILE: profile = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }

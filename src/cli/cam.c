@@ -32,8 +32,8 @@ enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
 static const cli_option options[] = {
     CLI_OPTION_OUTPUT("OUT.png", "where to write the picture (required; never the photo itself)"),
-    {"class", 'c', "CLASS", 'c', "index or name, e.g. 282 or 'tiger cat' (default: the top-1)"},
-    {"opacity", 0, "A", OPT_OPACITY, "of the colour scale, 0..1 (default 0.5)"},
+    CLI_OPTION("class", 'c', "CLASS", 'c', "index or name, e.g. 282 or 'tiger cat' (default: the top-1)"),
+    CLI_OPTION("opacity", 0, "A", OPT_OPACITY, "of the colour scale, 0..1 (default 0.5)"),
     CLI_OPTION_FORCE,
     {0},
 };

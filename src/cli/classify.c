@@ -10,7 +10,7 @@ static const cli_option options[] = {
     CLI_OPTION_TOP("how many classes to print (default 5)"),
     CLI_OPTION_JSON("one JSON object per line and photo, in order: {\"file\", \"top\"} or\n{\"file\", \"error\"}"),
     CLI_OPTION_TTA,
-    {"head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"},
+    CLI_OPTION("head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"),
     {0},
 };
 

@@ -40,7 +40,16 @@ typedef struct cli_option {
     const char *arg;  /* the value's name in --help ("N", "FILE"), or NULL: takes no value */
     int id;           /* what cli_getopt returns: the letter, or an id >= CLI_OPT_FIRST_OWN */
     const char *help; /* its --help text; each '\n' starts a line under the first */
+    int lo, hi;       /* its value is a whole number in lo..hi, which cli_getopt checks and
+                         puts in cli_optint; both 0: any text (in optarg) */
 } cli_option;
+extern int cli_optint; /* the number of the numeric option cli_getopt returned last */
+
+/* One of a command's own options: a flag (ARG NULL) or one whose value --help calls ARG. */
+#define CLI_OPTION(NAME, LETTER, ARG, ID, HELP) {.name = NAME, .letter = LETTER, .arg = ARG, .id = ID, .help = HELP}
+/* One whose value is a whole number in LO..HI. */
+#define CLI_OPTION_INT(NAME, ARG, ID, LO, HI, HELP) \
+    {.name = NAME, .arg = ARG, .id = ID, .help = HELP, .lo = LO, .hi = HI}
 
 enum { /* ids of the shared options, which cli_getopt parses into cli_common (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
@@ -49,16 +58,17 @@ enum { /* ids of the shared options, which cli_getopt parses into cli_common (ab
 };
 /* The shared options a command lists among its own: parsed once (into cli_common), the help
  * text the command's where its meaning is the command's. */
-#define CLI_OPTION_OUTPUT(ARG, HELP) {"output", 'o', ARG, CLI_OPT_OUTPUT, HELP}
-#define CLI_OPTION_JSON(HELP) {"json", 0, NULL, CLI_OPT_JSON, HELP}
-#define CLI_OPTION_TOP(HELP) {"top", 'k', "N", CLI_OPT_TOP, HELP}
+#define CLI_OPTION_OUTPUT(ARG, HELP) CLI_OPTION("output", 'o', ARG, CLI_OPT_OUTPUT, HELP)
+#define CLI_OPTION_JSON(HELP) CLI_OPTION("json", 0, NULL, CLI_OPT_JSON, HELP)
+#define CLI_OPTION_TOP(HELP) CLI_OPTION("top", 'k', "N", CLI_OPT_TOP, HELP)
 #define CLI_OPTION_TTA \
-    {"tta", 0, "MODE", CLI_OPT_TTA, "average over views: none, flip, 10crop, multiscale (default none)"}
-#define CLI_OPTION_NO_CACHE {"no-cache", 0, NULL, CLI_OPT_NO_CACHE, "neither read nor write the feature cache"}
+    CLI_OPTION("tta", 0, "MODE", CLI_OPT_TTA, "average over views: none, flip, 10crop, multiscale (default none)")
+#define CLI_OPTION_NO_CACHE \
+    CLI_OPTION("no-cache", 0, NULL, CLI_OPT_NO_CACHE, "neither read nor write the feature cache")
 /* in the table of every command that writes a file */
 #define CLI_OPTION_FORCE                                                                          \
-    {"force", 0, NULL, CLI_OPT_FORCE,                                                             \
-     "replace an existing output file that is not of the kind written\n(never one of the run's inputs)"}
+    CLI_OPTION("force", 0, NULL, CLI_OPT_FORCE,                                                   \
+               "replace an existing output file that is not of the kind written\n(never one of the run's inputs)")
 
 typedef struct cli_command {
     const char *name;
@@ -77,11 +87,12 @@ extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam,
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
-/* The id of the next of cmd's own options in argv (the value is in optarg). The shared
- * options (the network group, CLI_OPTION_*) go into *common and are not
- * returned. Returns CLI_END when the options are over (operands are then argv[optind..argc-1]), CLI_EXIT_HELP after printing the usage for -h/--help (exit 0), and
- * CLI_EXIT_USAGE after reporting an unknown option (with the closest known one), a missing
- * value or a bad value of a shared option (exit 2). Call with optind = 0 first. */
+/* The id of the next of cmd's own options in argv (the value is in optarg, and a numeric
+ * option's number in cli_optint). The shared options (the network group, CLI_OPTION_*) go
+ * into *common and are not returned. Returns CLI_END when the options are over (operands are
+ * then argv[optind..argc-1]), CLI_EXIT_HELP after printing the usage for -h/--help (exit 0),
+ * and CLI_EXIT_USAGE after reporting an unknown option (with the closest known one), a
+ * missing value or a bad value (exit 2). Call with optind = 0 first. */
 int cli_getopt(const cli_command *cmd, int argc, char **argv, cli_common *common);
 /* The exit status of one of cli_getopt's CLI_EXIT_ values. */
 #define CLI_EXIT_STATUS(r) ((r) == CLI_EXIT_HELP ? 0 : 2)

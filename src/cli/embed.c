@@ -88,7 +88,7 @@ enum { OPT_L2 = CLI_OPT_FIRST_OWN };
 static const cli_option embed_options[] = {
     CLI_OPTION_OUTPUT("FILE", "where to write them (required): FILE.npy is NumPy (n, 2048) <f4,\n"
                               "any other name raw little-endian float32"),
-    {"l2", 0, NULL, OPT_L2, "L2-normalise each row"},
+    CLI_OPTION("l2", 0, NULL, OPT_L2, "L2-normalise each row"),
     CLI_OPTION_JSON("the report as one JSON object per line and photo, in order:\n"
                     "{\"file\", \"row\"} or {\"file\", \"row\", \"error\"}"),
     CLI_OPTION_FORCE,

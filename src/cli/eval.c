@@ -133,11 +133,12 @@ enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_PREDICTIONS };
 
 static const cli_option options[] = {
     CLI_OPTION_TTA,
-    {"batch", 0, "N", OPT_BATCH, "network images per forward pass, views included (default 8)"},
+    CLI_OPTION_INT("batch", "N", OPT_BATCH, 1, 256,
+                   "network images per forward pass, views included (default 8)"),
     CLI_OPTION_JSON("the report as one JSON object, with one record per listed photo\n"
                     "in order (\"records\": {\"file\", \"label\", \"top\"} or\n"
                     "{\"file\", \"label\", \"error\"})"),
-    {"predictions", 0, "FILE", OPT_PREDICTIONS, "one line per photo: file, label, top1, top1_prob, top5"},
+    CLI_OPTION("predictions", 0, "FILE", OPT_PREDICTIONS, "one line per photo: file, label, top1, top1_prob, top5"),
     CLI_OPTION_FORCE,
     {0},
 };
@@ -160,9 +161,7 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     optind = 0;
     while ((c = cli_getopt(&cli_eval, argc, argv, &o->common)) != CLI_END) {
         switch (c) {
-        case OPT_BATCH:
-            if (cli_parse_int("--batch", optarg, 1, 256, &o->batch)) return 2;
-            break;
+        case OPT_BATCH: o->batch = cli_optint; break;
         case OPT_PREDICTIONS:
             if (!*optarg) return cli_usage_error("--predictions needs a file name");
             o->predictions = optarg;

@@ -7,8 +7,8 @@ enum { OPT_VARIANT = CLI_OPT_FIRST_OWN, OPT_NORM };
 
 static const cli_option options[] = {
     CLI_OPTION_OUTPUT("OUT", "the safetensors file to write (required)"),
-    {"variant", 0, "V", OPT_VARIANT, "v1 or v1.5: architecture recorded in the file (default v1)"},
-    {"norm", 0, "N", OPT_NORM, "caffe or torch: input normalisation recorded in the file\n(default caffe)"},
+    CLI_OPTION("variant", 0, "V", OPT_VARIANT, "v1 or v1.5: architecture recorded in the file (default v1)"),
+    CLI_OPTION("norm", 0, "N", OPT_NORM, "caffe or torch: input normalisation recorded in the file\n(default caffe)"),
     CLI_OPTION_FORCE,
     {0},
 };

@@ -37,8 +37,9 @@ enum { OPT_LIMIT = CLI_OPT_FIRST_OWN, OPT_METHOD };
 
 static const cli_option options[] = {
     CLI_OPTION_OUTPUT("OUT", "the int8 file to write (required; never the fp32 file)"),
-    {"limit", 0, "N", OPT_LIMIT, "the first N photos in sorted order"},
-    {"method", 0, "M", OPT_METHOD, "activation ranges: mse (least squared error, the default),\nminmax or percentile (99.99%)"},
+    CLI_OPTION_INT("limit", "N", OPT_LIMIT, 1, INT_MAX, "the first N photos in sorted order"),
+    CLI_OPTION("method", 0, "M", OPT_METHOD,
+               "activation ranges: mse (least squared error, the default),\nminmax or percentile (99.99%)"),
     CLI_OPTION_FORCE,
     {0},
 };
@@ -61,9 +62,7 @@ int cmd_quantize(int argc, char **argv) {
     optind = 0;
     while ((c = cli_getopt(&cli_quantize, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case OPT_LIMIT:
-            if (cli_parse_int("--limit", optarg, 1, INT_MAX, &limit)) return 2;
-            break;
+        case OPT_LIMIT: limit = cli_optint; break;
         case OPT_METHOD:
             if ((method = rn_calib_method_parse(optarg)) < 0)
                 return cli_usage_error("quantize: --method must be mse, minmax or percentile, got '%s'", optarg);

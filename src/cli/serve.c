@@ -30,12 +30,17 @@
 enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT };
 
 static const cli_option options[] = {
-    {"http", 0, "HOST:PORT", OPT_HTTP, "serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\nfree one, printed on stderr)"},
-    {"max-batch", 0, "N", OPT_MAX_BATCH, "images per forward pass at most (default 16)"},
-    {"max-delay-ms", 0, "MS", OPT_MAX_DELAY, "how long a request waits for others to batch with (default 5)"},
-    {"max-queue", 0, "N", OPT_MAX_QUEUE, "requests waiting for the network at most, beyond: 503 (default 64)"},
-    {"max-body", 0, "BYTES", OPT_MAX_BODY, "request body size at most, beyond: 413 (default 64 MiB)"},
-    {"timeout", 0, "S", OPT_TIMEOUT, "a connection idle or this slow for S seconds is closed (default 30)"},
+    CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
+               "serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\nfree one, printed on stderr)"),
+    CLI_OPTION_INT("max-batch", "N", OPT_MAX_BATCH, 1, 256, "images per forward pass at most (default 16)"),
+    CLI_OPTION_INT("max-delay-ms", "MS", OPT_MAX_DELAY, 0, 10000,
+                   "how long a request waits for others to batch with (default 5)"),
+    CLI_OPTION_INT("max-queue", "N", OPT_MAX_QUEUE, 1, 100000,
+                   "requests waiting for the network at most, beyond: 503 (default 64)"),
+    CLI_OPTION_INT("max-body", "BYTES", OPT_MAX_BODY, 1, 1 << 30,
+                   "request body size at most, beyond: 413 (default 64 MiB)"),
+    CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
+                   "a connection idle or this slow for S seconds is closed (default 30)"),
     {0},
 };
 
@@ -272,34 +277,19 @@ int cmd_serve(int argc, char **argv) {
     cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
                              .max_body = (size_t)64 << 20, .timeout_s = 30};
-    int c, http_only = 0, body = 0;
+    int c, http_only = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case OPT_HTTP: ho.listen = optarg; break;
-        case OPT_MAX_BATCH:
-            if (cli_parse_int("--max-batch", optarg, 1, 256, &ho.max_batch)) return 2;
-            http_only = 1;
-            break;
-        case OPT_MAX_DELAY:
-            if (cli_parse_int("--max-delay-ms", optarg, 0, 10000, &ho.max_delay_ms)) return 2;
-            http_only = 1;
-            break;
-        case OPT_MAX_QUEUE:
-            if (cli_parse_int("--max-queue", optarg, 1, 100000, &ho.max_queue)) return 2;
-            http_only = 1;
-            break;
-        case OPT_MAX_BODY:
-            if (cli_parse_int("--max-body", optarg, 1, 1 << 30, &body)) return 2;
-            ho.max_body = (size_t)body;
-            http_only = 1;
-            break;
-        case OPT_TIMEOUT:
-            if (cli_parse_int("--timeout", optarg, 1, 3600, &ho.timeout_s)) return 2;
-            http_only = 1;
-            break;
+        case OPT_HTTP: ho.listen = optarg; continue;
+        case OPT_MAX_BATCH: ho.max_batch = cli_optint; break;
+        case OPT_MAX_DELAY: ho.max_delay_ms = cli_optint; break;
+        case OPT_MAX_QUEUE: ho.max_queue = cli_optint; break;
+        case OPT_MAX_BODY: ho.max_body = (size_t)cli_optint; break;
+        case OPT_TIMEOUT: ho.timeout_s = cli_optint; break;
         default: return CLI_EXIT_STATUS(c);
         }
+        http_only = 1; /* the --max-* and --timeout */
     }
     if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
     if (http_only && !ho.listen) return cli_usage_error("serve: --max-* and --timeout go with --http");

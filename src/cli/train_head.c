@@ -37,12 +37,13 @@ enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_VAL, OPT_MAX_ITERS, OPT_PATIENCE, OPT_SEE
 
 static const cli_option options[] = {
     CLI_OPTION_OUTPUT("FILE", "the head to write, safetensors (required)"),
-    {"l2", 0, "X", OPT_L2, "L2 penalty (default 0.001)"},
-    {"val", 0, "F", OPT_VAL, "share of each class held out for validation (default 0.2)"},
-    {"max-iters", 0, "N", OPT_MAX_ITERS, "L-BFGS iterations at most (default 500)"},
-    {"patience", 0, "N", OPT_PATIENCE, "stop after N without a better validation loss (default 20)"},
-    {"seed", 0, "N", OPT_SEED, "of the split (default 1)"},
-    {"no-l2norm", 0, NULL, OPT_NO_L2NORM, "raw features (default: L2-normalised)"},
+    CLI_OPTION("l2", 0, "X", OPT_L2, "L2 penalty (default 0.001)"),
+    CLI_OPTION("val", 0, "F", OPT_VAL, "share of each class held out for validation (default 0.2)"),
+    CLI_OPTION_INT("max-iters", "N", OPT_MAX_ITERS, 1, 100000, "L-BFGS iterations at most (default 500)"),
+    CLI_OPTION_INT("patience", "N", OPT_PATIENCE, 1, 100000,
+                   "stop after N without a better validation loss (default 20)"),
+    CLI_OPTION_INT("seed", "N", OPT_SEED, 0, 2147483647, "of the split (default 1)"),
+    CLI_OPTION("no-l2norm", 0, NULL, OPT_NO_L2NORM, "raw features (default: L2-normalised)"),
     CLI_OPTION_NO_CACHE,
     CLI_OPTION_FORCE,
     {0},
@@ -64,16 +65,13 @@ int cmd_train_head(int argc, char **argv) {
     resnet_train_options_init(&opts);
     optind = 0;
     while ((c = cli_getopt(&cli_train_head, argc, argv, &common)) != CLI_END) {
-        int bad = 0, seed;
+        int bad = 0;
         switch (c) {
         case OPT_L2: bad = parse_float("--l2", optarg, 0, 1e3, &opts.l2); break;
         case OPT_VAL: bad = parse_float("--val", optarg, 0, 0.9, &opts.val_fraction); break;
-        case OPT_MAX_ITERS: bad = cli_parse_int("--max-iters", optarg, 1, 100000, &opts.max_iters); break;
-        case OPT_PATIENCE: bad = cli_parse_int("--patience", optarg, 1, 100000, &opts.patience); break;
-        case OPT_SEED:
-            bad = cli_parse_int("--seed", optarg, 0, 2147483647, &seed);
-            opts.seed = (unsigned)seed;
-            break;
+        case OPT_MAX_ITERS: opts.max_iters = cli_optint; break;
+        case OPT_PATIENCE: opts.patience = cli_optint; break;
+        case OPT_SEED: opts.seed = (unsigned)cli_optint; break;
         case OPT_NO_L2NORM: opts.l2_normalize = 0; break;
         default: return CLI_EXIT_STATUS(c);
         }
