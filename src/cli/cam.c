@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "cli/features.h"
+#include "cli/cli.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
  * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */

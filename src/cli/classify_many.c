@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/features.h"
+#include "cli/cli.h"
 
 #define BATCH 4 /* photos per forward pass: a little faster per photo than 1, little memory */
 

@@ -186,6 +186,24 @@ void cli_catch_signals(void);
 
 /* ---- photos (photos.c, stdin.c) ----------------------------------------------------------- */
 
+/* Photo lists: files as given, folders expanded (recursively, sorted). */
+typedef struct cli_photos {
+    int count, cap;
+    char **paths;   /* owned copies */
+    int folders;    /* how many of the arguments were folders */
+    int problems;   /* unreadable subfolders, already reported */
+    int keep_going; /* set by the caller: a folder argument that cannot be listed stays in the
+                       list in its place, with its error (one record per input), not fatal */
+    char **errors;  /* with keep_going: NULL, or per path its listing error (owned) */
+} cli_photos;
+
+/* Appends args (files or folders) to *out; reports and returns -1 when a folder itself
+ * cannot be read. */
+int cli_photos_add(cli_photos *out, char **args, int nargs);
+void cli_photos_free(cli_photos *p);
+/* 1 if path is a folder ("-" is not). */
+int cli_is_dir(const char *path);
+
 /* `resnet classify -`, `embed -`...: the photo read from standard input. */
 #define CLI_STDIN_NAME "-"
 /* Reads all of standard input once (later calls return the same bytes); NULL with *err set
@@ -216,7 +234,6 @@ int cmd_train_head(int argc, char **argv); /* train_head.c */
 int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
 /* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
-int cli_is_dir(const char *path); /* 1 if path is a folder (featcache.c) */
 int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,
                       resnet_tta tta);
 

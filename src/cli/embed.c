@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/features.h"
+#include "cli/featcache.h"
 
 #define BATCH 4
 #define DIM RESNET_FEATURE_DIM

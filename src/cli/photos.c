@@ -1,7 +1,10 @@
-/* photos.c - where photos come from: "-" is standard input, read once. */
+/* photos.c - where photos come from: the arguments, files as given and folders expanded
+ * (recursively, sorted), and "-", standard input, read once. */
+#define _XOPEN_SOURCE 700 /* strdup */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -56,4 +59,68 @@ const unsigned char *cli_stdin_bytes(size_t *size, resnet_error *err) {
     }
     *size = len;
     return data ? data : (const unsigned char *)"";
+}
+
+/* ---- photo lists ----------------------------------------------------------------------- */
+
+int cli_is_dir(const char *path) {
+    struct stat sb;
+    return !cli_is_stdin(path) && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int photos_push(cli_photos *p, const char *path) {
+    if (p->count == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        char **v = realloc(p->paths, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        p->paths = v;
+        if (p->errors) { /* kept as long as paths */
+            char **e = realloc(p->errors, (size_t)cap * sizeof *e);
+            if (!e) return -1;
+            memset(e + p->cap, 0, (size_t)(cap - p->cap) * sizeof *e);
+            p->errors = e;
+        }
+        p->cap = cap;
+    }
+    size_t n = strlen(path) + 1;
+    if (!(p->paths[p->count] = malloc(n))) return -1;
+    memcpy(p->paths[p->count++], path, n);
+    return 0;
+}
+
+int cli_photos_add(cli_photos *out, char **args, int nargs) {
+    for (int i = 0; i < nargs; i++) {
+        if (!cli_is_dir(args[i])) {
+            /* a file, or something missing: kept, so that it is reported in its place */
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            continue;
+        }
+        resnet_file_list list;
+        resnet_error err;
+        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) {
+            if (!out->keep_going) return cli_error("%s", err.message), -1;
+            /* reported when its turn comes, as any photo that cannot be read */
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            if (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors)))
+                return cli_error("out of memory"), -1;
+            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory"), -1;
+            continue;
+        }
+        out->folders++;
+        for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
+        out->problems += list.n_problems;
+        int bad = 0;
+        for (int j = 0; j < list.count && !bad; j++) bad = photos_push(out, list.paths[j]) != 0;
+        resnet_file_list_free(&list);
+        if (bad) return cli_error("out of memory"), -1;
+    }
+    return 0;
+}
+
+void cli_photos_free(cli_photos *p) {
+    for (int i = 0; i < p->count; i++) free(p->paths[i]);
+    for (int i = 0; p->errors && i < p->count; i++) free(p->errors[i]);
+    free(p->errors);
+    free(p->paths);
+    memset(p, 0, sizeof *p);
 }

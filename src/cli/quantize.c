@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/features.h"
+#include "cli/cli.h"
 #include "model/quantize.h"
 
 #define BATCH 4

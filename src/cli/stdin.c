@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/features.h"
+#include "cli/cli.h"
 #include "common.h"
 #include "image/image.h"
 

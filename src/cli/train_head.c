@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/features.h"
+#include "cli/featcache.h"
 #include "io/walk.h"
 
 #define BATCH 4
