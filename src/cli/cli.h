@@ -186,6 +186,10 @@ void cli_catch_signals(void);
 
 /* ---- photos (photos.c, stdin.c) ----------------------------------------------------------- */
 
+/* Photos per forward pass when many photos are run one view each: a little faster per photo
+ * than 1, little memory. */
+#define CLI_BATCH 4
+
 /* Photo lists: files as given, folders expanded (recursively, sorted). */
 typedef struct cli_photos {
     int count, cap;
@@ -229,7 +233,7 @@ int cmd_import(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */
-int cmd_similar(int argc, char **argv);    /* embed.c */
+int cmd_similar(int argc, char **argv);    /* similar.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
 int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
