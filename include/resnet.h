@@ -381,7 +381,7 @@ enum { RESNET_IMAGE_EXIF_ORIENTATION = 1 };
 RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out,
                                               resnet_error *err);
 /* The RESNET_IMAGE_* flags for every photo the session reads from a file:
- * resnet_classify_file, resnet_classify_file_tta and resnet_run_files. 0 when created. */
+ * resnet_classify_file, resnet_classify_file_tta, resnet_run and resnet_run_files. 0 when created. */
 RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);
 RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
 /* Writes an 8-bit RGB PNG (with a "Software" text chunk naming this library). Atomic: the
