@@ -1,6 +1,6 @@
 /* cli.h - what the `resnet` commands share, by concern: the command line (args.c), what the
  * user sees (term.c), the model and session the options name (session.c), output files
- * (output.c), photos (photos.c, stdin.c). A command is main.c's table entry and one file. */
+ * (output.c), photos (photos.c). A command is main.c's table entry and one file. */
 #ifndef RN_CLI_H
 #define RN_CLI_H
 
@@ -184,7 +184,7 @@ int cli_check_output(const char *out, rn_file_kind kind, const cli_common *c, ch
 /* Installs the cleanup of temporaries on SIGINT, SIGTERM, SIGHUP... (main calls it once). */
 void cli_catch_signals(void);
 
-/* ---- photos (photos.c, stdin.c) ----------------------------------------------------------- */
+/* ---- photos (photos.c) ------------------------------------------------------------------ */
 
 /* Photos per forward pass when many photos are run one view each: a little faster per photo
  * than 1, little memory. */
@@ -218,7 +218,7 @@ int cli_is_stdin(const char *path);
 /* The photos of a command line through the library's runner (resnet_run): each path with the
  * views of `tta`, "-" from standard input in its place; errors may be NULL, or give per path
  * a message: that entry is not read, fn gets it as its error (a folder argument that could
- * not be listed). Results in order, indices those of paths (stdin.c). */
+ * not be listed). Results in order, indices those of paths. */
 resnet_status cli_run_photos(resnet_session *s, char *const *paths, char *const *errors, int n, resnet_tta tta,
                              int want, resnet_item_fn fn, void *ctx, resnet_error *err);
 
@@ -235,8 +235,5 @@ int cmd_similar(int argc, char **argv);    /* similar.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
 int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
-/* classify_many.c: `classify` when a folder or --head is given (files/folders in args). */
-int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int json, const char *head_path,
-                      resnet_tta tta);
 
 #endif

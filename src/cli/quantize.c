@@ -10,7 +10,6 @@
 #include "cli/cli.h"
 #include "model/quantize.h"
 
-#define BATCH 4
 
 typedef struct calib_run {
     int done, ok;
@@ -110,7 +109,7 @@ int cmd_quantize(int argc, char **argv) {
         goto done;
     }
     if (rn_calib_create(model, &calib, &err) != RESNET_OK ||
-        resnet_session_create(model, common.threads, n < BATCH ? n : BATCH, &s, &err) != RESNET_OK) {
+        resnet_session_create(model, common.threads, n < CLI_BATCH ? n : CLI_BATCH, &s, &err) != RESNET_OK) {
         cli_error("%s", err.message);
         goto done;
     }

@@ -9,7 +9,6 @@
 #include "cli/featcache.h"
 #include "io/walk.h"
 
-#define BATCH 4
 #define DIM RESNET_FEATURE_DIM
 
 typedef struct klass {
@@ -144,7 +143,7 @@ int cmd_train_head(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
+    if (!(s = cli_session(model, &common, photos.count < CLI_BATCH ? photos.count : CLI_BATCH))) goto done;
     resnet_error err;
     const unsigned long long fp = cli_cache_key(model, &common);
     if (use_cache) cache = featcache_open(dir, fp);
