@@ -15,8 +15,6 @@
 #include "cli/cli.h"
 #include "cli/serve_http.h"
 #include "cli/serve_request.h"
-#include "common.h"
-#include "image/image.h"
 
 #define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
 #define SERVE_QUEUE (4 * SERVE_BATCH) /* requests read ahead of the runner at most */
