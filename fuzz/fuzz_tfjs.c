@@ -1,4 +1,4 @@
-/* fuzz_tfjs.c - libFuzzer harness for the TensorFlow.js importer (rn_import_tfjs).
+/* fuzz_tfjs.c - libFuzzer harness for the TensorFlow.js importer (resnet_import_tfjs).
  *
  * The input is model.json, then a NUL byte, then the bytes of one weight shard (JSON cannot
  * hold a raw NUL, so the split is unambiguous; without a NUL there is no shard file). The
@@ -13,7 +13,7 @@
 
 #include "fuzz_common.h"
 #include "io/safetensors.h"
-#include "io/tfjs_import.h"
+#include "resnet.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
@@ -49,7 +49,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
     const resnet_norm norm = pick & 2 ? RESNET_NORM_TORCH : RESNET_NORM_CAFFE;
     resnet_error err;
     memset(&err, 0, sizeof err);
-    resnet_status s = rn_import_tfjs(json, out, variant, norm, &err);
+    resnet_status s = resnet_import_tfjs(json, out, variant, norm, &err);
     if (s != RESNET_OK) {
         FUZZ_CHECK(err.status == s && fuzz_message_ok(err.message, sizeof err.message));
         FUZZ_CHECK(!tfjs_fuzz_has_file("out.safetensors")); /* nor out.safetensors.tmp.<pid> */

@@ -188,6 +188,16 @@ RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
 RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 2, one image */
 
+/* Converts Keras' ResNet-50 as a TensorFlow.js layers model (model_json and the shards its
+ * weightsManifest lists, relative to its folder) to a safetensors weight file for
+ * resnet_model_load: Keras names mapped to torchvision's (conv1.weight, bn1.*,
+ * layer1.0.conv1.weight, ..., fc.weight, fc.bias), conv kernels HWIO -> OIHW, the fc kernel
+ * (in,out) -> (out,in), Keras conv biases kept as "<conv>.bias". out_path is written
+ * atomically (a temporary renamed into place) with metadata arch=resnet50, variant (v1 or
+ * v1.5), normalization (caffe or torch), bn_eps (from model_json) and source. `resnet import`. */
+RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
+                                            resnet_norm norm, resnet_error *err);
+
 /* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
  * weights in the bottleneck convolutions, the stem and the fc in fp32). The file says which. */
 typedef enum resnet_precision {
@@ -356,6 +366,10 @@ static inline void resnet_outputs_init(resnet_outputs *out) { resnet_outputs_ini
  * they do with 1000 logits all equal (rounding swallowed every difference between classes). */
 RESNET_API resnet_status resnet_forward_ex(resnet_session *s, const float *input, int n,
                                            const resnet_outputs *out, resnet_error *err);
+/* Whether what resnet_forward_ex wrote into out for n images is an answer: RESNET_OK, or
+ * RESNET_E_WEIGHTS with the reason when an output is inf or NaN or an image's 1000 logits
+ * are all equal (the check resnet_classify_file and the others make). */
+RESNET_API resnet_status resnet_outputs_check(const resnet_outputs *out, int n, resnet_error *err);
 /* The batch size the session was created for. */
 RESNET_API int resnet_session_max_batch(const resnet_session *s);
 /* A 64-bit hash of the loaded weights (architecture, normalisation, folded biases of the
@@ -380,6 +394,9 @@ enum { RESNET_IMAGE_EXIF_ORIENTATION = 1 };
 /* resnet_image_load with RESNET_IMAGE_* flags (0: the same as resnet_image_load). */
 RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out,
                                               resnet_error *err);
+/* resnet_image_load_ex on a photo file's bytes already in memory; name is for messages. */
+RESNET_API resnet_status resnet_image_load_memory(const void *data, size_t size, const char *name, unsigned flags,
+                                                  resnet_image *out, resnet_error *err);
 /* The RESNET_IMAGE_* flags for every photo the session reads from a file:
  * resnet_classify_file, resnet_classify_file_tta, resnet_run and resnet_run_files. 0 when created. */
 RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);

@@ -86,6 +86,61 @@ static void test_forward_ex_outputs_agree(void) {
     free(cm);
 }
 
+/* resnet_outputs_check: real outputs pass; an inf or NaN in any output, or an image's 1000
+ * equal logits, is no answer. */
+static void test_outputs_check(void) {
+    resnet_error err;
+    float *in = malloc(IN_FLOATS * sizeof(float)), *lg = malloc(2 * RESNET_NUM_CLASSES * sizeof(float));
+    float *cm = malloc((size_t)2 * RESNET_NUM_CLASSES * RESNET_MAP_CELLS * sizeof(float));
+    CHECK(in && lg && cm, "out of memory");
+    if (!in || !lg || !cm) goto done;
+    CHECK(resnet_preprocess_file("demo/coffee.png", resnet_model_norm(model), in, &err) == RESNET_OK, "%s", err.message);
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    o.logits = lg;
+    o.class_maps = cm;
+    CHECK(resnet_forward_ex(sess, in, 1, &o, &err) == RESNET_OK, "%s", err.message);
+    CHECK(resnet_outputs_check(&o, 1, &err) == RESNET_OK, "a real answer refused: %s", err.message);
+    cm[RESNET_MAP_CELLS * 967 + 3] = INFINITY;
+    CHECK(resnet_outputs_check(&o, 1, &err) == RESNET_E_WEIGHTS && strstr(err.message, "not finite"),
+          "an inf class map cell passed (%s)", err.message);
+    o.class_maps = NULL; /* outputs not asked for are not read */
+    CHECK(resnet_outputs_check(&o, 1, &err) == RESNET_OK, "a skipped output was checked: %s", err.message);
+    for (int i = 0; i < RESNET_NUM_CLASSES; i++) lg[RESNET_NUM_CLASSES + i] = 2.5f; /* image 2: all equal */
+    CHECK(resnet_outputs_check(&o, 2, &err) == RESNET_E_WEIGHTS && strstr(err.message, "all equal"),
+          "1000 equal logits passed (%s)", err.message);
+    lg[7] = NAN;
+    CHECK(resnet_outputs_check(&o, 1, &err) == RESNET_E_WEIGHTS, "a NaN logit passed");
+    CHECK(resnet_outputs_check(NULL, 1, &err) == RESNET_E_ARG, "NULL outputs accepted");
+done:
+    free(in);
+    free(lg);
+    free(cm);
+}
+
+/* resnet_image_load_memory decodes a file's bytes to the pixels resnet_image_load_ex gives. */
+static void test_image_load_memory(void) {
+    resnet_error err;
+    size_t size = 0;
+    unsigned char *bytes = tu_read_file("demo/chelsea.png", &size);
+    resnet_image a = {0}, b = {0};
+    CHECK(bytes != NULL, "cannot read demo/chelsea.png");
+    if (!bytes) return;
+    CHECK(resnet_image_load_ex("demo/chelsea.png", 0, &a, &err) == RESNET_OK, "%s", err.message);
+    CHECK(resnet_image_load_memory(bytes, size, "chelsea", 0, &b, &err) == RESNET_OK, "%s", err.message);
+    CHECK(a.width == b.width && a.height == b.height && a.rgb && b.rgb &&
+              memcmp(a.rgb, b.rgb, (size_t)a.width * a.height * 3) == 0,
+          "memory %dx%d differs from file %dx%d", b.width, b.height, a.width, a.height);
+    resnet_image_free(&b);
+    CHECK(resnet_image_load_memory(bytes, 40, "cut", 0, &b, &err) != RESNET_OK && strstr(err.message, "cut") &&
+              b.rgb == NULL,
+          "40 bytes of a PNG decoded (%s)", err.message);
+    CHECK(resnet_image_load_memory("hello", 5, "text", 0, &b, &err) == RESNET_E_IMAGE, "text decoded");
+    CHECK(resnet_image_load_memory(bytes, size, "x", 0, NULL, &err) == RESNET_E_ARG, "NULL output accepted");
+    resnet_image_free(&a);
+    free(bytes);
+}
+
 /* ---- where the crop lies on the photo --------------------------------------------------- */
 
 static void test_crop_box_matches_preprocess(void) {
@@ -661,6 +716,8 @@ int main(void) {
         return 1;
     }
     RUN(test_forward_ex_outputs_agree);
+    RUN(test_outputs_check);
+    RUN(test_image_load_memory);
     RUN(test_crop_box_matches_preprocess);
     RUN(test_cam_tiger_cat);
     RUN(test_cam_samoyed);

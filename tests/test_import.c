@@ -19,7 +19,7 @@
 
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "io/tfjs_import.h"
+#include "resnet.h"
 #include "testutil.h"
 
 static int file_exists(const char *p) {
@@ -263,7 +263,7 @@ static void test_import_ok(void) {
     const char *model = write_model(NULL);
     const char *out = tu_path("out.safetensors");
     resnet_error err;
-    CHECK(rn_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK, "import: %s", err.message);
+    CHECK(resnet_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK, "import: %s", err.message);
     CHECK(tu_count_files_like(".tmp.") == 0, "no temp file left");
     rn_safetensors *st = NULL;
     CHECK(rn_st_open(out, &st, &err) == RESNET_OK, "open: %s", err.message);
@@ -327,7 +327,7 @@ static void test_import_ok(void) {
     rn_st_close(st);
 
     /* the other variant and normalisation, over the existing file */
-    CHECK(rn_import_tfjs(model, out, RESNET_V1_5, RESNET_NORM_TORCH, &err) == RESNET_OK, "import: %s", err.message);
+    CHECK(resnet_import_tfjs(model, out, RESNET_V1_5, RESNET_NORM_TORCH, &err) == RESNET_OK, "import: %s", err.message);
     CHECK(rn_st_open(out, &st, &err) == RESNET_OK, "open: %s", err.message);
     CHECK(st && !strcmp(rn_st_metadata(st, "variant"), "v1.5") && !strcmp(rn_st_metadata(st, "normalization"), "torch"),
           "v1.5 torch metadata");
@@ -337,7 +337,7 @@ static void test_import_ok(void) {
     /* model.json given without a folder: shards are looked up beside it, in the cwd */
     char cwd[1024];
     if (getcwd(cwd, sizeof cwd) && chdir(tu_tmpdir()) == 0) {
-        CHECK(rn_import_tfjs("model.json", "rel.safetensors", RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK,
+        CHECK(resnet_import_tfjs("model.json", "rel.safetensors", RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK,
               "relative model.json: %s", err.message);
         unlink("rel.safetensors");
         CHECK(chdir(cwd) == 0, "chdir back");
@@ -351,7 +351,7 @@ static void expect_fail(const breakage *br, const char *part, const char *label)
     const char *out = tu_path("bad_out.safetensors");
     resnet_error err;
     memset(&err, 0, sizeof err);
-    resnet_status s = rn_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err);
+    resnet_status s = resnet_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err);
     CHECK(s != RESNET_OK, "%s: must fail", label);
     CHECK(strstr(err.message, "model.json") != NULL, "%s: names model.json: %s", label, err.message);
     CHECK(strstr(err.message, part) != NULL, "%s: '%s' should say '%s'", label, err.message, part);
@@ -391,32 +391,32 @@ static void test_import_errors(void) {
 #undef CASE
 
     resnet_error err;
-    CHECK(rn_import_tfjs(tu_path("nothere/model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    CHECK(resnet_import_tfjs(tu_path("nothere/model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_IO &&
               strstr(err.message, "nothere/model.json: cannot open"),
           "missing model.json: %s", err.message);
     tu_write_file(tu_path("model.json"), "[]", 2);
-    CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    CHECK(resnet_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "not a JSON object"),
           "array model.json: %s", err.message);
     const char *noformat = "{\"format\": \"graph-model\"}";
     tu_write_file(tu_path("model.json"), noformat, strlen(noformat));
-    CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    CHECK(resnet_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "'graph-model'"),
           "graph model: %s", err.message);
     const char *dupkey = "{\"format\": \"layers-model\", \"format\": \"layers-model\"}";
     tu_write_file(tu_path("model.json"), dupkey, strlen(dupkey));
-    CHECK(rn_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
+    CHECK(resnet_import_tfjs(tu_path("model.json"), tu_path("o.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) ==
                   RESNET_E_WEIGHTS &&
               strstr(err.message, "duplicate key"),
           "duplicate keys: %s", err.message);
-    CHECK(rn_import_tfjs(NULL, "x", RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_E_ARG, "NULL path");
-    CHECK(rn_import_tfjs("m", "x", (resnet_variant)7, RESNET_NORM_CAFFE, &err) == RESNET_E_ARG, "bad variant");
+    CHECK(resnet_import_tfjs(NULL, "x", RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_E_ARG, "NULL path");
+    CHECK(resnet_import_tfjs("m", "x", (resnet_variant)7, RESNET_NORM_CAFFE, &err) == RESNET_E_ARG, "bad variant");
     /* an output folder that does not exist: the error names the output */
     const char *model = write_model(NULL);
-    CHECK(rn_import_tfjs(model, tu_path("no/dir/out.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_E_IO &&
+    CHECK(resnet_import_tfjs(model, tu_path("no/dir/out.safetensors"), RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_E_IO &&
               strstr(err.message, "no/dir/out.safetensors"),
           "unwritable output: %s", err.message);
 }
@@ -432,7 +432,7 @@ static void test_real_model(void) {
     snprintf(model, sizeof model, "%s/model.json", dir);
     const char *out = tu_path("real.safetensors");
     resnet_error err;
-    CHECK(rn_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK, "import: %s", err.message);
+    CHECK(resnet_import_tfjs(model, out, RESNET_V1, RESNET_NORM_CAFFE, &err) == RESNET_OK, "import: %s", err.message);
     rn_safetensors *st = NULL;
     CHECK(rn_st_open(out, &st, &err) == RESNET_OK, "open: %s", err.message);
     if (!st) return;

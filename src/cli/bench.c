@@ -51,13 +51,11 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
 
 enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_ITERS, OPT_WARMUP, OPT_PROFILE };
 
-static const struct option options[] = {
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"iters", required_argument, NULL, OPT_ITERS},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"profile", no_argument, NULL, OPT_PROFILE},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_INT("batch", "N", OPT_BATCH, 1, 256, "images per forward pass (default 1)"),
+    CLI_OPTION_INT("iters", "N", OPT_ITERS, 1, 100000, "timed runs, after the warm-up (default 10)"),
+    CLI_OPTION_INT("warmup", "N", OPT_WARMUP, 0, 1000, "untimed runs first (default 2)"),
+    CLI_OPTION("profile", 0, NULL, OPT_PROFILE, "then time every layer and print where the time goes"),
     {0},
 };
 
@@ -66,28 +64,18 @@ const cli_command cli_bench = {
     .brief = "time the forward pass",
     .about = "Times the forward pass on random input (weights and data do not change the time of a dense\n"
              "network): warm-up runs, then the median of the timed runs.",
-    .help = "      --batch N         images per forward pass (default 1)\n"
-            "      --iters N         timed runs, after the warm-up (default 10)\n"
-            "      --warmup N        untimed runs first (default 2)\n"
-            "      --profile         then time every layer and print where the time goes\n",
-    .shortopts = "h", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_bench(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
+    cli_common common = {0};
     int batch = 1, iters = 10, warmup = 2, profile = 0, c;
     optind = 0;
     while ((c = cli_getopt(&cli_bench, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case OPT_BATCH:
-            if (cli_parse_int("--batch", optarg, 1, 256, &batch)) return 2;
-            break;
-        case OPT_ITERS:
-            if (cli_parse_int("--iters", optarg, 1, 100000, &iters)) return 2;
-            break;
-        case OPT_WARMUP:
-            if (cli_parse_int("--warmup", optarg, 0, 1000, &warmup)) return 2;
-            break;
+        case OPT_BATCH: batch = cli_optint; break;
+        case OPT_ITERS: iters = cli_optint; break;
+        case OPT_WARMUP: warmup = cli_optint; break;
         case OPT_PROFILE: profile = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }

@@ -8,9 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "cli/features.h"
-#include "common.h"
-#include "image/image.h"
+#include "cli/cli.h"
 
 /* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
  * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
@@ -32,13 +30,11 @@ static int parse_class(const char *s) {
 
 enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
-static const struct option options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"class", required_argument, NULL, 'c'},
-    {"opacity", required_argument, NULL, OPT_OPACITY},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_OUTPUT("OUT.png", "where to write the picture (required; never the photo itself)"),
+    CLI_OPTION("class", 'c', "CLASS", 'c', "index or name, e.g. 282 or 'tiger cat' (default: the top-1)"),
+    CLI_OPTION("opacity", 0, "A", OPT_OPACITY, "of the colour scale, 0..1 (default 0.5)"),
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -48,29 +44,25 @@ const cli_command cli_cam = {
     .about = "Writes the photo with the class activation map of a class laid over it (the centre crop\n"
              "the network sees; outside it, grey), and prints the class and the hottest point.\n"
              "PHOTO - reads it from standard input.",
-    .help = "  -o, --output OUT.png  where to write the picture (required; never the photo itself)\n"
-            "  -c, --class CLASS     index or name, e.g. 282 or 'tiger cat' (default: the top-1)\n"
-            "      --opacity A       of the colour scale, 0..1 (default 0.5)\n" CLI_FORCE_HELP,
-    .shortopts = "ho:c:", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_cam(int argc, char **argv) {
     cli_common common = {0};
-    const char *photo = NULL, *out = NULL, *class_arg = NULL;
+    const char *photo = NULL, *class_arg = NULL;
     double opacity = 0.5;
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_cam, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case 'o': out = optarg; break;
         case 'c': class_arg = optarg; break;
         case OPT_OPACITY:
             if (cli_parse_double("cam: --opacity", optarg, 0, 1, &opacity)) return 2;
             break;
-        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
+    const char *out = common.output;
     if (argc - optind > 1) return cli_usage_error("cam: one photo at a time ('%s' is a second)", argv[optind + 1]);
     if (optind < argc) photo = argv[optind];
     if (!photo) return cli_usage_error("cam: no photo given");
@@ -87,10 +79,8 @@ int cmd_cam(int argc, char **argv) {
     if (cli_is_stdin(photo)) { /* "-": decoded from memory, as resnet_image_load decodes a file */
         size_t size;
         const unsigned char *data = cli_stdin_bytes(&size, &err);
-        rn_image ri;
-        if (!data || rn_image_decode_ex(data, size, CLI_STDIN_NAME, common.image_flags, &ri, &err) != RESNET_OK)
+        if (!data || resnet_image_load_memory(data, size, CLI_STDIN_NAME, common.image_flags, &img, &err) != RESNET_OK)
             return cli_error("%s", err.message);
-        img = (resnet_image){ri.width, ri.height, ri.rgb}; /* both malloc'd w*h*3 bytes: ownership moves */
     } else if (resnet_image_load_ex(photo, common.image_flags, &img, &err) != RESNET_OK) {
         return cli_error("%s", err.message);
     }
@@ -119,10 +109,8 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    const char *bad = rn_logits_problem(logits, 1);
-    if (!bad && !rn_all_finite(maps, (size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS)) bad = RN_NONFINITE_MSG;
-    if (bad) {
-        cli_error("%s: %s", photo, bad);
+    if (resnet_outputs_check(&o, 1, &err) != RESNET_OK) { /* inf, NaN, all equal: no answer */
+        cli_error("%s: %s", photo, err.message);
         goto done;
     }
     resnet_softmax(logits, RESNET_NUM_CLASSES, logits);

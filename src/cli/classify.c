@@ -1,18 +1,20 @@
-/* classify.c - `resnet classify PHOTO...`: the top-k classes of each photo. */
+/* classify.c - `resnet classify PHOTO|DIR...`: the top-k classes of each photo, folders walked
+ * recursively, photos decoded on a second thread while the network runs batches (the
+ * library's runner, resnet_run), a progress bar on a terminal and a summary at the end for
+ * folders. The output lines are the same for photos and folders (text or --json); with
+ * --head the classes and names are the head's. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_TTA, OPT_HEAD };
+enum { OPT_HEAD = CLI_OPT_FIRST_OWN };
 
-static const struct option options[] = {
-    {"top", required_argument, NULL, 'k'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"tta", required_argument, NULL, OPT_TTA},
-    {"head", required_argument, NULL, OPT_HEAD},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_TOP("how many classes to print (default 5)"),
+    CLI_OPTION_JSON("one JSON object per line and photo, in order: {\"file\", \"top\"} or\n{\"file\", \"error\"}"),
+    CLI_OPTION_TTA,
+    CLI_OPTION("head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"),
     {0},
 };
 
@@ -23,77 +25,177 @@ const cli_command cli_classify = {
              "from standard input).\n"
              "Folders are walked recursively (sorted), several photos in flight, with a progress bar\n"
              "on a terminal and a summary on stderr.",
-    .help = "  -k, --top N           how many classes to print (default 5)\n"
-            "      --json            one JSON object per line and photo, in order: {\"file\", \"top\"} or\n"
-            "                        {\"file\", \"error\"}\n"
-            "      --tta MODE        average over views: none, flip, 10crop, multiscale (default none)\n"
-            "      --head FILE       a head made by train-head: its classes instead of ImageNet's\n",
     .notes = "exit status: 0 every photo classified, 1 some could not be read (each named on stderr),\n"
              "2 usage error\n",
-    .shortopts = "hk:", .options = options,
+    .options = options, .network = 1,
 };
 
-typedef struct classify_run {
-    int k, json, failed;
-} classify_run;
+typedef struct run_ctx {
+    int k, json;
+    const resnet_head *head;
+    float *probs; /* the head's classes, or 1000 */
+    resnet_prediction *top;
+    int done, failed, folder_mode;
+    int *top1_count; /* photos whose top-1 is each class */
+    cli_progress bar;
+} run_ctx;
 
-/* One bad photo is reported and skipped; the others are still classified. */
-static int on_photo(void *ctx, const resnet_item_result *r) {
-    classify_run *x = ctx;
+static const char *class_name(const run_ctx *x, int i) {
+    return x->head ? resnet_head_class_name(x->head, i) : resnet_class_name(i);
+}
+
+/* Reports one photo (its error, or its classes from probabilities or features). */
+static int on_result(void *vctx, const resnet_item_result *r) {
+    run_ctx *x = vctx;
+    cli_progress_clear(&x->bar);
+    x->done++;
     if (r->status != RESNET_OK) {
         cli_error("%s", r->message);
-        if (x->json) cli_json_error_record(stdout, r->name, r->message);
+        if (x->json) cli_json_error_record(stdout, r->name, r->message), fflush(stdout);
         x->failed++;
-        fflush(stdout);
+        cli_progress_update(&x->bar, x->done);
         return 0;
     }
-    resnet_prediction top[RESNET_NUM_CLASSES];
-    resnet_top_k(r->probs, RESNET_NUM_CLASSES, x->k, top);
-    cli_print_top(r->name, top, x->k, x->json, NULL);
+    int nc = RESNET_NUM_CLASSES;
+    if (x->head) {
+        resnet_error err;
+        nc = resnet_head_classes(x->head);
+        if (resnet_head_predict(x->head, r->features, 1, x->probs, &err) != RESNET_OK) {
+            cli_error("%s: %s", r->name, err.message);
+            if (x->json) cli_json_error_record(stdout, r->name, err.message), fflush(stdout);
+            x->failed++;
+            cli_progress_update(&x->bar, x->done);
+            return 0;
+        }
+    } else {
+        memcpy(x->probs, r->probs, RESNET_NUM_CLASSES * sizeof(float)); /* averaged over the views */
+    }
+    const int k = x->k < nc ? x->k : nc;
+    resnet_top_k(x->probs, nc, k, x->top);
+    x->top1_count[x->top[0].index]++;
+    cli_print_top(r->name, x->top, k, x->json, x->head);
+    cli_progress_update(&x->bar, x->done);
     return 0;
 }
 
+/* The end of a folder run: counts, speed, and the most frequent top-1 classes, on stderr so
+ * that stdout stays one record per photo. */
+static void summary(const run_ctx *x, int n, int problems, int nc, double seconds) {
+    /* what the walk could not read counts as unreadable too: the counts match the errors */
+    fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n + problems,
+            n + problems == 1 ? "" : "s", seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed + problems);
+    int shown = 0;
+    char line[400];
+    size_t len = 0;
+    line[0] = '\0';
+    while (shown < 5) {
+        int best = -1;
+        for (int c = 0; c < nc; c++)
+            if (x->top1_count[c] > 0 && (best < 0 || x->top1_count[c] > x->top1_count[best])) best = c;
+        if (best < 0) break;
+        int w = snprintf(line + len, sizeof line - len, "%s%d %s", shown ? ", " : "", x->top1_count[best],
+                         class_name(x, best));
+        if (w < 0 || (size_t)w >= sizeof line - len) break;
+        len += (size_t)w;
+        x->top1_count[best] = -x->top1_count[best]; /* taken (restored below) */
+        shown++;
+    }
+    for (int c = 0; c < nc; c++)
+        if (x->top1_count[c] < 0) x->top1_count[c] = -x->top1_count[c];
+    if (shown) { /* a head's class names are folder names: shown safely */
+        fputs("resnet: most frequent top-1: ", stderr);
+        cli_text(stderr, line);
+        fputc('\n', stderr);
+    }
+}
+
+/* Photos and folders (walked recursively, sorted), decoded on the runner's thread while the
+ * network runs batches (with --tta each batch holds one photo's views); with folders a
+ * progress bar on a terminal and a summary at the end; with --head the head's classes. */
+static int classify(const cli_common *c, char **args, int nargs, const char *head_path) {
+    const int k = c->top, json = c->json;
+    const resnet_tta tta = c->tta;
+    if (head_path && tta != RESNET_TTA_NONE) return cli_usage_error("classify: --head and --tta cannot be combined");
+    resnet_error err;
+    resnet_head *head = NULL;
+    /* The head and the list first: both fail fast, before a model load. */
+    if (head_path && resnet_head_load(head_path, &head, &err) != RESNET_OK) return cli_error("%s", err.message);
+    if (head && resnet_head_dim(head) != RESNET_FEATURE_DIM) {
+        int dim = resnet_head_dim(head);
+        resnet_head_free(head);
+        return cli_error("%s: the head takes %d features, the network gives %d", head_path, dim, RESNET_FEATURE_DIM);
+    }
+    cli_photos photos = {0};
+    photos.keep_going = 1; /* an unreadable folder argument is a record in its place */
+    if (cli_photos_add(&photos, args, nargs) != 0) {
+        cli_photos_free(&photos);
+        resnet_head_free(head);
+        return 1;
+    }
+    if (photos.count == 0) {
+        cli_photos_free(&photos);
+        resnet_head_free(head);
+        return cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
+    }
+    const int nc = head ? resnet_head_classes(head) : RESNET_NUM_CLASSES;
+    run_ctx x = {0};
+    x.k = k;
+    x.json = json;
+    x.head = head;
+    x.folder_mode = photos.folders > 0;
+    x.probs = malloc((size_t)nc * sizeof(float));
+    x.top = malloc((size_t)nc * sizeof *x.top);
+    x.top1_count = calloc((size_t)nc, sizeof *x.top1_count);
+    resnet_model *model = NULL;
+    resnet_session *s = NULL;
+    int rc = 1;
+    if (!x.probs || !x.top || !x.top1_count) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (!(model = cli_load_model(c))) goto done;
+    if (head && strcmp(resnet_head_backbone(head), "") != 0) {
+        char fp[32];
+        snprintf(fp, sizeof fp, "%016llx", resnet_model_fingerprint(model));
+        if (!strstr(resnet_head_backbone(head), fp))
+            cli_error("warning: %s was trained on features of other weights (%s); its answers may be wrong",
+                      head_path, resnet_head_backbone(head));
+    }
+    /* with views: one photo's views per pass, as a single photo runs them */
+    int batch = tta == RESNET_TTA_NONE ? CLI_BATCH : resnet_tta_views(tta, NULL);
+    if (photos.count < batch && tta == RESNET_TTA_NONE) batch = photos.count;
+    if (!(s = cli_session(model, c, batch))) goto done;
+    double t0 = cli_now();
+    cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
+    if (cli_run_photos(s, photos.paths, photos.errors, photos.count, tta,
+                       head ? RESNET_WANT_FEATURES : RESNET_WANT_PROBS, on_result, &x, &err) != RESNET_OK) {
+        cli_progress_clear(&x.bar);
+        cli_error("%s", err.message);
+        goto done;
+    }
+    cli_progress_clear(&x.bar);
+    if (x.folder_mode) summary(&x, photos.count, photos.problems, nc, cli_now() - t0);
+    rc = x.failed || photos.problems ? 1 : 0;
+done:
+    resnet_session_free(s);
+    resnet_model_free(model);
+    resnet_head_free(head);
+    cli_photos_free(&photos);
+    free(x.probs);
+    free(x.top);
+    free(x.top1_count);
+    return rc;
+}
+
 int cmd_classify(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
-    int k = 5, json = 0;
-    resnet_tta tta = RESNET_TTA_NONE;
+    cli_common common = {.top = 5};
     const char *head = NULL; /* --head FILE: a trained head's classes instead of ImageNet's */
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_classify, argc, argv, &common)) != CLI_END) {
-        switch (c) {
-        case 'k':
-            if (cli_parse_int("-k", optarg, 1, RESNET_NUM_CLASSES, &k)) return 2;
-            break;
-        case OPT_JSON: json = 1; break;
-        case OPT_TTA:
-            if (cli_parse_tta(optarg, &tta)) return 2;
-            break;
-        case OPT_HEAD: head = optarg; break;
-        default: return CLI_EXIT_STATUS(c);
-        }
+        if (c != OPT_HEAD) return CLI_EXIT_STATUS(c);
+        head = optarg;
     }
-    char **files = argv + optind;
-    const int nfiles = argc - optind;
-    if (nfiles == 0) return cli_usage_error("classify: no photo given");
-    int folders = 0;
-    for (int i = 0; i < nfiles && !head; i++) folders += cli_is_dir(files[i]);
-    if (head || folders) /* folders and heads: classify_many.c (pipelined, with a summary) */
-        return cli_classify_many(&common, files, nfiles, k, json, head, tta);
-    resnet_model *model = cli_load_model(&common);
-    if (!model) return 1;
-    /* the views of a photo run as one batch */
-    resnet_session *session = cli_session(model, &common, resnet_tta_views(tta, NULL));
-    if (!session) {
-        resnet_model_free(model);
-        return 1;
-    }
-    /* the runner decodes the next photos while the network runs this one */
-    classify_run x = {k, json, 0};
-    resnet_error err;
-    if (cli_run_photos(session, files, NULL, nfiles, tta, RESNET_WANT_PROBS, on_photo, &x, &err) != RESNET_OK)
-        x.failed = cli_error("%s", err.message);
-    resnet_session_free(session);
-    resnet_model_free(model);
-    return x.failed ? 1 : 0;
+    if (optind == argc) return cli_usage_error("classify: no photo given");
+    return classify(&common, argv + optind, argc - optind, head);
 }

@@ -1,5 +1,4 @@
-/* embed.c - `resnet embed PHOTO... -o FILE` (the 2048-d pooled features as a matrix) and
- * `resnet similar QUERY DIR` (a folder ranked by cosine similarity to one photo). */
+/* embed.c - `resnet embed PHOTO... -o FILE`: the 2048-d pooled features as a matrix. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -8,9 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/features.h"
+#include "cli/featcache.h"
 
-#define BATCH 4
 #define DIM RESNET_FEATURE_DIM
 
 static int ends_with(const char *s, const char *suffix) {
@@ -78,20 +76,15 @@ static int write_matrix(const char *path, const float *rows, int n, int npy) {
     return 0;
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
+enum { OPT_L2 = CLI_OPT_FIRST_OWN };
 
-enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_JSON, OPT_NO_CACHE };
-
-static const struct option embed_options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"l2", no_argument, NULL, OPT_L2},
-    {"json", no_argument, NULL, OPT_JSON},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option embed_options[] = {
+    CLI_OPTION_OUTPUT("FILE", "where to write them (required): FILE.npy is NumPy (n, 2048) <f4,\n"
+                              "any other name raw little-endian float32"),
+    CLI_OPTION("l2", 0, NULL, OPT_L2, "L2-normalise each row"),
+    CLI_OPTION_JSON("the report as one JSON object per line and photo, in order:\n"
+                    "{\"file\", \"row\"} or {\"file\", \"row\", \"error\"}"),
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -101,47 +94,20 @@ const cli_command cli_embed = {
     .about = "Writes the 2048-d pooled features, one row per photo, in order (folders walked\n"
              "recursively; - reads a photo from standard input); unreadable photos get rows of zeros.\n"
              "Prints ROW<TAB>FILE for each photo.",
-    .help = "  -o, --output FILE     where to write them (required): FILE.npy is NumPy (n, 2048) <f4,\n"
-            "                        any other name raw little-endian float32\n"
-            "      --l2              L2-normalise each row\n"
-            "      --json            the report as one JSON object per line and photo, in order:\n"
-            "                        {\"file\", \"row\"} or {\"file\", \"row\", \"error\"}\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 every photo read, 1 some could not be (their rows are zeros), 2 usage error\n",
-    .shortopts = "ho:", .options = embed_options,
-};
-
-static const struct option similar_options[] = {
-    {"top", required_argument, NULL, 'k'},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
-    {0},
-};
-
-const cli_command cli_similar = {
-    .name = "similar", .run = cmd_similar, .synopsis = "QUERY DIR",
-    .brief = "the photos under a folder ranked by similarity to one photo",
-    .about = "Ranks the photos under DIR by the cosine similarity of their features to QUERY's\n"
-             "(- reads the query from standard input), best first. Features are cached per folder.",
-    .help = "  -k, --top N           how many to print (default 10)\n"
-            "      --no-cache        neither read nor write the feature cache\n",
-    .shortopts = "hk:", .options = similar_options,
+    .options = embed_options, .network = 1,
 };
 
 int cmd_embed(int argc, char **argv) {
     cli_common common = {0};
-    const char *out = NULL;
-    int l2 = 0, json = 0, c;
+    int l2 = 0, c;
     optind = 0;
     while ((c = cli_getopt(&cli_embed, argc, argv, &common)) != CLI_END) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case OPT_L2: l2 = 1; break;
-        case OPT_JSON: json = 1; break;
-        case CLI_OPT_FORCE: common.force = 1; break;
-        default: return CLI_EXIT_STATUS(c);
-        }
+        if (c != OPT_L2) return CLI_EXIT_STATUS(c);
+        l2 = 1;
     }
+    const char *out = common.output;
+    const int json = common.json;
     char **args = argv + optind;
     const int nargs = argc - optind;
     if (nargs == 0) return cli_usage_error("embed: no photo given");
@@ -170,7 +136,7 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
+    if (!(s = cli_session(model, &common, photos.count < CLI_BATCH ? photos.count : CLI_BATCH))) goto done;
     int good = cli_features_report(s, NULL, photos.paths, photos.count, feats, ok, NULL, errors);
     if (good < 0) goto done;
     if (good == 0) {
@@ -214,96 +180,5 @@ done:
     cli_photos_free(&photos);
     free(feats);
     free(ok);
-    return rc;
-}
-
-typedef struct scored {
-    float score;
-    int index;
-} scored;
-
-static int by_score(const void *a, const void *b) {
-    const scored *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return (x->index > y->index) - (x->index < y->index); /* ties: listing order */
-}
-
-int cmd_similar(int argc, char **argv) {
-    cli_common common = {0};
-    const char *query = NULL, *dir = NULL;
-    int k = 10, use_cache = 1, c;
-    optind = 0;
-    while ((c = cli_getopt(&cli_similar, argc, argv, &common)) != CLI_END) {
-        switch (c) {
-        case 'k':
-            if (cli_parse_int("-k", optarg, 1, 1000000, &k)) return 2;
-            break;
-        case OPT_NO_CACHE: use_cache = 0; break;
-        default: return CLI_EXIT_STATUS(c);
-        }
-    }
-    if (argc - optind > 2) return cli_usage_error("similar: QUERY DIR expected, '%s' is one too many", argv[optind + 2]);
-    if (optind < argc) query = argv[optind];
-    if (optind + 1 < argc) dir = argv[optind + 1];
-    if (!query || !dir) return cli_usage_error("similar: QUERY photo and DIR folder expected");
-    resnet_file_list list = {0};
-    resnet_error err;
-    if (resnet_list_images(dir, &list, &err) != RESNET_OK) return cli_error("%s", err.message);
-    for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
-    /* the query itself is not an answer */
-    int n = 0;
-    for (int i = 0; i < list.count; i++) {
-        if (!cli_is_stdin(query) && same_file(list.paths[i], query)) {
-            free(list.paths[i]);
-            continue;
-        }
-        list.paths[n++] = list.paths[i];
-    }
-    list.count = n;
-    int rc = 1;
-    resnet_model *model = NULL;
-    resnet_session *s = NULL;
-    featcache *cache = NULL;
-    float *feats = NULL, q[DIM];
-    char *ok = NULL, qok = 0;
-    scored *rank = NULL;
-    if (n == 0) {
-        cli_error("no photos found in %s besides the query", dir);
-        goto done;
-    }
-    feats = malloc((size_t)n * DIM * sizeof(float));
-    ok = malloc((size_t)n);
-    rank = malloc((size_t)n * sizeof *rank);
-    if (!feats || !ok || !rank) {
-        cli_error("out of memory");
-        goto done;
-    }
-    if (!(model = cli_load_model(&common))) goto done;
-    if (!(s = cli_session(model, &common, n < BATCH ? n : BATCH))) goto done;
-    char *qp = (char *)query;
-    if (cli_features(s, NULL, &qp, 1, q, &qok, NULL) != 1) goto done; /* already reported */
-    if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common));
-    int hits = 0, good = cli_features(s, cache, list.paths, n, feats, ok, &hits);
-    featcache_close(cache);
-    cache = NULL;
-    if (good < 0) goto done;
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (ok[i]) rank[m++] = (scored){resnet_cosine(q, feats + (size_t)i * DIM, DIM), i};
-    qsort(rank, (size_t)m, sizeof *rank, by_score);
-    for (int i = 0; i < m && i < k; i++) {
-        printf("%8.4f  ", rank[i].score);
-        cli_text(stdout, list.paths[rank[i].index]);
-        putchar('\n');
-    }
-    rc = good < n || list.n_problems ? 1 : 0;
-done:
-    featcache_close(cache);
-    resnet_session_free(s);
-    resnet_model_free(model);
-    resnet_file_list_free(&list);
-    free(feats);
-    free(ok);
-    free(rank);
     return rc;
 }

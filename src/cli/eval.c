@@ -38,16 +38,17 @@ static void report_problem(void *ctx, const char *file, const char *message) {
     if (r->tally) eval_tally_error(r->tally, file, message);
 }
 
-enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_TTA, OPT_BATCH, OPT_PREDICTIONS };
+enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_PREDICTIONS };
 
-static const struct option options[] = {
-    {"json", no_argument, NULL, OPT_JSON},
-    {"tta", required_argument, NULL, OPT_TTA},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"predictions", required_argument, NULL, OPT_PREDICTIONS},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_TTA,
+    CLI_OPTION_INT("batch", "N", OPT_BATCH, 1, 256,
+                   "network images per forward pass, views included (default 8)"),
+    CLI_OPTION_JSON("the report as one JSON object, with one record per listed photo\n"
+                    "in order (\"records\": {\"file\", \"label\", \"top\"} or\n"
+                    "{\"file\", \"label\", \"error\"})"),
+    CLI_OPTION("predictions", 0, "FILE", OPT_PREDICTIONS, "one line per photo: file, label, top1, top1_prob, top5"),
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -57,41 +58,28 @@ const cli_command cli_eval = {
     .about = "Classifies every labelled photo of DIR and reports top-1 and top-5 accuracy. Labels come\n"
              "from DIR/labels.tsv (file, class index; -1 = unlabelled) or from one folder per class\n"
              "(WordNet id or index).",
-    .help = "      --tta MODE        average over views: none, flip, 10crop, multiscale (default none)\n"
-            "      --batch N         network images per forward pass, views included (default 8)\n"
-            "      --json            the report as one JSON object, with one record per listed photo\n"
-            "                        in order (\"records\": {\"file\", \"label\", \"top\"} or\n"
-            "                        {\"file\", \"label\", \"error\"})\n"
-            "      --predictions FILE  one line per photo: file, label, top1, top1_prob, top5\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 all scored, 1 some skipped (each named on stderr) or nothing to score,\n"
              "2 usage error\n",
-    .shortopts = "h", .options = options,
+    .options = options, .network = 1,
 };
 
 static int parse_args(int argc, char **argv, eval_opts *o) {
     memset(o, 0, sizeof *o);
-    o->common.kernels = RESNET_KERNELS_AUTO;
-    o->tta = RESNET_TTA_NONE;
     o->batch = 8;
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_eval, argc, argv, &o->common)) != CLI_END) {
         switch (c) {
-        case OPT_JSON: o->json = 1; break;
-        case OPT_TTA:
-            if (cli_parse_tta(optarg, &o->tta)) return 2;
-            break;
-        case OPT_BATCH:
-            if (cli_parse_int("--batch", optarg, 1, 256, &o->batch)) return 2;
-            break;
+        case OPT_BATCH: o->batch = cli_optint; break;
         case OPT_PREDICTIONS:
             if (!*optarg) return cli_usage_error("--predictions needs a file name");
             o->predictions = optarg;
             break;
-        case CLI_OPT_FORCE: o->common.force = 1; break;
         default: return c == CLI_EXIT_HELP ? -1 : 2;
         }
     }
+    o->json = o->common.json;
+    o->tta = o->common.tta;
     if (argc - optind > 1) return cli_usage_error("eval: one folder at a time ('%s' and '%s')", argv[optind], argv[optind + 1]);
     if (optind == argc) return cli_usage_error("eval: no folder given");
     o->dir = argv[optind];

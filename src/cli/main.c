@@ -38,15 +38,11 @@ static const cli_command *find_command(const char *name) {
     return NULL;
 }
 
-/* One option a line, from the command's getopt table: "--top N" style, for completion
- * scripts (and the man-page test): "-k VALUE", "--top VALUE", "--json". */
+/* One option a line, for completion scripts (and the man-page test). */
 static int list_options(const char *name) {
     const cli_command *c = find_command(name);
     if (!c) return cli_usage_error("--list-options: unknown command '%s'", name);
-    for (const char *s = c->shortopts; *s; s++)
-        if (*s != ':') printf("-%c%s\n", *s, s[1] == ':' ? " VALUE" : "");
-    for (const struct option *o = c->options; o->name; o++)
-        printf("--%s%s\n", o->name, o->has_arg == required_argument ? " VALUE" : "");
+    cli_list_options(c, stdout);
     return 0;
 }
 

@@ -7,10 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/features.h"
+#include "cli/cli.h"
 #include "model/quantize.h"
 
-#define BATCH 4
 
 typedef struct calib_run {
     int done, ok;
@@ -35,13 +34,12 @@ static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const 
 /* 1 if a and b name the same existing file. */
 enum { OPT_LIMIT = CLI_OPT_FIRST_OWN, OPT_METHOD };
 
-static const struct option options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"limit", required_argument, NULL, OPT_LIMIT},
-    {"method", required_argument, NULL, OPT_METHOD},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_OUTPUT("OUT", "the int8 file to write (required; never the fp32 file)"),
+    CLI_OPTION_INT("limit", "N", OPT_LIMIT, 1, INT_MAX, "the first N photos in sorted order"),
+    CLI_OPTION("method", 0, "M", OPT_METHOD,
+               "activation ranges: mse (least squared error, the default),\nminmax or percentile (99.99%)"),
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -52,34 +50,26 @@ const cli_command cli_quantize = {
              "calibration photos (folders walked recursively, sorted), chooses every activation's\n"
              "range, and writes an int8 safetensors file that every command takes with --weights.\n"
              "The same photos give a byte-identical file.",
-    .help = "  -o, --output OUT      the int8 file to write (required; never the fp32 file)\n"
-            "      --limit N         the first N photos in sorted order\n"
-            "      --method M        activation ranges: mse (least squared error, the default),\n"
-            "                        minmax or percentile (99.99%)\n" CLI_FORCE_HELP,
     .notes = "exit status: 0 written from every photo, 1 some photos unreadable (named on stderr;\n"
              "the file is written from the others) or nothing written, 2 usage error\n",
-    .shortopts = "ho:", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_quantize(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
-    const char *out = NULL;
+    cli_common common = {0};
     int limit = 0, method = RN_CALIB_MSE, c;
     optind = 0;
     while ((c = cli_getopt(&cli_quantize, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case OPT_LIMIT:
-            if (cli_parse_int("--limit", optarg, 1, INT_MAX, &limit)) return 2;
-            break;
+        case OPT_LIMIT: limit = cli_optint; break;
         case OPT_METHOD:
             if ((method = rn_calib_method_parse(optarg)) < 0)
                 return cli_usage_error("quantize: --method must be mse, minmax or percentile, got '%s'", optarg);
             break;
-        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
     }
+    const char *out = common.output;
     char **args = argv + optind;
     const int nargs = argc - optind;
     if (!out || !*out) return cli_usage_error("quantize: no output file given (-o OUT.safetensors)");
@@ -119,7 +109,7 @@ int cmd_quantize(int argc, char **argv) {
         goto done;
     }
     if (rn_calib_create(model, &calib, &err) != RESNET_OK ||
-        resnet_session_create(model, common.threads, n < BATCH ? n : BATCH, &s, &err) != RESNET_OK) {
+        resnet_session_create(model, common.threads, n < CLI_BATCH ? n : CLI_BATCH, &s, &err) != RESNET_OK) {
         cli_error("%s", err.message);
         goto done;
     }

@@ -15,8 +15,6 @@
 #include "cli/cli.h"
 #include "cli/serve_http.h"
 #include "cli/serve_request.h"
-#include "common.h"
-#include "image/image.h"
 
 #define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
 #define SERVE_QUEUE (4 * SERVE_BATCH) /* requests read ahead of the runner at most */
@@ -24,15 +22,18 @@
 
 enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT };
 
-static const struct option options[] = {
-    {"http", required_argument, NULL, OPT_HTTP},
-    {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
-    {"max-delay-ms", required_argument, NULL, OPT_MAX_DELAY},
-    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
-    {"max-body", required_argument, NULL, OPT_MAX_BODY},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
+               "serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\nfree one, printed on stderr)"),
+    CLI_OPTION_INT("max-batch", "N", OPT_MAX_BATCH, 1, 256, "images per forward pass at most (default 16)"),
+    CLI_OPTION_INT("max-delay-ms", "MS", OPT_MAX_DELAY, 0, 10000,
+                   "how long a request waits for others to batch with (default 5)"),
+    CLI_OPTION_INT("max-queue", "N", OPT_MAX_QUEUE, 1, 100000,
+                   "requests waiting for the network at most, beyond: 503 (default 64)"),
+    CLI_OPTION_INT("max-body", "BYTES", OPT_MAX_BODY, 1, 1 << 30,
+                   "request body size at most, beyond: 413 (default 64 MiB)"),
+    CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
+                   "a connection idle or this slow for S seconds is closed (default 30)"),
     {0},
 };
 
@@ -51,16 +52,9 @@ const cli_command cli_serve = {
              "/v2/models/resnet50/infer with a BYTES input of base64 photo files), POST /v1/classify\n"
              "(the body is a photo; ?k=, ?tta=) and GET /metrics (Prometheus). SIGTERM or SIGINT: stop\n"
              "accepting, answer the requests received, exit 0.",
-    .help = "      --http HOST:PORT  serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\n"
-            "                        free one, printed on stderr)\n"
-            "      --max-batch N     images per forward pass at most (default 16)\n"
-            "      --max-delay-ms MS how long a request waits for others to batch with (default 5)\n"
-            "      --max-queue N     requests waiting for the network at most, beyond: 503 (default 64)\n"
-            "      --max-body BYTES  request body size at most, beyond: 413 (default 64 MiB)\n"
-            "      --timeout S       a connection idle or this slow for S seconds is closed (default 30)\n",
     .notes = "exit status: 0 at the end of the input (whatever the requests' errors), 1 when the\n"
              "model cannot be loaded or the input cannot be read, 2 usage error\n",
-    .shortopts = "h", .options = options,
+    .options = options, .network = 1,
 };
 
 typedef struct job {
@@ -235,37 +229,22 @@ static void job_free(job *j) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    cli_common common = {.kernels = RESNET_KERNELS_AUTO};
+    cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
                              .max_body = (size_t)64 << 20, .timeout_s = 30};
-    int c, http_only = 0, body = 0;
+    int c, http_only = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) {
         switch (c) {
-        case OPT_HTTP: ho.listen = optarg; break;
-        case OPT_MAX_BATCH:
-            if (cli_parse_int("--max-batch", optarg, 1, 256, &ho.max_batch)) return 2;
-            http_only = 1;
-            break;
-        case OPT_MAX_DELAY:
-            if (cli_parse_int("--max-delay-ms", optarg, 0, 10000, &ho.max_delay_ms)) return 2;
-            http_only = 1;
-            break;
-        case OPT_MAX_QUEUE:
-            if (cli_parse_int("--max-queue", optarg, 1, 100000, &ho.max_queue)) return 2;
-            http_only = 1;
-            break;
-        case OPT_MAX_BODY:
-            if (cli_parse_int("--max-body", optarg, 1, 1 << 30, &body)) return 2;
-            ho.max_body = (size_t)body;
-            http_only = 1;
-            break;
-        case OPT_TIMEOUT:
-            if (cli_parse_int("--timeout", optarg, 1, 3600, &ho.timeout_s)) return 2;
-            http_only = 1;
-            break;
+        case OPT_HTTP: ho.listen = optarg; continue;
+        case OPT_MAX_BATCH: ho.max_batch = cli_optint; break;
+        case OPT_MAX_DELAY: ho.max_delay_ms = cli_optint; break;
+        case OPT_MAX_QUEUE: ho.max_queue = cli_optint; break;
+        case OPT_MAX_BODY: ho.max_body = (size_t)cli_optint; break;
+        case OPT_TIMEOUT: ho.timeout_s = cli_optint; break;
         default: return CLI_EXIT_STATUS(c);
         }
+        http_only = 1; /* the --max-* and --timeout */
     }
     if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
     if (http_only && !ho.listen) return cli_usage_error("serve: --max-* and --timeout go with --http");

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/features.h"
+#include "cli/featcache.h"
 #include "io/walk.h"
 
-#define BATCH 4
 #define DIM RESNET_FEATURE_DIM
 
 typedef struct klass {
@@ -33,20 +32,19 @@ static int parse_float(const char *flag, const char *v, double lo, double hi, fl
     return 0;
 }
 
-enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_VAL, OPT_MAX_ITERS, OPT_PATIENCE, OPT_SEED, OPT_NO_L2NORM, OPT_NO_CACHE };
+enum { OPT_L2 = CLI_OPT_FIRST_OWN, OPT_VAL, OPT_MAX_ITERS, OPT_PATIENCE, OPT_SEED, OPT_NO_L2NORM };
 
-static const struct option options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"l2", required_argument, NULL, OPT_L2},
-    {"val", required_argument, NULL, OPT_VAL},
-    {"max-iters", required_argument, NULL, OPT_MAX_ITERS},
-    {"patience", required_argument, NULL, OPT_PATIENCE},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"no-l2norm", no_argument, NULL, OPT_NO_L2NORM},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    CLI_FORCE_OPTION,
-    CLI_NETWORK_OPTIONS,
-    CLI_HELP_OPTION,
+static const cli_option options[] = {
+    CLI_OPTION_OUTPUT("FILE", "the head to write, safetensors (required)"),
+    CLI_OPTION("l2", 0, "X", OPT_L2, "L2 penalty (default 0.001)"),
+    CLI_OPTION("val", 0, "F", OPT_VAL, "share of each class held out for validation (default 0.2)"),
+    CLI_OPTION_INT("max-iters", "N", OPT_MAX_ITERS, 1, 100000, "L-BFGS iterations at most (default 500)"),
+    CLI_OPTION_INT("patience", "N", OPT_PATIENCE, 1, 100000,
+                   "stop after N without a better validation loss (default 20)"),
+    CLI_OPTION_INT("seed", "N", OPT_SEED, 0, 2147483647, "of the split (default 1)"),
+    CLI_OPTION("no-l2norm", 0, NULL, OPT_NO_L2NORM, "raw features (default: L2-normalised)"),
+    CLI_OPTION_NO_CACHE,
+    CLI_OPTION_FORCE,
     {0},
 };
 
@@ -55,43 +53,31 @@ const cli_command cli_train_head = {
     .brief = "a new final layer for your own classes (DIR/<class>/<photos>)",
     .about = "Trains a new final layer for the classes of DIR/<class name>/<photos>: logistic\n"
              "regression on the (cached) features, early-stopped on a held-out share.",
-    .help = "  -o, --output FILE     the head to write, safetensors (required)\n"
-            "      --l2 X            L2 penalty (default 0.001)\n"
-            "      --val F           share of each class held out for validation (default 0.2)\n"
-            "      --max-iters N     L-BFGS iterations at most (default 500)\n"
-            "      --patience N      stop after N without a better validation loss (default 20)\n"
-            "      --seed N          of the split (default 1)\n"
-            "      --no-l2norm       raw features (default: L2-normalised)\n"
-            "      --no-cache        neither read nor write the feature cache\n" CLI_FORCE_HELP,
-    .shortopts = "ho:", .options = options,
+    .options = options, .network = 1,
 };
 
 int cmd_train_head(int argc, char **argv) {
     cli_common common = {0};
-    const char *dir = NULL, *out = NULL;
-    int use_cache = 1, c;
+    const char *dir = NULL;
+    int c;
     resnet_train_options opts;
     resnet_train_options_init(&opts);
     optind = 0;
     while ((c = cli_getopt(&cli_train_head, argc, argv, &common)) != CLI_END) {
-        int bad = 0, seed;
+        int bad = 0;
         switch (c) {
-        case 'o': out = optarg; break;
         case OPT_L2: bad = parse_float("--l2", optarg, 0, 1e3, &opts.l2); break;
         case OPT_VAL: bad = parse_float("--val", optarg, 0, 0.9, &opts.val_fraction); break;
-        case OPT_MAX_ITERS: bad = cli_parse_int("--max-iters", optarg, 1, 100000, &opts.max_iters); break;
-        case OPT_PATIENCE: bad = cli_parse_int("--patience", optarg, 1, 100000, &opts.patience); break;
-        case OPT_SEED:
-            bad = cli_parse_int("--seed", optarg, 0, 2147483647, &seed);
-            opts.seed = (unsigned)seed;
-            break;
+        case OPT_MAX_ITERS: opts.max_iters = cli_optint; break;
+        case OPT_PATIENCE: opts.patience = cli_optint; break;
+        case OPT_SEED: opts.seed = (unsigned)cli_optint; break;
         case OPT_NO_L2NORM: opts.l2_normalize = 0; break;
-        case OPT_NO_CACHE: use_cache = 0; break;
-        case CLI_OPT_FORCE: common.force = 1; break;
         default: return CLI_EXIT_STATUS(c);
         }
         if (bad) return 2;
     }
+    const char *out = common.output;
+    const int use_cache = !common.no_cache;
     if (argc - optind > 1) return cli_usage_error("train-head: one folder expected, '%s' is a second", argv[optind + 1]);
     if (optind < argc) dir = argv[optind];
     if (!dir) return cli_usage_error("train-head: no folder given (one subfolder of photos per class)");
@@ -157,7 +143,7 @@ int cmd_train_head(int argc, char **argv) {
         goto done;
     }
     if (!(model = cli_load_model(&common))) goto done;
-    if (!(s = cli_session(model, &common, photos.count < BATCH ? photos.count : BATCH))) goto done;
+    if (!(s = cli_session(model, &common, photos.count < CLI_BATCH ? photos.count : CLI_BATCH))) goto done;
     resnet_error err;
     const unsigned long long fp = cli_cache_key(model, &common);
     if (use_cache) cache = featcache_open(dir, fp);

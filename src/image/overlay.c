@@ -22,16 +22,26 @@
 
 /* ---- photos ---------------------------------------------------------------------------- */
 
+/* The decoded img as the public struct (both are malloc'd width*height*3 bytes: ownership
+ * moves), or st. */
+static resnet_status to_public(resnet_status st, const rn_image *img, resnet_image *out) {
+    if (st == RESNET_OK) *out = (resnet_image){img->width, img->height, img->rgb};
+    return st;
+}
+
 resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out, resnet_error *err) {
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_image_load: NULL argument");
     memset(out, 0, sizeof *out);
     rn_image img;
-    resnet_status st = rn_image_load_ex(path, flags, &img, err);
-    if (st != RESNET_OK) return st;
-    out->width = img.width;
-    out->height = img.height;
-    out->rgb = img.rgb; /* both are malloc'd width*height*3 bytes: ownership moves */
-    return RESNET_OK;
+    return to_public(rn_image_load_ex(path, flags, &img, err), &img, out);
+}
+
+resnet_status resnet_image_load_memory(const void *data, size_t size, const char *name, unsigned flags,
+                                       resnet_image *out, resnet_error *err) {
+    if (!out) return rn_fail(err, RESNET_E_ARG, "resnet_image_load_memory: NULL argument");
+    memset(out, 0, sizeof *out);
+    rn_image img;
+    return to_public(rn_image_decode_ex(data, size, name, flags, &img, err), &img, out);
 }
 
 resnet_status resnet_image_load(const char *path, resnet_image *out, resnet_error *err) {

@@ -14,7 +14,7 @@
  * dense kernel [in,out] -> fc.weight [out,in]. Shapes are checked for consistency (kernel,
  * bias and BN vectors agree on channels), not against ResNet-50's: the model loader does that.
  */
-#include "io/tfjs_import.h"
+#include "resnet.h"
 #include "io/atomic.h"
 
 #include <inttypes.h>
@@ -498,13 +498,13 @@ static void importer_free(importer *im) {
     free(im->dir);
 }
 
-resnet_status rn_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
+resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                              resnet_norm norm, resnet_error *err) {
-    if (!model_json || !out_path) return rn_fail(err, RESNET_E_ARG, "rn_import_tfjs: no model.json or output path");
+    if (!model_json || !out_path) return rn_fail(err, RESNET_E_ARG, "resnet_import_tfjs: no model.json or output path");
     if (variant != RESNET_V1 && variant != RESNET_V1_5)
-        return rn_fail(err, RESNET_E_ARG, "rn_import_tfjs: unknown variant %d", (int)variant);
+        return rn_fail(err, RESNET_E_ARG, "resnet_import_tfjs: unknown variant %d", (int)variant);
     if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
-        return rn_fail(err, RESNET_E_ARG, "rn_import_tfjs: unknown normalization %d", (int)norm);
+        return rn_fail(err, RESNET_E_ARG, "resnet_import_tfjs: unknown normalization %d", (int)norm);
 
     resnet_error local;
     importer im;

@@ -430,3 +430,17 @@ resnet_status resnet_forward(resnet_session *s, const float *input, int n, float
     out.features = features;
     return forward(s, input, n, &out, err);
 }
+
+resnet_status resnet_outputs_check(const resnet_outputs *out, int n, resnet_error *err) {
+    if (!out || n < 0) return rn_fail(err, RESNET_E_ARG, "resnet_outputs_check: bad argument");
+    resnet_outputs o;
+    resnet_status st = rn_sized_read(&outputs_type, out, &o, err);
+    if (st != RESNET_OK) return st;
+    const char *bad = o.logits ? rn_logits_problem(o.logits, n) : NULL;
+    const size_t images = (size_t)n;
+    if (!bad && ((o.features && !rn_all_finite(o.features, images * RESNET_FEATURE_DIM)) ||
+                 (o.feature_map && !rn_all_finite(o.feature_map, images * RESNET_MAP_CELLS * RESNET_FEATURE_DIM)) ||
+                 (o.class_maps && !rn_all_finite(o.class_maps, images * RESNET_NUM_CLASSES * RESNET_MAP_CELLS))))
+        bad = RN_NONFINITE_MSG;
+    return bad ? rn_fail(err, RESNET_E_WEIGHTS, "%s", bad) : RESNET_OK;
+}

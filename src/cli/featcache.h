@@ -1,26 +1,10 @@
-/* features.h - what the feature commands (cam, embed, similar, train-head, classify DIR)
- * share: the per-folder feature cache and photo lists (internal to the CLI). */
-#ifndef RN_CLI_FEATURES_H
-#define RN_CLI_FEATURES_H
+/* featcache.h - what the feature commands (embed, similar, train-head) share: the per-folder
+ * feature cache and the features of many photos through it (featcache.c). */
+#ifndef RN_CLI_FEATCACHE_H
+#define RN_CLI_FEATCACHE_H
 
 #include <stdio.h>
 #include "cli/cli.h"
-
-/* ---- photo lists: files as given, folders expanded (recursively, sorted) ---- */
-typedef struct cli_photos {
-    int count, cap;
-    char **paths;   /* owned copies */
-    int folders;    /* how many of the arguments were folders */
-    int problems;   /* unreadable subfolders, already reported */
-    int keep_going; /* set by the caller: a folder argument that cannot be listed stays in the
-                       list in its place, with its error (one record per input), not fatal */
-    char **errors;  /* with keep_going: NULL, or per path its listing error (owned) */
-} cli_photos;
-
-/* Appends args (files or folders) to *out; reports and returns -1 when a folder itself
- * cannot be read. */
-int cli_photos_add(cli_photos *out, char **args, int nargs);
-void cli_photos_free(cli_photos *p);
 
 /* ---- features of many photos, cached per folder ---- */
 typedef struct featcache featcache;
