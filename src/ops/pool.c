@@ -70,6 +70,47 @@ void rn_maxpool_forward_u8(const rn_exec *ex, const float *in, int n, int h, int
     rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
 }
 
+/* u8 in, u8 out (an int8 stem's output): max is exact on the integers, nothing to round. */
+typedef struct {
+    const uint8_t *in;
+    uint8_t *out;
+    int h, w, c, size, stride, pad, oh, ow;
+} maxpool_u8_job;
+
+static void maxpool_u8_row(void *ctx, int task, int thread) {
+    (void)thread;
+    const maxpool_u8_job *j = ctx;
+    const int b = task / j->oh, oy = task % j->oh;
+    const uint8_t *img = j->in + (size_t)b * j->h * j->w * j->c;
+    const int y0 = oy * j->stride - j->pad, ky0 = y0 < 0 ? -y0 : 0;
+    const int ky1 = y0 + j->size > j->h ? j->h - y0 : j->size;
+    for (int ox = 0; ox < j->ow; ox++) {
+        uint8_t *o = j->out + (((size_t)b * j->oh + oy) * j->ow + ox) * j->c;
+        const int x0 = ox * j->stride - j->pad, kx0 = x0 < 0 ? -x0 : 0;
+        const int kx1 = x0 + j->size > j->w ? j->w - x0 : j->size;
+        for (int c0 = 0; c0 < j->c; c0 += CH) {
+            const int n = j->c - c0 < CH ? j->c - c0 : CH;
+            uint8_t m[CH] = {0}; /* the smallest u8: a padded cell never wins */
+            for (int ky = ky0; ky < ky1; ky++)
+                for (int kx = kx0; kx < kx1; kx++) {
+                    const uint8_t *p = img + ((size_t)(y0 + ky) * j->w + x0 + kx) * j->c + c0;
+                    if (n == CH)
+                        for (int k = 0; k < CH; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
+                    else
+                        for (int k = 0; k < n; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
+                }
+            for (int k = 0; k < n; k++) o[c0 + k] = m[k];
+        }
+    }
+}
+
+void rn_maxpool_forward_u8u8(const rn_exec *ex, const uint8_t *in, int n, int h, int w, int c, int size,
+                             int stride, int pad, uint8_t *out) {
+    maxpool_u8_job j = {in, out, h, w, c, size, stride, pad, 0, 0};
+    rn_maxpool_out_size(h, w, size, stride, pad, &j.oh, &j.ow);
+    rn_pool_run(ex->pool, n * j.oh, maxpool_u8_row, &j);
+}
+
 void rn_avgpool_forward(const float *in, int n, int h, int w, int c, float *out) {
     const int hw = h * w;
     for (int b = 0; b < n; b++) {
