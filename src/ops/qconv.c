@@ -99,24 +99,36 @@ static void qconv_task(void *ctx, int task, int thread) {
     const int tiles = (mb + mr - 1) / mr;
     const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     const uint8_t *rows[QMB * QMAX_TAPS]; /* tile s: rows[s * taps * mr + t * mr + i] */
-    const int per_image = j->oh * j->ow;
     if (c->im2col) { /* the worker's scratch (rn_conv_scratch_floats) holds QMB x QMAX_PATCH bytes */
         uint8_t *patches = (uint8_t *)j->ex->scratch[thread];
         gather_patches(j, m0, mb, patches);
         for (int r = 0; r < tiles * mr; r++) rows[r] = patches + (size_t)(r < mb ? r : mb - 1) * kc;
-    } else
-        for (int s = 0; s < tiles; s++)
-            for (int i = 0; i < mr; i++) {
-                int r = s * mr + i < mb ? s * mr + i : mb - 1; /* rows past mb repeat a real one, never stored */
-                int m = m0 + r, b = m / per_image, rem = m % per_image;
-                int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
-                for (int t = 0; t < taps; t++) {
-                    int iy = iy0 + t / c->kw, ix = ix0 + t % c->kw;
-                    rows[(s * taps + t) * mr + i] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
-                                                        ? zero_row
-                                                        : j->in + (((size_t)b * j->h + iy) * j->w + ix) * c->cin;
+    } else if (taps == 1 && c->stride == 1 && c->pad == 0) { /* a 1x1 on every pixel: row m is pixel m */
+        for (int r = 0; r < tiles * mr; r++) rows[r] = j->in + (size_t)(m0 + (r < mb ? r : mb - 1)) * c->cin;
+    } else {
+        /* the output pixel (b, oy, ox) of row m0 once, then stepped: no division per row or tap */
+        const int per_image = j->oh * j->ow;
+        int b = m0 / per_image, oy = m0 % per_image / j->ow, ox = m0 % j->ow;
+        for (int r = 0; r < mb; r++) {
+            const uint8_t **row = rows + (size_t)(r / mr) * taps * mr + r % mr;
+            const int iy0 = oy * c->stride - c->pad, ix0 = ox * c->stride - c->pad;
+            const uint8_t *img = j->in + (size_t)b * j->h * j->w * c->cin;
+            for (int ky = 0, t = 0; ky < c->kh; ky++)
+                for (int kx = 0; kx < c->kw; kx++, t++) {
+                    int iy = iy0 + ky, ix = ix0 + kx;
+                    row[t * mr] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
+                                      ? zero_row
+                                      : img + ((size_t)iy * j->w + ix) * c->cin;
                 }
+            if (++ox == j->ow) {
+                ox = 0;
+                if (++oy == j->oh) oy = 0, b++;
             }
+        }
+        for (int r = mb; r < tiles * mr; r++) /* rows past mb repeat the last real one, never stored */
+            for (int t = 0; t < taps; t++)
+                rows[((size_t)(r / mr) * taps + t) * mr + r % mr] = rows[((size_t)((mb - 1) / mr) * taps + t) * mr + (mb - 1) % mr];
+    }
     for (int p = p0; p < p1; p++) {
         const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
         for (int s = 0; s < tiles; s++) {
