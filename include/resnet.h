@@ -199,7 +199,8 @@ RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *
                                             resnet_norm norm, resnet_error *err);
 
 /* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
- * weights in the bottleneck convolutions, the stem and the fc in fp32). The file says which. */
+ * weights in the bottleneck convolutions, the stem and the fc stored in fp32; the stem is
+ * quantized when the file is loaded and runs in int8 too). The file says which. */
 typedef enum resnet_precision {
     RESNET_PRECISION_FP32 = 0,
     RESNET_PRECISION_INT8 = 1

@@ -4,6 +4,7 @@
  * names the file and the tensor. Weights: $RESNET_TEST_V1_CAFFE (tests/run.sh). */
 #include <math.h>
 
+#include "common.h"
 #include "io/safetensors.h"
 #include "io/sha256.h"
 #include "model/quantize.h"
@@ -177,7 +178,7 @@ static unsigned rnd_state = 12345;
 static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u, rnd_state >> 8; }
 
 static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h, int w, int cin, int cout, int k,
-                        int stride, int pad, int with_res, int out_f32) {
+                        int stride, int pad, int with_res, int out_f32, int zin) {
     const int taps = k * k;
     int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
     size_t nin = (size_t)n * h * w * cin, nout = (size_t)n * oh * ow * cout;
@@ -194,8 +195,11 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     }
     rn_qgemm_params p = {with_res ? 0.43f : 0.0f, out_f32 ? 0.0f : 3.0f, out_f32 ? INFINITY : 255.0f};
     rn_conv c;
-    rn_exec ex = {.pool = pool};
-    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, wq, scale, bias, bias, &p, out_f32) == 0;
+    float *scratch[3]; /* an im2col convolution gathers its patches there (rn_conv_scratch_floats each) */
+    const size_t bytes = rn_conv_scratch_floats(rn_kernels_select(RESNET_KERNELS_C)) * sizeof(float);
+    for (int i = 0; i < 3; i++) scratch[i] = rn_aligned_alloc(bytes);
+    rn_exec ex = {.pool = pool, .scratch = scratch};
+    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32) == 0;
     CHECK(ok, "%s: rn_qconv_init", qk->name);
     if (ok) {
         rn_qconv_forward(&ex, &c, in, n, h, w, got, with_res ? res : NULL);
@@ -206,10 +210,10 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
                         int32_t acc = 0;
                         for (int t = 0; t < taps; t++) {
                             int iy = oy * stride - pad + t / k, ix = ox * stride - pad + t % k;
-                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue; /* zero point 0 */
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue; /* padding: the zero point */
                             const uint8_t *px = in + (((size_t)b * h + iy) * w + ix) * cin;
                             const int8_t *wt = wq + ((size_t)o * taps + t) * cin;
-                            for (int ci = 0; ci < cin; ci++) acc += px[ci] * wt[ci];
+                            for (int ci = 0; ci < cin; ci++) acc += (px[ci] - zin) * wt[ci];
                         }
                         size_t at = (((size_t)b * oh + oy) * ow + ox) * cout + o;
                         const uint8_t *r = with_res ? res + at : NULL;
@@ -221,10 +225,12 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
                         }
                     }
         CHECK(memcmp(got, want, nout * (out_f32 ? 4 : 1)) == 0,
-              "%s: %dx%d/%d pad %d, %dx%dx%d -> %d, batch %d%s%s differs from the naive loop", qk->name, k, k,
-              stride, pad, h, w, cin, cout, n, with_res ? ", residual" : "", out_f32 ? ", f32 out" : "");
+              "%s: %dx%d/%d pad %d, %dx%dx%d -> %d, batch %d%s%s, zero point %d differs from the naive loop",
+              qk->name, k, k, stride, pad, h, w, cin, cout, n, with_res ? ", residual" : "", out_f32 ? ", f32 out" : "",
+              zin);
         rn_conv_free(&c);
     }
+    for (int i = 0; i < 3; i++) rn_aligned_free(scratch[i]);
     free(in); free(res); free(wq); free(scale); free(bias); free(got); free(want);
 }
 
@@ -234,11 +240,15 @@ static void test_qconv_driver(void) {
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
         if (!qk) continue;
-        check_qconv(qk, pool, 2, 7, 9, 8, 32, 3, 2, 1, 0, 0);   /* v1.5's strided 3x3, odd map */
-        check_qconv(qk, pool, 1, 5, 5, 12, 64, 3, 1, 1, 1, 0);  /* padding on every side, residual */
-        check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1);  /* strided 1x1 (downsample), f32 out */
-        check_qconv(qk, pool, 3, 14, 13, 64, 96, 1, 1, 0, 1, 1); /* many row blocks, residual, f32 */
-        check_qconv(qk, pool, 1, 3, 3, 4, 32, 3, 1, 1, 0, 0);    /* every row sees padding */
+        check_qconv(qk, pool, 2, 7, 9, 8, 32, 3, 2, 1, 0, 0, 0);   /* v1.5's strided 3x3, odd map */
+        check_qconv(qk, pool, 1, 5, 5, 12, 64, 3, 1, 1, 1, 0, 0);  /* padding on every side, residual */
+        check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1, 0);  /* strided 1x1 (downsample), f32 out */
+        check_qconv(qk, pool, 3, 14, 13, 64, 96, 1, 1, 0, 1, 1, 0); /* many row blocks, residual, f32 */
+        check_qconv(qk, pool, 1, 3, 3, 4, 32, 3, 1, 1, 0, 0, 0);    /* every row sees padding */
+        /* im2col (cin % 4 != 0) with an input zero point: the int8 stem's 7x7/2 on 3 channels,
+         * and a 3x3 on 5 channels with a residual and floats out */
+        check_qconv(qk, pool, 2, 23, 21, 3, 64, 7, 2, 3, 0, 0, 115);
+        check_qconv(qk, pool, 1, 9, 11, 5, 32, 3, 1, 1, 1, 1, 7);
     }
     rn_pool_free(pool);
 }

@@ -45,7 +45,7 @@ check "int8 top-1 equals fp32's on the demo photos" $? "fp32: $fp32 / int8: $int
 
 run "$BIN" bench --weights "$tmp/q1.safetensors" --iters 1 --warmup 0 --profile
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "^precision int8, kernels" && echo "$out" | grep -q "int8 1x1 direct" &&
-  echo "$out" | grep -q "fp32 7x7 im2col"
+  echo "$out" | grep -q "int8 7x7 im2col"
 check "bench names the precision, kernels and each layer's precision" $? "$out $err"
 
 run "$BIN" quantize demo -o "$tmp/q3.safetensors" --limit 1

@@ -68,4 +68,8 @@ resnet_status rn_image_resize(const rn_image *src, int out_w, int out_h, rn_imag
  * normalise -> out (3x224x224 CHW floats). */
 resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *out, resnet_error *err);
 
+/* The least and greatest value normalisation gives any pixel (over the three channels): the
+ * range an int8 stem quantizes its input to, covering every photo without calibration. */
+void rn_image_input_range(resnet_norm norm, float *lo, float *hi);
+
 #endif

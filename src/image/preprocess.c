@@ -37,25 +37,42 @@ resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, rn_crop
     return RESNET_OK;
 }
 
-/* HWC bytes -> CHW floats. Both formulas are written as torch evaluates them in float32
- * (each operation rounded to float; x / 255 is a true division in torch's CPU kernel),
- * so the results are bit-identical with make_reference.py. */
+/* One byte v of colour channel `plane` (in the output's plane order: BGR for caffe, RGB for
+ * torch) normalised. Written as torch evaluates it in float32 (each operation rounded to
+ * float; x / 255 is a true division in torch's CPU kernel), so the results are bit-identical
+ * with make_reference.py. */
+static inline float norm_value(resnet_norm norm, int plane, uint8_t v) {
+    static const float caffe_mean[3] = {103.939f, 116.779f, 123.68f}; /* B, G, R */
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    return norm == RESNET_NORM_CAFFE ? (float)v - caffe_mean[plane] : ((float)v / 255.0f - mean[plane]) / std[plane];
+}
+
+/* HWC bytes -> CHW floats. */
 void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, float *out) {
     const size_t plane = (size_t)RN_CROP * RN_CROP;
     float *p0 = out, *p1 = out + plane, *p2 = out + 2 * plane;
-    if (norm == RESNET_NORM_CAFFE) {
-        /* BGR planes minus the B, G, R means */
+    if (norm == RESNET_NORM_CAFFE) /* BGR planes */
         for (size_t i = 0; i < plane; i++, rgb += 3) {
-            p0[i] = (float)rgb[2] - 103.939f;
-            p1[i] = (float)rgb[1] - 116.779f;
-            p2[i] = (float)rgb[0] - 123.68f;
+            p0[i] = norm_value(norm, 0, rgb[2]);
+            p1[i] = norm_value(norm, 1, rgb[1]);
+            p2[i] = norm_value(norm, 2, rgb[0]);
         }
-    } else {
-        static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-        float *planes[3] = {p0, p1, p2};
-        for (size_t i = 0; i < plane; i++, rgb += 3)
-            for (int c = 0; c < 3; c++) planes[c][i] = ((float)rgb[c] / 255.0f - mean[c]) / std[c];
-    }
+    else
+        for (size_t i = 0; i < plane; i++, rgb += 3) {
+            p0[i] = norm_value(norm, 0, rgb[0]);
+            p1[i] = norm_value(norm, 1, rgb[1]);
+            p2[i] = norm_value(norm, 2, rgb[2]);
+        }
+}
+
+void rn_image_input_range(resnet_norm norm, float *lo, float *hi) {
+    *lo = *hi = norm_value(norm, 0, 0);
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v += 255) {
+            float x = norm_value(norm, c, (uint8_t)v);
+            *lo = x < *lo ? x : *lo;
+            *hi = x > *hi ? x : *hi;
+        }
 }
 
 resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *out, resnet_error *err) {

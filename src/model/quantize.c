@@ -263,6 +263,19 @@ static resnet_status copy_f32(writer *w, const rn_safetensors *st, const char *p
 }
 
 /* Folds conv + BN and stores the weights as 7-bit symmetric per output channel. */
+void rn_quantize_weights(const float *wf, int cout, size_t per, int8_t *q, float *scale) {
+    for (int o = 0; o < cout; o++) {
+        double most = 0;
+        for (size_t i = 0; i < per; i++) most = fmax(most, fabs((double)wf[o * per + i]));
+        double sc = most > 0 ? most / WEIGHT_MAX : 1.0; /* an all-zero channel: any positive scale */
+        scale[o] = (float)sc;
+        for (size_t i = 0; i < per; i++) {
+            double v = nearbyint(wf[o * per + i] / sc);
+            q[o * per + i] = (int8_t)(v < -WEIGHT_MAX ? -WEIGHT_MAX : v > WEIGHT_MAX ? WEIGHT_MAX : v);
+        }
+    }
+}
+
 static resnet_status add_qconv(writer *w, const rn_safetensors *st, const char *path, double eps, const char *pre,
                                const char *conv, const char *bn, int cin, int cout, int k, resnet_error *err) {
     char cname[64], bname[64];
@@ -274,17 +287,7 @@ static resnet_status add_qconv(writer *w, const rn_safetensors *st, const char *
     const size_t per = (size_t)cin * k * k;
     int8_t *q = own(w, malloc((size_t)cout * per));
     float *scale = own(w, malloc((size_t)cout * sizeof(float)));
-    if (q && scale)
-        for (int o = 0; o < cout; o++) {
-            double most = 0;
-            for (size_t i = 0; i < per; i++) most = fmax(most, fabs((double)wf[o * per + i]));
-            double sc = most > 0 ? most / WEIGHT_MAX : 1.0; /* an all-zero channel: any positive scale */
-            scale[o] = (float)sc;
-            for (size_t i = 0; i < per; i++) {
-                double v = nearbyint(wf[o * per + i] / sc);
-                q[o * per + i] = (int8_t)(v < -WEIGHT_MAX ? -WEIGHT_MAX : v > WEIGHT_MAX ? WEIGHT_MAX : v);
-            }
-        }
+    if (q && scale) rn_quantize_weights(wf, cout, per, q, scale);
     rn_aligned_free(wf);
     own(w, bias);
     const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};

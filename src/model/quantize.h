@@ -5,6 +5,8 @@
 #ifndef RN_QUANTIZE_H
 #define RN_QUANTIZE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include "resnet.h"
 
 typedef enum rn_calib_method {
@@ -15,6 +17,10 @@ typedef enum rn_calib_method {
 
 const char *rn_calib_method_name(rn_calib_method m);
 int rn_calib_method_parse(const char *s); /* -1 if unknown */
+
+/* Symmetric per-output-channel quantization of wf[cout][per] (BN folded) to the 7-bit
+ * weights every int8 path computes exactly: q[cout][per] in [-63, 63], scale[cout]. */
+void rn_quantize_weights(const float *wf, int cout, size_t per, int8_t *q, float *scale);
 
 typedef struct rn_calib rn_calib;
 

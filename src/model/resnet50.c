@@ -338,6 +338,17 @@ static void chw_to_hwc(const float *in, int c, int hw, float *out) {
         for (int ch = 0; ch < c; ch++) out[(size_t)p * c + ch] = in[(size_t)ch * hw + p];
 }
 
+/* CHW planes -> one NHWC image in u8 (an int8 stem's input): rint(x / scale) + zero, clamped,
+ * rounded half to even as the max pool's quantization does (adding and taking away 1.5 * 2^23). */
+static void chw_to_hwc_u8(const float *in, int c, int hw, float scale, int zero, uint8_t *out) {
+    for (int p = 0; p < hw; p++)
+        for (int ch = 0; ch < c; ch++) {
+            float v = in[(size_t)ch * hw + p] / scale + (float)zero;
+            v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+            out[(size_t)p * c + ch] = (uint8_t)((v + 12582912.0f) - 12582912.0f);
+        }
+}
+
 /* One bottleneck: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
  * x is in buf[*cur]; the result replaces it as buf[*cur]. h, w are updated. */
 static void bottleneck(resnet_session *s, const rn_block *b, const char *name, int n, int *cur, int *h, int *w) {
@@ -374,15 +385,22 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
 
     s->prof_slot = 0;
     rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
-    for (int i = 0; i < n; i++) chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
+    for (int i = 0; i < n; i++) /* an int8 stem (weights.c: load_qstem) reads u8: the boundary is here */
+        if (m->conv1.q)
+            chw_to_hwc_u8(input + (size_t)i * 3 * in_hw, 3, in_hw, m->q_stem_scale, m->q_stem_zero,
+                          (uint8_t *)s->buf[0] + (size_t)i * 3 * in_hw);
+        else
+            chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
     conv(s, "conv1", &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1, &h, &w);  /* 112x112x64 */
     prof_begin(s);
-    if (m->int8) /* the boundary: the blocks read u8, quantized as the pool writes */
+    if (m->conv1.q) /* u8 in the blocks' scale already */
+        rn_maxpool_forward_u8u8(&s->ex, (const uint8_t *)s->buf[1], n, h, w, 64, 3, 2, 1, (uint8_t *)s->buf[0]);
+    else if (m->int8) /* an fp32 stem: the blocks read u8, quantized as the pool writes */
         rn_maxpool_forward_u8(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, m->q_in_scale, (uint8_t *)s->buf[0]);
     else
         rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);  /* 56x56x64 */
     rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
-    prof_end(s, m->int8 ? "maxpool+quantize" : "maxpool", NULL, n, h, w);
+    prof_end(s, m->int8 && !m->conv1.q ? "maxpool+quantize" : "maxpool", NULL, n, h, w);
 
     for (int stage = 0, b = 0; stage < RN_STAGES; stage++)                        /* 7x7x2048 */
         for (int i = 0; i < rn_stage_blocks[stage]; i++, b++) {

@@ -43,7 +43,9 @@ struct resnet_model {
     const rn_kernel_config *kc;
     int int8;                      /* an int8 file: the bottleneck convolutions run in int8 */
     const rn_qkernel_config *qk;   /* their micro-kernels */
-    float q_in_scale;              /* u8 scale of the first block's input (the stem's fp32 output) */
+    float q_in_scale;              /* u8 scale of the first block's input (the stem's output) */
+    float q_stem_scale;            /* u8 scale and zero point of the int8 stem's input (the photo) */
+    int q_stem_zero;
     rn_conv conv1;            /* 7x7/2, 3 -> 64 (+ReLU) */
     rn_block blocks[RN_BLOCKS];
     rn_conv fc;               /* 2048 -> 1000, as a 1x1 convolution */

@@ -11,6 +11,8 @@
 #include "io/fileio.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "image/image.h"
+#include "model/quantize.h"
 #include "model/resnet50.h"
 #include "ops/qconv.h"
 
@@ -246,7 +248,8 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
  *                                           its conv1's input: the same tensor, the same scale)
  *   layerS.0.downsample.0.output_scale, .output_zero_point  F32 [1]: the shortcut, signed, u8
  *                                           with a zero point (an integer in 0..255)
- * The stem (conv1, bn1) and the fc stay fp32 tensors as in an fp32 file; the last block's conv3
+ * The stem (conv1, bn1) and the fc stay fp32 tensors as in an fp32 file (the stem is quantized at
+ * load: load_qstem); the last block's conv3
  * writes floats (the average pool reads them), so it needs no output scale. */
 
 static resnet_status read_scalar(loader *ld, const char *name, int zero_point, float *out) {
@@ -266,17 +269,56 @@ static resnet_status read_scalar(loader *ld, const char *name, int zero_point, f
     return RESNET_OK;
 }
 
-/* One int8 convolution: reads X.weight, X.weight_scale, X.bias and packs them with the
- * requantization from input scale s_in to output scale s_out and zero point z_out (s_out 0:
- * a float output), the residual (s_res 0: none) with its zero point, and the ReLU. */
+/* Packs an int8 convolution from OIHW int8 weights wq_oihw with per-channel scales ws and the
+ * folded bias b (real units), with the requantization from input scale s_in (zero point
+ * z_in) to output scale s_out and zero point z_out (s_out 0: a float output), the residual
+ * (s_res 0: none) with its zero point, and the ReLU. */
+static resnet_status make_qconv(loader *ld, rn_conv *c, const char *cname, int cin, int cout, int k, int stride,
+                                int pad, const int8_t *wq_oihw, const float *ws, const float *b, float s_in, int z_in,
+                                float s_out, float z_out, int relu, float s_res, float z_res) {
+    const size_t taps = (size_t)k * k;
+    int8_t *wq = malloc((size_t)cout * cin * taps);
+    float *scale = malloc((size_t)cout * sizeof(float)), *qbias = malloc((size_t)cout * sizeof(float));
+    int r = -1;
+    if (wq && scale && qbias) {
+        /* OIHW -> [cout][tap][cin]: the kernel walks a tap's channels, then the next tap */
+        for (int o = 0; o < cout; o++)
+            for (int ci = 0; ci < cin; ci++)
+                for (size_t tap = 0; tap < taps; tap++)
+                    wq[((size_t)o * taps + tap) * cin + ci] = wq_oihw[((size_t)o * cin + ci) * taps + tap];
+        /* the store computes v = acc * scale + bias (+ res * res_scale) in output units */
+        rn_qgemm_params p;
+        const double out_unit = s_out > 0 ? s_out : 1.0;
+        p.res_scale = (float)(s_res / out_unit);
+        for (int o = 0; o < cout; o++) {
+            scale[o] = (float)((double)s_in * ws[o] / out_unit);
+            qbias[o] = (float)(b[o] / out_unit + (s_out > 0 ? z_out : 0.0) - (double)p.res_scale * z_res);
+        }
+        if (s_out > 0) {
+            p.lo = relu ? z_out : 0.0f;
+            p.hi = 255.0f;
+        } else {
+            p.lo = relu ? 0.0f : -INFINITY;
+            p.hi = INFINITY;
+        }
+        r = rn_qconv_init(c, ld->qk, cin, cout, k, k, stride, pad, z_in, wq, scale, qbias, b, &p, s_out <= 0);
+        if (r == -2) /* a weight outside the path's range (8-bit weights on the AVX2 path): exact in C */
+            r = rn_qconv_init(c, rn_qkernels_select(RN_QPATH_C), cin, cout, k, k, stride, pad, z_in, wq, scale,
+                              qbias, b, &p, s_out <= 0);
+    }
+    free(wq);
+    free(scale);
+    free(qbias);
+    return r == 0 ? RESNET_OK : rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
+}
+
+/* One int8 convolution of the file: reads X.weight, X.weight_scale, X.bias (make_qconv). */
 static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int cin, int cout, int k, int stride,
                                 int pad, float s_in, float s_out, float z_out, int relu, float s_res, float z_res) {
     char name[128];
     resnet_status st = RESNET_OK;
     const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
-    const size_t taps = (size_t)k * k, count = (size_t)cout * cin * taps;
-    float *ws = NULL, *b = NULL, *scale = NULL, *qbias = NULL;
-    int8_t *wq = NULL;
+    float *ws = NULL, *b = NULL;
 
     snprintf(name, sizeof name, "%s.weight", cname);
     const rn_tensor *t = rn_st_find(ld->st, name);
@@ -303,53 +345,46 @@ static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int c
         }
     snprintf(name, sizeof name, "%s.bias", cname);
     if (!(b = read_tensor(ld, name, 1, vshape, 0, &st))) goto done;
-    wq = malloc(count);
-    scale = malloc((size_t)cout * sizeof(float));
-    qbias = malloc((size_t)cout * sizeof(float));
-    if (!wq || !scale || !qbias) {
-        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", ld->path, cname);
-        goto done;
-    }
-    /* OIHW -> [cout][tap][cin]: the kernel walks a tap's channels, then the next tap */
-    const int8_t *src = t->data;
-    for (int o = 0; o < cout; o++)
-        for (int ci = 0; ci < cin; ci++)
-            for (size_t tap = 0; tap < taps; tap++)
-                wq[((size_t)o * taps + tap) * cin + ci] = src[((size_t)o * cin + ci) * taps + tap];
-    rn_st_release(ld->st, t);
-    /* the store computes v = acc * scale + bias (+ res * res_scale) in output units */
-    rn_qgemm_params p;
-    const double out_unit = s_out > 0 ? s_out : 1.0;
-    p.res_scale = (float)(s_res / out_unit);
-    for (int o = 0; o < cout; o++) {
-        scale[o] = (float)((double)s_in * ws[o] / out_unit);
-        qbias[o] = (float)(b[o] / out_unit + (s_out > 0 ? z_out : 0.0) - (double)p.res_scale * z_res);
-    }
-    if (s_out > 0) {
-        p.lo = relu ? z_out : 0.0f;
-        p.hi = 255.0f;
-    } else {
-        p.lo = relu ? 0.0f : -INFINITY;
-        p.hi = INFINITY;
-    }
-    int r = rn_qconv_init(c, ld->qk, cin, cout, k, k, stride, pad, wq, scale, qbias, b, &p, s_out <= 0);
-    if (r == -2) /* a weight outside the path's range (8-bit weights on the AVX2 path): exact in C */
-        r = rn_qconv_init(c, rn_qkernels_select(RN_QPATH_C), cin, cout, k, k, stride, pad, wq, scale, qbias, b,
-                          &p, s_out <= 0);
-    if (r != 0) st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
+    st = make_qconv(ld, c, cname, cin, cout, k, stride, pad, t->data, ws, b, s_in, 0, s_out, z_out, relu, s_res,
+                    z_res);
 done:
+    rn_st_release(ld->st, t);
     rn_aligned_free(ws);
     rn_aligned_free(b);
-    free(wq);
-    free(scale);
-    free(qbias);
+    return st;
+}
+
+/* The stem in int8 too, quantized here from the file's fp32 conv1 and bn1 (rn_quantize_weights,
+ * as `quantize` does the others), onto the blocks' input scale (the max pool between them
+ * commutes with the quantization); its input, the normalised photo, quantized over the range
+ * normalisation gives any pixel (rn_image_input_range: no calibration, no clipping). Measured
+ * on AVX2 (docs/int8.md): faster than the fp32 stem and its max pool on floats. */
+static resnet_status load_qstem(resnet_model *m, loader *ld, float s_out) {
+    float *wf = NULL, *b = NULL, lo, hi;
+    resnet_status st = fold_conv_bn(ld, "conv1", "bn1", 3, 64, 7, &wf, &b);
+    if (st != RESNET_OK) return st;
+    const size_t per = 3 * 7 * 7;
+    int8_t *q = malloc(64 * per);
+    float *ws = malloc(64 * sizeof(float));
+    if (!q || !ws) st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory quantizing 'conv1'", ld->path);
+    else {
+        rn_quantize_weights(wf, 64, per, q, ws);
+        rn_image_input_range(m->norm, &lo, &hi);
+        m->q_stem_scale = (hi - lo) / 255.0f;
+        m->q_stem_zero = (int)lrintf(-lo / m->q_stem_scale);
+        st = make_qconv(ld, &m->conv1, "conv1", 3, 64, 7, 2, 3, q, ws, b, m->q_stem_scale, m->q_stem_zero, s_out,
+                        0, 1, 0, 0);
+    }
+    free(q);
+    free(ws);
+    rn_aligned_free(wf);
+    free(b);
     return st;
 }
 
 static resnet_status bind_int8(resnet_model *m, loader *ld) {
     char name[128], cname[64];
     resnet_status s;
-    if ((s = load_conv_bn(ld, &m->conv1, "conv1", "bn1", 3, 64, 7, 2, 3)) != RESNET_OK) return s;
     /* the activation scales first: a convolution's output scale is the next one's input scale */
     float in_scale[RN_BLOCKS], mid1[RN_BLOCKS], mid2[RN_BLOCKS], down_s[RN_BLOCKS], down_z[RN_BLOCKS];
     for (int stage = 0, bi = 0; stage < RN_STAGES; stage++)
@@ -367,6 +402,7 @@ static resnet_status bind_int8(resnet_model *m, loader *ld) {
 #undef SCALAR
         }
     m->q_in_scale = in_scale[0];
+    if ((s = load_qstem(m, ld, in_scale[0])) != RESNET_OK) return s;
     int cin = 64;
     for (int stage = 0, bi = 0; stage < RN_STAGES; stage++) {
         const int width = rn_stage_width[stage], cout = 4 * width;

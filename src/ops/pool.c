@@ -2,6 +2,7 @@
 #include "ops/pool.h"
 
 #include <float.h>
+#include <string.h>
 
 void rn_maxpool_out_size(int h, int w, int size, int stride, int pad, int *oh, int *ow) {
     *oh = (h + 2 * pad - size) / stride + 1;
@@ -14,6 +15,7 @@ typedef struct {
     int h, w, c, size, stride, pad, oh, ow;
     uint8_t *qout; /* not NULL: the output quantized to u8 with scale qscale instead */
     float qscale;
+    const uint8_t *in8; /* not NULL: u8 input, c a multiple of CH (then qout, unscaled) */
 } maxpool_job;
 
 enum { CH = 16 }; /* channels kept in registers at once */
@@ -22,7 +24,7 @@ static void maxpool_row(void *ctx, int task, int thread) {
     (void)thread;
     const maxpool_job *j = ctx;
     const int b = task / j->oh, oy = task % j->oh;
-    const float *img = j->in + (size_t)b * j->h * j->w * j->c;
+    const size_t image = (size_t)b * j->h * j->w * j->c;
     const int y0 = oy * j->stride - j->pad, ky0 = y0 < 0 ? -y0 : 0;
     const int ky1 = y0 + j->size > j->h ? j->h - y0 : j->size;
     for (int ox = 0; ox < j->ow; ox++) {
@@ -33,11 +35,21 @@ static void maxpool_row(void *ctx, int task, int thread) {
          * (with o and the input possibly aliasing, it would otherwise store every step) */
         for (int c0 = 0; c0 < j->c; c0 += CH) {
             const int n = j->c - c0 < CH ? j->c - c0 : CH;
+            if (j->in8) { /* bytes: their max in bytes, nothing to round */
+                uint8_t m8[CH] = {0};
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        const uint8_t *p = j->in8 + image + ((size_t)(y0 + ky) * j->w + x0 + kx) * j->c + c0;
+                        for (int k = 0; k < CH; k++) m8[k] = p[k] > m8[k] ? p[k] : m8[k]; /* c % CH == 0 */
+                    }
+                memcpy(j->qout + at + c0, m8, CH);
+                continue;
+            }
             float m[CH];
             for (int k = 0; k < CH; k++) m[k] = -FLT_MAX;
             for (int ky = ky0; ky < ky1; ky++)
                 for (int kx = kx0; kx < kx1; kx++) {
-                    const float *p = img + ((size_t)(y0 + ky) * j->w + x0 + kx) * j->c + c0;
+                    const float *p = j->in + image + ((size_t)(y0 + ky) * j->w + x0 + kx) * j->c + c0;
                     if (n == CH)
                         for (int k = 0; k < CH; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
                     else
@@ -58,14 +70,21 @@ static void maxpool_row(void *ctx, int task, int thread) {
 
 void rn_maxpool_forward(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size,
                         int stride, int pad, float *out) {
-    maxpool_job j = {in, out, h, w, c, size, stride, pad, 0, 0, NULL, 0};
+    maxpool_job j = {in, out, h, w, c, size, stride, pad, 0, 0, NULL, 0, NULL};
     rn_maxpool_out_size(h, w, size, stride, pad, &j.oh, &j.ow);
     rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
 }
 
 void rn_maxpool_forward_u8(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size, int stride,
                            int pad, float scale, uint8_t *out) {
-    maxpool_job j = {in, NULL, h, w, c, size, stride, pad, 0, 0, out, scale};
+    maxpool_job j = {in, NULL, h, w, c, size, stride, pad, 0, 0, out, scale, NULL};
+    rn_maxpool_out_size(h, w, size, stride, pad, &j.oh, &j.ow);
+    rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
+}
+
+void rn_maxpool_forward_u8u8(const rn_exec *ex, const uint8_t *in, int n, int h, int w, int c, int size,
+                             int stride, int pad, uint8_t *out) { /* c % CH == 0 (the stem's 64) */
+    maxpool_job j = {NULL, NULL, h, w, c, size, stride, pad, 0, 0, out, 0, in};
     rn_maxpool_out_size(h, w, size, stride, pad, &j.oh, &j.ow);
     rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
 }

@@ -12,6 +12,9 @@ void rn_maxpool_forward(const rn_exec *ex, const float *in, int n, int h, int w,
  * (the same as quantizing first: both are monotonic). The fp32 stem -> int8 blocks boundary. */
 void rn_maxpool_forward_u8(const rn_exec *ex, const float *in, int n, int h, int w, int c, int size, int stride,
                            int pad, float scale, uint8_t *out);
+/* u8 in and out (the int8 stem's output, already in the blocks' scale); c a multiple of 16. */
+void rn_maxpool_forward_u8u8(const rn_exec *ex, const uint8_t *in, int n, int h, int w, int c, int size,
+                             int stride, int pad, uint8_t *out);
 void rn_maxpool_out_size(int h, int w, int size, int stride, int pad, int *oh, int *ow);
 
 /* out[n][c] = mean over h*w of in[n][h][w][c]. */

@@ -2,7 +2,8 @@
  * task each), but each micro-kernel call covers a tile's whole reduction (every tap, every
  * channel): a u8 output cannot be accumulated into across calls. A is read through row
  * pointers, tap-major per tile: a pixel of the input, or a row of zeros (the activation zero
- * point) where the window hangs over the padding. */
+ * point) where the window hangs over the padding. A convolution on too few channels for that
+ * (the stem's 3) gathers its patches into a block of rows first (im2col), as conv.c does. */
 #include "ops/qconv.h"
 
 #include <math.h>
@@ -11,18 +12,21 @@
 
 #include "common.h"
 
-enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048 }; /* QMB: a multiple of every MR (4, 6, 12) */
+enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048, QMAX_PATCH = 256 }; /* QMB: a multiple of every MR (4, 6, 12) */
 
 static const uint8_t zero_row[QMAX_CIN];
 
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
-                  const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
+                  int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
                   const rn_qgemm_params *p, int out_f32) {
     memset(c, 0, sizeof *c);
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
     c->k = kh * kw * cin;
     c->n_padded = cout; /* the caller keeps cout a multiple of NR: no padded columns in memory */
-    if (cout % qk->nr || cin % 4 || cin > QMAX_CIN || kh * kw > QMAX_TAPS) return -2;
+    c->im2col = cin % 4 != 0;
+    const int kp = (c->k + 3) / 4 * 4; /* an im2col patch, padded to whole groups of 4 */
+    if (cout % qk->nr || cin > QMAX_CIN || (c->im2col ? kp > QMAX_PATCH : kh * kw > QMAX_TAPS || in_zero != 0))
+        return -2;
     rn_qconv *q = calloc(1, sizeof *q);
     c->q = q;
     c->bias = rn_aligned_alloc((size_t)cout * sizeof(float));
@@ -31,13 +35,25 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
     q->qk = qk;
     q->p = *p;
     q->out_f32 = out_f32;
-    q->panel_bytes = rn_qpack_panel_bytes(qk, kh * kw, cin);
-    if (!(q->w = rn_aligned_alloc(rn_qpack_bytes(qk, cout, kh * kw, cin)))) { rn_conv_free(c); return -1; }
-    if (rn_qpack(qk, q->w, w_q, cout, kh * kw, cin, scale, bias, 0) != 0) { rn_conv_free(c); return -2; }
-    return 0;
+    q->a_zero = in_zero;
+    q->kp = kp;
+    /* an im2col patch is one tap of kp depth (w_q's [tap][cin] is the patch's order), zeros past k */
+    const int ks = c->im2col ? 1 : kh * kw, kcl = c->im2col ? kp : cin;
+    int8_t *wpad = NULL;
+    if (c->im2col) {
+        if (!(wpad = calloc((size_t)cout * kp, 1))) { rn_conv_free(c); return -1; }
+        for (int o = 0; o < cout; o++) memcpy(wpad + (size_t)o * kp, w_q + (size_t)o * c->k, (size_t)c->k);
+    }
+    q->panel_bytes = rn_qpack_panel_bytes(qk, ks, kcl);
+    int r = (q->w = rn_aligned_alloc(rn_qpack_bytes(qk, cout, ks, kcl))) ? 0 : -1;
+    if (r == 0 && rn_qpack(qk, q->w, wpad ? wpad : w_q, cout, ks, kcl, scale, bias, in_zero) != 0) r = -2;
+    free(wpad);
+    if (r != 0) rn_conv_free(c);
+    return r;
 }
 
 typedef struct qconv_job {
+    const rn_exec *ex;
     const rn_conv *c;
     const uint8_t *in;
     int h, w, oh, ow, m, mb, n_split, panels;
@@ -46,35 +62,78 @@ typedef struct qconv_job {
     const uint8_t *res;
 } qconv_job;
 
+/* The patches of output rows m0..m0+mb, row r at dst + r * kp: the window's taps in (ky, kx,
+ * ci) order, the activation zero point where it hangs over the padding and past k. */
+static void gather_patches(const qconv_job *j, int m0, int mb, uint8_t *dst) {
+    const rn_conv *c = j->c;
+    const int per_image = j->oh * j->ow, kp = c->q->kp, z = c->q->a_zero, run = c->kw * c->cin;
+    for (int r = 0; r < mb; r++, dst += kp) {
+        int m = m0 + r, b = m / per_image, rem = m % per_image;
+        int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
+        const uint8_t *img = j->in + (size_t)b * j->h * j->w * c->cin;
+        uint8_t *d = dst;
+        for (int ky = 0; ky < c->kh; ky++, d += run) {
+            int iy = iy0 + ky;
+            if (iy < 0 || iy >= j->h) memset(d, z, (size_t)run);
+            else if (ix0 >= 0 && ix0 + c->kw <= j->w) /* a window row inside the image: one run in NHWC */
+                memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin, (size_t)run);
+            else
+                for (int kx = 0; kx < c->kw; kx++) {
+                    int ix = ix0 + kx;
+                    if (ix < 0 || ix >= j->w) memset(d + kx * c->cin, z, (size_t)c->cin);
+                    else memcpy(d + kx * c->cin, img + ((size_t)iy * j->w + ix) * c->cin, (size_t)c->cin);
+                }
+        }
+        memset(d, z, (size_t)(kp - c->k));
+    }
+}
+
 static void qconv_task(void *ctx, int task, int thread) {
-    (void)thread;
     const qconv_job *j = ctx;
     const rn_conv *c = j->c;
     const rn_qconv *q = c->q;
-    const int mr = q->qk->mr, nr = q->qk->nr, taps = c->kh * c->kw, ld = c->cout;
+    const int mr = q->qk->mr, nr = q->qk->nr, ld = c->cout;
+    const int taps = c->im2col ? 1 : c->kh * c->kw, kc = c->im2col ? q->kp : c->cin;
     const int mt = task / j->n_split, nt = task % j->n_split;
     const int m0 = mt * j->mb, mb = j->m - m0 < j->mb ? j->m - m0 : j->mb;
     const int tiles = (mb + mr - 1) / mr;
     const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     const uint8_t *rows[QMB * QMAX_TAPS]; /* tile s: rows[s * taps * mr + t * mr + i] */
-    const int per_image = j->oh * j->ow;
-    for (int s = 0; s < tiles; s++)
-        for (int i = 0; i < mr; i++) {
-            int r = s * mr + i < mb ? s * mr + i : mb - 1; /* rows past mb repeat a real one, never stored */
-            int m = m0 + r, b = m / per_image, rem = m % per_image;
-            int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
-            for (int t = 0; t < taps; t++) {
-                int iy = iy0 + t / c->kw, ix = ix0 + t % c->kw;
-                rows[(s * taps + t) * mr + i] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
-                                                    ? zero_row
-                                                    : j->in + (((size_t)b * j->h + iy) * j->w + ix) * c->cin;
+    if (c->im2col) { /* the worker's scratch (rn_conv_scratch_floats) holds QMB x QMAX_PATCH bytes */
+        uint8_t *patches = (uint8_t *)j->ex->scratch[thread];
+        gather_patches(j, m0, mb, patches);
+        for (int r = 0; r < tiles * mr; r++) rows[r] = patches + (size_t)(r < mb ? r : mb - 1) * kc;
+    } else if (taps == 1 && c->stride == 1 && c->pad == 0) { /* a 1x1 on every pixel: row m is pixel m */
+        for (int r = 0; r < tiles * mr; r++) rows[r] = j->in + (size_t)(m0 + (r < mb ? r : mb - 1)) * c->cin;
+    } else {
+        /* the output pixel (b, oy, ox) of row m0 once, then stepped: no division per row or tap */
+        const int per_image = j->oh * j->ow;
+        int b = m0 / per_image, oy = m0 % per_image / j->ow, ox = m0 % j->ow;
+        for (int r = 0; r < mb; r++) {
+            const uint8_t **row = rows + (size_t)(r / mr) * taps * mr + r % mr;
+            const int iy0 = oy * c->stride - c->pad, ix0 = ox * c->stride - c->pad;
+            const uint8_t *img = j->in + (size_t)b * j->h * j->w * c->cin;
+            for (int ky = 0, t = 0; ky < c->kh; ky++)
+                for (int kx = 0; kx < c->kw; kx++, t++) {
+                    int iy = iy0 + ky, ix = ix0 + kx;
+                    row[t * mr] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
+                                      ? zero_row
+                                      : img + ((size_t)iy * j->w + ix) * c->cin;
+                }
+            if (++ox == j->ow) {
+                ox = 0;
+                if (++oy == j->oh) oy = 0, b++;
             }
         }
+        for (int r = mb; r < tiles * mr; r++) /* rows past mb repeat the last real one, never stored */
+            for (int t = 0; t < taps; t++)
+                rows[((size_t)(r / mr) * taps + t) * mr + r % mr] = rows[((size_t)((mb - 1) / mr) * taps + t) * mr + (mb - 1) % mr];
+    }
     for (int p = p0; p < p1; p++) {
         const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
         for (int s = 0; s < tiles; s++) {
             size_t at = (size_t)(m0 + s * mr) * ld + (size_t)p * nr;
-            q->qk->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, c->cin, rows + (size_t)s * taps * mr, wp,
+            q->qk->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
                         j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p,
                         q->out_f32 ? RN_QUK_OUT_F32 : 0);
         }
@@ -84,7 +143,7 @@ static void qconv_task(void *ctx, int task, int thread) {
 void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
                       const uint8_t *res) {
     const rn_qconv *q = c->q;
-    qconv_job j = {.c = c, .in = in, .h = h, .w = w, .n_split = 1, .panels = c->cout / q->qk->nr, .out = out,
+    qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .n_split = 1, .panels = c->cout / q->qk->nr, .out = out,
                    .out_size = q->out_f32 ? sizeof(float) : 1, .res = res};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
     j.m = n * j.oh * j.ow;

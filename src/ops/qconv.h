@@ -14,14 +14,18 @@ typedef struct rn_qconv {
     size_t panel_bytes;
     int out_f32;        /* the store writes floats (what the fp32 layers after it read) */
     rn_qgemm_params p;  /* residual multiplier, clamp */
+    int a_zero;         /* the input's zero point (an im2col convolution's; 0 otherwise) */
+    int kp;             /* an im2col patch's depth: kh*kw*cin rounded up to 4 */
 } rn_qconv;
 
 /* Makes c an int8 convolution: w_q[cout][kh*kw][cin] (tap-major, taps (ky, kx) in rows),
+ * on u8 input with zero point in_zero (only for cin % 4 != 0: patches gathered, im2col;
+ * the indirect path's padding rows are zeros),
  * kernel scale[cout] and bias[cout] (in output units), params p. c->bias keeps bias_f32
  * (the folded fp32 bias: the model's fingerprint reads it). Returns 0, -1 out of memory,
  * -2 when a weight is outside the kernel path's range (the caller picks another path). */
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
-                  const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
+                  int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
                   const rn_qgemm_params *p, int out_f32);
 
 /* out[n][oh][ow][cout] (u8, or float when out_f32) = the store of conv(in[n][h][w][cin]),
