@@ -212,6 +212,17 @@ def client(n):
             results.append((st, got, j % 2))
 
 
+def clients(n, each):
+    """n clients at once, each sending `each` requests; the answers' status codes, sorted."""
+    del results[:]
+    threads = [threading.Thread(target=client, args=(each,)) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(r[0] for r in results if isinstance(r[0], int))
+
+
 threads = [threading.Thread(target=client, args=(4,)) for _ in range(16)]
 t0 = time.time()
 for t in threads:
@@ -270,13 +281,7 @@ waited = time.time() - t
 sock.close()
 check("--timeout 1: a client that stops sending is disconnected (after %.1f s)" % waited, gone and waited < 10,
       waited)
-results = []
-threads = [threading.Thread(target=client, args=(2,)) for _ in range(8)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-codes = sorted(r[0] for r in results if isinstance(r[0], int))
+codes = clients(8, 2)
 check("--max-queue 1, 8 clients x 2: 16 answers, each 200 or 503, some of each (%d x 503)" % codes.count(503),
       len(codes) == 16 and set(codes) == {200, 503}, results)
 rc, err = s.stop(signal.SIGINT)
@@ -297,13 +302,7 @@ class FailServer(Server):
 s = FailServer("--max-batch", "1", "--max-delay-ms", "0")
 st, body = s.request("POST", "/v1/classify", PHOTO[0])
 check("a failing pass ahead: the 1st request is answered 200", st == 200, (st, body[:200]))
-results = []
-threads = [threading.Thread(target=client, args=(2,)) for _ in range(6)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-codes = sorted(r[0] for r in results if isinstance(r[0], int))
+codes = clients(6, 2)
 check("a pass failing under 6 clients x 2: 12 answers, each 200 or 500, some 500 (%d)" % codes.count(500),
       len(results) == 12 and set(codes) <= {200, 500} and 500 in codes, results)
 st, e = s.json("POST", "/v1/classify", raw=PHOTO[1])
