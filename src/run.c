@@ -19,6 +19,7 @@
  * Above the model (it calls resnet_forward_ex) and the image module (preprocessing): part of
  * the public API layer, beside tta.c, whose views and averaging it uses. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,16 @@ typedef struct runner {
     int stop;  /* the caller stopped (callback, error): the decoder must end */
     int idle;  /* the calling thread waits for a batch */
 } runner;
+
+/* Test seam (tests/test_run.c, tests/test_serve_fail.sh): with RESNET_TEST_FAIL_PASS=N in the
+ * environment, the Nth forward pass the runners of this process run (counted while it is set)
+ * fails as an out-of-memory would, so that callers' handling of a run that stops mid-way, with
+ * items inside its batches, can be tested; a real pass fails only on such rare errors. */
+static int test_pass_fails(void) {
+    static atomic_int passes;
+    const char *n = getenv("RESNET_TEST_FAIL_PASS");
+    return n && *n && atomic_fetch_add(&passes, 1) + 1 == atoi(n);
+}
 
 static double now_s(void) {
     struct timespec t;
@@ -294,7 +305,8 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
         if (!have) break; /* done: batches are handed over in turn */
         if (b->rows > 0 && (want_logits || want_features)) {
             const double t0 = o.on_batch ? now_s() : 0;
-            st = resnet_forward_ex(s, b->input, b->rows, &outs, err);
+            st = test_pass_fails() ? rn_fail(err, RESNET_E_NOMEM, "resnet_run: forward pass failed (RESNET_TEST_FAIL_PASS)")
+                                   : resnet_forward_ex(s, b->input, b->rows, &outs, err);
             if (st != RESNET_OK) break;
             if (o.on_batch) o.on_batch(o.batch_ctx, b->nitems, b->rows, now_s() - t0);
         }

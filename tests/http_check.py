@@ -212,6 +212,17 @@ def client(n):
             results.append((st, got, j % 2))
 
 
+def clients(n, each):
+    """n clients at once, each sending `each` requests; the answers' status codes, sorted."""
+    del results[:]
+    threads = [threading.Thread(target=client, args=(each,)) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(r[0] for r in results if isinstance(r[0], int))
+
+
 threads = [threading.Thread(target=client, args=(4,)) for _ in range(16)]
 t0 = time.time()
 for t in threads:
@@ -270,17 +281,35 @@ waited = time.time() - t
 sock.close()
 check("--timeout 1: a client that stops sending is disconnected (after %.1f s)" % waited, gone and waited < 10,
       waited)
-results = []
-threads = [threading.Thread(target=client, args=(2,)) for _ in range(8)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-codes = sorted(r[0] for r in results if isinstance(r[0], int))
+codes = clients(8, 2)
 check("--max-queue 1, 8 clients x 2: 16 answers, each 200 or 503, some of each (%d x 503)" % codes.count(503),
       len(codes) == 16 and set(codes) == {200, 503}, results)
 rc, err = s.stop(signal.SIGINT)
 check("SIGINT: exit 0", rc == 0 and "ERROR" not in err, (rc, err[-500:]))
+
+# ---- a forward pass that fails (RESNET_TEST_FAIL_PASS seam, the 3rd pass of the process) --------
+# the requests inside the runner and queued behind it are answered 500 naming the failure, each
+# once; a new run then serves on
+class FailServer(Server):
+    def __init__(self, *args):
+        os.environ["RESNET_TEST_FAIL_PASS"] = "3"
+        try:
+            Server.__init__(self, *args)
+        finally:
+            del os.environ["RESNET_TEST_FAIL_PASS"]
+
+
+s = FailServer("--max-batch", "1", "--max-delay-ms", "0")
+st, body = s.request("POST", "/v1/classify", PHOTO[0])
+check("a failing pass ahead: the 1st request is answered 200", st == 200, (st, body[:200]))
+codes = clients(6, 2)
+check("a pass failing under 6 clients x 2: 12 answers, each 200 or 500, some 500 (%d)" % codes.count(500),
+      len(results) == 12 and set(codes) <= {200, 500} and 500 in codes, results)
+st, e = s.json("POST", "/v1/classify", raw=PHOTO[1])
+check("after the failed pass: still serving (200)", st == 200, (st, e))
+rc, err = s.stop(signal.SIGTERM)
+check("after a failed pass: SIGTERM exits 0, the failure on stderr, nothing leaked",
+      rc == 0 and "RESNET_TEST_FAIL_PASS" in err and "ERROR" not in err, (rc, err[-500:]))
 
 # ---- usage -------------------------------------------------------------------------------------
 for args, word in ((["--http", "nohostport"], "HOST:PORT"), (["--http", "127.0.0.1:99999"], "65535"),

@@ -190,5 +190,19 @@ p.stderr.close()
 check("each answer flushed before the next request is sent; EOF then exits 0",
       [g and g.get("id") for g in got] == [0, 1] and rc == 0, (got, rc))
 
+# a forward pass that fails mid-run (the library's RESNET_TEST_FAIL_PASS seam: the 2nd pass):
+# the requests inside the runner's batches and those read after them still get one answer
+# each, in order (an error record naming the failure), and the exit status says it failed
+reqs = [json.dumps({"id": i, "file": DEMO[i % 2], "k": 1}) for i in range(30)]
+p = subprocess.run([BIN, "serve"], input=("\n".join(reqs) + "\n").encode(), stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, timeout=600, env=dict(os.environ, RESNET_TEST_FAIL_PASS="2"))
+ans = [json.loads(l) for l in p.stdout.decode().splitlines()]
+first_error = next((i for i, a in enumerate(ans) if "error" in a), None)
+check("a pass failing mid-run: 30 requests, 30 answers in order, answers then error records naming it, exit 1",
+      [a.get("id") for a in ans] == list(range(30)) and first_error is not None and first_error >= 1 and
+      all("top" in a for a in ans[:first_error]) and
+      all("RESNET_TEST_FAIL_PASS" in a.get("error", "") for a in ans[first_error:]) and p.returncode == 1 and
+      b"RESNET_TEST_FAIL_PASS" in p.stderr, (len(ans), first_error, p.returncode, p.stderr[-300:], ans[-1:]))
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

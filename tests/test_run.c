@@ -240,6 +240,26 @@ static void test_stop_early(void) {
     resnet_session_free(s);
 }
 
+/* A pass that fails (the RESNET_TEST_FAIL_PASS seam): resnet_run returns the error, after
+ * answering only the items of the passes before it, in order, and calls the source no more. */
+static void test_failed_pass(void) {
+    resnet_session *s;
+    resnet_error err;
+    CHECK(resnet_session_create(model, 2, 2, &s, &err) == RESNET_OK, "%s", err.message);
+    run_state x = {.max_batch = 2, .want = RESNET_WANT_PROBS};
+    setenv("RESNET_TEST_FAIL_PASS", "2", 1);
+    const resnet_status st = run(s, &x, &err);
+    unsetenv("RESNET_TEST_FAIL_PASS");
+    CHECK(st == RESNET_E_NOMEM && strstr(err.message, "RESNET_TEST_FAIL_PASS"), "status %d: %s", st, err.message);
+    CHECK(x.batches == 1 && x.order_ok, "%d passes reported before the failure, in order: %d", x.batches, x.order_ok);
+    /* the first pass's items (and failures before the second's) were answered, the rest not */
+    CHECK(x.results >= 1 && x.results < x.next && x.next < NSPEC, "%d answered, %d taken from the source of %d",
+          x.results, x.next, NSPEC);
+    run_state y = {.max_batch = 2, .want = RESNET_WANT_PROBS};
+    CHECK(run(s, &y, &err) == RESNET_OK && y.results == NSPEC, "the next run: %d results, %s", y.results, err.message);
+    resnet_session_free(s);
+}
+
 static void test_bad_arguments(void) {
     resnet_session *s;
     resnet_error err;
@@ -279,6 +299,7 @@ int main(void) {
     RUN(test_batch_sizes_bit_exact);
     RUN(test_trickle_runs_partial_batches);
     RUN(test_stop_early);
+    RUN(test_failed_pass);
     RUN(test_bad_arguments);
     for (int i = 0; i < NSPEC; i++) free(specs[i].logits), free(specs[i].features);
     free(coffee_bytes);

@@ -66,7 +66,8 @@ typedef struct job {
 typedef struct serve_state {
     pthread_mutex_t mu;
     pthread_cond_t changed;
-    job *head, *tail;
+    job *head, *tail;     /* read, not yet handed to the runner */
+    job *taken, *last;    /* handed to the runner, not yet answered, in order */
     int queued, eof, read_failed, nomem;
 } serve_state;
 
@@ -186,6 +187,10 @@ static int next_request(void *ctx, int may_block, resnet_item *item) {
         st->head = j->next;
         if (!st->head) st->tail = NULL;
         st->queued--;
+        j->next = NULL; /* now inside the runner, until answered */
+        if (st->last) st->last->next = j;
+        else st->taken = j;
+        st->last = j;
         pthread_cond_broadcast(&st->changed);
     }
     const int eof = st->eof;
@@ -209,8 +214,14 @@ static void job_free(job *j);
 
 /* Answers one request, in order, and flushes. */
 static int on_answer(void *ctx, const resnet_item_result *r) {
-    (void)ctx;
+    serve_state *st = ctx;
     job *j = r->user;
+    pthread_mutex_lock(&st->mu);
+    if (st->taken == j) { /* always: answers come in the order the requests were taken */
+        st->taken = j->next;
+        if (!st->taken) st->last = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
     if (r->status != RESNET_OK) {
         /* the library's message starts with the name, which the answer has in "file" */
         if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", cli_strip_file(r->message, r->name));
@@ -277,11 +288,20 @@ int cmd_serve(int argc, char **argv) {
     resnet_run_options ro;
     resnet_run_options_init(&ro);
     ro.want = RESNET_WANT_PROBS | RESNET_WANT_FEATURES;
-    resnet_status run = resnet_run(s, next_request, &st, on_answer, NULL, &ro, &err);
-    if (run != RESNET_OK) { /* the network failed: every request still gets its answer */
-        resnet_item item;
-        while (memset(&item, 0, sizeof item), next_request(&st, 1, &item) == RESNET_SOURCE_ITEM) {
-            job *j = item.user;
+    resnet_status run = resnet_run(s, next_request, &st, on_answer, &st, &ro, &err);
+    if (run != RESNET_OK) {
+        /* the network failed: every request still gets its answer, in order: first those
+         * inside the runner's batches, then those read after them, to the end of the input */
+        for (;;) {
+            job *j = st.taken; /* the runner has returned: only the reader runs beside us */
+            if (!j) {
+                resnet_item item;
+                memset(&item, 0, sizeof item);
+                if (next_request(&st, 1, &item) != RESNET_SOURCE_ITEM) break;
+                continue; /* it is on the taken list now */
+            }
+            st.taken = j->next;
+            if (!st.taken) st.last = NULL;
             if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", err.message);
             answer(j, NULL, NULL);
             fflush(stdout);

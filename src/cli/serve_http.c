@@ -3,11 +3,15 @@
  * connection limits are its job, not ours).
  *
  * Each connection has a thread (libmicrohttpd's thread-per-connection mode): it reads the body,
- * decodes and preprocesses the photos itself (so decoding runs in parallel and ahead of the
- * network), queues one job and waits. One batching thread runs the network: it takes the
- * first job waiting, waits at most --max-delay-ms for more to arrive (up to --max-batch images),
- * runs them as one forward pass and wakes their threads. A full queue (--max-queue jobs
- * waiting) answers 503 at once rather than letting latency grow without bound.
+ * queues one job (the photo files' bytes) and waits. The queue is the source of the library's
+ * runner (resnet_run) on one network thread: the runner's decoding thread decodes the photos
+ * ahead, straight into the next batch, while the network runs the current one, as
+ * `classify DIR` does (decoding on 16 handler threads instead took the cores from the
+ * network's threads). Dynamic batching is the source's: a batch's first photo waits at most
+ * --max-delay-ms for others, a batch holds at most --max-batch images, and while the network
+ * is busy the next batch keeps filling. A full queue (--max-queue jobs waiting) answers 503 at
+ * once rather than letting latency grow without bound. If the runner fails, every request
+ * inside it or queued behind it is answered 500 with the reason, and a new run serves on.
  *
  * SIGTERM/SIGINT: stop accepting (the listening socket is closed), answer every request already
  * received, then exit 0. */
@@ -28,11 +32,9 @@
 #include "cli/cli.h"
 #include "cli/serve_request.h"
 #include "common.h"
-#include "image/image.h"
 #include "io/json.h"
 
 #define MODEL_NAME "resnet50"
-#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 #define MAX_IMAGES 256 /* images in one infer request at most */
 
 static double now_s(void) {
@@ -56,13 +58,20 @@ typedef struct metrics {
     unsigned long long batch_bucket[N_BATCH], batch_count, batch_sum;
 } metrics;
 
-/* ---- jobs and the batching thread --------------------------------------------------------- */
+/* ---- jobs: the queue the runner reads ------------------------------------------------------ */
 typedef struct job {
-    int rows;         /* images (views) in input */
-    float *input;     /* rows x 3x224x224 */
-    float *logits;    /* rows x 1000, written by the batcher */
-    resnet_status status;
+    int n;                  /* photos (runner items) */
+    resnet_tta tta;         /* each photo's views */
+    const char *name;       /* the photos' name in messages: "body" or "image" */
+    const void **data;      /* n photo files in memory (the request's body or its base64 decoded) */
+    size_t *size;
+    float *probs;           /* n x 1000, written by the network thread */
+    int handed, answered;   /* photos handed to the runner, and answered by it */
+    resnet_status status;   /* the first error: a photo's (failed is its index) or the runner's */
+    int failed;             /* -1: the runner failed, not a photo */
     char message[sizeof(((resnet_error *)0)->message)];
+    int owns;               /* data[i] are the job's own (freed with it) */
+    double arrived;
     int done;
     struct job *next;
 } job;
@@ -70,112 +79,162 @@ typedef struct job {
 typedef struct server {
     const serve_http_options *o;
     resnet_session *session;
-    int session_batch;
-    resnet_norm norm;
     pthread_mutex_t mu;
     pthread_cond_t queued, finished;
-    job *head, *tail;
-    int queue_len, queue_rows, stop, draining;
-    int in_flight; /* requests received and not yet completed */
+    job *head, *tail;  /* every job queued and not yet answered, in order */
+    job *feed;         /* the first with photos not yet handed to the runner */
+    int queue_len;     /* jobs not yet handed to the runner whole: --max-queue, /metrics */
+    int batch_rows;    /* rows handed into the batch the runner is filling */
+    double batch_t0;   /* when that batch's first job arrived */
+    int stop, draining;
+    int in_flight;     /* requests received and not yet completed */
     metrics m;
-    float *batch_in, *batch_out;
 } server;
 
-static void run_rows(server *sv, job *const *jobs, int n) {
-    /* the jobs' rows go through the network session_batch at a time, in order */
-    int j = 0, r = 0;
-    while (j < n) {
-        int filled = 0, j0 = j, r0 = r;
-        while (j < n && filled < sv->session_batch) {
-            memcpy(sv->batch_in + (size_t)filled * IN_FLOATS, jobs[j]->input + (size_t)r * IN_FLOATS,
-                   IN_FLOATS * sizeof(float));
-            filled++;
-            if (++r == jobs[j]->rows) {
-                r = 0;
-                j++;
-            }
-        }
-        resnet_error e;
-        resnet_status st = resnet_forward(sv->session, sv->batch_in, filled, sv->batch_out, NULL, &e);
-        int jj = j0, rr = r0;
-        for (int i = 0; i < filled; i++) {
-            job *x = jobs[jj];
-            if (st == RESNET_OK)
-                memcpy(x->logits + (size_t)rr * RESNET_NUM_CLASSES, sv->batch_out + (size_t)i * RESNET_NUM_CLASSES,
-                       RESNET_NUM_CLASSES * sizeof(float));
-            else if (x->status == RESNET_OK) {
-                x->status = st;
-                snprintf(x->message, sizeof x->message, "%s", e.message);
-            }
-            if (++rr == x->rows) {
-                rr = 0;
-                jj++;
-            }
-        }
-    }
-    /* an answer made of inf/NaN or of 1000 equal numbers is no answer (as classify says) */
-    for (int i = 0; i < n; i++) {
-        const char *bad = jobs[i]->status == RESNET_OK ? rn_logits_problem(jobs[i]->logits, jobs[i]->rows) : NULL;
-        if (bad) {
-            jobs[i]->status = RESNET_E_WEIGHTS;
-            snprintf(jobs[i]->message, sizeof jobs[i]->message, "%s", bad);
-        }
-    }
-}
-
-static void *batcher(void *arg) {
-    server *sv = arg;
-    job *taken[1024];
+/* The runner's source, on its decoding thread: the next photo of the queue. Dynamic batching
+ * lives here: a batch's first photo waits at most --max-delay-ms (from its job's arrival) for
+ * others while the batch has room, and a batch holds at most --max-batch rows (a lone photo
+ * with more views still runs: the session holds any request's views). */
+static int next_photo(void *ctx, int may_block, resnet_item *item) {
+    server *sv = ctx;
+    const int max_rows = sv->o->max_batch;
     pthread_mutex_lock(&sv->mu);
-    for (;;) {
-        while (!sv->head && !sv->stop) pthread_cond_wait(&sv->queued, &sv->mu);
-        if (!sv->head) break; /* stopping, and nothing left */
-        /* dynamic batching: the first job waits at most max_delay_ms for others */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long ns = until.tv_nsec + (long)sv->o->max_delay_ms * 1000000L;
-        until.tv_sec += ns / 1000000000L;
-        until.tv_nsec = ns % 1000000000L;
-        while (sv->queue_rows < sv->o->max_batch && !sv->stop &&
-               pthread_cond_timedwait(&sv->queued, &sv->mu, &until) != ETIMEDOUT) {
+    if (may_block) { /* the runner holds nothing: a new batch */
+        sv->batch_rows = 0;
+        while (!sv->feed && !sv->stop) pthread_cond_wait(&sv->queued, &sv->mu);
+    } else if (sv->o->max_delay_ms > 0 && !sv->feed && sv->batch_rows < max_rows) {
+        const double until = sv->batch_t0 + 1e-3 * sv->o->max_delay_ms;
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        double left = until - now_s();
+        if (left > 0) {
+            long ns = t.tv_nsec + (long)(left * 1e9);
+            t.tv_sec += ns / 1000000000L;
+            t.tv_nsec = ns % 1000000000L;
+            while (!sv->feed && !sv->stop && pthread_cond_timedwait(&sv->queued, &sv->mu, &t) != ETIMEDOUT) {
+            }
         }
-        int n = 0, rows = 0;
-        while (sv->head && n < (int)(sizeof taken / sizeof *taken) &&
-               (n == 0 || rows + sv->head->rows <= sv->o->max_batch)) {
-            job *x = sv->head;
-            sv->head = x->next;
-            if (!sv->head) sv->tail = NULL;
-            sv->queue_len--;
-            sv->queue_rows -= x->rows;
-            rows += x->rows;
-            taken[n++] = x;
+    }
+    job *x = sv->feed;
+    int got = RESNET_SOURCE_LATER;
+    if (!x) {
+        if (sv->stop) got = RESNET_SOURCE_END; /* set once every request was answered */
+    } else {
+        const int rows = resnet_tta_views(x->tta, NULL);
+        if (may_block || sv->batch_rows + rows <= max_rows) {
+            const int i = x->handed++;
+            item->data = x->data[i];
+            item->size = x->size[i];
+            item->name = x->name;
+            item->tta = x->tta;
+            item->user = x;
+            if (x->handed == x->n) {
+                sv->feed = x->next;
+                sv->queue_len--;
+            }
+            if (may_block) sv->batch_t0 = x->arrived;
+            sv->batch_rows += rows;
+            got = RESNET_SOURCE_ITEM;
         }
-        pthread_mutex_unlock(&sv->mu);
-        run_rows(sv, taken, n);
-        pthread_mutex_lock(&sv->mu);
-        for (int i = 0; i < n; i++) taken[i]->done = 1;
-        for (size_t b = 0; b < N_BATCH; b++)
-            if (rows <= batch_le[b]) sv->m.batch_bucket[b]++;
-        sv->m.batch_count++;
-        sv->m.batch_sum += (unsigned long long)rows;
-        pthread_cond_broadcast(&sv->finished);
     }
     pthread_mutex_unlock(&sv->mu);
+    return got;
+}
+
+/* x answered in full (sv->mu held): off the list, its handler thread woken. */
+static void job_finish(server *sv, job *x) {
+    if (sv->head == x) { /* always: the runner answers in the source's order */
+        sv->head = x->next;
+        if (!sv->head) sv->tail = NULL;
+    }
+    x->done = 1;
+    pthread_cond_broadcast(&sv->finished);
+}
+
+/* The runner's callback, on the network thread: one photo's probabilities or error. */
+static int on_photo(void *ctx, const resnet_item_result *r) {
+    server *sv = ctx;
+    job *x = r->user;
+    const int i = x->answered;
+    if (r->status == RESNET_OK) {
+        memcpy(x->probs + (size_t)i * RESNET_NUM_CLASSES, r->probs, RESNET_NUM_CLASSES * sizeof(float));
+    } else if (x->status == RESNET_OK) {
+        x->status = r->status;
+        x->failed = i;
+        snprintf(x->message, sizeof x->message, "%s", cli_strip_file(r->message, r->name));
+    }
+    pthread_mutex_lock(&sv->mu);
+    if (++x->answered == x->n) job_finish(sv, x);
+    pthread_mutex_unlock(&sv->mu);
+    return 0;
+}
+
+static void on_batch(void *ctx, int items, int rows, double seconds) {
+    server *sv = ctx;
+    (void)items;
+    (void)seconds;
+    pthread_mutex_lock(&sv->mu);
+    for (size_t b = 0; b < N_BATCH; b++)
+        if (rows <= batch_le[b]) sv->m.batch_bucket[b]++;
+    sv->m.batch_count++;
+    sv->m.batch_sum += (unsigned long long)rows;
+    pthread_mutex_unlock(&sv->mu);
+}
+
+/* The runner stopped with an error: the jobs inside it (handed out, not answered) and those
+ * queued behind them are answered with it (500), each once; the next run starts afresh. */
+static void fail_pending(server *sv, resnet_status st, const char *message) {
+    pthread_mutex_lock(&sv->mu);
+    for (job *x = sv->head, *next; x; x = next) {
+        next = x->next;
+        if (x->status == RESNET_OK) {
+            x->status = st;
+            x->failed = -1;
+            snprintf(x->message, sizeof x->message, "%s", message);
+        }
+        x->done = 1;
+    }
+    sv->head = sv->tail = sv->feed = NULL;
+    sv->queue_len = 0;
+    pthread_cond_broadcast(&sv->finished);
+    pthread_mutex_unlock(&sv->mu);
+}
+
+/* The network thread: the runner over the queue until the server stops. */
+static void *network(void *arg) {
+    server *sv = arg;
+    resnet_run_options ro;
+    resnet_run_options_init(&ro);
+    ro.want = RESNET_WANT_PROBS;
+    ro.on_batch = on_batch;
+    ro.batch_ctx = sv;
+    for (;;) {
+        resnet_error e;
+        if (resnet_run(sv->session, next_photo, sv, on_photo, sv, &ro, &e) == RESNET_OK) break; /* stopped */
+        fprintf(stderr, "resnet: serve: %s\n", e.message);
+        fail_pending(sv, e.status, e.message);
+        pthread_mutex_lock(&sv->mu);
+        const int stop = sv->stop;
+        pthread_mutex_unlock(&sv->mu);
+        if (stop) break;
+        nanosleep(&(struct timespec){0, 100000000L}, NULL); /* then serve on with a new run */
+    }
     return NULL;
 }
 
-/* Queues the job and waits for its logits; 0, or -1 when the queue is full (503). */
+/* Queues the job and waits for its answers; 0, or -1 when the queue is full (503). */
 static int run_job(server *sv, job *x) {
     pthread_mutex_lock(&sv->mu);
     if (sv->queue_len >= sv->o->max_queue) {
         pthread_mutex_unlock(&sv->mu);
         return -1;
     }
+    x->arrived = now_s();
     if (sv->tail) sv->tail->next = x;
     else sv->head = x;
     sv->tail = x;
+    if (!sv->feed) sv->feed = x;
     sv->queue_len++;
-    sv->queue_rows += x->rows;
     pthread_cond_broadcast(&sv->queued);
     while (!x->done) pthread_cond_wait(&sv->finished, &sv->mu);
     pthread_mutex_unlock(&sv->mu);
@@ -246,15 +305,20 @@ static enum MHD_Result error_reply(server *sv, struct MHD_Connection *c, request
     return out_send(sv, c, r, code, &o, "application/json");
 }
 
-static job *job_new(int rows) {
+static job *job_new(int n, const char *name, resnet_tta tta, int owns) {
     job *x = calloc(1, sizeof *x);
     if (!x) return NULL;
-    x->rows = rows;
-    x->input = malloc((size_t)rows * IN_FLOATS * sizeof(float));
-    x->logits = malloc((size_t)rows * RESNET_NUM_CLASSES * sizeof(float));
-    if (!x->input || !x->logits) {
-        free(x->input);
-        free(x->logits);
+    x->n = n;
+    x->name = name;
+    x->tta = tta;
+    x->owns = owns;
+    x->data = calloc((size_t)n, sizeof *x->data);
+    x->size = calloc((size_t)n, sizeof *x->size);
+    x->probs = malloc((size_t)n * RESNET_NUM_CLASSES * sizeof(float));
+    if (!x->data || !x->size || !x->probs) {
+        free(x->data);
+        free(x->size);
+        free(x->probs);
         free(x);
         return NULL;
     }
@@ -263,9 +327,23 @@ static job *job_new(int rows) {
 
 static void job_free(job *x) {
     if (!x) return;
-    free(x->input);
-    free(x->logits);
+    for (int i = 0; x->owns && i < x->n; i++) free((void *)x->data[i]);
+    free(x->data);
+    free(x->size);
+    free(x->probs);
     free(x);
+}
+
+/* A job the runner answered with an error: 400 for a photo that could not be read, 500 when
+ * the network gave no answer (inf/NaN, or the runner failed). */
+static enum MHD_Result job_error_reply(server *sv, struct MHD_Connection *c, request *r, job *x) {
+    const int code = x->failed < 0 || x->status == RESNET_E_WEIGHTS || x->status == RESNET_E_NOMEM ? 500 : 400;
+    char msg[sizeof x->message + 32];
+    if (x->failed >= 0 && x->owns) snprintf(msg, sizeof msg, "image %d: %s", x->failed, x->message);
+    else snprintf(msg, sizeof msg, "%s", x->message);
+    enum MHD_Result ret = error_reply(sv, c, r, code, msg);
+    job_free(x);
+    return ret;
 }
 
 static void write_top(FILE *f, const float *probs, int k) {
@@ -300,27 +378,17 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         tta = (resnet_tta)m;
     }
     if (r->len == 0) return error_reply(sv, c, r, 400, "the body is empty: send the photo's bytes");
-    resnet_view views[RESNET_TTA_MAX_VIEWS];
-    const int n = resnet_tta_views(tta, views);
-    job *x = job_new(n);
+    job *x = job_new(1, "body", tta, 0);
     if (!x) return error_reply(sv, c, r, 500, "out of memory");
-    resnet_error e;
-    if (rn_preprocess_views_memory_ex(r->body, r->len, "body", sv->norm, sv->o->image_flags, views, n, x->input, &e) !=
-        RESNET_OK) {
-        job_free(x);
-        return error_reply(sv, c, r, 400, cli_strip_file(e.message, "body"));
-    }
+    x->data[0] = r->body;
+    x->size[0] = r->len;
     if (run_job(sv, x) != 0) {
         job_free(x);
         return error_reply(sv, c, r, 503, "the queue is full: try again later");
     }
-    if (x->status != RESNET_OK) {
-        enum MHD_Result ret = error_reply(sv, c, r, 500, x->message);
-        job_free(x);
-        return ret;
-    }
+    if (x->status != RESNET_OK) return job_error_reply(sv, c, r, x);
     float probs[RESNET_NUM_CLASSES];
-    resnet_tta_average(x->logits, n, probs);
+    memcpy(probs, x->probs, sizeof probs);
     job_free(x);
     out o;
     if (out_open(&o) != 0) return error_reply(sv, c, r, 500, "out of memory");
@@ -381,29 +449,25 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
         rn_json_free(doc);
         return error_reply(sv, c, r, 400, bad);
     }
-    job *x = job_new((int)n);
+    job *x = job_new((int)n, "image", RESNET_TTA_NONE, 1);
     if (!x) {
         rn_json_free(doc);
         return error_reply(sv, c, r, 500, "out of memory");
     }
-    resnet_view plain = {256, RESNET_CROP_CENTER, 0};
+    /* base64 -> the photo files' bytes; decoding them is the runner's, ahead of the network */
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *s = rn_json_string(rn_json_at(data, i), &len);
         unsigned char *bytes = s ? malloc(len / 4 * 3 + 3) : NULL;
         size_t where = 0;
         long got = bytes ? serve_base64_decode(s, len, bytes, &where) : -1;
-        resnet_error e;
+        x->data[i] = bytes;
         if (!s || got <= 0) {
             snprintf(msg, sizeof msg, "image %zu: %s", i, !s ? "not a string" : "not base64 (or empty)");
             bad = msg;
-        } else if (rn_preprocess_views_memory_ex(bytes, (size_t)got, "image", sv->norm, sv->o->image_flags, &plain, 1,
-                                                 x->input + i * IN_FLOATS, &e) != RESNET_OK) {
-            snprintf(msg, sizeof msg, "image %zu: %s", i, cli_strip_file(e.message, "image"));
-            bad = msg;
+            break;
         }
-        free(bytes);
-        if (bad) break;
+        x->size[i] = (size_t)got;
     }
     if (bad) {
         job_free(x);
@@ -416,10 +480,8 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
         return error_reply(sv, c, r, 503, "the queue is full: try again later");
     }
     if (x->status != RESNET_OK) {
-        enum MHD_Result ret = error_reply(sv, c, r, 500, x->message);
-        job_free(x);
         rn_json_free(doc);
-        return ret;
+        return job_error_reply(sv, c, r, x);
     }
     out o;
     if (out_open(&o) != 0) {
@@ -436,8 +498,7 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
     if (k) fprintf(o.f, "\"datatype\": \"BYTES\", \"shape\": [%zu, %d], \"data\": [", n, k);
     else fprintf(o.f, "\"datatype\": \"FP32\", \"shape\": [%zu, %d], \"data\": [", n, RESNET_NUM_CLASSES);
     for (size_t i = 0; i < n; i++) {
-        float *p = x->logits + i * RESNET_NUM_CLASSES;
-        resnet_softmax(p, RESNET_NUM_CLASSES, p);
+        const float *p = x->probs + i * RESNET_NUM_CLASSES;
         if (k) { /* Triton's classification extension: "prob:index:label" */
             resnet_prediction top[RESNET_NUM_CLASSES];
             resnet_top_k(p, RESNET_NUM_CLASSES, k, top);
@@ -629,18 +690,17 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     server sv;
     memset(&sv, 0, sizeof sv);
     sv.o = o;
-    sv.norm = resnet_model_norm(model);
-    sv.session_batch = o->max_batch > RESNET_TTA_MAX_VIEWS ? o->max_batch : RESNET_TTA_MAX_VIEWS;
+    /* rows per forward pass: --max-batch (next_photo keeps to it), and any request's views */
+    const int session_batch = o->max_batch > RESNET_TTA_MAX_VIEWS ? o->max_batch : RESNET_TTA_MAX_VIEWS;
     resnet_error err;
-    if (resnet_session_create(model, threads, sv.session_batch, &sv.session, &err) != RESNET_OK)
+    if (resnet_session_create(model, threads, session_batch, &sv.session, &err) != RESNET_OK)
         return cli_error("%s", err.message);
-    sv.batch_in = malloc((size_t)sv.session_batch * IN_FLOATS * sizeof(float));
-    sv.batch_out = malloc((size_t)sv.session_batch * RESNET_NUM_CLASSES * sizeof(float));
+    resnet_session_set_image_flags(sv.session, o->image_flags); /* --exif-orientation */
     int rc = 1;
     pthread_t bt;
     int started = 0;
     struct MHD_Daemon *d = NULL;
-    if (!sv.batch_in || !sv.batch_out || pthread_mutex_init(&sv.mu, NULL) != 0) {
+    if (pthread_mutex_init(&sv.mu, NULL) != 0) {
         cli_error("serve: out of memory");
         goto done;
     }
@@ -653,8 +713,8 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error on its socket, not our end */
-    if (pthread_create(&bt, NULL, batcher, &sv) != 0) {
-        cli_error("serve: cannot start the batching thread");
+    if (pthread_create(&bt, NULL, network, &sv) != 0) {
+        cli_error("serve: cannot start the network thread");
         goto unblock;
     }
     started = 1;
@@ -707,8 +767,6 @@ unblock:
     pthread_cond_destroy(&sv.finished);
     pthread_mutex_destroy(&sv.mu);
 done:
-    free(sv.batch_in);
-    free(sv.batch_out);
     resnet_session_free(sv.session);
     return rc;
 }
