@@ -9,21 +9,11 @@ import sys
 import tempfile
 import time
 
+from checklib import DEMO, HERE, check, finish
+
 BIN = os.environ["RESNET_BIN"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEMO = [os.path.normpath(os.path.join(HERE, os.pardir, "demo", n)) for n in ("chelsea.png", "coffee.png")]
 TMP = tempfile.gettempdir()
-passed = failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, str(detail)[:600]))
 
 
 def serve(lines, args=(), raw=None):
@@ -190,5 +180,4 @@ p.stderr.close()
 check("each answer flushed before the next request is sent; EOF then exits 0",
       [g and g.get("id") for g in got] == [0, 1] and rc == 0, (got, rc))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
