@@ -43,7 +43,8 @@
  *   and one session alone gets every core. threads = T > 0 gives the session a pool of T
  *   threads of its own (T - 1 workers and the caller), used whatever else runs. Results
  *   are bit-identical whatever the threads.
- * - resnet_run_files adds one decoding thread for the duration of the call.
+ * - resnet_run (and resnet_run_files, built on it) adds one decoding thread for the duration
+ *   of the call: the source is called on that thread, the result callback on the caller's.
  * - Functions without a model, session or head (preprocessing, softmax, class names,
  *   resnet_kernels_*) are safe from any thread.
  *
@@ -58,7 +59,7 @@
  *   fields at the end of the size-versioned structs; a program built against an older
  *   MINOR of the same MAJOR runs unchanged. PATCH changes no declaration (fixes only).
  * - Size-versioned structs (resnet_load_options, resnet_outputs, resnet_train_options,
- *   resnet_train_report) start with `size_t size`, set by their init function from the
+ *   resnet_train_report, resnet_run_options) start with `size_t size`, set by their init function from the
  *   caller's own sizeof. Always init before setting fields. The library reads (or writes)
  *   only the bytes that size covers: fields a program does not know keep their defaults,
  *   and a field added later means "as before" when zero. A program built against a newer
@@ -66,8 +67,9 @@
  *   ignored request.
  * - The other structs are fixed: resnet_error, resnet_prediction, resnet_view,
  *   resnet_layer_profile, resnet_image and resnet_file_list change only with MAJOR.
- *   resnet_file_result is made by the library and only read by the caller: it may gain
- *   fields at its end in a MINOR.
+ *   resnet_file_result and resnet_item_result are made by the library and only read by the
+ *   caller, resnet_item is made (zeroed) by the library and filled by the caller's source:
+ *   each may gain fields at its end in a MINOR.
  */
 #ifndef RESNET_H
 #define RESNET_H
@@ -87,7 +89,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 0
+#define RESNET_VERSION_MINOR 1
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -379,7 +381,7 @@ enum { RESNET_IMAGE_EXIF_ORIENTATION = 1 };
 RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out,
                                               resnet_error *err);
 /* The RESNET_IMAGE_* flags for every photo the session reads from a file:
- * resnet_classify_file, resnet_classify_file_tta and resnet_run_files. 0 when created. */
+ * resnet_classify_file, resnet_classify_file_tta, resnet_run and resnet_run_files. 0 when created. */
 RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);
 RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
 /* Writes an 8-bit RGB PNG (with a "Software" text chunk naming this library). Atomic: the
@@ -459,6 +461,95 @@ enum { RESNET_WANT_LOGITS = 1, RESNET_WANT_FEATURES = 2 };
  * stopped it (out of memory, no thread). */
 RESNET_API resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int n, int want,
                                           resnet_file_fn fn, void *ctx, resnet_error *err);
+
+/* ---- the runner: many photos, decoded ahead, batched, results in order --------------
+ * resnet_run pulls items (photos) from a source, decodes and preprocesses each one's views
+ * on a decoding thread straight into the next batch's input while the session runs the
+ * current batch, packs the views of several items into one forward pass of up to the
+ * session's max_batch rows, and hands back each item's result in the order the source gave
+ * them, on the calling thread. resnet_run_files is resnet_run over a list of paths.
+ *
+ * The source is called on the decoding thread. It fills *item and returns RESNET_SOURCE_ITEM,
+ * or RESNET_SOURCE_END (no more items, ever), or RESNET_SOURCE_LATER (none ready now: the
+ * runner runs the items it holds instead of waiting for more, so a lone request of a stream
+ * is answered at once). may_block is non-zero when the runner holds no item: the source may
+ * then wait for its next item (reading stdin, a queue); when zero it should answer at once
+ * (LATER if it would have to wait). A source that returns LATER with may_block set is called
+ * again after about a millisecond. After the callback asks to stop, or the run fails, the
+ * source is not called again (a call already in progress is waited for).
+ *
+ * Lifetimes: what an item points to (path, data, name, error) must stay valid until that
+ * item's result has been handed to the callback (or resnet_run has returned); `user` is the
+ * caller's, handed back untouched. */
+typedef struct resnet_item {
+    const char *path;  /* a photo file, or NULL for a photo in memory (data, size) */
+    const void *data;  /* the bytes of a photo file (any format resnet_preprocess_memory reads) */
+    size_t size;
+    const char *name;  /* for messages and results; default: path, or "<memory>" */
+    resnet_tta tta;    /* this item's views; preset to resnet_run_options.tta */
+    const char *error; /* non-NULL: not read at all; handed back in its place with this
+                          message and RESNET_E_IO (a folder that could not be listed, a bad
+                          request line) */
+    void *user;        /* the caller's, handed back in the result */
+} resnet_item;
+
+enum { RESNET_SOURCE_ITEM = 0, RESNET_SOURCE_END = 1, RESNET_SOURCE_LATER = 2 };
+typedef int (*resnet_source_fn)(void *ctx, int may_block, resnet_item *item);
+
+/* What resnet_run computes for each item (resnet_run_options.want). */
+enum {
+    /* RESNET_WANT_LOGITS = 1, RESNET_WANT_FEATURES = 2: declared with resnet_run_files */
+    RESNET_WANT_PROBS = 4,        /* the mean of the views' softmax (resnet_tta_average) */
+    RESNET_WANT_VIEW_FEATURES = 8 /* the pooled features of each view */
+};
+
+/* One item's result; the pointers are valid only during the callback. */
+typedef struct resnet_item_result {
+    int index;                  /* its position in the source's order, from 0 */
+    const char *path;           /* the item's path, NULL for memory */
+    const char *name;           /* its name in messages: item.name, else path or "<memory>" */
+    void *user;                 /* item.user */
+    resnet_status status;       /* RESNET_OK, or why it could not be read (RESNET_E_IO,
+                                   RESNET_E_IMAGE, ...), needs more views than a batch holds
+                                   (RESNET_E_ARG), or gave no finite answer (RESNET_E_WEIGHTS) */
+    const char *message;        /* the one-line error when status != RESNET_OK, else "" */
+    int views;                  /* its views (network rows) */
+    const float *logits;        /* WANT_LOGITS: views x 1000, one row per view */
+    const float *probs;         /* WANT_PROBS: 1000, the views' softmax averaged */
+    const float *features;      /* WANT_FEATURES: 2048, the mean of the views' features */
+    const float *view_features; /* WANT_VIEW_FEATURES: views x 2048 */
+} resnet_item_result;
+
+/* Called once per item, in order, on the thread that called resnet_run. Return 0 to go on,
+ * anything else to stop (resnet_run then returns RESNET_OK). */
+typedef int (*resnet_item_fn)(void *ctx, const resnet_item_result *result);
+
+/* Size-versioned: resnet_run_options_init, then set the fields wanted. */
+typedef struct resnet_run_options {
+    size_t size;    /* sizeof(resnet_run_options), set by resnet_run_options_init */
+    int want;       /* RESNET_WANT_* (LOGITS, FEATURES, PROBS, VIEW_FEATURES); default
+                       RESNET_WANT_PROBS. 0: no forward pass at all, only failures are found */
+    resnet_tta tta; /* the views of each item unless its source says otherwise; default NONE */
+    /* Called after each forward pass, on the calling thread, when not NULL: the items and
+     * rows (views) it ran and the seconds it took (batch sizes, time in the network). */
+    void (*on_batch)(void *ctx, int items, int rows, double seconds);
+    void *batch_ctx;
+} resnet_run_options;
+
+RESNET_API void resnet_run_options_init_size(resnet_run_options *opts, size_t size);
+static inline void resnet_run_options_init(resnet_run_options *opts) {
+    resnet_run_options_init_size(opts, sizeof *opts);
+}
+
+/* Runs every item of `next` through the session as described above. An item's views never
+ * span two forward passes: an item with more views than the session's max_batch gets
+ * RESNET_E_ARG. An item that cannot be read is handed to fn with its error and does not stop
+ * the run. opts may be NULL (the defaults). The session's image flags apply to every item.
+ * Results are bit-identical with resnet_forward on the same preprocessed input. Returns
+ * RESNET_OK when the source ended and every item was handed to fn (or fn stopped the run),
+ * else the error that stopped it (out of memory, no thread, the forward pass). */
+RESNET_API resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_ctx, resnet_item_fn fn,
+                                    void *ctx, const resnet_run_options *opts, resnet_error *err);
 
 /* ---- a new final layer for your own classes ------------------------------------------
  * Multinomial logistic regression on the frozen 2048-d pooled features: softmax

@@ -33,6 +33,26 @@ const cli_command cli_classify = {
     .shortopts = "hk:", .options = options,
 };
 
+typedef struct classify_run {
+    int k, json, failed;
+} classify_run;
+
+/* One bad photo is reported and skipped; the others are still classified. */
+static int on_photo(void *ctx, const resnet_item_result *r) {
+    classify_run *x = ctx;
+    if (r->status != RESNET_OK) {
+        cli_error("%s", r->message);
+        if (x->json) cli_json_error_record(stdout, r->name, r->message);
+        x->failed++;
+        fflush(stdout);
+        return 0;
+    }
+    resnet_prediction top[RESNET_NUM_CLASSES];
+    resnet_top_k(r->probs, RESNET_NUM_CLASSES, x->k, top);
+    cli_print_top(r->name, top, x->k, x->json, NULL);
+    return 0;
+}
+
 int cmd_classify(int argc, char **argv) {
     cli_common common = {.kernels = RESNET_KERNELS_AUTO};
     int k = 5, json = 0;
@@ -68,21 +88,12 @@ int cmd_classify(int argc, char **argv) {
         resnet_model_free(model);
         return 1;
     }
+    /* the runner decodes the next photos while the network runs this one */
+    classify_run x = {k, json, 0};
     resnet_error err;
-    int failed = 0;
-    resnet_prediction top[RESNET_NUM_CLASSES];
-    for (int i = 0; i < nfiles; i++) {
-        /* One bad photo is reported and skipped; the others are still classified. */
-        if (cli_classify_photo(session, files[i], tta, k, top, &err) != RESNET_OK) {
-            cli_error("%s", err.message);
-            if (json) cli_json_error_record(stdout, files[i], err.message);
-            failed++;
-            fflush(stdout);
-        } else {
-            cli_print_top(files[i], top, k, json, NULL);
-        }
-    }
+    if (cli_run_photos(session, files, NULL, nfiles, tta, RESNET_WANT_PROBS, on_photo, &x, &err) != RESNET_OK)
+        x.failed = cli_error("%s", err.message);
     resnet_session_free(session);
     resnet_model_free(model);
-    return failed ? 1 : 0;
+    return x.failed ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* classify_many.c - `resnet classify DIR...` and `resnet classify --head HEAD PHOTO...`:
  * folders walked recursively, photos decoded on a second thread while the network runs
- * batches (resnet_run_files), a progress bar on a terminal, and a summary at the end.
+ * batches (the library's runner, resnet_run; with --tta each batch holds one photo's views),
+ * a progress bar on a terminal, and a summary at the end.
  * The output lines are those of a plain `classify` (text or --json); with --head the classes
  * and names are the head's. */
 #include <stdlib.h>
@@ -24,14 +25,14 @@ static const char *class_name(const run_ctx *x, int i) {
     return x->head ? resnet_head_class_name(x->head, i) : resnet_class_name(i);
 }
 
-/* Reports one photo (its error, or its classes from logits or features). */
-static int on_result(void *vctx, const resnet_file_result *r) {
+/* Reports one photo (its error, or its classes from probabilities or features). */
+static int on_result(void *vctx, const resnet_item_result *r) {
     run_ctx *x = vctx;
     cli_progress_clear(&x->bar);
     x->done++;
     if (r->status != RESNET_OK) {
         cli_error("%s", r->message);
-        if (x->json) cli_json_error_record(stdout, r->path, r->message), fflush(stdout);
+        if (x->json) cli_json_error_record(stdout, r->name, r->message), fflush(stdout);
         x->failed++;
         cli_progress_update(&x->bar, x->done);
         return 0;
@@ -41,19 +42,19 @@ static int on_result(void *vctx, const resnet_file_result *r) {
         resnet_error err;
         nc = resnet_head_classes(x->head);
         if (resnet_head_predict(x->head, r->features, 1, x->probs, &err) != RESNET_OK) {
-            cli_error("%s: %s", r->path, err.message);
-            if (x->json) cli_json_error_record(stdout, r->path, err.message), fflush(stdout);
+            cli_error("%s: %s", r->name, err.message);
+            if (x->json) cli_json_error_record(stdout, r->name, err.message), fflush(stdout);
             x->failed++;
             cli_progress_update(&x->bar, x->done);
             return 0;
         }
     } else {
-        resnet_softmax(r->logits, RESNET_NUM_CLASSES, x->probs);
+        memcpy(x->probs, r->probs, RESNET_NUM_CLASSES * sizeof(float)); /* averaged over the views */
     }
     const int k = x->k < nc ? x->k : nc;
     resnet_top_k(x->probs, nc, k, x->top);
     x->top1_count[x->top[0].index]++;
-    cli_print_top(r->path, x->top, k, x->json, x->head);
+    cli_print_top(r->name, x->top, k, x->json, x->head);
     cli_progress_update(&x->bar, x->done);
     return 0;
 }
@@ -137,37 +138,17 @@ int cli_classify_many(const cli_common *c, char **args, int nargs, int k, int js
             cli_error("warning: %s was trained on features of other weights (%s); its answers may be wrong",
                       head_path, resnet_head_backbone(head));
     }
+    /* with views: one photo's views per pass, as a single photo runs them */
     int batch = tta == RESNET_TTA_NONE ? BATCH : resnet_tta_views(tta, NULL);
     if (photos.count < batch && tta == RESNET_TTA_NONE) batch = photos.count;
     if (!(s = cli_session(model, c, batch))) goto done;
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
-    if (tta == RESNET_TTA_NONE) {
-        if (cli_run_files(s, photos.paths, photos.errors, photos.count,
-                             head ? RESNET_WANT_FEATURES : RESNET_WANT_LOGITS, on_result, &x, &err) != RESNET_OK) {
-            cli_progress_clear(&x.bar);
-            cli_error("%s", err.message);
-            goto done;
-        }
-    } else {
-        /* the views of one photo are the batch: one photo at a time */
-        for (int i = 0; i < photos.count; i++) {
-            resnet_prediction *top = x.top;
-            int kk = k < RESNET_NUM_CLASSES ? k : RESNET_NUM_CLASSES;
-            cli_progress_clear(&x.bar);
-            x.done++;
-            if (photos.errors && photos.errors[i]) snprintf(err.message, sizeof err.message, "%s", photos.errors[i]);
-            if ((photos.errors && photos.errors[i]) ||
-                cli_classify_photo(s, photos.paths[i], tta, kk, top, &err) != RESNET_OK) {
-                cli_error("%s", err.message);
-                if (x.json) cli_json_error_record(stdout, photos.paths[i], err.message), fflush(stdout);
-                x.failed++;
-            } else {
-                x.top1_count[top[0].index]++;
-                cli_print_top(photos.paths[i], x.top, kk, x.json, x.head);
-            }
-            cli_progress_update(&x.bar, x.done);
-        }
+    if (cli_run_photos(s, photos.paths, photos.errors, photos.count, tta,
+                       head ? RESNET_WANT_FEATURES : RESNET_WANT_PROBS, on_result, &x, &err) != RESNET_OK) {
+        cli_progress_clear(&x.bar);
+        cli_error("%s", err.message);
+        goto done;
     }
     cli_progress_clear(&x.bar);
     if (x.folder_mode) summary(&x, photos.count, photos.problems, nc, cli_now() - t0);

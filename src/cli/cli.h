@@ -143,14 +143,12 @@ void cli_text(FILE *f, const char *s);
 const unsigned char *cli_stdin_bytes(size_t *size, resnet_error *err);
 /* 1 if path is "-" (standard input). A file named "-" is reached as "./-". */
 int cli_is_stdin(const char *path);
-/* resnet_classify_file_tta, and "-" from standard input (stdin.c). */
-resnet_status cli_classify_photo(resnet_session *s, const char *path, resnet_tta mode, int k, resnet_prediction *top,
-                                 resnet_error *err);
-/* resnet_run_files, and "-" from standard input in its place (indices are those of paths).
- * errors may be NULL, or give per path a message: that entry is not read, fn gets it as its
- * error (a folder argument that could not be listed). */
-resnet_status cli_run_files(resnet_session *s, char *const *paths, char *const *errors, int n, int want,
-                            resnet_file_fn fn, void *ctx, resnet_error *err);
+/* The photos of a command line through the library's runner (resnet_run): each path with the
+ * views of `tta`, "-" from standard input in its place; errors may be NULL, or give per path
+ * a message: that entry is not read, fn gets it as its error (a folder argument that could
+ * not be listed). Results in order, indices those of paths (stdin.c). */
+resnet_status cli_run_photos(resnet_session *s, char *const *paths, char *const *errors, int n, resnet_tta tta,
+                             int want, resnet_item_fn fn, void *ctx, resnet_error *err);
 /* Returns message without its leading "file: " (library messages start with the file
  * name, which a JSON record already has in "file"). */
 const char *cli_strip_file(const char *message, const char *file);

@@ -1,108 +1,17 @@
 /* eval.c - `resnet eval DIR`: classify every labelled photo of a folder and report accuracy.
  *
- * The pipeline has two stages. A producer thread decodes and preprocesses the photos of the
- * next batch (every view of each) while the network runs the current one, so the network
- * never waits for JPEG decoding or resizing: two batch buffers pass between the threads. The
- * main thread runs the network, counts the results, and does all printing, in the order of
- * the set, so messages, predictions and the progress bar never interleave.
+ * The photos go through the library's runner (resnet_run): it decodes and preprocesses the
+ * next photos (every view of each) on its own thread while the network runs the current
+ * batch, and hands back each photo's averaged probabilities in the order of the set, on this
+ * thread, which counts them and does all printing, so messages, predictions and the progress
+ * bar never interleave.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
-#include "common.h"
-#include "image/image.h"
 #include "cli/eval.h"
-
-#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
-#define NSLOTS 2 /* one batch being filled while one runs */
-
-/* ---- one batch buffer --------------------------------------------------------------- */
-
-typedef struct failure {
-    int item;
-    char message[sizeof(((resnet_error *)0)->message)];
-} failure;
-
-typedef struct slot {
-    float *input;    /* photos x views x 3x224x224 */
-    int *item;       /* the set's index of each photo in the batch */
-    int n;           /* photos preprocessed into it */
-    failure *failed; /* photos of this stretch of the set that could not be read */
-    int nfailed, capfailed;
-    int covered;     /* photos of the set this batch accounts for: n + nfailed */
-    int ready;       /* filled, waiting for the network */
-} slot;
-
-typedef struct pipeline {
-    const eval_set *set;
-    const resnet_view *views;
-    int nviews, photos_per_batch;
-    resnet_norm norm;
-    unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
-    slot slots[NSLOTS];
-    int done;     /* the producer has handed over every photo */
-    int stop;     /* the consumer gave up: the producer must end */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} pipeline;
-
-static void add_failure(slot *s, int item, const char *message) {
-    if (s->nfailed == s->capfailed) {
-        int cap = s->capfailed ? s->capfailed * 2 : 8;
-        failure *p = realloc(s->failed, (size_t)cap * sizeof *p);
-        if (!p) return; /* out of memory: the photo is still counted in `covered` */
-        s->failed = p;
-        s->capfailed = cap;
-    }
-    failure *f = &s->failed[s->nfailed++];
-    f->item = item;
-    snprintf(f->message, sizeof f->message, "%s", message);
-}
-
-/* The producer: fills the slots in turn with the next photos of the set. */
-static void *producer(void *arg) {
-    pipeline *pl = arg;
-    int next = 0;
-    for (int k = 0; next < pl->set->n; k = (k + 1) % NSLOTS) {
-        slot *s = &pl->slots[k];
-        pthread_mutex_lock(&pl->mu);
-        while (s->ready && !pl->stop) pthread_cond_wait(&pl->cv, &pl->mu);
-        int stop = pl->stop;
-        pthread_mutex_unlock(&pl->mu);
-        if (stop) return NULL;
-        s->n = s->nfailed = s->covered = 0;
-        /* A batch closes when it holds photos_per_batch photos; unreadable photos ride along
-         * as failures, so a folder of broken files still moves on (and is reported in order). */
-        while (s->n < pl->photos_per_batch && next < pl->set->n) {
-            const eval_item *it = &pl->set->items[next];
-            resnet_error err;
-            float *dst = s->input + (size_t)s->n * pl->nviews * IN_FLOATS;
-            if (rn_preprocess_views_file_ex(it->path, pl->norm, pl->image_flags, pl->views, pl->nviews, dst, &err) ==
-                RESNET_OK)
-                s->item[s->n++] = next;
-            else
-                add_failure(s, next, err.message);
-            s->covered++;
-            next++;
-        }
-        pthread_mutex_lock(&pl->mu);
-        s->ready = 1;
-        pthread_cond_broadcast(&pl->cv);
-        pthread_mutex_unlock(&pl->mu);
-    }
-    pthread_mutex_lock(&pl->mu);
-    pl->done = 1;
-    pthread_cond_broadcast(&pl->cv);
-    pthread_mutex_unlock(&pl->mu);
-    return NULL;
-}
 
 /* ---- the command ------------------------------------------------------------------------ */
 
@@ -214,78 +123,50 @@ static int out_close(rn_atomic_file *o, int keep) {
     return 0;
 }
 
-static void slots_free(pipeline *pl) {
-    for (int k = 0; k < NSLOTS; k++) {
-        free(pl->slots[k].input);
-        free(pl->slots[k].item);
-        free(pl->slots[k].failed);
-    }
+/* The set as the runner's source (called on its decoding thread). */
+typedef struct set_source {
+    const eval_set *set;
+    int next;
+} set_source;
+
+static int next_item(void *ctx, int may_block, resnet_item *item) {
+    set_source *src = ctx;
+    (void)may_block;
+    if (src->next == src->set->n) return RESNET_SOURCE_END;
+    item->path = src->set->items[src->next++].path;
+    return RESNET_SOURCE_ITEM;
 }
 
-static int slots_alloc(pipeline *pl) {
-    const size_t floats = (size_t)pl->photos_per_batch * pl->nviews * IN_FLOATS;
-    for (int k = 0; k < NSLOTS; k++) {
-        pl->slots[k].input = malloc(floats * sizeof(float));
-        pl->slots[k].item = malloc((size_t)pl->photos_per_batch * sizeof(int));
-        if (!pl->slots[k].input || !pl->slots[k].item) return -1;
+/* Counts and prints the photos as the runner hands them back, in the order of the set. */
+typedef struct eval_sink {
+    const eval_set *set;
+    eval_tally *tally;
+    reporter *rep;
+    FILE *pred;
+    double net; /* seconds inside resnet_forward */
+} eval_sink;
+
+static void on_batch(void *ctx, int items, int rows, double seconds) {
+    (void)items, (void)rows;
+    ((eval_sink *)ctx)->net += seconds;
+}
+
+static int on_photo(void *ctx, const resnet_item_result *r) {
+    eval_sink *x = ctx;
+    const eval_item *it = &x->set->items[r->index];
+    if (r->status != RESNET_OK) { /* unreadable, or no finite answer: an error, not a wrong answer */
+        report_problem(x->rep, it->path, r->message);
+        eval_tally_record_error(x->tally, r->index, r->message);
+        x->tally->failed++;
+    } else {
+        resnet_prediction top[5];
+        resnet_top_k(r->probs, RESNET_NUM_CLASSES, 5, top);
+        eval_tally_add(x->tally, it->label, top);
+        eval_tally_record(x->tally, r->index, top);
+        if (x->pred) eval_predictions_line(x->pred, it->name, it->label, top);
     }
+    cli_progress_update(x->rep->bar, r->index + 1);
     return 0;
-}
-
-/* Runs the network on every batch the producer hands over; 0, or 1 if the network failed. */
-static int consume(pipeline *pl, resnet_session *s, eval_tally *tally, reporter *rep, FILE *pred, double *net) {
-    const int nv = pl->nviews;
-    float *logits = malloc((size_t)pl->photos_per_batch * nv * RESNET_NUM_CLASSES * sizeof(float));
-    if (!logits) return cli_error("out of memory");
-    int covered = 0, rc = 0;
-    for (int k = 0;; k = (k + 1) % NSLOTS) {
-        slot *sl = &pl->slots[k];
-        pthread_mutex_lock(&pl->mu);
-        while (!sl->ready && !pl->done) pthread_cond_wait(&pl->cv, &pl->mu);
-        int have = sl->ready;
-        pthread_mutex_unlock(&pl->mu);
-        if (!have) break; /* done, and nothing left in this slot: slots are filled in turn */
-        for (int i = 0; i < sl->nfailed; i++) {
-            report_problem(rep, pl->set->items[sl->failed[i].item].path, sl->failed[i].message);
-            eval_tally_record_error(tally, sl->failed[i].item, sl->failed[i].message);
-        }
-        if (sl->n > 0) {
-            resnet_error err;
-            double t0 = cli_now();
-            /* All views of the batch's photos go through the network together. */
-            if (resnet_forward(s, sl->input, sl->n * nv, logits, NULL, &err) != RESNET_OK) {
-                cli_progress_clear(rep->bar);
-                rc = cli_error("%s", err.message);
-                break;
-            }
-            *net += cli_now() - t0;
-            for (int i = 0; i < sl->n; i++) {
-                const eval_item *it = &pl->set->items[sl->item[i]];
-                float *probs = logits + (size_t)i * nv * RESNET_NUM_CLASSES;
-                const char *bad = rn_logits_problem(probs, nv);
-                if (bad) { /* an error, not a wrong answer */
-                    report_problem(rep, it->path, bad);
-                    tally->failed++;
-                    continue;
-                }
-                resnet_tta_average(probs, nv, probs);
-                resnet_prediction top[5];
-                resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
-                eval_tally_add(tally, it->label, top);
-                eval_tally_record(tally, sl->item[i], top);
-                if (pred) eval_predictions_line(pred, it->name, it->label, top);
-            }
-        }
-        tally->failed += sl->covered - sl->n;
-        covered += sl->covered;
-        cli_progress_update(rep->bar, covered);
-        pthread_mutex_lock(&pl->mu);
-        sl->ready = 0;
-        pthread_cond_broadcast(&pl->cv);
-        pthread_mutex_unlock(&pl->mu);
-    }
-    free(logits);
-    return rc;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -336,50 +217,36 @@ int cmd_eval(int argc, char **argv) {
             return 1;
         }
     }
-    resnet_view views[RESNET_TTA_MAX_VIEWS];
-    pipeline pl = {.set = &set, .views = views, .nviews = resnet_tta_views(o.tta, views)};
+    const int nviews = resnet_tta_views(o.tta, NULL);
     /* --batch counts network images; a photo's views never split across batches. */
-    pl.photos_per_batch = o.batch / pl.nviews > 0 ? o.batch / pl.nviews : 1;
+    const int photos_per_batch = o.batch / nviews > 0 ? o.batch / nviews : 1;
     resnet_model *model = cli_load_model(&o.common);
     resnet_session *session = NULL;
     rn_atomic_file pred = {.fd = -1, .slot = -1};
     int completed = 0; /* every photo went through: the report and predictions are whole */
-    if (!model) {
+    if (!model || !(session = cli_session(model, &o.common, photos_per_batch * nviews))) {
         rc = 1;
-        goto done;
-    }
-    pl.norm = resnet_model_norm(model);
-    pl.image_flags = o.common.image_flags;
-    resnet_error err;
-    if (resnet_session_create(model, o.common.threads, pl.photos_per_batch * pl.nviews, &session, &err) != RESNET_OK) {
-        rc = cli_error("%s", err.message);
-        goto done;
-    }
-    if (slots_alloc(&pl) != 0) {
-        rc = cli_error("out of memory for batches of %d photos x %d views", pl.photos_per_batch, pl.nviews);
         goto done;
     }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
     if (pred.fp) eval_predictions_header(pred.fp);
 
     cli_progress_start(&bar, set.n, "photos");
-    pthread_mutex_init(&pl.mu, NULL);
-    pthread_cond_init(&pl.cv, NULL);
-    pthread_t thread;
-    double t0 = cli_now(), net = 0;
-    if (pthread_create(&thread, NULL, producer, &pl) != 0) {
-        rc = cli_error("cannot start the decoding thread");
-    } else {
-        rc = consume(&pl, session, &tally, &rep, pred.fp, &net);
-        pthread_mutex_lock(&pl.mu);
-        pl.stop = 1; /* if the network failed, the producer may be waiting for a free slot */
-        pthread_cond_broadcast(&pl.cv);
-        pthread_mutex_unlock(&pl.mu);
-        pthread_join(thread, NULL);
+    set_source src = {&set, 0};
+    eval_sink sink = {&set, &tally, &rep, pred.fp, 0};
+    resnet_run_options ro;
+    resnet_run_options_init(&ro);
+    ro.want = RESNET_WANT_PROBS;
+    ro.tta = o.tta;
+    ro.on_batch = on_batch;
+    ro.batch_ctx = &sink;
+    resnet_error err;
+    double t0 = cli_now();
+    if (resnet_run(session, next_item, &src, on_photo, &sink, &ro, &err) != RESNET_OK) {
+        cli_progress_clear(&bar);
+        rc = cli_error("%s", err.message);
     }
     double seconds = cli_now() - t0;
-    pthread_cond_destroy(&pl.cv);
-    pthread_mutex_destroy(&pl.mu);
     cli_progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
@@ -389,11 +256,11 @@ int cmd_eval(int argc, char **argv) {
                      resnet_kernels_name(resnet_model_kernels(model)));
         else
             snprintf(kernels, sizeof kernels, "%s", resnet_kernels_name(resnet_model_kernels(model)));
-        eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = pl.nviews,
-                        .batch = pl.photos_per_batch * pl.nviews, .threads = resnet_session_threads(session),
+        eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = nviews,
+                        .batch = photos_per_batch * nviews, .threads = resnet_session_threads(session),
                         .kernels = kernels,
                         .skipped = set.skipped + tally.failed, .unlabelled = set.unlabelled,
-                        .ignored = set.ignored, .seconds = seconds, .network_seconds = net};
+                        .ignored = set.ignored, .seconds = seconds, .network_seconds = sink.net};
         if (o.json) eval_report_json(stdout, &run, &tally, &set);
         else eval_report_text(stdout, &run, &tally);
         fflush(stdout);
@@ -403,7 +270,6 @@ int cmd_eval(int argc, char **argv) {
 done:
     /* written out even when some photos were skipped, but not after a network failure */
     if (out_close(&pred, completed) != 0) rc = 1;
-    slots_free(&pl);
     resnet_session_free(session);
     resnet_model_free(model);
     eval_set_free(&set);

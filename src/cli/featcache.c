@@ -324,14 +324,14 @@ typedef struct feat_ctx {
     char **errors; /* NULL, or each failed photo's message (the caller frees them) */
 } feat_ctx;
 
-static int on_features(void *vctx, const resnet_file_result *r) {
+static int on_features(void *vctx, const resnet_item_result *r) {
     feat_ctx *x = vctx;
     const int i = x->index[r->index];
     if (r->status == RESNET_OK) {
         memcpy(x->feats + (size_t)i * DIM, r->features, DIM * sizeof(float));
         x->ok[i] = 1;
         x->good++;
-        featcache_put(x->cache, r->path, r->features);
+        featcache_put(x->cache, r->name, r->features); /* "-" for standard input: not cached */
     } else {
         cli_progress_clear(&x->bar);
         cli_error("%s", r->message);
@@ -370,7 +370,8 @@ int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int
     feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}, errors};
     cli_progress_start(&x.bar, n, "photos");
     resnet_error err;
-    resnet_status st = cli_run_files(s, (char *const *)mpaths, NULL, nm, RESNET_WANT_FEATURES, on_features, &x, &err);
+    resnet_status st = cli_run_photos(s, (char *const *)mpaths, NULL, nm, RESNET_TTA_NONE, RESNET_WANT_FEATURES, on_features, &x,
+                                      &err);
     cli_progress_clear(&x.bar);
     free(miss);
     free(mpaths);

@@ -1,7 +1,7 @@
 /* quantize.c - `resnet quantize PHOTO|DIR... -o OUT`: post-training static quantization.
  * Runs the fp32 network over the calibration photos (walked as `classify DIR` does, decoded
- * beside the network by resnet_run_files) with the calibration's observer on the session,
- * then writes the int8 file (model/quantize.c; its layout is in model/weights.c). */
+ * beside the network by the library's runner, resnet_run_files) with the calibration's
+ * observer on the session, then writes the int8 file (model/quantize.c; its layout is in model/weights.c). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>

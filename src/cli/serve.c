@@ -1,17 +1,13 @@
 /* serve.c - `resnet serve`: a JSON-lines worker for engines that drive a command through its
  * standard input (Spark's RDD.pipe, Hadoop Streaming, a Kubernetes Job's shell).
  *
- * The model loads once. A reading thread takes lines off standard input, parses them
- * (serve_request.c) and decodes and preprocesses their photos ahead, into a queue bounded in
- * rows of network input; the main thread takes whatever requests are queued (up to a batch of
- * SERVE_BATCH rows) and runs them through the network as one forward pass, then writes one
- * line per request, in the order they came, and flushes. So decoding hides behind the forward
- * pass as in resnet_run_files (src/runtime/pipeline.c), and a busy input gets full batches
- * while a lone request is answered at once, without waiting for others.
- *
- * resnet_run_files itself takes only file paths; requests also carry photos as bytes and
- * test-time views, so this uses the calls it is built on (the preprocessing of views with the
- * image flags, resnet_forward_ex), all in serve_decode() and serve_run() below. */
+ * The model loads once. A reading thread takes lines off standard input and parses them
+ * (serve_request.c) into a queue of requests; that queue is the source of the library's
+ * runner (resnet_run), which decodes the requests' photos ahead on its own thread, runs
+ * whatever is there as one forward pass (up to SERVE_BATCH rows: a busy input gets full
+ * batches, a lone request is answered at once, without waiting for others) and hands the
+ * answers back in the order the requests came; each is written as one line and flushed. A
+ * malformed line is an item that carries its error, so its record keeps its place too. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +19,8 @@
 #include "image/image.h"
 
 #define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
-#define SERVE_QUEUE_ROWS (4 * SERVE_BATCH) /* decoded ahead at most (~2.4 MB per 4 rows) */
+#define SERVE_QUEUE (4 * SERVE_BATCH) /* requests read ahead of the runner at most */
 #define SERVE_LINE_MAX ((size_t)256 << 20) /* a request line (base64 photos) of 256 MiB at most */
-#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 
 enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT };
 
@@ -70,46 +65,16 @@ const cli_command cli_serve = {
 
 typedef struct job {
     serve_request req;
-    int rows;         /* views in input (0 when refused) */
-    float *input;     /* rows x 3x224x224 */
     char error[sizeof(((resnet_error *)0)->message)]; /* "" unless refused */
     struct job *next;
 } job;
 
 typedef struct serve_state {
-    resnet_norm norm;
-    unsigned image_flags; /* --exif-orientation */
     pthread_mutex_t mu;
     pthread_cond_t changed;
     job *head, *tail;
-    int queued_rows, eof, read_failed, nomem;
+    int queued, eof, read_failed, nomem;
 } serve_state;
-
-/* Decodes and preprocesses the request's photo into j->input (or sets j->error). */
-static void serve_decode(serve_state *st, job *j) {
-    serve_request *r = &j->req;
-    resnet_view views[RESNET_TTA_MAX_VIEWS];
-    const int n = resnet_tta_views(r->tta, views);
-    j->input = malloc((size_t)n * IN_FLOATS * sizeof(float));
-    if (!j->input) {
-        snprintf(j->error, sizeof j->error, "out of memory");
-        return;
-    }
-    resnet_error e;
-    resnet_status s = r->file ? rn_preprocess_views_file_ex(r->file, st->norm, st->image_flags, views, n, j->input, &e)
-                              : rn_preprocess_views_memory_ex(r->image, r->image_size, "image", st->norm,
-                                                              st->image_flags, views, n, j->input, &e);
-    free(r->image); /* decoded: the bytes are no longer needed */
-    r->image = NULL;
-    if (s != RESNET_OK) {
-        /* the library's message starts with the name, which the answer has in "file" */
-        snprintf(j->error, sizeof j->error, "%s", cli_strip_file(e.message, r->file ? r->file : "image"));
-        free(j->input);
-        j->input = NULL;
-        return;
-    }
-    j->rows = n;
-}
 
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -117,7 +82,7 @@ static int blank(const char *s, size_t n) {
     return 1;
 }
 
-/* The reading thread: lines -> parsed, decoded jobs on the queue, in order. */
+/* The reading thread: lines -> parsed jobs on the queue, in order. */
 static void *reader(void *arg) {
     serve_state *st = arg;
     char *line = NULL;
@@ -166,15 +131,14 @@ static void *reader(void *arg) {
             const int pr = serve_request_parse(line, len, &j->req);
             if (pr == -2) snprintf(j->error, sizeof j->error, "out of memory");
             else if (pr != 0) snprintf(j->error, sizeof j->error, "line %ld: %s", lineno, j->req.error);
-            else serve_decode(st, j);
         }
         pthread_mutex_lock(&st->mu);
-        /* bounded: wait while the queue holds enough rows (a request always gets in alone) */
-        while (st->head && st->queued_rows + j->rows > SERVE_QUEUE_ROWS) pthread_cond_wait(&st->changed, &st->mu);
+        /* bounded: wait while the runner has enough to do */
+        while (st->queued >= SERVE_QUEUE) pthread_cond_wait(&st->changed, &st->mu);
         if (st->tail) st->tail->next = j;
         else st->head = j;
         st->tail = j;
-        st->queued_rows += j->rows;
+        st->queued++;
         pthread_cond_broadcast(&st->changed);
         pthread_mutex_unlock(&st->mu);
     }
@@ -218,62 +182,55 @@ static void answer(const job *j, const float *probs, const float *features) {
     fputs("}\n", stdout);
 }
 
-/* Runs the n jobs (their rows fit one batch) through the network as one forward pass and
- * answers each, in order. */
-static void serve_run(resnet_session *s, job *const *jobs, int n, float *input, float *logits, float *features) {
-    int rows = 0, want_features = 0;
-    for (int i = 0; i < n; i++) {
-        if (jobs[i]->rows)
-            memcpy(input + (size_t)rows * IN_FLOATS, jobs[i]->input, (size_t)jobs[i]->rows * IN_FLOATS * sizeof(float));
-        rows += jobs[i]->rows;
-        want_features |= jobs[i]->rows && jobs[i]->req.features;
+/* The runner's source (called on its decoding thread): the next request read, as an item. */
+static int next_request(void *ctx, int may_block, resnet_item *item) {
+    serve_state *st = ctx;
+    pthread_mutex_lock(&st->mu);
+    while (may_block && !st->head && !st->eof) pthread_cond_wait(&st->changed, &st->mu);
+    job *j = st->head;
+    if (j) {
+        st->head = j->next;
+        if (!st->head) st->tail = NULL;
+        st->queued--;
+        pthread_cond_broadcast(&st->changed);
     }
-    resnet_error e;
-    resnet_status st = RESNET_OK;
-    if (rows > 0) {
-        resnet_outputs outs;
-        resnet_outputs_init(&outs);
-        outs.logits = logits;
-        outs.features = want_features ? features : NULL;
-        st = resnet_forward_ex(s, input, rows, &outs, &e);
+    const int eof = st->eof;
+    pthread_mutex_unlock(&st->mu);
+    if (!j) return eof ? RESNET_SOURCE_END : RESNET_SOURCE_LATER;
+    item->user = j;
+    item->tta = j->req.tta;
+    if (j->error[0]) { /* a malformed line: its error record, in its place */
+        item->error = j->error;
+    } else if (j->req.file) {
+        item->path = j->req.file;
+    } else {
+        item->data = j->req.image;
+        item->size = j->req.image_size;
+        item->name = "image";
     }
-    int row = 0;
-    for (int i = 0; i < n; i++) {
-        job *j = jobs[i];
-        if (!j->rows) {
-            answer(j, NULL, NULL);
-            continue;
-        }
-        if (st != RESNET_OK) {
-            snprintf(j->error, sizeof j->error, "%s", e.message);
-            answer(j, NULL, NULL);
-            continue;
-        }
-        const char *bad = rn_logits_problem(logits + (size_t)row * RESNET_NUM_CLASSES, j->rows);
-        if (bad) { /* inf/NaN or 1000 equal numbers: an error for this request, as classify says */
-            snprintf(j->error, sizeof j->error, "%s", bad);
-            answer(j, NULL, NULL);
-            row += j->rows;
-            continue;
-        }
-        float probs[RESNET_NUM_CLASSES], feats[RESNET_FEATURE_DIM];
-        resnet_tta_average(logits + (size_t)row * RESNET_NUM_CLASSES, j->rows, probs);
-        if (j->req.features) { /* with views: their mean, as the probabilities are */
-            for (int d = 0; d < RESNET_FEATURE_DIM; d++) {
-                float sum = 0;
-                for (int v = 0; v < j->rows; v++) sum += features[(size_t)(row + v) * RESNET_FEATURE_DIM + d];
-                feats[d] = sum / (float)j->rows;
-            }
-        }
-        answer(j, probs, j->req.features ? feats : NULL);
-        row += j->rows;
+    return RESNET_SOURCE_ITEM;
+}
+
+static void job_free(job *j);
+
+/* Answers one request, in order, and flushes. */
+static int on_answer(void *ctx, const resnet_item_result *r) {
+    (void)ctx;
+    job *j = r->user;
+    if (r->status != RESNET_OK) {
+        /* the library's message starts with the name, which the answer has in "file" */
+        if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", cli_strip_file(r->message, r->name));
+        answer(j, NULL, NULL);
+    } else {
+        answer(j, r->probs, j->req.features ? r->features : NULL); /* with views: their means */
     }
     fflush(stdout);
+    job_free(j);
+    return 0;
 }
 
 static void job_free(job *j) {
     serve_request_free(&j->req);
-    free(j->input);
     free(j);
 }
 
@@ -326,57 +283,41 @@ int cmd_serve(int argc, char **argv) {
         resnet_model_free(model);
         return cli_error("%s", err.message);
     }
+    resnet_session_set_image_flags(s, common.image_flags); /* --exif-orientation */
     serve_state st;
     memset(&st, 0, sizeof st);
-    st.norm = resnet_model_norm(model);
-    st.image_flags = common.image_flags;
-    float *input = malloc(SERVE_BATCH * IN_FLOATS * sizeof(float));
-    float *logits = malloc(SERVE_BATCH * RESNET_NUM_CLASSES * sizeof(float));
-    float *features = malloc(SERVE_BATCH * RESNET_FEATURE_DIM * sizeof(float));
     int rc = 1;
     pthread_t th;
     int mu = 0, cond = 0;
-    if (!input || !logits || !features) {
-        cli_error("serve: out of memory");
-        goto done;
-    }
     mu = pthread_mutex_init(&st.mu, NULL) == 0;
     cond = mu && pthread_cond_init(&st.changed, NULL) == 0;
     if (!cond || pthread_create(&th, NULL, reader, &st) != 0) {
         cli_error("serve: cannot start the reading thread");
         goto done;
     }
-    for (;;) {
-        job *batch[SERVE_BATCH];
-        int n = 0, rows = 0;
-        pthread_mutex_lock(&st.mu);
-        while (!st.head && !st.eof) pthread_cond_wait(&st.changed, &st.mu);
-        /* what is queued now, up to a batch: never wait for more */
-        while (st.head && n < SERVE_BATCH && rows + st.head->rows <= SERVE_BATCH) {
-            job *j = st.head;
-            st.head = j->next;
-            if (!st.head) st.tail = NULL;
-            st.queued_rows -= j->rows;
-            rows += j->rows;
-            batch[n++] = j;
+    resnet_run_options ro;
+    resnet_run_options_init(&ro);
+    ro.want = RESNET_WANT_PROBS | RESNET_WANT_FEATURES;
+    resnet_status run = resnet_run(s, next_request, &st, on_answer, NULL, &ro, &err);
+    if (run != RESNET_OK) { /* the network failed: every request still gets its answer */
+        resnet_item item;
+        while (memset(&item, 0, sizeof item), next_request(&st, 1, &item) == RESNET_SOURCE_ITEM) {
+            job *j = item.user;
+            if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", err.message);
+            answer(j, NULL, NULL);
+            fflush(stdout);
+            job_free(j);
         }
-        pthread_cond_broadcast(&st.changed);
-        pthread_mutex_unlock(&st.mu);
-        if (n == 0) break; /* end of input, all answered */
-        serve_run(s, batch, n, input, logits, features);
-        for (int i = 0; i < n; i++) job_free(batch[i]);
     }
-    pthread_join(th, NULL);
+    pthread_join(th, NULL); /* the input was read to its end */
     rc = 0;
+    if (run != RESNET_OK) rc = cli_error("serve: %s", err.message);
     if (st.read_failed) rc = cli_error("serve: cannot read standard input");
     if (st.nomem) rc = cli_error("serve: out of memory");
     if (ferror(stdout)) rc = cli_error("serve: cannot write standard output");
 done:
     if (cond) pthread_cond_destroy(&st.changed);
     if (mu) pthread_mutex_destroy(&st.mu);
-    free(input);
-    free(logits);
-    free(features);
     resnet_session_free(s);
     resnet_model_free(model);
     return rc;
