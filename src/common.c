@@ -202,3 +202,35 @@ void rn_aligned_free(void *ptr) {
         free(p);
     }
 }
+
+void rn_strbuf_append(rn_strbuf *b, const char *s, size_t n) {
+    if (b->failed) return;
+    if (n > SIZE_MAX - b->len - 1) {
+        b->failed = 1;
+        return;
+    }
+    if (b->limit && b->len + n + 1 > b->limit) {
+        b->failed = 2;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                cap = b->len + n + 1;
+                break;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}

@@ -63,6 +63,15 @@ resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, re
 /* The RESNET_IMAGE_* flags set on a session (resnet_session_set_image_flags); 0 for NULL. */
 unsigned rn_session_image_flags(const resnet_session *s);
 
+/* A growing NUL-terminated string. failed: 1 out of memory (or past SIZE_MAX), 2 longer than
+ * limit bytes (0: no limit); once failed, appends do nothing. The caller frees s. */
+typedef struct rn_strbuf {
+    char *s;
+    size_t len, cap, limit;
+    int failed;
+} rn_strbuf;
+void rn_strbuf_append(rn_strbuf *b, const char *s, size_t n);
+
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);
 void rn_aligned_free(void *p);

@@ -11,22 +11,12 @@ import sys
 import threading
 import time
 
+from checklib import DEMO, HERE, check, finish
+
 BIN = os.environ["RESNET_BIN"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEMO = [os.path.normpath(os.path.join(HERE, os.pardir, "demo", n)) for n in ("chelsea.png", "coffee.png")]
 PHOTO = [open(p, "rb").read() for p in DEMO]
 B64 = [base64.b64encode(b).decode() for b in PHOTO]
-passed = failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, str(detail)[:600]))
 
 
 class Server:
@@ -95,8 +85,7 @@ want2flip = cli("-k", "2", "--tta", "flip", DEMO[0])[0]
 s = Server("--max-body", "2000000", "--max-delay-ms", "50")
 check("starts and prints its port", s.port is not None, s.err.name)
 if s.port is None:
-    print("%d passed, %d failed" % (passed, failed + 1))
-    sys.exit(1)
+    finish()
 
 # ---- the protocol's endpoints -------------------------------------------------------------
 check("GET /v2/health/live: 200", s.request("GET", "/v2/health/live")[0] == 200)
@@ -319,5 +308,4 @@ for args, word in ((["--http", "nohostport"], "HOST:PORT"), (["--http", "127.0.0
     check("serve %s: usage error (2) naming the problem" % " ".join(args), p.returncode == 2 and
           word.encode() in p.stderr, (p.returncode, p.stderr))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -9,20 +9,11 @@ import base64, http.client, json, os, re, struct, subprocess, sys, time
 sys.path.insert(0, "python")
 import numpy as np
 import resnet
+from checklib import check, finish
 
 BIN, SRC, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
 PHOTO = "demo/chelsea.png"
-passed = failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, str(detail)[:600]))
 
 
 # the overflowing copy: safetensors = u64 header length, JSON header, data
@@ -94,5 +85,4 @@ if port is not None:
     srv.terminate()
     srv.wait(timeout=120)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

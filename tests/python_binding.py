@@ -11,22 +11,10 @@ import tempfile
 import numpy as np
 
 import resnet
+from checklib import DEMO, check, finish
 
 BIN = os.environ["RESNET_BIN"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEMO = [os.path.join(HERE, os.pardir, "demo", n) for n in ("chelsea.png", "coffee.png")]
-DEMO = [os.path.normpath(p) for p in DEMO]
-passed = failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, detail))
 
 
 def raises(fn, kind):
@@ -160,5 +148,4 @@ check("a closed model: resnet.Error", isinstance(e, resnet.Error), e)
 with resnet.Model() as m2:
     check("with Model() as m: works", m2.classify(DEMO[0], k=1)[0]["index"] == 285)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

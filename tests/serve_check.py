@@ -9,21 +9,11 @@ import sys
 import tempfile
 import time
 
+from checklib import DEMO, HERE, check, finish
+
 BIN = os.environ["RESNET_BIN"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEMO = [os.path.normpath(os.path.join(HERE, os.pardir, "demo", n)) for n in ("chelsea.png", "coffee.png")]
 TMP = tempfile.gettempdir()
-passed = failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, str(detail)[:600]))
 
 
 def serve(lines, args=(), raw=None):
@@ -204,5 +194,4 @@ check("a pass failing mid-run: 30 requests, 30 answers in order, answers then er
       all("RESNET_TEST_FAIL_PASS" in a.get("error", "") for a in ans[first_error:]) and p.returncode == 1 and
       b"RESNET_TEST_FAIL_PASS" in p.stderr, (len(ans), first_error, p.returncode, p.stderr[-300:], ans[-1:]))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

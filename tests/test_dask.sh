@@ -8,33 +8,9 @@
 # (Debian's python3-numpy, python3-distributed; .ci/run installs them).
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
+. tests/common.sh
 BIN=${RESNET_BIN:-$BUILD/resnet}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() { # name, condition-result (0 = ok), detail
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-  else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
-}
-
-py=""
-for c in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$c" -c 'import numpy, distributed' 2>/dev/null; then py=$c; break; fi
-done
-if [ -z "$py" ]; then
-  echo "FAIL python3 with numpy and distributed not found (apt-get install python3-numpy python3-distributed)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-
-# A library built with SANITIZE=1 (make SANITIZE=1 BUILD=build-asan test) needs the sanitizer
-# runtimes loaded first in python3 (not linked with them); leaks are python's own at exit, so
-# LeakSanitizer is off here (the C tests check the library's).
-if readelf -d "$BUILD/libresnet.so" 2>/dev/null | grep -q 'libasan'; then
-  export LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
-  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-fi
+use_python numpy distributed
 
 d=$tmp/photos
 mkdir -p "$d/a" "$d/b/c"

@@ -191,6 +191,36 @@ static void test_reference_input_every_path(void) {
     check_every_path(&shared_set);
 }
 
+/* One photo end to end on a caffe-norm session: its logits within 0.01 of the golden ones
+ * (dir/name+suffix) and the same top-5 in order (top5: "i,i,i,i,i"); shown as label. Returns
+ * 1 when it could be compared. */
+static int check_photo(resnet_session *s, const char *path, const char *dir, const char *name, const char *suffix,
+                       const char *top5, const char *label, int verbose) {
+    static float input[IN_FLOATS];
+    float logits[RESNET_NUM_CLASSES], probs[RESNET_NUM_CLASSES];
+    resnet_error err;
+    if (resnet_preprocess_file(path, RESNET_NORM_CAFFE, input, &err) != RESNET_OK ||
+        resnet_forward(s, input, 1, logits, NULL, &err) != RESNET_OK) {
+        CHECK(0, "%s", err.message);
+        return 0;
+    }
+    float *ref = read_f32(dir, name, suffix, RESNET_NUM_CLASSES);
+    CHECK(ref != NULL, "golden logits of %s", name);
+    if (!ref) return 0;
+    double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
+    resnet_prediction top[5];
+    resnet_softmax(logits, RESNET_NUM_CLASSES, probs);
+    resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
+    char got[256];
+    snprintf(got, sizeof got, "%d,%d,%d,%d,%d", top[0].index, top[1].index, top[2].index, top[3].index,
+             top[4].index);
+    if (verbose) printf("     %-30s top-5 %s, logits max |diff| %.2e\n", label, got, d);
+    CHECK(strcmp(got, top5) == 0, "%s: top-5 %s, golden %s", label, got, top5);
+    CHECK(d <= 0.01, "%s: logits differ by %.3g", label, d);
+    free(ref);
+    return 1;
+}
+
 /* The project's own photos end to end, from the file (our decoding and preprocessing, then
  * the default kernels): the golden top-5 in order (MANIFEST.tsv), logits within 0.01. */
 static void test_demo_photos_end_to_end(void) {
@@ -202,9 +232,7 @@ static void test_demo_photos_end_to_end(void) {
     FILE *f = fopen(path, "r");
     CHECK(f != NULL, "open %s", path);
     if (!f) { close_session(s, m); return; }
-    float *input = malloc(IN_FLOATS * sizeof(float)), logits[RESNET_NUM_CLASSES], probs[RESNET_NUM_CLASSES];
     int n = 0;
-    resnet_error err;
     while (fgets(line, sizeof line, f)) {
         char photo[512], top5[256];
         if (line[0] == '#' || strncmp(line, "photo\t", 6) == 0) continue;
@@ -213,30 +241,10 @@ static void test_demo_photos_end_to_end(void) {
             continue;
         }
         const char *name = strrchr(photo, '/') ? strrchr(photo, '/') + 1 : photo;
-        if (resnet_preprocess_file(photo, RESNET_NORM_CAFFE, input, &err) != RESNET_OK ||
-            resnet_forward(s, input, 1, logits, NULL, &err) != RESNET_OK) {
-            CHECK(0, "%s", err.message);
-            continue;
-        }
-        float *ref = read_f32(REPO_GOLDEN, name, ".v1-caffe.logits.f32", RESNET_NUM_CLASSES);
-        CHECK(ref != NULL, "golden logits of %s", name);
-        if (!ref) continue;
-        double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
-        resnet_prediction top[5];
-        resnet_softmax(logits, RESNET_NUM_CLASSES, probs);
-        resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
-        char got[256];
-        snprintf(got, sizeof got, "%d,%d,%d,%d,%d", top[0].index, top[1].index, top[2].index, top[3].index,
-                 top[4].index);
-        printf("     %-30s top-5 %s, logits max |diff| %.2e\n", photo, got, d);
-        CHECK(strcmp(got, top5) == 0, "%s: top-5 %s, golden %s", photo, got, top5);
-        CHECK(d <= 0.01, "%s: logits differ by %.3g", photo, d);
-        free(ref);
-        n++;
+        n += check_photo(s, photo, REPO_GOLDEN, name, ".v1-caffe.logits.f32", top5, photo, 1);
     }
     fclose(f);
     CHECK(n == 3, "%d photos in MANIFEST.tsv, want 3", n);
-    free(input);
     close_session(s, m);
 }
 
@@ -251,9 +259,7 @@ static void test_samples_end_to_end(void) {
     FILE *f = fopen(path, "r");
     CHECK(f != NULL, "open %s", path);
     if (!f) { close_session(s, m); return; }
-    float *input = malloc(IN_FLOATS * sizeof(float)), logits[RESNET_NUM_CLASSES], probs[RESNET_NUM_CLASSES];
     int n = 0;
-    resnet_error err;
     while (fgets(line, sizeof line, f)) {
         char file[256], top5[256];
         int label, top1;
@@ -264,30 +270,11 @@ static void test_samples_end_to_end(void) {
             continue;
         }
         snprintf(path, sizeof path, "%s/%s", samples_dir, file);
-        if (resnet_preprocess_file(path, RESNET_NORM_CAFFE, input, &err) != RESNET_OK ||
-            resnet_forward(s, input, 1, logits, NULL, &err) != RESNET_OK) {
-            CHECK(0, "%s", err.message);
-            continue;
-        }
-        float *ref = read_f32(golden_dir, file, ".logits.f32", RESNET_NUM_CLASSES);
-        CHECK(ref != NULL, "golden logits of %s", file);
-        if (!ref) continue;
-        double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
-        resnet_prediction top[5];
-        resnet_softmax(logits, RESNET_NUM_CLASSES, probs);
-        resnet_top_k(probs, RESNET_NUM_CLASSES, 5, top);
-        char got[256];
-        snprintf(got, sizeof got, "%d,%d,%d,%d,%d", top[0].index, top[1].index, top[2].index, top[3].index,
-                 top[4].index);
-        CHECK(strcmp(got, top5) == 0, "%s: top-5 %s, golden %s", file, got, top5);
-        CHECK(d <= 0.01, "%s: logits differ by %.3g", file, d);
-        free(ref);
-        n++;
+        n += check_photo(s, path, golden_dir, file, ".logits.f32", top5, file, 0);
     }
     fclose(f);
     printf("     %d sample photos match the golden top-5\n", n);
     CHECK(n >= 15, "only %d samples checked", n);
-    free(input);
     close_session(s, m);
 }
 

@@ -7,9 +7,6 @@
 # The checks are in tests/http_check.py (python3's standard library only).
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-py=${PYTHON:-python3}
-command -v "$py" >/dev/null || py=/usr/bin/python3
+. tests/common.sh
+use_python
 TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} timeout 900 "$py" tests/http_check.py

@@ -9,17 +9,9 @@
 # the static C library (libc6-dev); nothing from ../shared.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
+. tests/common.sh
 W=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh}
 CC=${CC:-cc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-check() { # name, condition-result (0 = ok), detail
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-  else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
-}
 
 command -v pkg-config >/dev/null
 check "pkg-config is installed" $? "not found: apt-get install pkg-config"

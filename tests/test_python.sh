@@ -6,29 +6,8 @@
 # header cannot be read wrongly from Python. Run by tests/run.sh (or alone from the root).
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# A python3 that has numpy: $PYTHON, else python3, else Debian's own (a pyenv or venv python3
-# first on PATH may lack the Debian package).
-py=""
-for c in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$c" -c 'import numpy' 2>/dev/null; then py=$c; break; fi
-done
-if [ -z "$py" ]; then
-  echo "FAIL python3 with numpy not found (apt-get install python3-numpy)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-
-# A library built with SANITIZE=1 (make SANITIZE=1 BUILD=build-asan test) needs the sanitizer
-# runtimes loaded first in python3 (not linked with them); leaks are python's own at exit, so
-# LeakSanitizer is off here (the C tests check the library's).
-if readelf -d "$BUILD/libresnet.so" 2>/dev/null | grep -q 'libasan'; then
-  export LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
-  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-fi
+. tests/common.sh
+use_python numpy
 
 cat >"$tmp/layout.c" <<'C'
 #include <stddef.h>

@@ -7,9 +7,6 @@
 # in tests/serve_check.py (python3's standard library only). Run by tests/run.sh or alone.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-py=${PYTHON:-python3}
-command -v "$py" >/dev/null || py=/usr/bin/python3
+. tests/common.sh
+use_python
 TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} "$py" tests/serve_check.py

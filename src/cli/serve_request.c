@@ -9,87 +9,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "io/json.h"
 
-/* A growing string for re-writing the id. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed; /* out of memory, or past SERVE_ID_MAX */
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > SERVE_ID_MAX) {
-        b->failed = 2;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void put_str(sbuf *b, const char *s, size_t n) {
-    put(b, "\"", 1);
+/* The id is re-written into a growing string of at most SERVE_ID_MAX bytes. */
+static void put_str(rn_strbuf *b, const char *s, size_t n) {
+    rn_strbuf_append(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         const unsigned char c = (unsigned char)s[i];
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            put(b, esc, 2);
+            rn_strbuf_append(b, esc, 2);
         } else if (c < 0x20 || c == 0x7f) {
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(b, esc, 6);
+            rn_strbuf_append(b, esc, 6);
         } else {
-            put(b, s + i, 1); /* the parser checked the string is UTF-8 */
+            rn_strbuf_append(b, s + i, 1); /* the parser checked the string is UTF-8 */
         }
     }
-    put(b, "\"", 1);
+    rn_strbuf_append(b, "\"", 1);
 }
 
 /* Writes v as compact JSON. Numbers are copied as they were written (from the line), so an
  * id such as 12345678901234567890 or 1.10 comes back exactly, not rounded through a double. */
-static void put_value(sbuf *b, const rn_json *v, const char *line, size_t len) {
+static void put_value(rn_strbuf *b, const rn_json *v, const char *line, size_t len) {
     switch (v->type) {
-    case RN_JSON_NULL: put(b, "null", 4); break;
-    case RN_JSON_BOOL: v->u.boolean ? put(b, "true", 4) : put(b, "false", 5); break;
+    case RN_JSON_NULL: rn_strbuf_append(b, "null", 4); break;
+    case RN_JSON_BOOL: v->u.boolean ? rn_strbuf_append(b, "true", 4) : rn_strbuf_append(b, "false", 5); break;
     case RN_JSON_NUMBER: {
         size_t end = v->pos;
         while (end < len && strchr("-+0123456789.eE", line[end]) && line[end]) end++;
-        put(b, line + v->pos, end - v->pos);
+        rn_strbuf_append(b, line + v->pos, end - v->pos);
         break;
     }
     case RN_JSON_STRING: put_str(b, v->u.str.s, v->u.str.len); break;
     case RN_JSON_ARRAY:
-        put(b, "[", 1);
+        rn_strbuf_append(b, "[", 1);
         for (size_t i = 0; i < v->u.arr.count; i++) {
-            if (i) put(b, ",", 1);
+            if (i) rn_strbuf_append(b, ",", 1);
             put_value(b, &v->u.arr.items[i], line, len);
         }
-        put(b, "]", 1);
+        rn_strbuf_append(b, "]", 1);
         break;
     case RN_JSON_OBJECT:
-        put(b, "{", 1);
+        rn_strbuf_append(b, "{", 1);
         for (size_t i = 0; i < v->u.obj.count; i++) {
             const rn_json_member *m = &v->u.obj.members[i];
-            if (i) put(b, ",", 1);
+            if (i) rn_strbuf_append(b, ",", 1);
             put_str(b, m->key, m->key_len);
-            put(b, ":", 1);
+            rn_strbuf_append(b, ":", 1);
             put_value(b, &m->value, line, len);
         }
-        put(b, "}", 1);
+        rn_strbuf_append(b, "}", 1);
         break;
     }
 }
@@ -168,7 +141,7 @@ int serve_request_parse(const char *line, size_t len, serve_request *req) {
     }
     const rn_json *root = rn_json_root(doc);
     int rc = 0;
-    sbuf id = {0};
+    rn_strbuf id = {.limit = SERVE_ID_MAX};
     const rn_json *idv = rn_json_get(root, "id"); /* NULL unless root is an object */
     if (idv) put_value(&id, idv, line, len);
     if (id.failed == 1) {

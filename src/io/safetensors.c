@@ -531,62 +531,28 @@ static resnet_status convert_f32(const rn_safetensors *st, const rn_tensor *t, c
 // ---------------------------------------------------------------------------------------
 // Writing
 
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} strbuf;
+static void sb_puts(rn_strbuf *b, const char *s) { rn_strbuf_append(b, s, strlen(s)); }
 
-static void sb_append(strbuf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (n > SIZE_MAX - b->len - 1) {
-        b->failed = 1;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                cap = b->len + n + 1;
-                break;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_puts(strbuf *b, const char *s) { sb_append(b, s, strlen(s)); }
-
-static void sb_json_string(strbuf *b, const char *s) {
-    sb_append(b, "\"", 1);
+static void sb_json_string(rn_strbuf *b, const char *s) {
+    rn_strbuf_append(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
         switch (*p) {
-        case '"': sb_append(b, "\\\"", 2); break;
-        case '\\': sb_append(b, "\\\\", 2); break;
-        case '\n': sb_append(b, "\\n", 2); break;
-        case '\r': sb_append(b, "\\r", 2); break;
-        case '\t': sb_append(b, "\\t", 2); break;
+        case '"': rn_strbuf_append(b, "\\\"", 2); break;
+        case '\\': rn_strbuf_append(b, "\\\\", 2); break;
+        case '\n': rn_strbuf_append(b, "\\n", 2); break;
+        case '\r': rn_strbuf_append(b, "\\r", 2); break;
+        case '\t': rn_strbuf_append(b, "\\t", 2); break;
         default:
             if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *p);
-                sb_append(b, esc, 6);
+                rn_strbuf_append(b, esc, 6);
             } else {
-                sb_append(b, (const char *)p, 1);
+                rn_strbuf_append(b, (const char *)p, 1);
             }
         }
     }
-    sb_append(b, "\"", 1);
+    rn_strbuf_append(b, "\"", 1);
 }
 
 static int cmp_entry_name(const void *a, const void *b) {
@@ -597,7 +563,7 @@ static int cmp_entry_name(const void *a, const void *b) {
 /* Checks the entries and builds the header (padded to a multiple of 8). */
 static resnet_status build_header(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
                                   const char *const *keys, const char *const *values, size_t n_meta,
-                                  strbuf *b, resnet_error *err) {
+                                  rn_strbuf *b, resnet_error *err) {
     char nb[96], num[64];
     size_t off = 0;
     sb_puts(b, "{");
@@ -731,7 +697,7 @@ resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const
     if ((n && !entries) || (n_meta && (!meta_keys || !meta_values)))
         return rn_fail(err, RESNET_E_ARG, "%s: rn_st_write: NULL arrays", path);
 
-    strbuf hdr = {0};
+    rn_strbuf hdr = {0};
     resnet_status s = build_header(path, entries, i8, n, meta_keys, meta_values, n_meta, &hdr, err);
     if (s != RESNET_OK) {
         free(hdr.s);

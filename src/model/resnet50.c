@@ -187,7 +187,6 @@ struct resnet_session {
     float *logits;     /* max_batch x fc.n_padded */
     /* per-layer timing, only when profiling is on (bench --profile) */
     int profiling, prof_n, prof_slot;
-    double prof_t0;
     resnet_layer_profile prof[RN_MAX_LAYERS];
     unsigned image_flags; /* RESNET_IMAGE_* for the photos this session reads */
 };
@@ -285,18 +284,25 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-static void prof_begin(resnet_session *s) {
-    if (s->profiling) s->prof_t0 = now_ms();
+/* A layer's name in the profile: "conv1", "maxpool", or a block's part, "layer2.3.conv2". */
+static void layer_name(char *dst, size_t size, int block, const char *part) {
+    if (block < 0) {
+        snprintf(dst, size, "%s", part);
+        return;
+    }
+    int stage = 0, i = block;
+    while (i >= rn_stage_blocks[stage]) i -= rn_stage_blocks[stage++];
+    snprintf(dst, size, "layer%d.%d.%s", stage + 1, i, part);
 }
 
 /* Keeps each layer's best time over the runs: the least disturbed by the rest of the machine. */
-static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int n, int oh, int ow) {
-    if (!s->profiling || s->prof_slot >= RN_MAX_LAYERS) return;
-    double ms = now_ms() - s->prof_t0;
+static void prof_record(resnet_session *s, int block, const char *part, const rn_conv *c, int n, int oh, int ow,
+                        double ms) {
+    if (s->prof_slot >= RN_MAX_LAYERS) return;
     resnet_layer_profile *p = &s->prof[s->prof_slot++];
     if (s->prof_slot > s->prof_n) {
         s->prof_n = s->prof_slot;
-        snprintf(p->name, sizeof p->name, "%s", name);
+        layer_name(p->name, sizeof p->name, block, part);
         if (c)
             snprintf(p->shape, sizeof p->shape, "%dx%d/%d %d->%d %dx%d", c->kh, c->kw, c->stride, c->cin, c->cout,
                      oh, ow);
@@ -309,7 +315,7 @@ static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int 
                      : c->im2col        ? "im2col"
                                         : "direct");
         else
-            snprintf(p->method, sizeof p->method, "%s", name);
+            snprintf(p->method, sizeof p->method, "%s", part); /* a pool: its name */
         p->gflop = c ? 2e-9 * n * oh * ow * c->cout * (double)c->k : 0.0;
         p->ms = ms;
     } else if (ms < p->ms) {
@@ -317,20 +323,52 @@ static void prof_end(resnet_session *s, const char *name, const rn_conv *c, int 
     }
 }
 
-/* One convolution, timed when profiling: the only place that knows a layer's precision.
- * An int8 layer reads u8 activations (and a u8 residual) and writes u8, or floats where
- * fp32 layers follow; its ReLU and requantization were set at load (weights.c). */
-static void conv(resnet_session *s, const char *name, const rn_conv *c, const void *in, int n, int h, int w,
-                 void *out, const void *res, int relu, int *oh, int *ow) {
-    prof_begin(s);
-    if (c->q) rn_qconv_forward(&s->ex, c, in, n, h, w, out, res);
-    else rn_conv_forward(&s->ex, c, in, n, h, w, out, res, relu);
-    rn_conv_out_size(c, h, w, oh, ow);
-    prof_end(s, name, c, n, *oh, *ow);
-    if (s->observer && !c->q) s->observer(s->observer_ctx, c, in, n, h, w, out, *oh, *ow);
-}
-
 /* ---- the forward pass ------------------------------------------------------------- */
+
+/* One layer of the network: a row of the paper's table. */
+typedef enum { CONV, MAXPOOL, AVGPOOL } layer_kind;
+typedef struct layer {
+    layer_kind kind;
+    int block;          /* the bottleneck it belongs to (0..RN_BLOCKS-1), -1 for the stem and head */
+    const char *part;   /* its name (within the block) */
+    const rn_conv *c;   /* CONV: the convolution (fp32 or int8) */
+    const void *in;
+    void *out;
+    const void *res;    /* CONV: the residual added before the ReLU, or NULL */
+    int relu;           /* CONV (fp32): ReLU after; an int8 layer's was set at load (weights.c) */
+} layer;
+
+/* Runs one layer of any kind on n images of h x w; *oh, *ow get its output's size. The only
+ * place that knows a layer's precision, times layers (when profiling) and shows convolutions
+ * to the observer. An int8 layer reads u8 activations (and a u8 residual) and writes u8, or
+ * floats where fp32 layers follow; the max pool of an int8 model quantizes as it writes (the
+ * boundary: the blocks read u8). */
+static void run(resnet_session *s, const layer *l, int n, int h, int w, int *oh, int *ow) {
+    const resnet_model *m = s->m;
+    const rn_conv *c = l->c;
+    double t0 = s->profiling ? now_ms() : 0.0;
+    switch (l->kind) {
+    case CONV:
+        if (c->q) rn_qconv_forward(&s->ex, c, l->in, n, h, w, l->out, l->res);
+        else rn_conv_forward(&s->ex, c, l->in, n, h, w, l->out, l->res, l->relu);
+        rn_conv_out_size(c, h, w, oh, ow);
+        break;
+    case MAXPOOL:
+        if (m->conv1.q) /* an int8 stem: u8 in the blocks' scale already */
+            rn_maxpool_forward_u8u8(&s->ex, l->in, n, h, w, 64, 3, 2, 1, l->out);
+        else if (m->int8) /* an fp32 stem: the blocks read u8, quantized as the pool writes */
+            rn_maxpool_forward_u8(&s->ex, l->in, n, h, w, 64, 3, 2, 1, m->q_in_scale, l->out);
+        else rn_maxpool_forward(&s->ex, l->in, n, h, w, 64, 3, 2, 1, l->out);
+        rn_maxpool_out_size(h, w, 3, 2, 1, oh, ow);
+        break;
+    case AVGPOOL:
+        rn_avgpool_forward(l->in, n, h, w, RESNET_FEATURE_DIM, l->out);
+        *oh = *ow = 1;
+        break;
+    }
+    if (s->profiling) prof_record(s, l->block, l->part, l->kind == CONV ? c : NULL, n, *oh, *ow, now_ms() - t0);
+    if (l->kind == CONV && s->observer && !c->q) s->observer(s->observer_ctx, c, l->in, n, h, w, l->out, *oh, *ow);
+}
 
 /* CHW planes -> one NHWC image. */
 static void chw_to_hwc(const float *in, int c, int hw, float *out) {
@@ -349,24 +387,21 @@ static void chw_to_hwc_u8(const float *in, int c, int hw, float scale, int zero,
         }
 }
 
-/* One bottleneck: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
+/* Bottleneck i: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
  * x is in buf[*cur]; the result replaces it as buf[*cur]. h, w are updated. */
-static void bottleneck(resnet_session *s, const rn_block *b, const char *name, int n, int *cur, int *h, int *w) {
+static void bottleneck(resnet_session *s, int i, int n, int *cur, int *h, int *w) {
+    const rn_block *b = &s->m->blocks[i];
     int t1 = (*cur + 1) % 4, t2 = (*cur + 2) % 4, sc = (*cur + 3) % 4;
     int h1, w1, h2, w2, h3, w3;
-    char lname[48];
-    const void *x = s->buf[*cur];
-#define NAME(part) (s->profiling ? (snprintf(lname, sizeof lname, "%s.%s", name, part), lname) : name)
-    conv(s, NAME("conv1"), &b->conv1, x, n, *h, *w, s->buf[t1], NULL, 1, &h1, &w1);
-    conv(s, NAME("conv2"), &b->conv2, s->buf[t1], n, h1, w1, s->buf[t2], NULL, 1, &h2, &w2);
-    const void *shortcut = x;
+    void *x = s->buf[*cur], *shortcut = x;
+    run(s, &(layer){CONV, i, "conv1", &b->conv1, x, s->buf[t1], NULL, 1}, n, *h, *w, &h1, &w1);
+    run(s, &(layer){CONV, i, "conv2", &b->conv2, s->buf[t1], s->buf[t2], NULL, 1}, n, h1, w1, &h2, &w2);
     if (b->has_down) {
-        conv(s, NAME("downsample"), &b->down, x, n, *h, *w, s->buf[sc], NULL, 0, &h3, &w3);
         shortcut = s->buf[sc];
+        run(s, &(layer){CONV, i, "downsample", &b->down, x, shortcut, NULL, 0}, n, *h, *w, &h3, &w3);
     }
     /* conv1's output is no longer needed: the block's result goes there. */
-    conv(s, NAME("conv3"), &b->conv3, s->buf[t2], n, h2, w2, s->buf[t1], shortcut, 1, &h3, &w3);
-#undef NAME
+    run(s, &(layer){CONV, i, "conv3", &b->conv3, s->buf[t2], s->buf[t1], shortcut, 1}, n, h2, w2, &h3, &w3);
     *cur = t1;
     *h = h2;
     *w = w2;
@@ -382,6 +417,7 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     const resnet_model *m = s->m;
     const int in_hw = RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
     int cur = 0, h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
+    float *pooled;
 
     s->prof_slot = 0;
     rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
@@ -391,33 +427,17 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
                           (uint8_t *)s->buf[0] + (size_t)i * 3 * in_hw);
         else
             chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
-    conv(s, "conv1", &m->conv1, s->buf[0], n, h, w, s->buf[1], NULL, 1, &h, &w);  /* 112x112x64 */
-    prof_begin(s);
-    if (m->conv1.q) /* u8 in the blocks' scale already */
-        rn_maxpool_forward_u8u8(&s->ex, (const uint8_t *)s->buf[1], n, h, w, 64, 3, 2, 1, (uint8_t *)s->buf[0]);
-    else if (m->int8) /* an fp32 stem: the blocks read u8, quantized as the pool writes */
-        rn_maxpool_forward_u8(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, m->q_in_scale, (uint8_t *)s->buf[0]);
-    else
-        rn_maxpool_forward(&s->ex, s->buf[1], n, h, w, 64, 3, 2, 1, s->buf[0]);  /* 56x56x64 */
-    rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
-    prof_end(s, m->int8 && !m->conv1.q ? "maxpool+quantize" : "maxpool", NULL, n, h, w);
-
-    for (int stage = 0, b = 0; stage < RN_STAGES; stage++)                        /* 7x7x2048 */
-        for (int i = 0; i < rn_stage_blocks[stage]; i++, b++) {
-            char name[32];
-            snprintf(name, sizeof name, "layer%d.%d", stage + 1, i);
-            bottleneck(s, &m->blocks[b], name, n, &cur, &h, &w);
-        }
+    run(s, &(layer){CONV, -1, "conv1", &m->conv1, s->buf[0], s->buf[1], NULL, 1}, n, h, w, &h, &w); /* 112x112x64 */
+    run(s, &(layer){MAXPOOL, -1, m->int8 && !m->conv1.q ? "maxpool+quantize" : "maxpool", NULL, s->buf[1], s->buf[0], NULL, 0},
+        n, h, w, &h, &w);                                                                        /* 56x56x64 */
+    for (int b = 0; b < RN_BLOCKS; b++) bottleneck(s, b, n, &cur, &h, &w); /* layer1-4: 3, 4, 6, 3 blocks; 7x7x2048 */
     if (out->feature_map) /* NHWC with 2048 channels: already the public layout */
         memcpy(out->feature_map, s->buf[cur], (size_t)n * h * w * RESNET_FEATURE_DIM * sizeof(float));
     if (out->class_maps) /* scratch: the one buffer neither the features nor pooling use */
         rn_class_maps(&s->ex, &m->fc, s->buf[cur], n, h * w, s->buf[(cur + 2) % 4], out->class_maps);
-
-    float *pooled = s->buf[(cur + 1) % 4];
-    prof_begin(s);
-    rn_avgpool_forward(s->buf[cur], n, h, w, RESNET_FEATURE_DIM, pooled);          /* 2048 */
-    prof_end(s, "avgpool", NULL, n, 1, 1);
-    if (logits) conv(s, "fc", &m->fc, pooled, n, 1, 1, s->logits, NULL, 0, &h, &w); /* 1000 */
+    pooled = s->buf[(cur + 1) % 4];
+    run(s, &(layer){AVGPOOL, -1, "avgpool", NULL, s->buf[cur], pooled, NULL, 0}, n, h, w, &h, &w);        /* 2048 */
+    if (logits) run(s, &(layer){CONV, -1, "fc", &m->fc, pooled, s->logits, NULL, 0}, n, 1, 1, &h, &w); /* 1000 */
 
     for (int i = 0; i < n; i++) {
         if (logits)

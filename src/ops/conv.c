@@ -1,8 +1,8 @@
 /* conv.c - convolution as a blocked GEMM driven through one micro-kernel.
  *
- * Work split: the M rows (output pixels) are cut into blocks of MB rows and the N
- * columns (output channels) into ranges of whole NR panels; each (row block, column
- * range) is one task for the pool. Inside a task the depth K is walked in chunks of at
+ * Work split (plan.c): the M rows (output pixels) are cut into blocks of at most MB rows
+ * and the N columns (output channels) into ranges of whole NR panels; each (row block,
+ * column range) is one task for the pool. Inside a task the depth K is walked in chunks of at
  * most KC (within one tap of the window) so the A rows of the block (MB x KC) stay in L2
  * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows. */
 #include "ops/conv.h"
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
+#include "ops/plan.h"
 #include "ops/qconv.h"
 
 enum { MB = 120, KC = 256 }; /* MB: the largest row block, a multiple of every MR (4, 6, 12) */
@@ -98,10 +99,7 @@ typedef struct conv_job {
     const rn_conv *c;
     const float *in;
     int h, w, oh, ow;
-    int m;             /* rows: n * oh * ow */
-    int mb;            /* rows per block */
-    int n_split;       /* column ranges per row block */
-    int panels;        /* n_padded / NR */
+    rn_plan plan;      /* rows n * oh * ow, panels n_padded / NR */
     float *out;
     const float *res;
     int relu;
@@ -195,11 +193,9 @@ static void conv_task(void *ctx, int task, int thread) {
     const conv_job *j = ctx;
     const rn_conv *c = j->c;
     const int mr = j->ex->kc->mr;
-    const int mt = task / j->n_split, nt = task % j->n_split;
-    const int m0 = mt * j->mb, mb = j->m - m0 < j->mb ? j->m - m0 : j->mb, mb_up = (mb + mr - 1) / mr * mr;
-    const int tiles = mb_up / mr;
-    const int p0 = (int)((long)j->panels * nt / j->n_split);
-    const int p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
+    int m0, mb, p0, p1;
+    rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
+    const int mb_up = (mb + mr - 1) / mr * mr, tiles = mb_up / mr;
     const float *rows[MB], *px;
     int flags[MB];
 
@@ -262,19 +258,8 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
         rn_winograd_forward(ex, c, in, n, h, w, out, residual, relu);
         return;
     }
-    conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .n_split = 1, .panels = c->n_padded / ex->kc->nr,
-                  .out = out, .res = residual, .relu = relu};
+    conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .res = residual, .relu = relu};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.m = n * j.oh * j.ow;
-    /* Blocks as even as whole micro-kernel tiles allow: every block streams all of B, so
-     * 196 rows go as 102 + 94, not 120 + 76 (or 96 + 96 + 4 with one pass for 4 rows). */
-    const int mr = ex->kc->mr, want_blocks = (j.m + MB - 1) / MB;
-    j.mb = ((j.m + want_blocks - 1) / want_blocks + mr - 1) / mr * mr;
-    if (j.mb > MB) j.mb = MB;
-    const int m_blocks = (j.m + j.mb - 1) / j.mb;
-    /* Split the columns too when there are too few row blocks to keep every thread
-     * busy to the end (the 7x7 layers at batch 1 have one or two row blocks). */
-    const int want = 4 * rn_pool_size(ex->pool);
-    while (m_blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
-    rn_pool_run(ex->pool, m_blocks * j.n_split, conv_task, &j);
+    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool));
+    rn_pool_run(ex->pool, j.plan.tasks, conv_task, &j);
 }

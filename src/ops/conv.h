@@ -1,7 +1,7 @@
 /* conv.h - 2-D convolution (and the fc layer, as a 1x1 convolution) on NHWC tensors,
  * as a GEMM: C[M = n*oh*ow, N = cout] = A[M, K = kh*kw*cin] * B[K, N] + bias.
- * The only place that packs weights, blocks for the caches and splits work across threads
- * (internal). */
+ * The only place that packs weights and blocks for the caches; the drivers (conv.c,
+ * winograd.c, qconv.c) split work across threads by one plan (plan.h) (internal). */
 #ifndef RN_CONV_H
 #define RN_CONV_H
 

@@ -1,5 +1,5 @@
-/* qconv.c - the int8 convolution driver: conv.c's work split (row blocks x panel ranges, one
- * task each), but each micro-kernel call covers a tile's whole reduction (every tap, every
+/* qconv.c - the int8 convolution driver: conv.c's work split (plan.c: row blocks x panel
+ * ranges, one task each), but each micro-kernel call covers a tile's whole reduction (every tap, every
  * channel): a u8 output cannot be accumulated into across calls. A is read through row
  * pointers, tap-major per tile: a pixel of the input, or a row of zeros (the activation zero
  * point) where the window hangs over the padding. A convolution on too few channels for that
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "ops/plan.h"
 
 enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048, QMAX_PATCH = 256 }; /* QMB: a multiple of every MR (4, 6, 12) */
 
@@ -56,7 +57,8 @@ typedef struct qconv_job {
     const rn_exec *ex;
     const rn_conv *c;
     const uint8_t *in;
-    int h, w, oh, ow, m, mb, n_split, panels;
+    int h, w, oh, ow;
+    rn_plan plan;
     unsigned char *out;
     size_t out_size; /* bytes per output element */
     const uint8_t *res;
@@ -94,10 +96,9 @@ static void qconv_task(void *ctx, int task, int thread) {
     const rn_qconv *q = c->q;
     const int mr = q->qk->mr, nr = q->qk->nr, ld = c->cout;
     const int taps = c->im2col ? 1 : c->kh * c->kw, kc = c->im2col ? q->kp : c->cin;
-    const int mt = task / j->n_split, nt = task % j->n_split;
-    const int m0 = mt * j->mb, mb = j->m - m0 < j->mb ? j->m - m0 : j->mb;
+    int m0, mb, p0, p1;
+    rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
     const int tiles = (mb + mr - 1) / mr;
-    const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
     const uint8_t *rows[QMB * QMAX_TAPS]; /* tile s: rows[s * taps * mr + t * mr + i] */
     if (c->im2col) { /* the worker's scratch (rn_conv_scratch_floats) holds QMB x QMAX_PATCH bytes */
         uint8_t *patches = (uint8_t *)j->ex->scratch[thread];
@@ -143,16 +144,9 @@ static void qconv_task(void *ctx, int task, int thread) {
 void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
                       const uint8_t *res) {
     const rn_qconv *q = c->q;
-    qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .n_split = 1, .panels = c->cout / q->qk->nr, .out = out,
-                   .out_size = q->out_f32 ? sizeof(float) : 1, .res = res};
+    qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .out_size = q->out_f32 ? sizeof(float) : 1,
+                   .res = res};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.m = n * j.oh * j.ow;
-    /* as conv.c: blocks as even as whole tiles allow, columns split when too few blocks */
-    const int mr = q->qk->mr, want_blocks = (j.m + QMB - 1) / QMB;
-    j.mb = ((j.m + want_blocks - 1) / want_blocks + mr - 1) / mr * mr;
-    if (j.mb > QMB) j.mb = QMB;
-    const int m_blocks = (j.m + j.mb - 1) / j.mb;
-    const int want = 4 * rn_pool_size(ex->pool);
-    while (m_blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
-    rn_pool_run(ex->pool, m_blocks * j.n_split, qconv_task, &j);
+    j.plan = rn_plan_make(n * j.oh * j.ow, QMB, q->qk->mr, c->cout / q->qk->nr, rn_pool_size(ex->pool));
+    rn_pool_run(ex->pool, j.plan.tasks, qconv_task, &j);
 }

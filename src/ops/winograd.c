@@ -18,7 +18,7 @@
  * a task reads its panels' U front to back. Two phases, each split across the pool: every
  * tile is input-transformed into V[e][tile][cin] in the shared work buffer (row-major: the
  * micro-kernel reads a tile's row by pointer); then each task takes a block of tiles and a
- * range of panels, multiplies one NR panel at a time into M[e][tile][NR] (its own scratch)
+ * range of panels (the split is conv.c's, plan.c), multiplies one NR panel at a time into M[e][tile][NR] (its own scratch)
  * and output-transforms it with bias, residual and ReLU. (Transforming inside the second
  * phase would repeat a block's input transform for every panel range.) The transforms themselves are per instruction set (kernels/winograd_transforms.inc):
  * the network's code says what, the kernels how. */
@@ -26,6 +26,7 @@
 
 #include <string.h>
 #include "common.h"
+#include "ops/plan.h"
 
 enum {
     MAX_E = 36,
@@ -85,7 +86,8 @@ typedef struct wino_job {
     const float *in;
     float *out;
     const float *res;
-    int n, h, w, t, s, e_count, th, tw, tiles, tb, n_split, panels, relu;
+    int n, h, w, t, s, e_count, th, tw, tiles, tb, relu;
+    rn_plan plan; /* blocks of at most TB_MAX tiles x panel ranges */
 } wino_job;
 
 /* Padding pixels of the input windows. */
@@ -148,9 +150,8 @@ static void gemm_task(void *ctx, int task, int thread) {
     const rn_conv *c = j->c;
     const rn_kernel_config *kc = j->ex->kc;
     const int mr = kc->mr, nr = kc->nr, cin = c->cin, tb = j->tb, e_count = j->e_count;
-    const int bt = task / j->n_split, nt = task % j->n_split;
-    const int t0 = bt * tb, count = j->tiles - t0 < tb ? j->tiles - t0 : tb;
-    const int p0 = (int)((long)j->panels * nt / j->n_split), p1 = (int)((long)j->panels * (nt + 1) / j->n_split);
+    int t0, count, p0, p1;
+    rn_plan_task(&j->plan, task, &t0, &count, &p0, &p1);
     const float *v = j->ex->work;
     float *m = j->ex->scratch[thread];
     static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
@@ -173,16 +174,11 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
                          const float *residual, int relu) {
     const int t = c->winograd, s = t + 2, mr = ex->kc->mr;
     wino_job j = {ex, c, t == 4 ? &ex->kc->wino_f4 : &ex->kc->wino_f2, in, out, residual, n, h, w, t, s, s * s,
-                  (h + t - 1) / t, (w + t - 1) / t, 0, 0, 1, c->n_padded / ex->kc->nr, relu};
+                  (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, {0}};
     j.tiles = n * j.th * j.tw;
-    /* Blocks of at most TB_MAX tiles, as even as whole micro-kernel tiles allow (49 tiles:
-     * 30 + 19 rather than 48 + 1). */
-    const int want_blocks = (j.tiles + TB_MAX - 1) / TB_MAX;
-    j.tb = ((j.tiles + want_blocks - 1) / want_blocks + mr - 1) / mr * mr;
-    if (j.tb > TB_MAX) j.tb = TB_MAX;
-    const int blocks = (j.tiles + j.tb - 1) / j.tb;
-    const int want = 4 * rn_pool_size(ex->pool);
-    while (blocks * j.n_split < want && j.n_split * 2 <= j.panels) j.n_split *= 2;
+    /* The GEMMs' rows are the tiles: 49 tiles go as 30 + 19 rather than 48 + 1. */
+    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool));
+    j.tb = j.plan.block;
     rn_pool_run(ex->pool, (j.tiles + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK, input_task, &j);
-    rn_pool_run(ex->pool, blocks * j.n_split, gemm_task, &j);
+    rn_pool_run(ex->pool, j.plan.tasks, gemm_task, &j);
 }

@@ -1,0 +1,26 @@
+/* plan.h - how a convolution's work is cut into tasks for the pool: rows (output pixels, or
+ * Winograd tiles) into blocks of whole micro-kernel tiles, and the NR-column panels into
+ * ranges when there are too few row blocks to keep every thread busy. One plan for the
+ * direct, Winograd and int8 drivers (internal). */
+#ifndef RN_PLAN_H
+#define RN_PLAN_H
+
+typedef struct rn_plan {
+    int rows;    /* rows to compute */
+    int block;   /* rows per block: a multiple of MR, at most the driver's largest */
+    int blocks;  /* row blocks */
+    int panels;  /* NR-column panels */
+    int n_split; /* panel ranges per row block */
+    int tasks;   /* blocks x n_split */
+} rn_plan;
+
+/* Plans rows in blocks of at most most_rows (a multiple of mr), as even as whole tiles of mr
+ * rows allow: every block streams all of B, so 196 rows go as 102 + 94, not 120 + 76. The
+ * panels are split in halves until there are about 4 tasks per thread (the 7x7 layers at
+ * batch 1 have one or two row blocks). */
+rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads);
+
+/* Task `task`'s rows r0..r0+*count and panels p0..p1. */
+void rn_plan_task(const rn_plan *p, int task, int *r0, int *count, int *p0, int *p1);
+
+#endif
