@@ -23,17 +23,7 @@ int resnet_version(const char **str) {
     return RESNET_VERSION_NUMBER;
 }
 
-void resnet_softmax(const float *logits, int n, float *probs) {
-    if (n <= 0) return;
-    float mx = logits[0];
-    for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        probs[i] = expf(logits[i] - mx); /* shifted so the largest is exp(0): no overflow */
-        sum += probs[i];
-    }
-    for (int i = 0; i < n; i++) probs[i] = (float)(probs[i] / sum);
-}
+void resnet_softmax(const float *logits, int n, float *probs) { rn_softmax(logits, n, probs); }
 
 void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
     if (k > n) k = n;

@@ -234,3 +234,26 @@ void rn_strbuf_append(rn_strbuf *b, const char *s, size_t n) {
     b->len += n;
     b->s[b->len] = '\0';
 }
+
+/* The small maths both the public API (resnet_softmax, resnet_l2_normalize) and the model
+ * (a trained head: model/head.c) use; here so the model does not call up into the API. */
+void rn_softmax(const float *logits, int n, float *probs) {
+    if (n <= 0) return;
+    float mx = logits[0];
+    for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        probs[i] = expf(logits[i] - mx); /* shifted so the largest is exp(0): no overflow */
+        sum += probs[i];
+    }
+    for (int i = 0; i < n; i++) probs[i] = (float)(probs[i] / sum);
+}
+
+void rn_l2_normalize(float *v, int n) {
+    if (!v || n <= 0) return;
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    if (ss <= 0) return;
+    const float inv = (float)(1.0 / sqrt(ss));
+    for (int i = 0; i < n; i++) v[i] *= inv;
+}

@@ -27,6 +27,10 @@ const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *
 /* 1 if the n floats are all finite. A result with an infinity or a NaN is not an answer
  * (weights too large for float on that input): the callers turn it into that photo's error. */
 int rn_all_finite(const float *v, size_t n);
+
+/* resnet_softmax and resnet_l2_normalize (resnet.h), for the layers below the API. */
+void rn_softmax(const float *logits, int n, float *probs);
+void rn_l2_normalize(float *v, int n);
 /* The one message for it, so every path says the same. */
 #define RN_NONFINITE_MSG "the network's output is not finite (inf or NaN): the weights overflow float on this photo"
 /* Why the 1000 ImageNet logits of each of `views` images (one after the other) are no answer,

@@ -3,14 +3,7 @@
 
 #include "common.h"
 
-void resnet_l2_normalize(float *v, int n) {
-    if (!v || n <= 0) return;
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
-    if (ss <= 0) return;
-    const float inv = (float)(1.0 / sqrt(ss));
-    for (int i = 0; i < n; i++) v[i] *= inv;
-}
+void resnet_l2_normalize(float *v, int n) { rn_l2_normalize(v, n); }
 
 float resnet_cosine(const float *a, const float *b, int n) {
     if (!a || !b || n <= 0) return 0.0f;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "io/safetensors.h"
-#include "io/walk.h"
+#include "walk.h"
 #include "model/resnet50.h"
 #include "resnet.h"
 #include "testutil.h"

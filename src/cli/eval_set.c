@@ -11,7 +11,7 @@
 
 #include "cli/eval.h"
 #include "io/fileio.h"
-#include "io/walk.h"
+#include "walk.h"
 
 static void warnf(eval_warn_fn warn, void *ctx, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

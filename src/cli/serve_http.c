@@ -31,7 +31,6 @@
 
 #include "cli/cli.h"
 #include "cli/serve_request.h"
-#include "common.h"
 #include "io/json.h"
 
 #define MODEL_NAME "resnet50"

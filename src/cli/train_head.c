@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/featcache.h"
-#include "io/walk.h"
+#include "walk.h"
 
 #define DIM RESNET_FEATURE_DIM
 

@@ -271,7 +271,7 @@ resnet_status resnet_head_train(const float *features, const int *labels, int n,
     }
     memcpy(x, features, nz * sizeof(float));
     if (o.l2_normalize)
-        for (int i = 0; i < n; i++) resnet_l2_normalize(x + (size_t)i * d, d);
+        for (int i = 0; i < n; i++) rn_l2_normalize(x + (size_t)i * d, d);
     split(labels, n, k, o.val_fraction, o.seed, is_val);
     int ntr = 0, nva = 0;
     for (int i = 0; i < n; i++) nva += is_val[i];
@@ -460,7 +460,7 @@ resnet_status resnet_head_predict(const resnet_head *h, const float *features, i
     if (!x) return rn_fail(err, RESNET_E_NOMEM, "resnet_head_predict: out of memory");
     for (int i = 0; i < n; i++) {
         memcpy(x, features + (size_t)i * h->dim, (size_t)h->dim * sizeof(float));
-        if (h->l2_normalize) resnet_l2_normalize(x, h->dim);
+        if (h->l2_normalize) rn_l2_normalize(x, h->dim);
         float *pi = probs + (size_t)i * h->n_classes;
         for (int c = 0; c < h->n_classes; c++) {
             const float *w = h->weight + (size_t)c * h->dim;
@@ -472,7 +472,7 @@ resnet_status resnet_head_predict(const resnet_head *h, const float *features, i
             free(x);
             return rn_fail(err, RESNET_E_WEIGHTS, "the head's output is not finite (inf or NaN): its weights overflow float on this photo");
         }
-        resnet_softmax(pi, h->n_classes, pi);
+        rn_softmax(pi, h->n_classes, pi);
     }
     free(x);
     return RESNET_OK;

@@ -1,4 +1,5 @@
-/* walk.h - the folder walks (walk.c; internal): the photos under a folder are
+/* walk.h - the folder walks (walk.c, in the API layer: it knows what a photo is (image/) and
+ * what an ImageNet class folder is (model/); internal): the photos under a folder are
  * resnet_list_images (resnet.h); a labelled folder is read here.
  *
  * "One folder per class" means one thing to every command (eval, train-head; README,

@@ -14,7 +14,7 @@
 #include "common.h"
 #include "image/image.h"
 #include "io/fileio.h"
-#include "io/walk.h"
+#include "walk.h"
 
 #define MAX_DEPTH 64 /* deeper trees are almost surely link loops we failed to see */
 
