@@ -20,14 +20,21 @@
 # QLinearConv and no fp32 Conv). Ours: `resnet quantize` on the demo photos (two: calibration
 # does not change the speed either), or INT8FILE when given.
 #
+# --steady: ten separate processes of each engine at batch 1 on 2 threads (`resnet bench
+# --threads 2`), alternately, each one's median printed beside the other's from the same
+# seconds, then each engine's spread (slowest median / fastest - 1). When both engines slow
+# down in the same rounds the machine was slow then, not one engine.
+#
 #   bench/vs-onnxruntime.sh [ROUNDS]                  (default 9 rounds of ITERS=6 timed runs each)
 #   bench/vs-onnxruntime.sh --int8 [ROUNDS [INT8FILE]]
+#   bench/vs-onnxruntime.sh --steady [PROCESSES]      (default 10, ITERS=20 timed runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-INT8=0
+INT8=0 STEADY=0
 if [ "${1:-}" = --int8 ]; then INT8=1; shift; fi
+if [ "${1:-}" = --steady ]; then STEADY=1; shift; fi
 ROUNDS=${1:-9}
-ITERS=${ITERS:-6}
+ITERS=${ITERS:-$( ((STEADY)) && echo 20 || echo 6)}
 ORT_VERSION=1.30.0
 export ORT_DIR=$PWD/bench/.ort
 BIN=build/resnet
@@ -109,6 +116,27 @@ field() { sed -n "s/.*median \([0-9.]*\) ms per batch.*/\1/p"; }
 ours_ms() { "$BIN" bench "${OURS[@]}" --batch "$batch" --threads "$threads" --iters "$ITERS" | field; }
 theirs_ms() { node bench/ort-bench.js "$MODEL" "$threads" "$batch" "$ITERS" | field; }
 
+machine() {
+  echo "($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench "${OURS[@]}" --iters 1 --warmup 0 | head -1 | sed 's/, threads .*//'))"
+}
+
+if ((STEADY)); then
+  batch=1 threads=2
+  spread() { sort -g | awk '{a[NR]=$1} END {printf "%.2f-%.2f ms, slowest/fastest - 1 = %.0f%%", a[1], a[NR], 100 * (a[NR] / a[1] - 1)}'; }
+  printf '%-9s %14s %14s\n' "process" "resnet (ms)" "onnxrt (ms)"
+  echo "(each: the median of $ITERS timed runs at batch 1 on 2 threads, in a process of its own)"
+  ours=() theirs=()
+  for ((r = 1; r <= ${1:-10}; r++)); do
+    if ((r % 2)); then x=$(ours_ms); y=$(theirs_ms); else y=$(theirs_ms); x=$(ours_ms); fi
+    ours+=("$x") theirs+=("$y")
+    printf '%-9s %14s %14s\n' "$r" "$x" "$y"
+  done
+  echo "resnet:  $(printf '%s\n' "${ours[@]}" | spread)"
+  echo "onnxrt:  $(printf '%s\n' "${theirs[@]}" | spread)"
+  machine
+  exit 0
+fi
+
 printf '%-22s %14s %14s %8s\n' "setting" "resnet (ms)" "onnxrt (ms)" "ratio"
 echo "(ms: medians over the rounds of each round's median; ratio: median of the rounds' ratios)"
 for setting in "1 1" "1 2" "8 2"; do
@@ -138,4 +166,4 @@ for setting in "1 1" "1 2" "8 2"; do
       "$a" "$b" "$q" "$spread"
   fi
 done
-echo "($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench "${OURS[@]}" --iters 1 --warmup 0 | head -1 | sed 's/, threads .*//'))"
+machine

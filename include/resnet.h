@@ -89,7 +89,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 1
+#define RESNET_VERSION_MINOR 2
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -243,6 +243,10 @@ typedef struct resnet_layer_profile {
 } resnet_layer_profile;
 RESNET_API void resnet_session_set_profiling(resnet_session *s, int on);
 RESNET_API int resnet_session_profile(const resnet_session *s, resnet_layer_profile *out, int max);
+/* The time a profiled pass spends outside its layers (the input's change of layout, the
+ * outputs copied out, the calls between layers), median over the last 256 profiled passes,
+ * ms; -1 when no pass was profiled. Since 1.2. */
+RESNET_API double resnet_session_profile_between(const resnet_session *s);
 
 /* Decodes a photo (JPEG, PNG, WebP, TIFF, GIF's first frame, BMP or PNM, told by its first
  * bytes, each to RGB as PIL's Image.open(f).convert("RGB") does), resizes the shorter side

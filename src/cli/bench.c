@@ -16,6 +16,7 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
     resnet_session_set_profiling(s, 1);
     for (int i = 0; i < iters; i++) resnet_forward(s, input, batch, logits, NULL, NULL);
     int n = resnet_session_profile(s, layers, 128);
+    const double between = resnet_session_profile_between(s);
     resnet_session_set_profiling(s, 0);
     double total = 0;
     for (int i = 0; i < n; i++) total += layers[i].ms;
@@ -25,6 +26,9 @@ static void print_profile(resnet_session *s, const float *input, int batch, int 
         printf("  %-22s %-24s %9.3f %8.1f %6.1f%%\n", layers[i].name, layers[i].shape, layers[i].ms,
                layers[i].gflop > 0 ? layers[i].gflop / layers[i].ms * 1e3 : 0.0, 100.0 * layers[i].ms / total);
     printf("  %-22s %-24s %9.3f\n", "sum of layers", "", total);
+    /* per pass: its wall time less its own layers' times (not the best-of sums above) */
+    printf("  %-22s %-24s %9.3f   (median per pass: the pass's time outside its layers)\n", "between layers", "",
+           between);
 
     /* The same time by how the layers ran (the fc apart from the 1x1 convolutions). */
     char keys[16][32];

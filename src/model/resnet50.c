@@ -9,6 +9,7 @@
 #include "common.h"
 #include "io/safetensors.h"
 #include "model/features.h"
+#include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/qconv.h"
 
@@ -188,6 +189,11 @@ struct resnet_session {
     /* per-layer timing, only when profiling is on (bench --profile) */
     int profiling, prof_n, prof_slot;
     resnet_layer_profile prof[RN_MAX_LAYERS];
+    /* the time of each profiled pass spent outside its layers (the input's layout change,
+     * copying the outputs out, the call itself): the last RN_PROF_PASSES passes, ms */
+    double prof_layers_ms; /* this pass's layers so far */
+    double prof_between[RN_PROF_PASSES];
+    int prof_passes;
     unsigned image_flags; /* RESNET_IMAGE_* for the photos this session reads */
 };
 
@@ -270,6 +276,21 @@ unsigned rn_session_image_flags(const resnet_session *s) { return s ? s->image_f
 void resnet_session_set_profiling(resnet_session *s, int on) {
     s->profiling = on;
     s->prof_n = 0;
+    s->prof_passes = 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double resnet_session_profile_between(const resnet_session *s) {
+    int n = s->prof_passes < RN_PROF_PASSES ? s->prof_passes : RN_PROF_PASSES;
+    if (n == 0) return -1.0;
+    double v[RN_PROF_PASSES];
+    memcpy(v, s->prof_between, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int resnet_session_profile(const resnet_session *s, resnet_layer_profile *out, int max) {
@@ -298,6 +319,7 @@ static void layer_name(char *dst, size_t size, int block, const char *part) {
 /* Keeps each layer's best time over the runs: the least disturbed by the rest of the machine. */
 static void prof_record(resnet_session *s, int block, const char *part, const rn_conv *c, int n, int oh, int ow,
                         double ms) {
+    s->prof_layers_ms += ms;
     if (s->prof_slot >= RN_MAX_LAYERS) return;
     resnet_layer_profile *p = &s->prof[s->prof_slot++];
     if (s->prof_slot > s->prof_n) {
@@ -326,7 +348,7 @@ static void prof_record(resnet_session *s, int block, const char *part, const rn
 /* ---- the forward pass ------------------------------------------------------------- */
 
 /* One layer of the network: a row of the paper's table. */
-typedef enum { CONV, MAXPOOL, AVGPOOL } layer_kind;
+typedef enum { INPUT, CONV, MAXPOOL, AVGPOOL } layer_kind;
 typedef struct layer {
     layer_kind kind;
     int block;          /* the bottleneck it belongs to (0..RN_BLOCKS-1), -1 for the stem and head */
@@ -348,6 +370,13 @@ static void run(resnet_session *s, const layer *l, int n, int h, int w, int *oh,
     const rn_conv *c = l->c;
     double t0 = s->profiling ? now_ms() : 0.0;
     switch (l->kind) {
+    case INPUT: /* the public CHW planes -> NHWC; u8 for an int8 stem (weights.c: load_qstem) */
+        if (m->conv1.q)
+            rn_chw_to_nhwc_u8(&s->ex, l->in, n, 3, h, w, m->q_stem_scale, m->q_stem_zero, l->out);
+        else rn_chw_to_nhwc(&s->ex, l->in, n, 3, h, w, l->out);
+        *oh = h;
+        *ow = w;
+        break;
     case CONV:
         if (c->q) rn_qconv_forward(&s->ex, c, l->in, n, h, w, l->out, l->res);
         else rn_conv_forward(&s->ex, c, l->in, n, h, w, l->out, l->res, l->relu);
@@ -368,23 +397,6 @@ static void run(resnet_session *s, const layer *l, int n, int h, int w, int *oh,
     }
     if (s->profiling) prof_record(s, l->block, l->part, l->kind == CONV ? c : NULL, n, *oh, *ow, now_ms() - t0);
     if (l->kind == CONV && s->observer && !c->q) s->observer(s->observer_ctx, c, l->in, n, h, w, l->out, *oh, *ow);
-}
-
-/* CHW planes -> one NHWC image. */
-static void chw_to_hwc(const float *in, int c, int hw, float *out) {
-    for (int p = 0; p < hw; p++)
-        for (int ch = 0; ch < c; ch++) out[(size_t)p * c + ch] = in[(size_t)ch * hw + p];
-}
-
-/* CHW planes -> one NHWC image in u8 (an int8 stem's input): rint(x / scale) + zero, clamped,
- * rounded half to even as the max pool's quantization does (adding and taking away 1.5 * 2^23). */
-static void chw_to_hwc_u8(const float *in, int c, int hw, float scale, int zero, uint8_t *out) {
-    for (int p = 0; p < hw; p++)
-        for (int ch = 0; ch < c; ch++) {
-            float v = in[(size_t)ch * hw + p] / scale + (float)zero;
-            v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-            out[(size_t)p * c + ch] = (uint8_t)((v + 12582912.0f) - 12582912.0f);
-        }
 }
 
 /* Bottleneck i: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
@@ -415,18 +427,14 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     if (n < 1 || n > s->max_batch)
         return rn_fail(err, RESNET_E_ARG, "resnet_forward: batch of %d, session allows 1..%d", n, s->max_batch);
     const resnet_model *m = s->m;
-    const int in_hw = RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
     int cur = 0, h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
     float *pooled;
 
+    const double t_start = s->profiling ? now_ms() : 0.0;
     s->prof_slot = 0;
+    s->prof_layers_ms = 0.0;
     rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
-    for (int i = 0; i < n; i++) /* an int8 stem (weights.c: load_qstem) reads u8: the boundary is here */
-        if (m->conv1.q)
-            chw_to_hwc_u8(input + (size_t)i * 3 * in_hw, 3, in_hw, m->q_stem_scale, m->q_stem_zero,
-                          (uint8_t *)s->buf[0] + (size_t)i * 3 * in_hw);
-        else
-            chw_to_hwc(input + (size_t)i * 3 * in_hw, 3, in_hw, s->buf[0] + (size_t)i * 3 * in_hw);
+    run(s, &(layer){INPUT, -1, "input", NULL, input, s->buf[0], NULL, 0}, n, h, w, &h, &w);        /* 224x224x3 */
     run(s, &(layer){CONV, -1, "conv1", &m->conv1, s->buf[0], s->buf[1], NULL, 1}, n, h, w, &h, &w); /* 112x112x64 */
     run(s, &(layer){MAXPOOL, -1, m->int8 && !m->conv1.q ? "maxpool+quantize" : "maxpool", NULL, s->buf[1], s->buf[0], NULL, 0},
         n, h, w, &h, &w);                                                                        /* 56x56x64 */
@@ -448,6 +456,7 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
                    RESNET_FEATURE_DIM * sizeof(float));
     }
     rn_pool_leave(s->pool);
+    if (s->profiling) s->prof_between[s->prof_passes++ % RN_PROF_PASSES] = now_ms() - t_start - s->prof_layers_ms;
     return RESNET_OK;
 }
 
