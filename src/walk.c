@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "image/image.h"
+#include "io/atomic.h" /* rn_file_id: a folder met again */
 #include "io/fileio.h"
 #include "walk.h"
 
@@ -62,8 +63,7 @@ static int has_image_signature(int dirfd, const char *name) {
 
 /* The folders being walked, root to here, to refuse to walk into one of them again. */
 typedef struct ancestor {
-    dev_t dev;
-    ino_t ino;
+    rn_file_id id;
     const struct ancestor *up;
 } ancestor;
 
@@ -105,10 +105,10 @@ static void walk(walker *w, int fd, const char *dir, const ancestor *up, int dep
             continue;
         }
         if (S_ISDIR(sb.st_mode)) {
+            const ancestor here = {{sb.st_dev, sb.st_ino}, up};
             int loop = depth >= MAX_DEPTH;
-            for (const ancestor *a = up; a && !loop; a = a->up) loop = a->dev == sb.st_dev && a->ino == sb.st_ino;
+            for (const ancestor *a = up; a && !loop; a = a->up) loop = rn_file_id_equal(&a->id, &here.id);
             if (!loop) {
-                ancestor here = {sb.st_dev, sb.st_ino, up};
                 int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sub < 0) {
                     if (strvec_push(&w->problems, format_msg("cannot read folder", path, errno)) != 0) w->oom = 1;
@@ -157,7 +157,7 @@ static resnet_status list_images(const char *dir, resnet_file_list *out, int *ig
     resnet_status st = open_root(dir, &sb, &fd, err);
     if (st != RESNET_OK) return st;
     walker w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, 0};
-    ancestor root = {sb.st_dev, sb.st_ino, NULL};
+    ancestor root = {{sb.st_dev, sb.st_ino}, NULL};
     walk(&w, fd, dir, &root, 0);
     if (w.oom) {
         free_vec(&w.files);

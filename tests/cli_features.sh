@@ -99,6 +99,10 @@ run "$BIN" similar "$CAT" "$tmp/own" -k 1
 t1=$(date +%s%N)
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q 'cat.jpg' && [ $(((t1 - t0) / 1000000)) -lt 3000 ]
 check "similar again: from the feature cache ($(((t1 - t0) / 1000000)) ms), -k 1" $? "rc=$rc $out $err"
+# the query is never an answer, by whatever path the folder reaches it (here a link)
+run "$BIN" similar "$CAT_JPG" "$tmp/own" -k 5
+[ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q 'cup.png'
+check "similar: the query, linked into the folder, is left out" $? "rc=$rc $out $err"
 if have_shared images/samples "similar on the sample photos (Samoyeds)"; then
   run "$BIN" similar "$S/258_samoyed_1.jpg" "$S" -k 3
   echo "$out" | sed 's/^/     /'

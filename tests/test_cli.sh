@@ -5,31 +5,9 @@
 # Tier 1 uses the repository's photos (demo/, tests/data/golden/chelsea.jpg); the checks on
 # ../shared's photos are skipped, one line each, when it is not there.
 set -u
-BIN=${RESNET_BIN:-build/resnet}
-SHARED=${RESNET_SHARED:-../shared}
-W=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh}
-export RESNET_WEIGHTS=$W
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0 skipped=0
+. "$(dirname "$0")/common.sh" # BIN, SHARED, tmp, check, have_shared, run, summary
+export RESNET_WEIGHTS=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh} W=$RESNET_TEST_V1_CAFFE
 CAT=demo/chelsea.png CUP=demo/coffee.png CAT_JPG=tests/data/golden/chelsea.jpg
-
-check() { # name, condition-result (0 = ok), detail
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-  else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
-}
-
-# have_shared WHAT NAME: whether ../shared/WHAT exists; if not, check NAME is skipped, saying
-# why (failed under RESNET_REQUIRE_SHARED=1)
-have_shared() {
-  [ -e "$SHARED/$1" ] && return 0
-  if [ "${RESNET_REQUIRE_SHARED:-0}" = 1 ]; then check "$2" 1 "RESNET_REQUIRE_SHARED=1 but $SHARED/$1 is not there"; return 1; fi
-  skipped=$((skipped + 1)); echo "skip $2: needs $SHARED/$1, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
-  return 1
-}
-
-# run CMD... -> $out, $err, $rc
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
 
 # one line on stderr, naming $1, exit code $2 (crash = 128+)
 expect_error() {
@@ -130,6 +108,4 @@ check "--help" $? "$out"
 # cam, embed, similar, train-head, classify DIR and --head (issue 6)
 . "$(dirname "$0")/cli_features.sh"
 
-if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
-else echo "$passed passed, $failed failed"; fi
-[ "$failed" -eq 0 ]
+summary

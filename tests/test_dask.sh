@@ -8,8 +8,7 @@
 # (Debian's python3-numpy, python3-distributed; .ci/run installs them).
 set -u
 cd "$(dirname "$0")/.."
-. tests/common.sh
-BIN=${RESNET_BIN:-$BUILD/resnet}
+. tests/common.sh # BIN
 use_python numpy distributed
 
 d=$tmp/photos

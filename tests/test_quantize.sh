@@ -5,26 +5,8 @@
 # ../shared is beside us: on ../shared/images/samples the int8 top-1 equals fp32's wherever
 # fp32's top-1 probability is above 0.5. Run by tests/run.sh (RESNET_BIN, RESNET_TEST_V1_CAFFE).
 set -u
-BIN=${RESNET_BIN:-build/resnet}
-SHARED=${RESNET_SHARED:-../shared}
-W=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh}
-export RESNET_WEIGHTS=$W
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0 skipped=0
-
-check() { # name, condition-result (0 = ok), detail
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-  else failed=$((failed + 1)); echo "FAIL $1: $3"; fi
-}
-# have_shared WHAT NAME: as in test_cli.sh (skipped, or failed under RESNET_REQUIRE_SHARED=1)
-have_shared() {
-  [ -e "$SHARED/$1" ] && return 0
-  if [ "${RESNET_REQUIRE_SHARED:-0}" = 1 ]; then check "$2" 1 "RESNET_REQUIRE_SHARED=1 but $SHARED/$1 is not there"; return 1; fi
-  skipped=$((skipped + 1)); echo "skip $2: needs $SHARED/$1, which is not there (set RESNET_SHARED if shared/ is elsewhere)"
-  return 1
-}
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err"); }
+. "$(dirname "$0")/common.sh" # BIN, SHARED, tmp, check, have_shared, run, summary
+export RESNET_WEIGHTS=${RESNET_TEST_V1_CAFFE:?run through tests/run.sh} W=$RESNET_TEST_V1_CAFFE
 top1() { # classify output -> "file index" per photo
   awk '/^[^ ]/ {f=$0; next} f != "" {print f, $2; f=""}'
 }
@@ -92,6 +74,4 @@ if have_shared images/samples "samples: int8 top-1 = fp32 top-1 wherever fp32 pr
   check "samples: int8 top-1 = fp32 top-1 wherever fp32 prob > 0.5" $? ""
 fi
 
-if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
-else echo "$passed passed, $failed failed"; fi
-[ "$failed" -eq 0 ]
+summary

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "model/quantize.h"
@@ -79,8 +78,7 @@ int cmd_quantize(int argc, char **argv) {
     const char *weights = cli_weights_path(&common, wbuf, sizeof wbuf);
     /* the weight file, said as such before the photos are walked (cli_check_output below
      * checks it again, with every photo) */
-    rn_file_id wid, oid;
-    if (rn_file_id_of(weights, &wid) && rn_file_id_of(out, &oid) && wid.dev == oid.dev && wid.ino == oid.ino)
+    if (rn_same_file(weights, out))
         return cli_error("%s: is the fp32 weight file being quantized; refusing to overwrite it (choose another output)",
                          out);
     cli_photos photos = {0};

@@ -18,7 +18,6 @@
 #include "cli/serve_http.h"
 
 #include <errno.h>
-#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -30,32 +29,16 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/serve_request.h"
-#include "io/json.h"
+#include "cli/serve_metrics.h"
+#include "cli/serve_oip.h"
 
-#define MODEL_NAME "resnet50"
-#define MAX_IMAGES 256 /* images in one infer request at most */
+#define MODEL_NAME SERVE_OIP_MODEL
 
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
-
-/* ---- metrics (Prometheus text format) ----------------------------------------------------- */
-static const double latency_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-#define N_LAT (sizeof latency_le / sizeof *latency_le)
-static const int batch_le[] = {1, 2, 4, 8, 16, 32, 64, 128};
-#define N_BATCH (sizeof batch_le / sizeof *batch_le)
-static const int codes[] = {200, 400, 404, 405, 413, 500, 503};
-#define N_CODES (sizeof codes / sizeof *codes)
-
-typedef struct metrics {
-    unsigned long long by_code[N_CODES];
-    unsigned long long lat_bucket[N_LAT], lat_count;
-    double lat_sum;
-    unsigned long long batch_bucket[N_BATCH], batch_count, batch_sum;
-} metrics;
 
 /* ---- jobs: the queue the runner reads ------------------------------------------------------ */
 typedef struct job {
@@ -87,7 +70,7 @@ typedef struct server {
     double batch_t0;   /* when that batch's first job arrived */
     int stop, draining;
     int in_flight;     /* requests received and not yet completed */
-    metrics m;
+    serve_metrics m;   /* /metrics */
 } server;
 
 /* The runner's source, on its decoding thread: the next photo of the queue. Dynamic batching
@@ -173,10 +156,7 @@ static void on_batch(void *ctx, int items, int rows, double seconds) {
     (void)items;
     (void)seconds;
     pthread_mutex_lock(&sv->mu);
-    for (size_t b = 0; b < N_BATCH; b++)
-        if (rows <= batch_le[b]) sv->m.batch_bucket[b]++;
-    sv->m.batch_count++;
-    sv->m.batch_sum += (unsigned long long)rows;
+    serve_metrics_batch(&sv->m, rows);
     pthread_mutex_unlock(&sv->mu);
 }
 
@@ -262,12 +242,7 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     MHD_destroy_response(resp);
     const double dt = now_s() - r->t0;
     pthread_mutex_lock(&sv->mu);
-    for (size_t i = 0; i < N_CODES; i++)
-        if (codes[i] == code) sv->m.by_code[i]++;
-    for (size_t b = 0; b < N_LAT; b++)
-        if (dt <= latency_le[b]) sv->m.lat_bucket[b]++;
-    sv->m.lat_count++;
-    sv->m.lat_sum += dt;
+    serve_metrics_request(&sv->m, code, dt);
     pthread_mutex_unlock(&sv->mu);
     return ret;
 }
@@ -397,151 +372,49 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
     return out_send(sv, c, r, 200, &o, "application/json");
 }
 
-/* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files. */
+/* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files
+ * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
-    char msg[300];
-    rn_json_doc *doc = NULL;
-    rn_json_options jo = {.max_depth = 16, .reject_duplicate_keys = 1};
-    int pr = rn_json_parse(r->body ? r->body : "", r->len, &jo, &doc, msg, sizeof msg);
-    if (pr == -2) return error_reply(sv, c, r, 500, "out of memory");
-    if (pr != 0) {
-        char m2[400];
-        snprintf(m2, sizeof m2, "the request is not JSON: %s", msg);
-        return error_reply(sv, c, r, 400, m2);
-    }
-    const rn_json *root = rn_json_root(doc), *inputs = rn_json_get(root, "inputs");
-    const rn_json *outputs = rn_json_get(root, "outputs"), *id = rn_json_get(root, "id");
-    const char *bad = NULL;
-    int k = 0; /* 0: probabilities as FP32; K: the classification extension's top K */
-    const rn_json *in = rn_json_at(inputs, 0), *data = rn_json_get(in, "data");
-    const char *dt = rn_json_string(rn_json_get(in, "datatype"), NULL);
-    size_t n = rn_json_count(data);
-    if (!rn_json_is(root, RN_JSON_OBJECT)) bad = "the request must be a JSON object";
-    else if (id && !rn_json_is(id, RN_JSON_STRING)) bad = "\"id\" must be a string";
-    else if (!rn_json_is(inputs, RN_JSON_ARRAY) || rn_json_count(inputs) != 1)
-        bad = "\"inputs\" must be an array of one input (BYTES: base64 photo files)";
-    else if (!dt || strcmp(dt, "BYTES") != 0) bad = "the input's \"datatype\" must be \"BYTES\" (base64 photo files)";
-    else if (!rn_json_is(data, RN_JSON_ARRAY) || n == 0) bad = "the input's \"data\" must be a non-empty array of base64 strings";
-    else if (n > MAX_IMAGES) bad = "at most 256 images per request";
-    if (!bad) {
-        const rn_json *shape = rn_json_get(in, "shape");
-        int64_t prod = 1, d;
-        for (size_t i = 0; i < rn_json_count(shape) && prod >= 0; i++)
-            prod = rn_json_int64(rn_json_at(shape, i), &d) && d >= 0 && d <= MAX_IMAGES ? prod * d : -1;
-        if (!rn_json_is(shape, RN_JSON_ARRAY) || prod != (int64_t)n)
-            bad = "the input's \"shape\" must say how many images \"data\" holds ([N] or [N, 1])";
-    }
-    if (!bad && outputs) {
-        if (!rn_json_is(outputs, RN_JSON_ARRAY) || rn_json_count(outputs) > 1) bad = "\"outputs\": at most one, \"probabilities\"";
-        const rn_json *o0 = rn_json_at(outputs, 0);
-        const char *name = rn_json_string(rn_json_get(o0, "name"), NULL);
-        if (!bad && o0 && (!name || strcmp(name, "probabilities") != 0)) bad = "the only output is \"probabilities\"";
-        const rn_json *cls = rn_json_get(rn_json_get(o0, "parameters"), "classification");
-        int64_t kk;
-        if (!bad && cls) {
-            if (!rn_json_int64(cls, &kk) || kk < 1 || kk > RESNET_NUM_CLASSES)
-                bad = "\"classification\" must be a whole number from 1 to 1000";
-            else k = (int)kk;
-        }
-    }
-    if (bad) {
-        rn_json_free(doc);
-        return error_reply(sv, c, r, 400, bad);
-    }
-    job *x = job_new((int)n, "image", RESNET_TTA_NONE, 1);
-    if (!x) {
-        rn_json_free(doc);
-        return error_reply(sv, c, r, 500, "out of memory");
-    }
-    /* base64 -> the photo files' bytes; decoding them is the runner's, ahead of the network */
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *s = rn_json_string(rn_json_at(data, i), &len);
-        unsigned char *bytes = s ? malloc(len / 4 * 3 + 3) : NULL;
-        size_t where = 0;
-        long got = bytes ? serve_base64_decode(s, len, bytes, &where) : -1;
-        x->data[i] = bytes;
-        if (!s || got <= 0) {
-            snprintf(msg, sizeof msg, "image %zu: %s", i, !s ? "not a string" : "not base64 (or empty)");
-            bad = msg;
-            break;
-        }
-        x->size[i] = (size_t)got;
-    }
-    if (bad) {
-        job_free(x);
-        rn_json_free(doc);
-        return error_reply(sv, c, r, 400, bad);
-    }
-    if (run_job(sv, x) != 0) {
-        job_free(x);
-        rn_json_free(doc);
-        return error_reply(sv, c, r, 503, "the queue is full: try again later");
-    }
-    if (x->status != RESNET_OK) {
-        rn_json_free(doc);
-        return job_error_reply(sv, c, r, x);
-    }
+    serve_oip_request q;
+    const int pr = serve_oip_parse(r->body, r->len, &q);
+    enum MHD_Result ret;
+    job *x = NULL;
     out o;
-    if (out_open(&o) != 0) {
-        job_free(x);
-        rn_json_free(doc);
-        return error_reply(sv, c, r, 500, "out of memory");
-    }
-    fputs("{\"model_name\": \"" MODEL_NAME "\", \"model_version\": \"1\"", o.f);
-    if (id) {
-        fputs(", \"id\": ", o.f);
-        cli_json_string(o.f, id->u.str.s);
-    }
-    fputs(", \"outputs\": [{\"name\": \"probabilities\", ", o.f);
-    if (k) fprintf(o.f, "\"datatype\": \"BYTES\", \"shape\": [%zu, %d], \"data\": [", n, k);
-    else fprintf(o.f, "\"datatype\": \"FP32\", \"shape\": [%zu, %d], \"data\": [", n, RESNET_NUM_CLASSES);
-    for (size_t i = 0; i < n; i++) {
-        const float *p = x->probs + i * RESNET_NUM_CLASSES;
-        if (k) { /* Triton's classification extension: "prob:index:label" */
-            resnet_prediction top[RESNET_NUM_CLASSES];
-            resnet_top_k(p, RESNET_NUM_CLASSES, k, top);
-            for (int t = 0; t < k; t++) {
-                char entry[128];
-                snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index, resnet_class_name(top[t].index));
-                fputs(i || t ? ", " : "", o.f);
-                cli_json_string(o.f, entry);
-            }
+    if (pr != 0) {
+        ret = error_reply(sv, c, r, pr == -2 ? 500 : 400, pr == -2 ? "out of memory" : q.error);
+    } else if (!(x = job_new(q.n, "image", RESNET_TTA_NONE, 1))) {
+        ret = error_reply(sv, c, r, 500, "out of memory");
+    } else {
+        for (int i = 0; i < q.n; i++) { /* the job owns the photos now */
+            x->data[i] = q.data[i];
+            x->size[i] = q.size[i];
+            q.data[i] = NULL;
+        }
+        if (run_job(sv, x) != 0) {
+            ret = error_reply(sv, c, r, 503, "the queue is full: try again later");
+        } else if (x->status != RESNET_OK) {
+            ret = job_error_reply(sv, c, r, x);
+            x = NULL; /* freed there */
+        } else if (out_open(&o) != 0) {
+            ret = error_reply(sv, c, r, 500, "out of memory");
         } else {
-            for (int j = 0; j < RESNET_NUM_CLASSES; j++) fprintf(o.f, (i || j) ? ", %.9g" : "%.9g", p[j]);
+            serve_oip_write(o.f, &q, x->probs);
+            ret = out_send(sv, c, r, 200, &o, "application/json");
         }
     }
-    fputs("]}]}\n", o.f);
     job_free(x);
-    rn_json_free(doc);
-    return out_send(sv, c, r, 200, &o, "application/json");
+    serve_oip_free(&q);
+    return ret;
 }
 
 static enum MHD_Result metrics_reply(server *sv, struct MHD_Connection *c, request *r) {
     out o;
     if (out_open(&o) != 0) return error_reply(sv, c, r, 500, "out of memory");
     pthread_mutex_lock(&sv->mu);
-    metrics m = sv->m;
+    const serve_metrics m = sv->m;
     const int depth = sv->queue_len;
     pthread_mutex_unlock(&sv->mu);
-    fputs("# HELP resnet_http_requests_total HTTP requests answered, by status code.\n"
-          "# TYPE resnet_http_requests_total counter\n", o.f);
-    for (size_t i = 0; i < N_CODES; i++)
-        fprintf(o.f, "resnet_http_requests_total{code=\"%d\"} %llu\n", codes[i], m.by_code[i]);
-    fputs("# HELP resnet_http_request_duration_seconds Time from a request's arrival to its answer.\n"
-          "# TYPE resnet_http_request_duration_seconds histogram\n", o.f);
-    for (size_t b = 0; b < N_LAT; b++)
-        fprintf(o.f, "resnet_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", latency_le[b], m.lat_bucket[b]);
-    fprintf(o.f, "resnet_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m.lat_count);
-    fprintf(o.f, "resnet_http_request_duration_seconds_sum %.6f\n", m.lat_sum);
-    fprintf(o.f, "resnet_http_request_duration_seconds_count %llu\n", m.lat_count);
-    fputs("# HELP resnet_batch_size Images per forward pass.\n# TYPE resnet_batch_size histogram\n", o.f);
-    for (size_t b = 0; b < N_BATCH; b++)
-        fprintf(o.f, "resnet_batch_size_bucket{le=\"%d\"} %llu\n", batch_le[b], m.batch_bucket[b]);
-    fprintf(o.f, "resnet_batch_size_bucket{le=\"+Inf\"} %llu\n", m.batch_count);
-    fprintf(o.f, "resnet_batch_size_sum %llu\nresnet_batch_size_count %llu\n", m.batch_sum, m.batch_count);
-    fprintf(o.f, "# HELP resnet_queue_depth Requests waiting for the network.\n# TYPE resnet_queue_depth gauge\n"
-                 "resnet_queue_depth %d\n", depth);
+    serve_metrics_write(o.f, &m, depth);
     return out_send(sv, c, r, 200, &o, "text/plain; version=0.0.4");
 }
 

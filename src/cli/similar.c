@@ -2,16 +2,10 @@
  * similarity of their features to one photo's (features cached per folder). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/featcache.h"
 
 #define DIM RESNET_FEATURE_DIM
-
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
 
 static const cli_option similar_options[] = {
     CLI_OPTION_TOP("how many to print (default 10)"),
@@ -56,7 +50,7 @@ int cmd_similar(int argc, char **argv) {
     /* the query itself is not an answer */
     int n = 0;
     for (int i = 0; i < list.count; i++) {
-        if (!cli_is_stdin(query) && same_file(list.paths[i], query)) {
+        if (!cli_is_stdin(query) && rn_same_file(list.paths[i], query)) {
             free(list.paths[i]);
             continue;
         }

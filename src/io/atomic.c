@@ -276,6 +276,21 @@ int rn_file_id_of(const char *path, rn_file_id *id) {
     return 1;
 }
 
+int rn_file_id_of_fd(int fd, rn_file_id *id) {
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) return 0;
+    id->dev = sb.st_dev;
+    id->ino = sb.st_ino;
+    return 1;
+}
+
+int rn_file_id_equal(const rn_file_id *a, const rn_file_id *b) { return a->dev == b->dev && a->ino == b->ino; }
+
+int rn_same_file(const char *a, const char *b) {
+    rn_file_id ia, ib;
+    return rn_file_id_of(a, &ia) && rn_file_id_of(b, &ib) && rn_file_id_equal(&ia, &ib);
+}
+
 static const char *kind_name(rn_file_kind k) {
     switch (k) {
     case RN_KIND_SAFETENSORS: return "a safetensors weight file";
@@ -354,8 +369,9 @@ resnet_status rn_output_check(const char *out, rn_file_kind kind, int force, con
         if (errno == ENOENT) return RESNET_OK; /* a new file (or a dangling link, replaced) */
         return rn_fail(err, RESNET_E_IO, "%s: %s", out, rn_errno_str(errno, eb, sizeof eb));
     }
+    const rn_file_id out_id = {sb.st_dev, sb.st_ino};
     for (size_t i = 0; i < n; i++)
-        if (inputs[i].dev == sb.st_dev && inputs[i].ino == sb.st_ino)
+        if (rn_file_id_equal(&inputs[i], &out_id))
             return rn_fail(err, RESNET_E_ARG, "%s is one of this run's inputs; refusing to overwrite it (choose another output name)",
                            out);
     if (!S_ISREG(sb.st_mode))

@@ -49,6 +49,13 @@ typedef struct rn_file_id {
 
 /* 1 and *id filled if path exists (following symbolic links). */
 int rn_file_id_of(const char *path, rn_file_id *id);
+/* 1 and *id filled if fd is an open file. */
+int rn_file_id_of_fd(int fd, rn_file_id *id);
+/* 1 if a and b are the same file. */
+int rn_file_id_equal(const rn_file_id *a, const rn_file_id *b);
+/* 1 if paths a and b both exist and are the same file, however each is reached (links,
+ * "./", another spelling); 0 if either is NULL or missing. */
+int rn_same_file(const char *a, const char *b);
 
 /* What a command writes, recognised by its first bytes: an existing output is replaced only
  * if it is empty or already of this kind (or force is set); anything else is refused, so a

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -127,8 +126,8 @@ static int open_shard(importer *im, const char *full, size_t *size) {
     resnet_error e;
     int fd = rn_open_regular(full, size, &e);
     if (fd < 0) rn_fail(im->err, e.status, "%s (a weight shard listed in %s)", e.message, im->path);
-    struct stat sb;
-    if (fd >= 0 && im->out_exists && fstat(fd, &sb) == 0 && sb.st_dev == im->out_id.dev && sb.st_ino == im->out_id.ino) {
+    rn_file_id shard;
+    if (im->out_exists && rn_file_id_of_fd(fd, &shard) && rn_file_id_equal(&shard, &im->out_id)) {
         rn_fail(im->err, RESNET_E_ARG, "%s is a weight shard of %s; refusing to overwrite it (choose another output name)",
                 im->out_path, im->path);
         close(fd);
@@ -518,7 +517,7 @@ resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, r
     if (im.out_exists) {
         resnet_status cs = rn_output_check(out_path, RN_KIND_SAFETENSORS, 1, NULL, 0, im.err);
         rn_file_id mj;
-        if (cs == RESNET_OK && rn_file_id_of(model_json, &mj) && mj.dev == im.out_id.dev && mj.ino == im.out_id.ino)
+        if (cs == RESNET_OK && rn_file_id_of(model_json, &mj) && rn_file_id_equal(&mj, &im.out_id))
             cs = rn_fail(im.err, RESNET_E_ARG, "%s is the model.json being imported; refusing to overwrite it (choose another output name)", out_path);
         if (cs != RESNET_OK) return cs;
     }

@@ -1,0 +1,125 @@
+/* serve_oip.c - the Open Inference Protocol v2 infer body: read (serve_oip_parse) and
+ * answered (serve_oip_write); serve_oip.h says the shapes. */
+#include "cli/serve_oip.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/serve_request.h" /* serve_base64_decode */
+#include "io/json.h"
+
+/* Why the parsed request is refused, or NULL; *k the classification asked for (0: none). */
+static const char *check(const rn_json *root, int *k) {
+    const rn_json *inputs = rn_json_get(root, "inputs"), *outputs = rn_json_get(root, "outputs");
+    const rn_json *id = rn_json_get(root, "id"), *in = rn_json_at(inputs, 0), *data = rn_json_get(in, "data");
+    const char *dt = rn_json_string(rn_json_get(in, "datatype"), NULL);
+    const size_t n = rn_json_count(data);
+    if (!rn_json_is(root, RN_JSON_OBJECT)) return "the request must be a JSON object";
+    if (id && !rn_json_is(id, RN_JSON_STRING)) return "\"id\" must be a string";
+    if (!rn_json_is(inputs, RN_JSON_ARRAY) || rn_json_count(inputs) != 1)
+        return "\"inputs\" must be an array of one input (BYTES: base64 photo files)";
+    if (!dt || strcmp(dt, "BYTES") != 0) return "the input's \"datatype\" must be \"BYTES\" (base64 photo files)";
+    if (!rn_json_is(data, RN_JSON_ARRAY) || n == 0) return "the input's \"data\" must be a non-empty array of base64 strings";
+    if (n > SERVE_OIP_MAX_IMAGES) return "at most 256 images per request";
+    const rn_json *shape = rn_json_get(in, "shape");
+    int64_t prod = 1, d;
+    for (size_t i = 0; i < rn_json_count(shape) && prod >= 0; i++)
+        prod = rn_json_int64(rn_json_at(shape, i), &d) && d >= 0 && d <= SERVE_OIP_MAX_IMAGES ? prod * d : -1;
+    if (!rn_json_is(shape, RN_JSON_ARRAY) || prod != (int64_t)n)
+        return "the input's \"shape\" must say how many images \"data\" holds ([N] or [N, 1])";
+    *k = 0;
+    if (!outputs) return NULL;
+    if (!rn_json_is(outputs, RN_JSON_ARRAY) || rn_json_count(outputs) > 1) return "\"outputs\": at most one, \"probabilities\"";
+    const rn_json *o0 = rn_json_at(outputs, 0);
+    const char *name = rn_json_string(rn_json_get(o0, "name"), NULL);
+    if (o0 && (!name || strcmp(name, "probabilities") != 0)) return "the only output is \"probabilities\"";
+    const rn_json *cls = rn_json_get(rn_json_get(o0, "parameters"), "classification");
+    int64_t kk;
+    if (!cls) return NULL;
+    if (!rn_json_int64(cls, &kk) || kk < 1 || kk > RESNET_NUM_CLASSES)
+        return "\"classification\" must be a whole number from 1 to 1000";
+    *k = (int)kk;
+    return NULL;
+}
+
+int serve_oip_parse(const char *body, size_t len, serve_oip_request *req) {
+    memset(req, 0, sizeof *req);
+    char msg[300];
+    rn_json_doc *doc = NULL;
+    rn_json_options jo = {.max_depth = 16, .reject_duplicate_keys = 1};
+    const int pr = rn_json_parse(body ? body : "", len, &jo, &doc, msg, sizeof msg);
+    if (pr == -2) return -2;
+    if (pr != 0) {
+        snprintf(req->error, sizeof req->error, "the request is not JSON: %s", msg);
+        return -1;
+    }
+    const rn_json *root = rn_json_root(doc);
+    const char *bad = check(root, &req->k);
+    if (bad) {
+        snprintf(req->error, sizeof req->error, "%s", bad);
+        rn_json_free(doc);
+        return -1;
+    }
+    const rn_json *id = rn_json_get(root, "id"), *data = rn_json_get(rn_json_at(rn_json_get(root, "inputs"), 0), "data");
+    req->n = (int)rn_json_count(data);
+    req->data = calloc((size_t)req->n, sizeof *req->data);
+    req->size = calloc((size_t)req->n, sizeof *req->size);
+    req->id = id ? strdup(id->u.str.s) : NULL;
+    int rc = !req->data || !req->size || (id && !req->id) ? -2 : 0;
+    /* base64 -> the photo files' bytes; decoding them is the runner's, ahead of the network */
+    for (int i = 0; rc == 0 && i < req->n; i++) {
+        size_t sl;
+        const char *s = rn_json_string(rn_json_at(data, (size_t)i), &sl);
+        unsigned char *bytes = s ? malloc(sl / 4 * 3 + 3) : NULL;
+        size_t where = 0;
+        long got = bytes ? serve_base64_decode(s, sl, bytes, &where) : -1;
+        req->data[i] = bytes;
+        if (s && !bytes) rc = -2;
+        else if (!s || got <= 0) {
+            snprintf(req->error, sizeof req->error, "image %d: %s", i, !s ? "not a string" : "not base64 (or empty)");
+            rc = -1;
+        } else {
+            req->size[i] = (size_t)got;
+        }
+    }
+    rn_json_free(doc);
+    return rc;
+}
+
+void serve_oip_free(serve_oip_request *req) {
+    for (int i = 0; req->data && i < req->n; i++) free(req->data[i]);
+    free(req->data);
+    free(req->size);
+    free(req->id);
+    memset(req, 0, sizeof *req);
+}
+
+void serve_oip_write(FILE *f, const serve_oip_request *req, const float *probs) {
+    const int k = req->k;
+    fputs("{\"model_name\": \"" SERVE_OIP_MODEL "\", \"model_version\": \"1\"", f);
+    if (req->id) {
+        fputs(", \"id\": ", f);
+        cli_json_string(f, req->id);
+    }
+    fputs(", \"outputs\": [{\"name\": \"probabilities\", ", f);
+    fprintf(f, "\"datatype\": \"%s\", \"shape\": [%d, %d], \"data\": [", k ? "BYTES" : "FP32", req->n,
+            k ? k : RESNET_NUM_CLASSES);
+    for (int i = 0; i < req->n; i++) {
+        const float *p = probs + (size_t)i * RESNET_NUM_CLASSES;
+        if (k) { /* Triton's classification extension: "prob:index:label" */
+            resnet_prediction top[RESNET_NUM_CLASSES];
+            resnet_top_k(p, RESNET_NUM_CLASSES, k, top);
+            for (int t = 0; t < k; t++) {
+                char entry[128];
+                snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index, resnet_class_name(top[t].index));
+                fputs(i || t ? ", " : "", f);
+                cli_json_string(f, entry);
+            }
+        } else {
+            for (int j = 0; j < RESNET_NUM_CLASSES; j++) fprintf(f, (i || j) ? ", %.9g" : "%.9g", p[j]);
+        }
+    }
+    fputs("]}]}\n", f);
+}
