@@ -65,7 +65,7 @@ typedef enum rn_qpath {
  * RN_QW out: one tile's 16 transformed products m[e * ldm + j] (e = 0..15, j < RN_QW_NR) ->
  *   Y' = A^T M A (2x2, int32, exact), then each of the 4 outputs with out[q] != NULL:
  *   out[q][j] = rn_qrequant_u8(Y'[q] >> 2, scale[j], bias[j], NULL, p). */
-enum { RN_QW_MR = 4, RN_QW_NR = 16 };
+enum { RN_QW_MR = 2, RN_QW_NR = 32 };
 typedef void (*rn_qwino_gemm_fn)(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
 typedef void (*rn_qwino_in_fn)(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
 typedef void (*rn_qwino_out_fn)(const int32_t *m, size_t ldm, const float *scale, const float *bias,
@@ -109,8 +109,8 @@ void rn_qs8_gemm_6x16__avxvnni(int mr, int ks, int kc, const uint8_t *const *a, 
 void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                    size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
                                    int flags);
-void rn_qs16_gemm_4x16__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
-void rn_qs16_gemm_4x16__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
+void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
+void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
 void rn_qwino_in_4x4__c(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
 void rn_qwino_in_4x4__avx2(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
 void rn_qwino_out_2x2__c(const int32_t *m, size_t ldm, const float *scale, const float *bias,

@@ -2,7 +2,7 @@
  * contract; ops/qwinograd.c the driver and why it is exact). Plain loops over 16 channels. */
 #include "kernels/qkernels.h"
 
-void rn_qs16_gemm_4x16__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m) {
+void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m) {
     /* modulo 2^32, as vpaddd: a sum along the way may pass 2^31 (ops/qwinograd.c) */
     uint32_t acc[RN_QW_MR][RN_QW_NR] = {{0}};
     for (int k = 0; k < kc; k += 2, b += 2 * RN_QW_NR)

@@ -26,8 +26,8 @@
 
 enum {
     QW_V_BYTES = 320 * 1024, /* a task's V at most: held in L2 (512 KB on Zen 3) beside a panel of U' */
-    QW_CHUNK = 16,           /* tiles whose 16 products are in M at once: a multiple of RN_QW_MR */
-    QW_CH = 16,          /* channels transformed at once (the kernels' step) */
+    QW_CHUNK = 8,            /* tiles whose 16 products are in M at once: a multiple of RN_QW_MR */
+    QW_CH = 16,              /* channels transformed at once (the kernels' step) */
 };
 
 int rn_qwino_applies(const rn_qkernel_config *qk, int cin, int cout, int k, int stride, int pad, int in_zero,
@@ -89,7 +89,7 @@ typedef struct qw_job {
  * stays in L2 while every panel of the range reads it; a task sharing its block with another
  * when the panels are split transforms it again: cheap next to the products). The blocks are
  * as large as that allows because each one streams all of U' (3.6x direct's weight bytes).
- * Then per panel, QW_CHUNK tiles at a time: the 16 GEMMs into M (16 x QW_CHUNK x 16 int32,
+ * Then per panel, QW_CHUNK tiles at a time: the 16 GEMMs into M (16 x QW_CHUNK x 32 int32,
  * 16 KB, in L1) and each tile's output transform and store. */
 static void qw_task(void *ctx, int task, int thread) {
     const qw_job *j = ctx;
@@ -98,7 +98,7 @@ static void qw_task(void *ctx, int task, int thread) {
     const int cin = c->cin, cout = c->cout, per_image = j->th * j->tw, block = j->plan.block;
     int t0, count, p0, p1;
     rn_plan_task(&j->plan, task, &t0, &count, &p0, &p1);
-    int32_t *m = (int32_t *)(void *)j->ex->scratch[thread];        /* [16][QW_CHUNK][16] */
+    int32_t *m = (int32_t *)(void *)j->ex->scratch[thread];        /* [16][QW_CHUNK][NR] */
     int16_t *v = (int16_t *)(m + (size_t)16 * QW_CHUNK * RN_QW_NR); /* [16][block][cin] */
     for (int i = 0; i < count; i++) {
         const int t = t0 + i, b = t / per_image, ty = t % per_image / j->tw, tx = t % j->tw;

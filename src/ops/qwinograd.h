@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include "ops/qconv.h"
 
-enum { RN_QW_MAX_CIN = 256 }; /* layer4's 512: 3.6x the weight bytes of direct at 7x7, slower */
+enum { RN_QW_MAX_CIN = 128 }; /* see qwinograd.c: layer3 and layer4 stay direct */
 
 /* Whether a convolution can run so: the path has the s16 kernels, 3x3 stride 1 pad 1, input
  * zero point 0, u8 output, no residual, channels in whole groups of 16, cin at most

@@ -6,30 +6,43 @@
 #include <string.h>
 #include "kernels/qkernels.h"
 
-#define ROW_DECL(i) __m256i x##i##0 = _mm256_setzero_si256(), x##i##1 = _mm256_setzero_si256();
-#define ROW_STEP(i)                                                                                  \
-    {                                                                                                \
-        int32_t q_;                                                                                  \
-        memcpy(&q_, a##i + k, 4);                                                                    \
-        const __m256i av = _mm256_set1_epi32(q_);                                                    \
-        x##i##0 = _mm256_add_epi32(x##i##0, _mm256_madd_epi16(av, b0));                              \
-        x##i##1 = _mm256_add_epi32(x##i##1, _mm256_madd_epi16(av, b1));                              \
-    }
-#define ROW_STORE(i)                                                                                 \
-    if (i < mr) {                                                                                    \
-        _mm256_storeu_si256((__m256i *)(void *)(m + i * RN_QW_NR), x##i##0);                          \
-        _mm256_storeu_si256((__m256i *)(void *)(m + i * RN_QW_NR + 8), x##i##1);                      \
-    }
-
-void rn_qs16_gemm_4x16__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m) {
-    const int16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)
+/* 2 rows x 32 columns: per pair of depths 2 broadcasts, 4 loads of B and 8 vpmaddwd + 8
+ * vpaddd. Every one of those but the loads takes one of Zen 3's four FP pipes, vpmaddwd only
+ * two of them: 4 rows x 16 columns (4 broadcasts per 8 multiplies) came to ~6 cycles per 8
+ * multiplies (llvm-mca -mcpu=znver3), 2 x 32 to ~4.5 against the multiplies' 4. */
+void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m) {
+    const int16_t *a0 = a[0], *a1 = a[1];
+    __m256i x00 = _mm256_setzero_si256(), x01 = x00, x02 = x00, x03 = x00;
+    __m256i x10 = x00, x11 = x00, x12 = x00, x13 = x00;
     for (int k = 0; k < kc; k += 2, b += 2 * RN_QW_NR) {
         const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
         const __m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 16));
-        ROW_STEP(0) ROW_STEP(1) ROW_STEP(2) ROW_STEP(3)
+        const __m256i b2 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
+        const __m256i b3 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 48));
+        int32_t q0, q1;
+        memcpy(&q0, a0 + k, 4);
+        memcpy(&q1, a1 + k, 4);
+        const __m256i v0 = _mm256_set1_epi32(q0), v1 = _mm256_set1_epi32(q1);
+        x00 = _mm256_add_epi32(x00, _mm256_madd_epi16(v0, b0));
+        x01 = _mm256_add_epi32(x01, _mm256_madd_epi16(v0, b1));
+        x02 = _mm256_add_epi32(x02, _mm256_madd_epi16(v0, b2));
+        x03 = _mm256_add_epi32(x03, _mm256_madd_epi16(v0, b3));
+        x10 = _mm256_add_epi32(x10, _mm256_madd_epi16(v1, b0));
+        x11 = _mm256_add_epi32(x11, _mm256_madd_epi16(v1, b1));
+        x12 = _mm256_add_epi32(x12, _mm256_madd_epi16(v1, b2));
+        x13 = _mm256_add_epi32(x13, _mm256_madd_epi16(v1, b3));
     }
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
+    __m256i *o = (__m256i *)(void *)m;
+    _mm256_storeu_si256(o, x00);
+    _mm256_storeu_si256(o + 1, x01);
+    _mm256_storeu_si256(o + 2, x02);
+    _mm256_storeu_si256(o + 3, x03);
+    if (mr > 1) {
+        _mm256_storeu_si256(o + 4, x10);
+        _mm256_storeu_si256(o + 5, x11);
+        _mm256_storeu_si256(o + 6, x12);
+        _mm256_storeu_si256(o + 7, x13);
+    }
 }
 
 /* 8 channels' 4 outputs, requantized as qkernels.h defines (the u8 kernels' steps) */
@@ -41,7 +54,7 @@ static inline __m256i requant(__m256i acc, __m256 sc, __m256 bi, __m256 lo, __m2
 void rn_qwino_out_2x2__avx2(const int32_t *m, size_t ldm, const float *scale, const float *bias,
                             const rn_qgemm_params *p, uint8_t *const out[4]) {
     const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
-    for (int h = 0; h < 2; h++) { /* channels 0-7, then 8-15 */
+    for (int h = 0; h < RN_QW_NR / 8; h++) { /* 8 channels at a time */
         __m256i e[16];
         for (int i = 0; i < 16; i++) e[i] = _mm256_loadu_si256((const __m256i *)(const void *)(m + (size_t)i * ldm + 8 * h));
         __m256i r0[4], r1[4];
