@@ -10,6 +10,7 @@
 #include "model/quantize.h"
 #include "model/resnet50.h"
 #include "ops/qconv.h"
+#include "ops/qwinograd.h"
 #include "testutil.h"
 
 static const char *photos[] = {"demo/chelsea.png", "demo/coffee.png"};
@@ -201,6 +202,11 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     rn_exec ex = {.pool = pool, .scratch = scratch};
     int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32) == 0;
     CHECK(ok, "%s: rn_qconv_init", qk->name);
+    /* the integer Winograd takes every 3x3 it can on the paths that have it: it must be the
+     * one tested here, not a silent fall back to direct */
+    const int wino = rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p);
+    CHECK(!ok || c.winograd == (wino ? 2 : 0), "%s: %dx%dx%d -> %d 3x3: Winograd %d, expected %d", qk->name, h, w, cin,
+          cout, c.winograd, wino ? 2 : 0);
     if (ok) {
         rn_qconv_forward(&ex, &c, in, n, h, w, got, with_res ? res : NULL);
         for (int b = 0; b < n; b++)
@@ -249,6 +255,15 @@ static void test_qconv_driver(void) {
          * and a 3x3 on 5 channels with a residual and floats out */
         check_qconv(qk, pool, 2, 23, 21, 3, 64, 7, 2, 3, 0, 0, 115);
         check_qconv(qk, pool, 1, 9, 11, 5, 32, 3, 1, 1, 1, 1, 7);
+        /* 3x3 stride 1 without a residual: the integer Winograd F(2x2,3x3) on C and AVX2 (odd
+         * sizes: a last row and column of tiles half outside; 1x1 and 2x1 images; a block
+         * of tiles per task and several; a split of the panels) */
+        check_qconv(qk, pool, 2, 9, 11, 16, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 3, 1, 1, 32, 64, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 2, 1, 48, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 14, 14, 64, 64, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 28, 27, 128, 96, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 2, 56, 56, 64, 32, 3, 1, 1, 0, 0, 0);
     }
     rn_pool_free(pool);
 }

@@ -23,9 +23,9 @@ void rn_qs8_gemm_12x32__avx512vnni_emulated(int mr, int ks, int kc, const uint8_
 void rn_qs8_gemm_6x16__avxvnni_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                         size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config avx512vnni_emulated = {RN_QPATH_AVX512VNNI, "avx512vnni (emulated)", 12, 32, -128, 127,
-                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL};
+                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL};
 static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (emulated on avx2)", 6, 16, -128, 127,
-                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL};
+                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL};
 #endif
 
 /* Every family to test: the real ones this CPU has, and the emulated ones where they can run. */
@@ -261,10 +261,103 @@ static void test_dispatch(void) {
         }
 }
 
+/* The integer Winograd's kernels (qkernels.h, RN_QW) on every path that has them, against
+ * plain loops: the s16 GEMM (sums modulo 2^32, as vpaddd), the input transform B^T d B with
+ * padding pointers, and the output transform with its shift and requantization. */
+static void test_wino_kernels(void) {
+    const rn_qkernel_config *fam[8];
+    int nf = families(fam), tested = 0;
+    for (int f = 0; f < nf; f++) {
+        const rn_qkernel_config *kc = fam[f];
+        if (!kc->wgemm) continue;
+        tested++;
+        int bad = 0;
+        for (int trial = 0; trial < 200; trial++) { /* GEMM: random depth and rows */
+            const int kcl = 2 * irand(1, 150), mr = irand(1, RN_QW_MR);
+            int16_t *a = malloc((size_t)RN_QW_MR * kcl * 2), *b = malloc((size_t)kcl * RN_QW_NR * 2);
+            int32_t m[RN_QW_MR * RN_QW_NR];
+            /* the extremes Winograd produces: |V| <= 1020, |U'| <= 9 * 128; and, sometimes,
+             * the s16 range itself */
+            const int big = trial % 5 == 0;
+            for (int i = 0; i < RN_QW_MR * kcl; i++) a[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-1020, 1020));
+            for (int i = 0; i < kcl * RN_QW_NR; i++) b[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-1152, 1152));
+            const int16_t *rows[RN_QW_MR];
+            for (int i = 0; i < RN_QW_MR; i++) rows[i] = a + (size_t)(i < mr ? i : mr - 1) * kcl;
+            memset(m, 0x5a, sizeof m);
+            kc->wgemm(mr, kcl, rows, b, m);
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < RN_QW_NR; j++) {
+                    uint32_t want = 0;
+                    for (int k = 0; k < kcl; k++) want += (uint32_t)((int32_t)rows[i][k] * b[(k / 2 * RN_QW_NR + j) * 2 + k % 2]);
+                    bad += (uint32_t)m[i * RN_QW_NR + j] != want;
+                }
+            for (int i = mr; i < RN_QW_MR; i++) /* rows past mr are not written */
+                for (int j = 0; j < RN_QW_NR; j++) bad += m[i * RN_QW_NR + j] != 0x5a5a5a5a;
+            free(a);
+            free(b);
+        }
+        CHECK(bad == 0, "%s: s16 GEMM, %d wrong values", kc->name, bad);
+
+        bad = 0;
+        for (int trial = 0; trial < 50; trial++) { /* input transform */
+            const int cin = 16 * irand(1, 6);
+            uint8_t *px = malloc((size_t)16 * cin);
+            int16_t *v = malloc((size_t)16 * (cin + 5) * 2);
+            const uint8_t *d[16];
+            for (int i = 0; i < 16 * cin; i++) px[i] = (uint8_t)irand(0, 255);
+            for (int i = 0; i < 16; i++) d[i] = irand(0, 3) == 0 ? NULL : px + (size_t)i * cin;
+            kc->win(d, cin, v, (size_t)cin + 5);
+            static const int bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+            for (int y = 0; y < 4; y++)
+                for (int x = 0; x < 4; x++)
+                    for (int ci = 0; ci < cin; ci++) {
+                        int want = 0;
+                        for (int r = 0; r < 4; r++)
+                            for (int q = 0; q < 4; q++)
+                                want += bt[y][r] * bt[x][q] * (d[r * 4 + q] ? d[r * 4 + q][ci] : 0);
+                        bad += v[(size_t)(y * 4 + x) * (cin + 5) + ci] != want;
+                    }
+            free(px);
+            free(v);
+        }
+        CHECK(bad == 0, "%s: Winograd input transform, %d wrong values", kc->name, bad);
+
+        bad = 0;
+        for (int trial = 0; trial < 200; trial++) { /* output transform, shift, requantization */
+            int32_t m[16 * RN_QW_NR * 2];
+            const size_t ldm = 2 * RN_QW_NR;
+            for (int i = 0; i < 16 * RN_QW_NR * 2; i++) m[i] = irand(-20000000, 20000000);
+            float scale[RN_QW_NR], bias[RN_QW_NR];
+            for (int j = 0; j < RN_QW_NR; j++) {
+                scale[j] = (float)(drand() * 2e-5);
+                bias[j] = (float)(drand() * 300 - 50);
+            }
+            rn_qgemm_params p = {0.0f, (float)irand(0, 10), (float)irand(200, 255)};
+            uint8_t out[4][RN_QW_NR], *outs[4];
+            memset(out, 0x77, sizeof out);
+            for (int q = 0; q < 4; q++) outs[q] = irand(0, 4) == 0 ? NULL : out[q];
+            kc->wout(m, ldm, scale, bias, &p, outs);
+            static const int at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+            for (int q = 0; q < 4; q++)
+                for (int j = 0; j < RN_QW_NR; j++) {
+                    int64_t y = 0;
+                    for (int r = 0; r < 4; r++)
+                        for (int c = 0; c < 4; c++) y += (int64_t)at[q / 2][r] * at[q % 2][c] * m[(size_t)(r * 4 + c) * ldm + j];
+                    const uint8_t want = outs[q] ? rn_qrequant_u8((int32_t)(y >> 2), scale[j], bias[j], NULL, &p) : 0x77;
+                    bad += out[q][j] != want;
+                }
+        }
+        CHECK(bad == 0, "%s: Winograd output transform, %d wrong values", kc->name, bad);
+    }
+    CHECK(tested >= 1, "no int8 path has the Winograd kernels (C should)");
+    printf("     integer Winograd kernels checked on %d path(s)\n", tested);
+}
+
 int main(void) {
     RUN(test_requant);
     RUN(test_pack);
     RUN(test_dispatch);
     RUN(test_kernels);
+    RUN(test_wino_kernels);
     return TEST_DONE();
 }

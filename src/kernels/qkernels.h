@@ -55,6 +55,22 @@ typedef enum rn_qpath {
     RN_QPATH_AVX512VNNI, /* EVEX vpdpbusd on zmm */
 } rn_qpath;
 
+/* The integer Winograd F(2x2,3x3) (ops/qwinograd.c), on paths where it pays:
+ * RN_QW gemm: m[i][j] (int32, i < mr <= RN_QW_MR, j < RN_QW_NR, row stride RN_QW_NR) =
+ *   sum over k < kc (even) of a[i][k] * b[k][j]: a, RN_QW_MR row pointers to s16 (rows past
+ *   mr repeat a real one); b, kc/2 pairs of depths x RN_QW_NR columns x 2 s16 (a column's
+ *   two depths adjacent: what one 32-bit lane of vpmaddwd multiplies and adds).
+ * RN_QW in: one 4x4 tile's B^T d B: d[y * 4 + x] points to the pixel's cin u8 (NULL: the
+ *   padding, zeros), v[e * step + ci] (s16) gets position e = y * 4 + x; cin % 16 == 0.
+ * RN_QW out: one tile's 16 transformed products m[e * ldm + j] (e = 0..15, j < RN_QW_NR) ->
+ *   Y' = A^T M A (2x2, int32, exact), then each of the 4 outputs with out[q] != NULL:
+ *   out[q][j] = rn_qrequant_u8(Y'[q] >> 2, scale[j], bias[j], NULL, p). */
+enum { RN_QW_MR = 2, RN_QW_NR = 32 };
+typedef void (*rn_qwino_gemm_fn)(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
+typedef void (*rn_qwino_in_fn)(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
+typedef void (*rn_qwino_out_fn)(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                                const rn_qgemm_params *p, uint8_t *const out[4]);
+
 typedef struct rn_qkernel_config {
     rn_qpath id;
     const char *name;
@@ -62,6 +78,9 @@ typedef struct rn_qkernel_config {
     int wmin, wmax;            /* the weights this path computes exactly */
     rn_qgemm_ukernel gemm;
     double (*peak_gops)(double seconds); /* one core's measured int8 peak; NULL if unknown */
+    rn_qwino_gemm_fn wgemm;    /* the integer Winograd's kernels: NULL where direct is faster */
+    rn_qwino_in_fn win;
+    rn_qwino_out_fn wout;
 } rn_qkernel_config;
 
 /* The config for a path (AUTO = the best this CPU has), or NULL if this CPU lacks it.
@@ -90,6 +109,14 @@ void rn_qs8_gemm_6x16__avxvnni(int mr, int ks, int kc, const uint8_t *const *a, 
 void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                    size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
                                    int flags);
+void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
+void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
+void rn_qwino_in_4x4__c(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
+void rn_qwino_in_4x4__avx2(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
+void rn_qwino_out_2x2__c(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                         const rn_qgemm_params *p, uint8_t *const out[4]);
+void rn_qwino_out_2x2__avx2(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                            const rn_qgemm_params *p, uint8_t *const out[4]);
 double rn_qpeak_gops__avx2(double seconds);
 double rn_qpeak_gops__avxvnni(double seconds);
 double rn_qpeak_gops__avx512vnni(double seconds);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "common.h"
 #include "ops/plan.h"
+#include "ops/qwinograd.h"
 #include "ops/qconv.h"
 
 enum { MB = 120, KC = 256 }; /* MB: the largest row block, a multiple of every MR (4, 6, 12) */
@@ -70,6 +71,9 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
 void rn_conv_free(rn_conv *c) {
     if (c->q) {
         rn_aligned_free(c->q->w);
+        rn_aligned_free(c->q->wino_u);
+        rn_aligned_free(c->q->wino_scale);
+        rn_aligned_free(c->q->wino_bias);
         free(c->q);
         c->q = NULL;
     }
@@ -85,13 +89,15 @@ void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
 
 size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
     size_t most = (size_t)MB * KC;
+    const size_t q = (rn_qwino_scratch_bytes() + sizeof(float) - 1) / sizeof(float);
+    if (q > most) most = q; /* the int8 Winograd's V and M */
     size_t f4 = rn_winograd_scratch_floats(kc, 4), f2 = rn_winograd_scratch_floats(kc, 2);
     if (f4 > most) most = f4;
     return f2 > most ? f2 : most;
 }
 
 size_t rn_conv_work_floats(const rn_conv *c, int n, int h, int w) {
-    return c->winograd ? rn_winograd_work_floats(c, n, h, w) : 0;
+    return c->winograd && !c->q ? rn_winograd_work_floats(c, n, h, w) : 0; /* int8's: in the scratch */
 }
 
 typedef struct conv_job {

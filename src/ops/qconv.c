@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "ops/plan.h"
+#include "ops/qwinograd.h"
 
 enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048, QMAX_PATCH = 256 }; /* QMB: a multiple of every MR (4, 6, 12) */
 
@@ -38,6 +39,12 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
     q->out_f32 = out_f32;
     q->a_zero = in_zero;
     q->kp = kp;
+    if (rn_qwino_applies(qk, cin, cout, kh, stride, pad, in_zero, out_f32, p)) { /* 2.25x fewer multiplies */
+        c->winograd = 2;
+        int r = rn_qwino_init(q, cin, cout, w_q, scale, bias);
+        if (r != 0) rn_conv_free(c);
+        return r;
+    }
     /* an im2col patch is one tap of kp depth (w_q's [tap][cin] is the patch's order), zeros past k */
     const int ks = c->im2col ? 1 : kh * kw, kcl = c->im2col ? kp : cin;
     int8_t *wpad = NULL;
@@ -144,6 +151,10 @@ static void qconv_task(void *ctx, int task, int thread) {
 void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
                       const uint8_t *res) {
     const rn_qconv *q = c->q;
+    if (c->winograd) { /* never with a residual (rn_qwino_applies) */
+        rn_qwino_forward(ex, c, in, n, h, w, out);
+        return;
+    }
     qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .out_size = q->out_f32 ? sizeof(float) : 1,
                    .res = res};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);

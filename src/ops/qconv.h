@@ -16,6 +16,9 @@ typedef struct rn_qconv {
     rn_qgemm_params p;  /* residual multiplier, clamp */
     int a_zero;         /* the input's zero point (an im2col convolution's; 0 otherwise) */
     int kp;             /* an im2col patch's depth: kh*kw*cin rounded up to 4 */
+    /* a 3x3 as an integer Winograd F(2x2,3x3) (qwinograd.c; then c->winograd = 2, w unused) */
+    int16_t *wino_u;    /* U' per 16-column panel and position, pairs of depths */
+    float *wino_scale, *wino_bias;
 } rn_qconv;
 
 /* Makes c an int8 convolution: w_q[cout][kh*kw][cin] (tap-major, taps (ky, kx) in rows),

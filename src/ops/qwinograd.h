@@ -1,0 +1,24 @@
+/* qwinograd.h - the int8 3x3 convolution as an exact integer Winograd F(2x2,3x3)
+ * (qwinograd.c says why it is exact and where it applies) (internal). */
+#ifndef RN_QWINOGRAD_H
+#define RN_QWINOGRAD_H
+
+#include <stdint.h>
+#include "ops/qconv.h"
+
+enum { RN_QW_MAX_CIN = 128 }; /* see qwinograd.c: layer3 and layer4 stay direct */
+
+/* Whether a convolution can run so: the path has the s16 kernels, 3x3 stride 1 pad 1, input
+ * zero point 0, u8 output, no residual, channels in whole groups of 16, cin at most
+ * RN_QW_MAX_CIN (the bound on the result in qwinograd.c). */
+int rn_qwino_applies(const rn_qkernel_config *qk, int cin, int cout, int k, int stride, int pad, int in_zero,
+                     int out_f32, const rn_qgemm_params *p);
+/* q's transformed weights (U') and per-channel scale and bias from w_q[cout][9][cin];
+ * 0, or -1 out of memory (the caller frees q). */
+int rn_qwino_init(rn_qconv *q, int cin, int cout, const int8_t *w_q, const float *scale, const float *bias);
+/* out[n][h][w][cout] (u8) from in[n][h][w][cin]; each worker's scratch holds
+ * rn_qwino_scratch_bytes(). */
+void rn_qwino_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, uint8_t *out);
+size_t rn_qwino_scratch_bytes(void);
+
+#endif
