@@ -96,16 +96,6 @@ static const char *bin(void) {
     return b && *b ? b : "build/resnet";
 }
 
-/* Runs a shell command; its stdout (at most cap bytes) into out. Returns the exit status. */
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void copy(const char *from, const char *to) {
     size_t n = 0;
     unsigned char *d = tu_read_file(from, &n);
@@ -143,18 +133,18 @@ static void test_cli(void) {
     /* classify: the same answer for the tagged JPEG as for PIL's turned PNG, only with the flag */
     snprintf(cmd, sizeof cmd, "%s classify --json -k 3 --threads 2 %s --exif-orientation '%s' '%s'", bin(), wopt,
              tagged, turned);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     tails(out, "\"top\"", t);
     CHECK(t[0][0] && strcmp(t[0], t[1]) == 0, "classify --exif-orientation: '%s' vs '%s'", t[0], t[1]);
     snprintf(cmd, sizeof cmd, "%s classify --json -k 3 --threads 2 %s '%s' '%s'", bin(), wopt, tagged, turned);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     tails(out, "\"top\"", t);
     CHECK(t[0][0] && strcmp(t[0], t[1]) != 0, "classify without the flag turned the photo: '%s'", t[0]);
 
     /* "-": the photo from standard input gets the flag too */
     snprintf(cmd, sizeof cmd, "%s classify --json -k 3 --threads 2 %s --exif-orientation - '%s' < '%s'", bin(), wopt,
              turned, tagged);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     tails(out, "\"top\"", t);
     CHECK(t[0][0] && strcmp(t[0], t[1]) == 0, "classify --exif-orientation -: '%s' vs '%s'", t[0], t[1]);
 
@@ -169,7 +159,7 @@ static void test_cli(void) {
     }
     snprintf(cmd, sizeof cmd, "%s eval --threads 2 %s --exif-orientation --predictions '%s' '%s' >/dev/null 2>&1", bin(),
              wopt, preds, g_tmp);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     size_t n = 0;
     char *p = (char *)tu_read_file(preds, &n);
     CHECK(p != NULL, "no %s", preds);
@@ -191,12 +181,12 @@ static void test_cli(void) {
     snprintf(heat1, sizeof heat1, "%s/h1.png", g_tmp);
     snprintf(heat2, sizeof heat2, "%s/h2.png", g_tmp);
     snprintf(cmd, sizeof cmd, "%s cam --threads 2 %s --exif-orientation '%s' -o '%s'", bin(), wopt, tagged, heat1);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     CHECK(strstr(out, "of 45x61") != NULL, "cam --exif-orientation: %s", out);
     char line1[600];
     snprintf(line1, sizeof line1, "%s", strstr(out, "class") ? strstr(out, "class") : "");
     snprintf(cmd, sizeof cmd, "%s cam --threads 2 %s '%s' -o '%s'", bin(), wopt, turned, heat2);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     CHECK(strcmp(line1, strstr(out, "class") ? strstr(out, "class") : "-") == 0, "cam: '%s' vs '%s'", line1, out);
 
     /* embed: both rows of the .npy are the same features */
@@ -204,7 +194,7 @@ static void test_cli(void) {
     snprintf(npy, sizeof npy, "%s/f.npy", g_tmp);
     snprintf(cmd, sizeof cmd, "%s embed --threads 2 %s --exif-orientation '%s' '%s' -o '%s' >/dev/null 2>&1", bin(),
              wopt, tagged, turned, npy);
-    CHECK(run(cmd, out, sizeof out) == 0, "%s", cmd);
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s", cmd);
     unsigned char *e = tu_read_file(npy, &n);
     const size_t row = RESNET_FEATURE_DIM * sizeof(float);
     CHECK(e && n > 2 * row, "%s: %zu bytes", npy, n);

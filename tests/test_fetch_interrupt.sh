@@ -90,32 +90,29 @@ else
 fi
 finish_and_check "after SIGTERM"
 
+# kill -9 of the whole fetch once the glob WHEN matches; then the glob LEFT must match (what
+# a killed run may leave), never a partial file under the final name.
+kill9_when() {
+  local when=$1 left_glob=$2 during=$3 what=$4
+  start_fetch
+  if wait_for "$when"; then
+    kill -9 -- "-$job"
+    wait "$job" 2>/dev/null
+    sleep 0.2
+    final_ok_or_absent && [ -n "$(compgen -G "$left_glob")" ]
+    check "kill -9 during $during: $what" $? "left: $(left)"
+  else
+    check "kill -9 during $during" 1 "never got there: $(cat "$tmp/log")"
+  fi
+  finish_and_check "after kill -9 during $during"
+}
+
 # 2. kill -9 of everything while the package is being extracted: the work folder stays.
-start_fetch
-if wait_for "$cache/.fetch.*/x/package"; then
-  kill -9 -- "-$job"
-  wait "$job" 2>/dev/null
-  sleep 0.2
-  final_ok_or_absent && [ -n "$(compgen -G "$cache/.fetch.*")" ]
-  check "kill -9 during extraction: no partial file under the final name (work folder left)" $? \
-    "left: $(left)"
-else
-  check "kill -9 during extraction" 1 "never reached extraction: $(cat "$tmp/log")"
-fi
-finish_and_check "after kill -9 during extraction"
+kill9_when "$cache/.fetch.*/x/package" "$cache/.fetch.*" extraction \
+  "no partial file under the final name (work folder left)"
 
 # 3. kill -9 of everything while the importer writes: a partial PATH.tmp.<pid> stays.
-start_fetch
-if wait_for "$cache/$W.tmp.*"; then
-  kill -9 -- "-$job"
-  wait "$job" 2>/dev/null
-  sleep 0.2
-  final_ok_or_absent && [ -n "$(compgen -G "$cache/$W.tmp.*")" ]
-  check "kill -9 during import: only a temporary name holds the partial file" $? "left: $(left)"
-else
-  check "kill -9 during import" 1 "the import's temporary never appeared: $(cat "$tmp/log")"
-fi
-finish_and_check "after kill -9 during import"
+kill9_when "$cache/$W.tmp.*" "$cache/$W.tmp.*" import "only a temporary name holds the partial file"
 
 # 4. kill -9 of the importer alone: the script reports the failure; nothing final.
 start_fetch

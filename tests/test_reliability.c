@@ -284,16 +284,6 @@ static int make_weights(const char *out, int col, float v) {
     return rc;
 }
 
-/* Runs cmd through the shell; its exit status, and its stdout+stderr in out. */
-static int run(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void test_nonfinite(void) {
     resnet_error err;
     resnet_model *m = NULL;
@@ -308,7 +298,7 @@ static void test_nonfinite(void) {
     resnet_model_free(m);
     m = NULL;
     snprintf(cmd, sizeof cmd, "%s classify --json --weights %s demo/chelsea.png 2>&1", bin, huge);
-    int rc = run(cmd, out, sizeof out);
+    int rc = tu_run(cmd, out, sizeof out);
     CHECK(rc != 0 && !strstr(out, "nan") && !strstr(out, "inf\""), "classify: exit %d, %s", rc, out);
     unlink(huge);
 
@@ -368,10 +358,10 @@ static void test_nonfinite(void) {
     }
 
     snprintf(cmd, sizeof cmd, "%s classify --json --weights %s demo/chelsea.png 2>&1", bin, big);
-    rc = run(cmd, out, sizeof out);
+    rc = tu_run(cmd, out, sizeof out);
     CHECK(rc != 0 && !strstr(out, "nan") && !strstr(out, "\"top\""), "classify: exit %d, %s", rc, out);
     snprintf(cmd, sizeof cmd, "%s classify --weights %s demo/ 2>&1", bin, big);
-    rc = run(cmd, out, sizeof out);
+    rc = tu_run(cmd, out, sizeof out);
     CHECK(rc != 0 && !strstr(out, "nan") && strstr(out, "not finite"), "classify DIR: exit %d, %s", rc, out);
     /* eval: an error, not a wrong answer */
     mkdir(tu_path("set"), 0755);
@@ -381,7 +371,7 @@ static void test_nonfinite(void) {
     free(png);
     write_file(tu_path("set/labels.tsv"), "file\tlabel\nc.png\t285\n", 21);
     snprintf(cmd, sizeof cmd, "%s eval --json --weights %s %s 2>&1", bin, big, tu_path("set"));
-    rc = run(cmd, out, sizeof out);
+    rc = tu_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "not finite") && !strstr(out, "nan"), "eval: exit %d, %s", rc, out);
     CHECK(strstr(out, "\"images\": 0") || strstr(out, "\"classified\": 0") || strstr(out, "\"skipped\": 1"),
           "eval counted the photo as classified: %s", out);
@@ -446,12 +436,12 @@ static void test_featcache_warning(void) {
     write_file(tu_path("cache/features"), "not a folder", 12);
     snprintf(cmd, sizeof cmd, "RESNET_CACHE=%s %s similar --weights %s demo/chelsea.png demo 2>&1", tu_path("cache"), bin,
              weights);
-    run(cmd, out, sizeof out);
+    tu_run(cmd, out, sizeof out);
     CHECK(!strstr(out, "damaged") && strstr(out, "Not a directory"), "%s", out);
     unlink(tu_path("cache/features"));
     /* the cache file itself a folder */
     mkdir(tu_path("cache/features"), 0755);
-    run(cmd, out, sizeof out); /* makes the file */
+    tu_run(cmd, out, sizeof out); /* makes the file */
     DIR *d = opendir(tu_path("cache/features"));
     struct dirent *e;
     char file[700] = "";
@@ -461,7 +451,7 @@ static void test_featcache_warning(void) {
     CHECK(file[0], "no cache file written");
     unlink(file);
     mkdir(file, 0755);
-    run(cmd, out, sizeof out);
+    tu_run(cmd, out, sizeof out);
     CHECK(!strstr(out, "damaged") && strstr(out, "directory"), "%s", out);
     rmdir(file);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_path("cache"));
@@ -480,11 +470,11 @@ static void test_predictions_unwritable(void) {
     mkdir(tu_path("adir"), 0755);
     snprintf(cmd, sizeof cmd, "%s eval --weights %s %s --predictions %s 2>&1", bin, weights, tu_path("set2"),
              tu_path("adir"));
-    int rc = run(cmd, out, sizeof out);
+    int rc = tu_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "not a regular file"), "a folder: exit %d, %s", rc, out);
     snprintf(cmd, sizeof cmd, "%s eval --weights %s %s --predictions %s 2>&1", bin, weights, tu_path("set2"),
              tu_path("nowhere/p.tsv"));
-    rc = run(cmd, out, sizeof out);
+    rc = tu_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "No such file or directory"), "a missing folder: exit %d, %s", rc, out);
     rmdir(tu_path("adir"));
     unlink(tu_path("set2/c.png"));

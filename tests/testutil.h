@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int tu_checks_failed, tu_tests_passed, tu_tests_failed, tu_tests_skipped;
@@ -36,6 +37,18 @@ static char tu_skip_reason[1200]; /* set by TU_SKIP inside a test: RUN counts it
 /* Ends nothing by itself: the test returns after it. A test that also failed a check
  * before skipping counts as failed. */
 #define TU_SKIP(...) snprintf(tu_skip_reason, sizeof tu_skip_reason, __VA_ARGS__)
+
+/* Runs a shell command (popen); its stdout, at most cap - 1 bytes, into out (the command adds
+ * 2>&1 to have its errors too). Returns its exit status, or 128 + the signal that killed it,
+ * or -1 when it could not be started. */
+static inline int tu_run(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
 
 #define RUN(fn)                                                                 \
     do {                                                                        \
