@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include "ops/qconv.h"
 
-enum { RN_QW_MAX_CIN = 128 }; /* see qwinograd.c: layer3 and layer4 stay direct */
+/* layer1-2 only: layer3 would gain, but its U' (3.6x the bytes) takes max RSS over the issue's
+ * bound; layer4 at 7x7 is bound by its weights and loses (docs/int8.md) */
+enum { RN_QW_MAX_CIN = 128 };
 
 /* Whether a convolution can run so: the path has the s16 kernels, 3x3 stride 1 pad 1, input
  * zero point 0, u8 output, no residual, channels in whole groups of 16, cin at most
