@@ -174,6 +174,8 @@ static size_t model_work_floats(const resnet_model *m, int n) {
 
 /* ---- sessions ---------------------------------------------------------------- */
 
+enum { RN_PROF_PASSES = 256 }; /* profiled passes whose time between layers is kept */
+
 struct resnet_session {
     const resnet_model *m;
     int max_batch;

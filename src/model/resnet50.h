@@ -78,7 +78,6 @@ void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx);
 
 /* Layers the profiler can tell apart: conv1, maxpool, 16 blocks x (3 convs + downsample), avgpool, fc. */
 #define RN_MAX_LAYERS 72
-#define RN_PROF_PASSES 256 /* profiled passes whose time between layers is kept */
 
 /* Floats of the largest activation of one image (conv1's output, 112x112x64). */
 #define RN_MAX_ACTIVATION ((size_t)112 * 112 * 64)

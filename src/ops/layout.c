@@ -23,11 +23,8 @@ static void layout_row(void *ctx, int task, int thread) {
     if (j->u8) {
         uint8_t *dst = (uint8_t *)j->out + first;
         for (int x = 0; x < j->w; x++)
-            for (int ch = 0; ch < j->c; ch++) {
-                float v = src[(size_t)ch * plane + x] / j->scale + (float)j->zero;
-                v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-                dst[(size_t)x * j->c + ch] = (uint8_t)((v + 12582912.0f) - 12582912.0f); /* 1.5 * 2^23 */
-            }
+            for (int ch = 0; ch < j->c; ch++)
+                dst[(size_t)x * j->c + ch] = rn_quantize_u8(src[(size_t)ch * plane + x] / j->scale + (float)j->zero);
     } else {
         float *dst = (float *)j->out + first;
         for (int x = 0; x < j->w; x++)

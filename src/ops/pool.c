@@ -55,13 +55,8 @@ static void maxpool_row(void *ctx, int task, int thread) {
                     else
                         for (int k = 0; k < n; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
                 }
-            if (j->qout) /* clamped first, then rounded half to even by adding and taking away
-                          * 1.5 * 2^23 (nearbyintf is a libm call per value without SSE4.1) */
-                for (int k = 0; k < n; k++) {
-                    float v = m[k] / j->qscale;
-                    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-                    j->qout[at + c0 + k] = (uint8_t)((v + 12582912.0f) - 12582912.0f);
-                }
+            if (j->qout)
+                for (int k = 0; k < n; k++) j->qout[at + c0 + k] = rn_quantize_u8(m[k] / j->qscale);
             else
                 for (int k = 0; k < n; k++) j->out[at + c0 + k] = m[k];
         }

@@ -17,7 +17,7 @@ typedef struct rn_qconv {
     int a_zero;         /* the input's zero point (an im2col convolution's; 0 otherwise) */
     int kp;             /* an im2col patch's depth: kh*kw*cin rounded up to 4 */
     /* a 3x3 as an integer Winograd F(2x2,3x3) (qwinograd.c; then c->winograd = 2, w unused) */
-    int16_t *wino_u;    /* U' per 16-column panel and position, pairs of depths */
+    int16_t *wino_u;    /* U' per RN_QW_NR-column panel and position, pairs of depths */
     float *wino_scale, *wino_bias;
 } rn_qconv;
 

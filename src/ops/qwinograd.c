@@ -3,17 +3,20 @@
  * multiply at the u8 x s8 rate, and C).
  *
  * Y = A^T [(G g G^T) (.) (B^T d B)] A over 4x4 input tiles d giving 2x2 outputs. Here:
- * - B^T d B of u8 activations (zero point 0, so the padding is 0) sums +-1 terms: each value
- *   is within [-510, 510], an s16;
- * - G scaled by 2 (rows {2,0,0}, {1,1,1}, {1,-1,1}, {0,0,2}) makes U' = 4 G g G^T integer;
+ * - B^T d B of u8 activations (zero point 0, so the padding is 0) sums four +-1 terms: each
+ *   value is within [-1020, 1020], an s16;
+ * - G scaled by 2 (rows {2,0,0}, {1,1,1}, {1,-1,1}, {0,0,2}) makes U' = 4 G g G^T integer,
+ *   |U'| <= 9 x 128, an s16;
  * - so Y' = A^T [U' (.) V] A is exactly 4 times the direct convolution's int32 sum, and the
  *   store shifts it back and requantizes it as the direct kernels do: the u8 outputs are
- *   bit-identical to qconv.c's (tests/test_qgemm.c checks it). Nothing is rounded before.
- * The int32 sums must not overflow: |Y'| <= 9 * cin * 510 * max|U'|, checked at init with the
- * layer's own weights (7-bit weights and cin 512: 1.3e9 < 2^31; 8-bit ones may not pass).
+ *   bit-identical to qconv.c's (tests/test_int8.c checks the driver against the naive
+ *   convolution, tests/test_qgemm.c the kernels). Nothing is rounded before.
+ * The sums are taken modulo 2^32 (vpaddd wraps; the C kernels add in uint32): a sum along the
+ * way may pass 2^31, but the result, 4 times a direct sum, is at most 4 x 9 x 512 x 255 x 128
+ * = 6e8, so it comes out exact whatever the weights.
  * 16 products per output tile of 4 against direct's 36: 2.25x fewer multiplies.
  *
- * Work (qw_task): a block of tiles against a range of 16-column panels, each task doing its
+ * Work (qw_task): a block of tiles against a range of RN_QW_NR-column panels, each task doing its
  * own input transforms (a layer-wide V written by both threads and read back from L3 cost
  * more than the products saved: layer1's V is 1.6 MB). */
 #include "ops/qwinograd.h"
@@ -62,7 +65,7 @@ int rn_qwino_init(rn_qconv *q, int cin, int cout, const int8_t *w_q, const float
     memcpy(q->wino_scale, scale, (size_t)cout * sizeof(float));
     if (bias) memcpy(q->wino_bias, bias, (size_t)cout * sizeof(float));
     else memset(q->wino_bias, 0, (size_t)cout * sizeof(float));
-    /* panel p, position e: cin/2 pairs x 16 columns x 2 depths */
+    /* panel p, position e: cin/2 pairs x RN_QW_NR columns x 2 depths */
     for (int o = 0; o < cout; o++)
         for (int ci = 0; ci < cin; ci++) {
             int g[9], u[16];
