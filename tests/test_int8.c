@@ -152,14 +152,20 @@ static void test_int8_agrees_with_fp32(void) {
 }
 
 /* Every int8 path this CPU has computes the same float operations in its store: the same
- * logits to the bit (the C path is the reference). */
+ * logits to the bit. The reference is the C path with the same activations: a path with a
+ * gemm7 kernel (AVX2) keeps some in 7 bits (weights.c), which the C kernel computes exactly
+ * as well. */
 static void test_int8_paths_identical(void) {
-    static float ref[N_PHOTOS][RESNET_NUM_CLASSES], got[N_PHOTOS][RESNET_NUM_CLASSES];
+    static float ref8[N_PHOTOS][RESNET_NUM_CLASSES], ref7[N_PHOTOS][RESNET_NUM_CLASSES],
+        got[N_PHOTOS][RESNET_NUM_CLASSES];
     const char *a = tmp_path("a.safetensors");
-    if (!run_model(a, rn_qkernels_select(RN_QPATH_C), ref, NULL)) {
+    rn_qkernel_config c7 = *rn_qkernels_select(RN_QPATH_C);
+    c7.gemm7 = c7.gemm;
+    if (!run_model(a, rn_qkernels_select(RN_QPATH_C), ref8, NULL) || !run_model(a, &c7, ref7, NULL)) {
         CHECK(0, "C path");
         return;
     }
+    CHECK(memcmp(ref8, ref7, sizeof ref8) != 0, "7-bit activations changed no logit");
     const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
@@ -167,8 +173,8 @@ static void test_int8_paths_identical(void) {
             printf("     %s: not on this CPU (its kernel is tested emulated in test_qgemm)\n", rn_qpath_name(paths[i]));
             continue;
         }
-        CHECK(run_model(a, qk, got, NULL) && memcmp(ref, got, sizeof ref) == 0, "%s logits differ from C's",
-              qk->name);
+        CHECK(run_model(a, qk, got, NULL) && memcmp(qk->gemm7 ? ref7 : ref8, got, sizeof got) == 0,
+              "%s logits differ from C's (with %s-bit activations)", qk->name, qk->gemm7 ? "7" : "8");
     }
 }
 
@@ -177,6 +183,9 @@ static void test_int8_paths_identical(void) {
  * int8 path: the integer sums must be exact and the store the one-value requantization. */
 static unsigned rnd_state = 12345;
 static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u, rnd_state >> 8; }
+
+/* Set: the input bytes are 7-bit and the convolution says so (its gemm7 runs where the path has one). */
+static int in7_case;
 
 static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h, int w, int cin, int cout, int k,
                         int stride, int pad, int with_res, int out_f32, int zin) {
@@ -200,8 +209,12 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     const size_t bytes = rn_conv_scratch_floats(rn_kernels_select(RESNET_KERNELS_C)) * sizeof(float);
     for (int i = 0; i < 3; i++) scratch[i] = rn_aligned_alloc(bytes);
     rn_exec ex = {.pool = pool, .scratch = scratch};
-    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32) == 0;
+    if (in7_case)
+        for (size_t i = 0; i < nin; i++) in[i] &= 127;
+    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32, in7_case) == 0;
     CHECK(ok, "%s: rn_qconv_init", qk->name);
+    CHECK(!ok || c.winograd || c.q->gemm == (in7_case && qk->gemm7 ? qk->gemm7 : qk->gemm), "%s: the kernel for %s input",
+          qk->name, in7_case ? "7-bit" : "8-bit");
     /* the integer Winograd takes every 3x3 it can on the paths that have it: it must be the
      * one tested here, not a silent fall back to direct */
     const int wino = rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p);
@@ -264,6 +277,13 @@ static void test_qconv_driver(void) {
         check_qconv(qk, pool, 1, 14, 14, 64, 64, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 28, 27, 128, 96, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 2, 56, 56, 64, 32, 3, 1, 1, 0, 0, 0);
+        /* 7-bit inputs (gemm7 on AVX2): conv3's 1x1 with a residual, a 3x3 too deep for the
+         * Winograd (layer4's), an odd depth (a last k group alone) */
+        in7_case = 1;
+        check_qconv(qk, pool, 2, 9, 7, 64, 96, 1, 1, 0, 1, 0, 0);
+        check_qconv(qk, pool, 1, 7, 7, 256, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 5, 6, 20, 32, 1, 1, 0, 1, 1, 0);
+        in7_case = 0;
     }
     rn_pool_free(pool);
 }

@@ -20,7 +20,7 @@ static const uint8_t zero_row[QMAX_CIN];
 
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
                   int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
-                  const rn_qgemm_params *p, int out_f32) {
+                  const rn_qgemm_params *p, int out_f32, int in7) {
     memset(c, 0, sizeof *c);
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
     c->k = kh * kw * cin;
@@ -35,6 +35,7 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
     if (!q || !c->bias) { rn_conv_free(c); return -1; }
     memcpy(c->bias, bias_f32, (size_t)cout * sizeof(float));
     q->qk = qk;
+    q->gemm = in7 && qk->gemm7 ? qk->gemm7 : qk->gemm;
     q->p = *p;
     q->out_f32 = out_f32;
     q->a_zero = in_zero;
@@ -141,7 +142,7 @@ static void qconv_task(void *ctx, int task, int thread) {
         const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
         for (int s = 0; s < tiles; s++) {
             size_t at = (size_t)(m0 + s * mr) * ld + (size_t)p * nr;
-            q->qk->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
+            q->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
                         j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p,
                         q->out_f32 ? RN_QUK_OUT_F32 : 0);
         }

@@ -10,6 +10,7 @@
 
 typedef struct rn_qconv {
     const rn_qkernel_config *qk;
+    rn_qgemm_ukernel gemm; /* qk's gemm, or its gemm7 when the input is 7-bit */
     void *w;            /* rn_qpack panels: scale and bias already in output units */
     size_t panel_bytes;
     int out_f32;        /* the store writes floats (what the fp32 layers after it read) */
@@ -25,11 +26,12 @@ typedef struct rn_qconv {
  * on u8 input with zero point in_zero (only for cin % 4 != 0: patches gathered, im2col;
  * the indirect path's padding rows are zeros),
  * kernel scale[cout] and bias[cout] (in output units), params p. c->bias keeps bias_f32
- * (the folded fp32 bias: the model's fingerprint reads it). Returns 0, -1 out of memory,
+ * (the folded fp32 bias: the model's fingerprint reads it); in7: every input byte is below
+ * 128 (then qk's gemm7 runs, where it has one). Returns 0, -1 out of memory,
  * -2 when a weight is outside the kernel path's range (the caller picks another path). */
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
                   int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
-                  const rn_qgemm_params *p, int out_f32);
+                  const rn_qgemm_params *p, int out_f32, int in7);
 
 /* out[n][oh][ow][cout] (u8, or float when out_f32) = the store of conv(in[n][h][w][cin]),
  * with the u8 residual res (NULL = none) of the output's shape. */
