@@ -120,10 +120,9 @@ int cmd_bench(int argc, char **argv) {
     double flops = resnet_model_flops(model) * batch;
     const int int8 = resnet_model_precision(model) == RESNET_PRECISION_INT8;
     if (int8)
-        printf("precision int8, kernels %s (fc in fp32: %s), threads %d, batch %d, %d runs after %d "
+        printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
                "warm-up\n",
-               resnet_model_int8_kernels(model), resnet_kernels_name(resnet_model_kernels(model)),
-               resnet_session_threads(s), batch, iters, warmup);
+               resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
     else
         printf("precision fp32, kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);

@@ -20,6 +20,8 @@ typedef struct rn_qconv {
     /* a 3x3 as an integer Winograd F(2x2,3x3) (qwinograd.c; then c->winograd = 2, w unused) */
     int16_t *wino_u;    /* U' per RN_QW_NR-column panel and position, pairs of depths */
     float *wino_scale, *wino_bias;
+    /* an fc (rn_qdense_*): each column's weight scale (zeros past cout); NULL for a convolution */
+    float *dense_scale;
 } rn_qconv;
 
 /* Makes c an int8 convolution: w_q[cout][kh*kw][cin] (tap-major, taps (ky, kx) in rows),
@@ -37,5 +39,19 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
  * with the u8 residual res (NULL = none) of the output's shape. */
 void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
                       const uint8_t *res);
+
+/* The fc in int8 on float rows. Its input, the pooled features, has no calibrated scale (the
+ * file keeps the fc in fp32, quantized at load): each row is quantized as it comes, over
+ * [0, the row's largest value] (ReLU outputs averaged: never negative), and the s32 sums go
+ * back to float with the row's scale times each column's weight scale, plus the bias.
+ * rn_qdense_init: w_q[cout][cin] (within the path's weight range), w_scale[cout], bias[cout];
+ * c->cout stays cout, c->n_padded is cout rounded up to the path's NR. Returns 0, -1 out of
+ * memory, -2 as rn_qconv_init. */
+int rn_qdense_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, const int8_t *w_q,
+                   const float *w_scale, const float *bias);
+/* out[r][j] (row stride c->n_padded, columns past cout 0 + 0) for r < rows of in[r][cin];
+ * qrows holds rn_qdense_scratch_bytes(c, rows). */
+void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int rows, float *out, void *qrows);
+size_t rn_qdense_scratch_bytes(int cin, int rows);
 
 #endif
