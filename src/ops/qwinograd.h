@@ -6,8 +6,9 @@
 #include <stdint.h>
 #include "ops/qconv.h"
 
-/* layer1-2 only: layer3 would gain, but its U' (3.6x the bytes) takes max RSS over the issue's
- * bound; layer4 at 7x7 is bound by its weights and loses (docs/int8.md) */
+/* layer1-2 only. Layer3's 3x3s run faster direct on the AVX2 path with 7-bit inputs (its six
+ * 6.5 ms, as this Winograd 7.0 ms, best per layer at 1 thread; weights.c) and its U' (3.6x the
+ * bytes) would add 8 MB; layer4 at 7x7 is bound by its weights and loses (docs/int8.md) */
 enum { RN_QW_MAX_CIN = 128 };
 
 /* Whether a convolution can run so: the path has the s16 kernels, 3x3 stride 1 pad 1, input
