@@ -177,7 +177,12 @@ int rn_qdense_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, c
         memcpy(b, bias, (size_t)cout * sizeof(float));
         for (int j = 0; j < np; j++) ones[j] = 1.0f; /* packed, unused: the sums come out raw */
         const rn_qgemm_params p = {0.0f, 0.0f, 255.0f};
-        r = rn_qconv_init(c, qk, cin, np, 1, 1, 1, 0, 0, wp, ones, NULL, b, &p, 0, 0);
+        rn_qkernel_config wide = *qk; /* 8-bit weights on 7-bit rows: exact on every path (qconv.h) */
+        wide.wmin = -128;
+        wide.wmax = 127;
+        wide.gemm7 = NULL; /* its s16 sums of two pairs hold 7-bit weights only */
+        r = rn_qconv_init(c, &wide, cin, np, 1, 1, 1, 0, 0, wp, ones, NULL, b, &p, 0, 0);
+        if (r == 0) c->q->qk = qk; /* not the copy on this stack */
     }
     if (r == 0 && !(c->q->dense_scale = rn_aligned_alloc((size_t)np * sizeof(float)))) {
         rn_conv_free(c);
@@ -232,8 +237,8 @@ void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int
         const float *x = in + (size_t)r * cin;
         float most = 0.0f;
         for (int k = 0; k < cin; k++) most = x[k] > most ? x[k] : most;
-        const float inv = most > 0.0f ? 255.0f / most : 0.0f;
-        row_scale[r] = most / 255.0f;
+        const float inv = most > 0.0f ? 127.0f / most : 0.0f; /* 7 bits (qconv.h) */
+        row_scale[r] = most / 127.0f;
         for (int k = 0; k < cin; k++) a[(size_t)r * cin + k] = rn_quantize_u8(x[k] * inv);
     }
     qdense_job j = {.c = c, .a = a, .acc = (int32_t *)(void *)out};

@@ -41,10 +41,12 @@ void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
                       const uint8_t *res);
 
 /* The fc in int8 on float rows. Its input, the pooled features, has no calibrated scale (the
- * file keeps the fc in fp32, quantized at load): each row is quantized as it comes, over
- * [0, the row's largest value] (ReLU outputs averaged: never negative), and the s32 sums go
- * back to float with the row's scale times each column's weight scale, plus the bias.
- * rn_qdense_init: w_q[cout][cin] (within the path's weight range), w_scale[cout], bias[cout];
+ * file keeps the fc in fp32, quantized at load): each row is quantized as it comes, in 7 bits
+ * over [0, the row's largest value] (ReLU outputs averaged: never negative), and the s32 sums
+ * go back to float with the row's scale times each column's weight scale, plus the bias.
+ * 7-bit rows let the weights have 8 bits on every path: the AVX2 kernel's s16 pairs are then
+ * at most 2 x 127 x 128 = 32512, exact (with 8-bit rows it takes 7-bit weights only).
+ * rn_qdense_init: w_q[cout][cin] (any s8), w_scale[cout], bias[cout];
  * c->cout stays cout, c->n_padded is cout rounded up to the path's NR. Returns 0, -1 out of
  * memory, -2 as rn_qconv_init. */
 int rn_qdense_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, const int8_t *w_q,
