@@ -9,14 +9,17 @@
 #include "io/sha256.h"
 #include "model/quantize.h"
 #include "model/resnet50.h"
+#include "ops/exec.h"
 #include "ops/qconv.h"
 #include "ops/qwinograd.h"
 #include "testutil.h"
 
 static const char *photos[] = {"demo/chelsea.png", "demo/coffee.png"};
 enum { N_PHOTOS = 2 };
-/* The bound on |int8 logit - fp32 logit| on the demo photos: 0.33 (chelsea) and 0.53 (coffee)
- * measured, MSE calibration on the two photos themselves; the logits span about 40. */
+/* The bound on |int8 logit - fp32 logit| on the demo photos: 0.34 (chelsea) and 0.62 (coffee)
+ * measured on AVX2 (conv3's and layer4's conv2's inputs in 7 bits, the fc in int8; 0.33 and
+ * 0.53 with 8-bit activations and the fc in fp32), MSE calibration on the two photos
+ * themselves; the logits span about 40. */
 #define LOGIT_BOUND 1.0f
 
 static char dir[] = "/tmp/rn_int8_XXXXXX";
@@ -152,14 +155,20 @@ static void test_int8_agrees_with_fp32(void) {
 }
 
 /* Every int8 path this CPU has computes the same float operations in its store: the same
- * logits to the bit (the C path is the reference). */
+ * logits to the bit. The reference is the C path with the same activations: a path with a
+ * gemm7 kernel (AVX2) keeps some in 7 bits (weights.c), which the C kernel computes exactly
+ * as well. */
 static void test_int8_paths_identical(void) {
-    static float ref[N_PHOTOS][RESNET_NUM_CLASSES], got[N_PHOTOS][RESNET_NUM_CLASSES];
+    static float ref8[N_PHOTOS][RESNET_NUM_CLASSES], ref7[N_PHOTOS][RESNET_NUM_CLASSES],
+        got[N_PHOTOS][RESNET_NUM_CLASSES];
     const char *a = tmp_path("a.safetensors");
-    if (!run_model(a, rn_qkernels_select(RN_QPATH_C), ref, NULL)) {
+    rn_qkernel_config c7 = *rn_qkernels_select(RN_QPATH_C);
+    c7.gemm7 = c7.gemm;
+    if (!run_model(a, rn_qkernels_select(RN_QPATH_C), ref8, NULL) || !run_model(a, &c7, ref7, NULL)) {
         CHECK(0, "C path");
         return;
     }
+    CHECK(memcmp(ref8, ref7, sizeof ref8) != 0, "7-bit activations changed no logit");
     const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
@@ -167,8 +176,8 @@ static void test_int8_paths_identical(void) {
             printf("     %s: not on this CPU (its kernel is tested emulated in test_qgemm)\n", rn_qpath_name(paths[i]));
             continue;
         }
-        CHECK(run_model(a, qk, got, NULL) && memcmp(ref, got, sizeof ref) == 0, "%s logits differ from C's",
-              qk->name);
+        CHECK(run_model(a, qk, got, NULL) && memcmp(qk->gemm7 ? ref7 : ref8, got, sizeof got) == 0,
+              "%s logits differ from C's (with %s-bit activations)", qk->name, qk->gemm7 ? "7" : "8");
     }
 }
 
@@ -177,6 +186,9 @@ static void test_int8_paths_identical(void) {
  * int8 path: the integer sums must be exact and the store the one-value requantization. */
 static unsigned rnd_state = 12345;
 static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u, rnd_state >> 8; }
+
+/* Set: the input bytes are 7-bit and the convolution says so (its gemm7 runs where the path has one). */
+static int in7_case;
 
 static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h, int w, int cin, int cout, int k,
                         int stride, int pad, int with_res, int out_f32, int zin) {
@@ -200,8 +212,12 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     const size_t bytes = rn_conv_scratch_floats(rn_kernels_select(RESNET_KERNELS_C)) * sizeof(float);
     for (int i = 0; i < 3; i++) scratch[i] = rn_aligned_alloc(bytes);
     rn_exec ex = {.pool = pool, .scratch = scratch};
-    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32) == 0;
+    if (in7_case)
+        for (size_t i = 0; i < nin; i++) in[i] &= 127;
+    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32, in7_case) == 0;
     CHECK(ok, "%s: rn_qconv_init", qk->name);
+    CHECK(!ok || c.winograd || c.q->gemm == (in7_case && qk->gemm7 ? qk->gemm7 : qk->gemm), "%s: the kernel for %s input",
+          qk->name, in7_case ? "7-bit" : "8-bit");
     /* the integer Winograd takes every 3x3 it can on the paths that have it: it must be the
      * one tested here, not a silent fall back to direct */
     const int wino = rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p);
@@ -240,6 +256,86 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     free(in); free(res); free(wq); free(scale); free(bias); free(got); free(want);
 }
 
+/* ---- the int8 fc: float rows quantized as they come ---------------------------------------
+ * Against the same arithmetic written out (each row over [0, its largest] in 127 steps, exact
+ * integer sums in 64 bits, back with the row's scale times the column's: bit-identical), and
+ * against the float product it stands for (within the quantization's error). 8-bit weights
+ * with -128 and 127 against rows at their largest (the AVX2 kernel's s16 pairs at their
+ * extremes), odd column counts (padding to NR), one row and many (row blocks), an all-zero
+ * row, on every path. */
+static void check_qdense(const rn_qkernel_config *qk, rn_pool *pool, int rows, int cin, int cout) {
+    float *in = malloc((size_t)rows * cin * sizeof(float)), *ws = malloc(cout * sizeof(float));
+    float *bias = malloc(cout * sizeof(float));
+    int8_t *wq = malloc((size_t)cout * cin);
+    rn_conv c;
+    int ok = in && ws && bias && wq;
+    for (int r = 0; ok && r < rows; r++)
+        for (int k = 0; k < cin; k++) /* mostly small, a few large: like pooled ReLU outputs */
+            in[(size_t)r * cin + k] = r == 1 ? 0.0f : r == 2 ? 3.5f /* every value the largest */
+                                      : (rnd() % 8 == 0 ? (float)(rnd() % 1000) * 0.01f : (float)(rnd() % 100) * 0.003f);
+    for (int o = 0; ok && o < cout; o++) {
+        ws[o] = (float)(rnd() % 1000 + 1) * 1e-5f;
+        bias[o] = (float)((int)(rnd() % 200) - 100) * 0.01f;
+        for (int k = 0; k < cin; k++)
+            wq[(size_t)o * cin + k] = (int8_t)(o % 5 == 0 ? -128 : o % 5 == 1 ? 127 : (int)(rnd() % 256) - 128);
+    }
+    ok = ok && rn_qdense_init(&c, qk, cin, cout, wq, ws, bias) == 0;
+    CHECK(ok, "%s: rn_qdense_init", qk->name);
+    if (!ok) goto done;
+    CHECK(c.cout == cout && c.n_padded % qk->nr == 0 && c.n_padded >= cout, "%s: fc shape %d/%d", qk->name, c.cout,
+          c.n_padded);
+    float *out = malloc((size_t)rows * c.n_padded * sizeof(float));
+    void *qrows = malloc(rn_qdense_scratch_bytes(cin, rows));
+    float *scratch[3];
+    const size_t bytes = rn_conv_scratch_floats(rn_kernels_select(RESNET_KERNELS_C)) * sizeof(float);
+    for (int i = 0; i < 3; i++) scratch[i] = rn_aligned_alloc(bytes);
+    rn_exec ex = {.pool = pool, .scratch = scratch};
+    rn_qdense_forward(&ex, &c, in, rows, out, qrows);
+    int bad = 0, far = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * cin;
+        float most = 0.0f;
+        for (int k = 0; k < cin; k++) most = fmaxf(most, x[k]);
+        const float inv = most > 0.0f ? 127.0f / most : 0.0f, sa = most / 127.0f;
+        for (int o = 0; o < c.n_padded; o++) {
+            int64_t acc = 0;
+            double exact = 0, mag = 0;
+            for (int k = 0; o < cout && k < cin; k++) {
+                const int w = wq[(size_t)o * cin + k];
+                acc += (int64_t)rn_quantize_u8(x[k] * inv) * w;
+                exact += (double)x[k] * w * ws[o];
+                mag += fabs((double)w * ws[o]);
+            }
+            const float want = o < cout ? fmaf((float)acc, sa * ws[o], bias[o]) : 0.0f;
+            const float got = out[(size_t)r * c.n_padded + o];
+            bad += memcmp(&got, &want, sizeof got) != 0;
+            /* each input off by at most half a step */
+            if (o < cout) far += fabs(got - (exact + bias[o])) > mag * sa * 0.5 * 1.001 + 1e-4;
+        }
+    }
+    CHECK(bad == 0 && far == 0, "%s: fc %d rows %d -> %d: %d outputs differ from the arithmetic, %d from the float product",
+          qk->name, rows, cin, cout, bad, far);
+    for (int i = 0; i < 3; i++) rn_aligned_free(scratch[i]);
+    free(out);
+    free(qrows);
+    rn_conv_free(&c);
+done:
+    free(in); free(ws); free(bias); free(wq);
+}
+
+static void test_qdense(void) {
+    rn_pool *pool = rn_pool_create(3);
+    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
+        if (!qk) continue;
+        check_qdense(qk, pool, 1, 2048, 1000); /* the model's fc at batch 1 */
+        check_qdense(qk, pool, 3, 64, 17);
+        check_qdense(qk, pool, 150, 128, 40);  /* more rows than a block: several */
+    }
+    rn_pool_free(pool);
+}
+
 static void test_qconv_driver(void) {
     rn_pool *pool = rn_pool_create(3);
     const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
@@ -264,6 +360,13 @@ static void test_qconv_driver(void) {
         check_qconv(qk, pool, 1, 14, 14, 64, 64, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 28, 27, 128, 96, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 2, 56, 56, 64, 32, 3, 1, 1, 0, 0, 0);
+        /* 7-bit inputs (gemm7 on AVX2): conv3's 1x1 with a residual, a 3x3 too deep for the
+         * Winograd (layer4's), an odd depth (a last k group alone) */
+        in7_case = 1;
+        check_qconv(qk, pool, 2, 9, 7, 64, 96, 1, 1, 0, 1, 0, 0);
+        check_qconv(qk, pool, 1, 7, 7, 256, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 5, 6, 20, 32, 1, 1, 0, 1, 1, 0);
+        in7_case = 0;
     }
     rn_pool_free(pool);
 }
@@ -393,6 +496,7 @@ int main(void) {
     resnet_model_free(m);
     RUN(test_sha256);
     RUN(test_qconv_driver);
+    RUN(test_qdense);
     RUN(test_quantize_deterministic);
     RUN(test_int8_agrees_with_fp32);
     RUN(test_int8_paths_identical);

@@ -23,9 +23,9 @@ void rn_qs8_gemm_12x32__avx512vnni_emulated(int mr, int ks, int kc, const uint8_
 void rn_qs8_gemm_6x16__avxvnni_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                         size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config avx512vnni_emulated = {RN_QPATH_AVX512VNNI, "avx512vnni (emulated)", 12, 32, -128, 127,
-                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL};
+                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL, NULL};
 static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (emulated on avx2)", 6, 16, -128, 127,
-                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL};
+                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL, NULL};
 #endif
 
 /* Every family to test: the real ones this CPU has, and the emulated ones where they can run. */
@@ -66,6 +66,9 @@ static int u8_matches_double(uint8_t got, double v, double tol) {
     return fabs(frac - 0.5) <= tol && fabs(got - v) <= 0.5 + tol;
 }
 
+/* The largest activation byte: 255, or 127 for a gemm7 kernel (7-bit activations). */
+static int amax = 255;
+
 typedef struct qcase {
     int mr, ks, kcl, n, a_zero, out, residual, relu, pad_taps, extreme, ties;
 } qcase;
@@ -88,7 +91,7 @@ static void check_case(const rn_qkernel_config *kc, const qcase *t) {
     for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)(t->extreme ? ((i & 1) ? whi : wlo) : irand(wlo, whi));
     if (t->extreme == 2) /* every product as large as it gets, one sign: the s16 pair sums' worst */
         for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)wlo;
-    for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)(t->extreme ? 255 : irand(0, 255));
+    for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)(t->extreme ? amax : irand(0, amax));
     memset(pad, t->a_zero, (size_t)kcl);
     for (size_t i = 0; i < (size_t)MR * ldr; i++) res[i] = (uint8_t)irand(0, 255);
     /* scales that put the outputs across [0, 255] and past both ends */
@@ -163,13 +166,23 @@ done:
 static void test_kernels(void) {
     const rn_qkernel_config *fam[8];
     int nf = families(fam);
-    for (int f = 0; f < nf; f++) {
-        const rn_qkernel_config *kc = fam[f];
+    for (int f = 0; f < 2 * nf; f++) {
+        /* each family's gemm, then its gemm7 (where it has one) on 7-bit activations */
+        rn_qkernel_config k7;
+        const rn_qkernel_config *kc = fam[f % nf];
+        if (f >= nf) {
+            if (!kc->gemm7) continue;
+            k7 = *kc;
+            k7.gemm = kc->gemm7;
+            k7.name = kc->id == RN_QPATH_AVX2 ? "avx2 a7 (7-bit activations)" : "gemm7";
+            kc = &k7;
+        }
+        amax = f >= nf ? 127 : 255;
         int cases = 0;
         /* every mr, each store, one tap and a 3x3 window with padding rows */
         for (int mr = 1; mr <= kc->mr; mr++)
             for (int out = 0; out < 3; out++) {
-                qcase t = {mr, out == 1 ? 9 : 1, 4 * irand(1, 40), irand(1, 2 * kc->nr + 3), irand(0, 1) ? 0 : irand(1, 255),
+                qcase t = {mr, out == 1 ? 9 : 1, 4 * irand(1, 40), irand(1, 2 * kc->nr + 3), irand(0, 1) ? 0 : irand(1, amax),
                            out, irand(0, 1), irand(0, 1), out == 1, 0, 0};
                 check_case(kc, &t);
                 cases++;
@@ -177,7 +190,7 @@ static void test_kernels(void) {
         /* random shapes: odd N, depth up to the largest ResNet-50 tap run (512) */
         for (int r = 0; r < 40; r++) {
             qcase t = {irand(1, kc->mr), irand(1, 3) == 3 ? 9 : irand(1, 3), 4 * irand(1, 130), irand(1, 3 * kc->nr),
-                       irand(0, 2) ? 0 : irand(0, 255), irand(0, 2), irand(0, 1), irand(0, 1), irand(0, 1), 0, 0};
+                       irand(0, 2) ? 0 : irand(0, amax), irand(0, 2), irand(0, 1), irand(0, 1), irand(0, 1), 0, 0};
             check_case(kc, &t);
             cases++;
         }
@@ -195,6 +208,7 @@ static void test_kernels(void) {
         check_case(kc, &ties);
         printf("     %s: %d cases\n", kc->name, cases + 5);
     }
+    amax = 255;
 }
 
 /* The requantization of one value against double, on sums past 2^24 (where (float)acc

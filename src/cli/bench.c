@@ -120,17 +120,16 @@ int cmd_bench(int argc, char **argv) {
     double flops = resnet_model_flops(model) * batch;
     const int int8 = resnet_model_precision(model) == RESNET_PRECISION_INT8;
     if (int8)
-        printf("precision int8, kernels %s (fc in fp32: %s), threads %d, batch %d, %d runs after %d "
+        printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
                "warm-up\n",
-               resnet_model_int8_kernels(model), resnet_kernels_name(resnet_model_kernels(model)),
-               resnet_session_threads(s), batch, iters, warmup);
+               resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
     else
         printf("precision fp32, kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
     printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f %s (min %.2f ms per batch)\n",
            med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, int8 ? "GOP/s" : "GFLOP/s", times[0] * 1e3);
     /* GFLOP/s counts a direct convolution's work (Winograd does less), so can pass 100%. */
-    /* an int8 model's operations (all layers', the fp32 fc included) against the int8 peak */
+    /* an int8 model's operations (all layers') against the int8 peak */
     double peak = (int8 ? resnet_model_int8_peak_gops(model, 0.2)
                         : resnet_kernels_peak_gflops(resnet_model_kernels(model), 0.2)) *
                   resnet_session_threads(s);

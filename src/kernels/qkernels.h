@@ -81,6 +81,10 @@ typedef struct rn_qkernel_config {
     rn_qwino_gemm_fn wgemm;    /* the integer Winograd's kernels: NULL where direct is faster */
     rn_qwino_in_fn win;
     rn_qwino_out_fn wout;
+    /* gemm's contract for activations below 128 (7 bits), where that makes it faster; NULL
+     * elsewhere. A model on a path that has it keeps the activations inside its blocks that
+     * direct convolutions read in 7 bits (weights.c says which and what it costs). */
+    rn_qgemm_ukernel gemm7;
 } rn_qkernel_config;
 
 /* The config for a path (AUTO = the best this CPU has), or NULL if this CPU lacks it.
@@ -104,6 +108,8 @@ void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const v
                         const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_qs8_gemm_4x16__avx2(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
                             const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+void rn_qs8_gemm_a7_4x16__avx2(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                               const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_qs8_gemm_6x16__avxvnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,

@@ -15,9 +15,9 @@
 #include "model/resnet50.h"
 
 void rn_class_maps(const rn_exec *ex, const rn_conv *fc, const float *fmap, int n, int hw, float *scratch,
-                   float *out) {
-    /* as an image of 1 x hw pixels: a 1x1 convolution does not care about the shape */
-    rn_conv_forward(ex, fc, fmap, n, 1, hw, scratch, NULL, 0);
+                   void *qrows, float *out) {
+    /* each cell a row (an int8 model's fc quantizes each cell as it does the pooled features) */
+    rn_fc_forward(ex, fc, fmap, n * hw, scratch, qrows);
     const int cout = fc->cout;
     for (int i = 0; i < n; i++)
         for (int p = 0; p < hw; p++) {

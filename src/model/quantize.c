@@ -19,7 +19,7 @@
 #include "io/sha256.h"
 #include "model/resnet50.h"
 
-enum { BINS = 4096, WEIGHT_MAX = 63 };
+enum { BINS = 4096 };
 #define PERCENTILE 0.9999
 
 typedef struct hist {
@@ -263,15 +263,15 @@ static resnet_status copy_f32(writer *w, const rn_safetensors *st, const char *p
 }
 
 /* Folds conv + BN and stores the weights as 7-bit symmetric per output channel. */
-void rn_quantize_weights(const float *wf, int cout, size_t per, int8_t *q, float *scale) {
+void rn_quantize_weights(const float *wf, int cout, size_t per, int top, int8_t *q, float *scale) {
     for (int o = 0; o < cout; o++) {
         double most = 0;
         for (size_t i = 0; i < per; i++) most = fmax(most, fabs((double)wf[o * per + i]));
-        double sc = most > 0 ? most / WEIGHT_MAX : 1.0; /* an all-zero channel: any positive scale */
+        double sc = most > 0 ? most / top : 1.0; /* an all-zero channel: any positive scale */
         scale[o] = (float)sc;
         for (size_t i = 0; i < per; i++) {
             double v = nearbyint(wf[o * per + i] / sc);
-            q[o * per + i] = (int8_t)(v < -WEIGHT_MAX ? -WEIGHT_MAX : v > WEIGHT_MAX ? WEIGHT_MAX : v);
+            q[o * per + i] = (int8_t)(v < -top ? -top : v > top ? top : v);
         }
     }
 }
@@ -287,7 +287,7 @@ static resnet_status add_qconv(writer *w, const rn_safetensors *st, const char *
     const size_t per = (size_t)cin * k * k;
     int8_t *q = own(w, malloc((size_t)cout * per));
     float *scale = own(w, malloc((size_t)cout * sizeof(float)));
-    if (q && scale) rn_quantize_weights(wf, cout, per, q, scale);
+    if (q && scale) rn_quantize_weights(wf, cout, per, RN_QW7, q, scale);
     rn_aligned_free(wf);
     own(w, bias);
     const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};

@@ -12,6 +12,7 @@
 #include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/qconv.h"
+#include "ops/qconv.h"
 
 /* The paper's Table 1 (resnet50.h), read by the loader (weights.c) and the forward pass below. */
 const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
@@ -188,6 +189,7 @@ struct resnet_session {
     void *observer_ctx;
     float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
     float *logits;     /* max_batch x fc.n_padded */
+    void *fc_rows;     /* an int8 fc's quantized rows: max_batch x RESNET_MAP_CELLS (the maps') */
     /* per-layer timing, only when profiling is on (bench --profile) */
     int profiling, prof_n, prof_slot;
     resnet_layer_profile prof[RN_MAX_LAYERS];
@@ -208,6 +210,7 @@ void resnet_session_free(resnet_session *s) {
     if (!s->shared_pool) rn_pool_free(s->pool);
     for (int i = 0; i < 4; i++) rn_aligned_free(s->buf[i]);
     rn_aligned_free(s->logits);
+    rn_aligned_free(s->fc_rows);
     free(s);
 }
 
@@ -245,6 +248,8 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     for (int i = 0; ok && i < 4; i++)
         ok = (s->buf[i] = rn_aligned_alloc((size_t)max_batch * RN_MAX_ACTIVATION * sizeof(float))) != NULL;
     ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * m->fc.n_padded * sizeof(float))) != NULL;
+    if (m->fc.q)
+        ok = ok && (s->fc_rows = rn_aligned_alloc(rn_qdense_scratch_bytes(m->fc.cin, max_batch * RESNET_MAP_CELLS))) != NULL;
     ok = ok && (s->work = rn_aligned_alloc(model_work_floats(m, max_batch) * sizeof(float))) != NULL;
     if (!ok) {
         resnet_session_free(s);
@@ -334,6 +339,7 @@ static void prof_record(resnet_session *s, int block, const char *part, const rn
             snprintf(p->shape, sizeof p->shape, "%dx%d", oh, ow);
         if (c)
             snprintf(p->method, sizeof p->method, "%s %dx%d %s", c->q ? "int8" : "fp32", c->kh, c->kw,
+                     c->q && c->q->dense_scale ? "fc, per-row scale" :
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"
                      : c->im2col        ? "im2col"
@@ -350,12 +356,12 @@ static void prof_record(resnet_session *s, int block, const char *part, const rn
 /* ---- the forward pass ------------------------------------------------------------- */
 
 /* One layer of the network: a row of the paper's table. */
-typedef enum { INPUT, CONV, MAXPOOL, AVGPOOL } layer_kind;
+typedef enum { INPUT, CONV, MAXPOOL, AVGPOOL, FC } layer_kind;
 typedef struct layer {
     layer_kind kind;
     int block;          /* the bottleneck it belongs to (0..RN_BLOCKS-1), -1 for the stem and head */
     const char *part;   /* its name (within the block) */
-    const rn_conv *c;   /* CONV: the convolution (fp32 or int8) */
+    const rn_conv *c;   /* CONV, FC: the convolution or the fc (fp32 or int8) */
     const void *in;
     void *out;
     const void *res;    /* CONV: the residual added before the ReLU, or NULL */
@@ -392,13 +398,17 @@ static void run(resnet_session *s, const layer *l, int n, int h, int w, int *oh,
         else rn_maxpool_forward(&s->ex, l->in, n, h, w, 64, 3, 2, 1, l->out);
         rn_maxpool_out_size(h, w, 3, 2, 1, oh, ow);
         break;
+    case FC: /* n rows of pooled features */
+        rn_fc_forward(&s->ex, c, l->in, n, l->out, s->fc_rows);
+        *oh = *ow = 1;
+        break;
     case AVGPOOL:
         rn_avgpool_forward(l->in, n, h, w, RESNET_FEATURE_DIM, l->out);
         *oh = *ow = 1;
         break;
     }
-    if (s->profiling) prof_record(s, l->block, l->part, l->kind == CONV ? c : NULL, n, *oh, *ow, now_ms() - t0);
-    if (l->kind == CONV && s->observer && !c->q) s->observer(s->observer_ctx, c, l->in, n, h, w, l->out, *oh, *ow);
+    if (s->profiling) prof_record(s, l->block, l->part, c, n, *oh, *ow, now_ms() - t0);
+    if ((l->kind == CONV || l->kind == FC) && s->observer && !c->q) s->observer(s->observer_ctx, c, l->in, n, h, w, l->out, *oh, *ow);
 }
 
 /* Bottleneck i: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
@@ -444,10 +454,10 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     if (out->feature_map) /* NHWC with 2048 channels: already the public layout */
         memcpy(out->feature_map, s->buf[cur], (size_t)n * h * w * RESNET_FEATURE_DIM * sizeof(float));
     if (out->class_maps) /* scratch: the one buffer neither the features nor pooling use */
-        rn_class_maps(&s->ex, &m->fc, s->buf[cur], n, h * w, s->buf[(cur + 2) % 4], out->class_maps);
+        rn_class_maps(&s->ex, &m->fc, s->buf[cur], n, h * w, s->buf[(cur + 2) % 4], s->fc_rows, out->class_maps);
     pooled = s->buf[(cur + 1) % 4];
     run(s, &(layer){AVGPOOL, -1, "avgpool", NULL, s->buf[cur], pooled, NULL, 0}, n, h, w, &h, &w);        /* 2048 */
-    if (logits) run(s, &(layer){CONV, -1, "fc", &m->fc, pooled, s->logits, NULL, 0}, n, 1, 1, &h, &w); /* 1000 */
+    if (logits) run(s, &(layer){FC, -1, "fc", &m->fc, pooled, s->logits, NULL, 0}, n, 1, 1, &h, &w); /* 1000 */
 
     for (int i = 0; i < n; i++) {
         if (logits)

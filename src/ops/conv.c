@@ -74,6 +74,7 @@ void rn_conv_free(rn_conv *c) {
         rn_aligned_free(c->q->wino_u);
         rn_aligned_free(c->q->wino_scale);
         rn_aligned_free(c->q->wino_bias);
+        rn_aligned_free(c->q->dense_scale);
         free(c->q);
         c->q = NULL;
     }
@@ -268,4 +269,9 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
     j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool));
     rn_pool_run(ex->pool, j.plan.tasks, conv_task, &j);
+}
+
+void rn_fc_forward(const rn_exec *ex, const rn_conv *c, const float *in, int rows, float *out, void *qrows) {
+    if (c->q) rn_qdense_forward(ex, c, in, rows, out, qrows);
+    else rn_conv_forward(ex, c, in, rows, 1, 1, out, NULL, 0); /* rows as images of one pixel */
 }

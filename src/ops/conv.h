@@ -52,5 +52,8 @@ size_t rn_conv_work_floats(const rn_conv *c, int n, int h, int w);
  * residual (NULL = none) has the output's shape and act is ReLU when relu != 0. */
 void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w,
                      float *out, const float *residual, int relu);
+/* A fully connected layer on float rows: out[r][c->n_padded] = in[r][c->cin] x W + b, the fp32
+ * driver's 1x1 or, for an int8 model's fc, rn_qdense_forward with qrows as it needs. */
+void rn_fc_forward(const rn_exec *ex, const rn_conv *c, const float *in, int rows, float *out, void *qrows);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "ops/exec.h"
 #include "ops/plan.h"
 #include "ops/qwinograd.h"
 
@@ -20,7 +21,7 @@ static const uint8_t zero_row[QMAX_CIN];
 
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
                   int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
-                  const rn_qgemm_params *p, int out_f32) {
+                  const rn_qgemm_params *p, int out_f32, int in7) {
     memset(c, 0, sizeof *c);
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
     c->k = kh * kw * cin;
@@ -35,6 +36,7 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
     if (!q || !c->bias) { rn_conv_free(c); return -1; }
     memcpy(c->bias, bias_f32, (size_t)cout * sizeof(float));
     q->qk = qk;
+    q->gemm = in7 && qk->gemm7 ? qk->gemm7 : qk->gemm;
     q->p = *p;
     q->out_f32 = out_f32;
     q->a_zero = in_zero;
@@ -141,7 +143,7 @@ static void qconv_task(void *ctx, int task, int thread) {
         const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
         for (int s = 0; s < tiles; s++) {
             size_t at = (size_t)(m0 + s * mr) * ld + (size_t)p * nr;
-            q->qk->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
+            q->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
                         j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p,
                         q->out_f32 ? RN_QUK_OUT_F32 : 0);
         }
@@ -160,4 +162,93 @@ void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
     j.plan = rn_plan_make(n * j.oh * j.ow, QMB, q->qk->mr, c->cout / q->qk->nr, rn_pool_size(ex->pool));
     rn_pool_run(ex->pool, j.plan.tasks, qconv_task, &j);
+}
+
+/* ---- the fc: float rows quantized as they come (qconv.h) -------------------------------- */
+
+int rn_qdense_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, const int8_t *w_q,
+                   const float *w_scale, const float *bias) {
+    const int np = (cout + qk->nr - 1) / qk->nr * qk->nr;
+    int8_t *wp = calloc((size_t)np * cin, 1);
+    float *ones = malloc((size_t)np * sizeof(float)), *b = calloc((size_t)np, sizeof(float));
+    int r = -1;
+    if (wp && ones && b) {
+        memcpy(wp, w_q, (size_t)cout * cin);
+        memcpy(b, bias, (size_t)cout * sizeof(float));
+        for (int j = 0; j < np; j++) ones[j] = 1.0f; /* packed, unused: the sums come out raw */
+        const rn_qgemm_params p = {0.0f, 0.0f, 255.0f};
+        rn_qkernel_config wide = *qk; /* 8-bit weights on 7-bit rows: exact on every path (qconv.h) */
+        wide.wmin = -128;
+        wide.wmax = 127;
+        wide.gemm7 = NULL; /* its s16 sums of two pairs hold 7-bit weights only */
+        r = rn_qconv_init(c, &wide, cin, np, 1, 1, 1, 0, 0, wp, ones, NULL, b, &p, 0, 0);
+        if (r == 0) c->q->qk = qk; /* not the copy on this stack */
+    }
+    if (r == 0 && !(c->q->dense_scale = rn_aligned_alloc((size_t)np * sizeof(float)))) {
+        rn_conv_free(c);
+        r = -1;
+    }
+    if (r == 0) {
+        memset(c->q->dense_scale, 0, (size_t)np * sizeof(float));
+        memcpy(c->q->dense_scale, w_scale, (size_t)cout * sizeof(float));
+        c->cout = cout;
+        c->n_padded = np;
+    }
+    free(wp);
+    free(ones);
+    free(b);
+    return r;
+}
+
+typedef struct qdense_job {
+    const rn_conv *c;
+    const uint8_t *a; /* the quantized rows */
+    rn_plan plan;
+    int32_t *acc;     /* the output, as int32 first */
+} qdense_job;
+
+static void qdense_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const qdense_job *j = ctx;
+    const rn_conv *c = j->c;
+    const rn_qconv *q = c->q;
+    const int mr = q->qk->mr, nr = q->qk->nr, cin = c->cin, ld = c->n_padded;
+    int m0, mb, p0, p1;
+    rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
+    const int tiles = (mb + mr - 1) / mr;
+    const uint8_t *rows[QMB];
+    for (int r = 0; r < tiles * mr; r++) rows[r] = j->a + (size_t)(m0 + (r < mb ? r : mb - 1)) * cin;
+    for (int p = p0; p < p1; p++) {
+        const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
+        for (int s = 0; s < tiles; s++)
+            q->gemm(mb - s * mr < mr ? mb - s * mr : mr, 1, cin, rows + (size_t)s * mr, wp,
+                    j->acc + (size_t)(m0 + s * mr) * ld + (size_t)p * nr, ld, NULL, 0, &q->p, RN_QUK_OUT_S32);
+    }
+}
+
+size_t rn_qdense_scratch_bytes(int cin, int rows) { return (size_t)rows * ((size_t)cin + sizeof(float)); }
+
+void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int rows, float *out, void *qrows) {
+    const rn_qconv *q = c->q;
+    const int cin = c->cin, ld = c->n_padded;
+    uint8_t *a = qrows;
+    float *row_scale = (float *)(void *)(a + (size_t)rows * cin); /* cin is a multiple of 4 */
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * cin;
+        float most = 0.0f;
+        for (int k = 0; k < cin; k++) most = x[k] > most ? x[k] : most;
+        const float inv = most > 0.0f ? 127.0f / most : 0.0f; /* 7 bits (qconv.h) */
+        row_scale[r] = most / 127.0f;
+        for (int k = 0; k < cin; k++) a[(size_t)r * cin + k] = rn_quantize_u8(x[k] * inv);
+    }
+    qdense_job j = {.c = c, .a = a, .acc = (int32_t *)(void *)out};
+    j.plan = rn_plan_make(rows, QMB, q->qk->mr, ld / q->qk->nr, rn_pool_size(ex->pool));
+    rn_pool_run(ex->pool, j.plan.tasks, qdense_task, &j);
+    for (int r = 0; r < rows; r++) /* in place: each int32 read once, then its float written there */
+        for (int o = 0; o < ld; o++) {
+            float *v = out + (size_t)r * ld + o;
+            int32_t acc;
+            memcpy(&acc, v, sizeof acc);
+            *v = fmaf((float)acc, row_scale[r] * q->dense_scale[o], c->bias[o]);
+        }
 }

@@ -6,9 +6,12 @@
 #include <stdint.h>
 #include "ops/qconv.h"
 
-/* layer1-2 only: layer3 would gain, but its U' (3.6x the bytes) takes max RSS over the issue's
- * bound; layer4 at 7x7 is bound by its weights and loses (docs/int8.md) */
-enum { RN_QW_MAX_CIN = 128 };
+/* layer1-3. Layer3's 3x3s ran a little faster direct on 7-bit inputs (AVX2's gemm7: its six
+ * 6.5 ms against 7.0 here, best per layer at 1 thread), but 7-bit inputs there cost 0.4 points
+ * of top-1 agreement with fp32 on held-out photos (weights.c); its U' (3.6x direct's bytes)
+ * adds 8 MB, within the memory bound since the fc is int8. Layer4 at 7x7 is bound by its
+ * weights and loses (docs/int8.md). */
+enum { RN_QW_MAX_CIN = 256 };
 
 /* Whether a convolution can run so: the path has the s16 kernels, 3x3 stride 1 pad 1, input
  * zero point 0, u8 output, no residual, channels in whole groups of 16, cin at most
