@@ -12,7 +12,6 @@
 #include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/qconv.h"
-#include "ops/qconv.h"
 
 /* The paper's Table 1 (resnet50.h), read by the loader (weights.c) and the forward pass below. */
 const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
