@@ -25,6 +25,14 @@ int8=$(echo "$out" | top1)
 [ "$rc" -eq 0 ] && [ -n "$fp32" ] && [ "$fp32" = "$int8" ]
 check "int8 top-1 equals fp32's on the demo photos" $? "fp32: $fp32 / int8: $int8 $err"
 
+# cam on an int8 file: its fc is int8 too (each of the 49 cells quantized as a row, as the pooled
+# features are): the same class and hottest cell as fp32's on the cat
+camsum() { grep -o 'class [0-9]*\|hottest at x=[0-9]* y=[0-9]*' | tr '\n' ' '; }
+c32=$("$BIN" cam demo/chelsea.png -o "$tmp/cam32.png" 2>&1 | camsum)
+c8=$("$BIN" cam --weights "$tmp/q1.safetensors" demo/chelsea.png -o "$tmp/cam8.png" 2>&1 | camsum)
+[ -n "$c32" ] && [ "$c32" = "$c8" ] && [ -s "$tmp/cam8.png" ]
+check "cam on the int8 file: fp32's class and hottest cell" $? "fp32: $c32 / int8: $c8"
+
 run "$BIN" bench --weights "$tmp/q1.safetensors" --iters 1 --warmup 0 --profile
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "^precision int8, kernels" && echo "$out" | grep -q "int8 1x1 direct" &&
   echo "$out" | grep -q "int8 7x7 im2col"
