@@ -262,7 +262,7 @@ static resnet_status copy_f32(writer *w, const rn_safetensors *st, const char *p
     return RESNET_OK;
 }
 
-/* Folds conv + BN and stores the weights as 7-bit symmetric per output channel. */
+/* Symmetric per output channel, in [-top, top] (quantize.h). */
 void rn_quantize_weights(const float *wf, int cout, size_t per, int top, int8_t *q, float *scale) {
     for (int o = 0; o < cout; o++) {
         double most = 0;

@@ -99,11 +99,17 @@ static void gather_patches(const qconv_job *j, int m0, int mb, uint8_t *dst) {
     }
 }
 
+/* What the kernels' store writes: floats for fp32 layers after, raw sums for the fc (its scale
+ * comes per row: rn_qdense_forward), u8 otherwise. */
+static int store_flags(const rn_qconv *q) {
+    return q->out_f32 ? RN_QUK_OUT_F32 : q->dense_scale ? RN_QUK_OUT_S32 : 0;
+}
+
 static void qconv_task(void *ctx, int task, int thread) {
     const qconv_job *j = ctx;
     const rn_conv *c = j->c;
     const rn_qconv *q = c->q;
-    const int mr = q->qk->mr, nr = q->qk->nr, ld = c->cout;
+    const int mr = q->qk->mr, nr = q->qk->nr, ld = c->n_padded;
     const int taps = c->im2col ? 1 : c->kh * c->kw, kc = c->im2col ? q->kp : c->cin;
     int m0, mb, p0, p1;
     rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
@@ -144,8 +150,7 @@ static void qconv_task(void *ctx, int task, int thread) {
         for (int s = 0; s < tiles; s++) {
             size_t at = (size_t)(m0 + s * mr) * ld + (size_t)p * nr;
             q->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
-                        j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p,
-                        q->out_f32 ? RN_QUK_OUT_F32 : 0);
+                    j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p, store_flags(q));
         }
     }
 }
@@ -157,10 +162,10 @@ void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
         rn_qwino_forward(ex, c, in, n, h, w, out);
         return;
     }
-    qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .out_size = q->out_f32 ? sizeof(float) : 1,
+    qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .out_size = store_flags(q) ? 4 : 1,
                    .res = res};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.plan = rn_plan_make(n * j.oh * j.ow, QMB, q->qk->mr, c->cout / q->qk->nr, rn_pool_size(ex->pool));
+    j.plan = rn_plan_make(n * j.oh * j.ow, QMB, q->qk->mr, c->n_padded / q->qk->nr, rn_pool_size(ex->pool));
     rn_pool_run(ex->pool, j.plan.tasks, qconv_task, &j);
 }
 
@@ -200,32 +205,6 @@ int rn_qdense_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, c
     return r;
 }
 
-typedef struct qdense_job {
-    const rn_conv *c;
-    const uint8_t *a; /* the quantized rows */
-    rn_plan plan;
-    int32_t *acc;     /* the output, as int32 first */
-} qdense_job;
-
-static void qdense_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const qdense_job *j = ctx;
-    const rn_conv *c = j->c;
-    const rn_qconv *q = c->q;
-    const int mr = q->qk->mr, nr = q->qk->nr, cin = c->cin, ld = c->n_padded;
-    int m0, mb, p0, p1;
-    rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
-    const int tiles = (mb + mr - 1) / mr;
-    const uint8_t *rows[QMB];
-    for (int r = 0; r < tiles * mr; r++) rows[r] = j->a + (size_t)(m0 + (r < mb ? r : mb - 1)) * cin;
-    for (int p = p0; p < p1; p++) {
-        const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
-        for (int s = 0; s < tiles; s++)
-            q->gemm(mb - s * mr < mr ? mb - s * mr : mr, 1, cin, rows + (size_t)s * mr, wp,
-                    j->acc + (size_t)(m0 + s * mr) * ld + (size_t)p * nr, ld, NULL, 0, &q->p, RN_QUK_OUT_S32);
-    }
-}
-
 size_t rn_qdense_scratch_bytes(int cin, int rows) { return (size_t)rows * ((size_t)cin + sizeof(float)); }
 
 void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int rows, float *out, void *qrows) {
@@ -241,9 +220,7 @@ void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int
         row_scale[r] = most / 127.0f;
         for (int k = 0; k < cin; k++) a[(size_t)r * cin + k] = rn_quantize_u8(x[k] * inv);
     }
-    qdense_job j = {.c = c, .a = a, .acc = (int32_t *)(void *)out};
-    j.plan = rn_plan_make(rows, QMB, q->qk->mr, ld / q->qk->nr, rn_pool_size(ex->pool));
-    rn_pool_run(ex->pool, j.plan.tasks, qdense_task, &j);
+    rn_qconv_forward(ex, c, a, rows, 1, 1, out, NULL); /* the rows as images of one pixel: raw sums */
     for (int r = 0; r < rows; r++) /* in place: each int32 read once, then its float written there */
         for (int o = 0; o < ld; o++) {
             float *v = out + (size_t)r * ld + o;

@@ -52,7 +52,7 @@ void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
 int rn_qdense_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, const int8_t *w_q,
                    const float *w_scale, const float *bias);
 /* out[r][j] (row stride c->n_padded, columns past cout 0 + 0) for r < rows of in[r][cin];
- * qrows holds rn_qdense_scratch_bytes(c, rows). */
+ * qrows holds rn_qdense_scratch_bytes(cin, rows). */
 void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int rows, float *out, void *qrows);
 size_t rn_qdense_scratch_bytes(int cin, int rows);
 
