@@ -116,6 +116,13 @@ $(BUILD)/tests/c_plain_loops.o: src/kernels/gemm_6x8_c.c src/kernels/kernels.h
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -DRN_PLAIN_LOOPS -Drn_f32_gemm_6x8__c=rn_f32_gemm_6x8__c_plain -c $< -o $@
 TEST_EXTRA_test_ops = $(BUILD)/tests/c_plain_loops.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/c_plain_loops.o
+# The same for the portable int8 kernel (its requantization renamed too: both are linked).
+$(BUILD)/tests/qc_plain_loops.o: src/kernels/qgemm_4x8_c.c src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -DRN_PLAIN_LOOPS -Drn_qs8_gemm_4x8__c=rn_qs8_gemm_4x8__c_plain \
+	  -Drn_qrequant_f32=rn_qrequant_f32_plain -Drn_qrequant_u8=rn_qrequant_u8_plain -c $< -o $@
+TEST_EXTRA_test_qgemm = $(BUILD)/tests/qc_plain_loops.o
+$(BUILD)/tests/test_qgemm: $(BUILD)/tests/qc_plain_loops.o
 ifdef X86
 TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
@@ -129,7 +136,7 @@ $(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c t
 $(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kernels/x86/qgemm_ymm.inc tests/avxvnni_emulation.h src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mavx2 -mfma -include tests/avxvnni_emulation.h -c $< -o $@
-TEST_EXTRA_test_qgemm = $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
+TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
 $(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
 endif
 

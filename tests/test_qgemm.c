@@ -15,6 +15,13 @@ static unsigned rnd(void) { rng_state = rng_state * 1664525u + 1013904223u; retu
 static int irand(int lo, int hi) { return lo + (int)(rnd() % (unsigned)(hi - lo + 1)); }
 static double drand(void) { return (rnd() & 0xffffff) / 16777216.0; } /* [0, 1) */
 
+/* Built only for the tests (Makefile): the portable kernel's plain loops, which compilers
+ * other than GCC and Clang build (GCC and Clang build its float-vector version). */
+void rn_qs8_gemm_4x8__c_plain(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                              const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+static const rn_qkernel_config c_plain = {RN_QPATH_C, "c (plain loops)", 4, 8, -128, 127,
+                                          rn_qs8_gemm_4x8__c_plain, NULL, NULL, NULL, NULL, NULL};
+
 #if defined(RN_HAVE_X86)
 /* Built only for the tests (Makefile): the paths a CPU may lack, on stand-ins. */
 void rn_qs8_gemm_12x32__avx512vnni_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
@@ -37,6 +44,7 @@ static int families(const rn_qkernel_config **out) {
         if (kc) out[n++] = kc;
         else printf("     (int8 path %s not on this CPU: its real kernel skipped)\n", rn_qpath_name(real[i]));
     }
+    out[n++] = &c_plain;
 #if defined(RN_HAVE_X86)
     out[n++] = &avx512vnni_emulated;
     if (rn_qkernels_select(RN_QPATH_AVX2)) out[n++] = &avxvnni_emulated; /* its stand-in is AVX2 */
@@ -92,6 +100,10 @@ static void check_case(const rn_qkernel_config *kc, const qcase *t) {
     if (t->extreme == 2) /* every product as large as it gets, one sign: the s16 pair sums' worst */
         for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)wlo;
     for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)(t->extreme ? amax : irand(0, amax));
+    if (t->extreme == 3) /* large products of one sign, not all alike: deep sums that a float would round */
+        for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)irand(wlo, wlo + (whi - wlo) / 8);
+    if (t->extreme == 3)
+        for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)irand(amax * 3 / 4, amax);
     memset(pad, t->a_zero, (size_t)kcl);
     for (size_t i = 0; i < (size_t)MR * ldr; i++) res[i] = (uint8_t)irand(0, 255);
     /* scales that put the outputs across [0, 255] and past both ends */
@@ -203,10 +215,13 @@ static void test_kernels(void) {
         check_case(kc, &ex2);
         ex2.out = 0;
         check_case(kc, &ex2);
+        ex2.extreme = 3; /* sums past 2^24 of varied products: exact in int32, not in a float */
+        ex2.out = 2;
+        check_case(kc, &ex2);
         check_case(kc, &ties);
         ties.residual = 1;
         check_case(kc, &ties);
-        printf("     %s: %d cases\n", kc->name, cases + 5);
+        printf("     %s: %d cases\n", kc->name, cases + 6);
     }
     amax = 255;
 }
