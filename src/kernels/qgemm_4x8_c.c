@@ -52,11 +52,11 @@ static void store_row(const int32_t acc[NR], const float scale[NR], const float 
 #ifdef RN_QC_VECTORS
 typedef float v4 __attribute__((vector_size(16)));
 typedef int32_t i4 __attribute__((vector_size(16)));
-typedef uint8_t u8x4 __attribute__((vector_size(4)));
+typedef uint32_t u4 __attribute__((vector_size(16)));
 
 enum { FLUSH = 512 / 4 }; /* k groups of 4 depths summed in float before int32 takes them */
 
-static inline i4 load_i4(const void *p) { i4 v; memcpy(&v, p, sizeof v); return v; }
+static inline u4 load_u4(const void *p) { u4 v; memcpy(&v, p, sizeof v); return v; }
 
 /* The four rows spelled out: a vector array indexed in a loop stays in memory at -O2. */
 #define ROWS(X) X(0) X(1) X(2) X(3)
@@ -90,12 +90,12 @@ void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const v
 #undef APTR
         for (int g = 0; g < kc; g += 4, b += NR * 4) {
             /* a lane of B is one column's 4 depths (bytes d = 0..3): depth d's weights are
-             * the lanes' byte d, sign-extended by the shifts; one depth at a time, so that
+             * the lanes' byte d, sign-extended by the shifts (the left one unsigned: no overflow); one depth at a time, so that
              * the 8 accumulators, 2 of B and 1 of A stay in SSE2's 16 registers */
-            const i4 w0 = load_i4(b), w1 = load_i4(b + 16);
+            const u4 w0 = load_u4(b), w1 = load_u4(b + 16);
 #define STEP(i)                                                       \
     {                                                                 \
-        const float s = a##i[g + depth];                                  \
+        const float s = a##i[g + depth];                              \
         const v4 av = {s, s, s, s};                                   \
         f##i##0 += av * b0;                                           \
         f##i##1 += av * b1;                                           \
@@ -103,8 +103,8 @@ void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const v
 #define DEPTH(d)                                                                    \
     {                                                                               \
         const int depth = d;                                                        \
-        const v4 b0 = __builtin_convertvector((w0 << (24 - 8 * d)) >> 24, v4);      \
-        const v4 b1 = __builtin_convertvector((w1 << (24 - 8 * d)) >> 24, v4);      \
+        const v4 b0 = __builtin_convertvector((i4)(w0 << (24 - 8 * d)) >> 24, v4);  \
+        const v4 b1 = __builtin_convertvector((i4)(w1 << (24 - 8 * d)) >> 24, v4);  \
         ROWS(STEP)                                                                  \
     }
             DEPTH(0) DEPTH(1) DEPTH(2) DEPTH(3)
