@@ -32,6 +32,18 @@ uint8_t rn_qrequant_u8(int32_t acc, float scale, float bias, const uint8_t *res,
     return (uint8_t)(int)nearbyintf(rn_qrequant_f32(acc, scale, bias, res, p));
 }
 
+/* A packed panel's header (qkernels.h): acc starts from csum; returns the groups of weights. */
+static const unsigned char *open_panel(const void *w, int32_t acc[MR][NR], float scale[NR], float bias[NR]) {
+    const unsigned char *wp = w;
+    int32_t csum[NR];
+    memcpy(csum, wp, sizeof csum);
+    memcpy(scale, wp + sizeof csum, NR * sizeof(float));
+    memcpy(bias, wp + sizeof csum + NR * sizeof(float), NR * sizeof(float));
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = csum[j];
+    return wp + sizeof csum + 2 * NR * sizeof(float);
+}
+
 /* The store of one row: acc -> int32, float or requantized u8 (qkernels.h), as every path. */
 static void store_row(const int32_t acc[NR], const float scale[NR], const float bias[NR], void *c, size_t ci,
                       const uint8_t *ri, const rn_qgemm_params *p, int flags) {
@@ -63,15 +75,9 @@ static inline u4 load_u4(const void *p) { u4 v; memcpy(&v, p, sizeof v); return 
 
 void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
                         const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags) {
-    const unsigned char *wp = w;
-    int32_t csum[NR], acc[MR][NR];
+    int32_t acc[MR][NR];
     float scale[NR], bias[NR];
-    memcpy(csum, wp, sizeof csum);
-    memcpy(scale, wp + sizeof csum, sizeof scale);
-    memcpy(bias, wp + sizeof csum + sizeof scale, sizeof bias);
-    const unsigned char *b = wp + sizeof csum + sizeof scale + sizeof bias;
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) acc[i][j] = csum[j];
+    const unsigned char *b = open_panel(w, acc, scale, bias);
     const v4 zero = {0, 0, 0, 0};
 #define DECL(i) v4 f##i##0 = zero, f##i##1 = zero; const uint8_t *a##i;
     ROWS(DECL)
@@ -125,15 +131,9 @@ void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const v
 #else
 void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
                         const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags) {
-    const unsigned char *wp = w;
-    int32_t csum[NR], acc[MR][NR];
+    int32_t acc[MR][NR];
     float scale[NR], bias[NR];
-    memcpy(csum, wp, sizeof csum);
-    memcpy(scale, wp + sizeof csum, sizeof scale);
-    memcpy(bias, wp + sizeof csum + sizeof scale, sizeof bias);
-    const int8_t *b = (const int8_t *)(wp + sizeof csum + sizeof scale + sizeof bias);
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) acc[i][j] = csum[j];
+    const int8_t *b = (const int8_t *)open_panel(w, acc, scale, bias);
     for (int t = 0; t < ks; t++)
         for (int g = 0; g < kc; g += 4, b += NR * 4)
             for (int i = 0; i < MR; i++) {
