@@ -100,10 +100,10 @@ static void check_case(const rn_qkernel_config *kc, const qcase *t) {
     if (t->extreme == 2) /* every product as large as it gets, one sign: the s16 pair sums' worst */
         for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)wlo;
     for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)(t->extreme ? amax : irand(0, amax));
-    if (t->extreme == 3) /* large products of one sign, not all alike: deep sums that a float would round */
+    if (t->extreme == 3) { /* large products of one sign, not all alike: deep sums that a float would round */
         for (size_t i = 0; i < t->n * depth; i++) w[i] = (int8_t)irand(wlo, wlo + (whi - wlo) / 8);
-    if (t->extreme == 3)
         for (size_t i = 0; i < (size_t)ks * MR * (kcl + 3); i++) abuf[i] = (uint8_t)irand(amax * 3 / 4, amax);
+    }
     memset(pad, t->a_zero, (size_t)kcl);
     for (size_t i = 0; i < (size_t)MR * ldr; i++) res[i] = (uint8_t)irand(0, 255);
     /* scales that put the outputs across [0, 255] and past both ends */

@@ -96,8 +96,9 @@ void rn_qs8_gemm_4x8__c(int mr, int ks, int kc, const uint8_t *const *a, const v
 #undef APTR
         for (int g = 0; g < kc; g += 4, b += NR * 4) {
             /* a lane of B is one column's 4 depths (bytes d = 0..3): depth d's weights are
-             * the lanes' byte d, sign-extended by the shifts (the left one unsigned: no overflow); one depth at a time, so that
-             * the 8 accumulators, 2 of B and 1 of A stay in SSE2's 16 registers */
+             * the lanes' byte d, sign-extended by the shifts (the left one unsigned: no
+             * overflow); one depth at a time, so that the 8 accumulators, 2 of B and 1 of A
+             * stay in SSE2's 16 registers */
             const u4 w0 = load_u4(b), w1 = load_u4(b + 16);
 #define STEP(i)                                                       \
     {                                                                 \
