@@ -89,7 +89,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 2
+#define RESNET_VERSION_MINOR 3
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -97,9 +97,11 @@ extern "C" {
     RESNET_STR(RESNET_VERSION_MAJOR) "." RESNET_STR(RESNET_VERSION_MINOR) "." RESNET_STR(RESNET_VERSION_PATCH)
 /* One number, ordered as the versions are: 10000 * MAJOR + 100 * MINOR + PATCH. */
 #define RESNET_VERSION_NUMBER (RESNET_VERSION_MAJOR * 10000 + RESNET_VERSION_MINOR * 100 + RESNET_VERSION_PATCH)
-#define RESNET_INPUT_SIZE 224      /* the network sees 224x224 pixels */
+/* ImageNet ResNet-50's shapes, the default weights'. A loaded network says its own:
+ * resnet_model_classes(), resnet_model_feature_dim(), resnet_model_input_size(). */
+#define RESNET_INPUT_SIZE 224      /* the default crop: 224x224 pixels */
 #define RESNET_NUM_CLASSES 1000    /* ImageNet-1k */
-#define RESNET_FEATURE_DIM 2048    /* pooled features before the fc layer */
+#define RESNET_FEATURE_DIM 2048    /* ResNet-50's pooled features before the fc layer */
 
 typedef enum resnet_status {
     RESNET_OK = 0,
@@ -164,6 +166,17 @@ typedef struct resnet_load_options {
     resnet_kernels kernels; /* default AUTO */
     int direct;             /* non-zero: every convolution direct, none by Winograd F(4x4,3x3)
                              * (a little slower; the closest to the reference's arithmetic) */
+    /* Since 1.3: */
+    int input_size;         /* the crop the network sees, 32..4096; 0: the file's metadata
+                             * "input_size", else 224. Photos are resized so that their shorter
+                             * side is input_size * 256 / 224, then centre-cropped, as
+                             * torchvision's eval transform at that size. */
+    int output_stride;      /* 32 (0: the default), 16 or 8: stage 4 (16) or stages 3 and 4 (8)
+                             * dilated instead of strided, torchvision's replace_stride_with_dilation
+                             * (bottleneck networks only): larger stage maps for a backbone */
+    const char *labels;     /* a text file of class names, one a line, as many as the network has
+                             * classes; NULL: the file's "labels" metadata, else ImageNet's names
+                             * for 1000 classes, else "class N" */
 } resnet_load_options;
 
 /* Zeroes the first `size` bytes of opts and sets the defaults of the fields they hold. Call it
@@ -176,9 +189,14 @@ static inline void resnet_load_options_init(resnet_load_options *opts) {
 typedef struct resnet_model resnet_model;
 typedef struct resnet_session resnet_session;
 
-/* Loads a safetensors weight file (torchvision tensor names). The file's metadata
- * says the variant, normalisation and BN eps; a file without our metadata is read
- * as torchvision's own (v1.5, torch normalisation, eps 1e-5). opts may be NULL (the
+/* Loads a safetensors weight file holding a torchvision ResNet-family state_dict, as
+ * safetensors.torch.save_file(model.state_dict(), path) writes it: the architecture is read from
+ * the tensor names and shapes (basic or bottleneck blocks, blocks per stage, widths, groups,
+ * classes): resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d/64x4d, wide_resnet50_2/
+ * 101_2, and any other widths and depths of that shape (each width a multiple of the kernels'
+ * panel: 32 floats on AVX-512). A tensor the network does not use is an error, naming it. The
+ * file's metadata says the variant, normalisation and BN eps; a file without our metadata is
+ * read as torchvision's own (v1.5, torch normalisation, eps 1e-5). opts may be NULL (the
  * defaults); otherwise it must have been through resnet_load_options_init. */
 RESNET_API resnet_status resnet_model_load(const char *path, const resnet_load_options *opts,
                                            resnet_model **out, resnet_error *err);
@@ -187,6 +205,7 @@ RESNET_API resnet_variant resnet_model_variant(const resnet_model *m);
 RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
 RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 2, one image */
+
 
 /* Converts Keras' ResNet-50 as a TensorFlow.js layers model (model_json and the shards its
  * weightsManifest lists, relative to its folder) to a safetensors weight file for
@@ -212,6 +231,42 @@ RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
 /* One core's int8 peak on that path (GOP/s, a multiply-add = 2 ops), measured over about
  * `seconds` as resnet_kernels_peak_gflops does; 0 for fp32 models and the C path. */
 RESNET_API double resnet_model_int8_peak_gops(const resnet_model *m, double seconds);
+
+/* What was loaded (since 1.3). */
+RESNET_API int resnet_model_classes(const resnet_model *m);     /* the fc's outputs */
+RESNET_API int resnet_model_feature_dim(const resnet_model *m); /* the pooled features */
+RESNET_API int resnet_model_input_size(const resnet_model *m);  /* the crop's side, pixels */
+/* The last stage's map (7x7 for a 224 crop at output stride 32). */
+RESNET_API void resnet_model_map_size(const resnet_model *m, int *height, int *width);
+/* Stage 1..4's (layer1..layer4) output for one image: channels, height, width. */
+RESNET_API resnet_status resnet_model_stage_shape(const resnet_model *m, int stage, int *channels, int *height,
+                                                  int *width, resnet_error *err);
+/* Class index's name: the labels given at load or in the file, ImageNet's for 1000 classes
+ * without labels; NULL otherwise or out of range. resnet_model_class_label never returns NULL
+ * for a valid index: "class N" (written into buf) where there is no name. */
+RESNET_API const char *resnet_model_class_name(const resnet_model *m, int index);
+RESNET_API const char *resnet_model_class_label(const resnet_model *m, int index, char *buf, size_t size);
+
+typedef enum resnet_block { RESNET_BLOCK_BASIC = 0, RESNET_BLOCK_BOTTLENECK = 1 } resnet_block;
+
+/* A fixed struct (filled whole by resnet_model_info). */
+typedef struct resnet_info {
+    char arch[48];          /* "resnet50", "resnext50_32x4d", "wide_resnet50_2", or
+                               "resnetN-basic-custom" for widths no constructor makes */
+    int depth;              /* 18, 34, 50, 101, 152, ... (weighted layers) */
+    resnet_block block;
+    int blocks[4];          /* blocks per stage */
+    int widths[4];          /* a block's inner width per stage (the 3x3s' channels) */
+    int groups;             /* of the 3x3s (ResNeXt: 32 or 64) */
+    int classes, feature_dim, input_size, output_stride;
+    resnet_precision precision;
+    resnet_variant variant;
+    resnet_norm norm;
+    int labels;             /* 1: class names given; 2: ImageNet's; 0: "class N" */
+    int layers;             /* rows of the forward pass (resnet_session_profile's count) */
+    int reserved[8];
+} resnet_info;
+RESNET_API void resnet_model_info(const resnet_model *m, resnet_info *info);
 
 /* A session owns the activations and scratch for batches of up to max_batch images.
  * threads = 0 (the default): the model's shared pool, one thread per core, shared with the
@@ -357,7 +412,13 @@ typedef struct resnet_outputs {
     float *class_maps;  /* n x 1000 x 7 x 7, class-major: the class activation maps
                            map[c][y][x] = sum_k fc.weight[c][k] * feature_map[y][x][k];
                            the mean of a class's 49 values plus fc.bias[c] is its logit */
+    /* Since 1.3: stage s's output (layer1..layer4, after its ReLU), n x C x H x W (NCHW, as
+     * torchvision's), resnet_model_stage_shape; a backbone's features for detection or
+     * segmentation. Asking only for stages stops the pass after the last one asked. */
+    float *stages[4];
 } resnet_outputs;
+/* The shapes above are ImageNet ResNet-50's at 224: a loaded network's are its own, classes
+ * (resnet_model_classes), feature_dim and the map's cells (resnet_model_map_size). */
 
 /* Zeroes the first `size` bytes of out (every output skipped); use resnet_outputs_init. */
 RESNET_API void resnet_outputs_init_size(resnet_outputs *out, size_t size);
@@ -375,6 +436,10 @@ RESNET_API resnet_status resnet_forward_ex(resnet_session *s, const float *input
  * RESNET_E_WEIGHTS with the reason when an output is inf or NaN or an image's 1000 logits
  * are all equal (the check resnet_classify_file and the others make). */
 RESNET_API resnet_status resnet_outputs_check(const resnet_outputs *out, int n, resnet_error *err);
+/* The same for any network: its own numbers of classes, features and map cells (since 1.3).
+ * resnet_outputs_check assumes ResNet-50's 1000, 2048 and 49. */
+RESNET_API resnet_status resnet_model_outputs_check(const resnet_model *m, const resnet_outputs *out, int n,
+                                                    resnet_error *err);
 /* The batch size the session was created for. */
 RESNET_API int resnet_session_max_batch(const resnet_session *s);
 /* A 64-bit hash of the loaded weights (architecture, normalisation, folded biases of the

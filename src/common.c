@@ -112,12 +112,12 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
     return status;
 }
 
-const char *rn_logits_problem(const float *logits, int views) {
+const char *rn_logits_problem(const float *logits, int views, int classes) {
     for (int v = 0; v < views; v++) {
-        const float *l = logits + (size_t)v * RESNET_NUM_CLASSES;
-        if (!rn_all_finite(l, RESNET_NUM_CLASSES)) return RN_NONFINITE_MSG;
-        int flat = 1;
-        for (int i = 1; i < RESNET_NUM_CLASSES && flat; i++) flat = l[i] == l[0];
+        const float *l = logits + (size_t)v * classes;
+        if (!rn_all_finite(l, (size_t)classes)) return RN_NONFINITE_MSG;
+        int flat = classes > 1;
+        for (int i = 1; i < classes && flat; i++) flat = l[i] == l[0];
         if (flat) return RN_FLAT_MSG;
     }
     return NULL;

@@ -37,7 +37,9 @@ void rn_l2_normalize(float *v, int n);
  * or NULL: not finite (RN_NONFINITE_MSG), or all equal (RN_FLAT_MSG: weights so large that
  * float rounding swallowed every difference between the classes; top-k would then list
  * classes 0, 1, 2... by index). */
-const char *rn_logits_problem(const float *logits, int views);
+const char *rn_logits_problem(const float *logits, int views, int classes);
+/* resnet_tta_average for `classes` outputs a view. */
+void rn_tta_average(const float *logits, int n, int classes, float *probs);
 #define RN_FLAT_MSG "the network's 1000 outputs are all equal: no answer (weights too large for float precision on this photo?)"
 
 /* Size-versioned structs (resnet.h, "Versions and the ABI"): structs whose first field is

@@ -28,7 +28,6 @@
 #include "common.h"
 #include "image/image.h"
 
-#define IN_FLOATS ((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 #define NBATCH 2 /* one being filled while one runs */
 
 static const resnet_run_options run_defaults = {sizeof(resnet_run_options), RESNET_WANT_PROBS, RESNET_TTA_NONE,
@@ -59,6 +58,9 @@ typedef struct runner {
     resnet_tta tta;
     int max_batch, cap; /* rows and items per batch */
     resnet_norm norm;
+    int crop;             /* the model's input size */
+    size_t in_floats;     /* one view: 3 x crop x crop */
+    int classes, dim;     /* the model's outputs */
     unsigned image_flags; /* the session's RESNET_IMAGE_* flags */
     batch b[NBATCH];
     pthread_mutex_t mu;
@@ -128,12 +130,12 @@ static void decode_item(runner *r, batch *b, run_item *ri) {
         ri->status = rn_fail(&e, RESNET_E_ARG, "%s: %d views, but the session's batches hold %d", name, n,
                              r->max_batch);
     } else {
-        float *dst = b->input + (size_t)b->rows * IN_FLOATS;
+        float *dst = b->input + (size_t)b->rows * r->in_floats;
         if (it->path)
-            ri->status = rn_preprocess_views_file_ex(it->path, r->norm, r->image_flags, views, n, dst, &e);
+            ri->status = rn_preprocess_views_file_ex(it->path, r->norm, r->image_flags, r->crop, views, n, dst, &e);
         else if (it->data)
-            ri->status = rn_preprocess_views_memory_ex(it->data, it->size, name, r->norm, r->image_flags, views, n,
-                                                       dst, &e);
+            ri->status = rn_preprocess_views_memory_ex(it->data, it->size, name, r->norm, r->image_flags, r->crop,
+                                                       views, n, dst, &e);
         else
             ri->status = rn_fail(&e, RESNET_E_ARG, "%s: the item has neither a path nor data", name);
     }
@@ -189,8 +191,9 @@ static void *decoder(void *arg) {
 /* The calling thread's buffers: the network's outputs for one batch, one item's averages. */
 typedef struct outputs {
     float *logits, *features; /* max_batch rows */
-    float probs[RESNET_NUM_CLASSES];
-    float mean[RESNET_FEATURE_DIM];
+    float *probs;             /* classes */
+    float *mean;              /* dim */
+    int classes, dim;
 } outputs;
 
 /* Hands each item of b to fn; returns non-zero when fn asked to stop. */
@@ -210,11 +213,11 @@ static int report(const batch *b, int want, outputs *o, int *index, resnet_item_
         r.views = ri->views;
         char message[sizeof ri->message];
         if (ri->status == RESNET_OK && (want_logits || want_features)) {
-            const float *logits = want_logits ? o->logits + (size_t)ri->row * RESNET_NUM_CLASSES : NULL;
-            const float *feats = want_features ? o->features + (size_t)ri->row * RESNET_FEATURE_DIM : NULL;
-            /* an infinity, a NaN or 1000 equal logits is that item's error, never a result */
-            const char *bad = logits ? rn_logits_problem(logits, ri->views) : NULL;
-            if (!bad && feats && !rn_all_finite(feats, (size_t)ri->views * RESNET_FEATURE_DIM)) bad = RN_NONFINITE_MSG;
+            const float *logits = want_logits ? o->logits + (size_t)ri->row * o->classes : NULL;
+            const float *feats = want_features ? o->features + (size_t)ri->row * o->dim : NULL;
+            /* an infinity, a NaN or equal logits is that item's error, never a result */
+            const char *bad = logits ? rn_logits_problem(logits, ri->views, o->classes) : NULL;
+            if (!bad && feats && !rn_all_finite(feats, (size_t)ri->views * o->dim)) bad = RN_NONFINITE_MSG;
             if (bad) {
                 snprintf(message, sizeof message, "%s: %s", r.name, bad);
                 r.status = RESNET_E_WEIGHTS;
@@ -222,14 +225,14 @@ static int report(const batch *b, int want, outputs *o, int *index, resnet_item_
             } else {
                 if (want & RESNET_WANT_LOGITS) r.logits = logits;
                 if (want & RESNET_WANT_PROBS) {
-                    resnet_tta_average(logits, ri->views, o->probs);
+                    rn_tta_average(logits, ri->views, o->classes, o->probs);
                     r.probs = o->probs;
                 }
                 if (want & RESNET_WANT_VIEW_FEATURES) r.view_features = feats;
                 if (want & RESNET_WANT_FEATURES) { /* the views' mean, as the probabilities are */
-                    for (int d = 0; d < RESNET_FEATURE_DIM; d++) {
+                    for (int d = 0; d < o->dim; d++) {
                         float sum = 0;
-                        for (int v = 0; v < ri->views; v++) sum += feats[(size_t)v * RESNET_FEATURE_DIM + d];
+                        for (int v = 0; v < ri->views; v++) sum += feats[(size_t)v * o->dim + d];
                         o->mean[d] = sum / (float)ri->views;
                     }
                     r.features = o->mean;
@@ -261,17 +264,25 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
     r.tta = o.tta;
     r.max_batch = resnet_session_max_batch(s);
     r.cap = 2 * r.max_batch; /* items that fail take no rows: a batch may hold more items than rows */
-    r.norm = resnet_model_norm(resnet_session_model(s));
+    const resnet_model *model = resnet_session_model(s);
+    r.norm = resnet_model_norm(model);
+    r.crop = resnet_model_input_size(model);
+    r.in_floats = (size_t)3 * r.crop * r.crop;
     r.image_flags = rn_session_image_flags(s);
     const int want_logits = (o.want & (RESNET_WANT_LOGITS | RESNET_WANT_PROBS)) != 0;
     const int want_features = (o.want & (RESNET_WANT_FEATURES | RESNET_WANT_VIEW_FEATURES)) != 0;
     outputs *out = calloc(1, sizeof *out);
     int ok = out != NULL;
-    if (ok && want_logits) ok = (out->logits = malloc((size_t)r.max_batch * RESNET_NUM_CLASSES * sizeof(float))) != NULL;
-    if (ok && want_features)
-        ok = (out->features = malloc((size_t)r.max_batch * RESNET_FEATURE_DIM * sizeof(float))) != NULL;
+    if (ok) {
+        out->classes = resnet_model_classes(model);
+        out->dim = resnet_model_feature_dim(model);
+        ok = (out->probs = malloc((size_t)out->classes * sizeof(float))) != NULL &&
+             (out->mean = malloc((size_t)out->dim * sizeof(float))) != NULL;
+    }
+    if (ok && want_logits) ok = (out->logits = malloc((size_t)r.max_batch * out->classes * sizeof(float))) != NULL;
+    if (ok && want_features) ok = (out->features = malloc((size_t)r.max_batch * out->dim * sizeof(float))) != NULL;
     for (int k = 0; ok && k < NBATCH; k++) {
-        r.b[k].input = malloc((size_t)r.max_batch * IN_FLOATS * sizeof(float));
+        r.b[k].input = malloc((size_t)r.max_batch * r.in_floats * sizeof(float));
         r.b[k].items = malloc((size_t)r.cap * sizeof *r.b[k].items);
         ok = r.b[k].input && r.b[k].items;
     }
@@ -333,6 +344,8 @@ done:
     if (out) {
         free(out->logits);
         free(out->features);
+        free(out->probs);
+        free(out->mean);
     }
     free(out);
     return st;

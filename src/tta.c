@@ -45,42 +45,56 @@ int resnet_tta_views(resnet_tta mode, resnet_view *views) {
 }
 
 void resnet_tta_average(const float *logits, int n, float *probs) {
+    rn_tta_average(logits, n, RESNET_NUM_CLASSES, probs);
+}
+
+void rn_tta_average(const float *logits, int n, int classes, float *probs) {
     if (n < 1) return;
-    /* Accumulated apart from probs, which may alias the first row. */
-    double sum[RESNET_NUM_CLASSES] = {0};
-    float p[RESNET_NUM_CLASSES];
-    for (int v = 0; v < n; v++) {
-        resnet_softmax(logits + (size_t)v * RESNET_NUM_CLASSES, RESNET_NUM_CLASSES, p);
-        for (int i = 0; i < RESNET_NUM_CLASSES; i++) sum[i] += p[i];
+    if (n == 1) { /* the softmax itself, bit for bit (may be in place) */
+        resnet_softmax(logits, classes, probs);
+        return;
     }
-    for (int i = 0; i < RESNET_NUM_CLASSES; i++) probs[i] = (float)(sum[i] / n);
+    /* Accumulated apart from probs, which may alias the first row. */
+    double *sum = calloc((size_t)classes, sizeof *sum);
+    float *p = malloc((size_t)classes * sizeof *p);
+    if (sum && p) {
+        for (int v = 0; v < n; v++) {
+            resnet_softmax(logits + (size_t)v * classes, classes, p);
+            for (int i = 0; i < classes; i++) sum[i] += p[i];
+        }
+        for (int i = 0; i < classes; i++) probs[i] = (float)(sum[i] / n);
+    } else { /* no memory for the sums: the first view alone, rather than nothing */
+        resnet_softmax(logits, classes, probs);
+    }
+    free(sum);
+    free(p);
 }
 
 resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resnet_tta mode, int k,
                                        resnet_prediction *top, resnet_error *err) {
     if (!s || !path || !top) return rn_fail(err, RESNET_E_ARG, "resnet_classify_file_tta: NULL argument");
-    if (k < 1 || k > RESNET_NUM_CLASSES)
-        return rn_fail(err, RESNET_E_ARG, "top-k must be between 1 and %d, got %d", RESNET_NUM_CLASSES, k);
+    const resnet_model *m = resnet_session_model(s);
+    const int classes = resnet_model_classes(m), crop = resnet_model_input_size(m);
+    if (k < 1 || k > classes) return rn_fail(err, RESNET_E_ARG, "top-k must be between 1 and %d, got %d", classes, k);
     resnet_view views[RESNET_TTA_MAX_VIEWS];
     const int n = resnet_tta_views(mode, views);
     if (n == 0) return rn_fail(err, RESNET_E_ARG, "unknown test-time augmentation mode %d", (int)mode);
-    const size_t in_floats = (size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
+    const size_t in_floats = (size_t)3 * crop * crop;
     float *input = malloc((size_t)n * in_floats * sizeof(float));
-    float *logits = malloc((size_t)n * RESNET_NUM_CLASSES * sizeof(float));
+    float *logits = malloc((size_t)n * classes * sizeof(float));
     resnet_status st = RESNET_E_NOMEM;
     if (!input || !logits) {
         rn_fail(err, st, "%s: out of memory", path);
         goto done;
     }
-    st = rn_preprocess_views_file_ex(path, resnet_model_norm(resnet_session_model(s)), rn_session_image_flags(s), views,
-                                     n, input, err);
+    st = rn_preprocess_views_file_ex(path, resnet_model_norm(m), rn_session_image_flags(s), crop, views, n, input, err);
     /* One batch: the views share every weight load (resnet_forward checks max_batch). */
     if (st == RESNET_OK) st = resnet_forward(s, input, n, logits, NULL, err);
-    const char *bad = st == RESNET_OK ? rn_logits_problem(logits, n) : NULL;
+    const char *bad = st == RESNET_OK ? rn_logits_problem(logits, n, classes) : NULL;
     if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);
     if (st == RESNET_OK) {
-        resnet_tta_average(logits, n, logits);
-        resnet_top_k(logits, RESNET_NUM_CLASSES, k, top);
+        rn_tta_average(logits, n, classes, logits);
+        resnet_top_k(logits, classes, k, top);
     }
 done:
     free(input);

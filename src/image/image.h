@@ -55,10 +55,11 @@ void rn_image_free(rn_image *img);
  * sessions' flags reach them through these; the CLI's eval calls the second). */
 resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned flags, float *out,
                                     resnet_error *err);
-resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags,
+/* crop: the side of the square the network sees (224, or the model's input size). */
+resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, int crop,
                                           const resnet_view *views, int n, float *out, resnet_error *err);
 resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,
-                                            unsigned flags, const resnet_view *views, int n, float *out,
+                                            unsigned flags, int crop, const resnet_view *views, int n, float *out,
                                             resnet_error *err);
 
 /* Antialiased bilinear resize, bit-exact with PIL's Image.resize(size, BILINEAR). */

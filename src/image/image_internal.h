@@ -52,11 +52,12 @@ resnet_status rn_image_resize_window(const rn_image *src, int out_w, int out_h, 
 typedef struct rn_crop_geom {
     int ow, oh, x0, y0;
 } rn_crop_geom;
-resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, rn_crop_geom *g, resnet_error *err);
+resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, int crop_size, rn_crop_geom *g,
+                               resnet_error *err);
 
 /* The window `where` of img resized by Resize(side) (rn_crop_geometry), normalised into out
  * (3x224x224): the reference pipeline's one view is side 256, the centre. */
-resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, float *out,
+resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, int crop_size, float *out,
                             resnet_error *err);
 
 /* Puts the photo's name in front of a failing st's message, from code that does not know the
@@ -66,6 +67,6 @@ resnet_status rn_with_name(resnet_status st, const char *name, resnet_error *err
 /* A 224x224 RGB crop (HWC bytes) -> the network's input (3x224x224 CHW floats), normalised as
  * `norm` says, bit-identical with the reference (preprocess.c). Shared so that the test-time
  * augmentation views (views.c) are normalised by the very same code as the plain pass. */
-void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, float *out);
+void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, int crop_size, float *out);
 
 #endif

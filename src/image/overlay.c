@@ -158,7 +158,7 @@ void resnet_crop_box(int width, int height, double box[4]) {
     }
     rn_crop_geom g;
     /* a photo too elongated to preprocess has no crop: the empty box, as for a bad size */
-    if (rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, &g, NULL) != RESNET_OK) {
+    if (rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, RESNET_INPUT_SIZE, &g, NULL) != RESNET_OK) {
         box[0] = box[1] = box[2] = box[3] = 0;
         return;
     }
@@ -181,7 +181,7 @@ resnet_status resnet_cam_heatmap(const float *map, int width, int height, float 
     }
     const float scale = hi > lo ? 1.0f / (hi - lo) : 0.0f;
     rn_crop_geom g;
-    resnet_status st = rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, &g, err);
+    resnet_status st = rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, RESNET_INPUT_SIZE, &g, err);
     if (st != RESNET_OK) return st;
     const double fx = (double)g.ow / width, fy = (double)g.oh / height;
     const int last = RESNET_MAP_SIZE - 1;

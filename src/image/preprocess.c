@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 
-#define RN_CROP RESNET_INPUT_SIZE
 
 /* int(round(d / 2.0)) in Python 3: halves round to the even neighbour (d >= 0 here). */
 static int half_round_even(int d) {
@@ -17,7 +16,9 @@ static int half_round_even(int d) {
 /* The resized size: (side, int(side * long / short)), long side truncated. side * long is
  * exact in a double and IEEE division rounds correctly, exactly as Python's int / int does,
  * so the truncation matches too. */
-resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, rn_crop_geom *g, resnet_error *err) {
+resnet_status rn_crop_geometry(int w, int h, int side, resnet_crop crop, int crop_size, rn_crop_geom *g,
+                               resnet_error *err) {
+    const int RN_CROP = crop_size;
     const int shorter = w <= h ? w : h, longer = w <= h ? h : w;
     const double scaled = (double)side * (double)longer / (double)shorter;
     if (scaled * side > (double)RN_IMAGE_MAX_PIXELS)
@@ -48,8 +49,8 @@ static inline float norm_value(resnet_norm norm, int plane, uint8_t v) {
 }
 
 /* HWC bytes -> CHW floats. */
-void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, float *out) {
-    const size_t plane = (size_t)RN_CROP * RN_CROP;
+void rn_image_normalise(const uint8_t *rgb, resnet_norm norm, int crop_size, float *out) {
+    const size_t plane = (size_t)crop_size * crop_size;
     float *p0 = out, *p1 = out + plane, *p2 = out + 2 * plane;
     if (norm == RESNET_NORM_CAFFE) /* BGR planes */
         for (size_t i = 0; i < plane; i++, rgb += 3) {
@@ -80,18 +81,18 @@ resnet_status rn_image_to_input(const rn_image *img, resnet_norm norm, float *ou
         return rn_fail(err, RESNET_E_ARG, "preprocess: no image or no output buffer");
     if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
         return rn_fail(err, RESNET_E_ARG, "preprocess: unknown normalisation %d", (int)norm);
-    return rn_image_view(img, RN_SHORT_SIDE, RESNET_CROP_CENTER, norm, out, err);
+    return rn_image_view(img, RN_SHORT_SIDE, RESNET_CROP_CENTER, norm, RESNET_INPUT_SIZE, out, err);
 }
 
-resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, float *out,
-                            resnet_error *err) {
+resnet_status rn_image_view(const rn_image *img, int side, resnet_crop where, resnet_norm norm, int crop_size,
+                            float *out, resnet_error *err) {
     rn_crop_geom g;
-    resnet_status st = rn_crop_geometry(img->width, img->height, side, where, &g, err);
+    resnet_status st = rn_crop_geometry(img->width, img->height, side, where, crop_size, &g, err);
     if (st != RESNET_OK) return st;
     rn_image crop;
-    st = rn_image_resize_window(img, g.ow, g.oh, g.x0, g.y0, RN_CROP, RN_CROP, &crop, err);
+    st = rn_image_resize_window(img, g.ow, g.oh, g.x0, g.y0, crop_size, crop_size, &crop, err);
     if (st != RESNET_OK) return st;
-    rn_image_normalise(crop.rgb, norm, out);
+    rn_image_normalise(crop.rgb, norm, crop_size, out);
     rn_image_free(&crop);
     return RESNET_OK;
 }

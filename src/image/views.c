@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CROP RESNET_INPUT_SIZE
 
 /* Mirrors each row of each of the 3 planes of in into out (may be the same buffer). Flipping
  * after normalising equals normalising the flipped crop: normalisation is per pixel. */
-static void mirror(const float *in, float *out) {
+static void mirror(const float *in, int CROP, float *out) {
     for (int r = 0; r < 3 * CROP; r++) {
         const float *src = in + (size_t)r * CROP;
         float *dst = out + (size_t)r * CROP;
@@ -24,24 +23,27 @@ static void mirror(const float *in, float *out) {
 }
 
 static resnet_status check_view(const resnet_view *v, int i, resnet_error *err) {
-    if (v->resize < CROP || v->resize > RESNET_VIEW_MAX_RESIZE)
-        return rn_fail(err, RESNET_E_ARG, "view %d: resize must be %d..%d, got %d", i, CROP,
+    if (v->resize < RESNET_INPUT_SIZE || v->resize > RESNET_VIEW_MAX_RESIZE)
+        return rn_fail(err, RESNET_E_ARG, "view %d: resize must be %d..%d, got %d", i, RESNET_INPUT_SIZE,
                        RESNET_VIEW_MAX_RESIZE, v->resize);
     if ((int)v->crop < RESNET_CROP_CENTER || (int)v->crop > RESNET_CROP_BOTTOM_RIGHT)
         return rn_fail(err, RESNET_E_ARG, "view %d: unknown crop %d", i, (int)v->crop);
     return RESNET_OK;
 }
 
-/* One view of a decoded photo -> out (3x224x224). */
-static resnet_status make_view(const rn_image *img, const resnet_view *v, resnet_norm norm, float *out,
+/* One view of a decoded photo -> out (3 x crop x crop). A view's resize is given for a 224
+ * crop: at another crop size the photo is resized in proportion (resize * crop / 224, as
+ * torchvision's eval transform at that size: 256 -> int(crop * 256 / 224)). */
+static resnet_status make_view(const rn_image *img, const resnet_view *v, resnet_norm norm, int crop, float *out,
                                resnet_error *err) {
-    resnet_status st = rn_image_view(img, v->resize, v->crop, norm, out, err);
-    if (st == RESNET_OK && v->flip) mirror(out, out);
+    const int side = (int)((long)v->resize * crop / RESNET_INPUT_SIZE);
+    resnet_status st = rn_image_view(img, side, v->crop, norm, crop, out, err);
+    if (st == RESNET_OK && v->flip) mirror(out, crop, out);
     return st;
 }
 
-static resnet_status image_views(const rn_image *img, resnet_norm norm, const resnet_view *views, int n, float *out,
-                                  resnet_error *err) {
+static resnet_status image_views(const rn_image *img, resnet_norm norm, int CROP, const resnet_view *views, int n,
+                                 float *out, resnet_error *err) {
     if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !views || !out || n < 1)
         return rn_fail(err, RESNET_E_ARG, "views: no image, no views or no output buffer");
     if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
@@ -60,10 +62,10 @@ static resnet_status image_views(const rn_image *img, resnet_norm norm, const re
         if (twin >= 0) {
             const float *src = out + (size_t)twin * in_floats;
             if (!views[twin].flip == !views[i].flip) memcpy(dst, src, in_floats * sizeof *dst);
-            else mirror(src, dst);
+            else mirror(src, CROP, dst);
             continue;
         }
-        resnet_status st = make_view(img, &views[i], norm, dst, err);
+        resnet_status st = make_view(img, &views[i], norm, CROP, dst, err);
         if (st != RESNET_OK) return st;
     }
     return RESNET_OK;
@@ -71,11 +73,11 @@ static resnet_status image_views(const rn_image *img, resnet_norm norm, const re
 
 resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name, resnet_norm norm,
                                              const resnet_view *views, int n, float *out, resnet_error *err) {
-    return rn_preprocess_views_memory_ex(data, size, name, norm, 0, views, n, out, err);
+    return rn_preprocess_views_memory_ex(data, size, name, norm, 0, RESNET_INPUT_SIZE, views, n, out, err);
 }
 
 resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,
-                                            unsigned flags, const resnet_view *views, int n, float *out,
+                                            unsigned flags, int crop, const resnet_view *views, int n, float *out,
                                             resnet_error *err) {
     if (!name) name = "<memory>";
     if (!data || !views || !out || n < 1)
@@ -83,24 +85,24 @@ resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const
     rn_image img;
     resnet_status st = rn_image_decode_ex(data, size, name, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = rn_with_name(image_views(&img, norm, views, n, out, err), name, err);
+    st = rn_with_name(image_views(&img, norm, crop, views, n, out, err), name, err);
     rn_image_free(&img);
     return st;
 }
 
 resnet_status resnet_preprocess_views_file(const char *path, resnet_norm norm, const resnet_view *views, int n,
                                            float *out, resnet_error *err) {
-    return rn_preprocess_views_file_ex(path, norm, 0, views, n, out, err);
+    return rn_preprocess_views_file_ex(path, norm, 0, RESNET_INPUT_SIZE, views, n, out, err);
 }
 
-resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, const resnet_view *views,
-                                          int n, float *out, resnet_error *err) {
+resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, int crop,
+                                          const resnet_view *views, int n, float *out, resnet_error *err) {
     if (!path) return rn_fail(err, RESNET_E_ARG, "views: no path given");
     if (!views || !out || n < 1) return rn_fail(err, RESNET_E_ARG, "%s: no views or no output buffer", path);
     rn_image img;
     resnet_status st = rn_image_load_ex(path, flags, &img, err);
     if (st != RESNET_OK) return st;
-    st = rn_with_name(image_views(&img, norm, views, n, out, err), path, err);
+    st = rn_with_name(image_views(&img, norm, crop, views, n, out, err), path, err);
     rn_image_free(&img);
     return st;
 }

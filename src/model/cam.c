@@ -47,9 +47,13 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
      * path, which must not change the fingerprint), and after BN folding they depend on every
      * BN parameter of their layer. */
-    h = fnv(h, m->conv1.bias, (size_t)m->conv1.cout * sizeof(float));
-    const rn_conv *last = &m->blocks[RN_BLOCKS - 1].conv3;
+    const rn_conv *stem = rn_model_stem(m), *fc = rn_model_fc(m);
+    h = fnv(h, stem->bias, (size_t)stem->cout * sizeof(float));
+    const rn_conv *last = &m->convs[m->net.stage_out[RN_STAGES - 1]];
     h = fnv(h, last->bias, (size_t)last->cout * sizeof(float));
-    h = fnv(h, m->fc.bias, (size_t)m->fc.cout * sizeof(float));
+    h = fnv(h, fc->bias, (size_t)fc->cout * sizeof(float));
+    /* the input size and output stride change the features too */
+    int shape[2] = {m->net.a.input_size, m->net.a.output_stride};
+    if (shape[0] != RESNET_INPUT_SIZE || shape[1] != 32) h = fnv(h, shape, sizeof shape);
     return h;
 }

@@ -29,13 +29,12 @@ typedef struct hist {
     uint64_t pos[BINS], neg[BINS];
 } hist;
 
-/* The statistics gathered: per block its input, conv2's and conv3's inputs, and the
- * downsample's output (signed: the shortcut before the add). */
-enum { T_IN, T_MID1, T_MID2, T_DOWN, T_KINDS };
-
+/* The statistics gathered, by layer index of the model's list (arch.h): each block
+ * convolution's input but a shortcut's (it reads its block's input, as the block's first
+ * convolution does), and a shortcut's output (signed: before the add). */
 struct rn_calib {
     const resnet_model *m;
-    hist h[RN_BLOCKS][T_KINDS];
+    hist *h; /* net.n, allocated */
 };
 
 const char *rn_calib_method_name(rn_calib_method m) {
@@ -53,14 +52,28 @@ int rn_calib_method_parse(const char *s) {
 resnet_status rn_calib_create(const resnet_model *m, rn_calib **out, resnet_error *err) {
     *out = NULL;
     if (m->int8) return rn_fail(err, RESNET_E_ARG, "calibration needs fp32 weights, not an int8 file");
+    for (int i = 0; i < m->net.n; i++) {
+        const rn_layer *l = &m->net.layers[i];
+        if (l->kind == RN_L_CONV && (l->groups > 1 || l->dilation > 1))
+            return rn_fail(err, RESNET_E_UNSUPPORTED,
+                           "int8 runs ungrouped, undilated networks only: '%s' of this %s is %s", l->conv,
+                           m->arch_name, l->groups > 1 ? "grouped" : "dilated");
+    }
     rn_calib *c = calloc(1, sizeof *c);
-    if (!c) return rn_fail(err, RESNET_E_NOMEM, "out of memory for the calibration statistics");
+    if (c) c->h = calloc((size_t)m->net.n, sizeof *c->h);
+    if (!c || !c->h) {
+        free(c);
+        return rn_fail(err, RESNET_E_NOMEM, "out of memory for the calibration statistics");
+    }
     c->m = m;
     *out = c;
     return RESNET_OK;
 }
 
-void rn_calib_free(rn_calib *c) { free(c); }
+void rn_calib_free(rn_calib *c) {
+    if (c) free(c->h);
+    free(c);
+}
 
 static void hist_add(hist *h, const float *x, size_t count, size_t stride, size_t width) {
     float lo = x[0], hi = x[0];
@@ -103,19 +116,14 @@ static void hist_add(hist *h, const float *x, size_t count, size_t stride, size_
     h->count += count * width;
 }
 
-static void observe(void *ctx, const rn_conv *cv, const float *in, int n, int h, int w, const float *out, int oh,
-                    int ow) {
+static void observe(void *ctx, int layer, const rn_conv *cv, const float *in, int n, int h, int w, const float *out,
+                    int oh, int ow) {
     rn_calib *c = ctx;
-    for (int b = 0; b < RN_BLOCKS; b++) {
-        const rn_block *bl = &c->m->blocks[b];
-        const size_t pin = (size_t)n * h * w, pout = (size_t)n * oh * ow;
-        if (cv == &bl->conv1) hist_add(&c->h[b][T_IN], in, pin, (size_t)cv->cin, (size_t)cv->cin);
-        else if (cv == &bl->conv2) hist_add(&c->h[b][T_MID1], in, pin, (size_t)cv->cin, (size_t)cv->cin);
-        else if (cv == &bl->conv3) hist_add(&c->h[b][T_MID2], in, pin, (size_t)cv->cin, (size_t)cv->cin);
-        else if (cv == &bl->down) hist_add(&c->h[b][T_DOWN], out, pout, (size_t)cv->n_padded, (size_t)cv->cout);
-        else continue;
-        return;
-    }
+    const rn_layer *l = &c->m->net.layers[layer];
+    const size_t pin = (size_t)n * h * w, pout = (size_t)n * oh * ow;
+    if (l->kind != RN_L_CONV || l->role == RN_ROLE_STEM) return;
+    if (l->role == RN_ROLE_DOWN) hist_add(&c->h[layer], out, pout, (size_t)cv->n_padded, (size_t)cv->cout);
+    else hist_add(&c->h[layer], in, pin, (size_t)cv->cin, (size_t)cv->cin);
 }
 
 void rn_calib_attach(rn_calib *c, resnet_session *s) { rn_session_set_observer(s, observe, c); }
@@ -276,11 +284,8 @@ void rn_quantize_weights(const float *wf, int cout, size_t per, int top, int8_t 
     }
 }
 
-static resnet_status add_qconv(writer *w, const rn_safetensors *st, const char *path, double eps, const char *pre,
-                               const char *conv, const char *bn, int cin, int cout, int k, resnet_error *err) {
-    char cname[64], bname[64];
-    snprintf(cname, sizeof cname, "%s.%s", pre, conv);
-    snprintf(bname, sizeof bname, "%s.%s", pre, bn);
+static resnet_status add_qconv(writer *w, const rn_safetensors *st, const char *path, double eps, const char *cname,
+                               const char *bname, int cin, int cout, int k, resnet_error *err) {
     float *wf, *bias;
     resnet_status s = rn_weights_fold(st, path, eps, cname, bname, cin, cout, k, &wf, &bias, err);
     if (s != RESNET_OK) return s;
@@ -314,32 +319,19 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
     for (size_t i = 0; s == RESNET_OK && i < sizeof stem / sizeof *stem; i++)
         s = copy_f32(&w, st, fp32_path, stem[i], 0, err);
     if (s == RESNET_OK) s = copy_f32(&w, st, fp32_path, "conv1.bias", 1, err);
-    int cin = 64;
-    for (int stage = 0, bi = 0; s == RESNET_OK && stage < RN_STAGES; stage++) {
-        const int width = rn_stage_width[stage], cout = 4 * width;
-        for (int i = 0; s == RESNET_OK && i < rn_stage_blocks[stage]; i++, bi++) {
-            char pre[32], conv[64];
-            float sc, zp;
-            snprintf(pre, sizeof pre, "layer%d.%d", stage + 1, i);
-            const int kinds[3] = {T_IN, T_MID1, T_MID2};
-            const char *convs[3] = {"conv1", "conv2", "conv3"}, *bns[3] = {"bn1", "bn2", "bn3"};
-            const int ci[3] = {cin, width, width}, co[3] = {width, width, cout}, ks[3] = {1, 3, 1};
-            for (int j = 0; s == RESNET_OK && j < 3; j++) {
-                if ((s = add_qconv(&w, st, fp32_path, m->bn_eps, pre, convs[j], bns[j], ci[j], co[j], ks[j], err)))
-                    break;
-                choose_range(&c->h[bi][kinds[j]], method, sums, &sc, &zp);
-                snprintf(conv, sizeof conv, "%s.%s", pre, convs[j]);
-                add_scalar(&w, own(&w, strdup(conv)), "input_scale", sc);
-            }
-            if (s == RESNET_OK && i == 0) {
-                s = add_qconv(&w, st, fp32_path, m->bn_eps, pre, "downsample.0", "downsample.1", cin, cout, 1, err);
-                choose_range(&c->h[bi][T_DOWN], method, sums, &sc, &zp);
-                snprintf(conv, sizeof conv, "%s.downsample.0", pre);
-                char *cn = own(&w, strdup(conv));
-                add_scalar(&w, cn, "output_scale", sc);
-                add_scalar(&w, cn, "output_zero_point", zp);
-            }
-            cin = cout;
+    const rn_net *net = &m->net;
+    for (int i = 0; s == RESNET_OK && i < net->n; i++) {
+        const rn_layer *l = &net->layers[i];
+        if (l->kind != RN_L_CONV || l->role == RN_ROLE_STEM) continue;
+        float sc, zp;
+        if ((s = add_qconv(&w, st, fp32_path, m->bn_eps, l->conv, l->bn, l->cin, l->cout, l->k, err))) break;
+        choose_range(&c->h[i], method, sums, &sc, &zp);
+        char *cn = own(&w, strdup(l->conv));
+        if (l->role == RN_ROLE_DOWN) {
+            add_scalar(&w, cn, "output_scale", sc);
+            add_scalar(&w, cn, "output_zero_point", zp);
+        } else {
+            add_scalar(&w, cn, "input_scale", sc);
         }
     }
     if (s == RESNET_OK) s = copy_f32(&w, st, fp32_path, "fc.weight", 0, err);

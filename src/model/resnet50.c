@@ -1,4 +1,5 @@
-/* resnet50.c - loading the model, sessions, and the forward pass, top to bottom. */
+/* resnet50.c - loading the model, sessions, and the forward pass: the layer list (arch.h) run
+ * top to bottom. */
 #include "model/resnet50.h"
 
 #include <stdlib.h>
@@ -13,31 +14,27 @@
 #include "ops/pool.h"
 #include "ops/qconv.h"
 
-/* The paper's Table 1 (resnet50.h), read by the loader (weights.c) and the forward pass below. */
-const int rn_stage_blocks[RN_STAGES] = {3, 4, 6, 3};
-const int rn_stage_width[RN_STAGES] = {64, 128, 256, 512};
-
 static void model_free_convs(resnet_model *m) {
-    rn_conv_free(&m->conv1);
-    for (int i = 0; i < RN_BLOCKS; i++) {
-        rn_conv_free(&m->blocks[i].conv1);
-        rn_conv_free(&m->blocks[i].conv2);
-        rn_conv_free(&m->blocks[i].conv3);
-        rn_conv_free(&m->blocks[i].down);
-    }
-    rn_conv_free(&m->fc);
+    if (m->convs)
+        for (int i = 0; i < m->net.n; i++) rn_conv_free(&m->convs[i]);
+    free(m->convs);
+    free(m->act_scale);
+    free(m->labels);
+    free(m->label_store);
+    rn_net_free(&m->net);
+    m->convs = NULL;
 }
 
 /* The size-versioned structs read here (resnet.h): their defaults, the end of their last field
  * in this library, and the end of their last field in the first published layout (1.0.0),
  * which never changes. */
-static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0};
+static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0, 0, 0, NULL};
 static const rn_sized load_options_type = {"resnet_load_options", sizeof(resnet_load_options),
-                                           RN_FIELD_END(resnet_load_options, direct),
+                                           RN_FIELD_END(resnet_load_options, labels),
                                            RN_FIELD_END(resnet_load_options, direct), &load_defaults};
-static const resnet_outputs no_outputs = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL};
+static const resnet_outputs no_outputs = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL, {NULL, NULL, NULL, NULL}};
 static const rn_sized outputs_type = {"resnet_outputs", sizeof(resnet_outputs),
-                                      RN_FIELD_END(resnet_outputs, class_maps),
+                                      RN_FIELD_END(resnet_outputs, stages),
                                       RN_FIELD_END(resnet_outputs, class_maps), &no_outputs};
 
 void resnet_load_options_init_size(resnet_load_options *o, size_t size) { rn_sized_init(&load_options_type, o, size); }
@@ -56,7 +53,8 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
     if (!kc)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "kernel path '%s' is not supported by this CPU",
                        resnet_kernels_name(o.kernels));
-    return rn_model_load_kc(path, kc, o.direct, out, err);
+    rn_load_config cfg = {o.direct, o.input_size, o.output_stride, o.labels};
+    return rn_model_load_cfg(path, kc, NULL, &cfg, out, err);
 }
 
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
@@ -81,6 +79,12 @@ static const rn_qkernel_config *qkernels_for(const rn_kernel_config *kc) {
 
 resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
                                 int direct, resnet_model **out, resnet_error *err) {
+    rn_load_config cfg = {.direct = direct};
+    return rn_model_load_cfg(path, kc, qk, &cfg, out, err);
+}
+
+resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
+                                const rn_load_config *cfg, resnet_model **out, resnet_error *err) {
     *out = NULL;
     rn_safetensors *st;
     resnet_status s = rn_st_open(path, &st, err);
@@ -93,7 +97,7 @@ resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, co
     pthread_mutex_init(&m->pool_mu, NULL);
     m->kc = kc;
     m->qk = qk ? qk : qkernels_for(kc);
-    s = rn_model_bind(m, st, path, direct, err);
+    s = rn_model_bind_config(m, st, path, cfg, err);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
     if (s != RESNET_OK) {
         resnet_model_free(m);
@@ -125,51 +129,27 @@ double resnet_model_int8_peak_gops(const resnet_model *m, double seconds) {
     return m->int8 && m->qk->peak_gops ? m->qk->peak_gops(seconds) : 0.0;
 }
 
-/* Calls fn for every convolution of the forward pass with its input's height and width
- * (one image of 224x224), in order, the fc last. */
-static void walk_convs(const resnet_model *m, void (*fn)(void *ctx, const rn_conv *c, int h, int w), void *ctx) {
-    int h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE, oh, ow;
-    fn(ctx, &m->conv1, h, w);
-    rn_conv_out_size(&m->conv1, h, w, &h, &w);
-    rn_maxpool_out_size(h, w, 3, 2, 1, &h, &w);
-    for (int i = 0; i < RN_BLOCKS; i++) {
-        const rn_block *b = &m->blocks[i];
-        if (b->has_down) fn(ctx, &b->down, h, w);
-        fn(ctx, &b->conv1, h, w);
-        rn_conv_out_size(&b->conv1, h, w, &oh, &ow);
-        fn(ctx, &b->conv2, oh, ow);
-        rn_conv_out_size(&b->conv2, oh, ow, &h, &w);
-        fn(ctx, &b->conv3, h, w);
-    }
-    fn(ctx, &m->fc, 1, 1);
-}
-
-static void add_flops(void *ctx, const rn_conv *c, int h, int w) {
-    int oh, ow;
-    rn_conv_out_size(c, h, w, &oh, &ow);
-    *(double *)ctx += 2.0 * oh * ow * (double)c->cout * c->k;
-}
-
-/* Multiply-adds x 2 of one image's forward pass, walked from the loaded shapes. */
+/* Multiply-adds x 2 of one image's forward pass, from the layer list. */
 double resnet_model_flops(const resnet_model *m) {
     double f = 0;
-    walk_convs(m, add_flops, &f);
+    for (int i = 0; i < m->net.n; i++) {
+        const rn_layer *l = &m->net.layers[i];
+        if (l->kind == RN_L_CONV || l->kind == RN_L_FC)
+            f += 2.0 * l->oh * l->ow * (double)l->cout * l->k * l->k * (l->cin / l->groups);
+    }
     return f;
-}
-
-typedef struct { int n; size_t most; } work_need;
-
-static void max_work(void *ctx, const rn_conv *c, int h, int w) {
-    work_need *need = ctx;
-    size_t f = rn_conv_work_floats(c, need->n, h, w);
-    if (f > need->most) need->most = f;
 }
 
 /* The shared work buffer a batch of n needs: the largest any convolution asks for. */
 static size_t model_work_floats(const resnet_model *m, int n) {
-    work_need need = {n, 0};
-    walk_convs(m, max_work, &need);
-    return need.most;
+    size_t most = 0;
+    for (int i = 0; i < m->net.n; i++) {
+        const rn_layer *l = &m->net.layers[i];
+        if (l->kind != RN_L_CONV) continue;
+        size_t f = rn_conv_work_floats(&m->convs[i], n, l->h, l->w);
+        if (f > most) most = f;
+    }
+    return most;
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
@@ -186,12 +166,12 @@ struct resnet_session {
     rn_exec ex;
     rn_observer observer; /* calibration (model/quantize.c): sees every fp32 convolution */
     void *observer_ctx;
-    float *buf[4];     /* activations: max_batch x RN_MAX_ACTIVATION each */
+    float *buf[RN_BUFFERS]; /* activations: max_batch x net.max_act each */
     float *logits;     /* max_batch x fc.n_padded */
-    void *fc_rows;     /* an int8 fc's quantized rows: max_batch x RESNET_MAP_CELLS (the maps') */
+    void *fc_rows;     /* an int8 fc's quantized rows: max_batch x the last map's cells (the maps') */
     /* per-layer timing, only when profiling is on (bench --profile) */
     int profiling, prof_n, prof_slot;
-    resnet_layer_profile prof[RN_MAX_LAYERS];
+    resnet_layer_profile *prof; /* net.n entries */
     /* the time of each profiled pass spent outside its layers (the input's layout change,
      * copying the outputs out, the call itself): the last RN_PROF_PASSES passes, ms */
     double prof_layers_ms; /* this pass's layers so far */
@@ -207,9 +187,10 @@ void resnet_session_free(resnet_session *s) {
     free(s->scratch);
     rn_aligned_free(s->work);
     if (!s->shared_pool) rn_pool_free(s->pool);
-    for (int i = 0; i < 4; i++) rn_aligned_free(s->buf[i]);
+    for (int i = 0; i < RN_BUFFERS; i++) rn_aligned_free(s->buf[i]);
     rn_aligned_free(s->logits);
     rn_aligned_free(s->fc_rows);
+    free(s->prof);
     free(s);
 }
 
@@ -221,6 +202,12 @@ static rn_pool *model_pool(const resnet_model *cm) {
     rn_pool *p = m->pool;
     pthread_mutex_unlock(&m->pool_mu);
     return p;
+}
+
+/* The last stage's map: cells of one image (7x7 = 49 for a 224 crop at output stride 32). */
+static int map_cells(const resnet_model *m) {
+    const rn_layer *l = &m->net.layers[m->net.stage_out[RN_STAGES - 1]];
+    return l->oh * l->ow;
 }
 
 resnet_status resnet_session_create(const resnet_model *m, int threads, int max_batch,
@@ -244,12 +231,16 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     int ok = s->pool && s->scratch;
     for (int i = 0; ok && i < threads; i++)
         ok = (s->scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(m->kc) * sizeof(float))) != NULL;
-    for (int i = 0; ok && i < 4; i++)
-        ok = (s->buf[i] = rn_aligned_alloc((size_t)max_batch * RN_MAX_ACTIVATION * sizeof(float))) != NULL;
-    ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * m->fc.n_padded * sizeof(float))) != NULL;
-    if (m->fc.q)
-        ok = ok && (s->fc_rows = rn_aligned_alloc(rn_qdense_scratch_bytes(m->fc.cin, max_batch * RESNET_MAP_CELLS))) != NULL;
+    const rn_conv *fc = rn_model_fc(m);
+    size_t per_image = m->net.max_act; /* also the class maps' scratch: a row per cell */
+    if ((size_t)map_cells(m) * fc->n_padded > per_image) per_image = (size_t)map_cells(m) * fc->n_padded;
+    for (int i = 0; ok && i < RN_BUFFERS; i++)
+        ok = (s->buf[i] = rn_aligned_alloc((size_t)max_batch * per_image * sizeof(float))) != NULL;
+    ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * fc->n_padded * sizeof(float))) != NULL;
+    if (fc->q)
+        ok = ok && (s->fc_rows = rn_aligned_alloc(rn_qdense_scratch_bytes(fc->cin, max_batch * map_cells(m)))) != NULL;
     ok = ok && (s->work = rn_aligned_alloc(model_work_floats(m, max_batch) * sizeof(float))) != NULL;
+    ok = ok && (s->prof = calloc((size_t)m->net.n, sizeof *s->prof)) != NULL;
     if (!ok) {
         resnet_session_free(s);
         return rn_fail(err, RESNET_E_NOMEM, "out of memory creating a session for batch %d", max_batch);
@@ -311,41 +302,35 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-/* A layer's name in the profile: "conv1", "maxpool", or a block's part, "layer2.3.conv2". */
-static void layer_name(char *dst, size_t size, int block, const char *part) {
-    if (block < 0) {
-        snprintf(dst, size, "%s", part);
-        return;
-    }
-    int stage = 0, i = block;
-    while (i >= rn_stage_blocks[stage]) i -= rn_stage_blocks[stage++];
-    snprintf(dst, size, "layer%d.%d.%s", stage + 1, i, part);
-}
-
 /* Keeps each layer's best time over the runs: the least disturbed by the rest of the machine. */
-static void prof_record(resnet_session *s, int block, const char *part, const rn_conv *c, int n, int oh, int ow,
-                        double ms) {
+static void prof_record(resnet_session *s, const rn_layer *l, const rn_conv *c, int n, double ms) {
     s->prof_layers_ms += ms;
-    if (s->prof_slot >= RN_MAX_LAYERS) return;
+    if (s->prof_slot >= s->m->net.n) return;
     resnet_layer_profile *p = &s->prof[s->prof_slot++];
     if (s->prof_slot > s->prof_n) {
         s->prof_n = s->prof_slot;
-        layer_name(p->name, sizeof p->name, block, part);
+        char text[128]; /* each field written whole here, then cut to its size */
+        snprintf(text, sizeof text, "%s%s", l->name,
+                 l->kind == RN_L_MAXPOOL && s->m->int8 && !rn_model_stem(s->m)->q ? "+quantize" : "");
+        snprintf(p->name, sizeof p->name, "%.47s", text);
         if (c)
-            snprintf(p->shape, sizeof p->shape, "%dx%d/%d %d->%d %dx%d", c->kh, c->kw, c->stride, c->cin, c->cout,
-                     oh, ow);
+            snprintf(text, sizeof text, "%dx%d/%d %d->%d %dx%d", l->k, l->k, l->stride, l->cin, l->cout, l->oh, l->ow);
         else
-            snprintf(p->shape, sizeof p->shape, "%dx%d", oh, ow);
+            snprintf(text, sizeof text, "%dx%d", l->oh, l->ow);
+        snprintf(p->shape, sizeof p->shape, "%.47s", text);
         if (c)
-            snprintf(p->method, sizeof p->method, "%s %dx%d %s", c->q ? "int8" : "fp32", c->kh, c->kw,
+            snprintf(text, sizeof text, "%s %dx%d %s%s", c->q ? "int8" : "fp32", l->k, l->k,
                      c->q && c->q->dense_scale ? "fc, per-row scale" :
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"
                      : c->im2col        ? "im2col"
-                                        : "direct");
+                     : l->groups > 1    ? "grouped"
+                                        : "direct",
+                     l->dilation > 1 ? " dilated" : "");
         else
-            snprintf(p->method, sizeof p->method, "%s", part); /* a pool: its name */
-        p->gflop = c ? 2e-9 * n * oh * ow * c->cout * (double)c->k : 0.0;
+            snprintf(text, sizeof text, "%s", p->name); /* a pool: its name */
+        snprintf(p->method, sizeof p->method, "%.31s", text);
+        p->gflop = c ? 2e-9 * n * l->oh * l->ow * l->cout * (double)l->k * l->k * (l->cin / l->groups) : 0.0;
         p->ms = ms;
     } else if (ms < p->ms) {
         p->ms = ms;
@@ -354,83 +339,71 @@ static void prof_record(resnet_session *s, int block, const char *part, const rn
 
 /* ---- the forward pass ------------------------------------------------------------- */
 
-/* One layer of the network: a row of the paper's table. */
-typedef enum { INPUT, CONV, MAXPOOL, AVGPOOL, FC } layer_kind;
-typedef struct layer {
-    layer_kind kind;
-    int block;          /* the bottleneck it belongs to (0..RN_BLOCKS-1), -1 for the stem and head */
-    const char *part;   /* its name (within the block) */
-    const rn_conv *c;   /* CONV, FC: the convolution or the fc (fp32 or int8) */
-    const void *in;
-    void *out;
-    const void *res;    /* CONV: the residual added before the ReLU, or NULL */
-    int relu;           /* CONV (fp32): ReLU after; an int8 layer's was set at load (weights.c) */
-} layer;
-
-/* Runs one layer of any kind on n images of h x w; *oh, *ow get its output's size. The only
- * place that knows a layer's precision, times layers (when profiling) and shows convolutions
- * to the observer. An int8 layer reads u8 activations (and a u8 residual) and writes u8, or
- * floats where fp32 layers follow; the max pool of an int8 model quantizes as it writes (the
- * boundary: the blocks read u8). */
-static void run(resnet_session *s, const layer *l, int n, int h, int w, int *oh, int *ow) {
+/* Runs layer li of the list on n images: the only place that knows a layer's precision, times
+ * layers (when profiling) and shows convolutions to the observer. An int8 layer reads u8
+ * activations (and a u8 residual) and writes u8, or floats where fp32 layers follow; the max
+ * pool of an int8 model quantizes as it writes (the boundary: the blocks read u8). */
+static void run(resnet_session *s, int li, const float *input, int n) {
     const resnet_model *m = s->m;
-    const rn_conv *c = l->c;
+    const rn_layer *l = &m->net.layers[li];
+    const rn_conv *c = l->kind == RN_L_CONV || l->kind == RN_L_FC ? &m->convs[li] : NULL;
+    const void *in = l->in >= 0 ? (const void *)s->buf[l->in] : (const void *)input;
+    void *out = l->out >= 0 ? (void *)s->buf[l->out] : (void *)s->logits;
+    const void *res = l->res >= 0 ? s->buf[l->res] : NULL;
+    const rn_conv *stem = rn_model_stem(m);
     double t0 = s->profiling ? now_ms() : 0.0;
     switch (l->kind) {
-    case INPUT: /* the public CHW planes -> NHWC; u8 for an int8 stem (weights.c: load_qstem) */
-        if (m->conv1.q)
-            rn_chw_to_nhwc_u8(&s->ex, l->in, n, 3, h, w, m->q_stem_scale, m->q_stem_zero, l->out);
-        else rn_chw_to_nhwc(&s->ex, l->in, n, 3, h, w, l->out);
-        *oh = h;
-        *ow = w;
+    case RN_L_INPUT: /* the public CHW planes -> NHWC; u8 for an int8 stem (weights.c: load_qstem) */
+        if (stem->q) rn_chw_to_nhwc_u8(&s->ex, in, n, 3, l->h, l->w, m->q_stem_scale, m->q_stem_zero, out);
+        else rn_chw_to_nhwc(&s->ex, in, n, 3, l->h, l->w, out);
         break;
-    case CONV:
-        if (c->q) rn_qconv_forward(&s->ex, c, l->in, n, h, w, l->out, l->res);
-        else rn_conv_forward(&s->ex, c, l->in, n, h, w, l->out, l->res, l->relu);
-        rn_conv_out_size(c, h, w, oh, ow);
+    case RN_L_CONV:
+        if (c->q) rn_qconv_forward(&s->ex, c, in, n, l->h, l->w, out, res);
+        else rn_conv_forward(&s->ex, c, in, n, l->h, l->w, out, res, l->relu);
         break;
-    case MAXPOOL:
-        if (m->conv1.q) /* an int8 stem: u8 in the blocks' scale already */
-            rn_maxpool_forward_u8u8(&s->ex, l->in, n, h, w, 64, 3, 2, 1, l->out);
+    case RN_L_MAXPOOL:
+        if (stem->q) /* an int8 stem: u8 in the blocks' scale already */
+            rn_maxpool_forward_u8u8(&s->ex, in, n, l->h, l->w, l->cin, l->k, l->stride, l->pad, out);
         else if (m->int8) /* an fp32 stem: the blocks read u8, quantized as the pool writes */
-            rn_maxpool_forward_u8(&s->ex, l->in, n, h, w, 64, 3, 2, 1, m->q_in_scale, l->out);
-        else rn_maxpool_forward(&s->ex, l->in, n, h, w, 64, 3, 2, 1, l->out);
-        rn_maxpool_out_size(h, w, 3, 2, 1, oh, ow);
+            rn_maxpool_forward_u8(&s->ex, in, n, l->h, l->w, l->cin, l->k, l->stride, l->pad, m->q_in_scale, out);
+        else rn_maxpool_forward(&s->ex, in, n, l->h, l->w, l->cin, l->k, l->stride, l->pad, out);
         break;
-    case FC: /* n rows of pooled features */
-        rn_fc_forward(&s->ex, c, l->in, n, l->out, s->fc_rows);
-        *oh = *ow = 1;
+    case RN_L_AVGPOOL:
+        rn_avgpool_forward(in, n, l->h, l->w, l->cin, out);
         break;
-    case AVGPOOL:
-        rn_avgpool_forward(l->in, n, h, w, RESNET_FEATURE_DIM, l->out);
-        *oh = *ow = 1;
+    case RN_L_FC: /* n rows of pooled features */
+        rn_fc_forward(&s->ex, c, in, n, out, s->fc_rows);
         break;
     }
-    if (s->profiling) prof_record(s, l->block, l->part, c, n, *oh, *ow, now_ms() - t0);
-    if ((l->kind == CONV || l->kind == FC) && s->observer && !c->q) s->observer(s->observer_ctx, c, l->in, n, h, w, l->out, *oh, *ow);
+    if (s->profiling) prof_record(s, l, c, n, now_ms() - t0);
+    if (c && s->observer && !c->q)
+        s->observer(s->observer_ctx, li, c, in, n, l->h, l->w, out, l->oh, l->ow);
 }
 
-/* Bottleneck i: out = relu(conv3(relu(conv2(relu(conv1(x))))) + shortcut(x)).
- * x is in buf[*cur]; the result replaces it as buf[*cur]. h, w are updated. */
-static void bottleneck(resnet_session *s, int i, int n, int *cur, int *h, int *w) {
-    const rn_block *b = &s->m->blocks[i];
-    int t1 = (*cur + 1) % 4, t2 = (*cur + 2) % 4, sc = (*cur + 3) % 4;
-    int h1, w1, h2, w2, h3, w3;
-    void *x = s->buf[*cur], *shortcut = x;
-    run(s, &(layer){CONV, i, "conv1", &b->conv1, x, s->buf[t1], NULL, 1}, n, *h, *w, &h1, &w1);
-    run(s, &(layer){CONV, i, "conv2", &b->conv2, s->buf[t1], s->buf[t2], NULL, 1}, n, h1, w1, &h2, &w2);
-    if (b->has_down) {
-        shortcut = s->buf[sc];
-        run(s, &(layer){CONV, i, "downsample", &b->down, x, shortcut, NULL, 0}, n, *h, *w, &h3, &w3);
+/* Stage st's output of n images (NHWC in the session's buffer, u8 in an int8 model but for the
+ * last stage) as NCHW floats: torchvision's layout, for a backbone's users. */
+static void copy_stage(const resnet_session *s, int st, int n, float *dst) {
+    const resnet_model *m = s->m;
+    const int li = m->net.stage_out[st];
+    const rn_layer *l = &m->net.layers[li];
+    const size_t hw = (size_t)l->oh * l->ow, c = (size_t)l->cout;
+    const float scale = m->act_scale[li];
+    for (int i = 0; i < n; i++) {
+        float *d = dst + (size_t)i * c * hw;
+        if (m->int8 && scale > 0) {
+            const uint8_t *src = (const uint8_t *)s->buf[l->out] + (size_t)i * hw * c;
+            for (size_t p = 0; p < hw; p++)
+                for (size_t ch = 0; ch < c; ch++) d[ch * hw + p] = scale * src[p * c + ch];
+        } else {
+            const float *src = s->buf[l->out] + (size_t)i * hw * c;
+            for (size_t p = 0; p < hw; p++)
+                for (size_t ch = 0; ch < c; ch++) d[ch * hw + p] = src[p * c + ch];
+        }
     }
-    /* conv1's output is no longer needed: the block's result goes there. */
-    run(s, &(layer){CONV, i, "conv3", &b->conv3, s->buf[t2], s->buf[t1], shortcut, 1}, n, h2, w2, &h3, &w3);
-    *cur = t1;
-    *h = h2;
-    *w = w2;
 }
 
-/* resnet_forward_ex on the library's own resnet_outputs. */
+/* resnet_forward_ex on the library's own resnet_outputs. The layer list top to bottom: the
+ * input's layout, the stem, the max pool, every block's convolutions, the pool, the fc. */
 static resnet_status forward(resnet_session *s, const float *input, int n, const resnet_outputs *out,
                              resnet_error *err) {
     if (!s || !input) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
@@ -438,33 +411,43 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     if (n < 1 || n > s->max_batch)
         return rn_fail(err, RESNET_E_ARG, "resnet_forward: batch of %d, session allows 1..%d", n, s->max_batch);
     const resnet_model *m = s->m;
-    int cur = 0, h = RESNET_INPUT_SIZE, w = RESNET_INPUT_SIZE;
-    float *pooled;
+    const rn_net *net = &m->net;
+    const int classes = net->a.classes, dim = net->a.features;
+    /* where the pass may stop: past the last stage asked for when nothing after it is */
+    int last = net->n - 1;
+    if (!logits && !features && !out->feature_map && !out->class_maps) {
+        last = -1;
+        for (int st = 0; st < RN_STAGES; st++)
+            if (out->stages[st]) last = net->stage_out[st];
+        if (last < 0) return RESNET_OK; /* nothing asked */
+    }
 
     const double t_start = s->profiling ? now_ms() : 0.0;
     s->prof_slot = 0;
     s->prof_layers_ms = 0.0;
     rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
-    run(s, &(layer){INPUT, -1, "input", NULL, input, s->buf[0], NULL, 0}, n, h, w, &h, &w);        /* 224x224x3 */
-    run(s, &(layer){CONV, -1, "conv1", &m->conv1, s->buf[0], s->buf[1], NULL, 1}, n, h, w, &h, &w); /* 112x112x64 */
-    run(s, &(layer){MAXPOOL, -1, m->int8 && !m->conv1.q ? "maxpool+quantize" : "maxpool", NULL, s->buf[1], s->buf[0], NULL, 0},
-        n, h, w, &h, &w);                                                                        /* 56x56x64 */
-    for (int b = 0; b < RN_BLOCKS; b++) bottleneck(s, b, n, &cur, &h, &w); /* layer1-4: 3, 4, 6, 3 blocks; 7x7x2048 */
-    if (out->feature_map) /* NHWC with 2048 channels: already the public layout */
-        memcpy(out->feature_map, s->buf[cur], (size_t)n * h * w * RESNET_FEATURE_DIM * sizeof(float));
-    if (out->class_maps) /* scratch: the one buffer neither the features nor pooling use */
-        rn_class_maps(&s->ex, &m->fc, s->buf[cur], n, h * w, s->buf[(cur + 2) % 4], s->fc_rows, out->class_maps);
-    pooled = s->buf[(cur + 1) % 4];
-    run(s, &(layer){AVGPOOL, -1, "avgpool", NULL, s->buf[cur], pooled, NULL, 0}, n, h, w, &h, &w);        /* 2048 */
-    if (logits) run(s, &(layer){FC, -1, "fc", &m->fc, pooled, s->logits, NULL, 0}, n, 1, 1, &h, &w); /* 1000 */
-
+    for (int li = 0; li <= last; li++) {
+        const rn_layer *l = &net->layers[li];
+        if (l->kind == RN_L_AVGPOOL) { /* the last stage's map, before it is pooled */
+            const int cells = l->h * l->w;
+            if (out->feature_map) /* NHWC: already the public layout */
+                memcpy(out->feature_map, s->buf[l->in], (size_t)n * cells * dim * sizeof(float));
+            if (out->class_maps) /* scratch: a buffer neither the map nor pooling use */
+                rn_class_maps(&s->ex, rn_model_fc(m), s->buf[l->in], n, cells, s->buf[(l->in + 2) % RN_BUFFERS],
+                              s->fc_rows, out->class_maps);
+        }
+        if (l->kind == RN_L_FC && !logits) break;
+        run(s, li, input, n);
+        for (int st = 0; st < RN_STAGES; st++)
+            if (out->stages[st] && net->stage_out[st] == li) copy_stage(s, st, n, out->stages[st]);
+    }
+    const rn_layer *pool = &net->layers[net->n - 2];
     for (int i = 0; i < n; i++) {
         if (logits)
-            memcpy(logits + (size_t)i * RESNET_NUM_CLASSES, s->logits + (size_t)i * m->fc.n_padded,
-                   RESNET_NUM_CLASSES * sizeof(float));
+            memcpy(logits + (size_t)i * classes, s->logits + (size_t)i * rn_model_fc(m)->n_padded,
+                   (size_t)classes * sizeof(float));
         if (features)
-            memcpy(features + (size_t)i * RESNET_FEATURE_DIM, pooled + (size_t)i * RESNET_FEATURE_DIM,
-                   RESNET_FEATURE_DIM * sizeof(float));
+            memcpy(features + (size_t)i * dim, s->buf[pool->out] + (size_t)i * dim, (size_t)dim * sizeof(float));
     }
     rn_pool_leave(s->pool);
     if (s->profiling) s->prof_between[s->prof_passes++ % RN_PROF_PASSES] = now_ms() - t_start - s->prof_layers_ms;
@@ -489,16 +472,88 @@ resnet_status resnet_forward(resnet_session *s, const float *input, int n, float
     return forward(s, input, n, &out, err);
 }
 
-resnet_status resnet_outputs_check(const resnet_outputs *out, int n, resnet_error *err) {
+/* Whether out holds answers for n images of a network of these shapes. */
+static resnet_status outputs_check(const resnet_outputs *out, int n, int classes, int dim, int cells,
+                                   resnet_error *err) {
     if (!out || n < 0) return rn_fail(err, RESNET_E_ARG, "resnet_outputs_check: bad argument");
     resnet_outputs o;
     resnet_status st = rn_sized_read(&outputs_type, out, &o, err);
     if (st != RESNET_OK) return st;
-    const char *bad = o.logits ? rn_logits_problem(o.logits, n) : NULL;
+    const char *bad = o.logits ? rn_logits_problem(o.logits, n, classes) : NULL;
     const size_t images = (size_t)n;
-    if (!bad && ((o.features && !rn_all_finite(o.features, images * RESNET_FEATURE_DIM)) ||
-                 (o.feature_map && !rn_all_finite(o.feature_map, images * RESNET_MAP_CELLS * RESNET_FEATURE_DIM)) ||
-                 (o.class_maps && !rn_all_finite(o.class_maps, images * RESNET_NUM_CLASSES * RESNET_MAP_CELLS))))
+    if (!bad && ((o.features && !rn_all_finite(o.features, images * dim)) ||
+                 (o.feature_map && !rn_all_finite(o.feature_map, images * cells * dim)) ||
+                 (o.class_maps && !rn_all_finite(o.class_maps, images * classes * cells))))
         bad = RN_NONFINITE_MSG;
     return bad ? rn_fail(err, RESNET_E_WEIGHTS, "%s", bad) : RESNET_OK;
+}
+
+resnet_status resnet_outputs_check(const resnet_outputs *out, int n, resnet_error *err) {
+    return outputs_check(out, n, RESNET_NUM_CLASSES, RESNET_FEATURE_DIM, RESNET_MAP_CELLS, err);
+}
+
+resnet_status resnet_model_outputs_check(const resnet_model *m, const resnet_outputs *out, int n,
+                                         resnet_error *err) {
+    if (!m) return rn_fail(err, RESNET_E_ARG, "resnet_model_outputs_check: NULL model");
+    return outputs_check(out, n, m->net.a.classes, m->net.a.features, map_cells(m), err);
+}
+
+/* ---- what was loaded -------------------------------------------------------------- */
+
+int resnet_model_classes(const resnet_model *m) { return m->net.a.classes; }
+int resnet_model_feature_dim(const resnet_model *m) { return m->net.a.features; }
+int resnet_model_input_size(const resnet_model *m) { return m->net.a.input_size; }
+
+void resnet_model_map_size(const resnet_model *m, int *height, int *width) {
+    const rn_layer *l = &m->net.layers[m->net.stage_out[RN_STAGES - 1]];
+    if (height) *height = l->oh;
+    if (width) *width = l->ow;
+}
+
+resnet_status resnet_model_stage_shape(const resnet_model *m, int stage, int *channels, int *height, int *width,
+                                       resnet_error *err) {
+    if (!m || stage < 1 || stage > RN_STAGES)
+        return rn_fail(err, RESNET_E_ARG, "stage must be 1 to %d (layer1..layer4), got %d", RN_STAGES, stage);
+    const rn_layer *l = &m->net.layers[m->net.stage_out[stage - 1]];
+    if (channels) *channels = l->cout;
+    if (height) *height = l->oh;
+    if (width) *width = l->ow;
+    return RESNET_OK;
+}
+
+const char *resnet_model_class_name(const resnet_model *m, int index) {
+    if (!m || index < 0 || index >= m->net.a.classes) return NULL;
+    if (m->labels) return m->labels[index];
+    if (m->net.a.classes == RESNET_NUM_CLASSES) return resnet_class_name(index);
+    return NULL; /* the caller says "class N" (resnet_model_class_label) */
+}
+
+const char *resnet_model_class_label(const resnet_model *m, int index, char *buf, size_t size) {
+    const char *name = resnet_model_class_name(m, index);
+    if (name) return name;
+    if (!m || index < 0 || index >= m->net.a.classes || !buf || size == 0) return NULL;
+    snprintf(buf, size, "class %d", index);
+    return buf;
+}
+
+void resnet_model_info(const resnet_model *m, resnet_info *info) {
+    memset(info, 0, sizeof *info);
+    const rn_arch *a = &m->net.a;
+    snprintf(info->arch, sizeof info->arch, "%s", m->arch_name);
+    info->depth = rn_arch_depth(a);
+    info->block = a->kind == RN_BOTTLENECK ? RESNET_BLOCK_BOTTLENECK : RESNET_BLOCK_BASIC;
+    for (int st = 0; st < RN_STAGES; st++) {
+        info->blocks[st] = a->blocks[st];
+        info->widths[st] = a->width[st];
+    }
+    info->groups = a->groups[0];
+    info->classes = a->classes;
+    info->feature_dim = a->features;
+    info->input_size = a->input_size;
+    info->output_stride = a->output_stride;
+    info->precision = resnet_model_precision(m);
+    info->variant = m->variant;
+    info->norm = m->norm;
+    info->labels = m->labels ? 1 : a->classes == RESNET_NUM_CLASSES ? 2 : 0;
+    info->layers = m->net.n;
 }

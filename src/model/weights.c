@@ -25,7 +25,16 @@ typedef struct loader {
     const rn_kernel_config *kc;
     unsigned conv_flags; /* RN_CONV_DIRECT when Winograd is turned off */
     const rn_qkernel_config *qk; /* an int8 file's convolutions */
+    unsigned char *used;         /* per tensor of the file: read by the binder */
 } loader;
+
+/* rn_st_find, marking the tensor as one the network reads: a tensor left unmarked is refused
+ * (a ResNet-101 read as a ResNet-50 would otherwise load and answer nonsense). */
+static const rn_tensor *find(loader *ld, const char *name) {
+    const rn_tensor *t = rn_st_find(ld->st, name);
+    if (t && ld->used) ld->used[t - rn_st_tensor(ld->st, 0)] = 1; /* tensors are one array */
+    return t;
+}
 
 static int is_float_dtype(rn_dtype t) {
     return t == RN_DT_F32 || t == RN_DT_F16 || t == RN_DT_BF16 || t == RN_DT_F64;
@@ -36,7 +45,7 @@ static int is_float_dtype(rn_dtype t) {
 static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t *shape, int optional,
                           resnet_status *st) {
     *st = RESNET_OK;
-    const rn_tensor *t = rn_st_find(ld->st, name);
+    const rn_tensor *t = find(ld, name);
     if (!t) {
         if (!optional) *st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is missing", ld->path, name);
         return NULL;
@@ -101,7 +110,8 @@ static resnet_status check_rows(loader *ld, const char *what, const float *w, co
     return RESNET_OK;
 }
 
-/* conv `cname` (+ optional conv bias) followed by batch norm `bname`, folded:
+/* conv `cname` (+ optional conv bias) followed by batch norm `bname`, folded (cin: the input
+ * channels each output reads, cin / groups for a grouped convolution):
  *   w' = w * gamma / sqrt(var + eps),   b' = (bias - mean) * gamma / sqrt(var + eps) + beta
  * into *w_out (OIHW, rn_aligned_alloc) and *b_out (malloc). */
 static resnet_status fold_conv_bn(loader *ld, const char *cname, const char *bname, int cin, int cout, int ksize,
@@ -152,13 +162,18 @@ done:
     return st;
 }
 
-static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const char *cname, const char *bname,
-                                  int cin, int cout, int ksize, int stride, int pad) {
+/* Layer l's convolution and batch norm, folded and packed. */
+static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const rn_layer *l) {
     float *w, *bias;
-    resnet_status st = fold_conv_bn(ld, cname, bname, cin, cout, ksize, &w, &bias);
+    resnet_status st = fold_conv_bn(ld, l->conv, l->bn, l->cin / l->groups, l->cout, l->k, &w, &bias);
     if (st != RESNET_OK) return st;
-    if (rn_conv_init(conv, ld->kc, cin, cout, ksize, ksize, stride, pad, w, bias, ld->conv_flags) != 0)
-        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
+    int r = rn_conv_init_ex(conv, ld->kc, l->cin, l->cout, l->k, l->k, l->stride, l->pad, l->dilation, l->groups, w,
+                            bias, ld->conv_flags);
+    if (r == -3)
+        st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: '%s' has %d groups of %d output channels: not supported",
+                     ld->path, l->conv, l->groups, l->cout / l->groups);
+    else if (r != 0)
+        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, l->conv);
     rn_aligned_free(w);
     free(bias);
     return st;
@@ -177,29 +192,29 @@ resnet_status rn_weights_fold(const rn_safetensors *st, const char *path, double
  * points of top-1 agreement with fp32 on held-out photos; 8-bit weights with 7-bit rows cost
  * 0.1; 8-bit rows would not let the AVX2 kernel multiply 8-bit weights exactly. A quarter of
  * fp32's bytes to stream at batch 1, and 6 MB less memory. */
-static resnet_status load_fc(loader *ld, rn_conv *fc, int int8) {
+static resnet_status load_fc(loader *ld, rn_conv *fc, int classes, int features, int int8) {
     resnet_status st;
-    const int64_t wshape[2] = {RESNET_NUM_CLASSES, RESNET_FEATURE_DIM}, bshape[1] = {RESNET_NUM_CLASSES};
+    const int64_t wshape[2] = {classes, features}, bshape[1] = {classes};
     float *w = read_tensor(ld, "fc.weight", 2, wshape, 0, &st);
     if (!w) return st;
     float *b = read_tensor(ld, "fc.bias", 1, bshape, 0, &st);
-    if (b && (st = check_rows(ld, "fc", w, b, RESNET_NUM_CLASSES, RESNET_FEATURE_DIM)) != RESNET_OK) {
+    if (b && (st = check_rows(ld, "fc", w, b, classes, features)) != RESNET_OK) {
         rn_aligned_free(w);
         rn_aligned_free(b);
         return st;
     }
     if (b && int8) {
-        int8_t *q = malloc((size_t)RESNET_NUM_CLASSES * RESNET_FEATURE_DIM);
-        float *ws = malloc(RESNET_NUM_CLASSES * sizeof(float));
+        int8_t *q = malloc((size_t)classes * features);
+        float *ws = malloc((size_t)classes * sizeof(float));
         int r = -1;
         if (q && ws) {
-            rn_quantize_weights(w, RESNET_NUM_CLASSES, RESNET_FEATURE_DIM, RN_QW8, q, ws);
-            r = rn_qdense_init(fc, ld->qk, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, q, ws, b);
+            rn_quantize_weights(w, classes, (size_t)features, RN_QW8, q, ws);
+            r = rn_qdense_init(fc, ld->qk, features, classes, q, ws, b);
         }
         free(q);
         free(ws);
         if (r != 0) st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
-    } else if (b && rn_conv_init(fc, ld->kc, RESNET_FEATURE_DIM, RESNET_NUM_CLASSES, 1, 1, 1, 0, w, b, 0) != 0)
+    } else if (b && rn_conv_init(fc, ld->kc, features, classes, 1, 1, 1, 0, w, b, 0) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
     rn_aligned_free(w);
     rn_aligned_free(b);
@@ -219,9 +234,7 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     m->variant = RESNET_V1_5;
     m->norm = RESNET_NORM_TORCH;
     m->bn_eps = 1e-5;
-    if (arch && strcmp(arch, "resnet50") != 0)
-        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata arch is '%s', expected 'resnet50'", path,
-                       rn_printable(arch, shown, sizeof shown));
+    (void)arch; /* checked against the tensors once the architecture is read (bind) */
     if (precision) {
         if (strcmp(precision, "int8") == 0) m->int8 = 1;
         else if (strcmp(precision, "fp32") != 0)
@@ -340,7 +353,7 @@ static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int c
     float *ws = NULL, *b = NULL;
 
     snprintf(name, sizeof name, "%s.weight", cname);
-    const rn_tensor *t = rn_st_find(ld->st, name);
+    const rn_tensor *t = find(ld, name);
     if (!t) return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' is missing", ld->path, name);
     if (t->dtype != RN_DT_I8)
         return rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s' has dtype %s, expected I8 (an int8 file)",
@@ -378,21 +391,21 @@ done:
  * commutes with the quantization); its input, the normalised photo, quantized over the range
  * normalisation gives any pixel (rn_image_input_range: no calibration, no clipping). Measured
  * on AVX2 (docs/int8.md): faster than the fp32 stem and its max pool on floats. */
-static resnet_status load_qstem(resnet_model *m, loader *ld, float s_out) {
+static resnet_status load_qstem(resnet_model *m, loader *ld, const rn_layer *l, rn_conv *c, float s_out) {
     float *wf = NULL, *b = NULL, lo, hi;
-    resnet_status st = fold_conv_bn(ld, "conv1", "bn1", 3, 64, 7, &wf, &b);
+    resnet_status st = fold_conv_bn(ld, l->conv, l->bn, l->cin, l->cout, l->k, &wf, &b);
     if (st != RESNET_OK) return st;
-    const size_t per = 3 * 7 * 7;
-    int8_t *q = malloc(64 * per);
-    float *ws = malloc(64 * sizeof(float));
+    const size_t per = (size_t)l->cin * l->k * l->k;
+    int8_t *q = malloc((size_t)l->cout * per);
+    float *ws = malloc((size_t)l->cout * sizeof(float));
     if (!q || !ws) st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory quantizing 'conv1'", ld->path);
     else {
-        rn_quantize_weights(wf, 64, per, RN_QW7, q, ws);
+        rn_quantize_weights(wf, l->cout, per, RN_QW7, q, ws);
         rn_image_input_range(m->norm, &lo, &hi);
         m->q_stem_scale = (hi - lo) / 255.0f;
         m->q_stem_zero = (int)lrintf(-lo / m->q_stem_scale);
-        st = make_qconv(ld, &m->conv1, "conv1", 3, 64, 7, 2, 3, q, ws, b, m->q_stem_scale, m->q_stem_zero, s_out,
-                        0, 1, 0, 0, 0, 0);
+        st = make_qconv(ld, c, l->conv, l->cin, l->cout, l->k, l->stride, l->pad, q, ws, b, m->q_stem_scale,
+                        m->q_stem_zero, s_out, 0, 1, 0, 0, 0, 0);
     }
     free(q);
     free(ws);
@@ -403,108 +416,279 @@ static resnet_status load_qstem(resnet_model *m, loader *ld, float s_out) {
 
 /* 7-bit activations. On a path with a gemm7 kernel (AVX2: two k groups summed in s16 before
  * widening, 3 multiplies per 8 depths instead of 4; qgemm_a7_4x16_avx2.c) the activations
- * inside a block that a direct convolution reads are kept in 7 bits: conv2's output (conv3's
- * input) always, conv1's output where conv2 runs direct (not as the integer Winograd, which
- * gains nothing from it). The same range as the file's scale says, over 127 steps instead of
- * 255. The blocks' outputs keep 8 bits: they are also the shortcut added at full precision.
- * Measured on val1300 (docs/int8.md has each variant tried): top-1 agreement with fp32 on
- * held-out photos 97.54% with the int8 fc (97.77% with 8 bits everywhere and the fc in fp32);
- * every activation in 7 bits fell to 96.7%, 7-bit inputs to layer3's 3x3s too to 97.2%. */
+ * inside a block that a direct convolution reads are kept in 7 bits: a bottleneck's conv2
+ * output (conv3's input) always, conv1's output where conv2 runs direct (not as the integer
+ * Winograd, which gains nothing from it). The same range as the file's scale says, over 127
+ * steps instead of 255. The blocks' outputs keep 8 bits: they are also the shortcut added at
+ * full precision. Measured on val1300 (docs/int8.md has each variant tried): top-1 agreement
+ * with fp32 on held-out photos 97.54% with the int8 fc (97.77% with 8 bits everywhere and the
+ * fc in fp32); every activation in 7 bits fell to 96.7%, 7-bit inputs to layer3's 3x3s too to
+ * 97.2%. */
 static float to7(float s) { return (float)(s * 255.0 / 127.0); }
 
-static resnet_status bind_int8(resnet_model *m, loader *ld) {
-    char name[128], cname[64];
-    resnet_status s;
-    /* the activation scales first: a convolution's output scale is the next one's input scale */
-    float in_scale[RN_BLOCKS], mid1[RN_BLOCKS], mid2[RN_BLOCKS], down_s[RN_BLOCKS], down_z[RN_BLOCKS];
-    for (int stage = 0, bi = 0; stage < RN_STAGES; stage++)
-        for (int i = 0; i < rn_stage_blocks[stage]; i++, bi++) {
-#define SCALAR(part, zp, out)                                                              \
-    snprintf(name, sizeof name, "layer%d.%d.%s", stage + 1, i, part);                      \
-    if ((s = read_scalar(ld, name, zp, out)) != RESNET_OK) return s
-            SCALAR("conv1.input_scale", 0, &in_scale[bi]);
-            SCALAR("conv2.input_scale", 0, &mid1[bi]);
-            SCALAR("conv3.input_scale", 0, &mid2[bi]);
-            if (i == 0) {
-                SCALAR("downsample.0.output_scale", 0, &down_s[bi]);
-                SCALAR("downsample.0.output_zero_point", 1, &down_z[bi]);
-            }
-#undef SCALAR
-        }
-    m->q_in_scale = in_scale[0];
-    if ((s = load_qstem(m, ld, in_scale[0])) != RESNET_OK) return s;
-    int cin = 64;
-    for (int stage = 0, bi = 0; stage < RN_STAGES; stage++) {
-        const int width = rn_stage_width[stage], cout = 4 * width;
-        for (int i = 0; i < rn_stage_blocks[stage]; i++, bi++) {
-            rn_block *b = &m->blocks[bi];
-            const int stride = (stage > 0 && i == 0) ? 2 : 1;
-            const int s1 = m->variant == RESNET_V1 ? stride : 1, s2 = m->variant == RESNET_V1 ? 1 : stride;
-            const float s_out = bi + 1 < RN_BLOCKS ? in_scale[bi + 1] : 0.0f; /* the last block: floats */
-            b->has_down = i == 0;
-            /* conv1's and conv2's outputs in 7 bits where a gemm7 kernel reads them (above) */
-            const rn_qgemm_params plain = {0.0f, 0.0f, 255.0f};
-            const int a7 = ld->qk->gemm7 != NULL;
-            const int m1_7 = a7 && !rn_qwino_applies(ld->qk, width, width, 3, s2, 1, 0, 0, &plain), m2_7 = a7;
-            const float m1 = m1_7 ? to7(mid1[bi]) : mid1[bi], m2 = m2_7 ? to7(mid2[bi]) : mid2[bi];
-#define CONV(part) snprintf(cname, sizeof cname, "layer%d.%d.%s", stage + 1, i, part)
-            CONV("conv1");
-            if ((s = load_qconv(ld, &b->conv1, cname, cin, width, 1, s1, 0, in_scale[bi], m1, 0, 1, 0, 0, 0, m1_7)))
-                return s;
-            CONV("conv2");
-            if ((s = load_qconv(ld, &b->conv2, cname, width, width, 3, s2, 1, m1, m2, 0, 1, 0, 0, m1_7, m2_7)))
-                return s;
-            if (b->has_down) {
-                CONV("downsample.0");
-                if ((s = load_qconv(ld, &b->down, cname, cin, cout, 1, stride, 0, in_scale[bi], down_s[bi],
-                                    down_z[bi], 0, 0, 0, 0, 0)))
-                    return s;
-            }
-            CONV("conv3");
-            if ((s = load_qconv(ld, &b->conv3, cname, width, cout, 1, 1, 0, m2, s_out, 0, 1,
-                                b->has_down ? down_s[bi] : in_scale[bi], b->has_down ? down_z[bi] : 0, m2_7, 0)))
-                return s;
-#undef CONV
-            cin = cout;
-        }
+/* The int8 tensors of layer l's block: the block input's scale is its first conv's input_scale. */
+static int block_first(const rn_net *net, int i) {
+    while (i > 0 && net->layers[i].role != RN_ROLE_FIRST) i--;
+    return i;
+}
+
+/* The next layer on the main path after i (the shortcut skipped), or -1 past the last block. */
+static int main_next(const rn_net *net, int i) {
+    for (int j = i + 1; j < net->n; j++) {
+        const rn_layer *l = &net->layers[j];
+        if (l->kind != RN_L_CONV) return -1;
+        if (l->role != RN_ROLE_DOWN) return j;
     }
-    return load_fc(ld, &m->fc, 1);
+    return -1;
+}
+
+static resnet_status bind_int8(resnet_model *m, loader *ld) {
+    const rn_net *net = &m->net;
+    char name[96];
+    resnet_status s;
+    for (int i = 0; i < net->n; i++) {
+        const rn_layer *l = &net->layers[i];
+        if (l->kind == RN_L_CONV && (l->groups > 1 || l->dilation > 1))
+            return rn_fail(ld->err, RESNET_E_UNSUPPORTED,
+                           "%s: '%s' is a %s convolution: int8 runs ungrouped, undilated networks only", ld->path,
+                           l->conv, l->groups > 1 ? "grouped" : "dilated");
+    }
+    /* The activation scales first: a convolution's output scale is the next one's input scale.
+     * in_scale[i]: the u8 scale of layer i's input; down_z[i]: a shortcut's zero point. */
+    float *in_scale = calloc((size_t)net->n, sizeof(float)), *down_z = calloc((size_t)net->n, sizeof(float));
+    int *in7 = calloc((size_t)net->n, sizeof(int));
+    if (!in_scale || !down_z || !in7) {
+        s = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory", ld->path);
+        goto done;
+    }
+    for (int i = 0; i < net->n; i++) {
+        const rn_layer *l = &net->layers[i];
+        if (l->kind != RN_L_CONV || l->role == RN_ROLE_STEM) continue;
+        if (l->role == RN_ROLE_DOWN) {
+            snprintf(name, sizeof name, "%s.output_scale", l->conv);
+            if ((s = read_scalar(ld, name, 0, &m->act_scale[i])) != RESNET_OK) goto done;
+            snprintf(name, sizeof name, "%s.output_zero_point", l->conv);
+            if ((s = read_scalar(ld, name, 1, &down_z[i])) != RESNET_OK) goto done;
+            continue;
+        }
+        snprintf(name, sizeof name, "%s.input_scale", l->conv);
+        if ((s = read_scalar(ld, name, 0, &in_scale[i])) != RESNET_OK) goto done;
+    }
+    /* 7-bit inputs: the convolutions inside a block that run direct on a path with gemm7 */
+    const rn_qgemm_params plain = {0.0f, 0.0f, 255.0f};
+    for (int i = 0; i < net->n; i++) {
+        const rn_layer *l = &net->layers[i];
+        if (l->kind != RN_L_CONV || (l->role != RN_ROLE_MID && l->role != RN_ROLE_LAST)) continue;
+        const int wino = l->res < 0 && rn_qwino_applies(ld->qk, l->cin, l->cout, l->k, l->stride, l->pad, 0, 0, &plain);
+        in7[i] = ld->qk->gemm7 != NULL && !wino;
+    }
+    int first = -1;
+    for (int i = 0; i < net->n && first < 0; i++)
+        if (net->layers[i].role == RN_ROLE_FIRST) first = i;
+    m->q_in_scale = in_scale[first];
+    for (int i = 0; i < net->n; i++) {
+        const rn_layer *l = &net->layers[i];
+        if (l->kind == RN_L_FC) {
+            s = load_fc(ld, &m->convs[i], l->cout, l->cin, 1);
+            goto done;
+        }
+        if (l->kind != RN_L_CONV) continue;
+        if (l->role == RN_ROLE_STEM) {
+            m->act_scale[i] = m->q_in_scale;
+            if ((s = load_qstem(m, ld, l, &m->convs[i], m->q_in_scale)) != RESNET_OK) goto done;
+            continue;
+        }
+        const int bf = block_first(net, i);
+        const float s_in = l->role == RN_ROLE_FIRST || l->role == RN_ROLE_DOWN ? in_scale[bf] : in_scale[i];
+        const int in7_here = in7[i];
+        if (l->role == RN_ROLE_DOWN) {
+            s = load_qconv(ld, &m->convs[i], l->conv, l->cin, l->cout, l->k, l->stride, l->pad, s_in,
+                           m->act_scale[i], down_z[i], 0, 0, 0, 0, 0);
+        } else {
+            const int next = main_next(net, i); /* -1: the last block writes floats */
+            const int out7 = next >= 0 && l->role != RN_ROLE_LAST && in7[next];
+            float s_out = next >= 0 ? in_scale[next] : 0.0f;
+            float s_res = 0.0f, z_res = 0.0f;
+            if (l->role == RN_ROLE_LAST) {
+                const int d = l->res == net->layers[bf].in ? -1 : i - 1; /* the projection sits just before */
+                s_res = d >= 0 ? m->act_scale[d] : in_scale[bf];
+                z_res = d >= 0 ? down_z[d] : 0.0f;
+            }
+            m->act_scale[i] = s_out;
+            const float s_in_eff = in7_here ? to7(s_in) : s_in, s_out_eff = out7 ? to7(s_out) : s_out;
+            s = load_qconv(ld, &m->convs[i], l->conv, l->cin, l->cout, l->k, l->stride, l->pad, s_in_eff, s_out_eff,
+                           0, 1, s_res, z_res, in7_here, out7);
+        }
+        if (s != RESNET_OK) goto done;
+    }
+    s = RESNET_OK;
+done:
+    free(in_scale);
+    free(down_z);
+    free(in7);
+    return s;
+}
+
+/* Class names, one per line (a trailing empty line ignored), as many as the fc has outputs. */
+static resnet_status read_labels(resnet_model *m, const char *text, size_t len, const char *what, resnet_error *err) {
+    const int classes = m->net.a.classes;
+    char *store = malloc(len + 1);
+    char **names = calloc((size_t)classes, sizeof *names);
+    if (!store || !names) {
+        free(store);
+        free(names);
+        return rn_fail(err, RESNET_E_NOMEM, "out of memory reading %s", what);
+    }
+    memcpy(store, text, len);
+    store[len] = '\0';
+    if (len && store[len - 1] == '\n') store[--len] = '\0';
+    if (len && store[len - 1] == '\r') store[--len] = '\0';
+    int n = 0;
+    for (char *p = store; n <= classes;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        size_t l = strlen(p);
+        if (l && p[l - 1] == '\r') p[l - 1] = '\0';
+        if (n < classes) names[n] = p;
+        n++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    if (len == 0) n = 0;
+    if (n != classes) {
+        free(store);
+        free(names);
+        return rn_fail(err, RESNET_E_ARG, "%s has %d names, the network has %d classes", what, n, classes);
+    }
+    for (int i = 0; i < classes; i++)
+        if (!names[i][0]) {
+            free(store);
+            free(names);
+            return rn_fail(err, RESNET_E_ARG, "%s: name %d (line %d) is empty", what, i, i + 1);
+        }
+    m->labels = names;
+    m->label_store = store;
+    return RESNET_OK;
+}
+
+/* The file's "labels" metadata: a JSON array of strings. */
+static resnet_status labels_from_metadata(resnet_model *m, const char *json, const char *path, resnet_error *err) {
+    rn_json_doc *doc = NULL;
+    resnet_status s = RESNET_OK;
+    if (rn_json_parse(json, strlen(json), NULL, &doc, NULL, 0) != 0)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata labels is not valid JSON", path);
+    const rn_json *root = rn_json_root(doc);
+    const int classes = m->net.a.classes;
+    const int is_array = rn_json_is(root, RN_JSON_ARRAY);
+    size_t n = is_array ? rn_json_count(root) : 0, total = 0;
+    if (!is_array || n != (size_t)classes)
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata labels has %zu names, the network has %d classes", path,
+                    n, classes);
+    for (size_t i = 0; s == RESNET_OK && i < n; i++) {
+        const char *v = rn_json_string(rn_json_at(root, i), NULL);
+        if (!v || !v[0]) s = rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata labels: entry %zu is not a name", path, i);
+        else total += strlen(v) + 1;
+    }
+    if (s == RESNET_OK) {
+        char *text = malloc(total + 1), *p = text;
+        if (!text) s = rn_fail(err, RESNET_E_NOMEM, "out of memory");
+        for (size_t i = 0; text && i < n; i++) {
+            const char *v = rn_json_string(rn_json_at(root, i), NULL);
+            if (strchr(v, '\n')) {
+                s = rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata labels: entry %zu holds a line break", path, i);
+                break;
+            }
+            p += sprintf(p, "%s\n", v);
+        }
+        if (s == RESNET_OK) s = read_labels(m, text, (size_t)(p - text), path, err);
+        free(text);
+    }
+    rn_json_free(doc);
+    return s;
 }
 
 resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
                             resnet_error *err) {
+    rn_load_config cfg = {.direct = direct};
+    return rn_model_bind_config(m, st, path, &cfg, err);
+}
+
+resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, const char *path,
+                                   const rn_load_config *cfg, resnet_error *err) {
     resnet_status s = read_metadata(st, path, m, err);
     if (s != RESNET_OK) return s;
-    loader ld = {st, path, err, m->bn_eps, m->kc, direct ? RN_CONV_DIRECT : 0, m->qk};
-    char cname[64], bname[64];
-    if (m->int8) return bind_int8(m, &ld);
-
-    if ((s = load_conv_bn(&ld, &m->conv1, "conv1", "bn1", 3, 64, 7, 2, 3)) != RESNET_OK) return s;
-    int cin = 64, bi = 0;
-    for (int stage = 0; stage < RN_STAGES; stage++) {
-        const int width = rn_stage_width[stage], cout = 4 * width;
-        for (int i = 0; i < rn_stage_blocks[stage]; i++, bi++) {
-            rn_block *b = &m->blocks[bi];
-            const int stride = (stage > 0 && i == 0) ? 2 : 1;
-            const int s1 = m->variant == RESNET_V1 ? stride : 1, s2 = m->variant == RESNET_V1 ? 1 : stride;
-            const char *pre = "layer";
-#define NAMES(c, n) snprintf(cname, sizeof cname, "%s%d.%d.%s", pre, stage + 1, i, c), \
-                    snprintf(bname, sizeof bname, "%s%d.%d.%s", pre, stage + 1, i, n)
-            NAMES("conv1", "bn1");
-            if ((s = load_conv_bn(&ld, &b->conv1, cname, bname, cin, width, 1, s1, 0)) != RESNET_OK) return s;
-            NAMES("conv2", "bn2");
-            if ((s = load_conv_bn(&ld, &b->conv2, cname, bname, width, width, 3, s2, 1)) != RESNET_OK) return s;
-            NAMES("conv3", "bn3");
-            if ((s = load_conv_bn(&ld, &b->conv3, cname, bname, width, cout, 1, 1, 0)) != RESNET_OK) return s;
-            if (i == 0) {
-                NAMES("downsample.0", "downsample.1");
-                if ((s = load_conv_bn(&ld, &b->down, cname, bname, cin, cout, 1, stride, 0)) != RESNET_OK)
-                    return s;
-                b->has_down = 1;
-            }
-#undef NAMES
-            cin = cout;
+    rn_arch a;
+    if ((s = rn_arch_read(st, path, &a, err)) != RESNET_OK) return s;
+    a.variant = m->variant;
+    a.input_size = cfg->input_size > 0 ? cfg->input_size : RESNET_INPUT_SIZE;
+    const char *size_meta = rn_st_metadata(st, "input_size");
+    if (cfg->input_size <= 0 && size_meta) {
+        char *end;
+        long v = strtol(size_meta, &end, 10);
+        if (*end || v < 32 || v > 4096)
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata input_size is not a whole number from 32 to 4096",
+                           path);
+        a.input_size = (int)v;
+    }
+    a.output_stride = cfg->output_stride > 0 ? cfg->output_stride : 32;
+    if ((s = rn_net_build(&a, &m->net, err)) != RESNET_OK) return s;
+    rn_arch_name(&a, m->arch_name, sizeof m->arch_name);
+    const char *arch_meta = rn_st_metadata(st, "arch");
+    if (arch_meta && strcmp(arch_meta, m->arch_name) != 0) {
+        char shown[64];
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata arch is '%s', but the tensors are a %s", path,
+                       rn_printable(arch_meta, shown, sizeof shown), m->arch_name);
+    }
+    m->convs = calloc((size_t)m->net.n, sizeof *m->convs);
+    m->act_scale = calloc((size_t)m->net.n, sizeof *m->act_scale);
+    unsigned char *used = calloc(rn_st_count(st) + 1, 1);
+    if (!m->convs || !m->act_scale || !used) {
+        free(used);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    }
+    /* Activations are stored with cout channels a pixel and read with cin: every width a whole
+     * number of the kernel's panels (every torchvision constructor's is). */
+    for (int i = 0; i < m->net.n; i++) {
+        const rn_layer *l = &m->net.layers[i];
+        if (l->kind == RN_L_CONV && l->cout % m->kc->nr != 0)
+            s = rn_fail(err, RESNET_E_UNSUPPORTED,
+                        "%s: '%s' has %d output channels: the %s kernels need a multiple of %d", path, l->conv,
+                        l->cout, resnet_kernels_name(m->kc->id), m->kc->nr);
+        if (s != RESNET_OK) {
+            free(used);
+            return s;
         }
     }
-    return load_fc(&ld, &m->fc, 0);
+    loader ld = {st, path, err, m->bn_eps, m->kc, cfg->direct ? RN_CONV_DIRECT : 0, m->qk, used};
+    if (m->int8) {
+        s = bind_int8(m, &ld);
+    } else {
+        for (int i = 0; s == RESNET_OK && i < m->net.n; i++) {
+            const rn_layer *l = &m->net.layers[i];
+            if (l->kind == RN_L_CONV) s = load_conv_bn(&ld, &m->convs[i], l);
+            else if (l->kind == RN_L_FC) s = load_fc(&ld, &m->convs[i], l->cout, l->cin, 0);
+        }
+    }
+    for (size_t i = 0; s == RESNET_OK && i < rn_st_count(st); i++) {
+        const rn_tensor *t = rn_st_tensor(st, i);
+        if (!used[i] && !rn_net_tensor_ignored(t->name)) {
+            char shown[96];
+            s = rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' is not used by the network the file describes (%s): "
+                        "a file for another network?", path, rn_printable(t->name, shown, sizeof shown),
+                        m->arch_name);
+        }
+    }
+    free(used);
+    if (s != RESNET_OK) return s;
+    const char *labels = rn_st_metadata(st, "labels");
+    if (cfg->labels_path) {
+        char *text = NULL;
+        size_t len = 0;
+        if ((s = rn_read_file(cfg->labels_path, 1 << 24, &text, &len, err)) != RESNET_OK) return s;
+        s = read_labels(m, text, len, cfg->labels_path, err);
+        free(text);
+    } else if (labels) {
+        s = labels_from_metadata(m, labels, path, err);
+    }
+    return s;
 }

@@ -19,7 +19,7 @@ enum { MB = 120, KC = 256 }; /* MB: the largest row block, a multiple of every M
 /* The depth is walked in chunks of at most KC: within one tap of the window (an indirect
  * row holds one tap's cin values), or across taps for an im2col block. */
 static int chunk_len(const rn_conv *c, int k0) {
-    int left = c->im2col ? c->k - k0 : c->cin - k0 % c->cin;
+    int left = c->im2col ? c->k - k0 : c->span - k0 % c->span;
     return left < KC ? left : KC;
 }
 
@@ -30,16 +30,35 @@ static size_t chunk_panel(const rn_conv *c, int k0, int kcur, int p, int nr) {
 
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags) {
+    return rn_conv_init_ex(c, kc, cin, cout, kh, kw, stride, pad, 1, 1, w_oihw, bias, flags);
+}
+
+/* The first input channel panel p reads (grouped convolutions; 0 otherwise). */
+static int panel_channel(const rn_conv *c, int p, int nr) {
+    if (c->groups == 1) return 0;
+    const int cout_g = c->cout / c->groups, cin_g = c->cin / c->groups;
+    return p * nr / cout_g * cin_g;
+}
+
+int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw, int stride,
+                    int pad, int dilation, int groups, const float *w_oihw, const float *bias, unsigned flags) {
     const int nr = kc->nr;
     memset(c, 0, sizeof *c);
+    if (groups < 1 || cin % groups || cout % groups) return -3;
+    const int cin_g = cin / groups, cout_g = cout / groups;
+    if (groups > 1 && cout_g % nr != 0 && nr % cout_g != 0) return -3;
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
-    c->k = kh * kw * cin;
+    c->dilation = dilation;
+    c->groups = groups;
+    c->span = groups == 1 ? cin : cout_g >= nr ? cin_g : nr / cout_g * cin_g;
+    c->k = kh * kw * c->span;
     c->n_padded = (cout + nr - 1) / nr * nr;
     c->bias = rn_aligned_alloc((size_t)c->n_padded * sizeof(float));
     if (!c->bias) return -1;
     for (int o = 0; o < c->n_padded; o++) c->bias[o] = (o < cout && bias) ? bias[o] : 0.0f;
-    c->im2col = kh * kw > 1 && cin < RN_CONV_IM2COL_BELOW;
-    if (!(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0) {
+    const int plain = groups == 1 && dilation == 1;
+    c->im2col = plain && kh * kw > 1 && cin < RN_CONV_IM2COL_BELOW;
+    if (plain && !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0) {
         int widest = cin > cout ? cin : cout;
         if (widest <= RN_WINOGRAD_F4_MAX_CHANNELS && !(flags & RN_CONV_F2)) c->winograd = 4;
         else if (widest <= RN_WINOGRAD_MAX_CHANNELS) c->winograd = 2;
@@ -50,18 +69,21 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
     }
     c->w = rn_aligned_alloc((size_t)c->k * c->n_padded * sizeof(float));
     if (!c->w) { rn_conv_free(c); return -1; }
-    /* Depth k = (ky*kw + kx)*cin + ci, the order of an NHWC patch. B is stored chunk by
+    /* Depth k = (ky*kw + kx)*span + ci, the order of an NHWC patch. B is stored chunk by
      * chunk of depth, as the driver walks it, and within a chunk panel by panel: all a
-     * chunk's weights are one contiguous run, read front to back. */
+     * chunk's weights are one contiguous run, read front to back. A grouped panel's column o
+     * takes input channel ci (of those the panel reads) only from its own group. */
     for (int k0 = 0, kcur; k0 < c->k; k0 += kcur) {
         kcur = chunk_len(c, k0);
         for (int p = 0; p < c->n_padded / nr; p++)
             for (int k = k0; k < k0 + kcur; k++) {
-                int tap = k / cin, ci = k % cin, ky = tap / kw, kx = tap % kw;
+                int tap = k / c->span, ci = panel_channel(c, p, nr) + k % c->span, ky = tap / kw, kx = tap % kw;
                 float *dst = c->w + chunk_panel(c, k0, kcur, p, nr) + (size_t)(k - k0) * nr;
                 for (int j = 0; j < nr; j++) {
-                    int o = p * nr + j;
-                    dst[j] = o < cout ? w_oihw[(((size_t)o * cin + ci) * kh + ky) * kw + kx] : 0.0f;
+                    int o = p * nr + j, g = o / cout_g;
+                    dst[j] = o < cout && ci / cin_g == g
+                                 ? w_oihw[(((size_t)o * cin_g + ci - g * cin_g) * kh + ky) * kw + kx]
+                                 : 0.0f;
                 }
             }
     }
@@ -84,8 +106,9 @@ void rn_conv_free(rn_conv *c) {
 }
 
 void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
-    *oh = (h + 2 * c->pad - c->kh) / c->stride + 1;
-    *ow = (w + 2 * c->pad - c->kw) / c->stride + 1;
+    const int d = c->dilation > 0 ? c->dilation : 1; /* an int8 convolution leaves it 0 */
+    *oh = (h + 2 * c->pad - d * (c->kh - 1) - 1) / c->stride + 1;
+    *ow = (w + 2 * c->pad - d * (c->kw - 1) - 1) / c->stride + 1;
 }
 
 size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
@@ -133,13 +156,21 @@ static void run_panels(const conv_job *j, const float *const *rows, int m0, int 
     const rn_kernel_config *kc = j->ex->kc;
     const int mr = kc->mr, nr = kc->nr;
     const size_t ldc = (size_t)c->n_padded;
+    const float *shifted[MB];
     for (int p = p0; p < p1; p++) {
         const float *b = c->w + chunk_panel(c, k0, kcur, p, nr);
+        const float *const *a = rows;
+        if (c->groups > 1) { /* the panel's own groups' channels of the same pixels */
+            const int off = panel_channel(c, p, nr);
+            for (int r = 0; r < mb; r++) shifted[r] = rows[r] == zero_row ? zero_row : rows[r] + off;
+            for (int r = mb; r < (mb + mr - 1) / mr * mr; r++) shifted[r] = shifted[mb - 1];
+            a = shifted;
+        }
         int prefetch = RN_UK_PREFETCH_NEXT_B; /* the first row tile of a panel also fetches the next panel's weights */
         for (int i = 0, s = 0; i < mb; i += mr, s++) {
             if (tile_flags[s] == SKIP_TILE) continue;
             size_t at = (size_t)(m0 + i) * ldc + (size_t)p * nr;
-            kc->gemm(mb - i < mr ? mb - i : mr, kcur, rows + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
+            kc->gemm(mb - i < mr ? mb - i : mr, kcur, a + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
                      j->res ? j->res + at : NULL, ldc, tile_flags[s] | prefetch);
             prefetch = 0;
         }
@@ -190,7 +221,8 @@ static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, fl
 static int tap_inside(const conv_job *j, int m, int ky, int kx, const float **px) {
     const rn_conv *c = j->c;
     const int per_image = j->oh * j->ow, b = m / per_image, rem = m % per_image;
-    const int iy = (rem / j->ow) * c->stride - c->pad + ky, ix = (rem % j->ow) * c->stride - c->pad + kx;
+    const int iy = (rem / j->ow) * c->stride - c->pad + ky * c->dilation,
+              ix = (rem % j->ow) * c->stride - c->pad + kx * c->dilation;
     if (iy < 0 || iy >= j->h || ix < 0 || ix >= j->w) return 0;
     *px = j->in + (((size_t)b * j->h + iy) * j->w + ix) * c->cin;
     return 1;
@@ -242,8 +274,8 @@ static void conv_task(void *ctx, int task, int thread) {
     }
     for (int tap = 0; tap < taps; tap++) {
         const int ky = tap / c->kw, kx = tap % c->kw;
-        for (int c0 = 0, kcur; c0 < c->cin; c0 += kcur) {
-            kcur = chunk_len(c, tap * c->cin + c0);
+        for (int c0 = 0, kcur; c0 < c->span; c0 += kcur) {
+            kcur = chunk_len(c, tap * c->span + c0);
             for (int r = 0; r < mb; r++) rows[r] = tap_inside(j, m0 + r, ky, kx, &px) ? px + c0 : zero_row;
             for (int r = mb; r < mb_up; r++) rows[r] = rows[mb - 1];
             for (int t = 0; t < tiles; t++) {
@@ -251,10 +283,10 @@ static void conv_task(void *ctx, int task, int thread) {
                 for (int r = t * mr; !live && r < (t + 1) * mr && r < mb; r++) live = rows[r] != zero_row;
                 flags[t] = live && tap >= first_live[t] && tap <= last_live[t]
                                ? chunk_flags(j, tap == first_live[t] && c0 == 0,
-                                             tap == last_live[t] && c0 + kcur == c->cin)
+                                             tap == last_live[t] && c0 + kcur == c->span)
                                : SKIP_TILE;
             }
-            run_panels(j, rows, m0, mb, tap * c->cin + c0, kcur, p0, p1, flags);
+            run_panels(j, rows, m0, mb, tap * c->span + c0, kcur, p0, p1, flags);
         }
     }
 }

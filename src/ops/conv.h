@@ -10,7 +10,11 @@
 
 typedef struct rn_conv {
     int cin, cout, kh, kw, stride, pad;
-    int k;        /* GEMM depth: kh*kw*cin, ordered (ky, kx, ci) like an NHWC patch */
+    int dilation; /* the taps' spacing (torchvision's dilation; 1 for a plain window) */
+    int groups;   /* cin and cout split into this many groups, each convolved alone (ResNeXt) */
+    int span;     /* input channels one panel of NR output channels reads: cin for one group; for
+                     groups, those of the groups its columns belong to (grouped.c comment below) */
+    int k;        /* GEMM depth of one panel: kh*kw*span, ordered (ky, kx, ci) like an NHWC patch */
     int n_padded; /* cout rounded up to the kernel's NR: the row stride of the output */
     int winograd; /* 0, or T: 3x3 stride 1 by F(T x T, 3x3), T = 4 or 2; w holds U (winograd.c) */
     int im2col;   /* so few input channels that patches are gathered into a block first */
@@ -34,6 +38,18 @@ enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_IM2COL_BELOW = 16 };
 #define RN_WINOGRAD_MAX_CHANNELS 256
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);
+
+/* The same with a dilation and groups: w_oihw is [cout][cin / groups][kh][kw] as torchvision
+ * stores it. Grouped convolutions run on the same micro-kernel: a panel of NR output channels
+ * reads only the input channels of its own groups (a contiguous run in NHWC), with zeros where
+ * a column's group does not reach (block-diagonal panels), so the kernel stays dense and the
+ * output is written in place. When a group has at least NR output channels nothing is wasted;
+ * with fewer (ResNeXt's 4 per group on a 32-wide panel) the panel multiplies NR / (cout/groups)
+ * times more than it must: these 3x3s are a small share of the network. Needs cout/groups and
+ * NR to divide one another (every power-of-two width). Returns -3 when they do not. Winograd and
+ * im2col apply only to ungrouped, undilated windows. */
+int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw, int stride,
+                    int pad, int dilation, int groups, const float *w_oihw, const float *bias, unsigned flags);
 
 /* Winograd internals (winograd.c), used by conv.c. */
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw);
