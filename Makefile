@@ -128,6 +128,8 @@ TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
 TEST_EXTRA_test_golden = $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_golden: $(BUILD)/tests/avx512_emulated.o
+TEST_EXTRA_test_family = $(BUILD)/tests/avx512_emulated.o
+$(BUILD)/tests/test_family: $(BUILD)/tests/avx512_emulated.o
 # The int8 kernels the CPU may lack, on stand-ins: AVX-512 VNNI in plain C, AVX-VNNI's one
 # instruction in AVX2 (tests/avx512vnni_emulation.h, tests/avxvnni_emulation.h).
 $(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h

@@ -44,6 +44,28 @@ export RESNET_TEST_V15_CAFFE=$data/resnet50-v1.5-caffe.safetensors
 export RESNET_TEST_V15_TORCH=$data/resnet50-v1.5-torch.safetensors
 export RESNET_BIN=$BUILD/resnet
 
+# Every torchvision ResNet-family constructor, random weights, with PyTorch's answers
+# (tools/make-family.py; tests/test_family.c): made once under build/testdata/family when
+# Debian's python3-torch and python3-torchvision are installed (CI installs them), remade when
+# the tool changes. RESNET_TEST_FAMILY=0 skips it; without torch the test says so and skips.
+if [ "${RESNET_TEST_FAMILY:-1}" != 0 ] && /usr/bin/python3 -c 'import torch, torchvision, PIL' 2>/dev/null; then
+  fam=$data/family
+  stamp=$(sha256sum tools/make-family.py | cut -c1-16)
+  if [ "$(cat "$fam/STAMP" 2>/dev/null)" != "$stamp" ]; then
+    echo "tests: making every ResNet-family constructor with PyTorch into $fam (a few minutes, once)"
+    rm -rf "$fam"
+    if /usr/bin/python3 tools/make-family.py --full "$fam" >"$data/family.log" 2>&1; then
+      echo "$stamp" >"$fam/STAMP"
+    else
+      echo "tests: tools/make-family.py failed (see $data/family.log)" >&2
+    fi
+  fi
+  [ -f "$fam/STAMP" ] && export RESNET_TEST_FAMILY_DIR=$fam
+elif [ "${RESNET_REQUIRE_SHARED:-0}" = 1 ] && [ "${RESNET_TEST_FAMILY:-1}" != 0 ]; then
+  echo "tests: python3-torch and python3-torchvision are needed for the family tests (RESNET_REQUIRE_SHARED=1)" >&2
+  exit 1
+fi
+
 passed=0 failed=0 skipped=0
 run_suite() { # name, command...: adds the suite's "N passed, N failed[, N skipped]" line to the totals
   local name=$1 log

@@ -64,7 +64,7 @@ static void test_forward_ex_outputs_agree(void) {
         for (int c = 0; c < RESNET_NUM_CLASSES; c++) {
             double m = 0;
             for (int p = 0; p < RESNET_MAP_CELLS; p++) m += cm[((size_t)i * RESNET_NUM_CLASSES + c) * RESNET_MAP_CELLS + p];
-            dcam = fmax(dcam, fabs(m / RESNET_MAP_CELLS + model->fc.bias[c] - lg[i * RESNET_NUM_CLASSES + c]));
+            dcam = fmax(dcam, fabs(m / RESNET_MAP_CELLS + rn_model_fc(model)->bias[c] - lg[i * RESNET_NUM_CLASSES + c]));
         }
     }
     CHECK(dl < 1e-3, "batch-2 logits differ from single passes by %g", dl);
