@@ -312,6 +312,14 @@ RESNET_API resnet_status resnet_preprocess_file(const char *path, resnet_norm no
                                                 resnet_error *err);
 RESNET_API resnet_status resnet_preprocess_memory(const void *data, size_t size, const char *name,
                                                   resnet_norm norm, float *out, resnet_error *err);
+/* The same for a loaded network (since 1.3): its normalisation and input size N (the shorter
+ * side resized to int(N * 256 / 224), the centre N x N), RESNET_IMAGE_* flags; out is
+ * 3 x N x N floats (resnet_model_input_size). */
+RESNET_API resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags,
+                                                      float *out, resnet_error *err);
+RESNET_API resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size,
+                                                        const char *name, unsigned flags, float *out,
+                                                        resnet_error *err);
 
 typedef struct resnet_prediction {
     int index;  /* class index, 0..999 */

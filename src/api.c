@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "image/image.h"
 
 const char *resnet_status_str(resnet_status s) {
     switch (s) {
@@ -39,4 +40,21 @@ void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
         top[pos].prob = probs[i];
         if (filled < k) filled++;
     }
+}
+
+/* The plain pass's view at the model's input size (resize int(size * 256 / 224), centre crop). */
+static const resnet_view plain_view = {256, RESNET_CROP_CENTER, 0};
+
+resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags, float *out,
+                                           resnet_error *err) {
+    if (!m || !path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_file: NULL argument");
+    return rn_preprocess_views_file_ex(path, resnet_model_norm(m), flags, resnet_model_input_size(m), &plain_view, 1,
+                                       out, err);
+}
+
+resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size, const char *name,
+                                             unsigned flags, float *out, resnet_error *err) {
+    if (!m || !data || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_memory: NULL argument");
+    return rn_preprocess_views_memory_ex(data, size, name, resnet_model_norm(m), flags, resnet_model_input_size(m),
+                                         &plain_view, 1, out, err);
 }

@@ -2,6 +2,7 @@
  * checks every tensor's presence, dtype and shape, folds batch norm into the
  * convolution before it, and packs the result for the chosen micro-kernel. */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,17 +545,16 @@ static resnet_status read_labels(resnet_model *m, const char *text, size_t len, 
     if (len && store[len - 1] == '\n') store[--len] = '\0';
     if (len && store[len - 1] == '\r') store[--len] = '\0';
     int n = 0;
-    for (char *p = store; n <= classes;) {
+    for (char *p = store; len > 0;) { /* every line counted, so that the message says how many */
         char *nl = strchr(p, '\n');
         if (nl) *nl = '\0';
         size_t l = strlen(p);
         if (l && p[l - 1] == '\r') p[l - 1] = '\0';
         if (n < classes) names[n] = p;
-        n++;
+        if (n < INT_MAX) n++;
         if (!nl) break;
         p = nl + 1;
     }
-    if (len == 0) n = 0;
     if (n != classes) {
         free(store);
         free(names);
