@@ -214,6 +214,12 @@ RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 
  * (in,out) -> (out,in), Keras conv biases kept as "<conv>.bias". out_path is written
  * atomically (a temporary renamed into place) with metadata arch=resnet50, variant (v1 or
  * v1.5), normalization (caffe or torch), bn_eps (from model_json) and source. `resnet import`. */
+/* Writes a copy of the weight file `in` to `out` (atomically) with the class names of the text
+ * file `labels` (one a line, as many as the network has classes) in its "labels" metadata, which
+ * resnet_model_load then reads; every tensor and other metadata unchanged. `resnet label`.
+ * Since 1.3. */
+RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, const char *out, resnet_error *err);
+
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 
