@@ -318,14 +318,7 @@ RESNET_API resnet_status resnet_preprocess_file(const char *path, resnet_norm no
                                                 resnet_error *err);
 RESNET_API resnet_status resnet_preprocess_memory(const void *data, size_t size, const char *name,
                                                   resnet_norm norm, float *out, resnet_error *err);
-/* The same for a loaded network (since 1.3): its normalisation and input size N (the shorter
- * side resized to int(N * 256 / 224), the centre N x N), RESNET_IMAGE_* flags; out is
- * 3 x N x N floats (resnet_model_input_size). */
-RESNET_API resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags,
-                                                      float *out, resnet_error *err);
-RESNET_API resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size,
-                                                        const char *name, unsigned flags, float *out,
-                                                        resnet_error *err);
+
 
 typedef struct resnet_prediction {
     int index;  /* class index, 0..999 */
@@ -394,6 +387,16 @@ RESNET_API resnet_status resnet_preprocess_views_file(const char *path, resnet_n
 RESNET_API resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name,
                                                         resnet_norm norm, const resnet_view *views, int n,
                                                         float *out, resnet_error *err);
+/* resnet_preprocess_views_file and _memory for a loaded network (since 1.3): its normalisation and input size N (the shorter
+ * side resized to int(N * 256 / 224), the centre N x N), RESNET_IMAGE_* flags; views (n of
+ * them, resnet_tta_views; NULL: the plain view alone) are given for a 224 crop and scaled by
+ * N / 224. out is n x 3 x N x N floats (resnet_model_input_size). */
+RESNET_API resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags,
+                                                      const resnet_view *views, int n, float *out,
+                                                      resnet_error *err);
+RESNET_API resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size,
+                                                        const char *name, unsigned flags, const resnet_view *views,
+                                                        int n, float *out, resnet_error *err);
 
 /* The mean of the softmax of n rows of 1000 logits, into probs (1000; may alias the first row). */
 RESNET_API void resnet_tta_average(const float *logits, int n, float *probs);
@@ -494,6 +497,9 @@ RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const c
 /* resnet_preprocess_file on an image already decoded. */
 RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out,
                                                  resnet_error *err);
+/* The same at a loaded network's normalisation and input size (3 x N x N; since 1.3). */
+RESNET_API resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_image *img, float *out,
+                                                       resnet_error *err);
 /* The part of a width x height photo the network sees: the centre 224x224 of the photo
  * resized so that its shorter side is 256. box = {left, top, right, bottom} in photo pixel
  * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}); all zeros for a size

@@ -46,21 +46,30 @@ void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
     }
 }
 
-/* The plain pass's view at the model's input size (resize int(size * 256 / 224), centre crop). */
+/* The plain pass's view (resize 256 at 224: int(size * 256 / 224) at the model's size). */
 static const resnet_view plain_view = {256, RESNET_CROP_CENTER, 0};
 
-resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags, float *out,
-                                           resnet_error *err) {
+resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags,
+                                           const resnet_view *views, int n, float *out, resnet_error *err) {
     if (!m || !path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_file: NULL argument");
-    return rn_preprocess_views_file_ex(path, resnet_model_norm(m), flags, resnet_model_input_size(m), &plain_view, 1,
-                                       out, err);
+    if (!views) views = &plain_view, n = 1;
+    return rn_preprocess_views_file_ex(path, resnet_model_norm(m), flags, resnet_model_input_size(m), views, n, out,
+                                       err);
 }
 
 resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size, const char *name,
-                                             unsigned flags, float *out, resnet_error *err) {
+                                             unsigned flags, const resnet_view *views, int n, float *out,
+                                             resnet_error *err) {
     if (!m || !data || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_memory: NULL argument");
+    if (!views) views = &plain_view, n = 1;
     return rn_preprocess_views_memory_ex(data, size, name, resnet_model_norm(m), flags, resnet_model_input_size(m),
-                                         &plain_view, 1, out, err);
+                                         views, n, out, err);
+}
+
+resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_image *img, float *out,
+                                            resnet_error *err) {
+    if (!m || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_image: NULL argument");
+    return rn_preprocess_image_at(img, resnet_model_norm(m), resnet_model_input_size(m), out, err);
 }
 
 /* The names as a JSON array of strings (what the "labels" metadata holds). */

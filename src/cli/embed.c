@@ -134,10 +134,10 @@ static int stage_maps(resnet_session *s, const cli_common *c, char *const *paths
         if (cli_is_stdin(paths[i])) {
             size_t len;
             const unsigned char *data = cli_stdin_bytes(&len, &err);
-            st = data ? resnet_model_preprocess_memory(m, data, len, CLI_STDIN_NAME, c->image_flags, input, &err)
+            st = data ? resnet_model_preprocess_memory(m, data, len, CLI_STDIN_NAME, c->image_flags, NULL, 1, input, &err)
                       : RESNET_E_IO;
         } else {
-            st = resnet_model_preprocess_file(m, paths[i], c->image_flags, input, &err);
+            st = resnet_model_preprocess_file(m, paths[i], c->image_flags, NULL, 1, input, &err);
         }
         resnet_outputs o;
         resnet_outputs_init(&o);
