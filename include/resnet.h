@@ -224,6 +224,15 @@ RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 
  * Since 1.3. */
 RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, const char *out, resnet_error *err);
 
+/* Writes the network of the weight file `weights` as an ONNX graph (fp32: Conv with batch norm
+ * folded, Relu, Add, MaxPool, GlobalAveragePool, Flatten, Gemm; opset 11..17) that ONNX
+ * Runtime and other runtimes run with this library's logits. Input "input", N x 3 x S x S,
+ * normalised as resnet_model_norm() says; output "logits", N x classes. opts (may be NULL) gives
+ * the input size and output stride. An int8 file is refused. Written atomically. `resnet
+ * export`. Since 1.3. */
+RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_load_options *opts, const char *out,
+                                            int opset, resnet_error *err);
+
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 

@@ -422,6 +422,12 @@ class Model:
                         "this photo?)" % self.classes, 3)
         return lg, ft
 
+    def logits(self, photo, tta=None):
+        """The network's outputs before the softmax: float32 (views, classes), a row per view of
+        tta (one without)."""
+        lg, _ = self._forward(self._input(photo, tta))
+        return lg
+
     def probabilities(self, photo, tta=None):
         """The softmax probabilities (float32, one per class), averaged over the views of tta."""
         x = self._input(photo, tta)

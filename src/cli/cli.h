@@ -87,7 +87,7 @@ typedef struct cli_command {
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
 extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
-    cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label;
+    cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label, cli_export;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
@@ -244,5 +244,6 @@ int cmd_train_head(int argc, char **argv); /* train_head.c */
 int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
 int cmd_label(int argc, char **argv);      /* label.c */
+int cmd_export(int argc, char **argv);     /* export.c */
 
 #endif
