@@ -508,7 +508,7 @@ static resnet_status block(imp *im, int stage, int index, size_t conv_a, size_t 
         return NODE_FAIL(im, nx, "the residual Add of block %s adds other values than the block's and its shortcut", p);
     im->visited[nx] = 1;
     if (dn) {
-        if (dn->k != 1 || down_copy.stride != stride || down_copy.groups != 1 || down_copy.cout != out_ch)
+        if (down_copy.k != 1 || down_copy.stride != stride || down_copy.groups != 1 || down_copy.cout != out_ch)
             return NODE_FAIL(im, down_copy.node, "the downsample of block %s is not a 1x1 convolution to %d channels with stride %d",
                              p, out_ch, stride);
         convbn *d;
@@ -922,9 +922,21 @@ static void imp_free(imp *im) {
     free(im->convs);
 }
 
-/* "%.9g" with a '.' whatever the locale says. */
-static void format_float(double v, char *buf, size_t n) {
-    snprintf(buf, n, "%.9g", v);
+/* The shortest "%g" that reads back as the float v (1e-05, not 9.99999975e-06), with a '.'
+ * whatever the locale says. */
+static void format_float(float v, char *buf, size_t n) {
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    const char *dp = localeconv()->decimal_point;
+    if (!dp || !dp[0] || strcmp(dp, ".") == 0) return;
+    char *hit = strstr(buf, dp);
+    if (hit) {
+        size_t dl = strlen(dp);
+        *hit = '.';
+        memmove(hit + 1, hit + dl, strlen(hit + dl) + 1);
+    }
     const char *dp = localeconv()->decimal_point;
     if (!dp || !dp[0] || strcmp(dp, ".") == 0) return;
     char *hit = strstr(buf, dp);
