@@ -937,14 +937,6 @@ static void format_float(float v, char *buf, size_t n) {
         *hit = '.';
         memmove(hit + 1, hit + dl, strlen(hit + dl) + 1);
     }
-    const char *dp = localeconv()->decimal_point;
-    if (!dp || !dp[0] || strcmp(dp, ".") == 0) return;
-    char *hit = strstr(buf, dp);
-    if (hit) {
-        size_t dl = strlen(dp);
-        *hit = '.';
-        memmove(hit + 1, hit + dl, strlen(hit + dl) + 1);
-    }
 }
 
 resnet_status resnet_import_onnx(const char *model_path, const char *out_path, resnet_norm norm, const char *labels_path,
