@@ -14,7 +14,8 @@ the conv's bias, running mean 0, running var 1 - eps).
 
 --check exports resnet18, resnet50 (10 classes) and others with random weights and
 randomised batch-norm statistics, in several opsets, folded and not, inline and with external
-data, and a head written as ReduceMean + Reshape + MatMul + Add; imports each with the given
+data, a ResNet v1 (strides in the first 1x1), and a head written as ReduceMean + Reshape +
+MatMul + Add (--full adds resnet34, 101, 152, wide_resnet50_2, resnext101_32x8d); imports each with the given
 resnet binary; loads the result back into the torchvision model with torch and checks that its
 logits on a random input are within 1e-4 (relative to the largest) of the original's. Needs
 Debian's python3-torch, python3-torchvision and python3-onnx.
@@ -186,11 +187,15 @@ def conv_matches(node, name, net):
     return not strides or list(strides[0]) == list(mod.stride)
 
 
-def logits_close(a, b, tol=1e-4):
-    return float((a - b).abs().max() / a.abs().max()) <= tol
+def to_v1(net):
+    """The stride of each bottleneck moved from its 3x3 to its first 1x1 (ResNet v1)."""
+    for m in net.modules():
+        if isinstance(m, Bottleneck) and m.conv2.stride != (1, 1):
+            m.conv1.stride, m.conv2.stride = m.conv2.stride, (1, 1)
+    return net
 
 
-def check(resnet, out_dir):
+def check(resnet, out_dir, full=False):
     os.makedirs(out_dir, exist_ok=True)
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(7))
     cases = [
@@ -203,7 +208,11 @@ def check(resnet, out_dir):
          14, True, True, False),
         ('resnext50_32x4d', lambda: torchvision.models.resnext50_32x4d(num_classes=10), 12, True, False, False),
         ('narrow-meanhead', lambda: Narrow(Bottleneck, [2, 1, 1, 1], [8, 16, 32, 64], 16, 7), 15, False, False, True),
+        ('narrow-v1', lambda: to_v1(Narrow(Bottleneck, [1, 2, 1, 1], [8, 16, 32, 64], 16, 10)), 16, True, False, False),
     ]
+    if full:
+        cases += [(n, lambda n=n: getattr(torchvision.models, n)(), 17, True, False, False)
+                  for n in ('resnet34', 'resnet101', 'resnet152', 'wide_resnet50_2', 'resnext101_32x8d')]
     failed = 0
     for i, (name, build, opset, fold, ext, mean_head) in enumerate(cases):
         torch.manual_seed(i)
@@ -233,7 +242,8 @@ def check(resnet, out_dir):
         with torch.no_grad():
             want, got = net(x), fresh(x)
         rel = float((want - got).abs().max() / want.abs().max())
-        ok = rel <= 1e-4 and meta.get('variant') == 'v1.5' and meta.get('normalization') == 'torch'
+        variant = 'v1' if name.endswith('-v1') else 'v1.5'
+        ok = rel <= 1e-4 and meta.get('variant') == variant and meta.get('normalization') == 'torch'
         print('%s %s: ops %s, logits max |diff| / max |logit| = %.2e, metadata %s' %
               ('ok  ' if ok else 'FAIL', tag, ','.join(ops), rel, {k: v for k, v in meta.items() if k != 'labels'}))
         failed += not ok
@@ -247,12 +257,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--small', metavar='DIR')
     ap.add_argument('--check', nargs=2, metavar=('RESNET', 'DIR'))
+    ap.add_argument('--full', action='store_true', help='--check every depth too (resnet34 to 152, wide, ResNeXt 101)')
     args = ap.parse_args()
     torch.set_num_threads(2)
     if args.small:
         small(args.small)
     elif args.check:
-        sys.exit(1 if check(*args.check) else 0)
+        sys.exit(1 if check(*args.check, full=args.full) else 0)
     else:
         ap.error('give --small DIR or --check RESNET DIR')
 
