@@ -250,7 +250,45 @@ def check(resnet, out_dir, full=False):
         for f in (path, path + '.data', out):
             if os.path.exists(f):
                 os.remove(f)
+    return failed + check_pth(out_dir)
+
+
+def check_pth(out_dir):
+    """tools/pth-to-safetensors.py on a state_dict, a training checkpoint and a whole model."""
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pth-to-safetensors.py')
+    net = randomise(torchvision.models.resnet18(num_classes=3), 5)
+    want = net.state_dict()
+    labels = os.path.join(out_dir, 'names.txt')
+    with open(labels, 'w') as f:
+        f.write('tabby "cat"\nsamoyed\nk\u00e4se\n')
+    failed = 0
+    for kind, obj in (('state_dict', want), ('checkpoint', {'epoch': 1, 'state_dict': want}), ('model', net)):
+        pth, out = os.path.join(out_dir, kind + '.pth'), os.path.join(out_dir, kind + '.safetensors')
+        torch.save(obj, pth)
+        r = subprocess.run([sys.executable, tool, pth, out, '--labels', labels], capture_output=True, text=True)
+        ok = r.returncode == 0
+        if ok:
+            got, meta = load_safetensors_any(out)
+            ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want) and \
+                json.loads(meta.get('labels', '[]')) == ['tabby "cat"', 'samoyed', 'k\u00e4se']
+        print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if r.returncode == 0 else ': ' + r.stderr.strip()))
+        failed += not ok
     return failed
+
+
+def load_safetensors_any(path):
+    """F32 and I64 tensors, by name in file order."""
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop('__metadata__', {})
+    out = {}
+    for name, h in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0]):
+        b, e = h['data_offsets']
+        dt = {'F32': '<f4', 'I64': '<i8'}[h['dtype']]
+        out[name] = torch.from_numpy(np.frombuffer(data[b:e], dtype=dt).copy()).reshape(h['shape'])
+    return out, meta
 
 
 def main():
