@@ -653,9 +653,13 @@ static resnet_status tensor_bytes(rn_onnx_model *m, const rn_onnx_tensor *t, siz
     return RESNET_OK;
 }
 
-resnet_status rn_onnx_read_f32(rn_onnx_model *m, const rn_onnx_tensor *t, float *dst, size_t n, resnet_error *err) {
+/* Checks that t is a FLOAT tensor of n elements whose data is all there; *bytes is set to its
+ * raw little-endian data, or NULL when it came as float_data. */
+static resnet_status f32_source(rn_onnx_model *m, const rn_onnx_tensor *t, size_t n, const uint8_t **bytes,
+                                resnet_error *err) {
     char shown[96];
     const char *tn = rn_printable(t->name ? t->name : "", shown, sizeof shown);
+    *bytes = NULL;
     if (t->data_type != RN_ONNX_FLOAT)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "%s: tensor '%s' has data type %d, only FLOAT (1) is read", m->path, tn,
                        t->data_type);
@@ -666,14 +670,26 @@ resnet_status rn_onnx_read_f32(rn_onnx_model *m, const rn_onnx_tensor *t, float 
         if (t->n_vals != n)
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' has %zu float_data values, its shape needs %zu", m->path,
                            tn, t->n_vals, n);
-        memcpy(dst, t->floats, n * sizeof *dst);
         return RESNET_OK;
     }
-    const uint8_t *b;
     size_t need;
     if (!rn_mul_size(n, 4, &need)) return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' is too large", m->path, tn);
-    resnet_status s = tensor_bytes(m, t, need, &b, err);
+    return tensor_bytes(m, t, need, bytes, err);
+}
+
+resnet_status rn_onnx_check_f32(rn_onnx_model *m, const rn_onnx_tensor *t, size_t n, resnet_error *err) {
+    const uint8_t *b;
+    return f32_source(m, t, n, &b, err);
+}
+
+resnet_status rn_onnx_read_f32(rn_onnx_model *m, const rn_onnx_tensor *t, float *dst, size_t n, resnet_error *err) {
+    const uint8_t *b;
+    resnet_status s = f32_source(m, t, n, &b, err);
     if (s != RESNET_OK) return s;
+    if (!b) {
+        if (n) memcpy(dst, t->floats, n * sizeof *dst);
+        return RESNET_OK;
+    }
     for (size_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
                      (uint32_t)b[4 * i + 3] << 24;

@@ -92,6 +92,9 @@ int64_t rn_onnx_numel(const rn_onnx_tensor *t);
  * external file beside the model holding offset + n * 4 bytes (a file name without "..",
  * not absolute). */
 resnet_status rn_onnx_read_f32(rn_onnx_model *m, const rn_onnx_tensor *t, float *dst, size_t n, resnet_error *err);
+/* rn_onnx_read_f32's checks alone (nothing copied): before allocating for a tensor whose
+ * shape the file claims. */
+resnet_status rn_onnx_check_f32(rn_onnx_model *m, const rn_onnx_tensor *t, size_t n, resnet_error *err);
 /* The same for an INT64 (or INT32) tensor, as int64 (shape operands of Reshape). */
 resnet_status rn_onnx_read_i64(rn_onnx_model *m, const rn_onnx_tensor *t, int64_t *dst, size_t n, resnet_error *err);
 

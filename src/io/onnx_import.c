@@ -56,8 +56,9 @@ typedef struct imp {
     rn_onnx_model *m;
     const char *path;
     resnet_error *err;
-    name_ref *prod, *uses, *inits; /* node outputs, node inputs, initializers: sorted by name */
-    size_t n_prod, n_uses, n_inits;
+    name_ref *prod, *uses, *inits, *ins; /* node outputs, node inputs, initializers, graph inputs:
+                                          * sorted by name */
+    size_t n_prod, n_uses, n_inits, n_ins;
     unsigned char *visited;
     convbn *convs;
     size_t n_convs, cap_convs;
@@ -148,7 +149,8 @@ static resnet_status index_graph(imp *im) {
     im->uses = calloc(nu + 1, sizeof *im->uses);
     im->inits = calloc(m->n_inits + 1, sizeof *im->inits);
     im->visited = calloc(m->n_nodes + 1, 1);
-    if (!im->prod || !im->uses || !im->inits || !im->visited)
+    im->ins = calloc(m->n_inputs + 1, sizeof *im->ins);
+    if (!im->prod || !im->uses || !im->inits || !im->visited || !im->ins)
         return rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", im->path);
     for (size_t i = 0; i < m->n_nodes; i++) {
         const rn_onnx_node *nd = &m->nodes[i];
@@ -158,6 +160,8 @@ static resnet_status index_graph(imp *im) {
             if (nd->in[k][0]) im->uses[im->n_uses++] = (name_ref){nd->in[k], i};
     }
     for (size_t i = 0; i < m->n_inits; i++) im->inits[im->n_inits++] = (name_ref){m->inits[i].name, i};
+    for (size_t i = 0; i < m->n_inputs; i++) im->ins[im->n_ins++] = (name_ref){m->inputs[i], i};
+    qsort(im->ins, im->n_ins, sizeof *im->ins, cmp_ref);
     qsort(im->prod, im->n_prod, sizeof *im->prod, cmp_ref);
     qsort(im->uses, im->n_uses, sizeof *im->uses, cmp_ref);
     qsort(im->inits, im->n_inits, sizeof *im->inits, cmp_ref);
@@ -177,9 +181,7 @@ static resnet_status index_graph(imp *im) {
             const char *v = nd->in[k];
             size_t c;
             if (!v[0] || find_refs(im->prod, im->n_prod, v, &c) || init_of(im, v)) continue;
-            int is_input = 0;
-            for (size_t j = 0; j < m->n_inputs && !is_input; j++) is_input = strcmp(m->inputs[j], v) == 0;
-            if (!is_input) return NODE_FAIL(im, i, "its input '%s' is not defined in the graph", shown(v, a, sizeof a));
+            if (!find_refs(im->ins, im->n_ins, v, &c)) return NODE_FAIL(im, i, "its input '%s' is not defined in the graph", shown(v, a, sizeof a));
         }
     }
     /* Kahn's algorithm: a node that never becomes ready sits on a cycle */
@@ -301,7 +303,7 @@ static resnet_status vector_operand(imp *im, size_t i, size_t k, int64_t n, cons
     if (!*t) return NODE_FAIL(im, i, "input %zu ('%s') is not an initializer", k, shown(nd->in[k], a, sizeof a));
     if (rn_onnx_numel(*t) != n || (*t)->ndim < 1)
         return NODE_FAIL(im, i, "input %zu ('%s') does not have %" PRId64 " elements", k, shown(nd->in[k], a, sizeof a), n);
-    return RESNET_OK;
+    return rn_onnx_check_f32(im->m, *t, (size_t)n, im->err);
 }
 
 static resnet_status push_conv(imp *im, convbn **c) {
@@ -337,6 +339,9 @@ static resnet_status conv_bn(imp *im, size_t i, const char *in, int cin, const c
     if (w->ndim != 4 || w->dims[2] != w->dims[3] || w->dims[0] < 1 || w->dims[0] > 65536 || w->dims[1] < 1 ||
         w->dims[1] > 65536 || !(w->dims[2] == 1 || w->dims[2] == 3 || w->dims[2] == 7))
         return NODE_FAIL(im, i, "its weight is not [out, in, k, k] with k 1, 3 or 7");
+    /* the data must be there before anything is sized by the shape the file claims */
+    if ((s = rn_onnx_check_f32(im->m, w, (size_t)(w->dims[0] * w->dims[1] * w->dims[2] * w->dims[3]), im->err)) != RESNET_OK)
+        return s;
     convbn *c;
     if ((s = push_conv(im, &c)) != RESNET_OK) return s;
     snprintf(c->conv, sizeof c->conv, "%s", conv_name);
@@ -717,6 +722,9 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     if (!b || rn_onnx_numel(b) != out_f)
         return NODE_FAIL(im, im->fc_add != SIZE_MAX ? im->fc_add : im->fc_node, "the fc bias is not an initializer of %" PRId64 " values",
                          out_f);
+    if ((s = rn_onnx_check_f32(im->m, w, (size_t)(in_f * out_f), im->err)) != RESNET_OK ||
+        (s = rn_onnx_check_f32(im->m, b, (size_t)out_f, im->err)) != RESNET_OK)
+        return s;
     im->classes = (int)out_f;
     im->features = c;
     size_t cnt;
@@ -919,6 +927,7 @@ static void imp_free(imp *im) {
     free(im->uses);
     free(im->inits);
     free(im->visited);
+    free(im->ins);
     free(im->convs);
 }
 
