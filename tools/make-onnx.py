@@ -211,12 +211,15 @@ def check(resnet, out_dir, full=False):
         ('narrow-v1', lambda: to_v1(Narrow(Bottleneck, [1, 2, 1, 1], [8, 16, 32, 64], 16, 10)), 16, True, False, False),
     ]
     if full:
-        cases += [(n, lambda n=n: getattr(torchvision.models, n)(), 17, True, False, False)
+        cases += [(n, lambda n=n: getattr(torchvision.models, n)(num_classes=10), 17, True, False, False)
                   for n in ('resnet34', 'resnet101', 'resnet152', 'wide_resnet50_2', 'resnext101_32x8d')]
+    # torchvision's initial batch norms (weight 1, bias 0): the folded biases are all zero, and
+    # the exporter writes one initializer for them and an Identity node for each other use
+    cases.insert(1, ('resnet18-init', lambda: torchvision.models.resnet18(num_classes=10), 17, True, False, False))
     failed = 0
     for i, (name, build, opset, fold, ext, mean_head) in enumerate(cases):
         torch.manual_seed(i)
-        net = randomise(build(), i)
+        net = build().eval() if name.endswith('-init') else randomise(build(), i)
         tag = '%s-op%d-%s%s%s' % (name, opset, 'folded' if fold else 'bn', '-external' if ext else '',
                                   '-meanhead' if mean_head else '')
         path = os.path.join(out_dir, tag + '.onnx')

@@ -10,7 +10,8 @@
  *   head    GlobalAveragePool | ReduceMean(axes 2,3), Flatten | Reshape, Gemm | MatMul + Add
  *
  * A block with a downsample starts a stage (the first block always does); there must be four.
- * Every node must be on that path (a Constant feeding Reshape's shape counts), every value
+ * Every node must be on that path (a Constant or an Identity of an initializer feeding a node on
+ * it counts), every value
  * must feed exactly the nodes the path expects, and every attribute must be one torchvision
  * writes: anything else is refused with one line naming the first node that does not fit.
  *
@@ -121,18 +122,29 @@ static const rn_onnx_tensor *init_of(const imp *im, const char *name) {
     return r ? &im->m->inits[r->idx] : NULL;
 }
 
-/* A constant operand: an initializer, or the value of a Constant node (marked visited). */
+/* A constant operand: an initializer, the value of a Constant node, or either through Identity
+ * nodes (the exporter writes one initializer for equal tensors, e.g. the zero biases of folded
+ * batch norms at their initial values, and an Identity for each other use). The nodes on the
+ * way are marked visited. */
 static const rn_onnx_tensor *const_of(imp *im, const char *name) {
-    const rn_onnx_tensor *t = init_of(im, name);
-    if (t) return t;
-    size_t c;
-    const name_ref *p = find_refs(im->prod, im->n_prod, name, &c);
-    if (!p || c != 1) return NULL;
-    const rn_onnx_node *nd = &im->m->nodes[p->idx];
-    const rn_onnx_attr *v = strcmp(nd->op, "Constant") == 0 ? rn_onnx_attr_get(nd, "value") : NULL;
-    if (!v || !v->t) return NULL;
-    im->visited[p->idx] = 1;
-    return v->t;
+    for (int hops = 0; hops < 8; hops++) {
+        const rn_onnx_tensor *t = init_of(im, name);
+        if (t) return t;
+        size_t c;
+        const name_ref *p = find_refs(im->prod, im->n_prod, name, &c);
+        if (!p || c != 1) return NULL;
+        const rn_onnx_node *nd = &im->m->nodes[p->idx];
+        if (strcmp(nd->op, "Identity") == 0 && nd->n_in == 1 && nd->n_attrs == 0) {
+            im->visited[p->idx] = 1;
+            name = nd->in[0];
+            continue;
+        }
+        const rn_onnx_attr *v = strcmp(nd->op, "Constant") == 0 && nd->n_attrs == 1 ? rn_onnx_attr_get(nd, "value") : NULL;
+        if (!v || !v->t) return NULL;
+        im->visited[p->idx] = 1;
+        return v->t;
+    }
+    return NULL;
 }
 
 // ---------------------------------------------------------------------------------------
