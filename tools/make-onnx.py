@@ -120,12 +120,12 @@ def randomise(model, seed):
     return model.eval()
 
 
-def export(model, path, opset, fold, size=64, external=False):
+def export(model, path, opset, fold, size=64, external=False, **kw):
     """fold: the exporter's eval mode (batch norms folded into the convs); else kept."""
     x = torch.randn(1, 3, size, size)
     mode = torch.onnx.TrainingMode.EVAL if fold else torch.onnx.TrainingMode.PRESERVE
     torch.onnx.export(model, x, path, opset_version=opset, training=mode, do_constant_folding=True,
-                      input_names=['input'], output_names=['logits'])
+                      input_names=['input'], output_names=['logits'], **kw)
     if external:
         m = onnx.load(path)
         onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
@@ -216,6 +216,8 @@ def check(resnet, out_dir, full=False):
     # torchvision's initial batch norms (weight 1, bias 0): the folded biases are all zero, and
     # the exporter writes one initializer for them and an Identity node for each other use
     cases.insert(1, ('resnet18-init', lambda: torchvision.models.resnet18(num_classes=10), 17, True, False, False))
+    # initializers listed as graph inputs too (older exports), and a dynamic batch dimension
+    cases.insert(2, ('resnet18-inputs', lambda: torchvision.models.resnet18(num_classes=10), 11, False, False, False))
     failed = 0
     for i, (name, build, opset, fold, ext, mean_head) in enumerate(cases):
         torch.manual_seed(i)
@@ -224,7 +226,9 @@ def check(resnet, out_dir, full=False):
                                   '-meanhead' if mean_head else '')
         path = os.path.join(out_dir, tag + '.onnx')
         out = os.path.join(out_dir, tag + '.safetensors')
-        export(MeanHead(net) if mean_head else net, path, opset, fold, size=224, external=ext)
+        kw = {'keep_initializers_as_inputs': True, 'dynamic_axes': {'input': {0: 'n'}, 'logits': {0: 'n'}}} \
+            if name.endswith('-inputs') else {}
+        export(MeanHead(net) if mean_head else net, path, opset, fold, size=224, external=ext, **kw)
         ops = sorted({n.op_type for n in onnx.load(path, load_external_data=False).graph.node})
         r = subprocess.run([resnet, 'import', path, '-o', out], capture_output=True, text=True)
         if r.returncode != 0:

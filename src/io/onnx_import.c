@@ -1009,12 +1009,14 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     }
     if (s == RESNET_OK && labels_path) s = labels_json(labels_path, im.classes, &labels, err);
     if (s == RESNET_OK) {
-        char eps_s[40], os_s[16];
+        char eps_s[40], os_s[16], src[96], prod[64];
+        snprintf(src, sizeof src, "onnx from %s", m->producer && m->producer[0] ? rn_printable(m->producer, prod, sizeof prod)
+                                                                             : "an unnamed producer");
         format_float(im.have_eps ? im.eps : ONNX_DEFAULT_EPS, eps_s, sizeof eps_s);
         snprintf(os_s, sizeof os_s, "%d", im.output_stride);
         const char *keys[6] = {"variant", "normalization", "bn_eps", "source"};
         const char *vals[6] = {im.variant_v1 ? "v1" : "v1.5", norm == RESNET_NORM_CAFFE ? "caffe" : "torch", eps_s,
-                               "onnx (resnet import)"};
+                               src};
         size_t nm = 4;
         if (im.output_stride != 32) {
             keys[nm] = "output_stride";
