@@ -3,6 +3,7 @@
  * Each repeated field is counted before it is read (one cheap pass over the message's keys),
  * so every array is allocated once at its exact size from an arena freed with the model:
  * no realloc chains, and no count larger than the bytes that carry it. */
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): glibc's posix_madvise ignores DONTNEED */
 #include "io/onnx.h"
 
 #include <errno.h>
@@ -682,6 +683,20 @@ resnet_status rn_onnx_check_f32(rn_onnx_model *m, const rn_onnx_tensor *t, size_
     return f32_source(m, t, n, &b, err);
 }
 
+/* Drops the whole pages of [p, p + n) from memory when they lie in a mapping of ours (the
+ * model or an external data file): a tensor is copied once, so a large model is never resident
+ * whole beside its copy. */
+static void release(rn_onnx_model *m, const uint8_t *p, size_t n) {
+    const model_priv *mp = (const model_priv *)m;
+    int ours = m->map && p >= (const uint8_t *)m->map && n <= m->map_size - (size_t)(p - (const uint8_t *)m->map);
+    for (const ext_file *e = mp->ext; e && !ours; e = e->next)
+        ours = e->map && p >= (const uint8_t *)e->map && n <= e->size - (size_t)(p - (const uint8_t *)e->map);
+    if (!ours) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 resnet_status rn_onnx_read_f32(rn_onnx_model *m, const rn_onnx_tensor *t, float *dst, size_t n, resnet_error *err) {
     const uint8_t *b;
     resnet_status s = f32_source(m, t, n, &b, err);
@@ -695,6 +710,7 @@ resnet_status rn_onnx_read_f32(rn_onnx_model *m, const rn_onnx_tensor *t, float 
                      (uint32_t)b[4 * i + 3] << 24;
         dst[i] = bits_f32(u);
     }
+    release(m, b, n * 4);
     return RESNET_OK;
 }
 
