@@ -135,7 +135,8 @@ def export(model, path, opset, fold, size=64, external=False, **kw):
 def small(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     models = [
-        # bottleneck, 2 groups, one block a stage; exported the default way (BN folded), opset 17
+        # bottleneck, 2 groups, one block a stage; exported the default way (BN folded), opset 17;
+        # layer4's batch norms untrained, so the graph has Identity nodes
         ('tiny_bottleneck', lambda: Narrow(Bottleneck, [1, 1, 1, 1], [4, 8, 16, 32], 8, 10, groups=2), 17, True),
         # basic blocks, two in the first stage, batch norms kept, opset 11
         ('tiny_basic', lambda: Narrow(BasicBlock, [2, 1, 1, 1], [8, 8, 16, 16], 8, 5), 11, False),
@@ -143,6 +144,10 @@ def small(out_dir):
     for i, (name, build, opset, fold) in enumerate(models):
         torch.manual_seed(10 + i)
         net = randomise(build(), 10 + i)
+        if fold:  # layer4's batch norms left untrained: equal zero biases, written once + Identity
+            for m in net.layer4.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.reset_parameters()
         path = os.path.join(out_dir, name + '.onnx')
         export(net, path, opset, fold, size=32)
         if fold:
@@ -158,6 +163,9 @@ def folded_state_dict(net, path, eps=np.float32(1e-5)):
     conv weights in order (the export keeps torchvision's module order)."""
     g = onnx.load(path).graph
     init = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
+    for n in g.node:  # the exporter's Identity of a shared initializer
+        if n.op_type == 'Identity' and n.input[0] in init:
+            init[n.output[0]] = init[n.input[0]]
     convs = [n for n in g.node if n.op_type == 'Conv']
     names = [k[:-len('.weight')] for k, v in net.state_dict().items() if k.endswith('.weight') and v.dim() == 4]
     # the graph lists a block's downsample before or after its main path: match by shape, in order
