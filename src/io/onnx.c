@@ -193,7 +193,7 @@ static resnet_status read_floats(parser *ps, const rn_pb *msg, uint32_t number, 
                 a[k++] = bits_f32((uint32_t)f.data[i] | (uint32_t)f.data[i + 1] << 8 | (uint32_t)f.data[i + 2] << 16 |
                                   (uint32_t)f.data[i + 3] << 24);
         } else {
-            return bad(ps, &r, "a varint where a float was expected");
+            return bad(ps, &r, "a float field of the wrong wire type");
         }
     }
     *out = a;
