@@ -104,7 +104,6 @@ static const char *node_str(const imp *im, size_t i, char *buf, size_t n) {
     return buf;
 }
 
-#define NODE_FAIL(im, i, ...) node_fail(im, i, __VA_ARGS__)
 static resnet_status node_fail(imp *im, size_t i, const char *fmt, ...) RN_PRINTF(3, 4);
 static resnet_status node_fail(imp *im, size_t i, const char *fmt, ...) {
     char ns[160], why[320];
@@ -180,7 +179,7 @@ static resnet_status index_graph(imp *im) {
     char a[96];
     for (size_t i = 1; i < im->n_prod; i++)
         if (strcmp(im->prod[i].name, im->prod[i - 1].name) == 0)
-            return NODE_FAIL(im, im->prod[i].idx, "its output '%s' is also the output of another node",
+            return node_fail(im, im->prod[i].idx, "its output '%s' is also the output of another node",
                              shown(im->prod[i].name, a, sizeof a));
     for (size_t i = 1; i < im->n_inits; i++)
         if (strcmp(im->inits[i].name, im->inits[i - 1].name) == 0)
@@ -193,7 +192,7 @@ static resnet_status index_graph(imp *im) {
             const char *v = nd->in[k];
             size_t c;
             if (!v[0] || find_refs(im->prod, im->n_prod, v, &c) || init_of(im, v)) continue;
-            if (!find_refs(im->ins, im->n_ins, v, &c)) return NODE_FAIL(im, i, "its input '%s' is not defined in the graph", shown(v, a, sizeof a));
+            if (!find_refs(im->ins, im->n_ins, v, &c)) return node_fail(im, i, "its input '%s' is not defined in the graph", shown(v, a, sizeof a));
         }
     }
     /* Kahn's algorithm: a node that never becomes ready sits on a cycle */
@@ -226,7 +225,7 @@ static resnet_status index_graph(imp *im) {
     if (qt < m->n_nodes)
         for (size_t i = 0; i < m->n_nodes; i++)
             if (pending[i]) {
-                s = NODE_FAIL(im, i, "it is on a cycle (the graph is not acyclic)");
+                s = node_fail(im, i, "it is on a cycle (the graph is not acyclic)");
                 break;
             }
     free(pending);
@@ -237,15 +236,15 @@ static resnet_status index_graph(imp *im) {
 // ---------------------------------------------------------------------------------------
 // the walk
 
-/* The one node that reads value v; fails naming the node that does not fit (or the producer
- * of v when nothing or several read it). op NULL: any op. */
+/* The one node that reads value v; fails naming the second reader when several do, or the
+ * node `from` (v's producer) when none does. */
 static resnet_status sole_consumer(imp *im, const char *v, size_t from, size_t *out) {
     size_t c;
     char a[96];
     const name_ref *u = find_refs(im->uses, im->n_uses, v, &c);
-    if (c == 0) return NODE_FAIL(im, from, "nothing reads its output '%s'", shown(v, a, sizeof a));
+    if (c == 0) return node_fail(im, from, "nothing reads its output '%s'", shown(v, a, sizeof a));
     if (c > 1)
-        return NODE_FAIL(im, u[1].idx, "it reads '%s', which the ResNet uses only once here", shown(v, a, sizeof a));
+        return node_fail(im, u[1].idx, "it reads '%s', which the ResNet uses only once here", shown(v, a, sizeof a));
     *out = u[0].idx;
     return RESNET_OK;
 }
@@ -258,7 +257,7 @@ static int is_op(const imp *im, size_t i, const char *op) {
 static resnet_status expect_op(imp *im, size_t i, const char *op, const char *where) {
     if (is_op(im, i, op)) return RESNET_OK;
     char dom[64];
-    return NODE_FAIL(im, i, "expected %s %s%s%s", op, where, im->m->nodes[i].domain[0] ? " (domain " : "",
+    return node_fail(im, i, "expected %s %s%s%s", op, where, im->m->nodes[i].domain[0] ? " (domain " : "",
                      im->m->nodes[i].domain[0] ? shown(im->m->nodes[i].domain, dom, sizeof dom) : "");
 }
 
@@ -269,7 +268,7 @@ static resnet_status known_attrs(imp *im, size_t i, const char *const *names) {
         int ok = 0;
         for (const char *const *n = names; *n && !ok; n++) ok = strcmp(*n, nd->attrs[a].name) == 0;
         char b[64];
-        if (!ok) return NODE_FAIL(im, i, "attribute '%s' is not one a torchvision ResNet has", shown(nd->attrs[a].name, b, sizeof b));
+        if (!ok) return node_fail(im, i, "attribute '%s' is not one a torchvision ResNet has", shown(nd->attrs[a].name, b, sizeof b));
     }
     return RESNET_OK;
 }
@@ -279,10 +278,10 @@ static resnet_status square_attr(imp *im, size_t i, const char *name, size_t n, 
     const rn_onnx_attr *a = rn_onnx_attr_get(&im->m->nodes[i], name);
     *v = dflt;
     if (!a) return RESNET_OK;
-    if (a->n_ints != n) return NODE_FAIL(im, i, "%s has %zu values, expected %zu", name, a->n_ints, n);
+    if (a->n_ints != n) return node_fail(im, i, "%s has %zu values, expected %zu", name, a->n_ints, n);
     for (size_t k = 0; k < n; k++)
         if (a->ints[k] != a->ints[0] || a->ints[k] < 0 || a->ints[k] > 64)
-            return NODE_FAIL(im, i, "%s is not the same small value in every position", name);
+            return node_fail(im, i, "%s is not the same small value in every position", name);
     *v = (int)a->ints[0];
     return RESNET_OK;
 }
@@ -296,11 +295,11 @@ static resnet_status int_attr(imp *im, size_t i, const char *name, int64_t dflt,
 /* The node's first output, which must be its only one read. */
 static resnet_status main_output(imp *im, size_t i, const char **out) {
     const rn_onnx_node *nd = &im->m->nodes[i];
-    if (nd->n_out < 1 || !nd->out[0][0]) return NODE_FAIL(im, i, "it has no output");
+    if (nd->n_out < 1 || !nd->out[0][0]) return node_fail(im, i, "it has no output");
     for (size_t k = 1; k < nd->n_out; k++) {
         size_t c;
         if (nd->out[k][0] && find_refs(im->uses, im->n_uses, nd->out[k], &c))
-            return NODE_FAIL(im, i, "its output %zu is read (a training-mode export?)", k);
+            return node_fail(im, i, "its output %zu is read (a training-mode export?)", k);
     }
     *out = nd->out[0];
     return RESNET_OK;
@@ -310,11 +309,11 @@ static resnet_status main_output(imp *im, size_t i, const char **out) {
 static resnet_status vector_operand(imp *im, size_t i, size_t k, int64_t n, const rn_onnx_tensor **t) {
     const rn_onnx_node *nd = &im->m->nodes[i];
     char a[96];
-    if (k >= nd->n_in || !nd->in[k][0]) return NODE_FAIL(im, i, "input %zu is missing", k);
+    if (k >= nd->n_in || !nd->in[k][0]) return node_fail(im, i, "input %zu is missing", k);
     *t = const_of(im, nd->in[k]);
-    if (!*t) return NODE_FAIL(im, i, "input %zu ('%s') is not an initializer", k, shown(nd->in[k], a, sizeof a));
+    if (!*t) return node_fail(im, i, "input %zu ('%s') is not an initializer", k, shown(nd->in[k], a, sizeof a));
     if (rn_onnx_numel(*t) != n || (*t)->ndim < 1)
-        return NODE_FAIL(im, i, "input %zu ('%s') does not have %" PRId64 " elements", k, shown(nd->in[k], a, sizeof a), n);
+        return node_fail(im, i, "input %zu ('%s') does not have %" PRId64 " elements", k, shown(nd->in[k], a, sizeof a), n);
     return rn_onnx_check_f32(im->m, *t, (size_t)n, im->err);
 }
 
@@ -341,16 +340,16 @@ static resnet_status conv_bn(imp *im, size_t i, const char *in, int cin, const c
     if ((s = expect_op(im, i, "Conv", conv_name)) != RESNET_OK) return s;
     const rn_onnx_node *nd = &im->m->nodes[i];
     if (nd->n_in < 2 || nd->n_in > 3 || strcmp(nd->in[0], in) != 0)
-        return NODE_FAIL(im, i, "expected Conv(%s, weight[, bias])", shown(in, a, sizeof a));
+        return node_fail(im, i, "expected Conv(%s, weight[, bias])", shown(in, a, sizeof a));
     im->visited[i] = 1;
     if ((s = known_attrs(im, i, conv_attrs)) != RESNET_OK) return s;
     const rn_onnx_attr *ap = rn_onnx_attr_get(nd, "auto_pad");
-    if (ap && ap->s && strcmp(ap->s, "NOTSET") != 0) return NODE_FAIL(im, i, "auto_pad is not NOTSET");
+    if (ap && ap->s && strcmp(ap->s, "NOTSET") != 0) return node_fail(im, i, "auto_pad is not NOTSET");
     const rn_onnx_tensor *w = const_of(im, nd->in[1]);
-    if (!w) return NODE_FAIL(im, i, "its weight '%s' is not an initializer", shown(nd->in[1], a, sizeof a));
+    if (!w) return node_fail(im, i, "its weight '%s' is not an initializer", shown(nd->in[1], a, sizeof a));
     if (w->ndim != 4 || w->dims[2] != w->dims[3] || w->dims[0] < 1 || w->dims[0] > 65536 || w->dims[1] < 1 ||
         w->dims[1] > 65536 || !(w->dims[2] == 1 || w->dims[2] == 3 || w->dims[2] == 7))
-        return NODE_FAIL(im, i, "its weight is not [out, in, k, k] with k 1, 3 or 7");
+        return node_fail(im, i, "its weight is not [out, in, k, k] with k 1, 3 or 7");
     /* the data must be there before anything is sized by the shape the file claims */
     if ((s = rn_onnx_check_f32(im->m, w, (size_t)(w->dims[0] * w->dims[1] * w->dims[2] * w->dims[3]), im->err)) != RESNET_OK)
         return s;
@@ -369,17 +368,17 @@ static resnet_status conv_bn(imp *im, size_t i, const char *in, int cin, const c
         (s = square_attr(im, i, "pads", 4, 0, &c->pad)) != RESNET_OK ||
         (s = square_attr(im, i, "dilations", 2, 1, &c->dil)) != RESNET_OK || (s = int_attr(im, i, "group", 1, &g)) != RESNET_OK)
         return s;
-    if (ks != c->k) return NODE_FAIL(im, i, "kernel_shape %d does not match its weight's %d", ks, c->k);
-    if (g < 1 || g > cin || cin % g || c->cout % g) return NODE_FAIL(im, i, "group %" PRId64 " does not divide its channels", g);
+    if (ks != c->k) return node_fail(im, i, "kernel_shape %d does not match its weight's %d", ks, c->k);
+    if (g < 1 || g > cin || cin % g || c->cout % g) return node_fail(im, i, "group %" PRId64 " does not divide its channels", g);
     c->groups = (int)g;
     c->cin = cin;
     if (w->dims[1] * g != cin)
-        return NODE_FAIL(im, i, "its weight takes %" PRId64 " channels, its input has %d", w->dims[1] * g, cin);
-    if (c->stride < 1 || c->stride > 2) return NODE_FAIL(im, i, "stride %d (torchvision's are 1 or 2)", c->stride);
-    if (c->dil < 1) return NODE_FAIL(im, i, "dilation %d", c->dil);
+        return node_fail(im, i, "its weight takes %" PRId64 " channels, its input has %d", w->dims[1] * g, cin);
+    if (c->stride < 1 || c->stride > 2) return node_fail(im, i, "stride %d (torchvision's are 1 or 2)", c->stride);
+    if (c->dil < 1) return node_fail(im, i, "dilation %d", c->dil);
     const int want_pad = c->k == 7 ? 3 : c->k == 3 ? c->dil : 0;
-    if (c->pad != want_pad) return NODE_FAIL(im, i, "pads %d where torchvision's ResNet pads by %d", c->pad, want_pad);
-    if (c->k != 3 && c->dil != 1) return NODE_FAIL(im, i, "a dilated %dx%d convolution", c->k, c->k);
+    if (c->pad != want_pad) return node_fail(im, i, "pads %d where torchvision's ResNet pads by %d", c->pad, want_pad);
+    if (c->k != 3 && c->dil != 1) return node_fail(im, i, "a dilated %dx%d convolution", c->k, c->k);
     if (nd->n_in == 3 && nd->in[2][0]) {
         const rn_onnx_tensor *b;
         if ((s = vector_operand(im, i, 2, c->cout, &b)) != RESNET_OK) return s;
@@ -394,17 +393,17 @@ static resnet_status conv_bn(imp *im, size_t i, const char *in, int cin, const c
         if ((s = known_attrs(im, next, bn_attrs)) != RESNET_OK) return s;
         int64_t tm;
         int_attr(im, next, "training_mode", 0, &tm);
-        if (tm) return NODE_FAIL(im, next, "training_mode is set");
-        if (bn->n_in != 5 || strcmp(bn->in[0], out) != 0) return NODE_FAIL(im, next, "expected BatchNormalization(conv, scale, B, mean, var)");
+        if (tm) return node_fail(im, next, "training_mode is set");
+        if (bn->n_in != 5 || strcmp(bn->in[0], out) != 0) return node_fail(im, next, "expected BatchNormalization(conv, scale, B, mean, var)");
         for (size_t k = 1; k < 5; k++) {
             const rn_onnx_tensor *t;
             if ((s = vector_operand(im, next, k, c->cout, &t)) != RESNET_OK) return s;
         }
         const rn_onnx_attr *e = rn_onnx_attr_get(bn, "epsilon");
         float eps = e ? e->f : ONNX_DEFAULT_EPS;
-        if (!(eps > 0.0f && eps < 0.5f)) return NODE_FAIL(im, next, "epsilon %g is not in (0, 0.5)", (double)eps);
+        if (!(eps > 0.0f && eps < 0.5f)) return node_fail(im, next, "epsilon %g is not in (0, 0.5)", (double)eps);
         if (im->have_eps && eps != im->eps)
-            return NODE_FAIL(im, next, "epsilon %g differs from the other batch norms' %g (the file holds one)", (double)eps,
+            return node_fail(im, next, "epsilon %g differs from the other batch norms' %g (the file holds one)", (double)eps,
                              (double)im->eps);
         im->eps = eps;
         im->have_eps = 1;
@@ -421,7 +420,7 @@ static resnet_status relu_after(imp *im, const char *v, size_t from, const char 
     size_t r;
     resnet_status s;
     if ((s = sole_consumer(im, v, from, &r)) != RESNET_OK || (s = expect_op(im, r, "Relu", where)) != RESNET_OK) return s;
-    if (im->m->nodes[r].n_in != 1 || im->m->nodes[r].n_attrs) return NODE_FAIL(im, r, "a Relu with extra inputs or attributes");
+    if (im->m->nodes[r].n_in != 1 || im->m->nodes[r].n_attrs) return node_fail(im, r, "a Relu with extra inputs or attributes");
     im->visited[r] = 1;
     return main_output(im, r, out);
 }
@@ -497,42 +496,42 @@ static resnet_status block(imp *im, int stage, int index, size_t conv_a, size_t 
     int stride;
     if (c3) {
         if (c1->k != 1 || c2->k != 3 || c3->k != 1)
-            return NODE_FAIL(im, c1->node, "a bottleneck's convolutions are 1x1, 3x3, 1x1; these are %dx%d, %dx%d, %dx%d", c1->k,
+            return node_fail(im, c1->node, "a bottleneck's convolutions are 1x1, 3x3, 1x1; these are %dx%d, %dx%d, %dx%d", c1->k,
                              c1->k, c2->k, c2->k, c3->k, c3->k);
-        if (c1->groups != 1 || c3->groups != 1) return NODE_FAIL(im, c1->groups != 1 ? c1->node : c3->node, "a grouped 1x1 convolution");
+        if (c1->groups != 1 || c3->groups != 1) return node_fail(im, c1->groups != 1 ? c1->node : c3->node, "a grouped 1x1 convolution");
         if (c3->stride != 1 || (c1->stride > 1 && c2->stride > 1))
-            return NODE_FAIL(im, c3->stride != 1 ? c3->node : c2->node, "a bottleneck strides in one convolution only");
+            return node_fail(im, c3->stride != 1 ? c3->node : c2->node, "a bottleneck strides in one convolution only");
         stride = c1->stride > c2->stride ? c1->stride : c2->stride;
         if (c1->stride > 1) im->variant_v1 = 1;
         if (c2->stride > 1) im->variant_v15 = 1;
         if (im->variant_v1 && im->variant_v15)
-            return NODE_FAIL(im, c1->stride > 1 ? c1->node : c2->node,
+            return node_fail(im, c1->stride > 1 ? c1->node : c2->node,
                              "some bottlenecks stride in the first 1x1 (v1), others in the 3x3 (v1.5)");
-        if (c2->cin != c2->cout) return NODE_FAIL(im, c2->node, "a bottleneck's 3x3 keeps its width");
+        if (c2->cin != c2->cout) return node_fail(im, c2->node, "a bottleneck's 3x3 keeps its width");
     } else {
-        if (c1->k != 3 || c2->k != 3) return NODE_FAIL(im, c1->node, "a basic block's convolutions are 3x3");
+        if (c1->k != 3 || c2->k != 3) return node_fail(im, c1->node, "a basic block's convolutions are 3x3");
         if (c1->groups != 1 || c2->groups != 1 || c1->dil != 1 || c2->dil != 1)
-            return NODE_FAIL(im, c1->node, "a basic block is neither grouped nor dilated");
-        if (c2->stride != 1) return NODE_FAIL(im, c2->node, "a basic block strides in its first convolution");
+            return node_fail(im, c1->node, "a basic block is neither grouped nor dilated");
+        if (c2->stride != 1) return node_fail(im, c2->node, "a basic block strides in its first convolution");
         stride = c1->stride;
     }
-    if (!is_op(im, nx, "Add")) return NODE_FAIL(im, nx, "expected the residual Add of block %s", p);
+    if (!is_op(im, nx, "Add")) return node_fail(im, nx, "expected the residual Add of block %s", p);
     const rn_onnx_node *add = &im->m->nodes[nx];
     const char *shortcut = dn ? down_copy.out : *x;
     if (add->n_in != 2 || add->n_attrs ||
         !((strcmp(add->in[0], main_out) == 0 && strcmp(add->in[1], shortcut) == 0) ||
           (strcmp(add->in[1], main_out) == 0 && strcmp(add->in[0], shortcut) == 0)))
-        return NODE_FAIL(im, nx, "the residual Add of block %s adds other values than the block's and its shortcut", p);
+        return node_fail(im, nx, "the residual Add of block %s adds other values than the block's and its shortcut", p);
     im->visited[nx] = 1;
     if (dn) {
         if (down_copy.k != 1 || down_copy.stride != stride || down_copy.groups != 1 || down_copy.cout != out_ch)
-            return NODE_FAIL(im, down_copy.node, "the downsample of block %s is not a 1x1 convolution to %d channels with stride %d",
+            return node_fail(im, down_copy.node, "the downsample of block %s is not a 1x1 convolution to %d channels with stride %d",
                              p, out_ch, stride);
         convbn *d;
         if ((s = push_conv(im, &d)) != RESNET_OK) return s;
         *d = down_copy;
     } else if (stride != 1 || out_ch != *c) {
-        return NODE_FAIL(im, c1_node, "block %s changes the shape (stride %d, %d -> %d channels) without a downsample", p,
+        return node_fail(im, c1_node, "block %s changes the shape (stride %d, %d -> %d channels) without a downsample", p,
                          stride, *c, out_ch);
     }
     const char *add_out;
@@ -567,7 +566,7 @@ static resnet_status walk(imp *im) {
     convbn *stem;
     if ((s = conv_bn(im, u[0].idx, in, 3, "conv1", "bn1", &stem)) != RESNET_OK) return s;
     if (stem->k != 7 || stem->stride != 2 || stem->groups != 1 || stem->dil != 1)
-        return NODE_FAIL(im, stem->node, "the stem is a 7x7 convolution with stride 2");
+        return node_fail(im, stem->node, "the stem is a 7x7 convolution with stride 2");
     const char *x;
     int c = stem->cout;
     size_t stem_node = stem->node;
@@ -583,7 +582,7 @@ static resnet_status walk(imp *im) {
         (s = square_attr(im, mp, "dilations", 2, 1, &dl)) != RESNET_OK)
         return s;
     int_attr(im, mp, "ceil_mode", 0, &ceil);
-    if (k != 3 || st != 2 || pd != 1 || dl != 1 || ceil) return NODE_FAIL(im, mp, "the max pool is 3x3, stride 2, padding 1");
+    if (k != 3 || st != 2 || pd != 1 || dl != 1 || ceil) return node_fail(im, mp, "the max pool is 3x3, stride 2, padding 1");
     im->visited[mp] = 1;
     if ((s = main_output(im, mp, &x)) != RESNET_OK) return s;
     size_t prev = mp;
@@ -592,13 +591,13 @@ static resnet_status walk(imp *im) {
         u = find_refs(im->uses, im->n_uses, x, &n);
         if (n == 1 && (is_op(im, u[0].idx, "GlobalAveragePool") || is_op(im, u[0].idx, "ReduceMean"))) {
             if (stage != 3)
-                return NODE_FAIL(im, u[0].idx, "the graph has %d stages, a torchvision ResNet four", stage + 1);
+                return node_fail(im, u[0].idx, "the graph has %d stages, a torchvision ResNet four", stage + 1);
             im->output_stride = os;
             return head(im, u[0].idx, x, c);
         }
         if (n != 2) {
-            if (n == 0) return NODE_FAIL(im, prev, "nothing reads its output");
-            return NODE_FAIL(im, u[n > 2 ? 2 : 0].idx, "a block's input feeds %zu nodes (expected 2: a Conv and an Add, or two Convs)", n);
+            if (n == 0) return node_fail(im, prev, "nothing reads its output");
+            return node_fail(im, u[n > 2 ? 2 : 0].idx, "a block's input feeds %zu nodes (expected 2: a Conv and an Add, or two Convs)", n);
         }
         size_t ca = SIZE_MAX, cb = SIZE_MAX;
         const int conv0 = is_op(im, u[0].idx, "Conv"), conv1 = is_op(im, u[1].idx, "Conv");
@@ -610,21 +609,21 @@ static resnet_status walk(imp *im) {
         } else if (conv1 && is_op(im, u[0].idx, "Add")) {
             ca = u[1].idx;
         } else {
-            return NODE_FAIL(im, conv0 ? u[1].idx : u[0].idx, "expected a residual block's Conv or Add");
+            return node_fail(im, conv0 ? u[1].idx : u[0].idx, "expected a residual block's Conv or Add");
         }
         const int has_down = cb != SIZE_MAX;
         if (stage < 0 || has_down) {
-            if (++stage >= 4) return NODE_FAIL(im, ca, "a fifth stage (a torchvision ResNet has four)");
+            if (++stage >= 4) return node_fail(im, ca, "a fifth stage (a torchvision ResNet has four)");
             index = 0;
         }
         int bottleneck = 0, stride = 1;
         size_t first_conv = im->n_convs;
         if ((s = block(im, stage, index, ca, cb, &x, &c, &bottleneck, &stride)) != RESNET_OK) return s;
         if (kind >= 0 && kind != bottleneck)
-            return NODE_FAIL(im, im->convs[first_conv].node, "basic and bottleneck blocks mixed in one network");
+            return node_fail(im, im->convs[first_conv].node, "basic and bottleneck blocks mixed in one network");
         kind = bottleneck;
         if (index == 0) os *= stride;
-        else if (stride != 1) return NODE_FAIL(im, im->convs[first_conv].node, "a block strides but does not start a stage");
+        else if (stride != 1) return node_fail(im, im->convs[first_conv].node, "a block strides but does not start a stage");
         prev = producer(im, x);
         index++;
     }
@@ -637,7 +636,7 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     int flat = 0;
     im->visited[pool] = 1;
     const rn_onnx_node *nd = &im->m->nodes[pool];
-    if (nd->n_in < 1 || strcmp(nd->in[0], x) != 0) return NODE_FAIL(im, pool, "expected the pool to read the last block");
+    if (nd->n_in < 1 || strcmp(nd->in[0], x) != 0) return node_fail(im, pool, "expected the pool to read the last block");
     if (is_op(im, pool, "ReduceMean")) {
         static const char *const rm_attrs[] = {"axes", "keepdims", NULL};
         if ((s = known_attrs(im, pool, rm_attrs)) != RESNET_OK) return s;
@@ -654,12 +653,12 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
         for (size_t k = 0; k < 2; k++)
             if (axes[k] < 0) axes[k] += 4;
         if (nax != 2 || !((axes[0] == 2 && axes[1] == 3) || (axes[0] == 3 && axes[1] == 2)))
-            return NODE_FAIL(im, pool, "a ReduceMean not over the spatial axes (2, 3)");
+            return node_fail(im, pool, "a ReduceMean not over the spatial axes (2, 3)");
         int64_t keep;
         int_attr(im, pool, "keepdims", 1, &keep);
         flat = keep == 0;
     } else if (nd->n_in != 1 || nd->n_attrs) {
-        return NODE_FAIL(im, pool, "a GlobalAveragePool with extra inputs or attributes");
+        return node_fail(im, pool, "a GlobalAveragePool with extra inputs or attributes");
     }
     if ((s = main_output(im, pool, &v)) != RESNET_OK) return s;
     size_t nx;
@@ -667,7 +666,7 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     if (is_op(im, nx, "Flatten")) {
         int64_t axis;
         int_attr(im, nx, "axis", 1, &axis);
-        if (axis != 1 || im->m->nodes[nx].n_in != 1) return NODE_FAIL(im, nx, "a Flatten not at axis 1");
+        if (axis != 1 || im->m->nodes[nx].n_in != 1) return node_fail(im, nx, "a Flatten not at axis 1");
         im->visited[nx] = 1;
         flat = 1;
     } else if (is_op(im, nx, "Reshape")) {
@@ -676,7 +675,7 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
         int64_t shape[2];
         if (!t || rn_onnx_numel(t) != 2 || rn_onnx_read_i64(im->m, t, shape, 2, im->err) != RESNET_OK ||
             !(shape[1] == -1 || shape[1] == c) || shape[0] < -1 || shape[0] > 1)
-            return NODE_FAIL(im, nx, "a Reshape whose shape is not a constant [N, %d]", c);
+            return node_fail(im, nx, "a Reshape whose shape is not a constant [N, %d]", c);
         im->visited[nx] = 1;
         flat = 1;
     }
@@ -685,7 +684,7 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
         size_t f = nx;
         if ((s = sole_consumer(im, v, f, &nx)) != RESNET_OK) return s;
     }
-    if (!flat) return NODE_FAIL(im, nx, "expected Flatten or Reshape after the pool");
+    if (!flat) return node_fail(im, nx, "expected Flatten or Reshape after the pool");
     const rn_onnx_node *fc = &im->m->nodes[nx];
     const char *out;
     if (is_op(im, nx, "Gemm")) {
@@ -695,8 +694,8 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
         int64_t ta, tb;
         int_attr(im, nx, "transA", 0, &ta);
         int_attr(im, nx, "transB", 0, &tb);
-        if ((al && al->f != 1.0f) || (be && be->f != 1.0f) || ta) return NODE_FAIL(im, nx, "a Gemm with alpha, beta or transA");
-        if (fc->n_in != 3 || strcmp(fc->in[0], v) != 0) return NODE_FAIL(im, nx, "expected Gemm(features, weight, bias)");
+        if ((al && al->f != 1.0f) || (be && be->f != 1.0f) || ta) return node_fail(im, nx, "a Gemm with alpha, beta or transA");
+        if (fc->n_in != 3 || strcmp(fc->in[0], v) != 0) return node_fail(im, nx, "expected Gemm(features, weight, bias)");
         im->fc_w = const_of(im, fc->in[1]);
         im->fc_b = const_of(im, fc->in[2]);
         im->fc_trans = tb != 0;
@@ -705,7 +704,7 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
         im->visited[nx] = 1;
         if ((s = main_output(im, nx, &out)) != RESNET_OK) return s;
     } else if (is_op(im, nx, "MatMul")) {
-        if (fc->n_in != 2 || strcmp(fc->in[0], v) != 0) return NODE_FAIL(im, nx, "expected MatMul(features, weight)");
+        if (fc->n_in != 2 || strcmp(fc->in[0], v) != 0) return node_fail(im, nx, "expected MatMul(features, weight)");
         im->fc_w = const_of(im, fc->in[1]);
         im->fc_trans = 0;
         im->fc_node = nx;
@@ -717,22 +716,22 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
             return s;
         const rn_onnx_node *an = &im->m->nodes[ad];
         if (an->n_in != 2 || (strcmp(an->in[0], mo) != 0 && strcmp(an->in[1], mo) != 0))
-            return NODE_FAIL(im, ad, "expected Add(MatMul, bias)");
+            return node_fail(im, ad, "expected Add(MatMul, bias)");
         im->fc_b = const_of(im, strcmp(an->in[0], mo) == 0 ? an->in[1] : an->in[0]);
         im->fc_add = ad;
         im->visited[ad] = 1;
         nx = ad;
         if ((s = main_output(im, ad, &out)) != RESNET_OK) return s;
     } else {
-        return NODE_FAIL(im, nx, "expected the fc layer (Gemm, or MatMul and Add)");
+        return node_fail(im, nx, "expected the fc layer (Gemm, or MatMul and Add)");
     }
     const rn_onnx_tensor *w = im->fc_w, *b = im->fc_b;
-    if (!w || w->ndim != 2) return NODE_FAIL(im, im->fc_node, "the fc weight is not a 2-D initializer");
+    if (!w || w->ndim != 2) return node_fail(im, im->fc_node, "the fc weight is not a 2-D initializer");
     const int64_t in_f = im->fc_trans ? w->dims[1] : w->dims[0], out_f = im->fc_trans ? w->dims[0] : w->dims[1];
-    if (in_f != c) return NODE_FAIL(im, im->fc_node, "the fc takes %" PRId64 " features, the network has %d", in_f, c);
-    if (out_f < 1 || out_f > 1000000) return NODE_FAIL(im, im->fc_node, "the fc has %" PRId64 " classes", out_f);
+    if (in_f != c) return node_fail(im, im->fc_node, "the fc takes %" PRId64 " features, the network has %d", in_f, c);
+    if (out_f < 1 || out_f > 1000000) return node_fail(im, im->fc_node, "the fc has %" PRId64 " classes", out_f);
     if (!b || rn_onnx_numel(b) != out_f)
-        return NODE_FAIL(im, im->fc_add != SIZE_MAX ? im->fc_add : im->fc_node, "the fc bias is not an initializer of %" PRId64 " values",
+        return node_fail(im, im->fc_add != SIZE_MAX ? im->fc_add : im->fc_node, "the fc bias is not an initializer of %" PRId64 " values",
                          out_f);
     if ((s = rn_onnx_check_f32(im->m, w, (size_t)(in_f * out_f), im->err)) != RESNET_OK ||
         (s = rn_onnx_check_f32(im->m, b, (size_t)out_f, im->err)) != RESNET_OK)
@@ -740,10 +739,10 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     im->classes = (int)out_f;
     im->features = c;
     size_t cnt;
-    if (find_refs(im->uses, im->n_uses, out, &cnt)) return NODE_FAIL(im, nx, "its output '%s' is read by other nodes", shown(out, a, sizeof a));
+    if (find_refs(im->uses, im->n_uses, out, &cnt)) return node_fail(im, nx, "its output '%s' is read by other nodes", shown(out, a, sizeof a));
     int is_out = 0;
     for (size_t i = 0; i < im->m->n_outputs && !is_out; i++) is_out = strcmp(im->m->outputs[i], out) == 0;
-    if (!is_out || im->m->n_outputs != 1) return NODE_FAIL(im, nx, "the logits are not the graph's one output");
+    if (!is_out || im->m->n_outputs != 1) return node_fail(im, nx, "the logits are not the graph's one output");
     return RESNET_OK;
 }
 
@@ -757,7 +756,7 @@ typedef struct out_list {
     size_t n, cap;
 } out_list;
 
-static float *emit(imp *im, out_list *o, const char *name, int ndim, const int64_t *shape) {
+static float *emit(out_list *o, const char *name, int ndim, const int64_t *shape) {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 128;
         rn_st_entry *e = realloc(o->e, cap * sizeof *e);
@@ -788,7 +787,6 @@ static float *emit(imp *im, out_list *o, const char *name, int ndim, const int64
     o->names[o->n] = n;
     o->data[o->n] = data;
     o->n++;
-    (void)im;
     return data;
 }
 
@@ -812,7 +810,7 @@ static resnet_status write_convs(imp *im, out_list *o) {
         const rn_onnx_tensor *w = const_of(im, nd->in[1]);
         const size_t n = (size_t)w->dims[0] * (size_t)w->dims[1] * (size_t)w->dims[2] * (size_t)w->dims[3];
         snprintf(name, sizeof name, "%s.weight", c->conv);
-        float *d = emit(im, o, name, 4, w->dims);
+        float *d = emit(o, name, 4, w->dims);
         if (!d) return rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", im->path);
         if ((s = rn_onnx_read_f32(im->m, w, d, n, im->err)) != RESNET_OK) return s;
         const size_t co = (size_t)c->cout;
@@ -829,7 +827,7 @@ static resnet_status write_convs(imp *im, out_list *o) {
         float *v[4];
         for (int k = 0; k < 4; k++) {
             snprintf(name, sizeof name, "%s.%s", c->bn, fields[k]);
-            if (!(v[k] = emit(im, o, name, 1, shape))) {
+            if (!(v[k] = emit(o, name, 1, shape))) {
                 free(bias);
                 return rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", im->path);
             }
@@ -852,7 +850,7 @@ static resnet_status write_convs(imp *im, out_list *o) {
     /* fc: weight [classes, features] */
     const int64_t ws[2] = {im->classes, im->features}, bs[1] = {im->classes};
     const size_t n = (size_t)im->classes * (size_t)im->features;
-    float *w = emit(im, o, "fc.weight", 2, ws), *b = emit(im, o, "fc.bias", 1, bs);
+    float *w = emit(o, "fc.weight", 2, ws), *b = emit(o, "fc.bias", 1, bs);
     if (!w || !b) return rn_fail(im->err, RESNET_E_NOMEM, "%s: out of memory", im->path);
     if ((s = rn_onnx_read_f32(im->m, im->fc_w, w, n, im->err)) != RESNET_OK) return s;
     if ((s = rn_onnx_read_f32(im->m, im->fc_b, b, (size_t)im->classes, im->err)) != RESNET_OK) return s;
@@ -990,7 +988,7 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     if (s == RESNET_OK) s = index_graph(&im);
     if (s == RESNET_OK) s = walk(&im);
     for (size_t i = 0; s == RESNET_OK && i < m->n_nodes; i++)
-        if (!im.visited[i]) s = NODE_FAIL(&im, i, "it is not on the network's path");
+        if (!im.visited[i]) s = node_fail(&im, i, "it is not on the network's path");
     if (s == RESNET_OK) s = write_convs(&im, &o);
     /* an external data file named as the output would be replaced while read: refuse it */
     if (s == RESNET_OK && rn_file_id_of(out_path, &out_id)) {
