@@ -554,8 +554,9 @@ static resnet_status walk(imp *im) {
     const char *in = NULL;
     for (size_t i = 0; i < m->n_inputs; i++) {
         if (init_of(im, m->inputs[i])) continue;
+        char b[96];
         if (in) return rn_fail(im->err, RESNET_E_UNSUPPORTED, "%s: the graph has more than one input ('%s' and '%s')",
-                               im->path, shown(in, a, sizeof a), m->inputs[i]);
+                               im->path, shown(in, a, sizeof a), shown(m->inputs[i], b, sizeof b));
         in = m->inputs[i];
     }
     if (!in) return rn_fail(im->err, RESNET_E_UNSUPPORTED, "%s: the graph has no input", im->path);
