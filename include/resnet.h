@@ -236,6 +236,17 @@ RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_lo
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 
+/* Converts what torch.onnx.export writes for a torchvision ResNet-family network (resnet18 to
+ * 152, ResNeXt, wide ResNets; opsets 11 to 17; batch norms folded into the convolutions or
+ * not; initializers inline or in external data files beside the model) to a safetensors file
+ * with torchvision's state_dict names, for resnet_model_load. The graph is recognised node by
+ * node: one that is not such a ResNet is refused with one line naming the first node that does
+ * not fit. Metadata: variant (v1 or v1.5, read from where the bottlenecks stride),
+ * normalization (norm), bn_eps, and labels (a JSON array) from labels_path (one name a line)
+ * when not NULL. out_path is written atomically. `resnet import MODEL.onnx`. */
+RESNET_API resnet_status resnet_import_onnx(const char *model_onnx, const char *out_path, resnet_norm norm,
+                                            const char *labels_path, resnet_error *err);
+
 /* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
  * weights in the bottleneck convolutions, the stem and the fc stored in fp32; the stem is
  * quantized when the file is loaded and runs in int8 too). The file says which. */
