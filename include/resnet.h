@@ -89,7 +89,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 2
+#define RESNET_VERSION_MINOR 3
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -183,6 +183,12 @@ typedef struct resnet_session resnet_session;
 RESNET_API resnet_status resnet_model_load(const char *path, const resnet_load_options *opts,
                                            resnet_model **out, resnet_error *err);
 RESNET_API void resnet_model_free(resnet_model *m);
+
+/* The weight file the resnet tool uses without --weights (API 1.3), written into buf (n
+ * bytes): $RESNET_WEIGHTS, else resnet50-v1-caffe.safetensors in $RESNET_CACHE, else in
+ * $XDG_CACHE_HOME/resnet, else in ~/.cache/resnet (what `resnet fetch` makes). The file
+ * need not exist: resnet_model_load then says so. RESNET_E_ARG when the path does not fit. */
+RESNET_API resnet_status resnet_default_weights(char *buf, size_t n, resnet_error *err);
 RESNET_API resnet_variant resnet_model_variant(const resnet_model *m);
 RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
