@@ -238,10 +238,10 @@ int cmd_eval(int argc, char **argv) {
     cli_progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
-        char kernels[64]; /* an int8 model: both families, the int8 one first */
+        char kernels[64]; /* an int8 model runs every convolution and the fc in int8, as bench says */
         if (resnet_model_precision(model) == RESNET_PRECISION_INT8)
-            snprintf(kernels, sizeof kernels, "int8 %s + fp32 %s", resnet_model_int8_kernels(model),
-                     resnet_kernels_name(resnet_model_kernels(model)));
+            snprintf(kernels, sizeof kernels, "int8 %s (every convolution and the fc)",
+                     resnet_model_int8_kernels(model));
         else
             snprintf(kernels, sizeof kernels, "%s", resnet_kernels_name(resnet_model_kernels(model)));
         eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = nviews,
