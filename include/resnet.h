@@ -310,7 +310,7 @@ typedef enum resnet_tta {
     RESNET_TTA_FLIP = 1,       /* 2 views: that crop and its mirror image */
     RESNET_TTA_10CROP = 2,     /* 10 views: centre and four corners at resize 256, and mirrors */
     RESNET_TTA_MULTISCALE = 3  /* 6 views: centre crops at resize 256, 224 and 320, and mirrors
-                                * (chosen on half of val1300, checked on the other: README) */
+                                * (chosen on half of val1300, checked on the other: docs/performance.md) */
 } resnet_tta;
 
 #define RESNET_TTA_MAX_VIEWS 16 /* no mode has more views than this */
