@@ -173,7 +173,7 @@ resnet_status rn_weights_fold(const rn_safetensors *st, const char *path, double
 
 /* The fc, in fp32; or in int8 for an int8 model (int8 set): the file's fp32 weights quantized
  * here to 8 bits per output channel, its input per row in 7 bits as it runs
- * (rn_qdense_forward). Measured on val1300 (docs/int8.md, "Measurements"): 7-bit weights cost the fc 0.5
+ * (rn_qdense_forward). Measured on val1300 (README, Int8): 7-bit weights cost the fc 0.5
  * points of top-1 agreement with fp32 on held-out photos; 8-bit weights with 7-bit rows cost
  * 0.1; 8-bit rows would not let the AVX2 kernel multiply 8-bit weights exactly. A quarter of
  * fp32's bytes to stream at batch 1, and 6 MB less memory. */
