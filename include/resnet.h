@@ -418,6 +418,9 @@ RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
  * by a process killed outright is removed by the next write of path. */
 RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const char *path,
                                                 resnet_error *err);
+/* The same PNG in memory (API 1.3): *data (free it with free()) and *size. */
+RESNET_API resnet_status resnet_image_encode_png(const resnet_image *img, unsigned char **data, size_t *size,
+                                                 resnet_error *err);
 /* resnet_preprocess_file on an image already decoded. */
 RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out,
                                                  resnet_error *err);

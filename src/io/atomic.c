@@ -299,6 +299,7 @@ static const char *kind_name(rn_file_kind k) {
     case RN_KIND_NPY: return "a .npy file";
     case RN_KIND_F32: return "a float32 feature matrix";
     case RN_KIND_PREDICTIONS: return "a predictions file";
+    case RN_KIND_REPORT: return "a report written by resnet eval";
     }
     return "?";
 }
@@ -355,6 +356,10 @@ static int is_kind(int fd, off_t size, rn_file_kind k) {
     case RN_KIND_PREDICTIONS: {
         size_t pl = strlen(RN_PREDICTIONS_HEADER);
         return (size_t)n > pl && memcmp(b, RN_PREDICTIONS_HEADER, pl) == 0 && b[pl] == '\n';
+    }
+    case RN_KIND_REPORT: {
+        size_t rl = strlen(RN_REPORT_HEADER);
+        return (size_t)n >= rl && memcmp(b, RN_REPORT_HEADER, rl) == 0;
     }
     }
     return 0;
