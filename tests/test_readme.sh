@@ -96,14 +96,14 @@ $(sed 's/^/     stderr: /' "$tmp/err")"
 for n in $(cut -f1 "$tmp/blocks" | sort -un); do run_block "$n"; done
 
 # The Set-up's apt-get line names every Debian package tools/deps.sh (make deps, .ci/run) may
-# install for the build and the tests (clang and its runtime are for `make fuzz` only,
+# install for the build and the tests (not its --extras: clang and its runtime for `make fuzz`,
 # chromium for one optional check of tests/test_report.sh), but
 # nodejs and npm, which the README asks for only when npm is missing (NodeSource's nodejs
 # conflicts with Debian's npm), so a clean machine set up from the README builds and tests as
 # CI's does.
 apt_line=$(grep -m1 -E '^ *(sudo )?apt-get install ' "$README")
 missing="" extra=""
-for p in $(grep -o 'need+=([^)]*)' tools/deps.sh | sed 's/^need+=(//; s/)$//' | tr ' ' '\n' |
+for p in $(sed '/^if \[ "$extras" = 1 \]/,/^fi/d' tools/deps.sh | grep -o 'need+=([^)]*)' | sed 's/^need+=(//; s/)$//' | tr ' ' '\n' |
   grep -v -E '^(clang|libclang|chromium$|nodejs$|npm$)' | sort -u); do
   [[ " $apt_line " == *" $p "* ]] || missing="$missing $p"
 done

