@@ -104,6 +104,8 @@ run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
 run_suite test_reliability.sh tests/test_reliability.sh
 run_suite test_install.sh tests/test_install.sh
 run_suite test_python.sh tests/test_python.sh
+run_suite test_pip.sh tests/test_pip.sh
+run_suite test_report.sh tests/test_report.sh
 run_suite test_serve.sh tests/test_serve.sh
 run_suite test_http.sh tests/test_http.sh
 run_suite test_overflow_serve.sh tests/test_overflow_serve.sh

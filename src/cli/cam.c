@@ -10,21 +10,97 @@
 
 #include "cli/cli.h"
 
-/* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
- * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
-static int parse_class(const char *s) {
+/* A name as compared: lower case, '_' as ' '. 0 if it does not fit. */
+static int fold_name(const char *s, size_t len, char *out, size_t cap) {
+    if (len == 0 || len >= cap) return 0;
+    for (size_t i = 0; i < len; i++) out[i] = s[i] == '_' ? ' ' : (char)tolower((unsigned char)s[i]);
+    out[len] = '\0';
+    return 1;
+}
+
+/* Levenshtein distance of a and b (both folded, shorter than 128): for "did you mean". */
+static int edit_distance(const char *a, const char *b) {
+    int row[128], la = (int)strlen(a), lb = (int)strlen(b);
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Calls fn(class, folded term) for each name of each class: its short name, then each of its
+ * WordNet synonyms. Stops when fn returns non-zero. */
+static void each_name(int (*fn)(int, const char *, void *), void *ctx) {
+    char term[128];
+    for (int c = 0; c < CLI_IMAGENET_CLASSES; c++) {
+        const char *name = resnet_class_name(c);
+        if (name && fold_name(name, strlen(name), term, sizeof term) && fn(c, term, ctx)) return;
+        for (const char *p = cli_class_synonyms[c]; *p;) {
+            size_t len = strcspn(p, ",");
+            if (fold_name(p, len, term, sizeof term) && fn(c, term, ctx)) return;
+            p += len;
+            while (*p == ',' || *p == ' ') p++;
+        }
+    }
+}
+
+typedef struct {
+    const char *want;             /* folded */
+    int found, other;             /* the first class it names, and another one (ambiguous) */
+    int best, best_class;         /* the closest name so far */
+    char best_term[128];
+} class_search;
+
+static int match_name(int c, const char *term, void *ctx) {
+    class_search *q = ctx;
+    if (strcmp(term, q->want) == 0) {
+        if (q->found < 0) q->found = c;
+        else if (c != q->found && q->other < 0) q->other = c;
+        return 0;
+    }
+    int d = edit_distance(term, q->want);
+    if (d < q->best) {
+        q->best = d;
+        q->best_class = c;
+        snprintf(q->best_term, sizeof q->best_term, "%s", term);
+    }
+    return 0;
+}
+
+/* A class given as an index (0..999), a WordNet id, torchvision's short name or one of its
+ * WordNet synonyms ("rooster" is not one of "cock"'s: ImageNet lists none), any case, '_' for
+ * ' ' ("tiger_cat"). A short name wins over a synonym: "crane" is 517, the machine, whose
+ * short name it is, not 134 ("crane bird"), whose synonym it is. -1 if none matches or a
+ * synonym names two classes; why, with the closest name, in msg. */
+static int parse_class(const char *s, char *msg, size_t cap) {
     char *end;
     long v = strtol(s, &end, 10);
+    snprintf(msg, cap, "an index 0-999 or a name such as 'tiger cat'");
     /* only digits: " 5" or "5 " is neither an index nor a name */
     if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
     char want[128];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof want) return -1;
-    for (size_t i = 0; i <= n; i++) want[i] = s[i] == '_' ? ' ' : s[i];
+    if (!fold_name(s, strlen(s), want, sizeof want)) return -1;
     for (int c = 0; c < RESNET_NUM_CLASSES; c++) {
         const char *name = resnet_class_name(c), *wnid = resnet_class_wnid(c);
         if ((name && strcasecmp(name, want) == 0) || (wnid && strcasecmp(wnid, s) == 0)) return c;
     }
+    class_search q = {.want = want, .found = -1, .other = -1, .best = 1 << 30, .best_class = -1};
+    each_name(match_name, &q);
+    if (q.found >= 0 && q.other < 0) return q.found;
+    if (q.found >= 0)
+        snprintf(msg, cap, "it names both %d (%s) and %d (%s): give the index", q.found, resnet_class_name(q.found),
+                 q.other, resnet_class_name(q.other));
+    else if (q.best_class >= 0 && q.best <= (int)strlen(want) / 2)
+        snprintf(msg, cap, "the closest name is '%s', class %d (%s)", q.best_term, q.best_class,
+                 resnet_class_name(q.best_class));
     return -1;
 }
 
@@ -68,8 +144,9 @@ int cmd_cam(int argc, char **argv) {
     if (!photo) return cli_usage_error("cam: no photo given");
     if (!out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
     int cls = -1;
-    if (class_arg && (cls = parse_class(class_arg)) < 0)
-        return cli_usage_error("cam: unknown class '%s' (an index 0-999 or a name such as 'tiger cat')", class_arg);
+    char why[400];
+    if (class_arg && (cls = parse_class(class_arg, why, sizeof why)) < 0)
+        return cli_usage_error("cam: unknown class '%s' (%s)", class_arg, why);
     char *photos[1] = {(char *)photo};
     if (cli_check_output(out, RN_KIND_PNG, &common, photos, cli_is_stdin(photo) ? 0 : 1, NULL, 0) != 0) return 1;
 
