@@ -109,7 +109,7 @@ for p in $(sed '/^if \[ "$extras" = 1 \]/,/^fi/d' tools/deps.sh | grep -o 'need+
 done
 for p in nodejs npm; do [[ " $apt_line " == *" $p "* ]] && extra="$extra $p"; done
 [ -n "$apt_line" ] && [ -z "$missing" ] && [ -z "$extra" ] && grep -q '`nodejs npm` as well, only if `npm` is missing' "$README" &&
-  grep -q '^    make deps ' "$README"
+  grep -q '(`make deps`' "$README"
 check "$README: make deps, and the apt-get line names what tools/deps.sh installs (nodejs npm apart)" $? \
   "line: '$apt_line'; missing:$missing; there but must not be:$extra"
 
