@@ -104,6 +104,20 @@ static int parse_class(const char *s, char *msg, size_t cap) {
     return -1;
 }
 
+/* A class of the loaded network by index or by its own name (folded as above); -1 if none. */
+static int model_class(const resnet_model *m, const char *s) {
+    char *end, want[128], term[128], buf[32];
+    long v = strtol(s, &end, 10);
+    const int nc = resnet_model_classes(m);
+    if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < nc ? (int)v : -1;
+    if (!fold_name(s, strlen(s), want, sizeof want)) return -1;
+    for (int c = 0; c < nc; c++) {
+        const char *name = resnet_model_class_label(m, c, buf, sizeof buf);
+        if (fold_name(name, strlen(name), term, sizeof term) && strcmp(term, want) == 0) return c;
+    }
+    return -1;
+}
+
 enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
 static const cli_option options[] = {
@@ -145,7 +159,11 @@ int cmd_cam(int argc, char **argv) {
     if (!out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
     int cls = -1;
     char why[400];
-    if (class_arg && (cls = parse_class(class_arg, why, sizeof why)) < 0)
+    /* ImageNet's names are checked before anything is loaded (a typo costs no model load); a
+     * network of its own classes or names resolves the class once loaded (model_class) */
+    const int imagenet_names = !common.labels;
+    if (class_arg && imagenet_names && (cls = parse_class(class_arg, why, sizeof why)) < 0 &&
+        !isdigit((unsigned char)class_arg[0]))
         return cli_usage_error("cam: unknown class '%s' (%s)", class_arg, why);
     char *photos[1] = {(char *)photo};
     if (cli_check_output(out, RN_KIND_PNG, &common, photos, cli_is_stdin(photo) ? 0 : 1, NULL, 0) != 0) return 1;
@@ -161,18 +179,35 @@ int cmd_cam(int argc, char **argv) {
     } else if (resnet_image_load_ex(photo, common.image_flags, &img, &err) != RESNET_OK) {
         return cli_error("%s", err.message);
     }
-    int rc = 1;
+    int rc = 1, nc = 0, mh = 0, mw = 0;
     resnet_model *model = NULL;
     resnet_session *s = NULL;
-    float *input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
-    float *logits = malloc(RESNET_NUM_CLASSES * sizeof(float));
-    float *maps = malloc((size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS * sizeof(float));
-    float *heat = malloc((size_t)img.width * img.height * sizeof(float));
+    float *input = NULL, *logits = NULL, *maps = NULL, *heat = NULL;
+    char label[32];
+    if (!(model = cli_load_model(&common))) goto done;
+    nc = resnet_model_classes(model);
+    resnet_model_map_size(model, &mh, &mw);
+    /* the overlay places a 7x7 map over the 224 crop of the photo */
+    if (resnet_model_input_size(model) != RESNET_INPUT_SIZE || mh != RESNET_MAP_SIZE || mw != RESNET_MAP_SIZE) {
+        cli_error("cam: the maps are drawn for a %d crop at output stride 32 (a %dx%d map); this network sees %d "
+                  "(--size) with a %dx%d map", RESNET_INPUT_SIZE, RESNET_MAP_SIZE, RESNET_MAP_SIZE,
+                  resnet_model_input_size(model), mh, mw);
+        goto done;
+    }
+    if (class_arg && (cls < 0 || cls >= nc || !imagenet_names || nc != RESNET_NUM_CLASSES) &&
+        (cls = model_class(model, class_arg)) < 0) {
+        rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d or one of the network's class names)", class_arg,
+                             nc - 1);
+        goto done;
+    }
+    input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
+    logits = malloc((size_t)nc * sizeof(float));
+    maps = malloc((size_t)nc * RESNET_MAP_CELLS * sizeof(float));
+    heat = malloc((size_t)img.width * img.height * sizeof(float));
     if (!input || !logits || !maps || !heat) {
         cli_error("out of memory");
         goto done;
     }
-    if (!(model = cli_load_model(&common))) goto done;
     if (resnet_session_create(model, common.threads, 1, &s, &err) != RESNET_OK ||
         resnet_preprocess_image(&img, resnet_model_norm(model), input, &err) != RESNET_OK) {
         cli_error("%s: %s", photo, err.message);
@@ -186,14 +221,14 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    if (resnet_outputs_check(&o, 1, &err) != RESNET_OK) { /* inf, NaN, all equal: no answer */
+    if (resnet_model_outputs_check(model, &o, 1, &err) != RESNET_OK) { /* inf, NaN, all equal: no answer */
         cli_error("%s: %s", photo, err.message);
         goto done;
     }
-    resnet_softmax(logits, RESNET_NUM_CLASSES, logits);
+    resnet_softmax(logits, nc, logits);
     if (cls < 0) {
         resnet_prediction top;
-        resnet_top_k(logits, RESNET_NUM_CLASSES, 1, &top);
+        resnet_top_k(logits, nc, 1, &top);
         cls = top.index;
     }
     if (resnet_cam_heatmap(maps + (size_t)cls * RESNET_MAP_CELLS, img.width, img.height, heat, &err) != RESNET_OK ||
@@ -206,7 +241,8 @@ int cmd_cam(int argc, char **argv) {
     for (size_t i = 1; i < (size_t)img.width * img.height; i++)
         if (heat[i] > heat[hot]) hot = i;
     cli_text(stdout, out);
-    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls, resnet_class_name(cls),
+    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls,
+           resnet_model_class_label(model, cls, label, sizeof label),
            100.0 * logits[cls], (int)(hot % (size_t)img.width), (int)(hot / (size_t)img.width), img.width,
            img.height);
     rc = 0;
