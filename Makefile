@@ -68,6 +68,7 @@ $(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avx512bf16.o: KERNEL_FLAGS = -mavx512bf16 -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
 
 .PHONY: all demo test install uninstall clean weights examples qgemm-bench
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet

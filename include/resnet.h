@@ -164,6 +164,8 @@ typedef struct resnet_load_options {
     resnet_kernels kernels; /* default AUTO */
     int direct;             /* non-zero: every convolution direct, none by Winograd F(4x4,3x3)
                              * (a little slower; the closest to the reference's arithmetic) */
+    int precision;          /* a resnet_precision: RESNET_PRECISION_BF16 converts an fp32 file to
+                             * bf16 as it loads; FP32 (default): as the file says (added in 1.x) */
 } resnet_load_options;
 
 /* Zeroes the first `size` bytes of opts and sets the defaults of the fields they hold. Call it
@@ -200,13 +202,26 @@ RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *
 
 /* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
  * weights in the bottleneck convolutions, the stem and the fc stored in fp32; the stem is
- * quantized when the file is loaded and runs in int8 too). The file says which. */
+ * quantized when the file is loaded and runs in int8 too), or bf16 (`resnet convert
+ * --precision bf16`; or an fp32 file loaded with resnet_load_options.precision = BF16). The
+ * file says which. A bf16 model multiplies bf16 weights by bf16 activations and sums in fp32
+ * in its direct and 1x1 convolutions (vdpbf16ps where the CPU has AVX512-BF16; elsewhere the
+ * fp32 kernels on weights rounded to bf16); its Winograd layers and fc stay fp32. */
 typedef enum resnet_precision {
     RESNET_PRECISION_FP32 = 0,
-    RESNET_PRECISION_INT8 = 1
+    RESNET_PRECISION_INT8 = 1,
+    RESNET_PRECISION_BF16 = 2
 } resnet_precision;
 RESNET_API resnet_precision resnet_model_precision(const resnet_model *m);
-RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8" */
+RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8", "bf16" */
+/* Parses "fp32", "int8", "bf16"; returns -1 for anything else. */
+RESNET_API int resnet_precision_parse(const char *name);
+/* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16) with the
+ * kernel path k on this CPU; 0 where its weights are widened to fp32. */
+RESNET_API int resnet_kernels_bf16_native(resnet_kernels k);
+/* One core's bf16 dot-product peak (vdpbf16ps, GFLOP/s) on path k, measured over about
+ * `seconds`; 0 where the path has no native bf16. */
+RESNET_API double resnet_kernels_bf16_peak_gflops(resnet_kernels k, double seconds);
 /* An int8 model's micro-kernel path ("avx512vnni", "avxvnni", "avx2", "c"); NULL for fp32. */
 RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
 /* One core's int8 peak on that path (GOP/s, a multiply-add = 2 ops), measured over about

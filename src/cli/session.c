@@ -44,6 +44,7 @@ resnet_model *cli_load_model(const cli_common *c) {
     resnet_load_options_init(&opts);
     opts.kernels = c->kernels;
     opts.direct = c->direct;
+    opts.precision = c->precision;
     resnet_model *m = NULL;
     resnet_error err;
     if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {

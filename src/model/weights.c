@@ -224,8 +224,9 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
                        rn_printable(arch, shown, sizeof shown));
     if (precision) {
         if (strcmp(precision, "int8") == 0) m->int8 = 1;
+        else if (strcmp(precision, "bf16") == 0) m->bf16 = 1;
         else if (strcmp(precision, "fp32") != 0)
-            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32' or 'int8'",
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32', 'int8' or 'bf16'",
                            path, rn_printable(precision, shown, sizeof shown));
     }
     if (variant) {
@@ -475,7 +476,7 @@ resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const cha
                             resnet_error *err) {
     resnet_status s = read_metadata(st, path, m, err);
     if (s != RESNET_OK) return s;
-    loader ld = {st, path, err, m->bn_eps, m->kc, direct ? RN_CONV_DIRECT : 0, m->qk};
+    loader ld = {st, path, err, m->bn_eps, m->kc, (direct ? RN_CONV_DIRECT : 0) | (m->bf16 ? RN_CONV_BF16 : 0), m->qk};
     char cname[64], bname[64];
     if (m->int8) return bind_int8(m, &ld);
 
