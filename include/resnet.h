@@ -214,6 +214,11 @@ typedef enum resnet_precision {
 } resnet_precision;
 RESNET_API resnet_precision resnet_model_precision(const resnet_model *m);
 RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8", "bf16" */
+/* Writes the fp32 weight file in_path as a file of precision p (BF16 only: the weight tensors
+ * as BF16, half the size; batch norm and biases F32; metadata precision=bf16), atomically.
+ * Refuses to write over in_path. `resnet convert --precision bf16`. */
+RESNET_API resnet_status resnet_convert_weights(const char *in_path, const char *out_path, resnet_precision p,
+                                                resnet_error *err);
 /* Parses "fp32", "int8", "bf16"; returns -1 for anything else. */
 RESNET_API int resnet_precision_parse(const char *name);
 /* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16) with the

@@ -335,10 +335,73 @@ static void test_network(void) {
             compare_network(path, paths[k], photos, n);
 }
 
+/* `resnet convert --precision bf16`'s library half: a file about half the size that loads as
+ * bf16 and classifies the demo photo as the fp32 file loaded with precision = BF16 does; the
+ * input is never overwritten; an int8/bf16 input or another precision is refused. */
+static void test_convert_file(void) {
+    const char *path = getenv("RESNET_TEST_V1_CAFFE");
+    if (!path) {
+        CHECK(0, "RESNET_TEST_V1_CAFFE is not set (run the tests through tests/run.sh)");
+        return;
+    }
+    char out[256], again[256];
+    snprintf(out, sizeof out, "/tmp/resnet-test-bf16-%d.safetensors", (int)getpid());
+    snprintf(again, sizeof again, "/tmp/resnet-test-bf16-%d-again.safetensors", (int)getpid());
+    resnet_error err;
+    CHECK(resnet_convert_weights(path, out, RESNET_PRECISION_BF16, &err) == RESNET_OK, "convert: %s", err.message);
+    struct stat a, b;
+    CHECK(stat(path, &a) == 0 && stat(out, &b) == 0, "both files there");
+    CHECK(b.st_size < a.st_size * 0.51 && b.st_size > a.st_size * 0.49, "bf16 file %lld bytes, fp32 %lld",
+          (long long)b.st_size, (long long)a.st_size);
+    CHECK(resnet_convert_weights(path, path, RESNET_PRECISION_BF16, &err) != RESNET_OK &&
+              strstr(err.message, "refusing"), "the input itself refused: %s", err.message);
+    struct stat a2;
+    CHECK(stat(path, &a2) == 0 && a2.st_size == a.st_size && a2.st_mtime == a.st_mtime, "the input untouched");
+    CHECK(resnet_convert_weights(out, again, RESNET_PRECISION_BF16, &err) != RESNET_OK && strstr(err.message, "bf16 file"),
+          "a bf16 input refused: %s", err.message);
+    CHECK(resnet_convert_weights(path, again, RESNET_PRECISION_INT8, &err) != RESNET_OK, "int8 is not a conversion");
+    CHECK(access(again, F_OK) != 0, "nothing written when refused");
+
+    resnet_model *from_file = NULL, *at_load = NULL;
+    resnet_session *s1 = NULL, *s2 = NULL;
+    resnet_load_options o;
+    resnet_load_options_init(&o);
+    CHECK(resnet_model_load(out, &o, &from_file, &err) == RESNET_OK, "load the bf16 file: %s", err.message);
+    o.precision = RESNET_PRECISION_BF16;
+    CHECK(resnet_model_load(path, &o, &at_load, &err) == RESNET_OK, "load as bf16: %s", err.message);
+    if (from_file && at_load && resnet_session_create(from_file, 1, 1, &s1, &err) == RESNET_OK &&
+        resnet_session_create(at_load, 1, 1, &s2, &err) == RESNET_OK) {
+        CHECK(resnet_model_precision(from_file) == RESNET_PRECISION_BF16, "the file's metadata says bf16");
+        static float input[3 * 224 * 224], l1[RESNET_NUM_CLASSES], l2[RESNET_NUM_CLASSES];
+        CHECK(resnet_preprocess_file("demo/chelsea.png", resnet_model_norm(from_file), input, &err) == RESNET_OK,
+              "photo: %s", err.message);
+        CHECK(resnet_forward(s1, input, 1, l1, NULL, &err) == RESNET_OK, "forward");
+        CHECK(resnet_forward(s2, input, 1, l2, NULL, &err) == RESNET_OK, "forward");
+        int t1 = 0, t2 = 0;
+        double d = 0;
+        for (int c = 0; c < RESNET_NUM_CLASSES; c++) {
+            if (l1[c] > l1[t1]) t1 = c;
+            if (l2[c] > l2[t2]) t2 = c;
+            d = fmax(d, fabs((double)l1[c] - l2[c]));
+        }
+        /* they differ only by the rounding of the folded weights (rounded once at load
+         * from fp32, or from the file's bf16 weights after folding) */
+        CHECK(t1 == 285 && t2 == 285, "Egyptian cat both ways: %d, %d", t1, t2);
+        printf("     bf16 file vs fp32 file loaded as bf16: logits max |diff| %.3g\n", d);
+        CHECK(d < 0.5, "logits of the two bf16 models differ by %.3g", d);
+    }
+    resnet_session_free(s1);
+    resnet_session_free(s2);
+    resnet_model_free(from_file);
+    resnet_model_free(at_load);
+    unlink(out);
+}
+
 int main(void) {
     RUN(test_convert);
     RUN(test_ukernel);
     RUN(test_conv);
     RUN(test_network);
+    RUN(test_convert_file);
     return TEST_DONE();
 }

@@ -83,7 +83,7 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
-extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
+extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_convert, cli_cam, cli_embed, cli_similar,
     cli_train_head, cli_quantize, cli_fetch, cli_serve;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
@@ -229,6 +229,7 @@ int cmd_fetch(int argc, char **argv);      /* fetch.c */
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */
