@@ -169,14 +169,21 @@ typedef struct { int n, h, w, cin, cout, ks, stride, pad, residual, relu; } conv
 
 static float bf16_round(float x) { return rn_f32_from_bf16(rn_bf16_from_f32(x)); }
 
-static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t) {
+/* Winograd in bf16 rounds the transformed input and filter (V, U), not x and w: there the
+ * reference is the exact convolution of the fp32 values and the bound a fraction of the sum
+ * of |x w| (WINO_BOUND, about 10x the 2^-8 of one bf16 rounding: the transforms' sums and
+ * differences; measured worst: see test_conv's output). */
+#define WINO_BOUND (1.0 / 32)
+static double wino_worst;
+
+static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t, unsigned flags) {
     rn_conv conv;
     const size_t wn = (size_t)t->cout * t->cin * t->ks * t->ks;
     float *wt = malloc(wn * sizeof(float)), *bias = malloc((size_t)t->cout * sizeof(float));
     for (size_t i = 0; i < wn; i++) wt[i] = frand();
     for (int i = 0; i < t->cout; i++) bias[i] = frand();
-    CHECK(rn_conv_init(&conv, kc, t->cin, t->cout, t->ks, t->ks, t->stride, t->pad, wt, bias,
-                       RN_CONV_BF16 | RN_CONV_DIRECT) == 0, "init");
+    CHECK(rn_conv_init(&conv, kc, t->cin, t->cout, t->ks, t->ks, t->stride, t->pad, wt, bias, RN_CONV_BF16 | flags) == 0,
+          "init");
     CHECK((conv.w16 != NULL) == (kc->gemm_bf16 != NULL), "bf16 panels exactly where a bf16 kernel runs");
     int oh, ow;
     rn_conv_out_size(&conv, t->h, t->w, &oh, &ow);
@@ -187,9 +194,14 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
     for (size_t i = 0; res && i < out_px * conv.n_padded; i++) res[i] = frand();
     float *scratch[8];
     for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * sizeof(float));
-    rn_exec ex = {kc, pool, scratch, NULL};
+    const size_t work_n = rn_conv_work_floats(&conv, t->n, t->h, t->w);
+    float *work = work_n ? rn_aligned_alloc(work_n * sizeof(float)) : NULL;
+    rn_exec ex = {kc, pool, scratch, work};
     rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
-    const int native = kc->gemm_bf16 != NULL;
+    rn_aligned_free(work);
+    /* bf16 products where a bf16 kernel runs a direct convolution; Winograd in bf16: see above;
+     * elsewhere (no bf16 kernel, or Winograd without one) fp32 activations */
+    const int native = kc->gemm_bf16 != NULL && !conv.winograd, wino16 = kc->gemm_bf16 && conv.winograd;
     double worst = 0;
     for (int b = 0; b < t->n; b++)
         for (int oy = 0; oy < oh; oy++)
@@ -202,8 +214,9 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
                             if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w) continue;
                             for (int ci = 0; ci < t->cin; ci++) {
                                 float x = in[(((size_t)b * t->h + iy) * t->w + ix) * t->cin + ci];
+                                float wv = wt[(((size_t)o * t->cin + ci) * t->ks + ky) * t->ks + kx];
                                 double v = (double)(native ? bf16_round(x) : x) *
-                                           bf16_round(wt[(((size_t)o * t->cin + ci) * t->ks + ky) * t->ks + kx]);
+                                           (conv.winograd ? wv : bf16_round(wv));
                                 acc += v;
                                 mag += fabs(v);
                             }
@@ -211,11 +224,16 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
                     size_t px = ((size_t)b * oh + oy) * ow + ox;
                     if (res) acc += res[px * conv.n_padded + o], mag += fabs(res[px * conv.n_padded + o]);
                     if (t->relu && acc < 0) acc = 0;
-                    double e = fabs(out[px * conv.n_padded + o] - acc) / ((t->cin * t->ks * t->ks + 4) * ldexp(mag, -24) + 1e-30);
+                    double e = fabs(out[px * conv.n_padded + o] - acc);
+                    if (wino16) wino_worst = fmax(wino_worst, e / mag);
+                    /* fp32 Winograd: test_ops.c's bound for it */
+                    e /= wino16 ? WINO_BOUND * mag
+                         : conv.winograd ? 1e-5 * (t->cin * 9 + 16) * (1.0 + fabs(acc))
+                                         : (t->cin * t->ks * t->ks + 4) * ldexp(mag, -24) + 1e-30;
                     if (e > worst) worst = e;
                 }
-    CHECK(worst <= 1.0, "%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d threads=%d: error %.3g of the bound",
-          family_name(kc), t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad, t->residual, t->relu,
+    CHECK(worst <= 1.0, "%s%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d threads=%d: error %.3g of the bound",
+          family_name(kc), conv.winograd == 4 ? " F(4x4)" : conv.winograd ? " F(2x2)" : "", t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad, t->residual, t->relu,
           rn_pool_size(pool), worst);
     for (int i = 0; i < rn_pool_size(pool); i++) rn_aligned_free(scratch[i]);
     rn_conv_free(&conv);
@@ -232,21 +250,33 @@ static void test_conv(void) {
         {1, 8, 8, 300, 33, 1, 2, 0, 1, 0},  /* depth past one chunk (KC), stride 2 */
         {1, 5, 5, 520, 64, 3, 1, 1, 0, 1},  /* 3x3 with a chunked, even depth per tap */
     };
+    /* 3x3 stride 1 with cin a multiple of 8: Winograd F(4x4) (<= 128 channels), F(2x2) */
+    static const conv_case wino[] = {
+        {1, 9, 7, 64, 40, 3, 1, 1, 1, 1},
+        {2, 6, 6, 16, 64, 3, 1, 1, 0, 0},
+        {1, 7, 7, 200, 72, 3, 1, 1, 1, 1},
+    };
+    wino_worst = 0;
     for (int threads = 1; threads <= 2; threads++) {
         rn_pool *pool = rn_pool_create(threads);
         for (int f = 0; f < nf; f++) {
-            for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_conv(fam[f], pool, &fixed[i]);
+            for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_conv(fam[f], pool, &fixed[i], RN_CONV_DIRECT);
+            for (size_t i = 0; i < sizeof wino / sizeof wino[0]; i++) {
+                check_conv(fam[f], pool, &wino[i], 0);
+                check_conv(fam[f], pool, &wino[i], RN_CONV_F2);
+            }
             for (int rep = 0; rep < 6; rep++) {
                 int ks = irand(0, 1) ? 1 : 3;
                 conv_case t = {irand(1, 2), irand(1, 13), irand(1, 13), irand(1, 70), irand(1, 80), ks, irand(1, 2),
                                ks == 3 ? irand(0, 1) : 0, irand(0, 1), irand(0, 1)};
                 if (t.h + 2 * t.pad < ks) t.h = ks;
                 if (t.w + 2 * t.pad < ks) t.w = ks;
-                check_conv(fam[f], pool, &t);
+                check_conv(fam[f], pool, &t, RN_CONV_DIRECT);
             }
         }
         rn_pool_free(pool);
     }
+    printf("     Winograd in bf16: worst |error| %.2e of the sum of |x w| (bound %.2e)\n", wino_worst, WINO_BOUND);
 }
 
 /* One kernel path: the photos through fp32 and bf16 models. */

@@ -41,7 +41,7 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);
 
 /* Winograd internals (winograd.c), used by conv.c. */
-int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw);
+int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw, int bf16);
 size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t);
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w);
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
