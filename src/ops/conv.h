@@ -32,8 +32,10 @@ typedef struct rn_conv {
  * flags: RN_CONV_DIRECT turns Winograd off; RN_CONV_F2 takes F(2x2) wherever Winograd
  * applies (tests); RN_CONV_BF16 computes a direct convolution in bf16 (products of bf16
  * weights and activations, sums in fp32) on kc's bf16 kernel, or, for a family without
- * one, on its fp32 kernel with the weights rounded to bf16. Winograd layers stay fp32 (see
- * docs/performance-bf16.md). Returns 0 on success, -1 when out of memory. */
+ * one, on its fp32 kernel with the weights rounded to bf16. With a bf16 kernel the Winograd
+ * GEMMs run in bf16 too (U and V rounded); without, Winograd stays fp32. An im2col
+ * convolution (the stem) stays fp32 (docs/performance-bf16.md). Returns 0 on success, -1
+ * when out of memory. */
 enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_BF16 = 4, RN_CONV_IM2COL_BELOW = 16 };
 #define RN_WINOGRAD_F4_MAX_CHANNELS 128
 #define RN_WINOGRAD_MAX_CHANNELS 256
