@@ -205,8 +205,8 @@ RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *
  * quantized when the file is loaded and runs in int8 too), or bf16 (`resnet convert
  * --precision bf16`; or an fp32 file loaded with resnet_load_options.precision = BF16). The
  * file says which. A bf16 model multiplies bf16 weights by bf16 activations and sums in fp32
- * in its direct and 1x1 convolutions (vdpbf16ps where the CPU has AVX512-BF16; elsewhere the
- * fp32 kernels on weights rounded to bf16); its Winograd layers and fc stay fp32. */
+ * in its convolutions, Winograd's included (vdpbf16ps where the CPU has AVX512-BF16; elsewhere
+ * the fp32 kernels on weights rounded to bf16, Winograd fp32); the stem and fc stay fp32. */
 typedef enum resnet_precision {
     RESNET_PRECISION_FP32 = 0,
     RESNET_PRECISION_INT8 = 1,

@@ -128,7 +128,7 @@ int cmd_bench(int argc, char **argv) {
         printf("precision bf16, kernels %s (%s), threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)),
                resnet_kernels_bf16_native(resnet_model_kernels(model))
-                   ? "avx512bf16 vdpbf16ps in the direct and 1x1 convolutions; Winograd and fc fp32"
+                   ? "avx512bf16: vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32"
                    : "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16",
                resnet_session_threads(s), batch, iters, warmup);
     else
@@ -148,8 +148,8 @@ int cmd_bench(int argc, char **argv) {
     else if (peak > 0 && !(bf16 && resnet_kernels_bf16_native(resnet_model_kernels(model))))
         printf("%.0f%% of this machine's peak: %d x %.1f GFLOP/s, measured FMA peak per core\n",
                100.0 * flops / med * 1e-9 / peak, resnet_session_threads(s), peak / resnet_session_threads(s));
-    /* bf16: the same FLOPs against the vdpbf16ps peak (twice the FMA one where it runs at full
-     * width); the Winograd layers and the fc still run fp32, so this share stays below 100%. */
+    /* bf16: the same FLOPs (a direct convolution's count, so Winograd can pass 100%) against the
+     * vdpbf16ps peak, twice the FMA one where it runs at full width. */
     double peak16 = bf16 ? resnet_kernels_bf16_peak_gflops(resnet_model_kernels(model), 0.2) : 0.0;
     if (peak16 > 0)
         printf("%.0f%% of this machine's bf16 peak: %d x %.1f GFLOP/s, measured vdpbf16ps peak per core\n",
