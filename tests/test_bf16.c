@@ -294,6 +294,8 @@ static void compare_network(const char *path, resnet_kernels k, char (*photos)[1
     if (!m32 || !m16) goto done;
     CHECK(resnet_model_precision(m16) == RESNET_PRECISION_BF16, "the model says bf16");
     CHECK(resnet_model_precision(m32) == RESNET_PRECISION_FP32, "the other says fp32");
+    CHECK(resnet_model_fingerprint(m16) != resnet_model_fingerprint(m32),
+          "bf16 and fp32 models have different fingerprints (the feature cache keeps them apart)");
     CHECK(resnet_session_create(m32, 2, 1, &s32, &err) == RESNET_OK, "session");
     CHECK(resnet_session_create(m16, 2, 1, &s16, &err) == RESNET_OK, "session");
     if (!s32 || !s16) goto done;

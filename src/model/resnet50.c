@@ -353,7 +353,7 @@ static void prof_record(resnet_session *s, int block, const char *part, const rn
         else
             snprintf(p->shape, sizeof p->shape, "%dx%d", oh, ow);
         if (c)
-            snprintf(p->method, sizeof p->method, "%s %dx%d %s", c->q ? "int8" : "fp32", c->kh, c->kw,
+            snprintf(p->method, sizeof p->method, "%s %dx%d %s", c->q ? "int8" : c->w16 ? "bf16" : "fp32", c->kh, c->kw,
                      c->q && c->q->dense_scale ? "fc, per-row scale" :
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"
