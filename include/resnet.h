@@ -89,7 +89,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 2
+#define RESNET_VERSION_MINOR 3
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -165,7 +165,7 @@ typedef struct resnet_load_options {
     int direct;             /* non-zero: every convolution direct, none by Winograd F(4x4,3x3)
                              * (a little slower; the closest to the reference's arithmetic) */
     int precision;          /* a resnet_precision: RESNET_PRECISION_BF16 converts an fp32 file to
-                             * bf16 as it loads; FP32 (default): as the file says (added in 1.x) */
+                             * bf16 as it loads; FP32 (default): as the file says (added in 1.3) */
 } resnet_load_options;
 
 /* Zeroes the first `size` bytes of opts and sets the defaults of the fields they hold. Call it

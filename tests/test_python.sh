@@ -20,7 +20,7 @@ int main(void) {
     int first = 1; const char *sep = "";
     printf("{");
     S(resnet_error) F(resnet_error, status) F(resnet_error, message) E
-    S(resnet_load_options) F(resnet_load_options, size) F(resnet_load_options, kernels) F(resnet_load_options, direct) E
+    S(resnet_load_options) F(resnet_load_options, size) F(resnet_load_options, kernels) F(resnet_load_options, direct) F(resnet_load_options, precision) E
     S(resnet_outputs) F(resnet_outputs, size) F(resnet_outputs, logits) F(resnet_outputs, features)
         F(resnet_outputs, feature_map) F(resnet_outputs, class_maps) E
     S(resnet_prediction) F(resnet_prediction, index) F(resnet_prediction, prob) E

@@ -41,7 +41,8 @@ class _Error(ctypes.Structure):
 
 
 class _LoadOptions(ctypes.Structure):  # size-versioned: resnet_load_options_init_size sets size
-    _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int)]
+    _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int),
+                ("precision", ctypes.c_int)]
 
 
 class _Outputs(ctypes.Structure):  # size-versioned: resnet_outputs_init_size
@@ -220,15 +221,17 @@ def _fptr(a):
 
 
 _KERNELS = {None: 0, "auto": 0, "c": 1, "avx2": 2, "avx512": 3}
+_PRECISIONS = {None: 0, "fp32": 0, "bf16": 2}  # resnet_precision; int8 is a file's, not a conversion
 
 
 class Model:
     """A loaded ResNet-50. path=None: default_weights(). kernels: None/"auto", "c", "avx2",
-    "avx512"; direct: no Winograd convolutions; threads: 0 = the model's pool, one thread per
+    "avx512"; direct: no Winograd convolutions; precision: None/"fp32" (as the file says) or
+    "bf16" (an fp32 file converted as it loads); threads: 0 = the model's pool, one thread per
     core. Safe to share between threads (calls on one Model are serialised; for parallel
     work use one Model per process, as the Dask example does)."""
 
-    def __init__(self, path=None, kernels=None, direct=False, threads=0):
+    def __init__(self, path=None, kernels=None, direct=False, threads=0, precision=None):
         lib = _library()
         self._lib = lib
         self._model = None
@@ -242,10 +245,13 @@ class Model:
                         "or pass Model(path)" % self.path, 2)
         if kernels not in _KERNELS:
             raise ValueError("kernels must be one of auto, c, avx2, avx512, not %r" % (kernels,))
+        if precision not in _PRECISIONS:
+            raise ValueError("precision must be fp32 or bf16, not %r" % (precision,))
         opts = _LoadOptions()
         lib.resnet_load_options_init_size(ctypes.byref(opts), ctypes.sizeof(opts))
         opts.kernels = _KERNELS[kernels]
         opts.direct = 1 if direct else 0
+        opts.precision = _PRECISIONS[precision]
         model = ctypes.c_void_p()
         err = _Error()
         _check(lib.resnet_model_load(os.fsencode(self.path), ctypes.byref(opts), ctypes.byref(model),
