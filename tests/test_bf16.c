@@ -430,11 +430,37 @@ static void test_convert_file(void) {
     unlink(out);
 }
 
+/* The load option: a precision that is not a conversion is one clear error, never a model. */
+static void test_options(void) {
+    const char *path = getenv("RESNET_TEST_V1_CAFFE");
+    if (!path) {
+        CHECK(0, "RESNET_TEST_V1_CAFFE is not set (run the tests through tests/run.sh)");
+        return;
+    }
+    static const int bad[] = {RESNET_PRECISION_INT8, 3, -1, 1000};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resnet_load_options o;
+        resnet_load_options_init(&o);
+        o.precision = bad[i];
+        resnet_model *m = (resnet_model *)1;
+        resnet_error err;
+        resnet_status s = resnet_model_load(path, &o, &m, &err);
+        CHECK(s == RESNET_E_ARG && m == NULL && strlen(err.message) > 0, "precision %d: status %d, %s", bad[i], (int)s,
+              err.message);
+    }
+    CHECK(resnet_precision_parse("bf16") == RESNET_PRECISION_BF16 && resnet_precision_parse("fp32") == 0 &&
+              resnet_precision_parse("int8") == RESNET_PRECISION_INT8 && resnet_precision_parse("fp16") == -1 &&
+              resnet_precision_parse(NULL) == -1,
+          "resnet_precision_parse");
+    CHECK(strcmp(resnet_precision_name(RESNET_PRECISION_BF16), "bf16") == 0, "resnet_precision_name");
+}
+
 int main(void) {
     RUN(test_convert);
     RUN(test_ukernel);
     RUN(test_conv);
     RUN(test_network);
     RUN(test_convert_file);
+    RUN(test_options);
     return TEST_DONE();
 }
