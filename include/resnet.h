@@ -181,6 +181,8 @@ typedef struct resnet_load_options {
     const char *labels;     /* a text file of class names, one a line, as many as the network has
                              * classes; NULL: the file's "labels" metadata, else ImageNet's names
                              * for 1000 classes, else "class N" */
+    int precision;          /* a resnet_precision: RESNET_PRECISION_BF16 converts an fp32 file to
+                             * bf16 as it loads; FP32 (default): as the file says */
 } resnet_load_options;
 
 /* Zeroes the first `size` bytes of opts and sets the defaults of the fields they hold. Call it
@@ -255,13 +257,31 @@ RESNET_API resnet_status resnet_import_onnx(const char *model_onnx, const char *
 
 /* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
  * weights in the bottleneck convolutions, the stem and the fc stored in fp32; the stem is
- * quantized when the file is loaded and runs in int8 too). The file says which. */
+ * quantized when the file is loaded and runs in int8 too), or bf16 (`resnet convert
+ * --precision bf16`; or an fp32 file loaded with resnet_load_options.precision = BF16). The
+ * file says which. A bf16 model multiplies bf16 weights by bf16 activations and sums in fp32
+ * in its convolutions, Winograd's included (vdpbf16ps where the CPU has AVX512-BF16; elsewhere
+ * the fp32 kernels on weights rounded to bf16, Winograd fp32); the stem and fc stay fp32. */
 typedef enum resnet_precision {
     RESNET_PRECISION_FP32 = 0,
-    RESNET_PRECISION_INT8 = 1
+    RESNET_PRECISION_INT8 = 1,
+    RESNET_PRECISION_BF16 = 2
 } resnet_precision;
 RESNET_API resnet_precision resnet_model_precision(const resnet_model *m);
-RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8" */
+RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8", "bf16" */
+/* Writes the fp32 weight file in_path as a file of precision p (BF16 only: the weight tensors
+ * as BF16, half the size; batch norm and biases F32; metadata precision=bf16), atomically.
+ * Refuses to write over in_path. `resnet convert --precision bf16`. */
+RESNET_API resnet_status resnet_convert_weights(const char *in_path, const char *out_path, resnet_precision p,
+                                                resnet_error *err);
+/* Parses "fp32", "int8", "bf16"; returns -1 for anything else. */
+RESNET_API int resnet_precision_parse(const char *name);
+/* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16) with the
+ * kernel path k on this CPU; 0 where its weights are widened to fp32. */
+RESNET_API int resnet_kernels_bf16_native(resnet_kernels k);
+/* One core's bf16 dot-product peak (vdpbf16ps, GFLOP/s) on path k, measured over about
+ * `seconds`; 0 where the path has no native bf16. */
+RESNET_API double resnet_kernels_bf16_peak_gflops(resnet_kernels k, double seconds);
 /* An int8 model's micro-kernel path ("avx512vnni", "avxvnni", "avx2", "c"); NULL for fp32. */
 RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
 /* One core's int8 peak on that path (GOP/s, a multiply-add = 2 ops), measured over about

@@ -46,6 +46,7 @@ resnet_model *cli_load_model(const cli_common *c) {
     opts.labels = c->labels;
     opts.input_size = c->size;
     opts.output_stride = c->output_stride;
+    opts.precision = c->precision;
     resnet_model *m = NULL;
     resnet_error err;
     if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {
