@@ -25,12 +25,27 @@
 # seconds, then each engine's spread (slowest median / fastest - 1). When both engines slow
 # down in the same rounds the machine was slow then, not one engine.
 #
-#   bench/vs-onnxruntime.sh [ROUNDS]                  (default 9 rounds of ITERS=6 timed runs each)
-#   bench/vs-onnxruntime.sh --int8 [ROUNDS [INT8FILE]]
-#   bench/vs-onnxruntime.sh --steady [PROCESSES]      (default 10, ITERS=20 timed runs each)
+# --model NAME: another torchvision constructor (resnet18, resnet101, resnext50_32x4d, ...),
+# random weights, the same network on both sides: exported to ONNX for theirs, saved as a
+# safetensors state_dict for ours (tools/make-family.py writes it). Without it, theirs is
+# torchvision's ResNet-50 and ours the default weights (Keras' ResNet-50 v1: the same work).
+#
+#   bench/vs-onnxruntime.sh [--model NAME] [ROUNDS]   (default 9 rounds of ITERS=6 timed runs each)
+#   bench/vs-onnxruntime.sh [--model NAME] --int8 [ROUNDS [INT8FILE]]
+#   bench/vs-onnxruntime.sh [--model NAME] --steady [PROCESSES]  (default 10, ITERS=20 timed runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-INT8=0 STEADY=0
+INT8=0 STEADY=0 NET=resnet50
+if [ "${1:-}" = --model ]; then
+  NET=${2:?--model needs a torchvision constructor name}
+  shift 2
+  case "$NET" in
+    resnet18 | resnet34 | resnet50 | resnet101 | resnet152 | resnext50_32x4d | resnext101_32x8d | resnext101_64x4d | \
+      wide_resnet50_2 | wide_resnet101_2) ;;
+    *) echo "--model: not a torchvision ResNet-family constructor: $NET" >&2; exit 2 ;;
+  esac
+  CUSTOM=1
+fi
 if [ "${1:-}" = --int8 ]; then INT8=1; shift; fi
 if [ "${1:-}" = --steady ]; then STEADY=1; shift; fi
 ROUNDS=${1:-9}
@@ -45,29 +60,36 @@ if [ ! -d "$ORT_DIR/node_modules/onnxruntime-node" ]; then
   mkdir -p "$ORT_DIR"
   ONNXRUNTIME_NODE_INSTALL=skip npm install --silent --prefix "$ORT_DIR" "onnxruntime-node@$ORT_VERSION" >&2
 fi
-if [ ! -f "$ORT_DIR/resnet50.onnx" ]; then
+if [ ! -f "$ORT_DIR/$NET.onnx" ]; then
   /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || {
     echo "needs Debian's python3-torch and python3-torchvision (apt-get install python3-torchvision)" >&2
     exit 1
   }
-  /usr/bin/python3 - "$ORT_DIR/resnet50.onnx" <<'PY'
-import sys, torch, torchvision
+  /usr/bin/python3 - "$ORT_DIR/$NET" "$NET" <<'PY'
+import importlib.util, os, sys, torch, torchvision
 torch.set_grad_enabled(False)
-m = torchvision.models.resnet50().eval()
-torch.onnx.export(m, torch.randn(1, 3, 224, 224), sys.argv[1] + '.tmp', input_names=['input'],
+torch.manual_seed(0)
+m = getattr(torchvision.models, sys.argv[2])().eval()
+spec = importlib.util.spec_from_file_location('family', os.path.join('tools', 'make-family.py'))
+family = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(family)
+family.randomise(m, 0)
+family.save_safetensors(m.state_dict(), sys.argv[1] + '.safetensors')
+torch.onnx.export(m, torch.randn(1, 3, 224, 224), sys.argv[1] + '.onnx.tmp', input_names=['input'],
                   output_names=['logits'], dynamic_axes={'input': {0: 'n'}, 'logits': {0: 'n'}},
                   opset_version=13)
 PY
-  mv "$ORT_DIR/resnet50.onnx.tmp" "$ORT_DIR/resnet50.onnx"
+  mv "$ORT_DIR/$NET.onnx.tmp" "$ORT_DIR/$NET.onnx"
 fi
-MODEL=$ORT_DIR/resnet50.onnx
+MODEL=$ORT_DIR/$NET.onnx
 OURS=()
+if [ -n "${CUSTOM:-}" ]; then OURS=(--weights "$ORT_DIR/$NET.safetensors"); fi
 
 if ((INT8)); then
-  MODEL=$ORT_DIR/resnet50-qdq.onnx
+  MODEL=$ORT_DIR/$NET-qdq.onnx
   if [ ! -f "$MODEL" ]; then
     echo "quantizing torchvision's ResNet-50 with PyTorch FX, exporting it to $MODEL" >&2
-    /usr/bin/python3 -W ignore - "$MODEL" <<'PY' >&2
+    /usr/bin/python3 -W ignore - "$MODEL" "$NET" <<'PY' >&2
 import sys, torch, torchvision
 from torch.ao.quantization import get_default_qconfig_mapping
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
@@ -77,7 +99,7 @@ torch.manual_seed(0)
 # running the converted model (the export traces it) needs a quantized engine
 engines = torch.backends.quantized.supported_engines
 torch.backends.quantized.engine = 'onednn' if 'onednn' in engines else 'qnnpack'
-m = torchvision.models.resnet50().eval()
+m = getattr(torchvision.models, sys.argv[2])().eval()
 x = torch.randn(1, 3, 224, 224)
 p = prepare_fx(m, get_default_qconfig_mapping('x86'), example_inputs=(x,))
 for _ in range(4):
@@ -90,8 +112,8 @@ PY
   fi
   # what ONNX Runtime runs: count the op types in the graph it optimized (op_type is field 4
   # of a NodeProto: tag 0x22, the length, the name)
-  node bench/ort-bench.js --optimized "$MODEL" "$ORT_DIR/resnet50-qdq.opt.onnx" 2>/dev/null
-  ops=$(/usr/bin/python3 - "$ORT_DIR/resnet50-qdq.opt.onnx" <<'PY'
+  node bench/ort-bench.js --optimized "$MODEL" "$ORT_DIR/$NET-qdq.opt.onnx" 2>/dev/null
+  ops=$(/usr/bin/python3 - "$ORT_DIR/$NET-qdq.opt.onnx" <<'PY'
 import sys
 b = open(sys.argv[1], 'rb').read()
 print(' '.join('%s=%d' % (op, b.count(bytes([0x22, len(op)]) + op.encode())) for op in
@@ -104,8 +126,8 @@ PY
   esac
   Q=${2:-}
   if [ -z "$Q" ]; then
-    Q=$ORT_DIR/resnet50-int8.safetensors
-    [ -f "$Q" ] || "$BIN" quantize demo -o "$Q" >&2
+    Q=$ORT_DIR/$NET-int8.safetensors
+    [ -f "$Q" ] || "$BIN" quantize "${OURS[@]}" demo -o "$Q" >&2
   fi
   "$BIN" bench --weights "$Q" --iters 1 --warmup 0 >/dev/null || exit 1 # a bad INT8FILE: its own message
   OURS=(--weights "$Q")
@@ -117,7 +139,7 @@ ours_ms() { "$BIN" bench "${OURS[@]}" --batch "$batch" --threads "$threads" --it
 theirs_ms() { node bench/ort-bench.js "$MODEL" "$threads" "$batch" "$ITERS" | field; }
 
 machine() {
-  echo "($(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench "${OURS[@]}" --iters 1 --warmup 0 | head -1 | sed 's/, threads .*//'))"
+  echo "($NET; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench "${OURS[@]}" --iters 1 --warmup 0 | sed -n 2p | sed 's/, threads .*//'))"
 }
 
 if ((STEADY)); then

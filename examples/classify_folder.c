@@ -11,7 +11,8 @@
 #include <resnet.h>
 
 typedef struct ctx {
-    const resnet_head *head; /* NULL: ImageNet's 1000 classes */
+    const resnet_head *head;   /* NULL: the network's own classes */
+    const resnet_model *model;
     float *probs;
     int ok, failed;
 } ctx;
@@ -34,9 +35,10 @@ static int on_photo(void *vctx, const resnet_file_result *r) {
         resnet_top_k(c->probs, resnet_head_classes(c->head), 1, &top);
         printf("%s\t%s\t%.4f\n", r->path, resnet_head_class_name(c->head, top.index), top.prob);
     } else {
-        resnet_softmax(r->logits, RESNET_NUM_CLASSES, c->probs);
-        resnet_top_k(c->probs, RESNET_NUM_CLASSES, 1, &top);
-        printf("%s\t%s\t%.4f\n", r->path, resnet_class_name(top.index), top.prob);
+        char name[32];
+        resnet_softmax(r->logits, resnet_model_classes(c->model), c->probs);
+        resnet_top_k(c->probs, resnet_model_classes(c->model), 1, &top);
+        printf("%s\t%s\t%.4f\n", r->path, resnet_model_class_label(c->model, top.index, name, sizeof name), top.prob);
     }
     c->ok++;
     return 0;
@@ -61,7 +63,8 @@ int main(int argc, char **argv) {
     /* all cores for the convolutions, 4 photos per forward pass */
     if (resnet_session_create(model, 0, 4, &session, &err) != RESNET_OK) goto fail;
     c.head = head;
-    c.probs = malloc((size_t)(head ? resnet_head_classes(head) : RESNET_NUM_CLASSES) * sizeof(float));
+    c.model = model;
+    c.probs = malloc((size_t)(head ? resnet_head_classes(head) : resnet_model_classes(model)) * sizeof(float));
     if (!c.probs) {
         fprintf(stderr, "out of memory\n");
         goto done;

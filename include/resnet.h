@@ -1,4 +1,5 @@
-/* resnet.h - ResNet-50 image classification in plain C.
+/* resnet.h - ResNet image classification in plain C: ResNet-50 by default, any torchvision
+ * ResNet-family network (ResNet-18..152, ResNeXt, wide ResNets, your own classes) by its weights.
  *
  * A small library: load a weight file once, then classify photos from as many
  * threads as you like, each with its own session.
@@ -21,7 +22,10 @@
  * - Every fallible call returns a resnet_status and, when given a non-NULL
  *   resnet_error, fills it with a one-line message naming the file and problem.
  * - There is no global state. Tensors passed in and out are float32. An input image
- *   tensor is 3x224x224, channel-major (CHW), already normalised as resnet_model_norm() says.
+ *   tensor is 3xSxS (S = resnet_model_input_size(), 224 by default), channel-major (CHW),
+ *   already normalised as resnet_model_norm() says. Where a comment below says 1000 classes or
+ *   2048 features it means the default network's: a loaded network has resnet_model_classes()
+ *   and resnet_model_feature_dim().
  *
  * Lifetimes
  * - A model must outlive every session created from it (free the sessions first), and a
@@ -107,7 +111,7 @@ typedef enum resnet_status {
     RESNET_OK = 0,
     RESNET_E_ARG = 1,         /* a bad argument (NULL pointer, batch too large, ...) */
     RESNET_E_IO = 2,          /* a file could not be opened or read */
-    RESNET_E_WEIGHTS = 3,     /* the weight file is malformed or does not fit ResNet-50 */
+    RESNET_E_WEIGHTS = 3,     /* the weight file is malformed or not a network this library runs */
     RESNET_E_IMAGE = 4,       /* the image is not one we can decode, or is corrupt */
     RESNET_E_NOMEM = 5,       /* out of memory */
     RESNET_E_UNSUPPORTED = 6  /* valid, but not supported (e.g. a kernel path this CPU lacks) */
@@ -214,6 +218,21 @@ RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 
  * (in,out) -> (out,in), Keras conv biases kept as "<conv>.bias". out_path is written
  * atomically (a temporary renamed into place) with metadata arch=resnet50, variant (v1 or
  * v1.5), normalization (caffe or torch), bn_eps (from model_json) and source. `resnet import`. */
+/* Writes a copy of the weight file `in` to `out` (atomically) with the class names of the text
+ * file `labels` (one a line, as many as the network has classes) in its "labels" metadata, which
+ * resnet_model_load then reads; every tensor and other metadata unchanged. `resnet label`.
+ * Since 1.3. */
+RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, const char *out, resnet_error *err);
+
+/* Writes the network of the weight file `weights` as an ONNX graph (fp32: Conv with batch norm
+ * folded, Relu, Add, MaxPool, GlobalAveragePool, Flatten, Gemm; opset 11..17) that ONNX
+ * Runtime and other runtimes run with this library's logits. Input "input", N x 3 x S x S,
+ * normalised as resnet_model_norm() says; output "logits", N x classes. opts (may be NULL) gives
+ * the input size and output stride. An int8 file is refused. Written atomically. `resnet
+ * export`. Since 1.3. */
+RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_load_options *opts, const char *out,
+                                            int opset, resnet_error *err);
+
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 
@@ -291,8 +310,8 @@ RESNET_API void resnet_session_free(resnet_session *s);
 RESNET_API int resnet_session_threads(const resnet_session *s);
 RESNET_API const resnet_model *resnet_session_model(const resnet_session *s);
 
-/* Runs the network on n normalised images (n x 3x224x224, CHW). Writes n x 1000
- * logits, and n x 2048 pooled features when `features` is not NULL. */
+/* Runs the network on n normalised images (n x 3xSxS, CHW; S its input size). Writes n x
+ * classes logits, and n x feature_dim pooled features when `features` is not NULL. */
 RESNET_API resnet_status resnet_forward(resnet_session *s, const float *input, int n,
                                         float *logits, float *features, resnet_error *err);
 
@@ -324,6 +343,7 @@ RESNET_API resnet_status resnet_preprocess_file(const char *path, resnet_norm no
 RESNET_API resnet_status resnet_preprocess_memory(const void *data, size_t size, const char *name,
                                                   resnet_norm norm, float *out, resnet_error *err);
 
+
 typedef struct resnet_prediction {
     int index;  /* class index, 0..999 */
     float prob; /* softmax probability */
@@ -334,7 +354,7 @@ RESNET_API void resnet_softmax(const float *logits, int n, float *probs);
 /* The k largest of probs (n values), best first; ties go to the lower index. */
 RESNET_API void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top);
 
-/* Preprocess + forward + softmax + top-k for one photo. k <= 1000. */
+/* Preprocess + forward + softmax + top-k for one photo (at the model's input size). k <= classes. */
 RESNET_API resnet_status resnet_classify_file(resnet_session *s, const char *path, int k,
                                               resnet_prediction *top, resnet_error *err);
 
@@ -391,6 +411,16 @@ RESNET_API resnet_status resnet_preprocess_views_file(const char *path, resnet_n
 RESNET_API resnet_status resnet_preprocess_views_memory(const void *data, size_t size, const char *name,
                                                         resnet_norm norm, const resnet_view *views, int n,
                                                         float *out, resnet_error *err);
+/* resnet_preprocess_views_file and _memory for a loaded network (since 1.3): its normalisation and input size N (the shorter
+ * side resized to int(N * 256 / 224), the centre N x N), RESNET_IMAGE_* flags; views (n of
+ * them, resnet_tta_views; NULL: the plain view alone) are given for a 224 crop and scaled by
+ * N / 224. out is n x 3 x N x N floats (resnet_model_input_size). */
+RESNET_API resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags,
+                                                      const resnet_view *views, int n, float *out,
+                                                      resnet_error *err);
+RESNET_API resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size,
+                                                        const char *name, unsigned flags, const resnet_view *views,
+                                                        int n, float *out, resnet_error *err);
 
 /* The mean of the softmax of n rows of 1000 logits, into probs (1000; may alias the first row). */
 RESNET_API void resnet_tta_average(const float *logits, int n, float *probs);
@@ -491,6 +521,9 @@ RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const c
 /* resnet_preprocess_file on an image already decoded. */
 RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out,
                                                  resnet_error *err);
+/* The same at a loaded network's normalisation and input size (3 x N x N; since 1.3). */
+RESNET_API resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_image *img, float *out,
+                                                       resnet_error *err);
 /* The part of a width x height photo the network sees: the centre 224x224 of the photo
  * resized so that its shorter side is 256. box = {left, top, right, bottom} in photo pixel
  * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}); all zeros for a size
@@ -541,8 +574,8 @@ typedef struct resnet_file_result {
     resnet_status status;   /* RESNET_OK, or why the photo could not be read or gave no
                                finite answer (RESNET_E_WEIGHTS) */
     const char *message;    /* the one-line error when status != RESNET_OK, else "" */
-    const float *logits;    /* 1000 values if asked for and status is OK, else NULL */
-    const float *features;  /* 2048 pooled features if asked for and status is OK, else NULL */
+    const float *logits;    /* classes values if asked for and status is OK, else NULL */
+    const float *features;  /* feature_dim pooled features if asked for and status is OK, else NULL */
 } resnet_file_result;
 
 /* Called once per photo, in the order of paths, on the thread that called resnet_run_files.
@@ -612,10 +645,10 @@ typedef struct resnet_item_result {
                                    (RESNET_E_ARG), or gave no finite answer (RESNET_E_WEIGHTS) */
     const char *message;        /* the one-line error when status != RESNET_OK, else "" */
     int views;                  /* its views (network rows) */
-    const float *logits;        /* WANT_LOGITS: views x 1000, one row per view */
-    const float *probs;         /* WANT_PROBS: 1000, the views' softmax averaged */
-    const float *features;      /* WANT_FEATURES: 2048, the mean of the views' features */
-    const float *view_features; /* WANT_VIEW_FEATURES: views x 2048 */
+    const float *logits;        /* WANT_LOGITS: views x classes, one row per view */
+    const float *probs;         /* WANT_PROBS: classes, the views' softmax averaged */
+    const float *features;      /* WANT_FEATURES: feature_dim, the mean of the views' features */
+    const float *view_features; /* WANT_VIEW_FEATURES: views x feature_dim */
 } resnet_item_result;
 
 /* Called once per item, in order, on the thread that called resnet_run. Return 0 to go on,

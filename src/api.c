@@ -1,9 +1,14 @@
 /* api.c - the small public helpers around the network: status strings, softmax,
  * top-k. The one-call classify is in tta.c: a plain pass is its mode `none`. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
+#include "io/safetensors.h"
+#include "io/fileio.h"
+#include "image/image.h"
 
 const char *resnet_status_str(resnet_status s) {
     switch (s) {
@@ -39,4 +44,90 @@ void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
         top[pos].prob = probs[i];
         if (filled < k) filled++;
     }
+}
+
+/* The plain pass's view (resize 256 at 224: int(size * 256 / 224) at the model's size). */
+static const resnet_view plain_view = {256, RESNET_CROP_CENTER, 0};
+
+resnet_status resnet_model_preprocess_file(const resnet_model *m, const char *path, unsigned flags,
+                                           const resnet_view *views, int n, float *out, resnet_error *err) {
+    if (!m || !path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_file: NULL argument");
+    if (!views) views = &plain_view, n = 1;
+    return rn_preprocess_views_file_ex(path, resnet_model_norm(m), flags, resnet_model_input_size(m), views, n, out,
+                                       err);
+}
+
+resnet_status resnet_model_preprocess_memory(const resnet_model *m, const void *data, size_t size, const char *name,
+                                             unsigned flags, const resnet_view *views, int n, float *out,
+                                             resnet_error *err) {
+    if (!m || !data || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_memory: NULL argument");
+    if (!views) views = &plain_view, n = 1;
+    return rn_preprocess_views_memory_ex(data, size, name, resnet_model_norm(m), flags, resnet_model_input_size(m),
+                                         views, n, out, err);
+}
+
+resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_image *img, float *out,
+                                            resnet_error *err) {
+    if (!m || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_image: NULL argument");
+    return rn_preprocess_image_at(img, resnet_model_norm(m), resnet_model_input_size(m), out, err);
+}
+
+/* The names as a JSON array of strings (what the "labels" metadata holds). */
+static char *labels_json(const resnet_model *m) {
+    const int n = resnet_model_classes(m);
+    size_t cap = 16, len = 0;
+    for (int i = 0; i < n; i++) cap += 6 * strlen(resnet_model_class_name(m, i)) + 4;
+    char *j = malloc(cap);
+    if (!j) return NULL;
+    j[len++] = '[';
+    for (int i = 0; i < n; i++) {
+        if (i) j[len++] = ',';
+        j[len++] = '"';
+        for (const unsigned char *p = (const unsigned char *)resnet_model_class_name(m, i); *p; p++) {
+            if (*p == '"' || *p == '\\') {
+                j[len++] = '\\';
+                j[len++] = (char)*p;
+            } else if (*p < 0x20) {
+                len += (size_t)sprintf(j + len, "\\u%04x", *p);
+            } else {
+                j[len++] = (char)*p;
+            }
+        }
+        j[len++] = '"';
+    }
+    j[len++] = ']';
+    j[len] = '\0';
+    return j;
+}
+
+resnet_status resnet_label_file(const char *in, const char *labels, const char *out, resnet_error *err) {
+    if (!in || !labels || !out) return rn_fail(err, RESNET_E_ARG, "resnet_label_file: NULL argument");
+    /* loaded with the names: checks the file is a network and the names fit its classes */
+    resnet_load_options o;
+    resnet_load_options_init(&o);
+    o.labels = labels;
+    o.kernels = RESNET_KERNELS_C;
+    o.direct = 1;
+    resnet_model *m = NULL;
+    resnet_status s = resnet_model_load(in, &o, &m, err);
+    if (s != RESNET_OK) return s;
+    char *json = labels_json(m);
+    resnet_model_free(m);
+    if (!json) return rn_fail(err, RESNET_E_NOMEM, "out of memory");
+    rn_safetensors *st = NULL;
+    if ((s = rn_st_open(in, &st, err)) != RESNET_OK) {
+        free(json);
+        return s;
+    }
+    enum { MAX_META = 64 };
+    const char *keys[MAX_META + 1], *vals[MAX_META + 1], *k, *v;
+    size_t nm = 0;
+    for (size_t i = 0; nm < MAX_META && rn_st_metadata_at(st, i, &k, &v); i++)
+        if (strcmp(k, "labels") != 0) keys[nm] = k, vals[nm++] = v;
+    keys[nm] = "labels";
+    vals[nm++] = json;
+    s = rn_st_copy(st, out, keys, vals, nm, err);
+    rn_st_close(st);
+    free(json);
+    return s;
 }

@@ -71,13 +71,18 @@ typedef struct runner {
 } runner;
 
 /* Test seam (tests/test_run.c, tests/test_serve_fail.sh): with RESNET_TEST_FAIL_PASS=N in the
- * environment, the Nth forward pass the runners of this process run (counted while it is set)
- * fails as an out-of-memory would, so that callers' handling of a run that stops mid-way, with
- * items inside its batches, can be tested; a real pass fails only on such rare errors. */
-static int test_pass_fails(void) {
-    static atomic_int passes;
+ * environment when a run starts, the Nth forward pass the runners of this process run (counted
+ * while it is set) fails as an out-of-memory would, so that callers' handling of a run that
+ * stops mid-way, with items inside its batches, can be tested; a real pass fails only on such
+ * rare errors. The variable is read once per run, not per pass. */
+static int test_fail_at(void) {
     const char *n = getenv("RESNET_TEST_FAIL_PASS");
-    return n && *n && atomic_fetch_add(&passes, 1) + 1 == atoi(n);
+    return n && *n ? atoi(n) : 0;
+}
+
+static int test_pass_fails(int fail_at) {
+    static atomic_int passes;
+    return fail_at > 0 && atomic_fetch_add(&passes, 1) + 1 == fail_at;
 }
 
 static double now_s(void) {
@@ -271,6 +276,7 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
     r.image_flags = rn_session_image_flags(s);
     const int want_logits = (o.want & (RESNET_WANT_LOGITS | RESNET_WANT_PROBS)) != 0;
     const int want_features = (o.want & (RESNET_WANT_FEATURES | RESNET_WANT_VIEW_FEATURES)) != 0;
+    const int fail_at = test_fail_at();
     outputs *out = calloc(1, sizeof *out);
     int ok = out != NULL;
     if (ok) {
@@ -316,7 +322,7 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
         if (!have) break; /* done: batches are handed over in turn */
         if (b->rows > 0 && (want_logits || want_features)) {
             const double t0 = o.on_batch ? now_s() : 0;
-            st = test_pass_fails() ? rn_fail(err, RESNET_E_NOMEM, "resnet_run: forward pass failed (RESNET_TEST_FAIL_PASS)")
+            st = test_pass_fails(fail_at) ? rn_fail(err, RESNET_E_NOMEM, "resnet_run: forward pass failed (RESNET_TEST_FAIL_PASS)")
                                    : resnet_forward_ex(s, b->input, b->rows, &outs, err);
             if (st != RESNET_OK) break;
             if (o.on_batch) o.on_batch(o.batch_ctx, b->nitems, b->rows, now_s() - t0);

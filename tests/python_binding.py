@@ -147,5 +147,39 @@ e = raises(lambda: m.classify(DEMO[0]), resnet.Error)
 check("a closed model: resnet.Error", isinstance(e, resnet.Error), e)
 with resnet.Model() as m2:
     check("with Model() as m: works", m2.classify(DEMO[0], k=1)[0]["index"] == 285)
+    check("info(): the default weights are a resnet50, 1000 classes, 224",
+          m2.info()["arch"] == "resnet50" and m2.info()["classes"] == 1000 and m2.info()["input_size"] == 224,
+          m2.info())
+
+# Other networks: a narrow grouped bottleneck with 10 classes (tests/data/family/), its names
+# from a file, its stages against PyTorch's (tools/make-family.py wrote them)
+FAM = "tests/data/family"
+with tempfile.TemporaryDirectory() as tmp:
+    names = os.path.join(tmp, "names.txt")
+    with open(names, "w") as f:
+        f.write("\n".join("thing%d" % i for i in range(10)) + "\n")
+    with resnet.Model(FAM + "/small_grouped.safetensors", labels=names) as g:
+        info = g.info()
+        check("info() of a grouped 10-class network", info["groups"] == 4 and info["classes"] == 10 and
+              info["block"] == "bottleneck", info)
+        top = g.classify(DEMO[0], k=3)
+        cli = cli_json("--weights", FAM + "/small_grouped.safetensors", "--labels", names, "-k", "3", DEMO[0])[0]["top"]
+        check("a 10-class network with labels: the CLI's classes and names", same_top(top, cli), (top, cli))
+        check("k above the classes refused", isinstance(raises(lambda: g.classify(DEMO[0], k=11), ValueError),
+                                                        ValueError))
+    with resnet.Model(FAM + "/small_basic.safetensors") as b:
+        maps = b.stages(DEMO[0])
+        worst = 0.0
+        for st in ("layer1", "layer2", "layer3", "layer4"):
+            ref = np.fromfile("%s/small_basic.chelsea.224.os32.%s.f32" % (FAM, st), "<f4").reshape(maps[st].shape)
+            worst = max(worst, float(abs(maps[st] - ref).max() / abs(ref).max()))
+        check("stages() equal PyTorch's stage outputs (within 1e-4 of the largest)", worst < 1e-4, worst)
+    with resnet.Model(FAM + "/small_bottleneck.safetensors", size=128, output_stride=8) as d:
+        l4 = d.stages(DEMO[1], "layer4")["layer4"]
+        ref = np.fromfile(FAM + "/small_bottleneck.coffee.128.os8.layer4.f32", "<f4").reshape(l4.shape)
+        check("a dilated backbone at size 128: layer4 equals PyTorch's", float(abs(l4 - ref).max() / abs(ref).max()) < 1e-4,
+              l4.shape)
+    check("output_stride 12 refused", isinstance(raises(lambda: resnet.Model(FAM + "/small_basic.safetensors",
+                                                                              output_stride=12), ValueError), ValueError))
 
 finish()

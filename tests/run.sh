@@ -97,6 +97,8 @@ for t in "$BUILD"/tests/test_*; do
 done
 run_suite test_cli.sh tests/test_cli.sh
 run_suite test_quantize.sh tests/test_quantize.sh
+run_suite test_family.sh tests/test_family.sh
+run_suite test_export.sh tests/test_export.sh
 run_suite test_onnx.sh tests/test_onnx.sh
 run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
 run_suite test_reliability.sh tests/test_reliability.sh

@@ -20,9 +20,14 @@ int main(void) {
     int first = 1; const char *sep = "";
     printf("{");
     S(resnet_error) F(resnet_error, status) F(resnet_error, message) E
-    S(resnet_load_options) F(resnet_load_options, size) F(resnet_load_options, kernels) F(resnet_load_options, direct) E
+    S(resnet_load_options) F(resnet_load_options, size) F(resnet_load_options, kernels) F(resnet_load_options, direct)
+        F(resnet_load_options, input_size) F(resnet_load_options, output_stride) F(resnet_load_options, labels) E
     S(resnet_outputs) F(resnet_outputs, size) F(resnet_outputs, logits) F(resnet_outputs, features)
-        F(resnet_outputs, feature_map) F(resnet_outputs, class_maps) E
+        F(resnet_outputs, feature_map) F(resnet_outputs, class_maps) F(resnet_outputs, stages) E
+    S(resnet_info) F(resnet_info, arch) F(resnet_info, depth) F(resnet_info, block) F(resnet_info, blocks)
+        F(resnet_info, widths) F(resnet_info, groups) F(resnet_info, classes) F(resnet_info, feature_dim)
+        F(resnet_info, input_size) F(resnet_info, output_stride) F(resnet_info, precision) F(resnet_info, variant)
+        F(resnet_info, norm) F(resnet_info, labels) F(resnet_info, layers) F(resnet_info, reserved) E
     S(resnet_prediction) F(resnet_prediction, index) F(resnet_prediction, prob) E
     S(resnet_view) F(resnet_view, resize) F(resnet_view, crop) F(resnet_view, flip) E
     S(resnet_image) F(resnet_image, width) F(resnet_image, height) F(resnet_image, rgb) E

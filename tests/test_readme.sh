@@ -96,11 +96,11 @@ $(sed 's/^/     stderr: /' "$tmp/err")"
 for n in $(cut -f1 "$tmp/blocks" | sort -un); do run_block "$n"; done
 
 # The Set-up's one apt-get line names every package .ci/run installs for the build and the
-# tests (clang and its runtime are for `make fuzz` only), so a clean machine set up from the
+# tests (clang and its runtime are for `make fuzz` only; PyTorch for the generated family tests), so a clean machine set up from the
 # README builds and tests as CI's does.
 apt_line=$(grep -m1 -E '^ *(sudo )?apt-get install ' "$README")
 missing=""
-for p in $(grep -o 'need+=([^)]*)' .ci/run | sed 's/^need+=(//; s/)$//' | tr ' ' '\n' | grep -v -E '^(clang|libclang)' | sort -u); do
+for p in $(grep -o 'need+=([^)]*)' .ci/run | sed 's/^need+=(//; s/)$//' | tr ' ' '\n' | grep -v -E '^(clang|libclang|python3-torch$|python3-torchvision$|python3-pil$)' | sort -u); do
   [[ " $apt_line " == *" $p "* ]] || missing="$missing $p"
 done
 [ -n "$apt_line" ] && [ -z "$missing" ]

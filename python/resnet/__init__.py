@@ -41,7 +41,8 @@ class _Error(ctypes.Structure):
 
 
 class _LoadOptions(ctypes.Structure):  # size-versioned: resnet_load_options_init_size sets size
-    _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int)]
+    _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int),
+                ("input_size", ctypes.c_int), ("output_stride", ctypes.c_int), ("labels", ctypes.c_char_p)]
 
 
 class _Outputs(ctypes.Structure):  # size-versioned: resnet_outputs_init_size
@@ -49,7 +50,17 @@ class _Outputs(ctypes.Structure):  # size-versioned: resnet_outputs_init_size
                 ("logits", ctypes.POINTER(ctypes.c_float)),
                 ("features", ctypes.POINTER(ctypes.c_float)),
                 ("feature_map", ctypes.POINTER(ctypes.c_float)),
-                ("class_maps", ctypes.POINTER(ctypes.c_float))]
+                ("class_maps", ctypes.POINTER(ctypes.c_float)),
+                ("stages", ctypes.POINTER(ctypes.c_float) * 4)]
+
+
+class _Info(ctypes.Structure):
+    _fields_ = [("arch", ctypes.c_char * 48), ("depth", ctypes.c_int), ("block", ctypes.c_int),
+                ("blocks", ctypes.c_int * 4), ("widths", ctypes.c_int * 4), ("groups", ctypes.c_int),
+                ("classes", ctypes.c_int), ("feature_dim", ctypes.c_int), ("input_size", ctypes.c_int),
+                ("output_stride", ctypes.c_int), ("precision", ctypes.c_int), ("variant", ctypes.c_int),
+                ("norm", ctypes.c_int), ("labels", ctypes.c_int), ("layers", ctypes.c_int),
+                ("reserved", ctypes.c_int * 8)]
 
 
 class _Prediction(ctypes.Structure):
@@ -70,7 +81,7 @@ class _FileList(ctypes.Structure):
                 ("n_problems", ctypes.c_int), ("problems", ctypes.POINTER(ctypes.c_char_p))]
 
 
-STRUCTS = {"resnet_file_list": _FileList, "resnet_error": _Error, "resnet_load_options": _LoadOptions, "resnet_outputs": _Outputs,
+STRUCTS = {"resnet_info": _Info, "resnet_file_list": _FileList, "resnet_error": _Error, "resnet_load_options": _LoadOptions, "resnet_outputs": _Outputs,
            "resnet_prediction": _Prediction, "resnet_view": _View, "resnet_image": _Image}
 
 
@@ -137,14 +148,25 @@ def _library():
             "resnet_image_free": (None, [ctypes.POINTER(_Image)]),
             "resnet_list_images": (c_int, [ctypes.c_char_p, ctypes.POINTER(_FileList), err]),
             "resnet_file_list_free": (None, [ctypes.POINTER(_FileList)]),
+            "resnet_model_info": (None, [P, ctypes.POINTER(_Info)]),
+            "resnet_softmax": (None, [fp, c_int, fp]),
+            "resnet_model_class_label": (ctypes.c_char_p, [P, c_int, ctypes.c_char_p, c_size_t]),
+            "resnet_model_stage_shape": (c_int, [P, c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int),
+                                                 ctypes.POINTER(c_int), err]),
+            "resnet_model_preprocess_file": (c_int, [P, ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(_View), c_int,
+                                                     fp, err]),
+            "resnet_model_preprocess_memory": (c_int, [P, ctypes.c_char_p, c_size_t, ctypes.c_char_p, ctypes.c_uint,
+                                                       ctypes.POINTER(_View), c_int, fp, err]),
+            "resnet_model_preprocess_image": (c_int, [P, ctypes.POINTER(_Image), fp, err]),
         }
         for name, (res, args) in sig.items():
             f = getattr(lib, name)
             f.restype = res
             f.argtypes = args
         major = lib.resnet_version(None) // 10000
-        if major != 1:
-            raise Error("%s is version %d.x of the library; this binding is for 1.x" % (path, major), 6)
+        if major != 1 or lib.resnet_version(None) < 10300:
+            raise Error("%s is version %d.x of the library; this binding is for 1.3 or later 1.x"
+                        % (path, major), 6)
         _lib = lib
         return lib
 
@@ -223,12 +245,16 @@ _KERNELS = {None: 0, "auto": 0, "c": 1, "avx2": 2, "avx512": 3}
 
 
 class Model:
-    """A loaded ResNet-50. path=None: default_weights(). kernels: None/"auto", "c", "avx2",
-    "avx512"; direct: no Winograd convolutions; threads: 0 = the model's pool, one thread per
-    core. Safe to share between threads (calls on one Model are serialised; for parallel
-    work use one Model per process, as the Dask example does)."""
+    """A loaded ResNet (any torchvision ResNet-family state_dict in safetensors, or our files).
+    path=None: default_weights(). kernels: None/"auto", "c", "avx2", "avx512"; direct: no
+    Winograd convolutions; threads: 0 = the model's pool, one thread per core; labels: a text
+    file of class names; size: the crop the network sees (default the file's, else 224);
+    output_stride: 32, 16 or 8 (dilated last stages, for stages()). Safe to share between
+    threads (calls on one Model are serialised; for parallel work use one Model per process,
+    as the Dask example does)."""
 
-    def __init__(self, path=None, kernels=None, direct=False, threads=0):
+    def __init__(self, path=None, kernels=None, direct=False, threads=0, labels=None, size=None,
+                 output_stride=None):
         lib = _library()
         self._lib = lib
         self._model = None
@@ -246,12 +272,48 @@ class Model:
         lib.resnet_load_options_init_size(ctypes.byref(opts), ctypes.sizeof(opts))
         opts.kernels = _KERNELS[kernels]
         opts.direct = 1 if direct else 0
+        for name, v, lo, hi in (("size", size, 32, 4096), ("output_stride", output_stride, 8, 32)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi):
+                raise ValueError("%s must be a whole number from %d to %d, not %r" % (name, lo, hi, v))
+        if output_stride is not None and output_stride not in (8, 16, 32):
+            raise ValueError("output_stride must be 8, 16 or 32, not %r" % (output_stride,))
+        opts.input_size = int(size or 0)
+        opts.output_stride = int(output_stride or 0)
+        labels_path = os.fsencode(labels) if labels is not None else None
+        if labels_path is not None and b"\0" in labels_path:
+            raise ValueError("labels: a path with a NUL byte")
+        opts.labels = labels_path
         model = ctypes.c_void_p()
         err = _Error()
         _check(lib.resnet_model_load(os.fsencode(self.path), ctypes.byref(opts), ctypes.byref(model),
                                      ctypes.byref(err)), err)
         self._model = model
         self._norm = lib.resnet_model_norm(model)
+        info = _Info()
+        lib.resnet_model_info(model, ctypes.byref(info))
+        self.classes, self.feature_dim, self.input_size = info.classes, info.feature_dim, info.input_size
+        self._info = {
+            "arch": info.arch.decode(), "depth": info.depth,
+            "block": "bottleneck" if info.block == 1 else "basic",
+            "blocks": list(info.blocks), "widths": list(info.widths), "groups": info.groups,
+            "classes": info.classes, "feature_dim": info.feature_dim, "input_size": info.input_size,
+            "output_stride": info.output_stride, "precision": {0: "fp32", 1: "int8"}.get(info.precision, "other"),
+            "variant": "v1" if info.variant == 0 else "v1.5", "norm": "caffe" if info.norm == 0 else "torch"}
+
+    def info(self):
+        """What was loaded: {"arch": "resnet50", "depth", "block", "blocks", "widths", "groups",
+        "classes", "feature_dim", "input_size", "output_stride", "precision", "variant", "norm"}."""
+        return dict(self._info)
+
+    def class_name(self, index):
+        """The name of class index of this network (its labels, ImageNet's, or "class N")."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.classes:
+            raise IndexError("class index %r is not in 0..%d" % (index, self.classes - 1))
+        buf = ctypes.create_string_buffer(32)
+        with self._lock:
+            if not self._model:
+                raise Error("the model is closed", 1)
+            return self._lib.resnet_model_class_label(self._model, int(index), buf, 32).decode("utf-8", "replace")
 
     def close(self):
         """Frees the model (also done when it is garbage-collected)."""
@@ -298,35 +360,38 @@ class Model:
         return views, n, mode
 
     def preprocess(self, photo, tta=None):
-        """What the network sees of photo: float32 (n, 3, 224, 224), one row per view of tta
-        (1 without), normalised for this model's weights."""
+        """What the network sees of photo: float32 (n, 3, S, S) at the model's input size S,
+        one row per view of tta (1 without), normalised for this model's weights."""
         return self._input(photo, tta)
 
     def _input(self, photo, tta):
         views, n, mode = self._views(tta)
         err = _Error()
+        size = self.input_size
+        if not self._model:
+            raise Error("the model is closed", 1)
         if isinstance(photo, np.ndarray):
             if mode != 0:
                 raise ValueError("tta needs the photo's file or bytes, not an array")
-            if photo.dtype == np.float32 and photo.shape == (3, INPUT_SIZE, INPUT_SIZE):
-                return np.ascontiguousarray(photo).reshape(1, 3, INPUT_SIZE, INPUT_SIZE)
+            if photo.dtype == np.float32 and photo.shape == (3, size, size):
+                return np.ascontiguousarray(photo).reshape(1, 3, size, size)
             if photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3 and photo.shape[0] > 0 \
                     and photo.shape[1] > 0:
                 rgb = np.ascontiguousarray(photo)
                 img = _Image(rgb.shape[1], rgb.shape[0], rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)))
-                out = np.empty((1, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
-                _check(self._lib.resnet_preprocess_image(ctypes.byref(img), self._norm, _fptr(out),
-                                                         ctypes.byref(err)), err)
+                out = np.empty((1, 3, size, size), np.float32)
+                _check(self._lib.resnet_model_preprocess_image(self._model, ctypes.byref(img), _fptr(out),
+                                                               ctypes.byref(err)), err)
                 return out
-            raise ValueError("an array photo is uint8 (H, W, 3) RGB or float32 (3, 224, 224), not %s %s"
-                             % (photo.dtype, photo.shape))
-        out = np.empty((n, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+            raise ValueError("an array photo is uint8 (H, W, 3) RGB or float32 (3, %d, %d), not %s %s"
+                             % (size, size, photo.dtype, photo.shape))
+        out = np.empty((n, 3, size, size), np.float32)
         if isinstance(photo, (bytes, bytearray, memoryview)):
             data = bytes(photo)
-            st = self._lib.resnet_preprocess_views_memory(data, len(data), b"<bytes>", self._norm, views, n,
+            st = self._lib.resnet_model_preprocess_memory(self._model, data, len(data), b"<bytes>", 0, views, n,
                                                           _fptr(out), ctypes.byref(err))
         elif isinstance(photo, (str, os.PathLike)):
-            st = self._lib.resnet_preprocess_views_file(os.fsencode(photo), self._norm, views, n, _fptr(out),
+            st = self._lib.resnet_model_preprocess_file(self._model, os.fsencode(photo), 0, views, n, _fptr(out),
                                                         ctypes.byref(err))
         else:
             raise TypeError("a photo is a path, its bytes or a numpy array, not %s" % type(photo).__name__)
@@ -337,8 +402,8 @@ class Model:
         n = x.shape[0]
         outs = _Outputs()
         self._lib.resnet_outputs_init_size(ctypes.byref(outs), ctypes.sizeof(outs))
-        lg = np.empty((n, NUM_CLASSES), np.float32) if logits else None
-        ft = np.empty((n, FEATURE_DIM), np.float32) if features else None
+        lg = np.empty((n, self.classes), np.float32) if logits else None
+        ft = np.empty((n, self.feature_dim), np.float32) if features else None
         if lg is not None:
             outs.logits = _fptr(lg)
         if ft is not None:
@@ -352,27 +417,64 @@ class Model:
         out = lg if lg is not None else ft
         if not np.isfinite(out).all():
             raise Error("the network's output is not finite (inf or NaN): the weights overflow float on this photo", 3)
-        if lg is not None and (lg == lg[:, :1]).all(axis=1).any():
-            raise Error("the network's 1000 outputs are all equal: no answer (weights too large for float precision on this photo?)", 3)
+        if lg is not None and self.classes > 1 and (lg == lg[:, :1]).all(axis=1).any():
+            raise Error("the network's %d outputs are all equal: no answer (weights too large for float precision on "
+                        "this photo?)" % self.classes, 3)
         return lg, ft
 
+    def logits(self, photo, tta=None):
+        """The network's outputs before the softmax: float32 (views, classes), a row per view of
+        tta (one without)."""
+        lg, _ = self._forward(self._input(photo, tta))
+        return lg
+
     def probabilities(self, photo, tta=None):
-        """The 1000 softmax probabilities (float32), averaged over the views of tta."""
+        """The softmax probabilities (float32, one per class), averaged over the views of tta."""
         x = self._input(photo, tta)
         lg, _ = self._forward(x)
-        probs = np.empty(NUM_CLASSES, np.float32)
-        self._lib.resnet_tta_average(_fptr(lg), x.shape[0], _fptr(probs))
-        return probs
+        # the library's softmax per view, the views' mean in double: what the CLI prints
+        p = np.empty_like(lg)
+        for i in range(lg.shape[0]):
+            self._lib.resnet_softmax(_fptr(lg[i]), self.classes, _fptr(p[i]))
+        return p[0] if p.shape[0] == 1 else (p.astype(np.float64).sum(axis=0) / p.shape[0]).astype(np.float32)
 
     def classify(self, photo, k=5, tta=None):
         """The k most likely classes, best first: [{"index", "name", "prob"}...], as
         `resnet classify --json` gives them (tta: none, flip, 10crop, multiscale)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= NUM_CLASSES:
-            raise ValueError("k must be a whole number from 1 to 1000, not %r" % (k,))
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.classes:
+            raise ValueError("k must be a whole number from 1 to %d, not %r" % (self.classes, k))
         probs = self.probabilities(photo, tta)
         top = (_Prediction * int(k))()
-        self._lib.resnet_top_k(_fptr(probs), NUM_CLASSES, int(k), top)
-        return [{"index": p.index, "name": class_name(p.index), "prob": float(p.prob)} for p in top]
+        self._lib.resnet_top_k(_fptr(probs), self.classes, int(k), top)
+        return [{"index": p.index, "name": self.class_name(p.index), "prob": float(p.prob)} for p in top]
+
+    def stages(self, photo, stages=("layer1", "layer2", "layer3", "layer4")):
+        """A backbone's feature maps: {"layer1": float32 (C, H, W), ...} of the plain view, as
+        torchvision's stages compute them (see output_stride)."""
+        names = ("layer1", "layer2", "layer3", "layer4")
+        if isinstance(stages, str):
+            stages = (stages,)
+        for st in stages:
+            if st not in names:
+                raise ValueError("a stage is one of layer1..layer4, not %r" % (st,))
+        x = self._input(photo, None)
+        outs = _Outputs()
+        self._lib.resnet_outputs_init_size(ctypes.byref(outs), ctypes.sizeof(outs))
+        got = {}
+        for st in stages:
+            c, h, w = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+            i = names.index(st) + 1
+            self._lib.resnet_model_stage_shape(self._model, i, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w), None)
+            got[st] = np.empty((c.value, h.value, w.value), np.float32)
+            outs.stages[i - 1] = _fptr(got[st])
+        err = _Error()
+        with self._lock:
+            s = self._session_for(1)
+            _check(self._lib.resnet_forward_ex(s, _fptr(x), 1, ctypes.byref(outs), ctypes.byref(err)), err)
+        for st, v in got.items():
+            if not np.isfinite(v).all():
+                raise Error("the network's %s output is not finite (inf or NaN)" % st, 3)
+        return got
 
     def embed(self, photo, l2=False):
         """The 2048 pooled features (float32) of the plain view, as `resnet embed` writes them;

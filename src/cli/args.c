@@ -100,6 +100,15 @@ static const cli_option network_options[] = {
     CLI_OPTION("exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
      "turn photos upright as their EXIF orientation tag says\n"
      "(default: ignored, as PIL and torchvision, the reference, do)"),
+    CLI_OPTION("labels", 0, "FILE", CLI_OPT_LABELS,
+     "class names, one a line, as many as the network has classes\n"
+     "(default: the file's, ImageNet's for 1000 classes, else 'class N')"),
+    CLI_OPTION_INT("size", "N", CLI_OPT_SIZE, 32, 4096,
+     "the crop the network sees: shorter side resized to N*256/224,\n"
+     "centre N x N (default: the file's, else 224)"),
+    CLI_OPTION_INT("output-stride", "N", CLI_OPT_OUTPUT_STRIDE, 8, 32,
+     "8, 16 or 32 (default): dilate the last stages instead of\n"
+     "striding them, for larger stage maps (bottleneck networks)"),
     {0},
 };
 static const cli_option help_option = CLI_OPTION("help", 'h', NULL, 'h', "this help");
@@ -221,6 +230,16 @@ static int shared_option(int id, cli_common *common) {
         return 0;
     }
     case CLI_OPT_DIRECT: common->direct = 1; return 0;
+    case CLI_OPT_LABELS:
+        if (!*optarg) return cli_usage_error("--labels needs a file"), CLI_EXIT_USAGE;
+        common->labels = optarg;
+        return 0;
+    case CLI_OPT_SIZE: common->size = cli_optint; return 0;
+    case CLI_OPT_OUTPUT_STRIDE:
+        if (cli_optint != 8 && cli_optint != 16 && cli_optint != 32)
+            return cli_usage_error("--output-stride must be 8, 16 or 32, got %d", cli_optint), CLI_EXIT_USAGE;
+        common->output_stride = cli_optint;
+        return 0;
     case CLI_OPT_EXIF_ORIENTATION: common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION; return 0;
     case CLI_OPT_OUTPUT: common->output = optarg; return 0;
     case CLI_OPT_FORCE: common->force = 1; return 0;

@@ -93,9 +93,10 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     resnet_error err;
-    const size_t in_floats = (size_t)batch * 3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE;
+    const int size = resnet_model_input_size(model);
+    const size_t in_floats = (size_t)batch * 3 * size * size;
     float *input = malloc(in_floats * sizeof(float));
-    float *logits = malloc((size_t)batch * RESNET_NUM_CLASSES * sizeof(float));
+    float *logits = malloc((size_t)batch * resnet_model_classes(model) * sizeof(float));
     double *times = malloc((size_t)iters * sizeof(double));
     int rc = 0;
     if (!input || !logits || !times) {
@@ -119,6 +120,10 @@ int cmd_bench(int argc, char **argv) {
     double med = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
     double flops = resnet_model_flops(model) * batch;
     const int int8 = resnet_model_precision(model) == RESNET_PRECISION_INT8;
+    resnet_info info;
+    resnet_model_info(model, &info);
+    printf("network %s, %d classes, input %dx%d, output stride %d\n", info.arch, info.classes, size, size,
+           info.output_stride);
     if (int8)
         printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
                "warm-up\n",

@@ -33,6 +33,7 @@ const cli_command cli_classify = {
 typedef struct run_ctx {
     int k, json;
     const resnet_head *head;
+    const resnet_model *model;
     float *probs; /* the head's classes, or 1000 */
     resnet_prediction *top;
     int done, failed, folder_mode;
@@ -40,8 +41,8 @@ typedef struct run_ctx {
     cli_progress bar;
 } run_ctx;
 
-static const char *class_name(const run_ctx *x, int i) {
-    return x->head ? resnet_head_class_name(x->head, i) : resnet_class_name(i);
+static const char *class_name(const run_ctx *x, int i, char *buf, size_t n) {
+    return cli_class_name(x->model, x->head, i, buf, n);
 }
 
 /* Reports one photo (its error, or its classes from probabilities or features). */
@@ -56,7 +57,7 @@ static int on_result(void *vctx, const resnet_item_result *r) {
         cli_progress_update(&x->bar, x->done);
         return 0;
     }
-    int nc = RESNET_NUM_CLASSES;
+    int nc = resnet_model_classes(x->model);
     if (x->head) {
         resnet_error err;
         nc = resnet_head_classes(x->head);
@@ -68,12 +69,12 @@ static int on_result(void *vctx, const resnet_item_result *r) {
             return 0;
         }
     } else {
-        memcpy(x->probs, r->probs, RESNET_NUM_CLASSES * sizeof(float)); /* averaged over the views */
+        memcpy(x->probs, r->probs, (size_t)nc * sizeof(float)); /* averaged over the views */
     }
     const int k = x->k < nc ? x->k : nc;
     resnet_top_k(x->probs, nc, k, x->top);
     x->top1_count[x->top[0].index]++;
-    cli_print_top(r->name, x->top, k, x->json, x->head);
+    cli_print_top(r->name, x->top, k, x->json, x->head, x->model);
     cli_progress_update(&x->bar, x->done);
     return 0;
 }
@@ -93,8 +94,9 @@ static void summary(const run_ctx *x, int n, int problems, int nc, double second
         for (int c = 0; c < nc; c++)
             if (x->top1_count[c] > 0 && (best < 0 || x->top1_count[c] > x->top1_count[best])) best = c;
         if (best < 0) break;
+        char buf[32];
         int w = snprintf(line + len, sizeof line - len, "%s%d %s", shown ? ", " : "", x->top1_count[best],
-                         class_name(x, best));
+                         class_name(x, best, buf, sizeof buf));
         if (w < 0 || (size_t)w >= sizeof line - len) break;
         len += (size_t)w;
         x->top1_count[best] = -x->top1_count[best]; /* taken (restored below) */
@@ -120,11 +122,6 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     resnet_head *head = NULL;
     /* The head and the list first: both fail fast, before a model load. */
     if (head_path && resnet_head_load(head_path, &head, &err) != RESNET_OK) return cli_error("%s", err.message);
-    if (head && resnet_head_dim(head) != RESNET_FEATURE_DIM) {
-        int dim = resnet_head_dim(head);
-        resnet_head_free(head);
-        return cli_error("%s: the head takes %d features, the network gives %d", head_path, dim, RESNET_FEATURE_DIM);
-    }
     cli_photos photos = {0};
     photos.keep_going = 1; /* an unreadable folder argument is a record in its place */
     if (cli_photos_add(&photos, args, nargs) != 0) {
@@ -137,8 +134,18 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
         resnet_head_free(head);
         return cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
     }
-    const int nc = head ? resnet_head_classes(head) : RESNET_NUM_CLASSES;
     run_ctx x = {0};
+    resnet_session *s = NULL;
+    int rc = 1, nc = 0;
+    resnet_model *model = cli_load_model(c);
+    if (!model) goto done;
+    if (head && resnet_head_dim(head) != resnet_model_feature_dim(model)) {
+        cli_error("%s: the head takes %d features, the network gives %d", head_path, resnet_head_dim(head),
+                  resnet_model_feature_dim(model));
+        goto done;
+    }
+    nc = head ? resnet_head_classes(head) : resnet_model_classes(model);
+    x.model = model;
     x.k = k;
     x.json = json;
     x.head = head;
@@ -146,14 +153,10 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     x.probs = malloc((size_t)nc * sizeof(float));
     x.top = malloc((size_t)nc * sizeof *x.top);
     x.top1_count = calloc((size_t)nc, sizeof *x.top1_count);
-    resnet_model *model = NULL;
-    resnet_session *s = NULL;
-    int rc = 1;
     if (!x.probs || !x.top || !x.top1_count) {
         cli_error("out of memory");
         goto done;
     }
-    if (!(model = cli_load_model(c))) goto done;
     if (head && strcmp(resnet_head_backbone(head), "") != 0) {
         char fp[32];
         snprintf(fp, sizeof fp, "%016llx", resnet_model_fingerprint(model));

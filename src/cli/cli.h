@@ -20,6 +20,9 @@ typedef struct cli_common {
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
+    const char *labels;  /* --labels FILE: class names, one a line */
+    int size;            /* --size N: the crop the network sees (0: the file's, else 224) */
+    int output_stride;   /* --output-stride 8|16|32 (0: 32) */
     /* the options a command lists with CLI_OPTION_* */
     const char *output;  /* -o/--output */
     int force;           /* --force: replace an existing output of another kind */
@@ -54,6 +57,7 @@ extern int cli_optint; /* the number of the numeric option cli_getopt returned l
 enum { /* ids of the shared options, which cli_getopt parses into cli_common (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
     CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_JSON, CLI_OPT_TOP, CLI_OPT_TTA, CLI_OPT_NO_CACHE,
+    CLI_OPT_LABELS, CLI_OPT_SIZE, CLI_OPT_OUTPUT_STRIDE,
     CLI_OPT_FIRST_OWN = 300 /* a command's own ids start here */
 };
 /* The shared options a command lists among its own: parsed once (into cli_common), the help
@@ -83,7 +87,7 @@ typedef struct cli_command {
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
 extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
-    cli_train_head, cli_quantize, cli_fetch, cli_serve;
+    cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label, cli_export;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
@@ -138,10 +142,14 @@ const char *cli_strip_file(const char *message, const char *file);
 /* One record per input, with --json:
  * {"file": F, "top": [...]} for a result, {"file": F, "error": E} for a failure. */
 void cli_json_error_record(FILE *f, const char *file, const char *message);
-/* One photo's top k on stdout, with the head's class names (NULL: ImageNet's): the file then a
+/* One photo's top k on stdout, with the head's class names (NULL: the model's): the file then a
  * line per class ("  12.34%  281  tabby"), or with json one record {"file", "top": [{"index",
  * "name", "prob"}...]}; flushed, so records of a long run appear as they come. */
-void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head);
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head,
+                   const resnet_model *m);
+/* Class i's name: the head's, else the model's (its labels, ImageNet's, or "class N" in buf),
+ * else ImageNet's (m NULL). */
+const char *cli_class_name(const resnet_model *m, const resnet_head *head, int i, char *buf, size_t n);
 
 /* Seconds on the monotonic clock, for rates and timings. */
 double cli_now(void);
@@ -235,5 +243,7 @@ int cmd_similar(int argc, char **argv);    /* similar.c */
 int cmd_train_head(int argc, char **argv); /* train_head.c */
 int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
+int cmd_label(int argc, char **argv);      /* label.c */
+int cmd_export(int argc, char **argv);     /* export.c */
 
 #endif

@@ -21,18 +21,18 @@
 
 #define MAGIC "RNFEAT01"
 #define ENDIAN_MARK 0x01020304u /* the file is in this machine's byte order; another reads as damaged */
-#define DIM RESNET_FEATURE_DIM
 
 typedef struct entry {
     char *key;                 /* the photo's real path */
     int64_t size, sec, nsec;   /* its size and modification time when computed */
-    float *feat;               /* DIM floats */
+    float *feat;               /* the cache's dim floats */
     int used;                  /* looked up (and still valid) in this run */
 } entry;
 
 struct featcache {
     char *file;                /* the cache file */
     unsigned long long fp;
+    int dim;                   /* floats a photo (the network's pooled features) */
     entry *old;                /* from the file, sorted by key */
     int n_old;
     entry *add;                /* computed in this run */
@@ -97,15 +97,15 @@ static int load(featcache *c) {
     unsigned long long fp;
     int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, MAGIC, 8) == 0 && fread(&mark, 4, 1, f) == 1 &&
              mark == ENDIAN_MARK && fread(&fp, 8, 1, f) == 1 && fp == c->fp && fread(&dim, 4, 1, f) == 1 &&
-             dim == DIM && fread(&count, 4, 1, f) == 1 && count <= 10000000;
+             dim == (uint32_t)c->dim && fread(&count, 4, 1, f) == 1 && count <= 10000000;
     if (ok && count) ok = (c->old = calloc(count, sizeof *c->old)) != NULL;
     for (uint32_t i = 0; ok && i < count; i++) {
         entry *e = &c->old[i];
         uint32_t klen;
         ok = fread(&klen, 4, 1, f) == 1 && klen > 0 && klen < PATH_MAX && (e->key = malloc(klen + 1)) != NULL &&
              fread(e->key, 1, klen, f) == klen && fread(&e->size, 8, 1, f) == 1 && fread(&e->sec, 8, 1, f) == 1 &&
-             fread(&e->nsec, 8, 1, f) == 1 && (e->feat = malloc(DIM * sizeof(float))) != NULL &&
-             fread(e->feat, sizeof(float), DIM, f) == DIM;
+             fread(&e->nsec, 8, 1, f) == 1 && (e->feat = malloc((size_t)c->dim * sizeof(float))) != NULL &&
+             fread(e->feat, sizeof(float), (size_t)c->dim, f) == (size_t)c->dim;
         if (e->key) e->key[ok ? klen : 0] = '\0';
         c->n_old = (int)i + 1;
     }
@@ -121,7 +121,7 @@ static int load(featcache *c) {
     return 1;
 }
 
-featcache *featcache_open(const char *dir, unsigned long long fingerprint) {
+featcache *featcache_open(const char *dir, unsigned long long fingerprint, int dim) {
     char real[PATH_MAX], folder[PATH_MAX];
     if (!realpath(dir, real)) return NULL; /* the walk will report the folder itself */
     const char *env = getenv("RESNET_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -132,6 +132,7 @@ featcache *featcache_open(const char *dir, unsigned long long fingerprint) {
     else return NULL;
     if (n < 0 || (size_t)n >= sizeof folder - 64) return NULL;
     featcache *c = calloc(1, sizeof *c);
+    if (c) c->dim = dim;
     size_t flen = strlen(folder) + 64;
     if (!c || !(c->file = malloc(flen))) {
         free(c);
@@ -177,7 +178,7 @@ static int featcache_get(featcache *c, const char *path, float *out) {
     entry *e = bsearch(&probe, c->old, (size_t)c->n_old, sizeof *c->old, cmp_entry);
     if (!e || e->size != size || e->sec != sec || e->nsec != nsec) return 0;
     e->used = 1;
-    memcpy(out, e->feat, DIM * sizeof(float));
+    memcpy(out, e->feat, (size_t)c->dim * sizeof(float));
     return 1;
 }
 
@@ -195,14 +196,14 @@ static void featcache_put(featcache *c, const char *path, const float *feat) {
     entry *e = &c->add[c->n_add];
     size_t kl = strlen(real) + 1;
     e->key = malloc(kl);
-    e->feat = malloc(DIM * sizeof(float));
+    e->feat = malloc((size_t)c->dim * sizeof(float));
     if (!e->key || !e->feat) {
         free(e->key);
         free(e->feat);
         return;
     }
     memcpy(e->key, real, kl);
-    memcpy(e->feat, feat, DIM * sizeof(float));
+    memcpy(e->feat, feat, (size_t)c->dim * sizeof(float));
     e->size = size;
     e->sec = sec;
     e->nsec = nsec;
@@ -210,11 +211,11 @@ static void featcache_put(featcache *c, const char *path, const float *feat) {
     c->n_add++;
 }
 
-static int write_entry(FILE *f, const entry *e) {
+static int write_entry(FILE *f, const entry *e, int dim) {
     uint32_t kl = (uint32_t)strlen(e->key);
     return fwrite(&kl, 4, 1, f) == 1 && fwrite(e->key, 1, kl, f) == kl && fwrite(&e->size, 8, 1, f) == 1 &&
            fwrite(&e->sec, 8, 1, f) == 1 && fwrite(&e->nsec, 8, 1, f) == 1 &&
-           fwrite(e->feat, sizeof(float), DIM, f) == DIM;
+           fwrite(e->feat, sizeof(float), (size_t)dim, f) == (size_t)dim;
 }
 
 void featcache_close(featcache *c) {
@@ -228,12 +229,12 @@ void featcache_close(featcache *c) {
         resnet_error err;
         FILE *f = NULL;
         if (rn_atomic_open(&af, c->file, &err) == RESNET_OK) f = rn_atomic_stdio(&af, &err);
-        uint32_t mark = ENDIAN_MARK, dim = DIM, count = (uint32_t)(c->n_old - unused + c->n_add);
+        uint32_t mark = ENDIAN_MARK, dim = (uint32_t)c->dim, count = (uint32_t)(c->n_old - unused + c->n_add);
         int ok = f && fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&mark, 4, 1, f) == 1 && fwrite(&c->fp, 8, 1, f) == 1 &&
                  fwrite(&dim, 4, 1, f) == 1 && fwrite(&count, 4, 1, f) == 1;
         for (int i = 0; ok && i < c->n_old; i++)
-            if (c->old[i].used) ok = write_entry(f, &c->old[i]);
-        for (int i = 0; ok && i < c->n_add; i++) ok = write_entry(f, &c->add[i]);
+            if (c->old[i].used) ok = write_entry(f, &c->old[i], c->dim);
+        for (int i = 0; ok && i < c->n_add; i++) ok = write_entry(f, &c->add[i], c->dim);
         if (f && !ok) {
             snprintf(err.message, sizeof err.message, "%s", strerror(errno));
             rn_atomic_abort(&af);
@@ -258,13 +259,14 @@ typedef struct feat_ctx {
     int done, good, base_done;
     cli_progress bar;
     char **errors; /* NULL, or each failed photo's message (the caller frees them) */
+    int dim;
 } feat_ctx;
 
 static int on_features(void *vctx, const resnet_item_result *r) {
     feat_ctx *x = vctx;
     const int i = x->index[r->index];
     if (r->status == RESNET_OK) {
-        memcpy(x->feats + (size_t)i * DIM, r->features, DIM * sizeof(float));
+        memcpy(x->feats + (size_t)i * x->dim, r->features, (size_t)x->dim * sizeof(float));
         x->ok[i] = 1;
         x->good++;
         featcache_put(x->cache, r->name, r->features); /* "-" for standard input: not cached */
@@ -284,6 +286,7 @@ int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, flo
 int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,
                         int *from_cache, char **errors) {
     memset(ok, 0, (size_t)n);
+    const int dim = resnet_model_feature_dim(resnet_session_model(s));
     int hits = 0;
     int *miss = malloc((size_t)(n ? n : 1) * sizeof *miss);
     const char **mpaths = malloc((size_t)(n ? n : 1) * sizeof *mpaths);
@@ -295,7 +298,7 @@ int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int
     }
     int nm = 0;
     for (int i = 0; i < n; i++) {
-        if (featcache_get(c, paths[i], feats + (size_t)i * DIM)) {
+        if (featcache_get(c, paths[i], feats + (size_t)i * dim)) {
             ok[i] = 1;
             hits++;
         } else {
@@ -303,7 +306,7 @@ int cli_features_report(resnet_session *s, featcache *c, char *const *paths, int
             mpaths[nm++] = paths[i];
         }
     }
-    feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}, errors};
+    feat_ctx x = {c, miss, feats, ok, 0, 0, hits, {0}, errors, dim};
     cli_progress_start(&x.bar, n, "photos");
     resnet_error err;
     resnet_status st = cli_run_photos(s, (char *const *)mpaths, NULL, nm, RESNET_TTA_NONE, RESNET_WANT_FEATURES, on_features, &x,

@@ -14,11 +14,11 @@ typedef struct featcache featcache;
  * fingerprint and the folder's real path. Entries are keyed by each photo's real path, size
  * and modification time, so an edited or replaced photo is recomputed. Never fails: an
  * unreadable or damaged cache is ignored (one warning) and rewritten. */
-featcache *featcache_open(const char *dir, unsigned long long fingerprint);
+featcache *featcache_open(const char *dir, unsigned long long fingerprint, int dim);
 /* Saves if anything changed (atomically; a failure is a warning) and frees. */
 void featcache_close(featcache *c);
 
-/* Features (n x 2048) of paths with the cache c (may be NULL: compute all). ok[i] says which
+/* Features (n x the network's feature dim) of paths with the cache c (may be NULL: compute all). ok[i] says which
  * photos worked; the others are reported on stderr. Shows progress on a terminal. Returns
  * the number that worked, or -1 on a fatal error (reported). *from_cache: how many hits. */
 int cli_features(resnet_session *s, featcache *c, char *const *paths, int n, float *feats, char *ok,

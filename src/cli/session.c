@@ -44,6 +44,9 @@ resnet_model *cli_load_model(const cli_common *c) {
     resnet_load_options_init(&opts);
     opts.kernels = c->kernels;
     opts.direct = c->direct;
+    opts.labels = c->labels;
+    opts.input_size = c->size;
+    opts.output_stride = c->output_stride;
     resnet_model *m = NULL;
     resnet_error err;
     if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {

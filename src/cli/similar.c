@@ -5,7 +5,6 @@
 
 #include "cli/featcache.h"
 
-#define DIM RESNET_FEATURE_DIM
 
 static const cli_option similar_options[] = {
     CLI_OPTION_TOP("how many to print (default 10)"),
@@ -61,25 +60,28 @@ int cmd_similar(int argc, char **argv) {
     resnet_model *model = NULL;
     resnet_session *s = NULL;
     featcache *cache = NULL;
-    float *feats = NULL, q[DIM];
+    float *feats = NULL, *q = NULL;
     char *ok = NULL, qok = 0;
     scored *rank = NULL;
+    int DIM = 0;
     if (n == 0) {
         cli_error("no photos found in %s besides the query", dir);
         goto done;
     }
+    if (!(model = cli_load_model(&common))) goto done;
+    DIM = resnet_model_feature_dim(model);
     feats = malloc((size_t)n * DIM * sizeof(float));
+    q = malloc((size_t)DIM * sizeof(float));
     ok = malloc((size_t)n);
     rank = malloc((size_t)n * sizeof *rank);
-    if (!feats || !ok || !rank) {
+    if (!feats || !q || !ok || !rank) {
         cli_error("out of memory");
         goto done;
     }
-    if (!(model = cli_load_model(&common))) goto done;
     if (!(s = cli_session(model, &common, n < CLI_BATCH ? n : CLI_BATCH))) goto done;
     char *qp = (char *)query;
     if (cli_features(s, NULL, &qp, 1, q, &qok, NULL) != 1) goto done; /* already reported */
-    if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common));
+    if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common), resnet_model_feature_dim(model));
     int hits = 0, good = cli_features(s, cache, list.paths, n, feats, ok, &hits);
     featcache_close(cache);
     cache = NULL;
@@ -96,6 +98,7 @@ int cmd_similar(int argc, char **argv) {
     rc = good < n || list.n_problems ? 1 : 0;
 done:
     featcache_close(cache);
+    free(q);
     resnet_session_free(s);
     resnet_model_free(model);
     resnet_file_list_free(&list);

@@ -43,11 +43,16 @@ int cli_usage_error(const char *fmt, ...) {
     va_end(ap);
     return 2;
 }
-static const char *top_name(const resnet_head *head, int i) {
-    return head ? resnet_head_class_name(head, i) : resnet_class_name(i);
+const char *cli_class_name(const resnet_model *m, const resnet_head *head, int i, char *buf, size_t n) {
+    if (head) return resnet_head_class_name(head, i);
+    if (m) return resnet_model_class_label(m, i, buf, n);
+    return resnet_class_name(i);
 }
 
-void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head) {
+void cli_print_top(const char *file, const resnet_prediction *top, int k, int json, const resnet_head *head,
+                   const resnet_model *m) {
+    char buf[32];
+#define top_name(head, i) cli_class_name(m, head, i, buf, sizeof buf)
     if (json) {
         fputs("{\"file\": ", stdout);
         cli_json_string(stdout, file);
@@ -68,6 +73,7 @@ void cli_print_top(const char *file, const resnet_prediction *top, int k, int js
         }
     }
     fflush(stdout);
+#undef top_name
 }
 
 double cli_now(void) {

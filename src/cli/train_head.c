@@ -9,7 +9,6 @@
 #include "cli/featcache.h"
 #include "walk.h"
 
-#define DIM RESNET_FEATURE_DIM
 
 typedef struct klass {
     char *name;
@@ -134,6 +133,8 @@ int cmd_train_head(int argc, char **argv) {
         goto done;
     }
     if (cli_check_output(out, RN_KIND_HEAD, &common, photos.paths, photos.count, NULL, 0) != 0) goto done;
+    if (!(model = cli_load_model(&common))) goto done;
+    const int DIM = resnet_model_feature_dim(model);
     feats = malloc((size_t)photos.count * DIM * sizeof(float));
     ok = malloc((size_t)photos.count);
     labels = malloc((size_t)photos.count * sizeof *labels);
@@ -142,11 +143,10 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
-    if (!(model = cli_load_model(&common))) goto done;
     if (!(s = cli_session(model, &common, photos.count < CLI_BATCH ? photos.count : CLI_BATCH))) goto done;
     resnet_error err;
     const unsigned long long fp = cli_cache_key(model, &common);
-    if (use_cache) cache = featcache_open(dir, fp);
+    if (use_cache) cache = featcache_open(dir, fp, resnet_model_feature_dim(model));
     double t0 = cli_now();
     int hits = 0, good = cli_features(s, cache, photos.paths, photos.count, feats, ok, &hits);
     featcache_close(cache);
@@ -171,7 +171,9 @@ int cmd_train_head(int argc, char **argv) {
         }
     }
     char backbone[64];
-    snprintf(backbone, sizeof backbone, "resnet50 weights %016llx", fp);
+    resnet_info info;
+    resnet_model_info(model, &info);
+    snprintf(backbone, sizeof backbone, "%.32s weights %016llx", info.arch, fp);
     opts.backbone = backbone;
     cli_progress bar;
     cli_progress_start(&bar, 2, "");

@@ -56,6 +56,8 @@ void rn_image_free(rn_image *img);
 resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned flags, float *out,
                                     resnet_error *err);
 /* crop: the side of the square the network sees (224, or the model's input size). */
+resnet_status rn_preprocess_image_at(const resnet_image *img, resnet_norm norm, int crop, float *out,
+                                     resnet_error *err);
 resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, int crop,
                                           const resnet_view *views, int n, float *out, resnet_error *err);
 resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,

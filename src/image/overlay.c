@@ -62,10 +62,17 @@ static resnet_status check_image(const resnet_image *img, const char *what, resn
 }
 
 resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out, resnet_error *err) {
+    return rn_preprocess_image_at(img, norm, RESNET_INPUT_SIZE, out, err);
+}
+
+resnet_status rn_preprocess_image_at(const resnet_image *img, resnet_norm norm, int crop, float *out,
+                                     resnet_error *err) {
     resnet_status st = check_image(img, "preprocess", err);
     if (st != RESNET_OK) return st;
+    if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
+        return rn_fail(err, RESNET_E_ARG, "preprocess: unknown normalisation %d", (int)norm);
     rn_image view = {img->width, img->height, img->rgb};
-    return rn_image_to_input(&view, norm, out, err);
+    return rn_image_view(&view, crop * RN_SHORT_SIDE / RESNET_INPUT_SIZE, RESNET_CROP_CENTER, norm, crop, out, err);
 }
 
 /* ---- PNG ------------------------------------------------------------------------------- */

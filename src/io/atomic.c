@@ -299,6 +299,7 @@ static const char *kind_name(rn_file_kind k) {
     case RN_KIND_NPY: return "a .npy file";
     case RN_KIND_F32: return "a float32 feature matrix";
     case RN_KIND_PREDICTIONS: return "a predictions file";
+    case RN_KIND_ONNX: return "an ONNX model written by resnet export";
     }
     return "?";
 }
@@ -356,6 +357,8 @@ static int is_kind(int fd, off_t size, rn_file_kind k) {
         size_t pl = strlen(RN_PREDICTIONS_HEADER);
         return (size_t)n > pl && memcmp(b, RN_PREDICTIONS_HEADER, pl) == 0 && b[pl] == '\n';
     }
+    case RN_KIND_ONNX: /* ir_version (field 1), then producer_name (field 2) "resnet" */
+        return n >= 10 && b[0] == 0x08 && memcmp(b + 2, "\x12\x06resnet", 8) == 0;
     }
     return 0;
 }

@@ -67,7 +67,8 @@ typedef enum rn_file_kind {
     RN_KIND_NPY,         /* "\x93NUMPY" */
     RN_KIND_F32,         /* raw float32 rows: a whole number of 2048-float rows, and none of
                           * the formats a photo or another output starts with */
-    RN_KIND_PREDICTIONS  /* eval --predictions: starts with its header line */
+    RN_KIND_PREDICTIONS, /* eval --predictions: starts with its header line */
+    RN_KIND_ONNX         /* an ONNX model that resnet export wrote (producer "resnet") */
 } rn_file_kind;
 
 /* Refuses (RESNET_E_ARG, one line) when out is one of the n input identities, is not a

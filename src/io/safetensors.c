@@ -722,6 +722,78 @@ resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const
     return s;
 }
 
+resnet_status rn_st_copy(const rn_safetensors *st, const char *path, const char *const *meta_keys,
+                         const char *const *meta_values, size_t n_meta, resnet_error *err) {
+    char eb[128], num[64];
+    if (!st || !path || !*path) return rn_fail(err, RESNET_E_ARG, "rn_st_copy: no file");
+    rn_strbuf hdr = {0};
+    /* The metadata and no tensor: the header's first part, written by the one builder. */
+    resnet_status s = build_header(path, NULL, NULL, 0, meta_keys, meta_values, n_meta, &hdr, err);
+    if (s != RESNET_OK) {
+        free(hdr.s);
+        return s;
+    }
+    while (hdr.len && hdr.s[hdr.len - 1] == ' ') hdr.len--; /* its padding */
+    hdr.len--;                                              /* and its closing brace */
+    size_t off = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        const rn_tensor *t = &st->tensors[i]; /* in data order: written back in that order */
+        if (i || n_meta) sb_puts(&hdr, ",");
+        sb_json_string(&hdr, t->name);
+        sb_puts(&hdr, ":{\"dtype\":\"");
+        sb_puts(&hdr, rn_dtype_name(t->dtype));
+        sb_puts(&hdr, "\",\"shape\":[");
+        for (int d = 0; d < t->ndim; d++) {
+            snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", t->shape[d]);
+            sb_puts(&hdr, num);
+        }
+        snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
+        sb_puts(&hdr, num);
+        off += t->nbytes;
+    }
+    sb_puts(&hdr, "}");
+    while (!hdr.failed && hdr.len % 8) sb_puts(&hdr, " ");
+    if (hdr.failed) {
+        free(hdr.s);
+        return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    }
+    rn_atomic_file af;
+    if ((s = rn_atomic_open(&af, path, err)) != RESNET_OK) {
+        free(hdr.s);
+        return s;
+    }
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
+    int bad = rn_write_all(af.fd, len8, 8) || rn_write_all(af.fd, hdr.s, hdr.len);
+    for (size_t i = 0; !bad && s == RESNET_OK && i < st->n; i++) {
+        const rn_tensor *t = &st->tensors[i];
+        if (!t->nbytes) continue;
+        if (st->fd < 0) { /* a buffer in memory */
+            bad = rn_write_all(af.fd, t->data, t->nbytes);
+            continue;
+        }
+        /* read with pread, as rn_st_read_f32 does (a file cut short meanwhile is an error, not
+         * a SIGBUS), a slice at a time */
+        enum { SLICE = 1 << 20 };
+        unsigned char *buf = malloc(t->nbytes < SLICE ? t->nbytes : SLICE);
+        if (!buf) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+        const uint64_t off = st->data_off + (uint64_t)((const unsigned char *)t->data - st->data);
+        for (size_t done = 0; buf && !bad && s == RESNET_OK && done < t->nbytes;) {
+            size_t m = t->nbytes - done < SLICE ? t->nbytes - done : SLICE;
+            s = pread_all(st->fd, buf, m, off + done, st->path, err);
+            if (s == RESNET_OK) bad = rn_write_all(af.fd, buf, m);
+            done += m;
+        }
+        free(buf);
+    }
+    if (bad && s == RESNET_OK)
+        s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", path, rn_errno_str(errno, eb, sizeof eb));
+    if (s != RESNET_OK) rn_atomic_abort(&af);
+    else s = rn_atomic_commit(&af, err);
+    free(hdr.s);
+    return s;
+}
+
 void rn_st_release(const rn_safetensors *st, const rn_tensor *t) {
     /* The mapping is read-only and file-backed: dropped pages are simply read again if
      * touched later, so this only lowers the resident size while a model is converted. */

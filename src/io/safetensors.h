@@ -75,4 +75,9 @@ resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const
                              const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                              resnet_error *err);
 
+/* A copy of st's tensors, bytes and dtypes as they are, under new metadata (keys[i] = values[i]),
+ * written atomically to path. */
+resnet_status rn_st_copy(const rn_safetensors *st, const char *path, const char *const *meta_keys,
+                         const char *const *meta_values, size_t n_meta, resnet_error *err);
+
 #endif

@@ -18,6 +18,7 @@
 #include "io/safetensors.h"
 #include "io/sha256.h"
 #include "model/resnet50.h"
+#include "ops/qweights.h"
 
 enum { BINS = 4096 };
 #define PERCENTILE 0.9999
@@ -268,20 +269,6 @@ static resnet_status copy_f32(writer *w, const rn_safetensors *st, const char *p
     if (s != RESNET_OK) return s;
     add(w, name, t->ndim, t->shape, buf, NULL); /* names here are string literals */
     return RESNET_OK;
-}
-
-/* Symmetric per output channel, in [-top, top] (quantize.h). */
-void rn_quantize_weights(const float *wf, int cout, size_t per, int top, int8_t *q, float *scale) {
-    for (int o = 0; o < cout; o++) {
-        double most = 0;
-        for (size_t i = 0; i < per; i++) most = fmax(most, fabs((double)wf[o * per + i]));
-        double sc = most > 0 ? most / top : 1.0; /* an all-zero channel: any positive scale */
-        scale[o] = (float)sc;
-        for (size_t i = 0; i < per; i++) {
-            double v = nearbyint(wf[o * per + i] / sc);
-            q[o * per + i] = (int8_t)(v < -top ? -top : v > top ? top : v);
-        }
-    }
 }
 
 static resnet_status add_qconv(writer *w, const rn_safetensors *st, const char *path, double eps, const char *cname,

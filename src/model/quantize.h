@@ -18,12 +18,6 @@ typedef enum rn_calib_method {
 const char *rn_calib_method_name(rn_calib_method m);
 int rn_calib_method_parse(const char *s); /* -1 if unknown */
 
-/* Symmetric per-output-channel quantization of wf[cout][per] (BN folded): q[cout][per] in
- * [-top, top], scale[cout]. RN_QW7 (63): the 7-bit weights every int8 path computes exactly
- * on 8-bit activations; RN_QW8 (127): 8-bit ones, exact everywhere on 7-bit activations. */
-enum { RN_QW7 = 63, RN_QW8 = 127 };
-void rn_quantize_weights(const float *wf, int cout, size_t per, int top, int8_t *q, float *scale);
-
 typedef struct rn_calib rn_calib;
 
 /* Statistics for the fp32 model m (kept by pointer: free the calibration first). */

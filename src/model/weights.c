@@ -2,6 +2,7 @@
  * checks every tensor's presence, dtype and shape, folds batch norm into the
  * convolution before it, and packs the result for the chosen micro-kernel. */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "image/image.h"
-#include "model/quantize.h"
+#include "ops/qweights.h"
 #include "model/resnet50.h"
 #include "ops/qconv.h"
 #include "ops/qwinograd.h"
@@ -300,13 +301,24 @@ static resnet_status read_scalar(loader *ld, const char *name, int zero_point, f
     return RESNET_OK;
 }
 
+/* An int8 convolution: its shape, and the u8 scales and zero points around it. */
+typedef struct qconv_spec {
+    const char *name;          /* the tensors' prefix, "layer1.0.conv2" */
+    int cin, cout, k, stride, pad;
+    float s_in;                /* the input's scale ... */
+    int z_in;                  /* ... and zero point (the stem's photo; 0 for ReLU outputs) */
+    float s_out, z_out;        /* the output's; s_out 0: floats */
+    int relu;
+    float s_res, z_res;        /* the shortcut added before the ReLU; s_res 0: none */
+    int in7, out7;             /* the input, the output in 7 bits (to7 below) */
+} qconv_spec;
+
 /* Packs an int8 convolution from OIHW int8 weights wq_oihw with per-channel scales ws and the
- * folded bias b (real units), with the requantization from input scale s_in (zero point
- * z_in) to output scale s_out and zero point z_out (s_out 0: a float output), the residual
- * (s_res 0: none) with its zero point, and the ReLU. */
-static resnet_status make_qconv(loader *ld, rn_conv *c, const char *cname, int cin, int cout, int k, int stride,
-                                int pad, const int8_t *wq_oihw, const float *ws, const float *b, float s_in, int z_in,
-                                float s_out, float z_out, int relu, float s_res, float z_res, int in7, int out7) {
+ * folded bias b (real units), with the requantization q says. */
+static resnet_status make_qconv(loader *ld, rn_conv *c, const qconv_spec *q, const int8_t *wq_oihw, const float *ws,
+                                const float *b) {
+    const int cin = q->cin, cout = q->cout, k = q->k;
+    const float s_in = q->s_in, s_out = q->s_out, z_out = q->z_out, s_res = q->s_res, z_res = q->z_res;
     const size_t taps = (size_t)k * k;
     int8_t *wq = malloc((size_t)cout * cin * taps);
     float *scale = malloc((size_t)cout * sizeof(float)), *qbias = malloc((size_t)cout * sizeof(float));
@@ -326,27 +338,28 @@ static resnet_status make_qconv(loader *ld, rn_conv *c, const char *cname, int c
             qbias[o] = (float)(b[o] / out_unit + (s_out > 0 ? z_out : 0.0) - (double)p.res_scale * z_res);
         }
         if (s_out > 0) {
-            p.lo = relu ? z_out : 0.0f;
-            p.hi = out7 ? 127.0f : 255.0f;
+            p.lo = q->relu ? z_out : 0.0f;
+            p.hi = q->out7 ? 127.0f : 255.0f;
         } else {
-            p.lo = relu ? 0.0f : -INFINITY;
+            p.lo = q->relu ? 0.0f : -INFINITY;
             p.hi = INFINITY;
         }
-        r = rn_qconv_init(c, ld->qk, cin, cout, k, k, stride, pad, z_in, wq, scale, qbias, b, &p, s_out <= 0, in7);
+        r = rn_qconv_init(c, ld->qk, cin, cout, k, k, q->stride, q->pad, q->z_in, wq, scale, qbias, b, &p, s_out <= 0,
+                          q->in7);
         if (r == -2) /* a weight outside the path's range (8-bit weights on the AVX2 path): exact in C */
-            r = rn_qconv_init(c, rn_qkernels_select(RN_QPATH_C), cin, cout, k, k, stride, pad, z_in, wq, scale,
-                              qbias, b, &p, s_out <= 0, in7);
+            r = rn_qconv_init(c, rn_qkernels_select(RN_QPATH_C), cin, cout, k, k, q->stride, q->pad, q->z_in, wq, scale,
+                              qbias, b, &p, s_out <= 0, q->in7);
     }
     free(wq);
     free(scale);
     free(qbias);
-    return r == 0 ? RESNET_OK : rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, cname);
+    return r == 0 ? RESNET_OK : rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, q->name);
 }
 
 /* One int8 convolution of the file: reads X.weight, X.weight_scale, X.bias (make_qconv). */
-static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int cin, int cout, int k, int stride,
-                                int pad, float s_in, float s_out, float z_out, int relu, float s_res, float z_res,
-                                int in7, int out7) {
+static resnet_status load_qconv(loader *ld, rn_conv *c, const qconv_spec *q) {
+    const char *cname = q->name;
+    const int cin = q->cin, cout = q->cout, k = q->k;
     char name[128];
     resnet_status st = RESNET_OK;
     const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
@@ -377,8 +390,7 @@ static resnet_status load_qconv(loader *ld, rn_conv *c, const char *cname, int c
         }
     snprintf(name, sizeof name, "%s.bias", cname);
     if (!(b = read_tensor(ld, name, 1, vshape, 0, &st))) goto done;
-    st = make_qconv(ld, c, cname, cin, cout, k, stride, pad, t->data, ws, b, s_in, 0, s_out, z_out, relu, s_res,
-                    z_res, in7, out7);
+    st = make_qconv(ld, c, q, t->data, ws, b);
 done:
     rn_st_release(ld->st, t);
     rn_aligned_free(ws);
@@ -404,8 +416,10 @@ static resnet_status load_qstem(resnet_model *m, loader *ld, const rn_layer *l, 
         rn_image_input_range(m->norm, &lo, &hi);
         m->q_stem_scale = (hi - lo) / 255.0f;
         m->q_stem_zero = (int)lrintf(-lo / m->q_stem_scale);
-        st = make_qconv(ld, c, l->conv, l->cin, l->cout, l->k, l->stride, l->pad, q, ws, b, m->q_stem_scale,
-                        m->q_stem_zero, s_out, 0, 1, 0, 0, 0, 0);
+        const qconv_spec spec = {.name = l->conv, .cin = l->cin, .cout = l->cout, .k = l->k, .stride = l->stride,
+                                 .pad = l->pad, .s_in = m->q_stem_scale, .z_in = m->q_stem_zero, .s_out = s_out,
+                                 .relu = 1};
+        st = make_qconv(ld, c, &spec, q, ws, b);
     }
     free(q);
     free(ws);
@@ -499,27 +513,28 @@ static resnet_status bind_int8(resnet_model *m, loader *ld) {
             continue;
         }
         const int bf = block_first(net, i);
-        const float s_in = l->role == RN_ROLE_FIRST || l->role == RN_ROLE_DOWN ? in_scale[bf] : in_scale[i];
-        const int in7_here = in7[i];
-        if (l->role == RN_ROLE_DOWN) {
-            s = load_qconv(ld, &m->convs[i], l->conv, l->cin, l->cout, l->k, l->stride, l->pad, s_in,
-                           m->act_scale[i], down_z[i], 0, 0, 0, 0, 0);
+        qconv_spec q = {.name = l->conv, .cin = l->cin, .cout = l->cout, .k = l->k, .stride = l->stride, .pad = l->pad};
+        /* a block's first convolution and its shortcut read the block's input */
+        q.s_in = l->role == RN_ROLE_FIRST || l->role == RN_ROLE_DOWN ? in_scale[bf] : in_scale[i];
+        if (l->role == RN_ROLE_DOWN) { /* signed: a zero point, no ReLU */
+            q.s_out = m->act_scale[i];
+            q.z_out = down_z[i];
         } else {
             const int next = main_next(net, i); /* -1: the last block writes floats */
-            const int out7 = next >= 0 && l->role != RN_ROLE_LAST && in7[next];
-            float s_out = next >= 0 ? in_scale[next] : 0.0f;
-            float s_res = 0.0f, z_res = 0.0f;
+            q.relu = 1;
+            q.in7 = in7[i];
+            q.out7 = next >= 0 && l->role != RN_ROLE_LAST && in7[next];
+            q.s_out = next >= 0 ? in_scale[next] : 0.0f;
             if (l->role == RN_ROLE_LAST) {
                 const int d = l->res == net->layers[bf].in ? -1 : i - 1; /* the projection sits just before */
-                s_res = d >= 0 ? m->act_scale[d] : in_scale[bf];
-                z_res = d >= 0 ? down_z[d] : 0.0f;
+                q.s_res = d >= 0 ? m->act_scale[d] : in_scale[bf];
+                q.z_res = d >= 0 ? down_z[d] : 0.0f;
             }
-            m->act_scale[i] = s_out;
-            const float s_in_eff = in7_here ? to7(s_in) : s_in, s_out_eff = out7 ? to7(s_out) : s_out;
-            s = load_qconv(ld, &m->convs[i], l->conv, l->cin, l->cout, l->k, l->stride, l->pad, s_in_eff, s_out_eff,
-                           0, 1, s_res, z_res, in7_here, out7);
+            m->act_scale[i] = q.s_out;
+            if (q.in7) q.s_in = to7(q.s_in);
+            if (q.out7) q.s_out = to7(q.s_out);
         }
-        if (s != RESNET_OK) goto done;
+        if ((s = load_qconv(ld, &m->convs[i], &q)) != RESNET_OK) goto done;
     }
     s = RESNET_OK;
 done:
@@ -544,17 +559,16 @@ static resnet_status read_labels(resnet_model *m, const char *text, size_t len, 
     if (len && store[len - 1] == '\n') store[--len] = '\0';
     if (len && store[len - 1] == '\r') store[--len] = '\0';
     int n = 0;
-    for (char *p = store; n <= classes;) {
+    for (char *p = store; len > 0;) { /* every line counted, so that the message says how many */
         char *nl = strchr(p, '\n');
         if (nl) *nl = '\0';
         size_t l = strlen(p);
         if (l && p[l - 1] == '\r') p[l - 1] = '\0';
         if (n < classes) names[n] = p;
-        n++;
+        if (n < INT_MAX) n++;
         if (!nl) break;
         p = nl + 1;
     }
-    if (len == 0) n = 0;
     if (n != classes) {
         free(store);
         free(names);

@@ -91,15 +91,8 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
 }
 
 void rn_conv_free(rn_conv *c) {
-    if (c->q) {
-        rn_aligned_free(c->q->w);
-        rn_aligned_free(c->q->wino_u);
-        rn_aligned_free(c->q->wino_scale);
-        rn_aligned_free(c->q->wino_bias);
-        rn_aligned_free(c->q->dense_scale);
-        free(c->q);
-        c->q = NULL;
-    }
+    rn_qconv_free(c->q); /* an int8 convolution's own part, freed beside its definition */
+    c->q = NULL;
     rn_aligned_free(c->w);
     rn_aligned_free(c->bias);
     c->w = c->bias = NULL;

@@ -229,3 +229,13 @@ void rn_qdense_forward(const rn_exec *ex, const rn_conv *c, const float *in, int
             *v = fmaf((float)acc, row_scale[r] * q->dense_scale[o], c->bias[o]);
         }
 }
+
+void rn_qconv_free(rn_qconv *q) {
+    if (!q) return;
+    rn_aligned_free(q->w);
+    rn_aligned_free(q->wino_u);
+    rn_aligned_free(q->wino_scale);
+    rn_aligned_free(q->wino_bias);
+    rn_aligned_free(q->dense_scale);
+    free(q);
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# test_family.sh - other ResNets from the command line, as a user with their own network meets
+# them: the narrow networks of tests/data/family/ (torchvision's layouts, PyTorch's answers
+# beside them: tools/make-family.py) classified with their own classes, named by --labels or by
+# `resnet label`, at another --size, as backbones (embed --stage, --output-stride), quantized
+# (basic blocks too); and the refusals, each one line naming the problem, nothing written.
+# Run by tests/run.sh (RESNET_BIN).
+set -u
+. "$(dirname "$0")/common.sh" # BIN, tmp, check, run, summary
+use_python numpy
+FAM=tests/data/family
+G=$FAM/small_grouped.safetensors B=$FAM/small_basic.safetensors N=$FAM/small_bottleneck.safetensors
+for i in 0 1 2 3 4 5 6 7 8 9; do echo "kind $i"; done >"$tmp/names.txt"
+
+# the top class by PyTorch's logits (the committed reference) and by ours
+ref_top() { "$py" -c "import numpy as n, sys; print(int(n.fromfile(sys.argv[1], '<f4').argmax()))" "$1"; }
+run "$BIN" classify --json -k 10 --weights "$G" demo/chelsea.png
+want=$(ref_top $FAM/small_grouped.chelsea.224.os32.logits.f32)
+got=$(echo "$out" | "$py" -c "import json, sys; r = json.loads(sys.stdin.readline()); print(r['top'][0]['index'], len(r['top']), r['top'][0]['name'])")
+[ "$rc" -eq 0 ] && [ "$got" = "$want 10 class $want" ]
+check "a 10-class grouped network: PyTorch's top class, 10 classes, named 'class N'" $? "rc=$rc got '$got' want $want $err"
+
+run "$BIN" classify --json -k 20 --weights "$G" demo/chelsea.png
+got=$(echo "$out" | "$py" -c "import json, sys; print(len(json.loads(sys.stdin.readline())['top']))")
+[ "$rc" -eq 0 ] && [ "$got" = 10 ]
+check "-k 20 on 10 classes gives the 10" $? "rc=$rc got $got $err"
+
+run "$BIN" classify --json -k 1 --weights "$G" --labels "$tmp/names.txt" demo/chelsea.png
+echo "$out" | grep -q "\"name\": \"kind $want\""
+check "--labels names the classes in the JSON records" $? "$out $err"
+
+run "$BIN" classify --json -k 1 --weights "$G" --size 160 demo/chelsea.png
+want160=$(ref_top $FAM/small_grouped.chelsea.160.os32.logits.f32)
+echo "$out" | grep -q "\"index\": $want160,"
+check "--size 160: PyTorch's top class at that size" $? "want $want160: $out $err"
+
+run "$BIN" label --weights "$G" --labels "$tmp/names.txt" "$G" -o "$tmp/g.safetensors"
+[ "$rc" -ne 0 ]
+check "label takes no --weights (one line, usage)" $? "rc=$rc $err"
+run "$BIN" label --labels "$tmp/names.txt" "$G" -o "$tmp/g.safetensors"
+[ "$rc" -eq 0 ] && [ -s "$tmp/g.safetensors" ]
+check "label writes a file" $? "rc=$rc $err"
+run "$BIN" classify --json -k 1 --weights "$tmp/g.safetensors" demo/chelsea.png
+echo "$out" | grep -q "\"name\": \"kind $want\""
+check "the labelled file names its classes without --labels" $? "$out $err"
+head -3 "$tmp/names.txt" >"$tmp/three.txt"
+cp "$G" "$tmp/keep.safetensors"
+run "$BIN" label --labels "$tmp/three.txt" "$G" -o "$tmp/keep.safetensors"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "3 names, the network has 10 classes" &&
+  cmp -s "$G" "$tmp/keep.safetensors"
+check "3 names for 10 classes: refused in one line, the output untouched" $? "rc=$rc $err"
+run "$BIN" label --labels "$tmp/names.txt" "$G" -o "$G"
+[ "$rc" -ne 0 ]
+check "label -o onto its own input refused" $? "rc=$rc $err"
+
+# backbones: the stage maps against PyTorch's
+same_maps() { # NPY REFERENCE -> "(C, H, W) True" when the first row is within 1e-4 of the reference
+  "$py" -c "
+import numpy as n, sys
+a = n.load(sys.argv[1])[0]
+r = n.fromfile(sys.argv[2], '<f4').reshape(a.shape)
+print(a.shape, float(abs(a - r).max() / abs(r).max()) < 1e-4)" "$1" "$2"
+}
+run "$BIN" embed --weights "$B" --stage layer2 demo/chelsea.png -o "$tmp/l2.npy"
+d=$(same_maps "$tmp/l2.npy" $FAM/small_basic.chelsea.224.os32.layer2.f32)
+[ "$rc" -eq 0 ] && [ "$d" = "(32, 28, 28) True" ]
+check "embed --stage layer2: (N, C, H, W) .npy, PyTorch's maps" $? "rc=$rc $d $err"
+run "$BIN" embed --weights "$N" --stage layer4 --size 128 --output-stride 8 demo/coffee.png -o "$tmp/l4.npy"
+d=$(same_maps "$tmp/l4.npy" $FAM/small_bottleneck.coffee.128.os8.layer4.f32)
+[ "$rc" -eq 0 ] && [ "$d" = "(512, 16, 16) True" ]
+check "embed --stage layer4 --output-stride 8 --size 128: the dilated backbone's maps" $? "rc=$rc $d $err"
+run "$BIN" embed --weights "$B" --output-stride 8 --stage layer4 demo/coffee.png -o "$tmp/x.npy"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "needs bottleneck blocks" && [ ! -e "$tmp/x.npy" ]
+check "--output-stride 8 on basic blocks refused, nothing written" $? "rc=$rc $err"
+run "$BIN" embed --stage layer5 demo/coffee.png -o "$tmp/x.npy"
+[ "$rc" -eq 2 ] && [ ! -e "$tmp/x.npy" ]
+check "--stage layer5 is a usage error" $? "rc=$rc $err"
+run "$BIN" classify --size 16 demo/coffee.png
+[ "$rc" -eq 2 ]
+check "--size 16 is a usage error" $? "rc=$rc $err"
+
+# int8 for other networks: basic blocks (a 3x3 adds the shortcut) and bottlenecks
+for w in "$B" "$N"; do
+  name=$(basename "$w" .safetensors)
+  run "$BIN" quantize --weights "$w" demo -o "$tmp/$name.int8.safetensors"
+  q=$rc
+  run "$BIN" classify --json -k 1000 --weights "$w" demo/chelsea.png demo/coffee.png
+  echo "$out" >"$tmp/fp32.json"
+  run "$BIN" classify --json -k 1000 --weights "$tmp/$name.int8.safetensors" demo/chelsea.png demo/coffee.png
+  echo "$out" >"$tmp/int8.json"
+  # the probabilities of the classes, int8 against fp32: close (random weights: a flat softmax,
+  # so the top class alone says little)
+  d=$("$py" -c "
+import json, sys
+def probs(f):
+    return [dict((t['index'], t['prob']) for t in json.loads(l)['top']) for l in open(f)]
+a, b = probs(sys.argv[1]), probs(sys.argv[2])
+print(max(abs(x[k] - y[k]) / max(x.values()) for x, y in zip(a, b) for k in x) < 0.1)" "$tmp/fp32.json" "$tmp/int8.json")
+  [ "$q" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$d" = True ]
+  check "quantize $name: int8 probabilities within 10% of fp32's largest" $? "quantize rc=$q classify rc=$rc $d $err"
+done
+run "$BIN" quantize --weights "$G" demo -o "$tmp/g.int8.safetensors"
+[ "$rc" -ne 0 ] && [ ! -e "$tmp/g.int8.safetensors" ] && echo "$err" | grep -q "grouped"
+check "quantize of a grouped network: refused, saying so, nothing written" $? "rc=$rc $err"
+
+# files that are not what they claim
+"$py" - "$N" "$tmp" <<'PY'
+import json, struct, sys
+src, tmp = sys.argv[1], sys.argv[2]
+b = open(src, 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n]); data = b[8 + n:]
+def write(name, header, payload=data):
+    t = json.dumps(header).encode(); t += b' ' * (-len(t) % 8)
+    open(tmp + '/' + name, 'wb').write(struct.pack('<Q', len(t)) + t + payload)
+end = max(v['data_offsets'][1] for k, v in h.items() if k != '__metadata__')
+h2 = dict(h); h2['layer5.0.conv1.weight'] = {'dtype': 'F32', 'shape': [1], 'data_offsets': [end, end + 4]}
+write('extra.safetensors', h2, data + b'\0\0\0\0')
+h3 = {k: v for k, v in h.items() if k != 'layer1.1.bn1.running_mean'}; write('missing.safetensors', h3)
+h4 = {'features.' + k: v for k, v in h.items()}; write('mobilenet.safetensors', h4)
+PY
+for case in "extra:'layer5.0.conv1.weight' is not used" "missing:'layer1.1.bn1.running_mean' is missing" \
+  "mobilenet:not a torchvision ResNet"; do
+  f=${case%%:*} msg=${case#*:}
+  run "$BIN" classify --weights "$tmp/$f.safetensors" demo/coffee.png
+  [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -qF "$msg" && echo "$err" | grep -qF "$f.safetensors"
+  check "a file $f: one line naming the file and the tensor" $? "rc=$rc $err"
+done
+summary
