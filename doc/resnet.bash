@@ -27,7 +27,7 @@ _resnet() {
         --variant) COMPREPLY=($(compgen -W "v1 v1.5" -- "$cur")); return ;;
         --norm) COMPREPLY=($(compgen -W "caffe torch" -- "$cur")); return ;;
         --method) COMPREPLY=($(compgen -W "mse minmax percentile" -- "$cur")); return ;;
-        --weights | --head | -o | --output | --predictions | --labels)
+        --weights | --head | -o | --output | --predictions | --labels | --report)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     local opts takes_value=""

@@ -205,6 +205,12 @@ typedef struct resnet_session resnet_session;
 RESNET_API resnet_status resnet_model_load(const char *path, const resnet_load_options *opts,
                                            resnet_model **out, resnet_error *err);
 RESNET_API void resnet_model_free(resnet_model *m);
+
+/* The weight file the resnet tool uses without --weights (API 1.3), written into buf (n
+ * bytes): $RESNET_WEIGHTS, else resnet50-v1-caffe.safetensors in $RESNET_CACHE, else in
+ * $XDG_CACHE_HOME/resnet, else in ~/.cache/resnet (what `resnet fetch` makes). The file
+ * need not exist: resnet_model_load then says so. RESNET_E_ARG when the path does not fit. */
+RESNET_API resnet_status resnet_default_weights(char *buf, size_t n, resnet_error *err);
 RESNET_API resnet_variant resnet_model_variant(const resnet_model *m);
 RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
@@ -390,7 +396,7 @@ typedef enum resnet_tta {
     RESNET_TTA_FLIP = 1,       /* 2 views: that crop and its mirror image */
     RESNET_TTA_10CROP = 2,     /* 10 views: centre and four corners at resize 256, and mirrors */
     RESNET_TTA_MULTISCALE = 3  /* 6 views: centre crops at resize 256, 224 and 320, and mirrors
-                                * (chosen on half of val1300, checked on the other: README) */
+                                * (chosen on half of val1300, checked on the other: docs/performance.md) */
 } resnet_tta;
 
 #define RESNET_TTA_MAX_VIEWS 16 /* no mode has more views than this */
@@ -518,6 +524,9 @@ RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
  * by a process killed outright is removed by the next write of path. */
 RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const char *path,
                                                 resnet_error *err);
+/* The same PNG in memory (API 1.3): *data (free it with free()) and *size. */
+RESNET_API resnet_status resnet_image_encode_png(const resnet_image *img, unsigned char **data, size_t *size,
+                                                 resnet_error *err);
 /* resnet_preprocess_file on an image already decoded. */
 RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out,
                                                  resnet_error *err);

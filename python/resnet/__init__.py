@@ -17,9 +17,15 @@ package (python/resnet/ -> ../../build/), else the system's libresnet.so.1 (make
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    raise ImportError("the resnet package needs numpy, which %s lacks: Debian's python3-numpy "
+                      "(apt-get install python3-numpy) for /usr/bin/python3, or pip install numpy"
+                      % sys.executable) from None
 
 __all__ = ["Model", "Error", "default_weights", "class_name", "library_version", "load_image", "list_images",
            "TTA_MODES"]
@@ -120,7 +126,8 @@ def _library():
         try:
             lib = ctypes.CDLL(path)
         except OSError as e:
-            raise Error("cannot load the resnet library %s (%s): build it (make) or set RESNET_LIBRARY"
+            raise Error("cannot load the resnet library %s (%s): install it (make install), or set "
+                        "RESNET_LIBRARY to a built one (build/libresnet.so)"
                         % (path, e), 2) from None
         P, c_int, c_size_t, c_float = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_float
         fp = ctypes.POINTER(c_float)

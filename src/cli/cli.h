@@ -90,6 +90,11 @@ extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam,
     cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label, cli_export;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
+/* ImageNet-1k's WordNet synonyms, comma-separated, one string per class (class_synonyms.c,
+ * made by tools/gen-classes.sh): what `cam -c` accepts besides the short names. */
+#define CLI_IMAGENET_CLASSES 1000
+extern const char *const cli_class_synonyms[CLI_IMAGENET_CLASSES];
+
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
 /* The id of the next of cmd's own options in argv (the value is in optarg, and a numeric
  * option's number in cli_optint). The shared options (the network group, CLI_OPTION_*) go

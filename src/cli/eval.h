@@ -67,6 +67,13 @@ int eval_tally_records(eval_tally *t, int n);
 void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5);
 void eval_tally_record_error(eval_tally *t, int item, const char *message);
 
+/* The most frequent wrong (label, top-1) pairs into out (at most max), most first, ties by
+ * label then prediction; returns how many. */
+typedef struct eval_pair {
+    int label, predicted, count;
+} eval_pair;
+int eval_worst_pairs(const eval_tally *t, eval_pair *out, int max);
+
 /* What the report says besides the tally. */
 typedef struct eval_run {
     const char *dir, *source;
@@ -81,6 +88,18 @@ typedef struct eval_run {
 
 void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t);
 void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set);
+
+/* --report: one self-contained HTML page (eval_html.c) at path, through the atomic writer:
+ * accuracy with confidence intervals, calibration, per-class accuracy, the most frequent
+ * confusions and the most confident mistakes with thumbnails and class activation maps
+ * (a forward pass each, on s). Needs the tally's records. 0, or 1 after printing why. */
+typedef struct eval_html_info {
+    const char *weights;       /* the weight file's path */
+    const char *precision;     /* "fp32", "int8" */
+    unsigned image_flags;      /* RESNET_IMAGE_*: as the photos were read */
+} eval_html_info;
+int eval_report_html(const char *path, const eval_run *r, const eval_tally *t, const eval_set *set,
+                     const eval_html_info *info, const resnet_model *m, resnet_session *s);
 
 /* --predictions: one line per photo, the format of the reference's val1300.predictions.tsv. */
 void eval_predictions_header(FILE *f);

@@ -1,0 +1,464 @@
+/* eval_html.c - `resnet eval DIR --report OUT.html`: one self-contained page (styles, the
+ * sorting script and every picture inside it, as data: URIs; nothing fetched) that shows
+ * where a model fails: top-1/top-5 with 95% confidence intervals, a reliability diagram with
+ * the expected calibration error, per-class accuracy (sortable, worst first), the most
+ * frequent confusions with an example photo each, and the most confident mistakes with the
+ * class activation map of the class they got and their top 3; then the run's settings.
+ *
+ * Numbers come from the tally's records (one per photo, the probabilities of the views
+ * averaged as eval scored them). The pictures take a second look at a few photos: decoded
+ * again, shrunk to thumbnails, and for the mistakes one plain forward pass each for the map. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/eval.h"
+#include "io/atomic.h"
+
+#define NC RESNET_NUM_CLASSES
+#define THUMB 128        /* a thumbnail's longer side, pixels */
+#define CONFUSIONS 10    /* confused pairs shown */
+#define MISTAKES 12      /* confident mistakes shown */
+#define BINS 10          /* reliability diagram */
+
+/* ---- text ------------------------------------------------------------------------------ */
+
+/* Length of the UTF-8 sequence at p (1..4), 0 if it is not one. */
+static int utf8_len(const unsigned char *p) {
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 && p[0] >= 0xC2 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
+                                                                         : (p[0] & 0xF8) == 0xF0 && p[0] <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+/* s as HTML text (also safe inside a quoted attribute): markup characters as entities,
+ * control characters and bytes that are not UTF-8 as \xHH, as the tool prints names. */
+static void html(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        int n = utf8_len(p);
+        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+            fprintf(f, "\\x%02x", *p++);
+            continue;
+        }
+        switch (*p) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fwrite(p, 1, (size_t)n, f);
+        }
+        p += n;
+    }
+}
+
+static void base64(FILE *f, const unsigned char *d, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)d[i] << 16 | (i + 1 < n ? (unsigned)d[i + 1] << 8 : 0) | (i + 2 < n ? d[i + 2] : 0);
+        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
+        fwrite(q, 1, 4, f);
+    }
+}
+
+/* ---- pictures -------------------------------------------------------------------------- */
+
+/* img shrunk (box average) so that its longer side is at most THUMB; a new image. */
+static int thumbnail(const resnet_image *img, resnet_image *out) {
+    int w = img->width, h = img->height, big = w > h ? w : h;
+    int ow = big > THUMB ? (int)((long)w * THUMB / big) : w, oh = big > THUMB ? (int)((long)h * THUMB / big) : h;
+    if (ow < 1) ow = 1;
+    if (oh < 1) oh = 1;
+    out->width = ow, out->height = oh;
+    out->rgb = malloc((size_t)ow * oh * 3);
+    if (!out->rgb) return -1;
+    for (int y = 0; y < oh; y++) {
+        long y0 = (long)y * h / oh, y1 = (long)(y + 1) * h / oh;
+        if (y1 <= y0) y1 = y0 + 1;
+        for (int x = 0; x < ow; x++) {
+            long x0 = (long)x * w / ow, x1 = (long)(x + 1) * w / ow;
+            if (x1 <= x0) x1 = x0 + 1;
+            unsigned long sum[3] = {0, 0, 0}, cnt = (unsigned long)((y1 - y0) * (x1 - x0));
+            for (long yy = y0; yy < y1; yy++)
+                for (long xx = x0; xx < x1; xx++)
+                    for (int c = 0; c < 3; c++) sum[c] += img->rgb[((size_t)yy * w + (size_t)xx) * 3 + c];
+            for (int c = 0; c < 3; c++) out->rgb[((size_t)y * ow + x) * 3 + c] = (unsigned char)((sum[c] + cnt / 2) / cnt);
+        }
+    }
+    return 0;
+}
+
+/* <img> of img as an embedded PNG; a placeholder when it cannot be encoded. */
+static void put_img(FILE *f, const resnet_image *img, const char *alt) {
+    unsigned char *png = NULL;
+    size_t size = 0;
+    resnet_error err;
+    if (!img->rgb || resnet_image_encode_png(img, &png, &size, &err) != RESNET_OK) {
+        fputs("<div class=\"missing\">(no picture)</div>", f);
+        return;
+    }
+    fprintf(f, "<img width=\"%d\" height=\"%d\" alt=\"", img->width, img->height);
+    html(f, alt);
+    fputs("\" src=\"data:image/png;base64,", f);
+    base64(f, png, size);
+    fputs("\">", f);
+    free(png);
+}
+
+/* The photo of a record, decoded as eval read it, as a thumbnail; and, with cam >= 0, the
+ * class activation map of class cam over the thumbnail (a plain forward pass). Returns the
+ * photo's thumbnail in *thumb and the overlay in *over (either empty on failure). */
+static void pictures(const char *path, unsigned flags, int cam, const resnet_model *m, resnet_session *s,
+                     resnet_image *thumb, resnet_image *over) {
+    resnet_image img = {0};
+    resnet_error err;
+    memset(thumb, 0, sizeof *thumb);
+    memset(over, 0, sizeof *over);
+    if (resnet_image_load_ex(path, flags, &img, &err) != RESNET_OK) return;
+    if (thumbnail(&img, thumb) != 0) {
+        resnet_image_free(&img);
+        return;
+    }
+    if (cam >= 0) {
+        float *input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
+        float *maps = malloc((size_t)NC * RESNET_MAP_CELLS * sizeof(float));
+        float *heat = malloc((size_t)thumb->width * thumb->height * sizeof(float));
+        resnet_outputs o;
+        resnet_outputs_init(&o);
+        o.class_maps = maps;
+        if (input && maps && heat && resnet_preprocess_image(&img, resnet_model_norm(m), input, &err) == RESNET_OK &&
+            resnet_forward_ex(s, input, 1, &o, &err) == RESNET_OK &&
+            resnet_cam_heatmap(maps + (size_t)cam * RESNET_MAP_CELLS, thumb->width, thumb->height, heat, &err) ==
+                RESNET_OK)
+            resnet_cam_overlay(thumb, heat, 0.5f, over, &err);
+        free(input);
+        free(maps);
+        free(heat);
+    }
+    resnet_image_free(&img);
+}
+
+/* ---- numbers --------------------------------------------------------------------------- */
+
+/* Wilson score interval, 95%, of k successes in n. */
+static void wilson(int k, int n, double *lo, double *hi) {
+    if (n <= 0) {
+        *lo = *hi = 0;
+        return;
+    }
+    const double z = 1.959964, p = (double)k / n, z2n = z * z / n;
+    double centre = (p + z2n / 2) / (1 + z2n), half = z * sqrt(p * (1 - p) / n + z2n / (4.0 * n)) / (1 + z2n);
+    *lo = centre - half < 0 ? 0 : centre - half;
+    *hi = centre + half > 1 ? 1 : centre + half;
+}
+
+static double ratio(int a, int b) { return b > 0 ? (double)a / b : 0.0; }
+
+static int is_done(const eval_tally *t, int i) { return i < t->nrecords && t->records[i].done == 1; }
+
+typedef struct mistake {
+    int item;
+    float prob;
+} mistake;
+
+static int by_prob_desc(const void *a, const void *b) {
+    const mistake *x = a, *y = b;
+    return x->prob < y->prob ? 1 : x->prob > y->prob ? -1 : x->item - y->item;
+}
+
+typedef struct class_row {
+    int cls, n, top1, top5;
+} class_row;
+
+static int by_accuracy(const void *a, const void *b) { /* worst first; more photos first; index */
+    const class_row *x = a, *y = b;
+    double ax = ratio(x->top1, x->n), ay = ratio(y->top1, y->n);
+    if (ax != ay) return ax < ay ? -1 : 1;
+    if (x->n != y->n) return y->n - x->n;
+    return x->cls - y->cls;
+}
+
+/* ---- the page -------------------------------------------------------------------------- */
+
+static const char style[] =
+    "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;color:#222}"
+    "h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}"
+    "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}"
+    "th{cursor:pointer;background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".big{font-size:20px;font-weight:600}.cards{display:flex;flex-wrap:wrap;gap:14px}"
+    ".card{border:1px solid #ddd;border-radius:6px;padding:8px;width:340px}.card img{margin-right:4px}"
+    ".missing{color:#999;font-style:italic}.bar{background:#4a7;height:10px;display:inline-block}"
+    ".small{color:#666;font-size:12px}";
+
+/* Clicking a header sorts its table by that column (numbers by data-v), again to reverse. */
+static const char script[] =
+    "document.querySelectorAll('table.sortable th').forEach(function(th,col){th.onclick=function(){"
+    "var tb=th.closest('table').tBodies[0],rows=Array.from(tb.rows),dir=th.dataset.dir==='a'?-1:1;"
+    "th.dataset.dir=dir===1?'a':'d';rows.sort(function(a,b){var x=a.cells[col],y=b.cells[col];"
+    "var u=x.dataset.v,v=y.dataset.v;if(u!==undefined&&v!==undefined)return dir*(u-v);"
+    "return dir*x.textContent.localeCompare(y.textContent)});rows.forEach(function(r){tb.appendChild(r)})}})";
+
+static void settings(FILE *f, const eval_run *r, const eval_html_info *info) {
+    const char *version = "?";
+    resnet_version(&version);
+    char model_name[256] = "unknown";
+    FILE *cpu = fopen("/proc/cpuinfo", "r");
+    if (cpu) {
+        char line[512];
+        while (fgets(line, sizeof line, cpu))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *v = strchr(line, ':');
+                if (v) {
+                    v += v[1] == ' ' ? 2 : 1;
+                    v[strcspn(v, "\n")] = '\0';
+                    snprintf(model_name, sizeof model_name, "%s", v);
+                }
+                break;
+            }
+        fclose(cpu);
+    }
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&now, &tm));
+    fputs("<h2 id=\"settings\">Settings</h2><table>", f);
+    fputs("<tr><td>photos</td><td>", f);
+    html(f, r->dir);
+    fprintf(f, " (%s)</td></tr><tr><td>weights</td><td>", r->source);
+    html(f, info->weights);
+    fprintf(f, "</td></tr><tr><td>precision</td><td>%s</td></tr>", info->precision);
+    fputs("<tr><td>kernels</td><td>", f);
+    html(f, r->kernels);
+    fprintf(f, "</td></tr><tr><td>test-time augmentation</td><td>%s (%d view%s a photo)</td></tr>", resnet_tta_name(r->tta),
+            r->views, r->views == 1 ? "" : "s");
+    fprintf(f, "<tr><td>threads, batch</td><td>%d, %d</td></tr>", r->threads, r->batch);
+    fputs("<tr><td>machine</td><td>", f);
+    html(f, model_name);
+    fprintf(f, ", %ld logical CPUs</td></tr>", sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(f, "<tr><td>time</td><td>%.1f s (the network %.1f s); written %s by resnet %s</td></tr></table>\n",
+            r->seconds, r->network_seconds, when, version);
+}
+
+static void calibration(FILE *f, const eval_tally *t, const eval_set *set) {
+    int n[BINS] = {0}, right[BINS] = {0};
+    double conf[BINS] = {0};
+    int total = 0;
+    for (int i = 0; i < set->n; i++) {
+        if (!is_done(t, i)) continue;
+        const eval_record *rec = &t->records[i];
+        double p = rec->top5[0].prob;
+        int b = (int)(p * BINS);
+        if (b >= BINS) b = BINS - 1;
+        if (b < 0) b = 0;
+        n[b]++;
+        conf[b] += p;
+        right[b] += rec->top5[0].index == set->items[i].label;
+        total++;
+    }
+    double ece = 0;
+    for (int b = 0; b < BINS; b++)
+        if (n[b]) ece += (double)n[b] / total * fabs((double)right[b] / n[b] - conf[b] / n[b]);
+    fprintf(f, "<h2 id=\"calibration\">Calibration</h2><p>Confidence (the top-1 probability) against accuracy, "
+               "in %d bins: a calibrated model's bars reach the diagonal. Expected calibration error "
+               "<span class=\"big\" id=\"ece\">%.4f</span> (the bins' |accuracy - confidence|, weighted by "
+               "their photos).</p>\n",
+            BINS, ece);
+    /* the diagram: 300 x 300 plot, origin bottom left */
+    fputs("<svg width=\"360\" height=\"340\" viewBox=\"0 0 360 340\" role=\"img\" aria-label=\"reliability diagram\">"
+          "<rect x=\"40\" y=\"10\" width=\"300\" height=\"300\" fill=\"#fafafa\" stroke=\"#999\"/>",
+          f);
+    for (int b = 0; b < BINS; b++) {
+        if (!n[b]) continue;
+        double acc = (double)right[b] / n[b], c = conf[b] / n[b];
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#4a7\"><title>%d photos, "
+                   "accuracy %.3f, confidence %.3f</title></rect>",
+                40 + 30.0 * b + 1, 310 - 300 * acc, 28.0, 300 * acc, n[b], acc, c);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#c33\"/>", 40 + 300 * c, 310 - 300 * c);
+    }
+    fputs("<line x1=\"40\" y1=\"310\" x2=\"340\" y2=\"10\" stroke=\"#c33\" stroke-dasharray=\"4 3\"/>"
+          "<text x=\"190\" y=\"332\" text-anchor=\"middle\" font-size=\"12\">confidence</text>"
+          "<text x=\"14\" y=\"160\" font-size=\"12\" transform=\"rotate(-90 14 160)\" text-anchor=\"middle\">accuracy"
+          "</text><text x=\"40\" y=\"324\" font-size=\"10\">0</text><text x=\"334\" y=\"324\" font-size=\"10\">1</text>"
+          "</svg>\n<table><thead><tr><th>confidence</th><th>photos</th><th>accuracy</th><th>mean confidence</th></tr>"
+          "</thead><tbody>",
+          f);
+    for (int b = 0; b < BINS; b++)
+        fprintf(f, "<tr><td>%.1f-%.1f</td><td class=\"n\">%d</td><td class=\"n\">%s%.3f</td><td class=\"n\">%.3f</td></tr>",
+                (double)b / BINS, (double)(b + 1) / BINS, n[b], "", n[b] ? (double)right[b] / n[b] : 0.0,
+                n[b] ? conf[b] / n[b] : 0.0);
+    fputs("</tbody></table>\n", f);
+}
+
+static void per_class(FILE *f, const eval_tally *t, const eval_set *set) {
+    class_row *rows = calloc(NC, sizeof *rows);
+    if (!rows) return;
+    for (int c = 0; c < NC; c++) rows[c].cls = c;
+    for (int i = 0; i < set->n; i++) {
+        if (!is_done(t, i)) continue;
+        class_row *r = &rows[set->items[i].label];
+        const eval_record *rec = &t->records[i];
+        r->n++;
+        r->top1 += rec->top5[0].index == set->items[i].label;
+        for (int k = 0; k < 5; k++) r->top5 += rec->top5[k].index == set->items[i].label;
+    }
+    qsort(rows, NC, sizeof *rows, by_accuracy);
+    int classes = 0;
+    for (int c = 0; c < NC; c++) classes += rows[c].n > 0;
+    fprintf(f, "<h2 id=\"classes\">Per class</h2><p><span id=\"classes-count\">%d</span> classes, worst first; "
+               "click a heading to sort.</p><table class=\"sortable\" id=\"per-class\"><thead><tr><th>class</th>"
+               "<th>name</th><th>photos</th><th>top-1</th><th>accuracy</th><th>top-5</th></tr></thead><tbody>\n",
+            classes);
+    for (int c = 0; c < NC; c++) {
+        const class_row *r = &rows[c];
+        if (!r->n) continue;
+        double a1 = ratio(r->top1, r->n), a5 = ratio(r->top5, r->n);
+        fprintf(f, "<tr><td class=\"n\" data-v=\"%d\">%d</td><td>", r->cls, r->cls);
+        html(f, resnet_class_name(r->cls));
+        fprintf(f, "</td><td class=\"n\" data-v=\"%d\">%d</td><td class=\"n\" data-v=\"%d\">%d</td>"
+                   "<td data-v=\"%.6f\"><span class=\"bar\" style=\"width:%dpx\"></span> %.3f</td>"
+                   "<td class=\"n\" data-v=\"%.6f\">%.3f</td></tr>\n",
+                r->n, r->n, r->top1, r->top1, a1, (int)(a1 * 80 + 0.5), a1, a5, a5);
+    }
+    fputs("</tbody></table>\n", f);
+    free(rows);
+}
+
+static void top3(FILE *f, const eval_record *rec, int label) {
+    fputs("<ol class=\"small\">", f);
+    for (int k = 0; k < 3; k++) {
+        fprintf(f, "<li>%s%.1f%% %d ", rec->top5[k].index == label ? "<b>" : "", 100.0 * rec->top5[k].prob,
+                rec->top5[k].index);
+        html(f, resnet_class_name(rec->top5[k].index));
+        fputs(rec->top5[k].index == label ? "</b></li>" : "</li>", f);
+    }
+    fputs("</ol>", f);
+}
+
+static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info) {
+    eval_pair worst[CONFUSIONS];
+    int n = eval_worst_pairs(t, worst, CONFUSIONS);
+    fputs("<h2 id=\"confusions\">Most frequent confusions</h2>", f);
+    if (n == 0) {
+        fputs("<p>None: every top-1 was right.</p>\n", f);
+        return;
+    }
+    fputs("<p>A true class and the class it was taken for, most frequent first, with one such photo.</p>"
+          "<div class=\"cards\">\n",
+          f);
+    for (int p = 0; p < n; p++) {
+        int ex = -1;
+        for (int i = 0; i < set->n && ex < 0; i++)
+            if (is_done(t, i) && set->items[i].label == worst[p].label && t->records[i].top5[0].index == worst[p].predicted)
+                ex = i;
+        fprintf(f, "<div class=\"card confusion\"><div><b>%d&times;</b> %d ", worst[p].count, worst[p].label);
+        html(f, resnet_class_name(worst[p].label));
+        fprintf(f, " &rarr; %d ", worst[p].predicted);
+        html(f, resnet_class_name(worst[p].predicted));
+        fputs("</div>", f);
+        if (ex >= 0) {
+            resnet_image thumb, over;
+            pictures(set->items[ex].path, info->image_flags, -1, NULL, NULL, &thumb, &over);
+            put_img(f, &thumb, set->items[ex].name);
+            fputs("<div class=\"small\">", f);
+            html(f, set->items[ex].name);
+            fputs("</div>", f);
+            resnet_image_free(&thumb);
+        }
+        fputs("</div>\n", f);
+    }
+    fputs("</div>\n", f);
+}
+
+static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info,
+                     const resnet_model *m, resnet_session *s) {
+    mistake *list = malloc(((size_t)set->n + 1) * sizeof *list);
+    if (!list) return;
+    int n = 0;
+    for (int i = 0; i < set->n; i++)
+        if (is_done(t, i) && t->records[i].top5[0].index != set->items[i].label)
+            list[n++] = (mistake){i, t->records[i].top5[0].prob};
+    qsort(list, (size_t)n, sizeof *list, by_prob_desc);
+    fputs("<h2 id=\"mistakes\">Confident mistakes</h2>", f);
+    if (n == 0) {
+        fputs("<p>None.</p>\n", f);
+        free(list);
+        return;
+    }
+    fprintf(f, "<p>The %d wrong top-1s with the highest confidence: the photo, where the network saw the class it "
+               "gave (class activation map of one plain view) and its top 3, the true class in bold when it is "
+               "there.</p><div class=\"cards\">\n",
+            n < MISTAKES ? n : MISTAKES);
+    for (int k = 0; k < n && k < MISTAKES; k++) {
+        const eval_item *it = &set->items[list[k].item];
+        const eval_record *rec = &t->records[list[k].item];
+        resnet_image thumb, over;
+        pictures(it->path, info->image_flags, rec->top5[0].index, m, s, &thumb, &over);
+        fputs("<div class=\"card mistake\"><div class=\"small\">", f);
+        html(f, it->name);
+        fprintf(f, "</div><div>true: %d ", it->label);
+        html(f, resnet_class_name(it->label));
+        fputs("</div>", f);
+        put_img(f, &thumb, it->name);
+        put_img(f, &over, "class activation map");
+        top3(f, rec, it->label);
+        fputs("</div>\n", f);
+        resnet_image_free(&thumb);
+        resnet_image_free(&over);
+    }
+    fputs("</div>\n", f);
+    free(list);
+}
+
+static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set, const eval_html_info *info,
+                 const resnet_model *m, resnet_session *s) {
+    fputs(RN_REPORT_HEADER "\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>resnet eval: ", f);
+    html(f, r->dir);
+    fprintf(f, "</title><style>%s</style></head><body>\n<h1>resnet eval: ", style);
+    html(f, r->dir);
+    fputs("</h1>\n", f);
+    double l1, h1, l5, h5;
+    wilson(t->top1, t->images, &l1, &h1);
+    wilson(t->top5, t->images, &l5, &h5);
+    fprintf(f, "<p><span id=\"images\">%d</span> photos scored", t->images);
+    if (r->skipped) fprintf(f, ", <span id=\"skipped\">%d</span> skipped (named on stderr)", r->skipped);
+    fprintf(f, ".</p><table><thead><tr><th></th><th>accuracy</th><th>correct</th><th>95%% interval (Wilson)</th>"
+               "</tr></thead><tbody><tr><td>top-1</td><td class=\"big\" id=\"top1\">%.4f</td><td class=\"n\">"
+               "<span id=\"top1-correct\">%d</span>/%d</td><td>%.4f-%.4f</td></tr><tr><td>top-5</td><td class=\"big\" "
+               "id=\"top5\">%.4f</td><td class=\"n\"><span id=\"top5-correct\">%d</span>/%d</td><td>%.4f-%.4f</td>"
+               "</tr></tbody></table>\n",
+            ratio(t->top1, t->images), t->top1, t->images, l1, h1, ratio(t->top5, t->images), t->top5, t->images, l5,
+            h5);
+    fputs("<p class=\"small\">Sections: <a href=\"#calibration\">calibration</a>, <a href=\"#classes\">per class</a>, "
+          "<a href=\"#confusions\">confusions</a>, <a href=\"#mistakes\">confident mistakes</a>, "
+          "<a href=\"#settings\">settings</a>.</p>\n",
+          f);
+    calibration(f, t, set);
+    per_class(f, t, set);
+    confusions(f, t, set, info);
+    mistakes(f, t, set, info, m, s);
+    settings(f, r, info);
+    fprintf(f, "<script>%s</script>\n</body></html>\n", script);
+}
+
+int eval_report_html(const char *path, const eval_run *r, const eval_tally *t, const eval_set *set,
+                     const eval_html_info *info, const resnet_model *m, resnet_session *s) {
+    rn_atomic_file af;
+    resnet_error err;
+    if (rn_atomic_open(&af, path, &err) != RESNET_OK) return cli_error("--report %s", err.message);
+    FILE *f = rn_atomic_stdio(&af, &err);
+    if (!f) {
+        rn_atomic_abort(&af);
+        return cli_error("--report %s", err.message);
+    }
+    page(f, r, t, set, info, m, s);
+    if (ferror(f)) {
+        rn_atomic_abort(&af);
+        return cli_error("--report %s: write error", path);
+    }
+    if (rn_atomic_commit(&af, &err) != RESNET_OK) return cli_error("--report %s", err.message);
+    return 0;
+}
