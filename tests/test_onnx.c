@@ -7,7 +7,8 @@
  * norms untrained, so its equal zero biases are one initializer read through Identity nodes).
  * Then every way of breaking a model
  * that the issue lists, made by re-encoding the folded export with one field changed: each
- * must fail with one line naming the file and the node or tensor, and write nothing.
+ * must fail with one line naming the file and the node or tensor, and write nothing. (Export
+ * then import, bit-identical logits: tests/test_export.sh.)
  */
 #include <stdint.h>
 #include <stdio.h>

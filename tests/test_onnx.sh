@@ -2,8 +2,9 @@
 # test_onnx.sh - ONNX import, tier 2: torchvision ResNets (resnet18, resnet50 with 10 classes,
 # dilated, ResNeXt, v1, a ReduceMean/MatMul head) exported by torch.onnx.export in opsets 11 to
 # 17, batch norms folded and kept, inline and external data; each imported with `resnet import`
-# and loaded back into torchvision, whose logits must match the original's within 1e-4
-# (tools/make-onnx.py --check). Skipped, with one line, without Debian's python3-torch,
+# and loaded back into torchvision, whose logits must match the original's within 1e-4, and run
+# by our engine (the Python binding over build/libresnet.so) on the demo photos, within 1e-4 of
+# PyTorch's on the same input (tools/make-onnx.py --check). Skipped, with one line, without Debian's python3-torch,
 # python3-torchvision and python3-onnx. RESNET_TEST_ONNX_FULL=1 adds every other depth.
 set -uo pipefail
 cd "$(dirname "$0")/.."
