@@ -4,7 +4,8 @@
 # confident mistakes), the page is checked against `eval --json` of the same set
 # (tests/report_check.py: parses as HTML, the numbers, the pictures, nothing outside the
 # page); the output is refused where it would overwrite an input or another kind of file;
-# and headless Chromium (Debian's chromium) renders it to a PNG that is not blank (skipped,
+# with --tta, the gain over the plain view matches eval without it; and headless Chromium
+# (Debian's chromium) renders it to a PNG that is not blank (skipped,
 # saying so, where chromium is not installed). Run by tests/run.sh, or alone from the root.
 set -u
 cd "$(dirname "$0")/.."
@@ -34,6 +35,23 @@ sed 's/^/     /' "$tmp/check"
 [ "$rc" -eq 0 ] && grep -q '^ok   3 confident mistakes shown' "$tmp/check" && grep -q '^ok   2 confusions shown' "$tmp/check"
 check "the page holds eval --json's numbers, 2 confusions and 3 mistakes with pictures (report_check.py)" $? \
   "$(grep FAIL "$tmp/check")"
+
+# with --tta: the gain over the plain view, whose figures are those of eval without --tta
+run "$BIN" eval "$set_dir" --tta flip --json
+cp "$tmp/out" "$tmp/flip.json"
+run "$BIN" eval "$set_dir" --tta flip --report "$tmp/flip.html"
+"$py" - "$tmp/flip.html" "$tmp/eval.json" "$tmp/flip.json" >"$tmp/gain" 2>&1 <<'PY'
+import json, re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+plain, flip = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+m = re.search(r'<p id="tta-gain">.*?<span id="plain-top1">([0-9.]+)</span> &rarr; ([0-9.]+).*?'
+              r'<span id="plain-top5">([0-9.]+)</span> &rarr; ([0-9.]+)', page)
+want = ("%.4f" % plain["top1"], "%.4f" % flip["top1"], "%.4f" % plain["top5"], "%.4f" % flip["top5"])
+print(m.groups() if m else None, want)
+sys.exit(0 if m and m.groups() == want else 1)
+PY
+check "eval --tta flip --report: the gain over the plain view, whose figures are eval's without --tta" $? \
+  "rc=$rc $(cat "$tmp/gain")"
 
 # again over its own page: replaced; over a photo of the set, labels.tsv or another file: refused
 run "$BIN" eval "$set_dir" --report "$tmp/r.html"

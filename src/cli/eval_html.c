@@ -3,7 +3,8 @@
  * where a model fails: top-1/top-5 with 95% confidence intervals, a reliability diagram with
  * the expected calibration error, per-class accuracy (sortable, worst first), the most
  * frequent confusions with an example photo each, and the most confident mistakes with the
- * class activation map of the class they got and their top 3; then the run's settings.
+ * class activation map of the class they got and their top 3; with test-time augmentation,
+ * its gain over the plain view (every mode's first view); then the run's settings.
  *
  * Numbers come from the tally's records (one per photo, the probabilities of the views
  * averaged as eval scored them). The pictures take a second look at a few photos: decoded
@@ -432,6 +433,20 @@ static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set
                "</tr></tbody></table>\n",
             ratio(t->top1, t->images), t->top1, t->images, l1, h1, ratio(t->top5, t->images), t->top5, t->images, l5,
             h5);
+    int plain1 = 0, plain5 = 0, plain_n = 0;
+    for (int i = 0; i < set->n; i++) {
+        if (!is_done(t, i) || !t->records[i].has_plain) continue;
+        plain_n++;
+        plain1 += t->records[i].plain5[0].index == set->items[i].label;
+        for (int k = 0; k < 5; k++) plain5 += t->records[i].plain5[k].index == set->items[i].label;
+    }
+    if (plain_n == t->images && plain_n > 0)
+        fprintf(f, "<p id=\"tta-gain\">Test-time augmentation (%s, %d views) against the plain view alone: top-1 "
+                   "<span id=\"plain-top1\">%.4f</span> &rarr; %.4f (%+.2f points), top-5 "
+                   "<span id=\"plain-top5\">%.4f</span> &rarr; %.4f (%+.2f points).</p>\n",
+                resnet_tta_name(r->tta), r->views, ratio(plain1, plain_n), ratio(t->top1, t->images),
+                100 * (ratio(t->top1, t->images) - ratio(plain1, plain_n)), ratio(plain5, plain_n),
+                ratio(t->top5, t->images), 100 * (ratio(t->top5, t->images) - ratio(plain5, plain_n)));
     fputs("<p class=\"small\">Sections: <a href=\"#calibration\">calibration</a>, <a href=\"#classes\">per class</a>, "
           "<a href=\"#confusions\">confusions</a>, <a href=\"#mistakes\">confident mistakes</a>, "
           "<a href=\"#settings\">settings</a>.</p>\n",
