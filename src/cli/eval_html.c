@@ -68,6 +68,12 @@ static void base64(FILE *f, const unsigned char *d, size_t n) {
 
 /* ---- pictures -------------------------------------------------------------------------- */
 
+/* The bar of the pictures' pass (drawn only when stderr is a terminal), and how far it is. */
+typedef struct picture_pass {
+    cli_progress bar;
+    int done;
+} picture_pass;
+
 /* img shrunk (box average) so that its longer side is at most THUMB; a new image. */
 static int thumbnail(const resnet_image *img, resnet_image *out) {
     int w = img->width, h = img->height, big = w > h ? w : h;
@@ -339,7 +345,8 @@ static void top3(FILE *f, const eval_record *rec, int label) {
     fputs("</ol>", f);
 }
 
-static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info) {
+static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info,
+                       picture_pass *pp) {
     eval_pair worst[CONFUSIONS];
     int n = eval_worst_pairs(t, worst, CONFUSIONS);
     fputs("<h2 id=\"confusions\">Most frequent confusions</h2>", f);
@@ -363,6 +370,7 @@ static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const 
         if (ex >= 0) {
             resnet_image thumb, over;
             pictures(set->items[ex].path, info->image_flags, -1, NULL, NULL, &thumb, &over);
+            cli_progress_update(&pp->bar, ++pp->done);
             put_img(f, &thumb, set->items[ex].name);
             fputs("<div class=\"small\">", f);
             html(f, set->items[ex].name);
@@ -375,7 +383,7 @@ static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const 
 }
 
 static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info,
-                     const resnet_model *m, resnet_session *s) {
+                     const resnet_model *m, resnet_session *s, picture_pass *pp) {
     mistake *list = malloc(((size_t)set->n + 1) * sizeof *list);
     if (!list) return;
     int n = 0;
@@ -398,6 +406,7 @@ static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const ev
         const eval_record *rec = &t->records[list[k].item];
         resnet_image thumb, over;
         pictures(it->path, info->image_flags, rec->top5[0].index, m, s, &thumb, &over);
+        cli_progress_update(&pp->bar, ++pp->done);
         fputs("<div class=\"card mistake\"><div class=\"small\">", f);
         html(f, it->name);
         fprintf(f, "</div><div>true: %d ", it->label);
@@ -453,8 +462,15 @@ static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set
           f);
     calibration(f, t, set);
     per_class(f, t, set);
-    confusions(f, t, set, info);
-    mistakes(f, t, set, info, m, s);
+    eval_pair worst[CONFUSIONS];
+    int wrong = 0, npics = eval_worst_pairs(t, worst, CONFUSIONS);
+    for (int i = 0; i < set->n; i++) wrong += is_done(t, i) && t->records[i].top5[0].index != set->items[i].label;
+    npics += wrong < MISTAKES ? wrong : MISTAKES;
+    picture_pass pp = {{0}, 0};
+    cli_progress_start(&pp.bar, npics, "pictures");
+    confusions(f, t, set, info, &pp);
+    mistakes(f, t, set, info, m, s, &pp);
+    cli_progress_clear(&pp.bar);
     settings(f, r, info);
     fprintf(f, "<script>%s</script>\n</body></html>\n", script);
 }
