@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test_report.sh - `resnet eval DIR --report OUT.html` (src/cli/eval_html.c): on a small set
+# test_report.sh - `resnet eval DIR --report OUT.html` (src/cli/eval_html.c) and `resnet
+# classify DIR --report OUT.html` (src/cli/classify_html.c, a contact sheet): on a small set
 # made of the demo photos, some labelled wrongly on purpose (so that there are confusions and
 # confident mistakes), the page is checked against `eval --json` of the same set
 # (tests/report_check.py: parses as HTML, the numbers, the pictures, nothing outside the
@@ -70,6 +71,45 @@ check "eval --report over an HTML file it did not write: refused (--force to rep
 run "$BIN" eval "$set_dir" --report ''
 [ "$rc" -eq 2 ]
 check "eval --report '': a usage error" $? "rc=$rc $err"
+
+# classify --report: the contact sheet of unlabelled photos, grouped by top-1
+mkdir -p "$tmp/unlabelled/sub"
+cp demo/chelsea.png "$tmp/unlabelled/a.png"
+cp tests/data/golden/chelsea.jpg "$tmp/unlabelled/sub/b.jpg"
+cp demo/coffee.png "$tmp/unlabelled/c.png"
+printf 'not a photo' >"$tmp/unlabelled/broken.jpg"
+run "$BIN" classify "$tmp/unlabelled" --report "$tmp/sheet.html"
+rc_sheet=$rc
+"$py" - "$tmp/sheet.html" >"$tmp/sheet.txt" 2>&1 <<'PY'
+import base64, html.parser, re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+class P(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.bad, self.imgs, self.groups = [], [], [], []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img": self.imgs.append(a.get("src", ""))
+        if tag not in ("img", "br", "meta"): self.stack.append(tag)
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag: self.bad.append(tag)
+p = P(); p.feed(text); p.close()
+groups = re.findall(r'<h2 class="group">(\d+) &times; ([^<]*?) <', text)
+pngs = [s for s in p.imgs if s.startswith("data:image/png;base64,") and
+        base64.b64decode(s[22:])[:8] == b"\x89PNG\r\n\x1a\n"]
+print(groups, len(pngs), p.bad, p.stack)
+ok = (text.startswith("<!DOCTYPE html><!-- a report written by resnet -->") and not p.bad and not p.stack and
+      groups == [("2", "Egyptian cat"), ("1", "espresso")] and len(pngs) == 3 == len(p.imgs) and
+      'id="unreadable"' in text and "broken.jpg" in text.split('id="unreadable"')[1])
+sys.exit(0 if ok else 1)
+PY
+[ $? -eq 0 ] && [ "$rc_sheet" -eq 1 ]
+check "classify DIR --report: a contact sheet, 2 Egyptian cats then 1 espresso, 3 embedded PNGs, the broken file listed (exit 1 for it)" \
+  $? "rc=$rc_sheet $(cat "$tmp/sheet.txt") $err"
+cp "$tmp/unlabelled/a.png" "$tmp/keep.png"
+run "$BIN" classify "$tmp/unlabelled" --report "$tmp/unlabelled/a.png"
+[ "$rc" -eq 1 ] && cmp -s "$tmp/unlabelled/a.png" "$tmp/keep.png"
+check "classify --report pointed at one of its photos: refused, the photo untouched" $? "rc=$rc $err"
 
 # rendered by a browser: headless Chromium takes a screenshot, which must not be blank
 browser=$(command -v chromium || command -v chromium-browser || true)
