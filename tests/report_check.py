@@ -70,7 +70,7 @@ report = json.load(open(sys.argv[2]))
 p = Page()
 p.feed(text)
 p.close()
-check("the page starts with its marker line", text.startswith("<!DOCTYPE html><!-- resnet eval report -->"))
+check("the page starts with its marker line", text.startswith("<!DOCTYPE html><!-- a report written by resnet -->"))
 check("it parses as HTML: every element closed, in order", not p.errors and not p.stack, (p.errors[:3], p.stack))
 check("top-1 and top-5 are eval --json's",
       p.ids.get("top1") == "%.4f" % report["top1"] and p.ids.get("top5") == "%.4f" % report["top5"] and

@@ -53,6 +53,12 @@ run "$BIN" label --labels "$tmp/names.txt" "$G" -o "$G"
 [ "$rc" -ne 0 ]
 check "label -o onto its own input refused" $? "rc=$rc $err"
 
+# eval scores ImageNet's classes only: a 10-class network is refused in one line
+mkdir -p "$tmp/ev" && cp demo/chelsea.png "$tmp/ev/" && printf 'chelsea.png\t3\n' >"$tmp/ev/labels.tsv"
+run "$BIN" eval --weights "$G" "$tmp/ev"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "this network has 10"
+check "eval of a 10-class network: refused, saying why" $? "rc=$rc $err"
+
 # cam names the network's own classes; refuses a map it cannot place
 run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam.png" ]

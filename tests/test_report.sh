@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# test_report.sh - `resnet eval DIR --report OUT.html` (src/cli/eval_html.c): on a small set
+# test_report.sh - `resnet eval DIR --report OUT.html` (src/cli/eval_html.c) and `resnet
+# classify DIR --report OUT.html` (src/cli/classify_html.c, a contact sheet): on a small set
 # made of the demo photos, some labelled wrongly on purpose (so that there are confusions and
 # confident mistakes), the page is checked against `eval --json` of the same set
 # (tests/report_check.py: parses as HTML, the numbers, the pictures, nothing outside the
 # page); the output is refused where it would overwrite an input or another kind of file;
-# and headless Chromium (Debian's chromium) renders it to a PNG that is not blank (skipped,
+# with --tta, the gain over the plain view matches eval without it; and headless Chromium
+# (Debian's chromium) renders it to a PNG that is not blank (skipped,
 # saying so, where chromium is not installed). Run by tests/run.sh, or alone from the root.
 set -u
 cd "$(dirname "$0")/.."
@@ -35,6 +37,23 @@ sed 's/^/     /' "$tmp/check"
 check "the page holds eval --json's numbers, 2 confusions and 3 mistakes with pictures (report_check.py)" $? \
   "$(grep FAIL "$tmp/check")"
 
+# with --tta: the gain over the plain view, whose figures are those of eval without --tta
+run "$BIN" eval "$set_dir" --tta flip --json
+cp "$tmp/out" "$tmp/flip.json"
+run "$BIN" eval "$set_dir" --tta flip --report "$tmp/flip.html"
+"$py" - "$tmp/flip.html" "$tmp/eval.json" "$tmp/flip.json" >"$tmp/gain" 2>&1 <<'PY'
+import json, re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+plain, flip = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+m = re.search(r'<p id="tta-gain">.*?<span id="plain-top1">([0-9.]+)</span> &rarr; ([0-9.]+).*?'
+              r'<span id="plain-top5">([0-9.]+)</span> &rarr; ([0-9.]+)', page)
+want = ("%.4f" % plain["top1"], "%.4f" % flip["top1"], "%.4f" % plain["top5"], "%.4f" % flip["top5"])
+print(m.groups() if m else None, want)
+sys.exit(0 if m and m.groups() == want else 1)
+PY
+check "eval --tta flip --report: the gain over the plain view, whose figures are eval's without --tta" $? \
+  "rc=$rc $(cat "$tmp/gain")"
+
 # again over its own page: replaced; over a photo of the set, labels.tsv or another file: refused
 run "$BIN" eval "$set_dir" --report "$tmp/r.html"
 check "eval --report over a page it wrote: replaced" "$rc" "rc=$rc $err"
@@ -52,6 +71,45 @@ check "eval --report over an HTML file it did not write: refused (--force to rep
 run "$BIN" eval "$set_dir" --report ''
 [ "$rc" -eq 2 ]
 check "eval --report '': a usage error" $? "rc=$rc $err"
+
+# classify --report: the contact sheet of unlabelled photos, grouped by top-1
+mkdir -p "$tmp/unlabelled/sub"
+cp demo/chelsea.png "$tmp/unlabelled/a.png"
+cp tests/data/golden/chelsea.jpg "$tmp/unlabelled/sub/b.jpg"
+cp demo/coffee.png "$tmp/unlabelled/c.png"
+printf 'not a photo' >"$tmp/unlabelled/broken.jpg"
+run "$BIN" classify "$tmp/unlabelled" --report "$tmp/sheet.html"
+rc_sheet=$rc
+"$py" - "$tmp/sheet.html" >"$tmp/sheet.txt" 2>&1 <<'PY'
+import base64, html.parser, re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+class P(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.bad, self.imgs, self.groups = [], [], [], []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img": self.imgs.append(a.get("src", ""))
+        if tag not in ("img", "br", "meta"): self.stack.append(tag)
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag: self.bad.append(tag)
+p = P(); p.feed(text); p.close()
+groups = re.findall(r'<h2 class="group">(\d+) &times; ([^<]*?) <', text)
+pngs = [s for s in p.imgs if s.startswith("data:image/png;base64,") and
+        base64.b64decode(s[22:])[:8] == b"\x89PNG\r\n\x1a\n"]
+print(groups, len(pngs), p.bad, p.stack)
+ok = (text.startswith("<!DOCTYPE html><!-- a report written by resnet -->") and not p.bad and not p.stack and
+      groups == [("2", "Egyptian cat"), ("1", "espresso")] and len(pngs) == 3 == len(p.imgs) and
+      'id="unreadable"' in text and "broken.jpg" in text.split('id="unreadable"')[1])
+sys.exit(0 if ok else 1)
+PY
+[ $? -eq 0 ] && [ "$rc_sheet" -eq 1 ]
+check "classify DIR --report: a contact sheet, 2 Egyptian cats then 1 espresso, 3 embedded PNGs, the broken file listed (exit 1 for it)" \
+  $? "rc=$rc_sheet $(cat "$tmp/sheet.txt") $err"
+cp "$tmp/unlabelled/a.png" "$tmp/keep.png"
+run "$BIN" classify "$tmp/unlabelled" --report "$tmp/unlabelled/a.png"
+[ "$rc" -eq 1 ] && cmp -s "$tmp/unlabelled/a.png" "$tmp/keep.png"
+check "classify --report pointed at one of its photos: refused, the photo untouched" $? "rc=$rc $err"
 
 # rendered by a browser: headless Chromium takes a screenshot, which must not be blank
 browser=$(command -v chromium || command -v chromium-browser || true)

@@ -184,6 +184,12 @@ static int on_photo(void *ctx, const resnet_item_result *r) {
         resnet_top_k(r->probs, RESNET_NUM_CLASSES, 5, top);
         eval_tally_add(x->tally, it->label, top);
         eval_tally_record(x->tally, r->index, top);
+        if (r->logits && r->views > 1) { /* the plain view is every mode's first */
+            float plain[RESNET_NUM_CLASSES];
+            resnet_softmax(r->logits, RESNET_NUM_CLASSES, plain);
+            resnet_top_k(plain, RESNET_NUM_CLASSES, 5, top);
+            eval_tally_record_plain(x->tally, r->index, top);
+        }
         if (x->pred) eval_predictions_line(x->pred, it->name, it->label, top);
     }
     cli_progress_update(x->rep->bar, r->index + 1);
@@ -233,6 +239,13 @@ int cmd_eval(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    /* labels.tsv indices and class folders are ImageNet's: a network of other classes is scored
+     * by the caller (classify --json), not here */
+    if (resnet_model_classes(model) != RESNET_NUM_CLASSES) {
+        rc = cli_error("eval scores ImageNet's %d classes; this network has %d (classify --json gives its answers)",
+                       RESNET_NUM_CLASSES, resnet_model_classes(model));
+        goto done;
+    }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
     if (pred.fp) eval_predictions_header(pred.fp);
 
@@ -241,7 +254,8 @@ int cmd_eval(int argc, char **argv) {
     eval_sink sink = {&set, &tally, &rep, pred.fp, 0};
     resnet_run_options ro;
     resnet_run_options_init(&ro);
-    ro.want = RESNET_WANT_PROBS;
+    /* the report's gain of test-time augmentation needs each photo's plain view too */
+    ro.want = RESNET_WANT_PROBS | (o.report && o.tta != RESNET_TTA_NONE ? RESNET_WANT_LOGITS : 0);
     ro.tta = o.tta;
     ro.on_batch = on_batch;
     ro.batch_ctx = &sink;

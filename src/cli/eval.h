@@ -52,6 +52,8 @@ typedef struct eval_tally {
 typedef struct eval_record {
     int done;               /* 0 not reached (the run stopped), 1 classified, 2 failed */
     resnet_prediction top5[5];
+    int has_plain;          /* with test-time augmentation and --report: plain5 is set */
+    resnet_prediction plain5[5]; /* the top 5 of the plain view alone (every mode's first) */
     char *error;
 } eval_record;
 
@@ -66,6 +68,8 @@ void eval_tally_error(eval_tally *t, const char *file, const char *message);
 int eval_tally_records(eval_tally *t, int n);
 void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5);
 void eval_tally_record_error(eval_tally *t, int item, const char *message);
+/* The top 5 of the photo's plain view, for the report's test-time augmentation gain. */
+void eval_tally_record_plain(eval_tally *t, int item, const resnet_prediction *top5);
 
 /* The most frequent wrong (label, top-1) pairs into out (at most max), most first, ties by
  * label then prediction; returns how many. */

@@ -3,7 +3,8 @@
  * where a model fails: top-1/top-5 with 95% confidence intervals, a reliability diagram with
  * the expected calibration error, per-class accuracy (sortable, worst first), the most
  * frequent confusions with an example photo each, and the most confident mistakes with the
- * class activation map of the class they got and their top 3; then the run's settings.
+ * class activation map of the class they got and their top 3; with test-time augmentation,
+ * its gain over the plain view (every mode's first view); then the run's settings.
  *
  * Numbers come from the tally's records (one per photo, the probabilities of the views
  * averaged as eval scored them). The pictures take a second look at a few photos: decoded
@@ -16,98 +17,19 @@
 
 #include "cli/cli.h"
 #include "cli/eval.h"
+#include "cli/html.h"
 #include "io/atomic.h"
 
 #define NC RESNET_NUM_CLASSES
-#define THUMB 128        /* a thumbnail's longer side, pixels */
 #define CONFUSIONS 10    /* confused pairs shown */
 #define MISTAKES 12      /* confident mistakes shown */
 #define BINS 10          /* reliability diagram */
 
-/* ---- text ------------------------------------------------------------------------------ */
-
-/* Length of the UTF-8 sequence at p (1..4), 0 if it is not one. */
-static int utf8_len(const unsigned char *p) {
-    int n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 && p[0] >= 0xC2 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
-                                                                         : (p[0] & 0xF8) == 0xF0 && p[0] <= 0xF4 ? 4 : 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    return n;
-}
-
-/* s as HTML text (also safe inside a quoted attribute): markup characters as entities,
- * control characters and bytes that are not UTF-8 as \xHH, as the tool prints names. */
-static void html(FILE *f, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
-        int n = utf8_len(p);
-        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
-            fprintf(f, "\\x%02x", *p++);
-            continue;
-        }
-        switch (*p) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fwrite(p, 1, (size_t)n, f);
-        }
-        p += n;
-    }
-}
-
-static void base64(FILE *f, const unsigned char *d, size_t n) {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)d[i] << 16 | (i + 1 < n ? (unsigned)d[i + 1] << 8 : 0) | (i + 2 < n ? d[i + 2] : 0);
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
-        fwrite(q, 1, 4, f);
-    }
-}
-
-/* ---- pictures -------------------------------------------------------------------------- */
-
-/* img shrunk (box average) so that its longer side is at most THUMB; a new image. */
-static int thumbnail(const resnet_image *img, resnet_image *out) {
-    int w = img->width, h = img->height, big = w > h ? w : h;
-    int ow = big > THUMB ? (int)((long)w * THUMB / big) : w, oh = big > THUMB ? (int)((long)h * THUMB / big) : h;
-    if (ow < 1) ow = 1;
-    if (oh < 1) oh = 1;
-    out->width = ow, out->height = oh;
-    out->rgb = malloc((size_t)ow * oh * 3);
-    if (!out->rgb) return -1;
-    for (int y = 0; y < oh; y++) {
-        long y0 = (long)y * h / oh, y1 = (long)(y + 1) * h / oh;
-        if (y1 <= y0) y1 = y0 + 1;
-        for (int x = 0; x < ow; x++) {
-            long x0 = (long)x * w / ow, x1 = (long)(x + 1) * w / ow;
-            if (x1 <= x0) x1 = x0 + 1;
-            unsigned long sum[3] = {0, 0, 0}, cnt = (unsigned long)((y1 - y0) * (x1 - x0));
-            for (long yy = y0; yy < y1; yy++)
-                for (long xx = x0; xx < x1; xx++)
-                    for (int c = 0; c < 3; c++) sum[c] += img->rgb[((size_t)yy * w + (size_t)xx) * 3 + c];
-            for (int c = 0; c < 3; c++) out->rgb[((size_t)y * ow + x) * 3 + c] = (unsigned char)((sum[c] + cnt / 2) / cnt);
-        }
-    }
-    return 0;
-}
-
-/* <img> of img as an embedded PNG; a placeholder when it cannot be encoded. */
-static void put_img(FILE *f, const resnet_image *img, const char *alt) {
-    unsigned char *png = NULL;
-    size_t size = 0;
-    resnet_error err;
-    if (!img->rgb || resnet_image_encode_png(img, &png, &size, &err) != RESNET_OK) {
-        fputs("<div class=\"missing\">(no picture)</div>", f);
-        return;
-    }
-    fprintf(f, "<img width=\"%d\" height=\"%d\" alt=\"", img->width, img->height);
-    html(f, alt);
-    fputs("\" src=\"data:image/png;base64,", f);
-    base64(f, png, size);
-    fputs("\">", f);
-    free(png);
-}
+/* The bar of the pictures' pass (drawn only when stderr is a terminal), and how far it is. */
+typedef struct picture_pass {
+    cli_progress bar;
+    int done;
+} picture_pass;
 
 /* The photo of a record, decoded as eval read it, as a thumbnail; and, with cam >= 0, the
  * class activation map of class cam over the thumbnail (a plain forward pass). Returns the
@@ -119,7 +41,7 @@ static void pictures(const char *path, unsigned flags, int cam, const resnet_mod
     memset(thumb, 0, sizeof *thumb);
     memset(over, 0, sizeof *over);
     if (resnet_image_load_ex(path, flags, &img, &err) != RESNET_OK) return;
-    if (thumbnail(&img, thumb) != 0) {
+    if (cli_html_thumbnail(&img, thumb) != 0) {
         resnet_image_free(&img);
         return;
     }
@@ -227,17 +149,17 @@ static void settings(FILE *f, const eval_run *r, const eval_html_info *info) {
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&now, &tm));
     fputs("<h2 id=\"settings\">Settings</h2><table>", f);
     fputs("<tr><td>photos</td><td>", f);
-    html(f, r->dir);
+    cli_html_text(f, r->dir);
     fprintf(f, " (%s)</td></tr><tr><td>weights</td><td>", r->source);
-    html(f, info->weights);
+    cli_html_text(f, info->weights);
     fprintf(f, "</td></tr><tr><td>precision</td><td>%s</td></tr>", info->precision);
     fputs("<tr><td>kernels</td><td>", f);
-    html(f, r->kernels);
+    cli_html_text(f, r->kernels);
     fprintf(f, "</td></tr><tr><td>test-time augmentation</td><td>%s (%d view%s a photo)</td></tr>", resnet_tta_name(r->tta),
             r->views, r->views == 1 ? "" : "s");
     fprintf(f, "<tr><td>threads, batch</td><td>%d, %d</td></tr>", r->threads, r->batch);
     fputs("<tr><td>machine</td><td>", f);
-    html(f, model_name);
+    cli_html_text(f, model_name);
     fprintf(f, ", %ld logical CPUs</td></tr>", sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(f, "<tr><td>time</td><td>%.1f s (the network %.1f s); written %s by resnet %s</td></tr></table>\n",
             r->seconds, r->network_seconds, when, version);
@@ -317,7 +239,7 @@ static void per_class(FILE *f, const eval_tally *t, const eval_set *set) {
         if (!r->n) continue;
         double a1 = ratio(r->top1, r->n), a5 = ratio(r->top5, r->n);
         fprintf(f, "<tr><td class=\"n\" data-v=\"%d\">%d</td><td>", r->cls, r->cls);
-        html(f, resnet_class_name(r->cls));
+        cli_html_text(f, resnet_class_name(r->cls));
         fprintf(f, "</td><td class=\"n\" data-v=\"%d\">%d</td><td class=\"n\" data-v=\"%d\">%d</td>"
                    "<td data-v=\"%.6f\"><span class=\"bar\" style=\"width:%dpx\"></span> %.3f</td>"
                    "<td class=\"n\" data-v=\"%.6f\">%.3f</td></tr>\n",
@@ -332,13 +254,14 @@ static void top3(FILE *f, const eval_record *rec, int label) {
     for (int k = 0; k < 3; k++) {
         fprintf(f, "<li>%s%.1f%% %d ", rec->top5[k].index == label ? "<b>" : "", 100.0 * rec->top5[k].prob,
                 rec->top5[k].index);
-        html(f, resnet_class_name(rec->top5[k].index));
+        cli_html_text(f, resnet_class_name(rec->top5[k].index));
         fputs(rec->top5[k].index == label ? "</b></li>" : "</li>", f);
     }
     fputs("</ol>", f);
 }
 
-static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info) {
+static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info,
+                       picture_pass *pp) {
     eval_pair worst[CONFUSIONS];
     int n = eval_worst_pairs(t, worst, CONFUSIONS);
     fputs("<h2 id=\"confusions\">Most frequent confusions</h2>", f);
@@ -355,16 +278,17 @@ static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const 
             if (is_done(t, i) && set->items[i].label == worst[p].label && t->records[i].top5[0].index == worst[p].predicted)
                 ex = i;
         fprintf(f, "<div class=\"card confusion\"><div><b>%d&times;</b> %d ", worst[p].count, worst[p].label);
-        html(f, resnet_class_name(worst[p].label));
+        cli_html_text(f, resnet_class_name(worst[p].label));
         fprintf(f, " &rarr; %d ", worst[p].predicted);
-        html(f, resnet_class_name(worst[p].predicted));
+        cli_html_text(f, resnet_class_name(worst[p].predicted));
         fputs("</div>", f);
         if (ex >= 0) {
             resnet_image thumb, over;
             pictures(set->items[ex].path, info->image_flags, -1, NULL, NULL, &thumb, &over);
-            put_img(f, &thumb, set->items[ex].name);
+            cli_progress_update(&pp->bar, ++pp->done);
+            cli_html_img(f, &thumb, set->items[ex].name);
             fputs("<div class=\"small\">", f);
-            html(f, set->items[ex].name);
+            cli_html_text(f, set->items[ex].name);
             fputs("</div>", f);
             resnet_image_free(&thumb);
         }
@@ -374,7 +298,7 @@ static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const 
 }
 
 static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const eval_html_info *info,
-                     const resnet_model *m, resnet_session *s) {
+                     const resnet_model *m, resnet_session *s, picture_pass *pp) {
     mistake *list = malloc(((size_t)set->n + 1) * sizeof *list);
     if (!list) return;
     int n = 0;
@@ -397,13 +321,14 @@ static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const ev
         const eval_record *rec = &t->records[list[k].item];
         resnet_image thumb, over;
         pictures(it->path, info->image_flags, rec->top5[0].index, m, s, &thumb, &over);
+        cli_progress_update(&pp->bar, ++pp->done);
         fputs("<div class=\"card mistake\"><div class=\"small\">", f);
-        html(f, it->name);
+        cli_html_text(f, it->name);
         fprintf(f, "</div><div>true: %d ", it->label);
-        html(f, resnet_class_name(it->label));
+        cli_html_text(f, resnet_class_name(it->label));
         fputs("</div>", f);
-        put_img(f, &thumb, it->name);
-        put_img(f, &over, "class activation map");
+        cli_html_img(f, &thumb, it->name);
+        cli_html_img(f, &over, "class activation map");
         top3(f, rec, it->label);
         fputs("</div>\n", f);
         resnet_image_free(&thumb);
@@ -416,9 +341,9 @@ static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const ev
 static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set, const eval_html_info *info,
                  const resnet_model *m, resnet_session *s) {
     fputs(RN_REPORT_HEADER "\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>resnet eval: ", f);
-    html(f, r->dir);
+    cli_html_text(f, r->dir);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>resnet eval: ", style);
-    html(f, r->dir);
+    cli_html_text(f, r->dir);
     fputs("</h1>\n", f);
     double l1, h1, l5, h5;
     wilson(t->top1, t->images, &l1, &h1);
@@ -432,14 +357,35 @@ static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set
                "</tr></tbody></table>\n",
             ratio(t->top1, t->images), t->top1, t->images, l1, h1, ratio(t->top5, t->images), t->top5, t->images, l5,
             h5);
+    int plain1 = 0, plain5 = 0, plain_n = 0;
+    for (int i = 0; i < set->n; i++) {
+        if (!is_done(t, i) || !t->records[i].has_plain) continue;
+        plain_n++;
+        plain1 += t->records[i].plain5[0].index == set->items[i].label;
+        for (int k = 0; k < 5; k++) plain5 += t->records[i].plain5[k].index == set->items[i].label;
+    }
+    if (plain_n == t->images && plain_n > 0)
+        fprintf(f, "<p id=\"tta-gain\">Test-time augmentation (%s, %d views) against the plain view alone: top-1 "
+                   "<span id=\"plain-top1\">%.4f</span> &rarr; %.4f (%+.2f points), top-5 "
+                   "<span id=\"plain-top5\">%.4f</span> &rarr; %.4f (%+.2f points).</p>\n",
+                resnet_tta_name(r->tta), r->views, ratio(plain1, plain_n), ratio(t->top1, t->images),
+                100 * (ratio(t->top1, t->images) - ratio(plain1, plain_n)), ratio(plain5, plain_n),
+                ratio(t->top5, t->images), 100 * (ratio(t->top5, t->images) - ratio(plain5, plain_n)));
     fputs("<p class=\"small\">Sections: <a href=\"#calibration\">calibration</a>, <a href=\"#classes\">per class</a>, "
           "<a href=\"#confusions\">confusions</a>, <a href=\"#mistakes\">confident mistakes</a>, "
           "<a href=\"#settings\">settings</a>.</p>\n",
           f);
     calibration(f, t, set);
     per_class(f, t, set);
-    confusions(f, t, set, info);
-    mistakes(f, t, set, info, m, s);
+    eval_pair worst[CONFUSIONS];
+    int wrong = 0, npics = eval_worst_pairs(t, worst, CONFUSIONS);
+    for (int i = 0; i < set->n; i++) wrong += is_done(t, i) && t->records[i].top5[0].index != set->items[i].label;
+    npics += wrong < MISTAKES ? wrong : MISTAKES;
+    picture_pass pp = {{0}, 0};
+    cli_progress_start(&pp.bar, npics, "pictures");
+    confusions(f, t, set, info, &pp);
+    mistakes(f, t, set, info, m, s, &pp);
+    cli_progress_clear(&pp.bar);
     settings(f, r, info);
     fprintf(f, "<script>%s</script>\n</body></html>\n", script);
 }

@@ -28,6 +28,12 @@ void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5) {
     memcpy(t->records[item].top5, top5, sizeof t->records[item].top5);
 }
 
+void eval_tally_record_plain(eval_tally *t, int item, const resnet_prediction *top5) {
+    if (item < 0 || item >= t->nrecords) return;
+    t->records[item].has_plain = 1;
+    memcpy(t->records[item].plain5, top5, sizeof t->records[item].plain5);
+}
+
 void eval_tally_record_error(eval_tally *t, int item, const char *message) {
     if (item < 0 || item >= t->nrecords) return;
     t->records[item].done = 2;

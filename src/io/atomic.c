@@ -300,7 +300,7 @@ static const char *kind_name(rn_file_kind k) {
     case RN_KIND_F32: return "a float32 feature matrix";
     case RN_KIND_PREDICTIONS: return "a predictions file";
     case RN_KIND_ONNX: return "an ONNX model written by resnet export";
-    case RN_KIND_REPORT: return "a report written by resnet eval";
+    case RN_KIND_REPORT: return "a report written by resnet";
     }
     return "?";
 }
