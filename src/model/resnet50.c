@@ -62,8 +62,8 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
                        "convert to when loading", path);
     if (o.precision != RESNET_PRECISION_FP32 && o.precision != RESNET_PRECISION_BF16)
         return rn_fail(err, RESNET_E_ARG, "resnet_model_load: unknown precision %d", o.precision);
-    return rn_model_load_kc(path, kc, (o.direct ? RN_LOAD_DIRECT : 0) | (o.precision == RESNET_PRECISION_BF16 ? RN_LOAD_BF16 : 0),
-                            out, err);
+    const int flags = (o.direct ? RN_LOAD_DIRECT : 0) | (o.precision == RESNET_PRECISION_BF16 ? RN_LOAD_BF16 : 0);
+    return rn_model_load_kc(path, kc, flags, out, err);
 }
 
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
