@@ -234,7 +234,8 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
                     if (e > worst) worst = e;
                 }
     CHECK(worst <= 1.0, "%s%s n=%d %dx%d cin=%d cout=%d k=%d s=%d p=%d res=%d relu=%d threads=%d: error %.3g of the bound",
-          family_name(kc), conv.winograd == 4 ? " F(4x4)" : conv.winograd ? " F(2x2)" : "", t->n, t->h, t->w, t->cin, t->cout, t->ks, t->stride, t->pad, t->residual, t->relu,
+          family_name(kc), conv.winograd == 4 ? " F(4x4)" : conv.winograd ? " F(2x2)" : "", t->n, t->h, t->w, t->cin,
+          t->cout, t->ks, t->stride, t->pad, t->residual, t->relu,
           rn_pool_size(pool), worst);
     for (int i = 0; i < rn_pool_size(pool); i++) rn_aligned_free(scratch[i]);
     rn_conv_free(&conv);

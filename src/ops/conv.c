@@ -79,7 +79,10 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
         else if (widest <= RN_WINOGRAD_MAX_CHANNELS) c->winograd = 2;
     }
     if (c->winograd) {
-        if (rn_winograd_pack(c, kc, w_oihw, (flags & RN_CONV_BF16) && kc->gemm_bf16) != 0) { rn_conv_free(c); return -1; }
+        if (rn_winograd_pack(c, kc, w_oihw, (flags & RN_CONV_BF16) && kc->gemm_bf16) != 0) {
+            rn_conv_free(c);
+            return -1;
+        }
         return 0;
     }
     const int bf16 = (flags & RN_CONV_BF16) != 0, native16 = bf16 && kc->gemm_bf16;
