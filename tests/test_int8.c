@@ -189,19 +189,21 @@ static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u,
 
 /* Set: the input bytes are 7-bit and the convolution says so (its gemm7 runs where the path has one). */
 static int in7_case;
+/* Set above 1: a grouped (ResNeXt) or dilated (a backbone's) convolution, rn_qconv_init_ex. */
+static int groups_case = 1, dilation_case = 1;
 
 static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h, int w, int cin, int cout, int k,
                         int stride, int pad, int with_res, int out_f32, int zin) {
-    const int taps = k * k;
-    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    const int taps = k * k, g = groups_case, d = dilation_case, cin_g = cin / g, cout_g = cout / g;
+    int oh = (h + 2 * pad - d * (k - 1) - 1) / stride + 1, ow = (w + 2 * pad - d * (k - 1) - 1) / stride + 1;
     size_t nin = (size_t)n * h * w * cin, nout = (size_t)n * oh * ow * cout;
     uint8_t *in = malloc(nin), *res = malloc(nout);
-    int8_t *wq = malloc((size_t)cout * taps * cin);
+    int8_t *wq = malloc((size_t)cout * taps * cin_g);
     float *scale = malloc(cout * sizeof(float)), *bias = malloc(cout * sizeof(float));
     unsigned char *got = malloc(nout * sizeof(float)), *want = malloc(nout * sizeof(float));
     for (size_t i = 0; i < nin; i++) in[i] = (uint8_t)rnd();
     for (size_t i = 0; i < nout; i++) res[i] = (uint8_t)rnd();
-    for (size_t i = 0; i < (size_t)cout * taps * cin; i++) wq[i] = (int8_t)((int)(rnd() % 127) - 63);
+    for (size_t i = 0; i < (size_t)cout * taps * cin_g; i++) wq[i] = (int8_t)((int)(rnd() % 127) - 63);
     for (int o = 0; o < cout; o++) {
         scale[o] = (float)(rnd() % 1000 + 1) * 1e-6f;
         bias[o] = (float)((int)(rnd() % 200) - 100) * 0.37f;
@@ -214,13 +216,14 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     rn_exec ex = {.pool = pool, .scratch = scratch};
     if (in7_case)
         for (size_t i = 0; i < nin; i++) in[i] &= 127;
-    int ok = rn_qconv_init(&c, qk, cin, cout, k, k, stride, pad, zin, wq, scale, bias, bias, &p, out_f32, in7_case) == 0;
+    int ok = rn_qconv_init_ex(&c, qk, cin, cout, k, k, stride, pad, d, g, zin, wq, scale, bias, bias, &p, out_f32,
+                              in7_case) == 0;
     CHECK(ok, "%s: rn_qconv_init", qk->name);
     CHECK(!ok || c.winograd || c.q->gemm == (in7_case && qk->gemm7 ? qk->gemm7 : qk->gemm), "%s: the kernel for %s input",
           qk->name, in7_case ? "7-bit" : "8-bit");
     /* the integer Winograd takes every 3x3 it can on the paths that have it: it must be the
      * one tested here, not a silent fall back to direct */
-    const int wino = rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p);
+    const int wino = g == 1 && d == 1 && rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p);
     CHECK(!ok || c.winograd == (wino ? 2 : 0), "%s: %dx%dx%d -> %d 3x3: Winograd %d, expected %d", qk->name, h, w, cin,
           cout, c.winograd, wino ? 2 : 0);
     if (ok) {
@@ -231,11 +234,12 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
                     for (int o = 0; o < cout; o++) {
                         int32_t acc = 0;
                         for (int t = 0; t < taps; t++) {
-                            int iy = oy * stride - pad + t / k, ix = ox * stride - pad + t % k;
+                            int iy = oy * stride - pad + t / k * d, ix = ox * stride - pad + t % k * d;
                             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue; /* padding: the zero point */
-                            const uint8_t *px = in + (((size_t)b * h + iy) * w + ix) * cin;
-                            const int8_t *wt = wq + ((size_t)o * taps + t) * cin;
-                            for (int ci = 0; ci < cin; ci++) acc += (px[ci] - zin) * wt[ci];
+                            /* output o reads only its group's input channels */
+                            const uint8_t *px = in + (((size_t)b * h + iy) * w + ix) * cin + (size_t)(o / cout_g) * cin_g;
+                            const int8_t *wt = wq + ((size_t)o * taps + t) * cin_g;
+                            for (int ci = 0; ci < cin_g; ci++) acc += (px[ci] - zin) * wt[ci];
                         }
                         size_t at = (((size_t)b * oh + oy) * ow + ox) * cout + o;
                         const uint8_t *r = with_res ? res + at : NULL;
@@ -247,9 +251,9 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
                         }
                     }
         CHECK(memcmp(got, want, nout * (out_f32 ? 4 : 1)) == 0,
-              "%s: %dx%d/%d pad %d, %dx%dx%d -> %d, batch %d%s%s, zero point %d differs from the naive loop",
-              qk->name, k, k, stride, pad, h, w, cin, cout, n, with_res ? ", residual" : "", out_f32 ? ", f32 out" : "",
-              zin);
+              "%s: %dx%d/%d pad %d dilation %d, %dx%dx%d -> %d in %d groups, batch %d%s%s, zero point %d differs from "
+              "the naive loop", qk->name, k, k, stride, pad, d, h, w, cin, cout, g, n, with_res ? ", residual" : "",
+              out_f32 ? ", f32 out" : "", zin);
         rn_conv_free(&c);
     }
     for (int i = 0; i < 3; i++) rn_aligned_free(scratch[i]);
@@ -367,6 +371,25 @@ static void test_qconv_driver(void) {
         check_qconv(qk, pool, 1, 7, 7, 256, 32, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 5, 6, 20, 32, 1, 1, 0, 1, 1, 0);
         in7_case = 0;
+        /* grouped 3x3s (ResNeXt): groups smaller than a panel (4 and 8 outputs a group), as wide
+         * as one, and wider (several panels a group), strided too; dilated 3x3s (a backbone at
+         * output stride 8 or 16), grouped and not, 7-bit inputs on one */
+        groups_case = 8;
+        check_qconv(qk, pool, 2, 9, 7, 32, 32, 3, 1, 1, 0, 0, 0);  /* 4 a group */
+        check_qconv(qk, pool, 1, 8, 8, 64, 64, 3, 2, 1, 0, 0, 0);  /* 8 a group, strided */
+        groups_case = 2;
+        check_qconv(qk, pool, 1, 7, 9, 64, 128, 3, 1, 1, 0, 0, 0); /* 64 a group */
+        groups_case = 1;
+        dilation_case = 2;
+        check_qconv(qk, pool, 2, 9, 11, 32, 32, 3, 1, 2, 0, 0, 0);
+        dilation_case = 4;
+        in7_case = 1;
+        check_qconv(qk, pool, 1, 12, 10, 64, 32, 3, 1, 4, 0, 0, 0);
+        in7_case = 0;
+        groups_case = 4;
+        check_qconv(qk, pool, 1, 11, 11, 64, 64, 3, 1, 4, 0, 0, 0);
+        groups_case = 1;
+        dilation_case = 1;
     }
     rn_pool_free(pool);
 }

@@ -53,13 +53,6 @@ int rn_calib_method_parse(const char *s) {
 resnet_status rn_calib_create(const resnet_model *m, rn_calib **out, resnet_error *err) {
     *out = NULL;
     if (m->int8) return rn_fail(err, RESNET_E_ARG, "calibration needs fp32 weights, not an int8 file");
-    for (int i = 0; i < m->net.n; i++) {
-        const rn_layer *l = &m->net.layers[i];
-        if (l->kind == RN_L_CONV && (l->groups > 1 || l->dilation > 1))
-            return rn_fail(err, RESNET_E_UNSUPPORTED,
-                           "int8 runs ungrouped, undilated networks only: '%s' of this %s is %s", l->conv,
-                           m->arch_name, l->groups > 1 ? "grouped" : "dilated");
-    }
     rn_calib *c = calloc(1, sizeof *c);
     if (c) c->h = calloc((size_t)m->net.n, sizeof *c->h);
     if (!c || !c->h) {
@@ -311,7 +304,7 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
         const rn_layer *l = &net->layers[i];
         if (l->kind != RN_L_CONV || l->role == RN_ROLE_STEM) continue;
         float sc, zp;
-        if ((s = add_qconv(&w, st, fp32_path, m->bn_eps, l->conv, l->bn, l->cin, l->cout, l->k, err))) break;
+        if ((s = add_qconv(&w, st, fp32_path, m->bn_eps, l->conv, l->bn, l->cin / l->groups, l->cout, l->k, err))) break;
         choose_range(&c->h[i], method, sums, &sc, &zp);
         char *cn = own(&w, strdup(l->conv));
         if (l->role == RN_ROLE_DOWN) {

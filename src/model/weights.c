@@ -306,6 +306,7 @@ static resnet_status read_scalar(loader *ld, const char *name, int zero_point, f
 typedef struct qconv_spec {
     const char *name;          /* the tensors' prefix, "layer1.0.conv2" */
     int cin, cout, k, stride, pad;
+    int dilation, groups;      /* 0: 1 */
     float s_in;                /* the input's scale ... */
     int z_in;                  /* ... and zero point (the stem's photo; 0 for ReLU outputs) */
     float s_out, z_out;        /* the output's; s_out 0: floats */
@@ -318,7 +319,8 @@ typedef struct qconv_spec {
  * folded bias b (real units), with the requantization q says. */
 static resnet_status make_qconv(loader *ld, rn_conv *c, const qconv_spec *q, const int8_t *wq_oihw, const float *ws,
                                 const float *b) {
-    const int cin = q->cin, cout = q->cout, k = q->k;
+    const int groups = q->groups > 1 ? q->groups : 1, dilation = q->dilation > 1 ? q->dilation : 1;
+    const int cin = q->cin / groups, cout = q->cout, k = q->k; /* cin: what each output reads */
     const float s_in = q->s_in, s_out = q->s_out, z_out = q->z_out, s_res = q->s_res, z_res = q->z_res;
     const size_t taps = (size_t)k * k;
     int8_t *wq = malloc((size_t)cout * cin * taps);
@@ -345,11 +347,11 @@ static resnet_status make_qconv(loader *ld, rn_conv *c, const qconv_spec *q, con
             p.lo = q->relu ? 0.0f : -INFINITY;
             p.hi = INFINITY;
         }
-        r = rn_qconv_init(c, ld->qk, cin, cout, k, k, q->stride, q->pad, q->z_in, wq, scale, qbias, b, &p, s_out <= 0,
-                          q->in7);
+        r = rn_qconv_init_ex(c, ld->qk, q->cin, cout, k, k, q->stride, q->pad, dilation, groups, q->z_in, wq, scale,
+                             qbias, b, &p, s_out <= 0, q->in7);
         if (r == -2) /* a weight outside the path's range (8-bit weights on the AVX2 path): exact in C */
-            r = rn_qconv_init(c, rn_qkernels_select(RN_QPATH_C), cin, cout, k, k, q->stride, q->pad, q->z_in, wq, scale,
-                              qbias, b, &p, s_out <= 0, q->in7);
+            r = rn_qconv_init_ex(c, rn_qkernels_select(RN_QPATH_C), q->cin, cout, k, k, q->stride, q->pad, dilation,
+                                 groups, q->z_in, wq, scale, qbias, b, &p, s_out <= 0, q->in7);
     }
     free(wq);
     free(scale);
@@ -360,7 +362,7 @@ static resnet_status make_qconv(loader *ld, rn_conv *c, const qconv_spec *q, con
 /* One int8 convolution of the file: reads X.weight, X.weight_scale, X.bias (make_qconv). */
 static resnet_status load_qconv(loader *ld, rn_conv *c, const qconv_spec *q) {
     const char *cname = q->name;
-    const int cin = q->cin, cout = q->cout, k = q->k;
+    const int cin = q->cin / (q->groups > 1 ? q->groups : 1), cout = q->cout, k = q->k;
     char name[128];
     resnet_status st = RESNET_OK;
     const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
@@ -461,13 +463,6 @@ static resnet_status bind_int8(resnet_model *m, loader *ld) {
     const rn_net *net = &m->net;
     char name[96];
     resnet_status s;
-    for (int i = 0; i < net->n; i++) {
-        const rn_layer *l = &net->layers[i];
-        if (l->kind == RN_L_CONV && (l->groups > 1 || l->dilation > 1))
-            return rn_fail(ld->err, RESNET_E_UNSUPPORTED,
-                           "%s: '%s' is a %s convolution: int8 runs ungrouped, undilated networks only", ld->path,
-                           l->conv, l->groups > 1 ? "grouped" : "dilated");
-    }
     /* The activation scales first: a convolution's output scale is the next one's input scale.
      * in_scale[i]: the u8 scale of layer i's input; down_z[i]: a shortcut's zero point. */
     float *in_scale = calloc((size_t)net->n, sizeof(float)), *down_z = calloc((size_t)net->n, sizeof(float));
@@ -514,7 +509,8 @@ static resnet_status bind_int8(resnet_model *m, loader *ld) {
             continue;
         }
         const int bf = block_first(net, i);
-        qconv_spec q = {.name = l->conv, .cin = l->cin, .cout = l->cout, .k = l->k, .stride = l->stride, .pad = l->pad};
+        qconv_spec q = {.name = l->conv, .cin = l->cin, .cout = l->cout, .k = l->k, .stride = l->stride, .pad = l->pad,
+                        .dilation = l->dilation, .groups = l->groups};
         /* a block's first convolution and its shortcut read the block's input */
         q.s_in = l->role == RN_ROLE_FIRST || l->role == RN_ROLE_DOWN ? in_scale[bf] : in_scale[i];
         if (l->role == RN_ROLE_DOWN) { /* signed: a zero point, no ReLU */

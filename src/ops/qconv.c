@@ -22,14 +22,36 @@ static const uint8_t zero_row[QMAX_CIN];
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
                   int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
                   const rn_qgemm_params *p, int out_f32, int in7) {
+    return rn_qconv_init_ex(c, qk, cin, cout, kh, kw, stride, pad, 1, 1, in_zero, w_q, scale, bias, bias_f32, p,
+                            out_f32, in7);
+}
+
+/* The first input channel panel p reads (grouped convolutions; 0 otherwise), as conv.c's. */
+static int panel_channel(const rn_conv *c, int p, int nr) {
+    if (c->groups <= 1) return 0;
+    return p * nr / (c->cout / c->groups) * (c->cin / c->groups);
+}
+
+int rn_qconv_init_ex(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
+                     int dilation, int groups, int in_zero, const int8_t *w_q, const float *scale, const float *bias,
+                     const float *bias_f32, const rn_qgemm_params *p, int out_f32, int in7) {
     memset(c, 0, sizeof *c);
+    if (groups < 1 || cin % groups || cout % groups) return -1;
+    const int cin_g = cin / groups, cout_g = cout / groups, nr = qk->nr;
+    if (groups > 1 && cout_g % nr != 0 && nr % cout_g != 0) return -2;
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
+    c->dilation = dilation;
+    c->groups = groups;
+    /* A grouped convolution's panel reads its own groups' channels of each pixel, with zeros
+     * where a column's group does not reach: the fp32 driver's block-diagonal panels (conv.h). */
+    c->span = groups == 1 ? cin : cout_g >= nr ? cin_g : nr / cout_g * cin_g;
     c->k = kh * kw * cin;
     c->n_padded = cout; /* the caller keeps cout a multiple of NR: no padded columns in memory */
     c->im2col = cin % 4 != 0;
     const int kp = (c->k + 3) / 4 * 4; /* an im2col patch, padded to whole groups of 4 */
     if (cout % qk->nr || cin > QMAX_CIN || (c->im2col ? kp > QMAX_PATCH : kh * kw > QMAX_TAPS || in_zero != 0))
         return -2;
+    if ((groups > 1 || dilation > 1) && (c->im2col || c->span % 4 != 0)) return -2;
     rn_qconv *q = calloc(1, sizeof *q);
     c->q = q;
     c->bias = rn_aligned_alloc((size_t)cout * sizeof(float));
@@ -41,18 +63,28 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
     q->out_f32 = out_f32;
     q->a_zero = in_zero;
     q->kp = kp;
-    if (rn_qwino_applies(qk, cin, cout, kh, stride, pad, in_zero, out_f32, p)) { /* 2.25x fewer multiplies */
+    if (groups == 1 && dilation == 1 &&
+        rn_qwino_applies(qk, cin, cout, kh, stride, pad, in_zero, out_f32, p)) { /* 2.25x fewer multiplies */
         c->winograd = 2;
         int r = rn_qwino_init(q, cin, cout, w_q, scale, bias);
         if (r != 0) rn_conv_free(c);
         return r;
     }
     /* an im2col patch is one tap of kp depth (w_q's [tap][cin] is the patch's order), zeros past k */
-    const int ks = c->im2col ? 1 : kh * kw, kcl = c->im2col ? kp : cin;
+    const int ks = c->im2col ? 1 : kh * kw, kcl = c->im2col ? kp : c->span;
     int8_t *wpad = NULL;
     if (c->im2col) {
         if (!(wpad = calloc((size_t)cout * kp, 1))) { rn_conv_free(c); return -1; }
         for (int o = 0; o < cout; o++) memcpy(wpad + (size_t)o * kp, w_q + (size_t)o * c->k, (size_t)c->k);
+    } else if (groups > 1) { /* [cout][tap][cin_g] -> [cout][tap][span], block-diagonal */
+        const size_t taps = (size_t)kh * kw;
+        if (!(wpad = calloc((size_t)cout * taps * c->span, 1))) { rn_conv_free(c); return -1; }
+        for (int o = 0; o < cout; o++) {
+            const int first = panel_channel(c, o / nr, nr), g = o / cout_g;
+            for (size_t t = 0; t < taps; t++)
+                memcpy(wpad + ((size_t)o * taps + t) * c->span + (g * cin_g - first),
+                       w_q + ((size_t)o * taps + t) * cin_g, (size_t)cin_g);
+        }
     }
     q->panel_bytes = rn_qpack_panel_bytes(qk, ks, kcl);
     int r = (q->w = rn_aligned_alloc(rn_qpack_bytes(qk, cout, ks, kcl))) ? 0 : -1;
@@ -110,7 +142,8 @@ static void qconv_task(void *ctx, int task, int thread) {
     const rn_conv *c = j->c;
     const rn_qconv *q = c->q;
     const int mr = q->qk->mr, nr = q->qk->nr, ld = c->n_padded;
-    const int taps = c->im2col ? 1 : c->kh * c->kw, kc = c->im2col ? q->kp : c->cin;
+    const int taps = c->im2col ? 1 : c->kh * c->kw, kc = c->im2col ? q->kp : c->span;
+    const int dil = c->dilation > 1 ? c->dilation : 1;
     int m0, mb, p0, p1;
     rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
     const int tiles = (mb + mr - 1) / mr;
@@ -131,7 +164,7 @@ static void qconv_task(void *ctx, int task, int thread) {
             const uint8_t *img = j->in + (size_t)b * j->h * j->w * c->cin;
             for (int ky = 0, t = 0; ky < c->kh; ky++)
                 for (int kx = 0; kx < c->kw; kx++, t++) {
-                    int iy = iy0 + ky, ix = ix0 + kx;
+                    int iy = iy0 + ky * dil, ix = ix0 + kx * dil;
                     row[t * mr] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
                                       ? zero_row
                                       : img + ((size_t)iy * j->w + ix) * c->cin;
@@ -145,11 +178,19 @@ static void qconv_task(void *ctx, int task, int thread) {
             for (int t = 0; t < taps; t++)
                 rows[((size_t)(r / mr) * taps + t) * mr + r % mr] = rows[((size_t)((mb - 1) / mr) * taps + t) * mr + (mb - 1) % mr];
     }
+    const uint8_t *shifted[QMB * QMAX_TAPS];
+    const size_t nrows = (size_t)tiles * taps * mr;
     for (int p = p0; p < p1; p++) {
         const unsigned char *wp = (const unsigned char *)q->w + (size_t)p * q->panel_bytes;
+        const uint8_t *const *a = rows;
+        if (c->groups > 1) { /* the panel's own groups' channels of the same pixels */
+            const int off = panel_channel(c, p, nr);
+            for (size_t r = 0; r < nrows; r++) shifted[r] = rows[r] == zero_row ? zero_row : rows[r] + off;
+            a = shifted;
+        }
         for (int s = 0; s < tiles; s++) {
             size_t at = (size_t)(m0 + s * mr) * ld + (size_t)p * nr;
-            q->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, rows + (size_t)s * taps * mr, wp,
+            q->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, a + (size_t)s * taps * mr, wp,
                     j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p, store_flags(q));
         }
     }

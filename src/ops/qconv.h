@@ -38,6 +38,13 @@ int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, in
 /* Frees q and what it holds (rn_conv_free calls it for an int8 convolution; NULL: nothing). */
 void rn_qconv_free(rn_qconv *q);
 
+/* rn_qconv_init with a dilation and groups: w_q[cout][kh*kw][cin / groups]. Grouped and
+ * dilated windows run direct (no integer Winograd) on the same kernels: a panel reads its own
+ * groups' channels (conv.h says how). -2 also when cout/groups and NR do not divide one another. */
+int rn_qconv_init_ex(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
+                     int dilation, int groups, int in_zero, const int8_t *w_q, const float *scale, const float *bias,
+                     const float *bias_f32, const rn_qgemm_params *p, int out_f32, int in7);
+
 /* out[n][oh][ow][cout] (u8, or float when out_f32) = the store of conv(in[n][h][w][cin]),
  * with the u8 residual res (NULL = none) of the output's shape. */
 void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, int n, int h, int w, void *out,
