@@ -30,6 +30,9 @@
 # safetensors state_dict for ours (tools/make-family.py writes it). Without it, theirs is
 # torchvision's ResNet-50 and ours the default weights (Keras' ResNet-50 v1: the same work).
 #
+# --model ours: our default weights (Keras' ResNet-50 v1) on both sides, theirs through `resnet
+# export`: the same network, the same work.
+#
 #   bench/vs-onnxruntime.sh [--model NAME] [ROUNDS]   (default 9 rounds of ITERS=6 timed runs each)
 #   bench/vs-onnxruntime.sh [--model NAME] --int8 [ROUNDS [INT8FILE]]
 #   bench/vs-onnxruntime.sh [--model NAME] --steady [PROCESSES]  (default 10, ITERS=20 timed runs each)
@@ -40,6 +43,7 @@ if [ "${1:-}" = --model ]; then
   NET=${2:?--model needs a torchvision constructor name}
   shift 2
   case "$NET" in
+    ours) ;;
     resnet18 | resnet34 | resnet50 | resnet101 | resnet152 | resnext50_32x4d | resnext101_32x8d | resnext101_64x4d | \
       wide_resnet50_2 | wide_resnet101_2) ;;
     *) echo "--model: not a torchvision ResNet-family constructor: $NET" >&2; exit 2 ;;
@@ -47,6 +51,7 @@ if [ "${1:-}" = --model ]; then
   CUSTOM=1
 fi
 if [ "${1:-}" = --int8 ]; then INT8=1; shift; fi
+if ((INT8)) && [ "$NET" = ours ]; then echo "--model ours is fp32: resnet export writes fp32 graphs" >&2; exit 2; fi
 if [ "${1:-}" = --steady ]; then STEADY=1; shift; fi
 ROUNDS=${1:-9}
 ITERS=${ITERS:-$( ((STEADY)) && echo 20 || echo 6)}
@@ -60,7 +65,9 @@ if [ ! -d "$ORT_DIR/node_modules/onnxruntime-node" ]; then
   mkdir -p "$ORT_DIR"
   ONNXRUNTIME_NODE_INSTALL=skip npm install --silent --prefix "$ORT_DIR" "onnxruntime-node@$ORT_VERSION" >&2
 fi
-if [ ! -f "$ORT_DIR/$NET.onnx" ]; then
+if [ "$NET" = ours ] && [ ! -f "$ORT_DIR/ours.onnx" ]; then
+  "$BIN" export -o "$ORT_DIR/ours.onnx" >&2 || exit 1
+elif [ ! -f "$ORT_DIR/$NET.onnx" ]; then
   /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || {
     echo "needs Debian's python3-torch and python3-torchvision (apt-get install python3-torchvision)" >&2
     exit 1
@@ -83,7 +90,7 @@ PY
 fi
 MODEL=$ORT_DIR/$NET.onnx
 OURS=()
-if [ -n "${CUSTOM:-}" ]; then OURS=(--weights "$ORT_DIR/$NET.safetensors"); fi
+if [ -n "${CUSTOM:-}" ] && [ "$NET" != ours ]; then OURS=(--weights "$ORT_DIR/$NET.safetensors"); fi
 
 if ((INT8)); then
   MODEL=$ORT_DIR/$NET-qdq.onnx
