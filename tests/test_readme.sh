@@ -118,9 +118,12 @@ awk '/^```c$/ { on = 1; next } /^```$/ { on = 0 } on' "$README" >"$tmp/app.c"
 # Linked as the README says for the source tree (its line with build/libresnet.a), the
 # build's static library standing in for the one named there.
 cmd=$(grep -o '`cc -Iinclude app.c build/libresnet.a [^`]*`' "$README" | tr -d '`')
+# a sanitizer build of the library (make SANITIZE=1) links only with its runtimes
+san=""
+nm "$root/$BUILD/libresnet.a" 2>/dev/null | grep -q '__asan_' && san="-fsanitize=address,undefined"
 if [ -s "$tmp/app.c" ] && [ -n "$cmd" ] &&
   (cd "$tmp" && ln -sf "$root/include" include && mkdir -p build && ln -sf "$root/$BUILD/libresnet.a" build/ &&
-    CC="${CC:-cc} -std=c11 -Wall -Wextra -Werror" && eval "\$CC ${cmd#cc }") 2>"$tmp/err"; then
+    CC="${CC:-cc} -std=c11 -Wall -Wextra -Werror $san" && eval "\$CC ${cmd#cc }") 2>"$tmp/err"; then
   "$tmp/app" demo/chelsea.png >"$tmp/got" 2>"$tmp/err"
   rc=$?
   [ "$rc" -eq 0 ] && [ "$(sed -n 1p "$tmp/got")" = " 78.43%  Egyptian cat" ]
