@@ -10,3 +10,7 @@ cd "$(dirname "$0")/.."
 . tests/common.sh
 use_python
 TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} timeout 900 "$py" tests/http_check.py
+rc=$?
+# hostile clients (tests/http_hostile.py): framing, sizes, slow clients, the drain's deadline
+TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} timeout 600 "$py" tests/http_hostile.py || rc=1
+exit $rc

@@ -41,7 +41,7 @@ const cli_command cli_serve = {
     .name = "serve", .run = cmd_serve, .synopsis = "",
     .brief = "a JSON-lines worker: requests on stdin, one answer line per request on stdout",
     .about = "Reads one JSON request per line on standard input, {\"id\": ANY, \"file\": PATH} or\n"
-             "{\"id\": ANY, \"image\": BASE64 of a photo file}, with optional \"k\" (1..1000, default 5),\n"
+             "{\"id\": ANY, \"image\": BASE64 of a photo file}, with optional \"k\" (1..classes, default 5),\n"
              "\"tta\" (none, flip, 10crop, multiscale) and \"features\": true. Writes one line per\n"
              "request, in order, flushed: {\"id\", \"file\" (for files), \"top\": [{\"index\", \"name\",\n"
              "\"prob\"}...], \"features\" (when asked)} or {\"id\", \"error\"}. A malformed line gets an\n"
@@ -69,6 +69,8 @@ typedef struct serve_state {
     job *head, *tail;     /* read, not yet handed to the runner */
     job *taken, *last;    /* handed to the runner, not yet answered, in order */
     int queued, eof, read_failed, nomem;
+    const resnet_model *model;
+    int classes; /* the model's */
 } serve_state;
 
 static int blank(const char *s, size_t n) {
@@ -123,7 +125,7 @@ static void *reader(void *arg) {
             snprintf(j->error, sizeof j->error, "line %ld is %s", lineno,
                      too_long == 1 ? "longer than 256 MiB" : "too long for the memory left");
         } else {
-            const int pr = serve_request_parse(line, len, &j->req);
+            const int pr = serve_request_parse(line, len, st->classes, &j->req);
             if (pr == -2) snprintf(j->error, sizeof j->error, "out of memory");
             else if (pr != 0) snprintf(j->error, sizeof j->error, "line %ld: %s", lineno, j->req.error);
         }
@@ -152,7 +154,7 @@ static void write_floats(const char *key, const float *v, int n) {
 }
 
 /* One answer line. */
-static void answer(const job *j, const float *probs, const float *features) {
+static void answer(const serve_state *st, const job *j, const float *probs, const float *features) {
     printf("{\"id\": %s", j->req.id ? j->req.id : "null");
     if (j->req.file) {
         fputs(", \"file\": ", stdout);
@@ -164,16 +166,22 @@ static void answer(const job *j, const float *probs, const float *features) {
         fputs("}\n", stdout);
         return;
     }
-    resnet_prediction top[RESNET_NUM_CLASSES];
-    resnet_top_k(probs, RESNET_NUM_CLASSES, j->req.k, top);
+    resnet_prediction *top = malloc((size_t)st->classes * sizeof *top);
+    if (!top) {
+        fputs(", \"error\": \"out of memory\"}\n", stdout);
+        return;
+    }
+    resnet_top_k(probs, st->classes, j->req.k, top);
     fputs(", \"top\": [", stdout);
     for (int i = 0; i < j->req.k; i++) {
+        char buf[64];
         printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
-        cli_json_string(stdout, resnet_class_name(top[i].index));
+        cli_json_string(stdout, resnet_model_class_label(st->model, top[i].index, buf, sizeof buf));
         printf(", \"prob\": %.6g}", top[i].prob);
     }
     putchar(']');
-    if (features) write_floats("features", features, RESNET_FEATURE_DIM);
+    free(top);
+    if (features) write_floats("features", features, resnet_model_feature_dim(st->model));
     fputs("}\n", stdout);
 }
 
@@ -225,9 +233,9 @@ static int on_answer(void *ctx, const resnet_item_result *r) {
     if (r->status != RESNET_OK) {
         /* the library's message starts with the name, which the answer has in "file" */
         if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", cli_strip_file(r->message, r->name));
-        answer(j, NULL, NULL);
+        answer(st, j, NULL, NULL);
     } else {
-        answer(j, r->probs, j->req.features ? r->features : NULL); /* with views: their means */
+        answer(st, j, r->probs, j->req.features ? r->features : NULL); /* with views: their means */
     }
     fflush(stdout);
     job_free(j);
@@ -276,6 +284,8 @@ int cmd_serve(int argc, char **argv) {
     resnet_session_set_image_flags(s, common.image_flags); /* --exif-orientation */
     serve_state st;
     memset(&st, 0, sizeof st);
+    st.model = model;
+    st.classes = resnet_model_classes(model);
     int rc = 1;
     pthread_t th;
     int mu = 0, cond = 0;
@@ -303,7 +313,7 @@ int cmd_serve(int argc, char **argv) {
             st.taken = j->next;
             if (!st.taken) st.last = NULL;
             if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", err.message);
-            answer(j, NULL, NULL);
+            answer(&st, j, NULL, NULL);
             fflush(stdout);
             job_free(j);
         }

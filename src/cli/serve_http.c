@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,7 +48,7 @@ typedef struct job {
     const char *name;       /* the photos' name in messages: "body" or "image" */
     const void **data;      /* n photo files in memory (the request's body or its base64 decoded) */
     size_t *size;
-    float *probs;           /* n x 1000, written by the network thread */
+    float *probs;           /* n x classes, written by the network thread */
     int handed, answered;   /* photos handed to the runner, and answered by it */
     resnet_status status;   /* the first error: a photo's (failed is its index) or the runner's */
     int failed;             /* -1: the runner failed, not a photo */
@@ -60,6 +61,8 @@ typedef struct job {
 
 typedef struct server {
     const serve_http_options *o;
+    const resnet_model *model;
+    int classes;       /* the model's: each photo's probabilities */
     resnet_session *session;
     pthread_mutex_t mu;
     pthread_cond_t queued, finished;
@@ -139,7 +142,7 @@ static int on_photo(void *ctx, const resnet_item_result *r) {
     job *x = r->user;
     const int i = x->answered;
     if (r->status == RESNET_OK) {
-        memcpy(x->probs + (size_t)i * RESNET_NUM_CLASSES, r->probs, RESNET_NUM_CLASSES * sizeof(float));
+        memcpy(x->probs + (size_t)i * (size_t)sv->classes, r->probs, (size_t)sv->classes * sizeof(float));
     } else if (x->status == RESNET_OK) {
         x->status = r->status;
         x->failed = i;
@@ -279,7 +282,7 @@ static enum MHD_Result error_reply(server *sv, struct MHD_Connection *c, request
     return out_send(sv, c, r, code, &o, "application/json");
 }
 
-static job *job_new(int n, const char *name, resnet_tta tta, int owns) {
+static job *job_new(int n, int classes, const char *name, resnet_tta tta, int owns) {
     job *x = calloc(1, sizeof *x);
     if (!x) return NULL;
     x->n = n;
@@ -288,7 +291,9 @@ static job *job_new(int n, const char *name, resnet_tta tta, int owns) {
     x->owns = owns;
     x->data = calloc((size_t)n, sizeof *x->data);
     x->size = calloc((size_t)n, sizeof *x->size);
-    x->probs = malloc((size_t)n * RESNET_NUM_CLASSES * sizeof(float));
+    /* n and classes come from the request and the model: checked, not wrapped */
+    const int fits = n > 0 && classes > 0 && (size_t)classes <= SIZE_MAX / sizeof(float) / (size_t)n;
+    x->probs = fits ? malloc((size_t)n * (size_t)classes * sizeof(float)) : NULL;
     if (!x->data || !x->size || !x->probs) {
         free(x->data);
         free(x->size);
@@ -320,16 +325,54 @@ static enum MHD_Result job_error_reply(server *sv, struct MHD_Connection *c, req
     return ret;
 }
 
-static void write_top(FILE *f, const float *probs, int k) {
-    resnet_prediction top[RESNET_NUM_CLASSES];
-    resnet_top_k(probs, RESNET_NUM_CLASSES, k, top);
+/* The top k of one photo's probabilities, named by the model. */
+static int write_top(const server *sv, FILE *f, const float *probs, int k) {
+    resnet_prediction *top = malloc((size_t)sv->classes * sizeof *top);
+    if (!top) return -1;
+    resnet_top_k(probs, sv->classes, k, top);
     fputs("[", f);
     for (int i = 0; i < k; i++) {
+        char buf[64];
         fprintf(f, "%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
-        cli_json_string(f, resnet_class_name(top[i].index));
+        cli_json_string(f, resnet_model_class_label(sv->model, top[i].index, buf, sizeof buf));
         fprintf(f, ", \"prob\": %.6g}", top[i].prob);
     }
     fputs("]", f);
+    free(top);
+    return 0;
+}
+
+/* The infer answer: req->n rows of the model's probabilities, or Triton's classification
+ * extension ("prob:index:label", the top K of each photo) when K was asked for. */
+static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, const float *probs) {
+    const int k = req->k, nc = sv->classes;
+    resnet_prediction *top = k ? malloc((size_t)nc * sizeof *top) : NULL;
+    if (k && !top) return -1;
+    fputs("{\"model_name\": \"" SERVE_OIP_MODEL "\", \"model_version\": \"1\"", f);
+    if (req->id) {
+        fputs(", \"id\": ", f);
+        cli_json_string(f, req->id);
+    }
+    fputs(", \"outputs\": [{\"name\": \"probabilities\", ", f);
+    fprintf(f, "\"datatype\": \"%s\", \"shape\": [%d, %d], \"data\": [", k ? "BYTES" : "FP32", req->n, k ? k : nc);
+    for (int i = 0; i < req->n; i++) {
+        const float *p = probs + (size_t)i * (size_t)nc;
+        if (k) {
+            resnet_top_k(p, nc, k, top);
+            for (int t = 0; t < k; t++) {
+                char entry[160], buf[64];
+                snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index,
+                         resnet_model_class_label(sv->model, top[t].index, buf, sizeof buf));
+                fputs(i || t ? ", " : "", f);
+                cli_json_string(f, entry);
+            }
+        } else {
+            for (int j = 0; j < nc; j++) fprintf(f, (i || j) ? ", %.9g" : "%.9g", p[j]);
+        }
+    }
+    fputs("]}]}\n", f);
+    free(top);
+    return 0;
 }
 
 /* POST /v1/classify: the body is a photo; ?k=, ?tta=. */
@@ -342,8 +385,11 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         char *end;
         errno = 0;
         long v = strtol(ks, &end, 10);
-        if (end == ks || *end || errno || v < 1 || v > RESNET_NUM_CLASSES || *ks == ' ' || *ks == '+')
-            return error_reply(sv, c, r, 400, "k must be a whole number from 1 to 1000");
+        if (end == ks || *end || errno || v < 1 || v > sv->classes || *ks == ' ' || *ks == '+') {
+            char m[80];
+            snprintf(m, sizeof m, "k must be a whole number from 1 to %d", sv->classes);
+            return error_reply(sv, c, r, 400, m);
+        }
         k = (int)v;
     }
     if (ts) {
@@ -352,7 +398,7 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         tta = (resnet_tta)m;
     }
     if (r->len == 0) return error_reply(sv, c, r, 400, "the body is empty: send the photo's bytes");
-    job *x = job_new(1, "body", tta, 0);
+    job *x = job_new(1, sv->classes, "body", tta, 0);
     if (!x) return error_reply(sv, c, r, 500, "out of memory");
     x->data[0] = r->body;
     x->size[0] = r->len;
@@ -361,14 +407,20 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         return error_reply(sv, c, r, 503, "the queue is full: try again later");
     }
     if (x->status != RESNET_OK) return job_error_reply(sv, c, r, x);
-    float probs[RESNET_NUM_CLASSES];
-    memcpy(probs, x->probs, sizeof probs);
-    job_free(x);
     out o;
-    if (out_open(&o) != 0) return error_reply(sv, c, r, 500, "out of memory");
+    if (out_open(&o) != 0) {
+        job_free(x);
+        return error_reply(sv, c, r, 500, "out of memory");
+    }
     fputs("{\"top\": ", o.f);
-    write_top(o.f, probs, k);
+    const int wr = write_top(sv, o.f, x->probs, k);
     fputs("}\n", o.f);
+    job_free(x);
+    if (wr != 0) {
+        fclose(o.f);
+        free(o.buf);
+        return error_reply(sv, c, r, 500, "out of memory");
+    }
     return out_send(sv, c, r, 200, &o, "application/json");
 }
 
@@ -376,13 +428,13 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
  * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
     serve_oip_request q;
-    const int pr = serve_oip_parse(r->body, r->len, &q);
+    const int pr = serve_oip_parse(r->body, r->len, sv->classes, &q);
     enum MHD_Result ret;
     job *x = NULL;
     out o;
     if (pr != 0) {
         ret = error_reply(sv, c, r, pr == -2 ? 500 : 400, pr == -2 ? "out of memory" : q.error);
-    } else if (!(x = job_new(q.n, "image", RESNET_TTA_NONE, 1))) {
+    } else if (!(x = job_new(q.n, sv->classes, "image", RESNET_TTA_NONE, 1))) {
         ret = error_reply(sv, c, r, 500, "out of memory");
     } else {
         for (int i = 0; i < q.n; i++) { /* the job owns the photos now */
@@ -397,8 +449,11 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
             x = NULL; /* freed there */
         } else if (out_open(&o) != 0) {
             ret = error_reply(sv, c, r, 500, "out of memory");
+        } else if (oip_write(sv, o.f, &q, x->probs) != 0) {
+            fclose(o.f);
+            free(o.buf);
+            ret = error_reply(sv, c, r, 500, "out of memory");
         } else {
-            serve_oip_write(o.f, &q, x->probs);
             ret = out_send(sv, c, r, 200, &o, "application/json");
         }
     }
@@ -418,10 +473,15 @@ static enum MHD_Result metrics_reply(server *sv, struct MHD_Connection *c, reque
     return out_send(sv, c, r, 200, &o, "text/plain; version=0.0.4");
 }
 
-static const char model_metadata[] =
-    "{\"name\": \"" MODEL_NAME "\", \"versions\": [\"1\"], \"platform\": \"resnet-c\", "
-    "\"inputs\": [{\"name\": \"image\", \"datatype\": \"BYTES\", \"shape\": [-1]}], "
-    "\"outputs\": [{\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, 1000]}]}\n";
+static enum MHD_Result metadata_reply(server *sv, struct MHD_Connection *c, request *r) {
+    char m[400];
+    const int n = snprintf(m, sizeof m,
+                           "{\"name\": \"" MODEL_NAME "\", \"versions\": [\"1\"], \"platform\": \"resnet-c\", "
+                           "\"inputs\": [{\"name\": \"" SERVE_OIP_INPUT "\", \"datatype\": \"BYTES\", \"shape\": [-1]}], "
+                           "\"outputs\": [{\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, %d]}]}\n",
+                           sv->classes);
+    return reply(sv, c, r, 200, "application/json", m, (size_t)n);
+}
 
 static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, const char *url, const char *method) {
     const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
@@ -457,7 +517,7 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
             return error_reply(sv, c, r, 404, m);
         }
         if (*rest == '\0')
-            return get ? reply(sv, c, r, 200, "application/json", model_metadata, sizeof model_metadata - 1)
+            return get ? metadata_reply(sv, c, r)
                        : error_reply(sv, c, r, 405, "use GET");
         if (strcmp(rest, "/ready") == 0)
             return get ? reply(sv, c, r, 200, "application/json", "{\"ready\": true}\n", 16)
@@ -562,6 +622,8 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     server sv;
     memset(&sv, 0, sizeof sv);
     sv.o = o;
+    sv.model = model;
+    sv.classes = resnet_model_classes(model);
     /* rows per forward pass: --max-batch (next_photo keeps to it), and any request's views */
     const int session_batch = o->max_batch > RESNET_TTA_MAX_VIEWS ? o->max_batch : RESNET_TTA_MAX_VIEWS;
     resnet_error err;
