@@ -22,8 +22,11 @@ B64 = base64.b64encode(PHOTO).decode()
 
 
 class Server:
+    n = 0
+
     def __init__(self, *args):
-        self.err = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "hostile%d.err" % id(self)), "w+")
+        Server.n += 1
+        self.err = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "hostile%d-%d.err" % (os.getpid(), Server.n)), "w+")
         self.p = subprocess.Popen([BIN, "serve", "--weights", SMALL, "--http", "127.0.0.1:0"] + list(args),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
         self.port = None
@@ -154,3 +157,167 @@ got = [json.loads(l) for l in p.stdout.decode().splitlines()]
 check("serve (JSON lines) on 10 classes: k=10 gives all ten, k=11 refused naming 10, default k 5",
       len(got) == 3 and len(got[0].get("top", [])) == 10 and "1 to 10" in got[1].get("error", "") and
       len(got[2].get("top", [])) == 5, got)
+
+# ---- framing (RFC 9112): one answer with a JSON body, nothing doubled, nothing truncated ----
+H = b"Host: x\r\nConnection: close\r\n"
+framing = [
+    ("Content-Length -1", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n", 400),
+    ("Content-Length abc", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: abc\r\n\r\n", 400),
+    ("Content-Length 1e3", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: 1e3\r\n\r\n", 400),
+    ("Content-Length 2^64", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: 18446744073709551616\r\n\r\n",
+     413),
+    ("Content-Length with chunked", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("two different Content-Lengths", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    ("Transfer-Encoding gzip", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc", 501),
+    ("a 16-hex-digit chunk size", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked\r\n\r\n1000000000000000\r\nab", 413),
+    ("a chunk size that is not hex", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab", 400),
+    ("%00 in the path", b"GET /v2/health/live%00x HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("%00 in the query", b"POST /v1/classify?k=1%00x HTTP/1.1\r\n" + H + b"Content-Length: 0\r\n\r\n", 400),
+    ("a folded header", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"X-A: 1\r\n  2\r\n\r\n", 400),
+    ("a head over 16 KiB", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"X-A: " + b"a" * 20000 + b"\r\n\r\n", 431),
+]
+for label, data, want in framing:
+    t0 = time.time()
+    got = s.raw(data)
+    body = json_body(got)
+    check("%s: %d with {\"error\"}, answered once, within 3 s" % (label, want),
+          status(got) == want and responses(got) == 1 and isinstance(body, dict) and "error" in body and
+          time.time() - t0 < 3, got[:300])
+got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("a good head still answered (200, Connection: close)", status(got) == 200 and responses(got) == 1 and
+      b"onnection: close" in got, got[:300])
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]))
+check("and infer still answered after them", st == 200, (st, r))
+rc, err = s.stop()
+check("SIGTERM after the hostile heads: exit 0", rc == 0, (rc, err[-500:]))
+
+
+# ---- slow clients: a deadline for the whole request, a limit per client address -------------
+def trickle(socks, seconds, data, stop=None):
+    """Sends data one byte at a time to each socket, every 0.25 s, for `seconds`. Returns the
+    sockets the server closed (or answered) by the end."""
+    closed = set()
+    t_end = time.time() + seconds
+    i = 0
+    while time.time() < t_end and not (stop and stop.is_set()):
+        for k, x in enumerate(socks):
+            if k in closed:
+                continue
+            try:
+                x.send(data[i % len(data):i % len(data) + 1])
+            except OSError:
+                closed.add(k)
+        i += 1
+        time.sleep(0.25)
+    for k, x in enumerate(socks):
+        x.settimeout(0.05)
+        try:
+            x.recv(4096)  # an answer (408, 503) or the end: either way the server let go
+            closed.add(k)
+        except socket.timeout:
+            pass  # still held open
+        except OSError:
+            closed.add(k)
+    return closed
+
+
+def connect_many(port, n):
+    out = []
+    for _ in range(n):
+        x = socket.socket()
+        x.connect(("127.0.0.1", port))
+        out.append(x)
+    return out
+
+
+s = Server("--request-timeout", "3", "--max-per-client", "16")
+head = b"POST /v2/models/resnet50/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+socks = connect_many(s.port, 100)
+done = threading.Event()
+result = {}
+th = threading.Thread(target=lambda: result.update(closed=trickle(socks, 6, head + b"X-Slow: " + b"a" * 200, done)))
+th.start()
+time.sleep(0.5)
+lat = []
+ok = True
+for _ in range(5):
+    t0 = time.time()
+    st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), timeout=20, src="127.0.0.2")
+    lat.append(time.time() - t0)
+    ok = ok and st == 200
+check("100 connections trickling their heads from 127.0.0.1: a client on 127.0.0.2 answered (5 of 5, each < 5 s)",
+      ok and max(lat) < 5, (ok, lat))
+th.join()
+check("the trickling connections were all closed by --request-timeout 3 (or refused past --max-per-client 16)",
+      len(result.get("closed", ())) == 100, len(result.get("closed", ())))
+for x in socks:
+    x.close()
+
+# a body trickled: cut at the request's deadline with a 408
+x = socket.socket()
+x.settimeout(10)
+x.connect(("127.0.0.1", s.port))
+x.sendall(head + b"Content-Length: 1000\r\n\r\n{")
+t0 = time.time()
+got = b""
+try:
+    while time.time() - t0 < 8:
+        x.send(b" ")
+        x.settimeout(0.5)
+        try:
+            d = x.recv(4096)
+            if not d:
+                break
+            got += d
+        except socket.timeout:
+            pass
+except OSError:
+    pass
+x.close()
+check("a body trickled one byte per 0.5 s: closed after --request-timeout 3 (2.5 to 6 s)",
+      got == b"" and 2.5 < time.time() - t0 < 6, (got[:200], time.time() - t0))
+same = connect_many(s.port, 20)
+for x in same:
+    x.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")  # heads not finished
+time.sleep(0.5)
+got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("a 17th connection from one address: 503 {\"error\"} naming --max-per-client",
+      status(got) == 503 and "--max-per-client" in (json_body(got) or {}).get("error", ""), got[:300])
+for x in same:
+    x.close()
+time.sleep(0.3)
+got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("once they close, that address is served again", status(got) == 200, got[:200])
+rc, err = s.stop()
+check("SIGTERM: exit 0", rc == 0, (rc, err[-500:]))
+
+# ---- the drain has a deadline; a second signal ends it at once -----------------------------
+s = Server("--drain-timeout", "2")
+x = socket.socket()
+x.connect(("127.0.0.1", s.port))
+x.sendall(head + b"Content-Length: 1000\r\n\r\n{")  # a body that never finishes
+time.sleep(0.3)
+t0 = time.time()
+rc, err = s.stop(timeout=20)
+dt = time.time() - t0
+check("SIGTERM with a body still arriving: exit 0 after --drain-timeout 2 (2 to 5 s)", rc == 0 and 1.8 < dt < 5,
+      (rc, dt, err[-300:]))
+x.close()
+s = Server()
+x = socket.socket()
+x.connect(("127.0.0.1", s.port))
+x.sendall(head + b"Content-Length: 1000\r\n\r\n{")
+time.sleep(0.3)
+s.p.send_signal(signal.SIGTERM)
+time.sleep(0.5)
+t0 = time.time()
+rc, err = s.stop(signal.SIGINT, timeout=20)
+check("a second signal (SIGINT) during the drain: exit 1 at once, saying so",
+      rc == 1 and time.time() - t0 < 2 and "second SIGINT" in err, (rc, err[-300:]))
+x.close()
+
+finish()

@@ -20,7 +20,8 @@
 #define SERVE_QUEUE (4 * SERVE_BATCH) /* requests read ahead of the runner at most */
 #define SERVE_LINE_MAX ((size_t)256 << 20) /* a request line (base64 photos) of 256 MiB at most */
 
-enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT };
+enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT,
+       OPT_REQUEST_TIMEOUT, OPT_MAX_PER_CLIENT, OPT_DRAIN_TIMEOUT };
 
 static const cli_option options[] = {
     CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
@@ -33,7 +34,13 @@ static const cli_option options[] = {
     CLI_OPTION_INT("max-body", "BYTES", OPT_MAX_BODY, 1, 1 << 30,
                    "request body size at most, beyond: 413 (default 64 MiB)"),
     CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
-                   "a connection idle or this slow for S seconds is closed (default 30)"),
+                   "a connection idle for S seconds is closed (default 30)"),
+    CLI_OPTION_INT("request-timeout", "S", OPT_REQUEST_TIMEOUT, 1, 3600,
+                   "a request (head and body) not in S seconds after connecting is cut:\n408 (default 60)"),
+    CLI_OPTION_INT("max-per-client", "N", OPT_MAX_PER_CLIENT, 1, 100000,
+                   "connections from one client address at most, beyond: 503 (default 32)"),
+    CLI_OPTION_INT("drain-timeout", "S", OPT_DRAIN_TIMEOUT, 0, 3600,
+                   "on SIGTERM/SIGINT, requests still arriving S seconds later are cut\n(default 5)"),
     {0},
 };
 
@@ -51,7 +58,8 @@ const cli_command cli_serve = {
              "(GET /v2/health/live, /v2/health/ready, /v2/models/resnet50; POST\n"
              "/v2/models/resnet50/infer with a BYTES input of base64 photo files), POST /v1/classify\n"
              "(the body is a photo; ?k=, ?tta=) and GET /metrics (Prometheus). SIGTERM or SIGINT: stop\n"
-             "accepting, answer the requests received, exit 0.",
+             "accepting, answer the requests received, cut those still arriving after --drain-timeout,\n"
+             "exit 0; a second SIGTERM or SIGINT exits at once with status 1.",
     .notes = "exit status: 0 at the end of the input (whatever the requests' errors), 1 when the\n"
              "model cannot be loaded or the input cannot be read, 2 usage error\n",
     .options = options, .network = 1,
@@ -250,7 +258,8 @@ static void job_free(job *j) {
 int cmd_serve(int argc, char **argv) {
     cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
-                             .max_body = (size_t)64 << 20, .timeout_s = 30};
+                             .max_body = (size_t)64 << 20, .timeout_s = 30, .request_timeout_s = 60,
+                             .max_per_client = 32, .drain_timeout_s = 5};
     int c, http_only = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) {
@@ -261,12 +270,16 @@ int cmd_serve(int argc, char **argv) {
         case OPT_MAX_QUEUE: ho.max_queue = cli_optint; break;
         case OPT_MAX_BODY: ho.max_body = (size_t)cli_optint; break;
         case OPT_TIMEOUT: ho.timeout_s = cli_optint; break;
+        case OPT_REQUEST_TIMEOUT: ho.request_timeout_s = cli_optint; break;
+        case OPT_MAX_PER_CLIENT: ho.max_per_client = cli_optint; break;
+        case OPT_DRAIN_TIMEOUT: ho.drain_timeout_s = cli_optint; break;
         default: return CLI_EXIT_STATUS(c);
         }
         http_only = 1; /* the --max-* and --timeout */
     }
     if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
-    if (http_only && !ho.listen) return cli_usage_error("serve: --max-* and --timeout go with --http");
+    if (http_only && !ho.listen)
+        return cli_usage_error("serve: --max-*, --timeout, --request-timeout and --drain-timeout go with --http");
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
     if (ho.listen) {

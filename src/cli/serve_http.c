@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve_guard.h"
 #include "cli/serve_metrics.h"
 #include "cli/serve_oip.h"
 
@@ -72,7 +74,9 @@ typedef struct server {
     int batch_rows;    /* rows handed into the batch the runner is filling */
     double batch_t0;   /* when that batch's first job arrived */
     int stop, draining;
-    int in_flight;     /* requests received and not yet completed */
+    int in_flight;     /* requests begun (head in) and not yet completed */
+    int arriving;      /* of those, the ones whose body is not in yet */
+    serve_guard *guard;
     serve_metrics m;   /* /metrics */
 } server;
 
@@ -228,7 +232,9 @@ typedef struct request {
     char *body;
     size_t len, cap;
     int too_big;
+    int arriving;     /* counted in sv->arriving */
     double t0;
+    double deadline;  /* the whole request (head and body) in by then: --request-timeout */
 } request;
 
 static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
@@ -239,8 +245,10 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     pthread_mutex_lock(&sv->mu);
     const int draining = sv->draining;
     pthread_mutex_unlock(&sv->mu);
-    /* shutting down: no further request on this connection, so the drain ends */
-    if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* one request per connection: every head passes the guard (serve_guard.h), and when
+     * shutting down no further request comes, so the drain ends */
+    (void)draining;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, resp);
     MHD_destroy_response(resp);
     const double dt = now_s() - r->t0;
@@ -536,9 +544,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->t0 = now_s();
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const double at = ci ? serve_guard_accepted_at(sv->guard, ci->connect_fd) : 0;
+        r->deadline = (at > 0 ? at : r->t0) + sv->o->request_timeout_s;
+        r->arriving = 1;
         *con_cls = r;
         pthread_mutex_lock(&sv->mu);
         sv->in_flight++;
+        sv->arriving++;
         pthread_mutex_unlock(&sv->mu);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > sv->o->max_body) {
@@ -548,6 +561,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
+        /* a client trickling its body: cut (serve_guard.c keeps the head's deadline).
+         * libmicrohttpd sends no answer queued before the body is in, so it is closed. */
+        if (now_s() > r->deadline) {
+            pthread_mutex_lock(&sv->mu);
+            serve_metrics_request(&sv->m, 408, now_s() - r->t0);
+            pthread_mutex_unlock(&sv->mu);
+            return MHD_NO;
+        }
         if (!r->too_big && r->len + *upload_size > sv->o->max_body) r->too_big = 1;
         if (!r->too_big) {
             if (r->len + *upload_size + 1 > r->cap) {
@@ -564,6 +585,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->arriving) { /* the body is in: the drain answers it */
+        r->arriving = 0;
+        pthread_mutex_lock(&sv->mu);
+        sv->arriving--;
+        pthread_mutex_unlock(&sv->mu);
+    }
     if (r->too_big) return error_reply(sv, c, r, 413, "the body is larger than --max-body");
     return route(sv, c, r, url, method);
 }
@@ -574,13 +601,41 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     server *sv = cls;
     request *r = *con_cls;
     if (!r) return;
+    const int arriving = r->arriving;
     free(r->body);
     free(r);
     *con_cls = NULL;
     pthread_mutex_lock(&sv->mu);
     sv->in_flight--;
+    if (arriving) sv->arriving--;
     pthread_cond_broadcast(&sv->finished);
     pthread_mutex_unlock(&sv->mu);
+}
+
+/* The guard's hand-off: a connection whose head passed, to libmicrohttpd (which closes fd if it
+ * cannot take it). */
+static struct MHD_Daemon *hand_daemon;
+
+static int hand_over(void *ctx, int fd, const struct sockaddr *addr, socklen_t addrlen) {
+    (void)ctx;
+    return MHD_add_connection(hand_daemon, fd, addr, addrlen) == MHD_YES ? 0 : -1;
+}
+
+static void guard_refused(void *ctx, int code) {
+    server *sv = ctx;
+    if (!code) return;
+    pthread_mutex_lock(&sv->mu);
+    serve_metrics_request(&sv->m, code, 0);
+    pthread_mutex_unlock(&sv->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    server *sv = cls;
+    (void)socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) serve_guard_closed(sv->guard, ci->client_addr);
 }
 
 /* HOST:PORT or [V6]:PORT -> an address to bind. */
@@ -632,8 +687,9 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     resnet_session_set_image_flags(sv.session, o->image_flags); /* --exif-orientation */
     int rc = 1;
     pthread_t bt;
-    int started = 0;
+    int started = 0, lfd = -1;
     struct MHD_Daemon *d = NULL;
+    serve_guard_options gd;
     if (pthread_mutex_init(&sv.mu, NULL) != 0) {
         cli_error("serve: out of memory");
         goto done;
@@ -652,43 +708,84 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
         goto unblock;
     }
     started = 1;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    /* connections beyond the queue and the batch in progress could only get 503: a few more
-     * than that are let in, the rest wait in the kernel's backlog */
-    const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
-    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                         conn_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072, MHD_OPTION_END);
-    if (!d) {
-        cli_error("serve: cannot listen on %s: %s", o->listen, strerror(errno ? errno : EADDRINUSE));
+    /* the listening socket is ours (the guard's), not libmicrohttpd's */
+    lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(lfd, (struct sockaddr *)&ss, sslen) != 0 || listen(lfd, 511) != 0) {
+        cli_error("serve: cannot listen on %s: %s", o->listen, strerror(errno));
         goto unblock;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    unsigned port = 0;
+    if (getsockname(lfd, (struct sockaddr *)&bound, &blen) == 0)
+        port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* connections beyond the queue and the batch in progress could only get 503: a few more
+     * than that are let in (the guard answers the rest 503) */
+    const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
+                         MHD_OPTION_CONNECTION_LIMIT, conn_limit + 8, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)131072, MHD_OPTION_END);
+    if (!d) {
+        cli_error("serve: cannot start the HTTP server on %s", o->listen);
+        goto unblock;
+    }
+    gd = (serve_guard_options){.listen_fd = lfd, .max_body = o->max_body, .per_client = o->max_per_client,
+                               .max_active = (int)conn_limit, .head_timeout_s = o->request_timeout_s,
+                               .idle_timeout_s = o->timeout_s,
+                               .hand = hand_over, .refused = guard_refused, .ctx = &sv};
+    hand_daemon = d;
+    sv.guard = serve_guard_start(&gd);
+    if (!sv.guard) {
+        cli_error("serve: cannot start the connection guard");
+        goto unblock;
+    }
+    lfd = -1; /* the guard's */
     char host[300];
     snprintf(host, sizeof host, "%s", o->listen);
     char *colon = strrchr(host, ':');
     if (colon) *colon = '\0';
     fprintf(stderr, "resnet: serving http://%s:%u (Open Inference Protocol v2 at /v2/models/" MODEL_NAME
-                    ", /v1/classify, /metrics)\n", host, info ? (unsigned)info->port : 0u);
+                    ", /v1/classify, /metrics)\n", host, port);
     fflush(stderr);
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
     }
-    /* stop accepting; answer what was received */
+    /* stop accepting; cut the heads still arriving; answer what was received */
     pthread_mutex_lock(&sv.mu);
     sv.draining = 1;
     pthread_mutex_unlock(&sv.mu);
-    MHD_socket lfd = MHD_quiesce_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET) close(lfd);
-    fprintf(stderr, "resnet: %s: answering the requests received, then exiting\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    pthread_mutex_lock(&sv.mu);
-    while (sv.in_flight > 0) pthread_cond_wait(&sv.finished, &sv.mu);
-    pthread_mutex_unlock(&sv.mu);
+    serve_guard_stop(sv.guard);
+    fprintf(stderr, "resnet: %s: answering the requests received (those still arriving get %d s), then exiting\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", o->drain_timeout_s);
+    const double cut_at = now_s() + o->drain_timeout_s;
+    for (;;) {
+        pthread_mutex_lock(&sv.mu);
+        const int received = sv.in_flight - sv.arriving, arriving = sv.arriving;
+        pthread_mutex_unlock(&sv.mu);
+        if (received == 0 && (arriving == 0 || now_s() >= cut_at)) break;
+        const struct timespec tick = {0, 20000000L};
+        const int again = sigtimedwait(&sigs, NULL, &tick);
+        if (again == SIGTERM || again == SIGINT) {
+            /* a second signal: the operator wants out now, not the drain */
+            char m[160];
+            const int n = snprintf(m, sizeof m, "resnet: second %s: exiting now, %d request(s) unanswered\n",
+                                   again == SIGINT ? "SIGINT" : "SIGTERM", received + arriving);
+            if (write(2, m, (size_t)n) < 0) {
+            }
+            _exit(1);
+        }
+    }
     rc = 0;
 unblock:
-    if (d) MHD_stop_daemon(d);
+    if (d) MHD_stop_daemon(d); /* cuts the bodies still arriving */
+    if (lfd >= 0) close(lfd);
+    serve_guard_free(sv.guard);
     if (started) {
         pthread_mutex_lock(&sv.mu);
         sv.stop = 1;
