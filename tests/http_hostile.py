@@ -149,14 +149,18 @@ for name, label in ((None, "missing"), ("photo", "wrong"), (7, "numeric")):
           st == 400 and list(r) == ["error"] and "\"image\"" in r["error"], (st, r))
 
 # ---- the JSON-lines worker on the same network ---------------------------------------------
+LONG = "/nonexistent/" + ("b" * 200 + "/") * 5 + "photo.jpg"  # its message is shortened, HEAD...TAIL
 lines = "\n".join(json.dumps(x) for x in ({"id": 1, "image": B64, "k": 10}, {"id": 2, "image": B64, "k": 11},
-                                          {"id": 3, "image": B64, "features": True}))
+                                          {"id": 3, "image": B64, "features": True}, {"id": 4, "file": LONG}))
 p = subprocess.run([BIN, "serve", "--weights", SMALL], input=lines.encode(), stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE, timeout=120)
 got = [json.loads(l) for l in p.stdout.decode().splitlines()]
 check("serve (JSON lines) on 10 classes: k=10 gives all ten, k=11 refused naming 10, default k 5",
-      len(got) == 3 and len(got[0].get("top", [])) == 10 and "1 to 10" in got[1].get("error", "") and
+      len(got) == 4 and len(got[0].get("top", [])) == 10 and "1 to 10" in got[1].get("error", "") and
       len(got[2].get("top", [])) == 5, got)
+check("a missing file with a long path: \"error\" without the path (it is in \"file\"), as for short ones",
+      len(got) == 4 and got[3].get("file") == LONG and got[3].get("error", "").startswith("cannot open"),
+      got[3:] if len(got) > 3 else got)
 
 # ---- framing (RFC 9112): one answer with a JSON body, nothing doubled, nothing truncated ----
 H = b"Host: x\r\nConnection: close\r\n"

@@ -650,7 +650,22 @@ static void test_bad_input(void) {
     CHECK(st != RESNET_OK && err.message[0], "empty memory accepted");
 }
 
+/* An image over the pixel limit is refused with its size and the limit named. */
+static void test_preprocess_over_limit_message(void) {
+    unsigned char px[3] = {0, 0, 0};
+    resnet_image img = {.width = 20000, .height = 20000, .rgb = px};
+    static float out[3 * 224 * 224];
+    resnet_error err;
+    CHECK(resnet_preprocess_image(&img, RESNET_NORM_CAFFE, out, &err) == RESNET_E_ARG, "over the limit is refused");
+    CHECK(strstr(err.message, "20000x20000") && strstr(err.message, "limit"), "names the size and the limit: %s",
+          err.message);
+    img.width = 0;
+    CHECK(resnet_preprocess_image(&img, RESNET_NORM_CAFFE, out, &err) == RESNET_E_ARG && strstr(err.message, "0x20000"),
+          "a zero side named: %s", err.message);
+}
+
 int main(void) {
+    RUN(test_preprocess_over_limit_message);
     RUN(test_golden_inputs);
     RUN(test_golden_inputs_shared);
     RUN(test_torch_norm_matches_caffe);
