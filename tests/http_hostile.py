@@ -309,6 +309,36 @@ check("once they close, that address is served again", status(got) == 200, got[:
 rc, err = s.stop()
 check("SIGTERM: exit 0", rc == 0, (rc, err[-500:]))
 
+# ---- a budget for the bytes requests hold in flight ------------------------------------------
+s = Server("--max-inflight-mb", "1", "--max-body", "4000000")
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 1500000\r\n\r\n")
+check("a body of 1.5 MB with --max-inflight-mb 1: 503 {\"error\"} at once, naming it",
+      status(got) == 503 and "--max-inflight-mb" in (json_body(got) or {}).get("error", ""), got[:300])
+big = socket.socket()
+big.settimeout(20)
+big.connect(("127.0.0.1", s.port))
+big.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n" + b"x" * 800000)
+time.sleep(0.5)
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
+check("while 800 kB of a body are held: another request 503 {\"error\"} naming --max-inflight-mb",
+      st == 503 and "--max-inflight-mb" in r.get("error", ""), (st, r))
+big.sendall(b"x" * 100000)
+answer = b""
+try:
+    while True:
+        d = big.recv(4096)
+        if not d:
+            break
+        answer += d
+except OSError:
+    pass
+big.close()
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
+check("once that one is answered (%s), the next is served" % status(answer), status(answer) == 400 and st == 200,
+      (answer[:100], st, r))
+rc, err = s.stop()
+check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
+
 # ---- the drain has a deadline; a second signal ends it at once -----------------------------
 s = Server("--drain-timeout", "2")
 x = socket.socket()

@@ -21,7 +21,7 @@
 #define SERVE_LINE_MAX ((size_t)256 << 20) /* a request line (base64 photos) of 256 MiB at most */
 
 enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT,
-       OPT_REQUEST_TIMEOUT, OPT_MAX_PER_CLIENT, OPT_DRAIN_TIMEOUT };
+       OPT_REQUEST_TIMEOUT, OPT_MAX_PER_CLIENT, OPT_DRAIN_TIMEOUT, OPT_MAX_INFLIGHT };
 
 static const cli_option options[] = {
     CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
@@ -33,6 +33,8 @@ static const cli_option options[] = {
                    "requests waiting for the network at most, beyond: 503 (default 64)"),
     CLI_OPTION_INT("max-body", "BYTES", OPT_MAX_BODY, 1, 1 << 30,
                    "request body size at most, beyond: 413 (default 64 MiB)"),
+    CLI_OPTION_INT("max-inflight-mb", "MB", OPT_MAX_INFLIGHT, 1, 1 << 20,
+                   "bytes held by requests in flight (bodies, decoded photos) at most,\nbeyond: 503 (default 1024)"),
     CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
                    "a connection idle for S seconds is closed (default 30)"),
     CLI_OPTION_INT("request-timeout", "S", OPT_REQUEST_TIMEOUT, 1, 3600,
@@ -259,7 +261,7 @@ int cmd_serve(int argc, char **argv) {
     cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
                              .max_body = (size_t)64 << 20, .timeout_s = 30, .request_timeout_s = 60,
-                             .max_per_client = 32, .drain_timeout_s = 5};
+                             .max_per_client = 32, .drain_timeout_s = 5, .max_inflight = (size_t)1024 << 20};
     int c, http_only = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) {
@@ -273,6 +275,7 @@ int cmd_serve(int argc, char **argv) {
         case OPT_REQUEST_TIMEOUT: ho.request_timeout_s = cli_optint; break;
         case OPT_MAX_PER_CLIENT: ho.max_per_client = cli_optint; break;
         case OPT_DRAIN_TIMEOUT: ho.drain_timeout_s = cli_optint; break;
+        case OPT_MAX_INFLIGHT: ho.max_inflight = (size_t)cli_optint << 20; break;
         default: return CLI_EXIT_STATUS(c);
         }
         http_only = 1; /* the --max-* and --timeout */

@@ -76,6 +76,7 @@ typedef struct server {
     int stop, draining;
     int in_flight;     /* requests begun (head in) and not yet completed */
     int arriving;      /* of those, the ones whose body is not in yet */
+    size_t held;       /* bytes held by requests in flight (bodies, decoded photos): --max-inflight-mb */
     serve_guard *guard;
     serve_metrics m;   /* /metrics */
 } server;
@@ -232,6 +233,8 @@ typedef struct request {
     char *body;
     size_t len, cap;
     int too_big;
+    int too_busy;     /* past --max-inflight-mb while its body came: 503 once it is in */
+    size_t held;      /* its bytes counted in sv->held */
     int arriving;     /* counted in sv->arriving */
     double t0;
     double deadline;  /* the whole request (head and body) in by then: --request-timeout */
@@ -257,6 +260,20 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     pthread_mutex_unlock(&sv->mu);
     return ret;
 }
+
+/* Counts `more` bytes against --max-inflight-mb for r; -1 (nothing counted) past it. */
+static int hold(server *sv, request *r, size_t more) {
+    pthread_mutex_lock(&sv->mu);
+    const int ok = more <= sv->o->max_inflight && sv->held <= sv->o->max_inflight - more;
+    if (ok) {
+        sv->held += more;
+        r->held += more;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return ok ? 0 : -1;
+}
+
+static const char busy_msg[] = "the server holds --max-inflight-mb of requests already: try again later";
 
 /* A JSON body built with stdio (open_memstream) and sent. */
 typedef struct out {
@@ -435,6 +452,8 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
 /* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files
  * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
+    /* the JSON tree and the decoded photos: about the body's size again */
+    if (hold(sv, r, r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
     serve_oip_request q;
     const int pr = serve_oip_parse(r->body, r->len, sv->classes, &q);
     enum MHD_Result ret;
@@ -554,9 +573,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         sv->arriving++;
         pthread_mutex_unlock(&sv->mu);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > sv->o->max_body) {
+        const unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+        if (want > sv->o->max_body) {
             r->too_big = 1;
             return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+        }
+        pthread_mutex_lock(&sv->mu);
+        const int busy = want > sv->o->max_inflight - (sv->held < sv->o->max_inflight ? sv->held : sv->o->max_inflight);
+        pthread_mutex_unlock(&sv->mu);
+        if (busy) { /* said at once, from the Content-Length (the body is not read) */
+            r->too_busy = 1;
+            return error_reply(sv, c, r, 503, busy_msg);
         }
         return MHD_YES;
     }
@@ -570,10 +597,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         }
         if (!r->too_big && r->len + *upload_size > sv->o->max_body) r->too_big = 1;
-        if (!r->too_big) {
+        if (!r->too_big && !r->too_busy) {
             if (r->len + *upload_size + 1 > r->cap) {
                 size_t cap = r->cap ? r->cap : 65536;
                 while (cap < r->len + *upload_size + 1) cap *= 2;
+                if (hold(sv, r, cap - r->cap) != 0) { /* dropped, and answered 503 once it is in */
+                    r->too_busy = 1;
+                    *upload_size = 0;
+                    return MHD_YES;
+                }
                 char *p = realloc(r->body, cap);
                 if (!p) return MHD_NO;
                 r->body = p;
@@ -592,6 +624,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&sv->mu);
     }
     if (r->too_big) return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+    if (r->too_busy) return error_reply(sv, c, r, 503, busy_msg);
     return route(sv, c, r, url, method);
 }
 
@@ -602,12 +635,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     request *r = *con_cls;
     if (!r) return;
     const int arriving = r->arriving;
+    const size_t held = r->held;
     free(r->body);
     free(r);
     *con_cls = NULL;
     pthread_mutex_lock(&sv->mu);
     sv->in_flight--;
     if (arriving) sv->arriving--;
+    sv->held -= held;
     pthread_cond_broadcast(&sv->finished);
     pthread_mutex_unlock(&sv->mu);
 }

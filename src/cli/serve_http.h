@@ -12,6 +12,7 @@ typedef struct serve_http_options {
     int max_delay_ms;    /* how long the first request of a batch waits for others */
     int max_queue;       /* requests waiting for the network at most; beyond: 503 */
     size_t max_body;     /* request body bytes at most; beyond: 413 */
+    size_t max_inflight; /* bytes held by requests in flight at most; beyond: 503 */
     int timeout_s;       /* a connection idle for this long is closed */
     int request_timeout_s; /* a request (head and body) not in this long after connecting: cut */
     int max_per_client;  /* connections from one client address at most; beyond: 503 */
