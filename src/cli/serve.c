@@ -34,7 +34,7 @@ static const cli_option options[] = {
     CLI_OPTION_INT("max-body", "BYTES", OPT_MAX_BODY, 1, 1 << 30,
                    "request body size at most, beyond: 413 (default 64 MiB)"),
     CLI_OPTION_INT("max-inflight-mb", "MB", OPT_MAX_INFLIGHT, 1, 1 << 20,
-                   "bytes held by requests in flight (bodies, decoded photos) at most,\nbeyond: 503 (default 1024)"),
+                   "bytes held by requests in flight (bodies, photo files decoded from\nbase64) at most, beyond: 503 (default 1024)"),
     CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
                    "a connection idle for S seconds is closed (default 30)"),
     CLI_OPTION_INT("request-timeout", "S", OPT_REQUEST_TIMEOUT, 1, 3600,
