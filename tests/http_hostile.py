@@ -196,6 +196,27 @@ check("a good head still answered (200, Connection: close)", status(got) == 200 
       b"onnection: close" in got, got[:300])
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]))
 check("and infer still answered after them", st == 200, (st, r))
+# ---- stderr: any client can make libmicrohttpd say something; a rate limit, a count -----------
+for _ in range(60):  # a body begun, then the client goes away: one message each
+    x = socket.socket()
+    x.connect(("127.0.0.1", s.port))
+    x.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+    time.sleep(0.01)
+    x.close()
+time.sleep(0.5)
+c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+c.request("GET", "/metrics")
+metrics = c.getresponse().read().decode()
+c.close()
+m = re.search(r'resnet_log_lines_total\{written="no"\} (\d+)', metrics)
+s.err.seek(0)
+lines = [l for l in s.err.read().splitlines() if "incomplete" in l]
+check("60 clients gone mid-body: at most 10 stderr lines about them, each with a time; the rest counted",
+      0 < len(lines) <= 10 and all(re.match(r"resnet: serve: \d{4}-\d\d-\d\dT", l) for l in lines) and
+      m and int(m.group(1)) > 0, (len(lines), lines[:2], m and m.group(0)))
+check("/metrics counts the guard's answers (431, 501)",
+      'code="431"} 1' in metrics and 'code="501"} 1' in metrics, re.findall(r'code="\d+"\} \d+', metrics))
+
 rc, err = s.stop()
 check("SIGTERM after the hostile heads: exit 0", rc == 0, (rc, err[-500:]))
 

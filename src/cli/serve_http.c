@@ -23,6 +23,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,9 @@ typedef struct server {
     int in_flight;     /* requests begun (head in) and not yet completed */
     int arriving;      /* of those, the ones whose body is not in yet */
     size_t held;       /* bytes held by requests in flight (bodies, decoded photos): --max-inflight-mb */
+    double log_window; /* mhd_log's rate limit: this window's start, its lines, drops already said */
+    int log_in_window;
+    unsigned long long log_said_dropped;
     serve_guard *guard;
     serve_metrics m;   /* /metrics */
 } server;
@@ -647,6 +652,44 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     pthread_mutex_unlock(&sv->mu);
 }
 
+/* libmicrohttpd's messages (a client gone mid-request, ...): any client can cause one, so at
+ * most LOG_BURST lines per LOG_WINDOW_S seconds reach stderr, each with the time; the rest are
+ * counted (/metrics: resnet_log_lines_total) and their number said with the next line. */
+#define LOG_BURST 10
+#define LOG_WINDOW_S 10.0
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    server *sv = cls;
+    const double t = now_s();
+    pthread_mutex_lock(&sv->mu);
+    if (t - sv->log_window >= LOG_WINDOW_S) {
+        sv->log_window = t;
+        sv->log_in_window = 0;
+    }
+    const int write_it = sv->log_in_window < LOG_BURST;
+    unsigned long long dropped = 0;
+    if (write_it) {
+        sv->log_in_window++;
+        sv->m.log_lines++;
+        dropped = sv->m.log_dropped - sv->log_said_dropped;
+        sv->log_said_dropped = sv->m.log_dropped;
+    } else {
+        sv->m.log_dropped++;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    if (!write_it) return;
+    char msg[300], when[32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    const time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (dropped) fprintf(stderr, "resnet: serve: %s: (%llu lines held back by the rate limit)\n", when, dropped);
+    fprintf(stderr, "resnet: serve: %s: %s\n", when, msg);
+}
+
 /* The guard's hand-off: a connection whose head passed, to libmicrohttpd (which closes fd if it
  * cannot take it). */
 static struct MHD_Daemon *hand_daemon;
@@ -764,7 +807,8 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
                          MHD_OPTION_CONNECTION_LIMIT, conn_limit + 8, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                          (size_t)131072, MHD_OPTION_END);
     if (!d) {
         cli_error("serve: cannot start the HTTP server on %s", o->listen);
