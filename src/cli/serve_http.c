@@ -1,6 +1,9 @@
 /* serve_http.c - `resnet serve --http HOST:PORT`: the Open Inference Protocol v2 (KServe's v2
- * REST API) and a plain /v1/classify, on libmicrohttpd (HTTP parsing, keep-alive, timeouts and
- * connection limits are its job, not ours).
+ * REST API) and a plain /v1/classify, on libmicrohttpd (HTTP parsing and idle timeouts are its
+ * job). In front of it, serve_guard.c owns the listening socket: it checks each request head's
+ * framing, the per-address connection limit and the head's deadline, then hands the connection
+ * over; the body's deadline (--request-timeout) and the bytes in flight (--max-inflight-mb) are
+ * kept here.
  *
  * Each connection has a thread (libmicrohttpd's thread-per-connection mode): it reads the body,
  * queues one job (the photo files' bytes) and waits. The queue is the source of the library's
@@ -14,7 +17,8 @@
  * inside it or queued behind it is answered 500 with the reason, and a new run serves on.
  *
  * SIGTERM/SIGINT: stop accepting (the listening socket is closed), answer every request already
- * received, then exit 0. */
+ * received, give those still arriving --drain-timeout, then exit 0; a second signal during the
+ * drain exits 1 at once. libmicrohttpd's messages are timed and rate-limited (mhd_log). */
 #include "cli/serve_http.h"
 
 #include <errno.h>
@@ -250,12 +254,8 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    pthread_mutex_lock(&sv->mu);
-    const int draining = sv->draining;
-    pthread_mutex_unlock(&sv->mu);
     /* one request per connection: every head passes the guard (serve_guard.h), and when
      * shutting down no further request comes, so the drain ends */
-    (void)draining;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, resp);
     MHD_destroy_response(resp);
