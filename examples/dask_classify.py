@@ -14,7 +14,7 @@ stderr. Exit status: 0 every photo classified, 1 some could not be, 2 usage erro
 The photos are listed here (the library's walker, as `classify DIR` does) and read by the
 workers from the same paths: on a real cluster they must see the folder at the same path
 (a shared file system), and each needs the resnet Python package, libresnet.so and the
-weight file (see the README).
+weight file (see docs/serving.md).
 """
 import argparse
 import json

@@ -8,13 +8,14 @@
 FUZZ_CC      ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 15
-FUZZ_NAMES    = image safetensors tfjs serve oip head
+FUZZ_NAMES    = image safetensors tfjs serve onnx oip head
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # Images above 4 Mpixel are refused here (134 Mpixel in the library): same code paths, but
 # no second-long decodes of lying headers (src/image/image.h).
 FUZZ_CFLAGS   = -O1 -g $(FUZZ_SAN) -DRN_IMAGE_MAX_PIXELS='(1u << 22)' -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pthread -Iinclude -Isrc
 # Only what the harnesses reach: the image loader and src/io's parsers.
 FUZZ_LIB_SRC  = src/common.c src/io/json.c src/io/fileio.c src/io/atomic.c src/io/safetensors.c src/io/tfjs_import.c \
+                src/io/protobuf.c src/io/onnx.c src/io/onnx_import.c \
                 src/image/decode.c src/image/decode_jpeg.c src/image/decode_png.c src/image/decode_webp.c \
                 src/image/decode_tiff.c src/image/decode_gif.c src/image/decode_bmp.c src/image/decode_pnm.c \
                 src/image/image.c src/image/exif.c src/image/resize.c src/image/preprocess.c \
@@ -38,9 +39,10 @@ $(FUZZ_BUILD)/make_corpus: fuzz/make_corpus.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -o $@ $< -lpng -ljpeg
 
-$(FUZZ_BUILD)/corpus/.made: $(FUZZ_BUILD)/make_corpus tests/data/formats/manifest.tsv
+$(FUZZ_BUILD)/corpus/.made: $(FUZZ_BUILD)/make_corpus tests/data/formats/manifest.tsv $(wildcard tests/data/onnx/*.onnx)
 	rm -rf $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/make_corpus $(FUZZ_BUILD)/corpus
+	mkdir -p $(FUZZ_BUILD)/corpus/onnx && cp tests/data/onnx/*.onnx $(FUZZ_BUILD)/corpus/onnx/
 	@touch $@
 
 # Each harness over its seeds and regressions, then a short fuzzing run (fuzz/run.sh).
@@ -48,7 +50,7 @@ fuzz-run: fuzz
 	FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 # The regression inputs also run in the normal test suite (gcc), through the same harness code.
-$(BUILD)/tests/test_fuzz_regressions: fuzz/fuzz_common.h fuzz/fuzz_image.c fuzz/fuzz_safetensors.c fuzz/fuzz_tfjs.c \
+$(BUILD)/tests/test_fuzz_regressions: fuzz/fuzz_common.h fuzz/fuzz_image.c fuzz/fuzz_safetensors.c fuzz/fuzz_tfjs.c fuzz/fuzz_onnx.c \
     fuzz/fuzz_serve.c fuzz/fuzz_oip.c fuzz/fuzz_head.c $(BUILD)/src/cli/serve_request.o $(BUILD)/src/cli/serve_oip.o \
     $(BUILD)/src/cli/serve_guard.o
 # the serve harness's parser is the tool's, not the library's

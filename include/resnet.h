@@ -181,6 +181,8 @@ typedef struct resnet_load_options {
     const char *labels;     /* a text file of class names, one a line, as many as the network has
                              * classes; NULL: the file's "labels" metadata, else ImageNet's names
                              * for 1000 classes, else "class N" */
+    int precision;          /* a resnet_precision: RESNET_PRECISION_BF16 converts an fp32 file to
+                             * bf16 as it loads; FP32 (default): as the file says */
 } resnet_load_options;
 
 /* Zeroes the first `size` bytes of opts and sets the defaults of the fields they hold. Call it
@@ -205,6 +207,12 @@ typedef struct resnet_session resnet_session;
 RESNET_API resnet_status resnet_model_load(const char *path, const resnet_load_options *opts,
                                            resnet_model **out, resnet_error *err);
 RESNET_API void resnet_model_free(resnet_model *m);
+
+/* The weight file the resnet tool uses without --weights (API 1.3), written into buf (n
+ * bytes): $RESNET_WEIGHTS, else resnet50-v1-caffe.safetensors in $RESNET_CACHE, else in
+ * $XDG_CACHE_HOME/resnet, else in ~/.cache/resnet (what `resnet fetch` makes). The file
+ * need not exist: resnet_model_load then says so. RESNET_E_ARG when the path does not fit. */
+RESNET_API resnet_status resnet_default_weights(char *buf, size_t n, resnet_error *err);
 RESNET_API resnet_variant resnet_model_variant(const resnet_model *m);
 RESNET_API resnet_norm resnet_model_norm(const resnet_model *m);
 RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the path in use */
@@ -236,15 +244,44 @@ RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_lo
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 
+/* Converts what torch.onnx.export writes for a torchvision ResNet-family network (resnet18 to
+ * 152, ResNeXt, wide ResNets; opsets 11 to 17; batch norms folded into the convolutions or
+ * not; initializers inline or in external data files beside the model) to a safetensors file
+ * with torchvision's state_dict names, for resnet_model_load. The graph is recognised node by
+ * node: one that is not such a ResNet is refused with one line naming the first node that does
+ * not fit. Metadata: variant (v1 or v1.5, read from where the bottlenecks stride),
+ * normalization (norm), bn_eps, and labels (a JSON array) from labels_path (one name a line)
+ * when not NULL. out_path is written atomically. `resnet import MODEL.onnx`. */
+RESNET_API resnet_status resnet_import_onnx(const char *model_onnx, const char *out_path, resnet_norm norm,
+                                            const char *labels_path, resnet_error *err);
+
 /* What a weight file holds: fp32, or int8 (made by `resnet quantize`: u8 activations x s8
  * weights in the bottleneck convolutions, the stem and the fc stored in fp32; the stem is
- * quantized when the file is loaded and runs in int8 too). The file says which. */
+ * quantized when the file is loaded and runs in int8 too), or bf16 (`resnet convert
+ * --precision bf16`; or an fp32 file loaded with resnet_load_options.precision = BF16). The
+ * file says which. A bf16 model multiplies bf16 weights by bf16 activations and sums in fp32
+ * in its convolutions, Winograd's included (vdpbf16ps where the CPU has AVX512-BF16; elsewhere
+ * the fp32 kernels on weights rounded to bf16, Winograd fp32); the stem and fc stay fp32. */
 typedef enum resnet_precision {
     RESNET_PRECISION_FP32 = 0,
-    RESNET_PRECISION_INT8 = 1
+    RESNET_PRECISION_INT8 = 1,
+    RESNET_PRECISION_BF16 = 2
 } resnet_precision;
 RESNET_API resnet_precision resnet_model_precision(const resnet_model *m);
-RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8" */
+RESNET_API const char *resnet_precision_name(resnet_precision p); /* "fp32", "int8", "bf16" */
+/* Writes the fp32 weight file in_path as a file of precision p (BF16 only: the weight tensors
+ * as BF16, half the size; batch norm and biases F32; metadata precision=bf16), atomically.
+ * Refuses to write over in_path. `resnet convert --precision bf16`. */
+RESNET_API resnet_status resnet_convert_weights(const char *in_path, const char *out_path, resnet_precision p,
+                                                resnet_error *err);
+/* Parses "fp32", "int8", "bf16"; returns -1 for anything else. */
+RESNET_API int resnet_precision_parse(const char *name);
+/* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16) with the
+ * kernel path k on this CPU; 0 where its weights are widened to fp32. */
+RESNET_API int resnet_kernels_bf16_native(resnet_kernels k);
+/* One core's bf16 dot-product peak (vdpbf16ps, GFLOP/s) on path k, measured over about
+ * `seconds`; 0 where the path has no native bf16. */
+RESNET_API double resnet_kernels_bf16_peak_gflops(resnet_kernels k, double seconds);
 /* An int8 model's micro-kernel path ("avx512vnni", "avxvnni", "avx2", "c"); NULL for fp32. */
 RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
 /* One core's int8 peak on that path (GOP/s, a multiply-add = 2 ops), measured over about
@@ -379,7 +416,7 @@ typedef enum resnet_tta {
     RESNET_TTA_FLIP = 1,       /* 2 views: that crop and its mirror image */
     RESNET_TTA_10CROP = 2,     /* 10 views: centre and four corners at resize 256, and mirrors */
     RESNET_TTA_MULTISCALE = 3  /* 6 views: centre crops at resize 256, 224 and 320, and mirrors
-                                * (chosen on half of val1300, checked on the other: README) */
+                                * (chosen on half of val1300, checked on the other: docs/performance.md) */
 } resnet_tta;
 
 #define RESNET_TTA_MAX_VIEWS 16 /* no mode has more views than this */
@@ -507,6 +544,9 @@ RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
  * by a process killed outright is removed by the next write of path. */
 RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const char *path,
                                                 resnet_error *err);
+/* The same PNG in memory (API 1.3): *data (free it with free()) and *size. */
+RESNET_API resnet_status resnet_image_encode_png(const resnet_image *img, unsigned char **data, size_t *size,
+                                                 resnet_error *err);
 /* resnet_preprocess_file on an image already decoded. */
 RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet_norm norm, float *out,
                                                  resnet_error *err);

@@ -28,6 +28,23 @@ int resnet_version(const char **str) {
     return RESNET_VERSION_NUMBER;
 }
 
+resnet_status resnet_default_weights(char *buf, size_t n, resnet_error *err) {
+    static const char name[] = "resnet50-v1-caffe.safetensors";
+    const char *env = getenv("RESNET_WEIGHTS"), *dir = getenv("RESNET_CACHE");
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int len;
+    if (!buf || n == 0) return rn_fail(err, RESNET_E_ARG, "resnet_default_weights: no buffer");
+    if (env && *env) len = snprintf(buf, n, "%s", env);
+    else if (dir && *dir) len = snprintf(buf, n, "%s/%s", dir, name);
+    else if (xdg && *xdg) len = snprintf(buf, n, "%s/resnet/%s", xdg, name);
+    else len = snprintf(buf, n, "%s/.cache/resnet/%s", home && *home ? home : ".", name);
+    if (len < 0 || (size_t)len >= n) {
+        buf[0] = '\0';
+        return rn_fail(err, RESNET_E_ARG, "the default weight path is longer than %zu bytes", n - 1);
+    }
+    return RESNET_OK;
+}
+
 void resnet_softmax(const float *logits, int n, float *probs) { rn_softmax(logits, n, probs); }
 
 void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {

@@ -16,7 +16,7 @@ typedef struct tta_mode {
 
 /* Indexed by resnet_tta. The first view of each is the plain pass, so a mode's views always
  * include what `none` sees. The scales of multiscale were chosen on half of val1300 and checked
- * on the other half (README, "Accuracy"); 10crop is the classic AlexNet/torchvision TenCrop. */
+ * on the other half (docs/performance.md, "Test-time augmentation"); 10crop is the classic AlexNet/torchvision TenCrop. */
 static const tta_mode modes[] = {
     {"none", 1, {{256, C, 0}}},
     {"flip", 2, {{256, C, 0}, {256, C, 1}}},

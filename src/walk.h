@@ -2,7 +2,7 @@
  * what an ImageNet class folder is (model/); internal): the photos under a folder are
  * resnet_list_images (resnet.h); a labelled folder is read here.
  *
- * "One folder per class" means one thing to every command (eval, train-head; README,
+ * "One folder per class" means one thing to every command (eval, train-head; docs/usage.md,
  * "Folders of labelled photos"): every folder directly in DIR whose name does not start with
  * '.' is a class folder, named by its folder; its photos are all that resnet_list_images
  * finds below it, at any depth. Files directly in DIR belong to no class. Which names stand

@@ -248,8 +248,15 @@ done
 for v in RESNET_WEIGHTS RESNET_CACHE XDG_CACHE_HOME; do grep -q "$v" "$MAN" || missing="$missing $v"; done
 [ -z "$missing" ]; check "the man page has exit statuses, environment, files and the JSON rules" $? "missing:$missing"
 if command -v man >/dev/null; then
-  MANWIDTH=80 man -l "$MAN" >/dev/null 2>"$tmp/manerr"; [ ! -s "$tmp/manerr" ]
-  check "man -l doc/resnet.1 renders without warnings" $? "$(cat "$tmp/manerr")"
+  # --warnings: all of groff's (-ww), e.g. a line starting with "." read as an unknown macro
+  MANWIDTH=80 man --warnings -l "$MAN" >"$tmp/man.txt" 2>"$tmp/manerr"; [ ! -s "$tmp/manerr" ]
+  check "man --warnings -l doc/resnet.1 renders without warnings" $? "$(cat "$tmp/manerr")"
+  # a '"' inside a .B argument is eaten as a delimiter (\(dq is the quote): the JSON keeps its
+  # quotes, and a line of the source is not lost
+  MANWIDTH=1000 man -l "$MAN" 2>/dev/null | tr -s ' \n' '  ' | sed 's/\xe2\x80\x90 //g' >"$tmp/man1.txt" # unhyphenated
+  grep -qF '{"id": ANY, "file": PATH}' "$tmp/man1.txt" && grep -qF '"parameters": {"classification": K}' "$tmp/man1.txt" &&
+    grep -qF '"features": true' "$tmp/man1.txt" && grep -qF '.pbm .pgm' "$tmp/man1.txt"
+  check "the man page's JSON examples keep their quotes; its list of extensions is whole" $? "$(grep -o '{.id.*PATH}' "$tmp/man1.txt")"
 fi
 complete_words() { # words... -> COMPREPLY of the bash completion, one a line
   bash -c '. doc/resnet.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _resnet; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"

@@ -52,6 +52,18 @@ run "$BIN" cam "$tmp/missing.jpg" -o "$tmp/m.png"; expect_error "cam: missing ph
 [ ! -e "$tmp/m.png" ]; check "cam: missing photo writes nothing" $? "$(ls "$tmp")"
 run "$BIN" cam "$CAT";                                   expect_error "cam: -o is required" "-o" 2
 run "$BIN" cam -c nosuchbeast "$CAT" -o "$tmp/n.png";    expect_error "cam: unknown class" "nosuchbeast" 2
+# WordNet synonyms (src/cli/class_synonyms.c): "man-eater" is 2 (great white shark); a short
+# name wins over another class's synonym; a near miss names the closest name
+run "$BIN" cam -c Man-Eater "$CAT" -o "$tmp/syn.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 2 great white shark"
+check "cam -c Man-Eater: a WordNet synonym, any case (class 2)" $? "rc=$rc $out $err"
+run "$BIN" cam -c crane "$CAT" -o "$tmp/syn.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 517 crane"
+check "cam -c crane: the short name (517) before 134's synonym" $? "rc=$rc $out $err"
+run "$BIN" cam -c 'tiger cta' "$CAT" -o "$tmp/n.png"
+expect_error "cam -c 'tiger cta': unknown, the closest name suggested" "the closest name is 'tiger cat', class 282" 2
+run "$BIN" cam -c panther "$CAT" -o "$tmp/n.png" # a synonym of 286 (cougar) and of 290 (jaguar)
+expect_error "cam -c panther: a synonym of two classes, refused naming both" "names both 286 (cougar) and 290 (jaguar)" 2
 run "$BIN" cam -c 1000 "$CAT" -o "$tmp/n.png";           expect_error "cam: class 1000" "1000" 2
 [ ! -e "$tmp/n.png" ]; check "cam: unknown class writes nothing" $? ""
 run "$BIN" cam "$CAT" -o "$tmp/no/such/dir/x.png";       expect_error "cam: output folder missing" "$tmp/no/such/dir/x.png" 1

@@ -11,7 +11,7 @@
 
 #define RN_TEST_FAMILY(name, id, mr, nr, gemm)                                                    \
     static const rn_kernel_config name = {id, mr, nr, gemm, {rn_wino_f4_input__c, rn_wino_f4_output__c}, \
-                                          {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL}
+                                          {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL, NULL, rn_bf16_convert__c, NULL}
 
 #if defined(RN_HAVE_X86)
 void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,

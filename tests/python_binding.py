@@ -77,6 +77,17 @@ e = raises(lambda: resnet.Model(f.name), resnet.Error)
 check("Model(not a ResNet-50 file): resnet.Error, status bad weights", isinstance(e, resnet.Error) and e.status == 3,
       e)
 
+# ---- precision="bf16": the same answers as the CLI's --precision bf16 -------------------------
+mb = resnet.Model(precision="bf16")
+cli = cli_json("-k", "3", "--precision", "bf16", *DEMO)
+for path, rec in zip(DEMO, cli):
+    got = mb.classify(path, k=3)
+    check("Model(precision='bf16').classify(%s) = classify --precision bf16 --json" % os.path.basename(path),
+          same_top(got, rec["top"]), "%s vs %s" % (got, rec["top"]))
+mb.close()
+e = raises(lambda: resnet.Model(precision="int8"), ValueError)
+check("precision='int8' refused (a file's precision, not a conversion)", isinstance(e, ValueError), e)
+
 # ---- classify: every form of a photo against the CLI ---------------------------------------
 m = resnet.Model()  # the same weight file as the CLI: both read $RESNET_WEIGHTS or the cache
 for tta, k in ((None, 5), ("flip", 3), ("10crop", 1)):

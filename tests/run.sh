@@ -98,11 +98,14 @@ done
 run_suite test_cli.sh tests/test_cli.sh
 run_suite test_quantize.sh tests/test_quantize.sh
 run_suite test_family.sh tests/test_family.sh
+run_suite test_onnx.sh tests/test_onnx.sh
 run_suite test_export.sh tests/test_export.sh
 run_suite test_fetch_interrupt.sh tests/test_fetch_interrupt.sh
 run_suite test_reliability.sh tests/test_reliability.sh
 run_suite test_install.sh tests/test_install.sh
 run_suite test_python.sh tests/test_python.sh
+run_suite test_pip.sh tests/test_pip.sh
+run_suite test_report.sh tests/test_report.sh
 run_suite test_serve.sh tests/test_serve.sh
 run_suite test_http.sh tests/test_http.sh
 run_suite test_overflow_serve.sh tests/test_overflow_serve.sh

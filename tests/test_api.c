@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "resnet.h"
@@ -172,11 +173,48 @@ static void test_train_structs(void) {
     resnet_head_free(h);
 }
 
+/* The default weight file, found as the tool finds it: $RESNET_WEIGHTS, then the cache's. */
+static void test_default_weights(void) {
+    static const char *vars[] = {"RESNET_WEIGHTS", "RESNET_CACHE", "XDG_CACHE_HOME", "HOME"};
+    char saved[4][1024];
+    int had[4];
+    for (int i = 0; i < 4; i++) {
+        const char *v = getenv(vars[i]);
+        had[i] = v != NULL;
+        snprintf(saved[i], sizeof saved[i], "%s", v ? v : "");
+        unsetenv(vars[i]);
+    }
+    char buf[256];
+    resnet_error err;
+    setenv("HOME", "/home/u", 1);
+    CHECK(resnet_default_weights(buf, sizeof buf, &err) == RESNET_OK &&
+              strcmp(buf, "/home/u/.cache/resnet/resnet50-v1-caffe.safetensors") == 0, "HOME: '%s'", buf);
+    setenv("XDG_CACHE_HOME", "/x", 1);
+    CHECK(resnet_default_weights(buf, sizeof buf, &err) == RESNET_OK &&
+              strcmp(buf, "/x/resnet/resnet50-v1-caffe.safetensors") == 0, "XDG_CACHE_HOME: '%s'", buf);
+    setenv("RESNET_CACHE", "/c", 1);
+    CHECK(resnet_default_weights(buf, sizeof buf, &err) == RESNET_OK &&
+              strcmp(buf, "/c/resnet50-v1-caffe.safetensors") == 0, "RESNET_CACHE: '%s'", buf);
+    setenv("RESNET_WEIGHTS", "/w/my.safetensors", 1);
+    CHECK(resnet_default_weights(buf, sizeof buf, &err) == RESNET_OK && strcmp(buf, "/w/my.safetensors") == 0,
+          "RESNET_WEIGHTS: '%s'", buf);
+    char small[8];
+    CHECK(resnet_default_weights(small, sizeof small, &err) == RESNET_E_ARG && small[0] == '\0' &&
+              strstr(err.message, "longer than 7 bytes"),
+          "a buffer too small: '%s'", err.message);
+    CHECK(resnet_default_weights(NULL, 0, &err) == RESNET_E_ARG, "no buffer");
+    for (int i = 0; i < 4; i++) {
+        if (had[i]) setenv(vars[i], saved[i], 1);
+        else unsetenv(vars[i]);
+    }
+}
+
 int main(void) {
     RUN(test_version);
     RUN(test_init_writes_only_the_callers_size);
     RUN(test_load_options);
     RUN(test_outputs);
     RUN(test_train_structs);
+    RUN(test_default_weights);
     return TEST_DONE();
 }

@@ -53,6 +53,23 @@ run "$BIN" label --labels "$tmp/names.txt" "$G" -o "$G"
 [ "$rc" -ne 0 ]
 check "label -o onto its own input refused" $? "rc=$rc $err"
 
+# eval scores ImageNet's classes only: a 10-class network is refused in one line
+mkdir -p "$tmp/ev" && cp demo/chelsea.png "$tmp/ev/" && printf 'chelsea.png\t3\n' >"$tmp/ev/labels.tsv"
+run "$BIN" eval --weights "$G" "$tmp/ev"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "this network has 10"
+check "eval of a 10-class network: refused, saying why" $? "rc=$rc $err"
+
+# cam names the network's own classes; refuses a map it cannot place
+run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam.png" ]
+check "cam -c 'kind 3' on a labelled 10-class network" $? "rc=$rc $out $err"
+run "$BIN" cam --weights "$G" -c 10 demo/chelsea.png -o "$tmp/cam2.png"
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "0-9" && [ ! -e "$tmp/cam2.png" ]
+check "cam -c 10 on 10 classes: unknown class, nothing written" $? "rc=$rc $err"
+run "$BIN" cam --weights "$G" --size 160 demo/chelsea.png -o "$tmp/cam3.png"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "5x5 map" && [ ! -e "$tmp/cam3.png" ]
+check "cam at --size 160 refused in one line, nothing written" $? "rc=$rc $err"
+
 # backbones: the stage maps against PyTorch's
 same_maps() { # NPY REFERENCE -> "(C, H, W) True" when the first row is within 1e-4 of the reference
   "$py" -c "

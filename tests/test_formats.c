@@ -202,6 +202,52 @@ static void test_sniffed_not_named(void) {
     CHECK(rn_image_sniff((const uint8_t *)"Photo", 5) == RN_FORMAT_UNKNOWN, "text sniffed as an image");
 }
 
+/* RLE BMP that PIL cannot decode or that we refuse: each one line, never a crash. The files
+ * PIL does decode are compared with it by test_bmp (pal8rle.bmp, pal4rle.bmp, ...). */
+static void test_bmp_rle_refused(void) {
+    size_t n = 0;
+    unsigned char *bmp = tu_read_file(DIR "/pal8rle.bmp", &n);
+    CHECK(bmp != NULL && n > 300, "pal8rle.bmp missing");
+    if (!bmp || n <= 300) { free(bmp); return; }
+    const size_t off = (size_t)bmp[10] | (size_t)bmp[11] << 8;
+    rn_image img;
+    resnet_error err = {0};
+    /* the stream cut short: fewer indices than pixels */
+    resnet_status st = rn_image_decode(bmp, off + (n - off) / 2, "cut.bmp", &img, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "cut.bmp: truncated BMP data") && !strchr(err.message, '\n'),
+          "a cut RLE stream: %s", err.message);
+    if (st == RESNET_OK) rn_image_free(&img);
+    /* an end of bitmap at once */
+    unsigned char *eob = malloc(n);
+    memcpy(eob, bmp, n);
+    eob[off] = 0, eob[off + 1] = 1;
+    st = rn_image_decode(eob, n, "eob.bmp", &img, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "truncated BMP data"), "an early end of bitmap: %s",
+          err.message);
+    if (st == RESNET_OK) rn_image_free(&img);
+    /* a delta record first */
+    eob[off] = 0, eob[off + 1] = 2, eob[off + 2] = 1, eob[off + 3] = 0;
+    st = rn_image_decode(eob, n, "delta.bmp", &img, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "delta record"), "a delta record: %s", err.message);
+    if (st == RESNET_OK) rn_image_free(&img);
+    /* RLE8 with 24 bits a pixel */
+    memcpy(eob, bmp, n);
+    eob[28] = 24;
+    st = rn_image_decode(eob, n, "rle24.bmp", &img, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "unsupported RLE-compressed BMP of 24 bits"), "RLE, 24 bits: %s",
+          err.message);
+    if (st == RESNET_OK) rn_image_free(&img);
+    /* a huge image from a small stream: refused once the stream ends, not after minutes */
+    memcpy(eob, bmp, n);
+    eob[18] = 0, eob[19] = 0x20, eob[20] = 0, eob[21] = 0; /* width 8192 */
+    eob[22] = 0, eob[23] = 0x20, eob[24] = 0, eob[25] = 0; /* height 8192 */
+    st = rn_image_decode(eob, n, "huge.bmp", &img, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "truncated BMP data"), "a huge RLE header: %s", err.message);
+    if (st == RESNET_OK) rn_image_free(&img);
+    free(eob);
+    free(bmp);
+}
+
 /* resnet_list_images lists every extension we decode (any case), and files without one by
  * their bytes; other files are left out. */
 static void test_walk_extensions(void) {
@@ -241,6 +287,7 @@ int main(void) {
     RUN(test_webp);
     RUN(test_tiff);
     RUN(test_bmp);
+    RUN(test_bmp_rle_refused);
     RUN(test_gif);
     RUN(test_pnm);
     RUN(test_exif_orientation);

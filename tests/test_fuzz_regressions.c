@@ -38,6 +38,9 @@ static char fuzz_what[512];
 #define FUZZ_ENTRY fuzz_serve_one
 #include "../fuzz/fuzz_serve.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_onnx_one
+#include "../fuzz/fuzz_onnx.c"
+#undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_oip_one
 #include "../fuzz/fuzz_oip.c"
 #undef FUZZ_ENTRY
@@ -113,11 +116,12 @@ static void test_image_regressions(void) { run_dir("image", fuzz_image_one); }
 static void test_safetensors_regressions(void) { run_dir("safetensors", fuzz_safetensors_one); }
 static void test_tfjs_regressions(void) { run_dir("tfjs", fuzz_tfjs_one); }
 static void test_serve_regressions(void) { run_dir("serve", fuzz_serve_one); }
+static void test_onnx_regressions(void) { run_dir("onnx", fuzz_onnx_one); }
 static void test_oip_regressions(void) { run_dir("oip", fuzz_oip_one); }
 static void test_head_regressions(void) { run_dir("head", fuzz_head_one); }
 
 /* The harnesses themselves on inputs made here: a JPEG signature and nothing more (refused), the
- * smallest valid safetensors file, and a model.json that is not JSON. */
+ * smallest valid safetensors file, a model.json that is not JSON, an ONNX model cut short. */
 static void test_harnesses_run(void) {
     static const unsigned char st[] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
     int ok = 1;
@@ -125,10 +129,15 @@ static void test_harnesses_run(void) {
         fuzz_image_one((const uint8_t *)"\xff\xd8\xff\xe0", 4);
         fuzz_safetensors_one(st, sizeof st);
         fuzz_tfjs_one((const uint8_t *)"{\"format\":", 10);
+        fuzz_onnx_one((const uint8_t *)"\x08\x07\x3a\x40", 4);
     } else {
         ok = 0;
     }
     CHECK(ok, "%s", fuzz_what);
+    /* and the ONNX harness on its seeds, the tiny real exports (a success: the file it writes
+     * is checked) */
+    const char *seeds[] = {"tests/data/onnx/tiny_basic.onnx", "tests/data/onnx/tiny_bottleneck.onnx"};
+    for (int i = 0; i < 2; i++) run_one(fuzz_onnx_one, seeds[i]);
 }
 
 int main(void) {
@@ -137,6 +146,7 @@ int main(void) {
     RUN(test_safetensors_regressions);
     RUN(test_tfjs_regressions);
     RUN(test_serve_regressions);
+    RUN(test_onnx_regressions);
     RUN(test_oip_regressions);
     RUN(test_head_regressions);
     return TEST_DONE();

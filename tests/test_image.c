@@ -664,6 +664,32 @@ static void test_preprocess_over_limit_message(void) {
           "a zero side named: %s", err.message);
 }
 
+/* resnet_image_encode_png: the PNG in memory decodes to the same pixels, and says it is ours. */
+static void test_encode_png_memory(void) {
+    unsigned char px[5 * 3 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 37 + 11);
+    resnet_image img = {5, 3, px}, back = {0};
+    unsigned char *png = NULL;
+    size_t size = 0;
+    resnet_error err;
+    CHECK(resnet_image_encode_png(&img, &png, &size, &err) == RESNET_OK && png && size > 8, "encode: %s",
+          err.message);
+    if (!png) return;
+    CHECK(memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG signature");
+    int ours = 0;
+    for (size_t i = 0; i + 8 <= size && !ours; i++) ours = memcmp(png + i, "Software", 8) == 0;
+    CHECK(ours, "no Software text chunk");
+    CHECK(resnet_image_load_memory(png, size, "mem.png", 0, &back, &err) == RESNET_OK, "decode: %s", err.message);
+    CHECK(back.width == 5 && back.height == 3 && back.rgb && memcmp(back.rgb, px, sizeof px) == 0,
+          "the pixels came back different (%dx%d)", back.width, back.height);
+    resnet_image_free(&back);
+    free(png);
+    resnet_image bad = {0, 3, px};
+    CHECK(resnet_image_encode_png(&bad, &png, &size, &err) == RESNET_E_ARG && png == NULL, "a 0-wide image: %s",
+          err.message);
+    CHECK(resnet_image_encode_png(&img, NULL, &size, &err) == RESNET_E_ARG, "NULL output");
+}
+
 int main(void) {
     RUN(test_preprocess_over_limit_message);
     RUN(test_golden_inputs);
@@ -682,5 +708,6 @@ int main(void) {
     RUN(test_resize_hand_computed);
     RUN(test_too_elongated);
     RUN(test_bad_input);
+    RUN(test_encode_png_memory);
     return TEST_DONE();
 }

@@ -37,6 +37,13 @@ run "$BIN" bench --weights "$tmp/q1.safetensors" --iters 1 --warmup 0 --profile
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "^precision int8, kernels" && echo "$out" | grep -q "int8 1x1 direct" &&
   echo "$out" | grep -q "int8 7x7 im2col"
 check "bench names the precision, kernels and each layer's precision" $? "$out $err"
+# eval says what bench says: every convolution and the fc in int8 (no fp32 kernels named)
+mkdir -p "$tmp/set"
+cp demo/chelsea.png "$tmp/set/a.png"
+printf 'file\tlabel\na.png\t285\n' >"$tmp/set/labels.tsv"
+run "$BIN" eval --weights "$tmp/q1.safetensors" "$tmp/set"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "kernels int8 [a-z0-9]* (every convolution and the fc)" && ! echo "$out" | grep -q fp32
+check "eval on the int8 file names its int8 kernels for every convolution and the fc" $? "$out $err"
 
 run "$BIN" quantize demo -o "$tmp/q3.safetensors" --limit 1
 [ "$rc" -eq 0 ] && printf '%s' "$err" | grep -q "calibrated on 1 photo "

@@ -10,7 +10,7 @@
 # illustrations and are not run: mark a block only if every command in it can run on a fresh
 # clone after `make demo` (the demo photos; ../shared's photos when it is there, see below).
 #
-# Also: the README's apt-get line names every Debian package that .ci/run installs.
+# Also: the apt-get line against tools/deps.sh, the C example compiled and run, the length.
 #
 # The commands run in a scratch folder holding links to the repository's build/ (or $BUILD),
 # demo/ and tests/, so that files they write (cam's -o) land there, never in the checkout;
@@ -95,16 +95,47 @@ $(sed 's/^/     stderr: /' "$tmp/err")"
 
 for n in $(cut -f1 "$tmp/blocks" | sort -un); do run_block "$n"; done
 
-# The Set-up's one apt-get line names every package .ci/run installs for the build and the
-# tests (clang and its runtime are for `make fuzz` only; PyTorch for the generated family tests), so a clean machine set up from the
-# README builds and tests as CI's does.
+# The Set-up's apt-get line names every Debian package tools/deps.sh (make deps, .ci/run) may
+# install for the build and the tests (not its --extras: clang and its runtime for `make fuzz`,
+# chromium for one optional check of tests/test_report.sh), but
+# nodejs and npm, which the README asks for only when npm is missing (NodeSource's nodejs
+# conflicts with Debian's npm), so a clean machine set up from the README builds and tests as
+# CI's does.
 apt_line=$(grep -m1 -E '^ *(sudo )?apt-get install ' "$README")
-missing=""
-for p in $(grep -o 'need+=([^)]*)' .ci/run | sed 's/^need+=(//; s/)$//' | tr ' ' '\n' | grep -v -E '^(clang|libclang|python3-torch$|python3-torchvision$|python3-pil$)' | sort -u); do
+missing="" extra=""
+for p in $(sed '/^if \[ "$extras" = 1 \]/,/^fi/d' tools/deps.sh | grep -o 'need+=([^)]*)' | sed 's/^need+=(//; s/)$//' | tr ' ' '\n' |
+  grep -v -E '^(clang|libclang|chromium$|nodejs$|npm$)' | sort -u); do
   [[ " $apt_line " == *" $p "* ]] || missing="$missing $p"
 done
-[ -n "$apt_line" ] && [ -z "$missing" ]
-check "$README: the apt-get line names what .ci/run installs" $? "line: '$apt_line'; missing:$missing"
+for p in nodejs npm; do [[ " $apt_line " == *" $p "* ]] && extra="$extra $p"; done
+[ -n "$apt_line" ] && [ -z "$missing" ] && [ -z "$extra" ] && grep -q '`nodejs npm` as well, only if `npm` is missing' "$README" &&
+  grep -q '(`make deps`' "$README"
+check "$README: make deps, and the apt-get line names what tools/deps.sh installs (nodejs npm apart)" $? \
+  "line: '$apt_line'; missing:$missing; there but must not be:$extra"
+
+# The library's example (the one ```c block) compiles against the build and classifies a photo.
+awk '/^```c$/ { on = 1; next } /^```$/ { on = 0 } on' "$README" >"$tmp/app.c"
+# Linked as the README says for the source tree (its line with build/libresnet.a), the
+# build's static library standing in for the one named there.
+cmd=$(grep -o '`cc -Iinclude app.c build/libresnet.a [^`]*`' "$README" | tr -d '`')
+if [ -s "$tmp/app.c" ] && [ -n "$cmd" ] &&
+  (cd "$tmp" && ln -sf "$root/include" include && mkdir -p build && ln -sf "$root/$BUILD/libresnet.a" build/ &&
+    CC="${CC:-cc} -std=c11 -Wall -Wextra -Werror" && eval "\$CC ${cmd#cc }") 2>"$tmp/err"; then
+  "$tmp/app" demo/chelsea.png >"$tmp/got" 2>"$tmp/err"
+  rc=$?
+  [ "$rc" -eq 0 ] && [ "$(sed -n 1p "$tmp/got")" = " 78.43%  Egyptian cat" ]
+  check "$README: the C example builds and classifies demo/chelsea.png" $? "rc=$rc: $(cat "$tmp/got" "$tmp/err")"
+else
+  check "$README: the C example builds" 1 "$(head -c 2000 "$tmp/err")"
+fi
+grep -qF -- '-Wl,-rpath' "$README" && grep -qF 'LD_LIBRARY_PATH' "$README"
+check "$README: says how a program finds libresnet.so.1 under another prefix (rpath, LD_LIBRARY_PATH)" $? ""
+
+# For users: short, no commit hashes, no ../shared paths they do not have.
+lines=$(wc -l <"$README")
+hashes=$(grep -noE '\b[0-9a-f]{7,40}\b' "$README" | grep -E ':[0-9a-f]*[a-f][0-9a-f]*$' | grep -E ':[0-9a-f]*[0-9][0-9a-f]*$' | head -3)
+[ "$lines" -le 400 ] && [ -z "$hashes" ] && ! grep -q '\.\./shared' "$README"
+check "$README: at most 400 lines ($lines), no commit hashes, no ../shared paths" $? "hashes: $hashes; $(grep -n '\.\./shared' "$README" | head -3)"
 
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
 else echo "$passed passed, $failed failed"; fi

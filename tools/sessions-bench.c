@@ -1,6 +1,6 @@
 /* sessions-bench.c - throughput of several sessions run at once, one per thread (the pattern
  * the header recommends), for choosing how many worker threads a session gets by default
- * (include/resnet.h, "Threads"; the numbers are in the README).
+ * (include/resnet.h, "Threads"; the numbers are in docs/library.md, "Threads").
  *
  *   cc -O2 -Iinclude tools/sessions-bench.c build/libresnet.a -lpng -ljpeg -lm -pthread -o build/sessions-bench
  *   build/sessions-bench WEIGHTS STREAMS THREADS PASSES

@@ -1,4 +1,4 @@
-/* tta-study.c - how the views of `resnet --tta multiscale` were chosen (README, "Accuracy").
+/* tta-study.c - how the views of `resnet --tta multiscale` were chosen (docs/performance.md, "Test-time augmentation").
  *
  * Step 1 (slow: 16 forward passes per photo) runs every candidate view of every photo of a
  * labelled folder once and stores the softmax of each view; step 2 tries every candidate mode

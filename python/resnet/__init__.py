@@ -17,9 +17,15 @@ package (python/resnet/ -> ../../build/), else the system's libresnet.so.1 (make
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    raise ImportError("the resnet package needs numpy, which %s lacks: Debian's python3-numpy "
+                      "(apt-get install python3-numpy) for /usr/bin/python3, or pip install numpy"
+                      % sys.executable) from None
 
 __all__ = ["Model", "Error", "default_weights", "class_name", "library_version", "load_image", "list_images",
            "TTA_MODES"]
@@ -42,7 +48,8 @@ class _Error(ctypes.Structure):
 
 class _LoadOptions(ctypes.Structure):  # size-versioned: resnet_load_options_init_size sets size
     _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int),
-                ("input_size", ctypes.c_int), ("output_stride", ctypes.c_int), ("labels", ctypes.c_char_p)]
+                ("input_size", ctypes.c_int), ("output_stride", ctypes.c_int), ("labels", ctypes.c_char_p),
+                ("precision", ctypes.c_int)]
 
 
 class _Outputs(ctypes.Structure):  # size-versioned: resnet_outputs_init_size
@@ -120,7 +127,8 @@ def _library():
         try:
             lib = ctypes.CDLL(path)
         except OSError as e:
-            raise Error("cannot load the resnet library %s (%s): build it (make) or set RESNET_LIBRARY"
+            raise Error("cannot load the resnet library %s (%s): install it (make install), or set "
+                        "RESNET_LIBRARY to a built one (build/libresnet.so)"
                         % (path, e), 2) from None
         P, c_int, c_size_t, c_float = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_float
         fp = ctypes.POINTER(c_float)
@@ -252,19 +260,21 @@ def _fptr(a):
 
 
 _KERNELS = {None: 0, "auto": 0, "c": 1, "avx2": 2, "avx512": 3}
+_PRECISIONS = {None: 0, "fp32": 0, "bf16": 2}  # resnet_precision; int8 is a file's, not a conversion
 
 
 class Model:
     """A loaded ResNet (any torchvision ResNet-family state_dict in safetensors, or our files).
     path=None: default_weights(). kernels: None/"auto", "c", "avx2", "avx512"; direct: no
-    Winograd convolutions; threads: 0 = the model's pool, one thread per core; labels: a text
+    Winograd convolutions; precision: None/"fp32" (as the file says) or "bf16" (an fp32
+    file converted as it loads); threads: 0 = the model's pool, one thread per core; labels: a text
     file of class names; size: the crop the network sees (default the file's, else 224);
     output_stride: 32, 16 or 8 (dilated last stages, for stages()). Safe to share between
     threads (calls on one Model are serialised, and close() waits for the call in progress;
     for parallel work use one Model per process, as the Dask example does)."""
 
     def __init__(self, path=None, kernels=None, direct=False, threads=0, labels=None, size=None,
-                 output_stride=None):
+                 output_stride=None, precision=None):
         lib = _library()
         self._lib = lib
         self._model = None
@@ -280,6 +290,8 @@ class Model:
                         "or pass Model(path)" % self.path, 2)
         if kernels not in _KERNELS:
             raise ValueError("kernels must be one of auto, c, avx2, avx512, not %r" % (kernels,))
+        if precision not in _PRECISIONS:
+            raise ValueError("precision must be fp32 or bf16, not %r" % (precision,))
         opts = _LoadOptions()
         lib.resnet_load_options_init_size(ctypes.byref(opts), ctypes.sizeof(opts))
         opts.kernels = _KERNELS[kernels]
@@ -293,6 +305,7 @@ class Model:
         opts.output_stride = int(output_stride or 0)
         labels_path = _path(labels, "labels: a path") if labels is not None else None
         opts.labels = labels_path
+        opts.precision = _PRECISIONS[precision]
         model = ctypes.c_void_p()
         err = _Error()
         _check(lib.resnet_model_load(_path(self.path, "a weight path"), ctypes.byref(opts), ctypes.byref(model),
@@ -307,7 +320,7 @@ class Model:
             "block": "bottleneck" if info.block == 1 else "basic",
             "blocks": list(info.blocks), "widths": list(info.widths), "groups": info.groups,
             "classes": info.classes, "feature_dim": info.feature_dim, "input_size": info.input_size,
-            "output_stride": info.output_stride, "precision": {0: "fp32", 1: "int8"}.get(info.precision, "other"),
+            "output_stride": info.output_stride, "precision": {0: "fp32", 1: "int8", 2: "bf16"}.get(info.precision, "other"),
             "variant": "v1" if info.variant == 0 else "v1.5", "norm": "caffe" if info.norm == 0 else "torch"}
 
     def info(self):

@@ -97,6 +97,8 @@ static const cli_option network_options[] = {
     CLI_OPTION("kernels", 0, "K", CLI_OPT_KERNELS, "auto, c, avx2 or avx512 (default auto: the best this CPU has)"),
     CLI_OPTION("direct", 0, NULL, CLI_OPT_DIRECT,
      "no Winograd for the early 3x3 convolutions (slower, closest to\nthe reference's arithmetic)"),
+    CLI_OPTION("precision", 0, "P", CLI_OPT_PRECISION,
+     "fp32 (default: as the weight file says) or bf16: an fp32 file\nconverted to bf16 as it loads"),
     CLI_OPTION("exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
      "turn photos upright as their EXIF orientation tag says\n"
      "(default: ignored, as PIL and torchvision, the reference, do)"),
@@ -240,6 +242,13 @@ static int shared_option(int id, cli_common *common) {
             return cli_usage_error("--output-stride must be 8, 16 or 32, got %d", cli_optint), CLI_EXIT_USAGE;
         common->output_stride = cli_optint;
         return 0;
+    case CLI_OPT_PRECISION: {
+        int p = resnet_precision_parse(optarg);
+        if (p != RESNET_PRECISION_FP32 && p != RESNET_PRECISION_BF16)
+            return cli_usage_error("--precision must be fp32 or bf16, got '%s'", optarg), CLI_EXIT_USAGE;
+        common->precision = p;
+        return 0;
+    }
     case CLI_OPT_EXIF_ORIENTATION: common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION; return 0;
     case CLI_OPT_OUTPUT: common->output = optarg; return 0;
     case CLI_OPT_FORCE: common->force = 1; return 0;

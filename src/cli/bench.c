@@ -124,10 +124,18 @@ int cmd_bench(int argc, char **argv) {
     resnet_model_info(model, &info);
     printf("network %s, %d classes, input %dx%d, output stride %d\n", info.arch, info.classes, size, size,
            info.output_stride);
+    const int bf16 = resnet_model_precision(model) == RESNET_PRECISION_BF16;
     if (int8)
         printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
                "warm-up\n",
                resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
+    else if (bf16)
+        printf("precision bf16, kernels %s (%s), threads %d, batch %d, %d runs after %d warm-up\n",
+               resnet_kernels_name(resnet_model_kernels(model)),
+               resnet_kernels_bf16_native(resnet_model_kernels(model))
+                   ? "avx512bf16: vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32"
+                   : "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16",
+               resnet_session_threads(s), batch, iters, warmup);
     else
         printf("precision fp32, kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
@@ -142,9 +150,15 @@ int cmd_bench(int argc, char **argv) {
         printf("%.0f%% of this machine's int8 peak: %d x %.1f GOP/s, measured %s peak per core\n",
                100.0 * flops / med * 1e-9 / peak, resnet_session_threads(s), peak / resnet_session_threads(s),
                resnet_model_int8_kernels(model));
-    else if (peak > 0)
+    else if (peak > 0 && !(bf16 && resnet_kernels_bf16_native(resnet_model_kernels(model))))
         printf("%.0f%% of this machine's peak: %d x %.1f GFLOP/s, measured FMA peak per core\n",
                100.0 * flops / med * 1e-9 / peak, resnet_session_threads(s), peak / resnet_session_threads(s));
+    /* bf16: the same FLOPs (a direct convolution's count, so Winograd can pass 100%) against the
+     * vdpbf16ps peak, twice the FMA one where it runs at full width. */
+    double peak16 = bf16 ? resnet_kernels_bf16_peak_gflops(resnet_model_kernels(model), 0.2) : 0.0;
+    if (peak16 > 0)
+        printf("%.0f%% of this machine's bf16 peak: %d x %.1f GFLOP/s, measured vdpbf16ps peak per core\n",
+               100.0 * flops / med * 1e-9 / (peak16 * resnet_session_threads(s)), resnet_session_threads(s), peak16);
     if (profile) print_profile(s, input, batch, iters, logits);
 done:
     free(input);

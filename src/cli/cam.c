@@ -10,20 +10,110 @@
 
 #include "cli/cli.h"
 
-/* A class given as an index (0..999) or a name: torchvision's short name or a WordNet id,
- * any case, '_' for ' ' ("tiger_cat"). -1 if none matches. */
-static int parse_class(const char *s) {
+/* A name as compared: lower case, '_' as ' '. 0 if it does not fit. */
+static int fold_name(const char *s, size_t len, char *out, size_t cap) {
+    if (len == 0 || len >= cap) return 0;
+    for (size_t i = 0; i < len; i++) out[i] = s[i] == '_' ? ' ' : (char)tolower((unsigned char)s[i]);
+    out[len] = '\0';
+    return 1;
+}
+
+/* Levenshtein distance of a and b (both folded, shorter than 128): for "did you mean". */
+static int edit_distance(const char *a, const char *b) {
+    int row[128], la = (int)strlen(a), lb = (int)strlen(b);
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Calls fn(class, folded term) for each name of each class: its short name, then each of its
+ * WordNet synonyms. Stops when fn returns non-zero. */
+static void each_name(int (*fn)(int, const char *, void *), void *ctx) {
+    char term[128];
+    for (int c = 0; c < CLI_IMAGENET_CLASSES; c++) {
+        const char *name = resnet_class_name(c);
+        if (name && fold_name(name, strlen(name), term, sizeof term) && fn(c, term, ctx)) return;
+        for (const char *p = cli_class_synonyms[c]; *p;) {
+            size_t len = strcspn(p, ",");
+            if (fold_name(p, len, term, sizeof term) && fn(c, term, ctx)) return;
+            p += len;
+            while (*p == ',' || *p == ' ') p++;
+        }
+    }
+}
+
+typedef struct {
+    const char *want;             /* folded */
+    int found, other;             /* the first class it names, and another one (ambiguous) */
+    int best, best_class;         /* the closest name so far */
+    char best_term[128];
+} class_search;
+
+static int match_name(int c, const char *term, void *ctx) {
+    class_search *q = ctx;
+    if (strcmp(term, q->want) == 0) {
+        if (q->found < 0) q->found = c;
+        else if (c != q->found && q->other < 0) q->other = c;
+        return 0;
+    }
+    int d = edit_distance(term, q->want);
+    if (d < q->best) {
+        q->best = d;
+        q->best_class = c;
+        snprintf(q->best_term, sizeof q->best_term, "%s", term);
+    }
+    return 0;
+}
+
+/* A class given as an index (0..999), a WordNet id, torchvision's short name or one of its
+ * WordNet synonyms ("rooster" is not one of "cock"'s: ImageNet lists none), any case, '_' for
+ * ' ' ("tiger_cat"). A short name wins over a synonym: "crane" is 517, the machine, whose
+ * short name it is, not 134 ("crane bird"), whose synonym it is. -1 if none matches or a
+ * synonym names two classes; why, with the closest name, in msg. */
+static int parse_class(const char *s, char *msg, size_t cap) {
     char *end;
     long v = strtol(s, &end, 10);
+    snprintf(msg, cap, "an index 0-999 or a name such as 'tiger cat'");
     /* only digits: " 5" or "5 " is neither an index nor a name */
     if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
     char want[128];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof want) return -1;
-    for (size_t i = 0; i <= n; i++) want[i] = s[i] == '_' ? ' ' : s[i];
+    if (!fold_name(s, strlen(s), want, sizeof want)) return -1;
     for (int c = 0; c < RESNET_NUM_CLASSES; c++) {
         const char *name = resnet_class_name(c), *wnid = resnet_class_wnid(c);
         if ((name && strcasecmp(name, want) == 0) || (wnid && strcasecmp(wnid, s) == 0)) return c;
+    }
+    class_search q = {.want = want, .found = -1, .other = -1, .best = 1 << 30, .best_class = -1};
+    each_name(match_name, &q);
+    if (q.found >= 0 && q.other < 0) return q.found;
+    if (q.found >= 0)
+        snprintf(msg, cap, "it names both %d (%s) and %d (%s): give the index", q.found, resnet_class_name(q.found),
+                 q.other, resnet_class_name(q.other));
+    else if (q.best_class >= 0 && q.best <= (int)strlen(want) / 2)
+        snprintf(msg, cap, "the closest name is '%s', class %d (%s)", q.best_term, q.best_class,
+                 resnet_class_name(q.best_class));
+    return -1;
+}
+
+/* A class of the loaded network by index or by its own name (folded as above); -1 if none. */
+static int model_class(const resnet_model *m, const char *s) {
+    char *end, want[128], term[128], buf[32];
+    long v = strtol(s, &end, 10);
+    const int nc = resnet_model_classes(m);
+    if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < nc ? (int)v : -1;
+    if (!fold_name(s, strlen(s), want, sizeof want)) return -1;
+    for (int c = 0; c < nc; c++) {
+        const char *name = resnet_model_class_label(m, c, buf, sizeof buf);
+        if (fold_name(name, strlen(name), term, sizeof term) && strcmp(term, want) == 0) return c;
     }
     return -1;
 }
@@ -68,8 +158,13 @@ int cmd_cam(int argc, char **argv) {
     if (!photo) return cli_usage_error("cam: no photo given");
     if (!out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
     int cls = -1;
-    if (class_arg && (cls = parse_class(class_arg)) < 0)
-        return cli_usage_error("cam: unknown class '%s' (an index 0-999 or a name such as 'tiger cat')", class_arg);
+    char why[400];
+    /* ImageNet's names are checked before anything is loaded (a typo costs no model load); a
+     * network of its own classes or names resolves the class once loaded (model_class) */
+    const int imagenet_names = !common.labels;
+    if (class_arg && imagenet_names && (cls = parse_class(class_arg, why, sizeof why)) < 0 &&
+        !isdigit((unsigned char)class_arg[0]))
+        return cli_usage_error("cam: unknown class '%s' (%s)", class_arg, why);
     char *photos[1] = {(char *)photo};
     if (cli_check_output(out, RN_KIND_PNG, &common, photos, cli_is_stdin(photo) ? 0 : 1, NULL, 0) != 0) return 1;
 
@@ -84,18 +179,35 @@ int cmd_cam(int argc, char **argv) {
     } else if (resnet_image_load_ex(photo, common.image_flags, &img, &err) != RESNET_OK) {
         return cli_error("%s", err.message);
     }
-    int rc = 1;
+    int rc = 1, nc = 0, mh = 0, mw = 0;
     resnet_model *model = NULL;
     resnet_session *s = NULL;
-    float *input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
-    float *logits = malloc(RESNET_NUM_CLASSES * sizeof(float));
-    float *maps = malloc((size_t)RESNET_NUM_CLASSES * RESNET_MAP_CELLS * sizeof(float));
-    float *heat = malloc((size_t)img.width * img.height * sizeof(float));
+    float *input = NULL, *logits = NULL, *maps = NULL, *heat = NULL;
+    char label[32];
+    if (!(model = cli_load_model(&common))) goto done;
+    nc = resnet_model_classes(model);
+    resnet_model_map_size(model, &mh, &mw);
+    /* the overlay places a 7x7 map over the 224 crop of the photo */
+    if (resnet_model_input_size(model) != RESNET_INPUT_SIZE || mh != RESNET_MAP_SIZE || mw != RESNET_MAP_SIZE) {
+        cli_error("cam: the maps are drawn for a %d crop at output stride 32 (a %dx%d map); this network sees %d "
+                  "(--size) with a %dx%d map", RESNET_INPUT_SIZE, RESNET_MAP_SIZE, RESNET_MAP_SIZE,
+                  resnet_model_input_size(model), mh, mw);
+        goto done;
+    }
+    if (class_arg && (cls < 0 || cls >= nc || !imagenet_names || nc != RESNET_NUM_CLASSES) &&
+        (cls = model_class(model, class_arg)) < 0) {
+        rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d or one of the network's class names)", class_arg,
+                             nc - 1);
+        goto done;
+    }
+    input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
+    logits = malloc((size_t)nc * sizeof(float));
+    maps = malloc((size_t)nc * RESNET_MAP_CELLS * sizeof(float));
+    heat = malloc((size_t)img.width * img.height * sizeof(float));
     if (!input || !logits || !maps || !heat) {
         cli_error("out of memory");
         goto done;
     }
-    if (!(model = cli_load_model(&common))) goto done;
     if (resnet_session_create(model, common.threads, 1, &s, &err) != RESNET_OK ||
         resnet_preprocess_image(&img, resnet_model_norm(model), input, &err) != RESNET_OK) {
         cli_error("%s: %s", photo, err.message);
@@ -109,14 +221,14 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    if (resnet_outputs_check(&o, 1, &err) != RESNET_OK) { /* inf, NaN, all equal: no answer */
+    if (resnet_model_outputs_check(model, &o, 1, &err) != RESNET_OK) { /* inf, NaN, all equal: no answer */
         cli_error("%s: %s", photo, err.message);
         goto done;
     }
-    resnet_softmax(logits, RESNET_NUM_CLASSES, logits);
+    resnet_softmax(logits, nc, logits);
     if (cls < 0) {
         resnet_prediction top;
-        resnet_top_k(logits, RESNET_NUM_CLASSES, 1, &top);
+        resnet_top_k(logits, nc, 1, &top);
         cls = top.index;
     }
     if (resnet_cam_heatmap(maps + (size_t)cls * RESNET_MAP_CELLS, img.width, img.height, heat, &err) != RESNET_OK ||
@@ -129,7 +241,8 @@ int cmd_cam(int argc, char **argv) {
     for (size_t i = 1; i < (size_t)img.width * img.height; i++)
         if (heat[i] > heat[hot]) hot = i;
     cli_text(stdout, out);
-    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls, resnet_class_name(cls),
+    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls,
+           resnet_model_class_label(model, cls, label, sizeof label),
            100.0 * logits[cls], (int)(hot % (size_t)img.width), (int)(hot / (size_t)img.width), img.width,
            img.height);
     rc = 0;

@@ -6,15 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/classify.h"
 #include "cli/cli.h"
 
-enum { OPT_HEAD = CLI_OPT_FIRST_OWN };
+enum { OPT_HEAD = CLI_OPT_FIRST_OWN, OPT_REPORT };
 
 static const cli_option options[] = {
     CLI_OPTION_TOP("how many classes to print (default 5)"),
     CLI_OPTION_JSON("one JSON object per line and photo, in order: {\"file\", \"top\"} or\n{\"file\", \"error\"}"),
     CLI_OPTION_TTA,
     CLI_OPTION("head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"),
+    CLI_OPTION("report", 0, "OUT.html", OPT_REPORT, "a contact sheet: one HTML page of the photos grouped by top-1"),
     {0},
 };
 
@@ -38,11 +40,19 @@ typedef struct run_ctx {
     resnet_prediction *top;
     int done, failed, folder_mode;
     int *top1_count; /* photos whose top-1 is each class */
+    int *sheet_top1;   /* --report: each photo's top-1 (-1: not classified) and its probability */
+    float *sheet_prob;
     cli_progress bar;
 } run_ctx;
 
 static const char *class_name(const run_ctx *x, int i, char *buf, size_t n) {
     return cli_class_name(x->model, x->head, i, buf, n);
+}
+
+/* The contact sheet writes each name as soon as it asks for it: one buffer serves ("class N") */
+static const char *sheet_name(const void *ctx, int i) {
+    static char buf[32];
+    return class_name(ctx, i, buf, sizeof buf);
 }
 
 /* Reports one photo (its error, or its classes from probabilities or features). */
@@ -74,6 +84,10 @@ static int on_result(void *vctx, const resnet_item_result *r) {
     const int k = x->k < nc ? x->k : nc;
     resnet_top_k(x->probs, nc, k, x->top);
     x->top1_count[x->top[0].index]++;
+    if (x->sheet_top1) {
+        x->sheet_top1[r->index] = x->top[0].index;
+        x->sheet_prob[r->index] = x->top[0].prob;
+    }
     cli_print_top(r->name, x->top, k, x->json, x->head, x->model);
     cli_progress_update(&x->bar, x->done);
     return 0;
@@ -114,7 +128,7 @@ static void summary(const run_ctx *x, int n, int problems, int nc, double second
 /* Photos and folders (walked recursively, sorted), decoded on the runner's thread while the
  * network runs batches (with --tta each batch holds one photo's views); with folders a
  * progress bar on a terminal and a summary at the end; with --head the head's classes. */
-static int classify(const cli_common *c, char **args, int nargs, const char *head_path) {
+static int classify(const cli_common *c, char **args, int nargs, const char *head_path, const char *report) {
     const int k = c->top, json = c->json;
     const resnet_tta tta = c->tta;
     if (head_path && tta != RESNET_TTA_NONE) return cli_usage_error("classify: --head and --tta cannot be combined");
@@ -133,6 +147,11 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
         cli_photos_free(&photos);
         resnet_head_free(head);
         return cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
+    }
+    if (report && cli_check_output(report, RN_KIND_REPORT, c, photos.paths, photos.count, NULL, 0) != 0) {
+        cli_photos_free(&photos);
+        resnet_head_free(head);
+        return 1;
     }
     run_ctx x = {0};
     resnet_session *s = NULL;
@@ -153,7 +172,12 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     x.probs = malloc((size_t)nc * sizeof(float));
     x.top = malloc((size_t)nc * sizeof *x.top);
     x.top1_count = calloc((size_t)nc, sizeof *x.top1_count);
-    if (!x.probs || !x.top || !x.top1_count) {
+    if (report) {
+        x.sheet_top1 = malloc((size_t)photos.count * sizeof *x.sheet_top1);
+        x.sheet_prob = calloc((size_t)photos.count, sizeof *x.sheet_prob);
+        for (int i = 0; x.sheet_top1 && i < photos.count; i++) x.sheet_top1[i] = -1;
+    }
+    if (!x.probs || !x.top || !x.top1_count || (report && (!x.sheet_top1 || !x.sheet_prob))) {
         cli_error("out of memory");
         goto done;
     }
@@ -179,6 +203,10 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     cli_progress_clear(&x.bar);
     if (x.folder_mode) summary(&x, photos.count, photos.problems, nc, cli_now() - t0);
     rc = x.failed || photos.problems ? 1 : 0;
+    if (report) {
+        classify_sheet sheet = {photos.count, nc, photos.paths, x.sheet_top1, x.sheet_prob, sheet_name, &x};
+        if (classify_report_html(report, &sheet, c->image_flags) != 0) rc = 1;
+    }
 done:
     resnet_session_free(s);
     resnet_model_free(model);
@@ -187,18 +215,26 @@ done:
     free(x.probs);
     free(x.top);
     free(x.top1_count);
+    free(x.sheet_top1);
+    free(x.sheet_prob);
     return rc;
 }
 
 int cmd_classify(int argc, char **argv) {
     cli_common common = {.top = 5};
     const char *head = NULL; /* --head FILE: a trained head's classes instead of ImageNet's */
+    const char *report = NULL;
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_classify, argc, argv, &common)) != CLI_END) {
-        if (c != OPT_HEAD) return CLI_EXIT_STATUS(c);
-        head = optarg;
+        if (c == OPT_HEAD) head = optarg;
+        else if (c == OPT_REPORT) {
+            if (!*optarg) return cli_usage_error("--report needs a file name");
+            report = optarg;
+        } else {
+            return CLI_EXIT_STATUS(c);
+        }
     }
     if (optind == argc) return cli_usage_error("classify: no photo given");
-    return classify(&common, argv + optind, argc - optind, head);
+    return classify(&common, argv + optind, argc - optind, head, report);
 }

@@ -19,6 +19,7 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    int precision;       /* --precision: a resnet_precision (fp32 = as the file says) */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
     const char *labels;  /* --labels FILE: class names, one a line */
     int size;            /* --size N: the crop the network sees (0: the file's, else 224) */
@@ -57,7 +58,7 @@ extern int cli_optint; /* the number of the numeric option cli_getopt returned l
 enum { /* ids of the shared options, which cli_getopt parses into cli_common (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
     CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_JSON, CLI_OPT_TOP, CLI_OPT_TTA, CLI_OPT_NO_CACHE,
-    CLI_OPT_LABELS, CLI_OPT_SIZE, CLI_OPT_OUTPUT_STRIDE,
+    CLI_OPT_LABELS, CLI_OPT_SIZE, CLI_OPT_OUTPUT_STRIDE, CLI_OPT_PRECISION,
     CLI_OPT_FIRST_OWN = 300 /* a command's own ids start here */
 };
 /* The shared options a command lists among its own: parsed once (into cli_common), the help
@@ -86,9 +87,14 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
-extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_cam, cli_embed, cli_similar,
+extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_convert, cli_cam, cli_embed, cli_similar,
     cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label, cli_export;
 extern const char *cli_current_command; /* the command running, for usage messages */
+
+/* ImageNet-1k's WordNet synonyms, comma-separated, one string per class (class_synonyms.c,
+ * made by tools/gen-classes.sh): what `cam -c` accepts besides the short names. */
+#define CLI_IMAGENET_CLASSES 1000
+extern const char *const cli_class_synonyms[CLI_IMAGENET_CLASSES];
 
 enum { CLI_END = -1, CLI_EXIT_HELP = -2, CLI_EXIT_USAGE = -3 };
 /* The id of the next of cmd's own options in argv (the value is in optarg, and a numeric
@@ -236,6 +242,7 @@ int cmd_fetch(int argc, char **argv);      /* fetch.c */
 int cmd_classify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_cam(int argc, char **argv);        /* cam.c */
 int cmd_embed(int argc, char **argv);      /* embed.c */

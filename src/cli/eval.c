@@ -6,6 +6,7 @@
  * thread, which counts them and does all printing, so messages, predictions and the progress
  * bar never interleave.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 typedef struct eval_opts {
     cli_common common;
-    const char *dir, *predictions;
+    const char *dir, *predictions, *report;
     resnet_tta tta;
     int batch, json;
 } eval_opts;
@@ -38,7 +39,7 @@ static void report_problem(void *ctx, const char *file, const char *message) {
     if (r->tally) eval_tally_error(r->tally, file, message);
 }
 
-enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_PREDICTIONS };
+enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_PREDICTIONS, OPT_REPORT };
 
 static const cli_option options[] = {
     CLI_OPTION_TTA,
@@ -48,6 +49,9 @@ static const cli_option options[] = {
                     "in order (\"records\": {\"file\", \"label\", \"top\"} or\n"
                     "{\"file\", \"label\", \"error\"})"),
     CLI_OPTION("predictions", 0, "FILE", OPT_PREDICTIONS, "one line per photo: file, label, top1, top1_prob, top5"),
+    CLI_OPTION("report", 0, "OUT.html", OPT_REPORT,
+               "a self-contained HTML page: accuracy with intervals, calibration,\n"
+               "per-class accuracy, confusions and confident mistakes with pictures"),
     CLI_OPTION_FORCE,
     {0},
 };
@@ -75,6 +79,10 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
             if (!*optarg) return cli_usage_error("--predictions needs a file name");
             o->predictions = optarg;
             break;
+        case OPT_REPORT:
+            if (!*optarg) return cli_usage_error("--report needs a file name");
+            o->report = optarg;
+            break;
         default: return c == CLI_EXIT_HELP ? -1 : 2;
         }
     }
@@ -84,6 +92,31 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     if (optind == argc) return cli_usage_error("eval: no folder given");
     o->dir = argv[optind];
     return 0;
+}
+
+/* An output of eval (--predictions, --report) is never one of the photos, labels.tsv or the
+ * weights; the photos the set does not score (unlabelled rows, files in no class folder) are
+ * the user's too. 0, or 1 after saying why. */
+static int check_out(const eval_opts *o, const eval_set *set, const char *out, rn_file_kind kind) {
+    resnet_file_list all = {0};
+    resnet_error lerr;
+    if (resnet_list_images(o->dir, &all, &lerr) != RESNET_OK) memset(&all, 0, sizeof all);
+    char **paths = malloc(((size_t)set->n + (size_t)all.count + 1) * sizeof *paths);
+    char *tsv = malloc(strlen(o->dir) + sizeof "/labels.tsv");
+    int bad = !paths || !tsv;
+    if (!bad) {
+        for (int i = 0; i < set->n; i++) paths[i] = set->items[i].path;
+        for (int i = 0; i < all.count; i++) paths[set->n + i] = all.paths[i];
+        sprintf(tsv, "%s/labels.tsv", o->dir);
+        const char *extra[1] = {tsv};
+        bad = cli_check_output(out, kind, &o->common, paths, set->n + all.count, extra, 1) != 0;
+    } else {
+        cli_error("out of memory");
+    }
+    resnet_file_list_free(&all);
+    free(paths);
+    free(tsv);
+    return bad;
 }
 
 /* --predictions goes through the atomic writer (io/atomic.h): a temporary beside FILE,
@@ -151,6 +184,12 @@ static int on_photo(void *ctx, const resnet_item_result *r) {
         resnet_top_k(r->probs, RESNET_NUM_CLASSES, 5, top);
         eval_tally_add(x->tally, it->label, top);
         eval_tally_record(x->tally, r->index, top);
+        if (r->logits && r->views > 1) { /* the plain view is every mode's first */
+            float plain[RESNET_NUM_CLASSES];
+            resnet_softmax(r->logits, RESNET_NUM_CLASSES, plain);
+            resnet_top_k(plain, RESNET_NUM_CLASSES, 5, top);
+            eval_tally_record_plain(x->tally, r->index, top);
+        }
         if (x->pred) eval_predictions_line(x->pred, it->name, it->label, top);
     }
     cli_progress_update(x->rep->bar, r->index + 1);
@@ -172,38 +211,22 @@ int cmd_eval(int argc, char **argv) {
         eval_tally_free(&tally);
         return 1;
     }
-    if (o.json && eval_tally_records(&tally, set.n) != 0) {
+    if ((o.json || o.report) && eval_tally_records(&tally, set.n) != 0) {
         eval_set_free(&set);
         eval_tally_free(&tally);
         return cli_error("out of memory");
     }
 
-    if (o.predictions) {
-        /* never one of the photos, labels.tsv or the weights; the photos the set does not
-         * score (unlabelled rows, files in no class folder) are the user's too */
-        resnet_file_list all = {0};
-        resnet_error lerr;
-        if (resnet_list_images(o.dir, &all, &lerr) != RESNET_OK) memset(&all, 0, sizeof all);
-        char **paths = malloc(((size_t)set.n + (size_t)all.count + 1) * sizeof *paths);
-        char *tsv = malloc(strlen(o.dir) + sizeof "/labels.tsv");
-        int bad = !paths || !tsv;
-        if (!bad) {
-            for (int i = 0; i < set.n; i++) paths[i] = set.items[i].path;
-            for (int i = 0; i < all.count; i++) paths[set.n + i] = all.paths[i];
-            sprintf(tsv, "%s/labels.tsv", o.dir);
-            const char *extra[1] = {tsv};
-            bad = cli_check_output(o.predictions, RN_KIND_PREDICTIONS, &o.common, paths, set.n + all.count, extra, 1) != 0;
-        } else {
-            cli_error("out of memory");
-        }
-        resnet_file_list_free(&all);
-        free(paths);
-        free(tsv);
-        if (bad) {
-            eval_set_free(&set);
-            eval_tally_free(&tally);
-            return 1;
-        }
+    if ((o.predictions && check_out(&o, &set, o.predictions, RN_KIND_PREDICTIONS)) ||
+        (o.report && check_out(&o, &set, o.report, RN_KIND_REPORT))) {
+        eval_set_free(&set);
+        eval_tally_free(&tally);
+        return 1;
+    }
+    if (o.report && o.predictions && rn_same_file(o.report, o.predictions)) {
+        eval_set_free(&set);
+        eval_tally_free(&tally);
+        return cli_usage_error("--report and --predictions name the same file");
     }
     const int nviews = resnet_tta_views(o.tta, NULL);
     /* --batch counts network images; a photo's views never split across batches. */
@@ -216,6 +239,13 @@ int cmd_eval(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    /* labels.tsv indices and class folders are ImageNet's: a network of other classes is scored
+     * by the caller (classify --json), not here */
+    if (resnet_model_classes(model) != RESNET_NUM_CLASSES) {
+        rc = cli_error("eval scores ImageNet's %d classes; this network has %d (classify --json gives its answers)",
+                       RESNET_NUM_CLASSES, resnet_model_classes(model));
+        goto done;
+    }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
     if (pred.fp) eval_predictions_header(pred.fp);
 
@@ -224,7 +254,8 @@ int cmd_eval(int argc, char **argv) {
     eval_sink sink = {&set, &tally, &rep, pred.fp, 0};
     resnet_run_options ro;
     resnet_run_options_init(&ro);
-    ro.want = RESNET_WANT_PROBS;
+    /* the report's gain of test-time augmentation needs each photo's plain view too */
+    ro.want = RESNET_WANT_PROBS | (o.report && o.tta != RESNET_TTA_NONE ? RESNET_WANT_LOGITS : 0);
     ro.tta = o.tta;
     ro.on_batch = on_batch;
     ro.batch_ctx = &sink;
@@ -238,10 +269,13 @@ int cmd_eval(int argc, char **argv) {
     cli_progress_clear(&bar);
     completed = rc == 0;
     if (completed) {
-        char kernels[64]; /* an int8 model: both families, the int8 one first */
+        char kernels[64]; /* an int8 model runs every convolution and the fc in int8, as bench says */
         if (resnet_model_precision(model) == RESNET_PRECISION_INT8)
-            snprintf(kernels, sizeof kernels, "int8 %s + fp32 %s", resnet_model_int8_kernels(model),
-                     resnet_kernels_name(resnet_model_kernels(model)));
+            snprintf(kernels, sizeof kernels, "int8 %s (every convolution and the fc)",
+                     resnet_model_int8_kernels(model));
+        else if (resnet_model_precision(model) == RESNET_PRECISION_BF16)
+            snprintf(kernels, sizeof kernels, "bf16 %s%s", resnet_kernels_name(resnet_model_kernels(model)),
+                     resnet_kernels_bf16_native(resnet_model_kernels(model)) ? " + avx512bf16" : " (bf16 weights)");
         else
             snprintf(kernels, sizeof kernels, "%s", resnet_kernels_name(resnet_model_kernels(model)));
         eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = nviews,
@@ -252,6 +286,12 @@ int cmd_eval(int argc, char **argv) {
         if (o.json) eval_report_json(stdout, &run, &tally, &set);
         else eval_report_text(stdout, &run, &tally);
         fflush(stdout);
+        if (o.report) {
+            char wbuf[PATH_MAX];
+            eval_html_info info = {cli_weights_path(&o.common, wbuf, sizeof wbuf),
+                                   resnet_precision_name(resnet_model_precision(model)), o.common.image_flags};
+            if (eval_report_html(o.report, &run, &tally, &set, &info, model, session) != 0) rc = 1;
+        }
         /* Exit 1 when anything listed could not be scored; unlabelled rows are not errors. */
         if (run.skipped > 0 || tally.images == 0) rc = 1;
     }

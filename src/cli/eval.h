@@ -52,6 +52,8 @@ typedef struct eval_tally {
 typedef struct eval_record {
     int done;               /* 0 not reached (the run stopped), 1 classified, 2 failed */
     resnet_prediction top5[5];
+    int has_plain;          /* with test-time augmentation and --report: plain5 is set */
+    resnet_prediction plain5[5]; /* the top 5 of the plain view alone (every mode's first) */
     char *error;
 } eval_record;
 
@@ -66,6 +68,15 @@ void eval_tally_error(eval_tally *t, const char *file, const char *message);
 int eval_tally_records(eval_tally *t, int n);
 void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5);
 void eval_tally_record_error(eval_tally *t, int item, const char *message);
+/* The top 5 of the photo's plain view, for the report's test-time augmentation gain. */
+void eval_tally_record_plain(eval_tally *t, int item, const resnet_prediction *top5);
+
+/* The most frequent wrong (label, top-1) pairs into out (at most max), most first, ties by
+ * label then prediction; returns how many. */
+typedef struct eval_pair {
+    int label, predicted, count;
+} eval_pair;
+int eval_worst_pairs(const eval_tally *t, eval_pair *out, int max);
 
 /* What the report says besides the tally. */
 typedef struct eval_run {
@@ -81,6 +92,18 @@ typedef struct eval_run {
 
 void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t);
 void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set);
+
+/* --report: one self-contained HTML page (eval_html.c) at path, through the atomic writer:
+ * accuracy with confidence intervals, calibration, per-class accuracy, the most frequent
+ * confusions and the most confident mistakes with thumbnails and class activation maps
+ * (a forward pass each, on s). Needs the tally's records. 0, or 1 after printing why. */
+typedef struct eval_html_info {
+    const char *weights;       /* the weight file's path */
+    const char *precision;     /* "fp32", "int8" */
+    unsigned image_flags;      /* RESNET_IMAGE_*: as the photos were read */
+} eval_html_info;
+int eval_report_html(const char *path, const eval_run *r, const eval_tally *t, const eval_set *set,
+                     const eval_html_info *info, const resnet_model *m, resnet_session *s);
 
 /* --predictions: one line per photo, the format of the reference's val1300.predictions.tsv. */
 void eval_predictions_header(FILE *f);

@@ -28,6 +28,12 @@ void eval_tally_record(eval_tally *t, int item, const resnet_prediction *top5) {
     memcpy(t->records[item].top5, top5, sizeof t->records[item].top5);
 }
 
+void eval_tally_record_plain(eval_tally *t, int item, const resnet_prediction *top5) {
+    if (item < 0 || item >= t->nrecords) return;
+    t->records[item].has_plain = 1;
+    memcpy(t->records[item].plain5, top5, sizeof t->records[item].plain5);
+}
+
 void eval_tally_record_error(eval_tally *t, int item, const char *message) {
     if (item < 0 || item >= t->nrecords) return;
     t->records[item].done = 2;
@@ -68,12 +74,9 @@ void eval_tally_error(eval_tally *t, const char *file, const char *message) {
     else free(e->file), free(e->message);
 }
 
-typedef struct pair {
-    int label, predicted, count;
-} pair;
+typedef eval_pair pair;
 
-/* The most frequent wrong (label, top-1) pairs, most first, ties by label then prediction. */
-static int worst_pairs(const eval_tally *t, pair *out, int max) {
+int eval_worst_pairs(const eval_tally *t, eval_pair *out, int max) {
     int n = 0;
     for (int l = 0; l < NC; l++)
         for (int p = 0; p < NC; p++) {
@@ -111,7 +114,7 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
             r->seconds > 0 ? 100.0 * net / r->seconds : 0.0);
     fprintf(f, "  kernels %s, %d threads, batch %d\n", r->kernels, r->threads, r->batch);
     pair worst[WORST_PAIRS];
-    int n = worst_pairs(t, worst, WORST_PAIRS);
+    int n = eval_worst_pairs(t, worst, WORST_PAIRS);
     if (n > 0) fprintf(f, "  most confused (label -> top-1):\n");
     for (int i = 0; i < n; i++)
         fprintf(f, "  %5d  %s (%d) -> %s (%d)\n", worst[i].count, resnet_class_name(worst[i].label), worst[i].label,
@@ -132,7 +135,7 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
     fprintf(f, ", \"kernels\": \"%s\", \"threads\": %d, \"batch\": %d, \"confused\": [", r->kernels, r->threads,
             r->batch);
     pair worst[WORST_PAIRS];
-    int n = worst_pairs(t, worst, WORST_PAIRS);
+    int n = eval_worst_pairs(t, worst, WORST_PAIRS);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s{\"label\": %d, \"label_name\": ", i ? ", " : "", worst[i].label);
         cli_json_string(f, resnet_class_name(worst[i].label));

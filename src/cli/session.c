@@ -12,29 +12,28 @@ unsigned long long cli_cache_key(const resnet_model *m, const cli_common *c) {
     return c->image_flags ? fp ^ (0x9e3779b97f4a7c15ull * c->image_flags) : fp;
 }
 
-/* The converted default: $RESNET_CACHE or $XDG_CACHE_HOME/resnet or ~/.cache/resnet. */
-static const char *default_weights(char *buf, size_t n) {
-    const char *dir = getenv("RESNET_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (dir && *dir) snprintf(buf, n, "%s/resnet50-v1-caffe.safetensors", dir);
-    else if (xdg && *xdg) snprintf(buf, n, "%s/resnet/resnet50-v1-caffe.safetensors", xdg);
-    else snprintf(buf, n, "%s/.cache/resnet/resnet50-v1-caffe.safetensors", home && *home ? home : ".");
-    return buf;
-}
-
+/* --weights, else the library's default ($RESNET_WEIGHTS, else the cache's file); an
+ * over-long default comes back empty, and the load then names the problem. */
 const char *cli_weights_path(const cli_common *c, char *buf, size_t n) {
-    const char *path = c->weights;
-    if (!path) path = getenv("RESNET_WEIGHTS");
-    return path && *path ? path : default_weights(buf, n);
+    if (c->weights && *c->weights) return c->weights;
+    resnet_error err;
+    if (resnet_default_weights(buf, n, &err) != RESNET_OK) snprintf(buf, n, "%s", "");
+    return buf;
 }
 
 resnet_model *cli_load_model(const cli_common *c) {
     char buf[PATH_MAX];
     const char *path = c->weights;
-    if (!path) path = getenv("RESNET_WEIGHTS");
     if (!path || !*path) {
-        path = default_weights(buf, sizeof buf);
+        resnet_error err;
+        if (resnet_default_weights(buf, sizeof buf, &err) != RESNET_OK) {
+            cli_error("%s", err.message);
+            return NULL;
+        }
+        path = buf;
+        const char *env = getenv("RESNET_WEIGHTS");
         struct stat sb;
-        if (stat(path, &sb) != 0) {
+        if (!(env && *env) && stat(path, &sb) != 0) { /* the cache's file, never fetched */
             cli_error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
                       "or pass --weights FILE", path);
             return NULL;
@@ -47,6 +46,7 @@ resnet_model *cli_load_model(const cli_common *c) {
     opts.labels = c->labels;
     opts.input_size = c->size;
     opts.output_stride = c->output_stride;
+    opts.precision = c->precision;
     resnet_model *m = NULL;
     resnet_error err;
     if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {

@@ -13,9 +13,19 @@
  *   32 bits       BGRX (BI_RGB) or the bit-field layouts PIL accepts; alpha dropped
  * Pixel data starts at the file header's offset; when that offset points right after the
  * header of a palette image, the palette (4 bytes an entry) is skipped, as PIL does.
- * RLE-compressed files (BI_RLE8, BI_RLE4) are refused: rare for photos, and a decoder of
- * their own would be one more parser to harden. A file shorter than its rows is truncated
- * (PIL refuses those too).
+ *   RLE8, RLE4    4 or 8-bit palette images, run-length encoded (below)
+ * A file shorter than its rows is truncated (PIL refuses those too).
+ *
+ * RLE (BI_RLE8, BI_RLE4) is decoded as PIL 9.4's BmpRleDecoder (Debian 12's, the reference's)
+ * does, which is not always what the format's specification says: the records fill a stream
+ * of palette indices, the first row of the stream being the bottom one; an encoded record
+ * (count, value) adds count copies (RLE4: the value's two nibbles by turns), cut at the end of
+ * the row; an absolute record (0, n >= 3) adds n indices (RLE4: n / 2 bytes read, so an odd
+ * n loses its last pixel), then the file position is rounded up to even; an end of line
+ * (0, 0) fills the row with index 0; an end of bitmap (0, 1) or the end of the file stops.
+ * The stream must then hold every pixel, or the file is refused ("not enough image data",
+ * as PIL). Delta records (0, 2, dx, dy) are refused: PIL 9.4 reads them wrongly (the two
+ * bytes after dx and dy as the offsets), so no answer of ours would be both right and PIL's.
  */
 #include "image/image_internal.h"
 
@@ -67,6 +77,57 @@ static int supported_fields(int bits, const uint32_t m[4]) {
 
 enum { BI_RGB = 0, BI_RLE8 = 1, BI_RLE4 = 2, BI_BITFIELDS = 3 };
 
+/* The RLE stream at d[offset..n) into out (allocated, width x height), as the comment at the
+ * top says; out->rgb is first filled with palette index 0, the index of what no record sets. */
+static resnet_status decode_rle(const uint8_t *d, size_t n, size_t offset, int rle4, int topdown,
+                                const uint8_t *palette, const char *name, rn_image *out, resnet_error *err) {
+    const size_t w = (size_t)out->width, total = w * (size_t)out->height;
+    for (size_t i = 0; i < total; i++) memcpy(out->rgb + 3 * i, palette, 3);
+    size_t len = 0, x = 0, pos = offset; /* indices so far, the stream's column, the file position */
+#define PUT(v)                                                                                   \
+    do {                                                                                         \
+        if (len < total) {                                                                       \
+            size_t row_ = len / w, y_ = topdown ? row_ : (size_t)out->height - 1 - row_;          \
+            memcpy(out->rgb + 3 * (y_ * w + len % w), palette + 3 * (size_t)(v), 3);             \
+        }                                                                                        \
+        len++;                                                                                   \
+    } while (0)
+    while (len < total && n - pos >= 2) {
+        unsigned count = d[pos], value = d[pos + 1];
+        pos += 2;
+        if (count) { /* encoded: cut at the end of the row */
+            size_t k = x + count > w ? (x < w ? w - x : 0) : count;
+            for (size_t i = 0; i < k; i++) PUT(rle4 ? (i % 2 ? value & 15u : value >> 4) : value);
+            x += k;
+        } else if (value == 0) { /* end of line */
+            len = (len + w - 1) / w * w;
+            x = 0;
+        } else if (value == 1) { /* end of bitmap */
+            break;
+        } else if (value == 2) {
+            return rn_fail(err, RESNET_E_IMAGE, "%s: RLE-compressed BMP with a delta record is not supported", name);
+        } else { /* absolute: value indices, then the position rounded up to even */
+            size_t bytes = rle4 ? value / 2 : value, got = n - pos < bytes ? n - pos : bytes;
+            for (size_t i = 0; i < got; i++) {
+                if (rle4) {
+                    PUT(d[pos + i] >> 4);
+                    PUT(d[pos + i] & 15u);
+                } else {
+                    PUT(d[pos + i]);
+                }
+            }
+            pos += got;
+            if (got < bytes) break;
+            x += value;
+            if (pos % 2 && pos < n) pos++;
+        }
+    }
+#undef PUT
+    if (len < total)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP data (the RLE stream ends before the last pixel)", name);
+    return RESNET_OK;
+}
+
 resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_image *out, resnet_error *err) {
     if (n < 18) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP header", name);
     uint32_t offset = le32(d + 10), hsize = le32(d + 14);
@@ -100,9 +161,10 @@ resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_ima
     }
     if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
         return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP pixel depth (%d)", name, bits);
-    if (compression == BI_RLE8 || compression == BI_RLE4)
-        return rn_fail(err, RESNET_E_IMAGE, "%s: RLE-compressed BMP is not supported", name);
-    if (compression != BI_RGB && compression != BI_BITFIELDS)
+    const int rle = compression == BI_RLE8 || compression == BI_RLE4;
+    if (rle && bits != 4 && bits != 8)
+        return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported RLE-compressed BMP of %d bits a pixel", name, bits);
+    if (!rle && compression != BI_RGB && compression != BI_BITFIELDS)
         return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP compression (%u)", name, (unsigned)compression);
     if (compression == BI_BITFIELDS && !supported_fields(bits, masks))
         return rn_fail(err, RESNET_E_IMAGE, "%s: unsupported BMP bit-field layout", name);
@@ -135,6 +197,12 @@ resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_ima
     /* Sizes first, rows after: nothing is allocated for a header that lies. */
     resnet_status st = rn_image_alloc(out, width, height, name, err);
     if (st != RESNET_OK) return st;
+    if (rle) {
+        st = offset > n ? rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP data", name)
+                        : decode_rle(d, n, offset, compression == BI_RLE4, topdown, palette, name, out, err);
+        if (st != RESNET_OK) rn_image_free(out);
+        return st;
+    }
     size_t stride = (((size_t)width * (size_t)bits + 31) >> 3) & ~(size_t)3, need;
     if (offset > n || !rn_mul_size(stride, (size_t)height, &need) || n - offset < need) {
         rn_image_free(out);

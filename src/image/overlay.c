@@ -157,6 +157,36 @@ resnet_status resnet_image_write_png(const resnet_image *img, const char *path, 
     return st;
 }
 
+resnet_status resnet_image_encode_png(const resnet_image *img, unsigned char **data, size_t *size,
+                                      resnet_error *err) {
+    if (!data || !size) return rn_fail(err, RESNET_E_ARG, "resnet_image_encode_png: NULL output");
+    *data = NULL;
+    *size = 0;
+    resnet_status st = check_image(img, "image", err);
+    if (st != RESNET_OK) return st;
+    png_bytep *rows = malloc((size_t)img->height * sizeof *rows);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = rows ? open_memstream(&buf, &len) : NULL;
+    if (!fp) {
+        free(rows);
+        return rn_fail(err, RESNET_E_NOMEM, "PNG encoding: out of memory");
+    }
+    for (int y = 0; y < img->height; y++) rows[y] = img->rgb + (size_t)y * img->width * 3;
+    png_failure f;
+    f.message[0] = '\0';
+    int bad = png_encode(fp, img, rows, &f) != 0;
+    if (fclose(fp) != 0 && !bad) snprintf(f.message, sizeof f.message, "out of memory"), bad = 1;
+    free(rows);
+    if (bad) {
+        free(buf);
+        return rn_fail(err, RESNET_E_NOMEM, "PNG encoding failed: %s", f.message);
+    }
+    *data = (unsigned char *)buf;
+    *size = len;
+    return RESNET_OK;
+}
+
 /* ---- where the network looks ------------------------------------------------------------ */
 
 /* The CAM needs the crop geometry of rn_image_to_input (rn_crop_geometry) in continuous

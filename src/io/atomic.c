@@ -300,6 +300,7 @@ static const char *kind_name(rn_file_kind k) {
     case RN_KIND_F32: return "a float32 feature matrix";
     case RN_KIND_PREDICTIONS: return "a predictions file";
     case RN_KIND_ONNX: return "an ONNX model written by resnet export";
+    case RN_KIND_REPORT: return "a report written by resnet";
     }
     return "?";
 }
@@ -359,6 +360,10 @@ static int is_kind(int fd, off_t size, rn_file_kind k) {
     }
     case RN_KIND_ONNX: /* ir_version (field 1), then producer_name (field 2) "resnet" */
         return n >= 10 && b[0] == 0x08 && memcmp(b + 2, "\x12\x06resnet", 8) == 0;
+    case RN_KIND_REPORT: {
+        size_t rl = strlen(RN_REPORT_HEADER);
+        return (size_t)n >= rl && memcmp(b, RN_REPORT_HEADER, rl) == 0;
+    }
     }
     return 0;
 }

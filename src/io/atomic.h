@@ -68,7 +68,8 @@ typedef enum rn_file_kind {
     RN_KIND_F32,         /* raw float32 rows: a whole number of 2048-float rows, and none of
                           * the formats a photo or another output starts with */
     RN_KIND_PREDICTIONS, /* eval --predictions: starts with its header line */
-    RN_KIND_ONNX         /* an ONNX model that resnet export wrote (producer "resnet") */
+    RN_KIND_ONNX,        /* an ONNX model that resnet export wrote (producer "resnet") */
+    RN_KIND_REPORT       /* eval/classify --report: an HTML page starting with RN_REPORT_HEADER */
 } rn_file_kind;
 
 /* Refuses (RESNET_E_ARG, one line) when out is one of the n input identities, is not a
@@ -82,5 +83,9 @@ resnet_status rn_output_check(const char *out, rn_file_kind kind, int force, con
 
 /* The header line eval --predictions starts with (what RN_KIND_PREDICTIONS looks for). */
 #define RN_PREDICTIONS_HEADER "file\tlabel\ttop1\ttop1_prob\ttop5"
+
+/* The first line of the HTML pages eval and classify --report write (what RN_KIND_REPORT
+ * looks for). */
+#define RN_REPORT_HEADER "<!DOCTYPE html><!-- a report written by resnet -->"
 
 #endif

@@ -569,7 +569,10 @@ static int cmp_entry_name(const void *a, const void *b) {
 }
 
 /* Checks the entries and builds the header (padded to a multiple of 8). */
-static resnet_status build_header(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
+/* raw[i] != NULL (raw may be NULL): tensor i is written as raw_type from those bytes (host
+ * order), not as F32 from its data: I8 (the int8 file) or BF16 (a bf16 file). */
+static resnet_status build_header(const char *path, const rn_st_entry *entries, const void *const *raw,
+                                  rn_dtype raw_type, size_t n,
                                   const char *const *keys, const char *const *values, size_t n_meta,
                                   rn_strbuf *b, resnet_error *err) {
     char nb[96], num[64];
@@ -613,12 +616,14 @@ static resnet_status build_header(const char *path, const rn_st_entry *entries, 
             if (!rn_mul_size(numel, (size_t)e->shape[d], &numel))
                 return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
         if (empty) numel = 0;
-        if (!rn_mul_size(numel, i8 && i8[i] ? 1 : sizeof(float), &bytes) || bytes > SIZE_MAX - off)
+        if (!rn_mul_size(numel, raw && raw[i] ? rn_dtype_size(raw_type) : sizeof(float), &bytes) || bytes > SIZE_MAX - off)
             return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': shape too large", path, name);
-        if (bytes && !e->data && !(i8 && i8[i])) return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': no data", path, name);
+        if (bytes && !e->data && !(raw && raw[i])) return rn_fail(err, RESNET_E_ARG, "%s: tensor '%s': no data", path, name);
         if (i || n_meta) sb_puts(b, ",");
         sb_json_string(b, e->name);
-        sb_puts(b, i8 && i8[i] ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        sb_puts(b, ":{\"dtype\":\"");
+        sb_puts(b, raw && raw[i] ? rn_dtype_name(raw_type) : "F32");
+        sb_puts(b, "\",\"shape\":[");
         for (int d = 0; d < e->ndim; d++) {
             snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", e->shape[d]);
             sb_puts(b, num);
@@ -649,8 +654,8 @@ static resnet_status build_header(const char *path, const rn_st_entry *entries, 
     return RESNET_OK;
 }
 
-static resnet_status write_data(int fd, const rn_st_entry *entries, const int8_t *const *i8, size_t n, const char *tmp,
-                                resnet_error *err) {
+static resnet_status write_data(int fd, const rn_st_entry *entries, const void *const *raw, rn_dtype raw_type,
+                                size_t n, const char *tmp, resnet_error *err) {
     char eb[128];
     int le = rn_host_is_le();
     unsigned char *conv = NULL;
@@ -663,8 +668,19 @@ static resnet_status write_data(int fd, const rn_st_entry *entries, const int8_t
             if (entries[i].shape[d] == 0) numel = 0; /* the product above may have wrapped first */
         const float *src = entries[i].data;
         int rc = 0;
-        if (i8 && i8[i]) {
-            rc = numel ? rn_write_all(fd, i8[i], numel) : 0;
+        const size_t raw_size = rn_dtype_size(raw_type);
+        if (raw && raw[i] && (le || raw_size == 1)) {
+            rc = numel ? rn_write_all(fd, raw[i], numel * raw_size) : 0;
+        } else if (raw && raw[i]) { /* 16-bit values on a big-endian host */
+            const uint16_t *h = raw[i];
+            for (size_t k = 0; k < numel && rc == 0; k += chunk) {
+                size_t m = numel - k < chunk ? numel - k : chunk;
+                for (size_t j = 0; j < m; j++) {
+                    conv[2 * j] = (unsigned char)h[k + j];
+                    conv[2 * j + 1] = (unsigned char)(h[k + j] >> 8);
+                }
+                rc = rn_write_all(fd, conv, m * 2);
+            }
         } else if (le) {
             rc = numel ? rn_write_all(fd, src, numel * sizeof(float)) : 0;
         } else {
@@ -697,16 +713,16 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
     return rn_st_write_i8(path, entries, NULL, n, meta_keys, meta_values, n_meta, err);
 }
 
-resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
-                             const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
-                             resnet_error *err) {
+static resnet_status write_file(const char *path, const rn_st_entry *entries, const void *const *raw,
+                                rn_dtype raw_type, size_t n, const char *const *meta_keys,
+                                const char *const *meta_values, size_t n_meta, resnet_error *err) {
     char eb[128];
     if (!path || !*path) return rn_fail(err, RESNET_E_ARG, "rn_st_write: no file name");
     if ((n && !entries) || (n_meta && (!meta_keys || !meta_values)))
         return rn_fail(err, RESNET_E_ARG, "%s: rn_st_write: NULL arrays", path);
 
     rn_strbuf hdr = {0};
-    resnet_status s = build_header(path, entries, i8, n, meta_keys, meta_values, n_meta, &hdr, err);
+    resnet_status s = build_header(path, entries, raw, raw_type, n, meta_keys, meta_values, n_meta, &hdr, err);
     if (s != RESNET_OK) {
         free(hdr.s);
         return s;
@@ -723,7 +739,7 @@ resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
     if (rn_write_all(af.fd, len8, 8) || rn_write_all(af.fd, hdr.s, hdr.len))
         s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", path, rn_errno_str(errno, eb, sizeof eb));
-    if (s == RESNET_OK) s = write_data(af.fd, entries, i8, n, path, err);
+    if (s == RESNET_OK) s = write_data(af.fd, entries, raw, raw_type, n, path, err);
     if (s == RESNET_OK) s = rn_atomic_commit(&af, err);
     else rn_atomic_abort(&af);
     free(hdr.s);
@@ -736,7 +752,7 @@ resnet_status rn_st_copy(const rn_safetensors *st, const char *path, const char 
     if (!st || !path || !*path) return rn_fail(err, RESNET_E_ARG, "rn_st_copy: no file");
     rn_strbuf hdr = {0};
     /* The metadata and no tensor: the header's first part, written by the one builder. */
-    resnet_status s = build_header(path, NULL, NULL, 0, meta_keys, meta_values, n_meta, &hdr, err);
+    resnet_status s = build_header(path, NULL, NULL, RN_DT_F32, 0, meta_keys, meta_values, n_meta, &hdr, err);
     if (s != RESNET_OK) {
         free(hdr.s);
         return s;
@@ -800,6 +816,18 @@ resnet_status rn_st_copy(const rn_safetensors *st, const char *path, const char 
     else s = rn_atomic_commit(&af, err);
     free(hdr.s);
     return s;
+}
+
+resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
+                             const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                             resnet_error *err) {
+    return write_file(path, entries, (const void *const *)i8, RN_DT_I8, n, meta_keys, meta_values, n_meta, err);
+}
+
+resnet_status rn_st_write_bf16(const char *path, const rn_st_entry *entries, const uint16_t *const *bf16, size_t n,
+                               const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                               resnet_error *err) {
+    return write_file(path, entries, (const void *const *)bf16, RN_DT_BF16, n, meta_keys, meta_values, n_meta, err);
 }
 
 void rn_st_release(const rn_safetensors *st, const rn_tensor *t) {

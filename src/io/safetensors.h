@@ -74,6 +74,10 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
 resnet_status rn_st_write_i8(const char *path, const rn_st_entry *entries, const int8_t *const *i8, size_t n,
                              const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                              resnet_error *err);
+/* The same with bf16[i] != NULL writing tensor i as BF16 from those values (the bf16 file). */
+resnet_status rn_st_write_bf16(const char *path, const rn_st_entry *entries, const uint16_t *const *bf16, size_t n,
+                               const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                               resnet_error *err);
 
 /* A copy of st's tensors, bytes and dtypes as they are, under new metadata (keys[i] = values[i]),
  * written atomically to path. */

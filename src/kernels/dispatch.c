@@ -40,6 +40,15 @@ static int cpu_has_avx512vnni(void) {
     return ((b >> 30) & 1) && ((c >> 11) & 1); /* AVX512BW, AVX512_VNNI */
 }
 
+/* vdpbf16ps and vcvtne(2)ps2bf16 (AVX512_BF16), with the AVX-512 state the OS must save. */
+static int cpu_has_avx512bf16(void) {
+    unsigned int a, b, c, d;
+    if (!cpu_has_avx512f()) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 30) & 1)) return 0; /* AVX512BW */
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1; /* AVX512_BF16 */
+}
+
 /* The VEX form: its own flag, and only YMM state needed (so it serves where the OS hides
  * AVX-512 too). */
 static int cpu_has_avxvnni(void) {
@@ -51,16 +60,24 @@ static int cpu_has_avxvnni(void) {
 #endif
 
 static const rn_kernel_config config_c = {RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c, {rn_wino_f4_input__c, rn_wino_f4_output__c},
-                                          {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL};
+                                          {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL,
+                                          NULL, rn_bf16_convert__c, NULL};
 #if defined(RN_HAVE_X86)
 static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2,
                                              {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                              {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
-                                             rn_peak_gflops__avx2};
+                                             rn_peak_gflops__avx2, NULL, rn_bf16_convert__c, NULL};
 static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
                                                {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                              {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
-                                               rn_peak_gflops__avx512};
+                                               rn_peak_gflops__avx512, NULL, rn_bf16_convert__c, NULL};
+/* The same family with its bf16 row: no AMX here (AMX-BF16 tiles, Sapphire Rapids and later,
+ * would be one more family, after arch_prctl(ARCH_REQ_XCOMP_PERM) grants the tile state). */
+static const rn_kernel_config config_avx512bf16 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
+                                                   {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
+                                                   {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
+                                                   rn_peak_gflops__avx512, rn_bf16_gemm_12x32__avx512bf16,
+                                                   rn_bf16_convert__avx512bf16, rn_peak_gflops__avx512bf16};
 #endif
 
 const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
@@ -68,8 +85,11 @@ const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
     case RESNET_KERNELS_C: return &config_c;
 #if defined(RN_HAVE_X86)
     case RESNET_KERNELS_AVX2: return cpu_has_avx2_fma() ? &config_avx2 : NULL;
-    case RESNET_KERNELS_AVX512: return cpu_has_avx512f() ? &config_avx512 : NULL;
+    case RESNET_KERNELS_AVX512:
+        if (cpu_has_avx512bf16()) return &config_avx512bf16;
+        return cpu_has_avx512f() ? &config_avx512 : NULL;
     case RESNET_KERNELS_AUTO:
+        if (cpu_has_avx512bf16()) return &config_avx512bf16;
         if (cpu_has_avx512f()) return &config_avx512;
         if (cpu_has_avx2_fma()) return &config_avx2;
         return &config_c;
@@ -150,4 +170,14 @@ int resnet_kernels_available(resnet_kernels k) { return rn_kernels_select(k) != 
 double resnet_kernels_peak_gflops(resnet_kernels k, double seconds) {
     const rn_kernel_config *kc = rn_kernels_select(k);
     return kc && kc->peak_gflops ? kc->peak_gflops(seconds) : 0.0;
+}
+
+int resnet_kernels_bf16_native(resnet_kernels k) {
+    const rn_kernel_config *kc = rn_kernels_select(k);
+    return kc && kc->gemm_bf16;
+}
+
+double resnet_kernels_bf16_peak_gflops(resnet_kernels k, double seconds) {
+    const rn_kernel_config *kc = rn_kernels_select(k);
+    return kc && kc->peak_bf16_gflops ? kc->peak_bf16_gflops(seconds) : 0.0;
 }

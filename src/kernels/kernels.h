@@ -15,6 +15,8 @@
 #define RN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include "resnet.h"
 
 /* RN_UK_PREFETCH_NEXT_B: B is followed in memory by the next B the driver will use (the
@@ -24,6 +26,33 @@ enum { RN_UK_INIT_BIAS = 1, RN_UK_FINAL = 2, RN_UK_RELU = 4, RN_UK_PREFETCH_NEXT
 typedef void (*rn_gemm_ukernel)(int mr, int kc, const float *const *a, const float *b,
                                 float *c, size_t ldc, const float *bias, const float *res,
                                 size_t ldr, int flags);
+
+/* The bf16 row of a family: the same MR x NR tile and contract as rn_gemm_ukernel, with A and B
+ * as bf16 values (the top half of an fp32) taken two depths at a time:
+ *   A: each row is kc bf16 values, then a zero when kc is odd (read as (kc+1)/2 pairs);
+ *   B: (kc+1)/2 pair rows of NR columns; pair row p holds for column j the values of depths
+ *      2p and 2p+1 side by side (b[(p*NR + j)*2 + t] = B[2p+t][j], zero past kc): the
+ *      operand order of vdpbf16ps.
+ * Products are summed in fp32; bias, C, the residual and the output stay fp32. */
+typedef void (*rn_bf16_gemm_ukernel)(int mr, int kc, const uint16_t *const *a, const uint16_t *b, float *c,
+                                     size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
+/* n floats to bf16 (round to nearest even), plus a zero when n is odd. */
+typedef void (*rn_bf16_convert_fn)(const float *src, int n, uint16_t *dst);
+
+/* fp32 -> bf16, rounded to nearest even (a NaN stays a NaN), and back. */
+static inline uint16_t rn_bf16_from_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+static inline float rn_f32_from_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* Winograd transforms of n channels (a multiple of 8), one tile at a time, for F(T x T, 3x3)
  * with T = 4 (a 6x6 window, 36 positions e) or T = 2 (4x4 window, 16 positions).
@@ -45,6 +74,11 @@ typedef struct rn_kernel_config {
     rn_gemm_ukernel gemm;
     rn_wino_transforms wino_f4, wino_f2;
     double (*peak_gflops)(double seconds); /* one core's measured FMA peak; NULL if unknown */
+    /* bf16 (RN_CONV_BF16 convolutions): NULL where the CPU has no bf16 dot product; such a
+     * family runs a bf16 model's convolutions on its fp32 kernel, weights rounded to bf16. */
+    rn_bf16_gemm_ukernel gemm_bf16;
+    rn_bf16_convert_fn to_bf16;
+    double (*peak_bf16_gflops)(double seconds); /* one core's measured bf16 dot-product peak */
 } rn_kernel_config;
 
 /* The config for a path (AUTO = best available), or NULL if this CPU lacks it. */
@@ -65,6 +99,11 @@ void rn_wino_f4_output__avx2(const float *m, size_t m_stride, int n, const float
 void rn_wino_f2_input__avx2(const float *const *d, int n, float *v, size_t v_stride);
 void rn_wino_f2_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
                           const float *const *res, int relu);
+double rn_peak_gflops__avx512bf16(double seconds);
+void rn_bf16_convert__c(const float *src, int n, uint16_t *dst);
+void rn_bf16_convert__avx512bf16(const float *src, int n, uint16_t *dst);
+void rn_bf16_gemm_12x32__avx512bf16(int mr, int kc, const uint16_t *const *a, const uint16_t *b, float *c,
+                                    size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x8__c(int mr, int kc, const float *const *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c,

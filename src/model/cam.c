@@ -44,6 +44,8 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     h = fnv(h, tag, sizeof tag);
     /* an int8 file keeps its source's biases: its features differ, so must its fingerprint */
     if (m->int8) h = fnv(h, "int8", 4);
+    /* so does a bf16 model's (its biases are fp32's): cached fp32 features are not its own */
+    if (m->bf16) h = fnv(h, "bf16", 4);
     /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
      * path, which must not change the fingerprint), and after BN folding they depend on every
      * BN parameter of their layer. */

@@ -28,9 +28,10 @@ static void model_free_convs(resnet_model *m) {
 /* The size-versioned structs read here (resnet.h): their defaults, the end of their last field
  * in this library, and the end of their last field in the first published layout (1.0.0),
  * which never changes. */
-static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0, 0, 0, NULL};
+static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0, 0, 0, NULL,
+                                                  RESNET_PRECISION_FP32};
 static const rn_sized load_options_type = {"resnet_load_options", sizeof(resnet_load_options),
-                                           RN_FIELD_END(resnet_load_options, labels),
+                                           RN_FIELD_END(resnet_load_options, precision),
                                            RN_FIELD_END(resnet_load_options, direct), &load_defaults};
 static const resnet_outputs no_outputs = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL, {NULL, NULL, NULL, NULL}};
 static const rn_sized outputs_type = {"resnet_outputs", sizeof(resnet_outputs),
@@ -53,7 +54,12 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
     if (!kc)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "kernel path '%s' is not supported by this CPU",
                        resnet_kernels_name(o.kernels));
-    rn_load_config cfg = {o.direct, o.input_size, o.output_stride, o.labels};
+    if (o.precision == RESNET_PRECISION_INT8)
+        return rn_fail(err, RESNET_E_ARG, "%s: int8 is a file's precision (made by `resnet quantize`), not one to "
+                       "convert to when loading", path);
+    if (o.precision != RESNET_PRECISION_FP32 && o.precision != RESNET_PRECISION_BF16)
+        return rn_fail(err, RESNET_E_ARG, "resnet_model_load: unknown precision %d", o.precision);
+    rn_load_config cfg = {o.direct, o.input_size, o.output_stride, o.labels, o.precision == RESNET_PRECISION_BF16};
     return rn_model_load_cfg(path, kc, NULL, &cfg, out, err);
 }
 
@@ -79,7 +85,7 @@ static const rn_qkernel_config *qkernels_for(const rn_kernel_config *kc) {
 
 resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
                                 int direct, resnet_model **out, resnet_error *err) {
-    rn_load_config cfg = {.direct = direct};
+    rn_load_config cfg = {.direct = direct & RN_LOAD_DIRECT, .bf16 = (direct & RN_LOAD_BF16) != 0};
     return rn_model_load_cfg(path, kc, qk, &cfg, out, err);
 }
 
@@ -97,7 +103,10 @@ resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, co
     pthread_mutex_init(&m->pool_mu, NULL);
     m->kc = kc;
     m->qk = qk ? qk : qkernels_for(kc);
+    m->bf16 = cfg->bf16;
     s = rn_model_bind_config(m, st, path, cfg, err);
+    if (s == RESNET_OK && m->int8 && cfg->bf16)
+        s = rn_fail(err, RESNET_E_ARG, "%s: an int8 file cannot be loaded as bf16", path);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
     if (s != RESNET_OK) {
         resnet_model_free(m);
@@ -119,10 +128,16 @@ resnet_variant resnet_model_variant(const resnet_model *m) { return m->variant; 
 resnet_norm resnet_model_norm(const resnet_model *m) { return m->norm; }
 resnet_kernels resnet_model_kernels(const resnet_model *m) { return m->kc->id; }
 resnet_precision resnet_model_precision(const resnet_model *m) {
-    return m->int8 ? RESNET_PRECISION_INT8 : RESNET_PRECISION_FP32;
+    return m->int8 ? RESNET_PRECISION_INT8 : m->bf16 ? RESNET_PRECISION_BF16 : RESNET_PRECISION_FP32;
 }
 const char *resnet_precision_name(resnet_precision p) {
-    return p == RESNET_PRECISION_INT8 ? "int8" : p == RESNET_PRECISION_FP32 ? "fp32" : "unknown";
+    return p == RESNET_PRECISION_INT8 ? "int8" : p == RESNET_PRECISION_FP32 ? "fp32"
+         : p == RESNET_PRECISION_BF16 ? "bf16" : "unknown";
+}
+int resnet_precision_parse(const char *name) {
+    for (int p = RESNET_PRECISION_FP32; name && p <= RESNET_PRECISION_BF16; p++)
+        if (strcmp(name, resnet_precision_name((resnet_precision)p)) == 0) return p;
+    return -1;
 }
 const char *resnet_model_int8_kernels(const resnet_model *m) { return m->int8 ? m->qk->name : NULL; }
 double resnet_model_int8_peak_gops(const resnet_model *m, double seconds) {
@@ -319,7 +334,7 @@ static void prof_record(resnet_session *s, const rn_layer *l, const rn_conv *c, 
             snprintf(text, sizeof text, "%dx%d", l->oh, l->ow);
         snprintf(p->shape, sizeof p->shape, "%.47s", text);
         if (c)
-            snprintf(text, sizeof text, "%s %dx%d %s%s", c->q ? "int8" : "fp32", l->k, l->k,
+            snprintf(text, sizeof text, "%s %dx%d %s%s", c->q ? "int8" : c->w16 ? "bf16" : "fp32", l->k, l->k,
                      c->q && c->q->dense_scale ? "fc, per-row scale" :
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"

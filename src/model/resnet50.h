@@ -25,6 +25,7 @@ struct resnet_model {
     double bn_eps;
     const rn_kernel_config *kc;
     int int8;                      /* an int8 file: the bottleneck convolutions run in int8 */
+    int bf16;                      /* bf16 convolutions (RN_CONV_BF16): a bf16 file or option */
     const rn_qkernel_config *qk;   /* their micro-kernels */
     float q_in_scale;              /* u8 scale of the first block's input (the stem's output) */
     float q_stem_scale;            /* u8 scale and zero point of the int8 stem's input (the photo) */
@@ -52,9 +53,12 @@ typedef struct rn_load_config {
     int input_size;                /* 0: the file's metadata, else 224 */
     int output_stride;             /* 0: 32 */
     const char *labels_path;       /* class names, one a line; NULL: the file's, or the default */
+    int bf16;                      /* an fp32 file converted to bf16 as it loads */
 } rn_load_config;
 
-/* resnet_model_load with a given kernel family (the tests pass emulated ones). */
+/* resnet_model_load with a given kernel family (the tests pass emulated ones). direct holds
+ * RN_LOAD_* flags: RN_LOAD_DIRECT (no Winograd; 1, so a plain 0/1 is accepted), RN_LOAD_BF16. */
+enum { RN_LOAD_DIRECT = 1, RN_LOAD_BF16 = 2 };
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
                                resnet_error *err);
 

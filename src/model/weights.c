@@ -238,8 +238,9 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     (void)arch; /* checked against the tensors once the architecture is read (bind) */
     if (precision) {
         if (strcmp(precision, "int8") == 0) m->int8 = 1;
+        else if (strcmp(precision, "bf16") == 0) m->bf16 = 1;
         else if (strcmp(precision, "fp32") != 0)
-            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32' or 'int8'",
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32', 'int8' or 'bf16'",
                            path, rn_printable(precision, shown, sizeof shown));
     }
     if (variant) {
@@ -673,7 +674,8 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
             return s;
         }
     }
-    loader ld = {st, path, err, m->bn_eps, m->kc, cfg->direct ? RN_CONV_DIRECT : 0, m->qk, used};
+    loader ld = {st, path, err, m->bn_eps, m->kc, (cfg->direct ? RN_CONV_DIRECT : 0) | (m->bf16 ? RN_CONV_BF16 : 0),
+                 m->qk, used};
     if (m->int8) {
         s = bind_int8(m, &ld);
     } else {

@@ -28,6 +28,15 @@ static size_t chunk_panel(const rn_conv *c, int k0, int kcur, int p, int nr) {
     return (size_t)k0 * c->n_padded + (size_t)p * kcur * nr;
 }
 
+/* The bf16 weights (w16) hold the depth in pairs: a chunk of odd length gets a zero row.
+ * Chunks start at multiples of KC within a tap (or of the whole depth for im2col), so only a
+ * tap's last chunk can be odd: the rows before depth k0 are counted with each tap rounded up. */
+static int even_up(int x) { return (x + 1) & ~1; }
+static size_t chunk_panel16(const rn_conv *c, int k0, int kcur, int p, int nr) {
+    size_t before = c->im2col ? (size_t)k0 : (size_t)(k0 / c->span) * even_up(c->span) + k0 % c->span;
+    return before * c->n_padded + (size_t)p * even_up(kcur) * nr;
+}
+
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags) {
     return rn_conv_init_ex(c, kc, cin, cout, kh, kw, stride, pad, 1, 1, w_oihw, bias, flags);
@@ -58,13 +67,43 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
     for (int o = 0; o < c->n_padded; o++) c->bias[o] = (o < cout && bias) ? bias[o] : 0.0f;
     const int plain = groups == 1 && dilation == 1;
     c->im2col = plain && kh * kw > 1 && cin < RN_CONV_IM2COL_BELOW;
+    /* The stem (im2col: a few input channels) stays fp32 in a bf16 model: its input is the
+     * photo, which bf16 would round to half a grey level. On val1300 this took top-1 agreement
+     * with fp32 from 99.46% to 99.85% for 3% of the time (docs/performance-bf16.md). Grouped
+     * convolutions stay fp32 too: each panel reads its own groups' part of a pixel, which the bf16
+     * path would convert once per panel instead of once per block (a small share of ResNeXt). */
+    if (c->im2col || groups > 1) flags &= ~(unsigned)RN_CONV_BF16;
     if (plain && !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0) {
         int widest = cin > cout ? cin : cout;
         if (widest <= RN_WINOGRAD_F4_MAX_CHANNELS && !(flags & RN_CONV_F2)) c->winograd = 4;
         else if (widest <= RN_WINOGRAD_MAX_CHANNELS) c->winograd = 2;
     }
     if (c->winograd) {
-        if (rn_winograd_pack(c, kc, w_oihw) != 0) { rn_conv_free(c); return -1; }
+        if (rn_winograd_pack(c, kc, w_oihw, (flags & RN_CONV_BF16) && kc->gemm_bf16) != 0) {
+            rn_conv_free(c);
+            return -1;
+        }
+        return 0;
+    }
+    const int bf16 = (flags & RN_CONV_BF16) != 0, native16 = bf16 && kc->gemm_bf16;
+    if (native16) {
+        size_t rows = c->im2col ? (size_t)even_up(c->k) : (size_t)kh * kw * even_up(cin);
+        c->w16 = rn_aligned_alloc(rows * c->n_padded * sizeof(uint16_t));
+        if (!c->w16) { rn_conv_free(c); return -1; }
+        for (int k0 = 0, kcur; k0 < c->k; k0 += kcur) {
+            kcur = chunk_len(c, k0);
+            for (int p = 0; p < c->n_padded / nr; p++) {
+                uint16_t *dst = c->w16 + chunk_panel16(c, k0, kcur, p, nr);
+                for (int kk = 0; kk < even_up(kcur); kk++) {
+                    int k = k0 + kk, tap = k / cin, ci = k % cin, ky = tap / kw, kx = tap % kw;
+                    for (int j = 0; j < nr; j++) {
+                        int o = p * nr + j;
+                        float v = o < cout && kk < kcur ? w_oihw[(((size_t)o * cin + ci) * kh + ky) * kw + kx] : 0.0f;
+                        dst[((size_t)(kk / 2) * nr + j) * 2 + kk % 2] = rn_bf16_from_f32(v);
+                    }
+                }
+            }
+        }
         return 0;
     }
     c->w = rn_aligned_alloc((size_t)c->k * c->n_padded * sizeof(float));
@@ -84,6 +123,7 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
                     dst[j] = o < cout && ci / cin_g == g
                                  ? w_oihw[(((size_t)o * cin_g + ci - g * cin_g) * kh + ky) * kw + kx]
                                  : 0.0f;
+                    if (bf16) dst[j] = rn_f32_from_bf16(rn_bf16_from_f32(dst[j]));
                 }
             }
     }
@@ -94,8 +134,10 @@ void rn_conv_free(rn_conv *c) {
     rn_qconv_free(c->q); /* an int8 convolution's own part, freed beside its definition */
     c->q = NULL;
     rn_aligned_free(c->w);
+    rn_aligned_free(c->w16);
     rn_aligned_free(c->bias);
     c->w = c->bias = NULL;
+    c->w16 = NULL;
 }
 
 void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
@@ -105,7 +147,7 @@ void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
 }
 
 size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
-    size_t most = (size_t)MB * KC;
+    size_t most = (size_t)MB * KC + (size_t)MB * KC / 2; /* an im2col block, then its rows in bf16 */
     const size_t q = (rn_qwino_scratch_bytes() + sizeof(float) - 1) / sizeof(float);
     if (q > most) most = q; /* the int8 Winograd's V and M */
     size_t f4 = rn_winograd_scratch_floats(kc, 4), f2 = rn_winograd_scratch_floats(kc, 2);
@@ -138,20 +180,34 @@ typedef struct conv_job {
 
 /* Padding rows: a tap's run is at most KC values. */
 static const float zero_row[KC];
+static const uint16_t zero_row16[KC];
 
 /* The micro-kernel over panels p0..p1 and the block's rows, depth k0..k0+kcur. rows has
  * the block's mb pointers rounded up to MR (the extra ones repeat the last row);
- * tile_flags[s] are the kernel flags of row tile s, or SKIP_TILE. */
+ * tile_flags[s] are the kernel flags of row tile s, or SKIP_TILE. A bf16 convolution (w16)
+ * first converts the block's rows into bf16 (into scratch16, once for all its panels) and
+ * runs the family's bf16 kernel on them. */
 enum { SKIP_TILE = -1 };
 static void run_panels(const conv_job *j, const float *const *rows, int m0, int mb, int k0, int kcur, int p0,
-                       int p1, const int *tile_flags) {
+                       int p1, const int *tile_flags, uint16_t *scratch16) {
     const rn_conv *c = j->c;
     const rn_kernel_config *kc = j->ex->kc;
     const int mr = kc->mr, nr = kc->nr;
     const size_t ldc = (size_t)c->n_padded;
+    const uint16_t *rows16[MB];
+    if (c->w16) { /* ungrouped (rn_conv_init_ex): one conversion of the rows serves every panel */
+        const int mb_up = (mb + mr - 1) / mr * mr, stride = even_up(kcur);
+        for (int r = 0; r < mb; r++) {
+            if (rows[r] == zero_row) { rows16[r] = zero_row16; continue; }
+            kc->to_bf16(rows[r], kcur, scratch16 + (size_t)r * stride);
+            rows16[r] = scratch16 + (size_t)r * stride;
+        }
+        for (int r = mb; r < mb_up; r++) rows16[r] = rows16[mb - 1];
+    }
     const float *shifted[MB];
     for (int p = p0; p < p1; p++) {
-        const float *b = c->w + chunk_panel(c, k0, kcur, p, nr);
+        const float *b = c->w16 ? NULL : c->w + chunk_panel(c, k0, kcur, p, nr);
+        const uint16_t *b16 = c->w16 ? c->w16 + chunk_panel16(c, k0, kcur, p, nr) : NULL;
         const float *const *a = rows;
         if (c->groups > 1) { /* the panel's own groups' channels of the same pixels */
             const int off = panel_channel(c, p, nr);
@@ -163,8 +219,13 @@ static void run_panels(const conv_job *j, const float *const *rows, int m0, int 
         for (int i = 0, s = 0; i < mb; i += mr, s++) {
             if (tile_flags[s] == SKIP_TILE) continue;
             size_t at = (size_t)(m0 + i) * ldc + (size_t)p * nr;
-            kc->gemm(mb - i < mr ? mb - i : mr, kcur, a + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
-                     j->res ? j->res + at : NULL, ldc, tile_flags[s] | prefetch);
+            const int rows_here = mb - i < mr ? mb - i : mr;
+            if (b16)
+                kc->gemm_bf16(rows_here, kcur, rows16 + i, b16, j->out + at, ldc, c->bias + (size_t)p * nr,
+                              j->res ? j->res + at : NULL, ldc, tile_flags[s] | prefetch);
+            else
+                kc->gemm(rows_here, kcur, a + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
+                         j->res ? j->res + at : NULL, ldc, tile_flags[s] | prefetch);
             prefetch = 0;
         }
     }
@@ -230,6 +291,7 @@ static void conv_task(void *ctx, int task, int thread) {
     const int mb_up = (mb + mr - 1) / mr * mr, tiles = mb_up / mr;
     const float *rows[MB], *px;
     int flags[MB];
+    uint16_t *scratch16 = (uint16_t *)(j->ex->scratch[thread] + (size_t)MB * KC); /* past the im2col block */
 
     if (c->im2col) {
         float *a = j->ex->scratch[thread];
@@ -238,7 +300,7 @@ static void conv_task(void *ctx, int task, int thread) {
             gather_patches(j, m0, mb, k0, kcur, a);
             for (int r = 0; r < mb_up; r++) rows[r] = a + (size_t)(r < mb ? r : mb - 1) * kcur;
             for (int t = 0; t < tiles; t++) flags[t] = chunk_flags(j, k0 == 0, k0 + kcur == c->k);
-            run_panels(j, rows, m0, mb, k0, kcur, p0, p1, flags);
+            run_panels(j, rows, m0, mb, k0, kcur, p0, p1, flags, scratch16);
         }
         return;
     }
@@ -279,7 +341,7 @@ static void conv_task(void *ctx, int task, int thread) {
                                              tap == last_live[t] && c0 + kcur == c->span)
                                : SKIP_TILE;
             }
-            run_panels(j, rows, m0, mb, tap * c->span + c0, kcur, p0, p1, flags);
+            run_panels(j, rows, m0, mb, tap * c->span + c0, kcur, p0, p1, flags, scratch16);
         }
     }
 }

@@ -6,6 +6,7 @@
 #define RN_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "ops/exec.h"
 
 typedef struct rn_conv {
@@ -20,6 +21,7 @@ typedef struct rn_conv {
     int im2col;   /* so few input channels that patches are gathered into a block first */
     float *w;     /* B: by chunk of depth, then NR-column panels (conv.c); for Winograd, U */
     float *bias;  /* n_padded floats (zeros past cout) */
+    uint16_t *w16; /* not NULL: B as bf16 pairs for kc->gemm_bf16 (RN_CONV_BF16; w is unused) */
     struct rn_qconv *q; /* not NULL: an int8 convolution (qconv.h); w is unused */
 } rn_conv;
 
@@ -32,8 +34,13 @@ typedef struct rn_conv {
  *    layer4 20 MB: past the memory bound (max RSS of one classification at most 1.5x the
  *    weight file), and at batch 1 layer4's 49 rows would stream 16.8 MB of U per layer.
  * flags: RN_CONV_DIRECT turns Winograd off; RN_CONV_F2 takes F(2x2) wherever Winograd
- * applies (tests). Returns 0 on success, -1 when out of memory. */
-enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_IM2COL_BELOW = 16 };
+ * applies (tests); RN_CONV_BF16 computes a direct convolution in bf16 (products of bf16
+ * weights and activations, sums in fp32) on kc's bf16 kernel, or, for a family without
+ * one, on its fp32 kernel with the weights rounded to bf16. With a bf16 kernel the Winograd
+ * GEMMs run in bf16 too (U and V rounded); without, Winograd stays fp32. An im2col
+ * convolution (the stem) stays fp32 (docs/performance-bf16.md). Returns 0 on success, -1
+ * when out of memory. */
+enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_BF16 = 4, RN_CONV_IM2COL_BELOW = 16 };
 #define RN_WINOGRAD_F4_MAX_CHANNELS 128
 #define RN_WINOGRAD_MAX_CHANNELS 256
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
@@ -52,7 +59,7 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
                     int pad, int dilation, int groups, const float *w_oihw, const float *bias, unsigned flags);
 
 /* Winograd internals (winograd.c), used by conv.c. */
-int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw);
+int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw, int bf16);
 size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t);
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w);
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,

@@ -41,10 +41,11 @@ size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t) {
     return (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr;
 }
 
-/* Shared: V for every tile of the batch. */
+/* Shared: V for every tile of the batch (in bf16, half as many floats' room). */
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w) {
     const int t = c->winograd, s = t + 2;
-    return (size_t)s * s * n * ((h + t - 1) / t) * ((w + t - 1) / t) * c->cin;
+    const size_t v = (size_t)s * s * n * ((h + t - 1) / t) * ((w + t - 1) / t) * c->cin;
+    return c->w16 ? (v + 1) / 2 : v;
 }
 
 /* G for F(4x4, 3x3) and F(2x2, 3x3): U = G g G^T, S x 3. */
@@ -63,18 +64,28 @@ static void filter_transform(const double (*G)[3], int s, const float g[9], doub
         for (int j = 0; j < s; j++) u[i * s + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
-int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw) {
+/* bf16: U in bf16 pairs of input channels (cin is a multiple of 8), in the same panel order,
+ * for kc->gemm_bf16; the input transform stays fp32 and its V is rounded to bf16 as it is
+ * stored. */
+int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw, int bf16) {
     const int nr = kc->nr, s = window(c), e_count = s * s;
-    const size_t floats = (size_t)e_count * c->cin * c->n_padded;
-    c->w = rn_aligned_alloc(floats * sizeof(float));
-    if (!c->w) return -1;
-    memset(c->w, 0, floats * sizeof(float));
+    const size_t count = (size_t)e_count * c->cin * c->n_padded;
+    if (bf16) {
+        if (!(c->w16 = rn_aligned_alloc(count * sizeof(uint16_t)))) return -1;
+        memset(c->w16, 0, count * sizeof(uint16_t));
+    } else {
+        if (!(c->w = rn_aligned_alloc(count * sizeof(float)))) return -1;
+        memset(c->w, 0, count * sizeof(float));
+    }
     for (int o = 0; o < c->cout; o++)
         for (int ci = 0; ci < c->cin; ci++) {
             double u[MAX_E];
             filter_transform(c->winograd == 4 ? G4 : G2, s, w_oihw + ((size_t)o * c->cin + ci) * 9, u);
-            for (int e = 0; e < e_count; e++)
-                c->w[(((size_t)(o / nr) * e_count + e) * c->cin + ci) * nr + o % nr] = (float)u[e];
+            for (int e = 0; e < e_count; e++) {
+                const size_t panel = ((size_t)(o / nr) * e_count + e) * c->cin * nr;
+                if (bf16) c->w16[panel + ((size_t)(ci / 2) * nr + o % nr) * 2 + ci % 2] = rn_bf16_from_f32((float)u[e]);
+                else c->w[panel + (size_t)ci * nr + o % nr] = (float)u[e];
+            }
         }
     return 0;
 }
@@ -104,11 +115,12 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
 /* V[e][tile][cin] for tiles t0..t0+count: row `tile` of GEMM e is one tile's transformed
  * window. One task of the first phase. */
 static void input_task(void *ctx, int task, int thread) {
-    (void)thread;
     const wino_job *j = ctx;
     const int cin = j->c->cin, s = j->s, t0 = task * TILES_PER_INPUT_TASK;
     const int count = j->tiles - t0 < TILES_PER_INPUT_TASK ? j->tiles - t0 : TILES_PER_INPUT_TASK;
     float *v = j->ex->work;
+    uint16_t *v16 = (uint16_t *)j->ex->work;
+    float *one = j->ex->scratch[thread]; /* bf16: one tile's V in fp32 first (E x cin) */
     for (int t = t0; t < t0 + count; t++) {
         int b, y0, x0;
         tile_origin(j, t, &b, &y0, &x0);
@@ -120,7 +132,13 @@ static void input_task(void *ctx, int task, int thread) {
                 d[y * s + x] = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w ? img + ((size_t)iy * j->w + ix) * cin
                                                                             : zero_px;
             }
-        j->tf->input(d, cin, v + (size_t)t * cin, (size_t)j->tiles * cin);
+        if (!j->c->w16) {
+            j->tf->input(d, cin, v + (size_t)t * cin, (size_t)j->tiles * cin);
+            continue;
+        }
+        j->tf->input(d, cin, one, (size_t)cin);
+        for (int e = 0; e < j->e_count; e++)
+            j->ex->kc->to_bf16(one + (size_t)e * cin, cin, v16 + ((size_t)e * j->tiles + t) * cin);
     }
 }
 
@@ -153,18 +171,30 @@ static void gemm_task(void *ctx, int task, int thread) {
     int t0, count, p0, p1;
     rn_plan_task(&j->plan, task, &t0, &count, &p0, &p1);
     const float *v = j->ex->work;
+    const uint16_t *v16 = (const uint16_t *)j->ex->work;
     float *m = j->ex->scratch[thread];
     static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
     const float *rows[TB_MAX];
+    const uint16_t *rows16[TB_MAX];
 
     for (int p = p0; p < p1; p++) {
         for (int e = 0; e < e_count; e++) {
-            const float *u = c->w + ((size_t)p * e_count + e) * cin * nr;
-            for (int t = 0; t < tb; t++)
-                rows[t] = v + ((size_t)e * j->tiles + t0 + (t < count ? t : count - 1)) * cin;
-            for (int i = 0; i < count; i += mr)
-                kc->gemm(count - i < mr ? count - i : mr, cin, rows + i, u, m + ((size_t)e * tb + i) * nr,
-                         (size_t)nr, zeros, NULL, 0, RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0));
+            const size_t panel = ((size_t)p * e_count + e) * cin * nr;
+            for (int t = 0; t < tb; t++) {
+                const size_t at = ((size_t)e * j->tiles + t0 + (t < count ? t : count - 1)) * cin;
+                rows[t] = v + at;
+                rows16[t] = v16 + at;
+            }
+            for (int i = 0; i < count; i += mr) {
+                const int flags = RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0);
+                float *mt = m + ((size_t)e * tb + i) * nr;
+                if (c->w16)
+                    kc->gemm_bf16(count - i < mr ? count - i : mr, cin, rows16 + i, c->w16 + panel, mt, (size_t)nr,
+                                  zeros, NULL, 0, flags);
+                else
+                    kc->gemm(count - i < mr ? count - i : mr, cin, rows + i, c->w + panel, mt, (size_t)nr, zeros,
+                             NULL, 0, flags);
+            }
         }
         output_transform(j, t0, count, p, m);
     }

@@ -11,7 +11,7 @@
  * caller is already a thread doing the work, so a job gets only as many workers as the pool
  * has beyond the callers inside a forward pass (rn_pool_enter): with as many sessions
  * running as cores, every caller runs its tasks alone and the workers sleep, instead of N
- * pools' worth of threads spinning against each other on the same cores (README,
+ * pools' worth of threads spinning against each other on the same cores (docs/library.md,
  * "Threads"). One job runs on the pool at a time; a caller that finds it taken runs its
  * tasks alone rather than wait. Which thread runs a task never changes its result. */
 #include "runtime/threadpool.h"

@@ -11,7 +11,7 @@ One synthetic 61x45 picture (gradients, a disc, stripes: small to store, and eve
 distinct enough that a wrong channel order, palette entry, row order or bit unpacking shows)
 is written in each format and variant our decoders claim (WebP, TIFF, GIF, BMP, PNM), partly
 with PIL's encoders, partly by hand below (the variants PIL cannot write: 16-bit and planar
-TIFF, associated alpha, BMP bit fields, plain and 16-bit PNM). For every file, PIL's answer:
+TIFF, associated alpha, BMP bit fields and RLE, plain and 16-bit PNM). For every file, PIL's answer:
 
   <ref>.rgb.png   Image.open(file).convert('RGB'), the decoded photo
   <ref>.crop.png  the reference pipeline's 224x224 crop of it (resize the shorter side to 256
@@ -158,6 +158,53 @@ def plain(kind, px, maxval=255):
     return head + b'\n'.join(b' '.join(b'%d' % v for v in row) for row in vals) + b'\n'
 
 
+def bmp_rle(indices, palette, bits, short_rows=()):
+    """A BMP_RLE8 (bits 8) or BMP_RLE4 (bits 4) file of palette indices (h, w), top row first;
+    palette: [r, g, b, ...]. Rows are stored bottom first, each as runs of 3 or more equal
+    indices (encoded records), stretches of 3 or more others (absolute records, odd lengths
+    too, padded to a 16-bit word) and records of 1 or 2 pixels, then an end of line; the last
+    one an end of bitmap. The rows in short_rows (top-first numbers) stop 7 pixels early: the
+    rest of such a row is index 0. No delta records (see decode_bmp.c)."""
+    h, w = indices.shape
+    out = bytearray()
+    for y in range(h - 1, -1, -1):
+        row = [int(v) for v in indices[y]]
+        end = w - 7 if y in short_rows else w
+        i = 0
+        while i < end:
+            r = 1
+            while i + r < end and r < 255 and row[i + r] == row[i]:
+                r += 1
+            if r >= 3:
+                out += bytes([r, row[i] * 17 if bits == 4 else row[i]])
+                i += r
+                continue
+            j = i  # a stretch up to the next run of 3
+            while j < end and j - i < 254 and not (j + 2 < end and row[j] == row[j + 1] == row[j + 2]):
+                j += 1
+            n = j - i
+            if n >= 3:
+                lit = row[i:j]
+                if bits == 4:
+                    lit = lit + [0] * (n % 2)
+                    data = bytes(lit[k] << 4 | lit[k + 1] for k in range(0, n + n % 2, 2))
+                else:
+                    data = bytes(lit)
+                out += bytes([0, n]) + data + b'\0' * (len(data) % 2)
+            elif bits == 4:
+                out += bytes([n, row[i] << 4 | (row[i + 1] if n == 2 else 0)])
+            else:
+                for k in range(n):
+                    out += bytes([1, row[i + k]])
+            i = j
+        out += b'\0\0' if y else b'\0\1'
+    colors = len(palette) // 3
+    pal = b''.join(bytes([palette[3 * k + 2], palette[3 * k + 1], palette[3 * k], 0]) for k in range(colors))
+    info = struct.pack('<IiiHHIIiiII', 40, w, h, 1, bits, 1 if bits == 8 else 2, len(out), 2835, 2835, colors, 0)
+    off = 14 + len(info) + len(pal)
+    return b'BM' + struct.pack('<IHHI', off + len(out), 0, 0, off) + info + pal + bytes(out)
+
+
 # ---- the files ---------------------------------------------------------------------------
 
 def files():
@@ -213,6 +260,13 @@ def files():
     bgra = np.dstack([px[..., ::-1], a])
     out['bgra32-v4.bmp'] = bmp(W, H, 32, [bgra[y].tobytes() for y in range(H)],
                                masks=[0xFF0000, 0xFF00, 0xFF, 0xFF000000], header=108)
+    # RLE-compressed BMP (PIL cannot write them): 8 bits on the 50-colour palette, 4 bits on a
+    # 16-colour one; PIL's RLE4 reader keeps only n - 1 pixels of an absolute record of odd
+    # length n, which these files have
+    pal16 = rgb.quantize(colors=16)
+    out['pal8rle.bmp'] = bmp_rle(np.asarray(pal), pal.getpalette()[:150], 8)
+    out['pal4rle.bmp'] = bmp_rle(np.asarray(pal16), pal16.getpalette()[:48], 4)
+    out['pal8rle-short-rows.bmp'] = bmp_rle(np.asarray(pal), pal.getpalette()[:150], 8, short_rows=(5, 20, 44))
     # GIF: first frame (interlaced by default in PIL for images of 16 pixels a side or more)
     save('interlaced.gif', pal, 'GIF')
     save('plain.gif', pal, 'GIF', interlace=False)

@@ -1,0 +1,98 @@
+"""python3 -m resnet classify [-k N] [--tta MODE] [--weights FILE] PHOTO|DIR...
+
+Prints what `resnet classify --json` prints: one line per photo, in order, folders walked as
+the tool walks them: {"file": ..., "top": [{"index", "name", "prob"}...]}, or
+{"file": ..., "error": "..."} for a photo that cannot be read (exit status 1 then; 2 for a
+usage error). Strings are escaped as the tool escapes them, so the two outputs compare byte
+for byte.
+"""
+import argparse
+import os
+import sys
+
+import resnet
+
+
+def _json_string(s):
+    """A str as the tool writes it: bytes that were not UTF-8 (surrogateescape) as \\udcXX,
+    control characters (C0, DEL, C1) escaped, everything else as UTF-8 text."""
+    out = ['"']
+    for ch in s:
+        c = ord(ch)
+        if 0xDC80 <= c <= 0xDCFF:
+            out.append("\\u%04x" % c)
+        elif ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif c < 0x20 or 0x7F <= c < 0xA0:
+            out.append("\\u%04x" % c)
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _strip_file(message, path):
+    """The tool's error records drop the "PATH: " the library's message starts with."""
+    return message[len(path) + 2:] if message.startswith(path + ": ") else message
+
+
+def _photos(operands, problems):
+    for op in operands:
+        if os.path.isdir(op):
+            paths, errs = resnet.list_images(op)
+            problems.extend(errs)
+            yield from paths
+        else:
+            yield op
+
+
+def _classify(args):
+    try:
+        model = resnet.Model(args.weights)
+    except resnet.Error as e:
+        print("resnet: %s" % e, file=sys.stderr)
+        return 1
+    failed = 0
+    problems = []
+    out = sys.stdout
+    with model:
+        for path in _photos(args.photos, problems):
+            try:
+                top = model.classify(path, k=args.top, tta=args.tta)
+            except resnet.Error as e:
+                failed += 1
+                out.write('{"file": %s, "error": %s}\n' % (_json_string(path), _json_string(_strip_file(str(e), path))))
+                continue
+            items = ", ".join('{"index": %d, "name": %s, "prob": %.6g}' % (p["index"], _json_string(p["name"]), p["prob"])
+                              for p in top)
+            out.write('{"file": %s, "top": [%s]}\n' % (_json_string(path), items))
+            out.flush()
+    for p in problems:
+        print("resnet: %s" % p, file=sys.stderr)
+    return 1 if failed or problems else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python3 -m resnet",
+                                     description="ResNet-50 image classification (the resnet library from Python)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("classify", help="the top classes of each photo, as JSON lines (resnet classify --json)")
+    c.add_argument("-k", "--top", type=int, default=5, help="how many classes (default 5)")
+    c.add_argument("--tta", choices=resnet.TTA_MODES, default=None, help="test-time augmentation (default none)")
+    c.add_argument("--weights", default=None, help="weight file (default: as the resnet tool finds it)")
+    c.add_argument("photos", nargs="+", metavar="PHOTO|DIR")
+    args = parser.parse_args(argv)
+    if not 1 <= args.top <= resnet.NUM_CLASSES:
+        parser.error("-k must be from 1 to 1000, not %d" % args.top)
+    return _classify(args)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        sys.exit(141)

@@ -1,0 +1,77 @@
+/* convert.c - resnet_convert_weights: an fp32 weight file rewritten in bf16 (half the size).
+ * Every tensor of two or more dimensions (the convolutions' and the fc's weights) is stored as
+ * BF16, rounded to nearest even; the one-dimensional ones (batch norm, biases) stay F32: they
+ * are folded into the convolutions at load, where bf16 would round the folding itself. The
+ * metadata is copied, with precision=bf16: the file loads as a bf16 model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "io/atomic.h"
+#include "io/safetensors.h"
+#include "kernels/kernels.h"
+#include "model/resnet50.h"
+
+enum { MAX_META = 32 };
+
+resnet_status resnet_convert_weights(const char *in_path, const char *out_path, resnet_precision p,
+                                     resnet_error *err) {
+    if (!in_path || !out_path || !*out_path)
+        return rn_fail(err, RESNET_E_ARG, "resnet_convert_weights: no input or output path");
+    if (p != RESNET_PRECISION_BF16)
+        return rn_fail(err, RESNET_E_ARG, "resnet_convert_weights: can convert to bf16 only, not %s",
+                       resnet_precision_name(p));
+    if (rn_same_file(in_path, out_path))
+        return rn_fail(err, RESNET_E_ARG, "%s: is the file being converted; refusing to overwrite it", out_path);
+    /* the input must be an fp32 model that loads: a bad file is named now, not when the
+     * converted one is first used */
+    resnet_model *m = NULL;
+    resnet_status s = resnet_model_load(in_path, NULL, &m, err);
+    if (s != RESNET_OK) return s;
+    const resnet_precision was = resnet_model_precision(m);
+    resnet_model_free(m);
+    if (was != RESNET_PRECISION_FP32)
+        return rn_fail(err, RESNET_E_ARG, "%s: is a %s file; only an fp32 file converts to bf16", in_path,
+                       resnet_precision_name(was));
+
+    rn_safetensors *st;
+    if ((s = rn_st_open(in_path, &st, err)) != RESNET_OK) return s;
+    const size_t n = rn_st_count(st);
+    rn_st_entry *e = calloc(n ? n : 1, sizeof *e);
+    uint16_t **h = calloc(n ? n : 1, sizeof *h);
+    float **f = calloc(n ? n : 1, sizeof *f);
+    if (!e || !h || !f) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
+    for (size_t i = 0; s == RESNET_OK && i < n; i++) {
+        const rn_tensor *t = rn_st_tensor(st, i);
+        const size_t count = t->nbytes / rn_dtype_size(t->dtype);
+        e[i].name = t->name;
+        e[i].ndim = t->ndim;
+        memcpy(e[i].shape, t->shape, sizeof e[i].shape);
+        if (!(f[i] = malloc((count ? count : 1) * sizeof(float)))) {
+            s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
+            break;
+        }
+        if ((s = rn_st_read_f32(st, t, f[i], err)) != RESNET_OK) break;
+        e[i].data = f[i];
+        if (t->ndim >= 2) {
+            if (!(h[i] = malloc((count ? count : 1) * sizeof(uint16_t)))) {
+                s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
+                break;
+            }
+            for (size_t k = 0; k < count; k++) h[i][k] = rn_bf16_from_f32(f[i][k]);
+            free(f[i]);
+            f[i] = NULL;
+            e[i].data = NULL;
+        }
+    }
+    const char *keys[MAX_META], *vals[MAX_META], *k, *v;
+    size_t nm = 0;
+    for (size_t i = 0; nm < MAX_META - 1 && rn_st_metadata_at(st, i, &k, &v); i++)
+        if (strcmp(k, "precision") != 0) keys[nm] = k, vals[nm++] = v;
+    keys[nm] = "precision", vals[nm++] = "bf16";
+    if (s == RESNET_OK) s = rn_st_write_bf16(out_path, e, (const uint16_t *const *)h, n, keys, vals, nm, err);
+    for (size_t i = 0; i < n && h && f; i++) free(h[i]), free(f[i]);
+    free(e), free(h), free(f);
+    rn_st_close(st);
+    return s;
+}

@@ -1,0 +1,391 @@
+/* test_onnx.c - ONNX import (resnet_import_onnx, resnet import MODEL.onnx).
+ *
+ * Tier 1: the tiny exports in tests/data/onnx/ (tools/make-onnx.py --small: one with its batch
+ * norms folded by the exporter, opset 17, grouped bottlenecks; one with them kept, opset 11,
+ * basic blocks) must import to exactly the tensors of the .expected.safetensors beside them,
+ * which were made with torch and onnx, not with our code (the folded one has layer4's batch
+ * norms untrained, so its equal zero biases are one initializer read through Identity nodes).
+ * Then every way of breaking a model
+ * that the issue lists, made by re-encoding the folded export with one field changed: each
+ * must fail with one line naming the file and the node or tensor, and write nothing. (Export
+ * then import, bit-identical logits: tests/test_export.sh.)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/json.h"
+#include "io/onnx.h"
+#include "io/protobuf.h"
+#include "io/safetensors.h"
+#include "resnet.h"
+#include "testutil.h"
+
+#define DATA "tests/data/onnx/"
+
+// ---------------------------------------------------------------------------------------
+// a protobuf writer, and a re-encoder that changes one message of a model
+
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const void *d, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) exit(2);
+    }
+    if (n) memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+static void put_varint(buf *b, uint64_t v) {
+    uint8_t t[10];
+    int n = 0;
+    do {
+        t[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) t[n] |= 0x80;
+        n++;
+    } while (v);
+    put(b, t, (size_t)n);
+}
+
+static void put_bytes_field(buf *b, uint32_t num, const void *d, size_t n) {
+    put_varint(b, (uint64_t)num << 3 | 2);
+    put_varint(b, n);
+    put(b, d, n);
+}
+
+static void put_str(buf *b, uint32_t num, const char *s) { put_bytes_field(b, num, s, strlen(s)); }
+
+static void put_int(buf *b, uint32_t num, uint64_t v) {
+    put_varint(b, (uint64_t)num << 3);
+    put_varint(b, v);
+}
+
+/* What to change: the model itself ('M'), the graph's index-th node ('N') or initializer ('I'):
+ * drop its fields numbered drop (0: none), then append extra. */
+typedef struct edit {
+    char target;
+    size_t index;
+    uint32_t drop;
+    buf extra;
+} edit;
+
+static void copy_field(buf *out, const rn_pb_field *f) {
+    put_varint(out, (uint64_t)f->number << 3 | (uint64_t)f->wire);
+    if (f->wire == 0) put_varint(out, f->v);
+    else if (f->wire == 2) {
+        put_varint(out, f->len);
+        put(out, f->data, f->len);
+    } else {
+        uint8_t t[8];
+        for (int i = 0; i < (f->wire == 1 ? 8 : 4); i++) t[i] = (uint8_t)(f->v >> (8 * i));
+        put(out, t, f->wire == 1 ? 8 : 4);
+    }
+}
+
+static void edit_leaf(const uint8_t *p, size_t n, const edit *e, buf *out) {
+    rn_pb r;
+    rn_pb_field f;
+    const char *why;
+    rn_pb_init(&r, p, n);
+    while (rn_pb_next(&r, &f, &why) == 1)
+        if (f.number != e->drop) copy_field(out, &f);
+    put(out, e->extra.p, e->extra.n);
+}
+
+static buf rewrite(const uint8_t *model, size_t size, const edit *e) {
+    buf out = {0};
+    rn_pb r, g;
+    rn_pb_field f, h;
+    const char *why;
+    rn_pb_init(&r, model, size);
+    while (rn_pb_next(&r, &f, &why) == 1) {
+        if (e->target == 'M' && f.number == e->drop) continue;
+        if (f.number != 7) {
+            copy_field(&out, &f);
+            continue;
+        }
+        buf graph = {0};
+        size_t nodes = 0, inits = 0;
+        rn_pb_init(&g, f.data, f.len);
+        while (rn_pb_next(&g, &h, &why) == 1) {
+            int hit = (h.number == 1 && e->target == 'N' && nodes++ == e->index) ||
+                      (h.number == 5 && e->target == 'I' && inits++ == e->index);
+            if (!hit) {
+                copy_field(&graph, &h);
+                continue;
+            }
+            buf leaf = {0};
+            edit_leaf(h.data, h.len, e, &leaf);
+            put_bytes_field(&graph, h.number, leaf.p, leaf.n);
+            free(leaf.p);
+        }
+        put_bytes_field(&out, 7, graph.p, graph.n);
+        free(graph.p);
+    }
+    if (e->target == 'M') put(&out, e->extra.p, e->extra.n);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// checks
+
+static int message_one_line(const char *m) { return m[0] && !strchr(m, '\n'); }
+
+/* Imports in (a tmp file) and expects failure naming `want` (and the file), nothing written. */
+static void expect_refusal(const char *what, const char *in, const char *want, const char *want2) {
+    char out[1024];
+    snprintf(out, sizeof out, "%s", tu_path("out.safetensors"));
+    resnet_error err;
+    memset(&err, 0, sizeof err);
+    resnet_status s = resnet_import_onnx(in, out, RESNET_NORM_TORCH, NULL, &err);
+    CHECK(s != RESNET_OK, "%s: imported", what);
+    if (s == RESNET_OK) return;
+    CHECK(message_one_line(err.message), "%s: message '%s'", what, err.message);
+    CHECK(strstr(err.message, in) != NULL, "%s: message does not name the file: %s", what, err.message);
+    CHECK(strstr(err.message, want) != NULL, "%s: message lacks '%s': %s", what, want, err.message);
+    CHECK(!want2 || strstr(err.message, want2) != NULL, "%s: message lacks '%s': %s", what, want2, err.message);
+    CHECK(tu_count_files_like("out.safetensors") == 0, "%s: something was written", what);
+}
+
+static void compare_files(const char *got_path, const char *want_path) {
+    rn_safetensors *got = NULL, *want = NULL;
+    resnet_error err;
+    CHECK(rn_st_open(got_path, &got, &err) == RESNET_OK, "%s", err.message);
+    CHECK(rn_st_open(want_path, &want, &err) == RESNET_OK, "%s", err.message);
+    if (!got || !want) goto done;
+    CHECK(rn_st_count(got) == rn_st_count(want), "%zu tensors, expected %zu", rn_st_count(got), rn_st_count(want));
+    for (size_t i = 0; i < rn_st_count(want) && i < rn_st_count(got); i++) {
+        const rn_tensor *w = rn_st_tensor(want, i), *g = rn_st_tensor(got, i);
+        CHECK(strcmp(w->name, g->name) == 0, "tensor %zu is '%s', expected '%s'", i, g->name, w->name);
+        CHECK(w->ndim == g->ndim && memcmp(w->shape, g->shape, sizeof(int64_t) * (size_t)w->ndim) == 0,
+              "'%s': shape differs", w->name);
+        CHECK(w->nbytes == g->nbytes && memcmp(w->data, g->data, w->nbytes) == 0, "'%s': values differ", w->name);
+    }
+    const char *v = rn_st_metadata(got, "variant"), *n = rn_st_metadata(got, "normalization"),
+               *e = rn_st_metadata(got, "bn_eps");
+    CHECK(v && strcmp(v, "v1.5") == 0, "variant %s", v ? v : "(none)");
+    CHECK(n && strcmp(n, "torch") == 0, "normalization %s", n ? n : "(none)");
+    CHECK(e && strcmp(e, "1e-05") == 0, "bn_eps %s", e ? e : "(none)");
+done:
+    rn_st_close(got);
+    rn_st_close(want);
+}
+
+static void test_tiny_exports(void) {
+    const char *names[] = {"tiny_bottleneck", "tiny_basic"};
+    for (int i = 0; i < 2; i++) {
+        char in[256], want[256];
+        snprintf(in, sizeof in, DATA "%s.onnx", names[i]);
+        snprintf(want, sizeof want, DATA "%s.expected.safetensors", names[i]);
+        const char *out = tu_path("tiny.safetensors");
+        resnet_error err;
+        resnet_status s = resnet_import_onnx(in, out, RESNET_NORM_TORCH, NULL, &err);
+        CHECK(s == RESNET_OK, "%s: %s", in, err.message);
+        if (s == RESNET_OK) compare_files(out, want);
+        unlink(out);
+    }
+}
+
+static void test_labels(void) {
+    const char *out = tu_path("labels.safetensors"), *lab = tu_path("names.txt");
+    const char names[] = "tabby \"cat\"\nback\\slash\r\nthird\nfourth\nfifth\n";
+    tu_write_file(lab, names, sizeof names - 1);
+    resnet_error err;
+    resnet_status s = resnet_import_onnx(DATA "tiny_basic.onnx", out, RESNET_NORM_CAFFE, lab, &err);
+    CHECK(s == RESNET_OK, "%s", err.message);
+    rn_safetensors *st = NULL;
+    if (s == RESNET_OK && rn_st_open(out, &st, &err) == RESNET_OK) {
+        const char *j = rn_st_metadata(st, "labels"), *n = rn_st_metadata(st, "normalization");
+        CHECK(n && strcmp(n, "caffe") == 0, "normalization %s", n ? n : "(none)");
+        rn_json_doc *doc = NULL;
+        CHECK(j && rn_json_parse(j, strlen(j), NULL, &doc, NULL, 0) == 0, "labels not JSON: %s", j ? j : "(none)");
+        const rn_json *root = doc ? rn_json_root(doc) : NULL;
+        CHECK(root && rn_json_count(root) == 5, "labels count");
+        const char *a = root ? rn_json_string(rn_json_at(root, 0), NULL) : NULL,
+                   *b = root ? rn_json_string(rn_json_at(root, 1), NULL) : NULL;
+        CHECK(a && strcmp(a, "tabby \"cat\"") == 0, "label 0 '%s'", a ? a : "");
+        CHECK(b && strcmp(b, "back\\slash") == 0, "label 1 '%s'", b ? b : "");
+        rn_json_free(doc);
+        rn_st_close(st);
+    }
+    unlink(out);
+    tu_write_file(lab, "one\ntwo\n", 8);
+    s = resnet_import_onnx(DATA "tiny_basic.onnx", out, RESNET_NORM_TORCH, lab, &err);
+    CHECK(s != RESNET_OK && strstr(err.message, "2 names") && strstr(err.message, "5 classes"), "%s", err.message);
+    CHECK(tu_count_files_like("labels.safetensors") == 0, "written despite wrong labels");
+}
+
+static void test_hostile(void) {
+    size_t size = 0;
+    uint8_t *model = tu_read_file(DATA "tiny_bottleneck.onnx", &size);
+    CHECK(model != NULL, "cannot read the tiny model");
+    if (!model) return;
+    char in[1024]; /* tu_path's buffers are reused */
+    snprintf(in, sizeof in, "%s", tu_path("bad.onnx"));
+    resnet_error err;
+    rn_onnx_model *m = NULL;
+    CHECK(rn_onnx_open(DATA "tiny_bottleneck.onnx", &m, &err) == RESNET_OK, "%s", err.message);
+    if (!m) return;
+    /* the folded export: the stem's Conv, Relu and MaxPool are the first of their kinds (the
+     * Identity nodes of shared initializers come before them) */
+    size_t conv = SIZE_MAX, relu = SIZE_MAX, pool = SIZE_MAX;
+    for (size_t i = m->n_nodes; i-- > 0;) {
+        if (strcmp(m->nodes[i].op, "Conv") == 0) conv = i;
+        if (strcmp(m->nodes[i].op, "Relu") == 0) relu = i;
+        if (strcmp(m->nodes[i].op, "MaxPool") == 0) pool = i;
+    }
+    CHECK(conv < relu && relu < pool && pool < m->n_nodes, "unexpected layout of the tiny model");
+    if (pool >= m->n_nodes) return;
+
+    tu_write_file(in, model, size / 2);
+    expect_refusal("cut short", in, "not a valid ONNX model", NULL);
+
+    tu_write_file(in, "", 0);
+    expect_refusal("empty", in, "empty file", NULL);
+
+    buf b = {0};
+    put(&b, model, size);
+    put(&b, "\x12\x7f", 2); /* producer_name of 127 bytes, none there */
+    tu_write_file(in, b.p, b.n);
+    expect_refusal("length past the end", in, "a field length past the end", NULL);
+    b.n = size;
+    put(&b, "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12); /* an 11-byte varint */
+    tu_write_file(in, b.p, b.n);
+    expect_refusal("11-byte varint", in, "longer than 10 bytes", NULL);
+    free(b.p);
+
+    buf nograph = {0};
+    put_int(&nograph, 1, 8);
+    tu_write_file(in, nograph.p, nograph.n);
+    expect_refusal("no graph", in, "no graph", NULL);
+    free(nograph.p);
+
+    /* initializer 0 with 4 bytes of raw_data */
+    edit e = {'I', 0, 9, {0}};
+    put_bytes_field(&e.extra, 9, "\0\0\0\0", 4);
+    buf r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal("raw_data short", in, m->inits[0].name, "raw_data");
+    free(r.p);
+    free(e.extra.p);
+
+    /* initializer 0 in an external file: missing, then too short, then outside the folder */
+    const char *locs[] = {"w.bin", "w.bin", "../w.bin"};
+    const char *wants[] = {"w.bin", "too short", "not a file beside the model"};
+    for (int k = 0; k < 3; k++) {
+        memset(&e, 0, sizeof e);
+        e.target = 'I';
+        e.drop = 9;
+        buf kv = {0};
+        put_str(&kv, 1, "location");
+        put_str(&kv, 2, locs[k]);
+        put_bytes_field(&e.extra, 13, kv.p, kv.n);
+        put_int(&e.extra, 14, 1);
+        free(kv.p);
+        if (k == 1) tu_write_file(tu_path("w.bin"), "abcd", 4);
+        r = rewrite(model, size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal("external data", in, m->inits[0].name, wants[k]);
+        free(r.p);
+        free(e.extra.p);
+    }
+    unlink(tu_path("w.bin"));
+
+    /* opset 10 */
+    memset(&e, 0, sizeof e);
+    e.target = 'M';
+    e.drop = 8;
+    buf os = {0};
+    put_int(&os, 2, 10);
+    put_bytes_field(&e.extra, 8, os.p, os.n);
+    free(os.p);
+    r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal("opset 10", in, "opset 10", NULL);
+    free(r.p);
+    free(e.extra.p);
+
+    /* a cycle: the stem Conv reads the MaxPool's output */
+    memset(&e, 0, sizeof e);
+    e.target = 'N';
+    e.index = conv;
+    e.drop = 1;
+    put_str(&e.extra, 1, m->nodes[pool].out[0]);
+    for (size_t k = 1; k < m->nodes[conv].n_in; k++) put_str(&e.extra, 1, m->nodes[conv].in[k]);
+    r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal("cycle", in, "cycle", m->nodes[conv].name);
+    free(r.p);
+    free(e.extra.p);
+
+    /* an unsupported node where the stem's Relu is */
+    memset(&e, 0, sizeof e);
+    e.target = 'N';
+    e.index = relu;
+    e.drop = 4;
+    put_str(&e.extra, 4, "Sigmoid");
+    r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal("unsupported node", in, m->nodes[relu].name, "Sigmoid");
+    free(r.p);
+    free(e.extra.p);
+
+    /* the re-encoder itself changes nothing when asked to change nothing */
+    memset(&e, 0, sizeof e);
+    e.target = 'N';
+    e.index = 1;
+    r = rewrite(model, size, &e);
+    CHECK(r.n == size && memcmp(r.p, model, size) == 0, "the re-encoder is not the identity");
+    tu_write_file(in, r.p, r.n);
+    CHECK(resnet_import_onnx(in, tu_path("ok.safetensors"), RESNET_NORM_TORCH, NULL, &err) == RESNET_OK, "%s",
+          err.message);
+    unlink(tu_path("ok.safetensors"));
+    free(r.p);
+    unlink(in);
+    rn_onnx_close(m);
+    free(model);
+}
+
+/* The tool: ONNX told from TF.js by its bytes, whatever the name; one line and exit 1. */
+static void test_cli(void) {
+    const char *bin = getenv("RESNET_BIN") ? getenv("RESNET_BIN") : "build/resnet";
+    char cmd[2048], out[4096];
+    size_t size = 0;
+    uint8_t *model = tu_read_file(DATA "tiny_basic.onnx", &size);
+    if (!model) return;
+    tu_write_file(tu_path("model.json"), model, size); /* an ONNX file under a TF.js name */
+    free(model);
+    snprintf(cmd, sizeof cmd, "%s import %s -o %s 2>&1", bin, tu_path("model.json"), tu_path("cli.safetensors"));
+    CHECK(tu_run(cmd, out, sizeof out) == 0, "%s: %s", cmd, out);
+    unlink(tu_path("cli.safetensors"));
+    tu_write_file(tu_path("half.onnx"), "\x08\x07\x3a\x40", 4);
+    snprintf(cmd, sizeof cmd, "%s import %s -o %s 2>&1", bin, tu_path("half.onnx"), tu_path("cli.safetensors"));
+    int rc = tu_run(cmd, out, sizeof out);
+    CHECK(rc == 1 && strstr(out, "half.onnx") && strstr(out, "past the end") && strchr(out, '\n') == out + strlen(out) - 1,
+          "exit %d: %s", rc, out);
+    CHECK(tu_count_files_like("cli.safetensors") == 0, "written");
+    tu_write_file(tu_path("m.json"), "{\"format\": \"graph-model\"}", 25);
+    snprintf(cmd, sizeof cmd, "%s import %s -o %s 2>&1", bin, tu_path("m.json"), tu_path("cli.safetensors"));
+    rc = tu_run(cmd, out, sizeof out);
+    CHECK(rc == 1 && strstr(out, "layers-model") && !strstr(out, "ONNX"), "JSON taken for ONNX? exit %d: %s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s import %s --variant v1 -o %s 2>&1", bin, DATA "tiny_basic.onnx", tu_path("cli.safetensors"));
+    rc = tu_run(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "--variant"), "exit %d: %s", rc, out);
+}
+
+int main(void) {
+    tu_make_tmpdir("rn-onnx-");
+    RUN(test_tiny_exports);
+    RUN(test_labels);
+    RUN(test_hostile);
+    RUN(test_cli);
+    tu_remove_tmpdir();
+    return TEST_DONE();
+}

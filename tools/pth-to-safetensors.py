@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""pth-to-safetensors.py - a PyTorch checkpoint (.pth / .pt) -> a safetensors weight file.
+
+    tools/pth-to-safetensors.py CHECKPOINT.pth OUT.safetensors [--labels names.txt]
+                                 [--norm torch|caffe] [--variant v1.5|v1] [--force]
+
+The checkpoint may be a state_dict, a dict holding one under 'state_dict' or 'model' (what
+training scripts save), or a whole pickled model (its .state_dict() is taken). Keys with the
+'module.' prefix DataParallel adds are stripped. Tensors are written in the checkpoint's order:
+floating point ones as F32, integer ones (num_batches_tracked) as I64, which `resnet` ignores.
+The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5)
+unless told otherwise, and the labels (one name a line) as a JSON array when given.
+
+Needs only torch (Debian's python3-torch): the safetensors format is written here by hand, an
+8-byte little-endian header length, the JSON header, then the data. A whole pickled model needs
+the classes it was made of importable (torchvision's are when python3-torchvision is installed).
+The output is written to a temporary beside it and renamed into place; an existing file that is
+not safetensors is refused unless --force.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import torch
+
+
+def fail(msg):
+    print('pth-to-safetensors: ' + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def load_state_dict(path):
+    try:
+        # weights_only where this torch has it: a plain state_dict needs no code from the file
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except TypeError:
+        obj = torch.load(path, map_location='cpu')
+    except Exception:
+        try:
+            obj = torch.load(path, map_location='cpu')  # a whole model: its classes are unpickled
+        except Exception as e:
+            fail('%s: not a PyTorch checkpoint this torch can read (%s)' % (path, str(e).splitlines()[0]))
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if isinstance(obj, dict):
+        for key in ('state_dict', 'model'):
+            inner = obj.get(key)
+            if isinstance(inner, torch.nn.Module):
+                inner = inner.state_dict()
+            if isinstance(inner, dict) and inner and all(torch.is_tensor(v) for v in inner.values()):
+                obj = inner
+                break
+    if not isinstance(obj, dict) or not obj:
+        fail('%s: holds no state_dict (a dict of tensors), nor a model' % path)
+    out = {}
+    for k, v in obj.items():
+        if not torch.is_tensor(v):
+            fail("%s: entry '%s' is a %s, not a tensor" % (path, k, type(v).__name__))
+        out[k[len('module.'):] if k.startswith('module.') else k] = v
+    return out
+
+
+def write_safetensors(tensors, path, metadata):
+    header, blobs, offset = {'__metadata__': metadata}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().cpu().contiguous()
+        if t.is_floating_point():
+            dtype, data = 'F32', t.to(torch.float32).numpy().astype('<f4').tobytes()
+        elif t.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+            dtype, data = 'I64', t.to(torch.int64).numpy().astype('<i8').tobytes()
+        else:
+            fail("tensor '%s' has dtype %s, which is not written" % (name, t.dtype))
+        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    h = json.dumps(header, separators=(',', ':')).encode()
+    h += b' ' * (-len(h) % 8)
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(struct.pack('<Q', len(h)))
+            f.write(h)
+            for b in blobs:
+                f.write(b)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def is_safetensors(path):
+    with open(path, 'rb') as f:
+        head = f.read(9)
+    return len(head) == 0 or (len(head) == 9 and head[8:9] == b'{')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('checkpoint')
+    ap.add_argument('out')
+    ap.add_argument('--labels', help='class names, one a line')
+    ap.add_argument('--norm', choices=('torch', 'caffe'), default='torch')
+    ap.add_argument('--variant', choices=('v1.5', 'v1'), default='v1.5')
+    ap.add_argument('--force', action='store_true', help='replace an existing file that is not safetensors')
+    a = ap.parse_args()
+    if not os.path.isfile(a.checkpoint):
+        fail('%s: no such file' % a.checkpoint)
+    if os.path.exists(a.out):
+        if os.path.samefile(a.out, a.checkpoint):
+            fail('%s is the checkpoint; choose another output name' % a.out)
+        if not a.force and not is_safetensors(a.out):
+            fail('%s exists and is not a safetensors file (--force to replace it)' % a.out)
+    sd = load_state_dict(a.checkpoint)
+    meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
+    if a.labels:
+        with open(a.labels, encoding='utf-8') as f:
+            names = f.read().split('\n')
+        if names and names[-1] == '':
+            names.pop()
+        names = [n[:-1] if n.endswith('\r') else n for n in names]
+        if any(not n for n in names):
+            fail('%s: an empty name (line %d)' % (a.labels, names.index('') + 1))
+        fc = sd.get('fc.bias')
+        if fc is not None and fc.numel() != len(names):
+            fail('%s has %d names, the network has %d classes' % (a.labels, len(names), fc.numel()))
+        meta['labels'] = json.dumps(names, ensure_ascii=False)
+    write_safetensors(sd, a.out, meta)
+    print('pth-to-safetensors: wrote %s (%d tensors)' % (a.out, len(sd)), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
