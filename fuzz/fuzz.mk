@@ -8,7 +8,7 @@
 FUZZ_CC      ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 15
-FUZZ_NAMES    = image safetensors tfjs serve onnx
+FUZZ_NAMES    = image safetensors tfjs serve onnx oip head
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # Images above 4 Mpixel are refused here (134 Mpixel in the library): same code paths, but
 # no second-long decodes of lying headers (src/image/image.h).
@@ -18,8 +18,8 @@ FUZZ_LIB_SRC  = src/common.c src/io/json.c src/io/fileio.c src/io/atomic.c src/i
                 src/io/protobuf.c src/io/onnx.c src/io/onnx_import.c \
                 src/image/decode.c src/image/decode_jpeg.c src/image/decode_png.c src/image/decode_webp.c \
                 src/image/decode_tiff.c src/image/decode_gif.c src/image/decode_bmp.c src/image/decode_pnm.c \
-                src/image/exif.c src/image/resize.c src/image/preprocess.c \
-                src/cli/serve_request.c
+                src/image/image.c src/image/exif.c src/image/resize.c src/image/preprocess.c \
+                src/cli/serve_request.c src/cli/serve_oip.c src/cli/serve_guard.c
 FUZZ_LIB_OBJ  = $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BIN      = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 
@@ -51,6 +51,8 @@ fuzz-run: fuzz
 
 # The regression inputs also run in the normal test suite (gcc), through the same harness code.
 $(BUILD)/tests/test_fuzz_regressions: fuzz/fuzz_common.h fuzz/fuzz_image.c fuzz/fuzz_safetensors.c fuzz/fuzz_tfjs.c fuzz/fuzz_onnx.c \
-    fuzz/fuzz_serve.c $(BUILD)/src/cli/serve_request.o
+    fuzz/fuzz_serve.c fuzz/fuzz_oip.c fuzz/fuzz_head.c $(BUILD)/src/cli/serve_request.o $(BUILD)/src/cli/serve_oip.o \
+    $(BUILD)/src/cli/serve_guard.o
 # the serve harness's parser is the tool's, not the library's
-TEST_EXTRA_test_fuzz_regressions = $(BUILD)/src/cli/serve_request.o
+TEST_EXTRA_test_fuzz_regressions = $(BUILD)/src/cli/serve_request.o $(BUILD)/src/cli/serve_oip.o \
+    $(BUILD)/src/cli/serve_guard.o

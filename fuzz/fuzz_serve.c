@@ -19,7 +19,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size);
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size) {
     serve_request req;
-    const int rc = serve_request_parse((const char *)data, size, &req);
+    const int rc = serve_request_parse((const char *)data, size, RESNET_NUM_CLASSES, &req);
     FUZZ_CHECK(rc == 0 || rc == -1 || rc == -2);
     if (rc != -2) {
         FUZZ_CHECK(req.id != NULL);

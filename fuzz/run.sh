@@ -3,7 +3,7 @@
 # (any crash fails), then SECONDS of fuzzing from there. `make fuzz-run` calls it (CI); for
 # long runs give more seconds, e.g. nice -n 19 fuzz/run.sh 600 image.
 #
-#   fuzz/run.sh SECONDS [HARNESS...]      (default: image safetensors tfjs serve onnx)
+#   fuzz/run.sh SECONDS [HARNESS...]      (default: image safetensors tfjs serve onnx oip head)
 #
 # Inputs the run finds interesting go to $FUZZ_BUILD/work/<harness>/ (kept between runs, so a
 # longer campaign can resume); crashes to $FUZZ_BUILD/work/crash-<harness>-*. Neither touches
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 2
 B=${FUZZ_BUILD:-build-fuzz}
 secs=${1:?usage: fuzz/run.sh SECONDS [HARNESS...]}
 shift
-[ $# -gt 0 ] || set -- image safetensors tfjs serve onnx
+[ $# -gt 0 ] || set -- image safetensors tfjs serve onnx oip head
 
 # -malloc_limit_mb=256: no input of these sizes needs more (the fuzz build's images are at most
 # 4 Mpixels), so a bigger single allocation is a finding: it is how a header that claims 2 GB
@@ -25,6 +25,8 @@ opts_for() { # per harness: the largest input, and a dictionary of the format's 
     tfjs) echo "-max_len=65536 -dict=fuzz/tfjs.dict" ;;
     serve) echo "-max_len=4096 -dict=fuzz/serve.dict" ;;
     onnx) echo "-max_len=262144 -dict=fuzz/onnx.dict" ;; # the seeds are real exports of 68 and 227 KB
+    oip) echo "-max_len=4096 -dict=fuzz/oip.dict" ;;
+    head) echo "-max_len=20000 -dict=fuzz/head.dict" ;;
   esac
 }
 
@@ -34,7 +36,7 @@ for h in "$@"; do
   [ -x "$bin" ] || { echo "fuzz: $bin not built (make fuzz)" >&2; exit 2; }
   mkdir -p "$B/work/$h"
   dirs=("$B/work/$h")
-  # made by make_corpus for the file formats; serve's seeds are its fuzz/regressions/serve
+  # made by make_corpus for the file formats; serve's, oip's and head's seeds are their fuzz/regressions/
   [ -d "$B/corpus/$h" ] && dirs+=("$B/corpus/$h")
   [ -d "fuzz/regressions/$h" ] && dirs+=("fuzz/regressions/$h")
   echo "== fuzz_$h: seeds and regressions, then ${secs}s of fuzzing"

@@ -132,7 +132,7 @@ check("POST /v1/classify?k=2&tta=flip = classify -k 2 --tta flip", st == 200 and
 bad = [
     ("not JSON", "POST", "/v2/models/resnet50/infer", b"{nope", 400, "not JSON"),
     ("FP32 input", "POST", "/v2/models/resnet50/infer",
-     json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}).encode(), 400, "BYTES"),
+     json.dumps({"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "data": [1.0]}]}).encode(), 400, "BYTES"),
     ("no inputs", "POST", "/v2/models/resnet50/infer", b"{}", 400, "inputs"),
     ("shape and data disagree", "POST", "/v2/models/resnet50/infer",
      json.dumps(infer_body(B64[:1], shape=[2])).encode(), 400, "shape"),

@@ -193,4 +193,58 @@ with tempfile.TemporaryDirectory() as tmp:
     check("output_stride 12 refused", isinstance(raises(lambda: resnet.Model(FAM + "/small_basic.safetensors",
                                                                               output_stride=12), ValueError), ValueError))
 
+# ---- the edges (issue 25): threads, NUL bytes, empty tta, non-finite input, wrapped ints ----
+import threading
+SMALL = FAM + "/small_grouped.safetensors"
+crashed_free = True
+for run in range(8):
+    mt = resnet.Model(SMALL, threads=1)
+    errors, calls = [], [0]
+
+    def worker():
+        while True:
+            try:
+                mt.classify(DEMO[0], k=1)
+                calls[0] += 1
+            except resnet.Error as e:
+                errors.append(e)
+                return
+            except Exception as e:  # anything else is a failure
+                errors.append(e)
+                return
+
+    ths = [threading.Thread(target=worker) for _ in range(2)]
+    for t in ths:
+        t.start()
+    import time
+    time.sleep(0.05 * (run % 4 + 1))
+    mt.close()
+    for t in ths:
+        t.join(30)
+    crashed_free = crashed_free and all(isinstance(e, resnet.Error) and "closed" in str(e) for e in errors) and \
+        len(errors) == 2 and not any(t.is_alive() for t in ths)
+check("close() from another thread while calls run (8 runs, 2 callers): no crash, the calls after it raise "
+      "resnet.Error 'closed'", crashed_free, (errors, calls))
+with resnet.Model(SMALL) as ms:
+    for label, fn in (("a photo path", lambda: ms.classify(DEMO[0] + "\0junk")),
+                      ("a weight path", lambda: resnet.Model(SMALL + "\0junk")),
+                      ("load_image", lambda: resnet.load_image(DEMO[0] + "\0junk")),
+                      ("list_images", lambda: resnet.list_images(os.path.dirname(DEMO[0]) + "\0junk")),
+                      ("tta", lambda: ms.classify(DEMO[0], tta="flip\0junk"))):
+        e = raises(fn, ValueError)
+        check("a NUL byte in %s: ValueError" % label, isinstance(e, ValueError), e)
+    e = raises(lambda: ms.classify(DEMO[0], tta=""), ValueError)
+    check("tta='': ValueError (not taken as none)", isinstance(e, ValueError), e)
+    S = ms.input_size
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.zeros((3, S, S), np.float32)
+        x[1, 2, 3] = bad
+        e = raises(lambda: ms.classify(x), ValueError)
+        check("an input array with %s: ValueError, no answer" % bad, isinstance(e, ValueError), e)
+e = raises(lambda: resnet.class_name(2 ** 32 + 285), IndexError)
+check("class_name(2**32 + 285): IndexError (not wrapped to 285)", isinstance(e, IndexError), e)
+for t in (2 ** 40, -1, 1.5):
+    e = raises(lambda: resnet.Model(SMALL, threads=t), ValueError)
+    check("Model(threads=%r): ValueError" % (t,), isinstance(e, ValueError), e)
+
 finish()

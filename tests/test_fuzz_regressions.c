@@ -41,6 +41,12 @@ static char fuzz_what[512];
 #define FUZZ_ENTRY fuzz_onnx_one
 #include "../fuzz/fuzz_onnx.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_oip_one
+#include "../fuzz/fuzz_oip.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_head_one
+#include "../fuzz/fuzz_head.c"
+#undef FUZZ_ENTRY
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 
@@ -111,6 +117,8 @@ static void test_safetensors_regressions(void) { run_dir("safetensors", fuzz_saf
 static void test_tfjs_regressions(void) { run_dir("tfjs", fuzz_tfjs_one); }
 static void test_serve_regressions(void) { run_dir("serve", fuzz_serve_one); }
 static void test_onnx_regressions(void) { run_dir("onnx", fuzz_onnx_one); }
+static void test_oip_regressions(void) { run_dir("oip", fuzz_oip_one); }
+static void test_head_regressions(void) { run_dir("head", fuzz_head_one); }
 
 /* The harnesses themselves on inputs made here: a JPEG signature and nothing more (refused), the
  * smallest valid safetensors file, a model.json that is not JSON, an ONNX model cut short. */
@@ -139,5 +147,7 @@ int main(void) {
     RUN(test_tfjs_regressions);
     RUN(test_serve_regressions);
     RUN(test_onnx_regressions);
+    RUN(test_oip_regressions);
+    RUN(test_head_regressions);
     return TEST_DONE();
 }

@@ -9,4 +9,12 @@ set -u
 cd "$(dirname "$0")/.."
 . tests/common.sh
 use_python
-TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} timeout 900 "$py" tests/http_check.py
+TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} timeout 900 "$py" tests/http_check.py | tee "$tmp/check.log"
+rc=${PIPESTATUS[0]}
+# hostile clients (tests/http_hostile.py): framing, sizes, slow clients, the drain's deadline
+TMPDIR=$tmp RESNET_BIN=${RESNET_BIN:-$BUILD/resnet} timeout 600 "$py" tests/http_hostile.py | tee "$tmp/hostile.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+# one summary for tests/run.sh: the two scripts' counts together
+cat "$tmp/check.log" "$tmp/hostile.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' |
+  awk '{p += $1; f += $3} END {printf "%d passed, %d failed\n", p, f}'
+exit $rc

@@ -650,6 +650,20 @@ static void test_bad_input(void) {
     CHECK(st != RESNET_OK && err.message[0], "empty memory accepted");
 }
 
+/* An image over the pixel limit is refused with its size and the limit named. */
+static void test_preprocess_over_limit_message(void) {
+    unsigned char px[3] = {0, 0, 0};
+    resnet_image img = {.width = 20000, .height = 20000, .rgb = px};
+    static float out[3 * 224 * 224];
+    resnet_error err;
+    CHECK(resnet_preprocess_image(&img, RESNET_NORM_CAFFE, out, &err) == RESNET_E_ARG, "over the limit is refused");
+    CHECK(strstr(err.message, "20000x20000") && strstr(err.message, "limit"), "names the size and the limit: %s",
+          err.message);
+    img.width = 0;
+    CHECK(resnet_preprocess_image(&img, RESNET_NORM_CAFFE, out, &err) == RESNET_E_ARG && strstr(err.message, "0x20000"),
+          "a zero side named: %s", err.message);
+}
+
 /* resnet_image_encode_png: the PNG in memory decodes to the same pixels, and says it is ours. */
 static void test_encode_png_memory(void) {
     unsigned char px[5 * 3 * 3];
@@ -677,6 +691,7 @@ static void test_encode_png_memory(void) {
 }
 
 int main(void) {
+    RUN(test_preprocess_over_limit_message);
     RUN(test_golden_inputs);
     RUN(test_golden_inputs_shared);
     RUN(test_torch_norm_matches_caffe);

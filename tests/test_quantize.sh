@@ -60,8 +60,11 @@ run "$BIN" quantize "$tmp/junk" -o "$tmp/none.safetensors"
   [ -z "$(ls "$tmp" | grep tmp)" ]
 check "no readable photo: a clear error, no file (nor a temporary)" $? "rc=$rc $err"
 run "$BIN" quantize demo -o "$W"
-[ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "being quantized"
+[ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "is the weights file (--weights) being quantized"
 check "the fp32 file as the output is refused" $? "rc=$rc $err"
+run "$BIN" quantize demo --weights "$tmp/q1.safetensors" -o "$tmp/q1.safetensors"
+[ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "is the weights file" && ! printf '%s' "$err" | grep -q fp32
+check "an int8 file as both source and output: called the weights file, not fp32" $? "rc=$rc $err"
 run "$BIN" quantize demo -o "$tmp/q4.safetensors" --weights "$tmp/q1.safetensors"
 [ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "already an int8 file" && [ ! -e "$tmp/q4.safetensors" ]
 check "an int8 file as the source is refused" $? "rc=$rc $err"

@@ -186,8 +186,18 @@ def library_version():
     return s.value.decode()
 
 
+def _path(p, what="a path"):
+    """p as the C library's bytes; a NUL byte would cut it short there, so it is refused."""
+    b = os.fsencode(p)
+    if b"\0" in b:
+        raise ValueError("%s with a NUL byte: %r" % (what, p))
+    return b
+
+
 def class_name(index):
     """ImageNet class name of index 0..999."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < 1000:
+        raise IndexError("class index %r is not in 0..999" % (index,))
     name = _library().resnet_class_name(int(index))
     if name is None:
         raise IndexError("class index %d is not in 0..999" % index)
@@ -200,7 +210,7 @@ def load_image(path):
     lib = _library()
     img = _Image()
     err = _Error()
-    _check(lib.resnet_image_load(os.fsencode(path), ctypes.byref(img), ctypes.byref(err)), err)
+    _check(lib.resnet_image_load(_path(path), ctypes.byref(img), ctypes.byref(err)), err)
     try:
         return np.ctypeslib.as_array(img.rgb, shape=(img.height, img.width, 3)).copy()
     finally:
@@ -214,7 +224,7 @@ def list_images(folder):
     lib = _library()
     lst = _FileList()
     err = _Error()
-    _check(lib.resnet_list_images(os.fsencode(folder), ctypes.byref(lst), ctypes.byref(err)), err)
+    _check(lib.resnet_list_images(_path(folder, "a folder"), ctypes.byref(lst), ctypes.byref(err)), err)
     try:
         paths = [os.fsdecode(lst.paths[i]) for i in range(lst.count)]
         problems = [lst.problems[i].decode("utf-8", "surrogateescape") for i in range(lst.n_problems)]
@@ -260,8 +270,8 @@ class Model:
     file converted as it loads); threads: 0 = the model's pool, one thread per core; labels: a text
     file of class names; size: the crop the network sees (default the file's, else 224);
     output_stride: 32, 16 or 8 (dilated last stages, for stages()). Safe to share between
-    threads (calls on one Model are serialised; for parallel work use one Model per process,
-    as the Dask example does)."""
+    threads (calls on one Model are serialised, and close() waits for the call in progress;
+    for parallel work use one Model per process, as the Dask example does)."""
 
     def __init__(self, path=None, kernels=None, direct=False, threads=0, labels=None, size=None,
                  output_stride=None, precision=None):
@@ -270,8 +280,10 @@ class Model:
         self._model = None
         self._session = None
         self._batch = 0
-        self._threads = int(threads)
         self._lock = threading.Lock()
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 0 <= threads <= 256:
+            raise ValueError("threads must be a whole number from 0 (one per core) to 256, not %r" % (threads,))
+        self._threads = int(threads)
         self.path = os.fspath(path) if path is not None else default_weights()
         if path is None and not os.environ.get("RESNET_WEIGHTS") and not os.path.exists(self.path):
             raise Error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
@@ -291,14 +303,12 @@ class Model:
             raise ValueError("output_stride must be 8, 16 or 32, not %r" % (output_stride,))
         opts.input_size = int(size or 0)
         opts.output_stride = int(output_stride or 0)
-        labels_path = os.fsencode(labels) if labels is not None else None
-        if labels_path is not None and b"\0" in labels_path:
-            raise ValueError("labels: a path with a NUL byte")
+        labels_path = _path(labels, "labels: a path") if labels is not None else None
         opts.labels = labels_path
         opts.precision = _PRECISIONS[precision]
         model = ctypes.c_void_p()
         err = _Error()
-        _check(lib.resnet_model_load(os.fsencode(self.path), ctypes.byref(opts), ctypes.byref(model),
+        _check(lib.resnet_model_load(_path(self.path, "a weight path"), ctypes.byref(opts), ctypes.byref(model),
                                      ctypes.byref(err)), err)
         self._model = model
         self._norm = lib.resnet_model_norm(model)
@@ -329,16 +339,19 @@ class Model:
             return self._lib.resnet_model_class_label(self._model, int(index), buf, 32).decode("utf-8", "replace")
 
     def close(self):
-        """Frees the model (also done when it is garbage-collected)."""
+        """Frees the model (also done when it is garbage-collected). From another thread it
+        waits for the call in progress; calls after it raise resnet.Error."""
         lib = getattr(self, "_lib", None)
-        if lib is None:
+        lock = getattr(self, "_lock", None)
+        if lib is None or lock is None:
             return
-        if self._session:
-            lib.resnet_session_free(self._session)
-            self._session = None
-        if self._model:
-            lib.resnet_model_free(self._model)
-            self._model = None
+        with lock:
+            if self._session:
+                lib.resnet_session_free(self._session)
+                self._session = None
+            if self._model:
+                lib.resnet_model_free(self._model)
+                self._model = None
 
     def __del__(self):
         self.close()
@@ -365,7 +378,10 @@ class Model:
         return s
 
     def _views(self, tta):
-        mode = self._lib.resnet_tta_parse((tta or "none").encode()) if isinstance(tta, (str, type(None))) else -1
+        if tta is None:
+            tta = "none"
+        ok = isinstance(tta, str) and tta != "" and "\0" not in tta
+        mode = self._lib.resnet_tta_parse(tta.encode()) if ok else -1
         if mode < 0:
             raise ValueError("tta must be one of %s, not %r" % (", ".join(TTA_MODES), tta))
         views = (_View * TTA_MAX_VIEWS)()
@@ -378,15 +394,21 @@ class Model:
         return self._input(photo, tta)
 
     def _input(self, photo, tta):
+        with self._lock:  # the model is not freed (close) while it is read here
+            if not self._model:
+                raise Error("the model is closed", 1)
+            return self._input_locked(photo, tta)
+
+    def _input_locked(self, photo, tta):
         views, n, mode = self._views(tta)
         err = _Error()
         size = self.input_size
-        if not self._model:
-            raise Error("the model is closed", 1)
         if isinstance(photo, np.ndarray):
             if mode != 0:
                 raise ValueError("tta needs the photo's file or bytes, not an array")
             if photo.dtype == np.float32 and photo.shape == (3, size, size):
+                if not np.isfinite(photo).all():  # the library refuses non-finite outputs; inputs too
+                    raise ValueError("the input array has inf or NaN values")
                 return np.ascontiguousarray(photo).reshape(1, 3, size, size)
             if photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3 and photo.shape[0] > 0 \
                     and photo.shape[1] > 0:
@@ -404,7 +426,8 @@ class Model:
             st = self._lib.resnet_model_preprocess_memory(self._model, data, len(data), b"<bytes>", 0, views, n,
                                                           _fptr(out), ctypes.byref(err))
         elif isinstance(photo, (str, os.PathLike)):
-            st = self._lib.resnet_model_preprocess_file(self._model, os.fsencode(photo), 0, views, n, _fptr(out),
+            st = self._lib.resnet_model_preprocess_file(self._model, _path(photo, "a photo path"), 0, views, n,
+                                                        _fptr(out),
                                                         ctypes.byref(err))
         else:
             raise TypeError("a photo is a path, its bytes or a numpy array, not %s" % type(photo).__name__)
@@ -474,14 +497,17 @@ class Model:
         outs = _Outputs()
         self._lib.resnet_outputs_init_size(ctypes.byref(outs), ctypes.sizeof(outs))
         got = {}
-        for st in stages:
-            c, h, w = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-            i = names.index(st) + 1
-            self._lib.resnet_model_stage_shape(self._model, i, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w), None)
-            got[st] = np.empty((c.value, h.value, w.value), np.float32)
-            outs.stages[i - 1] = _fptr(got[st])
         err = _Error()
         with self._lock:
+            if not self._model:
+                raise Error("the model is closed", 1)
+            for st in stages:
+                c, h, w = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+                i = names.index(st) + 1
+                self._lib.resnet_model_stage_shape(self._model, i, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w),
+                                                   None)
+                got[st] = np.empty((c.value, h.value, w.value), np.float32)
+                outs.stages[i - 1] = _fptr(got[st])
             s = self._session_for(1)
             _check(self._lib.resnet_forward_ex(s, _fptr(x), 1, ctypes.byref(outs), ctypes.byref(err)), err)
         for st, v in got.items():

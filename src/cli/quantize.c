@@ -79,7 +79,7 @@ int cmd_quantize(int argc, char **argv) {
     /* the weight file, said as such before the photos are walked (cli_check_output below
      * checks it again, with every photo) */
     if (rn_same_file(weights, out))
-        return cli_error("%s: is the fp32 weight file being quantized; refusing to overwrite it (choose another output)",
+        return cli_error("%s: is the weights file (--weights) being quantized; refusing to overwrite it (choose another output)",
                          out);
     cli_photos photos = {0};
     resnet_model *model = NULL;

@@ -20,7 +20,8 @@
 #define SERVE_QUEUE (4 * SERVE_BATCH) /* requests read ahead of the runner at most */
 #define SERVE_LINE_MAX ((size_t)256 << 20) /* a request line (base64 photos) of 256 MiB at most */
 
-enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT };
+enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT,
+       OPT_REQUEST_TIMEOUT, OPT_MAX_PER_CLIENT, OPT_DRAIN_TIMEOUT, OPT_MAX_INFLIGHT };
 
 static const cli_option options[] = {
     CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
@@ -32,8 +33,16 @@ static const cli_option options[] = {
                    "requests waiting for the network at most, beyond: 503 (default 64)"),
     CLI_OPTION_INT("max-body", "BYTES", OPT_MAX_BODY, 1, 1 << 30,
                    "request body size at most, beyond: 413 (default 64 MiB)"),
+    CLI_OPTION_INT("max-inflight-mb", "MB", OPT_MAX_INFLIGHT, 1, 1 << 20,
+                   "bytes held by requests in flight (bodies, photo files decoded from\nbase64) at most, beyond: 503 (default 1024)"),
     CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
-                   "a connection idle or this slow for S seconds is closed (default 30)"),
+                   "a connection idle for S seconds is closed (default 30)"),
+    CLI_OPTION_INT("request-timeout", "S", OPT_REQUEST_TIMEOUT, 1, 3600,
+                   "a request (head and body) not in S seconds after connecting is cut:\n408 (default 60)"),
+    CLI_OPTION_INT("max-per-client", "N", OPT_MAX_PER_CLIENT, 1, 100000,
+                   "connections from one client address at most, beyond: 503 (default 32)"),
+    CLI_OPTION_INT("drain-timeout", "S", OPT_DRAIN_TIMEOUT, 0, 3600,
+                   "on SIGTERM/SIGINT, requests still arriving S seconds later are cut\n(default 5)"),
     {0},
 };
 
@@ -41,7 +50,7 @@ const cli_command cli_serve = {
     .name = "serve", .run = cmd_serve, .synopsis = "",
     .brief = "a JSON-lines worker: requests on stdin, one answer line per request on stdout",
     .about = "Reads one JSON request per line on standard input, {\"id\": ANY, \"file\": PATH} or\n"
-             "{\"id\": ANY, \"image\": BASE64 of a photo file}, with optional \"k\" (1..1000, default 5),\n"
+             "{\"id\": ANY, \"image\": BASE64 of a photo file}, with optional \"k\" (1..classes, default 5),\n"
              "\"tta\" (none, flip, 10crop, multiscale) and \"features\": true. Writes one line per\n"
              "request, in order, flushed: {\"id\", \"file\" (for files), \"top\": [{\"index\", \"name\",\n"
              "\"prob\"}...], \"features\" (when asked)} or {\"id\", \"error\"}. A malformed line gets an\n"
@@ -51,7 +60,8 @@ const cli_command cli_serve = {
              "(GET /v2/health/live, /v2/health/ready, /v2/models/resnet50; POST\n"
              "/v2/models/resnet50/infer with a BYTES input of base64 photo files), POST /v1/classify\n"
              "(the body is a photo; ?k=, ?tta=) and GET /metrics (Prometheus). SIGTERM or SIGINT: stop\n"
-             "accepting, answer the requests received, exit 0.",
+             "accepting, answer the requests received, cut those still arriving after --drain-timeout,\n"
+             "exit 0; a second SIGTERM or SIGINT exits at once with status 1.",
     .notes = "exit status: 0 at the end of the input (whatever the requests' errors), 1 when the\n"
              "model cannot be loaded or the input cannot be read, 2 usage error\n",
     .options = options, .network = 1,
@@ -69,6 +79,8 @@ typedef struct serve_state {
     job *head, *tail;     /* read, not yet handed to the runner */
     job *taken, *last;    /* handed to the runner, not yet answered, in order */
     int queued, eof, read_failed, nomem;
+    const resnet_model *model;
+    int classes; /* the model's */
 } serve_state;
 
 static int blank(const char *s, size_t n) {
@@ -123,7 +135,7 @@ static void *reader(void *arg) {
             snprintf(j->error, sizeof j->error, "line %ld is %s", lineno,
                      too_long == 1 ? "longer than 256 MiB" : "too long for the memory left");
         } else {
-            const int pr = serve_request_parse(line, len, &j->req);
+            const int pr = serve_request_parse(line, len, st->classes, &j->req);
             if (pr == -2) snprintf(j->error, sizeof j->error, "out of memory");
             else if (pr != 0) snprintf(j->error, sizeof j->error, "line %ld: %s", lineno, j->req.error);
         }
@@ -152,7 +164,7 @@ static void write_floats(const char *key, const float *v, int n) {
 }
 
 /* One answer line. */
-static void answer(const job *j, const float *probs, const float *features) {
+static void answer(const serve_state *st, const job *j, const float *probs, const float *features) {
     printf("{\"id\": %s", j->req.id ? j->req.id : "null");
     if (j->req.file) {
         fputs(", \"file\": ", stdout);
@@ -164,16 +176,22 @@ static void answer(const job *j, const float *probs, const float *features) {
         fputs("}\n", stdout);
         return;
     }
-    resnet_prediction top[RESNET_NUM_CLASSES];
-    resnet_top_k(probs, RESNET_NUM_CLASSES, j->req.k, top);
+    resnet_prediction *top = malloc((size_t)st->classes * sizeof *top);
+    if (!top) {
+        fputs(", \"error\": \"out of memory\"}\n", stdout);
+        return;
+    }
+    resnet_top_k(probs, st->classes, j->req.k, top);
     fputs(", \"top\": [", stdout);
     for (int i = 0; i < j->req.k; i++) {
+        char buf[64];
         printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
-        cli_json_string(stdout, resnet_class_name(top[i].index));
+        cli_json_string(stdout, resnet_model_class_label(st->model, top[i].index, buf, sizeof buf));
         printf(", \"prob\": %.6g}", top[i].prob);
     }
     putchar(']');
-    if (features) write_floats("features", features, RESNET_FEATURE_DIM);
+    free(top);
+    if (features) write_floats("features", features, resnet_model_feature_dim(st->model));
     fputs("}\n", stdout);
 }
 
@@ -225,9 +243,9 @@ static int on_answer(void *ctx, const resnet_item_result *r) {
     if (r->status != RESNET_OK) {
         /* the library's message starts with the name, which the answer has in "file" */
         if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", cli_strip_file(r->message, r->name));
-        answer(j, NULL, NULL);
+        answer(st, j, NULL, NULL);
     } else {
-        answer(j, r->probs, j->req.features ? r->features : NULL); /* with views: their means */
+        answer(st, j, r->probs, j->req.features ? r->features : NULL); /* with views: their means */
     }
     fflush(stdout);
     job_free(j);
@@ -242,7 +260,8 @@ static void job_free(job *j) {
 int cmd_serve(int argc, char **argv) {
     cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
-                             .max_body = (size_t)64 << 20, .timeout_s = 30};
+                             .max_body = (size_t)64 << 20, .timeout_s = 30, .request_timeout_s = 60,
+                             .max_per_client = 32, .drain_timeout_s = 5, .max_inflight = (size_t)1024 << 20};
     int c, http_only = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) {
@@ -253,12 +272,17 @@ int cmd_serve(int argc, char **argv) {
         case OPT_MAX_QUEUE: ho.max_queue = cli_optint; break;
         case OPT_MAX_BODY: ho.max_body = (size_t)cli_optint; break;
         case OPT_TIMEOUT: ho.timeout_s = cli_optint; break;
+        case OPT_REQUEST_TIMEOUT: ho.request_timeout_s = cli_optint; break;
+        case OPT_MAX_PER_CLIENT: ho.max_per_client = cli_optint; break;
+        case OPT_DRAIN_TIMEOUT: ho.drain_timeout_s = cli_optint; break;
+        case OPT_MAX_INFLIGHT: ho.max_inflight = (size_t)cli_optint << 20; break;
         default: return CLI_EXIT_STATUS(c);
         }
         http_only = 1; /* the --max-* and --timeout */
     }
     if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
-    if (http_only && !ho.listen) return cli_usage_error("serve: --max-* and --timeout go with --http");
+    if (http_only && !ho.listen)
+        return cli_usage_error("serve: --max-*, --timeout, --request-timeout and --drain-timeout go with --http");
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
     if (ho.listen) {
@@ -276,6 +300,8 @@ int cmd_serve(int argc, char **argv) {
     resnet_session_set_image_flags(s, common.image_flags); /* --exif-orientation */
     serve_state st;
     memset(&st, 0, sizeof st);
+    st.model = model;
+    st.classes = resnet_model_classes(model);
     int rc = 1;
     pthread_t th;
     int mu = 0, cond = 0;
@@ -303,7 +329,7 @@ int cmd_serve(int argc, char **argv) {
             st.taken = j->next;
             if (!st.taken) st.last = NULL;
             if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", err.message);
-            answer(j, NULL, NULL);
+            answer(&st, j, NULL, NULL);
             fflush(stdout);
             job_free(j);
         }

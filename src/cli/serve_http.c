@@ -1,6 +1,9 @@
 /* serve_http.c - `resnet serve --http HOST:PORT`: the Open Inference Protocol v2 (KServe's v2
- * REST API) and a plain /v1/classify, on libmicrohttpd (HTTP parsing, keep-alive, timeouts and
- * connection limits are its job, not ours).
+ * REST API) and a plain /v1/classify, on libmicrohttpd (HTTP parsing and idle timeouts are its
+ * job). In front of it, serve_guard.c owns the listening socket: it checks each request head's
+ * framing, the per-address connection limit and the head's deadline, then hands the connection
+ * over; the body's deadline (--request-timeout) and the bytes in flight (--max-inflight-mb) are
+ * kept here.
  *
  * Each connection has a thread (libmicrohttpd's thread-per-connection mode): it reads the body,
  * queues one job (the photo files' bytes) and waits. The queue is the source of the library's
@@ -14,14 +17,19 @@
  * inside it or queued behind it is answered 500 with the reason, and a new run serves on.
  *
  * SIGTERM/SIGINT: stop accepting (the listening socket is closed), answer every request already
- * received, then exit 0. */
+ * received, give those still arriving --drain-timeout, then exit 0; a second signal during the
+ * drain exits 1 at once. libmicrohttpd's messages are timed and rate-limited (mhd_log). */
 #include "cli/serve_http.h"
 
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,6 +37,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve_guard.h"
 #include "cli/serve_metrics.h"
 #include "cli/serve_oip.h"
 
@@ -47,7 +56,7 @@ typedef struct job {
     const char *name;       /* the photos' name in messages: "body" or "image" */
     const void **data;      /* n photo files in memory (the request's body or its base64 decoded) */
     size_t *size;
-    float *probs;           /* n x 1000, written by the network thread */
+    float *probs;           /* n x classes, written by the network thread */
     int handed, answered;   /* photos handed to the runner, and answered by it */
     resnet_status status;   /* the first error: a photo's (failed is its index) or the runner's */
     int failed;             /* -1: the runner failed, not a photo */
@@ -60,6 +69,8 @@ typedef struct job {
 
 typedef struct server {
     const serve_http_options *o;
+    const resnet_model *model;
+    int classes;       /* the model's: each photo's probabilities */
     resnet_session *session;
     pthread_mutex_t mu;
     pthread_cond_t queued, finished;
@@ -69,7 +80,13 @@ typedef struct server {
     int batch_rows;    /* rows handed into the batch the runner is filling */
     double batch_t0;   /* when that batch's first job arrived */
     int stop, draining;
-    int in_flight;     /* requests received and not yet completed */
+    int in_flight;     /* requests begun (head in) and not yet completed */
+    int arriving;      /* of those, the ones whose body is not in yet */
+    size_t held;       /* bytes held by requests in flight (bodies, decoded photos): --max-inflight-mb */
+    double log_window; /* mhd_log's rate limit: this window's start, its lines, drops already said */
+    int log_in_window;
+    unsigned long long log_said_dropped;
+    serve_guard *guard;
     serve_metrics m;   /* /metrics */
 } server;
 
@@ -139,7 +156,7 @@ static int on_photo(void *ctx, const resnet_item_result *r) {
     job *x = r->user;
     const int i = x->answered;
     if (r->status == RESNET_OK) {
-        memcpy(x->probs + (size_t)i * RESNET_NUM_CLASSES, r->probs, RESNET_NUM_CLASSES * sizeof(float));
+        memcpy(x->probs + (size_t)i * (size_t)sv->classes, r->probs, (size_t)sv->classes * sizeof(float));
     } else if (x->status == RESNET_OK) {
         x->status = r->status;
         x->failed = i;
@@ -225,7 +242,11 @@ typedef struct request {
     char *body;
     size_t len, cap;
     int too_big;
+    int too_busy;     /* past --max-inflight-mb while its body came: 503 once it is in */
+    size_t held;      /* its bytes counted in sv->held */
+    int arriving;     /* counted in sv->arriving */
     double t0;
+    double deadline;  /* the whole request (head and body) in by then: --request-timeout */
 } request;
 
 static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
@@ -233,11 +254,9 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    pthread_mutex_lock(&sv->mu);
-    const int draining = sv->draining;
-    pthread_mutex_unlock(&sv->mu);
-    /* shutting down: no further request on this connection, so the drain ends */
-    if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* one request per connection: every head passes the guard (serve_guard.h), and when
+     * shutting down no further request comes, so the drain ends */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, resp);
     MHD_destroy_response(resp);
     const double dt = now_s() - r->t0;
@@ -246,6 +265,20 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     pthread_mutex_unlock(&sv->mu);
     return ret;
 }
+
+/* Counts `more` bytes against --max-inflight-mb for r; -1 (nothing counted) past it. */
+static int hold(server *sv, request *r, size_t more) {
+    pthread_mutex_lock(&sv->mu);
+    const int ok = more <= sv->o->max_inflight && sv->held <= sv->o->max_inflight - more;
+    if (ok) {
+        sv->held += more;
+        r->held += more;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return ok ? 0 : -1;
+}
+
+static const char busy_msg[] = "the server holds --max-inflight-mb of requests already: try again later";
 
 /* A JSON body built with stdio (open_memstream) and sent. */
 typedef struct out {
@@ -279,7 +312,7 @@ static enum MHD_Result error_reply(server *sv, struct MHD_Connection *c, request
     return out_send(sv, c, r, code, &o, "application/json");
 }
 
-static job *job_new(int n, const char *name, resnet_tta tta, int owns) {
+static job *job_new(int n, int classes, const char *name, resnet_tta tta, int owns) {
     job *x = calloc(1, sizeof *x);
     if (!x) return NULL;
     x->n = n;
@@ -288,7 +321,9 @@ static job *job_new(int n, const char *name, resnet_tta tta, int owns) {
     x->owns = owns;
     x->data = calloc((size_t)n, sizeof *x->data);
     x->size = calloc((size_t)n, sizeof *x->size);
-    x->probs = malloc((size_t)n * RESNET_NUM_CLASSES * sizeof(float));
+    /* n and classes come from the request and the model: checked, not wrapped */
+    const int fits = n > 0 && classes > 0 && (size_t)classes <= SIZE_MAX / sizeof(float) / (size_t)n;
+    x->probs = fits ? malloc((size_t)n * (size_t)classes * sizeof(float)) : NULL;
     if (!x->data || !x->size || !x->probs) {
         free(x->data);
         free(x->size);
@@ -320,16 +355,54 @@ static enum MHD_Result job_error_reply(server *sv, struct MHD_Connection *c, req
     return ret;
 }
 
-static void write_top(FILE *f, const float *probs, int k) {
-    resnet_prediction top[RESNET_NUM_CLASSES];
-    resnet_top_k(probs, RESNET_NUM_CLASSES, k, top);
+/* The top k of one photo's probabilities, named by the model. */
+static int write_top(const server *sv, FILE *f, const float *probs, int k) {
+    resnet_prediction *top = malloc((size_t)sv->classes * sizeof *top);
+    if (!top) return -1;
+    resnet_top_k(probs, sv->classes, k, top);
     fputs("[", f);
     for (int i = 0; i < k; i++) {
+        char buf[64];
         fprintf(f, "%s{\"index\": %d, \"name\": ", i ? ", " : "", top[i].index);
-        cli_json_string(f, resnet_class_name(top[i].index));
+        cli_json_string(f, resnet_model_class_label(sv->model, top[i].index, buf, sizeof buf));
         fprintf(f, ", \"prob\": %.6g}", top[i].prob);
     }
     fputs("]", f);
+    free(top);
+    return 0;
+}
+
+/* The infer answer: req->n rows of the model's probabilities, or Triton's classification
+ * extension ("prob:index:label", the top K of each photo) when K was asked for. */
+static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, const float *probs) {
+    const int k = req->k, nc = sv->classes;
+    resnet_prediction *top = k ? malloc((size_t)nc * sizeof *top) : NULL;
+    if (k && !top) return -1;
+    fputs("{\"model_name\": \"" SERVE_OIP_MODEL "\", \"model_version\": \"1\"", f);
+    if (req->id) {
+        fputs(", \"id\": ", f);
+        cli_json_string(f, req->id);
+    }
+    fputs(", \"outputs\": [{\"name\": \"probabilities\", ", f);
+    fprintf(f, "\"datatype\": \"%s\", \"shape\": [%d, %d], \"data\": [", k ? "BYTES" : "FP32", req->n, k ? k : nc);
+    for (int i = 0; i < req->n; i++) {
+        const float *p = probs + (size_t)i * (size_t)nc;
+        if (k) {
+            resnet_top_k(p, nc, k, top);
+            for (int t = 0; t < k; t++) {
+                char entry[160], buf[64];
+                snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index,
+                         resnet_model_class_label(sv->model, top[t].index, buf, sizeof buf));
+                fputs(i || t ? ", " : "", f);
+                cli_json_string(f, entry);
+            }
+        } else {
+            for (int j = 0; j < nc; j++) fprintf(f, (i || j) ? ", %.9g" : "%.9g", p[j]);
+        }
+    }
+    fputs("]}]}\n", f);
+    free(top);
+    return 0;
 }
 
 /* POST /v1/classify: the body is a photo; ?k=, ?tta=. */
@@ -342,8 +415,11 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         char *end;
         errno = 0;
         long v = strtol(ks, &end, 10);
-        if (end == ks || *end || errno || v < 1 || v > RESNET_NUM_CLASSES || *ks == ' ' || *ks == '+')
-            return error_reply(sv, c, r, 400, "k must be a whole number from 1 to 1000");
+        if (end == ks || *end || errno || v < 1 || v > sv->classes || *ks == ' ' || *ks == '+') {
+            char m[80];
+            snprintf(m, sizeof m, "k must be a whole number from 1 to %d", sv->classes);
+            return error_reply(sv, c, r, 400, m);
+        }
         k = (int)v;
     }
     if (ts) {
@@ -352,7 +428,7 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         tta = (resnet_tta)m;
     }
     if (r->len == 0) return error_reply(sv, c, r, 400, "the body is empty: send the photo's bytes");
-    job *x = job_new(1, "body", tta, 0);
+    job *x = job_new(1, sv->classes, "body", tta, 0);
     if (!x) return error_reply(sv, c, r, 500, "out of memory");
     x->data[0] = r->body;
     x->size[0] = r->len;
@@ -361,28 +437,36 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         return error_reply(sv, c, r, 503, "the queue is full: try again later");
     }
     if (x->status != RESNET_OK) return job_error_reply(sv, c, r, x);
-    float probs[RESNET_NUM_CLASSES];
-    memcpy(probs, x->probs, sizeof probs);
-    job_free(x);
     out o;
-    if (out_open(&o) != 0) return error_reply(sv, c, r, 500, "out of memory");
+    if (out_open(&o) != 0) {
+        job_free(x);
+        return error_reply(sv, c, r, 500, "out of memory");
+    }
     fputs("{\"top\": ", o.f);
-    write_top(o.f, probs, k);
+    const int wr = write_top(sv, o.f, x->probs, k);
     fputs("}\n", o.f);
+    job_free(x);
+    if (wr != 0) {
+        fclose(o.f);
+        free(o.buf);
+        return error_reply(sv, c, r, 500, "out of memory");
+    }
     return out_send(sv, c, r, 200, &o, "application/json");
 }
 
 /* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files
  * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
+    /* the JSON tree and the decoded photos: about the body's size again */
+    if (hold(sv, r, r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
     serve_oip_request q;
-    const int pr = serve_oip_parse(r->body, r->len, &q);
+    const int pr = serve_oip_parse(r->body, r->len, sv->classes, &q);
     enum MHD_Result ret;
     job *x = NULL;
     out o;
     if (pr != 0) {
         ret = error_reply(sv, c, r, pr == -2 ? 500 : 400, pr == -2 ? "out of memory" : q.error);
-    } else if (!(x = job_new(q.n, "image", RESNET_TTA_NONE, 1))) {
+    } else if (!(x = job_new(q.n, sv->classes, "image", RESNET_TTA_NONE, 1))) {
         ret = error_reply(sv, c, r, 500, "out of memory");
     } else {
         for (int i = 0; i < q.n; i++) { /* the job owns the photos now */
@@ -397,8 +481,11 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
             x = NULL; /* freed there */
         } else if (out_open(&o) != 0) {
             ret = error_reply(sv, c, r, 500, "out of memory");
+        } else if (oip_write(sv, o.f, &q, x->probs) != 0) {
+            fclose(o.f);
+            free(o.buf);
+            ret = error_reply(sv, c, r, 500, "out of memory");
         } else {
-            serve_oip_write(o.f, &q, x->probs);
             ret = out_send(sv, c, r, 200, &o, "application/json");
         }
     }
@@ -418,10 +505,15 @@ static enum MHD_Result metrics_reply(server *sv, struct MHD_Connection *c, reque
     return out_send(sv, c, r, 200, &o, "text/plain; version=0.0.4");
 }
 
-static const char model_metadata[] =
-    "{\"name\": \"" MODEL_NAME "\", \"versions\": [\"1\"], \"platform\": \"resnet-c\", "
-    "\"inputs\": [{\"name\": \"image\", \"datatype\": \"BYTES\", \"shape\": [-1]}], "
-    "\"outputs\": [{\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, 1000]}]}\n";
+static enum MHD_Result metadata_reply(server *sv, struct MHD_Connection *c, request *r) {
+    char m[400];
+    const int n = snprintf(m, sizeof m,
+                           "{\"name\": \"" MODEL_NAME "\", \"versions\": [\"1\"], \"platform\": \"resnet-c\", "
+                           "\"inputs\": [{\"name\": \"" SERVE_OIP_INPUT "\", \"datatype\": \"BYTES\", \"shape\": [-1]}], "
+                           "\"outputs\": [{\"name\": \"probabilities\", \"datatype\": \"FP32\", \"shape\": [-1, %d]}]}\n",
+                           sv->classes);
+    return reply(sv, c, r, 200, "application/json", m, (size_t)n);
+}
 
 static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, const char *url, const char *method) {
     const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
@@ -457,7 +549,7 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
             return error_reply(sv, c, r, 404, m);
         }
         if (*rest == '\0')
-            return get ? reply(sv, c, r, 200, "application/json", model_metadata, sizeof model_metadata - 1)
+            return get ? metadata_reply(sv, c, r)
                        : error_reply(sv, c, r, 405, "use GET");
         if (strcmp(rest, "/ready") == 0)
             return get ? reply(sv, c, r, 200, "application/json", "{\"ready\": true}\n", 16)
@@ -476,23 +568,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->t0 = now_s();
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const double at = ci ? serve_guard_accepted_at(sv->guard, ci->connect_fd) : 0;
+        r->deadline = (at > 0 ? at : r->t0) + sv->o->request_timeout_s;
+        r->arriving = 1;
         *con_cls = r;
         pthread_mutex_lock(&sv->mu);
         sv->in_flight++;
+        sv->arriving++;
         pthread_mutex_unlock(&sv->mu);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > sv->o->max_body) {
+        const unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+        if (want > sv->o->max_body) {
             r->too_big = 1;
             return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+        }
+        pthread_mutex_lock(&sv->mu);
+        const int busy = want > sv->o->max_inflight - (sv->held < sv->o->max_inflight ? sv->held : sv->o->max_inflight);
+        pthread_mutex_unlock(&sv->mu);
+        if (busy) { /* said at once, from the Content-Length (the body is not read) */
+            r->too_busy = 1;
+            return error_reply(sv, c, r, 503, busy_msg);
         }
         return MHD_YES;
     }
     if (*upload_size) {
+        /* a client trickling its body: cut (serve_guard.c keeps the head's deadline).
+         * libmicrohttpd sends no answer queued before the body is in, so it is closed. */
+        if (now_s() > r->deadline) {
+            pthread_mutex_lock(&sv->mu);
+            serve_metrics_request(&sv->m, 408, now_s() - r->t0);
+            pthread_mutex_unlock(&sv->mu);
+            return MHD_NO;
+        }
         if (!r->too_big && r->len + *upload_size > sv->o->max_body) r->too_big = 1;
-        if (!r->too_big) {
+        if (!r->too_big && !r->too_busy) {
             if (r->len + *upload_size + 1 > r->cap) {
                 size_t cap = r->cap ? r->cap : 65536;
                 while (cap < r->len + *upload_size + 1) cap *= 2;
+                if (hold(sv, r, cap - r->cap) != 0) { /* dropped, and answered 503 once it is in */
+                    r->too_busy = 1;
+                    *upload_size = 0;
+                    return MHD_YES;
+                }
                 char *p = realloc(r->body, cap);
                 if (!p) return MHD_NO;
                 r->body = p;
@@ -504,7 +622,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->arriving) { /* the body is in: the drain answers it */
+        r->arriving = 0;
+        pthread_mutex_lock(&sv->mu);
+        sv->arriving--;
+        pthread_mutex_unlock(&sv->mu);
+    }
     if (r->too_big) return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+    if (r->too_busy) return error_reply(sv, c, r, 503, busy_msg);
     return route(sv, c, r, url, method);
 }
 
@@ -514,13 +639,81 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     server *sv = cls;
     request *r = *con_cls;
     if (!r) return;
+    const int arriving = r->arriving;
+    const size_t held = r->held;
     free(r->body);
     free(r);
     *con_cls = NULL;
     pthread_mutex_lock(&sv->mu);
     sv->in_flight--;
+    if (arriving) sv->arriving--;
+    sv->held -= held;
     pthread_cond_broadcast(&sv->finished);
     pthread_mutex_unlock(&sv->mu);
+}
+
+/* libmicrohttpd's messages (a client gone mid-request, ...): any client can cause one, so at
+ * most LOG_BURST lines per LOG_WINDOW_S seconds reach stderr, each with the time; the rest are
+ * counted (/metrics: resnet_log_lines_total) and their number said with the next line. */
+#define LOG_BURST 10
+#define LOG_WINDOW_S 10.0
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    server *sv = cls;
+    const double t = now_s();
+    pthread_mutex_lock(&sv->mu);
+    if (t - sv->log_window >= LOG_WINDOW_S) {
+        sv->log_window = t;
+        sv->log_in_window = 0;
+    }
+    const int write_it = sv->log_in_window < LOG_BURST;
+    unsigned long long dropped = 0;
+    if (write_it) {
+        sv->log_in_window++;
+        sv->m.log_lines++;
+        dropped = sv->m.log_dropped - sv->log_said_dropped;
+        sv->log_said_dropped = sv->m.log_dropped;
+    } else {
+        sv->m.log_dropped++;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    if (!write_it) return;
+    char msg[300], when[32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    const time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (dropped) fprintf(stderr, "resnet: serve: %s: (%llu lines held back by the rate limit)\n", when, dropped);
+    fprintf(stderr, "resnet: serve: %s: %s\n", when, msg);
+}
+
+/* The guard's hand-off: a connection whose head passed, to libmicrohttpd (which closes fd if it
+ * cannot take it). */
+static struct MHD_Daemon *hand_daemon;
+
+static int hand_over(void *ctx, int fd, const struct sockaddr *addr, socklen_t addrlen) {
+    (void)ctx;
+    return MHD_add_connection(hand_daemon, fd, addr, addrlen) == MHD_YES ? 0 : -1;
+}
+
+static void guard_refused(void *ctx, int code) {
+    server *sv = ctx;
+    if (!code) return;
+    pthread_mutex_lock(&sv->mu);
+    serve_metrics_request(&sv->m, code, 0);
+    pthread_mutex_unlock(&sv->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    server *sv = cls;
+    (void)socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) serve_guard_closed(sv->guard, ci->client_addr);
 }
 
 /* HOST:PORT or [V6]:PORT -> an address to bind. */
@@ -562,6 +755,8 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     server sv;
     memset(&sv, 0, sizeof sv);
     sv.o = o;
+    sv.model = model;
+    sv.classes = resnet_model_classes(model);
     /* rows per forward pass: --max-batch (next_photo keeps to it), and any request's views */
     const int session_batch = o->max_batch > RESNET_TTA_MAX_VIEWS ? o->max_batch : RESNET_TTA_MAX_VIEWS;
     resnet_error err;
@@ -570,8 +765,9 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     resnet_session_set_image_flags(sv.session, o->image_flags); /* --exif-orientation */
     int rc = 1;
     pthread_t bt;
-    int started = 0;
+    int started = 0, lfd = -1;
     struct MHD_Daemon *d = NULL;
+    serve_guard_options gd;
     if (pthread_mutex_init(&sv.mu, NULL) != 0) {
         cli_error("serve: out of memory");
         goto done;
@@ -590,43 +786,85 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
         goto unblock;
     }
     started = 1;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    /* connections beyond the queue and the batch in progress could only get 503: a few more
-     * than that are let in, the rest wait in the kernel's backlog */
-    const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
-    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                         conn_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072, MHD_OPTION_END);
-    if (!d) {
-        cli_error("serve: cannot listen on %s: %s", o->listen, strerror(errno ? errno : EADDRINUSE));
+    /* the listening socket is ours (the guard's), not libmicrohttpd's */
+    lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(lfd, (struct sockaddr *)&ss, sslen) != 0 || listen(lfd, 511) != 0) {
+        cli_error("serve: cannot listen on %s: %s", o->listen, strerror(errno));
         goto unblock;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    unsigned port = 0;
+    if (getsockname(lfd, (struct sockaddr *)&bound, &blen) == 0)
+        port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* connections beyond the queue and the batch in progress could only get 503: a few more
+     * than that are let in (the guard answers the rest 503) */
+    const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
+                         MHD_OPTION_CONNECTION_LIMIT, conn_limit + 8, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)131072, MHD_OPTION_END);
+    if (!d) {
+        cli_error("serve: cannot start the HTTP server on %s", o->listen);
+        goto unblock;
+    }
+    gd = (serve_guard_options){.listen_fd = lfd, .max_body = o->max_body, .per_client = o->max_per_client,
+                               .max_active = (int)conn_limit, .head_timeout_s = o->request_timeout_s,
+                               .idle_timeout_s = o->timeout_s,
+                               .hand = hand_over, .refused = guard_refused, .ctx = &sv};
+    hand_daemon = d;
+    sv.guard = serve_guard_start(&gd);
+    if (!sv.guard) {
+        cli_error("serve: cannot start the connection guard");
+        goto unblock;
+    }
+    lfd = -1; /* the guard's */
     char host[300];
     snprintf(host, sizeof host, "%s", o->listen);
     char *colon = strrchr(host, ':');
     if (colon) *colon = '\0';
     fprintf(stderr, "resnet: serving http://%s:%u (Open Inference Protocol v2 at /v2/models/" MODEL_NAME
-                    ", /v1/classify, /metrics)\n", host, info ? (unsigned)info->port : 0u);
+                    ", /v1/classify, /metrics)\n", host, port);
     fflush(stderr);
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
     }
-    /* stop accepting; answer what was received */
+    /* stop accepting; cut the heads still arriving; answer what was received */
     pthread_mutex_lock(&sv.mu);
     sv.draining = 1;
     pthread_mutex_unlock(&sv.mu);
-    MHD_socket lfd = MHD_quiesce_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET) close(lfd);
-    fprintf(stderr, "resnet: %s: answering the requests received, then exiting\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    pthread_mutex_lock(&sv.mu);
-    while (sv.in_flight > 0) pthread_cond_wait(&sv.finished, &sv.mu);
-    pthread_mutex_unlock(&sv.mu);
+    serve_guard_stop(sv.guard);
+    fprintf(stderr, "resnet: %s: answering the requests received (those still arriving get %d s), then exiting\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", o->drain_timeout_s);
+    const double cut_at = now_s() + o->drain_timeout_s;
+    for (;;) {
+        pthread_mutex_lock(&sv.mu);
+        const int received = sv.in_flight - sv.arriving, arriving = sv.arriving;
+        pthread_mutex_unlock(&sv.mu);
+        if (received == 0 && (arriving == 0 || now_s() >= cut_at)) break;
+        const struct timespec tick = {0, 20000000L};
+        const int again = sigtimedwait(&sigs, NULL, &tick);
+        if (again == SIGTERM || again == SIGINT) {
+            /* a second signal: the operator wants out now, not the drain */
+            char m[160];
+            const int n = snprintf(m, sizeof m, "resnet: second %s: exiting now, %d request(s) unanswered\n",
+                                   again == SIGINT ? "SIGINT" : "SIGTERM", received + arriving);
+            if (write(2, m, (size_t)n) < 0) {
+            }
+            _exit(1);
+        }
+    }
     rc = 0;
 unblock:
-    if (d) MHD_stop_daemon(d);
+    if (d) MHD_stop_daemon(d); /* cuts the bodies still arriving */
+    if (lfd >= 0) close(lfd);
+    serve_guard_free(sv.guard);
     if (started) {
         pthread_mutex_lock(&sv.mu);
         sv.stop = 1;

@@ -2,7 +2,7 @@
  * (serve_metrics.h). */
 #include "cli/serve_metrics.h"
 
-static const int codes[SERVE_METRICS_CODES] = {200, 400, 404, 405, 413, 500, 503};
+static const int codes[SERVE_METRICS_CODES] = {200, 400, 404, 405, 408, 413, 431, 500, 501, 503};
 static const double latency_le[SERVE_METRICS_LATENCY] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 static const int batch_le[SERVE_METRICS_BATCH] = {1, 2, 4, 8, 16, 32, 64, 128};
 
@@ -41,4 +41,8 @@ void serve_metrics_write(FILE *f, const serve_metrics *m, int queue_depth) {
     fprintf(f, "resnet_batch_size_sum %llu\nresnet_batch_size_count %llu\n", m->batch_sum, m->batch_count);
     fprintf(f, "# HELP resnet_queue_depth Requests waiting for the network.\n# TYPE resnet_queue_depth gauge\n"
                "resnet_queue_depth %d\n", queue_depth);
+    fputs("# HELP resnet_log_lines_total Lines the server wrote to stderr about connections, and those the\n"
+          "# rate limit held back.\n# TYPE resnet_log_lines_total counter\n", f);
+    fprintf(f, "resnet_log_lines_total{written=\"yes\"} %llu\n", m->log_lines);
+    fprintf(f, "resnet_log_lines_total{written=\"no\"} %llu\n", m->log_dropped);
 }

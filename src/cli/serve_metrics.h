@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#define SERVE_METRICS_CODES 7   /* 200 400 404 405 413 500 503 */
+#define SERVE_METRICS_CODES 10  /* 200 400 404 405 408 413 431 500 501 503 */
 #define SERVE_METRICS_LATENCY 11 /* 5 ms .. 10 s */
 #define SERVE_METRICS_BATCH 8   /* 1 .. 128 images */
 
@@ -15,6 +15,7 @@ typedef struct serve_metrics {
     unsigned long long lat_bucket[SERVE_METRICS_LATENCY], lat_count;
     double lat_sum;
     unsigned long long batch_bucket[SERVE_METRICS_BATCH], batch_count, batch_sum;
+    unsigned long long log_lines, log_dropped; /* stderr lines written, and held back by the rate limit */
 } serve_metrics;
 
 /* One request answered with code after seconds. */

@@ -1,33 +1,44 @@
-/* serve_oip.c - the Open Inference Protocol v2 infer body: read (serve_oip_parse) and
- * answered (serve_oip_write); serve_oip.h says the shapes. */
+/* serve_oip.c - the Open Inference Protocol v2 infer body, read (serve_oip_parse); the answer is
+ * serve_http.c's, which has the model. No model and no I/O here, so that a fuzz harness can
+ * feed it any bytes (fuzz/fuzz_oip.c); serve_oip.h says the shapes. */
 #include "cli/serve_oip.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "cli/serve_request.h" /* serve_base64_decode */
 #include "io/json.h"
 
-/* Why the parsed request is refused, or NULL; *k the classification asked for (0: none). */
-static const char *check(const rn_json *root, int *k) {
+/* Why the parsed request is refused, or NULL; *k the classification asked for (0: none),
+ * from 1 to classes. Every size read from the request is bounded before it is multiplied. */
+static const char *check(const rn_json *root, int classes, int *k, char *buf, size_t bufsize) {
     const rn_json *inputs = rn_json_get(root, "inputs"), *outputs = rn_json_get(root, "outputs");
     const rn_json *id = rn_json_get(root, "id"), *in = rn_json_at(inputs, 0), *data = rn_json_get(in, "data");
     const char *dt = rn_json_string(rn_json_get(in, "datatype"), NULL);
+    const char *iname = rn_json_string(rn_json_get(in, "name"), NULL);
     const size_t n = rn_json_count(data);
     if (!rn_json_is(root, RN_JSON_OBJECT)) return "the request must be a JSON object";
     if (id && !rn_json_is(id, RN_JSON_STRING)) return "\"id\" must be a string";
     if (!rn_json_is(inputs, RN_JSON_ARRAY) || rn_json_count(inputs) != 1)
         return "\"inputs\" must be an array of one input (BYTES: base64 photo files)";
+    if (!rn_json_is(in, RN_JSON_OBJECT)) return "the input must be a JSON object";
+    /* the spec: an input names one of the model's inputs (its metadata has one, "image") */
+    if (!iname || strcmp(iname, SERVE_OIP_INPUT) != 0) return "the input's \"name\" must be \"" SERVE_OIP_INPUT "\"";
     if (!dt || strcmp(dt, "BYTES") != 0) return "the input's \"datatype\" must be \"BYTES\" (base64 photo files)";
     if (!rn_json_is(data, RN_JSON_ARRAY) || n == 0) return "the input's \"data\" must be a non-empty array of base64 strings";
     if (n > SERVE_OIP_MAX_IMAGES) return "at most 256 images per request";
     const rn_json *shape = rn_json_get(in, "shape");
+    const size_t dims = rn_json_count(shape);
+    /* each dimension is 0..256 and the running product stops as soon as it passes n (<= 256),
+     * so it never exceeds 256 * 256 */
     int64_t prod = 1, d;
-    for (size_t i = 0; i < rn_json_count(shape) && prod >= 0; i++)
-        prod = rn_json_int64(rn_json_at(shape, i), &d) && d >= 0 && d <= SERVE_OIP_MAX_IMAGES ? prod * d : -1;
-    if (!rn_json_is(shape, RN_JSON_ARRAY) || prod != (int64_t)n)
+    for (size_t i = 0; i < dims && prod >= 0; i++) {
+        if (!rn_json_int64(rn_json_at(shape, i), &d) || d < 0 || d > SERVE_OIP_MAX_IMAGES) prod = -1;
+        else if ((prod *= d) > (int64_t)n) prod = -1;
+    }
+    if (!rn_json_is(shape, RN_JSON_ARRAY) || dims == 0 || dims > 2 || prod != (int64_t)n)
         return "the input's \"shape\" must say how many images \"data\" holds ([N] or [N, 1])";
     *k = 0;
     if (!outputs) return NULL;
@@ -38,13 +49,15 @@ static const char *check(const rn_json *root, int *k) {
     const rn_json *cls = rn_json_get(rn_json_get(o0, "parameters"), "classification");
     int64_t kk;
     if (!cls) return NULL;
-    if (!rn_json_int64(cls, &kk) || kk < 1 || kk > RESNET_NUM_CLASSES)
-        return "\"classification\" must be a whole number from 1 to 1000";
+    if (!rn_json_int64(cls, &kk) || kk < 1 || kk > classes) {
+        snprintf(buf, bufsize, "\"classification\" must be a whole number from 1 to %d", classes);
+        return buf;
+    }
     *k = (int)kk;
     return NULL;
 }
 
-int serve_oip_parse(const char *body, size_t len, serve_oip_request *req) {
+int serve_oip_parse(const char *body, size_t len, int classes, serve_oip_request *req) {
     memset(req, 0, sizeof *req);
     char msg[300];
     rn_json_doc *doc = NULL;
@@ -56,7 +69,8 @@ int serve_oip_parse(const char *body, size_t len, serve_oip_request *req) {
         return -1;
     }
     const rn_json *root = rn_json_root(doc);
-    const char *bad = check(root, &req->k);
+    char why[128];
+    const char *bad = classes < 1 ? "the model has no classes" : check(root, classes, &req->k, why, sizeof why);
     if (bad) {
         snprintf(req->error, sizeof req->error, "%s", bad);
         rn_json_free(doc);
@@ -72,6 +86,7 @@ int serve_oip_parse(const char *body, size_t len, serve_oip_request *req) {
     for (int i = 0; rc == 0 && i < req->n; i++) {
         size_t sl;
         const char *s = rn_json_string(rn_json_at(data, (size_t)i), &sl);
+        /* sl < len: the body holds the string, so sl / 4 * 3 + 3 cannot wrap */
         unsigned char *bytes = s ? malloc(sl / 4 * 3 + 3) : NULL;
         size_t where = 0;
         long got = bytes ? serve_base64_decode(s, sl, bytes, &where) : -1;
@@ -94,32 +109,4 @@ void serve_oip_free(serve_oip_request *req) {
     free(req->size);
     free(req->id);
     memset(req, 0, sizeof *req);
-}
-
-void serve_oip_write(FILE *f, const serve_oip_request *req, const float *probs) {
-    const int k = req->k;
-    fputs("{\"model_name\": \"" SERVE_OIP_MODEL "\", \"model_version\": \"1\"", f);
-    if (req->id) {
-        fputs(", \"id\": ", f);
-        cli_json_string(f, req->id);
-    }
-    fputs(", \"outputs\": [{\"name\": \"probabilities\", ", f);
-    fprintf(f, "\"datatype\": \"%s\", \"shape\": [%d, %d], \"data\": [", k ? "BYTES" : "FP32", req->n,
-            k ? k : RESNET_NUM_CLASSES);
-    for (int i = 0; i < req->n; i++) {
-        const float *p = probs + (size_t)i * RESNET_NUM_CLASSES;
-        if (k) { /* Triton's classification extension: "prob:index:label" */
-            resnet_prediction top[RESNET_NUM_CLASSES];
-            resnet_top_k(p, RESNET_NUM_CLASSES, k, top);
-            for (int t = 0; t < k; t++) {
-                char entry[128];
-                snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index, resnet_class_name(top[t].index));
-                fputs(i || t ? ", " : "", f);
-                cli_json_string(f, entry);
-            }
-        } else {
-            for (int j = 0; j < RESNET_NUM_CLASSES; j++) fprintf(f, (i || j) ? ", %.9g" : "%.9g", p[j]);
-        }
-    }
-    fputs("]}]}\n", f);
 }

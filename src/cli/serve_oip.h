@@ -5,16 +5,16 @@
  *                               "data": ["<base64 of a photo file>", ...]}],
  *      "outputs": [{"name": "probabilities", "parameters": {"classification": K}}]}
  *
- * answered with N x 1000 FP32 probabilities, or with Triton's classification extension
- * (BYTES "prob:index:label", the top K of each photo) when K is asked for. No server and no
- * model here: serve_http.c runs the photos. */
+ * answered (by serve_http.c, which has the model) with N x classes FP32 probabilities, or with
+ * Triton's classification extension (BYTES "prob:index:label", the top K of each photo) when K
+ * is asked for. No server and no model here: fuzz/fuzz_oip.c feeds the parser any bytes. */
 #ifndef RN_SERVE_OIP_H
 #define RN_SERVE_OIP_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #define SERVE_OIP_MODEL "resnet50"   /* the one model this server has */
+#define SERVE_OIP_INPUT "image"      /* the one input's name (the model's metadata) */
 #define SERVE_OIP_MAX_IMAGES 256     /* images in one infer request at most */
 
 typedef struct serve_oip_request {
@@ -26,13 +26,11 @@ typedef struct serve_oip_request {
     char error[400];      /* why the request is refused ("" when it is not) */
 } serve_oip_request;
 
-/* Parses an infer body (len bytes; need not be NUL-terminated) and decodes its photos.
- * Returns 0, -1 when the request is refused (req->error says why: a 400), or -2 when out of
- * memory. Either way serve_oip_free must be called. */
-int serve_oip_parse(const char *body, size_t len, serve_oip_request *req);
+/* Parses an infer body (len bytes; need not be NUL-terminated) for a model of `classes`
+ * classes (the classification's K is 1..classes) and decodes its photos. Returns 0, -1 when
+ * the request is refused (req->error says why: a 400), or -2 when out of memory. Either way
+ * serve_oip_free must be called. */
+int serve_oip_parse(const char *body, size_t len, int classes, serve_oip_request *req);
 void serve_oip_free(serve_oip_request *req);
-
-/* The reply to req, given each photo's RESNET_NUM_CLASSES probabilities (req->n rows). */
-void serve_oip_write(FILE *f, const serve_oip_request *req, const float *probs);
 
 #endif

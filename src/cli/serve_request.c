@@ -122,9 +122,9 @@ static int refuse(serve_request *req, const char *fmt, const char *what) {
     return -1;
 }
 
-int serve_request_parse(const char *line, size_t len, serve_request *req) {
+int serve_request_parse(const char *line, size_t len, int classes, serve_request *req) {
     memset(req, 0, sizeof *req);
-    req->k = 5;
+    req->k = classes < 5 ? (classes > 0 ? classes : 1) : 5;
     req->tta = RESNET_TTA_NONE;
     rn_json_options opts = {.max_depth = 32, .reject_duplicate_keys = 1};
     rn_json_doc *doc = NULL;
@@ -186,8 +186,10 @@ int serve_request_parse(const char *line, size_t len, serve_request *req) {
             image = v;
         } else if (strcmp(m->key, "k") == 0) {
             int64_t k;
-            if (!rn_json_int64(v, &k) || k < 1 || k > RESNET_NUM_CLASSES) {
-                rc = refuse(req, "\"k\" must be a whole number from 1 to %s", RESNET_STR(RESNET_NUM_CLASSES));
+            if (!rn_json_int64(v, &k) || k < 1 || k > classes) {
+                char most[16];
+                snprintf(most, sizeof most, "%d", classes);
+                rc = refuse(req, "\"k\" must be a whole number from 1 to %s", most);
                 goto done;
             }
             req->k = (int)k;

@@ -1,7 +1,7 @@
 /* serve_request.h - one request line of `resnet serve` (JSON lines on standard input).
  *
  *     {"id": ANY, "file": "path"}   or   {"id": ANY, "image": "<base64 of the file's bytes>"}
- *     optional: "k": 1..1000 (default 5), "tta": "none"|"flip"|"10crop"|"multiscale",
+ *     optional: "k": 1..the model's classes (default 5, or all when fewer), "tta": "none"|"flip"|"10crop"|"multiscale",
  *               "features": true|false
  *
  * Kept apart from serve.c (no model, no I/O) so that a fuzz harness can feed it any bytes
@@ -20,17 +20,18 @@ typedef struct serve_request {
     char *file;           /* "file", or NULL */
     unsigned char *image; /* "image" decoded from base64, or NULL */
     size_t image_size;
-    int k;                /* classes to give, 1..1000 */
+    int k;                /* classes to give, 1..classes */
     resnet_tta tta;
     int features;         /* 1: the pooled features too */
     char error[256];      /* why the request is refused ("" when it is not) */
 } serve_request;
 
-/* Parses one line (len bytes, no newline; need not be NUL-terminated). Returns 0 when the
+/* Parses one line (len bytes, no newline; need not be NUL-terminated) for a model of `classes`
+ * classes ("k" at most that; the default 5 is cut to it). Returns 0 when the
  * request is good, -1 when it is refused (req->error says why; req->id is still the id
  * when one could be read, so the answer can carry it), -2 when out of memory. Either way
  * req->id is set (unless -2) and serve_request_free must be called. */
-int serve_request_parse(const char *line, size_t len, serve_request *req);
+int serve_request_parse(const char *line, size_t len, int classes, serve_request *req);
 void serve_request_free(serve_request *req);
 
 /* Decodes standard base64 (RFC 4648 alphabet, '=' padding optional) into out, which must hold

@@ -177,7 +177,15 @@ void cli_text(FILE *f, const char *s) {
 
 const char *cli_strip_file(const char *message, const char *file) {
     size_t n = strlen(file);
-    return strncmp(message, file, n) == 0 && message[n] == ':' && message[n + 1] == ' ' ? message + n + 2 : message;
+    if (strncmp(message, file, n) == 0 && message[n] == ':' && message[n + 1] == ' ') return message + n + 2;
+    /* a long message has its longest word, the path nearly always, cut to HEAD...TAIL */
+    const char *colon = strstr(message, ": ");
+    const char *dots = colon ? strstr(message, "...") : NULL;
+    if (!dots || dots > colon) return message;
+    const size_t head = (size_t)(dots - message), tail = (size_t)(colon - dots - 3);
+    if (head + tail <= n && strncmp(message, file, head) == 0 && strncmp(dots + 3, file + n - tail, tail) == 0)
+        return colon + 2;
+    return message;
 }
 
 void cli_json_error_record(FILE *f, const char *file, const char *message) {

@@ -55,9 +55,13 @@ void resnet_image_free(resnet_image *img) {
 }
 
 static resnet_status check_image(const resnet_image *img, const char *what, resnet_error *err) {
-    if (!img || !img->rgb || img->width <= 0 || img->height <= 0 ||
-        (size_t)img->width * (size_t)img->height > RN_IMAGE_MAX_PIXELS)
-        return rn_fail(err, RESNET_E_ARG, "%s: no image, or an image of impossible size", what);
+    if (!img || !img->rgb) return rn_fail(err, RESNET_E_ARG, "%s: no image (no pixels)", what);
+    if (img->width <= 0 || img->height <= 0)
+        return rn_fail(err, RESNET_E_ARG, "%s: an image of %dx%d pixels: both sides must be positive", what,
+                       img->width, img->height);
+    if ((size_t)img->width * (size_t)img->height > RN_IMAGE_MAX_PIXELS)
+        return rn_fail(err, RESNET_E_ARG, "%s: an image of %dx%d pixels is over the limit of %zu pixels", what,
+                       img->width, img->height, (size_t)RN_IMAGE_MAX_PIXELS);
     return RESNET_OK;
 }
 

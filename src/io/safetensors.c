@@ -102,6 +102,14 @@ static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': entry is a JSON %s, not an object", path, name,
                        rn_json_type_name(v->type));
     t->name = m->key;
+    /* a key said twice ("dtype": "F32", "dtype": "I8") would be read as its first: refused, as
+     * everywhere else in the header (an entry has three keys, so the pairs are few) */
+    const size_t keys = rn_json_count(v);
+    for (size_t i = 0; i < keys; i++)
+        for (size_t j = i + 1; j < keys; j++)
+            if (strcmp(rn_json_member_at(v, i)->key, rn_json_member_at(v, j)->key) == 0)
+                return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': the key '%s' twice", path, name,
+                               rn_printable(rn_json_member_at(v, i)->key, sb, sizeof sb));
 
     const rn_json *jd = rn_json_get(v, "dtype");
     const char *ds = rn_json_string(jd, NULL);

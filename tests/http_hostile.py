@@ -1,0 +1,399 @@
+"""http_hostile.py - the checks of tests/test_http.sh that play a hostile client (issue 25), on
+the small 10-class network of tests/data/family (it loads in a moment): framing per RFC 9112,
+overflowing OIP shapes, the input's name, the model's own classes, slow clients, the drain's
+deadline. 127.0.0.1 only; each check bounded in time."""
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from checklib import DEMO, HERE, check, finish
+
+BIN = os.environ["RESNET_BIN"]
+SMALL = os.path.join(HERE, "data", "family", "small_grouped.safetensors")
+PHOTO = open(DEMO[0], "rb").read()
+B64 = base64.b64encode(PHOTO).decode()
+
+
+class Server:
+    n = 0
+
+    def __init__(self, *args):
+        Server.n += 1
+        self.err = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "hostile%d-%d.err" % (os.getpid(), Server.n)), "w+")
+        self.p = subprocess.Popen([BIN, "serve", "--weights", SMALL, "--http", "127.0.0.1:0"] + list(args),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
+        self.port = None
+        for _ in range(300):
+            self.err.seek(0)
+            m = re.search(r"serving http://127\.0\.0\.1:(\d+) ", self.err.read())
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.05)
+
+    def raw(self, data, timeout=5, src=None):
+        """Sends bytes, returns all the server sends back before it closes (or b'<timeout>')."""
+        s = socket.socket()
+        s.settimeout(timeout)
+        if src:
+            s.bind((src, 0))
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except socket.timeout:
+            out += b"<timeout>"
+        except ConnectionResetError:
+            out += b"<reset>"
+        s.close()
+        return out
+
+    def json(self, method, path, obj, timeout=60, src=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                       source_address=(src, 0) if src else None)
+        try:
+            c.request(method, path, body=json.dumps(obj).encode(), headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            try:
+                return r.status, json.loads(data)
+            except ValueError:
+                return r.status, {"unparsable": data[:200]}
+        finally:
+            c.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        self.p.send_signal(sig)
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = "hung"
+        self.err.seek(0)
+        return rc, self.err.read()
+
+
+def infer(images, shape=None, name="image", k=None):
+    inp = {"datatype": "BYTES", "shape": shape or [len(images)], "data": images}
+    if name is not None:
+        inp["name"] = name
+    body = {"inputs": [inp]}
+    if k is not None:
+        body["outputs"] = [{"name": "probabilities", "parameters": {"classification": k}}]
+    return body
+
+
+def responses(data):
+    """The number of status lines in what came back (a doubled answer has two)."""
+    return len(re.findall(rb"HTTP/1\.[01] \d\d\d ", data))
+
+
+def status(data):
+    m = re.match(rb"HTTP/1\.[01] (\d\d\d) ", data)
+    return int(m.group(1)) if m else None
+
+
+def json_body(data):
+    try:
+        return json.loads(data.split(b"\r\n\r\n", 1)[1])
+    except (ValueError, IndexError):
+        return None
+
+
+s = Server()
+check("the 10-class network serves over HTTP", s.port is not None, s.err.name)
+if s.port is None:
+    finish()
+
+# ---- the model's own classes (10), not ImageNet's ------------------------------------------
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]))
+out = (r.get("outputs") or [{}])[0]
+check("infer on a 10-class network: FP32 [1, 10] summing to 1",
+      st == 200 and out.get("shape") == [1, 10] and len(out.get("data", [])) == 10 and
+      abs(sum(out["data"]) - 1) < 1e-4, (st, r))
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], k=10))
+data = (r.get("outputs") or [{}])[0].get("data", [])
+check("classification 10 on 10 classes: ten 'prob:index:label' with the model's labels",
+      st == 200 and len(data) == 10 and sorted(int(d.split(":")[1]) for d in data) == list(range(10)), (st, r))
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], k=11))
+check("classification 11 on 10 classes: 400 saying 1 to 10", st == 400 and "1 to 10" in r.get("error", ""), (st, r))
+c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+c.request("GET", "/v2/models/resnet50")
+meta = json.loads(c.getresponse().read())
+c.close()
+check("metadata: output shape [-1, 10]", meta["outputs"][0]["shape"] == [-1, 10], meta)
+
+# ---- OIP: sizes from the request, the input's name -----------------------------------------
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], shape=[256] * 9))
+check("shape [256 x 9]: 400 (no overflow)", st == 400 and "shape" in r.get("error", ""), (st, r))
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], shape=[256] * 8 + [1]))
+check("shape [256 x 8, 1]: 400", st == 400 and "shape" in r.get("error", ""), (st, r))
+for name, label in ((None, "missing"), ("photo", "wrong"), (7, "numeric")):
+    st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], name=name))
+    check("input name %s: 400 {\"error\"} naming \"image\"" % label,
+          st == 400 and list(r) == ["error"] and "\"image\"" in r["error"], (st, r))
+
+# ---- the JSON-lines worker on the same network ---------------------------------------------
+LONG = "/nonexistent/" + ("b" * 200 + "/") * 5 + "photo.jpg"  # its message is shortened, HEAD...TAIL
+lines = "\n".join(json.dumps(x) for x in ({"id": 1, "image": B64, "k": 10}, {"id": 2, "image": B64, "k": 11},
+                                          {"id": 3, "image": B64, "features": True}, {"id": 4, "file": LONG}))
+p = subprocess.run([BIN, "serve", "--weights", SMALL], input=lines.encode(), stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, timeout=120)
+got = [json.loads(l) for l in p.stdout.decode().splitlines()]
+check("serve (JSON lines) on 10 classes: k=10 gives all ten, k=11 refused naming 10, default k 5",
+      len(got) == 4 and len(got[0].get("top", [])) == 10 and "1 to 10" in got[1].get("error", "") and
+      len(got[2].get("top", [])) == 5, got)
+check("a missing file with a long path: \"error\" without the path (it is in \"file\"), as for short ones",
+      len(got) == 4 and got[3].get("file") == LONG and got[3].get("error", "").startswith("cannot open"),
+      got[3:] if len(got) > 3 else got)
+
+# ---- framing (RFC 9112): one answer with a JSON body, nothing doubled, nothing truncated ----
+H = b"Host: x\r\nConnection: close\r\n"
+framing = [
+    ("Content-Length -1", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n", 400),
+    ("Content-Length abc", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: abc\r\n\r\n", 400),
+    ("Content-Length 1e3", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: 1e3\r\n\r\n", 400),
+    ("Content-Length 2^64", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: 18446744073709551616\r\n\r\n",
+     413),
+    ("Content-Length with chunked", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("two different Content-Lengths", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    ("Transfer-Encoding gzip", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc", 501),
+    ("a 16-hex-digit chunk size", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked\r\n\r\n1000000000000000\r\nab", 413),
+    ("a chunk size that is not hex", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab", 400),
+    ("%00 in the path", b"GET /v2/health/live%00x HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("%00 in the query", b"POST /v1/classify?k=1%00x HTTP/1.1\r\n" + H + b"Content-Length: 0\r\n\r\n", 400),
+    ("a folded header", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"X-A: 1\r\n  2\r\n\r\n", 400),
+    ("a head over 16 KiB", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"X-A: " + b"a" * 20000 + b"\r\n\r\n", 431),
+]
+for label, data, want in framing:
+    t0 = time.time()
+    got = s.raw(data)
+    body = json_body(got)
+    check("%s: %d with {\"error\"}, answered once, within 3 s" % (label, want),
+          status(got) == want and responses(got) == 1 and isinstance(body, dict) and "error" in body and
+          time.time() - t0 < 3, got[:300])
+got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("a good head still answered (200, Connection: close)", status(got) == 200 and responses(got) == 1 and
+      b"onnection: close" in got, got[:300])
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]))
+check("and infer still answered after them", st == 200, (st, r))
+# ---- stderr: any client can make libmicrohttpd say something; a rate limit, a count -----------
+for _ in range(60):  # a body begun, then the client goes away: one message each
+    x = socket.socket()
+    x.connect(("127.0.0.1", s.port))
+    x.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+    time.sleep(0.01)
+    x.close()
+time.sleep(0.5)
+c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+c.request("GET", "/metrics")
+metrics = c.getresponse().read().decode()
+c.close()
+m = re.search(r'resnet_log_lines_total\{written="no"\} (\d+)', metrics)
+s.err.seek(0)
+lines = [l for l in s.err.read().splitlines() if "incomplete" in l]
+check("60 clients gone mid-body: at most 10 stderr lines about them, each with a time; the rest counted",
+      0 < len(lines) <= 10 and all(re.match(r"resnet: serve: \d{4}-\d\d-\d\dT", l) for l in lines) and
+      m and int(m.group(1)) > 0, (len(lines), lines[:2], m and m.group(0)))
+check("/metrics counts the guard's answers (431, 501)",
+      'code="431"} 1' in metrics and 'code="501"} 1' in metrics, re.findall(r'code="\d+"\} \d+', metrics))
+
+rc, err = s.stop()
+check("SIGTERM after the hostile heads: exit 0", rc == 0, (rc, err[-500:]))
+
+
+# ---- slow clients: a deadline for the whole request, a limit per client address -------------
+def trickle(socks, seconds, data, stop=None):
+    """Sends data one byte at a time to each socket, every 0.25 s, for `seconds`. Returns the
+    sockets the server closed (or answered) by the end."""
+    closed = set()
+    t_end = time.time() + seconds
+    i = 0
+    while time.time() < t_end and not (stop and stop.is_set()):
+        for k, x in enumerate(socks):
+            if k in closed:
+                continue
+            try:
+                x.send(data[i % len(data):i % len(data) + 1])
+            except OSError:
+                closed.add(k)
+        i += 1
+        time.sleep(0.25)
+    for k, x in enumerate(socks):
+        x.settimeout(0.05)
+        try:
+            x.recv(4096)  # an answer (408, 503) or the end: either way the server let go
+            closed.add(k)
+        except socket.timeout:
+            pass  # still held open
+        except OSError:
+            closed.add(k)
+    return closed
+
+
+def connect_many(port, n):
+    out = []
+    for _ in range(n):
+        x = socket.socket()
+        x.connect(("127.0.0.1", port))
+        out.append(x)
+    return out
+
+
+s = Server("--request-timeout", "3", "--max-per-client", "16")
+head = b"POST /v2/models/resnet50/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+socks = connect_many(s.port, 100)
+done = threading.Event()
+result = {}
+th = threading.Thread(target=lambda: result.update(closed=trickle(socks, 6, head + b"X-Slow: " + b"a" * 200, done)))
+th.start()
+time.sleep(0.5)
+lat = []
+ok = True
+for _ in range(5):
+    t0 = time.time()
+    st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), timeout=20, src="127.0.0.2")
+    lat.append(time.time() - t0)
+    ok = ok and st == 200
+check("100 connections trickling their heads from 127.0.0.1: a client on 127.0.0.2 answered (5 of 5, each < 5 s)",
+      ok and max(lat) < 5, (ok, lat))
+th.join()
+check("the trickling connections were all closed by --request-timeout 3 (or refused past --max-per-client 16)",
+      len(result.get("closed", ())) == 100, len(result.get("closed", ())))
+for x in socks:
+    x.close()
+
+# a body trickled: cut at the request's deadline with a 408
+x = socket.socket()
+x.settimeout(10)
+x.connect(("127.0.0.1", s.port))
+x.sendall(head + b"Content-Length: 1000\r\n\r\n{")
+t0 = time.time()
+got = b""
+try:
+    while time.time() - t0 < 8:
+        x.send(b" ")
+        x.settimeout(0.5)
+        try:
+            d = x.recv(4096)
+            if not d:
+                break
+            got += d
+        except socket.timeout:
+            pass
+except OSError:
+    pass
+x.close()
+check("a body trickled one byte per 0.5 s: closed after --request-timeout 3 (2.5 to 6 s)",
+      got == b"" and 2.5 < time.time() - t0 < 6, (got[:200], time.time() - t0))
+same = connect_many(s.port, 20)
+for x in same:
+    x.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")  # heads not finished
+time.sleep(0.5)
+held, refused = 0, []
+for x in same:
+    x.settimeout(0.05)
+    try:
+        refused.append(x.recv(4096))
+    except socket.timeout:
+        held += 1
+got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+# (a connection the server is still closing may hold a slot a moment longer: 15 or 16 held)
+check("20 unfinished heads from one address: at most 16 held, the rest 503 {\"error\"} naming --max-per-client",
+      15 <= held <= 16 and len(refused) == 20 - held and
+      all(status(r) == 503 and "--max-per-client" in (json_body(r) or {}).get("error", "") for r in refused) and
+      held + (status(got) == 200) <= 16, (held, refused[:1], got[:100]))
+for x in same:
+    x.close()
+time.sleep(0.3)
+got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("once they close, that address is served again", status(got) == 200, got[:200])
+rc, err = s.stop()
+check("SIGTERM: exit 0", rc == 0, (rc, err[-500:]))
+
+# ---- a budget for the bytes requests hold in flight ------------------------------------------
+s = Server("--max-inflight-mb", "1", "--max-body", "4000000")
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 1500000\r\n\r\n")
+check("a body of 1.5 MB with --max-inflight-mb 1: 503 {\"error\"} at once, naming it",
+      status(got) == 503 and "--max-inflight-mb" in (json_body(got) or {}).get("error", ""), got[:300])
+big = socket.socket()
+big.settimeout(20)
+big.connect(("127.0.0.1", s.port))
+big.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n" + b"x" * 800000)
+time.sleep(0.5)
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
+check("while 800 kB of a body are held: another request 503 {\"error\"} naming --max-inflight-mb",
+      st == 503 and "--max-inflight-mb" in r.get("error", ""), (st, r))
+big.sendall(b"x" * 100000)
+answer = b""
+try:
+    while True:
+        d = big.recv(4096)
+        if not d:
+            break
+        answer += d
+except OSError:
+    pass
+big.close()
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
+check("once that one is answered (%s), the next is served" % status(answer), status(answer) == 400 and st == 200,
+      (answer[:100], st, r))
+rc, err = s.stop()
+check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
+
+# ---- the drain has a deadline; a second signal ends it at once -----------------------------
+s = Server("--drain-timeout", "2")
+x = socket.socket()
+x.connect(("127.0.0.1", s.port))
+x.sendall(head + b"Content-Length: 1000\r\n\r\n{")  # a body that never finishes
+time.sleep(0.3)
+t0 = time.time()
+rc, err = s.stop(timeout=20)
+dt = time.time() - t0
+check("SIGTERM with a body still arriving: exit 0 after --drain-timeout 2 (2 to 5 s)", rc == 0 and 1.8 < dt < 5,
+      (rc, dt, err[-300:]))
+x.close()
+s = Server()
+x = socket.socket()
+x.connect(("127.0.0.1", s.port))
+x.sendall(head + b"Content-Length: 1000\r\n\r\n{")
+time.sleep(0.3)
+s.p.send_signal(signal.SIGTERM)
+time.sleep(0.5)
+t0 = time.time()
+rc, err = s.stop(signal.SIGINT, timeout=20)
+check("a second signal (SIGINT) during the drain: exit 1 at once, saying so",
+      rc == 1 and time.time() - t0 < 2 and "second SIGINT" in err, (rc, err[-300:]))
+x.close()
+# ---- a bind failure: one line naming the address and the reason -----------------------------
+busy = socket.socket()
+busy.bind(("127.0.0.1", 0))
+busy.listen(1)
+for addr, reason in (("192.0.2.1:8000", "assign"), ("127.0.0.1:%d" % busy.getsockname()[1], "in use")):
+    p = subprocess.run([BIN, "serve", "--weights", SMALL, "--http", addr], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    err = p.stderr.decode().strip().splitlines()
+    check("cannot bind %s: exit 1, one line naming the address and the reason" % addr,
+          p.returncode == 1 and len(err) == 1 and addr in err[0] and reason in err[0].lower(), (p.returncode, err))
+busy.close()
+
+finish()
