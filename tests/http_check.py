@@ -120,6 +120,22 @@ check("infer with classification 3: BYTES [2, 3] \"prob:index:name\" = classify 
       [(float(g[0]), g[1], g[2]) for g in got] == [(float(w.split(":", 2)[0]),) + tuple(w.split(":", 2)[1:])
                                                    for w in want], (st, out, want))
 
+st, r2 = s.json("POST", "/v2/models/resnet50/infer", infer_body([[b] for b in B64], shape=[2, 1]))
+st1, r1 = s.json("POST", "/v2/models/resnet50/infer", infer_body(B64))
+check("infer with nested data [[\"...\"], ...] and shape [2, 1]: the flat request's answer",
+      st == 200 and st1 == 200 and r2.get("outputs") == r1.get("outputs"), (st, str(r2)[:200]))
+st, e = s.json("POST", "/v2/models/resnet50/infer", infer_body([[b] for b in B64], shape=[2]))
+check("nested data with shape [2]: 400 naming the shape it goes with", st == 400 and "[N, 1]" in e.get("error", ""),
+      (st, e))
+st, r = s.json("GET", "/v2/models/resnet50/ready")
+check("GET /v2/models/resnet50/ready: 200, names the model", st == 200 and r == {"name": "resnet50", "ready": True},
+      (st, r))
+st, e = s.json("GET", "/v2/models/resnet50/versions/2")
+check("GET /v2/models/resnet50/versions/2: 404 no such model version", st == 404 and
+      "no such model version" in e.get("error", ""), (st, e))
+st, r = s.json("GET", "/v2/models/resnet50/versions/1/ready")
+check("GET /v2/models/resnet50/versions/1/ready: 200", st == 200 and r.get("ready") is True, (st, r))
+
 # ---- /v1/classify ------------------------------------------------------------------------------
 st, body = s.request("POST", "/v1/classify", PHOTO[1], {"Content-Type": "image/png"})
 check("POST /v1/classify (a photo): classify --json's \"top\"", st == 200 and json.loads(body)["top"] == want5[1]["top"],

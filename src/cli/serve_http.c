@@ -542,7 +542,15 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
         size_t nl = strcspn(name, "/");
         const char *rest = name + nl;
         /* /v2/models/NAME[/versions/V][/ready|/infer] */
-        if (strncmp(rest, "/versions/1", 11) == 0) rest += 11;
+        if (strncmp(rest, "/versions/1", 11) == 0 && (rest[11] == '\0' || rest[11] == '/')) {
+            rest += 11;
+        } else if (strncmp(rest, "/versions/", 10) == 0) {
+            char m[160];
+            const char *v = rest + 10;
+            snprintf(m, sizeof m, "no such model version '%.*s' (this server has version 1)",
+                     (int)(strcspn(v, "/") > 32 ? 32 : strcspn(v, "/")), v);
+            return error_reply(sv, c, r, 404, m);
+        }
         if (nl != strlen(MODEL_NAME) || strncmp(name, MODEL_NAME, nl) != 0) {
             char m[160];
             snprintf(m, sizeof m, "unknown model '%.*s' (this server has %s)", (int)(nl > 64 ? 64 : nl), name, MODEL_NAME);
@@ -551,9 +559,11 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
         if (*rest == '\0')
             return get ? metadata_reply(sv, c, r)
                        : error_reply(sv, c, r, 405, "use GET");
-        if (strcmp(rest, "/ready") == 0)
-            return get ? reply(sv, c, r, 200, "application/json", "{\"ready\": true}\n", 16)
+        if (strcmp(rest, "/ready") == 0) { /* the spec's model-ready answer names the model */
+            static const char ready[] = "{\"name\": \"" MODEL_NAME "\", \"ready\": true}\n";
+            return get ? reply(sv, c, r, 200, "application/json", ready, sizeof ready - 1)
                        : error_reply(sv, c, r, 405, "use GET");
+        }
         if (strcmp(rest, "/infer") == 0) return post ? infer_v2(sv, c, r) : error_reply(sv, c, r, 405, "use POST");
     }
     return error_reply(sv, c, r, 404, "no such endpoint");

@@ -11,6 +11,14 @@
 #include "cli/serve_request.h" /* serve_base64_decode */
 #include "io/json.h"
 
+/* Image i of an input's "data": a base64 string, flat ([N]) or nested as the spec allows for
+ * shape [N, 1] ([["..."], ...]); NULL if it is neither. */
+static const char *data_item(const rn_json *data, size_t i, size_t *len) {
+    const rn_json *v = rn_json_at(data, i);
+    if (rn_json_is(v, RN_JSON_ARRAY) && rn_json_count(v) == 1) v = rn_json_at(v, 0);
+    return rn_json_string(v, len);
+}
+
 /* Why the parsed request is refused, or NULL; *k the classification asked for (0: none),
  * from 1 to classes. Every size read from the request is bounded before it is multiplied. */
 static const char *check(const rn_json *root, int classes, int *k, char *buf, size_t bufsize) {
@@ -29,6 +37,8 @@ static const char *check(const rn_json *root, int classes, int *k, char *buf, si
     if (!dt || strcmp(dt, "BYTES") != 0) return "the input's \"datatype\" must be \"BYTES\" (base64 photo files)";
     if (!rn_json_is(data, RN_JSON_ARRAY) || n == 0) return "the input's \"data\" must be a non-empty array of base64 strings";
     if (n > SERVE_OIP_MAX_IMAGES) return "at most 256 images per request";
+    int nested = 0;
+    for (size_t i = 0; i < n; i++) nested |= rn_json_is(rn_json_at(data, i), RN_JSON_ARRAY);
     const rn_json *shape = rn_json_get(in, "shape");
     const size_t dims = rn_json_count(shape);
     /* each dimension is 0..256 and the running product stops as soon as it passes n (<= 256),
@@ -40,6 +50,7 @@ static const char *check(const rn_json *root, int classes, int *k, char *buf, si
     }
     if (!rn_json_is(shape, RN_JSON_ARRAY) || dims == 0 || dims > 2 || prod != (int64_t)n)
         return "the input's \"shape\" must say how many images \"data\" holds ([N] or [N, 1])";
+    if (nested && dims != 2) return "nested \"data\" ([[\"...\"], ...]) goes with the shape [N, 1]";
     *k = 0;
     if (!outputs) return NULL;
     if (!rn_json_is(outputs, RN_JSON_ARRAY) || rn_json_count(outputs) > 1) return "\"outputs\": at most one, \"probabilities\"";
@@ -85,7 +96,7 @@ int serve_oip_parse(const char *body, size_t len, int classes, serve_oip_request
     /* base64 -> the photo files' bytes; decoding them is the runner's, ahead of the network */
     for (int i = 0; rc == 0 && i < req->n; i++) {
         size_t sl;
-        const char *s = rn_json_string(rn_json_at(data, (size_t)i), &sl);
+        const char *s = data_item(data, (size_t)i, &sl);
         /* sl < len: the body holds the string, so sl / 4 * 3 + 3 cannot wrap */
         unsigned char *bytes = s ? malloc(sl / 4 * 3 + 3) : NULL;
         size_t where = 0;
