@@ -13,11 +13,6 @@
 
 #include "model/arch.h"
 
-struct rn_safetensors;
-/* Binds an open weight file to m (weights.c): checks every tensor's presence, dtype and shape,
- * folds batch norm and packs for m->kc (direct: no Winograd). path names the file in messages. */
-resnet_status rn_model_bind(resnet_model *m, const struct rn_safetensors *st, const char *path, int direct,
-                            resnet_error *err);
 
 struct resnet_model {
     resnet_variant variant;
@@ -82,7 +77,9 @@ typedef void (*rn_observer)(void *ctx, int layer, const rn_conv *c, const float 
                             const float *out, int oh, int ow);
 void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx);
 
-/* Binds with the load options given (weights.c). */
+/* Binds an open weight file to m (weights.c) with the load options given: reads the architecture
+ * from the tensors, checks every tensor's presence, dtype and shape (and that none is left
+ * unused), folds batch norm and packs for m->kc. path names the file in messages. */
 resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, const char *path,
                                    const rn_load_config *cfg, resnet_error *err);
 

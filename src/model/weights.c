@@ -618,12 +618,6 @@ static resnet_status labels_from_metadata(resnet_model *m, const char *json, con
     return s;
 }
 
-resnet_status rn_model_bind(resnet_model *m, const rn_safetensors *st, const char *path, int direct,
-                            resnet_error *err) {
-    rn_load_config cfg = {.direct = direct};
-    return rn_model_bind_config(m, st, path, &cfg, err);
-}
-
 resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, const char *path,
                                    const rn_load_config *cfg, resnet_error *err) {
     resnet_status s = read_metadata(st, path, m, err);
