@@ -4,8 +4,16 @@
  * well under a millisecond, so waking a sleeping thread through the kernel for each would
  * cost a visible share. Workers therefore spin for a short while after a job, watching the
  * job counter, and only then sleep on the condition variable; the caller spins (yielding)
- * for the stragglers. Tasks are claimed with an atomic counter so a thread that finishes
- * early takes the next one and all threads end together.
+ * for the stragglers.
+ *
+ * Which thread runs which task: each thread owns a contiguous share of the job's tasks
+ * (thread i of P the i-th P-th) and takes them front to back; a thread whose share is done
+ * steals from the back of the others' shares, so a late or descheduled thread never holds
+ * the job up. The shares matter because successive layers cut their rows the same way: the
+ * thread that wrote rows 0..k of one layer's output is the thread that reads them in the
+ * next, from its own cache, instead of both threads pulling half of every activation across
+ * cores (a shared counter hands out tasks alternately). Stealing from the back keeps the
+ * owner's front, the rows it is about to read, its own.
  *
  * A pool may be shared by sessions running on different threads (the model's pool). Each
  * caller is already a thread doing the work, so a job gets only as many workers as the pool
@@ -32,6 +40,13 @@
 enum { SPIN_ROUNDS = 20000 }; /* ~100 us of pause instructions before a worker sleeps */
 enum { HELPER_BITS = 16 };     /* a pool has at most 65535 workers */
 
+/* One thread's share of the current job: tasks front..back-1, (back << 32 | front) in one
+ * word so that the owner (taking the front) and a thief (taking the back) agree by one
+ * compare-and-swap. A cache line each: the owners' updates must not contend. */
+typedef struct share {
+    _Alignas(64) atomic_ullong range;
+} share;
+
 struct rn_pool {
     int nthreads;
     pthread_t *workers;
@@ -50,15 +65,29 @@ struct rn_pool {
     rn_task_fn fn;
     void *ctx;
     int ntasks;
-    atomic_int next;
+    int sharers;    /* threads with a share of the current job: the caller and its helpers */
+    share *shares;  /* nthreads of them */
 };
 
-static void run_tasks(rn_pool *p, int thread) {
+static unsigned long long pack(unsigned front, unsigned back) { return (unsigned long long)back << 32 | front; }
+
+/* The next task of share s, from the front (its owner) or the back (a thief); -1 when empty. */
+static int take(share *s, int from_back) {
+    unsigned long long r = atomic_load_explicit(&s->range, memory_order_relaxed);
     for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (t >= p->ntasks) break;
-        p->fn(p->ctx, t, thread);
+        const unsigned front = (unsigned)r, back = (unsigned)(r >> 32);
+        if (front >= back) return -1;
+        const unsigned long long want = from_back ? pack(front, back - 1) : pack(front + 1, back);
+        if (atomic_compare_exchange_weak_explicit(&s->range, &r, want, memory_order_relaxed, memory_order_relaxed))
+            return (int)(from_back ? back - 1 : front);
     }
+}
+
+static void run_tasks(rn_pool *p, int thread) {
+    const int n = p->sharers;
+    for (int t; (t = take(&p->shares[thread], 0)) >= 0;) p->fn(p->ctx, t, thread);
+    for (int k = 1; k < n; k++) /* then the others' shares, the next thread's first */
+        for (int t; (t = take(&p->shares[(thread + k) % n], 1)) >= 0;) p->fn(p->ctx, t, thread);
 }
 
 typedef struct { rn_pool *pool; int index; } worker_arg;
@@ -116,7 +145,9 @@ rn_pool *rn_pool_create(int nthreads) {
     atomic_init(&p->busy, 0);
     atomic_init(&p->taken, 0);
     atomic_init(&p->callers, 0);
-    atomic_init(&p->next, 0);
+    p->shares = aligned_alloc(64, (size_t)nthreads * sizeof *p->shares); /* sizeof is 64 */
+    if (!p->shares) { free(p); return NULL; }
+    for (int i = 0; i < nthreads; i++) atomic_init(&p->shares[i].range, 0);
     if (nthreads > 1) {
         p->workers = calloc((size_t)nthreads - 1, sizeof *p->workers);
         if (!p->workers) { rn_pool_free(p); return NULL; }
@@ -142,6 +173,7 @@ void rn_pool_free(rn_pool *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->nthreads; i++) pthread_join(p->workers[i - 1], NULL);
     free(p->workers);
+    free(p->shares);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     free(p);
@@ -165,7 +197,12 @@ void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     p->ntasks = ntasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->sharers = helpers + 1;
+    for (int i = 0; i < p->sharers; i++) /* thread i's share: the i-th of sharers equal runs */
+        atomic_store_explicit(&p->shares[i].range,
+                              pack((unsigned)((long long)ntasks * i / p->sharers),
+                                   (unsigned)((long long)ntasks * (i + 1) / p->sharers)),
+                              memory_order_relaxed);
     atomic_store_explicit(&p->busy, helpers, memory_order_relaxed);
     /* Publish the job; the mutex orders this against a worker about to sleep. */
     pthread_mutex_lock(&p->mu);
