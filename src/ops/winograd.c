@@ -112,12 +112,20 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
     *x0 = (rem % j->tw) * j->t;
 }
 
+/* The first phase's tasks: each GEMM block of tiles in parts of TILES_PER_INPUT_TASK (the last
+ * block's last parts may be empty), block by block, so that both phases cut the tiles in the
+ * same order: the thread whose share of the tasks holds a block's transforms is the one that
+ * multiplies the block (threadpool.c), and V stays in its cache. */
+static int input_parts(const wino_job *j) { return (j->tb + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK; }
+
 /* V[e][tile][cin] for tiles t0..t0+count: row `tile` of GEMM e is one tile's transformed
  * window. One task of the first phase. */
 static void input_task(void *ctx, int task, int thread) {
     const wino_job *j = ctx;
-    const int cin = j->c->cin, s = j->s, t0 = task * TILES_PER_INPUT_TASK;
-    const int count = j->tiles - t0 < TILES_PER_INPUT_TASK ? j->tiles - t0 : TILES_PER_INPUT_TASK;
+    const int cin = j->c->cin, s = j->s, parts = input_parts(j);
+    const int b0 = task / parts * j->tb, b1 = b0 + j->tb < j->tiles ? b0 + j->tb : j->tiles;
+    const int t0 = b0 + task % parts * TILES_PER_INPUT_TASK;
+    const int count = b1 - t0 < TILES_PER_INPUT_TASK ? b1 - t0 : TILES_PER_INPUT_TASK;
     float *v = j->ex->work;
     uint16_t *v16 = (uint16_t *)j->ex->work;
     float *one = j->ex->scratch[thread]; /* bf16: one tile's V in fp32 first (E x cin) */
@@ -209,6 +217,6 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
     /* The GEMMs' rows are the tiles: 49 tiles go as 30 + 19 rather than 48 + 1. */
     j.plan = rn_plan_make(j.tiles, TB_MAX, mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool));
     j.tb = j.plan.block;
-    rn_pool_run(ex->pool, (j.tiles + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK, input_task, &j);
+    rn_pool_run(ex->pool, j.plan.blocks * input_parts(&j), input_task, &j);
     rn_pool_run(ex->pool, j.plan.tasks, gemm_task, &j);
 }
