@@ -181,12 +181,15 @@ struct resnet_session {
     rn_exec ex;
     rn_observer observer; /* calibration (model/quantize.c): sees every fp32 convolution */
     void *observer_ctx;
-    float *buf[RN_BUFFERS]; /* activations: max_batch x net.max_act each */
+    float *buf[RN_BUFFERS]; /* activations: max_batch slots of `slot` floats each */
+    size_t slot;            /* floats of one image's slot: net.max_act at least */
+    int image_stages;       /* -1: image_by_image_until decides; else the stages it runs so */
     float *logits;     /* max_batch x fc.n_padded */
     void *fc_rows;     /* an int8 fc's quantized rows: max_batch x the last map's cells (the maps') */
     /* per-layer timing, only when profiling is on (bench --profile) */
     int profiling, prof_n, prof_slot;
     resnet_layer_profile *prof; /* net.n entries */
+    double *pass_ms;            /* net.n: each layer's time in this pass, summed over its calls */
     /* the time of each profiled pass spent outside its layers (the input's layout change,
      * copying the outputs out, the call itself): the last RN_PROF_PASSES passes, ms */
     double prof_layers_ms; /* this pass's layers so far */
@@ -206,6 +209,7 @@ void resnet_session_free(resnet_session *s) {
     rn_aligned_free(s->logits);
     rn_aligned_free(s->fc_rows);
     free(s->prof);
+    free(s->pass_ms);
     free(s);
 }
 
@@ -256,6 +260,9 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
         ok = ok && (s->fc_rows = rn_aligned_alloc(rn_qdense_scratch_bytes(fc->cin, max_batch * map_cells(m)))) != NULL;
     ok = ok && (s->work = rn_aligned_alloc(model_work_floats(m, max_batch) * sizeof(float))) != NULL;
     ok = ok && (s->prof = calloc((size_t)m->net.n, sizeof *s->prof)) != NULL;
+    ok = ok && (s->pass_ms = calloc((size_t)m->net.n, sizeof *s->pass_ms)) != NULL;
+    s->slot = per_image;
+    s->image_stages = -1;
     if (!ok) {
         resnet_session_free(s);
         return rn_fail(err, RESNET_E_NOMEM, "out of memory creating a session for batch %d", max_batch);
@@ -354,17 +361,18 @@ static void prof_record(resnet_session *s, const rn_layer *l, const rn_conv *c, 
 
 /* ---- the forward pass ------------------------------------------------------------- */
 
-/* Runs layer li of the list on n images: the only place that knows a layer's precision, times
+/* Runs layer li of the list on n images whose activations start `at` floats into the buffers
+ * (0, or an image's slot when the batch runs image by image): the only place that knows a layer's precision, times
  * layers (when profiling) and shows convolutions to the observer. An int8 layer reads u8
  * activations (and a u8 residual) and writes u8, or floats where fp32 layers follow; the max
  * pool of an int8 model quantizes as it writes (the boundary: the blocks read u8). */
-static void run(resnet_session *s, int li, const float *input, int n) {
+static void run(resnet_session *s, int li, const float *input, int n, size_t at) {
     const resnet_model *m = s->m;
     const rn_layer *l = &m->net.layers[li];
     const rn_conv *c = l->kind == RN_L_CONV || l->kind == RN_L_FC ? &m->convs[li] : NULL;
-    const void *in = l->in >= 0 ? (const void *)s->buf[l->in] : (const void *)input;
-    void *out = l->out >= 0 ? (void *)s->buf[l->out] : (void *)s->logits;
-    const void *res = l->res >= 0 ? s->buf[l->res] : NULL;
+    const void *in = l->in >= 0 ? (const void *)(s->buf[l->in] + at) : (const void *)input;
+    void *out = l->out >= 0 ? (void *)(s->buf[l->out] + at) : (void *)s->logits;
+    const void *res = l->res >= 0 ? s->buf[l->res] + at : NULL;
     const rn_conv *stem = rn_model_stem(m);
     double t0 = s->profiling ? now_ms() : 0.0;
     switch (l->kind) {
@@ -390,14 +398,14 @@ static void run(resnet_session *s, int li, const float *input, int n) {
         rn_fc_forward(&s->ex, c, in, n, out, s->fc_rows);
         break;
     }
-    if (s->profiling) prof_record(s, l, c, n, now_ms() - t0);
+    if (s->profiling) s->pass_ms[li] += now_ms() - t0;
     if (c && s->observer && !c->q)
         s->observer(s->observer_ctx, li, c, in, n, l->h, l->w, out, l->oh, l->ow);
 }
 
 /* Stage st's output of n images (NHWC in the session's buffer, u8 in an int8 model but for the
  * last stage) as NCHW floats: torchvision's layout, for a backbone's users. */
-static void copy_stage(const resnet_session *s, int st, int n, float *dst) {
+static void copy_stage(const resnet_session *s, int st, int n, size_t at, float *dst) {
     const resnet_model *m = s->m;
     const int li = m->net.stage_out[st];
     const rn_layer *l = &m->net.layers[li];
@@ -406,19 +414,81 @@ static void copy_stage(const resnet_session *s, int st, int n, float *dst) {
     for (int i = 0; i < n; i++) {
         float *d = dst + (size_t)i * c * hw;
         if (m->int8 && scale > 0) {
-            const uint8_t *src = (const uint8_t *)s->buf[l->out] + (size_t)i * hw * c;
+            const uint8_t *src = (const uint8_t *)(s->buf[l->out] + at) + (size_t)i * hw * c;
             for (size_t p = 0; p < hw; p++)
                 for (size_t ch = 0; ch < c; ch++) d[ch * hw + p] = scale * src[p * c + ch];
         } else {
-            const float *src = s->buf[l->out] + (size_t)i * hw * c;
+            const float *src = s->buf[l->out] + at + (size_t)i * hw * c;
             for (size_t p = 0; p < hw; p++)
                 for (size_t ch = 0; ch < c; ch++) d[ch * hw + p] = src[p * c + ch];
         }
     }
 }
 
+/* Bytes of one image of conv layer li's output as the buffers hold it (u8 after an int8
+ * layer, unless it writes the floats of the fp32 layers after it). */
+static size_t conv_out_bytes(const resnet_model *m, int li) {
+    const rn_layer *l = &m->net.layers[li];
+    const rn_qconv *q = m->convs[li].q;
+    return (size_t)l->oh * l->ow * l->cout * (q && !q->out_f32 ? 1 : sizeof(float));
+}
+
+/* The last layer of the batch's image-by-image part, or -1 for none.
+ * A batch runs each layer on all its images at once, which suits the later stages: their
+ * weights are large and their maps small, and a layer's weights stream from memory once
+ * for the batch. The early stages are the other way round: ResNet-50's first stage holds
+ * 3.2 MB of activations an image and 0.9 MB of weights in all, so at batch 8 a layer's output
+ * (26 MB) leaves the caches before the next layer reads it, and the stage ran 1.5x slower
+ * an image than at batch 1. So the stages whose activations for the whole batch would not
+ * stay in cache run image by image (each image in its own slot of the buffers), while one
+ * image's rows still give every thread several tasks; the rest run as one batch. */
+static int image_by_image_until(const resnet_session *s, int n) {
+    const resnet_model *m = s->m;
+    const rn_net *net = &m->net;
+    if (n == 1 || s->observer) return -1; /* calibration sees each convolution's whole batch */
+    if (s->image_stages >= 0) return s->image_stages ? net->stage_out[s->image_stages - 1] : -1;
+    const size_t budget = (size_t)rn_pool_size(s->pool) << 21; /* 2 MiB a thread: about a core's L2 */
+    int until = -1;
+    for (int st = 0, li = 0; st < RN_STAGES; st++) {
+        size_t most = 0; /* the stage's largest output, one image */
+        for (; li <= net->stage_out[st]; li++) {
+            const rn_layer *l = &net->layers[li];
+            const size_t bytes = l->kind == RN_L_CONV ? conv_out_bytes(m, li) : (size_t)l->oh * l->ow * l->cout * sizeof(float);
+            if (bytes > most) most = bytes;
+        }
+        if ((size_t)n * most <= budget) break;
+        until = net->stage_out[st];
+    }
+    return until;
+}
+
+void rn_session_set_image_stages(resnet_session *s, int stages) {
+    s->image_stages = stages < -1 ? -1 : stages > RN_STAGES ? RN_STAGES : stages;
+}
+
+/* After the image-by-image layers: each image's output from its slot to where a batch keeps it
+ * (one after the other). */
+static void pack_slots(resnet_session *s, int li, int n) {
+    const size_t bytes = conv_out_bytes(s->m, li), slot = s->slot * sizeof(float);
+    char *base = (char *)s->buf[s->m->net.layers[li].out];
+    if (bytes != slot)
+        for (int b = 1; b < n; b++) memmove(base + b * bytes, base + b * slot, bytes);
+}
+
+/* Stage outputs asked for, after layer li of images first..first+count (their activations `at`
+ * floats into the buffers). */
+static void copy_stages(const resnet_session *s, const resnet_outputs *out, int li, int first, int count,
+                        size_t at) {
+    for (int st = 0; st < RN_STAGES; st++) {
+        if (!out->stages[st] || s->m->net.stage_out[st] != li) continue;
+        const rn_layer *l = &s->m->net.layers[li];
+        copy_stage(s, st, count, at, out->stages[st] + (size_t)first * l->oh * l->ow * l->cout);
+    }
+}
+
 /* resnet_forward_ex on the library's own resnet_outputs. The layer list top to bottom: the
- * input's layout, the stem, the max pool, every block's convolutions, the pool, the fc. */
+ * input's layout, the stem, the max pool, every block's convolutions, the pool, the fc; the
+ * early stages of a batch image by image (image_by_image_until). */
 static resnet_status forward(resnet_session *s, const float *input, int n, const resnet_outputs *out,
                              resnet_error *err) {
     if (!s || !input) return rn_fail(err, RESNET_E_ARG, "resnet_forward: NULL argument");
@@ -440,8 +510,17 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     const double t_start = s->profiling ? now_ms() : 0.0;
     s->prof_slot = 0;
     s->prof_layers_ms = 0.0;
+    if (s->profiling) memset(s->pass_ms, 0, (size_t)net->n * sizeof *s->pass_ms);
     rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
-    for (int li = 0; li <= last; li++) {
+    const int split = image_by_image_until(s, n), split_end = split < last ? split : last;
+    const size_t image_floats = (size_t)3 * net->layers[0].h * net->layers[0].w;
+    for (int b = 0; split >= 0 && b < n; b++)
+        for (int li = 0; li <= split_end; li++) {
+            run(s, li, input + (size_t)b * image_floats, 1, (size_t)b * s->slot);
+            copy_stages(s, out, li, b, 1, (size_t)b * s->slot);
+        }
+    if (split >= 0 && split < last) pack_slots(s, split, n);
+    for (int li = split + 1; li <= last; li++) {
         const rn_layer *l = &net->layers[li];
         if (l->kind == RN_L_AVGPOOL) { /* the last stage's map, before it is pooled */
             const int cells = l->h * l->w;
@@ -452,9 +531,8 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
                               s->fc_rows, out->class_maps);
         }
         if (l->kind == RN_L_FC && !logits) break;
-        run(s, li, input, n);
-        for (int st = 0; st < RN_STAGES; st++)
-            if (out->stages[st] && net->stage_out[st] == li) copy_stage(s, st, n, out->stages[st]);
+        run(s, li, input, n, 0);
+        copy_stages(s, out, li, 0, n, 0);
     }
     const rn_layer *pool = &net->layers[net->n - 2];
     for (int i = 0; i < n; i++) {
@@ -465,6 +543,10 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
             memcpy(features + (size_t)i * dim, s->buf[pool->out] + (size_t)i * dim, (size_t)dim * sizeof(float));
     }
     rn_pool_leave(s->pool);
+    for (int li = 0; s->profiling && li <= last; li++)
+        if (net->layers[li].kind != RN_L_FC || logits)
+            prof_record(s, &net->layers[li], net->layers[li].kind == RN_L_CONV || net->layers[li].kind == RN_L_FC
+                                                 ? &m->convs[li] : NULL, n, s->pass_ms[li]);
     if (s->profiling) s->prof_between[s->prof_passes++ % RN_PROF_PASSES] = now_ms() - t_start - s->prof_layers_ms;
     return RESNET_OK;
 }

@@ -76,6 +76,10 @@ resnet_status rn_weights_fold(const rn_safetensors *st, const char *path, double
 typedef void (*rn_observer)(void *ctx, int layer, const rn_conv *c, const float *in, int n, int h, int w,
                             const float *out, int oh, int ow);
 void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx);
+/* How many leading stages (with the stem) a batch runs image by image: -1 (the default) lets
+ * the forward pass decide from the batch's activation bytes; 0..4 forces it (the tests: every
+ * schedule gives each image the same bits). */
+void rn_session_set_image_stages(resnet_session *s, int stages);
 
 /* Binds an open weight file to m (weights.c) with the load options given: reads the architecture
  * from the tensors, checks every tensor's presence, dtype and shape (and that none is left
