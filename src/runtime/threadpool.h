@@ -1,6 +1,7 @@
 /* threadpool.h - a persistent pool of worker threads (internal).
- * rn_pool_run() hands out tasks 0..ntasks-1 through an atomic counter to the
- * workers and the calling thread, and returns when all are done. Several threads may
+ * rn_pool_run() runs tasks 0..ntasks-1 on the workers and the calling thread, thread i
+ * taking the i-th contiguous share first and then stealing what is left of the others' (so
+ * that jobs cut alike keep their data on one core), and returns when all are done. Several threads may
  * call rn_pool_run() on one pool at once (sessions sharing their model's pool): one job
  * runs on the pool at a time, and a caller that finds it busy runs its tasks alone. */
 #ifndef RN_THREADPOOL_H

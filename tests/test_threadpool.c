@@ -1,0 +1,143 @@
+/* test_threadpool.c - the pool runs every task of a job exactly once, on a thread index inside
+ * the pool, whatever the pool's size and the job's length; a thread that stalls does not hold a
+ * job up (the others take its share); callers sharing one pool each get all their tasks. */
+#define _DEFAULT_SOURCE 1 /* usleep */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "runtime/threadpool.h"
+
+enum { MAX_TASKS = 5000 };
+
+typedef struct job {
+    atomic_int runs[MAX_TASKS];
+    atomic_int by_thread[64];
+    atomic_int bad_thread;
+    int size;
+    int stall; /* thread 1 sleeps in the first task it runs */
+    atomic_int stalled;
+} job;
+
+static void task(void *ctx, int t, int thread) {
+    job *j = ctx;
+    atomic_fetch_add(&j->runs[t], 1);
+    if (thread < 0 || thread >= j->size) {
+        atomic_store(&j->bad_thread, 1);
+        return;
+    }
+    atomic_fetch_add(&j->by_thread[thread], 1);
+    if (j->stall && thread == 1 && atomic_exchange(&j->stalled, 1) == 0) usleep(200 * 1000);
+}
+
+static int each_once(job *j, int ntasks) {
+    for (int t = 0; t < ntasks; t++)
+        if (atomic_load(&j->runs[t]) != 1) return t;
+    return -1;
+}
+
+static void test_every_task_once(void) {
+    static const int sizes[] = {1, 2, 3, 4, 7};
+    static const int lengths[] = {1, 2, 3, 5, 8, 13, 64, 999, MAX_TASKS};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        rn_pool *p = rn_pool_create(sizes[si]);
+        CHECK(p && rn_pool_size(p) == sizes[si], "pool of %d", sizes[si]);
+        if (!p) continue;
+        for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++)
+            for (int rep = 0; rep < 20; rep++) { /* back to back, as a forward pass's layers */
+                job *j = calloc(1, sizeof *j);
+                j->size = sizes[si];
+                rn_pool_run(p, lengths[li], task, j);
+                const int t = each_once(j, lengths[li]);
+                CHECK(t < 0, "pool of %d, %d tasks: task %d ran %d times", sizes[si], lengths[li], t,
+                      t < 0 ? 1 : atomic_load(&j->runs[t]));
+                CHECK(!atomic_load(&j->bad_thread), "pool of %d: a thread index outside it", sizes[si]);
+                free(j);
+            }
+        rn_pool_run(p, 0, task, NULL); /* nothing to do: returns */
+        rn_pool_free(p);
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Thread 1 sleeps 200 ms in its first task: the caller must run the rest of the job, its
+ * own share and thread 1's, so that only the stalled task is left to thread 1. */
+static void test_stalled_thread(void) {
+    rn_pool *p = rn_pool_create(2);
+    CHECK(p != NULL, "pool of 2");
+    if (!p) return;
+    for (int rep = 0; rep < 3; rep++) {
+        job *j = calloc(1, sizeof *j);
+        j->size = 2;
+        j->stall = 1;
+        enum { TASKS = 64 };
+        const double t0 = now_s();
+        rn_pool_run(p, TASKS, task, j);
+        const double took = now_s() - t0;
+        CHECK(each_once(j, TASKS) < 0, "every task once with a stalled thread");
+        const int mine = atomic_load(&j->by_thread[0]), theirs = atomic_load(&j->by_thread[1]);
+        /* thread 1 stalls in the first task it takes (or never wakes in time: the caller ran
+         * everything); the caller runs its own share in microseconds, then steals the rest of
+         * thread 1's: without stealing thread 1 would run its whole share after the stall */
+        CHECK(mine + theirs == TASKS && theirs <= 2, "caller ran %d, the stalled thread %d", mine, theirs);
+        CHECK(took < 5.0, "the job took %.2f s", took);
+        free(j);
+    }
+    rn_pool_free(p);
+}
+
+typedef struct caller_arg {
+    rn_pool *p;
+    int ok;
+} caller_arg;
+
+static void *caller(void *arg) {
+    caller_arg *a = arg;
+    a->ok = 1;
+    rn_pool_enter(a->p);
+    for (int rep = 0; rep < 200; rep++) {
+        job *j = calloc(1, sizeof *j);
+        j->size = rn_pool_size(a->p);
+        const int n = 1 + rep % 97;
+        rn_pool_run(a->p, n, task, j);
+        if (each_once(j, n) >= 0 || atomic_load(&j->bad_thread)) a->ok = 0;
+        free(j);
+    }
+    rn_pool_leave(a->p);
+    return NULL;
+}
+
+/* Four callers on a pool of 3 at once (sessions sharing their model's pool). */
+static void test_shared_callers(void) {
+    rn_pool *p = rn_pool_create(3);
+    CHECK(p != NULL, "pool of 3");
+    if (!p) return;
+    pthread_t th[4];
+    caller_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i].p = p;
+        a[i].ok = 0;
+        CHECK(pthread_create(&th[i], NULL, caller, &a[i]) == 0, "thread %d", i);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(a[i].ok, "caller %d: a task missed, repeated or on a bad thread index", i);
+    }
+    rn_pool_free(p);
+}
+
+int main(void) {
+    RUN(test_every_task_once);
+    RUN(test_stalled_thread);
+    RUN(test_shared_callers);
+    return TEST_DONE();
+}
