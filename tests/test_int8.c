@@ -169,7 +169,7 @@ static void test_int8_paths_identical(void) {
         return;
     }
     CHECK(memcmp(ref8, ref7, sizeof ref8) != 0, "7-bit activations changed no logit");
-    const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
         if (!qk) {
@@ -327,12 +327,32 @@ done:
     free(in); free(ws); free(bias); free(wq);
 }
 
+#if defined(RN_HAVE_X86)
+/* Built only for the tests (Makefile): AMX-INT8 on tests/amx_emulation.h's tiles. */
+void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                     size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
+                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
+#endif
+
+/* The int8 paths the drivers are checked on: those this CPU has, and AMX-INT8 emulated. */
+static int driver_paths(const rn_qkernel_config **out) {
+    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
+    int n = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        if (rn_qkernels_select(paths[i])) out[n++] = rn_qkernels_select(paths[i]);
+#if defined(RN_HAVE_X86)
+    out[n++] = &amx_emulated;
+#endif
+    return n;
+}
+
 static void test_qdense(void) {
     rn_pool *pool = rn_pool_create(3);
-    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
-    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
-        if (!qk) continue;
+    const rn_qkernel_config *qks[8];
+    const int nq = driver_paths(qks);
+    for (int i = 0; i < nq; i++) {
+        const rn_qkernel_config *qk = qks[i];
         check_qdense(qk, pool, 1, 2048, 1000); /* the model's fc at batch 1 */
         check_qdense(qk, pool, 3, 64, 17);
         check_qdense(qk, pool, 150, 128, 40);  /* more rows than a block: several */
@@ -342,10 +362,10 @@ static void test_qdense(void) {
 
 static void test_qconv_driver(void) {
     rn_pool *pool = rn_pool_create(3);
-    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
-    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
-        if (!qk) continue;
+    const rn_qkernel_config *qks[8];
+    const int nq = driver_paths(qks);
+    for (int i = 0; i < nq; i++) {
+        const rn_qkernel_config *qk = qks[i];
         check_qconv(qk, pool, 2, 7, 9, 8, 32, 3, 2, 1, 0, 0, 0);   /* v1.5's strided 3x3, odd map */
         check_qconv(qk, pool, 1, 5, 5, 12, 64, 3, 1, 1, 1, 0, 0);  /* padding on every side, residual */
         check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1, 0);  /* strided 1x1 (downsample), f32 out */
