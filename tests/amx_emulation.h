@@ -13,7 +13,10 @@
  * - tdpbf16ps: per row m of C and 4-byte column n, over k < A.colsb / 4:
  *   c += a[m][2k] * b[k][2n], then c += a[m][2k+1] * b[k][2n+1], each rounded to fp32 (the
  *   product of two bf16 is exact, so fmaf is that), bf16 denormals read as zero and denormal
- *   sums flushed to zero (DAZ, FTZ: the instruction ignores MXCSR);
+ *   sums flushed to zero (DAZ, FTZ: the instruction ignores MXCSR). That is the Intrinsics
+ *   Guide's order; the SDM describes even and odd partial sums over the tile's depth added to
+ *   C at the end. The tests compare with a bound on fp32 summation that holds for either;
+ *   only the int8 results are exact;
  * - tdpbusd: c += the 4 products u8(a) * s8(b) of each dword pair, wrapping in int32;
  * - both check the shapes (A.colsb / 4 == B.rows, C.rows == A.rows, C.colsb == B.colsb) and
  *   zero C's bytes past its configuration.
