@@ -1,6 +1,6 @@
 /* test_int8.c - the int8 model end to end, on the project's own demo photos (no ../shared):
  * quantization is deterministic, the int8 network agrees with fp32, every int8 kernel path
- * gives the same logits bit for bit, and a damaged int8 file is refused with one line that
+ * (AMX-INT8 on emulated tiles too) gives the same logits bit for bit, and a damaged int8 file is refused with one line that
  * names the file and the tensor. Weights: $RESNET_TEST_V1_CAFFE (tests/run.sh). */
 #include <math.h>
 
@@ -113,6 +113,14 @@ static void test_quantize_deterministic(void) {
     rn_st_close(st);
 }
 
+#if defined(RN_HAVE_X86)
+/* Built only for the tests (Makefile): AMX-INT8 on tests/amx_emulation.h's tiles. */
+void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                     size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
+                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
+#endif
+
 static int run_model(const char *path, const rn_qkernel_config *qk, float logits[N_PHOTOS][RESNET_NUM_CLASSES],
                      resnet_precision *prec) {
     resnet_model *m = NULL;
@@ -179,6 +187,11 @@ static void test_int8_paths_identical(void) {
         CHECK(run_model(a, qk, got, NULL) && memcmp(qk->gemm7 ? ref7 : ref8, got, sizeof got) == 0,
               "%s logits differ from C's (with %s-bit activations)", qk->name, qk->gemm7 ? "7" : "8");
     }
+#if defined(RN_HAVE_X86)
+    /* and AMX-INT8 on the emulated tiles, the whole network (a few seconds of plain C) */
+    CHECK(run_model(a, &amx_emulated, got, NULL) && memcmp(ref8, got, sizeof got) == 0,
+          "%s logits differ from C's", amx_emulated.name);
+#endif
 }
 
 /* ---- the int8 convolution driver against a naive integer convolution ----------------------
@@ -326,14 +339,6 @@ static void check_qdense(const rn_qkernel_config *qk, rn_pool *pool, int rows, i
 done:
     free(in); free(ws); free(bias); free(wq);
 }
-
-#if defined(RN_HAVE_X86)
-/* Built only for the tests (Makefile): AMX-INT8 on tests/amx_emulation.h's tiles. */
-void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
-                                     size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
-static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
-                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
-#endif
 
 /* The int8 paths the drivers are checked on: those this CPU has, and AMX-INT8 emulated. */
 static int driver_paths(const rn_qkernel_config **out) {
