@@ -69,6 +69,9 @@ $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -
 $(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512bf16.o: KERNEL_FLAGS = -mavx512bf16 -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma
+# AMX tiles (GCC 11+, Clang 12+), with the AVX-512 their epilogues use.
+$(BUILD)/src/kernels/x86/%amx.o: KERNEL_FLAGS = -mamx-tile -mamx-bf16 -mamx-int8 -mavx512vnni -mavx512bf16 -mavx512bw \
+                                               -mavx512f -mavx512vl -mavx2 -mfma
 
 .PHONY: all demo test deps install uninstall clean weights examples qgemm-bench
 all: $(BUILD)/libresnet.a $(BUILD)/libresnet.so $(BUILD)/resnet
@@ -133,7 +136,7 @@ TEST_EXTRA_test_family = $(BUILD)/tests/avx512_emulated.o
 $(BUILD)/tests/test_family: $(BUILD)/tests/avx512_emulated.o
 # The int8 kernels the CPU may lack, on stand-ins: AVX-512 VNNI in plain C, AVX-VNNI's one
 # instruction in AVX2 (tests/avx512vnni_emulation.h, tests/avxvnni_emulation.h).
-$(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
+$(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c src/kernels/x86/qstore_avx512.inc tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512vnni_emulation.h -c $< -o $@
 $(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kernels/x86/qgemm_ymm.inc tests/avxvnni_emulation.h src/kernels/qkernels.h
@@ -143,10 +146,20 @@ $(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kern
 $(BUILD)/tests/avx512bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_avx512bf16.c tests/avx512bf16_emulation.h tests/avx512_emulation.h src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512bf16_emulation.h -c $< -o $@
-TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o
-$(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o
-TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
-$(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o
+# The AMX kernels on a plain-C model of the tiles (tests/amx_emulation.h), for CPUs without AMX.
+AMX_EMU_DEPS = tests/amx_emulation.h tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/x86/amx.inc
+$(BUILD)/tests/amx_bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_amx.c $(AMX_EMU_DEPS) src/kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/amx_emulation.h -c $< -o $@
+$(BUILD)/tests/amx_int8_emulated.o: src/kernels/x86/qgemm_12x32_amx.c $(AMX_EMU_DEPS) src/kernels/x86/qstore_avx512.inc src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/amx_emulation.h -c $< -o $@
+TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o $(BUILD)/tests/amx_bf16_emulated.o
+$(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o $(BUILD)/tests/amx_bf16_emulated.o
+TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
+$(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
+TEST_EXTRA_test_int8 = $(BUILD)/tests/amx_int8_emulated.o
+$(BUILD)/tests/test_int8: $(BUILD)/tests/amx_int8_emulated.o
 endif
 
 # The Debian packages building and testing need, those missing only (sudo apt-get install;

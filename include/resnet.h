@@ -279,10 +279,14 @@ RESNET_API int resnet_precision_parse(const char *name);
 /* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16) with the
  * kernel path k on this CPU; 0 where its weights are widened to fp32. */
 RESNET_API int resnet_kernels_bf16_native(resnet_kernels k);
+/* The native bf16 kernel path k runs on this CPU: "amx-bf16" (AMX tiles, Sapphire Rapids and
+ * later), "avx512bf16" (vdpbf16ps); NULL where its weights are widened to fp32. Since 1.3. */
+RESNET_API const char *resnet_kernels_bf16_name(resnet_kernels k);
 /* One core's bf16 dot-product peak (vdpbf16ps, GFLOP/s) on path k, measured over about
  * `seconds`; 0 where the path has no native bf16. */
 RESNET_API double resnet_kernels_bf16_peak_gflops(resnet_kernels k, double seconds);
-/* An int8 model's micro-kernel path ("avx512vnni", "avxvnni", "avx2", "c"); NULL for fp32. */
+/* An int8 model's micro-kernel path ("amx-int8", "avx512vnni", "avxvnni", "avx2", "c"); NULL
+ * for fp32. */
 RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
 /* One core's int8 peak on that path (GOP/s, a multiply-add = 2 ops), measured over about
  * `seconds` as resnet_kernels_peak_gflops does; 0 for fp32 models and the C path. */

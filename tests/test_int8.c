@@ -1,6 +1,6 @@
 /* test_int8.c - the int8 model end to end, on the project's own demo photos (no ../shared):
  * quantization is deterministic, the int8 network agrees with fp32, every int8 kernel path
- * gives the same logits bit for bit, and a damaged int8 file is refused with one line that
+ * (AMX-INT8 on emulated tiles too) gives the same logits bit for bit, and a damaged int8 file is refused with one line that
  * names the file and the tensor. Weights: $RESNET_TEST_V1_CAFFE (tests/run.sh). */
 #include <math.h>
 
@@ -113,6 +113,14 @@ static void test_quantize_deterministic(void) {
     rn_st_close(st);
 }
 
+#if defined(RN_HAVE_X86)
+/* Built only for the tests (Makefile): AMX-INT8 on tests/amx_emulation.h's tiles. */
+void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                     size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
+                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
+#endif
+
 static int run_model(const char *path, const rn_qkernel_config *qk, float logits[N_PHOTOS][RESNET_NUM_CLASSES],
                      resnet_precision *prec) {
     resnet_model *m = NULL;
@@ -169,7 +177,7 @@ static void test_int8_paths_identical(void) {
         return;
     }
     CHECK(memcmp(ref8, ref7, sizeof ref8) != 0, "7-bit activations changed no logit");
-    const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    const rn_qpath paths[] = {RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
         if (!qk) {
@@ -179,6 +187,11 @@ static void test_int8_paths_identical(void) {
         CHECK(run_model(a, qk, got, NULL) && memcmp(qk->gemm7 ? ref7 : ref8, got, sizeof got) == 0,
               "%s logits differ from C's (with %s-bit activations)", qk->name, qk->gemm7 ? "7" : "8");
     }
+#if defined(RN_HAVE_X86)
+    /* and AMX-INT8 on the emulated tiles, the whole network (a few seconds of plain C) */
+    CHECK(run_model(a, &amx_emulated, got, NULL) && memcmp(ref8, got, sizeof got) == 0,
+          "%s logits differ from C's", amx_emulated.name);
+#endif
 }
 
 /* ---- the int8 convolution driver against a naive integer convolution ----------------------
@@ -327,12 +340,24 @@ done:
     free(in); free(ws); free(bias); free(wq);
 }
 
+/* The int8 paths the drivers are checked on: those this CPU has, and AMX-INT8 emulated. */
+static int driver_paths(const rn_qkernel_config **out) {
+    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
+    int n = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        if (rn_qkernels_select(paths[i])) out[n++] = rn_qkernels_select(paths[i]);
+#if defined(RN_HAVE_X86)
+    out[n++] = &amx_emulated;
+#endif
+    return n;
+}
+
 static void test_qdense(void) {
     rn_pool *pool = rn_pool_create(3);
-    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
-    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
-        if (!qk) continue;
+    const rn_qkernel_config *qks[8];
+    const int nq = driver_paths(qks);
+    for (int i = 0; i < nq; i++) {
+        const rn_qkernel_config *qk = qks[i];
         check_qdense(qk, pool, 1, 2048, 1000); /* the model's fc at batch 1 */
         check_qdense(qk, pool, 3, 64, 17);
         check_qdense(qk, pool, 150, 128, 40);  /* more rows than a block: several */
@@ -342,10 +367,10 @@ static void test_qdense(void) {
 
 static void test_qconv_driver(void) {
     rn_pool *pool = rn_pool_create(3);
-    const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
-    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
-        if (!qk) continue;
+    const rn_qkernel_config *qks[8];
+    const int nq = driver_paths(qks);
+    for (int i = 0; i < nq; i++) {
+        const rn_qkernel_config *qk = qks[i];
         check_qconv(qk, pool, 2, 7, 9, 8, 32, 3, 2, 1, 0, 0, 0);   /* v1.5's strided 3x3, odd map */
         check_qconv(qk, pool, 1, 5, 5, 12, 64, 3, 1, 1, 1, 0, 0);  /* padding on every side, residual */
         check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1, 0);  /* strided 1x1 (downsample), f32 out */

@@ -33,20 +33,27 @@ static const rn_qkernel_config avx512vnni_emulated = {RN_QPATH_AVX512VNNI, "avx5
                                                       rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL, NULL};
 static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (emulated on avx2)", 6, 16, -128, 127,
                                                    rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL, NULL};
+/* AMX-INT8 on tests/amx_emulation.h's tiles (its store on the AVX-512 stand-ins). */
+void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+                                     size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
+                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
 #endif
 
 /* Every family to test: the real ones this CPU has, and the emulated ones where they can run. */
 static int families(const rn_qkernel_config **out) {
     int n = 0;
-    static const rn_qpath real[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI};
+    static const rn_qpath real[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
     for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
         const rn_qkernel_config *kc = rn_qkernels_select(real[i]);
         if (kc) out[n++] = kc;
-        else printf("     (int8 path %s not on this CPU: its real kernel skipped)\n", rn_qpath_name(real[i]));
+        else printf("     (int8 path %s not on this CPU%s: its real kernel skipped)\n", rn_qpath_name(real[i]),
+                    real[i] == RN_QPATH_AMX ? ", or the OS did not grant the tile state" : "");
     }
     out[n++] = &c_plain;
 #if defined(RN_HAVE_X86)
     out[n++] = &avx512vnni_emulated;
+    out[n++] = &amx_emulated;
     if (rn_qkernels_select(RN_QPATH_AVX2)) out[n++] = &avxvnni_emulated; /* its stand-in is AVX2 */
 #endif
     return n;
@@ -176,7 +183,7 @@ done:
 }
 
 static void test_kernels(void) {
-    const rn_qkernel_config *fam[8];
+    const rn_qkernel_config *fam[12];
     int nf = families(fam);
     for (int f = 0; f < 2 * nf; f++) {
         /* each family's gemm, then its gemm7 (where it has one) on 7-bit activations */
@@ -196,6 +203,16 @@ static void test_kernels(void) {
             for (int out = 0; out < 3; out++) {
                 qcase t = {mr, out == 1 ? 9 : 1, 4 * irand(1, 40), irand(1, 2 * kc->nr + 3), irand(0, 1) ? 0 : irand(1, amax),
                            out, irand(0, 1), irand(0, 1), out == 1, 0, 0};
+                check_case(kc, &t);
+                cases++;
+            }
+        /* depths around the AMX kernel's 64-byte steps: a tail alone, none, a step and a tail,
+         * with 1 and 3 taps (a tail per tap), every store, every mr */
+        static const int depths[] = {4, 60, 64, 68, 128, 148, 252};
+        for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++)
+            for (int out = 0; out < 3; out++) {
+                qcase t = {irand(1, kc->mr), irand(0, 1) ? 3 : 1, depths[d], irand(1, 2 * kc->nr + 3), irand(0, 1) ? 0 : irand(1, amax),
+                           out, irand(0, 1), irand(0, 1), irand(0, 1), 0, 0};
                 check_case(kc, &t);
                 cases++;
             }
@@ -281,8 +298,8 @@ static void test_dispatch(void) {
     CHECK(a != NULL, "auto");
     if (!a) return;
     printf("     auto: %s (%dx%d)\n", a->name, a->mr, a->nr);
-    /* auto is the best path present, in the order avx512vnni > avxvnni > avx2 > c */
-    static const rn_qpath order[] = {RN_QPATH_AVX512VNNI, RN_QPATH_AVXVNNI, RN_QPATH_AVX2, RN_QPATH_C};
+    /* auto is the best path present, in the order amx > avx512vnni > avxvnni > avx2 > c */
+    static const rn_qpath order[] = {RN_QPATH_AMX, RN_QPATH_AVX512VNNI, RN_QPATH_AVXVNNI, RN_QPATH_AVX2, RN_QPATH_C};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (rn_qkernels_select(order[i])) {
             CHECK(a->id == order[i], "auto is %s, %s is present", a->name, rn_qpath_name(order[i]));
@@ -294,7 +311,7 @@ static void test_dispatch(void) {
  * plain loops: the s16 GEMM (sums modulo 2^32, as vpaddd), the input transform B^T d B with
  * padding pointers, and the output transform with its shift and requantization. */
 static void test_wino_kernels(void) {
-    const rn_qkernel_config *fam[8];
+    const rn_qkernel_config *fam[12];
     int nf = families(fam), tested = 0;
     for (int f = 0; f < nf; f++) {
         const rn_qkernel_config *kc = fam[f];

@@ -129,14 +129,16 @@ int cmd_bench(int argc, char **argv) {
         printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
                "warm-up\n",
                resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
-    else if (bf16)
-        printf("precision bf16, kernels %s (%s), threads %d, batch %d, %d runs after %d warm-up\n",
-               resnet_kernels_name(resnet_model_kernels(model)),
-               resnet_kernels_bf16_native(resnet_model_kernels(model))
-                   ? "avx512bf16: vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32"
-                   : "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16",
+    else if (bf16) {
+        const char *k16 = resnet_kernels_bf16_name(resnet_model_kernels(model));
+        printf("precision bf16, kernels %s%s%s (%s), threads %d, batch %d, %d runs after %d warm-up\n",
+               resnet_kernels_name(resnet_model_kernels(model)), k16 ? "+" : "", k16 ? k16 : "",
+               !k16 ? "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16"
+               : strcmp(k16, "amx-bf16") == 0
+                   ? "AMX-BF16 tiles in every convolution but the stem, Winograd's included; stem and fc fp32"
+                   : "vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32",
                resnet_session_threads(s), batch, iters, warmup);
-    else
+    } else
         printf("precision fp32, kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
     printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f %s (min %.2f ms per batch)\n",

@@ -273,9 +273,11 @@ int cmd_eval(int argc, char **argv) {
         if (resnet_model_precision(model) == RESNET_PRECISION_INT8)
             snprintf(kernels, sizeof kernels, "int8 %s (every convolution and the fc)",
                      resnet_model_int8_kernels(model));
-        else if (resnet_model_precision(model) == RESNET_PRECISION_BF16)
-            snprintf(kernels, sizeof kernels, "bf16 %s%s", resnet_kernels_name(resnet_model_kernels(model)),
-                     resnet_kernels_bf16_native(resnet_model_kernels(model)) ? " + avx512bf16" : " (bf16 weights)");
+        else if (resnet_model_precision(model) == RESNET_PRECISION_BF16) {
+            const char *k16 = resnet_kernels_bf16_name(resnet_model_kernels(model));
+            snprintf(kernels, sizeof kernels, "bf16 %s%s%s", resnet_kernels_name(resnet_model_kernels(model)),
+                     k16 ? " + " : " (bf16 weights)", k16 ? k16 : "");
+        }
         else
             snprintf(kernels, sizeof kernels, "%s", resnet_kernels_name(resnet_model_kernels(model)));
         eval_run run = {.dir = o.dir, .source = set.source, .tta = o.tta, .views = nviews,

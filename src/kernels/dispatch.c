@@ -1,11 +1,19 @@
 /* dispatch.c - picks the micro-kernel family once, from what the CPU and OS support.
  * The only place that knows which kernels exist. */
+#if defined(__linux__)
+#define _DEFAULT_SOURCE 1 /* syscall() */
+#endif
 #include <string.h>
 #include "kernels/kernels.h"
 #include "kernels/qkernels.h"
 
 #if defined(RN_HAVE_X86)
 #include <cpuid.h>
+#include <pthread.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 /* XGETBV: which register states the OS saves on context switch. A CPU flag alone is
  * not enough: the OS must have enabled YMM (and ZMM/opmask) state too. */
@@ -49,6 +57,33 @@ static int cpu_has_avx512bf16(void) {
     return (a >> 5) & 1; /* AVX512_BF16 */
 }
 
+/* AMX: the tile instructions (cpuid(7,0).edx bit 24 AMX-TILE, 22 AMX-BF16, 25 AMX-INT8), the
+ * OS's tile state in XCR0 (bits 17 XTILECFG, 18 XTILEDATA), and on Linux the process's
+ * permission to use it: without arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) the first
+ * tile instruction faults. Asked once per process (it holds for every thread); refused (an
+ * old kernel, a sigaltstack too small for the larger signal frame) means no AMX, silently:
+ * the AVX-512 kernels run. Other systems: no AMX here (nothing to ask them with). */
+static int amx_granted;
+static void amx_request(void) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    amx_granted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#endif
+}
+
+static int cpu_has_amx(int bit) {
+    unsigned int a, b, c, d;
+    if (!cpu_has_avx512f()) return 0; /* the kernels' epilogues are AVX-512 */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!((d >> 24) & 1) || !((d >> bit) & 1)) return 0;
+    if ((xgetbv0() & 0x60000) != 0x60000) return 0;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, amx_request);
+    return amx_granted;
+}
+static int cpu_has_amx_bf16(void) { return cpu_has_avx512bf16() && cpu_has_amx(22); }
+static int cpu_has_amx_int8(void) { return cpu_has_avx512vnni() && cpu_has_amx(25); }
+
 /* The VEX form: its own flag, and only YMM state needed (so it serves where the OS hides
  * AVX-512 too). */
 static int cpu_has_avxvnni(void) {
@@ -71,26 +106,40 @@ static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn
                                                {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                              {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
                                                rn_peak_gflops__avx512, NULL, rn_bf16_convert__c, NULL};
-/* The same family with its bf16 row: no AMX here (AMX-BF16 tiles, Sapphire Rapids and later,
- * would be one more family, after arch_prctl(ARCH_REQ_XCOMP_PERM) grants the tile state). */
+/* The same family with its bf16 row: vdpbf16ps (Zen 4, Cooper Lake and later), or AMX-BF16
+ * tiles where the CPU has them too (Sapphire Rapids and later: no peak probe for them yet). */
 static const rn_kernel_config config_avx512bf16 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
                                                    {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                                    {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
                                                    rn_peak_gflops__avx512, rn_bf16_gemm_12x32__avx512bf16,
                                                    rn_bf16_convert__avx512bf16, rn_peak_gflops__avx512bf16};
+static const rn_kernel_config config_avx512amx = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
+                                                  {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
+                                                  {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
+                                                  rn_peak_gflops__avx512, rn_bf16_gemm_12x32__amx,
+                                                  rn_bf16_convert__avx512bf16, NULL};
+
+/* The AVX-512 family with its best bf16 row. */
+static const rn_kernel_config *select_avx512(int amx) {
+    if (amx && cpu_has_amx_bf16()) return &config_avx512amx;
+    if (cpu_has_avx512bf16()) return &config_avx512bf16;
+    return cpu_has_avx512f() ? &config_avx512 : NULL;
+}
 #endif
 
 const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
+#if defined(RN_HAVE_X86)
+    if (which == RN_KERNELS_AVX512_NO_AMX) return select_avx512(0);
+#else
+    if (which == RN_KERNELS_AVX512_NO_AMX) return NULL;
+#endif
     switch (which) {
     case RESNET_KERNELS_C: return &config_c;
 #if defined(RN_HAVE_X86)
     case RESNET_KERNELS_AVX2: return cpu_has_avx2_fma() ? &config_avx2 : NULL;
-    case RESNET_KERNELS_AVX512:
-        if (cpu_has_avx512bf16()) return &config_avx512bf16;
-        return cpu_has_avx512f() ? &config_avx512 : NULL;
+    case RESNET_KERNELS_AVX512: return select_avx512(1);
     case RESNET_KERNELS_AUTO:
-        if (cpu_has_avx512bf16()) return &config_avx512bf16;
-        if (cpu_has_avx512f()) return &config_avx512;
+        if (cpu_has_avx512f()) return select_avx512(1);
         if (cpu_has_avx2_fma()) return &config_avx2;
         return &config_c;
 #else
@@ -114,6 +163,9 @@ static const rn_qkernel_config qconfig_avxvnni = {RN_QPATH_AVXVNNI, "avxvnni", 6
                                                   rn_qs8_gemm_6x16__avxvnni, rn_qpeak_gops__avxvnni, NULL, NULL, NULL, NULL};
 static const rn_qkernel_config qconfig_avx512vnni = {RN_QPATH_AVX512VNNI, "avx512vnni", 12, 32, -128, 127,
                                                      rn_qs8_gemm_12x32__avx512vnni, rn_qpeak_gops__avx512vnni, NULL, NULL, NULL, NULL};
+/* No peak probe for the tiles yet (none of our machines has them to measure it on). */
+static const rn_qkernel_config qconfig_amx = {RN_QPATH_AMX, "amx-int8", 12, 32, -128, 127, rn_qs8_gemm_12x32__amx,
+                                              NULL, NULL, NULL, NULL, NULL};
 #endif
 
 const rn_qkernel_config *rn_qkernels_select(rn_qpath which) {
@@ -123,7 +175,9 @@ const rn_qkernel_config *rn_qkernels_select(rn_qpath which) {
     case RN_QPATH_AVX2: return cpu_has_avx2_fma() ? &qconfig_avx2 : NULL;
     case RN_QPATH_AVXVNNI: return cpu_has_avxvnni() ? &qconfig_avxvnni : NULL;
     case RN_QPATH_AVX512VNNI: return cpu_has_avx512vnni() ? &qconfig_avx512vnni : NULL;
+    case RN_QPATH_AMX: return cpu_has_amx_int8() ? &qconfig_amx : NULL;
     case RN_QPATH_AUTO:
+        if (cpu_has_amx_int8()) return &qconfig_amx;
         if (cpu_has_avx512vnni()) return &qconfig_avx512vnni;
         if (cpu_has_avxvnni()) return &qconfig_avxvnni;
         if (cpu_has_avx2_fma()) return &qconfig_avx2;
@@ -143,6 +197,7 @@ const char *rn_qpath_name(rn_qpath p) {
     case RN_QPATH_AVX2: return "avx2";
     case RN_QPATH_AVXVNNI: return "avxvnni";
     case RN_QPATH_AVX512VNNI: return "avx512vnni";
+    case RN_QPATH_AMX: return "amx-int8";
     }
     return "unknown";
 }
@@ -171,6 +226,16 @@ double resnet_kernels_peak_gflops(resnet_kernels k, double seconds) {
     const rn_kernel_config *kc = rn_kernels_select(k);
     return kc && kc->peak_gflops ? kc->peak_gflops(seconds) : 0.0;
 }
+
+const char *rn_kernels_bf16_name(const rn_kernel_config *kc) {
+    if (!kc || !kc->gemm_bf16) return NULL;
+#if defined(RN_HAVE_X86)
+    if (kc->gemm_bf16 == rn_bf16_gemm_12x32__amx) return "amx-bf16";
+#endif
+    return "avx512bf16";
+}
+
+const char *resnet_kernels_bf16_name(resnet_kernels k) { return rn_kernels_bf16_name(rn_kernels_select(k)); }
 
 int resnet_kernels_bf16_native(resnet_kernels k) {
     const rn_kernel_config *kc = rn_kernels_select(k);

@@ -81,8 +81,14 @@ typedef struct rn_kernel_config {
     double (*peak_bf16_gflops)(double seconds); /* one core's measured bf16 dot-product peak */
 } rn_kernel_config;
 
-/* The config for a path (AUTO = best available), or NULL if this CPU lacks it. */
+/* The config for a path (AUTO = best available), or NULL if this CPU lacks it.
+ * RN_KERNELS_AVX512_NO_AMX, for tests and comparisons only (no user option names it): the
+ * AVX-512 family with its AVX512-BF16 row where the CPU also has AMX-BF16 (AVX512 and AUTO
+ * take the AMX row there). */
+#define RN_KERNELS_AVX512_NO_AMX ((resnet_kernels)0x100)
 const rn_kernel_config *rn_kernels_select(resnet_kernels which);
+/* The bf16 kernel's name ("amx-bf16", "avx512bf16"), or NULL where kc has none. */
+const char *rn_kernels_bf16_name(const rn_kernel_config *kc);
 
 /* Per-ISA micro-kernels and FMA peak probes (defined only where built). */
 double rn_peak_gflops__avx2(double seconds);
@@ -104,6 +110,8 @@ void rn_bf16_convert__c(const float *src, int n, uint16_t *dst);
 void rn_bf16_convert__avx512bf16(const float *src, int n, uint16_t *dst);
 void rn_bf16_gemm_12x32__avx512bf16(int mr, int kc, const uint16_t *const *a, const uint16_t *b, float *c,
                                     size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
+void rn_bf16_gemm_12x32__amx(int mr, int kc, const uint16_t *const *a, const uint16_t *b, float *c, size_t ldc,
+                             const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x8__c(int mr, int kc, const float *const *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c,

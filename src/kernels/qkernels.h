@@ -53,6 +53,7 @@ typedef enum rn_qpath {
     RN_QPATH_AVX2,       /* vpmaddubsw + vpmaddwd: weights must be 7-bit (see docs/int8.md) */
     RN_QPATH_AVXVNNI,    /* VEX vpdpbusd on ymm */
     RN_QPATH_AVX512VNNI, /* EVEX vpdpbusd on zmm */
+    RN_QPATH_AMX,        /* AMX-INT8 tdpbusd on tiles, the AVX-512 store */
 } rn_qpath;
 
 /* The integer Winograd F(2x2,3x3) (ops/qwinograd.c), on paths where it pays:
@@ -115,6 +116,8 @@ void rn_qs8_gemm_6x16__avxvnni(int mr, int ks, int kc, const uint8_t *const *a, 
 void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                    size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
                                    int flags);
+void rn_qs8_gemm_12x32__amx(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                            const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
 void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
 void rn_qwino_in_4x4__c(const uint8_t *const d[16], int cin, int16_t *v, size_t step);

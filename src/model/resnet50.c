@@ -68,7 +68,7 @@ resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int
     return rn_model_load_kcq(path, kc, NULL, direct, out, err);
 }
 
-/* The int8 family that goes with an fp32 one: AVX-512 -> AVX-512 VNNI, AVX2 -> AVX-VNNI (the
+/* The int8 family that goes with an fp32 one: AVX-512 -> AMX-INT8 or AVX-512 VNNI, AVX2 -> AVX-VNNI (the
  * VEX form) or plain AVX2, C -> C; the best the CPU has where that one is missing. */
 static const rn_qkernel_config *qkernels_for(const rn_kernel_config *kc) {
     const rn_qkernel_config *q = NULL;
@@ -77,7 +77,9 @@ static const rn_qkernel_config *qkernels_for(const rn_kernel_config *kc) {
     case RESNET_KERNELS_AVX2:
         if (!(q = rn_qkernels_select(RN_QPATH_AVXVNNI))) q = rn_qkernels_select(RN_QPATH_AVX2);
         break;
-    case RESNET_KERNELS_AVX512: q = rn_qkernels_select(RN_QPATH_AVX512VNNI); break;
+    case RESNET_KERNELS_AVX512:
+        if (!(q = rn_qkernels_select(RN_QPATH_AMX))) q = rn_qkernels_select(RN_QPATH_AVX512VNNI);
+        break;
     default: break;
     }
     return q ? q : rn_qkernels_select(RN_QPATH_AUTO);

@@ -20,37 +20,7 @@
 #define STORE(i) if (i < mr) store_row(x##i##0, x##i##1, (char *)c + (size_t)i * ldc * esize, \
                                        res ? res + (size_t)i * ldr : NULL, sc0, sc1, bi0, bi1, p, flags);
 
-static inline __m512 res_f32(const uint8_t *r) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)r)));
-}
-
-/* Requantizes one row's 32 accumulators and stores them (the exact steps of qkernels.h). */
-static inline void store_row(__m512i x0, __m512i x1, char *out, const uint8_t *r, __m512 sc0, __m512 sc1, __m512 bi0,
-                             __m512 bi1, const rn_qgemm_params *p, int flags) {
-    if (flags & RN_QUK_OUT_S32) {
-        _mm512_storeu_si512((void *)out, x0);
-        _mm512_storeu_si512((void *)(out + 64), x1);
-        return;
-    }
-    __m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x0), sc0, bi0);
-    __m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x1), sc1, bi1);
-    if (r) {
-        const __m512 rs = _mm512_set1_ps(p->res_scale);
-        v0 = _mm512_fmadd_ps(res_f32(r), rs, v0);
-        v1 = _mm512_fmadd_ps(res_f32(r + 16), rs, v1);
-    }
-    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
-    v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
-    v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
-    if (flags & RN_QUK_OUT_F32) {
-        _mm512_storeu_ps((float *)(void *)out, v0);
-        _mm512_storeu_ps((float *)(void *)(out + 64), v1);
-        return;
-    }
-    /* in [0, 255] now: vpmovdb's truncation to the low byte is exact */
-    _mm_storeu_si128((__m128i *)(void *)out, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v0)));
-    _mm_storeu_si128((__m128i *)(void *)(out + 16), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v1)));
-}
+#include "qstore_avx512.inc"
 
 #define TILE_BODY(ROWS)                                                                            \
     const unsigned char *wp = w;                                                                   \
