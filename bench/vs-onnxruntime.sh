@@ -25,6 +25,9 @@
 # seconds, then each engine's spread (slowest median / fastest - 1). When both engines slow
 # down in the same rounds the machine was slow then, not one engine.
 #
+# --bf16: ours in bf16 (`--precision bf16`: the fp32 weights converted as they load) against
+# ONNX Runtime's fp32 (its CPU provider runs no bf16 convolutions).
+#
 # --model NAME: another torchvision constructor (resnet18, resnet101, resnext50_32x4d, ...),
 # random weights, the same network on both sides: exported to ONNX for theirs, saved as a
 # safetensors state_dict for ours (tools/make-family.py writes it). Without it, theirs is
@@ -35,6 +38,7 @@
 #
 #   bench/vs-onnxruntime.sh [--model NAME] [ROUNDS]   (default 9 rounds of ITERS=6 timed runs each)
 #   bench/vs-onnxruntime.sh [--model NAME] --int8 [ROUNDS [INT8FILE]]
+#   bench/vs-onnxruntime.sh [--model NAME] --bf16 [ROUNDS]
 #   bench/vs-onnxruntime.sh [--model NAME] --steady [PROCESSES]  (default 10, ITERS=20 timed runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +55,8 @@ if [ "${1:-}" = --model ]; then
   CUSTOM=1
 fi
 if [ "${1:-}" = --int8 ]; then INT8=1; shift; fi
+BF16=0
+if ((!INT8)) && [ "${1:-}" = --bf16 ]; then BF16=1; shift; fi
 if ((INT8)) && [ "$NET" = ours ]; then echo "--model ours is fp32: resnet export writes fp32 graphs" >&2; exit 2; fi
 if [ "${1:-}" = --steady ]; then STEADY=1; shift; fi
 ROUNDS=${1:-9}
@@ -92,6 +98,7 @@ MODEL=$ORT_DIR/$NET.onnx
 OURS=()
 if [ -n "${CUSTOM:-}" ] && [ "$NET" != ours ]; then OURS=(--weights "$ORT_DIR/$NET.safetensors"); fi
 
+if ((BF16)); then OURS+=(--precision bf16); fi
 if ((INT8)); then
   MODEL=$ORT_DIR/$NET-qdq.onnx
   if [ ! -f "$MODEL" ]; then
