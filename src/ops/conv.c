@@ -237,6 +237,10 @@ static int chunk_flags(const conv_job *j, int first, int last) {
     return flags;
 }
 
+/* A window row of ResNet's 7x7 RGB stem (7 taps x 3 channels): copied with a constant length,
+ * which the compiler turns into a few vector moves instead of a call per row. */
+enum { STEM_RUN = 7 * 3 };
+
 /* Gathers the patch values k0..k0+kc of output rows m0..m0+mb into a row-major block
  * (row stride kc), zeros where the window hangs over the padding. */
 static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, float *dst) {
@@ -263,7 +267,9 @@ static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, fl
                 inside = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w;
             }
             if (len > k0 + kc - k) len = k0 + kc - k;
-            if (inside) memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, (size_t)len * sizeof(float));
+            if (inside && len == STEM_RUN) /* inlined: most of the stem's rows */
+                memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, STEM_RUN * sizeof(float));
+            else if (inside) memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, (size_t)len * sizeof(float));
             else memset(d, 0, (size_t)len * sizeof(float));
             d += len;
             k += len;

@@ -105,6 +105,11 @@ typedef struct qconv_job {
     const uint8_t *res;
 } qconv_job;
 
+/* A window row of ResNet's 7x7 RGB stem (7 taps x 3 channels): copied with a constant length,
+ * which the compiler turns into a few moves instead of a call per row (the stem's gather was
+ * a third of its time). */
+enum { STEM_RUN = 7 * 3 };
+
 /* The patches of output rows m0..m0+mb, row r at dst + r * kp: the window's taps in (ky, kx,
  * ci) order, the activation zero point where it hangs over the padding and past k. */
 static void gather_patches(const qconv_job *j, int m0, int mb, uint8_t *dst) {
@@ -118,8 +123,11 @@ static void gather_patches(const qconv_job *j, int m0, int mb, uint8_t *dst) {
         for (int ky = 0; ky < c->kh; ky++, d += run) {
             int iy = iy0 + ky;
             if (iy < 0 || iy >= j->h) memset(d, z, (size_t)run);
-            else if (ix0 >= 0 && ix0 + c->kw <= j->w) /* a window row inside the image: one run in NHWC */
-                memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin, (size_t)run);
+            else if (ix0 >= 0 && ix0 + c->kw <= j->w) { /* a window row inside the image: one run in NHWC */
+                const uint8_t *src = img + ((size_t)iy * j->w + ix0) * c->cin;
+                if (run == STEM_RUN) memcpy(d, src, STEM_RUN); /* inlined: most of the stem's rows */
+                else memcpy(d, src, (size_t)run);
+            }
             else
                 for (int kx = 0; kx < c->kw; kx++) {
                     int ix = ix0 + kx;
