@@ -186,24 +186,22 @@ static int quantize(const char *path, const char *out) {
 
 static const char *const small[] = {"small_basic", "small_bottleneck", "small_grouped"};
 
-static void test_small_fp32(void) {
+/* The narrow networks, loaded in fp32 or converted to bf16. */
+static void check_small(int bf16) {
     for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
         char path[256], name[96];
         snprintf(path, sizeof path, "tests/data/family/%s.safetensors", small[i]);
-        snprintf(name, sizeof name, "%s fp32", small[i]);
-        check_file(name, path, 0, 0);
+        snprintf(name, sizeof name, "%s %s", small[i], bf16 ? "bf16" : "fp32");
+        check_file(name, path, 0, bf16);
     }
+}
+
+static void test_small_fp32(void) {
+    check_small(0);
     check_file("small_bottleneck fp32, output stride 8", "tests/data/family/small_bottleneck.safetensors", 8, 0);
 }
 
-static void test_small_bf16(void) {
-    for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
-        char path[256], name[96];
-        snprintf(path, sizeof path, "tests/data/family/%s.safetensors", small[i]);
-        snprintf(name, sizeof name, "%s bf16", small[i]);
-        check_file(name, path, 0, 1);
-    }
-}
+static void test_small_bf16(void) { check_small(1); }
 
 static void test_small_int8(void) {
     for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
