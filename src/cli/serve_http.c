@@ -623,8 +623,9 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
 /* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files
  * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
-    /* the JSON tree and the decoded photos: about the body's size again */
-    if (hold(sv, r, r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
+    /* the JSON tree's strings (at most the body's size) and the photo files decoded from them
+     * (3/4 of that), held at once: counted as twice the body */
+    if (r->len > SIZE_MAX / 2 || hold(sv, r, 2 * r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
     serve_oip_request q;
     const int pr = serve_oip_parse(r->body, r->len, sv->classes, &q);
     enum MHD_Result ret;
