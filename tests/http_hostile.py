@@ -483,7 +483,16 @@ a = threading.Thread(target=timed_post, args=(s.port, "/v2/models/resnet50/infer
                                               json.dumps(infer([tiny, base64.b64encode(HUGE).decode(), tiny])).encode(),
                                               out, "a"))
 a.start()
-time.sleep(0.15)
+t0 = time.time()
+while time.time() - t0 < 30:  # A's first photo decoded (/metrics counts its pixels): its big one decodes now
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+    c.request("GET", "/metrics")
+    m = re.search(r"^resnet_decoded_pixels (\d+)$", c.getresponse().read().decode(), re.M)
+    c.close()
+    if m and int(m.group(1)) > 0:
+        break
+    time.sleep(0.005)
+time.sleep(0.1)  # its views made, A asks for its next turn (the big photo: 0.4 s or more)
 timed_post(s.port, "/v1/classify", wide, out, "b")
 a.join()
 check("--max-inflight-mpx 100: 34 Mpx while another request holds 67: 503 {\"error\"} naming it; that one 200",

@@ -668,8 +668,9 @@ static enum MHD_Result metrics_reply(server *sv, struct MHD_Connection *c, reque
     pthread_mutex_lock(&sv->mu);
     const serve_metrics m = sv->m;
     const int depth = sv->queue_len;
+    const unsigned long long pixels = sv->pixels;
     pthread_mutex_unlock(&sv->mu);
-    serve_metrics_write(o.f, &m, depth);
+    serve_metrics_write(o.f, &m, depth, pixels);
     return out_send(sv, c, r, 200, &o, "text/plain; version=0.0.4");
 }
 
