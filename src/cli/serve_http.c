@@ -97,6 +97,8 @@ typedef struct server {
     unsigned long long log_said_dropped;
     serve_guard *guard;
     serve_metrics m;   /* /metrics */
+    float *in, *logits; /* the network thread's: one batch's input and logits (rows_max rows) */
+    struct slot *slots; /* which job's photo each of its photos is */
 } server;
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -246,7 +248,7 @@ static int ready_rows(const server *sv, int enough) {
 }
 
 typedef struct slot {
-    job *x;
+    struct job *x;
     int photo, row; /* the job's photo, and its first row in the batch */
 } slot;
 
@@ -264,10 +266,9 @@ static void *network(void *arg) {
     const char *fail_env = getenv("RESNET_TEST_FAIL_PASS");
     const long fail_at = fail_env ? atol(fail_env) : 0;
     long passes = 0;
-    const int max_rows = sv->o->max_batch, cap = sv->rows_max, nc = sv->classes;
-    float *in = malloc((size_t)cap * sv->view_floats * sizeof(float));
-    float *logits = malloc((size_t)cap * (size_t)nc * sizeof(float));
-    slot *slots = malloc((size_t)cap * sizeof *slots);
+    const int max_rows = sv->o->max_batch, nc = sv->classes;
+    float *in = sv->in, *logits = sv->logits;
+    slot *slots = sv->slots;
     for (;;) {
         pthread_mutex_lock(&sv->mu);
         job *first = NULL;
@@ -313,8 +314,7 @@ static void *network(void *arg) {
         resnet_outputs_init(&outs);
         outs.logits = logits;
         resnet_status st = RESNET_E_NOMEM;
-        if (!in || !logits || !slots) snprintf(e.message, sizeof e.message, "out of memory");
-        else if (++passes == fail_at) snprintf(e.message, sizeof e.message, "forward pass failed (RESNET_TEST_FAIL_PASS)");
+        if (++passes == fail_at) snprintf(e.message, sizeof e.message, "forward pass failed (RESNET_TEST_FAIL_PASS)");
         else st = resnet_forward_ex(sv->session, in, rows, &outs, &e);
         if (st != RESNET_OK) serve_log(sv, "%s", e.message);
         for (int i = 0; i < k && st == RESNET_OK; i++) { /* each photo's answer, or why there is none */
@@ -339,9 +339,6 @@ static void *network(void *arg) {
         pthread_cond_broadcast(&sv->finished);
         pthread_mutex_unlock(&sv->mu);
     }
-    free(in);
-    free(logits);
-    free(slots);
     return NULL;
 }
 
@@ -930,6 +927,13 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error on its socket, not our end */
+    sv.in = malloc((size_t)sv.rows_max * sv.view_floats * sizeof(float));
+    sv.logits = malloc((size_t)sv.rows_max * (size_t)sv.classes * sizeof(float));
+    sv.slots = malloc((size_t)sv.rows_max * sizeof *sv.slots);
+    if (!sv.in || !sv.logits || !sv.slots) {
+        cli_error("serve: out of memory");
+        goto unblock;
+    }
     if (pthread_create(&bt, NULL, network, &sv) != 0) {
         cli_error("serve: cannot start the network thread");
         goto unblock;
@@ -1034,6 +1038,9 @@ unblock:
     pthread_cond_destroy(&sv.turn);
     pthread_mutex_destroy(&sv.mu);
 done:
+    free(sv.in);
+    free(sv.logits);
+    free(sv.slots);
     resnet_session_free(sv.session);
     return rc;
 }
