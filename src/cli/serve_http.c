@@ -304,6 +304,7 @@ static void *network(void *arg) {
             }
         }
         pthread_mutex_unlock(&sv->mu);
+        if (k == 0) continue; /* what was ready failed meanwhile */
         /* the jobs stay put while they have photos handed and not answered */
         for (int i = 0; i < k; i++)
             memcpy(in + (size_t)slots[i].row * sv->view_floats,
@@ -404,8 +405,8 @@ static int run_job(server *sv, request *r, job *x) {
                              per_request <= inflight ? "--max-request-mpx" : "--max-inflight-mpx", i, img.width,
                              img.height, (double)(x->pixels + px) / 1e6);
                 else
-                    snprintf(x->message, sizeof x->message, "the server holds --max-inflight-mpx (%llu million) pixels of "
-                             "photos being decoded already: try again later", sv->o->max_inflight_mpx);
+                    snprintf(x->message, sizeof x->message, "the requests in progress hold --max-inflight-mpx (%llu "
+                             "million) decoded pixels already: try again later", sv->o->max_inflight_mpx);
                 x->stopped = 1;
             } else {
                 x->pixels += px;
