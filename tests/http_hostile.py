@@ -369,6 +369,7 @@ time.sleep(0.5)
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
 check("while 800 kB of a body are held: another request 503 {\"error\"} naming --max-inflight-mb",
       st == 503 and "--max-inflight-mb" in r.get("error", ""), (st, r))
+time.sleep(0.3)  # that request's connection closed and its bytes given back (just after its answer)
 big.sendall(b"x" * 100000)
 answer = b""
 try:
