@@ -557,6 +557,12 @@ RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet
 /* The same at a loaded network's normalisation and input size (3 x N x N; since 1.3). */
 RESNET_API resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_image *img, float *out,
                                                        resnet_error *err);
+/* resnet_model_preprocess_memory's views (n of them; NULL: the plain view alone) of a photo
+ * already decoded (since 1.3), bit-identical with it: a caller that decodes first can look at
+ * the photo's size (a pixel budget, say) before it pays for the views. */
+RESNET_API resnet_status resnet_model_preprocess_image_views(const resnet_model *m, const resnet_image *img,
+                                                             const resnet_view *views, int n, float *out,
+                                                             resnet_error *err);
 /* The part of a width x height photo the network sees: the centre 224x224 of the photo
  * resized so that its shorter side is 256. box = {left, top, right, bottom} in photo pixel
  * units (edges, not centres: a 256x256 photo gives {16, 16, 240, 240}); all zeros for a size

@@ -89,6 +89,13 @@ resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_
     return rn_preprocess_image_at(img, resnet_model_norm(m), resnet_model_input_size(m), out, err);
 }
 
+resnet_status resnet_model_preprocess_image_views(const resnet_model *m, const resnet_image *img,
+                                                  const resnet_view *views, int n, float *out, resnet_error *err) {
+    if (!m || !img || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_image_views: NULL argument");
+    if (!views) views = &plain_view, n = 1;
+    return rn_preprocess_image_views(img, resnet_model_norm(m), resnet_model_input_size(m), views, n, out, err);
+}
+
 /* The names as a JSON array of strings (what the "labels" metadata holds). */
 static char *labels_json(const resnet_model *m) {
     const int n = resnet_model_classes(m);

@@ -9,9 +9,11 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
+import zlib
 
 from checklib import DEMO, HERE, check, finish
 
@@ -211,8 +213,10 @@ c.close()
 m = re.search(r'resnet_log_lines_total\{written="no"\} (\d+)', metrics)
 s.err.seek(0)
 lines = [l for l in s.err.read().splitlines() if "incomplete" in l]
-check("60 clients gone mid-body: at most 10 stderr lines about them, each with a time; the rest counted",
-      0 < len(lines) <= 10 and all(re.match(r"resnet: serve: \d{4}-\d\d-\d\dT", l) for l in lines) and
+check("60 clients gone mid-body: at most 10 stderr lines about them, each with a time and the peer's "
+      "address; the rest counted",
+      0 < len(lines) <= 10 and
+      all(re.match(r"resnet: serve: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: 127\.0\.0\.1:\d+: ", l) for l in lines) and
       m and int(m.group(1)) > 0, (len(lines), lines[:2], m and m.group(0)))
 check("/metrics counts the guard's answers (431, 501)",
       'code="431"} 1' in metrics and 'code="501"} 1' in metrics, re.findall(r'code="\d+"\} \d+', metrics))
@@ -282,6 +286,26 @@ check("the trickling connections were all closed by --request-timeout 3 (or refu
 for x in socks:
     x.close()
 
+# bodies trickled: their heads are in, so they are libmicrohttpd's connections, not the guard's;
+# from 7 addresses (15 each, under --max-per-client 16) they must not hold every connection
+socks = []
+for i in range(100):
+    x = socket.socket()
+    x.bind(("127.0.0.%d" % (3 + i % 7), 0))
+    x.connect(("127.0.0.1", s.port))
+    x.sendall(head + b"Content-Length: 1000\r\n\r\n{")
+    socks.append(x)
+done = threading.Event()
+th = threading.Thread(target=lambda: result.update(closed=trickle(socks, 2.5, b" ", done)))
+th.start()
+time.sleep(0.5)
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), timeout=20, src="127.0.0.2")
+done.set()
+th.join()
+check("100 connections trickling their bodies from 7 addresses: a client on an eighth answered (200)", st == 200, (st, r))
+for x in socks:
+    x.close()
+
 # a body trickled: cut at the request's deadline with a 408
 x = socket.socket()
 x.settimeout(10)
@@ -331,9 +355,11 @@ rc, err = s.stop()
 check("SIGTERM: exit 0", rc == 0, (rc, err[-500:]))
 
 # ---- a budget for the bytes requests hold in flight ------------------------------------------
-s = Server("--max-inflight-mb", "1", "--max-body", "4000000")
-got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 1500000\r\n\r\n")
-check("a body of 1.5 MB with --max-inflight-mb 1: 503 {\"error\"} at once, naming it",
+# (2 MB: a request holds its body, for infer its JSON tree and photo files again, and the network's
+# input rows of its photos, 0.6 MB each)
+s = Server("--max-inflight-mb", "2", "--max-body", "4000000")
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 2500000\r\n\r\n")
+check("a body of 2.5 MB with --max-inflight-mb 2: 503 {\"error\"} at once, naming it",
       status(got) == 503 and "--max-inflight-mb" in (json_body(got) or {}).get("error", ""), got[:300])
 big = socket.socket()
 big.settimeout(20)
@@ -343,6 +369,7 @@ time.sleep(0.5)
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
 check("while 800 kB of a body are held: another request 503 {\"error\"} naming --max-inflight-mb",
       st == 503 and "--max-inflight-mb" in r.get("error", ""), (st, r))
+time.sleep(0.3)  # that request's connection closed and its bytes given back (just after its answer)
 big.sendall(b"x" * 100000)
 answer = b""
 try:
@@ -357,6 +384,128 @@ big.close()
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]), src="127.0.0.2")
 check("once that one is answered (%s), the next is served" % status(answer), status(answer) == 400 and st == 200,
       (answer[:100], st, r))
+rc, err = s.stop()
+check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
+
+# the budget covers what an infer body really holds: its body, the JSON tree's strings and the
+# photo files decoded from them (the peak resident memory, less the idle server's, stays under
+# it). Not under ASan, whose allocator keeps freed memory in quarantine.
+if b"asan" not in subprocess.run(["readelf", "-d", BIN], stdout=subprocess.PIPE).stdout:
+    s = Server("--max-inflight-mb", "256")
+
+    def rss(field):
+        return int(re.search(field + r":\s+(\d+)", open("/proc/%d/status" % s.p.pid).read()).group(1)) >> 10
+    idle = rss("VmRSS")
+    big = json.dumps(infer([base64.b64encode(os.urandom(22 << 20)).decode()])).encode()  # 30 MiB
+    res = []
+
+    def post_big():
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+        try:
+            c.request("POST", "/v2/models/resnet50/infer", body=big)
+            res.append(c.getresponse().status)
+        except OSError as e:
+            res.append(repr(e))
+        c.close()
+    ths = [threading.Thread(target=post_big) for _ in range(8)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    peak = rss("VmHWM")
+    check("8 infer bodies of 30 MiB at once, --max-inflight-mb 256: each 400 or 503, some 503, and the peak "
+          "memory grew by %d MiB (at most 256)" % (peak - idle),
+          set(res) <= {400, 503} and 503 in res and peak - idle <= 256, (res, idle, peak))
+    rc, err = s.stop()
+    check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
+
+# ---- decoding is not one queue; pixel budgets per request and in flight --------------------
+def png_gray(w, h):
+    """A w x h 8-bit gray PNG of one shade: a few kB to send, w * h pixels to decode."""
+    z = zlib.compressobj(9)
+    row = b"\x00" * (w + 1)
+    idat = b"".join(z.compress(row) for _ in range(h)) + z.flush()
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def timed_post(port, path, body, out, key, timeout=300):
+    t = time.time()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("POST", path, body=body)
+        r = c.getresponse()
+        data = r.read()
+        try:
+            data = json.loads(data)
+        except ValueError:
+            pass
+        out[key] = (r.status, t, time.time(), data)
+    except OSError as e:
+        out[key] = (repr(e), t, time.time(), None)
+    finally:
+        c.close()
+
+
+HUGE = png_gray(8192, 8192)  # 67 million pixels
+s = Server("--max-request-mpx", "100000", "--max-inflight-mpx", "100000")
+out = {}
+timed_post(s.port, "/v1/classify", HUGE, out, "one")
+one = out["one"][2] - out["one"][1]
+# the big request takes about 4 s whatever the build: fewer photos where each is slower (ASan)
+nbig = max(4, min(40, int(4.0 / max(one, 0.05)) + 1))
+big = json.dumps(infer([base64.b64encode(HUGE).decode()] * nbig)).encode()
+th = threading.Thread(target=timed_post, args=(s.port, "/v2/models/resnet50/infer", big, out, "big"))
+th.start()
+time.sleep(max(0.3, one))  # its first photo decoded, the next ones decoding
+timed_post(s.port, "/v1/classify", PHOTO, out, "small")
+th.join()
+(bst, b0, b1, _), (sst, s0, s1, _) = out["big"], out["small"]
+check("a one-photo request sent while %d photos of 67 Mpx decode (%.1f s in all): answered in the first half "
+      "of that (%.2f s), not behind them" % (nbig, b1 - b0, s1 - s0),
+      out["one"][0] == 200 and bst == 200 and sst == 200 and s1 - s0 < 0.5 * (b1 - b0) and s1 < b1 - 0.25 * (b1 - b0),
+      (out["one"][:3], out["big"][:3], out["small"][:3]))
+rc, err = s.stop()
+check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
+
+s = Server("--max-request-mpx", "100", "--max-inflight-mpx", "100", "--decoders", "1")
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([base64.b64encode(HUGE).decode()] * 2))
+check("two photos of 67 Mpx with --max-request-mpx 100: 413 {\"error\"} naming it, image 1 and its size",
+      st == 413 and list(r) == ["error"] and "--max-request-mpx" in r["error"] and "image 1 (8192x8192)" in r["error"],
+      (st, r))
+out = {}
+tiny, wide = base64.b64encode(PHOTO).decode(), png_gray(8192, 4096)
+# A: a small photo, a 67 Mpx one, a small one; B (34 Mpx) asks for its decoding turn while A's big
+# one decodes (one decoder): it comes before A's third, so A's 67 Mpx are still in flight
+a = threading.Thread(target=timed_post, args=(s.port, "/v2/models/resnet50/infer",
+                                              json.dumps(infer([tiny, base64.b64encode(HUGE).decode(), tiny])).encode(),
+                                              out, "a"))
+a.start()
+t0 = time.time()
+while time.time() - t0 < 30:  # A's first photo decoded (/metrics counts its pixels): its big one decodes now
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+    c.request("GET", "/metrics")
+    m = re.search(r"^resnet_decoded_pixels (\d+)$", c.getresponse().read().decode(), re.M)
+    c.close()
+    if m and int(m.group(1)) > 0:
+        break
+    time.sleep(0.005)
+time.sleep(0.1)  # its views made, A asks for its next turn (the big photo: 0.4 s or more)
+timed_post(s.port, "/v1/classify", wide, out, "b")
+a.join()
+check("--max-inflight-mpx 100: 34 Mpx while another request holds 67: 503 {\"error\"} naming it; that one 200",
+      out["a"][0] == 200 and out["b"][0] == 503 and "--max-inflight-mpx" in str(out["b"][3]), (out["a"][:1], out["b"]))
+timed_post(s.port, "/v1/classify", wide, out, "b2")
+check("alone, the same photo is answered (200)", out["b2"][0] == 200, out["b2"])
+c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+c.request("GET", "/metrics")
+metrics = c.getresponse().read().decode()
+c.close()
+check("/metrics counts the 413 and the 503", 'code="413"} 1' in metrics and 'code="503"} 1' in metrics,
+      re.findall(r'code="\d+"\} \d+', metrics))
 rc, err = s.stop()
 check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
 

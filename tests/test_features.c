@@ -141,6 +141,40 @@ static void test_image_load_memory(void) {
     free(bytes);
 }
 
+/* resnet_model_preprocess_image_views on a decoded photo: the views resnet_model_preprocess_memory
+ * makes of its file, bit for bit (the HTTP server decodes first to count pixels). */
+static void test_image_views_match_memory(void) {
+    resnet_error err;
+    size_t size = 0;
+    unsigned char *bytes = tu_read_file("demo/chelsea.png", &size);
+    resnet_image img = {0};
+    resnet_view views[RESNET_TTA_MAX_VIEWS];
+    const int n = resnet_tta_views(RESNET_TTA_10CROP, views);
+    const size_t view = (size_t)3 * resnet_model_input_size(model) * resnet_model_input_size(model);
+    float *a = malloc((size_t)n * view * sizeof(float)), *b = malloc((size_t)n * view * sizeof(float));
+    CHECK(bytes && a && b, "out of memory, or no demo/chelsea.png");
+    if (!bytes || !a || !b) goto done;
+    CHECK(resnet_image_load_memory(bytes, size, "chelsea", 0, &img, &err) == RESNET_OK, "%s", err.message);
+    CHECK(resnet_model_preprocess_memory(model, bytes, size, "chelsea", 0, views, n, a, &err) == RESNET_OK, "%s",
+          err.message);
+    memset(b, 0xff, (size_t)n * view * sizeof(float));
+    CHECK(resnet_model_preprocess_image_views(model, &img, views, n, b, &err) == RESNET_OK, "%s", err.message);
+    CHECK(memcmp(a, b, (size_t)n * view * sizeof(float)) == 0, "10 views of the decoded photo differ from the file's");
+    memset(b, 0xff, view * sizeof(float));
+    CHECK(resnet_model_preprocess_image_views(model, &img, NULL, 0, b, &err) == RESNET_OK &&
+              memcmp(a, b, view * sizeof(float)) == 0,
+          "NULL views: not the plain view (%s)", err.message);
+    CHECK(resnet_model_preprocess_image_views(model, NULL, views, n, b, &err) == RESNET_E_ARG, "NULL image accepted");
+    resnet_image none = {0};
+    CHECK(resnet_model_preprocess_image_views(model, &none, views, n, b, &err) == RESNET_E_ARG,
+          "an image without pixels accepted");
+done:
+    resnet_image_free(&img);
+    free(a);
+    free(b);
+    free(bytes);
+}
+
 /* ---- where the crop lies on the photo --------------------------------------------------- */
 
 static void test_crop_box_matches_preprocess(void) {
@@ -718,6 +752,7 @@ int main(void) {
     RUN(test_forward_ex_outputs_agree);
     RUN(test_outputs_check);
     RUN(test_image_load_memory);
+    RUN(test_image_views_match_memory);
     RUN(test_crop_box_matches_preprocess);
     RUN(test_cam_tiger_cat);
     RUN(test_cam_samoyed);

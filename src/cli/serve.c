@@ -21,7 +21,8 @@
 #define SERVE_LINE_MAX ((size_t)256 << 20) /* a request line (base64 photos) of 256 MiB at most */
 
 enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE, OPT_MAX_BODY, OPT_TIMEOUT,
-       OPT_REQUEST_TIMEOUT, OPT_MAX_PER_CLIENT, OPT_DRAIN_TIMEOUT, OPT_MAX_INFLIGHT };
+       OPT_REQUEST_TIMEOUT, OPT_MAX_PER_CLIENT, OPT_DRAIN_TIMEOUT, OPT_MAX_INFLIGHT,
+       OPT_DECODERS, OPT_MAX_REQUEST_MPX, OPT_MAX_INFLIGHT_MPX, OPT_MAX_CONNECTIONS };
 
 static const cli_option options[] = {
     CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
@@ -35,10 +36,18 @@ static const cli_option options[] = {
                    "request body size at most, beyond: 413 (default 64 MiB)"),
     CLI_OPTION_INT("max-inflight-mb", "MB", OPT_MAX_INFLIGHT, 1, 1 << 20,
                    "bytes held by requests in flight (bodies, photo files decoded from\nbase64) at most, beyond: 503 (default 1024)"),
+    CLI_OPTION_INT("decoders", "N", OPT_DECODERS, 1, 256,
+                   "photos decoded at once, over all requests, each on its request's\nthread while the network runs (default 2)"),
+    CLI_OPTION_INT("max-request-mpx", "MPX", OPT_MAX_REQUEST_MPX, 1, 1 << 20,
+                   "decoded pixels of one request's photos at most, in millions,\nbeyond: 413 (default 1000)"),
+    CLI_OPTION_INT("max-inflight-mpx", "MPX", OPT_MAX_INFLIGHT_MPX, 1, 1 << 20,
+                   "decoded pixels of the requests in progress at most, in millions,\nbeyond: 503 (default 2000)"),
     CLI_OPTION_INT("timeout", "S", OPT_TIMEOUT, 1, 3600,
                    "a connection idle for S seconds is closed (default 30)"),
     CLI_OPTION_INT("request-timeout", "S", OPT_REQUEST_TIMEOUT, 1, 3600,
                    "a request (head and body) not in S seconds after connecting is cut:\n408 (default 60)"),
+    CLI_OPTION_INT("max-connections", "N", OPT_MAX_CONNECTIONS, 1, 100000,
+                   "connections whose request head is in at most (each a thread),\nbeyond: 503 (default 512)"),
     CLI_OPTION_INT("max-per-client", "N", OPT_MAX_PER_CLIENT, 1, 100000,
                    "connections from one client address at most, beyond: 503 (default 32)"),
     CLI_OPTION_INT("drain-timeout", "S", OPT_DRAIN_TIMEOUT, 0, 3600,
@@ -261,7 +270,9 @@ int cmd_serve(int argc, char **argv) {
     cli_common common = {0};
     serve_http_options ho = {.listen = NULL, .max_batch = 16, .max_delay_ms = 5, .max_queue = 64,
                              .max_body = (size_t)64 << 20, .timeout_s = 30, .request_timeout_s = 60,
-                             .max_per_client = 32, .drain_timeout_s = 5, .max_inflight = (size_t)1024 << 20};
+                             .max_per_client = 32, .drain_timeout_s = 5, .max_inflight = (size_t)1024 << 20,
+                             .decoders = 2, .max_request_mpx = 1000, .max_inflight_mpx = 2000,
+                             .max_connections = 512};
     int c, http_only = 0;
     optind = 0;
     while ((c = cli_getopt(&cli_serve, argc, argv, &common)) != CLI_END) {
@@ -276,13 +287,17 @@ int cmd_serve(int argc, char **argv) {
         case OPT_MAX_PER_CLIENT: ho.max_per_client = cli_optint; break;
         case OPT_DRAIN_TIMEOUT: ho.drain_timeout_s = cli_optint; break;
         case OPT_MAX_INFLIGHT: ho.max_inflight = (size_t)cli_optint << 20; break;
+        case OPT_DECODERS: ho.decoders = cli_optint; break;
+        case OPT_MAX_CONNECTIONS: ho.max_connections = cli_optint; break;
+        case OPT_MAX_REQUEST_MPX: ho.max_request_mpx = (unsigned long long)cli_optint; break;
+        case OPT_MAX_INFLIGHT_MPX: ho.max_inflight_mpx = (unsigned long long)cli_optint; break;
         default: return CLI_EXIT_STATUS(c);
         }
         http_only = 1; /* the --max-* and --timeout */
     }
     if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
     if (http_only && !ho.listen)
-        return cli_usage_error("serve: --max-*, --timeout, --request-timeout and --drain-timeout go with --http");
+        return cli_usage_error("serve: --max-*, --timeout, --request-timeout, --drain-timeout and --decoders go with --http");
     resnet_model *model = cli_load_model(&common);
     if (!model) return 1;
     if (ho.listen) {

@@ -6,15 +6,17 @@
  * kept here.
  *
  * Each connection has a thread (libmicrohttpd's thread-per-connection mode): it reads the body,
- * queues one job (the photo files' bytes) and waits. The queue is the source of the library's
- * runner (resnet_run) on one network thread: the runner's decoding thread decodes the photos
- * ahead, straight into the next batch, while the network runs the current one, as
- * `classify DIR` does (decoding on 16 handler threads instead took the cores from the
- * network's threads). Dynamic batching is the source's: a batch's first photo waits at most
- * --max-delay-ms for others, a batch holds at most --max-batch images, and while the network
- * is busy the next batch keeps filling. A full queue (--max-queue jobs waiting) answers 503 at
- * once rather than letting latency grow without bound. If the runner fails, every request
- * inside it or queued behind it is answered 500 with the reason, and a new run serves on.
+ * queues one job and decodes the job's photos itself, each straight into the network's input
+ * rows (its views), handing each to the network thread as soon as it is ready, then waits for
+ * the answers. Decoding is not one queue: --decoders photos decode at once over all requests,
+ * taking turns photo by photo in the order they asked, so a request of ten huge photos holds
+ * one turn at a time and a small request decodes beside it, while the network runs (no more
+ * turns than that: decoding on every handler thread at once took the cores from the network's
+ * threads). Each photo's decoded pixels count against --max-request-mpx (413) and, until its
+ * request is answered, --max-inflight-mpx (503); a photo's size is known once it is decoded,
+ * so one photo past a budget is decoded before the refusal. Dynamic batching is the network
+ * thread's (network() says how). A full queue (--max-queue requests not yet handed to the
+ * network whole) answers 503 at once rather than letting latency grow without bound.
  *
  * SIGTERM/SIGINT: stop accepting (the listening socket is closed), answer every request already
  * received, give those still arriving --drain-timeout, then exit 0; a second signal during the
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +35,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,21 +53,25 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* ---- jobs: the queue the runner reads ------------------------------------------------------ */
+/* ---- jobs: a request's photos, decoded on its connection's thread, run by the network's ---- */
 typedef struct job {
-    int n;                  /* photos (runner items) */
-    resnet_tta tta;         /* each photo's views */
+    int n;                  /* photos */
+    int views;              /* each photo's rows in the network (its test-time views) */
+    resnet_tta tta;
     const char *name;       /* the photos' name in messages: "body" or "image" */
     const void **data;      /* n photo files in memory (the request's body or its base64 decoded) */
     size_t *size;
+    float *input;           /* n x views rows of the network's input, filled as each photo is decoded */
     float *probs;           /* n x classes, written by the network thread */
-    int handed, answered;   /* photos handed to the runner, and answered by it */
-    resnet_status status;   /* the first error: a photo's (failed is its index) or the runner's */
-    int failed;             /* -1: the runner failed, not a photo */
+    int decoded, handed, answered; /* photos decoded, handed to the network, answered by it */
+    int stopped;            /* no more photos go to the network: the request failed */
+    int refused;            /* an HTTP status (413, 503): a pixel budget said no, message says which */
+    resnet_status status;   /* the first error: a photo's (failed is its index) or the network's */
+    int failed;             /* -1: the forward pass failed, not a photo */
     char message[sizeof(((resnet_error *)0)->message)];
     int owns;               /* data[i] are the job's own (freed with it) */
     double arrived;
-    int done;
+    unsigned long long pixels; /* decoded so far: --max-request-mpx, counted in sv->pixels */
     struct job *next;
 } job;
 
@@ -71,14 +79,15 @@ typedef struct server {
     const serve_http_options *o;
     const resnet_model *model;
     int classes;       /* the model's: each photo's probabilities */
+    size_t view_floats; /* one row of the network's input: 3 x N x N */
+    int rows_max;      /* the session's batch: --max-batch, or one photo's views if more */
     resnet_session *session;
     pthread_mutex_t mu;
-    pthread_cond_t queued, finished;
-    job *head, *tail;  /* every job queued and not yet answered, in order */
-    job *feed;         /* the first with photos not yet handed to the runner */
-    int queue_len;     /* jobs not yet handed to the runner whole: --max-queue, /metrics */
-    int batch_rows;    /* rows handed into the batch the runner is filling */
-    double batch_t0;   /* when that batch's first job arrived */
+    pthread_cond_t queued, finished, turn;
+    job *head, *tail;  /* every job admitted and not yet answered, in order */
+    int queue_len;     /* jobs with photos not yet handed to the network: --max-queue, /metrics */
+    unsigned long tickets, decodes_done; /* decoding turns: a photo decodes when its ticket < done + --decoders */
+    unsigned long long pixels; /* decoded pixels of the requests in progress: --max-inflight-mpx */
     int stop, draining;
     int in_flight;     /* requests begun (head in) and not yet completed */
     int arriving;      /* of those, the ones whose body is not in yet */
@@ -88,154 +97,9 @@ typedef struct server {
     unsigned long long log_said_dropped;
     serve_guard *guard;
     serve_metrics m;   /* /metrics */
+    float *in, *logits; /* the network thread's: one batch's input and logits (rows_max rows) */
+    struct slot *slots; /* which job's photo each of its photos is */
 } server;
-
-/* The runner's source, on its decoding thread: the next photo of the queue. Dynamic batching
- * lives here: a batch's first photo waits at most --max-delay-ms (from its job's arrival) for
- * others while the batch has room, and a batch holds at most --max-batch rows (a lone photo
- * with more views still runs: the session holds any request's views). */
-static int next_photo(void *ctx, int may_block, resnet_item *item) {
-    server *sv = ctx;
-    const int max_rows = sv->o->max_batch;
-    pthread_mutex_lock(&sv->mu);
-    if (may_block) { /* the runner holds nothing: a new batch */
-        sv->batch_rows = 0;
-        while (!sv->feed && !sv->stop) pthread_cond_wait(&sv->queued, &sv->mu);
-    } else if (sv->o->max_delay_ms > 0 && !sv->feed && sv->batch_rows < max_rows) {
-        const double until = sv->batch_t0 + 1e-3 * sv->o->max_delay_ms;
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        double left = until - now_s();
-        if (left > 0) {
-            long ns = t.tv_nsec + (long)(left * 1e9);
-            t.tv_sec += ns / 1000000000L;
-            t.tv_nsec = ns % 1000000000L;
-            while (!sv->feed && !sv->stop && pthread_cond_timedwait(&sv->queued, &sv->mu, &t) != ETIMEDOUT) {
-            }
-        }
-    }
-    job *x = sv->feed;
-    int got = RESNET_SOURCE_LATER;
-    if (!x) {
-        if (sv->stop) got = RESNET_SOURCE_END; /* set once every request was answered */
-    } else {
-        const int rows = resnet_tta_views(x->tta, NULL);
-        if (may_block || sv->batch_rows + rows <= max_rows) {
-            const int i = x->handed++;
-            item->data = x->data[i];
-            item->size = x->size[i];
-            item->name = x->name;
-            item->tta = x->tta;
-            item->user = x;
-            if (x->handed == x->n) {
-                sv->feed = x->next;
-                sv->queue_len--;
-            }
-            if (may_block) sv->batch_t0 = x->arrived;
-            sv->batch_rows += rows;
-            got = RESNET_SOURCE_ITEM;
-        }
-    }
-    pthread_mutex_unlock(&sv->mu);
-    return got;
-}
-
-/* x answered in full (sv->mu held): off the list, its handler thread woken. */
-static void job_finish(server *sv, job *x) {
-    if (sv->head == x) { /* always: the runner answers in the source's order */
-        sv->head = x->next;
-        if (!sv->head) sv->tail = NULL;
-    }
-    x->done = 1;
-    pthread_cond_broadcast(&sv->finished);
-}
-
-/* The runner's callback, on the network thread: one photo's probabilities or error. */
-static int on_photo(void *ctx, const resnet_item_result *r) {
-    server *sv = ctx;
-    job *x = r->user;
-    const int i = x->answered;
-    if (r->status == RESNET_OK) {
-        memcpy(x->probs + (size_t)i * (size_t)sv->classes, r->probs, (size_t)sv->classes * sizeof(float));
-    } else if (x->status == RESNET_OK) {
-        x->status = r->status;
-        x->failed = i;
-        snprintf(x->message, sizeof x->message, "%s", cli_strip_file(r->message, r->name));
-    }
-    pthread_mutex_lock(&sv->mu);
-    if (++x->answered == x->n) job_finish(sv, x);
-    pthread_mutex_unlock(&sv->mu);
-    return 0;
-}
-
-static void on_batch(void *ctx, int items, int rows, double seconds) {
-    server *sv = ctx;
-    (void)items;
-    (void)seconds;
-    pthread_mutex_lock(&sv->mu);
-    serve_metrics_batch(&sv->m, rows);
-    pthread_mutex_unlock(&sv->mu);
-}
-
-/* The runner stopped with an error: the jobs inside it (handed out, not answered) and those
- * queued behind them are answered with it (500), each once; the next run starts afresh. */
-static void fail_pending(server *sv, resnet_status st, const char *message) {
-    pthread_mutex_lock(&sv->mu);
-    for (job *x = sv->head, *next; x; x = next) {
-        next = x->next;
-        if (x->status == RESNET_OK) {
-            x->status = st;
-            x->failed = -1;
-            snprintf(x->message, sizeof x->message, "%s", message);
-        }
-        x->done = 1;
-    }
-    sv->head = sv->tail = sv->feed = NULL;
-    sv->queue_len = 0;
-    pthread_cond_broadcast(&sv->finished);
-    pthread_mutex_unlock(&sv->mu);
-}
-
-/* The network thread: the runner over the queue until the server stops. */
-static void *network(void *arg) {
-    server *sv = arg;
-    resnet_run_options ro;
-    resnet_run_options_init(&ro);
-    ro.want = RESNET_WANT_PROBS;
-    ro.on_batch = on_batch;
-    ro.batch_ctx = sv;
-    for (;;) {
-        resnet_error e;
-        if (resnet_run(sv->session, next_photo, sv, on_photo, sv, &ro, &e) == RESNET_OK) break; /* stopped */
-        fprintf(stderr, "resnet: serve: %s\n", e.message);
-        fail_pending(sv, e.status, e.message);
-        pthread_mutex_lock(&sv->mu);
-        const int stop = sv->stop;
-        pthread_mutex_unlock(&sv->mu);
-        if (stop) break;
-        nanosleep(&(struct timespec){0, 100000000L}, NULL); /* then serve on with a new run */
-    }
-    return NULL;
-}
-
-/* Queues the job and waits for its answers; 0, or -1 when the queue is full (503). */
-static int run_job(server *sv, job *x) {
-    pthread_mutex_lock(&sv->mu);
-    if (sv->queue_len >= sv->o->max_queue) {
-        pthread_mutex_unlock(&sv->mu);
-        return -1;
-    }
-    x->arrived = now_s();
-    if (sv->tail) sv->tail->next = x;
-    else sv->head = x;
-    sv->tail = x;
-    if (!sv->feed) sv->feed = x;
-    sv->queue_len++;
-    pthread_cond_broadcast(&sv->queued);
-    while (!x->done) pthread_cond_wait(&sv->finished, &sv->mu);
-    pthread_mutex_unlock(&sv->mu);
-    return 0;
-}
 
 /* ---- requests ----------------------------------------------------------------------------- */
 typedef struct request {
@@ -279,6 +143,303 @@ static int hold(server *sv, request *r, size_t more) {
 }
 
 static const char busy_msg[] = "the server holds --max-inflight-mb of requests already: try again later";
+
+/* ---- stderr ------------------------------------------------------------------------------- */
+/* The peer (IP:port) of the connection this thread serves, named in its lines: each connection
+ * has its own thread (thread-per-connection), and on_request sets it when the head is in. */
+static __thread char log_peer[72];
+
+/* Lines about requests (libmicrohttpd's: a client gone mid-request, ...; a forward pass that
+ * failed): any client can cause one, so at most LOG_BURST lines per LOG_WINDOW_S seconds reach
+ * stderr, each with the time (UTC) and the peer when there is one; the rest are counted
+ * (/metrics: resnet_log_lines_total) and their number said with the next line. */
+#define LOG_BURST 10
+#define LOG_WINDOW_S 10.0
+
+static void log_v(server *sv, const char *fmt, va_list ap) {
+    const double t = now_s();
+    pthread_mutex_lock(&sv->mu);
+    if (t - sv->log_window >= LOG_WINDOW_S) {
+        sv->log_window = t;
+        sv->log_in_window = 0;
+    }
+    const int write_it = sv->log_in_window < LOG_BURST;
+    unsigned long long dropped = 0;
+    if (write_it) {
+        sv->log_in_window++;
+        sv->m.log_lines++;
+        dropped = sv->m.log_dropped - sv->log_said_dropped;
+        sv->log_said_dropped = sv->m.log_dropped;
+    } else {
+        sv->m.log_dropped++;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    if (!write_it) return;
+    char msg[300], when[32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    const time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (dropped) fprintf(stderr, "resnet: serve: %s: (%llu lines held back by the rate limit)\n", when, dropped);
+    if (log_peer[0]) fprintf(stderr, "resnet: serve: %s: %s: %s\n", when, log_peer, msg);
+    else fprintf(stderr, "resnet: serve: %s: %s\n", when, msg);
+}
+
+static void serve_log(server *sv, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(sv, fmt, ap);
+    va_end(ap);
+}
+
+/* addr as IP:port ([IPv6]:port). */
+static void peer_name(const struct sockaddr *addr, char *buf, size_t size) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (addr && addr->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+        snprintf(buf, size, "%s:%u", host, port);
+    } else if (addr && addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        snprintf(buf, size, "[%s]:%u", host, port);
+    } else {
+        snprintf(buf, size, "?");
+    }
+}
+
+/* The mean of the views' softmax, bit for bit as resnet_run gives it (one view: its softmax;
+ * more: the softmaxes summed in double). */
+static void average(const float *logits, int views, int classes, float *probs) {
+    double *sum = views > 1 ? calloc((size_t)classes, sizeof *sum) : NULL;
+    if (!sum) { /* one view (or no memory for the sums: the first view alone, rather than nothing) */
+        resnet_softmax(logits, classes, probs);
+        return;
+    }
+    for (int v = 0; v < views; v++) {
+        resnet_softmax(logits + (size_t)v * classes, classes, probs);
+        for (int i = 0; i < classes; i++) sum[i] += probs[i];
+    }
+    for (int i = 0; i < classes; i++) probs[i] = (float)(sum[i] / views);
+    free(sum);
+}
+/* x failed (sv->mu held): the first error is kept, no more of its photos go to the network. */
+static void job_fail(job *x, resnet_status st, int photo, const char *message) {
+    if (x->status == RESNET_OK && !x->refused) {
+        x->status = st;
+        x->failed = photo;
+        snprintf(x->message, sizeof x->message, "%s", message);
+    }
+    x->stopped = 1;
+}
+
+/* Photos decoded and not yet handed to the network, in rows, up to `enough` (sv->mu held). */
+static int ready_rows(const server *sv, int enough) {
+    int rows = 0;
+    for (const job *x = sv->head; x && rows < enough; x = x->next)
+        if (!x->stopped) rows += (x->decoded - x->handed) * x->views;
+    return rows;
+}
+
+typedef struct slot {
+    struct job *x;
+    int photo, row; /* the job's photo, and its first row in the batch */
+} slot;
+
+/* The network thread: batches of the photos decoded, until the server stops. Dynamic batching:
+ * a batch's first request waits at most --max-delay-ms (from its arrival) for others while
+ * the batch has room; a batch holds at most --max-batch rows (a lone photo with more views
+ * still runs: the session holds any request's views) and takes the requests' photos in turn,
+ * one each, so that a request of many photos does not hold back the others. A forward pass
+ * that fails answers its requests 500 with the reason, and the next batch runs as usual. */
+static void *network(void *arg) {
+    server *sv = arg;
+    /* Test seam (tests/http_check.py), as the library's runner has: with RESNET_TEST_FAIL_PASS=N
+     * in the environment when the server starts, its Nth forward pass fails as an out-of-memory
+     * would, so that a failed pass's requests and the ones after it can be checked. */
+    const char *fail_env = getenv("RESNET_TEST_FAIL_PASS");
+    const long fail_at = fail_env ? atol(fail_env) : 0;
+    long passes = 0;
+    const int max_rows = sv->o->max_batch, nc = sv->classes;
+    float *in = sv->in, *logits = sv->logits;
+    slot *slots = sv->slots;
+    for (;;) {
+        pthread_mutex_lock(&sv->mu);
+        job *first = NULL;
+        for (;;) {
+            for (first = sv->head; first && (first->stopped || first->handed == first->decoded); first = first->next) {
+            }
+            if (first || sv->stop) break;
+            pthread_cond_wait(&sv->queued, &sv->mu);
+        }
+        if (!first) { /* stopping: every request was answered */
+            pthread_mutex_unlock(&sv->mu);
+            break;
+        }
+        const double until = first->arrived + 1e-3 * sv->o->max_delay_ms;
+        while (!sv->stop && ready_rows(sv, max_rows) < max_rows && now_s() < until) {
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            const long ns = t.tv_nsec + (long)((until - now_s()) * 1e9);
+            t.tv_sec += ns / 1000000000L;
+            t.tv_nsec = ns % 1000000000L;
+            if (pthread_cond_timedwait(&sv->queued, &sv->mu, &t) == ETIMEDOUT) break;
+        }
+        int rows = 0, k = 0;
+        for (int took = 1; took && rows < max_rows;) { /* one photo of each request in turn */
+            took = 0;
+            for (job *x = sv->head; x; x = x->next) {
+                if (x->stopped || x->handed == x->decoded || (rows > 0 && rows + x->views > max_rows)) continue;
+                slots[k++] = (slot){x, x->handed++, rows};
+                rows += x->views;
+                if (x->handed == x->n) sv->queue_len--;
+                took = 1;
+                if (rows >= max_rows) break;
+            }
+        }
+        pthread_mutex_unlock(&sv->mu);
+        if (k == 0) continue; /* what was ready failed meanwhile */
+        /* the jobs stay put while they have photos handed and not answered */
+        for (int i = 0; i < k; i++)
+            memcpy(in + (size_t)slots[i].row * sv->view_floats,
+                   slots[i].x->input + (size_t)slots[i].photo * (size_t)slots[i].x->views * sv->view_floats,
+                   (size_t)slots[i].x->views * sv->view_floats * sizeof(float));
+        resnet_error e;
+        resnet_outputs outs;
+        resnet_outputs_init(&outs);
+        outs.logits = logits;
+        resnet_status st = RESNET_E_NOMEM;
+        if (++passes == fail_at) snprintf(e.message, sizeof e.message, "forward pass failed (RESNET_TEST_FAIL_PASS)");
+        else st = resnet_forward_ex(sv->session, in, rows, &outs, &e);
+        if (st != RESNET_OK) serve_log(sv, "%s", e.message);
+        for (int i = 0; i < k && st == RESNET_OK; i++) { /* each photo's answer, or why there is none */
+            job *x = slots[i].x;
+            resnet_outputs one;
+            resnet_outputs_init(&one);
+            one.logits = logits + (size_t)slots[i].row * (size_t)nc;
+            if (resnet_model_outputs_check(sv->model, &one, x->views, &e) != RESNET_OK) {
+                pthread_mutex_lock(&sv->mu);
+                job_fail(x, RESNET_E_WEIGHTS, slots[i].photo, e.message);
+                pthread_mutex_unlock(&sv->mu);
+                continue;
+            }
+            average(one.logits, x->views, nc, x->probs + (size_t)slots[i].photo * (size_t)nc);
+        }
+        pthread_mutex_lock(&sv->mu);
+        if (st == RESNET_OK) serve_metrics_batch(&sv->m, rows);
+        for (int i = 0; i < k; i++) {
+            if (st != RESNET_OK) job_fail(slots[i].x, st, -1, e.message);
+            slots[i].x->answered++;
+        }
+        pthread_cond_broadcast(&sv->finished);
+        pthread_mutex_unlock(&sv->mu);
+    }
+    return NULL;
+}
+
+/* Runs x: admitted (or 503 past --max-queue), its photos decoded here, each as soon as a
+ * decoding turn is free (--decoders photos at once over all requests, taken in order of
+ * asking, so a request of big photos holds one turn at a time and the others pass), counted
+ * against the pixel budgets, and handed to the network thread as each is ready. Returns once
+ * every photo handed was answered: 0 (x->status says how it went), or the HTTP status of a
+ * refusal (413, 503) with x->message. */
+static int run_job(server *sv, request *r, job *x) {
+    resnet_view views[RESNET_TTA_MAX_VIEWS];
+    x->views = resnet_tta_views(x->tta, views);
+    size_t floats;
+    /* n <= SERVE_OIP_MAX_IMAGES, views <= RESNET_TTA_MAX_VIEWS: the product is checked all the same */
+    const size_t rows = (size_t)x->n * (size_t)(x->views > 0 ? x->views : 1), row = sv->view_floats * sizeof(float);
+    floats = rows * row;
+    if (x->views < 1 || row == 0 || rows > SIZE_MAX / row || hold(sv, r, floats) != 0) {
+        snprintf(x->message, sizeof x->message, "%s", busy_msg);
+        return 503;
+    }
+    if (!(x->input = malloc(floats))) {
+        snprintf(x->message, sizeof x->message, "out of memory");
+        return 500;
+    }
+    pthread_mutex_lock(&sv->mu);
+    if (sv->queue_len >= sv->o->max_queue) {
+        pthread_mutex_unlock(&sv->mu);
+        snprintf(x->message, sizeof x->message, "the queue is full: try again later");
+        return 503;
+    }
+    x->arrived = now_s();
+    if (sv->tail) sv->tail->next = x;
+    else sv->head = x;
+    sv->tail = x;
+    sv->queue_len++;
+    pthread_mutex_unlock(&sv->mu);
+    const unsigned long long per_request = sv->o->max_request_mpx * 1000000ULL;
+    const unsigned long long inflight = sv->o->max_inflight_mpx * 1000000ULL;
+    for (int i = 0; i < x->n; i++) {
+        pthread_mutex_lock(&sv->mu);
+        const unsigned long ticket = sv->tickets++;
+        while (ticket >= sv->decodes_done + (unsigned long)sv->o->decoders) pthread_cond_wait(&sv->turn, &sv->mu);
+        const int go = !x->stopped;
+        pthread_mutex_unlock(&sv->mu);
+        resnet_image img = {0};
+        resnet_error e;
+        resnet_status st = RESNET_OK;
+        int refused = 0;
+        if (go) st = resnet_image_load_memory(x->data[i], x->size[i], x->name, sv->o->image_flags, &img, &e);
+        if (go && st == RESNET_OK) {
+            const unsigned long long px = (unsigned long long)img.width * (unsigned long long)img.height;
+            pthread_mutex_lock(&sv->mu);
+            /* over a budget alone: 413 (it never fits); over it with the others in progress: 503 */
+            const int alone = x->pixels + px > per_request || x->pixels + px > inflight;
+            if (alone) refused = 413;
+            else if (sv->pixels + px > inflight) refused = 503;
+            if (refused) {
+                x->refused = refused;
+                if (alone)
+                    snprintf(x->message, sizeof x->message, "the photos of one request hold %llu million pixels at most "
+                             "(%s): with image %d (%dx%d) they hold %.1f million",
+                             per_request <= inflight ? sv->o->max_request_mpx : sv->o->max_inflight_mpx,
+                             per_request <= inflight ? "--max-request-mpx" : "--max-inflight-mpx", i, img.width,
+                             img.height, (double)(x->pixels + px) / 1e6);
+                else
+                    snprintf(x->message, sizeof x->message, "the requests in progress hold --max-inflight-mpx (%llu "
+                             "million) decoded pixels already: try again later", sv->o->max_inflight_mpx);
+                x->stopped = 1;
+            } else {
+                x->pixels += px;
+                sv->pixels += px;
+            }
+            pthread_mutex_unlock(&sv->mu);
+            if (!refused)
+                st = resnet_model_preprocess_image_views(sv->model, &img, views, x->views,
+                                                         x->input + (size_t)i * (size_t)x->views * sv->view_floats, &e);
+        }
+        resnet_image_free(&img);
+        pthread_mutex_lock(&sv->mu);
+        sv->decodes_done++;
+        pthread_cond_broadcast(&sv->turn);
+        if (go && !refused && st != RESNET_OK) job_fail(x, st, i, cli_strip_file(e.message, x->name));
+        else if (go && !refused) x->decoded++;
+        pthread_cond_broadcast(&sv->queued);
+        const int stopped = x->stopped;
+        pthread_mutex_unlock(&sv->mu);
+        if (stopped) break;
+    }
+    pthread_mutex_lock(&sv->mu);
+    while (x->answered < (x->stopped ? x->handed : x->n)) pthread_cond_wait(&sv->finished, &sv->mu);
+    if (x->handed < x->n) sv->queue_len--; /* stopped: the rest never goes */
+    job **p = &sv->head, *prev = NULL;
+    while (*p != x) prev = *p, p = &(*p)->next;
+    *p = x->next;
+    if (sv->tail == x) sv->tail = prev;
+    sv->pixels -= x->pixels;
+    pthread_mutex_unlock(&sv->mu);
+    return x->refused;
+}
+
 
 /* A JSON body built with stdio (open_memstream) and sent. */
 typedef struct out {
@@ -340,11 +501,12 @@ static void job_free(job *x) {
     free(x->data);
     free(x->size);
     free(x->probs);
+    free(x->input);
     free(x);
 }
 
-/* A job the runner answered with an error: 400 for a photo that could not be read, 500 when
- * the network gave no answer (inf/NaN, or the runner failed). */
+/* A job answered with an error: 400 for a photo that could not be read, 500 when the network
+ * gave no answer (inf/NaN, or the forward pass failed). */
 static enum MHD_Result job_error_reply(server *sv, struct MHD_Connection *c, request *r, job *x) {
     const int code = x->failed < 0 || x->status == RESNET_E_WEIGHTS || x->status == RESNET_E_NOMEM ? 500 : 400;
     char msg[sizeof x->message + 32];
@@ -432,9 +594,11 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
     if (!x) return error_reply(sv, c, r, 500, "out of memory");
     x->data[0] = r->body;
     x->size[0] = r->len;
-    if (run_job(sv, x) != 0) {
+    const int refused = run_job(sv, r, x);
+    if (refused) {
+        enum MHD_Result ret = error_reply(sv, c, r, refused, x->message);
         job_free(x);
-        return error_reply(sv, c, r, 503, "the queue is full: try again later");
+        return ret;
     }
     if (x->status != RESNET_OK) return job_error_reply(sv, c, r, x);
     out o;
@@ -457,8 +621,9 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
 /* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files
  * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
-    /* the JSON tree and the decoded photos: about the body's size again */
-    if (hold(sv, r, r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
+    /* the JSON tree's strings (at most the body's size) and the photo files decoded from them
+     * (3/4 of that), held at once: counted as twice the body */
+    if (r->len > SIZE_MAX / 2 || hold(sv, r, 2 * r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
     serve_oip_request q;
     const int pr = serve_oip_parse(r->body, r->len, sv->classes, &q);
     enum MHD_Result ret;
@@ -474,8 +639,9 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
             x->size[i] = q.size[i];
             q.data[i] = NULL;
         }
-        if (run_job(sv, x) != 0) {
-            ret = error_reply(sv, c, r, 503, "the queue is full: try again later");
+        const int refused = run_job(sv, r, x);
+        if (refused) {
+            ret = error_reply(sv, c, r, refused, x->message);
         } else if (x->status != RESNET_OK) {
             ret = job_error_reply(sv, c, r, x);
             x = NULL; /* freed there */
@@ -500,8 +666,9 @@ static enum MHD_Result metrics_reply(server *sv, struct MHD_Connection *c, reque
     pthread_mutex_lock(&sv->mu);
     const serve_metrics m = sv->m;
     const int depth = sv->queue_len;
+    const unsigned long long pixels = sv->pixels;
     pthread_mutex_unlock(&sv->mu);
-    serve_metrics_write(o.f, &m, depth);
+    serve_metrics_write(o.f, &m, depth, pixels);
     return out_send(sv, c, r, 200, &o, "text/plain; version=0.0.4");
 }
 
@@ -578,6 +745,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->t0 = now_s();
+        const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        peer_name(pi ? pi->client_addr : NULL, log_peer, sizeof log_peer);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         const double at = ci ? serve_guard_accepted_at(sv->guard, ci->connect_fd) : 0;
         r->deadline = (at > 0 ? at : r->t0) + sv->o->request_timeout_s;
@@ -662,43 +831,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     pthread_mutex_unlock(&sv->mu);
 }
 
-/* libmicrohttpd's messages (a client gone mid-request, ...): any client can cause one, so at
- * most LOG_BURST lines per LOG_WINDOW_S seconds reach stderr, each with the time; the rest are
- * counted (/metrics: resnet_log_lines_total) and their number said with the next line. */
-#define LOG_BURST 10
-#define LOG_WINDOW_S 10.0
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    server *sv = cls;
-    const double t = now_s();
-    pthread_mutex_lock(&sv->mu);
-    if (t - sv->log_window >= LOG_WINDOW_S) {
-        sv->log_window = t;
-        sv->log_in_window = 0;
-    }
-    const int write_it = sv->log_in_window < LOG_BURST;
-    unsigned long long dropped = 0;
-    if (write_it) {
-        sv->log_in_window++;
-        sv->m.log_lines++;
-        dropped = sv->m.log_dropped - sv->log_said_dropped;
-        sv->log_said_dropped = sv->m.log_dropped;
-    } else {
-        sv->m.log_dropped++;
-    }
-    pthread_mutex_unlock(&sv->mu);
-    if (!write_it) return;
-    char msg[300], when[32];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
-    const time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (dropped) fprintf(stderr, "resnet: serve: %s: (%llu lines held back by the rate limit)\n", when, dropped);
-    fprintf(stderr, "resnet: serve: %s: %s\n", when, msg);
-}
+/* libmicrohttpd's messages go through serve_log (it calls them from the connection's thread). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) { log_v(cls, fmt, ap); }
 
 /* The guard's hand-off: a connection whose head passed, to libmicrohttpd (which closes fd if it
  * cannot take it). */
@@ -772,7 +906,9 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     resnet_error err;
     if (resnet_session_create(model, threads, session_batch, &sv.session, &err) != RESNET_OK)
         return cli_error("%s", err.message);
-    resnet_session_set_image_flags(sv.session, o->image_flags); /* --exif-orientation */
+    sv.rows_max = session_batch;
+    const size_t side = (size_t)resnet_model_input_size(model);
+    sv.view_floats = 3 * side * side;
     int rc = 1;
     pthread_t bt;
     int started = 0, lfd = -1;
@@ -784,6 +920,7 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     }
     pthread_cond_init(&sv.queued, NULL);
     pthread_cond_init(&sv.finished, NULL);
+    pthread_cond_init(&sv.turn, NULL);
     /* SIGTERM and SIGINT are taken by sigwait() below: block them in every thread made from here */
     sigset_t sigs, old;
     sigemptyset(&sigs);
@@ -791,6 +928,13 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error on its socket, not our end */
+    sv.in = malloc((size_t)sv.rows_max * sv.view_floats * sizeof(float));
+    sv.logits = malloc((size_t)sv.rows_max * (size_t)sv.classes * sizeof(float));
+    sv.slots = malloc((size_t)sv.rows_max * sizeof *sv.slots);
+    if (!sv.in || !sv.logits || !sv.slots) {
+        cli_error("serve: out of memory");
+        goto unblock;
+    }
     if (pthread_create(&bt, NULL, network, &sv) != 0) {
         cli_error("serve: cannot start the network thread");
         goto unblock;
@@ -811,14 +955,21 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
         port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                   : ((struct sockaddr_in *)&bound)->sin_port);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    /* connections beyond the queue and the batch in progress could only get 503: a few more
-     * than that are let in (the guard answers the rest 503) */
-    const unsigned conn_limit = (unsigned)(o->max_queue + o->max_batch + 16);
-    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_POLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* connections handed over (a head in): each a thread, most of them mostly waiting for their
+     * body (whose bytes --max-inflight-mb bounds). Not tied to the queue: clients trickling their
+     * bodies from a few addresses must not hold every slot (the guard answers the rest 503). */
+    const unsigned conn_limit = (unsigned)o->max_connections;
+    struct rlimit nofile; /* those, the guard's 1024 waiting for their head, and a few more */
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    /* the logger first: libmicrohttpd says so itself (on its own logger) otherwise */
+    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
                          MHD_OPTION_CONNECTION_LIMIT, conn_limit + 8, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &sv,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                          (size_t)131072, MHD_OPTION_END);
     if (!d) {
         cli_error("serve: cannot start the HTTP server on %s", o->listen);
@@ -885,8 +1036,12 @@ unblock:
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_cond_destroy(&sv.queued);
     pthread_cond_destroy(&sv.finished);
+    pthread_cond_destroy(&sv.turn);
     pthread_mutex_destroy(&sv.mu);
 done:
+    free(sv.in);
+    free(sv.logits);
+    free(sv.slots);
     resnet_session_free(sv.session);
     return rc;
 }

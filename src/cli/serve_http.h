@@ -17,6 +17,10 @@ typedef struct serve_http_options {
     int request_timeout_s; /* a request (head and body) not in this long after connecting: cut */
     int max_per_client;  /* connections from one client address at most; beyond: 503 */
     int drain_timeout_s; /* on SIGTERM, requests still arriving this long after it are cut */
+    int max_connections; /* connections handed to libmicrohttpd (their head in) at most; beyond: 503 */
+    int decoders;        /* photos decoded at once, over all requests */
+    unsigned long long max_request_mpx;  /* decoded pixels of one request's photos at most (millions); beyond: 413 */
+    unsigned long long max_inflight_mpx; /* decoded pixels of the requests in progress at most (millions); beyond: 503 */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
 } serve_http_options;
 

@@ -22,7 +22,7 @@ void serve_metrics_batch(serve_metrics *m, int rows) {
     m->batch_sum += (unsigned long long)rows;
 }
 
-void serve_metrics_write(FILE *f, const serve_metrics *m, int queue_depth) {
+void serve_metrics_write(FILE *f, const serve_metrics *m, int queue_depth, unsigned long long pixels) {
     fputs("# HELP resnet_http_requests_total HTTP requests answered, by status code.\n"
           "# TYPE resnet_http_requests_total counter\n", f);
     for (int i = 0; i < SERVE_METRICS_CODES; i++)
@@ -41,6 +41,8 @@ void serve_metrics_write(FILE *f, const serve_metrics *m, int queue_depth) {
     fprintf(f, "resnet_batch_size_sum %llu\nresnet_batch_size_count %llu\n", m->batch_sum, m->batch_count);
     fprintf(f, "# HELP resnet_queue_depth Requests waiting for the network.\n# TYPE resnet_queue_depth gauge\n"
                "resnet_queue_depth %d\n", queue_depth);
+    fprintf(f, "# HELP resnet_decoded_pixels Decoded pixels of the photos of the requests in progress.\n"
+               "# TYPE resnet_decoded_pixels gauge\nresnet_decoded_pixels %llu\n", pixels);
     fputs("# HELP resnet_log_lines_total Lines the server wrote to stderr about connections, and those the\n"
           "# rate limit held back.\n# TYPE resnet_log_lines_total counter\n", f);
     fprintf(f, "resnet_log_lines_total{written=\"yes\"} %llu\n", m->log_lines);

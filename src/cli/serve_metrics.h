@@ -22,7 +22,8 @@ typedef struct serve_metrics {
 void serve_metrics_request(serve_metrics *m, int code, double seconds);
 /* One forward pass of rows images. */
 void serve_metrics_batch(serve_metrics *m, int rows);
-/* The /metrics page: the counters and queue_depth (requests waiting for the network). */
-void serve_metrics_write(FILE *f, const serve_metrics *m, int queue_depth);
+/* The /metrics page: the counters, queue_depth (requests waiting for the network) and pixels
+ * (decoded pixels of the requests in progress). */
+void serve_metrics_write(FILE *f, const serve_metrics *m, int queue_depth, unsigned long long pixels);
 
 #endif

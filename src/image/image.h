@@ -60,6 +60,9 @@ resnet_status rn_preprocess_image_at(const resnet_image *img, resnet_norm norm, 
                                      resnet_error *err);
 resnet_status rn_preprocess_views_file_ex(const char *path, resnet_norm norm, unsigned flags, int crop,
                                           const resnet_view *views, int n, float *out, resnet_error *err);
+/* The views of a photo already decoded (the part of the two above after decoding). */
+resnet_status rn_preprocess_image_views(const resnet_image *img, resnet_norm norm, int crop, const resnet_view *views,
+                                        int n, float *out, resnet_error *err);
 resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const char *name, resnet_norm norm,
                                             unsigned flags, int crop, const resnet_view *views, int n, float *out,
                                             resnet_error *err);

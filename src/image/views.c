@@ -90,6 +90,13 @@ resnet_status rn_preprocess_views_memory_ex(const void *data, size_t size, const
     return st;
 }
 
+resnet_status rn_preprocess_image_views(const resnet_image *img, resnet_norm norm, int crop, const resnet_view *views,
+                                        int n, float *out, resnet_error *err) {
+    if (!img) return rn_fail(err, RESNET_E_ARG, "views: no image");
+    const rn_image im = {img->width, img->height, img->rgb};
+    return image_views(&im, norm, crop, views, n, out, err);
+}
+
 resnet_status resnet_preprocess_views_file(const char *path, resnet_norm norm, const resnet_view *views, int n,
                                            float *out, resnet_error *err) {
     return rn_preprocess_views_file_ex(path, norm, 0, RESNET_INPUT_SIZE, views, n, out, err);
