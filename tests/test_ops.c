@@ -210,8 +210,9 @@ static int check_gconv(const rn_kernel_config *kc, rn_pool *pool, const gconv_ca
     CHECK(rn_conv_init_ex(&conv, kc, cin, cout, t->ks, t->ks, t->stride, pad, t->dil, t->groups, wt, bias,
                           RN_CONV_DIRECT) == 0, /* groups 1: no Winograd (its work buffer) */
           "init G=%d groups=%d", t->g, t->groups);
-    /* Where the grouped kernel takes the convolution: groups of G dividing its vector, whole vectors. */
-    const int expect = t->groups > 1 && kc->gconv_lanes % t->g == 0 && cout % kc->gconv_lanes == 0;
+    /* Where the grouped kernel takes the convolution: G and its vector dividing one another, whole vectors. */
+    const int lanes = kc->gconv_lanes;
+    const int expect = t->groups > 1 && (lanes % t->g == 0 || t->g % lanes == 0) && cout % lanes == 0;
     CHECK(conv.gconv == (expect ? t->g : 0), "%s G=%d groups=%d: gconv %d, expected %d", resnet_kernels_name(kc->id),
           t->g, t->groups, conv.gconv, expect ? t->g : 0);
     int oh, ow;
@@ -251,10 +252,10 @@ static int check_gconv(const rn_kernel_config *kc, rn_pool *pool, const gconv_ca
     return conv.gconv != 0;
 }
 
-/* G in {1, 2, 4, 8, 16, 32 (GEMM)} and groups 1..64, on odd and even maps (7x7, 14x14, 13x9),
+/* G in {1, 2, 4, 8, 16, 32, 64} and groups 1..64 (those leaving part of a vector: the GEMM path), on odd and even maps (7x7, 14x14, 13x9),
  * strides 1 and 2, dilations 1, 2, 4, ReLU and residual on and off, batch 1 and 3. */
 static void gconv_sweep(const rn_kernel_config *kc, rn_pool *pool) {
-    static const int gs[] = {1, 2, 4, 8, 16, 32};
+    static const int gs[] = {1, 2, 4, 8, 16, 32, 64};
     static const int groups_list[] = {1, 2, 3, 4, 5, 8, 12, 16, 32, 64};
     static const int sizes[][2] = {{7, 7}, {14, 14}, {13, 9}};
     int on_kernel = 0, cases = 0;

@@ -1,6 +1,7 @@
 /* gconv_c.c - the portable grouped-convolution kernel (kernels.h, rn_gconv_ukernel): blocks
- * of 16 output channels, 4 output pixels a call, plain loops. A block is 16/G whole groups;
- * output channel l of the block reads input channels (l/G)*G .. (l/G)*G + G-1 of the block. */
+ * of 16 output channels, 4 output pixels a call, plain loops. A block is 16/G whole groups
+ * (output channel l of the block reads input channels (l/G)*G .. (l/G)*G + G-1 of the block),
+ * or, for G a multiple of 16, part of one group (x + xoff: the group's first input channel). */
 #include "kernels/kernels.h"
 
 #define L 16

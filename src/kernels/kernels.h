@@ -73,7 +73,9 @@ typedef struct rn_wino_transforms {
  * groups, and those groups read exactly the same L input channels, the vector at the same place
  * of the input pixel. Per tap and output pixel the kernel loads that vector once, and for each
  * j < G spreads lane j of every group over its group's lanes and multiplies it into the
- * accumulators with weight vector j of the tap: G multiply-adds of L lanes, no zeros.
+ * accumulators with weight vector j of the tap: G multiply-adds of L lanes, no zeros. G a
+ * multiple of L: the block is part of one group and reads all G of its inputs (x + xoff is the
+ * group's first), one broadcast each; the accumulators stay in registers over every tap.
  *   g: G; np: output pixels to store (at most gconv_np);
  *   ntaps, tap[t]: the taps to sum (those that see the image for some of the pixels);
  *   x[t * gconv_np + p] + xoff: tap t's input vector for pixel p (L floats; a row of zeros

@@ -49,12 +49,12 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);
 
 /* The same with a dilation and groups: w_oihw is [cout][cin / groups][kh][kw] as torchvision
- * stores it. Small groups of as many inputs as outputs (G = cin/groups = cout/groups dividing
- * the kernel family's vector width, cout a multiple of it: ResNeXt's 3x3s up to 16 channels a
- * group) run on the family's grouped kernel (gconv.c): per tap each group's G inputs are spread
- * over its G outputs within one vector, G multiply-adds a vector, none of them on zeros. Other
- * grouped convolutions (wider groups, as ResNeXt's last stage's 32 or more) run on the GEMM
- * micro-kernel: a panel of NR output channels reads only the input channels of its own groups
+ * stores it. Groups of as many inputs as outputs (G = cin/groups = cout/groups) where G and
+ * the kernel family's vector width divide one another and cout is a multiple of the width (all
+ * of ResNeXt's 3x3s) run on the family's grouped kernel (gconv.c): per tap each group's G
+ * inputs are spread over its G outputs within one vector (or, for wide groups, broadcast one
+ * by one), G multiply-adds a vector, none of them on zeros, the sums kept in registers over all
+ * taps. Other grouped convolutions (cin != cout, odd widths) run on the GEMM micro-kernel: a panel of NR output channels reads only the input channels of its own groups
  * (a contiguous run in NHWC), with zeros where a column's group does not reach (block-diagonal
  * panels), so the kernel stays dense; with at least NR outputs a group nothing is wasted, with
  * fewer the panel multiplies NR / (cout/groups) times more than it must. That needs

@@ -1,7 +1,8 @@
-/* gconv.c - grouped convolutions with small groups on the direct grouped kernel (kernels.h,
- * rn_gconv_ukernel), where every group has G input and G output channels and G divides the
- * kernel's vector width L (ResNeXt's 3x3s: G = 4, 8, 16 in ResNeXt-50 32x4d's first three
- * stages). The GEMM path (conv.c) would multiply NR/G times more, mostly by zeros.
+/* gconv.c - grouped convolutions on the direct grouped kernel (kernels.h, rn_gconv_ukernel),
+ * where every group has G input and G output channels and G and the kernel's vector width L
+ * divide one another (ResNeXt's 3x3s: G = 4, 8, 16, 32 in ResNeXt-50 32x4d's four stages). For
+ * G < NR the GEMM path (conv.c) would multiply NR/G times more, mostly by zeros; for wider
+ * groups it would walk the depth one tap at a time through memory (32 or 64 channels a tap).
  *
  * Work split (plan.c): rows are output pixels, cut into blocks of whole kernel calls; panels
  * are the L-channel blocks. Inside a task the pixels are walked gconv_np at a time: their
@@ -21,7 +22,7 @@ static const float zero_pixel[ZERO_FLOATS];
 int rn_gconv_fits(const rn_kernel_config *kc, int cin, int cout, int kh, int kw, int groups) {
     if (!kc->gconv || groups < 2 || cin != cout || cout % groups) return 0;
     const int g = cout / groups, lanes = kc->gconv_lanes;
-    return lanes % g == 0 && cout % lanes == 0 && cin <= ZERO_FLOATS && kh * kw <= MAX_TAPS;
+    return (lanes % g == 0 || g % lanes == 0) && cout % lanes == 0 && cin <= ZERO_FLOATS && kh * kw <= MAX_TAPS;
 }
 
 /* Block b of L output channels, tap t, j < G: w[((b * taps + t) * G + j) * L + l] is the weight
@@ -92,8 +93,8 @@ static void gconv_task(void *ctx, int task, int thread) {
         float *out = j->out + (size_t)m * ldo;
         const float *res = j->res ? j->res + (size_t)m * ldo : NULL;
         for (int p = p0; p < p1; p++) {
-            const size_t at = (size_t)p * lanes;
-            kc->gconv(g, np, n_live, live, x, at, c->w + p * block_w, c->bias + at, out + at, ldo,
+            const size_t at = (size_t)p * lanes, group_at = g > lanes ? at / g * g : at; /* where its inputs start */
+            kc->gconv(g, np, n_live, live, x, group_at, c->w + p * block_w, c->bias + at, out + at, ldo,
                       res ? res + at : NULL, ldo, j->relu);
         }
         /* Columns past cout (to the family's NR): what the GEMM path writes there. */

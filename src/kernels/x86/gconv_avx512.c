@@ -5,7 +5,9 @@
  * vector is loaded and, per pixel, lane j of each group is spread over the group's lanes and
  * multiply-added: G = 4 and G = 2 stay within 128-bit lanes (vpermilps with an immediate),
  * G = 8 crosses them (vpermps with an index vector), G = 16 (one group) broadcasts the value
- * straight from memory, G = 1 (depthwise) needs no shuffle. 12 + 12 + 3 of the 32 registers. */
+ * straight from memory, G = 1 (depthwise) needs no shuffle. 12 + 12 + 3 of the 32 registers.
+ * Wider groups (G = 32, 64: a block is part of one group) broadcast all G inputs of the group,
+ * 16 at a time: a GEMM of depth taps x G whose accumulators stay in registers over the taps. */
 #include <immintrin.h>
 #include "kernels/kernels.h"
 
@@ -24,12 +26,12 @@
 #define DECL(p) __m512 acc##p = b0;
 #define XPTR(p) const float *x##p = xt[p] + xoff;
 #define LOADX(p) const __m512 v##p = _mm512_loadu_ps(x##p);
-#define WLOAD(j) const __m512 wv = _mm512_loadu_ps(wt + (j) * L);
+#define WLOAD(j) const __m512 wv = _mm512_loadu_ps(wt + (j0 + (j)) * L);
 #define FMA_G1(p, j) acc##p = _mm512_fmadd_ps(v##p, wv, acc##p);
 #define FMA_G2(p, j) acc##p = _mm512_fmadd_ps(_mm512_permute_ps(v##p, (j) ? 0xf5 : 0xa0), wv, acc##p);
 #define FMA_G4(p, j) acc##p = _mm512_fmadd_ps(_mm512_permute_ps(v##p, (j) * 0x55), wv, acc##p);
 #define FMA_G8(p, j) acc##p = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix, v##p), wv, acc##p);
-#define FMA_G16(p, j) acc##p = _mm512_fmadd_ps(_mm512_set1_ps(x##p[j]), wv, acc##p);
+#define FMA_G16(p, j) acc##p = _mm512_fmadd_ps(_mm512_set1_ps(x##p[j0 + (j)]), wv, acc##p);
 #define STEP_G2(j) { WLOAD(j) PIXJ(FMA_G2, j) }
 #define STEP_G4(j) { WLOAD(j) PIXJ(FMA_G4, j) }
 #define STEP_G8(j) { WLOAD(j) const __m512i ix = _mm512_loadu_si512(spread8[j]); PIXJ(FMA_G8, j) }
@@ -67,11 +69,14 @@ static const int spread8[8][16] = {
 void rn_gconv_16__avx512(int g, int np, int ntaps, const int *tap, const float *const *x, size_t xoff,
                          const float *w, const float *bias, float *out, size_t ldo, const float *res, size_t ldr,
                          int relu) {
+    const int j0 = 0; /* the first of 16 input channels a step reads (G = 16, 32, ...) */
     switch (g) {
     case 1: BODY(1, PIX(LOADX) { WLOAD(0) PIXJ(FMA_G1, 0) })
     case 2: BODY(2, PIX(LOADX) J2(STEP_G2))
     case 4: BODY(4, PIX(LOADX) J4(STEP_G4))
     case 8: BODY(8, PIX(LOADX) J8(STEP_G8))
-    default: BODY(16, J16(STEP_G16)) /* the driver sends only G dividing 16 */
+    case 16: BODY(16, J16(STEP_G16))
+    default: /* G a multiple of 16 (the driver sends no other): 16 of its inputs at a time */
+        BODY(g, for (int j0 = 0; j0 < g; j0 += 16) { J16(STEP_G16) })
     }
 }
