@@ -4,7 +4,13 @@
  * and the N columns (output channels) into ranges of whole NR panels; each (row block,
  * column range) is one task for the pool. Inside a task the depth K is walked in chunks of at
  * most KC (within one tap of the window) so the A rows of the block (MB x KC) stay in L2
- * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows. */
+ * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows.
+ *
+ * Grouped convolutions whose groups have as many inputs as outputs, G of them, with G and the
+ * grouped kernel's vector dividing one another (every ResNeXt 3x3) run on that kernel instead
+ * (gconv.c): here a panel of NR columns would read the inputs of all its groups and multiply
+ * NR/G times too much, mostly zeros, and wider groups would pass their sums through memory
+ * after every tap. The rest keep the block-diagonal panels below. */
 #include "ops/conv.h"
 
 #include <stdlib.h>

@@ -14,7 +14,7 @@ typedef struct rn_conv {
     int dilation; /* the taps' spacing (torchvision's dilation; 1 for a plain window) */
     int groups;   /* cin and cout split into this many groups, each convolved alone (ResNeXt) */
     int span;     /* input channels one panel of NR output channels reads: cin for one group; for
-                     groups, those of the groups its columns belong to (grouped.c comment below) */
+                     groups, those of the groups its columns belong to (rn_conv_init_ex below) */
     int k;        /* GEMM depth of one panel: kh*kw*span, ordered (ky, kx, ci) like an NHWC patch */
     int n_padded; /* cout rounded up to the kernel's NR: the row stride of the output */
     int winograd; /* 0, or T: 3x3 stride 1 by F(T x T, 3x3), T = 4 or 2; w holds U (winograd.c) */
