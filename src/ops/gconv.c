@@ -5,9 +5,8 @@
  * groups it would walk the depth one tap at a time through memory (32 or 64 channels a tap).
  *
  * Work split (plan.c): rows are output pixels, cut into blocks of whole kernel calls; panels
- * are the L-channel blocks. Inside a task the pixels are walked gconv_np at a time: their
- * input pointers are found once per tap, then every panel of the task runs on them, so the
- * pixels' input (every channel, all taps) stays in L1/L2 while the panels' weights stream. */
+ * are the L-channel blocks. A task first finds its calls' input pointers (per call of
+ * gconv_np pixels, per tap), then runs panel by panel over all its calls. */
 #include "ops/conv.h"
 
 #include <string.h>
@@ -62,12 +61,15 @@ static void gconv_task(void *ctx, int task, int thread) {
     const int np_most = kc->gconv_np, lanes = kc->gconv_lanes, taps = c->kh * c->kw, g = c->gconv;
     const int per_image = j->oh * j->ow;
     const size_t ldo = (size_t)c->n_padded, block_w = (size_t)taps * g * lanes;
-    const float *x[MAX_TAPS * RN_GCONV_MAX_NP];
-    int live[MAX_TAPS];
+    /* Every call's input pointers, found once: call k's tap t, pixel p at
+     * x[(k * MAX_TAPS + t) * np_most + p], its live taps in live[k], n_live[k] of them. */
+    const float *x[MAX_TAPS * ROWS_MOST];
+    int live[ROWS_MOST][MAX_TAPS], n_live[ROWS_MOST];
     int m0, mb, p0, p1;
     rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
-    for (int m = m0; m < m0 + mb; m += np_most) {
-        const int np = m0 + mb - m < np_most ? m0 + mb - m : np_most;
+    const int calls = (mb + np_most - 1) / np_most;
+    for (int k = 0; k < calls; k++) {
+        const int m = m0 + k * np_most, np = m0 + mb - m < np_most ? m0 + mb - m : np_most;
         int iy0[RN_GCONV_MAX_NP], ix0[RN_GCONV_MAX_NP];
         const float *img[RN_GCONV_MAX_NP];
         for (int p = 0; p < np_most; p++) { /* pixels past np repeat the last one */
@@ -77,10 +79,10 @@ static void gconv_task(void *ctx, int task, int thread) {
             img[p] = j->in + (size_t)b * j->h * j->w * c->cin;
         }
         /* The taps that see the image for some pixel; the others add nothing. */
-        int n_live = 0;
+        n_live[k] = 0;
         for (int t = 0; t < taps; t++) {
             const int dy = t / c->kw * c->dilation, dx = t % c->kw * c->dilation;
-            const float **xt = x + (size_t)n_live * np_most;
+            const float **xt = x + ((size_t)k * MAX_TAPS + n_live[k]) * np_most;
             int any = 0;
             for (int p = 0; p < np_most; p++) {
                 const int iy = iy0[p] + dy, ix = ix0[p] + dx;
@@ -88,23 +90,27 @@ static void gconv_task(void *ctx, int task, int thread) {
                 xt[p] = inside ? img[p] + ((size_t)iy * j->w + ix) * c->cin : zero_pixel;
                 any |= inside;
             }
-            if (any) live[n_live++] = t;
+            if (any) live[k][n_live[k]++] = t;
         }
-        float *out = j->out + (size_t)m * ldo;
-        const float *res = j->res ? j->res + (size_t)m * ldo : NULL;
-        for (int p = p0; p < p1; p++) {
-            const size_t at = (size_t)p * lanes, group_at = g > lanes ? at / g * g : at; /* where its inputs start */
-            kc->gconv(g, np, n_live, live, x, group_at, c->w + p * block_w, c->bias + at, out + at, ldo,
-                      res ? res + at : NULL, ldo, j->relu);
-        }
-        /* Columns past cout (to the family's NR): what the GEMM path writes there. */
-        if (p1 == j->plan.panels)
-            for (int p = 0; p < np; p++)
-                for (int o = c->cout; o < c->n_padded; o++) {
-                    float v = res ? res[(size_t)p * ldo + o] : 0.0f;
-                    out[(size_t)p * ldo + o] = j->relu && v < 0.0f ? 0.0f : v;
-                }
     }
+    /* Panel by panel, so a panel's weights (up to 9 taps x 64 x 16 floats) stay in L1 while its
+     * calls sweep the block's pixels: the last stages' weights (1-2 MB a layer) pass once. */
+    for (int p = p0; p < p1; p++) {
+        const size_t at = (size_t)p * lanes, group_at = g > lanes ? at / g * g : at; /* where its inputs start */
+        for (int k = 0; k < calls; k++) {
+            const size_t m = (size_t)m0 + (size_t)k * np_most;
+            const int np = m0 + mb - (int)m < np_most ? m0 + mb - (int)m : np_most;
+            kc->gconv(g, np, n_live[k], live[k], x + (size_t)k * MAX_TAPS * np_most, group_at, c->w + p * block_w,
+                      c->bias + at, j->out + m * ldo + at, ldo, j->res ? j->res + m * ldo + at : NULL, ldo, j->relu);
+        }
+    }
+    /* Columns past cout (to the family's NR): what the GEMM path writes there. */
+    if (p1 == j->plan.panels)
+        for (int r = m0; r < m0 + mb; r++)
+            for (int o = c->cout; o < c->n_padded; o++) {
+                float v = j->res ? j->res[(size_t)r * ldo + o] : 0.0f;
+                j->out[(size_t)r * ldo + o] = j->relu && v < 0.0f ? 0.0f : v;
+            }
 }
 
 void rn_gconv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
