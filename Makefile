@@ -118,6 +118,10 @@ $(BUILD)/tests/avx512_emulated.o: src/kernels/x86/gemm_12x32_avx512.c tests/avx5
 $(BUILD)/tests/c_plain_loops.o: src/kernels/gemm_6x8_c.c src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -DRN_PLAIN_LOOPS -Drn_f32_gemm_6x8__c=rn_f32_gemm_6x8__c_plain -c $< -o $@
+# The AVX-512 grouped-convolution kernel on the same stand-ins.
+$(BUILD)/tests/gconv_avx512_emulated.o: src/kernels/x86/gconv_avx512.c tests/avx512_emulation.h src/kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512_emulation.h -c $< -o $@
 TEST_EXTRA_test_ops = $(BUILD)/tests/c_plain_loops.o
 $(BUILD)/tests/test_ops: $(BUILD)/tests/c_plain_loops.o
 # The same for the portable int8 kernel (its requantization renamed too: both are linked).
@@ -128,12 +132,13 @@ $(BUILD)/tests/qc_plain_loops.o: src/kernels/qgemm_4x8_c.c src/kernels/qkernels.
 TEST_EXTRA_test_qgemm = $(BUILD)/tests/qc_plain_loops.o
 $(BUILD)/tests/test_qgemm: $(BUILD)/tests/qc_plain_loops.o
 ifdef X86
-TEST_EXTRA_test_ops += $(BUILD)/tests/avx512_emulated.o
-$(BUILD)/tests/test_ops: $(BUILD)/tests/avx512_emulated.o
-TEST_EXTRA_test_golden = $(BUILD)/tests/avx512_emulated.o
-$(BUILD)/tests/test_golden: $(BUILD)/tests/avx512_emulated.o
-TEST_EXTRA_test_family = $(BUILD)/tests/avx512_emulated.o
-$(BUILD)/tests/test_family: $(BUILD)/tests/avx512_emulated.o
+EMU512 = $(BUILD)/tests/avx512_emulated.o $(BUILD)/tests/gconv_avx512_emulated.o
+TEST_EXTRA_test_ops += $(EMU512)
+$(BUILD)/tests/test_ops: $(EMU512)
+TEST_EXTRA_test_golden = $(EMU512)
+$(BUILD)/tests/test_golden: $(EMU512)
+TEST_EXTRA_test_family = $(EMU512)
+$(BUILD)/tests/test_family: $(EMU512)
 # The int8 kernels the CPU may lack, on stand-ins: AVX-512 VNNI in plain C, AVX-VNNI's one
 # instruction in AVX2 (tests/avx512vnni_emulation.h, tests/avxvnni_emulation.h).
 $(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c src/kernels/x86/qstore_avx512.inc tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
@@ -154,8 +159,8 @@ $(BUILD)/tests/amx_bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_amx.c $(AMX_E
 $(BUILD)/tests/amx_int8_emulated.o: src/kernels/x86/qgemm_12x32_amx.c $(AMX_EMU_DEPS) src/kernels/x86/qstore_avx512.inc src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/amx_emulation.h -c $< -o $@
-TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o $(BUILD)/tests/amx_bf16_emulated.o
-$(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(BUILD)/tests/avx512_emulated.o $(BUILD)/tests/amx_bf16_emulated.o
+TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/tests/amx_bf16_emulated.o
+$(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/tests/amx_bf16_emulated.o
 TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
 $(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
 TEST_EXTRA_test_int8 = $(BUILD)/tests/amx_int8_emulated.o

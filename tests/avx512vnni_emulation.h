@@ -11,9 +11,7 @@
 #include "avx512_emulation.h"
 #include <stdint.h>
 
-typedef struct { int32_t v[16]; } rn_emu_m512i;
-
-static inline rn_emu_m512i rn_emu_loadu_si512(const void *p) { rn_emu_m512i r; memcpy(r.v, p, sizeof r.v); return r; }
+/* rn_emu_m512i and its load: avx512_emulation.h */
 static inline void rn_emu_storeu_si512(void *p, rn_emu_m512i a) { memcpy(p, a.v, sizeof a.v); }
 static inline rn_emu_m512i rn_emu_set1_epi32(int32_t x) { rn_emu_m512i r; for (int i = 0; i < 16; i++) r.v[i] = x; return r; }
 static inline rn_emu_m512i rn_emu_add_epi32(rn_emu_m512i a, rn_emu_m512i b) {
@@ -59,8 +57,6 @@ static inline rn_emu_m512i rn_emu_cvtepu8_epi32(__m128i a) {
     return r;
 }
 
-#define __m512i rn_emu_m512i
-#define _mm512_loadu_si512 rn_emu_loadu_si512
 #define _mm512_storeu_si512 rn_emu_storeu_si512
 #define _mm512_set1_epi32 rn_emu_set1_epi32
 #define _mm512_add_epi32 rn_emu_add_epi32

@@ -24,17 +24,20 @@ void rn_bf16_gemm_12x32__avx512bf16_emulated(int mr, int kc, const uint16_t *con
                                              size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_12x32__avx512_emulated(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                                         const float *bias, const float *res, size_t ldr, int flags);
+void rn_gconv_16__avx512_emulated(int g, int np, int ntaps, const int *tap, const float *const *x, size_t xoff,
+                                  const float *w, const float *bias, float *out, size_t ldo, const float *res,
+                                  size_t ldr, int relu);
 static const rn_kernel_config avx512bf16_emulated = {
     RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
     {rn_wino_f4_input__c, rn_wino_f4_output__c}, {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL,
-    rn_bf16_gemm_12x32__avx512bf16_emulated, rn_bf16_convert__c, NULL};
+    rn_bf16_gemm_12x32__avx512bf16_emulated, rn_bf16_convert__c, NULL, rn_gconv_16__avx512_emulated, 16, 12};
 /* The AMX-BF16 kernel on tests/amx_emulation.h's tiles. */
 void rn_bf16_gemm_12x32__amx_emulated(int mr, int kc, const uint16_t *const *a, const uint16_t *b, float *c,
                                       size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 static const rn_kernel_config amx_bf16_emulated = {
     RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512_emulated,
     {rn_wino_f4_input__c, rn_wino_f4_output__c}, {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL,
-    rn_bf16_gemm_12x32__amx_emulated, rn_bf16_convert__c, NULL};
+    rn_bf16_gemm_12x32__amx_emulated, rn_bf16_convert__c, NULL, rn_gconv_16__avx512_emulated, 16, 12};
 #endif
 
 /* Every family: the real ones this CPU has (with or without a bf16 kernel) and the emulated. */

@@ -108,7 +108,7 @@ static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RE
 /* The portable kernel's plain-loop version (-DRN_PLAIN_LOOPS, see Makefile). */
 void rn_f32_gemm_6x8__c_plain(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                               const float *bias, const float *res, size_t ldr, int flags);
-RN_TEST_FAMILY(c_plain, RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c_plain);
+RN_TEST_FAMILY(c_plain, RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c_plain, rn_gconv_16__c, 16, 4);
 
 static void run_threads(void (*fn)(const rn_kernel_config *, rn_pool *), const rn_kernel_config *kc) {
     for (int threads = 1; threads <= 3; threads += 2) {
@@ -172,6 +172,138 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
 }
 
 static void test_conv(void) { for_each_path(conv_shapes); }
+
+/* ---- grouped convolutions (ResNeXt): the grouped kernel (gconv.c) and the GEMM path ---- */
+
+/* The definition, in double: NHWC input, weights [cout][cin/groups][ks][ks], dilated taps. */
+static void naive_gconv(const float *in, int n, int h, int w, int cin, int groups, const float *wt,
+                        const float *bias, int cout, int ks, int stride, int pad, int dil, const float *res,
+                        size_t ldr, int relu, double *out, int oh, int ow) {
+    const int cin_g = cin / groups, cout_g = cout / groups;
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int o = 0; o < cout; o++) {
+                    double acc = bias[o];
+                    for (int ky = 0; ky < ks; ky++)
+                        for (int kx = 0; kx < ks; kx++) {
+                            int iy = oy * stride - pad + ky * dil, ix = ox * stride - pad + kx * dil;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (int j = 0; j < cin_g; j++)
+                                acc += (double)in[(((size_t)b * h + iy) * w + ix) * cin + o / cout_g * cin_g + j] *
+                                       wt[(((size_t)o * cin_g + j) * ks + ky) * ks + kx];
+                        }
+                    size_t px = ((size_t)b * oh + oy) * ow + ox;
+                    if (res) acc += res[px * ldr + o];
+                    if (relu && acc < 0) acc = 0;
+                    out[px * cout + o] = acc;
+                }
+}
+
+typedef struct { int n, h, w, g, groups, ks, stride, dil, residual, relu; } gconv_case;
+
+/* Whether the grouped kernel takes the case: G and its vector dividing one another, whole vectors. */
+static int on_gconv(const rn_kernel_config *kc, const gconv_case *t) {
+    const int lanes = kc->gconv_lanes, cout = t->g * t->groups;
+    return t->groups > 1 && (lanes % t->g == 0 || t->g % lanes == 0) && cout % lanes == 0;
+}
+
+/* One case on one family; returns whether it ran on the grouped kernel. */
+static int check_gconv(const rn_kernel_config *kc, rn_pool *pool, const gconv_case *t) {
+    const int cin = t->g * t->groups, cout = cin, pad = t->dil * (t->ks / 2);
+    rn_conv conv;
+    float *wt = rand_buf((size_t)cout * t->g * t->ks * t->ks), *bias = rand_buf((size_t)cout);
+    CHECK(rn_conv_init_ex(&conv, kc, cin, cout, t->ks, t->ks, t->stride, pad, t->dil, t->groups, wt, bias,
+                          RN_CONV_DIRECT) == 0, /* groups 1: no Winograd (its work buffer) */
+          "init G=%d groups=%d", t->g, t->groups);
+    const int expect = on_gconv(kc, t);
+    CHECK(conv.gconv == (expect ? t->g : 0), "%s G=%d groups=%d: gconv %d, expected %d", resnet_kernels_name(kc->id),
+          t->g, t->groups, conv.gconv, expect ? t->g : 0);
+    int oh, ow;
+    rn_conv_out_size(&conv, t->h, t->w, &oh, &ow);
+    const size_t px = (size_t)t->n * oh * ow, ld = (size_t)conv.n_padded;
+    float *in = rand_buf((size_t)t->n * t->h * t->w * cin), *out = rand_buf(px * ld);
+    float *res = t->residual ? rand_buf(px * ld) : NULL;
+    double *ref = malloc(px * cout * sizeof(double));
+    naive_gconv(in, t->n, t->h, t->w, cin, t->groups, wt, bias, cout, t->ks, t->stride, pad, t->dil, res, ld, t->relu,
+                ref, oh, ow);
+    float *scratch[64];
+    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * 4);
+    rn_exec ex = {kc, pool, scratch, NULL};
+    rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
+    double worst = 0;
+    int pad_bad = 0;
+    for (size_t p = 0; p < px; p++) {
+        for (int o = 0; o < cout; o++) {
+            double e = fabs(out[p * ld + o] - ref[p * cout + o]) / (1.0 + fabs(ref[p * cout + o]));
+            if (!(e <= worst)) worst = e; /* a NaN counts */
+        }
+        for (size_t o = cout; o < ld; o++) { /* past cout: the residual through the activation, as GEMM writes */
+            float v = res ? res[p * ld + o] : 0.0f;
+            pad_bad += out[p * ld + o] != (t->relu && v < 0 ? 0.0f : v);
+        }
+    }
+    double tol = 1e-6 * (t->g * t->ks * t->ks + 16);
+    CHECK(worst <= tol && pad_bad == 0,
+          "%s%s threads=%d n=%d %dx%d G=%d groups=%d k=%d s=%d d=%d res=%d relu=%d: rel err %.3g > %.3g, %d padding "
+          "columns wrong",
+          resnet_kernels_name(kc->id), conv.gconv ? " gconv" : " GEMM", rn_pool_size(pool), t->n, t->h, t->w, t->g,
+          t->groups, t->ks, t->stride, t->dil, t->residual, t->relu, worst, tol, pad_bad);
+    for (int i = 0; i < rn_pool_size(pool); i++) rn_aligned_free(scratch[i]);
+    rn_conv_free(&conv);
+    rn_aligned_free(wt); rn_aligned_free(bias); rn_aligned_free(in); rn_aligned_free(out); rn_aligned_free(res);
+    free(ref);
+    return conv.gconv != 0;
+}
+
+/* G in {1, 2, 4, 8, 16, 32, 64} and groups 1..64 (those leaving part of a vector: the GEMM path), on odd and even maps (7x7, 14x14, 13x9),
+ * strides 1 and 2, dilations 1, 2, 4, ReLU and residual on and off, batch 1 and 3. */
+static void gconv_sweep(const rn_kernel_config *kc, rn_pool *pool) {
+    static const int gs[] = {1, 2, 4, 8, 16, 32, 64};
+    static const int groups_list[] = {1, 2, 3, 4, 5, 8, 12, 16, 32, 64};
+    static const int sizes[][2] = {{7, 7}, {14, 14}, {13, 9}};
+    int on_kernel = 0, cases = 0;
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++)
+        for (size_t k = 0; k < sizeof groups_list / sizeof groups_list[0]; k++) {
+            gconv_case t = {.g = gs[gi], .groups = groups_list[k], .ks = 3};
+            if (t.g * t.groups > 512) continue; /* bounded time */
+            /* the GEMM path takes whole panels only (docs/networks.md, Limits) */
+            if (!on_gconv(kc, &t) && t.g * t.groups % kc->nr != 0) continue;
+            const int pick = irand(0, 2);
+            t.h = sizes[pick][0]; t.w = sizes[pick][1];
+            t.stride = irand(1, 2);
+            t.dil = 1 << irand(0, 2);
+            t.relu = irand(0, 1); t.residual = irand(0, 1);
+            t.n = t.g * t.groups <= 64 ? 1 + 2 * irand(0, 1) : 1;
+            on_kernel += check_gconv(kc, pool, &t);
+            cases++;
+        }
+    /* a 1x1 window, and a 3x3 wholly over the padding but its centre (1x1 image) */
+    gconv_case one = {3, 5, 3, 4, 8, 1, 1, 1, 1, 1}, corner = {2, 1, 1, 8, 4, 3, 1, 2, 0, 1};
+    on_kernel += check_gconv(kc, pool, &one) + check_gconv(kc, pool, &corner);
+    CHECK(on_kernel >= cases / 2, "%s: only %d of %d grouped cases on the grouped kernel", resnet_kernels_name(kc->id),
+          on_kernel, cases);
+}
+
+static void gconv_threads(const rn_kernel_config *kc) {
+    for (int threads = 1; threads <= 2; threads++) {
+        rn_pool *pool = rn_pool_create(threads);
+        gconv_sweep(kc, pool);
+        rn_pool_free(pool);
+    }
+}
+
+static void test_grouped(void) {
+    gconv_threads(&c_plain); /* the portable kernels */
+    for (size_t i = 1; i < sizeof paths / sizeof paths[0]; i++) {
+        const rn_kernel_config *kc = rn_kernels_select(paths[i]);
+        if (kc) gconv_threads(kc);
+        else printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[i]));
+    }
+#if defined(RN_HAVE_X86)
+    gconv_threads(&avx512_emulated); /* always: what CPUs without AVX-512 test of that kernel */
+#endif
+}
 
 /* The micro-kernel alone: every mr from 1 to MR, accumulate-into-C and bias paths, A rows
  * scattered in memory (read by pointer) with the pointers past mr repeating the last row. */
@@ -333,6 +465,7 @@ static void test_softmax_topk(void) {
 int main(void) {
     RUN(test_ukernel);
     RUN(test_conv);
+    RUN(test_grouped);
     RUN(test_maxpool);
     RUN(test_pool_callers_share_its_threads);
     RUN(test_pool_two_callers_at_once);

@@ -96,28 +96,32 @@ static int cpu_has_avxvnni(void) {
 
 static const rn_kernel_config config_c = {RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c, {rn_wino_f4_input__c, rn_wino_f4_output__c},
                                           {rn_wino_f2_input__c, rn_wino_f2_output__c}, NULL,
-                                          NULL, rn_bf16_convert__c, NULL};
+                                          NULL, rn_bf16_convert__c, NULL, rn_gconv_16__c, 16, 4};
 #if defined(RN_HAVE_X86)
 static const rn_kernel_config config_avx2 = {RESNET_KERNELS_AVX2, 6, 16, rn_f32_gemm_6x16__avx2,
                                              {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                              {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
-                                             rn_peak_gflops__avx2, NULL, rn_bf16_convert__c, NULL};
+                                             rn_peak_gflops__avx2, NULL, rn_bf16_convert__c, NULL,
+                                             rn_gconv_8__avx2, 8, 6};
 static const rn_kernel_config config_avx512 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
                                                {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                              {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
-                                               rn_peak_gflops__avx512, NULL, rn_bf16_convert__c, NULL};
+                                               rn_peak_gflops__avx512, NULL, rn_bf16_convert__c, NULL,
+                                               rn_gconv_16__avx512, 16, 12};
 /* The same family with its bf16 row: vdpbf16ps (Zen 4, Cooper Lake and later), or AMX-BF16
  * tiles where the CPU has them too (Sapphire Rapids and later: no peak probe for them yet). */
 static const rn_kernel_config config_avx512bf16 = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
                                                    {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                                    {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
                                                    rn_peak_gflops__avx512, rn_bf16_gemm_12x32__avx512bf16,
-                                                   rn_bf16_convert__avx512bf16, rn_peak_gflops__avx512bf16};
+                                                   rn_bf16_convert__avx512bf16, rn_peak_gflops__avx512bf16,
+                                                   rn_gconv_16__avx512, 16, 12};
 static const rn_kernel_config config_avx512amx = {RESNET_KERNELS_AVX512, 12, 32, rn_f32_gemm_12x32__avx512,
                                                   {rn_wino_f4_input__avx2, rn_wino_f4_output__avx2},
                                                   {rn_wino_f2_input__avx2, rn_wino_f2_output__avx2},
                                                   rn_peak_gflops__avx512, rn_bf16_gemm_12x32__amx,
-                                                  rn_bf16_convert__avx512bf16, NULL};
+                                                  rn_bf16_convert__avx512bf16, NULL,
+                                                  rn_gconv_16__avx512, 16, 12};
 
 /* The AVX-512 family with its best bf16 row. */
 static const rn_kernel_config *select_avx512(int amx) {

@@ -68,6 +68,28 @@ typedef struct rn_wino_transforms {
     rn_wino_output_fn output;
 } rn_wino_transforms;
 
+/* A grouped convolution whose groups have G input and G output channels (cin = cout), G
+ * dividing the family's gconv_lanes L (one vector): a block of L output channels is L/G whole
+ * groups, and those groups read exactly the same L input channels, the vector at the same place
+ * of the input pixel. Per tap and output pixel the kernel loads that vector once, and for each
+ * j < G spreads lane j of every group over its group's lanes and multiplies it into the
+ * accumulators with weight vector j of the tap: G multiply-adds of L lanes, no zeros. G a
+ * multiple of L: the block is part of one group and reads all G of its inputs (x + xoff is the
+ * group's first), one broadcast each; the accumulators stay in registers over every tap.
+ *   g: G; np: output pixels to store (at most gconv_np);
+ *   ntaps, tap[t]: the taps to sum (those that see the image for some of the pixels);
+ *   x[t * gconv_np + p] + xoff: tap t's input vector for pixel p (L floats; a row of zeros
+ *      where the window hangs over the padding); pointers past np repeat a real pixel:
+ *      computed, never stored;
+ *   w: this block's weights, [tap][j][L]: lane l holds the weight from input channel j of
+ *      output channel l's group to output channel l;
+ *   out + p * ldo: pixel p's L outputs = act(bias + sum + res), res (+ p * ldr) NULL for none,
+ *      act = ReLU when relu. */
+typedef void (*rn_gconv_ukernel)(int g, int np, int ntaps, const int *tap, const float *const *x, size_t xoff,
+                                 const float *w, const float *bias, float *out, size_t ldo, const float *res,
+                                 size_t ldr, int relu);
+enum { RN_GCONV_MAX_NP = 12 }; /* the most output pixels a gconv kernel takes */
+
 typedef struct rn_kernel_config {
     resnet_kernels id;
     int mr, nr;            /* tile shape of the micro-kernel */
@@ -79,6 +101,8 @@ typedef struct rn_kernel_config {
     rn_bf16_gemm_ukernel gemm_bf16;
     rn_bf16_convert_fn to_bf16;
     double (*peak_bf16_gflops)(double seconds); /* one core's measured bf16 dot-product peak */
+    rn_gconv_ukernel gconv; /* grouped convolutions with small groups (above) */
+    int gconv_lanes, gconv_np; /* its vector width L and most pixels a call */
 } rn_kernel_config;
 
 /* The config for a path (AUTO = best available), or NULL if this CPU lacks it.
@@ -112,6 +136,13 @@ void rn_bf16_gemm_12x32__avx512bf16(int mr, int kc, const uint16_t *const *a, co
                                     size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_bf16_gemm_12x32__amx(int mr, int kc, const uint16_t *const *a, const uint16_t *b, float *c, size_t ldc,
                              const float *bias, const float *res, size_t ldr, int flags);
+void rn_gconv_16__c(int g, int np, int ntaps, const int *tap, const float *const *x, size_t xoff, const float *w,
+                    const float *bias, float *out, size_t ldo, const float *res, size_t ldr, int relu);
+void rn_gconv_8__avx2(int g, int np, int ntaps, const int *tap, const float *const *x, size_t xoff, const float *w,
+                      const float *bias, float *out, size_t ldo, const float *res, size_t ldr, int relu);
+void rn_gconv_16__avx512(int g, int np, int ntaps, const int *tap, const float *const *x, size_t xoff,
+                         const float *w, const float *bias, float *out, size_t ldo, const float *res, size_t ldr,
+                         int relu);
 void rn_f32_gemm_6x8__c(int mr, int kc, const float *const *a, const float *b, float *c,
                          size_t ldc, const float *bias, const float *res, size_t ldr, int flags);
 void rn_f32_gemm_6x16__avx2(int mr, int kc, const float *const *a, const float *b, float *c,

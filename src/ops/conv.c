@@ -4,7 +4,13 @@
  * and the N columns (output channels) into ranges of whole NR panels; each (row block,
  * column range) is one task for the pool. Inside a task the depth K is walked in chunks of at
  * most KC (within one tap of the window) so the A rows of the block (MB x KC) stay in L2
- * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows. */
+ * and a B slice (KC x NR) in L1 while the micro-kernel sweeps the rows.
+ *
+ * Grouped convolutions whose groups have as many inputs as outputs, G of them, with G and the
+ * grouped kernel's vector dividing one another (every ResNeXt 3x3) run on that kernel instead
+ * (gconv.c): here a panel of NR columns would read the inputs of all its groups and multiply
+ * NR/G times too much, mostly zeros, and wider groups would pass their sums through memory
+ * after every tap. The rest keep the block-diagonal panels below. */
 #include "ops/conv.h"
 
 #include <stdlib.h>
@@ -55,7 +61,8 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
     memset(c, 0, sizeof *c);
     if (groups < 1 || cin % groups || cout % groups) return -3;
     const int cin_g = cin / groups, cout_g = cout / groups;
-    if (groups > 1 && cout_g % nr != 0 && nr % cout_g != 0) return -3;
+    const int gconv = rn_gconv_fits(kc, cin, cout, kh, kw, groups);
+    if (groups > 1 && !gconv && cout_g % nr != 0 && nr % cout_g != 0) return -3;
     c->cin = cin; c->cout = cout; c->kh = kh; c->kw = kw; c->stride = stride; c->pad = pad;
     c->dilation = dilation;
     c->groups = groups;
@@ -71,8 +78,16 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
      * photo, which bf16 would round to half a grey level. On val1300 this took top-1 agreement
      * with fp32 from 99.46% to 99.85% for 3% of the time (docs/performance-bf16.md). Grouped
      * convolutions stay fp32 too: each panel reads its own groups' part of a pixel, which the bf16
-     * path would convert once per panel instead of once per block (a small share of ResNeXt). */
+     * path would convert once per panel instead of once per block, and the grouped kernel
+     * (gconv.c) has no bf16 version (a small share of ResNeXt). */
     if (c->im2col || groups > 1) flags &= ~(unsigned)RN_CONV_BF16;
+    if (gconv) {
+        if (rn_gconv_pack(c, kc, w_oihw) != 0) {
+            rn_conv_free(c);
+            return -1;
+        }
+        return 0;
+    }
     if (plain && !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0) {
         int widest = cin > cout ? cin : cout;
         if (widest <= RN_WINOGRAD_F4_MAX_CHANNELS && !(flags & RN_CONV_F2)) c->winograd = 4;
@@ -356,6 +371,10 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
                      float *out, const float *residual, int relu) {
     if (c->winograd) {
         rn_winograd_forward(ex, c, in, n, h, w, out, residual, relu);
+        return;
+    }
+    if (c->gconv) {
+        rn_gconv_forward(ex, c, in, n, h, w, out, residual, relu);
         return;
     }
     conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .res = residual, .relu = relu};

@@ -14,12 +14,14 @@ typedef struct rn_conv {
     int dilation; /* the taps' spacing (torchvision's dilation; 1 for a plain window) */
     int groups;   /* cin and cout split into this many groups, each convolved alone (ResNeXt) */
     int span;     /* input channels one panel of NR output channels reads: cin for one group; for
-                     groups, those of the groups its columns belong to (grouped.c comment below) */
+                     groups, those of the groups its columns belong to (rn_conv_init_ex below) */
     int k;        /* GEMM depth of one panel: kh*kw*span, ordered (ky, kx, ci) like an NHWC patch */
     int n_padded; /* cout rounded up to the kernel's NR: the row stride of the output */
     int winograd; /* 0, or T: 3x3 stride 1 by F(T x T, 3x3), T = 4 or 2; w holds U (winograd.c) */
     int im2col;   /* so few input channels that patches are gathered into a block first */
-    float *w;     /* B: by chunk of depth, then NR-column panels (conv.c); for Winograd, U */
+    int gconv;    /* G: a grouped convolution on the grouped kernel (gconv.c), G channels a group */
+    float *w;     /* B: by chunk of depth, then NR-column panels (conv.c); for Winograd, U; for
+                     gconv, by block of the kernel's lanes, tap and channel of the group (gconv.c) */
     float *bias;  /* n_padded floats (zeros past cout) */
     uint16_t *w16; /* not NULL: B as bf16 pairs for kc->gemm_bf16 (RN_CONV_BF16; w is unused) */
     struct rn_qconv *q; /* not NULL: an int8 convolution (qconv.h); w is unused */
@@ -47,16 +49,27 @@ int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int 
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);
 
 /* The same with a dilation and groups: w_oihw is [cout][cin / groups][kh][kw] as torchvision
- * stores it. Grouped convolutions run on the same micro-kernel: a panel of NR output channels
- * reads only the input channels of its own groups (a contiguous run in NHWC), with zeros where
- * a column's group does not reach (block-diagonal panels), so the kernel stays dense and the
- * output is written in place. When a group has at least NR output channels nothing is wasted;
- * with fewer (ResNeXt's 4 per group on a 32-wide panel) the panel multiplies NR / (cout/groups)
- * times more than it must: these 3x3s are a small share of the network. Needs cout/groups and
- * NR to divide one another (every power-of-two width). Returns -3 when they do not. Winograd and
- * im2col apply only to ungrouped, undilated windows. */
+ * stores it. Groups of as many inputs as outputs (G = cin/groups = cout/groups) where G and
+ * the kernel family's vector width divide one another and cout is a multiple of the width (all
+ * of ResNeXt's 3x3s) run on the family's grouped kernel (gconv.c): per tap each group's G
+ * inputs are spread over its G outputs within one vector (or, for wide groups, broadcast one
+ * by one), G multiply-adds a vector, none of them on zeros, the sums kept in registers over all
+ * taps. Other grouped convolutions (cin != cout, odd widths) run on the GEMM micro-kernel: a panel of NR output channels reads only the input channels of its own groups
+ * (a contiguous run in NHWC), with zeros where a column's group does not reach (block-diagonal
+ * panels), so the kernel stays dense; with at least NR outputs a group nothing is wasted, with
+ * fewer the panel multiplies NR / (cout/groups) times more than it must. That needs
+ * cout/groups and NR to divide one another (every power-of-two width). Returns -3 when a
+ * grouped convolution fits neither. Winograd and im2col apply only to ungrouped, undilated
+ * windows. */
 int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw, int stride,
                     int pad, int dilation, int groups, const float *w_oihw, const float *bias, unsigned flags);
+
+/* The grouped kernel's internals (gconv.c), used by conv.c: whether it takes the convolution,
+ * packing (sets c->gconv and c->w; -1 when out of memory) and the forward pass. */
+int rn_gconv_fits(const rn_kernel_config *kc, int cin, int cout, int kh, int kw, int groups);
+int rn_gconv_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw);
+void rn_gconv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
+                      const float *residual, int relu);
 
 /* Winograd internals (winograd.c), used by conv.c. */
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw, int bf16);
