@@ -24,6 +24,7 @@
 #endif
 
 #define PENDING_MAX 1024    /* connections waiting for their head, from all addresses */
+#define ACCEPT_REST_S 0.05  /* out of descriptors: how long the listening socket rests */
 #define ADDRS_MAX 4096      /* client addresses with a connection open, tracked at most */
 #define FD_TABLE 65536      /* accepted_at for descriptors below this */
 #define LINGER_S 1.0        /* a refused connection is read (and dropped) this long before close */
@@ -187,6 +188,7 @@ struct serve_guard {
     double *accepted_at;
     conn *c;
     int nc;
+    double accept_after; /* out of descriptors: the listening socket rests until then */
     volatile int stop;
 };
 
@@ -365,7 +367,7 @@ static void *guard_main(void *arg) {
         int np = 0, partial = 0;
         p[np] = (struct pollfd){.fd = g->wake[0], .events = POLLIN};
         which[np++] = -2;
-        if (g->nc < PENDING_MAX) {
+        if (g->nc < PENDING_MAX && now_s() >= g->accept_after) {
             p[np] = (struct pollfd){.fd = g->o.listen_fd, .events = POLLIN};
             which[np++] = -1;
         }
@@ -392,7 +394,14 @@ static void *guard_main(void *arg) {
                 struct sockaddr_storage ss;
                 socklen_t alen = sizeof ss;
                 const int fd = accept(g->o.listen_fd, (struct sockaddr *)&ss, &alen);
-                if (fd < 0) break;
+                if (fd < 0) {
+                    /* No descriptor (or memory) for it: the connection stays queued and the
+                     * socket readable, so polling it again at once would spin a core until a
+                     * connection closes. Rest it a while; the others are served meanwhile. */
+                    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        g->accept_after = now_s() + ACCEPT_REST_S;
+                    break;
+                }
                 on_accept(g, fd, &ss, alen);
                 look(g, g->nc - 1, 0); /* most heads come in one packet with the connection */
             }
