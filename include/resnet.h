@@ -93,7 +93,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 3
+#define RESNET_VERSION_MINOR 4
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -280,7 +280,7 @@ RESNET_API int resnet_precision_parse(const char *name);
  * kernel path k on this CPU; 0 where its weights are widened to fp32. */
 RESNET_API int resnet_kernels_bf16_native(resnet_kernels k);
 /* The native bf16 kernel path k runs on this CPU: "amx-bf16" (AMX tiles, Sapphire Rapids and
- * later), "avx512bf16" (vdpbf16ps); NULL where its weights are widened to fp32. Since 1.3. */
+ * later), "avx512bf16" (vdpbf16ps); NULL where its weights are widened to fp32. Since 1.4. */
 RESNET_API const char *resnet_kernels_bf16_name(resnet_kernels k);
 /* One core's bf16 dot-product peak (vdpbf16ps, GFLOP/s) on path k, measured over about
  * `seconds`; 0 where the path has no native bf16. */
@@ -558,7 +558,7 @@ RESNET_API resnet_status resnet_preprocess_image(const resnet_image *img, resnet
 RESNET_API resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_image *img, float *out,
                                                        resnet_error *err);
 /* resnet_model_preprocess_memory's views (n of them; NULL: the plain view alone) of a photo
- * already decoded (since 1.3), bit-identical with it: a caller that decodes first can look at
+ * already decoded (since 1.4), bit-identical with it: a caller that decodes first can look at
  * the photo's size (a pixel budget, say) before it pays for the views. */
 RESNET_API resnet_status resnet_model_preprocess_image_views(const resnet_model *m, const resnet_image *img,
                                                              const resnet_view *views, int n, float *out,
