@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h" /* rn_tta_average: the views averaged as resnet_run does */
 #include "cli/cli.h"
 #include "cli/serve_guard.h"
 #include "cli/serve_metrics.h"
@@ -214,21 +215,6 @@ static void peer_name(const struct sockaddr *addr, char *buf, size_t size) {
     }
 }
 
-/* The mean of the views' softmax, bit for bit as resnet_run gives it (one view: its softmax;
- * more: the softmaxes summed in double). */
-static void average(const float *logits, int views, int classes, float *probs) {
-    double *sum = views > 1 ? calloc((size_t)classes, sizeof *sum) : NULL;
-    if (!sum) { /* one view (or no memory for the sums: the first view alone, rather than nothing) */
-        resnet_softmax(logits, classes, probs);
-        return;
-    }
-    for (int v = 0; v < views; v++) {
-        resnet_softmax(logits + (size_t)v * classes, classes, probs);
-        for (int i = 0; i < classes; i++) sum[i] += probs[i];
-    }
-    for (int i = 0; i < classes; i++) probs[i] = (float)(sum[i] / views);
-    free(sum);
-}
 /* x failed (sv->mu held): the first error is kept, no more of its photos go to the network. */
 static void job_fail(job *x, resnet_status st, int photo, const char *message) {
     if (x->status == RESNET_OK && !x->refused) {
@@ -329,7 +315,7 @@ static void *network(void *arg) {
                 pthread_mutex_unlock(&sv->mu);
                 continue;
             }
-            average(one.logits, x->views, nc, x->probs + (size_t)slots[i].photo * (size_t)nc);
+            rn_tta_average(one.logits, x->views, nc, x->probs + (size_t)slots[i].photo * (size_t)nc);
         }
         pthread_mutex_lock(&sv->mu);
         if (st == RESNET_OK) serve_metrics_batch(&sv->m, rows);
