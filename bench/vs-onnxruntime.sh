@@ -33,13 +33,16 @@
 # safetensors state_dict for ours (tools/make-family.py writes it). Without it, theirs is
 # torchvision's ResNet-50 and ours the default weights (Keras' ResNet-50 v1: the same work).
 #
+# --wide: ours with --wide-winograd (Winograd on layer3 and layer4 too: faster, about 1.4x the
+# memory), in fp32 or with --bf16.
+#
 # --model ours: our default weights (Keras' ResNet-50 v1) on both sides, theirs through `resnet
 # export`: the same network, the same work.
 #
-#   bench/vs-onnxruntime.sh [--model NAME] [ROUNDS]   (default 9 rounds of ITERS=6 timed runs each)
+#   bench/vs-onnxruntime.sh [--model NAME] [--wide] [ROUNDS]   (default 9 rounds of ITERS=6 timed runs each)
 #   bench/vs-onnxruntime.sh [--model NAME] --int8 [ROUNDS [INT8FILE]]
-#   bench/vs-onnxruntime.sh [--model NAME] --bf16 [ROUNDS]
-#   bench/vs-onnxruntime.sh [--model NAME] --steady [PROCESSES]  (default 10, ITERS=20 timed runs each)
+#   bench/vs-onnxruntime.sh [--model NAME] [--wide] --bf16 [ROUNDS]
+#   bench/vs-onnxruntime.sh [--model NAME] [--wide] --steady [PROCESSES]  (default 10, ITERS=20 timed runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INT8=0 STEADY=0 NET=resnet50
@@ -54,7 +57,10 @@ if [ "${1:-}" = --model ]; then
   esac
   CUSTOM=1
 fi
+WIDE=0
+if [ "${1:-}" = --wide ]; then WIDE=1; shift; fi
 if [ "${1:-}" = --int8 ]; then INT8=1; shift; fi
+if ((INT8 && WIDE)); then echo "--wide is for fp32 and bf16: int8 files pick their own algorithms" >&2; exit 2; fi
 BF16=0
 if ((!INT8)) && [ "${1:-}" = --bf16 ]; then BF16=1; shift; fi
 if ((INT8)) && [ "$NET" = ours ]; then echo "--model ours is fp32: resnet export writes fp32 graphs" >&2; exit 2; fi
@@ -99,6 +105,7 @@ OURS=()
 if [ -n "${CUSTOM:-}" ] && [ "$NET" != ours ]; then OURS=(--weights "$ORT_DIR/$NET.safetensors"); fi
 
 if ((BF16)); then OURS+=(--precision bf16); fi
+if ((WIDE)); then OURS+=(--wide-winograd); fi
 if ((INT8)); then
   MODEL=$ORT_DIR/$NET-qdq.onnx
   if [ ! -f "$MODEL" ]; then

@@ -85,6 +85,14 @@ for path, rec in zip(DEMO, cli):
     check("Model(precision='bf16').classify(%s) = classify --precision bf16 --json" % os.path.basename(path),
           same_top(got, rec["top"]), "%s vs %s" % (got, rec["top"]))
 mb.close()
+# ---- wide_winograd=True: other arithmetic on layer3-4 (not bit-identical), the same answers ----
+mw, md = resnet.Model(wide_winograd=True), resnet.Model()
+lw, ld = mw.logits(DEMO[0]), md.logits(DEMO[0])
+diff = float(np.max(np.abs(np.asarray(lw) - np.asarray(ld))))
+check("Model(wide_winograd=True).logits: within 1e-4 of the default's, by other arithmetic",
+      0 < diff <= 1e-4, diff)
+mw.close()
+md.close()
 e = raises(lambda: resnet.Model(precision="int8"), ValueError)
 check("precision='int8' refused (a file's precision, not a conversion)", isinstance(e, ValueError), e)
 

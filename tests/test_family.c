@@ -53,7 +53,7 @@ static int read_manifest(const char *dir, check **out) {
 typedef struct path_case {
     const char *name;
     resnet_kernels k;
-    int direct;
+    int direct; /* RN_LOAD_DIRECT, RN_LOAD_WIDE */
     const rn_kernel_config *emulated;
 } path_case;
 
@@ -74,7 +74,8 @@ static double run_checks(const char *dir, const check *c, int n, const path_case
             resnet_model_free(m);
             s = NULL;
             m = NULL;
-            rn_load_config cfg = {.direct = pc->direct, .input_size = k->size, .output_stride = k->stride};
+            rn_load_config cfg = {.direct = pc->direct & RN_LOAD_DIRECT, .input_size = k->size,
+                                  .output_stride = k->stride, .wide_winograd = (pc->direct & RN_LOAD_WIDE) != 0};
             const rn_kernel_config *kc = pc->emulated ? pc->emulated : rn_kernels_select(pc->k);
             resnet_error err;
             if (rn_model_load_cfg(wpath, kc, NULL, &cfg, &m, &err) != RESNET_OK) {
@@ -173,9 +174,12 @@ static void test_full_family(void) {
     check *c = NULL;
     int n = read_manifest(dir, &c);
     CHECK(n > 0, "%s/MANIFEST.tsv: %d checks", dir, n);
-    path_case auto_path = {"auto", RESNET_KERNELS_AUTO, 0, NULL};
-    double worst = run_checks(dir, c, n, &auto_path);
-    printf("     %d checks over every constructor, largest difference %.2g\n", n, worst);
+    /* wide: Winograd on the 256- and 512-channel 3x3 layers too (resnet_load_options.wide_winograd) */
+    const path_case cases[] = {{"auto", RESNET_KERNELS_AUTO, 0, NULL}, {"auto, wide", RESNET_KERNELS_AUTO, RN_LOAD_WIDE, NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double worst = run_checks(dir, c, n, &cases[i]);
+        printf("     %-10s %d checks over every constructor, largest difference %.2g\n", cases[i].name, n, worst);
+    }
     free(c);
 }
 

@@ -67,7 +67,12 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
-/* emulated: a kernel family to load with instead of k's (NULL: k's own). */
+/* The algorithms a configuration is checked with: rn_model_load_kc's RN_LOAD_* flags. */
+static const int algorithms[] = {0, RN_LOAD_DIRECT, RN_LOAD_WIDE};
+static const char *algorithm_name(int a) { return a & RN_LOAD_DIRECT ? "direct" : a & RN_LOAD_WIDE ? "wide" : "winograd"; }
+
+/* emulated: a kernel family to load with instead of k's (NULL: k's own). direct: RN_LOAD_DIRECT
+ * and/or RN_LOAD_WIDE. */
 static resnet_session *open_session_opts(const char *env, resnet_kernels k, int direct, int batch,
                                          const rn_kernel_config *emulated, resnet_model **model) {
     const char *path = getenv(env);
@@ -80,7 +85,8 @@ static resnet_session *open_session_opts(const char *env, resnet_kernels k, int 
     resnet_load_options opts;
     resnet_load_options_init(&opts);
     opts.kernels = k;
-    opts.direct = direct;
+    opts.direct = direct & RN_LOAD_DIRECT;
+    opts.wide_winograd = (direct & RN_LOAD_WIDE) != 0;
     if ((emulated ? rn_model_load_kc(path, emulated, direct, model, &err) : resnet_model_load(path, &opts, model, &err)) !=
         RESNET_OK) {
         CHECK(0, "load %s: %s", path, err.message);
@@ -132,7 +138,7 @@ static void check_config(const golden_set *set, int n, const char *env, const ch
         if (ref) {
             double d = max_abs_diff(logits, ref, RESNET_NUM_CLASSES);
             printf("     %-7s %-9s %-10s %-20s logits max |diff| %.2e%s\n", resnet_kernels_name(resnet_model_kernels(m)),
-                   direct ? "direct" : "winograd", tag, name, d, emulated ? " (emulated)" : "");
+                   algorithm_name(direct), tag, name, d, emulated ? " (emulated)" : "");
             CHECK(d <= 1e-3, "%s %s logits differ by %.3g", tag, name, d);
         }
         /* the pooled features of the default configuration: every set has them */
@@ -156,7 +162,8 @@ static void check_config(const golden_set *set, int n, const char *env, const ch
 
 static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
 
-/* Every configuration on every kernel path, Winograd and direct, on the set's photos. */
+/* Every configuration on every kernel path and algorithm (Winograd, direct, wide Winograd), on
+ * the set's photos. */
 static void check_every_path(const golden_set *set) {
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
         if (!resnet_kernels_available(paths[p])) {
@@ -174,10 +181,10 @@ static void check_every_path(const golden_set *set) {
             printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[p]));
             continue;
         }
-        for (int direct = 0; direct < 2; direct++) {
-            check_config(set, set->n, "RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], direct, NULL);
-            check_config(set, set->n, "RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], direct, NULL);
-            check_config(set, set->n, "RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], direct, NULL);
+        for (size_t a = 0; a < sizeof algorithms / sizeof algorithms[0]; a++) {
+            check_config(set, set->n, "RESNET_TEST_V1_CAFFE", "v1-caffe", paths[p], algorithms[a], NULL);
+            check_config(set, set->n, "RESNET_TEST_V15_CAFFE", "v1.5-caffe", paths[p], algorithms[a], NULL);
+            check_config(set, set->n, "RESNET_TEST_V15_TORCH", "v1.5-torch", paths[p], algorithms[a], NULL);
         }
     }
 }

@@ -95,12 +95,13 @@ static void check_conv_flags(const rn_kernel_config *kc, rn_pool *pool, const co
     free(res_dense); free(ref);
 }
 
-/* Every case three ways: direct, by the algorithm conv.c picks (Winograd F(4x4) or F(2x2)
- * where it may), and with F(2x2) wherever Winograd applies. */
+/* Every case four ways: direct, by the algorithm conv.c picks (Winograd F(4x4) or F(2x2)
+ * where it may), with F(2x2) wherever Winograd applies, and as the wide option picks. */
 static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t) {
     check_conv_flags(kc, pool, t, RN_CONV_DIRECT);
     check_conv_flags(kc, pool, t, RN_CONV_F2);
     check_conv_flags(kc, pool, t, 0);
+    check_conv_flags(kc, pool, t, RN_CONV_WIDE);
 }
 
 static const resnet_kernels paths[] = {RESNET_KERNELS_C, RESNET_KERNELS_AVX2, RESNET_KERNELS_AVX512};
@@ -158,6 +159,9 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         /* picked as F(2x2): 129..256 channels (layer3's 14x14, odd sizes, batch 3) */
         {1, 14, 14, 256, 256, 3, 1, 1, 1, 1},
         {3, 5, 9, 136, 200, 3, 1, 1, 0, 1},
+        /* 257..512 channels: direct, or F(2x2) when wide (layer4's 7x7, a partial tile) */
+        {1, 7, 7, 512, 512, 3, 1, 1, 1, 1},
+        {2, 5, 6, 264, 512, 3, 1, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) check_conv(kc, pool, &fixed[i]);
     for (int r = 0; r < 12; r++) {
@@ -172,6 +176,35 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
 }
 
 static void test_conv(void) { for_each_path(conv_shapes); }
+
+/* Which algorithm each width gets, by default and with RN_CONV_WIDE (the load option
+ * wide_winograd): one stage more of Winograd, never past 512 channels, never on other shapes. */
+static void test_winograd_choice(void) {
+    static const struct { int cin, cout, ks, stride; int normal, wide; } cases[] = {
+        {64, 64, 3, 1, 4, 4},    {128, 128, 3, 1, 4, 4}, {128, 256, 3, 1, 2, 4}, {256, 256, 3, 1, 2, 4},
+        {264, 264, 3, 1, 0, 2},  {512, 512, 3, 1, 0, 2}, {520, 512, 3, 1, 0, 0}, {1024, 1024, 3, 1, 0, 0},
+        {256, 256, 3, 2, 0, 0},  {256, 256, 1, 1, 0, 0},
+    };
+    const rn_kernel_config *kc = rn_kernels_select(RESNET_KERNELS_C);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int cin = cases[i].cin, cout = cases[i].cout, ks = cases[i].ks;
+        float *wt = rand_buf((size_t)cout * cin * ks * ks);
+        for (int wide = 0; wide < 2; wide++) {
+            rn_conv conv;
+            CHECK(rn_conv_init(&conv, kc, cin, cout, ks, ks, cases[i].stride, ks / 2, wt, NULL,
+                               wide ? RN_CONV_WIDE : 0) == 0, "init");
+            const int want = wide ? cases[i].wide : cases[i].normal;
+            CHECK(conv.winograd == want, "%d->%d %dx%d/%d%s: Winograd F(%d) picked, F(%d) expected", cin, cout, ks,
+                  ks, cases[i].stride, wide ? " wide" : "", conv.winograd, want);
+            rn_conv_free(&conv);
+            CHECK(rn_conv_init(&conv, kc, cin, cout, ks, ks, cases[i].stride, ks / 2, wt, NULL,
+                               RN_CONV_DIRECT | (wide ? RN_CONV_WIDE : 0)) == 0 && conv.winograd == 0,
+                  "%d->%d: direct wins over wide", cin, cout);
+            rn_conv_free(&conv);
+        }
+        rn_aligned_free(wt);
+    }
+}
 
 /* ---- grouped convolutions (ResNeXt): the grouped kernel (gconv.c) and the GEMM path ---- */
 
@@ -465,6 +498,7 @@ static void test_softmax_topk(void) {
 int main(void) {
     RUN(test_ukernel);
     RUN(test_conv);
+    RUN(test_winograd_choice);
     RUN(test_grouped);
     RUN(test_maxpool);
     RUN(test_pool_callers_share_its_threads);

@@ -22,7 +22,7 @@ int main(void) {
     S(resnet_error) F(resnet_error, status) F(resnet_error, message) E
     S(resnet_load_options) F(resnet_load_options, size) F(resnet_load_options, kernels) F(resnet_load_options, direct)
         F(resnet_load_options, input_size) F(resnet_load_options, output_stride) F(resnet_load_options, labels)
-        F(resnet_load_options, precision) E
+        F(resnet_load_options, precision) F(resnet_load_options, wide_winograd) E
     S(resnet_outputs) F(resnet_outputs, size) F(resnet_outputs, logits) F(resnet_outputs, features)
         F(resnet_outputs, feature_map) F(resnet_outputs, class_maps) F(resnet_outputs, stages) E
     S(resnet_info) F(resnet_info, arch) F(resnet_info, depth) F(resnet_info, block) F(resnet_info, blocks)

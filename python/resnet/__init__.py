@@ -49,7 +49,7 @@ class _Error(ctypes.Structure):
 class _LoadOptions(ctypes.Structure):  # size-versioned: resnet_load_options_init_size sets size
     _fields_ = [("size", ctypes.c_size_t), ("kernels", ctypes.c_int), ("direct", ctypes.c_int),
                 ("input_size", ctypes.c_int), ("output_stride", ctypes.c_int), ("labels", ctypes.c_char_p),
-                ("precision", ctypes.c_int)]
+                ("precision", ctypes.c_int), ("wide_winograd", ctypes.c_int)]
 
 
 class _Outputs(ctypes.Structure):  # size-versioned: resnet_outputs_init_size
@@ -266,7 +266,8 @@ _PRECISIONS = {None: 0, "fp32": 0, "bf16": 2}  # resnet_precision; int8 is a fil
 class Model:
     """A loaded ResNet (any torchvision ResNet-family state_dict in safetensors, or our files).
     path=None: default_weights(). kernels: None/"auto", "c", "avx2", "avx512"; direct: no
-    Winograd convolutions; precision: None/"fp32" (as the file says) or "bf16" (an fp32
+    Winograd convolutions; wide_winograd: Winograd on the wider 3x3 layers too (faster, about
+    1.4x the memory); precision: None/"fp32" (as the file says) or "bf16" (an fp32
     file converted as it loads); threads: 0 = the model's pool, one thread per core; labels: a text
     file of class names; size: the crop the network sees (default the file's, else 224);
     output_stride: 32, 16 or 8 (dilated last stages, for stages()). Safe to share between
@@ -274,7 +275,7 @@ class Model:
     for parallel work use one Model per process, as the Dask example does)."""
 
     def __init__(self, path=None, kernels=None, direct=False, threads=0, labels=None, size=None,
-                 output_stride=None, precision=None):
+                 output_stride=None, precision=None, wide_winograd=False):
         lib = _library()
         self._lib = lib
         self._model = None
@@ -296,6 +297,7 @@ class Model:
         lib.resnet_load_options_init_size(ctypes.byref(opts), ctypes.sizeof(opts))
         opts.kernels = _KERNELS[kernels]
         opts.direct = 1 if direct else 0
+        opts.wide_winograd = 1 if wide_winograd else 0
         for name, v, lo, hi in (("size", size, 32, 4096), ("output_stride", output_stride, 8, 32)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi):
                 raise ValueError("%s must be a whole number from %d to %d, not %r" % (name, lo, hi, v))

@@ -97,6 +97,9 @@ static const cli_option network_options[] = {
     CLI_OPTION("kernels", 0, "K", CLI_OPT_KERNELS, "auto, c, avx2 or avx512 (default auto: the best this CPU has)"),
     CLI_OPTION("direct", 0, NULL, CLI_OPT_DIRECT,
      "no Winograd for the early 3x3 convolutions (slower, closest to\nthe reference's arithmetic)"),
+    CLI_OPTION("wide-winograd", 0, NULL, CLI_OPT_WIDE_WINOGRAD,
+     "Winograd for the wider 3x3 convolutions too (ResNet-50's layer3\n"
+     "and layer4): faster, about 1.4x the memory (docs/performance.md)"),
     CLI_OPTION("precision", 0, "P", CLI_OPT_PRECISION,
      "fp32 (default: as the weight file says) or bf16: an fp32 file\nconverted to bf16 as it loads"),
     CLI_OPTION("exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
@@ -232,6 +235,7 @@ static int shared_option(int id, cli_common *common) {
         return 0;
     }
     case CLI_OPT_DIRECT: common->direct = 1; return 0;
+    case CLI_OPT_WIDE_WINOGRAD: common->wide_winograd = 1; return 0;
     case CLI_OPT_LABELS:
         if (!*optarg) return cli_usage_error("--labels needs a file"), CLI_EXIT_USAGE;
         common->labels = optarg;

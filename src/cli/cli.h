@@ -19,6 +19,7 @@ typedef struct cli_common {
     int threads;         /* --threads, 0 = one per core */
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
+    int wide_winograd;   /* --wide-winograd: Winograd on the wider 3x3 layers too */
     int precision;       /* --precision: a resnet_precision (fp32 = as the file says) */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
     const char *labels;  /* --labels FILE: class names, one a line */
@@ -58,7 +59,7 @@ extern int cli_optint; /* the number of the numeric option cli_getopt returned l
 enum { /* ids of the shared options, which cli_getopt parses into cli_common (above any char) */
     CLI_OPT_WEIGHTS = 256, CLI_OPT_THREADS, CLI_OPT_KERNELS, CLI_OPT_DIRECT, CLI_OPT_EXIF_ORIENTATION,
     CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_JSON, CLI_OPT_TOP, CLI_OPT_TTA, CLI_OPT_NO_CACHE,
-    CLI_OPT_LABELS, CLI_OPT_SIZE, CLI_OPT_OUTPUT_STRIDE, CLI_OPT_PRECISION,
+    CLI_OPT_LABELS, CLI_OPT_SIZE, CLI_OPT_OUTPUT_STRIDE, CLI_OPT_PRECISION, CLI_OPT_WIDE_WINOGRAD,
     CLI_OPT_FIRST_OWN = 300 /* a command's own ids start here */
 };
 /* The shared options a command lists among its own: parsed once (into cli_common), the help

@@ -43,6 +43,7 @@ resnet_model *cli_load_model(const cli_common *c) {
     resnet_load_options_init(&opts);
     opts.kernels = c->kernels;
     opts.direct = c->direct;
+    opts.wide_winograd = c->wide_winograd;
     opts.labels = c->labels;
     opts.input_size = c->size;
     opts.output_stride = c->output_stride;

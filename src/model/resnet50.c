@@ -29,9 +29,9 @@ static void model_free_convs(resnet_model *m) {
  * in this library, and the end of their last field in the first published layout (1.0.0),
  * which never changes. */
 static const resnet_load_options load_defaults = {sizeof(resnet_load_options), RESNET_KERNELS_AUTO, 0, 0, 0, NULL,
-                                                  RESNET_PRECISION_FP32};
+                                                  RESNET_PRECISION_FP32, 0};
 static const rn_sized load_options_type = {"resnet_load_options", sizeof(resnet_load_options),
-                                           RN_FIELD_END(resnet_load_options, precision),
+                                           RN_FIELD_END(resnet_load_options, wide_winograd),
                                            RN_FIELD_END(resnet_load_options, direct), &load_defaults};
 static const resnet_outputs no_outputs = {sizeof(resnet_outputs), NULL, NULL, NULL, NULL, {NULL, NULL, NULL, NULL}};
 static const rn_sized outputs_type = {"resnet_outputs", sizeof(resnet_outputs),
@@ -59,7 +59,8 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
                        "convert to when loading", path);
     if (o.precision != RESNET_PRECISION_FP32 && o.precision != RESNET_PRECISION_BF16)
         return rn_fail(err, RESNET_E_ARG, "resnet_model_load: unknown precision %d", o.precision);
-    rn_load_config cfg = {o.direct, o.input_size, o.output_stride, o.labels, o.precision == RESNET_PRECISION_BF16};
+    rn_load_config cfg = {o.direct, o.input_size, o.output_stride, o.labels, o.precision == RESNET_PRECISION_BF16,
+                          o.wide_winograd};
     return rn_model_load_cfg(path, kc, NULL, &cfg, out, err);
 }
 
@@ -87,7 +88,8 @@ static const rn_qkernel_config *qkernels_for(const rn_kernel_config *kc) {
 
 resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
                                 int direct, resnet_model **out, resnet_error *err) {
-    rn_load_config cfg = {.direct = direct & RN_LOAD_DIRECT, .bf16 = (direct & RN_LOAD_BF16) != 0};
+    rn_load_config cfg = {.direct = direct & RN_LOAD_DIRECT, .bf16 = (direct & RN_LOAD_BF16) != 0,
+                          .wide_winograd = (direct & RN_LOAD_WIDE) != 0};
     return rn_model_load_cfg(path, kc, qk, &cfg, out, err);
 }
 

@@ -49,11 +49,13 @@ typedef struct rn_load_config {
     int output_stride;             /* 0: 32 */
     const char *labels_path;       /* class names, one a line; NULL: the file's, or the default */
     int bf16;                      /* an fp32 file converted to bf16 as it loads */
+    int wide_winograd;             /* Winograd on the wider 3x3 layers too (RN_CONV_WIDE) */
 } rn_load_config;
 
 /* resnet_model_load with a given kernel family (the tests pass emulated ones). direct holds
- * RN_LOAD_* flags: RN_LOAD_DIRECT (no Winograd; 1, so a plain 0/1 is accepted), RN_LOAD_BF16. */
-enum { RN_LOAD_DIRECT = 1, RN_LOAD_BF16 = 2 };
+ * RN_LOAD_* flags: RN_LOAD_DIRECT (no Winograd; 1, so a plain 0/1 is accepted), RN_LOAD_BF16,
+ * RN_LOAD_WIDE (resnet_load_options.wide_winograd). */
+enum { RN_LOAD_DIRECT = 1, RN_LOAD_BF16 = 2, RN_LOAD_WIDE = 4 };
 resnet_status rn_model_load_kc(const char *path, const rn_kernel_config *kc, int direct, resnet_model **out,
                                resnet_error *err);
 

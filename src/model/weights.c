@@ -24,7 +24,7 @@ typedef struct loader {
     resnet_error *err;
     double eps;
     const rn_kernel_config *kc;
-    unsigned conv_flags; /* RN_CONV_DIRECT when Winograd is turned off */
+    unsigned conv_flags; /* RN_CONV_*: DIRECT, WIDE, BF16, as the load options say */
     const rn_qkernel_config *qk; /* an int8 file's convolutions */
     unsigned char *used;         /* per tensor of the file: read by the binder */
 } loader;
@@ -664,8 +664,9 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
             return s;
         }
     }
-    loader ld = {st, path, err, m->bn_eps, m->kc, (cfg->direct ? RN_CONV_DIRECT : 0) | (m->bf16 ? RN_CONV_BF16 : 0),
-                 m->qk, used};
+    const unsigned flags = (cfg->direct ? RN_CONV_DIRECT : 0) | (cfg->wide_winograd ? RN_CONV_WIDE : 0) |
+                           (m->bf16 ? RN_CONV_BF16 : 0);
+    loader ld = {st, path, err, m->bn_eps, m->kc, flags, m->qk, used};
     if (m->int8) {
         s = bind_int8(m, &ld);
     } else {

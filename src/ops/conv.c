@@ -89,9 +89,11 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
         return 0;
     }
     if (plain && !(flags & RN_CONV_DIRECT) && kh == 3 && kw == 3 && stride == 1 && pad == 1 && cin % 8 == 0) {
-        int widest = cin > cout ? cin : cout;
-        if (widest <= RN_WINOGRAD_F4_MAX_CHANNELS && !(flags & RN_CONV_F2)) c->winograd = 4;
-        else if (widest <= RN_WINOGRAD_MAX_CHANNELS) c->winograd = 2;
+        const int widest = cin > cout ? cin : cout, wide = (flags & RN_CONV_WIDE) != 0;
+        if (widest <= (wide ? RN_WINOGRAD_WIDE_F4_MAX_CHANNELS : RN_WINOGRAD_F4_MAX_CHANNELS) && !(flags & RN_CONV_F2))
+            c->winograd = 4;
+        else if (widest <= (wide ? RN_WINOGRAD_WIDE_MAX_CHANNELS : RN_WINOGRAD_MAX_CHANNELS))
+            c->winograd = 2;
     }
     if (c->winograd) {
         if (rn_winograd_pack(c, kc, w_oihw, (flags & RN_CONV_BF16) && kc->gemm_bf16) != 0) {

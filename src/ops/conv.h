@@ -32,9 +32,11 @@ typedef struct rn_conv {
  *  - at most RN_WINOGRAD_F4_MAX_CHANNELS channels in and out (layer1, layer2): Winograd
  *    F(4x4, 3x3), 4x fewer multiplies, weights 4x larger;
  *  - at most RN_WINOGRAD_MAX_CHANNELS (layer3): F(2x2, 3x3), 2.25x fewer, weights 1.8x;
- *  - wider (layer4): direct. F(4x4) on layer3 would cost 42 MB more weights, F(2x2) on
- *    layer4 20 MB: past the memory bound (max RSS of one classification at most 1.5x the
- *    weight file), and at batch 1 layer4's 49 rows would stream 16.8 MB of U per layer.
+ *  - wider (layer4): direct.
+ * That keeps max RSS of one classification within 1.5x the weight file. RN_CONV_WIDE moves
+ * both limits up a stage (F(4x4) to RN_WINOGRAD_WIDE_F4_MAX_CHANNELS, F(2x2) to
+ * RN_WINOGRAD_WIDE_MAX_CHANNELS): for ResNet-50 in fp32, 52 MB more weights (1.9x the file)
+ * for a pass about 10% faster on one thread (docs/performance.md, "Wide Winograd").
  * flags: RN_CONV_DIRECT turns Winograd off; RN_CONV_F2 takes F(2x2) wherever Winograd
  * applies (tests); RN_CONV_BF16 computes a direct convolution in bf16 (products of bf16
  * weights and activations, sums in fp32) on kc's bf16 kernel, or, for a family without
@@ -42,9 +44,11 @@ typedef struct rn_conv {
  * GEMMs run in bf16 too (U and V rounded); without, Winograd stays fp32. An im2col
  * convolution (the stem) stays fp32 (docs/performance-bf16.md). Returns 0 on success, -1
  * when out of memory. */
-enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_BF16 = 4, RN_CONV_IM2COL_BELOW = 16 };
+enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_BF16 = 4, RN_CONV_WIDE = 8, RN_CONV_IM2COL_BELOW = 16 };
 #define RN_WINOGRAD_F4_MAX_CHANNELS 128
 #define RN_WINOGRAD_MAX_CHANNELS 256
+#define RN_WINOGRAD_WIDE_F4_MAX_CHANNELS 256
+#define RN_WINOGRAD_WIDE_MAX_CHANNELS 512
 int rn_conv_init(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, int kh, int kw,
                  int stride, int pad, const float *w_oihw, const float *bias, unsigned flags);
 

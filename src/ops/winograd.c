@@ -36,9 +36,11 @@ enum {
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
 
-/* Per worker: M for one block of tiles and one panel. */
+/* Per worker: M for one block of tiles and one panel, or (bf16) one tile's V in fp32. */
 size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t) {
-    return (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr;
+    const size_t m = (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr;
+    const size_t one = (size_t)(t + 2) * (t + 2) * RN_WINOGRAD_WIDE_MAX_CHANNELS; /* bf16's one tile */
+    return m > one ? m : one;
 }
 
 /* Shared: V for every tile of the batch (in bf16, half as many floats' room). */
@@ -102,7 +104,7 @@ typedef struct wino_job {
 } wino_job;
 
 /* Padding pixels of the input windows. */
-static const float zero_px[RN_WINOGRAD_MAX_CHANNELS];
+static const float zero_px[RN_WINOGRAD_WIDE_MAX_CHANNELS];
 
 /* Where tile `tile` starts: its image and top-left output pixel. */
 static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
