@@ -101,6 +101,13 @@ run "$BIN" bench --iters 1 --warmup 0 --threads 1
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "ms per image" && echo "$out" | grep -q "GFLOP/s"
 check "bench prints ms per image and GFLOP/s" $? "$out $err"
 
+# --wide-winograd reaches the planner: ResNet-50's 3x3s all Winograd, layer4's three as F(2x2)
+run "$BIN" bench --iters 1 --warmup 0 --threads 1 --wide-winograd --profile
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "kernels [a-z0-9+]*, wide Winograd," &&
+  echo "$out" | grep -Eq "Winograd F\(4x4,3x3\) +13 " && echo "$out" | grep -Eq "Winograd F\(2x2,3x3\) +3 " &&
+  ! echo "$out" | grep -q "3x3 direct"
+check "bench --wide-winograd: says so, 13 layers F(4x4), 3 F(2x2), none direct" $? "$out $err"
+
 run "$BIN" --help
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "classify"
 check "--help" $? "$out"

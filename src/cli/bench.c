@@ -125,22 +125,25 @@ int cmd_bench(int argc, char **argv) {
     printf("network %s, %d classes, input %dx%d, output stride %d\n", info.arch, info.classes, size, size,
            info.output_stride);
     const int bf16 = resnet_model_precision(model) == RESNET_PRECISION_BF16;
+    /* the 3x3 algorithms asked for (int8 files pick their own) */
+    const char *algo = common.direct ? ", direct convolutions" : common.wide_winograd ? ", wide Winograd" : "";
     if (int8)
         printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
                "warm-up\n",
                resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
     else if (bf16) {
         const char *k16 = resnet_kernels_bf16_name(resnet_model_kernels(model));
-        printf("precision bf16, kernels %s%s%s (%s), threads %d, batch %d, %d runs after %d warm-up\n",
+        printf("precision bf16, kernels %s%s%s (%s)%s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), k16 ? "+" : "", k16 ? k16 : "",
                !k16 ? "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16"
                : strcmp(k16, "amx-bf16") == 0
                    ? "AMX-BF16 tiles in every convolution but the stem, Winograd's included; stem and fc fp32"
                    : "vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32",
-               resnet_session_threads(s), batch, iters, warmup);
+               algo, resnet_session_threads(s), batch, iters, warmup);
     } else
-        printf("precision fp32, kernels %s, threads %d, batch %d, %d runs after %d warm-up\n",
-               resnet_kernels_name(resnet_model_kernels(model)), resnet_session_threads(s), batch, iters, warmup);
+        printf("precision fp32, kernels %s%s, threads %d, batch %d, %d runs after %d warm-up\n",
+               resnet_kernels_name(resnet_model_kernels(model)), algo, resnet_session_threads(s), batch, iters,
+               warmup);
     printf("median %.2f ms per batch, %.2f ms per image, %.2f images/s, %.1f %s (min %.2f ms per batch)\n",
            med * 1e3, med * 1e3 / batch, batch / med, flops / med * 1e-9, int8 ? "GOP/s" : "GFLOP/s", times[0] * 1e3);
     /* GFLOP/s counts a direct convolution's work (Winograd does less), so can pass 100%. */
