@@ -36,7 +36,7 @@ typedef struct rn_conv {
  * That keeps max RSS of one classification within 1.5x the weight file. RN_CONV_WIDE moves
  * both limits up a stage (F(4x4) to RN_WINOGRAD_WIDE_F4_MAX_CHANNELS, F(2x2) to
  * RN_WINOGRAD_WIDE_MAX_CHANNELS): for ResNet-50 in fp32, 52 MB more weights (1.9x the file)
- * for a pass about 10% faster on one thread (docs/performance.md, "Wide Winograd").
+ * for a pass about 7% faster (docs/performance.md, "Wide Winograd").
  * flags: RN_CONV_DIRECT turns Winograd off; RN_CONV_F2 takes F(2x2) wherever Winograd
  * applies (tests); RN_CONV_BF16 computes a direct convolution in bf16 (products of bf16
  * weights and activations, sums in fp32) on kc's bf16 kernel, or, for a family without
