@@ -93,7 +93,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 5
+#define RESNET_VERSION_MINOR 6
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -583,6 +583,11 @@ RESNET_API void resnet_crop_box(int width, int height, double box[4]);
  * not see them). */
 RESNET_API resnet_status resnet_cam_heatmap(const float *map, int width, int height, float *heat,
                                             resnet_error *err);
+/* The same for a loaded network (since 1.6): its own map (resnet_model_map_size: 5x5 for a 160
+ * crop, 14x14 at output stride 16) over its own crop (resnet_model_input_size), the part of the
+ * photo resnet_model_preprocess_image takes. */
+RESNET_API resnet_status resnet_model_cam_heatmap(const resnet_model *m, const float *map, int width, int height,
+                                                  float *heat, resnet_error *err);
 /* Colours a heat map (dark blue 0 -> cyan -> yellow -> red 1, like "jet") and blends it over
  * the photo with the given opacity (0..1; 0.5 is a good start). Pixels with heat < 0 are
  * shown in grey, dimmed. out is a new image the size of photo (free it with

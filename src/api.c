@@ -89,6 +89,14 @@ resnet_status resnet_model_preprocess_image(const resnet_model *m, const resnet_
     return rn_preprocess_image_at(img, resnet_model_norm(m), resnet_model_input_size(m), out, err);
 }
 
+resnet_status resnet_model_cam_heatmap(const resnet_model *m, const float *map, int width, int height, float *heat,
+                                       resnet_error *err) {
+    if (!m) return rn_fail(err, RESNET_E_ARG, "resnet_model_cam_heatmap: NULL model");
+    int mh, mw;
+    resnet_model_map_size(m, &mh, &mw);
+    return rn_cam_heatmap_at(map, mh, mw, resnet_model_input_size(m), width, height, heat, err);
+}
+
 resnet_status resnet_model_preprocess_image_views(const resnet_model *m, const resnet_image *img,
                                                   const resnet_view *views, int n, float *out, resnet_error *err) {
     if (!m || !img || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_preprocess_image_views: NULL argument");

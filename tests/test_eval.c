@@ -320,23 +320,27 @@ static void test_eval_bad_input(void) {
              "notes.jpg\t5\n"          /* not an image */
              "coffee.png\t1000\n"      /* class out of range */
              "coffee.png\t-7\n"        /* class out of range */
-             "coffee.png\tcoffee\n"    /* not a number */
+             "coffee.png\tcoffee\n"    /* neither a number nor a class name */
+             "coffee.png\tCARDIGAN\n"  /* without case, two classes (264 Cardigan, 474 cardigan) */
+             "coffee.png\tEspresso \n" /* a class name: good */
              "coffee.png\t-1\n");      /* unlabelled: not an error */
     snprintf(path, sizeof path, "%s/labels.tsv", dir);
     write_file(path, text);
     result r = run("'%s' eval '%s' --json --threads 2 --predictions '%s/pred.tsv'", bin, dir, tmpdir);
     printf("%s", r.err);
     CHECK(r.rc == 1, "exit %d, want 1", r.rc);
-    CHECK(json_num(r.out, "images") == 1 && json_num(r.out, "skipped") == 5 && json_num(r.out, "unlabelled") == 1,
+    CHECK(json_num(r.out, "images") == 2 && json_num(r.out, "skipped") == 6 && json_num(r.out, "unlabelled") == 1 &&
+              json_num(r.out, "top1_correct") == 2,
           "counts: %s", r.out);
-    CHECK(count_lines(r.err) == 5, "want 5 error lines: %s", r.err);
+    CHECK(count_lines(r.err) == 6, "want 6 error lines: %s", r.err);
     CHECK(strstr(r.err, "missing.jpg") && strstr(r.err, "notes.jpg") && strstr(r.err, "1000") &&
-              strstr(r.err, "-7") && strstr(r.err, "line 7"),
+              strstr(r.err, "-7") && strstr(r.err, "line 7") &&
+              strstr(r.err, "line 8: coffee.png: class 'CARDIGAN' names more"),
           "errors do not name the files: %s", r.err);
     result_free(&r);
     snprintf(path, sizeof path, "%s/pred.tsv", tmpdir);
     char *pred = slurp(path);
-    CHECK(count_lines(pred) == 2 && strstr(pred, "coffee.png\t967\t967\t"), "predictions: %s", pred);
+    CHECK(count_lines(pred) == 3 && strstr(pred, "coffee.png\t967\t967\t"), "predictions: %s", pred);
     free(pred);
 
     /* No labels.tsv and no class folders: nothing to do, the missing file named, exit 1. */
@@ -362,14 +366,14 @@ static void test_eval_bad_input(void) {
     result_free(&r);
 }
 
-/* A folder per class, named by wnid (espresso) or index (967, espresso too); a folder that is
- * neither, and non-photos. A photo in a folder inside a class folder is of that class, as for
- * train-head (io/walk.h). */
+/* A folder per class, named by wnid (espresso), index (967, espresso too) or class name (any
+ * case: "Espresso"); a folder that is none of them, and non-photos. A photo in a folder inside
+ * a class folder is of that class, as for train-head (io/walk.h). */
 static void test_eval_folders(void) {
     char dir[512], path[1024];
     snprintf(dir, sizeof dir, "%s/tree", tmpdir);
-    const char *subs[] = {"", "/n07920052", "/967", "/junk", "/n07920052/more"};
-    for (int i = 0; i < 5; i++) {
+    const char *subs[] = {"", "/n07920052", "/967", "/junk", "/n07920052/more", "/Espresso"};
+    for (int i = 0; i < 6; i++) {
         snprintf(path, sizeof path, "%s%s", dir, subs[i]);
         mkdir(path, 0755);
     }
@@ -379,6 +383,8 @@ static void test_eval_folders(void) {
     CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/n07920052/more/c2.png", dir);
     CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
+    snprintf(path, sizeof path, "%s/Espresso/c.png", dir);
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/junk/s.jpg", dir);
     CHECK(link_sample("tests/data/golden/chelsea.jpg", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/967/README.txt", dir);
@@ -386,7 +392,7 @@ static void test_eval_folders(void) {
     result r = run("'%s' eval '%s' --json --tta flip --threads 2", bin, dir);
     printf("     %s", r.out);
     CHECK(r.rc == 1 && strstr(r.err, "junk"), "exit %d: %s", r.rc, r.err);
-    CHECK(json_num(r.out, "images") == 3 && json_num(r.out, "top1_correct") == 3 && json_num(r.out, "skipped") == 1 &&
+    CHECK(json_num(r.out, "images") == 4 && json_num(r.out, "top1_correct") == 4 && json_num(r.out, "skipped") == 1 &&
               json_num(r.out, "ignored") == 1 && json_num(r.out, "views") == 2 && strstr(r.out, "\"folders\""),
           "counts: %s", r.out);
     result_free(&r);

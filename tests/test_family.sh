@@ -53,11 +53,68 @@ run "$BIN" label --labels "$tmp/names.txt" "$G" -o "$G"
 [ "$rc" -ne 0 ]
 check "label -o onto its own input refused" $? "rc=$rc $err"
 
-# eval scores ImageNet's classes only: a 10-class network is refused in one line
-mkdir -p "$tmp/ev" && cp demo/chelsea.png "$tmp/ev/" && printf 'chelsea.png\t3\n' >"$tmp/ev/labels.tsv"
-run "$BIN" eval --weights "$G" "$tmp/ev"
-[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "this network has 10"
-check "eval of a 10-class network: refused, saying why" $? "rc=$rc $err"
+# eval scores a network's own classes: class folders named by index or by class name ('_' for
+# a space), labels.tsv by either; what names no class is skipped, saying so
+other=$(((want + 1) % 10))
+ev=$tmp/ev
+mkdir -p "$ev/kind_$want" "$ev/$other" "$ev/nope"
+cp demo/chelsea.png "$ev/kind_$want/a.png"
+cp demo/chelsea.png "$ev/$other/b.png"
+cp demo/coffee.png "$ev/nope/c.png"
+run "$BIN" eval --json --weights "$tmp/g.safetensors" "$ev"
+got=$(echo "$out" | "$py" -c "
+import json, sys
+r = json.loads(sys.stdin.read())
+c = r['confused'][0] if r['confused'] else {}
+print(r['images'], r['top1_correct'], r['skipped'], c.get('label'), c.get('label_name'), c.get('top1'), c.get('top1_name'),
+      sorted(x['label'] for x in r['records']), len(r['records'][0]['top']))" 2>&1)
+[ "$rc" -eq 1 ] && [ "$got" = "2 1 1 $other kind $other $want kind $want [$want, $other] 5" ] &&
+  [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "nope: not a class of this network (an index 0..9 or one"
+check "eval of a labelled 10-class network: folders by name and index, a stray folder skipped" $? \
+  "rc=$rc got '$got' $err"
+cp "$tmp/out" "$tmp/ev.json"
+run "$BIN" eval --weights "$tmp/g.safetensors" --report "$tmp/ev.html" "$ev"
+"$py" tests/report_check.py "$tmp/ev.html" "$tmp/ev.json" >"$tmp/check" 2>&1
+[ $? -eq 0 ] && grep -q "^ok   pictures: one per confusion, two per mistake" "$tmp/check" && grep -q "kind $other" "$tmp/ev.html"
+check "eval --report of the 10-class network: its numbers, names and maps (report_check.py)" $? \
+  "rc=$rc $err $(grep FAIL "$tmp/check")"
+rm -r "$ev/nope" "$ev/$other"
+printf 'file\tclass\nkind_%s/a.png\tKind %s\nkind_%s/a.png\t%s\nkind_%s/a.png\tno such\nkind_%s/a.png\t12\n' \
+  "$want" "$want" "$want" "$other" "$want" "$want" >"$ev/labels.tsv"
+run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
+[ "$rc" -eq 1 ] && echo "$out" | grep -q "top-1 0.5000 (1/2)" && [ "$(echo "$err" | wc -l)" -eq 2 ] &&
+  echo "$err" | grep -q "class 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
+check "labels.tsv names a class or gives its index; an unknown name and index 12 refused" $? "rc=$rc $out $err"
+
+# fewer than 5 classes: top-5 is top-3, and the predictions name 3
+"$py" - "$N" "$tmp/three.safetensors" <<'PY'
+import json, struct, sys
+src = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', src[:8])[0]
+head, data = json.loads(src[8:8 + n]), src[8 + n:]
+out, blobs, off = {}, [], 0
+for name, t in head.items():
+    if name == '__metadata__':
+        continue
+    b = data[t['data_offsets'][0]:t['data_offsets'][1]]
+    shape = t['shape']
+    if name in ('fc.weight', 'fc.bias'):  # the first 3 classes
+        b = b[:len(b) // shape[0] * 3]
+        shape = [3] + shape[1:]
+    out[name] = {'dtype': t['dtype'], 'shape': shape, 'data_offsets': [off, off + len(b)]}
+    blobs.append(b)
+    off += len(b)
+h = json.dumps(out).encode()
+h += b' ' * (-len(h) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+PY
+run "$BIN" classify --json -k 3 --weights "$tmp/three.safetensors" demo/chelsea.png
+third=$(echo "$out" | "$py" -c "import json, sys; print(json.loads(sys.stdin.readline())['top'][2]['index'])")
+mkdir -p "$tmp/ev3/$third" && cp demo/chelsea.png "$tmp/ev3/$third/"
+run "$BIN" eval --weights "$tmp/three.safetensors" --predictions "$tmp/p3.tsv" "$tmp/ev3"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "top-1 0.0000 (0/1)" && echo "$out" | grep -q "top-3 1.0000 (1/1)" &&
+  [ "$(tail -1 "$tmp/p3.tsv" | cut -f5 | tr ',' '\n' | wc -l)" -eq 3 ]
+check "a 3-class network: its third class counts in top-3, the predictions list 3" $? "rc=$rc third=$third $out $err"
 
 # cam names the network's own classes; refuses a map it cannot place
 run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"
@@ -66,9 +123,20 @@ check "cam -c 'kind 3' on a labelled 10-class network" $? "rc=$rc $out $err"
 run "$BIN" cam --weights "$G" -c 10 demo/chelsea.png -o "$tmp/cam2.png"
 [ "$rc" -eq 2 ] && echo "$err" | grep -q "0-9" && [ ! -e "$tmp/cam2.png" ]
 check "cam -c 10 on 10 classes: unknown class, nothing written" $? "rc=$rc $err"
-run "$BIN" cam --weights "$G" --size 160 demo/chelsea.png -o "$tmp/cam3.png"
-[ "$rc" -eq 1 ] && echo "$err" | grep -q "5x5 map" && [ ! -e "$tmp/cam3.png" ]
-check "cam at --size 160 refused in one line, nothing written" $? "rc=$rc $err"
+# cam at another crop or stride: the map laid over that crop (tests/test_features.c checks
+# where), a picture of the photo's own size; the hottest point inside the crop the network saw
+png_size() { "$py" -c "import struct, sys; d = open(sys.argv[1], 'rb').read(24); print(*struct.unpack('>II', d[16:24]))" "$1"; }
+for opt in "--size 160" "--output-stride 16"; do
+  # shellcheck disable=SC2086
+  run "$BIN" cam --weights "$N" $opt demo/chelsea.png -o "$tmp/cam3.png"
+  hx=-1 hy=-1
+  read -r hx hy < <(echo "$out" | sed -n 's/.*hottest at x=\([0-9]*\) y=\([0-9]*\) of 451x300$/\1 \2/p')
+  # chelsea.png is 451x300: either way the crop covers about x 94-357, y 18-282
+  [ "$rc" -eq 0 ] && [ "$(png_size "$tmp/cam3.png")" = "451 300" ] &&
+    [ "$hx" -ge 94 ] && [ "$hx" -le 357 ] && [ "$hy" -ge 18 ] && [ "$hy" -le 282 ]
+  check "cam $opt: a picture of the photo's size, hottest inside the crop" $? "rc=$rc $out $err"
+  rm -f "$tmp/cam3.png"
+done
 
 # backbones: the stage maps against PyTorch's
 same_maps() { # NPY REFERENCE -> "(C, H, W) True" when the first row is within 1e-4 of the reference

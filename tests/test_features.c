@@ -339,6 +339,60 @@ static void test_cam_chelsea(void) {
     check_cam(&c);
 }
 
+/* resnet_model_cam_heatmap for a network of another size or stride: a map with one hot cell
+ * must peak at that cell's centre on the photo, and the pixels outside the crop the network
+ * sees must be grey (-1). The family's small bottleneck network (tests/data/family) at a 160
+ * crop (5x5 map, cells of 32 crop pixels) and at output stride 16 (14x14 over 224, cells of
+ * 16). */
+static void check_peak(int size, int stride, int width, int height, int row, int col, double want_x, double want_y,
+                       int grey_x, int grey_y) {
+    resnet_load_options o;
+    resnet_load_options_init(&o);
+    o.input_size = size;
+    o.output_stride = stride;
+    resnet_model *m = NULL;
+    resnet_error err;
+    CHECK(resnet_model_load("tests/data/family/small_bottleneck.safetensors", &o, &m, &err) == RESNET_OK, "%s",
+          err.message);
+    if (!m) return;
+    int mh, mw;
+    resnet_model_map_size(m, &mh, &mw);
+    float *map = calloc((size_t)mh * mw, sizeof *map), *heat = malloc((size_t)width * height * sizeof *heat);
+    map[row * mw + col] = 1.0f;
+    CHECK(resnet_model_cam_heatmap(m, map, width, height, heat, &err) == RESNET_OK, "%s", err.message);
+    size_t hot = 0;
+    for (size_t i = 1; i < (size_t)width * height; i++)
+        if (heat[i] > heat[hot]) hot = i;
+    const double x = (double)(hot % (size_t)width), y = (double)(hot / (size_t)width);
+    CHECK(fabs(x - want_x) <= 1 && fabs(y - want_y) <= 1 && heat[hot] > 0.9f,
+          "size %d stride %d (%dx%d map): hottest at %.0f,%.0f, want %.1f,%.1f", size, stride, mh, mw, x, y, want_x,
+          want_y);
+    CHECK(heat[(size_t)grey_y * width + grey_x] == -1.0f, "pixel %d,%d is outside the crop: %g", grey_x, grey_y,
+          heat[(size_t)grey_y * width + grey_x]);
+    /* at 224 and stride 32 it is resnet_cam_heatmap's, value for value */
+    if (mh == RESNET_MAP_SIZE && mw == RESNET_MAP_SIZE && size == RESNET_INPUT_SIZE) {
+        float *plain = malloc((size_t)width * height * sizeof *plain);
+        CHECK(resnet_cam_heatmap(map, width, height, plain, &err) == RESNET_OK &&
+                  memcmp(plain, heat, (size_t)width * height * sizeof *heat) == 0,
+              "the 224 map differs from resnet_cam_heatmap's");
+        free(plain);
+    }
+    free(map);
+    free(heat);
+    resnet_model_free(m);
+}
+
+static void test_cam_other_sizes(void) {
+    /* 364x182 at 160: no resize (shorter side 182 = 160 * 256 / 224), crop at x 102, y 11; cell
+     * (1, 3)'s centre at x 102 + 3.5 * 32, y 11 + 1.5 * 32 (pixel centres at +0.5) */
+    check_peak(160, 32, 364, 182, 1, 3, 102 + 112 - 0.5, 11 + 48 - 0.5, 101, 90);
+    /* 224x224 at stride 16: resized to 256, crop at 16; cell (10, 2)'s centre at 16 + 2.5 * 16,
+     * 16 + 10.5 * 16 in the resized photo, times 224 / 256 on the photo */
+    check_peak(224, 16, 224, 224, 10, 2, 56 * 0.875 - 0.5, 184 * 0.875 - 0.5, 5, 100);
+    /* the default geometry, through both functions */
+    check_peak(224, 32, 300, 200, 3, 3, 149.5, 99.5, 2, 100);
+}
+
 static void test_cam_bad_arguments(void) {
     resnet_error err;
     float map[RESNET_MAP_CELLS] = {0}, heat[4];
@@ -757,6 +811,7 @@ int main(void) {
     RUN(test_cam_tiger_cat);
     RUN(test_cam_samoyed);
     RUN(test_cam_chelsea);
+    RUN(test_cam_other_sizes);
     RUN(test_cam_bad_arguments);
     RUN(test_list_images);
     RUN(test_class_folders);

@@ -1,7 +1,8 @@
 /* cam.c - `resnet cam PHOTO [-c CLASS] -o OUT.png`: where in the photo the network saw the
- * class. The 7x7 class activation map of the class is upsampled bilinearly over the part of
- * the photo the network sees (the centre crop), coloured and blended over the photo at its
- * own size; what lies outside the crop is shown grey (the network never saw it). */
+ * class. The class activation map of the class (7x7 for a 224 crop, 5x5 for 160, 14x14 at
+ * output stride 16) is upsampled bilinearly over the part of the photo the network sees (the
+ * centre crop), coloured and blended over the photo at its own size; what lies outside the
+ * crop is shown grey (the network never saw it). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,30 +187,25 @@ int cmd_cam(int argc, char **argv) {
     char label[32];
     if (!(model = cli_load_model(&common))) goto done;
     nc = resnet_model_classes(model);
-    resnet_model_map_size(model, &mh, &mw);
-    /* the overlay places a 7x7 map over the 224 crop of the photo */
-    if (resnet_model_input_size(model) != RESNET_INPUT_SIZE || mh != RESNET_MAP_SIZE || mw != RESNET_MAP_SIZE) {
-        cli_error("cam: the maps are drawn for a %d crop at output stride 32 (a %dx%d map); this network sees %d "
-                  "(--size) with a %dx%d map", RESNET_INPUT_SIZE, RESNET_MAP_SIZE, RESNET_MAP_SIZE,
-                  resnet_model_input_size(model), mh, mw);
-        goto done;
-    }
+    resnet_model_map_size(model, &mh, &mw); /* 7x7 for a 224 crop; --size and --output-stride change it */
+    const int side = resnet_model_input_size(model);
+    const size_t cells = (size_t)mh * mw;
     if (class_arg && (cls < 0 || cls >= nc || !imagenet_names || nc != RESNET_NUM_CLASSES) &&
         (cls = model_class(model, class_arg)) < 0) {
         rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d or one of the network's class names)", class_arg,
                              nc - 1);
         goto done;
     }
-    input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
+    input = malloc((size_t)3 * side * side * sizeof(float));
     logits = malloc((size_t)nc * sizeof(float));
-    maps = malloc((size_t)nc * RESNET_MAP_CELLS * sizeof(float));
+    maps = malloc((size_t)nc * cells * sizeof(float));
     heat = malloc((size_t)img.width * img.height * sizeof(float));
     if (!input || !logits || !maps || !heat) {
         cli_error("out of memory");
         goto done;
     }
     if (resnet_session_create(model, common.threads, 1, &s, &err) != RESNET_OK ||
-        resnet_preprocess_image(&img, resnet_model_norm(model), input, &err) != RESNET_OK) {
+        resnet_model_preprocess_image(model, &img, input, &err) != RESNET_OK) {
         cli_error("%s: %s", photo, err.message);
         goto done;
     }
@@ -231,7 +227,7 @@ int cmd_cam(int argc, char **argv) {
         resnet_top_k(logits, nc, 1, &top);
         cls = top.index;
     }
-    if (resnet_cam_heatmap(maps + (size_t)cls * RESNET_MAP_CELLS, img.width, img.height, heat, &err) != RESNET_OK ||
+    if (resnet_model_cam_heatmap(model, maps + (size_t)cls * cells, img.width, img.height, heat, &err) != RESNET_OK ||
         resnet_cam_overlay(&img, heat, (float)opacity, &shown, &err) != RESNET_OK ||
         resnet_image_write_png(&shown, out, &err) != RESNET_OK) {
         cli_error("%s", err.message);

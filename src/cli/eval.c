@@ -59,9 +59,10 @@ static const cli_option options[] = {
 const cli_command cli_eval = {
     .name = "eval", .run = cmd_eval, .synopsis = "DIR",
     .brief = "top-1/top-5 accuracy on a folder of labelled photos",
-    .about = "Classifies every labelled photo of DIR and reports top-1 and top-5 accuracy. Labels come\n"
-             "from DIR/labels.tsv (file, class index; -1 = unlabelled) or from one folder per class\n"
-             "(WordNet id or index).",
+    .about = "Classifies every labelled photo of DIR and reports top-1 and top-5 accuracy against the\n"
+             "network's classes. Labels come from DIR/labels.tsv (file, class; -1 = unlabelled) or from\n"
+             "one folder per class. A class is its index (digits only), one of the network's class\n"
+             "names (any case, '_' for a space) or, for ImageNet's classes, a WordNet id.",
     .notes = "exit status: 0 all scored, 1 some skipped (each named on stderr) or nothing to score,\n"
              "2 usage error\n",
     .options = options, .network = 1,
@@ -160,11 +161,13 @@ static int next_item(void *ctx, int may_block, resnet_item *item) {
 
 /* Counts and prints the photos as the runner hands them back, in the order of the set. */
 typedef struct eval_sink {
+    const eval_classes *cls;
     const eval_set *set;
     eval_tally *tally;
     reporter *rep;
     FILE *pred;
-    double net; /* seconds inside resnet_forward */
+    float *plain; /* the plain view's probabilities (one per class) */
+    double net;   /* seconds inside resnet_forward */
 } eval_sink;
 
 static void on_batch(void *ctx, int items, int rows, double seconds) {
@@ -180,15 +183,14 @@ static int on_photo(void *ctx, const resnet_item_result *r) {
         eval_tally_record_error(x->tally, r->index, r->message);
         x->tally->failed++;
     } else {
-        resnet_prediction top[5];
-        resnet_top_k(r->probs, RESNET_NUM_CLASSES, 5, top);
+        resnet_prediction top[5], plain_top[5];
+        eval_top(x->cls, r->probs, top);
         eval_tally_add(x->tally, it->label, top);
         eval_tally_record(x->tally, r->index, top);
         if (r->logits && r->views > 1) { /* the plain view is every mode's first */
-            float plain[RESNET_NUM_CLASSES];
-            resnet_softmax(r->logits, RESNET_NUM_CLASSES, plain);
-            resnet_top_k(plain, RESNET_NUM_CLASSES, 5, top);
-            eval_tally_record_plain(x->tally, r->index, top);
+            resnet_softmax(r->logits, x->cls->n, x->plain);
+            eval_top(x->cls, x->plain, plain_top);
+            eval_tally_record_plain(x->tally, r->index, plain_top);
         }
         if (x->pred) eval_predictions_line(x->pred, it->name, it->label, top);
     }
@@ -201,49 +203,44 @@ int cmd_eval(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc; /* -1: --help */
 
-    eval_tally tally;
-    if (eval_tally_init(&tally) != 0) return cli_error("out of memory");
-    cli_progress bar = {0};
-    reporter rep = {&bar, &tally};
-    eval_set set;
-    if (eval_set_load(o.dir, &set, report_problem, &rep) != 0) {
-        eval_set_free(&set);
-        eval_tally_free(&tally);
-        return 1;
-    }
-    if ((o.json || o.report) && eval_tally_records(&tally, set.n) != 0) {
-        eval_set_free(&set);
-        eval_tally_free(&tally);
-        return cli_error("out of memory");
-    }
-
-    if ((o.predictions && check_out(&o, &set, o.predictions, RN_KIND_PREDICTIONS)) ||
-        (o.report && check_out(&o, &set, o.report, RN_KIND_REPORT))) {
-        eval_set_free(&set);
-        eval_tally_free(&tally);
-        return 1;
-    }
-    if (o.report && o.predictions && rn_same_file(o.report, o.predictions)) {
-        eval_set_free(&set);
-        eval_tally_free(&tally);
-        return cli_usage_error("--report and --predictions name the same file");
-    }
+    /* The network first: its classes say what the set's labels mean. */
     const int nviews = resnet_tta_views(o.tta, NULL);
     /* --batch counts network images; a photo's views never split across batches. */
     const int photos_per_batch = o.batch / nviews > 0 ? o.batch / nviews : 1;
-    resnet_model *model = cli_load_model(&o.common);
+    eval_classes cls = {0};
+    eval_tally tally = {0};
+    eval_set set = {0};
+    cli_progress bar = {0};
+    reporter rep = {&bar, &tally};
     resnet_session *session = NULL;
     rn_atomic_file pred = {.fd = -1, .slot = -1};
+    float *plain = NULL;
     int completed = 0; /* every photo went through: the report and predictions are whole */
+    resnet_model *model = cli_load_model(&o.common);
     if (!model || !(session = cli_session(model, &o.common, photos_per_batch * nviews))) {
         rc = 1;
         goto done;
     }
-    /* labels.tsv indices and class folders are ImageNet's: a network of other classes is scored
-     * by the caller (classify --json), not here */
-    if (resnet_model_classes(model) != RESNET_NUM_CLASSES) {
-        rc = cli_error("eval scores ImageNet's %d classes; this network has %d (classify --json gives its answers)",
-                       RESNET_NUM_CLASSES, resnet_model_classes(model));
+    if (eval_classes_init(&cls, model) != 0 || eval_tally_init(&tally, &cls) != 0 ||
+        !(plain = malloc((size_t)cls.n * sizeof *plain))) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    if (eval_set_load(o.dir, &cls, &set, report_problem, &rep) != 0) {
+        rc = 1;
+        goto done;
+    }
+    if ((o.json || o.report) && eval_tally_records(&tally, set.n) != 0) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    if ((o.predictions && check_out(&o, &set, o.predictions, RN_KIND_PREDICTIONS)) ||
+        (o.report && check_out(&o, &set, o.report, RN_KIND_REPORT))) {
+        rc = 1;
+        goto done;
+    }
+    if (o.report && o.predictions && rn_same_file(o.report, o.predictions)) {
+        rc = cli_usage_error("--report and --predictions name the same file");
         goto done;
     }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;
@@ -251,7 +248,7 @@ int cmd_eval(int argc, char **argv) {
 
     cli_progress_start(&bar, set.n, "photos");
     set_source src = {&set, 0};
-    eval_sink sink = {&set, &tally, &rep, pred.fp, 0};
+    eval_sink sink = {&cls, &set, &tally, &rep, pred.fp, plain, 0};
     resnet_run_options ro;
     resnet_run_options_init(&ro);
     /* the report's gain of test-time augmentation needs each photo's plain view too */
@@ -304,5 +301,7 @@ done:
     resnet_model_free(model);
     eval_set_free(&set);
     eval_tally_free(&tally);
+    eval_classes_free(&cls);
+    free(plain);
     return rc;
 }

@@ -6,11 +6,31 @@
 #include <stdio.h>
 #include "resnet.h"
 
+/* The classes photos are scored against: the network's, by index, with its names. */
+typedef struct eval_classes {
+    int n;          /* the network's classes */
+    int imagenet;   /* ImageNet's 1000 with their names: class folders may be WordNet ids too */
+    char **names;   /* n names: the file's labels, --labels, ImageNet's, or "class N" */
+    int top;        /* the top-k counted as "top-5": 5, or n when fewer */
+} eval_classes;
+
+/* The network's classes (names copied); 0, or -1 out of memory. */
+int eval_classes_init(eval_classes *c, const resnet_model *m);
+void eval_classes_free(eval_classes *c);
+/* The class a name stands for (a class folder's name; labels.tsv's class column): a whole
+ * index 0..n-1 written with digits only; for ImageNet's classes a WordNet id; else one of the
+ * network's class names, with '_' as ' ', as written or else without case. -1 if none, -2 if
+ * the name is more than one class's. */
+int eval_class_of(const eval_classes *c, const char *name);
+/* The probabilities' top c->top into top[0..4]; places past c->top get index -1 (never a
+ * label) and probability 0. */
+void eval_top(const eval_classes *c, const float *probs, resnet_prediction top[5]);
+
 /* One photo to classify. */
 typedef struct eval_item {
     char *path;  /* as opened: DIR/file */
     char *name;  /* as the set lists it (relative to DIR): what reports print */
-    int label;   /* 0..999 */
+    int label;   /* 0..classes-1 */
 } eval_item;
 
 /* The photos of a folder with their labels, from DIR/labels.tsv or a folder per class. */
@@ -27,7 +47,7 @@ typedef struct eval_set {
  * name and counted in set->skipped. Returns 0, or -1 when there is nothing to evaluate (no
  * labels.tsv and no class folders, or an unreadable folder): then it has said why. */
 typedef void (*eval_warn_fn)(void *ctx, const char *file, const char *message);
-int eval_set_load(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx);
+int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx);
 void eval_set_free(eval_set *set);
 
 /* ---- the tally ---------------------------------------------------------------------- */
@@ -41,7 +61,9 @@ typedef struct eval_tally {
     int images;       /* classified */
     int top1, top5;   /* correct */
     int failed;       /* listed but could not be classified (unreadable, not an image, ...) */
-    int *confusion;   /* 1000 x 1000 counts of (label, top-1) for the wrong top-1s */
+    const eval_classes *cls;
+    int *wrong;       /* (label, top-1) of each wrong top-1, two ints each */
+    int nwrong, capwrong;
     eval_error *errors; /* every refused entry and failed photo, in order */
     int nerrors, caperrors;
     struct eval_record *records; /* with --json: one per photo of the set, by its index */
@@ -57,9 +79,9 @@ typedef struct eval_record {
     char *error;
 } eval_record;
 
-int eval_tally_init(eval_tally *t);
+int eval_tally_init(eval_tally *t, const eval_classes *cls);
 void eval_tally_free(eval_tally *t);
-/* Counts one classified photo from its averaged probabilities (1000). */
+/* Counts one classified photo from its top 5 (eval_top). */
 void eval_tally_add(eval_tally *t, int label, const resnet_prediction *top5);
 /* Remembers a refused entry or failed photo for the JSON report. */
 void eval_tally_error(eval_tally *t, const char *file, const char *message);

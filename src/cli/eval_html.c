@@ -20,7 +20,6 @@
 #include "cli/html.h"
 #include "io/atomic.h"
 
-#define NC RESNET_NUM_CLASSES
 #define CONFUSIONS 10    /* confused pairs shown */
 #define MISTAKES 12      /* confident mistakes shown */
 #define BINS 10          /* reliability diagram */
@@ -46,15 +45,19 @@ static void pictures(const char *path, unsigned flags, int cam, const resnet_mod
         return;
     }
     if (cam >= 0) {
-        float *input = malloc((size_t)3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE * sizeof(float));
-        float *maps = malloc((size_t)NC * RESNET_MAP_CELLS * sizeof(float));
+        int mh, mw;
+        resnet_model_map_size(m, &mh, &mw);
+        const int nc = resnet_model_classes(m), side = resnet_model_input_size(m);
+        const size_t cells = (size_t)mh * mw;
+        float *input = malloc((size_t)3 * side * side * sizeof(float));
+        float *maps = malloc((size_t)nc * cells * sizeof(float));
         float *heat = malloc((size_t)thumb->width * thumb->height * sizeof(float));
         resnet_outputs o;
         resnet_outputs_init(&o);
         o.class_maps = maps;
-        if (input && maps && heat && resnet_preprocess_image(&img, resnet_model_norm(m), input, &err) == RESNET_OK &&
+        if (input && maps && heat && resnet_model_preprocess_image(m, &img, input, &err) == RESNET_OK &&
             resnet_forward_ex(s, input, 1, &o, &err) == RESNET_OK &&
-            resnet_cam_heatmap(maps + (size_t)cam * RESNET_MAP_CELLS, thumb->width, thumb->height, heat, &err) ==
+            resnet_model_cam_heatmap(m, maps + (size_t)cam * cells, thumb->width, thumb->height, heat, &err) ==
                 RESNET_OK)
             resnet_cam_overlay(thumb, heat, 0.5f, over, &err);
         free(input);
@@ -216,9 +219,10 @@ static void calibration(FILE *f, const eval_tally *t, const eval_set *set) {
 }
 
 static void per_class(FILE *f, const eval_tally *t, const eval_set *set) {
-    class_row *rows = calloc(NC, sizeof *rows);
+    const int nc = t->cls->n;
+    class_row *rows = calloc((size_t)nc, sizeof *rows);
     if (!rows) return;
-    for (int c = 0; c < NC; c++) rows[c].cls = c;
+    for (int c = 0; c < nc; c++) rows[c].cls = c;
     for (int i = 0; i < set->n; i++) {
         if (!is_done(t, i)) continue;
         class_row *r = &rows[set->items[i].label];
@@ -227,19 +231,19 @@ static void per_class(FILE *f, const eval_tally *t, const eval_set *set) {
         r->top1 += rec->top5[0].index == set->items[i].label;
         for (int k = 0; k < 5; k++) r->top5 += rec->top5[k].index == set->items[i].label;
     }
-    qsort(rows, NC, sizeof *rows, by_accuracy);
+    qsort(rows, (size_t)nc, sizeof *rows, by_accuracy);
     int classes = 0;
-    for (int c = 0; c < NC; c++) classes += rows[c].n > 0;
+    for (int c = 0; c < nc; c++) classes += rows[c].n > 0;
     fprintf(f, "<h2 id=\"classes\">Per class</h2><p><span id=\"classes-count\">%d</span> classes, worst first; "
                "click a heading to sort.</p><table class=\"sortable\" id=\"per-class\"><thead><tr><th>class</th>"
-               "<th>name</th><th>photos</th><th>top-1</th><th>accuracy</th><th>top-5</th></tr></thead><tbody>\n",
-            classes);
-    for (int c = 0; c < NC; c++) {
+               "<th>name</th><th>photos</th><th>top-1</th><th>accuracy</th><th>top-%d</th></tr></thead><tbody>\n",
+            classes, t->cls->top);
+    for (int c = 0; c < nc; c++) {
         const class_row *r = &rows[c];
         if (!r->n) continue;
         double a1 = ratio(r->top1, r->n), a5 = ratio(r->top5, r->n);
         fprintf(f, "<tr><td class=\"n\" data-v=\"%d\">%d</td><td>", r->cls, r->cls);
-        cli_html_text(f, resnet_class_name(r->cls));
+        cli_html_text(f, t->cls->names[r->cls]);
         fprintf(f, "</td><td class=\"n\" data-v=\"%d\">%d</td><td class=\"n\" data-v=\"%d\">%d</td>"
                    "<td data-v=\"%.6f\"><span class=\"bar\" style=\"width:%dpx\"></span> %.3f</td>"
                    "<td class=\"n\" data-v=\"%.6f\">%.3f</td></tr>\n",
@@ -249,12 +253,12 @@ static void per_class(FILE *f, const eval_tally *t, const eval_set *set) {
     free(rows);
 }
 
-static void top3(FILE *f, const eval_record *rec, int label) {
+static void top3(FILE *f, const eval_classes *cls, const eval_record *rec, int label) {
     fputs("<ol class=\"small\">", f);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 3 && rec->top5[k].index >= 0; k++) {
         fprintf(f, "<li>%s%.1f%% %d ", rec->top5[k].index == label ? "<b>" : "", 100.0 * rec->top5[k].prob,
                 rec->top5[k].index);
-        cli_html_text(f, resnet_class_name(rec->top5[k].index));
+        cli_html_text(f, cls->names[rec->top5[k].index]);
         fputs(rec->top5[k].index == label ? "</b></li>" : "</li>", f);
     }
     fputs("</ol>", f);
@@ -278,9 +282,9 @@ static void confusions(FILE *f, const eval_tally *t, const eval_set *set, const 
             if (is_done(t, i) && set->items[i].label == worst[p].label && t->records[i].top5[0].index == worst[p].predicted)
                 ex = i;
         fprintf(f, "<div class=\"card confusion\"><div><b>%d&times;</b> %d ", worst[p].count, worst[p].label);
-        cli_html_text(f, resnet_class_name(worst[p].label));
+        cli_html_text(f, t->cls->names[worst[p].label]);
         fprintf(f, " &rarr; %d ", worst[p].predicted);
-        cli_html_text(f, resnet_class_name(worst[p].predicted));
+        cli_html_text(f, t->cls->names[worst[p].predicted]);
         fputs("</div>", f);
         if (ex >= 0) {
             resnet_image thumb, over;
@@ -325,11 +329,11 @@ static void mistakes(FILE *f, const eval_tally *t, const eval_set *set, const ev
         fputs("<div class=\"card mistake\"><div class=\"small\">", f);
         cli_html_text(f, it->name);
         fprintf(f, "</div><div>true: %d ", it->label);
-        cli_html_text(f, resnet_class_name(it->label));
+        cli_html_text(f, t->cls->names[it->label]);
         fputs("</div>", f);
         cli_html_img(f, &thumb, it->name);
         cli_html_img(f, &over, "class activation map");
-        top3(f, rec, it->label);
+        top3(f, t->cls, rec, it->label);
         fputs("</div>\n", f);
         resnet_image_free(&thumb);
         resnet_image_free(&over);
@@ -352,11 +356,11 @@ static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set
     if (r->skipped) fprintf(f, ", <span id=\"skipped\">%d</span> skipped (named on stderr)", r->skipped);
     fprintf(f, ".</p><table><thead><tr><th></th><th>accuracy</th><th>correct</th><th>95%% interval (Wilson)</th>"
                "</tr></thead><tbody><tr><td>top-1</td><td class=\"big\" id=\"top1\">%.4f</td><td class=\"n\">"
-               "<span id=\"top1-correct\">%d</span>/%d</td><td>%.4f-%.4f</td></tr><tr><td>top-5</td><td class=\"big\" "
+               "<span id=\"top1-correct\">%d</span>/%d</td><td>%.4f-%.4f</td></tr><tr><td>top-%d</td><td class=\"big\" "
                "id=\"top5\">%.4f</td><td class=\"n\"><span id=\"top5-correct\">%d</span>/%d</td><td>%.4f-%.4f</td>"
                "</tr></tbody></table>\n",
-            ratio(t->top1, t->images), t->top1, t->images, l1, h1, ratio(t->top5, t->images), t->top5, t->images, l5,
-            h5);
+            ratio(t->top1, t->images), t->top1, t->images, l1, h1, t->cls->top, ratio(t->top5, t->images), t->top5,
+            t->images, l5, h5);
     int plain1 = 0, plain5 = 0, plain_n = 0;
     for (int i = 0; i < set->n; i++) {
         if (!is_done(t, i) || !t->records[i].has_plain) continue;
@@ -366,10 +370,10 @@ static void page(FILE *f, const eval_run *r, const eval_tally *t, const eval_set
     }
     if (plain_n == t->images && plain_n > 0)
         fprintf(f, "<p id=\"tta-gain\">Test-time augmentation (%s, %d views) against the plain view alone: top-1 "
-                   "<span id=\"plain-top1\">%.4f</span> &rarr; %.4f (%+.2f points), top-5 "
+                   "<span id=\"plain-top1\">%.4f</span> &rarr; %.4f (%+.2f points), top-%d "
                    "<span id=\"plain-top5\">%.4f</span> &rarr; %.4f (%+.2f points).</p>\n",
                 resnet_tta_name(r->tta), r->views, ratio(plain1, plain_n), ratio(t->top1, t->images),
-                100 * (ratio(t->top1, t->images) - ratio(plain1, plain_n)), ratio(plain5, plain_n),
+                100 * (ratio(t->top1, t->images) - ratio(plain1, plain_n)), t->cls->top, ratio(plain5, plain_n),
                 ratio(t->top5, t->images), 100 * (ratio(t->top5, t->images) - ratio(plain5, plain_n)));
     fputs("<p class=\"small\">Sections: <a href=\"#calibration\">calibration</a>, <a href=\"#classes\">per class</a>, "
           "<a href=\"#confusions\">confusions</a>, <a href=\"#mistakes\">confident mistakes</a>, "

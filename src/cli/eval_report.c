@@ -7,13 +7,17 @@
 #include "cli/cli.h"
 #include "cli/eval.h"
 
-#define NC RESNET_NUM_CLASSES
 #define WORST_PAIRS 10 /* confused pairs the report lists */
 
-int eval_tally_init(eval_tally *t) {
+int eval_tally_init(eval_tally *t, const eval_classes *cls) {
     memset(t, 0, sizeof *t);
-    t->confusion = calloc((size_t)NC * NC, sizeof *t->confusion); /* 4 MB: simpler than a map */
-    return t->confusion ? 0 : -1;
+    t->cls = cls;
+    return 0;
+}
+
+void eval_top(const eval_classes *c, const float *probs, resnet_prediction top[5]) {
+    resnet_top_k(probs, c->n, c->top, top);
+    for (int k = c->top; k < 5; k++) top[k] = (resnet_prediction){-1, 0.0f};
 }
 
 int eval_tally_records(eval_tally *t, int n) {
@@ -48,7 +52,7 @@ void eval_tally_free(eval_tally *t) {
         free(t->errors[i].message);
     }
     free(t->errors);
-    free(t->confusion);
+    free(t->wrong);
     memset(t, 0, sizeof *t);
 }
 
@@ -56,7 +60,17 @@ void eval_tally_add(eval_tally *t, int label, const resnet_prediction *top5) {
     t->images++;
     t->top1 += top5[0].index == label;
     for (int k = 0; k < 5; k++) t->top5 += top5[k].index == label;
-    if (top5[0].index != label) t->confusion[(size_t)label * NC + top5[0].index]++;
+    if (top5[0].index == label) return;
+    if (t->nwrong == t->capwrong) {
+        int cap = t->capwrong ? 2 * t->capwrong : 64;
+        int *p = realloc(t->wrong, (size_t)cap * 2 * sizeof *p);
+        if (!p) return; /* the confusions then miss this photo; the accuracy does not */
+        t->wrong = p;
+        t->capwrong = cap;
+    }
+    t->wrong[2 * t->nwrong] = label;
+    t->wrong[2 * t->nwrong + 1] = top5[0].index;
+    t->nwrong++;
 }
 
 void eval_tally_error(eval_tally *t, const char *file, const char *message) {
@@ -76,12 +90,21 @@ void eval_tally_error(eval_tally *t, const char *file, const char *message) {
 
 typedef eval_pair pair;
 
+static int by_pair(const void *a, const void *b) {
+    const int *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
 int eval_worst_pairs(const eval_tally *t, eval_pair *out, int max) {
     int n = 0;
-    for (int l = 0; l < NC; l++)
-        for (int p = 0; p < NC; p++) {
-            int c = t->confusion[(size_t)l * NC + p];
-            if (c == 0) continue;
+    int *w = t->nwrong ? malloc((size_t)t->nwrong * 2 * sizeof *w) : NULL;
+    if (!w) return 0;
+    memcpy(w, t->wrong, (size_t)t->nwrong * 2 * sizeof *w);
+    qsort(w, (size_t)t->nwrong, 2 * sizeof *w, by_pair); /* runs of one (label, top-1), in order */
+    for (int i = 0, j; i < t->nwrong; i = j) {
+        for (j = i + 1; j < t->nwrong && w[2 * j] == w[2 * i] && w[2 * j + 1] == w[2 * i + 1];) j++;
+        {
+            const int l = w[2 * i], p = w[2 * i + 1], c = j - i;
             int pos = n < max ? n : max; /* insertion into the sorted list */
             while (pos > 0 && out[pos - 1].count < c) pos--;
             if (pos >= max) continue;
@@ -89,6 +112,8 @@ int eval_worst_pairs(const eval_tally *t, eval_pair *out, int max) {
             out[pos] = (pair){l, p, c};
             if (n < max) n++;
         }
+    }
+    free(w);
     return n;
 }
 
@@ -106,8 +131,8 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
             fprintf(f, "%s %d files that are not photos", r->skipped || r->unlabelled ? "," : "", r->ignored);
         fputc('\n', f);
     }
-    fprintf(f, "  top-1 %.4f (%d/%d)\n  top-5 %.4f (%d/%d)\n", ratio(t->top1, t->images), t->top1, t->images,
-            ratio(t->top5, t->images), t->top5, t->images);
+    fprintf(f, "  top-1 %.4f (%d/%d)\n  top-%d %.4f (%d/%d)\n", ratio(t->top1, t->images), t->top1, t->images,
+            t->cls->top, ratio(t->top5, t->images), t->top5, t->images);
     const double net = r->network_seconds;
     fprintf(f, "  %.2f photos/s for the whole pipeline (%.1f s); the network alone %.2f photos/s (%.1f s, %.0f%%)\n",
             r->seconds > 0 ? t->images / r->seconds : 0.0, r->seconds, net > 0 ? t->images / net : 0.0, net,
@@ -117,8 +142,8 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
     int n = eval_worst_pairs(t, worst, WORST_PAIRS);
     if (n > 0) fprintf(f, "  most confused (label -> top-1):\n");
     for (int i = 0; i < n; i++)
-        fprintf(f, "  %5d  %s (%d) -> %s (%d)\n", worst[i].count, resnet_class_name(worst[i].label), worst[i].label,
-                resnet_class_name(worst[i].predicted), worst[i].predicted);
+        fprintf(f, "  %5d  %s (%d) -> %s (%d)\n", worst[i].count, t->cls->names[worst[i].label], worst[i].label,
+                t->cls->names[worst[i].predicted], worst[i].predicted);
 }
 
 void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set) {
@@ -138,9 +163,9 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
     int n = eval_worst_pairs(t, worst, WORST_PAIRS);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s{\"label\": %d, \"label_name\": ", i ? ", " : "", worst[i].label);
-        cli_json_string(f, resnet_class_name(worst[i].label));
+        cli_json_string(f, t->cls->names[worst[i].label]);
         fprintf(f, ", \"top1\": %d, \"top1_name\": ", worst[i].predicted);
-        cli_json_string(f, resnet_class_name(worst[i].predicted));
+        cli_json_string(f, t->cls->names[worst[i].predicted]);
         fprintf(f, ", \"count\": %d}", worst[i].count);
     }
     fputs("], \"errors\": [", f);
@@ -160,9 +185,9 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
         fprintf(f, ", \"label\": %d", set->items[i].label);
         if (rec->done == 1) {
             fputs(", \"top\": [", f);
-            for (int k = 0; k < 5; k++) {
+            for (int k = 0; k < t->cls->top; k++) {
                 fprintf(f, "%s{\"index\": %d, \"name\": ", k ? ", " : "", rec->top5[k].index);
-                cli_json_string(f, resnet_class_name(rec->top5[k].index));
+                cli_json_string(f, t->cls->names[rec->top5[k].index]);
                 fprintf(f, ", \"prob\": %.6g}", rec->top5[k].prob);
             }
             fputs("]}", f);
@@ -179,6 +204,7 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
 void eval_predictions_header(FILE *f) { fputs(RN_PREDICTIONS_HEADER "\n", f); }
 
 void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5) {
-    fprintf(f, "%s\t%d\t%d\t%.6f\t%d,%d,%d,%d,%d\n", name, label, top5[0].index, top5[0].prob, top5[0].index,
-            top5[1].index, top5[2].index, top5[3].index, top5[4].index);
+    fprintf(f, "%s\t%d\t%d\t%.6f\t%d", name, label, top5[0].index, top5[0].prob, top5[0].index);
+    for (int k = 1; k < 5 && top5[k].index >= 0; k++) fprintf(f, ",%d", top5[k].index);
+    fputc('\n', f);
 }

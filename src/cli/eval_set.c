@@ -1,7 +1,9 @@
-/* eval_set.c - the labelled photos of `resnet eval DIR`: DIR/labels.tsv (a header line, then
- * file TAB class index [TAB anything]), or else one folder per class named by its WordNet id
- * (n01440764, as ImageNet's own tree) or its index (0..999): io/walk.h's rule, which
- * train-head follows too. */
+/* eval_set.c - the labelled photos of `resnet eval DIR`, and the classes they are scored
+ * against (the network's): DIR/labels.tsv (a header line, then file TAB class [TAB anything]),
+ * or else one folder per class (walk.h's rule, which train-head follows too). A class is
+ * written as its index, as one of the network's names, or, for ImageNet's classes, as a
+ * WordNet id (n01440764, as ImageNet's own tree). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -22,6 +24,73 @@ static void warnf(eval_warn_fn warn, void *ctx, const char *file, const char *fm
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     warn(ctx, file, msg);
+}
+
+int eval_classes_init(eval_classes *c, const resnet_model *m) {
+    memset(c, 0, sizeof *c);
+    resnet_info info;
+    resnet_model_info(m, &info);
+    c->n = resnet_model_classes(m);
+    c->imagenet = c->n == RESNET_NUM_CLASSES && info.labels == 2;
+    c->top = c->n < 5 ? c->n : 5;
+    if (!(c->names = calloc((size_t)c->n, sizeof *c->names))) return -1;
+    for (int i = 0; i < c->n; i++) {
+        char buf[64];
+        if (!(c->names[i] = strdup(resnet_model_class_label(m, i, buf, sizeof buf)))) {
+            eval_classes_free(c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void eval_classes_free(eval_classes *c) {
+    for (int i = 0; c->names && i < c->n; i++) free(c->names[i]);
+    free(c->names);
+    memset(c, 0, sizeof *c);
+}
+
+/* Names alike, '_' standing for ' ' (a folder cannot hold every character), and with fold
+ * without case. */
+static int same_name(const char *a, const char *b, int fold) {
+    for (;; a++, b++) {
+        int x = *a == '_' ? ' ' : (unsigned char)*a, y = *b == '_' ? ' ' : (unsigned char)*b;
+        if (fold) x = tolower(x), y = tolower(y);
+        if (x != y) return 0;
+        if (!x) return 1;
+    }
+}
+
+int eval_class_of(const eval_classes *c, const char *name) {
+    const char *p = name;
+    while (isdigit((unsigned char)*p)) p++;
+    if (p != name && *p == '\0') {
+        errno = 0;
+        long v = strtol(name, NULL, 10);
+        return errno == 0 && v < c->n ? (int)v : -1;
+    }
+    if (c->imagenet) {
+        int k = rn_imagenet_folder_class(name);
+        if (k >= 0) return k;
+    }
+    /* the name as written first: ImageNet has a Cardigan (264, the dog) and a cardigan (474) */
+    for (int fold = 0; fold < 2; fold++) {
+        int found = -1;
+        for (int i = 0; i < c->n; i++)
+            if (same_name(c->names[i], name, fold)) {
+                if (found >= 0) return -2; /* an index says which */
+                found = i;
+            }
+        if (found >= 0) return found;
+    }
+    return -1;
+}
+
+/* What a class may be written as, for messages. */
+static const char *class_forms(const eval_classes *c, char *buf, size_t size) {
+    snprintf(buf, size, "%san index 0..%d or one of its class names",
+             c->imagenet ? "a WordNet id such as n01440764, " : "", c->n - 1);
+    return buf;
 }
 
 /* Adds DIR/name; 0 on success, -1 out of memory. */
@@ -58,7 +127,22 @@ static int parse_label(const char *s, long *out) {
     return 0;
 }
 
-static int load_tsv(FILE *f, const char *dir, const char *tsv, eval_set *set, eval_warn_fn warn, void *ctx) {
+/* labels.tsv's class column: a whole number (blanks around it allowed), -1 for unlabelled, or
+ * a class as eval_class_of reads it. 0, or -1 when it is neither. */
+static int parse_class(const eval_classes *c, char *s, long *out) {
+    if (parse_label(s, out) == 0) return 0;
+    while (*s == ' ') s++;
+    size_t len = strlen(s);
+    while (len > 0 && s[len - 1] == ' ') s[--len] = '\0';
+    int k = len ? eval_class_of(c, s) : -1;
+    if (k < 0) return k;
+    *out = k;
+    return 0;
+}
+
+static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classes *cls, eval_set *set,
+                    eval_warn_fn warn, void *ctx) {
+    char forms[160];
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -75,20 +159,25 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, eval_set *set, ev
             if (tab2) *tab2 = '\0'; /* later columns (wnid, name, ...) are not needed */
         }
         long label;
-        int ok = tab && line[0] != '\0' && parse_label(col2, &label) == 0;
+        const int got = tab && line[0] != '\0' ? parse_class(cls, col2, &label) : -1, ok = got == 0;
         if (lineno == 1 && !ok) continue; /* the header: "file<TAB>class_index..." */
         if (!ok) {
-            if (tab && line[0] != '\0')
-                warnf(warn, ctx, tsv, "line %d: %s: class '%.40s' is not a whole number", lineno, line, col2);
+            if (got == -2)
+                warnf(warn, ctx, tsv,
+                      "line %d: %s: class '%.40s' names more than one class of this network: give its index", lineno,
+                      line, col2);
+            else if (tab && line[0] != '\0')
+                warnf(warn, ctx, tsv, "line %d: %s: class '%.40s' is not a class of this network (%s)", lineno, line,
+                      col2, class_forms(cls, forms, sizeof forms));
             else
-                warnf(warn, ctx, tsv, "line %d: expected 'file<TAB>class index', got '%.80s'", lineno, line);
+                warnf(warn, ctx, tsv, "line %d: expected 'file<TAB>class', got '%.80s'", lineno, line);
             set->skipped++;
         } else if (label == -1) {
             set->unlabelled++; /* listed, but nobody knows its class: nothing to score */
-        } else if (label < 0 || label >= RESNET_NUM_CLASSES) {
+        } else if (label < 0 || label >= cls->n) {
             char *path = line[0] == '/' ? strdup(line) : rn_path_join(dir, line);
-            warnf(warn, ctx, path ? path : line, "class %ld is outside 0..%d (%s line %d)", label,
-                  RESNET_NUM_CLASSES - 1, tsv, lineno);
+            warnf(warn, ctx, path ? path : line, "class %ld is outside 0..%d, the network's classes (%s line %d)",
+                  label, cls->n - 1, tsv, lineno);
             free(path);
             set->skipped++;
         } else if (add_item(set, dir, line, (int)label) != 0) {
@@ -100,10 +189,12 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, eval_set *set, ev
     return rc;
 }
 
-static int load_folders(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx) {
+static int load_folders(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx) {
     rn_class_tree tree;
     resnet_error err;
-    if (rn_list_classes(dir, RN_CLASSES_IMAGENET, &tree, &err) != RESNET_OK) {
+    char forms[160];
+    class_forms(cls, forms, sizeof forms);
+    if (rn_list_classes(dir, RN_CLASSES_ANY, &tree, &err) != RESNET_OK) {
         warnf(warn, ctx, dir, "%s", err.message);
         return -1;
     }
@@ -113,9 +204,13 @@ static int load_folders(const char *dir, eval_set *set, eval_warn_fn warn, void 
         for (int j = 0; j < f->photos.n_problems; j++) warnf(warn, ctx, f->path, "%s", f->photos.problems[j]);
         set->skipped += f->photos.n_problems; /* an unreadable (sub)folder: named and counted */
         set->ignored += f->ignored;
-        if (f->label < 0) {
-            if (f->photos.count > 0)
-                warnf(warn, ctx, f->path, "not a class folder (a wnid such as n01440764, or 0..999): %d photo%s skipped",
+        const int label = eval_class_of(cls, f->name);
+        if (label < 0) {
+            if (f->photos.count > 0 && label == -2)
+                warnf(warn, ctx, f->path, "names more than one class of this network (name the folder by its index): "
+                      "%d photo%s skipped", f->photos.count, f->photos.count == 1 ? "" : "s");
+            else if (f->photos.count > 0)
+                warnf(warn, ctx, f->path, "not a class of this network (%s): %d photo%s skipped", forms,
                       f->photos.count, f->photos.count == 1 ? "" : "s");
             set->skipped += f->photos.count;
             continue;
@@ -124,7 +219,7 @@ static int load_folders(const char *dir, eval_set *set, eval_warn_fn warn, void 
         /* the photo's name in the set: relative to DIR, from the class folder's name on */
         const size_t skip = strlen(f->path) - strlen(f->name);
         for (int j = 0; rc == 0 && j < f->photos.count; j++)
-            rc = add_item(set, dir, f->photos.paths[j] + skip, f->label);
+            rc = add_item(set, dir, f->photos.paths[j] + skip, label);
     }
     rn_class_tree_free(&tree);
     if (rc != 0) {
@@ -132,15 +227,14 @@ static int load_folders(const char *dir, eval_set *set, eval_warn_fn warn, void 
         return -1;
     }
     if (classes == 0) {
-        warnf(warn, ctx, dir,
-              "no labels.tsv and no class folders (named by wnid, e.g. n01440764, or by class index 0..999)");
+        warnf(warn, ctx, dir, "no labels.tsv and no class folders (each named by %s)", forms);
         return -1;
     }
     set->source = "folders";
     return 0;
 }
 
-int eval_set_load(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx) {
+int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx) {
     memset(set, 0, sizeof *set);
     struct stat sb;
     if (stat(dir, &sb) != 0) {
@@ -157,10 +251,10 @@ int eval_set_load(const char *dir, eval_set *set, eval_warn_fn warn, void *ctx) 
     int rc;
     if (f) {
         set->source = "labels.tsv";
-        rc = load_tsv(f, dir, tsv, set, warn, ctx);
+        rc = load_tsv(f, dir, tsv, cls, set, warn, ctx);
         fclose(f);
     } else if (errno == ENOENT) {
-        rc = load_folders(dir, set, warn, ctx);
+        rc = load_folders(dir, cls, set, warn, ctx);
     } else {
         warnf(warn, ctx, tsv, "%s", strerror(errno));
         rc = -1;

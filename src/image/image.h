@@ -55,6 +55,10 @@ void rn_image_free(rn_image *img);
  * sessions' flags reach them through these; the CLI's eval calls the second). */
 resnet_status rn_preprocess_file_ex(const char *path, resnet_norm norm, unsigned flags, float *out,
                                     resnet_error *err);
+/* A mh x mw class map laid over a width x height photo whose centre crop x crop the network
+ * saw (resnet_cam_heatmap's rules; it is this with 7x7 over 224). */
+resnet_status rn_cam_heatmap_at(const float *map, int mh, int mw, int crop, int width, int height, float *heat,
+                                resnet_error *err);
 /* crop: the side of the square the network sees (224, or the model's input size). */
 resnet_status rn_preprocess_image_at(const resnet_image *img, resnet_norm norm, int crop, float *out,
                                      resnet_error *err);

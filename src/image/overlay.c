@@ -1,6 +1,6 @@
 /* overlay.c - photos in the public API, PNG writing, and class activation maps laid over a
- * photo: where the 7x7 map sits on the photo, its bilinear upsampling, a colour scale and
- * the blend. */
+ * photo: where the map (7x7 for a 224 crop) sits on the photo, its bilinear upsampling, a
+ * colour scale and the blend. */
 #include "image/image_internal.h"
 
 #include <errno.h>
@@ -17,8 +17,6 @@
 #include "io/atomic.h"
 #include "io/fileio.h"
 
-#define CROP RESNET_INPUT_SIZE
-#define CELL (CROP / RESNET_MAP_SIZE) /* 32 crop pixels per map cell */
 
 /* ---- photos ---------------------------------------------------------------------------- */
 
@@ -206,45 +204,55 @@ void resnet_crop_box(int width, int height, double box[4]) {
     const double sx = (double)width / g.ow, sy = (double)height / g.oh;
     box[0] = g.x0 * sx;
     box[1] = g.y0 * sy;
-    box[2] = (g.x0 + CROP) * sx;
-    box[3] = (g.y0 + CROP) * sy;
+    box[2] = (g.x0 + RESNET_INPUT_SIZE) * sx;
+    box[3] = (g.y0 + RESNET_INPUT_SIZE) * sy;
 }
 
 resnet_status resnet_cam_heatmap(const float *map, int width, int height, float *heat, resnet_error *err) {
+    return rn_cam_heatmap_at(map, RESNET_MAP_SIZE, RESNET_MAP_SIZE, RESNET_INPUT_SIZE, width, height, heat, err);
+}
+
+resnet_status rn_cam_heatmap_at(const float *map, int mh, int mw, int crop, int width, int height, float *heat,
+                                resnet_error *err) {
     if (!map || !heat) return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: NULL argument");
     if (width <= 0 || height <= 0 || (size_t)width * (size_t)height > RN_IMAGE_MAX_PIXELS)
         return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: bad size %dx%d", width, height);
+    if (mh <= 0 || mw <= 0 || mh > crop || mw > crop || crop > 4096)
+        return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: a %dx%d map over a %d crop", mh, mw, crop);
     float lo = map[0], hi = map[0];
-    for (int i = 0; i < RESNET_MAP_CELLS; i++) {
+    for (int i = 0; i < mh * mw; i++) {
         if (!isfinite(map[i])) return rn_fail(err, RESNET_E_ARG, "resnet_cam_heatmap: map value %d is not finite", i);
         lo = map[i] < lo ? map[i] : lo;
         hi = map[i] > hi ? map[i] : hi;
     }
     const float scale = hi > lo ? 1.0f / (hi - lo) : 0.0f;
     rn_crop_geom g;
-    resnet_status st = rn_crop_geometry(width, height, RN_SHORT_SIDE, RESNET_CROP_CENTER, RESNET_INPUT_SIZE, &g, err);
+    /* the crop as the preprocessing takes it (rn_preprocess_image_at): Resize(crop * 256 / 224) */
+    resnet_status st =
+        rn_crop_geometry(width, height, crop * RN_SHORT_SIDE / RESNET_INPUT_SIZE, RESNET_CROP_CENTER, crop, &g, err);
     if (st != RESNET_OK) return st;
     const double fx = (double)g.ow / width, fy = (double)g.oh / height;
-    const int last = RESNET_MAP_SIZE - 1;
+    const double cell_y = (double)crop / mh, cell_x = (double)crop / mw; /* crop pixels per cell */
+    const int last_y = mh - 1, last_x = mw - 1;
     for (int py = 0; py < height; py++) {
         /* the pixel centre in crop pixels, then in cells (cell centres at integers) */
         const double v = (py + 0.5) * fy - g.y0;
-        const double gy = v / CELL - 0.5;
-        const double cy = gy < 0 ? 0 : gy > last ? last : gy;
-        const int y0 = (int)cy, y1 = y0 < last ? y0 + 1 : y0;
+        const double gy = v / cell_y - 0.5;
+        const double cy = gy < 0 ? 0 : gy > last_y ? last_y : gy;
+        const int y0 = (int)cy, y1 = y0 < last_y ? y0 + 1 : y0;
         const double ty = cy - y0;
         float *row = heat + (size_t)py * width;
         for (int px = 0; px < width; px++) {
             const double u = (px + 0.5) * fx - g.x0;
-            if (v < 0 || v >= CROP || u < 0 || u >= CROP) {
+            if (v < 0 || v >= crop || u < 0 || u >= crop) {
                 row[px] = -1.0f;
                 continue;
             }
-            const double gx = u / CELL - 0.5;
-            const double cx = gx < 0 ? 0 : gx > last ? last : gx;
-            const int x0 = (int)cx, x1 = x0 < last ? x0 + 1 : x0;
+            const double gx = u / cell_x - 0.5;
+            const double cx = gx < 0 ? 0 : gx > last_x ? last_x : gx;
+            const int x0 = (int)cx, x1 = x0 < last_x ? x0 + 1 : x0;
             const double tx = cx - x0;
-            const float *m0 = map + y0 * RESNET_MAP_SIZE, *m1 = map + y1 * RESNET_MAP_SIZE;
+            const float *m0 = map + (size_t)y0 * mw, *m1 = map + (size_t)y1 * mw;
             const double top = m0[x0] + (m0[x1] - m0[x0]) * tx, bot = m1[x0] + (m1[x1] - m1[x0]) * tx;
             const double val = top + (bot - top) * ty;
             float t = (float)((val - lo) * scale);
