@@ -10,6 +10,7 @@
 #include "model/quantize.h"
 #include "model/resnet50.h"
 #include "ops/exec.h"
+#include "ops/layout.h"
 #include "ops/qconv.h"
 #include "ops/qwinograd.h"
 #include "testutil.h"
@@ -365,6 +366,44 @@ static void test_qdense(void) {
     rn_pool_free(pool);
 }
 
+/* The int8 input: CHW floats -> NHWC bytes, byte for byte rn_quantize_u8(x / scale + zero)
+ * with the pool splitting the rows, on values below 0, above 255 and on the halves, where
+ * rounding to even decides. */
+static void test_input_u8(void) {
+    rn_pool *pool = rn_pool_create(2);
+    rn_exec ex = {.pool = pool};
+    const int n = 2, c = 3, h = 5, w = 131;
+    const size_t count = (size_t)n * c * h * w;
+    float *in = malloc(count * sizeof *in);
+    uint8_t *out = malloc(count);
+    const float scale = 1.0823529f;
+    const int zero = 114;
+    uint32_t seed = 7;
+    for (size_t i = 0; i < count; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        const float r = (float)(seed >> 8) / (float)(1u << 24); /* 0..1 */
+        switch (i % 4) {
+        case 0: in[i] = (r - 0.5f) * 400.0f; break;                             /* clamped at both ends */
+        case 1: in[i] = ((float)(int)(r * 200.0f) - 100.0f + 0.5f) * scale; break; /* halves, about */
+        case 2: in[i] = (float)(int)(r * 255.0f - 114.0f) * scale; break;          /* on the grid */
+        default: in[i] = r * 20.0f - 10.0f; break;
+        }
+    }
+    rn_chw_to_nhwc_u8(&ex, in, n, c, h, w, scale, zero, out);
+    int bad = 0;
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    const float v = in[(((size_t)b * c + ch) * h + y) * w + x];
+                    bad += out[(((size_t)b * h + y) * w + x) * c + ch] != rn_quantize_u8(v / scale + (float)zero);
+                }
+    CHECK(bad == 0, "%d of %zu bytes differ from rn_quantize_u8", bad, count);
+    free(in);
+    free(out);
+    rn_pool_free(pool);
+}
+
 static void test_qconv_driver(void) {
     rn_pool *pool = rn_pool_create(3);
     const rn_qkernel_config *qks[8];
@@ -543,6 +582,7 @@ int main(void) {
         }
     resnet_model_free(m);
     RUN(test_sha256);
+    RUN(test_input_u8);
     RUN(test_qconv_driver);
     RUN(test_qdense);
     RUN(test_quantize_deterministic);
