@@ -35,6 +35,8 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
                 x##i##1 = _mm512_add_ps(x##i##1, _mm512_loadu_ps(rp[i] + 16));
 #define RELU(i) x##i##0 = _mm512_max_ps(x##i##0, z); x##i##1 = _mm512_max_ps(x##i##1, z);
 #define STORE(i) if (i < mr) { _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1); }
+#define FETCHC(i) _mm_prefetch((const char *)cp[i], _MM_HINT_T0); _mm_prefetch((const char *)(cp[i] + 16), _MM_HINT_T0);
+#define FETCHR(i) _mm_prefetch((const char *)rp[i], _MM_HINT_T0); _mm_prefetch((const char *)(rp[i] + 16), _MM_HINT_T0);
 
 #define TILE_BODY(ROWS, rows)                                                                  \
     float *cp[rows];                                                                           \
@@ -45,7 +47,13 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
         rp[i] = res ? res + (size_t)r * ldr : NULL;                                            \
     }                                                                                          \
     ROWS(DECL)                                                                                 \
+    /* the residual and a new tile's C are touched after the k loop: fetched now, they arrive \
+     * while it runs (as the fp32 kernel does) */                                              \
+    if (res && (flags & RN_UK_FINAL)) {                                                        \
+        ROWS(FETCHR)                                                                           \
+    }                                                                                          \
     if (flags & RN_UK_INIT_BIAS) {                                                             \
+        ROWS(FETCHC)                                                                           \
         const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);              \
         ROWS(INIT)                                                                             \
     } else {                                                                                   \
