@@ -86,6 +86,24 @@ run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
   echo "$err" | grep -q "class 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
 check "labels.tsv names a class or gives its index; an unknown name and index 12 refused" $? "rc=$rc $out $err"
 
+# a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
+# only when no name is written so), "HOT_DOG" is both (refused, asking for the index)
+h1=$(((want + 2) % 10)) h2=$(((want + 3) % 10))
+for i in 0 1 2 3 4 5 6 7 8 9; do
+  if [ "$i" -eq "$h1" ]; then echo "hot_dog"
+  elif [ "$i" -eq "$h2" ]; then echo "hot dog"
+  else echo "kind $i"; fi
+done >"$tmp/odd.txt"
+run "$BIN" label --labels "$tmp/odd.txt" "$G" -o "$tmp/odd.safetensors"
+evo=$tmp/evo
+mkdir -p "$evo/hot_dog" "$evo/hot dog" "$evo/HOT_DOG" "$evo/$other"
+for d in "hot_dog" "hot dog" "HOT_DOG" "$other"; do cp demo/chelsea.png "$evo/$d/a.png"; done
+run "$BIN" eval --weights "$tmp/odd.safetensors" --predictions "$tmp/po.tsv" "$evo"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "HOT_DOG: names more than one class" &&
+  grep -q "^hot_dog/a.png	$h1	" "$tmp/po.tsv" && grep -q "^hot dog/a.png	$h2	" "$tmp/po.tsv"
+check "eval: 'hot_dog' and 'hot dog' each their own class, 'HOT_DOG' refused asking for the index" $? \
+  "rc=$rc $err $(cat "$tmp/po.tsv" 2>&1)"
+
 # fewer than 5 classes: top-5 is top-3, and the predictions name 3
 "$py" - "$N" "$tmp/three.safetensors" <<'PY'
 import json, struct, sys
