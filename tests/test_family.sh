@@ -87,10 +87,13 @@ run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
 check "labels.tsv names a class or gives its index; an unknown name and index 12 refused" $? "rc=$rc $out $err"
 
 # a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
-# only when no name is written so), "HOT_DOG" is both (refused, asking for the index)
+# only when no name is written so), "HOT_DOG" is both (refused, asking for the index); a
+# network's names are its owner's text: their control characters never reach the terminal
+# (eval's confusions, cam's line)
 h1=$(((want + 2) % 10)) h2=$(((want + 3) % 10))
 for i in 0 1 2 3 4 5 6 7 8 9; do
-  if [ "$i" -eq "$h1" ]; then echo "hot_dog"
+  if [ "$i" -eq "$other" ]; then printf 'esc\033[31mred\n'
+  elif [ "$i" -eq "$h1" ]; then echo "hot_dog"
   elif [ "$i" -eq "$h2" ]; then echo "hot dog"
   else echo "kind $i"; fi
 done >"$tmp/odd.txt"
@@ -99,10 +102,16 @@ evo=$tmp/evo
 mkdir -p "$evo/hot_dog" "$evo/hot dog" "$evo/HOT_DOG" "$evo/$other"
 for d in "hot_dog" "hot dog" "HOT_DOG" "$other"; do cp demo/chelsea.png "$evo/$d/a.png"; done
 run "$BIN" eval --weights "$tmp/odd.safetensors" --predictions "$tmp/po.tsv" "$evo"
+esc=$(printf '\033')
 [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "HOT_DOG: names more than one class" &&
   grep -q "^hot_dog/a.png	$h1	" "$tmp/po.tsv" && grep -q "^hot dog/a.png	$h2	" "$tmp/po.tsv"
 check "eval: 'hot_dog' and 'hot dog' each their own class, 'HOT_DOG' refused asking for the index" $? \
   "rc=$rc $err $(cat "$tmp/po.tsv" 2>&1)"
+! grep -q "$esc" "$tmp/out" && grep -qF "esc\x1b[31mred ($other) -> " "$tmp/out"
+check "eval: a class name's control characters not shown raw in the confusions" $? "$(cat -v "$tmp/out")"
+run "$BIN" cam --weights "$tmp/odd.safetensors" -c "$other" demo/chelsea.png -o "$tmp/cam_odd.png"
+[ "$rc" -eq 0 ] && ! grep -q "$esc" "$tmp/out" && grep -qF 'esc\x1b[31mred' "$tmp/out"
+check "cam: a class name's control characters not shown raw" $? "rc=$rc $(cat -v "$tmp/out") $err"
 
 # fewer than 5 classes: top-5 is top-3, and the predictions name 3
 "$py" - "$N" "$tmp/three.safetensors" <<'PY'

@@ -237,10 +237,10 @@ int cmd_cam(int argc, char **argv) {
     for (size_t i = 1; i < (size_t)img.width * img.height; i++)
         if (heat[i] > heat[hot]) hot = i;
     cli_text(stdout, out);
-    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls,
-           resnet_model_class_label(model, cls, label, sizeof label),
-           100.0 * logits[cls], (int)(hot % (size_t)img.width), (int)(hot / (size_t)img.width), img.width,
-           img.height);
+    printf(": class %d ", cls);
+    cli_text(stdout, resnet_model_class_label(model, cls, label, sizeof label)); /* a network's own names too */
+    printf(" (%.2f%%), hottest at x=%d y=%d of %dx%d\n", 100.0 * logits[cls], (int)(hot % (size_t)img.width),
+           (int)(hot / (size_t)img.width), img.width, img.height);
     rc = 0;
 done:
     resnet_image_free(&img);
