@@ -106,12 +106,12 @@ esc=$(printf '\033')
 [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "HOT_DOG: names more than one class" &&
   grep -q "^hot_dog/a.png	$h1	" "$tmp/po.tsv" && grep -q "^hot dog/a.png	$h2	" "$tmp/po.tsv"
 check "eval: 'hot_dog' and 'hot dog' each their own class, 'HOT_DOG' refused asking for the index" $? \
-  "rc=$rc $err $(cat "$tmp/po.tsv" 2>&1)"
+  "rc=$rc $err $(<"$tmp/po.tsv")"
 ! grep -q "$esc" "$tmp/out" && grep -qF "esc\x1b[31mred ($other) -> " "$tmp/out"
-check "eval: a class name's control characters not shown raw in the confusions" $? "$(cat -v "$tmp/out")"
+check "eval: a class name's control characters not shown raw in the confusions" $? "${out//$esc/^[}"
 run "$BIN" cam --weights "$tmp/odd.safetensors" -c "$other" demo/chelsea.png -o "$tmp/cam_odd.png"
 [ "$rc" -eq 0 ] && ! grep -q "$esc" "$tmp/out" && grep -qF 'esc\x1b[31mred' "$tmp/out"
-check "cam: a class name's control characters not shown raw" $? "rc=$rc $(cat -v "$tmp/out") $err"
+check "cam: a class name's control characters not shown raw" $? "rc=$rc ${out//$esc/^[} $err"
 
 # fewer than 5 classes: top-5 is top-3, and the predictions name 3
 "$py" - "$N" "$tmp/three.safetensors" <<'PY'
