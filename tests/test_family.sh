@@ -147,6 +147,10 @@ check "a 3-class network: its third class counts in top-3, the predictions list 
 run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam.png" ]
 check "cam -c 'kind 3' on a labelled 10-class network" $? "rc=$rc $out $err"
+# the same network with its names in the file (resnet label): no ImageNet name asked for
+run "$BIN" cam --weights "$tmp/g.safetensors" -c "kind 3" demo/chelsea.png -o "$tmp/cam_l.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam_l.png" ]
+check "cam -c 'kind 3' on a network whose file names its classes (resnet label)" $? "rc=$rc $out $err"
 run "$BIN" cam --weights "$G" -c 10 demo/chelsea.png -o "$tmp/cam2.png"
 [ "$rc" -eq 2 ] && echo "$err" | grep -q "0-9" && [ ! -e "$tmp/cam2.png" ]
 check "cam -c 10 on 10 classes: unknown class, nothing written" $? "rc=$rc $err"
