@@ -86,6 +86,33 @@ run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
   echo "$err" | grep -q "class 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
 check "labels.tsv names a class or gives its index; an unknown name and index 12 refused" $? "rc=$rc $out $err"
 
+# a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
+# only when no name is written so), "HOT_DOG" is both (refused, asking for the index); a
+# network's names are its owner's text: their control characters never reach the terminal
+# (eval's confusions, cam's line)
+h1=$(((want + 2) % 10)) h2=$(((want + 3) % 10))
+for i in 0 1 2 3 4 5 6 7 8 9; do
+  if [ "$i" -eq "$other" ]; then printf 'esc\033[31mred\n'
+  elif [ "$i" -eq "$h1" ]; then echo "hot_dog"
+  elif [ "$i" -eq "$h2" ]; then echo "hot dog"
+  else echo "kind $i"; fi
+done >"$tmp/odd.txt"
+run "$BIN" label --labels "$tmp/odd.txt" "$G" -o "$tmp/odd.safetensors"
+evo=$tmp/evo
+mkdir -p "$evo/hot_dog" "$evo/hot dog" "$evo/HOT_DOG" "$evo/$other"
+for d in "hot_dog" "hot dog" "HOT_DOG" "$other"; do cp demo/chelsea.png "$evo/$d/a.png"; done
+run "$BIN" eval --weights "$tmp/odd.safetensors" --predictions "$tmp/po.tsv" "$evo"
+esc=$(printf '\033')
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "HOT_DOG: names more than one class" &&
+  grep -q "^hot_dog/a.png	$h1	" "$tmp/po.tsv" && grep -q "^hot dog/a.png	$h2	" "$tmp/po.tsv"
+check "eval: 'hot_dog' and 'hot dog' each their own class, 'HOT_DOG' refused asking for the index" $? \
+  "rc=$rc $err $(<"$tmp/po.tsv")"
+! grep -q "$esc" "$tmp/out" && grep -qF "esc\x1b[31mred ($other) -> " "$tmp/out"
+check "eval: a class name's control characters not shown raw in the confusions" $? "${out//$esc/^[}"
+run "$BIN" cam --weights "$tmp/odd.safetensors" -c "$other" demo/chelsea.png -o "$tmp/cam_odd.png"
+[ "$rc" -eq 0 ] && ! grep -q "$esc" "$tmp/out" && grep -qF 'esc\x1b[31mred' "$tmp/out"
+check "cam: a class name's control characters not shown raw" $? "rc=$rc ${out//$esc/^[} $err"
+
 # fewer than 5 classes: top-5 is top-3, and the predictions name 3
 "$py" - "$N" "$tmp/three.safetensors" <<'PY'
 import json, struct, sys
@@ -120,6 +147,10 @@ check "a 3-class network: its third class counts in top-3, the predictions list 
 run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam.png" ]
 check "cam -c 'kind 3' on a labelled 10-class network" $? "rc=$rc $out $err"
+# the same network with its names in the file (resnet label): no ImageNet name asked for
+run "$BIN" cam --weights "$tmp/g.safetensors" -c "kind 3" demo/chelsea.png -o "$tmp/cam_l.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam_l.png" ]
+check "cam -c 'kind 3' on a network whose file names its classes (resnet label)" $? "rc=$rc $out $err"
 run "$BIN" cam --weights "$G" -c 10 demo/chelsea.png -o "$tmp/cam2.png"
 [ "$rc" -eq 2 ] && echo "$err" | grep -q "0-9" && [ ! -e "$tmp/cam2.png" ]
 check "cam -c 10 on 10 classes: unknown class, nothing written" $? "rc=$rc $err"

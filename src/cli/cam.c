@@ -159,12 +159,15 @@ int cmd_cam(int argc, char **argv) {
     if (!photo) return cli_usage_error("cam: no photo given");
     if (!out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
     int cls = -1;
-    char why[400];
-    /* ImageNet's names are checked before anything is loaded (a typo costs no model load); a
-     * network of its own classes or names resolves the class once loaded (model_class) */
-    const int imagenet_names = !common.labels;
-    if (class_arg && imagenet_names && (cls = parse_class(class_arg, why, sizeof why)) < 0 &&
-        !isdigit((unsigned char)class_arg[0]))
+    char why[400] = "";
+    /* ImageNet's names are checked before anything is loaded when the weights are surely
+     * ImageNet's (the default file, no --labels): a typo costs no model load. Any other file
+     * may name its own classes (resnet label writes them into it): once loaded, a network of
+     * its own classes or names resolves the class itself (model_class). */
+    const char *env_weights = getenv("RESNET_WEIGHTS");
+    const int default_weights = !common.labels && !common.weights && !(env_weights && *env_weights);
+    if (class_arg && !common.labels) cls = parse_class(class_arg, why, sizeof why);
+    if (class_arg && default_weights && cls < 0 && !isdigit((unsigned char)class_arg[0]))
         return cli_usage_error("cam: unknown class '%s' (%s)", class_arg, why);
     char *photos[1] = {(char *)photo};
     if (cli_check_output(out, RN_KIND_PNG, &common, photos, cli_is_stdin(photo) ? 0 : 1, NULL, 0) != 0) return 1;
@@ -190,10 +193,16 @@ int cmd_cam(int argc, char **argv) {
     resnet_model_map_size(model, &mh, &mw); /* 7x7 for a 224 crop; --size and --output-stride change it */
     const int side = resnet_model_input_size(model);
     const size_t cells = (size_t)mh * mw;
-    if (class_arg && (cls < 0 || cls >= nc || !imagenet_names || nc != RESNET_NUM_CLASSES) &&
-        (cls = model_class(model, class_arg)) < 0) {
-        rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d or one of the network's class names)", class_arg,
-                             nc - 1);
+    resnet_info info;
+    resnet_model_info(model, &info);
+    const int imagenet = nc == RESNET_NUM_CLASSES && info.labels == 2; /* ImageNet's classes and names */
+    if (class_arg && !imagenet) cls = model_class(model, class_arg);
+    if (class_arg && (cls < 0 || cls >= nc)) {
+        if (imagenet && why[0] && !isdigit((unsigned char)class_arg[0]))
+            rc = cli_usage_error("cam: unknown class '%s' (%s)", class_arg, why);
+        else
+            rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d or one of the network's class names)",
+                                 class_arg, nc - 1);
         goto done;
     }
     input = malloc((size_t)3 * side * side * sizeof(float));
@@ -237,10 +246,10 @@ int cmd_cam(int argc, char **argv) {
     for (size_t i = 1; i < (size_t)img.width * img.height; i++)
         if (heat[i] > heat[hot]) hot = i;
     cli_text(stdout, out);
-    printf(": class %d %s (%.2f%%), hottest at x=%d y=%d of %dx%d\n", cls,
-           resnet_model_class_label(model, cls, label, sizeof label),
-           100.0 * logits[cls], (int)(hot % (size_t)img.width), (int)(hot / (size_t)img.width), img.width,
-           img.height);
+    printf(": class %d ", cls);
+    cli_text(stdout, resnet_model_class_label(model, cls, label, sizeof label)); /* a network's own names too */
+    printf(" (%.2f%%), hottest at x=%d y=%d of %dx%d\n", 100.0 * logits[cls], (int)(hot % (size_t)img.width),
+           (int)(hot / (size_t)img.width), img.width, img.height);
     rc = 0;
 done:
     resnet_image_free(&img);

@@ -19,8 +19,9 @@ int eval_classes_init(eval_classes *c, const resnet_model *m);
 void eval_classes_free(eval_classes *c);
 /* The class a name stands for (a class folder's name; labels.tsv's class column): a whole
  * index 0..n-1 written with digits only; for ImageNet's classes a WordNet id; else one of the
- * network's class names, with '_' as ' ', as written or else without case. -1 if none, -2 if
- * the name is more than one class's. */
+ * network's class names: as written, else with '_' as ' ', else that without case (the first
+ * of these that some class matches decides). -1 if none, -2 if the name is more than one
+ * class's. */
 int eval_class_of(const eval_classes *c, const char *name);
 /* The probabilities' top c->top into top[0..4]; places past c->top get index -1 (never a
  * label) and probability 0. */

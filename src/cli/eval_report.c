@@ -141,9 +141,13 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
     pair worst[WORST_PAIRS];
     int n = eval_worst_pairs(t, worst, WORST_PAIRS);
     if (n > 0) fprintf(f, "  most confused (label -> top-1):\n");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "  %5d  %s (%d) -> %s (%d)\n", worst[i].count, t->cls->names[worst[i].label], worst[i].label,
-                t->cls->names[worst[i].predicted], worst[i].predicted);
+    for (int i = 0; i < n; i++) { /* a network's own names may hold control characters */
+        fprintf(f, "  %5d  ", worst[i].count);
+        cli_text(f, t->cls->names[worst[i].label]);
+        fprintf(f, " (%d) -> ", worst[i].label);
+        cli_text(f, t->cls->names[worst[i].predicted]);
+        fprintf(f, " (%d)\n", worst[i].predicted);
+    }
 }
 
 void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eval_set *set) {

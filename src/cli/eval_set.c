@@ -50,12 +50,13 @@ void eval_classes_free(eval_classes *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* Names alike, '_' standing for ' ' (a folder cannot hold every character), and with fold
- * without case. */
-static int same_name(const char *a, const char *b, int fold) {
+/* Names alike: at loose 0 byte for byte; at 1 with '_' standing for ' ' (a folder cannot hold
+ * every character); at 2 that and without case. */
+static int same_name(const char *a, const char *b, int loose) {
     for (;; a++, b++) {
-        int x = *a == '_' ? ' ' : (unsigned char)*a, y = *b == '_' ? ' ' : (unsigned char)*b;
-        if (fold) x = tolower(x), y = tolower(y);
+        int x = (unsigned char)*a, y = (unsigned char)*b;
+        if (loose) x = x == '_' ? ' ' : x, y = y == '_' ? ' ' : y;
+        if (loose > 1) x = tolower(x), y = tolower(y);
         if (x != y) return 0;
         if (!x) return 1;
     }
@@ -73,11 +74,12 @@ int eval_class_of(const eval_classes *c, const char *name) {
         int k = rn_imagenet_folder_class(name);
         if (k >= 0) return k;
     }
-    /* the name as written first: ImageNet has a Cardigan (264, the dog) and a cardigan (474) */
-    for (int fold = 0; fold < 2; fold++) {
+    /* the name as written first: ImageNet has a Cardigan (264, the dog) and a cardigan (474),
+     * a network may have a "hot_dog" and a "hot dog" */
+    for (int loose = 0; loose < 3; loose++) {
         int found = -1;
         for (int i = 0; i < c->n; i++)
-            if (same_name(c->names[i], name, fold)) {
+            if (same_name(c->names[i], name, loose)) {
                 if (found >= 0) return -2; /* an index says which */
                 found = i;
             }
