@@ -69,7 +69,7 @@ c = r['confused'][0] if r['confused'] else {}
 print(r['images'], r['top1_correct'], r['skipped'], c.get('label'), c.get('label_name'), c.get('top1'), c.get('top1_name'),
       sorted(x['label'] for x in r['records']), len(r['records'][0]['top']))" 2>&1)
 [ "$rc" -eq 1 ] && [ "$got" = "2 1 1 $other kind $other $want kind $want [$want, $other] 5" ] &&
-  [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "nope: not a class of this network (an index 0..9 or one"
+  [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "nope: 'nope' is not a class of this network (an index 0..9 or one"
 check "eval of a labelled 10-class network: folders by name and index, a stray folder skipped" $? \
   "rc=$rc got '$got' $err"
 cp "$tmp/out" "$tmp/ev.json"
@@ -83,8 +83,39 @@ printf 'file\tclass\nkind_%s/a.png\tKind %s\nkind_%s/a.png\t%s\nkind_%s/a.png\tn
   "$want" "$want" "$want" "$other" "$want" "$want" >"$ev/labels.tsv"
 run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
 [ "$rc" -eq 1 ] && echo "$out" | grep -q "top-1 0.5000 (1/2)" && [ "$(echo "$err" | wc -l)" -eq 2 ] &&
-  echo "$err" | grep -q "class 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
+  echo "$err" | grep -q "a.png: 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
 check "labels.tsv names a class or gives its index; an unknown name and index 12 refused" $? "rc=$rc $out $err"
+
+# a header whose class column happens to be a class name is still the header (its file column
+# is no photo); a missing DIR is told before the network is loaded
+printf 'photo\tkind %s\nkind_%s/a.png\tkind %s\n' "$want" "$want" "$want" >"$ev/labels.tsv"
+run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "top-1 1.0000 (1/1)" && [ -z "$err" ]
+check "labels.tsv: a header naming a class ('photo<TAB>kind N') is not a photo" $? "rc=$rc $out $err"
+run "$BIN" eval --weights "$tmp/no-such.safetensors" "$tmp/no-such-dir"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "no-such-dir: No such file"
+check "eval: a missing folder said before the network is loaded" $? "rc=$rc $err"
+
+# classes named with numbers ("1".."10"): digits are an index unless another class bears them
+# as its name; then neither is guessed. "10" (no class 10) is the class named "10", "0" (no
+# class so named) is class 0
+seq 1 10 >"$tmp/digits.txt"
+run "$BIN" label --labels "$tmp/digits.txt" "$G" -o "$tmp/digits.safetensors"
+evd=$tmp/evd
+mkdir -p "$evd/0" "$evd/1" "$evd/10"
+for d in 0 1 10; do cp demo/chelsea.png "$evd/$d/a.png"; done
+run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pd.tsv" "$evd"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] &&
+  echo "$err" | grep -q "evd/1: '1' is class 1 by index but the name of another class" &&
+  grep -q "^0/a.png	0	" "$tmp/pd.tsv" && grep -q "^10/a.png	9	" "$tmp/pd.tsv" && ! grep -q "^1/" "$tmp/pd.tsv"
+check "eval: classes named '1'..'10': folder 1 refused (index or name?), 10 the name, 0 the index" $? \
+  "rc=$rc $err $(<"$tmp/pd.tsv")"
+run "$BIN" cam --weights "$tmp/digits.safetensors" -c 1 demo/chelsea.png -o "$tmp/cam_d.png"
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "'1' is class 1 by index but the name of another class" && [ ! -e "$tmp/cam_d.png" ]
+check "cam -c 1 on classes named '1'..'10': refused as eval refuses it" $? "rc=$rc $err"
+run "$BIN" cam --weights "$tmp/digits.safetensors" -c 10 demo/chelsea.png -o "$tmp/cam_d.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 9 10 ("
+check "cam -c 10 on classes named '1'..'10': the class named 10" $? "rc=$rc $out $err"
 
 # a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
 # only when no name is written so), "HOT_DOG" is both (refused, asking for the index); a
@@ -103,7 +134,7 @@ mkdir -p "$evo/hot_dog" "$evo/hot dog" "$evo/HOT_DOG" "$evo/$other"
 for d in "hot_dog" "hot dog" "HOT_DOG" "$other"; do cp demo/chelsea.png "$evo/$d/a.png"; done
 run "$BIN" eval --weights "$tmp/odd.safetensors" --predictions "$tmp/po.tsv" "$evo"
 esc=$(printf '\033')
-[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "HOT_DOG: names more than one class" &&
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "HOT_DOG: 'HOT_DOG' names more than one class" &&
   grep -q "^hot_dog/a.png	$h1	" "$tmp/po.tsv" && grep -q "^hot dog/a.png	$h2	" "$tmp/po.tsv"
 check "eval: 'hot_dog' and 'hot dog' each their own class, 'HOT_DOG' refused asking for the index" $? \
   "rc=$rc $err $(<"$tmp/po.tsv")"
@@ -152,7 +183,7 @@ run "$BIN" cam --weights "$tmp/g.safetensors" -c "kind 3" demo/chelsea.png -o "$
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam_l.png" ]
 check "cam -c 'kind 3' on a network whose file names its classes (resnet label)" $? "rc=$rc $out $err"
 run "$BIN" cam --weights "$G" -c 10 demo/chelsea.png -o "$tmp/cam2.png"
-[ "$rc" -eq 2 ] && echo "$err" | grep -q "0-9" && [ ! -e "$tmp/cam2.png" ]
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "'10' is not a class of this network (an index 0..9" && [ ! -e "$tmp/cam2.png" ]
 check "cam -c 10 on 10 classes: unknown class, nothing written" $? "rc=$rc $err"
 # cam at another crop or stride: the map laid over that crop (tests/test_features.c checks
 # where), a picture of the photo's own size; the hottest point inside the crop the network saw

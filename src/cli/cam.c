@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/eval.h"
 
 /* A name as compared: lower case, '_' as ' '. 0 if it does not fit. */
 static int fold_name(const char *s, size_t len, char *out, size_t cap) {
@@ -105,20 +106,6 @@ static int parse_class(const char *s, char *msg, size_t cap) {
     return -1;
 }
 
-/* A class of the loaded network by index or by its own name (folded as above); -1 if none. */
-static int model_class(const resnet_model *m, const char *s) {
-    char *end, want[128], term[128], buf[32];
-    long v = strtol(s, &end, 10);
-    const int nc = resnet_model_classes(m);
-    if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < nc ? (int)v : -1;
-    if (!fold_name(s, strlen(s), want, sizeof want)) return -1;
-    for (int c = 0; c < nc; c++) {
-        const char *name = resnet_model_class_label(m, c, buf, sizeof buf);
-        if (fold_name(name, strlen(name), term, sizeof term) && strcmp(term, want) == 0) return c;
-    }
-    return -1;
-}
-
 enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
 static const cli_option options[] = {
@@ -163,7 +150,7 @@ int cmd_cam(int argc, char **argv) {
     /* ImageNet's names are checked before anything is loaded when the weights are surely
      * ImageNet's (the default file, no --labels): a typo costs no model load. Any other file
      * may name its own classes (resnet label writes them into it): once loaded, a network of
-     * its own classes or names resolves the class itself (model_class). */
+     * its own classes or names resolves the class itself, as eval reads a class. */
     const char *env_weights = getenv("RESNET_WEIGHTS");
     const int default_weights = !common.labels && !common.weights && !(env_weights && *env_weights);
     if (class_arg && !common.labels) cls = parse_class(class_arg, why, sizeof why);
@@ -193,16 +180,24 @@ int cmd_cam(int argc, char **argv) {
     resnet_model_map_size(model, &mh, &mw); /* 7x7 for a 224 crop; --size and --output-stride change it */
     const int side = resnet_model_input_size(model);
     const size_t cells = (size_t)mh * mw;
-    resnet_info info;
-    resnet_model_info(model, &info);
-    const int imagenet = nc == RESNET_NUM_CLASSES && info.labels == 2; /* ImageNet's classes and names */
-    if (class_arg && !imagenet) cls = model_class(model, class_arg);
+    eval_classes classes;
+    if (eval_classes_init(&classes, model) != 0) {
+        cli_error("out of memory");
+        goto done;
+    }
+    const int imagenet = classes.imagenet;
+    if (class_arg && !imagenet) {
+        cls = eval_class_of(&classes, class_arg);
+        if (cls < 0) eval_class_why(&classes, class_arg, cls, why, sizeof why);
+    }
+    eval_classes_free(&classes);
     if (class_arg && (cls < 0 || cls >= nc)) {
-        if (imagenet && why[0] && !isdigit((unsigned char)class_arg[0]))
+        if (!imagenet)
+            rc = cli_usage_error("cam: %s", why);
+        else if (why[0] && !isdigit((unsigned char)class_arg[0]))
             rc = cli_usage_error("cam: unknown class '%s' (%s)", class_arg, why);
         else
-            rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d or one of the network's class names)",
-                                 class_arg, nc - 1);
+            rc = cli_usage_error("cam: unknown class '%s' (an index 0-%d)", class_arg, nc - 1);
         goto done;
     }
     input = malloc((size_t)3 * side * side * sizeof(float));

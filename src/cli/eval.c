@@ -216,6 +216,8 @@ int cmd_eval(int argc, char **argv) {
     rn_atomic_file pred = {.fd = -1, .slot = -1};
     float *plain = NULL;
     int completed = 0; /* every photo went through: the report and predictions are whole */
+    reporter early = {NULL, NULL};
+    if (eval_set_check_dir(o.dir, report_problem, &early) != 0) return 1;
     resnet_model *model = cli_load_model(&o.common);
     if (!model || !(session = cli_session(model, &o.common, photos_per_batch * nviews))) {
         rc = 1;

@@ -17,12 +17,19 @@ typedef struct eval_classes {
 /* The network's classes (names copied); 0, or -1 out of memory. */
 int eval_classes_init(eval_classes *c, const resnet_model *m);
 void eval_classes_free(eval_classes *c);
-/* The class a name stands for (a class folder's name; labels.tsv's class column): a whole
- * index 0..n-1 written with digits only; for ImageNet's classes a WordNet id; else one of the
- * network's class names: as written, else with '_' as ' ', else that without case (the first
- * of these that some class matches decides). -1 if none, -2 if the name is more than one
- * class's. */
+/* The class a name stands for (a class folder's name; labels.tsv's class column; cam -c): a
+ * whole index 0..n-1 written with digits only (or, past n-1, a class's name made of digits);
+ * for ImageNet's classes a WordNet id; else one of the network's class names: as written, else
+ * with '_' as ' ', else that without case (the first of these that some class matches
+ * decides). Else one of the EVAL_CLASS_ codes, which eval_class_why puts in words. */
+enum {
+    EVAL_CLASS_NONE = -1,          /* no class of the network */
+    EVAL_CLASS_SHARED = -2,        /* the name of more than one class */
+    EVAL_CLASS_INDEX_OR_NAME = -3, /* digits that are one class's index and another's name */
+};
 int eval_class_of(const eval_classes *c, const char *name);
+/* Why `name` is no class (code from eval_class_of), one line into buf. */
+const char *eval_class_why(const eval_classes *c, const char *name, int code, char *buf, size_t size);
 /* The probabilities' top c->top into top[0..4]; places past c->top get index -1 (never a
  * label) and probability 0. */
 void eval_top(const eval_classes *c, const float *probs, resnet_prediction top[5]);
@@ -49,6 +56,9 @@ typedef struct eval_set {
  * labels.tsv and no class folders, or an unreadable folder): then it has said why. */
 typedef void (*eval_warn_fn)(void *ctx, const char *file, const char *message);
 int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx);
+/* DIR is a folder (eval_set_load checks it too): 0, or -1 after saying why. Lets a typo be
+ * told before the network is loaded. */
+int eval_set_check_dir(const char *dir, eval_warn_fn warn, void *ctx);
 void eval_set_free(eval_set *set);
 
 /* ---- the tally ---------------------------------------------------------------------- */

@@ -103,15 +103,13 @@ int eval_worst_pairs(const eval_tally *t, eval_pair *out, int max) {
     qsort(w, (size_t)t->nwrong, 2 * sizeof *w, by_pair); /* runs of one (label, top-1), in order */
     for (int i = 0, j; i < t->nwrong; i = j) {
         for (j = i + 1; j < t->nwrong && w[2 * j] == w[2 * i] && w[2 * j + 1] == w[2 * i + 1];) j++;
-        {
-            const int l = w[2 * i], p = w[2 * i + 1], c = j - i;
-            int pos = n < max ? n : max; /* insertion into the sorted list */
-            while (pos > 0 && out[pos - 1].count < c) pos--;
-            if (pos >= max) continue;
-            for (int j = (n < max ? n : max - 1); j > pos; j--) out[j] = out[j - 1];
-            out[pos] = (pair){l, p, c};
-            if (n < max) n++;
-        }
+        const int c = j - i;
+        int pos = n < max ? n : max; /* insertion into the sorted list */
+        while (pos > 0 && out[pos - 1].count < c) pos--;
+        if (pos >= max) continue;
+        for (int k = (n < max ? n : max - 1); k > pos; k--) out[k] = out[k - 1];
+        out[pos] = (pair){w[2 * i], w[2 * i + 1], c};
+        if (n < max) n++;
     }
     free(w);
     return n;

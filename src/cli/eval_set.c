@@ -62,36 +62,54 @@ static int same_name(const char *a, const char *b, int loose) {
     }
 }
 
-int eval_class_of(const eval_classes *c, const char *name) {
-    const char *p = name;
-    while (isdigit((unsigned char)*p)) p++;
-    if (p != name && *p == '\0') {
-        errno = 0;
-        long v = strtol(name, NULL, 10);
-        return errno == 0 && v < c->n ? (int)v : -1;
-    }
-    if (c->imagenet) {
-        int k = rn_imagenet_folder_class(name);
-        if (k >= 0) return k;
-    }
+/* The class whose name is `name` (loose as same_name); -1 none, -2 more than one. */
+static int class_named(const eval_classes *c, const char *name) {
     /* the name as written first: ImageNet has a Cardigan (264, the dog) and a cardigan (474),
      * a network may have a "hot_dog" and a "hot dog" */
     for (int loose = 0; loose < 3; loose++) {
         int found = -1;
         for (int i = 0; i < c->n; i++)
             if (same_name(c->names[i], name, loose)) {
-                if (found >= 0) return -2; /* an index says which */
+                if (found >= 0) return EVAL_CLASS_SHARED; /* an index says which */
                 found = i;
             }
         if (found >= 0) return found;
     }
-    return -1;
+    return EVAL_CLASS_NONE;
 }
 
-/* What a class may be written as, for messages. */
-static const char *class_forms(const eval_classes *c, char *buf, size_t size) {
-    snprintf(buf, size, "%san index 0..%d or one of its class names",
-             c->imagenet ? "a WordNet id such as n01440764, " : "", c->n - 1);
+int eval_class_of(const eval_classes *c, const char *name) {
+    const char *p = name;
+    while (isdigit((unsigned char)*p)) p++;
+    if (p != name && *p == '\0') {
+        /* Digits are an index, unless the network names its classes with numbers: then "1"
+         * may be class 1 or the class named "1", and guessing either would score the photos
+         * against the wrong class without a word. */
+        errno = 0;
+        long v = strtol(name, NULL, 10);
+        const int index = errno == 0 && v < c->n ? (int)v : -1;
+        int named = EVAL_CLASS_NONE;
+        for (int i = 0; i < c->n; i++)
+            if (strcmp(c->names[i], name) == 0) named = i;
+        if (named >= 0 && index >= 0 && named != index) return EVAL_CLASS_INDEX_OR_NAME;
+        return index >= 0 ? index : named;
+    }
+    if (c->imagenet) {
+        int k = rn_imagenet_folder_class(name);
+        if (k >= 0) return k;
+    }
+    return class_named(c, name);
+}
+
+const char *eval_class_why(const eval_classes *c, const char *name, int code, char *buf, size_t size) {
+    if (code == EVAL_CLASS_SHARED)
+        snprintf(buf, size, "'%.40s' names more than one class of this network: give its index", name);
+    else if (code == EVAL_CLASS_INDEX_OR_NAME)
+        snprintf(buf, size, "'%.40s' is class %ld by index but the name of another class: give this network "
+                 "class names that are not numbers (resnet label)", name, strtol(name, NULL, 10));
+    else
+        snprintf(buf, size, "'%.40s' is not a class of this network (%san index 0..%d or one of its class names)",
+                 name, c->imagenet ? "a WordNet id such as n01440764, " : "", c->n - 1);
     return buf;
 }
 
@@ -142,9 +160,22 @@ static int parse_class(const eval_classes *c, char *s, long *out) {
     return 0;
 }
 
+/* Line 1 whose class column names a class may still be the header: "path<TAB>class" on a
+ * network with a class named "class". It is when its file column looks like no photo (no
+ * extension) and no such file exists; a photo's name has an extension. */
+static int header_like(const char *dir, const char *file, const char *cls) {
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    if (strchr(base, '.') || isdigit((unsigned char)cls[strspn(cls, " ")])) return 0;
+    char *path = file[0] == '/' ? strdup(file) : rn_path_join(dir, file);
+    struct stat st;
+    const int missing = path && stat(path, &st) != 0;
+    free(path);
+    return missing;
+}
+
 static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classes *cls, eval_set *set,
                     eval_warn_fn warn, void *ctx) {
-    char forms[160];
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -162,15 +193,11 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
         }
         long label;
         const int got = tab && line[0] != '\0' ? parse_class(cls, col2, &label) : -1, ok = got == 0;
-        if (lineno == 1 && !ok) continue; /* the header: "file<TAB>class_index..." */
+        if (lineno == 1 && (!ok || header_like(dir, line, col2))) continue; /* the header: "file<TAB>class..." */
         if (!ok) {
-            if (got == -2)
-                warnf(warn, ctx, tsv,
-                      "line %d: %s: class '%.40s' names more than one class of this network: give its index", lineno,
-                      line, col2);
-            else if (tab && line[0] != '\0')
-                warnf(warn, ctx, tsv, "line %d: %s: class '%.40s' is not a class of this network (%s)", lineno, line,
-                      col2, class_forms(cls, forms, sizeof forms));
+            char why[256];
+            if (tab && line[0] != '\0')
+                warnf(warn, ctx, tsv, "line %d: %s: %s", lineno, line, eval_class_why(cls, col2, got, why, sizeof why));
             else
                 warnf(warn, ctx, tsv, "line %d: expected 'file<TAB>class', got '%.80s'", lineno, line);
             set->skipped++;
@@ -194,8 +221,6 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
 static int load_folders(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx) {
     rn_class_tree tree;
     resnet_error err;
-    char forms[160];
-    class_forms(cls, forms, sizeof forms);
     if (rn_list_classes(dir, RN_CLASSES_ANY, &tree, &err) != RESNET_OK) {
         warnf(warn, ctx, dir, "%s", err.message);
         return -1;
@@ -208,11 +233,9 @@ static int load_folders(const char *dir, const eval_classes *cls, eval_set *set,
         set->ignored += f->ignored;
         const int label = eval_class_of(cls, f->name);
         if (label < 0) {
-            if (f->photos.count > 0 && label == -2)
-                warnf(warn, ctx, f->path, "names more than one class of this network (name the folder by its index): "
-                      "%d photo%s skipped", f->photos.count, f->photos.count == 1 ? "" : "s");
-            else if (f->photos.count > 0)
-                warnf(warn, ctx, f->path, "not a class of this network (%s): %d photo%s skipped", forms,
+            char why[256];
+            if (f->photos.count > 0)
+                warnf(warn, ctx, f->path, "%s: %d photo%s skipped", eval_class_why(cls, f->name, label, why, sizeof why),
                       f->photos.count, f->photos.count == 1 ? "" : "s");
             set->skipped += f->photos.count;
             continue;
@@ -229,15 +252,15 @@ static int load_folders(const char *dir, const eval_classes *cls, eval_set *set,
         return -1;
     }
     if (classes == 0) {
-        warnf(warn, ctx, dir, "no labels.tsv and no class folders (each named by %s)", forms);
+        warnf(warn, ctx, dir, "no labels.tsv and no class folders (each named by %san index 0..%d or one of the "
+              "network's class names)", cls->imagenet ? "a WordNet id such as n01440764, " : "", cls->n - 1);
         return -1;
     }
     set->source = "folders";
     return 0;
 }
 
-int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx) {
-    memset(set, 0, sizeof *set);
+int eval_set_check_dir(const char *dir, eval_warn_fn warn, void *ctx) {
     struct stat sb;
     if (stat(dir, &sb) != 0) {
         warnf(warn, ctx, dir, "%s", strerror(errno));
@@ -247,6 +270,12 @@ int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_
         warnf(warn, ctx, dir, "not a folder (eval reads a folder of labelled photos)");
         return -1;
     }
+    return 0;
+}
+
+int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx) {
+    memset(set, 0, sizeof *set);
+    if (eval_set_check_dir(dir, warn, ctx) != 0) return -1;
     char *tsv = rn_path_join(dir, "labels.tsv");
     if (!tsv) return -1;
     FILE *f = fopen(tsv, "r");
