@@ -335,7 +335,7 @@ static void test_eval_bad_input(void) {
     CHECK(count_lines(r.err) == 6, "want 6 error lines: %s", r.err);
     CHECK(strstr(r.err, "missing.jpg") && strstr(r.err, "notes.jpg") && strstr(r.err, "1000") &&
               strstr(r.err, "-7") && strstr(r.err, "line 7") &&
-              strstr(r.err, "line 8: coffee.png: class 'CARDIGAN' names more"),
+              strstr(r.err, "line 8: coffee.png: 'CARDIGAN' names more"),
           "errors do not name the files: %s", r.err);
     result_free(&r);
     snprintf(path, sizeof path, "%s/pred.tsv", tmpdir);
