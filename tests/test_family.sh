@@ -110,6 +110,12 @@ run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pd.tsv" 
   grep -q "^0/a.png	0	" "$tmp/pd.tsv" && grep -q "^10/a.png	9	" "$tmp/pd.tsv" && ! grep -q "^1/" "$tmp/pd.tsv"
 check "eval: classes named '1'..'10': folder 1 refused (index or name?), 10 the name, 0 the index" $? \
   "rc=$rc $err $(<"$tmp/pd.tsv")"
+printf 'file\tclass\n0/a.png\t0\n0/a.png\t1\n0/a.png\t10\n0/a.png\t 11\n' >"$evd/labels.tsv"
+run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pd.tsv" "$evd"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 2 ] && echo "$err" | grep -q "line 3: 0/a.png: '1' is class 1 by index" &&
+  echo "$err" | grep -q "class 11 is outside 0..9" && [ "$(cut -f2 "$tmp/pd.tsv" | tail -n +2 | tr '\n' ' ')" = "0 9 " ]
+check "eval: the same in labels.tsv (1 refused, 10 the name, 0 the index, 11 outside)" $? "rc=$rc $err $(<"$tmp/pd.tsv")"
+rm "$evd/labels.tsv"
 run "$BIN" cam --weights "$tmp/digits.safetensors" -c 1 demo/chelsea.png -o "$tmp/cam_d.png"
 [ "$rc" -eq 2 ] && echo "$err" | grep -q "'1' is class 1 by index but the name of another class" && [ ! -e "$tmp/cam_d.png" ]
 check "cam -c 1 on classes named '1'..'10': refused as eval refuses it" $? "rc=$rc $err"

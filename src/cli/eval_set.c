@@ -148,13 +148,16 @@ static int parse_label(const char *s, long *out) {
 }
 
 /* labels.tsv's class column: a whole number (blanks around it allowed), -1 for unlabelled, or
- * a class as eval_class_of reads it. 0, or -1 when it is neither. */
+ * a class as eval_class_of reads it (digits too: they may be a class's name). 0, or an
+ * EVAL_CLASS_ code. */
 static int parse_class(const eval_classes *c, char *s, long *out) {
-    if (parse_label(s, out) == 0) return 0;
     while (*s == ' ') s++;
     size_t len = strlen(s);
     while (len > 0 && s[len - 1] == ' ') s[--len] = '\0';
-    int k = len ? eval_class_of(c, s) : -1;
+    const int digits = len > 0 && strspn(s, "0123456789") == len;
+    if (parse_label(s, out) == 0 && !digits) return 0; /* -1 (unlabelled), or out of range */
+    int k = len ? eval_class_of(c, s) : EVAL_CLASS_NONE;
+    if (k == EVAL_CLASS_NONE && digits && parse_label(s, out) == 0) return 0; /* past the classes: told with the range */
     if (k < 0) return k;
     *out = k;
     return 0;
