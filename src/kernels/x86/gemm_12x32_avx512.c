@@ -1,8 +1,9 @@
 /* gemm_12x32_avx512.c - AVX-512F micro-kernel: a 12x32 tile in 24 zmm accumulators,
  * 2 zmm of B per step and A broadcast from memory (27 of the 32 registers). On Zen 4
  * this runs at the same FLOP rate as AVX2 but needs half the instructions. Tiles of at
- * most 4 rows (the last of 49 rows at batch 1, say) take a 4x32 version of the same code,
- * a third of the full tile's time. */
+ * most 4 rows take a 4x32 version of the same code, a third of the full tile's time, and
+ * of 1 or 2 rows (the last of 49 at batch 1: layer4) a 1x32 or 2x32: a 4-row tile for one
+ * row cost layer4 about 6%. */
 #include <immintrin.h>
 #include "kernels/kernels.h"
 
@@ -13,6 +14,8 @@
  * to every row of a row list. */
 #define ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define ROWS4(X) X(0) X(1) X(2) X(3)
+#define ROWS2(X) X(0) X(1)
+#define ROWS1(X) X(0)
 
 #define DECL(i) __m512 x##i##0, x##i##1;
 #define INIT(i) x##i##0 = b0; x##i##1 = b1;
@@ -74,8 +77,22 @@ static void tile_4x32(int mr, int kc, const float *const *a, const float *b, flo
     TILE_BODY(ROWS4, 4)
 }
 
+static void tile_2x32(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
+                      const float *bias, const float *res, size_t ldr, int flags) {
+    TILE_BODY(ROWS2, 2)
+}
+
+static void tile_1x32(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
+                      const float *bias, const float *res, size_t ldr, int flags) {
+    TILE_BODY(ROWS1, 1)
+}
+
 void rn_f32_gemm_12x32__avx512(int mr, int kc, const float *const *a, const float *b, float *c, size_t ldc,
                                const float *bias, const float *res, size_t ldr, int flags) {
+    if (mr <= 2) {
+        (mr == 1 ? tile_1x32 : tile_2x32)(mr, kc, a, b, c, ldc, bias, res, ldr, flags);
+        return;
+    }
     if (mr <= 4) {
         tile_4x32(mr, kc, a, b, c, ldc, bias, res, ldr, flags);
         return;

@@ -3,7 +3,7 @@
  * broadcast of 4 A bytes per row and k group: one vpdpbusd per 64 multiply-adds, 27 of
  * the 32 registers. The A operand of vpdpbusd is the unsigned one, so it must be the
  * register operand: A is broadcast by vpbroadcastd (a load-port op), not embedded. Tiles
- * of at most 4 rows take a 4x32 copy of the same code. */
+ * of at most 4 rows take a 4x32 copy of the same code, of 1 or 2 rows a 1x32 or 2x32. */
 #include <immintrin.h>
 #include <string.h>
 #include "kernels/qkernels.h"
@@ -12,6 +12,8 @@
 #define NR 32
 #define ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define ROWS4(X) X(0) X(1) X(2) X(3)
+#define ROWS2(X) X(0) X(1)
+#define ROWS1(X) X(0)
 
 #define DECL(i) __m512i x##i##0 = c0, x##i##1 = c1; const uint8_t *a##i;
 #define APTR(i) a##i = at[i];
@@ -48,9 +50,23 @@ static void tile_4x32(int mr, int ks, int kc, const uint8_t *const *a, const voi
     TILE_BODY(ROWS4)
 }
 
+static void tile_2x32(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                      const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags) {
+    TILE_BODY(ROWS2)
+}
+
+static void tile_1x32(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+                      const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags) {
+    TILE_BODY(ROWS1)
+}
+
 void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                    size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
                                    int flags) {
+    if (mr <= 2) { /* the last row or two of 49 (layer4 at batch 1): a 4-row tile would take 2-4x their time */
+        (mr == 1 ? tile_1x32 : tile_2x32)(mr, ks, kc, a, w, c, ldc, res, ldr, p, flags);
+        return;
+    }
     if (mr <= 4) {
         tile_4x32(mr, ks, kc, a, w, c, ldc, res, ldr, p, flags);
         return;
