@@ -8,6 +8,8 @@
 #define QG_FN rn_qs8_gemm_a7_4x16__avx2
 #define QG_MR 4
 #define QG_ROWS(X) X(0) X(1) X(2) X(3)
+#define QG_SMALL 1 /* the last row of 49 (layer4 at batch 1) alone, not in a 4-row tile */
+#define QG_SMALL_ROWS(X) X(0)
 #define QG_DOT(acc, a, b) \
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)))
 #define QG_DOT2(acc, a, b, a2, b2)                                                                         \
