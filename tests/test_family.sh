@@ -122,6 +122,31 @@ check "cam -c 1 on classes named '1'..'10': refused as eval refuses it" $? "rc=$
 run "$BIN" cam --weights "$tmp/digits.safetensors" -c 10 demo/chelsea.png -o "$tmp/cam_d.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 9 10 ("
 check "cam -c 10 on classes named '1'..'10': the class named 10" $? "rc=$rc $out $err"
+# the same number written otherwise is the same question: "01" (zero-padded folders, sorted)
+# is class 1 by index and the number class 0 is named by; "+1" in labels.tsv too. "010", no
+# class's index, is the class named "10". A refused first line of labels.tsv is a photo's
+# line, said, not taken for the header
+evz=$tmp/evz
+mkdir -p "$evz/01" "$evz/09" "$evz/010"
+for d in 01 09 010; do cp demo/chelsea.png "$evz/$d/a.png"; done
+run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" "$evz"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 2 ] &&
+  echo "$err" | grep -q "evz/01: '01' is class 1 by index but the name of another class (class 0, '1')" &&
+  echo "$err" | grep -q "evz/09: '09' is class 9 by index but the name of another class (class 8, '9')" &&
+  [ "$(cut -f1,2 "$tmp/pz.tsv" | tail -n +2 | tr '\n\t' '  ')" = "010/a.png 9 " ]
+check "eval: classes named '1'..'10': folders 01 and 09 refused (same numbers), 010 the class named 10" $? \
+  "rc=$rc $err $(<"$tmp/pz.tsv")"
+printf '01/a.png\t1\n01/a.png\t+1\n01/a.png\t01\n01/a.png\t 010 \n' >"$evz/labels.tsv"
+run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" "$evz"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 3 ] && echo "$err" | grep -q "line 1: 01/a.png: '1' is class 1 by index" &&
+  echo "$err" | grep -q "line 2: 01/a.png: '+1' is class 1 by index" &&
+  echo "$err" | grep -q "line 3: 01/a.png: '01' is class 1 by index" &&
+  [ "$(cut -f2 "$tmp/pz.tsv" | tail -n +2 | tr '\n' ' ')" = "9 " ]
+check "eval: labels.tsv: 1, +1, 01 refused (line 1 too, no header), ' 010 ' the class named 10" $? \
+  "rc=$rc $err $(<"$tmp/pz.tsv")"
+run "$BIN" cam --weights "$tmp/digits.safetensors" -c 01 demo/chelsea.png -o "$tmp/cam_z.png"
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "'01' is class 1 by index but the name of another class" && [ ! -e "$tmp/cam_z.png" ]
+check "cam -c 01 on classes named '1'..'10': refused as 1 is" $? "rc=$rc $err"
 
 # a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
 # only when no name is written so), "HOT_DOG" is both (refused, asking for the index); a
