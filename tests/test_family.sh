@@ -147,6 +147,19 @@ check "eval: labels.tsv: 1, +1, 01 refused (line 1 too, no header), ' 010 ' the 
 run "$BIN" cam --weights "$tmp/digits.safetensors" -c 01 demo/chelsea.png -o "$tmp/cam_z.png"
 [ "$rc" -eq 2 ] && echo "$err" | grep -q "'01' is class 1 by index but the name of another class" && [ ! -e "$tmp/cam_z.png" ]
 check "cam -c 01 on classes named '1'..'10': refused as 1 is" $? "rc=$rc $err"
+# classes named by their own indices ("0".."9"): each number is one class however written
+seq 0 9 >"$tmp/own.txt"
+run "$BIN" label --labels "$tmp/own.txt" "$G" -o "$tmp/own.safetensors"
+run "$BIN" eval --weights "$tmp/own.safetensors" --predictions "$tmp/pw.tsv" "$evz"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "evz/01/a.png: class 10 is outside 0..9.*line 4)" &&
+  [ "$(cut -f2 "$tmp/pw.tsv" | tail -n +2 | tr '\n' ' ')" = "1 1 1 " ]
+check "eval: classes named '0'..'9': 1, +1 and 01 are class 1, nothing refused" $? "rc=$rc $err $(<"$tmp/pw.tsv")"
+# two classes named "10" and no class 10: neither is picked
+{ seq 1 8; echo 10; echo 10; } >"$tmp/twice.txt"
+run "$BIN" label --labels "$tmp/twice.txt" "$G" -o "$tmp/twice.safetensors"
+run "$BIN" cam --weights "$tmp/twice.safetensors" -c 10 demo/chelsea.png -o "$tmp/cam_t.png"
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "'10' names more than one class of this network" && [ ! -e "$tmp/cam_t.png" ]
+check "cam -c 10 on two classes named '10': refused, neither picked" $? "rc=$rc $out $err"
 
 # a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
 # only when no name is written so), "HOT_DOG" is both (refused, asking for the index); a
