@@ -122,6 +122,44 @@ check "cam -c 1 on classes named '1'..'10': refused as eval refuses it" $? "rc=$
 run "$BIN" cam --weights "$tmp/digits.safetensors" -c 10 demo/chelsea.png -o "$tmp/cam_d.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 9 10 ("
 check "cam -c 10 on classes named '1'..'10': the class named 10" $? "rc=$rc $out $err"
+# the same number written otherwise is the same question: "01" (zero-padded folders, sorted)
+# is class 1 by index and the number class 0 is named by; "+1" in labels.tsv too. "010", no
+# class's index, is the class named "10". A refused first line of labels.tsv is a photo's
+# line, said, not taken for the header
+evz=$tmp/evz
+mkdir -p "$evz/01" "$evz/09" "$evz/010"
+for d in 01 09 010; do cp demo/chelsea.png "$evz/$d/a.png"; done
+run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" "$evz"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 2 ] &&
+  echo "$err" | grep -q "evz/01: '01' is class 1 by index but the name of another class (class 0, '1')" &&
+  echo "$err" | grep -q "evz/09: '09' is class 9 by index but the name of another class (class 8, '9')" &&
+  [ "$(cut -f1,2 "$tmp/pz.tsv" | tail -n +2 | tr '\n\t' '  ')" = "010/a.png 9 " ]
+check "eval: classes named '1'..'10': folders 01 and 09 refused (same numbers), 010 the class named 10" $? \
+  "rc=$rc $err $(<"$tmp/pz.tsv")"
+printf '01/a.png\t1\n01/a.png\t+1\n01/a.png\t01\n01/a.png\t 010 \n' >"$evz/labels.tsv"
+run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" "$evz"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 3 ] && echo "$err" | grep -q "line 1: 01/a.png: '1' is class 1 by index" &&
+  echo "$err" | grep -q "line 2: 01/a.png: '+1' is class 1 by index" &&
+  echo "$err" | grep -q "line 3: 01/a.png: '01' is class 1 by index" &&
+  [ "$(cut -f2 "$tmp/pz.tsv" | tail -n +2 | tr '\n' ' ')" = "9 " ]
+check "eval: labels.tsv: 1, +1, 01 refused (line 1 too, no header), ' 010 ' the class named 10" $? \
+  "rc=$rc $err $(<"$tmp/pz.tsv")"
+run "$BIN" cam --weights "$tmp/digits.safetensors" -c 01 demo/chelsea.png -o "$tmp/cam_z.png"
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "'01' is class 1 by index but the name of another class" && [ ! -e "$tmp/cam_z.png" ]
+check "cam -c 01 on classes named '1'..'10': refused as 1 is" $? "rc=$rc $err"
+# classes named by their own indices ("0".."9"): each number is one class however written
+seq 0 9 >"$tmp/own.txt"
+run "$BIN" label --labels "$tmp/own.txt" "$G" -o "$tmp/own.safetensors"
+run "$BIN" eval --weights "$tmp/own.safetensors" --predictions "$tmp/pw.tsv" "$evz"
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "evz/01/a.png: class 10 is outside 0..9.*line 4)" &&
+  [ "$(cut -f2 "$tmp/pw.tsv" | tail -n +2 | tr '\n' ' ')" = "1 1 1 " ]
+check "eval: classes named '0'..'9': 1, +1 and 01 are class 1, nothing refused" $? "rc=$rc $err $(<"$tmp/pw.tsv")"
+# two classes named "10" and no class 10: neither is picked
+{ seq 1 8; echo 10; echo 10; } >"$tmp/twice.txt"
+run "$BIN" label --labels "$tmp/twice.txt" "$G" -o "$tmp/twice.safetensors"
+run "$BIN" cam --weights "$tmp/twice.safetensors" -c 10 demo/chelsea.png -o "$tmp/cam_t.png"
+[ "$rc" -eq 2 ] && echo "$err" | grep -q "'10' names more than one class of this network" && [ ! -e "$tmp/cam_t.png" ]
+check "cam -c 10 on two classes named '10': refused, neither picked" $? "rc=$rc $out $err"
 
 # a name as written wins: "hot_dog" and "hot dog" are two classes of one network ('_' for ' '
 # only when no name is written so), "HOT_DOG" is both (refused, asking for the index); a

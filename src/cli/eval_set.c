@@ -78,20 +78,39 @@ static int class_named(const eval_classes *c, const char *name) {
     return EVAL_CLASS_NONE;
 }
 
+/* Digits alike as numbers ("01" and "1"): leading zeros aside, the same digits. */
+static int same_number(const char *a, const char *b) {
+    if (!*a || !*b || a[strspn(a, "0123456789")] || b[strspn(b, "0123456789")]) return 0;
+    while (a[0] == '0' && a[1]) a++;
+    while (b[0] == '0' && b[1]) b++;
+    return strcmp(a, b) == 0;
+}
+
+/* A class other than `index` whose name is the number `digits` (the one so written first),
+ * -1 if none, -2 if two are so named and no index says which. */
+static int number_named(const eval_classes *c, const char *digits, int index) {
+    int exact = EVAL_CLASS_NONE, same = EVAL_CLASS_NONE;
+    for (int i = 0; i < c->n; i++) {
+        if (i == index || !same_number(c->names[i], digits)) continue;
+        if (index >= 0) return i;
+        if (strcmp(c->names[i], digits) == 0) exact = exact == EVAL_CLASS_NONE ? i : EVAL_CLASS_SHARED;
+        same = same == EVAL_CLASS_NONE ? i : EVAL_CLASS_SHARED;
+    }
+    return exact != EVAL_CLASS_NONE ? exact : same;
+}
+
 int eval_class_of(const eval_classes *c, const char *name) {
     const char *p = name;
     while (isdigit((unsigned char)*p)) p++;
     if (p != name && *p == '\0') {
         /* Digits are an index, unless the network names its classes with numbers: then "1"
-         * may be class 1 or the class named "1", and guessing either would score the photos
-         * against the wrong class without a word. */
+         * (or "01") may be class 1 or the class named "1", and guessing either would score the
+         * photos against the wrong class without a word. */
         errno = 0;
         long v = strtol(name, NULL, 10);
         const int index = errno == 0 && v < c->n ? (int)v : -1;
-        int named = EVAL_CLASS_NONE;
-        for (int i = 0; i < c->n; i++)
-            if (strcmp(c->names[i], name) == 0) named = i;
-        if (named >= 0 && index >= 0 && named != index) return EVAL_CLASS_INDEX_OR_NAME;
+        const int named = number_named(c, name, index);
+        if (named >= 0 && index >= 0) return EVAL_CLASS_INDEX_OR_NAME;
         return index >= 0 ? index : named;
     }
     if (c->imagenet) {
@@ -102,14 +121,19 @@ int eval_class_of(const eval_classes *c, const char *name) {
 }
 
 const char *eval_class_why(const eval_classes *c, const char *name, int code, char *buf, size_t size) {
-    if (code == EVAL_CLASS_SHARED)
+    if (code == EVAL_CLASS_SHARED) {
         snprintf(buf, size, "'%.40s' names more than one class of this network: give its index", name);
-    else if (code == EVAL_CLASS_INDEX_OR_NAME)
-        snprintf(buf, size, "'%.40s' is class %ld by index but the name of another class: give this network "
-                 "class names that are not numbers (resnet label)", name, strtol(name, NULL, 10));
-    else
+    } else if (code == EVAL_CLASS_INDEX_OR_NAME) {
+        const char *digits = name + (name[0] == '+');
+        const long index = strtol(digits, NULL, 10);
+        const int other = number_named(c, digits, (int)index);
+        snprintf(buf, size, "'%.40s' is class %ld by index but the name of another class (class %d, '%.40s'): give "
+                 "this network class names that are not numbers (resnet label)", name, index, other,
+                 other >= 0 ? c->names[other] : "");
+    } else {
         snprintf(buf, size, "'%.40s' is not a class of this network (%san index 0..%d or one of its class names)",
                  name, c->imagenet ? "a WordNet id such as n01440764, " : "", c->n - 1);
+    }
     return buf;
 }
 
@@ -147,17 +171,15 @@ static int parse_label(const char *s, long *out) {
     return 0;
 }
 
-/* labels.tsv's class column: a whole number (blanks around it allowed), -1 for unlabelled, or
- * a class as eval_class_of reads it (digits too: they may be a class's name). 0, or an
- * EVAL_CLASS_ code. */
-static int parse_class(const eval_classes *c, char *s, long *out) {
-    while (*s == ' ') s++;
-    size_t len = strlen(s);
-    while (len > 0 && s[len - 1] == ' ') s[--len] = '\0';
-    const int digits = len > 0 && strspn(s, "0123456789") == len;
-    if (parse_label(s, out) == 0 && !digits) return 0; /* -1 (unlabelled), or out of range */
-    int k = len ? eval_class_of(c, s) : EVAL_CLASS_NONE;
-    if (k == EVAL_CLASS_NONE && digits && parse_label(s, out) == 0) return 0; /* past the classes: told with the range */
+/* labels.tsv's class column (blanks around it gone): -1 for unlabelled, another negative
+ * number (told as outside the classes), or a class as eval_class_of reads it, digits too (they
+ * may be a class's name; "+1" is read as "1"). 0, or an EVAL_CLASS_ code. */
+static int parse_class(const eval_classes *c, const char *s, long *out) {
+    const char *digits = s + (s[0] == '+');
+    const int is_digits = digits[0] != '\0' && digits[strspn(digits, "0123456789")] == '\0';
+    if (!is_digits && parse_label(s, out) == 0) return 0; /* -1 (unlabelled), or out of range */
+    int k = s[0] ? eval_class_of(c, is_digits ? digits : s) : EVAL_CLASS_NONE;
+    if (k == EVAL_CLASS_NONE && is_digits && parse_label(s, out) == 0) return 0; /* past the classes: told with the range */
     if (k < 0) return k;
     *out = k;
     return 0;
@@ -169,7 +191,7 @@ static int parse_class(const eval_classes *c, char *s, long *out) {
 static int header_like(const char *dir, const char *file, const char *cls) {
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    if (strchr(base, '.') || isdigit((unsigned char)cls[strspn(cls, " ")])) return 0;
+    if (strchr(base, '.') || isdigit((unsigned char)cls[0])) return 0;
     char *path = file[0] == '/' ? strdup(file) : rn_path_join(dir, file);
     struct stat st;
     const int missing = path && stat(path, &st) != 0;
@@ -193,10 +215,14 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
             *tab = '\0';
             char *tab2 = strchr(col2, '\t');
             if (tab2) *tab2 = '\0'; /* later columns (wnid, name, ...) are not needed */
+            while (*col2 == ' ') col2++;
+            for (size_t n = strlen(col2); n > 0 && col2[n - 1] == ' ';) col2[--n] = '\0';
         }
         long label;
         const int got = tab && line[0] != '\0' ? parse_class(cls, col2, &label) : -1, ok = got == 0;
-        if (lineno == 1 && (!ok || header_like(dir, line, col2))) continue; /* the header: "file<TAB>class..." */
+        /* the header: "file<TAB>class..."; not a line whose class was refused for being two
+         * classes' (digits that are an index and a name): that one is a photo's, and said */
+        if (lineno == 1 && (got == EVAL_CLASS_NONE || header_like(dir, line, col2))) continue;
         if (!ok) {
             char why[256];
             if (tab && line[0] != '\0')
