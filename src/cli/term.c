@@ -28,7 +28,13 @@ static void print_error(const char *tail, const char *fmt, va_list ap) {
     fputs("resnet: ", to);
     cli_text(to, n < 0 ? fmt : msg);
     fputs(tail, to);
-    if (f && fclose(f) == 0) fwrite(line, 1, size, stderr);
+    if (f && fclose(f) == 0) {
+        fwrite(line, 1, size, stderr);
+    } else if (f) { /* out of memory: the line piece by piece rather than not at all */
+        fputs("resnet: ", stderr);
+        cli_text(stderr, n < 0 ? fmt : msg);
+        fputs(tail, stderr);
+    }
     free(line);
     if (msg != small) free(msg);
 }
