@@ -120,6 +120,13 @@ int eval_class_of(const eval_classes *c, const char *name) {
     return class_named(c, name);
 }
 
+/* What a class may be written as, for messages. */
+static const char *class_forms(const eval_classes *c, char *buf, size_t size) {
+    snprintf(buf, size, "%san index 0..%d or one of its class names",
+             c->imagenet ? "a WordNet id such as n01440764, " : "", c->n - 1);
+    return buf;
+}
+
 const char *eval_class_why(const eval_classes *c, const char *name, int code, char *buf, size_t size) {
     if (code == EVAL_CLASS_SHARED) {
         snprintf(buf, size, "'%.40s' names more than one class of this network: give its index", name);
@@ -131,8 +138,8 @@ const char *eval_class_why(const eval_classes *c, const char *name, int code, ch
                  "this network class names that are not numbers (resnet label)", name, index, other,
                  other >= 0 ? c->names[other] : "");
     } else {
-        snprintf(buf, size, "'%.40s' is not a class of this network (%san index 0..%d or one of its class names)",
-                 name, c->imagenet ? "a WordNet id such as n01440764, " : "", c->n - 1);
+        char forms[160];
+        snprintf(buf, size, "'%.40s' is not a class of this network (%s)", name, class_forms(c, forms, sizeof forms));
     }
     return buf;
 }
@@ -281,8 +288,8 @@ static int load_folders(const char *dir, const eval_classes *cls, eval_set *set,
         return -1;
     }
     if (classes == 0) {
-        warnf(warn, ctx, dir, "no labels.tsv and no class folders (each named by %san index 0..%d or one of the "
-              "network's class names)", cls->imagenet ? "a WordNet id such as n01440764, " : "", cls->n - 1);
+        char forms[160];
+        warnf(warn, ctx, dir, "no labels.tsv and no class folders (each named by %s)", class_forms(cls, forms, sizeof forms));
         return -1;
     }
     set->source = "folders";

@@ -8,6 +8,12 @@
 
 #include "cli/cli.h"
 
+static void put_line(FILE *f, const char *text, const char *tail) {
+    fputs("resnet: ", f);
+    cli_text(f, text);
+    fputs(tail, f);
+}
+
 /* One line on stderr: "resnet: <message><tail>\n". The message is formatted whole first so
  * that what it quotes (file names) goes through cli_text: no control character reaches the
  * terminal. */
@@ -20,21 +26,15 @@ static void print_error(const char *tail, const char *fmt, va_list ap) {
     else if (!msg) msg = small; /* out of memory: the message cut short, still one line */
     va_end(ap2);
     /* stderr is unbuffered: the line is made whole and written at once, not a write per
-     * character (300k refused labels.tsv lines took a minute so) */
+     * character (300k refused labels.tsv lines took a minute so); piece by piece only when
+     * there is no memory for it */
+    const char *text = n < 0 ? fmt : msg;
     char *line = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&line, &size);
-    FILE *to = f ? f : stderr;
-    fputs("resnet: ", to);
-    cli_text(to, n < 0 ? fmt : msg);
-    fputs(tail, to);
-    if (f && fclose(f) == 0) {
-        fwrite(line, 1, size, stderr);
-    } else if (f) { /* out of memory: the line piece by piece rather than not at all */
-        fputs("resnet: ", stderr);
-        cli_text(stderr, n < 0 ? fmt : msg);
-        fputs(tail, stderr);
-    }
+    if (f) put_line(f, text, tail);
+    if (f && fclose(f) == 0) fwrite(line, 1, size, stderr);
+    else put_line(stderr, text, tail);
     free(line);
     if (msg != small) free(msg);
 }
