@@ -20,6 +20,21 @@ typedef struct {
 
 enum { CH = 16 }; /* channels kept in registers at once */
 
+/* The max of n <= CH channels over rows x cols pixels from p (the window's part inside the
+ * image), in a local array the compiler keeps in vector registers (with the output and the
+ * input possibly aliasing, it would otherwise store every step). */
+static void maxpool_window_f32(const float *p, size_t row, int pixel, int rows, int cols, int n, float m[CH]) {
+    for (int k = 0; k < CH; k++) m[k] = -FLT_MAX;
+    for (int ky = 0; ky < rows; ky++)
+        for (int kx = 0; kx < cols; kx++) {
+            const float *q = p + (size_t)ky * row + (size_t)kx * pixel;
+            if (n == CH)
+                for (int k = 0; k < CH; k++) m[k] = q[k] > m[k] ? q[k] : m[k];
+            else
+                for (int k = 0; k < n; k++) m[k] = q[k] > m[k] ? q[k] : m[k];
+        }
+}
+
 static void maxpool_row(void *ctx, int task, int thread) {
     (void)thread;
     const maxpool_job *j = ctx;
@@ -31,8 +46,7 @@ static void maxpool_row(void *ctx, int task, int thread) {
         const size_t at = (((size_t)b * j->oh + oy) * j->ow + ox) * j->c;
         const int x0 = ox * j->stride - j->pad, kx0 = x0 < 0 ? -x0 : 0;
         const int kx1 = x0 + j->size > j->w ? j->w - x0 : j->size;
-        /* CH channels at a time in a local array: the compiler keeps it in vector registers
-         * (with o and the input possibly aliasing, it would otherwise store every step) */
+        /* CH channels at a time */
         for (int c0 = 0; c0 < j->c; c0 += CH) {
             const int n = j->c - c0 < CH ? j->c - c0 : CH;
             if (j->in8) { /* bytes: their max in bytes, nothing to round */
@@ -46,19 +60,12 @@ static void maxpool_row(void *ctx, int task, int thread) {
                 continue;
             }
             float m[CH];
-            for (int k = 0; k < CH; k++) m[k] = -FLT_MAX;
-            for (int ky = ky0; ky < ky1; ky++)
-                for (int kx = kx0; kx < kx1; kx++) {
-                    const float *p = j->in + image + ((size_t)(y0 + ky) * j->w + x0 + kx) * j->c + c0;
-                    if (n == CH)
-                        for (int k = 0; k < CH; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
-                    else
-                        for (int k = 0; k < n; k++) m[k] = p[k] > m[k] ? p[k] : m[k];
-                }
+            maxpool_window_f32(j->in + image + ((size_t)(y0 + ky0) * j->w + x0 + kx0) * j->c + c0,
+                               (size_t)j->w * j->c, j->c, ky1 - ky0, kx1 - kx0, n, m);
             if (j->qout)
                 for (int k = 0; k < n; k++) j->qout[at + c0 + k] = rn_quantize_u8(m[k] / j->qscale);
             else
-                for (int k = 0; k < n; k++) j->out[at + c0 + k] = m[k];
+                memcpy(j->out + at + c0, m, (size_t)n * sizeof(float));
         }
     }
 }
