@@ -366,6 +366,30 @@ static void test_qdense(void) {
     rn_pool_free(pool);
 }
 
+/* The one rounding of the quantizing ops against its definition: clamp to 0..255, then the
+ * nearest integer, halves to even (nearbyintf in the default rounding mode), around every
+ * half and integer, at both ends, for -0, infinities and huge values; a NaN gives 0 or 255. */
+static void test_quantize_u8(void) {
+    int bad = 0, checked = 0;
+    for (int k = -3; k <= 258; k++)
+        for (int half = 0; half < 2; half++) {
+            float v = (float)k + (half ? 0.5f : 0.0f);
+            float around[5] = {v, nextafterf(v, -INFINITY), nextafterf(v, INFINITY), -v, v / 3.0f};
+            for (int i = 0; i < 5; i++) {
+                const float x = around[i];
+                const int want = x <= 0.0f ? 0 : x >= 255.0f ? 255 : (int)nearbyintf(x);
+                bad += rn_quantize_u8(x) != want;
+                checked++;
+            }
+        }
+    const float ends[] = {-0.0f, 0.0f, -INFINITY, INFINITY, -1e30f, 1e30f, 4194304.5f, -4194304.5f, 255.49f};
+    const int want_ends[] = {0, 0, 0, 255, 0, 255, 255, 0, 255};
+    for (size_t i = 0; i < sizeof ends / sizeof *ends; i++, checked++) bad += rn_quantize_u8(ends[i]) != want_ends[i];
+    const int nan = rn_quantize_u8(NAN);
+    CHECK(bad == 0, "%d of %d values rounded otherwise than clamp-then-nearbyintf", bad, checked);
+    CHECK(nan == 0 || nan == 255, "NaN quantized to %d", nan);
+}
+
 /* The int8 input: CHW floats -> NHWC bytes, byte for byte rn_quantize_u8(x / scale + zero)
  * with the pool splitting the rows, on values below 0, above 255 and on the halves, where
  * rounding to even decides. */
@@ -582,6 +606,7 @@ int main(void) {
         }
     resnet_model_free(m);
     RUN(test_sha256);
+    RUN(test_quantize_u8);
     RUN(test_input_u8);
     RUN(test_qconv_driver);
     RUN(test_qdense);
