@@ -111,31 +111,37 @@ typedef struct qconv_job {
 enum { STEM_RUN = 7 * 3 };
 
 /* The patches of output rows m0..m0+mb, row r at dst + r * kp: the window's taps in (ky, kx,
- * ci) order, the activation zero point where it hangs over the padding and past k. */
+ * ci) order, the activation zero point where it hangs over the padding and past k. The output
+ * pixel of row m0 is found once, then stepped: no division per row. */
 static void gather_patches(const qconv_job *j, int m0, int mb, uint8_t *dst) {
     const rn_conv *c = j->c;
     const int per_image = j->oh * j->ow, kp = c->q->kp, z = c->q->a_zero, run = c->kw * c->cin;
+    const size_t row_bytes = (size_t)j->w * c->cin;
+    int b = m0 / per_image, oy = m0 % per_image / j->ow, ox = m0 % j->ow;
     for (int r = 0; r < mb; r++, dst += kp) {
-        int m = m0 + r, b = m / per_image, rem = m % per_image;
-        int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
-        const uint8_t *img = j->in + (size_t)b * j->h * j->w * c->cin;
+        const int iy0 = oy * c->stride - c->pad, ix0 = ox * c->stride - c->pad;
+        const uint8_t *img = j->in + (size_t)b * j->h * row_bytes;
+        const int inside = ix0 >= 0 && ix0 + c->kw <= j->w;
         uint8_t *d = dst;
         for (int ky = 0; ky < c->kh; ky++, d += run) {
-            int iy = iy0 + ky;
+            const int iy = iy0 + ky;
             if (iy < 0 || iy >= j->h) memset(d, z, (size_t)run);
-            else if (ix0 >= 0 && ix0 + c->kw <= j->w) { /* a window row inside the image: one run in NHWC */
-                const uint8_t *src = img + ((size_t)iy * j->w + ix0) * c->cin;
+            else if (inside) { /* a window row inside the image: one run in NHWC */
+                const uint8_t *src = img + (size_t)iy * row_bytes + (size_t)ix0 * c->cin;
                 if (run == STEM_RUN) memcpy(d, src, STEM_RUN); /* inlined: most of the stem's rows */
                 else memcpy(d, src, (size_t)run);
-            }
-            else
+            } else
                 for (int kx = 0; kx < c->kw; kx++) {
-                    int ix = ix0 + kx;
+                    const int ix = ix0 + kx;
                     if (ix < 0 || ix >= j->w) memset(d + kx * c->cin, z, (size_t)c->cin);
-                    else memcpy(d + kx * c->cin, img + ((size_t)iy * j->w + ix) * c->cin, (size_t)c->cin);
+                    else memcpy(d + kx * c->cin, img + (size_t)iy * row_bytes + (size_t)ix * c->cin, (size_t)c->cin);
                 }
         }
         memset(d, z, (size_t)(kp - c->k));
+        if (++ox == j->ow) {
+            ox = 0;
+            if (++oy == j->oh) oy = 0, b++;
+        }
     }
 }
 
