@@ -1,12 +1,14 @@
 /* test_ops.c - every operator against a naive loop version, on random shapes (odd
  * sizes, padding edges, M/N/K tails), for every kernel path this CPU can run. */
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "testutil.h"
 #include "common.h"
 #include "ops/conv.h"
+#include "ops/exec.h"
 #include "ops/pool.h"
 #include "emulated_kernels.h"
 
@@ -370,31 +372,50 @@ static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
 
 static void test_ukernel(void) { for_each_path(ukernel_tails); }
 
+/* The three max pools (floats, floats quantized on the way out, bytes) against the window's
+ * maximum by definition, on odd maps and channel counts on both sides of the chunks the
+ * pool vectorises (16 floats, 64 bytes). */
 static void test_maxpool(void) {
     rn_pool *pool = rn_pool_create(2);
     rn_exec ex = {rn_kernels_select(RESNET_KERNELS_C), pool, NULL, NULL};
-    for (int r = 0; r < 10; r++) {
-        int n = irand(1, 2), h = irand(1, 12), w = irand(1, 12), c = irand(1, 9);
+    for (int r = 0; r < 16; r++) {
+        int n = irand(1, 2), h = irand(1, 12), w = irand(1, 12), c = r < 8 ? irand(1, 9) : irand(10, 150);
         int oh, ow;
         rn_maxpool_out_size(h, w, 3, 2, 1, &oh, &ow);
-        float *in = rand_buf((size_t)n * h * w * c), *out = rand_buf((size_t)n * oh * ow * c);
-        int bad = 0;
+        const size_t count = (size_t)n * h * w * c, out_count = (size_t)n * oh * ow * c;
+        float *in = rand_buf(count), *out = rand_buf(out_count);
+        uint8_t *in8 = malloc(count), *q = malloc(out_count), *q8 = malloc(out_count);
+        for (size_t i = 0; i < count; i++) in8[i] = (uint8_t)irand(0, 255);
+        const float scale = 0.0037f;
+        int bad = 0, bad_q = 0, bad8 = 0;
         rn_maxpool_forward(&ex, in, n, h, w, c, 3, 2, 1, out);
+        rn_maxpool_forward_u8(&ex, in, n, h, w, c, 3, 2, 1, scale, q);
+        rn_maxpool_forward_u8u8(&ex, in8, n, h, w, c, 3, 2, 1, q8);
         for (int b = 0; b < n; b++)
             for (int oy = 0; oy < oh; oy++)
                 for (int ox = 0; ox < ow; ox++)
                     for (int ch = 0; ch < c; ch++) {
                         float m = -INFINITY;
+                        int m8 = 0;
                         for (int ky = 0; ky < 3; ky++)
                             for (int kx = 0; kx < 3; kx++) {
                                 int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
-                                if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-                                    m = fmaxf(m, in[(((size_t)b * h + iy) * w + ix) * c + ch]);
+                                if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                                    const size_t at = (((size_t)b * h + iy) * w + ix) * c + ch;
+                                    m = fmaxf(m, in[at]);
+                                    if (in8[at] > m8) m8 = in8[at];
+                                }
                             }
-                        bad += out[(((size_t)b * oh + oy) * ow + ox) * c + ch] != m;
+                        const size_t o = (((size_t)b * oh + oy) * ow + ox) * c + ch;
+                        bad += out[o] != m;
+                        bad_q += q[o] != rn_quantize_u8(m / scale);
+                        bad8 += q8[o] != m8;
                     }
         CHECK(bad == 0, "maxpool %dx%dx%d: %d wrong", h, w, c, bad);
+        CHECK(bad_q == 0, "maxpool to u8 %dx%dx%d: %d wrong", h, w, c, bad_q);
+        CHECK(bad8 == 0, "maxpool of bytes %dx%dx%d: %d wrong", h, w, c, bad8);
         rn_aligned_free(in); rn_aligned_free(out);
+        free(in8); free(q); free(q8);
     }
     rn_pool_free(pool);
 }
