@@ -2,7 +2,6 @@
 #include "ops/pool.h"
 
 #include <float.h>
-#include <string.h>
 
 void rn_maxpool_out_size(int h, int w, int size, int stride, int pad, int *oh, int *ow) {
     *oh = (h + 2 * pad - size) / stride + 1;
@@ -21,9 +20,9 @@ typedef struct {
 /* A window is 3 rows x 3 columns of pixels whatever its size (at most 3): where it hangs over
  * the padding, or is smaller, a missing row or column repeats the first one inside, and a
  * repeated pixel cannot change a max. Each channel's maximum is then one pass over 9 loads
- * with no running maximum kept in memory between taps, and the channel loop vectorises. */
-
-/* Channels 0..n of the window at columns x0, x1, x2 (element offsets, the channel chunk's
+ * with no running maximum kept in memory between taps, and the channel loop vectorises.
+ *
+ * Channels 0..n of the window at columns x0, x1, x2 (element offsets, the channel chunk's
  * included) of rows r, folded as v = x > v ? x : v in window order (a NaN never wins). The
  * nine taps are locals: loaded through an array inside the loop, they keep gcc from
  * vectorising it. The callers pass CH (CH8 bytes) channels at a time, then the rest: a
@@ -89,22 +88,20 @@ static void maxpool_row(void *ctx, int task, int thread) {
         if (j->in8) r8[i] = j->in8 + image + (size_t)ys[i] * row_len;
         else rf[i] = j->in + image + (size_t)ys[i] * row_len;
     }
+    const int chunk = j->in8 ? CH8 : CH, whole = c / chunk * chunk; /* then the rest */
     for (int ox = 0; ox < j->ow; ox++) {
         const size_t at = (((size_t)b * j->oh + oy) * j->ow + ox) * c;
         int xs[3];
         window_lines(ox * j->stride - j->pad, j->size, j->w, xs);
         const size_t x0 = (size_t)xs[0] * c, x1 = (size_t)xs[1] * c, x2 = (size_t)xs[2] * c;
         if (j->in8) {
-            const int whole = c / CH8 * CH8;
             for (int c0 = 0; c0 < whole; c0 += CH8) max_u8(r8, x0 + c0, x1 + c0, x2 + c0, CH8, j->qout + at + c0);
             max_u8(r8, x0 + whole, x1 + whole, x2 + whole, c - whole, j->qout + at + whole);
         } else if (j->qout) {
-            const int whole = c / CH * CH;
             for (int c0 = 0; c0 < whole; c0 += CH)
                 max_f32_quantized(rf, x0 + c0, x1 + c0, x2 + c0, CH, j->qscale, j->qout + at + c0);
             max_f32_quantized(rf, x0 + whole, x1 + whole, x2 + whole, c - whole, j->qscale, j->qout + at + whole);
         } else {
-            const int whole = c / CH * CH;
             for (int c0 = 0; c0 < whole; c0 += CH) max_f32(rf, x0 + c0, x1 + c0, x2 + c0, CH, j->out + at + c0);
             max_f32(rf, x0 + whole, x1 + whole, x2 + whole, c - whole, j->out + at + whole);
         }
