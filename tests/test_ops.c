@@ -153,6 +153,10 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {1, 1, 2, 32, 16, 3, 1, 1, 1, 1},    /* the same on the tap path: tiles skip the padding taps */
         {2, 7, 7, 48, 40, 3, 1, 1, 1, 1},    /* layer4's 7x7: row tiles wholly under the top/bottom padding */
         {1, 13, 11, 520, 32, 1, 1, 0, 1, 0}, /* K spans three chunks, M tail */
+        /* rows 4 KB apart, copied before the kernel reads them (conv.c, copy_rows) */
+        {1, 5, 27, 1024, 40, 1, 1, 0, 1, 1},
+        {2, 9, 7, 512, 48, 1, 2, 0, 0, 1},
+        {1, 4, 3, 1024, 16, 3, 1, 1, 1, 0},  /* and with padding rows among them */
         /* Winograd F(4x4,3x3): partial tiles at the right and bottom, many tile blocks, residual */
         {2, 13, 7, 16, 40, 3, 1, 1, 1, 1},
         {1, 1, 1, 8, 8, 3, 1, 1, 0, 1},
