@@ -2,21 +2,36 @@
 #include "ops/plan.h"
 
 rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads) {
-    rn_plan p = {.rows = rows, .panels = panels, .n_split = 1};
-    const int want_blocks = (rows + most_rows - 1) / most_rows;
-    p.block = ((rows + want_blocks - 1) / want_blocks + mr - 1) / mr * mr;
-    if (p.block > most_rows) p.block = most_rows;
-    p.blocks = (rows + p.block - 1) / p.block;
+    rn_plan p = {.rows = rows, .mr = mr, .panels = panels, .n_split = 1};
+    p.tiles = (rows + mr - 1) / mr;
+    const int per_block = most_rows / mr;
+    p.blocks = (p.tiles + per_block - 1) / per_block;
+    /* Each thread owns an equal share of the tasks (threadpool.c), so a count of blocks that
+     * the threads do not divide leaves one thread a block more than the other at the end: 14
+     * blocks at 2 threads is 7 each, 13 is 7 against 6 and the layer waits for the 7th. */
+    if (threads > 1 && p.blocks >= threads && p.blocks % threads) {
+        const int up = (p.blocks + threads - 1) / threads * threads;
+        if (up <= p.tiles) p.blocks = up;
+    }
+    p.block = (p.tiles + p.blocks - 1) / p.blocks * mr;
     const int want = 4 * threads;
     while (p.blocks * p.n_split < want && p.n_split * 2 <= panels) p.n_split *= 2;
     p.tasks = p.blocks * p.n_split;
     return p;
 }
 
+void rn_plan_block(const rn_plan *p, int b, int *r0, int *count) {
+    /* block b holds tiles [b * tiles / blocks, (b + 1) * tiles / blocks): sizes differ by one
+     * tile at most */
+    const int t0 = (int)((long)p->tiles * b / p->blocks), t1 = (int)((long)p->tiles * (b + 1) / p->blocks);
+    const int end = t1 * p->mr < p->rows ? t1 * p->mr : p->rows;
+    *r0 = t0 * p->mr;
+    *count = end - *r0;
+}
+
 void rn_plan_task(const rn_plan *p, int task, int *r0, int *count, int *p0, int *p1) {
     const int mt = task / p->n_split, nt = task % p->n_split;
-    *r0 = mt * p->block;
-    *count = p->rows - *r0 < p->block ? p->rows - *r0 : p->block;
+    rn_plan_block(p, mt, r0, count);
     *p0 = (int)((long)p->panels * nt / p->n_split);
     *p1 = (int)((long)p->panels * (nt + 1) / p->n_split);
 }

@@ -7,18 +7,24 @@
 
 typedef struct rn_plan {
     int rows;    /* rows to compute */
-    int block;   /* rows per block: a multiple of MR, at most the driver's largest */
+    int mr;      /* rows per micro-kernel tile */
+    int tiles;   /* tiles of mr rows (the last may be short) */
+    int block;   /* the most rows a block holds: a multiple of mr, at most the driver's largest */
     int blocks;  /* row blocks */
     int panels;  /* NR-column panels */
     int n_split; /* panel ranges per row block */
     int tasks;   /* blocks x n_split */
 } rn_plan;
 
-/* Plans rows in blocks of at most most_rows (a multiple of mr), as even as whole tiles of mr
- * rows allow: every block streams all of B, so 196 rows go as 102 + 94, not 120 + 76. The
- * panels are split in halves until there are about 4 tasks per thread (the 7x7 layers at
- * batch 1 have one or two row blocks). */
+/* Plans rows in blocks of at most most_rows (a multiple of mr), whole tiles of mr rows each,
+ * the blocks' sizes within a tile of one another: every block streams all of B, so 196 rows
+ * in 12-row tiles go as 96 + 100, not 120 + 76. With more blocks than threads, their count is
+ * a multiple of the threads where the tiles allow. The panels are split in halves until there
+ * are about 4 tasks per thread (the 7x7 layers at batch 1 have one or two row blocks). */
 rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads);
+
+/* Row block b's rows r0..r0+*count. */
+void rn_plan_block(const rn_plan *p, int b, int *r0, int *count);
 
 /* Task `task`'s rows r0..r0+*count and panels p0..p1. */
 void rn_plan_task(const rn_plan *p, int task, int *r0, int *count, int *p0, int *p1);

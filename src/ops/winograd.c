@@ -125,7 +125,9 @@ static int input_parts(const wino_job *j) { return (j->tb + TILES_PER_INPUT_TASK
 static void input_task(void *ctx, int task, int thread) {
     const wino_job *j = ctx;
     const int cin = j->c->cin, s = j->s, parts = input_parts(j);
-    const int b0 = task / parts * j->tb, b1 = b0 + j->tb < j->tiles ? b0 + j->tb : j->tiles;
+    int b0, in_block;
+    rn_plan_block(&j->plan, task / parts, &b0, &in_block);
+    const int b1 = b0 + in_block;
     const int t0 = b0 + task % parts * TILES_PER_INPUT_TASK;
     const int count = b1 - t0 < TILES_PER_INPUT_TASK ? b1 - t0 : TILES_PER_INPUT_TASK;
     float *v = j->ex->work;
