@@ -311,8 +311,8 @@ static void test_conv(void) {
         {1, 7, 7, 64, 64, 1, 1, 0, 1, 1},   /* 1x1 with the residual: 49 rows, a 1-row tail */
         {2, 9, 11, 3, 64, 7, 2, 3, 0, 1},   /* the stem's im2col: stays fp32 */
         {1, 6, 5, 17, 40, 3, 1, 1, 0, 0},   /* odd cin under every tap, cout past a panel */
-        {1, 8, 8, 300, 33, 1, 2, 0, 1, 0},  /* depth past one chunk (KC), stride 2 */
-        {1, 5, 5, 520, 64, 3, 1, 1, 0, 1},  /* 3x3 with a chunked, even depth per tap */
+        {1, 8, 8, 600, 33, 1, 2, 0, 1, 0},  /* depth past one chunk (KC), stride 2 */
+        {1, 5, 5, 1040, 64, 3, 1, 1, 0, 1}, /* 3x3 with a chunked, even depth per tap */
     };
     /* 3x3 stride 1 with cin a multiple of 8: Winograd F(4x4) (<= 128 channels), F(2x2);
      * with RN_CONV_WIDE F(4x4) to 256 and F(2x2) to 512 (layer4's width, its 7x7 map) */

@@ -149,11 +149,11 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {1, 7, 7, 32, 64, 3, 2, 1, 0, 1},    /* v1.5 strided 3x3 */
         {1, 8, 8, 64, 128, 1, 2, 0, 0, 0},   /* strided 1x1 (v1, downsample) */
         {1, 7, 7, 48, 64, 1, 1, 0, 1, 1},    /* 1x1 + residual + relu */
-        {3, 1, 1, 300, 37, 1, 1, 0, 0, 0},   /* the fc: odd N (tail panel), K past one chunk */
+        {3, 1, 1, 600, 37, 1, 1, 0, 0, 0},   /* the fc: odd N (tail panel), K past one chunk */
         {1, 1, 1, 5, 3, 3, 1, 1, 0, 0},      /* 1x1 image with 3x3 window: all padding but the centre */
         {1, 1, 2, 32, 16, 3, 1, 1, 1, 1},    /* the same on the tap path: tiles skip the padding taps */
         {2, 7, 7, 48, 40, 3, 1, 1, 1, 1},    /* layer4's 7x7: row tiles wholly under the top/bottom padding */
-        {1, 13, 11, 520, 32, 1, 1, 0, 1, 0}, /* K spans three chunks, M tail */
+        {1, 13, 11, 1100, 32, 1, 1, 0, 1, 0}, /* K spans three chunks, M tail */
         /* rows 4 KB apart, copied before the kernel reads them (conv.c, copy_rows) */
         {1, 5, 27, 1024, 40, 1, 1, 0, 1, 1},
         {2, 9, 7, 512, 48, 1, 2, 0, 0, 1},
