@@ -38,6 +38,21 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
 #define FETCHC(i) _mm_prefetch((const char *)cp[i], _MM_HINT_T0); _mm_prefetch((const char *)(cp[i] + 16), _MM_HINT_T0);
 #define FETCHR(i) _mm_prefetch((const char *)rp[i], _MM_HINT_T0); _mm_prefetch((const char *)(rp[i] + 16), _MM_HINT_T0);
 
+/* Asks for the lines of rows from..to-1 that the tile reads or writes after its k loop. */
+#define FETCH_AFTER(from, to)                                                                  \
+    for (int i = (from); i < (to); i++) {                                                      \
+        if (res && (flags & RN_UK_FINAL)) { FETCHR(i) }                                        \
+        if (flags & RN_UK_INIT_BIAS) { FETCHC(i) }                                             \
+    }
+
+/* Depth pairs kp0..kp1-1: a pair row of B against every row's A pair. */
+#define PAIR_STEPS(ROWS, kp0, kp1)                                                             \
+    for (int kp = (kp0); kp < (kp1); kp++) {                                                   \
+        const __m512bh b0 = bf16_load32(b), b1 = bf16_load32(b + 32);                          \
+        b += 64;                                                                               \
+        ROWS(STEP)                                                                             \
+    }
+
 #define TILE_BODY(ROWS, rows)                                                                  \
     float *cp[rows];                                                                           \
     const float *rp[rows];                                                                     \
@@ -47,13 +62,11 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
         rp[i] = res ? res + (size_t)r * ldr : NULL;                                            \
     }                                                                                          \
     ROWS(DECL)                                                                                 \
-    /* the residual and a new tile's C are touched after the k loop: fetched now, they arrive \
-     * while it runs (as the fp32 kernel does) */                                              \
-    if (res && (flags & RN_UK_FINAL)) {                                                        \
-        ROWS(FETCHR)                                                                           \
-    }                                                                                          \
+    /* the residual and a new tile's C are touched after the k loop: fetched during it, they   \
+     * arrive while it runs, half the rows at the start and half midway (as the fp32 kernel    \
+     * does, and for the same reason) */                                                       \
+    FETCH_AFTER(0, rows / 2)                                                                   \
     if (flags & RN_UK_INIT_BIAS) {                                                             \
-        ROWS(FETCHC)                                                                           \
         const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);              \
         ROWS(INIT)                                                                             \
     } else {                                                                                   \
@@ -61,11 +74,9 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
     }                                                                                          \
     ROWS(APTR)                                                                                 \
     const int pairs = (kc + 1) / 2;                                                            \
-    for (int kp = 0; kp < pairs; kp++) {                                                       \
-        const __m512bh b0 = bf16_load32(b), b1 = bf16_load32(b + 32);                          \
-        b += 64;                                                                               \
-        ROWS(STEP)                                                                             \
-    }                                                                                          \
+    PAIR_STEPS(ROWS, 0, pairs / 2)                                                             \
+    FETCH_AFTER(rows / 2, rows)                                                                \
+    PAIR_STEPS(ROWS, pairs / 2, pairs)                                                         \
     if (flags & RN_UK_FINAL) {                                                                 \
         if (res) {                                                                             \
             ROWS(ADDR)                                                                         \

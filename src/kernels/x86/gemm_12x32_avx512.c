@@ -21,14 +21,29 @@
 #define INIT(i) x##i##0 = b0; x##i##1 = b1;
 #define LOADC(i) x##i##0 = _mm512_loadu_ps(cp[i]); x##i##1 = _mm512_loadu_ps(cp[i] + 16);
 #define APTR(i) const float *a##i = a[i];
-#define STEP(i) { const __m512 av = _mm512_set1_ps(a##i[k]); \
+#define STEP(i) { const __m512 av = _mm512_set1_ps(a##i[k]);                                   \
                   x##i##0 = _mm512_fmadd_ps(av, b0, x##i##0); x##i##1 = _mm512_fmadd_ps(av, b1, x##i##1); }
-#define ADDR(i) x##i##0 = _mm512_add_ps(x##i##0, _mm512_loadu_ps(rp[i])); \
+#define ADDR(i) x##i##0 = _mm512_add_ps(x##i##0, _mm512_loadu_ps(rp[i]));                      \
                 x##i##1 = _mm512_add_ps(x##i##1, _mm512_loadu_ps(rp[i] + 16));
 #define RELU(i) x##i##0 = _mm512_max_ps(x##i##0, z); x##i##1 = _mm512_max_ps(x##i##1, z);
 #define STORE(i) if (i < mr) { _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1); }
 #define FETCHC(i) _mm_prefetch((const char *)cp[i], _MM_HINT_T0); _mm_prefetch((const char *)(cp[i] + 16), _MM_HINT_T0);
 #define FETCHR(i) _mm_prefetch((const char *)rp[i], _MM_HINT_T0); _mm_prefetch((const char *)(rp[i] + 16), _MM_HINT_T0);
+
+/* Asks for the lines of rows from..to-1 that the tile reads or writes after its k loop. */
+#define FETCH_AFTER(from, to)                                                                  \
+    for (int i = (from); i < (to); i++) {                                                      \
+        if (res && (flags & RN_UK_FINAL)) { FETCHR(i) }                                        \
+        if (flags & RN_UK_INIT_BIAS) { FETCHC(i) }                                             \
+    }
+
+/* Steps k0..k1-1 of the depth: a row of B against every row's A value. */
+#define K_STEPS(ROWS, k0, k1)                                                                  \
+    for (int k = (k0); k < (k1); k++) {                                                        \
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                    \
+        b += 32;                                                                               \
+        ROWS(STEP)                                                                             \
+    }
 
 /* One tile over the rows of ROWS (rows = how many it has). */
 #define TILE_BODY(ROWS, rows)                                                                  \
@@ -42,25 +57,22 @@
         rp[i] = res ? res + (size_t)r * ldr : NULL;                                            \
     }                                                                                          \
     ROWS(DECL)                                                                                 \
-    /* A tile's residual, and a new tile's C, are touched only after the k loop: fetched now,  \
-     * they arrive while it runs instead of stalling its end (layer1's 64-deep 1x1s write 3.2  \
-     * MB a layer, no longer in L2: 12% of their time) */                                      \
-    if (res && (flags & RN_UK_FINAL)) {                                                        \
-        ROWS(FETCHR)                                                                           \
-    }                                                                                          \
+    /* A tile's residual, and a new tile's C, are touched only after the k loop: fetched       \
+     * during it, they arrive while it runs instead of stalling its end (layer1's 64-deep 1x1s \
+     * write 3.2 MB a layer, no longer in L2: 12% of their time). Half the rows' lines are     \
+     * asked for at the start and half midway: all 48 of a full tile at once left those 1x1s   \
+     * 5-15% slower (Zen 4), likely more misses than the L1 keeps in flight. */                \
+    FETCH_AFTER(0, rows / 2)                                                                   \
     if (flags & RN_UK_INIT_BIAS) {                                                             \
-        ROWS(FETCHC)                                                                           \
         const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);              \
         ROWS(INIT)                                                                             \
     } else {                                                                                   \
         ROWS(LOADC)                                                                            \
     }                                                                                          \
     ROWS(APTR)                                                                                 \
-    for (int k = 0; k < kc; k++) {                                                             \
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                    \
-        b += 32;                                                                               \
-        ROWS(STEP)                                                                             \
-    }                                                                                          \
+    K_STEPS(ROWS, 0, kc / 2)                                                                   \
+    FETCH_AFTER(rows / 2, rows)                                                                \
+    K_STEPS(ROWS, kc / 2, kc)                                                                  \
     if (flags & RN_UK_FINAL) {                                                                 \
         if (res) {                                                                             \
             ROWS(ADDR)                                                                         \
