@@ -39,10 +39,19 @@
 # --model ours: our default weights (Keras' ResNet-50 v1) on both sides, theirs through `resnet
 # export`: the same network, the same work.
 #
+# --layers: where the time goes, layer kind by layer kind, in each of the three settings: ours
+# from `resnet bench --profile`, theirs from ONNX Runtime's own profiler (ort-bench.js
+# --profile), each the best time of every layer over ITERS runs, summed over the layers of a
+# kind ("1x1/1 1024->256 14x14": window/stride, channels, output size). fp32 or --bf16 (ours)
+# against their fp32; not --int8 (their int8 profile does not name the windows). By default
+# theirs is torchvision's v1.5, which strides the 3x3 of a stage's first block where v1
+# strides the 1x1: those kinds appear on one side only. --model ours compares the same layers.
+#
 #   bench/vs-onnxruntime.sh [--model NAME] [--wide] [ROUNDS]   (default 9 rounds of ITERS=6 timed runs each)
 #   bench/vs-onnxruntime.sh [--model NAME] --int8 [ROUNDS [INT8FILE]]
 #   bench/vs-onnxruntime.sh [--model NAME] [--wide] --bf16 [ROUNDS]
 #   bench/vs-onnxruntime.sh [--model NAME] [--wide] --steady [PROCESSES]  (default 10, ITERS=20 timed runs each)
+#   bench/vs-onnxruntime.sh [--model NAME] [--wide] [--bf16] --layers      (ITERS=6 timed runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INT8=0 STEADY=0 NET=resnet50
@@ -65,6 +74,9 @@ BF16=0
 if ((!INT8)) && [ "${1:-}" = --bf16 ]; then BF16=1; shift; fi
 if ((INT8)) && [ "$NET" = ours ]; then echo "--model ours is fp32: resnet export writes fp32 graphs" >&2; exit 2; fi
 if [ "${1:-}" = --steady ]; then STEADY=1; shift; fi
+LAYERS=0
+if ((!STEADY)) && [ "${1:-}" = --layers ]; then LAYERS=1; shift; fi
+if ((LAYERS && INT8)); then echo "--layers is for fp32 and bf16: ONNX Runtime's int8 profile does not name the windows" >&2; exit 2; fi
 ROUNDS=${1:-9}
 ITERS=${ITERS:-$( ((STEADY)) && echo 20 || echo 6)}
 ORT_VERSION=1.30.0
@@ -162,6 +174,44 @@ theirs_ms() { node bench/ort-bench.js "$MODEL" "$threads" "$batch" "$ITERS" | fi
 machine() {
   echo "($NET; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); kernels: $("$BIN" bench "${OURS[@]}" --iters 1 --warmup 0 | sed -n 2p | sed 's/, threads .*//'))"
 }
+
+if ((LAYERS)); then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  for setting in "1 1" "1 2" "8 2"; do
+    set -- $setting
+    batch=$1 threads=$2
+    "$BIN" bench "${OURS[@]}" --batch "$batch" --threads "$threads" --iters "$ITERS" --profile | awk '
+      /^per layer, best of/ { on = 1; next }
+      /^  sum of layers/ { on = 0 }
+      on && /%$/ && $1 != "layer" {
+        kind = ($1 == "input" || $1 == "maxpool" || $1 == "avgpool" || $1 == "fc") ? $1 : $2 " " $3 " " $4
+        printf "%s\t%s\n", kind, $(NF - 2)
+      }' >"$tmp/ours"
+    node bench/ort-bench.js --profile "$MODEL" "$threads" "$batch" "$ITERS" >"$tmp/theirs"
+    [ -s "$tmp/ours" ] && [ -s "$tmp/theirs" ] || { echo "--layers: a profile came back empty" >&2; exit 1; }
+    echo
+    echo "batch $batch, $threads thread(s): ms per batch, each layer's best of $ITERS runs, summed by kind"
+    awk -F'\t' '
+      FNR == 1 { side++ }
+      { if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+        sum[side, $1] += $2; count[side, $1]++; total[side] += $2 }
+      function cell(s, k) { return count[s, k] ? sprintf("%9.3f", sum[s, k]) : sprintf("%9s", "-") }
+      END {
+        printf "%-26s %7s %9s %9s %7s\n", "layer kind", "layers", "resnet", "onnxrt", "ratio"
+        print "(ratio: resnet/onnxrt, time per layer of the kind; <1 means we are faster)"
+        for (i = 1; i <= n; i++) {
+          k = order[i]
+          # per layer: the two networks may hold a kind a different number of times
+          r = count[1, k] && count[2, k] ? sprintf("%7.2f", (sum[1, k] / count[1, k]) / (sum[2, k] / count[2, k])) : sprintf("%7s", "")
+          printf "%-26s %3d/%-3d %s %s %s\n", k, count[1, k], count[2, k], cell(1, k), cell(2, k), r
+        }
+        printf "%-26s %7s %9.3f %9.3f %7.2f\n", "all layers", "", total[1], total[2], total[1] / total[2]
+      }' "$tmp/ours" "$tmp/theirs"
+  done
+  machine
+  exit 0
+fi
 
 if ((STEADY)); then
   batch=1 threads=2
