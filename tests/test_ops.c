@@ -494,17 +494,22 @@ static void test_pool_two_callers_at_once(void) {
     rn_pool_free(pool);
 }
 
+/* Channel counts below, at and past the pool's 16-channel chunks, with a tail. */
 static void test_avgpool(void) {
-    int n = 2, h = 7, w = 5, c = 11;
-    float *in = rand_buf((size_t)n * h * w * c), out[22];
-    rn_avgpool_forward(in, n, h, w, c, out);
-    for (int b = 0; b < n; b++)
-        for (int ch = 0; ch < c; ch++) {
-            double s = 0;
-            for (int p = 0; p < h * w; p++) s += in[((size_t)b * h * w + p) * c + ch];
-            CHECK(fabs(out[b * c + ch] - s / (h * w)) < 1e-6, "avgpool b=%d c=%d", b, ch);
-        }
-    rn_aligned_free(in);
+    static const int cs[] = {1, 11, 16, 37, 100};
+    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+        const int n = 2, h = 7, w = 5, c = cs[k];
+        float *in = rand_buf((size_t)n * h * w * c), *out = malloc((size_t)n * c * sizeof(float));
+        rn_avgpool_forward(in, n, h, w, c, out);
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++) {
+                double s = 0;
+                for (int p = 0; p < h * w; p++) s += in[((size_t)b * h * w + p) * c + ch];
+                CHECK(fabs(out[b * c + ch] - s / (h * w)) < 1e-6, "avgpool c=%d b=%d ch=%d", c, b, ch);
+            }
+        rn_aligned_free(in);
+        free(out);
+    }
 }
 
 static void test_softmax_topk(void) {

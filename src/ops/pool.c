@@ -129,14 +129,21 @@ void rn_maxpool_forward_u8u8(const rn_exec *ex, const uint8_t *in, int n, int h,
     rn_pool_run(ex->pool, n * j.oh, maxpool_row, &j);
 }
 
-void rn_avgpool_forward(const float *in, int n, int h, int w, int c, float *out) {
+/* Each channel's sum runs over the pixels in order, as a plain loop would. The channels go
+ * 16 at a time in a loop of constant length, which gcc -O2 vectorises (it left the loop over
+ * all c channels scalar: 0.24 ms at batch 8 on Zen 4 against 0.05 for ONNX Runtime's). */
+enum { AVG_CHUNK = 16 };
+void rn_avgpool_forward(const float *restrict in, int n, int h, int w, int c, float *restrict out) {
     const int hw = h * w;
     for (int b = 0; b < n; b++) {
         float *o = out + (size_t)b * c;
         for (int ch = 0; ch < c; ch++) o[ch] = 0.0f;
         for (int p = 0; p < hw; p++) {
             const float *x = in + ((size_t)b * hw + p) * c;
-            for (int ch = 0; ch < c; ch++) o[ch] += x[ch];
+            int ch = 0;
+            for (; ch + AVG_CHUNK <= c; ch += AVG_CHUNK)
+                for (int i = 0; i < AVG_CHUNK; i++) o[ch + i] += x[ch + i];
+            for (; ch < c; ch++) o[ch] += x[ch];
         }
         for (int ch = 0; ch < c; ch++) o[ch] /= (float)hw;
     }
