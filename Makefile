@@ -110,7 +110,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/emulated_kernels.h $(BUILD)/l
 
 # The AVX-512 micro-kernel compiled against plain-C stand-ins for its intrinsics, so the
 # operator tests check its logic on CPUs without AVX-512 (tests/avx512_emulation.h).
-$(BUILD)/tests/avx512_emulated.o: src/kernels/x86/gemm_12x32_avx512.c tests/avx512_emulation.h src/kernels/kernels.h
+$(BUILD)/tests/avx512_emulated.o: src/kernels/x86/gemm_12x32_avx512.c src/kernels/x86/tile_fetch.inc tests/avx512_emulation.h src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512_emulation.h -c $< -o $@
 # The portable kernel's plain-loop version (what compilers other than GCC and Clang build),
@@ -148,7 +148,7 @@ $(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kern
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mavx2 -mfma -include tests/avxvnni_emulation.h -c $< -o $@
 # The bf16 kernel on stand-ins (tests/avx512bf16_emulation.h), for CPUs without AVX512-BF16.
-$(BUILD)/tests/avx512bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_avx512bf16.c tests/avx512bf16_emulation.h tests/avx512_emulation.h src/kernels/kernels.h
+$(BUILD)/tests/avx512bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_avx512bf16.c src/kernels/x86/tile_fetch.inc tests/avx512bf16_emulation.h tests/avx512_emulation.h src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512bf16_emulation.h -c $< -o $@
 # The AMX kernels on a plain-C model of the tiles (tests/amx_emulation.h), for CPUs without AMX.

@@ -21,21 +21,13 @@
 #define INIT(i) x##i##0 = b0; x##i##1 = b1;
 #define LOADC(i) x##i##0 = _mm512_loadu_ps(cp[i]); x##i##1 = _mm512_loadu_ps(cp[i] + 16);
 #define APTR(i) const float *a##i = a[i];
-#define STEP(i) { const __m512 av = _mm512_set1_ps(a##i[k]);                                   \
+#define STEP(i) { const __m512 av = _mm512_set1_ps(a##i[k]); \
                   x##i##0 = _mm512_fmadd_ps(av, b0, x##i##0); x##i##1 = _mm512_fmadd_ps(av, b1, x##i##1); }
-#define ADDR(i) x##i##0 = _mm512_add_ps(x##i##0, _mm512_loadu_ps(rp[i]));                      \
+#define ADDR(i) x##i##0 = _mm512_add_ps(x##i##0, _mm512_loadu_ps(rp[i])); \
                 x##i##1 = _mm512_add_ps(x##i##1, _mm512_loadu_ps(rp[i] + 16));
 #define RELU(i) x##i##0 = _mm512_max_ps(x##i##0, z); x##i##1 = _mm512_max_ps(x##i##1, z);
 #define STORE(i) if (i < mr) { _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1); }
-#define FETCHC(i) _mm_prefetch((const char *)cp[i], _MM_HINT_T0); _mm_prefetch((const char *)(cp[i] + 16), _MM_HINT_T0);
-#define FETCHR(i) _mm_prefetch((const char *)rp[i], _MM_HINT_T0); _mm_prefetch((const char *)(rp[i] + 16), _MM_HINT_T0);
-
-/* Asks for the lines of rows from..to-1 that the tile reads or writes after its k loop. */
-#define FETCH_AFTER(from, to)                                                                  \
-    for (int i = (from); i < (to); i++) {                                                      \
-        if (res && (flags & RN_UK_FINAL)) { FETCHR(i) }                                        \
-        if (flags & RN_UK_INIT_BIAS) { FETCHC(i) }                                             \
-    }
+#include "tile_fetch.inc"
 
 /* Steps k0..k1-1 of the depth: a row of B against every row's A value. */
 #define K_STEPS(ROWS, k0, k1)                                                                  \
