@@ -130,20 +130,19 @@ void rn_maxpool_forward_u8u8(const rn_exec *ex, const uint8_t *in, int n, int h,
 }
 
 /* Each channel's sum runs over the pixels in order, as a plain loop would. The channels go
- * 16 at a time in a loop of constant length, which gcc -O2 vectorises (it left the loop over
- * all c channels scalar: 0.24 ms at batch 8 on Zen 4 against 0.05 for ONNX Runtime's). */
-enum { AVG_CHUNK = 16 };
+ * CH at a time in a loop of constant length, which gcc -O2 vectorises, as in the max pool
+ * (it left the loop over all c channels scalar: 0.24 ms at batch 8 on Zen 4 against 0.05 for
+ * ONNX Runtime's). */
 void rn_avgpool_forward(const float *restrict in, int n, int h, int w, int c, float *restrict out) {
-    const int hw = h * w;
+    const int hw = h * w, whole = c / CH * CH; /* then the rest */
     for (int b = 0; b < n; b++) {
         float *o = out + (size_t)b * c;
         for (int ch = 0; ch < c; ch++) o[ch] = 0.0f;
         for (int p = 0; p < hw; p++) {
             const float *x = in + ((size_t)b * hw + p) * c;
-            int ch = 0;
-            for (; ch + AVG_CHUNK <= c; ch += AVG_CHUNK)
-                for (int i = 0; i < AVG_CHUNK; i++) o[ch + i] += x[ch + i];
-            for (; ch < c; ch++) o[ch] += x[ch];
+            for (int c0 = 0; c0 < whole; c0 += CH)
+                for (int i = 0; i < CH; i++) o[c0 + i] += x[c0 + i];
+            for (int ch = whole; ch < c; ch++) o[ch] += x[ch];
         }
         for (int ch = 0; ch < c; ch++) o[ch] /= (float)hw;
     }
