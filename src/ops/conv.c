@@ -411,7 +411,7 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
     conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .res = residual, .relu = relu};
     j.copy_rows = c->w && !c->im2col && c->groups == 1 && (size_t)c->stride * c->cin * sizeof(float) % 4096 == 0;
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool));
+    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool), 0);
     rn_pool_run(ex->pool, j.plan.tasks, conv_task, &j);
 }
 

@@ -1,11 +1,18 @@
 /* plan.c - the one place that cuts a convolution's work into tasks (plan.h). */
 #include "ops/plan.h"
 
-rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads) {
+rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, int flags) {
     rn_plan p = {.rows = rows, .mr = mr, .panels = panels, .n_split = 1};
     p.tiles = (rows + mr - 1) / mr;
     const int per_block = most_rows / mr;
     p.blocks = (p.tiles + per_block - 1) / per_block;
+    /* A Winograd block's transformed input V is written by the threads that transform it and
+     * read by every thread that multiplies it. Split by panels (one block: 49 tiles, ResNet-50's
+     * layer2 and layer3 at batch 1), each thread reads the half the other wrote, and writes
+     * lines the other holds: when the two cores share no L3 (a VM's vCPUs, now and then) that
+     * cost those layers 1.5x their time (Zen 4, 2 threads). Split by rows, each thread
+     * transforms and multiplies its own tiles; each streams all the weights instead of half. */
+    if ((flags & RN_PLAN_ROWS_FIRST) && p.blocks < threads && p.tiles >= threads) p.blocks = threads;
     /* Each thread owns an equal share of the tasks (threadpool.c), so a count of blocks that
      * the threads do not divide leaves one thread a block more than the other at the end: 14
      * blocks at 2 threads is 7 each, 13 is 7 against 6 and the layer waits for the 7th. */

@@ -20,8 +20,12 @@ typedef struct rn_plan {
  * the blocks' sizes within a tile of one another: every block streams all of B, so 196 rows
  * in 12-row tiles go as 96 + 100, not 120 + 76. With more blocks than threads, their count is
  * a multiple of the threads where the tiles allow. The panels are split in halves until there
- * are about 4 tasks per thread (the 7x7 layers at batch 1 have one or two row blocks). */
-rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads);
+ * are about 4 tasks per thread (the 7x7 layers at batch 1 have one or two row blocks).
+ * RN_PLAN_ROWS_FIRST: with fewer blocks than threads, as many blocks as threads where the
+ * tiles allow, so that each thread's share is rows of its own, not panels of every row (for
+ * a driver whose rows carry data the thread made itself: plan.c says when it pays). */
+enum { RN_PLAN_ROWS_FIRST = 1 };
+rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, int flags);
 
 /* Row block b's rows r0..r0+*count. */
 void rn_plan_block(const rn_plan *p, int b, int *r0, int *count);

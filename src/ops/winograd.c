@@ -219,7 +219,7 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
                   (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, {0}};
     j.tiles = n * j.th * j.tw;
     /* The GEMMs' rows are the tiles: 49 tiles go as 30 + 19 rather than 48 + 1. */
-    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool));
+    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool), RN_PLAN_ROWS_FIRST);
     j.tb = j.plan.block;
     rn_pool_run(ex->pool, j.plan.blocks * input_parts(&j), input_task, &j);
     rn_pool_run(ex->pool, j.plan.tasks, gemm_task, &j);
