@@ -104,6 +104,11 @@ $(BUILD)/bench/qgemm-bench: bench/qgemm-bench.c $(BUILD)/libresnet.a
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -std=gnu11 -o $@ $< $(BUILD)/libresnet.a $(LDLIBS)
 qgemm-bench: $(BUILD)/bench/qgemm-bench
 
+# How far apart two CPUs are (bench/core-latency.c; bench/vs-onnxruntime.sh --steady).
+$(BUILD)/bench/core-latency: bench/core-latency.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -pthread -o $@ $<
+
 $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/emulated_kernels.h $(BUILD)/libresnet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests -o $@ $< $(TEST_EXTRA_$*) $(BUILD)/libresnet.a $(LDLIBS)

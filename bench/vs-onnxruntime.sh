@@ -23,7 +23,10 @@
 # --steady: ten separate processes of each engine at batch 1 on 2 threads (`resnet bench
 # --threads 2`), alternately, each one's median printed beside the other's from the same
 # seconds, then each engine's spread (slowest median / fastest - 1). When both engines slow
-# down in the same rounds the machine was slow then, not one engine.
+# down in the same rounds the machine was slow then, not one engine. Beside them, how far apart
+# CPUs 0 and 1 were just before (bench/core-latency.c: a cache line's round trip between them;
+# on a VM tens of ns when the host gives the two vCPUs cores that share an L3, hundreds when it
+# does not, and the host changes that from minute to minute).
 #
 # --bf16: ours in bf16 (`--precision bf16`: the fp32 weights converted as they load) against
 # ONNX Runtime's fp32 (its CPU provider runs no bf16 convolutions).
@@ -216,13 +219,17 @@ fi
 if ((STEADY)); then
   batch=1 threads=2
   spread() { sort -g | awk '{a[NR]=$1} END {printf "%.2f-%.2f ms, slowest/fastest - 1 = %.0f%%", a[1], a[NR], 100 * (a[NR] / a[1] - 1)}'; }
-  printf '%-9s %14s %14s\n' "process" "resnet (ms)" "onnxrt (ms)"
-  echo "(each: the median of $ITERS timed runs at batch 1 on 2 threads, in a process of its own)"
+  make -s build/bench/core-latency
+  apart() { build/bench/core-latency 2>/dev/null | sed -n 's/.*: \([0-9]*\) ns.*/\1/p'; }
+  printf '%-9s %14s %14s %16s\n' "process" "resnet (ms)" "onnxrt (ms)" "CPUs 0-1 (ns)"
+  echo "(each: the median of $ITERS timed runs at batch 1 on 2 threads, in a process of its own;"
+  echo " CPUs 0-1: a cache line's round trip between them just before, bench/core-latency.c)"
   ours=() theirs=()
   for ((r = 1; r <= ${1:-10}; r++)); do
+    ns=$(apart)
     if ((r % 2)); then x=$(ours_ms); y=$(theirs_ms); else y=$(theirs_ms); x=$(ours_ms); fi
     ours+=("$x") theirs+=("$y")
-    printf '%-9s %14s %14s\n' "$r" "$x" "$y"
+    printf '%-9s %14s %14s %16s\n' "$r" "$x" "$y" "${ns:--}"
   done
   echo "resnet:  $(printf '%s\n' "${ours[@]}" | spread)"
   echo "onnxrt:  $(printf '%s\n' "${theirs[@]}" | spread)"
