@@ -530,47 +530,49 @@ static void test_softmax_topk(void) {
  * largest and within a tile of one another; with more blocks than threads the threads
  * divide their count wherever there are tiles enough; with fewer, rows first makes one a
  * thread where there are tiles enough; the tasks cover every panel of every block once. */
+static void check_plan(int rows, int mr, int most, int panels, int threads, int rows_first) {
+    rn_plan p = rn_plan_make(rows, most, mr, panels, threads, rows_first ? RN_PLAN_ROWS_FIRST : 0);
+    const int tiles = (rows + mr - 1) / mr;
+    int next = 0, small = rows, big = 0, bad = 0;
+    for (int k = 0; k < p.blocks; k++) {
+        int r0, count;
+        rn_plan_block(&p, k, &r0, &count);
+        bad |= r0 != next || count < 1 || count > p.block || r0 % mr;
+        const int t = (count + mr - 1) / mr;
+        if (t < small) small = t;
+        if (t > big) big = t;
+        next = r0 + count;
+    }
+    CHECK(!bad && next == rows && p.block <= most && p.block % mr == 0 && big - small <= 1,
+          "rows %d mr %d most %d threads %d: blocks %d of at most %d rows cover %d rows, "
+          "tiles %d..%d a block", rows, mr, most, threads, p.blocks, p.block, next, small, big);
+    const int most_tiles = most / mr, fewest = (tiles + most_tiles - 1) / most_tiles;
+    const int up = (fewest + threads - 1) / threads * threads;
+    const int want = threads > 1 && fewest >= threads && up <= tiles ? up
+                     : rows_first && fewest < threads && tiles >= threads ? threads
+                                                                          : fewest;
+    CHECK(p.blocks == want, "rows %d threads %d rows first %d: %d blocks, not %d", rows, threads, rows_first,
+          p.blocks, want);
+    int seen[9] = {0};
+    for (int task = 0; task < p.tasks; task++) {
+        int r0, count, p0, p1;
+        rn_plan_task(&p, task, &r0, &count, &p0, &p1);
+        for (int q = p0; q < p1; q++) seen[q]++;
+    }
+    for (int q = 0; q < panels; q++)
+        CHECK(seen[q] == p.blocks, "rows %d: panel %d in %d tasks, not %d", rows, q, seen[q], p.blocks);
+}
+
 static void test_plan(void) {
     static const int mrs[] = {4, 6, 12}, mosts[] = {120, 48};
     for (int rows = 1; rows <= 2600; rows += rows < 300 ? 1 : 37)
         for (size_t a = 0; a < 3; a++)
             for (size_t b = 0; b < 2; b++)
-                for (int threads = 1; threads <= 4; threads++)
-                    for (int rows_first = 0; rows_first < 2; rows_first++) {
-                        const int mr = mrs[a], most = mosts[b] / mr * mr, panels = 1 + rows % 9;
-                        const int flags = rows_first ? RN_PLAN_ROWS_FIRST : 0;
-                        rn_plan p = rn_plan_make(rows, most, mr, panels, threads, flags);
-                        const int tiles = (rows + mr - 1) / mr;
-                        int next = 0, small = rows, big = 0, bad = 0;
-                        for (int k = 0; k < p.blocks; k++) {
-                            int r0, count;
-                            rn_plan_block(&p, k, &r0, &count);
-                            bad |= r0 != next || count < 1 || count > p.block || r0 % mr;
-                            const int t = (count + mr - 1) / mr;
-                            if (t < small) small = t;
-                            if (t > big) big = t;
-                            next = r0 + count;
-                        }
-                        CHECK(!bad && next == rows && p.block <= most && p.block % mr == 0 && big - small <= 1,
-                              "rows %d mr %d most %d threads %d: blocks %d of at most %d rows cover %d rows, "
-                              "tiles %d..%d a block", rows, mr, most, threads, p.blocks, p.block, next, small, big);
-                        const int most_tiles = most / mr, fewest = (tiles + most_tiles - 1) / most_tiles;
-                        const int up = (fewest + threads - 1) / threads * threads;
-                        const int want = threads > 1 && fewest >= threads && up <= tiles ? up
-                                         : rows_first && fewest < threads && tiles >= threads ? threads
-                                                                                              : fewest;
-                        CHECK(p.blocks == want, "rows %d threads %d rows first %d: %d blocks, not %d", rows, threads,
-                              rows_first, p.blocks, want);
-                        int seen[9] = {0};
-                        for (int task = 0; task < p.tasks; task++) {
-                            int r0, count, p0, p1;
-                            rn_plan_task(&p, task, &r0, &count, &p0, &p1);
-                            for (int q = p0; q < p1; q++) seen[q]++;
-                        }
-                        for (int q = 0; q < panels; q++)
-                            CHECK(seen[q] == p.blocks, "rows %d: panel %d in %d tasks, not %d", rows, q, seen[q],
-                                  p.blocks);
-                    }
+                for (int threads = 1; threads <= 4; threads++) {
+                    const int mr = mrs[a], most = mosts[b] / mr * mr, panels = 1 + rows % 9;
+                    check_plan(rows, mr, most, panels, threads, 0);
+                    check_plan(rows, mr, most, panels, threads, 1);
+                }
 }
 
 int main(void) {
