@@ -175,7 +175,8 @@ typedef struct resnet_load_options {
                              * "input_size", else 224. Photos are resized so that their shorter
                              * side is input_size * 256 / 224, then centre-cropped, as
                              * torchvision's eval transform at that size. */
-    int output_stride;      /* 32 (0: the default), 16 or 8: stage 4 (16) or stages 3 and 4 (8)
+    int output_stride;      /* 32, 16 or 8; 0: the file's metadata "output_stride", else 32. 16 or 8:
+                             * stage 4 (16) or stages 3 and 4 (8)
                              * dilated instead of strided, torchvision's replace_stride_with_dilation
                              * (bottleneck networks only): larger stage maps for a backbone */
     const char *labels;     /* a text file of class names, one a line, as many as the network has

@@ -130,6 +130,37 @@ static void test_broken_files(void) {
     write_st(path, t, n, "{\"variant\":\"v2\"}");
     expect_fail("unknown variant", path, "variant", "v2");
 
+    /* size and stride metadata: plain whole numbers in range, strides 8, 16 or 32 only */
+    static const struct {
+        const char *meta, *word;
+    } bad_meta[] = {
+        {"{\"output_stride\":\"7\"}", "output_stride"},  {"{\"output_stride\":\"12\"}", "output_stride"},
+        {"{\"output_stride\":\"16 \"}", "output_stride"}, {"{\"output_stride\":\"\"}", "output_stride"},
+        {"{\"input_size\":\" 64\"}", "input_size"},       {"{\"input_size\":\"+64\"}", "input_size"},
+        {"{\"input_size\":\"99999999999999999999\"}", "input_size"}, {"{\"input_size\":\"31\"}", "input_size"},
+    };
+    for (size_t k = 0; k < sizeof bad_meta / sizeof *bad_meta; k++) {
+        snprintf(path, sizeof path, "%s/meta%zu.safetensors", tmpdir, k);
+        write_st(path, t, n, bad_meta[k].meta);
+        expect_fail(bad_meta[k].meta, path, "metadata", bad_meta[k].word);
+    }
+    /* a dilated network's file says so; the loader takes it, a caller's choice wins over it */
+    snprintf(path, sizeof path, "%s/os16.safetensors", tmpdir);
+    write_st(path, t, n, "{\"output_stride\":\"16\"}");
+    for (int given = 0; given <= 8; given += 8) {
+        resnet_model *m = NULL;
+        resnet_error err = {0, ""};
+        resnet_load_options o;
+        resnet_load_options_init(&o);
+        o.output_stride = given;
+        resnet_info info = {0};
+        if (resnet_model_load(path, &o, &m, &err) == RESNET_OK) resnet_model_info(m, &info);
+        CHECK(info.output_stride == (given ? given : 16),
+              "metadata output_stride 16, option %d: loaded at %d (%s)", given, info.output_stride, err.message);
+        resnet_model_free(m);
+    }
+    unlink(path);
+
     /* a whole file cut short: the data block ends early */
     snprintf(path, sizeof path, "%s/truncated.safetensors", tmpdir);
     write_st(path, t, n, meta);

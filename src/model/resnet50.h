@@ -46,7 +46,7 @@ static inline const rn_conv *rn_model_fc(const resnet_model *m) { return &m->con
 typedef struct rn_load_config {
     int direct;                    /* every convolution direct (no Winograd) */
     int input_size;                /* 0: the file's metadata, else 224 */
-    int output_stride;             /* 0: 32 */
+    int output_stride;             /* 0: the file's metadata, else 32 */
     const char *labels_path;       /* class names, one a line; NULL: the file's, or the default */
     int bf16;                      /* an fp32 file converted to bf16 as it loads */
     int wide_winograd;             /* Winograd on the wider 3x3 layers too (RN_CONV_WIDE) */

@@ -618,6 +618,24 @@ static resnet_status labels_from_metadata(resnet_model *m, const char *json, con
     return s;
 }
 
+/* Metadata key as a whole number, plain decimal digits only, at most 99999; *v is left alone
+ * when the file lacks the key. */
+static resnet_status meta_whole(const rn_safetensors *st, const char *path, const char *key, long *v,
+                                resnet_error *err) {
+    const char *text = rn_st_metadata(st, key);
+    if (!text) return RESNET_OK;
+    long n = 0;
+    const char *p = text;
+    for (; *p >= '0' && *p <= '9' && p - text < 5; p++) n = n * 10 + (*p - '0');
+    if (p == text || *p) {
+        char shown[32];
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata %s is '%s', not a whole number", path, key,
+                       rn_printable(text, shown, sizeof shown));
+    }
+    *v = n;
+    return RESNET_OK;
+}
+
 resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, const char *path,
                                    const rn_load_config *cfg, resnet_error *err) {
     resnet_status s = read_metadata(st, path, m, err);
@@ -625,17 +643,20 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
     rn_arch a;
     if ((s = rn_arch_read(st, path, &a, err)) != RESNET_OK) return s;
     a.variant = m->variant;
-    a.input_size = cfg->input_size > 0 ? cfg->input_size : RESNET_INPUT_SIZE;
-    const char *size_meta = rn_st_metadata(st, "input_size");
-    if (cfg->input_size <= 0 && size_meta) {
-        char *end;
-        long v = strtol(size_meta, &end, 10);
-        if (*end || v < 32 || v > 4096)
-            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata input_size is not a whole number from 32 to 4096",
-                           path);
-        a.input_size = (int)v;
-    }
-    a.output_stride = cfg->output_stride > 0 ? cfg->output_stride : 32;
+    /* The caller's size and stride win; else the file's (a dilated network imported from ONNX
+     * says so in its metadata: run at stride 32 it would answer, wrongly). */
+    long v = RESNET_INPUT_SIZE;
+    if (cfg->input_size > 0) v = cfg->input_size;
+    else if ((s = meta_whole(st, path, "input_size", &v, err)) != RESNET_OK) return s;
+    else if (v < 32 || v > 4096)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata input_size is %ld: it must be from 32 to 4096", path, v);
+    a.input_size = (int)v;
+    v = 32;
+    if (cfg->output_stride > 0) v = cfg->output_stride;
+    else if ((s = meta_whole(st, path, "output_stride", &v, err)) != RESNET_OK) return s;
+    else if (v != 8 && v != 16 && v != 32)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata output_stride is %ld: it must be 8, 16 or 32", path, v);
+    a.output_stride = (int)v;
     if ((s = rn_net_build(&a, &m->net, err)) != RESNET_OK) return s;
     rn_arch_name(&a, m->arch_name, sizeof m->arch_name);
     const char *arch_meta = rn_st_metadata(st, "arch");
