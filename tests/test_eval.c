@@ -364,6 +364,13 @@ static void test_eval_bad_input(void) {
     r = run("'%s' eval demo --batch 0", bin);
     CHECK(r.rc == 2, "--batch 0: exit %d", r.rc);
     result_free(&r);
+    /* one file named by both outputs, neither there yet, under two spellings: refused before the
+     * run, not after it when the second rename would lose the first */
+    r = run("'%s' eval demo --predictions '%s/both' --report '%s/./both'", bin, tmpdir, tmpdir);
+    snprintf(path, sizeof path, "%s/both", tmpdir);
+    CHECK(r.rc == 2 && count_lines(r.err) == 1 && strstr(r.err, "same file") && access(path, F_OK) != 0,
+          "--predictions and --report naming one new file: exit %d: %s", r.rc, r.err);
+    result_free(&r);
 }
 
 /* A folder per class, named by wnid (espresso), index (967, espresso too) or class name (any

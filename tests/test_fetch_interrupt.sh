@@ -111,14 +111,15 @@ kill9_when() {
 kill9_when "$cache/.fetch.*/x/package" "$cache/.fetch.*" extraction \
   "no partial file under the final name (work folder left)"
 
-# 3. kill -9 of everything while the importer writes: a partial PATH.tmp.<pid> stays.
+# 3. kill -9 of everything while the importer writes: a partial PATH.tmp.<pid>.<n>.resnet stays.
 kill9_when "$cache/$W.tmp.*" "$cache/$W.tmp.*" import "only a temporary name holds the partial file"
 
 # 4. kill -9 of the importer alone: the script reports the failure; nothing final.
 start_fetch
 if wait_for "$cache/$W.tmp.*"; then
   f=$(compgen -G "$cache/$W.tmp.*" | head -n 1)
-  kill -9 "${f##*.tmp.}" 2>/dev/null
+  pid=${f##*.tmp.}
+  kill -9 "${pid%%.*}" 2>/dev/null
   wait "$job"
   rc=$?
   [ "$rc" -ne 0 ] && grep -q "import failed" "$tmp/log" && final_ok_or_absent

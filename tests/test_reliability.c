@@ -57,15 +57,28 @@ static void test_atomic_writer(void) {
     resnet_error err;
     rn_atomic_file f;
     const char *out = tu_path("out.bin");
-    /* a temporary left by a writer killed outright, and one of a live process */
-    char stale[600], live[600];
-    snprintf(stale, sizeof stale, "%s.tmp.%ld", out, (long)dead_pid());
-    snprintf(live, sizeof live, "%s.tmp.%ld", out, (long)getppid());
+    /* temporaries left by writers killed outright, one of a live process, and files of the
+     * user's that look like temporaries but are not of our making */
+    const long dead = (long)dead_pid();
+    char stale[600], stale2[600], live[600], user[4][600];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld.0.resnet", out, dead);
+    snprintf(stale2, sizeof stale2, "%s.tmp.%ld.17.resnet", out, dead);
+    snprintf(live, sizeof live, "%s.tmp.%ld.0.resnet", out, (long)getppid());
+    snprintf(user[0], sizeof user[0], "%s.tmp.%ld", out, dead);
+    snprintf(user[1], sizeof user[1], "%s.tmp.%ld.0", out, dead);
+    snprintf(user[2], sizeof user[2], "%s.tmp.%ld.0.resnet.bak", out, dead);
+    snprintf(user[3], sizeof user[3], "%s.tmp.0%ld.0.resnet", out, dead);
     write_file(stale, "x", 1);
+    write_file(stale2, "x", 1);
     write_file(live, "y", 1);
+    for (int i = 0; i < 4; i++) write_file(user[i], "u", 1);
     CHECK(rn_atomic_open(&f, out, &err) == RESNET_OK, "open: %s", err.message);
-    CHECK(!exists(stale), "the dead writer's temporary %s was not removed", stale);
+    CHECK(!exists(stale) && !exists(stale2), "the dead writer's temporaries %s, %s were not removed", stale, stale2);
     CHECK(exists(live), "a live process's temporary was removed");
+    for (int i = 0; i < 4; i++) {
+        CHECK(exists(user[i]), "%s, not a name the writer makes, was removed", user[i]);
+        unlink(user[i]);
+    }
     CHECK(!exists(out), "the output exists before commit");
     CHECK(f.tmp && exists(f.tmp), "no temporary while writing");
     CHECK(rn_write_all(f.fd, "hello", 5) == 0, "write");

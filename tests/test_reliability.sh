@@ -236,11 +236,13 @@ check "a replaced output keeps its permissions (0600)" $? "rc=$rc mode $(stat -c
 sh -c 'exit 0' &
 dead=$!
 wait "$dead"
-touch "$out/k.npy.tmp.$dead" "$out/k.npy.tmp.$$"
+touch "$out/k.npy.tmp.$dead.0.resnet" "$out/k.npy.tmp.$$.0.resnet" "$out/k.npy.tmp.$dead"
 run "$BIN" embed "$in/photos" -o "$out/k.npy"
-[ "$rc" -eq 0 ] && [ ! -e "$out/k.npy.tmp.$dead" ] && [ -e "$out/k.npy.tmp.$$" ] && cmp -s "$out/k.npy" "$tmp/ref.npy"
-check "a dead run's temporary is removed by the next writer (a live one's is kept)" $? "rc=$rc $(ls "$out")"
-rm -f "$out/k.npy.tmp.$$"
+[ "$rc" -eq 0 ] && [ ! -e "$out/k.npy.tmp.$dead.0.resnet" ] && [ -e "$out/k.npy.tmp.$$.0.resnet" ] &&
+  [ -e "$out/k.npy.tmp.$dead" ] && cmp -s "$out/k.npy" "$tmp/ref.npy"
+check "a dead run's temporary is removed by the next writer (a live one's and a user's k.npy.tmp.N are kept)" $? \
+  "rc=$rc $(ls "$out")"
+rm -f "$out/k.npy.tmp.$$.0.resnet" "$out/k.npy.tmp.$dead"
 
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
 else echo "$passed passed, $failed failed"; fi

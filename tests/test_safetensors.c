@@ -164,12 +164,27 @@ static void test_write_errors(void) {
     CHECK(tu_count_files_like(".tmp.") == 0, "temp file removed after a failed rename");
     unlink(inner);
     rmdir(dir);
-    /* a stale temp file with our pid is replaced */
-    char stale[1100];
-    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)getpid());
-    tu_write_file(stale, "junk", 4);
-    CHECK(rn_st_write(path, &good, 1, NULL, NULL, 0, &err) == RESNET_OK, "over a stale temp: %s", err.message);
-    CHECK(tu_count_files_like(".tmp.") == 0, "stale temp gone");
+    /* files with the temporaries' names that this write did not make (one of another program,
+     * ours of a dead process with our pid) are neither written over nor removed */
+    char theirs[1100], ours[1100];
+    snprintf(theirs, sizeof theirs, "%s.tmp.%ld", path, (long)getpid());
+    tu_write_file(theirs, "junk", 4);
+    for (int n = 0; n < 8; n++) {
+        snprintf(ours, sizeof ours, "%s.tmp.%ld.%d.resnet", path, (long)getpid(), n);
+        tu_write_file(ours, "junk", 4);
+    }
+    CHECK(rn_st_write(path, &good, 1, NULL, NULL, 0, &err) == RESNET_OK, "beside taken temporary names: %s",
+          err.message);
+    CHECK(tu_count_files_like(".tmp.") == 9, "%d temporary-like files, not the 9 made here", tu_count_files_like(".tmp."));
+    size_t n = 0;
+    unsigned char *b = tu_read_file(theirs, &n);
+    CHECK(b && n == 4 && memcmp(b, "junk", 4) == 0, "%s was written over", theirs);
+    free(b);
+    unlink(theirs);
+    for (int k = 0; k < 8; k++) {
+        snprintf(ours, sizeof ours, "%s.tmp.%ld.%d.resnet", path, (long)getpid(), k);
+        unlink(ours);
+    }
     unlink(path);
 }
 

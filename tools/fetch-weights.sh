@@ -33,7 +33,7 @@ integrity_of() {
 }
 
 # Leftovers of runs killed outright (kill -9, power loss), which had no chance to clean up:
-# work folders (.fetch.<pid>.*) and the importer's temporary files ($WEIGHTS.tmp.<pid>) whose
+# work folders (.fetch.<pid>.*) and the importer's temporary files ($WEIGHTS.tmp.<pid>.<n>.resnet) whose
 # process is gone. Never used (nothing reads a temporary name), only removed; a live run's
 # are left alone.
 pid_alive() { # a zombie (killed, not yet reaped) is not alive
@@ -45,10 +45,10 @@ pid_alive() { # a zombie (killed, not yet reaped) is not alive
         kill -0 "$1" 2>/dev/null
     fi
 }
-for stale in "$CACHE/$WEIGHTS".tmp.* "$CACHE"/.fetch.*.*; do
+for stale in "$CACHE/$WEIGHTS".tmp.*.resnet "$CACHE"/.fetch.*.*; do
     [[ -e "$stale" ]] || continue
     pid="${stale##*/}"
-    if [[ "$pid" == .fetch.* ]]; then pid="${pid#.fetch.}"; pid="${pid%%.*}"; else pid="${pid##*.tmp.}"; fi
+    if [[ "$pid" == .fetch.* ]]; then pid="${pid#.fetch.}"; pid="${pid%%.*}"; else pid="${pid##*.tmp.}"; pid="${pid%%.*}"; fi
     [[ "$pid" =~ ^[0-9]+$ ]] || continue
     pid_alive "$pid" || rm -rf -- "$stale"
 done
@@ -67,10 +67,10 @@ IMPORT_PID=""
 cleanup() {
     # a second Ctrl-C must not cut the cleanup short (children inherit the ignore, too)
     trap '' INT TERM HUP
-    # the importer writes $CACHE/$WEIGHTS.tmp.<its pid>; if we are interrupted, remove it
+    # the importer writes $CACHE/$WEIGHTS.tmp.<its pid>.<n>.resnet; if we are interrupted, remove it
     if [[ -n "$IMPORT_PID" ]]; then
         kill "$IMPORT_PID" 2>/dev/null || true
-        rm -f "$CACHE/$WEIGHTS.tmp.$IMPORT_PID"
+        rm -f "$CACHE/$WEIGHTS.tmp.$IMPORT_PID".*.resnet
     fi
     if [[ -n "$WORK" ]]; then rm -rf "$WORK"; fi
 }

@@ -77,9 +77,18 @@ def write_safetensors(tensors, path, metadata):
         offset += len(data)
     h = json.dumps(header, separators=(',', ':')).encode()
     h += b' ' * (-len(h) % 8)
-    tmp = '%s.tmp.%d' % (path, os.getpid())
+    # the C tools' temporary name (src/io/atomic.c); one that exists is not ours to replace
+    for n in range(100):
+        tmp = '%s.tmp.%d.%d.resnet' % (path, os.getpid(), n)
+        try:
+            f = open(tmp, 'xb')
+            break
+        except FileExistsError:
+            continue
+    else:
+        fail('%s: cannot create a file beside it: every temporary name is taken' % path)
     try:
-        with open(tmp, 'wb') as f:
+        with f:
             f.write(struct.pack('<Q', len(h)))
             f.write(h)
             for b in blobs:

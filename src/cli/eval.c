@@ -92,6 +92,8 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     if (argc - optind > 1) return cli_usage_error("eval: one folder at a time ('%s' and '%s')", argv[optind], argv[optind + 1]);
     if (optind == argc) return cli_usage_error("eval: no folder given");
     o->dir = argv[optind];
+    if (o->report && o->predictions && rn_same_output(o->report, o->predictions))
+        return cli_usage_error("--report and --predictions name the same file");
     return 0;
 }
 
@@ -239,10 +241,6 @@ int cmd_eval(int argc, char **argv) {
     if ((o.predictions && check_out(&o, &set, o.predictions, RN_KIND_PREDICTIONS)) ||
         (o.report && check_out(&o, &set, o.report, RN_KIND_REPORT))) {
         rc = 1;
-        goto done;
-    }
-    if (o.report && o.predictions && rn_same_file(o.report, o.predictions)) {
-        rc = cli_usage_error("--report and --predictions name the same file");
         goto done;
     }
     if (o.predictions && (rc = out_open(&pred, o.predictions)) != 0) goto done;

@@ -29,6 +29,7 @@ enum { SLOTS = 16 };
 static char slot_name[SLOTS][PATH_MAX];
 static atomic_int slot_state[SLOTS];
 
+/* Takes a slot for tmp, still skipped by the handler: slot_live() once the file is ours. */
 static int slot_claim(const char *tmp) {
     size_t n = strlen(tmp);
     if (n >= PATH_MAX) return -1;
@@ -36,11 +37,14 @@ static int slot_claim(const char *tmp) {
         int expect = 0;
         if (atomic_compare_exchange_strong(&slot_state[i], &expect, 2)) {
             memcpy(slot_name[i], tmp, n + 1);
-            atomic_store(&slot_state[i], 1);
             return i;
         }
     }
     return -1;
+}
+
+static void slot_live(int i) {
+    if (i >= 0 && i < SLOTS) atomic_store(&slot_state[i], 1);
 }
 
 static void slot_release(int i) {
@@ -83,9 +87,15 @@ void rn_atomic_catch_signals(void) {
 
 /* ---- temporary names ------------------------------------------------------------------ */
 
-/* The file name part is cut to BASE_KEEP bytes so that "<name>.tmp.<pid>" stays within
- * NAME_MAX (255) even when the output's own name is near it. */
+/* A temporary is "<name>.tmp.<pid>.<n>.resnet": the pid says whether its writer still runs, n
+ * (counted within the process) keeps two outputs of one run apart, and the ".resnet" ending
+ * marks the file as ours: the stale ones this code removes are only names it could have made,
+ * never a user's "data.tmp.1". The file name part is cut to BASE_KEEP bytes so that the whole
+ * stays within NAME_MAX (255) even when the output's own name is near it; n still tells two
+ * cut names apart. */
 enum { BASE_KEEP = 200 };
+static const char TMP_TAG[] = ".resnet";
+static atomic_ulong tmp_count;
 
 /* Splits path into its folder ("." if none) and the kept prefix of its file name. */
 static int split_path(const char *path, char **dir, char **base) {
@@ -108,30 +118,49 @@ static int split_path(const char *path, char **dir, char **base) {
     return 0;
 }
 
-/* Removes "<base>.tmp.<pid>" files in dir whose process no longer exists: what a writer
- * killed outright left behind. Nothing ever reads a temporary, so removing is all there is
- * to do; a live process's (another writer of the same name now) is left alone. */
+/* Reads a positive decimal number ending at the first byte that is not a digit; NULL unless
+ * there was one, without a leading zero, up to max. */
+static const char *read_number(const char *p, unsigned long max, unsigned long *v) {
+    if (*p < '1' || *p > '9') return NULL;
+    unsigned long n = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (max - (unsigned long)(*p - '0')) / 10) return NULL;
+        n = n * 10 + (unsigned long)(*p - '0');
+    }
+    *v = n;
+    return p;
+}
+
+/* The pid in n if n is one of our temporaries of base ("<base>.tmp.<pid>.<k>.resnet"), else 0. */
+static pid_t temporary_pid(const char *n, const char *base) {
+    size_t bl = strlen(base);
+    if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp.", 5) != 0) return 0;
+    unsigned long pid, k;
+    const char *p = read_number(n + bl + 5, INT_MAX, &pid);
+    if (!p || *p != '.') return 0;
+    if (p[1] == '0') p += 2; /* the first temporary of a process is number 0 */
+    else if (!(p = read_number(p + 1, ULONG_MAX, &k))) return 0;
+    return strcmp(p, TMP_TAG) == 0 ? (pid_t)pid : 0;
+}
+
+/* Removes our temporaries of base in dir whose process no longer exists: what a writer killed
+ * outright left behind. Nothing ever reads a temporary, so removing is all there is to do; a
+ * live process's (another writer of the same name now) is left alone, and so is one that
+ * carries our own pid (a thread of this run may be writing it). Only regular files of this
+ * user go. */
 static void remove_stale(const char *dir, const char *base) {
     DIR *d = opendir(dir);
     if (!d) return;
-    size_t bl = strlen(base);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp.", 5) != 0) continue;
-        const char *digits = n + bl + 5;
-        char *end;
-        errno = 0;
-        long pid = strtol(digits, &end, 10);
-        if (end == digits || *end != '\0' || *digits < '1' || *digits > '9' || errno || pid <= 0 || pid > INT_MAX)
-            continue;
-        if ((pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        size_t len = strlen(dir) + 1 + strlen(n) + 1;
+        pid_t pid = temporary_pid(de->d_name, base);
+        if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+        size_t len = strlen(dir) + 1 + strlen(de->d_name) + 1;
         char *full = malloc(len);
         if (!full) break;
-        snprintf(full, len, "%s/%s", dir, n);
+        snprintf(full, len, "%s/%s", dir, de->d_name);
         struct stat sb;
-        if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode)) (void)unlink(full);
+        if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid()) (void)unlink(full);
         free(full);
     }
     closedir(d);
@@ -146,7 +175,7 @@ resnet_status rn_atomic_open(rn_atomic_file *f, const char *path, resnet_error *
     char *dir, *base;
     if (split_path(path, &dir, &base) != 0) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     remove_stale(dir, base);
-    size_t tl = strlen(dir) + strlen(base) + 40;
+    size_t tl = strlen(dir) + strlen(base) + 64;
     f->tmp = malloc(tl);
     f->path = strdup(path);
     if (!f->tmp || !f->path) {
@@ -155,31 +184,36 @@ resnet_status rn_atomic_open(rn_atomic_file *f, const char *path, resnet_error *
         rn_atomic_abort(f);
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     }
-    /* "dir/" only when path had one, so relative names stay as the user wrote them */
-    snprintf(f->tmp, tl, "%s%s%s.tmp.%ld", strrchr(path, '/') ? dir : "",
-             strrchr(path, '/') && strcmp(dir, "/") != 0 ? "/" : "", base, (long)getpid());
-    free(dir);
-    free(base);
-    /* Claimed before the file exists, so there is no moment when it exists unlisted. */
-    f->slot = slot_claim(f->tmp);
-    for (int tries = 0;;) {
+    /* "dir/" only when path had one, so relative names stay as the user wrote them. A name
+     * that exists (left by a dead process that had our pid, or made by someone else) is never
+     * opened or removed: the next number is tried. The handler's slot is taken before the file
+     * exists and made live once it is ours, so there is no moment when our file exists
+     * unlisted, nor one when the handler could remove a file that is not ours. */
+    const char *lead = strrchr(path, '/') ? dir : "", *sep = strrchr(path, '/') && strcmp(dir, "/") != 0 ? "/" : "";
+    int e = 0;
+    for (int tries = 0; tries < 100;) {
+        snprintf(f->tmp, tl, "%s%s%s.tmp.%ld.%lu%s", lead, sep, base, (long)getpid(), atomic_fetch_add(&tmp_count, 1),
+                 TMP_TAG);
+        f->slot = slot_claim(f->tmp);
         f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (f->fd >= 0) break;
-        if (errno == EINTR) continue;
-        if (errno == EEXIST && tries++ == 0) { /* left by a dead process that had our pid */
-            (void)unlink(f->tmp);
-            continue;
-        }
-        int e = errno;
-        resnet_status s = rn_fail(err, RESNET_E_IO, "%s: cannot create a file beside it: %s", path,
-                                  rn_errno_str(e, eb, sizeof eb));
+        e = errno;
         slot_release(f->slot);
         f->slot = -1;
+        if (e != EINTR && e != EEXIST) break;
+        if (e == EEXIST) tries++;
+    }
+    free(dir);
+    free(base);
+    if (f->fd < 0) {
+        resnet_status s = rn_fail(err, RESNET_E_IO, "%s: cannot create a file beside it: %s", path,
+                                  rn_errno_str(e, eb, sizeof eb));
         free(f->tmp);
         free(f->path);
         f->tmp = f->path = NULL;
         return s;
     }
+    slot_live(f->slot);
     /* A file replaced keeps its permissions: a private (0600) file must not come back
      * readable by all because it was rewritten. */
     struct stat old;
@@ -289,6 +323,31 @@ int rn_file_id_equal(const rn_file_id *a, const rn_file_id *b) { return a->dev =
 int rn_same_file(const char *a, const char *b) {
     rn_file_id ia, ib;
     return rn_file_id_of(a, &ia) && rn_file_id_of(b, &ib) && rn_file_id_equal(&ia, &ib);
+}
+
+/* path with its folder resolved (links, "./", "..") and its own name kept; NULL if the folder
+ * cannot be resolved or memory is short. */
+static char *resolved_name(const char *path) {
+    char *dir, *base;
+    if (split_path(path, &dir, &base) != 0) return NULL;
+    const char *slash = strrchr(path, '/');
+    free(base);
+    char *real = realpath(dir, NULL), *out = NULL;
+    const char *name = slash ? slash + 1 : path;
+    if (real && (out = malloc(strlen(real) + strlen(name) + 2))) sprintf(out, "%s/%s", real, name);
+    free(real);
+    free(dir);
+    return out;
+}
+
+int rn_same_output(const char *a, const char *b) {
+    if (!a || !b) return 0;
+    if (strcmp(a, b) == 0 || rn_same_file(a, b)) return 1;
+    char *ra = resolved_name(a), *rb = resolved_name(b);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra);
+    free(rb);
+    return same;
 }
 
 static const char *kind_name(rn_file_kind k) {

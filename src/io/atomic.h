@@ -1,7 +1,7 @@
 /* atomic.h - the one way the project writes a file (internal).
  *
  * Every output (weights, heads, PNG overlays, feature matrices, predictions, the feature
- * cache) is written to a temporary name in the same folder (PATH.tmp.<pid>), fsynced, renamed
+ * cache) is written to a temporary name in the same folder (PATH.tmp.<pid>.<n>.resnet), fsynced, renamed
  * over PATH and the folder fsynced, so a reader sees the old file or the whole new one, never
  * half of one. The temporary is removed on every error path; while it exists its name sits in
  * a fixed table that the handler of rn_atomic_catch_signals() unlinks on SIGINT, SIGTERM,
@@ -56,6 +56,9 @@ int rn_file_id_equal(const rn_file_id *a, const rn_file_id *b);
 /* 1 if paths a and b both exist and are the same file, however each is reached (links,
  * "./", another spelling); 0 if either is NULL or missing. */
 int rn_same_file(const char *a, const char *b);
+/* 1 if writing a and writing b would write one file: rn_same_file, or, where they do not
+ * exist yet, the same name in the same folder however the folder is reached. */
+int rn_same_output(const char *a, const char *b);
 
 /* What a command writes, recognised by its first bytes: an existing output is replaced only
  * if it is empty or already of this kind (or force is set); anything else is refused, so a

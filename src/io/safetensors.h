@@ -65,7 +65,7 @@ typedef struct rn_st_entry {
 } rn_st_entry;
 
 /* Writes a safetensors file of F32 tensors with string metadata (keys[i] = values[i]).
- * Atomic: writes PATH.tmp.<pid> beside it, fsyncs, then renames over PATH. */
+ * Atomic: writes PATH.tmp.<pid>.<n>.resnet beside it, fsyncs, then renames over PATH. */
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                           resnet_error *err);
