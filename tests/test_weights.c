@@ -263,6 +263,16 @@ static void test_torchvision_layout(void) {
         }
         free(ref);
         resnet_model_free(m);
+        /* converted to bf16 (the I64 counters are not weights: left out), it loads as bf16 */
+        char bf[600];
+        snprintf(bf, sizeof bf, "%s/torchvision-bf16.safetensors", tmpdir);
+        CHECK(resnet_convert_weights(path, bf, RESNET_PRECISION_BF16, &err) == RESNET_OK,
+              "convert the torchvision layout to bf16: %s", err.message);
+        m = NULL;
+        CHECK(resnet_model_load(bf, NULL, &m, &err) == RESNET_OK && resnet_model_precision(m) == RESNET_PRECISION_BF16,
+              "the converted torchvision layout does not load as bf16: %s", err.message);
+        resnet_model_free(m);
+        unlink(bf);
     }
     unlink(path);
     for (int i = 0; i < nowned; i++) free(owned[i]);

@@ -1,8 +1,9 @@
 /* convert.c - resnet_convert_weights: an fp32 weight file rewritten in bf16 (half the size).
  * Every tensor of two or more dimensions (the convolutions' and the fc's weights) is stored as
  * BF16, rounded to nearest even; the one-dimensional ones (batch norm, biases) stay F32: they
- * are folded into the convolutions at load, where bf16 would round the folding itself. The
- * metadata is copied, with precision=bf16: the file loads as a bf16 model. */
+ * are folded into the convolutions at load, where bf16 would round the folding itself. Tensors
+ * the loader ignores (torchvision's integer num_batches_tracked) are left out. The metadata is
+ * copied, with precision=bf16: the file loads as a bf16 model. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "io/atomic.h"
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
+#include "model/arch.h"
 #include "model/resnet50.h"
 
 enum { MAX_META = 32 };
@@ -41,27 +43,29 @@ resnet_status resnet_convert_weights(const char *in_path, const char *out_path, 
     uint16_t **h = calloc(n ? n : 1, sizeof *h);
     float **f = calloc(n ? n : 1, sizeof *f);
     if (!e || !h || !f) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
+    size_t kept = 0; /* e, h and f hold the tensors written, in the file's order */
     for (size_t i = 0; s == RESNET_OK && i < n; i++) {
         const rn_tensor *t = rn_st_tensor(st, i);
-        const size_t count = t->nbytes / rn_dtype_size(t->dtype);
-        e[i].name = t->name;
-        e[i].ndim = t->ndim;
-        memcpy(e[i].shape, t->shape, sizeof e[i].shape);
-        if (!(f[i] = malloc((count ? count : 1) * sizeof(float)))) {
+        if (rn_net_tensor_ignored(t->name)) continue;
+        const size_t count = t->nbytes / rn_dtype_size(t->dtype), j = kept++;
+        e[j].name = t->name;
+        e[j].ndim = t->ndim;
+        memcpy(e[j].shape, t->shape, sizeof e[j].shape);
+        if (!(f[j] = malloc((count ? count : 1) * sizeof(float)))) {
             s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
             break;
         }
-        if ((s = rn_st_read_f32(st, t, f[i], err)) != RESNET_OK) break;
-        e[i].data = f[i];
+        if ((s = rn_st_read_f32(st, t, f[j], err)) != RESNET_OK) break;
+        e[j].data = f[j];
         if (t->ndim >= 2) {
-            if (!(h[i] = malloc((count ? count : 1) * sizeof(uint16_t)))) {
+            if (!(h[j] = malloc((count ? count : 1) * sizeof(uint16_t)))) {
                 s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
                 break;
             }
-            for (size_t k = 0; k < count; k++) h[i][k] = rn_bf16_from_f32(f[i][k]);
-            free(f[i]);
-            f[i] = NULL;
-            e[i].data = NULL;
+            for (size_t k = 0; k < count; k++) h[j][k] = rn_bf16_from_f32(f[j][k]);
+            free(f[j]);
+            f[j] = NULL;
+            e[j].data = NULL;
         }
     }
     const char *keys[MAX_META], *vals[MAX_META], *k, *v;
@@ -69,7 +73,7 @@ resnet_status resnet_convert_weights(const char *in_path, const char *out_path, 
     for (size_t i = 0; nm < MAX_META - 1 && rn_st_metadata_at(st, i, &k, &v); i++)
         if (strcmp(k, "precision") != 0) keys[nm] = k, vals[nm++] = v;
     keys[nm] = "precision", vals[nm++] = "bf16";
-    if (s == RESNET_OK) s = rn_st_write_bf16(out_path, e, (const uint16_t *const *)h, n, keys, vals, nm, err);
+    if (s == RESNET_OK) s = rn_st_write_bf16(out_path, e, (const uint16_t *const *)h, kept, keys, vals, nm, err);
     for (size_t i = 0; i < n && h && f; i++) free(h[i]), free(f[i]);
     free(e), free(h), free(f);
     rn_st_close(st);
