@@ -71,6 +71,25 @@ check "an int8 file as the source is refused" $? "rc=$rc $err"
 run "$BIN" quantize demo -o "$tmp/q4.safetensors" --method kl
 [ "$rc" -eq 2 ] && [ ! -e "$tmp/q4.safetensors" ]
 check "an unknown --method is a usage error" $? "rc=$rc $err"
+run "$BIN" quantize demo -o "$tmp/q4.safetensors" --precision bf16
+[ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && printf '%s' "$err" | grep -q -- "--precision bf16" &&
+  ! printf '%s' "$err" | grep -q int8\ file && [ ! -e "$tmp/q4.safetensors" ]
+check "quantize --precision bf16 is a usage error, not 'already an int8 file'" $? "rc=$rc $err"
+"$BIN" convert --precision bf16 "$W" -o "$tmp/b.safetensors" 2>/dev/null
+run "$BIN" quantize demo -o "$tmp/q4.safetensors" --weights "$tmp/b.safetensors"
+[ "$rc" -eq 1 ] && printf '%s' "$err" | grep -q "is a bf16 file; quantize takes fp32" && [ ! -e "$tmp/q4.safetensors" ]
+check "a bf16 file as the source: called bf16" $? "rc=$rc $err"
+# --precision fp32 asked of a file that is not fp32: one line, exit 1, not a quiet run in its precision
+for fp in q1:int8 b:bf16; do
+  f=${fp%%:*} p=${fp##*:}
+  run "$BIN" classify --weights "$tmp/$f.safetensors" --precision fp32 demo/chelsea.png
+  [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+    printf '%s' "$err" | grep -q "$tmp/$f.safetensors: is a $p file: --precision fp32"
+  check "classify --precision fp32 on the $p file is refused" $? "rc=$rc $out $err"
+done
+run "$BIN" classify --weights "$tmp/q1.safetensors" demo/chelsea.png
+[ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "Egyptian cat\|tabby\|tiger cat"
+check "without --precision the int8 file runs as int8" $? "rc=$rc $out $err"
 
 # tier 2: the shared samples, int8 calibrated on the demo photos and the samples themselves
 S=$SHARED/images/samples

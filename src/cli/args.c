@@ -101,7 +101,7 @@ static const cli_option network_options[] = {
      "Winograd for the wider 3x3 convolutions too (ResNet-50's layer3\n"
      "and layer4): faster, about 1.4x the memory (docs/performance.md)"),
     CLI_OPTION("precision", 0, "P", CLI_OPT_PRECISION,
-     "fp32 (default: as the weight file says) or bf16: an fp32 file\nconverted to bf16 as it loads"),
+     "fp32 or bf16: an fp32 file converted to bf16 as it loads\n(default: as the weight file says)"),
     CLI_OPTION("exif-orientation", 0, NULL, CLI_OPT_EXIF_ORIENTATION,
      "turn photos upright as their EXIF orientation tag says\n"
      "(default: ignored, as PIL and torchvision, the reference, do)"),
@@ -251,6 +251,7 @@ static int shared_option(int id, cli_common *common) {
         if (p != RESNET_PRECISION_FP32 && p != RESNET_PRECISION_BF16)
             return cli_usage_error("--precision must be fp32 or bf16, got '%s'", optarg), CLI_EXIT_USAGE;
         common->precision = p;
+        common->precision_set = 1;
         return 0;
     }
     case CLI_OPT_EXIF_ORIENTATION: common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION; return 0;

@@ -20,7 +20,8 @@ typedef struct cli_common {
     resnet_kernels kernels;
     int direct;          /* --direct: no Winograd */
     int wide_winograd;   /* --wide-winograd: Winograd on the wider 3x3 layers too */
-    int precision;       /* --precision: a resnet_precision (fp32 = as the file says) */
+    int precision;       /* --precision: a resnet_precision (fp32, the default: as the file says) */
+    int precision_set;   /* --precision given: fp32 then refuses an int8 or bf16 file */
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
     const char *labels;  /* --labels FILE: class names, one a line */
     int size;            /* --size N: the crop the network sees (0: the file's, else 224) */

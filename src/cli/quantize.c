@@ -73,6 +73,9 @@ int cmd_quantize(int argc, char **argv) {
     const int nargs = argc - optind;
     if (!out || !*out) return cli_usage_error("quantize: no output file given (-o OUT.safetensors)");
     if (nargs == 0) return cli_usage_error("quantize: no calibration photos or folders given");
+    if (common.precision != RESNET_PRECISION_FP32)
+        return cli_usage_error("quantize: --precision %s: quantize calibrates the fp32 network and writes int8",
+                               resnet_precision_name(common.precision));
 
     char wbuf[PATH_MAX];
     const char *weights = cli_weights_path(&common, wbuf, sizeof wbuf);
@@ -103,7 +106,8 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (!(model = cli_load_model(&common))) goto done;
     if (resnet_model_precision(model) != RESNET_PRECISION_FP32) {
-        cli_error("%s: is already an int8 file; quantize takes fp32 weights", weights);
+        cli_error("%s: is %s file; quantize takes fp32 weights", weights,
+                  resnet_model_precision(model) == RESNET_PRECISION_INT8 ? "already an int8" : "a bf16");
         goto done;
     }
     if (rn_calib_create(model, &calib, &err) != RESNET_OK ||

@@ -33,8 +33,8 @@ resnet_status resnet_convert_weights(const char *in_path, const char *out_path, 
     const resnet_precision was = resnet_model_precision(m);
     resnet_model_free(m);
     if (was != RESNET_PRECISION_FP32)
-        return rn_fail(err, RESNET_E_ARG, "%s: is a %s file; only an fp32 file converts to bf16", in_path,
-                       resnet_precision_name(was));
+        return rn_fail(err, RESNET_E_ARG, "%s: is %s file; only an fp32 file converts to bf16", in_path,
+                       was == RESNET_PRECISION_INT8 ? "an int8" : "a bf16");
 
     rn_safetensors *st;
     if ((s = rn_st_open(in_path, &st, err)) != RESNET_OK) return s;
