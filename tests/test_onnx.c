@@ -276,6 +276,30 @@ static void test_hostile(void) {
     free(r.p);
     free(e.extra.p);
 
+    /* the first float initializer all NaN, then all infinity: the model is broken, and no
+     * command would load what an import wrote, so nothing is written */
+    size_t fi = 0;
+    while (fi < m->n_inits && !(m->inits[fi].data_type == 1 && m->inits[fi].raw_len >= 4)) fi++;
+    CHECK(fi < m->n_inits, "no float initializer with raw_data in the tiny model");
+    for (int inf = 0; fi < m->n_inits && inf < 2; inf++) {
+        memset(&e, 0, sizeof e);
+        e.target = 'I';
+        e.index = fi;
+        e.drop = 9;
+        const uint32_t bits = inf ? 0x7f800000u : 0x7fc00000u;
+        uint8_t *vals = malloc(m->inits[fi].raw_len);
+        for (size_t k = 0; k + 4 <= m->inits[fi].raw_len; k += 4)
+            for (int j = 0; j < 4; j++) vals[k + (size_t)j] = (uint8_t)(bits >> (8 * j));
+        put_bytes_field(&e.extra, 9, vals, m->inits[fi].raw_len);
+        free(vals);
+        r = rewrite(model, size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal(inf ? "an initializer of infinities" : "an initializer of NaNs", in, inf ? "infinity" : "NaN",
+                       "nothing written");
+        free(r.p);
+        free(e.extra.p);
+    }
+
     /* initializer 0 in an external file: missing, then too short, then outside the folder */
     const char *locs[] = {"w.bin", "w.bin", "../w.bin"};
     const char *wants[] = {"w.bin", "too short", "not a file beside the model"};

@@ -713,6 +713,22 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
     return rn_st_write_i8(path, entries, NULL, n, meta_keys, meta_values, n_meta, err);
 }
 
+int rn_st_first_nonfinite(const rn_st_entry *entries, const void *const *raw, size_t n, size_t *tensor,
+                          size_t *element) {
+    for (size_t i = 0; i < n; i++) {
+        if (raw && raw[i]) continue;
+        size_t count = 1;
+        for (int d = 0; d < entries[i].ndim; d++) count *= (size_t)entries[i].shape[d];
+        for (size_t k = 0; k < count; k++)
+            if (!isfinite(entries[i].data[k])) {
+                *tensor = i;
+                *element = k;
+                return 1;
+            }
+    }
+    return 0;
+}
+
 static resnet_status write_file(const char *path, const rn_st_entry *entries, const void *const *raw,
                                 rn_dtype raw_type, size_t n, const char *const *meta_keys,
                                 const char *const *meta_values, size_t n_meta, resnet_error *err) {
@@ -721,6 +737,15 @@ static resnet_status write_file(const char *path, const rn_st_entry *entries, co
     if ((n && !entries) || (n_meta && (!meta_keys || !meta_values)))
         return rn_fail(err, RESNET_E_ARG, "%s: rn_st_write: NULL arrays", path);
 
+    /* No loader takes NaN or infinity as a weight: a file holding one would be refused at
+     * every use, so it is not made (the importers say so first, naming their input). */
+    size_t bad_t, bad_k;
+    if (rn_st_first_nonfinite(entries, raw, n, &bad_t, &bad_k)) {
+        char shown[96];
+        return rn_fail(err, RESNET_E_WEIGHTS, "tensor '%s' holds %s at element %zu: not written to %s",
+                       rn_printable(entries[bad_t].name, shown, sizeof shown),
+                       isnan(entries[bad_t].data[bad_k]) ? "NaN" : "infinity", bad_k, path);
+    }
     rn_strbuf hdr = {0};
     resnet_status s = build_header(path, entries, raw, raw_type, n, meta_keys, meta_values, n_meta, &hdr, err);
     if (s != RESNET_OK) {

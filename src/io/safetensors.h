@@ -64,6 +64,10 @@ typedef struct rn_st_entry {
     const float *data; /* float32 values, written as F32 */
 } rn_st_entry;
 
+/* 1, with *tensor and *element set, if a value of entries that the writers below would write
+ * as F32 (raw NULL or raw[i] NULL) is NaN or infinite; those refuse such a file. */
+int rn_st_first_nonfinite(const rn_st_entry *entries, const void *const *raw, size_t n, size_t *tensor,
+                          size_t *element);
 /* Writes a safetensors file of F32 tensors with string metadata (keys[i] = values[i]).
  * Atomic: writes PATH.tmp.<pid>.<n>.resnet beside it, fsyncs, then renames over PATH. */
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,
