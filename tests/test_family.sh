@@ -25,6 +25,35 @@ got=$(echo "$out" | "$py" -c "import json, sys; print(len(json.loads(sys.stdin.r
 [ "$rc" -eq 0 ] && [ "$got" = 10 ]
 check "-k 20 on 10 classes gives the 10" $? "rc=$rc got $got $err"
 
+# more classes than ImageNet's 1000: -k is bound by the network's, not by 1000
+"$py" - "$G" "$tmp/wide.safetensors" <<'PY'
+import json, struct, sys
+import numpy as np
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+out, blobs, off = {}, [], 0
+for name, t in head.items():
+    if name == '__metadata__':
+        out[name] = {k: v for k, v in t.items() if k != 'labels'}
+        continue
+    b = data[t['data_offsets'][0]:t['data_offsets'][1]]
+    shape = t['shape']
+    if name in ('fc.weight', 'fc.bias'):
+        shape = [1200] + shape[1:]
+        b = np.random.default_rng(1).standard_normal(int(np.prod(shape))).astype('<f4').tobytes()
+    out[name] = {'dtype': t['dtype'], 'shape': shape, 'data_offsets': [off, off + len(b)]}
+    blobs.append(b)
+    off += len(b)
+h = json.dumps(out).encode()
+h += b' ' * (-len(h) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+PY
+run "$BIN" classify --json -k 1100 --weights "$tmp/wide.safetensors" demo/chelsea.png
+got=$(echo "$out" | "$py" -c "import json, sys; print(len(json.loads(sys.stdin.readline())['top']))" 2>/dev/null)
+[ "$rc" -eq 0 ] && [ "$got" = 1100 ]
+check "-k 1100 on a 1200-class network gives 1100 classes" $? "rc=$rc got $got $err"
+
 run "$BIN" classify --json -k 1 --weights "$G" --labels "$tmp/names.txt" demo/chelsea.png
 echo "$out" | grep -q "\"name\": \"kind $want\""
 check "--labels names the classes in the JSON records" $? "$out $err"

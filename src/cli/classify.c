@@ -12,7 +12,7 @@
 enum { OPT_HEAD = CLI_OPT_FIRST_OWN, OPT_REPORT };
 
 static const cli_option options[] = {
-    CLI_OPTION_TOP("how many classes to print (default 5)"),
+    CLI_OPTION_TOP("how many classes to print (default 5; more than the network has: all)"),
     CLI_OPTION_JSON("one JSON object per line and photo, in order: {\"file\", \"top\"} or\n{\"file\", \"error\"}"),
     CLI_OPTION_TTA,
     CLI_OPTION("head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"),
@@ -221,7 +221,9 @@ done:
 }
 
 int cmd_classify(int argc, char **argv) {
-    cli_common common = {.top = 5};
+    /* -k is not bound by ImageNet's 1000: a network may have more classes; more than it has
+     * prints them all */
+    cli_common common = {.top = 5, .top_max = 1000000};
     const char *head = NULL; /* --head FILE: a trained head's classes instead of ImageNet's */
     const char *report = NULL;
     int c;
