@@ -114,6 +114,13 @@ run "$BIN" cam -o "$A/cam-file.png" "$D/chelsea.png"
 [ "$rc" -eq 0 ] && cmp -s "$A/cam-stdin.png" "$A/cam-file.png"; check "cam - gives the picture cam FILE gives" $? "rc=$rc $err"
 run_in /dev/null "$BIN" classify -
 expect_error "classify - with empty stdin: one error naming -" "-:" 1
+for cmd in classify "embed -o $A/twice.npy" "quantize -o $A/twice.safetensors"; do
+  run_in "$D/chelsea.png" "$BIN" $cmd - "$D/coffee.png" -
+  expect_error "${cmd%% *} - FILE -: stdin named twice is a usage error" "standard input" 2
+done
+[ ! -e "$A/twice.npy" ] && [ ! -e "$A/twice.safetensors" ]; check "stdin named twice: nothing written" $? "$(ls "$A")"
+run "$BIN" cam -o "" "$D/chelsea.png"
+expect_error "cam -o '' is a usage error" "-o" 2
 run_in "$D/coffee.png" "$BIN" embed --json -o "$A/s.npy" - "$D/chelsea.png"
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | head -n 1)" = '{"file": "-", "row": 0}' ]; check "embed - (stdin as a row)" $? "rc=$rc $out $err"
 run_in "$D/coffee.png" "$BIN" similar --no-cache -k 1 - "$A/one"

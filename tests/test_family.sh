@@ -290,8 +290,8 @@ d=$(same_maps "$tmp/l4.npy" $FAM/small_bottleneck.coffee.128.os8.layer4.f32)
 [ "$rc" -eq 0 ] && [ "$d" = "(512, 16, 16) True" ]
 check "embed --stage layer4 --output-stride 8 --size 128: the dilated backbone's maps" $? "rc=$rc $d $err"
 run "$BIN" embed --weights "$B" --output-stride 8 --stage layer4 demo/coffee.png -o "$tmp/x.npy"
-[ "$rc" -eq 1 ] && echo "$err" | grep -q "needs bottleneck blocks" && [ ! -e "$tmp/x.npy" ]
-check "--output-stride 8 on basic blocks refused, nothing written" $? "rc=$rc $err"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "^resnet: $B: output stride 8 needs bottleneck blocks" && [ ! -e "$tmp/x.npy" ]
+check "--output-stride 8 on basic blocks refused, naming the file, nothing written" $? "rc=$rc $err"
 run "$BIN" embed --stage layer5 demo/coffee.png -o "$tmp/x.npy"
 [ "$rc" -eq 2 ] && [ ! -e "$tmp/x.npy" ]
 check "--stage layer5 is a usage error" $? "rc=$rc $err"

@@ -361,6 +361,24 @@ static void test_hostile(void) {
     free(r.p);
     free(e.extra.p);
 
+    /* a max pool where the head's average pool is: named as the head it is not */
+    size_t gap = SIZE_MAX;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (strcmp(m->nodes[i].op, "GlobalAveragePool") == 0) gap = i;
+    CHECK(gap < m->n_nodes, "no GlobalAveragePool in the tiny model");
+    if (gap < m->n_nodes) {
+        memset(&e, 0, sizeof e);
+        e.target = 'N';
+        e.index = gap;
+        e.drop = 4;
+        put_str(&e.extra, 4, "GlobalMaxPool");
+        r = rewrite(model, size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal("a GlobalMaxPool head", in, "GlobalMaxPool", "the head's average pool");
+        free(r.p);
+        free(e.extra.p);
+    }
+
     /* the re-encoder itself changes nothing when asked to change nothing */
     memset(&e, 0, sizeof e);
     e.target = 'N';

@@ -144,7 +144,7 @@ int cmd_cam(int argc, char **argv) {
     if (argc - optind > 1) return cli_usage_error("cam: one photo at a time ('%s' is a second)", argv[optind + 1]);
     if (optind < argc) photo = argv[optind];
     if (!photo) return cli_usage_error("cam: no photo given");
-    if (!out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
+    if (!out || !*out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
     int cls = -1;
     char why[400] = "";
     /* ImageNet's names are checked before anything is loaded when the weights are surely

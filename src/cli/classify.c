@@ -138,10 +138,11 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     if (head_path && resnet_head_load(head_path, &head, &err) != RESNET_OK) return cli_error("%s", err.message);
     cli_photos photos = {0};
     photos.keep_going = 1; /* an unreadable folder argument is a record in its place */
-    if (cli_photos_add(&photos, args, nargs) != 0) {
+    int added = cli_photos_add(&photos, args, nargs);
+    if (added != 0) {
         cli_photos_free(&photos);
         resnet_head_free(head);
-        return 1;
+        return added;
     }
     if (photos.count == 0) {
         cli_photos_free(&photos);

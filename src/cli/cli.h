@@ -217,8 +217,8 @@ typedef struct cli_photos {
     char **errors;  /* with keep_going: NULL, or per path its listing error (owned) */
 } cli_photos;
 
-/* Appends args (files or folders) to *out; reports and returns -1 when a folder itself
- * cannot be read. */
+/* Appends args (files or folders) to *out; 0, or reports and returns the exit status: 2 for
+ * "-" given twice, 1 when a folder itself cannot be read (unless keep_going) or memory is short. */
 int cli_photos_add(cli_photos *out, char **args, int nargs);
 void cli_photos_free(cli_photos *p);
 /* 1 if path is a folder ("-" is not). */

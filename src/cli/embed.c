@@ -186,7 +186,8 @@ int cmd_embed(int argc, char **argv) {
     resnet_session *s = NULL;
     float *feats = NULL;
     char *ok = NULL, **errors = NULL;
-    if (cli_photos_add(&photos, args, nargs) != 0) goto done;
+    if ((rc = cli_photos_add(&photos, args, nargs)) != 0) goto done;
+    rc = 1;
     if (photos.count == 0) {
         cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
         goto done;

@@ -93,21 +93,25 @@ static int photos_push(cli_photos *p, const char *path) {
 }
 
 int cli_photos_add(cli_photos *out, char **args, int nargs) {
+    /* standard input can be read once: a second "-" would be the first one's bytes again */
+    for (int i = 0, seen = 0; i < nargs; i++)
+        if (cli_is_stdin(args[i]) && seen++)
+            return cli_usage_error("'-' (standard input) is given more than once");
     for (int i = 0; i < nargs; i++) {
         if (!cli_is_dir(args[i])) {
             /* a file, or something missing: kept, so that it is reported in its place */
-            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory");
             continue;
         }
         resnet_file_list list;
         resnet_error err;
         if (resnet_list_images(args[i], &list, &err) != RESNET_OK) {
-            if (!out->keep_going) return cli_error("%s", err.message), -1;
+            if (!out->keep_going) return cli_error("%s", err.message);
             /* reported when its turn comes, as any photo that cannot be read */
-            if (photos_push(out, args[i]) != 0) return cli_error("out of memory"), -1;
+            if (photos_push(out, args[i]) != 0) return cli_error("out of memory");
             if (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors)))
-                return cli_error("out of memory"), -1;
-            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory"), -1;
+                return cli_error("out of memory");
+            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory");
             continue;
         }
         out->folders++;
@@ -116,7 +120,7 @@ int cli_photos_add(cli_photos *out, char **args, int nargs) {
         int bad = 0;
         for (int j = 0; j < list.count && !bad; j++) bad = photos_push(out, list.paths[j]) != 0;
         resnet_file_list_free(&list);
-        if (bad) return cli_error("out of memory"), -1;
+        if (bad) return cli_error("out of memory");
     }
     return 0;
 }

@@ -90,7 +90,8 @@ int cmd_quantize(int argc, char **argv) {
     rn_calib *calib = NULL;
     resnet_error err;
     int rc = 1;
-    if (cli_photos_add(&photos, args, nargs) != 0) goto done;
+    if ((rc = cli_photos_add(&photos, args, nargs)) != 0) goto done;
+    rc = 1;
     /* never a calibration photo (found or named) or the weights; an existing file only if it
      * is a weight file already (io/atomic.h), or with --force */
     if (cli_check_output(out, RN_KIND_SAFETENSORS, &common, photos.paths, photos.count, (const char *const *)args,

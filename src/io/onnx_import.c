@@ -599,6 +599,9 @@ static resnet_status walk(imp *im) {
         }
         if (n != 2) {
             if (n == 0) return node_fail(im, prev, "nothing reads its output");
+            if (n == 1)
+                return node_fail(im, u[0].idx, "expected the head's average pool (GlobalAveragePool, or ReduceMean "
+                                 "over axes 2 and 3) or the next block (a Conv and an Add, or two Convs)");
             return node_fail(im, u[n > 2 ? 2 : 0].idx, "a block's input feeds %zu nodes (expected 2: a Conv and an Add, or two Convs)", n);
         }
         size_t ca = SIZE_MAX, cb = SIZE_MAX;
