@@ -737,15 +737,6 @@ static resnet_status write_file(const char *path, const rn_st_entry *entries, co
     if ((n && !entries) || (n_meta && (!meta_keys || !meta_values)))
         return rn_fail(err, RESNET_E_ARG, "%s: rn_st_write: NULL arrays", path);
 
-    /* No loader takes NaN or infinity as a weight: a file holding one would be refused at
-     * every use, so it is not made (the importers say so first, naming their input). */
-    size_t bad_t, bad_k;
-    if (rn_st_first_nonfinite(entries, raw, n, &bad_t, &bad_k)) {
-        char shown[96];
-        return rn_fail(err, RESNET_E_WEIGHTS, "tensor '%s' holds %s at element %zu: not written to %s",
-                       rn_printable(entries[bad_t].name, shown, sizeof shown),
-                       isnan(entries[bad_t].data[bad_k]) ? "NaN" : "infinity", bad_k, path);
-    }
     rn_strbuf hdr = {0};
     resnet_status s = build_header(path, entries, raw, raw_type, n, meta_keys, meta_values, n_meta, &hdr, err);
     if (s != RESNET_OK) {

@@ -65,7 +65,8 @@ typedef struct rn_st_entry {
 } rn_st_entry;
 
 /* 1, with *tensor and *element set, if a value of entries that the writers below would write
- * as F32 (raw NULL or raw[i] NULL) is NaN or infinite; those refuse such a file. */
+ * as F32 (raw NULL or raw[i] NULL) is NaN or infinite. The writers write any value (the tests
+ * make broken files with them); the importers refuse such weights, which no loader takes. */
 int rn_st_first_nonfinite(const rn_st_entry *entries, const void *const *raw, size_t n, size_t *tensor,
                           size_t *element);
 /* Writes a safetensors file of F32 tensors with string metadata (keys[i] = values[i]).
