@@ -186,9 +186,10 @@ resnet_status rn_atomic_open(rn_atomic_file *f, const char *path, resnet_error *
     }
     /* "dir/" only when path had one, so relative names stay as the user wrote them. A name
      * that exists (left by a dead process that had our pid, or made by someone else) is never
-     * opened or removed: the next number is tried. The handler's slot is taken before the file
-     * exists and made live once it is ours, so there is no moment when our file exists
-     * unlisted, nor one when the handler could remove a file that is not ours. */
+     * opened or removed: the next number is tried. The handler's slot is filled before the
+     * file exists and made live once the file is ours, so the handler never removes a file
+     * that is not ours; a signal in the instant between the two leaves the temporary to the
+     * next writer of path, as a kill -9 does. */
     const char *lead = strrchr(path, '/') ? dir : "", *sep = strrchr(path, '/') && strcmp(dir, "/") != 0 ? "/" : "";
     int e = 0;
     for (int tries = 0; tries < 100;) {
