@@ -12,6 +12,38 @@ FAM=tests/data/family
 G=$FAM/small_grouped.safetensors B=$FAM/small_basic.safetensors N=$FAM/small_bottleneck.safetensors
 for i in 0 1 2 3 4 5 6 7 8 9; do echo "kind $i"; done >"$tmp/names.txt"
 
+# with_classes SRC DST N: SRC's network with an fc of N classes, its metadata's labels dropped:
+# SRC's first N classes when it has that many, else random weights for every class.
+with_classes() {
+  "$py" - "$@" <<'PY'
+import json, struct, sys
+import numpy as np
+src, dst, classes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+raw = open(src, 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+out, blobs, off = {}, [], 0
+for name, t in head.items():
+    if name == '__metadata__':
+        out[name] = {k: v for k, v in t.items() if k != 'labels'}
+        continue
+    b = data[t['data_offsets'][0]:t['data_offsets'][1]]
+    shape = t['shape']
+    if name in ('fc.weight', 'fc.bias'):
+        if classes <= shape[0]:
+            b = b[:len(b) // shape[0] * classes]
+        else:
+            b = np.random.default_rng(1).standard_normal(classes * (len(b) // shape[0] // 4)).astype('<f4').tobytes()
+        shape = [classes] + shape[1:]
+    out[name] = {'dtype': t['dtype'], 'shape': shape, 'data_offsets': [off, off + len(b)]}
+    blobs.append(b)
+    off += len(b)
+h = json.dumps(out).encode()
+h += b' ' * (-len(h) % 8)
+open(dst, 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+PY
+}
+
 # the top class by PyTorch's logits (the committed reference) and by ours
 ref_top() { "$py" -c "import numpy as n, sys; print(int(n.fromfile(sys.argv[1], '<f4').argmax()))" "$1"; }
 run "$BIN" classify --json -k 10 --weights "$G" demo/chelsea.png
@@ -26,29 +58,7 @@ got=$(echo "$out" | "$py" -c "import json, sys; print(len(json.loads(sys.stdin.r
 check "-k 20 on 10 classes gives the 10" $? "rc=$rc got $got $err"
 
 # more classes than ImageNet's 1000: -k is bound by the network's, not by 1000
-"$py" - "$G" "$tmp/wide.safetensors" <<'PY'
-import json, struct, sys
-import numpy as np
-raw = open(sys.argv[1], 'rb').read()
-n = struct.unpack('<Q', raw[:8])[0]
-head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
-out, blobs, off = {}, [], 0
-for name, t in head.items():
-    if name == '__metadata__':
-        out[name] = {k: v for k, v in t.items() if k != 'labels'}
-        continue
-    b = data[t['data_offsets'][0]:t['data_offsets'][1]]
-    shape = t['shape']
-    if name in ('fc.weight', 'fc.bias'):
-        shape = [1200] + shape[1:]
-        b = np.random.default_rng(1).standard_normal(int(np.prod(shape))).astype('<f4').tobytes()
-    out[name] = {'dtype': t['dtype'], 'shape': shape, 'data_offsets': [off, off + len(b)]}
-    blobs.append(b)
-    off += len(b)
-h = json.dumps(out).encode()
-h += b' ' * (-len(h) % 8)
-open(sys.argv[2], 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
-PY
+with_classes "$G" "$tmp/wide.safetensors" 1200
 run "$BIN" classify --json -k 1100 --weights "$tmp/wide.safetensors" demo/chelsea.png
 got=$(echo "$out" | "$py" -c "import json, sys; print(len(json.loads(sys.stdin.readline())['top']))" 2>/dev/null)
 [ "$rc" -eq 0 ] && [ "$got" = 1100 ]
@@ -218,27 +228,7 @@ run "$BIN" cam --weights "$tmp/odd.safetensors" -c "$other" demo/chelsea.png -o 
 check "cam: a class name's control characters not shown raw" $? "rc=$rc ${out//$esc/^[} $err"
 
 # fewer than 5 classes: top-5 is top-3, and the predictions name 3
-"$py" - "$N" "$tmp/three.safetensors" <<'PY'
-import json, struct, sys
-src = open(sys.argv[1], 'rb').read()
-n = struct.unpack('<Q', src[:8])[0]
-head, data = json.loads(src[8:8 + n]), src[8 + n:]
-out, blobs, off = {}, [], 0
-for name, t in head.items():
-    if name == '__metadata__':
-        continue
-    b = data[t['data_offsets'][0]:t['data_offsets'][1]]
-    shape = t['shape']
-    if name in ('fc.weight', 'fc.bias'):  # the first 3 classes
-        b = b[:len(b) // shape[0] * 3]
-        shape = [3] + shape[1:]
-    out[name] = {'dtype': t['dtype'], 'shape': shape, 'data_offsets': [off, off + len(b)]}
-    blobs.append(b)
-    off += len(b)
-h = json.dumps(out).encode()
-h += b' ' * (-len(h) % 8)
-open(sys.argv[2], 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
-PY
+with_classes "$N" "$tmp/three.safetensors" 3
 run "$BIN" classify --json -k 3 --weights "$tmp/three.safetensors" demo/chelsea.png
 third=$(echo "$out" | "$py" -c "import json, sys; print(json.loads(sys.stdin.readline())['top'][2]['index'])")
 mkdir -p "$tmp/ev3/$third" && cp demo/chelsea.png "$tmp/ev3/$third/"

@@ -222,6 +222,18 @@ static void test_labels(void) {
     CHECK(tu_count_files_like("labels.safetensors") == 0, "written despite wrong labels");
 }
 
+/* The model with node `index`'s operator renamed `op`: refused, the message holding want and want2. */
+static void refuse_op(const uint8_t *model, size_t size, const char *in, size_t index, const char *op, const char *what,
+                      const char *want, const char *want2) {
+    edit e = {'N', index, 4, {0}};
+    put_str(&e.extra, 4, op);
+    buf r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal(what, in, want, want2);
+    free(r.p);
+    free(e.extra.p);
+}
+
 static void test_hostile(void) {
     size_t size = 0;
     uint8_t *model = tu_read_file(DATA "tiny_bottleneck.onnx", &size);
@@ -350,34 +362,16 @@ static void test_hostile(void) {
     free(e.extra.p);
 
     /* an unsupported node where the stem's Relu is */
-    memset(&e, 0, sizeof e);
-    e.target = 'N';
-    e.index = relu;
-    e.drop = 4;
-    put_str(&e.extra, 4, "Sigmoid");
-    r = rewrite(model, size, &e);
-    tu_write_file(in, r.p, r.n);
-    expect_refusal("unsupported node", in, m->nodes[relu].name, "Sigmoid");
-    free(r.p);
-    free(e.extra.p);
+    refuse_op(model, size, in, relu, "Sigmoid", "unsupported node", m->nodes[relu].name, "Sigmoid");
 
     /* a max pool where the head's average pool is: named as the head it is not */
     size_t gap = SIZE_MAX;
     for (size_t i = 0; i < m->n_nodes; i++)
         if (strcmp(m->nodes[i].op, "GlobalAveragePool") == 0) gap = i;
     CHECK(gap < m->n_nodes, "no GlobalAveragePool in the tiny model");
-    if (gap < m->n_nodes) {
-        memset(&e, 0, sizeof e);
-        e.target = 'N';
-        e.index = gap;
-        e.drop = 4;
-        put_str(&e.extra, 4, "GlobalMaxPool");
-        r = rewrite(model, size, &e);
-        tu_write_file(in, r.p, r.n);
-        expect_refusal("a GlobalMaxPool head", in, "GlobalMaxPool", "the head's average pool");
-        free(r.p);
-        free(e.extra.p);
-    }
+    if (gap < m->n_nodes)
+        refuse_op(model, size, in, gap, "GlobalMaxPool", "a GlobalMaxPool head", "GlobalMaxPool",
+                  "the head's average pool");
 
     /* the re-encoder itself changes nothing when asked to change nothing */
     memset(&e, 0, sizeof e);
