@@ -52,7 +52,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
     resnet_status s = resnet_import_tfjs(json, out, variant, norm, &err);
     if (s != RESNET_OK) {
         FUZZ_CHECK(err.status == s && fuzz_message_ok(err.message, sizeof err.message));
-        FUZZ_CHECK(!tfjs_fuzz_has_file("out.safetensors")); /* nor out.safetensors.tmp.<pid> */
+        FUZZ_CHECK(!tfjs_fuzz_has_file("out.safetensors")); /* nor out.safetensors.tmp.<pid>.<n>.resnet */
         return 0;
     }
     rn_safetensors *st = NULL;

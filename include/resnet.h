@@ -551,7 +551,7 @@ RESNET_API resnet_status resnet_image_load_memory(const void *data, size_t size,
 RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);
 RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
 /* Writes an 8-bit RGB PNG (with a "Software" text chunk naming this library). Atomic: the
- * data goes to a temporary file beside path (path.tmp.<pid>), fsynced and renamed over path
+ * data goes to a temporary file beside path (path.tmp.<pid>.<n>.resnet), fsynced and renamed over path
  * only when complete, so on failure path is untouched and the temporary removed; one left
  * by a process killed outright is removed by the next write of path. */
 RESNET_API resnet_status resnet_image_write_png(const resnet_image *img, const char *path,

@@ -80,12 +80,12 @@ run "$BIN" quantize demo -o "$tmp/q4.safetensors" --weights "$tmp/b.safetensors"
 [ "$rc" -eq 1 ] && printf '%s' "$err" | grep -q "is a bf16 file; quantize takes fp32" && [ ! -e "$tmp/q4.safetensors" ]
 check "a bf16 file as the source: called bf16" $? "rc=$rc $err"
 # --precision fp32 asked of a file that is not fp32: one line, exit 1, not a quiet run in its precision
-for fp in q1:int8 b:bf16; do
+for fp in q1:an\ int8 b:a\ bf16; do
   f=${fp%%:*} p=${fp##*:}
   run "$BIN" classify --weights "$tmp/$f.safetensors" --precision fp32 demo/chelsea.png
   [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
-    printf '%s' "$err" | grep -q "$tmp/$f.safetensors: is a $p file: --precision fp32"
-  check "classify --precision fp32 on the $p file is refused" $? "rc=$rc $out $err"
+    printf '%s' "$err" | grep -q "$tmp/$f.safetensors: is $p file: --precision fp32"
+  check "classify --precision fp32 on $p file is refused" $? "rc=$rc $out $err"
 done
 run "$BIN" classify --weights "$tmp/q1.safetensors" demo/chelsea.png
 [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "Egyptian cat\|tabby\|tiger cat"

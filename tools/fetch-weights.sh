@@ -48,7 +48,13 @@ pid_alive() { # a zombie (killed, not yet reaped) is not alive
 for stale in "$CACHE/$WEIGHTS".tmp.*.resnet "$CACHE"/.fetch.*.*; do
     [[ -e "$stale" ]] || continue
     pid="${stale##*/}"
-    if [[ "$pid" == .fetch.* ]]; then pid="${pid#.fetch.}"; pid="${pid%%.*}"; else pid="${pid##*.tmp.}"; pid="${pid%%.*}"; fi
+    if [[ "$pid" == .fetch.* ]]; then
+        pid="${pid#.fetch.}"; pid="${pid%%.*}"
+    else # only the importer's exact form, <pid>.<n>.resnet, as src/io/atomic.c
+        pid="${pid##*.tmp.}"
+        [[ "$pid" =~ ^[1-9][0-9]*\.(0|[1-9][0-9]*)\.resnet$ ]] || continue
+        pid="${pid%%.*}"
+    fi
     [[ "$pid" =~ ^[0-9]+$ ]] || continue
     pid_alive "$pid" || rm -rf -- "$stale"
 done

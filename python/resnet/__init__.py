@@ -270,7 +270,7 @@ class Model:
     1.4x the memory); precision: None/"fp32" (as the file says) or "bf16" (an fp32
     file converted as it loads); threads: 0 = the model's pool, one thread per core; labels: a text
     file of class names; size: the crop the network sees (default the file's, else 224);
-    output_stride: 32, 16 or 8 (dilated last stages, for stages()). Safe to share between
+    output_stride: 32, 16 or 8 (dilated last stages, for stages(); default the file's, else 32). Safe to share between
     threads (calls on one Model are serialised, and close() waits for the call in progress;
     for parallel work use one Model per process, as the Dask example does)."""
 

@@ -112,8 +112,8 @@ static const cli_option network_options[] = {
      "the crop the network sees: shorter side resized to N*256/224,\n"
      "centre N x N (default: the file's, else 224)"),
     CLI_OPTION_INT("output-stride", "N", CLI_OPT_OUTPUT_STRIDE, 8, 32,
-     "8, 16 or 32 (default): dilate the last stages instead of\n"
-     "striding them, for larger stage maps (bottleneck networks)"),
+     "8, 16 or 32 (default: the file's, else 32): dilate the last\n"
+     "stages instead of striding them, for larger stage maps\n(bottleneck networks)"),
     {0},
 };
 static const cli_option help_option = CLI_OPTION("help", 'h', NULL, 'h', "this help");

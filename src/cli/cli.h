@@ -25,7 +25,7 @@ typedef struct cli_common {
     unsigned image_flags; /* RESNET_IMAGE_*: --exif-orientation */
     const char *labels;  /* --labels FILE: class names, one a line */
     int size;            /* --size N: the crop the network sees (0: the file's, else 224) */
-    int output_stride;   /* --output-stride 8|16|32 (0: 32) */
+    int output_stride;   /* --output-stride 8|16|32 (0: the file's, else 32) */
     /* the options a command lists with CLI_OPTION_* */
     const char *output;  /* -o/--output */
     int force;           /* --force: replace an existing output of another kind */

@@ -57,8 +57,8 @@ resnet_model *cli_load_model(const cli_common *c) {
     /* int8 and bf16 files hold their precision's weights: fp32 asked of one would be a quiet
      * no (the library's fp32 means "as the file says") */
     if (c->precision_set && c->precision == RESNET_PRECISION_FP32 && resnet_model_precision(m) != RESNET_PRECISION_FP32) {
-        cli_error("%s: is a %s file: --precision fp32 runs fp32 files only (leave the option out to run it as %s)",
-                  path, resnet_precision_name(resnet_model_precision(m)), resnet_precision_name(resnet_model_precision(m)));
+        const char *was = resnet_model_precision(m) == RESNET_PRECISION_INT8 ? "an int8" : "a bf16";
+        cli_error("%s: is %s file: --precision fp32 runs fp32 files only", path, was);
         resnet_model_free(m);
         return NULL;
     }

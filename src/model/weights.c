@@ -618,7 +618,7 @@ static resnet_status labels_from_metadata(resnet_model *m, const char *json, con
     return s;
 }
 
-/* Metadata key as a whole number, plain decimal digits only, at most 99999; *v is left alone
+/* Metadata key as a whole number, plain decimal digits only, at most 9 of them; *v is left alone
  * when the file lacks the key. */
 static resnet_status meta_whole(const rn_safetensors *st, const char *path, const char *key, long *v,
                                 resnet_error *err) {
@@ -626,7 +626,7 @@ static resnet_status meta_whole(const rn_safetensors *st, const char *path, cons
     if (!text) return RESNET_OK;
     long n = 0;
     const char *p = text;
-    for (; *p >= '0' && *p <= '9' && p - text < 5; p++) n = n * 10 + (*p - '0');
+    for (; *p >= '0' && *p <= '9' && p - text < 9; p++) n = n * 10 + (*p - '0');
     if (p == text || *p) {
         char shown[32];
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata %s is '%s', not a whole number", path, key,
