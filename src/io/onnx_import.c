@@ -25,7 +25,6 @@
 
 #include <inttypes.h>
 #include <locale.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -995,13 +994,7 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     for (size_t i = 0; s == RESNET_OK && i < m->n_nodes; i++)
         if (!im.visited[i]) s = node_fail(&im, i, "it is not on the network's path");
     if (s == RESNET_OK) s = write_convs(&im, &o);
-    size_t bad_t, bad_k;
-    if (s == RESNET_OK && rn_st_first_nonfinite(o.e, NULL, o.n, &bad_t, &bad_k)) {
-        char nm[96];
-        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: the network's '%s' holds %s at element %zu (from the model's initializers); "
-                    "nothing written", model_path, rn_printable(o.e[bad_t].name, nm, sizeof nm),
-                    isnan(o.e[bad_t].data[bad_k]) ? "NaN" : "infinity", bad_k);
-    }
+    if (s == RESNET_OK) s = rn_st_check_finite(o.e, o.n, model_path, err);
     /* an external data file named as the output would be replaced while read: refuse it */
     if (s == RESNET_OK && rn_file_id_of(out_path, &out_id)) {
         for (size_t i = 0; i < m->n_inits && s == RESNET_OK; i++) {

@@ -713,20 +713,19 @@ resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n
     return rn_st_write_i8(path, entries, NULL, n, meta_keys, meta_values, n_meta, err);
 }
 
-int rn_st_first_nonfinite(const rn_st_entry *entries, const void *const *raw, size_t n, size_t *tensor,
-                          size_t *element) {
+resnet_status rn_st_check_finite(const rn_st_entry *entries, size_t n, const char *source, resnet_error *err) {
     for (size_t i = 0; i < n; i++) {
-        if (raw && raw[i]) continue;
         size_t count = 1;
         for (int d = 0; d < entries[i].ndim; d++) count *= (size_t)entries[i].shape[d];
         for (size_t k = 0; k < count; k++)
             if (!isfinite(entries[i].data[k])) {
-                *tensor = i;
-                *element = k;
-                return 1;
+                char name[96];
+                return rn_fail(err, RESNET_E_WEIGHTS, "%s: the network's '%s' holds %s at element %zu; nothing written",
+                               source, rn_printable(entries[i].name, name, sizeof name),
+                               isnan(entries[i].data[k]) ? "NaN" : "infinity", k);
             }
     }
-    return 0;
+    return RESNET_OK;
 }
 
 static resnet_status write_file(const char *path, const rn_st_entry *entries, const void *const *raw,

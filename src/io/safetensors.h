@@ -64,11 +64,10 @@ typedef struct rn_st_entry {
     const float *data; /* float32 values, written as F32 */
 } rn_st_entry;
 
-/* 1, with *tensor and *element set, if a value of entries that the writers below would write
- * as F32 (raw NULL or raw[i] NULL) is NaN or infinite. The writers write any value (the tests
- * make broken files with them); the importers refuse such weights, which no loader takes. */
-int rn_st_first_nonfinite(const rn_st_entry *entries, const void *const *raw, size_t n, size_t *tensor,
-                          size_t *element);
+/* RESNET_OK, or an error naming source, the tensor and the element if a value of entries is
+ * NaN or infinite. The writers below write any value (the tests make broken files with them);
+ * the importers check first, as no loader takes such weights. */
+resnet_status rn_st_check_finite(const rn_st_entry *entries, size_t n, const char *source, resnet_error *err);
 /* Writes a safetensors file of F32 tensors with string metadata (keys[i] = values[i]).
  * Atomic: writes PATH.tmp.<pid>.<n>.resnet beside it, fsyncs, then renames over PATH. */
 resnet_status rn_st_write(const char *path, const rn_st_entry *entries, size_t n,

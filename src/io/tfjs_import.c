@@ -554,13 +554,7 @@ resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, r
     if (s == RESNET_OK) s = read_bn_eps(&im, root, &eps);
     if (s == RESNET_OK) s = read_manifest(&im, root);
     if (s == RESNET_OK) s = map_weights(&im);
-    size_t bad_t, bad_k;
-    if (s == RESNET_OK && rn_st_first_nonfinite(im.out, NULL, im.nout, &bad_t, &bad_k)) {
-        char nm[96];
-        s = rn_fail(im.err, RESNET_E_WEIGHTS, "%s: the network's '%s' holds %s at element %zu; nothing written",
-                    model_json, rn_printable(im.out[bad_t].name, nm, sizeof nm),
-                    isnan(im.out[bad_t].data[bad_k]) ? "NaN" : "infinity", bad_k);
-    }
+    if (s == RESNET_OK) s = rn_st_check_finite(im.out, im.nout, model_json, im.err);
     if (s == RESNET_OK) {
         char eps_s[40];
         format_eps(eps, eps_s, sizeof eps_s);
