@@ -15,13 +15,24 @@
  * logits on every path.
  *
  * Layout: U is packed like conv.c's B, NR-wide panels, for each panel the E sets of e, so
- * a task reads its panels' U front to back. Two phases, each split across the pool: every
- * tile is input-transformed into V[e][tile][cin] in the shared work buffer (row-major: the
- * micro-kernel reads a tile's row by pointer); then each task takes a block of tiles and a
- * range of panels (the split is conv.c's, plan.c), multiplies one NR panel at a time into M[e][tile][NR] (its own scratch)
- * and output-transforms it with bias, residual and ReLU. (Transforming inside the second
- * phase would repeat a block's input transform for every panel range.) The transforms themselves are per instruction set (kernels/winograd_transforms.inc):
- * the network's code says what, the kernels how. */
+ * a task reads its panels' U front to back. First every tile is input-transformed into
+ * V[e][tile][cin] in the shared work buffer (row-major: the micro-kernel reads a tile's row by
+ * pointer), split across the pool. Then the GEMMs, cut one of two ways:
+ *  - by tiles (the default): each task takes a block of tiles and a range of panels (plan.c),
+ *    multiplies one NR panel at a time into M[e][tile][NR] (its own scratch) and
+ *    output-transforms it with bias, residual and ReLU. (Transforming inside this phase
+ *    would repeat a block's input transform for every panel range.)
+ *  - by positions, when every tile fits one block and there are threads to share it (the
+ *    28x28 and 14x14 layers at batch 1): cut by tiles, each thread would stream all of U
+ *    for its half of the rows, and U is where those layers' time goes (2.4 MB for F(4x4) at
+ *    128 channels, 4.2 MB for F(2x2) at 256). Each task takes one row of the window's
+ *    positions instead, every tile, into M[e][tile][cout] in the work buffer, so each thread
+ *    reads only its positions' U; a third phase output-transforms the tiles. On a Zen 5 at
+ *    2 threads that took layer3's 3x3s from 0.55 to 0.46 ms and layer2's from 0.42 to 0.39
+ *    (docs/performance.md). With 196 tiles (layer1) it was slower: there the tiles' split
+ *    already gives each thread whole blocks.
+ * The transforms themselves are per instruction set (kernels/winograd_transforms.inc): the
+ * network's code says what, the kernels how. */
 #include "ops/conv.h"
 
 #include <string.h>
@@ -32,6 +43,8 @@ enum {
     MAX_E = 36,
     TB_MAX = 60,              /* tiles per GEMM task at most: a multiple of every MR (4, 6, 12) */
     TILES_PER_INPUT_TASK = 8, /* small tasks: the threads finish the input transforms together */
+    MAX_S = 6,                /* the window's side at most */
+    TILES_PER_OUTPUT_TASK = 4, /* split by positions: the third phase's tasks */
 };
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
@@ -43,11 +56,17 @@ size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t) {
     return m > one ? m : one;
 }
 
-/* Shared: V for every tile of the batch (in bf16, half as many floats' room). */
+/* V's room in the work buffer, in floats, rounded up to a cache line. */
+static size_t v_floats(const rn_conv *c, int tiles) {
+    const size_t v = (size_t)(c->winograd + 2) * (c->winograd + 2) * tiles * c->cin;
+    return ((c->w16 ? (v + 1) / 2 : v) + 15) / 16 * 16;
+}
+
+/* Shared: V for every tile of the batch (in bf16, half as many floats' room), then M for a
+ * batch of at most TB_MAX tiles (split by positions: rn_winograd_forward). */
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w) {
-    const int t = c->winograd, s = t + 2;
-    const size_t v = (size_t)s * s * n * ((h + t - 1) / t) * ((w + t - 1) / t) * c->cin;
-    return c->w16 ? (v + 1) / 2 : v;
+    const int t = c->winograd, s = t + 2, tiles = n * ((h + t - 1) / t) * ((w + t - 1) / t);
+    return v_floats(c, tiles) + (size_t)s * s * (tiles < TB_MAX ? tiles : TB_MAX) * c->n_padded;
 }
 
 /* G for F(4x4, 3x3) and F(2x2, 3x3): U = G g G^T, S x 3. */
@@ -121,15 +140,9 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
 static int input_parts(const wino_job *j) { return (j->tb + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK; }
 
 /* V[e][tile][cin] for tiles t0..t0+count: row `tile` of GEMM e is one tile's transformed
- * window. One task of the first phase. */
-static void input_task(void *ctx, int task, int thread) {
-    const wino_job *j = ctx;
-    const int cin = j->c->cin, s = j->s, parts = input_parts(j);
-    int b0, in_block;
-    rn_plan_block(&j->plan, task / parts, &b0, &in_block);
-    const int b1 = b0 + in_block;
-    const int t0 = b0 + task % parts * TILES_PER_INPUT_TASK;
-    const int count = b1 - t0 < TILES_PER_INPUT_TASK ? b1 - t0 : TILES_PER_INPUT_TASK;
+ * window. */
+static void transform_tiles(const wino_job *j, int t0, int count, int thread) {
+    const int cin = j->c->cin, s = j->s;
     float *v = j->ex->work;
     uint16_t *v16 = (uint16_t *)j->ex->work;
     float *one = j->ex->scratch[thread]; /* bf16: one tile's V in fp32 first (E x cin) */
@@ -152,6 +165,18 @@ static void input_task(void *ctx, int task, int thread) {
         for (int e = 0; e < j->e_count; e++)
             j->ex->kc->to_bf16(one + (size_t)e * cin, cin, v16 + ((size_t)e * j->tiles + t) * cin);
     }
+}
+
+/* One task of the first phase: a part of a block's tiles. */
+static void input_task(void *ctx, int task, int thread) {
+    const wino_job *j = ctx;
+    const int parts = input_parts(j);
+    int b0, in_block;
+    rn_plan_block(&j->plan, task / parts, &b0, &in_block);
+    const int b1 = b0 + in_block;
+    const int t0 = b0 + task % parts * TILES_PER_INPUT_TASK;
+    const int count = b1 - t0 < TILES_PER_INPUT_TASK ? b1 - t0 : TILES_PER_INPUT_TASK;
+    transform_tiles(j, t0, count, thread);
 }
 
 /* Y = A^T M A (+ bias, residual, ReLU) for the block's tiles, the NR channels of panel p. */
@@ -212,14 +237,87 @@ static void gemm_task(void *ctx, int task, int thread) {
     }
 }
 
+/* Split by positions, the second phase: the S positions e of one row of the window (e = i * S
+ * + column), every tile, a range of panels, into the shared M[e][tile][n_padded]. Panel by
+ * panel, so that U is read in the order it is stored (a panel's positions one after another). */
+static void position_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const wino_job *j = ctx;
+    const rn_conv *c = j->c;
+    const rn_kernel_config *kc = j->ex->kc;
+    const int mr = kc->mr, nr = kc->nr, cin = c->cin, ldm = c->n_padded, split = j->plan.n_split;
+    const int e0 = task / split * j->s, e1 = e0 + j->s;
+    const int p0 = (int)((long)j->plan.panels * (task % split) / split);
+    const int p1 = (int)((long)j->plan.panels * (task % split + 1) / split);
+    const float *v = j->ex->work;
+    const uint16_t *v16 = (const uint16_t *)j->ex->work;
+    float *m = j->ex->work + v_floats(c, j->tiles);
+    static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
+    const float *rows[MAX_S][TB_MAX];
+    const uint16_t *rows16[MAX_S][TB_MAX];
+    for (int e = e0; e < e1; e++)
+        for (int t = 0; t < j->tb; t++) {
+            const size_t at = ((size_t)e * j->tiles + (t < j->tiles ? t : j->tiles - 1)) * cin;
+            rows[e - e0][t] = v + at;
+            rows16[e - e0][t] = v16 + at;
+        }
+    for (int p = p0; p < p1; p++)
+        for (int e = e0; e < e1; e++) {
+            const size_t panel = ((size_t)p * j->e_count + e) * cin * nr;
+            for (int i = 0; i < j->tiles; i += mr) {
+                const int flags = RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0);
+                const int here = j->tiles - i < mr ? j->tiles - i : mr;
+                float *mt = m + ((size_t)e * j->tiles + i) * ldm + (size_t)p * nr;
+                if (c->w16)
+                    kc->gemm_bf16(here, cin, rows16[e - e0] + i, c->w16 + panel, mt, (size_t)ldm, zeros, NULL, 0, flags);
+                else
+                    kc->gemm(here, cin, rows[e - e0] + i, c->w + panel, mt, (size_t)ldm, zeros, NULL, 0, flags);
+            }
+        }
+}
+
+/* Split by positions, the third phase: Y = A^T M A (+ bias, residual, ReLU) for
+ * TILES_PER_OUTPUT_TASK tiles, every channel. */
+static void output_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const wino_job *j = ctx;
+    const int ldm = j->c->n_padded, tt = j->t;
+    const float *m = j->ex->work + v_floats(j->c, j->tiles);
+    for (int t = task * TILES_PER_OUTPUT_TASK; t < j->tiles && t < (task + 1) * TILES_PER_OUTPUT_TASK; t++) {
+        int b, y0, x0;
+        tile_origin(j, t, &b, &y0, &x0);
+        float *out[16];
+        const float *res[16];
+        for (int i = 0; i < tt; i++)
+            for (int jj = 0; jj < tt; jj++) {
+                int y = y0 + i, x = x0 + jj, inside = y < j->h && x < j->w;
+                size_t at = (((size_t)b * j->h + y) * j->w + x) * ldm;
+                out[i * tt + jj] = inside ? j->out + at : NULL;
+                res[i * tt + jj] = inside && j->res ? j->res + at : NULL;
+            }
+        j->tf->output(m + (size_t)t * ldm, (size_t)j->tiles * ldm, ldm, j->c->bias, out, res, j->relu);
+    }
+}
+
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
                          const float *residual, int relu) {
     const int t = c->winograd, s = t + 2, mr = ex->kc->mr;
     wino_job j = {ex, c, t == 4 ? &ex->kc->wino_f4 : &ex->kc->wino_f2, in, out, residual, n, h, w, t, s, s * s,
                   (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, {0}};
     j.tiles = n * j.th * j.tw;
+    const int threads = rn_pool_size(ex->pool), panels = c->n_padded / ex->kc->nr;
+    if (threads > 1 && j.tiles <= TB_MAX) {
+        j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, 1, 0);
+        j.tb = j.plan.block;
+        /* a row of positions in panel ranges: enough tasks that a late thread's can be taken */
+        for (j.plan.n_split = 1; s * j.plan.n_split < 8 * threads && j.plan.n_split * 2 <= panels;) j.plan.n_split *= 2;
+        rn_pool_run(ex->pool, input_parts(&j), input_task, &j);
+        rn_pool_run(ex->pool, s * j.plan.n_split, position_task, &j);
+        rn_pool_run(ex->pool, (j.tiles + TILES_PER_OUTPUT_TASK - 1) / TILES_PER_OUTPUT_TASK, output_task, &j);
+        return;
+    }
     /* The GEMMs' rows are the tiles: 49 tiles go as 30 + 19 rather than 48 + 1. */
-    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool), RN_PLAN_ROWS_FIRST);
+    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST);
     j.tb = j.plan.block;
     rn_pool_run(ex->pool, j.plan.blocks * input_parts(&j), input_task, &j);
     rn_pool_run(ex->pool, j.plan.tasks, gemm_task, &j);
