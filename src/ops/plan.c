@@ -22,7 +22,7 @@ rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, i
     }
     p.block = (p.tiles + p.blocks - 1) / p.blocks * mr;
     const int want = 4 * threads;
-    while (p.blocks * p.n_split < want && p.n_split * 2 <= panels) p.n_split *= 2;
+    while (!(flags & RN_PLAN_WHOLE_ROWS) && p.blocks * p.n_split < want && p.n_split * 2 <= panels) p.n_split *= 2;
     p.tasks = p.blocks * p.n_split;
     return p;
 }

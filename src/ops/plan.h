@@ -23,8 +23,10 @@ typedef struct rn_plan {
  * are about 4 tasks per thread (the 7x7 layers at batch 1 have one or two row blocks).
  * RN_PLAN_ROWS_FIRST: with fewer blocks than threads, as many blocks as threads where the
  * tiles allow, so that each thread's share is rows of its own, not panels of every row (for
- * a driver whose rows carry data the thread made itself: plan.c says when it pays). */
-enum { RN_PLAN_ROWS_FIRST = 1 };
+ * a driver whose rows carry data the thread made itself: plan.c says when it pays).
+ * RN_PLAN_WHOLE_ROWS: no panel ranges, a task is a whole block (for a driver whose task
+ * prepares its rows first: a split would prepare them again). */
+enum { RN_PLAN_ROWS_FIRST = 1, RN_PLAN_WHOLE_ROWS = 2 };
 rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, int flags);
 
 /* Row block b's rows r0..r0+*count. */

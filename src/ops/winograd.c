@@ -45,15 +45,21 @@ enum {
     TILES_PER_INPUT_TASK = 8, /* small tasks: the threads finish the input transforms together */
     MAX_S = 6,                /* the window's side at most */
     TILES_PER_OUTPUT_TASK = 4, /* split by positions: the third phase's tasks */
+    /* A block's V at most, in floats, for it to be transformed in the worker's own scratch
+     * (fused): F(4x4)'s 36 positions x TB_MAX tiles x 64 channels, 540 KB, layer1's. */
+    FUSED_V_FLOATS = MAX_E * TB_MAX * 64,
 };
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
 
-/* Per worker: M for one block of tiles and one panel, or (bf16) one tile's V in fp32. */
+/* Per worker: M for one block of tiles and one panel; fused, a block's V after it, then (bf16)
+ * one tile's V in fp32. Not fused, bf16's one tile alone. */
+static size_t m_floats(const rn_kernel_config *kc, int t) { return (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr; }
+
 size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t) {
-    const size_t m = (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr;
+    const size_t fused = m_floats(kc, t) + FUSED_V_FLOATS + FUSED_V_FLOATS / TB_MAX;
     const size_t one = (size_t)(t + 2) * (t + 2) * RN_WINOGRAD_WIDE_MAX_CHANNELS; /* bf16's one tile */
-    return m > one ? m : one;
+    return fused > one ? fused : one;
 }
 
 /* V's room in the work buffer, in floats, rounded up to a cache line. */
@@ -119,6 +125,7 @@ typedef struct wino_job {
     float *out;
     const float *res;
     int n, h, w, t, s, e_count, th, tw, tiles, tb, relu;
+    int fused; /* each GEMM task transforms its own block (FUSED_V_FLOATS) */
     rn_plan plan; /* blocks of at most TB_MAX tiles x panel ranges */
 } wino_job;
 
@@ -139,13 +146,13 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
  * multiplies the block (threadpool.c), and V stays in its cache. */
 static int input_parts(const wino_job *j) { return (j->tb + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK; }
 
-/* V[e][tile][cin] for tiles t0..t0+count: row `tile` of GEMM e is one tile's transformed
- * window. */
-static void transform_tiles(const wino_job *j, int t0, int count, int thread) {
+/* V[e][tile][cin] for tiles t0..t0+count into `to` (fp32, or bf16 for a bf16 convolution),
+ * tile t at row t - first of each position's `ld` rows: row `tile` of GEMM e is one tile's
+ * transformed window. `one`: room for one tile's V in fp32 (E x cin), for bf16. */
+static void transform_tiles(const wino_job *j, int t0, int count, void *to, int first, int ld, float *one) {
     const int cin = j->c->cin, s = j->s;
-    float *v = j->ex->work;
-    uint16_t *v16 = (uint16_t *)j->ex->work;
-    float *one = j->ex->scratch[thread]; /* bf16: one tile's V in fp32 first (E x cin) */
+    float *v = to;
+    uint16_t *v16 = to;
     for (int t = t0; t < t0 + count; t++) {
         int b, y0, x0;
         tile_origin(j, t, &b, &y0, &x0);
@@ -158,12 +165,12 @@ static void transform_tiles(const wino_job *j, int t0, int count, int thread) {
                                                                             : zero_px;
             }
         if (!j->c->w16) {
-            j->tf->input(d, cin, v + (size_t)t * cin, (size_t)j->tiles * cin);
+            j->tf->input(d, cin, v + (size_t)(t - first) * cin, (size_t)ld * cin);
             continue;
         }
         j->tf->input(d, cin, one, (size_t)cin);
         for (int e = 0; e < j->e_count; e++)
-            j->ex->kc->to_bf16(one + (size_t)e * cin, cin, v16 + ((size_t)e * j->tiles + t) * cin);
+            j->ex->kc->to_bf16(one + (size_t)e * cin, cin, v16 + ((size_t)e * ld + t - first) * cin);
     }
 }
 
@@ -176,7 +183,7 @@ static void input_task(void *ctx, int task, int thread) {
     const int b1 = b0 + in_block;
     const int t0 = b0 + task % parts * TILES_PER_INPUT_TASK;
     const int count = b1 - t0 < TILES_PER_INPUT_TASK ? b1 - t0 : TILES_PER_INPUT_TASK;
-    transform_tiles(j, t0, count, thread);
+    transform_tiles(j, t0, count, j->ex->work, 0, j->tiles, j->ex->scratch[thread]);
 }
 
 /* Y = A^T M A (+ bias, residual, ReLU) for the block's tiles, the NR channels of panel p. */
@@ -199,7 +206,7 @@ static void output_transform(const wino_job *j, int t0, int count, int p, const 
 }
 
 /* The second phase: the E GEMMs and the output transform for one block of tiles and a
- * range of panels. */
+ * range of panels. Fused: the block's input transform first, into the worker's scratch. */
 static void gemm_task(void *ctx, int task, int thread) {
     const wino_job *j = ctx;
     const rn_conv *c = j->c;
@@ -207,9 +214,16 @@ static void gemm_task(void *ctx, int task, int thread) {
     const int mr = kc->mr, nr = kc->nr, cin = c->cin, tb = j->tb, e_count = j->e_count;
     int t0, count, p0, p1;
     rn_plan_task(&j->plan, task, &t0, &count, &p0, &p1);
-    const float *v = j->ex->work;
-    const uint16_t *v16 = (const uint16_t *)j->ex->work;
     float *m = j->ex->scratch[thread];
+    /* V's rows: tile t of position e at (e * ld + t - first) * cin */
+    const float *v = j->ex->work;
+    int first = 0, ld = j->tiles;
+    if (j->fused) {
+        float *local = m + m_floats(kc, j->t);
+        transform_tiles(j, t0, count, local, t0, tb, local + FUSED_V_FLOATS);
+        v = local, first = t0, ld = tb;
+    }
+    const uint16_t *v16 = (const uint16_t *)v;
     static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
     const float *rows[TB_MAX];
     const uint16_t *rows16[TB_MAX];
@@ -218,7 +232,7 @@ static void gemm_task(void *ctx, int task, int thread) {
         for (int e = 0; e < e_count; e++) {
             const size_t panel = ((size_t)p * e_count + e) * cin * nr;
             for (int t = 0; t < tb; t++) {
-                const size_t at = ((size_t)e * j->tiles + t0 + (t < count ? t : count - 1)) * cin;
+                const size_t at = ((size_t)e * ld + t0 - first + (t < count ? t : count - 1)) * cin;
                 rows[t] = v + at;
                 rows16[t] = v16 + at;
             }
@@ -303,7 +317,7 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
                          const float *residual, int relu) {
     const int t = c->winograd, s = t + 2, mr = ex->kc->mr;
     wino_job j = {ex, c, t == 4 ? &ex->kc->wino_f4 : &ex->kc->wino_f2, in, out, residual, n, h, w, t, s, s * s,
-                  (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, {0}};
+                  (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, 0, {0}};
     j.tiles = n * j.th * j.tw;
     const int threads = rn_pool_size(ex->pool), panels = c->n_padded / ex->kc->nr;
     if (threads > 1 && j.tiles <= TB_MAX) {
@@ -317,8 +331,9 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
         return;
     }
     /* The GEMMs' rows are the tiles: 49 tiles go as 30 + 19 rather than 48 + 1. */
-    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST);
+    j.fused = (size_t)j.e_count * TB_MAX * c->cin <= FUSED_V_FLOATS;
+    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST | (j.fused ? RN_PLAN_WHOLE_ROWS : 0));
     j.tb = j.plan.block;
-    rn_pool_run(ex->pool, j.plan.blocks * input_parts(&j), input_task, &j);
+    if (!j.fused) rn_pool_run(ex->pool, j.plan.blocks * input_parts(&j), input_task, &j);
     rn_pool_run(ex->pool, j.plan.tasks, gemm_task, &j);
 }
