@@ -17,11 +17,14 @@
  * Layout: U is packed like conv.c's B, NR-wide panels, for each panel the E sets of e, so
  * a task reads its panels' U front to back. First every tile is input-transformed into
  * V[e][tile][cin] in the shared work buffer (row-major: the micro-kernel reads a tile's row by
- * pointer), split across the pool. Then the GEMMs, cut one of two ways:
+ * pointer), split across the pool (but fused, below). Then the GEMMs, cut one of two ways:
  *  - by tiles (the default): each task takes a block of tiles and a range of panels (plan.c),
  *    multiplies one NR panel at a time into M[e][tile][NR] (its own scratch) and
- *    output-transforms it with bias, residual and ReLU. (Transforming inside this phase
- *    would repeat a block's input transform for every panel range.)
+ *    output-transforms it with bias, residual and ReLU. Where a block's V is small
+ *    (FUSED_V_FLOATS: ResNet-50's layer1) the task transforms its block itself, into its
+ *    scratch, just before the GEMMs, and takes all the panels: V (1.8 MB for all of layer1)
+ *    then never leaves the core's L2. Larger, the block's V would not stay there, and
+ *    smaller blocks would stream U once more each.
  *  - by positions, when every tile fits one block and there are threads to share it (the
  *    28x28 and 14x14 layers at batch 1): cut by tiles, each thread would stream all of U
  *    for its half of the rows, and U is where those layers' time goes (2.4 MB for F(4x4) at
