@@ -29,8 +29,9 @@
  *    28x28 and 14x14 layers at batch 1): cut by tiles, each thread would stream all of U
  *    for its half of the rows, and U is where those layers' time goes (2.4 MB for F(4x4) at
  *    128 channels, 4.2 MB for F(2x2) at 256). Each task takes one row of the window's
- *    positions instead, every tile, into M[e][tile][cout] in the work buffer, so each thread
- *    reads only its positions' U; a third phase output-transforms the tiles. On a Zen 5 at
+ *    positions and a range of panels instead, every tile, into M[e][tile][n_padded] in the
+ *    work buffer, so each thread reads only its positions' U; a third phase
+ *    output-transforms the tiles. On a Zen 5 at
  *    2 threads that took layer3's 3x3s from 0.55 to 0.46 ms and layer2's from 0.42 to 0.39
  *    (docs/performance.md). With 196 tiles (layer1) it was slower: there the tiles' split
  *    already gives each thread whole blocks.
@@ -49,7 +50,8 @@ enum {
     MAX_S = 6,                /* the window's side at most */
     TILES_PER_OUTPUT_TASK = 4, /* split by positions: the third phase's tasks */
     /* A block's V at most, in floats, for it to be transformed in the worker's own scratch
-     * (fused): F(4x4)'s 36 positions x TB_MAX tiles x 64 channels, 540 KB, layer1's. */
+     * (fused): F(4x4)'s 36 positions x TB_MAX tiles x 64 channels, 540 KB (layer1's), or
+     * F(2x2)'s 16 x TB_MAX x 144. */
     FUSED_V_FLOATS = MAX_E * TB_MAX * 64,
 };
 
@@ -132,6 +134,9 @@ typedef struct wino_job {
     rn_plan plan; /* blocks of at most TB_MAX tiles x panel ranges */
 } wino_job;
 
+/* The GEMMs' bias: none, it comes after the output transform (NR floats at most). */
+static const float zeros[64];
+
 /* Padding pixels of the input windows. */
 static const float zero_px[RN_WINOGRAD_WIDE_MAX_CHANNELS];
 
@@ -144,8 +149,8 @@ static void tile_origin(const wino_job *j, int tile, int *b, int *y0, int *x0) {
 }
 
 /* The first phase's tasks: each GEMM block of tiles in parts of TILES_PER_INPUT_TASK (the last
- * block's last parts may be empty), block by block, so that both phases cut the tiles in the
- * same order: the thread whose share of the tasks holds a block's transforms is the one that
+ * block's last parts may be empty), block by block, so that split by tiles both phases cut
+ * the tiles in the same order: the thread whose share of the tasks holds a block's transforms is the one that
  * multiplies the block (threadpool.c), and V stays in its cache. */
 static int input_parts(const wino_job *j) { return (j->tb + TILES_PER_INPUT_TASK - 1) / TILES_PER_INPUT_TASK; }
 
@@ -189,21 +194,28 @@ static void input_task(void *ctx, int task, int thread) {
     transform_tiles(j, t0, count, j->ex->work, 0, j->tiles, j->ex->scratch[thread]);
 }
 
+/* Where tile `tile`'s T x T output pixels go, from channel `col` on: out[] and res[] (NULL
+ * past the image's edge, and res for no residual). */
+static void tile_outputs(const wino_job *j, int tile, size_t col, float *out[16], const float *res[16]) {
+    const int tt = j->t;
+    int b, y0, x0;
+    tile_origin(j, tile, &b, &y0, &x0);
+    for (int i = 0; i < tt; i++)
+        for (int jj = 0; jj < tt; jj++) {
+            const int y = y0 + i, x = x0 + jj, inside = y < j->h && x < j->w;
+            const size_t at = (((size_t)b * j->h + y) * j->w + x) * j->c->n_padded + col;
+            out[i * tt + jj] = inside ? j->out + at : NULL;
+            res[i * tt + jj] = inside && j->res ? j->res + at : NULL;
+        }
+}
+
 /* Y = A^T M A (+ bias, residual, ReLU) for the block's tiles, the NR channels of panel p. */
 static void output_transform(const wino_job *j, int t0, int count, int p, const float *m) {
-    const int nr = j->ex->kc->nr, ldc = j->c->n_padded, tt = j->t;
+    const int nr = j->ex->kc->nr;
     for (int t = 0; t < count; t++) {
-        int b, y0, x0;
-        tile_origin(j, t0 + t, &b, &y0, &x0);
         float *out[16];
         const float *res[16];
-        for (int i = 0; i < tt; i++)
-            for (int jj = 0; jj < tt; jj++) {
-                int y = y0 + i, x = x0 + jj, inside = y < j->h && x < j->w;
-                size_t at = (((size_t)b * j->h + y) * j->w + x) * ldc + (size_t)p * nr;
-                out[i * tt + jj] = inside ? j->out + at : NULL;
-                res[i * tt + jj] = inside && j->res ? j->res + at : NULL;
-            }
+        tile_outputs(j, t0 + t, (size_t)p * nr, out, res);
         j->tf->output(m + (size_t)t * nr, (size_t)j->tb * nr, nr, j->c->bias + (size_t)p * nr, out, res, j->relu);
     }
 }
@@ -227,7 +239,6 @@ static void gemm_task(void *ctx, int task, int thread) {
         v = local, first = t0, ld = tb;
     }
     const uint16_t *v16 = (const uint16_t *)v;
-    static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
     const float *rows[TB_MAX];
     const uint16_t *rows16[TB_MAX];
 
@@ -269,7 +280,6 @@ static void position_task(void *ctx, int task, int thread) {
     const float *v = j->ex->work;
     const uint16_t *v16 = (const uint16_t *)j->ex->work;
     float *m = j->ex->work + v_floats(c, j->tiles);
-    static const float zeros[64]; /* the GEMM adds no bias: it comes after the output transform */
     const float *rows[MAX_S][TB_MAX];
     const uint16_t *rows16[MAX_S][TB_MAX];
     for (int e = e0; e < e1; e++)
@@ -298,20 +308,12 @@ static void position_task(void *ctx, int task, int thread) {
 static void output_task(void *ctx, int task, int thread) {
     (void)thread;
     const wino_job *j = ctx;
-    const int ldm = j->c->n_padded, tt = j->t;
+    const int ldm = j->c->n_padded;
     const float *m = j->ex->work + v_floats(j->c, j->tiles);
     for (int t = task * TILES_PER_OUTPUT_TASK; t < j->tiles && t < (task + 1) * TILES_PER_OUTPUT_TASK; t++) {
-        int b, y0, x0;
-        tile_origin(j, t, &b, &y0, &x0);
         float *out[16];
         const float *res[16];
-        for (int i = 0; i < tt; i++)
-            for (int jj = 0; jj < tt; jj++) {
-                int y = y0 + i, x = x0 + jj, inside = y < j->h && x < j->w;
-                size_t at = (((size_t)b * j->h + y) * j->w + x) * ldm;
-                out[i * tt + jj] = inside ? j->out + at : NULL;
-                res[i * tt + jj] = inside && j->res ? j->res + at : NULL;
-            }
+        tile_outputs(j, t, 0, out, res);
         j->tf->output(m + (size_t)t * ldm, (size_t)j->tiles * ldm, ldm, j->c->bias, out, res, j->relu);
     }
 }
@@ -333,7 +335,7 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
         rn_pool_run(ex->pool, (j.tiles + TILES_PER_OUTPUT_TASK - 1) / TILES_PER_OUTPUT_TASK, output_task, &j);
         return;
     }
-    /* The GEMMs' rows are the tiles: 49 tiles go as 30 + 19 rather than 48 + 1. */
+    /* The GEMMs' rows are the tiles, in blocks within an MR tile of one another. */
     j.fused = (size_t)j.e_count * TB_MAX * c->cin <= FUSED_V_FLOATS;
     j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST | (j.fused ? RN_PLAN_WHOLE_ROWS : 0));
     j.tb = j.plan.block;
