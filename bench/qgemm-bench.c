@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
         if (rn_conv_init(&conv, fk, s->k, s->n, 1, 1, 1, 0, wt, bias, RN_CONV_DIRECT) == 0) {
             float *in = rn_aligned_alloc((size_t)s->m * s->k * sizeof(float));
             float *out = rn_aligned_alloc((size_t)s->m * conv.n_padded * sizeof(float));
-            float *scratch = rn_aligned_alloc(rn_conv_scratch_floats(fk) * sizeof(float));
+            float *scratch = rn_aligned_alloc(rn_conv_scratch_floats(fk, &conv) * sizeof(float));
             for (size_t i = 0; i < (size_t)s->m * s->k; i++) in[i] = (float)(rnd() % 100) / 100.0f;
             rn_exec ex = {fk, pool, &scratch, NULL};
             f_s = TIME_BEST(budget, rn_conv_forward(&ex, &conv, in, 1, h, h, out, NULL, 1));

@@ -238,7 +238,7 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
     for (size_t i = 0; i < in_n; i++) in[i] = frand();
     for (size_t i = 0; res && i < out_px * conv.n_padded; i++) res[i] = frand();
     float *scratch[8];
-    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * sizeof(float));
+    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc, &conv) * sizeof(float));
     const size_t work_n = rn_conv_work_floats(&conv, t->n, t->h, t->w);
     float *work = work_n ? rn_aligned_alloc(work_n * sizeof(float)) : NULL;
     rn_exec ex = {kc, pool, scratch, work};
@@ -322,6 +322,15 @@ static void test_conv(void) {
         {1, 7, 7, 200, 72, 3, 1, 1, 1, 1},
         {1, 7, 7, 512, 512, 3, 1, 1, 1, 1},
     };
+    /* the Winograd driver's cuts (winograd.c): blocks that transform their own tiles (layer1's
+     * 56x56 at 64 channels; 63 tiles, a second block from tile 60 on), and the split by
+     * positions (28x28 at 128 channels) at 2 threads; at 8, fused blocks too few for the
+     * threads, transformed first instead */
+    static const conv_case cuts[] = {
+        {1, 56, 56, 64, 64, 3, 1, 1, 1, 1},
+        {7, 9, 9, 16, 24, 3, 1, 1, 0, 1},
+        {1, 28, 28, 128, 128, 3, 1, 1, 0, 1},
+    };
     wino_worst = 0;
     for (int threads = 1; threads <= 2; threads++) {
         rn_pool *pool = rn_pool_create(threads);
@@ -341,6 +350,13 @@ static void test_conv(void) {
                 check_conv(fam[f], pool, &t, RN_CONV_DIRECT);
             }
         }
+        rn_pool_free(pool);
+    }
+    static const int cut_threads[] = {1, 2, 8};
+    for (int ti = 0; ti < 3; ti++) {
+        rn_pool *pool = rn_pool_create(cut_threads[ti]);
+        for (int f = 0; f < nf; f++)
+            for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) check_conv(fam[f], pool, &cuts[i], 0);
         rn_pool_free(pool);
     }
     printf("     Winograd in bf16: worst |error| %.2e of the sum of |x w| (bound %.2e)\n", wino_worst, WINO_BOUND);

@@ -74,7 +74,7 @@ static void check_conv_flags(const rn_kernel_config *kc, rn_pool *pool, const co
     naive_conv(in, t->n, t->h, t->w, t->cin, wt, bias, t->cout, t->ks, t->stride, t->pad, res_dense, t->relu,
                ref, oh, ow);
     float *scratch[64];
-    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * 4);
+    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc, &conv) * 4);
     size_t work_n = rn_conv_work_floats(&conv, t->n, t->h, t->w);
     float *work = work_n ? rn_aligned_alloc(work_n * sizeof(float)) : NULL;
     rn_exec ex = {kc, pool, scratch, work};
@@ -114,17 +114,19 @@ void rn_f32_gemm_6x8__c_plain(int mr, int kc, const float *const *a, const float
                               const float *bias, const float *res, size_t ldr, int flags);
 RN_TEST_FAMILY(c_plain, RESNET_KERNELS_C, 6, 8, rn_f32_gemm_6x8__c_plain, rn_gconv_16__c, 16, 4);
 
-static void run_threads(void (*fn)(const rn_kernel_config *, rn_pool *), const rn_kernel_config *kc) {
-    for (int threads = 1; threads <= 3; threads += 2) {
-        rn_pool *pool = rn_pool_create(threads);
+static void run_threads(void (*fn)(const rn_kernel_config *, rn_pool *), const rn_kernel_config *kc,
+                        const int *threads) {
+    for (int i = 0; threads[i]; i++) {
+        rn_pool *pool = rn_pool_create(threads[i]);
         fn(kc, pool);
         rn_pool_free(pool);
     }
 }
 
-static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
+/* fn on every kernel path, on pools of each size in `threads` (0-terminated). */
+static void for_each_path_on(void (*fn)(const rn_kernel_config *, rn_pool *), const int *threads) {
     printf("     (and the portable kernel's plain-loop version)\n");
-    run_threads(fn, &c_plain);
+    run_threads(fn, &c_plain, threads);
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         const rn_kernel_config *kc = rn_kernels_select(paths[i]);
 #if defined(RN_HAVE_X86)
@@ -137,8 +139,13 @@ static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
             printf("     (kernel path %s not available on this CPU: skipped)\n", resnet_kernels_name(paths[i]));
             continue;
         }
-        run_threads(fn, kc);
+        run_threads(fn, kc, threads);
     }
+}
+
+static void for_each_path(void (*fn)(const rn_kernel_config *, rn_pool *)) {
+    static const int threads[] = {1, 3, 0};
+    for_each_path_on(fn, threads);
 }
 
 static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
@@ -183,6 +190,26 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
 }
 
 static void test_conv(void) { for_each_path(conv_shapes); }
+
+/* The Winograd driver's ways of cutting the work (winograd.c), each on a shape that takes it:
+ * blocks that transform their own tiles (fused: layer1's 56x56 at 64 channels; 63 tiles, so
+ * a second block from tile 60 on; F(2x2) at 144 channels), the split by positions (28x28 at
+ * 128 channels, 2 threads or more), and at 8 threads fused blocks too few for the threads,
+ * transformed first instead. */
+static void winograd_shapes(const rn_kernel_config *kc, rn_pool *pool) {
+    static const conv_case shapes[] = {
+        {1, 56, 56, 64, 64, 3, 1, 1, 1, 1},
+        {7, 9, 9, 16, 24, 3, 1, 1, 0, 1},
+        {3, 13, 13, 144, 40, 3, 1, 1, 1, 0},
+        {1, 28, 28, 128, 128, 3, 1, 1, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_conv_flags(kc, pool, &shapes[i], 0);
+}
+
+static void test_winograd_paths(void) {
+    static const int threads[] = {1, 2, 8, 0};
+    for_each_path_on(winograd_shapes, threads);
+}
 
 /* Which algorithm each width gets, by default and with RN_CONV_WIDE (the load option
  * wide_winograd): one stage more of Winograd, never past 512 channels, never on other shapes. */
@@ -268,7 +295,7 @@ static int check_gconv(const rn_kernel_config *kc, rn_pool *pool, const gconv_ca
     naive_gconv(in, t->n, t->h, t->w, cin, t->groups, wt, bias, cout, t->ks, t->stride, pad, t->dil, res, ld, t->relu,
                 ref, oh, ow);
     float *scratch[64];
-    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc) * 4);
+    for (int i = 0; i < rn_pool_size(pool); i++) scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(kc, &conv) * 4);
     rn_exec ex = {kc, pool, scratch, NULL};
     rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
     double worst = 0;
@@ -529,9 +556,11 @@ static void test_softmax_topk(void) {
 /* The plan's blocks cover the rows once, in order, in whole tiles, at most the driver's
  * largest and within a tile of one another; with more blocks than threads the threads
  * divide their count wherever there are tiles enough; with fewer, rows first makes one a
- * thread where there are tiles enough; the tasks cover every panel of every block once. */
-static void check_plan(int rows, int mr, int most, int panels, int threads, int rows_first) {
-    rn_plan p = rn_plan_make(rows, most, mr, panels, threads, rows_first ? RN_PLAN_ROWS_FIRST : 0);
+ * thread where there are tiles enough; the tasks cover every panel of every block once, and
+ * with RN_PLAN_WHOLE_ROWS a task is a whole block. */
+static void check_plan(int rows, int mr, int most, int panels, int threads, int flags) {
+    rn_plan p = rn_plan_make(rows, most, mr, panels, threads, flags);
+    const int rows_first = (flags & RN_PLAN_ROWS_FIRST) != 0;
     const int tiles = (rows + mr - 1) / mr;
     int next = 0, small = rows, big = 0, bad = 0;
     for (int k = 0; k < p.blocks; k++) {
@@ -561,6 +590,9 @@ static void check_plan(int rows, int mr, int most, int panels, int threads, int 
     }
     for (int q = 0; q < panels; q++)
         CHECK(seen[q] == p.blocks, "rows %d: panel %d in %d tasks, not %d", rows, q, seen[q], p.blocks);
+    if (flags & RN_PLAN_WHOLE_ROWS)
+        CHECK(p.n_split == 1 && p.tasks == p.blocks, "rows %d threads %d whole rows: %d panel ranges, %d tasks", rows,
+              threads, p.n_split, p.tasks);
 }
 
 static void test_plan(void) {
@@ -571,7 +603,8 @@ static void test_plan(void) {
                 for (int threads = 1; threads <= 4; threads++) {
                     const int mr = mrs[a], most = mosts[b] / mr * mr, panels = 1 + rows % 9;
                     check_plan(rows, mr, most, panels, threads, 0);
-                    check_plan(rows, mr, most, panels, threads, 1);
+                    check_plan(rows, mr, most, panels, threads, RN_PLAN_ROWS_FIRST);
+                    check_plan(rows, mr, most, panels, threads, RN_PLAN_ROWS_FIRST | RN_PLAN_WHOLE_ROWS);
                 }
 }
 
@@ -579,6 +612,7 @@ int main(void) {
     RUN(test_plan);
     RUN(test_ukernel);
     RUN(test_conv);
+    RUN(test_winograd_paths);
     RUN(test_winograd_choice);
     RUN(test_grouped);
     RUN(test_maxpool);

@@ -135,7 +135,30 @@ static void test_shared_callers(void) {
     rn_pool_free(p);
 }
 
+/* What a driver plans for: the size less the other callers in a forward pass, never below 1;
+ * and a job started then still runs every task once. */
+static void test_threads_now(void) {
+    rn_pool *p = rn_pool_create(4);
+    CHECK(p != NULL, "pool of 4");
+    if (!p) return;
+    static const int expect[] = {4, 4, 3, 2, 1, 1, 1}; /* after 0, 1, 2, ... callers entered */
+    for (int k = 0; k < 7; k++) {
+        CHECK(rn_pool_threads(p) == expect[k], "%d callers: %d threads, expected %d", k, rn_pool_threads(p), expect[k]);
+        job *j = calloc(1, sizeof *j);
+        j->size = 4;
+        rn_pool_run(p, 37, task, j);
+        const int t = each_once(j, 37);
+        CHECK(t < 0, "%d callers: task %d missed or repeated", k, t);
+        free(j);
+        rn_pool_enter(p);
+    }
+    for (int k = 0; k < 7; k++) rn_pool_leave(p);
+    CHECK(rn_pool_threads(p) == 4, "all callers left: %d threads", rn_pool_threads(p));
+    rn_pool_free(p);
+}
+
 int main(void) {
+    RUN(test_threads_now);
     RUN(test_every_task_once);
     RUN(test_stalled_thread);
     RUN(test_shared_callers);

@@ -171,6 +171,18 @@ static size_t model_work_floats(const resnet_model *m, int n) {
     return most;
 }
 
+/* Each worker's scratch: the most any convolution or the fc asks for. */
+static size_t model_scratch_floats(const resnet_model *m) {
+    size_t most = 0;
+    for (int i = 0; i < m->net.n; i++) {
+        const rn_layer *l = &m->net.layers[i];
+        if (l->kind != RN_L_CONV && l->kind != RN_L_FC) continue;
+        size_t f = rn_conv_scratch_floats(m->kc, &m->convs[i]);
+        if (f > most) most = f;
+    }
+    return most;
+}
+
 /* ---- sessions ---------------------------------------------------------------- */
 
 enum { RN_PROF_PASSES = 256 }; /* profiled passes whose time between layers is kept */
@@ -252,8 +264,9 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     if (s->pool) threads = rn_pool_size(s->pool);
     s->scratch = s->pool ? calloc((size_t)threads, sizeof *s->scratch) : NULL;
     int ok = s->pool && s->scratch;
+    const size_t scratch_floats = model_scratch_floats(m);
     for (int i = 0; ok && i < threads; i++)
-        ok = (s->scratch[i] = rn_aligned_alloc(rn_conv_scratch_floats(m->kc) * sizeof(float))) != NULL;
+        ok = (s->scratch[i] = rn_aligned_alloc(scratch_floats * sizeof(float))) != NULL;
     const rn_conv *fc = rn_model_fc(m);
     size_t per_image = m->net.max_act; /* also the class maps' scratch: a row per cell */
     if ((size_t)map_cells(m) * fc->n_padded > per_image) per_image = (size_t)map_cells(m) * fc->n_padded;

@@ -171,16 +171,13 @@ void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow) {
     *ow = (w + 2 * c->pad - d * (c->kw - 1) - 1) / c->stride + 1;
 }
 
-size_t rn_conv_scratch_floats(const rn_kernel_config *kc) {
+size_t rn_conv_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) {
+    if (c->winograd) /* int8's: its V and M; fp32 and bf16: winograd.c says */
+        return c->q ? (rn_qwino_scratch_bytes() + sizeof(float) - 1) / sizeof(float) : rn_winograd_scratch_floats(kc, c);
     /* an im2col block, then its rows in bf16; copied fp32 rows (conv_job.copy_rows) use the
-     * start of the same space: they are neither */
+     * start of the same space: they are neither; int8's im2col patches (qconv.c) fit it too */
     _Static_assert(MB * COPY_LD <= MB * KC + MB * KC / 2, "copied rows fit the scratch");
-    size_t most = (size_t)MB * KC + (size_t)MB * KC / 2;
-    const size_t q = (rn_qwino_scratch_bytes() + sizeof(float) - 1) / sizeof(float);
-    if (q > most) most = q; /* the int8 Winograd's V and M */
-    size_t f4 = rn_winograd_scratch_floats(kc, 4), f2 = rn_winograd_scratch_floats(kc, 2);
-    if (f4 > most) most = f4;
-    return f2 > most ? f2 : most;
+    return (size_t)MB * KC + (size_t)MB * KC / 2;
 }
 
 size_t rn_conv_work_floats(const rn_conv *c, int n, int h, int w) {
@@ -411,7 +408,7 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
     conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .res = residual, .relu = relu};
     j.copy_rows = c->w && !c->im2col && c->groups == 1 && (size_t)c->stride * c->cin * sizeof(float) % 4096 == 0;
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_size(ex->pool), 0);
+    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_threads(ex->pool), 0);
     rn_pool_run(ex->pool, j.plan.tasks, conv_task, &j);
 }
 

@@ -77,14 +77,15 @@ void rn_gconv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int 
 
 /* Winograd internals (winograd.c), used by conv.c. */
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw, int bf16);
-size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t);
+size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, const rn_conv *c);
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w);
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
                          const float *residual, int relu);
 void rn_conv_free(rn_conv *c);
 void rn_conv_out_size(const rn_conv *c, int h, int w, int *oh, int *ow);
-/* Floats of scratch each worker needs for any convolution. */
-size_t rn_conv_scratch_floats(const rn_kernel_config *kc);
+/* Floats of scratch each worker needs to run c (a model's workers: the most of its
+ * convolutions'). */
+size_t rn_conv_scratch_floats(const rn_kernel_config *kc, const rn_conv *c);
 /* Floats of shared work buffer (rn_exec.work) that c needs on an n x h x w input (0: none). */
 size_t rn_conv_work_floats(const rn_conv *c, int n, int h, int w);
 

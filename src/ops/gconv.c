@@ -118,6 +118,6 @@ void rn_gconv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int 
     gconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .res = residual, .relu = relu};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
     const int np = ex->kc->gconv_np, most = ROWS_MOST / np * np;
-    j.plan = rn_plan_make(n * j.oh * j.ow, most, np, c->cout / ex->kc->gconv_lanes, rn_pool_size(ex->pool), 0);
+    j.plan = rn_plan_make(n * j.oh * j.ow, most, np, c->cout / ex->kc->gconv_lanes, rn_pool_threads(ex->pool), 0);
     rn_pool_run(ex->pool, j.plan.tasks, gconv_task, &j);
 }

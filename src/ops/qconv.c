@@ -220,7 +220,7 @@ void rn_qconv_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
     qconv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .out_size = store_flags(q) ? 4 : 1,
                    .res = res};
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.plan = rn_plan_make(n * j.oh * j.ow, QMB, q->qk->mr, c->n_padded / q->qk->nr, rn_pool_size(ex->pool), 0);
+    j.plan = rn_plan_make(n * j.oh * j.ow, QMB, q->qk->mr, c->n_padded / q->qk->nr, rn_pool_threads(ex->pool), 0);
     rn_pool_run(ex->pool, j.plan.tasks, qconv_task, &j);
 }
 

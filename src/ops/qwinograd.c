@@ -146,7 +146,7 @@ void rn_qwino_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
     qw_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .th = (h + 1) / 2, .tw = (w + 1) / 2, .out = out};
     j.tiles = n * j.th * j.tw;
     const int most = QW_V_BYTES / (16 * c->cin * (int)sizeof(int16_t)) / RN_QW_MR * RN_QW_MR;
-    j.plan = rn_plan_make(j.tiles, most, RN_QW_MR, c->cout / RN_QW_NR, rn_pool_size(ex->pool), 0);
+    j.plan = rn_plan_make(j.tiles, most, RN_QW_MR, c->cout / RN_QW_NR, rn_pool_threads(ex->pool), 0);
     rn_pool_run(ex->pool, j.plan.tasks, qw_task, &j);
 }
 

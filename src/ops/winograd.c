@@ -57,27 +57,33 @@ enum {
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
 
-/* Per worker: M for one block of tiles and one panel; fused, a block's V after it, then (bf16)
- * one tile's V in fp32. Not fused, bf16's one tile alone. */
+/* M for one block of tiles and one panel, in floats. */
 static size_t m_floats(const rn_kernel_config *kc, int t) { return (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr; }
 
-size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, int t) {
-    const size_t fused = m_floats(kc, t) + FUSED_V_FLOATS + FUSED_V_FLOATS / TB_MAX;
-    const size_t one = (size_t)(t + 2) * (t + 2) * RN_WINOGRAD_WIDE_MAX_CHANNELS; /* bf16's one tile */
-    return fused > one ? fused : one;
-}
-
-/* V's room in the work buffer, in floats, rounded up to a cache line. */
+/* V's room for `tiles` tiles, in floats (bf16: half as many), rounded up to a cache line. */
 static size_t v_floats(const rn_conv *c, int tiles) {
     const size_t v = (size_t)(c->winograd + 2) * (c->winograd + 2) * tiles * c->cin;
     return ((c->w16 ? (v + 1) / 2 : v) + 15) / 16 * 16;
 }
 
-/* Shared: V for every tile of the batch (in bf16, half as many floats' room), then M for a
- * batch of at most TB_MAX tiles (split by positions: rn_winograd_forward). */
+/* Whether a GEMM task may transform its own block, into its scratch: a block's V is at most
+ * FUSED_V_FLOATS (rn_winograd_forward also wants a block per thread). */
+static int fusable(const rn_conv *c) { return (size_t)(c->winograd + 2) * (c->winograd + 2) * TB_MAX * c->cin <= FUSED_V_FLOATS; }
+
+/* Per worker: M for one block of tiles and one panel; if fusable, a block's V after it; then
+ * (bf16) one tile's V in fp32, for the input transform. */
+size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) {
+    const size_t one = c->w16 ? (size_t)window(c) * window(c) * c->cin : 0;
+    return m_floats(kc, c->winograd) + (fusable(c) ? v_floats(c, TB_MAX) : 0) + one;
+}
+
+/* Shared: V for every tile of the batch, then M where the batch is split by positions (every
+ * tile in one block). The work buffer serves every batch up to n, so M's room is for the most
+ * tiles at most TB_MAX that a batch of n or fewer images has. */
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w) {
-    const int t = c->winograd, s = t + 2, tiles = n * ((h + t - 1) / t) * ((w + t - 1) / t);
-    return v_floats(c, tiles) + (size_t)s * s * (tiles < TB_MAX ? tiles : TB_MAX) * c->n_padded;
+    const int t = c->winograd, s = t + 2, per_image = ((h + t - 1) / t) * ((w + t - 1) / t);
+    const int images = per_image > TB_MAX ? 0 : n < TB_MAX / per_image ? n : TB_MAX / per_image;
+    return v_floats(c, n * per_image) + (size_t)s * s * images * per_image * c->n_padded;
 }
 
 /* G for F(4x4, 3x3) and F(2x2, 3x3): U = G g G^T, S x 3. */
@@ -235,7 +241,7 @@ static void gemm_task(void *ctx, int task, int thread) {
     int first = 0, ld = j->tiles;
     if (j->fused) {
         float *local = m + m_floats(kc, j->t);
-        transform_tiles(j, t0, count, local, t0, tb, local + FUSED_V_FLOATS);
+        transform_tiles(j, t0, count, local, t0, tb, local + v_floats(c, TB_MAX));
         v = local, first = t0, ld = tb;
     }
     const uint16_t *v16 = (const uint16_t *)v;
@@ -324,7 +330,7 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
     wino_job j = {ex, c, t == 4 ? &ex->kc->wino_f4 : &ex->kc->wino_f2, in, out, residual, n, h, w, t, s, s * s,
                   (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, 0, {0}};
     j.tiles = n * j.th * j.tw;
-    const int threads = rn_pool_size(ex->pool), panels = c->n_padded / ex->kc->nr;
+    const int threads = rn_pool_threads(ex->pool), panels = c->n_padded / ex->kc->nr;
     if (threads > 1 && j.tiles <= TB_MAX) {
         j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, 1, 0);
         j.tb = j.plan.block;
@@ -335,9 +341,15 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
         rn_pool_run(ex->pool, (j.tiles + TILES_PER_OUTPUT_TASK - 1) / TILES_PER_OUTPUT_TASK, output_task, &j);
         return;
     }
-    /* The GEMMs' rows are the tiles, in blocks within an MR tile of one another. */
-    j.fused = (size_t)j.e_count * TB_MAX * c->cin <= FUSED_V_FLOATS;
-    j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST | (j.fused ? RN_PLAN_WHOLE_ROWS : 0));
+    /* The GEMMs' rows are the tiles, in blocks within an MR tile of one another. Fused, a task
+     * is a whole block: too few blocks for the threads (many threads, few tiles), and the
+     * blocks are cut by panels instead, transformed once beforehand. */
+    j.fused = fusable(c);
+    if (j.fused) j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST | RN_PLAN_WHOLE_ROWS);
+    if (!j.fused || j.plan.blocks < threads) {
+        j.fused = 0;
+        j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, threads, RN_PLAN_ROWS_FIRST);
+    }
     j.tb = j.plan.block;
     if (!j.fused) rn_pool_run(ex->pool, j.plan.blocks * input_parts(&j), input_task, &j);
     rn_pool_run(ex->pool, j.plan.tasks, gemm_task, &j);

@@ -181,13 +181,22 @@ void rn_pool_free(rn_pool *p) {
 
 int rn_pool_size(const rn_pool *p) { return p->nthreads; }
 
+static int helpers_now(const rn_pool *p) {
+    const int callers = atomic_load_explicit(&p->callers, memory_order_relaxed);
+    return p->nthreads - (callers > 1 ? callers : 1);
+}
+
+int rn_pool_threads(const rn_pool *p) {
+    const int helpers = helpers_now(p);
+    return helpers > 0 ? helpers + 1 : 1;
+}
+
 void rn_pool_enter(rn_pool *p) { atomic_fetch_add_explicit(&p->callers, 1, memory_order_relaxed); }
 void rn_pool_leave(rn_pool *p) { atomic_fetch_sub_explicit(&p->callers, 1, memory_order_relaxed); }
 
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    int callers = atomic_load_explicit(&p->callers, memory_order_relaxed);
-    int helpers = p->nthreads - (callers > 1 ? callers : 1);
+    int helpers = helpers_now(p);
     if (helpers > ntasks - 1) helpers = ntasks - 1;
     /* acquire: the previous owner's job (fn, ctx, next, busy) is finished before we rewrite it */
     if (helpers <= 0 || atomic_exchange_explicit(&p->taken, 1, memory_order_acquire)) {

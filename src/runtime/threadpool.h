@@ -16,6 +16,10 @@ void rn_pool_free(rn_pool *p);
 /* The pool size when the caller gives none: the online cores, 1 to 64. */
 int rn_default_threads(void);
 int rn_pool_size(const rn_pool *p);
+/* The threads a job started now would run on: the size less the other callers inside a
+ * forward pass (rn_pool_enter), at least 1. What a driver plans its tasks for; a pool found
+ * taken by another caller's job still runs the tasks on the caller alone. */
+int rn_pool_threads(const rn_pool *p);
 /* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size) (always 0 when the
  * pool was busy with another caller's job). */
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx);
