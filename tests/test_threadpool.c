@@ -136,7 +136,7 @@ static void test_shared_callers(void) {
 }
 
 /* What a driver plans for: the size less the other callers in a forward pass, never below 1;
- * and a job started then still runs every task once. */
+ * and a job started then still runs every task once. No pool at all: one thread. */
 static void test_threads_now(void) {
     rn_pool *p = rn_pool_create(4);
     CHECK(p != NULL, "pool of 4");
@@ -155,6 +155,14 @@ static void test_threads_now(void) {
     for (int k = 0; k < 7; k++) rn_pool_leave(p);
     CHECK(rn_pool_threads(p) == 4, "all callers left: %d threads", rn_pool_threads(p));
     rn_pool_free(p);
+    /* no pool: the caller alone, as thread 0 (an image a worker runs by itself) */
+    CHECK(rn_pool_threads(NULL) == 1, "no pool: %d threads", rn_pool_threads(NULL));
+    job *j = calloc(1, sizeof *j);
+    j->size = 1;
+    rn_pool_run(NULL, 37, task, j);
+    const int t = each_once(j, 37);
+    CHECK(t < 0 && !atomic_load(&j->bad_thread), "no pool: task %d missed or repeated, or a thread other than 0", t);
+    free(j);
 }
 
 int main(void) {

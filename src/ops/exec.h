@@ -11,7 +11,7 @@
 
 typedef struct rn_exec {
     const rn_kernel_config *kc;
-    rn_pool *pool;
+    rn_pool *pool;   /* NULL: the calling thread alone */
     float **scratch; /* one per pool thread, rn_conv_scratch_floats() each */
     float *work;     /* shared by the threads of one call: rn_conv_work_floats() for its shape */
 } rn_exec;

@@ -187,6 +187,7 @@ static int helpers_now(const rn_pool *p) {
 }
 
 int rn_pool_threads(const rn_pool *p) {
+    if (!p) return 1;
     const int helpers = helpers_now(p);
     return helpers > 0 ? helpers + 1 : 1;
 }
@@ -196,10 +197,10 @@ void rn_pool_leave(rn_pool *p) { atomic_fetch_sub_explicit(&p->callers, 1, memor
 
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    int helpers = helpers_now(p);
+    int helpers = p ? helpers_now(p) : 0;
     if (helpers > ntasks - 1) helpers = ntasks - 1;
     /* acquire: the previous owner's job (fn, ctx, next, busy) is finished before we rewrite it */
-    if (helpers <= 0 || atomic_exchange_explicit(&p->taken, 1, memory_order_acquire)) {
+    if (helpers <= 0 || atomic_exchange_explicit(&p->taken, 1, memory_order_acquire)) { /* p NULL: helpers 0 */
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
         return;
     }

@@ -20,8 +20,10 @@ int rn_pool_size(const rn_pool *p);
  * forward pass (rn_pool_enter), at least 1. What a driver plans its tasks for; a pool found
  * taken by another caller's job still runs the tasks on the caller alone. */
 int rn_pool_threads(const rn_pool *p);
+/* p NULL: no pool, the caller runs every task itself (thread 0), and rn_pool_threads is 1: the
+ * layers of an image that a worker runs alone (model/resnet50.c, images in parallel). */
 /* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size) (always 0 when the
- * pool was busy with another caller's job). */
+ * pool was busy with another caller's job, or is NULL). */
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx);
 /* Brackets a caller's series of jobs (a forward pass). A job gets the pool's threads less
  * the callers inside such brackets, so callers plus helpers never exceed the pool's size.
