@@ -562,7 +562,8 @@ static void run_image(const image_job *j, const rn_exec *ex, int b) {
 /* Image b on the pool's thread `thread` alone: that thread's scratch and its own part of the
  * work buffer, no pool. At 2 threads two images side by side take no turns and share no
  * data, where one image at a time waits for the slower thread at every layer and reads the
- * other core's rows (at batch 8 the Winograd layers scaled 1.1-1.6x from 1 to 2 threads, the whole pass 1.8x). */
+ * other core's rows (at batch 8 the Winograd layers scaled 1.1-1.6x from 1 to 2 threads,
+ * the whole pass 1.8x). */
 static void image_task(void *ctx, int b, int thread) {
     const image_job *j = ctx;
     resnet_session *s = j->s;
