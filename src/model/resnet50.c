@@ -513,7 +513,8 @@ static int image_by_image_until(const resnet_session *s, int n) {
         if ((size_t)n * most <= budget) break;
         until = net->stage_out[st];
     }
-    if (!m->int8 && side_by_side(s, n) && until < net->stage_out[RN_STAGES - 2]) until = net->stage_out[RN_STAGES - 2];
+    const int but_last = net->stage_out[RN_STAGES - 2];
+    if (!m->int8 && side_by_side(s, n) && until < but_last) until = but_last;
     return until;
 }
 

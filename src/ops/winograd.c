@@ -68,7 +68,9 @@ static size_t v_floats(const rn_conv *c, int tiles) {
 
 /* Whether a GEMM task may transform its own block, into its scratch: a block's V is at most
  * FUSED_V_FLOATS (rn_winograd_forward also wants a block per thread). */
-static int fusable(const rn_conv *c) { return (size_t)(c->winograd + 2) * (c->winograd + 2) * TB_MAX * c->cin <= FUSED_V_FLOATS; }
+static int fusable(const rn_conv *c) {
+    return (size_t)window(c) * window(c) * TB_MAX * c->cin <= FUSED_V_FLOATS;
+}
 
 /* Per worker: M for one block of tiles and one panel; if fusable, a block's V after it; then
  * (bf16) one tile's V in fp32, for the input transform. */
