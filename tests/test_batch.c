@@ -6,8 +6,10 @@
  * four) beside the automatic one, on networks whose stage outputs fill an image's slot
  * (ResNet-50) and whose do not (basic blocks: the packing moves them), grouped and dilated ones,
  * in fp32, bf16 and int8 (quantized here), with every output asked for at once and with only an
- * early stage asked for (the pass stops inside the image-by-image part). Logits, features, the
- * last map, the class maps and the stage maps must equal, bit for bit, one image's pass. */
+ * early stage asked for (the pass stops inside the image-by-image part), at 2 threads (and 3
+ * for one network): a batch of at least as many images as threads runs its images side by
+ * side, one a thread. Logits, features, the last map, the class maps and the stage maps must
+ * equal, bit for bit, one image's pass. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +108,7 @@ static float *random_inputs(const resnet_model *m, int n, unsigned seed) {
 }
 
 /* Every schedule of one model against its one-image passes. */
-static void check_model(const char *name, const resnet_model *m) {
+static void check_model(const char *name, const resnet_model *m, int threads) {
     resnet_error err;
     const int size = resnet_model_input_size(m);
     const size_t image = (size_t)3 * size * size;
@@ -115,8 +117,8 @@ static void check_model(const char *name, const resnet_model *m) {
     outs_alloc(&ref, m, N);
     outs_alloc(&got, m, N);
     resnet_session *one = NULL, *many = NULL;
-    if (!x || resnet_session_create(m, THREADS, 1, &one, &err) != RESNET_OK ||
-        resnet_session_create(m, THREADS, N, &many, &err) != RESNET_OK) {
+    if (!x || resnet_session_create(m, threads, 1, &one, &err) != RESNET_OK ||
+        resnet_session_create(m, threads, N, &many, &err) != RESNET_OK) {
         CHECK(0, "%s: sessions: %s", name, x ? err.message : "out of memory");
         goto done;
     }
@@ -150,7 +152,7 @@ done:
     free(x);
 }
 
-static void check_file(const char *name, const char *path, int output_stride, int bf16) {
+static void check_file_on(const char *name, const char *path, int output_stride, int bf16, int threads) {
     resnet_model *m = NULL;
     resnet_error err;
     rn_load_config cfg = {.output_stride = output_stride, .bf16 = bf16};
@@ -158,8 +160,12 @@ static void check_file(const char *name, const char *path, int output_stride, in
         CHECK(0, "%s: load %s: %s", name, path, err.message);
         return;
     }
-    check_model(name, m);
+    check_model(name, m, threads);
     resnet_model_free(m);
+}
+
+static void check_file(const char *name, const char *path, int output_stride, int bf16) {
+    check_file_on(name, path, output_stride, bf16, THREADS);
 }
 
 /* An int8 file of the fp32 one at path, calibrated on two random images. */
@@ -199,6 +205,8 @@ static void check_small(int bf16) {
 static void test_small_fp32(void) {
     check_small(0);
     check_file("small_bottleneck fp32, output stride 8", "tests/data/family/small_bottleneck.safetensors", 8, 0);
+    /* 3 threads: 3 images side by side (one stolen where a thread lags), then 2 sharing each layer */
+    check_file_on("small_bottleneck fp32, 3 threads", "tests/data/family/small_bottleneck.safetensors", 0, 0, 3);
 }
 
 static void test_small_bf16(void) { check_small(1); }

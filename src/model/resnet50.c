@@ -484,19 +484,14 @@ static size_t conv_out_bytes(const resnet_model *m, int li) {
  * an image than at batch 1. So the stages whose activations for the whole batch would not
  * stay in cache run image by image (each image in its own slot of the buffers), while one
  * image's rows still give every thread several tasks; the rest run as one batch.
- * Where the images run side by side, one a thread (side_by_side), a float model's run so
+ * Where the images run side by side, one a thread (forward), a float model's run so
  * through every stage but the last, whatever the cache holds: at 2 threads that took batch 2
  * from 43.4-44.6 to 40.7-41.6 ms and batch 4 from 84.8-85.7 to 78.2-81.3 (fp32; bf16 at batch 2
  * 27.0-29.6 -> 25.1-27.9), where a batch of two shared each layer of stages 2-3 between the
  * threads. The last stage's weights are the network's largest, streamed once an image then.
  * An int8 model keeps the rule above: its stages 2-3 side by side were no faster (batch 8,
  * 47.4-49.1 ms against 48.1-51.5). */
-static int side_by_side(const resnet_session *s, int n) {
-    const int threads = rn_pool_threads(s->pool);
-    return s->parallel_images && threads > 1 && n >= threads;
-}
-
-static int image_by_image_until(const resnet_session *s, int n) {
+static int image_by_image_until(const resnet_session *s, int n, int side_by_side) {
     const resnet_model *m = s->m;
     const rn_net *net = &m->net;
     if (n == 1 || s->observer) return -1; /* calibration sees each convolution's whole batch */
@@ -514,7 +509,7 @@ static int image_by_image_until(const resnet_session *s, int n) {
         until = net->stage_out[st];
     }
     const int but_last = net->stage_out[RN_STAGES - 2];
-    if (!m->int8 && side_by_side(s, n) && until < but_last) until = but_last;
+    if (!m->int8 && side_by_side && until < but_last) until = but_last;
     return until;
 }
 
@@ -598,11 +593,14 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     s->prof_layers_ms = 0.0;
     if (s->profiling) memset(s->pass_ms, 0, (size_t)net->n * sizeof *s->pass_ms);
     rn_pool_enter(s->pool); /* sessions sharing the pool share its cores (threadpool.c) */
-    const int split = image_by_image_until(s, n), split_end = split < last ? split : last;
-    image_job ij = {s, input, out, split_end};
     /* images side by side, each on one thread, as many as fill the threads; the rest (and, when
-     * profiling, all: a layer's time is one call's) with the threads sharing each layer */
-    const int together = split >= 0 && side_by_side(s, n) && !s->profiling ? n - n % rn_pool_threads(s->pool) : 0;
+     * profiling, all: a layer's time is one call's) with the threads sharing each layer. The
+     * threads are counted once: another session's pass on a shared pool may change them. */
+    const int threads = rn_pool_threads(s->pool);
+    const int side_by_side = s->parallel_images && !s->profiling && threads > 1 && n >= threads;
+    const int split = image_by_image_until(s, n, side_by_side), split_end = split < last ? split : last;
+    image_job ij = {s, input, out, split_end};
+    const int together = split >= 0 && side_by_side ? n - n % threads : 0;
     if (together) rn_pool_run(s->pool, together, image_task, &ij);
     for (int b = together; split >= 0 && b < n; b++) run_image(&ij, &s->ex, b);
     if (split >= 0 && split < last) pack_slots(s, split, n);
