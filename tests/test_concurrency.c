@@ -10,7 +10,10 @@
  * four sessions share their model's pool, so the process must have no more threads than
  * the four callers plus one pool (one thread per core, less the caller), where a pool per
  * session used to start cores - 1 workers for each (4 x (cores - 1)); the results must be
- * identical there too, whichever of the passes the pool's workers happen to help.
+ * identical there too, whichever of the passes the pool's workers happen to help. A last
+ * round runs whole batches on the shared pool: a pass that gets every thread runs its
+ * images side by side, one a thread (model/resnet50.c), one that gets fewer runs them
+ * layer by layer, and which one a pass gets depends on the others: bit-identical either way.
  * Weights: RESNET_TEST_V1_CAFFE (tests/run.sh sets it); photos: the repository's own (demo/,
  * and the JPEG in tests/data/golden/), then ../shared/images/seed's when it is there, the list
  * repeated up to N_PHOTOS (two threads on one photo at once must agree too).
@@ -91,23 +94,50 @@ static int logits_of(resnet_session *s, const char *path, float *input, float *l
 }
 
 typedef struct worker {
-    int id, session_threads;
+    int id, session_threads, batch; /* batch > 1: every photo in one pass, rotated by id */
     pthread_barrier_t *start;
     int mismatched_logits, mismatched_top, errors;
     char first_error[600];
 } worker;
+
+/* Every photo in one pass, starting at photo `id` (so that the sessions' batches differ). */
+static void batch_work(worker *w, resnet_session *s) {
+    resnet_error err;
+    float *input = malloc((size_t)n_photos * INPUT_FLOATS * sizeof(float));
+    float *logits = malloc((size_t)n_photos * RESNET_NUM_CLASSES * sizeof(float));
+    int ok = input && logits;
+    for (int b = 0; ok && b < n_photos; b++) {
+        const char *path = photos[(w->id + b) % n_photos];
+        ok = resnet_preprocess_file(path, resnet_model_norm(model), input + (size_t)b * INPUT_FLOATS, &err) == RESNET_OK;
+    }
+    for (int pass = 0; ok && pass < 2; pass++) {
+        ok = resnet_forward(s, input, n_photos, logits, NULL, &err) == RESNET_OK;
+        for (int b = 0; ok && b < n_photos; b++)
+            w->mismatched_logits += memcmp(logits + (size_t)b * RESNET_NUM_CLASSES, ref_logits[(w->id + b) % n_photos],
+                                           sizeof ref_logits[0]) != 0;
+    }
+    if (!ok && !w->errors++) snprintf(w->first_error, sizeof w->first_error, "%s", input && logits ? err.message : "out of memory");
+    free(input);
+    free(logits);
+}
 
 static void *work(void *arg) {
     worker *w = arg;
     resnet_session *s = NULL;
     resnet_error err;
     float *input = malloc(INPUT_FLOATS * sizeof(float)), logits[RESNET_NUM_CLASSES];
-    if (resnet_session_create(model, w->session_threads, 1, &s, &err) != RESNET_OK || !input) {
+    if (resnet_session_create(model, w->session_threads, w->batch > 1 ? n_photos : 1, &s, &err) != RESNET_OK || !input) {
         snprintf(w->first_error, sizeof w->first_error, "session: %s", err.message);
         w->errors++;
     }
     pthread_barrier_wait(w->start); /* every session exists: the main thread counts threads */
     pthread_barrier_wait(w->start); /* everyone runs at once */
+    if (s && w->batch > 1) {
+        batch_work(w, s);
+        resnet_session_free(s);
+        free(input);
+        return NULL;
+    }
     /* thread t takes photos t, t + N_THREADS, ...; then one resnet_classify_file of its own */
     for (int i = w->id; s && i < n_photos; i += N_THREADS) {
         if (logits_of(s, photos[i], input, logits, &err) != 0) {
@@ -131,7 +161,7 @@ static void *work(void *arg) {
 }
 
 /* Runs the round; returns the threads the process had once every session existed. */
-static int concurrent_round(int session_threads) {
+static int concurrent_round(int session_threads, int batch) {
     pthread_t tid[N_THREADS];
     worker w[N_THREADS];
     pthread_barrier_t start;
@@ -140,6 +170,7 @@ static int concurrent_round(int session_threads) {
         memset(&w[t], 0, sizeof w[t]);
         w[t].id = t;
         w[t].session_threads = session_threads;
+        w[t].batch = batch;
         w[t].start = &start;
         CHECK(pthread_create(&tid[t], NULL, work, &w[t]) == 0, "pthread_create");
     }
@@ -154,10 +185,15 @@ static int concurrent_round(int session_threads) {
         top_bad += w[t].mismatched_top;
     }
     pthread_barrier_destroy(&start);
-    CHECK(logits_bad == 0, "%d of %d photos: logits differ from the single-threaded run", logits_bad, n_photos);
+    CHECK(logits_bad == 0, "%d results (of photos passed one by one, or in batches of %d): logits differ from the "
+          "single-threaded run", logits_bad, n_photos);
     CHECK(top_bad == 0, "%d threads: top-%d differs from the single-threaded run", top_bad, TOP);
-    printf("     %d threads x threads=%d sessions (%d threads in the process), %d photos: logits and top-%d "
-           "identical\n", N_THREADS, session_threads, threads, n_photos, TOP);
+    if (batch > 1)
+        printf("     %d threads x threads=%d sessions (%d threads in the process), 2 passes of a batch of %d: logits "
+               "identical\n", N_THREADS, session_threads, threads, n_photos);
+    else
+        printf("     %d threads x threads=%d sessions (%d threads in the process), %d photos: logits and top-%d "
+               "identical\n", N_THREADS, session_threads, threads, n_photos, TOP);
     return threads;
 }
 
@@ -182,8 +218,9 @@ static void test_single_threaded_reference(void) {
     free(input);
 }
 
-static void test_threads_one_worker_each(void) { concurrent_round(1); }
-static void test_threads_two_workers_each(void) { concurrent_round(2); }
+static void test_threads_one_worker_each(void) { concurrent_round(1, 1); }
+static void test_threads_two_workers_each(void) { concurrent_round(2, 1); }
+static void test_batches_on_the_shared_pool(void) { concurrent_round(0, N_PHOTOS); }
 
 /* The default: one pool for the four sessions, not one each. */
 static void test_default_sessions_share_one_pool(void) {
@@ -191,7 +228,7 @@ static void test_default_sessions_share_one_pool(void) {
     if (cores < 1) cores = 1;
     if (cores > 64) cores = 64; /* the library's cap on the default */
     int base = process_threads(); /* this thread, and any the process had before */
-    int threads = concurrent_round(0);
+    int threads = concurrent_round(0, 1);
     /* the 4 callers, plus one pool of `cores` threads of which the caller is one */
     int most = base + N_THREADS + (int)cores - 1;
     CHECK(threads <= most, "4 sessions with threads=0 on %ld cores: %d threads in the process, expected at most %d "
@@ -223,6 +260,7 @@ int main(void) {
     RUN(test_threads_one_worker_each);
     RUN(test_threads_two_workers_each);
     RUN(test_default_sessions_share_one_pool);
+    RUN(test_batches_on_the_shared_pool);
     resnet_model_free(model);
     for (int i = 0; i < n_photos; i++) free(photos[i]);
     return TEST_DONE();

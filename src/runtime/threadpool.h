@@ -21,7 +21,7 @@ int rn_pool_size(const rn_pool *p);
  * taken by another caller's job still runs the tasks on the caller alone. */
 int rn_pool_threads(const rn_pool *p);
 /* p NULL: no pool, the caller runs every task itself (thread 0), and rn_pool_threads is 1: the
- * layers of an image that a worker runs alone (model/resnet50.c, images in parallel). */
+ * layers of an image that a worker runs alone (model/resnet50.c, images side by side). */
 /* Runs fn(ctx, t, thread) for t in [0, ntasks); thread is in [0, size) (always 0 when the
  * pool was busy with another caller's job, or is NULL). */
 void rn_pool_run(rn_pool *p, int ntasks, rn_task_fn fn, void *ctx);
