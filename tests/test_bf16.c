@@ -191,7 +191,7 @@ static void test_ukernel(void) {
         for (int mr = 1; mr <= fam[f]->mr; mr++)
             for (size_t rep = 0; rep < sizeof depths / sizeof depths[0]; rep++, calls++) {
                 int kc = depths[rep] ? depths[rep] : irand(3, 300);
-                int flags = flag_sets[(mr + rep) % 5];
+                int flags = flag_sets[(mr + rep) % 5] | (rep % 3 == 1 ? RN_UK_PREFETCH_NEXT_B : 0); /* a hint */
                 check_ukernel(fam[f]->gemm_bf16, family_name(fam[f]), fam[f]->mr, fam[f]->nr, mr, kc, flags,
                               (int)((mr + rep / 5) & 1), (int)(rep & 1));
             }

@@ -400,8 +400,8 @@ static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
             memcpy(c0, c, ((size_t)kc->mr * ldc + 8) * sizeof(float));
             /* rows in reverse order, so a kernel that assumed a stride would fail */
             for (int i = 0; i < mrx; i++) rows[i] = a + (size_t)(mrx - 1 - (i < mr ? i : mr - 1)) * lda;
-            kc->gemm(mr, kcn, rows, b, c, (size_t)ldc, bias, NULL, 0,
-                     (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU);
+            kc->gemm(mr, kcn, rows, b, c, (size_t)ldc, bias, NULL, 0, /* a hint, the same results: */
+                     (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU | (mr % 2 ? RN_UK_PREFETCH_NEXT_B : 0));
             int bad = 0;
             for (int i = 0; i < kc->mr; i++)
                 for (int j = 0; j < ldc; j++) {

@@ -139,9 +139,10 @@ static void check_case(const rn_qkernel_config *kc, const qcase *t) {
     memcpy(c0, c, (size_t)(MR + 1) * ldc * esize);
     const int flags = t->out == 1 ? RN_QUK_OUT_F32 : t->out == 2 ? RN_QUK_OUT_S32 : 0;
     const size_t pbytes = rn_qpack_panel_bytes(kc, ks, kcl);
-    for (int pn = 0; pn < panels; pn++)
+    for (int pn = 0; pn < panels; pn++) /* every other panel asks for the next one: a hint, the same results */
         kc->gemm(t->mr, ks, kcl, rows, (const char *)packed + pn * pbytes, c + (size_t)pn * nr * esize, ldc,
-                 t->residual ? res + (size_t)pn * nr : NULL, ldr, &p, flags);
+                 t->residual ? res + (size_t)pn * nr : NULL, ldr, &p,
+                 flags | ((pn + t->mr) % 2 ? RN_QUK_PREFETCH_NEXT : 0));
 
     int bad = 0, bad_double = 0, untouched = 0;
     for (int i = 0; i < MR + 1; i++)

@@ -36,7 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { RN_QUK_OUT_F32 = 1, RN_QUK_OUT_S32 = 2 };
+/* RN_QUK_PREFETCH_NEXT: the panel W is followed in memory by the next panel the driver will
+ * use: fetch it toward the cache while this one runs. A hint only: a kernel may ignore it. */
+enum { RN_QUK_OUT_F32 = 1, RN_QUK_OUT_S32 = 2, RN_QUK_PREFETCH_NEXT = 4 };
 
 typedef struct rn_qgemm_params {
     float res_scale; /* multiplier of the residual's u8 values */

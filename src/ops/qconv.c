@@ -202,10 +202,11 @@ static void qconv_task(void *ctx, int task, int thread) {
             for (size_t r = 0; r < nrows; r++) shifted[r] = rows[r] == zero_row ? zero_row : rows[r] + off;
             a = shifted;
         }
-        for (int s = 0; s < tiles; s++) {
+        for (int s = 0; s < tiles; s++) { /* the first row tile also fetches the next panel's weights */
             size_t at = (size_t)(m0 + s * mr) * ld + (size_t)p * nr;
             q->gemm(mb - s * mr < mr ? mb - s * mr : mr, taps, kc, a + (size_t)s * taps * mr, wp,
-                    j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p, store_flags(q));
+                    j->out + at * j->out_size, ld, j->res ? j->res + at : NULL, ld, &q->p,
+                    store_flags(q) | (s == 0 ? RN_QUK_PREFETCH_NEXT : 0));
         }
     }
 }

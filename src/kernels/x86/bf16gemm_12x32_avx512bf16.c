@@ -45,6 +45,17 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
         ROWS(STEP)                                                                             \
     }
 
+/* The same, also asking for the next panel's pair row kp (128 bytes: two lines) while this
+ * one's runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start), as the fp32 kernel does. */
+#define PAIR_STEPS_FETCH(ROWS, kp0, kp1, next)                                                 \
+    for (int kp = (kp0); kp < (kp1); kp++) {                                                   \
+        _mm_prefetch((next) + (size_t)kp * 128, _MM_HINT_T0);                                  \
+        _mm_prefetch((next) + (size_t)kp * 128 + 64, _MM_HINT_T0);                             \
+        const __m512bh b0 = bf16_load32(b), b1 = bf16_load32(b + 32);                          \
+        b += 64;                                                                               \
+        ROWS(STEP)                                                                             \
+    }
+
 #define TILE_BODY(ROWS, rows)                                                                  \
     float *cp[rows];                                                                           \
     const float *rp[rows];                                                                     \
@@ -66,9 +77,16 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
     }                                                                                          \
     ROWS(APTR)                                                                                 \
     const int pairs = (kc + 1) / 2;                                                            \
-    PAIR_STEPS(ROWS, 0, pairs / 2)                                                             \
-    FETCH_AFTER(rows / 2, rows)                                                                \
-    PAIR_STEPS(ROWS, pairs / 2, pairs)                                                         \
+    if (flags & RN_UK_PREFETCH_NEXT_B) {                                                       \
+        const char *next = (const char *)(b + (size_t)pairs * 64);                             \
+        PAIR_STEPS_FETCH(ROWS, 0, pairs / 2, next)                                             \
+        FETCH_AFTER(rows / 2, rows)                                                            \
+        PAIR_STEPS_FETCH(ROWS, pairs / 2, pairs, next)                                         \
+    } else {                                                                                   \
+        PAIR_STEPS(ROWS, 0, pairs / 2)                                                         \
+        FETCH_AFTER(rows / 2, rows)                                                            \
+        PAIR_STEPS(ROWS, pairs / 2, pairs)                                                     \
+    }                                                                                          \
     if (flags & RN_UK_FINAL) {                                                                 \
         if (res) {                                                                             \
             ROWS(ADDR)                                                                         \
