@@ -39,7 +39,7 @@
 
 /* The same, also asking for the next panel's row k (128 bytes: two lines) while this one's
  * runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start). Without it each panel's first
- * tile waited for its weights: on a Zen 5 the hint took the pass 7% faster at 1 thread and
+ * tile waited for its weights: on a Zen 5 the hint took the pass about 8% faster at 1 thread and
  * 6% at 2 (docs/performance.md). */
 #define K_STEPS_FETCH(ROWS, k0, k1, next)                                                      \
     for (int k = (k0); k < (k1); k++) {                                                        \

@@ -46,7 +46,7 @@
     ROWS(DECL)                                                                                     \
     if (flags & RN_QUK_PREFETCH_NEXT) {                                                            \
         /* the next panel starts a panel's bytes on: its header now, each group's two lines   \
-         * with this panel's (on a Zen 5 the int8 pass went 3-7% faster at 1 thread) */      \
+         * with this panel's (on a Zen 5 the int8 pass went 3-5% faster at 1 thread) */      \
         const size_t next = (size_t)NR * 12 + (size_t)ks * kc * NR;                                \
         for (int l = 0; l < NR * 12; l += 64) _mm_prefetch((const char *)wp + next + l, _MM_HINT_T0); \
         K_LOOP(ROWS, _mm_prefetch((const char *)b + next, _MM_HINT_T0);                            \
