@@ -172,6 +172,16 @@ static void check_ukernel(rn_bf16_gemm_ukernel gemm, const char *name, int mr_ma
         for (int j = 0; j < ldc; j++)
             if ((i >= mr || j >= nr) && c[(size_t)i * ldc + j] != c0[(size_t)i * ldc + j]) outside++;
     CHECK(outside == 0, "%s mr=%d kc=%d: %d values written outside the tile", name, mr, kc, outside);
+    { /* the prefetch hint changes no bit: the same call with it toggled */
+        const size_t bytes = (size_t)(mr_max + 1) * ldc * sizeof(float);
+        float *first = malloc(bytes);
+        memcpy(first, c, bytes);
+        memcpy(c, c0, bytes);
+        gemm(mr, kc, a, b, c, (size_t)ldc, bias, with_res ? res : NULL, (size_t)ldc, flags ^ RN_UK_PREFETCH_NEXT_B);
+        CHECK(memcmp(first, c, bytes) == 0, "%s mr=%d kc=%d flags=%d: the prefetch hint changed the results", name, mr,
+              kc, flags);
+        free(first);
+    }
 done:
     free(a_mem); free(b); free(c); free(c0); free(res);
 }
@@ -191,7 +201,7 @@ static void test_ukernel(void) {
         for (int mr = 1; mr <= fam[f]->mr; mr++)
             for (size_t rep = 0; rep < sizeof depths / sizeof depths[0]; rep++, calls++) {
                 int kc = depths[rep] ? depths[rep] : irand(3, 300);
-                int flags = flag_sets[(mr + rep) % 5] | (rep % 3 == 1 ? RN_UK_PREFETCH_NEXT_B : 0); /* a hint */
+                int flags = flag_sets[(mr + rep) % 5] | (rep % 3 == 1 ? RN_UK_PREFETCH_NEXT_B : 0); /* and toggled */
                 check_ukernel(fam[f]->gemm_bf16, family_name(fam[f]), fam[f]->mr, fam[f]->nr, mr, kc, flags,
                               (int)((mr + rep / 5) & 1), (int)(rep & 1));
             }

@@ -394,14 +394,21 @@ static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
     const int nr = kc->nr, mrx = kc->mr, kcn = 37, ldc = nr + 5, lda = kcn + 11;
     float *a = rand_buf((size_t)mrx * lda), *b = rand_buf((size_t)kcn * nr), *bias = rand_buf((size_t)nr);
     float *c = rand_buf((size_t)kc->mr * ldc + 8), *c0 = malloc(((size_t)kc->mr * ldc + 8) * sizeof(float));
+    float *hinted = malloc(((size_t)kc->mr * ldc + 8) * sizeof(float));
     const float *rows[32];
     for (int mr = 1; mr <= kc->mr; mr++)
         for (int init = 0; init < 2; init++) {
             memcpy(c0, c, ((size_t)kc->mr * ldc + 8) * sizeof(float));
             /* rows in reverse order, so a kernel that assumed a stride would fail */
             for (int i = 0; i < mrx; i++) rows[i] = a + (size_t)(mrx - 1 - (i < mr ? i : mr - 1)) * lda;
-            kc->gemm(mr, kcn, rows, b, c, (size_t)ldc, bias, NULL, 0, /* a hint, the same results: */
-                     (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU | (mr % 2 ? RN_UK_PREFETCH_NEXT_B : 0));
+            const int flags = (init ? RN_UK_INIT_BIAS : 0) | RN_UK_FINAL | RN_UK_RELU;
+            kc->gemm(mr, kcn, rows, b, c, (size_t)ldc, bias, NULL, 0, flags | RN_UK_PREFETCH_NEXT_B);
+            /* the hint (fetch the next panel) changes no bit: the same call without it */
+            memcpy(hinted, c, ((size_t)kc->mr * ldc + 8) * sizeof(float));
+            memcpy(c, c0, ((size_t)kc->mr * ldc + 8) * sizeof(float));
+            kc->gemm(mr, kcn, rows, b, c, (size_t)ldc, bias, NULL, 0, flags);
+            CHECK(memcmp(hinted, c, ((size_t)kc->mr * ldc + 8) * sizeof(float)) == 0,
+                  "%s mr=%d init=%d: the prefetch hint changed the results", resnet_kernels_name(kc->id), mr, init);
             int bad = 0;
             for (int i = 0; i < kc->mr; i++)
                 for (int j = 0; j < ldc; j++) {
@@ -414,7 +421,7 @@ static void ukernel_tails(const rn_kernel_config *kc, rn_pool *pool) {
                 }
             CHECK(bad == 0, "%s mr=%d init=%d: %d wrong values", resnet_kernels_name(kc->id), mr, init, bad);
         }
-    rn_aligned_free(a); rn_aligned_free(b); rn_aligned_free(bias); rn_aligned_free(c); free(c0);
+    rn_aligned_free(a); rn_aligned_free(b); rn_aligned_free(bias); rn_aligned_free(c); free(c0); free(hinted);
 }
 
 static void test_ukernel(void) { for_each_path(ukernel_tails); }

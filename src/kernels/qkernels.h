@@ -36,8 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* RN_QUK_PREFETCH_NEXT: the panel W is followed in memory by the next panel the driver will
- * use: fetch it toward the cache while this one runs. A hint only: a kernel may ignore it. */
+/* RN_QUK_PREFETCH_NEXT: fetch the panel that follows W in memory toward the cache while this
+ * one runs (the driver's next, or the next task's: a thread's tasks are consecutive). A hint
+ * only: a kernel may ignore it, and past the last panel it points past the weights. */
 enum { RN_QUK_OUT_F32 = 1, RN_QUK_OUT_S32 = 2, RN_QUK_PREFETCH_NEXT = 4 };
 
 typedef struct rn_qgemm_params {

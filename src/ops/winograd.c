@@ -299,8 +299,8 @@ static void position_task(void *ctx, int task, int thread) {
     for (int p = p0; p < p1; p++)
         for (int e = e0; e < e1; e++) {
             const size_t panel = ((size_t)p * j->e_count + e) * cin * nr;
-            for (int i = 0; i < j->tiles; i += mr) {
-                const int flags = RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 ? RN_UK_PREFETCH_NEXT_B : 0);
+            for (int i = 0; i < j->tiles; i += mr) { /* after (p, e1 - 1) in memory: another task's positions */
+                const int flags = RN_UK_INIT_BIAS | RN_UK_FINAL | (i == 0 && e + 1 < e1 ? RN_UK_PREFETCH_NEXT_B : 0);
                 const int here = j->tiles - i < mr ? j->tiles - i : mr;
                 float *mt = m + ((size_t)e * j->tiles + i) * ldm + (size_t)p * nr;
                 if (c->w16)

@@ -46,7 +46,8 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
     }
 
 /* The same, also asking for the next panel's pair row kp (128 bytes: two lines) while this
- * one's runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start), as the fp32 kernel does. */
+ * one's runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start, formed as in the fp32
+ * kernel). Unlike it, every tile takes the hint: a bf16 model's fc, the one-row case, is fp32. */
 #define PAIR_STEPS_FETCH(ROWS, kp0, kp1, next)                                                 \
     for (int kp = (kp0); kp < (kp1); kp++) {                                                   \
         _mm_prefetch((next) + (size_t)kp * 128, _MM_HINT_T0);                                  \
@@ -78,7 +79,7 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
     ROWS(APTR)                                                                                 \
     const int pairs = (kc + 1) / 2;                                                            \
     if (flags & RN_UK_PREFETCH_NEXT_B) {                                                       \
-        const char *next = (const char *)(b + (size_t)pairs * 64);                             \
+        const char *next = (const char *)((uintptr_t)b + (size_t)pairs * 128);                 \
         PAIR_STEPS_FETCH(ROWS, 0, pairs / 2, next)                                             \
         FETCH_AFTER(rows / 2, rows)                                                            \
         PAIR_STEPS_FETCH(ROWS, pairs / 2, pairs, next)                                         \

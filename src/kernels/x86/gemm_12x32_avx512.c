@@ -5,6 +5,7 @@
  * of 1 or 2 rows (the last of 49 at batch 1: layer4) a 1x32 or 2x32: a 4-row tile for one
  * row cost layer4 about 6%. */
 #include <immintrin.h>
+#include <stdint.h>
 #include "kernels/kernels.h"
 
 #define MR 12
@@ -38,9 +39,10 @@
     }
 
 /* The same, also asking for the next panel's row k (128 bytes: two lines) while this one's
- * runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start). Without it each panel's first
- * tile waited for its weights: on a Zen 5 the hint took the pass about 8% faster at 1 thread and
- * 6% at 2 (docs/performance.md). */
+ * runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start, an address formed as an integer:
+ * past the last panel it points past the weights, which a prefetch may). Without it each
+ * panel's first tile waited for its weights: on a Zen 5 the hint took the pass about 8% faster
+ * at 1 thread and 6% at 2 (docs/performance.md). */
 #define K_STEPS_FETCH(ROWS, k0, k1, next)                                                      \
     for (int k = (k0); k < (k1); k++) {                                                        \
         _mm_prefetch((next) + (size_t)k * 128, _MM_HINT_T0);                                   \
@@ -76,7 +78,7 @@
     }                                                                                          \
     ROWS(APTR)                                                                                 \
     if (flags & RN_UK_PREFETCH_NEXT_B) {                                                       \
-        const char *next = (const char *)(b + (size_t)kc * 32);                                \
+        const char *next = (const char *)((uintptr_t)b + (size_t)kc * 128);                    \
         K_STEPS_FETCH(ROWS, 0, kc / 2, next)                                                   \
         FETCH_AFTER(rows / 2, rows)                                                            \
         K_STEPS_FETCH(ROWS, kc / 2, kc, next)                                                  \

@@ -3,6 +3,7 @@
  * rows (the last of 49 rows at batch 1, say) take a 2x16 version of the same code: 4
  * accumulators, a third of the full tile's time instead of all of it. */
 #include <immintrin.h>
+#include <stdint.h>
 #include "kernels/kernels.h"
 
 #define MR 6
@@ -57,7 +58,7 @@
     ROWS(APTR)                                                                                  \
     if (flags & RN_UK_PREFETCH_NEXT_B) {                                                        \
         /* one 64-byte row of B per step: fetch the same row of the next panel */               \
-        const char *next = (const char *)(b + (size_t)kc * 16);                                 \
+        const char *next = (const char *)((uintptr_t)b + (size_t)kc * 64);                      \
         _Pragma("GCC unroll 8") for (int k = 0; k < kc; k++) {                                  \
             _mm_prefetch(next + (size_t)k * 64, _MM_HINT_T0);                                   \
             STEP(ROWS)                                                                          \

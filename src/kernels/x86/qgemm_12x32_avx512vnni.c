@@ -5,6 +5,7 @@
  * register operand: A is broadcast by vpbroadcastd (a load-port op), not embedded. Tiles
  * of at most 4 rows take a 4x32 copy of the same code, of 1 or 2 rows a 1x32 or 2x32. */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 #include "kernels/qkernels.h"
 
@@ -48,9 +49,9 @@
         /* the next panel starts a panel's bytes on: its header now, each group's two lines   \
          * with this panel's (on a Zen 5 the int8 pass went 3-5% faster at 1 thread) */      \
         const size_t next = (size_t)NR * 12 + (size_t)ks * kc * NR;                                \
-        for (int l = 0; l < NR * 12; l += 64) _mm_prefetch((const char *)wp + next + l, _MM_HINT_T0); \
-        K_LOOP(ROWS, _mm_prefetch((const char *)b + next, _MM_HINT_T0);                            \
-               _mm_prefetch((const char *)b + next + 64, _MM_HINT_T0);)                            \
+        for (int l = 0; l < NR * 12; l += 64) _mm_prefetch((const char *)((uintptr_t)wp + next + l), _MM_HINT_T0); \
+        K_LOOP(ROWS, _mm_prefetch((const char *)((uintptr_t)b + next), _MM_HINT_T0);               \
+               _mm_prefetch((const char *)((uintptr_t)b + next + 64), _MM_HINT_T0);)               \
     } else {                                                                                       \
         K_LOOP(ROWS, )                                                                             \
     }                                                                                              \
