@@ -37,21 +37,12 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
 #define STORE(i) if (i < mr) { _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1); }
 #include "tile_fetch.inc"
 
-/* Depth pairs kp0..kp1-1: a pair row of B against every row's A pair. */
-#define PAIR_STEPS(ROWS, kp0, kp1)                                                             \
+/* Depth pairs kp0..kp1-1: a pair row of B against every row's A pair (FETCH: tile_fetch.inc,
+ * as in the fp32 kernel; here every tile takes the hint: a bf16 model's fc, the one-row case,
+ * is fp32). */
+#define PAIR_STEPS(ROWS, kp0, kp1, FETCH)                                                      \
     for (int kp = (kp0); kp < (kp1); kp++) {                                                   \
-        const __m512bh b0 = bf16_load32(b), b1 = bf16_load32(b + 32);                          \
-        b += 64;                                                                               \
-        ROWS(STEP)                                                                             \
-    }
-
-/* The same, also asking for the next panel's pair row kp (128 bytes: two lines) while this
- * one's runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start, formed as in the fp32
- * kernel). Unlike it, every tile takes the hint: a bf16 model's fc, the one-row case, is fp32. */
-#define PAIR_STEPS_FETCH(ROWS, kp0, kp1, next)                                                 \
-    for (int kp = (kp0); kp < (kp1); kp++) {                                                   \
-        _mm_prefetch((next) + (size_t)kp * 128, _MM_HINT_T0);                                  \
-        _mm_prefetch((next) + (size_t)kp * 128 + 64, _MM_HINT_T0);                             \
+        FETCH(kp)                                                                              \
         const __m512bh b0 = bf16_load32(b), b1 = bf16_load32(b + 32);                          \
         b += 64;                                                                               \
         ROWS(STEP)                                                                             \
@@ -78,16 +69,7 @@ static inline __m512bh bf16_pair_bcast(const uint16_t *p) {
     }                                                                                          \
     ROWS(APTR)                                                                                 \
     const int pairs = (kc + 1) / 2;                                                            \
-    if (flags & RN_UK_PREFETCH_NEXT_B) {                                                       \
-        const char *next = (const char *)((uintptr_t)b + (size_t)pairs * 128);                 \
-        PAIR_STEPS_FETCH(ROWS, 0, pairs / 2, next)                                             \
-        FETCH_AFTER(rows / 2, rows)                                                            \
-        PAIR_STEPS_FETCH(ROWS, pairs / 2, pairs, next)                                         \
-    } else {                                                                                   \
-        PAIR_STEPS(ROWS, 0, pairs / 2)                                                         \
-        FETCH_AFTER(rows / 2, rows)                                                            \
-        PAIR_STEPS(ROWS, pairs / 2, pairs)                                                     \
-    }                                                                                          \
+    K_HALVES(ROWS, rows, PAIR_STEPS, pairs)                                                    \
     if (flags & RN_UK_FINAL) {                                                                 \
         if (res) {                                                                             \
             ROWS(ADDR)                                                                         \

@@ -30,23 +30,13 @@
 #define STORE(i) if (i < mr) { _mm512_storeu_ps(cp[i], x##i##0); _mm512_storeu_ps(cp[i] + 16, x##i##1); }
 #include "tile_fetch.inc"
 
-/* Steps k0..k1-1 of the depth: a row of B against every row's A value. */
-#define K_STEPS(ROWS, k0, k1)                                                                  \
+/* Steps k0..k1-1 of the depth: a row of B against every row's A value (FETCH: tile_fetch.inc;
+ * the next panel's weights, fetched while the panel's first tile runs, took the pass about 8%
+ * faster at 1 thread and 6% at 2 on a Zen 5, where each panel's first tile had waited for
+ * them: docs/performance.md). */
+#define K_STEPS(ROWS, k0, k1, FETCH)                                                           \
     for (int k = (k0); k < (k1); k++) {                                                        \
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                    \
-        b += 32;                                                                               \
-        ROWS(STEP)                                                                             \
-    }
-
-/* The same, also asking for the next panel's row k (128 bytes: two lines) while this one's
- * runs (RN_UK_PREFETCH_NEXT_B; next is that panel's start, an address formed as an integer:
- * past the last panel it points past the weights, which a prefetch may). Without it each
- * panel's first tile waited for its weights: on a Zen 5 the hint took the pass about 8% faster
- * at 1 thread and 6% at 2 (docs/performance.md). */
-#define K_STEPS_FETCH(ROWS, k0, k1, next)                                                      \
-    for (int k = (k0); k < (k1); k++) {                                                        \
-        _mm_prefetch((next) + (size_t)k * 128, _MM_HINT_T0);                                   \
-        _mm_prefetch((next) + (size_t)k * 128 + 64, _MM_HINT_T0);                              \
+        FETCH(k)                                                                               \
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                    \
         b += 32;                                                                               \
         ROWS(STEP)                                                                             \
@@ -77,16 +67,7 @@
         ROWS(LOADC)                                                                            \
     }                                                                                          \
     ROWS(APTR)                                                                                 \
-    if (flags & RN_UK_PREFETCH_NEXT_B) {                                                       \
-        const char *next = (const char *)((uintptr_t)b + (size_t)kc * 128);                    \
-        K_STEPS_FETCH(ROWS, 0, kc / 2, next)                                                   \
-        FETCH_AFTER(rows / 2, rows)                                                            \
-        K_STEPS_FETCH(ROWS, kc / 2, kc, next)                                                  \
-    } else {                                                                                   \
-        K_STEPS(ROWS, 0, kc / 2)                                                               \
-        FETCH_AFTER(rows / 2, rows)                                                            \
-        K_STEPS(ROWS, kc / 2, kc)                                                              \
-    }                                                                                          \
+    K_HALVES(ROWS, rows, K_STEPS, kc)                                                          \
     if (flags & RN_UK_FINAL) {                                                                 \
         if (res) {                                                                             \
             ROWS(ADDR)                                                                         \
