@@ -65,6 +65,9 @@ EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 # Per-file instruction sets for the micro-kernels (only ever called after a cpuid check).
 $(BUILD)/src/kernels/x86/%avx2.o:   KERNEL_FLAGS = -mavx2 -mfma
+# The Winograd transforms want their short loops unrolled, which GCC does at -O3 only
+# (winograd_avx2.c says why).
+$(BUILD)/src/kernels/x86/winograd_avx2.o: KERNEL_FLAGS = -mavx2 -mfma -O3
 $(BUILD)/src/kernels/x86/%avx512.o: KERNEL_FLAGS = -mavx512f -mavx512vl -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avxvnni.o: KERNEL_FLAGS = -mavxvnni -mavx2 -mfma
 $(BUILD)/src/kernels/x86/%avx512vnni.o: KERNEL_FLAGS = -mavx512vnni -mavx512bw -mavx512f -mavx512vl -mavx2 -mfma

@@ -226,6 +226,62 @@ static void test_winograd_paths(void) {
     for_each_path_on(winograd_shapes, threads);
 }
 
+/* The Winograd transforms of every path against the portable ones, bit for bit (each
+ * instruction set's repeats the portable arithmetic operation for operation, kernels.h):
+ * channel counts of one to many vectors, windows reaching into the zero padding, output
+ * pixels past the image's edge (NULL, not written), with and without residual and ReLU, and
+ * values that cancel to exact zeros of either sign. */
+static void transforms_exact(const rn_kernel_config *kc, rn_pool *pool) {
+    (void)pool;
+    static const int counts[] = {8, 16, 24, 136, 256};
+    enum { MAX_N = 256, E = 36, SLACK = 8 };
+    static const float zero[MAX_N];
+    float *img = rand_buf((size_t)E * MAX_N), *m = rand_buf((size_t)E * (MAX_N + SLACK)), *bias = rand_buf(MAX_N);
+    float *res = rand_buf((size_t)16 * MAX_N);
+    float *got = malloc((size_t)E * (MAX_N + SLACK) * sizeof(float)), *want = malloc((size_t)E * (MAX_N + SLACK) * sizeof(float));
+    for (int i = 0; i < MAX_N; i += 5) img[i] = img[i + 2 * MAX_N], m[i] = -0.0f; /* cancellations, signed zeros */
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+        for (int f4 = 0; f4 < 2; f4++) {
+            const int n = counts[c], s = f4 ? 6 : 4, t = s - 2, e_count = s * s;
+            const rn_wino_transforms *tf = f4 ? &kc->wino_f4 : &kc->wino_f2;
+            const rn_wino_transforms ref = f4 ? (rn_wino_transforms){rn_wino_f4_input__c, rn_wino_f4_output__c}
+                                              : (rn_wino_transforms){rn_wino_f2_input__c, rn_wino_f2_output__c};
+            const size_t stride = (size_t)n + SLACK, bytes = (size_t)E * stride * sizeof(float);
+            const float *d[E];
+            for (int e = 0; e < e_count; e++) /* every 7th pixel padding, the others pixels in any order */
+                d[e] = e % 7 == 3 ? zero : img + (size_t)((e * 5) % E) * n;
+            memset(got, 0x55, bytes), memset(want, 0x55, bytes);
+            tf->input(d, n, got, stride);
+            ref.input(d, n, want, stride);
+            CHECK(memcmp(got, want, bytes) == 0, "%s F(%dx%d) input transform, %d channels: not the portable one's bits",
+                  resnet_kernels_name(kc->id), t, t, n);
+            for (int variant = 0; variant < 4; variant++) {
+                const int relu = variant & 1, with_res = variant >> 1;
+                float *out_got[16], *out_want[16];
+                const float *rs[16];
+                for (int i = 0; i < t * t; i++) {
+                    const int inside = i % 3 != 2; /* some pixels past the image's edge */
+                    out_got[i] = inside ? got + (size_t)i * stride : NULL;
+                    out_want[i] = inside ? want + (size_t)i * stride : NULL;
+                    rs[i] = with_res && i % 2 ? res + (size_t)i * n : NULL;
+                }
+                memset(got, 0x55, bytes), memset(want, 0x55, bytes);
+                tf->output(m, stride, n, bias, out_got, rs, relu);
+                ref.output(m, stride, n, bias, out_want, rs, relu);
+                CHECK(memcmp(got, want, bytes) == 0,
+                      "%s F(%dx%d) output transform, %d channels, relu %d, residual %d: not the portable one's bits",
+                      resnet_kernels_name(kc->id), t, t, n, relu, with_res);
+            }
+        }
+    rn_aligned_free(img), rn_aligned_free(m), rn_aligned_free(bias), rn_aligned_free(res);
+    free(got), free(want);
+}
+
+static void test_winograd_transforms(void) {
+    static const int one[] = {1, 0};
+    for_each_path_on(transforms_exact, one);
+}
+
 /* Which algorithm each width gets, by default and with RN_CONV_WIDE (the load option
  * wide_winograd): one stage more of Winograd, never past 512 channels, never on other shapes. */
 static void test_winograd_choice(void) {
@@ -635,6 +691,7 @@ int main(void) {
     RUN(test_ukernel);
     RUN(test_conv);
     RUN(test_winograd_paths);
+    RUN(test_winograd_transforms);
     RUN(test_winograd_choice);
     RUN(test_grouped);
     RUN(test_maxpool);

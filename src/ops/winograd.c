@@ -35,8 +35,8 @@
  *    2 threads that took layer3's 3x3s from 0.55 to 0.46 ms and layer2's from 0.42 to 0.39
  *    (docs/performance.md). With 196 tiles (layer1) it was slower: there the tiles' split
  *    already gives each thread whole blocks.
- * The transforms themselves are per instruction set (kernels/winograd_transforms.inc): the
- * network's code says what, the kernels how. */
+ * The transforms themselves are per instruction set (kernels/winograd_c.c and its
+ * siblings): the network's code says what, the kernels how. */
 #include "ops/conv.h"
 
 #include <string.h>
