@@ -229,6 +229,7 @@ static float bf16_round(float x) { return rn_f32_from_bf16(rn_bf16_from_f32(x));
  * term is off by order 1. */
 #define WINO_BOUND (1.0 / 16)
 static double wino_worst;
+static int wino16_by_positions; /* bf16 Winograd cases split by positions (winograd.c) */
 
 static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_case *t, unsigned flags) {
     rn_conv conv;
@@ -240,6 +241,8 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
           "init");
     CHECK((conv.w16 != NULL) == (kc->gemm_bf16 != NULL && !conv.im2col),
           "bf16 panels exactly where a bf16 kernel runs, the stem (im2col) excepted");
+    if (conv.winograd && conv.w16 && rn_winograd_by_positions(&conv, t->n, t->h, t->w, rn_pool_threads(pool)))
+        wino16_by_positions++;
     int oh, ow;
     rn_conv_out_size(&conv, t->h, t->w, &oh, &ow);
     const size_t in_n = (size_t)t->n * t->h * t->w * t->cin, out_px = (size_t)t->n * oh * ow;
@@ -333,9 +336,10 @@ static void test_conv(void) {
         {1, 7, 7, 512, 512, 3, 1, 1, 1, 1},
     };
     /* the Winograd driver's cuts (winograd.c): blocks that transform their own tiles (layer1's
-     * 56x56 at 64 channels; 63 tiles, a second block from tile 60 on), and the split by
-     * positions (28x28 at 128 channels) at 2 threads; at 8, fused blocks too few for the
-     * threads, transformed first instead */
+     * 56x56 at 64 channels; 63 tiles, a second block from tile 60 on), blocks transformed
+     * first (28x28 at 128 channels), at 8 threads fused blocks too few for the threads,
+     * transformed first instead; the split by positions, in bf16 only past 3 MB of U, is the
+     * 512-channel case above with RN_CONV_WIDE at 2 threads (checked below) */
     static const conv_case cuts[] = {
         {1, 56, 56, 64, 64, 3, 1, 1, 1, 1},
         {7, 9, 9, 16, 24, 3, 1, 1, 0, 1},
@@ -370,6 +374,7 @@ static void test_conv(void) {
         rn_pool_free(pool);
     }
     printf("     Winograd in bf16: worst |error| %.2e of the sum of |x w| (bound %.2e)\n", wino_worst, WINO_BOUND);
+    CHECK(wino16_by_positions > 0, "no bf16 Winograd case took the split by positions");
 }
 
 /* One kernel path: the photos through fp32 and bf16 models. */

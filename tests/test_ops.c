@@ -197,11 +197,26 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
 
 static void test_conv(void) { for_each_path(conv_shapes); }
 
+/* Whether the Winograd driver splits t by positions on `threads` threads (winograd.c), so
+ * that a case meant for one cut cannot drift to another unnoticed. */
+static int by_positions(const rn_kernel_config *kc, const conv_case *t, unsigned flags, int threads) {
+    rn_conv conv;
+    float *wt = rand_buf((size_t)t->cout * t->cin * 9), *bias = rand_buf((size_t)t->cout);
+    int got = -1;
+    if (rn_conv_init(&conv, kc, t->cin, t->cout, 3, 3, 1, 1, wt, bias, flags) == 0) {
+        got = conv.winograd ? rn_winograd_by_positions(&conv, t->n, t->h, t->w, threads) : -1;
+        rn_conv_free(&conv);
+    }
+    rn_aligned_free(wt), rn_aligned_free(bias);
+    return got;
+}
+
 /* The Winograd driver's ways of cutting the work (winograd.c), each on a shape that takes it:
  * blocks that transform their own tiles (fused: layer1's 56x56 at 64 channels; 63 tiles, so
- * a second block from tile 60 on; F(2x2) at 144 channels), the split by positions (28x28 at
- * 128 channels, 2 threads or more), and at 8 threads fused blocks too few for the threads,
- * transformed first instead. */
+ * a second block from tile 60 on; F(2x2) at 144 channels), blocks transformed first (28x28
+ * at 128 channels: all 49 tiles in one block, U 2.4 MB), and the split by positions (2
+ * threads or more, U past 3 MB: F(2x2) at 256 channels, and F(4x4) as the wide option picks
+ * it); at 8 threads fused blocks too few for the threads, transformed first instead. */
 static void winograd_shapes(const rn_kernel_config *kc, rn_pool *pool) {
     static const conv_case shapes[] = {
         {1, 56, 56, 64, 64, 3, 1, 1, 1, 1},
@@ -209,16 +224,21 @@ static void winograd_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {3, 13, 13, 144, 40, 3, 1, 1, 1, 0},
         {1, 28, 28, 128, 128, 3, 1, 1, 0, 1},
     };
+    static const conv_case positions_f2 = {1, 7, 7, 256, 256, 3, 1, 1, 1, 1}, positions_f4 = {1, 9, 9, 96, 256, 3, 1, 1, 0, 1};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_conv_flags(kc, pool, &shapes[i], 0);
+    CHECK(by_positions(kc, &shapes[3], 0, 2) == 0, "28x28 at 128 channels: split by positions");
+    CHECK(by_positions(kc, &positions_f2, 0, 2) == 1 && by_positions(kc, &positions_f4, RN_CONV_WIDE, 2) == 1 &&
+              by_positions(kc, &positions_f2, 0, 1) == 0,
+          "the cases for the split by positions do not take it");
+    check_conv_flags(kc, pool, &positions_f2, 0);
+    check_conv_flags(kc, pool, &positions_f4, RN_CONV_WIDE);
     /* fewer images than the work buffer was planned for (a session's last, short batch): split
-     * by positions, which the full batch would not be, so M needs room all the same (F(4x4):
-     * 48 tiles of 64; F(2x2): 49 of 98) */
-    static const conv_case short_batch[] = {
-        {3, 14, 14, 64, 64, 3, 1, 1, 1, 1},
-        {1, 14, 14, 136, 256, 3, 1, 1, 0, 1},
-    };
-    check_conv_work(kc, pool, &short_batch[0], 0, 4);
-    check_conv_work(kc, pool, &short_batch[1], 0, 2);
+     * by positions, which the full batch would not be (98 tiles), so M needs room all the same */
+    static const conv_case short_batch = {1, 13, 13, 200, 256, 3, 1, 1, 0, 1};
+    const conv_case planned = {2, 13, 13, 200, 256, 3, 1, 1, 0, 1};
+    CHECK(by_positions(kc, &short_batch, 0, 2) == 1 && by_positions(kc, &planned, 0, 2) == 0,
+          "the short batch's case does not take the split by positions where the full one does not");
+    check_conv_work(kc, pool, &short_batch, 0, 2);
 }
 
 static void test_winograd_paths(void) {

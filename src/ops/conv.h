@@ -79,6 +79,9 @@ void rn_gconv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int 
 int rn_winograd_pack(rn_conv *c, const rn_kernel_config *kc, const float *w_oihw, int bf16);
 size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, const rn_conv *c);
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w);
+/* Whether rn_winograd_forward splits a batch of n h x w images on `threads` threads by
+ * positions (winograd.c says when). */
+int rn_winograd_by_positions(const rn_conv *c, int n, int h, int w, int threads);
 void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w, float *out,
                          const float *residual, int relu);
 void rn_conv_free(rn_conv *c);

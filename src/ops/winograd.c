@@ -25,16 +25,17 @@
  *    scratch, just before the GEMMs, and takes all the panels: V (1.8 MB for all of layer1)
  *    then never leaves the core's L2. Larger, the block's V would not stay there, and
  *    smaller blocks would stream U once more each.
- *  - by positions, when every tile fits one block and there are threads to share it (the
- *    28x28 and 14x14 layers at batch 1): cut by tiles, each thread would stream all of U
- *    for its half of the rows, and U is where those layers' time goes (2.4 MB for F(4x4) at
- *    128 channels, 4.2 MB for F(2x2) at 256). Each task takes one row of the window's
- *    positions and a range of panels instead, every tile, into M[e][tile][n_padded] in the
- *    work buffer, so each thread reads only its positions' U; a third phase
- *    output-transforms the tiles. On a Zen 5 at
- *    2 threads that took layer3's 3x3s from 0.55 to 0.46 ms and layer2's from 0.42 to 0.39
- *    (docs/performance.md). With 196 tiles (layer1) it was slower: there the tiles' split
- *    already gives each thread whole blocks.
+ *  - by positions, when every tile fits one block, there are threads to share it and U is
+ *    more than POSITIONS_MIN_U_BYTES (in fp32 the 14x14 layers at batch 1: F(2x2) at 256
+ *    channels, 4.2 MB; with the wide option F(4x4) there, 9.4 MB): cut by tiles, each
+ *    thread would stream all of U for its half of the rows. Each task takes one row of the
+ *    window's positions and a range of panels instead, every tile, into M[e][tile][n_padded]
+ *    in the work buffer, so each thread reads only its positions' U; a third phase
+ *    output-transforms the tiles. The threads then trade V and M, each half written by the
+ *    other core: on a Zen 5 at 2 threads that pays for fp32's layer3 and no longer for
+ *    layer2 (2.4 MB in fp32) or for bf16 (half the bytes), which the tiles' split takes
+ *    1-10% faster (docs/performance.md). With 196 tiles (layer1) it was slower: there the
+ *    tiles' split already gives each thread whole blocks.
  * The transforms themselves are per instruction set (kernels/winograd_c.c and its
  * siblings): the network's code says what, the kernels how. */
 #include "ops/conv.h"
@@ -49,6 +50,9 @@ enum {
     TILES_PER_INPUT_TASK = 8, /* small tasks: the threads finish the input transforms together */
     MAX_S = 6,                /* the window's side at most */
     TILES_PER_OUTPUT_TASK = 4, /* split by positions: the third phase's tasks */
+    /* split by positions only where U is more than this: smaller, a thread streams all of it
+     * faster than the threads trade V and M (see the top) */
+    POSITIONS_MIN_U_BYTES = 3 << 20,
     /* A block's V at most, in floats, for it to be transformed in the worker's own scratch
      * (fused): F(4x4)'s 36 positions x TB_MAX tiles x 64 channels, 540 KB (layer1's), or
      * F(2x2)'s 16 x TB_MAX x 144. */
@@ -56,6 +60,21 @@ enum {
 };
 
 static int window(const rn_conv *c) { return c->winograd + 2; }
+
+/* Where a batch whose tiles all fit one block may be split by positions: U is large. */
+static int u_is_large(const rn_conv *c) {
+    const size_t u_bytes = (size_t)window(c) * window(c) * c->cin * c->n_padded * (c->w16 ? 2 : 4);
+    return u_bytes > POSITIONS_MIN_U_BYTES;
+}
+
+static int tiles_of(const rn_conv *c, int n, int h, int w) {
+    const int t = c->winograd;
+    return n * ((h + t - 1) / t) * ((w + t - 1) / t);
+}
+
+int rn_winograd_by_positions(const rn_conv *c, int n, int h, int w, int threads) {
+    return threads > 1 && tiles_of(c, n, h, w) <= TB_MAX && u_is_large(c);
+}
 
 /* M for one block of tiles and one panel, in floats. */
 static size_t m_floats(const rn_kernel_config *kc, int t) { return (size_t)(t + 2) * (t + 2) * TB_MAX * kc->nr; }
@@ -84,7 +103,7 @@ size_t rn_winograd_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) 
  * tiles at most TB_MAX that a batch of n or fewer images has. */
 size_t rn_winograd_work_floats(const rn_conv *c, int n, int h, int w) {
     const int t = c->winograd, s = t + 2, per_image = ((h + t - 1) / t) * ((w + t - 1) / t);
-    const int images = per_image > TB_MAX ? 0 : n < TB_MAX / per_image ? n : TB_MAX / per_image;
+    const int images = per_image > TB_MAX || !u_is_large(c) ? 0 : n < TB_MAX / per_image ? n : TB_MAX / per_image;
     return v_floats(c, n * per_image) + (size_t)s * s * images * per_image * c->n_padded;
 }
 
@@ -331,9 +350,9 @@ void rn_winograd_forward(const rn_exec *ex, const rn_conv *c, const float *in, i
     const int t = c->winograd, s = t + 2, mr = ex->kc->mr;
     wino_job j = {ex, c, t == 4 ? &ex->kc->wino_f4 : &ex->kc->wino_f2, in, out, residual, n, h, w, t, s, s * s,
                   (h + t - 1) / t, (w + t - 1) / t, 0, 0, relu, 0, {0}};
-    j.tiles = n * j.th * j.tw;
+    j.tiles = tiles_of(c, n, h, w);
     const int threads = rn_pool_threads(ex->pool), panels = c->n_padded / ex->kc->nr;
-    if (threads > 1 && j.tiles <= TB_MAX) {
+    if (rn_winograd_by_positions(c, n, h, w, threads)) {
         j.plan = rn_plan_make(j.tiles, TB_MAX, mr, panels, 1, 0);
         j.tb = j.plan.block;
         /* a row of positions in panel ranges: enough tasks that a late thread's can be taken */
