@@ -8,7 +8,7 @@ rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, i
     p.blocks = (p.tiles + per_block - 1) / per_block;
     /* A Winograd block's transformed input V is written by the threads that transform it and
      * read by every thread that multiplies it. Split by panels (one block: 49 tiles, ResNet-50's
-     * layer2 and layer3 at batch 1, which winograd.c now splits by positions), each thread
+     * layer2 and layer3 at batch 1; winograd.c splits fp32's layer3 by positions), each thread
      * reads the half the other wrote, and writes lines the other holds: when the two cores
      * share no L3 (a VM's vCPUs, now and then) that cost those layers 1.5x their time (Zen 4,
      * 2 threads). Split by rows, each thread transforms and multiplies its own tiles; each
