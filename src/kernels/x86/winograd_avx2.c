@@ -57,78 +57,64 @@ static inline void put8(float *o, const float *rs, __m256 y, __m256 bias, int re
     _mm256_storeu_ps(o, y);
 }
 
-void rn_wino_f4_input__avx2(const float *const *d, int n, float *v, size_t v_stride) {
+/* The two passes of a transform, generic in the window's side s (6 or 4) and its matrix
+ * (bt, at: constants where the four entry points below call them, so each inlines into its
+ * own code). V = B^T d B: a column pass into t, then a row pass into V. */
+static inline void input_tiles(const float *const *d, int n, float *v, size_t v_stride, int s,
+                               void (*bt)(const __m256 *, __m256 *)) {
     for (int c0 = 0; c0 < n; c0 += 8) {
         __m256 t[6][6]; /* t[i][x] = (B^T d)[i][x] */
-        for (int x = 0; x < 6; x++) {
+        for (int x = 0; x < s; x++) {
             __m256 col[6], r[6];
-            for (int y = 0; y < 6; y++) col[y] = _mm256_loadu_ps(d[y * 6 + x] + c0);
-            bt6(col, r);
-            for (int i = 0; i < 6; i++) t[i][x] = r[i];
+            for (int y = 0; y < s; y++) col[y] = _mm256_loadu_ps(d[y * s + x] + c0);
+            bt(col, r);
+            for (int i = 0; i < s; i++) t[i][x] = r[i];
         }
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < s; i++) {
             __m256 r[6];
-            bt6(t[i], r);
-            for (int j = 0; j < 6; j++) _mm256_storeu_ps(v + (size_t)(i * 6 + j) * v_stride + c0, r[j]);
+            bt(t[i], r);
+            for (int j = 0; j < s; j++) _mm256_storeu_ps(v + (size_t)(i * s + j) * v_stride + c0, r[j]);
         }
     }
+}
+
+/* Y = A^T M A (+ bias, residual, ReLU) into the tile's T x T pixels, T = s - 2. */
+static inline void output_tiles(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
+                                const float *const *res, int relu, int s, void (*at)(const __m256 *, __m256 *)) {
+    const int tt = s - 2;
+    for (int c0 = 0; c0 < n; c0 += 8) {
+        __m256 t[4][6]; /* t[i][x] = (A^T M)[i][x] */
+        for (int x = 0; x < s; x++) {
+            __m256 col[6], r[4];
+            for (int y = 0; y < s; y++) col[y] = _mm256_loadu_ps(m + (size_t)(y * s + x) * m_stride + c0);
+            at(col, r);
+            for (int i = 0; i < tt; i++) t[i][x] = r[i];
+        }
+        const __m256 b = _mm256_loadu_ps(bias + c0);
+        for (int i = 0; i < tt; i++) {
+            __m256 r[4];
+            at(t[i], r);
+            for (int j = 0; j < tt; j++)
+                if (out[i * tt + j]) /* NULL past the image's edge */
+                    put8(out[i * tt + j] + c0, res[i * tt + j] ? res[i * tt + j] + c0 : NULL, r[j], b, relu);
+        }
+    }
+}
+
+void rn_wino_f4_input__avx2(const float *const *d, int n, float *v, size_t v_stride) {
+    input_tiles(d, n, v, v_stride, 6, bt6);
 }
 
 void rn_wino_f4_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
                              const float *const *res, int relu) {
-    for (int c0 = 0; c0 < n; c0 += 8) {
-        __m256 t[4][6]; /* t[i][x] = (A^T M)[i][x] */
-        for (int x = 0; x < 6; x++) {
-            __m256 col[6], r[4];
-            for (int y = 0; y < 6; y++) col[y] = _mm256_loadu_ps(m + (size_t)(y * 6 + x) * m_stride + c0);
-            at6(col, r);
-            for (int i = 0; i < 4; i++) t[i][x] = r[i];
-        }
-        const __m256 b = _mm256_loadu_ps(bias + c0);
-        for (int i = 0; i < 4; i++) {
-            __m256 r[4];
-            at6(t[i], r);
-            for (int j = 0; j < 4; j++)
-                if (out[i * 4 + j]) /* NULL past the image's edge */
-                    put8(out[i * 4 + j] + c0, res[i * 4 + j] ? res[i * 4 + j] + c0 : NULL, r[j], b, relu);
-        }
-    }
+    output_tiles(m, m_stride, n, bias, out, res, relu, 6, at6);
 }
 
 void rn_wino_f2_input__avx2(const float *const *d, int n, float *v, size_t v_stride) {
-    for (int c0 = 0; c0 < n; c0 += 8) {
-        __m256 t[4][4];
-        for (int x = 0; x < 4; x++) {
-            __m256 col[4], r[4];
-            for (int y = 0; y < 4; y++) col[y] = _mm256_loadu_ps(d[y * 4 + x] + c0);
-            bt4(col, r);
-            for (int i = 0; i < 4; i++) t[i][x] = r[i];
-        }
-        for (int i = 0; i < 4; i++) {
-            __m256 r[4];
-            bt4(t[i], r);
-            for (int j = 0; j < 4; j++) _mm256_storeu_ps(v + (size_t)(i * 4 + j) * v_stride + c0, r[j]);
-        }
-    }
+    input_tiles(d, n, v, v_stride, 4, bt4);
 }
 
 void rn_wino_f2_output__avx2(const float *m, size_t m_stride, int n, const float *bias, float *const *out,
                              const float *const *res, int relu) {
-    for (int c0 = 0; c0 < n; c0 += 8) {
-        __m256 t[2][4];
-        for (int x = 0; x < 4; x++) {
-            __m256 col[4], r[2];
-            for (int y = 0; y < 4; y++) col[y] = _mm256_loadu_ps(m + (size_t)(y * 4 + x) * m_stride + c0);
-            at4(col, r);
-            for (int i = 0; i < 2; i++) t[i][x] = r[i];
-        }
-        const __m256 b = _mm256_loadu_ps(bias + c0);
-        for (int i = 0; i < 2; i++) {
-            __m256 r[2];
-            at4(t[i], r);
-            for (int j = 0; j < 2; j++)
-                if (out[i * 2 + j])
-                    put8(out[i * 2 + j] + c0, res[i * 2 + j] ? res[i * 2 + j] + c0 : NULL, r[j], b, relu);
-        }
-    }
+    output_tiles(m, m_stride, n, bias, out, res, relu, 4, at4);
 }
