@@ -12,8 +12,11 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 # Portable flags only: ISA-specific code is compiled per file (see KERNEL_FLAGS) and
 # chosen at run time, so the binary runs on any x86-64 (and builds elsewhere).
+# -ffp-contract=off: no fused multiply-adds the source did not write, so that the portable
+# code rounds alike with every compiler (GCC's default under -std=c11; Clang's is on) and the
+# kernels that repeat its arithmetic can match it bit for bit (winograd_c.c).
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -fPIC -fvisibility=hidden \
-              -pthread -Iinclude -Isrc
+              -ffp-contract=off -pthread -Iinclude -Isrc
 # The libraries we link against, one entry each as pkg-config-name:link-flag ("-" for the
 # name of one without a pkg-config file). The link line and resnet.pc's Requires.private and
 # Libs.private (what `pkg-config --static` adds: libpng's zlib, ...) are all made from this

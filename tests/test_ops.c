@@ -249,8 +249,9 @@ static void test_winograd_paths(void) {
 /* The Winograd transforms of every path against the portable ones, bit for bit (each
  * instruction set's repeats the portable arithmetic operation for operation, kernels.h):
  * channel counts of one to many vectors, windows reaching into the zero padding, output
- * pixels past the image's edge (NULL, not written), with and without residual and ReLU, and
- * values that cancel to exact zeros of either sign. */
+ * pixels past the image's edge (NULL, not written), with and without residual and ReLU,
+ * window rows that cancel to exact zeros, and NaN in the bias (which ReLU must turn to 0,
+ * as the portable code does). */
 static void transforms_exact(const rn_kernel_config *kc, rn_pool *pool) {
     (void)pool;
     static const int counts[] = {8, 16, 24, 136, 256};
@@ -259,7 +260,7 @@ static void transforms_exact(const rn_kernel_config *kc, rn_pool *pool) {
     float *img = rand_buf((size_t)E * MAX_N), *m = rand_buf((size_t)E * (MAX_N + SLACK)), *bias = rand_buf(MAX_N);
     float *res = rand_buf((size_t)16 * MAX_N);
     float *got = malloc((size_t)E * (MAX_N + SLACK) * sizeof(float)), *want = malloc((size_t)E * (MAX_N + SLACK) * sizeof(float));
-    for (int i = 0; i < MAX_N; i += 5) img[i] = img[i + 2 * MAX_N], m[i] = -0.0f; /* cancellations, signed zeros */
+    for (int i = 0; i < MAX_N; i += 5) m[i] = -0.0f, bias[i] = NAN;
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
         for (int f4 = 0; f4 < 2; f4++) {
             const int n = counts[c], s = f4 ? 6 : 4, t = s - 2, e_count = s * s;
@@ -270,6 +271,7 @@ static void transforms_exact(const rn_kernel_config *kc, rn_pool *pool) {
             const float *d[E];
             for (int e = 0; e < e_count; e++) /* every 7th pixel padding, the others pixels in any order */
                 d[e] = e % 7 == 3 ? zero : img + (size_t)((e * 5) % E) * n;
+            d[2 * s + 1] = d[1], d[s + 2] = d[s + 1]; /* rows and columns that cancel: d0 - d2, d1 - d2 */
             memset(got, 0x55, bytes), memset(want, 0x55, bytes);
             tf->input(d, n, got, stride);
             ref.input(d, n, want, stride);

@@ -1,8 +1,8 @@
 /* winograd_c.c - the input and output transforms of Winograd F(4x4, 3x3) and F(2x2, 3x3) for
  * the portable path, and the arithmetic every other instruction set's transforms repeat
  * operation for operation (x86/winograd_avx2.c), so that every path rounds exactly alike:
- * the loops run over 8 consecutive channels of NHWC data, and -std=c11 keeps floating-point
- * contraction off.
+ * the loops run over 8 consecutive channels of NHWC data, and -ffp-contract=off (Makefile)
+ * keeps the compiler from fusing a multiply and an add into one rounding.
  *
  * B^T (input) and A^T (output), from Lavin & Gray (2016):
  *   F(4x4, 3x3): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;

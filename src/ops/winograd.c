@@ -33,9 +33,10 @@
  *    in the work buffer, so each thread reads only its positions' U; a third phase
  *    output-transforms the tiles. The threads then trade V and M, each half written by the
  *    other core: on a Zen 5 at 2 threads that pays for fp32's layer3 and no longer for
- *    layer2 (2.4 MB in fp32) or for bf16 (half the bytes), which the tiles' split takes
- *    1-10% faster (docs/performance.md). With 196 tiles (layer1) it was slower: there the
- *    tiles' split already gives each thread whole blocks.
+ *    layer2 (2.4 MB in fp32) or for bf16 at ResNet-50's widths (half the bytes; the wide
+ *    option's 512-channel F(2x2) still takes it), which the tiles' split takes 1-10% faster
+ *    (docs/performance.md). With 196 tiles (layer1) it was slower: there the tiles' split
+ *    already gives each thread whole blocks.
  * The transforms themselves are per instruction set (kernels/winograd_c.c and its
  * siblings): the network's code says what, the kernels how. */
 #include "ops/conv.h"
