@@ -256,6 +256,17 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
     float *work = work_n ? rn_aligned_alloc(work_n * sizeof(float)) : NULL;
     rn_exec ex = {kc, pool, scratch, work};
     rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
+    if (conv.w16 && !conv.winograd) {
+        /* Without a work buffer each task converts its own rows (conv.c): a wider window's
+         * input converted once for the call must give the same bits. */
+        float *again = malloc(out_px * conv.n_padded * sizeof(float));
+        rn_exec alone = {kc, pool, scratch, NULL};
+        rn_conv_forward(&alone, &conv, in, t->n, t->h, t->w, again, res, t->relu);
+        CHECK(memcmp(again, out, out_px * conv.n_padded * sizeof(float)) == 0,
+              "%s n=%d %dx%d cin=%d k=%d: the input converted once for the call (work %zu floats) and in the tasks differ",
+              family_name(kc), t->n, t->h, t->w, t->cin, t->ks, work_n);
+        free(again);
+    }
     rn_aligned_free(work);
     /* bf16 products where a bf16 kernel runs a direct convolution; Winograd in bf16: see above;
      * elsewhere (no bf16 kernel, or Winograd without one) fp32 activations */

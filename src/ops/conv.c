@@ -180,15 +180,26 @@ size_t rn_conv_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) {
     return (size_t)MB * KC + (size_t)MB * KC / 2;
 }
 
+/* A bf16 direct convolution with a window wider than 1x1 converts its input to bf16 once a
+ * call, into the shared work buffer (conv_forward), where its tasks would convert each pixel
+ * under every tap, in every task of its row block: 72 times in layer4's 3x3s at batch 1 (9
+ * taps, 8 tasks), which took 5% off those layers on Zen 5. The 1x1s keep converting their rows
+ * in the task: a call-wide conversion cost them as much as it saved (another hand-off between
+ * the threads). An odd cin keeps the per-task conversion, which pads each chunk to pairs. */
+static int converts_input(const rn_conv *c) {
+    return c->w16 && !c->im2col && c->kh * c->kw > 1 && c->cin % 2 == 0;
+}
+
 size_t rn_conv_work_floats(const rn_conv *c, int n, int h, int w) {
-    return c->winograd && !c->q ? rn_winograd_work_floats(c, n, h, w) : 0; /* int8's: in the scratch */
+    if (c->winograd) return c->q ? 0 : rn_winograd_work_floats(c, n, h, w); /* int8's: in the scratch */
+    return converts_input(c) ? (size_t)n * h * w * c->cin / 2 : 0;
 }
 
 typedef struct conv_job {
     const rn_exec *ex;
     const rn_conv *c;
     const float *in;
-    int h, w, oh, ow;
+    int n, h, w, oh, ow;
     rn_plan plan;      /* rows n * oh * ow, panels n_padded / NR */
     float *out;
     const float *res;
@@ -202,6 +213,8 @@ typedef struct conv_job {
      * costs less than that: layer4's 2048->512 went 1.14 -> 1.01 ms at batch 1 on Zen 4. At
      * 2 KB apart (512 channels) the copy cost more than it saved, 0.91 -> 0.96 ms. */
     int copy_rows;
+    uint16_t *in16;    /* the input in bf16 (converts_input); NULL: each task converts its rows */
+    int convert_tasks; /* the conversion's tasks, each a run of whole pixels */
 } conv_job;
 
 /* The micro-kernel reads A through one pointer per row, so A is never packed: for a
@@ -219,11 +232,11 @@ static const uint16_t zero_row16[KC];
 /* The micro-kernel over panels p0..p1 and the block's rows, depth k0..k0+kcur. rows has
  * the block's mb pointers rounded up to MR (the extra ones repeat the last row);
  * tile_flags[s] are the kernel flags of row tile s, or SKIP_TILE. A bf16 convolution (w16)
- * first converts the block's rows into bf16 (into scratch16, once for all its panels) and
- * runs the family's bf16 kernel on them. */
+ * runs the family's bf16 kernel on the same rows in bf16: given16 where the call converted
+ * its input (conv_job.in16), else converted here into scratch16, once for all the panels. */
 enum { SKIP_TILE = -1 };
-static void run_panels(const conv_job *j, const float *const *rows, int m0, int mb, int k0, int kcur, int p0,
-                       int p1, const int *tile_flags, float *copy, uint16_t *scratch16) {
+static void run_panels(const conv_job *j, const float *const *rows, const uint16_t *const *given16, int m0, int mb,
+                       int k0, int kcur, int p0, int p1, const int *tile_flags, float *copy, uint16_t *scratch16) {
     const rn_conv *c = j->c;
     const rn_kernel_config *kc = j->ex->kc;
     const int mr = kc->mr, nr = kc->nr;
@@ -237,7 +250,8 @@ static void run_panels(const conv_job *j, const float *const *rows, int m0, int 
         for (int r = mb; r < (mb + mr - 1) / mr * mr; r++) copied[r] = copied[mb - 1];
         rows = copied;
     }
-    if (c->w16) { /* ungrouped (rn_conv_init_ex): one conversion of the rows serves every panel */
+    const uint16_t *const *a16 = given16 ? given16 : rows16; /* given: converted once a call (conv_job.in16) */
+    if (c->w16 && !given16) { /* ungrouped (rn_conv_init_ex): one conversion of the rows serves every panel */
         const int mb_up = (mb + mr - 1) / mr * mr, stride = even_up(kcur);
         for (int r = 0; r < mb; r++) {
             if (rows[r] == zero_row) { rows16[r] = zero_row16; continue; }
@@ -263,7 +277,7 @@ static void run_panels(const conv_job *j, const float *const *rows, int m0, int 
             size_t at = (size_t)(m0 + i) * ldc + (size_t)p * nr;
             const int rows_here = mb - i < mr ? mb - i : mr;
             if (b16)
-                kc->gemm_bf16(rows_here, kcur, rows16 + i, b16, j->out + at, ldc, c->bias + (size_t)p * nr,
+                kc->gemm_bf16(rows_here, kcur, a16 + i, b16, j->out + at, ldc, c->bias + (size_t)p * nr,
                               j->res ? j->res + at : NULL, ldc, tile_flags[s] | prefetch);
             else
                 kc->gemm(rows_here, kcur, a + i, b, j->out + at, ldc, c->bias + (size_t)p * nr,
@@ -349,7 +363,7 @@ static void conv_task(void *ctx, int task, int thread) {
             gather_patches(j, m0, mb, k0, kcur, a);
             for (int r = 0; r < mb_up; r++) rows[r] = a + (size_t)(r < mb ? r : mb - 1) * kcur;
             for (int t = 0; t < tiles; t++) flags[t] = chunk_flags(j, k0 == 0, k0 + kcur == c->k);
-            run_panels(j, rows, m0, mb, k0, kcur, p0, p1, flags, NULL, scratch16);
+            run_panels(j, rows, NULL, m0, mb, k0, kcur, p0, p1, flags, NULL, scratch16);
         }
         return;
     }
@@ -376,12 +390,15 @@ static void conv_task(void *ctx, int task, int thread) {
                 }
         if (first_live[t] < 0) first_live[t] = 0;
     }
+    const uint16_t *rows16[MB];
     for (int tap = 0; tap < taps; tap++) {
         const int ky = tap / c->kw, kx = tap % c->kw;
         for (int c0 = 0, kcur; c0 < c->span; c0 += kcur) {
             kcur = chunk_len(c, tap * c->span + c0);
             for (int r = 0; r < mb; r++) rows[r] = tap_inside(j, m0 + r, ky, kx, &px) ? px + c0 : zero_row;
             for (int r = mb; r < mb_up; r++) rows[r] = rows[mb - 1];
+            for (int r = 0; j->in16 && r < mb_up; r++) /* the same rows in the converted input */
+                rows16[r] = rows[r] == zero_row ? zero_row16 : j->in16 + (rows[r] - j->in);
             for (int t = 0; t < tiles; t++) {
                 int live = tap == first_live[t];
                 for (int r = t * mr; !live && r < (t + 1) * mr && r < mb; r++) live = rows[r] != zero_row;
@@ -390,9 +407,25 @@ static void conv_task(void *ctx, int task, int thread) {
                                              tap == last_live[t] && c0 + kcur == c->span)
                                : SKIP_TILE;
             }
-            run_panels(j, rows, m0, mb, tap * c->span + c0, kcur, p0, p1, flags, copy, scratch16);
+            run_panels(j, rows, j->in16 ? rows16 : NULL, m0, mb, tap * c->span + c0, kcur, p0, p1, flags, copy,
+                       scratch16);
         }
     }
+}
+
+/* n values (even) to bf16, in runs that the kernel's int length holds. */
+static void convert_run(const rn_kernel_config *kc, const float *src, size_t n, uint16_t *dst) {
+    enum { RUN = 1 << 24 };
+    for (size_t i = 0; i < n; i += RUN) kc->to_bf16(src + i, n - i < RUN ? (int)(n - i) : RUN, dst + i);
+}
+
+/* Conversion task t of the call's input into in16: the t-th part of its pixels. */
+static void convert_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const conv_job *j = ctx;
+    const size_t cin = (size_t)j->c->cin, px = (size_t)j->n * j->h * j->w;
+    const size_t p0 = px * task / j->convert_tasks, p1 = px * (task + 1) / j->convert_tasks;
+    convert_run(j->ex->kc, j->in + p0 * cin, (p1 - p0) * cin, j->in16 + p0 * cin);
 }
 
 void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n, int h, int w,
@@ -405,10 +438,16 @@ void rn_conv_forward(const rn_exec *ex, const rn_conv *c, const float *in, int n
         rn_gconv_forward(ex, c, in, n, h, w, out, residual, relu);
         return;
     }
-    conv_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .out = out, .res = residual, .relu = relu};
+    conv_job j = {.ex = ex, .c = c, .in = in, .n = n, .h = h, .w = w, .out = out, .res = residual, .relu = relu};
     j.copy_rows = c->w && !c->im2col && c->groups == 1 && (size_t)c->stride * c->cin * sizeof(float) % 4096 == 0;
     rn_conv_out_size(c, h, w, &j.oh, &j.ow);
-    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, rn_pool_threads(ex->pool), 0);
+    const int threads = rn_pool_threads(ex->pool);
+    j.in16 = ex->work && converts_input(c) ? (uint16_t *)ex->work : NULL;
+    j.plan = rn_plan_make(n * j.oh * j.ow, MB, ex->kc->mr, c->n_padded / ex->kc->nr, threads, 0);
+    if (j.in16) {
+        j.convert_tasks = threads;
+        rn_pool_run(ex->pool, j.convert_tasks, convert_task, &j);
+    }
     rn_pool_run(ex->pool, j.plan.tasks, conv_task, &j);
 }
 
