@@ -14,6 +14,10 @@ rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, i
      * 2 threads). Split by rows, each thread transforms and multiplies its own tiles; each
      * streams all the weights instead of half. */
     if ((flags & RN_PLAN_ROWS_FIRST) && p.blocks < threads && p.tiles >= threads) p.blocks = threads;
+    if (flags & RN_PLAN_SMALL_BLOCKS) { /* about 4 blocks a thread, each of 2 tiles at least */
+        const int most = p.tiles / 2 < 4 * threads ? p.tiles / 2 : 4 * threads;
+        if (p.blocks < most) p.blocks = most;
+    }
     /* Each thread owns an equal share of the tasks (threadpool.c), so a count of blocks that
      * the threads do not divide leaves one thread a block more than the other at the end: 14
      * blocks at 2 threads is 7 each, 13 is 7 against 6 and the layer waits for the 7th. */

@@ -25,8 +25,11 @@ typedef struct rn_plan {
  * tiles allow, so that each thread's share is rows of its own, not panels of every row (for
  * a driver whose rows carry data the thread made itself: plan.c says when it pays).
  * RN_PLAN_WHOLE_ROWS: no panel ranges, a task is a whole block (for a driver whose task
- * prepares its rows first: a split would prepare them again). */
-enum { RN_PLAN_ROWS_FIRST = 1, RN_PLAN_WHOLE_ROWS = 2 };
+ * prepares its rows first: a split would prepare them again).
+ * RN_PLAN_SMALL_BLOCKS: before the panels are split, the rows are cut into about 4 blocks a
+ * thread where they have 2 tiles a block or more: every block streams all of B again, but no
+ * task prepares rows that another has (conv.c says where that pays). */
+enum { RN_PLAN_ROWS_FIRST = 1, RN_PLAN_WHOLE_ROWS = 2, RN_PLAN_SMALL_BLOCKS = 4 };
 rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, int flags);
 
 /* Row block b's rows r0..r0+*count. */
