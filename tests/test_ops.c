@@ -656,8 +656,8 @@ static void test_softmax_topk(void) {
 /* The plan's blocks cover the rows once, in order, in whole tiles, at most the driver's
  * largest and within a tile of one another; with more blocks than threads the threads
  * divide their count wherever there are tiles enough; with fewer, rows first makes one a
- * thread where there are tiles enough; small blocks makes about 4 a thread where each has
- * 2 tiles or more; the tasks cover every panel of every block once, and
+ * thread where there are tiles enough; small blocks makes at least 4 a thread or half the
+ * tiles, whichever is fewer; the tasks cover every panel of every block once, and
  * with RN_PLAN_WHOLE_ROWS a task is a whole block. */
 static void check_plan(int rows, int mr, int most, int panels, int threads, int flags) {
     rn_plan p = rn_plan_make(rows, most, mr, panels, threads, flags);
@@ -677,12 +677,22 @@ static void check_plan(int rows, int mr, int most, int panels, int threads, int 
           "rows %d mr %d most %d threads %d: blocks %d of at most %d rows cover %d rows, "
           "tiles %d..%d a block", rows, mr, most, threads, p.blocks, p.block, next, small, big);
     const int most_tiles = most / mr, fewest = (tiles + most_tiles - 1) / most_tiles;
-    const int cut = tiles / 2 < 4 * threads ? tiles / 2 : 4 * threads; /* RN_PLAN_SMALL_BLOCKS' count */
-    int want = rows_first && fewest < threads && tiles >= threads ? threads : fewest;
-    if ((flags & RN_PLAN_SMALL_BLOCKS) && want < cut) want = cut;
-    const int up = (want + threads - 1) / threads * threads;
-    if (threads > 1 && want >= threads && up <= tiles) want = up;
-    CHECK(p.blocks == want, "rows %d threads %d flags %d: %d blocks, not %d", rows, threads, flags, p.blocks, want);
+    const int up = (fewest + threads - 1) / threads * threads;
+    const int want = threads > 1 && fewest >= threads && up <= tiles ? up
+                     : rows_first && fewest < threads && tiles >= threads ? threads
+                                                                          : fewest;
+    if (flags & RN_PLAN_SMALL_BLOCKS) {
+        /* at least as many blocks as without the flag, and as 4 a thread or half the tiles
+         * (whichever is fewer); no more than either count rounded up to the threads */
+        const rn_plan plain = rn_plan_make(rows, most, mr, panels, threads, 0);
+        const int small = tiles / 2 < 4 * threads ? tiles / 2 : 4 * threads;
+        const int ceiling = (plain.blocks > small ? plain.blocks : small) + threads - 1;
+        CHECK(p.blocks >= plain.blocks && p.blocks >= small && p.blocks <= ceiling,
+              "rows %d tiles %d threads %d small blocks: %d blocks (without the flag %d)", rows, tiles, threads,
+              p.blocks, plain.blocks);
+    } else
+        CHECK(p.blocks == want, "rows %d threads %d rows first %d: %d blocks, not %d", rows, threads, rows_first,
+              p.blocks, want);
     int seen[9] = {0};
     for (int task = 0; task < p.tasks; task++) {
         int r0, count, p0, p1;

@@ -193,7 +193,7 @@ struct resnet_session {
     rn_pool *pool;     /* its own, or the model's (shared_pool) */
     int shared_pool;
     float **scratch;   /* per pool thread: an im2col block, or Winograd's M */
-    float *work;       /* shared by the threads within one layer (Winograd's V) */
+    float *work;       /* shared by the threads within one layer (Winograd's V, a bf16 3x3's input) */
     int parallel_images; /* a batch may run its images side by side, one a thread (forward) */
     size_t image_work;   /* floats of `work` each thread's image has then */
     rn_exec ex;

@@ -181,11 +181,12 @@ size_t rn_conv_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) {
 }
 
 /* A bf16 direct convolution with a window wider than 1x1 converts its input to bf16 once a
- * call, into the shared work buffer (conv_forward), where its tasks would convert each pixel
- * under every tap, in every task of its row block: 72 times in layer4's 3x3s at batch 1 (9
- * taps, 8 tasks), which took 5% off those layers on Zen 5. The 1x1s keep converting their rows
- * in the task: a call-wide conversion cost them as much as it saved (another hand-off between
- * the threads). An odd cin keeps the per-task conversion, which pads each chunk to pairs. */
+ * call, into the shared work buffer (rn_conv_forward), where its tasks would convert each pixel
+ * under every tap, in every task of its row block: 72 times in layer4's 3x3s at batch 1 on 2
+ * threads (9 taps, 8 tasks). On Zen 5 that took 3% off those layers at 1 thread and 6% at 2.
+ * The 1x1s keep converting their rows in the task: a call-wide conversion cost them as much as
+ * it saved (one more hand-off between the threads). An odd cin keeps the per-task conversion,
+ * which pads each chunk to pairs. */
 static int converts_input(const rn_conv *c) {
     return c->w16 && !c->im2col && c->kh * c->kw > 1 && c->cin % 2 == 0;
 }
@@ -415,11 +416,11 @@ static void conv_task(void *ctx, int task, int thread) {
 
 /* Whether the rows are cut into smaller blocks before the panels are split (plan.h). A task
  * prepares its rows before the kernel reads them (a bf16 conversion, or conv_job.copy_rows),
- * and every task of a block's panel ranges prepared them again: at 2 threads layer3's 1x1s
- * (196 rows, two blocks) were split in 4 panel ranges. A smaller block streams the weights once
- * more instead, which costs little while they stay in a core's L2 (1 MB on Zen 4 and 5): on Zen 5
- * at 2 threads the bf16 1x1s took 6% less (a bf16 pass 3.6%), and layer4's (2 MB of weights)
- * took 7% more when cut so. */
+ * and each task of a block's panel ranges prepares them again: without the flag layer3's 1x1s
+ * at batch 1 (196 rows, 2 blocks) take 4 panel ranges at 2 threads. A smaller block streams the
+ * weights once more instead, which costs little while they stay in a core's L2 (1 MB on Zen 4
+ * and 5): on Zen 5 at 2 threads the bf16 1x1s took 6% less (a bf16 pass 3.6%), and layer4's
+ * (2 MB of weights) took 7% more when cut so. */
 enum { SMALL_BLOCKS_MOST_B = 1 << 20 };
 static int small_blocks(const rn_conv *c, const conv_job *j) {
     const size_t b_bytes = (size_t)c->k * c->n_padded * (c->w16 ? sizeof(uint16_t) : sizeof(float));

@@ -14,7 +14,7 @@ rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, i
      * 2 threads). Split by rows, each thread transforms and multiplies its own tiles; each
      * streams all the weights instead of half. */
     if ((flags & RN_PLAN_ROWS_FIRST) && p.blocks < threads && p.tiles >= threads) p.blocks = threads;
-    if (flags & RN_PLAN_SMALL_BLOCKS) { /* about 4 blocks a thread, each of 2 tiles at least */
+    if (flags & RN_PLAN_SMALL_BLOCKS) { /* about 4 blocks a thread, at most half as many as tiles */
         const int most = p.tiles / 2 < 4 * threads ? p.tiles / 2 : 4 * threads;
         if (p.blocks < most) p.blocks = most;
     }

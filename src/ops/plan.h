@@ -26,9 +26,10 @@ typedef struct rn_plan {
  * a driver whose rows carry data the thread made itself: plan.c says when it pays).
  * RN_PLAN_WHOLE_ROWS: no panel ranges, a task is a whole block (for a driver whose task
  * prepares its rows first: a split would prepare them again).
- * RN_PLAN_SMALL_BLOCKS: before the panels are split, the rows are cut into about 4 blocks a
- * thread where they have 2 tiles a block or more: every block streams all of B again, but no
- * task prepares rows that another has (conv.c says where that pays). */
+ * RN_PLAN_SMALL_BLOCKS: before the panels are split, the rows are cut into up to 4 blocks a
+ * thread, at most half as many blocks as tiles (before the count is rounded to the threads):
+ * every block streams all of B again, but fewer tasks prepare rows that another task prepares
+ * too (conv.c says where that pays). */
 enum { RN_PLAN_ROWS_FIRST = 1, RN_PLAN_WHOLE_ROWS = 2, RN_PLAN_SMALL_BLOCKS = 4 };
 rn_plan rn_plan_make(int rows, int most_rows, int mr, int panels, int threads, int flags);
 
