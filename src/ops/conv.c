@@ -183,7 +183,7 @@ size_t rn_conv_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) {
 /* A bf16 direct convolution with a window wider than 1x1 converts its input to bf16 once a
  * call, into the shared work buffer (rn_conv_forward), where its tasks would convert each pixel
  * under every tap, in every task of its row block: 72 times in layer4's 3x3s at batch 1 on 2
- * threads (9 taps, 8 tasks). On Zen 5 that took 3% off those layers at 1 thread and 6% at 2.
+ * threads (9 taps, 8 tasks). On Zen 5 that took 3-5% off those layers at 1 thread, 6% at 2.
  * The 1x1s keep converting their rows in the task: a call-wide conversion cost them as much as
  * it saved (one more hand-off between the threads). An odd cin keeps the per-task conversion,
  * which pads each chunk to pairs. */
