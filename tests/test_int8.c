@@ -224,7 +224,7 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
     }
     rn_qgemm_params p = {with_res ? 0.43f : 0.0f, out_f32 ? 0.0f : 3.0f, out_f32 ? INFINITY : 255.0f};
     rn_conv c;
-    float *scratch[3] = {0}; /* an im2col convolution gathers its patches there, Winograd its V and M */
+    float *scratch[3] = {0}; /* a window convolution copies its edge rows there, Winograd its V and M */
     rn_exec ex = {.pool = pool, .scratch = scratch};
     if (in7_case)
         for (size_t i = 0; i < nin; i++) in[i] &= 127;
@@ -440,10 +440,16 @@ static void test_qconv_driver(void) {
         check_qconv(qk, pool, 2, 9, 7, 16, 32, 1, 2, 0, 0, 1, 0);  /* strided 1x1 (downsample), f32 out */
         check_qconv(qk, pool, 3, 14, 13, 64, 96, 1, 1, 0, 1, 1, 0); /* many row blocks, residual, f32 */
         check_qconv(qk, pool, 1, 3, 3, 4, 32, 3, 1, 1, 0, 0, 0);    /* every row sees padding */
-        /* im2col (cin % 4 != 0) with an input zero point: the int8 stem's 7x7/2 on 3 channels,
-         * and a 3x3 on 5 channels with a residual and floats out */
+        /* window rows as taps (cin % 4 != 0) with an input zero point: the int8 stem's 7x7/2 on
+         * 3 channels; a wider map, where most windows read in place, 3 bytes of the next pixel
+         * under the zero weights past 21, and the right edge's rows are copied where 24 bytes
+         * would pass the image's row (a read past the input: ASan); a 3x3 on 5 channels with a
+         * residual and floats out; a grey 5x5 (every window crosses an edge); 6 channels, /2 */
         check_qconv(qk, pool, 2, 23, 21, 3, 64, 7, 2, 3, 0, 0, 115);
+        check_qconv(qk, pool, 1, 40, 45, 3, 32, 7, 2, 3, 0, 0, 200);
         check_qconv(qk, pool, 1, 9, 11, 5, 32, 3, 1, 1, 1, 1, 7);
+        check_qconv(qk, pool, 2, 6, 5, 1, 32, 5, 1, 2, 1, 0, 9);
+        check_qconv(qk, pool, 1, 17, 16, 6, 64, 3, 2, 1, 0, 1, 250);
         /* 3x3 stride 1 without a residual: the integer Winograd F(2x2,3x3) on C and AVX2 (odd
          * sizes: a last row and column of tiles half outside; 1x1 and 2x1 images; a block
          * of tiles per task and several; a split of the panels) */

@@ -35,7 +35,7 @@ check "cam on the int8 file: fp32's class and hottest cell" $? "fp32: $c32 / int
 
 run "$BIN" bench --weights "$tmp/q1.safetensors" --iters 1 --warmup 0 --profile
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "^precision int8, kernels" && echo "$out" | grep -q "int8 1x1 direct" &&
-  echo "$out" | grep -q "int8 7x7 im2col"
+  echo "$out" | grep -q "int8 7x7 window rows"
 check "bench names the precision, kernels and each layer's precision" $? "$out $err"
 # eval says what bench says: every convolution and the fc in int8 (no fp32 kernels named)
 mkdir -p "$tmp/set"

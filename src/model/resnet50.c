@@ -370,6 +370,7 @@ static void prof_record(resnet_session *s, const rn_layer *l, const rn_conv *c, 
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"
                      : c->im2col        ? "im2col"
+                     : c->q && c->q->window ? "window rows"
                      : c->gconv         ? "grouped"
                      : l->groups > 1    ? "grouped GEMM"
                                         : "direct",

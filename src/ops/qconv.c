@@ -3,7 +3,11 @@
  * channel): a u8 output cannot be accumulated into across calls. A is read through row
  * pointers, tap-major per tile: a pixel of the input, or a row of zeros (the activation zero
  * point) where the window hangs over the padding. A convolution on too few channels for that
- * (the stem's 3) gathers its patches into a block of rows first (im2col), as conv.c does. */
+ * (the stem's 3) takes a window row as a tap instead: the kw pixels under it are contiguous in
+ * NHWC, so a 7x7 on RGB is 7 taps of 21 bytes (read 24 deep, zero weights past 21) with
+ * nothing gathered but the rows that cross the image's left or right edge. On a Zen 5 at 1
+ * thread the stem took 0.46 ms so, 0.49 gathering its 147-byte patches first (im2col): the
+ * 14% more depth (168) costs less than the copies did. */
 #include "ops/qconv.h"
 
 #include <math.h>
@@ -15,7 +19,9 @@
 #include "ops/plan.h"
 #include "ops/qwinograd.h"
 
-enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048, QMAX_PATCH = 256 }; /* QMB: a multiple of every MR (4, 6, 12) */
+/* QMB: a multiple of every MR (4, 6, 12). QMAX_PATCH: a window convolution's kh x kp bytes a
+ * row, QMB rows of which fit a worker's scratch (rn_conv_scratch_floats) */
+enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048, QMAX_PATCH = 512 };
 
 static const uint8_t zero_row[QMAX_CIN];
 
@@ -47,11 +53,11 @@ int rn_qconv_init_ex(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout,
     c->span = groups == 1 ? cin : cout_g >= nr ? cin_g : nr / cout_g * cin_g;
     c->k = kh * kw * cin;
     c->n_padded = cout; /* the caller keeps cout a multiple of NR: no padded columns in memory */
-    c->im2col = cin % 4 != 0;
-    const int kp = (c->k + 3) / 4 * 4; /* an im2col patch, padded to whole groups of 4 */
-    if (cout % qk->nr || cin > QMAX_CIN || (c->im2col ? kp > QMAX_PATCH : kh * kw > QMAX_TAPS || in_zero != 0))
+    const int window = cin % 4 != 0, kp = (kw * cin + 3) / 4 * 4;
+    if (cout % qk->nr || cin > QMAX_CIN || (window ? kh > QMAX_TAPS || kh * kp > QMAX_PATCH
+                                                   : kh * kw > QMAX_TAPS || in_zero != 0))
         return -2;
-    if ((groups > 1 || dilation > 1) && (c->im2col || c->span % 4 != 0)) return -2;
+    if ((groups > 1 || dilation > 1) && (window || c->span % 4 != 0)) return -2;
     rn_qconv *q = calloc(1, sizeof *q);
     c->q = q;
     c->bias = rn_aligned_alloc((size_t)cout * sizeof(float));
@@ -62,6 +68,7 @@ int rn_qconv_init_ex(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout,
     q->p = *p;
     q->out_f32 = out_f32;
     q->a_zero = in_zero;
+    q->window = window;
     q->kp = kp;
     if (groups == 1 && dilation == 1 &&
         rn_qwino_applies(qk, cin, cout, kh, stride, pad, in_zero, out_f32, p)) { /* 2.25x fewer multiplies */
@@ -70,12 +77,17 @@ int rn_qconv_init_ex(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout,
         if (r != 0) rn_conv_free(c);
         return r;
     }
-    /* an im2col patch is one tap of kp depth (w_q's [tap][cin] is the patch's order), zeros past k */
-    const int ks = c->im2col ? 1 : kh * kw, kcl = c->im2col ? kp : c->span;
+    /* a window row is one tap of kp depth (w_q's [ky][kx][cin] is its order), zeros past kw*cin */
+    const int ks = window ? kh : kh * kw, kcl = window ? kp : c->span;
     int8_t *wpad = NULL;
-    if (c->im2col) {
-        if (!(wpad = calloc((size_t)cout * kp, 1))) { rn_conv_free(c); return -1; }
-        for (int o = 0; o < cout; o++) memcpy(wpad + (size_t)o * kp, w_q + (size_t)o * c->k, (size_t)c->k);
+    if (window) {
+        if (!(q->zrow = malloc((size_t)kp)) || !(wpad = calloc((size_t)cout * kh * kp, 1))) {
+            rn_conv_free(c);
+            return -1;
+        }
+        memset(q->zrow, in_zero, (size_t)kp);
+        for (size_t r = 0; r < (size_t)cout * kh; r++)
+            memcpy(wpad + r * kp, w_q + r * kw * cin, (size_t)kw * cin);
     } else if (groups > 1) { /* [cout][tap][cin_g] -> [cout][tap][span], block-diagonal */
         const size_t taps = (size_t)kh * kw;
         if (!(wpad = calloc((size_t)cout * taps * c->span, 1))) { rn_conv_free(c); return -1; }
@@ -105,44 +117,34 @@ typedef struct qconv_job {
     const uint8_t *res;
 } qconv_job;
 
-/* A window row of ResNet's 7x7 RGB stem (7 taps x 3 channels): copied with a constant length,
- * which the compiler turns into a few moves instead of a call per row (the stem's gather was
- * a third of its time). */
-enum { STEM_RUN = 7 * 3 };
-
-/* The patches of output rows m0..m0+mb, row r at dst + r * kp: the window's taps in (ky, kx,
- * ci) order, the activation zero point where it hangs over the padding and past k. The output
- * pixel of row m0 is found once, then stepped: no division per row. */
-static void gather_patches(const qconv_job *j, int m0, int mb, uint8_t *dst) {
+/* Points row[ky * mr] (ky < kh) at the window rows of the output pixel whose window starts
+ * at (iy0, ix0): in the image where kp bytes from its left end stay inside the image's row;
+ * the zero point's row above or below the image; else a copy in edge, its pixels past the
+ * left or right edge the zero point. Returns where the next copy goes. */
+static uint8_t *window_rows(const qconv_job *j, const uint8_t *img, int iy0, int ix0, const uint8_t **row, int mr,
+                            uint8_t *edge) {
     const rn_conv *c = j->c;
-    const int per_image = j->oh * j->ow, kp = c->q->kp, z = c->q->a_zero, run = c->kw * c->cin;
+    const rn_qconv *q = c->q;
     const size_t row_bytes = (size_t)j->w * c->cin;
-    int b = m0 / per_image, oy = m0 % per_image / j->ow, ox = m0 % j->ow;
-    for (int r = 0; r < mb; r++, dst += kp) {
-        const int iy0 = oy * c->stride - c->pad, ix0 = ox * c->stride - c->pad;
-        const uint8_t *img = j->in + (size_t)b * j->h * row_bytes;
-        const int inside = ix0 >= 0 && ix0 + c->kw <= j->w;
-        uint8_t *d = dst;
-        for (int ky = 0; ky < c->kh; ky++, d += run) {
-            const int iy = iy0 + ky;
-            if (iy < 0 || iy >= j->h) memset(d, z, (size_t)run);
-            else if (inside) { /* a window row inside the image: one run in NHWC */
-                const uint8_t *src = img + (size_t)iy * row_bytes + (size_t)ix0 * c->cin;
-                if (run == STEM_RUN) memcpy(d, src, STEM_RUN); /* inlined: most of the stem's rows */
-                else memcpy(d, src, (size_t)run);
-            } else
-                for (int kx = 0; kx < c->kw; kx++) {
-                    const int ix = ix0 + kx;
-                    if (ix < 0 || ix >= j->w) memset(d + kx * c->cin, z, (size_t)c->cin);
-                    else memcpy(d + kx * c->cin, img + (size_t)iy * row_bytes + (size_t)ix * c->cin, (size_t)c->cin);
-                }
+    const int inside = ix0 >= 0 && (size_t)ix0 * c->cin + (size_t)q->kp <= row_bytes;
+    for (int ky = 0; ky < c->kh; ky++) {
+        const int iy = iy0 + ky;
+        if (iy < 0 || iy >= j->h) {
+            row[ky * mr] = q->zrow;
+            continue;
         }
-        memset(d, z, (size_t)(kp - c->k));
-        if (++ox == j->ow) {
-            ox = 0;
-            if (++oy == j->oh) oy = 0, b++;
+        const uint8_t *src = img + (size_t)iy * row_bytes;
+        if (inside) row[ky * mr] = src + (size_t)ix0 * c->cin;
+        else {
+            memcpy(edge, q->zrow, (size_t)q->kp);
+            for (int kx = 0; kx < c->kw; kx++)
+                if (ix0 + kx >= 0 && ix0 + kx < j->w)
+                    memcpy(edge + kx * c->cin, src + (size_t)(ix0 + kx) * c->cin, (size_t)c->cin);
+            row[ky * mr] = edge;
+            edge += q->kp;
         }
     }
+    return edge;
 }
 
 /* What the kernels' store writes: floats for fp32 layers after, raw sums for the fc (its scale
@@ -156,33 +158,49 @@ static void qconv_task(void *ctx, int task, int thread) {
     const rn_conv *c = j->c;
     const rn_qconv *q = c->q;
     const int mr = q->qk->mr, nr = q->qk->nr, ld = c->n_padded;
-    const int taps = c->im2col ? 1 : c->kh * c->kw, kc = c->im2col ? q->kp : c->span;
+    const int taps = q->window ? c->kh : c->kh * c->kw, kc = q->window ? q->kp : c->span;
     const int dil = c->dilation > 1 ? c->dilation : 1;
     int m0, mb, p0, p1;
     rn_plan_task(&j->plan, task, &m0, &mb, &p0, &p1);
     const int tiles = (mb + mr - 1) / mr;
     const uint8_t *rows[QMB * QMAX_TAPS]; /* tile s: rows[s * taps * mr + t * mr + i] */
-    if (c->im2col) { /* the worker's scratch (rn_conv_scratch_floats) holds QMB x QMAX_PATCH bytes */
-        uint8_t *patches = (uint8_t *)j->ex->scratch[thread];
-        gather_patches(j, m0, mb, patches);
-        for (int r = 0; r < tiles * mr; r++) rows[r] = patches + (size_t)(r < mb ? r : mb - 1) * kc;
-    } else if (taps == 1 && c->stride == 1 && c->pad == 0) { /* a 1x1 on every pixel: row m is pixel m */
+    if (taps == 1 && !q->window && c->stride == 1 && c->pad == 0) { /* a 1x1 on every pixel: row m is pixel m */
         for (int r = 0; r < tiles * mr; r++) rows[r] = j->in + (size_t)(m0 + (r < mb ? r : mb - 1)) * c->cin;
     } else {
         /* the output pixel (b, oy, ox) of row m0 once, then stepped: no division per row or tap */
         const int per_image = j->oh * j->ow;
         int b = m0 / per_image, oy = m0 % per_image / j->ow, ox = m0 % j->ow;
-        for (int r = 0; r < mb; r++) {
-            const uint8_t **row = rows + (size_t)(r / mr) * taps * mr + r % mr;
+        /* the worker's scratch (rn_conv_scratch_floats) holds QMB x QMAX_PATCH bytes: a window
+         * convolution's edge rows */
+        uint8_t *edge = (uint8_t *)j->ex->scratch[thread];
+        /* a window wholly inside the image (most of them) takes each tap at a fixed distance
+         * from its first pixel: no bounds to test per tap */
+        const size_t row_bytes = (size_t)j->w * c->cin;
+        const int below = q->window ? c->kh - 1 : (c->kh - 1) * dil,
+                  reach = q->window ? q->kp : ((c->kw - 1) * dil + 1) * c->cin; /* bytes right of ix0 */
+        size_t off[QMAX_TAPS];
+        for (int t = 0; t < taps; t++)
+            off[t] = q->window ? t * row_bytes : ((size_t)t / c->kw * j->w + (size_t)(t % c->kw)) * dil * c->cin;
+        const uint8_t **tile = rows; /* row r's tile; r % mr stepped as i: no division per row */
+        for (int r = 0, i = 0; r < mb; r++) {
+            const uint8_t **row = tile + i;
+            if (++i == mr) i = 0, tile += (size_t)taps * mr;
             const int iy0 = oy * c->stride - c->pad, ix0 = ox * c->stride - c->pad;
-            const uint8_t *img = j->in + (size_t)b * j->h * j->w * c->cin;
-            for (int ky = 0, t = 0; ky < c->kh; ky++)
-                for (int kx = 0; kx < c->kw; kx++, t++) {
-                    int iy = iy0 + ky * dil, ix = ix0 + kx * dil;
-                    row[t * mr] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
-                                      ? zero_row
-                                      : img + ((size_t)iy * j->w + ix) * c->cin;
-                }
+            const uint8_t *img = j->in + (size_t)b * j->h * row_bytes;
+            if (iy0 >= 0 && iy0 + below < j->h && ix0 >= 0 && (size_t)ix0 * c->cin + reach <= row_bytes) {
+                const uint8_t *first = img + (size_t)iy0 * row_bytes + (size_t)ix0 * c->cin;
+                for (int t = 0; t < taps; t++) row[t * mr] = first + off[t];
+            } else if (q->window) {
+                edge = window_rows(j, img, iy0, ix0, row, mr, edge);
+            } else {
+                for (int ky = 0, t = 0; ky < c->kh; ky++)
+                    for (int kx = 0; kx < c->kw; kx++, t++) {
+                        int iy = iy0 + ky * dil, ix = ix0 + kx * dil;
+                        row[t * mr] = iy < 0 || iy >= j->h || ix < 0 || ix >= j->w
+                                          ? zero_row
+                                          : img + ((size_t)iy * j->w + ix) * c->cin;
+                    }
+            }
             if (++ox == j->ow) {
                 ox = 0;
                 if (++oy == j->oh) oy = 0, b++;
@@ -293,5 +311,6 @@ void rn_qconv_free(rn_qconv *q) {
     rn_aligned_free(q->wino_scale);
     rn_aligned_free(q->wino_bias);
     rn_aligned_free(q->dense_scale);
+    free(q->zrow);
     free(q);
 }

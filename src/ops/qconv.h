@@ -15,8 +15,12 @@ typedef struct rn_qconv {
     size_t panel_bytes;
     int out_f32;        /* the store writes floats (what the fp32 layers after it read) */
     rn_qgemm_params p;  /* residual multiplier, clamp */
-    int a_zero;         /* the input's zero point (an im2col convolution's; 0 otherwise) */
-    int kp;             /* an im2col patch's depth: kh*kw*cin rounded up to 4 */
+    int a_zero;         /* the input's zero point (a window convolution's; 0 otherwise) */
+    /* cin % 4 != 0 (the stem's 3 channels): one tap per window row, its kw pixels being
+     * contiguous in NHWC, read kp = kw*cin rounded up to 4 bytes deep (zero weights past
+     * kw*cin); zrow: kp bytes of a_zero, the row above or below the image */
+    int window, kp;
+    uint8_t *zrow;
     /* a 3x3 as an integer Winograd F(2x2,3x3) (qwinograd.c; then c->winograd = 2, w unused) */
     int16_t *wino_u;    /* U' per RN_QW_NR-column panel and position, pairs of depths */
     float *wino_scale, *wino_bias;
@@ -25,8 +29,8 @@ typedef struct rn_qconv {
 } rn_qconv;
 
 /* Makes c an int8 convolution: w_q[cout][kh*kw][cin] (tap-major, taps (ky, kx) in rows),
- * on u8 input with zero point in_zero (only for cin % 4 != 0: patches gathered, im2col;
- * the indirect path's padding rows are zeros),
+ * on u8 input with zero point in_zero (only for cin % 4 != 0: a window's rows as its taps;
+ * the pixel-tap path's padding rows are zeros),
  * kernel scale[cout] and bias[cout] (in output units), params p. c->bias keeps bias_f32
  * (the folded fp32 bias: the model's fingerprint reads it); in7: every input byte is below
  * 128 (then qk's gemm7 runs, where it has one). Returns 0, -1 out of memory,
