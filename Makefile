@@ -174,8 +174,12 @@ TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/t
 $(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/tests/amx_bf16_emulated.o
 TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
 $(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
-TEST_EXTRA_test_int8 = $(BUILD)/tests/amx_int8_emulated.o
-$(BUILD)/tests/test_int8: $(BUILD)/tests/amx_int8_emulated.o
+# The AVX-512 quantization of the int8 input on the same stand-ins (its shuffles: SSSE3).
+$(BUILD)/tests/quantize_avx512_emulated.o: src/kernels/x86/quantize_planes_avx512.c src/kernels/x86/quantize_planes.inc tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mssse3 -include tests/avx512vnni_emulation.h -c $< -o $@
+TEST_EXTRA_test_int8 = $(BUILD)/tests/amx_int8_emulated.o $(BUILD)/tests/quantize_avx512_emulated.o
+$(BUILD)/tests/test_int8: $(BUILD)/tests/amx_int8_emulated.o $(BUILD)/tests/quantize_avx512_emulated.o
 endif
 
 # The Debian packages building and testing need, those missing only (sudo apt-get install;

@@ -56,7 +56,38 @@ static inline rn_emu_m512i rn_emu_cvtepu8_epi32(__m128i a) {
     for (int i = 0; i < 16; i++) r.v[i] = b[i];
     return r;
 }
+/* and what the input's quantization adds (quantize_planes_avx512.c, whose byte shuffles are
+ * SSSE3's): division, the bit casts, integer max and min, and the conversion rounding to
+ * nearest even, the instruction's named mode (here the current one: the default) */
+static inline rn_emu_m512 rn_emu_div(rn_emu_m512 a, rn_emu_m512 b) {
+    for (int i = 0; i < 16; i++) a.v[i] /= b.v[i];
+    return a;
+}
+static inline rn_emu_m512i rn_emu_castps_si512(rn_emu_m512 a) { rn_emu_m512i r; memcpy(r.v, a.v, sizeof r.v); return r; }
+static inline rn_emu_m512 rn_emu_castsi512_ps(rn_emu_m512i a) { rn_emu_m512 r; memcpy(r.v, a.v, sizeof r.v); return r; }
+static inline rn_emu_m512i rn_emu_setzero_si512(void) { return rn_emu_set1_epi32(0); }
+static inline rn_emu_m512i rn_emu_max_epi32(rn_emu_m512i a, rn_emu_m512i b) {
+    for (int i = 0; i < 16; i++) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+static inline rn_emu_m512i rn_emu_min_epi32(rn_emu_m512i a, rn_emu_m512i b) {
+    for (int i = 0; i < 16; i++) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+static inline rn_emu_m512i rn_emu_cvt_roundps_epi32(rn_emu_m512 a, int mode) {
+    (void)mode;
+    return rn_emu_cvtps_epi32(a);
+}
 
+#undef _mm512_cvt_roundps_epi32 /* a macro in some compilers' headers */
+#define _mm512_div_ps rn_emu_div
+#define _mm512_castps_si512 rn_emu_castps_si512
+#define _mm512_castsi512_ps rn_emu_castsi512_ps
+#define _mm512_setzero_si512 rn_emu_setzero_si512
+#define _mm512_max_epi32 rn_emu_max_epi32
+#define _mm512_min_epi32 rn_emu_min_epi32
+#define _mm512_cvt_roundps_epi32 rn_emu_cvt_roundps_epi32
+#define rn_quantize_planes__avx512 rn_quantize_planes__avx512_emulated
 #define _mm512_storeu_si512 rn_emu_storeu_si512
 #define _mm512_set1_epi32 rn_emu_set1_epi32
 #define _mm512_add_epi32 rn_emu_add_epi32

@@ -118,8 +118,11 @@ static void test_quantize_deterministic(void) {
 /* Built only for the tests (Makefile): AMX-INT8 on tests/amx_emulation.h's tiles. */
 void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                      size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
+void rn_quantize_planes__avx512_emulated(const float *src, size_t plane, int c, int n, float scale, float zero,
+                                         uint8_t *dst);
 static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
-                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
+                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
+                                               rn_quantize_planes__c};
 #endif
 
 static int run_model(const char *path, const rn_qkernel_config *qk, float logits[N_PHOTOS][RESNET_NUM_CLASSES],
@@ -393,28 +396,30 @@ static void test_quantize_u8(void) {
 
 /* The int8 input: CHW floats -> NHWC bytes, byte for byte rn_quantize_u8(x / scale + zero)
  * with the pool splitting the rows, on values below 0, above 255 and on the halves, where
- * rounding to even decides. */
-static void test_input_u8(void) {
-    rn_pool *pool = rn_pool_create(2);
+ * rounding to even decides, on NaN, infinities and -0, with every path's quantization (the
+ * vector ones take 3 channels 16 pixels a step: widths around 16 and 32 leave them a
+ * remainder or none; other channel counts go to the portable loop). */
+static void check_input_u8(rn_quantize_planes_fn quantize, const char *name, rn_pool *pool, int n, int c, int h,
+                           int w) {
     rn_exec ex = {.pool = pool};
-    const int n = 2, c = 3, h = 5, w = 131;
     const size_t count = (size_t)n * c * h * w;
     float *in = malloc(count * sizeof *in);
     uint8_t *out = malloc(count);
-    const float scale = 1.0823529f;
+    const float scale = 1.0823529f, specials[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 1e30f, -1e30f};
     const int zero = 114;
-    uint32_t seed = 7;
+    uint32_t seed = 7 + (uint32_t)w;
     for (size_t i = 0; i < count; i++) {
         seed = seed * 1664525u + 1013904223u;
         const float r = (float)(seed >> 8) / (float)(1u << 24); /* 0..1 */
-        switch (i % 4) {
+        switch (i % 5) {
         case 0: in[i] = (r - 0.5f) * 400.0f; break;                             /* clamped at both ends */
         case 1: in[i] = ((float)(int)(r * 200.0f) - 100.0f + 0.5f) * scale; break; /* halves, about */
         case 2: in[i] = (float)(int)(r * 255.0f - 114.0f) * scale; break;          /* on the grid */
+        case 3: in[i] = i % 7 == 3 ? specials[i / 7 % 8] : r; break;
         default: in[i] = r * 20.0f - 10.0f; break;
         }
     }
-    rn_chw_to_nhwc_u8(&ex, in, n, c, h, w, scale, zero, out);
+    rn_chw_to_nhwc_u8(&ex, quantize, in, n, c, h, w, scale, zero, out);
     int bad = 0;
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++)
@@ -423,9 +428,28 @@ static void test_input_u8(void) {
                     const float v = in[(((size_t)b * c + ch) * h + y) * w + x];
                     bad += out[(((size_t)b * h + y) * w + x) * c + ch] != rn_quantize_u8(v / scale + (float)zero);
                 }
-    CHECK(bad == 0, "%d of %zu bytes differ from rn_quantize_u8", bad, count);
+    CHECK(bad == 0, "%s: %d of %zu bytes differ from rn_quantize_u8 (%d x %d x %d x %d)", name, bad, count, n, c, h, w);
     free(in);
     free(out);
+}
+
+static void test_input_u8(void) {
+    rn_pool *pool = rn_pool_create(2);
+    const rn_qkernel_config *qks[8];
+    const int nq = driver_paths(qks);
+    const int widths[] = {1, 15, 16, 17, 31, 32, 33, 131, 224};
+    for (int i = 0; i < nq; i++)
+        for (size_t k = 0; k < sizeof widths / sizeof *widths; k++) {
+            check_input_u8(qks[i]->quantize, qks[i]->name, pool, 2, 3, 5, widths[k]);
+            check_input_u8(qks[i]->quantize, qks[i]->name, pool, 1, 1, 3, widths[k]);
+        }
+    check_input_u8(NULL, "NULL (portable)", pool, 2, 4, 3, 37);
+#if defined(RN_HAVE_X86)
+    if (rn_qkernels_select(RN_QPATH_AVX2)) /* the stand-ins' shuffles are SSSE3's, which every AVX2 CPU has */
+        for (size_t k = 0; k < sizeof widths / sizeof *widths; k++)
+            check_input_u8(rn_quantize_planes__avx512_emulated, "avx512 quantization (emulated)", pool, 2, 3, 5,
+                           widths[k]);
+#endif
     rn_pool_free(pool);
 }
 

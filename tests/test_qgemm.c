@@ -20,7 +20,8 @@ static double drand(void) { return (rnd() & 0xffffff) / 16777216.0; } /* [0, 1) 
 void rn_qs8_gemm_4x8__c_plain(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
                               const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config c_plain = {RN_QPATH_C, "c (plain loops)", 4, 8, -128, 127,
-                                          rn_qs8_gemm_4x8__c_plain, NULL, NULL, NULL, NULL, NULL};
+                                          rn_qs8_gemm_4x8__c_plain, NULL, NULL, NULL, NULL, NULL,
+                                          rn_quantize_planes__c};
 
 #if defined(RN_HAVE_X86)
 /* Built only for the tests (Makefile): the paths a CPU may lack, on stand-ins. */
@@ -30,14 +31,17 @@ void rn_qs8_gemm_12x32__avx512vnni_emulated(int mr, int ks, int kc, const uint8_
 void rn_qs8_gemm_6x16__avxvnni_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                         size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config avx512vnni_emulated = {RN_QPATH_AVX512VNNI, "avx512vnni (emulated)", 12, 32, -128, 127,
-                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL, NULL};
+                                                      rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL, NULL,
+                                                      rn_quantize_planes__c};
 static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (emulated on avx2)", 6, 16, -128, 127,
-                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL, NULL};
+                                                   rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL, NULL,
+                                                   rn_quantize_planes__c};
 /* AMX-INT8 on tests/amx_emulation.h's tiles (its store on the AVX-512 stand-ins). */
 void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                      size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
-                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL};
+                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
+                                               rn_quantize_planes__c};
 #endif
 
 /* Every family to test: the real ones this CPU has, and the emulated ones where they can run. */

@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* RN_QUK_PREFETCH_NEXT: fetch the panel that follows W in memory toward the cache while this
  * one runs (the driver's next, or the next task's: a thread's tasks are consecutive). A hint
@@ -75,6 +76,31 @@ typedef void (*rn_qwino_in_fn)(const uint8_t *const d[16], int cin, int16_t *v, 
 typedef void (*rn_qwino_out_fn)(const int32_t *m, size_t ldm, const float *scale, const float *bias,
                                 const rn_qgemm_params *p, uint8_t *const out[4]);
 
+/* v (already in u8 units: real / scale + zero) clamped to 0..255, then rounded half to even
+ * by adding and taking away 1.5 * 2^23 (nearbyintf is a libm call per value without SSE4.1):
+ * the one rounding of the ops that quantize floats (the max pool, the int8 stem's input).
+ * The clamp compares the float's bits as an integer (positive floats order as their bits, a
+ * negative one's are negative; 0x437f0000 is 255.0f): integer selects, which a loop of these
+ * vectorises at -O2 where float comparisons would not (they may trap). A NaN becomes 0 or
+ * 255. Returned as an int so that such a loop needs one vector width. */
+static inline int32_t rn_quantize_u8_int(float v) {
+    int32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits = bits > 0 ? bits : 0;
+    bits = bits < 0x437f0000 ? bits : 0x437f0000;
+    memcpy(&v, &bits, sizeof v);
+    return (int32_t)((v + 12582912.0f) - 12582912.0f);
+}
+
+static inline uint8_t rn_quantize_u8(float v) { return (uint8_t)rn_quantize_u8_int(v); }
+
+/* Quantizes n pixels of c float planes, plane floats apart, to interleaved u8 (NHWC):
+ * dst[i * c + ch] = rn_quantize_u8(src[ch * plane + i] / scale + zero), bit for bit: the
+ * division, then the addition, each rounded to nearest even, then rn_quantize_u8's clamp
+ * and rounding (the int8 stem's input: its one rounding of the photo). */
+typedef void (*rn_quantize_planes_fn)(const float *src, size_t plane, int c, int n, float scale, float zero,
+                                      uint8_t *dst);
+
 typedef struct rn_qkernel_config {
     rn_qpath id;
     const char *name;
@@ -89,6 +115,7 @@ typedef struct rn_qkernel_config {
      * elsewhere. A model on a path that has it keeps the activations inside its blocks that
      * direct convolutions read in 7 bits (weights.c says which and what it costs). */
     rn_qgemm_ukernel gemm7;
+    rn_quantize_planes_fn quantize; /* NULL: rn_quantize_planes__c */
 } rn_qkernel_config;
 
 /* The config for a path (AUTO = the best this CPU has), or NULL if this CPU lacks it.
@@ -129,6 +156,10 @@ void rn_qwino_out_2x2__c(const int32_t *m, size_t ldm, const float *scale, const
                          const rn_qgemm_params *p, uint8_t *const out[4]);
 void rn_qwino_out_2x2__avx2(const int32_t *m, size_t ldm, const float *scale, const float *bias,
                             const rn_qgemm_params *p, uint8_t *const out[4]);
+void rn_quantize_planes__c(const float *src, size_t plane, int c, int n, float scale, float zero, uint8_t *dst);
+void rn_quantize_planes__avx2(const float *src, size_t plane, int c, int n, float scale, float zero, uint8_t *dst);
+void rn_quantize_planes__avx512(const float *src, size_t plane, int c, int n, float scale, float zero,
+                                uint8_t *dst);
 double rn_qpeak_gops__avx2(double seconds);
 double rn_qpeak_gops__avxvnni(double seconds);
 double rn_qpeak_gops__avx512vnni(double seconds);

@@ -419,7 +419,8 @@ static void run(resnet_session *s, const rn_exec *ex, int li, const float *input
     double t0 = s->profiling ? now_ms() : 0.0;
     switch (l->kind) {
     case RN_L_INPUT: /* the public CHW planes -> NHWC; u8 for an int8 stem (weights.c: load_qstem) */
-        if (stem->q) rn_chw_to_nhwc_u8(ex, in, n, 3, l->h, l->w, m->q_stem_scale, m->q_stem_zero, out);
+        if (stem->q)
+            rn_chw_to_nhwc_u8(ex, stem->q->qk->quantize, in, n, 3, l->h, l->w, m->q_stem_scale, m->q_stem_zero, out);
         else rn_chw_to_nhwc(ex, in, n, 3, l->h, l->w, out);
         break;
     case RN_L_CONV:
