@@ -4,10 +4,12 @@
  * A QGEMM micro-kernel computes one MR x NR tile over ks taps of kc depth each:
  *   acc[i][j] = csum[j] + sum_t sum_k A_t[i][k] * W_t[k][j]          (int32, exact)
  *   A: ks * MR row pointers, tap-major: a[t * MR + i] is row i's kc bytes (u8) for tap t:
- *      a pixel of an NHWC activation, or a padding row holding the activation zero point
- *      (one tap of a KxK window, as the fp32 kernels read rows: nothing packed for A).
+ *      a pixel of an NHWC activation (one tap of a KxK window, as the fp32 kernels read
+ *      rows: nothing packed for A), a window row of kw pixels (the stem's few channels), a
+ *      copy of one at the image's edge, or a padding row holding the activation zero point.
  *      Pointers past mr repeat a real row: computed, never stored. kc % 4 == 0 (the
- *      driver pads the channels to a multiple of 4, with zero weights).
+ *      driver pads the depth to a multiple of 4 with zero weights; under them lie padding
+ *      bytes or, past a window row, the next pixel's).
  *   W: one packed panel (rn_qpack): NR int32 csum, NR float scale, NR float bias, then
  *      ks * kc/4 groups of NR x 4 s8 weights (column j's 4 consecutive k of a group are
  *      4 consecutive bytes: what one 32-bit lane of vpdpbusd multiplies and sums).
@@ -97,7 +99,9 @@ static inline uint8_t rn_quantize_u8(float v) { return (uint8_t)rn_quantize_u8_i
 /* Quantizes n pixels of c float planes, plane floats apart, to interleaved u8 (NHWC):
  * dst[i * c + ch] = rn_quantize_u8(src[ch * plane + i] / scale + zero), bit for bit: the
  * division, then the addition, each rounded to nearest even, then rn_quantize_u8's clamp
- * and rounding (the int8 stem's input: its one rounding of the photo). */
+ * and rounding (the int8 stem's input: its one rounding of the photo). Bit for bit in the
+ * default rounding mode, which the library never changes: the vector kernels name nearest
+ * even in their conversion, where the portable one follows the mode. */
 typedef void (*rn_quantize_planes_fn)(const float *src, size_t plane, int c, int n, float scale, float zero,
                                       uint8_t *dst);
 

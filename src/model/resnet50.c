@@ -192,7 +192,7 @@ struct resnet_session {
     int max_batch;
     rn_pool *pool;     /* its own, or the model's (shared_pool) */
     int shared_pool;
-    float **scratch;   /* per pool thread: an im2col block, or Winograd's M */
+    float **scratch;   /* per pool thread: an im2col block, int8 edge rows, or Winograd's M */
     float *work;       /* shared by the threads within one layer (Winograd's V, a bf16 3x3's input) */
     int parallel_images; /* a batch may run its images side by side, one a thread (forward) */
     size_t image_work;   /* floats of `work` each thread's image has then */

@@ -356,6 +356,9 @@ static resnet_status make_qconv(loader *ld, rn_conv *c, const qconv_spec *q, con
     free(wq);
     free(scale);
     free(qbias);
+    if (r == -2) /* on the C path too: the shape (rn_qconv_init_ex) */
+        return rn_fail(ld->err, RESNET_E_UNSUPPORTED, "%s: '%s' (%dx%d on %d channels) is a shape the int8 driver does not run",
+                       ld->path, q->name, k, k, q->cin);
     return r == 0 ? RESNET_OK : rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, q->name);
 }
 

@@ -175,7 +175,8 @@ size_t rn_conv_scratch_floats(const rn_kernel_config *kc, const rn_conv *c) {
     if (c->winograd) /* int8's: its V and M; fp32 and bf16: winograd.c says */
         return c->q ? (rn_qwino_scratch_bytes() + sizeof(float) - 1) / sizeof(float) : rn_winograd_scratch_floats(kc, c);
     /* an im2col block, then its rows in bf16; copied fp32 rows (conv_job.copy_rows) use the
-     * start of the same space: they are neither; int8's im2col patches (qconv.c) fit it too */
+     * start of the same space: they are neither; so do an int8 window convolution's edge rows
+     * (qconv.c: at most QMB x QMAX_PATCH = 60 KB) */
     _Static_assert(MB * COPY_LD <= MB * KC + MB * KC / 2, "copied rows fit the scratch");
     return (size_t)MB * KC + (size_t)MB * KC / 2;
 }

@@ -4,10 +4,10 @@
  * pointers, tap-major per tile: a pixel of the input, or a row of zeros (the activation zero
  * point) where the window hangs over the padding. A convolution on too few channels for that
  * (the stem's 3) takes a window row as a tap instead: the kw pixels under it are contiguous in
- * NHWC, so a 7x7 on RGB is 7 taps of 21 bytes (read 24 deep, zero weights past 21) with
- * nothing gathered but the rows that cross the image's left or right edge. On a Zen 5 at 1
- * thread the stem took 0.46 ms so, 0.49 gathering its 147-byte patches first (im2col): the
- * 14% more depth (168) costs less than the copies did. */
+ * NHWC, so a 7x7 on RGB is 7 taps of 21 bytes (read 24 deep, zero weights past 21). Only the
+ * rows whose 24 bytes would not lie inside the image's row (at its left and right edges) are
+ * copied. On a Zen 5 at 1 thread the stem took 0.47 ms so against 0.52 gathering its 147-byte
+ * patches first (im2col): the 14% more depth (168) costs less than the copies did. */
 #include "ops/qconv.h"
 
 #include <math.h>
@@ -19,9 +19,11 @@
 #include "ops/plan.h"
 #include "ops/qwinograd.h"
 
-/* QMB: a multiple of every MR (4, 6, 12). QMAX_PATCH: a window convolution's kh x kp bytes a
- * row, QMB rows of which fit a worker's scratch (rn_conv_scratch_floats) */
-enum { QMB = 120, QMAX_TAPS = 9, QMAX_CIN = 2048, QMAX_PATCH = 512 };
+/* QMB: a multiple of every MR (4, 6, 12). QMAX_TAPS: a tile's taps (kh*kw, or a window
+ * convolution's kh: 16 takes every square window that im2col's 256-byte patches took).
+ * QMAX_PATCH: a window convolution's kh x kp bytes a row, QMB rows of which fit a worker's
+ * scratch (rn_conv_scratch_floats: 368 KB) */
+enum { QMB = 120, QMAX_TAPS = 16, QMAX_CIN = 2048, QMAX_PATCH = 512 };
 
 static const uint8_t zero_row[QMAX_CIN];
 

@@ -34,7 +34,10 @@ typedef struct rn_qconv {
  * kernel scale[cout] and bias[cout] (in output units), params p. c->bias keeps bias_f32
  * (the folded fp32 bias: the model's fingerprint reads it); in7: every input byte is below
  * 128 (then qk's gemm7 runs, where it has one). Returns 0, -1 out of memory,
- * -2 when a weight is outside the kernel path's range (the caller picks another path). */
+ * -2 when a weight is outside the kernel path's range (the caller picks another path) or the
+ * shape is beyond the driver (cout not a multiple of NR, cin above 2048, more than 16 taps
+ * (kh*kw, or kh for a window convolution), a window convolution's kh*kp above 512 bytes, an
+ * input zero point without cin % 4 != 0). */
 int rn_qconv_init(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout, int kh, int kw, int stride, int pad,
                   int in_zero, const int8_t *w_q, const float *scale, const float *bias, const float *bias_f32,
                   const rn_qgemm_params *p, int out_f32, int in7);
