@@ -122,7 +122,7 @@ void rn_quantize_planes__avx512_emulated(const float *src, size_t plane, int c, 
                                          uint8_t *dst);
 static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
                                                rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
-                                               rn_quantize_planes__c};
+                                               rn_quantize_planes__c, NULL, NULL};
 #endif
 
 static int run_model(const char *path, const rn_qkernel_config *qk, float logits[N_PHOTOS][RESNET_NUM_CLASSES],
@@ -206,6 +206,9 @@ static unsigned rnd(void) { return rnd_state = rnd_state * 1103515245u + 12345u,
 
 /* Set: the input bytes are 7-bit and the convolution says so (its gemm7 runs where the path has one). */
 static int in7_case;
+/* Set: the weights and inputs at their extremes (1: all the path's smallest weight against 255s;
+ * 2: each its smallest or largest against 0 or 255), where a sum that passed int32 would show. */
+static int extreme_case;
 /* Set above 1: a grouped (ResNeXt) or dilated (a backbone's) convolution, rn_qconv_init_ex. */
 static int groups_case = 1, dilation_case = 1;
 
@@ -225,6 +228,15 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
         scale[o] = (float)(rnd() % 1000 + 1) * 1e-6f;
         bias[o] = (float)((int)(rnd() % 200) - 100) * 0.37f;
     }
+    if (extreme_case) { /* the path's extreme weights against 255s, or a mix of extremes */
+        for (size_t i = 0; i < nin; i++) in[i] = extreme_case == 1 || rnd() % 2 ? 255 : 0;
+        for (size_t i = 0; i < (size_t)cout * taps * cin_g; i++)
+            wq[i] = (int8_t)(extreme_case == 1 || rnd() % 2 ? qk->wmin : qk->wmax);
+        for (int o = 0; o < cout; o++) { /* sums of up to 4e7 land inside 0..255: a wrap shows */
+            scale[o] = 1e-6f * (float)(o % 3 + 1);
+            bias[o] = 150.0f;
+        }
+    }
     rn_qgemm_params p = {with_res ? 0.43f : 0.0f, out_f32 ? 0.0f : 3.0f, out_f32 ? INFINITY : 255.0f};
     rn_conv c;
     float *scratch[3] = {0}; /* a window convolution copies its edge rows there, Winograd its V and M */
@@ -238,9 +250,9 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
           qk->name, in7_case ? "7-bit" : "8-bit");
     /* the integer Winograd takes every 3x3 it can on the paths that have it: it must be the
      * one tested here, not a silent fall back to direct */
-    const int wino = g == 1 && d == 1 && rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p);
-    CHECK(!ok || c.winograd == (wino ? 2 : 0), "%s: %dx%dx%d -> %d 3x3: Winograd %d, expected %d", qk->name, h, w, cin,
-          cout, c.winograd, wino ? 2 : 0);
+    const int wino = g == 1 && d == 1 ? rn_qwino_applies(qk, cin, cout, k, stride, pad, zin, out_f32, &p) : 0;
+    CHECK(!ok || c.winograd == wino, "%s: %dx%dx%d -> %d 3x3: Winograd %d, expected %d", qk->name, h, w, cin, cout,
+          c.winograd, wino);
     if (ok) {
         /* exactly what the convolution asks for: ASan sees a task that writes past it */
         const size_t bytes = rn_conv_scratch_floats(rn_kernels_select(RESNET_KERNELS_C), &c) * sizeof(float);
@@ -346,11 +358,26 @@ done:
 }
 
 /* The int8 paths the drivers are checked on: those this CPU has, and AMX-INT8 emulated. */
+/* Every int8 path this CPU has, the emulated AMX one, and copies of those with F(3x3)
+ * Winograd kernels that lack them, so that F(2x2) runs on the shapes F(3x3) takes. */
 static int driver_paths(const rn_qkernel_config **out) {
     const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
-    int n = 0;
-    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
-        if (rn_qkernels_select(paths[i])) out[n++] = rn_qkernels_select(paths[i]);
+    static rn_qkernel_config f2[2];
+    static char names[2][48];
+    int n = 0, n2 = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
+        if (!qk) continue;
+        out[n++] = qk;
+        if (qk->win3 && n2 < 2) {
+            f2[n2] = *qk;
+            f2[n2].win3 = NULL;
+            f2[n2].wout3 = NULL;
+            snprintf(names[n2], sizeof names[n2], "%s (F(2x2) only)", qk->name);
+            f2[n2].name = names[n2];
+            out[n++] = &f2[n2++];
+        }
+    }
 #if defined(RN_HAVE_X86)
     out[n++] = &amx_emulated;
 #endif
@@ -359,7 +386,7 @@ static int driver_paths(const rn_qkernel_config **out) {
 
 static void test_qdense(void) {
     rn_pool *pool = rn_pool_create(3);
-    const rn_qkernel_config *qks[8];
+    const rn_qkernel_config *qks[10];
     const int nq = driver_paths(qks);
     for (int i = 0; i < nq; i++) {
         const rn_qkernel_config *qk = qks[i];
@@ -435,7 +462,7 @@ static void check_input_u8(rn_quantize_planes_fn quantize, const char *name, rn_
 
 static void test_input_u8(void) {
     rn_pool *pool = rn_pool_create(2);
-    const rn_qkernel_config *qks[8];
+    const rn_qkernel_config *qks[10];
     const int nq = driver_paths(qks);
     const int widths[] = {1, 15, 16, 17, 31, 32, 33, 131, 224};
     for (int i = 0; i < nq; i++)
@@ -455,7 +482,7 @@ static void test_input_u8(void) {
 
 static void test_qconv_driver(void) {
     rn_pool *pool = rn_pool_create(3);
-    const rn_qkernel_config *qks[8];
+    const rn_qkernel_config *qks[10];
     const int nq = driver_paths(qks);
     for (int i = 0; i < nq; i++) {
         const rn_qkernel_config *qk = qks[i];
@@ -477,15 +504,24 @@ static void test_qconv_driver(void) {
         check_qconv(qk, pool, 2, 6, 5, 1, 32, 5, 1, 2, 1, 0, 9);
         check_qconv(qk, pool, 1, 17, 16, 6, 64, 3, 2, 1, 0, 1, 250);
         check_qconv(qk, pool, 1, 20, 19, 1, 32, 16, 2, 7, 0, 0, 30);
-        /* 3x3 stride 1 without a residual: the integer Winograd F(2x2,3x3) on C and AVX2 (odd
-         * sizes: a last row and column of tiles half outside; 1x1 and 2x1 images; a block
-         * of tiles per task and several; a split of the panels) */
+        /* 3x3 stride 1 without a residual: the integer Winograd on C and AVX2, F(3x3) up to 128
+         * channels, F(2x2) beyond and on the copies without F(3x3) (odd sizes and sizes
+         * that are not multiples of 3: a last row and column of tiles partly outside; 1x1 and
+         * 2x1 images; a block of tiles per task and several; a split of the panels; the
+         * deepest F(3x3) and F(2x2) take with extreme weights and inputs) */
         check_qconv(qk, pool, 2, 9, 11, 16, 32, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 3, 1, 1, 32, 64, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 2, 1, 48, 32, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 14, 14, 64, 64, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 28, 27, 128, 96, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 2, 56, 56, 64, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 10, 8, 144, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 2, 4, 5, 80, 64, 3, 1, 1, 0, 0, 0);
+        for (extreme_case = 1; extreme_case <= 2; extreme_case++) {
+            check_qconv(qk, pool, 1, 7, 8, 128, 32, 3, 1, 1, 0, 0, 0);
+            check_qconv(qk, pool, 1, 5, 4, 256, 32, 3, 1, 1, 0, 0, 0);
+        }
+        extreme_case = 0;
         /* 7-bit inputs (gemm7 on AVX2): conv3's 1x1 with a residual, a 3x3 too deep for the
          * Winograd (layer4's), an odd depth (a last k group alone) */
         in7_case = 1;

@@ -21,7 +21,7 @@ void rn_qs8_gemm_4x8__c_plain(int mr, int ks, int kc, const uint8_t *const *a, c
                               const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config c_plain = {RN_QPATH_C, "c (plain loops)", 4, 8, -128, 127,
                                           rn_qs8_gemm_4x8__c_plain, NULL, NULL, NULL, NULL, NULL,
-                                          rn_quantize_planes__c};
+                                          rn_quantize_planes__c, NULL, NULL};
 
 #if defined(RN_HAVE_X86)
 /* Built only for the tests (Makefile): the paths a CPU may lack, on stand-ins. */
@@ -32,16 +32,16 @@ void rn_qs8_gemm_6x16__avxvnni_emulated(int mr, int ks, int kc, const uint8_t *c
                                         size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config avx512vnni_emulated = {RN_QPATH_AVX512VNNI, "avx512vnni (emulated)", 12, 32, -128, 127,
                                                       rn_qs8_gemm_12x32__avx512vnni_emulated, NULL, NULL, NULL, NULL, NULL,
-                                                      rn_quantize_planes__c};
+                                                      rn_quantize_planes__c, NULL, NULL};
 static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (emulated on avx2)", 6, 16, -128, 127,
                                                    rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL, NULL,
-                                                   rn_quantize_planes__c};
+                                                   rn_quantize_planes__c, NULL, NULL};
 /* AMX-INT8 on tests/amx_emulation.h's tiles (its store on the AVX-512 stand-ins). */
 void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                      size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
                                                rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
-                                               rn_quantize_planes__c};
+                                               rn_quantize_planes__c, NULL, NULL};
 #endif
 
 /* Every family to test: the real ones this CPU has, and the emulated ones where they can run. */
@@ -313,33 +313,103 @@ static void test_dispatch(void) {
 }
 
 /* The integer Winograd's kernels (qkernels.h, RN_QW) on every path that has them, against
- * plain loops: the s16 GEMM (sums modulo 2^32, as vpaddd), the input transform B^T d B with
- * padding pointers, and the output transform with its shift and requantization. */
+ * plain loops: the s16 GEMM (sums modulo 2^32, as vpaddd; rows past mr neither read nor
+ * written), the input transforms B^T d B of both tiles with padding pointers, and the output
+ * transforms with their exact division (a shift, and for F(3x3) 9's inverse modulo 2^32:
+ * the reference takes the same steps, so any M checks them) and requantization. */
+static const int bt4[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const int bt5[5][5] = {{2, -1, -2, 1, 0}, {0, -2, -1, 1, 0}, {0, 2, -3, 1, 0}, {0, -1, 0, 1, 0}, {0, 2, -1, -2, 1}};
+static const int at2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const int at3[3][5] = {{1, -1, -1, 1, 0}, {0, -1, 1, 2, 0}, {0, -1, -1, 4, 1}};
+
+static int check_wino_in(rn_qwino_in_fn in, int t) {
+    int bad = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        const int cin = 16 * irand(1, 6), t2 = t * t;
+        uint8_t *px = malloc((size_t)t2 * cin);
+        int16_t *v = malloc((size_t)t2 * (cin + 5) * 2);
+        const uint8_t *d[25];
+        for (int i = 0; i < t2 * cin; i++) px[i] = (uint8_t)(trial % 7 == 0 ? 255 : irand(0, 255));
+        for (int i = 0; i < t2; i++) d[i] = irand(0, 3) == 0 ? NULL : px + (size_t)i * cin;
+        in(d, cin, v, (size_t)cin + 5);
+        for (int y = 0; y < t; y++)
+            for (int x = 0; x < t; x++)
+                for (int ci = 0; ci < cin; ci++) {
+                    int want = 0;
+                    for (int r = 0; r < t; r++)
+                        for (int q = 0; q < t; q++) {
+                            const int b = t == 4 ? bt4[y][r] * bt4[x][q] : bt5[y][r] * bt5[x][q];
+                            want += b * (d[r * t + q] ? d[r * t + q][ci] : 0);
+                        }
+                    bad += v[(size_t)(y * t + x) * (cin + 5) + ci] != want;
+                }
+        free(px);
+        free(v);
+    }
+    return bad;
+}
+
+static int check_wino_out(rn_qwino_out_fn out, int m) {
+    int bad = 0;
+    const int t = m + 2, t2 = t * t;
+    for (int trial = 0; trial < 200; trial++) {
+        int32_t mm[25 * RN_QW_NR * 2];
+        const size_t ldm = 2 * RN_QW_NR;
+        /* in range, as a real M's are (a result within int32), and now and then anything */
+        const int wild = trial % 10 == 0;
+        for (int i = 0; i < t2 * RN_QW_NR * 2; i++) mm[i] = wild ? (int32_t)(rnd() << 8 ^ rnd()) : irand(-20000000, 20000000);
+        float scale[RN_QW_NR], bias[RN_QW_NR];
+        for (int j = 0; j < RN_QW_NR; j++) {
+            scale[j] = (float)(drand() * (m == 3 ? 2e-4 : 2e-5));
+            bias[j] = (float)(drand() * 300 - 50);
+        }
+        rn_qgemm_params p = {0.0f, (float)irand(0, 10), (float)irand(200, 255)};
+        uint8_t o[9][RN_QW_NR], *outs[9];
+        memset(o, 0x77, sizeof o);
+        for (int q = 0; q < m * m; q++) outs[q] = irand(0, 4) == 0 ? NULL : o[q];
+        out(mm, ldm, scale, bias, &p, outs);
+        for (int q = 0; q < m * m; q++)
+            for (int j = 0; j < RN_QW_NR; j++) {
+                uint32_t y = 0; /* modulo 2^32, as the kernels */
+                for (int r = 0; r < t; r++)
+                    for (int c = 0; c < t; c++) {
+                        const int a = m == 2 ? at2[q / 2][r] * at2[q % 2][c] : at3[q / 3][r] * at3[q % 3][c];
+                        y += (uint32_t)a * (uint32_t)mm[(size_t)(r * t + c) * ldm + j];
+                    }
+                const int32_t quarter = (int32_t)y >> 2;
+                const int32_t acc = m == 2 ? quarter : (int32_t)((uint32_t)quarter * RN_QW_INV9);
+                const uint8_t want = outs[q] ? rn_qrequant_u8(acc, scale[j], bias[j], NULL, &p) : 0x77;
+                bad += o[q][j] != want;
+            }
+    }
+    return bad;
+}
+
 static void test_wino_kernels(void) {
     const rn_qkernel_config *fam[12];
-    int nf = families(fam), tested = 0;
+    int nf = families(fam), tested = 0, tested3 = 0;
     for (int f = 0; f < nf; f++) {
         const rn_qkernel_config *kc = fam[f];
         if (!kc->wgemm) continue;
         tested++;
         int bad = 0;
         for (int trial = 0; trial < 200; trial++) { /* GEMM: random depth and rows */
-            const int kcl = 2 * irand(1, 150), mr = irand(1, RN_QW_MR);
-            int16_t *a = malloc((size_t)RN_QW_MR * kcl * 2), *b = malloc((size_t)kcl * RN_QW_NR * 2);
+            const int kcl = 2 * irand(1, 150), mr = irand(1, RN_QW_MR), lda = kcl + 2 * irand(0, 3);
+            /* exactly mr rows: a read of the row past them is past the block (ASan) */
+            int16_t *a = malloc(((size_t)(mr - 1) * lda + kcl) * 2), *b = malloc((size_t)kcl * RN_QW_NR * 2);
             int32_t m[RN_QW_MR * RN_QW_NR];
-            /* the extremes Winograd produces: |V| <= 1020, |U'| <= 9 * 128; and, sometimes,
-             * the s16 range itself */
+            /* the extremes Winograd produces: |V| <= 9180, |U'| <= 10368 (F(3x3)); and,
+             * sometimes, the s16 range itself */
             const int big = trial % 5 == 0;
-            for (int i = 0; i < RN_QW_MR * kcl; i++) a[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-1020, 1020));
-            for (int i = 0; i < kcl * RN_QW_NR; i++) b[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-1152, 1152));
-            const int16_t *rows[RN_QW_MR];
-            for (int i = 0; i < RN_QW_MR; i++) rows[i] = a + (size_t)(i < mr ? i : mr - 1) * kcl;
+            for (int i = 0; i < (mr - 1) * lda + kcl; i++) a[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-9180, 9180));
+            for (int i = 0; i < kcl * RN_QW_NR; i++) b[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-10368, 10368));
             memset(m, 0x5a, sizeof m);
-            kc->wgemm(mr, kcl, rows, b, m);
+            kc->wgemm(mr, kcl, a, (size_t)lda, b, m);
             for (int i = 0; i < mr; i++)
                 for (int j = 0; j < RN_QW_NR; j++) {
                     uint32_t want = 0;
-                    for (int k = 0; k < kcl; k++) want += (uint32_t)((int32_t)rows[i][k] * b[(k / 2 * RN_QW_NR + j) * 2 + k % 2]);
+                    for (int k = 0; k < kcl; k++)
+                        want += (uint32_t)((int32_t)a[(size_t)i * lda + k] * b[(k / 2 * RN_QW_NR + j) * 2 + k % 2]);
                     bad += (uint32_t)m[i * RN_QW_NR + j] != want;
                 }
             for (int i = mr; i < RN_QW_MR; i++) /* rows past mr are not written */
@@ -348,60 +418,20 @@ static void test_wino_kernels(void) {
             free(b);
         }
         CHECK(bad == 0, "%s: s16 GEMM, %d wrong values", kc->name, bad);
-
-        bad = 0;
-        for (int trial = 0; trial < 50; trial++) { /* input transform */
-            const int cin = 16 * irand(1, 6);
-            uint8_t *px = malloc((size_t)16 * cin);
-            int16_t *v = malloc((size_t)16 * (cin + 5) * 2);
-            const uint8_t *d[16];
-            for (int i = 0; i < 16 * cin; i++) px[i] = (uint8_t)irand(0, 255);
-            for (int i = 0; i < 16; i++) d[i] = irand(0, 3) == 0 ? NULL : px + (size_t)i * cin;
-            kc->win(d, cin, v, (size_t)cin + 5);
-            static const int bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-            for (int y = 0; y < 4; y++)
-                for (int x = 0; x < 4; x++)
-                    for (int ci = 0; ci < cin; ci++) {
-                        int want = 0;
-                        for (int r = 0; r < 4; r++)
-                            for (int q = 0; q < 4; q++)
-                                want += bt[y][r] * bt[x][q] * (d[r * 4 + q] ? d[r * 4 + q][ci] : 0);
-                        bad += v[(size_t)(y * 4 + x) * (cin + 5) + ci] != want;
-                    }
-            free(px);
-            free(v);
+        bad = check_wino_in(kc->win, 4);
+        CHECK(bad == 0, "%s: Winograd F(2x2) input transform, %d wrong values", kc->name, bad);
+        bad = check_wino_out(kc->wout, 2);
+        CHECK(bad == 0, "%s: Winograd F(2x2) output transform, %d wrong values", kc->name, bad);
+        if (kc->win3 && kc->wout3) {
+            tested3++;
+            bad = check_wino_in(kc->win3, 5);
+            CHECK(bad == 0, "%s: Winograd F(3x3) input transform, %d wrong values", kc->name, bad);
+            bad = check_wino_out(kc->wout3, 3);
+            CHECK(bad == 0, "%s: Winograd F(3x3) output transform, %d wrong values", kc->name, bad);
         }
-        CHECK(bad == 0, "%s: Winograd input transform, %d wrong values", kc->name, bad);
-
-        bad = 0;
-        for (int trial = 0; trial < 200; trial++) { /* output transform, shift, requantization */
-            int32_t m[16 * RN_QW_NR * 2];
-            const size_t ldm = 2 * RN_QW_NR;
-            for (int i = 0; i < 16 * RN_QW_NR * 2; i++) m[i] = irand(-20000000, 20000000);
-            float scale[RN_QW_NR], bias[RN_QW_NR];
-            for (int j = 0; j < RN_QW_NR; j++) {
-                scale[j] = (float)(drand() * 2e-5);
-                bias[j] = (float)(drand() * 300 - 50);
-            }
-            rn_qgemm_params p = {0.0f, (float)irand(0, 10), (float)irand(200, 255)};
-            uint8_t out[4][RN_QW_NR], *outs[4];
-            memset(out, 0x77, sizeof out);
-            for (int q = 0; q < 4; q++) outs[q] = irand(0, 4) == 0 ? NULL : out[q];
-            kc->wout(m, ldm, scale, bias, &p, outs);
-            static const int at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-            for (int q = 0; q < 4; q++)
-                for (int j = 0; j < RN_QW_NR; j++) {
-                    int64_t y = 0;
-                    for (int r = 0; r < 4; r++)
-                        for (int c = 0; c < 4; c++) y += (int64_t)at[q / 2][r] * at[q % 2][c] * m[(size_t)(r * 4 + c) * ldm + j];
-                    const uint8_t want = outs[q] ? rn_qrequant_u8((int32_t)(y >> 2), scale[j], bias[j], NULL, &p) : 0x77;
-                    bad += out[q][j] != want;
-                }
-        }
-        CHECK(bad == 0, "%s: Winograd output transform, %d wrong values", kc->name, bad);
     }
-    CHECK(tested >= 1, "no int8 path has the Winograd kernels (C should)");
-    printf("     integer Winograd kernels checked on %d path(s)\n", tested);
+    CHECK(tested >= 1 && tested3 >= 1, "no int8 path has the Winograd kernels (C should)");
+    printf("     integer Winograd kernels checked on %d path(s), F(3x3) on %d\n", tested, tested3);
 }
 
 int main(void) {

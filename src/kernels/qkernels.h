@@ -62,21 +62,28 @@ typedef enum rn_qpath {
     RN_QPATH_AMX,        /* AMX-INT8 tdpbusd on tiles, the AVX-512 store */
 } rn_qpath;
 
-/* The integer Winograd F(2x2,3x3) (ops/qwinograd.c), on paths where it pays:
- * RN_QW gemm: m[i][j] (int32, i < mr <= RN_QW_MR, j < RN_QW_NR, row stride RN_QW_NR) =
- *   sum over k < kc (even) of a[i][k] * b[k][j]: a, RN_QW_MR row pointers to s16 (rows past
- *   mr repeat a real one); b, kc/2 pairs of depths x RN_QW_NR columns x 2 s16 (a column's
- *   two depths adjacent: what one 32-bit lane of vpmaddwd multiplies and adds).
- * RN_QW in: one 4x4 tile's B^T d B: d[y * 4 + x] points to the pixel's cin u8 (NULL: the
- *   padding, zeros), v[e * step + ci] (s16) gets position e = y * 4 + x; cin % 16 == 0.
- * RN_QW out: one tile's 16 transformed products m[e * ldm + j] (e = 0..15, j < RN_QW_NR) ->
- *   Y' = A^T M A (2x2, int32, exact), then each of the 4 outputs with out[q] != NULL:
- *   out[q][j] = rn_qrequant_u8(Y'[q] >> 2, scale[j], bias[j], NULL, p). */
+/* The integer Winograd F(m x m, 3x3) (ops/qwinograd.c), on paths where it pays: a tile of
+ * t x t inputs, t = m + 2, gives m x m outputs through T = t * t transformed positions:
+ * F(2x2,3x3) (win, wout: 16 positions) and F(3x3,3x3) (win3, wout3: 25), one GEMM for both.
+ * RN_QW gemm: m[i][j] (int32, i < mr <= RN_QW_MR, j < RN_QW_NR, row stride RN_QW_NR) = sum
+ *   over k < kc (even) of a[i * lda + k] * b[k][j], modulo 2^32 (rows past mr are neither
+ *   read nor written); b, kc/2 pairs of depths x RN_QW_NR columns x 2 s16 (a column's two
+ *   depths adjacent: what one 32-bit lane of vpmaddwd multiplies and adds).
+ * RN_QW in: one tile's B^T d B: d[y * t + x] points to the pixel's cin u8 (NULL: the padding,
+ *   zeros), v[e * step + ci] (s16) gets position e = y * t + x; cin % 16 == 0.
+ * RN_QW out: one tile's T transformed products m[e * ldm + j] (j < RN_QW_NR) -> Y' = A'^T M A'
+ *   (m x m, int32, modulo 2^32), then each output q = y * m + x with out[q] != NULL:
+ *   out[q][j] = rn_qrequant_u8(Y'[q] / s, scale[j], bias[j], NULL, p), s = 4 (m = 2: an
+ *   arithmetic shift by 2) or 36 (m = 3: the shift, then times RN_QW_INV9 modulo 2^32). From
+ *   the driver's M, Y' is exactly s times the direct convolution's sum and both are exact
+ *   divisions; the kernels compute those steps whatever M holds. */
 enum { RN_QW_MR = 2, RN_QW_NR = 32 };
-typedef void (*rn_qwino_gemm_fn)(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
-typedef void (*rn_qwino_in_fn)(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
+/* 9 * RN_QW_INV9 = 1 modulo 2^32: a multiple of 9 times it is its ninth, exactly */
+#define RN_QW_INV9 0x38E38E39u
+typedef void (*rn_qwino_gemm_fn)(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
+typedef void (*rn_qwino_in_fn)(const uint8_t *const *d, int cin, int16_t *v, size_t step);
 typedef void (*rn_qwino_out_fn)(const int32_t *m, size_t ldm, const float *scale, const float *bias,
-                                const rn_qgemm_params *p, uint8_t *const out[4]);
+                                const rn_qgemm_params *p, uint8_t *const *out);
 
 /* v (already in u8 units: real / scale + zero) clamped to 0..255, then rounded half to even
  * by adding and taking away 1.5 * 2^23 (nearbyintf is a libm call per value without SSE4.1):
@@ -112,14 +119,16 @@ typedef struct rn_qkernel_config {
     int wmin, wmax;            /* the weights this path computes exactly */
     rn_qgemm_ukernel gemm;
     double (*peak_gops)(double seconds); /* one core's measured int8 peak; NULL if unknown */
-    rn_qwino_gemm_fn wgemm;    /* the integer Winograd's kernels: NULL where direct is faster */
-    rn_qwino_in_fn win;
+    rn_qwino_gemm_fn wgemm;    /* the integer Winograd's kernels (RN_QW above): NULL where direct is faster */
+    rn_qwino_in_fn win;        /* F(2x2,3x3) */
     rn_qwino_out_fn wout;
     /* gemm's contract for activations below 128 (7 bits), where that makes it faster; NULL
      * elsewhere. A model on a path that has it keeps the activations inside its blocks that
      * direct convolutions read in 7 bits (weights.c says which and what it costs). */
     rn_qgemm_ukernel gemm7;
     rn_quantize_planes_fn quantize; /* NULL: rn_quantize_planes__c */
+    rn_qwino_in_fn win3;            /* F(3x3,3x3), where its 1.44x fewer products than F(2x2)'s */
+    rn_qwino_out_fn wout3;          /* pay for its transforms; NULL elsewhere */
 } rn_qkernel_config;
 
 /* The config for a path (AUTO = the best this CPU has), or NULL if this CPU lacks it.
@@ -152,14 +161,20 @@ void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const 
                                    int flags);
 void rn_qs8_gemm_12x32__amx(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
                             const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
-void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
-void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *const *a, const int16_t *b, int32_t *m);
-void rn_qwino_in_4x4__c(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
-void rn_qwino_in_4x4__avx2(const uint8_t *const d[16], int cin, int16_t *v, size_t step);
+void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
+void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
+void rn_qwino_in_4x4__c(const uint8_t *const *d, int cin, int16_t *v, size_t step);
+void rn_qwino_in_4x4__avx2(const uint8_t *const *d, int cin, int16_t *v, size_t step);
+void rn_qwino_in_5x5__c(const uint8_t *const *d, int cin, int16_t *v, size_t step);
+void rn_qwino_in_5x5__avx2(const uint8_t *const *d, int cin, int16_t *v, size_t step);
 void rn_qwino_out_2x2__c(const int32_t *m, size_t ldm, const float *scale, const float *bias,
-                         const rn_qgemm_params *p, uint8_t *const out[4]);
+                         const rn_qgemm_params *p, uint8_t *const *out);
 void rn_qwino_out_2x2__avx2(const int32_t *m, size_t ldm, const float *scale, const float *bias,
-                            const rn_qgemm_params *p, uint8_t *const out[4]);
+                            const rn_qgemm_params *p, uint8_t *const *out);
+void rn_qwino_out_3x3__avx2(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                            const rn_qgemm_params *p, uint8_t *const *out);
+void rn_qwino_out_3x3__c(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                         const rn_qgemm_params *p, uint8_t *const *out);
 void rn_quantize_planes__c(const float *src, size_t plane, int c, int n, float scale, float zero, uint8_t *dst);
 void rn_quantize_planes__avx2(const float *src, size_t plane, int c, int n, float scale, float zero, uint8_t *dst);
 void rn_quantize_planes__avx512(const float *src, size_t plane, int c, int n, float scale, float zero,

@@ -368,6 +368,7 @@ static void prof_record(resnet_session *s, const rn_layer *l, const rn_conv *c, 
             snprintf(text, sizeof text, "%s %dx%d %s%s", c->q ? "int8" : c->w16 ? "bf16" : "fp32", l->k, l->k,
                      c->q && c->q->dense_scale ? "fc, per-row scale" :
                      c->winograd == 4   ? "Winograd F(4x4,3x3)"
+                     : c->winograd == 3 ? "Winograd F(3x3,3x3)"
                      : c->winograd == 2 ? "Winograd F(2x2,3x3)"
                      : c->im2col        ? "im2col"
                      : c->q && c->q->window ? "window rows"

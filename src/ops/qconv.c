@@ -72,10 +72,10 @@ int rn_qconv_init_ex(rn_conv *c, const rn_qkernel_config *qk, int cin, int cout,
     q->a_zero = in_zero;
     q->window = window;
     q->kp = kp;
-    if (groups == 1 && dilation == 1 &&
-        rn_qwino_applies(qk, cin, cout, kh, stride, pad, in_zero, out_f32, p)) { /* 2.25x fewer multiplies */
-        c->winograd = 2;
-        int r = rn_qwino_init(q, cin, cout, w_q, scale, bias);
+    const int tile = groups == 1 && dilation == 1 ? rn_qwino_applies(qk, cin, cout, kh, stride, pad, in_zero, out_f32, p) : 0;
+    if (tile) { /* 2.25x (F(2x2)) or 3.24x (F(3x3)) fewer multiplies */
+        c->winograd = tile;
+        int r = rn_qwino_init(q, tile, cin, cout, w_q, scale, bias);
         if (r != 0) rn_conv_free(c);
         return r;
     }

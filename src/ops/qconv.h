@@ -21,7 +21,7 @@ typedef struct rn_qconv {
      * kw*cin); zrow: kp bytes of a_zero, the row above or below the image */
     int window, kp;
     uint8_t *zrow;
-    /* a 3x3 as an integer Winograd F(2x2,3x3) (qwinograd.c; then c->winograd = 2, w unused) */
+    /* a 3x3 as an integer Winograd F(m x m,3x3) (qwinograd.c; then c->winograd = m, w unused) */
     int16_t *wino_u;    /* U' per RN_QW_NR-column panel and position, pairs of depths */
     float *wino_scale, *wino_bias;
     /* an fc (rn_qdense_*): each column's weight scale (zeros past cout); NULL for a convolution */
