@@ -232,7 +232,9 @@ static void check_qconv(const rn_qkernel_config *qk, rn_pool *pool, int n, int h
         for (size_t i = 0; i < nin; i++) in[i] = extreme_case == 1 || rnd() % 2 ? 255 : 0;
         for (size_t i = 0; i < (size_t)cout * taps * cin_g; i++)
             wq[i] = (int8_t)(extreme_case == 1 || rnd() % 2 ? qk->wmin : qk->wmax);
-        for (int o = 0; o < cout; o++) { /* sums of up to 4e7 land inside 0..255: a wrap shows */
+        /* sums of up to 7.5e7 (C at 256 channels): at the smallest scale inside 0..255, where a
+         * wrap of 36 times the sum (1.2e8 back in the sum) shows */
+        for (int o = 0; o < cout; o++) {
             scale[o] = 1e-6f * (float)(o % 3 + 1);
             bias[o] = 150.0f;
         }
@@ -357,7 +359,6 @@ done:
     free(in); free(ws); free(bias); free(wq);
 }
 
-/* The int8 paths the drivers are checked on: those this CPU has, and AMX-INT8 emulated. */
 /* Every int8 path this CPU has, the emulated AMX one, and copies of those with F(3x3)
  * Winograd kernels that lack them, so that F(2x2) runs on the shapes F(3x3) takes. */
 static int driver_paths(const rn_qkernel_config **out) {
@@ -517,6 +518,10 @@ static void test_qconv_driver(void) {
         check_qconv(qk, pool, 2, 56, 56, 64, 32, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 1, 10, 8, 144, 32, 3, 1, 1, 0, 0, 0);
         check_qconv(qk, pool, 2, 4, 5, 80, 64, 3, 1, 1, 0, 0, 0);
+        /* blocks whose V fills the scratch (F(3x3): 2 x 50 tiles at 128 channels; F(2x2): 2 x 40
+         * at 256): ASan sees a task that uses more than rn_qwino_scratch_bytes */
+        check_qconv(qk, pool, 1, 28, 28, 128, 32, 3, 1, 1, 0, 0, 0);
+        check_qconv(qk, pool, 1, 16, 20, 256, 32, 3, 1, 1, 0, 0, 0);
         for (extreme_case = 1; extreme_case <= 2; extreme_case++) {
             check_qconv(qk, pool, 1, 7, 8, 128, 32, 3, 1, 1, 0, 0, 0);
             check_qconv(qk, pool, 1, 5, 4, 256, 32, 3, 1, 1, 0, 0, 0);

@@ -399,10 +399,15 @@ static void test_wino_kernels(void) {
             int16_t *a = malloc(((size_t)(mr - 1) * lda + kcl) * 2), *b = malloc((size_t)kcl * RN_QW_NR * 2);
             int32_t m[RN_QW_MR * RN_QW_NR];
             /* the extremes Winograd produces: |V| <= 9180, |U'| <= 10368 (F(3x3)); and,
-             * sometimes, the s16 range itself */
+             * sometimes, the whole s16 range (-32768 twice in a pair: 2^31, which wraps) */
             const int big = trial % 5 == 0;
-            for (int i = 0; i < (mr - 1) * lda + kcl; i++) a[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-9180, 9180));
-            for (int i = 0; i < kcl * RN_QW_NR; i++) b[i] = (int16_t)(big ? irand(-32767, 32767) : irand(-10368, 10368));
+            for (int i = 0; i < (mr - 1) * lda + kcl; i++) a[i] = (int16_t)(big ? irand(-32768, 32767) : irand(-9180, 9180));
+            for (int i = 0; i < kcl * RN_QW_NR; i++) b[i] = (int16_t)(big ? irand(-32768, 32767) : irand(-10368, 10368));
+            if (trial == 1) /* every pair at -32768 x -32768 twice */
+                for (int i = 0; i < (mr - 1) * lda + kcl || i < kcl * RN_QW_NR; i++) {
+                    if (i < (mr - 1) * lda + kcl) a[i] = -32768;
+                    if (i < kcl * RN_QW_NR) b[i] = -32768;
+                }
             memset(m, 0x5a, sizeof m);
             kc->wgemm(mr, kcl, a, (size_t)lda, b, m);
             for (int i = 0; i < mr; i++)

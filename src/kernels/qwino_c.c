@@ -12,7 +12,7 @@ void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *a, size_t lda, const in
     for (int k = 0; k < kc; k += 2, b += 2 * RN_QW_NR)
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < RN_QW_NR; j++)
-                acc[i][j] += (uint32_t)(row[i][k] * b[2 * j] + row[i][k + 1] * b[2 * j + 1]);
+                acc[i][j] += (uint32_t)(row[i][k] * b[2 * j]) + (uint32_t)(row[i][k + 1] * b[2 * j + 1]);
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < RN_QW_NR; j++) m[i * RN_QW_NR + j] = (int32_t)acc[i][j];
 }

@@ -31,7 +31,7 @@
  *   128 = 1.35e9 < 2^31 whatever the weights, which is what bounds cin at 128. The store
  *   divides exactly: a shift by 2, then 9's inverse modulo 2^32. 25 products per 9 outputs
  *   against 81: 3.24x fewer multiplies, 1.44x fewer than F(2x2); the sizes that are not
- *   multiples of 3 (28, 14) compute a little past the edge.
+ *   multiples of 3 (56, 28) compute a little past the edge.
  *
  * Work (qw_task): a block of tiles against a range of RN_QW_NR-column panels, each task doing its
  * own input transforms (a layer-wide V written by both threads and read back from L3 cost
