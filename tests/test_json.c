@@ -189,6 +189,10 @@ static void test_duplicates(void) {
     rn_json_options o = {0, 1};
     const char *m = parse_bad_n(text, strlen(text), &o);
     CHECK(strstr(m, "duplicate key \"a\"") && strstr(m, "column 23"), "rejected: %s", m);
+    /* a key with escaped controls and quotes: the message stays one line */
+    const char *odd = "{\"x\\ny\\u007f\\\"\": 1, \"x\\ny\\u007f\\\"\": 2}";
+    m = parse_bad_n(odd, strlen(odd), &o);
+    CHECK(strstr(m, "duplicate key \"x?y??\"") && !strchr(m, '\n'), "rejected on one line: %s", m);
     const char *fine = "{\"a\": {\"a\": 1}, \"ab\": 2, \"b\": 3}";
     doc = NULL;
     char msg[200];

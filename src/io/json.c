@@ -414,7 +414,16 @@ static int check_duplicates(parser *p, const rn_json_member *m, size_t count) {
     for (size_t i = 1; i < count; i++) {
         if (cmp_member_ptr(&idx[i - 1], &idx[i]) == 0) {
             const rn_json_member *later = idx[i]->value.pos > idx[i - 1]->value.pos ? idx[i] : idx[i - 1];
-            rc = fail(p, later->value.pos, "duplicate key \"%.80s\"", later->key);
+            /* the key as the message shows it: one line, so its controls (an escaped newline)
+             * and quotes become '?' */
+            char shown[81];
+            size_t n = later->key_len < sizeof shown - 1 ? later->key_len : sizeof shown - 1;
+            for (size_t k = 0; k < n; k++) {
+                const unsigned char c = (unsigned char)later->key[k];
+                shown[k] = c < 0x20 || c == 0x7F || c == '"' || c == '\\' ? '?' : (char)c;
+            }
+            shown[n] = '\0';
+            rc = fail(p, later->value.pos, "duplicate key \"%s\"", shown);
             break;
         }
     }
