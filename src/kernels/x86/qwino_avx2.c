@@ -49,10 +49,13 @@ void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *a, size_t lda, const
     }
 }
 
-/* 8 channels' 4 outputs, requantized as qkernels.h defines (the u8 kernels' steps) */
-static inline __m256i requant(__m256i acc, __m256 sc, __m256 bi, __m256 lo, __m256 hi) {
-    __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(acc, 2)), sc, bi);
-    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+/* 8 channels' exact sums acc requantized as qkernels.h defines (the u8 kernels' steps) and
+ * stored as 8 bytes: in [lo, hi] within [0, 255], the packs never saturate */
+static inline void store_u8x8(uint8_t *o, __m256i acc, __m256 sc, __m256 bi, __m256 lo, __m256 hi) {
+    const __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), sc, bi);
+    const __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64((__m128i *)(void *)o, _mm_packus_epi16(w, w));
 }
 
 void rn_qwino_out_2x2__avx2(const int32_t *m, size_t ldm, const float *scale, const float *bias,
@@ -70,13 +73,8 @@ void rn_qwino_out_2x2__avx2(const int32_t *m, size_t ldm, const float *scale, co
             _mm256_add_epi32(_mm256_add_epi32(r0[0], r0[1]), r0[2]), _mm256_sub_epi32(_mm256_sub_epi32(r0[1], r0[2]), r0[3]),
             _mm256_add_epi32(_mm256_add_epi32(r1[0], r1[1]), r1[2]), _mm256_sub_epi32(_mm256_sub_epi32(r1[1], r1[2]), r1[3])};
         const __m256 sc = _mm256_loadu_ps(scale + 8 * h), bi = _mm256_loadu_ps(bias + 8 * h);
-        for (int q = 0; q < 4; q++) {
-            if (!out[q]) continue;
-            /* in [lo, hi] within [0, 255]: the packs never saturate */
-            __m256i v = requant(y[q], sc, bi, lo, hi);
-            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-            _mm_storel_epi64((__m128i *)(void *)(out[q] + 8 * h), _mm_packus_epi16(w, w));
-        }
+        for (int q = 0; q < 4; q++) /* 4Y exactly: the shift gives the direct convolution's sum */
+            if (out[q]) store_u8x8(out[q] + 8 * h, _mm256_srai_epi32(y[q], 2), sc, bi, lo, hi);
     }
 }
 
@@ -171,13 +169,8 @@ void rn_qwino_out_3x3__avx2(const int32_t *m, size_t ldm, const float *scale, co
             for (int x = 0; x < 3; x++) {
                 uint8_t *o = out[y * 3 + x];
                 if (!o) continue;
-                /* 36Y exactly: a quarter of it times 9's inverse mod 2^32 is Y; then the
-                 * requantization's float steps (qkernels.h), in [lo, hi] within [0, 255] */
-                const __m256i acc = _mm256_mullo_epi32(_mm256_srai_epi32(t[x], 2), inv9);
-                __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), sc, bi);
-                const __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
-                const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-                _mm_storel_epi64((__m128i *)(void *)(o + 8 * h), _mm_packus_epi16(w, w));
+                /* 36Y exactly: a quarter of it times 9's inverse mod 2^32 is Y */
+                store_u8x8(o + 8 * h, _mm256_mullo_epi32(_mm256_srai_epi32(t[x], 2), inv9), sc, bi, lo, hi);
             }
         }
     }
