@@ -62,7 +62,8 @@ void rn_qs8_gemm_12x32__amx(int mr, int ks, int kc, const uint8_t *const *a, con
     const __m512 sc0 = _mm512_loadu_ps(sc), sc1 = _mm512_loadu_ps(sc + 16);
     const __m512 bi0 = _mm512_loadu_ps(bi), bi1 = _mm512_loadu_ps(bi + 16);
     const size_t esize = (flags & (RN_QUK_OUT_S32 | RN_QUK_OUT_F32)) ? 4 : 1;
+    const qstore_consts kq = qstore_load(p);
     for (int i = 0; i < mr; i++)
         store_row(_mm512_loadu_si512((const void *)(acc + i * NR)), _mm512_loadu_si512((const void *)(acc + i * NR + 16)),
-                  (char *)c + (size_t)i * ldc * esize, res ? res + (size_t)i * ldr : NULL, sc0, sc1, bi0, bi1, p, flags);
+                  (char *)c + (size_t)i * ldc * esize, res ? res + (size_t)i * ldr : NULL, sc0, sc1, bi0, bi1, kq, flags);
 }

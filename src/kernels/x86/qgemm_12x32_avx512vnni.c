@@ -21,7 +21,7 @@
 #define STEP(i) { int32_t q_; memcpy(&q_, a##i + g, 4); const __m512i av = _mm512_set1_epi32(q_); \
                   x##i##0 = _mm512_dpbusd_epi32(x##i##0, av, b0); x##i##1 = _mm512_dpbusd_epi32(x##i##1, av, b1); }
 #define STORE(i) if (i < mr) store_row(x##i##0, x##i##1, (char *)c + (size_t)i * ldc * esize, \
-                                       res ? res + (size_t)i * ldr : NULL, sc0, sc1, bi0, bi1, p, flags);
+                                       res ? res + (size_t)i * ldr : NULL, sc0, sc1, bi0, bi1, kq, flags);
 
 #include "qstore_avx512.inc"
 
@@ -58,6 +58,7 @@
     const float *sc = (const float *)(const void *)(wp + NR * 4), *bi = sc + NR;                  \
     const __m512 sc0 = _mm512_loadu_ps(sc), sc1 = _mm512_loadu_ps(sc + 16);                       \
     const __m512 bi0 = _mm512_loadu_ps(bi), bi1 = _mm512_loadu_ps(bi + 16);                       \
+    const qstore_consts kq = qstore_load(p);                                                       \
     ROWS(STORE)
 
 static void tile_4x32(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
