@@ -137,11 +137,11 @@ static uint8_t *window_rows(const qconv_job *j, const uint8_t *img, int iy0, int
         }
         const uint8_t *src = img + (size_t)iy * row_bytes;
         if (inside) row[ky * mr] = src + (size_t)ix0 * c->cin;
-        else {
+        else { /* the window's pixels inside the image are one run of bytes: one copy */
+            const int x0 = ix0 < 0 ? 0 : ix0, x1 = ix0 + c->kw < j->w ? ix0 + c->kw : j->w;
             memcpy(edge, q->zrow, (size_t)q->kp);
-            for (int kx = 0; kx < c->kw; kx++)
-                if (ix0 + kx >= 0 && ix0 + kx < j->w)
-                    memcpy(edge + kx * c->cin, src + (size_t)(ix0 + kx) * c->cin, (size_t)c->cin);
+            if (x1 > x0)
+                memcpy(edge + (size_t)(x0 - ix0) * c->cin, src + (size_t)x0 * c->cin, (size_t)(x1 - x0) * c->cin);
             row[ky * mr] = edge;
             edge += q->kp;
         }
