@@ -25,6 +25,7 @@
  * off the 1x1 and 3x3 direct layers of layer3 and layer4 in fp32, bf16 and AVX2 alike (1024
  * gained nothing more). */
 enum { MB = 120, KC = 512 };
+enum { SUB_TILES = 4 };
 
 /* Rows copied out of an aliasing input (conv_job.copy_rows) lie COPY_LD floats apart: a line
  * more than a chunk, so that neighbouring rows start in neighbouring sets of the L1 cache. */
@@ -300,18 +301,46 @@ static int chunk_flags(const conv_job *j, int first, int last) {
 enum { STEM_RUN = 7 * 3 };
 
 /* Gathers the patch values k0..k0+kc of output rows m0..m0+mb into a row-major block
- * (row stride kc), zeros where the window hangs over the padding. */
+ * (row stride kc), zeros where the window hangs over the padding. The output pixel of row m0
+ * is found once and then stepped, and where the block holds the whole depth (the stem's 147)
+ * each window row is one run of the columns inside the image between zeros: no division per
+ * row or per pixel. With two divisions per run of cin values at the image's edges and three
+ * per row, the gather took 0.41 of the stem's 1.54 ms (1 thread, Zen 5); now 1.33-1.40. */
 static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, float *dst) {
     const rn_conv *c = j->c;
-    const int per_image = j->oh * j->ow;
+    const int per_image = j->oh * j->ow, row_len = c->kw * c->cin, whole = k0 == 0 && kc == c->k;
+    const size_t line = (size_t)j->w * c->cin;
+    int b = m0 / per_image, oy = m0 % per_image / j->ow, ox = m0 % j->ow;
     for (int r = 0; r < mb; r++, dst += kc) {
-        int m = m0 + r, b = m / per_image, rem = m % per_image;
-        int iy0 = (rem / j->ow) * c->stride - c->pad, ix0 = (rem % j->ow) * c->stride - c->pad;
-        const float *img = j->in + (size_t)b * j->h * j->w * c->cin;
+        const int iy0 = oy * c->stride - c->pad, ix0 = ox * c->stride - c->pad;
+        const float *img = j->in + (size_t)b * j->h * line;
+        if (++ox == j->ow) {
+            ox = 0;
+            if (++oy == j->oh) oy = 0, b++;
+        }
         /* In NHWC a window row (kw taps of cin values) lying wholly inside the image is one
          * contiguous run: copied at once (21 floats for the 7x7 stem, not seven runs of 3). */
-        const int row_len = c->kw * c->cin;
         const int row_inside = ix0 >= 0 && ix0 + c->kw <= j->w;
+        if (whole) { /* each window row: zeros, the run of columns inside the image, zeros */
+            const int xa = ix0 < 0 ? -ix0 : 0, xb = ix0 + c->kw > j->w ? j->w - ix0 : c->kw;
+            for (int ky = 0; ky < c->kh; ky++) {
+                float *d = dst + (size_t)ky * row_len;
+                const int iy = iy0 + ky;
+                if (iy < 0 || iy >= j->h || xb <= xa) {
+                    memset(d, 0, (size_t)row_len * sizeof(float));
+                    continue;
+                }
+                const float *src = img + (size_t)iy * line + (size_t)(ix0 + xa) * c->cin;
+                if (row_inside && row_len == STEM_RUN) { /* a constant length: a few vector moves */
+                    memcpy(d, src, STEM_RUN * sizeof(float));
+                    continue;
+                }
+                memset(d, 0, (size_t)xa * c->cin * sizeof(float));
+                memcpy(d + xa * c->cin, src, (size_t)(xb - xa) * c->cin * sizeof(float));
+                memset(d + xb * c->cin, 0, (size_t)(c->kw - xb) * c->cin * sizeof(float));
+            }
+            continue;
+        }
         float *d = dst;
         for (int k = k0; k < k0 + kc;) {
             int ky = k / row_len, in_row = k % row_len, iy = iy0 + ky;
@@ -325,9 +354,7 @@ static void gather_patches(const conv_job *j, int m0, int mb, int k0, int kc, fl
                 inside = iy >= 0 && iy < j->h && ix >= 0 && ix < j->w;
             }
             if (len > k0 + kc - k) len = k0 + kc - k;
-            if (inside && len == STEM_RUN) /* inlined: most of the stem's rows */
-                memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, STEM_RUN * sizeof(float));
-            else if (inside) memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, (size_t)len * sizeof(float));
+            if (inside) memcpy(d, img + ((size_t)iy * j->w + ix0) * c->cin + in_row, (size_t)len * sizeof(float));
             else memset(d, 0, (size_t)len * sizeof(float));
             d += len;
             k += len;
