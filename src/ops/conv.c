@@ -145,7 +145,7 @@ int rn_conv_init_ex(rn_conv *c, const rn_kernel_config *kc, int cin, int cout, i
             for (int k = k0; k < k0 + kcur; k++) {
                 int tap = k / c->span, ci = panel_channel(c, p, nr) + k % c->span, ky = tap / kw, kx = tap % kw;
                 float *dst = c->w + chunk_panel(c, k0, kcur, p, nr) + (size_t)(k - k0) * nr;
-                if (groups == 1) { /* no division per weight: a load took most of 0.1 s to pack */
+                if (groups == 1) { /* no division per weight: they took 0.07 s of a 0.41 s fp32 load (Zen 5) */
                     const float *src = w_oihw + ((size_t)ci * kh + ky) * kw + kx;
                     for (int j = 0; j < nr; j++) {
                         const int o = p * nr + j;
