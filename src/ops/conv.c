@@ -25,7 +25,6 @@
  * off the 1x1 and 3x3 direct layers of layer3 and layer4 in fp32, bf16 and AVX2 alike (1024
  * gained nothing more). */
 enum { MB = 120, KC = 512 };
-enum { SUB_TILES = 4 };
 
 /* Rows copied out of an aliasing input (conv_job.copy_rows) lie COPY_LD floats apart: a line
  * more than a chunk, so that neighbouring rows start in neighbouring sets of the L1 cache. */
