@@ -118,12 +118,12 @@ kill9_when "$cache/$W.tmp.*" "$cache/$W.tmp.*" import "only a temporary name hol
 # races the importer's end: on a loaded machine it can land after the importer has renamed its
 # file, and the fetch then simply succeeds with the right file. Such a miss is tried again,
 # and reported as a skip if every try misses.
-killed=0
+decided=0 # a try gave a verdict: the kill landed, or the temporary never appeared
 for try in 1 2 3 4 5; do
   start_fetch
   if ! wait_for "$cache/$W.tmp.*"; then
     check "kill -9 of resnet import" 1 "the import's temporary never appeared: $(cat "$tmp/log")"
-    killed=1
+    decided=1
     break
   fi
   f=$(compgen -G "$cache/$W.tmp.*" | head -n 1)
@@ -137,10 +137,10 @@ for try in 1 2 3 4 5; do
   fi
   [ "$rc" -ne 0 ] && grep -q "import failed" "$tmp/log" && final_ok_or_absent
   check "kill -9 of resnet import: the fetch fails with a message, nothing final" $? "rc=$rc $(cat "$tmp/log")"
-  killed=1
+  decided=1
   break
 done
-if [ "$killed" -eq 0 ]; then
+if [ "$decided" -eq 0 ]; then
   skipped=$((skipped + 1))
   echo "skip kill -9 of resnet import: the import finished before the kill in 5 tries (a loaded machine)"
 fi

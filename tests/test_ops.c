@@ -158,6 +158,8 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
     /* the layer shapes of ResNet-50, shrunk, plus the edges */
     static const conv_case fixed[] = {
         {1, 23, 17, 3, 16, 7, 2, 3, 0, 1},   /* the stem: cin 3, 7x7/2, pad 3 */
+        {2, 5, 4, 3, 8, 7, 1, 3, 1, 1},      /* a window wider than the image: clipped on both sides */
+        {1, 9, 11, 12, 20, 7, 2, 3, 1, 1},   /* im2col deeper than a chunk (7x7x12 = 588 > KC) */
         {2, 9, 9, 64, 64, 3, 1, 1, 0, 1},    /* 3x3 with padding, batch 2 */
         {1, 7, 7, 32, 64, 3, 2, 1, 0, 1},    /* v1.5 strided 3x3 */
         {1, 8, 8, 64, 128, 1, 2, 0, 0, 0},   /* strided 1x1 (v1, downsample) */
