@@ -190,6 +190,13 @@ void *rn_aligned_alloc(size_t size) {
     return p + HEADER;
 }
 
+size_t rn_aligned_size(const void *ptr) {
+    if (!ptr) return 0;
+    size_t total;
+    memcpy(&total, (const unsigned char *)ptr - HEADER, sizeof total);
+    return total - HEADER;
+}
+
 void rn_aligned_free(void *ptr) {
     if (!ptr) return;
     unsigned char *p = (unsigned char *)ptr - HEADER;

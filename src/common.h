@@ -81,6 +81,8 @@ void rn_strbuf_append(rn_strbuf *b, const char *s, size_t n);
 /* 64-byte aligned allocation (for vector loads); NULL on failure or size 0 overflow. */
 void *rn_aligned_alloc(size_t size);
 void rn_aligned_free(void *p);
+/* The bytes a block from rn_aligned_alloc can hold (at least what was asked; 0 for NULL). */
+size_t rn_aligned_size(const void *p);
 /* Bytes of large blocks currently mapped by rn_aligned_alloc (outside malloc's counts). */
 size_t rn_aligned_mapped_bytes(void);
 

@@ -27,7 +27,33 @@ typedef struct loader {
     unsigned conv_flags; /* RN_CONV_*: DIRECT, WIDE, BF16, as the load options say */
     const rn_qkernel_config *qk; /* an int8 file's convolutions */
     unsigned char *used;         /* per tensor of the file: read by the binder */
+    float *spare;                /* the largest tensor buffer given back so far (ld_recycle) */
 } loader;
+
+/* A buffer for a tensor: the loader's spare when it is large enough. Blocks from a megabyte
+ * up are fresh pages (rn_aligned_alloc), and the kernel zeroing ~100 MB of them, one tensor
+ * after another, was a fifth of an fp32 load; reusing one buffer zeroes the largest tensor's
+ * pages once. */
+static float *ld_alloc(loader *ld, size_t bytes) {
+    if (ld->spare && rn_aligned_size(ld->spare) >= bytes) {
+        float *b = ld->spare;
+        ld->spare = NULL;
+        return b;
+    }
+    return rn_aligned_alloc(bytes);
+}
+
+/* Gives a tensor's buffer back, keeping the larger of it and the spare for the next read; the
+ * loader's owner frees the spare when the load ends. */
+static void ld_recycle(loader *ld, float *buf) {
+    if (!buf) return;
+    if (rn_aligned_size(buf) > rn_aligned_size(ld->spare)) {
+        rn_aligned_free(ld->spare);
+        ld->spare = buf;
+    } else {
+        rn_aligned_free(buf);
+    }
+}
 
 /* rn_st_find, marking the tensor as one the network reads: a tensor left unmarked is refused
  * (a ResNet-101 read as a ResNet-50 would otherwise load and answer nonsense). */
@@ -68,7 +94,7 @@ static float *read_tensor(loader *ld, const char *name, int ndim, const int64_t 
     }
     size_t count = 1;
     for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
-    float *buf = rn_aligned_alloc(count * sizeof(float)); /* large: given back on free */
+    float *buf = ld_alloc(ld, count * sizeof(float));
     if (!buf) {
         *st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", ld->path, name);
         return NULL;
@@ -175,7 +201,7 @@ static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const rn_layer *l) 
                      ld->path, l->conv, l->groups, l->cout / l->groups);
     else if (r != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing '%s'", ld->path, l->conv);
-    rn_aligned_free(w);
+    ld_recycle(ld, w);
     free(bias);
     return st;
 }
@@ -217,7 +243,7 @@ static resnet_status load_fc(loader *ld, rn_conv *fc, int classes, int features,
         if (r != 0) st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
     } else if (b && rn_conv_init(fc, ld->kc, features, classes, 1, 1, 1, 0, w, b, 0) != 0)
         st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory packing 'fc'", ld->path);
-    rn_aligned_free(w);
+    ld_recycle(ld, w);
     rn_aligned_free(b);
     return st;
 }
@@ -694,7 +720,7 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
     }
     const unsigned flags = (cfg->direct ? RN_CONV_DIRECT : 0) | (cfg->wide_winograd ? RN_CONV_WIDE : 0) |
                            (m->bf16 ? RN_CONV_BF16 : 0);
-    loader ld = {st, path, err, m->bn_eps, m->kc, flags, m->qk, used};
+    loader ld = {st, path, err, m->bn_eps, m->kc, flags, m->qk, used, NULL};
     if (m->int8) {
         s = bind_int8(m, &ld);
     } else {
@@ -714,6 +740,7 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
         }
     }
     free(used);
+    rn_aligned_free(ld.spare);
     if (s != RESNET_OK) return s;
     const char *labels = rn_st_metadata(st, "labels");
     if (cfg->labels_path) {
