@@ -258,6 +258,8 @@ resnet_status rn_net_build(const rn_arch *a, rn_net *net, resnet_error *err) {
             const int x = cur, t1 = (cur + 1) % RN_BUFFERS, t2 = (cur + 2) % RN_BUFFERS, sc = (cur + 3) % RN_BUFFERS;
             const int down = i == 0 && a->down[s];
             const int width = a->width[s], out = a->out[s];
+            const int short_buf = down ? sc : x, last_block = s == RN_STAGES - 1 && i == a->blocks[s] - 1;
+            const int sum = a->shortcut_in_place && !last_block ? short_buf : -1;
             b.block_h = b.h;
             b.block_w = b.w;
             if (a->kind == RN_BOTTLENECK) {
@@ -268,17 +270,17 @@ resnet_status rn_net_build(const rn_arch *a, rn_net *net, resnet_error *err) {
                 if (down)
                     PUSHED(conv(&b, RN_ROLE_DOWN, s, block, i, "downsample.0", "downsample.1", cin, out, 1, bs, 1, 1,
                                 x, sc, -1, 0));
-                PUSHED(conv(&b, RN_ROLE_LAST, s, block, i, "conv3", "bn3", width, out, 1, 1, 1, 1, t2, t1,
-                            down ? sc : x, 1));
-                cur = t1;
+                cur = sum >= 0 ? sum : t1;
+                PUSHED(conv(&b, RN_ROLE_LAST, s, block, i, "conv3", "bn3", width, out, 1, 1, 1, 1, t2, cur,
+                            short_buf, 1));
             } else {
                 PUSHED(conv(&b, RN_ROLE_FIRST, s, block, i, "conv1", "bn1", cin, width, 3, bs, 1, 1, x, t1, -1, 1));
                 if (down)
                     PUSHED(conv(&b, RN_ROLE_DOWN, s, block, i, "downsample.0", "downsample.1", cin, out, 1, bs, 1, 1,
                                 x, sc, -1, 0));
-                PUSHED(conv(&b, RN_ROLE_LAST, s, block, i, "conv2", "bn2", width, out, 3, 1, 1, 1, t1, t2,
-                            down ? sc : x, 1));
-                cur = t2;
+                cur = sum >= 0 ? sum : t2;
+                PUSHED(conv(&b, RN_ROLE_LAST, s, block, i, "conv2", "bn2", width, out, 3, 1, 1, 1, t1, cur,
+                            short_buf, 1));
             }
             cin = out;
         }

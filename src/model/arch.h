@@ -38,6 +38,13 @@ typedef struct rn_arch {
     /* chosen at load, not read from the file */
     int input_size;               /* the square crop the network sees */
     int output_stride;            /* 32, or 16 / 8 by dilating stage 4 / stages 3 and 4 */
+    /* A block's last convolution writes its sum over the shortcut's buffer (every block but the
+     * network's last, which writes floats). For the int8 kernels, which read each shortcut
+     * value just before writing the output value at the same place: the sum's lines are in the
+     * cache already (read for the shortcut), where a fourth buffer's must be fetched first. The
+     * fp32 kernels add the shortcut after their last depth chunk and write partial sums before
+     * it, so they keep a separate buffer. */
+    int shortcut_in_place;
 } rn_arch;
 
 /* What one row of the layer list does. */
