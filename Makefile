@@ -155,6 +155,9 @@ $(BUILD)/tests/test_family: $(EMU512)
 $(BUILD)/tests/avx512vnni_emulated.o: src/kernels/x86/qgemm_12x32_avx512vnni.c src/kernels/x86/qstore_avx512.inc tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512vnni_emulation.h -c $< -o $@
+$(BUILD)/tests/qwino_avx512vnni_emulated.o: src/kernels/x86/qwino_avx512vnni.c tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/avx512vnni_emulation.h -c $< -o $@
 $(BUILD)/tests/avxvnni_emulated.o: src/kernels/x86/qgemm_6x16_avxvnni.c src/kernels/x86/qgemm_ymm.inc tests/avxvnni_emulation.h src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mavx2 -mfma -include tests/avxvnni_emulation.h -c $< -o $@
@@ -172,14 +175,18 @@ $(BUILD)/tests/amx_int8_emulated.o: src/kernels/x86/qgemm_12x32_amx.c $(AMX_EMU_
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/amx_emulation.h -c $< -o $@
 TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/tests/amx_bf16_emulated.o
 $(BUILD)/tests/test_bf16: $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/tests/amx_bf16_emulated.o
-TEST_EXTRA_test_qgemm += $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
-$(BUILD)/tests/test_qgemm: $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
+QEMU_QGEMM = $(BUILD)/tests/avx512vnni_emulated.o $(BUILD)/tests/qwino_avx512vnni_emulated.o \
+             $(BUILD)/tests/avxvnni_emulated.o $(BUILD)/tests/amx_int8_emulated.o
+TEST_EXTRA_test_qgemm += $(QEMU_QGEMM)
+$(BUILD)/tests/test_qgemm: $(QEMU_QGEMM)
 # The AVX-512 quantization of the int8 input on the same stand-ins (its shuffles: SSSE3).
 $(BUILD)/tests/quantize_avx512_emulated.o: src/kernels/x86/quantize_planes_avx512.c src/kernels/x86/quantize_planes.inc tests/avx512vnni_emulation.h tests/avx512_emulation.h src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -mssse3 -include tests/avx512vnni_emulation.h -c $< -o $@
-TEST_EXTRA_test_int8 = $(BUILD)/tests/amx_int8_emulated.o $(BUILD)/tests/quantize_avx512_emulated.o
-$(BUILD)/tests/test_int8: $(BUILD)/tests/amx_int8_emulated.o $(BUILD)/tests/quantize_avx512_emulated.o
+QEMU_INT8 = $(BUILD)/tests/amx_int8_emulated.o $(BUILD)/tests/quantize_avx512_emulated.o \
+            $(BUILD)/tests/qwino_avx512vnni_emulated.o
+TEST_EXTRA_test_int8 = $(QEMU_INT8)
+$(BUILD)/tests/test_int8: $(QEMU_INT8)
 endif
 
 # The Debian packages building and testing need, those missing only (sudo apt-get install;

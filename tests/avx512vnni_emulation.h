@@ -79,6 +79,76 @@ static inline rn_emu_m512i rn_emu_cvt_roundps_epi32(rn_emu_m512 a, int mode) {
     return rn_emu_cvtps_epi32(a);
 }
 
+/* and what the integer Winograd's kernels add (qwino_avx512vnni.c): 32 s16 lanes in the same
+ * 64 bytes, wrapping as the instructions do; vpdpwssd sums each lane's two s16 products into
+ * int32, wrapping; the 256-bit load is a struct (no AVX here); the 16-channel tail that the
+ * kernel hands to the AVX2 transform goes to the portable one. */
+typedef struct { uint8_t b[32]; } rn_emu_m256i;
+static inline rn_emu_m256i rn_emu_loadu_si256(const rn_emu_m256i *p) { rn_emu_m256i r; memcpy(r.b, p, 32); return r; }
+static inline void rn_emu_get16(rn_emu_m512i a, int16_t h[32]) { memcpy(h, a.v, 64); }
+static inline rn_emu_m512i rn_emu_put16(const int16_t h[32]) { rn_emu_m512i r; memcpy(r.v, h, 64); return r; }
+static inline rn_emu_m512i rn_emu_add_epi16(rn_emu_m512i a, rn_emu_m512i b) {
+    int16_t x[32], y[32];
+    rn_emu_get16(a, x);
+    rn_emu_get16(b, y);
+    for (int i = 0; i < 32; i++) x[i] = (int16_t)(uint16_t)((uint16_t)x[i] + (uint16_t)y[i]);
+    return rn_emu_put16(x);
+}
+static inline rn_emu_m512i rn_emu_sub_epi16(rn_emu_m512i a, rn_emu_m512i b) {
+    int16_t x[32], y[32];
+    rn_emu_get16(a, x);
+    rn_emu_get16(b, y);
+    for (int i = 0; i < 32; i++) x[i] = (int16_t)(uint16_t)((uint16_t)x[i] - (uint16_t)y[i]);
+    return rn_emu_put16(x);
+}
+static inline rn_emu_m512i rn_emu_cvtepu8_epi16(rn_emu_m256i a) {
+    int16_t x[32];
+    for (int i = 0; i < 32; i++) x[i] = a.b[i];
+    return rn_emu_put16(x);
+}
+static inline rn_emu_m512i rn_emu_dpwssd(rn_emu_m512i acc, rn_emu_m512i a, rn_emu_m512i b) {
+    int16_t x[32], y[32];
+    rn_emu_get16(a, x);
+    rn_emu_get16(b, y);
+    for (int i = 0; i < 16; i++)
+        acc.v[i] = (int32_t)((uint32_t)acc.v[i] + (uint32_t)((int32_t)x[2 * i] * y[2 * i]) +
+                             (uint32_t)((int32_t)x[2 * i + 1] * y[2 * i + 1]));
+    return acc;
+}
+static inline rn_emu_m512i rn_emu_sub_epi32(rn_emu_m512i a, rn_emu_m512i b) {
+    for (int i = 0; i < 16; i++) a.v[i] = (int32_t)((uint32_t)a.v[i] - (uint32_t)b.v[i]);
+    return a;
+}
+static inline rn_emu_m512i rn_emu_mullo_epi32(rn_emu_m512i a, rn_emu_m512i b) {
+    for (int i = 0; i < 16; i++) a.v[i] = (int32_t)((uint32_t)a.v[i] * (uint32_t)b.v[i]);
+    return a;
+}
+static inline rn_emu_m512i rn_emu_slli_epi32(rn_emu_m512i a, unsigned n) {
+    for (int i = 0; i < 16; i++) a.v[i] = (int32_t)((uint32_t)a.v[i] << n);
+    return a;
+}
+static inline rn_emu_m512i rn_emu_srai_epi32(rn_emu_m512i a, unsigned n) { /* arithmetic: the sign fills */
+    for (int i = 0; i < 16; i++) a.v[i] = a.v[i] < 0 ? ~(int32_t)(~(uint32_t)a.v[i] >> n) : (int32_t)((uint32_t)a.v[i] >> n);
+    return a;
+}
+
+#undef _mm512_slli_epi32 /* macros in some compilers' headers */
+#undef _mm512_srai_epi32
+#define __m256i rn_emu_m256i
+#define _mm256_loadu_si256 rn_emu_loadu_si256
+#define _mm512_add_epi16 rn_emu_add_epi16
+#define _mm512_sub_epi16 rn_emu_sub_epi16
+#define _mm512_cvtepu8_epi16 rn_emu_cvtepu8_epi16
+#define _mm512_dpwssd_epi32 rn_emu_dpwssd
+#define _mm512_sub_epi32 rn_emu_sub_epi32
+#define _mm512_mullo_epi32 rn_emu_mullo_epi32
+#define _mm512_slli_epi32 rn_emu_slli_epi32
+#define _mm512_srai_epi32 rn_emu_srai_epi32
+#define rn_qwino_in_5x5__avx2 rn_qwino_in_5x5__c
+#define rn_qs16_gemm_8x32__avx512vnni rn_qs16_gemm_8x32__avx512vnni_emulated
+#define rn_qwino_in_5x5__avx512vnni rn_qwino_in_5x5__avx512vnni_emulated
+#define rn_qwino_out_3x3__avx512vnni rn_qwino_out_3x3__avx512vnni_emulated
+
 #undef _mm512_cvt_roundps_epi32 /* a macro in some compilers' headers */
 #define _mm512_div_ps rn_emu_div
 #define _mm512_castps_si512 rn_emu_castps_si512

@@ -122,7 +122,18 @@ void rn_quantize_planes__avx512_emulated(const float *src, size_t plane, int c, 
                                          uint8_t *dst);
 static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
                                                rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
-                                               rn_quantize_planes__c, NULL, NULL};
+                                               rn_quantize_planes__c, NULL, NULL, 0};
+/* The AVX-512 VNNI path's integer Winograd (8-row GEMM) on stand-ins, beside the portable
+ * direct kernel: the driver with its rows on any CPU. */
+void rn_qs16_gemm_8x32__avx512vnni_emulated(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
+void rn_qwino_in_5x5__avx512vnni_emulated(const uint8_t *const *d, int cin, int16_t *v, size_t step);
+void rn_qwino_out_3x3__avx512vnni_emulated(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                                           const rn_qgemm_params *p, uint8_t *const *out);
+static const rn_qkernel_config vnni_wino_emulated = {RN_QPATH_C, "c, avx512vnni Winograd (emulated)", 4, 8, -128, 127,
+                                                     rn_qs8_gemm_4x8__c, NULL, rn_qs16_gemm_8x32__avx512vnni_emulated,
+                                                     NULL, NULL, NULL, rn_quantize_planes__c,
+                                                     rn_qwino_in_5x5__avx512vnni_emulated,
+                                                     rn_qwino_out_3x3__avx512vnni_emulated, 8};
 #endif
 
 static int run_model(const char *path, const rn_qkernel_config *qk, float logits[N_PHOTOS][RESNET_NUM_CLASSES],
@@ -359,7 +370,7 @@ done:
     free(in); free(ws); free(bias); free(wq);
 }
 
-/* Every int8 path this CPU has, the emulated AMX one, and copies of those with F(3x3)
+/* Every int8 path this CPU has, the emulated AMX one and VNNI Winograd, and copies of those with F(3x3)
  * Winograd kernels that lack them, so that F(2x2) runs on the shapes F(3x3) takes. */
 static int driver_paths(const rn_qkernel_config **out) {
     const rn_qpath paths[] = {RN_QPATH_C, RN_QPATH_AVX2, RN_QPATH_AVXVNNI, RN_QPATH_AVX512VNNI, RN_QPATH_AMX};
@@ -370,7 +381,7 @@ static int driver_paths(const rn_qkernel_config **out) {
         const rn_qkernel_config *qk = rn_qkernels_select(paths[i]);
         if (!qk) continue;
         out[n++] = qk;
-        if (qk->win3 && n2 < 2) {
+        if (qk->win3 && qk->win && n2 < 2) {
             f2[n2] = *qk;
             f2[n2].win3 = NULL;
             f2[n2].wout3 = NULL;
@@ -381,6 +392,7 @@ static int driver_paths(const rn_qkernel_config **out) {
     }
 #if defined(RN_HAVE_X86)
     out[n++] = &amx_emulated;
+    out[n++] = &vnni_wino_emulated;
 #endif
     return n;
 }

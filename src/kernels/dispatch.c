@@ -158,22 +158,25 @@ const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
 static const rn_qkernel_config qconfig_c = {RN_QPATH_C, "c", 4, 8, -128, 127, rn_qs8_gemm_4x8__c, NULL,
                                             rn_qs16_gemm_2x32__c, rn_qwino_in_4x4__c,
                                             rn_qwino_out_2x2__c, NULL, rn_quantize_planes__c,
-                                            rn_qwino_in_5x5__c, rn_qwino_out_3x3__c};
+                                            rn_qwino_in_5x5__c, rn_qwino_out_3x3__c, 2};
 #if defined(RN_HAVE_X86)
 static const rn_qkernel_config qconfig_avx2 = {RN_QPATH_AVX2, "avx2", 4, 16, -64, 63, rn_qs8_gemm_4x16__avx2,
                                                rn_qpeak_gops__avx2, rn_qs16_gemm_2x32__avx2,
                                                rn_qwino_in_4x4__avx2, rn_qwino_out_2x2__avx2,
                                                rn_qs8_gemm_a7_4x16__avx2, rn_quantize_planes__avx2,
-                                               rn_qwino_in_5x5__avx2, rn_qwino_out_3x3__avx2};
+                                               rn_qwino_in_5x5__avx2, rn_qwino_out_3x3__avx2, 2};
 static const rn_qkernel_config qconfig_avxvnni = {RN_QPATH_AVXVNNI, "avxvnni", 6, 16, -128, 127,
                                                   rn_qs8_gemm_6x16__avxvnni, rn_qpeak_gops__avxvnni, NULL, NULL, NULL, NULL,
-                                                  rn_quantize_planes__avx2, NULL, NULL};
+                                                  rn_quantize_planes__avx2, NULL, NULL, 0};
+/* AVX-512 VNNI's integer Winograd is F(3x3) alone (ops/qwinograd.c says why), on 8 rows. */
 static const rn_qkernel_config qconfig_avx512vnni = {RN_QPATH_AVX512VNNI, "avx512vnni", 12, 32, -128, 127,
-                                                     rn_qs8_gemm_12x32__avx512vnni, rn_qpeak_gops__avx512vnni, NULL, NULL, NULL, NULL,
-                                                     rn_quantize_planes__avx512, NULL, NULL};
+                                                     rn_qs8_gemm_12x32__avx512vnni, rn_qpeak_gops__avx512vnni,
+                                                     rn_qs16_gemm_8x32__avx512vnni, NULL, NULL, NULL,
+                                                     rn_quantize_planes__avx512, rn_qwino_in_5x5__avx512vnni,
+                                                     rn_qwino_out_3x3__avx512vnni, 8};
 /* No peak probe for the tiles yet (none of our machines has them to measure it on). */
 static const rn_qkernel_config qconfig_amx = {RN_QPATH_AMX, "amx-int8", 12, 32, -128, 127, rn_qs8_gemm_12x32__amx,
-                                              NULL, NULL, NULL, NULL, NULL, rn_quantize_planes__avx512, NULL, NULL};
+                                              NULL, NULL, NULL, NULL, NULL, rn_quantize_planes__avx512, NULL, NULL, 0};
 #endif
 
 const rn_qkernel_config *rn_qkernels_select(rn_qpath which) {

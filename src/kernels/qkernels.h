@@ -77,7 +77,7 @@ typedef enum rn_qpath {
  *   arithmetic shift by 2) or 36 (m = 3: the shift, then times RN_QW_INV9 modulo 2^32). From
  *   the driver's M, Y' is exactly s times the direct convolution's sum and both are exact
  *   divisions; the kernels compute those steps whatever M holds. */
-enum { RN_QW_MR = 2, RN_QW_NR = 32 };
+enum { RN_QW_MR = 8, RN_QW_NR = 32 }; /* RN_QW_MR: the most rows of any path's gemm */
 /* 9 * RN_QW_INV9 = 1 modulo 2^32: a multiple of 9 times it is its ninth, exactly */
 #define RN_QW_INV9 0x38E38E39u
 typedef void (*rn_qwino_gemm_fn)(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
@@ -129,6 +129,7 @@ typedef struct rn_qkernel_config {
     rn_quantize_planes_fn quantize; /* NULL: rn_quantize_planes__c */
     rn_qwino_in_fn win3;            /* F(3x3,3x3), where its 1.44x fewer products than F(2x2)'s */
     rn_qwino_out_fn wout3;          /* pay for its transforms; NULL elsewhere */
+    int wmr;                        /* wgemm's rows (at most RN_QW_MR) */
 } rn_qkernel_config;
 
 /* The config for a path (AUTO = the best this CPU has), or NULL if this CPU lacks it.
@@ -163,6 +164,10 @@ void rn_qs8_gemm_12x32__amx(int mr, int ks, int kc, const uint8_t *const *a, con
                             const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
 void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
+void rn_qs16_gemm_8x32__avx512vnni(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
+void rn_qwino_in_5x5__avx512vnni(const uint8_t *const *d, int cin, int16_t *v, size_t step);
+void rn_qwino_out_3x3__avx512vnni(const int32_t *m, size_t ldm, const float *scale, const float *bias,
+                                  const rn_qgemm_params *p, uint8_t *const *out);
 void rn_qwino_in_4x4__c(const uint8_t *const *d, int cin, int16_t *v, size_t step);
 void rn_qwino_in_4x4__avx2(const uint8_t *const *d, int cin, int16_t *v, size_t step);
 void rn_qwino_in_5x5__c(const uint8_t *const *d, int cin, int16_t *v, size_t step);

@@ -1,7 +1,8 @@
 /* qwinograd.c - the int8 3x3 stride-1 convolution as an exact integer Winograd, on the paths
- * whose kernel config has the s16 kernels (qkernels.h: AVX2, where s16 pairs multiply at the
- * u8 x s8 rate, and C). The VNNI paths stay direct: there s16 multiplies at half u8's rate
- * (docs/performance.md has F(3x3) measured on them).
+ * whose kernel config has the s16 kernels (qkernels.h): AVX2 and C, F(2x2) and F(3x3), where
+ * s16 pairs multiply at the u8 x s8 rate; AVX-512 VNNI, F(3x3) only, where s16 multiplies at
+ * half u8's rate and only F(3x3)'s 3.24x fewer products pay (docs/performance.md). AVX-VNNI
+ * and AMX stay direct.
  *
  * Y = A^T [(G g G^T) (.) (B^T d B)] A over t x t input tiles d giving m x m outputs, t = m + 2.
  * Nothing is rounded before the store, which requantizes the direct convolution's int32 sum
@@ -35,7 +36,10 @@
  *
  * Work (qw_task): a block of tiles against a range of RN_QW_NR-column panels, each task doing its
  * own input transforms (a layer-wide V written by both threads and read back from L3 cost
- * more than the products saved: layer1's V is 1.6 MB). */
+ * more than the products saved: layer1's V is 1.6 MB). Small blocks, about 4 a thread, before
+ * the panels are split (RN_PLAN_SMALL_BLOCKS): a block split by panels is transformed once per
+ * task. On the AVX-512 VNNI path (Zen 5, 2 threads) that took ResNet-50's pass at batch 8 from
+ * 41.6 to 41.0 ms (3 rounds) and at batch 1 from 6.04 to 5.91 ms (4 rounds). */
 #include "ops/qwinograd.h"
 
 #include <stdlib.h>
@@ -46,9 +50,11 @@
 
 enum {
     QW_V_BYTES = 320 * 1024, /* a task's V at most: held in L2 (512 KB on Zen 3) beside a panel of U' */
-    QW_CHUNK = 8,            /* tiles whose products are in M at once: a multiple of RN_QW_MR */
+    QW_CHUNK = 8,            /* tiles whose products are in M at once: at least every wmr */
     QW_CH = 16,              /* channels transformed at once (the kernels' step) */
     QW_MAX_T2 = 25,          /* positions of the largest tile (5 x 5) */
+    QW_PAD = 64,             /* s16 between V's positions: unpadded, a task's rows of one tile
+                                fell 12 KB apart in every layer, all in one set of L1 */
 };
 
 int rn_qwino_applies(const rn_qkernel_config *qk, int cin, int cout, int k, int stride, int pad, int in_zero,
@@ -133,14 +139,14 @@ static void qw_task(void *ctx, int task, int thread) {
     const rn_qconv *q = c->q;
     const rn_qkernel_config *qk = q->qk;
     const int cin = c->cin, cout = c->cout, per_image = j->th * j->tw, block = j->plan.block;
-    const int mt = c->winograd, t = mt + 2, t2 = t * t, mr = RN_QW_MR;
+    const int mt = c->winograd, t = mt + 2, t2 = t * t, mr = qk->wmr;
     const rn_qwino_in_fn win = mt == 3 ? qk->win3 : qk->win;
     const rn_qwino_out_fn wout = mt == 3 ? qk->wout3 : qk->wout;
     int t0, count, p0, p1;
     rn_plan_task(&j->plan, task, &t0, &count, &p0, &p1);
     int32_t *m = (int32_t *)(void *)j->ex->scratch[thread];        /* [T][QW_CHUNK][NR] */
     int16_t *v = (int16_t *)(m + (size_t)t2 * QW_CHUNK * RN_QW_NR); /* [T][block][cin] */
-    const size_t vstep = (size_t)block * cin;
+    const size_t vstep = (size_t)block * cin + QW_PAD;
     size_t off[QW_MAX_T2]; /* a tile inside the image: its pixels' offsets from its first */
     for (int y = 0; y < t; y++)
         for (int x = 0; x < t; x++) off[y * t + x] = ((size_t)y * j->w + x) * cin;
@@ -189,8 +195,8 @@ void rn_qwino_forward(const rn_exec *ex, const rn_conv *c, const uint8_t *in, in
     const int mt = c->winograd, t2 = (mt + 2) * (mt + 2);
     qw_job j = {.ex = ex, .c = c, .in = in, .h = h, .w = w, .th = (h + mt - 1) / mt, .tw = (w + mt - 1) / mt, .out = out};
     j.tiles = n * j.th * j.tw;
-    const int most = QW_V_BYTES / (t2 * c->cin * (int)sizeof(int16_t)) / RN_QW_MR * RN_QW_MR;
-    j.plan = rn_plan_make(j.tiles, most, RN_QW_MR, c->cout / RN_QW_NR, rn_pool_threads(ex->pool), 0);
+    const int mr = c->q->qk->wmr, most = (QW_V_BYTES / t2 / (int)sizeof(int16_t) - QW_PAD) / c->cin / mr * mr;
+    j.plan = rn_plan_make(j.tiles, most, mr, c->cout / RN_QW_NR, rn_pool_threads(ex->pool), RN_PLAN_SMALL_BLOCKS);
     rn_pool_run(ex->pool, j.plan.tasks, qw_task, &j);
 }
 

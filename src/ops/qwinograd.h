@@ -13,7 +13,9 @@
  * int8. Layer4 at 7x7 is bound by its weights and loses (docs/int8.md).
  * F(3x3) up to 128 channels: layer1-2, where its result is within int32 whatever the 8-bit
  * weights (qwinograd.c). On layer3 it was faster too, but its U' (5.6x direct's bytes, 7 MB
- * more than F(2x2)'s there) takes max RSS over the memory bound: layer3 keeps F(2x2). */
+ * more than F(2x2)'s there) takes max RSS over the memory bound: layer3 keeps F(2x2) (AVX2, C)
+ * or runs direct (AVX-512 VNNI, which has no F(2x2): at half u8's rate its products would
+ * cost about what direct's do). */
 enum { RN_QW_MAX_CIN = 256, RN_QW3_MAX_CIN = 128 };
 
 /* Whether a convolution can run so, and how: 3 (F(3x3)), 2 (F(2x2)) or 0 (direct). It needs
