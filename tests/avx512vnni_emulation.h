@@ -123,11 +123,13 @@ static inline rn_emu_m512i rn_emu_mullo_epi32(rn_emu_m512i a, rn_emu_m512i b) {
     for (int i = 0; i < 16; i++) a.v[i] = (int32_t)((uint32_t)a.v[i] * (uint32_t)b.v[i]);
     return a;
 }
+/* counts past 31: 0 (slli), the sign everywhere (srai), as the instructions give */
 static inline rn_emu_m512i rn_emu_slli_epi32(rn_emu_m512i a, unsigned n) {
-    for (int i = 0; i < 16; i++) a.v[i] = (int32_t)((uint32_t)a.v[i] << n);
+    for (int i = 0; i < 16; i++) a.v[i] = n > 31 ? 0 : (int32_t)((uint32_t)a.v[i] << n);
     return a;
 }
 static inline rn_emu_m512i rn_emu_srai_epi32(rn_emu_m512i a, unsigned n) { /* arithmetic: the sign fills */
+    if (n > 31) n = 31;
     for (int i = 0; i < 16; i++) a.v[i] = a.v[i] < 0 ? ~(int32_t)(~(uint32_t)a.v[i] >> n) : (int32_t)((uint32_t)a.v[i] >> n);
     return a;
 }

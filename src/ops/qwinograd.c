@@ -127,12 +127,13 @@ typedef struct qw_job {
 } qw_job;
 
 /* One task: a block of tiles against a range of panels. The block's input transforms go
- * first, into the worker's scratch (V: T x block x cin s16, at most QW_V_BYTES, so that it
- * stays in L2 while every panel of the range reads it; a task sharing its block with another
- * when the panels are split transforms it again: cheap next to the products). The blocks are
- * as large as that allows because each one streams all of U' (3.6x direct's weight bytes for
- * F(2x2), 5.6x for F(3x3)). Then per panel, QW_CHUNK tiles at a time: the T GEMMs into M
- * (T x QW_CHUNK x 32 int32, at most 25 KB, in L1) and each tile's output transform and store. */
+ * first, into the worker's scratch (V: T positions of block x cin s16, QW_PAD apart, at most
+ * QW_V_BYTES, so that it stays in L2 while every panel of the range reads it; a task sharing
+ * its block with another when the panels are split transforms it again). Each block streams
+ * all of its panels' U' (3.6x direct's weight bytes for F(2x2), 5.6x for F(3x3)), so blocks
+ * are as large as that allows on one thread; on more, about 4 a thread (rn_qwino_forward).
+ * Then per panel, QW_CHUNK tiles at a time: the T GEMMs into M (T x QW_CHUNK x 32 int32, at
+ * most 25 KB, in L1) and each tile's output transform and store. */
 static void qw_task(void *ctx, int task, int thread) {
     const qw_job *j = ctx;
     const rn_conv *c = j->c;
@@ -145,7 +146,7 @@ static void qw_task(void *ctx, int task, int thread) {
     int t0, count, p0, p1;
     rn_plan_task(&j->plan, task, &t0, &count, &p0, &p1);
     int32_t *m = (int32_t *)(void *)j->ex->scratch[thread];        /* [T][QW_CHUNK][NR] */
-    int16_t *v = (int16_t *)(m + (size_t)t2 * QW_CHUNK * RN_QW_NR); /* [T][block][cin] */
+    int16_t *v = (int16_t *)(m + (size_t)t2 * QW_CHUNK * RN_QW_NR); /* [T][block][cin], padded */
     const size_t vstep = (size_t)block * cin + QW_PAD;
     size_t off[QW_MAX_T2]; /* a tile inside the image: its pixels' offsets from its first */
     for (int y = 0; y < t; y++)

@@ -96,21 +96,21 @@ void rn_qwino_out_3x3__avx512vnni(const int32_t *m, size_t ldm, const float *sca
     const __m512i inv9 = _mm512_set1_epi32((int32_t)RN_QW_INV9);
     for (int h = 0; h < RN_QW_NR / 16; h++) { /* 16 channels at a time */
         __m512i r[3][5];
-        #pragma GCC unroll 5
+#pragma GCC unroll 5
         for (int x = 0; x < 5; x++) {
             __m512i col[5], t[3];
-            #pragma GCC unroll 5
+#pragma GCC unroll 5
             for (int y = 0; y < 5; y++) col[y] = _mm512_loadu_si512((const void *)(m + (size_t)(y * 5 + x) * ldm + 16 * h));
             at5(col, t);
-            #pragma GCC unroll 5
+#pragma GCC unroll 3
             for (int y = 0; y < 3; y++) r[y][x] = t[y];
         }
         const __m512 sc = _mm512_loadu_ps(scale + 16 * h), bi = _mm512_loadu_ps(bias + 16 * h);
-        #pragma GCC unroll 5
+#pragma GCC unroll 3
         for (int y = 0; y < 3; y++) {
             __m512i t[3];
             at5(r[y], t);
-            #pragma GCC unroll 5
+#pragma GCC unroll 3
             for (int x = 0; x < 3; x++) {
                 uint8_t *o = out[y * 3 + x];
                 if (!o) continue;
