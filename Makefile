@@ -170,7 +170,7 @@ AMX_EMU_DEPS = tests/amx_emulation.h tests/avx512vnni_emulation.h tests/avx512_e
 $(BUILD)/tests/amx_bf16_emulated.o: src/kernels/x86/bf16gemm_12x32_amx.c $(AMX_EMU_DEPS) src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/amx_emulation.h -c $< -o $@
-$(BUILD)/tests/amx_int8_emulated.o: src/kernels/x86/qgemm_12x32_amx.c $(AMX_EMU_DEPS) src/kernels/x86/qstore_avx512.inc src/kernels/qkernels.h
+$(BUILD)/tests/amx_int8_emulated.o: src/kernels/x86/qgemm_32x32_amx.c $(AMX_EMU_DEPS) src/kernels/x86/qstore_avx512.inc src/kernels/qkernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -include tests/amx_emulation.h -c $< -o $@
 TEST_EXTRA_test_bf16 = $(BUILD)/tests/avx512bf16_emulated.o $(EMU512) $(BUILD)/tests/amx_bf16_emulated.o

@@ -3,7 +3,7 @@
  * packed panels with their stride, the depth tail, the epilogue) is tested on CPUs without AMX.
  *
  * Force-included (-include) when compiling src/kernels/x86/bf16gemm_12x32_amx.c and
- * qgemm_12x32_amx.c for the tests only, after the AVX-512 stand-ins their epilogues need
+ * qgemm_32x32_amx.c for the tests only, after the AVX-512 stand-ins their epilogues need
  * (avx512vnni_emulation.h, which brings avx512_emulation.h). A thread's 8 tiles of 16 rows x 64
  * bytes and its configuration, as Intel's pseudo-code defines the instructions:
  * - ldtilecfg checks the palette-1 layout as the CPU does (rows <= 16, colsb <= 64, zero or
@@ -145,6 +145,6 @@ static inline void rn_emu_tile_dpbusd(int c, int a, int b) {
 #define _tile_dpbf16ps(c, a, b) rn_emu_tile_dpbf16ps(c, a, b)
 #define _tile_dpbusd(c, a, b) rn_emu_tile_dpbusd(c, a, b)
 #define rn_bf16_gemm_12x32__amx rn_bf16_gemm_12x32__amx_emulated
-#define rn_qs8_gemm_12x32__amx rn_qs8_gemm_12x32__amx_emulated
+#define rn_qs8_gemm_32x32__amx rn_qs8_gemm_32x32__amx_emulated
 
 #endif

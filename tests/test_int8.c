@@ -116,12 +116,12 @@ static void test_quantize_deterministic(void) {
 
 #if defined(RN_HAVE_X86)
 /* Built only for the tests (Makefile): AMX-INT8 on tests/amx_emulation.h's tiles. */
-void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+void rn_qs8_gemm_32x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                      size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_quantize_planes__avx512_emulated(const float *src, size_t plane, int c, int n, float scale, float zero,
                                          uint8_t *dst);
-static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
-                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
+static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 32, 32, -128, 127,
+                                               rn_qs8_gemm_32x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
                                                rn_quantize_planes__c, NULL, NULL, 0};
 /* The AVX-512 VNNI path's integer Winograd (8-row GEMM) on stand-ins, beside the portable
  * direct kernel: the driver with its rows on any CPU. */

@@ -43,10 +43,10 @@ static const rn_qkernel_config avxvnni_emulated = {RN_QPATH_AVXVNNI, "avxvnni (e
                                                    rn_qs8_gemm_6x16__avxvnni_emulated, NULL, NULL, NULL, NULL, NULL,
                                                    rn_quantize_planes__c, NULL, NULL, 0};
 /* AMX-INT8 on tests/amx_emulation.h's tiles (its store on the AVX-512 stand-ins). */
-void rn_qs8_gemm_12x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
+void rn_qs8_gemm_32x32__amx_emulated(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                      size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
-static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 12, 32, -128, 127,
-                                               rn_qs8_gemm_12x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
+static const rn_qkernel_config amx_emulated = {RN_QPATH_AMX, "amx-int8 (emulated)", 32, 32, -128, 127,
+                                               rn_qs8_gemm_32x32__amx_emulated, NULL, NULL, NULL, NULL, NULL,
                                                rn_quantize_planes__c, NULL, NULL, 0};
 #endif
 

@@ -175,7 +175,7 @@ static const rn_qkernel_config qconfig_avx512vnni = {RN_QPATH_AVX512VNNI, "avx51
                                                      rn_quantize_planes__avx512, rn_qwino_in_5x5__avx512vnni,
                                                      rn_qwino_out_3x3__avx512vnni, 8};
 /* No peak probe for the tiles yet (none of our machines has them to measure it on). */
-static const rn_qkernel_config qconfig_amx = {RN_QPATH_AMX, "amx-int8", 12, 32, -128, 127, rn_qs8_gemm_12x32__amx,
+static const rn_qkernel_config qconfig_amx = {RN_QPATH_AMX, "amx-int8", 32, 32, -128, 127, rn_qs8_gemm_32x32__amx,
                                               NULL, NULL, NULL, NULL, NULL, rn_quantize_planes__avx512, NULL, NULL, 0};
 #endif
 

@@ -160,7 +160,7 @@ void rn_qs8_gemm_6x16__avxvnni(int mr, int ks, int kc, const uint8_t *const *a, 
 void rn_qs8_gemm_12x32__avx512vnni(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c,
                                    size_t ldc, const uint8_t *res, size_t ldr, const rn_qgemm_params *p,
                                    int flags);
-void rn_qs8_gemm_12x32__amx(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
+void rn_qs8_gemm_32x32__amx(int mr, int ks, int kc, const uint8_t *const *a, const void *w, void *c, size_t ldc,
                             const uint8_t *res, size_t ldr, const rn_qgemm_params *p, int flags);
 void rn_qs16_gemm_2x32__c(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);
 void rn_qs16_gemm_2x32__avx2(int mr, int kc, const int16_t *a, size_t lda, const int16_t *b, int32_t *m);

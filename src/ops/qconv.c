@@ -19,8 +19,9 @@
 #include "ops/plan.h"
 #include "ops/qwinograd.h"
 
-/* QMB: a multiple of every MR (4, 6, 12). QMAX_TAPS: a tile's taps (kh*kw, or a window
- * convolution's kh: 16 takes every square window that im2col's 256-byte patches took).
+/* QMB: the most rows of a block, a multiple of every MR but AMX's (4, 6, 12; AMX's 32-row
+ * tiles make blocks of 96). QMAX_TAPS: a tile's taps (kh*kw, or a window convolution's kh:
+ * 16 takes every square window that im2col's 256-byte patches took).
  * QMAX_PATCH: a window convolution's kh x kp bytes a row, QMB rows of which fit a worker's
  * scratch (rn_conv_scratch_floats: 368 KB) */
 enum { QMB = 120, QMAX_TAPS = 16, QMAX_CIN = 2048, QMAX_PATCH = 512 };

@@ -8,7 +8,7 @@
  * sets are gathered 64 bytes a row into a buffer. C starts from the bias (a tile loaded with
  * stride 0: every row the same 16 floats) or from C itself; the residual and ReLU are added
  * with AVX-512 after the tiles are stored. Only mr rows are configured: rows past mr are
- * neither computed nor read. Only this file (and qgemm_12x32_amx.c) is compiled with the AMX
+ * neither computed nor read. Only this file (and qgemm_32x32_amx.c) is compiled with the AMX
  * flags (Makefile); it is called only after dispatch.c has checked the CPU and obtained the
  * tile state from the OS. */
 #include <immintrin.h>
