@@ -189,6 +189,17 @@ framing = [
     ("%00 in the query", b"POST /v1/classify?k=1%00x HTTP/1.1\r\n" + H + b"Content-Length: 0\r\n\r\n", 400),
     ("a folded header", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"X-A: 1\r\n  2\r\n\r\n", 400),
     ("a head over 16 KiB", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"X-A: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    # forms libmicrohttpd misreads (answered twice, or a body waited for forever): refused once
+    ("Content-Length with a space after it", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: 5 \r\n\r\nabcde", 400),
+    ("Content-Length 5, 5", b"POST /v1/classify HTTP/1.1\r\n" + H + b"Content-Length: 5, 5\r\n\r\nabcde", 400),
+    ("chunked with a tab after it", b"POST /v1/classify HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked\t\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", 400),
+    # thousands of arguments or fields in a head under 16 KiB exhaust libmicrohttpd's pool
+    ("4000 query arguments", b"GET /v2/health/live?" + b"&".join([b"a"] * 4000) + b" HTTP/1.1\r\n" + H + b"\r\n", 400),
+    ("2000 header fields", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"a: b\r\n" * 2000 + b"\r\n", 431),
+    ("HTTP/2.0 on the request line", b"GET /v2/health/live HTTP/2.0\r\n" + H + b"\r\n", 505),
+    ("the h2c preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+    ("a version that is not HTTP", b"GET /v2/health/live FOO/1.1\r\n" + H + b"\r\n", 400),
 ]
 for label, data, want in framing:
     t0 = time.time()
@@ -200,6 +211,10 @@ for label, data, want in framing:
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
 check("a good head still answered (200, Connection: close)", status(got) == 200 and responses(got) == 1 and
       b"onnection: close" in got, got[:300])
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked\r\n\r\n" +
+            b"%x\r\n" % len(PHOTO) + PHOTO + b"\r\n0\r\n\r\n", timeout=30)
+check("a chunked photo (\"  Chunked\": spaces before it, any case) answered 200 once",
+      status(got) == 200 and responses(got) == 1, got[:300])
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64]))
 check("and infer still answered after them", st == 200, (st, r))
 # ---- stderr: any client can make libmicrohttpd say something; a rate limit, a count -----------
@@ -222,8 +237,9 @@ check("60 clients gone mid-body: at most 10 stderr lines about them, each with a
       0 < len(lines) <= 10 and
       all(re.match(r"resnet: serve: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: 127\.0\.0\.1:\d+: ", l) for l in lines) and
       m and int(m.group(1)) > 0, (len(lines), lines[:2], m and m.group(0)))
-check("/metrics counts the guard's answers (431, 501)",
-      'code="431"} 1' in metrics and 'code="501"} 1' in metrics, re.findall(r'code="\d+"\} \d+', metrics))
+check("/metrics counts the guard's answers (431, 501, 505)",
+      'code="431"} 2' in metrics and 'code="501"} 1' in metrics and 'code="505"} 2' in metrics,
+      re.findall(r'code="\d+"\} \d+', metrics))
 
 rc, err = s.stop()
 check("SIGTERM after the hostile heads: exit 0", rc == 0, (rc, err[-500:]))
@@ -333,6 +349,20 @@ except OSError:
 x.close()
 check("a body trickled one byte per 0.5 s: closed after --request-timeout 3 (2.5 to 6 s)",
       got == b"" and 2.5 < time.time() - t0 < 6, (got[:200], time.time() - t0))
+# chunked bodies that trickle no body bytes (a chunk extension, size digits, a trailer): the
+# handler never runs for them, yet --request-timeout still cuts them
+socks = []
+for tail in (b"5;", b"0", b"1\r\na\r\n0\r\nX-T: "):
+    x = socket.socket()
+    x.connect(("127.0.0.1", s.port))
+    x.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + tail)
+    socks.append(x)
+t0 = time.time()
+closed = trickle(socks, 6, b"0")
+check("chunked bodies trickling an extension, size digits, a trailer: all closed by --request-timeout 3",
+      len(closed) == 3 and time.time() - t0 < 8, (sorted(closed), time.time() - t0))
+for x in socks:
+    x.close()
 same = connect_many(s.port, 20)
 for x in same:
     x.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")  # heads not finished
@@ -357,6 +387,33 @@ got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
 check("once they close, that address is served again", status(got) == 200, got[:200])
 rc, err = s.stop()
 check("SIGTERM: exit 0", rc == 0, (rc, err[-500:]))
+
+# 1024 heads waiting fill the guard's table: a new connection is answered 503 at once, not left
+# in the kernel's queue (each side needs about 1100 descriptors)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = 1024 + 300 + 64
+if hard != resource.RLIM_INFINITY and hard < want:
+    print("skip 1024 waiting heads: the descriptor limit is %d, under %d" % (hard, want))
+else:
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    s = Server("--max-per-client", "2000", "--request-timeout", "30")
+    waiting = connect_many(s.port, 1024 + 260)  # past the table and its 256 refused ones lingering
+    for x in waiting:
+        x.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(1)
+    t0 = time.time()
+    got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+    check("past 1024 heads waiting: a new connection answered 503 {\"error\"} at once (< 2 s)",
+          status(got) == 503 and "waiting" in (json_body(got) or {}).get("error", "") and time.time() - t0 < 2,
+          (got[:200], time.time() - t0))
+    for x in waiting:
+        x.close()
+    time.sleep(0.5)
+    got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    check("once they close, a request is answered 200", status(got) == 200, got[:200])
+    rc, err = s.stop()
+    check("SIGTERM: exit 0", rc == 0, (rc, err[-500:]))
 
 # ---- a budget for the bytes requests hold in flight ------------------------------------------
 # (2 MB: a request holds its body, for infer its JSON tree and photo files again, and the network's

@@ -24,6 +24,9 @@
 #endif
 
 #define PENDING_MAX 1024    /* connections waiting for their head, from all addresses */
+#define LINGER_MAX 256      /* past those, refused ones lingering (beyond: answered and closed) */
+#define CONNS_MAX (PENDING_MAX + LINGER_MAX)
+#define FIELDS_MAX 128      /* header fields of a head, and arguments of its query, at most */
 #define ACCEPT_REST_S 0.05  /* out of descriptors: how long the listening socket rests */
 #define ADDRS_MAX 4096      /* client addresses with a connection open, tracked at most */
 #define FD_TABLE 65536      /* accepted_at for descriptors below this */
@@ -87,11 +90,26 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
     const char *sp1 = memchr(buf, ' ', ll);
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', ll - (size_t)(sp1 + 1 - buf)) : NULL;
     if (!sp1 || !sp2 || sp2 == sp1 + 1 || sp1 == buf) return bad(why, why_size, 400, "a malformed request line");
-    for (const char *p = sp1 + 1; p + 2 < sp2; p++)
-        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+    int args = 0;
+    for (const char *p = sp1 + 1; p < sp2; p++) {
+        if (p + 2 < sp2 && p[0] == '%' && p[1] == '0' && p[2] == '0')
             return bad(why, why_size, 400, "%00 (a NUL byte) in the request's path or query");
+        args += *p == '?' || *p == '&';
+    }
+    /* libmicrohttpd keeps each argument and header field in a per-connection pool: thousands of
+     * them in a 16 KiB head exhaust it, and it then closes the connection without an answer */
+    if (args > FIELDS_MAX) return bad(why, why_size, 400, "more than 128 arguments in the query");
+    /* the version: libmicrohttpd answers others itself, in HTML */
+    const char *ver = sp2 + 1;
+    const size_t vl = ll - (size_t)(ver - buf);
+    if (!(vl == 8 && (memcmp(ver, "HTTP/1.1", 8) == 0 || memcmp(ver, "HTTP/1.0", 8) == 0))) {
+        if (vl == 8 && memcmp(ver, "HTTP/", 5) == 0 && ver[5] >= '0' && ver[5] <= '9' && ver[6] == '.' &&
+            ver[7] >= '0' && ver[7] <= '9')
+            return bad(why, why_size, 505, "HTTP version not supported (HTTP/1.1 and HTTP/1.0 only)");
+        return bad(why, why_size, 400, "a malformed request line (the version is not HTTP/1.1 or HTTP/1.0)");
+    }
     /* the header fields: framing (Content-Length, Transfer-Encoding) checked as RFC 9112 6 says */
-    int cls = 0, tes = 0, chunked = 0;
+    int cls = 0, tes = 0, chunked = 0, fields = 0;
     uint64_t cl = 0;
     for (pos = (size_t)(nl - buf) + 1; pos < end;) {
         const char *l = buf + pos, *e = memchr(l, '\n', end - pos);
@@ -99,6 +117,7 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
         pos += n + 1;
         if (n && l[n - 1] == '\r') n--;
         if (n == 0) break; /* the blank line */
+        if (++fields > FIELDS_MAX) return bad(why, why_size, 431, "more than 128 header fields");
         if (l[0] == ' ' || l[0] == '\t') return bad(why, why_size, 400, "a folded header line (obsolete line folding)");
         const char *colon = memchr(l, ':', n);
         if (!colon || colon == l) return bad(why, why_size, 400, "a header line without a name and a colon");
@@ -114,31 +133,31 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
             const unsigned char c = (unsigned char)v[i];
             if ((c < 0x20 && c != '\t') || c == 0x7f) return bad(why, why_size, 400, "a control byte in a header value");
         }
+        /* The framing fields' values exactly as libmicrohttpd 0.9.75 reads them: it skips the
+         * spaces before a value but keeps those after it, and takes no list, so "5 ", "5, 5"
+         * or "chunked " (which RFC 9110 allows) would be misread there: answered twice, or a
+         * body waited for that never ends. They are refused here instead, once. */
+        const size_t raw = vn;
         trim(&v, &vn);
+        const int trailing = v + vn != colon + 1 + raw;
         if (name_is(l, nn, "content-length")) {
-            /* a list ("5, 5") is one value said again; each must be the same digits */
+            uint64_t x = 0;
             size_t i = 0;
-            do {
-                while (i < vn && (v[i] == ' ' || v[i] == '\t')) i++;
-                uint64_t x = 0;
-                size_t digits = 0;
-                int over = 0;
-                while (i < vn && v[i] >= '0' && v[i] <= '9') {
-                    if (x > (UINT64_MAX - 9) / 10) over = 1;
-                    else x = x * 10 + (uint64_t)(v[i] - '0');
-                    i++, digits++;
-                }
-                while (i < vn && (v[i] == ' ' || v[i] == '\t')) i++;
-                if (!digits || (i < vn && v[i] != ','))
-                    return bad(why, why_size, 400, "Content-Length is not a number of bytes (digits only)");
-                if (over) x = UINT64_MAX;
-                if (cls++ && x != cl) return bad(why, why_size, 400, "two different Content-Length values");
-                cl = x;
-            } while (i < vn && v[i++] == ',');
+            int over = 0;
+            for (; i < vn && v[i] >= '0' && v[i] <= '9'; i++) {
+                if (x > (UINT64_MAX - 9) / 10) over = 1;
+                else x = x * 10 + (uint64_t)(v[i] - '0');
+            }
+            if (!vn || i < vn || trailing)
+                return bad(why, why_size, 400, "Content-Length is not a number of bytes (digits only, nothing after them)");
+            if (over) x = UINT64_MAX;
+            if (cls++ && x != cl) return bad(why, why_size, 400, "two different Content-Length values");
+            cl = x;
         } else if (name_is(l, nn, "transfer-encoding")) {
             if (tes++) return bad(why, why_size, 400, "more than one Transfer-Encoding header");
             if (!name_is(v, vn, "chunked"))
                 return bad(why, why_size, 501, "Transfer-Encoding: only chunked is supported");
+            if (trailing) return bad(why, why_size, 400, "Transfer-Encoding: chunked with spaces after it");
             chunked = 1;
         }
     }
@@ -232,24 +251,29 @@ static const char *reason(int code) {
     case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
     default: return "Service Unavailable";
     }
 }
 
-/* One answer, then the connection is only drained until it closes (closing it with unread
- * bytes would reset it, and the client could lose the answer). msg is ours: no client bytes. */
-static void refuse(serve_guard *g, conn *c, int code, const char *msg) {
-    if (code) {
-        char body[300], out[600];
-        const int bn = snprintf(body, sizeof body, "{\"error\": \"%s\"}\n", msg);
-        const int n = snprintf(out, sizeof out,
-                               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                               "Connection: close\r\n\r\n%s", code, reason(code), bn, body);
-        if (send(c->fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-            /* the client is gone or not reading: nothing more to do */
-        }
+/* The one answer of a refused connection, without waiting; msg is ours: no client bytes. */
+static void answer(int fd, int code, const char *msg) {
+    char body[300], out[600];
+    const int bn = snprintf(body, sizeof body, "{\"error\": \"%s\"}\n", msg);
+    const int n = snprintf(out, sizeof out,
+                           "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                           "Connection: close\r\n\r\n%s", code, reason(code), bn, body);
+    if (send(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* the client is gone or not reading: nothing more to do */
     }
-    shutdown(c->fd, SHUT_WR);
+    shutdown(fd, SHUT_WR);
+}
+
+/* One answer, then the connection is only drained until it closes (closing it with unread
+ * bytes would reset it, and the client could lose the answer). */
+static void refuse(serve_guard *g, conn *c, int code, const char *msg) {
+    if (code) answer(c->fd, code, msg);
+    else shutdown(c->fd, SHUT_WR);
     c->refused = 1;
     c->t0 = now_s() + LINGER_S;
     if (g->o.refused) g->o.refused(g->o.ctx, code);
@@ -270,10 +294,17 @@ static void conn_close(serve_guard *g, int i) {
 static void on_accept(serve_guard *g, int fd, const struct sockaddr_storage *ss, socklen_t alen) {
     conn c = {.fd = fd, .addr = *ss, .alen = alen, .t0 = now_s()};
     c.last = c.t0;
-    if (g->nc == PENDING_MAX) {
+    static const char waiting[] = "too many connections waiting: try again later";
+    if (g->nc >= PENDING_MAX) {
+        if (g->nc == CONNS_MAX) { /* no room to linger either: answered and closed at once */
+            answer(fd, 503, waiting);
+            close(fd);
+            if (g->o.refused) g->o.refused(g->o.ctx, 503);
+            return;
+        }
         c.avail = -1; /* not counted */
         g->c[g->nc++] = c;
-        refuse(g, &g->c[g->nc - 1], 503, "too many connections waiting: try again later");
+        refuse(g, &g->c[g->nc - 1], 503, waiting);
         return;
     }
     pthread_mutex_lock(&g->mu);
@@ -356,8 +387,8 @@ static int look(serve_guard *g, int i, int revents) {
 
 static void *guard_main(void *arg) {
     serve_guard *g = arg;
-    struct pollfd *p = malloc((PENDING_MAX + 2) * sizeof *p);
-    int *which = malloc((PENDING_MAX + 2) * sizeof *which);
+    struct pollfd *p = malloc((CONNS_MAX + 2) * sizeof *p);
+    int *which = malloc((CONNS_MAX + 2) * sizeof *which);
     if (!p || !which) {
         free(p);
         free(which);
@@ -367,7 +398,7 @@ static void *guard_main(void *arg) {
         int np = 0, partial = 0;
         p[np] = (struct pollfd){.fd = g->wake[0], .events = POLLIN};
         which[np++] = -2;
-        if (g->nc < PENDING_MAX && now_s() >= g->accept_after) {
+        if (now_s() >= g->accept_after) { /* past PENDING_MAX, new ones are answered 503 */
             p[np] = (struct pollfd){.fd = g->o.listen_fd, .events = POLLIN};
             which[np++] = -1;
         }
@@ -390,7 +421,7 @@ static void *guard_main(void *arg) {
         free(rev);
         for (int k = 0; k < np; k++) {
             if (which[k] != -1 || !(p[k].revents & POLLIN)) continue;
-            for (int n = 0; n < 64 && g->nc < PENDING_MAX; n++) {
+            for (int n = 0; n < 64; n++) {
                 struct sockaddr_storage ss;
                 socklen_t alen = sizeof ss;
                 const int fd = accept(g->o.listen_fd, (struct sockaddr *)&ss, &alen);
@@ -402,8 +433,9 @@ static void *guard_main(void *arg) {
                         g->accept_after = now_s() + ACCEPT_REST_S;
                     break;
                 }
+                const int before = g->nc;
                 on_accept(g, fd, &ss, alen);
-                look(g, g->nc - 1, 0); /* most heads come in one packet with the connection */
+                if (g->nc > before) look(g, g->nc - 1, 0); /* most heads come in one packet with the connection */
             }
         }
     }
@@ -419,7 +451,7 @@ serve_guard *serve_guard_start(const serve_guard_options *o) {
     g->wake[0] = g->wake[1] = -1;
     g->addrs = calloc(ADDRS_MAX, sizeof *g->addrs);
     g->accepted_at = calloc(FD_TABLE, sizeof *g->accepted_at);
-    g->c = calloc(PENDING_MAX, sizeof *g->c);
+    g->c = calloc(CONNS_MAX, sizeof *g->c);
     const int fl = fcntl(o->listen_fd, F_GETFL);
     if (!g->addrs || !g->accepted_at || !g->c || pipe(g->wake) != 0 || fl < 0 ||
         fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0 || pthread_mutex_init(&g->mu, NULL) != 0) {

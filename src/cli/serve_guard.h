@@ -6,7 +6,9 @@
  * holds each connection until its request head is in (by peeking, so the bytes stay for
  * libmicrohttpd), checks the head's framing as RFC 9112 asks and hands good connections to
  * libmicrohttpd; a bad head gets one answer with a JSON body ({"error": "..."}) and is closed.
- * It also keeps the per-client-address connection limit and the head's deadline. Every answer
+ * It also refuses what libmicrohttpd would answer in HTML or not at all: a version other than
+ * HTTP/1.x, more header fields or query arguments than its memory pool holds. And it keeps
+ * the per-client-address connection limit and the head's deadline. Every answer
  * says "Connection: close", so each request on a connection passes here.
  */
 #ifndef RN_SERVE_GUARD_H
@@ -19,7 +21,7 @@
 
 /* Checks a request head, the first len bytes a connection sent (all of them so far). Returns
  * 0 when the head is complete and good (*head_len its length, up to the blank line included),
- * 1 when more bytes are needed, or an HTTP status (400, 413, 431, 501) with *why filled in. A
+ * 1 when more bytes are needed, or an HTTP status (400, 413, 431, 501, 505) with *why filled in. A
  * Content-Length over max_body is 413. When the body is chunked and its first chunk-size line
  * is already there, that size is checked too. */
 int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t *head_len, char *why, size_t why_size);

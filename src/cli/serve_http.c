@@ -92,6 +92,7 @@ typedef struct server {
     int stop, draining;
     int in_flight;     /* requests begun (head in) and not yet completed */
     int arriving;      /* of those, the ones whose body is not in yet */
+    struct request *late; /* those, listed for cut_overdue (a request with no fd is not) */
     size_t held;       /* bytes held by requests in flight (bodies, decoded photos): --max-inflight-mb */
     double log_window; /* mhd_log's rate limit: this window's start, its lines, drops already said */
     int log_in_window;
@@ -112,7 +113,37 @@ typedef struct request {
     int arriving;     /* counted in sv->arriving */
     double t0;
     double deadline;  /* the whole request (head and body) in by then: --request-timeout */
+    int fd;           /* its connection's socket, while listed in sv->late (-1: not listed) */
+    int cut;          /* cut_overdue shut it: counted 408 there */
+    struct request *prev, *next;
 } request;
+
+/* The body has stopped arriving (it is in, or the connection ended): off sv->late (mu held). */
+static void unlist(server *sv, request *r) {
+    if (r->fd < 0) return;
+    if (r->prev) r->prev->next = r->next;
+    else sv->late = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    r->fd = -1;
+}
+
+/* Cuts the connections whose body is still arriving past its deadline. on_request checks the
+ * deadline as bytes come, but libmicrohttpd calls it only with body bytes: a chunked body
+ * trickling chunk extensions, size digits or trailers one byte at a time would never be cut
+ * (and --timeout is reset by every byte). shutdown() wakes the connection's thread, which
+ * ends the request; the socket stays open until then, and on_completed unlists it first. */
+static void cut_overdue(server *sv) {
+    const double t = now_s();
+    pthread_mutex_lock(&sv->mu);
+    for (request *r = sv->late; r; r = r->next)
+        if (!r->cut && t > r->deadline) {
+            r->cut = 1;
+            shutdown(r->fd, SHUT_RDWR);
+            serve_metrics_request(&sv->m, 408, t - r->t0);
+        }
+    pthread_mutex_unlock(&sv->mu);
+}
 
 static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
                              const char *body, size_t len) {
@@ -731,6 +762,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->t0 = now_s();
+        r->fd = -1;
         const union MHD_ConnectionInfo *pi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         peer_name(pi ? pi->client_addr : NULL, log_peer, sizeof log_peer);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -741,6 +773,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&sv->mu);
         sv->in_flight++;
         sv->arriving++;
+        if (ci && ci->connect_fd >= 0) {
+            r->fd = ci->connect_fd;
+            r->next = sv->late;
+            if (sv->late) sv->late->prev = r;
+            sv->late = r;
+        }
         pthread_mutex_unlock(&sv->mu);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         const unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
@@ -762,7 +800,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * libmicrohttpd sends no answer queued before the body is in, so it is closed. */
         if (now_s() > r->deadline) {
             pthread_mutex_lock(&sv->mu);
-            serve_metrics_request(&sv->m, 408, now_s() - r->t0);
+            if (!r->cut) serve_metrics_request(&sv->m, 408, now_s() - r->t0);
+            r->cut = 1;
             pthread_mutex_unlock(&sv->mu);
             return MHD_NO;
         }
@@ -791,6 +830,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->arriving = 0;
         pthread_mutex_lock(&sv->mu);
         sv->arriving--;
+        unlist(sv, r);
         pthread_mutex_unlock(&sv->mu);
     }
     if (r->too_big) return error_reply(sv, c, r, 413, "the body is larger than --max-body");
@@ -806,6 +846,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!r) return;
     const int arriving = r->arriving;
     const size_t held = r->held;
+    pthread_mutex_lock(&sv->mu);
+    unlist(sv, r);
+    pthread_mutex_unlock(&sv->mu);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -980,7 +1023,10 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
                     ", /v1/classify, /metrics)\n", host, port);
     fflush(stderr);
     int sig = 0;
-    while (sigwait(&sigs, &sig) != 0) {
+    while (sig != SIGTERM && sig != SIGINT) { /* a look at the bodies' deadlines 4 times a second */
+        const struct timespec tick = {0, 250000000L};
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        cut_overdue(&sv);
     }
     /* stop accepting; cut the heads still arriving; answer what was received */
     pthread_mutex_lock(&sv.mu);
@@ -995,6 +1041,7 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
         const int received = sv.in_flight - sv.arriving, arriving = sv.arriving;
         pthread_mutex_unlock(&sv.mu);
         if (received == 0 && (arriving == 0 || now_s() >= cut_at)) break;
+        cut_overdue(&sv);
         const struct timespec tick = {0, 20000000L};
         const int again = sigtimedwait(&sigs, NULL, &tick);
         if (again == SIGTERM || again == SIGINT) {

@@ -2,7 +2,7 @@
  * (serve_metrics.h). */
 #include "cli/serve_metrics.h"
 
-static const int codes[SERVE_METRICS_CODES] = {200, 400, 404, 405, 408, 413, 431, 500, 501, 503};
+static const int codes[SERVE_METRICS_CODES] = {200, 400, 404, 405, 408, 413, 431, 500, 501, 503, 505};
 static const double latency_le[SERVE_METRICS_LATENCY] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 static const int batch_le[SERVE_METRICS_BATCH] = {1, 2, 4, 8, 16, 32, 64, 128};
 

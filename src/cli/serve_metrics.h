@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#define SERVE_METRICS_CODES 10  /* 200 400 404 405 408 413 431 500 501 503 */
+#define SERVE_METRICS_CODES 11  /* 200 400 404 405 408 413 431 500 501 503 505 */
 #define SERVE_METRICS_LATENCY 11 /* 5 ms .. 10 s */
 #define SERVE_METRICS_BATCH 8   /* 1 .. 128 images */
 
