@@ -230,6 +230,19 @@ assert rep["images"] == 2 and rep["skipped"] == 2, rep
 check "eval --json: a record per listed photo, in order (top-5 or error)" $? "rc=$rc $(cat "$tmp/py") $out"
 rm -f "$A/mix/labels.tsv"
 
+# eval: a labels.tsv that is no regular file is named as such, not waited on (a FIFO), read as
+# an empty list (a folder) or read without end (/dev/zero); a read error is not an end of file
+mkdir -p "$A/lt/285" && cp "$D/chelsea.png" "$A/lt/285/"
+mkfifo "$A/lt/labels.tsv"
+run timeout 20 "$BIN" eval "$A/lt";        expect_error "eval: labels.tsv a FIFO: refused, not waited on" "labels.tsv: not a regular file" 1
+rm "$A/lt/labels.tsv" && mkdir "$A/lt/labels.tsv"
+run "$BIN" eval "$A/lt";                   expect_error "eval: labels.tsv a folder: refused" "labels.tsv: is a directory" 1
+rmdir "$A/lt/labels.tsv" && ln -s /dev/zero "$A/lt/labels.tsv"
+run timeout 20 "$BIN" eval "$A/lt";        expect_error "eval: labels.tsv a link to /dev/zero: refused" "labels.tsv: not a regular file" 1
+rm "$A/lt/labels.tsv" && ln -s /proc/self/mem "$A/lt/labels.tsv" # a regular file whose read fails (EIO)
+run timeout 20 "$BIN" eval "$A/lt";        expect_error "eval: a read error in labels.tsv is said, not taken as its end" "labels.tsv: read failed" 1
+rm "$A/lt/labels.tsv"
+
 # ---- the man page and the bash completion cannot drift from the tool -------------------------
 # every command has a section; every option it accepts is in that section or the common ones
 section() { # command -> its .SS section of the man page (or a top-level section by name)

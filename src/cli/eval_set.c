@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/eval.h"
 #include "io/fileio.h"
@@ -249,8 +250,14 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
             rc = -1;
         }
     }
+    /* getline's -1 is also a read error: the rest of the list is unread, not absent */
+    const int read_failed = rc == 0 && ferror(f), e = errno;
     free(line);
     if (rc != 0) warnf(warn, ctx, tsv, "out of memory");
+    if (read_failed) {
+        warnf(warn, ctx, tsv, "read failed after line %d: %s", lineno, strerror(e));
+        rc = -1;
+    }
     return rc;
 }
 
@@ -314,17 +321,28 @@ int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_
     if (eval_set_check_dir(dir, warn, ctx) != 0) return -1;
     char *tsv = rn_path_join(dir, "labels.tsv");
     if (!tsv) return -1;
-    FILE *f = fopen(tsv, "r");
+    /* Opened as --weights and --labels are (rn_open_regular): a FIFO, a folder or a device
+     * named labels.tsv is refused, not waited on, read as empty or read without end. */
+    struct stat sb;
     int rc;
-    if (f) {
-        set->source = "labels.tsv";
-        rc = load_tsv(f, dir, tsv, cls, set, warn, ctx);
-        fclose(f);
-    } else if (errno == ENOENT) {
+    if (stat(tsv, &sb) != 0 && errno == ENOENT) {
         rc = load_folders(dir, cls, set, warn, ctx);
     } else {
-        warnf(warn, ctx, tsv, "%s", strerror(errno));
-        rc = -1;
+        resnet_error err;
+        const int fd = rn_open_regular(tsv, NULL, &err);
+        FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+        if (f) {
+            set->source = "labels.tsv";
+            rc = load_tsv(f, dir, tsv, cls, set, warn, ctx);
+            fclose(f);
+        } else {
+            if (fd >= 0) {
+                snprintf(err.message, sizeof err.message, "%s", strerror(errno));
+                close(fd);
+            }
+            warnf(warn, ctx, tsv, "%s", err.message);
+            rc = -1;
+        }
     }
     free(tsv);
     return rc;
