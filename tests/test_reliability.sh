@@ -126,6 +126,47 @@ run "$BIN" embed "$in/photos" -o "$out/notes.txt" --force
 [ "$rc" -eq 0 ] && [ "$(stat -c %s "$out/notes.txt")" -eq $((2 * 2048 * 4)) ]
 check "embed --force replaces a file of another kind" $? "rc=$rc, stderr: $err"
 
+# an output that is a symbolic link: refused, --force or not, the link and what it points to
+# untouched (the rename would have replaced the link; -o /dev/stdout as root, the system's);
+# an output in a folder reached through a link is written
+links_ok() { # name, link, target ("" for none), command...
+  local name=$1 link=$2 target=$3 sum=""
+  shift 3
+  [ -n "$target" ] && sum=$(sha256sum <"$target")
+  local to; to=$(readlink "$link")
+  run "$@"
+  [ "$rc" -eq 1 ] && [ -L "$link" ] && [ "$(readlink "$link")" = "$to" ] && { [ -z "$target" ] || [ "$(sha256sum <"$target")" = "$sum" ]; } &&
+    [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && printf '%s' "$err" | grep -qF "$link is a symbolic link (to $to)" &&
+    [ -z "$(temporaries)" ]
+  check "$name" $? "rc=$rc, stderr: $err; $(ls -l "$link")"
+}
+run "$BIN" embed "$in/photos" -o "$out/real.f32"
+ln -s real.f32 "$out/link.f32"
+links_ok "embed --force -o a symbolic link to a feature matrix: refused" "$out/link.f32" "$out/real.f32" \
+  "$BIN" embed --force "$in/photos" -o "$out/link.f32"
+ln -s /proc/self/fd/1 "$out/stdout.f32"
+links_ok "embed -o a symbolic link to /proc/self/fd/1, stdout a file: refused" "$out/stdout.f32" "" \
+  "$BIN" embed "$in/photos" -o "$out/stdout.f32"
+[ ! -s "$tmp/out" ]; check "  ... and nothing written through it" $? "$(wc -c <"$tmp/out") bytes on stdout"
+ln -s nowhere.npy "$out/dangling.npy"
+links_ok "embed -o a dangling symbolic link: refused, not replaced" "$out/dangling.npy" "" \
+  "$BIN" embed "$in/photos" -o "$out/dangling.npy"
+run "$BIN" eval "$in/set" --predictions "$out/p0.tsv"
+ln -s p0.tsv "$out/p-link.tsv" && ln -s p0.tsv "$out/r-link.html"
+links_ok "eval --predictions a symbolic link: refused" "$out/p-link.tsv" "$out/p0.tsv" \
+  "$BIN" eval "$in/set" --predictions "$out/p-link.tsv"
+links_ok "eval --report a symbolic link: refused" "$out/r-link.html" "$out/p0.tsv" \
+  "$BIN" eval --force "$in/set" --report "$out/r-link.html"
+links_ok "cam -o a symbolic link: refused" "$out/link.f32" "$out/real.f32" \
+  "$BIN" cam --force "$in/photos/a.png" -o "$out/link.f32"
+links_ok "quantize -o a symbolic link: refused" "$out/link.f32" "$out/real.f32" \
+  "$BIN" quantize --force "$in/photos" -o "$out/link.f32"
+mkdir -p "$tmp/real-dir" && ln -s "$tmp/real-dir" "$out/dir-link"
+run "$BIN" embed "$in/photos" -o "$out/dir-link/f.f32" && run "$BIN" embed "$in/photos" -o "$out/dir-link/f.f32"
+[ "$rc" -eq 0 ] && [ -f "$tmp/real-dir/f.f32" ] && [ ! -L "$tmp/real-dir/f.f32" ]
+check "embed -o a file in a folder reached through a symbolic link: written (twice)" $? "rc=$rc: $err"
+rm -f "$out/link.f32" "$out/real.f32" "$out/stdout.f32" "$out/dangling.npy" "$out/p-link.tsv" "$out/r-link.html" "$out/p0.tsv"
+
 # the outputs themselves, written twice (the second replaces the first), as references
 run "$BIN" embed "$in/photos" -o "$out/f.npy" && run "$BIN" embed "$in/photos" -o "$out/f.npy"
 [ "$rc" -eq 0 ] && cp "$out/f.npy" "$tmp/ref.npy"; check "embed -o f.npy twice" $? "rc=$rc: $err"

@@ -166,12 +166,28 @@ static void remove_stale(const char *dir, const char *base) {
     closedir(d);
 }
 
+/* Refuses path when it is itself a symbolic link (its folder may be reached through links):
+ * the rename would replace the link with a plain file, while the user meant the file it
+ * points to, and writing through it instead could reach any file (/dev/stdout as root). */
+static resnet_status refuse_link(const char *path, resnet_error *err) {
+    struct stat lb;
+    if (lstat(path, &lb) != 0 || !S_ISLNK(lb.st_mode)) return RESNET_OK;
+    char target[PATH_MAX], shown[256];
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    return rn_fail(err, RESNET_E_ARG,
+                   "%s is a symbolic link (to %s); refusing to replace it or to write through it: name the file itself",
+                   path, rn_printable(n > 0 ? target : "?", shown, sizeof shown));
+}
+
 resnet_status rn_atomic_open(rn_atomic_file *f, const char *path, resnet_error *err) {
     char eb[128];
     memset(f, 0, sizeof *f);
     f->fd = -1;
     f->slot = -1;
     if (!path || !*path) return rn_fail(err, RESNET_E_ARG, "no output file name");
+    resnet_status ls = refuse_link(path, err);
+    if (ls != RESNET_OK) return ls;
     char *dir, *base;
     if (split_path(path, &dir, &base) != 0) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     remove_stale(dir, base);
@@ -285,7 +301,8 @@ resnet_status rn_atomic_commit(rn_atomic_file *f, resnet_error *err) {
     }
     if (close_tmp(f, 1) != 0)
         s = rn_fail(err, RESNET_E_IO, "%s: write failed: %s", f->path, rn_errno_str(errno, eb, sizeof eb));
-    else if (rename(f->tmp, f->path) != 0)
+    /* checked again here: a link may have been made there while the file was written */
+    else if ((s = refuse_link(f->path, err)) == RESNET_OK && rename(f->tmp, f->path) != 0)
         s = rn_fail(err, RESNET_E_IO, "%s: cannot put the new file in place: %s", f->path,
                     rn_errno_str(errno, eb, sizeof eb));
     if (s != RESNET_OK) (void)unlink(f->tmp);
@@ -434,7 +451,7 @@ resnet_status rn_output_check(const char *out, rn_file_kind kind, int force, con
     if (!out || !*out) return rn_fail(err, RESNET_E_ARG, "no output file name");
     struct stat sb;
     if (stat(out, &sb) != 0) {
-        if (errno == ENOENT) return RESNET_OK; /* a new file (or a dangling link, replaced) */
+        if (errno == ENOENT) return refuse_link(out, err); /* a new file, unless a dangling link */
         return rn_fail(err, RESNET_E_IO, "%s: %s", out, rn_errno_str(errno, eb, sizeof eb));
     }
     const rn_file_id out_id = {sb.st_dev, sb.st_ino};
@@ -442,6 +459,9 @@ resnet_status rn_output_check(const char *out, rn_file_kind kind, int force, con
         if (rn_file_id_equal(&inputs[i], &out_id))
             return rn_fail(err, RESNET_E_ARG, "%s is one of this run's inputs; refusing to overwrite it (choose another output name)",
                            out);
+    /* only out's own name: a folder reached through a link is the user's choice */
+    resnet_status ls = refuse_link(out, err);
+    if (ls != RESNET_OK) return ls;
     if (!S_ISREG(sb.st_mode))
         return rn_fail(err, RESNET_E_ARG, "%s exists and is not a regular file; refusing to replace it", out);
     if (force || sb.st_size == 0) return RESNET_OK;

@@ -22,7 +22,9 @@ typedef struct rn_atomic_file {
     char *tmp;   /* the temporary name */
 } rn_atomic_file;
 
-/* Creates the temporary for path (after removing stale ones of dead processes). */
+/* Creates the temporary for path (after removing stale ones of dead processes). A path that
+ * is itself a symbolic link is refused (RESNET_E_ARG), here and again at commit: the rename
+ * would replace the link, not write the file it points to. */
 resnet_status rn_atomic_open(rn_atomic_file *f, const char *path, resnet_error *err);
 /* A stdio stream on the temporary (owned by f: closed by commit or abort). */
 FILE *rn_atomic_stdio(rn_atomic_file *f, resnet_error *err);
@@ -75,8 +77,9 @@ typedef enum rn_file_kind {
     RN_KIND_REPORT       /* eval/classify --report: an HTML page starting with RN_REPORT_HEADER */
 } rn_file_kind;
 
-/* Refuses (RESNET_E_ARG, one line) when out is one of the n input identities, is not a
- * regular file, or is an existing file of another kind (unless force). Nothing is written.
+/* Refuses (RESNET_E_ARG, one line) when out is one of the n input identities, is a symbolic
+ * link (dangling or not; a folder on the way may be one), is not a regular file, or is an
+ * existing file of another kind (unless force). Nothing is written.
  * what names the output's role in the message ("output", "--predictions file"). */
 resnet_status rn_output_check(const char *out, rn_file_kind kind, int force, const rn_file_id *inputs, size_t n,
                               resnet_error *err);
