@@ -201,6 +201,12 @@ mkdir -p "$A/nl" && cp "$D/coffee.png" "$A/nl/$(printf 'two\nlines.png')"
 run "$BIN" classify -k 1 "$A/nl"
 [ "$rc" -eq 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] && echo "$out" | grep -qF 'two\x0alines.png'
 check "a newline in a name cannot split the text output" $? "$out"
+mkdir -p "$A/tabs/967" && cp "$D/coffee.png" "$A/tabs/967/$(printf 'a\tb\nc.png')"
+run "$BIN" eval "$A/tabs" --predictions "$A/tabs.tsv"
+[ "$rc" -eq 0 ] && [ "$(wc -l <"$A/tabs.tsv")" -eq 2 ] && [ "$(sed -n 2p "$A/tabs.tsv" | awk -F'\t' '{print NF}')" -eq 5 ] &&
+  sed -n 2p "$A/tabs.tsv" | grep -q '^967/a\\x09b\\x0ac\.png'$'\t''967'$'\t''967'$'\t'
+check "eval --predictions: a tab or newline in a name is written \\x09, \\x0a (one line, five columns)" $? \
+  "rc=$rc $err $(cat -A "$A/tabs.tsv")"
 
 # embed --json and eval --json: one record per photo, in order
 run "$BIN" embed --json -o "$A/m.npy" "$A/mix/a.png" "$A/mix/b.jpg" "$A/mix/$name8"

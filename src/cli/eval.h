@@ -138,7 +138,8 @@ typedef struct eval_html_info {
 int eval_report_html(const char *path, const eval_run *r, const eval_tally *t, const eval_set *set,
                      const eval_html_info *info, const resnet_model *m, resnet_session *s);
 
-/* --predictions: one line per photo, the format of the reference's val1300.predictions.tsv. */
+/* --predictions: one line per photo, the format of the reference's val1300.predictions.tsv;
+ * the file name as cli_text writes it (\xHH for a tab, a newline...). */
 void eval_predictions_header(FILE *f);
 void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5);
 

@@ -206,7 +206,10 @@ void eval_report_json(FILE *f, const eval_run *r, const eval_tally *t, const eva
 void eval_predictions_header(FILE *f) { fputs(RN_PREDICTIONS_HEADER "\n", f); }
 
 void eval_predictions_line(FILE *f, const char *name, int label, const resnet_prediction *top5) {
-    fprintf(f, "%s\t%d\t%d\t%.6f\t%d", name, label, top5[0].index, top5[0].prob, top5[0].index);
+    /* as the text output writes names (\x09, \x0a...): a tab or newline in one would split
+     * the line or its columns */
+    cli_text(f, name);
+    fprintf(f, "\t%d\t%d\t%.6f\t%d", label, top5[0].index, top5[0].prob, top5[0].index);
     for (int k = 1; k < 5 && top5[k].index >= 0; k++) fprintf(f, ",%d", top5[k].index);
     fputc('\n', f);
 }
