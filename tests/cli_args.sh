@@ -121,6 +121,11 @@ done
 [ ! -e "$A/twice.npy" ] && [ ! -e "$A/twice.safetensors" ]; check "stdin named twice: nothing written" $? "$(ls "$A")"
 run "$BIN" cam -o "" "$D/chelsea.png"
 expect_error "cam -o '' is a usage error" "-o" 2
+run_in "$D/chelsea.png" "$BIN" quantize -o "$A/q-stdin.safetensors" -
+run "$BIN" quantize -o "$A/q-file.safetensors" "$D/chelsea.png"
+[ "$rc" -eq 0 ] && cmp -s "$A/q-stdin.safetensors" "$A/q-file.safetensors"
+check "quantize - calibrates on the photo from stdin (the file quantize FILE writes)" $? "rc=$rc $err"
+rm -f "$A/q-stdin.safetensors" "$A/q-file.safetensors"
 run_in "$D/coffee.png" "$BIN" embed --json -o "$A/s.npy" - "$D/chelsea.png"
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | head -n 1)" = '{"file": "-", "row": 0}' ]; check "embed - (stdin as a row)" $? "rc=$rc $out $err"
 run_in "$D/coffee.png" "$BIN" similar --no-cache -k 1 - "$A/one"

@@ -1,7 +1,8 @@
 /* quantize.c - `resnet quantize PHOTO|DIR... -o OUT`: post-training static quantization.
- * Runs the fp32 network over the calibration photos (walked as `classify DIR` does, decoded
- * beside the network by the library's runner, resnet_run_files) with the calibration's
- * observer on the session, then writes the int8 file (model/quantize.c; its layout is in model/weights.c). */
+ * Runs the fp32 network over the calibration photos (walked as `classify DIR` does, "-" from
+ * standard input, decoded beside the network by the library's runner through cli_run_photos)
+ * with the calibration's observer on the session, then writes the int8 file
+ * (model/quantize.c; its layout is in model/weights.c). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ typedef struct calib_run {
     cli_progress bar;
 } calib_run;
 
-static int on_photo(void *vctx, const resnet_file_result *r) {
+static int on_photo(void *vctx, const resnet_item_result *r) {
     calib_run *x = vctx;
     x->done++;
     if (r->status != RESNET_OK) {
@@ -46,8 +47,9 @@ const cli_command cli_quantize = {
     .name = "quantize", .run = cmd_quantize, .synopsis = "-o OUT.safetensors PHOTO|DIR...",
     .brief = "an int8 weight file, calibrated on photos (every command takes it)",
     .about = "Post-training static quantization: runs the fp32 network (--weights) over the\n"
-             "calibration photos (folders walked recursively, sorted), chooses every activation's\n"
-             "range, and writes an int8 safetensors file that every command takes with --weights.\n"
+             "calibration photos (folders walked recursively, sorted; - reads a photo from standard\n"
+             "input), chooses every activation's range, and writes an int8 safetensors file that\n"
+             "every command takes with --weights.\n"
              "The same photos give a byte-identical file.",
     .notes = "exit status: 0 written from every photo, 1 some photos unreadable (named on stderr;\n"
              "the file is written from the others) or nothing written, 2 usage error\n",
@@ -120,7 +122,8 @@ int cmd_quantize(int argc, char **argv) {
     rn_calib_attach(calib, s);
     calib_run x = {0};
     cli_progress_start(&x.bar, n, "photos");
-    resnet_status st = resnet_run_files(s, (const char *const *)photos.paths, n, RESNET_WANT_LOGITS, on_photo, &x, &err);
+    /* through the commands' shared runner, so "-" is the photo on standard input */
+    resnet_status st = cli_run_photos(s, photos.paths, NULL, n, RESNET_TTA_NONE, RESNET_WANT_LOGITS, on_photo, &x, &err);
     cli_progress_clear(&x.bar);
     if (st != RESNET_OK) {
         cli_error("%s", err.message);
