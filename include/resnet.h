@@ -389,8 +389,17 @@ typedef struct resnet_prediction {
 
 /* Softmax of `logits` (n values) into probs (may alias logits). */
 RESNET_API void resnet_softmax(const float *logits, int n, float *probs);
-/* The k largest of probs (n values), best first; ties go to the lower index. */
+/* The k largest of probs (n values), best first; ties go to the lower index. Probabilities
+ * tie wherever the softmax underflowed to 0 (a confident network: logits 104 or more below
+ * the best), so the classes after the first may come out in index order: rank with
+ * resnet_top_k_logits when the logits are at hand. */
 RESNET_API void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top);
+/* As resnet_top_k, but where probabilities are equal the class whose logit, averaged over
+ * the `views` rows of `logits` (views x n: the rows whose softmaxes were averaged into probs),
+ * is larger ranks first, then the lower index: the order follows the logits where the softmax
+ * underflowed. logits NULL or views < 1: as resnet_top_k. Since 1.6. */
+RESNET_API void resnet_top_k_logits(const float *probs, const float *logits, int views, int n, int k,
+                                    resnet_prediction *top);
 
 /* Preprocess + forward + softmax + top-k for one photo (at the model's input size). k <= classes. */
 RESNET_API resnet_status resnet_classify_file(resnet_session *s, const char *path, int k,

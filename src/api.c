@@ -47,13 +47,29 @@ resnet_status resnet_default_weights(char *buf, size_t n, resnet_error *err) {
 
 void resnet_softmax(const float *logits, int n, float *probs) { rn_softmax(logits, n, probs); }
 
-void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
+/* Class i's logit averaged over the views (rows of n): what orders classes whose averaged
+ * probabilities are equal, as they are wherever the softmax underflowed to 0. */
+static double mean_logit(const float *logits, int views, int n, int i) {
+    double s = 0;
+    for (int v = 0; v < views; v++) s += logits[(size_t)v * (size_t)n + (size_t)i];
+    return s / views;
+}
+
+void resnet_top_k_logits(const float *probs, const float *logits, int views, int n, int k, resnet_prediction *top) {
     if (k > n) k = n;
+    if (views < 1) logits = NULL;
     int filled = 0;
     for (int i = 0; i < n; i++) {
         /* insertion into the sorted list of the best so far; strict > keeps the lower index first */
         int pos = filled;
-        while (pos > 0 && probs[i] > top[pos - 1].prob) pos--;
+        while (pos > 0) {
+            const resnet_prediction *t = &top[pos - 1];
+            const int above = probs[i] != t->prob ? probs[i] > t->prob
+                                                  : logits && mean_logit(logits, views, n, i) >
+                                                                  mean_logit(logits, views, n, t->index);
+            if (!above) break;
+            pos--;
+        }
         if (pos >= k) continue;
         int last = filled < k ? filled : k - 1;
         for (int j = last; j > pos; j--) top[j] = top[j - 1];
@@ -61,6 +77,10 @@ void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
         top[pos].prob = probs[i];
         if (filled < k) filled++;
     }
+}
+
+void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top) {
+    resnet_top_k_logits(probs, NULL, 0, n, k, top);
 }
 
 /* The plain pass's view (resize 256 at 224: int(size * 256 / 224) at the model's size). */

@@ -40,6 +40,9 @@ void rn_l2_normalize(float *v, int n);
 const char *rn_logits_problem(const float *logits, int views, int classes);
 /* resnet_tta_average for `classes` outputs a view. */
 void rn_tta_average(const float *logits, int n, int classes, float *probs);
+/* resnet_head_predict before its softmax: n x classes logits (what ranks the classes whose
+ * probabilities underflowed to 0). */
+resnet_status rn_head_logits(const resnet_head *h, const float *features, int n, float *logits, resnet_error *err);
 #define RN_FLAT_MSG "the network's 1000 outputs are all equal: no answer (weights too large for float precision on this photo?)"
 
 /* Size-versioned structs (resnet.h, "Versions and the ABI"): structs whose first field is

@@ -82,8 +82,9 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
     const size_t in_floats = (size_t)3 * crop * crop;
     float *input = malloc((size_t)n * in_floats * sizeof(float));
     float *logits = malloc((size_t)n * classes * sizeof(float));
+    float *probs = malloc((size_t)classes * sizeof(float));
     resnet_status st = RESNET_E_NOMEM;
-    if (!input || !logits) {
+    if (!input || !logits || !probs) {
         rn_fail(err, st, "%s: out of memory", path);
         goto done;
     }
@@ -93,12 +94,13 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
     const char *bad = st == RESNET_OK ? rn_logits_problem(logits, n, classes) : NULL;
     if (bad) st = rn_fail(err, RESNET_E_WEIGHTS, "%s: %s", path, bad);
     if (st == RESNET_OK) {
-        rn_tta_average(logits, n, classes, logits);
-        resnet_top_k(logits, classes, k, top);
+        rn_tta_average(logits, n, classes, probs);
+        resnet_top_k_logits(probs, logits, n, classes, k, top);
     }
 done:
     free(input);
     free(logits);
+    free(probs);
     return st;
 }
 

@@ -108,6 +108,22 @@ run "$BIN" bench --iters 1 --warmup 0 --threads 1 --wide-winograd --profile
   ! echo "$out" | grep -q "3x3 direct"
 check "bench --wide-winograd: says so, 13 layers F(4x4), 3 F(2x2), none direct" $? "$out $err"
 
+# A confident network (fc x 20): every softmax but espresso's underflows to 0, and the rest
+# still come in the logits' order, not 0, 1, 2... by index (plain, with views, and eval's top 5)
+use_python
+"$py" -c 'import json, struct, array, sys
+s = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", s[:8])[0]; h = json.loads(s[8:8 + n]); b = bytearray(s[8 + n:])
+for k in ("fc.weight", "fc.bias"):
+    a, e = h[k]["data_offsets"]; b[a:e] = array.array("f", [x * 20 for x in array.array("f", bytes(b[a:e]))]).tobytes()
+open(sys.argv[2], "wb").write(s[:8 + n] + bytes(b))' "$W" "$tmp/sharp.safetensors"
+run "$BIN" classify -k 5 --weights "$tmp/sharp.safetensors" "$CUP"
+names=$(echo "$out" | sed -n '2,6p' | sed 's/.*  [0-9]*  //' | paste -sd, -)
+[ "$rc" -eq 0 ] && [ "$names" = "espresso,cup,consomme,tray,coffee mug" ]
+check "classify: classes whose softmax underflowed ranked by logit" $? "rc=$rc: $names"
+run "$BIN" classify -k 3 --tta flip --json --weights "$tmp/sharp.safetensors" "$CUP"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q '"index": 967.*"index": 968.*"index": 925'
+check "classify --tta flip: underflowed classes ranked by the views' mean logit" $? "rc=$rc: $out"
+
 run "$BIN" --help
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "classify"
 check "--help" $? "$out"

@@ -653,6 +653,32 @@ static void test_softmax_topk(void) {
     CHECK(top[0].index == 1 && top[1].index == 3 && top[2].index == 4 && top[3].index == 0,
           "top-k order %d %d %d %d (ties to the lower index)", top[0].index, top[1].index, top[2].index,
           top[3].index);
+
+    /* A confident network: every softmax but the best underflows to 0, and the logits alone
+     * still order the rest. */
+    const float sharp[8] = {0.0f, 400.0f, 5.0f, 200.0f, 4.0f, 250.0f, -1.0f, 150.0f};
+    float sp[8];
+    resnet_softmax(sharp, 8, sp);
+    CHECK(sp[1] == 1.0f && sp[5] == 0.0f && sp[7] == 0.0f, "the softmax underflows: %g %g %g", sp[1], sp[5], sp[7]);
+    resnet_prediction st[5];
+    resnet_top_k_logits(sp, sharp, 1, 8, 5, st);
+    CHECK(st[0].index == 1 && st[1].index == 5 && st[2].index == 3 && st[3].index == 7 && st[4].index == 2,
+          "underflowed top-k follows the logits: %d %d %d %d %d (want 1 5 3 7 2)", st[0].index, st[1].index,
+          st[2].index, st[3].index, st[4].index);
+    CHECK(st[1].prob == 0.0f && st[0].prob == 1.0f, "the probabilities as computed: %g %g", st[0].prob, st[1].prob);
+    /* Two views: equal averaged probabilities go by the views' mean logit, then by index. */
+    const float two[2 * 4] = {0.0f, 1.0f, 3.0f, 2.0f, /* view 0 */ 0.0f, 5.0f, 2.0f, 2.0f /* view 1 */};
+    const float avg[4] = {0.5f, 0.25f, 0.25f, 0.25f}; /* mean logits 0, 3, 2.5, 2 */
+    resnet_top_k_logits(avg, two, 2, 4, 4, st);
+    CHECK(st[0].index == 0 && st[1].index == 1 && st[2].index == 2 && st[3].index == 3,
+          "ties by the mean logit: %d %d %d %d", st[0].index, st[1].index, st[2].index, st[3].index);
+    const float even[2 * 4] = {0.0f, 1.0f, 3.0f, 2.0f, 0.0f, 3.0f, 1.0f, 2.0f}; /* means 0, 2, 2, 2 */
+    resnet_top_k_logits(avg, even, 2, 4, 4, st);
+    CHECK(st[1].index == 1 && st[2].index == 2 && st[3].index == 3, "equal means to the lower index: %d %d %d",
+          st[1].index, st[2].index, st[3].index);
+    resnet_top_k_logits(probs, NULL, 0, 6, 4, top);
+    CHECK(top[0].index == 1 && top[1].index == 3 && top[2].index == 4 && top[3].index == 0,
+          "no logits: as resnet_top_k");
 }
 
 /* The plan's blocks cover the rows once, in order, in whole tiles, at most the driver's

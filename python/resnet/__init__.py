@@ -468,8 +468,10 @@ class Model:
 
     def probabilities(self, photo, tta=None):
         """The softmax probabilities (float32, one per class), averaged over the views of tta."""
-        x = self._input(photo, tta)
-        lg, _ = self._forward(x)
+        lg, _ = self._forward(self._input(photo, tta))
+        return self._probabilities(lg)
+
+    def _probabilities(self, lg):
         # the library's softmax per view, the views' mean in double: what the CLI prints
         p = np.empty_like(lg)
         for i in range(lg.shape[0]):
@@ -481,10 +483,17 @@ class Model:
         `resnet classify --json` gives them (tta: none, flip, 10crop, multiscale)."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.classes:
             raise ValueError("k must be a whole number from 1 to %d, not %r" % (self.classes, k))
-        probs = self.probabilities(photo, tta)
-        top = (_Prediction * int(k))()
-        self._lib.resnet_top_k(_fptr(probs), self.classes, int(k), top)
-        return [{"index": p.index, "name": self.class_name(p.index), "prob": float(p.prob)} for p in top]
+        lg, _ = self._forward(self._input(photo, tta))
+        probs = self._probabilities(lg)
+        # as resnet_top_k_logits ranks (a library before 1.6 has none): by probability, then by
+        # the views' mean logit, summed in double in view order, for the classes whose softmax
+        # underflowed to 0, then by index
+        mean = np.zeros(self.classes, dtype=np.float64)
+        for row in lg:
+            mean += row
+        mean /= lg.shape[0]
+        order = np.lexsort((np.arange(self.classes), -mean, -probs.astype(np.float64)))[:int(k)]
+        return [{"index": int(i), "name": self.class_name(int(i)), "prob": float(probs[i])} for i in order]
 
     def stages(self, photo, stages=("layer1", "layer2", "layer3", "layer4")):
         """A backbone's feature maps: {"layer1": float32 (C, H, W), ...} of the plain view, as

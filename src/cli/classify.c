@@ -8,6 +8,7 @@
 
 #include "cli/classify.h"
 #include "cli/cli.h"
+#include "common.h"
 
 enum { OPT_HEAD = CLI_OPT_FIRST_OWN, OPT_REPORT };
 
@@ -36,7 +37,8 @@ typedef struct run_ctx {
     int k, json;
     const resnet_head *head;
     const resnet_model *model;
-    float *probs; /* the head's classes, or 1000 */
+    float *probs;  /* the head's classes, or 1000 */
+    float *logits; /* the head's, which order what its softmax underflowed to 0 */
     resnet_prediction *top;
     int done, failed, folder_mode;
     int *top1_count; /* photos whose top-1 is each class */
@@ -55,6 +57,8 @@ static const char *sheet_name(const void *ctx, int i) {
     return class_name(ctx, i, buf, sizeof buf);
 }
 
+static int k_of(const run_ctx *x, int nc) { return x->k < nc ? x->k : nc; }
+
 /* Reports one photo (its error, or its classes from probabilities or features). */
 static int on_result(void *vctx, const resnet_item_result *r) {
     run_ctx *x = vctx;
@@ -71,18 +75,19 @@ static int on_result(void *vctx, const resnet_item_result *r) {
     if (x->head) {
         resnet_error err;
         nc = resnet_head_classes(x->head);
-        if (resnet_head_predict(x->head, r->features, 1, x->probs, &err) != RESNET_OK) {
+        if (rn_head_logits(x->head, r->features, 1, x->logits, &err) != RESNET_OK) {
             cli_error("%s: %s", r->name, err.message);
             if (x->json) cli_json_error_record(stdout, r->name, err.message), fflush(stdout);
             x->failed++;
             cli_progress_update(&x->bar, x->done);
             return 0;
         }
-    } else {
-        memcpy(x->probs, r->probs, (size_t)nc * sizeof(float)); /* averaged over the views */
+        resnet_softmax(x->logits, nc, x->probs);
+        resnet_top_k_logits(x->probs, x->logits, 1, nc, k_of(x, nc), x->top);
+    } else { /* averaged over the views; their logits order what the softmax underflowed to 0 */
+        resnet_top_k_logits(r->probs, r->logits, r->views, nc, k_of(x, nc), x->top);
     }
-    const int k = x->k < nc ? x->k : nc;
-    resnet_top_k(x->probs, nc, k, x->top);
+    const int k = k_of(x, nc);
     x->top1_count[x->top[0].index]++;
     if (x->sheet_top1) {
         x->sheet_top1[r->index] = x->top[0].index;
@@ -171,6 +176,7 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     x.head = head;
     x.folder_mode = photos.folders > 0;
     x.probs = malloc((size_t)nc * sizeof(float));
+    x.logits = malloc((size_t)nc * sizeof(float));
     x.top = malloc((size_t)nc * sizeof *x.top);
     x.top1_count = calloc((size_t)nc, sizeof *x.top1_count);
     if (report) {
@@ -178,7 +184,7 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
         x.sheet_prob = calloc((size_t)photos.count, sizeof *x.sheet_prob);
         for (int i = 0; x.sheet_top1 && i < photos.count; i++) x.sheet_top1[i] = -1;
     }
-    if (!x.probs || !x.top || !x.top1_count || (report && (!x.sheet_top1 || !x.sheet_prob))) {
+    if (!x.probs || !x.logits || !x.top || !x.top1_count || (report && (!x.sheet_top1 || !x.sheet_prob))) {
         cli_error("out of memory");
         goto done;
     }
@@ -196,7 +202,7 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     double t0 = cli_now();
     cli_progress_start(&x.bar, x.folder_mode ? photos.count : 0, "photos");
     if (cli_run_photos(s, photos.paths, photos.errors, photos.count, tta,
-                       head ? RESNET_WANT_FEATURES : RESNET_WANT_PROBS, on_result, &x, &err) != RESNET_OK) {
+                       head ? RESNET_WANT_FEATURES : RESNET_WANT_PROBS | RESNET_WANT_LOGITS, on_result, &x, &err) != RESNET_OK) {
         cli_progress_clear(&x.bar);
         cli_error("%s", err.message);
         goto done;
@@ -214,6 +220,7 @@ done:
     resnet_head_free(head);
     cli_photos_free(&photos);
     free(x.probs);
+    free(x.logits);
     free(x.top);
     free(x.top1_count);
     free(x.sheet_top1);

@@ -186,12 +186,12 @@ static int on_photo(void *ctx, const resnet_item_result *r) {
         x->tally->failed++;
     } else {
         resnet_prediction top[5], plain_top[5];
-        eval_top(x->cls, r->probs, top);
+        eval_top(x->cls, r->probs, r->logits, r->views, top);
         eval_tally_add(x->tally, it->label, top);
         eval_tally_record(x->tally, r->index, top);
         if (r->logits && r->views > 1) { /* the plain view is every mode's first */
             resnet_softmax(r->logits, x->cls->n, x->plain);
-            eval_top(x->cls, x->plain, plain_top);
+            eval_top(x->cls, x->plain, r->logits, 1, plain_top);
             eval_tally_record_plain(x->tally, r->index, plain_top);
         }
         if (x->pred) eval_predictions_line(x->pred, it->name, it->label, top);
@@ -251,8 +251,8 @@ int cmd_eval(int argc, char **argv) {
     eval_sink sink = {&cls, &set, &tally, &rep, pred.fp, plain, 0};
     resnet_run_options ro;
     resnet_run_options_init(&ro);
-    /* the report's gain of test-time augmentation needs each photo's plain view too */
-    ro.want = RESNET_WANT_PROBS | (o.report && o.tta != RESNET_TTA_NONE ? RESNET_WANT_LOGITS : 0);
+    /* the logits rank what the softmax underflowed to 0, and give the report each photo's plain view */
+    ro.want = RESNET_WANT_PROBS | RESNET_WANT_LOGITS;
     ro.tta = o.tta;
     ro.on_batch = on_batch;
     ro.batch_ctx = &sink;

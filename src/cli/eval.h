@@ -30,9 +30,10 @@ enum {
 int eval_class_of(const eval_classes *c, const char *name);
 /* Why `name` is no class (code from eval_class_of), one line into buf. */
 const char *eval_class_why(const eval_classes *c, const char *name, int code, char *buf, size_t size);
-/* The probabilities' top c->top into top[0..4]; places past c->top get index -1 (never a
- * label) and probability 0. */
-void eval_top(const eval_classes *c, const float *probs, resnet_prediction top[5]);
+/* The probabilities' top c->top into top[0..4], ties broken by the mean of the views' logits
+ * (views x classes; resnet_top_k_logits); places past c->top get index -1 (never a label) and
+ * probability 0. */
+void eval_top(const eval_classes *c, const float *probs, const float *logits, int views, resnet_prediction top[5]);
 
 /* One photo to classify. */
 typedef struct eval_item {

@@ -15,8 +15,8 @@ int eval_tally_init(eval_tally *t, const eval_classes *cls) {
     return 0;
 }
 
-void eval_top(const eval_classes *c, const float *probs, resnet_prediction top[5]) {
-    resnet_top_k(probs, c->n, c->top, top);
+void eval_top(const eval_classes *c, const float *probs, const float *logits, int views, resnet_prediction top[5]) {
+    resnet_top_k_logits(probs, logits, views, c->n, c->top, top);
     for (int k = c->top; k < 5; k++) top[k] = (resnet_prediction){-1, 0.0f};
 }
 

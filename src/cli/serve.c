@@ -172,8 +172,9 @@ static void write_floats(const char *key, const float *v, int n) {
     putchar(']');
 }
 
-/* One answer line. */
-static void answer(const serve_state *st, const job *j, const float *probs, const float *features) {
+/* One answer line: probs ranked, their ties broken by the views' logits (views x classes). */
+static void answer(const serve_state *st, const job *j, const float *probs, const float *logits, int views,
+                   const float *features) {
     printf("{\"id\": %s", j->req.id ? j->req.id : "null");
     if (j->req.file) {
         fputs(", \"file\": ", stdout);
@@ -190,7 +191,7 @@ static void answer(const serve_state *st, const job *j, const float *probs, cons
         fputs(", \"error\": \"out of memory\"}\n", stdout);
         return;
     }
-    resnet_top_k(probs, st->classes, j->req.k, top);
+    resnet_top_k_logits(probs, logits, views, st->classes, j->req.k, top);
     fputs(", \"top\": [", stdout);
     for (int i = 0; i < j->req.k; i++) {
         char buf[64];
@@ -252,9 +253,9 @@ static int on_answer(void *ctx, const resnet_item_result *r) {
     if (r->status != RESNET_OK) {
         /* the library's message starts with the name, which the answer has in "file" */
         if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", cli_strip_file(r->message, r->name));
-        answer(st, j, NULL, NULL);
+        answer(st, j, NULL, NULL, 0, NULL);
     } else {
-        answer(st, j, r->probs, j->req.features ? r->features : NULL); /* with views: their means */
+        answer(st, j, r->probs, r->logits, r->views, j->req.features ? r->features : NULL); /* with views: their means */
     }
     fflush(stdout);
     job_free(j);
@@ -328,7 +329,7 @@ int cmd_serve(int argc, char **argv) {
     }
     resnet_run_options ro;
     resnet_run_options_init(&ro);
-    ro.want = RESNET_WANT_PROBS | RESNET_WANT_FEATURES;
+    ro.want = RESNET_WANT_PROBS | RESNET_WANT_LOGITS | RESNET_WANT_FEATURES;
     resnet_status run = resnet_run(s, next_request, &st, on_answer, &st, &ro, &err);
     if (run != RESNET_OK) {
         /* the network failed: every request still gets its answer, in order: first those
@@ -344,7 +345,7 @@ int cmd_serve(int argc, char **argv) {
             st.taken = j->next;
             if (!st.taken) st.last = NULL;
             if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", err.message);
-            answer(&st, j, NULL, NULL);
+            answer(&st, j, NULL, NULL, 0, NULL);
             fflush(stdout);
             job_free(j);
         }

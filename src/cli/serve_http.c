@@ -64,6 +64,7 @@ typedef struct job {
     size_t *size;
     float *input;           /* n x views rows of the network's input, filled as each photo is decoded */
     float *probs;           /* n x classes, written by the network thread */
+    float *logits;          /* n x views x classes, its logits: they order what the softmax underflowed to 0 */
     int decoded, handed, answered; /* photos decoded, handed to the network, answered by it */
     int stopped;            /* no more photos go to the network: the request failed */
     int refused;            /* an HTTP status (413, 503): a pixel budget said no, message says which */
@@ -347,6 +348,8 @@ static void *network(void *arg) {
                 continue;
             }
             rn_tta_average(one.logits, x->views, nc, x->probs + (size_t)slots[i].photo * (size_t)nc);
+            memcpy(x->logits + (size_t)slots[i].photo * (size_t)x->views * (size_t)nc, one.logits,
+                   (size_t)x->views * (size_t)nc * sizeof(float));
         }
         pthread_mutex_lock(&sv->mu);
         if (st == RESNET_OK) serve_metrics_batch(&sv->m, rows);
@@ -502,10 +505,15 @@ static job *job_new(int n, int classes, const char *name, resnet_tta tta, int ow
     /* n and classes come from the request and the model: checked, not wrapped */
     const int fits = n > 0 && classes > 0 && (size_t)classes <= SIZE_MAX / sizeof(float) / (size_t)n;
     x->probs = fits ? malloc((size_t)n * (size_t)classes * sizeof(float)) : NULL;
-    if (!x->data || !x->size || !x->probs) {
+    const int views = resnet_tta_views(tta, NULL) > 0 ? resnet_tta_views(tta, NULL) : 1; /* as run_job sets */
+    x->logits = fits && (size_t)views <= SIZE_MAX / sizeof(float) / (size_t)n / (size_t)classes
+                    ? malloc((size_t)n * (size_t)views * (size_t)classes * sizeof(float))
+                    : NULL;
+    if (!x->data || !x->size || !x->probs || !x->logits) {
         free(x->data);
         free(x->size);
         free(x->probs);
+        free(x->logits);
         free(x);
         return NULL;
     }
@@ -518,6 +526,7 @@ static void job_free(job *x) {
     free(x->data);
     free(x->size);
     free(x->probs);
+    free(x->logits);
     free(x->input);
     free(x);
 }
@@ -534,11 +543,11 @@ static enum MHD_Result job_error_reply(server *sv, struct MHD_Connection *c, req
     return ret;
 }
 
-/* The top k of one photo's probabilities, named by the model. */
-static int write_top(const server *sv, FILE *f, const float *probs, int k) {
+/* The top k of one photo's probabilities (its views' logits break their ties), named by the model. */
+static int write_top(const server *sv, FILE *f, const float *probs, const float *logits, int views, int k) {
     resnet_prediction *top = malloc((size_t)sv->classes * sizeof *top);
     if (!top) return -1;
-    resnet_top_k(probs, sv->classes, k, top);
+    resnet_top_k_logits(probs, logits, views, sv->classes, k, top);
     fputs("[", f);
     for (int i = 0; i < k; i++) {
         char buf[64];
@@ -553,7 +562,8 @@ static int write_top(const server *sv, FILE *f, const float *probs, int k) {
 
 /* The infer answer: req->n rows of the model's probabilities, or Triton's classification
  * extension ("prob:index:label", the top K of each photo) when K was asked for. */
-static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, const float *probs) {
+static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, const float *probs,
+                     const float *logits, int views) {
     const int k = req->k, nc = sv->classes;
     resnet_prediction *top = k ? malloc((size_t)nc * sizeof *top) : NULL;
     if (k && !top) return -1;
@@ -567,7 +577,7 @@ static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, co
     for (int i = 0; i < req->n; i++) {
         const float *p = probs + (size_t)i * (size_t)nc;
         if (k) {
-            resnet_top_k(p, nc, k, top);
+            resnet_top_k_logits(p, logits + (size_t)i * (size_t)views * (size_t)nc, views, nc, k, top);
             for (int t = 0; t < k; t++) {
                 char entry[160], buf[64];
                 snprintf(entry, sizeof entry, "%.6g:%d:%s", top[t].prob, top[t].index,
@@ -624,7 +634,7 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         return error_reply(sv, c, r, 500, "out of memory");
     }
     fputs("{\"top\": ", o.f);
-    const int wr = write_top(sv, o.f, x->probs, k);
+    const int wr = write_top(sv, o.f, x->probs, x->logits, x->views, k);
     fputs("}\n", o.f);
     job_free(x);
     if (wr != 0) {
@@ -664,7 +674,7 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
             x = NULL; /* freed there */
         } else if (out_open(&o) != 0) {
             ret = error_reply(sv, c, r, 500, "out of memory");
-        } else if (oip_write(sv, o.f, &q, x->probs) != 0) {
+        } else if (oip_write(sv, o.f, &q, x->probs, x->logits, x->views) != 0) {
             fclose(o.f);
             free(o.buf);
             ret = error_reply(sv, c, r, 500, "out of memory");

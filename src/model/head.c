@@ -452,8 +452,7 @@ done:
 
 /* ---- using a head ------------------------------------------------------------------------ */
 
-resnet_status resnet_head_predict(const resnet_head *h, const float *features, int n, float *probs,
-                                  resnet_error *err) {
+resnet_status rn_head_logits(const resnet_head *h, const float *features, int n, float *probs, resnet_error *err) {
     if (!h || !features || !probs) return rn_fail(err, RESNET_E_ARG, "resnet_head_predict: NULL argument");
     if (n < 0) return rn_fail(err, RESNET_E_ARG, "resnet_head_predict: n = %d", n);
     float *x = malloc((size_t)h->dim * sizeof(float));
@@ -472,9 +471,16 @@ resnet_status resnet_head_predict(const resnet_head *h, const float *features, i
             free(x);
             return rn_fail(err, RESNET_E_WEIGHTS, "the head's output is not finite (inf or NaN): its weights overflow float on this photo");
         }
-        rn_softmax(pi, h->n_classes, pi);
     }
     free(x);
+    return RESNET_OK;
+}
+
+resnet_status resnet_head_predict(const resnet_head *h, const float *features, int n, float *probs,
+                                  resnet_error *err) {
+    const resnet_status st = rn_head_logits(h, features, n, probs, err);
+    if (st != RESNET_OK) return st;
+    for (int i = 0; i < n; i++) rn_softmax(probs + (size_t)i * h->n_classes, h->n_classes, probs + (size_t)i * h->n_classes);
     return RESNET_OK;
 }
 
