@@ -252,13 +252,18 @@ RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_lo
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 
+/* resnet_import_onnx's norm for the normalisation the file records (metadata_props
+ * "resnet.norm": "caffe" or "torch", written by resnet_export_onnx), torch when it records
+ * none; any other value there is refused. Since 1.6. */
+#define RESNET_NORM_FILE ((resnet_norm)-1)
+
 /* Converts what torch.onnx.export writes for a torchvision ResNet-family network (resnet18 to
  * 152, ResNeXt, wide ResNets; opsets 11 to 17; batch norms folded into the convolutions or
  * not; initializers inline or in external data files beside the model) to a safetensors file
  * with torchvision's state_dict names, for resnet_model_load. The graph is recognised node by
  * node: one that is not such a ResNet is refused with one line naming the first node that does
  * not fit. Metadata: variant (v1 or v1.5, read from where the bottlenecks stride),
- * normalization (norm), bn_eps, and labels (a JSON array) from labels_path (one name a line)
+ * normalization (norm, or the file's with RESNET_NORM_FILE), bn_eps, and labels (a JSON array) from labels_path (one name a line)
  * when not NULL. out_path is written atomically. `resnet import MODEL.onnx`. */
 RESNET_API resnet_status resnet_import_onnx(const char *model_onnx, const char *out_path, resnet_norm norm,
                                             const char *labels_path, resnet_error *err);

@@ -63,16 +63,33 @@ for c in "${cases[@]}"; do
     skipped=$((skipped + 1))
     echo "skip ONNX Runtime on the export of $what: onnxruntime-node not installed (bench/vs-onnxruntime.sh installs it)"
   fi
-  # the graph read back by our own importer: the same network, bit for bit
+  # the graph read back by our own importer: the same network, bit for bit, normalised as the
+  # export recorded (resnet.norm in metadata_props; the default file's is caffe, the others torch)
   if "$BIN" import --help 2>/dev/null | grep -q -i onnx; then
-    norm=torch # the graph does not say how its input is normalised: the default file's is caffe
-    [ "$w" = "$W" ] && norm=caffe
-    run "$BIN" import --norm "$norm" "$tmp/$i.onnx" -o "$tmp/$i.back.safetensors"
+    run "$BIN" import "$tmp/$i.onnx" -o "$tmp/$i.back.safetensors"
     ours "$tmp/$i.back.safetensors" demo/chelsea.png "$size" "$stride" "$tmp/$i.back" >/dev/null
     cmp -s "$tmp/$i.ours.f32" "$tmp/$i.back.ours.f32"
     check "export -> import of $what: bit-identical logits" $? "rc=$rc $err"
   fi
 done
+
+# the default network's round trip classifies as it does: the same top-1, the same probability
+n=${#cases[@]}
+run "$BIN" classify -k 1 --json demo/coffee.png
+want=$out
+run "$BIN" classify -k 1 --json --weights "$tmp/$n.back.safetensors" demo/coffee.png
+[ "$rc" -eq 0 ] && [ "$out" = "$want" ] && echo "$out" | grep -q '"index": 967'
+check "export -> import -> classify: the same espresso, the same probability" $? "rc=$rc: $out, want $want"
+run "$BIN" import --norm torch "$tmp/$n.onnx" -o "$tmp/torch.safetensors"
+run "$BIN" classify -k 1 --json --weights "$tmp/torch.safetensors" demo/coffee.png
+[ "$rc" -eq 0 ] && [ "$out" != "$want" ]
+check "import --norm wins over the normalisation the export recorded" $? "rc=$rc: $out"
+"$py" -c 'import sys; d = open(sys.argv[1], "rb").read(); k = b"resnet.norm\x12\x05caffe"
+assert d.count(k) == 1; open(sys.argv[2], "wb").write(d.replace(k, b"resnet.norm\x12\x05bogus"))' "$tmp/$n.onnx" "$tmp/bogus.onnx"
+run "$BIN" import "$tmp/bogus.onnx" -o "$tmp/bogus.safetensors"
+[ "$rc" -eq 1 ] && [ ! -e "$tmp/bogus.safetensors" ] && [ "$(echo "$err" | grep -c .)" -eq 1 ] &&
+  echo "$err" | grep -q "resnet.norm metadata is neither caffe nor torch"
+check "import refuses a resnet.norm it does not know, in one line" $? "rc=$rc $err"
 
 run "$BIN" quantize --weights "$FAM/small_basic.safetensors" demo -o "$tmp/q.safetensors"
 run "$BIN" export --weights "$tmp/q.safetensors" -o "$tmp/q.onnx"

@@ -13,7 +13,7 @@ enum { OPT_VARIANT = CLI_OPT_FIRST_OWN, OPT_NORM, OPT_LABELS };
 static const cli_option options[] = {
     CLI_OPTION_OUTPUT("OUT", "the safetensors file to write (required)"),
     CLI_OPTION("variant", 0, "V", OPT_VARIANT, "TF.js: v1 or v1.5, architecture recorded in the file (default\nv1); ONNX: read from the graph"),
-    CLI_OPTION("norm", 0, "N", OPT_NORM, "caffe or torch: input normalisation recorded in the file\n(default caffe for TF.js, torch for ONNX)"),
+    CLI_OPTION("norm", 0, "N", OPT_NORM, "caffe or torch: input normalisation recorded in the file\n(default caffe for TF.js; for ONNX what `resnet export` recorded,\nelse torch)"),
     CLI_OPTION("labels", 0, "FILE", OPT_LABELS, "ONNX: class names, one a line, stored in the file"),
     CLI_OPTION_FORCE,
     {0},
@@ -83,7 +83,7 @@ int cmd_import(int argc, char **argv) {
         return cli_usage_error("import: --variant is for TF.js models; an ONNX graph's is read from where it strides");
     resnet_error err;
     resnet_status s = json ? resnet_import_tfjs(in, out, variant, norm, &err)
-                           : resnet_import_onnx(in, out, norm_given ? norm : RESNET_NORM_TORCH, labels, &err);
+                           : resnet_import_onnx(in, out, norm_given ? norm : RESNET_NORM_FILE, labels, &err);
     if (s != RESNET_OK) return cli_error("%s", err.message);
     fputs("resnet: wrote ", stderr);
     cli_text(stderr, out);

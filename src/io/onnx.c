@@ -473,6 +473,21 @@ static resnet_status parse_model(parser *ps, const void *data, size_t size) {
             if (!domain || !domain[0] || strcmp(domain, "ai.onnx") == 0) m->opset = version;
             break;
         }
+        case 14: { /* metadata_props: StringStringEntryProto {1 key, 2 value}; only ours is kept */
+            rn_pb e;
+            rn_pb_field g;
+            char *key = NULL, *value = NULL;
+            if (rn_pb_sub(&r, &f, &e, &why) != 0) return bad(ps, &r, why);
+            while ((rc = rn_pb_next(&e, &g, &why)) == 1) {
+                if (g.number == 1 && (s = str_dup(ps, &e, &g, &key)) != RESNET_OK) return s;
+                if (g.number == 2 && (s = str_dup(ps, &e, &g, &value)) != RESNET_OK) return s;
+            }
+            if (rc < 0) return bad(ps, &e, why);
+            if (!key || strcmp(key, RN_ONNX_NORM_KEY) != 0) break;
+            if (m->norm) return bad(ps, &e, "two " RN_ONNX_NORM_KEY " metadata entries");
+            m->norm = value ? value : "";
+            break;
+        }
         default:
             break;
         }

@@ -57,10 +57,15 @@ typedef struct rn_onnx_node {
     size_t n_attrs;
 } rn_onnx_node;
 
+/* The metadata_props key under which `resnet export` records the input normalisation (the
+ * names --norm takes), and which `resnet import` reads. */
+#define RN_ONNX_NORM_KEY "resnet.norm"
+
 typedef struct rn_onnx_model {
     const char *path;
     int64_t ir_version, opset; /* opset: the default domain's ("" or "ai.onnx"); 0 if none */
     char *producer;
+    const char *norm; /* metadata_props' RN_ONNX_NORM_KEY ("caffe", "torch" or whatever it says); NULL if none */
     rn_onnx_node *nodes;
     size_t n_nodes;
     rn_onnx_tensor *inits;

@@ -967,7 +967,7 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     resnet_error local;
     if (!err) err = &local;
     if (!model_path || !out_path) return rn_fail(err, RESNET_E_ARG, "resnet_import_onnx: no model or output path");
-    if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
+    if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH && norm != RESNET_NORM_FILE)
         return rn_fail(err, RESNET_E_ARG, "resnet_import_onnx: unknown normalization %d", (int)norm);
     rn_file_id out_id, in_id;
     if (rn_file_id_of(out_path, &out_id)) {
@@ -986,7 +986,13 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     im.err = err;
     out_list o = {0};
     char *labels = NULL;
-    if (m->opset < ONNX_MIN_OPSET || m->opset > ONNX_MAX_OPSET)
+    if (norm == RESNET_NORM_FILE) { /* the file's word, torch (torchvision's) when it has none */
+        if (!m->norm || strcmp(m->norm, "torch") == 0) norm = RESNET_NORM_TORCH;
+        else if (strcmp(m->norm, "caffe") == 0) norm = RESNET_NORM_CAFFE;
+        else s = rn_fail(err, RESNET_E_UNSUPPORTED, "%s: its " RN_ONNX_NORM_KEY " metadata is neither caffe nor torch (give --norm)",
+                         model_path);
+    }
+    if (s == RESNET_OK && (m->opset < ONNX_MIN_OPSET || m->opset > ONNX_MAX_OPSET))
         s = rn_fail(err, RESNET_E_UNSUPPORTED, "%s: opset %" PRId64 " of the default domain; opsets %d to %d are read",
                     model_path, m->opset, ONNX_MIN_OPSET, ONNX_MAX_OPSET);
     if (s == RESNET_OK) s = index_graph(&im);

@@ -12,6 +12,7 @@
 #include "common.h"
 #include "io/atomic.h"
 #include "io/fileio.h"
+#include "io/onnx.h"
 #include "io/pbwrite.h"
 #include "io/safetensors.h"
 #include "model/resnet50.h"
@@ -19,7 +20,7 @@
 /* onnx.proto: field numbers and enums used here */
 enum {
     MODEL_IR_VERSION = 1, MODEL_PRODUCER_NAME = 2, MODEL_PRODUCER_VERSION = 3, MODEL_GRAPH = 7,
-    MODEL_OPSET_IMPORT = 8,
+    MODEL_OPSET_IMPORT = 8, MODEL_METADATA_PROPS = 14, ENTRY_KEY = 1, ENTRY_VALUE = 2,
     OPSET_DOMAIN = 1, OPSET_VERSION = 2,
     GRAPH_NODE = 1, GRAPH_NAME = 2, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12,
     NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5,
@@ -196,7 +197,7 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
         return s;
     }
     const rn_net *net = &m->net;
-    rn_pb graph = {0}, model = {0}, opsetp = {0};
+    rn_pb graph = {0}, model = {0}, opsetp = {0}, meta = {0};
     char cur[RN_BUFFERS][96] = {"", "", "", ""};
     for (int i = 0; s == RESNET_OK && i < net->n; i++) {
         const rn_layer *l = &net->layers[i];
@@ -236,6 +237,10 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
     rn_pb_string_field(&opsetp, OPSET_DOMAIN, "");
     rn_pb_varint_field(&opsetp, OPSET_VERSION, (uint64_t)opset);
     rn_pb_message_field(&model, MODEL_OPSET_IMPORT, &opsetp);
+    /* the graph takes normalised input: the normalisation goes with it, for `resnet import` */
+    rn_pb_string_field(&meta, ENTRY_KEY, RN_ONNX_NORM_KEY);
+    rn_pb_string_field(&meta, ENTRY_VALUE, resnet_model_norm(m) == RESNET_NORM_TORCH ? "torch" : "caffe");
+    rn_pb_message_field(&model, MODEL_METADATA_PROPS, &meta);
     if (s == RESNET_OK && model.failed) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
     if (s == RESNET_OK) {
         rn_atomic_file af;
