@@ -94,6 +94,24 @@ run "$BIN" embed "$CUP" "$tmp/missing.jpg" -o "$tmp/f.f32"
   echo "$err" | grep -q "zeros: 1$"
 check "embed: raw f32, the unreadable row named and zero, exit 1" $? "rc=$rc $err"
 
+# a raw output is told by its contents, at any row width: embed replaces its own 64-float rows,
+# never another program's file whose size happens to be whole rows
+small=tests/data/family/small_basic.safetensors
+use_python
+run "$BIN" embed --weights "$small" -o "$tmp/narrow.f32" "$CAT"
+run "$BIN" embed --weights "$small" -o "$tmp/narrow.f32" "$CAT" "$CUP"
+[ "$rc" -eq 0 ] && [ "$(stat -c %s "$tmp/narrow.f32")" -eq 512 ]
+check "embed replaces its own raw output of 64-float rows" $? "rc=$rc $err"
+"$py" -c 'import sys; open(sys.argv[1], "wb").write(b"SQLite format 3\0" + bytes(16384 - 16))' "$tmp/my.db"
+"$py" -c 'import sys; open(sys.argv[1], "wb").write(b"ID,NAME,SCORE\n" + b"0042,SMITH J,117\n" * 481 + b"\n")' "$tmp/table.csv"
+for f in my.db table.csv; do
+  cp "$tmp/$f" "$tmp/$f.orig"
+  run "$BIN" embed -o "$tmp/$f" "$CAT"
+  [ "$rc" -eq 1 ] && cmp -s "$tmp/$f" "$tmp/$f.orig" && [ "$(echo "$err" | grep -c .)" -eq 1 ] &&
+    echo "$err" | grep -q "is not a float32 feature matrix"
+  check "embed -o $f (whole 2048-float rows of bytes, not floats) refused, left as it was" $? "rc=$rc $err"
+done
+
 run "$BIN" embed "$tmp/missing.jpg" -o "$tmp/none.npy"
 [ "$rc" -eq 1 ] && [ ! -e "$tmp/none.npy" ]; check "embed: nothing readable, nothing written" $? "rc=$rc $err"
 run "$BIN" embed "$CAT";                                 expect_error "embed: -o is required" "-o" 2

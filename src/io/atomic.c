@@ -399,6 +399,39 @@ static int contains(int fd, size_t max, const char *needle, size_t nl) {
     return hit;
 }
 
+/* 1 if fd (size bytes long) reads as the float32 matrices embed writes, at any row width:
+ * whole floats, each word sampled (all of a small file, else 64 KiB in 64 pieces spread over
+ * it) +-0 or a positive normal float below 2^64 (pooled features and stage maps come after a
+ * ReLU), and not text (at most half of the nonzero words four printable bytes; a feature's
+ * top byte is printable, its three random low bytes seldom all are). Another program's file
+ * fails on its first kilobyte: a header, a text, a negative or denormal or huge word. */
+static int plausible_f32(int fd, off_t size) {
+    enum { PIECE = 1024, PIECES = 64 };
+    if (size % 4 != 0) return 0;
+    unsigned char b[PIECE];
+    const off_t step = size <= (off_t)PIECE * PIECES ? PIECE : (size - PIECE) / (PIECES - 1);
+    long nonzero = 0, text = 0;
+    for (int p = 0; p < PIECES; p++) {
+        const off_t at = ((off_t)p * step) & ~(off_t)3;
+        if (at >= size) break;
+        ssize_t n;
+        do n = pread(fd, b, sizeof b, at);
+        while (n < 0 && errno == EINTR);
+        if (n < 4) return 0;
+        for (ssize_t i = 0; i + 4 <= n; i += 4) {
+            const uint32_t u = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+            if ((u & 0x7fffffffu) == 0) continue;
+            const unsigned exp = u >> 23 & 0xff;
+            if ((u >> 31) || exp == 0 || exp >= 127 + 64) return 0;
+            nonzero++;
+            int printable = 1;
+            for (int j = 0; j < 4; j++) printable &= b[i + j] >= 0x20 && b[i + j] < 0x7f;
+            text += printable;
+        }
+    }
+    return text * 2 <= nonzero;
+}
+
 /* 1 if the first bytes of fd (size bytes long) say it is of kind k. */
 static int is_kind(int fd, off_t size, rn_file_kind k) {
     unsigned char b[64];
@@ -429,7 +462,7 @@ static int is_kind(int fd, off_t size, rn_file_kind k) {
             {"BM", 2}, {"\x93NUMPY", 6}, {"%PDF", 4}, {"PK\3\4", 4}};
         for (size_t i = 0; i < sizeof magic / sizeof *magic; i++)
             if ((size_t)n >= magic[i].n && memcmp(b, magic[i].m, magic[i].n) == 0) return 0;
-        return size % (2048 * 4) == 0 && !safetensors;
+        return !safetensors && plausible_f32(fd, size);
     }
     case RN_KIND_PREDICTIONS: {
         size_t pl = strlen(RN_PREDICTIONS_HEADER);

@@ -70,8 +70,9 @@ typedef enum rn_file_kind {
     RN_KIND_HEAD,        /* safetensors with "format": "resnet-linear-head" (train-head) */
     RN_KIND_PNG,         /* a PNG that this library wrote (its Software text chunk) */
     RN_KIND_NPY,         /* "\x93NUMPY" */
-    RN_KIND_F32,         /* raw float32 rows: a whole number of 2048-float rows, and none of
-                          * the formats a photo or another output starts with */
+    RN_KIND_F32,         /* raw float32 rows of any width, as embed writes them: none of the
+                          * formats a photo or another output starts with, and every word
+                          * sampled +-0 or a positive normal float below 2^64, not text */
     RN_KIND_PREDICTIONS, /* eval --predictions: starts with its header line */
     RN_KIND_ONNX,        /* an ONNX model that resnet export wrote (producer "resnet") */
     RN_KIND_REPORT       /* eval/classify --report: an HTML page starting with RN_REPORT_HEADER */
