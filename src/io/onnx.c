@@ -98,6 +98,23 @@ static resnet_status str_dup(parser *ps, const rn_pb *r, const rn_pb_field *f, c
     return RESNET_OK;
 }
 
+/* A StringStringEntryProto {1 key, 2 value} (external_data, metadata_props): either may be
+ * left NULL when the entry lacks it. */
+static resnet_status string_entry(parser *ps, const rn_pb *r, const rn_pb_field *f, char **key, char **value) {
+    rn_pb e;
+    rn_pb_field g;
+    const char *why;
+    resnet_status s;
+    int rc;
+    *key = *value = NULL;
+    if (rn_pb_sub(r, f, &e, &why) != 0) return bad(ps, r, why);
+    while ((rc = rn_pb_next(&e, &g, &why)) == 1) {
+        if (g.number == 1 && (s = str_dup(ps, &e, &g, key)) != RESNET_OK) return s;
+        if (g.number == 2 && (s = str_dup(ps, &e, &g, value)) != RESNET_OK) return s;
+    }
+    return rc < 0 ? bad(ps, &e, why) : RESNET_OK;
+}
+
 /* Counts the fields numbered `number` in a message (and validates its framing). */
 static resnet_status count_fields(parser *ps, const rn_pb *msg, uint32_t number, size_t *n) {
     rn_pb r = *msg;
@@ -232,16 +249,9 @@ static resnet_status parse_tensor(parser *ps, const rn_pb *msg, rn_onnx_tensor *
             t->raw_len = f.len;
             has_data |= 1;
             break;
-        case 13: { /* external_data: StringStringEntryProto {1 key, 2 value} */
-            rn_pb e;
-            rn_pb_field g;
-            char *key = NULL, *val = NULL;
-            if (rn_pb_sub(&r, &f, &e, &why) != 0) return bad(ps, &r, why);
-            while ((rc = rn_pb_next(&e, &g, &why)) == 1) {
-                if (g.number == 1 && (s = str_dup(ps, &e, &g, &key)) != RESNET_OK) return s;
-                if (g.number == 2 && (s = str_dup(ps, &e, &g, &val)) != RESNET_OK) return s;
-            }
-            if (rc < 0) return bad(ps, &e, why);
+        case 13: { /* external_data */
+            char *key, *val;
+            if ((s = string_entry(ps, &r, &f, &key, &val)) != RESNET_OK) return s;
             if (!key || !val) break;
             if (strcmp(key, "location") == 0) {
                 t->location = val;
@@ -249,7 +259,7 @@ static resnet_status parse_tensor(parser *ps, const rn_pb *msg, rn_onnx_tensor *
                 char *end;
                 errno = 0;
                 long long v = strtoll(val, &end, 10);
-                if (errno || end == val || *end || v < 0) return bad(ps, &e, "an external data offset or length that is not a whole number");
+                if (errno || end == val || *end || v < 0) return bad(ps, &r, "an external data offset or length that is not a whole number");
                 if (key[0] == 'o') t->ext_offset = v;
                 else t->ext_length = v;
             }
@@ -473,18 +483,11 @@ static resnet_status parse_model(parser *ps, const void *data, size_t size) {
             if (!domain || !domain[0] || strcmp(domain, "ai.onnx") == 0) m->opset = version;
             break;
         }
-        case 14: { /* metadata_props: StringStringEntryProto {1 key, 2 value}; only ours is kept */
-            rn_pb e;
-            rn_pb_field g;
-            char *key = NULL, *value = NULL;
-            if (rn_pb_sub(&r, &f, &e, &why) != 0) return bad(ps, &r, why);
-            while ((rc = rn_pb_next(&e, &g, &why)) == 1) {
-                if (g.number == 1 && (s = str_dup(ps, &e, &g, &key)) != RESNET_OK) return s;
-                if (g.number == 2 && (s = str_dup(ps, &e, &g, &value)) != RESNET_OK) return s;
-            }
-            if (rc < 0) return bad(ps, &e, why);
+        case 14: { /* metadata_props: only ours is kept */
+            char *key, *value;
+            if ((s = string_entry(ps, &r, &f, &key, &value)) != RESNET_OK) return s;
             if (!key || strcmp(key, RN_ONNX_NORM_KEY) != 0) break;
-            if (m->norm) return bad(ps, &e, "two " RN_ONNX_NORM_KEY " metadata entries");
+            if (m->norm) return bad(ps, &r, "two " RN_ONNX_NORM_KEY " metadata entries");
             m->norm = value ? value : "";
             break;
         }
