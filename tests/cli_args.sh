@@ -250,9 +250,15 @@ rm "$A/lt/labels.tsv" && mkdir "$A/lt/labels.tsv"
 run "$BIN" eval "$A/lt";                   expect_error "eval: labels.tsv a folder: refused" "labels.tsv: is a directory" 1
 rmdir "$A/lt/labels.tsv" && ln -s /dev/zero "$A/lt/labels.tsv"
 run timeout 20 "$BIN" eval "$A/lt";        expect_error "eval: labels.tsv a link to /dev/zero: refused" "labels.tsv: not a regular file" 1
-rm "$A/lt/labels.tsv" && ln -s /proc/self/mem "$A/lt/labels.tsv" # a regular file whose read fails (EIO)
-run timeout 20 "$BIN" eval "$A/lt";        expect_error "eval: a read error in labels.tsv is said, not taken as its end" "labels.tsv: read failed" 1
 rm "$A/lt/labels.tsv"
+# a regular file whose read fails: /proc/self/mem at offset 0 (EIO), where the kernel says so
+if head -c1 /proc/self/mem 2>&1 | grep -q "Input/output error"; then
+  ln -s /proc/self/mem "$A/lt/labels.tsv"
+  run timeout 20 "$BIN" eval "$A/lt";      expect_error "eval: a read error in labels.tsv is said, not taken as its end" "labels.tsv: read failed" 1
+  rm "$A/lt/labels.tsv"
+else
+  skipped=$((skipped + 1)); echo "skip eval: a read error in labels.tsv: reading /proc/self/mem here does not fail with EIO"
+fi
 
 # ---- the man page and the bash completion cannot drift from the tool -------------------------
 # every command has a section; every option it accepts is in that section or the common ones
