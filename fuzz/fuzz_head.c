@@ -21,7 +21,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
     size_t head = 0;
     why[0] = '\0';
     const int st = serve_guard_check_head(buf, size, 1000000, &head, why, sizeof why);
-    FUZZ_CHECK(st == 0 || st == 1 || st == 400 || st == 413 || st == 431 || st == 501);
+    FUZZ_CHECK(st == 0 || st == 1 || st == 400 || st == 413 || st == 431 || st == 501 || st == 505);
     if (st == 0) {
         FUZZ_CHECK(head > 0 && head <= size && head <= SERVE_GUARD_HEAD_MAX);
         FUZZ_CHECK(buf[head - 1] == '\n');
