@@ -452,15 +452,15 @@ done:
 
 /* ---- using a head ------------------------------------------------------------------------ */
 
-resnet_status rn_head_logits(const resnet_head *h, const float *features, int n, float *probs, resnet_error *err) {
-    if (!h || !features || !probs) return rn_fail(err, RESNET_E_ARG, "resnet_head_predict: NULL argument");
+resnet_status rn_head_logits(const resnet_head *h, const float *features, int n, float *logits, resnet_error *err) {
+    if (!h || !features || !logits) return rn_fail(err, RESNET_E_ARG, "resnet_head_predict: NULL argument");
     if (n < 0) return rn_fail(err, RESNET_E_ARG, "resnet_head_predict: n = %d", n);
     float *x = malloc((size_t)h->dim * sizeof(float));
     if (!x) return rn_fail(err, RESNET_E_NOMEM, "resnet_head_predict: out of memory");
     for (int i = 0; i < n; i++) {
         memcpy(x, features + (size_t)i * h->dim, (size_t)h->dim * sizeof(float));
         if (h->l2_normalize) rn_l2_normalize(x, h->dim);
-        float *pi = probs + (size_t)i * h->n_classes;
+        float *pi = logits + (size_t)i * h->n_classes;
         for (int c = 0; c < h->n_classes; c++) {
             const float *w = h->weight + (size_t)c * h->dim;
             double s = h->bias[c];
