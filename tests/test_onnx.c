@@ -373,6 +373,39 @@ static void test_hostile(void) {
         refuse_op(model, size, in, gap, "GlobalMaxPool", "a GlobalMaxPool head", "GlobalMaxPool",
                   "the head's average pool");
 
+    /* layer4's 3x3 dilated by 2 in a network that still strides there (output stride 32): the
+     * engine rebuilds the network from its output stride and would run it undilated, another
+     * network; torchvision dilates only a stage that no longer strides, and those after it */
+    size_t l4 = SIZE_MAX;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (strcmp(m->nodes[i].op, "Conv") == 0 && strstr(m->nodes[i].name, "layer4.0/conv2")) l4 = i;
+    const rn_onnx_attr *l4g = l4 < m->n_nodes ? rn_onnx_attr_get(&m->nodes[l4], "group") : NULL;
+    CHECK(l4g != NULL, "no grouped layer4.0 conv2 in the tiny model");
+    if (l4g) {
+        static const struct { const char *name; int n, v; } at[] = {
+            {"dilations", 2, 2}, {"kernel_shape", 2, 3}, {"pads", 4, 2}, {"strides", 2, 2}};
+        memset(&e, 0, sizeof e);
+        e.target = 'N';
+        e.index = l4;
+        e.drop = 5; /* every attribute, then the same ones but the dilation (and its padding) */
+        for (size_t k = 0; k < sizeof at / sizeof at[0] + 1; k++) {
+            buf a = {0};
+            put_str(&a, 1, k < 4 ? at[k].name : "group");
+            if (k < 4)
+                for (int j = 0; j < at[k].n; j++) put_int(&a, 8, (uint64_t)at[k].v);
+            else
+                put_int(&a, 3, (uint64_t)l4g->i);
+            put_int(&a, 20, k < 4 ? 7 : 2); /* INTS, INT */
+            put_bytes_field(&e.extra, 5, a.p, a.n);
+            free(a.p);
+        }
+        r = rewrite(model, size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal("a dilated 3x3 in a stage that strides", in, "layer4.0/conv2", "dilation 2");
+        free(r.p);
+        free(e.extra.p);
+    }
+
     /* the re-encoder itself changes nothing when asked to change nothing */
     memset(&e, 0, sizeof e);
     e.target = 'N';

@@ -587,12 +587,16 @@ static resnet_status walk(imp *im) {
     im->visited[mp] = 1;
     if ((s = main_output(im, mp, &x)) != RESNET_OK) return s;
     size_t prev = mp;
-    int stage = -1, index = 0, kind = -1, os = 4;
+    /* dil: torchvision's self.dilation (replace_stride_with_dilation), prev_dil its
+     * previous_dilation, which a stage's first block's 3x3 keeps */
+    int stage = -1, index = 0, kind = -1, os = 4, dil = 1, prev_dil = 1;
     for (;;) {
         u = find_refs(im->uses, im->n_uses, x, &n);
         if (n == 1 && (is_op(im, u[0].idx, "GlobalAveragePool") || is_op(im, u[0].idx, "ReduceMean"))) {
             if (stage != 3)
                 return node_fail(im, u[0].idx, "the graph has %d stages, a torchvision ResNet four", stage + 1);
+            if (os < 8) /* every stage dilated: the engine runs output strides 8, 16 and 32 */
+                return node_fail(im, u[0].idx, "the network's output stride is %d (8, 16 or 32 are run)", os);
             im->output_stride = os;
             return head(im, u[0].idx, x, c);
         }
@@ -626,8 +630,29 @@ static resnet_status walk(imp *im) {
         if (kind >= 0 && kind != bottleneck)
             return node_fail(im, im->convs[first_conv].node, "basic and bottleneck blocks mixed in one network");
         kind = bottleneck;
-        if (index == 0) os *= stride;
-        else if (stride != 1) return node_fail(im, im->convs[first_conv].node, "a block strides but does not start a stage");
+        if (index == 0) {
+            os *= stride;
+            /* Only the strides and dilations torchvision builds: the engine rebuilds them from the
+             * output stride alone (rn_net_build), so another placement (layer1 striding, a stage
+             * not striding with no dilation after it, a dilation elsewhere) would load and
+             * answer for another network. layer1 never strides; a later stage strides 2, or 1
+             * with its dilation doubled. */
+            if (stride != (stage == 0 ? 1 : 2) && !(stage > 0 && stride == 1))
+                return node_fail(im, im->convs[first_conv].node, "stage %d strides by %d (torchvision's: 1, then 2, 2, 2 or "
+                                 "dilated)", stage + 1, stride);
+            prev_dil = dil;
+            if (stage > 0 && stride == 1) dil *= 2;
+        } else if (stride != 1) {
+            return node_fail(im, im->convs[first_conv].node, "a block strides but does not start a stage");
+        }
+        if (!bottleneck && dil != 1)
+            return node_fail(im, im->convs[first_conv].node, "stage %d does not stride (a basic block does not dilate)",
+                             stage + 1);
+        const convbn *mid = &im->convs[first_conv + (bottleneck ? 1 : 0)]; /* the 3x3 that dilates */
+        const int want_dil = index == 0 ? prev_dil : dil;
+        if (mid->dil != want_dil)
+            return node_fail(im, mid->node, "dilation %d where torchvision's ResNet has %d (a stage that does not "
+                             "stride doubles the dilation from there on)", mid->dil, want_dil);
         prev = producer(im, x);
         index++;
     }
