@@ -171,14 +171,22 @@ resnet_status resnet_label_file(const char *in, const char *labels, const char *
         free(json);
         return s;
     }
-    enum { MAX_META = 64 };
-    const char *keys[MAX_META + 1], *vals[MAX_META + 1], *k, *v;
-    size_t nm = 0;
-    for (size_t i = 0; nm < MAX_META && rn_st_metadata_at(st, i, &k, &v); i++)
-        if (strcmp(k, "labels") != 0) keys[nm] = k, vals[nm++] = v;
-    keys[nm] = "labels";
-    vals[nm++] = json;
-    s = rn_st_copy(st, out, keys, vals, nm, err);
+    /* every key of the source's metadata, however many (a fixed cap dropped the rest) */
+    const char *k, *v;
+    size_t n_meta = 0, nm = 0;
+    while (rn_st_metadata_at(st, n_meta, &k, &v)) n_meta++;
+    const char **keys = malloc((n_meta + 1) * sizeof *keys), **vals = malloc((n_meta + 1) * sizeof *vals);
+    if (!keys || !vals) {
+        s = rn_fail(err, RESNET_E_NOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; rn_st_metadata_at(st, i, &k, &v); i++)
+            if (strcmp(k, "labels") != 0) keys[nm] = k, vals[nm++] = v;
+        keys[nm] = "labels";
+        vals[nm++] = json;
+        s = rn_st_copy(st, out, keys, vals, nm, err);
+    }
+    free(keys);
+    free(vals);
     rn_st_close(st);
     free(json);
     return s;

@@ -280,6 +280,50 @@ static void test_torchvision_layout(void) {
     free(t);
 }
 
+/* A file whose metadata has more keys than a fixed array once held (convert kept 31,
+ * label 64): every key reaches the copy, output_stride and input_size, written last, too;
+ * dropped, the copy would load as another network without a word. */
+static void test_many_metadata(void) {
+    int n;
+    out_tensor *t = copy_all(&n);
+    char json[4096];
+    size_t len = (size_t)snprintf(json, sizeof json, "{\"variant\":\"v1\",\"normalization\":\"caffe\"");
+    for (int i = 0; i < 80; i++) len += (size_t)snprintf(json + len, sizeof json - len, ",\"note%02d\":\"x\"", i);
+    snprintf(json + len, sizeof json - len, ",\"input_size\":\"160\",\"output_stride\":\"16\"}");
+    char path[600], bf[600], named[600], labels[600];
+    snprintf(path, sizeof path, "%s/many-metadata.safetensors", tmpdir);
+    snprintf(bf, sizeof bf, "%s/many-metadata-bf16.safetensors", tmpdir);
+    snprintf(named, sizeof named, "%s/many-metadata-named.safetensors", tmpdir);
+    snprintf(labels, sizeof labels, "%s/names.txt", tmpdir);
+    CHECK(write_st(path, t, n, json) == 0, "write %s", path);
+    FILE *f = fopen(labels, "w");
+    for (int i = 0; f && i < 1000; i++) fprintf(f, "name %d\n", i);
+    if (f) fclose(f);
+    resnet_error err;
+    CHECK(resnet_convert_weights(path, bf, RESNET_PRECISION_BF16, &err) == RESNET_OK, "convert: %s", err.message);
+    CHECK(resnet_label_file(path, labels, named, &err) == RESNET_OK, "label: %s", err.message);
+    const char *outs[2] = {bf, named};
+    for (int k = 0; k < 2; k++) {
+        resnet_model *m = NULL;
+        resnet_info info;
+        CHECK(resnet_model_load(outs[k], NULL, &m, &err) == RESNET_OK, "load %s: %s", outs[k], err.message);
+        if (m) resnet_model_info(m, &info);
+        if (m)
+            CHECK(info.output_stride == 16 && info.input_size == 160,
+                  "%s: output stride %d, input size %d: the metadata past the first keys was dropped", outs[k],
+                  info.output_stride, info.input_size);
+        resnet_model_free(m);
+        rn_safetensors *st = NULL;
+        CHECK(rn_st_open(outs[k], &st, &err) == RESNET_OK, "%s", err.message);
+        CHECK(st && rn_st_metadata(st, "note79") != NULL, "%s: the last note is gone", outs[k]);
+        rn_st_close(st);
+        unlink(outs[k]);
+    }
+    unlink(labels);
+    unlink(path);
+    free(t);
+}
+
 int main(void) {
     const char *path = getenv("RESNET_TEST_V1_CAFFE");
     resnet_error err;
@@ -292,6 +336,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     RUN(test_broken_files);
     RUN(test_torchvision_layout);
+    RUN(test_many_metadata);
     rmdir(tmpdir);
     rn_st_close(src);
     return TEST_DONE();
