@@ -406,6 +406,30 @@ static void test_hostile(void) {
         free(e.extra.p);
     }
 
+    /* an attribute said twice (strides [1, 1], then [2, 2]): the lookup would read the first,
+     * ONNX Runtime refuses the node; refused here too */
+    size_t l1 = SIZE_MAX;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (strcmp(m->nodes[i].op, "Conv") == 0 && strstr(m->nodes[i].name, "layer1.0/conv1")) l1 = i;
+    CHECK(l1 < m->n_nodes, "no layer1.0 conv1 in the tiny model");
+    if (l1 < m->n_nodes) {
+        memset(&e, 0, sizeof e);
+        e.target = 'N';
+        e.index = l1;
+        buf a = {0};
+        put_str(&a, 1, "strides");
+        put_int(&a, 8, 2);
+        put_int(&a, 8, 2);
+        put_int(&a, 20, 7); /* INTS */
+        put_bytes_field(&e.extra, 5, a.p, a.n);
+        free(a.p);
+        r = rewrite(model, size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal("an attribute twice", in, "layer1.0/conv1", "'strides' appears twice");
+        free(r.p);
+        free(e.extra.p);
+    }
+
     /* the re-encoder itself changes nothing when asked to change nothing */
     memset(&e, 0, sizeof e);
     e.target = 'N';

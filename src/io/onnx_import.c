@@ -261,14 +261,19 @@ static resnet_status expect_op(imp *im, size_t i, const char *op, const char *wh
                      im->m->nodes[i].domain[0] ? shown(im->m->nodes[i].domain, dom, sizeof dom) : "");
 }
 
-/* Only the attributes listed may appear. */
+/* Only the attributes listed may appear, each once: the lookup reads the first of a name said
+ * twice (strides [1, 1] then [2, 2]), ONNX Runtime refuses such a node, so which one the graph
+ * means is anyone's guess. */
 static resnet_status known_attrs(imp *im, size_t i, const char *const *names) {
     const rn_onnx_node *nd = &im->m->nodes[i];
+    unsigned seen = 0; /* bit k: names[k] met (the lists are short) */
     for (size_t a = 0; a < nd->n_attrs; a++) {
-        int ok = 0;
-        for (const char *const *n = names; *n && !ok; n++) ok = strcmp(*n, nd->attrs[a].name) == 0;
+        int k = 0;
+        while (names[k] && strcmp(names[k], nd->attrs[a].name) != 0) k++;
         char b[64];
-        if (!ok) return node_fail(im, i, "attribute '%s' is not one a torchvision ResNet has", shown(nd->attrs[a].name, b, sizeof b));
+        if (!names[k]) return node_fail(im, i, "attribute '%s' is not one a torchvision ResNet has", shown(nd->attrs[a].name, b, sizeof b));
+        if (seen & 1u << k) return node_fail(im, i, "attribute '%s' appears twice", shown(nd->attrs[a].name, b, sizeof b));
+        seen |= 1u << k;
     }
     return RESNET_OK;
 }
@@ -693,7 +698,9 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     size_t nx;
     if ((s = sole_consumer(im, v, pool, &nx)) != RESNET_OK) return s;
     if (is_op(im, nx, "Flatten")) {
+        static const char *const fl_attrs[] = {"axis", NULL};
         int64_t axis;
+        if ((s = known_attrs(im, nx, fl_attrs)) != RESNET_OK) return s;
         int_attr(im, nx, "axis", 1, &axis);
         if (axis != 1 || im->m->nodes[nx].n_in != 1) return node_fail(im, nx, "a Flatten not at axis 1");
         im->visited[nx] = 1;
