@@ -326,6 +326,17 @@ def check_pth(out_dir):
                 json.loads(meta.get('labels', '[]')) == ['tabby "cat"', 'samoyed', 'k\u00e4se']
         print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if r.returncode == 0 else ': ' + r.stderr.strip()))
         failed += not ok
+    # a DataParallel key and the same key unprefixed: refused, not one dropped for the other
+    both = dict(want)
+    both['module.fc.weight'] = torch.zeros_like(want['fc.weight'])
+    pth, out = os.path.join(out_dir, 'both.pth'), os.path.join(out_dir, 'both.safetensors')
+    torch.save(both, pth)
+    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+    ok = r.returncode == 1 and 'module.fc.weight' in r.stderr and len(r.stderr.strip().splitlines()) == 1 and \
+        not os.path.exists(out)
+    print('%s pth-to-safetensors refuses module.fc.weight beside fc.weight%s' % ('ok  ' if ok else 'FAIL', '' if ok else
+                                                                                ': rc %d %s' % (r.returncode, r.stderr.strip())))
+    failed += not ok
     return failed
 
 

@@ -6,8 +6,9 @@
 
 The checkpoint may be a state_dict, a dict holding one under 'state_dict' or 'model' (what
 training scripts save), or a whole pickled model (its .state_dict() is taken). Keys with the
-'module.' prefix DataParallel adds are stripped. Tensors are written in the checkpoint's order:
-floating point ones as F32, integer ones (num_batches_tracked) as I64, which `resnet` ignores.
+'module.' prefix DataParallel adds are stripped (a key there both with and without it is
+refused). Tensors are written in the checkpoint's order: floating point ones as F32, integer
+ones (num_batches_tracked) as I64, which `resnet` ignores.
 The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5)
 unless told otherwise, and the labels (one name a line) as a JSON array when given.
 
@@ -58,7 +59,11 @@ def load_state_dict(path):
     for k, v in obj.items():
         if not torch.is_tensor(v):
             fail("%s: entry '%s' is a %s, not a tensor" % (path, k, type(v).__name__))
-        out[k[len('module.'):] if k.startswith('module.') else k] = v
+        name = k[len('module.'):] if k.startswith('module.') else k
+        # 'module.fc.weight' and 'fc.weight' both there: one would silently replace the other
+        if name in out:
+            fail("%s: entries 'module.%s' and '%s' are both there: which one is the network's?" % (path, name, name))
+        out[name] = v
     return out
 
 
