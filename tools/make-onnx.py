@@ -337,6 +337,23 @@ def check_pth(out_dir):
     print('%s pth-to-safetensors refuses module.fc.weight beside fc.weight%s' % ('ok  ' if ok else 'FAIL', '' if ok else
                                                                                 ': rc %d %s' % (r.returncode, r.stderr.strip())))
     failed += not ok
+    # inputs and outputs it cannot use: one line naming each, exit 1, nothing written
+    pth = os.path.join(out_dir, 'state_dict.pth')
+    latin1 = os.path.join(out_dir, 'latin1.txt')
+    with open(latin1, 'wb') as f:
+        f.write(b'k\xe4se\nsamoyed\ntabby\n')
+    out = os.path.join(out_dir, 'never.safetensors')
+    for what, o, args, word in (
+            ('a --labels file that is not there', out, ['--labels', out_dir + '/none.txt'], 'none.txt'),
+            ('a --labels file that is not UTF-8', out, ['--labels', latin1], 'latin1.txt'),
+            ('an output that is a folder', out_dir, [], out_dir),
+            ('an output in a folder that is not there', out_dir + '/none/x.safetensors', [], 'none/x.safetensors')):
+        r = subprocess.run([sys.executable, tool, pth, o] + args, capture_output=True, text=True)
+        lines = r.stderr.strip().splitlines()
+        ok = r.returncode == 1 and len(lines) == 1 and word in lines[0] and not os.path.exists(out)
+        print('%s pth-to-safetensors: %s, one line%s' % ('ok  ' if ok else 'FAIL', what, '' if ok else
+                                                            ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+        failed += not ok
     return failed
 
 

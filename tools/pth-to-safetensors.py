@@ -90,6 +90,8 @@ def write_safetensors(tensors, path, metadata):
             break
         except FileExistsError:
             continue
+        except OSError as e:  # no such folder, no permission: one line, not a traceback
+            fail('%s: cannot create a file beside it: %s' % (path, e.strerror))
     else:
         fail('%s: cannot create a file beside it: every temporary name is taken' % path)
     try:
@@ -124,6 +126,8 @@ def main():
     a = ap.parse_args()
     if not os.path.isfile(a.checkpoint):
         fail('%s: no such file' % a.checkpoint)
+    if os.path.isdir(a.out):
+        fail('%s is a folder; name the file to write' % a.out)
     if os.path.exists(a.out):
         if os.path.samefile(a.out, a.checkpoint):
             fail('%s is the checkpoint; choose another output name' % a.out)
@@ -132,8 +136,13 @@ def main():
     sd = load_state_dict(a.checkpoint)
     meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
     if a.labels:
-        with open(a.labels, encoding='utf-8') as f:
-            names = f.read().split('\n')
+        try:
+            with open(a.labels, encoding='utf-8') as f:
+                names = f.read().split('\n')
+        except OSError as e:  # one line naming the file, not a traceback
+            fail('%s: cannot read it: %s' % (a.labels, e.strerror))
+        except UnicodeDecodeError:
+            fail('%s: not UTF-8 text' % a.labels)
         if names and names[-1] == '':
             names.pop()
         names = [n[:-1] if n.endswith('\r') else n for n in names]
