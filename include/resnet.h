@@ -244,7 +244,8 @@ RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, c
  * folded, Relu, Add, MaxPool, GlobalAveragePool, Flatten, Gemm; opset 11..17) that ONNX
  * Runtime and other runtimes run with this library's logits. Input "input", N x 3 x S x S,
  * normalised as resnet_model_norm() says; output "logits", N x classes. opts (may be NULL) gives
- * the input size and output stride. An int8 file is refused. Written atomically. `resnet
+ * the input size and output stride; its labels, if any, are checked (the graph holds no names).
+ * An int8 file is refused. Written atomically. `resnet
  * export`. Since 1.3. */
 RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_load_options *opts, const char *out,
                                             int opset, resnet_error *err);

@@ -98,6 +98,15 @@ check "export of an int8 file refused, nothing written" $? "rc=$rc $err"
 run "$BIN" export --opset 10 -o "$tmp/x.onnx"
 [ "$rc" -eq 2 ] && [ ! -e "$tmp/x.onnx" ]
 check "export --opset 10 is a usage error" $? "rc=$rc $err"
+# --labels: the graph holds no names, but a file that is not there or does not fit the network
+# is refused as every command refuses it (it was dropped unread, exit 0)
+printf 'a\nb\n' >"$tmp/two.txt"
+for l in "$tmp/none.txt" "$tmp/two.txt"; do
+  run "$BIN" export --weights "$FAM/small_basic.safetensors" --labels "$l" -o "$tmp/l.onnx"
+  [ "$rc" -eq 1 ] && [ ! -e "$tmp/l.onnx" ] && echo "$err" | grep -q "$(basename "$l")"
+  ok=$? # before the name's $(...), which would reset $?
+  check "export --labels $(basename "$l"): refused in one line, nothing written" $ok "rc=$rc $err"
+done
 echo "not a model" >"$tmp/mine.onnx"
 run "$BIN" export --weights "$FAM/small_basic.safetensors" -o "$tmp/mine.onnx"
 [ "$rc" -eq 1 ] && [ "$(cat "$tmp/mine.onnx")" = "not a model" ]

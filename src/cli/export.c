@@ -40,6 +40,7 @@ int cmd_export(int argc, char **argv) {
     resnet_load_options_init(&o);
     o.input_size = common.size;
     o.output_stride = common.output_stride;
+    o.labels = common.labels;
     resnet_error err;
     if (resnet_export_onnx(weights, &o, out, opset, &err) != RESNET_OK) return cli_error("%s", err.message);
     fputs("resnet: wrote ", stderr);

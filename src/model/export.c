@@ -177,9 +177,12 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
         return rn_fail(err, RESNET_E_ARG, "opset must be between 11 and 17, got %d", opset);
     resnet_load_options o;
     resnet_load_options_init(&o);
-    if (opts) { /* the shape options only: the kernels do not matter here */
+    if (opts) { /* the shape options, and the labels: the kernels do not matter here */
         o.input_size = opts->size >= RN_FIELD_END(resnet_load_options, input_size) ? opts->input_size : 0;
         o.output_stride = opts->size >= RN_FIELD_END(resnet_load_options, output_stride) ? opts->output_stride : 0;
+        /* the graph holds no names, but a labels file given is checked against the network as
+         * every command checks it: dropped unread, one missing or of the wrong count passed */
+        o.labels = opts->size >= RN_FIELD_END(resnet_load_options, labels) ? opts->labels : NULL;
     }
     o.kernels = RESNET_KERNELS_C;
     o.direct = 1;
