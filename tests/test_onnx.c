@@ -312,10 +312,11 @@ static void test_hostile(void) {
         free(e.extra.p);
     }
 
-    /* initializer 0 in an external file: missing, then too short, then outside the folder */
-    const char *locs[] = {"w.bin", "w.bin", "../w.bin"};
-    const char *wants[] = {"w.bin", "too short", "not a file beside the model"};
-    for (int k = 0; k < 3; k++) {
+    /* initializer 0 in an external file: missing, then too short, then outside the folder,
+     * then longer than its shape with no length given (the rest of the file is the data) */
+    const char *locs[] = {"w.bin", "w.bin", "../w.bin", "w.bin"};
+    const char *wants[] = {"w.bin", "too short", "not a file beside the model", "no length is given"};
+    for (int k = 0; k < 4; k++) {
         memset(&e, 0, sizeof e);
         e.target = 'I';
         e.drop = 9;
@@ -326,6 +327,12 @@ static void test_hostile(void) {
         put_int(&e.extra, 14, 1);
         free(kv.p);
         if (k == 1) tu_write_file(tu_path("w.bin"), "abcd", 4);
+        if (k == 3) { /* the tensor's float bytes, and two more */
+            size_t nb = (size_t)rn_onnx_numel(&m->inits[0]) * 4 + 2;
+            uint8_t *z = calloc(nb, 1);
+            tu_write_file(tu_path("w.bin"), z, nb);
+            free(z);
+        }
         r = rewrite(model, size, &e);
         tu_write_file(in, r.p, r.n);
         expect_refusal("external data", in, m->inits[0].name, wants[k]);

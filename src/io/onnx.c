@@ -668,6 +668,14 @@ static resnet_status tensor_bytes(rn_onnx_model *m, const rn_onnx_tensor *t, siz
         return rn_fail(err, RESNET_E_WEIGHTS,
                        "%s: tensor '%s': external data file '%s' is %zu bytes, too short for %zu bytes at offset %" PRId64,
                        m->path, tn, loc, e->size, need, t->ext_offset);
+    /* Without a length the data is the rest of the file (the ONNX spec; onnx and ONNX Runtime
+     * read it so, and refuse a size that is not the shape's): more bytes than the shape needs is
+     * not this tensor's data, whatever its first bytes are. */
+    if (t->ext_length < 0 && need != e->size - (size_t)t->ext_offset)
+        return rn_fail(err, RESNET_E_WEIGHTS,
+                       "%s: tensor '%s': external data file '%s' holds %zu bytes from offset %" PRId64
+                       " and no length is given; its shape needs %zu",
+                       m->path, tn, loc, e->size - (size_t)t->ext_offset, t->ext_offset, need);
     *bytes = (const uint8_t *)e->map + t->ext_offset;
     return RESNET_OK;
 }
