@@ -8,6 +8,7 @@
 #include "common.h"
 #include "io/safetensors.h"
 #include "io/fileio.h"
+#include "io/json.h"
 #include "image/image.h"
 
 const char *resnet_status_str(resnet_status s) {
@@ -163,6 +164,15 @@ resnet_status resnet_label_file(const char *in, const char *labels, const char *
     resnet_model *m = NULL;
     resnet_status s = resnet_model_load(in, &o, &m, err);
     if (s != RESNET_OK) return s;
+    /* metadata is UTF-8: a name that is not was refused by the writer as the output's bad
+     * metadata, naming the wrong file; the names file is the one to fix */
+    for (int i = 0; i < resnet_model_classes(m); i++) {
+        const char *name = resnet_model_class_name(m, i);
+        if (!rn_utf8_valid(name, strlen(name))) {
+            resnet_model_free(m);
+            return rn_fail(err, RESNET_E_ARG, "%s: name %d (line %d) is not UTF-8 text", labels, i, i + 1);
+        }
+    }
     char *json = labels_json(m);
     resnet_model_free(m);
     if (!json) return rn_fail(err, RESNET_E_NOMEM, "out of memory");

@@ -319,6 +319,15 @@ static void test_many_metadata(void) {
         rn_st_close(st);
         unlink(outs[k]);
     }
+    /* a name that is not UTF-8: refused naming the names file (the output's metadata was
+     * blamed), nothing written */
+    f = fopen(labels, "w");
+    for (int i = 0; f && i < 1000; i++) fprintf(f, i == 7 ? "caf\xe9\n" : "name %d\n", i);
+    if (f) fclose(f);
+    CHECK(resnet_label_file(path, labels, named, &err) != RESNET_OK && strstr(err.message, labels) &&
+              strstr(err.message, "line 8") && strstr(err.message, "UTF-8"),
+          "label with a latin-1 name: %s", err.message);
+    CHECK(access(named, F_OK) != 0, "label with a latin-1 name: something written");
     unlink(labels);
     unlink(path);
     free(t);
