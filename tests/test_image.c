@@ -662,6 +662,11 @@ static void test_preprocess_over_limit_message(void) {
     img.width = 0;
     CHECK(resnet_preprocess_image(&img, RESNET_NORM_CAFFE, out, &err) == RESNET_E_ARG && strstr(err.message, "0x20000"),
           "a zero side named: %s", err.message);
+    /* a good image with no output buffer: an error, not a write through NULL */
+    img.width = img.height = 1;
+    CHECK(resnet_preprocess_image(&img, RESNET_NORM_CAFFE, NULL, &err) == RESNET_E_ARG &&
+              strstr(err.message, "output buffer"),
+          "NULL out: %s", err.message);
 }
 
 /* resnet_image_encode_png: the PNG in memory decodes to the same pixels, and says it is ours. */

@@ -71,6 +71,8 @@ resnet_status rn_preprocess_image_at(const resnet_image *img, resnet_norm norm, 
                                      resnet_error *err) {
     resnet_status st = check_image(img, "preprocess", err);
     if (st != RESNET_OK) return st;
+    /* resnet_preprocess_image has no other check: without this a NULL out was written to */
+    if (!out) return rn_fail(err, RESNET_E_ARG, "preprocess: no output buffer");
     if (norm != RESNET_NORM_CAFFE && norm != RESNET_NORM_TORCH)
         return rn_fail(err, RESNET_E_ARG, "preprocess: unknown normalisation %d", (int)norm);
     rn_image view = {img->width, img->height, img->rgb};
