@@ -159,6 +159,20 @@ static void test_broken_files(void) {
               "metadata output_stride 16, option %d: loaded at %d (%s)", given, info.output_stride, err.message);
         resnet_model_free(m);
     }
+    /* only 0 means "the file's": a negative size or stride is refused, not taken for 0 */
+    for (int field = 0; field < 2; field++) {
+        resnet_model *m = NULL;
+        resnet_error err = {0, ""};
+        resnet_load_options o;
+        resnet_load_options_init(&o);
+        if (field) o.output_stride = -16;
+        else o.input_size = -224;
+        CHECK(resnet_model_load(path, &o, &m, &err) == RESNET_E_ARG && !m &&
+                  strstr(err.message, field ? "output stride" : "input size") &&
+                  strstr(err.message, field ? "-16" : "-224"),
+              "a negative %s: %s", field ? "output_stride" : "input_size", err.message);
+        resnet_model_free(m);
+    }
     unlink(path);
 
     /* a whole file cut short: the data block ends early */

@@ -675,13 +675,15 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
     /* The caller's size and stride win; else the file's (a dilated network imported from ONNX
      * says so in its metadata: run at stride 32 it would answer, wrongly). */
     long v = RESNET_INPUT_SIZE;
-    if (cfg->input_size > 0) v = cfg->input_size;
+    /* Only 0 means "the file's": a negative size or stride is the caller's mistake, refused by
+     * rn_net_build below with the value, never taken for 0. */
+    if (cfg->input_size != 0) v = cfg->input_size;
     else if ((s = meta_whole(st, path, "input_size", &v, err)) != RESNET_OK) return s;
     else if (v < 32 || v > 4096)
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata input_size is %ld: it must be from 32 to 4096", path, v);
     a.input_size = (int)v;
     v = 32;
-    if (cfg->output_stride > 0) v = cfg->output_stride;
+    if (cfg->output_stride != 0) v = cfg->output_stride;
     else if ((s = meta_whole(st, path, "output_stride", &v, err)) != RESNET_OK) return s;
     else if (v != 8 && v != 16 && v != 32)
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata output_stride is %ld: it must be 8, 16 or 32", path, v);
