@@ -96,10 +96,15 @@ static void test_load_options(void) {
     CHECK(resnet_model_load(missing, &n.v1, &m, &err) == RESNET_E_UNSUPPORTED, "an unknown field set was ignored");
     CHECK(strstr(err.message, "newer resnet.h"), "message: %s", err.message);
 
-    /* the fields it does know are still read: an unknown kernel path is refused */
+    /* the fields it does know are still read: an unknown kernel path is refused as a bad
+     * argument naming the value, not as a path this CPU lacks */
     resnet_load_options_init(&o);
     o.kernels = (resnet_kernels)99;
-    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_UNSUPPORTED, "kernels field not read");
+    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_ARG && strstr(err.message, "unknown kernels 99"),
+          "kernels field not read: %s", err.message);
+    o.kernels = (resnet_kernels)0x100; /* the tests' internal AVX-512-without-AMX path */
+    CHECK(resnet_model_load(missing, &o, &m, &err) == RESNET_E_ARG && m == NULL, "an internal kernel path taken: %s",
+          err.message);
 }
 
 typedef struct newer_outputs {

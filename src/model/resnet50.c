@@ -50,6 +50,12 @@ resnet_status resnet_model_load(const char *path, const resnet_load_options *opt
         resnet_status st = rn_sized_read(&load_options_type, opts, &o, err);
         if (st != RESNET_OK) return st;
     }
+    /* a value that names no path is the caller's mistake, not a path this CPU lacks (and the
+     * tests' internal ones, RN_KERNELS_AVX512_NO_AMX, are no option of the public API) */
+    if (o.kernels != RESNET_KERNELS_AUTO && o.kernels != RESNET_KERNELS_C && o.kernels != RESNET_KERNELS_AVX2 &&
+        o.kernels != RESNET_KERNELS_AVX512)
+        return rn_fail(err, RESNET_E_ARG, "resnet_load_options: unknown kernels %d (RESNET_KERNELS_AUTO, _C, _AVX2 or "
+                       "_AVX512)", (int)o.kernels);
     const rn_kernel_config *kc = rn_kernels_select(o.kernels);
     if (!kc)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "kernel path '%s' is not supported by this CPU",
