@@ -78,6 +78,15 @@ static void test_forward_ex_outputs_agree(void) {
     CHECK(resnet_forward_ex(sess, in, 1, &only, &err) == RESNET_OK, "%s", err.message);
     CHECK(resnet_forward_ex(sess, in, 1, NULL, &err) == RESNET_E_ARG, "NULL outputs accepted");
     CHECK(resnet_forward_ex(sess, in, 3, &o, &err) == RESNET_E_ARG, "batch 3 > max 2 accepted");
+    /* an inf or NaN in the input is refused, naming it: a NaN pixel came out as finite logits */
+    in[IN_FLOATS + 5] = NAN;
+    CHECK(resnet_forward(sess, in, 2, lg, NULL, &err) == RESNET_E_ARG && strstr(err.message, "value 5 of image 1") &&
+              strstr(err.message, "NaN"),
+          "a NaN input value: %s", err.message);
+    in[IN_FLOATS + 5] = 0;
+    in[7] = -INFINITY;
+    CHECK(resnet_forward_ex(sess, in, 1, &only, &err) == RESNET_E_ARG && strstr(err.message, "infinite"),
+          "an infinite input value: %s", err.message);
     CHECK(resnet_session_max_batch(sess) == 2, "max batch");
     free(in);
     free(lg);
