@@ -129,6 +129,10 @@ static void test_outputs(void) {
     n.future = x;
     CHECK(resnet_forward_ex(NULL, x, 1, &n.v1, &err) == RESNET_E_UNSUPPORTED, "an unknown output was ignored: %s",
           err.message);
+    /* a stage's shape without a model: the message says so, not that stage 1 is out of range */
+    int c, h, w;
+    CHECK(resnet_model_stage_shape(NULL, 1, &c, &h, &w, &err) == RESNET_E_ARG && strstr(err.message, "NULL model"),
+          "stage shape of no model: %s", err.message);
 }
 
 typedef struct newer_report {

@@ -723,7 +723,9 @@ void resnet_model_map_size(const resnet_model *m, int *height, int *width) {
 
 resnet_status resnet_model_stage_shape(const resnet_model *m, int stage, int *channels, int *height, int *width,
                                        resnet_error *err) {
-    if (!m || stage < 1 || stage > RN_STAGES)
+    /* apart: a NULL model was reported as a bad stage ("stage must be 1 to 4, got 1") */
+    if (!m) return rn_fail(err, RESNET_E_ARG, "resnet_model_stage_shape: NULL model");
+    if (stage < 1 || stage > RN_STAGES)
         return rn_fail(err, RESNET_E_ARG, "stage must be 1 to %d (layer1..layer4), got %d", RN_STAGES, stage);
     const rn_layer *l = &m->net.layers[m->net.stage_out[stage - 1]];
     if (channels) *channels = l->cout;
