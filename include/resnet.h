@@ -606,8 +606,8 @@ RESNET_API resnet_status resnet_model_cam_heatmap(const resnet_model *m, const f
                                                   float *heat, resnet_error *err);
 /* Colours a heat map (dark blue 0 -> cyan -> yellow -> red 1, like "jet") and blends it over
  * the photo with the given opacity (0..1; 0.5 is a good start). Pixels with heat < 0 are
- * shown in grey, dimmed. out is a new image the size of photo (free it with
- * resnet_image_free). */
+ * shown in grey, dimmed; an inf or NaN is refused (RESNET_E_ARG). out is a new image the size
+ * of photo (free it with resnet_image_free). */
 RESNET_API resnet_status resnet_cam_overlay(const resnet_image *photo, const float *heat, float opacity,
                                             resnet_image *out, resnet_error *err);
 

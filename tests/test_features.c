@@ -416,6 +416,12 @@ static void test_cam_bad_arguments(void) {
     resnet_image img = {2, 2, (unsigned char[12]){0}}, out;
     float h4[4] = {0, 0.5f, 1, -1};
     CHECK(resnet_cam_overlay(&img, h4, 1.5f, &out, &err) == RESNET_E_ARG, "opacity 1.5");
+    h4[2] = NAN; /* no colour: refused, naming the value, not painted some colour */
+    out.rgb = NULL;
+    CHECK(resnet_cam_overlay(&img, h4, 0.5f, &out, &err) == RESNET_E_ARG && strstr(err.message, "heat value 2") &&
+              !out.rgb,
+          "a NaN heat value: %s", err.message);
+    resnet_image_free(&out);
     CHECK(resnet_image_write_png(&img, "/nonexistent-dir/x.png", &err) == RESNET_E_IO, "write into a missing folder");
     CHECK(strstr(err.message, "/nonexistent-dir/x.png") != NULL, "error names the file: %s", err.message);
 }

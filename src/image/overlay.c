@@ -288,6 +288,10 @@ resnet_status resnet_cam_overlay(const resnet_image *photo, const float *heat, f
     if (!(opacity >= 0.0f && opacity <= 1.0f))
         return rn_fail(err, RESNET_E_ARG, "resnet_cam_overlay: opacity must be between 0 and 1");
     const size_t npix = (size_t)photo->width * photo->height;
+    /* a NaN has no colour: it came out as an arbitrary one (lrintf(NaN)) and the call succeeded */
+    for (size_t i = 0; i < npix; i++)
+        if (!isfinite(heat[i]))
+            return rn_fail(err, RESNET_E_ARG, "resnet_cam_overlay: heat value %zu is not finite", i);
     unsigned char *dst = malloc(npix * 3);
     if (!dst) return rn_fail(err, RESNET_E_NOMEM, "resnet_cam_overlay: out of memory (%dx%d)", photo->width, photo->height);
     for (size_t i = 0; i < npix; i++) {
