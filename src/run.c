@@ -383,12 +383,19 @@ static int on_item(void *vctx, const resnet_item_result *r) {
 resnet_status resnet_run_files(resnet_session *s, const char *const *paths, int n, int want, resnet_file_fn fn,
                                void *ctx, resnet_error *err) {
     if (!s || (n > 0 && !paths) || !fn) return rn_fail(err, RESNET_E_ARG, "resnet_run_files: NULL argument");
-    if (n <= 0) return RESNET_OK;
+    /* Refused, not dropped: a resnet_file_result has no probabilities, so want = PROBS used to run
+     * nothing at all and hand back every photo as read (status OK, no logits); a negative n
+     * was a successful run of nothing. */
+    if (want & ~(RESNET_WANT_LOGITS | RESNET_WANT_FEATURES))
+        return rn_fail(err, RESNET_E_ARG, "resnet_run_files: want 0x%x: only RESNET_WANT_LOGITS and "
+                       "RESNET_WANT_FEATURES (resnet_run gives the others)", (unsigned)want);
+    if (n < 0) return rn_fail(err, RESNET_E_ARG, "resnet_run_files: %d paths", n);
+    if (n == 0) return RESNET_OK;
     for (int i = 0; i < n; i++)
         if (!paths[i]) return rn_fail(err, RESNET_E_ARG, "resnet_run_files: path %d is NULL", i);
     files_run f = {paths, n, 0, fn, ctx};
     resnet_run_options o;
     resnet_run_options_init(&o);
-    o.want = want & (RESNET_WANT_LOGITS | RESNET_WANT_FEATURES);
+    o.want = want;
     return resnet_run(s, next_path, &f, on_item, &f, &o, err);
 }

@@ -644,6 +644,13 @@ static void test_runner_stops_and_rejects(void) {
     CHECK(calls == 1, "callback ran %d times after asking to stop", calls);
     CHECK(resnet_run_files(sess, paths, 0, 0, stop_at_once, &calls, &err) == RESNET_OK && calls == 1, "n = 0");
     CHECK(resnet_run_files(sess, paths, 5, 0, NULL, NULL, &err) == RESNET_E_ARG, "NULL callback");
+    /* what a resnet_file_result cannot hold is refused, not dropped (PROBS ran nothing), as is n < 0 */
+    calls = 0;
+    CHECK(resnet_run_files(sess, paths, 1, RESNET_WANT_PROBS, stop_at_once, &calls, &err) == RESNET_E_ARG &&
+              calls == 0 && strstr(err.message, "want 0x4"),
+          "want PROBS: %s (%d results)", err.message, calls);
+    CHECK(resnet_run_files(sess, paths, -1, 0, stop_at_once, &calls, &err) == RESNET_E_ARG && calls == 0,
+          "n = -1: %s", err.message);
 }
 
 static void test_vectors(void) {
