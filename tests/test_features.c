@@ -754,6 +754,10 @@ static void test_head_trains_saves_loads(void) {
           "a class without examples: %s", err.message);
     x[3] = NAN;
     CHECK(resnet_head_train(x, y, NTR, D, K, names, &o, &hb, NULL, &err) == RESNET_E_ARG, "NaN feature accepted");
+    /* and in prediction: the caller's feature is named, not the head's weights blamed */
+    xt[D + 3] = NAN;
+    CHECK(resnet_head_predict(h, xt, NTE, p1, &err) == RESNET_E_ARG && strstr(err.message, "feature 3 of vector 1"),
+          "a NaN feature to predict: %s", err.message);
     resnet_head_free(h);
     resnet_head_free(h2);
     resnet_head_free(hs);

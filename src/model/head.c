@@ -458,7 +458,15 @@ resnet_status rn_head_logits(const resnet_head *h, const float *features, int n,
     float *x = malloc((size_t)h->dim * sizeof(float));
     if (!x) return rn_fail(err, RESNET_E_NOMEM, "resnet_head_predict: out of memory");
     for (int i = 0; i < n; i++) {
-        memcpy(x, features + (size_t)i * h->dim, (size_t)h->dim * sizeof(float));
+        const float *fi = features + (size_t)i * h->dim;
+        /* the caller's features, named as such: a NaN here made a NaN output, which was blamed on
+         * the head's weights below (RESNET_E_WEIGHTS); training refuses them the same way */
+        for (int j = 0; j < h->dim; j++)
+            if (!isfinite(fi[j])) {
+                free(x);
+                return rn_fail(err, RESNET_E_ARG, "resnet_head_predict: feature %d of vector %d is not finite", j, i);
+            }
+        memcpy(x, fi, (size_t)h->dim * sizeof(float));
         if (h->l2_normalize) rn_l2_normalize(x, h->dim);
         float *pi = logits + (size_t)i * h->n_classes;
         for (int c = 0; c < h->n_classes; c++) {
