@@ -79,6 +79,11 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
     resnet_view views[RESNET_TTA_MAX_VIEWS];
     const int n = resnet_tta_views(mode, views);
     if (n == 0) return rn_fail(err, RESNET_E_ARG, "unknown test-time augmentation mode %d", (int)mode);
+    /* checked before the photo is decoded, and said in the caller's terms: resnet_forward's own
+     * refusal named neither the photo nor the mode ("resnet_forward: batch of 10, session allows 1..2") */
+    if (n > resnet_session_max_batch(s))
+        return rn_fail(err, RESNET_E_ARG, "%s: test-time augmentation %s has %d views, but the session's batches hold %d",
+                       path, resnet_tta_name(mode), n, resnet_session_max_batch(s));
     const size_t in_floats = (size_t)3 * crop * crop;
     float *input = malloc((size_t)n * in_floats * sizeof(float));
     float *logits = malloc((size_t)n * classes * sizeof(float));

@@ -190,6 +190,9 @@ static void test_session_too_small(void) {
     CHECK(resnet_session_create(model, 1, 1, &s1, &err) == RESNET_OK, "%s", err.message);
     if (!s1) return;
     CHECK(resnet_classify_file_tta(s1, path, RESNET_TTA_FLIP, 1, top, &err) == RESNET_E_ARG, "batch 1 for flip");
+    /* said in the caller's terms: the photo, the mode and its views, not resnet_forward's batch */
+    CHECK(strstr(err.message, path) && strstr(err.message, "flip has 2 views") && !strstr(err.message, "resnet_forward"),
+          "batch 1 for flip: %s", err.message);
     CHECK(resnet_classify_file_tta(s1, path, (resnet_tta)42, 1, top, &err) == RESNET_E_ARG, "unknown mode");
     resnet_session_free(s1);
 }
