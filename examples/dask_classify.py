@@ -17,7 +17,6 @@ workers from the same paths: on a real cluster they must see the folder at the s
 weight file (see docs/serving.md).
 """
 import argparse
-import json
 import os
 import sys
 
@@ -56,12 +55,15 @@ class ResnetPlugin(WorkerPlugin):
 
 
 def record(path, top=None, error=None):
-    """One line as `resnet classify --json` prints it."""
+    """One line as `resnet classify --json` prints it, byte for byte: strings escaped as the tool
+    escapes them (python3 -m resnet's _json_string), where json.dumps wrote a name that is not
+    ASCII as \\u escapes ("caf\\u00e9.jpg") and the tool writes its UTF-8."""
+    from resnet.__main__ import _json_string
     if error is not None:
-        return '{"file": %s, "error": %s}' % (json.dumps(path), json.dumps(error))
-    items = ", ".join('{"index": %d, "name": %s, "prob": %.6g}' % (t["index"], json.dumps(t["name"]), t["prob"])
+        return '{"file": %s, "error": %s}' % (_json_string(path), _json_string(error))
+    items = ", ".join('{"index": %d, "name": %s, "prob": %.6g}' % (t["index"], _json_string(t["name"]), t["prob"])
                       for t in top)
-    return '{"file": %s, "top": [%s]}' % (json.dumps(path), items)
+    return '{"file": %s, "top": [%s]}' % (_json_string(path), items)
 
 
 def classify_chunk(photos, k):

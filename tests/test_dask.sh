@@ -19,6 +19,8 @@ for i in 1 2 3 4; do
   cp demo/coffee.png "$d/b/c/more coffee $i.png"
 done
 head -c 3000 demo/chelsea.png >"$d/a/broken.png"
+# a name that is not ASCII: the CLI writes it as UTF-8, so the lines must too (not \u00e9)
+mv "$d/b/c/more coffee 4.png" "$d/b/c/more café 4.png"
 
 "$BIN" classify --json "$d" >"$tmp/cli.jsonl" 2>/dev/null
 cli_rc=$?
