@@ -673,8 +673,10 @@ RESNET_API resnet_status resnet_run_files(resnet_session *s, const char *const *
  * is answered at once). may_block is non-zero when the runner holds no item: the source may
  * then wait for its next item (reading stdin, a queue); when zero it should answer at once
  * (LATER if it would have to wait). A source that returns LATER with may_block set is called
- * again after about a millisecond. After the callback asks to stop, or the run fails, the
- * source is not called again (a call already in progress is waited for).
+ * again after about a millisecond. Any other answer ends the run: the items already given are
+ * handed to the callback, then resnet_run returns RESNET_E_ARG. After the callback asks to
+ * stop, or the run fails, the source is not called again (a call already in progress is
+ * waited for).
  *
  * Lifetimes: what an item points to (path, data, name, error) must stay valid until that
  * item's result has been handed to the callback (or resnet_run has returned); `user` is the

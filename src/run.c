@@ -68,6 +68,7 @@ typedef struct runner {
     int done;  /* the decoder has handed over everything */
     int stop;  /* the caller stopped (callback, error): the decoder must end */
     int idle;  /* the calling thread waits for a batch */
+    int bad_answer, answer; /* the source answered something other than ITEM, END or LATER */
 } runner;
 
 /* Test seam (tests/test_run.c, tests/test_serve_fail.sh): with RESNET_TEST_FAIL_PASS=N in the
@@ -167,6 +168,14 @@ static void *decoder(void *arg) {
         const int idle = r->idle;
         pthread_mutex_unlock(&r->mu);
         if (stopped || got == RESNET_SOURCE_END) break;
+        if (got != RESNET_SOURCE_ITEM && got != RESNET_SOURCE_LATER) {
+            /* no source may answer this: the run ends (the items held are still run) and
+             * resnet_run says so. Taken for LATER, as it was, a source answering -1 for its own
+             * failure was called a thousand times a second, forever. Read after the join. */
+            r->bad_answer = 1;
+            r->answer = got;
+            break;
+        }
         if (got != RESNET_SOURCE_ITEM) { /* nothing ready now */
             if (b->nitems > 0 && idle) {
                 b = hand_over(r, &k); /* the network waits: run what we have */
@@ -339,6 +348,9 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
     pthread_cond_broadcast(&r.changed);
     pthread_mutex_unlock(&r.mu);
     pthread_join(th, NULL);
+    if (st == RESNET_OK && r.bad_answer)
+        st = rn_fail(err, RESNET_E_ARG, "resnet_run: the source answered %d, not RESNET_SOURCE_ITEM, _END or _LATER",
+                     r.answer);
 
 done:
     if (cond_ok) pthread_cond_destroy(&r.changed);

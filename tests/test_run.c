@@ -260,6 +260,27 @@ static void test_failed_pass(void) {
     resnet_session_free(s);
 }
 
+/* A source that gives one photo, then an answer no source may give (-1: its own failure, say). */
+typedef struct bad_source_state {
+    int calls;   /* written by the decoding thread */
+    int results; /* by the calling thread */
+} bad_source_state;
+
+static int bad_source(void *ctx, int may_block, resnet_item *item) {
+    bad_source_state *b = ctx;
+    (void)may_block;
+    if (b->calls++ == 0) {
+        item->path = "demo/coffee.png";
+        return RESNET_SOURCE_ITEM;
+    }
+    return b->calls < 100 ? -1 : RESNET_SOURCE_END; /* an end, so a runner that asks again does not hang the test */
+}
+
+static int count_ok(void *ctx, const resnet_item_result *r) {
+    ((bad_source_state *)ctx)->results += r->status == RESNET_OK;
+    return 0;
+}
+
 static void test_bad_arguments(void) {
     resnet_session *s;
     resnet_error err;
@@ -279,6 +300,12 @@ static void test_bad_arguments(void) {
     o.tta = (resnet_tta)99;
     CHECK(resnet_run(s, source, &x, check_result, &x, &o, &err) == RESNET_E_ARG, "unknown tta");
     CHECK(x.results == 0 && x.next == 0, "a refused run called back");
+    /* a source's answer that is no RESNET_SOURCE_*: the run ends with an error after the item
+     * it gave, and the source is not asked again (it was, a thousand times a second, for ever) */
+    bad_source_state b = {0, 0};
+    CHECK(resnet_run(s, bad_source, &b, count_ok, &b, NULL, &err) == RESNET_E_ARG && strstr(err.message, "answered -1"),
+          "a source answering -1: %s", err.message);
+    CHECK(b.calls == 2 && b.results == 1, "a source answering -1: asked %d times, %d results", b.calls, b.results);
     resnet_session_free(s);
 }
 
