@@ -59,10 +59,13 @@ def _classify(args):
     failed = 0
     problems = []
     out = sys.stdout
+    # -k is checked against 1000; a network with fewer classes gives them all, as the tool does
+    # (Model.classify refuses k above its classes: a ValueError traceback here)
+    k = min(args.top, model.classes)
     with model:
         for path in _photos(args.photos, problems):
             try:
-                top = model.classify(path, k=args.top, tta=args.tta)
+                top = model.classify(path, k=k, tta=args.tta)
             except resnet.Error as e:
                 failed += 1
                 out.write('{"file": %s, "error": %s}\n' % (_json_string(path), _json_string(_strip_file(str(e), path))))
