@@ -27,6 +27,8 @@ const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *
 /* 1 if the n floats are all finite. A result with an infinity or a NaN is not an answer
  * (weights too large for float on that input): the callers turn it into that photo's error. */
 int rn_all_finite(const float *v, size_t n);
+/* The index of the first infinity or NaN of the n floats, n if there is none. */
+size_t rn_first_nonfinite(const float *v, size_t n);
 
 /* resnet_softmax and resnet_l2_normalize (resnet.h), for the layers below the API. */
 void rn_softmax(const float *logits, int n, float *probs);

@@ -5,12 +5,14 @@
  * Needs RESNET_TEST_V1_CAFFE (tests/run.sh sets it). The tests on the ImageNet sample photos
  * need ../shared (RESNET_SHARED) and are skipped without it; the others use the repository's. */
 #define _XOPEN_SOURCE 700 /* mkdtemp, symlink */
+#include <float.h>
 #include <glob.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "io/safetensors.h"
 #include "walk.h"
 #include "model/resnet50.h"
@@ -665,6 +667,27 @@ static void test_vectors(void) {
           "fingerprint");
 }
 
+/* rn_first_nonfinite (resnet_forward's input check): every length up to a few vector steps,
+ * every position, each kind of non-finite value, and the finite extremes that must pass. */
+static void test_first_nonfinite(void) {
+    float v[70];
+    const float bad[3] = {NAN, INFINITY, -INFINITY}, good[4] = {FLT_MAX, -FLT_MAX, 1e-45f, -0.0f};
+    int wrong = 0;
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t i = 0; i < n; i++) v[i] = good[i % 4];
+        wrong += rn_first_nonfinite(v, n) != n;
+        for (size_t p = 0; p < n; p++)
+            for (int k = 0; k < 3; k++) {
+                v[p] = bad[k];
+                if (p + 3 < n) v[p + 3] = bad[(k + 1) % 3]; /* a later one is not the first */
+                wrong += rn_first_nonfinite(v, n) != p;
+                v[p] = good[p % 4];
+                if (p + 3 < n) v[p + 3] = good[(p + 3) % 4];
+            }
+    }
+    CHECK(wrong == 0, "%d lengths and positions answered wrongly", wrong);
+}
+
 /* ---- the linear head ---------------------------------------------------------------------- */
 
 static unsigned rng = 12345;
@@ -848,6 +871,7 @@ int main(void) {
     RUN(test_similar_own_photos_and_runner);
     RUN(test_runner_stops_and_rejects);
     RUN(test_vectors);
+    RUN(test_first_nonfinite);
     RUN(test_head_trains_saves_loads);
     RUN(test_head_bad_files);
     resnet_session_free(sess);
