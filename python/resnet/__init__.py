@@ -6,9 +6,10 @@
     m.classify(open("cat.jpg", "rb").read(), tta="flip")
     m.embed("cat.jpg")                      # numpy float32 (2048,): the pooled features
 
-A photo is a path (str, bytes path or os.PathLike), its file's bytes (bytes, bytearray,
-memoryview), or a numpy array: uint8 RGB of shape (H, W, 3) (a decoded photo: resized and
-cropped as a file is), or float32 (3, 224, 224), already preprocessed as resnet_model_norm says.
+A photo is a path (str or os.PathLike), its file's bytes (bytes, bytearray, memoryview: a
+bytes object is always contents, never a path), or a numpy array: uint8 RGB of shape (H, W, 3)
+(a decoded photo: resized and cropped as a file is), or float32 (3, 224, 224), already
+preprocessed as resnet_model_norm says.
 Errors of the library are raised as resnet.Error, carrying its one-line message.
 
 The library is found as $RESNET_LIBRARY, else the build tree's build/libresnet.so beside this
