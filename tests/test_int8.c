@@ -92,6 +92,24 @@ static void test_quantize_deterministic(void) {
     CHECK(make_int8(a, 1, RN_CALIB_MSE), "first quantization");
     CHECK(make_int8(b, 2, RN_CALIB_MSE), "second quantization (2 threads)");
     CHECK(same_bytes(a, b), "two quantizations of the same photos differ");
+    /* another calibration of the same source has the source's biases but other activation
+     * scales: its fingerprint (the feature cache's and train-head's key) must differ too */
+    const char *mm = tmp_path("minmax.safetensors");
+    CHECK(make_int8(mm, 1, RN_CALIB_MINMAX), "minmax quantization");
+    resnet_model *qa = NULL, *qb = NULL, *qm = NULL;
+    resnet_error lerr;
+    if (resnet_model_load(a, NULL, &qa, &lerr) == RESNET_OK && resnet_model_load(b, NULL, &qb, &lerr) == RESNET_OK &&
+        resnet_model_load(mm, NULL, &qm, &lerr) == RESNET_OK) {
+        CHECK(resnet_model_fingerprint(qa) == resnet_model_fingerprint(qb), "one calibration, two fingerprints");
+        CHECK(resnet_model_fingerprint(qa) != resnet_model_fingerprint(qm),
+              "int8 files of one source calibrated by mse and by minmax share a fingerprint %016llx",
+              resnet_model_fingerprint(qa));
+    } else {
+        CHECK(0, "load: %s", lerr.message);
+    }
+    resnet_model_free(qa);
+    resnet_model_free(qb);
+    resnet_model_free(qm);
     rn_safetensors *st;
     resnet_error err;
     char sha[65];

@@ -44,6 +44,9 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     h = fnv(h, tag, sizeof tag);
     /* an int8 file keeps its source's biases: its features differ, so must its fingerprint */
     if (m->int8) h = fnv(h, "int8", 4);
+    /* and two int8 files of one source (other photos, --limit or --method) differ only in
+     * their activation scales: hash them, or one's cached features pass for the other's */
+    if (m->int8) h = fnv(h, m->act_scale, (size_t)m->net.n * sizeof(float));
     /* so does a bf16 model's (its biases are fp32's): cached fp32 features are not its own */
     if (m->bf16) h = fnv(h, "bf16", 4);
     /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
