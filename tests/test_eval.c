@@ -19,6 +19,7 @@
 
 #include "resnet.h"
 #include "testutil.h"
+#include "image/image.h"
 
 #define IN_FLOATS (3 * RESNET_INPUT_SIZE * RESNET_INPUT_SIZE)
 
@@ -99,6 +100,30 @@ static void test_views_geometry(void) {
     CHECK(mirrored, "flipped views are not mirror images");
     CHECK(same, "crops of a photo already 224x224 differ");
     CHECK(memcmp(tl288, full, IN_FLOATS * sizeof(float)) != 0, "a corner at 288 equals the whole photo");
+    free(out);
+}
+
+/* At an odd crop size (--size 33) a flipped view made as the mirror of its unflipped twin is
+ * an exact mirror too, the middle column included (it was left as the buffer held it). */
+static void test_views_odd_size_mirror(void) {
+    enum { S = 33, F = 3 * S * S };
+    resnet_view v[RESNET_TTA_MAX_VIEWS];
+    const int n = resnet_tta_views(RESNET_TTA_MULTISCALE, v); /* {256,224,320} plain, then flipped */
+    float *out = malloc((size_t)n * F * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * F; i++) out[i] = NAN; /* what a stale batch buffer may hold */
+    resnet_error err;
+    CHECK(rn_preprocess_views_file_ex("demo/chelsea.png", RESNET_NORM_CAFFE, 0, S, v, n, out, &err) == RESNET_OK,
+          "%s", err.message);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        if (!v[i].flip) continue;
+        const float *plain = NULL, *flip = out + (size_t)i * F;
+        for (int j = 0; j < n; j++)
+            if (!v[j].flip && v[j].resize == v[i].resize && v[j].crop == v[i].crop) plain = out + (size_t)j * F;
+        for (int r = 0; plain && r < 3 * S; r++)
+            for (int x = 0; x < S; x++) bad += !(flip[(size_t)r * S + x] == plain[(size_t)r * S + S - 1 - x]);
+    }
+    CHECK(bad == 0, "%d values of the flipped views at crop %d are not the mirror of the plain ones", bad, S);
     free(out);
 }
 
@@ -489,6 +514,7 @@ int main(void) {
 
     RUN(test_plain_view_is_the_reference);
     RUN(test_views_geometry);
+    RUN(test_views_odd_size_mirror);
     RUN(test_views_bad_arguments);
     RUN(test_modes_table);
     RUN(test_modes_on_easy_samples);

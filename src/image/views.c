@@ -19,6 +19,9 @@ static void mirror(const float *in, int CROP, float *out) {
             dst[x] = b;
             dst[CROP - 1 - x] = a;
         }
+        /* an odd crop (--size 33) has a middle column that stays in place: into another
+         * buffer it must still be copied, or that column is whatever the buffer held */
+        if (CROP % 2) dst[CROP / 2] = src[CROP / 2];
     }
 }
 
