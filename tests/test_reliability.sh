@@ -122,6 +122,13 @@ refused_kind "cam -o another photo" "$out/other-photo.png" "$BIN" cam "$in/photo
 refused_kind "eval --predictions a text file" "$out/notes.txt" "$BIN" eval "$in/set" --predictions "$out/notes.txt"
 refused_kind "train-head -o a weight file (not a head)" "$out/other-weights.safetensors" \
   "$BIN" train-head "$in/pets" -o "$out/other-weights.safetensors"
+refused_kind "classify --report a text file" "$out/notes.txt" "$BIN" classify "$in/photos" --report "$out/notes.txt"
+# the refusal says "pass --force": classify takes it, as every command that writes a file
+cp "$out/notes.txt" "$out/notes2.txt"
+run "$BIN" classify "$in/photos" --report "$out/notes2.txt" --force
+[ "$rc" -eq 0 ] && grep -qi '<html' "$out/notes2.txt"
+check "classify --report --force replaces a file of another kind" $? "rc=$rc, stderr: $err"
+rm -f "$out/notes2.txt"
 run "$BIN" embed "$in/photos" -o "$out/notes.txt" --force
 [ "$rc" -eq 0 ] && [ "$(stat -c %s "$out/notes.txt")" -eq $((2 * 2048 * 4)) ]
 check "embed --force replaces a file of another kind" $? "rc=$rc, stderr: $err"

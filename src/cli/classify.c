@@ -18,6 +18,8 @@ static const cli_option options[] = {
     CLI_OPTION_TTA,
     CLI_OPTION("head", 0, "FILE", OPT_HEAD, "a head made by train-head: its classes instead of ImageNet's"),
     CLI_OPTION("report", 0, "OUT.html", OPT_REPORT, "a contact sheet: one HTML page of the photos grouped by top-1"),
+    /* --report writes a file: its refusal of a file of another kind says "pass --force" */
+    CLI_OPTION_FORCE,
     {0},
 };
 
