@@ -532,6 +532,10 @@ static void test_convert_file(void) {
         CHECK(t1 == 285 && t2 == 285, "Egyptian cat both ways: %d, %d", t1, t2);
         printf("     bf16 file vs fp32 file loaded as bf16: logits max |diff| %.3g\n", d);
         CHECK(d < 0.5, "logits of the two bf16 models differ by %.3g", d);
+        /* their features differ, so the feature cache and train-head must tell them apart */
+        CHECK(resnet_model_fingerprint(from_file) != resnet_model_fingerprint(at_load),
+              "the bf16 file and the fp32 file loaded as bf16 share the fingerprint %016llx",
+              resnet_model_fingerprint(at_load));
     }
     resnet_session_free(s1);
     resnet_session_free(s2);

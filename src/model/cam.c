@@ -49,6 +49,9 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     if (m->int8) h = fnv(h, m->act_scale, (size_t)m->net.n * sizeof(float));
     /* so does a bf16 model's (its biases are fp32's): cached fp32 features are not its own */
     if (m->bf16) h = fnv(h, "bf16", 4);
+    /* a BF16 file's weights were rounded before batch norm was folded into them, an fp32
+     * file's loaded as bf16 after: the same biases, other features (docs/performance-bf16.md) */
+    if (m->bf16_file) h = fnv(h, "bf16 file", 9);
     /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
      * path, which must not change the fingerprint), and after BN folding they depend on every
      * BN parameter of their layer. */

@@ -21,6 +21,7 @@ struct resnet_model {
     const rn_kernel_config *kc;
     int int8;                      /* an int8 file: the bottleneck convolutions run in int8 */
     int bf16;                      /* bf16 convolutions (RN_CONV_BF16): a bf16 file or option */
+    int bf16_file;                 /* a BF16 file (resnet convert): weights rounded before folding */
     const rn_qkernel_config *qk;   /* their micro-kernels */
     float q_in_scale;              /* u8 scale of the first block's input (the stem's output) */
     float q_stem_scale;            /* u8 scale and zero point of the int8 stem's input (the photo) */

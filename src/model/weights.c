@@ -264,7 +264,7 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
     (void)arch; /* checked against the tensors once the architecture is read (bind) */
     if (precision) {
         if (strcmp(precision, "int8") == 0) m->int8 = 1;
-        else if (strcmp(precision, "bf16") == 0) m->bf16 = 1;
+        else if (strcmp(precision, "bf16") == 0) m->bf16 = m->bf16_file = 1;
         else if (strcmp(precision, "fp32") != 0)
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32', 'int8' or 'bf16'",
                            path, rn_printable(precision, shown, sizeof shown));
