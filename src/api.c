@@ -181,20 +181,11 @@ resnet_status resnet_label_file(const char *in, const char *labels, const char *
         free(json);
         return s;
     }
-    /* every key of the source's metadata, however many (a fixed cap dropped the rest) */
-    const char *k, *v;
-    size_t n_meta = 0, nm = 0;
-    while (rn_st_metadata_at(st, n_meta, &k, &v)) n_meta++;
-    const char **keys = malloc((n_meta + 1) * sizeof *keys), **vals = malloc((n_meta + 1) * sizeof *vals);
-    if (!keys || !vals) {
-        s = rn_fail(err, RESNET_E_NOMEM, "out of memory");
-    } else {
-        for (size_t i = 0; rn_st_metadata_at(st, i, &k, &v); i++)
-            if (strcmp(k, "labels") != 0) keys[nm] = k, vals[nm++] = v;
-        keys[nm] = "labels";
-        vals[nm++] = json;
-        s = rn_st_copy(st, out, keys, vals, nm, err);
-    }
+    const char *our_key = "labels", **keys, **vals;
+    const char *our_val = json;
+    size_t nm;
+    s = rn_st_metadata_merge(st, &our_key, &our_val, 1, &keys, &vals, &nm) ? rn_st_copy(st, out, keys, vals, nm, err)
+                                                                            : rn_fail(err, RESNET_E_NOMEM, "out of memory");
     free(keys);
     free(vals);
     rn_st_close(st);

@@ -438,6 +438,27 @@ int rn_st_metadata_at(const rn_safetensors *st, size_t i, const char **key, cons
     return 1;
 }
 
+int rn_st_metadata_merge(const rn_safetensors *st, const char *const *our_keys, const char *const *our_vals,
+                         size_t n_ours, const char ***keys, const char ***vals, size_t *n) {
+    const size_t total = st && st->meta ? rn_json_count(st->meta) : 0;
+    *keys = malloc((total + n_ours + 1) * sizeof **keys);
+    *vals = malloc((total + n_ours + 1) * sizeof **vals);
+    *n = 0;
+    if (!*keys || !*vals) {
+        free(*keys), free(*vals);
+        *keys = *vals = NULL;
+        return 0;
+    }
+    const char *k, *v;
+    for (size_t i = 0; rn_st_metadata_at(st, i, &k, &v); i++) {
+        int ours = 0;
+        for (size_t j = 0; j < n_ours && !ours; j++) ours = strcmp(k, our_keys[j]) == 0;
+        if (!ours) (*keys)[*n] = k, (*vals)[(*n)++] = v;
+    }
+    for (size_t j = 0; j < n_ours; j++) (*keys)[*n] = our_keys[j], (*vals)[(*n)++] = our_vals[j];
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------
 // Conversion to float32 (unaligned, little-endian sources)
 

@@ -47,6 +47,11 @@ const char *rn_st_path(const rn_safetensors *st);
 /* The metadata's i-th key and string value in file order (0 when i is past the end or the
  * value is not a string): what a derived file copies. */
 int rn_st_metadata_at(const rn_safetensors *st, size_t i, const char **key, const char **value);
+/* What a file derived from st writes as its metadata: every entry of st's whose key is not one
+ * of our n_ours keys, in file order, then ours; however many there are. New arrays in *keys and
+ * *vals (free both; NULL on failure), *n entries. 0 when out of memory. */
+int rn_st_metadata_merge(const rn_safetensors *st, const char *const *our_keys, const char *const *our_vals,
+                         size_t n_ours, const char ***keys, const char ***vals, size_t *n);
 size_t rn_dtype_size(rn_dtype t);
 const char *rn_dtype_name(rn_dtype t); /* "F32", ... */
 

@@ -66,16 +66,10 @@ resnet_status resnet_convert_weights(const char *in_path, const char *out_path, 
             e[j].data = NULL;
         }
     }
-    /* every key of the source's metadata: a fixed cap dropped those past it without a word
-     * (labels, output_stride: the copy then ran another network) */
-    const char *k, *v;
-    size_t n_meta = 0, nm = 0;
-    while (rn_st_metadata_at(st, n_meta, &k, &v)) n_meta++;
-    const char **keys = malloc((n_meta + 1) * sizeof *keys), **vals = malloc((n_meta + 1) * sizeof *vals);
-    if (s == RESNET_OK && (!keys || !vals)) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
-    for (size_t i = 0; keys && vals && rn_st_metadata_at(st, i, &k, &v); i++)
-        if (strcmp(k, "precision") != 0) keys[nm] = k, vals[nm++] = v;
-    if (keys && vals) keys[nm] = "precision", vals[nm++] = "bf16";
+    const char *our_key = "precision", *our_val = "bf16", **keys, **vals;
+    size_t nm;
+    if (!rn_st_metadata_merge(st, &our_key, &our_val, 1, &keys, &vals, &nm) && s == RESNET_OK)
+        s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", in_path);
     if (s == RESNET_OK) s = rn_st_write_bf16(out_path, e, (const uint16_t *const *)h, kept, keys, vals, nm, err);
     free(keys), free(vals);
     for (size_t i = 0; i < n && h && f; i++) free(h[i]), free(f[i]);

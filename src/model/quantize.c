@@ -320,25 +320,16 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
 
     /* metadata: the source's (variant, normalization, bn_eps, ...), then what this file is */
     enum { OURS = 6 };
-    /* every key of the source's metadata, however many (a fixed cap dropped the rest) */
-    size_t n_meta = 0;
-    const char *k, *v;
-    while (rn_st_metadata_at(st, n_meta, &k, &v)) n_meta++;
-    const char **keys = malloc((n_meta + OURS) * sizeof *keys), **vals = malloc((n_meta + OURS) * sizeof *vals);
-    if (s == RESNET_OK && (!keys || !vals)) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
     char nphotos[32];
     snprintf(nphotos, sizeof nphotos, "%d", photos);
     const char *our_keys[OURS] = {"precision", "calibration", "calibration_photos", "source_sha256", "weight_bits",
                                   "activations"};
     const char *our_vals[OURS] = {"int8", rn_calib_method_name(method), nphotos, sha, "7",
                                   "u8 per tensor; zero point 0 after ReLU, asymmetric for the downsample outputs"};
-    size_t nm = 0;
-    for (size_t i = 0; keys && vals && rn_st_metadata_at(st, i, &k, &v); i++) {
-        int ours = 0;
-        for (int j = 0; j < OURS; j++) ours |= strcmp(k, our_keys[j]) == 0;
-        if (!ours) keys[nm] = k, vals[nm++] = v;
-    }
-    for (int j = 0; keys && vals && j < OURS; j++) keys[nm] = our_keys[j], vals[nm++] = our_vals[j];
+    const char **keys, **vals;
+    size_t nm;
+    if (!rn_st_metadata_merge(st, our_keys, our_vals, OURS, &keys, &vals, &nm) && s == RESNET_OK)
+        s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
     if (s == RESNET_OK) s = rn_st_write_i8(out_path, w.e, w.i8, w.n, keys, vals, nm, err);
     free(keys);
     free(vals);
