@@ -101,6 +101,16 @@ run "$BIN" bench --iters 1 --warmup 0 --threads 1
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "ms per image" && echo "$out" | grep -q "GFLOP/s"
 check "bench prints ms per image and GFLOP/s" $? "$out $err"
 
+# bf16 on kernels without the dot product: the message blames the kernels when the CPU's own
+# (auto) kernels have it, the CPU otherwise
+run "$BIN" bench --iters 1 --warmup 0 --threads 1 --precision bf16
+auto=$out
+run "$BIN" bench --iters 1 --warmup 0 --threads 1 --precision bf16 --kernels c
+if echo "$auto" | grep -q "kernels [a-z0-9]*+"; then want="no bf16 dot product in these kernels"
+else want="no bf16 dot product on this CPU"; fi
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "precision bf16, kernels c ($want"
+check "bench --precision bf16 --kernels c: '$want'" $? "$auto / $out $err"
+
 # --wide-winograd reaches the planner: ResNet-50's 3x3s all Winograd, layer4's three as F(2x2)
 run "$BIN" bench --iters 1 --warmup 0 --threads 1 --wide-winograd --profile
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "kernels [a-z0-9+]*, wide Winograd," &&

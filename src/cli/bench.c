@@ -133,9 +133,12 @@ int cmd_bench(int argc, char **argv) {
                resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
     else if (bf16) {
         const char *k16 = resnet_kernels_bf16_name(resnet_model_kernels(model));
+        /* --kernels c or avx2 on a CPU whose AVX-512 kernels have the dot product */
+        const int cpu16 = resnet_kernels_bf16_name(RESNET_KERNELS_AUTO) != NULL;
         printf("precision bf16, kernels %s%s%s (%s)%s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), k16 ? "+" : "", k16 ? k16 : "",
-               !k16 ? "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16"
+               !k16 && cpu16 ? "no bf16 dot product in these kernels: fp32 kernels on weights rounded to bf16"
+               : !k16        ? "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16"
                : strcmp(k16, "amx-bf16") == 0
                    ? "AMX-BF16 tiles in every convolution but the stem, Winograd's included; stem and fc fp32"
                    : "vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32",
