@@ -49,6 +49,16 @@ run "$BIN" quantize demo -o "$tmp/q3.safetensors" --limit 1
 [ "$rc" -eq 0 ] && printf '%s' "$err" | grep -q "calibrated on 1 photo "
 check "--limit 1 calibrates on one photo" $? "$err"
 
+# calibrated at --size 160 --output-stride 16, the file says so and runs so unless told
+# otherwise: its activation ranges are the dilated network's
+run "$BIN" quantize demo -o "$tmp/q16.safetensors" --limit 1 --size 160 --output-stride 16
+run "$BIN" bench --weights "$tmp/q16.safetensors" --iters 1 --warmup 0
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "input 160x160, output stride 16"
+check "quantize --size 160 --output-stride 16: the int8 file runs at both" $? "$out $err"
+run "$BIN" bench --weights "$tmp/q16.safetensors" --iters 1 --warmup 0 --size 224 --output-stride 32
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "input 224x224, output stride 32"
+check "the int8 file's size and stride give way to --size and --output-stride" $? "$out $err"
+
 # bad input: one line, non-zero exit, no file
 mkdir "$tmp/empty" "$tmp/junk"
 printf 'not a photo\n' >"$tmp/junk/a.jpg"

@@ -318,14 +318,21 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
     if (s == RESNET_OK) s = copy_f32(&w, st, fp32_path, "fc.bias", 0, err);
     if (s == RESNET_OK && w.failed) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
 
-    /* metadata: the source's (variant, normalization, bn_eps, ...), then what this file is */
-    enum { OURS = 6 };
-    char nphotos[32];
+    /* metadata: the source's (variant, normalization, bn_eps, ...), then what this file is,
+     * with the input size and output stride it was calibrated at: a network loaded from it
+     * runs as calibrated (a dilated network's activation ranges are not the plain one's) */
+    enum { OURS = 8 };
+    char nphotos[32], size[16], stride[16];
+    resnet_info info;
+    resnet_model_info(m, &info);
     snprintf(nphotos, sizeof nphotos, "%d", photos);
-    const char *our_keys[OURS] = {"precision", "calibration", "calibration_photos", "source_sha256", "weight_bits",
-                                  "activations"};
+    snprintf(size, sizeof size, "%d", info.input_size);
+    snprintf(stride, sizeof stride, "%d", info.output_stride);
+    const char *our_keys[OURS] = {"precision",   "calibration", "calibration_photos", "source_sha256", "weight_bits",
+                                  "activations", "input_size",  "output_stride"};
     const char *our_vals[OURS] = {"int8", rn_calib_method_name(method), nphotos, sha, "7",
-                                  "u8 per tensor; zero point 0 after ReLU, asymmetric for the downsample outputs"};
+                                  "u8 per tensor; zero point 0 after ReLU, asymmetric for the downsample outputs",
+                                  size, stride};
     const char **keys, **vals;
     size_t nm;
     if (!rn_st_metadata_merge(st, our_keys, our_vals, OURS, &keys, &vals, &nm) && s == RESNET_OK)
