@@ -398,7 +398,7 @@ RESNET_API void resnet_softmax(const float *logits, int n, float *probs);
 /* The k largest of probs (n values), best first; ties go to the lower index. Probabilities
  * tie wherever the softmax underflowed to 0 (a confident network: logits 104 or more below
  * the best), so the classes after the first may come out in index order: rank with
- * resnet_top_k_logits when the logits are at hand. */
+ * resnet_top_k_logits when the logits are at hand. A NaN ranks below every number. */
 RESNET_API void resnet_top_k(const float *probs, int n, int k, resnet_prediction *top);
 /* As resnet_top_k, but where probabilities are equal the class whose logit, averaged over
  * the `views` rows of `logits` (views x n: the rows whose softmaxes were averaged into probs),

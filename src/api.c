@@ -56,18 +56,27 @@ static double mean_logit(const float *logits, int views, int n, int i) {
     return s / views;
 }
 
+/* -1, 0 or 1 as a ranks below, with or above b; NaN ranks below every number (a NaN compares
+ * false both ways, so `>` alone let one that came first keep the top), equal to NaN. */
+static int rank(double a, double b) {
+    if (a != a || b != b) return (b != b) - (a != a);
+    return (a > b) - (a < b);
+}
+
 void resnet_top_k_logits(const float *probs, const float *logits, int views, int n, int k, resnet_prediction *top) {
     if (k > n) k = n;
     if (views < 1) logits = NULL;
     int filled = 0;
     for (int i = 0; i < n; i++) {
-        /* insertion into the sorted list of the best so far; strict > keeps the lower index first */
+        /* insertion into the sorted list of the best so far; strictly above keeps the lower
+         * index first */
         int pos = filled;
         while (pos > 0) {
             const resnet_prediction *t = &top[pos - 1];
-            const int above = probs[i] != t->prob ? probs[i] > t->prob
-                                                  : logits && mean_logit(logits, views, n, i) >
-                                                                  mean_logit(logits, views, n, t->index);
+            const int r = rank(probs[i], t->prob);
+            const int above = r != 0 ? r > 0
+                                     : logits && rank(mean_logit(logits, views, n, i),
+                                                      mean_logit(logits, views, n, t->index)) > 0;
             if (!above) break;
             pos--;
         }

@@ -679,6 +679,21 @@ static void test_softmax_topk(void) {
     resnet_top_k_logits(probs, NULL, 0, 6, 4, top);
     CHECK(top[0].index == 1 && top[1].index == 3 && top[2].index == 4 && top[3].index == 0,
           "no logits: as resnet_top_k");
+    /* NaN ranks below every number wherever it stands (first, it used to keep the top) */
+    for (int at = 0; at < 6; at++) {
+        float odd[6] = {0.1f, 0.3f, 0.05f, 0.25f, 0.2f, 0.05f};
+        odd[at] = NAN;
+        resnet_prediction all[6];
+        resnet_top_k(odd, 6, 6, all);
+        int sorted = isnan(all[5].prob) && all[5].index == at;
+        for (int i = 0; i < 4; i++) sorted = sorted && all[i].prob >= all[i + 1].prob;
+        CHECK(sorted, "NaN at %d: last in the top-k (got %d %d %d %d %d %d)", at, all[0].index, all[1].index,
+              all[2].index, all[3].index, all[4].index, all[5].index);
+    }
+    const float nan_logits[4] = {NAN, 1.0f, 2.0f, NAN}, zeros[4] = {0, 0, 0, 0};
+    resnet_top_k_logits(zeros, nan_logits, 1, 4, 4, st);
+    CHECK(st[0].index == 2 && st[1].index == 1 && st[2].index == 0 && st[3].index == 3,
+          "equal probabilities, NaN logits last: %d %d %d %d", st[0].index, st[1].index, st[2].index, st[3].index);
 }
 
 /* The plan's blocks cover the rows once, in order, in whole tiles, at most the driver's
