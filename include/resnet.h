@@ -306,7 +306,8 @@ RESNET_API const char *resnet_model_int8_kernels(const resnet_model *m);
  * `seconds` as resnet_kernels_peak_gflops does; 0 for fp32 models and the C path. */
 RESNET_API double resnet_model_int8_peak_gops(const resnet_model *m, double seconds);
 
-/* What was loaded (since 1.3). */
+/* What was loaded (since 1.3). These getters, and those above, answer a NULL model with 0,
+ * NULL or a zeroed record. */
 RESNET_API int resnet_model_classes(const resnet_model *m);     /* the fc's outputs */
 RESNET_API int resnet_model_feature_dim(const resnet_model *m); /* the pooled features */
 RESNET_API int resnet_model_input_size(const resnet_model *m);  /* the crop's side, pixels */

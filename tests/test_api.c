@@ -133,6 +133,20 @@ static void test_outputs(void) {
     int c, h, w;
     CHECK(resnet_model_stage_shape(NULL, 1, &c, &h, &w, &err) == RESNET_E_ARG && strstr(err.message, "NULL model"),
           "stage shape of no model: %s", err.message);
+    /* every getter answers a NULL model (a failed load's) with 0, NULL or a zeroed record */
+    resnet_info info;
+    memset(&info, 0x5a, sizeof info);
+    resnet_model_info(NULL, &info);
+    resnet_model_info(NULL, NULL);
+    h = w = -1;
+    resnet_model_map_size(NULL, &h, &w);
+    CHECK(resnet_model_classes(NULL) == 0 && resnet_model_feature_dim(NULL) == 0 && resnet_model_input_size(NULL) == 0 &&
+              resnet_model_flops(NULL) == 0.0 && resnet_model_int8_kernels(NULL) == NULL &&
+              resnet_model_int8_peak_gops(NULL, 0.01) == 0.0 && resnet_model_kernels(NULL) == RESNET_KERNELS_AUTO &&
+              resnet_model_fingerprint(NULL) == 0 && resnet_model_precision(NULL) == RESNET_PRECISION_FP32 &&
+              (int)resnet_model_variant(NULL) == 0 && (int)resnet_model_norm(NULL) == 0 && resnet_model_class_name(NULL, 0) == NULL && h == 0 && w == 0 &&
+              info.classes == 0 && info.arch[0] == '\0' && info.layers == 0,
+          "getters of no model: 0, NULL or zeroed");
 }
 
 typedef struct newer_report {

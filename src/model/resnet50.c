@@ -135,11 +135,12 @@ void resnet_model_free(resnet_model *m) {
     free(m);
 }
 
-resnet_variant resnet_model_variant(const resnet_model *m) { return m->variant; }
-resnet_norm resnet_model_norm(const resnet_model *m) { return m->norm; }
-resnet_kernels resnet_model_kernels(const resnet_model *m) { return m->kc->id; }
+/* The getters take a NULL model (a failed load's) and answer 0, NULL or a zeroed record. */
+resnet_variant resnet_model_variant(const resnet_model *m) { return m ? m->variant : (resnet_variant)0; }
+resnet_norm resnet_model_norm(const resnet_model *m) { return m ? m->norm : (resnet_norm)0; }
+resnet_kernels resnet_model_kernels(const resnet_model *m) { return m ? m->kc->id : RESNET_KERNELS_AUTO; }
 resnet_precision resnet_model_precision(const resnet_model *m) {
-    return m->int8 ? RESNET_PRECISION_INT8 : m->bf16 ? RESNET_PRECISION_BF16 : RESNET_PRECISION_FP32;
+    return !m ? RESNET_PRECISION_FP32 : m->int8 ? RESNET_PRECISION_INT8 : m->bf16 ? RESNET_PRECISION_BF16 : RESNET_PRECISION_FP32;
 }
 const char *resnet_precision_name(resnet_precision p) {
     return p == RESNET_PRECISION_INT8 ? "int8" : p == RESNET_PRECISION_FP32 ? "fp32"
@@ -150,15 +151,15 @@ int resnet_precision_parse(const char *name) {
         if (strcmp(name, resnet_precision_name((resnet_precision)p)) == 0) return p;
     return -1;
 }
-const char *resnet_model_int8_kernels(const resnet_model *m) { return m->int8 ? m->qk->name : NULL; }
+const char *resnet_model_int8_kernels(const resnet_model *m) { return m && m->int8 ? m->qk->name : NULL; }
 double resnet_model_int8_peak_gops(const resnet_model *m, double seconds) {
-    return m->int8 && m->qk->peak_gops ? m->qk->peak_gops(seconds) : 0.0;
+    return m && m->int8 && m->qk->peak_gops ? m->qk->peak_gops(seconds) : 0.0;
 }
 
 /* Multiply-adds x 2 of one image's forward pass, from the layer list. */
 double resnet_model_flops(const resnet_model *m) {
     double f = 0;
-    for (int i = 0; i < m->net.n; i++) {
+    for (int i = 0; m && i < m->net.n; i++) {
         const rn_layer *l = &m->net.layers[i];
         if (l->kind == RN_L_CONV || l->kind == RN_L_FC)
             f += 2.0 * l->oh * l->ow * (double)l->cout * l->k * l->k * (l->cin / l->groups);
@@ -711,11 +712,16 @@ resnet_status resnet_model_outputs_check(const resnet_model *m, const resnet_out
 
 /* ---- what was loaded -------------------------------------------------------------- */
 
-int resnet_model_classes(const resnet_model *m) { return m->net.a.classes; }
-int resnet_model_feature_dim(const resnet_model *m) { return m->net.a.features; }
-int resnet_model_input_size(const resnet_model *m) { return m->net.a.input_size; }
+int resnet_model_classes(const resnet_model *m) { return m ? m->net.a.classes : 0; }
+int resnet_model_feature_dim(const resnet_model *m) { return m ? m->net.a.features : 0; }
+int resnet_model_input_size(const resnet_model *m) { return m ? m->net.a.input_size : 0; }
 
 void resnet_model_map_size(const resnet_model *m, int *height, int *width) {
+    if (!m) {
+        if (height) *height = 0;
+        if (width) *width = 0;
+        return;
+    }
     const rn_layer *l = &m->net.layers[m->net.stage_out[RN_STAGES - 1]];
     if (height) *height = l->oh;
     if (width) *width = l->ow;
@@ -750,7 +756,9 @@ const char *resnet_model_class_label(const resnet_model *m, int index, char *buf
 }
 
 void resnet_model_info(const resnet_model *m, resnet_info *info) {
+    if (!info) return;
     memset(info, 0, sizeof *info);
+    if (!m) return;
     const rn_arch *a = &m->net.a;
     snprintf(info->arch, sizeof info->arch, "%s", m->arch_name);
     info->depth = rn_arch_depth(a);
