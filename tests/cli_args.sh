@@ -260,6 +260,22 @@ else
   skipped=$((skipped + 1)); echo "skip eval: a read error in labels.tsv: reading /proc/self/mem here does not fail with EIO"
 fi
 
+# ---- stdout that cannot be written ---------------------------------------------------------
+# A full disk under `resnet classify DIR > results.txt` cuts the answer short: that is a failure
+# named on stderr, not exit 0 (the last lines are only written by the flush at exit).
+if [ -w /dev/full ]; then
+  runfull() { "$@" >/dev/full 2>"$tmp/err"; rc=$?; err=$(cat "$tmp/err"); }
+  runfull "$BIN" classify -k1 "$D/coffee.png";   expect_error "classify > /dev/full: said, exit 1" "standard output" 1
+  runfull "$BIN" embed -o "$A/full.npy" "$D/coffee.png"
+  [ "$rc" -eq 1 ] && printf '%s' "$err" | grep -q "standard output"; check "embed > /dev/full: said, exit 1" $? "rc=$rc $err"
+  runfull "$BIN" --help;                         expect_error "--help > /dev/full: said, exit 1" "standard output" 1
+  echo "{\"image\": \"$D/coffee.png\"}" >"$A/full.jsonl"
+  runfull "$BIN" serve <"$A/full.jsonl"
+  expect_error "serve > /dev/full: said once, exit 1" "standard output" 1
+else
+  skipped=$((skipped + 1)); echo "skip stdout that cannot be written: no /dev/full"
+fi
+
 # ---- the man page and the bash completion cannot drift from the tool -------------------------
 # every command has a section; every option it accepts is in that section or the common ones
 section() { # command -> its .SS section of the man page (or a top-level section by name)

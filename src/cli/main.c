@@ -1,5 +1,6 @@
 /* main.c - the `resnet` command: subcommand dispatch and the overall usage. Each command's
  * options and help live beside its code (a cli_command in its file); this file lists them. */
+#include <errno.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -61,7 +62,7 @@ static int unknown_command(const char *cmd) {
     return cli_usage_error("unknown command '%s'; the commands are %s", cmd, list);
 }
 
-int main(int argc, char **argv) {
+static int run_command_line(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -96,4 +97,19 @@ int main(int argc, char **argv) {
     if (cmd[0] == '-') /* "resnet --json classify x.jpg": options go after the command */
         return cli_usage_error("'%s' is not a command; the options of a command follow it: resnet COMMAND [options]", cmd);
     return unknown_command(cmd);
+}
+
+/* Most commands answer on stdout, and when it is a file its last lines are only written by
+ * the flush at exit: a full disk or a failed write there must not end as success with the
+ * answer cut short (an unwritable stdout is an output that could not be written). */
+int main(int argc, char **argv) {
+    int rc = run_command_line(argc, argv);
+    errno = 0;
+    const int flushed = fflush(stdout) == 0, e = errno;
+    if (!flushed || ferror(stdout)) {
+        if (e) cli_error("cannot write standard output: %s", strerror(e));
+        else cli_error("cannot write standard output");
+        if (rc == 0) rc = 1;
+    }
+    return rc;
 }

@@ -355,7 +355,10 @@ int cmd_serve(int argc, char **argv) {
     if (run != RESNET_OK) rc = cli_error("serve: %s", err.message);
     if (st.read_failed) rc = cli_error("serve: cannot read standard input");
     if (st.nomem) rc = cli_error("serve: out of memory");
-    if (ferror(stdout)) rc = cli_error("serve: cannot write standard output");
+    if (ferror(stdout)) { /* said here; cleared so that main's check of stdout does not say it again */
+        rc = cli_error("serve: cannot write standard output");
+        clearerr(stdout);
+    }
 done:
     if (cond) pthread_cond_destroy(&st.changed);
     if (mu) pthread_mutex_destroy(&st.mu);
