@@ -91,6 +91,12 @@ env -u RESNET_WEIGHTS RESNET_CACHE="$tmp/emptycache" "$BIN" classify "$CAT" >"$t
 rc=$?; err=$(cat "$tmp/err")
 expect_error "no default weights: says how to get them" "make weights" 1
 
+# --labels files as editors save them: a UTF-8 byte-order mark (Notepad) is not part of name 0
+{ printf '\357\273\277'; for i in $(seq 0 999); do echo "c$i"; done; } >"$tmp/bom.txt"
+run "$BIN" classify --json -k 1000 --labels "$tmp/bom.txt" "$CUP"
+[ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q '"index": 0, "name": "c0",'
+check "--labels: a byte-order mark is not part of name 0" $? "rc=$rc $err $(printf '%s' "$out" | grep -o '"index": 0, "name": "[^"]*"' | od -c | head -2)"
+
 # import: bad input is refused and no output file appears
 run "$BIN" import "$tmp/missing/model.json" -o "$tmp/out.safetensors"
 [ "$rc" -eq 1 ] && [ ! -e "$tmp/out.safetensors" ]
