@@ -97,6 +97,10 @@ run "$BIN" classify --json -k 1000 --labels "$tmp/bom.txt" "$CUP"
 [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q '"index": 0, "name": "c0",'
 check "--labels: a byte-order mark is not part of name 0" $? "rc=$rc $err $(printf '%s' "$out" | grep -o '"index": 0, "name": "[^"]*"' | od -c | head -2)"
 
+# and a UTF-16 one (Notepad's "Unicode") is not a names file: said so, not "has 1 names"
+for i in $(seq 0 999); do echo "c$i"; done | iconv -f UTF-8 -t UTF-16 >"$tmp/utf16.txt"
+run "$BIN" classify --labels "$tmp/utf16.txt" "$CUP"; expect_error "--labels in UTF-16: said so" "NUL byte" 1
+
 # import: bad input is refused and no output file appears
 run "$BIN" import "$tmp/missing/model.json" -o "$tmp/out.safetensors"
 [ "$rc" -eq 1 ] && [ ! -e "$tmp/out.safetensors" ]

@@ -576,6 +576,14 @@ static resnet_status read_labels(resnet_model *m, const char *text, size_t len, 
     /* Windows' Notepad starts a UTF-8 file with a byte-order mark: not part of name 0, where
      * it would print unseen and match no class folder or labels.tsv name */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, len -= 3;
+    /* a NUL would end the line scan below early ("has 1 names" of a UTF-16 file): say what it is */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (const char *p = text; p < nul; p++) line += *p == '\n';
+        return rn_fail(err, RESNET_E_ARG, "%s: line %d holds a NUL byte: not a text file (UTF-16? save it as UTF-8)",
+                       what, line);
+    }
     char *store = malloc(len + 1);
     char **names = calloc((size_t)classes, sizeof *names);
     if (!store || !names) {
