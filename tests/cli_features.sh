@@ -198,6 +198,12 @@ mkdir -p "$tmp/oneclass/cats" && ln -s "$(pwd)/$CAT" "$tmp/oneclass/cats/c.png"
 run "$BIN" train-head "$tmp/oneclass" -o "$tmp/h.safetensors"; expect_error "train-head: one class" "at least 2 class" 1
 [ ! -e "$tmp/h.safetensors" ]; check "train-head: failures write no head" $? ""
 run "$BIN" train-head "$tmp/oneclass";                   expect_error "train-head: -o is required" "-o" 2
+# one photo a class: none can be held out, and the report does not say "validation accuracy 0.0%"
+mkdir -p "$tmp/noval/cats" "$tmp/noval/cups" && ln -s "$(pwd)/$CAT" "$tmp/noval/cats/c.png" &&
+  ln -s "$(pwd)/$CUP" "$tmp/noval/cups/c.png"
+run "$BIN" train-head "$tmp/noval" -o "$tmp/noval.safetensors"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "no photos held out" && ! echo "$out" | grep -q "(0 photos)"
+check "train-head with nothing held out: says so, no 0% validation accuracy" $? "rc=$rc $out $err"
 
 # ---- classify DIR ------------------------------------------------------------------------
 mkdir -p "$tmp/folder/sub"

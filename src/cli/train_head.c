@@ -188,10 +188,19 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
-    printf("trained in %.2f s: %d iterations, kept iteration %d (lowest validation loss)\n", cli_now() - t0, rep.iters,
-           rep.best_iter);
-    printf("train accuracy %.1f%% (%d photos), validation accuracy %.1f%% (%d photos)\n", 100.0 * rep.train_acc,
-           rep.n_train, 100.0 * rep.val_acc, rep.n_val);
+    /* With nothing held out (--val 0, or one photo a class) the last iteration is kept and there
+     * is no validation accuracy: "0.0% (0 photos)" would read as a head that never works. */
+    if (rep.n_val) {
+        printf("trained in %.2f s: %d iterations, kept iteration %d (lowest validation loss)\n", cli_now() - t0,
+               rep.iters, rep.best_iter);
+        printf("train accuracy %.1f%% (%d photos), validation accuracy %.1f%% (%d photos)\n", 100.0 * rep.train_acc,
+               rep.n_train, 100.0 * rep.val_acc, rep.n_val);
+    } else {
+        printf("trained in %.2f s: %d iterations, kept iteration %d (no photos held out for validation)\n",
+               cli_now() - t0, rep.iters, rep.best_iter);
+        printf("train accuracy %.1f%% (%d photos), no validation accuracy (no photos held out)\n",
+               100.0 * rep.train_acc, rep.n_train);
+    }
     if (resnet_head_save(head, out, &err) != RESNET_OK) {
         cli_error("%s", err.message);
         goto done;
