@@ -259,6 +259,12 @@ if head -c1 /proc/self/mem 2>&1 | grep -q "Input/output error"; then
 else
   skipped=$((skipped + 1)); echo "skip eval: a read error in labels.tsv: reading /proc/self/mem here does not fail with EIO"
 fi
+# eval with nothing to score fails, and says why on stderr (not only in the report on stdout)
+mkdir -p "$A/ns" && cp "$D/chelsea.png" "$A/ns/"
+printf 'file\tclass\nchelsea.png\t-1\n' >"$A/ns/labels.tsv"
+run "$BIN" eval "$A/ns";                   expect_error "eval: every photo unlabelled: said, exit 1" "nothing to score" 1
+printf 'file\tclass\n' >"$A/ns/labels.tsv"
+run "$BIN" eval "$A/ns";                   expect_error "eval: labels.tsv of a header only: said, exit 1" "nothing to score" 1
 
 # ---- stdout that cannot be written ---------------------------------------------------------
 # A full disk under `resnet classify DIR > results.txt` cuts the answer short: that is a failure

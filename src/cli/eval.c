@@ -292,7 +292,12 @@ int cmd_eval(int argc, char **argv) {
             if (eval_report_html(o.report, &run, &tally, &set, &info, model, session) != 0) rc = 1;
         }
         /* Exit 1 when anything listed could not be scored; unlabelled rows are not errors. */
-        if (run.skipped > 0 || tally.images == 0) rc = 1;
+        if (run.skipped > 0) rc = 1;
+        else if (tally.images == 0 && set.unlabelled) /* nothing was named on stderr: say why it failed */
+            rc = cli_error("%s: nothing to score: every listed photo (%d) is unlabelled (class -1)", o.dir,
+                           set.unlabelled);
+        else if (tally.images == 0)
+            rc = cli_error("%s: nothing to score: no labelled photo (labels from %s)", o.dir, set.source);
     }
 done:
     /* written out even when some photos were skipped, but not after a network failure */
