@@ -204,6 +204,11 @@ mkdir -p "$tmp/noval/cats" "$tmp/noval/cups" && ln -s "$(pwd)/$CAT" "$tmp/noval/
 run "$BIN" train-head "$tmp/noval" -o "$tmp/noval.safetensors"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "no photos held out" && ! echo "$out" | grep -q "(0 photos)"
 check "train-head with nothing held out: says so, no 0% validation accuracy" $? "rc=$rc $out $err"
+# the head is one of classify's inputs: --report onto it is refused, --force or not
+cp "$tmp/noval.safetensors" "$tmp/noval.keep"
+run "$BIN" classify --head "$tmp/noval.safetensors" --report "$tmp/noval.safetensors" --force "$CAT"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "one of this run's inputs" && cmp -s "$tmp/noval.safetensors" "$tmp/noval.keep"
+check "classify --report onto its --head: refused even with --force, the head untouched" $? "rc=$rc $err"
 
 # ---- classify DIR ------------------------------------------------------------------------
 mkdir -p "$tmp/folder/sub"

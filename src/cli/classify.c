@@ -156,7 +156,9 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
         resnet_head_free(head);
         return cli_error("no photos found in %s", nargs == 1 ? args[0] : "the folders given");
     }
-    if (report && cli_check_output(report, RN_KIND_REPORT, c, photos.paths, photos.count, NULL, 0) != 0) {
+    /* the head is read as the weights are: --force never covers it either */
+    const char *const inputs[1] = {head_path};
+    if (report && cli_check_output(report, RN_KIND_REPORT, c, photos.paths, photos.count, inputs, head_path ? 1 : 0) != 0) {
         cli_photos_free(&photos);
         resnet_head_free(head);
         return 1;
