@@ -101,6 +101,11 @@ check "--labels: a byte-order mark is not part of name 0" $? "rc=$rc $err $(prin
 for i in $(seq 0 999); do echo "c$i"; done | iconv -f UTF-8 -t UTF-16 >"$tmp/utf16.txt"
 run "$BIN" classify --labels "$tmp/utf16.txt" "$CUP"; expect_error "--labels in UTF-16: said so" "NUL byte" 1
 
+# export writes fp32 graphs: --precision bf16 is refused, not dropped for an fp32 graph
+run "$BIN" export --precision bf16 -o "$tmp/bf16.onnx"
+[ "$rc" -eq 2 ] && [ ! -e "$tmp/bf16.onnx" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q -- "--precision"
+check "export --precision bf16: refused in one line, nothing written" $? "rc=$rc $err"
+
 # import: bad input is refused and no output file appears
 run "$BIN" import "$tmp/missing/model.json" -o "$tmp/out.safetensors"
 [ "$rc" -eq 1 ] && [ ! -e "$tmp/out.safetensors" ]

@@ -31,6 +31,10 @@ int cmd_export(int argc, char **argv) {
         opset = cli_optint;
     }
     if (optind < argc) return cli_usage_error("export: takes no operands ('%s')", argv[optind]);
+    /* the graph is fp32 whatever the weights run at here: a bf16 one asked for is not written */
+    if (common.precision_set && common.precision != RESNET_PRECISION_FP32)
+        return cli_usage_error("export: --precision %s: export writes fp32 graphs only",
+                               resnet_precision_name(common.precision));
     const char *out = common.output;
     if (!out || !*out) return cli_usage_error("export: no output file given (-o MODEL.onnx)");
     char buf[4096];
