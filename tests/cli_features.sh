@@ -209,6 +209,14 @@ cp "$tmp/noval.safetensors" "$tmp/noval.keep"
 run "$BIN" classify --head "$tmp/noval.safetensors" --report "$tmp/noval.safetensors" --force "$CAT"
 [ "$rc" -eq 1 ] && echo "$err" | grep -q "one of this run's inputs" && cmp -s "$tmp/noval.safetensors" "$tmp/noval.keep"
 check "classify --report onto its --head: refused even with --force, the head untouched" $? "rc=$rc $err"
+# a class folder whose name is not UTF-8 cannot name a class: said with the folder, before any
+# feature is computed (it was "the name of class 0 is missing or not UTF-8" at the very end)
+mkdir -p "$tmp/badname/$(printf 'ca\377t')" "$tmp/badname/cups" &&
+  ln -s "$(pwd)/$CAT" "$tmp/badname/$(printf 'ca\377t')/c.png" && ln -s "$(pwd)/$CUP" "$tmp/badname/cups/c.png"
+run "$BIN" train-head --no-cache "$tmp/badname" -o "$tmp/badname.safetensors"
+expect_error "train-head: a class folder named in bytes that are not UTF-8: the folder named" 'ca\xfft' 1
+[ ! -e "$tmp/badname.safetensors" ] && ! echo "$out" | grep -q "computed"
+check "train-head: ... refused before computing features, nothing written" $? "rc=$rc $out"
 
 # ---- classify DIR ------------------------------------------------------------------------
 mkdir -p "$tmp/folder/sub"

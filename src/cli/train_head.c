@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/featcache.h"
+#include "io/json.h"
 #include "walk.h"
 
 
@@ -104,7 +105,7 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("warning: %d file%s directly in %s ignored (photos go in one folder per class)", tree.loose,
                   tree.loose == 1 ? "" : "s", dir);
     cls = calloc(tree.n ? (size_t)tree.n : 1, sizeof *cls);
-    int kept = 0, oom = !cls;
+    int kept = 0, oom = !cls, bad_name = 0;
     for (int c = 0; !oom && c < tree.n; c++) {
         const rn_class_folder *f = &tree.folders[c];
         for (int j = 0; j < f->photos.n_problems; j++) cli_error("%s", f->photos.problems[j]);
@@ -112,6 +113,13 @@ int cmd_train_head(int argc, char **argv) {
         if (f->photos.count == 0) {
             cli_error("warning: class folder '%s' has no photos; skipped", f->name);
             continue;
+        }
+        /* the head stores its class names as UTF-8 text: said now, naming the folder, not as
+         * "class N" once every feature has been computed */
+        if (!rn_utf8_valid(f->name, strlen(f->name))) {
+            cli_error("%s: a class folder's name must be UTF-8 text (it is the class's name): rename it", f->path);
+            bad_name = 1;
+            break;
         }
         const int before = photos.count;
         if (cli_photos_add(&photos, f->photos.paths, f->photos.count) != 0 || !(cls[kept].name = strdup(f->name))) {
@@ -128,6 +136,7 @@ int cmd_train_head(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
+    if (bad_name) goto done;
     if (ncls < 2) {
         cli_error("%s: needs at least 2 class folders with photos, found %d", dir, ncls);
         goto done;
