@@ -89,6 +89,10 @@ node -e '
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | cut -f1 | tr '\n' ' ')" = "0 1 2 " ]
 check "embed --l2 -o x.npy: NPY v1.0, (3, 2048) <f4, unit rows, rows in order" $? "rc=$rc $err $(cat "$tmp/node")"
 
+run "$BIN" embed "$CUP" -o "$tmp/F.NPY"
+[ "$rc" -eq 0 ] && [ "$(head -c 6 "$tmp/F.NPY" | tail -c 5)" = "NUMPY" ]
+check "embed -o F.NPY: NumPy whatever the suffix's case" $? "rc=$rc $err"
+
 run "$BIN" embed "$CUP" "$tmp/missing.jpg" -o "$tmp/f.f32"
 [ "$rc" -eq 1 ] && [ "$(stat -c %s "$tmp/f.f32")" -eq 16384 ] && echo "$err" | grep -q "missing.jpg" &&
   echo "$err" | grep -q "zeros: 1$"
