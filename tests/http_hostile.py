@@ -149,6 +149,9 @@ st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], shape=[256] * 9
 check("shape [256 x 9]: 400 (no overflow)", st == 400 and "shape" in r.get("error", ""), (st, r))
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], shape=[256] * 8 + [1]))
 check("shape [256 x 8, 1]: 400", st == 400 and "shape" in r.get("error", ""), (st, r))
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64, B64], shape=[1, 2]))
+check("shape [1, 2] (one row of two, not two photos): 400 naming [N, 1]",
+      st == 400 and "[N, 1]" in r.get("error", ""), (st, r))
 for name, label in ((None, "missing"), ("photo", "wrong"), (7, "numeric")):
     st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], name=name))
     check("input name %s: 400 {\"error\"} naming \"image\"" % label,

@@ -48,7 +48,9 @@ static const char *check(const rn_json *root, int classes, int *k, char *buf, si
         if (!rn_json_int64(rn_json_at(shape, i), &d) || d < 0 || d > SERVE_OIP_MAX_IMAGES) prod = -1;
         else if ((prod *= d) > (int64_t)n) prod = -1;
     }
-    if (!rn_json_is(shape, RN_JSON_ARRAY) || dims == 0 || dims > 2 || prod != (int64_t)n)
+    /* [1, N] has the product N too, but it says one row of N elements: not N photos */
+    const int one_column = dims != 2 || (rn_json_int64(rn_json_at(shape, 1), &d) && d == 1);
+    if (!rn_json_is(shape, RN_JSON_ARRAY) || dims == 0 || dims > 2 || prod != (int64_t)n || !one_column)
         return "the input's \"shape\" must say how many images \"data\" holds ([N] or [N, 1])";
     if (nested && dims != 2) return "nested \"data\" ([[\"...\"], ...]) goes with the shape [N, 1]";
     *k = 0;
