@@ -203,6 +203,9 @@ framing = [
     ("HTTP/2.0 on the request line", b"GET /v2/health/live HTTP/2.0\r\n" + H + b"\r\n", 505),
     ("the h2c preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
     ("a version that is not HTTP", b"GET /v2/health/live FOO/1.1\r\n" + H + b"\r\n", 400),
+    # RFC 9112 3.2: one Host in an HTTP/1.1 request, never two (libmicrohttpd took both 200)
+    ("HTTP/1.1 without Host", b"GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
+    ("two Host fields", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"host: y\r\n\r\n", 400),
 ]
 for label, data, want in framing:
     t0 = time.time()
@@ -211,6 +214,8 @@ for label, data, want in framing:
     check("%s: %d with {\"error\"}, answered once, within 3 s" % (label, want),
           status(got) == want and responses(got) == 1 and isinstance(body, dict) and "error" in body and
           time.time() - t0 < 3, got[:300])
+got = s.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
+check("HTTP/1.0 without Host still answered (200)", status(got) == 200 and responses(got) == 1, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
 check("a good head still answered (200, Connection: close)", status(got) == 200 and responses(got) == 1 and
       b"onnection: close" in got, got[:300])

@@ -109,7 +109,7 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
         return bad(why, why_size, 400, "a malformed request line (the version is not HTTP/1.1 or HTTP/1.0)");
     }
     /* the header fields: framing (Content-Length, Transfer-Encoding) checked as RFC 9112 6 says */
-    int cls = 0, tes = 0, chunked = 0, fields = 0;
+    int cls = 0, tes = 0, chunked = 0, fields = 0, hosts = 0;
     uint64_t cl = 0;
     for (pos = (size_t)(nl - buf) + 1; pos < end;) {
         const char *l = buf + pos, *e = memchr(l, '\n', end - pos);
@@ -140,6 +140,7 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
         const size_t raw = vn;
         trim(&v, &vn);
         const int trailing = v + vn != colon + 1 + raw;
+        hosts += name_is(l, nn, "host");
         if (name_is(l, nn, "content-length")) {
             uint64_t x = 0;
             size_t i = 0;
@@ -161,6 +162,11 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
             chunked = 1;
         }
     }
+    /* RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any
+     * with more than one (a proxy in front may have routed by the other); libmicrohttpd takes
+     * either silently */
+    if (hosts > 1) return bad(why, why_size, 400, "more than one Host header");
+    if (!hosts && ver[7] == '1') return bad(why, why_size, 400, "an HTTP/1.1 request without a Host header");
     if (cls && tes) return bad(why, why_size, 400, "both Content-Length and Transfer-Encoding (RFC 9112 6.3)");
     if (cls && cl > max_body) return bad(why, why_size, 413, "the body is larger than --max-body");
     if (chunked && len > end) { /* the first chunk's size, when it came with the head */
