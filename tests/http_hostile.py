@@ -206,6 +206,10 @@ framing = [
     # RFC 9112 3.2: one Host in an HTTP/1.1 request, never two (libmicrohttpd took both 200)
     ("HTTP/1.1 without Host", b"GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
     ("two Host fields", b"GET /v2/health/live HTTP/1.1\r\n" + H + b"host: y\r\n\r\n", 400),
+    # RFC 9112 6.1: Transfer-Encoding is faulty framing in HTTP/1.0 (libmicrohttpd decoded the
+    # photo and answered 200)
+    ("chunked in HTTP/1.0", b"POST /v1/classify HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" +
+     b"%x\r\n" % len(PHOTO) + PHOTO + b"\r\n0\r\n\r\n", 400),
 ]
 for label, data, want in framing:
     t0 = time.time()

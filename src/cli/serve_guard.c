@@ -168,6 +168,9 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
     if (hosts > 1) return bad(why, why_size, 400, "more than one Host header");
     if (!hosts && ver[7] == '1') return bad(why, why_size, 400, "an HTTP/1.1 request without a Host header");
     if (cls && tes) return bad(why, why_size, 400, "both Content-Length and Transfer-Encoding (RFC 9112 6.3)");
+    /* RFC 9112 6.1: in HTTP/1.0 Transfer-Encoding is faulty framing (a 1.0 hop before us reads
+     * the body to the connection's end); libmicrohttpd decoded it as chunked */
+    if (tes && ver[7] == '0') return bad(why, why_size, 400, "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1)");
     if (cls && cl > max_body) return bad(why, why_size, 413, "the body is larger than --max-body");
     if (chunked && len > end) { /* the first chunk's size, when it came with the head */
         const char *c = buf + end;
