@@ -218,6 +218,13 @@ for label, data, want in framing:
     check("%s: %d with {\"error\"}, answered once, within 3 s" % (label, want),
           status(got) == want and responses(got) == 1 and isinstance(body, dict) and "error" in body and
           time.time() - t0 < 3, got[:300])
+# a wrong method: 405 with the methods the path takes in Allow (RFC 9110 15.5.6: it is a MUST)
+for method, path, allow in ((b"OPTIONS", b"/v2/health/live", b"GET, HEAD"), (b"GET", b"/v1/classify", b"POST"),
+                            (b"DELETE", b"/v2/models/resnet50/infer", b"POST")):
+    got = s.raw(method + b" " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    check("%s %s: 405 {\"error\"} with Allow: %s" % (method.decode(), path.decode(), allow.decode()),
+          status(got) == 405 and re.search(rb"\r\nAllow: " + re.escape(allow) + rb"\r\n", got) is not None and
+          isinstance(json_body(got), dict), got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
 check("HTTP/1.0 without Host still answered (200)", status(got) == 200 and responses(got) == 1, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -146,11 +146,13 @@ static void cut_overdue(server *sv) {
     pthread_mutex_unlock(&sv->mu);
 }
 
-static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
-                             const char *body, size_t len) {
+/* An answer; allow: the Allow field's methods, or NULL for none. */
+static enum MHD_Result reply_allow(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
+                                   const char *body, size_t len, const char *allow) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     /* one request per connection: every head passes the guard (serve_guard.h), and when
      * shutting down no further request comes, so the drain ends */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -161,6 +163,19 @@ static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, i
     serve_metrics_request(&sv->m, code, dt);
     pthread_mutex_unlock(&sv->mu);
     return ret;
+}
+
+static enum MHD_Result reply(server *sv, struct MHD_Connection *c, request *r, int code, const char *type,
+                             const char *body, size_t len) {
+    return reply_allow(sv, c, r, code, type, body, len, NULL);
+}
+
+/* 405: the path exists, not for this method. RFC 9110 15.5.6: the answer says in Allow which
+ * methods it takes (POST for /v1/classify and infer, GET and HEAD for the rest). */
+static enum MHD_Result not_allowed(server *sv, struct MHD_Connection *c, request *r, int post) {
+    static const char use_get[] = "{\"error\": \"use GET\"}", use_post[] = "{\"error\": \"use POST\"}";
+    return post ? reply_allow(sv, c, r, 405, "application/json", use_post, sizeof use_post - 1, "POST")
+                : reply_allow(sv, c, r, 405, "application/json", use_get, sizeof use_get - 1, "GET, HEAD");
 }
 
 /* Counts `more` bytes against --max-inflight-mb for r; -1 (nothing counted) past it. */
@@ -714,9 +729,9 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
     const char *models = "/v2/models/";
     if (strcmp(url, "/v2/health/live") == 0)
         return get ? reply(sv, c, r, 200, "application/json", "{\"live\": true}\n", 15)
-                   : error_reply(sv, c, r, 405, "use GET");
+                   : not_allowed(sv, c, r, 0);
     if (strcmp(url, "/v2/health/ready") == 0) {
-        if (!get) return error_reply(sv, c, r, 405, "use GET");
+        if (!get) return not_allowed(sv, c, r, 0);
         pthread_mutex_lock(&sv->mu);
         const int draining = sv->draining;
         pthread_mutex_unlock(&sv->mu);
@@ -728,9 +743,9 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
                            "{\"name\": \"resnet\", \"version\": \"" RESNET_VERSION "\", \"extensions\": [\"classification\"]}\n",
                            strlen("{\"name\": \"resnet\", \"version\": \"" RESNET_VERSION
                                   "\", \"extensions\": [\"classification\"]}\n"))
-                   : error_reply(sv, c, r, 405, "use GET");
-    if (strcmp(url, "/metrics") == 0) return get ? metrics_reply(sv, c, r) : error_reply(sv, c, r, 405, "use GET");
-    if (strcmp(url, "/v1/classify") == 0) return post ? classify_v1(sv, c, r) : error_reply(sv, c, r, 405, "use POST");
+                   : not_allowed(sv, c, r, 0);
+    if (strcmp(url, "/metrics") == 0) return get ? metrics_reply(sv, c, r) : not_allowed(sv, c, r, 0);
+    if (strcmp(url, "/v1/classify") == 0) return post ? classify_v1(sv, c, r) : not_allowed(sv, c, r, 1);
     if (strncmp(url, models, strlen(models)) == 0) {
         const char *name = url + strlen(models);
         size_t nl = strcspn(name, "/");
@@ -752,13 +767,13 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, c
         }
         if (*rest == '\0')
             return get ? metadata_reply(sv, c, r)
-                       : error_reply(sv, c, r, 405, "use GET");
+                       : not_allowed(sv, c, r, 0);
         if (strcmp(rest, "/ready") == 0) { /* the spec's model-ready answer names the model */
             static const char ready[] = "{\"name\": \"" MODEL_NAME "\", \"ready\": true}\n";
             return get ? reply(sv, c, r, 200, "application/json", ready, sizeof ready - 1)
-                       : error_reply(sv, c, r, 405, "use GET");
+                       : not_allowed(sv, c, r, 0);
         }
-        if (strcmp(rest, "/infer") == 0) return post ? infer_v2(sv, c, r) : error_reply(sv, c, r, 405, "use POST");
+        if (strcmp(rest, "/infer") == 0) return post ? infer_v2(sv, c, r) : not_allowed(sv, c, r, 1);
     }
     return error_reply(sv, c, r, 404, "no such endpoint");
 }
