@@ -225,6 +225,15 @@ for method, path, allow in ((b"OPTIONS", b"/v2/health/live", b"GET, HEAD"), (b"G
     check("%s %s: 405 {\"error\"} with Allow: %s" % (method.decode(), path.decode(), allow.decode()),
           status(got) == 405 and re.search(rb"\r\nAllow: " + re.escape(allow) + rb"\r\n", got) is not None and
           isinstance(json_body(got), dict), got[:300])
+# a form upload (curl -F): the photo wrapped in parts; the message says so ("not an image we can
+# read" alone sent users looking at their photo)
+form = (b"------x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"
+        b"Content-Type: image/png\r\n\r\n" + PHOTO + b"\r\n------x--\r\n")
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=----x\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(form) + form)
+check("a form upload to /v1/classify: 400 {\"error\"} naming multipart/form-data and --data-binary",
+      status(got) == 400 and "multipart/form-data" in (json_body(got) or {}).get("error", "") and
+      "--data-binary" in json_body(got)["error"], got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
 check("HTTP/1.0 without Host still answered (200)", status(got) == 200 and responses(got) == 1, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")

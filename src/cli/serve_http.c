@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -642,7 +643,15 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         job_free(x);
         return ret;
     }
-    if (x->status != RESNET_OK) return job_error_reply(sv, c, r, x);
+    if (x->status != RESNET_OK) {
+        /* a form upload (curl -F, a browser's <form>) wraps the photo in parts, which no decoder
+         * knows: "not an image we can read" would send the user looking at the photo instead */
+        const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (x->status == RESNET_E_IMAGE && type && strncasecmp(type, "multipart/form-data", 19) == 0)
+            snprintf(x->message, sizeof x->message, "the body is a form upload (multipart/form-data, as curl -F "
+                     "sends): send the photo's own bytes as the body (curl --data-binary @photo.jpg)");
+        return job_error_reply(sv, c, r, x);
+    }
     out o;
     if (out_open(&o) != 0) {
         job_free(x);
