@@ -453,9 +453,10 @@ static void *guard_main(void *arg) {
     return NULL;
 }
 
-serve_guard *serve_guard_start(const serve_guard_options *o) {
+int serve_guard_start(const serve_guard_options *o, serve_guard **out) {
     serve_guard *g = calloc(1, sizeof *g);
-    if (!g) return NULL;
+    *out = NULL;
+    if (!g) return -1;
     g->o = *o;
     g->wake[0] = g->wake[1] = -1;
     g->addrs = calloc(ADDRS_MAX, sizeof *g->addrs);
@@ -465,15 +466,20 @@ serve_guard *serve_guard_start(const serve_guard_options *o) {
     if (!g->addrs || !g->accepted_at || !g->c || pipe(g->wake) != 0 || fl < 0 ||
         fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0 || pthread_mutex_init(&g->mu, NULL) != 0) {
         serve_guard_free(g);
-        return NULL;
+        return -1;
     }
+    /* before the thread: a connection waiting in the listening socket's queue may be handed
+     * over, and reach libmicrohttpd's callbacks (which use *out), before pthread_create returns */
+    g->started = 1;
+    *out = g;
     if (pthread_create(&g->th, NULL, guard_main, g) != 0) {
+        *out = NULL;
+        g->started = 0;
         pthread_mutex_destroy(&g->mu);
         serve_guard_free(g);
-        return NULL;
+        return -1;
     }
-    g->started = 1;
-    return g;
+    return 0;
 }
 
 void serve_guard_closed(serve_guard *g, const struct sockaddr *addr) {

@@ -42,8 +42,10 @@ typedef struct serve_guard_options {
     void *ctx;
 } serve_guard_options;
 
-/* Starts the guard's thread; NULL when it cannot (out of memory, no thread). */
-serve_guard *serve_guard_start(const serve_guard_options *o);
+/* Starts the guard's thread: 0, or -1 when it cannot (out of memory, no thread; *out is NULL).
+ * *out is set before the thread starts, so that the callbacks of a connection it hands over
+ * at once find it. */
+int serve_guard_start(const serve_guard_options *o, serve_guard **out);
 /* A connection handed over has closed (libmicrohttpd's notice): its address's count drops. */
 void serve_guard_closed(serve_guard *g, const struct sockaddr *addr);
 /* When the connection on fd (open, handed over) was accepted, on CLOCK_MONOTONIC seconds; 0 if unknown. */

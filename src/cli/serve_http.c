@@ -1043,8 +1043,7 @@ int serve_http(const resnet_model *model, int threads, const serve_http_options 
                                .idle_timeout_s = o->timeout_s,
                                .hand = hand_over, .refused = guard_refused, .ctx = &sv};
     hand_daemon = d;
-    sv.guard = serve_guard_start(&gd);
-    if (!sv.guard) {
+    if (serve_guard_start(&gd, &sv.guard) != 0) {
         cli_error("serve: cannot start the connection guard");
         goto unblock;
     }
