@@ -152,6 +152,20 @@ check("shape [256 x 8, 1]: 400", st == 400 and "shape" in r.get("error", ""), (s
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64, B64], shape=[1, 2]))
 check("shape [1, 2] (one row of two, not two photos): 400 naming [N, 1]",
       st == 400 and "[N, 1]" in r.get("error", ""), (st, r))
+# Triton's binary extension (tritonclient's default): a JSON head, then the tensor raw (BYTES:
+# each element's 4-byte length, then its bytes)
+tensor = struct.pack("<I", len(PHOTO)) + PHOTO
+thead = json.dumps({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1],
+                                "parameters": {"binary_data_size": len(tensor)}}]}).encode()
+c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+c.request("POST", "/v2/models/resnet50/infer", body=thead + tensor,
+          headers={"Inference-Header-Content-Length": str(len(thead)), "Content-Type": "application/octet-stream"})
+resp = c.getresponse()
+st, r = resp.status, json.loads(resp.read())
+c.close()
+check("Triton's binary tensor extension: 400 {\"error\"} naming it and binary_data=False (not \"not JSON\")",
+      st == 400 and "Inference-Header-Content-Length" in r.get("error", "") and "binary_data=False" in r["error"],
+      (st, r))
 for name, label in ((None, "missing"), ("photo", "wrong"), (7, "numeric")):
     st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], name=name))
     check("input name %s: 400 {\"error\"} naming \"image\"" % label,

@@ -672,6 +672,13 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
 /* POST /v2/models/resnet50/infer (KServe v2): one BYTES input of base64 photo files
  * (serve_oip.c reads the body and writes the answer). */
 static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r) {
+    /* Triton's binary tensor extension (its Python client's default, binary_data=True): a JSON
+     * head of that many bytes, then the tensors raw. Read as JSON it is "unexpected ... after
+     * the document", which names nothing the client can change */
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length"))
+        return error_reply(sv, c, r, 400, "binary tensor data (Inference-Header-Content-Length, Triton's binary "
+                           "extension) is not supported: send the photos as base64 strings in the JSON "
+                           "(tritonclient: set_data_from_numpy(..., binary_data=False))");
     /* the JSON tree's strings (at most the body's size) and the photo files decoded from them
      * (3/4 of that), held at once: counted as twice the body */
     if (r->len > SIZE_MAX / 2 || hold(sv, r, 2 * r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
