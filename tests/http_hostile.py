@@ -248,6 +248,10 @@ got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/f
 check("a form upload to /v1/classify: 400 {\"error\"} naming multipart/form-data and --data-binary",
       status(got) == 400 and "multipart/form-data" in (json_body(got) or {}).get("error", "") and
       "--data-binary" in json_body(got)["error"], got[:300])
+# the absolute form (as sent to a proxy), which RFC 9112 3.2.2 says a server MUST accept
+got = s.raw(b"GET http://x/v2/models/resnet50/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+check("GET http://x/v2/models/resnet50/ready (the absolute form): 200, as its path",
+      status(got) == 200 and (json_body(got) or {}).get("ready") is True, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
 check("HTTP/1.0 without Host still answered (200)", status(got) == 200 and responses(got) == 1, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")

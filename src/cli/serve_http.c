@@ -743,6 +743,12 @@ static enum MHD_Result metadata_reply(server *sv, struct MHD_Connection *c, requ
 static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, const char *url, const char *method) {
     const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
     const char *models = "/v2/models/";
+    /* RFC 9112 3.2.2: a server MUST accept the absolute form (http://HOST/PATH, which clients
+     * send to a proxy); its path is the endpoint (it was 404 "no such endpoint") */
+    if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+        const char *path = strchr(url + (url[4] == ':' ? 7 : 8), '/');
+        url = path ? path : "/";
+    }
     if (strcmp(url, "/v2/health/live") == 0)
         return get ? reply(sv, c, r, 200, "application/json", "{\"live\": true}\n", 15)
                    : not_allowed(sv, c, r, 0);
