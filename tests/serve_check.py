@@ -124,6 +124,10 @@ check("blank lines skipped; a last line without a newline answered", rc == 0 and
       ans)
 rc, ans, err = serve([])
 check("empty input: no answer, exit 0", rc == 0 and ans == [] and err == "", (rc, ans, err))
+# a UTF-8 byte order mark opening the input (Notepad, PowerShell): skipped, not a malformed line 1
+rc, ans, _ = serve([], raw=b"\xef\xbb\xbf" + (json.dumps({"id": 1, "file": DEMO[0], "k": 1}) + "\n").encode())
+check("a UTF-8 byte order mark before the first request: skipped, the request answered",
+      rc == 0 and len(ans) == 1 and ans[0].get("id") == 1 and ans[0].get("top") == want5[0]["top"][:1], (rc, ans))
 rc, ans, err = serve([], args=["extra"])
 check("an operand is a usage error (exit 2)", rc == 2 and "no operands" in err, (rc, err))
 p = subprocess.run([BIN, "serve", "--weights", "/nonexistent.safetensors"], input=b"", stdout=subprocess.PIPE,

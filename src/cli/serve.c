@@ -133,6 +133,13 @@ static void *reader(void *arg) {
             if (len == 0 && !too_long) break;
         }
         lineno++;
+        /* a UTF-8 byte order mark opening the input (Notepad, PowerShell's -Encoding UTF8) is
+         * not the first request's: RFC 8259 lets a parser ignore it, and the parser's "found
+         * byte 0xEF" would not say what it is */
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+            len -= 3;
+            memmove(line, line + 3, len);
+        }
         if (!too_long && blank(line, len)) continue;
         job *j = calloc(1, sizeof *j);
         if (!j) {
