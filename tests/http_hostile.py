@@ -166,6 +166,10 @@ c.close()
 check("Triton's binary tensor extension: 400 {\"error\"} naming it and binary_data=False (not \"not JSON\")",
       st == 400 and "Inference-Header-Content-Length" in r.get("error", "") and "binary_data=False" in r["error"],
       (st, r))
+# base64 with a line break (base64 without -w0): the message says where, not "or empty"
+st, r = s.json("POST", "/v2/models/resnet50/infer", infer(["QUJD\nRA=="]))
+check("base64 with a line break at 4: 400 naming image 0 and character 4",
+      st == 400 and "image 0: not base64 (at character 4)" in r.get("error", ""), (st, r))
 for name, label in ((None, "missing"), ("photo", "wrong"), (7, "numeric")):
     st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], name=name))
     check("input name %s: 400 {\"error\"} naming \"image\"" % label,

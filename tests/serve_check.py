@@ -82,6 +82,8 @@ bad = [
     ("image not base64", '{"id": [1, "x"], "image": "ab$d"}', [1, "x"], "not base64"),
     ("image bad padding", '{"id": 10, "image": "QQ="}', 10, "not base64"),
     ("empty image", '{"id": 11, "image": ""}', 11, "empty"),
+    # a line break where base64 without -w0 puts one: named where it is, not at the padding
+    ("base64 with a line break", json.dumps({"id": 17, "image": "QUJD\nRA=="}), 17, "at character 4"),
     ("image not a photo", json.dumps({"id": 12, "image": base64.b64encode(b"hello world").decode()}), 12,
      "not a"),
     ("truncated photo", json.dumps({"id": 13, "image": base64.b64encode(open(DEMO[0], "rb").read()[:2000]).decode()}),

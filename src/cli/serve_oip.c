@@ -106,7 +106,11 @@ int serve_oip_parse(const char *body, size_t len, int classes, serve_oip_request
         req->data[i] = bytes;
         if (s && !bytes) rc = -2;
         else if (!s || got <= 0) {
-            snprintf(req->error, sizeof req->error, "image %d: %s", i, !s ? "not a string" : "not base64 (or empty)");
+            /* where it stops being base64: a line break every 76 characters (base64 without -w0) is
+             * the usual one */
+            if (!s) snprintf(req->error, sizeof req->error, "image %d: not a string", i);
+            else if (sl == 0) snprintf(req->error, sizeof req->error, "image %d: an empty string, not a photo", i);
+            else snprintf(req->error, sizeof req->error, "image %d: not base64 (at character %zu)", i, where);
             rc = -1;
         } else {
             req->size[i] = (size_t)got;

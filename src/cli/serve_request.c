@@ -81,14 +81,6 @@ static int b64_value(unsigned char c) {
 long serve_base64_decode(const char *s, size_t len, unsigned char *out, size_t *bad) {
     size_t data = len;
     while (data > 0 && len - data < 2 && s[data - 1] == '=') data--; /* up to two '=' at the end */
-    if (data < len && len % 4 != 0) { /* padding, but not to a whole quantum */
-        *bad = data;
-        return -1;
-    }
-    if (data % 4 == 1) { /* one character cannot make a byte */
-        *bad = data - 1;
-        return -1;
-    }
     long n = 0;
     unsigned acc = 0;
     int bits = 0;
@@ -105,6 +97,16 @@ long serve_base64_decode(const char *s, size_t len, unsigned char *out, size_t *
             out[n++] = (unsigned char)(acc >> bits);
             acc &= (1u << bits) - 1;
         }
+    }
+    /* the lengths after the characters: a stray one (a line break) is what *bad should name,
+     * not the end its extra character puts off the quantum */
+    if (data < len && len % 4 != 0) { /* padding, but not to a whole quantum */
+        *bad = data;
+        return -1;
+    }
+    if (data % 4 == 1) { /* one character cannot make a byte */
+        *bad = data - 1;
+        return -1;
     }
     return n;
 }
