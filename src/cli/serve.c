@@ -26,7 +26,7 @@ enum { OPT_HTTP = CLI_OPT_FIRST_OWN, OPT_MAX_BATCH, OPT_MAX_DELAY, OPT_MAX_QUEUE
 
 static const cli_option options[] = {
     CLI_OPTION("http", 0, "HOST:PORT", OPT_HTTP,
-               "serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\nfree one, printed on stderr)"),
+               "serve HTTP on that address (127.0.0.1:8000, [::1]:8000; port 0: any\nfree one, printed on stderr); the options below need it"),
     CLI_OPTION_INT("max-batch", "N", OPT_MAX_BATCH, 1, 256, "images per forward pass at most (default 16)"),
     CLI_OPTION_INT("max-delay-ms", "MS", OPT_MAX_DELAY, 0, 10000,
                    "how long a request waits for others to batch with (default 5)"),
