@@ -227,13 +227,6 @@ RESNET_API resnet_kernels resnet_model_kernels(const resnet_model *m); /* the pa
 RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 2, one image */
 
 
-/* Converts Keras' ResNet-50 as a TensorFlow.js layers model (model_json and the shards its
- * weightsManifest lists, relative to its folder) to a safetensors weight file for
- * resnet_model_load: Keras names mapped to torchvision's (conv1.weight, bn1.*,
- * layer1.0.conv1.weight, ..., fc.weight, fc.bias), conv kernels HWIO -> OIHW, the fc kernel
- * (in,out) -> (out,in), Keras conv biases kept as "<conv>.bias". out_path is written
- * atomically (a temporary renamed into place) with metadata arch=resnet50, variant (v1 or
- * v1.5), normalization (caffe or torch), bn_eps (from model_json) and source. `resnet import`. */
 /* Writes a copy of the weight file `in` to `out` (atomically) with the class names of the text
  * file `labels` (one a line, as many as the network has classes) in its "labels" metadata, which
  * resnet_model_load then reads; every tensor and other metadata unchanged. `resnet label`.
@@ -250,6 +243,13 @@ RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, c
 RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_load_options *opts, const char *out,
                                             int opset, resnet_error *err);
 
+/* Converts Keras' ResNet-50 as a TensorFlow.js layers model (model_json and the shards its
+ * weightsManifest lists, relative to its folder) to a safetensors weight file for
+ * resnet_model_load: Keras names mapped to torchvision's (conv1.weight, bn1.*,
+ * layer1.0.conv1.weight, ..., fc.weight, fc.bias), conv kernels HWIO -> OIHW, the fc kernel
+ * (in,out) -> (out,in), Keras conv biases kept as "<conv>.bias". out_path is written
+ * atomically (a temporary renamed into place) with metadata arch=resnet50, variant (v1 or
+ * v1.5), normalization (caffe or torch), bn_eps (from model_json) and source. `resnet import`. */
 RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, resnet_variant variant,
                                             resnet_norm norm, resnet_error *err);
 
