@@ -33,9 +33,10 @@ cp demo/coffee.png "$tmp/photos/sub/b.png"
 cp demo/coffee.png "$tmp/photos/$(printf 'caf\xe9 "x".png')"
 printf 'not a photo' >"$tmp/photos/broken.jpg"
 export RESNET_LIBRARY=$root/$BUILD/libresnet.so
-# the last: a network of 10 classes, asked for 11 (the CLI gives its 10)
+# the last two: more classes than the network has (the CLI gives them all): 11 of a network of
+# 10 classes, 1001 of ImageNet's 1000
 for args in "demo/chelsea.png demo/coffee.png" "-k 2 $tmp/photos" "--tta flip -k 3 demo/chelsea.png $tmp/nothing.jpg" \
-  "--weights tests/data/family/small_grouped.safetensors -k 11 demo/chelsea.png"; do
+  "--weights tests/data/family/small_grouped.safetensors -k 11 demo/chelsea.png" "-k 1001 demo/coffee.png"; do
   # shellcheck disable=SC2086 # the words are the arguments
   "$BIN" classify --json $args >"$tmp/cli.out" 2>/dev/null
   rc_cli=$?
@@ -49,7 +50,7 @@ done
 
 "$vpy" -m resnet classify -k 0 demo/chelsea.png >/dev/null 2>"$tmp/err"
 rc=$?
-[ "$rc" -eq 2 ] && grep -q -- "-k must be from 1 to 1000" "$tmp/err"
+[ "$rc" -eq 2 ] && grep -q -- "-k must be from 1 to 1000000" "$tmp/err"
 check "python3 -m resnet classify -k 0: a usage error (2)" $? "rc=$rc $(cat "$tmp/err")"
 
 RESNET_LIBRARY=$tmp/none.so "$vpy" -m resnet classify demo/chelsea.png >/dev/null 2>"$tmp/err"
