@@ -16,7 +16,8 @@ const cli_command cli_similar = {
     .name = "similar", .run = cmd_similar, .synopsis = "QUERY DIR",
     .brief = "the photos under a folder ranked by similarity to one photo",
     .about = "Ranks the photos under DIR by the cosine similarity of their features to QUERY's\n"
-             "(- reads the query from standard input), best first. Features are cached per folder.",
+             "(- reads the query from standard input), best first; QUERY itself, when it is under\n"
+             "DIR (by any path), is left out. Features are cached per folder.",
     .options = similar_options, .network = 1,
 };
 
