@@ -72,7 +72,8 @@ const cli_command cli_serve = {
              "accepting, answer the requests received, cut those still arriving after --drain-timeout,\n"
              "exit 0; a second SIGTERM or SIGINT exits at once with status 1.",
     .notes = "exit status: 0 at the end of the input (whatever the requests' errors), 1 when the\n"
-             "model cannot be loaded or the input cannot be read, 2 usage error\n",
+             "model cannot be loaded, the input cannot be read, a forward pass fails or --http\n"
+             "cannot listen on its address, 2 usage error\n",
     .options = options, .network = 1,
 };
 
