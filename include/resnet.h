@@ -236,7 +236,8 @@ RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, c
 /* Writes the network of the weight file `weights` as an ONNX graph (fp32: Conv with batch norm
  * folded, Relu, Add, MaxPool, GlobalAveragePool, Flatten, Gemm; opset 11..17) that ONNX
  * Runtime and other runtimes run with this library's logits. Input "input", N x 3 x S x S,
- * normalised as resnet_model_norm() says; output "logits", N x classes. opts (may be NULL) gives
+ * normalised as resnet_model_norm() says; output "logits", N x classes (a backbone's:
+ * "features", N x feature_dim). opts (may be NULL) gives
  * the input size and output stride; its labels, if any, are checked (the graph holds no names).
  * An int8 file is refused. Written atomically. `resnet
  * export`. Since 1.3. */
@@ -308,7 +309,7 @@ RESNET_API double resnet_model_int8_peak_gops(const resnet_model *m, double seco
 
 /* What was loaded (since 1.3). These getters, and those above, answer a NULL model with 0,
  * NULL or a zeroed record. */
-RESNET_API int resnet_model_classes(const resnet_model *m);     /* the fc's outputs */
+RESNET_API int resnet_model_classes(const resnet_model *m);     /* the fc's outputs; 0: a backbone */
 RESNET_API int resnet_model_feature_dim(const resnet_model *m); /* the pooled features */
 RESNET_API int resnet_model_input_size(const resnet_model *m);  /* the crop's side, pixels */
 /* The last stage's map (7x7 for a 224 crop at output stride 32). */

@@ -200,6 +200,30 @@ with tempfile.TemporaryDirectory() as tmp:
               l4.shape)
     check("output_stride 12 refused", isinstance(raises(lambda: resnet.Model(FAM + "/small_basic.safetensors",
                                                                               output_stride=12), ValueError), ValueError))
+    # a backbone (the file without its fc tensors): the classifier's features, no logits
+    import struct
+    raw = open(FAM + "/small_basic.safetensors", "rb").read()
+    hn = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + hn])
+    body, off, kept = {}, 0, []
+    for name, t in head.items():
+        if name == "__metadata__" or name.startswith("fc."):
+            continue
+        a, e = t["data_offsets"]
+        body[name] = dict(t, data_offsets=[off, off + e - a])
+        kept.append(raw[8 + hn + a:8 + hn + e])
+        off += e - a
+    hj = json.dumps(body).encode()
+    hj += b" " * (-len(hj) % 8)
+    body_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "body.safetensors")
+    with open(body_path, "wb") as f:
+        f.write(struct.pack("<Q", len(hj)) + hj + b"".join(kept))
+    with resnet.Model(FAM + "/small_basic.safetensors") as full, resnet.Model(body_path) as bb:
+        check("a backbone: 0 classes, its classifier's feature size", bb.classes == 0 and
+              bb.info()["feature_dim"] == full.feature_dim, bb.info())
+        check("a backbone's embed is its classifier's", np.array_equal(bb.embed(DEMO[0]), full.embed(DEMO[0])))
+        e = raises(lambda: bb.classify(DEMO[0]), resnet.Error)
+        check("classify on a backbone: resnet.Error naming it", isinstance(e, resnet.Error) and "backbone" in str(e), e)
 
 # ---- the edges (issue 25): threads, NUL bytes, empty tta, non-finite input, wrapped ints ----
 import threading

@@ -13,7 +13,8 @@ G=$FAM/small_grouped.safetensors B=$FAM/small_basic.safetensors N=$FAM/small_bot
 for i in 0 1 2 3 4 5 6 7 8 9; do echo "kind $i"; done >"$tmp/names.txt"
 
 # with_classes SRC DST N: SRC's network with an fc of N classes, its metadata's labels dropped:
-# SRC's first N classes when it has that many, else random weights for every class.
+# SRC's first N classes when it has that many, else random weights for every class; N 0: no
+# fc at all (a backbone).
 with_classes() {
   "$py" - "$@" <<'PY'
 import json, struct, sys
@@ -29,6 +30,8 @@ for name, t in head.items():
         continue
     b = data[t['data_offsets'][0]:t['data_offsets'][1]]
     shape = t['shape']
+    if name in ('fc.weight', 'fc.bias') and classes == 0:
+        continue
     if name in ('fc.weight', 'fc.bias'):
         if classes <= shape[0]:
             b = b[:len(b) // shape[0] * classes]
@@ -282,6 +285,41 @@ check "embed --stage layer4 --output-stride 8 --size 128: the dilated backbone's
 run "$BIN" embed --weights "$B" --output-stride 8 --stage layer4 demo/coffee.png -o "$tmp/x.npy"
 [ "$rc" -eq 1 ] && echo "$err" | grep -q "^resnet: $B: output stride 8 needs bottleneck blocks" && [ ! -e "$tmp/x.npy" ]
 check "--output-stride 8 on basic blocks refused, naming the file, nothing written" $? "rc=$rc $err"
+# a backbone file (no fc tensors: a detection model's body, a classifier with its fc cut off)
+# gives what the classifier gives before its fc; what needs the fc is refused in one line
+with_classes "$N" "$tmp/body.safetensors" 0
+run "$BIN" embed --weights "$N" demo/chelsea.png demo/coffee.png -o "$tmp/full.npy"
+run "$BIN" embed --weights "$tmp/body.safetensors" demo/chelsea.png demo/coffee.png -o "$tmp/body.npy"
+[ "$rc" -eq 0 ] && cmp -s "$tmp/full.npy" "$tmp/body.npy"
+check "a backbone's features are its classifier's, byte for byte" $? "rc=$rc $err"
+run "$BIN" embed --weights "$tmp/body.safetensors" --stage layer4 --size 128 --output-stride 8 demo/coffee.png -o "$tmp/b4.npy"
+d=$(same_maps "$tmp/b4.npy" $FAM/small_bottleneck.coffee.128.os8.layer4.f32)
+[ "$rc" -eq 0 ] && [ "$d" = "(512, 16, 16) True" ]
+check "a backbone's dilated layer4 maps: PyTorch's" $? "rc=$rc $d $err"
+mkdir -p "$tmp/two/cat" "$tmp/two/cup"
+cp demo/chelsea.png "$tmp/two/cat/"
+cp demo/coffee.png "$tmp/two/cup/"
+for cmd in "classify demo/chelsea.png" "eval $tmp/two" "cam -o $tmp/x.png demo/chelsea.png" "serve"; do
+  run "$BIN" ${cmd%% *} --weights "$tmp/body.safetensors" $(echo "$cmd" | cut -s -d' ' -f2-) </dev/null
+  [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [ -z "$out" ] && [ ! -e "$tmp/x.png" ] &&
+    echo "$err" | grep -q "is a backbone (no fc): ${cmd%% *} needs a classifier"
+  check "${cmd%% *} on a backbone: one line naming the file, nothing written" $? "rc=$rc $out $err"
+done
+run "$BIN" bench --weights "$tmp/body.safetensors" --iters 1 --warmup 0
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "a backbone (no fc: to 512 pooled features)"
+check "bench times a backbone to its pooled features" $? "rc=$rc $out $err"
+run "$BIN" train-head --weights "$tmp/body.safetensors" "$tmp/two" -o "$tmp/two.head"
+run "$BIN" classify -k 1 --weights "$tmp/body.safetensors" --head "$tmp/two.head" demo/chelsea.png demo/coffee.png
+[ "$rc" -eq 0 ] && [ "$(echo "$out" | grep -c '  cat$\|  cup$')" -eq 2 ]
+check "train-head on a backbone, then classify --head: the head's classes" $? "rc=$rc $out $err"
+run "$BIN" quantize --weights "$tmp/body.safetensors" demo -o "$tmp/body8.safetensors"
+run "$BIN" embed --weights "$tmp/body8.safetensors" demo/chelsea.png -o "$tmp/body8.npy"
+d=$("$py" -c "import numpy as n, sys; a, b = n.load(sys.argv[1]), n.load(sys.argv[2])[:1]; print(a.shape, n.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99)" "$tmp/body8.npy" "$tmp/body.npy")
+[ "$rc" -eq 0 ] && [ "$d" = "(1, 512) True" ]
+check "quantize a backbone: the int8 file's features follow fp32's" $? "rc=$rc $d $err"
+run "$BIN" export --weights "$tmp/body.safetensors" -o "$tmp/body.onnx"
+[ "$rc" -eq 0 ] && grep -q features "$tmp/body.onnx" && ! grep -q logits "$tmp/body.onnx"
+check "export of a backbone: a graph whose output is the features" $? "rc=$rc $err"
 run "$BIN" embed --stage layer5 demo/coffee.png -o "$tmp/x.npy"
 [ "$rc" -eq 2 ] && [ ! -e "$tmp/x.npy" ]
 check "--stage layer5 is a usage error" $? "rc=$rc $err"

@@ -10,11 +10,22 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* One whole pass: to the logits, or a backbone's (no fc) to its pooled features. */
+static resnet_status pass(resnet_session *s, const resnet_model *m, const float *input, int batch, float *out,
+                          resnet_error *err) {
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    if (resnet_model_classes(m) > 0) o.logits = out;
+    else o.features = out;
+    return resnet_forward_ex(s, input, batch, &o, err);
+}
+
 /* Runs `iters` more passes with per-layer timing and prints where the time goes. */
-static void print_profile(resnet_session *s, const float *input, int batch, int iters, float *logits) {
+static void print_profile(resnet_session *s, const resnet_model *m, const float *input, int batch, int iters,
+                          float *out) {
     resnet_layer_profile layers[128];
     resnet_session_set_profiling(s, 1);
-    for (int i = 0; i < iters; i++) resnet_forward(s, input, batch, logits, NULL, NULL);
+    for (int i = 0; i < iters; i++) pass(s, m, input, batch, out, NULL);
     int n = resnet_session_profile(s, layers, 128);
     const double between = resnet_session_profile_between(s);
     resnet_session_set_profiling(s, 0);
@@ -96,7 +107,8 @@ int cmd_bench(int argc, char **argv) {
     const int size = resnet_model_input_size(model);
     const size_t in_floats = (size_t)batch * 3 * size * size;
     float *input = malloc(in_floats * sizeof(float));
-    float *logits = malloc((size_t)batch * resnet_model_classes(model) * sizeof(float));
+    const int per_image = resnet_model_classes(model) > 0 ? resnet_model_classes(model) : resnet_model_feature_dim(model);
+    float *logits = malloc((size_t)batch * per_image * sizeof(float));
     double *times = malloc((size_t)iters * sizeof(double));
     int rc = 0;
     if (!input || !logits || !times) {
@@ -110,7 +122,7 @@ int cmd_bench(int argc, char **argv) {
     }
     for (int i = 0; i < warmup + iters; i++) {
         double t0 = cli_now();
-        if (resnet_forward(s, input, batch, logits, NULL, &err) != RESNET_OK) {
+        if (pass(s, model, input, batch, logits, &err) != RESNET_OK) {
             rc = cli_error("%s", err.message);
             goto done;
         }
@@ -122,15 +134,20 @@ int cmd_bench(int argc, char **argv) {
     const int int8 = resnet_model_precision(model) == RESNET_PRECISION_INT8;
     resnet_info info;
     resnet_model_info(model, &info);
-    printf("network %s, %d classes, input %dx%d, output stride %d\n", info.arch, info.classes, size, size,
-           info.output_stride);
+    if (info.classes > 0)
+        printf("network %s, %d classes, input %dx%d, output stride %d\n", info.arch, info.classes, size, size,
+               info.output_stride);
+    else
+        printf("network %s, a backbone (no fc: to %d pooled features), input %dx%d, output stride %d\n", info.arch,
+               info.feature_dim, size, size, info.output_stride);
     const int bf16 = resnet_model_precision(model) == RESNET_PRECISION_BF16;
     /* the 3x3 algorithms asked for (int8 files pick their own) */
     const char *algo = common.direct ? ", direct convolutions" : common.wide_winograd ? ", wide Winograd" : "";
     if (int8)
-        printf("precision int8, kernels %s (every convolution and the fc), threads %d, batch %d, %d runs after %d "
+        printf("precision int8, kernels %s (every convolution%s), threads %d, batch %d, %d runs after %d "
                "warm-up\n",
-               resnet_model_int8_kernels(model), resnet_session_threads(s), batch, iters, warmup);
+               resnet_model_int8_kernels(model), info.classes > 0 ? " and the fc" : "", resnet_session_threads(s),
+               batch, iters, warmup);
     else if (bf16) {
         const char *k16 = resnet_kernels_bf16_name(resnet_model_kernels(model));
         /* --kernels c or avx2 on a CPU whose AVX-512 kernels have the dot product */
@@ -167,7 +184,7 @@ int cmd_bench(int argc, char **argv) {
     if (peak16 > 0)
         printf("%.0f%% of this machine's bf16 peak: %d x %.1f GFLOP/s, measured vdpbf16ps peak per core\n",
                100.0 * flops / med * 1e-9 / (peak16 * resnet_session_threads(s)), resnet_session_threads(s), peak16);
-    if (profile) print_profile(s, input, batch, iters, logits);
+    if (profile) print_profile(s, model, input, batch, iters, logits);
 done:
     free(input);
     free(logits);

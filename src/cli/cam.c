@@ -175,7 +175,7 @@ int cmd_cam(int argc, char **argv) {
     resnet_session *s = NULL;
     float *input = NULL, *logits = NULL, *maps = NULL, *heat = NULL;
     char label[32];
-    if (!(model = cli_load_model(&common))) goto done;
+    if (!(model = cli_load_classifier(&common, "cam"))) goto done;
     nc = resnet_model_classes(model);
     resnet_model_map_size(model, &mh, &mw); /* 7x7 for a 224 crop; --size and --output-stride change it */
     const int side = resnet_model_input_size(model);

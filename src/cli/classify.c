@@ -166,7 +166,8 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     run_ctx x = {0};
     resnet_session *s = NULL;
     int rc = 1, nc = 0;
-    resnet_model *model = cli_load_model(c);
+    /* with --head the features go to the head: a backbone does */
+    resnet_model *model = head ? cli_load_model(c) : cli_load_classifier(c, "classify");
     if (!model) goto done;
     if (head && resnet_head_dim(head) != resnet_model_feature_dim(model)) {
         cli_error("%s: the head takes %d features, the network gives %d", head_path, resnet_head_dim(head),

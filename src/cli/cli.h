@@ -181,6 +181,9 @@ void cli_progress_clear(cli_progress *p);
 const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
+/* As cli_load_model, for a command that needs the fc: a backbone (no fc) is refused, naming
+ * the commands that take one. */
+resnet_model *cli_load_classifier(const cli_common *c, const char *command);
 /* A session of m for batches of up to max_batch images, with c's threads and image flags;
  * NULL after reporting the error. */
 resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch);

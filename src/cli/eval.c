@@ -220,7 +220,7 @@ int cmd_eval(int argc, char **argv) {
     int completed = 0; /* every photo went through: the report and predictions are whole */
     reporter early = {NULL, NULL};
     if (eval_set_check_dir(o.dir, report_problem, &early) != 0) return 1;
-    resnet_model *model = cli_load_model(&o.common);
+    resnet_model *model = cli_load_classifier(&o.common, "eval");
     if (!model || !(session = cli_session(model, &o.common, photos_per_batch * nviews))) {
         rc = 1;
         goto done;

@@ -123,7 +123,9 @@ int cmd_quantize(int argc, char **argv) {
     calib_run x = {0};
     cli_progress_start(&x.bar, n, "photos");
     /* through the commands' shared runner, so "-" is the photo on standard input */
-    resnet_status st = cli_run_photos(s, photos.paths, NULL, n, RESNET_TTA_NONE, RESNET_WANT_LOGITS, on_photo, &x, &err);
+    /* the whole network: to the logits, or a backbone's to its pooled features */
+    const unsigned want = resnet_model_classes(model) > 0 ? RESNET_WANT_LOGITS : RESNET_WANT_FEATURES;
+    resnet_status st = cli_run_photos(s, photos.paths, NULL, n, RESNET_TTA_NONE, want, on_photo, &x, &err);
     cli_progress_clear(&x.bar);
     if (st != RESNET_OK) {
         cli_error("%s", err.message);

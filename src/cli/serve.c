@@ -307,7 +307,7 @@ int cmd_serve(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("serve: takes no operands (requests come on standard input)");
     if (http_only && !ho.listen)
         return cli_usage_error("serve: --max-*, --timeout, --request-timeout, --drain-timeout and --decoders go with --http");
-    resnet_model *model = cli_load_model(&common);
+    resnet_model *model = cli_load_classifier(&common, "serve");
     if (!model) return 1;
     if (ho.listen) {
         ho.image_flags = common.image_flags;

@@ -65,6 +65,18 @@ resnet_model *cli_load_model(const cli_common *c) {
     return m;
 }
 
+resnet_model *cli_load_classifier(const cli_common *c, const char *command) {
+    resnet_model *m = cli_load_model(c);
+    if (m && resnet_model_classes(m) == 0) {
+        char buf[PATH_MAX];
+        cli_error("%s: is a backbone (no fc): %s needs a classifier; embed, similar and train-head take a backbone",
+                  cli_weights_path(c, buf, sizeof buf), command);
+        resnet_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 resnet_session *cli_session(const resnet_model *m, const cli_common *c, int max_batch) {
     resnet_session *s = NULL;
     resnet_error err;

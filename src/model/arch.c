@@ -84,6 +84,15 @@ resnet_status rn_arch_read(const rn_safetensors *st, const char *path, rn_arch *
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' is missing", path, name);
     }
     t = rn_st_find(st, "fc.weight");
+    /* A backbone (a detection or segmentation model's body, or a classifier with its fc cut
+     * off) has neither fc tensor: its network ends at the pooled features. */
+    if (!t && !rn_st_find(st, "fc.bias")) {
+        a->classes = 0;
+        a->features = a->out[RN_STAGES - 1];
+        a->input_size = RESNET_INPUT_SIZE;
+        a->output_stride = 32;
+        return RESNET_OK;
+    }
     if (!t) return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor 'fc.weight' is missing", path);
     if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 1000000 || t->shape[1] != a->out[RN_STAGES - 1]) {
         char got[128];
@@ -292,14 +301,17 @@ resnet_status rn_net_build(const rn_arch *a, rn_net *net, resnet_error *err) {
     l->in = cur;
     l->out = (cur + 1) % RN_BUFFERS;
     finish(&b, l);
-    PUSHED(l = push(&b, RN_L_FC, RN_ROLE_HEAD, -1, -1));
-    snprintf(l->name, sizeof l->name, "fc");
-    snprintf(l->conv, sizeof l->conv, "fc");
-    l->cin = a->features;
-    l->cout = a->classes;
-    l->in = (cur + 1) % RN_BUFFERS;
-    l->out = -1; /* the session's logits */
-    finish(&b, l);
+    net->pool = net->n - 1;
+    if (a->classes > 0) { /* a backbone has no fc */
+        PUSHED(l = push(&b, RN_L_FC, RN_ROLE_HEAD, -1, -1));
+        snprintf(l->name, sizeof l->name, "fc");
+        snprintf(l->conv, sizeof l->conv, "fc");
+        l->cin = a->features;
+        l->cout = a->classes;
+        l->in = (cur + 1) % RN_BUFFERS;
+        l->out = -1; /* the session's logits */
+        finish(&b, l);
+    }
 #undef PUSHED
     for (int i = 0; i < net->n; i++)
         if (net->layers[i].oh < 1 || net->layers[i].ow < 1) {

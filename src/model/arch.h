@@ -10,7 +10,8 @@
  *               basic:      3x3 (cin -> width), 3x3 (width -> out) + shortcut
  *               bottleneck: 1x1 (cin -> width), 3x3 (width -> width, groups), 1x1 (width -> out)
  *                           + shortcut; v1 strides in the first 1x1, v1.5 in the 3x3
- *   head      global average pool, fc (features -> classes)
+ *   head      global average pool, fc (features -> classes); a backbone (no fc tensors:
+ *             a detection or segmentation model's body) ends at the pool
  *
  * resnet18/34: basic [2,2,2,2] / [3,4,6,3]; resnet50/101/152: bottleneck [3,4,6,3] / [3,4,23,3] /
  * [3,8,36,3]; ResNeXt: bottleneck with groups > 1; wide_resnet: bottleneck twice as wide. The
@@ -33,7 +34,7 @@ typedef struct rn_arch {
     int out[RN_STAGES];           /* a block's output channels */
     int groups[RN_STAGES];        /* of the 3x3 in a bottleneck (ResNeXt > 1) */
     int down[RN_STAGES];          /* the stage's first block has a projection shortcut */
-    int classes, features;        /* fc: features -> classes */
+    int classes, features;        /* fc: features -> classes; classes 0: a backbone, no fc */
     resnet_variant variant;
     /* chosen at load, not read from the file */
     int input_size;               /* the square crop the network sees */
@@ -79,6 +80,7 @@ typedef struct rn_net {
     int n;                /* layers, in forward order */
     rn_layer *layers;
     int stage_out[RN_STAGES]; /* the index of each stage's last layer (its output is the stage's) */
+    int pool;             /* the global average pool's index: the pooled features are its output */
     size_t max_act;       /* floats of the largest activation of one image */
 } rn_net;
 

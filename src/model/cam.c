@@ -59,7 +59,7 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     h = fnv(h, stem->bias, (size_t)stem->cout * sizeof(float));
     const rn_conv *last = &m->convs[m->net.stage_out[RN_STAGES - 1]];
     h = fnv(h, last->bias, (size_t)last->cout * sizeof(float));
-    h = fnv(h, fc->bias, (size_t)fc->cout * sizeof(float));
+    if (fc) h = fnv(h, fc->bias, (size_t)fc->cout * sizeof(float)); /* a backbone has none */
     /* the input size and output stride change the features too */
     int shape[2] = {m->net.a.input_size, m->net.a.output_stride};
     if (shape[0] != RESNET_INPUT_SIZE || shape[1] != 32) h = fnv(h, shape, sizeof shape);

@@ -218,21 +218,24 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
             snprintf(cur[l->out], sizeof cur[l->out], "maxpool");
             break;
         }
-        case RN_L_AVGPOOL:
+        case RN_L_AVGPOOL: { /* a backbone's graph ends here: its output is the features */
+            const char *flat = net->a.classes ? "flatten" : "features";
             n = node_begin("GlobalAveragePool", "avgpool", cur[l->in], NULL, NULL, "avgpool");
             rn_pb_message_field(&graph, GRAPH_NODE, &n);
-            n = node_begin("Flatten", "flatten", "avgpool", NULL, NULL, "flatten");
+            n = node_begin("Flatten", "flatten", "avgpool", NULL, NULL, flat);
             attr_int(&n, "axis", 1);
             rn_pb_message_field(&graph, GRAPH_NODE, &n);
-            snprintf(cur[l->out], sizeof cur[l->out], "flatten");
+            snprintf(cur[l->out], sizeof cur[l->out], "%s", flat);
             break;
+        }
         case RN_L_FC: s = fc_nodes(&graph, m, st, weights, l, cur[l->in], err); break;
         }
     }
-    const int64_t in_dims[3] = {3, net->a.input_size, net->a.input_size}, out_dims[1] = {net->a.classes};
+    const int64_t in_dims[3] = {3, net->a.input_size, net->a.input_size},
+                  out_dims[1] = {net->a.classes ? net->a.classes : net->a.features};
     rn_pb_string_field(&graph, GRAPH_NAME, m->arch_name);
     value_info(&graph, GRAPH_INPUT, "input", in_dims, 3);
-    value_info(&graph, GRAPH_OUTPUT, "logits", out_dims, 1);
+    value_info(&graph, GRAPH_OUTPUT, net->a.classes ? "logits" : "features", out_dims, 1);
     rn_pb_varint_field(&model, MODEL_IR_VERSION, (uint64_t)ir_version(opset));
     rn_pb_string_field(&model, MODEL_PRODUCER_NAME, "resnet");
     rn_pb_string_field(&model, MODEL_PRODUCER_VERSION, RESNET_VERSION);

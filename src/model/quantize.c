@@ -314,8 +314,8 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
             add_scalar(&w, cn, "input_scale", sc);
         }
     }
-    if (s == RESNET_OK) s = copy_f32(&w, st, fp32_path, "fc.weight", 0, err);
-    if (s == RESNET_OK) s = copy_f32(&w, st, fp32_path, "fc.bias", 0, err);
+    if (s == RESNET_OK && rn_model_fc(m)) s = copy_f32(&w, st, fp32_path, "fc.weight", 0, err); /* a backbone has none */
+    if (s == RESNET_OK && rn_model_fc(m)) s = copy_f32(&w, st, fp32_path, "fc.bias", 0, err);
     if (s == RESNET_OK && w.failed) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
 
     /* metadata: the source's (variant, normalization, bn_eps, ...), then what this file is,

@@ -278,12 +278,13 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     for (int i = 0; ok && i < threads; i++)
         ok = (s->scratch[i] = rn_aligned_alloc(scratch_floats * sizeof(float))) != NULL;
     const rn_conv *fc = rn_model_fc(m);
+    const size_t fc_cols = fc ? (size_t)fc->n_padded : 0; /* a backbone has no logits */
     size_t per_image = m->net.max_act; /* also the class maps' scratch: a row per cell */
-    if ((size_t)map_cells(m) * fc->n_padded > per_image) per_image = (size_t)map_cells(m) * fc->n_padded;
+    if ((size_t)map_cells(m) * fc_cols > per_image) per_image = (size_t)map_cells(m) * fc_cols;
     for (int i = 0; ok && i < RN_BUFFERS; i++)
         ok = (s->buf[i] = rn_aligned_alloc((size_t)max_batch * per_image * sizeof(float))) != NULL;
-    ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * fc->n_padded * sizeof(float))) != NULL;
-    if (fc->q)
+    if (fc) ok = ok && (s->logits = rn_aligned_alloc((size_t)max_batch * fc_cols * sizeof(float))) != NULL;
+    if (fc && fc->q)
         ok = ok && (s->fc_rows = rn_aligned_alloc(rn_qdense_scratch_bytes(fc->cin, max_batch * map_cells(m)))) != NULL;
     /* images in parallel (forward) need a work buffer each, where a batch can fill the threads */
     s->parallel_images = threads > 1 && max_batch >= threads;
@@ -608,6 +609,10 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
     if (at < (size_t)n * image_floats)
         return rn_fail(err, RESNET_E_ARG, "resnet_forward: input value %zu of image %zu is %s, not a normalised pixel",
                        at % image_floats, at / image_floats, isnan(input[at]) ? "NaN" : "infinite");
+    if ((logits || out->class_maps) && !rn_model_fc(m))
+        return rn_fail(err, RESNET_E_UNSUPPORTED,
+                       "this network is a backbone (its file has no fc): it gives features and stage maps, not %s",
+                       logits ? "logits" : "class maps");
     /* where the pass may stop: past the last stage asked for when nothing after it is */
     int last = net->n - 1;
     if (!logits && !features && !out->feature_map && !out->class_maps) {
@@ -648,7 +653,7 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
         run(s, &s->ex, li, input, n, 0);
         copy_stages(s, out, li, 0, n, 0);
     }
-    const rn_layer *pool = &net->layers[net->n - 2];
+    const rn_layer *pool = &net->layers[net->pool];
     for (int i = 0; i < n; i++) {
         if (logits)
             memcpy(logits + (size_t)i * classes, s->logits + (size_t)i * rn_model_fc(m)->n_padded,

@@ -39,9 +39,11 @@ struct resnet_model {
     rn_pool *pool;
 };
 
-/* The stem's and the fc's convolutions. */
+/* The stem's and the fc's convolutions; a backbone has no fc (NULL). */
 static inline const rn_conv *rn_model_stem(const resnet_model *m) { return &m->convs[1]; }
-static inline const rn_conv *rn_model_fc(const resnet_model *m) { return &m->convs[m->net.n - 1]; }
+static inline const rn_conv *rn_model_fc(const resnet_model *m) {
+    return m->net.a.classes > 0 ? &m->convs[m->net.n - 1] : NULL;
+}
 
 /* The load options the binder reads beyond the kernels (resnet_load_options). */
 typedef struct rn_load_config {
