@@ -34,6 +34,8 @@ size_t rn_first_nonfinite(const float *v, size_t n);
 void rn_softmax(const float *logits, int n, float *probs);
 void rn_l2_normalize(float *v, int n);
 /* The one message for it, so every path says the same. */
+/* A backbone (no fc) asked for what its fc would give: "logits", "class maps", "top-k". */
+#define RN_BACKBONE_MSG "this network is a backbone (its file has no fc): it gives features and stage maps, not "
 #define RN_NONFINITE_MSG "the network's output is not finite (inf or NaN): the weights overflow float on this photo"
 /* Why the 1000 ImageNet logits of each of `views` images (one after the other) are no answer,
  * or NULL: not finite (RN_NONFINITE_MSG), or all equal (RN_FLAT_MSG: weights so large that

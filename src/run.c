@@ -271,6 +271,8 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
     if (resnet_tta_views(o.tta, NULL) == 0)
         return rn_fail(err, RESNET_E_ARG, "resnet_run: unknown test-time augmentation mode %d", (int)o.tta);
 
+    if ((o.want & (RESNET_WANT_LOGITS | RESNET_WANT_PROBS)) && resnet_model_classes(resnet_session_model(s)) == 0)
+        return rn_fail(err, RESNET_E_UNSUPPORTED, "resnet_run: " RN_BACKBONE_MSG "logits");
     runner r;
     memset(&r, 0, sizeof r);
     r.next = next;
@@ -291,7 +293,7 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
     if (ok) {
         out->classes = resnet_model_classes(model);
         out->dim = resnet_model_feature_dim(model);
-        ok = (out->probs = malloc((size_t)out->classes * sizeof(float))) != NULL &&
+        ok = (out->probs = malloc((size_t)(out->classes ? out->classes : 1) * sizeof(float))) != NULL && /* a backbone's 0 */
              (out->mean = malloc((size_t)out->dim * sizeof(float))) != NULL;
     }
     if (ok && want_logits) ok = (out->logits = malloc((size_t)r.max_batch * out->classes * sizeof(float))) != NULL;

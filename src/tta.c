@@ -75,6 +75,7 @@ resnet_status resnet_classify_file_tta(resnet_session *s, const char *path, resn
     if (!s || !path || !top) return rn_fail(err, RESNET_E_ARG, "resnet_classify_file_tta: NULL argument");
     const resnet_model *m = resnet_session_model(s);
     const int classes = resnet_model_classes(m), crop = resnet_model_input_size(m);
+    if (classes == 0) return rn_fail(err, RESNET_E_UNSUPPORTED, RN_BACKBONE_MSG "classes");
     if (k < 1 || k > classes) return rn_fail(err, RESNET_E_ARG, "top-k must be between 1 and %d, got %d", classes, k);
     resnet_view views[RESNET_TTA_MAX_VIEWS];
     const int n = resnet_tta_views(mode, views);

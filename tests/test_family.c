@@ -218,8 +218,8 @@ static void test_model_info(void) {
     resnet_model_free(m);
 }
 
-/* A copy of src's float tensors with `drop` left out, `reshape` flattened to [n], and a tensor
- * `add` of one value added (each NULL: not done). */
+/* A copy of src's float tensors with those whose names start with `drop` left out, `reshape`
+ * flattened to [n], and a tensor `add` of one value added (each NULL: not done). */
 static int rewrite(const char *src, const char *dst, const char *drop, const char *reshape, const char *add) {
     rn_safetensors *st;
     resnet_error err;
@@ -231,7 +231,7 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cha
     for (size_t i = 0; i < n; i++) {
         const rn_tensor *t = rn_st_tensor(st, i);
         if (t->dtype != RN_DT_F32) continue; /* num_batches_tracked: ignored anyway */
-        if (drop && strcmp(t->name, drop) == 0) continue;
+        if (drop && strncmp(t->name, drop, strlen(drop)) == 0) continue;
         size_t count = t->nbytes / 4;
         bufs[k] = malloc(t->nbytes ? t->nbytes : 4);
         rn_st_read_f32(st, t, bufs[k], &err);
@@ -297,6 +297,70 @@ static void test_bad_files(void) {
     snprintf(path, sizeof path, "%s/nodown.safetensors", dir);
     CHECK(rewrite(src, path, "layer3.0.downsample.0.weight", NULL, NULL) == 0, "write");
     expect_refused(path, "a stage without its projection", "'layer3.0.downsample.0.weight' is missing");
+    snprintf(path, sizeof path, "%s/halffc.safetensors", dir);
+    CHECK(rewrite(src, path, "fc.weight", NULL, NULL) == 0, "write");
+    expect_refused(path, "an fc bias without its weight", "'fc.weight' is missing");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+/* A file without the fc (a detection model's body) is a backbone: its classifier's features
+ * and stage maps, no logits and no class maps. */
+static void test_backbone(void) {
+    char dir[] = "/tmp/resnet-backbone-XXXXXX", path[256];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    const char *src = TIER1 "/small_bottleneck.safetensors";
+    snprintf(path, sizeof path, "%s/body.safetensors", dir);
+    CHECK(rewrite(src, path, "fc.", NULL, NULL) == 0, "write");
+    resnet_model *full = NULL, *body = NULL;
+    resnet_session *sf = NULL, *sb = NULL;
+    resnet_error err;
+    if (resnet_model_load(src, NULL, &full, &err) != RESNET_OK || resnet_model_load(path, NULL, &body, &err) != RESNET_OK ||
+        resnet_session_create(full, 1, 2, &sf, &err) != RESNET_OK ||
+        resnet_session_create(body, 1, 2, &sb, &err) != RESNET_OK) {
+        CHECK(0, "load: %s", err.message);
+        goto done;
+    }
+    resnet_info info;
+    resnet_model_info(body, &info);
+    const int dim = resnet_model_feature_dim(full), size = resnet_model_input_size(full);
+    CHECK(info.classes == 0 && resnet_model_classes(body) == 0 && info.feature_dim == dim && info.labels == 0 &&
+              resnet_model_class_name(body, 0) == NULL,
+          "a backbone: 0 classes, %d features (got %d), no names", dim, info.feature_dim);
+    const size_t in_floats = (size_t)2 * 3 * size * size;
+    float *x = malloc(in_floats * sizeof(float)), *ff = malloc((size_t)2 * dim * sizeof(float)),
+          *fb = malloc((size_t)2 * dim * sizeof(float)), *lg = malloc((size_t)2 * 1000 * sizeof(float));
+    for (size_t i = 0; i < in_floats; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    resnet_outputs o;
+    resnet_outputs_init(&o);
+    o.features = ff;
+    CHECK(resnet_forward_ex(sf, x, 2, &o, &err) == RESNET_OK, "the classifier's features: %s", err.message);
+    o.features = fb;
+    CHECK(resnet_forward_ex(sb, x, 2, &o, &err) == RESNET_OK, "the backbone's features: %s", err.message);
+    CHECK(memcmp(ff, fb, (size_t)2 * dim * sizeof(float)) == 0, "the backbone's features are its classifier's");
+    CHECK(resnet_forward(sb, x, 1, lg, NULL, &err) == RESNET_E_UNSUPPORTED && strstr(err.message, "backbone"),
+          "logits of a backbone: RESNET_E_UNSUPPORTED naming it, got '%s'", err.message);
+    resnet_outputs_init(&o);
+    o.class_maps = lg;
+    CHECK(resnet_forward_ex(sb, x, 1, &o, &err) == RESNET_E_UNSUPPORTED && strstr(err.message, "class maps"),
+          "class maps of a backbone: RESNET_E_UNSUPPORTED, got '%s'", err.message);
+    resnet_prediction top[1];
+    CHECK(resnet_classify_file_tta(sb, "demo/chelsea.png", RESNET_TTA_NONE, 1, top, &err) == RESNET_E_UNSUPPORTED &&
+              strstr(err.message, "backbone"),
+          "classify on a backbone: RESNET_E_UNSUPPORTED naming it, got '%s'", err.message);
+    free(x);
+    free(ff);
+    free(fb);
+    free(lg);
+done:
+    resnet_session_free(sf);
+    resnet_session_free(sb);
+    resnet_model_free(full);
+    resnet_model_free(body);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
@@ -306,6 +370,7 @@ int main(void) {
     RUN(test_small_every_path);
     RUN(test_model_info);
     RUN(test_bad_files);
+    RUN(test_backbone);
     RUN(test_full_family);
     return TEST_DONE();
 }

@@ -305,6 +305,9 @@ for cmd in "classify demo/chelsea.png" "eval $tmp/two" "cam -o $tmp/x.png demo/c
     echo "$err" | grep -q "is a backbone (no fc): ${cmd%% *} needs a classifier"
   check "${cmd%% *} on a backbone: one line naming the file, nothing written" $? "rc=$rc $out $err"
 done
+run "$BIN" embed --weights "$tmp/body.safetensors" --labels "$tmp/names.txt" demo/chelsea.png -o "$tmp/x.npy"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "names classes, but the network is a backbone" && [ ! -e "$tmp/x.npy" ]
+check "--labels on a backbone: one line, it has no classes" $? "rc=$rc $err"
 run "$BIN" bench --weights "$tmp/body.safetensors" --iters 1 --warmup 0
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "a backbone (no fc: to 512 pooled features)"
 check "bench times a backbone to its pooled features" $? "rc=$rc $out $err"

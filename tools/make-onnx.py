@@ -337,6 +337,25 @@ def check_pth(out_dir):
     print('%s pth-to-safetensors refuses module.fc.weight beside fc.weight%s' % ('ok  ' if ok else 'FAIL', '' if ok else
                                                                                 ': rc %d %s' % (r.returncode, r.stderr.strip())))
     failed += not ok
+    # a detection model's checkpoint: --prefix takes its ResNet body out (a backbone, no fc)
+    det = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
+    body = det.backbone.body.state_dict()
+    pth, out = os.path.join(out_dir, 'det.pth'), os.path.join(out_dir, 'det.safetensors')
+    torch.save({'model': det.state_dict()}, pth)
+    r = subprocess.run([sys.executable, tool, pth, out, '--prefix', 'backbone.body.'], capture_output=True, text=True)
+    ok = r.returncode == 0
+    if ok:
+        got, _ = load_safetensors_any(out)
+        ok = list(got) == list(body) and all(torch.equal(got[k], body[k].to(got[k].dtype)) for k in body)
+    print('%s pth-to-safetensors --prefix backbone.body.: the detection model\'s body alone%s' %
+          ('ok  ' if ok else 'FAIL', '' if r.returncode == 0 else ': ' + r.stderr.strip()))
+    failed += not ok
+    r = subprocess.run([sys.executable, tool, pth, out + '2', '--prefix', 'nothing.'], capture_output=True, text=True)
+    ok = r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "'nothing.'" in r.stderr and \
+        not os.path.exists(out + '2')
+    print('%s pth-to-safetensors --prefix matching no key: one line%s' % ('ok  ' if ok else 'FAIL', '' if ok else
+                                                                        ': rc %d %s' % (r.returncode, r.stderr.strip())))
+    failed += not ok
     # inputs and outputs it cannot use: one line naming each, exit 1, nothing written
     pth = os.path.join(out_dir, 'state_dict.pth')
     latin1 = os.path.join(out_dir, 'latin1.txt')

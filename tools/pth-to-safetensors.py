@@ -2,13 +2,15 @@
 """pth-to-safetensors.py - a PyTorch checkpoint (.pth / .pt) -> a safetensors weight file.
 
     tools/pth-to-safetensors.py CHECKPOINT.pth OUT.safetensors [--labels names.txt]
-                                 [--norm torch|caffe] [--variant v1.5|v1] [--force]
+                                 [--norm torch|caffe] [--variant v1.5|v1] [--prefix P] [--force]
 
 The checkpoint may be a state_dict, a dict holding one under 'state_dict' or 'model' (what
 training scripts save), or a whole pickled model (its .state_dict() is taken). Keys with the
 'module.' prefix DataParallel adds are stripped (a key there both with and without it is
 refused). Tensors are written in the checkpoint's order: floating point ones as F32, integer
 ones (num_batches_tracked) as I64, which `resnet` ignores.
+--prefix P keeps only the keys that start with P, P taken off: the ResNet inside a bigger model,
+e.g. `--prefix backbone.body.` for torchvision's detection models (a backbone: no fc).
 The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5)
 unless told otherwise, and the labels (one name a line) as a JSON array when given.
 
@@ -122,6 +124,7 @@ def main():
     ap.add_argument('--labels', help='class names, one a line')
     ap.add_argument('--norm', choices=('torch', 'caffe'), default='torch')
     ap.add_argument('--variant', choices=('v1.5', 'v1'), default='v1.5')
+    ap.add_argument('--prefix', help="only the keys starting with this, it taken off (e.g. 'backbone.body.')")
     ap.add_argument('--force', action='store_true', help='replace an existing file that is not safetensors')
     a = ap.parse_args()
     if not os.path.isfile(a.checkpoint):
@@ -134,6 +137,11 @@ def main():
         if not a.force and not is_safetensors(a.out):
             fail('%s exists and is not a safetensors file (--force to replace it)' % a.out)
     sd = load_state_dict(a.checkpoint)
+    if a.prefix:
+        inner = {k[len(a.prefix):]: v for k, v in sd.items() if k.startswith(a.prefix) and len(k) > len(a.prefix)}
+        if not inner:
+            fail("%s: no key starts with '%s' (the first is '%s')" % (a.checkpoint, a.prefix, next(iter(sd))))
+        sd = inner
     meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
     if a.labels:
         try:

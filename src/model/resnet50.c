@@ -610,9 +610,7 @@ static resnet_status forward(resnet_session *s, const float *input, int n, const
         return rn_fail(err, RESNET_E_ARG, "resnet_forward: input value %zu of image %zu is %s, not a normalised pixel",
                        at % image_floats, at / image_floats, isnan(input[at]) ? "NaN" : "infinite");
     if ((logits || out->class_maps) && !rn_model_fc(m))
-        return rn_fail(err, RESNET_E_UNSUPPORTED,
-                       "this network is a backbone (its file has no fc): it gives features and stage maps, not %s",
-                       logits ? "logits" : "class maps");
+        return rn_fail(err, RESNET_E_UNSUPPORTED, RN_BACKBONE_MSG "%s", logits ? "logits" : "class maps");
     /* where the pass may stop: past the last stage asked for when nothing after it is */
     int last = net->n - 1;
     if (!logits && !features && !out->feature_map && !out->class_maps) {

@@ -573,6 +573,8 @@ done:
 /* Class names, one per line (a trailing empty line ignored), as many as the fc has outputs. */
 static resnet_status read_labels(resnet_model *m, const char *text, size_t len, const char *what, resnet_error *err) {
     const int classes = m->net.a.classes;
+    if (classes == 0)
+        return rn_fail(err, RESNET_E_ARG, "%s names classes, but the network is a backbone (no fc): it has none", what);
     /* Windows' Notepad starts a UTF-8 file with a byte-order mark: not part of name 0, where
      * it would print unseen and match no class folder or labels.tsv name */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, len -= 3;
