@@ -273,7 +273,42 @@ def check(resnet, out_dir, full=False):
         for f in (path, path + '.data', out):
             if os.path.exists(f):
                 os.remove(f)
-    return failed + check_pth(out_dir)
+    return failed + check_backbone(resnet, out_dir) + check_pth(out_dir)
+
+
+def check_backbone(resnet, out_dir):
+    """A backbone's graph (the fc an Identity, so the features are the output) imports as a
+    network without an fc: our engine's features against PyTorch's on a demo photo."""
+    torch.manual_seed(3)
+    net = randomise(torchvision.models.resnet18(num_classes=10), 3)
+    net.fc = torch.nn.Identity()
+    net.eval()
+    path, out = os.path.join(out_dir, 'backbone.onnx'), os.path.join(out_dir, 'backbone.safetensors')
+    export(net, path, 17, True, size=224)
+    r = subprocess.run([resnet, 'import', path, '-o', out], capture_output=True, text=True)
+    ok, why = r.returncode == 0, r.stderr.strip()
+    if ok:
+        sd, _ = load_safetensors(out)
+        ok = not any(k.startswith('fc.') for k in sd)
+        why = 'fc tensors written' if not ok else why
+    if ok:
+        try:
+            sys.path.insert(0, os.path.join(ROOT, 'python'))
+            import resnet as engine
+            with engine.Model(out) as m:
+                photo = os.path.join(ROOT, 'demo/chelsea.png')
+                ours = m.embed(photo)
+                with torch.no_grad():
+                    want = net(torch.from_numpy(m.preprocess(photo)))[0].numpy()
+            rel = float(abs(ours - want).max() / abs(want).max())
+            ok, why = rel <= 1e-4 and m.classes == 0, 'features max |diff| / max = %.2e' % rel
+        except ImportError:
+            why = 'imported; our engine not run (no binding)'
+    print('%s backbone (fc an Identity): imported without an fc: %s' % ('ok  ' if ok else 'FAIL', why))
+    for f in (path, out):
+        if os.path.exists(f):
+            os.remove(f)
+    return not ok
 
 
 def engine_rel(weights, net, output_stride=32):

@@ -7,7 +7,8 @@
  *   block   basic:      Conv 3x3 [BN] Relu Conv 3x3 [BN]            \
  *           bottleneck: Conv 1x1 [BN] Relu Conv 3x3 [BN] Relu Conv 1x1 [BN]  Add Relu
  *           shortcut:   the block's input, or Conv 1x1 [BN] (downsample) /
- *   head    GlobalAveragePool | ReduceMean(axes 2,3), Flatten | Reshape, Gemm | MatMul + Add
+ *   head    GlobalAveragePool | ReduceMean(axes 2,3), Flatten | Reshape, Gemm | MatMul + Add,
+ *           or no fc: a backbone, whose features are the graph's one output
  *
  * A block with a downsample starts a stage (the first block always does); there must be four.
  * Every node must be on that path (a Constant or an Identity of an initializer feeding a node on
@@ -717,6 +718,15 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     }
     if (flat && im->visited[nx]) {
         if ((s = main_output(im, nx, &v)) != RESNET_OK) return s;
+        /* a backbone (fc cut off, or an Identity in its place): the features are the graph's
+         * one output and nothing reads them */
+        size_t readers;
+        find_refs(im->uses, im->n_uses, v, &readers);
+        if (readers == 0 && im->m->n_outputs == 1 && strcmp(im->m->outputs[0], v) == 0) {
+            im->classes = 0;
+            im->features = c;
+            return RESNET_OK;
+        }
         size_t f = nx;
         if ((s = sole_consumer(im, v, f, &nx)) != RESNET_OK) return s;
     }
@@ -883,6 +893,7 @@ static resnet_status write_convs(imp *im, out_list *o) {
         free(bias);
         if (s != RESNET_OK) return s;
     }
+    if (im->classes == 0) return RESNET_OK; /* a backbone: no fc */
     /* fc: weight [classes, features] */
     const int64_t ws[2] = {im->classes, im->features}, bs[1] = {im->classes};
     const size_t n = (size_t)im->classes * (size_t)im->features;
