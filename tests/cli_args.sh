@@ -265,6 +265,15 @@ printf 'file\tclass\nchelsea.png\t-1\n' >"$A/ns/labels.tsv"
 run "$BIN" eval "$A/ns";                   expect_error "eval: every photo unlabelled: said, exit 1" "nothing to score" 1
 printf 'file\tclass\n' >"$A/ns/labels.tsv"
 run "$BIN" eval "$A/ns";                   expect_error "eval: labels.tsv of a header only: said, exit 1" "nothing to score" 1
+# a photo listed twice would be scored twice: refused, naming it and both lines, however its
+# path is spelled ("./chelsea.png" is "chelsea.png") and whatever the classes say
+mkdir -p "$A/ns/sub" && cp "$D/chelsea.png" "$A/ns/sub/c.png"
+printf 'file\tclass\nchelsea.png\t285\nsub/c.png\t285\nchelsea.png\t285\n' >"$A/ns/labels.tsv"
+run "$BIN" eval "$A/ns";                   expect_error "eval: a photo listed twice in labels.tsv: refused" \
+                                           "labels.tsv: line 4: chelsea.png is the photo of line 2 again" 1
+printf 'file\tclass\nsub/c.png\t285\nchelsea.png\t285\n./chelsea.png\t1\n' >"$A/ns/labels.tsv"
+run "$BIN" eval "$A/ns";                   expect_error "eval: a photo listed twice, spelled two ways, two classes: refused" \
+                                           "line 4: ./chelsea.png is the photo of line 3 (chelsea.png) again" 1
 
 # ---- stdout that cannot be written ---------------------------------------------------------
 # A full disk under `resnet classify DIR > results.txt` cuts the answer short: that is a failure

@@ -339,19 +339,21 @@ static void test_eval_bad_input(void) {
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/coffee.png", dir);
     CHECK(link_sample("demo/coffee.png", path) == 0, "symlink %s", path);
+    snprintf(path, sizeof path, "%s/espresso.png", dir);
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink %s", path);
     snprintf(path, sizeof path, "%s/notes.jpg", dir);
     write_file(path, "not a photo\n");
     snprintf(text, sizeof text,
              "file\tclass_index\n"
-             "coffee.png\t967\n"       /* good */
-             "missing.jpg\t3\n"        /* no such file */
-             "notes.jpg\t5\n"          /* not an image */
-             "coffee.png\t1000\n"      /* class out of range */
-             "coffee.png\t-7\n"        /* class out of range */
-             "coffee.png\tcoffee\n"    /* neither a number nor a class name */
-             "coffee.png\tCARDIGAN\n"  /* without case, two classes (264 Cardigan, 474 cardigan) */
-             "coffee.png\tEspresso \n" /* a class name: good */
-             "coffee.png\t-1\n");      /* unlabelled: not an error */
+             "coffee.png\t967\n"         /* good */
+             "missing.jpg\t3\n"          /* no such file */
+             "notes.jpg\t5\n"            /* not an image */
+             "coffee.png\t1000\n"        /* class out of range */
+             "coffee.png\t-7\n"          /* class out of range */
+             "coffee.png\tcoffee\n"      /* neither a number nor a class name */
+             "coffee.png\tCARDIGAN\n"    /* without case, two classes (264 Cardigan, 474 cardigan) */
+             "espresso.png\tEspresso \n" /* a class name: good */
+             "coffee.png\t-1\n");        /* unlabelled: not an error */
     snprintf(path, sizeof path, "%s/labels.tsv", dir);
     write_file(path, text);
     result r = run("'%s' eval '%s' --json --threads 2 --predictions '%s/pred.tsv'", bin, dir, tmpdir);

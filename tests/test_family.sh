@@ -121,11 +121,12 @@ run "$BIN" eval --weights "$tmp/g.safetensors" --report "$tmp/ev.html" "$ev"
 check "eval --report of the 10-class network: its numbers, names and maps (report_check.py)" $? \
   "rc=$rc $err $(grep FAIL "$tmp/check")"
 rm -r "$ev/nope" "$ev/$other"
-printf 'file\tclass\nkind_%s/a.png\tKind %s\nkind_%s/a.png\t%s\nkind_%s/a.png\tno such\nkind_%s/a.png\t12\n' \
+for f in b c d; do cp demo/chelsea.png "$ev/kind_$want/$f.png"; done
+printf 'file\tclass\nkind_%s/a.png\tKind %s\nkind_%s/b.png\t%s\nkind_%s/c.png\tno such\nkind_%s/d.png\t12\n' \
   "$want" "$want" "$want" "$other" "$want" "$want" >"$ev/labels.tsv"
 run "$BIN" eval --weights "$tmp/g.safetensors" "$ev"
 [ "$rc" -eq 1 ] && echo "$out" | grep -q "top-1 0.5000 (1/2)" && [ "$(echo "$err" | wc -l)" -eq 2 ] &&
-  echo "$err" | grep -q "a.png: 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
+  echo "$err" | grep -q "c.png: 'no such' is not a class of this network" && echo "$err" | grep -q "outside 0..9"
 check "labels.tsv names a class or gives its index; an unknown name and index 12 refused" $? "rc=$rc $out $err"
 
 # a header whose class column happens to be a class name is still the header (its file column
@@ -146,15 +147,16 @@ run "$BIN" label --labels "$tmp/digits.txt" "$G" -o "$tmp/digits.safetensors"
 evd=$tmp/evd
 mkdir -p "$evd/0" "$evd/1" "$evd/10"
 for d in 0 1 10; do cp demo/chelsea.png "$evd/$d/a.png"; done
+for f in b c d; do cp demo/chelsea.png "$evd/0/$f.png"; done
 run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pd.tsv" "$evd"
 [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] &&
   echo "$err" | grep -q "evd/1: '1' is class 1 by index but the name of another class" &&
   grep -q "^0/a.png	0	" "$tmp/pd.tsv" && grep -q "^10/a.png	9	" "$tmp/pd.tsv" && ! grep -q "^1/" "$tmp/pd.tsv"
 check "eval: classes named '1'..'10': folder 1 refused (index or name?), 10 the name, 0 the index" $? \
   "rc=$rc $err $(<"$tmp/pd.tsv")"
-printf 'file\tclass\n0/a.png\t0\n0/a.png\t1\n0/a.png\t10\n0/a.png\t 11\n' >"$evd/labels.tsv"
+printf 'file\tclass\n0/a.png\t0\n0/b.png\t1\n0/c.png\t10\n0/d.png\t 11\n' >"$evd/labels.tsv"
 run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pd.tsv" "$evd"
-[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 2 ] && echo "$err" | grep -q "line 3: 0/a.png: '1' is class 1 by index" &&
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 2 ] && echo "$err" | grep -q "line 3: 0/b.png: '1' is class 1 by index" &&
   echo "$err" | grep -q "class 11 is outside 0..9" && [ "$(cut -f2 "$tmp/pd.tsv" | tail -n +2 | tr '\n' ' ')" = "0 9 " ]
 check "eval: the same in labels.tsv (1 refused, 10 the name, 0 the index, 11 outside)" $? "rc=$rc $err $(<"$tmp/pd.tsv")"
 rm "$evd/labels.tsv"
@@ -171,6 +173,7 @@ check "cam -c 10 on classes named '1'..'10': the class named 10" $? "rc=$rc $out
 evz=$tmp/evz
 mkdir -p "$evz/01" "$evz/09" "$evz/010"
 for d in 01 09 010; do cp demo/chelsea.png "$evz/$d/a.png"; done
+for f in b c d; do cp demo/chelsea.png "$evz/01/$f.png"; done
 run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" "$evz"
 [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 2 ] &&
   echo "$err" | grep -q "evz/01: '01' is class 1 by index but the name of another class (class 0, '1')" &&
@@ -178,11 +181,11 @@ run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" 
   [ "$(cut -f1,2 "$tmp/pz.tsv" | tail -n +2 | tr '\n\t' '  ')" = "010/a.png 9 " ]
 check "eval: classes named '1'..'10': folders 01 and 09 refused (same numbers), 010 the class named 10" $? \
   "rc=$rc $err $(<"$tmp/pz.tsv")"
-printf '01/a.png\t1\n01/a.png\t+1\n01/a.png\t01\n01/a.png\t 010 \n' >"$evz/labels.tsv"
+printf '01/a.png\t1\n01/b.png\t+1\n01/c.png\t01\n01/d.png\t 010 \n' >"$evz/labels.tsv"
 run "$BIN" eval --weights "$tmp/digits.safetensors" --predictions "$tmp/pz.tsv" "$evz"
 [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 3 ] && echo "$err" | grep -q "line 1: 01/a.png: '1' is class 1 by index" &&
-  echo "$err" | grep -q "line 2: 01/a.png: '+1' is class 1 by index" &&
-  echo "$err" | grep -q "line 3: 01/a.png: '01' is class 1 by index" &&
+  echo "$err" | grep -q "line 2: 01/b.png: '+1' is class 1 by index" &&
+  echo "$err" | grep -q "line 3: 01/c.png: '01' is class 1 by index" &&
   [ "$(cut -f2 "$tmp/pz.tsv" | tail -n +2 | tr '\n' ' ')" = "9 " ]
 check "eval: labels.tsv: 1, +1, 01 refused (line 1 too, no header), ' 010 ' the class named 10" $? \
   "rc=$rc $err $(<"$tmp/pz.tsv")"
@@ -193,7 +196,7 @@ check "cam -c 01 on classes named '1'..'10': refused as 1 is" $? "rc=$rc $err"
 seq 0 9 >"$tmp/own.txt"
 run "$BIN" label --labels "$tmp/own.txt" "$G" -o "$tmp/own.safetensors"
 run "$BIN" eval --weights "$tmp/own.safetensors" --predictions "$tmp/pw.tsv" "$evz"
-[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "evz/01/a.png: class 10 is outside 0..9.*line 4)" &&
+[ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "evz/01/d.png: class 10 is outside 0..9.*line 4)" &&
   [ "$(cut -f2 "$tmp/pw.tsv" | tail -n +2 | tr '\n' ' ')" = "1 1 1 " ]
 check "eval: classes named '0'..'9': 1, +1 and 01 are class 1, nothing refused" $? "rc=$rc $err $(<"$tmp/pw.tsv")"
 # two classes named "10" and no class 10: neither is picked

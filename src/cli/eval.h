@@ -54,7 +54,8 @@ typedef struct eval_set {
 
 /* Reads DIR's labels. Each refused entry is reported on stderr (through `warn`) with the file
  * name and counted in set->skipped. Returns 0, or -1 when there is nothing to evaluate (no
- * labels.tsv and no class folders, or an unreadable folder): then it has said why. */
+ * labels.tsv and no class folders, or an unreadable folder) or labels.tsv lists a photo twice:
+ * then it has said why. */
 typedef void (*eval_warn_fn)(void *ctx, const char *file, const char *message);
 int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_warn_fn warn, void *ctx);
 /* DIR is a folder (eval_set_load checks it too): 0, or -1 after saying why. Lets a typo be

@@ -207,12 +207,74 @@ static int header_like(const char *dir, const char *file, const char *cls) {
     return missing;
 }
 
+/* A photo's path as a name, whatever its spelling: "." components and doubled '/' gone, so
+ * "./a.jpg" and "a.jpg" are one photo. ".." is kept (through a link it leads elsewhere). */
+static void path_key(char *p) {
+    char *w = p;
+    for (const char *r = p; *r;) {
+        if (r[0] == '/' && w > p && w[-1] == '/') {
+            r++;
+        } else if (r[0] == '.' && (r[1] == '/' || r[1] == '\0') && (r == p || r[-1] == '/')) {
+            r += r[1] ? 2 : 1;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    if (w > p + 1 && w[-1] == '/') w--;
+    *w = '\0';
+}
+
+typedef struct listed {
+    char *key;   /* path_key of the item's path */
+    int line;    /* its line of labels.tsv */
+    int item;    /* its index in the set */
+} listed;
+
+static int listed_order(const void *a, const void *b) {
+    const listed *x = a, *y = b;
+    const int c = strcmp(x->key, y->key);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* A photo listed twice would be scored twice (and once wrong, if the classes differ), so the
+ * count would not be the set's: refused, the photo and both lines named (of several, the one
+ * listed again earliest). 0, 1 a photo listed twice (said), -1 out of memory. */
+static int listed_twice(const eval_set *set, const int *lines, const char *tsv, eval_warn_fn warn, void *ctx) {
+    listed *l = calloc((size_t)set->n + 1, sizeof *l);
+    int rc = l ? 0 : -1;
+    for (int i = 0; rc == 0 && i < set->n; i++) {
+        if (!(l[i].key = strdup(set->items[i].path))) rc = -1;
+        else path_key(l[i].key);
+        l[i].line = lines[i];
+        l[i].item = i;
+    }
+    if (rc == 0) {
+        qsort(l, (size_t)set->n, sizeof *l, listed_order);
+        int first = -1, again = -1;
+        for (int i = 1; i < set->n; i++)
+            if (strcmp(l[i].key, l[i - 1].key) == 0 && (i < 2 || strcmp(l[i - 1].key, l[i - 2].key) != 0) &&
+                (again < 0 || l[i].line < l[again].line))
+                first = i - 1, again = i;
+        if (again >= 0) {
+            const char *name = set->items[l[again].item].name, *was = set->items[l[first].item].name;
+            const int spelled = strcmp(name, was) != 0;
+            warnf(warn, ctx, tsv, "line %d: %s is the photo of line %d%s%s%s again: list each photo once",
+                  l[again].line, name, l[first].line, spelled ? " (" : "", spelled ? was : "", spelled ? ")" : "");
+            rc = 1;
+        }
+    }
+    for (int i = 0; l && i < set->n; i++) free(l[i].key);
+    free(l);
+    return rc;
+}
+
 static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classes *cls, eval_set *set,
                     eval_warn_fn warn, void *ctx) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     int lineno = 0, rc = 0;
+    int *lines = NULL, lines_cap = 0; /* each item's line, for a photo listed twice */
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
@@ -248,6 +310,17 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
             set->skipped++;
         } else if (add_item(set, dir, line, (int)label) != 0) {
             rc = -1;
+        } else {
+            if (set->n > lines_cap) {
+                int *p = realloc(lines, (size_t)set->cap * sizeof *p);
+                if (!p) {
+                    rc = -1;
+                    break;
+                }
+                lines = p;
+                lines_cap = set->cap;
+            }
+            lines[set->n - 1] = lineno;
         }
     }
     /* getline's -1 is also a read error: the rest of the list is unread, not absent */
@@ -258,6 +331,11 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
         warnf(warn, ctx, tsv, "read failed after line %d: %s", lineno, strerror(e));
         rc = -1;
     }
+    if (rc == 0 && (rc = listed_twice(set, lines, tsv, warn, ctx)) != 0) {
+        if (rc < 0) warnf(warn, ctx, tsv, "out of memory");
+        rc = -1;
+    }
+    free(lines);
     return rc;
 }
 
