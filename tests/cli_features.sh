@@ -67,6 +67,19 @@ expect_error "cam -c panther: a synonym of two classes, refused naming both" "na
 run "$BIN" cam -c 1000 "$CAT" -o "$tmp/n.png";           expect_error "cam: class 1000" "1000" 2
 [ ! -e "$tmp/n.png" ]; check "cam: unknown class writes nothing" $? ""
 run "$BIN" cam "$CAT" -o "$tmp/no/such/dir/x.png";       expect_error "cam: output folder missing" "$tmp/no/such/dir/x.png" 1
+# cam writes PNG: a name of another image format (any case) is refused before anything is
+# read; a name without one is taken as given
+for ext in jpg JPEG webp gif bmp tif Tiff ppm; do
+  run "$BIN" cam "$CAT" -o "$tmp/heat.$ext";             expect_error "cam -o heat.$ext: refused (cam writes PNG)" "not the format .$ext names" 2
+  [ ! -e "$tmp/heat.$ext" ]; check "cam -o heat.$ext: nothing written" $? "$(ls "$tmp")"
+done
+run "$BIN" cam "$CAT" -o "$tmp/heat.jpg.d/heat"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "heat.jpg.d/heat: cannot create"
+check "cam -o DIR.jpg.d/NAME: only the file's own extension counts" $? "rc=$rc $err"
+run "$BIN" cam "$CAT" -o "$tmp/heat"
+[ "$rc" -eq 0 ] && [ "$(png_size "$tmp/heat")" = "451 300" ]
+check "cam -o a name without an extension: a PNG" $? "rc=$rc $err"
+rm -f "$tmp/heat"
 cp "$CAT" "$tmp/self.png"
 run "$BIN" cam "$tmp/self.png" -o "$tmp/self.png";       expect_error "cam: refuses to overwrite its photo" "self.png" 1
 cmp -s "$CAT" "$tmp/self.png"; check "cam: the photo is untouched" $? ""

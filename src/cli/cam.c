@@ -106,10 +106,23 @@ static int parse_class(const char *s, char *msg, size_t cap) {
     return -1;
 }
 
+/* The extension of `path` when it names an image format other than PNG (".jpg"), else NULL:
+ * cam writes PNG only, and PNG bytes under a .jpg name mislead whatever opens the file by its
+ * name. Any other name (.png, none, .heat) is the user's choice. */
+static const char *other_format(const char *path) {
+    static const char *const exts[] = {".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".ppm"};
+    const char *base = strrchr(path, '/'), *dot;
+    base = base ? base + 1 : path;
+    if (!(dot = strrchr(base, '.')) || dot == base) return NULL;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (strcasecmp(dot, exts[i]) == 0) return dot;
+    return NULL;
+}
+
 enum { OPT_OPACITY = CLI_OPT_FIRST_OWN };
 
 static const cli_option options[] = {
-    CLI_OPTION_OUTPUT("OUT.png", "where to write the picture (required; never the photo itself)"),
+    CLI_OPTION_OUTPUT("OUT.png", "where to write the picture, a PNG (required; never the photo itself)"),
     CLI_OPTION("class", 'c', "CLASS", 'c', "index or name, e.g. 282 or 'tiger cat' (default: the top-1)"),
     CLI_OPTION("opacity", 0, "A", OPT_OPACITY, "of the colour scale, 0..1 (default 0.5)"),
     CLI_OPTION_FORCE,
@@ -145,6 +158,8 @@ int cmd_cam(int argc, char **argv) {
     if (optind < argc) photo = argv[optind];
     if (!photo) return cli_usage_error("cam: no photo given");
     if (!out || !*out) return cli_usage_error("cam: -o OUT.png is required (where to write the picture)");
+    const char *ext = other_format(out);
+    if (ext) return cli_usage_error("cam: -o %s: cam writes PNG, not the format %s names (name it .png)", out, ext);
     int cls = -1;
     char why[400] = "";
     /* ImageNet's names are checked before anything is loaded when the weights are surely
