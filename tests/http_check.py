@@ -143,6 +143,9 @@ check("POST /v1/classify (a photo): classify --json's \"top\"", st == 200 and js
 st, body = s.request("POST", "/v1/classify?k=2&tta=flip", PHOTO[0], {"Content-Type": "application/octet-stream"})
 check("POST /v1/classify?k=2&tta=flip = classify -k 2 --tta flip", st == 200 and
       json.loads(body)["top"] == want2flip["top"], (st, body[:300]))
+st, body = s.request("POST", "/v1/classify?&tta=flip&k=2", PHOTO[0])
+check("POST /v1/classify?&tta=flip&k=2: a stray '&' names no argument", st == 200 and
+      json.loads(body)["top"] == want2flip["top"], (st, body[:300]))
 
 # ---- bad requests: a clear error each, and the server goes on ----------------------------------
 bad = [
@@ -165,6 +168,11 @@ bad = [
     ("v1 empty body", "POST", "/v1/classify", b"", 400, "empty"),
     ("v1 k=0", "POST", "/v1/classify?k=0", PHOTO[0], 400, "k must"),
     ("v1 tta=up", "POST", "/v1/classify?tta=up", PHOTO[0], 400, "tta must"),
+    # an argument it does not know is refused, as serve's JSON lines refuse an unknown member:
+    # ?topk=3 is no k, and answering the default 5 would pass for what was asked
+    ("v1 topk=3", "POST", "/v1/classify?topk=3", PHOTO[0], 400, "unknown query argument 'topk'"),
+    ("v1 k=2&K=3", "POST", "/v1/classify?k=2&K=3", PHOTO[0], 400, "unknown query argument 'K'"),
+    ("v1 =3", "POST", "/v1/classify?=3", PHOTO[0], 400, "unknown query argument ''"),
     ("GET infer", "GET", "/v2/models/resnet50/infer", None, 405, "POST"),
     ("no such path", "GET", "/v3/x", None, 404, "no such endpoint"),
     ("body over --max-body (no Content-Length: chunked)", "POST", "/v1/classify", iter([b"x" * 1100000] * 2), 413,
