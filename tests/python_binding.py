@@ -164,6 +164,10 @@ check("load_image(missing): resnet.Error", isinstance(e, resnet.Error) and e.sta
 m.close()
 e = raises(lambda: m.classify(DEMO[0]), resnet.Error)
 check("a closed model: resnet.Error", isinstance(e, resnet.Error), e)
+# every call, info() too: it is kept in Python, and once answered for a freed model
+e = raises(lambda: m.info(), resnet.Error)
+check("info() of a closed model: resnet.Error 'the model is closed'",
+      isinstance(e, resnet.Error) and "closed" in str(e), e)
 with resnet.Model() as m2:
     check("with Model() as m: works", m2.classify(DEMO[0], k=1)[0]["index"] == 285)
     check("info(): the default weights are a resnet50, 1000 classes, 224",

@@ -329,7 +329,11 @@ class Model:
     def info(self):
         """What was loaded: {"arch": "resnet50", "depth", "block", "blocks", "widths", "groups",
         "classes", "feature_dim", "input_size", "output_stride", "precision", "variant", "norm"}."""
-        return dict(self._info)
+        # kept in Python, so it would answer for a freed model: closed is closed for every call
+        with self._lock:
+            if not self._model:
+                raise Error("the model is closed", 1)
+            return dict(self._info)
 
     def class_name(self, index):
         """The name of class index of this network (its labels, ImageNet's, or "class N")."""
