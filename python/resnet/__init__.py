@@ -1,15 +1,15 @@
-"""resnet - Python binding of libresnet (ResNet-50 in C), on ctypes and numpy.
+"""resnet - Python binding of libresnet (the ResNet family in C), on ctypes and numpy.
 
     import resnet
     m = resnet.Model()                      # the default weight file, as the resnet tool finds it
     m.classify("cat.jpg", k=3)              # [{"index": 282, "name": "tiger cat", "prob": 0.61}, ...]
     m.classify(open("cat.jpg", "rb").read(), tta="flip")
-    m.embed("cat.jpg")                      # numpy float32 (2048,): the pooled features
+    m.embed("cat.jpg")                      # numpy float32 (m.feature_dim,): the pooled features
 
 A photo is a path (str or os.PathLike), its file's bytes (bytes, bytearray, memoryview: a
 bytes object is always contents, never a path), or a numpy array: uint8 RGB of shape (H, W, 3)
-(a decoded photo: resized and cropped as a file is), or float32 (3, 224, 224), already
-preprocessed as resnet_model_norm says.
+(a decoded photo: resized and cropped as a file is), or float32 (3, S, S) at the model's input
+size S (224 by default), already preprocessed as resnet_model_norm says.
 Errors of the library are raised as resnet.Error, carrying its one-line message.
 
 The library is found as $RESNET_LIBRARY, else the build tree's build/libresnet.so beside this
@@ -537,8 +537,8 @@ class Model:
         return got
 
     def embed(self, photo, l2=False):
-        """The 2048 pooled features (float32) of the plain view, as `resnet embed` writes them;
-        l2=True scales them to unit length."""
+        """The pooled features (float32, feature_dim of them: 2048 for ResNet-50) of the plain
+        view, as `resnet embed` writes them; l2=True scales them to unit length."""
         x = self._input(photo, None)
         _, ft = self._forward(x, logits=False, features=True)
         v = ft[0]
