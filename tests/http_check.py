@@ -173,6 +173,10 @@ bad = [
     ("v1 topk=3", "POST", "/v1/classify?topk=3", PHOTO[0], 400, "unknown query argument 'topk'"),
     ("v1 k=2&K=3", "POST", "/v1/classify?k=2&K=3", PHOTO[0], 400, "unknown query argument 'K'"),
     ("v1 =3", "POST", "/v1/classify?=3", PHOTO[0], 400, "unknown query argument ''"),
+    # k with no value, or twice: the lookup took nothing or the first, and answered the default
+    ("v1 ?k", "POST", "/v1/classify?k", PHOTO[0], 400, "query argument 'k' has no value"),
+    ("v1 k=3&k=5", "POST", "/v1/classify?k=3&k=5", PHOTO[0], 400, "query argument 'k' given twice"),
+    ("v1 tta twice", "POST", "/v1/classify?tta=flip&tta=none", PHOTO[0], 400, "query argument 'tta' given twice"),
     ("GET infer", "GET", "/v2/models/resnet50/infer", None, 405, "POST"),
     ("no such path", "GET", "/v3/x", None, 404, "no such endpoint"),
     ("body over --max-body (no Content-Length: chunked)", "POST", "/v1/classify", iter([b"x" * 1100000] * 2), 413,

@@ -243,6 +243,9 @@ for method, path, allow in ((b"OPTIONS", b"/v2/health/live", b"GET, HEAD"), (b"G
     check("%s %s: 405 {\"error\"} with Allow: %s" % (method.decode(), path.decode(), allow.decode()),
           status(got) == 405 and re.search(rb"\r\nAllow: " + re.escape(allow) + rb"\r\n", got) is not None and
           isinstance(json_body(got), dict), got[:300])
+# a method it does not know: 501 (RFC 9110 9.1), not 405 (which says the path takes others)
+got = s.raw(b"FOO /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("FOO /v2/health/live: 501 {\"error\"}", status(got) == 501 and isinstance(json_body(got), dict), got[:300])
 # a form upload (curl -F): the photo wrapped in parts; the message says so ("not an image we can
 # read" alone sent users looking at their photo)
 form = (b"------x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"
@@ -287,8 +290,8 @@ check("60 clients gone mid-body: at most 10 stderr lines about them, each with a
       0 < len(lines) <= 10 and
       all(re.match(r"resnet: serve: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: 127\.0\.0\.1:\d+: ", l) for l in lines) and
       m and int(m.group(1)) > 0, (len(lines), lines[:2], m and m.group(0)))
-check("/metrics counts the guard's answers (431, 501, 505)",
-      'code="431"} 2' in metrics and 'code="501"} 1' in metrics and 'code="505"} 2' in metrics,
+check("/metrics counts the guard's answers (431, 501, 505; 501 too for the FOO method)",
+      'code="431"} 2' in metrics and 'code="501"} 2' in metrics and 'code="505"} 2' in metrics,
       re.findall(r'code="\d+"\} \d+', metrics))
 
 rc, err = s.stop()

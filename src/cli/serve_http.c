@@ -610,17 +610,29 @@ static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, co
     return 0;
 }
 
-/* The first query argument /v1/classify does not know, quoted into unknown[64]. Refused, as
- * the JSON-lines worker refuses an unknown member: "?topk=3" taken as no k would answer the
- * default 5 as if it had been asked for. */
-static enum MHD_Result unknown_argument(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-    (void)kind, (void)value;
-    char *unknown = cls;
-    /* a stray '&' ("?&k=3") names nothing */
-    if (strcmp(key, "k") == 0 || strcmp(key, "tta") == 0 || (!*key && !value)) return MHD_YES;
-    snprintf(unknown, 64, "'%.40s%s'", key, strlen(key) > 40 ? "..." : "");
-    for (char *p = unknown; *p; p++) /* the name without controls in the message and the log */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+/* What is wrong with /v1/classify's query, said into why[128]: an argument it does not know,
+ * refused as the JSON-lines worker refuses an unknown member ("?topk=3" taken as no k would
+ * answer the default 5 as if it had been asked for); "?k" with no value, or k given twice,
+ * for the same reason (the lookup takes the first, or nothing, and answers the default). */
+typedef struct query_check {
+    char why[128];
+    int seen[2]; /* k, tta */
+} query_check;
+
+static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    query_check *q = cls;
+    if (!*key && !value) return MHD_YES; /* a stray '&' ("?&k=3") names nothing */
+    const int which = strcmp(key, "k") == 0 ? 0 : strcmp(key, "tta") == 0 ? 1 : -1;
+    if (which >= 0 && !value) snprintf(q->why, sizeof q->why, "query argument '%s' has no value", key);
+    else if (which >= 0 && q->seen[which]++) snprintf(q->why, sizeof q->why, "query argument '%s' given twice", key);
+    else if (which >= 0) return MHD_YES;
+    else {
+        snprintf(q->why, sizeof q->why, "unknown query argument '%.40s%s' (known: k, tta)", key,
+                 strlen(key) > 40 ? "..." : "");
+        for (char *p = q->why; *p; p++) /* the name without controls in the message and the log */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    }
     return MHD_NO;
 }
 
@@ -628,13 +640,9 @@ static enum MHD_Result unknown_argument(void *cls, enum MHD_ValueKind kind, cons
 static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request *r) {
     int k = 5;
     resnet_tta tta = RESNET_TTA_NONE;
-    char unknown[64] = "";
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, unknown_argument, unknown);
-    if (unknown[0]) {
-        char m[128];
-        snprintf(m, sizeof m, "unknown query argument %s (known: k, tta)", unknown);
-        return error_reply(sv, c, r, 400, m);
-    }
+    query_check q = {{0}, {0, 0}};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_argument, &q);
+    if (q.why[0]) return error_reply(sv, c, r, 400, q.why);
     const char *ks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "k");
     const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tta");
     if (ks) {
@@ -761,8 +769,18 @@ static enum MHD_Result metadata_reply(server *sv, struct MHD_Connection *c, requ
     return reply(sv, c, r, 200, "application/json", m, (size_t)n);
 }
 
+/* RFC 9110 9.1: a method the server does not recognise is 501; one it knows but a path does
+ * not take is 405 with Allow. */
+static int known_method(const char *m) {
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(m, known[i]) == 0) return 1;
+    return 0;
+}
+
 static enum MHD_Result route(server *sv, struct MHD_Connection *c, request *r, const char *url, const char *method) {
     const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
+    if (!known_method(method)) return error_reply(sv, c, r, 501, "no such method (this server takes GET, HEAD and POST)");
     const char *models = "/v2/models/";
     /* RFC 9112 3.2.2: a server MUST accept the absolute form (http://HOST/PATH, which clients
      * send to a proxy); its path is the endpoint (it was 404 "no such endpoint") */
