@@ -35,6 +35,8 @@ run "$BIN" help eval
 version=$(for f in MAJOR MINOR PATCH; do sed -n "s/^#define RESNET_VERSION_$f \\([0-9]*\\).*/\\1/p" include/resnet.h; done | paste -sd.)
 run "$BIN" --version
 [ "$rc" -eq 0 ] && [ "$out" = "resnet $version" ]; check "--version prints 'resnet $version'" $? "$out"
+run "$BIN" --version extra
+[ "$rc" -eq 2 ] && [ -z "$out" ] && echo "$err" | grep -q "'extra'"; check "--version extra: a usage error naming it" $? "rc=$rc $out $err"
 run "$BIN" --help
 [ "$rc" -eq 0 ] && [ -z "$err" ] && for c in $commands; do echo "$out" | grep -q "^  $c "; done
 check "--help lists every command" $? "$out"

@@ -78,6 +78,7 @@ static int run_command_line(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        if (argc > 2) return cli_usage_error("%s takes nothing after it ('%s')", cmd, argv[2]);
         printf("resnet %s\n", RESNET_VERSION);
         return 0;
     }
