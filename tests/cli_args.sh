@@ -35,6 +35,11 @@ run "$BIN" help eval
 version=$(for f in MAJOR MINOR PATCH; do sed -n "s/^#define RESNET_VERSION_$f \\([0-9]*\\).*/\\1/p" include/resnet.h; done | paste -sd.)
 run "$BIN" --version
 [ "$rc" -eq 0 ] && [ "$out" = "resnet $version" ]; check "--version prints 'resnet $version'" $? "$out"
+# -o - is no standard output: refused, no file named "-" left behind
+for cmd in "embed demo/chelsea.png" "cam demo/chelsea.png" "export"; do
+  (cd "$tmp" && "$OLDPWD/$BIN" $cmd -o - >/dev/null 2>&1); rc=$?
+  [ "$rc" -eq 2 ] && [ ! -e "$tmp/-" ]; check "${cmd%% *} -o -: a usage error, no file named -" $? "rc=$rc"
+done
 run "$BIN" --version extra
 [ "$rc" -eq 2 ] && [ -z "$out" ] && echo "$err" | grep -q "'extra'"; check "--version extra: a usage error naming it" $? "rc=$rc $out $err"
 run "$BIN" --help

@@ -255,7 +255,14 @@ static int shared_option(int id, cli_common *common) {
         return 0;
     }
     case CLI_OPT_EXIF_ORIENTATION: common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION; return 0;
-    case CLI_OPT_OUTPUT: common->output = optarg; return 0;
+    case CLI_OPT_OUTPUT:
+        /* "-" is standard input among the photos; as -o it made a file named "-" where a user
+         * expects standard output, which no -o writes */
+        if (strcmp(optarg, "-") == 0)
+            return cli_usage_error("-o -: the output is a file, not standard output (./- names a file called -)"),
+                   CLI_EXIT_USAGE;
+        common->output = optarg;
+        return 0;
     case CLI_OPT_FORCE: common->force = 1; return 0;
     case CLI_OPT_JSON: common->json = 1; return 0;
     case CLI_OPT_NO_CACHE: common->no_cache = 1; return 0;
