@@ -441,10 +441,14 @@ class Model:
         _check(st, err)
         return out
 
-    def _forward(self, x, logits=True, features=False):
-        if logits and self.classes == 0:
+    def _need_classes(self):
+        if self.classes == 0:
             raise Error("this network is a backbone (its file has no fc): it gives features and stage maps "
                         "(embed, stages), not logits", 6)
+
+    def _forward(self, x, logits=True, features=False):
+        if logits:
+            self._need_classes()
         n = x.shape[0]
         outs = _Outputs()
         self._lib.resnet_outputs_init_size(ctypes.byref(outs), ctypes.sizeof(outs))
@@ -489,8 +493,7 @@ class Model:
     def classify(self, photo, k=5, tta=None):
         """The k most likely classes, best first: [{"index", "name", "prob"}...], as
         `resnet classify --json` gives them (tta: none, flip, 10crop, multiscale)."""
-        if self.classes == 0:
-            self._forward(None)  # raises: a backbone has no classes
+        self._need_classes()  # before k is checked against the classes
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.classes:
             raise ValueError("k must be a whole number from 1 to %d, not %r" % (self.classes, k))
         lg, _ = self._forward(self._input(photo, tta))

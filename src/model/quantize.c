@@ -314,8 +314,10 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
             add_scalar(&w, cn, "input_scale", sc);
         }
     }
-    if (s == RESNET_OK && rn_model_fc(m)) s = copy_f32(&w, st, fp32_path, "fc.weight", 0, err); /* a backbone has none */
-    if (s == RESNET_OK && rn_model_fc(m)) s = copy_f32(&w, st, fp32_path, "fc.bias", 0, err);
+    if (s == RESNET_OK && rn_model_fc(m)) { /* a backbone has none */
+        s = copy_f32(&w, st, fp32_path, "fc.weight", 0, err);
+        if (s == RESNET_OK) s = copy_f32(&w, st, fp32_path, "fc.bias", 0, err);
+    }
     if (s == RESNET_OK && w.failed) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
 
     /* metadata: the source's (variant, normalization, bn_eps, ...), then what this file is,
@@ -323,11 +325,9 @@ resnet_status rn_quantize_write(const rn_calib *c, const char *fp32_path, const 
      * runs as calibrated (a dilated network's activation ranges are not the plain one's) */
     enum { OURS = 8 };
     char nphotos[32], size[16], stride[16];
-    resnet_info info;
-    resnet_model_info(m, &info);
     snprintf(nphotos, sizeof nphotos, "%d", photos);
-    snprintf(size, sizeof size, "%d", info.input_size);
-    snprintf(stride, sizeof stride, "%d", info.output_stride);
+    snprintf(size, sizeof size, "%d", m->net.a.input_size);
+    snprintf(stride, sizeof stride, "%d", m->net.a.output_stride);
     const char *our_keys[OURS] = {"precision",   "calibration", "calibration_photos", "source_sha256", "weight_bits",
                                   "activations", "input_size",  "output_stride"};
     const char *our_vals[OURS] = {"int8", rn_calib_method_name(method), nphotos, sha, "7",
