@@ -616,7 +616,7 @@ static int oip_write(const server *sv, FILE *f, const serve_oip_request *req, co
  * for the same reason (the lookup takes the first, or nothing, and answers the default). */
 typedef struct query_check {
     char why[128];
-    int seen[2]; /* k, tta */
+    const char *value[2]; /* k's and tta's, NULL where not given */
 } query_check;
 
 static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
@@ -625,8 +625,11 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
     if (!*key && !value) return MHD_YES; /* a stray '&' ("?&k=3") names nothing */
     const int which = strcmp(key, "k") == 0 ? 0 : strcmp(key, "tta") == 0 ? 1 : -1;
     if (which >= 0 && !value) snprintf(q->why, sizeof q->why, "query argument '%s' has no value", key);
-    else if (which >= 0 && q->seen[which]++) snprintf(q->why, sizeof q->why, "query argument '%s' given twice", key);
-    else if (which >= 0) return MHD_YES;
+    else if (which >= 0 && q->value[which]) snprintf(q->why, sizeof q->why, "query argument '%s' given twice", key);
+    else if (which >= 0) {
+        q->value[which] = value;
+        return MHD_YES;
+    }
     else {
         snprintf(q->why, sizeof q->why, "unknown query argument '%.40s%s' (known: k, tta)", key,
                  strlen(key) > 40 ? "..." : "");
@@ -640,11 +643,10 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request *r) {
     int k = 5;
     resnet_tta tta = RESNET_TTA_NONE;
-    query_check q = {{0}, {0, 0}};
+    query_check q = {{0}, {NULL, NULL}};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_argument, &q);
     if (q.why[0]) return error_reply(sv, c, r, 400, q.why);
-    const char *ks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "k");
-    const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tta");
+    const char *ks = q.value[0], *ts = q.value[1];
     if (ks) {
         char *end;
         errno = 0;
