@@ -220,11 +220,27 @@ struct serve_guard {
     volatile int stop;
 };
 
+/* Who a connection counts against for --max-per-client. An IPv6 client is its /64: one host is
+ * given a whole /64 and can pick a new address in it for each connection. An IPv4 client seen
+ * through a dual-stack socket (::ffff:a.b.c.d) is its IPv4 address, not the /64 that every such
+ * client shares. */
 static void addr_key(const struct sockaddr *a, unsigned char key[17]) {
     memset(key, 0, 17);
-    key[0] = (unsigned char)a->sa_family;
-    if (a->sa_family == AF_INET) memcpy(key + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
-    else if (a->sa_family == AF_INET6) memcpy(key + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+    if (a->sa_family == AF_INET) {
+        key[0] = AF_INET;
+        memcpy(key + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
+    } else if (a->sa_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(v6)) {
+            key[0] = AF_INET;
+            memcpy(key + 1, v6->s6_addr + 12, 4);
+        } else {
+            key[0] = AF_INET6;
+            memcpy(key + 1, v6->s6_addr, 8);
+        }
+    } else {
+        key[0] = (unsigned char)a->sa_family;
+    }
 }
 
 /* The count of a's connections, changed by delta (mu held); -1 when the table is full. */
