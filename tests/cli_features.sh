@@ -247,6 +247,15 @@ run "$BIN" classify --json -k 1 "$tmp/folder"
   echo "$err" | grep -q "sub/c.jpg" && echo "$err" | grep -q "3 photos in .*2 classified, 1 unreadable"
 check "classify DIR: recursive, one JSON line per photo (the bad one an error record), a summary" $? "rc=$rc $out $err"
 run "$BIN" classify "$tmp/emptydir";                     expect_error "classify: empty folder" "no photos" 1
+run "$BIN" classify --json -k 1 "$tmp/emptydir" "$CAT"
+[ "$rc" -eq 1 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q '"Egyptian cat"' &&
+  [ "$(printf '%s\n' "$err" | grep -c "no photos")" -eq 1 ] && echo "$err" | grep -qF "$tmp/emptydir: no photos in this folder" &&
+  echo "$err" | grep -q "1 photo in .*1 classified"
+check "classify EMPTYDIR PHOTO: the photo classified, the empty folder named once, exit 1" $? "rc=$rc $out $err"
+run "$BIN" classify "$tmp/emptydir" "$tmp/emptydir";     expect_error "classify: two empty folders, one line" "no photos found" 1
+run "$BIN" embed "$tmp/emptydir" "$CAT" -o "$tmp/e.npy"
+[ "$rc" -eq 1 ] && [ -s "$tmp/e.npy" ] && echo "$err" | grep -qF "$tmp/emptydir: no photos in this folder"
+check "embed EMPTYDIR PHOTO: the photo's row written, the empty folder named, exit 1" $? "rc=$rc $err"
 
 # ---- the example program (public header only) ----------------------------------------------
 if [ -x "${BUILD:-build}/examples/classify_folder" ]; then

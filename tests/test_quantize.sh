@@ -65,6 +65,9 @@ printf 'not a photo\n' >"$tmp/junk/a.jpg"
 run "$BIN" quantize "$tmp/empty" -o "$tmp/none.safetensors"
 [ "$rc" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && [ ! -e "$tmp/none.safetensors" ]
 check "a folder with no photo: one error line, no file" $? "rc=$rc $err"
+run "$BIN" quantize demo/chelsea.png "$tmp/empty" -o "$tmp/some.safetensors"
+[ "$rc" -eq 1 ] && printf '%s' "$err" | grep -qF "$tmp/empty: no photos in this folder" && [ -s "$tmp/some.safetensors" ]
+check "a photo and an empty folder: the file written from the photo, the folder named, exit 1" $? "rc=$rc $err"
 run "$BIN" quantize "$tmp/junk" -o "$tmp/none.safetensors"
 [ "$rc" -ne 0 ] && printf '%s' "$err" | grep -q "could be read; nothing written" && [ ! -e "$tmp/none.safetensors" ] &&
   [ -z "$(ls "$tmp" | grep tmp)" ]

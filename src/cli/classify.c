@@ -214,7 +214,7 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
     }
     cli_progress_clear(&x.bar);
     if (x.folder_mode) summary(&x, photos.count, photos.problems, nc, cli_now() - t0);
-    rc = x.failed || photos.problems ? 1 : 0;
+    rc = x.failed || photos.problems || photos.empty ? 1 : 0;
     if (report) {
         classify_sheet sheet = {photos.count, nc, photos.paths, x.sheet_top1, x.sheet_prob, sheet_name, &x};
         if (classify_report_html(report, &sheet, c->image_flags) != 0) rc = 1;

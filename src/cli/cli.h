@@ -215,6 +215,8 @@ typedef struct cli_photos {
     char **paths;   /* owned copies */
     int folders;    /* how many of the arguments were folders */
     int problems;   /* unreadable subfolders, already reported */
+    int empty;      /* folder arguments with no photo in them, already reported (when they are
+                       not the only argument: alone, the caller's "no photos found" says it) */
     int keep_going; /* set by the caller: a folder argument that cannot be listed stays in the
                        list in its place, with its error (one record per input), not fatal */
     char **errors;  /* with keep_going: NULL, or per path its listing error (owned) */

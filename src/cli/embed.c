@@ -257,7 +257,7 @@ int cmd_embed(int argc, char **argv) {
             if (!ok[i]) fprintf(stderr, " %d", i);
     }
     fputc('\n', stderr);
-    rc = good < photos.count || photos.problems ? 1 : 0;
+    rc = good < photos.count || photos.problems || photos.empty ? 1 : 0;
 done:
     resnet_session_free(s);
     resnet_model_free(model);

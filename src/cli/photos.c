@@ -97,32 +97,44 @@ int cli_photos_add(cli_photos *out, char **args, int nargs) {
     for (int i = 0, seen = 0; i < nargs; i++)
         if (cli_is_stdin(args[i]) && seen++)
             return cli_usage_error("'-' (standard input) is given more than once");
-    for (int i = 0; i < nargs; i++) {
+    char *empty = NULL; /* per argument: a folder with no photo */
+    int rc = 0;
+    for (int i = 0; i < nargs && rc == 0; i++) {
         if (!cli_is_dir(args[i])) {
             /* a file, or something missing: kept, so that it is reported in its place */
-            if (photos_push(out, args[i]) != 0) return cli_error("out of memory");
+            if (photos_push(out, args[i]) != 0) rc = cli_error("out of memory");
             continue;
         }
         resnet_file_list list;
         resnet_error err;
         if (resnet_list_images(args[i], &list, &err) != RESNET_OK) {
-            if (!out->keep_going) return cli_error("%s", err.message);
+            if (!out->keep_going) rc = cli_error("%s", err.message);
             /* reported when its turn comes, as any photo that cannot be read */
-            if (photos_push(out, args[i]) != 0) return cli_error("out of memory");
-            if (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors)))
-                return cli_error("out of memory");
-            if (!(out->errors[out->count - 1] = strdup(err.message))) return cli_error("out of memory");
+            else if (photos_push(out, args[i]) != 0 ||
+                     (!out->errors && !(out->errors = calloc((size_t)out->cap, sizeof *out->errors))) ||
+                     !(out->errors[out->count - 1] = strdup(err.message)))
+                rc = cli_error("out of memory");
             continue;
         }
         out->folders++;
         for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
         out->problems += list.n_problems;
-        int bad = 0;
-        for (int j = 0; j < list.count && !bad; j++) bad = photos_push(out, list.paths[j]) != 0;
+        if (list.count == 0 && nargs > 1) {
+            out->empty++;
+            if (!empty && !(empty = calloc((size_t)nargs, 1))) rc = cli_error("out of memory");
+            else empty[i] = 1;
+        }
+        for (int j = 0; j < list.count && rc == 0; j++)
+            if (photos_push(out, list.paths[j]) != 0) rc = cli_error("out of memory");
         resnet_file_list_free(&list);
-        if (bad) return cli_error("out of memory");
     }
-    return 0;
+    /* Among other arguments an empty folder would vanish from the results unremarked. When
+     * nothing was found at all, the caller's one "no photos found" line says it instead. */
+    for (int i = 0; rc == 0 && out->count > 0 && empty && i < nargs; i++)
+        if (empty[i]) cli_error("%s: no photos in this folder", args[i]);
+    free(empty);
+    if (out->count == 0) out->empty = 0;
+    return rc;
 }
 
 void cli_photos_free(cli_photos *p) {

@@ -51,8 +51,9 @@ const cli_command cli_quantize = {
              "input), chooses every activation's range, and writes an int8 safetensors file that\n"
              "every command takes with --weights.\n"
              "The same photos give a byte-identical file.",
-    .notes = "exit status: 0 written from every photo, 1 some photos unreadable (named on stderr;\n"
-             "the file is written from the others) or nothing written, 2 usage error\n",
+    .notes = "exit status: 0 written from every photo, 1 some photos or folders unreadable, or a\n"
+             "folder with no photo (named on stderr; the file is written from the others) or\n"
+             "nothing written, 2 usage error\n",
     .options = options, .network = 1,
 };
 
@@ -141,7 +142,9 @@ int cmd_quantize(int argc, char **argv) {
     }
     fprintf(stderr, "resnet: %s: int8, calibrated on %d photo%s (%s)%s\n", out, x.ok, x.ok == 1 ? "" : "s",
             rn_calib_method_name((rn_calib_method)method), x.ok < n ? "; some photos could not be read" : "");
-    rc = x.ok < n ? 1 : 0;
+    /* as classify: a subfolder that could not be read, or a folder argument with no photo
+     * (both named on stderr already), is an input that was not used */
+    rc = x.ok < n || photos.problems || photos.empty ? 1 : 0;
 done:
     rn_calib_free(calib);
     resnet_session_free(s);
