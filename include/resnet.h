@@ -353,6 +353,8 @@ RESNET_API resnet_status resnet_session_create(const resnet_model *m, int thread
                                                resnet_session **out, resnet_error *err);
 RESNET_API void resnet_session_free(resnet_session *s);
 /* The threads a forward pass of this session may use (its pool's size, the caller included). */
+/* These getters, and the session's other getters and setters below, answer a NULL session with
+ * 0, NULL or nothing done. */
 RESNET_API int resnet_session_threads(const resnet_session *s);
 RESNET_API const resnet_model *resnet_session_model(const resnet_session *s);
 
@@ -364,7 +366,7 @@ RESNET_API resnet_status resnet_forward(resnet_session *s, const float *input, i
 /* Per-layer timing, for finding where the time goes. While profiling is on, every forward
  * pass times each layer; resnet_session_profile() gives each layer's best time (ms per
  * batch) over the passes since profiling was turned on, in network order, and returns the
- * number of layers (at most max are written). */
+ * number of layers (at most max are written; out NULL: none, the count alone). */
 typedef struct resnet_layer_profile {
     char name[48];  /* "conv1", "layer2.0.conv2", "maxpool", "fc", ... */
     char shape[48]; /* "3x3/1 64->64 56x56": kernel/stride, channels, output size */

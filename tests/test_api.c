@@ -147,6 +147,12 @@ static void test_outputs(void) {
               (int)resnet_model_variant(NULL) == 0 && (int)resnet_model_norm(NULL) == 0 && resnet_model_class_name(NULL, 0) == NULL && h == 0 && w == 0 &&
               info.classes == 0 && info.arch[0] == '\0' && info.layers == 0,
           "getters of no model: 0, NULL or zeroed");
+    /* and those of a session answer a NULL session (a failed create's) too */
+    resnet_session_set_profiling(NULL, 1);
+    resnet_session_set_image_flags(NULL, RESNET_IMAGE_EXIF_ORIENTATION);
+    CHECK(resnet_session_threads(NULL) == 0 && resnet_session_max_batch(NULL) == 0 && resnet_session_model(NULL) == NULL &&
+              resnet_session_profile(NULL, NULL, 4) == 0 && resnet_session_profile_between(NULL) == -1.0,
+          "getters of no session: 0, NULL or -1");
 }
 
 typedef struct newer_report {

@@ -367,6 +367,7 @@ static void test_profile(void) {
     resnet_layer_profile layers[80];
     int n = resnet_session_profile(s, layers, 80);
     CHECK(n == 57, "%d layers profiled, expected 57", n);
+    CHECK(resnet_session_profile(s, NULL, 80) == n, "no array to fill: the count alone");
     static const char *first[] = {"input", "conv1", "maxpool", "layer1.0.conv1", "layer1.0.conv2"};
     for (int i = 0; i < 5 && i < n; i++)
         CHECK(strcmp(layers[i].name, first[i]) == 0, "layer %d is '%s', expected '%s'", i, layers[i].name, first[i]);

@@ -308,9 +308,10 @@ resnet_status resnet_session_create(const resnet_model *m, int threads, int max_
     return RESNET_OK;
 }
 
-int resnet_session_threads(const resnet_session *s) { return rn_pool_size(s->pool); }
-int resnet_session_max_batch(const resnet_session *s) { return s->max_batch; }
-const resnet_model *resnet_session_model(const resnet_session *s) { return s->m; }
+/* A NULL session (a failed create's) answers 0, NULL or nothing, as the model's getters do. */
+int resnet_session_threads(const resnet_session *s) { return s ? rn_pool_size(s->pool) : 0; }
+int resnet_session_max_batch(const resnet_session *s) { return s ? s->max_batch : 0; }
+const resnet_model *resnet_session_model(const resnet_session *s) { return s ? s->m : NULL; }
 
 void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx) {
     s->observer = fn;
@@ -326,6 +327,7 @@ void resnet_session_set_image_flags(resnet_session *s, unsigned flags) {
 unsigned rn_session_image_flags(const resnet_session *s) { return s ? s->image_flags : 0; }
 
 void resnet_session_set_profiling(resnet_session *s, int on) {
+    if (!s) return;
     s->profiling = on;
     s->prof_n = 0;
     s->prof_passes = 0;
@@ -337,6 +339,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 double resnet_session_profile_between(const resnet_session *s) {
+    if (!s) return -1.0;
     int n = s->prof_passes < RN_PROF_PASSES ? s->prof_passes : RN_PROF_PASSES;
     if (n == 0) return -1.0;
     double v[RN_PROF_PASSES];
@@ -346,6 +349,8 @@ double resnet_session_profile_between(const resnet_session *s) {
 }
 
 int resnet_session_profile(const resnet_session *s, resnet_layer_profile *out, int max) {
+    if (!s) return 0;
+    if (!out) max = 0; /* only the count */
     int n = s->prof_n < max ? s->prof_n : max;
     for (int i = 0; i < n; i++) out[i] = s->prof[i];
     return s->prof_n;
