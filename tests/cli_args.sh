@@ -40,6 +40,14 @@ for cmd in "embed demo/chelsea.png" "cam demo/chelsea.png" "export"; do
   (cd "$tmp" && "$OLDPWD/$BIN" $cmd -o - >/dev/null 2>&1); rc=$?
   [ "$rc" -eq 2 ] && [ ! -e "$tmp/-" ]; check "${cmd%% *} -o -: a usage error, no file named -" $? "rc=$rc"
 done
+# nor are the other options that name a file to write
+mkdir -p "$tmp/dash/285" && cp demo/chelsea.png "$tmp/dash/285/"
+for cmd in "classify --report" "eval --predictions" "eval --report"; do
+  operand=$PWD/demo/chelsea.png; [ "${cmd%% *}" = eval ] && operand=$tmp/dash
+  (cd "$tmp" && "$OLDPWD/$BIN" $cmd - "$operand" >/dev/null 2>&1); rc=$?
+  [ "$rc" -eq 2 ] && [ ! -e "$tmp/-" ]; check "$cmd -: a usage error, no file named -" $? "rc=$rc"
+  rm -f "$tmp/-"
+done
 run "$BIN" --version extra
 [ "$rc" -eq 2 ] && [ -z "$out" ] && echo "$err" | grep -q "'extra'"; check "--version extra: a usage error naming it" $? "rc=$rc $out $err"
 run "$BIN" --help

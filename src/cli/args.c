@@ -256,11 +256,7 @@ static int shared_option(int id, cli_common *common) {
     }
     case CLI_OPT_EXIF_ORIENTATION: common->image_flags |= RESNET_IMAGE_EXIF_ORIENTATION; return 0;
     case CLI_OPT_OUTPUT:
-        /* "-" is standard input among the photos; as -o it made a file named "-" where a user
-         * expects standard output, which no -o writes */
-        if (strcmp(optarg, "-") == 0)
-            return cli_usage_error("-o -: the output is a file, not standard output (./- names a file called -)"),
-                   CLI_EXIT_USAGE;
+        if (cli_output_arg("-o", optarg) != 0) return CLI_EXIT_USAGE;
         common->output = optarg;
         return 0;
     case CLI_OPT_FORCE: common->force = 1; return 0;
@@ -273,6 +269,14 @@ static int shared_option(int id, cli_common *common) {
     default: /* CLI_OPT_TTA */
         return cli_parse_tta(optarg, &common->tta) != 0 ? CLI_EXIT_USAGE : 0;
     }
+}
+
+int cli_output_arg(const char *flag, const char *value) {
+    if (!*value) return cli_usage_error("%s needs a file name", flag);
+    /* "-" is standard input among the photos; as an output it made a file named "-" */
+    if (strcmp(value, "-") == 0)
+        return cli_usage_error("%s -: the output is a file, not standard output (./- names a file called -)", flag);
+    return 0;
 }
 
 int cli_optint;

@@ -244,7 +244,7 @@ int cmd_classify(int argc, char **argv) {
     while ((c = cli_getopt(&cli_classify, argc, argv, &common)) != CLI_END) {
         if (c == OPT_HEAD) head = optarg;
         else if (c == OPT_REPORT) {
-            if (!*optarg) return cli_usage_error("--report needs a file name");
+            if (cli_output_arg("--report", optarg) != 0) return 2;
             report = optarg;
         } else {
             return CLI_EXIT_STATUS(c);

@@ -127,6 +127,11 @@ int cli_parse_tta(const char *s, resnet_tta *out);
  * blanks or other junk before or after it (strtod alone would take " 5" and "5 "). */
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 
+/* Checks the value of an option that names a file to write (-o, --predictions, --report):
+ * 0, or a usage error (2) for no name or "-", which would make a file called "-" where a user
+ * expects standard output (no output option writes there). */
+int cli_output_arg(const char *flag, const char *value);
+
 /* ---- what the user sees (term.c) ---------------------------------------------------------- */
 
 /* Prints "resnet: <message>" on stderr; returns 1 (or 2 for usage errors). */

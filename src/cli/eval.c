@@ -77,11 +77,11 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
         switch (c) {
         case OPT_BATCH: o->batch = cli_optint; break;
         case OPT_PREDICTIONS:
-            if (!*optarg) return cli_usage_error("--predictions needs a file name");
+            if (cli_output_arg("--predictions", optarg) != 0) return 2;
             o->predictions = optarg;
             break;
         case OPT_REPORT:
-            if (!*optarg) return cli_usage_error("--report needs a file name");
+            if (cli_output_arg("--report", optarg) != 0) return 2;
             o->report = optarg;
             break;
         default: return c == CLI_EXIT_HELP ? -1 : 2;
