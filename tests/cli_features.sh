@@ -210,6 +210,7 @@ head -c 300 "$W" >"$tmp/corrupt.safetensors"
 run "$BIN" classify --head "$tmp/corrupt.safetensors" "$CAT"; expect_error "classify: corrupt head" "$tmp/corrupt.safetensors" 1
 run "$BIN" classify --head "$W" "$CAT";                 expect_error "classify: weights are not a head" "not a classifier head" 1
 run "$BIN" classify --head "$tmp/nohead.safetensors" "$CAT"; expect_error "classify: missing head" "nohead" 1
+run "$BIN" classify --head "" "$CAT";                   expect_error "classify: --head '' is a usage error naming it" "--head" 2
 run "$BIN" train-head "$tmp/emptydir" -o "$tmp/h.safetensors"; expect_error "train-head: empty folder" "at least 2 class" 1
 mkdir -p "$tmp/oneclass/cats" && ln -s "$(pwd)/$CAT" "$tmp/oneclass/cats/c.png"
 run "$BIN" train-head "$tmp/oneclass" -o "$tmp/h.safetensors"; expect_error "train-head: one class" "at least 2 class" 1

@@ -242,7 +242,10 @@ int cmd_classify(int argc, char **argv) {
     int c;
     optind = 0;
     while ((c = cli_getopt(&cli_classify, argc, argv, &common)) != CLI_END) {
-        if (c == OPT_HEAD) head = optarg;
+        if (c == OPT_HEAD) {
+            if (!*optarg) return cli_usage_error("--head needs a file");
+            head = optarg;
+        }
         else if (c == OPT_REPORT) {
             if (cli_output_arg("--report", optarg) != 0) return 2;
             report = optarg;
