@@ -48,6 +48,14 @@ for args in "demo/chelsea.png demo/coffee.png" "-k 2 $tmp/photos" "--tta flip -k
     "exit $rc_py; $(diff "$tmp/cli.out" "$tmp/py.out" | head -6) $(tail -3 "$tmp/py.err")"
 done
 
+# a photo on standard input, as the tool reads it
+"$BIN" classify --json -k 2 - <demo/coffee.png >"$tmp/cli.out" 2>/dev/null
+"$vpy" -m resnet classify -k 2 - <demo/coffee.png >"$tmp/py.out" 2>"$tmp/py.err"
+rc=$?
+[ "$rc" -eq 0 ] && [ -s "$tmp/cli.out" ] && cmp -s "$tmp/cli.out" "$tmp/py.out"
+check "python3 -m resnet classify -: the photo on standard input, as the tool reads it" $? \
+  "rc=$rc $(diff "$tmp/cli.out" "$tmp/py.out" | head -4) $(tail -3 "$tmp/py.err")"
+
 "$vpy" -m resnet classify -k 0 demo/chelsea.png >/dev/null 2>"$tmp/err"
 rc=$?
 [ "$rc" -eq 2 ] && grep -q -- "-k must be from 1 to 1000000" "$tmp/err"

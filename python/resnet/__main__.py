@@ -36,13 +36,27 @@ def _json_string(s):
 
 
 def _strip_file(message, path):
-    """The tool's error records drop the "PATH: " the library's message starts with."""
-    return message[len(path) + 2:] if message.startswith(path + ": ") else message
+    """The tool's error records drop the "PATH: " the library's message starts with (for
+    standard input, "<bytes>: ", the name the binding gives bytes)."""
+    for prefix in (path + ": ", "<bytes>: " if path == "-" else None):
+        if prefix and message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def _stdin_photo():
+    """The bytes of the photo on standard input, read once as the tool reads it."""
+    if sys.stdin is None:  # started with it closed
+        raise resnet.Error("-: cannot read standard input: it is closed", 2)
+    try:
+        return sys.stdin.buffer.read()
+    except OSError as e:
+        raise resnet.Error("-: cannot read standard input: %s" % (e.strerror or e), 2) from None
 
 
 def _photos(operands, problems):
     for op in operands:
-        if os.path.isdir(op):
+        if op != "-" and os.path.isdir(op):
             paths, errs = resnet.list_images(op)
             problems.extend(errs)
             yield from paths
@@ -65,7 +79,8 @@ def _classify(args):
     with model:
         for path in _photos(args.photos, problems):
             try:
-                top = model.classify(path, k=k, tta=args.tta)
+                # "-" is the photo on standard input, as the tool reads it
+                top = model.classify(_stdin_photo() if path == "-" else path, k=k, tta=args.tta)
             except resnet.Error as e:
                 failed += 1
                 out.write('{"file": %s, "error": %s}\n' % (_json_string(path), _json_string(_strip_file(str(e), path))))
@@ -91,6 +106,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 1 <= args.top <= 1000000:  # the tool's bound
         parser.error("-k must be from 1 to 1000000, not %d" % args.top)
+    if args.photos.count("-") > 1:  # standard input is read once
+        parser.error("'-' (standard input) is given more than once")
     return _classify(args)
 
 
