@@ -55,6 +55,16 @@ rc=$?
 [ "$rc" -eq 0 ] && [ -s "$tmp/cli.out" ] && cmp -s "$tmp/cli.out" "$tmp/py.out"
 check "python3 -m resnet classify -: the photo on standard input, as the tool reads it" $? \
   "rc=$rc $(diff "$tmp/cli.out" "$tmp/py.out" | head -4) $(tail -3 "$tmp/py.err")"
+# no photo at all in a folder: one line and exit 1, as the tool
+mkdir -p "$tmp/nophotos"
+for case in "$tmp/nophotos|/dev/stdout"; do
+  "$vpy" -m resnet classify "${case%%|*}" >"${case#*|}" 2>"$tmp/err" | cat >/dev/null
+  rc=${PIPESTATUS[0]}
+  "$BIN" classify --json "${case%%|*}" >"${case#*|}" 2>"$tmp/cli.err" | cat >/dev/null
+  [ "$rc" -eq 1 ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -qF "$(tail -1 "$tmp/cli.err")" "$tmp/err"
+  check "python3 -m resnet classify ${case%%|*} >${case#*|}: exit 1 and the tool's one line" $? \
+    "rc=$rc $(head -3 "$tmp/err") (tool: $(tail -1 "$tmp/cli.err"))"
+done
 
 "$vpy" -m resnet classify -k 0 demo/chelsea.png >/dev/null 2>"$tmp/err"
 rc=$?

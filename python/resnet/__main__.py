@@ -57,7 +57,11 @@ def _stdin_photo():
 def _photos(operands, problems):
     for op in operands:
         if op != "-" and os.path.isdir(op):
-            paths, errs = resnet.list_images(op)
+            try:
+                paths, errs = resnet.list_images(op)
+            except resnet.Error as e:  # a folder that cannot be listed: named, as the tool does
+                problems.append(str(e))
+                continue
             problems.extend(errs)
             yield from paths
         else:
@@ -76,8 +80,10 @@ def _classify(args):
     # -k above the network's classes gives them all, as the tool does (Model.classify refuses k
     # above its classes: a ValueError traceback here)
     k = min(args.top, model.classes)
+    count = 0
     with model:
         for path in _photos(args.photos, problems):
+            count += 1
             try:
                 # "-" is the photo on standard input, as the tool reads it
                 top = model.classify(_stdin_photo() if path == "-" else path, k=k, tta=args.tta)
@@ -91,6 +97,10 @@ def _classify(args):
             out.flush()
     for p in problems:
         print("resnet: %s" % p, file=sys.stderr)
+    if count == 0:
+        print("resnet: no photos found in %s" % (args.photos[0] if len(args.photos) == 1 else "the folders given"),
+              file=sys.stderr)
+        return 1
     return 1 if failed or problems else 0
 
 
