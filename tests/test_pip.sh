@@ -55,9 +55,9 @@ rc=$?
 [ "$rc" -eq 0 ] && [ -s "$tmp/cli.out" ] && cmp -s "$tmp/cli.out" "$tmp/py.out"
 check "python3 -m resnet classify -: the photo on standard input, as the tool reads it" $? \
   "rc=$rc $(diff "$tmp/cli.out" "$tmp/py.out" | head -4) $(tail -3 "$tmp/py.err")"
-# no photo at all in a folder: one line and exit 1, as the tool
+# no photo at all in a folder, and an output that cannot be written: one line and exit 1, as the tool
 mkdir -p "$tmp/nophotos"
-for case in "$tmp/nophotos|/dev/stdout"; do
+for case in "$tmp/nophotos|/dev/stdout" "demo/chelsea.png|/dev/full"; do
   "$vpy" -m resnet classify "${case%%|*}" >"${case#*|}" 2>"$tmp/err" | cat >/dev/null
   rc=${PIPESTATUS[0]}
   "$BIN" classify --json "${case%%|*}" >"${case#*|}" 2>"$tmp/cli.err" | cat >/dev/null

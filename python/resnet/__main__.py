@@ -118,7 +118,26 @@ def main(argv=None):
         parser.error("-k must be from 1 to 1000000, not %d" % args.top)
     if args.photos.count("-") > 1:  # standard input is read once
         parser.error("'-' (standard input) is given more than once")
-    return _classify(args)
+    if sys.stdout is None:  # started with standard output closed
+        print("resnet: cannot write standard output", file=sys.stderr)
+        return 1
+    try:
+        status = _classify(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:  # a full disk, a closed descriptor: said, as the tool says it
+        if e.filename is not None:
+            raise
+        print("resnet: cannot write standard output", file=sys.stderr)
+        status = 1
+    if status:
+        # what is still buffered cannot be written either: no second complaint at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+    return status
 
 
 if __name__ == "__main__":
