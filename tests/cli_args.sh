@@ -50,6 +50,8 @@ for cmd in "classify --report" "eval --predictions" "eval --report"; do
 done
 run "$BIN" --version extra
 [ "$rc" -eq 2 ] && [ -z "$out" ] && echo "$err" | grep -q "'extra'"; check "--version extra: a usage error naming it" $? "rc=$rc $out $err"
+run "$BIN" --list-commands extra
+[ "$rc" -eq 2 ] && [ -z "$out" ] && echo "$err" | grep -q "'extra'"; check "--list-commands extra: a usage error naming it" $? "rc=$rc $out $err"
 run "$BIN" --help
 [ "$rc" -eq 0 ] && [ -z "$err" ] && for c in $commands; do echo "$out" | grep -q "^  $c "; done
 check "--help lists every command" $? "$out"

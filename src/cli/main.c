@@ -83,6 +83,7 @@ static int run_command_line(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "--list-commands") == 0) {
+        if (argc > 2) return cli_usage_error("--list-commands takes nothing after it ('%s')", argv[2]);
         for (int i = 0; cli_commands[i]; i++) puts(cli_commands[i]->name);
         return 0;
     }
