@@ -373,6 +373,15 @@ static void test_eval_bad_input(void) {
     CHECK(count_lines(pred) == 3 && strstr(pred, "coffee.png\t967\t967\t"), "predictions: %s", pred);
     free(pred);
 
+    /* separated by spaces, not tabs: every line is named, the first one too (it is no header) */
+    snprintf(path, sizeof path, "%s/labels.tsv", dir);
+    write_file(path, "coffee.png 967\nespresso.png 967\n");
+    r = run("'%s' eval '%s'", bin, dir);
+    CHECK(r.rc == 1 && strstr(r.err, "line 1: expected 'file<TAB>class'") &&
+              strstr(r.err, "line 2: expected 'file<TAB>class'"),
+          "a list separated by spaces: exit %d: %s", r.rc, r.err);
+    result_free(&r);
+
     /* No labels.tsv and no class folders: nothing to do, the missing file named, exit 1. */
     snprintf(dir, sizeof dir, "%s/empty", tmpdir);
     mkdir(dir, 0755);

@@ -291,8 +291,10 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
         long label;
         const int got = tab && line[0] != '\0' ? parse_class(cls, col2, &label) : -1, ok = got == 0;
         /* the header: "file<TAB>class..."; not a line whose class was refused for being two
-         * classes' (digits that are an index and a name): that one is a photo's, and said */
-        if (lineno == 1 && (got == EVAL_CLASS_NONE || header_like(dir, line, col2))) continue;
+         * classes' (digits that are an index and a name): that one is a photo's, and said;
+         * nor a line with no tab, which is no header of this format (a list separated by
+         * spaces lost its first photo without a word while the next lines were named) */
+        if (lineno == 1 && tab && (got == EVAL_CLASS_NONE || header_like(dir, line, col2))) continue;
         if (!ok) {
             char why[256];
             if (tab && line[0] != '\0')
