@@ -382,6 +382,14 @@ static void test_eval_bad_input(void) {
           "a list separated by spaces: exit %d: %s", r.rc, r.err);
     result_free(&r);
 
+    /* a byte-order mark before the first photo's name (a list saved as "UTF-8" by Notepad or
+     * Excel) is not part of that name */
+    write_file(path, "\xEF\xBB\xBF" "coffee.png\t967\r\nespresso.png\t967\r\n");
+    r = run("'%s' eval '%s' --json", bin, dir);
+    CHECK(r.rc == 0 && json_num(r.out, "images") == 2 && json_num(r.out, "skipped") == 0,
+          "a labels.tsv with a byte-order mark: exit %d: %s %s", r.rc, r.err, r.out);
+    result_free(&r);
+
     /* No labels.tsv and no class folders: nothing to do, the missing file named, exit 1. */
     snprintf(dir, sizeof dir, "%s/empty", tmpdir);
     mkdir(dir, 0755);

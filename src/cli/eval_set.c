@@ -278,6 +278,11 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        /* a UTF-8 byte-order mark (Notepad, Excel's "UTF-8" CSV) is no part of the first name */
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            memmove(line, line + 3, (size_t)len - 2);
+            len -= 3;
+        }
         if (len == 0) continue;
         char *tab = strchr(line, '\t');
         char *col2 = tab ? tab + 1 : NULL;
