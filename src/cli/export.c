@@ -17,8 +17,9 @@ const cli_command cli_export = {
     .brief = "write the network as an ONNX graph",
     .about = "Writes the network of the weight file (--weights) as a plain fp32 ONNX graph: each\n"
              "convolution with its batch norm folded in, ReLU, the shortcuts' Add, the pools and the fc\n"
-             "(Gemm). Input \"input\" (N x 3 x S x S, normalised as the weights say), output \"logits\".\n"
-             "--size and --output-stride shape it as they shape the network.",
+             "(Gemm). Input \"input\" (N x 3 x S x S, normalised as the weights say), output \"logits\"\n"
+             "(a backbone's, a file with no fc: \"features\", N x its feature size). --size and\n"
+             "--output-stride shape it as they shape the network.",
     .options = options, .network = 1,
 };
 
