@@ -133,6 +133,12 @@ check("embed = resnet embed's rows, bit for bit", got.shape == (2, 2048) and got
 v = m.embed(open(DEMO[0], "rb").read(), l2=True)
 check("embed(bytes, l2=True): unit length, the direction of the file's", abs(float(np.linalg.norm(v)) - 1) < 1e-5 and
       np.allclose(v, want[0] / np.linalg.norm(want[0]), atol=1e-6), np.linalg.norm(v))
+subprocess.run([BIN, "embed", "--l2", "-o", npy] + DEMO, check=True, stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL)
+want_l2 = np.load(npy)
+got = np.stack([m.embed(p, l2=True) for p in DEMO])
+check("embed(l2=True) = resnet embed --l2's rows, bit for bit", got.dtype == np.float32 and
+      np.array_equal(got, want_l2), "max diff %g" % float(np.abs(got - want_l2).max()))
 
 # ---- bad input: Python exceptions with the library's message -------------------------------
 e = raises(lambda: m.classify("/nonexistent/photo.jpg"), resnet.Error)

@@ -159,6 +159,7 @@ def _library():
             "resnet_file_list_free": (None, [ctypes.POINTER(_FileList)]),
             "resnet_model_info": (None, [P, ctypes.POINTER(_Info)]),
             "resnet_softmax": (None, [fp, c_int, fp]),
+            "resnet_l2_normalize": (None, [fp, c_int]),
             "resnet_model_class_label": (ctypes.c_char_p, [P, c_int, ctypes.c_char_p, c_size_t]),
             "resnet_model_stage_shape": (c_int, [P, c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int),
                                                  ctypes.POINTER(c_int), err]),
@@ -545,10 +546,8 @@ class Model:
         x = self._input(photo, None)
         _, ft = self._forward(x, logits=False, features=True)
         v = ft[0]
-        if l2:
-            norm = float(np.linalg.norm(v))
-            if norm > 0:
-                v = (v / norm).astype(np.float32)
+        if l2:  # the library's own scaling, so the row is `resnet embed --l2`'s bit for bit
+            self._lib.resnet_l2_normalize(_fptr(v), v.shape[0])
         return v
 
 
