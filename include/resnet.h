@@ -557,7 +557,8 @@ RESNET_API resnet_status resnet_image_load(const char *path, resnet_image *out, 
 /* How photos are read. RESNET_IMAGE_EXIF_ORIENTATION: turn the photo upright as its EXIF
  * orientation tag (1..8) says, as PIL's ImageOps.exif_transpose does (the tag of a JPEG's
  * Exif segment, a PNG's eXIf chunk, a WebP's EXIF chunk, a TIFF's first directory). Off by
- * default: PIL's open() and torchvision ignore the tag, and so the reference pipeline does. */
+ * default: PIL's open() and torchvision ignore the tag, and so the reference pipeline does
+ * (but for TIFF: PIL 9.4 turns a TIFF upright as it loads it, as this flag does). */
 enum { RESNET_IMAGE_EXIF_ORIENTATION = 1 };
 /* resnet_image_load with RESNET_IMAGE_* flags (0: the same as resnet_image_load). */
 RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out,
