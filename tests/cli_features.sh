@@ -147,9 +147,22 @@ t1=$(date +%s%N)
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q 'cat.jpg' && [ $(((t1 - t0) / 1000000)) -lt 3000 ]
 check "similar again: from the feature cache ($(((t1 - t0) / 1000000)) ms), -k 1" $? "rc=$rc $out $err"
 # the query is never an answer, by whatever path the folder reaches it (here a link)
+cache_size() { cat "$RESNET_CACHE"/features/*.bin 2>/dev/null | wc -c; }
+size0=$(cache_size)
 run "$BIN" similar "$CAT_JPG" "$tmp/own" -k 5
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q 'cup.png'
 check "similar: the query, linked into the folder, is left out" $? "rc=$rc $out $err"
+# ... but it stays in the folder's feature cache (dropped, the next run computed it again)
+[ "$size0" -gt 0 ] && [ "$(cache_size)" -eq "$size0" ]
+check "similar: a query under the folder keeps its feature cache entry" $? "cache $size0 -> $(cache_size) bytes"
+# a query under the folder that cannot be read leaves the folder's cache as it was
+mkdir -p "$tmp/own2" && ln -s "$(pwd)/$CUP" "$tmp/own2/cup.png" && echo "not a photo" >"$tmp/own2/bad.jpg"
+run "$BIN" similar "$CAT" "$tmp/own2"
+size0=$(cache_size)
+run "$BIN" similar "$tmp/own2/bad.jpg" "$tmp/own2"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "bad.jpg" && [ "$(cache_size)" -eq "$size0" ]
+check "similar: an unreadable query under the folder: exit 1, the folder's cache kept" $? \
+  "rc=$rc $err; cache $size0 -> $(cache_size) bytes"
 if have_shared images/samples "similar on the sample photos (Samoyeds)"; then
   run "$BIN" similar "$S/258_samoyed_1.jpg" "$S" -k 3
   echo "$out" | sed 's/^/     /'

@@ -243,6 +243,11 @@ void featcache_close(featcache *c) {
         }
         if (!ok) cli_error("warning: could not write the feature cache: %s", err.message);
     }
+    featcache_discard(c);
+}
+
+void featcache_discard(featcache *c) {
+    if (!c) return;
     free_entries(c->old, c->n_old);
     free_entries(c->add, c->n_add);
     free(c->file);

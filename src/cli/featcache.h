@@ -17,6 +17,9 @@ typedef struct featcache featcache;
 featcache *featcache_open(const char *dir, unsigned long long fingerprint, int dim);
 /* Saves if anything changed (atomically; a failure is a warning) and frees. */
 void featcache_close(featcache *c);
+/* Frees without saving: for a run that stopped before it looked its photos up, whose
+ * entries would otherwise all be dropped as unused. */
+void featcache_discard(featcache *c);
 
 /* Features (n x the network's feature dim) of paths with the cache c (may be NULL: compute all). ok[i] says which
  * photos worked; the others are reported on stderr. Shows progress on a terminal. Returns

@@ -48,10 +48,11 @@ int cmd_similar(int argc, char **argv) {
     if (resnet_list_images(dir, &list, &err) != RESNET_OK) return cli_error("%s", err.message);
     for (int j = 0; j < list.n_problems; j++) cli_error("%s", list.problems[j]);
     /* the query itself is not an answer */
-    int n = 0;
+    int n = 0, query_in_dir = 0;
     for (int i = 0; i < list.count; i++) {
         if (!cli_is_stdin(query) && rn_same_file(list.paths[i], query)) {
             free(list.paths[i]);
+            query_in_dir = 1;
             continue;
         }
         list.paths[n++] = list.paths[i];
@@ -81,8 +82,14 @@ int cmd_similar(int argc, char **argv) {
     }
     if (!(s = cli_session(model, &common, n < CLI_BATCH ? n : CLI_BATCH))) goto done;
     char *qp = (char *)query;
-    if (cli_features(s, NULL, &qp, 1, q, &qok, NULL) != 1) goto done; /* already reported */
     if (use_cache) cache = featcache_open(dir, cli_cache_key(model, &common), resnet_model_feature_dim(model));
+    /* A query that is one of the folder's photos goes through the folder's cache: it is an
+     * entry there, which closing the cache would otherwise drop as unused. */
+    if (cli_features(s, query_in_dir ? cache : NULL, &qp, 1, q, &qok, NULL) != 1) { /* already reported */
+        featcache_discard(cache);
+        cache = NULL;
+        goto done;
+    }
     int hits = 0, good = cli_features(s, cache, list.paths, n, feats, ok, &hits);
     featcache_close(cache);
     cache = NULL;
