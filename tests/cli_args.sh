@@ -257,6 +257,11 @@ assert rep["images"] == 2 and rep["skipped"] == 2, rep
 ' "$tmp/json" 2>"$tmp/py"
 check "eval --json: a record per listed photo, in order (top-5 or error)" $? "rc=$rc $(cat "$tmp/py") $out"
 rm -f "$A/mix/labels.tsv"
+# a class folder's file that is not a photo is counted, in the singular for one
+mkdir -p "$A/cf/285" && cp demo/chelsea.png "$A/cf/285/" && echo notes >"$A/cf/285/notes.txt"
+run "$BIN" eval --threads 1 "$A/cf"
+[ "$rc" -eq 0 ] && echo "$out" | grep -qx "  not scored: 1 file that is not a photo"
+check "eval: one file in a class folder that is not a photo, counted as one" $? "rc=$rc $out"
 
 # eval: a labels.tsv that is no regular file is named as such, not waited on (a FIFO), read as
 # an empty list (a folder) or read without end (/dev/zero); a read error is not an end of file

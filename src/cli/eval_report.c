@@ -126,7 +126,8 @@ void eval_report_text(FILE *f, const eval_run *r, const eval_tally *t) {
         if (r->skipped) fprintf(f, " %d skipped (errors above)", r->skipped);
         if (r->unlabelled) fprintf(f, "%s %d unlabelled (class -1)", r->skipped ? "," : "", r->unlabelled);
         if (r->ignored)
-            fprintf(f, "%s %d files that are not photos", r->skipped || r->unlabelled ? "," : "", r->ignored);
+            fprintf(f, "%s %d %s", r->skipped || r->unlabelled ? "," : "", r->ignored,
+                    r->ignored == 1 ? "file that is not a photo" : "files that are not photos");
         fputc('\n', f);
     }
     fprintf(f, "  top-1 %.4f (%d/%d)\n  top-%d %.4f (%d/%d)\n", ratio(t->top1, t->images), t->top1, t->images,
