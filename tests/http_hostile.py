@@ -530,6 +530,20 @@ if b"asan" not in subprocess.run(["readelf", "-d", BIN], stdout=subprocess.PIPE)
     check("8 infer bodies of 30 MiB at once, --max-inflight-mb 256: each 400 or 503, some 503, and the peak "
           "memory grew by %d MiB (at most 256)" % (peak - idle),
           set(res) <= {400, 503} and 503 in res and peak - idle <= 256, (res, idle, peak))
+    # a body of 16 MiB made of tiny JSON values ("parameters": [0,0,...], 8 million of them):
+    # each value is a node of the tree, 20 times the bytes it takes in the body, so the tree
+    # must stop growing long before the budget, not after gigabytes
+    body = json.dumps(dict(infer([B64]), parameters={"pad": [0] * (8 << 20)}), separators=(",", ":")).encode()
+    before = rss("VmHWM")
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+    c.request("POST", "/v2/models/resnet50/infer", body=body)
+    resp = c.getresponse()
+    st, r = resp.status, json.loads(resp.read())
+    c.close()
+    peak = rss("VmHWM")
+    check("an infer body of 8 million JSON values (16 MiB): 400 {\"error\"} naming the limit, and the peak "
+          "memory grew by %d MiB (at most 256)" % (peak - before),
+          st == 400 and "more than 65536 values" in r.get("error", "") and peak - before <= 256, (st, r, before, peak))
     rc, err = s.stop()
     check("SIGTERM: exit 0", rc == 0, (rc, err[-300:]))
 

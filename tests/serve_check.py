@@ -130,6 +130,14 @@ check("empty input: no answer, exit 0", rc == 0 and ans == [] and err == "", (rc
 rc, ans, _ = serve([], raw=b"\xef\xbb\xbf" + (json.dumps({"id": 1, "file": DEMO[0], "k": 1}) + "\n").encode())
 check("a UTF-8 byte order mark before the first request: skipped, the request answered",
       rc == 0 and len(ans) == 1 and ans[0].get("id") == 1 and ans[0].get("top") == want5[0]["top"][:1], (rc, ans))
+# a line of tiny JSON values (8 million in 16 MiB): each is a node of the parsed tree, so the
+# parser stops at the limit instead of holding gigabytes for one line
+pad = (json.dumps({"id": 1, "file": DEMO[0], "pad": [0] * (8 << 20)}, separators=(",", ":")) + "\n" +
+       json.dumps({"id": 2, "file": DEMO[0], "k": 1}) + "\n").encode()
+out = subprocess.run([BIN, "serve"], input=pad, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600).stdout
+ans = [json.loads(l) for l in out.decode().splitlines()]
+check("a line of 8 million JSON values: an error record naming the limit, the next line answered",
+      len(ans) == 2 and "more than 65536 values" in ans[0].get("error", "") and ans[1].get("id") == 2, ans)
 rc, ans, err = serve([], args=["extra"])
 check("an operand is a usage error (exit 2)", rc == 2 and "no operands" in err, (rc, err))
 p = subprocess.run([BIN, "serve", "--weights", "/nonexistent.safetensors"], input=b"", stdout=subprocess.PIPE,

@@ -164,7 +164,7 @@ static void test_depth(void) {
         else CHECK(rc == -1 && strstr(msg, "nesting deeper than 64") != NULL, "depth %d: %s", depth, msg);
         rn_json_free(doc);
     }
-    rn_json_options o = {2, 0};
+    rn_json_options o = {2, 0, 0};
     const char *m = parse_bad_n("{\"a\":{\"b\":[]}}", 14, &o);
     CHECK(strstr(m, "nesting deeper than 2") != NULL, "custom depth: %s", m);
     /* a deep hostile document must fail cleanly, not overflow the stack */
@@ -179,6 +179,23 @@ static void test_depth(void) {
     }
 }
 
+static void test_max_values(void) {
+    /* 5 values: the array, 1, the object, its "b" value, the inner array */
+    const char *text = "[1, {\"a\": 2, \"b\": []}]";
+    rn_json_options o = {0, 0, 4};
+    const char *m = parse_bad_n(text, strlen(text), &o);
+    CHECK(strstr(m, "more than 4 values") && strstr(m, "column 19"), "the fifth value refused: %s", m);
+    o.max_values = 5;
+    rn_json_doc *doc = NULL;
+    char msg[200];
+    CHECK(rn_json_parse(text, strlen(text), &o, &doc, msg, sizeof msg) == 0, "five values, limit 5: %s", msg);
+    rn_json_free(doc);
+    o.max_values = 0; /* no limit */
+    doc = NULL;
+    CHECK(rn_json_parse(text, strlen(text), &o, &doc, msg, sizeof msg) == 0, "no limit: %s", msg);
+    rn_json_free(doc);
+}
+
 static void test_duplicates(void) {
     const char *text = "{\"a\": 1, \"b\": 2, \"a\": 3}";
     rn_json_doc *doc = parse_ok(text);
@@ -186,7 +203,7 @@ static void test_duplicates(void) {
     CHECK(doc && rn_json_count(rn_json_root(doc)) == 3, "duplicates kept by default");
     CHECK(doc && rn_json_int64(rn_json_get(rn_json_root(doc), "a"), &v) && v == 1, "first wins");
     rn_json_free(doc);
-    rn_json_options o = {0, 1};
+    rn_json_options o = {0, 1, 0};
     const char *m = parse_bad_n(text, strlen(text), &o);
     CHECK(strstr(m, "duplicate key \"a\"") && strstr(m, "column 23"), "rejected: %s", m);
     /* a key with escaped controls and quotes: the message stays one line */
@@ -305,6 +322,7 @@ int main(void) {
     RUN(test_strings);
     RUN(test_explicit_length);
     RUN(test_depth);
+    RUN(test_max_values);
     RUN(test_duplicates);
     RUN(test_garbage);
     RUN(test_utf8);

@@ -74,7 +74,7 @@ int serve_oip_parse(const char *body, size_t len, int classes, serve_oip_request
     memset(req, 0, sizeof *req);
     char msg[300];
     rn_json_doc *doc = NULL;
-    rn_json_options jo = {.max_depth = 16, .reject_duplicate_keys = 1};
+    rn_json_options jo = {.max_depth = 16, .reject_duplicate_keys = 1, .max_values = SERVE_JSON_VALUES_MAX};
     const int pr = rn_json_parse(body ? body : "", len, &jo, &doc, msg, sizeof msg);
     if (pr == -2) return -2;
     if (pr != 0) {

@@ -128,7 +128,7 @@ int serve_request_parse(const char *line, size_t len, int classes, serve_request
     memset(req, 0, sizeof *req);
     req->k = classes < 5 ? (classes > 0 ? classes : 1) : 5;
     req->tta = RESNET_TTA_NONE;
-    rn_json_options opts = {.max_depth = 32, .reject_duplicate_keys = 1};
+    rn_json_options opts = {.max_depth = 32, .reject_duplicate_keys = 1, .max_values = SERVE_JSON_VALUES_MAX};
     rn_json_doc *doc = NULL;
     char msg[160];
     const int pr = rn_json_parse(line, len, &opts, &doc, msg, sizeof msg);

@@ -14,6 +14,10 @@
 #include "resnet.h"
 
 #define SERVE_ID_MAX 4096 /* bytes of the id as JSON text: it is echoed in every answer */
+/* JSON values of a request line or an infer body at most: a request holds a few (an infer body
+ * a few per image), and each value is a node of the parsed tree, 20 times the bytes of a "0,"
+ * in the text, so a line or a body of tiny values would otherwise take gigabytes */
+#define SERVE_JSON_VALUES_MAX 65536
 
 typedef struct serve_request {
     char *id;             /* the id re-written as compact JSON ("null" when absent or unreadable) */

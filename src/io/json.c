@@ -109,6 +109,7 @@ typedef struct parser {
     const unsigned char *s;
     size_t len, pos;
     int max_depth, reject_dups;
+    size_t max_values, values; /* values parsed so far, at most max_values (0: no limit) */
     arena *arena;
     rn_json_member *stack; /* children of the open arrays/objects, innermost last */
     size_t sp, scap;
@@ -532,6 +533,7 @@ static int parse_value(parser *p, rn_json *v, int depth) {
     memset(v, 0, sizeof *v);
     v->pos = p->pos;
     if (p->pos >= p->len) return fail(p, p->pos, "unexpected end of input, expected a value");
+    if (p->max_values && ++p->values > p->max_values) return fail(p, p->pos, "more than %zu values", p->max_values);
     unsigned c = p->s[p->pos];
     switch (c) {
     case '{':
@@ -591,6 +593,7 @@ int rn_json_parse(const char *text, size_t len, const rn_json_options *opts, rn_
     p.max_depth = opts && opts->max_depth > 0 ? opts->max_depth : RN_JSON_DEFAULT_DEPTH;
     if (p.max_depth > RN_JSON_MAX_DEPTH) p.max_depth = RN_JSON_MAX_DEPTH;
     p.reject_dups = opts ? opts->reject_duplicate_keys : 0;
+    p.max_values = opts ? opts->max_values : 0;
 
     if (parse_value(&p, &doc->root, 0) == 0) {
         skip_ws(&p);

@@ -17,8 +17,9 @@
  * Strict RFC 8259: no comments, trailing commas, NaN/Infinity, leading zeros, single quotes
  * or raw control characters; strings must be valid UTF-8 (no overlong forms, surrogates or
  * code points above U+10FFFF); \uXXXX escapes (surrogate pairs included) become UTF-8.
- * Limits: nesting depth (default 64); \u0000 is rejected, so every string is a plain
- * NUL-terminated C string; numbers must fit a double (1e999 is an error).
+ * Limits: nesting depth (default 64); the number of values, when asked for (each is a node of
+ * about 40 bytes, so "[0,0,...]" takes 20 times its size in the tree); \u0000 is rejected, so
+ * every string is a plain NUL-terminated C string; numbers must fit a double (1e999 is an error).
  * Objects keep their members in document order. Duplicate keys are kept (lookups find the
  * first) unless rn_json_options.reject_duplicate_keys is set.
  */
@@ -69,6 +70,7 @@ struct rn_json_member {
 typedef struct rn_json_options {
     int max_depth;             /* arrays/objects nested deeper fail; <= 0 means 64 */
     int reject_duplicate_keys; /* an object with a repeated key is an error */
+    size_t max_values;         /* more values than this (arrays, objects and scalars) fail; 0: no limit */
 } rn_json_options;
 
 typedef struct rn_json_doc rn_json_doc;

@@ -201,7 +201,7 @@ static resnet_status parse_metadata(rn_safetensors *st, const rn_json *meta, res
 static resnet_status parse_header(rn_safetensors *st, const char *hdr, size_t hlen, resnet_error *err) {
     const char *path = st->path;
     char msg[256], nb[96], nb2[96];
-    rn_json_options jo = {ST_JSON_DEPTH, 0};
+    rn_json_options jo = {ST_JSON_DEPTH, 0, 0};
     int rc = rn_json_parse(hdr, hlen, &jo, &st->doc, msg, sizeof msg);
     if (rc == -2) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory parsing the header", path);
     if (rc != 0) return rn_fail(err, RESNET_E_WEIGHTS, "%s: header is not valid JSON: %s", path, msg);

@@ -534,7 +534,7 @@ resnet_status resnet_import_tfjs(const char *model_json, const char *out_path, r
     double eps = 0;
     resnet_status s = rn_read_file(model_json, TFJS_MAX_JSON, &text, &len, im.err);
     if (s == RESNET_OK) {
-        rn_json_options jo = {64, 1};
+        rn_json_options jo = {64, 1, 0};
         int rc = rn_json_parse(text, len, &jo, &im.doc, msg, sizeof msg);
         if (rc == -2) s = rn_fail(im.err, RESNET_E_NOMEM, "%s: out of memory parsing JSON", model_json);
         else if (rc) s = rn_fail(im.err, RESNET_E_WEIGHTS, "%s: not valid JSON: %s", model_json, msg);
