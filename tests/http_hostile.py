@@ -104,6 +104,10 @@ def infer(images, shape=None, name="image", k=None):
     return body
 
 
+# the first bytes of a TLS 1.2 ClientHello: a handshake record, then random bytes (no line end)
+TLS_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32, 64)) + b"\x00" * 200
+
+
 def responses(data):
     """The number of status lines in what came back (a doubled answer has two)."""
     return len(re.findall(rb"HTTP/1\.[01] \d\d\d ", data))
@@ -228,7 +232,13 @@ framing = [
     # photo and answered 200)
     ("chunked in HTTP/1.0", b"POST /v1/classify HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" +
      b"%x\r\n" % len(PHOTO) + PHOTO + b"\r\n0\r\n\r\n", 400),
+    # another protocol's hello, no line end in it: answered at once, not when --timeout closes it
+    ("a TLS ClientHello (https:// to this port)", TLS_HELLO, 400),
+    ("PostgreSQL's SSLRequest", b"\x00\x00\x00\x08\x04\xd2\x16\x2f", 400),
 ]
+got = s.raw(TLS_HELLO)
+check("a TLS ClientHello: the answer says to use http://, not https://",
+      "not https://" in (json_body(got) or {}).get("error", ""), got[:300])
 for label, data, want in framing:
     t0 = time.time()
     got = s.raw(data)

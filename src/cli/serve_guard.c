@@ -74,6 +74,18 @@ int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t 
         pos = (size_t)(nl - buf) + 1;
     }
     if (!found) {
+        /* A request line with a control byte is refused before the head ends: a TLS client
+         * (https:// to this port) or another protocol's probe sends its binary hello and waits
+         * for an answer, which would come only when --timeout closed the connection. A CR
+         * ending what came so far may be the line's end. */
+        const char *nl0 = memchr(buf, '\n', len);
+        const size_t ll0 = nl0 ? (size_t)(nl0 - buf) : len;
+        for (size_t i = 0; i < ll0; i++) {
+            const unsigned char c = (unsigned char)buf[i];
+            if ((c < 0x20 && !(c == '\r' && i + 1 == ll0)) || c == 0x7f)
+                return buf[0] == 0x16 ? bad(why, why_size, 400, "a TLS handshake: this server speaks plain HTTP (http://, not https://)")
+                                      : bad(why, why_size, 400, "a control byte in the request line");
+        }
         if (len >= SERVE_GUARD_HEAD_MAX) return bad(why, why_size, 431, "the request head is over 16 KiB");
         return 1;
     }
