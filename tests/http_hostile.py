@@ -174,6 +174,14 @@ check("Triton's binary tensor extension: 400 {\"error\"} naming it and binary_da
 st, r = s.json("POST", "/v2/models/resnet50/infer", infer(["QUJD\nRA=="]))
 check("base64 with a line break at 4: 400 naming image 0 and character 4",
       st == 400 and "image 0: not base64 (at character 4)" in r.get("error", ""), (st, r))
+# a request file with a UTF-8 byte order mark (Notepad), sent as it is (curl -d @file)
+c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+c.request("POST", "/v2/models/resnet50/infer", body=b"\xef\xbb\xbf" + json.dumps(infer([B64])).encode())
+resp = c.getresponse()
+st, r = resp.status, json.loads(resp.read())
+c.close()
+check("an infer body opening with a UTF-8 byte order mark: answered (200), as serve's JSON lines are",
+      st == 200 and len(r.get("outputs", [{}])[0].get("data", [])) == 10, (st, r))
 for name, label in ((None, "missing"), ("photo", "wrong"), (7, "numeric")):
     st, r = s.json("POST", "/v2/models/resnet50/infer", infer([B64], name=name))
     check("input name %s: 400 {\"error\"} naming \"image\"" % label,
