@@ -277,6 +277,17 @@ check("a form upload to /v1/classify: 400 {\"error\"} naming multipart/form-data
 got = s.raw(b"GET http://x/v2/models/resnet50/ready HTTP/1.1\r\nHost: x\r\n\r\n")
 check("GET http://x/v2/models/resnet50/ready (the absolute form): 200, as its path",
       status(got) == 200 and (json_body(got) or {}).get("ready") is True, got[:300])
+# a body sent without a length (an HTTP/1.0 client sending to the end, printf | nc): there is
+# no body (RFC 9112 6.3), and the answer says why rather than only that it is empty
+for path, data in ((b"/v1/classify", PHOTO), (b"/v2/models/resnet50/infer", json.dumps(infer([B64])).encode())):
+    for version in (b"1.0", b"1.1"):
+        got = s.raw(b"POST " + path + b" HTTP/" + version + b"\r\nHost: x\r\n\r\n" + data)
+        check("POST %s, HTTP/%s, a body without Content-Length: 400 {\"error\"} naming Content-Length" %
+              (path.decode(), version.decode()),
+              status(got) == 400 and "no Content-Length" in (json_body(got) or {}).get("error", ""), got[:300])
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+check("Content-Length: 0 on /v1/classify: 400 saying the body is empty",
+      status(got) == 400 and "the body is empty" in (json_body(got) or {}).get("error", ""), got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
 check("HTTP/1.0 without Host still answered (200)", status(got) == 200 and responses(got) == 1, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -639,6 +639,17 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
     return MHD_NO;
 }
 
+/* A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3), whatever
+ * bytes follow its head: a hand-made request (printf | nc, an HTTP/1.0 client sending until it
+ * closes) told only "the body is empty" would look for the fault in its photo */
+static int unframed(struct MHD_Connection *c) {
+    return !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+           !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+static const char no_length_msg[] = "the request has no Content-Length (nor Transfer-Encoding: chunked), so no body: "
+                                    "send the body with its length (as curl --data-binary @FILE does)";
+
 /* POST /v1/classify: the body is a photo; ?k=, ?tta=. */
 static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request *r) {
     int k = 5;
@@ -663,7 +674,7 @@ static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request
         if (m < 0) return error_reply(sv, c, r, 400, "tta must be one of none, flip, 10crop, multiscale");
         tta = (resnet_tta)m;
     }
-    if (r->len == 0) return error_reply(sv, c, r, 400, "the body is empty: send the photo's bytes");
+    if (r->len == 0) return error_reply(sv, c, r, 400, unframed(c) ? no_length_msg : "the body is empty: send the photo's bytes");
     job *x = job_new(1, sv->classes, "body", tta, 0);
     if (!x) return error_reply(sv, c, r, 500, "out of memory");
     x->data[0] = r->body;
@@ -712,6 +723,7 @@ static enum MHD_Result infer_v2(server *sv, struct MHD_Connection *c, request *r
                            "(tritonclient: set_data_from_numpy(..., binary_data=False))");
     /* the JSON tree's strings (at most the body's size) and the photo files decoded from them
      * (3/4 of that), held at once: counted as twice the body */
+    if (r->len == 0 && unframed(c)) return error_reply(sv, c, r, 400, no_length_msg);
     if (r->len > SIZE_MAX / 2 || hold(sv, r, 2 * r->len) != 0) return error_reply(sv, c, r, 503, busy_msg);
     serve_oip_request q;
     const int pr = serve_oip_parse(r->body, r->len, sv->classes, &q);
