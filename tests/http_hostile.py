@@ -288,6 +288,12 @@ for path, data in ((b"/v1/classify", PHOTO), (b"/v2/models/resnet50/infer", json
 got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
 check("Content-Length: 0 on /v1/classify: 400 saying the body is empty",
       status(got) == 400 and "the body is empty" in (json_body(got) or {}).get("error", ""), got[:300])
+# RFC 9112 2.2: empty lines before the request line are ignored (it was 400 "a malformed request line")
+got = s.raw(b"\r\n\nGET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("a CRLF and an LF before the request line: ignored, 200 once", status(got) == 200 and responses(got) == 1,
+      got[:300])
+got = s.raw(b"\r\n" * 5 + b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check("five empty lines before it: 400 {\"error\"}", status(got) == 400 and isinstance(json_body(got), dict), got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
 check("HTTP/1.0 without Host still answered (200)", status(got) == 200 and responses(got) == 1, got[:300])
 got = s.raw(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")

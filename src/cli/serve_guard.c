@@ -58,7 +58,24 @@ static int bad(char *why, size_t size, int code, const char *msg) {
     return code;
 }
 
+static int check_head(const char *buf, size_t len, size_t max_body, size_t *head_len, char *why, size_t why_size);
+
+/* RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line (a client
+ * ending its last body with a CRLF too many); libmicrohttpd skips them, so the guard does too,
+ * up to four, and checks what follows. */
 int serve_guard_check_head(const char *buf, size_t len, size_t max_body, size_t *head_len, char *why, size_t why_size) {
+    size_t skip = 0;
+    for (int lines = 0; lines < 4; lines++) {
+        if (skip < len && buf[skip] == '\n') skip++;
+        else if (skip + 1 < len && buf[skip] == '\r' && buf[skip + 1] == '\n') skip += 2;
+        else break;
+    }
+    const int st = check_head(buf + skip, len - skip, max_body, head_len, why, why_size);
+    if (st == 0) *head_len += skip;
+    return st;
+}
+
+static int check_head(const char *buf, size_t len, size_t max_body, size_t *head_len, char *why, size_t why_size) {
     /* the end of the head: an empty line (CRLF, or a lone LF, which RFC 9112 lets a server take) */
     size_t end = 0, pos = 0;
     int found = 0;
