@@ -372,6 +372,22 @@ def check_pth(out_dir):
     print('%s pth-to-safetensors refuses module.fc.weight beside fc.weight%s' % ('ok  ' if ok else 'FAIL', '' if ok else
                                                                                 ': rc %d %s' % (r.returncode, r.stderr.strip())))
     failed += not ok
+    # a Lightning checkpoint: the network under the module's attribute ('model.'), stripped
+    # (it loads as nothing otherwise); with another entry beside it, one line naming --prefix
+    for kind, sd, code in (('lightning', {'model.' + k: v for k, v in want.items()}, 0),
+                           ('lightning+loss', dict({'net.' + k: v for k, v in want.items()}, **{'loss.weight': torch.ones(3)}), 1)):
+        pth, out = os.path.join(out_dir, kind + '.pth'), os.path.join(out_dir, kind + '.safetensors')
+        torch.save({'epoch': 3, 'state_dict': sd}, pth)
+        r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+        ok = r.returncode == code
+        if ok and code == 0:
+            got, _ = load_safetensors_any(out)
+            ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want)
+        else:
+            ok = ok and len(r.stderr.strip().splitlines()) == 1 and '--prefix net.' in r.stderr and not os.path.exists(out)
+        print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if ok else
+                                                 ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+        failed += not ok
     # a detection model's checkpoint: --prefix takes its ResNet body out (a backbone, no fc)
     det = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
     body = det.backbone.body.state_dict()

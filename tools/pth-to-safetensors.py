@@ -7,8 +7,10 @@
 The checkpoint may be a state_dict, a dict holding one under 'state_dict' or 'model' (what
 training scripts save), or a whole pickled model (its .state_dict() is taken). Keys with the
 'module.' prefix DataParallel adds are stripped (a key there both with and without it is
-refused). Tensors are written in the checkpoint's order: floating point ones as F32, integer
-ones (num_batches_tracked) as I64, which `resnet` ignores.
+refused), and so is a prefix every key shares before the network's names (a Lightning
+module's 'model.' or 'net.'; with other entries beside them, --prefix says which to keep).
+Tensors are written in the checkpoint's order: floating point ones as F32, integer ones
+(num_batches_tracked) as I64, which `resnet` ignores.
 --prefix P keeps only the keys that start with P, P taken off: the ResNet inside a bigger model,
 e.g. `--prefix backbone.body.` for torchvision's detection models (a backbone: no fc).
 The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5)
@@ -67,6 +69,29 @@ def load_state_dict(path):
             fail("%s: entries 'module.%s' and '%s' are both there: which one is the network's?" % (path, name, name))
         out[name] = v
     return out
+
+
+def strip_wrapper(sd, path):
+    """A training wrapper's prefix taken off: Lightning's module keeps the network as an
+    attribute ('model.conv1.weight', 'net.conv1.weight'), and a file with those names loads as
+    nothing. Stripped when every key has it; with other entries beside the network (a loss's
+    weights, an EMA copy) which ones are the network is the user's call: --prefix."""
+    if 'conv1.weight' in sd:
+        return sd
+    tail = 'conv1.weight'
+    found = [k[:-len(tail)] for k in sd if k.endswith('.' + tail) and k[:-len(tail)] + 'layer1.0.conv1.weight' in sd]
+    if not found:
+        return sd
+    if len(found) > 1:
+        fail("%s: several networks in it, under %s: give --prefix with the one to convert" %
+             (path, ', '.join("'%s'" % p for p in found)))
+    p = found[0]
+    other = next((k for k in sd if not k.startswith(p)), None)
+    if other is not None:
+        fail("%s: the network's names start with '%s', beside other entries such as '%s': give --prefix %s" %
+             (path, p, other, p))
+    print("pth-to-safetensors: the prefix '%s' taken off every name" % p, file=sys.stderr)
+    return {k[len(p):]: v for k, v in sd.items()}
 
 
 def write_safetensors(tensors, path, metadata):
@@ -142,6 +167,8 @@ def main():
         if not inner:
             fail("%s: no key starts with '%s' (the first is '%s')" % (a.checkpoint, a.prefix, next(iter(sd))))
         sd = inner
+    else:
+        sd = strip_wrapper(sd, a.checkpoint)
     meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
     if a.labels:
         try:
