@@ -388,6 +388,20 @@ def check_pth(out_dir):
         print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if ok else
                                                  ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
         failed += not ok
+    # a fine-tuned head, fc = Sequential(Dropout, Linear): its Linear ('fc.1.*') is the fc
+    seq = torchvision.models.resnet18(num_classes=3)
+    seq.fc = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(512, 3))
+    seq.load_state_dict({k.replace('fc.', 'fc.1.'): v for k, v in want.items()})
+    pth, out = os.path.join(out_dir, 'seqfc.pth'), os.path.join(out_dir, 'seqfc.safetensors')
+    torch.save(seq.state_dict(), pth)
+    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+    ok = r.returncode == 0
+    if ok:
+        got, _ = load_safetensors_any(out)
+        ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want)
+    print('%s pth-to-safetensors: fc a Sequential(Dropout, Linear), its fc.1.* written as fc.*%s' %
+          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+    failed += not ok
     # a detection model's checkpoint: --prefix takes its ResNet body out (a backbone, no fc)
     det = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
     body = det.backbone.body.state_dict()

@@ -10,7 +10,8 @@ training scripts save), or a whole pickled model (its .state_dict() is taken). K
 refused), and so is a prefix every key shares before the network's names (a Lightning
 module's 'model.' or 'net.'; with other entries beside them, --prefix says which to keep).
 Tensors are written in the checkpoint's order: floating point ones as F32, integer ones
-(num_batches_tracked) as I64, which `resnet` ignores.
+(num_batches_tracked) as I64, which `resnet` ignores. An fc written as nn.Sequential(nn.Dropout(),
+nn.Linear(...)) (its one Linear saved as 'fc.1.weight') is renamed to 'fc.weight'.
 --prefix P keeps only the keys that start with P, P taken off: the ResNet inside a bigger model,
 e.g. `--prefix backbone.body.` for torchvision's detection models (a backbone: no fc).
 The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5)
@@ -94,6 +95,27 @@ def strip_wrapper(sd, path):
     return {k[len(p):]: v for k, v in sd.items()}
 
 
+def sequential_fc(sd):
+    """fc = nn.Sequential(nn.Dropout(p), nn.Linear(...)), the usual fine-tuning head, saves its
+    Linear as 'fc.1.weight'; in eval mode the Dropout passes its input through, so that Linear
+    is the fc, under the name the engine reads. A head of several layers stays as it is (the
+    engine runs one Linear; `resnet` names the tensor it does not use)."""
+    if 'fc.weight' in sd or 'fc.bias' in sd:
+        return sd
+    fc = [k for k in sd if k.startswith('fc.')]
+    parts = [k.split('.') for k in fc]
+    if len(fc) != 2 or any(len(p) != 3 for p in parts) or len({p[1] for p in parts}) != 1:
+        return sd
+    i = parts[0][1]
+    w, b = sd.get('fc.%s.weight' % i), sd.get('fc.%s.bias' % i)
+    if w is None or b is None or w.dim() != 2 or b.dim() != 1:
+        return sd
+    print("pth-to-safetensors: fc.%s.weight and fc.%s.bias taken as the fc (a Sequential with one Linear)" % (i, i),
+          file=sys.stderr)
+    rename = {'fc.%s.weight' % i: 'fc.weight', 'fc.%s.bias' % i: 'fc.bias'}
+    return {rename.get(k, k): v for k, v in sd.items()}
+
+
 def write_safetensors(tensors, path, metadata):
     header, blobs, offset = {'__metadata__': metadata}, [], 0
     for name, t in tensors.items():
@@ -169,6 +191,7 @@ def main():
         sd = inner
     else:
         sd = strip_wrapper(sd, a.checkpoint)
+    sd = sequential_fc(sd)
     meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
     if a.labels:
         try:
