@@ -262,6 +262,46 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cha
     return r;
 }
 
+/* A copy of src's float tensors renamed: names starting with `from` start with `to` instead,
+ * then `prefix` before every name (each NULL: not done). */
+static int renamed(const char *src, const char *dst, const char *prefix, const char *from, const char *to) {
+    rn_safetensors *st;
+    resnet_error err;
+    if (rn_st_open(src, &st, &err) != RESNET_OK) return -1;
+    size_t n = rn_st_count(st), k = 0;
+    rn_st_entry *e = calloc(n + 1, sizeof *e);
+    float **bufs = calloc(n + 1, sizeof *bufs);
+    char **names = calloc(n + 1, sizeof *names);
+    int r = e && bufs && names ? 0 : -1;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        const rn_tensor *t = rn_st_tensor(st, i);
+        if (t->dtype != RN_DT_F32) continue;
+        const int moved = from && strncmp(t->name, from, strlen(from)) == 0;
+        names[k] = malloc(strlen(t->name) + 64);
+        bufs[k] = malloc(t->nbytes ? t->nbytes : 4);
+        if (!names[k] || !bufs[k]) r = -1;
+        else {
+            sprintf(names[k], "%s%s%s", prefix ? prefix : "", moved ? to : "", t->name + (moved ? strlen(from) : 0));
+            if (rn_st_read_f32(st, t, bufs[k], &err) != RESNET_OK) r = -1;
+        }
+        e[k].name = names[k];
+        e[k].ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++) e[k].shape[d] = t->shape[d];
+        e[k].data = bufs[k];
+        k++;
+    }
+    if (r == 0 && rn_st_write(dst, e, k, NULL, NULL, 0, &err) != RESNET_OK) r = -1;
+    for (size_t i = 0; i < k; i++) {
+        free(bufs[i]);
+        free(names[i]);
+    }
+    free(bufs);
+    free(names);
+    free(e);
+    rn_st_close(st);
+    return r;
+}
+
 static void expect_refused(const char *path, const char *what, const char *needle) {
     resnet_model *m = NULL;
     resnet_error err;
@@ -294,6 +334,13 @@ static void test_bad_files(void) {
     snprintf(path, sizeof path, "%s/mobilenet.safetensors", dir);
     CHECK(rewrite(src, path, "conv1.weight", NULL, "features.0.0.weight") == 0, "write");
     expect_refused(path, "an unknown layout", "not a torchvision ResNet");
+    /* a training wrapper's prefix, a deep stem: the line says which, not only what is missing */
+    snprintf(path, sizeof path, "%s/lightning.safetensors", dir);
+    CHECK(renamed(src, path, "model.", NULL, NULL) == 0, "write");
+    expect_refused(path, "a Lightning module's names", "start with 'model.'");
+    snprintf(path, sizeof path, "%s/deepstem.safetensors", dir);
+    CHECK(renamed(src, path, NULL, "conv1.weight", "conv1.0.weight") == 0, "write");
+    expect_refused(path, "a deep stem", "a deep stem");
     snprintf(path, sizeof path, "%s/nodown.safetensors", dir);
     CHECK(rewrite(src, path, "layer3.0.downsample.0.weight", NULL, NULL) == 0, "write");
     expect_refused(path, "a stage without its projection", "'layer3.0.downsample.0.weight' is missing");

@@ -29,13 +29,42 @@ static const rn_tensor *conv_weight(const rn_safetensors *st, const char *path, 
     return t;
 }
 
+/* The prefix P a training wrapper puts before every name (DataParallel's 'module.', a Lightning
+ * module's 'model.'): a tensor P + "conv1.weight" with P + "layer1.0.conv1.weight" beside it.
+ * Such a file is torchvision's state_dict one step removed, and the user needs to hear that,
+ * not only that conv1.weight is missing. */
+static int wrapper_prefix(const rn_safetensors *st, char *buf, size_t n) {
+    static const char tail[] = "conv1.weight";
+    const size_t tl = sizeof tail - 1;
+    for (size_t i = 0; i < rn_st_count(st); i++) {
+        const char *name = rn_st_tensor(st, i)->name;
+        const size_t len = strlen(name);
+        if (len <= tl + 1 || len - tl >= n || strcmp(name + len - tl, tail) != 0 || name[len - tl - 1] != '.') continue;
+        char probe[256];
+        if (snprintf(probe, sizeof probe, "%.*slayer1.0.conv1.weight", (int)(len - tl), name) >= (int)sizeof probe) continue;
+        if (!rn_st_find(st, probe)) continue;
+        snprintf(buf, n, "%.*s", (int)(len - tl), name);
+        return 1;
+    }
+    return 0;
+}
+
 resnet_status rn_arch_read(const rn_safetensors *st, const char *path, rn_arch *a, resnet_error *err) {
     char name[64];
     memset(a, 0, sizeof *a);
     if (!rn_st_find(st, "conv1.weight")) {
         const rn_tensor *first = rn_st_count(st) ? rn_st_tensor(st, 0) : NULL;
-        char shown[64];
+        char shown[64], prefix[64];
         if (!first) return rn_fail(err, RESNET_E_WEIGHTS, "%s: holds no tensors", path);
+        if (wrapper_prefix(st, prefix, sizeof prefix))
+            return rn_fail(err, RESNET_E_WEIGHTS,
+                           "%s: the network's names start with '%s' (a training wrapper's: DataParallel, Lightning), so there is "
+                           "no tensor 'conv1.weight'; tools/pth-to-safetensors.py takes such a prefix off", path,
+                           rn_printable(prefix, shown, sizeof shown));
+        if (rn_st_find(st, "conv1.0.weight"))
+            return rn_fail(err, RESNET_E_WEIGHTS,
+                           "%s: a deep stem ('conv1.0.weight', ...: 3x3 convolutions, as in timm's resnet50d) where "
+                           "torchvision's ResNet has one 7x7 'conv1.weight'; such a network is not supported", path);
         return rn_fail(err, RESNET_E_WEIGHTS,
                        "%s: not a torchvision ResNet state_dict: no tensor 'conv1.weight' (the file has '%s', ...)",
                        path, rn_printable(first->name, shown, sizeof shown));
