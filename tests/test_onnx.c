@@ -68,7 +68,8 @@ static void put_int(buf *b, uint32_t num, uint64_t v) {
 }
 
 /* What to change: the model itself ('M'), the graph's index-th node ('N') or initializer ('I'):
- * drop its fields numbered drop (0: none), then append extra. */
+ * drop its fields numbered drop (0: none), then append extra; or the graph ('G'): append extra
+ * to it. */
 typedef struct edit {
     char target;
     size_t index;
@@ -126,6 +127,7 @@ static buf rewrite(const uint8_t *model, size_t size, const edit *e) {
             put_bytes_field(&graph, h.number, leaf.p, leaf.n);
             free(leaf.p);
         }
+        if (e->target == 'G') put(&graph, e->extra.p, e->extra.n);
         put_bytes_field(&out, 7, graph.p, graph.n);
         free(graph.p);
     }
@@ -370,6 +372,28 @@ static void test_hostile(void) {
 
     /* an unsupported node where the stem's Relu is */
     refuse_op(model, size, in, relu, "Sigmoid", "unsupported node", m->nodes[relu].name, "Sigmoid");
+
+    /* a Softmax appended after the fc (torch.nn.Sequential(model, Softmax(1))): the line names it */
+    size_t gemm = SIZE_MAX;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (strcmp(m->nodes[i].op, "Gemm") == 0) gemm = i;
+    CHECK(gemm < m->n_nodes, "no Gemm in the tiny model");
+    if (gemm < m->n_nodes) {
+        memset(&e, 0, sizeof e);
+        e.target = 'G';
+        buf nd = {0};
+        put_str(&nd, 1, m->nodes[gemm].out[0]);
+        put_str(&nd, 2, "probs");
+        put_str(&nd, 3, "/1/Softmax");
+        put_str(&nd, 4, "Softmax");
+        put_bytes_field(&e.extra, 1, nd.p, nd.n);
+        free(nd.p);
+        r = rewrite(model, size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal("a Softmax after the fc", in, "read by node '/1/Softmax' (Softmax)", m->nodes[gemm].name);
+        free(r.p);
+        free(e.extra.p);
+    }
 
     /* a max pool where the head's average pool is: named as the head it is not */
     size_t gap = SIZE_MAX;

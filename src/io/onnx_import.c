@@ -667,7 +667,6 @@ static resnet_status walk(imp *im) {
 static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     resnet_status s;
     const char *v;
-    char a[96];
     int flat = 0;
     im->visited[pool] = 1;
     const rn_onnx_node *nd = &im->m->nodes[pool];
@@ -785,7 +784,12 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     im->classes = (int)out_f;
     im->features = c;
     size_t cnt;
-    if (find_refs(im->uses, im->n_uses, out, &cnt)) return node_fail(im, nx, "its output '%s' is read by other nodes", shown(out, a, sizeof a));
+    const name_ref *reader = find_refs(im->uses, im->n_uses, out, &cnt);
+    if (reader) { /* a Softmax or Sigmoid appended to the model: named, for "other nodes" does not say which to leave out */
+        char rs[160];
+        return node_fail(im, nx, "its output, the logits, is read by %s (export the network without what follows its fc)",
+                         node_str(im, reader->idx, rs, sizeof rs));
+    }
     int is_out = 0;
     for (size_t i = 0; i < im->m->n_outputs && !is_out; i++) is_out = strcmp(im->m->outputs[i], out) == 0;
     if (!is_out || im->m->n_outputs != 1) return node_fail(im, nx, "the logits are not the graph's one output");
