@@ -341,6 +341,9 @@ static void test_bad_files(void) {
     snprintf(path, sizeof path, "%s/deepstem.safetensors", dir);
     CHECK(renamed(src, path, NULL, "conv1.weight", "conv1.0.weight") == 0, "write");
     expect_refused(path, "a deep stem", "a deep stem");
+    snprintf(path, sizeof path, "%s/seqfc.safetensors", dir);
+    CHECK(renamed(src, path, NULL, "fc.", "fc.1.") == 0, "write");
+    expect_refused(path, "an fc in a Sequential", "the fc is a Sequential");
     snprintf(path, sizeof path, "%s/nodown.safetensors", dir);
     CHECK(rewrite(src, path, "layer3.0.downsample.0.weight", NULL, NULL) == 0, "write");
     expect_refused(path, "a stage without its projection", "'layer3.0.downsample.0.weight' is missing");

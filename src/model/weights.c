@@ -750,9 +750,14 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
         const rn_tensor *t = rn_st_tensor(st, i);
         if (!used[i] && !rn_net_tensor_ignored(t->name)) {
             char shown[96];
-            s = rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' is not used by the network the file describes (%s): "
-                        "a file for another network?", path, rn_printable(t->name, shown, sizeof shown),
-                        m->arch_name);
+            /* 'fc.1.weight': a fine-tuned head written as a Sequential, the usual reason, and
+             * the one with a fix to give */
+            const int seq_fc = strncmp(t->name, "fc.", 3) == 0 && t->name[3] >= '0' && t->name[3] <= '9';
+            s = rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' is not used by the network the file describes (%s): %s",
+                        path, rn_printable(t->name, shown, sizeof shown), m->arch_name,
+                        seq_fc ? "the fc is a Sequential; the engine runs one Linear, named 'fc.weight' and 'fc.bias' "
+                                 "(tools/pth-to-safetensors.py renames a Sequential(Dropout, Linear)'s)"
+                               : "a file for another network?");
         }
     }
     free(used);
