@@ -370,6 +370,9 @@ static void test_hostile(void) {
     free(r.p);
     free(e.extra.p);
 
+    /* the input normalised inside the graph (a Normalize module before the network): the line says so */
+    refuse_op(model, size, in, conv, "Sub", "preprocessing in the graph", m->nodes[conv].name, "not to the stem's Conv");
+
     /* an unsupported node where the stem's Relu is */
     refuse_op(model, size, in, relu, "Sigmoid", "unsupported node", m->nodes[relu].name, "Sigmoid");
 

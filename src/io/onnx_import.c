@@ -571,6 +571,10 @@ static resnet_status walk(imp *im) {
     if (n != 1) return rn_fail(im->err, RESNET_E_UNSUPPORTED, "%s: the graph's input '%s' feeds %zu nodes, expected one Conv",
                                im->path, shown(in, a, sizeof a), n);
     convbn *stem;
+    if (!is_op(im, u[0].idx, "Conv")) /* a Normalize module wrapped around the model, the usual case */
+        return node_fail(im, u[0].idx, "the graph's input '%s' goes to it, not to the stem's Conv (preprocessing inside "
+                         "the graph is not read: export the network alone; --norm says what input it takes)",
+                         shown(in, a, sizeof a));
     if ((s = conv_bn(im, u[0].idx, in, 3, "conv1", "bn1", &stem)) != RESNET_OK) return s;
     if (stem->k != 7 || stem->stride != 2 || stem->groups != 1 || stem->dil != 1)
         return node_fail(im, stem->node, "the stem is a 7x7 convolution with stride 2");
