@@ -464,6 +464,35 @@ static void test_hostile(void) {
         free(e.extra.p);
     }
 
+    /* a batch norm in training mode (torch.onnx.export(..., training=TrainingMode.TRAINING), the
+     * tiny_basic export keeps its batch norms): the line says which export to make instead */
+    size_t tb_size = 0;
+    uint8_t *tb = tu_read_file(DATA "tiny_basic.onnx", &tb_size);
+    rn_onnx_model *tbm = NULL;
+    CHECK(tb && rn_onnx_open(DATA "tiny_basic.onnx", &tbm, &err) == RESNET_OK, "cannot read tiny_basic.onnx");
+    size_t bn = SIZE_MAX;
+    for (size_t i = 0; tbm && i < tbm->n_nodes && bn == SIZE_MAX; i++)
+        if (strcmp(tbm->nodes[i].op, "BatchNormalization") == 0) bn = i;
+    CHECK(bn != SIZE_MAX, "no BatchNormalization in tiny_basic.onnx");
+    if (bn != SIZE_MAX) {
+        memset(&e, 0, sizeof e);
+        e.target = 'N';
+        e.index = bn;
+        buf a = {0};
+        put_str(&a, 1, "training_mode");
+        put_int(&a, 3, 1);
+        put_int(&a, 20, 2); /* INT */
+        put_bytes_field(&e.extra, 5, a.p, a.n);
+        free(a.p);
+        r = rewrite(tb, tb_size, &e);
+        tu_write_file(in, r.p, r.n);
+        expect_refusal("a training-mode batch norm", in, "training_mode is set", "EVAL or PRESERVE");
+        free(r.p);
+        free(e.extra.p);
+    }
+    rn_onnx_close(tbm);
+    free(tb);
+
     /* the re-encoder itself changes nothing when asked to change nothing */
     memset(&e, 0, sizeof e);
     e.target = 'N';

@@ -305,7 +305,8 @@ static resnet_status main_output(imp *im, size_t i, const char **out) {
     for (size_t k = 1; k < nd->n_out; k++) {
         size_t c;
         if (nd->out[k][0] && find_refs(im->uses, im->n_uses, nd->out[k], &c))
-            return node_fail(im, i, "its output %zu is read (a training-mode export?)", k);
+            return node_fail(im, i, "its output %zu is read (an export with training=TrainingMode.TRAINING? export with EVAL "
+                             "or PRESERVE)", k);
     }
     *out = nd->out[0];
     return RESNET_OK;
@@ -399,7 +400,9 @@ static resnet_status conv_bn(imp *im, size_t i, const char *in, int cin, const c
         if ((s = known_attrs(im, next, bn_attrs)) != RESNET_OK) return s;
         int64_t tm;
         int_attr(im, next, "training_mode", 0, &tm);
-        if (tm) return node_fail(im, next, "training_mode is set");
+        if (tm)
+            return node_fail(im, next, "training_mode is set (an export with training=TrainingMode.TRAINING normalises by "
+                             "each batch's statistics: export with EVAL or PRESERVE)");
         if (bn->n_in != 5 || strcmp(bn->in[0], out) != 0) return node_fail(im, next, "expected BatchNormalization(conv, scale, B, mean, var)");
         for (size_t k = 1; k < 5; k++) {
             const rn_onnx_tensor *t;
