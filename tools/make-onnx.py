@@ -350,7 +350,11 @@ def check_pth(out_dir):
     with open(labels, 'w') as f:
         f.write('tabby "cat"\nsamoyed\nk\u00e4se\n')
     failed = 0
-    for kind, obj in (('state_dict', want), ('checkpoint', {'epoch': 1, 'state_dict': want}), ('model', net)):
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for kind, obj in (('state_dict', want), ('checkpoint', {'epoch': 1, 'state_dict': want}), ('model', net),
+                      # PyTorch's tutorial checkpoint, and one under a name of the script's own
+                      ('tutorial', {'epoch': 1, 'model_state_dict': want, 'optimizer_state_dict': opt.state_dict(), 'loss': 0.5}),
+                      ('own-key', {'epoch': 1, 'weights_resnet': want, 'best_acc': 0.9})):
         pth, out = os.path.join(out_dir, kind + '.pth'), os.path.join(out_dir, kind + '.safetensors')
         torch.save(obj, pth)
         r = subprocess.run([sys.executable, tool, pth, out, '--labels', labels], capture_output=True, text=True)

@@ -4,8 +4,9 @@
     tools/pth-to-safetensors.py CHECKPOINT.pth OUT.safetensors [--labels names.txt]
                                  [--norm torch|caffe] [--variant v1.5|v1] [--prefix P] [--force]
 
-The checkpoint may be a state_dict, a dict holding one under 'state_dict' or 'model' (what
-training scripts save), or a whole pickled model (its .state_dict() is taken). Keys with the
+The checkpoint may be a state_dict, a dict holding one (what training scripts save: under
+'state_dict', 'model_state_dict', 'model', 'net', 'network', or the one entry that is a state_dict
+or a model), or a whole pickled model (its .state_dict() is taken). Keys with the
 'module.' prefix DataParallel adds are stripped (a key there both with and without it is
 refused), and so is a prefix every key shares before the network's names (a Lightning
 module's 'model.' or 'net.'; with other entries beside them, --prefix says which to keep).
@@ -37,6 +38,13 @@ def fail(msg):
     sys.exit(1)
 
 
+def as_state_dict(v):
+    """v's state_dict when v is a model or a non-empty dict of tensors, else None."""
+    if isinstance(v, torch.nn.Module):
+        v = v.state_dict()
+    return v if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()) else None
+
+
 def load_state_dict(path):
     try:
         # weights_only where this torch has it: a plain state_dict needs no code from the file
@@ -48,16 +56,25 @@ def load_state_dict(path):
             obj = torch.load(path, map_location='cpu')  # a whole model: its classes are unpickled
         except Exception as e:
             fail('%s: not a PyTorch checkpoint this torch can read (%s)' % (path, str(e).splitlines()[0]))
-    if isinstance(obj, torch.nn.Module):
-        obj = obj.state_dict()
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            inner = obj.get(key)
-            if isinstance(inner, torch.nn.Module):
-                inner = inner.state_dict()
-            if isinstance(inner, dict) and inner and all(torch.is_tensor(v) for v in inner.values()):
+    obj = as_state_dict(obj) or obj
+    if isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
+        # a training checkpoint: the network's state_dict under a name of the script's choosing
+        # (PyTorch's own tutorial saves 'model_state_dict'), beside the epoch and the optimizer's
+        for key in ('state_dict', 'model_state_dict', 'model', 'net', 'network'):
+            inner = as_state_dict(obj.get(key))
+            if inner:
                 obj = inner
                 break
+        else:
+            found = [k for k, v in obj.items() if as_state_dict(v)]
+            if len(found) > 1:
+                fail('%s: holds several state_dicts (%s): save the network\'s alone' %
+                     (path, ', '.join("'%s'" % k for k in found)))
+            if found:
+                obj = as_state_dict(obj[found[0]])
+            elif not any(torch.is_tensor(v) for v in obj.values()):
+                fail('%s: holds no state_dict (a dict of tensors), nor a model; its entries: %s' %
+                     (path, ', '.join("'%s'" % k for k in list(obj)[:8])))
     if not isinstance(obj, dict) or not obj:
         fail('%s: holds no state_dict (a dict of tensors), nor a model' % path)
     out = {}
