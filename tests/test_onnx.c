@@ -290,6 +290,17 @@ static void test_hostile(void) {
     free(r.p);
     free(e.extra.p);
 
+    /* initializer 0 made FLOAT16, as in a model.half() export: named as such, with what to do */
+    memset(&e, 0, sizeof e);
+    e.target = 'I';
+    e.drop = 2; /* data_type */
+    put_int(&e.extra, 2, 10);
+    r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal("a FLOAT16 tensor", in, "is FLOAT16 (10)", "float32");
+    free(r.p);
+    free(e.extra.p);
+
     /* the first float initializer all NaN, then all infinity: the model is broken, and no
      * command would load what an import wrote, so nothing is written */
     size_t fi = 0;

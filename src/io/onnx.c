@@ -687,9 +687,15 @@ static resnet_status f32_source(rn_onnx_model *m, const rn_onnx_tensor *t, size_
     char shown[96];
     const char *tn = rn_printable(t->name ? t->name : "", shown, sizeof shown);
     *bytes = NULL;
-    if (t->data_type != RN_ONNX_FLOAT)
+    if (t->data_type != RN_ONNX_FLOAT) { /* a half-precision export (model.half()) is the usual case: say so */
+        const char *dt = t->data_type == 10 ? "FLOAT16 (10)" : t->data_type == 16 ? "BFLOAT16 (16)"
+                       : t->data_type == 11 ? "DOUBLE (11)" : NULL;
+        if (dt)
+            return rn_fail(err, RESNET_E_UNSUPPORTED, "%s: tensor '%s' is %s; only FLOAT (1) is read: export the model in "
+                           "float32 (model.float())", m->path, tn, dt);
         return rn_fail(err, RESNET_E_UNSUPPORTED, "%s: tensor '%s' has data type %d, only FLOAT (1) is read", m->path, tn,
                        t->data_type);
+    }
     int64_t numel = rn_onnx_numel(t);
     if (numel < 0 || (uint64_t)numel != n)
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s' does not have the %zu elements expected", m->path, tn, n);
