@@ -392,6 +392,17 @@ def check_pth(out_dir):
         print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if ok else
                                                  ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
         failed += not ok
+    # --prefix naming DataParallel's 'module.' (the keys as the user sees them): the same network
+    pth, out = os.path.join(out_dir, 'dp.pth'), os.path.join(out_dir, 'dp.safetensors')
+    torch.save({'module.' + k: v for k, v in want.items()}, pth)
+    r = subprocess.run([sys.executable, tool, pth, out, '--prefix', 'module.'], capture_output=True, text=True)
+    ok = r.returncode == 0
+    if ok:
+        got, _ = load_safetensors_any(out)
+        ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want)
+    print('%s pth-to-safetensors --prefix module. on a DataParallel checkpoint%s' %
+          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+    failed += not ok
     # a fine-tuned head, fc = Sequential(Dropout, Linear): its Linear ('fc.1.*') is the fc
     seq = torchvision.models.resnet18(num_classes=3)
     seq.fc = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(512, 3))

@@ -201,12 +201,15 @@ def main():
         if not a.force and not is_safetensors(a.out):
             fail('%s exists and is not a safetensors file (--force to replace it)' % a.out)
     sd = load_state_dict(a.checkpoint)
-    if a.prefix:
-        inner = {k[len(a.prefix):]: v for k, v in sd.items() if k.startswith(a.prefix) and len(k) > len(a.prefix)}
+    # DataParallel's 'module.' is gone from the keys by now: a --prefix that names it (the
+    # checkpoint's keys as the user sees them) means the rest of it
+    prefix = a.prefix[len('module.'):] if a.prefix and a.prefix.startswith('module.') else a.prefix
+    if prefix:
+        inner = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix) and len(k) > len(prefix)}
         if not inner:
             fail("%s: no key starts with '%s' (the first is '%s')" % (a.checkpoint, a.prefix, next(iter(sd))))
         sd = inner
-    else:
+    elif not a.prefix:
         sd = strip_wrapper(sd, a.checkpoint)
     sd = sequential_fc(sd)
     meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
