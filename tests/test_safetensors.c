@@ -352,6 +352,12 @@ static void test_hostile(void) {
     unsigned char hl2[16] = {100, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
     tu_write_file(p, hl2, 10);
     expect_fail(p, RESNET_E_WEIGHTS, "larger than the rest", "header length 100 > 2");
+    /* the files given --weights by mistake are named: torch.save's zip archive, and an ONNX
+     * model as torch.onnx.export begins it (ir_version 8, then the producer's name) */
+    tu_write_file(p, "PK\3\4\x14\0\0\0\x08\0archive/data.pkl", 26);
+    expect_fail(p, RESNET_E_WEIGHTS, "tools/pth-to-safetensors.py converts it", "a PyTorch checkpoint");
+    tu_write_file(p, "\x08\x08\x12\x07pytorch\x1a\x06" "1.13.1", 19);
+    expect_fail(p, RESNET_E_WEIGHTS, "'resnet import' converts it", "an ONNX model");
     /* a good file cut short inside its data */
     write_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", d, 16);
     size_t size;

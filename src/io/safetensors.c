@@ -346,6 +346,18 @@ resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *e
 /* The checks of rn_st_open on a file of size bytes (>= 8): p holds its first 8 bytes and,
  * if the length they give is in bounds, the header after them; base is the whole file
  * (mapped or in memory), where the tensors' data pointers go. */
+/* What a file that is not safetensors is, from its first 8 bytes, when it is one a user is
+ * likely to give --weights by mistake: a PyTorch checkpoint (torch.save's zip archive, or the
+ * legacy pickle with torch's magic number) or an ONNX model (ModelProto: ir_version, then the
+ * producer, graph or opset). "" when it is none of these. */
+static const char *other_format(const unsigned char *p) {
+    if (memcmp(p, "PK\3\4", 4) == 0 || memcmp(p, "\x80\x02\x8a\x0a", 4) == 0)
+        return ": a PyTorch checkpoint? tools/pth-to-safetensors.py converts it";
+    if (p[0] == 0x08 && p[1] >= 1 && p[1] < 0x20 && (p[2] == 0x12 || p[2] == 0x1a || p[2] == 0x3a || p[2] == 0x42))
+        return ": an ONNX model? 'resnet import' converts it";
+    return "";
+}
+
 static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, const unsigned char *base,
                                 resnet_error *err) {
     const char *path = st->path;
@@ -353,11 +365,11 @@ static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
     resnet_status s = RESNET_OK;
     if (hlen > (uint64_t)(size - 8))
-        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is larger than the rest of the file (%zu bytes)",
-                    path, hlen, size - 8);
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is larger than the rest of the file (%zu bytes)%s",
+                    path, hlen, size - 8, other_format(p));
     else if (hlen > ST_MAX_HEADER)
-        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is implausibly large (limit %" PRIu64 ")",
-                    path, hlen, ST_MAX_HEADER);
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: header length %" PRIu64 " is implausibly large (limit %" PRIu64 ")%s",
+                    path, hlen, ST_MAX_HEADER, other_format(p));
     if (s == RESNET_OK) {
         st->data = base + 8 + hlen;
         st->data_off = 8 + (size_t)hlen;
