@@ -260,6 +260,18 @@ static void test_hostile(void) {
 
     tu_write_file(in, model, size / 2);
     expect_refusal("cut short", in, "not a valid ONNX model", NULL);
+    /* what a user gives `import` by mistake: a PyTorch checkpoint (torch.save's zip), a
+     * safetensors file; each named, with what to do instead */
+    tu_write_file(in, "PK\3\4\x14\0\0\0\x08\0archive/data.pkl", 26);
+    expect_refusal("a .pth", in, "a PyTorch checkpoint", "pth-to-safetensors");
+    {
+        size_t st_size = 0;
+        uint8_t *st = tu_read_file(DATA "tiny_basic.expected.safetensors", &st_size);
+        CHECK(st != NULL, "cannot read tiny_basic.expected.safetensors");
+        if (st) tu_write_file(in, st, st_size);
+        free(st);
+        expect_refusal("a safetensors file", in, "a safetensors file", "--weights");
+    }
 
     tu_write_file(in, "", 0);
     expect_refusal("empty", in, "empty file", NULL);
