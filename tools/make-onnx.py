@@ -392,6 +392,19 @@ def check_pth(out_dir):
         print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if ok else
                                                  ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
         failed += not ok
+    # a whole model whose batch norms have another epsilon (a port from TensorFlow: 1e-3): the
+    # state_dict does not hold it, the model does, and the file must say it
+    eps_net = torchvision.models.resnet18(num_classes=3)
+    for m in eps_net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eps = 1e-3
+    pth, out = os.path.join(out_dir, 'eps.pth'), os.path.join(out_dir, 'eps.safetensors')
+    torch.save(eps_net, pth)
+    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+    ok = r.returncode == 0 and float(load_safetensors_any(out)[1].get('bn_eps', 0)) == 1e-3
+    print('%s pth-to-safetensors: a whole model\'s batch-norm epsilon (1e-3) in the metadata%s' %
+          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+    failed += not ok
     # --prefix naming DataParallel's 'module.' (the keys as the user sees them): the same network
     pth, out = os.path.join(out_dir, 'dp.pth'), os.path.join(out_dir, 'dp.safetensors')
     torch.save({'module.' + k: v for k, v in want.items()}, pth)

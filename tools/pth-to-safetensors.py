@@ -15,8 +15,8 @@ Tensors are written in the checkpoint's order: floating point ones as F32, integ
 nn.Linear(...)) (its one Linear saved as 'fc.1.weight') is renamed to 'fc.weight'.
 --prefix P keeps only the keys that start with P, P taken off: the ResNet inside a bigger model,
 e.g. `--prefix backbone.body.` for torchvision's detection models (a backbone: no fc).
-The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5)
-unless told otherwise, and the labels (one name a line) as a JSON array when given.
+The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5:
+a whole model's batch norms' own epsilon, which a state_dict does not hold) unless told otherwise, and the labels (one name a line) as a JSON array when given.
 
 Needs only torch (Debian's python3-torch): the safetensors format is written here by hand, an
 8-byte little-endian header length, the JSON header, then the data. A whole pickled model needs
@@ -39,9 +39,12 @@ def fail(msg):
 
 
 def as_state_dict(v):
-    """v's state_dict when v is a model or a non-empty dict of tensors, else None."""
+    """v's state_dict when v is a model or a non-empty dict of tensors, else None. A model's
+    carries the epsilons of its batch norms, which a state_dict does not hold, as _bn_eps."""
     if isinstance(v, torch.nn.Module):
+        eps = sorted({m.eps for m in v.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)})
         v = v.state_dict()
+        v._bn_eps = eps
     return v if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()) else None
 
 
@@ -78,6 +81,10 @@ def load_state_dict(path):
     if not isinstance(obj, dict) or not obj:
         fail('%s: holds no state_dict (a dict of tensors), nor a model' % path)
     out = {}
+    eps = getattr(obj, '_bn_eps', [])
+    if len(eps) > 1:
+        fail('%s: its batch norms have different epsilons (%s); a weight file holds one' %
+             (path, ', '.join('%g' % e for e in eps)))
     for k, v in obj.items():
         if not torch.is_tensor(v):
             fail("%s: entry '%s' is a %s, not a tensor" % (path, k, type(v).__name__))
@@ -86,7 +93,7 @@ def load_state_dict(path):
         if name in out:
             fail("%s: entries 'module.%s' and '%s' are both there: which one is the network's?" % (path, name, name))
         out[name] = v
-    return out
+    return out, (repr(float(eps[0])) if eps else '1e-05')
 
 
 def strip_wrapper(sd, path):
@@ -200,7 +207,7 @@ def main():
             fail('%s is the checkpoint; choose another output name' % a.out)
         if not a.force and not is_safetensors(a.out):
             fail('%s exists and is not a safetensors file (--force to replace it)' % a.out)
-    sd = load_state_dict(a.checkpoint)
+    sd, bn_eps = load_state_dict(a.checkpoint)
     # DataParallel's 'module.' is gone from the keys by now: a --prefix that names it (the
     # checkpoint's keys as the user sees them) means the rest of it
     prefix = a.prefix[len('module.'):] if a.prefix and a.prefix.startswith('module.') else a.prefix
@@ -212,7 +219,7 @@ def main():
     elif not a.prefix:
         sd = strip_wrapper(sd, a.checkpoint)
     sd = sequential_fc(sd)
-    meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': '1e-05', 'source': 'pytorch checkpoint'}
+    meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': bn_eps, 'source': 'pytorch checkpoint'}
     if a.labels:
         try:
             with open(a.labels, encoding='utf-8') as f:
