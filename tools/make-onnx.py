@@ -405,6 +405,14 @@ def check_pth(out_dir):
     print('%s pth-to-safetensors: a whole model\'s batch-norm epsilon (1e-3) in the metadata%s' %
           ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
     failed += not ok
+    # a whole ResNet v1 (its bottlenecks stride in the first 1x1): the variant in the metadata
+    pth, out = os.path.join(out_dir, 'v1.pth'), os.path.join(out_dir, 'v1.safetensors')
+    torch.save(to_v1(torchvision.models.resnet.ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3)), pth)
+    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+    ok = r.returncode == 0 and load_safetensors_any(out)[1].get('variant') == 'v1'
+    print('%s pth-to-safetensors: a whole ResNet v1 recorded as v1%s' %
+          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+    failed += not ok
     # --prefix naming DataParallel's 'module.' (the keys as the user sees them): the same network
     pth, out = os.path.join(out_dir, 'dp.pth'), os.path.join(out_dir, 'dp.safetensors')
     torch.save({'module.' + k: v for k, v in want.items()}, pth)

@@ -16,7 +16,8 @@ nn.Linear(...)) (its one Linear saved as 'fc.1.weight') is renamed to 'fc.weight
 --prefix P keeps only the keys that start with P, P taken off: the ResNet inside a bigger model,
 e.g. `--prefix backbone.body.` for torchvision's detection models (a backbone: no fc).
 The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5:
-a whole model's batch norms' own epsilon, which a state_dict does not hold) unless told otherwise, and the labels (one name a line) as a JSON array when given.
+a whole model's batch norms' own epsilon and its variant, which a state_dict does not hold)
+unless told otherwise, and the labels (one name a line) as a JSON array when given.
 
 Needs only torch (Debian's python3-torch): the safetensors format is written here by hand, an
 8-byte little-endian header length, the JSON header, then the data. A whole pickled model needs
@@ -43,8 +44,16 @@ def as_state_dict(v):
     carries the epsilons of its batch norms, which a state_dict does not hold, as _bn_eps."""
     if isinstance(v, torch.nn.Module):
         eps = sorted({m.eps for m in v.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)})
+        # where its bottlenecks stride, which a state_dict does not hold either: in the 3x3
+        # (torchvision's, v1.5) or in the first 1x1 (v1)
+        mods = dict(v.named_modules())
+        variant = None
+        for name, m in mods.items():
+            if name.endswith('layer2.0.conv1') and name[:-1] + '3' in mods and hasattr(m, 'stride'):
+                variant = 'v1' if tuple(m.stride) != (1, 1) else 'v1.5'
         v = v.state_dict()
         v._bn_eps = eps
+        v._variant = variant
     return v if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()) else None
 
 
@@ -93,7 +102,7 @@ def load_state_dict(path):
         if name in out:
             fail("%s: entries 'module.%s' and '%s' are both there: which one is the network's?" % (path, name, name))
         out[name] = v
-    return out, (repr(float(eps[0])) if eps else '1e-05')
+    return out, (repr(float(eps[0])) if eps else '1e-05'), getattr(obj, '_variant', None)
 
 
 def strip_wrapper(sd, path):
@@ -194,7 +203,7 @@ def main():
     ap.add_argument('out')
     ap.add_argument('--labels', help='class names, one a line')
     ap.add_argument('--norm', choices=('torch', 'caffe'), default='torch')
-    ap.add_argument('--variant', choices=('v1.5', 'v1'), default='v1.5')
+    ap.add_argument('--variant', choices=('v1.5', 'v1'), help="v1.5 unless a whole model's strides say v1")
     ap.add_argument('--prefix', help="only the keys starting with this, it taken off (e.g. 'backbone.body.')")
     ap.add_argument('--force', action='store_true', help='replace an existing file that is not safetensors')
     a = ap.parse_args()
@@ -207,7 +216,10 @@ def main():
             fail('%s is the checkpoint; choose another output name' % a.out)
         if not a.force and not is_safetensors(a.out):
             fail('%s exists and is not a safetensors file (--force to replace it)' % a.out)
-    sd, bn_eps = load_state_dict(a.checkpoint)
+    sd, bn_eps, variant = load_state_dict(a.checkpoint)
+    if a.variant and variant and a.variant != variant:
+        fail('%s: --variant %s, but the model strides its bottlenecks as %s does' % (a.checkpoint, a.variant, variant))
+    variant = a.variant or variant or 'v1.5'
     # DataParallel's 'module.' is gone from the keys by now: a --prefix that names it (the
     # checkpoint's keys as the user sees them) means the rest of it
     prefix = a.prefix[len('module.'):] if a.prefix and a.prefix.startswith('module.') else a.prefix
@@ -219,7 +231,7 @@ def main():
     elif not a.prefix:
         sd = strip_wrapper(sd, a.checkpoint)
     sd = sequential_fc(sd)
-    meta = {'normalization': a.norm, 'variant': a.variant, 'bn_eps': bn_eps, 'source': 'pytorch checkpoint'}
+    meta = {'normalization': a.norm, 'variant': variant, 'bn_eps': bn_eps, 'source': 'pytorch checkpoint'}
     if a.labels:
         try:
             with open(a.labels, encoding='utf-8') as f:
