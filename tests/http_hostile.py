@@ -508,8 +508,12 @@ else:
 # input rows of its photos, 0.6 MB each)
 s = Server("--max-inflight-mb", "2", "--max-body", "4000000")
 got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 2500000\r\n\r\n")
-check("a body of 2.5 MB with --max-inflight-mb 2: 503 {\"error\"} at once, naming it",
-      status(got) == 503 and "--max-inflight-mb" in (json_body(got) or {}).get("error", ""), got[:300])
+check("a body of 2.5 MB with --max-inflight-mb 2: 413 {\"error\"} at once (it never fits), naming it",
+      status(got) == 413 and "--max-inflight-mb" in (json_body(got) or {}).get("error", ""), got[:300])
+got = s.raw(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            b"".join(b"%x\r\n%s\r\n" % (500000, b"x" * 500000) for _ in range(5)) + b"0\r\n\r\n", timeout=20)
+check("a chunked body of 2.5 MB with --max-inflight-mb 2: 413 {\"error\"} once it is in, naming it",
+      status(got) == 413 and "--max-inflight-mb" in (json_body(got) or {}).get("error", ""), got[:300])
 big = socket.socket()
 big.settimeout(20)
 big.connect(("127.0.0.1", s.port))

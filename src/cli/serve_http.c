@@ -109,7 +109,7 @@ typedef struct server {
 typedef struct request {
     char *body;
     size_t len, cap;
-    int too_big;
+    int too_big;      /* 1 past --max-body, 2 past --max-inflight-mb on its own: 413 */
     int too_busy;     /* past --max-inflight-mb while its body came: 503 once it is in */
     size_t held;      /* its bytes counted in sv->held */
     int arriving;     /* counted in sv->arriving */
@@ -192,6 +192,8 @@ static int hold(server *sv, request *r, size_t more) {
 }
 
 static const char busy_msg[] = "the server holds --max-inflight-mb of requests already: try again later";
+static const char too_big_inflight[] = "the body alone is larger than --max-inflight-mb, the bytes all requests in "
+                                       "flight may hold together";
 
 /* ---- stderr ------------------------------------------------------------------------------- */
 /* The peer (IP:port) of the connection this thread serves, named in its lines: each connection
@@ -886,6 +888,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->too_big = 1;
             return error_reply(sv, c, r, 413, "the body is larger than --max-body");
         }
+        if (want > sv->o->max_inflight) { /* never fits, however idle the server: not "later" */
+            r->too_big = 2;
+            return error_reply(sv, c, r, 413, too_big_inflight);
+        }
         pthread_mutex_lock(&sv->mu);
         const int busy = want > sv->o->max_inflight - (sv->held < sv->o->max_inflight ? sv->held : sv->o->max_inflight);
         pthread_mutex_unlock(&sv->mu);
@@ -906,6 +912,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         }
         if (!r->too_big && r->len + *upload_size > sv->o->max_body) r->too_big = 1;
+        if (!r->too_big && r->len + *upload_size > sv->o->max_inflight) r->too_big = 2;
         if (!r->too_big && !r->too_busy) {
             if (r->len + *upload_size + 1 > r->cap) {
                 size_t cap = r->cap ? r->cap : 65536;
@@ -933,7 +940,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         unlist(sv, r);
         pthread_mutex_unlock(&sv->mu);
     }
-    if (r->too_big) return error_reply(sv, c, r, 413, "the body is larger than --max-body");
+    if (r->too_big) return error_reply(sv, c, r, 413, r->too_big == 2 ? too_big_inflight : "the body is larger than --max-body");
     if (r->too_busy) return error_reply(sv, c, r, 503, busy_msg);
     return route(sv, c, r, url, method);
 }
