@@ -32,28 +32,32 @@ for _ in range(300):
 check("serve --http [::]:0 started", port is not None, err.read())
 
 
-def unfinished(src, dst):
-    """A connection from src holding an unfinished request head; the socket."""
+def connect_from(src, dst, timeout=5):
+    """A connection to the server from the address src (IPv6 or IPv4)."""
     fam = socket.AF_INET6 if ":" in src else socket.AF_INET
     x = socket.socket(fam)
+    x.settimeout(timeout)
     if fam == socket.AF_INET6:
         x.setsockopt(socket.IPPROTO_IPV6, FREEBIND, 1)
     x.bind((src, 0))
     x.connect((dst, port))
+    return x
+
+
+def unfinished(src, dst):
+    """A connection from src holding an unfinished request head; the socket."""
+    x = connect_from(src, dst)
     x.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
     return x
 
 
-def answer(src, dst, timeout=5):
+def answer(src, dst):
     """The status of a whole GET /v2/health/live from src, or what went wrong."""
-    fam = socket.AF_INET6 if ":" in src else socket.AF_INET
-    x = socket.socket(fam)
-    x.settimeout(timeout)
     try:
-        if fam == socket.AF_INET6:
-            x.setsockopt(socket.IPPROTO_IPV6, FREEBIND, 1)
-        x.bind((src, 0))
-        x.connect((dst, port))
+        x = connect_from(src, dst)
+    except OSError as e:
+        return str(e)
+    try:
         x.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         got = b""
         while True:
@@ -70,26 +74,22 @@ def answer(src, dst, timeout=5):
 
 
 if port:
-    held = [unfinished("fd00:1::1", "::1"), unfinished("fd00:1::2", "::1")]
-    time.sleep(0.3)
-    got = answer("fd00:1::3", "::1")
-    check("a third connection from the same /64 (another address in it) is refused: 503", got == 503, got)
-    got = answer("fd00:2::1", "::1")
-    check("a client in another /64 is answered: 200", got == 200, got)
-    for x in held:
-        x.close()
-    time.sleep(0.3)
-    got = answer("fd00:1::3", "::1")
-    check("once they close, that /64 is served again: 200", got == 200, got)
-    # IPv4 through the dual-stack socket: each address its own client
-    held = [unfinished("127.0.0.1", "127.0.0.1"), unfinished("127.0.0.1", "127.0.0.1")]
-    time.sleep(0.3)
-    got = answer("127.0.0.2", "127.0.0.1")
-    check("IPv4 on the dual-stack socket: 127.0.0.2 is answered while 127.0.0.1 holds its 2: 200", got == 200, got)
-    got = answer("127.0.0.1", "127.0.0.1")
-    check("IPv4 on the dual-stack socket: a third from 127.0.0.1 is refused: 503", got == 503, got)
-    for x in held:
-        x.close()
+    # (client, its three addresses, another client's address, the server's address)
+    for who, mine, other, dst in (("one /64", ("fd00:1::1", "fd00:1::2", "fd00:1::3"), "fd00:2::1", "::1"),
+                                  ("IPv4 127.0.0.1 on the dual-stack socket", ("127.0.0.1",) * 3, "127.0.0.2",
+                                   "127.0.0.1")):
+        held = [unfinished(a, dst) for a in mine[:2]]
+        time.sleep(0.3)
+        got = answer(mine[2], dst)
+        check("%s holding 2 (--max-per-client 2): a third connection from %s is refused: 503" % (who, mine[2]),
+              got == 503, got)
+        got = answer(other, dst)
+        check("%s holding 2: another client, %s, is answered: 200" % (who, other), got == 200, got)
+        for x in held:
+            x.close()
+        time.sleep(0.3)
+        got = answer(mine[2], dst)
+        check("%s: once its connections close, it is served again: 200" % who, got == 200, got)
     p.terminate()
     check("the server exits 0 on SIGTERM", p.wait(timeout=30) == 0, err.read())
 else:

@@ -236,6 +236,25 @@ static void refuse_op(const uint8_t *model, size_t size, const char *in, size_t 
     free(e.extra.p);
 }
 
+/* The model with one more attribute on node `index` (its other attributes kept): `name`, n
+ * integers (INT for a scalar, n = 0; INTS otherwise), then refused with a line holding both words. */
+static void refuse_attr(const uint8_t *model, size_t size, const char *in, size_t index, const char *name, const int *v,
+                        int n, const char *what, const char *want, const char *want2) {
+    edit e = {'N', index, 0, {0}};
+    buf a = {0};
+    put_str(&a, 1, name);
+    if (n == 0) put_int(&a, 3, (uint64_t)v[0]);
+    for (int j = 0; j < n; j++) put_int(&a, 8, (uint64_t)v[j]);
+    put_int(&a, 20, n == 0 ? 2 : 7); /* INT, INTS */
+    put_bytes_field(&e.extra, 5, a.p, a.n);
+    free(a.p);
+    buf r = rewrite(model, size, &e);
+    tu_write_file(in, r.p, r.n);
+    expect_refusal(what, in, want, want2);
+    free(r.p);
+    free(e.extra.p);
+}
+
 static void test_hostile(void) {
     size_t size = 0;
     uint8_t *model = tu_read_file(DATA "tiny_bottleneck.onnx", &size);
@@ -470,21 +489,8 @@ static void test_hostile(void) {
         if (strcmp(m->nodes[i].op, "Conv") == 0 && strstr(m->nodes[i].name, "layer1.0/conv1")) l1 = i;
     CHECK(l1 < m->n_nodes, "no layer1.0 conv1 in the tiny model");
     if (l1 < m->n_nodes) {
-        memset(&e, 0, sizeof e);
-        e.target = 'N';
-        e.index = l1;
-        buf a = {0};
-        put_str(&a, 1, "strides");
-        put_int(&a, 8, 2);
-        put_int(&a, 8, 2);
-        put_int(&a, 20, 7); /* INTS */
-        put_bytes_field(&e.extra, 5, a.p, a.n);
-        free(a.p);
-        r = rewrite(model, size, &e);
-        tu_write_file(in, r.p, r.n);
-        expect_refusal("an attribute twice", in, "layer1.0/conv1", "'strides' appears twice");
-        free(r.p);
-        free(e.extra.p);
+        static const int twos[] = {2, 2};
+        refuse_attr(model, size, in, l1, "strides", twos, 2, "an attribute twice", "layer1.0/conv1", "'strides' appears twice");
     }
 
     /* a batch norm in training mode (torch.onnx.export(..., training=TrainingMode.TRAINING), the
@@ -498,20 +504,9 @@ static void test_hostile(void) {
         if (strcmp(tbm->nodes[i].op, "BatchNormalization") == 0) bn = i;
     CHECK(bn != SIZE_MAX, "no BatchNormalization in tiny_basic.onnx");
     if (bn != SIZE_MAX) {
-        memset(&e, 0, sizeof e);
-        e.target = 'N';
-        e.index = bn;
-        buf a = {0};
-        put_str(&a, 1, "training_mode");
-        put_int(&a, 3, 1);
-        put_int(&a, 20, 2); /* INT */
-        put_bytes_field(&e.extra, 5, a.p, a.n);
-        free(a.p);
-        r = rewrite(tb, tb_size, &e);
-        tu_write_file(in, r.p, r.n);
-        expect_refusal("a training-mode batch norm", in, "training_mode is set", "EVAL or PRESERVE");
-        free(r.p);
-        free(e.extra.p);
+        static const int one = 1;
+        refuse_attr(tb, tb_size, in, bn, "training_mode", &one, 0, "a training-mode batch norm", "training_mode is set",
+                    "EVAL or PRESERVE");
     }
     rn_onnx_close(tbm);
     free(tb);

@@ -349,114 +349,79 @@ def check_pth(out_dir):
     labels = os.path.join(out_dir, 'names.txt')
     with open(labels, 'w') as f:
         f.write('tabby "cat"\nsamoyed\nk\u00e4se\n')
+
+    def convert(kind, obj, *args):
+        """obj saved as KIND.pth, through the tool to KIND.safetensors: (the run, that path)."""
+        pth, out = os.path.join(out_dir, kind + '.pth'), os.path.join(out_dir, kind + '.safetensors')
+        torch.save(obj, pth)
+        return subprocess.run([sys.executable, tool, pth, out] + list(args), capture_output=True, text=True), out
+
+    def same(out, sd):
+        """The file holds exactly sd's tensors, in its order."""
+        got, _ = load_safetensors_any(out)
+        return list(got) == list(sd) and all(torch.equal(got[k], sd[k].to(got[k].dtype)) for k in sd)
+
+    def one_line(r, word, out):
+        """Refused: exit 1, one line naming word, nothing written."""
+        lines = r.stderr.strip().splitlines()
+        return r.returncode == 1 and len(lines) == 1 and word in lines[0] and not os.path.exists(out)
+
+    def report(ok, what, r):
+        print('%s pth-to-safetensors%s%s' % ('ok  ' if ok else 'FAIL', what, '' if ok else
+                                             ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
+        return 0 if ok else 1
+
     failed = 0
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     for kind, obj in (('state_dict', want), ('checkpoint', {'epoch': 1, 'state_dict': want}), ('model', net),
                       # PyTorch's tutorial checkpoint, and one under a name of the script's own
                       ('tutorial', {'epoch': 1, 'model_state_dict': want, 'optimizer_state_dict': opt.state_dict(), 'loss': 0.5}),
                       ('own-key', {'epoch': 1, 'weights_resnet': want, 'best_acc': 0.9})):
-        pth, out = os.path.join(out_dir, kind + '.pth'), os.path.join(out_dir, kind + '.safetensors')
-        torch.save(obj, pth)
-        r = subprocess.run([sys.executable, tool, pth, out, '--labels', labels], capture_output=True, text=True)
-        ok = r.returncode == 0
-        if ok:
-            got, meta = load_safetensors_any(out)
-            ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want) and \
-                json.loads(meta.get('labels', '[]')) == ['tabby "cat"', 'samoyed', 'k\u00e4se']
-        print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if r.returncode == 0 else ': ' + r.stderr.strip()))
-        failed += not ok
+        r, out = convert(kind, obj, '--labels', labels)
+        ok = r.returncode == 0 and same(out, want) and \
+            json.loads(load_safetensors_any(out)[1].get('labels', '[]')) == ['tabby "cat"', 'samoyed', 'k\u00e4se']
+        failed += report(ok, ' (%s)' % kind, r)
     # a DataParallel key and the same key unprefixed: refused, not one dropped for the other
-    both = dict(want)
-    both['module.fc.weight'] = torch.zeros_like(want['fc.weight'])
-    pth, out = os.path.join(out_dir, 'both.pth'), os.path.join(out_dir, 'both.safetensors')
-    torch.save(both, pth)
-    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
-    ok = r.returncode == 1 and 'module.fc.weight' in r.stderr and len(r.stderr.strip().splitlines()) == 1 and \
-        not os.path.exists(out)
-    print('%s pth-to-safetensors refuses module.fc.weight beside fc.weight%s' % ('ok  ' if ok else 'FAIL', '' if ok else
-                                                                                ': rc %d %s' % (r.returncode, r.stderr.strip())))
-    failed += not ok
+    r, out = convert('both', dict(want, **{'module.fc.weight': torch.zeros_like(want['fc.weight'])}))
+    failed += report(one_line(r, 'module.fc.weight', out), ' refuses module.fc.weight beside fc.weight', r)
     # a Lightning checkpoint: the network under the module's attribute ('model.'), stripped
     # (it loads as nothing otherwise); with another entry beside it, one line naming --prefix
-    for kind, sd, code in (('lightning', {'model.' + k: v for k, v in want.items()}, 0),
-                           ('lightning+loss', dict({'net.' + k: v for k, v in want.items()}, **{'loss.weight': torch.ones(3)}), 1)):
-        pth, out = os.path.join(out_dir, kind + '.pth'), os.path.join(out_dir, kind + '.safetensors')
-        torch.save({'epoch': 3, 'state_dict': sd}, pth)
-        r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
-        ok = r.returncode == code
-        if ok and code == 0:
-            got, _ = load_safetensors_any(out)
-            ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want)
-        else:
-            ok = ok and len(r.stderr.strip().splitlines()) == 1 and '--prefix net.' in r.stderr and not os.path.exists(out)
-        print('%s pth-to-safetensors (%s)%s' % ('ok  ' if ok else 'FAIL', kind, '' if ok else
-                                                 ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
-        failed += not ok
+    r, out = convert('lightning', {'epoch': 3, 'state_dict': {'model.' + k: v for k, v in want.items()}})
+    failed += report(r.returncode == 0 and same(out, want), ' (lightning)', r)
+    sd = dict({'net.' + k: v for k, v in want.items()}, **{'loss.weight': torch.ones(3)})
+    r, out = convert('lightning+loss', {'epoch': 3, 'state_dict': sd})
+    failed += report(one_line(r, '--prefix net.', out), ' (lightning+loss)', r)
     # a whole model whose batch norms have another epsilon (a port from TensorFlow: 1e-3): the
     # state_dict does not hold it, the model does, and the file must say it
     eps_net = torchvision.models.resnet18(num_classes=3)
     for m in eps_net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.eps = 1e-3
-    pth, out = os.path.join(out_dir, 'eps.pth'), os.path.join(out_dir, 'eps.safetensors')
-    torch.save(eps_net, pth)
-    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+    r, out = convert('eps', eps_net)
     ok = r.returncode == 0 and float(load_safetensors_any(out)[1].get('bn_eps', 0)) == 1e-3
-    print('%s pth-to-safetensors: a whole model\'s batch-norm epsilon (1e-3) in the metadata%s' %
-          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
-    failed += not ok
+    failed += report(ok, ': a whole model\'s batch-norm epsilon (1e-3) in the metadata', r)
     # a whole ResNet v1 (its bottlenecks stride in the first 1x1): the variant in the metadata
-    pth, out = os.path.join(out_dir, 'v1.pth'), os.path.join(out_dir, 'v1.safetensors')
-    torch.save(to_v1(torchvision.models.resnet.ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3)), pth)
-    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
+    r, out = convert('v1', to_v1(torchvision.models.resnet.ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3)))
     ok = r.returncode == 0 and load_safetensors_any(out)[1].get('variant') == 'v1'
-    print('%s pth-to-safetensors: a whole ResNet v1 recorded as v1%s' %
-          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
-    failed += not ok
+    failed += report(ok, ': a whole ResNet v1 recorded as v1', r)
     # --prefix naming DataParallel's 'module.' (the keys as the user sees them): the same network
-    pth, out = os.path.join(out_dir, 'dp.pth'), os.path.join(out_dir, 'dp.safetensors')
-    torch.save({'module.' + k: v for k, v in want.items()}, pth)
-    r = subprocess.run([sys.executable, tool, pth, out, '--prefix', 'module.'], capture_output=True, text=True)
-    ok = r.returncode == 0
-    if ok:
-        got, _ = load_safetensors_any(out)
-        ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want)
-    print('%s pth-to-safetensors --prefix module. on a DataParallel checkpoint%s' %
-          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
-    failed += not ok
+    r, out = convert('dp', {'module.' + k: v for k, v in want.items()}, '--prefix', 'module.')
+    failed += report(r.returncode == 0 and same(out, want), ' --prefix module. on a DataParallel checkpoint', r)
     # a fine-tuned head, fc = Sequential(Dropout, Linear): its Linear ('fc.1.*') is the fc
     seq = torchvision.models.resnet18(num_classes=3)
     seq.fc = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(512, 3))
     seq.load_state_dict({k.replace('fc.', 'fc.1.'): v for k, v in want.items()})
-    pth, out = os.path.join(out_dir, 'seqfc.pth'), os.path.join(out_dir, 'seqfc.safetensors')
-    torch.save(seq.state_dict(), pth)
-    r = subprocess.run([sys.executable, tool, pth, out], capture_output=True, text=True)
-    ok = r.returncode == 0
-    if ok:
-        got, _ = load_safetensors_any(out)
-        ok = list(got) == list(want) and all(torch.equal(got[k], want[k].to(got[k].dtype)) for k in want)
-    print('%s pth-to-safetensors: fc a Sequential(Dropout, Linear), its fc.1.* written as fc.*%s' %
-          ('ok  ' if ok else 'FAIL', '' if ok else ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
-    failed += not ok
+    r, out = convert('seqfc', seq.state_dict())
+    failed += report(r.returncode == 0 and same(out, want),
+                     ': fc a Sequential(Dropout, Linear), its fc.1.* written as fc.*', r)
     # a detection model's checkpoint: --prefix takes its ResNet body out (a backbone, no fc)
     det = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
-    body = det.backbone.body.state_dict()
-    pth, out = os.path.join(out_dir, 'det.pth'), os.path.join(out_dir, 'det.safetensors')
-    torch.save({'model': det.state_dict()}, pth)
-    r = subprocess.run([sys.executable, tool, pth, out, '--prefix', 'backbone.body.'], capture_output=True, text=True)
-    ok = r.returncode == 0
-    if ok:
-        got, _ = load_safetensors_any(out)
-        ok = list(got) == list(body) and all(torch.equal(got[k], body[k].to(got[k].dtype)) for k in body)
-    print('%s pth-to-safetensors --prefix backbone.body.: the detection model\'s body alone%s' %
-          ('ok  ' if ok else 'FAIL', '' if r.returncode == 0 else ': ' + r.stderr.strip()))
-    failed += not ok
-    r = subprocess.run([sys.executable, tool, pth, out + '2', '--prefix', 'nothing.'], capture_output=True, text=True)
-    ok = r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "'nothing.'" in r.stderr and \
-        not os.path.exists(out + '2')
-    print('%s pth-to-safetensors --prefix matching no key: one line%s' % ('ok  ' if ok else 'FAIL', '' if ok else
-                                                                        ': rc %d %s' % (r.returncode, r.stderr.strip())))
-    failed += not ok
+    r, out = convert('det', {'model': det.state_dict()}, '--prefix', 'backbone.body.')
+    failed += report(r.returncode == 0 and same(out, det.backbone.body.state_dict()),
+                     ' --prefix backbone.body.: the detection model\'s body alone', r)
+    r = subprocess.run([sys.executable, tool, os.path.join(out_dir, 'det.pth'), out + '2', '--prefix', 'nothing.'],
+                       capture_output=True, text=True)
+    failed += report(one_line(r, "'nothing.'", out + '2'), ' --prefix matching no key: one line', r)
     # inputs and outputs it cannot use: one line naming each, exit 1, nothing written
     pth = os.path.join(out_dir, 'state_dict.pth')
     latin1 = os.path.join(out_dir, 'latin1.txt')
@@ -469,11 +434,7 @@ def check_pth(out_dir):
             ('an output that is a folder', out_dir, [], out_dir),
             ('an output in a folder that is not there', out_dir + '/none/x.safetensors', [], 'none/x.safetensors')):
         r = subprocess.run([sys.executable, tool, pth, o] + args, capture_output=True, text=True)
-        lines = r.stderr.strip().splitlines()
-        ok = r.returncode == 1 and len(lines) == 1 and word in lines[0] and not os.path.exists(out)
-        print('%s pth-to-safetensors: %s, one line%s' % ('ok  ' if ok else 'FAIL', what, '' if ok else
-                                                            ': rc %d %s' % (r.returncode, r.stderr.strip()[-300:])))
-        failed += not ok
+        failed += report(one_line(r, word, out), ': %s, one line' % what, r)
     return failed
 
 
