@@ -371,10 +371,13 @@ end = max(v['data_offsets'][1] for k, v in h.items() if k != '__metadata__')
 h2 = dict(h); h2['layer5.0.conv1.weight'] = {'dtype': 'F32', 'shape': [1], 'data_offsets': [end, end + 4]}
 write('extra.safetensors', h2, data + b'\0\0\0\0')
 h3 = {k: v for k, v in h.items() if k != 'layer1.1.bn1.running_mean'}; write('missing.safetensors', h3)
-h4 = {'features.' + k: v for k, v in h.items()}; write('mobilenet.safetensors', h4)
+# a MobileNet's names (features.N...), and a ResNet behind DataParallel's prefix
+h4 = {('features.%d.weight' % i if k != '__metadata__' else k): v for i, (k, v) in enumerate(h.items())}
+write('mobilenet.safetensors', h4)
+h5 = {('module.' + k if k != '__metadata__' else k): v for k, v in h.items()}; write('wrapped.safetensors', h5)
 PY
 for case in "extra:'layer5.0.conv1.weight' is not used" "missing:'layer1.1.bn1.running_mean' is missing" \
-  "mobilenet:not a torchvision ResNet"; do
+  "mobilenet:not a torchvision ResNet" "wrapped:names start with 'module.'"; do
   f=${case%%:*} msg=${case#*:}
   run "$BIN" classify --weights "$tmp/$f.safetensors" demo/coffee.png
   [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -qF "$msg" && echo "$err" | grep -qF "$f.safetensors"

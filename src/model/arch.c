@@ -58,8 +58,8 @@ resnet_status rn_arch_read(const rn_safetensors *st, const char *path, rn_arch *
         if (!first) return rn_fail(err, RESNET_E_WEIGHTS, "%s: holds no tensors", path);
         if (wrapper_prefix(st, prefix, sizeof prefix))
             return rn_fail(err, RESNET_E_WEIGHTS,
-                           "%s: the network's names start with '%s' (a training wrapper's: DataParallel, Lightning), so there is "
-                           "no tensor 'conv1.weight'; tools/pth-to-safetensors.py takes such a prefix off", path,
+                           "%s: the network's names start with '%s' (a wrapper's, as DataParallel's 'module.' or Lightning's "
+                           "'model.'), so there is no tensor 'conv1.weight'; tools/pth-to-safetensors.py takes such a prefix off", path,
                            rn_printable(prefix, shown, sizeof shown));
         if (rn_st_find(st, "conv1.0.weight"))
             return rn_fail(err, RESNET_E_WEIGHTS,
