@@ -289,4 +289,12 @@ for t in (2 ** 40, -1, 1.5):
     e = raises(lambda: resnet.Model(SMALL, threads=t), ValueError)
     check("Model(threads=%r): ValueError" % (t,), isinstance(e, ValueError), e)
 
+# a side above INT_MAX would wrap in the C struct's int (2**32 + 1 rows read as 1): refused, not
+# classified as another photo (np.zeros maps pages lazily: no memory is touched)
+with resnet.Model() as big:
+    for shape in ((2 ** 32 + 1, 1, 3), (1, 2 ** 32 + 1, 3), (2 ** 31, 1, 3)):
+        e = raises(lambda: big.classify(np.zeros(shape, np.uint8), k=1), ValueError)
+        check("a uint8 array of shape %s: ValueError naming its size" % (shape,), isinstance(e, ValueError) and
+              "too large" in str(e), e)
+
 finish()

@@ -420,6 +420,9 @@ class Model:
                 return np.ascontiguousarray(photo).reshape(1, 3, size, size)
             if photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3 and photo.shape[0] > 0 \
                     and photo.shape[1] > 0:
+                if max(photo.shape[:2]) > 0x7FFFFFFF:  # the C struct's int sides would wrap to another size
+                    raise ValueError("an array photo of %dx%d pixels is too large: each side must be at most %d"
+                                     % (photo.shape[1], photo.shape[0], 0x7FFFFFFF))
                 rgb = np.ascontiguousarray(photo)
                 img = _Image(rgb.shape[1], rgb.shape[0], rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)))
                 out = np.empty((1, 3, size, size), np.float32)
