@@ -297,4 +297,16 @@ with resnet.Model() as big:
         check("a uint8 array of shape %s: ValueError naming its size" % (shape,), isinstance(e, ValueError) and
               "too large" in str(e), e)
 
+# Dask and multiprocessing pickle what they ship: a Model is refused by name, not by a ctypes
+# internal; copy.copy shared its C pointers, so both copies freed them (a crash at exit)
+import copy
+import pickle
+with resnet.Model() as mp:
+    for label, fn in (("pickle.dumps", lambda: pickle.dumps(mp)), ("copy.copy", lambda: copy.copy(mp)),
+                      ("copy.deepcopy", lambda: copy.deepcopy(mp))):
+        e = raises(fn, TypeError)
+        check("%s(Model): TypeError saying a Model cannot be pickled" % label, isinstance(e, TypeError) and
+              "resnet.Model cannot be pickled" in str(e), e)
+    check("the Model still works after a refused pickle", mp.classify(DEMO[0], k=1)[0]["index"] == 285)
+
 finish()

@@ -364,6 +364,12 @@ class Model:
     def __del__(self):
         self.close()
 
+    def __reduce__(self):
+        # a Model holds C pointers, valid only in this process: pickle (as Dask and
+        # multiprocessing do to ship work) would otherwise fail on a ctypes internal
+        raise TypeError("a resnet.Model cannot be pickled or copied to another process: create one "
+                        "in each worker (see examples/dask_classify.py)")
+
     def __enter__(self):
         return self
 
