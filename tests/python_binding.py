@@ -309,4 +309,10 @@ with resnet.Model() as mp:
               "resnet.Model cannot be pickled" in str(e), e)
     check("the Model still works after a refused pickle", mp.classify(DEMO[0], k=1)[0]["index"] == 285)
 
+# a list or dict for a name option: the ValueError naming the choices, not "unhashable type"
+for kw in ({"kernels": ["c"]}, {"precision": ["bf16"]}, {"kernels": {}}):
+    e = raises(lambda: resnet.Model(**kw), ValueError)
+    check("Model(%s): ValueError naming the option" % ", ".join("%s=%r" % i for i in kw.items()),
+          isinstance(e, ValueError) and list(kw)[0] in str(e), e)
+
 finish()

@@ -291,9 +291,10 @@ class Model:
         if path is None and not os.environ.get("RESNET_WEIGHTS") and not os.path.exists(self.path):
             raise Error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
                         "or pass Model(path)" % self.path, 2)
-        if kernels not in _KERNELS:
+        # a list or dict is not hashable: checked as a name first, or the error is "unhashable type"
+        if not (kernels is None or isinstance(kernels, str)) or kernels not in _KERNELS:
             raise ValueError("kernels must be one of auto, c, avx2, avx512, not %r" % (kernels,))
-        if precision not in _PRECISIONS:
+        if not (precision is None or isinstance(precision, str)) or precision not in _PRECISIONS:
             raise ValueError("precision must be fp32 or bf16, not %r" % (precision,))
         opts = _LoadOptions()
         lib.resnet_load_options_init_size(ctypes.byref(opts), ctypes.sizeof(opts))
