@@ -16,6 +16,14 @@ NAME = "resnet"
 
 
 def _version():
+    # an unpacked sdist has no ../include: its PKG-INFO (written by build_sdist) has the version
+    pkg_info = os.path.join(HERE, "PKG-INFO")
+    if os.path.exists(pkg_info):
+        with open(pkg_info) as f:
+            found = re.search(r"^Version: (\S+)$", f.read(), re.M)
+        if not found:
+            raise RuntimeError("resnet: %s has no Version line" % pkg_info)
+        return found.group(1)
     header = os.path.join(HERE, os.pardir, "include", "resnet.h")
     try:
         with open(header) as f:

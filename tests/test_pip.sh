@@ -27,6 +27,17 @@ after=$(git status --porcelain --ignored python 2>&1)
 [[ "$where" == "$tmp/venv/"* ]] && [ "$before" = "$after" ]
 check "the package is imported from the environment; pip left nothing in python/" $? "$where; $(diff <(echo "$before") <(echo "$after"))"
 
+# the sdist the backend builds installs too (it has no ../include/resnet.h for the version)
+meta_version() { (cd "$tmp" && "$vpy" -c 'from importlib.metadata import version; print(version("resnet"))' 2>&1); }
+wheel_version=$(meta_version)
+mkdir -p "$tmp/sdist"
+(cd python && PYTHONDONTWRITEBYTECODE=1 "$py" -c 'import sys, build_backend; build_backend.build_sdist(sys.argv[1])' \
+  "$tmp/sdist") >"$tmp/log" 2>&1 &&
+  (cd "$tmp" && PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$tmp/venv/bin/pip" install --force-reinstall --no-deps \
+    "$tmp"/sdist/resnet-*.tar.gz) >>"$tmp/log" 2>&1 && [ "$(meta_version)" = "$wheel_version" ]
+check "pip install of the backend's sdist, offline: the same version ($wheel_version)" $? \
+  "$(meta_version); $(grep -m1 RuntimeError "$tmp/log") $(tail -2 "$tmp/log")"
+
 mkdir -p "$tmp/photos/sub"
 cp demo/chelsea.png "$tmp/photos/a.png"
 cp demo/coffee.png "$tmp/photos/sub/b.png"
