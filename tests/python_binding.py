@@ -315,4 +315,39 @@ for kw in ({"kernels": ["c"]}, {"precision": ["bf16"]}, {"kernels": {}}):
     check("Model(%s): ValueError naming the option" % ", ".join("%s=%r" % i for i in kw.items()),
           isinstance(e, ValueError) and list(kw)[0] in str(e), e)
 
+# a Model used in a forked child (multiprocessing's default start method on Linux): the child has
+# none of the pool's threads, so a forward pass or close() waited forever; now one clear error
+with resnet.Model() as parent:
+    parent.classify(DEMO[0], k=1)  # the pool's threads are running
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reports on the pipe, never returns into the test
+        os.close(r)
+        try:
+            e = raises(lambda: parent.classify(DEMO[0], k=1), resnet.Error)
+            msg = "ok" if isinstance(e, resnet.Error) and "forked child" in str(e) else "classify: %s" % (e,)
+            parent.close()
+            e = raises(lambda: parent.embed(DEMO[0]), resnet.Error)
+            if msg == "ok" and not isinstance(e, resnet.Error):
+                msg = "after close: %s" % (e,)
+            os.write(w, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    import signal
+    import time
+    deadline = time.time() + 60
+    hung = True
+    while hung and time.time() < deadline:
+        hung = os.waitpid(pid, os.WNOHANG) == (0, 0)
+        time.sleep(0.1)
+    if hung:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    said = os.read(r, 4096).decode()
+    os.close(r)
+    check("a forked child using the parent's Model: resnet.Error, close() returns (no hang)",
+          not hung and said == "ok", "hung for 60 s" if hung else said)
+    check("the parent's Model still works after the child", parent.classify(DEMO[0], k=1)[0]["index"] == 285)
+
 finish()

@@ -284,6 +284,7 @@ class Model:
         self._session = None
         self._batch = 0
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 0 <= threads <= 256:
             raise ValueError("threads must be a whole number from 0 (one per core) to 256, not %r" % (threads,))
         self._threads = int(threads)
@@ -332,6 +333,7 @@ class Model:
         """What was loaded: {"arch": "resnet50", "depth", "block", "blocks", "widths", "groups",
         "classes", "feature_dim", "input_size", "output_stride", "precision", "variant", "norm"}."""
         # kept in Python, so it would answer for a freed model: closed is closed for every call
+        self._same_process()
         with self._lock:
             if not self._model:
                 raise Error("the model is closed", 1)
@@ -342,6 +344,7 @@ class Model:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.classes:
             raise IndexError("class index %r is not in 0..%d" % (index, self.classes - 1))
         buf = ctypes.create_string_buffer(32)
+        self._same_process()
         with self._lock:
             if not self._model:
                 raise Error("the model is closed", 1)
@@ -354,6 +357,11 @@ class Model:
         lock = getattr(self, "_lock", None)
         if lib is None or lock is None:
             return
+        if getattr(self, "_pid", None) != os.getpid():
+            # a forked child's copy: freeing it would wait for the pool's threads, which stayed in the
+            # parent (a hang), and the lock may have been copied held; the parent's model is its own
+            self._session = self._model = None
+            return
         with lock:
             if self._session:
                 lib.resnet_session_free(self._session)
@@ -364,6 +372,13 @@ class Model:
 
     def __del__(self):
         self.close()
+
+    def _same_process(self):
+        # after fork() the child has the model's memory but not its thread pool: a forward pass would
+        # wait forever for threads that are not there (multiprocessing forks by default on Linux)
+        if self._pid != os.getpid():
+            raise Error("this Model was loaded by process %d and cannot be used in a forked child: load a "
+                        "Model in each process (or use multiprocessing's spawn start method)" % self._pid, 1)
 
     def __reduce__(self):
         # a Model holds C pointers, valid only in this process: pickle (as Dask and
@@ -409,6 +424,7 @@ class Model:
         return self._input(photo, tta)
 
     def _input(self, photo, tta):
+        self._same_process()
         with self._lock:  # the model is not freed (close) while it is read here
             if not self._model:
                 raise Error("the model is closed", 1)
@@ -470,6 +486,7 @@ class Model:
         if ft is not None:
             outs.features = _fptr(ft)
         err = _Error()
+        self._same_process()
         with self._lock:
             s = self._session_for(n)
             _check(self._lib.resnet_forward_ex(s, _fptr(x), n, ctypes.byref(outs), ctypes.byref(err)), err)
@@ -533,6 +550,7 @@ class Model:
         self._lib.resnet_outputs_init_size(ctypes.byref(outs), ctypes.sizeof(outs))
         got = {}
         err = _Error()
+        self._same_process()
         with self._lock:
             if not self._model:
                 raise Error("the model is closed", 1)
