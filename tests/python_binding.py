@@ -350,4 +350,11 @@ with resnet.Model() as parent:
           not hung and said == "ok", "hung for 60 s" if hung else said)
     check("the parent's Model still works after the child", parent.classify(DEMO[0], k=1)[0]["index"] == 285)
 
+# preprocess of a float32 photo is its own array: writing to it leaves the photo as it was
+with resnet.Model() as pm:
+    x = pm.preprocess(DEMO[0])[0].copy()
+    before = x.copy()
+    pm.preprocess(x)[0][:] = 0
+    check("preprocess(float32 photo) is a new array, not a view of the photo", np.array_equal(x, before))
+
 finish()

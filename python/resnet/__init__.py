@@ -421,7 +421,9 @@ class Model:
     def preprocess(self, photo, tta=None):
         """What the network sees of photo: float32 (n, 3, S, S) at the model's input size S,
         one row per view of tta (1 without), normalised for this model's weights."""
-        return self._input(photo, tta)
+        x = self._input(photo, tta)
+        # a float32 photo comes back as is: a new array, not a view the caller's writes go through
+        return x.copy() if isinstance(photo, np.ndarray) and np.shares_memory(x, photo) else x
 
     def _input(self, photo, tta):
         self._same_process()
