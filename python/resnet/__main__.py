@@ -74,6 +74,11 @@ def _classify(args):
     except resnet.Error as e:
         print("resnet: %s" % e, file=sys.stderr)
         return 1
+    if model.classes == 0:  # refused before any photo is read, in the tool's words
+        model.close()
+        print("resnet: %s: is a backbone (no fc): classify needs a classifier; embed, similar and train-head "
+              "take a backbone" % model.path, file=sys.stderr)
+        return 1
     failed = 0
     problems = []
     out = sys.stdout
