@@ -364,4 +364,10 @@ with resnet.Model() as pm:
     pm.preprocess(x)[0][:] = 0
     check("preprocess(float32 photo) is a new array, not a view of the photo", np.array_equal(x, before))
 
+# a file's bytes given as a path: one short line, not the bytes quoted whole
+data = open(DEMO[0], "rb").read()
+e = raises(lambda: resnet.load_image(data), ValueError)
+check("load_image(a file's bytes): a ValueError of one short line", isinstance(e, ValueError) and
+      len(str(e)) < 200 and "\n" not in str(e), str(e)[:300])
+
 finish()

@@ -192,7 +192,11 @@ def _path(p, what="a path"):
     """p as the C library's bytes; a NUL byte would cut it short there, so it is refused."""
     b = os.fsencode(p)
     if b"\0" in b:
-        raise ValueError("%s with a NUL byte: %r" % (what, p))
+        # a photo's bytes passed as a path (load_image(data)) would be quoted whole: megabytes
+        shown = repr(p)
+        if len(shown) > 80:
+            shown = "%s... (%d bytes: a file's contents, not a path?)" % (shown[:60], len(b))
+        raise ValueError("%s with a NUL byte: %s" % (what, shown))
     return b
 
 
