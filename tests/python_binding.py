@@ -234,6 +234,9 @@ with tempfile.TemporaryDirectory() as tmp:
         check("a backbone's embed is its classifier's", np.array_equal(bb.embed(DEMO[0]), full.embed(DEMO[0])))
         e = raises(lambda: bb.classify(DEMO[0]), resnet.Error)
         check("classify on a backbone: resnet.Error naming it", isinstance(e, resnet.Error) and "backbone" in str(e), e)
+        e = raises(lambda: bb.class_name(0), resnet.Error)
+        check("class_name on a backbone: resnet.Error naming it", isinstance(e, resnet.Error) and
+              "backbone" in str(e), e)
     # python3 -m resnet classify on a backbone: the tool's one line and exit 1, no records
     runs = [subprocess.run(cmd + ["classify", "--weights", body_path, DEMO[0], DEMO[1]], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE) for cmd in ([BIN], [sys.executable, "-m", "resnet"])]

@@ -345,6 +345,7 @@ class Model:
 
     def class_name(self, index):
         """The name of class index of this network (its labels, ImageNet's, or "class N")."""
+        self._need_classes()  # a backbone has no class to name ("not in 0..-1" said nothing)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.classes:
             raise IndexError("class index %r is not in 0..%d" % (index, self.classes - 1))
         buf = ctypes.create_string_buffer(32)
