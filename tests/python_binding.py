@@ -234,6 +234,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check("a backbone's embed is its classifier's", np.array_equal(bb.embed(DEMO[0]), full.embed(DEMO[0])))
         e = raises(lambda: bb.classify(DEMO[0]), resnet.Error)
         check("classify on a backbone: resnet.Error naming it", isinstance(e, resnet.Error) and "backbone" in str(e), e)
+        e = raises(lambda: bb.stages(DEMO[0], stages=4), TypeError)
+        check("stages(stages=4): TypeError naming the stages", isinstance(e, TypeError) and "layer1" in str(e), e)
         e = raises(lambda: bb.class_name(0), resnet.Error)
         check("class_name on a backbone: resnet.Error naming it", isinstance(e, resnet.Error) and
               "backbone" in str(e), e)

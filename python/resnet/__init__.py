@@ -549,6 +549,10 @@ class Model:
         names = ("layer1", "layer2", "layer3", "layer4")
         if isinstance(stages, str):
             stages = (stages,)
+        try:
+            stages = tuple(stages)
+        except TypeError:  # stages=4: "'int' object is not iterable" named neither argument nor choices
+            raise TypeError("stages is a name or names of layer1..layer4, not %r" % (stages,)) from None
         for st in stages:
             if st not in names:
                 raise ValueError("a stage is one of layer1..layer4, not %r" % (st,))
