@@ -361,6 +361,29 @@ with resnet.Model() as parent:
     check("a forked child using the parent's Model: resnet.Error, close() returns (no hang)",
           not hung and said == "ok", "hung for 60 s" if hung else said)
     check("the parent's Model still works after the child", parent.classify(DEMO[0], k=1)[0]["index"] == 285)
+# a Model loaded but not yet run has no threads: a forked child may use it (load once, fork workers)
+with resnet.Model() as unused:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.write(w, str(unused.classify(DEMO[0], k=1)[0]["index"]).encode())
+            unused.close()
+        finally:
+            os._exit(0)
+    os.close(w)
+    deadline = time.time() + 60
+    hung = True
+    while hung and time.time() < deadline:
+        hung = os.waitpid(pid, os.WNOHANG) == (0, 0)
+        time.sleep(0.1)
+    if hung:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    said = os.read(r, 4096).decode()
+    os.close(r)
+    check("a Model not yet run, used in a forked child: the parent's answer", said == "285", said)
 
 # preprocess of a float32 photo is its own array: writing to it leaves the photo as it was
 with resnet.Model() as pm:

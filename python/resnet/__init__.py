@@ -289,6 +289,7 @@ class Model:
         self._batch = 0
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._threads_started = False  # a session (and so a thread pool) was made in process _pid
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 0 <= threads <= 256:
             raise ValueError("threads must be a whole number from 0 (one per core) to 256, not %r" % (threads,))
         self._threads = int(threads)
@@ -362,7 +363,7 @@ class Model:
         lock = getattr(self, "_lock", None)
         if lib is None or lock is None:
             return
-        if getattr(self, "_pid", None) != os.getpid():
+        if getattr(self, "_pid", None) != os.getpid() and not self._adopt():
             # a forked child's copy: freeing it would wait for the pool's threads, which stayed in the
             # parent (a hang), and the lock may have been copied held; the parent's model is its own
             self._session = self._model = None
@@ -378,12 +379,21 @@ class Model:
     def __del__(self):
         self.close()
 
+    def _adopt(self):
+        # a model forked before any session was made has no threads to miss: the child may use it
+        # as its own (load once, then fork workers)
+        if self._threads_started:
+            return False
+        self._pid = os.getpid()
+        return True
+
     def _same_process(self):
         # after fork() the child has the model's memory but not its thread pool: a forward pass would
         # wait forever for threads that are not there (multiprocessing forks by default on Linux)
-        if self._pid != os.getpid():
-            raise Error("this Model was loaded by process %d and cannot be used in a forked child: load a "
-                        "Model in each process (or use multiprocessing's spawn start method)" % self._pid, 1)
+        if self._pid != os.getpid() and not self._adopt():
+            raise Error("this Model has run in process %d, whose threads a forked child does not have: load a "
+                        "Model in each process, or fork before its first call (or use multiprocessing's spawn "
+                        "start method)" % self._pid, 1)
 
     def __reduce__(self):
         # a Model holds C pointers, valid only in this process: pickle (as Dask and
@@ -410,6 +420,7 @@ class Model:
         _check(self._lib.resnet_session_create(self._model, self._threads, n, ctypes.byref(s), ctypes.byref(err)),
                err)
         self._session, self._batch = s, n
+        self._threads_started = True
         return s
 
     def _views(self, tta):
