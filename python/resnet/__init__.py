@@ -278,7 +278,9 @@ class Model:
     file of class names; size: the crop the network sees (default the file's, else 224);
     output_stride: 32, 16 or 8 (dilated last stages, for stages(); default the file's, else 32). Safe to share between
     threads (calls on one Model are serialised, and close() waits for the call in progress;
-    for parallel work use one Model per process, as the Dask example does)."""
+    for parallel work use one Model per process, as the Dask example does). A Model cannot be
+    pickled (TypeError); a forked child may use one forked before its first call, and gets
+    resnet.Error from one that had run (its thread pool stayed in the parent)."""
 
     def __init__(self, path=None, kernels=None, direct=False, threads=0, labels=None, size=None,
                  output_stride=None, precision=None, wide_winograd=False):
