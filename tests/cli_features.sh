@@ -60,6 +60,15 @@ check "cam -c Man-Eater: a WordNet synonym, any case (class 2)" $? "rc=$rc $out 
 run "$BIN" cam -c crane "$CAT" -o "$tmp/syn.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 517 crane"
 check "cam -c crane: the short name (517) before 134's synonym" $? "rc=$rc $out $err"
+# ImageNet has a Cardigan (264, the dog) and a cardigan (474, the sweater): the name as
+# written says which; without case it names both
+run "$BIN" cam -c cardigan "$CAT" -o "$tmp/syn.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 474 cardigan"
+check "cam -c cardigan: 474, the sweater, not 264 Cardigan" $? "rc=$rc $out $err"
+run "$BIN" cam -c Cardigan "$CAT" -o "$tmp/syn.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "class 264 Cardigan"
+check "cam -c Cardigan: 264, the dog" $? "rc=$rc $out $err"
+run "$BIN" cam -c CARDIGAN "$CAT" -o "$tmp/syn.png";     expect_error "cam -c CARDIGAN: two classes" "474" 2
 run "$BIN" cam -c 'tiger cta' "$CAT" -o "$tmp/n.png"
 expect_error "cam -c 'tiger cta': unknown, the closest name suggested" "the closest name is 'tiger cat', class 282" 2
 run "$BIN" cam -c panther "$CAT" -o "$tmp/n.png" # a synonym of 286 (cougar) and of 290 (jaguar)

@@ -90,9 +90,25 @@ static int parse_class(const char *s, char *msg, size_t cap) {
     if (isdigit((unsigned char)s[0]) && *end == '\0') return v >= 0 && v < RESNET_NUM_CLASSES ? (int)v : -1;
     char want[128];
     if (!fold_name(s, strlen(s), want, sizeof want)) return -1;
+    /* the name as written first: ImageNet has a Cardigan (264, the dog) and a cardigan (474,
+     * the sweater); without case, a name that is two classes' is refused, as eval does */
+    int same_case = -1, any_case = -1, any_case_other = -1;
     for (int c = 0; c < RESNET_NUM_CLASSES; c++) {
         const char *name = resnet_class_name(c), *wnid = resnet_class_wnid(c);
-        if ((name && strcasecmp(name, want) == 0) || (wnid && strcasecmp(wnid, s) == 0)) return c;
+        if (wnid && strcasecmp(wnid, s) == 0) return c;
+        if (!name || strcasecmp(name, want) != 0) continue;
+        size_t i = 0;
+        while (name[i] && (name[i] == s[i] || (name[i] == ' ' && s[i] == '_'))) i++;
+        if (!name[i] && !s[i] && same_case < 0) same_case = c;
+        if (any_case < 0) any_case = c;
+        else if (any_case_other < 0) any_case_other = c;
+    }
+    if (same_case >= 0) return same_case;
+    if (any_case >= 0 && any_case_other < 0) return any_case;
+    if (any_case >= 0) {
+        snprintf(msg, cap, "it names both %d (%s) and %d (%s): give the index", any_case, resnet_class_name(any_case),
+                 any_case_other, resnet_class_name(any_case_other));
+        return -1;
     }
     class_search q = {.want = want, .found = -1, .other = -1, .best = 1 << 30, .best_class = -1};
     each_name(match_name, &q);
