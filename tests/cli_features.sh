@@ -69,6 +69,12 @@ run "$BIN" cam -c Cardigan "$CAT" -o "$tmp/syn.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 264 Cardigan"
 check "cam -c Cardigan: 264, the dog" $? "rc=$rc $out $err"
 run "$BIN" cam -c CARDIGAN "$CAT" -o "$tmp/syn.png";     expect_error "cam -c CARDIGAN: two classes" "474" 2
+# a photo 1 pixel wide: the 224 crop spans less than one of its pixels, no pixel's centre lies
+# inside it and the whole picture is grey; no "hottest" pixel is named from outside the crop
+{ printf 'P5 1 300 255\n'; head -c 300 /dev/zero | tr '\0' '\200'; } > "$tmp/thin.pgm"
+run "$BIN" cam "$tmp/thin.pgm" -o "$tmp/thin-cam.png"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "no hottest point" && ! echo "$out" | grep -q "hottest at"
+check "cam on a 1x300 photo: no hottest point named outside the crop" $? "rc=$rc $out $err"
 run "$BIN" cam -c 'tiger cta' "$CAT" -o "$tmp/n.png"
 expect_error "cam -c 'tiger cta': unknown, the closest name suggested" "the closest name is 'tiger cat', class 282" 2
 run "$BIN" cam -c panther "$CAT" -o "$tmp/n.png" # a synonym of 286 (cougar) and of 290 (jaguar)

@@ -268,14 +268,21 @@ int cmd_cam(int argc, char **argv) {
         cli_error("%s", err.message);
         goto done;
     }
+    /* the hottest pixel of those inside the crop (outside it the heat is -1); a photo a pixel
+     * or so thin across its longer side may have none whose centre falls inside the crop, and
+     * then no point is named rather than a grey one */
     size_t hot = 0;
     for (size_t i = 1; i < (size_t)img.width * img.height; i++)
         if (heat[i] > heat[hot]) hot = i;
     cli_text(stdout, out);
     printf(": class %d ", cls);
     cli_text(stdout, resnet_model_class_label(model, cls, label, sizeof label)); /* a network's own names too */
-    printf(" (%.2f%%), hottest at x=%d y=%d of %dx%d\n", 100.0 * logits[cls], (int)(hot % (size_t)img.width),
-           (int)(hot / (size_t)img.width), img.width, img.height);
+    if (heat[hot] < 0)
+        printf(" (%.2f%%), no hottest point: no pixel of the %dx%d photo lies inside the crop\n", 100.0 * logits[cls],
+               img.width, img.height);
+    else
+        printf(" (%.2f%%), hottest at x=%d y=%d of %dx%d\n", 100.0 * logits[cls], (int)(hot % (size_t)img.width),
+               (int)(hot / (size_t)img.width), img.width, img.height);
     rc = 0;
 done:
     resnet_image_free(&img);
