@@ -255,6 +255,18 @@ cp "$tmp/noval.safetensors" "$tmp/noval.keep"
 run "$BIN" classify --head "$tmp/noval.safetensors" --report "$tmp/noval.safetensors" --force "$CAT"
 [ "$rc" -eq 1 ] && echo "$err" | grep -q "one of this run's inputs" && cmp -s "$tmp/noval.safetensors" "$tmp/noval.keep"
 check "classify --report onto its --head: refused even with --force, the head untouched" $? "rc=$rc $err"
+# a head remembers the features it was trained on, --exif-orientation included (the photos
+# turned or not): classify --head with the same settings does not warn, with others it does
+run "$BIN" train-head --no-cache --exif-orientation "$tmp/noval" -o "$tmp/exif.safetensors"
+run "$BIN" classify --head "$tmp/exif.safetensors" --exif-orientation "$CAT"
+[ "$rc" -eq 0 ] && ! echo "$err" | grep -q "warning"
+check "classify --head --exif-orientation on a head so trained: no warning" $? "rc=$rc $err"
+run "$BIN" classify --head "$tmp/exif.safetensors" "$CAT"
+[ "$rc" -eq 0 ] && echo "$err" | grep -q "warning: .*exif.safetensors was trained on other features"
+check "classify --head without the --exif-orientation it was trained with: warned" $? "rc=$rc $err"
+run "$BIN" classify --head "$tmp/noval.safetensors" --exif-orientation "$CAT"
+[ "$rc" -eq 0 ] && echo "$err" | grep -q "warning: .*noval.safetensors was trained on other features"
+check "classify --head --exif-orientation on a head trained without it: warned" $? "rc=$rc $err"
 # a class folder whose name is not UTF-8 cannot name a class: said with the folder, before any
 # feature is computed (it was "the name of class 0 is missing or not UTF-8" at the very end)
 mkdir -p "$tmp/badname/$(printf 'ca\377t')" "$tmp/badname/cups" &&

@@ -194,10 +194,15 @@ static int classify(const cli_common *c, char **args, int nargs, const char *hea
         goto done;
     }
     if (head && strcmp(resnet_head_backbone(head), "") != 0) {
+        /* train-head records the key its feature cache uses (the weights, and the photo
+         * settings such as --exif-orientation that change the features); compared with the
+         * weights' fingerprint alone, a head trained with --exif-orientation was called one of
+         * other weights when used with it, and one trained without it passed without */
         char fp[32];
-        snprintf(fp, sizeof fp, "%016llx", resnet_model_fingerprint(model));
+        snprintf(fp, sizeof fp, "%016llx", cli_cache_key(model, c));
         if (!strstr(resnet_head_backbone(head), fp))
-            cli_error("warning: %s was trained on features of other weights (%s); its answers may be wrong",
+            cli_error("warning: %s was trained on other features (%s: other weights, --size, --output-stride or "
+                      "--exif-orientation); its answers may be wrong",
                       head_path, resnet_head_backbone(head));
     }
     /* with views: one photo's views per pass, as a single photo runs them */
