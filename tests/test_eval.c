@@ -450,6 +450,18 @@ static void test_eval_folders(void) {
               json_num(r.out, "ignored") == 1 && json_num(r.out, "views") == 2 && strstr(r.out, "\"folders\""),
           "counts: %s", r.out);
     result_free(&r);
+
+    /* a labels.tsv that is a link to nothing (a moved file, a share not mounted) is the user's
+     * list, not there: said, not passed over for the folders' labels without a word */
+    char tsv[1024], gone[1024];
+    snprintf(tsv, sizeof tsv, "%s/labels.tsv", dir);
+    snprintf(gone, sizeof gone, "%s/moved-away.tsv", tmpdir);
+    CHECK(symlink(gone, tsv) == 0, "symlink %s", tsv);
+    r = run("'%s' eval '%s' --json --threads 2", bin, dir);
+    CHECK(r.rc == 1 && count_lines(r.err) == 1 && strstr(r.err, "labels.tsv") && !strstr(r.out, "\"folders\""),
+          "a dangling labels.tsv: exit %d: %s %s", r.rc, r.err, r.out);
+    result_free(&r);
+    unlink(tsv);
 }
 
 static void test_classify_tta_cli(void) {

@@ -410,7 +410,9 @@ int eval_set_load(const char *dir, const eval_classes *cls, eval_set *set, eval_
      * named labels.tsv is refused, not waited on, read as empty or read without end. */
     struct stat sb;
     int rc;
-    if (stat(tsv, &sb) != 0 && errno == ENOENT) {
+    /* lstat: a labels.tsv that is a link to nothing is the user's list gone missing, told as
+     * such when opened, not a folder without one (its photos scored by their folders' names) */
+    if (lstat(tsv, &sb) != 0 && errno == ENOENT) {
         rc = load_folders(dir, cls, set, warn, ctx);
     } else {
         resnet_error err;
