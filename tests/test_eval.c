@@ -443,9 +443,13 @@ static void test_eval_folders(void) {
     CHECK(link_sample("tests/data/golden/chelsea.jpg", path) == 0, "symlink");
     snprintf(path, sizeof path, "%s/967/README.txt", dir);
     write_file(path, "notes\n");
+    snprintf(path, sizeof path, "%s/loose.png", dir); /* in no class folder: not scored, and said */
+    CHECK(link_sample("demo/coffee.png", path) == 0, "symlink");
     result r = run("'%s' eval '%s' --json --tta flip --threads 2", bin, dir);
     printf("     %s", r.out);
     CHECK(r.rc == 1 && strstr(r.err, "junk"), "exit %d: %s", r.rc, r.err);
+    CHECK(strstr(r.err, "1 file directly in") && strstr(r.err, "ignored"), "a photo beside the class folders: %s",
+          r.err);
     CHECK(json_num(r.out, "images") == 4 && json_num(r.out, "top1_correct") == 4 && json_num(r.out, "skipped") == 1 &&
               json_num(r.out, "ignored") == 1 && json_num(r.out, "views") == 2 && strstr(r.out, "\"folders\""),
           "counts: %s", r.out);

@@ -234,6 +234,11 @@ int cmd_eval(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    /* as train-head says of the same tree: photos left beside the class folders have no class
+     * and are not scored, which the count alone would not tell */
+    if (set.loose)
+        cli_error("warning: %d file%s directly in %s ignored (photos go in one folder per class)", set.loose,
+                  set.loose == 1 ? "" : "s", o.dir);
     if ((o.json || o.report) && eval_tally_records(&tally, set.n) != 0) {
         rc = cli_error("out of memory");
         goto done;

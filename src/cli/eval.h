@@ -50,6 +50,7 @@ typedef struct eval_set {
     int skipped;         /* entries refused while reading (bad line, label out of range, ...) */
     int unlabelled;      /* labels.tsv rows with class -1: skipped on purpose, not an error */
     int ignored;         /* files below class folders that are not photos (io/walk.h) */
+    int loose;           /* files directly in DIR, in no class folder (folders only) */
 } eval_set;
 
 /* Reads DIR's labels. Each refused entry is reported on stderr (through `warn`) with the file

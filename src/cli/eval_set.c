@@ -354,6 +354,7 @@ static int load_folders(const char *dir, const eval_classes *cls, eval_set *set,
         return -1;
     }
     int classes = 0, rc = 0;
+    set->loose = tree.loose;
     for (int i = 0; rc == 0 && i < tree.n; i++) {
         const rn_class_folder *f = &tree.folders[i];
         for (int j = 0; j < f->photos.n_problems; j++) warnf(warn, ctx, f->path, "%s", f->photos.problems[j]);
