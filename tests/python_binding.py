@@ -327,27 +327,19 @@ for kw in ({"kernels": ["c"]}, {"precision": ["bf16"]}, {"kernels": {}}):
     check("Model(%s): ValueError naming the option" % ", ".join("%s=%r" % i for i in kw.items()),
           isinstance(e, ValueError) and list(kw)[0] in str(e), e)
 
-# a Model used in a forked child (multiprocessing's default start method on Linux): the child has
-# none of the pool's threads, so a forward pass or close() waited forever; now one clear error
-with resnet.Model() as parent:
-    parent.classify(DEMO[0], k=1)  # the pool's threads are running
+def in_child(fn):
+    """fn() run in a forked child, its string sent back on a pipe: (hung for 60 s, the string)."""
+    import signal
+    import time
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: reports on the pipe, never returns into the test
         os.close(r)
         try:
-            e = raises(lambda: parent.classify(DEMO[0], k=1), resnet.Error)
-            msg = "ok" if isinstance(e, resnet.Error) and "forked child" in str(e) else "classify: %s" % (e,)
-            parent.close()
-            e = raises(lambda: parent.embed(DEMO[0]), resnet.Error)
-            if msg == "ok" and not isinstance(e, resnet.Error):
-                msg = "after close: %s" % (e,)
-            os.write(w, msg.encode())
+            os.write(w, fn().encode())
         finally:
             os._exit(0)
     os.close(w)
-    import signal
-    import time
     deadline = time.time() + 60
     hung = True
     while hung and time.time() < deadline:
@@ -358,32 +350,37 @@ with resnet.Model() as parent:
         os.waitpid(pid, 0)
     said = os.read(r, 4096).decode()
     os.close(r)
+    return hung, said
+
+
+# a Model used in a forked child (multiprocessing's default start method on Linux): the child has
+# none of the pool's threads, so a forward pass or close() waited forever; now one clear error
+def child_of_a_model_that_ran():
+    e = raises(lambda: parent.classify(DEMO[0], k=1), resnet.Error)
+    msg = "ok" if isinstance(e, resnet.Error) and "forked child" in str(e) else "classify: %s" % (e,)
+    parent.close()
+    e = raises(lambda: parent.embed(DEMO[0]), resnet.Error)
+    if msg == "ok" and not isinstance(e, resnet.Error):
+        msg = "after close: %s" % (e,)
+    return msg
+
+
+with resnet.Model() as parent:
+    parent.classify(DEMO[0], k=1)  # the pool's threads are running
+    hung, said = in_child(child_of_a_model_that_ran)
     check("a forked child using the parent's Model: resnet.Error, close() returns (no hang)",
           not hung and said == "ok", "hung for 60 s" if hung else said)
     check("the parent's Model still works after the child", parent.classify(DEMO[0], k=1)[0]["index"] == 285)
 # a Model loaded but not yet run has no threads: a forked child may use it (load once, fork workers)
+def child_of_a_model_not_run():
+    said = str(unused.classify(DEMO[0], k=1)[0]["index"])
+    unused.close()  # the child's own now: closed for real, without waiting on anything
+    return said
+
+
 with resnet.Model() as unused:
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.write(w, str(unused.classify(DEMO[0], k=1)[0]["index"]).encode())
-            unused.close()
-        finally:
-            os._exit(0)
-    os.close(w)
-    deadline = time.time() + 60
-    hung = True
-    while hung and time.time() < deadline:
-        hung = os.waitpid(pid, os.WNOHANG) == (0, 0)
-        time.sleep(0.1)
-    if hung:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    said = os.read(r, 4096).decode()
-    os.close(r)
-    check("a Model not yet run, used in a forked child: the parent's answer", said == "285", said)
+    hung, said = in_child(child_of_a_model_not_run)
+    check("a Model not yet run, used in a forked child: the parent's answer", not hung and said == "285", said)
 
 # preprocess of a float32 photo is its own array: writing to it leaves the photo as it was
 with resnet.Model() as pm:
