@@ -279,9 +279,10 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         /* a UTF-8 byte-order mark (Notepad, Excel's "UTF-8" CSV) is no part of the first name */
-        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            memmove(line, line + 3, (size_t)len - 2);
-            len -= 3;
+        const size_t bom = lineno == 1 ? rn_utf8_bom(line, (size_t)len) : 0;
+        if (bom) {
+            memmove(line, line + bom, (size_t)len - bom + 1);
+            len -= (ssize_t)bom;
         }
         if (len == 0) continue;
         char *tab = strchr(line, '\t');

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/serve_http.h"
 #include "cli/serve_request.h"
+#include "io/fileio.h"
 
 #define SERVE_BATCH RESNET_TTA_MAX_VIEWS /* rows per forward pass; any request's views fit */
 #define SERVE_QUEUE (4 * SERVE_BATCH) /* requests read ahead of the runner at most */
@@ -137,9 +138,10 @@ static void *reader(void *arg) {
         /* a UTF-8 byte order mark opening the input (Notepad, PowerShell's -Encoding UTF8) is
          * not the first request's: RFC 8259 lets a parser ignore it, and the parser's "found
          * byte 0xEF" would not say what it is */
-        if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
-            len -= 3;
-            memmove(line, line + 3, len);
+        const size_t bom = lineno == 1 ? rn_utf8_bom(line, len) : 0;
+        if (bom) {
+            len -= bom;
+            memmove(line, line + bom, len);
         }
         if (!too_long && blank(line, len)) continue;
         job *j = calloc(1, sizeof *j);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/serve_request.h" /* serve_base64_decode */
+#include "io/fileio.h"
 #include "io/json.h"
 
 /* Image i of an input's "data": a base64 string, flat ([N]) or nested as the spec allows for
@@ -76,7 +77,7 @@ int serve_oip_parse(const char *body, size_t len, int classes, serve_oip_request
     rn_json_doc *doc = NULL;
     /* a UTF-8 byte order mark (a request file saved by Notepad, sent with curl -d @file): RFC
      * 8259 lets a parser ignore it, as serve's JSON lines do; "found byte 0xEF" says nothing */
-    if (body && len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) body += 3, len -= 3;
+    if (body && rn_utf8_bom(body, len)) body += 3, len -= 3;
     rn_json_options jo = {.max_depth = 16, .reject_duplicate_keys = 1, .max_values = SERVE_JSON_VALUES_MAX};
     const int pr = rn_json_parse(body ? body : "", len, &jo, &doc, msg, sizeof msg);
     if (pr == -2) return -2;

@@ -194,3 +194,19 @@ const char *rn_printable(const char *s, char *buf, size_t n) {
     buf[i] = '\0';
     return buf;
 }
+
+size_t rn_utf8_bom(const void *text, size_t len) {
+    return len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+rn_weights_format rn_weights_format_of(const unsigned char *b, size_t n, uint64_t size) {
+    if (n >= 4 && (memcmp(b, "PK\3\4", 4) == 0 || memcmp(b, "\x80\x02\x8a\x0a", 4) == 0)) return RN_WEIGHTS_PYTORCH;
+    if (n >= 9 && size >= n && b[8] == '{') {
+        uint64_t hlen = 0;
+        for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
+        if (hlen <= size - 8) return RN_WEIGHTS_SAFETENSORS;
+    }
+    if (n >= 3 && b[0] == 0x08 && b[1] >= 1 && b[1] < 0x20 && (b[2] == 0x12 || b[2] == 0x1a || b[2] == 0x3a || b[2] == 0x42))
+        return RN_WEIGHTS_ONNX;
+    return RN_WEIGHTS_UNKNOWN;
+}

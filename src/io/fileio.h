@@ -4,6 +4,7 @@
 #define RN_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "resnet.h"
 
 /* strerror(errnum) into buf, thread-safe; returns buf. */
@@ -48,5 +49,19 @@ int rn_host_is_le(void);
  * than n - 1 bytes loses its middle to "..." (start and end kept: a path's file name stays),
  * so a hostile name cannot break the one-line rule. */
 const char *rn_printable(const char *s, char *buf, size_t n);
+
+/* 3 when text starts with a UTF-8 byte-order mark (Notepad, Excel's "UTF-8"), else 0: the bytes
+ * to skip, so that the mark is not read as part of the first name, line or JSON value. */
+size_t rn_utf8_bom(const void *text, size_t len);
+
+/* What a weight file is, told from its first n bytes (9 are enough) and its size: the formats a
+ * user hands --weights or `import` by mistake, so that the refusal can name them. */
+typedef enum rn_weights_format {
+    RN_WEIGHTS_UNKNOWN = 0,
+    RN_WEIGHTS_SAFETENSORS, /* 8-byte little-endian header length within the file, then '{' */
+    RN_WEIGHTS_PYTORCH,     /* torch.save's zip archive, or its legacy pickle (protocol 2, magic) */
+    RN_WEIGHTS_ONNX         /* a ModelProto: ir_version, then producer, graph or opset */
+} rn_weights_format;
+rn_weights_format rn_weights_format_of(const unsigned char *b, size_t n, uint64_t size);
 
 #endif

@@ -514,17 +514,14 @@ static resnet_status open_common(const void *data, size_t size, const char *path
     mp->m.map = map;
     mp->m.map_size = size;
     parser ps = {.m = &mp->m, .err = err};
-    /* the files a user gives `import` by mistake, named: a PyTorch checkpoint (torch.save's zip
-     * archive, or the legacy pickle with torch's magic number; neither is a ModelProto, whose
-     * field 0 does not exist), or a safetensors file (its header's length, then '{') */
-    const unsigned char *b = data;
-    uint64_t hlen = 0;
-    for (int i = 7; size >= 9 && i >= 0; i--) hlen = hlen << 8 | b[i];
+    /* the files a user gives `import` by mistake, named (neither is a ModelProto: the parser
+     * would say only that a field number is out of range) */
+    const rn_weights_format fmt = rn_weights_format_of(data, size < 9 ? size : 9, size);
     resnet_status s;
-    if (size >= 4 && (memcmp(b, "PK\3\4", 4) == 0 || memcmp(b, "\x80\x02\x8a\x0a", 4) == 0))
+    if (fmt == RN_WEIGHTS_PYTORCH)
         s = rn_fail(err, RESNET_E_WEIGHTS, "%s: not an ONNX model but a PyTorch checkpoint? tools/pth-to-safetensors.py "
                     "converts it", path);
-    else if (size >= 9 && b[8] == '{' && hlen <= size - 8)
+    else if (fmt == RN_WEIGHTS_SAFETENSORS)
         s = rn_fail(err, RESNET_E_WEIGHTS, "%s: not an ONNX model but a safetensors file: --weights takes it as it is", path);
     else
         s = parse_model(&ps, data, size);

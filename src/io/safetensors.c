@@ -347,15 +347,13 @@ resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *e
  * if the length they give is in bounds, the header after them; base is the whole file
  * (mapped or in memory), where the tensors' data pointers go. */
 /* What a file that is not safetensors is, from its first 8 bytes, when it is one a user is
- * likely to give --weights by mistake: a PyTorch checkpoint (torch.save's zip archive, or the
- * legacy pickle with torch's magic number) or an ONNX model (ModelProto: ir_version, then the
- * producer, graph or opset). "" when it is none of these. */
+ * likely to give --weights by mistake; "" when it is none of these. */
 static const char *other_format(const unsigned char *p) {
-    if (memcmp(p, "PK\3\4", 4) == 0 || memcmp(p, "\x80\x02\x8a\x0a", 4) == 0)
-        return ": a PyTorch checkpoint? tools/pth-to-safetensors.py converts it";
-    if (p[0] == 0x08 && p[1] >= 1 && p[1] < 0x20 && (p[2] == 0x12 || p[2] == 0x1a || p[2] == 0x3a || p[2] == 0x42))
-        return ": an ONNX model? 'resnet import' converts it";
-    return "";
+    switch (rn_weights_format_of(p, 8, 0)) {
+    case RN_WEIGHTS_PYTORCH: return ": a PyTorch checkpoint? tools/pth-to-safetensors.py converts it";
+    case RN_WEIGHTS_ONNX: return ": an ONNX model? 'resnet import' converts it";
+    default: return "";
+    }
 }
 
 static resnet_status parse_file(rn_safetensors *st, const unsigned char *p, size_t size, const unsigned char *base,

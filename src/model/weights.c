@@ -577,7 +577,7 @@ static resnet_status read_labels(resnet_model *m, const char *text, size_t len, 
         return rn_fail(err, RESNET_E_ARG, "%s names classes, but the network is a backbone (no fc): it has none", what);
     /* Windows' Notepad starts a UTF-8 file with a byte-order mark: not part of name 0, where
      * it would print unseen and match no class folder or labels.tsv name */
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, len -= 3;
+    if (rn_utf8_bom(text, len)) text += 3, len -= 3;
     /* a NUL would end the line scan below early ("has 1 names" of a UTF-16 file): say what it is */
     const char *nul = memchr(text, '\0', len);
     if (nul) {
