@@ -35,6 +35,9 @@ void rn_softmax(const float *logits, int n, float *probs);
 void rn_l2_normalize(float *v, int n);
 /* The one message for it, so every path says the same. */
 /* A backbone (no fc) asked for what its fc would give: "logits", "class maps", "top-k". */
+/* The metadata "format" of a head file (train-head's, model/head.c): the network's loader
+ * names such a file for what it is. */
+#define RN_HEAD_FORMAT "resnet-linear-head"
 #define RN_BACKBONE_MSG "this network is a backbone (its file has no fc): it gives features and stage maps, not "
 #define RN_NONFINITE_MSG "the network's output is not finite (inf or NaN): the weights overflow float on this photo"
 /* Why the 1000 ImageNet logits of each of `views` images (one after the other) are no answer,

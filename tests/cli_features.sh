@@ -250,6 +250,9 @@ mkdir -p "$tmp/noval/cats" "$tmp/noval/cups" && ln -s "$(pwd)/$CAT" "$tmp/noval/
 run "$BIN" train-head "$tmp/noval" -o "$tmp/noval.safetensors"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "no photos held out" && ! echo "$out" | grep -q "(0 photos)"
 check "train-head with nothing held out: says so, no 0% validation accuracy" $? "rc=$rc $out $err"
+# a head given where the network goes: named for what it is, with where it goes instead
+run "$BIN" classify --weights "$tmp/noval.safetensors" "$CAT"
+expect_error "classify --weights HEAD: says it is a head, to give with --head" "not a network: give it with --head" 1
 # the head is one of classify's inputs: --report onto it is refused, --force or not
 cp "$tmp/noval.safetensors" "$tmp/noval.keep"
 run "$BIN" classify --head "$tmp/noval.safetensors" --report "$tmp/noval.safetensors" --force "$CAT"

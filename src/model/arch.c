@@ -56,6 +56,11 @@ resnet_status rn_arch_read(const rn_safetensors *st, const char *path, rn_arch *
         const rn_tensor *first = rn_st_count(st) ? rn_st_tensor(st, 0) : NULL;
         char shown[64], prefix[64];
         if (!first) return rn_fail(err, RESNET_E_WEIGHTS, "%s: holds no tensors", path);
+        const char *format = rn_st_metadata(st, "format");
+        if (format && strcmp(format, RN_HEAD_FORMAT) == 0)
+            return rn_fail(err, RESNET_E_WEIGHTS,
+                           "%s: a head made by train-head (a last layer for your classes), not a network: give it "
+                           "with --head, the network with --weights", path);
         if (wrapper_prefix(st, prefix, sizeof prefix))
             return rn_fail(err, RESNET_E_WEIGHTS,
                            "%s: the network's names start with '%s' (a wrapper's, as DataParallel's 'module.' or Lightning's "

@@ -18,7 +18,6 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 
-#define HEAD_FORMAT "resnet-linear-head"
 #define MAX_CLASSES 100000
 #define MAX_DIM (1 << 20)
 #define LBFGS_M 8 /* pairs of history: the usual 5-10; memory is 2 x M x parameters floats */
@@ -536,7 +535,7 @@ resnet_status resnet_head_save(const resnet_head *h, const char *path, resnet_er
     snprintf(iters, sizeof iters, "%d", h->report.best_iter);
     const char *keys[] = {"format", "version", "classes", "feature_normalization", "feature_dim", "backbone",
                           "n_train", "n_val", "train_accuracy", "val_accuracy", "best_iteration"};
-    const char *vals[] = {HEAD_FORMAT, "1", classes, h->l2_normalize ? "l2" : "none", dim, resnet_head_backbone(h),
+    const char *vals[] = {RN_HEAD_FORMAT, "1", classes, h->l2_normalize ? "l2" : "none", dim, resnet_head_backbone(h),
                           ntr, nva, tacc, vacc, iters};
     rn_st_entry e[2] = {{"weight", 2, {h->n_classes, h->dim}, h->weight}, {"bias", 1, {h->n_classes}, h->bias}};
     resnet_status st = rn_st_write(path, e, 2, keys, vals, sizeof keys / sizeof *keys, err);
@@ -558,8 +557,8 @@ resnet_status resnet_head_load(const char *path, resnet_head **out, resnet_error
     resnet_head *h = NULL;
     rn_json_doc *doc = NULL;
     s = RESNET_E_WEIGHTS;
-    if (!fmt || strcmp(fmt, HEAD_FORMAT) != 0) {
-        rn_fail(err, s, "%s: not a classifier head (no \"format\": \"%s\" in its metadata)", p, HEAD_FORMAT);
+    if (!fmt || strcmp(fmt, RN_HEAD_FORMAT) != 0) {
+        rn_fail(err, s, "%s: not a classifier head (no \"format\": \"%s\" in its metadata)", p, RN_HEAD_FORMAT);
         goto fail;
     }
     if (!w || !b || w->ndim != 2 || b->ndim != 1 || w->shape[0] != b->shape[0] || w->shape[0] < 1 ||
