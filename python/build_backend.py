@@ -38,7 +38,7 @@ def _version():
 
 def _metadata(version):
     return ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
-            "Summary: ResNet-50 image classification in C, from Python (ctypes, numpy)\n"
+            "Summary: ResNet image classification in C, from Python (ctypes, numpy)\n"
             "License: MIT\nRequires-Python: >=3.9\nRequires-Dist: numpy\n" % (NAME, version))
 
 

@@ -1,5 +1,5 @@
 # cli_features.sh - sourced by test_cli.sh (uses its run, check, expect_error, have_shared,
-# $BIN, $SHARED, $W, $CAT, $CUP, $CAT_JPG and $tmp): cam, embed, similar, train-head,
+# $BIN, $SHARED, $W, $CAT, $CUP, $CAT_JPG and $tmp): cam, embed, similar, train-head, info,
 # classify DIR / --head, the example program. The repository's photos always; the checks on
 # ../shared's photos (ImageNet samples, val1300) only when it is there.
 # Feature caches go to $tmp/cache, never to the user's.
@@ -278,6 +278,30 @@ run "$BIN" train-head --no-cache "$tmp/badname" -o "$tmp/badname.safetensors"
 expect_error "train-head: a class folder named in bytes that are not UTF-8: the folder named" 'ca\xfft' 1
 [ ! -e "$tmp/badname.safetensors" ] && ! echo "$out" | grep -q "computed"
 check "train-head: ... refused before computing features, nothing written" $? "rc=$rc $out"
+
+# ---- info --------------------------------------------------------------------------------
+run "$BIN" info "$W"
+[ "$rc" -eq 0 ] && [ -z "$err" ] && echo "$out" | sed -n 1p | grep -qxF "$W" &&
+  echo "$out" | grep -q "^  network    resnet50: bottleneck blocks 3-4-6-3, widths 64-128-256-512" &&
+  echo "$out" | grep -q "^  classes    1000, ImageNet's names: tench, goldfish" &&
+  echo "$out" | grep -q "^  input      224x224, output stride 32" && echo "$out" | grep -q "^  precision  fp32, kernels "
+check "info WEIGHTS: the network, its classes, its input and precision" $? "rc=$rc $out $err"
+printf "a\nb\n" >"$tmp/names2.txt"
+run "$BIN" info --labels "$tmp/names2.txt" "$W"
+[ "$rc" -eq 1 ] && echo "$err" | grep -q "names2.txt"
+check "info --labels with the wrong count: the labels file named, exit 1" $? "rc=$rc $out $err"
+run "$BIN" info --size 288 --precision bf16 "$W"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "^  input      288x288" && echo "$out" | grep -q "^  precision  bf16"
+check "info --size 288 --precision bf16: described as the other commands would load it" $? "rc=$rc $out $err"
+run "$BIN" info --json "$W" "$tmp/noval.safetensors" "$tmp/nosuch.safetensors"
+parsed=$(node -e '
+  const l = require("fs").readFileSync(0, "utf8").trim().split("\n").map((x) => JSON.parse(x));
+  console.log(l.length, l[0].arch, l[0].classes, l[0].feature_dim, l[0].input_size, l[0].precision, l[0].labels,
+              l[1].head, l[1].classes, l[1].names.join("+"), typeof l[2].error);' <<<"$out" 2>&1)
+[ "$rc" -eq 1 ] && [ "$parsed" = "3 resnet50 1000 2048 224 fp32 imagenet true 2 cats+cups string" ] &&
+  [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && echo "$err" | grep -q "nosuch.safetensors"
+check "info --json: one object a file, a head described as one, a missing file an error record (exit 1)" $? "rc=$rc $parsed $err"
+run "$BIN" info --weights "$W" "$W";                     expect_error "info: --weights and operands both" "one or the other" 2
 
 # ---- classify DIR ------------------------------------------------------------------------
 mkdir -p "$tmp/folder/sub"

@@ -111,7 +111,7 @@ def _classify(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m resnet",
-                                     description="ResNet-50 image classification (the resnet library from Python)")
+                                     description="ResNet image classification (the resnet library from Python)")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("classify", help="the top classes of each photo, as JSON lines (resnet classify --json)")
     c.add_argument("-k", "--top", type=int, default=5, help="how many classes (default 5)")

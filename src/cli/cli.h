@@ -90,7 +90,7 @@ typedef struct cli_command {
 
 extern const cli_command *const cli_commands[]; /* main.c; NULL-terminated */
 extern const cli_command cli_classify, cli_eval, cli_bench, cli_import, cli_convert, cli_cam, cli_embed, cli_similar,
-    cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label, cli_export;
+    cli_train_head, cli_quantize, cli_fetch, cli_serve, cli_label, cli_export, cli_info;
 extern const char *cli_current_command; /* the command running, for usage messages */
 
 /* ImageNet-1k's WordNet synonyms, comma-separated, one string per class (class_synonyms.c,
@@ -186,6 +186,8 @@ void cli_progress_clear(cli_progress *p);
 const char *cli_weights_path(const cli_common *c, char *buf, size_t n);
 /* Loads the model named by c (resolving the default path); reports errors itself. */
 resnet_model *cli_load_model(const cli_common *c);
+/* The same, leaving the message in *err for the caller to report (NULL then). */
+resnet_model *cli_try_load_model(const cli_common *c, resnet_error *err);
 /* As cli_load_model, for a command that needs the fc: a backbone (no fc) is refused, naming
  * the commands that take one. */
 resnet_model *cli_load_classifier(const cli_common *c, const char *command);
@@ -263,6 +265,7 @@ int cmd_train_head(int argc, char **argv); /* train_head.c */
 int cmd_quantize(int argc, char **argv);   /* quantize.c */
 int cmd_serve(int argc, char **argv);      /* serve.c */
 int cmd_label(int argc, char **argv);      /* label.c */
+int cmd_info(int argc, char **argv);       /* info.c */
 int cmd_export(int argc, char **argv);     /* export.c */
 
 #endif

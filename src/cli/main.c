@@ -7,12 +7,12 @@
 
 const cli_command *const cli_commands[] = {
     &cli_classify, &cli_eval, &cli_bench, &cli_import, &cli_cam, &cli_embed, &cli_similar, &cli_train_head,
-    &cli_quantize, &cli_convert, &cli_serve, &cli_label, &cli_export, &cli_fetch, NULL,
+    &cli_quantize, &cli_convert, &cli_serve, &cli_label, &cli_export, &cli_info, &cli_fetch, NULL,
 };
 
 static void usage(FILE *f) {
     fputs("usage: resnet COMMAND [options] [operands]\n"
-          "ResNet-50 image classification in C.\n"
+          "ResNet image classification in C: ResNet-18 to -152, ResNeXt, Wide ResNet.\n"
           "\n"
           "commands:\n",
           f);

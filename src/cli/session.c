@@ -21,21 +21,19 @@ const char *cli_weights_path(const cli_common *c, char *buf, size_t n) {
     return buf;
 }
 
-resnet_model *cli_load_model(const cli_common *c) {
+resnet_model *cli_try_load_model(const cli_common *c, resnet_error *err) {
     char buf[PATH_MAX];
     const char *path = c->weights;
     if (!path || !*path) {
-        resnet_error err;
-        if (resnet_default_weights(buf, sizeof buf, &err) != RESNET_OK) {
-            cli_error("%s", err.message);
-            return NULL;
-        }
+        if (resnet_default_weights(buf, sizeof buf, err) != RESNET_OK) return NULL;
         path = buf;
         const char *env = getenv("RESNET_WEIGHTS");
         struct stat sb;
         if (!(env && *env) && stat(path, &sb) != 0) { /* the cache's file, never fetched */
-            cli_error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
-                      "or pass --weights FILE", path);
+            err->status = RESNET_E_IO;
+            snprintf(err->message, sizeof err->message,
+                     "no weight file at %.400s: run 'resnet fetch' (or 'make weights' in the source tree), "
+                     "or pass --weights FILE", path);
             return NULL;
         }
     }
@@ -49,19 +47,23 @@ resnet_model *cli_load_model(const cli_common *c) {
     opts.output_stride = c->output_stride;
     opts.precision = c->precision;
     resnet_model *m = NULL;
-    resnet_error err;
-    if (resnet_model_load(path, &opts, &m, &err) != RESNET_OK) {
-        cli_error("%s", err.message);
-        return NULL;
-    }
+    if (resnet_model_load(path, &opts, &m, err) != RESNET_OK) return NULL;
     /* int8 and bf16 files hold their precision's weights: fp32 asked of one would be a quiet
      * no (the library's fp32 means "as the file says") */
     if (c->precision_set && c->precision == RESNET_PRECISION_FP32 && resnet_model_precision(m) != RESNET_PRECISION_FP32) {
         const char *was = resnet_model_precision(m) == RESNET_PRECISION_INT8 ? "an int8" : "a bf16";
-        cli_error("%s: is %s file: --precision fp32 runs fp32 files only", path, was);
+        err->status = RESNET_E_ARG;
+        snprintf(err->message, sizeof err->message, "%.400s: is %s file: --precision fp32 runs fp32 files only", path, was);
         resnet_model_free(m);
         return NULL;
     }
+    return m;
+}
+
+resnet_model *cli_load_model(const cli_common *c) {
+    resnet_error err;
+    resnet_model *m = cli_try_load_model(c, &err);
+    if (!m) cli_error("%s", err.message);
     return m;
 }
 
