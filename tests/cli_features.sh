@@ -253,6 +253,10 @@ check "train-head with nothing held out: says so, no 0% validation accuracy" $? 
 # a head given where the network goes: named for what it is, with where it goes instead
 run "$BIN" classify --weights "$tmp/noval.safetensors" "$CAT"
 expect_error "classify --weights HEAD: says it is a head, to give with --head" "not a network: give it with --head" 1
+# a photo given where a weight file goes (operands swapped): named as a photo, not as a
+# safetensors header whose length lies
+run "$BIN" classify --weights "$CAT" "$CUP";             expect_error "classify --weights PHOTO: says it is a photo" "a PNG photo, not a weight file" 1
+run "$BIN" classify --head "$CAT" "$CUP";                expect_error "classify --head PHOTO: says it is a photo" "a PNG photo, not a weight file" 1
 # the head is one of classify's inputs: --report onto it is refused, --force or not
 cp "$tmp/noval.safetensors" "$tmp/noval.keep"
 run "$BIN" classify --head "$tmp/noval.safetensors" --report "$tmp/noval.safetensors" --force "$CAT"

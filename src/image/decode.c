@@ -35,6 +35,11 @@ rn_format rn_image_sniff(const uint8_t *d, size_t n) {
     return RN_FORMAT_UNKNOWN;
 }
 
+const char *rn_image_format_name(rn_format f) {
+    static const char *const names[] = {"", "JPEG", "PNG", "WebP", "TIFF", "GIF", "BMP", "PNM"};
+    return (unsigned)f < sizeof names / sizeof *names ? names[f] : "";
+}
+
 int rn_image_has_photo_extension(const char *name) {
     static const char *const ext[] = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff",
                                       ".gif", ".bmp",  ".pbm", ".pgm",  ".ppm", ".pnm"};

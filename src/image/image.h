@@ -32,6 +32,8 @@ typedef enum rn_format {
 
 /* The format of a file starting with these n bytes (18 are enough for every format). */
 rn_format rn_image_sniff(const uint8_t *data, size_t n);
+/* "JPEG", "PNG", ...: the format's name for messages ("" for RN_FORMAT_UNKNOWN). */
+const char *rn_image_format_name(rn_format f);
 /* 1 if the name ends in an extension of a format we decode (any case): .jpg .jpeg .png
  * .webp .tif .tiff .gif .bmp .pbm .pgm .ppm .pnm. Folder walks use it; decoding does not. */
 int rn_image_has_photo_extension(const char *name);

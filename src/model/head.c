@@ -17,6 +17,7 @@
 #include "io/fileio.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/resnet50.h"
 
 #define MAX_CLASSES 100000
 #define MAX_DIM (1 << 20)
@@ -547,7 +548,7 @@ resnet_status resnet_head_load(const char *path, resnet_head **out, resnet_error
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_head_load: NULL argument");
     *out = NULL;
     rn_safetensors *st;
-    resnet_status s = rn_st_open(path, &st, err);
+    resnet_status s = rn_weights_open(path, &st, err);
     if (s != RESNET_OK) return s;
     char pb[400];
     const char *p = rn_printable(path, pb, sizeof pb);

@@ -104,7 +104,7 @@ resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, co
                                 const rn_load_config *cfg, resnet_model **out, resnet_error *err) {
     *out = NULL;
     rn_safetensors *st;
-    resnet_status s = rn_st_open(path, &st, err);
+    resnet_status s = rn_weights_open(path, &st, err);
     if (s != RESNET_OK) return s;
     resnet_model *m = calloc(1, sizeof *m);
     if (!m) {

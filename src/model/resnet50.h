@@ -86,6 +86,10 @@ void rn_session_set_observer(resnet_session *s, rn_observer fn, void *ctx);
  * schedule gives each image the same bits). */
 void rn_session_set_image_stages(resnet_session *s, int stages);
 
+/* rn_st_open for a file given as weights (weights.c): a photo given instead (operands in the
+ * wrong order, --weights and --head mixed up) is named as one, not as a header that lies. */
+resnet_status rn_weights_open(const char *path, rn_safetensors **st, resnet_error *err);
+
 /* Binds an open weight file to m (weights.c) with the load options given: reads the architecture
  * from the tensors, checks every tensor's presence, dtype and shape (and that none is left
  * unused), folds batch norm and packs for m->kc. path names the file in messages. */

@@ -206,6 +206,19 @@ static resnet_status load_conv_bn(loader *ld, rn_conv *conv, const rn_layer *l) 
     return st;
 }
 
+resnet_status rn_weights_open(const char *path, rn_safetensors **st, resnet_error *err) {
+    const resnet_status s = rn_st_open(path, st, err);
+    if (s != RESNET_E_WEIGHTS) return s;
+    uint8_t head[18];
+    FILE *f = fopen(path, "rb");
+    const size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    const rn_format fmt = rn_image_sniff(head, n);
+    if (fmt == RN_FORMAT_UNKNOWN) return s;
+    return rn_fail(err, RESNET_E_WEIGHTS, "%s: a %s photo, not a weight file (safetensors)", path,
+                   rn_image_format_name(fmt));
+}
+
 resnet_status rn_weights_fold(const rn_safetensors *st, const char *path, double eps, const char *cname,
                               const char *bname, int cin, int cout, int ksize, float **w, float **bias,
                               resnet_error *err) {
