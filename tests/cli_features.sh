@@ -288,7 +288,8 @@ run "$BIN" info "$W"
 [ "$rc" -eq 0 ] && [ -z "$err" ] && echo "$out" | sed -n 1p | grep -qxF "$W" &&
   echo "$out" | grep -q "^  network    resnet50: bottleneck blocks 3-4-6-3, widths 64-128-256-512" &&
   echo "$out" | grep -q "^  classes    1000, ImageNet's names: tench, goldfish" &&
-  echo "$out" | grep -q "^  input      224x224, output stride 32" && echo "$out" | grep -q "^  precision  fp32, kernels "
+  echo "$out" | grep -q "^  input      224x224, output stride 32" && echo "$out" | grep -q "^  precision  fp32, kernels " &&
+  echo "$out" | grep -q "^  source     keras resnet50"
 check "info WEIGHTS: the network, its classes, its input and precision" $? "rc=$rc $out $err"
 printf "a\nb\n" >"$tmp/names2.txt"
 run "$BIN" info --labels "$tmp/names2.txt" "$W"

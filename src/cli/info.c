@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "io/safetensors.h"
 
 static const cli_option options[] = {
     CLI_OPTION_JSON("one JSON object per line and file: {\"file\", \"arch\", \"classes\", ...} or\n"
@@ -56,6 +57,28 @@ static void print_names(FILE *f, const resnet_model *m, int classes, int most) {
     if (classes > most) fputs(", ...", f);
 }
 
+/* What the file says of itself beyond the layout: where it came from, and an int8 file's
+ * calibration. Read from the header, which the loader does not keep. */
+typedef struct provenance {
+    rn_safetensors *st;
+    const char *source, *calibration, *photos;
+} provenance;
+
+/* 1 for a count as quantize writes it: plain digits, at most 9 */
+static int counted(const char *s) {
+    const size_t n = strspn(s, "0123456789");
+    return n > 0 && n <= 9 && s[n] == '\0';
+}
+
+static void provenance_read(provenance *p, const char *path) {
+    memset(p, 0, sizeof *p);
+    resnet_error err;
+    if (rn_st_open(path, &p->st, &err) != RESNET_OK) return; /* the load said it already */
+    p->source = rn_st_metadata(p->st, "source");
+    p->calibration = rn_st_metadata(p->st, "calibration");
+    p->photos = rn_st_metadata(p->st, "calibration_photos");
+}
+
 static void print_model(const char *path, const resnet_model *m, int json) {
     resnet_info in;
     resnet_model_info(m, &in);
@@ -68,6 +91,8 @@ static void print_model(const char *path, const resnet_model *m, int json) {
     const char *variant = in.variant == RESNET_V1 ? "v1" : "v1.5";
     const char *norm = in.norm == RESNET_NORM_CAFFE ? "caffe" : "torch";
     const double gflops = resnet_model_flops(m) * 1e-9;
+    provenance pv;
+    provenance_read(&pv, path);
     if (json) {
         fputs("{\"file\": ", stdout);
         cli_json_string(stdout, path);
@@ -76,10 +101,21 @@ static void print_model(const char *path, const resnet_model *m, int json) {
         printf(", \"depth\": %d, \"block\": \"%s\", \"blocks\": [%d, %d, %d, %d], \"widths\": [%d, %d, %d, %d], "
                "\"groups\": %d, \"classes\": %d, \"labels\": \"%s\", \"feature_dim\": %d, \"input_size\": %d, "
                "\"output_stride\": %d, \"precision\": \"%s\", \"variant\": \"%s\", \"norm\": \"%s\", "
-               "\"kernels\": \"%s\", \"gflops\": %.3f}\n",
+               "\"kernels\": \"%s\", \"gflops\": %.3f",
                in.depth, block, in.blocks[0], in.blocks[1], in.blocks[2], in.blocks[3], in.widths[0], in.widths[1],
                in.widths[2], in.widths[3], in.groups, in.classes, labels_kind(in.labels), in.feature_dim,
                in.input_size, in.output_stride, precision, variant, norm, kernels, gflops);
+        if (pv.source) {
+            fputs(", \"source\": ", stdout);
+            cli_json_string(stdout, pv.source);
+        }
+        if (pv.calibration) {
+            fputs(", \"calibration\": ", stdout);
+            cli_json_string(stdout, pv.calibration);
+        }
+        if (pv.photos && counted(pv.photos)) printf(", \"calibration_photos\": %s", pv.photos);
+        fputs("}\n", stdout);
+        rn_st_close(pv.st);
         return;
     }
     cli_text(stdout, path);
@@ -100,9 +136,21 @@ static void print_model(const char *path, const resnet_model *m, int json) {
                                         : "torch normalisation (RGB, ImageNet's mean and deviation)");
     printf("  variant    %s (%s)\n", variant,
            in.variant == RESNET_V1 ? "a stage strides in its first 1x1" : "a stage strides in its first 3x3");
-    printf("  precision  %s, kernels %s on this CPU\n", precision, kernels);
+    printf("  precision  %s", precision);
+    if (pv.calibration && pv.photos && counted(pv.photos)) {
+        printf(" (calibrated on %s photo%s, ", pv.photos, strcmp(pv.photos, "1") == 0 ? "" : "s");
+        cli_text(stdout, pv.calibration);
+        putchar(')');
+    }
+    printf(", kernels %s on this CPU\n", kernels);
     printf("  work       %.2f %s an image (multiply-adds x 2)\n", gflops,
            resnet_model_precision(m) == RESNET_PRECISION_INT8 ? "G operations" : "GFLOP");
+    if (pv.source) {
+        fputs("  source     ", stdout);
+        cli_text(stdout, pv.source);
+        putchar('\n');
+    }
+    rn_st_close(pv.st);
 }
 
 static void print_head(const char *path, const resnet_head *h, int json) {
