@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "io/safetensors.h"
@@ -47,14 +46,15 @@ static const char *labels_kind(int labels) {
     return labels == 1 ? "given" : labels == 2 ? "imagenet" : "none";
 }
 
-/* Up to `most` class names, comma-separated, then ", ..." when there are more. */
-static void print_names(FILE *f, const resnet_model *m, int classes, int most) {
+/* The first five class names (the head's when h is not NULL), comma-separated, then ", ..."
+ * when there are more; a line. */
+static void print_names(const resnet_model *m, const resnet_head *h, int classes) {
     char buf[64];
-    for (int i = 0; i < classes && i < most; i++) {
-        if (i) fputs(", ", f);
-        cli_text(f, cli_class_name(m, NULL, i, buf, sizeof buf));
+    for (int i = 0; i < classes && i < 5; i++) {
+        if (i) fputs(", ", stdout);
+        cli_text(stdout, cli_class_name(m, h, i, buf, sizeof buf));
     }
-    if (classes > most) fputs(", ...", f);
+    fputs(classes > 5 ? ", ...\n" : "\n", stdout);
 }
 
 /* What the file says of itself beyond the layout: where it came from, and an int8 file's
@@ -125,8 +125,7 @@ static void print_model(const char *path, const resnet_model *m, int json) {
     if (in.classes > 0) {
         printf("  classes    %d, %s: ", in.classes,
                in.labels == 1 ? "named by the file or --labels" : in.labels == 2 ? "ImageNet's names" : "no names");
-        print_names(stdout, m, in.classes, 5);
-        putchar('\n');
+        print_names(m, NULL, in.classes);
     } else {
         printf("  classes    none: a backbone (no fc), for embed, similar and train-head\n");
     }
@@ -172,12 +171,7 @@ static void print_head(const char *path, const resnet_head *h, int json) {
     printf("\n  head       made by train-head, for %d pooled features (give it with --head)\n"
            "  classes    %d: ",
            resnet_head_dim(h), classes);
-    for (int i = 0; i < classes && i < 5; i++) {
-        if (i) fputs(", ", stdout);
-        cli_text(stdout, resnet_head_class_name(h, i));
-    }
-    if (classes > 5) fputs(", ...", stdout);
-    putchar('\n');
+    print_names(NULL, h, classes);
     if (*resnet_head_backbone(h)) {
         fputs("  backbone   ", stdout);
         cli_text(stdout, resnet_head_backbone(h));
