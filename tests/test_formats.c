@@ -176,6 +176,39 @@ static void test_exif_orientation(void) {
     CHECK(seen == 8, "%d EXIF files, want 8", seen);
 }
 
+/* Bytes that are no marker between a JPEG's segments (libjpeg warns of "extraneous bytes
+ * before marker" and reads on) are skipped by PIL, which still finds the Exif segment after
+ * them: the orientation applies as in the file without them. */
+static void test_exif_after_junk(void) {
+    const char *ref = NULL;
+    for (int i = 0; i < g_n; i++)
+        if (g_rows[i].orientation == 6) ref = g_rows[i].ref;
+    size_t n = 0;
+    unsigned char *jpg = tu_read_file(DIR "/exif-6.jpg", &n);
+    CHECK(jpg != NULL && ref != NULL, "exif-6.jpg or its row missing");
+    if (!jpg || !ref) { free(jpg); return; }
+    size_t app1 = 2;
+    while (app1 + 1 < n && !(jpg[app1] == 0xFF && jpg[app1 + 1] == 0xE1)) app1++;
+    CHECK(app1 + 1 < n, "exif-6.jpg has no APP1 segment");
+    unsigned char *junk = malloc(n + 2);
+    memcpy(junk, jpg, app1);
+    junk[app1] = 0x12, junk[app1 + 1] = 0x34;
+    memcpy(junk + app1 + 2, jpg + app1, n - app1);
+    char refpath[512];
+    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
+    rn_image ours, pil;
+    resnet_error err = {0};
+    resnet_status st = rn_image_decode_ex(junk, n + 2, "junk.jpg", RESNET_IMAGE_EXIF_ORIENTATION, &ours, &err);
+    CHECK(st == RESNET_OK, "%s", err.message);
+    resnet_status st2 = rn_image_load(refpath, &pil, &err);
+    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, "exif-6.jpg with junk before its Exif segment");
+    if (st == RESNET_OK) rn_image_free(&ours);
+    if (st2 == RESNET_OK) rn_image_free(&pil);
+    free(junk);
+    free(jpg);
+}
+
 /* The format comes from the bytes: a WebP named .png and a TIFF named .jpg decode as
  * themselves; a text file named .bmp is refused with one line. */
 static void test_sniffed_not_named(void) {
@@ -291,6 +324,7 @@ int main(void) {
     RUN(test_gif);
     RUN(test_pnm);
     RUN(test_exif_orientation);
+    RUN(test_exif_after_junk);
     RUN(test_sniffed_not_named);
     RUN(test_walk_extensions);
     return TEST_DONE();

@@ -63,7 +63,10 @@ static int tiff_orientation(const uint8_t *d, size_t n) {
 static int jpeg_orientation(const uint8_t *d, size_t n) {
     size_t p = 2;
     while (p + 4 <= n) {
-        if (d[p] != 0xFF) return 0;
+        if (d[p] != 0xFF) { /* junk between segments: skipped, as PIL (and libjpeg) do */
+            p++;
+            continue;
+        }
         unsigned m = d[p + 1];
         if (m == 0xFF) { /* fill byte */
             p++;
