@@ -235,6 +235,38 @@ static void test_sniffed_not_named(void) {
     CHECK(rn_image_sniff((const uint8_t *)"Photo", 5) == RN_FORMAT_UNKNOWN, "text sniffed as an image");
 }
 
+/* A BMP whose file header gives the pixels' offset as 0: PIL reads them where its reading of
+ * the header stopped, after the bit masks of a 40-byte header and after the palette. Each
+ * file here has its pixels just there, so with the offset zeroed it decodes as before. */
+static void test_bmp_offset_zero(void) {
+    static const char *const files[] = {"rgb565.bmp", "palette8.bmp", "pal8rle.bmp", "bilevel1.bmp", "rgb24.bmp"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        const char *ref = NULL;
+        for (int i = 0; i < g_n; i++)
+            if (strcmp(g_rows[i].file, files[k]) == 0) ref = g_rows[i].ref;
+        char path[512], refpath[512];
+        snprintf(path, sizeof path, DIR "/%s", files[k]);
+        size_t n = 0;
+        unsigned char *bmp = tu_read_file(path, &n);
+        CHECK(bmp != NULL && n > 54 && ref != NULL, "%s or its row missing", files[k]);
+        if (!bmp || n <= 54 || !ref) { free(bmp); continue; }
+        memset(bmp + 10, 0, 4);
+        snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
+        rn_image ours, pil;
+        resnet_error err = {0};
+        resnet_status st = rn_image_decode(bmp, n, files[k], &ours, &err);
+        CHECK(st == RESNET_OK, "%s, offset 0: %s", files[k], err.message);
+        resnet_status st2 = rn_image_load(refpath, &pil, &err);
+        CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+        char what[600];
+        snprintf(what, sizeof what, "%s with its pixel offset 0", files[k]);
+        if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, what);
+        if (st == RESNET_OK) rn_image_free(&ours);
+        if (st2 == RESNET_OK) rn_image_free(&pil);
+        free(bmp);
+    }
+}
+
 /* RLE BMP that PIL cannot decode or that we refuse: each one line, never a crash. The files
  * PIL does decode are compared with it by test_bmp (pal8rle.bmp, pal4rle.bmp, ...). */
 static void test_bmp_rle_refused(void) {
@@ -321,6 +353,7 @@ int main(void) {
     RUN(test_tiff);
     RUN(test_bmp);
     RUN(test_bmp_rle_refused);
+    RUN(test_bmp_offset_zero);
     RUN(test_gif);
     RUN(test_pnm);
     RUN(test_exif_orientation);

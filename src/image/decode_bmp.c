@@ -12,7 +12,8 @@
  *   24 bits       BGR
  *   32 bits       BGRX (BI_RGB) or the bit-field layouts PIL accepts; alpha dropped
  * Pixel data starts at the file header's offset; when that offset points right after the
- * header of a palette image, the palette (4 bytes an entry) is skipped, as PIL does.
+ * header of a palette image, the palette (4 bytes an entry) is skipped, as PIL does; an offset
+ * of 0 means right after the header, the bit masks and the palette (PIL's file position).
  *   RLE8, RLE4    4 or 8-bit palette images, run-length encoded (below)
  * A file shorter than its rows is truncated (PIL refuses those too).
  *
@@ -139,6 +140,7 @@ resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_ima
     int bits, topdown = 0;
     uint32_t compression = BI_RGB, colors = 0, masks[4] = {0, 0, 0, 0};
     size_t pos = 14 + (size_t)hsize; /* the palette, or the masks of a 40-byte header */
+    size_t after = pos; /* past the masks and palette: where PIL reads pixels from if offset is 0 */
     if (hsize == 12) {
         width = (long)le16(h);
         height = (long)le16(h + 2);
@@ -156,6 +158,7 @@ resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_ima
             } else {
                 if (n < pos + 12) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated BMP bit fields", name);
                 for (int i = 0; i < 3; i++) masks[i] = le32(d + pos + 4 * i);
+                after = pos + 12;
             }
         }
     }
@@ -191,8 +194,9 @@ resnet_status rn_decode_bmp(const uint8_t *d, size_t n, const char *name, rn_ima
             }
         }
         if (offset == 14 + hsize) offset += 4 * colors; /* PIL's rule, 4 bytes an entry even for OS/2 */
+        after = pos + entry * colors;
     }
-    if (offset == 0) offset = (uint32_t)pos; /* PIL: "offset or fp.tell()" */
+    if (offset == 0) offset = (uint32_t)after; /* PIL: "offset or fp.tell()", after what it read */
 
     /* Sizes first, rows after: nothing is allocated for a header that lies. */
     resnet_status st = rn_image_alloc(out, width, height, name, err);
