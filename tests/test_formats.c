@@ -141,6 +141,38 @@ static void test_pnm(void) {
     run_format(".pbm");
 }
 
+/* A byte that starts no GIF block, between the header and the first frame: PIL skips it
+ * (giflib calls it a wrong record type), so the file decodes as without it. */
+static void test_gif_stray_byte(void) {
+    const char *ref = NULL;
+    for (int i = 0; i < g_n; i++)
+        if (strcmp(g_rows[i].file, "frame-transparent.gif") == 0) ref = g_rows[i].ref;
+    size_t n = 0;
+    unsigned char *gif = tu_read_file(DIR "/frame-transparent.gif", &n);
+    CHECK(gif != NULL && n > 13 && ref != NULL, "frame-transparent.gif or its row missing");
+    if (!gif || n <= 13 || !ref) { free(gif); return; }
+    size_t at = 13 + ((gif[10] & 0x80) ? 3 * ((size_t)2 << (gif[10] & 7)) : 0); /* after the global colours */
+    CHECK(at < n, "frame-transparent.gif: no blocks");
+    if (at >= n) { free(gif); return; }
+    unsigned char *stray = malloc(n + 1);
+    memcpy(stray, gif, at);
+    stray[at] = 0;
+    memcpy(stray + at + 1, gif + at, n - at);
+    char refpath[512];
+    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
+    rn_image ours, pil;
+    resnet_error err = {0};
+    resnet_status st = rn_image_decode(stray, n + 1, "stray.gif", &ours, &err);
+    CHECK(st == RESNET_OK, "%s", err.message);
+    resnet_status st2 = rn_image_load(refpath, &pil, &err);
+    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, "frame-transparent.gif with a stray byte");
+    if (st == RESNET_OK) rn_image_free(&ours);
+    if (st2 == RESNET_OK) rn_image_free(&pil);
+    free(stray);
+    free(gif);
+}
+
 /* EXIF orientation: ignored by default (every exif-N.jpg is the stored picture, exif-1's),
  * applied on request as PIL's exif_transpose, through the internal and the public calls. */
 static void test_exif_orientation(void) {
@@ -355,6 +387,7 @@ int main(void) {
     RUN(test_bmp_rle_refused);
     RUN(test_bmp_offset_zero);
     RUN(test_gif);
+    RUN(test_gif_stray_byte);
     RUN(test_pnm);
     RUN(test_exif_orientation);
     RUN(test_exif_after_junk);

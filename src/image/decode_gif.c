@@ -68,7 +68,13 @@ resnet_status rn_decode_gif(const uint8_t *data, size_t size, const char *name, 
     const char *why = NULL;
     while (!done && st == RESNET_OK) {
         GifRecordType rec;
-        if (DGifGetRecordType(gif, &rec) != GIF_OK) break;
+        if (DGifGetRecordType(gif, &rec) != GIF_OK) {
+            /* A byte that starts no block (a stray 0 after a block, say): PIL skips it and
+             * reads on; giflib has consumed it, so reading on is skipping it too. */
+            if (gif->Error != D_GIF_ERR_WRONG_RECORD) break;
+            gif->Error = 0;
+            continue;
+        }
         if (rec == EXTENSION_RECORD_TYPE) {
             int ext_code;
             GifByteType *ext;
