@@ -141,6 +141,46 @@ static void test_pnm(void) {
     run_format(".pbm");
 }
 
+/* A one-strip 8-bit grey TIFF of w x h pixels (little-endian), `comp` its compression and
+ * data its strip; returns its size in out (room for 256 bytes). */
+static size_t tiny_tiff(unsigned w, unsigned h, unsigned comp, const uint8_t *data, size_t n, uint8_t *out) {
+    const unsigned tags[][2] = {{256, w}, {257, h}, {258, 8}, {259, comp}, {262, 1}, {273, 0}, {277, 1}, {278, h},
+                                {279, (unsigned)n}};
+    const size_t count = sizeof tags / sizeof tags[0], at = 8 + 2 + 12 * count + 4;
+    memcpy(out, "II*\0\x08\0\0\0", 8);
+    out[8] = (uint8_t)count, out[9] = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *e = out + 10 + 12 * i;
+        unsigned v = tags[i][0] == 273 ? (unsigned)at : tags[i][1];
+        e[0] = (uint8_t)tags[i][0], e[1] = (uint8_t)(tags[i][0] >> 8);
+        e[2] = 4, e[3] = 0, e[4] = 1, e[5] = e[6] = e[7] = 0; /* one LONG */
+        e[8] = (uint8_t)v, e[9] = (uint8_t)(v >> 8), e[10] = (uint8_t)(v >> 16), e[11] = (uint8_t)(v >> 24);
+    }
+    memset(out + at - 4, 0, 4);
+    memcpy(out + at, data, n);
+    return at + n;
+}
+
+/* PackBits runs that cross from one row into the next (against the specification, but
+ * written): PIL decodes the strip whole and gets the pixels meant; so must we, rather than
+ * cut the runs at each row (the rows after shifted, or "not enough data"). */
+static void test_tiff_packbits_across_rows(void) {
+    static const uint8_t pixels[12] = {1, 2, 3, 4, 5, 6, 8, 8, 8, 8, 8, 8};
+    static const uint8_t packed[] = {5, 1, 2, 3, 4, 5, 6, 0xFB, 8}; /* 6 literal, then 6 copies of 8 */
+    uint8_t raw_file[256], pb_file[256];
+    size_t raw_n = tiny_tiff(4, 3, 1, pixels, sizeof pixels, raw_file);
+    size_t pb_n = tiny_tiff(4, 3, 32773, packed, sizeof packed, pb_file);
+    rn_image plain, pb;
+    resnet_error err = {0};
+    resnet_status st = rn_image_decode(raw_file, raw_n, "plain.tif", &plain, &err);
+    CHECK(st == RESNET_OK, "%s", err.message);
+    resnet_status st2 = rn_image_decode(pb_file, pb_n, "packbits.tif", &pb, &err);
+    CHECK(st2 == RESNET_OK, "%s", err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&pb, &plain, "PackBits runs across rows");
+    if (st == RESNET_OK) rn_image_free(&plain);
+    if (st2 == RESNET_OK) rn_image_free(&pb);
+}
+
 /* A byte that starts no GIF block, between the header and the first frame: PIL skips it
  * (giflib calls it a wrong record type), so the file decodes as without it. */
 static void test_gif_stray_byte(void) {
@@ -383,6 +423,7 @@ int main(void) {
     RUN(test_manifest);
     RUN(test_webp);
     RUN(test_tiff);
+    RUN(test_tiff_packbits_across_rows);
     RUN(test_bmp);
     RUN(test_bmp_rle_refused);
     RUN(test_bmp_offset_zero);

@@ -248,19 +248,35 @@ static resnet_status decode_image(TIFF *tif, tiff_ctx *c, const char *name, rn_i
                              kept + ((size_t)(ty + r) * w + tx) * L.used);
                 }
     } else if (ok) {
+        /* PackBits strips are read whole, as PIL reads every strip: a run may cross from one
+         * row into the next (writers do that, against the specification), and libtiff's
+         * row-by-row reading then cuts it, shifting every row after. Other codecs decode a
+         * strip row by row as they do whole. */
+        uint16_t comp = COMPRESSION_NONE;
+        uint32_t rps = h;
+        TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &comp);
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+        if (comp != COMPRESSION_PACKBITS || rps == 0 || rps > h) rps = comp == COMPRESSION_PACKBITS ? h : 1;
         tmsize_t ssize = TIFFScanlineSize(tif);
-        if (ssize <= 0 || !(buf = malloc((size_t)ssize))) {
+        size_t bufsize;
+        /* a strip of an image within the pixel limit holds at most 8 bytes a pixel (16-bit RGBA)
+         * but for extra samples; more is a header that lies */
+        if (ssize <= 0 || !rn_mul_size((size_t)ssize, rps, &bufsize) ||
+            (rps > 1 && bufsize > (size_t)RN_IMAGE_MAX_PIXELS * 8) || !(buf = malloc(bufsize))) {
             ok = 0;
             st = rn_fail(err, RESNET_E_IMAGE, "%s: unusable TIFF scanline size", name);
         }
         for (int p = 0; ok && p < planes; p++)
             for (uint32_t y = 0; ok && y < h; y++) {
-                if (TIFFReadScanline(tif, buf, y, (uint16_t)p) < 0) {
+                const uint8_t *row = buf + (size_t)(y % rps) * (size_t)ssize;
+                if (comp != COMPRESSION_PACKBITS ? TIFFReadScanline(tif, buf, y, (uint16_t)p) < 0
+                    : y % rps == 0 && TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, y, (uint16_t)p), buf,
+                                                           (tmsize_t)(h - y < rps ? h - y : rps) * ssize) < 0) {
                     ok = 0;
                     break;
                 }
                 uint8_t *dst = whole ? kept + (size_t)y * kept_row : kept;
-                take(&L, buf, 0, (long)w, L.planar_separate ? p : -1, dst);
+                take(&L, row, 0, (long)w, L.planar_separate ? p : -1, dst);
                 if (!whole)
                     for (uint32_t x = 0; x < w; x++) to_rgb(&L, kept + (size_t)x * L.used, out->rgb + ((size_t)y * w + x) * 3);
             }
