@@ -281,6 +281,38 @@ static void test_exif_after_junk(void) {
     free(jpg);
 }
 
+/* The orientation written as a signed SHORT instead of a SHORT: PIL's exif_transpose takes
+ * any number type whose value is 1..8, so the photo turns as with the standard type. */
+static void test_exif_signed_type(void) {
+    const char *ref = NULL;
+    for (int i = 0; i < g_n; i++)
+        if (g_rows[i].orientation == 6) ref = g_rows[i].ref;
+    size_t n = 0;
+    unsigned char *jpg = tu_read_file(DIR "/exif-6.jpg", &n);
+    CHECK(jpg != NULL && ref != NULL, "exif-6.jpg or its row missing");
+    if (!jpg || !ref) { free(jpg); return; }
+    /* the directory entry: tag 0x0112, type 3, in either byte order */
+    size_t at = 0;
+    for (size_t i = 0; i + 4 <= n && !at; i++)
+        if (memcmp(jpg + i, "\x01\x12\x00\x03", 4) == 0) at = i + 3;
+        else if (memcmp(jpg + i, "\x12\x01\x03\x00", 4) == 0) at = i + 2;
+    CHECK(at != 0, "exif-6.jpg: no orientation entry found");
+    if (!at) { free(jpg); return; }
+    jpg[at] = 8; /* SSHORT */
+    char refpath[512];
+    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
+    rn_image ours, pil;
+    resnet_error err = {0};
+    resnet_status st = rn_image_decode_ex(jpg, n, "sshort.jpg", RESNET_IMAGE_EXIF_ORIENTATION, &ours, &err);
+    CHECK(st == RESNET_OK, "%s", err.message);
+    resnet_status st2 = rn_image_load(refpath, &pil, &err);
+    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, "exif-6.jpg with its orientation a signed SHORT");
+    if (st == RESNET_OK) rn_image_free(&ours);
+    if (st2 == RESNET_OK) rn_image_free(&pil);
+    free(jpg);
+}
+
 /* The format comes from the bytes: a WebP named .png and a TIFF named .jpg decode as
  * themselves; a text file named .bmp is refused with one line. */
 static void test_sniffed_not_named(void) {
@@ -432,6 +464,7 @@ int main(void) {
     RUN(test_pnm);
     RUN(test_exif_orientation);
     RUN(test_exif_after_junk);
+    RUN(test_exif_signed_type);
     RUN(test_sniffed_not_named);
     RUN(test_walk_extensions);
     return TEST_DONE();

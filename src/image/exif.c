@@ -4,7 +4,7 @@
  * for a JPEG the first APP1 segment starting "Exif\0\0", for a PNG its eXIf chunk, for a
  * WebP its EXIF chunk, for a TIFF its own first directory. We look in the same places.
  * The data is a TIFF header and directory: only directory 0 is read, the tag's first value
- * (SHORT or LONG) taken, and anything out of bounds means "no orientation" (never an
+ * (of any number type, as PIL) taken, and anything out of bounds means "no orientation" (never an
  * error: a photo with broken metadata is still a photo). Orientations other than 2..8 leave
  * the image as it is, as in PIL. Not read: an orientation in XMP metadata only (PIL 9.4
  * falls back to it), and PNG's "Raw profile type exif" text chunks.
@@ -52,10 +52,39 @@ static int tiff_orientation(const uint8_t *d, size_t n) {
         if (rd16(e, le) != 0x0112) continue;
         unsigned type = rd16(e + 2, le);
         uint64_t num = big ? rd64(e + 4, le) : rd32(e + 4, le);
-        const uint8_t *v = e + (big ? 12 : 8); /* one SHORT or LONG fits in the entry */
+        const uint8_t *v = e + (big ? 12 : 8); /* a value of up to 4 bytes (8 in BigTIFF) is in the entry */
         if (num < 1) return 0;
-        uint32_t o = type == 3 ? rd16(v, le) : type == 4 ? rd32(v, le) : 0;
-        return o >= 1 && o <= 8 ? (int)o : 0;
+        /* The standard's type is SHORT, but PIL takes any number that equals 1..8: signed,
+         * float, or a (signed) rational or double, whose 8 bytes lie at an offset in classic TIFF. */
+        if (!big && (type == 5 || type == 10 || type == 12)) {
+            uint32_t at = rd32(v, le);
+            if (at > n || n - at < 8) return 0;
+            v = d + at;
+        }
+        double o;
+        switch (type) {
+        case 3: o = rd16(v, le); break;
+        case 4: o = rd32(v, le); break;
+        case 6: o = (int8_t)v[0]; break;
+        case 8: o = (int16_t)rd16(v, le); break;
+        case 9: o = (int32_t)rd32(v, le); break;
+        case 5: o = rd32(v + 4, le) ? (double)rd32(v, le) / rd32(v + 4, le) : 0; break;
+        case 10: o = (int32_t)rd32(v + 4, le) ? (double)(int32_t)rd32(v, le) / (int32_t)rd32(v + 4, le) : 0; break;
+        case 11: {
+            uint32_t bits = rd32(v, le);
+            float f;
+            memcpy(&f, &bits, sizeof f);
+            o = f;
+            break;
+        }
+        case 12: {
+            uint64_t bits = rd64(v, le);
+            memcpy(&o, &bits, sizeof o);
+            break;
+        }
+        default: return 0; /* BYTE, UNDEFINED and ASCII are bytes or text to PIL, no number */
+        }
+        return o >= 1 && o <= 8 && o == (int)o ? (int)o : 0;
     }
     return 0;
 }
