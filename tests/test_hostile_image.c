@@ -404,6 +404,26 @@ static void test_formats_pixel_limit(void) {
     expect_mem_error(webp, sizeof webp, "huge.webp", "limit");
 }
 
+/* libtiff starts some of its messages with the file's name: the one line names it once. */
+static void test_tiff_message_names_once(void) {
+    unsigned char tif[8 + 2 + 8 * 12 + 4] = {'I', 'I', 42, 0, 8, 0, 0, 0, 8, 0};
+    static const uint16_t tags[8] = {256, 257, 258, 262, 273, 277, 279, 284};
+    static const uint32_t vals[8] = {4, 4, 8, 1, 8, 1, 16, 178}; /* PlanarConfiguration 178: no such value */
+    for (int i = 0; i < 8; i++) {
+        unsigned char *e = tif + 10 + 12 * i;
+        put_le(e, tags[i], 2);
+        put_le(e + 2, tags[i] == 284 ? 3 : 4, 2); /* SHORT or LONG */
+        put_le(e + 4, 1, 4);
+        put_le(e + 8, vals[i], 4);
+    }
+    resnet_error err;
+    memset(&err, 0, sizeof err);
+    resnet_status st = resnet_preprocess_memory(tif, sizeof tif, "planar178.tif", RESNET_NORM_CAFFE, g_input, &err);
+    const char *first = strstr(err.message, "planar178.tif");
+    CHECK(st == RESNET_E_IMAGE && first && !strstr(first + 1, "planar178.tif") && !strchr(err.message, '\n'),
+          "status %d, \"%s\" should name the file once", st, err.message);
+}
+
 /* The elongation limit holds for every format: a 1 x N PGM at the boundary and past it. */
 static void test_formats_elongation(void) {
     const int longest = (int)(RN_IMAGE_MAX_PIXELS / 256 / 256);
@@ -478,6 +498,7 @@ int main(void) {
     RUN(test_jpeg_scan_limit);
     RUN(test_formats_pixel_limit);
     RUN(test_formats_elongation);
+    RUN(test_tiff_message_names_once);
     RUN(test_formats_broken_files);
     rmdir(tmpdir);
     return TEST_DONE();

@@ -61,10 +61,18 @@ static int on_map(thandle_t h, void **base, toff_t *size) { (void)h, (void)base,
 static void on_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
 
 static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-    (void)tif, (void)module;
+    (void)module;
     tiff_ctx *c = user;
     if (!c->detail[0]) {
-        vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+        /* Some of libtiff's messages start with the file's name, which ours already give. */
+        char msg[4096 + sizeof c->detail];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        const char *own = tif ? TIFFFileName(tif) : NULL, *text = msg;
+        size_t k = own ? strlen(own) : 0;
+        if (k && strncmp(msg, own, k) == 0 && msg[k] == ':' && msg[k + 1] == ' ') text = msg + k + 2;
+        size_t len = strlen(text) < sizeof c->detail ? strlen(text) : sizeof c->detail - 1;
+        memcpy(c->detail, text, len);
+        c->detail[len] = '\0';
         for (char *p = c->detail; *p; p++)
             if (*p == '\n' || *p == '\r') *p = ' '; /* one line */
     }
