@@ -424,6 +424,19 @@ static void test_tiff_message_names_once(void) {
           "status %d, \"%s\" should name the file once", st, err.message);
 }
 
+/* A WebP whose headers libwebp cannot parse: the line says what is wrong in words, not
+ * libwebp's status number. */
+static void test_webp_header_message(void) {
+    /* RIFF, WEBP, then a chunk no WebP starts with */
+    static const unsigned char webp[] = {'R', 'I', 'F', 'F', 18, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'Q',
+                                         6,   0,   0,   0,   1, 2, 3, 4, 5, 6};
+    resnet_error err;
+    memset(&err, 0, sizeof err);
+    resnet_status st = resnet_preprocess_memory(webp, sizeof webp, "odd.webp", RESNET_NORM_CAFFE, g_input, &err);
+    CHECK(st == RESNET_E_IMAGE && strstr(err.message, "odd.webp: corrupt WebP headers") && !strstr(err.message, "status"),
+          "status %d, \"%s\"", st, err.message);
+}
+
 /* The elongation limit holds for every format: a 1 x N PGM at the boundary and past it. */
 static void test_formats_elongation(void) {
     const int longest = (int)(RN_IMAGE_MAX_PIXELS / 256 / 256);
@@ -499,6 +512,7 @@ int main(void) {
     RUN(test_formats_pixel_limit);
     RUN(test_formats_elongation);
     RUN(test_tiff_message_names_once);
+    RUN(test_webp_header_message);
     RUN(test_formats_broken_files);
     rmdir(tmpdir);
     return TEST_DONE();

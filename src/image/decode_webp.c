@@ -23,7 +23,9 @@ resnet_status rn_decode_webp(const uint8_t *data, size_t size, const char *name,
     WebPBitstreamFeatures feat;
     VP8StatusCode vs = WebPGetFeatures(data, size, &feat);
     if (vs == VP8_STATUS_NOT_ENOUGH_DATA) return rn_fail(err, RESNET_E_IMAGE, "%s: truncated WebP header", name);
-    if (vs != VP8_STATUS_OK) return rn_fail(err, RESNET_E_IMAGE, "%s: corrupt or unsupported WebP (status %d)", name, (int)vs);
+    if (vs != VP8_STATUS_OK) /* the header parse allocates nothing: the file is the problem */
+        return rn_fail(err, RESNET_E_IMAGE, "%s: %s", name,
+                       vs == VP8_STATUS_UNSUPPORTED_FEATURE ? "unsupported WebP feature" : "corrupt WebP headers");
     resnet_status st = rn_image_alloc(out, feat.width, feat.height, name, err);
     if (st != RESNET_OK) return st;
 
