@@ -123,6 +123,31 @@ probs = m.probabilities(DEMO[1])
 check("probabilities: 1000 float32 summing to 1", probs.shape == (1000,) and probs.dtype == np.float32 and
       abs(float(probs.sum()) - 1) < 1e-4, (probs.shape, probs.dtype, probs.sum()))
 
+# ---- exif_orientation: the tool's --exif-orientation --------------------------------------
+EXIF6 = os.path.normpath(os.path.join(os.path.dirname(DEMO[0]), os.pardir, "tests", "data", "formats", "exif-6.jpg"))
+plain, upright = resnet.load_image(EXIF6), resnet.load_image(EXIF6, exif_orientation=True)
+check("load_image(exif_orientation=True): orientation 6 turned a quarter clockwise, as PIL's exif_transpose",
+      plain.shape == (45, 61, 3) and np.array_equal(upright, np.rot90(plain, k=-1)), (plain.shape, upright.shape))
+me = resnet.Model(exif_orientation=True)
+for flags, model in (([], m), (["--exif-orientation"], me)):
+    rec = cli_json("-k", "3", *flags, EXIF6)[0]
+    for form, photo in (("path", EXIF6), ("bytes", open(EXIF6, "rb").read())):
+        got = model.classify(photo, k=3)
+        check("Model(exif_orientation=%s).classify(%s) = classify %s--json"
+              % (bool(flags), form, "".join(f + " " for f in flags)), same_top(got, rec["top"]),
+              "%s vs %s" % (got, rec["top"]))
+check("the tag changes the answer (so the checks above tell the two apart)",
+      m.classify(EXIF6, k=1)[0]["index"] != me.classify(EXIF6, k=1)[0]["index"])
+py_run = subprocess.run([sys.executable, "-m", "resnet", "classify", "--exif-orientation", "-k", "3", EXIF6],
+                        stdout=subprocess.PIPE)
+check("python3 -m resnet classify --exif-orientation: the tool's --json line", py_run.returncode == 0 and
+      json.loads(py_run.stdout) == cli_json("--exif-orientation", "-k", "3", EXIF6)[0], py_run)
+me.close()
+e = raises(lambda: resnet.Model(exif_orientation="yes"), ValueError)
+check("exif_orientation='yes': ValueError", isinstance(e, ValueError) and "exif_orientation" in str(e), e)
+e = raises(lambda: resnet.load_image(EXIF6, exif_orientation=1), ValueError)
+check("load_image(exif_orientation=1): ValueError", isinstance(e, ValueError), e)
+
 # ---- embed against `resnet embed -o x.npy` -------------------------------------------------
 npy = os.path.join(tempfile.gettempdir(), "feats.npy")
 subprocess.run([BIN, "embed", "-o", npy] + DEMO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

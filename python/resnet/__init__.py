@@ -153,7 +153,7 @@ def _library():
             "resnet_tta_average": (None, [fp, c_int, fp]),
             "resnet_top_k": (None, [fp, c_int, c_int, ctypes.POINTER(_Prediction)]),
             "resnet_class_name": (ctypes.c_char_p, [c_int]),
-            "resnet_image_load": (c_int, [ctypes.c_char_p, ctypes.POINTER(_Image), err]),
+            "resnet_image_load_ex": (c_int, [ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(_Image), err]),
             "resnet_image_free": (None, [ctypes.POINTER(_Image)]),
             "resnet_list_images": (c_int, [ctypes.c_char_p, ctypes.POINTER(_FileList), err]),
             "resnet_file_list_free": (None, [ctypes.POINTER(_FileList)]),
@@ -210,13 +210,22 @@ def class_name(index):
     return name.decode()
 
 
-def load_image(path):
+def _image_flags(exif_orientation):
+    if not isinstance(exif_orientation, bool):
+        raise ValueError("exif_orientation must be True or False, not %r" % (exif_orientation,))
+    return 1 if exif_orientation else 0  # RESNET_IMAGE_EXIF_ORIENTATION
+
+
+def load_image(path, exif_orientation=False):
     """Decodes a photo as the library does (any format it reads, to RGB at its own size): a uint8
-    array (H, W, 3), which Model.classify and Model.embed accept."""
+    array (H, W, 3), which Model.classify and Model.embed accept. exif_orientation=True turns it
+    upright as its EXIF orientation tag says (as PIL's ImageOps.exif_transpose; off by default, as
+    PIL's open() and torchvision, the reference, leave it)."""
     lib = _library()
+    flags = _image_flags(exif_orientation)
     img = _Image()
     err = _Error()
-    _check(lib.resnet_image_load(_path(path), ctypes.byref(img), ctypes.byref(err)), err)
+    _check(lib.resnet_image_load_ex(_path(path), flags, ctypes.byref(img), ctypes.byref(err)), err)
     try:
         return np.ctypeslib.as_array(img.rgb, shape=(img.height, img.width, 3)).copy()
     finally:
@@ -276,14 +285,16 @@ class Model:
     1.4x the memory); precision: None/"fp32" (as the file says) or "bf16" (an fp32
     file converted as it loads); threads: 0 = the model's pool, one thread per core; labels: a text
     file of class names; size: the crop the network sees (default the file's, else 224);
-    output_stride: 32, 16 or 8 (dilated last stages, for stages(); default the file's, else 32). Safe to share between
+    output_stride: 32, 16 or 8 (dilated last stages, for stages(); default the file's, else 32);
+    exif_orientation: turn every photo it reads from a path or bytes upright as its EXIF
+    orientation tag says (default False, as the reference pipeline). Safe to share between
     threads (calls on one Model are serialised, and close() waits for the call in progress;
     for parallel work use one Model per process, as the Dask example does). A Model cannot be
     pickled (TypeError); a forked child may use one forked before its first call, and gets
     resnet.Error from one that had run (its thread pool stayed in the parent)."""
 
     def __init__(self, path=None, kernels=None, direct=False, threads=0, labels=None, size=None,
-                 output_stride=None, precision=None, wide_winograd=False):
+                 output_stride=None, precision=None, wide_winograd=False, exif_orientation=False):
         lib = _library()
         self._lib = lib
         self._model = None
@@ -295,6 +306,7 @@ class Model:
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 0 <= threads <= 256:
             raise ValueError("threads must be a whole number from 0 (one per core) to 256, not %r" % (threads,))
         self._threads = int(threads)
+        self._image_flags = _image_flags(exif_orientation)
         self.path = os.fspath(path) if path is not None else default_weights()
         if path is None and not os.environ.get("RESNET_WEIGHTS") and not os.path.exists(self.path):
             raise Error("no weight file at %s: run 'resnet fetch' (or 'make weights' in the source tree), "
@@ -477,12 +489,12 @@ class Model:
         out = np.empty((n, 3, size, size), np.float32)
         if isinstance(photo, (bytes, bytearray, memoryview)):
             data = bytes(photo)
-            st = self._lib.resnet_model_preprocess_memory(self._model, data, len(data), b"<bytes>", 0, views, n,
+            st = self._lib.resnet_model_preprocess_memory(self._model, data, len(data), b"<bytes>", self._image_flags,
+                                                          views, n,
                                                           _fptr(out), ctypes.byref(err))
         elif isinstance(photo, (str, os.PathLike)):
-            st = self._lib.resnet_model_preprocess_file(self._model, _path(photo, "a photo path"), 0, views, n,
-                                                        _fptr(out),
-                                                        ctypes.byref(err))
+            st = self._lib.resnet_model_preprocess_file(self._model, _path(photo, "a photo path"), self._image_flags,
+                                                        views, n, _fptr(out), ctypes.byref(err))
         else:
             raise TypeError("a photo is a path, its bytes or a numpy array, not %s" % type(photo).__name__)
         _check(st, err)

@@ -70,7 +70,7 @@ def _photos(operands, problems):
 
 def _classify(args):
     try:
-        model = resnet.Model(args.weights)
+        model = resnet.Model(args.weights, exif_orientation=args.exif_orientation)
     except resnet.Error as e:
         print("resnet: %s" % e, file=sys.stderr)
         return 1
@@ -117,6 +117,8 @@ def main(argv=None):
     c.add_argument("-k", "--top", type=int, default=5, help="how many classes (default 5)")
     c.add_argument("--tta", choices=resnet.TTA_MODES, default=None, help="test-time augmentation (default none)")
     c.add_argument("--weights", default=None, help="weight file (default: as the resnet tool finds it)")
+    c.add_argument("--exif-orientation", action="store_true",
+                   help="turn photos upright as their EXIF orientation tag says (default: ignored, as the reference)")
     c.add_argument("photos", nargs="+", metavar="PHOTO|DIR")
     args = parser.parse_args(argv)
     if not 1 <= args.top <= 1000000:  # the tool's bound
