@@ -250,6 +250,14 @@ mkdir -p "$tmp/noval/cats" "$tmp/noval/cups" && ln -s "$(pwd)/$CAT" "$tmp/noval/
 run "$BIN" train-head "$tmp/noval" -o "$tmp/noval.safetensors"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "no photos held out" && ! echo "$out" | grep -q "(0 photos)"
 check "train-head with nothing held out: says so, no 0% validation accuracy" $? "rc=$rc $out $err"
+# a cache written by an older version (whose decoders gave some photos other pixels) is not
+# reused, nor called damaged: its features are computed again and the file rewritten
+nv_cache=$(ls -t "$RESNET_CACHE"/features/*.bin | head -n 1)
+printf '1' | dd of="$nv_cache" bs=1 seek=7 conv=notrunc 2>/dev/null
+run "$BIN" train-head "$tmp/noval" -o "$tmp/noval2.safetensors"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "0 from the cache, 2 computed" && ! echo "$err" | grep -q "damaged" &&
+  [ "$(head -c 8 "$nv_cache")" = RNFEAT02 ]
+check "feature cache of an older version: computed again without a warning, rewritten" $? "rc=$rc $out $err"
 # a head given where the network goes: named for what it is, with where it goes instead
 run "$BIN" classify --weights "$tmp/noval.safetensors" "$CAT"
 expect_error "classify --weights HEAD: says it is a head, to give with --head" "not a network: give it with --head" 1

@@ -19,7 +19,12 @@
 
 /* ---- the cache ------------------------------------------------------------------------------- */
 
-#define MAGIC "RNFEAT01"
+/* The last digit is the pixels' version: raised when a decoder fix changes what some photos
+ * decode to, so that features computed before are computed again rather than reused (a cache
+ * of an older version reads as absent, not as damaged). 02: BMPs whose pixel offset is 0,
+ * EXIF orientations of other number types or behind junk bytes, TIFF PackBits runs that cross
+ * rows (2026-12-07). */
+#define MAGIC "RNFEAT02"
 #define ENDIAN_MARK 0x01020304u /* the file is in this machine's byte order; another reads as damaged */
 
 typedef struct entry {
@@ -95,7 +100,12 @@ static int load(featcache *c) {
     char magic[8];
     uint32_t mark, dim, count;
     unsigned long long fp;
-    int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, MAGIC, 8) == 0 && fread(&mark, 4, 1, f) == 1 &&
+    const int whole = fread(magic, 1, 8, f) == 8;
+    if (whole && memcmp(magic, MAGIC, 7) == 0 && magic[7] >= '0' && magic[7] < MAGIC[7]) {
+        fclose(f); /* an older version's: rewritten whole at the next write */
+        return 0;
+    }
+    int ok = whole && memcmp(magic, MAGIC, 8) == 0 && fread(&mark, 4, 1, f) == 1 &&
              mark == ENDIAN_MARK && fread(&fp, 8, 1, f) == 1 && fp == c->fp && fread(&dim, 4, 1, f) == 1 &&
              dim == (uint32_t)c->dim && fread(&count, 4, 1, f) == 1 && count <= 10000000;
     if (ok && count) ok = (c->old = calloc(count, sizeof *c->old)) != NULL;
