@@ -933,12 +933,16 @@ static resnet_status labels_json(const char *path, int classes, char **json, res
     size_t len = 0;
     resnet_status s = rn_read_file(path, (size_t)1 << 24, &text, &len, err);
     if (s != RESNET_OK) return s;
+    /* a byte-order mark (Windows' Notepad) is no part of name 0: skipped, as --labels and
+     * `resnet label` skip it, or the name would print unseen and match no class folder */
+    const size_t bom = rn_utf8_bom(text, len);
     if (!rn_utf8_valid(text, len)) {
         free(text);
         return rn_fail(err, RESNET_E_ARG, "%s: not UTF-8 text", path);
     }
     if (len && text[len - 1] == '\n') text[--len] = '\0';
     if (len && text[len - 1] == '\r') text[--len] = '\0';
+    const char *p = text + bom;
     size_t cap = len * 6 + 3 * (size_t)classes + 16; /* every byte escaped as \u00XX at worst */
     char *j = malloc(cap), *q = j;
     if (!j) {
@@ -947,12 +951,11 @@ static resnet_status labels_json(const char *path, int classes, char **json, res
     }
     *q++ = '[';
     int n = 0;
-    const char *p = text;
     for (;;) {
-        const char *nl = len ? memchr(p, '\n', (size_t)(text + len - p)) : NULL;
+        const char *nl = len > bom ? memchr(p, '\n', (size_t)(text + len - p)) : NULL;
         const char *e = nl ? nl : text + len;
         const char *end = e > p && e[-1] == '\r' ? e - 1 : e;
-        if (!len) break;
+        if (len <= bom) break;
         if (end == p) {
             s = rn_fail(err, RESNET_E_ARG, "%s: name %d (line %d) is empty", path, n, n + 1);
             break;
