@@ -229,6 +229,11 @@ static void test_labels(void) {
         rn_st_close(st);
     }
     unlink(out);
+    /* a NUL byte: refused, naming its line (written, the file would load nowhere) */
+    tu_write_file(lab, "one\ntw\0o\nthree\nfour\nfive\n", 25);
+    s = resnet_import_onnx(DATA "tiny_basic.onnx", out, RESNET_NORM_TORCH, lab, &err);
+    CHECK(s != RESNET_OK && strstr(err.message, "line 2") && strstr(err.message, "NUL"), "%s", s ? err.message : "accepted");
+    CHECK(tu_count_files_like("labels.safetensors") == 0, "written despite a NUL in the names");
     tu_write_file(lab, "one\ntwo\n", 8);
     s = resnet_import_onnx(DATA "tiny_basic.onnx", out, RESNET_NORM_TORCH, lab, &err);
     CHECK(s != RESNET_OK && strstr(err.message, "2 names") && strstr(err.message, "5 classes"), "%s", err.message);

@@ -936,6 +936,16 @@ static resnet_status labels_json(const char *path, int classes, char **json, res
     /* a byte-order mark (Windows' Notepad) is no part of name 0: skipped, as --labels and
      * `resnet label` skip it, or the name would print unseen and match no class folder */
     const size_t bom = rn_utf8_bom(text, len);
+    /* a NUL is valid UTF-8, but the loader reads no name holding one (JSON's \u0000): the
+     * file written would load nowhere. Refused here as the loader refuses it in --labels. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (const char *c = text; c < nul; c++) line += *c == '\n';
+        free(text);
+        return rn_fail(err, RESNET_E_ARG, "%s: line %d holds a NUL byte: not a text file (UTF-16? save it as UTF-8)",
+                       path, line);
+    }
     if (!rn_utf8_valid(text, len)) {
         free(text);
         return rn_fail(err, RESNET_E_ARG, "%s: not UTF-8 text", path);
