@@ -822,6 +822,19 @@ static void test_head_bad_files(void) {
     const char *v_json[] = {"resnet-linear-head", "[\"a\", ", "l2"};
     const char *v_norm[] = {"resnet-linear-head", "[\"a\", \"b\"]", "cube"};
     resnet_error err;
+    /* a version other than the one written: refused, not read as version 1 */
+    {
+        const char *kv[] = {"format", "classes", "feature_normalization", "version"};
+        const char *vv[] = {"resnet-linear-head", "[\"a\", \"b\"]", "l2", "2"};
+        snprintf(p, sizeof p, "%s/version2.safetensors", tmpdir);
+        CHECK(rn_st_write(p, e, 2, kv, vv, 4, &err) == RESNET_OK, "%s", err.message);
+        expect_load_fails(p, "version '2'");
+        vv[3] = "1";
+        resnet_head *h1 = NULL;
+        CHECK(rn_st_write(p, e, 2, kv, vv, 4, &err) == RESNET_OK, "%s", err.message);
+        CHECK(resnet_head_load(p, &h1, &err) == RESNET_OK, "a version 1 head: %s", err.message);
+        resnet_head_free(h1);
+    }
     struct { const char *name; const char *const *vals; const float *w; const char *word; } cases[] = {
         {"fmt", v_fmt, w, "not a classifier head"}, {"cls", v_cls, w, "classes"},  {"json", v_json, w, "classes"},
         {"norm", v_norm, w, "feature_normalization"}, {"nan", v_ok, nanw, "not finite"},

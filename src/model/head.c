@@ -562,6 +562,14 @@ resnet_status resnet_head_load(const char *path, resnet_head **out, resnet_error
         rn_fail(err, s, "%s: not a classifier head (no \"format\": \"%s\" in its metadata)", p, RN_HEAD_FORMAT);
         goto fail;
     }
+    /* the version written is "1"; a later one may mean its tensors otherwise, so it is refused
+     * rather than read as this one (a head without the key, made by hand, is read as 1) */
+    const char *version = rn_st_metadata(st, "version");
+    if (version && strcmp(version, "1") != 0) {
+        char vb[40];
+        rn_fail(err, s, "%s: head format version '%s': this build reads version 1", p, rn_printable(version, vb, sizeof vb));
+        goto fail;
+    }
     if (!w || !b || w->ndim != 2 || b->ndim != 1 || w->shape[0] != b->shape[0] || w->shape[0] < 1 ||
         w->shape[0] > MAX_CLASSES || w->shape[1] < 1 || w->shape[1] > MAX_DIM ||
         w->shape[0] * w->shape[1] > ((int64_t)1 << 28)) {
