@@ -835,6 +835,14 @@ static void test_head_bad_files(void) {
         CHECK(resnet_head_load(p, &h1, &err) == RESNET_OK, "a version 1 head: %s", err.message);
         resnet_head_free(h1);
     }
+    /* a tensor besides weight and bias: refused, naming it, not ignored */
+    {
+        float sc[3] = {1, 1, 1};
+        rn_st_entry e3[3] = {{"weight", 2, {2, 3}, w}, {"bias", 1, {2}, b}, {"scale", 1, {3}, sc}};
+        snprintf(p, sizeof p, "%s/extra.safetensors", tmpdir);
+        CHECK(rn_st_write(p, e3, 3, k1, v_ok, 3, &err) == RESNET_OK, "%s", err.message);
+        expect_load_fails(p, "'scale' is not used");
+    }
     struct { const char *name; const char *const *vals; const float *w; const char *word; } cases[] = {
         {"fmt", v_fmt, w, "not a classifier head"}, {"cls", v_cls, w, "classes"},  {"json", v_json, w, "classes"},
         {"norm", v_norm, w, "feature_normalization"}, {"nan", v_ok, nanw, "not finite"},

@@ -576,6 +576,17 @@ resnet_status resnet_head_load(const char *path, resnet_head **out, resnet_error
         rn_fail(err, s, "%s: needs tensors weight [classes, dim] and bias [classes] of sensible sizes", p);
         goto fail;
     }
+    /* as the network's loader: a tensor the head does not use is refused, not ignored (a
+     * file holding more than nn.Linear's two is not a head this code knows how to run) */
+    for (size_t i = 0; i < rn_st_count(st); i++) {
+        const rn_tensor *t = rn_st_tensor(st, i);
+        if (t != w && t != b) {
+            char nb[96];
+            rn_fail(err, s, "%s: tensor '%s' is not used by a head (it holds weight and bias only)", p,
+                    rn_printable(t->name, nb, sizeof nb));
+            goto fail;
+        }
+    }
     if (!norm || (strcmp(norm, "l2") != 0 && strcmp(norm, "none") != 0)) {
         rn_fail(err, s, "%s: feature_normalization must be \"l2\" or \"none\"", p);
         goto fail;
