@@ -525,6 +525,17 @@ resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float
     return s;
 }
 
+resnet_status rn_st_read_bytes(const rn_safetensors *st, const rn_tensor *t, void *dst, resnet_error *err) {
+    const char *path = st ? st->path : "(safetensors)";
+    if (!t || (!dst && t->nbytes)) return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_bytes: NULL argument", path);
+    if (!t->nbytes) return RESNET_OK;
+    if (st && st->fd >= 0)
+        return pread_all(st->fd, dst, t->nbytes, st->data_off + (uint64_t)((const unsigned char *)t->data - st->data),
+                         path, err);
+    memcpy(dst, t->data, t->nbytes); /* a buffer in memory (rn_st_open_memory) */
+    return RESNET_OK;
+}
+
 /* rn_st_read_f32's conversion of n elements at src. */
 static resnet_status convert_f32(const rn_safetensors *st, const rn_tensor *t, const unsigned char *src, size_t n,
                                  float *dst, resnet_error *err) {

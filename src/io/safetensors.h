@@ -61,6 +61,9 @@ void rn_st_release(const rn_safetensors *st, const rn_tensor *t);
 
 /* Copies a tensor's values into dst as float32 (F32, F16, BF16, F64 accepted). */
 resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float *dst, resnet_error *err);
+/* Copies a tensor's t->nbytes bytes, as stored, into dst (an I8 tensor's values): read from
+ * the file, as rn_st_read_f32 reads, so a file cut short meanwhile is an error, not a SIGBUS. */
+resnet_status rn_st_read_bytes(const rn_safetensors *st, const rn_tensor *t, void *dst, resnet_error *err);
 
 typedef struct rn_st_entry {
     const char *name;

@@ -409,6 +409,7 @@ static resnet_status load_qconv(loader *ld, rn_conv *c, const qconv_spec *q) {
     resnet_status st = RESNET_OK;
     const int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
     float *ws = NULL, *b = NULL;
+    int8_t *wq = NULL;
 
     snprintf(name, sizeof name, "%s.weight", cname);
     const rn_tensor *t = find(ld, name);
@@ -435,9 +436,16 @@ static resnet_status load_qconv(loader *ld, rn_conv *c, const qconv_spec *q) {
         }
     snprintf(name, sizeof name, "%s.bias", cname);
     if (!(b = read_tensor(ld, name, 1, vshape, 0, &st))) goto done;
-    st = make_qconv(ld, c, q, t->data, ws, b);
+    /* read, not taken from the mapping: a file cut short by another program while it loads
+     * would turn a read of the lost pages into SIGBUS (rn_st_read_bytes reports it instead) */
+    if (!(wq = malloc(t->nbytes ? t->nbytes : 1))) {
+        st = rn_fail(ld->err, RESNET_E_NOMEM, "%s: out of memory reading '%s'", ld->path, t->name);
+        goto done;
+    }
+    if ((st = rn_st_read_bytes(ld->st, t, wq, ld->err)) != RESNET_OK) goto done;
+    st = make_qconv(ld, c, q, wq, ws, b);
 done:
-    rn_st_release(ld->st, t);
+    free(wq);
     rn_aligned_free(ws);
     rn_aligned_free(b);
     return st;
