@@ -6,9 +6,9 @@
  *
  * Checks, when the file is accepted: every tensor lies inside the data block, holds exactly
  * its shape x dtype bytes, overlaps no other, is listed in data order and found by name;
- * its values convert to float32 (floating-point dtypes), and those tensors survive a write with
- * rn_st_write and a read back bit for bit (files up to 64 KiB). When refused: a one-line message that
- * names the file. Metadata values are parsed as JSON as the model loader does with bn_eps.
+ * its bytes read back as stored; its values convert to float32 (floating-point dtypes), and those
+ * tensors survive a write with rn_st_write and a read back bit for bit (files up to 64 KiB). When
+ * refused: a one-line message that names the file. Metadata values are parsed as JSON as the model loader does with bn_eps.
  */
 #include <math.h>
 
@@ -107,6 +107,11 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
             FUZZ_CHECK(!covered || p >= covered);
             covered = p + t->nbytes;
         }
+        /* the bytes as stored (an int8 file's weights are read so) */
+        unsigned char *raw = malloc(t->nbytes ? t->nbytes : 1);
+        FUZZ_CHECK(raw != NULL && rn_st_read_bytes(st, t, raw, &err) == RESNET_OK);
+        FUZZ_CHECK(t->nbytes == 0 || memcmp(raw, p, t->nbytes) == 0);
+        free(raw);
         if (!st_fuzz_is_float(t->dtype)) continue;
         vals[i] = malloc(numel ? numel * sizeof(float) : 1);
         FUZZ_CHECK(vals[i] != NULL);
