@@ -475,6 +475,41 @@ static void test_featcache_warning(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* A feature cache whose stored features are damaged (a NaN) is rebuilt, not used: used, it made
+ * every similarity 0 and stopped train-head without naming the cache. */
+static void test_featcache_damaged_values(void) {
+    char cmd[2048], out[8192], want[8192];
+    mkdir(tu_path("cache3"), 0755);
+    snprintf(cmd, sizeof cmd, "RESNET_CACHE=%s %s similar --weights %s demo/coffee.png demo 2>&1", tu_path("cache3"), bin,
+             weights);
+    int rc = tu_run(cmd, want, sizeof want); /* computes, and writes the cache */
+    CHECK(rc == 0 && strstr(want, "chelsea.png"), "exit %d, %s", rc, want);
+    DIR *d = opendir(tu_path("cache3/features"));
+    struct dirent *e;
+    char file[700] = "";
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') snprintf(file, sizeof file, "%s/%s", tu_path("cache3/features"), e->d_name);
+    if (d) closedir(d);
+    size_t n = 0;
+    unsigned char *b = file[0] ? tu_read_file(file, &n) : NULL;
+    CHECK(b && n > 40, "no cache file written");
+    if (b && n > 40) {
+        /* magic 8, byte order 4, fingerprint 8, dim 4, count 4; then the first entry: key length 4,
+         * key, size, seconds, nanoseconds (8 each), features */
+        uint32_t klen;
+        memcpy(&klen, b + 28, 4);
+        const float nan = NAN;
+        if (32 + (size_t)klen + 24 + 4 <= n) memcpy(b + 32 + klen + 24, &nan, 4);
+        write_file(file, b, n);
+        rc = tu_run(cmd, out, sizeof out);
+        CHECK(rc == 0 && strstr(out, "damaged") && strstr(out, want + strspn(want, " ")),
+              "exit %d, with a NaN in the cache: %s (without: %s)", rc, out, want);
+    }
+    free(b);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_path("cache3"));
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 /* eval --predictions that cannot be written says why (before the run, not after it). */
 static void test_predictions_unwritable(void) {
     char cmd[2048], out[8192];
@@ -522,6 +557,7 @@ int main(void) {
     RUN(test_truncated_while_open);
     RUN(test_nonfinite);
     RUN(test_featcache_warning);
+    RUN(test_featcache_damaged_values);
     RUN(test_predictions_unwritable);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir());

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,9 @@ static int load(featcache *c) {
              fread(&e->nsec, 8, 1, f) == 1 && (e->feat = malloc((size_t)c->dim * sizeof(float))) != NULL &&
              fread(e->feat, sizeof(float), (size_t)c->dim, f) == (size_t)c->dim;
         if (e->key) e->key[ok ? klen : 0] = '\0';
+        /* a damaged value would pass for a photo's features: a NaN makes every similarity 0
+         * and stops train-head on "feature 0 is not finite", naming neither photo nor cache */
+        for (int k = 0; ok && k < c->dim; k++) ok = isfinite(e->feat[k]);
         c->n_old = (int)i + 1;
     }
     ok = ok && fgetc(f) == EOF; /* and nothing after the last entry */
