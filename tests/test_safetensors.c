@@ -515,6 +515,46 @@ static void test_zero_dim_with_huge_others(void) {
     unlink(p);
 }
 
+/* An entry with a great many keys (the header allows 100 MB of them) is checked for a repeated
+ * key in n log n: pair by pair, a million keys took minutes. Bounded by an alarm in a child. */
+static void test_entry_with_many_keys(void) {
+    enum { KEYS = 1000000 };
+    const size_t cap = 64 + (size_t)KEYS * 16;
+    char *h = malloc(cap);
+    CHECK(h != NULL, "out of memory");
+    if (!h) return;
+    for (int dup = 0; dup < 2; dup++) {
+        size_t n = (size_t)snprintf(h, cap, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]");
+        for (int i = 0; i < KEYS; i++) n += (size_t)snprintf(h + n, cap - n, ",\"k%d\":0", i);
+        if (dup) n += (size_t)snprintf(h + n, cap - n, ",\"k%d\":1", KEYS / 2); /* one key again */
+        n += (size_t)snprintf(h + n, cap - n, "}}");
+        unsigned char *file = malloc(8 + n + 4);
+        CHECK(file != NULL, "out of memory");
+        if (!file) break;
+        for (int i = 0; i < 8; i++) file[i] = (unsigned char)((uint64_t)n >> (8 * i));
+        memcpy(file + 8, h, n);
+        memset(file + 8 + n, 0, 4);
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(20);
+            rn_safetensors *st = NULL;
+            resnet_error err;
+            resnet_status s = rn_st_open_memory(file, 8 + n + 4, "keys", &st, &err);
+            rn_st_close(st);
+            if (!dup) _exit(s == RESNET_OK ? 0 : 2);
+            char want[64];
+            snprintf(want, sizeof want, "the key 'k%d' twice", KEYS / 2);
+            _exit(s == RESNET_E_WEIGHTS && strstr(err.message, want) ? 0 : 3);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: %s %d", dup ? "a key repeated" : "no key repeated",
+              WIFSIGNALED(status) ? "killed by signal (too slow)" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        free(file);
+    }
+    free(h);
+}
+
 int main(void) {
     tu_make_tmpdir("rn_st_");
     RUN(test_round_trip);
@@ -524,6 +564,7 @@ int main(void) {
     RUN(test_fuzz);
     RUN(test_open_memory);
     RUN(test_zero_dim_with_huge_others);
+    RUN(test_entry_with_many_keys);
     tu_remove_tmpdir();
     return TEST_DONE();
 }

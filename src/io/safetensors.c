@@ -92,6 +92,8 @@ static int cmp_tensor_offset(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
+static int cmp_str_ptr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 /* Validates one tensor entry (everything but overlaps and duplicates). */
 static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn_tensor *t, resnet_error *err) {
     const char *path = st->path;
@@ -103,13 +105,23 @@ static resnet_status parse_entry(rn_safetensors *st, const rn_json_member *m, rn
                        rn_json_type_name(v->type));
     t->name = m->key;
     /* a key said twice ("dtype": "F32", "dtype": "I8") would be read as its first: refused, as
-     * everywhere else in the header (an entry has three keys, so the pairs are few) */
+     * everywhere else in the header. Sorted, not compared pair by pair: an entry has three keys,
+     * but a hostile one may have millions, and the pairs would take hours. */
     const size_t keys = rn_json_count(v);
-    for (size_t i = 0; i < keys; i++)
-        for (size_t j = i + 1; j < keys; j++)
-            if (strcmp(rn_json_member_at(v, i)->key, rn_json_member_at(v, j)->key) == 0)
-                return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': the key '%s' twice", path, name,
-                               rn_printable(rn_json_member_at(v, i)->key, sb, sizeof sb));
+    if (keys > 1) {
+        const char **k = malloc(keys * sizeof *k);
+        if (!k) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory (tensor '%s')", path, name);
+        for (size_t i = 0; i < keys; i++) k[i] = rn_json_member_at(v, i)->key;
+        qsort(k, keys, sizeof *k, cmp_str_ptr);
+        for (size_t i = 1; i < keys; i++)
+            if (strcmp(k[i - 1], k[i]) == 0) {
+                resnet_status s = rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor '%s': the key '%s' twice", path, name,
+                                          rn_printable(k[i], sb, sizeof sb));
+                free(k);
+                return s;
+            }
+        free(k);
+    }
 
     const rn_json *jd = rn_json_get(v, "dtype");
     const char *ds = rn_json_string(jd, NULL);
