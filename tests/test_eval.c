@@ -382,6 +382,18 @@ static void test_eval_bad_input(void) {
           "a list separated by spaces: exit %d: %s", r.rc, r.err);
     result_free(&r);
 
+    /* UTF-16 (Excel's "Unicode Text"): one line saying what the file is, not one a line */
+    {
+        static const char u16[] = "\xFF\xFE" "c\0o\0f\0f\0e\0e\0.\0p\0n\0g\0\t\0" "9\0" "6\0" "7\0\n\0";
+        FILE *f = fopen(path, "wb");
+        CHECK(f && fwrite(u16, 1, sizeof u16 - 1, f) == sizeof u16 - 1 && fclose(f) == 0, "write %s", path);
+        r = run("'%s' eval '%s'", bin, dir);
+        CHECK(r.rc == 1 && count_lines(r.err) == 1 && strstr(r.err, "labels.tsv: line 1 holds a NUL byte") &&
+                  strstr(r.err, "UTF-16"),
+              "a UTF-16 labels.tsv: exit %d: %s", r.rc, r.err);
+        result_free(&r);
+    }
+
     /* a byte-order mark before the first photo's name (a list saved as "UTF-8" by Notepad or
      * Excel) is not part of that name */
     write_file(path, "\xEF\xBB\xBF" "coffee.png\t967\r\nespresso.png\t967\r\n");

@@ -277,6 +277,14 @@ static int load_tsv(FILE *f, const char *dir, const char *tsv, const eval_classe
     int *lines = NULL, lines_cap = 0; /* each item's line, for a photo listed twice */
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* a NUL is no text: UTF-16 (Excel's "Unicode Text" export) made every line a bare
+         * "expected 'file<TAB>class'", none saying why; one line for the file instead */
+        if (memchr(line, '\0', (size_t)len)) {
+            warnf(warn, ctx, tsv, "line %d holds a NUL byte: not a text file (UTF-16? save it as UTF-8)", lineno);
+            free(line);
+            free(lines);
+            return -1;
+        }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         /* a UTF-8 byte-order mark (Notepad, Excel's "UTF-8" CSV) is no part of the first name */
         const size_t bom = lineno == 1 ? rn_utf8_bom(line, (size_t)len) : 0;
