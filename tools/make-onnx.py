@@ -381,6 +381,13 @@ def check_pth(out_dir):
         ok = r.returncode == 0 and same(out, want) and \
             json.loads(load_safetensors_any(out)[1].get('labels', '[]')) == ['tabby "cat"', 'samoyed', 'k\u00e4se']
         failed += report(ok, ' (%s)' % kind, r)
+    # names as Notepad saves them (a byte-order mark: not part of name 0)
+    bom = os.path.join(out_dir, 'bom.txt')
+    with open(bom, 'wb') as f:
+        f.write(b'\xef\xbb\xbftabby\r\nsamoyed\r\ncheese\r\n')
+    r, out = convert('bom', want, '--labels', bom)
+    ok = r.returncode == 0 and json.loads(load_safetensors_any(out)[1].get('labels', '[]')) == ['tabby', 'samoyed', 'cheese']
+    failed += report(ok, ': --labels with a byte-order mark', r)
     # a DataParallel key and the same key unprefixed: refused, not one dropped for the other
     r, out = convert('both', dict(want, **{'module.fc.weight': torch.zeros_like(want['fc.weight'])}))
     failed += report(one_line(r, 'module.fc.weight', out), ' refuses module.fc.weight beside fc.weight', r)

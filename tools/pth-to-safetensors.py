@@ -234,7 +234,8 @@ def main():
     meta = {'normalization': a.norm, 'variant': variant, 'bn_eps': bn_eps, 'source': 'pytorch checkpoint'}
     if a.labels:
         try:
-            with open(a.labels, encoding='utf-8') as f:
+            # utf-8-sig: a byte-order mark (Notepad) is no part of name 0, as resnet's --labels has it
+            with open(a.labels, encoding='utf-8-sig') as f:
                 names = f.read().split('\n')
         except OSError as e:  # one line naming the file, not a traceback
             fail('%s: cannot read it: %s' % (a.labels, e.strerror))
