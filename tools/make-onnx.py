@@ -381,13 +381,18 @@ def check_pth(out_dir):
         ok = r.returncode == 0 and same(out, want) and \
             json.loads(load_safetensors_any(out)[1].get('labels', '[]')) == ['tabby "cat"', 'samoyed', 'k\u00e4se']
         failed += report(ok, ' (%s)' % kind, r)
-    # names as Notepad saves them (a byte-order mark: not part of name 0)
+    # names as Notepad saves them (a byte-order mark: not part of name 0), and with a NUL
+    # byte (refused, one line: written, no loader would read the file)
     bom = os.path.join(out_dir, 'bom.txt')
     with open(bom, 'wb') as f:
         f.write(b'\xef\xbb\xbftabby\r\nsamoyed\r\ncheese\r\n')
     r, out = convert('bom', want, '--labels', bom)
     ok = r.returncode == 0 and json.loads(load_safetensors_any(out)[1].get('labels', '[]')) == ['tabby', 'samoyed', 'cheese']
     failed += report(ok, ': --labels with a byte-order mark', r)
+    with open(bom, 'wb') as f:
+        f.write(b'tabby\nsam\0oyed\ncheese\n')
+    r, out = convert('nul', want, '--labels', bom)
+    failed += report(one_line(r, 'line 2 holds a NUL byte', out), ': --labels with a NUL byte', r)
     # a DataParallel key and the same key unprefixed: refused, not one dropped for the other
     r, out = convert('both', dict(want, **{'module.fc.weight': torch.zeros_like(want['fc.weight'])}))
     failed += report(one_line(r, 'module.fc.weight', out), ' refuses module.fc.weight beside fc.weight', r)

@@ -241,6 +241,9 @@ def main():
             fail('%s: cannot read it: %s' % (a.labels, e.strerror))
         except UnicodeDecodeError:
             fail('%s: not UTF-8 text' % a.labels)
+        if any('\0' in n for n in names):  # JSON's \u0000: no loader reads such a name
+            fail('%s: line %d holds a NUL byte: not a text file (UTF-16? save it as UTF-8)'
+                 % (a.labels, next(i for i, n in enumerate(names) if '\0' in n) + 1))
         if names and names[-1] == '':
             names.pop()
         names = [n[:-1] if n.endswith('\r') else n for n in names]
