@@ -70,6 +70,11 @@ for c in "${cases[@]}"; do
     ours "$tmp/$i.back.safetensors" demo/chelsea.png "$size" "$stride" "$tmp/$i.back" >/dev/null
     cmp -s "$tmp/$i.ours.f32" "$tmp/$i.back.ours.f32"
     check "export -> import of $what: bit-identical logits" $? "rc=$rc $err"
+    if [ "$size" != 0 ]; then # the size comes back with the graph, not only when asked for again
+      run "$BIN" info --json "$tmp/$i.back.safetensors"
+      echo "$out" | grep -q "\"input_size\": $size,"
+      check "export --size $size -> import: the file asks for $size again" $? "rc=$rc $out $err"
+    fi
   fi
 done
 

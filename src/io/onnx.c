@@ -385,13 +385,56 @@ static resnet_status parse_node(parser *ps, const rn_pb *msg, rn_onnx_node *n, s
 // ---------------------------------------------------------------------------------------
 // GraphProto, ModelProto
 
-static resnet_status value_names(parser *ps, const rn_pb *msg, uint32_t number, char ***out, size_t *n) {
+/* A TypeProto's tensor shape {1 tensor_type {2 shape {1 dim {1 dim_value, 2 dim_param}}}} into
+ * dims (-1 for a dim without a value); *rank stays -1 when the type gives no shape. */
+static resnet_status tensor_shape(parser *ps, rn_pb type, int *rank, int64_t *dims) {
+    static const uint32_t path[2] = {1, 2}; /* tensor_type, then its shape */
+    rn_pb_field f;
+    const char *why;
+    int rc;
+    for (int level = 0; level < 2; level++) {
+        rn_pb inner = {0};
+        int found = 0;
+        while ((rc = rn_pb_next(&type, &f, &why)) == 1)
+            if (f.number == path[level] && f.wire == 2) {
+                if (rn_pb_sub(&type, &f, &inner, &why) != 0) return bad(ps, &type, why);
+                found = 1;
+            }
+        if (rc < 0) return bad(ps, &type, why);
+        if (!found) return RESNET_OK;
+        type = inner;
+    }
+    *rank = 0;
+    while ((rc = rn_pb_next(&type, &f, &why)) == 1) {
+        if (f.number != 1 || f.wire != 2) continue;
+        if (*rank == RN_ONNX_MAX_DIMS) return bad(ps, &type, "an input of more than 8 dimensions");
+        rn_pb dim;
+        rn_pb_field g;
+        int64_t v = -1;
+        if (rn_pb_sub(&type, &f, &dim, &why) != 0) return bad(ps, &type, why);
+        while ((rc = rn_pb_next(&dim, &g, &why)) == 1)
+            if (g.number == 1 && g.wire == 0) v = (int64_t)g.v >= 0 ? (int64_t)g.v : -1;
+        if (rc < 0) return bad(ps, &dim, why);
+        dims[(*rank)++] = v;
+    }
+    return rc < 0 ? bad(ps, &type, why) : RESNET_OK;
+}
+
+/* The names of the graph's inputs or outputs (ValueInfoProto {1 name, 2 type}), and with
+ * rank/dims not NULL each one's shape. */
+static resnet_status value_names(parser *ps, const rn_pb *msg, uint32_t number, char ***out, size_t *n, int **rank,
+                                 int64_t (**dims)[RN_ONNX_MAX_DIMS]) {
     resnet_status s;
     size_t cnt;
     if ((s = count_fields(ps, msg, number, &cnt)) != RESNET_OK) return s;
     *n = 0;
     *out = cnt ? arena_array(ps, cnt, sizeof **out) : NULL;
     if (cnt && !*out) return nomem(ps);
+    if (rank) {
+        *rank = cnt ? arena_array(ps, cnt, sizeof **rank) : NULL;
+        *dims = cnt ? arena_array(ps, cnt, sizeof **dims) : NULL;
+        if (cnt && (!*rank || !*dims)) return nomem(ps);
+    }
     rn_pb r = *msg;
     rn_pb_field f;
     const char *why;
@@ -402,8 +445,15 @@ static resnet_status value_names(parser *ps, const rn_pb *msg, uint32_t number, 
         int rc;
         char *name = NULL;
         if (rn_pb_sub(&r, &f, &v, &why) != 0) return bad(ps, &r, why);
-        while ((rc = rn_pb_next(&v, &g, &why)) == 1)
+        if (rank) (*rank)[*n] = -1;
+        while ((rc = rn_pb_next(&v, &g, &why)) == 1) {
             if (g.number == 1 && (s = str_dup(ps, &v, &g, &name)) != RESNET_OK) return s;
+            if (g.number == 2 && g.wire == 2 && rank) {
+                rn_pb type;
+                if (rn_pb_sub(&v, &g, &type, &why) != 0) return bad(ps, &v, why);
+                if ((s = tensor_shape(ps, type, &(*rank)[*n], (*dims)[*n])) != RESNET_OK) return s;
+            }
+        }
         if (rc < 0) return bad(ps, &v, why);
         (*out)[(*n)++] = name ? name : "";
     }
@@ -439,8 +489,9 @@ static resnet_status parse_graph(parser *ps, const rn_pb *msg) {
         if (s != RESNET_OK) return s;
     }
     if (rc < 0) return bad(ps, &r, why);
-    if ((s = value_names(ps, msg, 11, &m->inputs, &m->n_inputs)) != RESNET_OK) return s;
-    return value_names(ps, msg, 12, &m->outputs, &m->n_outputs);
+    if ((s = value_names(ps, msg, 11, &m->inputs, &m->n_inputs, &m->input_rank, &m->input_dims)) != RESNET_OK)
+        return s;
+    return value_names(ps, msg, 12, &m->outputs, &m->n_outputs, NULL, NULL);
 }
 
 static resnet_status parse_model(parser *ps, const void *data, size_t size) {

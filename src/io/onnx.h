@@ -72,6 +72,10 @@ typedef struct rn_onnx_model {
     size_t n_inits;
     char **inputs, **outputs;
     size_t n_inputs, n_outputs;
+    /* each input's shape as its ValueInfoProto gives it: input_rank[i] dims (-1: no shape
+     * given), input_dims[i][d] the size of dim d, -1 for a named (dim_param) or missing one */
+    int *input_rank;
+    int64_t (*input_dims)[RN_ONNX_MAX_DIMS];
     void *map;   /* the mapped file (NULL for a model read from memory) */
     size_t map_size;
     void *ext;   /* external data files mapped so far (onnx.c) */

@@ -70,6 +70,7 @@ typedef struct imp {
     int classes, features;
     int variant_v1, variant_v15; /* where bottlenecks stride */
     int output_stride;
+    int input_size; /* the graph input's fixed side (N x C x S x S), 0 when it has none */
     float eps;
     int have_eps;
 } imp;
@@ -567,6 +568,11 @@ static resnet_status walk(imp *im) {
         if (in) return rn_fail(im->err, RESNET_E_UNSUPPORTED, "%s: the graph has more than one input ('%s' and '%s')",
                                im->path, shown(in, a, sizeof a), shown(m->inputs[i], b, sizeof b));
         in = m->inputs[i];
+        /* a graph exported at another size than 224 (resnet export --size, or torch.onnx.export
+         * traced on such an input) says so in its input's shape: the size its network was made
+         * for, and what the file will ask for unless told otherwise */
+        const int64_t *d = m->input_dims ? m->input_dims[i] : NULL;
+        im->input_size = d && m->input_rank[i] == 4 && d[2] >= 32 && d[2] <= 4096 && d[2] == d[3] ? (int)d[2] : 0;
     }
     if (!in) return rn_fail(im->err, RESNET_E_UNSUPPORTED, "%s: the graph has no input", im->path);
     size_t n;
@@ -1085,18 +1091,23 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     }
     if (s == RESNET_OK && labels_path) s = labels_json(labels_path, im.classes, &labels, err);
     if (s == RESNET_OK) {
-        char eps_s[40], os_s[16], src[96], prod[64];
+        char eps_s[40], os_s[16], size_s[16], src[96], prod[64];
         snprintf(src, sizeof src, "onnx from %s", m->producer && m->producer[0] ? rn_printable(m->producer, prod, sizeof prod)
                                                                              : "an unnamed producer");
         format_float(im.have_eps ? im.eps : ONNX_DEFAULT_EPS, eps_s, sizeof eps_s);
         snprintf(os_s, sizeof os_s, "%d", im.output_stride);
-        const char *keys[6] = {"variant", "normalization", "bn_eps", "source"};
-        const char *vals[6] = {im.variant_v1 ? "v1" : "v1.5", norm == RESNET_NORM_CAFFE ? "caffe" : "torch", eps_s,
+        const char *keys[7] = {"variant", "normalization", "bn_eps", "source"};
+        const char *vals[7] = {im.variant_v1 ? "v1" : "v1.5", norm == RESNET_NORM_CAFFE ? "caffe" : "torch", eps_s,
                                src};
         size_t nm = 4;
         if (im.output_stride != 32) {
             keys[nm] = "output_stride";
             vals[nm++] = os_s;
+        }
+        if (im.input_size && im.input_size != 224) {
+            snprintf(size_s, sizeof size_s, "%d", im.input_size);
+            keys[nm] = "input_size";
+            vals[nm++] = size_s;
         }
         if (labels) {
             keys[nm] = "labels";
