@@ -60,6 +60,13 @@ int main(int argc, char **argv) {
     if (resnet_list_images(argv[2], &photos, &err) != RESNET_OK) goto fail;
     for (int i = 0; i < photos.n_problems; i++) fprintf(stderr, "skipped: %s\n", photos.problems[i]);
     if (resnet_model_load(argv[1], NULL, &model, &err) != RESNET_OK) goto fail;
+    /* resnet_head_predict reads as many features as the head was trained on: a head made on
+     * another network's features would be fed a shorter (or longer) vector than it takes */
+    if (head && resnet_head_dim(head) != resnet_model_feature_dim(model)) {
+        fprintf(stderr, "%s: the head takes %d features, the network gives %d\n", argv[3], resnet_head_dim(head),
+                resnet_model_feature_dim(model));
+        goto done;
+    }
     /* all cores for the convolutions, 4 photos per forward pass */
     if (resnet_session_create(model, 0, 4, &session, &err) != RESNET_OK) goto fail;
     c.head = head;

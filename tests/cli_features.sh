@@ -343,5 +343,14 @@ if [ -x "${BUILD:-build}/examples/classify_folder" ]; then
   run "${BUILD:-build}/examples/classify_folder" "$W" "$tmp/folder"
   [ "$rc" -eq 1 ] && echo "$out" | grep -q "Egyptian cat" && echo "$err" | grep -q "2 classified, 1 skipped"
   check "examples/classify_folder on a folder" $? "rc=$rc $out $err"
+  # a head trained on another network's features (4 of them, where this one gives 2048): the
+  # example refuses it, where it used to feed the head the wrong number of features
+  hj='{"__metadata__":{"format":"resnet-linear-head","classes":"[\"a\",\"b\"]","feature_normalization":"none"},"weight":{"dtype":"F32","shape":[2,4],"data_offsets":[0,32]},"bias":{"dtype":"F32","shape":[2],"data_offsets":[32,40]}}'
+  while [ $((${#hj} % 8)) -ne 0 ]; do hj="$hj "; done
+  { printf "\\$(printf %03o $((${#hj} % 256)))\\$(printf %03o $((${#hj} / 256)))\\0\\0\\0\\0\\0\\0%s" "$hj"; head -c 40 /dev/zero; } \
+    >"$tmp/head4.safetensors"
+  run "${BUILD:-build}/examples/classify_folder" "$W" "$tmp/folder" "$tmp/head4.safetensors"
+  [ "$rc" -eq 1 ] && [ -z "$out" ] && echo "$err" | grep -q "head4.safetensors: the head takes 4 features, the network gives [0-9]"
+  check "examples/classify_folder with a head made for another network's features: refused" $? "rc=$rc $out $err"
 fi
 unset RESNET_CACHE
