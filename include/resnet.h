@@ -47,6 +47,9 @@
  *   and one session alone gets every core. threads = T > 0 gives the session a pool of T
  *   threads of its own (T - 1 workers and the caller), used whatever else runs. Results
  *   are bit-identical whatever the threads.
+ * - After fork(), the child's copies of models and sessions work, but their pools' threads
+ *   stayed in the parent: the child's forward passes run on the calling thread alone (the same
+ *   results), and freeing them there releases their memory only.
  * - resnet_run (and resnet_run_files, built on it) adds one decoding thread for the duration
  *   of the call: the source is called on that thread, the result callback on the caller's.
  * - Functions without a model, session or head (preprocessing, softmax, class names,

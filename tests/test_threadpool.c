@@ -1,6 +1,7 @@
 /* test_threadpool.c - the pool runs every task of a job exactly once, on a thread index inside
  * the pool, whatever the pool's size and the job's length; a thread that stalls does not hold a
- * job up (the others take its share); callers sharing one pool each get all their tasks. */
+ * job up (the others take its share); callers sharing one pool each get all their tasks; a
+ * forked child runs its jobs without the workers that stayed in the parent. */
 #define _DEFAULT_SOURCE 1 /* usleep */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -165,10 +166,50 @@ static void test_threads_now(void) {
     free(j);
 }
 
+/* A child forked from a process with a pool: the workers stayed in the parent. The child's jobs
+ * must run every task on the caller (they used to wait forever for the missing workers) and
+ * freeing the pool there must return (it used to join threads that are not in the child). The
+ * child is killed after 20 s, so a hang fails the test instead of stopping it. */
+static void test_forked_child(void) {
+    rn_pool *p = rn_pool_create(3);
+    CHECK(p != NULL, "pool of 3");
+    if (!p) return;
+    job *j = calloc(1, sizeof *j);
+    j->size = 3;
+    rn_pool_run(p, 50, task, j); /* the workers have run: they exist, in this process only */
+    CHECK(each_once(j, 50) < 0, "parent: a task missed or repeated");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        memset(j, 0, sizeof *j);
+        j->size = 3;
+        int bad = rn_pool_threads(p) != 1;
+        rn_pool_run(p, 50, task, j);
+        bad |= each_once(j, 50) >= 0 || atomic_load(&j->by_thread[0]) != 50;
+        rn_pool_free(p);
+        _exit(bad ? 1 : 0);
+    }
+    CHECK(pid > 0, "fork");
+    int status = 0;
+    if (pid > 0) waitpid(pid, &status, 0);
+    CHECK(pid <= 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+          "child: %s %d (1: a task missed, or not on the caller alone; 14: hung, killed)",
+          WIFSIGNALED(status) ? "killed by signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    /* the parent's pool still has its workers */
+    memset(j, 0, sizeof *j);
+    j->size = 3;
+    rn_pool_run(p, 50, task, j);
+    CHECK(each_once(j, 50) < 0 && rn_pool_threads(p) == 3, "parent after the fork: tasks or threads wrong");
+    free(j);
+    rn_pool_free(p);
+}
+
 int main(void) {
     RUN(test_threads_now);
     RUN(test_every_task_once);
     RUN(test_stalled_thread);
     RUN(test_shared_callers);
+    RUN(test_forked_child);
     return TEST_DONE();
 }

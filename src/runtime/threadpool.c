@@ -50,6 +50,7 @@ typedef struct share {
 struct rn_pool {
     int nthreads;
     pthread_t *workers;
+    unsigned forks;          /* `forks` when the pool was made (see orphaned) */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     /* (job number << HELPER_BITS) | helpers: bumped per job; a worker runs each job once,
@@ -127,6 +128,18 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* fork() copies a pool into the child without its workers: a job handed to them there would
+ * wait forever, and freeing the pool would join threads that do not exist. A child's jobs run
+ * on the caller alone (any thread gives the same result), and it frees only the memory. A
+ * fork handler tells the child, rather than getpid(): a system call on every job. */
+static atomic_uint forks; /* how many fork()s made this process from the first pool's */
+static void count_fork(void) { atomic_fetch_add_explicit(&forks, 1, memory_order_relaxed); }
+static void watch_forks(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+static int orphaned(const rn_pool *p) {
+    return p->nthreads > 1 && atomic_load_explicit(&forks, memory_order_relaxed) != p->forks;
+}
+
 int rn_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
@@ -138,6 +151,9 @@ rn_pool *rn_pool_create(int nthreads) {
     rn_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->nthreads = nthreads;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, watch_forks);
+    p->forks = atomic_load_explicit(&forks, memory_order_relaxed);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     atomic_init(&p->generation, 0);
@@ -167,6 +183,12 @@ rn_pool *rn_pool_create(int nthreads) {
 
 void rn_pool_free(rn_pool *p) {
     if (!p) return;
+    if (orphaned(p)) { /* the mutex may have been held by a worker at the fork: left alone */
+        free(p->workers);
+        free(p->shares);
+        free(p);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->quit, 1);
     pthread_cond_broadcast(&p->wake);
@@ -182,6 +204,7 @@ void rn_pool_free(rn_pool *p) {
 int rn_pool_size(const rn_pool *p) { return p->nthreads; }
 
 static int helpers_now(const rn_pool *p) {
+    if (orphaned(p)) return 0;
     const int callers = atomic_load_explicit(&p->callers, memory_order_relaxed);
     return p->nthreads - (callers > 1 ? callers : 1);
 }

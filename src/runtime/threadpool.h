@@ -3,7 +3,8 @@
  * taking the i-th contiguous share first and then stealing what is left of the others' (so
  * that jobs cut alike keep their data on one core), and returns when all are done. Several threads may
  * call rn_pool_run() on one pool at once (sessions sharing their model's pool): one job
- * runs on the pool at a time, and a caller that finds it busy runs its tasks alone. */
+ * runs on the pool at a time, and a caller that finds it busy runs its tasks alone. In a
+ * process forked from the pool's, where its workers do not exist, every job runs on the caller. */
 #ifndef RN_THREADPOOL_H
 #define RN_THREADPOOL_H
 
