@@ -20,7 +20,8 @@
  *
  * Conventions
  * - Every fallible call returns a resnet_status and, when given a non-NULL
- *   resnet_error, fills it with a one-line message naming the file and problem.
+ *   resnet_error, fills it with a one-line message naming the file and problem (a control
+ *   character in a name, such as a newline, is written \xNN, as the tool prints it).
  * - There is no global state. Tensors passed in and out are float32. An input image
  *   tensor is 3xSxS (S = resnet_model_input_size(), 224 by default), channel-major (CHW),
  *   already normalised as resnet_model_norm() says. Where a comment below says 1000 classes or

@@ -90,6 +90,27 @@ const char *rn_shape_str(const int64_t *shape, int ndim, const char *sep, char *
     return buf;
 }
 
+static int is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+
+/* The message s (len bytes, NUL-terminated) with each control character written \xNN, as the
+ * tool prints names: a newline in a file name must not split the one-line message. A new
+ * string and its length in *len, or NULL when s has none (or no memory: see rn_fail). */
+static char *escape_controls(const char *s, size_t *len) {
+    size_t controls = 0;
+    for (size_t i = 0; i < *len; i++) controls += is_control((unsigned char)s[i]);
+    char *e = controls ? malloc(*len + 3 * controls + 1) : NULL;
+    if (!e) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < *len; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (is_control(c)) k += (size_t)sprintf(e + k, "\\x%02x", c);
+        else e[k++] = (char)c;
+    }
+    e[k] = '\0';
+    *len = k;
+    return e;
+}
+
 resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, ...) {
     if (err) {
         va_list ap;
@@ -99,16 +120,24 @@ resnet_status rn_fail(resnet_error *err, resnet_status status, const char *fmt, 
         va_list ap2;
         va_copy(ap2, ap);
         int n = vsnprintf(small, sizeof small, fmt, ap);
+        if (n < 0) small[0] = '\0';
         char *full = n >= (int)sizeof small ? malloc((size_t)n + 1) : NULL;
+        char *text = small;
+        size_t len = n < 0 ? 0 : n < (int)sizeof small ? (size_t)n : sizeof small - 1; /* cut if no memory */
         if (full) {
             vsnprintf(full, (size_t)n + 1, fmt, ap2);
-            fit_message(full, (size_t)n, sizeof err->message);
-            memcpy(err->message, full, strlen(full) + 1);
-            free(full);
-        } else {
-            memcpy(err->message, small, sizeof small); /* fits, or no memory to do better */
-            err->message[sizeof err->message - 1] = '\0';
+            text = full;
+            len = (size_t)n;
         }
+        char *escaped = escape_controls(text, &len);
+        if (escaped) text = escaped;
+        else
+            for (size_t i = 0; i < len; i++) /* none, or no memory to escape them: still one line */
+                if (is_control((unsigned char)text[i])) text[i] = '?';
+        fit_message(text, len, sizeof err->message);
+        snprintf(err->message, sizeof err->message, "%s", text);
+        free(escaped);
+        free(full);
         va_end(ap2);
         va_end(ap);
     }

@@ -204,6 +204,27 @@ static void test_long_messages(void) {
           pb);
 }
 
+/* One line whatever a name holds: a newline (or another control character) in a path is
+ * written \xNN, where it used to split the message a caller prints or logs. */
+static void test_one_line_messages(void) {
+    resnet_error err;
+    float *out = malloc((size_t)3 * 224 * 224 * sizeof(float));
+    if (!out) return;
+    CHECK(resnet_preprocess_file("no such\nphoto\r.png", RESNET_NORM_CAFFE, out, &err) == RESNET_E_IO, "status %d",
+          err.status);
+    CHECK(strcmp(err.message, "no such\\x0aphoto\\x0d.png: cannot open: No such file or directory") == 0,
+          "message: %s", err.message);
+    free(out);
+    /* escaped, then shortened: still within the message, the cause kept */
+    char path[2000];
+    memset(path, '\n', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    rn_fail(&err, RESNET_E_IO, "%s: cannot open: %s", path, "File name too long");
+    CHECK(strlen(err.message) < sizeof err.message && !strpbrk(err.message, "\n\r") &&
+              strstr(err.message, "\\x0a") && strstr(err.message, ": cannot open: File name too long"),
+          "long: %s", err.message);
+}
+
 /* ---- folders ---------------------------------------------------------------------------- */
 
 static void test_walk(void) {
@@ -553,6 +574,7 @@ int main(void) {
     RUN(test_atomic_writer);
     RUN(test_output_check);
     RUN(test_long_messages);
+    RUN(test_one_line_messages);
     RUN(test_walk);
     RUN(test_truncated_while_open);
     RUN(test_nonfinite);
