@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700 /* mkdtemp, symlink */
 #include <float.h>
 #include <glob.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -791,6 +792,62 @@ static void test_head_trains_saves_loads(void) {
     free(p2);
 }
 
+/* A locale with a decimal comma: the system's, else one compiled into tmpdir (glibc reads
+ * $LOCPATH); 0 when there is none to be had. */
+static int comma_locale(void) {
+    if (setlocale(LC_NUMERIC, "de_DE.UTF-8") || setlocale(LC_NUMERIC, "fr_FR.UTF-8")) return 1;
+    char cmd[256], dir[128];
+    snprintf(dir, sizeof dir, "%s/locales", tmpdir);
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir);
+    if (mkdir(dir, 0755) != 0 || system(cmd) != 0) return 0;
+    setenv("LOCPATH", dir, 1);
+    const int ok = setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL;
+    unsetenv("LOCPATH");
+    return ok;
+}
+
+/* A head's accuracies are written with a '.' whatever the program's locale (they were "0,9500"
+ * in the file of a program running under a decimal comma). */
+static void test_head_metadata_locale(void) {
+    if (!comma_locale()) {
+        TU_SKIP("no locale with a decimal comma (de_DE.UTF-8) and no localedef to make one");
+        return;
+    }
+    char probe[16];
+    snprintf(probe, sizeof probe, "%.1f", 0.5);
+    CHECK(strcmp(probe, "0,5") == 0, "the locale in use writes %s", probe);
+    enum { D = 4, N = 12 };
+    float x[N * D];
+    int y[N];
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 2;
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)(1 + (i * 7 + j * 3) % 5 + 4 * y[i] * (j % 2));
+    }
+    const char *names[2] = {"a", "b"};
+    resnet_head *h = NULL;
+    resnet_train_report rep;
+    resnet_train_report_init(&rep);
+    resnet_error err;
+    char path[300];
+    snprintf(path, sizeof path, "%s/locale-head.safetensors", tmpdir);
+    CHECK(resnet_head_train(x, y, N, D, 2, names, NULL, &h, &rep, &err) == RESNET_OK, "%s", err.message);
+    CHECK(h && resnet_head_save(h, path, &err) == RESNET_OK, "%s", err.message);
+    setlocale(LC_NUMERIC, "C");
+    rn_safetensors *st = NULL;
+    CHECK(rn_st_open(path, &st, &err) == RESNET_OK, "%s", err.message);
+    const char *keys[2] = {"train_accuracy", "val_accuracy"};
+    const float want[2] = {rep.train_acc, rep.val_acc};
+    for (int k = 0; st && k < 2; k++) {
+        const char *v = rn_st_metadata(st, keys[k]);
+        char *end = NULL;
+        const double d = v ? strtod(v, &end) : -1;
+        CHECK(v && !strchr(v, ',') && end && *end == '\0' && fabs(d - want[k]) < 1e-4, "%s: \"%s\" for %g", keys[k],
+              v ? v : "(none)", want[k]);
+    }
+    rn_st_close(st);
+    resnet_head_free(h);
+}
+
 static void expect_load_fails(const char *path, const char *word) {
     resnet_head *h = NULL;
     resnet_error err;
@@ -895,6 +952,7 @@ int main(void) {
     RUN(test_first_nonfinite);
     RUN(test_head_trains_saves_loads);
     RUN(test_head_bad_files);
+    RUN(test_head_metadata_locale);
     resnet_session_free(sess);
     resnet_model_free(model);
     char cmd[128];

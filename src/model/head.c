@@ -510,6 +510,13 @@ static void json_quote(const char *s, char *buf, size_t *pos) {
     buf[(*pos)++] = '"';
 }
 
+/* An accuracy (0..1) as "0.9531": "%.4f" would follow the host program's locale and write
+ * "0,9531" into the file under a decimal comma. */
+static void fraction_str(float v, char *buf, size_t n) {
+    const long t = isfinite(v) && v > 0 ? lround(fmin(v, 1.0) * 10000) : 0;
+    snprintf(buf, n, "%ld.%04ld", t / 10000, t % 10000);
+}
+
 resnet_status resnet_head_save(const resnet_head *h, const char *path, resnet_error *err) {
     if (!h || !path) return rn_fail(err, RESNET_E_ARG, "resnet_head_save: NULL argument");
     size_t cap = 3;
@@ -531,8 +538,8 @@ resnet_status resnet_head_save(const resnet_head *h, const char *path, resnet_er
     snprintf(dim, sizeof dim, "%d", h->dim);
     snprintf(ntr, sizeof ntr, "%d", h->report.n_train);
     snprintf(nva, sizeof nva, "%d", h->report.n_val);
-    snprintf(tacc, sizeof tacc, "%.4f", h->report.train_acc);
-    snprintf(vacc, sizeof vacc, "%.4f", h->report.val_acc);
+    fraction_str(h->report.train_acc, tacc, sizeof tacc);
+    fraction_str(h->report.val_acc, vacc, sizeof vacc);
     snprintf(iters, sizeof iters, "%d", h->report.best_iter);
     const char *keys[] = {"format", "version", "classes", "feature_normalization", "feature_dim", "backbone",
                           "n_train", "n_val", "train_accuracy", "val_accuracy", "best_iteration"};
