@@ -243,8 +243,8 @@ RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, c
  * normalised as resnet_model_norm() says; output "logits", N x classes (a backbone's:
  * "features", N x feature_dim). opts (may be NULL) gives
  * the input size and output stride; its labels, if any, are checked (the graph holds no names).
- * An int8 file is refused. Written atomically. `resnet
- * export`. Since 1.3. */
+ * An int8 file is refused. Written atomically, never over `weights` or the labels file
+ * (RESNET_E_ARG). `resnet export`. Since 1.3. */
 RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_load_options *opts, const char *out,
                                             int opset, resnet_error *err);
 

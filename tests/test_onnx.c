@@ -1,4 +1,5 @@
-/* test_onnx.c - ONNX import (resnet_import_onnx, resnet import MODEL.onnx).
+/* test_onnx.c - ONNX import (resnet_import_onnx, resnet import MODEL.onnx), and export
+ * (resnet_export_onnx) refusing to write over its inputs.
  *
  * Tier 1: the tiny exports in tests/data/onnx/ (tools/make-onnx.py --small: one with its batch
  * norms folded by the exporter, opset 17, grouped bottlenecks; one with them kept, opset 11,
@@ -543,6 +544,47 @@ static void test_hostile(void) {
     free(model);
 }
 
+/* resnet_export_onnx onto its own weight file, or onto the labels file it reads: refused, both
+ * left as they were (the weight file used to be replaced by the graph, as convert refuses to). */
+static void test_export_over_inputs(void) {
+    size_t size = 0, after = 0;
+    uint8_t *w = tu_read_file(DATA "tiny_basic.expected.safetensors", &size);
+    if (!w) return;
+    const char *weights = tu_path("export-w.safetensors"), *labels = tu_path("export-labels.txt");
+    tu_write_file(weights, w, size);
+    resnet_error err;
+    resnet_model *m = NULL;
+    resnet_load_options c;
+    resnet_load_options_init(&c);
+    c.kernels = RESNET_KERNELS_C; /* its widths (8) are narrower than the x86 kernels' panels */
+    CHECK(resnet_model_load(weights, &c, &m, &err) == RESNET_OK, "%s", err.message);
+    FILE *f = fopen(labels, "w");
+    for (int c = 0; f && c < resnet_model_classes(m); c++) fprintf(f, "class %d\n", c);
+    if (f) fclose(f);
+    resnet_model_free(m);
+    size_t lsize = 0;
+    uint8_t *lab = tu_read_file(labels, &lsize);
+    resnet_load_options o;
+    resnet_load_options_init(&o);
+    o.labels = labels;
+    /* the file exports: a refusal below is about where it goes */
+    CHECK(resnet_export_onnx(weights, &o, tu_path("export.onnx"), 13, &err) == RESNET_OK, "%s", err.message);
+    resnet_status s = resnet_export_onnx(weights, &o, weights, 13, &err);
+    CHECK(s == RESNET_E_ARG && strstr(err.message, "the weight file being exported"), "onto the weights: %d %s", s,
+          s ? err.message : "");
+    uint8_t *now = tu_read_file(weights, &after);
+    CHECK(now && after == size && memcmp(now, w, size) == 0, "the weight file changed");
+    free(now);
+    s = resnet_export_onnx(weights, &o, labels, 13, &err);
+    CHECK(s == RESNET_E_ARG && strstr(err.message, "the labels file being exported"), "onto the labels: %d %s", s,
+          s ? err.message : "");
+    now = tu_read_file(labels, &after);
+    CHECK(now && lab && after == lsize && memcmp(now, lab, lsize) == 0, "the labels file changed");
+    free(now);
+    free(lab);
+    free(w);
+}
+
 /* The tool: ONNX told from TF.js by its bytes, whatever the name; one line and exit 1. */
 static void test_cli(void) {
     const char *bin = getenv("RESNET_BIN") ? getenv("RESNET_BIN") : "build/resnet";
@@ -575,6 +617,7 @@ int main(void) {
     RUN(test_tiny_exports);
     RUN(test_labels);
     RUN(test_hostile);
+    RUN(test_export_over_inputs);
     RUN(test_cli);
     tu_remove_tmpdir();
     return TEST_DONE();

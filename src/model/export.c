@@ -184,6 +184,14 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
          * every command checks it: dropped unread, one missing or of the wrong count passed */
         o.labels = opts->size >= RN_FIELD_END(resnet_load_options, labels) ? opts->labels : NULL;
     }
+    /* as resnet_convert_weights and the imports do: the graph must not replace what it is made
+     * from (it did, atomically: the weight file became the ONNX model) */
+    const char *input = rn_same_file(weights, out_path)                  ? weights
+                        : o.labels && rn_same_file(o.labels, out_path) ? o.labels
+                                                                       : NULL;
+    if (input)
+        return rn_fail(err, RESNET_E_ARG, "%s is %s being exported; refusing to overwrite it", out_path,
+                       input == weights ? "the weight file" : "the labels file");
     o.kernels = RESNET_KERNELS_C;
     o.direct = 1;
     resnet_model *m = NULL;
