@@ -233,8 +233,8 @@ RESNET_API double resnet_model_flops(const resnet_model *m); /* multiply-adds x 
 
 /* Writes a copy of the weight file `in` to `out` (atomically) with the class names of the text
  * file `labels` (one a line, as many as the network has classes) in its "labels" metadata, which
- * resnet_model_load then reads; every tensor and other metadata unchanged. `resnet label`.
- * Since 1.3. */
+ * resnet_model_load then reads; every tensor and other metadata unchanged. `out` may be `in`,
+ * never `labels` (RESNET_E_ARG). `resnet label`. Since 1.3. */
 RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, const char *out, resnet_error *err);
 
 /* Writes the network of the weight file `weights` as an ONNX graph (fp32: Conv with batch norm
@@ -270,7 +270,8 @@ RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *
  * node: one that is not such a ResNet is refused with one line naming the first node that does
  * not fit. Metadata: variant (v1 or v1.5, read from where the bottlenecks stride),
  * normalization (norm, or the file's with RESNET_NORM_FILE), bn_eps, and labels (a JSON array) from labels_path (one name a line)
- * when not NULL. out_path is written atomically. `resnet import MODEL.onnx`. */
+ * when not NULL. out_path is written atomically, never over the model or labels_path
+ * (RESNET_E_ARG). `resnet import MODEL.onnx`. */
 RESNET_API resnet_status resnet_import_onnx(const char *model_onnx, const char *out_path, resnet_norm norm,
                                             const char *labels_path, resnet_error *err);
 

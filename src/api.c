@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "io/safetensors.h"
+#include "io/atomic.h"
 #include "io/fileio.h"
 #include "io/json.h"
 #include "image/image.h"
@@ -164,6 +165,9 @@ static char *labels_json(const resnet_model *m) {
 
 resnet_status resnet_label_file(const char *in, const char *labels, const char *out, resnet_error *err) {
     if (!in || !labels || !out) return rn_fail(err, RESNET_E_ARG, "resnet_label_file: NULL argument");
+    /* out may be in itself (its labels replaced in place), never the names it is made from */
+    if (rn_same_file(labels, out))
+        return rn_fail(err, RESNET_E_ARG, "%s is the labels file being read; refusing to overwrite it", out);
     /* loaded with the names: checks the file is a network and the names fit its classes */
     resnet_load_options o;
     resnet_load_options_init(&o);

@@ -219,6 +219,14 @@ static void test_labels(void) {
         rn_st_close(st);
     }
     unlink(out);
+    /* onto the labels file it reads: refused, the names kept */
+    s = resnet_import_onnx(DATA "tiny_basic.onnx", lab, RESNET_NORM_CAFFE, lab, &err);
+    CHECK(s == RESNET_E_ARG && strstr(err.message, "the labels file being read"), "onto its labels: %d %s", s,
+          s ? err.message : "");
+    size_t n = 0;
+    uint8_t *kept = tu_read_file(lab, &n);
+    CHECK(kept && n == sizeof names - 1 && memcmp(kept, names, n) == 0, "the labels file changed");
+    free(kept);
     /* a byte-order mark is skipped, as the loader's --labels skips it: not part of name 0 */
     const char bom[] = "\xef\xbb\xbf" "one\ntwo\nthree\nfour\nfive\n";
     tu_write_file(lab, bom, sizeof bom - 1);

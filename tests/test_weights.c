@@ -316,6 +316,16 @@ static void test_many_metadata(void) {
     resnet_error err;
     CHECK(resnet_convert_weights(path, bf, RESNET_PRECISION_BF16, &err) == RESNET_OK, "convert: %s", err.message);
     CHECK(resnet_label_file(path, labels, named, &err) == RESNET_OK, "label: %s", err.message);
+    /* onto the names it reads: refused, the names file left as it was (it became the weights) */
+    size_t lsize = 0, lsize2 = 0;
+    unsigned char *lb = tu_read_file(labels, &lsize);
+    resnet_status ls = resnet_label_file(path, labels, labels, &err);
+    CHECK(ls == RESNET_E_ARG && strstr(err.message, "the labels file being read"), "label onto its names: %d %s", ls,
+          ls ? err.message : "");
+    unsigned char *lb2 = tu_read_file(labels, &lsize2);
+    CHECK(lb && lb2 && lsize == lsize2 && memcmp(lb, lb2, lsize) == 0, "label onto its names: the names file changed");
+    free(lb);
+    free(lb2);
     const char *outs[2] = {bf, named};
     for (int k = 0; k < 2; k++) {
         resnet_model *m = NULL;

@@ -1047,6 +1047,8 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
         resnet_status cs = rn_output_check(out_path, RN_KIND_SAFETENSORS, 1, NULL, 0, err);
         if (cs == RESNET_OK && rn_file_id_of(model_path, &in_id) && rn_file_id_equal(&in_id, &out_id))
             cs = rn_fail(err, RESNET_E_ARG, "%s is the model being imported; refusing to overwrite it", out_path);
+        if (cs == RESNET_OK && labels_path && rn_file_id_of(labels_path, &in_id) && rn_file_id_equal(&in_id, &out_id))
+            cs = rn_fail(err, RESNET_E_ARG, "%s is the labels file being read; refusing to overwrite it", out_path);
         if (cs != RESNET_OK) return cs;
     }
     rn_onnx_model *m = NULL;
