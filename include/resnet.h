@@ -22,6 +22,9 @@
  * - Every fallible call returns a resnet_status and, when given a non-NULL
  *   resnet_error, fills it with a one-line message naming the file and problem (a control
  *   character in a name, such as a newline, is written \xNN, as the tool prints it).
+ * - A call that fails leaves what it would have made NULL or zeroed (the model, session or
+ *   head of *out, the resnet_image or resnet_file_list it fills), whatever the reason, even a
+ *   NULL argument: the matching free function may always be called on it.
  * - There is no global state. Tensors passed in and out are float32. An input image
  *   tensor is 3xSxS (S = resnet_model_input_size(), 224 by default), channel-major (CHW),
  *   already normalised as resnet_model_norm() says. Where a comment below says 1000 classes or

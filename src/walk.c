@@ -174,6 +174,7 @@ static resnet_status list_images(const char *dir, resnet_file_list *out, int *ig
 }
 
 resnet_status resnet_list_images(const char *dir, resnet_file_list *out, resnet_error *err) {
+    if (out) memset(out, 0, sizeof *out); /* whatever else is wrong: resnet_file_list_free may follow */
     if (!dir || !out) return rn_fail(err, RESNET_E_ARG, "resnet_list_images: NULL argument");
     return list_images(dir, out, NULL, err);
 }

@@ -1,5 +1,6 @@
 /* test_api.c - the library as a dependency: its version at run time, and the size-versioned
- * option structs (include/resnet.h, "Versions and the ABI").
+ * option structs (include/resnet.h, "Versions and the ABI"), and what a failed call leaves in its
+ * outputs (NULL or zeroed, so that a caller's cleanup may free them).
  *
  * A program built against an older or a newer resnet.h is simulated with structs of its own
  * layout: the library must read only the bytes the caller's size covers, write no more than
@@ -59,6 +60,33 @@ static void test_init_writes_only_the_callers_size(void) {
     CHECK(out->size == sizeof *out && !out->logits && !out->features && !out->feature_map && !out->class_maps,
           "outputs defaults");
     for (size_t i = sizeof *out; i < sizeof buf; i++) CHECK(buf[i] == 0xAA, "byte %zu past the struct written", i);
+}
+
+/* A failed call leaves its output NULL or zeroed whatever the reason: a NULL argument too
+ * (those returned at once, leaving the caller's uninitialised variable for its cleanup to free). */
+static void test_outputs_reset_on_bad_arguments(void) {
+    resnet_error err;
+    void *junk = &err;
+    resnet_model *m = junk;
+    CHECK(resnet_model_load(NULL, NULL, &m, &err) == RESNET_E_ARG && m == NULL, "resnet_model_load(NULL path)");
+    resnet_session *s = junk;
+    CHECK(resnet_session_create(NULL, 0, 1, &s, &err) == RESNET_E_ARG && s == NULL, "resnet_session_create(NULL model)");
+    resnet_head *h = junk;
+    CHECK(resnet_head_load(NULL, &h, &err) == RESNET_E_ARG && h == NULL, "resnet_head_load(NULL path)");
+    h = junk;
+    CHECK(resnet_head_train(NULL, NULL, 2, 4, 2, NULL, NULL, &h, NULL, &err) == RESNET_E_ARG && h == NULL,
+          "resnet_head_train(NULL features)");
+    resnet_image img;
+    memset(&img, 0xAA, sizeof img);
+    CHECK(resnet_image_load(NULL, &img, &err) == RESNET_E_ARG && !img.rgb && !img.width && !img.height,
+          "resnet_image_load(NULL path): image not zeroed");
+    if (!img.rgb) resnet_image_free(&img); /* the cleanup that freed garbage */
+    resnet_file_list list;
+    memset(&list, 0xAA, sizeof list);
+    CHECK(resnet_list_images(NULL, &list, &err) == RESNET_E_ARG && !list.paths && !list.count && !list.problems &&
+              !list.n_problems,
+          "resnet_list_images(NULL folder): list not zeroed");
+    if (!list.count) resnet_file_list_free(&list);
 }
 
 /* resnet_load_options as a newer header might have it: one more field. */
@@ -242,6 +270,7 @@ int main(void) {
     RUN(test_version);
     RUN(test_init_writes_only_the_callers_size);
     RUN(test_load_options);
+    RUN(test_outputs_reset_on_bad_arguments);
     RUN(test_outputs);
     RUN(test_train_structs);
     RUN(test_default_weights);

@@ -28,8 +28,8 @@ static resnet_status to_public(resnet_status st, const rn_image *img, resnet_ima
 }
 
 resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out, resnet_error *err) {
+    if (out) memset(out, 0, sizeof *out); /* whatever else is wrong: resnet_image_free may follow */
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_image_load: NULL argument");
-    memset(out, 0, sizeof *out);
     rn_image img;
     return to_public(rn_image_load_ex(path, flags, &img, err), &img, out);
 }

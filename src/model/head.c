@@ -203,8 +203,8 @@ static void split(const int *labels, int n, int k, float frac, unsigned seed, ch
 resnet_status resnet_head_train(const float *features, const int *labels, int n, int dim, int n_classes,
                                 const char *const *names, const resnet_train_options *opts, resnet_head **out,
                                 resnet_train_report *report, resnet_error *err) {
+    if (out) *out = NULL;
     if (!features || !labels || !names || !out) return rn_fail(err, RESNET_E_ARG, "resnet_head_train: NULL argument");
-    *out = NULL;
     resnet_train_options o = train_defaults;
     resnet_train_report rep = empty_report;
     resnet_status st0 = RESNET_OK;
@@ -552,8 +552,8 @@ resnet_status resnet_head_save(const resnet_head *h, const char *path, resnet_er
 }
 
 resnet_status resnet_head_load(const char *path, resnet_head **out, resnet_error *err) {
+    if (out) *out = NULL;
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_head_load: NULL argument");
-    *out = NULL;
     rn_safetensors *st;
     resnet_status s = rn_weights_open(path, &st, err);
     if (s != RESNET_OK) return s;

@@ -44,8 +44,8 @@ void resnet_outputs_init_size(resnet_outputs *o, size_t size) { rn_sized_init(&o
 
 resnet_status resnet_model_load(const char *path, const resnet_load_options *opts, resnet_model **out,
                                 resnet_error *err) {
+    if (out) *out = NULL; /* whatever else is wrong: a caller's cleanup may free it */
     if (!path || !out) return rn_fail(err, RESNET_E_ARG, "resnet_model_load: NULL argument");
-    *out = NULL;
     resnet_load_options o = load_defaults;
     if (opts) {
         resnet_status st = rn_sized_read(&load_options_type, opts, &o, err);
@@ -257,8 +257,8 @@ static int map_cells(const resnet_model *m) {
 
 resnet_status resnet_session_create(const resnet_model *m, int threads, int max_batch,
                                     resnet_session **out, resnet_error *err) {
+    if (out) *out = NULL;
     if (!m || !out) return rn_fail(err, RESNET_E_ARG, "resnet_session_create: NULL argument");
-    *out = NULL;
     if (threads < 0 || threads > 1024)
         return rn_fail(err, RESNET_E_ARG, "threads must be between 0 and 1024, got %d", threads);
     if (max_batch < 1 || max_batch > 4096)
