@@ -44,13 +44,13 @@
  *   session from two threads at once must be serialised by the caller. Sessions of one
  *   model are independent of each other.
  * - How many threads a forward pass uses: a session created with threads = 0 (the
- *   default) runs on its model's pool, one thread per core (the calling thread included),
- *   made by the first such session and shared by all of them. A pass uses the pool's
- *   threads less the other passes running on it at the same time, so N sessions on N
- *   threads never keep more threads busy than there are cores (or N, if that is more),
- *   and one session alone gets every core. threads = T > 0 gives the session a pool of T
- *   threads of its own (T - 1 workers and the caller), used whatever else runs. Results
- *   are bit-identical whatever the threads.
+ *   default) runs on its model's pool, one thread per core (the calling thread included;
+ *   the machine's online cores, at most 64), made by the first such session and shared by
+ *   all of them. A pass uses the pool's threads less the other passes running on it at the
+ *   same time, so N sessions on N threads never keep more threads busy than there are cores
+ *   (or N, if that is more), and one session alone gets every core. threads = T > 0 gives
+ *   the session a pool of T threads of its own (T - 1 workers and the caller), used whatever
+ *   else runs. Results are bit-identical whatever the threads.
  * - After fork(), the child's copies of models and sessions work, but their pools' threads
  *   stayed in the parent: the child's forward passes run on the calling thread alone (the same
  *   results), and freeing them there releases their memory only.
