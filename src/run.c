@@ -225,7 +225,7 @@ static int report(const batch *b, int want, outputs *o, int *index, resnet_item_
         r.status = ri->status;
         r.message = ri->message;
         r.views = ri->views;
-        char message[sizeof ri->message];
+        resnet_error bad_err;
         if (ri->status == RESNET_OK && (want_logits || want_features)) {
             const float *logits = want_logits ? o->logits + (size_t)ri->row * o->classes : NULL;
             const float *feats = want_features ? o->features + (size_t)ri->row * o->dim : NULL;
@@ -233,9 +233,8 @@ static int report(const batch *b, int want, outputs *o, int *index, resnet_item_
             const char *bad = logits ? rn_logits_problem(logits, ri->views, o->classes) : NULL;
             if (!bad && feats && !rn_all_finite(feats, (size_t)ri->views * o->dim)) bad = RN_NONFINITE_MSG;
             if (bad) {
-                snprintf(message, sizeof message, "%s: %s", r.name, bad);
-                r.status = RESNET_E_WEIGHTS;
-                r.message = message;
+                r.status = rn_fail(&bad_err, RESNET_E_WEIGHTS, "%s: %s", r.name, bad); /* one line, as the others */
+                r.message = bad_err.message;
             } else {
                 if (want & RESNET_WANT_LOGITS) r.logits = logits;
                 if (want & RESNET_WANT_PROBS) {

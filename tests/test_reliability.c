@@ -322,6 +322,32 @@ static int make_weights(const char *out, int col, float v) {
     return rc;
 }
 
+/* resnet_run over one photo in memory under a name of two lines; its result's status and
+ * message kept (test_nonfinite). */
+typedef struct one_item {
+    const void *data;
+    size_t size;
+    int given, status;
+    char message[600];
+} one_item;
+
+static int one_item_source(void *ctx, int may_block, resnet_item *item) {
+    one_item *o = ctx;
+    (void)may_block;
+    if (o->given++) return RESNET_SOURCE_END;
+    item->data = o->data;
+    item->size = o->size;
+    item->name = "up\nload.png";
+    return RESNET_SOURCE_ITEM;
+}
+
+static int one_item_result(void *ctx, const resnet_item_result *r) {
+    one_item *o = ctx;
+    o->status = r->status;
+    snprintf(o->message, sizeof o->message, "%s", r->message);
+    return 0;
+}
+
 static void test_nonfinite(void) {
     resnet_error err;
     resnet_model *m = NULL;
@@ -371,6 +397,18 @@ static void test_nonfinite(void) {
         CHECK(strstr(err.message, "not finite") != NULL, "message: %s", err.message);
         CHECK(resnet_classify_file_tta(s, "demo/chelsea.png", RESNET_TTA_NONE, 5, top, &err) != RESNET_OK,
               "resnet_classify_file_tta answered");
+        /* the runner's error for it is one line too, whatever the item's name */
+        one_item o = {0};
+        o.data = tu_read_file("demo/chelsea.png", &o.size);
+        resnet_run_options ro;
+        resnet_run_options_init(&ro);
+        ro.want = RESNET_WANT_LOGITS;
+        CHECK(o.data && resnet_run(s, one_item_source, &o, one_item_result, &o, &ro, &err) == RESNET_OK, "%s",
+              err.message);
+        CHECK(o.status == RESNET_E_WEIGHTS && strstr(o.message, "up\\x0aload.png: ") && !strchr(o.message, '\n') &&
+                  strstr(o.message, "not finite"),
+              "resnet_run: %d '%s'", o.status, o.message);
+        free((void *)o.data);
         resnet_session_free(s);
         resnet_model_free(m);
     }
