@@ -67,13 +67,14 @@ for c in "${cases[@]}"; do
   # export recorded (resnet.norm in metadata_props; the default file's is caffe, the others torch)
   if "$BIN" import --help 2>/dev/null | grep -q -i onnx; then
     run "$BIN" import "$tmp/$i.onnx" -o "$tmp/$i.back.safetensors"
+    imported=$err
     ours "$tmp/$i.back.safetensors" demo/chelsea.png "$size" "$stride" "$tmp/$i.back" >/dev/null
     cmp -s "$tmp/$i.ours.f32" "$tmp/$i.back.ours.f32"
     check "export -> import of $what: bit-identical logits" $? "rc=$rc $err"
     if [ "$size" != 0 ]; then # the size comes back with the graph, not only when asked for again
       run "$BIN" info --json "$tmp/$i.back.safetensors"
-      echo "$out" | grep -q "\"input_size\": $size,"
-      check "export --size $size -> import: the file asks for $size again" $? "rc=$rc $out $err"
+      echo "$out" | grep -q "\"input_size\": $size," && echo "$imported" | grep -q "(input ${size}x$size, as the graph"
+      check "export --size $size -> import: the file asks for $size again, and import says so" $? "rc=$rc $out $imported"
     fi
   fi
 done

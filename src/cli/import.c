@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/safetensors.h"
 
 enum { OPT_VARIANT = CLI_OPT_FIRST_OWN, OPT_NORM, OPT_LABELS };
 
@@ -87,6 +88,13 @@ int cmd_import(int argc, char **argv) {
     if (s != RESNET_OK) return cli_error("%s", err.message);
     fputs("resnet: wrote ", stderr);
     cli_text(stderr, out);
+    /* a size other than 224 came from the graph's input shape: said, since every command will
+     * take it (a graph traced on a small dummy input asks for that small size) */
+    rn_safetensors *st = NULL;
+    const char *size = !json && rn_st_open(out, &st, &err) == RESNET_OK ? rn_st_metadata(st, "input_size") : NULL;
+    if (size && strspn(size, "0123456789") == strlen(size) && strlen(size) <= 4)
+        fprintf(stderr, " (input %sx%s, as the graph's input shape says; --size N to run at another)", size, size);
+    rn_st_close(st);
     fputc('\n', stderr);
     return 0;
 }
