@@ -78,6 +78,22 @@ static void check_decode(const char *file, const char *ref, unsigned flags) {
     if (st2 == RESNET_OK) rn_image_free(&pil);
 }
 
+/* Our decoding of the bytes data[0..n) (with flags) against PIL's of the file they were made
+ * from, DIR/ref.rgb.png: for files altered here, byte by byte. */
+static void check_bytes(const unsigned char *data, size_t n, unsigned flags, const char *ref, const char *what) {
+    char refpath[512];
+    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
+    rn_image ours, pil;
+    resnet_error err = {0};
+    resnet_status st = rn_image_decode_ex(data, n, what, flags, &ours, &err);
+    CHECK(st == RESNET_OK, "%s: %s", what, err.message);
+    resnet_status st2 = rn_image_load(refpath, &pil, &err);
+    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
+    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, what);
+    if (st == RESNET_OK) rn_image_free(&ours);
+    if (st2 == RESNET_OK) rn_image_free(&pil);
+}
+
 /* Our input tensor of DIR/file against the reference pipeline's: PIL's crop DIR/ref.crop.png,
  * BGR, minus the caffe means, in float (as make_reference.py's torch code computes it). */
 static void check_tensor(const char *file, const char *ref, unsigned flags) {
@@ -198,17 +214,7 @@ static void test_gif_stray_byte(void) {
     memcpy(stray, gif, at);
     stray[at] = 0;
     memcpy(stray + at + 1, gif + at, n - at);
-    char refpath[512];
-    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
-    rn_image ours, pil;
-    resnet_error err = {0};
-    resnet_status st = rn_image_decode(stray, n + 1, "stray.gif", &ours, &err);
-    CHECK(st == RESNET_OK, "%s", err.message);
-    resnet_status st2 = rn_image_load(refpath, &pil, &err);
-    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
-    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, "frame-transparent.gif with a stray byte");
-    if (st == RESNET_OK) rn_image_free(&ours);
-    if (st2 == RESNET_OK) rn_image_free(&pil);
+    check_bytes(stray, n + 1, 0, ref, "frame-transparent.gif with a stray byte");
     free(stray);
     free(gif);
 }
@@ -248,17 +254,29 @@ static void test_exif_orientation(void) {
     CHECK(seen == 8, "%d EXIF files, want 8", seen);
 }
 
+/* exif-6.jpg's bytes (n of them) and its row's reference, for the tests that alter it; NULL
+ * (failed) when either is missing. */
+static unsigned char *read_exif6(const char **ref, size_t *n) {
+    *ref = NULL;
+    for (int i = 0; i < g_n; i++)
+        if (g_rows[i].orientation == 6) *ref = g_rows[i].ref;
+    unsigned char *jpg = tu_read_file(DIR "/exif-6.jpg", n);
+    CHECK(jpg != NULL && *ref != NULL, "exif-6.jpg or its row missing");
+    if (!*ref) {
+        free(jpg);
+        return NULL;
+    }
+    return jpg;
+}
+
 /* Bytes that are no marker between a JPEG's segments (libjpeg warns of "extraneous bytes
  * before marker" and reads on) are skipped by PIL, which still finds the Exif segment after
  * them: the orientation applies as in the file without them. */
 static void test_exif_after_junk(void) {
-    const char *ref = NULL;
-    for (int i = 0; i < g_n; i++)
-        if (g_rows[i].orientation == 6) ref = g_rows[i].ref;
-    size_t n = 0;
-    unsigned char *jpg = tu_read_file(DIR "/exif-6.jpg", &n);
-    CHECK(jpg != NULL && ref != NULL, "exif-6.jpg or its row missing");
-    if (!jpg || !ref) { free(jpg); return; }
+    const char *ref;
+    size_t n;
+    unsigned char *jpg = read_exif6(&ref, &n);
+    if (!jpg) return;
     size_t app1 = 2;
     while (app1 + 1 < n && !(jpg[app1] == 0xFF && jpg[app1 + 1] == 0xE1)) app1++;
     CHECK(app1 + 1 < n, "exif-6.jpg has no APP1 segment");
@@ -266,17 +284,7 @@ static void test_exif_after_junk(void) {
     memcpy(junk, jpg, app1);
     junk[app1] = 0x12, junk[app1 + 1] = 0x34;
     memcpy(junk + app1 + 2, jpg + app1, n - app1);
-    char refpath[512];
-    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
-    rn_image ours, pil;
-    resnet_error err = {0};
-    resnet_status st = rn_image_decode_ex(junk, n + 2, "junk.jpg", RESNET_IMAGE_EXIF_ORIENTATION, &ours, &err);
-    CHECK(st == RESNET_OK, "%s", err.message);
-    resnet_status st2 = rn_image_load(refpath, &pil, &err);
-    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
-    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, "exif-6.jpg with junk before its Exif segment");
-    if (st == RESNET_OK) rn_image_free(&ours);
-    if (st2 == RESNET_OK) rn_image_free(&pil);
+    check_bytes(junk, n + 2, RESNET_IMAGE_EXIF_ORIENTATION, ref, "exif-6.jpg with junk before its Exif segment");
     free(junk);
     free(jpg);
 }
@@ -284,13 +292,10 @@ static void test_exif_after_junk(void) {
 /* The orientation written as a signed SHORT instead of a SHORT: PIL's exif_transpose takes
  * any number type whose value is 1..8, so the photo turns as with the standard type. */
 static void test_exif_signed_type(void) {
-    const char *ref = NULL;
-    for (int i = 0; i < g_n; i++)
-        if (g_rows[i].orientation == 6) ref = g_rows[i].ref;
-    size_t n = 0;
-    unsigned char *jpg = tu_read_file(DIR "/exif-6.jpg", &n);
-    CHECK(jpg != NULL && ref != NULL, "exif-6.jpg or its row missing");
-    if (!jpg || !ref) { free(jpg); return; }
+    const char *ref;
+    size_t n;
+    unsigned char *jpg = read_exif6(&ref, &n);
+    if (!jpg) return;
     /* the directory entry: tag 0x0112, type 3, in either byte order */
     size_t at = 0;
     for (size_t i = 0; i + 4 <= n && !at; i++)
@@ -299,17 +304,7 @@ static void test_exif_signed_type(void) {
     CHECK(at != 0, "exif-6.jpg: no orientation entry found");
     if (!at) { free(jpg); return; }
     jpg[at] = 8; /* SSHORT */
-    char refpath[512];
-    snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
-    rn_image ours, pil;
-    resnet_error err = {0};
-    resnet_status st = rn_image_decode_ex(jpg, n, "sshort.jpg", RESNET_IMAGE_EXIF_ORIENTATION, &ours, &err);
-    CHECK(st == RESNET_OK, "%s", err.message);
-    resnet_status st2 = rn_image_load(refpath, &pil, &err);
-    CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
-    if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, "exif-6.jpg with its orientation a signed SHORT");
-    if (st == RESNET_OK) rn_image_free(&ours);
-    if (st2 == RESNET_OK) rn_image_free(&pil);
+    check_bytes(jpg, n, RESNET_IMAGE_EXIF_ORIENTATION, ref, "exif-6.jpg with its orientation a signed SHORT");
     free(jpg);
 }
 
@@ -348,25 +343,16 @@ static void test_bmp_offset_zero(void) {
         const char *ref = NULL;
         for (int i = 0; i < g_n; i++)
             if (strcmp(g_rows[i].file, files[k]) == 0) ref = g_rows[i].ref;
-        char path[512], refpath[512];
+        char path[512];
         snprintf(path, sizeof path, DIR "/%s", files[k]);
         size_t n = 0;
         unsigned char *bmp = tu_read_file(path, &n);
         CHECK(bmp != NULL && n > 54 && ref != NULL, "%s or its row missing", files[k]);
         if (!bmp || n <= 54 || !ref) { free(bmp); continue; }
         memset(bmp + 10, 0, 4);
-        snprintf(refpath, sizeof refpath, DIR "/%s.rgb.png", ref);
-        rn_image ours, pil;
-        resnet_error err = {0};
-        resnet_status st = rn_image_decode(bmp, n, files[k], &ours, &err);
-        CHECK(st == RESNET_OK, "%s, offset 0: %s", files[k], err.message);
-        resnet_status st2 = rn_image_load(refpath, &pil, &err);
-        CHECK(st2 == RESNET_OK, "%s: %s", refpath, err.message);
         char what[600];
         snprintf(what, sizeof what, "%s with its pixel offset 0", files[k]);
-        if (st == RESNET_OK && st2 == RESNET_OK) same_image(&ours, &pil, what);
-        if (st == RESNET_OK) rn_image_free(&ours);
-        if (st2 == RESNET_OK) rn_image_free(&pil);
+        check_bytes(bmp, n, 0, ref, what);
         free(bmp);
     }
 }
