@@ -45,7 +45,8 @@
  *   model are independent of each other.
  * - How many threads a forward pass uses: a session created with threads = 0 (the
  *   default) runs on its model's pool, one thread per core (the calling thread included;
- *   the machine's online cores, at most 64), made by the first such session and shared by
+ *   the online cores the process may run on, as taskset or a cpuset allows, at most 64),
+ *   made by the first such session and shared by
  *   all of them. A pass uses the pool's threads less the other passes running on it at the
  *   same time, so N sessions on N threads never keep more threads busy than there are cores
  *   (or N, if that is more), and one session alone gets every core. threads = T > 0 gives

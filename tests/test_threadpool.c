@@ -2,7 +2,8 @@
  * the pool, whatever the pool's size and the job's length; a thread that stalls does not hold a
  * job up (the others take its share); callers sharing one pool each get all their tasks; a
  * forked child runs its jobs without the workers that stayed in the parent. */
-#define _DEFAULT_SOURCE 1 /* usleep */
+#define _GNU_SOURCE 1 /* usleep, sched_setaffinity */
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -205,11 +206,34 @@ static void test_forked_child(void) {
     rn_pool_free(p);
 }
 
+/* The default pool counts the CPUs the process may run on: held to one CPU (as `taskset -c 0`
+ * holds it), one thread, where sysconf's count of online cores gave every core a thread to
+ * take turns on that one. Run in a child, whose affinity does not outlive it. */
+static void test_default_threads_affinity(void) {
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        TU_SKIP("this machine has one core");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
+        _exit(rn_default_threads() == 1 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "rn_default_threads under an affinity of one CPU: exit %d",
+          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 int main(void) {
     RUN(test_threads_now);
     RUN(test_every_task_once);
     RUN(test_stalled_thread);
     RUN(test_shared_callers);
     RUN(test_forked_child);
+    RUN(test_default_threads_affinity);
     return TEST_DONE();
 }

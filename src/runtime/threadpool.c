@@ -22,6 +22,7 @@
  * pools' worth of threads spinning against each other on the same cores (docs/library.md,
  * "Threads"). One job runs on the pool at a time; a caller that finds it taken runs its
  * tasks alone rather than wait. Which thread runs a task never changes its result. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
@@ -142,6 +143,14 @@ static int orphaned(const rn_pool *p) {
 
 int rn_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the CPUs this process may run on (taskset, a container's cpuset), as nproc counts them:
+     * more threads than those would take turns on the same cores, each pass waiting for the
+     * slowest. A CPU quota (cgroup cpu.max) is not an affinity and is not seen here. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int allowed = CPU_COUNT(&set);
+        if (allowed >= 1 && allowed < n) n = allowed;
+    }
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
