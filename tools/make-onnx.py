@@ -416,6 +416,28 @@ def check_pth(out_dir):
     r, out = convert('v1', to_v1(torchvision.models.resnet.ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3)))
     ok = r.returncode == 0 and load_safetensors_any(out)[1].get('variant') == 'v1'
     failed += report(ok, ': a whole ResNet v1 recorded as v1', r)
+    # a whole dilated model (replace_stride_with_dilation): its strides are not in its tensors;
+    # the file records the output stride they give, as `resnet import` does
+    r, out = convert('dilated', torchvision.models.resnet50(num_classes=3, replace_stride_with_dilation=[False, True, True]))
+    ok = r.returncode == 0 and load_safetensors_any(out)[1].get('output_stride') == '8'
+    failed += report(ok, ': a whole dilated ResNet-50 recorded at output stride 8', r)
+    # a whole model that is not what its tensors say (a CIFAR stem without its max pool, a
+    # stem that does not stride, another activation, a Sigmoid after the fc): each would run
+    # as torchvision's ResNet, wrongly; refused, one line naming the module
+    for what, change, word in (
+            ('the max pool taken out', lambda n: setattr(n, 'maxpool', torch.nn.Identity()), "'maxpool' is Identity"),
+            ('a stem of stride 1', lambda n: setattr(n.conv1, 'stride', (1, 1)), "'conv1' is Conv2d(kernel 7x7, stride 1x1"),
+            ('a LeakyReLU in a block', lambda n: setattr(n.layer2[0], 'relu', torch.nn.LeakyReLU()),
+             "'layer2.0.relu' is LeakyReLU"),
+            ('a Sigmoid after the fc', lambda n: setattr(n, 'fc', torch.nn.Sequential(n.fc, torch.nn.Sigmoid())),
+             "'fc.1' is a Sigmoid"),
+            ('stage 3 not strided', lambda n: [setattr(n.layer3[0].conv1, 'stride', (1, 1)),
+                                               setattr(n.layer3[0].downsample[0], 'stride', (1, 1))],
+             "stage 3 ('layer3')")):
+        odd = torchvision.models.resnet18(num_classes=3)
+        change(odd)
+        r, out = convert('odd', odd)
+        failed += report(one_line(r, word, out), ': a whole model with %s refused, one line' % what, r)
     # --prefix naming DataParallel's 'module.' (the keys as the user sees them): the same network
     r, out = convert('dp', {'module.' + k: v for k, v in want.items()}, '--prefix', 'module.')
     failed += report(r.returncode == 0 and same(out, want), ' --prefix module. on a DataParallel checkpoint', r)

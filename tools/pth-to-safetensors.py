@@ -17,7 +17,12 @@ nn.Linear(...)) (its one Linear saved as 'fc.1.weight') is renamed to 'fc.weight
 e.g. `--prefix backbone.body.` for torchvision's detection models (a backbone: no fc).
 The metadata is torchvision's preprocessing (normalization torch, variant v1.5, bn_eps 1e-5:
 a whole model's batch norms' own epsilon and its variant, which a state_dict does not hold)
-unless told otherwise, and the labels (one name a line) as a JSON array when given.
+unless told otherwise, and the labels (one name a line) as a JSON array when given; a whole
+dilated model's output stride (16 or 8). A whole model is also compared with torchvision's
+ResNet module by module (strides, paddings, dilations, pools, activations, which its tensors
+do not show): a stem without its max pool, another activation, a Sigmoid after the fc is
+refused in one line naming the module (a state_dict holds none of this: it is taken as
+torchvision's).
 
 Needs only torch (Debian's python3-torch): the safetensors format is written here by hand, an
 8-byte little-endian header length, the JSON header, then the data. A whole pickled model needs
@@ -39,10 +44,101 @@ def fail(msg):
     sys.exit(1)
 
 
-def as_state_dict(v):
+# the layers a torchvision ResNet is made of; any other (a LeakyReLU, a Sigmoid after the fc,
+# an AvgPool2d) computes something the engine does not, with no tensor to say so
+PLAIN_LAYERS = ('Conv2d', 'BatchNorm2d', 'FrozenBatchNorm2d', 'ReLU', 'MaxPool2d', 'AdaptiveAvgPool2d', 'Linear',
+                'Dropout', 'Identity', 'Flatten')
+
+
+def conv_form(m):
+    """What a convolution or pool computes besides its tensors, comparable across int and tuple forms."""
+    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if isinstance(m, torch.nn.Conv2d):
+        return ('Conv2d', pair(m.kernel_size), pair(m.stride), pair(m.padding), pair(m.dilation), m.groups,
+                m.padding_mode)
+    if isinstance(m, torch.nn.MaxPool2d):
+        return ('MaxPool2d', pair(m.kernel_size), pair(m.stride), pair(m.padding), pair(m.dilation), m.ceil_mode)
+    if isinstance(m, torch.nn.AdaptiveAvgPool2d):
+        return ('AdaptiveAvgPool2d', pair(m.output_size))
+    return (type(m).__name__,)
+
+
+def describe(form):
+    if form[0] == 'Conv2d':
+        return 'Conv2d(kernel %s, stride %s, padding %s, dilation %s, groups %d)' % tuple(
+            'x'.join(map(str, v)) if isinstance(v, tuple) else v for v in form[1:6])
+    if form[0] == 'MaxPool2d':
+        return 'MaxPool2d(kernel %s, stride %s, padding %s, dilation %s%s)' % tuple(
+            ['x'.join(map(str, v)) for v in form[1:5]] + [', ceil_mode' if form[5] else ''])
+    if form[0] == 'AdaptiveAvgPool2d':
+        return 'AdaptiveAvgPool2d(%s)' % 'x'.join(map(str, form[1]))
+    return form[0]
+
+
+def check_model(model, path):
+    """A whole model holds what its state_dict does not: strides, paddings, dilations, pools,
+    activations. Each ResNet in it is compared with the torchvision ResNet its tensors describe
+    (block kind, blocks per stage, groups, the variant and dilation its strides show), module by
+    module; a difference the engine would not compute is refused in one line. Returns the output
+    stride its dilated stages give (32 when none is)."""
+    mods = dict(model.named_modules())
+    roots = [n for n, m in mods.items() if all(hasattr(m, 'layer%d' % i) for i in range(1, 5)) and hasattr(m, 'conv1')]
+    strides = {}
+    if not roots:
+        return 32
+    try:
+        import torchvision
+    except ImportError:
+        fail('%s: a whole model is checked against torchvision\'s ResNet: install python3-torchvision, or save '
+             'its state_dict' % path)
+    for root in roots:
+        p = root + '.' if root else ''
+        r = mods[root]
+        bottleneck = hasattr(r.layer1[0], 'conv3')
+        block = torchvision.models.resnet.Bottleneck if bottleneck else torchvision.models.resnet.BasicBlock
+        # a stage that does not stride is dilated (torchvision's replace_stride_with_dilation)
+        dilate = [all(tuple(getattr(c, 'stride', (1, 1))) == (1, 1) for c in getattr(r, 'layer%d' % s)[0].modules()
+                      if isinstance(c, torch.nn.Conv2d)) for s in (2, 3, 4)]
+        if any(dilate) and (not bottleneck or dilate not in ([False, False, True], [False, True, True])):
+            first = 2 + dilate.index(True)
+            fail("%s: stage %d ('%slayer%d') of the model does not stride: the engine dilates only a bottleneck "
+                 "network's layer4 (output stride 16) or layer3 and layer4 (8)" % (path, first, p, first))
+        groups = r.layer1[0].conv2.groups if bottleneck else 1
+        width = r.layer1[0].conv2.out_channels // groups if bottleneck else 64
+        ref = torchvision.models.resnet.ResNet(block, [len(getattr(r, 'layer%d' % s)) for s in range(1, 5)],
+                                               groups=groups, width_per_group=max(1, width),
+                                               replace_stride_with_dilation=dilate)
+        m2 = r.layer2[0]
+        if bottleneck and tuple(m2.conv1.stride) != (1, 1):  # v1: the stride in the first 1x1
+            for b in ref.modules():
+                if isinstance(b, torchvision.models.resnet.Bottleneck) and tuple(b.conv2.stride) != (1, 1):
+                    b.conv1.stride, b.conv2.stride = b.conv2.stride, (1, 1)
+        ours = dict(r.named_modules())
+        for name, want in ref.named_modules():
+            if name not in ours or not isinstance(want, (torch.nn.Conv2d, torch.nn.MaxPool2d,
+                                                         torch.nn.AdaptiveAvgPool2d, torch.nn.ReLU)):
+                continue  # another implementation's names (timm's act1, global_pool) are not torchvision's
+            got, form = conv_form(ours[name]), conv_form(want)
+            if got != form:
+                fail("%s: module '%s%s' is %s where torchvision's ResNet has %s: the engine would not compute it" %
+                     (path, p, name, describe(got), describe(form)))
+        for name, m in ours.items():
+            if not list(m.children()) and type(m).__name__ not in PLAIN_LAYERS:
+                fail("%s: module '%s%s' is a %s, which torchvision's ResNet does not have: the engine would not "
+                     "compute it" % (path, p, name, type(m).__name__))
+        strides[root] = {(False, False, True): 16, (False, True, True): 8}.get(tuple(dilate), 32)
+    if len(set(strides.values())) > 1:  # one output stride goes in the file, whichever network --prefix takes
+        fail('%s: holds ResNets of different output strides (%s): save the one to convert alone' %
+             (path, ', '.join("'%s' %d" % (k, v) for k, v in strides.items())))
+    return strides[roots[0]]
+
+
+def as_state_dict(v, path=None):
     """v's state_dict when v is a model or a non-empty dict of tensors, else None. A model's
-    carries the epsilons of its batch norms, which a state_dict does not hold, as _bn_eps."""
+    carries the epsilons of its batch norms, which a state_dict does not hold, as _bn_eps, and
+    the output stride of its dilated stages as _output_stride."""
     if isinstance(v, torch.nn.Module):
+        output_stride = check_model(v, path)
         eps = sorted({m.eps for m in v.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)})
         # where its bottlenecks stride, which a state_dict does not hold either: in the 3x3
         # (torchvision's, v1.5) or in the first 1x1 (v1)
@@ -54,6 +150,7 @@ def as_state_dict(v):
         v = v.state_dict()
         v._bn_eps = eps
         v._variant = variant
+        v._output_stride = output_stride
     return v if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()) else None
 
 
@@ -68,22 +165,22 @@ def load_state_dict(path):
             obj = torch.load(path, map_location='cpu')  # a whole model: its classes are unpickled
         except Exception as e:
             fail('%s: not a PyTorch checkpoint this torch can read (%s)' % (path, str(e).splitlines()[0]))
-    obj = as_state_dict(obj) or obj
+    obj = as_state_dict(obj, path) or obj
     if isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
         # a training checkpoint: the network's state_dict under a name of the script's choosing
         # (PyTorch's own tutorial saves 'model_state_dict'), beside the epoch and the optimizer's
         for key in ('state_dict', 'model_state_dict', 'model', 'net', 'network'):
-            inner = as_state_dict(obj.get(key))
+            inner = as_state_dict(obj.get(key), path)
             if inner:
                 obj = inner
                 break
         else:
-            found = [k for k, v in obj.items() if as_state_dict(v)]
+            found = [k for k, v in obj.items() if as_state_dict(v, path)]
             if len(found) > 1:
                 fail('%s: holds several state_dicts (%s): save the network\'s alone' %
                      (path, ', '.join("'%s'" % k for k in found)))
             if found:
-                obj = as_state_dict(obj[found[0]])
+                obj = as_state_dict(obj[found[0]], path)
             elif not any(torch.is_tensor(v) for v in obj.values()):
                 fail('%s: holds no state_dict (a dict of tensors), nor a model; its entries: %s' %
                      (path, ', '.join("'%s'" % k for k in list(obj)[:8])))
@@ -102,7 +199,8 @@ def load_state_dict(path):
         if name in out:
             fail("%s: entries 'module.%s' and '%s' are both there: which one is the network's?" % (path, name, name))
         out[name] = v
-    return out, (repr(float(eps[0])) if eps else '1e-05'), getattr(obj, '_variant', None)
+    return out, (repr(float(eps[0])) if eps else '1e-05'), getattr(obj, '_variant', None), \
+        getattr(obj, '_output_stride', 32)
 
 
 def strip_wrapper(sd, path):
@@ -216,7 +314,7 @@ def main():
             fail('%s is the checkpoint; choose another output name' % a.out)
         if not a.force and not is_safetensors(a.out):
             fail('%s exists and is not a safetensors file (--force to replace it)' % a.out)
-    sd, bn_eps, variant = load_state_dict(a.checkpoint)
+    sd, bn_eps, variant, output_stride = load_state_dict(a.checkpoint)
     if a.variant and variant and a.variant != variant:
         fail('%s: --variant %s, but the model strides its bottlenecks as %s does' % (a.checkpoint, a.variant, variant))
     variant = a.variant or variant or 'v1.5'
@@ -232,6 +330,8 @@ def main():
         sd = strip_wrapper(sd, a.checkpoint)
     sd = sequential_fc(sd)
     meta = {'normalization': a.norm, 'variant': variant, 'bn_eps': bn_eps, 'source': 'pytorch checkpoint'}
+    if output_stride != 32:  # a whole dilated model: what its strides say, as `resnet import` records it
+        meta['output_stride'] = str(output_stride)
     if a.labels:
         try:
             # utf-8-sig: a byte-order mark (Notepad) is no part of name 0, as resnet's --labels has it
