@@ -126,6 +126,20 @@ static void test_broken_files(void) {
     free(nan_bias);
     expect_fail("non-finite value", path, "fc.bias", "finite");
 
+    /* a variance of -eps: PyTorch adds them in float, divides by zero and answers NaN; in double
+     * the sum is 2.5e-13 (float's 1e-5 is below 1e-5), a scale of 2e6, logits of 1e5 */
+    snprintf(path, sizeof path, "%s/minus-eps.safetensors", tmpdir);
+    i = find(t, n, "layer2.0.bn1.running_var");
+    float *var = malloc(t[i].nbytes);
+    memcpy(var, t[i].data, t[i].nbytes);
+    var[3] = -1e-5f;
+    keep = t[i].data;
+    t[i].data = var;
+    write_st(path, t, n, "{\"variant\":\"v1\",\"normalization\":\"caffe\",\"bn_eps\":\"1e-05\"}");
+    t[i].data = keep;
+    free(var);
+    expect_fail("a variance of minus the epsilon", path, "layer2.0.bn1.running_var", "negative at 3");
+
     snprintf(path, sizeof path, "%s/variant.safetensors", tmpdir);
     write_st(path, t, n, "{\"variant\":\"v2\"}");
     expect_fail("unknown variant", path, "variant", "v2");

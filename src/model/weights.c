@@ -165,9 +165,11 @@ static resnet_status fold_conv_bn(loader *ld, const char *cname, const char *bna
     const size_t per_out = (size_t)cin * ksize * ksize;
     for (int o = 0; o < cout; o++) {
         double var = (double)bn[3][o] + ld->eps;
-        if (!(var > 0.0)) {
-            st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s.running_var' is negative at %d", ld->path,
-                         bname, o);
+        /* PyTorch adds the epsilon in float: a variance of exactly -eps there is a division by
+         * zero (its outputs NaN), though the sum in double is a tiny positive number */
+        if (!(var > 0.0) || !(bn[3][o] + (float)ld->eps > 0.0f)) {
+            st = rn_fail(ld->err, RESNET_E_WEIGHTS, "%s: tensor '%s.running_var' is negative at %d (%g, the "
+                         "batch-norm epsilon %g)", ld->path, bname, o, (double)bn[3][o], ld->eps);
             goto done;
         }
         double scale = bn[0][o] / sqrt(var);
