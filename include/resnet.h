@@ -549,8 +549,9 @@ RESNET_API resnet_status resnet_model_outputs_check(const resnet_model *m, const
                                                     resnet_error *err);
 /* The batch size the session was created for. */
 RESNET_API int resnet_session_max_batch(const resnet_session *s);
-/* A 64-bit hash of the loaded weights (architecture, normalisation, folded biases of the
- * first and last layers, fc bias): equal for the same weight file, different for others.
+/* A 64-bit hash of the loaded weights (normalisation, precision, the folded biases of the
+ * first and last layers and the fc's, a sample of every tensor's data, input size, output
+ * stride): equal for the same weight file, different for others.
  * For keying caches of features; not a checksum of the file. */
 RESNET_API unsigned long long resnet_model_fingerprint(const resnet_model *m);
 

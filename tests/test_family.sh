@@ -318,6 +318,32 @@ run "$BIN" train-head --weights "$tmp/body.safetensors" "$tmp/two" -o "$tmp/two.
 run "$BIN" classify -k 1 --weights "$tmp/body.safetensors" --head "$tmp/two.head" demo/chelsea.png demo/coffee.png
 [ "$rc" -eq 0 ] && [ "$(echo "$out" | grep -c '  cat$\|  cup$')" -eq 2 ]
 check "train-head on a backbone, then classify --head: the head's classes" $? "rc=$rc $out $err"
+# the same backbone trained further with its batch norms frozen (as detection training does):
+# only convolution weights differ, so every folded bias is the same; its features are not,
+# and neither train-head's feature cache nor a head of the first may pass for its own
+"$py" - "$tmp/body.safetensors" "$tmp/tuned.safetensors" <<'PY'
+import sys
+import numpy as np
+raw = bytearray(open(sys.argv[1], 'rb').read())
+n = int.from_bytes(raw[:8], 'little')
+import json
+h = json.loads(raw[8:8 + n])
+b, e = h['layer3.0.conv2.weight']['data_offsets']
+w = np.frombuffer(bytes(raw[8 + n + b:8 + n + e]), '<f4')
+raw[8 + n + b:8 + n + e] = (w * np.float32(0.5) + np.float32(0.01)).astype('<f4').tobytes()
+open(sys.argv[2], 'wb').write(raw)
+PY
+run "$BIN" classify -k 1 --weights "$tmp/tuned.safetensors" --head "$tmp/two.head" demo/chelsea.png
+[ "$rc" -eq 0 ] && echo "$err" | grep -q "two.head was trained on other features"
+check "a head of one backbone used on it trained further (frozen batch norms): said to be of other features" $? \
+  "rc=$rc $out $err"
+RESNET_CACHE=$tmp/cache run "$BIN" train-head --weights "$tmp/body.safetensors" "$tmp/two" -o "$tmp/a.head"
+RESNET_CACHE=$tmp/cache run "$BIN" train-head --weights "$tmp/tuned.safetensors" "$tmp/two" -o "$tmp/b.head"
+cached=$(find "$tmp/cache" -type f | wc -l)
+rm -rf "$tmp/cache"
+RESNET_CACHE=$tmp/cache run "$BIN" train-head --weights "$tmp/tuned.safetensors" "$tmp/two" -o "$tmp/b2.head"
+[ "$cached" -gt 0 ] && cmp -s "$tmp/b.head" "$tmp/b2.head"
+check "train-head on the backbone trained further: its own features, not the first's from the cache" $? "$err"
 run "$BIN" quantize --weights "$tmp/body.safetensors" demo -o "$tmp/body8.safetensors"
 run "$BIN" embed --weights "$tmp/body8.safetensors" demo/chelsea.png -o "$tmp/body8.npy"
 d=$("$py" -c "import numpy as n, sys; a, b = n.load(sys.argv[1]), n.load(sys.argv[2])[:1]; print(a.shape, n.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99)" "$tmp/body8.npy" "$tmp/body.npy")

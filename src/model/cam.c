@@ -52,9 +52,11 @@ unsigned long long resnet_model_fingerprint(const resnet_model *m) {
     /* a BF16 file's weights were rounded before batch norm was folded into them, an fp32
      * file's loaded as bf16 after: the same biases, other features (docs/performance-bf16.md) */
     if (m->bf16_file) h = fnv(h, "bf16 file", 9);
-    /* Biases only: they are stored unpacked (the packed weights' layout depends on the kernel
-     * path, which must not change the fingerprint), and after BN folding they depend on every
-     * BN parameter of their layer. */
+    /* The file's tensors as written (the packed weights' layout depends on the kernel path,
+     * which must not change the fingerprint): the folded biases below depend on the batch
+     * norms alone, and two backbones of one pretrained network fine-tuned with their batch
+     * norms frozen (as detection training does) differ only in their convolutions' weights. */
+    h = fnv(h, &m->digest, sizeof m->digest);
     const rn_conv *stem = rn_model_stem(m), *fc = rn_model_fc(m);
     h = fnv(h, stem->bias, (size_t)stem->cout * sizeof(float));
     const rn_conv *last = &m->convs[m->net.stage_out[RN_STAGES - 1]];

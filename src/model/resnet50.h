@@ -29,6 +29,7 @@ struct resnet_model {
     rn_net net;                    /* the architecture and its layers, in forward order */
     rn_conv *convs;                /* convs[i]: layer i's convolution (conv and fc rows only) */
     float *act_scale;              /* an int8 model's u8 scale of layer i's output (0: floats) */
+    unsigned long long digest;     /* of the file's tensors, counters aside (the fingerprint's) */
     char arch_name[48];            /* "resnet50", "resnext50_32x4d", ... (rn_arch_name) */
     char **labels;                 /* net.a.classes names, or NULL: ImageNet's, or "class N" */
     char *label_store;
