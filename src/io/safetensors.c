@@ -537,15 +537,23 @@ resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float
     return s;
 }
 
-resnet_status rn_st_read_bytes(const rn_safetensors *st, const rn_tensor *t, void *dst, resnet_error *err) {
+resnet_status rn_st_read_range(const rn_safetensors *st, const rn_tensor *t, size_t off, size_t len, void *dst,
+                               resnet_error *err) {
     const char *path = st ? st->path : "(safetensors)";
-    if (!t || (!dst && t->nbytes)) return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_bytes: NULL argument", path);
-    if (!t->nbytes) return RESNET_OK;
+    if (!t || (!dst && len)) return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_range: NULL argument", path);
+    if (off > t->nbytes || len > t->nbytes - off)
+        return rn_fail(err, RESNET_E_ARG, "%s: rn_st_read_range: bytes %zu..%zu of a tensor of %zu", path, off, off + len,
+                       t->nbytes);
+    if (!len) return RESNET_OK;
     if (st && st->fd >= 0)
-        return pread_all(st->fd, dst, t->nbytes, st->data_off + (uint64_t)((const unsigned char *)t->data - st->data),
+        return pread_all(st->fd, dst, len, st->data_off + (uint64_t)((const unsigned char *)t->data - st->data) + off,
                          path, err);
-    memcpy(dst, t->data, t->nbytes); /* a buffer in memory (rn_st_open_memory) */
+    memcpy(dst, (const unsigned char *)t->data + off, len); /* a buffer in memory (rn_st_open_memory) */
     return RESNET_OK;
+}
+
+resnet_status rn_st_read_bytes(const rn_safetensors *st, const rn_tensor *t, void *dst, resnet_error *err) {
+    return rn_st_read_range(st, t, 0, t ? t->nbytes : 0, dst, err);
 }
 
 /* rn_st_read_f32's conversion of n elements at src. */

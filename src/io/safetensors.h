@@ -64,6 +64,9 @@ resnet_status rn_st_read_f32(const rn_safetensors *st, const rn_tensor *t, float
 /* Copies a tensor's t->nbytes bytes, as stored, into dst (an I8 tensor's values): read from
  * the file, as rn_st_read_f32 reads, so a file cut short meanwhile is an error, not a SIGBUS. */
 resnet_status rn_st_read_bytes(const rn_safetensors *st, const rn_tensor *t, void *dst, resnet_error *err);
+/* The same for len bytes from byte off of the tensor. */
+resnet_status rn_st_read_range(const rn_safetensors *st, const rn_tensor *t, size_t off, size_t len, void *dst,
+                               resnet_error *err);
 
 typedef struct rn_st_entry {
     const char *name;

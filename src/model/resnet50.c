@@ -104,22 +104,25 @@ resnet_status rn_model_load_kcq(const char *path, const rn_kernel_config *kc, co
  * change no output and are left out): of each, its size and its first and last 512 bytes.
  * Enough to tell a network from one trained further (every weight moves), where the biases
  * alone are not (frozen batch norms); reading all of a ResNet-50's 100 MB, or words spread
- * over it (a page fault each), would add a tenth of a second to its load. */
-static unsigned long long tensors_digest(const rn_safetensors *st) {
+ * over it (a page fault each), would add a tenth of a second to its load. Read from the file,
+ * not the mapping, as every tensor is: a file cut short meanwhile is an error, not SIGBUS. */
+static resnet_status tensors_digest(const rn_safetensors *st, unsigned long long *digest, resnet_error *err) {
     const unsigned long long prime = 1099511628211ull;
     unsigned long long h = 14695981039346656037ull;
+    enum { ENDS = 512 };
+    unsigned char buf[2 * ENDS];
     for (size_t i = 0; i < rn_st_count(st); i++) {
         const rn_tensor *t = rn_st_tensor(st, i);
         if (t->dtype == RN_DT_I64) continue;
-        const unsigned char *p = t->data;
-        const size_t n = t->nbytes, ends = 512;
-        for (size_t j = 0; j < n; j++) {
-            if (j == ends && n > 2 * ends) j = n - ends;
-            h = (h ^ p[j]) * prime;
-        }
+        const size_t n = t->nbytes, head = n > 2 * ENDS ? ENDS : n, tail = n > 2 * ENDS ? ENDS : 0;
+        resnet_status s = rn_st_read_range(st, t, 0, head, buf, err);
+        if (s == RESNET_OK) s = rn_st_read_range(st, t, n - tail, tail, buf + head, err);
+        if (s != RESNET_OK) return s;
+        for (size_t j = 0; j < head + tail; j++) h = (h ^ buf[j]) * prime;
         h = (h ^ n) * prime; /* where one tensor ends and the next begins */
     }
-    return h;
+    *digest = h;
+    return RESNET_OK;
 }
 
 resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
@@ -137,8 +140,8 @@ resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, co
     m->kc = kc;
     m->qk = qk ? qk : qkernels_for(kc);
     m->bf16 = cfg->bf16;
-    m->digest = tensors_digest(st);
-    s = rn_model_bind_config(m, st, path, cfg, err);
+    s = tensors_digest(st, &m->digest, err);
+    if (s == RESNET_OK) s = rn_model_bind_config(m, st, path, cfg, err);
     if (s == RESNET_OK && m->int8 && cfg->bf16)
         s = rn_fail(err, RESNET_E_ARG, "%s: an int8 file cannot be loaded as bf16", path);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
