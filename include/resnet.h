@@ -570,14 +570,17 @@ RESNET_API resnet_status resnet_image_load(const char *path, resnet_image *out, 
  * default: PIL's open() and torchvision ignore the tag, and so the reference pipeline does
  * (but for TIFF: PIL 9.4 turns a TIFF upright as it loads it, as this flag does). */
 enum { RESNET_IMAGE_EXIF_ORIENTATION = 1 };
-/* resnet_image_load with RESNET_IMAGE_* flags (0: the same as resnet_image_load). */
+/* resnet_image_load with RESNET_IMAGE_* flags (0: the same as resnet_image_load). Every call
+ * taking RESNET_IMAGE_* flags refuses bits this library does not know (a newer header's flag,
+ * or garbage) with RESNET_E_ARG, naming them, rather than reading the photo another way. */
 RESNET_API resnet_status resnet_image_load_ex(const char *path, unsigned flags, resnet_image *out,
                                               resnet_error *err);
 /* resnet_image_load_ex on a photo file's bytes already in memory; name is for messages. */
 RESNET_API resnet_status resnet_image_load_memory(const void *data, size_t size, const char *name, unsigned flags,
                                                   resnet_image *out, resnet_error *err);
 /* The RESNET_IMAGE_* flags for every photo the session reads from a file:
- * resnet_classify_file, resnet_classify_file_tta, resnet_run and resnet_run_files. 0 when created. */
+ * resnet_classify_file, resnet_classify_file_tta, resnet_run and resnet_run_files. 0 when created.
+ * Unknown bits are kept, and those calls then fail with RESNET_E_ARG (this one returns nothing). */
 RESNET_API void resnet_session_set_image_flags(resnet_session *s, unsigned flags);
 RESNET_API void resnet_image_free(resnet_image *img); /* and zeroes *img */
 /* Writes an 8-bit RGB PNG (with a "Software" text chunk naming this library). Atomic: the

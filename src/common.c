@@ -309,3 +309,9 @@ void rn_l2_normalize(float *v, int n) {
     const float inv = (float)(1.0 / sqrt(ss));
     for (int i = 0; i < n; i++) v[i] *= inv;
 }
+
+resnet_status rn_image_flags_check(unsigned flags, const char *who, resnet_error *err) {
+    if ((flags & ~RN_IMAGE_FLAGS_KNOWN) == 0) return RESNET_OK;
+    return rn_fail(err, RESNET_E_ARG, "%s: unknown RESNET_IMAGE_* flags 0x%x (this library knows 0x%x)", who,
+                   flags & ~RN_IMAGE_FLAGS_KNOWN, RN_IMAGE_FLAGS_KNOWN);
+}

@@ -78,6 +78,12 @@ resnet_status rn_sized_write(const rn_sized *t, const void *mine, void *user, re
 
 /* The RESNET_IMAGE_* flags set on a session (resnet_session_set_image_flags); 0 for NULL. */
 unsigned rn_session_image_flags(const resnet_session *s);
+/* Every RESNET_IMAGE_* flag this library knows. */
+#define RN_IMAGE_FLAGS_KNOWN ((unsigned)RESNET_IMAGE_EXIF_ORIENTATION)
+/* RESNET_OK, or RESNET_E_ARG naming the bits of flags this library does not know (`who`: the
+ * photo or the call, for the message). A flag of a newer header, or garbage, would otherwise
+ * read the photo another way than the caller asked, without a word. */
+resnet_status rn_image_flags_check(unsigned flags, const char *who, resnet_error *err);
 
 /* A growing NUL-terminated string. failed: 1 out of memory (or past SIZE_MAX), 2 longer than
  * limit bytes (0: no limit); once failed, appends do nothing. The caller frees s. */

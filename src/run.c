@@ -269,6 +269,9 @@ resnet_status resnet_run(resnet_session *s, resnet_source_fn next, void *source_
     if (o.want & ~known) return rn_fail(err, RESNET_E_UNSUPPORTED, "resnet_run: unknown want flags 0x%x", o.want & ~known);
     if (resnet_tta_views(o.tta, NULL) == 0)
         return rn_fail(err, RESNET_E_ARG, "resnet_run: unknown test-time augmentation mode %d", (int)o.tta);
+    /* refused once for the whole run, not as every item's error */
+    resnet_status fst = rn_image_flags_check(rn_session_image_flags(s), "resnet_run: the session's image flags", err);
+    if (fst != RESNET_OK) return fst;
 
     if ((o.want & (RESNET_WANT_LOGITS | RESNET_WANT_PROBS)) && resnet_model_classes(resnet_session_model(s)) == 0)
         return rn_fail(err, RESNET_E_UNSUPPORTED, "resnet_run: " RN_BACKBONE_MSG "logits");

@@ -56,10 +56,11 @@ resnet_status rn_image_decode_ex(const uint8_t *data, size_t size, const char *n
     if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output image given", name);
     out->width = out->height = 0;
     out->rgb = NULL;
+    resnet_status st = rn_image_flags_check(flags, name, err);
+    if (st != RESNET_OK) return st;
     if (!data && size > 0) return rn_fail(err, RESNET_E_ARG, "%s: no data given", name);
     if (size == 0) return rn_fail(err, RESNET_E_IMAGE, "%s: no data (0 bytes), not an image", name);
     rn_format fmt = rn_image_sniff(data, size);
-    resnet_status st;
     switch (fmt) {
     case RN_FORMAT_JPEG: st = rn_decode_jpeg(data, size, name, out, err); break;
     case RN_FORMAT_PNG: st = rn_decode_png(data, size, name, out, err); break;
@@ -89,10 +90,12 @@ resnet_status rn_image_load_ex(const char *path, unsigned flags, rn_image *out, 
     if (!out) return rn_fail(err, RESNET_E_ARG, "%s: no output image given", path);
     out->width = out->height = 0;
     out->rgb = NULL;
+    resnet_status st = rn_image_flags_check(flags, path, err); /* before the file is read */
+    if (st != RESNET_OK) return st;
     static const rn_read_kind photo = {"an image", RESNET_E_IMAGE};
     char *data;
     size_t size = 0;
-    resnet_status st = rn_read_file_as(path, RN_IMAGE_MAX_FILE_BYTES, &photo, &data, &size, err);
+    st = rn_read_file_as(path, RN_IMAGE_MAX_FILE_BYTES, &photo, &data, &size, err);
     if (st != RESNET_OK) return st;
     st = rn_image_decode_ex((const uint8_t *)data, size, path, flags, out, err);
     free(data);
