@@ -101,7 +101,7 @@ extern "C" {
 /* The version of this header (see "Versions and the ABI" above). The Makefile reads these
  * three lines for the soname and the pkg-config version. */
 #define RESNET_VERSION_MAJOR 1
-#define RESNET_VERSION_MINOR 6
+#define RESNET_VERSION_MINOR 7
 #define RESNET_VERSION_PATCH 0
 #define RESNET_STR_(x) #x
 #define RESNET_STR(x) RESNET_STR_(x)
@@ -488,8 +488,13 @@ RESNET_API resnet_status resnet_model_preprocess_memory(const resnet_model *m, c
                                                         const char *name, unsigned flags, const resnet_view *views,
                                                         int n, float *out, resnet_error *err);
 
-/* The mean of the softmax of n rows of 1000 logits, into probs (1000; may alias the first row). */
+/* The mean of the softmax of n rows of 1000 logits, into probs (1000; may alias the first row).
+ * ImageNet's 1000 classes only: for a loaded network use resnet_tta_average_n. */
 RESNET_API void resnet_tta_average(const float *logits, int n, float *probs);
+/* The same for any number of classes (since 1.7): n rows of `classes` logits (a network's
+ * resnet_model_classes()), their softmaxes' mean into probs (classes values; may alias the
+ * first row). n or classes below 1: probs is left as it is. */
+RESNET_API void resnet_tta_average_n(const float *logits, int n, int classes, float *probs);
 
 /* resnet_classify_file with the views of `mode`, run through the network as one batch: the
  * session's max_batch must be at least resnet_tta_views(mode, NULL). */

@@ -48,8 +48,12 @@ void resnet_tta_average(const float *logits, int n, float *probs) {
     rn_tta_average(logits, n, RESNET_NUM_CLASSES, probs);
 }
 
+void resnet_tta_average_n(const float *logits, int n, int classes, float *probs) {
+    rn_tta_average(logits, n, classes, probs);
+}
+
 void rn_tta_average(const float *logits, int n, int classes, float *probs) {
-    if (n < 1) return;
+    if (n < 1 || classes < 1 || !logits || !probs) return;
     if (n == 1) { /* the softmax itself, bit for bit (may be in place) */
         resnet_softmax(logits, classes, probs);
         return;

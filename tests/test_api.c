@@ -266,6 +266,38 @@ static void test_default_weights(void) {
     }
 }
 
+/* The mean of the views' softmaxes for a network of any number of classes (since 1.7); the
+ * 1000-class resnet_tta_average is the same function at 1000. */
+static void test_tta_average_n(void) {
+    /* 2 views of 3 classes: softmax(0, ln 2, ln 3) = (1, 2, 3) / 6, softmax(0, 0, 0) = 1/3 each */
+    const float logits[6] = {0.0f, 0.69314718f, 1.09861229f, 0.0f, 0.0f, 0.0f};
+    const double want[3] = {(1.0 / 6 + 1.0 / 3) / 2, (2.0 / 6 + 1.0 / 3) / 2, (3.0 / 6 + 1.0 / 3) / 2};
+    float probs[4] = {-1, -1, -1, -1};
+    resnet_tta_average_n(logits, 2, 3, probs);
+    for (int i = 0; i < 3; i++)
+        CHECK(probs[i] > want[i] - 1e-6 && probs[i] < want[i] + 1e-6, "class %d: %g, want %g", i, probs[i], want[i]);
+    CHECK(probs[3] == -1, "wrote past its 3 classes");
+    float in_place[6];
+    memcpy(in_place, logits, sizeof logits);
+    resnet_tta_average_n(in_place, 2, 3, in_place);
+    CHECK(memcmp(in_place, probs, 3 * sizeof *probs) == 0, "in place (probs the first row) differs");
+    float one[3];
+    resnet_tta_average_n(logits, 1, 3, one);
+    float soft[3];
+    resnet_softmax(logits, 3, soft);
+    CHECK(memcmp(one, soft, sizeof one) == 0, "one view is not its softmax, bit for bit");
+    float untouched[3] = {7, 7, 7};
+    resnet_tta_average_n(logits, 0, 3, untouched);
+    resnet_tta_average_n(logits, 2, 0, untouched);
+    CHECK(untouched[0] == 7 && untouched[2] == 7, "n or classes 0 wrote probs");
+
+    static float many[3 * RESNET_NUM_CLASSES], a[RESNET_NUM_CLASSES], b[RESNET_NUM_CLASSES];
+    for (int i = 0; i < 3 * RESNET_NUM_CLASSES; i++) many[i] = (float)((i * 37) % 101) / 10.0f;
+    resnet_tta_average(many, 3, a);
+    resnet_tta_average_n(many, 3, RESNET_NUM_CLASSES, b);
+    CHECK(memcmp(a, b, sizeof a) == 0, "resnet_tta_average_n at 1000 classes differs from resnet_tta_average");
+}
+
 int main(void) {
     RUN(test_version);
     RUN(test_init_writes_only_the_callers_size);
@@ -274,5 +306,6 @@ int main(void) {
     RUN(test_outputs);
     RUN(test_train_structs);
     RUN(test_default_weights);
+    RUN(test_tta_average_n);
     return TEST_DONE();
 }
