@@ -331,6 +331,15 @@ RESNET_API resnet_status resnet_model_stage_shape(const resnet_model *m, int sta
  * for a valid index: "class N" (written into buf) where there is no name. */
 RESNET_API const char *resnet_model_class_name(const resnet_model *m, int index);
 RESNET_API const char *resnet_model_class_label(const resnet_model *m, int index, char *buf, size_t size);
+/* The weight file's metadata (its safetensors "__metadata__") under key, as the file wrote it
+ * (e.g. "source", "calibration", "input_size"); NULL where the file has no such key. Valid
+ * while the model lives. The model keeps values of at most RESNET_METADATA_MAX_VALUE bytes,
+ * in file order while their keys and values come to at most RESNET_METADATA_MAX_TOTAL bytes
+ * in all; one it does not keep (a long "labels" list, say: resnet_model_class_name has those)
+ * answers NULL too. Since 1.7. */
+#define RESNET_METADATA_MAX_VALUE 4096
+#define RESNET_METADATA_MAX_TOTAL 16384
+RESNET_API const char *resnet_model_metadata(const resnet_model *m, const char *key);
 
 typedef enum resnet_block { RESNET_BLOCK_BASIC = 0, RESNET_BLOCK_BOTTLENECK = 1 } resnet_block;
 

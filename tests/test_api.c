@@ -5,13 +5,17 @@
  * A program built against an older or a newer resnet.h is simulated with structs of its own
  * layout: the library must read only the bytes the caller's size covers, write no more than
  * that, keep the defaults for the fields a caller does not know, and refuse (not ignore) a
- * field it does not know itself when it is set. Needs no weights and no photos.
+ * field it does not know itself when it is set. Needs no weights and no photos (the metadata
+ * getter copies tests/data/family's small network under metadata of its own).
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "io/safetensors.h"
 #include "resnet.h"
 #include "testutil.h"
 
@@ -298,6 +302,57 @@ static void test_tta_average_n(void) {
     CHECK(memcmp(a, b, sizeof a) == 0, "resnet_tta_average_n at 1000 classes differs from resnet_tta_average");
 }
 
+/* The file's metadata, kept by the model (since 1.7): after the file is gone, within the
+ * bounds the header states, in file order. */
+static void test_model_metadata(void) {
+    const char *src = "tests/data/family/small_basic.safetensors"; /* no metadata of its own */
+    char path[] = "/tmp/rn_test_api_meta.XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd < 0) return;
+    close(fd);
+    static char big[RESNET_METADATA_MAX_VALUE + 2], full[4][RESNET_METADATA_MAX_VALUE + 1];
+    memset(big, 'x', sizeof big - 1); /* one byte over the bound */
+    for (int i = 0; i < 4; i++) {
+        memset(full[i], 'a' + i, RESNET_METADATA_MAX_VALUE);
+        full[i][RESNET_METADATA_MAX_VALUE] = '\0';
+    }
+    /* big: too long, skipped; source and f0..f2: 25 + 3 x (2 + 4096) bytes, within the 16384
+     * in all; f3 would pass it: skipped; the short ones after it still fit */
+    const char *keys[] = {"source", "big", "f0", "f1", "f2", "f3", "calibration", "empty"};
+    const char *vals[] = {"a camera, \"quoted\"", big, full[0], full[1], full[2], full[3], "mse", ""};
+    rn_safetensors *st = NULL;
+    resnet_error err;
+    CHECK(rn_st_open(src, &st, &err) == RESNET_OK, "%s", err.message);
+    if (!st) return;
+    CHECK(rn_st_copy(st, path, keys, vals, sizeof keys / sizeof *keys, &err) == RESNET_OK, "%s", err.message);
+    rn_st_close(st);
+    resnet_model *m = NULL;
+    CHECK(resnet_model_load(path, NULL, &m, &err) == RESNET_OK, "load: %s", err.message);
+    unlink(path);
+    if (!m) return;
+    const char *v = resnet_model_metadata(m, "source");
+    CHECK(v && strcmp(v, "a camera, \"quoted\"") == 0, "source: %s", v ? v : "(null)");
+    v = resnet_model_metadata(m, "calibration");
+    CHECK(v && strcmp(v, "mse") == 0, "calibration: %s", v ? v : "(null)");
+    v = resnet_model_metadata(m, "empty");
+    CHECK(v && v[0] == '\0', "an empty value: %s", v ? v : "(null)");
+    CHECK(resnet_model_metadata(m, "big") == NULL, "a value over RESNET_METADATA_MAX_VALUE kept");
+    for (int i = 0; i < 3; i++) {
+        char k[4] = {'f', (char)('0' + i), 0};
+        v = resnet_model_metadata(m, k);
+        CHECK(v && strcmp(v, full[i]) == 0, "%s: not kept whole", k);
+    }
+    CHECK(resnet_model_metadata(m, "f3") == NULL, "kept past RESNET_METADATA_MAX_TOTAL");
+    CHECK(resnet_model_metadata(m, "labels") == NULL && resnet_model_metadata(m, "Source") == NULL,
+          "a key the file lacks");
+    CHECK(resnet_model_metadata(m, NULL) == NULL && resnet_model_metadata(NULL, "source") == NULL, "NULL arguments");
+    resnet_model_free(m);
+    CHECK(resnet_model_load(src, NULL, &m, &err) == RESNET_OK, "load %s: %s", src, err.message);
+    CHECK(resnet_model_metadata(m, "source") == NULL, "a file without metadata");
+    resnet_model_free(m);
+}
+
 int main(void) {
     RUN(test_version);
     RUN(test_init_writes_only_the_callers_size);
@@ -307,5 +362,6 @@ int main(void) {
     RUN(test_train_structs);
     RUN(test_default_weights);
     RUN(test_tta_average_n);
+    RUN(test_model_metadata);
     return TEST_DONE();
 }

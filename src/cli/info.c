@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "io/safetensors.h"
 
 static const cli_option options[] = {
     CLI_OPTION_JSON("one JSON object per line and file: {\"file\", \"arch\", \"classes\", ...} or\n"
@@ -58,9 +57,8 @@ static void print_names(const resnet_model *m, const resnet_head *h, int classes
 }
 
 /* What the file says of itself beyond the layout: where it came from, and an int8 file's
- * calibration. Read from the header, which the loader does not keep. */
+ * calibration (its metadata, as the model keeps it). */
 typedef struct provenance {
-    rn_safetensors *st;
     const char *source, *calibration, *photos;
 } provenance;
 
@@ -70,13 +68,10 @@ static int counted(const char *s) {
     return n > 0 && n <= 9 && s[n] == '\0';
 }
 
-static void provenance_read(provenance *p, const char *path) {
-    memset(p, 0, sizeof *p);
-    resnet_error err;
-    if (rn_st_open(path, &p->st, &err) != RESNET_OK) return; /* the load said it already */
-    p->source = rn_st_metadata(p->st, "source");
-    p->calibration = rn_st_metadata(p->st, "calibration");
-    p->photos = rn_st_metadata(p->st, "calibration_photos");
+static void provenance_read(provenance *p, const resnet_model *m) {
+    p->source = resnet_model_metadata(m, "source");
+    p->calibration = resnet_model_metadata(m, "calibration");
+    p->photos = resnet_model_metadata(m, "calibration_photos");
 }
 
 static void print_model(const char *path, const resnet_model *m, int json) {
@@ -92,7 +87,7 @@ static void print_model(const char *path, const resnet_model *m, int json) {
     const char *norm = in.norm == RESNET_NORM_CAFFE ? "caffe" : "torch";
     const double gflops = resnet_model_flops(m) * 1e-9;
     provenance pv;
-    provenance_read(&pv, path);
+    provenance_read(&pv, m);
     if (json) {
         fputs("{\"file\": ", stdout);
         cli_json_string(stdout, path);
@@ -115,7 +110,6 @@ static void print_model(const char *path, const resnet_model *m, int json) {
         }
         if (pv.photos && counted(pv.photos)) printf(", \"calibration_photos\": %s", pv.photos);
         fputs("}\n", stdout);
-        rn_st_close(pv.st);
         return;
     }
     cli_text(stdout, path);
@@ -149,7 +143,6 @@ static void print_model(const char *path, const resnet_model *m, int json) {
         cli_text(stdout, pv.source);
         putchar('\n');
     }
-    rn_st_close(pv.st);
 }
 
 static void print_head(const char *path, const resnet_head *h, int json) {

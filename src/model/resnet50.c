@@ -125,6 +125,44 @@ static resnet_status tensors_digest(const rn_safetensors *st, unsigned long long
     return RESNET_OK;
 }
 
+/* Keeps the file's metadata for resnet_model_metadata, once the mapping is gone: the entries
+ * within the header's bounds, in file order, packed "key\0value\0". */
+static resnet_status keep_metadata(resnet_model *m, const rn_safetensors *st, const char *path, resnet_error *err) {
+    const char *k, *v;
+    size_t chars = 0, bytes = 0; /* of the entries kept: their text (the bound), with the NULs */
+    for (size_t i = 0; rn_st_metadata_at(st, i, &k, &v); i++) {
+        const size_t kn = strlen(k), vn = strlen(v);
+        if (vn > RESNET_METADATA_MAX_VALUE || kn + vn > RESNET_METADATA_MAX_TOTAL - chars) continue;
+        chars += kn + vn;
+        bytes += kn + vn + 2;
+    }
+    if (bytes == 0) return RESNET_OK;
+    char *p = m->meta = malloc(bytes);
+    if (!p) return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
+    chars = 0;
+    for (size_t i = 0; rn_st_metadata_at(st, i, &k, &v); i++) {
+        const size_t kn = strlen(k), vn = strlen(v);
+        if (vn > RESNET_METADATA_MAX_VALUE || kn + vn > RESNET_METADATA_MAX_TOTAL - chars) continue;
+        chars += kn + vn;
+        memcpy(p, k, kn + 1);
+        memcpy(p + kn + 1, v, vn + 1);
+        p += kn + vn + 2;
+        m->meta_n++;
+    }
+    return RESNET_OK;
+}
+
+const char *resnet_model_metadata(const resnet_model *m, const char *key) {
+    if (!m || !key) return NULL;
+    const char *p = m->meta;
+    for (size_t i = 0; i < m->meta_n; i++) {
+        const char *v = p + strlen(p) + 1;
+        if (strcmp(p, key) == 0) return v;
+        p = v + strlen(v) + 1;
+    }
+    return NULL;
+}
+
 resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, const rn_qkernel_config *qk,
                                 const rn_load_config *cfg, resnet_model **out, resnet_error *err) {
     *out = NULL;
@@ -142,6 +180,7 @@ resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, co
     m->bf16 = cfg->bf16;
     s = tensors_digest(st, &m->digest, err);
     if (s == RESNET_OK) s = rn_model_bind_config(m, st, path, cfg, err);
+    if (s == RESNET_OK) s = keep_metadata(m, st, path, err);
     if (s == RESNET_OK && m->int8 && cfg->bf16)
         s = rn_fail(err, RESNET_E_ARG, "%s: an int8 file cannot be loaded as bf16", path);
     rn_st_close(st); /* everything is copied, folded and packed: the mapping can go */
@@ -156,6 +195,7 @@ resnet_status rn_model_load_cfg(const char *path, const rn_kernel_config *kc, co
 void resnet_model_free(resnet_model *m) {
     if (!m) return;
     model_free_convs(m);
+    free(m->meta);
     if (m->pool) rn_pool_free(m->pool);
     pthread_mutex_destroy(&m->pool_mu);
     free(m);

@@ -33,6 +33,9 @@ struct resnet_model {
     char arch_name[48];            /* "resnet50", "resnext50_32x4d", ... (rn_arch_name) */
     char **labels;                 /* net.a.classes names, or NULL: ImageNet's, or "class N" */
     char *label_store;
+    /* The file's metadata (resnet_model_metadata), bounded: meta_n pairs "key\0value\0" */
+    char *meta;
+    size_t meta_n;
     /* The worker pool of the sessions created with threads = 0, one per core, made by the
      * first of them and freed with the model (which outlives its sessions). The only part of
      * a loaded model that changes, hence its own lock. */
