@@ -228,6 +228,43 @@ static void test_default_threads_affinity(void) {
           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* The default pool also heeds a cgroup v2 CPU quota (docker --cpus=1.5 sets cpu.max, not a
+ * cpuset): the parsers of cpu.max and of /proc/self/cgroup, given the files' text. */
+static void test_cpu_quota_parse(void) {
+    static const struct {
+        const char *text;
+        int cpus;
+    } cases[] = {
+        {"max 100000\n", 0},        {"max 100000", 0},          {"150000 100000\n", 2},
+        {"50000 100000\n", 1},      {"100000 100000\n", 1},    {"400000 100000\n", 4},
+        {"100001 100000", 2},       {"1 1000000", 1},           {"", 0},
+        {"garbage", 0},             {"max", 0},                 {"150000", 0},
+        {"150000 100000 7\n", 0},   {"0 100000\n", 0},          {"150000 0\n", 0},
+        {"-150000 100000\n", 0},    {"150000 -100000\n", 0},    {"15e4 100000\n", 0},
+        {"99999999999999999999999 100000\n", 0}, {"18446744073709551615 1\n", 1024},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int got = rn_cpu_max_parse(cases[i].text);
+        CHECK(got == cases[i].cpus, "cpu.max '%s': %d, want %d", cases[i].text, got, cases[i].cpus);
+    }
+    CHECK(rn_cpu_max_parse(NULL) == 0, "NULL");
+
+    char path[64];
+    const char *p = rn_cgroup_v2_path("12:cpu,cpuacct:/docker/abc\n0::/system.slice/x.service\n", path, sizeof path);
+    CHECK(p && strcmp(p, "/system.slice/x.service") == 0, "v2 line after v1 lines: %s", p ? p : "(null)");
+    p = rn_cgroup_v2_path("0::/\n", path, sizeof path);
+    CHECK(p && strcmp(p, "/") == 0, "the root: %s", p ? p : "(null)");
+    p = rn_cgroup_v2_path("0::/a/b", path, sizeof path); /* no final newline */
+    CHECK(p && strcmp(p, "/a/b") == 0, "last line: %s", p ? p : "(null)");
+    CHECK(rn_cgroup_v2_path("4:memory:/x\n1:cpu:/\n", path, sizeof path) == NULL, "v1 only: no path");
+    CHECK(rn_cgroup_v2_path("10::/x\n", path, sizeof path) == NULL, "hierarchy 10 taken for v2");
+    CHECK(rn_cgroup_v2_path("0::/0123456789\n", path, 8) == NULL, "a path longer than the buffer cut short");
+    CHECK(rn_cgroup_v2_path("", path, sizeof path) == NULL && rn_cgroup_v2_path(NULL, path, sizeof path) == NULL,
+          "empty text");
+    const int n = rn_default_threads();
+    CHECK(n >= 1 && n <= 64, "rn_default_threads %d", n);
+}
+
 int main(void) {
     RUN(test_threads_now);
     RUN(test_every_task_once);
@@ -235,5 +272,6 @@ int main(void) {
     RUN(test_shared_callers);
     RUN(test_forked_child);
     RUN(test_default_threads_affinity);
+    RUN(test_cpu_quota_parse);
     return TEST_DONE();
 }

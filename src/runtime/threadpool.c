@@ -25,10 +25,15 @@
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "runtime/threadpool.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -141,16 +146,86 @@ static int orphaned(const rn_pool *p) {
     return p->nthreads > 1 && atomic_load_explicit(&forks, memory_order_relaxed) != p->forks;
 }
 
+int rn_cpu_max_parse(const char *text) {
+    if (!text) return 0;
+    const char *p = text;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!isdigit((unsigned char)*p)) return 0; /* "max": no quota; a sign or garbage: none read */
+    errno = 0;
+    char *end;
+    const unsigned long long quota = strtoull(p, &end, 10);
+    if (errno || end == p || (*end != ' ' && *end != '\t')) return 0;
+    p = end;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!isdigit((unsigned char)*p)) return 0;
+    const unsigned long long period = strtoull(p, &end, 10);
+    if (errno || end == p) return 0;
+    while (*end == ' ' || *end == '\t' || *end == '\n') end++;
+    if (*end || quota == 0 || period == 0) return 0;
+    const unsigned long long cpus = quota / period + (quota % period != 0);
+    return cpus > 1024 ? 1024 : (int)cpus; /* more than any pool takes: only the min matters */
+}
+
+const char *rn_cgroup_v2_path(const char *text, char *out, size_t n) {
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        const size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > 3 && strncmp(line, "0::", 3) == 0 && line[3] == '/' && len - 3 < n) {
+            memcpy(out, line + 3, len - 3);
+            out[len - 3] = '\0';
+            return out;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* A small text file whole into buf (NUL-terminated); 0 if it cannot be read or does not fit. */
+static int read_small(const char *path, char *buf, size_t n) {
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    const size_t got = fread(buf, 1, n - 1, f);
+    const int whole = !ferror(f) && fgetc(f) == EOF;
+    fclose(f);
+    buf[got] = '\0';
+    return whole;
+}
+
+/* The CPUs a cgroup v2 quota allows this process (cpu.max "150000 100000": 1.5 CPUs, 2 threads;
+ * docker --cpus, systemd's CPUQuota), 0 for none: the smallest over its own cgroup and the
+ * ones above it, up to the root of the mount (a container's own cgroup is that root). */
+static int cgroup_cpu_quota(void) {
+    char text[4096], dir[PATH_MAX], file[PATH_MAX + 32];
+    if (!read_small("/proc/self/cgroup", text, sizeof text) || !rn_cgroup_v2_path(text, dir, sizeof dir))
+        snprintf(dir, sizeof dir, "/");
+    int best = 0;
+    for (;;) {
+        char cpu_max[128];
+        snprintf(file, sizeof file, "/sys/fs/cgroup%s%scpu.max", dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
+        const int q = read_small(file, cpu_max, sizeof cpu_max) ? rn_cpu_max_parse(cpu_max) : 0;
+        if (q > 0 && (best == 0 || q < best)) best = q;
+        char *slash = strrchr(dir, '/');
+        if (!slash || strcmp(dir, "/") == 0) break;
+        slash[slash == dir] = '\0'; /* "/a/b" -> "/a" -> "/" */
+    }
+    return best;
+}
+
 int rn_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     /* the CPUs this process may run on (taskset, a container's cpuset), as nproc counts them:
      * more threads than those would take turns on the same cores, each pass waiting for the
-     * slowest. A CPU quota (cgroup cpu.max) is not an affinity and is not seen here. */
+     * slowest. */
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         const int allowed = CPU_COUNT(&set);
         if (allowed >= 1 && allowed < n) n = allowed;
     }
+    /* A CPU quota without a cpuset (docker --cpus=1.5) leaves every core in the affinity but
+     * lets the process run only so long a period: threads beyond the quota's CPUs are
+     * throttled, and a pass waits for the last of them. Once per pool: not a hot path. */
+    const int quota = cgroup_cpu_quota();
+    if (quota >= 1 && quota < n) n = quota;
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 

@@ -8,14 +8,23 @@
 #ifndef RN_THREADPOOL_H
 #define RN_THREADPOOL_H
 
+#include <stddef.h>
+
 typedef struct rn_pool rn_pool;
 typedef void (*rn_task_fn)(void *ctx, int task, int thread);
 
 /* nthreads counts the caller: 1 means no extra threads. NULL on failure. */
 rn_pool *rn_pool_create(int nthreads);
 void rn_pool_free(rn_pool *p);
-/* The pool size when the caller gives none: the online cores, 1 to 64. */
+/* The pool size when the caller gives none: the online cores, 1 to 64, no more than the
+ * process's affinity allows nor its cgroup v2 CPU quota (cpu.max), rounded up. */
 int rn_default_threads(void);
+/* The CPUs a cgroup v2 cpu.max file's text allows, quota / period rounded up ("150000 100000":
+ * 2); 0 for no limit: "max ...", or text that is not two positive whole numbers. */
+int rn_cpu_max_parse(const char *text);
+/* The cgroup v2 path ("/system.slice/x.service") in /proc/self/cgroup's text (its "0::/path"
+ * line), copied into out (n bytes); NULL if there is none or it does not fit. */
+const char *rn_cgroup_v2_path(const char *text, char *out, size_t n);
 int rn_pool_size(const rn_pool *p);
 /* The threads a job started now would run on: the size less the other callers inside a
  * forward pass (rn_pool_enter), at least 1. What a driver plans its tasks for; a pool found
