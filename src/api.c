@@ -138,28 +138,11 @@ resnet_status resnet_model_preprocess_image_views(const resnet_model *m, const r
 /* The names as a JSON array of strings (what the "labels" metadata holds). */
 static char *labels_json(const resnet_model *m) {
     const int n = resnet_model_classes(m);
-    size_t cap = 16, len = 0;
-    for (int i = 0; i < n; i++) cap += 6 * strlen(resnet_model_class_name(m, i)) + 4;
-    char *j = malloc(cap);
-    if (!j) return NULL;
-    j[len++] = '[';
-    for (int i = 0; i < n; i++) {
-        if (i) j[len++] = ',';
-        j[len++] = '"';
-        for (const unsigned char *p = (const unsigned char *)resnet_model_class_name(m, i); *p; p++) {
-            if (*p == '"' || *p == '\\') {
-                j[len++] = '\\';
-                j[len++] = (char)*p;
-            } else if (*p < 0x20) {
-                len += (size_t)sprintf(j + len, "\\u%04x", *p);
-            } else {
-                j[len++] = (char)*p;
-            }
-        }
-        j[len++] = '"';
-    }
-    j[len++] = ']';
-    j[len] = '\0';
+    const char **names = malloc((size_t)(n > 0 ? n : 1) * sizeof *names);
+    if (!names) return NULL;
+    for (int i = 0; i < n; i++) names[i] = resnet_model_class_name(m, i);
+    char *j = rn_json_string_array(names, (size_t)n);
+    free(names);
     return j;
 }
 

@@ -280,6 +280,32 @@ static void test_garbage(void) {
     CHECK(rn_json_parse("[", 1, NULL, &doc, NULL, 0) == -1, "no error buffer");
 }
 
+/* The writer's arrays parse back to the same bytes: quotes, backslashes, every control
+ * character, UTF-8 of every length, an empty string. */
+static void test_write_strings(void) {
+    char ctl[32];
+    for (int i = 1; i < 32; i++) ctl[i - 1] = (char)i;
+    ctl[31] = '\0';
+    const char *s[] = {"plain", "\"quoted\" \\ back\\slash \\u0041", ctl, "caf\xc3\xa9 \xe7\x8c\xab \xf0\x9f\x90\x88 \x7f", ""};
+    const size_t n = sizeof s / sizeof s[0];
+    char *text = rn_json_string_array(s, n);
+    CHECK(text != NULL, "written");
+    if (!text) return;
+    rn_json_doc *doc = parse_ok(text);
+    const rn_json *r = doc ? rn_json_root(doc) : NULL;
+    CHECK(rn_json_is(r, RN_JSON_ARRAY) && rn_json_count(r) == n, "an array of %zu: %s", n, text);
+    for (size_t i = 0; r && i < n && i < rn_json_count(r); i++) {
+        size_t len = 0;
+        const char *v = rn_json_string(rn_json_at(r, i), &len);
+        CHECK(v && len == strlen(s[i]) && memcmp(v, s[i], len) == 0, "string %zu comes back as written", i);
+    }
+    if (doc) rn_json_free(doc);
+    free(text);
+    text = rn_json_string_array(NULL, 0);
+    CHECK(text && strcmp(text, "[]") == 0, "no strings: []");
+    free(text);
+}
+
 static void test_utf8(void) {
     CHECK(rn_utf8_valid("abc", 3) && rn_utf8_valid("\xC3\xA9", 2) && rn_utf8_valid("", 0), "valid UTF-8");
     CHECK(!rn_utf8_valid("\xC3", 1) && !rn_utf8_valid("\x80", 1) && !rn_utf8_valid("\xF5\x80\x80\x80", 4),
@@ -325,6 +351,7 @@ int main(void) {
     RUN(test_max_values);
     RUN(test_duplicates);
     RUN(test_garbage);
+    RUN(test_write_strings);
     RUN(test_utf8);
     RUN(test_fuzz);
     return TEST_DONE();

@@ -1,4 +1,5 @@
-/* json.c - a small, strict JSON parser into an arena-allocated tree (see json.h). */
+/* json.c - a small, strict JSON parser into an arena-allocated tree, and a writer of string
+ * arrays (see json.h). */
 #include "io/json.h"
 
 #include "common.h"
@@ -695,4 +696,37 @@ int rn_json_bool(const rn_json *v, int *out) {
     if (!v || v->type != RN_JSON_BOOL) return 0;
     if (out) *out = v->u.boolean;
     return 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// Writer
+
+char *rn_json_string_array(const char *const *s, size_t n) {
+    size_t cap = 3; /* "[]" and the NUL */
+    for (size_t i = 0; i < n; i++) { /* every byte escaped as \u00XX at worst, quotes, comma */
+        size_t esc;
+        if (!rn_mul_size(strlen(s[i]), 6, &esc) || esc > SIZE_MAX - cap - 3) return NULL;
+        cap += esc + 3;
+    }
+    char *out = malloc(cap), *q = out;
+    if (!out) return NULL;
+    *q++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *q++ = ',';
+        *q++ = '"';
+        for (const unsigned char *p = (const unsigned char *)s[i]; *p; p++) {
+            if (*p == '"' || *p == '\\') {
+                *q++ = '\\';
+                *q++ = (char)*p;
+            } else if (*p < 0x20) {
+                q += snprintf(q, 7, "\\u%04x", *p);
+            } else {
+                *q++ = (char)*p;
+            }
+        }
+        *q++ = '"';
+    }
+    *q++ = ']';
+    *q = '\0';
+    return out;
 }

@@ -1,4 +1,4 @@
-/* json.h - a small, strict JSON parser (internal).
+/* json.h - a small, strict JSON parser, and a writer of string arrays (internal).
  *
  * Parses a whole document (explicit length, no NUL terminator needed) into a read-only
  * tree that lives in one arena, freed with rn_json_free():
@@ -99,5 +99,10 @@ void rn_json_line_col(const char *text, size_t len, size_t pos, size_t *line, si
 
 /* 1 if s[0..len) is valid UTF-8 (the rules the parser applies to strings). */
 int rn_utf8_valid(const char *s, size_t len);
+
+/* The n NUL-terminated strings as one JSON array of strings, malloc'd ("[\"a\",\"b\"]"): '"'
+ * and '\\' escaped, control characters as \u00XX, every other byte as it is (the strings
+ * should be UTF-8 for the text to parse back). NULL when out of memory. */
+char *rn_json_string_array(const char *const *s, size_t n);
 
 #endif
