@@ -246,7 +246,10 @@ RESNET_API resnet_status resnet_label_file(const char *in, const char *labels, c
  * Runtime and other runtimes run with this library's logits. Input "input", N x 3 x S x S,
  * normalised as resnet_model_norm() says; output "logits", N x classes (a backbone's:
  * "features", N x feature_dim). opts (may be NULL) gives
- * the input size and output stride; its labels, if any, are checked (the graph holds no names).
+ * the input size and output stride, and its labels, if any, replace the file's. metadata_props
+ * records the normalisation ("resnet.norm") and the network's own class names, if it has any
+ * (the file's or opts' labels; "resnet.labels", a JSON array of strings), for
+ * resnet_import_onnx; a name that is not UTF-8 is refused (RESNET_E_ARG).
  * An int8 file is refused. Written atomically, never over `weights` or the labels file
  * (RESNET_E_ARG). `resnet export`. Since 1.3. */
 RESNET_API resnet_status resnet_export_onnx(const char *weights, const resnet_load_options *opts, const char *out,

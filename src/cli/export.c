@@ -19,7 +19,8 @@ const cli_command cli_export = {
              "convolution with its batch norm folded in, ReLU, the shortcuts' Add, the pools and the fc\n"
              "(Gemm). Input \"input\" (N x 3 x S x S, normalised as the weights say), output \"logits\"\n"
              "(a backbone's, a file with no fc: \"features\", N x its feature size). --size and\n"
-             "--output-stride shape it as they shape the network.",
+             "--output-stride shape it as they shape the network. The file's own class names (or\n"
+             "--labels') go with it, for `resnet import`.",
     .options = options, .network = 1,
 };
 

@@ -60,6 +60,9 @@ typedef struct rn_onnx_node {
 /* The metadata_props key under which `resnet export` records the input normalisation (the
  * names --norm takes), and which `resnet import` reads. */
 #define RN_ONNX_NORM_KEY "resnet.norm"
+/* ... and the class names, when the network has its own: a JSON array of strings, as the
+ * safetensors "labels" metadata holds them. */
+#define RN_ONNX_LABELS_KEY "resnet.labels"
 
 typedef struct rn_onnx_model {
     const char *path;

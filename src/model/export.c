@@ -3,7 +3,8 @@
  * loader folds it: Conv (+ Add of the shortcut) + Relu, MaxPool, GlobalAveragePool, Flatten and
  * Gemm, fp32 initializers in raw_data. The input is named and shaped as torchvision's export
  * ("input", N x 3 x S x S) and normalised as the file says (resnet_model_norm); the output is
- * "logits", N x classes. Written from the ONNX specification's onnx.proto field numbers. */
+ * "logits", N x classes. metadata_props records the normalisation and the network's own class
+ * names, which `resnet import` reads back. Written from the ONNX specification's onnx.proto field numbers. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "common.h"
 #include "io/atomic.h"
 #include "io/fileio.h"
+#include "io/json.h"
 #include "io/onnx.h"
 #include "io/pbwrite.h"
 #include "io/safetensors.h"
@@ -180,8 +182,8 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
     if (opts) { /* the shape options, and the labels: the kernels do not matter here */
         o.input_size = opts->size >= RN_FIELD_END(resnet_load_options, input_size) ? opts->input_size : 0;
         o.output_stride = opts->size >= RN_FIELD_END(resnet_load_options, output_stride) ? opts->output_stride : 0;
-        /* the graph holds no names, but a labels file given is checked against the network as
-         * every command checks it: dropped unread, one missing or of the wrong count passed */
+        /* the names go into the graph (for `resnet import`) as the file's own would: checked
+         * against the network as every command checks them */
         o.labels = opts->size >= RN_FIELD_END(resnet_load_options, labels) ? opts->labels : NULL;
     }
     /* as resnet_convert_weights and the imports do: the graph must not replace what it is made
@@ -255,6 +257,24 @@ resnet_status resnet_export_onnx(const char *weights, const resnet_load_options 
     rn_pb_string_field(&meta, ENTRY_KEY, RN_ONNX_NORM_KEY);
     rn_pb_string_field(&meta, ENTRY_VALUE, resnet_model_norm(m) == RESNET_NORM_TORCH ? "torch" : "caffe");
     rn_pb_message_field(&model, MODEL_METADATA_PROPS, &meta);
+    /* the network's own class names (the file's, or --labels'), so that a fine-tuned network
+     * comes back from `resnet import` with them; none for ImageNet's (import gives them back to
+     * any 1000-class network) or a backbone */
+    if (s == RESNET_OK && m->labels) {
+        char *names = NULL;
+        for (int i = 0; s == RESNET_OK && i < net->a.classes; i++)
+            if (!rn_utf8_valid(m->labels[i], strlen(m->labels[i])))
+                s = rn_fail(err, RESNET_E_ARG, "%s: name %d (line %d) is not UTF-8 text", o.labels ? o.labels : weights, i,
+                            i + 1);
+        if (s == RESNET_OK && !(names = rn_json_string_array((const char *const *)m->labels, (size_t)net->a.classes)))
+            s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
+        if (s == RESNET_OK) {
+            rn_pb_string_field(&meta, ENTRY_KEY, RN_ONNX_LABELS_KEY);
+            rn_pb_string_field(&meta, ENTRY_VALUE, names);
+            rn_pb_message_field(&model, MODEL_METADATA_PROPS, &meta);
+        }
+        free(names);
+    }
     if (s == RESNET_OK && model.failed) s = rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", out_path);
     if (s == RESNET_OK) {
         rn_atomic_file af;
