@@ -277,7 +277,9 @@ RESNET_API resnet_status resnet_import_tfjs(const char *model_json, const char *
  * node: one that is not such a ResNet is refused with one line naming the first node that does
  * not fit. Metadata: variant (v1 or v1.5, read from where the bottlenecks stride),
  * normalization (norm, or the file's with RESNET_NORM_FILE), bn_eps, and labels (a JSON array) from labels_path (one name a line)
- * when not NULL. out_path is written atomically, never over the model or labels_path
+ * when not NULL, else the names resnet_export_onnx recorded (metadata_props "resnet.labels"),
+ * refused (RESNET_E_WEIGHTS) when they are not a JSON array of as many names as the network has
+ * classes; a graph without them has none, as before. out_path is written atomically, never over the model or labels_path
  * (RESNET_E_ARG). `resnet import MODEL.onnx`. */
 RESNET_API resnet_status resnet_import_onnx(const char *model_onnx, const char *out_path, resnet_norm norm,
                                             const char *labels_path, resnet_error *err);

@@ -537,9 +537,17 @@ static resnet_status parse_model(parser *ps, const void *data, size_t size) {
         case 14: { /* metadata_props: only ours is kept */
             char *key, *value;
             if ((s = string_entry(ps, &r, &f, &key, &value)) != RESNET_OK) return s;
-            if (!key || strcmp(key, RN_ONNX_NORM_KEY) != 0) break;
-            if (m->norm) return bad(ps, &r, "two " RN_ONNX_NORM_KEY " metadata entries");
-            m->norm = value ? value : "";
+            const char **ours = !key                                   ? NULL
+                                : strcmp(key, RN_ONNX_NORM_KEY) == 0   ? &m->norm
+                                : strcmp(key, RN_ONNX_LABELS_KEY) == 0 ? &m->labels
+                                                                       : NULL;
+            if (!ours) break;
+            if (*ours) {
+                char why2[64];
+                snprintf(why2, sizeof why2, "two %s metadata entries", key);
+                return bad(ps, &r, why2);
+            }
+            *ours = value ? value : "";
             break;
         }
         default:

@@ -69,6 +69,7 @@ typedef struct rn_onnx_model {
     int64_t ir_version, opset; /* opset: the default domain's ("" or "ai.onnx"); 0 if none */
     char *producer;
     const char *norm; /* metadata_props' RN_ONNX_NORM_KEY ("caffe", "torch" or whatever it says); NULL if none */
+    const char *labels; /* metadata_props' RN_ONNX_LABELS_KEY as written (unchecked); NULL if none */
     rn_onnx_node *nodes;
     size_t n_nodes;
     rn_onnx_tensor *inits;

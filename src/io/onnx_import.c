@@ -1007,6 +1007,50 @@ static resnet_status labels_json(const char *path, int classes, char **json, res
     return RESNET_OK;
 }
 
+/* The names `resnet export` recorded (metadata_props RN_ONNX_LABELS_KEY: a JSON array of
+ * strings), checked as the loader checks a file's labels metadata, into *json written afresh.
+ * Damaged, they are refused rather than dropped: the network would come back naming its
+ * classes by number or by ImageNet's names, and nothing would say why. */
+static resnet_status labels_from_graph(const char *path, const char *text, int classes, char **json,
+                                       resnet_error *err) {
+    char msg[160];
+    rn_json_doc *doc = NULL;
+    const int rc = rn_json_parse(text, strlen(text), NULL, &doc, msg, sizeof msg);
+    if (rc == -2) return rn_fail(err, RESNET_E_NOMEM, "out of memory reading %s", path);
+    if (rc != 0)
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: its " RN_ONNX_LABELS_KEY " metadata is not valid JSON: %s (--labels FILE "
+                       "names the classes instead)", path, msg);
+    const rn_json *root = rn_json_root(doc);
+    const size_t n = rn_json_count(root);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    resnet_status s = RESNET_OK;
+    if (!names) s = rn_fail(err, RESNET_E_NOMEM, "out of memory reading %s", path);
+    else if (!rn_json_is(root, RN_JSON_ARRAY))
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: its " RN_ONNX_LABELS_KEY " metadata is a JSON %s, not an array of names", path,
+                    rn_json_type_name(root->type));
+    else if (classes == 0)
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: its " RN_ONNX_LABELS_KEY " metadata names classes, but the network is a "
+                    "backbone (no fc): it has none", path);
+    else if (n != (size_t)classes)
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: its " RN_ONNX_LABELS_KEY " metadata has %zu names, the network has %d classes "
+                    "(--labels FILE names them instead)", path, n, classes);
+    for (size_t i = 0; s == RESNET_OK && i < n; i++) {
+        names[i] = rn_json_string(rn_json_at(root, i), NULL);
+        if (!names[i] || !names[i][0])
+            s = rn_fail(err, RESNET_E_WEIGHTS, "%s: its " RN_ONNX_LABELS_KEY " metadata: entry %zu is not a name%s", path, i,
+                        names[i] ? " (empty)" : "");
+        /* the loader keeps names one a line: a line feed would split one name in two, and a
+         * CR that ends one would be dropped as a CRLF file's is */
+        else if (strchr(names[i], '\n') || names[i][strlen(names[i]) - 1] == '\r')
+            s = rn_fail(err, RESNET_E_WEIGHTS, "%s: its " RN_ONNX_LABELS_KEY " metadata: name %zu holds a line break", path, i);
+    }
+    if (s == RESNET_OK && !(*json = rn_json_string_array(names, n)))
+        s = rn_fail(err, RESNET_E_NOMEM, "out of memory reading %s", path);
+    free(names);
+    rn_json_free(doc);
+    return s;
+}
+
 // ---------------------------------------------------------------------------------------
 
 static void imp_free(imp *im) {
@@ -1091,7 +1135,9 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
             free(full);
         }
     }
+    /* --labels wins over the graph's names, which are then not read: the way past a damaged entry */
     if (s == RESNET_OK && labels_path) s = labels_json(labels_path, im.classes, &labels, err);
+    else if (s == RESNET_OK && m->labels) s = labels_from_graph(model_path, m->labels, im.classes, &labels, err);
     if (s == RESNET_OK) {
         char eps_s[40], os_s[16], size_s[16], src[96], prod[64];
         snprintf(src, sizeof src, "onnx from %s", m->producer && m->producer[0] ? rn_printable(m->producer, prod, sizeof prod)
