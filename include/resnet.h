@@ -417,10 +417,12 @@ RESNET_API resnet_status resnet_preprocess_memory(const void *data, size_t size,
 
 typedef struct resnet_prediction {
     int index;  /* class index, 0..999 */
-    float prob; /* softmax probability */
+    float prob; /* softmax probability (a one-output network's: its sigmoid) */
 } resnet_prediction;
 
-/* Softmax of `logits` (n values) into probs (may alias logits). */
+/* Softmax of `logits` (n values) into probs (may alias logits). One logit (n == 1: a binary
+ * classifier, fc to 1 output) gets the logistic sigmoid instead, the probability that the
+ * photo is that class; every probability of the library and the CLI is made here. */
 RESNET_API void resnet_softmax(const float *logits, int n, float *probs);
 /* The k largest of probs (n values), best first; ties go to the lower index. Probabilities
  * tie wherever the softmax underflowed to 0 (a confident network: logits 104 or more below

@@ -291,6 +291,16 @@ void rn_strbuf_append(rn_strbuf *b, const char *s, size_t n) {
  * (a trained head: model/head.c) use; here so the model does not call up into the API. */
 void rn_softmax(const float *logits, int n, float *probs) {
     if (n <= 0) return;
+    if (n == 1) {
+        /* One output is a binary classifier's logit (fc to 1, trained with BCEWithLogitsLoss):
+         * its probability is the sigmoid, where a softmax over one value is always 1. Written
+         * with exp of -|x| so that neither side overflows: 1 / (1 + e^-x) for x >= 0, and
+         * e^x / (1 + e^x) below. */
+        const double x = logits[0];
+        const double e = exp(-fabs(x));
+        probs[0] = (float)(x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+        return;
+    }
     float mx = logits[0];
     for (int i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
     double sum = 0.0;
