@@ -696,6 +696,31 @@ static void test_softmax_topk(void) {
           "equal probabilities, NaN logits last: %d %d %d %d", st[0].index, st[1].index, st[2].index, st[3].index);
 }
 
+/* One output (a binary classifier's logit): its probability is the sigmoid, finite and in
+ * [0, 1] at any logit, where a softmax over one value gave 1 for every photo; in place too. */
+static void test_softmax_one(void) {
+    const float x[] = {-100.0f, -1.0f, 0.0f, 3.0f, 100.0f, -1e30f, 1e30f};
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) {
+        float p = -1.0f, q = x[i];
+        resnet_softmax(&x[i], 1, &p);
+        rn_softmax(&q, 1, &q);
+        const double want = 1.0 / (1.0 + exp(-(double)x[i]));
+        CHECK(isfinite(p) && p >= 0.0f && p <= 1.0f && fabs(p - want) <= 1e-7 * want + 1.5e-45 /* a denormal's step */,
+              "sigmoid(%g): got %.9g, want %.9g", x[i], p, want);
+        CHECK(q == p, "in place sigmoid(%g): %.9g, not %.9g", x[i], q, p);
+    }
+    const float m100 = -100.0f;
+    float p;
+    resnet_softmax(&m100, 1, &p);
+    CHECK(p > 0.0f && fabs(p / 3.7200759760208e-44 - 1.0) < 0.05, "sigmoid(-100) is e^-100 (a denormal), not 0: %g", p);
+    /* --tta over one output: the mean of the views' sigmoids */
+    const float views[3] = {-1.0f, 0.0f, 3.0f};
+    float avg = -1.0f;
+    rn_tta_average(views, 3, 1, &avg);
+    const double mean = (1.0 / (1.0 + exp(1.0)) + 0.5 + 1.0 / (1.0 + exp(-3.0))) / 3;
+    CHECK(fabs(avg - mean) < 1e-6, "the mean of 3 views' sigmoids: %.9g, want %.9g", avg, mean);
+}
+
 /* The plan's blocks cover the rows once, in order, in whole tiles, at most the driver's
  * largest and within a tile of one another; with more blocks than threads the threads
  * divide their count wherever there are tiles enough; with fewer, rows first makes one a
@@ -776,5 +801,6 @@ int main(void) {
     RUN(test_pool_two_callers_at_once);
     RUN(test_avgpool);
     RUN(test_softmax_topk);
+    RUN(test_softmax_one);
     return TEST_DONE();
 }
