@@ -654,7 +654,9 @@ static const char no_length_msg[] = "the request has no Content-Length (nor Tran
 
 /* POST /v1/classify: the body is a photo; ?k=, ?tta=. */
 static enum MHD_Result classify_v1(server *sv, struct MHD_Connection *c, request *r) {
-    int k = 5;
+    /* the default is classify's: 5, or every class of a network with fewer (a binary classifier's
+     * one); 5 of a network's 1 to 4 read past the ranked classes and crashed the server */
+    int k = sv->classes < 5 ? sv->classes : 5;
     resnet_tta tta = RESNET_TTA_NONE;
     query_check q = {{0}, {NULL, NULL}};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_argument, &q);
