@@ -225,6 +225,17 @@ int cmd_eval(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    /* One output is a binary classifier's logit: its top-1 is that class for every photo, so
+     * top-1 accuracy would count the share of photos labelled with it, whatever the network
+     * answered. Scoring it as a yes/no at p >= 0.5 would need labels for "not that class",
+     * which no folder of this layout names: refused rather than a number that means nothing. */
+    if (resnet_model_classes(model) == 1) {
+        char buf[PATH_MAX];
+        rc = cli_error("%s: has one output (a binary classifier: its sigmoid is the probability of its class): "
+                       "eval scores top-1 among 2 or more classes; classify --json gives each photo's probability",
+                       cli_weights_path(&o.common, buf, sizeof buf));
+        goto done;
+    }
     if (eval_classes_init(&cls, model) != 0 || eval_tally_init(&tally, &cls) != 0 ||
         !(plain = malloc((size_t)cls.n * sizeof *plain))) {
         rc = cli_error("out of memory");
