@@ -90,7 +90,9 @@ static int on_result(void *vctx, const resnet_item_result *r) {
         resnet_top_k_logits(r->probs, r->logits, r->views, nc, k_of(x, nc), x->top);
     }
     const int k = k_of(x, nc);
-    x->top1_count[x->top[0].index]++;
+    /* one output (a binary classifier) is every photo's top-1: what the summary counts for it
+     * is the photos it says are its class, p >= 0.5 */
+    if (nc > 1 || x->top[0].prob >= 0.5f) x->top1_count[x->top[0].index]++;
     if (x->sheet_top1) {
         x->sheet_top1[r->index] = x->top[0].index;
         x->sheet_prob[r->index] = x->top[0].prob;
@@ -106,6 +108,13 @@ static void summary(const run_ctx *x, int n, int problems, int nc, double second
     /* what the walk could not read counts as unreadable too: the counts match the errors */
     fprintf(stderr, "resnet: %d photo%s in %.1f s (%.1f/s): %d classified, %d unreadable\n", n + problems,
             n + problems == 1 ? "" : "s", seconds, seconds > 0 ? n / seconds : 0.0, n - x->failed, x->failed + problems);
+    if (nc == 1) {
+        char buf[32];
+        fprintf(stderr, "resnet: %d of %d classified as ", x->top1_count[0], n - x->failed);
+        cli_text(stderr, class_name(x, 0, buf, sizeof buf));
+        fputs(" (p >= 0.5)\n", stderr);
+        return;
+    }
     int shown = 0;
     char line[400];
     size_t len = 0;
