@@ -243,6 +243,93 @@ run "$BIN" eval --weights "$tmp/three.safetensors" --predictions "$tmp/p3.tsv" "
   [ "$(tail -1 "$tmp/p3.tsv" | cut -f5 | tr ',' '\n' | wc -l)" -eq 3 ]
 check "a 3-class network: its third class counts in top-3, the predictions list 3" $? "rc=$rc third=$third $out $err"
 
+# one output (fc to 1: a binary classifier trained with BCEWithLogitsLoss): its probability is
+# the sigmoid of its logit, the probability that the photo is its class, where a softmax of one
+# value said 100% for every photo. PyTorch's logits of N's class 0 give the expected values.
+with_classes "$N" "$tmp/one.safetensors" 1
+sigmoid_of() { "$py" -c "import numpy as n, sys; x = float(n.fromfile(sys.argv[1], '<f4')[0]); print('%.9f' % (1 / (1 + n.exp(-x))))" "$1"; }
+p_cat=$(sigmoid_of $FAM/small_bottleneck.chelsea.224.os32.logits.f32)
+p_cup=$(sigmoid_of $FAM/small_bottleneck.coffee.224.os32.logits.f32)
+near() { "$py" -c "import sys; a = [float(x) for x in sys.argv[1].split()]; b = [float(x) for x in sys.argv[2].split()]; sys.exit(not (len(a) == len(b) > 0 and all(abs(x - y) <= 1e-5 for x, y in zip(a, b))))" "$1" "$2"; }
+run "$BIN" classify --json -k 5 --weights "$tmp/one.safetensors" demo/chelsea.png demo/coffee.png
+got=$(echo "$out" | "$py" -c "
+import json, sys
+for l in sys.stdin:
+    t = json.loads(l)['top']
+    print(len(t), t[0]['index'], t[0]['prob'])" 2>&1 | tr '\n' ' ')
+set -- $got
+[ "$rc" -eq 0 ] && [ "$1 $2 $4 $5" = "1 0 1 0" ] && near "$3 $6" "$p_cat $p_cup"
+check "one output: classify gives sigmoid(logit) of PyTorch's logit, -k 5 the one class" $? \
+  "rc=$rc got '$got' want $p_cat $p_cup $err"
+run "$BIN" classify -k 3 --weights "$tmp/one.safetensors" demo/chelsea.png
+want=$("$py" -c "import sys; print('%6.2f%%    0  class 0' % (100 * float(sys.argv[1])))" "$p_cat")
+[ "$rc" -eq 0 ] && [ "$(echo "$out" | sed -n 2p)" = "  $want" ] && [ "$(echo "$out" | wc -l)" -eq 2 ]
+check "one output: the text output's percentage is the sigmoid" $? "rc=$rc want '$want' $out $err"
+mkdir -p "$tmp/onef" && cp demo/chelsea.png demo/coffee.png "$tmp/onef/"
+run "$BIN" classify --weights "$tmp/one.safetensors" "$tmp/onef"
+[ "$rc" -eq 0 ] && echo "$err" | grep -q "^resnet: 0 of 2 classified as class 0 (p >= 0.5)$" && ! echo "$err" | grep -q "top-1"
+check "one output: a folder's summary counts the photos at p >= 0.5" $? "rc=$rc $err"
+# --tta flip: the mean of the two views' sigmoids, each view's logit taken from the CLI's own
+# --tta none on the mirror image
+"$py" -c "
+from PIL import Image; import sys
+Image.open('demo/chelsea.png').convert('RGB').transpose(Image.FLIP_LEFT_RIGHT).save(sys.argv[1])" "$tmp/mirror.png" 2>/dev/null
+if [ -s "$tmp/mirror.png" ]; then
+  run "$BIN" classify --json --weights "$tmp/one.safetensors" "$tmp/mirror.png"
+  p_mirror=$(echo "$out" | "$py" -c "import json, sys; print(json.loads(sys.stdin.readline())['top'][0]['prob'])")
+  run "$BIN" classify --json --tta flip --weights "$tmp/one.safetensors" demo/chelsea.png
+  got=$(echo "$out" | "$py" -c "import json, sys; print(json.loads(sys.stdin.readline())['top'][0]['prob'])")
+  mean=$("$py" -c "import sys; print((float(sys.argv[1]) + float(sys.argv[2])) / 2)" "$p_cat" "$p_mirror")
+  [ "$rc" -eq 0 ] && near "$got" "$mean"
+  check "one output: --tta flip is the mean of the views' sigmoids" $? "rc=$rc got $got want $mean $err"
+fi
+# the JSON-lines worker: the same probability; a k over the one class is an error line, and
+# the worker answers the next request
+run "$BIN" serve --weights "$tmp/one.safetensors" <<'REQ'
+{"id": 1, "file": "demo/chelsea.png"}
+{"id": 2, "file": "demo/chelsea.png", "k": 3}
+{"id": 3, "file": "demo/coffee.png"}
+REQ
+got=$(echo "$out" | "$py" -c "
+import json, sys
+r = [json.loads(l) for l in sys.stdin]
+print(r[0]['top'][0]['prob'], 'error' in r[1], r[2]['top'][0]['prob'], len(r[0]['top']))" 2>&1)
+set -- $got
+[ "$rc" -eq 0 ] && [ "$2 $4" = "True 1" ] && near "$1 $3" "$p_cat $p_cup"
+check "one output: serve's JSON lines give the sigmoid, k 3 an error line" $? "rc=$rc got '$got' $err"
+# the HTTP server: /v1/classify without ?k (5, which read past a network's 1 to 4 classes and
+# crashed the server) and the Open Inference Protocol's FP32 rows
+got=$("$py" - "$BIN" "$tmp/one.safetensors" <<'PY' 2>&1
+import base64, http.client, json, re, signal, subprocess, sys
+p = subprocess.Popen([sys.argv[1], 'serve', '--http', '127.0.0.1:0', '--weights', sys.argv[2]],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+port = int(re.search(r'serving http://127\.0\.0\.1:(\d+) ', p.stderr.readline()).group(1))
+photo = open('demo/chelsea.png', 'rb').read()
+def ask(method, path, body):
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    c.request(method, path, body)
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+s1, v1 = ask('POST', '/v1/classify', photo)
+s2, _ = ask('POST', '/v1/classify?k=2', photo)
+req = {'inputs': [{'name': 'image', 'datatype': 'BYTES', 'shape': [1], 'data': [base64.b64encode(photo).decode()]}]}
+s3, oip = ask('POST', '/v2/models/resnet50/infer', json.dumps(req))
+p.send_signal(signal.SIGTERM)
+rc = p.wait(timeout=60)
+print(s1, len(v1['top']), v1['top'][0]['prob'], s2, s3, oip['outputs'][0]['shape'], oip['outputs'][0]['data'][0], rc)
+PY
+)
+set -- $got
+[ "$1 $2 $4 $5 $6$7 $9" = "200 1 400 200 [1,1] 0" ] && near "$3 $8" "$p_cat $p_cat"
+check "one output: the HTTP server's /v1/classify (no ?k) and OIP infer give the sigmoid" $? "got '$got' want $p_cat"
+# eval's top-1 over one class would count the photos labelled with it, whatever the network
+# said: refused in one line
+mkdir -p "$tmp/evone/class_0" "$tmp/evone/other"
+cp demo/chelsea.png "$tmp/evone/class_0/" && cp demo/coffee.png "$tmp/evone/other/"
+run "$BIN" eval --weights "$tmp/one.safetensors" "$tmp/evone"
+[ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "one.safetensors: has one output"
+check "one output: eval refused in one line, no accuracy printed" $? "rc=$rc $out $err"
+
 # cam names the network's own classes; refuses a map it cannot place
 run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "class 3 kind 3 (" && [ -s "$tmp/cam.png" ]
