@@ -539,7 +539,8 @@ class Model:
         return lg
 
     def probabilities(self, photo, tta=None):
-        """The softmax probabilities (float32, one per class), averaged over the views of tta."""
+        """The softmax probabilities (float32, one per class), averaged over the views of tta;
+        one output's is its sigmoid."""
         lg, _ = self._forward(self._input(photo, tta))
         return self._probabilities(lg)
 
@@ -550,10 +551,14 @@ class Model:
             self._lib.resnet_softmax(_fptr(lg[i]), self.classes, _fptr(p[i]))
         return p[0] if p.shape[0] == 1 else (p.astype(np.float64).sum(axis=0) / p.shape[0]).astype(np.float32)
 
-    def classify(self, photo, k=5, tta=None):
+    def classify(self, photo, k=None, tta=None):
         """The k most likely classes, best first: [{"index", "name", "prob"}...], as
-        `resnet classify --json` gives them (tta: none, flip, 10crop, multiscale)."""
+        `resnet classify --json` gives them (tta: none, flip, 10crop, multiscale). k defaults
+        to 5, or every class of a network with fewer. A network with one output (a binary
+        classifier) gives its sigmoid: the probability that the photo is its class."""
         self._need_classes()  # before k is checked against the classes
+        if k is None:  # the CLI's default: 5 of a network's 1 to 4 was a ValueError
+            k = min(5, self.classes)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.classes:
             raise ValueError("k must be a whole number from 1 to %d, not %r" % (self.classes, k))
         lg, _ = self._forward(self._input(photo, tta))
