@@ -48,6 +48,41 @@ check("every mirrored struct checked", sorted(have) == sorted(want), "%s vs %s" 
 
 check("library_version is the header's", resnet.library_version().startswith("1."), resnet.library_version())
 
+# ---- one output (a binary classifier): the sigmoid, as the CLI gives it --------------------
+# the narrow bottleneck network of tests/data/family with its fc cut to class 0; PyTorch's
+# logit for that class is beside it
+FAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "family")
+raw = open(os.path.join(FAM, "small_bottleneck.safetensors"), "rb").read()
+hlen = int.from_bytes(raw[:8], "little")
+head, blob, parts, at = json.loads(raw[8:8 + hlen]), raw[8 + hlen:], {}, 0
+for name, t in head.items():
+    if name == "__metadata__":
+        continue
+    b, shape = blob[t["data_offsets"][0]:t["data_offsets"][1]], t["shape"]
+    if name in ("fc.weight", "fc.bias"):
+        b, shape = b[:len(b) // shape[0]], [1] + shape[1:]
+    parts[name] = {"dtype": t["dtype"], "shape": shape, "data_offsets": [at, at + len(b)]}
+    at += len(b)
+    parts[name]["blob"] = b
+hdr = json.dumps({k: {x: v[x] for x in ("dtype", "shape", "data_offsets")} for k, v in parts.items()}).encode()
+hdr += b" " * (-len(hdr) % 8)
+one_path = os.path.join(os.environ.get("TMPDIR", tempfile.gettempdir()), "one-output.safetensors")
+with open(one_path, "wb") as f:
+    f.write(len(hdr).to_bytes(8, "little") + hdr + b"".join(v["blob"] for v in parts.values()))
+ref = float(np.fromfile(os.path.join(FAM, "small_bottleneck.chelsea.224.os32.logits.f32"), "<f4")[0])
+with resnet.Model(one_path) as m1:
+    got = m1.classify(DEMO[0])  # the default k: 5 of one class was a ValueError
+    lg = m1.logits(DEMO[0], tta="flip").astype(np.float64)[:, 0]
+    check("one output: classify() gives sigmoid(PyTorch's logit), the default k its one class",
+          len(got) == 1 and got[0]["index"] == 0 and abs(got[0]["prob"] - 1 / (1 + np.exp(-ref))) < 1e-5, got)
+    check("one output: classify() is the CLI's", same_top(got, cli_json("--weights", one_path, DEMO[0])[0]["top"]),
+          got)
+    p = m1.probabilities(DEMO[0], tta="flip")
+    check("one output: probabilities(tta='flip') the mean of the views' sigmoids",
+          p.shape == (1,) and abs(p[0] - np.mean(1 / (1 + np.exp(-lg)))) < 1e-6, (p, lg))
+    check("one output: k=2 refused (ValueError)", isinstance(raises(lambda: m1.classify(DEMO[0], k=2), ValueError),
+                                                             ValueError))
+
 # ---- the default weight file, as the CLI finds it ------------------------------------------
 env = dict(os.environ)
 saved = {k: os.environ.pop(k, None) for k in ("RESNET_WEIGHTS", "RESNET_CACHE", "XDG_CACHE_HOME")}
