@@ -269,6 +269,10 @@ mkdir -p "$tmp/onef" && cp demo/chelsea.png demo/coffee.png "$tmp/onef/"
 run "$BIN" classify --weights "$tmp/one.safetensors" "$tmp/onef"
 [ "$rc" -eq 0 ] && echo "$err" | grep -q "^resnet: 0 of 2 classified as class 0 (p >= 0.5)$" && ! echo "$err" | grep -q "top-1"
 check "one output: a folder's summary counts the photos at p >= 0.5" $? "rc=$rc $err"
+run "$BIN" classify --weights "$tmp/one.safetensors" --report "$tmp/one.html" "$tmp/onef"
+[ "$rc" -eq 0 ] && grep -q '<h2 class="group">2 &times; not class 0 <span class="small">(p &lt; 0.5)</span>' "$tmp/one.html" &&
+  [ "$(grep -c '<h2 class="group">' "$tmp/one.html")" -eq 1 ]
+check "one output: classify --report groups the photos by p >= 0.5, not all under the one class" $? "rc=$rc $err"
 # --tta flip: the mean of the two views' sigmoids, each view's logit taken from the CLI's own
 # --tta none on the mirror image
 "$py" -c "

@@ -1,8 +1,9 @@
 /* classify_html.c - `resnet classify PHOTO|DIR... --report OUT.html`: a contact sheet of
  * unlabelled photos, one self-contained page (the thumbnails inside it, as data: URIs):
  * the photos grouped by their top-1 class, the classes with most photos first, each photo a
- * thumbnail with its name and the probability of that class; the photos that could not be
- * read listed at the end. */
+ * thumbnail with its name and the probability of that class (a one-output network's photos
+ * are grouped by its probability, 0.5 or more or less); the photos that could not be read
+ * listed at the end. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +29,22 @@ static int by_count(const void *a, const void *b) {
     return x->n != y->n ? y->n - x->n : x->cls - y->cls;
 }
 
+/* Photo i's group: its top-1 class, -1 when it could not be read. A one-output network (a
+ * binary classifier) is every photo's top-1, so its photos go by their probability instead:
+ * group 0 its class (p >= 0.5), group 1 the rest. */
+static int group_of(const classify_sheet *sh, int i) {
+    if (sh->top1[i] < 0) return -1;
+    return sh->classes == 1 && !(sh->prob[i] >= 0.5f) ? 1 : sh->top1[i];
+}
+
 static void page(FILE *f, const classify_sheet *sh, unsigned flags, cli_progress *bar) {
-    int nc = sh->classes, shown_total = 0, pictures = 0, failed = 0;
+    const int binary = sh->classes == 1;
+    int nc = binary ? 2 : sh->classes, shown_total = 0, pictures = 0, failed = 0;
     group *g = calloc((size_t)nc, sizeof *g);
     if (!g) return;
     for (int c = 0; c < nc; c++) g[c].cls = c;
     for (int i = 0; i < sh->n; i++) {
-        if (sh->top1[i] >= 0) g[sh->top1[i]].n++;
+        if (group_of(sh, i) >= 0) g[group_of(sh, i)].n++;
         else failed++;
     }
     qsort(g, (size_t)nc, sizeof *g, by_count);
@@ -46,15 +56,17 @@ static void page(FILE *f, const classify_sheet *sh, unsigned flags, cli_progress
     int groups = 0;
     for (int c = 0; c < nc && g[c].n; c++) groups++;
     fprintf(f, "</style></head><body>\n<h1>resnet classify: a contact sheet</h1>\n<p><span id=\"photos\">%d</span> "
-               "photos, grouped by their top-1 class (<span id=\"groups\">%d</span> classes, most photos first)%s.</p>\n",
-            sh->n - failed, groups, failed ? ", then those that could not be read" : "");
+               "photos, grouped by their %s (<span id=\"groups\">%d</span> %s, most photos first)%s.</p>\n",
+            sh->n - failed, binary ? "one class's probability, 0.5 or more or less" : "top-1 class", groups,
+            binary ? "groups" : "classes", failed ? ", then those that could not be read" : "");
     for (int c = 0; c < nc && g[c].n; c++) {
-        fprintf(f, "<h2 class=\"group\">%d &times; ", g[c].n);
-        cli_html_text(f, sh->name(sh->ctx, g[c].cls));
-        fprintf(f, " <span class=\"small\">(%d)</span></h2><div class=\"sheet\">\n", g[c].cls);
+        fprintf(f, "<h2 class=\"group\">%d &times; %s", g[c].n, binary && g[c].cls == 1 ? "not " : "");
+        cli_html_text(f, sh->name(sh->ctx, binary ? 0 : g[c].cls));
+        if (binary) fprintf(f, " <span class=\"small\">(p %s 0.5)</span></h2><div class=\"sheet\">\n", g[c].cls ? "&lt;" : "&ge;");
+        else fprintf(f, " <span class=\"small\">(%d)</span></h2><div class=\"sheet\">\n", g[c].cls);
         int shown = 0;
         for (int i = 0; i < sh->n && shown < PER_CLASS; i++) {
-            if (sh->top1[i] != g[c].cls) continue;
+            if (group_of(sh, i) != g[c].cls) continue;
             resnet_image img = {0}, thumb = {0};
             resnet_error err;
             if (!cli_is_stdin(sh->paths[i]) && resnet_image_load_ex(sh->paths[i], flags, &img, &err) == RESNET_OK)
