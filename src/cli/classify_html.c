@@ -62,8 +62,9 @@ static void page(FILE *f, const classify_sheet *sh, unsigned flags, cli_progress
     for (int c = 0; c < nc && g[c].n; c++) {
         fprintf(f, "<h2 class=\"group\">%d &times; %s", g[c].n, binary && g[c].cls == 1 ? "not " : "");
         cli_html_text(f, sh->name(sh->ctx, binary ? 0 : g[c].cls));
-        if (binary) fprintf(f, " <span class=\"small\">(p %s 0.5)</span></h2><div class=\"sheet\">\n", g[c].cls ? "&lt;" : "&ge;");
-        else fprintf(f, " <span class=\"small\">(%d)</span></h2><div class=\"sheet\">\n", g[c].cls);
+        if (binary) fprintf(f, " <span class=\"small\">(p %s 0.5)</span>", g[c].cls ? "&lt;" : "&ge;");
+        else fprintf(f, " <span class=\"small\">(%d)</span>", g[c].cls);
+        fputs("</h2><div class=\"sheet\">\n", f);
         int shown = 0;
         for (int i = 0; i < sh->n && shown < PER_CLASS; i++) {
             if (group_of(sh, i) != g[c].cls) continue;
