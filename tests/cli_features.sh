@@ -321,6 +321,11 @@ parsed=$(node -e '
   [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && echo "$err" | grep -q "nosuch.safetensors"
 check "info --json: one object a file, a head described as one, a missing file an error record (exit 1)" $? "rc=$rc $parsed $err"
 run "$BIN" info --weights "$W" "$W";                     expect_error "info: --weights and operands both" "one or the other" 2
+# a head of a later format version: what is wrong with it, not "give it with --head" (where it
+# fails the same)
+sed 's/"version":"1"/"version":"2"/' "$tmp/noval.safetensors" >"$tmp/headv2.safetensors"
+run "$BIN" info "$tmp/headv2.safetensors"
+expect_error "info on a head it cannot read: the head loader's reason" "head format version '2'" 1
 
 # ---- classify DIR ------------------------------------------------------------------------
 mkdir -p "$tmp/folder/sub"

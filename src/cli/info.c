@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common.h" /* RN_HEAD_FORMAT */
+#include "io/safetensors.h"
 
 static const cli_option options[] = {
     CLI_OPTION_JSON("one JSON object per line and file: {\"file\", \"arch\", \"classes\", ...} or\n"
@@ -172,8 +174,20 @@ static void print_head(const char *path, const resnet_head *h, int json) {
     }
 }
 
-/* One file (NULL: the default weights): a network, else a head, else the network loader's
- * message (it names the file and, for a head given as a network, says so). 0 or 1. */
+/* 1 if the file's metadata says it is a head (its "format"), whatever else is wrong with it */
+static int says_head(const char *path) {
+    rn_safetensors *st;
+    resnet_error err;
+    if (rn_st_open(path, &st, &err) != RESNET_OK) return 0;
+    const char *format = rn_st_metadata(st, "format");
+    const int head = format && strcmp(format, RN_HEAD_FORMAT) == 0;
+    rn_st_close(st);
+    return head;
+}
+
+/* One file (NULL: the default weights): a network, else a head, else why not: the head
+ * loader's message for a file that says it is a head (the network loader's would only say to
+ * give it with --head, where it fails the same), else the network loader's. 0 or 1. */
 static int describe(const cli_common *common, const char *path, int json) {
     cli_common c = *common;
     if (path) c.weights = path;
@@ -193,6 +207,7 @@ static int describe(const cli_common *common, const char *path, int json) {
         resnet_head_free(h);
         return 0;
     }
+    if (*path && says_head(path)) err = herr;
     if (json) cli_json_error_record(stdout, path, err.message);
     cli_error("%s", err.message);
     return 1;
