@@ -182,6 +182,9 @@ e = raises(lambda: resnet.Model(exif_orientation="yes"), ValueError)
 check("exif_orientation='yes': ValueError", isinstance(e, ValueError) and "exif_orientation" in str(e), e)
 e = raises(lambda: resnet.load_image(EXIF6, exif_orientation=1), ValueError)
 check("load_image(exif_orientation=1): ValueError", isinstance(e, ValueError), e)
+check("load_image(exif_orientation=np.True_): numpy's bool taken as True",
+      np.array_equal(resnet.load_image(EXIF6, exif_orientation=np.True_), upright) and
+      np.array_equal(resnet.load_image(EXIF6, exif_orientation=np.False_), plain))
 
 # ---- embed against `resnet embed -o x.npy` -------------------------------------------------
 npy = os.path.join(tempfile.gettempdir(), "feats.npy")

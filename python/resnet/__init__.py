@@ -211,9 +211,11 @@ def class_name(index):
 
 
 def _image_flags(exif_orientation):
-    if not isinstance(exif_orientation, bool):
+    # numpy's bool too (a flag read from an array, as the int arguments take np.integer): its
+    # repr is "True", so refusing it said "must be True or False, not True"
+    if not isinstance(exif_orientation, (bool, np.bool_)):
         raise ValueError("exif_orientation must be True or False, not %r" % (exif_orientation,))
-    return 1 if exif_orientation else 0  # RESNET_IMAGE_EXIF_ORIENTATION
+    return 1 if bool(exif_orientation) else 0  # RESNET_IMAGE_EXIF_ORIENTATION
 
 
 def load_image(path, exif_orientation=False):
