@@ -226,6 +226,12 @@ mkdir -p "$A/nl" && cp "$D/coffee.png" "$A/nl/$(printf 'two\nlines.png')"
 run "$BIN" classify -k 1 "$A/nl"
 [ "$rc" -eq 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] && echo "$out" | grep -qF 'two\x0alines.png'
 check "a newline in a name cannot split the text output" $? "$out"
+# the error record's "error" is the reason alone, as for any other name: the library writes the
+# newline \x0a in its message, and the name was not found there to be taken off
+printf 'not a photo' >"$A/nl/$(printf 'bad\nname.png')"
+run "$BIN" classify --json -k 1 "$A/nl/$(printf 'bad\nname.png')"
+[ "$rc" -eq 1 ] && python3 -c 'import json, sys; r = json.loads(sys.argv[1]); sys.exit(not r["error"].startswith("not an image"))' "$out"
+check "--json: a name with a newline is taken off its error record's reason" $? "$out"
 mkdir -p "$A/tabs/967" && cp "$D/coffee.png" "$A/tabs/967/$(printf 'a\tb\nc.png')"
 run "$BIN" eval "$A/tabs" --predictions "$A/tabs.tsv"
 [ "$rc" -eq 0 ] && [ "$(wc -l <"$A/tabs.tsv")" -eq 2 ] && [ "$(sed -n 2p "$A/tabs.tsv" | awk -F'\t' '{print NF}')" -eq 5 ] &&

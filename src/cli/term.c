@@ -189,9 +189,30 @@ void cli_text(FILE *f, const char *s) {
     }
 }
 
+/* The bytes of message that spell file at its start, -1 if it does not start with it: a
+ * control character of the name is in a message as the library writes it, \xNN (rn_fail) or
+ * '?' (rn_printable), so a name with a newline is still found. */
+static long name_prefix(const char *message, const char *file) {
+    long k = 0;
+    for (const unsigned char *p = (const unsigned char *)file; *p; p++) {
+        char esc[5];
+        snprintf(esc, sizeof esc, "\\x%02x", *p);
+        if (message[k] == (char)*p) k++;
+        else if (*p < 0x20 || *p == 0x7F) {
+            if (message[k] == '?') k++;
+            else if (strncmp(message + k, esc, 4) == 0) k += 4;
+            else return -1;
+        } else {
+            return -1;
+        }
+    }
+    return k;
+}
+
 const char *cli_strip_file(const char *message, const char *file) {
     size_t n = strlen(file);
-    if (strncmp(message, file, n) == 0 && message[n] == ':' && message[n + 1] == ' ') return message + n + 2;
+    const long k = name_prefix(message, file);
+    if (k >= 0 && message[k] == ':' && message[k + 1] == ' ') return message + k + 2;
     /* a long message has its longest word, the path nearly always, cut to HEAD...TAIL */
     const char *colon = strstr(message, ": ");
     const char *dots = colon ? strstr(message, "...") : NULL;
