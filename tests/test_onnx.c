@@ -316,6 +316,21 @@ static void test_hostile(void) {
         free(st);
         expect_refusal("a safetensors file", in, "a safetensors file", "--weights");
     }
+    {
+        /* a head: --weights refuses it, so the safetensors advice would send the user astray */
+        static const char hdr[] = "{\"__metadata__\":{\"format\":\"resnet-linear-head\"},"
+                                  "\"bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        buf h = {0};
+        const uint64_t hl = sizeof hdr - 1;
+        uint8_t len[8];
+        for (int i = 0; i < 8; i++) len[i] = (uint8_t)(hl >> (8 * i));
+        put(&h, len, 8);
+        put(&h, hdr, sizeof hdr - 1);
+        put(&h, "\0\0\0\0", 4);
+        tu_write_file(in, h.p, h.n);
+        expect_refusal("a head", in, "a head made by train-head", "--head");
+        free(h.p);
+    }
 
     tu_write_file(in, "", 0);
     expect_refusal("empty", in, "empty file", NULL);

@@ -17,6 +17,7 @@
 #include "common.h"
 #include "io/fileio.h"
 #include "io/protobuf.h"
+#include "io/safetensors.h"
 
 // ---------------------------------------------------------------------------------------
 // arena
@@ -562,6 +563,16 @@ static resnet_status parse_model(parser *ps, const void *data, size_t size) {
 // ---------------------------------------------------------------------------------------
 // open / close
 
+/* 1 for a safetensors file that says it is a head (--weights would refuse it) */
+static int is_head(const void *data, size_t size, const char *path) {
+    rn_safetensors *st = NULL;
+    resnet_error err;
+    const char *format = rn_st_open_memory(data, size, path, &st, &err) == RESNET_OK ? rn_st_metadata(st, "format") : NULL;
+    const int head = format && strcmp(format, RN_HEAD_FORMAT) == 0;
+    rn_st_close(st);
+    return head;
+}
+
 static resnet_status open_common(const void *data, size_t size, const char *path, void *map, rn_onnx_model **out,
                                  resnet_error *err) {
     model_priv *mp = calloc(1, sizeof *mp);
@@ -580,6 +591,9 @@ static resnet_status open_common(const void *data, size_t size, const char *path
     if (fmt == RN_WEIGHTS_PYTORCH)
         s = rn_fail(err, RESNET_E_WEIGHTS, "%s: not an ONNX model but a PyTorch checkpoint? tools/pth-to-safetensors.py "
                     "converts it", path);
+    else if (fmt == RN_WEIGHTS_SAFETENSORS && is_head(data, size, path))
+        s = rn_fail(err, RESNET_E_WEIGHTS, "%s: not an ONNX model but a head made by train-head: --head takes it as it is",
+                    path);
     else if (fmt == RN_WEIGHTS_SAFETENSORS)
         s = rn_fail(err, RESNET_E_WEIGHTS, "%s: not an ONNX model but a safetensors file: --weights takes it as it is", path);
     else
