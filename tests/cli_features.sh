@@ -326,6 +326,10 @@ run "$BIN" info --weights "$W" "$W";                     expect_error "info: --w
 sed 's/"version":"1"/"version":"2"/' "$tmp/noval.safetensors" >"$tmp/headv2.safetensors"
 run "$BIN" info "$tmp/headv2.safetensors"
 expect_error "info on a head it cannot read: the head loader's reason" "head format version '2'" 1
+# an empty operand (a shell variable left unset) is no file: it described the default weights
+run "$BIN" info ""
+[ "$rc" -eq 1 ] && [ -z "$out" ] && echo "$err" | grep -q "an empty operand"
+check "info '': refused, not the default weights described" $? "rc=$rc $out $err"
 
 # ---- classify DIR ------------------------------------------------------------------------
 mkdir -p "$tmp/folder/sub"

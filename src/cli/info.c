@@ -190,6 +190,12 @@ static int says_head(const char *path) {
  * give it with --head, where it fails the same), else the network loader's. 0 or 1. */
 static int describe(const cli_common *common, const char *path, int json) {
     cli_common c = *common;
+    if (path && !*path) { /* "$FILE" unset: not the default weights, which "" means to the loader */
+        static const char why[] = "an empty operand names no weight file";
+        if (json) cli_json_error_record(stdout, path, why);
+        cli_error("%s", why);
+        return 1;
+    }
     if (path) c.weights = path;
     char buf[PATH_MAX];
     path = cli_weights_path(&c, buf, sizeof buf);
