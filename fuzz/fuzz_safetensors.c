@@ -5,7 +5,8 @@
  * past the end (a mapped file would hide it up to the end of the page).
  *
  * Checks, when the file is accepted: every tensor lies inside the data block, holds exactly
- * its shape x dtype bytes, overlaps no other, is listed in data order and found by name;
+ * its shape x dtype bytes, is listed in data order and found by name, and the non-empty ones
+ * cover the data block end to end (no overlap, no gap, nothing after the last);
  * its bytes read back as stored; its values convert to float32 (floating-point dtypes), and those
  * tensors survive a write with rn_st_write and a read back bit for bit (files up to 64 KiB). When
  * refused: a one-line message that names the file. Metadata values are parsed as JSON as the model loader does with bn_eps.
@@ -88,6 +89,9 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
         return 0;
     }
     const unsigned char *begin = data, *end = data + size, *covered = NULL;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | data[i]; /* accepted: 8 + hlen <= size */
+    const unsigned char *data_begin = begin + 8 + hlen;
     size_t n = rn_st_count(st);
     float **vals = calloc(n ? n : 1, sizeof *vals);
     FUZZ_CHECK(vals != NULL);
@@ -103,8 +107,8 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
             numel *= (size_t)t->shape[d]; /* cannot overflow once accepted */
         }
         FUZZ_CHECK(t->nbytes == numel * rn_dtype_size(t->dtype));
-        if (t->nbytes) { /* data order, no overlap */
-            FUZZ_CHECK(!covered || p >= covered);
+        if (t->nbytes) { /* data order, each where the one before ended */
+            FUZZ_CHECK(covered ? p == covered : p == data_begin);
             covered = p + t->nbytes;
         }
         /* the bytes as stored (an int8 file's weights are read so) */
@@ -122,6 +126,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size) {
             vals[i] = NULL;
         }
     }
+    FUZZ_CHECK((covered ? covered : data_begin) == end); /* and the last where the file does */
     FUZZ_CHECK(rn_st_tensor(st, n) == NULL);
     FUZZ_CHECK(rn_st_find(st, "__metadata__") == NULL);
 

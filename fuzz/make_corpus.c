@@ -445,11 +445,11 @@ static void safetensors(void) {
             "\"h\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[31,32]},"
             "\"i\":{\"dtype\":\"BOOL\",\"shape\":[0,5],\"data_offsets\":[32,32]}}",
             d, 32, 0);
-    st_file("unsorted-gaps.safetensors",
-            "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
-            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
+    st_file("unsorted.safetensors",
+            "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-            f, 16, 0);
+            f, 8, 0);
     unsigned char special[16] = {0, 0, 0xc0, 0x7f, 0, 0, 0x80, 0x7f, 0, 0, 0x80, 0xff, 1, 0, 0, 0}; /* nan inf -inf denormal */
     st_file("non-finite.safetensors", "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", special,
             16, 0);
@@ -463,6 +463,10 @@ static void safetensors(void) {
     st_file("overlap.safetensors",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", d, 12, 0);
+    st_file("gap.safetensors",
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+            "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", d, 12, 0);
+    st_file("trailing-bytes.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", d, 9, 0);
     st_file("duplicate.safetensors",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", d, 8, 0);

@@ -484,8 +484,17 @@ b = open(src, 'rb').read()
 n = struct.unpack('<Q', b[:8])[0]
 h = json.loads(b[8:8 + n]); data = b[8 + n:]
 def write(name, header, payload=data):
-    t = json.dumps(header).encode(); t += b' ' * (-len(t) % 8)
-    open(tmp + '/' + name, 'wb').write(struct.pack('<Q', len(t)) + t + payload)
+    # the tensors repacked end to end: one dropped must not leave a gap (refused by itself)
+    out, blobs, off = {}, [], 0
+    for k, v in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0] if kv[0] != '__metadata__' else -1):
+        if k != '__metadata__':
+            a, e = v['data_offsets']
+            blobs.append(payload[a:e])
+            v = dict(v, data_offsets=[off, off + e - a])
+            off += e - a
+        out[k] = v
+    t = json.dumps(out).encode(); t += b' ' * (-len(t) % 8)
+    open(tmp + '/' + name, 'wb').write(struct.pack('<Q', len(t)) + t + b''.join(blobs))
 end = max(v['data_offsets'][1] for k, v in h.items() if k != '__metadata__')
 h2 = dict(h); h2['layer5.0.conv1.weight'] = {'dtype': 'F32', 'shape': [1], 'data_offsets': [end, end + 4]}
 write('extra.safetensors', h2, data + b'\0\0\0\0')

@@ -321,6 +321,22 @@ static void test_hostile(void) {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
          "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
          8, "tensor name 'a' appears twice"},
+        /* the tensors must cover the data exactly, as the format's reference reader has it */
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+         12, "a gap of 4 bytes before tensor 'b' (data bytes 4 to 8 belong to no tensor)"},
+        {"{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}", 6, "a gap of 2 bytes before tensor 'b'"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[6,10]}}",
+         10, "a gap of 2 bytes before tensor 'b'"}, /* an empty tensor fills no gap */
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 7,
+         "3 bytes after the last tensor ('a' ends at 4 of 7 data bytes)"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+         8, "4 bytes after the last tensor ('a' ends at 4"},
+        {"{}", 12, "12 data bytes after the header, but no tensor holds any"},
+        {"{\"__metadata__\":{\"k\":\"v\"}}", 1, "1 data bytes after the header"},
         {"{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ value of 'k' is a JSON number, not a string"},
         {"{\"__metadata__\":[\"k\"]}", 0, "__metadata__ is a JSON array, not an object"},
         {"{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", 0, "key 'k' twice"},
@@ -389,17 +405,24 @@ static void test_hostile(void) {
     }
     unlink(p);
 
-    /* fine: empty header object, padding, gaps, empty tensors sharing an offset */
-    const char *ok[] = {
-        "{}",
-        "{}      ",
-        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
-        "\"e1\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
-        "\"e2\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[10,10]},"
-        "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    /* fine: empty header object, padding (the header's, the only padding the format has),
+     * tensors listed out of data order, empty tensors sharing an offset or inside another's
+     * bytes (they hold none) */
+    static const struct {
+        const char *header;
+        size_t data;
+    } ok[] = {
+        {"{}", 0},
+        {"{}      ", 0},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+         "\"e1\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+         "\"e2\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         8},
+        {"{\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0},
     };
     for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
-        write_st(p, ok[k], d, 12);
+        write_st(p, ok[k].header, d, ok[k].data);
         resnet_error err;
         rn_safetensors *st = NULL;
         CHECK(rn_st_open(p, &st, &err) == RESNET_OK, "ok case %zu: %s", k, err.message);

@@ -2,7 +2,8 @@
  *
  * Reading maps the whole file read-only, parses the JSON header and checks every entry
  * before anything is handed out: after rn_st_open succeeds, every rn_tensor's data lies
- * inside the file, no two tensors share a byte and names are unique. Tensors are listed
+ * inside the file, the tensors' bytes cover the data block exactly (no byte shared, none left
+ * over) and names are unique. Tensors are listed
  * (rn_st_tensor) in the order of their data in the file; rn_st_find is a binary search.
  */
 #define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): glibc's posix_madvise ignores DONTNEED */
@@ -259,21 +260,41 @@ static resnet_status parse_header(rn_safetensors *st, const char *hdr, size_t hl
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensor name '%s' appears twice", path,
                            rn_printable(st->by_name[i]->name, nb, sizeof nb));
 
-    /* overlaps: in offset order, each non-empty tensor must start at or after the furthest
-     * end seen so far (empty tensors occupy no bytes and overlap nothing) */
+    /* The tensors' bytes must be the data block, end to end, as the format's reference reader
+     * requires: in offset order each non-empty tensor begins where the one before it ended,
+     * and the last ends where the file does. Every writer here and Hugging Face's packs them
+     * so (no alignment padding; only the header is padded): a gap or bytes after the last
+     * tensor mean a damaged, truncated-and-patched or concatenated file. Empty tensors hold
+     * no bytes and are only checked to lie inside the data (parse_entry). */
     qsort(st->tensors, n, sizeof *st->tensors, cmp_tensor_offset);
     const rn_tensor *last = NULL;
+    size_t end = 0; /* where the last non-empty tensor ended */
     for (size_t i = 0; i < n; i++) {
         const rn_tensor *t = &st->tensors[i];
         if (t->nbytes == 0) continue;
-        const unsigned char *b = t->data;
-        if (last && b < (const unsigned char *)last->data + last->nbytes) {
-            size_t lb = (size_t)((const unsigned char *)last->data - st->data), tb = (size_t)(b - st->data);
+        const size_t tb = (size_t)((const unsigned char *)t->data - st->data);
+        if (tb < end) {
+            const size_t lb = end - last->nbytes;
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: tensors '%s' [%zu,%zu] and '%s' [%zu,%zu] overlap", path,
-                           rn_printable(last->name, nb, sizeof nb), lb, lb + last->nbytes,
-                           rn_printable(t->name, nb2, sizeof nb2), tb, tb + t->nbytes);
+                           rn_printable(last->name, nb, sizeof nb), lb, end, rn_printable(t->name, nb2, sizeof nb2),
+                           tb, tb + t->nbytes);
         }
-        if (!last || b + t->nbytes > (const unsigned char *)last->data + last->nbytes) last = t;
+        if (tb > end)
+            return rn_fail(err, RESNET_E_WEIGHTS,
+                           "%s: a gap of %zu bytes before tensor '%s' (data bytes %zu to %zu belong to no tensor): a "
+                           "damaged file?",
+                           path, tb - end, rn_printable(t->name, nb, sizeof nb), end, tb);
+        end = tb + t->nbytes;
+        last = t;
+    }
+    if (end < st->data_size) {
+        if (last)
+            return rn_fail(err, RESNET_E_WEIGHTS,
+                           "%s: %zu bytes after the last tensor ('%s' ends at %zu of %zu data bytes): a damaged or "
+                           "concatenated file?",
+                           path, st->data_size - end, rn_printable(last->name, nb, sizeof nb), end, st->data_size);
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: %zu data bytes after the header, but no tensor holds any: a "
+                       "damaged file?", path, st->data_size);
     }
     /* the sort moved the tensors: rebuild the name index */
     for (size_t i = 0; i < n; i++) st->by_name[i] = &st->tensors[i];

@@ -31,7 +31,8 @@ typedef struct rn_safetensors rn_safetensors;
 
 /* Maps and validates a whole file: header length within the file, JSON well formed,
  * every dtype known, shape x dtype size == data_offsets span, offsets inside the data
- * block, no overlaps, no duplicate names. Errors name the file and the problem. */
+ * block, the tensors covering the data block exactly (no overlap, no gap, no bytes after
+ * the last), no duplicate names. Errors name the file and the problem. */
 resnet_status rn_st_open(const char *path, rn_safetensors **out, resnet_error *err);
 /* The same checks on a file already in memory (size bytes at data, not copied: keep them
  * until rn_st_close). `name` stands for the path in messages. Used by the fuzz harness, where
