@@ -210,6 +210,76 @@ static void test_broken_files(void) {
     free(t);
 }
 
+/* The metadata's precision and the tensors' dtypes disagree: refused with one line naming
+ * both, where the file used to load as the metadata said (bf16 weights run as an fp32 file,
+ * fp32 ones as a bf16 file). The same tensors without a precision key still load. */
+static void test_precision_contradicted(void) {
+    char path[512];
+    int n;
+    out_tensor *t = copy_all(&n);
+    const int i = find(t, n, "layer1.0.conv2.weight");
+    const size_t count = t[i].nbytes / 4;
+    const float *f = t[i].data;
+    uint16_t *bf = malloc(count * 2);
+    int8_t *q = malloc(count);
+    for (size_t k = 0; k < count; k++) {
+        uint32_t b;
+        memcpy(&b, &f[k], 4);
+        bf[k] = (uint16_t)(b >> 16); /* host order: the tests run on little-endian hosts */
+        q[k] = (int8_t)(k % 7);
+    }
+    const out_tensor saved = t[i];
+    static const char *const m_fp32 = "{\"variant\":\"v1\",\"normalization\":\"caffe\",\"bn_eps\":\"0.001\","
+                                      "\"precision\":\"fp32\"}";
+    static const char *const m_bf16 = "{\"variant\":\"v1\",\"normalization\":\"caffe\",\"bn_eps\":\"0.001\","
+                                      "\"precision\":\"bf16\"}";
+    static const char *const m_int8 = "{\"variant\":\"v1\",\"normalization\":\"caffe\",\"bn_eps\":\"0.001\","
+                                      "\"precision\":\"int8\"}";
+
+    t[i].dtype = "BF16", t[i].data = bf, t[i].nbytes = count * 2;
+    snprintf(path, sizeof path, "%s/fp32-says-bf16.safetensors", tmpdir);
+    write_st(path, t, n, m_fp32);
+    expect_fail("fp32 metadata, a BF16 weight", path, "metadata precision is 'fp32', but tensor 'layer1.0.conv2.weight'",
+                "is BF16");
+    snprintf(path, sizeof path, "%s/int8-says-bf16.safetensors", tmpdir);
+    write_st(path, t, n, m_int8);
+    expect_fail("int8 metadata, a BF16 weight", path, "metadata precision is 'int8', but tensor 'layer1.0.conv2.weight'",
+                "is BF16");
+    /* no precision key: nothing contradicted, the BF16 weight is read as the floats it holds */
+    snprintf(path, sizeof path, "%s/no-precision.safetensors", tmpdir);
+    write_st(path, t, n, meta);
+    resnet_model *m = NULL;
+    resnet_error err = {0, ""};
+    CHECK(resnet_model_load(path, NULL, &m, &err) == RESNET_OK, "a BF16 weight, no precision key: %s", err.message);
+    resnet_model_free(m);
+    unlink(path);
+
+    t[i].dtype = "I8", t[i].data = q, t[i].nbytes = count;
+    snprintf(path, sizeof path, "%s/fp32-says-i8.safetensors", tmpdir);
+    write_st(path, t, n, m_fp32);
+    expect_fail("fp32 metadata, an I8 weight", path, "metadata precision is 'fp32', but tensor 'layer1.0.conv2.weight'",
+                "is I8");
+    snprintf(path, sizeof path, "%s/bf16-says-i8.safetensors", tmpdir);
+    write_st(path, t, n, m_bf16);
+    expect_fail("bf16 metadata, F32 and I8 weights", path, "metadata precision is 'bf16', but tensor '", "is F32");
+
+    t[i] = saved; /* every tensor F32 */
+    snprintf(path, sizeof path, "%s/bf16-says-f32.safetensors", tmpdir);
+    write_st(path, t, n, m_bf16);
+    expect_fail("bf16 metadata, F32 weights", path, "metadata precision is 'bf16', but tensor '", "is F32");
+    snprintf(path, sizeof path, "%s/int8-says-f32.safetensors", tmpdir);
+    write_st(path, t, n, m_int8);
+    expect_fail("int8 metadata, F32 weights", path, "metadata precision is 'int8', but no tensor is I8", "is F32");
+    snprintf(path, sizeof path, "%s/fp32.safetensors", tmpdir); /* the control: what the metadata says */
+    write_st(path, t, n, m_fp32);
+    CHECK(resnet_model_load(path, NULL, &m, &err) == RESNET_OK, "fp32 metadata, F32 tensors: %s", err.message);
+    resnet_model_free(m);
+    unlink(path);
+    free(bf);
+    free(q);
+    free(t);
+}
+
 /* The conv that a batch norm follows: bn1 -> conv1, layerX.Y.bnK -> layerX.Y.convK,
  * layerX.0.downsample.1 -> layerX.0.downsample.0. */
 static void conv_of_bn(const char *bn, char *conv, size_t n) {
@@ -382,6 +452,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/resnet-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     RUN(test_broken_files);
+    RUN(test_precision_contradicted);
     RUN(test_torchvision_layout);
     RUN(test_many_metadata);
     rmdir(tmpdir);

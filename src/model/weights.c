@@ -263,6 +263,44 @@ static resnet_status load_fc(loader *ld, rn_conv *fc, int classes, int features,
     return st;
 }
 
+/* The metadata's precision chooses how the file is read and run (fp32 kernels, bf16 ones, the
+ * int8 driver), so tensors of another precision's dtype mean a file that contradicts itself:
+ * edited metadata, or tensors copied in from another file. Refused rather than guessed from
+ * the dtypes: the name the file gives is what `resnet info` reports and what convert and
+ * quantize take it for. What each precision holds is what its writer writes: fp32, every
+ * tensor F32 (the ones the network ignores aside: torchvision's I64 counters); bf16 (resnet
+ * convert), every tensor of two or more dimensions BF16; int8 (resnet quantize), the
+ * convolutions' weights I8, every other tensor of two or more dimensions F32 (the stem and
+ * the fc; which convolution must be I8 bind_int8 checks per tensor). */
+static resnet_status check_precision_dtypes(const rn_safetensors *st, const char *path, const char *precision,
+                                            resnet_error *err) {
+    const int bf16 = strcmp(precision, "bf16") == 0, int8 = strcmp(precision, "int8") == 0;
+    int any_i8 = 0;
+    const rn_tensor *f32_weight = NULL;
+    for (size_t i = 0; i < rn_st_count(st); i++) {
+        const rn_tensor *t = rn_st_tensor(st, i);
+        if (rn_net_tensor_ignored(t->name)) continue;
+        int fits;
+        if (bf16) fits = t->ndim < 2 || t->dtype == RN_DT_BF16;
+        else if (int8) fits = t->ndim < 2 || t->dtype == RN_DT_I8 || t->dtype == RN_DT_F32;
+        else fits = t->dtype == RN_DT_F32;
+        if (!fits) {
+            char shown[96];
+            return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', but tensor '%s' is %s%s", path,
+                           precision, rn_printable(t->name, shown, sizeof shown), rn_dtype_name(t->dtype),
+                           bf16 ? " (a bf16 file stores every weight of two or more dimensions as BF16)" : "");
+        }
+        any_i8 |= t->dtype == RN_DT_I8;
+        if (!f32_weight && t->ndim >= 2 && t->dtype == RN_DT_F32) f32_weight = t;
+    }
+    if (int8 && !any_i8 && f32_weight) {
+        char shown[96];
+        return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is 'int8', but no tensor is I8 ('%s' is F32)",
+                       path, rn_printable(f32_weight->name, shown, sizeof shown));
+    }
+    return RESNET_OK;
+}
+
 /* Reads variant, normalisation and BN eps from the metadata. A file without our
  * "variant" key is taken as torchvision's: v1.5, torch normalisation, eps 1e-5. */
 static resnet_status read_metadata(const rn_safetensors *st, const char *path, resnet_model *m,
@@ -283,6 +321,8 @@ static resnet_status read_metadata(const rn_safetensors *st, const char *path, r
         else if (strcmp(precision, "fp32") != 0)
             return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata precision is '%s', expected 'fp32', 'int8' or 'bf16'",
                            path, rn_printable(precision, shown, sizeof shown));
+        resnet_status s = check_precision_dtypes(st, path, precision, err);
+        if (s != RESNET_OK) return s;
     }
     if (variant) {
         if (strcmp(variant, "v1") == 0) m->variant = RESNET_V1;
