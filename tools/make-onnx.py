@@ -273,7 +273,7 @@ def check(resnet, out_dir, full=False):
         for f in (path, path + '.data', out):
             if os.path.exists(f):
                 os.remove(f)
-    return failed + check_backbone(resnet, out_dir) + check_pth(out_dir)
+    return failed + check_backbone(resnet, out_dir) + check_sigmoid(resnet, out_dir) + check_pth(out_dir)
 
 
 def check_backbone(resnet, out_dir):
@@ -309,6 +309,51 @@ def check_backbone(resnet, out_dir):
         if os.path.exists(f):
             os.remove(f)
     return not ok
+
+
+def check_sigmoid(resnet, out_dir):
+    """A binary classifier exported with its Sigmoid (fc of one output, then torch.sigmoid):
+    imported with the Sigmoid left out, for the engine reads one output through a sigmoid;
+    `resnet classify --json` gives PyTorch's probability. After an fc of 3 outputs (multi-label)
+    it is refused in one line, since the engine would take their softmax."""
+    failed = 0
+    for classes in (1, 3):
+        torch.manual_seed(4)
+        net = torch.nn.Sequential(randomise(torchvision.models.resnet18(num_classes=classes), 4), torch.nn.Sigmoid()).eval()
+        path, out = os.path.join(out_dir, 'sigmoid%d.onnx' % classes), os.path.join(out_dir, 'sigmoid%d.safetensors' % classes)
+        export(net, path, 17, True, size=224)
+        r = subprocess.run([resnet, 'import', path, '-o', out], capture_output=True, text=True)
+        lines = r.stderr.strip().splitlines()
+        if classes == 3:
+            ok = r.returncode == 1 and len(lines) == 1 and 'Sigmoid' in lines[0] and '3 outputs' in lines[0] and \
+                not os.path.exists(out)
+            why = lines[-1] if lines else 'rc %d, nothing said' % r.returncode
+        else:
+            ok = r.returncode == 0 and len(lines) == 1 and 'Sigmoid after the fc left out' in lines[0]
+            why = lines[-1] if lines else 'rc %d, nothing said' % r.returncode
+            if ok:
+                photo = os.path.join(ROOT, 'demo/chelsea.png')
+                c = subprocess.run([resnet, 'classify', '--weights', out, '--json', photo], capture_output=True, text=True)
+                try:
+                    ours = json.loads(c.stdout)['top'][0]['prob']
+                    sys.path.insert(0, os.path.join(ROOT, 'python'))
+                    import resnet as engine
+                    with engine.Model(out) as m:
+                        with torch.no_grad():
+                            want = float(net(torch.from_numpy(m.preprocess(photo)))[0, 0])
+                    ok = abs(ours - want) <= 1e-5
+                    why = 'probability %.6f, PyTorch\'s sigmoid %.6f' % (ours, want)
+                except ImportError:
+                    why = 'imported; not compared with PyTorch (no binding)'
+                except (ValueError, KeyError, IndexError):
+                    ok, why = False, 'classify: rc %d %s' % (c.returncode, c.stderr.strip()[-200:])
+        print('%s Sigmoid after an fc of %d output%s: %s: %s' % ('ok  ' if ok else 'FAIL', classes, 's' if classes > 1 else '',
+                                                              'imported' if classes == 1 else 'refused', why))
+        failed += not ok
+        for f in (path, out):
+            if os.path.exists(f):
+                os.remove(f)
+    return failed
 
 
 def engine_rel(weights, net, output_stride=32):
@@ -422,14 +467,14 @@ def check_pth(out_dir):
     ok = r.returncode == 0 and load_safetensors_any(out)[1].get('output_stride') == '8'
     failed += report(ok, ': a whole dilated ResNet-50 recorded at output stride 8', r)
     # a whole model that is not what its tensors say (a CIFAR stem without its max pool, a
-    # stem that does not stride, another activation, a Sigmoid after the fc): each would run
+    # stem that does not stride, another activation, a Sigmoid after an fc of 3 outputs): each would run
     # as torchvision's ResNet, wrongly; refused, one line naming the module
     for what, change, word in (
             ('the max pool taken out', lambda n: setattr(n, 'maxpool', torch.nn.Identity()), "'maxpool' is Identity"),
             ('a stem of stride 1', lambda n: setattr(n.conv1, 'stride', (1, 1)), "'conv1' is Conv2d(kernel 7x7, stride 1x1"),
             ('a LeakyReLU in a block', lambda n: setattr(n.layer2[0], 'relu', torch.nn.LeakyReLU()),
              "'layer2.0.relu' is LeakyReLU"),
-            ('a Sigmoid after the fc', lambda n: setattr(n, 'fc', torch.nn.Sequential(n.fc, torch.nn.Sigmoid())),
+            ('a Sigmoid after an fc of 3 outputs', lambda n: setattr(n, 'fc', torch.nn.Sequential(n.fc, torch.nn.Sigmoid())),
              "'fc.1' is a Sigmoid"),
             ('stage 3 not strided', lambda n: [setattr(n.layer3[0].conv1, 'stride', (1, 1)),
                                                setattr(n.layer3[0].downsample[0], 'stride', (1, 1))],
@@ -438,6 +483,14 @@ def check_pth(out_dir):
         change(odd)
         r, out = convert('odd', odd)
         failed += report(one_line(r, word, out), ': a whole model with %s refused, one line' % what, r)
+    # a whole binary classifier, fc = Sequential(Linear(512, 1), Sigmoid): the Sigmoid is what
+    # the engine computes for one output, so it converts, its Linear written as the fc
+    binary = randomise(torchvision.models.resnet18(num_classes=1), 6)
+    binary.fc = torch.nn.Sequential(binary.fc, torch.nn.Sigmoid())
+    r, out = convert('binary', binary)
+    want1 = {k.replace('fc.0.', 'fc.'): v for k, v in binary.state_dict().items()}
+    failed += report(r.returncode == 0 and same(out, want1) and 'left out' in r.stderr,
+                     ': a whole model with fc = Sequential(Linear(512, 1), Sigmoid) converted, the Sigmoid left out', r)
     # --prefix naming DataParallel's 'module.' (the keys as the user sees them): the same network
     r, out = convert('dp', {'module.' + k: v for k, v in want.items()}, '--prefix', 'module.')
     failed += report(r.returncode == 0 and same(out, want), ' --prefix module. on a DataParallel checkpoint', r)

@@ -20,9 +20,10 @@ a whole model's batch norms' own epsilon and its variant, which a state_dict doe
 unless told otherwise, and the labels (one name a line) as a JSON array when given; a whole
 dilated model's output stride (16 or 8). A whole model is also compared with torchvision's
 ResNet module by module (strides, paddings, dilations, pools, activations, which its tensors
-do not show): a stem without its max pool, another activation, a Sigmoid after the fc is
-refused in one line naming the module (a state_dict holds none of this: it is taken as
-torchvision's).
+do not show): a stem without its max pool, another activation, a Sigmoid after an fc of
+several outputs is refused in one line naming the module (a state_dict holds none of this: it
+is taken as torchvision's). A Sigmoid after an fc of one output, nn.Sequential(nn.Linear(C, 1),
+nn.Sigmoid()), is left out: the engine reads one output through a sigmoid anyway.
 
 Needs only torch (Debian's python3-torch): the safetensors format is written here by hand, an
 8-byte little-endian header length, the JSON header, then the data. A whole pickled model needs
@@ -44,8 +45,8 @@ def fail(msg):
     sys.exit(1)
 
 
-# the layers a torchvision ResNet is made of; any other (a LeakyReLU, a Sigmoid after the fc,
-# an AvgPool2d) computes something the engine does not, with no tensor to say so
+# the layers a torchvision ResNet is made of; any other (a LeakyReLU, a Sigmoid after an fc of
+# several outputs, an AvgPool2d) computes something the engine does not, with no tensor to say so
 PLAIN_LAYERS = ('Conv2d', 'BatchNorm2d', 'FrozenBatchNorm2d', 'ReLU', 'MaxPool2d', 'AdaptiveAvgPool2d', 'Linear',
                 'Dropout', 'Identity', 'Flatten')
 
@@ -73,6 +74,19 @@ def describe(form):
     if form[0] == 'AdaptiveAvgPool2d':
         return 'AdaptiveAvgPool2d(%s)' % 'x'.join(map(str, form[1]))
     return form[0]
+
+
+def sigmoid_head(r):
+    """fc = nn.Sequential(..., nn.Linear(C, n), nn.Sigmoid()), one Linear, the Sigmoid last:
+    (n, the Sigmoid's module name); (0, None) for any other fc. With n = 1 the engine computes
+    that Sigmoid (one output's probability is the sigmoid of its logit), so it is left out."""
+    fc = getattr(r, 'fc', None)
+    if not isinstance(fc, torch.nn.Sequential) or len(fc) < 2 or not isinstance(fc[-1], torch.nn.Sigmoid):
+        return 0, None
+    linear = [m for m in fc[:-1] if isinstance(m, torch.nn.Linear)]
+    if len(linear) != 1 or not all(isinstance(m, (torch.nn.Linear, torch.nn.Dropout, torch.nn.Identity)) for m in fc[:-1]):
+        return 0, None
+    return linear[0].out_features, 'fc.%d' % (len(fc) - 1)
 
 
 def check_model(model, path):
@@ -122,7 +136,15 @@ def check_model(model, path):
             if got != form:
                 fail("%s: module '%s%s' is %s where torchvision's ResNet has %s: the engine would not compute it" %
                      (path, p, name, describe(got), describe(form)))
+        outputs, sig = sigmoid_head(r)
         for name, m in ours.items():
+            if sig is not None and name == sig:
+                if outputs != 1:
+                    fail("%s: module '%s%s' is a Sigmoid after an fc of %d outputs (multi-label): the engine takes the "
+                         "softmax of several outputs" % (path, p, name, outputs))
+                print("pth-to-safetensors: module '%s%s', a Sigmoid after an fc of one output, left out: the engine "
+                      "reads one output through a sigmoid" % (p, name), file=sys.stderr)
+                continue
             if not list(m.children()) and type(m).__name__ not in PLAIN_LAYERS:
                 fail("%s: module '%s%s' is a %s, which torchvision's ResNet does not have: the engine would not "
                      "compute it" % (path, p, name, type(m).__name__))

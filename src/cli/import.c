@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/onnx.h"
 #include "io/safetensors.h"
 
 enum { OPT_VARIANT = CLI_OPT_FIRST_OWN, OPT_NORM, OPT_LABELS };
@@ -94,6 +95,12 @@ int cmd_import(int argc, char **argv) {
     const char *size = !json && rn_st_open(out, &st, &err) == RESNET_OK ? rn_st_metadata(st, "input_size") : NULL;
     if (size && strspn(size, "0123456789") == strlen(size) && strlen(size) <= 4)
         fprintf(stderr, " (input %sx%s, as the graph's input shape says; --size N to run at another)", size, size);
+    /* a Sigmoid after a one-output fc was left out: said, for the file now holds the logit and
+     * every command reads one output through its sigmoid, the probability the graph gave */
+    const char *src = !json && st ? rn_st_metadata(st, "source") : NULL;
+    if (src && strstr(src, RN_ONNX_SIGMOID_NOTE))
+        fputs(" (one output: its Sigmoid after the fc left out, for the sigmoid of its one logit is how every command reads "
+              "it)", stderr);
     rn_st_close(st);
     fputc('\n', stderr);
     return 0;

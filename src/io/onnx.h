@@ -63,6 +63,9 @@ typedef struct rn_onnx_node {
 /* ... and the class names, when the network has its own: a JSON array of strings, as the
  * safetensors "labels" metadata holds them. */
 #define RN_ONNX_LABELS_KEY "resnet.labels"
+/* What resnet_import_onnx appends to the "source" metadata when it left out a Sigmoid after a
+ * one-output fc (the engine reads one output through a sigmoid), for `resnet import` to say so. */
+#define RN_ONNX_SIGMOID_NOTE ", its Sigmoid after the fc left out"
 
 typedef struct rn_onnx_model {
     const char *path;

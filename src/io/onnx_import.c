@@ -68,6 +68,7 @@ typedef struct imp {
     const rn_onnx_tensor *fc_w, *fc_b;
     int fc_trans;                /* fc_w is [out, in] */
     int classes, features;
+    int sigmoid;                 /* a Sigmoid after a one-output fc, left out */
     int variant_v1, variant_v15; /* where bottlenecks stride */
     int output_stride;
     int input_size; /* the graph input's fixed side (N x C x S x S), 0 when it has none */
@@ -798,6 +799,22 @@ static resnet_status head(imp *im, size_t pool, const char *x, int c) {
     im->features = c;
     size_t cnt;
     const name_ref *reader = find_refs(im->uses, im->n_uses, out, &cnt);
+    /* One output is read as a binary classifier: its probability is the sigmoid of its logit,
+     * so a Sigmoid appended to such a model is what the engine computes anyway and is left out.
+     * With more outputs it would be multi-label, where the engine takes a softmax: refused. */
+    if (reader && cnt == 1 && is_op(im, reader->idx, "Sigmoid")) {
+        const size_t sg = reader->idx;
+        const rn_onnx_node *sn = &im->m->nodes[sg];
+        if (out_f != 1)
+            return node_fail(im, sg, "a Sigmoid after an fc of %" PRId64 " outputs (multi-label): the engine takes the softmax "
+                             "of several outputs (export the network without it)", out_f);
+        if (sn->n_in != 1 || sn->n_attrs) return node_fail(im, sg, "a Sigmoid with extra inputs or attributes");
+        im->visited[sg] = 1;
+        im->sigmoid = 1;
+        nx = sg;
+        if ((s = main_output(im, sg, &out)) != RESNET_OK) return s;
+        reader = find_refs(im->uses, im->n_uses, out, &cnt);
+    }
     if (reader) { /* a Softmax or Sigmoid appended to the model: named, for "other nodes" does not say which to leave out */
         char rs[160];
         return node_fail(im, nx, "its output, the logits, is read by %s (export the network without what follows its fc)",
@@ -1139,9 +1156,10 @@ resnet_status resnet_import_onnx(const char *model_path, const char *out_path, r
     if (s == RESNET_OK && labels_path) s = labels_json(labels_path, im.classes, &labels, err);
     else if (s == RESNET_OK && m->labels) s = labels_from_graph(model_path, m->labels, im.classes, &labels, err);
     if (s == RESNET_OK) {
-        char eps_s[40], os_s[16], size_s[16], src[96], prod[64];
-        snprintf(src, sizeof src, "onnx from %s", m->producer && m->producer[0] ? rn_printable(m->producer, prod, sizeof prod)
-                                                                             : "an unnamed producer");
+        char eps_s[40], os_s[16], size_s[16], src[160], prod[64];
+        snprintf(src, sizeof src, "onnx from %s%s", m->producer && m->producer[0] ? rn_printable(m->producer, prod, sizeof prod)
+                                                                               : "an unnamed producer",
+                 im.sigmoid ? RN_ONNX_SIGMOID_NOTE : "");
         format_float(im.have_eps ? im.eps : ONNX_DEFAULT_EPS, eps_s, sizeof eps_s);
         snprintf(os_s, sizeof os_s, "%d", im.output_stride);
         const char *keys[7] = {"variant", "normalization", "bn_eps", "source"};
