@@ -316,8 +316,8 @@ run "$BIN" info --json "$W" "$tmp/noval.safetensors" "$tmp/nosuch.safetensors"
 parsed=$(node -e '
   const l = require("fs").readFileSync(0, "utf8").trim().split("\n").map((x) => JSON.parse(x));
   console.log(l.length, l[0].arch, l[0].classes, l[0].feature_dim, l[0].input_size, l[0].precision, l[0].labels,
-              l[1].head, l[1].classes, l[1].names.join("+"), typeof l[2].error);' <<<"$out" 2>&1)
-[ "$rc" -eq 1 ] && [ "$parsed" = "3 resnet50 1000 2048 224 fp32 imagenet true 2 cats+cups string" ] &&
+              l[0].output, l[1].head, l[1].classes, l[1].output, l[1].names.join("+"), typeof l[2].error);' <<<"$out" 2>&1)
+[ "$rc" -eq 1 ] && [ "$parsed" = "3 resnet50 1000 2048 224 fp32 imagenet softmax true 2 softmax cats+cups string" ] &&
   [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && echo "$err" | grep -q "nosuch.safetensors"
 check "info --json: one object a file, a head described as one, a missing file an error record (exit 1)" $? "rc=$rc $parsed $err"
 run "$BIN" info --weights "$W" "$W";                     expect_error "info: --weights and operands both" "one or the other" 2

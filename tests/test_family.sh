@@ -335,6 +335,14 @@ cp demo/chelsea.png "$tmp/evone/class_0/" && cp demo/coffee.png "$tmp/evone/othe
 run "$BIN" eval --weights "$tmp/one.safetensors" "$tmp/evone"
 [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q "one.safetensors: has one output"
 check "one output: eval refused in one line, no accuracy printed" $? "rc=$rc $out $err"
+# info says how the outputs are read: a binary classifier's sigmoid, else a softmax
+run "$BIN" info --weights "$tmp/one.safetensors"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "^  output     a binary classifier: its probability is the sigmoid of its one logit"
+r1=$?
+run "$BIN" info --json "$tmp/one.safetensors" "$tmp/three.safetensors"
+got=$(echo "$out" | "$py" -c "import json, sys; print(' '.join(json.loads(l)['output'] for l in sys.stdin))" 2>&1)
+[ "$r1" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$got" = "sigmoid softmax" ]
+check "one output: info says a binary classifier (--json output sigmoid; softmax for 3 classes)" $? "rc=$rc got '$got' $out $err"
 
 # cam names the network's own classes; refuses a map it cannot place
 run "$BIN" cam --weights "$G" --labels "$tmp/names.txt" -c "kind 3" demo/chelsea.png -o "$tmp/cam.png"

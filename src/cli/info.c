@@ -9,7 +9,7 @@
 #include "io/safetensors.h"
 
 static const cli_option options[] = {
-    CLI_OPTION_JSON("one JSON object per line and file: {\"file\", \"arch\", \"classes\", ...} or\n"
+    CLI_OPTION_JSON("one JSON object per line and file: {\"file\", \"arch\", \"classes\", \"output\", ...} or\n"
                     "{\"file\", \"error\"}"),
     {0},
 };
@@ -41,6 +41,13 @@ static void kernels_of(const resnet_model *m, char *buf, size_t n) {
         snprintf(buf, n, "%s", resnet_model_int8_kernels(m));
     else
         snprintf(buf, n, "%s%s%s", k, k16 ? "+" : "", k16 ? k16 : "");
+}
+
+/* How the network's outputs become probabilities: one output is a binary classifier (the
+ * sigmoid of its logit, the chance the photo is its class), more are a softmax over the
+ * classes; a backbone has none. */
+static const char *output_kind(int classes) {
+    return classes == 1 ? "sigmoid" : classes > 1 ? "softmax" : "none";
 }
 
 static const char *labels_kind(int labels) {
@@ -98,10 +105,11 @@ static void print_model(const char *path, const resnet_model *m, int json) {
         printf(", \"depth\": %d, \"block\": \"%s\", \"blocks\": [%d, %d, %d, %d], \"widths\": [%d, %d, %d, %d], "
                "\"groups\": %d, \"classes\": %d, \"labels\": \"%s\", \"feature_dim\": %d, \"input_size\": %d, "
                "\"output_stride\": %d, \"precision\": \"%s\", \"variant\": \"%s\", \"norm\": \"%s\", "
-               "\"kernels\": \"%s\", \"gflops\": %.3f",
+               "\"kernels\": \"%s\", \"gflops\": %.3f, \"output\": \"%s\"",
                in.depth, block, in.blocks[0], in.blocks[1], in.blocks[2], in.blocks[3], in.widths[0], in.widths[1],
                in.widths[2], in.widths[3], in.groups, in.classes, labels_kind(in.labels), in.feature_dim,
-               in.input_size, in.output_stride, precision, variant, norm, kernels, gflops);
+               in.input_size, in.output_stride, precision, variant, norm, kernels, gflops,
+               output_kind(in.classes));
         if (pv.source) {
             fputs(", \"source\": ", stdout);
             cli_json_string(stdout, pv.source);
@@ -122,6 +130,8 @@ static void print_model(const char *path, const resnet_model *m, int json) {
         printf("  classes    %d, %s: ", in.classes,
                in.labels == 1 ? "named by the file or --labels" : in.labels == 2 ? "ImageNet's names" : "no names");
         print_names(m, NULL, in.classes);
+        if (in.classes == 1)
+            printf("  output     a binary classifier: its probability is the sigmoid of its one logit\n");
     } else {
         printf("  classes    none: a backbone (no fc), for embed, similar and train-head\n");
     }
@@ -152,7 +162,8 @@ static void print_head(const char *path, const resnet_head *h, int json) {
     if (json) {
         fputs("{\"file\": ", stdout);
         cli_json_string(stdout, path);
-        printf(", \"head\": true, \"classes\": %d, \"feature_dim\": %d, \"names\": [", classes, resnet_head_dim(h));
+        printf(", \"head\": true, \"classes\": %d, \"feature_dim\": %d, \"output\": \"%s\", \"names\": [", classes,
+               resnet_head_dim(h), output_kind(classes));
         for (int i = 0; i < classes; i++) {
             if (i) fputs(", ", stdout);
             cli_json_string(stdout, resnet_head_class_name(h, i));
