@@ -8,7 +8,8 @@
  *           bottleneck: Conv 1x1 [BN] Relu Conv 3x3 [BN] Relu Conv 1x1 [BN]  Add Relu
  *           shortcut:   the block's input, or Conv 1x1 [BN] (downsample) /
  *   head    GlobalAveragePool | ReduceMean(axes 2,3), Flatten | Reshape, Gemm | MatMul + Add,
- *           or no fc: a backbone, whose features are the graph's one output
+ *           or no fc: a backbone, whose features are the graph's one output; a Sigmoid after
+ *           an fc of one output is left out (the engine reads one output through a sigmoid)
  *
  * A block with a downsample starts a stage (the first block always does); there must be four.
  * Every node must be on that path (a Constant or an Identity of an initializer feeding a node on
