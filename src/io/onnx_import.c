@@ -976,51 +976,34 @@ static resnet_status labels_json(const char *path, int classes, char **json, res
     }
     if (len && text[len - 1] == '\n') text[--len] = '\0';
     if (len && text[len - 1] == '\r') text[--len] = '\0';
-    const char *p = text + bom;
-    size_t cap = len * 6 + 3 * (size_t)classes + 16; /* every byte escaped as \u00XX at worst */
-    char *j = malloc(cap), *q = j;
-    if (!j) {
+    /* the names, cut out of the text in place (each line's newline and CR become its end) */
+    const char **names = malloc(((len - (len > bom ? bom : len)) / 2 + 1) * sizeof *names);
+    if (!names) {
         free(text);
         return rn_fail(err, RESNET_E_NOMEM, "out of memory reading %s", path);
     }
-    *q++ = '[';
     int n = 0;
-    for (;;) {
-        const char *nl = len > bom ? memchr(p, '\n', (size_t)(text + len - p)) : NULL;
-        const char *e = nl ? nl : text + len;
-        const char *end = e > p && e[-1] == '\r' ? e - 1 : e;
-        if (len <= bom) break;
-        if (end == p) {
+    for (char *p = text + bom; len > bom;) {
+        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        char *e = nl ? nl : text + len;
+        if (e > p && e[-1] == '\r') e--;
+        if (e == p) {
             s = rn_fail(err, RESNET_E_ARG, "%s: name %d (line %d) is empty", path, n, n + 1);
             break;
         }
-        if (n) *q++ = ',';
-        *q++ = '"';
-        for (const char *c = p; c < end; c++) {
-            unsigned char ch = (unsigned char)*c;
-            if (ch == '"' || ch == '\\') {
-                *q++ = '\\';
-                *q++ = (char)ch;
-            } else if (ch < 0x20) {
-                q += sprintf(q, "\\u%04x", ch);
-            } else {
-                *q++ = (char)ch;
-            }
-        }
-        *q++ = '"';
-        n++;
+        *e = '\0';
+        names[n++] = p;
         if (!nl) break;
         p = nl + 1;
     }
-    *q++ = ']';
-    *q = '\0';
-    free(text);
     if (s == RESNET_OK && n != classes)
         s = rn_fail(err, RESNET_E_ARG, "%s has %d names, the network has %d classes", path, n, classes);
-    if (s != RESNET_OK) {
-        free(j);
-        return s;
-    }
+    char *j = NULL;
+    if (s == RESNET_OK && !(j = rn_json_string_array(names, (size_t)n)))
+        s = rn_fail(err, RESNET_E_NOMEM, "out of memory reading %s", path);
+    free(names);
+    free(text);
+    if (s != RESNET_OK) return s;
     *json = j;
     return RESNET_OK;
 }
