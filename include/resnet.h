@@ -305,8 +305,10 @@ RESNET_API resnet_status resnet_convert_weights(const char *in_path, const char 
                                                 resnet_error *err);
 /* Parses "fp32", "int8", "bf16"; returns -1 for anything else. */
 RESNET_API int resnet_precision_parse(const char *name);
-/* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16) with the
- * kernel path k on this CPU; 0 where its weights are widened to fp32. */
+/* 1 if a bf16 model's convolutions run on a native bf16 dot product (AVX512-BF16, AMX) with
+ * the kernel path k on this CPU; 0 where its weights are widened to fp32: no such instruction,
+ * or one that does fewer FLOP/s than the CPU's FMA (vdpbf16ps on Intel Xeons without AMX;
+ * measured once per process). */
 RESNET_API int resnet_kernels_bf16_native(resnet_kernels k);
 /* The native bf16 kernel path k runs on this CPU: "amx-bf16" (AMX tiles, Sapphire Rapids and
  * later), "avx512bf16" (vdpbf16ps); NULL where its weights are widened to fp32. Since 1.4. */

@@ -569,7 +569,44 @@ static void test_options(void) {
     CHECK(strcmp(resnet_precision_name(RESNET_PRECISION_BF16), "bf16") == 0, "resnet_precision_name");
 }
 
+/* Which family a bf16 model runs on (rn_kernels_for_bf16): only a real vdpbf16ps row may give
+ * way, to the same family's fp32 row, and only where vdpbf16ps is the slower; here measured
+ * again, longer, and the choice must agree wherever that measurement is clear of the line. */
+static void test_bf16_choice(void) {
+    const rn_kernel_config *fam[8];
+    const int nf = families(fam);
+    for (int f = 0; f < nf; f++) {
+        const rn_kernel_config *kc = fam[f], *r = rn_kernels_for_bf16(kc);
+        const char *name = family_name(kc);
+        CHECK(rn_kernels_for_bf16(r) == r, "%s: asking again changes nothing", name);
+        if (r == kc) continue;
+        CHECK(kc->gemm_bf16 && !r->gemm_bf16 && r->id == kc->id && r->mr == kc->mr && r->nr == kc->nr &&
+                  r->gemm == kc->gemm && r->gconv == kc->gconv,
+              "%s: gives way only to its own family's fp32 row", name);
+        CHECK(!strstr(name, "emulated") && strcmp(name, "amx-bf16") != 0, "%s: never gives way", name);
+    }
+    /* the choice against a clear measurement, on the real vdpbf16ps row where there is one */
+    const rn_kernel_config *row = NULL;
+    for (int f = 0; f < nf; f++)
+        if (fam[f]->peak_bf16_gflops && !strstr(family_name(fam[f]), "emulated")) row = fam[f];
+    if (!row) {
+        printf("     (no vdpbf16ps on this CPU: the choice between it and FMA not measured)\n");
+        return;
+    }
+    double dot = 0, fma = 0;
+    for (int i = 0; i < 5; i++) {
+        dot = fmax(dot, row->peak_bf16_gflops(0.02));
+        fma = fmax(fma, row->peak_gflops(0.02));
+    }
+    const int kept = rn_kernels_for_bf16(row) == row;
+    printf("     vdpbf16ps %.1f GFLOP/s, FMA %.1f (%.2fx): a bf16 model runs on %s\n", dot, fma, dot / fma,
+           kept ? "vdpbf16ps" : "the fp32 kernels");
+    if (dot >= 1.6 * fma) CHECK(kept, "vdpbf16ps at %.2fx FMA's rate, yet left", dot / fma);
+    if (dot <= 0.9 * fma) CHECK(!kept, "vdpbf16ps at %.2fx FMA's rate, yet used", dot / fma);
+}
+
 int main(void) {
+    RUN(test_bf16_choice);
     RUN(test_convert);
     RUN(test_ukernel);
     RUN(test_conv);

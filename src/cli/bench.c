@@ -155,7 +155,8 @@ int cmd_bench(int argc, char **argv) {
         printf("precision bf16, kernels %s%s%s (%s)%s, threads %d, batch %d, %d runs after %d warm-up\n",
                resnet_kernels_name(resnet_model_kernels(model)), k16 ? "+" : "", k16 ? k16 : "",
                !k16 && cpu16 ? "no bf16 dot product in these kernels: fp32 kernels on weights rounded to bf16"
-               : !k16        ? "no bf16 dot product on this CPU: fp32 kernels on weights rounded to bf16"
+               : !k16        ? "no bf16 dot product on this CPU that beats its FMA: fp32 kernels on weights "
+                                   "rounded to bf16"
                : strcmp(k16, "amx-bf16") == 0
                    ? "AMX-BF16 tiles in every convolution but the stem, Winograd's included; stem and fc fp32"
                    : "vdpbf16ps in every convolution but the stem, Winograd's included; stem and fc fp32",

@@ -123,6 +123,37 @@ static const rn_kernel_config config_avx512amx = {RESNET_KERNELS_AVX512, 12, 32,
                                                   rn_bf16_convert__avx512bf16, NULL,
                                                   rn_gconv_16__avx512, 16, 12};
 
+/* Whether vdpbf16ps beats FMA here. It does twice an FMA's multiply-adds per instruction, but
+ * cores issue it at different rates: Zen 4 and 5 about as often as an FMA (bf16 runs ResNet-50
+ * in 0.56-0.60 of fp32's time there), an Intel Xeon (Emerald Rapids, measured 2026-12-08) a
+ * quarter as often (two FMA pipes, one vdpbf16ps every other cycle), so that bf16 on it took 1.5x
+ * fp32's time. No flag tells the two apart: measured once per process, the first time a bf16
+ * model asks (about 5 ms), three alternating short windows of each peak probe, the best of each.
+ * It pays where its FLOP rate is at least 1.25x FMA's; the CPUs seen sit at 2x and 0.5x. */
+static int bf16_dot_pays;
+static void bf16_dot_measure(void) {
+    double dot = 0, fma = 0;
+    for (int i = 0; i < 3; i++) {
+        const double d = rn_peak_gflops__avx512bf16(5e-4), f = rn_peak_gflops__avx512(5e-4);
+        dot = d > dot ? d : dot;
+        fma = f > fma ? f : fma;
+    }
+    bf16_dot_pays = dot >= 1.25 * fma;
+}
+#endif
+
+const rn_kernel_config *rn_kernels_for_bf16(const rn_kernel_config *kc) {
+#if defined(RN_HAVE_X86)
+    if (kc == &config_avx512bf16) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, bf16_dot_measure);
+        if (!bf16_dot_pays) return &config_avx512;
+    }
+#endif
+    return kc;
+}
+
+#if defined(RN_HAVE_X86)
 /* The AVX-512 family with its best bf16 row. */
 static const rn_kernel_config *select_avx512(int amx) {
     if (amx && cpu_has_amx_bf16()) return &config_avx512amx;
@@ -246,14 +277,20 @@ const char *rn_kernels_bf16_name(const rn_kernel_config *kc) {
     return "avx512bf16";
 }
 
-const char *resnet_kernels_bf16_name(resnet_kernels k) { return rn_kernels_bf16_name(rn_kernels_select(k)); }
+/* The public questions are about what a bf16 model would run on. */
+static const rn_kernel_config *bf16_select(resnet_kernels k) {
+    const rn_kernel_config *kc = rn_kernels_select(k);
+    return kc ? rn_kernels_for_bf16(kc) : NULL;
+}
+
+const char *resnet_kernels_bf16_name(resnet_kernels k) { return rn_kernels_bf16_name(bf16_select(k)); }
 
 int resnet_kernels_bf16_native(resnet_kernels k) {
-    const rn_kernel_config *kc = rn_kernels_select(k);
+    const rn_kernel_config *kc = bf16_select(k);
     return kc && kc->gemm_bf16;
 }
 
 double resnet_kernels_bf16_peak_gflops(resnet_kernels k, double seconds) {
-    const rn_kernel_config *kc = rn_kernels_select(k);
+    const rn_kernel_config *kc = bf16_select(k);
     return kc && kc->peak_bf16_gflops ? kc->peak_bf16_gflops(seconds) : 0.0;
 }

@@ -111,6 +111,10 @@ typedef struct rn_kernel_config {
  * take the AMX row there). */
 #define RN_KERNELS_AVX512_NO_AMX ((resnet_kernels)0x100)
 const rn_kernel_config *rn_kernels_select(resnet_kernels which);
+/* The family a bf16 model runs on: kc, or kc's fp32 row (weights rounded to bf16, widened as
+ * they are packed) where kc's bf16 row is vdpbf16ps and this CPU runs it at fewer FLOP/s than
+ * its FMA (measured once per process). Emulated and other families come back unchanged. */
+const rn_kernel_config *rn_kernels_for_bf16(const rn_kernel_config *kc);
 /* The bf16 kernel's name ("amx-bf16", "avx512bf16"), or NULL where kc has none. */
 const char *rn_kernels_bf16_name(const rn_kernel_config *kc);
 

@@ -784,6 +784,7 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
         free(used);
         return rn_fail(err, RESNET_E_NOMEM, "%s: out of memory", path);
     }
+    if (m->bf16) m->kc = rn_kernels_for_bf16(m->kc);
     /* Activations are stored with cout channels a pixel and read with cin: every width a whole
      * number of the kernel's panels (every torchvision constructor's is). */
     for (int i = 0; i < m->net.n; i++) {
