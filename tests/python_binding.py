@@ -32,6 +32,17 @@ def cli_json(*args):
     return [json.loads(l) for l in out.decode().splitlines()]
 
 
+def cli_info(*args):
+    """`resnet info --json`'s record of one weight file (the default weights without args)."""
+    out = subprocess.run([BIN, "info", "--json"] + list(args), stdout=subprocess.PIPE, check=True).stdout
+    return json.loads(out.decode().splitlines()[0])
+
+
+def same_info(py, cli):
+    """Every key of Model.info() has the value `resnet info --json` gives it."""
+    return all(k in cli and py[k] == cli[k] for k in py)
+
+
 def same_top(py, cli):
     """py's predictions printed as the CLI prints them (%.6g) equal the CLI's."""
     return [(p["index"], p["name"], float("%.6g" % p["prob"])) for p in py] == \
@@ -82,6 +93,9 @@ with resnet.Model(one_path) as m1:
           p.shape == (1,) and abs(p[0] - np.mean(1 / (1 + np.exp(-lg)))) < 1e-6, (p, lg))
     check("one output: k=2 refused (ValueError)", isinstance(raises(lambda: m1.classify(DEMO[0], k=2), ValueError),
                                                              ValueError))
+    info, cli = m1.info(), cli_info(one_path)
+    check("one output: info()['output'] is 'sigmoid', every key as resnet info --json",
+          info.get("output") == cli["output"] == "sigmoid" and same_info(info, cli), (info, cli))
 
 # ---- the default weight file, as the CLI finds it ------------------------------------------
 env = dict(os.environ)
@@ -239,6 +253,9 @@ check("info() of a closed model: resnet.Error 'the model is closed'",
       isinstance(e, resnet.Error) and "closed" in str(e), e)
 with resnet.Model() as m2:
     check("with Model() as m: works", m2.classify(DEMO[0], k=1)[0]["index"] == 285)
+    info, cli = m2.info(), cli_info()
+    check("info() of the default weights: 'output' 'softmax', every key as resnet info --json",
+          info.get("output") == cli["output"] == "softmax" and same_info(info, cli), (info, cli))
     check("info(): the default weights are a resnet50, 1000 classes, 224",
           m2.info()["arch"] == "resnet50" and m2.info()["classes"] == 1000 and m2.info()["input_size"] == 224,
           m2.info())
@@ -295,6 +312,9 @@ with tempfile.TemporaryDirectory() as tmp:
         check("a backbone: 0 classes, its classifier's feature size", bb.classes == 0 and
               bb.info()["feature_dim"] == full.feature_dim, bb.info())
         check("a backbone's embed is its classifier's", np.array_equal(bb.embed(DEMO[0]), full.embed(DEMO[0])))
+        info, cli = bb.info(), cli_info(body_path)
+        check("a backbone: info()['output'] is 'none', every key as resnet info --json",
+              info.get("output") == cli["output"] == "none" and same_info(info, cli), (info, cli))
         e = raises(lambda: bb.classify(DEMO[0]), resnet.Error)
         check("classify on a backbone: resnet.Error naming it", isinstance(e, resnet.Error) and "backbone" in str(e), e)
         e = raises(lambda: bb.stages(DEMO[0], stages=4), TypeError)

@@ -348,11 +348,16 @@ class Model:
             "blocks": list(info.blocks), "widths": list(info.widths), "groups": info.groups,
             "classes": info.classes, "feature_dim": info.feature_dim, "input_size": info.input_size,
             "output_stride": info.output_stride, "precision": {0: "fp32", 1: "int8", 2: "bf16"}.get(info.precision, "other"),
-            "variant": "v1" if info.variant == 0 else "v1.5", "norm": "caffe" if info.norm == 0 else "torch"}
+            "variant": "v1" if info.variant == 0 else "v1.5", "norm": "caffe" if info.norm == 0 else "torch",
+            # how the outputs become probabilities, as `resnet info --json` says it: one output is a
+            # binary classifier (its sigmoid), more a softmax, a backbone has none
+            "output": "sigmoid" if info.classes == 1 else "softmax" if info.classes > 1 else "none"}
 
     def info(self):
         """What was loaded: {"arch": "resnet50", "depth", "block", "blocks", "widths", "groups",
-        "classes", "feature_dim", "input_size", "output_stride", "precision", "variant", "norm"}."""
+        "classes", "feature_dim", "input_size", "output_stride", "precision", "variant", "norm",
+        "output"}, as `resnet info --json` gives them; "output" is "softmax" (2 or more classes),
+        "sigmoid" (one output: a binary classifier) or "none" (a backbone)."""
         # kept in Python, so it would answer for a freed model: closed is closed for every call
         self._same_process()
         with self._lock:
