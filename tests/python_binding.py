@@ -75,7 +75,10 @@ for name, t in head.items():
     parts[name] = {"dtype": t["dtype"], "shape": shape, "data_offsets": [at, at + len(b)]}
     at += len(b)
     parts[name]["blob"] = b
-hdr = json.dumps({k: {x: v[x] for x in ("dtype", "shape", "data_offsets")} for k, v in parts.items()}).encode()
+# metadata of its own, for Model.metadata: a non-ASCII value and an empty one
+one_meta = {"source": "small_bottleneck, fc cut to one class (caf\u00e9 \u2014 test)", "note": ""}
+hdr = json.dumps(dict({"__metadata__": one_meta}, **{k: {x: v[x] for x in ("dtype", "shape", "data_offsets")}
+                                                     for k, v in parts.items()})).encode()
 hdr += b" " * (-len(hdr) % 8)
 one_path = os.path.join(os.environ.get("TMPDIR", tempfile.gettempdir()), "one-output.safetensors")
 with open(one_path, "wb") as f:
@@ -96,6 +99,9 @@ with resnet.Model(one_path) as m1:
     info, cli = m1.info(), cli_info(one_path)
     check("one output: info()['output'] is 'sigmoid', every key as resnet info --json",
           info.get("output") == cli["output"] == "sigmoid" and same_info(info, cli), (info, cli))
+    got = {k: m1.metadata(k) for k in one_meta}
+    check("one output: metadata() gives the file's values, a non-ASCII one and an empty one as they are",
+          got == one_meta, got)
 
 # ---- the default weight file, as the CLI finds it ------------------------------------------
 env = dict(os.environ)
@@ -251,11 +257,46 @@ check("a closed model: resnet.Error", isinstance(e, resnet.Error), e)
 e = raises(lambda: m.info(), resnet.Error)
 check("info() of a closed model: resnet.Error 'the model is closed'",
       isinstance(e, resnet.Error) and "closed" in str(e), e)
+e = raises(lambda: m.metadata("variant"), resnet.Error)
+check("metadata() of a closed model: resnet.Error 'the model is closed'",
+      isinstance(e, resnet.Error) and "closed" in str(e), e)
 with resnet.Model() as m2:
     check("with Model() as m: works", m2.classify(DEMO[0], k=1)[0]["index"] == 285)
     info, cli = m2.info(), cli_info()
     check("info() of the default weights: 'output' 'softmax', every key as resnet info --json",
           info.get("output") == cli["output"] == "softmax" and same_info(info, cli), (info, cli))
+    # the default file's own __metadata__, read here from its header: every key and value as is
+    with open(m2.path, "rb") as f:
+        file_meta = json.loads(f.read(int.from_bytes(f.read(8), "little"))).get("__metadata__", {})
+    got = {k: m2.metadata(k) for k in file_meta}
+    check("metadata() of the default weights: the file's every key and value (its normalization is info()'s)",
+          "normalization" in file_meta and got == file_meta and got["normalization"] == info["norm"],
+          (got, file_meta))
+    check("metadata() of a key the file lacks: None", m2.metadata("no-such-key") is None and
+          m2.metadata("") is None, m2.metadata("no-such-key"))
+    for bad in (b"variant", 1, None):
+        e = raises(lambda: m2.metadata(bad), TypeError)
+        check("metadata(%r): TypeError saying a key is a str" % (bad,), isinstance(e, TypeError) and
+              "a metadata key is a str" in str(e), e)
+    # a library before 1.7 has no resnet_model_metadata: the binding still loads it, and metadata()
+    # says what it needs (status unsupported) rather than an AttributeError of ctypes
+
+    class Before17:
+        def __init__(self, lib):
+            self.lib = lib
+
+        def __getattr__(self, name):
+            if name == "resnet_model_metadata":
+                raise AttributeError(name)
+            return getattr(self.lib, name)
+
+    m2._lib = Before17(m2._lib)
+    e = raises(lambda: m2.metadata("variant"), resnet.Error)
+    m2._lib = m2._lib.lib
+    check("metadata() with a library before 1.7: resnet.Error, unsupported, naming 1.7",
+          isinstance(e, resnet.Error) and e.status == 6 and "1.7" in str(e), e)
+    e = raises(lambda: m2.metadata("variant\0junk"), ValueError)
+    check("metadata('variant\\0junk'): ValueError (not the value of 'variant')", isinstance(e, ValueError), e)
     check("info(): the default weights are a resnet50, 1000 classes, 224",
           m2.info()["arch"] == "resnet50" and m2.info()["classes"] == 1000 and m2.info()["input_size"] == 224,
           m2.info())

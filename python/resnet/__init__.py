@@ -173,6 +173,14 @@ def _library():
             f = getattr(lib, name)
             f.restype = res
             f.argtypes = args
+        # newer than the oldest library this binding takes: bound where the library has them, so
+        # an older 1.x still loads; the method that needs one says which version it needs
+        since = {"resnet_model_metadata": (ctypes.c_char_p, [P, ctypes.c_char_p])}  # 1.7
+        for name, (res, args) in since.items():
+            f = getattr(lib, name, None)
+            if f is not None:
+                f.restype = res
+                f.argtypes = args
         major = lib.resnet_version(None) // 10000
         if major != 1 or lib.resnet_version(None) < 10300:
             raise Error("%s is version %d.x of the library; this binding is for 1.3 or later 1.x"
@@ -364,6 +372,26 @@ class Model:
             if not self._model:
                 raise Error("the model is closed", 1)
             return dict(self._info)
+
+    def metadata(self, key):
+        """The weight file's metadata (its safetensors "__metadata__") under key, a str as the
+        file wrote it ("variant", "normalization", "source", ...), or None where the file has no
+        such key, or a value the library does not keep (over 4096 bytes: a long "labels" list,
+        whose names class_name gives). Needs library 1.7 or later."""
+        if not isinstance(key, str):
+            raise TypeError("a metadata key is a str, not %s" % type(key).__name__)
+        if "\0" in key:  # the C string would end there: another key's value
+            raise ValueError("a metadata key with a NUL byte: %r" % (key,))
+        get = getattr(self._lib, "resnet_model_metadata", None)
+        if get is None:
+            raise Error("Model.metadata needs resnet_model_metadata, of library 1.7 or later; this one is %s"
+                        % library_version(), 6)
+        self._same_process()
+        with self._lock:  # the value lives in the model: copied (c_char_p's bytes) before close() frees it
+            if not self._model:
+                raise Error("the model is closed", 1)
+            value = get(self._model, key.encode("utf-8", "surrogateescape"))
+        return None if value is None else value.decode("utf-8", "surrogateescape")
 
     def class_name(self, index):
         """The name of class index of this network (its labels, ImageNet's, or "class N")."""
