@@ -267,6 +267,14 @@ static void check_conv(const rn_kernel_config *kc, rn_pool *pool, const conv_cas
               family_name(kc), t->n, t->h, t->w, t->cin, t->ks, work_n);
         free(again);
     }
+    if (res && t->ks == 1 && t->cin <= RN_CONV_DEPTH_CHUNK) { /* over its residual, as a block's last conv (arch.h) */
+        float *over = malloc(out_px * conv.n_padded * sizeof(float));
+        memcpy(over, res, out_px * conv.n_padded * sizeof(float));
+        rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, over, over, t->relu);
+        CHECK(memcmp(over, out, out_px * conv.n_padded * sizeof(float)) == 0,
+              "%s n=%d %dx%d cin=%d: written over its residual, the sum differs", family_name(kc), t->n, t->h, t->w, t->cin);
+        free(over);
+    }
     rn_aligned_free(work);
     /* bf16 products where a bf16 kernel runs a direct convolution; Winograd in bf16: see above;
      * elsewhere (no bf16 kernel, or Winograd without one) fp32 activations */

@@ -81,6 +81,19 @@ static void check_conv_work(const rn_kernel_config *kc, rn_pool *pool, const con
     float *work = work_floats ? rn_aligned_alloc(work_floats * sizeof(float)) : NULL;
     rn_exec ex = {kc, pool, scratch, work};
     rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, out, res, t->relu);
+    /* a 1x1 done in one depth chunk may write its sum over its residual (a block's last conv
+     * does, arch.h): the same bits as into a buffer of its own */
+    if (res && t->ks == 1 && t->cin <= RN_CONV_DEPTH_CHUNK) {
+        float *over = rn_aligned_alloc(out_px * conv.n_padded * sizeof(float));
+        memcpy(over, res, out_px * conv.n_padded * sizeof(float));
+        rn_conv_forward(&ex, &conv, in, t->n, t->h, t->w, over, over, t->relu);
+        size_t differ = 0;
+        for (size_t p = 0; p < out_px; p++)
+            for (int o = 0; o < t->cout; o++) differ += over[p * conv.n_padded + o] != out[p * conv.n_padded + o];
+        CHECK(differ == 0, "%s n=%d %dx%d cin=%d cout=%d: %zu values differ written over the residual",
+              resnet_kernels_name(kc->id), t->n, t->h, t->w, t->cin, t->cout, differ);
+        rn_aligned_free(over);
+    }
     rn_aligned_free(work);
     double worst = 0;
     for (size_t p = 0; p < out_px; p++)
@@ -164,6 +177,7 @@ static void conv_shapes(const rn_kernel_config *kc, rn_pool *pool) {
         {1, 7, 7, 32, 64, 3, 2, 1, 0, 1},    /* v1.5 strided 3x3 */
         {1, 8, 8, 64, 128, 1, 2, 0, 0, 0},   /* strided 1x1 (v1, downsample) */
         {1, 7, 7, 48, 64, 1, 1, 0, 1, 1},    /* 1x1 + residual + relu */
+        {2, 9, 7, 512, 96, 1, 1, 0, 1, 1},   /* the same a whole chunk deep (also over its residual) */
         {3, 1, 1, 600, 37, 1, 1, 0, 0, 0},   /* the fc: odd N (tail panel), K past one chunk */
         {1, 1, 1, 5, 3, 3, 1, 1, 0, 0},      /* 1x1 image with 3x3 window: all padding but the centre */
         {1, 1, 2, 32, 16, 3, 1, 1, 1, 1},    /* the same on the tap path: tiles skip the padding taps */

@@ -764,7 +764,7 @@ resnet_status rn_model_bind_config(resnet_model *m, const rn_safetensors *st, co
     else if (v != 8 && v != 16 && v != 32)
         return rn_fail(err, RESNET_E_WEIGHTS, "%s: metadata output_stride is %ld: it must be 8, 16 or 32", path, v);
     a.output_stride = (int)v;
-    a.shortcut_in_place = m->int8;
+    a.in_place_depth = m->int8 ? INT_MAX : RN_CONV_DEPTH_CHUNK;
     if ((s = rn_net_build(&a, &m->net, err)) != RESNET_OK) { /* the network the file and options ask for */
         char why[sizeof err->message];
         snprintf(why, sizeof why, "%s", err ? err->message : "");

@@ -24,7 +24,7 @@
  * halves the partial sums that go through memory in the deep layers; on Zen 4 it took 1-4%
  * off the 1x1 and 3x3 direct layers of layer3 and layer4 in fp32, bf16 and AVX2 alike (1024
  * gained nothing more). */
-enum { MB = 120, KC = 512 };
+enum { MB = 120, KC = RN_CONV_DEPTH_CHUNK };
 
 /* Rows copied out of an aliasing input (conv_job.copy_rows) lie COPY_LD floats apart: a line
  * more than a chunk, so that neighbouring rows start in neighbouring sets of the L1 cache. */

@@ -45,6 +45,11 @@ typedef struct rn_conv {
  * convolution (the stem) stays fp32 (docs/performance-bf16.md). Returns 0 on success, -1
  * when out of memory. */
 enum { RN_CONV_DIRECT = 1, RN_CONV_F2 = 2, RN_CONV_BF16 = 4, RN_CONV_WIDE = 8, RN_CONV_IM2COL_BELOW = 16 };
+/* A direct convolution walks its depth (cin values a tap) in chunks of at most this many,
+ * writing partial sums after each and adding the residual after the last: one whose whole
+ * depth is a single chunk (a 1x1 over at most this many channels) reads each residual value
+ * just before writing the output value at the same place, so may write over its residual. */
+enum { RN_CONV_DEPTH_CHUNK = 512 };
 #define RN_WINOGRAD_F4_MAX_CHANNELS 128
 #define RN_WINOGRAD_MAX_CHANNELS 256
 #define RN_WINOGRAD_WIDE_F4_MAX_CHANNELS 256
