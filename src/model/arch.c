@@ -1,6 +1,7 @@
 /* arch.c - the architecture record read from tensor names and shapes, and the layer list. */
 #include "model/arch.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,8 +303,9 @@ resnet_status rn_net_build(const rn_arch *a, rn_net *net, resnet_error *err) {
             const int down = i == 0 && a->down[s];
             const int width = a->width[s], out = a->out[s];
             const int short_buf = down ? sc : x, last_block = s == RN_STAGES - 1 && i == a->blocks[s] - 1;
-            const int last_depth = a->kind == RN_BOTTLENECK ? width : 9 * width; /* 1x1, or 3x3 */
-            const int sum = last_depth <= a->in_place_depth && !last_block ? short_buf : -1;
+            const int in_place =
+                a->in_place_depth == INT_MAX || (a->kind == RN_BOTTLENECK && width <= a->in_place_depth);
+            const int sum = in_place && !last_block ? short_buf : -1;
             b.block_h = b.h;
             b.block_w = b.w;
             if (a->kind == RN_BOTTLENECK) {

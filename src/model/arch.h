@@ -40,14 +40,15 @@ typedef struct rn_arch {
     int input_size;               /* the square crop the network sees */
     int output_stride;            /* 32, or 16 / 8 by dilating stage 4 / stages 3 and 4 */
     /* A block's last convolution writes its sum over the shortcut's buffer (every block but the
-     * network's last, which in int8 writes floats) where its depth, cin x its window, is at most
-     * this (0: never). Its kernels then read each shortcut value just before writing the output
-     * value at the same place: the sum's lines are in the cache already (read for the
-     * shortcut), where a fourth buffer's must be fetched first. The int8 kernels do so at any
-     * depth; the fp32 and bf16 ones add the shortcut after their last depth chunk and write
-     * partial sums before it, so only where the depth is one chunk (RN_CONV_DEPTH_CHUNK: every
-     * bottleneck of ResNet-50, -101 and -152, not ResNeXt's or wide ResNet's layer4, nor a basic
-     * block's 3x3). */
+     * network's last, which in int8 writes floats): always where this is INT_MAX (int8), where
+     * it is a 1x1 of at most this many input channels otherwise (0: never). Its kernels read
+     * each shortcut value just before writing the output value at the same place, so the sum's
+     * lines are in the cache already (read for the shortcut), where a fourth buffer's must be
+     * fetched first. The int8 kernels do so at any depth; the fp32 and bf16 ones write partial
+     * sums after each depth chunk (a tap, or RN_CONV_DEPTH_CHUNK channels of one) and add the
+     * shortcut after the last, so only a 1x1 done in one chunk may: every bottleneck of
+     * ResNet-50, -101 and -152, not ResNeXt-50's or wide ResNet-50's layer4, nor a basic
+     * block's 3x3 however narrow. */
     int in_place_depth;
 } rn_arch;
 
