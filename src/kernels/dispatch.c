@@ -140,6 +140,13 @@ static void bf16_dot_measure(void) {
     }
     bf16_dot_pays = dot >= 1.25 * fma;
 }
+
+/* The AVX-512 family with its best bf16 row. */
+static const rn_kernel_config *select_avx512(int amx) {
+    if (amx && cpu_has_amx_bf16()) return &config_avx512amx;
+    if (cpu_has_avx512bf16()) return &config_avx512bf16;
+    return cpu_has_avx512f() ? &config_avx512 : NULL;
+}
 #endif
 
 const rn_kernel_config *rn_kernels_for_bf16(const rn_kernel_config *kc) {
@@ -152,15 +159,6 @@ const rn_kernel_config *rn_kernels_for_bf16(const rn_kernel_config *kc) {
 #endif
     return kc;
 }
-
-#if defined(RN_HAVE_X86)
-/* The AVX-512 family with its best bf16 row. */
-static const rn_kernel_config *select_avx512(int amx) {
-    if (amx && cpu_has_amx_bf16()) return &config_avx512amx;
-    if (cpu_has_avx512bf16()) return &config_avx512bf16;
-    return cpu_has_avx512f() ? &config_avx512 : NULL;
-}
-#endif
 
 const rn_kernel_config *rn_kernels_select(resnet_kernels which) {
 #if defined(RN_HAVE_X86)
